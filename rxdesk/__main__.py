@@ -1,0 +1,3 @@
+from rxdesk.cli import main
+
+raise SystemExit(main())

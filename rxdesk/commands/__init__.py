@@ -1,0 +1,235 @@
+"""Command-line plumbing: the parser builder, the context handed to every command, the runner.
+
+A command module has `register(cli: CommandLine)` and adds its commands with
+`cli.command(group, name, handler, help=...)`, which returns the argparse parser for its options.
+Handlers take `(args, ctx: Context)` and return an exit code (None means 0). They raise
+`RxdeskError` for anything refused; the runner turns it into one line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rxdesk.domain.errors import RxdeskError
+
+if TYPE_CHECKING:
+    from rxdesk.config import Settings
+    from rxdesk.services import Desk
+
+Handler = Callable[[argparse.Namespace, "Context"], "int | None"]
+
+GROUP_HELP = {
+    "appointments": "list, show, cancel and rebook appointments",
+    "booking": "patient booking calls behind a booking token",
+    "secrets": "booking-token secrets (create, list, reveal, revoke)",
+    "token": "check a patient booking token",
+    "doctors": "doctors, their rooms and phone numbers",
+    "patients": "patients and their appointments",
+    "types": "appointment types",
+    "reminders": "reminder rules of appointment types",
+    "subscriptions": "webhook subscriptions",
+    "deliveries": "webhook deliveries",
+    "events": "the event outbox",
+}
+
+
+class UsageError(Exception):
+    """Raised by the parser instead of exiting, so the runner owns every exit."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(self.prog, message)
+
+
+def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--data-dir", metavar="DIR", default=default,
+        help="data directory (env RXDESK_DATA_DIR; default: the per-user data dir)",
+    )
+    parser.add_argument(
+        "--agent", metavar="NAME", default=default,
+        help="your name in the audit log (env RXDESK_AGENT; default: your login)",
+    )
+
+
+class CommandLine:
+    def __init__(self) -> None:
+        self.parser = Parser(
+            prog="rxdesk",
+            description="The support desk for appointment operations. "
+            "Without a command, opens the app.",
+        )
+        _common(self.parser, top=True)
+        self.parser.add_argument(
+            "--no-worker", action="store_true",
+            help="open the app without running the maintenance worker inside it",
+        )
+        self.parser.set_defaults(handler=None)
+        self._top = self.parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
+        self._groups: dict[str, argparse._SubParsersAction] = {}
+
+    def _group(self, group: str) -> argparse._SubParsersAction:
+        if group not in self._groups:
+            parser = self._top.add_parser(group, help=GROUP_HELP.get(group, ""), description=GROUP_HELP.get(group))
+            _common(parser, top=False)
+            parser.set_defaults(handler=_needs_subcommand(parser))
+            self._groups[group] = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
+        return self._groups[group]
+
+    def command(
+        self, group: str | None, name: str, handler: Handler, *, help: str, description: str | None = None
+    ) -> argparse.ArgumentParser:
+        where = self._top if group is None else self._group(group)
+        parser = where.add_parser(name, help=help, description=description or help)
+        _common(parser, top=False)
+        parser.set_defaults(handler=handler)
+        return parser
+
+
+def _needs_subcommand(parser: argparse.ArgumentParser) -> Handler:
+    def handler(args: argparse.Namespace, ctx: Context) -> int:
+        raise UsageError(parser.prog, "a command is required (see --help)")
+
+    return handler
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON (field names as in the data model)")
+
+
+class Context:
+    """What a command needs: settings, the services, and the output streams."""
+
+    def __init__(self, args: argparse.Namespace, stdout: Any = None, stderr: Any = None) -> None:
+        self.args = args
+        self.out = stdout or sys.stdout
+        self.err = stderr or sys.stderr
+
+    @cached_property
+    def settings(self) -> Settings:
+        from rxdesk.config import Settings
+
+        return Settings.from_env(data_dir=getattr(self.args, "data_dir", None), agent=getattr(self.args, "agent", None))
+
+    @cached_property
+    def desk(self) -> Desk:
+        from rxdesk.services import Desk
+
+        return Desk.open(self.settings)
+
+    @property
+    def agent(self) -> str:
+        return self.settings.agent
+
+    @cached_property
+    def timezone(self) -> str:
+        return self.desk.appointments.org().timezone
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def json(self, data: Any) -> None:
+        import orjson
+
+        self.out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
+
+    def table(self, headers: list[str], rows: list[list[str]], *, empty: str = "nothing to show") -> None:
+        """An aligned plain-text table (fast on thousands of rows, pipes cleanly)."""
+        if not rows:
+            self.err.write(f"{empty}\n")
+            return
+        widths = [len(h) for h in headers]
+        for row in rows:
+            for i, cell in enumerate(row):
+                if len(cell) > widths[i]:
+                    widths[i] = len(cell)
+        lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
+        for row in rows:
+            lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+        self.out.write("\n".join(lines) + "\n")
+
+    def fields(self, pairs: list[tuple[str, str]]) -> None:
+        width = max((len(k) for k, _ in pairs), default=0)
+        self.out.write("".join(f"{k.ljust(width)}  {v}\n" for k, v in pairs))
+
+
+def _log_crash(ctx: Context | None) -> str:
+    """Keep the traceback for support; the agent sees one line."""
+    text = traceback.format_exc()
+    candidates = []
+    try:
+        if ctx is not None:
+            candidates.append(ctx.settings.data_dir / "logs")
+    except Exception:
+        pass
+    import tempfile
+
+    candidates.append(Path(tempfile.gettempdir()) / f"rxdesk-{os.getuid()}")
+    for folder in candidates:
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path = folder / "errors.log"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a") as fh:
+                fh.write(text + "\n")
+            return str(path)
+        except OSError:
+            continue
+    return "(no writable log location)"
+
+
+def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
+    ctx: Context | None = None
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except UsageError as exc:
+            sys.stderr.write(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)\n")
+            return 2
+        except SystemExit as exc:  # --help printed its text
+            return int(exc.code or 0)
+        ctx = Context(args)
+        handler = args.handler
+        if handler is None:
+            return open_app(args, ctx)
+        try:
+            return handler(args, ctx) or 0
+        except UsageError as exc:
+            sys.stderr.write(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)\n")
+            return 2
+    except RxdeskError as exc:
+        sys.stderr.write(f"rxdesk: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("rxdesk: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error worth a message.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return 0
+    except Exception as exc:
+        where = _log_crash(ctx)
+        sys.stderr.write(f"rxdesk: internal error ({type(exc).__name__}); details were written to {where}\n")
+        return 1
+
+
+def open_app(args: argparse.Namespace, ctx: Context) -> int:
+    from rxdesk.tui.app import run_app
+
+    return run_app(ctx.settings, worker=not args.no_worker) or 0

@@ -1,0 +1,86 @@
+"""One settings object: the environment (`RXDESK_*`), overridden by command-line flags."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from rxdesk.domain.clock import Clock, FixedClock, SystemClock
+from rxdesk.domain.errors import ConfigError, RxdeskError
+from rxdesk.domain.times import parse_instant
+
+_AGENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("rxdesk", appauthor=False))
+
+
+def _default_agent() -> str:
+    try:
+        name = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        name = "agent"
+    return name if _AGENT_RE.fullmatch(name or "") else "agent"
+
+
+def validate_agent(name: str) -> str:
+    if not _AGENT_RE.fullmatch(name or ""):
+        raise ConfigError(
+            f"agent name {name!r} must be 1-64 letters, digits or . _ @ - (it goes into the audit log)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    agent: str
+    now: datetime | None = None
+    master_key: str | None = None
+    smtp_url: str | None = None
+    mail_from: str = "rxdesk@localhost"
+    sms_url: str | None = None
+    sms_token: str | None = None
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        data_dir: str | Path | None = None,
+        agent: str | None = None,
+    ) -> Settings:
+        env = os.environ if env is None else env
+        raw_dir = data_dir or env.get("RXDESK_DATA_DIR") or None
+        path = Path(raw_dir).expanduser() if raw_dir else default_data_dir()
+        name = validate_agent(agent or env.get("RXDESK_AGENT") or _default_agent())
+        now = None
+        if env.get("RXDESK_NOW"):
+            try:
+                now = parse_instant(env["RXDESK_NOW"], what="RXDESK_NOW")
+            except RxdeskError as exc:
+                raise ConfigError(str(exc)) from None
+        return cls(
+            data_dir=path,
+            agent=name,
+            now=now,
+            master_key=env.get("RXDESK_MASTER_KEY") or None,
+            smtp_url=env.get("RXDESK_SMTP_URL") or None,
+            mail_from=env.get("RXDESK_MAIL_FROM") or "rxdesk@localhost",
+            sms_url=env.get("RXDESK_SMS_URL") or None,
+            sms_token=env.get("RXDESK_SMS_TOKEN") or None,
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def clock(self) -> Clock:
+        return FixedClock(self.now) if self.now is not None else SystemClock()

@@ -1,0 +1,1 @@
+"""Pure domain: models, enums and rules. No IO, no Textual, nothing of ours below it."""

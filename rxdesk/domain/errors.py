@@ -1,0 +1,39 @@
+"""Errors an agent may see. Every message is one line that says what is wrong."""
+
+from __future__ import annotations
+
+
+class RxdeskError(Exception):
+    """Base of every expected failure. `str(err)` is the one-line reason shown to the agent."""
+
+    def __init__(self, message: str) -> None:
+        # A reason is always one line: never let a newline from input split it.
+        super().__init__(" ".join(str(message).split()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ValidationFailed(RxdeskError):
+    """Input that does not fit a field's rules."""
+
+
+class NotFound(RxdeskError):
+    """A named entity does not exist."""
+
+
+class Refused(RxdeskError):
+    """A rule forbids the action in the current state (transition, notice, overlap...)."""
+
+
+class Conflict(Refused):
+    """The action lost a race: someone else took the slot or changed the entity first."""
+
+
+class StoreError(RxdeskError):
+    """The data dir cannot be read or written as it is (corrupt file, permissions, lock)."""
+
+
+class ConfigError(RxdeskError):
+    """The environment or a configuration file is wrong."""

@@ -1,0 +1,55 @@
+"""Parsing what agents type into filters: days (`2026-11-24`, `today`, `+7d`) and statuses."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from rxdesk.domain.errors import ValidationFailed
+from rxdesk.domain.models import AppointmentStatus
+
+_REL_RE = re.compile(r"([+-])(\d{1,4})([dw])")
+_WORDS = {"today": 0, "tomorrow": 1, "yesterday": -1}
+
+
+def parse_day(text: str, today: date, *, what: str = "date") -> date:
+    """`YYYY-MM-DD`, `today`, `tomorrow`, `yesterday`, or `+7d` / `-2w` relative to today."""
+    raw = (text or "").strip().lower()
+    if raw in _WORDS:
+        return today + timedelta(days=_WORDS[raw])
+    match = _REL_RE.fullmatch(raw)
+    if match:
+        sign, amount, unit = match.groups()
+        days = int(amount) * (7 if unit == "w" else 1)
+        try:
+            return today + timedelta(days=days if sign == "+" else -days)
+        except OverflowError:
+            raise ValidationFailed(f"{what} {text.strip()!r} is out of range") from None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise ValidationFailed(f"{what} {text.strip()!r} is not a real date") from None
+    raise ValidationFailed(
+        f"{what} {text.strip()[:40]!r} is not a date: use YYYY-MM-DD, today, tomorrow, or +7d"
+    )
+
+
+def parse_statuses(values: list[str] | tuple[str, ...] | str) -> frozenset[str]:
+    """Statuses from repeated values or a comma/space separated string."""
+    items = [values] if isinstance(values, str) else list(values)
+    found: set[str] = set()
+    valid = {s.value for s in AppointmentStatus}
+    for item in items:
+        for part in re.split(r"[,\s]+", (item or "").strip().lower()):
+            if not part:
+                continue
+            if part == "active":
+                found.update({"held", "confirmed"})
+            elif part in valid:
+                found.add(part)
+            else:
+                raise ValidationFailed(
+                    f"status {part[:40]!r} is not one of {', '.join(sorted(valid))} (or active)"
+                )
+    return frozenset(found)

@@ -1,0 +1,325 @@
+"""The entities of DESIGN.md. Field names are part of the contract: JSON output uses them."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from rxdesk.domain.times import UtcDateTime, zone
+
+# Letters, digits and a few separators: ids are typed by agents and appear in URLs and keys.
+_IDENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}")
+_E164_RE = re.compile(r"\+[1-9]\d{6,14}")
+_HHMM_RE = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
+_EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{1,63}")
+
+
+def _no_control(value: str) -> str:
+    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in value):
+        raise ValueError("must not contain control characters (newlines, tabs, escapes)")
+    return value
+
+
+def _ident(value: str) -> str:
+    if not _IDENT_RE.fullmatch(value):
+        raise ValueError(
+            "must be 1-64 letters, digits or . _ : @ + - and start with a letter or digit"
+        )
+    return value
+
+
+def _email(value: str) -> str:
+    if value and not _EMAIL_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+def _zone_name(value: str) -> str:
+    zone(value)
+    return value
+
+
+def _http_url(value: str) -> str:
+    if value and not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+Ident = Annotated[str, AfterValidator(_ident)]
+Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_control)]
+OptText = Annotated[str, Field(max_length=200), AfterValidator(_no_control)]
+Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
+ZoneName = Annotated[str, AfterValidator(_zone_name)]
+HttpUrl = Annotated[str, Field(max_length=2000), AfterValidator(_http_url)]
+
+
+class Entity(BaseModel):
+    """Strict, immutable models: unknown fields are refused, changes make a copy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    def to_json(self, **kwargs: Any) -> dict[str, Any]:
+        return self.model_dump(mode="json", **kwargs)
+
+
+class AppointmentStatus(StrEnum):
+    held = "held"
+    confirmed = "confirmed"
+    cancelled = "cancelled"
+    expired = "expired"
+    completed = "completed"
+    no_show = "no_show"
+
+
+ACTIVE_STATUSES: frozenset[AppointmentStatus] = frozenset(
+    {AppointmentStatus.held, AppointmentStatus.confirmed}
+)
+
+
+class RebookingMode(StrEnum):
+    same_doctor = "same_doctor"
+    any_doctor = "any_doctor"
+
+
+class RecipientGroup(StrEnum):
+    patient = "patient"
+    doctor = "doctor"
+    admin = "admin"
+
+
+class EventType(StrEnum):
+    APPOINTMENT_REMINDER_DUE = "APPOINTMENT_REMINDER_DUE"
+    APPOINTMENT_CANCELLED = "APPOINTMENT_CANCELLED"
+    APPOINTMENT_REBOOKED = "APPOINTMENT_REBOOKED"
+    APPOINTMENT_HOLD_EXPIRED = "APPOINTMENT_HOLD_EXPIRED"
+    APPOINTMENT_CONFIRMED = "APPOINTMENT_CONFIRMED"
+
+
+class Org(Entity):
+    name: Text
+    timezone: ZoneName = "UTC"
+    jitsi_base_url: HttpUrl = "https://meet.jit.si"
+
+
+class Admin(Entity):
+    id: Ident
+    name: Text
+    email: Email = ""
+    phone: OptText = ""
+
+
+class ReminderRule(Entity):
+    id: Ident
+    recipient: RecipientGroup
+    minutes_before: int = Field(ge=1, le=43200)
+    send_email: bool = False
+    send_sms: bool = False
+
+
+class AppointmentType(Entity):
+    key: Ident
+    name: Text
+    duration_minutes: int = Field(ge=5, le=720)
+    hold_ttl_minutes: int = Field(default=15, ge=1, le=10080)
+    cancellation_notice_minutes: int = Field(default=0, ge=0, le=525600)
+    booking_notice_minutes: int = Field(default=0, ge=0, le=525600)
+    rebooking_mode: RebookingMode = RebookingMode.same_doctor
+    reminders: list[ReminderRule] = Field(default_factory=list)
+
+    @field_validator("reminders")
+    @classmethod
+    def _unique_rule_ids(cls, rules: list[ReminderRule]) -> list[ReminderRule]:
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.id in seen:
+                raise ValueError(f"reminder rule id {rule.id!r} is used twice")
+            seen.add(rule.id)
+        return rules
+
+
+class AvailabilityWindow(Entity):
+    weekday: int = Field(ge=0, le=6, description="0 = Monday .. 6 = Sunday")
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM_RE.fullmatch(value):
+            raise ValueError(f"{value!r} is not a time as HH:MM")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AvailabilityWindow:
+        if self.end <= self.start:
+            raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
+        if self.start == "24:00":
+            raise ValueError("a window cannot start at 24:00")
+        return self
+
+
+class Doctor(Entity):
+    id: Ident
+    name: Text
+    email: Email = ""
+    timezone: ZoneName = "UTC"
+    mobile_phone: str = ""
+    prescription_phone: OptText = ""
+    appointment_types: list[Ident] = Field(default_factory=list)
+    room_url: HttpUrl = ""
+    availability: list[AvailabilityWindow] = Field(default_factory=list)
+
+    @field_validator("mobile_phone")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        if value and not _E164_RE.fullmatch(value):
+            raise ValueError(f"{value!r} is not an E.164 number such as +4915112345678")
+        return value
+
+
+class Patient(Entity):
+    id: Ident
+    name: Text
+    email: Email = ""
+    phone: OptText = ""
+    external_id: Annotated[str, Field(max_length=128), AfterValidator(_no_control)] = ""
+
+
+class Appointment(Entity):
+    uid: Ident
+    patient_id: Ident
+    doctor_id: Ident
+    type_key: Ident
+    status: AppointmentStatus
+    starts_at: UtcDateTime
+    ends_at: UtcDateTime
+    created_at: UtcDateTime
+    hold_expires_at: UtcDateTime | None = None
+    confirmed_at: UtcDateTime | None = None
+    cancelled_at: UtcDateTime | None = None
+    cancel_reason: str | None = None
+    cancelled_by: str | None = None
+    previous_meeting_uid: str | None = None
+    room_url: str = ""
+
+    @model_validator(mode="after")
+    def _times(self) -> Appointment:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class ReminderSent(Entity):
+    """One fired reminder: the idempotency key of the worker (DESIGN: Reminders)."""
+
+    appointment_uid: str
+    rule_id: str
+    recipient_group: RecipientGroup
+    recipient_id: str
+    sent_at: UtcDateTime
+    due_at: UtcDateTime
+    late_by_seconds: int = 0
+    event_id: str = ""
+    email_status: str = ""
+    sms_status: str = ""
+
+    @property
+    def key(self) -> str:
+        return reminder_key(
+            self.appointment_uid, self.rule_id, self.recipient_group, self.recipient_id
+        )
+
+
+def reminder_key(uid: str, rule_id: str, group: str, recipient_id: str) -> str:
+    return f"{uid}|{rule_id}|{group}|{recipient_id}"
+
+
+class BookingSecret(Entity):
+    key_id: Ident
+    label: OptText = ""
+    value_encrypted: str = Field(repr=False)
+    created_at: UtcDateTime
+    created_by: str
+    revoked_at: UtcDateTime | None = None
+    revoked_by: str | None = None
+    last_used_at: UtcDateTime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def public(self) -> dict[str, Any]:
+        """Everything an agent may see in a listing: never the value, not even encrypted."""
+        data = self.to_json(exclude={"value_encrypted"})
+        data["status"] = "active" if self.active else "revoked"
+        return data
+
+
+class Subscription(Entity):
+    id: Ident
+    url: HttpUrl
+    events: list[EventType]
+    headers: dict[str, str] = Field(default_factory=dict)
+    secret_encrypted: str = Field(repr=False)
+    active: bool = True
+    created_at: UtcDateTime | None = None
+    created_by: str = ""
+
+    def public(self) -> dict[str, Any]:
+        return self.to_json(exclude={"secret_encrypted"})
+
+
+class Event(Entity):
+    id: str
+    type: EventType
+    created_at: UtcDateTime
+    data: dict[str, Any]
+
+
+class AuditEntry(Entity):
+    at: UtcDateTime
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+def appointment_target(uid: str) -> str:
+    return f"appointment:{uid}"
+
+
+def parse_rows(model: type[Entity], rows: list[dict[str, Any]]) -> list[Any]:
+    return [model.model_validate(row) for row in rows]
+
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "Admin",
+    "Appointment",
+    "AppointmentStatus",
+    "AppointmentType",
+    "AuditEntry",
+    "AvailabilityWindow",
+    "BookingSecret",
+    "Doctor",
+    "Event",
+    "EventType",
+    "Org",
+    "Patient",
+    "RebookingMode",
+    "RecipientGroup",
+    "ReminderRule",
+    "ReminderSent",
+    "Subscription",
+    "appointment_target",
+    "reminder_key",
+    "datetime",
+]

@@ -1,0 +1,43 @@
+"""Query objects: what a caller asks of the appointment store, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AppointmentQuery:
+    """Appointments matching every given criterion, ordered by start (then uid).
+
+    `starts_from` is inclusive, `starts_before` exclusive. With `count=False` the store may
+    stop as soon as the page is full, and `Page.total` is None.
+    """
+
+    statuses: frozenset[str] | None = None
+    doctor_id: str | None = None
+    patient_id: str | None = None
+    starts_from: datetime | None = None
+    starts_before: datetime | None = None
+    offset: int = 0
+    limit: int | None = None
+    descending: bool = False
+    count: bool = True
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int | None
+    offset: int = 0
+    limit: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def has_more(self) -> bool:
+        if self.total is None:
+            return self.limit is not None and len(self.items) >= self.limit
+        return self.offset + len(self.items) < self.total

@@ -1,0 +1,129 @@
+"""Instants, zones and the one text form every stored time takes.
+
+Stored times are UTC with whole seconds, written `YYYY-MM-DDTHH:MM:SSZ`. The form has a
+fixed width, so stored times compare and sort correctly as plain strings; the store relies on it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, PlainSerializer
+
+from rxdesk.domain.errors import ValidationFailed
+
+STORED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_ISO_HINT = "an ISO-8601 date-time with a zone, e.g. 2026-11-24T09:30:00Z"
+
+
+def to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValidationFailed(f"time {value.isoformat()} has no time zone")
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+def format_utc(value: datetime) -> str:
+    return to_utc(value).strftime(STORED_FORMAT)
+
+
+def parse_instant(text: str, *, what: str = "time") -> datetime:
+    """Parse an ISO-8601 instant that names its zone (`Z` or an offset); refuse anything else."""
+    if not isinstance(text, str):
+        raise ValidationFailed(f"{what} must be {_ISO_HINT}")
+    raw = text.strip()
+    if not raw or len(raw) > 64:
+        raise ValidationFailed(f"{what} must be {_ISO_HINT}")
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(f"{what} {raw!r} is not {_ISO_HINT}") from None
+    if value.tzinfo is None:
+        raise ValidationFailed(f"{what} {raw!r} has no zone; add Z or an offset such as +01:00")
+    try:
+        return to_utc(value)
+    except (OverflowError, ValueError):
+        raise ValidationFailed(f"{what} {raw!r} is out of range") from None
+
+
+def parse_date(text: str, *, what: str = "date") -> date:
+    if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        raise ValidationFailed(f"{what} must be a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationFailed(f"{what} {text.strip()!r} is not a real date") from None
+
+
+def _coerce_utc(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return to_utc(value)
+    if isinstance(value, str):
+        if len(value) == 20 and value[-1] == "Z":
+            # The stored form: the fast path for rows read back from the store.
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                pass
+        return parse_instant(value)
+    raise ValidationFailed(f"expected {_ISO_HINT}")
+
+
+UtcDateTime = Annotated[
+    datetime,
+    BeforeValidator(_coerce_utc),
+    PlainSerializer(format_utc, return_type=str, when_used="json"),
+]
+
+
+@lru_cache(maxsize=256)
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone `name`, or a clear error."""
+    if not isinstance(name, str) or not name or len(name) > 64 or name.startswith(("/", ".")):
+        raise ValidationFailed(f"time zone {name!r} is not an IANA zone name such as Europe/Berlin")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValidationFailed(
+            f"time zone {name!r} is not an IANA zone name such as Europe/Berlin"
+        ) from None
+
+
+def month_key(value: datetime | str) -> str:
+    """`YYYY-MM` of a UTC instant (or of its stored form)."""
+    if isinstance(value, str):
+        return value[:7]
+    return to_utc(value).strftime("%Y-%m")
+
+
+def months_between(start: datetime, end: datetime) -> list[str]:
+    """Every `YYYY-MM` key from the month of `start` to the month of `end`, inclusive."""
+    s, e = to_utc(start), to_utc(end)
+    if e < s:
+        return []
+    keys = []
+    y, m = s.year, s.month
+    while (y, m) <= (e.year, e.month):
+        keys.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return keys
+
+
+def local_day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
+    """The UTC instants where `day` begins and the next day begins, in zone `tz_name`."""
+    tz = zone(tz_name)
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    nxt = day + timedelta(days=1)
+    end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
+    return to_utc(start), to_utc(end)
+
+
+def format_local(value: datetime | None, tz_name: str, *, weekday: bool = True) -> str:
+    """An instant as an agent reads it in zone `tz_name`: `Tue 2026-11-24 09:30`."""
+    if value is None:
+        return ""
+    local = value.astimezone(zone(tz_name))
+    return local.strftime("%a %Y-%m-%d %H:%M" if weekday else "%Y-%m-%d %H:%M")

@@ -1,0 +1,111 @@
+"""Use cases, one module per area; the only place where rules meet storage.
+
+`Desk` wires them to one store and one clock. The app, the CLI and the worker all go through
+a Desk, never through the store.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from rxdesk.config import Settings
+from rxdesk.domain.clock import Clock
+from rxdesk.store.tinystore import TinyStore
+
+if TYPE_CHECKING:
+    from rxdesk.services.appointments import AppointmentService
+    from rxdesk.services.doctors import DoctorService, TypeService
+    from rxdesk.services.patients import PatientService
+    from rxdesk.services.booking import BookingService
+    from rxdesk.services.provisioning import ProvisioningService
+    from rxdesk.services.rebooking import RebookingService
+    from rxdesk.services.reminders import ReminderRuleService
+    from rxdesk.services.secrets import SecretService
+    from rxdesk.services.tokens import TokenService
+    from rxdesk.services.webhooks import WebhookService
+
+
+class Desk:
+    """Every service over one store and one clock, created on first use."""
+
+    def __init__(self, store: TinyStore, clock: Clock, settings: Settings | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+
+    @classmethod
+    def open(cls, settings: Settings, **store_options: object) -> Desk:
+        return cls(TinyStore(settings.data_dir, **store_options), settings.clock(), settings)
+
+    @property
+    def agent(self) -> str:
+        return self.settings.agent if self.settings else "agent"
+
+    @cached_property
+    def appointments(self) -> AppointmentService:
+        from rxdesk.services.appointments import AppointmentService
+
+        return AppointmentService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def patients(self) -> PatientService:
+        from rxdesk.services.patients import PatientService
+
+        return PatientService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def doctors(self) -> DoctorService:
+        from rxdesk.services.doctors import DoctorService
+
+        return DoctorService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def types(self) -> TypeService:
+        from rxdesk.services.doctors import TypeService
+
+        return TypeService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def provisioning(self) -> ProvisioningService:
+        from rxdesk.services.provisioning import ProvisioningService
+
+        return ProvisioningService(self.store, self.clock, self.settings)
+
+    # Areas built on the foundation; each module owns one.
+
+    @cached_property
+    def secrets(self) -> SecretService:
+        from rxdesk.services.secrets import SecretService
+
+        return SecretService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def tokens(self) -> TokenService:
+        from rxdesk.services.tokens import TokenService
+
+        return TokenService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def booking(self) -> BookingService:
+        from rxdesk.services.booking import BookingService
+
+        return BookingService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def rebooking(self) -> RebookingService:
+        from rxdesk.services.rebooking import RebookingService
+
+        return RebookingService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def reminders(self) -> ReminderRuleService:
+        from rxdesk.services.reminders import ReminderRuleService
+
+        return ReminderRuleService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def webhooks(self) -> WebhookService:
+        from rxdesk.services.webhooks import WebhookService
+
+        return WebhookService(self.store, self.clock, self.settings)

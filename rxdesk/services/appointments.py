@@ -1,0 +1,216 @@
+"""Appointments: the overview's listing, the detail, and the admin cancellation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from rxdesk.domain import lifecycle
+from rxdesk.domain.errors import NotFound
+from rxdesk.domain.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentType,
+    AuditEntry,
+    Doctor,
+    EventType,
+    Patient,
+    ReminderSent,
+    appointment_target,
+)
+from rxdesk.domain.queries import AppointmentQuery, Page
+from rxdesk.domain.times import local_day_bounds
+from rxdesk.services.base import Service, admin_actor, record
+from rxdesk.services.events import appointment_data, publish
+from rxdesk.store.tinystore import TinyView
+
+DEFAULT_STATUSES = frozenset(s.value for s in ACTIVE_STATUSES)
+
+
+@dataclass(frozen=True)
+class AppointmentFilter:
+    """What an agent narrows the overview by (DESIGN: `appointments list`).
+
+    Defaults: active (held or confirmed) and starting now or later. `statuses` replaces the
+    status default, `date_from`/`date_to` (days in the org's zone, `date_to` inclusive) replace
+    the time default, and `all` drops whichever default was not replaced.
+    """
+
+    statuses: frozenset[str] | None = None
+    doctor_id: str | None = None
+    patient_id: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    all: bool = False
+
+
+@dataclass
+class AppointmentRow:
+    """An appointment with the names an agent reads beside it."""
+
+    appointment: Appointment
+    doctor_name: str
+    patient_name: str
+    type_name: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self.appointment.to_json()
+
+
+@dataclass
+class AppointmentDetail:
+    appointment: Appointment
+    patient: Patient | None
+    doctor: Doctor | None
+    type: AppointmentType | None
+    previous_chain: list[Appointment] = field(default_factory=list)  # nearest first
+    next_chain: list[Appointment] = field(default_factory=list)  # nearest first
+    audit: list[AuditEntry] = field(default_factory=list)
+    reminders_sent: list[ReminderSent] = field(default_factory=list)
+    cancellable: str | None = None  # why not, or None when it can be cancelled
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.appointment.to_json()
+        data["next_meeting_uid"] = self.next_chain[0].uid if self.next_chain else None
+        data["patient"] = self.patient.to_json() if self.patient else None
+        data["doctor"] = (
+            self.doctor.to_json(include={"id", "name", "email", "timezone", "room_url"})
+            if self.doctor
+            else None
+        )
+        data["type"] = self.type.to_json(exclude={"reminders"}) if self.type else None
+        data["rebook_chain"] = {
+            "previous": [a.uid for a in self.previous_chain],
+            "next": [a.uid for a in self.next_chain],
+        }
+        data["audit"] = [e.to_json() for e in self.audit]
+        data["reminders_sent"] = [r.to_json() for r in self.reminders_sent]
+        return data
+
+
+class AppointmentService(Service):
+    def build_query(
+        self, f: AppointmentFilter, *, offset: int = 0, limit: int | None = None, count: bool = True
+    ) -> AppointmentQuery:
+        view = self.store.read()
+        if f.doctor_id is not None and view.doctors.get(f.doctor_id) is None:
+            raise NotFound(f"no doctor {f.doctor_id!r}")
+        if f.patient_id is not None and view.patients.get(f.patient_id) is None:
+            raise NotFound(f"no patient {f.patient_id!r}")
+        statuses = f.statuses if f.statuses else (None if f.all else DEFAULT_STATUSES)
+        starts_from: datetime | None = None
+        starts_before: datetime | None = None
+        if f.date_from is not None or f.date_to is not None:
+            tz = self.org(view).timezone
+            if f.date_from is not None:
+                starts_from = local_day_bounds(f.date_from, tz)[0]
+            if f.date_to is not None:
+                starts_before = local_day_bounds(f.date_to, tz)[1]
+        elif not f.all:
+            starts_from = self.now()
+        return AppointmentQuery(
+            statuses=statuses,
+            doctor_id=f.doctor_id,
+            patient_id=f.patient_id,
+            starts_from=starts_from,
+            starts_before=starts_before,
+            offset=offset,
+            limit=limit,
+            count=count,
+        )
+
+    def list_appointments(
+        self,
+        f: AppointmentFilter = AppointmentFilter(),
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        count: bool = True,
+    ) -> Page[AppointmentRow]:
+        """Appointments matching the filter, ordered by start, with names resolved."""
+        query = self.build_query(f, offset=offset, limit=limit, count=count)
+        view = self.store.read()
+        page = view.appointments.search(query)
+        return Page(self.rows(view, page.items), page.total, page.offset, page.limit)
+
+    def rows(self, view: TinyView, appointments: list[Appointment]) -> list[AppointmentRow]:
+        doctors = {d.id: d.name for d in view.doctors.all()}
+        types = {t.key: t.name for t in view.types.all()}
+        patients = view.patients.names()
+        return [
+            AppointmentRow(
+                a,
+                doctors.get(a.doctor_id, a.doctor_id),
+                patients.get(a.patient_id, a.patient_id),
+                types.get(a.type_key, a.type_key),
+            )
+            for a in appointments
+        ]
+
+    def get(self, uid: str) -> Appointment:
+        return self.store.read().appointments.require(uid)
+
+    def show(self, uid: str) -> AppointmentDetail:
+        """Everything about one appointment: people, type, rebook chain, audit, reminders."""
+        view = self.store.read()
+        appt = view.appointments.require(uid)
+        previous: list[Appointment] = []
+        cursor = appt
+        seen = {appt.uid}
+        while cursor.previous_meeting_uid and cursor.previous_meeting_uid not in seen:
+            prior = view.appointments.get(cursor.previous_meeting_uid)
+            if prior is None:
+                break
+            previous.append(prior)
+            seen.add(prior.uid)
+            cursor = prior
+        following: list[Appointment] = []
+        nxt = view.appointments.successor_of(appt.uid)
+        while nxt and nxt not in seen:
+            later = view.appointments.get(nxt)
+            if later is None:
+                break
+            following.append(later)
+            seen.add(later.uid)
+            nxt = view.appointments.successor_of(later.uid)
+        return AppointmentDetail(
+            appointment=appt,
+            patient=view.patients.get(appt.patient_id),
+            doctor=view.doctors.get(appt.doctor_id),
+            type=view.types.get(appt.type_key),
+            previous_chain=previous,
+            next_chain=following,
+            audit=view.audit.for_target(appointment_target(appt.uid)),
+            reminders_sent=view.reminders_sent.for_appointment(appt.uid),
+            cancellable=lifecycle.why_not_cancellable(appt),
+        )
+
+    def why_not_cancellable(self, uid: str) -> str | None:
+        return lifecycle.why_not_cancellable(self.get(uid))
+
+    def cancel_appointment(self, uid: str, reason: str, agent: str) -> Appointment:
+        """Admin cancel: held or confirmed only, with a reason (1..500 characters), any time
+        before or after the start. Writes APPOINTMENT_CANCELLED and an audit entry with it."""
+        text = lifecycle.normalize_reason(reason)
+        actor = admin_actor(agent)
+        with self.store.write() as view:
+            now = self.now()
+            appt = view.appointments.require(uid)
+            cancelled = lifecycle.admin_cancel(appt, text, actor.split(":", 1)[1], now)
+            view.appointments.put(cancelled)
+            publish(
+                view,
+                EventType.APPOINTMENT_CANCELLED,
+                appointment_data(cancelled, reason=text, cancelled_by=cancelled.cancelled_by),
+                now,
+            )
+            record(
+                view,
+                at=now,
+                actor=actor,
+                action="appointment.cancel",
+                target=appointment_target(appt.uid),
+                details={"from_status": appt.status.value, "reason": text},
+            )
+        return cancelled

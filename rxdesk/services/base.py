@@ -1,0 +1,47 @@
+"""What every service shares: the store, the clock, and how a change is recorded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rxdesk.config import Settings
+from rxdesk.domain.clock import Clock
+from rxdesk.domain.models import AuditEntry, Org
+from rxdesk.store.tinystore import TinyStore, TinyView
+
+DEFAULT_ORG = Org(name="rxdesk", timezone="UTC")
+
+
+def admin_actor(agent: str) -> str:
+    """How an agent appears in `cancelled_by` and in the audit log."""
+    return agent if ":" in agent else f"admin:{agent}"
+
+
+class Service:
+    def __init__(self, store: TinyStore, clock: Clock, settings: Settings | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def org(self, view: TinyView | None = None) -> Org:
+        """The organisation, or neutral defaults (UTC) before anything is provisioned."""
+        return (view or self.store.read()).org.get() or DEFAULT_ORG
+
+
+def record(
+    view: TinyView,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    target: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Write an audit entry in the same store write as the change it describes."""
+    view.audit.append(
+        AuditEntry(at=at, actor=actor, action=action, target=target, details=details or {})
+    )

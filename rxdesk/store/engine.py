@@ -1,0 +1,450 @@
+"""The storage engine: TinyDB segment files, committed together through one manifest.
+
+Layout of a data dir::
+
+    rxdesk.json            the manifest: which file holds each segment, their sizes and
+                           checksums, counters. Replaced atomically; its rename is the commit.
+    rxdesk.previous.json   the manifest before the last commit (one step of rollback)
+    segments/NAME.GEN.json one TinyDB document per segment and generation; never rewritten
+    .lock                  the inter-process write lock
+
+A write takes the lock, reads the newest manifest (and whatever segments it needs, re-read
+inside the lock), writes each changed segment to a NEW file, then replaces the manifest. A
+crash before that rename leaves the previous state whole; after it, the new one. Readers take
+no lock: a manifest names immutable files, so whatever manifest a reader sees is a consistent
+state. Replaced files are deleted only after a grace period, so a reader never loses a file it
+was about to open.
+
+Because files are immutable, a process caches parsed segments by file name and re-reads only
+what another process has replaced: an agent's action pays for the segments it touches, not for
+the history in the data dir.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from rxdesk.domain.errors import StoreError
+from rxdesk.store.files import (
+    checksum,
+    dumps,
+    ensure_private_dir,
+    fsync_dir,
+    loads,
+    read_bytes,
+    write_atomic,
+)
+
+FORMAT = "rxdesk-store/1"
+MANIFEST = "rxdesk.json"
+PREVIOUS = "rxdesk.previous.json"
+SEGMENTS = "segments"
+LOCK = ".lock"
+GRACE_SECONDS = 30.0
+SWEEP_EVERY = 64
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    file: str
+    size: int
+    crc: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    generation: int = 0
+    segments: Mapping[str, SegmentRef] = field(default_factory=dict)
+    counters: Mapping[str, int] = field(default_factory=dict)
+    graveyard: tuple[tuple[str, float], ...] = ()
+    raw: bytes = b""
+
+    def to_bytes(self) -> bytes:
+        return dumps(
+            {
+                "format": FORMAT,
+                "generation": self.generation,
+                "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "segments": {
+                    name: {"file": ref.file, "size": ref.size, "crc32": ref.crc}
+                    for name, ref in sorted(self.segments.items())
+                },
+                "counters": dict(sorted(self.counters.items())),
+                "graveyard": [list(item) for item in self.graveyard],
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, path: Path) -> Manifest:
+        data = loads(raw, path)
+        try:
+            if data.get("format") != FORMAT:
+                raise ValueError("unknown format")
+            segments = {
+                str(name): SegmentRef(str(ref["file"]), int(ref["size"]), int(ref["crc32"]))
+                for name, ref in data["segments"].items()
+            }
+            for ref in segments.values():
+                if "/" in ref.file or ref.file.startswith("."):
+                    raise ValueError("bad file name")
+            return cls(
+                generation=int(data["generation"]),
+                segments=segments,
+                counters={str(k): int(v) for k, v in data.get("counters", {}).items()},
+                graveyard=tuple((str(f), float(t)) for f, t in data.get("graveyard", [])),
+                raw=raw,
+            )
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise StoreError(
+                f"data file {path} is not an rxdesk manifest (corrupt or foreign); "
+                "it was left as it is"
+            ) from None
+
+
+class Segment:
+    """One parsed segment: `{table: {doc_id: document}}`. Treated as immutable once loaded;
+    derived views (sorted lists, indexes) are memoised on it."""
+
+    __slots__ = ("name", "file", "data", "_memo", "_copied")
+
+    def __init__(self, name: str, file: str | None, data: dict[str, dict[str, Any]]) -> None:
+        self.name = name
+        self.file = file
+        self.data = data
+        self._memo: dict[Any, Any] = {}
+        self._copied: set[str] = set()
+
+    def table(self, name: str) -> Mapping[str, Any]:
+        return self.data.get(name, _EMPTY)
+
+    def memo(self, key: Any, build: Callable[[], Any]) -> Any:
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = build()
+            return value
+
+    def rows(self) -> int:
+        return sum(len(t) for t in self.data.values())
+
+
+class Snapshot:
+    """A consistent, read-only view of the store at one manifest generation."""
+
+    def __init__(self, engine: Engine, manifest: Manifest) -> None:
+        self._engine = engine
+        self.manifest = manifest
+
+    @property
+    def generation(self) -> int:
+        return self.manifest.generation
+
+    def segment(self, name: str) -> Segment | None:
+        ref = self.manifest.segments.get(name)
+        if ref is None:
+            return None
+        return self._engine._load(name, ref)
+
+    def table(self, segment: str, table: str) -> Mapping[str, Any]:
+        seg = self.segment(segment)
+        return seg.table(table) if seg is not None else _EMPTY
+
+    def names(self, prefix: str) -> list[str]:
+        return sorted(n for n in self.manifest.segments if n.startswith(prefix))
+
+    def counter(self, name: str) -> int:
+        return self.manifest.counters.get(name, 0)
+
+    @property
+    def writable(self) -> bool:
+        return False
+
+
+class Transaction(Snapshot):
+    """A snapshot taken under the write lock, plus the changes to commit with it."""
+
+    def __init__(self, engine: Engine, manifest: Manifest) -> None:
+        super().__init__(engine, manifest)
+        self._dirty: dict[str, Segment] = {}
+        self._dropped: set[str] = set()
+        self._counters: dict[str, int] = {}
+        self._after_commit: list[Callable[[], None]] = []
+
+    @property
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._dirty) or bool(self._counters) or bool(self._dropped)
+
+    def segment(self, name: str) -> Segment | None:
+        seg = self._dirty.get(name)
+        if seg is not None:
+            return seg
+        return None if name in self._dropped else super().segment(name)
+
+    def names(self, prefix: str) -> list[str]:
+        names = set(super().names(prefix)) - self._dropped
+        names.update(n for n in self._dirty if n.startswith(prefix))
+        return sorted(names)
+
+    def drop(self, name: str) -> None:
+        """Remove a whole segment (its file is retired like any replaced file)."""
+        self._dirty.pop(name, None)
+        self._dropped.add(name)
+
+    def counter(self, name: str) -> int:
+        return self._counters.get(name, super().counter(name))
+
+    def next_seq(self, name: str) -> int:
+        value = self.counter(name) + 1
+        self._counters[name] = value
+        return value
+
+    def writable_table(self, segment: str, table: str) -> dict[str, Any]:
+        """The table to change in place: copied on first use, so readers of the committed
+        segment never see a change."""
+        seg = self._dirty.get(segment)
+        if seg is None:
+            base = None if segment in self._dropped else super().segment(segment)
+            seg = Segment(segment, None, dict(base.data) if base is not None else {})
+            self._dirty[segment] = seg
+        if table not in seg._copied:
+            seg.data[table] = dict(seg.data.get(table, _EMPTY))
+            seg._copied.add(table)
+        seg._memo.clear()
+        return seg.data[table]
+
+    def put(self, segment: str, table: str, key: str, doc: dict[str, Any]) -> None:
+        self.writable_table(segment, table)[key] = doc
+
+    def delete(self, segment: str, table: str, key: str) -> None:
+        self.writable_table(segment, table).pop(key, None)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+
+class Engine:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        cache_bytes: int = 96 * 1024 * 1024,
+        lock_timeout: float = 30.0,
+    ) -> None:
+        self.data_dir = Path(data_dir).expanduser()
+        self.segments_dir = self.data_dir / SEGMENTS
+        self.manifest_path = self.data_dir / MANIFEST
+        self.cache_bytes = cache_bytes
+        self.lock_timeout = lock_timeout
+        self._mutex = threading.RLock()  # guards the cache and the cached manifest
+        self._write_mutex = threading.Lock()  # one writer per process; the file lock does the rest
+        self._file_lock: FileLock | None = None
+        self._writing = threading.local()
+        self._manifest: Manifest | None = None
+        self._manifest_stat: tuple[int, int, int] | None = None
+        self._cache: OrderedDict[str, tuple[Segment, int]] = OrderedDict()
+        self._cached_bytes = 0
+        self.commits = 0  # writes committed by this process: the benchmark counts them
+
+    # -- reading -------------------------------------------------------------------------
+
+    def manifest(self) -> Manifest:
+        """The newest committed manifest; re-read only when the file has changed."""
+        try:
+            st = os.stat(self.manifest_path)
+        except FileNotFoundError:
+            if self.data_dir.exists() and not self.data_dir.is_dir():
+                raise StoreError(f"data dir {self.data_dir} is not a directory") from None
+            with self._mutex:
+                self._manifest, self._manifest_stat = Manifest(), None
+            return self._manifest
+        except PermissionError:
+            raise StoreError(f"data dir {self.data_dir} is not readable (permission denied)") from None
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        with self._mutex:
+            if self._manifest is not None and key == self._manifest_stat:
+                return self._manifest
+        manifest = Manifest.from_bytes(read_bytes(self.manifest_path), self.manifest_path)
+        self._verify_sizes(manifest)
+        with self._mutex:
+            self._manifest, self._manifest_stat = manifest, key
+        return manifest
+
+    def _verify_sizes(self, manifest: Manifest) -> None:
+        """A cheap whole-store check on every new manifest: each segment file exists with the
+        size it was committed with. Contents are checked (CRC-32) when a segment is read."""
+        for ref in manifest.segments.values():
+            path = self.segments_dir / ref.file
+            try:
+                size = os.stat(path).st_size
+            except FileNotFoundError:
+                raise StoreError(f"data file {path} is missing; the data dir is incomplete") from None
+            if size != ref.size:
+                raise StoreError(
+                    f"data file {path} is corrupt ({size} bytes, committed with {ref.size}); "
+                    "it was left as it is"
+                )
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self, self.manifest())
+
+    def _load(self, name: str, ref: SegmentRef) -> Segment:
+        with self._mutex:
+            hit = self._cache.get(ref.file)
+            if hit is not None:
+                self._cache.move_to_end(ref.file)
+                return hit[0]
+        path = self.segments_dir / ref.file
+        try:
+            raw = read_bytes(path)
+        except FileNotFoundError:
+            raise StoreError(
+                f"data file {path} disappeared while reading (a concurrent write?); try again"
+            ) from None
+        if len(raw) != ref.size or checksum(raw) != ref.crc:
+            raise StoreError(
+                f"data file {path} is corrupt (its checksum does not match the manifest); "
+                "it was left as it is"
+            )
+        data = loads(raw, path)
+        if not isinstance(data, dict):
+            raise StoreError(f"data file {path} is not a TinyDB document; it was left as it is")
+        seg = Segment(name, ref.file, data)
+        self._remember(seg, len(raw))
+        return seg
+
+    def _remember(self, seg: Segment, size: int) -> None:
+        with self._mutex:
+            assert seg.file is not None
+            if seg.file in self._cache:
+                return
+            self._cache[seg.file] = (seg, size)
+            self._cached_bytes += size
+            while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
+                _, (_, old_size) = self._cache.popitem(last=False)
+                self._cached_bytes -= old_size
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _lock(self) -> FileLock:
+        if self._file_lock is None:
+            ensure_private_dir(self.data_dir)
+            ensure_private_dir(self.segments_dir)
+            self._file_lock = FileLock(
+                str(self.data_dir / LOCK), timeout=self.lock_timeout, mode=0o600, thread_local=False
+            )
+        return self._file_lock
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Hold the write lock, yield a fresh view to read and change, commit on success.
+
+        An exception inside the block discards every change: nothing reaches the disk.
+        """
+        if getattr(self._writing, "active", False):
+            raise RuntimeError("nested store transaction")
+        with self._write_mutex:
+            lock = self._lock()
+            try:
+                lock.acquire()
+            except Timeout:
+                raise StoreError(
+                    f"the data dir {self.data_dir} is busy: another rxdesk process has held "
+                    f"the write lock for {self.lock_timeout:.0f} s"
+                ) from None
+            except PermissionError:
+                raise StoreError(f"data dir {self.data_dir} is not writable (permission denied)") from None
+            self._writing.active = True
+            try:
+                tx = Transaction(self, self.manifest())
+                yield tx
+                if tx.dirty:
+                    self._commit(tx)
+            finally:
+                self._writing.active = False
+                lock.release()
+        for callback in tx._after_commit:
+            callback()
+
+    def _commit(self, tx: Transaction) -> None:
+        old = tx.manifest
+        generation = old.generation + 1
+        segments = dict(old.segments)
+        now = time.time()
+        graveyard = list(old.graveyard)
+        fresh: list[tuple[Segment, int]] = []
+        for name, seg in tx._dirty.items():
+            data = dumps(seg.data)
+            file = f"{name}.{generation:08d}.json"
+            write_atomic(self.segments_dir / file, data, sync_dir=False)
+            if name in old.segments:
+                graveyard.append((old.segments[name].file, now))
+            segments[name] = SegmentRef(file, len(data), checksum(data))
+            seg.file = file
+            fresh.append((seg, len(data)))
+        for name in tx._dropped - set(tx._dirty):
+            ref = segments.pop(name, None)
+            if ref is not None:
+                graveyard.append((ref.file, now))
+        fsync_dir(self.segments_dir)
+
+        expired = [f for f, t in graveyard if now - t > GRACE_SECONDS]
+        graveyard = [(f, t) for f, t in graveyard if now - t <= GRACE_SECONDS]
+        counters = dict(old.counters)
+        counters.update(tx._counters)
+        manifest = Manifest(generation, segments, counters, tuple(graveyard))
+        raw = manifest.to_bytes()
+        if old.raw:
+            write_atomic(self.data_dir / PREVIOUS, old.raw, sync_dir=False)
+        write_atomic(self.manifest_path, raw)  # the commit point
+        st = os.stat(self.manifest_path)
+        with self._mutex:
+            self._manifest = Manifest(generation, segments, counters, tuple(graveyard), raw)
+            self._manifest_stat = (st.st_ino, st.st_size, st.st_mtime_ns)
+        self.commits += 1
+        for seg, size in fresh:
+            seg._memo.clear()
+            seg._copied.clear()
+            self._remember(seg, size)
+
+        for file in expired:
+            try:
+                os.unlink(self.segments_dir / file)
+            except FileNotFoundError:
+                pass
+        if generation % SWEEP_EVERY == 1:
+            self._sweep(manifest)
+
+    def _sweep(self, manifest: Manifest) -> None:
+        """Remove what crashed writers left behind: temp files and never-committed segments."""
+        keep = {ref.file for ref in manifest.segments.values()}
+        keep.update(f for f, _ in manifest.graveyard)
+        try:
+            previous = Manifest.from_bytes(read_bytes(self.data_dir / PREVIOUS), self.data_dir / PREVIOUS)
+            keep.update(ref.file for ref in previous.segments.values())
+        except (FileNotFoundError, StoreError):
+            pass
+        cutoff = time.time() - 2 * GRACE_SECONDS
+        for entry in os.scandir(self.segments_dir):
+            if entry.name in keep or not entry.name.endswith((".json", ".tmp")):
+                continue
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+            except FileNotFoundError:
+                pass

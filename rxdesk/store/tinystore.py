@@ -1,0 +1,624 @@
+"""The TinyDB implementation of the repository Protocols, on top of the segment engine.
+
+Where things live (segment names; each is one TinyDB document of tables):
+
+    core               org, admins, appointment_types, doctors, booking_secrets, subscriptions
+    patients           patients
+    appt-YYYY-MM       one month (UTC) of appointments by start, and what belongs to them:
+                       reminders_sent, audit (entries whose target is the appointment), links
+                       (rebook successors)
+    events-NNNNNN      the event outbox, EVENTS_PER_SEGMENT events a segment, oldest first
+    audit-NNNNNN       audit entries about anything but an appointment
+
+So an agent's cancel rewrites one month of appointments and the tail of the event log, never
+the history, and the default overview opens only the months from now on.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from rxdesk.domain.errors import NotFound
+from rxdesk.domain.ids import random_token, uid_month
+from rxdesk.domain.models import (
+    Admin,
+    Appointment,
+    AppointmentType,
+    AuditEntry,
+    BookingSecret,
+    Doctor,
+    Entity,
+    Event,
+    EventType,
+    Org,
+    Patient,
+    ReminderSent,
+    Subscription,
+    reminder_key,
+)
+from rxdesk.domain.queries import AppointmentQuery, Page
+from rxdesk.domain.times import format_utc, month_key, months_between
+from rxdesk.store.engine import Engine, Snapshot, Transaction
+
+M = TypeVar("M", bound=Entity)
+
+CORE = "core"
+PATIENTS = "patients"
+APPT_PREFIX = "appt-"
+EVENTS_PREFIX = "events-"
+AUDIT_PREFIX = "audit-"
+EVENTS_PER_SEGMENT = 2000
+AUDIT_PER_SEGMENT = 5000
+# Holds never outlive this look-back: the worker scans months from now minus it for holds.
+HOLD_LOOKBACK = timedelta(days=62)
+
+
+def appt_segment(month: str) -> str:
+    return f"{APPT_PREFIX}{month}"
+
+
+def _writable(snap: Snapshot) -> Transaction:
+    if not isinstance(snap, Transaction):
+        raise RuntimeError("this view is read-only; change data inside Store.write()")
+    return snap
+
+
+class Keyed(Generic[M]):
+    """A table of entities keyed by a natural id, in one segment."""
+
+    def __init__(
+        self, snap: Snapshot, segment: str, table: str, model: type[M], key: str, what: str
+    ) -> None:
+        self._snap = snap
+        self._segment = segment
+        self._table = table
+        self._model = model
+        self._key = key
+        self._what = what
+
+    def raw(self) -> Mapping[str, dict[str, Any]]:
+        return self._snap.table(self._segment, self._table)
+
+    def get(self, key: str) -> M | None:
+        if not isinstance(key, str):
+            return None
+        doc = self.raw().get(key)
+        return self._model.model_validate(doc) if doc is not None else None
+
+    def require(self, key: str) -> M:
+        item = self.get(key)
+        if item is None:
+            raise NotFound(f"no {self._what} {key!r}")
+        return item
+
+    def all(self) -> list[M]:
+        raw = self.raw()
+        return [self._model.model_validate(raw[k]) for k in sorted(raw)]
+
+    def count(self) -> int:
+        return len(self.raw())
+
+    def put(self, item: M) -> None:
+        key = getattr(item, self._key)
+        _writable(self._snap).put(self._segment, self._table, key, item.to_json())
+
+    def delete(self, key: str) -> None:
+        _writable(self._snap).delete(self._segment, self._table, key)
+
+
+class OrgRepo:
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+
+    def get(self) -> Org | None:
+        doc = self._snap.table(CORE, "org").get("org")
+        return Org.model_validate(doc) if doc is not None else None
+
+    def put(self, org: Org) -> None:
+        _writable(self._snap).put(CORE, "org", "org", org.to_json())
+
+
+class PatientRepo(Keyed[Patient]):
+    def __init__(self, snap: Snapshot) -> None:
+        super().__init__(snap, PATIENTS, "patients", Patient, "id", "patient")
+
+    def _sorted(self) -> list[dict[str, Any]]:
+        seg = self._snap.segment(PATIENTS)
+        if seg is None:
+            return []
+
+        def build() -> list[dict[str, Any]]:
+            rows = list(seg.table("patients").values())
+            rows.sort(key=lambda r: (r["name"].casefold(), r["id"]))
+            return rows
+
+        return seg.memo("sorted", build)
+
+    def names(self) -> Mapping[str, str]:
+        seg = self._snap.segment(PATIENTS)
+        if seg is None:
+            return {}
+        return seg.memo("names", lambda: {k: v["name"] for k, v in seg.table("patients").items()})
+
+    def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
+        """Patients whose name, email, phone, external id or id contains `text` (any case;
+        phone matched on its digits too), ordered by name."""
+        needle = (text or "").strip().casefold()
+        digits = "".join(ch for ch in needle if ch.isdigit())
+        rows = self._sorted()
+        if needle:
+            def hit(r: dict[str, Any]) -> bool:
+                if (
+                    needle in r["name"].casefold()
+                    or needle in r["email"].casefold()
+                    or needle in r["external_id"].casefold()
+                    or needle in r["id"].casefold()
+                    or needle in r["phone"]
+                ):
+                    return True
+                return len(digits) >= 3 and digits in "".join(c for c in r["phone"] if c.isdigit())
+
+            rows = [r for r in rows if hit(r)]
+        end = None if limit is None else offset + limit
+        items = [Patient.model_validate(r) for r in rows[offset:end]]
+        return Page(items, len(rows), offset, limit)
+
+    def by_external_id(self, external_id: str) -> Patient | None:
+        seg = self._snap.segment(PATIENTS)
+        if seg is None or not external_id:
+            return None
+        index = seg.memo(
+            "by_external_id",
+            lambda: {r["external_id"]: k for k, r in seg.table("patients").items() if r["external_id"]},
+        )
+        key = index.get(external_id)
+        return self.get(key) if key is not None else None
+
+
+def _sorted_rows(seg: Any) -> list[dict[str, Any]]:
+    def build() -> list[dict[str, Any]]:
+        rows = list(seg.table("appointments").values())
+        rows.sort(key=lambda r: (r["starts_at"], r["uid"]))
+        return rows
+
+    return seg.memo("sorted", build)
+
+
+def _grouped(seg: Any, field: str) -> dict[str, list[dict[str, Any]]]:
+    def build() -> dict[str, list[dict[str, Any]]]:
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for row in _sorted_rows(seg):
+            groups.setdefault(row[field], []).append(row)
+        return groups
+
+    return seg.memo(("by", field), build)
+
+
+def _starts(rows: list[dict[str, Any]], seg: Any, key: Any) -> list[str]:
+    return seg.memo(("starts", key), lambda: [r["starts_at"] for r in rows])
+
+
+class AppointmentRepo:
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+
+    def months(self) -> list[str]:
+        return [n[len(APPT_PREFIX):] for n in self._snap.names(APPT_PREFIX)]
+
+    def _raw(self, uid: str) -> dict[str, Any] | None:
+        month = uid_month(uid)
+        if month is None:
+            return None
+        return self._snap.table(appt_segment(month), "appointments").get(uid.strip().lower())
+
+    def get(self, uid: str) -> Appointment | None:
+        doc = self._raw(uid)
+        return Appointment.model_validate(doc) if doc is not None else None
+
+    def require(self, uid: str) -> Appointment:
+        appt = self.get(uid)
+        if appt is None:
+            raise NotFound(f"no appointment {str(uid).strip()!r}")
+        return appt
+
+    def put(self, appt: Appointment) -> None:
+        month = uid_month(appt.uid)
+        if month != month_key(appt.starts_at):
+            raise ValueError(f"uid {appt.uid} does not match the start month {month_key(appt.starts_at)}")
+        _writable(self._snap).put(appt_segment(month), "appointments", appt.uid, appt.to_json())
+
+    def put_raw_many(self, docs: list[dict[str, Any]]) -> None:
+        """Bulk insert of already-validated documents (demo data, benchmarks)."""
+        tx = _writable(self._snap)
+        by_month: dict[str, list[dict[str, Any]]] = {}
+        for doc in docs:
+            by_month.setdefault(doc["starts_at"][:7], []).append(doc)
+        for month, rows in by_month.items():
+            table = tx.writable_table(appt_segment(month), "appointments")
+            for doc in rows:
+                table[doc["uid"]] = doc
+
+    # -- queries -------------------------------------------------------------------------
+
+    def _select_months(self, start: datetime | None, before: datetime | None) -> list[str]:
+        months = self.months()
+        if start is not None:
+            lo = month_key(start)
+            months = [m for m in months if m >= lo]
+        if before is not None:
+            hi = month_key(before - timedelta(seconds=1))
+            months = [m for m in months if m <= hi]
+        return months
+
+    def iter_raw(self, query: AppointmentQuery) -> Iterator[dict[str, Any]]:
+        """Matching raw documents in order, loading one month at a time."""
+        start_s = format_utc(query.starts_from) if query.starts_from else None
+        before_s = format_utc(query.starts_before) if query.starts_before else None
+        statuses = query.statuses
+        months = self._select_months(query.starts_from, query.starts_before)
+        if query.descending:
+            months.reverse()
+        for month in months:
+            seg = self._snap.segment(appt_segment(month))
+            if seg is None:
+                continue
+            if query.doctor_id is not None:
+                rows = _grouped(seg, "doctor_id").get(query.doctor_id, [])
+                key: Any = ("doctor", query.doctor_id)
+            elif query.patient_id is not None:
+                rows = _grouped(seg, "patient_id").get(query.patient_id, [])
+                key = ("patient", query.patient_id)
+            else:
+                rows = _sorted_rows(seg)
+                key = "all"
+            lo, hi = 0, len(rows)
+            if start_s is not None or before_s is not None:
+                starts = _starts(rows, seg, key)
+                if start_s is not None:
+                    lo = bisect.bisect_left(starts, start_s)
+                if before_s is not None:
+                    hi = bisect.bisect_left(starts, before_s)
+            window = rows[lo:hi]
+            if query.descending:
+                window = window[::-1]
+            for row in window:
+                if statuses is not None and row["status"] not in statuses:
+                    continue
+                if query.patient_id is not None and row["patient_id"] != query.patient_id:
+                    continue
+                if query.doctor_id is not None and row["doctor_id"] != query.doctor_id:
+                    continue
+                yield row
+
+    def search(self, query: AppointmentQuery) -> Page[Appointment]:
+        offset = max(0, query.offset)
+        end = None if query.limit is None else offset + max(0, query.limit)
+        rows = self.iter_raw(query)
+        if query.count:
+            picked: list[dict[str, Any]] = []
+            total = 0
+            for row in rows:
+                if total >= offset and (end is None or total < end):
+                    picked.append(row)
+                total += 1
+            return Page([Appointment.model_validate(r) for r in picked], total, offset, query.limit)
+        picked = list(itertools.islice(rows, offset, end))
+        return Page([Appointment.model_validate(r) for r in picked], None, offset, query.limit)
+
+    def active_for_doctor(
+        self, doctor_id: str, start: datetime, end: datetime
+    ) -> list[Appointment]:
+        """The doctor's held and confirmed appointments that overlap [start, end)."""
+        start_s, end_s = format_utc(start), format_utc(end)
+        found = []
+        # An appointment starting late in the previous month may run into this range.
+        for month in months_between(start - timedelta(days=1), end):
+            seg = self._snap.segment(appt_segment(month))
+            if seg is None:
+                continue
+            for row in _grouped(seg, "doctor_id").get(doctor_id, ()):
+                if row["status"] in ("held", "confirmed") and row["starts_at"] < end_s and start_s < row["ends_at"]:
+                    found.append(row)
+        return [Appointment.model_validate(r) for r in found]
+
+    def held_expiring(self, now: datetime) -> list[Appointment]:
+        """Held appointments whose hold has expired by `now` (starts within the look-back)."""
+        now_s = format_utc(now)
+        found = []
+        for month in self._select_months(now - HOLD_LOOKBACK, None):
+            seg = self._snap.segment(appt_segment(month))
+            if seg is None:
+                continue
+            for row in _grouped(seg, "status").get("held", ()):
+                expires = row.get("hold_expires_at")
+                if expires is not None and expires <= now_s:
+                    found.append(row)
+        return [Appointment.model_validate(r) for r in found]
+
+    def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
+        """Confirmed appointments with after < starts_at <= until."""
+        after_s, until_s = format_utc(after), format_utc(until)
+        found = []
+        for month in self._select_months(after, until + timedelta(seconds=1)):
+            seg = self._snap.segment(appt_segment(month))
+            if seg is None:
+                continue
+            for row in _grouped(seg, "status").get("confirmed", ()):
+                if after_s < row["starts_at"] <= until_s:
+                    found.append(row)
+        return [Appointment.model_validate(r) for r in found]
+
+    def successor_of(self, uid: str) -> str | None:
+        month = uid_month(uid)
+        if month is None:
+            return None
+        return self._snap.table(appt_segment(month), "links").get(uid)
+
+    def link_successor(self, uid: str, new_uid: str) -> None:
+        month = uid_month(uid)
+        assert month is not None
+        _writable(self._snap).put(appt_segment(month), "links", uid, new_uid)  # type: ignore[arg-type]
+
+
+class ReminderSentRepo:
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+
+    def _segment(self, uid: str) -> str:
+        month = uid_month(uid)
+        if month is None:
+            raise NotFound(f"no appointment {uid!r}")
+        return appt_segment(month)
+
+    def exists(self, uid: str, rule_id: str, group: str, recipient_id: str) -> bool:
+        key = reminder_key(uid, rule_id, group, recipient_id)
+        return key in self._snap.table(self._segment(uid), "reminders_sent")
+
+    def add(self, row: ReminderSent) -> None:
+        _writable(self._snap).put(self._segment(row.appointment_uid), "reminders_sent", row.key, row.to_json())
+
+    update = add
+
+    def for_appointment(self, uid: str) -> list[ReminderSent]:
+        if uid_month(uid) is None:
+            return []
+        table = self._snap.table(self._segment(uid), "reminders_sent")
+        prefix = f"{uid}|"
+        rows = [ReminderSent.model_validate(v) for k, v in table.items() if k.startswith(prefix)]
+        rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
+        return rows
+
+
+def _plain_key(seq: int) -> str:
+    return f"{seq:012d}"
+
+
+def _plain_seq(key: str) -> int:
+    return int(key[:12])
+
+
+class LogTable:
+    """An append-only table split into numbered segments of `per_segment` rows.
+
+    Each row's sequence number comes from a manifest counter (named after the table), so the
+    segment that holds a row follows from its number, and appending rewrites only the last,
+    small segment. Keys sort in sequence order.
+    """
+
+    def __init__(
+        self,
+        snap: Snapshot,
+        prefix: str,
+        table: str,
+        per_segment: int,
+        *,
+        key_of: Callable[[int], str] = _plain_key,
+        seq_of: Callable[[str], int] = _plain_seq,
+    ) -> None:
+        self._snap = snap
+        self.prefix = prefix
+        self.table = table
+        self.per_segment = per_segment
+        self.key_of = key_of
+        self.seq_of = seq_of
+
+    def segment_of(self, seq: int) -> str:
+        return f"{self.prefix}{seq // self.per_segment:06d}"
+
+    def last_seq(self) -> int:
+        return self._snap.counter(self.table)
+
+    def append(self, make: Callable[[int, str], dict[str, Any]]) -> tuple[int, str]:
+        """Append the row `make(seq, key)` builds; returns its sequence number and key."""
+        tx = _writable(self._snap)
+        seq = tx.next_seq(self.table)
+        key = self.key_of(seq)
+        tx.put(self.segment_of(seq), self.table, key, make(seq, key))
+        return seq, key
+
+    def replace(self, key: str, doc: dict[str, Any]) -> None:
+        _writable(self._snap).put(self.segment_of(self.seq_of(key)), self.table, key, doc)
+
+    def delete(self, key: str) -> None:
+        _writable(self._snap).delete(self.segment_of(self.seq_of(key)), self.table, key)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            seq = self.seq_of(key)
+        except (ValueError, TypeError, IndexError):
+            return None
+        return self._snap.table(self.segment_of(seq), self.table).get(key)
+
+    def newest(self) -> Iterator[dict[str, Any]]:
+        """Rows newest first, one segment at a time."""
+        for name in reversed(self._snap.names(self.prefix)):
+            table = self._snap.table(name, self.table)
+            for key in sorted(table, reverse=True):
+                yield table[key]
+
+    def after(self, seq: int) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Rows with a sequence number above `seq`, oldest first."""
+        if seq >= self.last_seq():
+            return
+        first_segment = self.segment_of(seq + 1)
+        for name in self._snap.names(self.prefix):
+            if name < first_segment:
+                continue
+            table = self._snap.table(name, self.table)
+            for key in sorted(table):
+                row_seq = self.seq_of(key)
+                if row_seq > seq:
+                    yield row_seq, table[key]
+
+
+def event_id(seq: int) -> str:
+    # The sequence number first (it locates the segment), then a random tail so that ids
+    # from two data dirs never collide at a receiver.
+    return f"evt_{seq:012d}{random_token(6)}"
+
+
+def event_seq(event_id: str) -> int:
+    if not isinstance(event_id, str) or not event_id.startswith("evt_") or not event_id[4:16].isdigit():
+        raise ValueError(f"not an event id: {event_id!r}")
+    return int(event_id[4:16])
+
+
+class EventRepo:
+    def __init__(self, snap: Snapshot) -> None:
+        self._log = LogTable(
+            snap, EVENTS_PREFIX, "events", EVENTS_PER_SEGMENT, key_of=event_id, seq_of=event_seq
+        )
+
+    def append(self, type: EventType, data: dict[str, Any], at: datetime) -> Event:
+        made: list[Event] = []
+
+        def make(seq: int, key: str) -> dict[str, Any]:
+            made.append(Event(id=key, type=type, created_at=at, data=data))
+            return made[0].to_json()
+
+        self._log.append(make)
+        return made[0]
+
+    def get(self, event_id: str) -> Event | None:
+        doc = self._log.get(event_id)
+        return Event.model_validate(doc) if doc is not None else None
+
+    def newest(
+        self, *, type: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> Page[Event]:
+        rows = self._log.newest()
+        if type is not None:
+            rows = (r for r in rows if r["type"] == type)
+        end = None if limit is None else offset + limit
+        picked = list(itertools.islice(rows, offset, end))
+        return Page([Event.model_validate(r) for r in picked], None, offset, limit)
+
+    def after(self, seq: int, limit: int | None = None) -> Iterator[tuple[int, Event]]:
+        rows = ((s, Event.model_validate(r)) for s, r in self._log.after(seq))
+        return itertools.islice(rows, limit) if limit is not None else rows
+
+    def last_seq(self) -> int:
+        return self._log.last_seq()
+
+
+class AuditRepo:
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+        self._log = LogTable(snap, AUDIT_PREFIX, "audit", AUDIT_PER_SEGMENT)
+
+    @staticmethod
+    def _appointment_month(target: str) -> str | None:
+        if target.startswith("appointment:"):
+            return uid_month(target.split(":", 1)[1])
+        return None
+
+    def append(self, entry: AuditEntry) -> None:
+        month = self._appointment_month(entry.target)
+        if month is None:
+            self._log.append(lambda seq, key: entry.to_json())
+            return
+        tx = _writable(self._snap)
+        seq = tx.next_seq("audit")
+        tx.put(appt_segment(month), "audit", f"{seq:012d}", entry.to_json())
+
+    def for_target(self, target: str) -> list[AuditEntry]:
+        month = self._appointment_month(target)
+        if month is not None:
+            table = self._snap.table(appt_segment(month), "audit")
+            rows = [table[k] for k in sorted(table) if table[k]["target"] == target]
+        else:
+            rows = [r for r in self._log.newest() if r["target"] == target]
+            rows.reverse()
+        return [AuditEntry.model_validate(r) for r in rows]
+
+    def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[AuditEntry]:
+        """Audit entries not about one appointment (those live with the appointment)."""
+        end = None if limit is None else offset + limit
+        picked = list(itertools.islice(self._log.newest(), offset, end))
+        return Page([AuditEntry.model_validate(r) for r in picked], None, offset, limit)
+
+
+class TinyView:
+    """All repositories over one snapshot (read) or transaction (write)."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self.org = OrgRepo(snap)
+        self.admins: Keyed[Admin] = Keyed(snap, CORE, "admins", Admin, "id", "admin")
+        self.types: Keyed[AppointmentType] = Keyed(
+            snap, CORE, "appointment_types", AppointmentType, "key", "appointment type"
+        )
+        self.doctors: Keyed[Doctor] = Keyed(snap, CORE, "doctors", Doctor, "id", "doctor")
+        self.secrets: Keyed[BookingSecret] = Keyed(
+            snap, CORE, "booking_secrets", BookingSecret, "key_id", "booking secret"
+        )
+        self.subscriptions: Keyed[Subscription] = Keyed(
+            snap, CORE, "subscriptions", Subscription, "id", "subscription"
+        )
+        self.patients = PatientRepo(snap)
+        self.appointments = AppointmentRepo(snap)
+        self.reminders_sent = ReminderSentRepo(snap)
+        self.events = EventRepo(snap)
+        self.audit = AuditRepo(snap)
+
+    @property
+    def generation(self) -> int:
+        return self.snap.generation
+
+    @property
+    def writable(self) -> bool:
+        return self.snap.writable
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        _writable(self.snap).after_commit(callback)
+
+
+class TinyStore:
+    """The data dir as a store: `read()` for a consistent view, `write()` to change it."""
+
+    def __init__(self, data_dir: str | Path, **engine_options: Any) -> None:
+        self.engine = Engine(data_dir, **engine_options)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.engine.data_dir
+
+    def read(self) -> TinyView:
+        return TinyView(self.engine.snapshot())
+
+    @contextmanager
+    def write(self) -> Iterator[TinyView]:
+        with self.engine.transaction() as tx:
+            yield TinyView(tx)
+
+    def generation(self) -> int:
+        return self.engine.manifest().generation
+
+    def is_empty(self) -> bool:
+        return not self.engine.manifest().segments
