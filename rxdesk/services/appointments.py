@@ -68,6 +68,7 @@ class AppointmentDetail:
     next_chain: list[Appointment] = field(default_factory=list)  # nearest first
     audit: list[AuditEntry] = field(default_factory=list)
     reminders_sent: list[ReminderSent] = field(default_factory=list)
+    deliveries: list[Any] = field(default_factory=list)  # webhook deliveries of its events
     cancellable: str | None = None  # why not, or None when it can be cancelled
 
     def to_json(self) -> dict[str, Any]:
