@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.times import UtcDateTime, zone
 
 # Letters, digits and a few separators: ids are typed by agents and appear in URLs and keys.
@@ -39,7 +40,10 @@ def _email(value: str) -> str:
 
 
 def _zone_name(value: str) -> str:
-    zone(value)
+    try:
+        zone(value)
+    except RxdeskError as exc:  # pydantic reports ValueErrors with the field's path
+        raise ValueError(str(exc)) from None
     return value
 
 

@@ -59,17 +59,20 @@ def parse_date(text: str, *, what: str = "date") -> date:
 
 
 def _coerce_utc(value: object) -> datetime:
-    if isinstance(value, datetime):
-        return to_utc(value)
-    if isinstance(value, str):
-        if len(value) == 20 and value[-1] == "Z":
-            # The stored form: the fast path for rows read back from the store.
-            try:
-                return datetime.fromisoformat(value)
-            except ValueError:
-                pass
-        return parse_instant(value)
-    raise ValidationFailed(f"expected {_ISO_HINT}")
+    if isinstance(value, str) and len(value) == 20 and value[-1] == "Z":
+        # The stored form: the fast path for rows read back from the store.
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    try:
+        if isinstance(value, datetime):
+            return to_utc(value)
+        if isinstance(value, str):
+            return parse_instant(value)
+    except ValidationFailed as exc:  # pydantic reports ValueErrors with the field's path
+        raise ValueError(str(exc)) from None
+    raise ValueError(f"expected {_ISO_HINT}")
 
 
 UtcDateTime = Annotated[
