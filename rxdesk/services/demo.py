@@ -353,8 +353,8 @@ def generate(
                 doc = base(slot, uid, "confirmed", created)
                 doc["confirmed_at"] = _iso(created + rng.randrange(30, 600))
                 if roll > 0.91:
-                    at = min(now_e - 60, created + rng.randrange(600, 5 * 86400))
-                    cancel(doc, max(at, created + 700), rng.choice(CANCEL_REASONS), admin_actor(rng.choice(ops)))
+                    at = created + rng.randrange(60, max(61, min(5 * 86400, now_e - 60 - created)))
+                    cancel(doc, at, rng.choice(CANCEL_REASONS), admin_actor(rng.choice(ops)))
         else:
             if roll < 0.02:
                 ttl = by_key[slot.type_key].hold_ttl_minutes * 60
@@ -372,26 +372,50 @@ def generate(
                     doc["status"] = "completed"
         data.appointments.append(doc)
         # About one in thirty appointments was rebooked from an earlier one (sometimes twice).
-        if len(data.appointments) < n and rng.random() < 0.033:
-            chain_to(doc, slot, depth=1 if rng.random() < 0.8 else 2)
+        if doc["status"] in ("confirmed", "completed", "no_show") and rng.random() < 0.033:
+            rebooked_from(doc, slot, depth=1 if rng.random() < 0.8 else 2)
 
-    def chain_to(doc: dict[str, Any], slot: _Slot, depth: int) -> None:
-        # The original was booked a week earlier at the same local time, then rebooked.
-        start = slot.start - 7 * 86400
-        prev_slot = _Slot(slot.doctor, start, start + (slot.end - slot.start), slot.type_key)
-        prev_uid = uids.new(prev_slot.start)
-        created = calendar.timegm(time.strptime(doc["created_at"], "%Y-%m-%dT%H:%M:%SZ"))
-        prev_created = created - rng.randrange(86400, 10 * 86400)
-        prev = base(prev_slot, prev_uid, "confirmed", prev_created)
-        prev["patient_id"] = doc["patient_id"]
-        prev["confirmed_at"] = _iso(prev_created + 120)
-        cancel(prev, created, f"Rebooked to {doc['uid']}", admin_actor(rng.choice(ops)))
-        prev["cancelled_by"] = data.audit[-1]["actor"]
-        doc["previous_meeting_uid"] = prev_uid
-        data.links.append((prev_uid, doc["uid"]))
-        data.appointments.append(prev)
-        if depth > 1 and len(data.appointments) < n:
-            chain_to(prev, prev_slot, depth - 1)
+    def rebooked_from(doc: dict[str, Any], slot: _Slot, depth: int) -> None:
+        """Give `doc` a chain of `depth` cancelled originals, each a week earlier at the same
+        local time, every rebook done before the original's start and before now."""
+        doctor = doctor_list[slot.doctor]
+        tz = zone(doctor.timezone)
+        starts: list[int] = []
+        start = slot.start
+        for _ in range(depth):
+            local = datetime.fromtimestamp(start, UTC).astimezone(tz)
+            earlier = local_to_utc(local.date() - timedelta(days=7), local.hour * 60 + local.minute, doctor.timezone)
+            if earlier is None:
+                break
+            start = calendar.timegm(earlier.timetuple())
+            starts.append(start)
+        if not starts or len(data.appointments) + len(starts) > n:
+            return
+        starts.reverse()  # oldest first
+        latest = min(starts[0], now_e) - 60
+        first_created = latest - rng.randrange(2 * 86400, 12 * 86400)
+        moments = sorted(rng.sample(range(first_created + 60, latest), len(starts)))
+        duration = slot.end - slot.start
+        originals = []
+        for k, prev_start in enumerate(starts):
+            prev_slot = _Slot(slot.doctor, prev_start, prev_start + duration, slot.type_key)
+            created = first_created if k == 0 else moments[k - 1]
+            prev = base(prev_slot, uids.new(prev_start), "confirmed", created)
+            prev["patient_id"] = doc["patient_id"]
+            prev["confirmed_at"] = _iso(created + 60)
+            if k:
+                prev["previous_meeting_uid"] = originals[-1]["uid"]
+            originals.append(prev)
+        chain = [*originals, doc]
+        for k, prev in enumerate(originals):
+            successor = chain[k + 1]
+            cancel(prev, moments[k], f"Rebooked to {successor['uid']}", admin_actor(rng.choice(ops)))
+            data.links.append((prev["uid"], successor["uid"]))
+        doc["previous_meeting_uid"] = originals[-1]["uid"]
+        doc["created_at"] = _iso(moments[-1])
+        if doc["confirmed_at"] is not None:
+            doc["confirmed_at"] = _iso(moments[-1] + 60)
+        data.appointments.extend(originals)
 
     # Upcoming: a random choice among every free slot of the next weeks.
     if n_upcoming:
