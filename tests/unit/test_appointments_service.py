@@ -1,0 +1,166 @@
+"""The overview's listing (each filter alone and combined), show, and the admin cancel."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from rxdesk.domain.errors import NotFound, Refused, ValidationFailed
+from rxdesk.domain.models import AppointmentStatus as S
+from rxdesk.domain.models import EventType
+from rxdesk.services.appointments import AppointmentFilter
+from tests.helpers import fingerprint, make_appointment
+
+
+@pytest.fixture
+def booked(clinic, now):  # type: ignore[no-untyped-def]
+    """A small, varied book: past and future, each status, three doctors, three patients."""
+    h = timedelta(hours=1)
+    d = timedelta(days=1)
+    a = {
+        "future_confirmed": make_appointment(clinic, start=now + 2 * h),
+        "future_held": make_appointment(clinic, start=now + 3 * h, status=S.held, doctor_id="dr-sato", patient_id="pat-002"),
+        "future_cancelled": make_appointment(clinic, start=now + 4 * h, status=S.cancelled),
+        "next_week": make_appointment(clinic, start=now + 7 * d, doctor_id="dr-osei", patient_id="pat-003"),
+        "next_month": make_appointment(clinic, start=now + 40 * d, patient_id="pat-002"),
+        "past_completed": make_appointment(clinic, start=now - 2 * d, status=S.completed),
+        "past_confirmed": make_appointment(clinic, start=now - 3 * h, doctor_id="dr-sato"),
+        "old_no_show": make_appointment(clinic, start=now - 60 * d, status=S.no_show, patient_id="pat-003"),
+        # 23:30 UTC on Tue 24 Nov is 00:30 on Wed 25 Nov in Berlin (the org's zone).
+        "late_night": make_appointment(clinic, start=now.replace(hour=23, minute=30) + d, doctor_id="dr-osei", type_key="therapy", minutes=50),
+    }
+    return a
+
+
+def uids(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return [r.appointment.uid for r in page.items]
+
+
+def test_default_is_future_active_by_start(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+    page = clinic.appointments.list_appointments()
+    expected = ["future_confirmed", "future_held", "late_night", "next_week", "next_month"]
+    assert uids(page) == [booked[k].uid for k in expected]
+    assert page.total == 5
+    row = page.items[0]
+    assert (row.doctor_name, row.patient_name, row.type_name) == ("Dr Anna Weber", "Lena Fischer", "GP video consultation")
+
+
+def test_status_replaces_status_default_only(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+    page = clinic.appointments.list_appointments(AppointmentFilter(statuses=frozenset({"cancelled"})))
+    assert uids(page) == [booked["future_cancelled"].uid]
+    page = clinic.appointments.list_appointments(AppointmentFilter(statuses=frozenset({"held", "cancelled"})))
+    assert uids(page) == [booked["future_held"].uid, booked["future_cancelled"].uid]
+
+
+def test_status_with_all_drops_time_default(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+    page = clinic.appointments.list_appointments(AppointmentFilter(statuses=frozenset({"completed", "no_show"}), all=True))
+    assert uids(page) == [booked["old_no_show"].uid, booked["past_completed"].uid]
+
+
+def test_all_alone_shows_everything(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+    assert clinic.appointments.list_appointments(AppointmentFilter(all=True)).total == len(booked)
+
+
+def test_dates_replace_time_default_in_org_zone(clinic, booked, now) -> None:  # type: ignore[no-untyped-def]
+    tue, wed = date(2026, 11, 24), date(2026, 11, 25)
+    assert uids(clinic.appointments.list_appointments(AppointmentFilter(date_from=wed, date_to=wed))) == [booked["late_night"].uid]
+    assert clinic.appointments.list_appointments(AppointmentFilter(date_from=tue, date_to=tue)).total == 0
+    # Past dates work (the time default is replaced), the status default still applies.
+    sat = (now - timedelta(days=2)).date()
+    assert uids(clinic.appointments.list_appointments(AppointmentFilter(date_from=sat, date_to=now.date()))) == [booked["past_confirmed"].uid, booked["future_confirmed"].uid, booked["future_held"].uid]
+    # --from alone: from that day on; --to alone: everything up to that day (inclusive).
+    assert uids(clinic.appointments.list_appointments(AppointmentFilter(date_from=wed + timedelta(days=30)))) == [booked["next_month"].uid]
+    assert booked["old_no_show"].uid in uids(clinic.appointments.list_appointments(AppointmentFilter(date_to=tue, statuses=frozenset({"no_show"}))))
+
+
+def test_dates_with_all_drop_status_default(clinic, booked, now) -> None:  # type: ignore[no-untyped-def]
+    day = now.date()
+    got = uids(clinic.appointments.list_appointments(AppointmentFilter(date_from=day, date_to=day, all=True)))
+    assert got == [booked[k].uid for k in ("past_confirmed", "future_confirmed", "future_held", "future_cancelled")]
+
+
+def test_doctor_and_patient_narrow(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+    svc = clinic.appointments
+    assert uids(svc.list_appointments(AppointmentFilter(doctor_id="dr-osei"))) == [booked["late_night"].uid, booked["next_week"].uid]
+    assert uids(svc.list_appointments(AppointmentFilter(patient_id="pat-002"))) == [booked["future_held"].uid, booked["next_month"].uid]
+    combined = AppointmentFilter(doctor_id="dr-weber", patient_id="pat-002", statuses=frozenset({"confirmed"}))
+    assert uids(svc.list_appointments(combined)) == [booked["next_month"].uid]
+    everything = AppointmentFilter(patient_id="pat-003", all=True)
+    assert uids(svc.list_appointments(everything)) == [booked["old_no_show"].uid, booked["next_week"].uid]
+
+
+def test_unknown_doctor_or_patient_is_refused(clinic) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(NotFound, match="no doctor 'dr-who'"):
+        clinic.appointments.list_appointments(AppointmentFilter(doctor_id="dr-who"))
+    with pytest.raises(NotFound, match="no patient"):
+        clinic.appointments.list_appointments(AppointmentFilter(patient_id="nobody"))
+
+
+def test_paging(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+    svc = clinic.appointments
+    first = svc.list_appointments(AppointmentFilter(all=True), offset=0, limit=4)
+    second = svc.list_appointments(AppointmentFilter(all=True), offset=4, limit=4)
+    third = svc.list_appointments(AppointmentFilter(all=True), offset=8, limit=4)
+    assert first.total == second.total == len(booked)
+    assert len(uids(first) + uids(second) + uids(third)) == len(booked)
+    assert set(uids(first)).isdisjoint(uids(second))
+    assert first.has_more and not third.has_more
+
+
+def test_cancel_writes_event_and_audit_in_one_write(clinic, booked, data_dir) -> None:  # type: ignore[no-untyped-def]
+    uid = booked["future_confirmed"].uid
+    before = clinic.store.generation()
+    cancelled = clinic.appointments.cancel_appointment(uid, "Patient called", "alice")
+    assert clinic.store.generation() == before + 1
+    assert (cancelled.status, cancelled.cancel_reason, cancelled.cancelled_by) == (S.cancelled, "Patient called", "admin:alice")
+    view = clinic.store.read()
+    assert view.appointments.require(uid).status is S.cancelled
+    events = view.events.newest().items
+    assert [e.type for e in events] == [EventType.APPOINTMENT_CANCELLED]
+    assert events[0].data["appointment"]["uid"] == uid
+    audit = view.audit.for_target(f"appointment:{uid}")
+    assert [(e.actor, e.action, e.details["reason"]) for e in audit] == [("admin:alice", "appointment.cancel", "Patient called")]
+
+
+@pytest.mark.parametrize(
+    ("key", "reason", "error"),
+    [
+        ("past_completed", "Called", Refused),
+        ("future_cancelled", "Called", Refused),
+        ("future_confirmed", "   ", ValidationFailed),
+        ("future_confirmed", "x" * 501, ValidationFailed),
+    ],
+)
+def test_refused_cancel_changes_nothing(clinic, booked, data_dir, key, reason, error) -> None:  # type: ignore[no-untyped-def]
+    before = fingerprint(data_dir)
+    with pytest.raises(error):
+        clinic.appointments.cancel_appointment(booked[key].uid, reason, "alice")
+    assert fingerprint(data_dir) == before
+
+
+def test_cancel_unknown_uid(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+    before = fingerprint(data_dir)
+    for uid in ("2611zzzzzzzzzz", "not-a-uid", ""):
+        with pytest.raises(NotFound):
+            clinic.appointments.cancel_appointment(uid, "x", "alice")
+    assert fingerprint(data_dir) == before
+
+
+def test_show_gathers_people_chain_and_audit(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+    first = booked["future_confirmed"]
+    second = make_appointment(clinic, start=first.starts_at + timedelta(days=1))
+    third = make_appointment(clinic, start=first.starts_at + timedelta(days=2))
+    with clinic.store.write() as w:
+        w.appointments.put(second.model_copy(update={"previous_meeting_uid": first.uid}))
+        w.appointments.put(third.model_copy(update={"previous_meeting_uid": second.uid}))
+        w.appointments.link_successor(first.uid, second.uid)
+        w.appointments.link_successor(second.uid, third.uid)
+    middle = clinic.appointments.show(second.uid)
+    assert [a.uid for a in middle.previous_chain] == [first.uid]
+    assert [a.uid for a in middle.next_chain] == [third.uid]
+    assert middle.patient.id == "pat-001" and middle.doctor.id == "dr-weber" and middle.type.key == "gp-consult"
+    data = clinic.appointments.show(first.uid).to_json()
+    assert data["rebook_chain"] == {"previous": [], "next": [second.uid, third.uid]}
+    assert data["next_meeting_uid"] == second.uid
+    assert clinic.appointments.show(booked["past_completed"].uid).cancellable is not None

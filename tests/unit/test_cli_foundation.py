@@ -1,0 +1,133 @@
+"""The command line of the foundation: JSON field names, exit codes, one-line refusals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from rxdesk.domain.models import AppointmentStatus as S
+from tests.helpers import CLINIC_TOML, fingerprint, make_appointment
+
+APPOINTMENT_FIELDS = {
+    "uid", "patient_id", "doctor_id", "type_key", "status", "starts_at", "ends_at", "created_at",
+    "hold_expires_at", "confirmed_at", "cancelled_at", "cancel_reason", "cancelled_by",
+    "previous_meeting_uid", "room_url",
+}
+
+
+@pytest.fixture
+def booked(clinic, now):  # type: ignore[no-untyped-def]
+    return [
+        make_appointment(clinic, start=now + timedelta(hours=2)),
+        make_appointment(clinic, start=now + timedelta(days=1), doctor_id="dr-sato", patient_id="pat-002"),
+        make_appointment(clinic, start=now - timedelta(days=1), status=S.completed),
+    ]
+
+
+def test_list_json_uses_entity_field_names(cli, booked) -> None:  # type: ignore[no-untyped-def]
+    result = cli("appointments", "list", "--json")
+    assert result.code == 0, result.err
+    rows = result.json()
+    assert [r["uid"] for r in rows] == [booked[0].uid, booked[1].uid]
+    assert set(rows[0]) == APPOINTMENT_FIELDS
+    assert rows[0]["starts_at"].endswith("Z")
+
+
+def test_list_human_table_in_org_zone(cli, booked) -> None:  # type: ignore[no-untyped-def]
+    out = cli("appointments", "list").out.splitlines()
+    assert out[0].split() == ["START", "DOCTOR", "PATIENT", "TYPE", "STATUS", "UID"]
+    # 10:00 UTC is 11:00 in Berlin (the org zone), a Monday.
+    assert out[1].startswith("Mon 2026-11-23 11:00")
+
+
+def test_list_filters_from_the_command_line(cli, booked) -> None:  # type: ignore[no-untyped-def]
+    assert [r["uid"] for r in cli("appointments", "list", "--doctor", "dr-sato", "--json").json()] == [booked[1].uid]
+    assert [r["uid"] for r in cli("appointments", "list", "--status", "completed", "--all", "--json").json()] == [booked[2].uid]
+    got = cli("appointments", "list", "--from", "2026-11-22", "--to", "today", "--status", "completed", "--status", "confirmed", "--json").json()
+    assert [r["uid"] for r in got] == [booked[2].uid, booked[0].uid]
+
+
+def test_cancel_and_show(cli, booked) -> None:  # type: ignore[no-untyped-def]
+    uid = booked[0].uid
+    result = cli("appointments", "cancel", uid, "--reason", "Patient called", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["status"] == "cancelled"
+    shown = cli("appointments", "show", uid, "--json").json()
+    assert shown["cancel_reason"] == "Patient called" and shown["cancelled_by"] == "admin:tester"
+    assert shown["audit"][0]["actor"] == "admin:tester"
+    assert APPOINTMENT_FIELDS <= set(shown)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("appointments", "cancel", "{completed}", "--reason", "late"), 1, "only held or confirmed"),
+        (("appointments", "cancel", "{confirmed}", "--reason", "  "), 1, "a reason is required"),
+        (("appointments", "cancel", "2611zzzzzzzzzz", "--reason", "x"), 1, "no appointment"),
+        (("appointments", "cancel", "{confirmed}"), 2, "--reason"),
+        (("appointments", "show", "nope"), 1, "no appointment 'nope'"),
+        (("appointments", "list", "--status", "later"), 1, "status 'later'"),
+        (("appointments", "list", "--from", "2026-02-30"), 1, "not a real date"),
+        (("appointments", "list", "--from", "soon"), 1, "is not a date"),
+        (("appointments", "list", "--from", "2026-12-01", "--to", "2026-11-01"), 1, "--to is before --from"),
+        (("appointments", "list", "--doctor", "dr-who"), 1, "no doctor"),
+        (("appointments", "frobnicate"), 2, "invalid choice"),
+        (("patients", "show", "pat-999"), 1, "no patient"),
+        (("doctors", "show", "dr-who"), 1, "no doctor"),
+        (("provision", "/nonexistent/file.toml"), 1, "no such file"),
+        (("appointments",), 2, "a command is required"),
+    ],
+)
+def test_refusals_are_one_line_and_change_nothing(cli, booked, data_dir, args, code, message) -> None:  # type: ignore[no-untyped-def]
+    names = {"{completed}": booked[2].uid, "{confirmed}": booked[0].uid}
+    args = tuple(names.get(a, a) for a in args)
+    before = fingerprint(data_dir)
+    result = cli(*args)
+    assert result.code == code
+    assert message in result.err
+    assert len(result.err.strip().splitlines()) == 1, result.err
+    assert "Traceback" not in result.err
+    assert fingerprint(data_dir) == before
+
+
+def test_bad_rxdesk_now_is_one_line(cli, booked) -> None:  # type: ignore[no-untyped-def]
+    result = cli("appointments", "list", env={"RXDESK_NOW": "next tuesday"})
+    assert result.code == 1 and "RXDESK_NOW" in result.err
+
+
+def test_bad_agent_name_is_refused(cli, booked) -> None:  # type: ignore[no-untyped-def]
+    result = cli("appointments", "cancel", booked[0].uid, "--reason", "x", "--agent", "bad name\n")
+    assert result.code == 1 and "agent name" in result.err
+
+
+def test_rxdesk_now_moves_the_default_view(cli, booked) -> None:  # type: ignore[no-untyped-def]
+    later = cli("appointments", "list", "--json", env={"RXDESK_NOW": "2026-11-23T12:00:00Z"}).json()
+    assert [r["uid"] for r in later] == [booked[1].uid]
+
+
+def test_global_options_work_before_and_after_the_command(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    other = tmp_path / "other"
+    assert cli("--data-dir", str(other), "provision", str(CLINIC_TOML)).code == 0
+    assert len(cli("doctors", "list", "--json", "--data-dir", str(other)).json()) == 3
+
+
+def test_people_commands(cli, booked) -> None:  # type: ignore[no-untyped-def]
+    patients = cli("patients", "list", "--search", "rossi", "--json").json()
+    assert [p["id"] for p in patients] == ["pat-003"]
+    assert set(patients[0]) == {"id", "name", "email", "phone", "external_id"}
+    assert [p["id"] for p in cli("patients", "list", "--search", "5550102", "--json").json()] == ["pat-002"]
+    detail = cli("patients", "show", "pat-001", "--json").json()
+    assert [a["uid"] for a in detail["upcoming"]] == [booked[0].uid]
+    assert [a["uid"] for a in detail["history"]] == [booked[2].uid]
+    doctor = cli("doctors", "show", "dr-weber", "--json").json()
+    assert doctor["mobile_phone"] == "+4915111223344" and doctor["room_url"].startswith("https://meet.jit.si/")
+    types = cli("types", "list", "--json").json()
+    assert {t["key"] for t in types} == {"gp-consult", "therapy", "prescription"}
+    assert types[0]["reminders"] is not None
+
+
+def test_empty_data_dir_lists_nothing_and_creates_nothing(cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+    result = cli("appointments", "list")
+    assert result.code == 0 and "no appointments match" in result.err
+    assert not data_dir.exists()

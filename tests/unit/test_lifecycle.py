@@ -1,0 +1,130 @@
+"""Every lifecycle transition, allowed and refused, and both cancellation rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from rxdesk.domain import lifecycle
+from rxdesk.domain.errors import Refused, ValidationFailed
+from rxdesk.domain.models import Appointment, AppointmentStatus, AppointmentType
+
+S = AppointmentStatus
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+START = NOW + timedelta(hours=5)
+
+ALLOWED = {
+    (S.held, S.confirmed),
+    (S.held, S.expired),
+    (S.held, S.cancelled),
+    (S.confirmed, S.cancelled),
+    (S.confirmed, S.completed),
+    (S.confirmed, S.no_show),
+}
+
+
+def appt(status: S, **extra: object) -> Appointment:
+    fields = dict(
+        uid="2611abcdefghjk",
+        patient_id="pat-001",
+        doctor_id="dr-weber",
+        type_key="gp-consult",
+        status=status,
+        starts_at=START,
+        ends_at=START + timedelta(minutes=30),
+        created_at=NOW - timedelta(minutes=5),
+        hold_expires_at=NOW + timedelta(minutes=10) if status is S.held else None,
+    )
+    fields.update(extra)
+    return Appointment(**fields)  # type: ignore[arg-type]
+
+
+GP = AppointmentType(
+    key="gp-consult", name="GP", duration_minutes=30, cancellation_notice_minutes=120
+)
+
+
+@pytest.mark.parametrize("current", list(S))
+@pytest.mark.parametrize("target", list(S))
+def test_transition_table(current: S, target: S) -> None:
+    assert lifecycle.can_transition(current, target) is ((current, target) in ALLOWED)
+    if (current, target) in ALLOWED:
+        lifecycle.check_transition(appt(current), target)
+    else:
+        with pytest.raises(Refused, match=current.value):
+            lifecycle.check_transition(appt(current), target)
+
+
+@pytest.mark.parametrize("status", [S.held, S.confirmed])
+def test_admin_cancel_active(status: S) -> None:
+    done = lifecycle.admin_cancel(appt(status), "  Patient called  ", "alice", NOW)
+    assert done.status is S.cancelled
+    assert done.cancel_reason == "Patient called"
+    assert done.cancelled_by == "admin:alice"
+    assert done.cancelled_at == NOW
+
+
+def test_admin_cancel_ignores_notice_even_after_start() -> None:
+    late = appt(S.confirmed, starts_at=NOW - timedelta(minutes=10), ends_at=NOW + timedelta(minutes=20))
+    assert lifecycle.admin_cancel(late, "Doctor ill", "alice", NOW).status is S.cancelled
+
+
+@pytest.mark.parametrize("status", [S.cancelled, S.expired, S.completed, S.no_show])
+def test_admin_cancel_refuses_terminal(status: S) -> None:
+    with pytest.raises(Refused, match="only held or confirmed"):
+        lifecycle.admin_cancel(appt(status), "reason", "alice", NOW)
+
+
+@pytest.mark.parametrize("reason", ["", "   ", None, "x" * 501, "two\nlines", "tab\there", "\x1b[31m"])
+def test_admin_cancel_reason_rules(reason: object) -> None:
+    with pytest.raises(ValidationFailed):
+        lifecycle.admin_cancel(appt(S.confirmed), reason, "alice", NOW)
+
+
+def test_reason_of_500_characters_is_accepted() -> None:
+    assert len(lifecycle.admin_cancel(appt(S.confirmed), "y" * 500, "a", NOW).cancel_reason or "") == 500
+
+
+def test_patient_cancel_needs_notice() -> None:
+    # START is 5 h away; notice is 2 h: fine now, refused at 3h01 from now.
+    ok = lifecycle.patient_cancel(appt(S.confirmed), GP, "patient:pat-001", NOW)
+    assert ok.status is S.cancelled and ok.cancelled_by == "patient:pat-001"
+    edge = START - timedelta(minutes=120)
+    assert lifecycle.patient_cancel(appt(S.confirmed), GP, "patient:pat-001", edge).status is S.cancelled
+    with pytest.raises(Refused, match="120 minutes"):
+        lifecycle.patient_cancel(appt(S.confirmed), GP, "patient:pat-001", edge + timedelta(seconds=1))
+
+
+def test_patient_cancel_refuses_terminal() -> None:
+    with pytest.raises(Refused):
+        lifecycle.patient_cancel(appt(S.completed), GP, "patient:pat-001", NOW)
+
+
+def test_confirm_before_expiry_only() -> None:
+    held = appt(S.held)
+    confirmed = lifecycle.confirm(held, NOW)
+    assert confirmed.status is S.confirmed and confirmed.confirmed_at == NOW
+    assert confirmed.hold_expires_at is None
+    with pytest.raises(Refused, match="expired"):
+        lifecycle.confirm(held, held.hold_expires_at)  # type: ignore[arg-type]
+    with pytest.raises(Refused):
+        lifecycle.confirm(appt(S.confirmed), NOW)
+
+
+def test_expire_only_after_hold_passed_and_never_confirmed() -> None:
+    held = appt(S.held)
+    with pytest.raises(Refused, match="not expired"):
+        lifecycle.expire(held, NOW)
+    assert lifecycle.expire(held, held.hold_expires_at).status is S.expired  # type: ignore[arg-type]
+    with pytest.raises(Refused):
+        lifecycle.expire(appt(S.confirmed), NOW + timedelta(days=1))
+
+
+@pytest.mark.parametrize("target", [S.completed, S.no_show])
+def test_finish(target: S) -> None:
+    assert lifecycle.finish(appt(S.confirmed), target).status is target
+    with pytest.raises(Refused):
+        lifecycle.finish(appt(S.held), target)
+    with pytest.raises(Refused):
+        lifecycle.finish(appt(S.confirmed), S.cancelled)

@@ -1,0 +1,199 @@
+"""The store: atomic commits through the manifest, locking across processes, corrupt files."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rxdesk.domain.errors import StoreError
+from rxdesk.domain.models import Patient
+from rxdesk.store import TinyStore
+from rxdesk.store import engine as engine_module
+from rxdesk.store.files import open_segment
+from tests.helpers import CLINIC_TOML, fingerprint, run_cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def patient(pid: str) -> Patient:
+    return Patient(id=pid, name=f"Patient {pid}")
+
+
+def test_commit_is_one_manifest_generation_and_immutable_files(store, data_dir) -> None:  # type: ignore[no-untyped-def]
+    assert store.generation() == 0
+    with store.write() as view:
+        view.patients.put(patient("a"))
+    first = json.loads((data_dir / "rxdesk.json").read_text())
+    assert first["generation"] == 1
+    file_a = first["segments"]["patients"]["file"]
+    with store.write() as view:
+        view.patients.put(patient("b"))
+    second = json.loads((data_dir / "rxdesk.json").read_text())
+    assert second["segments"]["patients"]["file"] != file_a
+    # The replaced file stays (grace period) and the previous manifest points at it.
+    assert (data_dir / "segments" / file_a).exists()
+    assert json.loads((data_dir / "rxdesk.previous.json").read_text())["generation"] == 1
+    assert [p.id for p in TinyStore(data_dir).read().patients.all()] == ["a", "b"]
+
+
+def test_exception_discards_every_change(store, data_dir) -> None:  # type: ignore[no-untyped-def]
+    with store.write() as view:
+        view.patients.put(patient("a"))
+    before = fingerprint(data_dir)
+    with pytest.raises(RuntimeError):
+        with store.write() as view:
+            view.patients.put(patient("b"))
+            raise RuntimeError("refused halfway")
+    assert fingerprint(data_dir) == before
+    assert [p.id for p in store.read().patients.all()] == ["a"]
+
+
+def test_reads_inside_a_write_see_other_processes_changes(store, data_dir) -> None:  # type: ignore[no-untyped-def]
+    other = TinyStore(data_dir)
+    with store.write() as view:
+        view.patients.put(patient("a"))
+    store.read().patients.all()  # warm this process's cache
+    with other.write() as view:
+        view.patients.put(patient("b"))
+    with store.write() as view:
+        assert [p.id for p in view.patients.all()] == ["a", "b"]
+
+
+def test_permissions_are_private(store, data_dir) -> None:  # type: ignore[no-untyped-def]
+    with store.write() as view:
+        view.patients.put(patient("a"))
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data_dir / "segments").stat().st_mode) == 0o700
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_segments_are_tinydb_documents(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    db = open_segment(data_dir / "segments" / manifest["segments"]["core"]["file"])
+    doctors = db.table("doctors").all()
+    assert {d.doc_id for d in doctors} == {"dr-weber", "dr-osei", "dr-sato"}
+
+
+def test_replaced_files_are_deleted_after_the_grace_period(store, data_dir, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(engine_module, "GRACE_SECONDS", -1.0)
+    for name in "abcd":
+        with store.write() as view:
+            view.patients.put(patient(name))
+    files = sorted(p.name for p in (data_dir / "segments").iterdir())
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    previous = json.loads((data_dir / "rxdesk.previous.json").read_text())
+    live = {manifest["segments"]["patients"]["file"], previous["segments"]["patients"]["file"]}
+    assert set(files) <= live | {f for f, _ in manifest["graveyard"]}
+    assert len(files) <= 2
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from rxdesk.domain.models import Patient
+    from rxdesk.store import TinyStore
+    store = TinyStore(sys.argv[1])
+    tag = sys.argv[2]
+    for i in range(int(sys.argv[3])):
+        with store.write() as view:
+            view.patients.put(Patient(id=f"{tag}-{i}", name=tag))
+            # A read-modify-write on one shared document: lost updates would show here.
+            counter = view.patients.get("counter")
+            count = int(counter.external_id) if counter else 0
+            view.patients.put(Patient(id="counter", name="counter", external_id=str(count + 1)))
+    """
+)
+
+
+def test_two_processes_writing_at_once_lose_nothing(data_dir) -> None:  # type: ignore[no-untyped-def]
+    n = 60
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), tag, str(n)], cwd=REPO)
+        for tag in ("left", "right")
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    view = TinyStore(data_dir).read()
+    ids = {p.id for p in view.patients.all()}
+    assert {f"left-{i}" for i in range(n)} <= ids
+    assert {f"right-{i}" for i in range(n)} <= ids
+    assert view.patients.require("counter").external_id == str(2 * n)
+    assert view.generation == 2 * n
+
+
+def _cut_in_half(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    os.chmod(path, 0o600)
+
+
+@pytest.mark.parametrize("damage", ["half", "empty", "garbage", "same-size"])
+def test_corrupt_segment_is_reported_and_left_alone(clinic, data_dir, damage) -> None:  # type: ignore[no-untyped-def]
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    path = data_dir / "segments" / manifest["segments"]["patients"]["file"]
+    original = path.read_bytes()
+    if damage == "half":
+        _cut_in_half(path)
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "garbage":
+        path.write_bytes(b"not json at all")
+    else:  # the same length, different bytes: only the checksum can tell
+        path.write_bytes(original.replace(b"Lena", b"Lina"))
+    damaged = path.read_bytes()
+    before = fingerprint(data_dir)
+    env = {"RXDESK_DATA_DIR": str(data_dir), "RXDESK_NOW": "2026-11-23T08:00:00Z"}
+    for args in (["patients", "list"], ["provision", str(CLINIC_TOML)]):
+        result = run_cli(*args, env=env)
+        assert result.code == 1
+        assert str(path) in result.err and "left as it is" in result.err
+        assert len(result.err.strip().splitlines()) == 1
+    assert path.read_bytes() == damaged
+    assert fingerprint(data_dir) == before
+    with pytest.raises(StoreError, match="corrupt"):
+        with TinyStore(data_dir).write() as view:
+            view.patients.all()
+
+
+def test_corrupt_manifest_is_reported_by_name(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+    manifest = data_dir / "rxdesk.json"
+    manifest.write_bytes(manifest.read_bytes()[:40])
+    before = fingerprint(data_dir)
+    result = run_cli("doctors", "list", env={"RXDESK_DATA_DIR": str(data_dir)})
+    assert result.code == 1 and str(manifest) in result.err
+    assert fingerprint(data_dir) == before
+
+
+def test_missing_segment_file_is_reported(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    (data_dir / "segments" / manifest["segments"]["core"]["file"]).unlink()
+    result = run_cli("doctors", "list", env={"RXDESK_DATA_DIR": str(data_dir)})
+    assert result.code == 1 and "is missing" in result.err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_unwritable_data_dir_is_one_line(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+    os.chmod(data_dir, 0o500)
+    try:
+        result = run_cli("provision", str(CLINIC_TOML), env={"RXDESK_DATA_DIR": str(data_dir)})
+        assert result.code == 1 and "not writable" in result.err
+    finally:
+        os.chmod(data_dir, 0o700)
+
+
+def test_leftovers_of_a_crashed_writer_are_ignored(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+    segments = data_dir / "segments"
+    (segments / ".patients.00000099.json.123.tmp").write_bytes(b"{half")
+    (segments / "patients.00000099.json").write_bytes(b'{"patients": {}}')
+    assert [p.id for p in TinyStore(data_dir).read().patients.all()] == ["pat-001", "pat-002", "pat-003"]
+    with TinyStore(data_dir).write() as view:
+        view.patients.put(patient("pat-004"))
+    assert len(TinyStore(data_dir).read().patients.all()) == 4
