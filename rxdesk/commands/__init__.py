@@ -151,14 +151,12 @@ class Context:
         if not rows:
             self.err.write(f"{empty}\n")
             return
-        widths = [len(h) for h in headers]
-        for row in rows:
-            for i, cell in enumerate(row):
-                if len(cell) > widths[i]:
-                    widths[i] = len(cell)
-        lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
-        for row in rows:
-            lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+        columns = list(zip(*rows))
+        widths = [max(len(h), max(map(len, col))) for h, col in zip(headers, columns)]
+        # Pad every column but the last; one format string per table is the fast path.
+        pattern = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + "  {}"
+        lines = [pattern.format(*headers).rstrip()]
+        lines.extend(pattern.format(*row).rstrip() for row in rows)
         self.out.write("\n".join(lines) + "\n")
 
     def fields(self, pairs: list[tuple[str, str]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
 from rxdesk.commands import CommandLine, Context, add_json
 from rxdesk.domain.times import format_local
@@ -40,16 +41,18 @@ def list_appointments(args: argparse.Namespace, ctx: Context) -> int:
         ctx.json([row.to_json() for row in page.items])
         return 0
     tz = ctx.timezone
+    # Many appointments share a start time: format each instant once.
+    when = functools.lru_cache(maxsize=None)(lambda dt: format_local(dt, tz))
     ctx.table(
         ["START", "DOCTOR", "PATIENT", "TYPE", "STATUS", "UID"],
         [
             [
-                format_local(r.appointment.starts_at, tz),
+                when(r.starts_at),
                 r.doctor_name,
                 r.patient_name,
                 r.type_name,
-                r.appointment.status.value,
-                r.appointment.uid,
+                r.doc["status"],
+                r.uid,
             ]
             for r in page.items
         ],

@@ -33,7 +33,7 @@ def patients_show(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print(f"{title}:")
         ctx.table(
             ["START", "DOCTOR", "TYPE", "STATUS", "UID"],
-            [[format_local(r.appointment.starts_at, tz), r.doctor_name, r.type_name, r.appointment.status.value, r.appointment.uid] for r in page.items],
+            [[format_local(r.starts_at, tz), r.doctor_name, r.type_name, r.status.value, r.uid] for r in page.items],
             empty="  none",
         )
     return 0

@@ -1,9 +1,10 @@
 """Identifiers.
 
-An appointment uid starts with its start month (`yymm`), then ten random characters:
-`2611k7qm2xz4ab`. The store keeps appointments in monthly partitions, and the prefix lets it
-find the one partition that holds a uid without any index. A start never changes (a rebook makes
-a new appointment), so neither does the prefix.
+An appointment uid is 14 characters: three that encode the week of its start (weeks since
+Monday 2000-01-03, UTC, in base 32), then eleven random ones: `0x9k7qm2xz4abc`. The store
+keeps appointments in weekly partitions, and the prefix lets it find the one partition that
+holds a uid without an index. A start never changes (a rebook makes a new appointment), so
+neither does the prefix.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from __future__ import annotations
 import random
 import re
 import secrets
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from rxdesk.domain.times import to_utc
 
 # Crockford's base32 without i, l, o, u: nothing an agent can misread when typing a uid.
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-_UID_RE = re.compile(r"(\d{2})(0[1-9]|1[0-2])[" + ALPHABET + r"]{10}")
+_VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
+_UID_RE = re.compile(f"[{ALPHABET}]{{14}}")
+EPOCH_MONDAY = date(2000, 1, 3)
+MAX_WEEK = 32**3 - 1
 
 
 def random_token(length: int, rng: random.Random | None = None) -> str:
@@ -26,19 +30,31 @@ def random_token(length: int, rng: random.Random | None = None) -> str:
     return "".join(rng.choices(ALPHABET, k=length))
 
 
+def week_index(day: date) -> int:
+    """Weeks from Monday 2000-01-03 to the week holding `day`."""
+    return (day - EPOCH_MONDAY).days // 7
+
+
+def week_prefix(index: int) -> str:
+    if not 0 <= index <= MAX_WEEK:
+        raise ValueError("appointments must start between 2000 and 2600")
+    return ALPHABET[index // 1024] + ALPHABET[(index // 32) % 32] + ALPHABET[index % 32]
+
+
 def new_appointment_uid(starts_at: datetime, rng: random.Random | None = None) -> str:
-    start = to_utc(starts_at)
-    return f"{start.year % 100:02d}{start.month:02d}{random_token(10, rng)}"
+    return week_prefix(week_index(to_utc(starts_at).date())) + random_token(11, rng)
 
 
-def uid_month(uid: str) -> str | None:
-    """`YYYY-MM` of the partition that holds `uid`, or None when `uid` is not one of ours."""
+def uid_partition(uid: str) -> str | None:
+    """The Monday (`YYYY-MM-DD`) of the week partition that holds `uid`, or None when `uid`
+    is not one of ours."""
     if not isinstance(uid, str):
         return None
-    match = _UID_RE.fullmatch(uid.strip().lower())
-    if not match:
+    text = uid.strip().lower()
+    if not _UID_RE.fullmatch(text):
         return None
-    return f"20{match.group(1)}-{match.group(2)}"
+    index = _VALUE[text[0]] * 1024 + _VALUE[text[1]] * 32 + _VALUE[text[2]]
+    return (EPOCH_MONDAY + timedelta(weeks=index)).isoformat()
 
 
 def normalize_uid(uid: str) -> str:

@@ -95,23 +95,19 @@ def zone(name: str) -> ZoneInfo:
         ) from None
 
 
-def month_key(value: datetime | str) -> str:
-    """`YYYY-MM` of a UTC instant (or of its stored form)."""
-    if isinstance(value, str):
-        return value[:7]
-    return to_utc(value).strftime("%Y-%m")
+def week_key(value: datetime | str) -> str:
+    """The Monday (`YYYY-MM-DD`, UTC) of the week holding an instant or its stored form."""
+    day = date.fromisoformat(value[:10]) if isinstance(value, str) else to_utc(value).date()
+    return (day - timedelta(days=day.weekday())).isoformat()
 
 
-def months_between(start: datetime, end: datetime) -> list[str]:
-    """Every `YYYY-MM` key from the month of `start` to the month of `end`, inclusive."""
-    s, e = to_utc(start), to_utc(end)
-    if e < s:
-        return []
+def weeks_between(start: datetime, end: datetime) -> list[str]:
+    """Every week key from the week of `start` to the week of `end`, inclusive."""
+    first, last = date.fromisoformat(week_key(start)), date.fromisoformat(week_key(end))
     keys = []
-    y, m = s.year, s.month
-    while (y, m) <= (e.year, e.month):
-        keys.append(f"{y:04d}-{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    while first <= last:
+        keys.append(first.isoformat())
+        first += timedelta(weeks=1)
     return keys
 
 

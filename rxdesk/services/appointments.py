@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -11,6 +13,7 @@ from rxdesk.domain.errors import NotFound
 from rxdesk.domain.models import (
     ACTIVE_STATUSES,
     Appointment,
+    AppointmentStatus,
     AppointmentType,
     AuditEntry,
     Doctor,
@@ -23,7 +26,7 @@ from rxdesk.domain.queries import AppointmentQuery, Page
 from rxdesk.domain.times import local_day_bounds
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.tinystore import TinyView, appointment_from_store
 
 DEFAULT_STATUSES = frozenset(s.value for s in ACTIVE_STATUSES)
 
@@ -45,17 +48,47 @@ class AppointmentFilter:
     all: bool = False
 
 
-@dataclass
 class AppointmentRow:
-    """An appointment with the names an agent reads beside it."""
+    """One row of a listing: an appointment with the names an agent reads beside it.
 
-    appointment: Appointment
-    doctor_name: str
-    patient_name: str
-    type_name: str
+    Built over the stored document; the full `Appointment` model is made only when asked for,
+    so listing tens of thousands of rows stays cheap.
+    """
+
+    __slots__ = ("doc", "doctor_name", "patient_name", "type_name", "_appointment")
+
+    def __init__(self, doc: Mapping[str, Any], doctor_name: str, patient_name: str, type_name: str) -> None:
+        self.doc = doc
+        self.doctor_name = doctor_name
+        self.patient_name = patient_name
+        self.type_name = type_name
+        self._appointment: Appointment | None = None
+
+    @property
+    def appointment(self) -> Appointment:
+        if self._appointment is None:
+            self._appointment = appointment_from_store(self.doc)
+        return self._appointment
+
+    @property
+    def uid(self) -> str:
+        return self.doc["uid"]
+
+    @property
+    def status(self) -> AppointmentStatus:
+        return AppointmentStatus(self.doc["status"])
+
+    @property
+    def starts_at(self) -> datetime:
+        return _instant(self.doc["starts_at"])
 
     def to_json(self) -> dict[str, Any]:
-        return self.appointment.to_json()
+        return dict(self.doc)
+
+
+@functools.lru_cache(maxsize=4096)
+def _instant(stored: str) -> datetime:
+    return datetime.fromisoformat(stored)
 
 
 @dataclass
@@ -132,22 +165,26 @@ class AppointmentService(Service):
         """Appointments matching the filter, ordered by start, with names resolved."""
         query = self.build_query(f, offset=offset, limit=limit, count=count)
         view = self.store.read()
-        page = view.appointments.search(query)
+        page = view.appointments.search_raw(query)
         return Page(self.rows(view, page.items), page.total, page.offset, page.limit)
 
-    def rows(self, view: TinyView, appointments: list[Appointment]) -> list[AppointmentRow]:
-        doctors = {d.id: d.name for d in view.doctors.all()}
-        types = {t.key: t.name for t in view.types.all()}
+    def rows(self, view: TinyView, docs: list[Mapping[str, Any]]) -> list[AppointmentRow]:
+        """Rows for stored documents (or Appointment models), with names resolved."""
+        doctors = view.doctors.names()
+        types = view.types.names()
         patients = view.patients.names()
-        return [
-            AppointmentRow(
-                a,
-                doctors.get(a.doctor_id, a.doctor_id),
-                patients.get(a.patient_id, a.patient_id),
-                types.get(a.type_key, a.type_key),
+        rows = []
+        for item in docs:
+            doc = item.to_json() if isinstance(item, Appointment) else item
+            rows.append(
+                AppointmentRow(
+                    doc,
+                    doctors.get(doc["doctor_id"], doc["doctor_id"]),
+                    patients.get(doc["patient_id"], doc["patient_id"]),
+                    types.get(doc["type_key"], doc["type_key"]),
+                )
             )
-            for a in appointments
-        ]
+        return rows
 
     def get(self, uid: str) -> Appointment:
         return self.store.read().appointments.require(uid)

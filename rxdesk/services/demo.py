@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from rxdesk.domain.errors import ValidationFailed
-from rxdesk.domain.ids import ALPHABET
+from rxdesk.domain.ids import ALPHABET, uid_partition, week_index, week_prefix
 from rxdesk.domain.models import (
     Admin,
     AppointmentType,
@@ -145,10 +145,9 @@ class _Uids:
         self.seen: set[str] = set()
 
     def new(self, start_epoch: int) -> str:
-        tm = time.gmtime(start_epoch)
-        prefix = f"{tm.tm_year % 100:02d}{tm.tm_mon:02d}"
+        prefix = week_prefix(week_index(datetime.fromtimestamp(start_epoch, UTC).date()))
         while True:
-            uid = prefix + "".join(self.rng.choices(ALPHABET, k=10))
+            uid = prefix + "".join(self.rng.choices(ALPHABET, k=11))
             if uid not in self.seen:
                 self.seen.add(uid)
                 return uid
@@ -491,13 +490,13 @@ class DemoService(Service):
             view.appointments.put_raw_many(data.appointments)
             for old, new in data.links:
                 view.appointments.link_successor(old, new)
-            by_month: dict[str, list[dict[str, Any]]] = {}
+            by_week: dict[str, list[dict[str, Any]]] = {}
             for entry in data.audit:
-                uid = entry["target"].split(":", 1)[1]
-                by_month.setdefault(f"20{uid[:2]}-{uid[2:4]}", []).append(entry)
+                week = uid_partition(entry["target"].split(":", 1)[1])
+                by_week.setdefault(str(week), []).append(entry)
             seq = snap.counter("audit")
-            for month, entries in by_month.items():
-                table = snap.writable_table(appt_segment(month), "audit")  # type: ignore[attr-defined]
+            for week, entries in by_week.items():
+                table = snap.writable_table(appt_segment(week), "audit")  # type: ignore[attr-defined]
                 for entry in entries:
                     seq += 1
                     table[f"{seq:012d}"] = entry

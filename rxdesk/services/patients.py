@@ -39,10 +39,10 @@ class PatientService(Service):
         patient = view.patients.require(patient_id)
         now = self.now()
         rows = AppointmentService(self.store, self.clock).rows
-        upcoming = view.appointments.search(
+        upcoming = view.appointments.search_raw(
             AppointmentQuery(patient_id=patient.id, starts_from=now)
         )
-        history = view.appointments.search(
+        history = view.appointments.search_raw(
             AppointmentQuery(
                 patient_id=patient.id,
                 starts_before=now,

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from rxdesk.domain.ids import uid_month
+from rxdesk.domain.ids import uid_partition
+from rxdesk.domain.times import week_key
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import zone
 from rxdesk.services.demo import generate
@@ -51,7 +52,7 @@ def test_every_row_is_a_valid_appointment_inside_its_windows(demo) -> None:  # t
         appt = Appointment.model_validate(row)
         assert appt.uid not in uids
         uids.add(appt.uid)
-        assert uid_month(appt.uid) == row["starts_at"][:7]
+        assert uid_partition(appt.uid) == week_key(row["starts_at"])
         assert appt.patient_id in patients and appt.type_key in types
         doctor = doctors[appt.doctor_id]
         assert appt.type_key in doctor.appointment_types
