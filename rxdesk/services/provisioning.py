@@ -56,6 +56,7 @@ def new_room_url(base: str, doctor_name: str) -> str:
 class ProvisionResult:
     created: dict[str, list[str]] = field(default_factory=dict)
     updated: dict[str, list[str]] = field(default_factory=dict)
+    unchanged: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def count(self, kind: str) -> tuple[int, int]:
@@ -63,14 +64,19 @@ class ProvisionResult:
 
     def summary(self) -> str:
         parts = []
-        for kind in ("org", "admins", "appointment_types", "doctors", "patients"):
+        for kind in SECTIONS:
             c, u = self.count(kind)
-            if c or u:
-                parts.append(f"{kind.replace('_', ' ')}: {c} created, {u} updated")
-        return "; ".join(parts) or "nothing to change"
+            same = len(self.unchanged.get(kind, []))
+            if c or u or same:
+                parts.append(f"{kind.replace('_', ' ')}: {c} created, {u} updated, {same} unchanged")
+        return "; ".join(parts) or "the file is empty"
+
+    @property
+    def changed(self) -> bool:
+        return any(self.created.values()) or any(self.updated.values())
 
     def to_json(self) -> dict[str, Any]:
-        return {"created": self.created, "updated": self.updated, "notes": self.notes}
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, "notes": self.notes}
 
 
 @dataclass
@@ -185,18 +191,20 @@ class ProvisioningService(Service):
             if org is None:
                 raise ValidationFailed("org: is required the first time (name, timezone, jitsi_base_url)")
 
-            def note(kind: str, key: str, existed: bool) -> None:
-                (result.updated if existed else result.created).setdefault(kind, []).append(key)
+            def note(kind: str, key: str, old: Any, new: Any) -> bool:
+                """Record what happens to one entry; True when it must be written."""
+                target = result.created if old is None else (result.unchanged if old == new else result.updated)
+                target.setdefault(kind, []).append(key)
+                return old != new
 
-            if plan.org is not None:
-                note("org", "org", view.org.get() is not None)
+            if plan.org is not None and note("org", "org", view.org.get(), plan.org):
                 view.org.put(plan.org)
             for admin in plan.admins:
-                note("admins", admin.id, view.admins.get(admin.id) is not None)
-                view.admins.put(admin)
+                if note("admins", admin.id, view.admins.get(admin.id), admin):
+                    view.admins.put(admin)
             for appt_type in plan.types:
-                note("appointment_types", appt_type.key, view.types.get(appt_type.key) is not None)
-                view.types.put(appt_type)
+                if note("appointment_types", appt_type.key, view.types.get(appt_type.key), appt_type):
+                    view.types.put(appt_type)
             for doctor, room_given in plan.doctors:
                 existing = view.doctors.get(doctor.id)
                 if existing is not None and existing.room_url:
@@ -209,11 +217,13 @@ class ProvisioningService(Service):
                     doctor = doctor.model_copy(
                         update={"room_url": new_room_url(org.jitsi_base_url, doctor.name)}
                     )
-                note("doctors", doctor.id, existing is not None)
-                view.doctors.put(doctor)
+                if note("doctors", doctor.id, existing, doctor):
+                    view.doctors.put(doctor)
             for patient in plan.patients:
-                note("patients", patient.id, view.patients.get(patient.id) is not None)
-                view.patients.put(patient)
+                if note("patients", patient.id, view.patients.get(patient.id), patient):
+                    view.patients.put(patient)
+            if not result.changed:
+                return result  # nothing to write, not even an audit entry
             record(
                 view,
                 at=now,

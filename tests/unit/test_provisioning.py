@@ -28,6 +28,14 @@ def test_good_file_creates_everything(desk) -> None:  # type: ignore[no-untyped-
     assert audit[0].action == "provision" and audit[0].actor == "admin:setup"
 
 
+def test_same_file_twice_changes_nothing(desk, data_dir) -> None:  # type: ignore[no-untyped-def]
+    desk.provisioning.provision_file(CLINIC_TOML, "setup")
+    before = fingerprint(data_dir)
+    result = desk.provisioning.provision_file(CLINIC_TOML, "setup")
+    assert not result.changed and result.unchanged["patients"] == ["pat-001", "pat-002", "pat-003"]
+    assert fingerprint(data_dir) == before
+
+
 def test_second_run_upserts_and_keeps_rooms(desk, tmp_path) -> None:  # type: ignore[no-untyped-def]
     desk.provisioning.provision_file(CLINIC_TOML, "setup")
     room = desk.store.read().doctors.require("dr-weber").room_url
