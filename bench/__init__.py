@@ -1,0 +1,1 @@
+"""The rxdesk benchmark: `python -m bench` (see bench/__main__.py)."""

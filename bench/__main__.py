@@ -1,0 +1,104 @@
+"""Run the benchmark and write BENCHMARKS.md.
+
+    python -m bench                      data sets A, B and C, 5 runs each (about 30 minutes)
+    python -m bench --sets A --runs 3    a subset
+    python -m bench --smoke --out X.md   10k appointments, one run: proves the benchmark runs
+
+Data sets (DESIGN, "Demo data shape"; built once under bench/.data and reused):
+  A  100k appointments, defaults (20 doctors, 5k upcoming)
+  B  1M appointments, --doctors 20 --upcoming 5000 (A's clinic with ten times the history)
+  C  1M appointments, defaults (200 doctors, 50k upcoming)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from bench import probes
+from bench.datasets import ROOT, Spec, build
+from bench.report import METRICS, render
+
+SETS = {
+    "A": Spec("A", 100_000),
+    "B": Spec("B", 1_000_000, doctors=20, upcoming=5000),
+    "C": Spec("C", 1_000_000),
+}
+SMOKE = Spec("S", 10_000)
+
+
+def machine() -> dict[str, str]:
+    mem = ""
+    try:
+        with open("/proc/meminfo") as fh:
+            kb = int(fh.readline().split()[1])
+            mem = f"{kb / 2**20:.0f} GiB"
+    except OSError:
+        pass
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": f"{cpu}, {os.cpu_count()} cores",
+        "memory": mem,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", default="A,B,C", help="comma-separated data sets (A, B, C)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure; the median is reported")
+    parser.add_argument("--smoke", action="store_true", help="10k appointments, one run, no naive baseline by default")
+    parser.add_argument("--naive", choices=["yes", "no"], default=None, help="measure the naive baseline too")
+    parser.add_argument("--out", default=None, help="where to write the report (default BENCHMARKS.md; with --smoke a temp file)")
+    parser.add_argument("--data", default=str(ROOT), help="where data sets are built and kept")
+    args = parser.parse_args(argv)
+
+    if args.smoke:
+        specs, runs = [SMOKE], 1
+        out = Path(args.out) if args.out else Path(tempfile.mkdtemp()) / "BENCHMARKS.md"
+        naive = args.naive == "yes"
+    else:
+        specs = [SETS[name.strip().upper()] for name in args.sets.split(",") if name.strip()]
+        runs = max(1, args.runs)
+        out = Path(args.out) if args.out else Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+        naive = args.naive != "no"
+
+    results: dict[str, dict] = {}
+    started = time.perf_counter()
+    for spec in specs:
+        print(f"[{spec.name}] building {spec.describe()} ...", flush=True)
+        built = build(spec, Path(args.data))
+        print(f"[{spec.name}] {built.stats}", flush=True)
+        work = Path(tempfile.mkdtemp(prefix=f"rxdesk-bench-{spec.name}-"))
+        figures = probes.measure_all(built, work, runs=runs, naive=naive, log=lambda m: print(f"[{spec.name}] {m}", flush=True))
+        results[spec.name] = {"spec": spec, "stats": built.stats, "figures": figures}
+    extra = {}
+    if not args.smoke and "C" in results:
+        extra["demo_1m_seconds"] = results["C"]["stats"]["demo_seconds"]
+    text = render(results, machine=machine(), date=datetime.now().strftime("%Y-%m-%d"), runs=runs, extra=extra, smoke=args.smoke)
+    out.write_text(text)
+    print(text)
+    print(f"wrote {out} in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
+
+
+__all__ = ["METRICS", "main"]

@@ -1,0 +1,109 @@
+"""BENCHMARKS.md: the figures, the targets of issue 7, the ratios, and what was missed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# key: (label, unit, target for A and B, whether C must stay within 2x of A)
+METRICS: dict[str, tuple[str, str, float | None, bool]] = {
+    "cli_cancel": ("CLI `appointments cancel`, end to end", "s", 0.5, True),
+    "cli_list": ("CLI `appointments list` (default view), end to end", "s", 0.5, True),
+    "app_first_paint": ("app: start to first rows painted (pilot)", "s", 1.0, True),
+    "app_filter": ("app: change a filter to rows shown", "s", 0.1, True),
+    "app_cancel": ("app: `c` + reason + `enter` to row cancelled (on disk)", "s", 0.1, True),
+    "app_freeze": ("app: longest UI freeze (scroll, filter, cancel, tick)", "s", 0.1, False),
+    "tick_idle": ("worker tick with nothing due", "s", 0.15, False),
+    "tick_1000": ("worker tick firing 1,000 reminders to a local webhook receiver", "s", 3.0, False),
+    "app_memory": ("peak memory of the app", "MB", 300.0, False),
+    "help": ("`rxdesk --help`", "s", 0.3, False),
+}
+
+
+def _fmt(value: Any, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "MB":
+        return f"{value:.0f} MB"
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    return f"{value:.2f} s"
+
+
+def render(results: dict[str, dict], *, machine: dict[str, str], date: str, runs: int, extra: dict, smoke: bool) -> str:
+    lines = ["# Benchmarks", ""]
+    if smoke:
+        lines += ["Smoke run (10k appointments, one run): proves the benchmark works; not a measurement.", ""]
+    lines += [
+        f"Measured on {date}: {machine['cpu']}, {machine['memory']}, {machine['os']}, Python {machine['python']}.",
+        f"Each figure is the median of {runs} run(s). Produced by `python -m bench`; every time is taken with",
+        "`RXDESK_NOW` fixed, on a private copy of the data set.",
+        "",
+        "## Data sets",
+        "",
+        "| set | shape | appointments | doctors | patients | events | audit | rxdesk on disk | naive file | demo build |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, res in results.items():
+        st, spec = res["stats"], res["spec"]
+        lines.append(
+            f"| {name} | {spec.describe()} | {st['appointments']:,} | {st['doctors']} | {st['patients']:,} | "
+            f"{st['events']:,} | {st['audit']:,} | {st['rxdesk_bytes'] / 2**20:.0f} MB | "
+            f"{st['naive_bytes'] / 2**20:.0f} MB | {st['demo_seconds']:.1f} s |"
+        )
+    if "demo_1m_seconds" in extra:
+        lines += ["", f"`rxdesk demo --appointments 1000000` (data set C's demo part) took {extra['demo_1m_seconds']:.1f} s (target: under a minute)."]
+
+    misses: list[str] = []
+    for name, res in results.items():
+        figs = res["figures"]
+        lines += ["", f"## {name}: {res['spec'].describe()}", "", "| what | rxdesk | naive | naive ÷ rxdesk | target | met |", "|---|---|---|---|---|---|"]
+        for key, (label, unit, target, _) in METRICS.items():
+            fig = figs.get(key, {})
+            ours, naive = fig.get("rxdesk"), fig.get("naive")
+            ratio = f"{naive / ours:.0f}×" if ours and naive else "–"
+            goal = "–" if target is None else f"≤ {_fmt(target, unit)}"
+            if key == "cli_cancel":
+                goal += ", ≥ 6× naive"
+            if key == "tick_1000":
+                goal += ", ≤ 3 writes"
+            met = "–"
+            if ours is not None and target is not None and name in ("A", "B"):
+                ok = ours <= target
+                if key == "cli_cancel" and naive:
+                    ok = ok and naive / ours >= 6
+                if key == "tick_1000" and fig.get("writes") is not None:
+                    ok = ok and fig["writes"] <= 3
+                met = "yes" if ok else "**no**"
+                if not ok:
+                    misses.append(f"{name}: {label} is {_fmt(ours, unit)} (target {goal})")
+            note = fig.get("note")
+            shown = _fmt(ours, unit)
+            if key == "tick_1000" and fig.get("writes") is not None:
+                shown += f", {fig['writes']} writes"
+            if note:
+                shown = f"{shown} ({note})" if ours is not None else note
+            lines.append(f"| {label} | {shown} | {_fmt(naive, unit)} | {ratio} | {goal} | {met} |")
+
+    def ratio_table(other: str, limit: float, only_c: bool) -> None:
+        if "A" not in results or other not in results:
+            return
+        a, o = results["A"]["figures"], results[other]["figures"]
+        lines.extend(["", f"## {other} ÷ A (target ≤ {limit:g}×)", "", "| what | A | " + other + " | ratio | met |", "|---|---|---|---|---|"])
+        for key, (label, unit, _, c_rule) in METRICS.items():
+            if only_c and not c_rule:
+                continue
+            va, vo = a.get(key, {}).get("rxdesk"), o.get(key, {}).get("rxdesk")
+            if va is None or vo is None:
+                lines.append(f"| {label} | {_fmt(va, unit)} | {_fmt(vo, unit)} | – | – |")
+                continue
+            r = vo / va if va else float("inf")
+            ok = r <= limit
+            if not ok:
+                misses.append(f"{other} vs A: {label} is {r:.2f}× (target ≤ {limit:g}×)")
+            lines.append(f"| {label} | {_fmt(va, unit)} | {_fmt(vo, unit)} | {r:.2f}× | {'yes' if ok else '**no**'} |")
+
+    ratio_table("B", 1.5, False)
+    ratio_table("C", 2.0, True)
+    lines += ["", "## Targets missed", ""]
+    lines += [f"- {m}" for m in misses] or ["None."]
+    return "\n".join(lines) + "\n"
