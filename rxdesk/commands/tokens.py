@@ -1,9 +1,219 @@
-"""Commands of this area register here."""
+"""`rxdesk secrets ...`, `rxdesk token verify`, `rxdesk booking hold|confirm|cancel`.
+
+Wherever a token is expected, `-` reads it from stdin, so it need not sit in shell history or
+the process list.
+"""
 
 from __future__ import annotations
 
-from rxdesk.commands import CommandLine
+import argparse
+import os
+import sys
+
+from rxdesk.commands import CommandLine, Context, add_json
+from rxdesk.domain.times import format_local, parse_instant
+
+NEW_KEY_ENV = "RXDESK_NEW_MASTER_KEY"
+
+
+def _token(value: str) -> str:
+    if value == "-":
+        return sys.stdin.readline().strip()
+    return value
+
+
+def _when(ctx: Context, value) -> str:  # type: ignore[no-untyped-def]
+    return format_local(value, ctx.timezone) if value else "-"
+
+
+# -- secrets --------------------------------------------------------------------------
+
+
+def secrets_create(args: argparse.Namespace, ctx: Context) -> int:
+    made = ctx.desk.secrets.create_secret(args.label, ctx.agent)
+    if args.json:
+        ctx.json(made.to_json())
+    else:
+        ctx.fields([("key_id", made.secret.key_id), ("secret", made.value), ("label", made.secret.label or "-")])
+    ctx.err.write(
+        "store the secret now in the partner's minter; it signs tokens with it as HS256, "
+        f"kid {made.secret.key_id} (shown again only with `rxdesk secrets reveal`, audited)\n"
+    )
+    return 0
+
+
+def secrets_list(args: argparse.Namespace, ctx: Context) -> int:
+    rows = ctx.desk.secrets.list_secrets()
+    if args.json:
+        ctx.json([r.to_json() for r in rows])
+        return 0
+    ctx.table(
+        ["KEY_ID", "LABEL", "CREATED", "BY", "STATUS", "LAST USED"],
+        [
+            [
+                r.key_id,
+                r.secret.label or "-",
+                _when(ctx, r.secret.created_at),
+                r.secret.created_by,
+                (f"revoked {_when(ctx, r.secret.revoked_at)}" if not r.secret.active
+                 else "active, idle" if r.idle else "active"),
+                _when(ctx, r.secret.last_used_at) if r.secret.last_used_at else "never",
+            ]
+            for r in rows
+        ],
+        empty="no booking secrets yet (rxdesk secrets create --label TEXT)",
+    )
+    return 0
+
+
+def secrets_reveal(args: argparse.Namespace, ctx: Context) -> int:
+    shown = ctx.desk.secrets.reveal(args.key_id, ctx.agent)
+    if args.json:
+        ctx.json(shown.to_json())
+    else:
+        ctx.print(shown.value)
+    return 0
+
+
+def secrets_revoke(args: argparse.Namespace, ctx: Context) -> int:
+    revoked = ctx.desk.secrets.revoke(args.key_id, ctx.agent)
+    if args.json:
+        ctx.json(revoked.public())
+    else:
+        ctx.print(f"revoked {revoked.key_id}: tokens with this kid are refused from now on")
+    return 0
+
+
+def secrets_rotate_master_key(args: argparse.Namespace, ctx: Context) -> int:
+    result = ctx.desk.secrets.rotate_master_key(ctx.agent, os.environ.get(NEW_KEY_ENV) or None)
+    if args.json:
+        ctx.json(result.to_json())
+    else:
+        ctx.print(
+            f"re-encrypted {result.booking_secrets} booking secret(s) and "
+            f"{result.subscriptions} webhook secret(s) under a new master key"
+        )
+        if result.new_key is not None:
+            ctx.print(result.new_key)
+    if result.new_key is not None:
+        ctx.err.write(
+            "set RXDESK_MASTER_KEY to the new key above everywhere rxdesk runs on this data dir; "
+            "the old key no longer opens the secrets\n"
+        )
+    else:
+        ctx.err.write(f"the new key replaced {result.key_source}\n")
+    return 0
+
+
+def secrets_new_master_key(args: argparse.Namespace, ctx: Context) -> int:
+    from rxdesk.services.crypto import new_master_key
+
+    ctx.print(new_master_key())
+    return 0
+
+
+# -- token ----------------------------------------------------------------------------
+
+
+def token_verify(args: argparse.Namespace, ctx: Context) -> int:
+    verified = ctx.desk.tokens.verify(_token(args.jwt))
+    if args.json:
+        ctx.json(verified.claims)
+        return 0
+    p = verified.patient
+    ctx.fields(
+        [
+            ("valid", "yes"),
+            ("patient", f"{p.name} ({p.id})"),
+            ("sub", str(verified.claims.get("sub"))),
+            ("kid", verified.kid),
+            ("issued", _when(ctx, verified.issued_at)),
+            ("expires", _when(ctx, verified.expires_at)),
+        ]
+    )
+    return 0
+
+
+# -- booking --------------------------------------------------------------------------
+
+
+def _print_appointment(ctx: Context, appt, verb: str) -> None:  # type: ignore[no-untyped-def]
+    ctx.print(f"{verb} {appt.uid}: {appt.doctor_id}, {appt.type_key}, {_when(ctx, appt.starts_at)} ({ctx.timezone})")
+
+
+def booking_hold(args: argparse.Namespace, ctx: Context) -> int:
+    start = parse_instant(args.start, what="--start")
+    appt = ctx.desk.booking.hold(_token(args.token), args.doctor, args.type, start)
+    if args.json:
+        ctx.json(appt.to_json())
+    else:
+        _print_appointment(ctx, appt, "held")
+        ctx.print(f"confirm before {_when(ctx, appt.hold_expires_at)}: rxdesk booking confirm {appt.uid} --token JWT")
+    return 0
+
+
+def booking_confirm(args: argparse.Namespace, ctx: Context) -> int:
+    appt = ctx.desk.booking.confirm(_token(args.token), args.uid)
+    if args.json:
+        ctx.json(appt.to_json())
+    else:
+        _print_appointment(ctx, appt, "confirmed")
+    return 0
+
+
+def booking_cancel(args: argparse.Namespace, ctx: Context) -> int:
+    appt = ctx.desk.booking.cancel(_token(args.token), args.uid)
+    if args.json:
+        ctx.json(appt.to_json())
+    else:
+        _print_appointment(ctx, appt, "cancelled")
+    return 0
 
 
 def register(cli: CommandLine) -> None:
-    return None
+    p = cli.command("secrets", "create", secrets_create,
+                    help="a new booking secret; prints its key_id and value (store it now)")
+    p.add_argument("--label", metavar="TEXT", help="who or what uses it, e.g. 'Shopify storefront'")
+    add_json(p)
+    p = cli.command("secrets", "list", secrets_list, help="booking secrets (never their values)")
+    add_json(p)
+    p = cli.command("secrets", "reveal", secrets_reveal, help="print an active secret's value (audited)")
+    p.add_argument("key_id", metavar="KEY_ID")
+    add_json(p)
+    p = cli.command("secrets", "revoke", secrets_revoke,
+                    help="revoke a secret now: its tokens are refused from the next call")
+    p.add_argument("key_id", metavar="KEY_ID")
+    add_json(p)
+    p = cli.command(
+        "secrets", "rotate-master-key", secrets_rotate_master_key,
+        help="re-encrypt every stored secret under a new master key",
+        description="Re-encrypt every booking secret and webhook signing secret under a new master "
+        "key, in one write. With master.key in the data dir the new key replaces it; with "
+        f"RXDESK_MASTER_KEY the new key is printed and must be set there. {NEW_KEY_ENV}, when "
+        "set, is used as the new key (e.g. one made with `rxdesk secrets new-master-key` and "
+        "stored in a vault first).",
+    )
+    add_json(p)
+    cli.command("secrets", "new-master-key", secrets_new_master_key,
+                help="print a fresh master key (changes nothing)")
+
+    p = cli.command("token", "verify", token_verify,
+                    help="check a patient booking token; exit 1 with the reason when refused")
+    p.add_argument("jwt", metavar="JWT", help="the token, or - to read it from stdin")
+    add_json(p)
+
+    p = cli.command("booking", "hold", booking_hold, help="hold a free slot for the token's patient")
+    p.add_argument("--token", required=True, metavar="JWT", help="a patient booking token (- reads stdin)")
+    p.add_argument("--doctor", required=True, metavar="ID")
+    p.add_argument("--type", required=True, metavar="KEY")
+    p.add_argument("--start", required=True, metavar="ISO", help="the slot's start, e.g. 2026-11-25T09:00:00Z")
+    add_json(p)
+    p = cli.command("booking", "confirm", booking_confirm, help="confirm the token's patient's hold")
+    p.add_argument("uid", metavar="UID")
+    p.add_argument("--token", required=True, metavar="JWT", help="a patient booking token (- reads stdin)")
+    add_json(p)
+    p = cli.command("booking", "cancel", booking_cancel,
+                    help="cancel as the patient (at least the type's cancellation notice ahead)")
+    p.add_argument("uid", metavar="UID")
+    p.add_argument("--token", required=True, metavar="JWT", help="a patient booking token (- reads stdin)")
+    add_json(p)

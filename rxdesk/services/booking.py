@@ -1,0 +1,147 @@
+"""Patient booking calls behind a verified booking token: hold a slot, confirm, cancel.
+
+Each call is one store write: the token is verified again inside it (a secret revoked a
+moment ago is refused), the change, its event and its audit entry are written together, and
+the secret's `last_used_at` moves with them. A refused call changes nothing, `last_used_at`
+included. The actor is `patient:<id>` (the token's `sub`); the audit entry names the `kid`, so
+the partner that made the call is on record too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import cached_property
+
+from rxdesk.domain import lifecycle
+from rxdesk.domain.errors import Conflict, NotFound, Refused
+from rxdesk.domain.ids import new_appointment_uid, normalize_uid
+from rxdesk.domain.models import (
+    Appointment,
+    AppointmentStatus,
+    AppointmentType,
+    Doctor,
+    EventType,
+    appointment_target,
+)
+from rxdesk.domain.slots import candidate_slots, free_slots
+from rxdesk.domain.times import format_local, format_utc, to_utc
+from rxdesk.services.base import Service, record
+from rxdesk.services.events import appointment_data, publish
+from rxdesk.services.tokens import TokenService, VerifiedToken
+from rxdesk.store.tinystore import TinyView
+
+
+class BookingService(Service):
+    @cached_property
+    def tokens(self) -> TokenService:
+        return TokenService(self.store, self.clock, self.settings)
+
+    def _when(self, view: TinyView, at: datetime) -> str:
+        tz = self.org(view).timezone
+        return f"{format_local(at, tz)} ({tz})"
+
+    def _check_slot(
+        self, view: TinyView, doctor: Doctor, appt_type: AppointmentType, start: datetime, now: datetime
+    ) -> None:
+        """The start must be a slot the generator offers now: in the doctor's windows, past the
+        booking notice, and free of the doctor's active appointments (read inside the write)."""
+        duration = appt_type.duration_minutes
+        end = start + timedelta(minutes=duration)
+        busy = [(a.starts_at, a.ends_at) for a in view.appointments.active_for_doctor(doctor.id, start, end)]
+        probe_end = start + timedelta(seconds=1)
+        offered = free_slots(
+            doctor, duration, busy, now=now,
+            booking_notice_minutes=appt_type.booking_notice_minutes, start=start, end=probe_end,
+        )
+        if any(slot.starts_at == start for slot in offered):
+            return
+        when = self._when(view, start)
+        if not any(slot.starts_at == start for slot in candidate_slots(doctor, duration, start, probe_end)):
+            raise Refused(
+                f"{when} is not a {appt_type.name} slot of {doctor.name}: slots start on the "
+                f"{duration}-minute grid of the doctor's windows ({doctor.timezone})"
+            )
+        if start < now + timedelta(minutes=appt_type.booking_notice_minutes):
+            raise Refused(
+                f"{when} starts too soon: {appt_type.name} needs "
+                f"{appt_type.booking_notice_minutes} minutes' booking notice"
+            )
+        raise Conflict(f"{when} is taken: {doctor.name} has another appointment then")
+
+    def _own(self, view: TinyView, uid: str, verified: VerifiedToken) -> Appointment:
+        """The token's patient's appointment; another patient's reads as not there at all."""
+        appt = view.appointments.get(normalize_uid(uid)) if isinstance(uid, str) else None
+        if appt is None or appt.patient_id != verified.patient.id:
+            raise NotFound(f"no appointment {uid!r} of patient {verified.patient.id}")
+        return appt
+
+    def hold(self, token: str, doctor_id: str, type_key: str, starts_at: datetime) -> Appointment:
+        """Hold a slot for the token's patient: the start must be one the slot generator offers
+        for that doctor and type; the hold lasts the type's hold TTL. No event: DESIGN's events
+        start at confirmation (a hold that lapses gets APPOINTMENT_HOLD_EXPIRED)."""
+        start = to_utc(starts_at)
+        self.tokens.check(self.store.read(), token)
+        with self.store.write() as view:
+            now = self.now()
+            verified = self.tokens.check(view, token)
+            doctor = view.doctors.require(doctor_id)
+            appt_type = view.types.require(type_key)
+            if appt_type.key not in doctor.appointment_types:
+                raise Refused(f"{doctor.name} does not offer {appt_type.name} ({appt_type.key})")
+            self._check_slot(view, doctor, appt_type, start, now)
+            appt = Appointment(
+                uid=new_appointment_uid(start),
+                patient_id=verified.patient.id,
+                doctor_id=doctor.id,
+                type_key=appt_type.key,
+                status=AppointmentStatus.held,
+                starts_at=start,
+                ends_at=start + timedelta(minutes=appt_type.duration_minutes),
+                created_at=now,
+                hold_expires_at=now + timedelta(minutes=appt_type.hold_ttl_minutes),
+                room_url=doctor.room_url,
+            )
+            view.appointments.put(appt)
+            self.tokens.mark_used(view, verified)
+            record(view, at=now, actor=verified.actor, action="booking.hold",
+                   target=appointment_target(appt.uid),
+                   details={"kid": verified.kid, "hold_expires_at": format_utc(appt.hold_expires_at)})
+        return appt
+
+    def confirm(self, token: str, uid: str) -> Appointment:
+        """Confirm the patient's own hold before it expires; writes APPOINTMENT_CONFIRMED."""
+        self.tokens.check(self.store.read(), token)
+        with self.store.write() as view:
+            now = self.now()
+            verified = self.tokens.check(view, token)
+            appt = self._own(view, uid, verified)
+            confirmed = lifecycle.confirm(appt, now)
+            view.appointments.put(confirmed)
+            publish(view, EventType.APPOINTMENT_CONFIRMED, appointment_data(confirmed), now)
+            self.tokens.mark_used(view, verified)
+            record(view, at=now, actor=verified.actor, action="booking.confirm",
+                   target=appointment_target(appt.uid), details={"kid": verified.kid})
+        return confirmed
+
+    def cancel(self, token: str, uid: str) -> Appointment:
+        """Cancel the patient's own held or confirmed appointment, at least the type's
+        cancellation notice before the start; writes APPOINTMENT_CANCELLED."""
+        self.tokens.check(self.store.read(), token)
+        with self.store.write() as view:
+            now = self.now()
+            verified = self.tokens.check(view, token)
+            appt = self._own(view, uid, verified)
+            appt_type = view.types.require(appt.type_key)
+            cancelled = lifecycle.patient_cancel(appt, appt_type, verified.actor, now)
+            view.appointments.put(cancelled)
+            publish(
+                view,
+                EventType.APPOINTMENT_CANCELLED,
+                appointment_data(cancelled, reason=cancelled.cancel_reason, cancelled_by=cancelled.cancelled_by),
+                now,
+            )
+            self.tokens.mark_used(view, verified)
+            record(view, at=now, actor=verified.actor, action="booking.cancel",
+                   target=appointment_target(appt.uid),
+                   details={"kid": verified.kid, "from_status": appt.status.value})
+        return cancelled
