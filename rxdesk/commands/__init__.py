@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError
 
 if TYPE_CHECKING:
@@ -166,27 +165,13 @@ class Context:
 
 def _log_crash(ctx: Context | None) -> str:
     """Keep the traceback for support; the agent sees one line."""
-    text = traceback.format_exc()
-    candidates = []
+    data_dir = None
     try:
         if ctx is not None:
-            candidates.append(ctx.settings.data_dir / "logs")
+            data_dir = ctx.settings.data_dir
     except Exception:
         pass
-    import tempfile
-
-    candidates.append(Path(tempfile.gettempdir()) / f"rxdesk-{os.getuid()}")
-    for folder in candidates:
-        try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            path = folder / "errors.log"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            with os.fdopen(fd, "a") as fh:
-                fh.write(text + "\n")
-            return str(path)
-        except OSError:
-            continue
-    return "(no writable log location)"
+    return log_crash(data_dir)
 
 
 def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from rxdesk.config import Settings
 from rxdesk.domain.clock import Clock
+from rxdesk.domain.models import Org
 from rxdesk.store.tinystore import TinyStore
 
 if TYPE_CHECKING:
@@ -41,6 +42,20 @@ class Desk:
     @property
     def agent(self) -> str:
         return self.settings.agent if self.settings else "agent"
+
+    def org(self) -> Org:
+        """The organisation, or neutral defaults (UTC) before anything is provisioned."""
+        from rxdesk.services.base import DEFAULT_ORG
+
+        return self.store.read().org.get() or DEFAULT_ORG
+
+    def generation(self) -> int:
+        """A number that changes with every committed write, from any process: cheap to poll."""
+        return self.store.generation()
+
+    def is_empty(self) -> bool:
+        """True before `rxdesk demo` or `rxdesk provision` has put anything in the data dir."""
+        return self.store.is_empty()
 
     @cached_property
     def appointments(self) -> AppointmentService:

@@ -9,7 +9,8 @@ from datetime import date, datetime
 from typing import Any
 
 from rxdesk.domain import lifecycle
-from rxdesk.domain.errors import NotFound
+from rxdesk.domain.errors import NotFound, RxdeskError
+from rxdesk.domain.filters import parse_day, parse_statuses
 from rxdesk.domain.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -23,7 +24,7 @@ from rxdesk.domain.models import (
     appointment_target,
 )
 from rxdesk.domain.queries import AppointmentQuery, Page
-from rxdesk.domain.times import local_day_bounds
+from rxdesk.domain.times import local_day_bounds, zone
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
 from rxdesk.store.tinystore import TinyView, appointment_from_store
@@ -224,6 +225,9 @@ class AppointmentService(Service):
             cancellable=lifecycle.why_not_cancellable(appt),
         )
 
+    def parse_filter(self, text: FilterText) -> ParsedFilter:
+        return parse_filter_text(self, text)
+
     def why_not_cancellable(self, uid: str) -> str | None:
         return lifecycle.why_not_cancellable(self.get(uid))
 
@@ -252,3 +256,106 @@ class AppointmentService(Service):
                 details={"from_status": appt.status.value, "reason": text},
             )
         return cancelled
+
+
+@dataclass(frozen=True)
+class FilterText:
+    """What an agent typed into the overview's filter fields, before any parsing."""
+
+    doctor: str = ""
+    patient: str = ""
+    statuses: str = ""
+    date_from: str = ""
+    date_to: str = ""
+
+
+@dataclass
+class ParsedFilter:
+    """A filter built from typed text: the fields that made sense, and why the others did not.
+
+    A field with an error is left out of `filter`, so the list still follows the good fields.
+    """
+
+    filter: AppointmentFilter
+    errors: dict[str, str] = field(default_factory=dict)
+    resolved: dict[str, str] = field(default_factory=dict)  # field -> what the text matched
+
+
+def _match_one(text: str, candidates: list[tuple[str, str]], what: str) -> tuple[str | None, str]:
+    """Resolve typed text to one (id, name): an exact id or name wins, else a unique substring."""
+    needle = text.strip().casefold()
+    exact = [c for c in candidates if needle in (c[0].casefold(), c[1].casefold())]
+    if len(exact) == 1:
+        return exact[0][0], exact[0][1]
+    hits = [c for c in candidates if needle in c[1].casefold() or needle in c[0].casefold()]
+    if len(hits) == 1:
+        return hits[0][0], hits[0][1]
+    if not hits:
+        return None, f"no {what} matches {text.strip()[:40]!r}"
+    names = ", ".join(name for _, name in hits[:3])
+    more = "…" if len(hits) > 3 else ""
+    return None, f"{len(hits)} {what}s match {text.strip()[:40]!r} ({names}{more}): type more"
+
+
+def parse_filter_text(service: AppointmentService, text: FilterText) -> ParsedFilter:
+    """Turn the overview's typed filters into an `AppointmentFilter`, one error per bad field.
+
+    Doctors and patients are matched by id or by part of the name (patients also by email,
+    phone or external id); statuses take `active` and `all`; days take `YYYY-MM-DD`, `today`,
+    `+7d`, in the organisation's zone.
+    """
+    view = service.store.read()
+    errors: dict[str, str] = {}
+    resolved: dict[str, str] = {}
+    doctor_id = patient_id = None
+    if text.doctor.strip():
+        doctors = [(d.id, d.name) for d in view.doctors.all()]
+        doctor_id, note = _match_one(text.doctor, doctors, "doctor")
+        (resolved if doctor_id else errors)["doctor"] = note
+    if text.patient.strip():
+        needle = text.patient.strip()
+        patient = view.patients.get(needle) or view.patients.by_external_id(needle)
+        if patient is not None:
+            patient_id, resolved["patient"] = patient.id, patient.name
+        else:
+            page = view.patients.search(needle, limit=4)
+            if len(page.items) == 1:
+                patient_id, resolved["patient"] = page.items[0].id, page.items[0].name
+            elif not page.items:
+                errors["patient"] = f"no patient matches {needle[:40]!r}"
+            else:
+                count = page.total if page.total is not None else len(page.items)
+                errors["patient"] = f"{count:,} patients match {needle[:40]!r}: type more"
+    statuses: frozenset[str] | None = None
+    show_all = False
+    raw_status = text.statuses.strip().casefold()
+    if raw_status == "all":
+        show_all = True
+    elif raw_status:
+        try:
+            statuses = parse_statuses(raw_status)
+        except RxdeskError as exc:
+            errors["statuses"] = str(exc)
+    today = service.now().astimezone(zone(service.org(view).timezone)).date()
+    days: dict[str, date | None] = {"date_from": None, "date_to": None}
+    for name, raw, what in (("date_from", text.date_from, "from"), ("date_to", text.date_to, "to")):
+        if raw.strip():
+            try:
+                days[name] = parse_day(raw, today, what=what)
+            except RxdeskError as exc:
+                errors[name] = str(exc)
+    if days["date_from"] and days["date_to"] and days["date_to"] < days["date_from"]:
+        errors["date_to"] = "to is before from"
+        days["date_to"] = None
+    return ParsedFilter(
+        AppointmentFilter(
+            statuses=statuses,
+            doctor_id=doctor_id,
+            patient_id=patient_id,
+            date_from=days["date_from"],
+            date_to=days["date_to"],
+            all=show_all,
+        ),
+        errors,
+        resolved,
+    )
