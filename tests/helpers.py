@@ -67,6 +67,7 @@ def make_appointment(
     minutes: int | None = None,
     hold_minutes: int = 15,
     created_at: datetime | None = None,
+    uid: str | None = None,
 ) -> Appointment:
     """Insert an appointment directly (bypassing booking rules) for a test's setup."""
     view = desk.store.read()
@@ -76,7 +77,7 @@ def make_appointment(
     now = desk.clock.now()
     created = created_at or min(now, start) - timedelta(days=1)
     appt = Appointment(
-        uid=new_appointment_uid(start),
+        uid=uid or new_appointment_uid(start),
         patient_id=patient_id,
         doctor_id=doctor_id,
         type_key=type_key,

@@ -1,0 +1,287 @@
+"""The rxdesk app: sections on keys 1..6, live data, and the maintenance worker inside.
+
+`RxdeskApp` takes a `Desk`, so tests run it on a fixed clock; `run_app` opens it on the
+data dir of the settings. Screens reach the services through `app.desk` and the navigation
+methods here (`open_appointment`, `open_patient`, `open_doctor`, `open_rebook`, `start_cancel`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from rxdesk.config import Settings
+from rxdesk.crashlog import log_crash
+from rxdesk.domain.errors import RxdeskError, StoreError
+from rxdesk.domain.models import Appointment
+from rxdesk.domain.times import format_local, format_utc
+from rxdesk.resources import styles_dir
+from rxdesk.services import Desk
+from rxdesk.services.appointments import AppointmentDetail
+from rxdesk.tui.modals.cancel import CancelModal
+from rxdesk.tui.screens.appointment import AppointmentScreen
+from rxdesk.tui.screens.base import DeskScreen
+from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
+from rxdesk.tui.screens.help import HelpScreen
+from rxdesk.tui.screens.overview import OverviewScreen
+from rxdesk.tui.screens.patients import PatientDetailScreen, PatientsScreen
+from rxdesk.tui.screens.problem import ProblemScreen
+from rxdesk.tui.screens.rebook import RebookScreen
+from rxdesk.tui.screens.secrets import SecretsScreen
+from rxdesk.tui.screens.types import TypesScreen
+from rxdesk.tui.screens.webhooks import WebhooksScreen
+from rxdesk.tui.work import call_service
+
+
+def stylesheets() -> list[str]:
+    """app.tcss first, then one stylesheet per screen."""
+    folder = styles_dir()
+    rest = sorted(p for p in folder.glob("*.tcss") if p.name != "app.tcss")
+    return [str(folder / "app.tcss"), *map(str, rest)]
+
+
+class RxdeskApp(App[int]):
+    TITLE = "rxdesk"
+    CSS_PATH = stylesheets()
+    ENABLE_COMMAND_PALETTE = True
+
+    MODES = {
+        "overview": OverviewScreen,
+        "patients": PatientsScreen,
+        "doctors": DoctorsScreen,
+        "secrets": SecretsScreen,
+        "types": TypesScreen,
+        "webhooks": WebhooksScreen,
+    }
+    DEFAULT_MODE = "overview"
+
+    BINDINGS = [
+        Binding("1", "section('overview')", "Overview", show=False),
+        Binding("2", "section('patients')", "Patients", show=False),
+        Binding("3", "section('doctors')", "Doctors", show=False),
+        Binding("4", "section('secrets')", "Secrets", show=False),
+        Binding("5", "section('types')", "Types & reminders", show=False),
+        Binding("6", "section('webhooks')", "Webhooks", show=False),
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    org_label: reactive[str] = reactive("rxdesk")
+    maintenance: reactive[str] = reactive("")
+    maintenance_failed: reactive[bool] = reactive(False)
+
+    def __init__(
+        self,
+        desk: Desk,
+        *,
+        worker: bool = True,
+        poll_seconds: float = 2.0,
+        tick_seconds: float = 60.0,
+    ) -> None:
+        super().__init__()
+        self.desk = desk
+        self.agent = desk.agent
+        self.run_worker_inside = worker
+        self.poll_seconds = poll_seconds
+        self.tick_seconds = tick_seconds
+        self.org_zone = "UTC"
+        self.problem: str | None = None
+        self.known_generation: int | None = None
+        self._maintenance: Any = None
+        self._ticking = False
+        now = desk.settings.now if desk.settings else None
+        self.fixed_time_label = format_utc(now) if now else ""
+        try:
+            self._read_org()
+            self.known_generation = desk.generation()
+        except StoreError as exc:
+            self.problem = str(exc)
+
+    def _read_org(self) -> None:
+        org = self.desk.org()
+        self.org_label = org.name
+        self.org_zone = org.timezone
+
+    # Start-up, live data and the maintenance worker.
+
+    def on_mount(self) -> None:
+        if self.problem:
+            self.push_screen(ProblemScreen(self.problem))
+            return
+        self.set_interval(self.poll_seconds, self._poll, name="poll")
+        if self.run_worker_inside:
+            self.set_timer(1.0, self._tick, name="first tick")
+
+    def show_problem(self, message: str) -> None:
+        """A data file cannot be read: say so on a screen instead of failing on every key."""
+        if self.problem is None:
+            self.problem = message
+            self.push_screen(ProblemScreen(message))
+
+    def _poll(self) -> None:
+        if self.problem is None:
+            call_service(self, self.desk.generation, done=self._seen_generation, group="poll")
+
+    def _seen_generation(self, generation: int) -> None:
+        if generation == self.known_generation:
+            return
+        self.known_generation = generation
+        try:
+            self._read_org()
+        except RxdeskError:
+            pass
+        for screen in self.screen_stack:
+            if isinstance(screen, DeskScreen):
+                screen.data_changed()
+        for mode in self.MODES:
+            for screen in self._screen_stacks.get(mode, []):
+                if isinstance(screen, DeskScreen) and screen not in self.screen_stack:
+                    screen.stale = True
+
+    def note_own_write(self) -> None:
+        """Our own change is already on screen: don't reload (and lose the row) for it."""
+        call_service(
+            self, self.desk.generation, done=lambda g: setattr(self, "known_generation", g), group="poll"
+        )
+
+    def _schedule_tick(self) -> None:
+        if self.tick_seconds == 60.0:
+            delay = 60.0 - (time.time() % 60.0) + 0.5  # on the minute, like the headless worker
+        else:
+            delay = self.tick_seconds
+        self.set_timer(delay, self._tick, name="tick")
+
+    def _tick(self) -> None:
+        if self._ticking or self.problem is not None:
+            self._schedule_tick()
+            return
+        self._ticking = True
+        self.run_worker(self._tick_job, thread=True, group="maintenance", exit_on_error=False)
+
+    def _tick_job(self) -> None:
+        worker = get_current_worker()
+        try:
+            if self._maintenance is None:
+                from rxdesk.worker.tick import Maintenance
+
+                self._maintenance = Maintenance(self.desk, owner=f"app:{self.agent}")
+            report = self._maintenance.tick()
+            outcome: tuple[str, bool] = (f"worker {self._clock_label()} · {report.summary()}", False)
+        except ImportError:
+            outcome = ("worker unavailable", True)
+        except RxdeskError as exc:
+            outcome = (f"worker {self._clock_label()} failed: {exc}", True)
+        except Exception as exc:  # noqa: BLE001 - the app stays up; support gets the traceback
+            log_crash(self.desk.settings.data_dir if self.desk.settings else None)
+            outcome = (f"worker {self._clock_label()} failed ({type(exc).__name__}); see logs/errors.log", True)
+        if not worker.is_cancelled:
+            try:
+                self.call_from_thread(self._ticked, *outcome)
+            except RuntimeError:
+                pass
+
+    def _clock_label(self) -> str:
+        return datetime.now().strftime("%H:%M")
+
+    def _ticked(self, summary: str, failed: bool) -> None:
+        self._ticking = False
+        if failed and not self.maintenance_failed:
+            self.notify(summary, severity="warning", title="Maintenance")
+        self.maintenance = summary
+        self.maintenance_failed = failed
+        self._schedule_tick()
+
+    # Navigation other screens call.
+
+    def action_section(self, name: str) -> None:
+        if self.problem is None and name in self.MODES:
+            self.switch_mode(name)
+
+    def open_appointment(self, uid: str) -> None:
+        self.push_screen(AppointmentScreen(uid))
+
+    def open_patient(self, patient_id: str) -> None:
+        self.push_screen(PatientDetailScreen(patient_id))
+
+    def open_doctor(self, doctor_id: str) -> None:
+        self.push_screen(DoctorDetailScreen(doctor_id))
+
+    def open_rebook(self, uid: str) -> None:
+        self.push_screen(RebookScreen(uid))
+
+    def start_cancel(self, uid: str, *, on_done: Callable[[Appointment], Any] | None = None) -> None:
+        """`c`: explain why not, or ask for the reason and cancel."""
+        desk = self.desk
+
+        def opened(result: tuple[AppointmentDetail, str]) -> None:
+            detail, tz = result
+            if detail.cancellable:
+                self.notify(f"{uid} cannot be cancelled: {detail.cancellable}", severity="warning",
+                            title="Not cancelled")
+                return
+            summary = self._summary(detail, tz)
+
+            def finished(appointment: Appointment | None) -> None:
+                if appointment is None:
+                    return
+                self.note_own_write()
+                if on_done is not None:
+                    on_done(appointment)
+                self.notify(f"Cancelled {summary.splitlines()[0]} · reason: {appointment.cancel_reason}",
+                            title="Appointment cancelled")
+
+            self.push_screen(CancelModal(uid, summary), finished)
+
+        call_service(self, lambda: (desk.appointments.show(uid), desk.org().timezone),
+                     done=opened, group="cancel-open")
+
+    @staticmethod
+    def _summary(detail: AppointmentDetail, tz: str) -> str:
+        appt = detail.appointment
+        patient = detail.patient.name if detail.patient else appt.patient_id
+        doctor = detail.doctor.name if detail.doctor else appt.doctor_id
+        kind = detail.type.name if detail.type else appt.type_key
+        return (f"{patient} with {doctor}, {format_local(appt.starts_at, tz)}\n"
+                f"{kind} · {appt.status.value} · {appt.uid}")
+
+    # Help and the command palette list the keys of the screen the agent is on.
+
+    def _screen_keys(self, screen: Screen) -> list[tuple[str, str, Any, str]]:
+        keys: list[tuple[str, str, Any, str]] = []
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.description in seen or not active.enabled:
+                continue
+            seen.add(binding.description)
+            keys.append((self.get_key_display(binding), binding.description, active.node, binding.action))
+        return keys
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        rows = [(key, what) for key, what, _node, _action in self._screen_keys(self.screen)]
+        name = type(self.screen).__name__.removesuffix("Screen")
+        self.push_screen(HelpScreen(rows, name))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for key, what, node, action in self._screen_keys(screen):
+            yield SystemCommand(what, f"key {key}", partial(self.call_later, node.run_action, action))
+        yield from super().get_system_commands(screen)
+
+
+def run_app(settings: Settings, *, worker: bool = True) -> int:
+    """Open the app on the settings' data dir; returns the exit code."""
+    desk = Desk.open(settings)
+    app = RxdeskApp(desk, worker=worker)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,1 @@
+"""Dialogs: confirmation, typed prompts, cancellation."""

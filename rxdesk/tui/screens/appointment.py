@@ -1,0 +1,165 @@
+"""One appointment: every field, the room, the rebook chain both ways, reminders, audit."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from rxdesk.domain.models import Appointment
+from rxdesk.domain.times import format_local
+from rxdesk.services.appointments import AppointmentDetail
+from rxdesk.tui.screens.base import DetailScreen
+from rxdesk.tui.widgets.tables import AppointmentTable
+from rxdesk.tui.work import call_service
+
+
+def _fields(rows: list[tuple[str, str | Text]]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for label, value in rows:
+        grid.add_row(label, value)
+    return grid
+
+
+class AppointmentScreen(DetailScreen):
+    SECTION = "overview"
+    TITLE_TEXT = "Appointment"
+
+    BINDINGS = [
+        Binding("c", "cancel_appointment", "Cancel"),
+        Binding("r", "rebook", "Rebook"),
+        Binding("p", "patient", "Patient"),
+        Binding("d", "doctor", "Doctor"),
+        Binding("ctrl+r", "reload", "Reload", show=False),
+    ]
+
+    COMPONENT_CLASSES = AppointmentTable.COMPONENT_CLASSES
+
+    def __init__(self, uid: str) -> None:
+        super().__init__()
+        self.uid = uid
+        self.detail: AppointmentDetail | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="appointment-body"):
+            yield Static(f"Loading {self.uid}…", id="appointment-main", classes="panel")
+            yield Static("", id="appointment-chain", classes="panel")
+            yield Static("", id="appointment-reminders", classes="panel")
+            yield Static("", id="appointment-audit", classes="panel")
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        desk = self.app.desk
+        call_service(
+            self,
+            lambda: (desk.appointments.show(self.uid), desk.org().timezone),
+            done=lambda result: self._show(*result),
+            group="appointment",
+        )
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def _show(self, detail: AppointmentDetail, tz: str) -> None:
+        self.detail = detail
+        appt = detail.appointment
+        local = lambda value: format_local(value, tz) if value else "—"  # noqa: E731
+        status = Text(appt.status.value, self.get_component_rich_style(f"status--{appt.status.value}", partial=True))
+        rows: list[tuple[str, str | Text]] = [
+            ("UID", appt.uid),
+            ("Status", status),
+            ("Starts", f"{local(appt.starts_at)}  ({tz})"),
+            ("Ends", local(appt.ends_at)),
+            ("Patient", f"{detail.patient.name} ({appt.patient_id})" if detail.patient else appt.patient_id),
+            ("Doctor", f"{detail.doctor.name} ({appt.doctor_id})" if detail.doctor else appt.doctor_id),
+            ("Type", f"{detail.type.name} ({appt.type_key})" if detail.type else appt.type_key),
+            ("Room", appt.room_url or "—"),
+            ("Created", local(appt.created_at)),
+        ]
+        if appt.confirmed_at:
+            rows.append(("Confirmed", local(appt.confirmed_at)))
+        if appt.hold_expires_at:
+            rows.append(("Hold expires", local(appt.hold_expires_at)))
+        if appt.cancelled_at:
+            rows.append(("Cancelled", f"{local(appt.cancelled_at)} by {appt.cancelled_by or '—'}"))
+        if appt.cancel_reason:
+            rows.append(("Reason", appt.cancel_reason))
+        if detail.cancellable:
+            rows.append(("Cannot cancel", detail.cancellable))
+        self.query_one("#appointment-main", Static).update(_fields(rows))
+        self.query_one("#appointment-chain", Static).update(self._chain(detail, tz))
+        self.query_one("#appointment-reminders", Static).update(self._reminders(detail, tz))
+        self.query_one("#appointment-audit", Static).update(self._audit(detail, tz))
+
+    def _chain(self, detail: AppointmentDetail, tz: str) -> Table | str:
+        if not detail.previous_chain and not detail.next_chain:
+            return "Rebook chain: none (this appointment was not rebooked from or to another)"
+        rows: list[tuple[str, str | Text]] = []
+
+        def line(appt: Appointment) -> str:
+            return f"{appt.uid}  {format_local(appt.starts_at, tz)}  {appt.status.value}"
+
+        for appt in reversed(detail.previous_chain):
+            rows.append(("rebooked from", line(appt)))
+        rows.append(("this", line(detail.appointment)))
+        for appt in detail.next_chain:
+            rows.append(("rebooked to", line(appt)))
+        grid = _fields(rows)
+        grid.title = "Rebook chain (oldest first)"
+        return grid
+
+    def _reminders(self, detail: AppointmentDetail, tz: str) -> Table | str:
+        parts: list[tuple[str, str | Text]] = []
+        for sent in detail.reminders_sent:
+            channels = ", ".join(
+                f"{name} {status}" for name, status in (("email", sent.email_status), ("sms", sent.sms_status)) if status
+            )
+            parts.append((
+                format_local(sent.sent_at, tz),
+                f"{sent.recipient_group.value} {sent.recipient_id} · rule {sent.rule_id}"
+                + (f" · late {sent.late_by_seconds}s" if sent.late_by_seconds else "")
+                + (f" · {channels}" if channels else ""),
+            ))
+        for delivery in detail.deliveries:
+            data = delivery.to_json() if hasattr(delivery, "to_json") else dict(delivery)
+            summary = ", ".join(f"{k}={v}" for k, v in data.items()
+                                if k in {"event_type", "status", "attempts", "url", "last_error"})
+            parts.append(("webhook", summary))
+        if not parts:
+            return "Reminders and webhooks: none sent yet"
+        grid = _fields(parts)
+        grid.title = "Reminders and webhook deliveries"
+        return grid
+
+    def _audit(self, detail: AppointmentDetail, tz: str) -> Table | str:
+        if not detail.audit:
+            return "Audit: no changes recorded"
+        rows: list[tuple[str, str | Text]] = []
+        for entry in detail.audit:
+            details = ", ".join(f"{k}: {v}" for k, v in entry.details.items())
+            rows.append((format_local(entry.at, tz), f"{entry.actor}  {entry.action}  {details}"))
+        grid = _fields(rows)
+        grid.title = "Audit"
+        return grid
+
+    def action_cancel_appointment(self) -> None:
+        self.app.start_cancel(self.uid, on_done=lambda _appt: self.reload())
+
+    def action_rebook(self) -> None:
+        self.app.open_rebook(self.uid)
+
+    def action_patient(self) -> None:
+        if self.detail:
+            self.app.open_patient(self.detail.appointment.patient_id)
+
+    def action_doctor(self) -> None:
+        if self.detail:
+            self.app.open_doctor(self.detail.appointment.doctor_id)
+

@@ -1,0 +1,53 @@
+"""What every section and detail screen shares: the header, the footer, live refresh."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from rxdesk.tui.widgets.header import DeskHeader
+
+
+class DeskScreen(Screen):
+    """A screen of the desk. Subclasses yield their body from `compose_body` and reload their
+    data in `reload()`; the app calls `data_changed()` when another process wrote."""
+
+    SECTION = "overview"
+    TITLE_TEXT = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stale = False
+
+    def compose(self) -> ComposeResult:
+        yield DeskHeader(self.SECTION, self.TITLE_TEXT)
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def reload(self) -> None:
+        """Fetch this screen's data again (in a worker) and keep the selection."""
+
+    def data_changed(self) -> None:
+        if self.is_current:
+            self.reload()
+        else:
+            self.stale = True
+
+    def on_screen_resume(self) -> None:
+        if self.stale:
+            self.stale = False
+            self.reload()
+
+
+class DetailScreen(DeskScreen):
+    """A screen opened from a section; `escape` goes back to where the agent was."""
+
+    BINDINGS = [Binding("escape", "back", "Back")]
+
+    def action_back(self) -> None:
+        self.dismiss()

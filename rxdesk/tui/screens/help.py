@@ -1,0 +1,51 @@
+"""Every key the agent can press here, in one place (`?` or F1)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+GENERAL = (
+    ("1 … 6", "sections: overview, patients, doctors, secrets, types & reminders, webhooks"),
+    ("enter", "open the selected row"),
+    ("escape", "back / leave a field"),
+    ("/", "filters or search"),
+    ("c", "cancel the selected appointment (type a reason, enter confirms, escape aborts)"),
+    ("r", "rebook the selected appointment"),
+    ("p / d", "the appointment's patient / doctor"),
+    ("j / k, ↓ / ↑", "move; past the last row turns the page"),
+    ("[ / ]", "previous / next page"),
+    ("ctrl+p", "command palette: every action of this screen"),
+    ("? / F1", "this help"),
+    ("q / ctrl+q", "quit (q only outside a text field)"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+
+    def __init__(self, screen_keys: list[tuple[str, str]], screen_name: str) -> None:
+        super().__init__()
+        self.screen_keys = screen_keys
+        self.screen_name = screen_name
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog", id="help"):
+            yield Static("Keys", classes="dialog-title")
+            yield Static(self._table(GENERAL, "Everywhere"))
+            if self.screen_keys:
+                yield Static(self._table(self.screen_keys, f"On this screen ({self.screen_name})"))
+            yield Static("escape closes this help", classes="dialog-hint")
+
+    @staticmethod
+    def _table(rows, title: str) -> Table:
+        table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for key, what in rows:
+            table.add_row(key, what)
+        return table

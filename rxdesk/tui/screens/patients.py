@@ -1,0 +1,148 @@
+"""Section 2: find a patient by name, email, phone or external id; see their appointments."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Input, Static
+
+from rxdesk.domain.models import Patient
+from rxdesk.domain.queries import Page
+from rxdesk.services.patients import PatientDetail
+from rxdesk.tui.screens.base import DeskScreen, DetailScreen
+from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
+from rxdesk.tui.work import call_service
+
+PAGE_SIZE = 100
+
+
+class PatientsScreen(DeskScreen):
+    SECTION = "patients"
+
+    BINDINGS = [
+        Binding("slash", "focus_search", "Search"),
+        Binding("escape", "focus_table", "Table", show=False),
+        Binding("right_square_bracket", "page(1)", "Next page"),
+        Binding("left_square_bracket", "page(-1)", "Prev page"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.search_text = ""
+        self.page_offset = 0
+        self.total = 0
+        self.loads = 0
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="patient-search-bar"):
+            yield Input(placeholder="search: name, email, phone or external id", id="patient-search")
+            yield Static("", id="patient-count")
+        yield DeskTable(id="patients")
+
+    @property
+    def table(self) -> DeskTable:
+        return self.query_one("#patients", DeskTable)
+
+    def on_mount(self) -> None:
+        table = self.table
+        for key, label in (("name", "Name"), ("email", "Email"), ("phone", "Phone"),
+                           ("external_id", "External id"), ("id", "Id")):
+            table.add_column(label, key=key)
+        table.focus()
+        self.reload()
+
+    def reload(self, keep: str | None = None) -> None:
+        desk = self.app.desk
+        search, offset = self.search_text, self.page_offset
+        keep = self.table.selected_key if keep is None else keep
+        call_service(
+            self,
+            lambda: desk.patients.list_patients(search, offset=offset, limit=PAGE_SIZE),
+            done=lambda page: self._show(page, keep),
+            group="patients",
+        )
+
+    def _show(self, page: Page[Patient], keep: str | None) -> None:
+        self.loads += 1
+        table = self.table
+        table.clear()
+        for p in page.items:
+            table.add_row(p.name, p.email or "", p.phone or "", p.external_id or "", p.id, key=p.id)
+        table.select_key(keep)
+        self.total = page.total or 0
+        shown = f" · showing {self.page_offset + 1:,}–{self.page_offset + len(page.items):,}" if self.total > PAGE_SIZE else ""
+        self.query_one("#patient-count", Static).update(
+            f"{self.total:,} patient{'s' if self.total != 1 else ''}{shown}" if self.total else "no patients match"
+        )
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.search_text = event.value
+        self.page_offset = 0
+        self.reload(keep="")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.table.focus()
+
+    def on_data_table_row_selected(self, event: DeskTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.app.open_patient(event.row_key.value)
+
+    def action_page(self, step: int) -> None:
+        offset = self.page_offset + step * PAGE_SIZE
+        if 0 <= offset < self.total:
+            self.page_offset = offset
+            self.reload(keep="")
+
+    def action_focus_search(self) -> None:
+        self.query_one("#patient-search", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.table.focus()
+
+
+class PatientDetailScreen(DetailScreen):
+    SECTION = "patients"
+    TITLE_TEXT = "Patient"
+
+    def __init__(self, patient_id: str) -> None:
+        super().__init__()
+        self.patient_id = patient_id
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(f"Loading {self.patient_id}…", id="patient-contact", classes="panel")
+        yield Static("", id="patient-appointments-title")
+        yield AppointmentTable(id="patient-appointments")
+
+    def on_mount(self) -> None:
+        self.query_one(AppointmentTable).focus()
+        self.reload()
+
+    def reload(self) -> None:
+        desk = self.app.desk
+        call_service(
+            self,
+            lambda: (desk.patients.show(self.patient_id), desk.org().timezone),
+            done=lambda result: self._show(*result),
+            group="patient",
+        )
+
+    def _show(self, detail: PatientDetail, tz: str) -> None:
+        p = detail.patient
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        for label, value in (("Name", p.name), ("Id", p.id), ("Email", p.email or "—"),
+                             ("Phone", p.phone or "—"), ("External id", p.external_id or "—")):
+            grid.add_row(label, value)
+        self.query_one("#patient-contact", Static).update(grid)
+        upcoming = detail.upcoming.items
+        history = detail.history.items
+        self.query_one("#patient-appointments-title", Static).update(
+            f"{len(upcoming)} upcoming, then the {len(history)} most recent past appointments "
+            f"(times in {tz})"
+        )
+        self.query_one(AppointmentTable).show_rows([*upcoming, *history], tz)
+
+

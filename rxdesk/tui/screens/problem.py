@@ -1,0 +1,30 @@
+"""When the data cannot be read: the one-line reason, and what to do, instead of a crash."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+ADVICE = (
+    "rxdesk has not changed anything. Nothing will be written until this is fixed.\n\n"
+    "If a data file is damaged, the README (Data and backups) explains how to return to the\n"
+    "last good state kept in rxdesk.previous.json. Press q to quit."
+)
+
+
+class ProblemScreen(Screen):
+    BINDINGS = [Binding("q", "app.quit", "Quit")]
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="problem"):
+            yield Static("rxdesk cannot read its data", classes="dialog-title")
+            yield Static(self.message, id="problem-message")
+            yield Static(ADVICE, classes="dialog-hint")
+        yield Footer()

@@ -1,0 +1,72 @@
+"""The overview's filter fields: doctor, patient, statuses, from, to.
+
+The bar only collects text; the appointment service parses it and says which field is wrong,
+and the bar marks that field and shows the reason. Nothing typed here ever raises.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.suggester import SuggestFromList
+from textual.widgets import Input, Static
+
+from rxdesk.services.appointments import FilterText
+
+FIELDS = (
+    ("doctor", "doctor: name or id"),
+    ("patient", "patient: name, id, email"),
+    ("statuses", "status: active, all, held…"),
+    ("date_from", "from: today, -7d"),
+    ("date_to", "to: +7d"),
+)
+
+STATUS_WORDS = ("active", "all", "held", "confirmed", "cancelled", "expired", "completed", "no_show")
+
+
+class FilterBar(Vertical):
+    class Changed(Message):
+        def __init__(self, text: FilterText) -> None:
+            super().__init__()
+            self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="filter-fields"):
+            for name, placeholder in FIELDS:
+                suggester = None
+                if name == "statuses":
+                    suggester = SuggestFromList(STATUS_WORDS, case_sensitive=False)
+                yield Input(placeholder=placeholder, id=f"filter-{name}", classes="filter",
+                            suggester=suggester)
+        with Horizontal(id="filter-status"):
+            yield Static("", id="filter-count")
+            yield Static("", id="filter-notes")
+
+    def set_doctor_names(self, names: list[str]) -> None:
+        self.query_one("#filter-doctor", Input).suggester = SuggestFromList(names, case_sensitive=False)
+
+    def text(self) -> FilterText:
+        values = {name: self.query_one(f"#filter-{name}", Input).value for name, _ in FIELDS}
+        return FilterText(**values)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.Changed(self.text()))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.screen.action_focus_table()
+
+    def show_result(self, errors: dict[str, str], resolved: dict[str, str]) -> None:
+        for name, _ in FIELDS:
+            field = self.query_one(f"#filter-{name}", Input)
+            field.set_class(name in errors, "-invalid")
+            field.tooltip = errors.get(name)
+        notes = [errors[name] for name, _ in FIELDS if name in errors]
+        notes += [f"{name}: {value}" for name, value in resolved.items()]
+        self.query_one("#filter-notes", Static).update(" · ".join(notes))
+        self.set_class(bool(errors), "-has-errors")
+
+    def show_count(self, text: str) -> None:
+        self.query_one("#filter-count", Static).update(text)

@@ -1,0 +1,74 @@
+"""The desk header: organisation, section, agent, zone, fixed-time marker, maintenance status."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+SECTIONS = (
+    ("1", "overview", "Overview"),
+    ("2", "patients", "Patients"),
+    ("3", "doctors", "Doctors"),
+    ("4", "secrets", "Secrets"),
+    ("5", "types", "Types"),
+    ("6", "webhooks", "Webhooks"),
+)
+
+
+class DeskHeader(Widget):
+    """Two lines: who and where on the first, the sections with the current one marked below."""
+
+    COMPONENT_CLASSES = {
+        "header--org",
+        "header--meta",
+        "header--fixed-time",
+        "header--warning",
+        "header--section",
+        "header--section-current",
+    }
+
+    maintenance: reactive[str] = reactive("")
+    maintenance_failed: reactive[bool] = reactive(False)
+
+    def __init__(self, section: str, title: str = "") -> None:
+        super().__init__()
+        self.section = section
+        self.title_text = title
+
+    def on_mount(self) -> None:
+        app = self.app
+        self.watch(app, "maintenance", self._follow, init=True)
+        self.watch(app, "maintenance_failed", self._follow_failed, init=True)
+        self.watch(app, "org_label", lambda _value: self.refresh(), init=False)
+
+    def _follow(self, value: str) -> None:
+        self.maintenance = value
+
+    def _follow_failed(self, value: bool) -> None:
+        self.maintenance_failed = value
+
+    def render(self) -> Text:
+        app = self.app
+        style = self.get_component_rich_style
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f" {app.org_label} ", style("header--org"))
+        if self.title_text:
+            line.append(f" {self.title_text}", style("header--meta"))
+        line.append(f"   agent {app.agent} · {app.org_zone}", style("header--meta"))
+        if app.fixed_time_label:
+            line.append("  ")
+            line.append(f" FIXED TIME {app.fixed_time_label} ", style("header--fixed-time"))
+        if self.maintenance:
+            warn = self.maintenance_failed
+            line.append("   ")
+            line.append(self.maintenance, style("header--warning" if warn else "header--meta"))
+        tabs = Text(no_wrap=True, overflow="ellipsis")
+        for key, name, label in SECTIONS:
+            current = name == self.section
+            tabs.append(
+                f" {key} {label} ",
+                style("header--section-current" if current else "header--section"),
+            )
+            tabs.append(" ")
+        return Text("\n").join([line, tabs])

@@ -1,0 +1,64 @@
+"""App tests: a small clinic with known appointments, and a way to wait for the app's workers."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from rxdesk.domain.ids import new_appointment_uid
+from rxdesk.services import Desk
+from rxdesk.tui.app import RxdeskApp
+from tests.helpers import make_appointment
+
+
+async def settle(pilot, rounds: int = 3) -> None:  # type: ignore[no-untyped-def]
+    """Let thread workers finish and their results reach the screen."""
+    for _ in range(rounds):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def make_app(desk: Desk, **options) -> RxdeskApp:  # type: ignore[no-untyped-def]
+    options.setdefault("worker", False)
+    options.setdefault("poll_seconds", 3600)
+    return RxdeskApp(desk, **options)
+
+
+@pytest.fixture
+def booked(clinic: Desk, now) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Five appointments with fixed uids: name -> uid. Times are from Tuesday 24 Nov."""
+    rng = random.Random(7)
+    day = now + timedelta(days=1)
+    plan = {
+        "weber_first": dict(start=day.replace(hour=8), doctor_id="dr-weber", patient_id="pat-001"),
+        "sato_held": dict(start=day.replace(hour=10), doctor_id="dr-sato", patient_id="pat-002",
+                          status="held", hold_minutes=60 * 24 * 3),
+        "osei_therapy": dict(start=day.replace(hour=15), doctor_id="dr-osei", patient_id="pat-003",
+                             type_key="therapy"),
+        "weber_cancelled": dict(start=day.replace(hour=11), doctor_id="dr-weber", patient_id="pat-002",
+                                status="cancelled"),
+        "weber_past": dict(start=now - timedelta(days=3), doctor_id="dr-weber", patient_id="pat-001",
+                           status="completed"),
+    }
+    uids = {}
+    for name, spec in plan.items():
+        uid = new_appointment_uid(spec["start"], rng)
+        make_appointment(clinic, uid=uid, **spec)
+        uids[name] = uid
+    return uids
+
+
+def text_of(widget) -> str:  # type: ignore[no-untyped-def]
+    """What a Static shows, as plain text (Rich tables included)."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    content = widget.content
+    if isinstance(content, str):
+        return content
+    buffer = StringIO()
+    Console(file=buffer, width=200, color_system=None).print(content)
+    return buffer.getvalue()

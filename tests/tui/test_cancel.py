@@ -1,0 +1,112 @@
+"""Cancelling from the keyboard: reason, enter; escape and an empty reason change nothing."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from rxdesk.services import Desk
+from rxdesk.tui.modals.cancel import CancelModal
+from rxdesk.tui.screens.appointment import AppointmentScreen
+from rxdesk.tui.screens.overview import OverviewScreen
+from rxdesk.tui.widgets.tables import AppointmentTable
+from tests.helpers import fingerprint
+from tests.tui.conftest import make_app, settle, text_of
+
+
+def status_cell(app, uid: str) -> str:  # type: ignore[no-untyped-def]
+    table = app.screen.query_one(AppointmentTable)
+    return str(table.get_cell(uid, "status"))
+
+
+async def open_cancel(pilot) -> CancelModal:  # type: ignore[no-untyped-def]
+    await pilot.press("c")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, CancelModal)
+    return pilot.app.screen
+
+
+async def test_c_reason_enter_cancels_and_the_row_shows_it_at_once(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    uid = booked["weber_first"]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        modal = await open_cancel(pilot)
+        assert "Lena Fischer" in text_of(modal.query_one("#cancel-summary"))
+        await pilot.press(*"Patient has the flu", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        assert status_cell(app, uid) == "cancelled"
+        assert any("Cancelled Lena Fischer" in n.message for n in app._notifications)
+    stored = clinic.appointments.get(uid)
+    assert stored.status.value == "cancelled"
+    assert stored.cancel_reason == "Patient has the flu"
+    assert stored.cancelled_by == "admin:tester"
+    audit = clinic.appointments.show(uid).audit
+    assert [e.actor for e in audit] == ["admin:tester"]
+
+
+async def test_a_common_reason_can_be_picked_from_the_list(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await open_cancel(pilot)
+        await pilot.press("tab", "down", "enter")  # the second common reason
+        assert app.screen.query_one("#reason", Input).value == "Doctor unavailable"
+        await pilot.press("enter")
+        await settle(pilot)
+    assert clinic.appointments.get(booked["weber_first"]).cancel_reason == "Doctor unavailable"
+
+
+async def test_escape_and_an_empty_reason_change_nothing(clinic: Desk, booked, data_dir) -> None:  # type: ignore[no-untyped-def]
+    before = fingerprint(data_dir)
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        modal = await open_cancel(pilot)
+        await pilot.press("space", "space", "enter")
+        await settle(pilot)
+        assert app.screen is modal  # the modal stays, with the reason marked
+        assert "reason is required" in text_of(modal.query_one("#reason-error"))
+        assert modal.query_one("#reason", Input).has_class("-invalid")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        assert status_cell(app, booked["weber_first"]) == "confirmed"
+    assert fingerprint(data_dir) == before
+
+
+async def test_a_row_that_cannot_be_cancelled_explains_why(clinic: Desk, booked, data_dir) -> None:  # type: ignore[no-untyped-def]
+    before = fingerprint(data_dir)
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        field = app.screen.query_one("#filter-statuses", Input)
+        field.value = "completed,cancelled"
+        app.screen.query_one("#filter-date_from", Input).value = "-7d"
+        await settle(pilot)
+        assert len(app.screen.query_one(AppointmentTable).rows) == 2
+        await pilot.press("escape")
+        for _ in range(2):
+            await pilot.press("c")
+            await settle(pilot)
+            assert isinstance(app.screen, OverviewScreen)
+            await pilot.press("j")
+        messages = [n.message for n in app._notifications]
+        assert any("cannot be cancelled" in m and "completed" in m for m in messages)
+        assert any("cannot be cancelled" in m and "cancelled" in m for m in messages)
+    assert fingerprint(data_dir) == before
+
+
+async def test_cancel_from_the_detail_screen_updates_it(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await open_cancel(pilot)
+        await pilot.press(*"Duplicate", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, AppointmentScreen)
+        body = text_of(app.screen.query_one("#appointment-main"))
+        assert "cancelled" in body and "Duplicate" in body
+        assert "appointment.cancel" in text_of(app.screen.query_one("#appointment-audit"))

@@ -1,0 +1,153 @@
+"""The overview, driven by keys as an agent would: default view, filters, paging, detail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual.widgets import ContentSwitcher, Input
+
+from rxdesk.services import Desk
+from rxdesk.tui.screens.appointment import AppointmentScreen
+from rxdesk.tui.screens.doctors import DoctorDetailScreen
+from rxdesk.tui.screens.overview import OverviewScreen
+from rxdesk.tui.screens.patients import PatientDetailScreen
+from rxdesk.tui.widgets.header import DeskHeader
+from rxdesk.tui.widgets.tables import AppointmentTable
+from tests.helpers import make_appointment
+from tests.tui.conftest import make_app, settle, text_of
+
+
+def uids_shown(app) -> list[str]:  # type: ignore[no-untyped-def]
+    table = app.screen.query_one(AppointmentTable)
+    return [str(table.get_row_at(i)[-1]) for i in range(table.row_count)]
+
+
+def count_text(app) -> str:  # type: ignore[no-untyped-def]
+    return str(app.screen.query_one("#filter-count").render())
+
+
+async def type_into(pilot, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    field = pilot.app.screen.query_one(selector, Input)
+    field.focus()
+    field.value = ""
+    await pilot.press(*text) if text else None
+    await settle(pilot)
+
+
+async def test_opens_on_future_active_appointments_with_the_first_row_selected(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        assert uids_shown(app) == [booked["weber_first"], booked["sato_held"], booked["osei_therapy"]]
+        table = app.screen.query_one(AppointmentTable)
+        assert table.has_focus and table.cursor_row == 0
+        assert count_text(app) == "3 matches"
+        # Start in the org zone (Berlin) with the weekday.
+        assert str(table.get_row_at(0)[0]) == "Tue 2026-11-24 09:00"
+        header = str(app.screen.query_one(DeskHeader).render())
+        for part in ("Riverside Telehealth", "agent tester", "Europe/Berlin", "FIXED TIME 2026-11-23T08:00:00Z"):
+            assert part in header
+
+
+async def test_filters_by_doctor_patient_status_and_dates(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        assert app.focused is app.screen.query_one("#filter-doctor")
+        await pilot.press(*"sato")
+        await settle(pilot)
+        assert uids_shown(app) == [booked["sato_held"]]
+        assert count_text(app) == "1 match"
+
+        await type_into(pilot, "#filter-doctor", "")
+        await type_into(pilot, "#filter-patient", "omar")
+        assert uids_shown(app) == [booked["sato_held"]]  # the cancelled one is not active
+
+        await type_into(pilot, "#filter-statuses", "cancelled")
+        assert uids_shown(app) == [booked["weber_cancelled"]]
+
+        await type_into(pilot, "#filter-patient", "")
+        await type_into(pilot, "#filter-statuses", "completed")
+        await type_into(pilot, "#filter-date_from", "-7d")
+        assert uids_shown(app) == [booked["weber_past"]]
+
+        await type_into(pilot, "#filter-statuses", "all")
+        await type_into(pilot, "#filter-date_from", "")
+        assert len(uids_shown(app)) == 5
+
+        await pilot.press("escape")
+        assert app.focused is app.screen.query_one(AppointmentTable)
+
+
+async def test_bad_filter_input_marks_the_field_and_never_raises(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        for selector, junk in (("#filter-date_from", "soon"), ("#filter-statuses", "maybe"),
+                               ("#filter-doctor", "nobody"), ("#filter-date_to", "+99999999d")):
+            await type_into(pilot, selector, junk)
+            field = app.screen.query_one(selector, Input)
+            assert field.has_class("-invalid"), selector
+            assert "\n" not in str(app.screen.query_one("#filter-notes").render())
+            await type_into(pilot, selector, "")
+            assert not field.has_class("-invalid")
+        assert len(uids_shown(app)) == 3
+
+
+async def test_detail_shows_the_appointment_and_jumps_to_patient_and_doctor(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, AppointmentScreen)
+        body = text_of(app.screen.query_one("#appointment-main"))
+        assert booked["weber_first"] in body and "Lena Fischer" in body and "meet.jit.si" in body
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, PatientDetailScreen)
+        assert app.screen.patient_id == "pat-001"
+        # The patient's appointments, upcoming and past, in the same table.
+        assert set(uids_shown(app)) == {booked["weber_first"], booked["weber_past"]}
+        await pilot.press("escape")
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, DoctorDetailScreen) and app.screen.doctor_id == "dr-weber"
+        await pilot.press("escape", "escape")
+        assert isinstance(app.screen, OverviewScreen)
+
+
+async def test_j_and_k_move_and_running_off_the_page_turns_it(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    start = now + timedelta(days=1)
+    for i in range(105):
+        make_appointment(clinic, start=start + timedelta(minutes=15 * i), patient_id=f"pat-00{1 + i % 3}")
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        assert table.row_count == 100 and count_text(app) == "105 matches · showing 1–100"
+        await pilot.press("j", "j", "k")
+        assert table.cursor_row == 1
+        table.move_cursor(row=99)
+        await pilot.press("down")
+        await settle(pilot)
+        assert table.row_count == 5 and table.cursor_row == 0
+        assert count_text(app) == "105 matches · showing 101–105"
+        await pilot.press("k")
+        await settle(pilot)
+        assert table.row_count == 100 and table.cursor_row == 99
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert table.row_count == 5
+
+
+async def test_an_empty_data_dir_explains_how_to_get_data(desk: Desk) -> None:
+    app = make_app(desk)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        switcher = app.screen.query_one("#overview-switcher", ContentSwitcher)
+        assert switcher.current == "empty-state"
+        text = str(app.screen.query_one("#empty-state").render())
+        assert "rxdesk demo" in text and "rxdesk provision" in text

@@ -1,0 +1,157 @@
+"""The frame: sections, help, palette, live data, a damaged data file, and the layering."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from textual.command import CommandPalette
+
+from rxdesk.domain.clock import FixedClock
+from rxdesk.services import Desk
+from rxdesk.store import TinyStore
+from rxdesk.tui.screens.doctors import DoctorsScreen
+from rxdesk.tui.screens.help import HelpScreen
+from rxdesk.tui.screens.overview import OverviewScreen
+from rxdesk.tui.screens.patients import PatientDetailScreen, PatientsScreen
+from rxdesk.tui.screens.problem import ProblemScreen
+from rxdesk.tui.screens.secrets import SecretsScreen
+from rxdesk.tui.screens.types import TypesScreen
+from rxdesk.tui.screens.webhooks import WebhooksScreen
+from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
+from tests.helpers import REPO, fingerprint
+from tests.tui.conftest import make_app, settle, text_of
+
+
+async def test_number_keys_switch_sections_and_q_quits(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        for key, screen_type in (("2", PatientsScreen), ("3", DoctorsScreen), ("4", SecretsScreen),
+                                 ("5", TypesScreen), ("6", WebhooksScreen), ("1", OverviewScreen)):
+            await pilot.press(key)
+            await settle(pilot)
+            assert isinstance(app.screen, screen_type), key
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_q_in_a_text_field_types_instead_of_quitting(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "q", "1")
+        await settle(pilot)
+        assert app.is_running and isinstance(app.screen, OverviewScreen)
+        assert app.screen.query_one("#filter-doctor").value == "q1"
+
+
+async def test_help_lists_the_keys_of_the_current_screen(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        for key in ("question_mark", "f1"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            shown = " ".join(text_of(w) for w in app.screen.query("Static"))
+            for what in ("Cancel", "Rebook", "Filter", "Next page", "sections", "command palette"):
+                assert what in shown
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, OverviewScreen)
+
+
+async def test_the_palette_offers_the_actions_of_the_current_screen(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for what in ("Cancel", "Rebook", "Patient", "Doctor", "Filter", "Help", "Quit"):
+            assert what in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"filter")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        assert app.focused is app.screen.query_one("#filter-doctor")
+
+
+async def test_patients_search_and_detail(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        table = app.screen.query_one(DeskTable)
+        assert table.row_count == 3
+        await pilot.press("slash", *"shop-10002")
+        await settle(pilot)
+        assert table.row_count == 1 and "1 patient" in text_of(app.screen.query_one("#patient-count"))
+        await pilot.press("enter")  # back to the list
+        await pilot.press("enter")  # open the patient
+        await settle(pilot)
+        assert isinstance(app.screen, PatientDetailScreen)
+        contact = text_of(app.screen.query_one("#patient-contact"))
+        assert "Omar Haddad" in contact and "omar.haddad@mail.example" in contact
+        appointments = app.screen.query_one(AppointmentTable)
+        assert set(appointments.rows_by_uid) == {booked["sato_held"], booked["weber_cancelled"]}
+        # The same keys as the overview: c on the held appointment opens the cancel modal.
+        appointments.select_key(booked["sato_held"])
+        await pilot.press("c")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "CancelModal"
+
+
+async def test_an_outside_change_refreshes_the_view_and_keeps_the_selection(clinic: Desk, booked, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic, poll_seconds=0.05)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        table.select_key(booked["sato_held"])
+        # Another agent's process cancels the first row through its own store.
+        other = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+        other.appointments.cancel_appointment(booked["weber_first"], "called in", "someone-else")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            await app.workers.wait_for_complete()
+            if booked["weber_first"] not in table.rows_by_uid:
+                break
+        assert list(table.rows_by_uid) == [booked["sato_held"], booked["osei_therapy"]]
+        assert table.selected_key == booked["sato_held"]
+
+
+async def test_a_damaged_data_file_shows_the_reason_instead_of_crashing(clinic: Desk, booked, data_dir) -> None:  # type: ignore[no-untyped-def]
+    core = next((data_dir / "segments").glob("core.*.json"))
+    core.write_bytes(core.read_bytes()[:40])
+    before = fingerprint(data_dir)
+    desk = Desk(TinyStore(data_dir), clinic.clock, clinic.settings)
+    app = make_app(desk)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ProblemScreen)
+        message = text_of(app.screen.query_one("#problem-message"))
+        assert core.name in message and "\n" not in message
+        await pilot.press("1", "c", "enter")
+        assert isinstance(app.screen, ProblemScreen)
+    assert fingerprint(data_dir) == before
+
+
+def test_only_the_app_imports_textual(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "import rxdesk.cli, rxdesk.services, rxdesk.worker, rxdesk.domain, rxdesk.store\n"
+        "from rxdesk.cli import main\n"
+        f"code = main(['--data-dir', {str(tmp_path / 'd')!r}, 'appointments', 'list'])\n"
+        "assert code == 0, code\n"
+        "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(','.join(loaded))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

@@ -1,0 +1,47 @@
+"""What the agent sees, pinned: the overview, the cancel dialog, help, the patients list.
+
+Fixed clock, fixed data, fixed uids and a fixed terminal size, so a change in any of these
+pictures is a change someone made on purpose (`pytest --snapshot-update` after checking it).
+"""
+
+from __future__ import annotations
+
+from rxdesk.services import Desk
+from tests.tui.conftest import make_app, settle
+
+SIZE = (130, 34)
+
+
+def test_overview(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(clinic), terminal_size=SIZE, run_before=settle)
+
+
+def test_cancel_dialog(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    async def open_dialog(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+
+    assert snap_compare(make_app(clinic), terminal_size=SIZE, run_before=open_dialog)
+
+
+def test_help(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    async def open_help(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(make_app(clinic), terminal_size=SIZE, run_before=open_help)
+
+
+def test_patients(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    async def open_patients(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+
+    assert snap_compare(make_app(clinic), terminal_size=SIZE, run_before=open_patients)
+
+
+def test_empty_data_dir(snap_compare, desk: Desk) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(desk), terminal_size=SIZE, run_before=settle)
