@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -76,7 +77,7 @@ def app_figures(data: Path, work: Path, *, runs: int, uids: list[str], log: Log)
     for run in range(runs):
         copy = snapshot_dir(data, work / f"app-{run}")
         proc = subprocess.run(
-            [sys.executable, "-m", "bench.app_probe", str(copy)],
+            [sys.executable, "-m", "bench.app_probe", str(copy), repr(time.time())],
             env=bench_env(copy), capture_output=True, text=True, timeout=600,
         )
         if proc.returncode != 0:

@@ -487,6 +487,7 @@ class DemoService(Service):
             patients = snap.writable_table("patients", "patients")  # type: ignore[attr-defined]
             for patient in data.patients:
                 patients[patient.id] = patient.to_json()
+            view.patients.index_names({p.id: p.name for p in data.patients})
             view.appointments.put_raw_many(data.appointments)
             for old, new in data.links:
                 view.appointments.link_successor(old, new)

@@ -52,6 +52,9 @@ M = TypeVar("M", bound=Entity)
 
 CORE = "core"
 PATIENTS = "patients"
+# id -> name for every patient, kept beside the full records: listing a page of appointments
+# needs the names, and this file is a fraction of the size of the records it summarises.
+PATIENT_NAMES = "patient-names"
 APPT_PREFIX = "appt-"
 EVENTS_PREFIX = "events-"
 AUDIT_PREFIX = "audit-"
@@ -170,10 +173,33 @@ class PatientRepo(Keyed[Patient]):
         return seg.memo("sorted", build)
 
     def names(self) -> Mapping[str, str]:
-        seg = self._snap.segment(PATIENTS)
+        index = self._snap.segment(PATIENT_NAMES)
+        if index is not None:
+            return index.memo("names", lambda: {k: v["name"] for k, v in index.table("names").items()})
+        seg = self._snap.segment(PATIENTS)  # a data dir from before the index: the slow way
         if seg is None:
             return {}
         return seg.memo("names", lambda: {k: v["name"] for k, v in seg.table("patients").items()})
+
+    def put(self, item: Patient) -> None:
+        super().put(item)
+        self.index_names({item.id: item.name})
+
+    def delete(self, key: str) -> None:
+        super().delete(key)
+        _writable(self._snap).delete(PATIENT_NAMES, "names", key)
+
+    def index_names(self, names: Mapping[str, str]) -> None:
+        """Keep the id -> name index in step with patient records written in bulk."""
+        tx = _writable(self._snap)
+        if tx.segment(PATIENT_NAMES) is None and tx.segment(PATIENTS) is not None:
+            # First write since the index exists: seed it from every record.
+            table = tx.writable_table(PATIENT_NAMES, "names")
+            table.update({k: {"name": v["name"]} for k, v in tx.table(PATIENTS, "patients").items()})
+        table = tx.writable_table(PATIENT_NAMES, "names")
+        for key, name in names.items():
+            if table.get(key, {}).get("name") != name:
+                table[key] = {"name": name}
 
     def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
         """Patients whose name, email, phone, external id or id contains `text` (any case;

@@ -91,9 +91,9 @@ def test_replaced_files_are_deleted_after_the_grace_period(store, data_dir, monk
     files = sorted(p.name for p in (data_dir / "segments").iterdir())
     manifest = json.loads((data_dir / "rxdesk.json").read_text())
     previous = json.loads((data_dir / "rxdesk.previous.json").read_text())
-    live = {manifest["segments"]["patients"]["file"], previous["segments"]["patients"]["file"]}
+    live = {ref["file"] for m in (manifest, previous) for ref in m["segments"].values()}
     assert set(files) <= live | {f for f, _ in manifest["graveyard"]}
-    assert len(files) <= 2
+    assert len(files) <= 2 * len(manifest["segments"])  # the current and the previous of each
 
 
 WRITER = textwrap.dedent(
@@ -197,3 +197,16 @@ def test_leftovers_of_a_crashed_writer_are_ignored(clinic, data_dir) -> None:  #
     with TinyStore(data_dir).write() as view:
         view.patients.put(patient("pat-004"))
     assert len(TinyStore(data_dir).read().patients.all()) == 4
+
+
+def test_the_patient_name_index_follows_every_patient_write(store, data_dir) -> None:  # type: ignore[no-untyped-def]
+    with store.write() as view:
+        view.patients.put(patient("a"))
+        view.patients.put(patient("b"))
+    with store.write() as view:
+        view.patients.put(patient("a").model_copy(update={"name": "Renamed"}))
+        view.patients.delete("b")
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    db = open_segment(data_dir / "segments" / manifest["segments"]["patient-names"]["file"])
+    assert {d.doc_id: d["name"] for d in db.table("names").all()} == {"a": "Renamed"}
+    assert dict(store.read().patients.names()) == {"a": "Renamed"}
