@@ -24,7 +24,7 @@ from rxdesk.domain.models import (
     appointment_target,
 )
 from rxdesk.domain.queries import AppointmentQuery, Page
-from rxdesk.domain.times import local_day_bounds, zone
+from rxdesk.domain.times import format_local, local_day_bounds, zone
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
 from rxdesk.store.tinystore import TinyView, appointment_from_store
@@ -122,6 +122,21 @@ class AppointmentDetail:
         data["audit"] = [e.to_json() for e in self.audit]
         data["reminders_sent"] = [r.to_json() for r in self.reminders_sent]
         return data
+
+
+@dataclass(frozen=True)
+class AppointmentSummary:
+    appointment: Appointment
+    patient_name: str
+    doctor_name: str
+    type_name: str
+    zone: str  # the organisation's, for showing times
+    cancellable: str | None  # why not, or None when it can be cancelled
+
+    def text(self) -> str:
+        appt = self.appointment
+        return (f"{self.patient_name} with {self.doctor_name}, {format_local(appt.starts_at, self.zone)}\n"
+                f"{self.type_name} · {appt.status.value} · {appt.uid}")
 
 
 class AppointmentService(Service):
@@ -227,6 +242,17 @@ class AppointmentService(Service):
 
     def parse_filter(self, text: FilterText) -> ParsedFilter:
         return parse_filter_text(self, text)
+
+    def summary(self, uid: str) -> AppointmentSummary:
+        """One appointment with the names an agent reads beside it, and whether it can be
+        cancelled: what a confirmation dialog shows. Reads no patient records, only names."""
+        view = self.store.read()
+        appt = view.appointments.require(uid)
+        row = self.rows(view, [appt])[0]
+        return AppointmentSummary(
+            appt, row.patient_name, row.doctor_name, row.type_name,
+            self.org(view).timezone, lifecycle.why_not_cancellable(appt),
+        )
 
     def why_not_cancellable(self, uid: str) -> str | None:
         return lifecycle.why_not_cancellable(self.get(uid))

@@ -23,10 +23,10 @@ from rxdesk.config import Settings
 from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError, StoreError
 from rxdesk.domain.models import Appointment
-from rxdesk.domain.times import format_local, format_utc
+from rxdesk.domain.times import format_utc
 from rxdesk.resources import styles_dir
 from rxdesk.services import Desk
-from rxdesk.services.appointments import AppointmentDetail
+from rxdesk.services.appointments import AppointmentSummary
 from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.base import DeskScreen
@@ -220,15 +220,13 @@ class RxdeskApp(App[int]):
 
     def start_cancel(self, uid: str, *, on_done: Callable[[Appointment], Any] | None = None) -> None:
         """`c`: explain why not, or ask for the reason and cancel."""
-        desk = self.desk
 
-        def opened(result: tuple[AppointmentDetail, str]) -> None:
-            detail, tz = result
-            if detail.cancellable:
-                self.notify(f"{uid} cannot be cancelled: {detail.cancellable}", severity="warning",
+        def opened(summary: AppointmentSummary) -> None:
+            if summary.cancellable:
+                self.notify(f"{uid} cannot be cancelled: {summary.cancellable}", severity="warning",
                             title="Not cancelled")
                 return
-            summary = self._summary(detail, tz)
+            text = summary.text()
 
             def finished(appointment: Appointment | None) -> None:
                 if appointment is None:
@@ -236,22 +234,12 @@ class RxdeskApp(App[int]):
                 self.note_own_write()
                 if on_done is not None:
                     on_done(appointment)
-                self.notify(f"Cancelled {summary.splitlines()[0]} · reason: {appointment.cancel_reason}",
+                self.notify(f"Cancelled {text.splitlines()[0]} · reason: {appointment.cancel_reason}",
                             title="Appointment cancelled")
 
-            self.push_screen(CancelModal(uid, summary), finished)
+            self.push_screen(CancelModal(uid, text), finished)
 
-        call_service(self, lambda: (desk.appointments.show(uid), desk.org().timezone),
-                     done=opened, group="cancel-open")
-
-    @staticmethod
-    def _summary(detail: AppointmentDetail, tz: str) -> str:
-        appt = detail.appointment
-        patient = detail.patient.name if detail.patient else appt.patient_id
-        doctor = detail.doctor.name if detail.doctor else appt.doctor_id
-        kind = detail.type.name if detail.type else appt.type_key
-        return (f"{patient} with {doctor}, {format_local(appt.starts_at, tz)}\n"
-                f"{kind} · {appt.status.value} · {appt.uid}")
+        call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
 
     # Help and the command palette list the keys of the screen the agent is on.
 
