@@ -17,6 +17,15 @@ from rxdesk.domain.times import parse_instant
 _AGENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
+def _data_dir_path(raw: str) -> Path:
+    if "\x00" in raw:
+        raise ConfigError("data dir must not contain a NUL character")
+    try:
+        return Path(raw).expanduser()
+    except RuntimeError:  # `~name` for a user this machine does not know
+        raise ConfigError(f"data dir {raw[:80]!r}: cannot find that home directory") from None
+
+
 def default_data_dir() -> Path:
     import platformdirs
 
@@ -60,7 +69,7 @@ class Settings:
     ) -> Settings:
         env = os.environ if env is None else env
         raw_dir = data_dir or env.get("RXDESK_DATA_DIR") or None
-        path = Path(raw_dir).expanduser() if raw_dir else default_data_dir()
+        path = _data_dir_path(raw_dir) if raw_dir else default_data_dir()
         name = validate_agent(agent or env.get("RXDESK_AGENT") or _default_agent())
         now = None
         if env.get("RXDESK_NOW"):

@@ -48,6 +48,12 @@ class UsageError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
+    """Usage errors as one line; options only as spelled in full (no silent abbreviations)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> Any:  # type: ignore[override]
         raise UsageError(self.prog, message)
 

@@ -117,6 +117,9 @@ class ProvisioningService(Service):
             raise ValidationFailed(f"{file}: is a directory, not a TOML file") from None
         except PermissionError:
             raise ValidationFailed(f"{file}: not readable (permission denied)") from None
+        except (OSError, ValueError) as exc:  # a name the OS refuses (NUL, too long) or an I/O error
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a usable file name"
+            raise ValidationFailed(f"{str(file)[:200]!r}: {reason}") from None
         try:
             return tomllib.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:

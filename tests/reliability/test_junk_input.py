@@ -1,0 +1,98 @@
+"""Junk on the command line: every argument of every command, never a traceback.
+
+Random strings, huge strings, unicode and control characters, wrong types and dates out of
+range go into every command's positionals and options. The answer is always exit 0, 1 or 2;
+a refusal is one line on stderr and leaves the data dir byte-for-byte as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rxdesk.cli import build_parser
+from rxdesk.services import Desk
+from tests.helpers import fingerprint, make_appointment, run_cli
+
+# Commands that start long-running work when given a large valid number; tested on their own.
+LONG_RUNNING = {("demo",), ("worker",)}
+
+
+def leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subparsers:
+        yield prefix, parser
+        return
+    for action in subparsers:
+        for name, child in action.choices.items():
+            yield from leaf_commands(child, (*prefix, name))
+
+
+COMMANDS = sorted((path, p) for path, p in leaf_commands(build_parser()) if path not in LONG_RUNNING)
+
+
+def option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    return sorted(s for a in parser._actions for s in a.option_strings if s not in ("-h", "--help"))
+
+
+JUNK = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=20),
+    st.sampled_from([
+        "", " ", "\n", "\t\r", "\x00", "\x1b[31m", "-1", "0", "99999999999999999999", "1e309", "nan",
+        "0001-01-01", "9999-12-31", "2026-02-30", "2026-13-01", "+99999d", "-99999w", "today",
+        "1970-01-01T00:00:00Z", "2026-11-24T09:00:00+14:00", "pat-001", "dr-weber", "gp-consult",
+        "'; DROP TABLE appointments; --", "../../etc/passwd", "🙂" * 30, "x" * 100_000,
+        "https://", "ftp://example.com", "whsec_", "eyJhbGciOiJub25lIn0.e30.",
+    ]),
+)
+
+
+def argv_for(path: tuple[str, ...], parser: argparse.ArgumentParser) -> st.SearchStrategy[list[str]]:
+    token = st.one_of(JUNK, st.sampled_from(option_strings(parser) or ["--json"]))
+    return st.lists(token, max_size=6).map(lambda rest: [*path, *rest])
+
+
+@pytest.fixture
+def busy_clinic(clinic: Desk, now) -> Desk:  # type: ignore[no-untyped-def]
+    make_appointment(clinic, start=now + timedelta(days=1))
+    make_appointment(clinic, start=now + timedelta(days=2), status="held", hold_minutes=60 * 72)
+    return clinic
+
+
+@pytest.mark.parametrize("path,parser", COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_junk_arguments_never_raise(path, parser, busy_clinic, cli_env, data_dir, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    env = {**cli_env, "RXDESK_MASTER_KEY": ""}
+    monkeypatch.chdir(tmp_path)  # a junk --data-dir is a relative path: keep it in here
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(argv=argv_for(path, parser))
+    def run(argv: list[str]) -> None:
+        before = fingerprint(data_dir)
+        result = run_cli(*argv, env=env)
+        assert result.code in (0, 1, 2), (argv, result)
+        assert "Traceback" not in result.err + result.out, argv
+        assert "internal error" not in result.err, (argv, result.err)
+        if result.code != 0:
+            lines = result.err.strip().splitlines()
+            assert len(lines) == 1 and lines[0], (argv, result.err)
+            assert fingerprint(data_dir) == before, argv
+
+    run()
+
+
+@given(value=JUNK)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_demo_refuses_junk_sizes(value: str, cli_env, data_dir) -> None:  # type: ignore[no-untyped-def]
+    if value.strip().isdigit() and int(value) < 10**7:
+        return  # a real size: building it is the demo test's business
+    before = fingerprint(data_dir)
+    result = run_cli("demo", "--appointments", value, env=cli_env)
+    assert result.code in (1, 2) and "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert fingerprint(data_dir) == before
