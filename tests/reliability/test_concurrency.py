@@ -1,0 +1,107 @@
+"""Several processes on one data dir at once: every completed action is kept, once.
+
+Two streams of command-line cancellations run as separate processes while the app (pilot) in
+this process cancels others and a third process keeps reading. Afterwards every cancellation
+that reported success is in the data with exactly one APPOINTMENT_CANCELLED event, and no
+reader ever saw an appointment cancelled without its event (or the other way round).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+from rxdesk.domain.clock import FixedClock
+from rxdesk.services import Desk
+from rxdesk.store import TinyStore
+from tests.helpers import REPO, make_appointment
+from tests.tui.conftest import make_app, settle
+
+STREAM = textwrap.dedent(
+    """
+    import sys
+    from rxdesk.cli import main
+    data_dir, reason, *uids = sys.argv[1:]
+    for uid in uids:
+        code = main(["--data-dir", data_dir, "appointments", "cancel", uid, "--reason", reason])
+        if code == 0:
+            print("ok", uid, flush=True)
+    """
+)
+
+READER = textwrap.dedent(
+    """
+    import json, sys
+    from rxdesk.store import TinyStore
+    data_dir, watched = sys.argv[1], set(sys.argv[2:])
+    store = TinyStore(data_dir)
+    checks = 0
+    while True:
+        view = store.read()
+        cancelled = {u for u in watched if view.appointments.require(u).status.value == "cancelled"}
+        announced = {e.data["appointment"]["uid"] for _, e in view.events.after(0)
+                     if e.type.value == "APPOINTMENT_CANCELLED"} & watched
+        if cancelled != announced:
+            print(json.dumps({"half_state": sorted(cancelled ^ announced)}), flush=True)
+            sys.exit(1)
+        checks += 1
+        if len(cancelled) == len(watched):
+            print(json.dumps({"checks": checks}), flush=True)
+            sys.exit(0)
+    """
+)
+
+
+def spawn(code: str, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(clinic: Desk, now, data_dir: Path, cli_env) -> None:  # type: ignore[no-untyped-def]
+    start = now + timedelta(days=1)
+    uids = [make_appointment(clinic, start=start + timedelta(minutes=20 * i)).uid for i in range(36)]
+    stream_a, stream_b, by_app = uids[0:15], uids[15:30], uids[30:36]
+    import os
+
+    env = {**os.environ, **cli_env, "PYTHONPATH": str(REPO)}
+    reader = spawn(READER, str(data_dir), *uids, env=env)
+    streams = [spawn(STREAM, str(data_dir), "stream a", *stream_a, env=env),
+               spawn(STREAM, str(data_dir), "stream b", *stream_b, env=env)]
+
+    # Meanwhile an agent's app cancels its own six, through the keys, on its own store.
+    desk = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+    app = make_app(desk)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        for uid in by_app:
+            screen.table.select_key(uid)
+            await pilot.press("c")
+            await settle(pilot)
+            await pilot.press(*"app", "enter")
+            await settle(pilot)
+
+    outputs = [p.communicate(timeout=120) for p in streams]
+    reported = [line.split()[1] for out, _ in outputs for line in out.splitlines() if line.startswith("ok ")]
+    assert all(p.returncode == 0 for p in streams), [err for _, err in outputs]
+    assert sorted(reported) == sorted(stream_a + stream_b)  # nothing was refused for a lock
+
+    reader_out, reader_err = reader.communicate(timeout=120)
+    assert reader.returncode == 0, reader_out + reader_err
+    assert json.loads(reader_out.splitlines()[-1])["checks"] >= 1
+
+    view = TinyStore(data_dir).read()
+    reasons = {"stream a": set(stream_a), "stream b": set(stream_b), "app": set(by_app)}
+    for reason, expected in reasons.items():
+        for uid in expected:
+            appt = view.appointments.require(uid)
+            assert appt.status.value == "cancelled" and appt.cancel_reason == reason, uid
+    events = [e for _, e in view.events.after(0)]
+    assert len({e.id for e in events}) == len(events)
+    per_uid = Counter(e.data["appointment"]["uid"] for e in events if e.type.value == "APPOINTMENT_CANCELLED")
+    assert per_uid == Counter({uid: 1 for uid in uids})
