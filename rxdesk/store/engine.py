@@ -267,6 +267,8 @@ class Engine:
         """The newest committed manifest; re-read only when the file has changed."""
         try:
             st = os.stat(self.manifest_path)
+        except NotADirectoryError:
+            raise StoreError(f"data dir {self.data_dir} is not a directory") from None
         except FileNotFoundError:
             if self.data_dir.exists() and not self.data_dir.is_dir():
                 raise StoreError(f"data dir {self.data_dir} is not a directory") from None
