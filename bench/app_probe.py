@@ -71,7 +71,7 @@ async def probe(data_dir: Path, started: float) -> dict[str, float]:
     from rxdesk.tui.screens.overview import OverviewScreen
     from rxdesk.tui.widgets.tables import AppointmentTable
 
-    desk = Desk.open(Settings.from_env(data_dir=data_dir))
+    desk = Desk.open(Settings.from_env(data_dir=str(data_dir)))
     app = RxdeskApp(desk, worker=False, poll_seconds=3600)
     figures: dict[str, float] = {}
     watch = LoopWatch()

@@ -1,0 +1,24 @@
+"""The benchmark runs end to end on a 10k data set (that it runs; no timing is asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import REPO
+
+
+def test_the_benchmark_runs_on_a_small_data_set(tmp_path: Path) -> None:
+    out = tmp_path / "bench.md"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--naive", "yes", "--data", str(tmp_path / "data"), "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = out.read_text()
+    for row in ("CLI `appointments cancel`, end to end", "app: start to first rows painted",
+                "worker tick with nothing due", "peak memory of the app", "`rxdesk --help`"):
+        line = next(line for line in report.splitlines() if line.startswith(f"| {row}"))
+        assert "not measured" not in line or "worker" in row, line
+    assert "## Targets missed" in report
