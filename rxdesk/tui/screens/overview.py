@@ -46,9 +46,9 @@ class OverviewScreen(DeskScreen):
     BINDINGS = [
         Binding("slash", "focus_filters", "Filter"),
         Binding("escape", "focus_table", "Table", show=False),
-        Binding("right_square_bracket", "page(1)", "Next page"),
-        Binding("left_square_bracket", "page(-1)", "Prev page"),
-        Binding("ctrl+r", "reload", "Reload"),
+        Binding("right_square_bracket", "page(1)", "Next page", show=False),
+        Binding("left_square_bracket", "page(-1)", "Prev page", show=False),
+        Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
     def __init__(self) -> None:

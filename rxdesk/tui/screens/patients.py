@@ -24,8 +24,8 @@ class PatientsScreen(DeskScreen):
     BINDINGS = [
         Binding("slash", "focus_search", "Search"),
         Binding("escape", "focus_table", "Table", show=False),
-        Binding("right_square_bracket", "page(1)", "Next page"),
-        Binding("left_square_bracket", "page(-1)", "Prev page"),
+        Binding("right_square_bracket", "page(1)", "Next page", show=False),
+        Binding("left_square_bracket", "page(-1)", "Prev page", show=False),
     ]
 
     def __init__(self) -> None:

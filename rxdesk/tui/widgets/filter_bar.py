@@ -15,10 +15,10 @@ from textual.widgets import Input, Static
 from rxdesk.services.appointments import FilterText
 
 FIELDS = (
-    ("doctor", "doctor: name or id"),
-    ("patient", "patient: name, id, email"),
-    ("statuses", "status: active, all, held…"),
-    ("date_from", "from: today, -7d"),
+    ("doctor", "doctor"),
+    ("patient", "patient"),
+    ("statuses", "status: active"),
+    ("date_from", "from: today"),
     ("date_to", "to: +7d"),
 )
 

@@ -59,10 +59,6 @@ class DeskHeader(Widget):
         if app.fixed_time_label:
             line.append("  ")
             line.append(f" FIXED TIME {app.fixed_time_label} ", style("header--fixed-time"))
-        if self.maintenance:
-            warn = self.maintenance_failed
-            line.append("   ")
-            line.append(self.maintenance, style("header--warning" if warn else "header--meta"))
         tabs = Text(no_wrap=True, overflow="ellipsis")
         for key, name, label in SECTIONS:
             current = name == self.section
@@ -71,4 +67,10 @@ class DeskHeader(Widget):
                 style("header--section-current" if current else "header--section"),
             )
             tabs.append(" ")
-        return Text("\n").join([line, tabs])
+        if self.maintenance:
+            warn = self.maintenance_failed
+            tabs.append("  ")
+            tabs.append(self.maintenance, style("header--warning" if warn else "header--meta"))
+        both = Text("\n").join([line, tabs])
+        both.no_wrap, both.overflow = True, "ellipsis"
+        return both
