@@ -30,8 +30,8 @@ WRITER = textwrap.dedent(
     data_dir, *uids = sys.argv[1:]
     print("started", flush=True)
     for uid in uids:
-        if main(["--data-dir", data_dir, "appointments", "cancel", uid, "--reason", "crash test"]) == 0:
-            print("ok", uid, flush=True)
+        code = main(["--data-dir", data_dir, "appointments", "cancel", uid, "--reason", "crash test"])
+        print("ok" if code == 0 else f"failed-{code}", uid, flush=True)
     """
 )
 
@@ -48,13 +48,13 @@ def test_killed_writers_leave_whole_changes_only(clinic: Desk, now, data_dir: Pa
     for _ in range(trials):
         batch, pending = pending[:12], pending[12:]
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), *batch], cwd=REPO, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "started"
         first = proc.stdout.readline()  # writes are under way once the first one is done
         time.sleep(rng.uniform(0.0, 0.08))  # somewhere in the stream of writes; not a timing assert
         proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=30)
         reported |= {line.split()[1] for line in [first, *out.splitlines()] if line.startswith("ok ")}
 
         view = TinyStore(data_dir).read()  # loads, or the test fails here with the StoreError
@@ -65,6 +65,8 @@ def test_killed_writers_leave_whole_changes_only(clinic: Desk, now, data_dir: Pa
                 cancelled.add(uid)
                 assert [a.action for a in view.audit.for_target(f"appointment:{uid}")] == ["appointment.cancel"]
         assert reported & set(batch) <= cancelled
+        failed = [line for line in out.splitlines() if line.startswith("failed")]
+        assert not failed, (failed, err)
         assert len(cancelled - reported) <= 1  # at most the one in flight, and then whole
         events = Counter(e.data["appointment"]["uid"] for _, e in view.events.after(0)
                          if e.type.value == "APPOINTMENT_CANCELLED")
