@@ -327,3 +327,62 @@ __all__ = [
     "reminder_key",
     "datetime",
 ]
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    delivered = "delivered"
+    dead = "dead"
+
+
+class Delivery(Entity):
+    """One event sent to one subscription, with its attempts (DESIGN: Events and webhooks)."""
+
+    id: str
+    event_id: str
+    event_type: EventType
+    subscription_id: str
+    url: str
+    status: DeliveryStatus = DeliveryStatus.pending
+    attempts: int = 0
+    created_at: UtcDateTime
+    next_attempt_at: UtcDateTime | None = None
+    last_attempt_at: UtcDateTime | None = None
+    delivered_at: UtcDateTime | None = None
+    last_status_code: int | None = None
+    last_error: str = ""
+    response_excerpt: str = ""
+    lease_owner: str = ""
+    lease_until: UtcDateTime | None = None
+
+
+class MessageChannel(StrEnum):
+    email = "email"
+    sms = "sms"
+
+
+class MessageStatus(StrEnum):
+    pending = "pending"  # to be sent by the worker (SMTP or the SMS gateway is configured)
+    sent = "sent"
+    failed = "failed"  # gave up after the last retry
+    outbox = "outbox"  # nothing configured: kept in the local outbox for the app to show
+
+
+class OutboxMessage(Entity):
+    """An email or SMS a reminder asked for."""
+
+    id: str
+    channel: MessageChannel
+    to: str
+    subject: str = ""
+    body: str
+    status: MessageStatus
+    created_at: UtcDateTime
+    appointment_uid: str = ""
+    event_id: str = ""
+    attempts: int = 0
+    next_attempt_at: UtcDateTime | None = None
+    sent_at: UtcDateTime | None = None
+    last_error: str = ""
+    lease_owner: str = ""
+    lease_until: UtcDateTime | None = None

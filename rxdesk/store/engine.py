@@ -209,6 +209,10 @@ class Transaction(Snapshot):
     def counter(self, name: str) -> int:
         return self._counters.get(name, super().counter(name))
 
+    def set_counter(self, name: str, value: int) -> None:
+        """Move a counter (e.g. a cursor over the event log) to `value`."""
+        self._counters[name] = value
+
     def next_seq(self, name: str) -> int:
         value = self.counter(name) + 1
         self._counters[name] = value

@@ -46,6 +46,7 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.queries import AppointmentQuery, Page
 from rxdesk.domain.times import format_utc, week_key, weeks_between
+from rxdesk.store.deliveries import DeliveryRepo, MessageRepo
 from rxdesk.store.engine import Engine, Snapshot, Transaction
 
 M = TypeVar("M", bound=Entity)
@@ -645,6 +646,8 @@ class TinyView:
         self.reminders_sent = ReminderSentRepo(snap)
         self.events = EventRepo(snap)
         self.audit = AuditRepo(snap)
+        self.deliveries = DeliveryRepo(snap)
+        self.messages = MessageRepo(snap)
 
     @property
     def generation(self) -> int:

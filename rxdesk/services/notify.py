@@ -1,0 +1,109 @@
+"""Email over SMTP and SMS over an HTTP gateway, for reminders that ask for them.
+
+Unconfigured, messages stay in the local outbox (the `messages` log) for the app to show.
+Errors come back as one line that never carries a password or token.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from rxdesk.config import Settings
+from rxdesk.domain.errors import ConfigError
+
+TIMEOUT_SECONDS = 15.0
+
+
+class SendFailed(Exception):
+    """One attempt failed; `str()` is a one-line reason without credentials."""
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    host: str
+    port: int
+    user: str
+    password: str
+    implicit_tls: bool  # smtps://
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpTarget:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ConfigError("RXDESK_SMTP_URL must look like smtp://user:pass@host:587 (or smtps://)")
+        try:
+            port = parts.port or (465 if parts.scheme == "smtps" else 587)
+        except ValueError:
+            raise ConfigError("RXDESK_SMTP_URL has a port that is not a number") from None
+        return cls(parts.hostname, port, unquote(parts.username or ""), unquote(parts.password or ""),
+                   parts.scheme == "smtps")
+
+
+class Notifier:
+    """Sends one message per call. Build one per tick; it holds no connection between ticks."""
+
+    def __init__(self, settings: Settings | None) -> None:
+        self.smtp = SmtpTarget.parse(settings.smtp_url) if settings and settings.smtp_url else None
+        self.mail_from = settings.mail_from if settings else "rxdesk@localhost"
+        self.sms_url = settings.sms_url if settings else None
+        self.sms_token = settings.sms_token if settings else None
+
+    @property
+    def email_configured(self) -> bool:
+        return self.smtp is not None
+
+    @property
+    def sms_configured(self) -> bool:
+        return bool(self.sms_url)
+
+    def send_email(self, to: str, subject: str, body: str) -> None:
+        target = self.smtp
+        if target is None:
+            raise SendFailed("no SMTP server configured")
+        message = EmailMessage()
+        message["From"] = self.mail_from
+        message["To"] = to
+        message["Subject"] = subject
+        message.set_content(body)
+        context = ssl.create_default_context()
+        try:
+            if target.implicit_tls:
+                client: smtplib.SMTP = smtplib.SMTP_SSL(target.host, target.port, timeout=TIMEOUT_SECONDS, context=context)
+            else:
+                client = smtplib.SMTP(target.host, target.port, timeout=TIMEOUT_SECONDS)
+            with client:
+                client.ehlo()
+                if not target.implicit_tls and client.has_extn("starttls"):
+                    client.starttls(context=context)
+                    client.ehlo()
+                if target.user:
+                    client.login(target.user, target.password)
+                client.send_message(message)
+        except smtplib.SMTPAuthenticationError:
+            raise SendFailed(f"SMTP server {target.host} refused the login") from None
+        except smtplib.SMTPRecipientsRefused:
+            raise SendFailed(f"SMTP server {target.host} refused the recipient") from None
+        except smtplib.SMTPException as exc:
+            raise SendFailed(f"SMTP error from {target.host}: {type(exc).__name__}") from None
+        except (OSError, socket.timeout) as exc:
+            raise SendFailed(f"cannot reach SMTP server {target.host}:{target.port} ({type(exc).__name__})") from None
+
+    def send_sms(self, to: str, body: str) -> None:
+        if not self.sms_url:
+            raise SendFailed("no SMS gateway configured")
+        headers = {"Authorization": f"Bearer {self.sms_token}"} if self.sms_token else {}
+        host = urlsplit(self.sms_url).hostname or "the SMS gateway"
+        try:
+            response = httpx.post(self.sms_url, json={"to": to, "body": body}, headers=headers,
+                                  timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise SendFailed(f"cannot reach {host} ({type(exc).__name__})") from None
+        if not 200 <= response.status_code < 300:
+            raise SendFailed(f"{host} answered {response.status_code}")

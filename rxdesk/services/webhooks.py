@@ -1,0 +1,339 @@
+"""Webhook subscriptions, deliveries and the event log, and how one delivery is sent.
+
+Deliveries follow the Standard Webhooks specification: `webhook-id` (the event id, the same
+on every retry), `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 over
+`id.timestamp.body` with the decoded `whsec_` secret), made afresh for each attempt; body
+`{"type", "timestamp", "data"}`. The worker makes and sends deliveries; this module holds the
+rules and the agent's actions.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets as random_source
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from rxdesk.domain.errors import NotFound, Refused, ValidationFailed
+from rxdesk.domain.ids import random_token
+from rxdesk.domain.models import (
+    Delivery,
+    DeliveryStatus,
+    Event,
+    EventType,
+    OutboxMessage,
+    Subscription,
+)
+from rxdesk.domain.queries import Page
+from rxdesk.domain.times import format_utc
+from rxdesk.services import crypto
+from rxdesk.services.base import Service, admin_actor, record
+from rxdesk.store.tinystore import TinyView
+
+TIMEOUT_SECONDS = 15.0
+RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature",
+                              "content-type", "content-length", "host", "transfer-encoding"})
+MAX_HEADERS = 20
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
+# After attempt n fails, wait RETRY_AFTER[n-1]; when they run out, the delivery is dead.
+RETRY_AFTER = (timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
+               timedelta(hours=5), timedelta(hours=10), timedelta(hours=10))
+MAX_RETRY_AFTER = timedelta(hours=24)
+EXCERPT = 2000
+
+
+def subscription_target(sub_id: str) -> str:
+    return f"subscription:{sub_id}"
+
+
+def new_signing_secret() -> str:
+    return "whsec_" + base64.b64encode(random_source.token_bytes(32)).decode()
+
+
+def _secret_bytes(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header value for one attempt."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_secret_bytes(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def payload(event: Event) -> bytes:
+    body = {"type": event.type.value, "timestamp": format_utc(event.created_at), "data": event.data}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def check_url(url: object) -> str:
+    """http:// or https:// with a host, no spaces or control characters."""
+    if not isinstance(url, str):
+        raise ValidationFailed("url must be text")
+    text = url.strip()
+    if len(text) > 2000:
+        raise ValidationFailed("url is longer than 2000 characters")
+    if not re.fullmatch(r"https?://[^\s/?#@]+(?:@[^\s/?#]+)?[^\s]*", text) or any(ord(c) < 32 for c in text):
+        raise ValidationFailed(f"url {text[:60]!r} is not an http:// or https:// URL")
+    try:
+        parts = httpx.URL(text)
+    except (httpx.InvalidURL, ValueError):
+        raise ValidationFailed(f"url {text[:60]!r} is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.host:
+        raise ValidationFailed(f"url {text[:60]!r} is not an http:// or https:// URL")
+    return text
+
+
+def check_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Custom headers: token names, no line breaks, never the signature headers."""
+    if len(headers) > MAX_HEADERS:
+        raise ValidationFailed(f"at most {MAX_HEADERS} custom headers")
+    clean: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise ValidationFailed(f"header name {str(name)[:40]!r} is not a valid HTTP header name")
+        if name.lower() in RESERVED_HEADERS:
+            raise ValidationFailed(f"header {name} is set by rxdesk and cannot be replaced")
+        if not isinstance(value, str) or len(value) > 1000 or any(c in value for c in "\r\n\x00"):
+            raise ValidationFailed(f"header {name}: the value must be one line of at most 1000 characters")
+        if name.lower() in {k.lower() for k in clean}:
+            raise ValidationFailed(f"header {name} is given twice")
+        clean[name] = value.strip()
+    return clean
+
+
+def parse_header_args(items: list[str]) -> dict[str, str]:
+    """`K=V` (or `K: V`) pairs from the command line."""
+    headers: dict[str, str] = {}
+    for item in items:
+        sep = "=" if "=" in item else ":" if ":" in item else None
+        if sep is None:
+            raise ValidationFailed(f"header {item[:40]!r} is not NAME=VALUE")
+        name, value = item.split(sep, 1)
+        headers[name.strip()] = value.strip()
+    return check_headers(headers)
+
+
+def check_events(events: list[str]) -> list[EventType]:
+    if not events:
+        raise ValidationFailed("name at least one event type")
+    valid = {e.value for e in EventType}
+    picked: list[EventType] = []
+    for name in events:
+        for part in str(name).replace(",", " ").split():
+            key = part.strip().upper()
+            if key not in valid:
+                raise ValidationFailed(f"event {part[:40]!r} is not one of {', '.join(sorted(valid))}")
+            if EventType(key) not in picked:
+                picked.append(EventType(key))
+    if not picked:
+        raise ValidationFailed("name at least one event type")
+    return picked
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    ok: bool
+    status_code: int | None = None
+    error: str = ""
+    retry_after: timedelta | None = None
+    excerpt: str = ""
+    gone: bool = False  # 410: the receiver asks us to stop
+
+
+def _retry_after(value: str | None, now: float) -> timedelta | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return min(timedelta(seconds=max(0.0, when - now)), MAX_RETRY_AFTER)
+
+
+def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret: str, msg_id: str, body: bytes) -> AttemptResult:
+    """One attempt: sign with the wall clock's time (receivers check it), POST, classify."""
+    now = time.time()
+    timestamp = int(now)
+    sent = {name: value for name, value in headers.items() if name.lower() not in RESERVED_HEADERS}
+    sent.update({
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, msg_id, timestamp, body),
+    })
+    try:
+        response = client.post(url, content=body, headers=sent)
+    except httpx.TimeoutException:
+        return AttemptResult(False, None, f"no answer within {TIMEOUT_SECONDS:g} s")
+    except httpx.HTTPError as exc:
+        return AttemptResult(False, None, f"cannot connect ({type(exc).__name__})")
+    excerpt = response.text[:EXCERPT] if response.content else ""
+    code = response.status_code
+    if 200 <= code < 300:
+        return AttemptResult(True, code, "", None, excerpt)
+    retry = _retry_after(response.headers.get("retry-after"), now) if code in (429, 503) else None
+    return AttemptResult(False, code, f"answered {code}", retry, excerpt, gone=code == 410)
+
+
+def http_client() -> httpx.Client:
+    return httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False,
+                        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+
+
+@dataclass(frozen=True)
+class NewSubscription:
+    subscription: Subscription
+    secret: str  # shown once
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.subscription.public(), "secret": self.secret}
+
+
+@dataclass(frozen=True)
+class DeliveryDetail:
+    delivery: Delivery
+    event: Event | None
+    body: str  # the JSON that is (or was) sent
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.delivery.to_json(), "payload": json.loads(self.body) if self.body else None}
+
+
+class WebhookService(Service):
+    @property
+    def _data_dir(self):  # type: ignore[no-untyped-def]
+        return self.settings.data_dir if self.settings else self.store.data_dir
+
+    def _box(self, view: TinyView, *, create: bool = False) -> crypto.SecretBox:
+        return crypto.open_box(view, self._data_dir, self.settings.master_key if self.settings else None, create=create)
+
+    def secret_of(self, view: TinyView, sub: Subscription) -> str:
+        return self._box(view).decrypt(sub.secret_encrypted)
+
+    # -- subscriptions ------------------------------------------------------------------
+
+    def add_subscription(self, url: str, events: list[str], headers: dict[str, str], agent: str) -> NewSubscription:
+        """A new active subscription with a fresh `whsec_` secret (returned once, stored
+        encrypted). It receives events created from now on."""
+        clean_url = check_url(url)
+        types = check_events(events)
+        clean_headers = check_headers(headers)
+        actor = admin_actor(agent)
+        secret = new_signing_secret()
+        with self.store.write() as view:
+            now = self.now()
+            box = self._box(view, create=True)
+            sub_id = "sub_" + random_token(10)
+            while view.subscriptions.get(sub_id) is not None:
+                sub_id = "sub_" + random_token(10)
+            if not any(s.active for s in view.subscriptions.all()):
+                # Nobody was listening: start the fan-out at the newest event, not at the start.
+                view.snap.set_counter(FANOUT_CURSOR, view.events.last_seq())  # type: ignore[attr-defined]
+            sub = Subscription(id=sub_id, url=clean_url, events=types, headers=clean_headers,
+                               secret_encrypted=box.encrypt(secret), active=True, created_at=now, created_by=actor)
+            view.subscriptions.put(sub)
+            record(view, at=now, actor=actor, action="subscription.add", target=subscription_target(sub_id),
+                   details={"url": clean_url, "events": [t.value for t in types], "headers": sorted(clean_headers)})
+        return NewSubscription(sub, secret)
+
+    def list_subscriptions(self) -> list[Subscription]:
+        subs = self.store.read().subscriptions.all()
+        return sorted(subs, key=lambda s: (not s.active, s.created_at or datetime.min.astimezone(), s.id))
+
+    def get_subscription(self, sub_id: str) -> Subscription:
+        return self.store.read().subscriptions.require(str(sub_id).strip())
+
+    def remove_subscription(self, sub_id: str, agent: str) -> Subscription:
+        """Remove it; its pending deliveries end as dead at their next attempt."""
+        actor = admin_actor(agent)
+        with self.store.write() as view:
+            sub = view.subscriptions.require(str(sub_id).strip())
+            view.subscriptions.delete(sub.id)
+            record(view, at=self.now(), actor=actor, action="subscription.remove",
+                   target=subscription_target(sub.id), details={"url": sub.url})
+        return sub
+
+    def send_test(self, sub_id: str, agent: str) -> AttemptResult:
+        """Send a signed test event to the subscription now (not queued, not retried)."""
+        view = self.store.read()
+        sub = view.subscriptions.require(str(sub_id).strip())
+        secret = self.secret_of(view, sub)
+        msg_id = "evt_test_" + random_token(12)
+        body = json.dumps({"type": "rxdesk.test", "timestamp": format_utc(self.now()),
+                           "data": {"subscription_id": sub.id, "message": "a test event from rxdesk"}},
+                          separators=(",", ":")).encode()
+        with http_client() as client:
+            result = post_signed(client, sub.url, sub.headers, secret, msg_id, body)
+        with self.store.write() as w:
+            record(w, at=self.now(), actor=admin_actor(agent), action="subscription.test",
+                   target=subscription_target(sub.id),
+                   details={"ok": result.ok, "status_code": result.status_code, "error": result.error})
+        return result
+
+    # -- deliveries and events -----------------------------------------------------------
+
+    def list_deliveries(self, status: str | None = None, *, offset: int = 0, limit: int | None = 100) -> Page[Delivery]:
+        wanted = None
+        if status:
+            try:
+                wanted = DeliveryStatus(status.strip().lower())
+            except ValueError:
+                raise ValidationFailed(
+                    f"status {status[:40]!r} is not one of {', '.join(s.value for s in DeliveryStatus)}") from None
+        view = self.store.read()
+        return view.deliveries.page(where=(lambda d: d.status == wanted) if wanted else None, offset=offset, limit=limit)
+
+    def show_delivery(self, delivery_id: str) -> DeliveryDetail:
+        view = self.store.read()
+        delivery = view.deliveries.get(str(delivery_id).strip())
+        if delivery is None:
+            raise NotFound(f"no delivery {str(delivery_id)[:40]!r}")
+        event = view.events.get(delivery.event_id)
+        return DeliveryDetail(delivery, event, payload(event).decode() if event else "")
+
+    def replay(self, delivery_id: str, agent: str) -> Delivery:
+        """Send a dead (or delivered) delivery again from the next tick, with the same id."""
+        actor = admin_actor(agent)
+        with self.store.write() as view:
+            delivery = view.deliveries.get(str(delivery_id).strip())
+            if delivery is None:
+                raise NotFound(f"no delivery {str(delivery_id)[:40]!r}")
+            if delivery.status == DeliveryStatus.pending:
+                raise Refused(f"delivery {delivery.id} is still pending: it is retried by itself")
+            if view.subscriptions.get(delivery.subscription_id) is None:
+                raise Refused(f"delivery {delivery.id}: its subscription was removed")
+            now = self.now()
+            again = delivery.model_copy(update={
+                "status": DeliveryStatus.pending, "attempts": 0, "next_attempt_at": now,
+                "lease_owner": "", "lease_until": None, "last_error": "",
+            })
+            view.deliveries.put(again)
+            record(view, at=now, actor=actor, action="delivery.replay", target=f"delivery:{delivery.id}",
+                   details={"event_id": delivery.event_id, "subscription_id": delivery.subscription_id})
+        return again
+
+    def list_events(self, type: str | None = None, *, offset: int = 0, limit: int | None = 100) -> Page[Event]:
+        wanted = None
+        if type:
+            wanted = check_events([type])[0].value
+        return self.store.read().events.newest(type=wanted, offset=offset, limit=limit)
+
+    def list_messages(self, *, offset: int = 0, limit: int | None = 100) -> Page[OutboxMessage]:
+        """Emails and SMS, newest first: the local outbox and what was sent."""
+        return self.store.read().messages.page(offset=offset, limit=limit)
+
+
+FANOUT_CURSOR = "webhooks.cursor"

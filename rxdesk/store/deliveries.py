@@ -1,0 +1,127 @@
+"""Webhook deliveries and outgoing messages: append-only logs with a small queue beside them.
+
+Both grow without end, so each lives in numbered log segments (`deliveries-N`, `messages-N`)
+and the worker never scans them: a `queues` segment holds only the rows still waiting to be
+sent (key -> next attempt time). Finishing a row rewrites its log segment and the queue; an
+idle tick reads the queue alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from rxdesk.domain.models import Delivery, Entity, OutboxMessage
+from rxdesk.domain.queries import Page
+from rxdesk.domain.times import format_utc
+from rxdesk.store.engine import Snapshot, Transaction
+
+QUEUES = "queues"
+ROWS_PER_SEGMENT = 2000
+
+R = TypeVar("R", bound=Entity)
+
+
+class QueuedLog(Generic[R]):
+    def __init__(self, snap: Snapshot, name: str, model: type[R], id_prefix: str) -> None:
+        self._snap = snap
+        self.name = name  # the log's table, its counter and its queue table
+        self.prefix = f"{name}-"
+        self.model = model
+        self.id_prefix = id_prefix
+
+    # Ids carry the sequence number, which names the segment: `dlv_000000001234`.
+    def _seq(self, row_id: str) -> int | None:
+        if not isinstance(row_id, str) or not row_id.startswith(self.id_prefix):
+            return None
+        digits = row_id[len(self.id_prefix):]
+        return int(digits) if digits.isdigit() and len(digits) == 12 else None
+
+    def _segment(self, seq: int) -> str:
+        return f"{self.prefix}{seq // ROWS_PER_SEGMENT:06d}"
+
+    def _tx(self) -> Transaction:
+        if not isinstance(self._snap, Transaction):
+            raise RuntimeError("this view is read-only; change data inside Store.write()")
+        return self._snap
+
+    def new_id(self) -> str:
+        return f"{self.id_prefix}{self._tx().next_seq(self.name):012d}"
+
+    def get(self, row_id: str) -> R | None:
+        seq = self._seq(row_id)
+        if seq is None:
+            return None
+        doc = self._snap.table(self._segment(seq), self.name).get(row_id)
+        return self.model.model_validate(doc) if doc is not None else None
+
+    def put(self, row: R) -> None:
+        """Store `row`; a pending row stays in the queue with its next attempt and lease."""
+        row_id = row.id  # type: ignore[attr-defined]
+        seq = self._seq(row_id)
+        if seq is None:
+            raise ValueError(f"not a {self.name} id: {row_id!r}")
+        tx = self._tx()
+        tx.put(self._segment(seq), self.name, row_id, row.to_json())
+        if row.status == "pending":  # type: ignore[attr-defined]
+            at = row.next_attempt_at  # type: ignore[attr-defined]
+            lease = row.lease_until  # type: ignore[attr-defined]
+            tx.put(QUEUES, self.name, row_id, {
+                "at": format_utc(at) if at else "",
+                "lease": format_utc(lease) if lease else "",
+            })
+        elif row_id in self._snap.table(QUEUES, self.name):
+            tx.delete(QUEUES, self.name, row_id)
+
+    def queued(self) -> int:
+        return len(self._snap.table(QUEUES, self.name))
+
+    def due(self, now: datetime, limit: int | None = None) -> list[str]:
+        """Pending rows whose next attempt has come and that no runner holds a lease on."""
+        stamp = format_utc(now)
+        ready = sorted(
+            (q["at"], key) for key, q in self._snap.table(QUEUES, self.name).items()
+            if q["at"] <= stamp and (not q["lease"] or q["lease"] <= stamp)
+        )
+        return [key for _, key in ready[:limit]]
+
+    def last_seq(self) -> int:
+        return self._snap.counter(self.name)
+
+    def newest(self) -> Iterator[R]:
+        for name in reversed(self._snap.names(self.prefix)):
+            table = self._snap.table(name, self.name)
+            for key in sorted(table, reverse=True):
+                yield self.model.model_validate(table[key])
+
+    def page(self, *, where: Any = None, offset: int = 0, limit: int | None = None) -> Page[R]:
+        rows = (r for r in self.newest() if where is None or where(r))
+        items: list[R] = []
+        for index, row in enumerate(rows):
+            if index < offset:
+                continue
+            if limit is not None and len(items) >= limit:
+                break
+            items.append(row)
+        return Page(items, None, offset, limit)
+
+
+class DeliveryRepo(QueuedLog[Delivery]):
+    def __init__(self, snap: Snapshot) -> None:
+        super().__init__(snap, "deliveries", Delivery, "dlv_")
+
+    def for_events(self, event_ids: set[str], *, scan: int = 4000) -> list[Delivery]:
+        """Deliveries of these events among the newest `scan` rows (an appointment's detail)."""
+        found = []
+        for index, row in enumerate(self.newest()):
+            if index >= scan:
+                break
+            if row.event_id in event_ids:
+                found.append(row)
+        return found
+
+
+class MessageRepo(QueuedLog[OutboxMessage]):
+    def __init__(self, snap: Snapshot) -> None:
+        super().__init__(snap, "messages", OutboxMessage, "msg_")

@@ -1,0 +1,68 @@
+"""A real HTTP server on 127.0.0.1 that records what it receives (webhooks, the SMS gateway)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """`answers` is consumed one per request: (status, headers); when empty, `default` answers.
+    Set `hold` to make requests wait (a receiver that hangs) until it is set again."""
+
+    default: tuple[int, dict[str, str]] = (200, {})
+    answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
+    on_request: Callable[[Received], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("content-length") or 0)
+                item = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                with receiver.lock:
+                    receiver.received.append(item)
+                    status, headers = receiver.answers.pop(0) if receiver.answers else receiver.default
+                if receiver.on_request:
+                    receiver.on_request(item)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                body = b'{"ok": true}' if 200 <= status < 300 else b'{"error": "nope"}'
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,275 @@
+"""The maintenance tick with a fixed clock: holds, reminders once per recipient, webhooks with
+retries against a real HTTP server, email over a real SMTP server, SMS over a real gateway."""
+
+from __future__ import annotations
+
+import socket
+from email import message_from_bytes
+from email import policy as email_policy
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from standardwebhooks import Webhook
+
+from rxdesk.domain.models import DeliveryStatus, MessageStatus
+from rxdesk.services import Desk
+from rxdesk.worker.tick import NO_MOBILE, Maintenance
+from tests.helpers import fingerprint, make_appointment
+from tests.receiver import Receiver
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def receiver():  # type: ignore[no-untyped-def]
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def events_of(desk: Desk, kind: str) -> list:  # type: ignore[type-arg]
+    return [e for _, e in desk.store.read().events.after(0) if e.type.value == kind]
+
+
+def only_rule(desk: Desk, type_key: str, recipient: str, minutes: int, **flags: bool) -> None:
+    """Replace a type's rules with one, so a test sees exactly what it sets up."""
+    with desk.store.write() as view:
+        t = view.types.require(type_key)
+        view.types.put(t.model_copy(update={"reminders": []}))
+    desk.reminders.add_rule(type_key, recipient, minutes, agent="tester", **flags)
+
+
+def test_a_reminder_fires_once_at_its_minute_and_never_after_the_start(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+    only_rule(clinic, "gp-consult", "patient", 60)
+    appt = make_appointment(clinic, start=now + timedelta(hours=2))
+    worker = Maintenance(clinic)
+    clock.set(now + timedelta(minutes=59))  # 61 minutes before: not yet
+    assert worker.tick().reminders == 0
+    clock.set(now + timedelta(minutes=60))  # exactly 60 before
+    report = worker.tick()
+    assert report.reminders == 1
+    assert worker.tick().reminders == 0  # the ReminderSent key holds
+    clock.set(now + timedelta(hours=2, minutes=1))
+    assert worker.tick().reminders == 0
+    (event,) = events_of(clinic, "APPOINTMENT_REMINDER_DUE")
+    assert event.data["recipient"] == {"group": "patient", "id": "pat-001", "name": "Lena Fischer",
+                                       "email": "lena.fischer@mail.example", "phone": "+49 170 5550101"}
+    assert event.data["appointment"]["uid"] == appt.uid and event.data["late_by_seconds"] == 0
+    assert event.data["due_at"] == "2026-11-23T09:00:00Z" and event.data["rule"]["minutes_before"] == 60
+    (sent,) = clinic.appointments.show(appt.uid).reminders_sent
+    assert sent.event_id == event.id
+
+
+def test_a_worker_that_was_down_catches_up_until_the_start_only(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+    only_rule(clinic, "gp-consult", "patient", 60)
+    late = make_appointment(clinic, start=now + timedelta(hours=1))
+    missed = make_appointment(clinic, start=now - timedelta(minutes=5), patient_id="pat-002")
+    clock.set(now + timedelta(minutes=50))
+    assert Maintenance(clinic).tick().reminders == 1
+    (event,) = events_of(clinic, "APPOINTMENT_REMINDER_DUE")
+    assert event.data["appointment"]["uid"] == late.uid and event.data["late_by_seconds"] == 50 * 60
+    assert clinic.appointments.show(missed.uid).reminders_sent == []
+
+
+def test_admin_rules_reach_every_admin_and_toggles_off_still_publish(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+    only_rule(clinic, "gp-consult", "admin", 30)
+    make_appointment(clinic, start=now + timedelta(minutes=20))
+    report = Maintenance(clinic).tick()
+    assert report.reminders == 2 and report.messages_outbox == 0
+    assert sorted(e.data["recipient"]["id"] for e in events_of(clinic, "APPOINTMENT_REMINDER_DUE")) == ["adm-desk", "adm-mara"]
+
+
+def test_only_confirmed_appointments_get_reminders(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    only_rule(clinic, "gp-consult", "patient", 60)
+    for status in ("cancelled", "held", "expired", "completed"):
+        make_appointment(clinic, start=now + timedelta(minutes=30), status=status, hold_minutes=60 * 24 * 3)
+    assert Maintenance(clinic).tick().reminders == 0
+
+
+def test_a_rule_added_inside_the_window_fires_on_the_next_tick(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    only_rule(clinic, "gp-consult", "doctor", 5)
+    make_appointment(clinic, start=now + timedelta(minutes=40))
+    worker = Maintenance(clinic)
+    assert worker.tick().reminders == 0
+    clinic.reminders.add_rule("gp-consult", "patient", 120, agent="tester")
+    assert worker.tick().reminders == 1
+
+
+def test_holds_expire_once_and_confirmed_ones_never(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+    held = make_appointment(clinic, start=now + timedelta(days=1), status="held", hold_minutes=10)
+    confirmed = make_appointment(clinic, start=now + timedelta(days=1, hours=1))
+    clock.set(now - timedelta(days=1) + timedelta(minutes=9))  # the hold was made a day before the start
+    worker = Maintenance(clinic)
+    clock.set(now)
+    assert worker.tick().expired == 1
+    assert worker.tick().expired == 0
+    assert clinic.appointments.get(held.uid).status.value == "expired"
+    assert clinic.appointments.get(confirmed.uid).status.value == "confirmed"
+    (event,) = events_of(clinic, "APPOINTMENT_HOLD_EXPIRED")
+    assert event.data["appointment"]["uid"] == held.uid
+
+
+def test_a_tick_with_nothing_due_writes_nothing(clinic: Desk, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+    make_appointment(clinic, start=now + timedelta(days=5))
+    before = fingerprint(data_dir)
+    report = Maintenance(clinic).tick()
+    assert report.writes == 0 and report.summary().endswith("nothing due")
+    assert fingerprint(data_dir) == before
+
+
+def subscribe(desk: Desk, receiver: Receiver, *events: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return desk.webhooks.add_subscription(receiver.url + "/hook", list(events), headers or {}, "tester")
+
+
+def test_webhooks_are_signed_per_standard_webhooks_with_custom_headers(clinic: Desk, receiver, now) -> None:  # type: ignore[no-untyped-def]
+    made = subscribe(clinic, receiver, "APPOINTMENT_CANCELLED", headers={"X-Shop": "riverside"})
+    appt = make_appointment(clinic, start=now + timedelta(days=1))
+    clinic.appointments.cancel_appointment(appt.uid, "patient asked", "tester")
+    report = Maintenance(clinic).tick()
+    assert report.delivered == 1 and report.writes == 2
+    (got,) = receiver.received
+    assert got.headers["x-shop"] == "riverside"
+    verified = Webhook(made.secret).verify(got.body, got.headers)  # raises when the signature is wrong
+    assert verified["type"] == "APPOINTMENT_CANCELLED"
+    assert verified["data"]["appointment"]["uid"] == appt.uid and verified["data"]["reason"] == "patient asked"
+    assert got.headers["webhook-id"] == events_of(clinic, "APPOINTMENT_CANCELLED")[0].id
+    (delivery,) = clinic.webhooks.list_deliveries().items
+    assert delivery.status is DeliveryStatus.delivered and delivery.attempts == 1
+
+
+def test_custom_headers_cannot_replace_the_signature_headers_or_smuggle_lines(clinic: Desk, receiver, data_dir) -> None:  # type: ignore[no-untyped-def]
+    before = fingerprint(data_dir)
+    for headers in ({"webhook-signature": "v1,forged"}, {"Webhook-Id": "x"}, {"X-A": "b\r\nX-Evil: 1"},
+                    {"Bad Name": "x"}, {"X-A": "x" * 1001}):
+        with pytest.raises(Exception) as caught:
+            subscribe(clinic, receiver, "APPOINTMENT_CANCELLED", headers=headers)
+        assert type(caught.value).__name__ == "ValidationFailed"
+    for url in ("ftp://example.com/x", "javascript:alert(1)", "http://", "file:///etc/passwd", "http://exa mple.com"):
+        with pytest.raises(Exception) as caught:
+            clinic.webhooks.add_subscription(url, ["APPOINTMENT_CANCELLED"], {}, "tester")
+        assert type(caught.value).__name__ == "ValidationFailed"
+    assert fingerprint(data_dir) == before
+
+
+def test_a_receiver_failing_twice_gets_the_same_id_on_each_retry(clinic: Desk, receiver, clock, now) -> None:  # type: ignore[no-untyped-def]
+    subscribe(clinic, receiver, "APPOINTMENT_CANCELLED")
+    receiver.answers = [(500, {}), (503, {})]
+    appt = make_appointment(clinic, start=now + timedelta(days=1))
+    clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
+    worker = Maintenance(clinic)
+    assert worker.tick().retrying == 1
+    clock.set(now + timedelta(seconds=4))
+    assert worker.tick().writes == 0  # not due before 5 s
+    clock.set(now + timedelta(seconds=5))
+    assert worker.tick().retrying == 1
+    clock.set(now + timedelta(seconds=5, minutes=5))
+    assert worker.tick().delivered == 1
+    ids = [r.headers["webhook-id"] for r in receiver.received]
+    assert len(ids) == 3 and len(set(ids)) == 1
+    assert len({r.headers["webhook-signature"] for r in receiver.received}) >= 1
+    (delivery,) = clinic.webhooks.list_deliveries().items
+    assert delivery.attempts == 3 and delivery.status is DeliveryStatus.delivered
+
+
+def test_always_failing_ends_dead_after_the_schedule_and_replays(clinic: Desk, receiver, clock, now) -> None:  # type: ignore[no-untyped-def]
+    subscribe(clinic, receiver, "APPOINTMENT_CANCELLED")
+    receiver.default = (500, {})
+    appt = make_appointment(clinic, start=now + timedelta(days=3))
+    clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
+    worker = Maintenance(clinic)
+    waits = [timedelta(0), timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
+             timedelta(hours=5), timedelta(hours=10), timedelta(hours=10)]
+    at = now
+    for wait in waits:
+        at += wait
+        clock.set(at)
+        worker.tick()
+    (delivery,) = clinic.webhooks.list_deliveries().items
+    assert delivery.status is DeliveryStatus.dead and delivery.attempts == 8
+    assert len(receiver.received) == 8
+    clock.set(at + timedelta(days=1))
+    assert worker.tick().writes == 0  # dead stays dead
+    receiver.default = (204, {})
+    assert clinic.webhooks.replay(delivery.id, "tester").status is DeliveryStatus.pending
+    assert worker.tick().delivered == 1
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
+
+
+def test_retry_after_is_honoured_and_410_deactivates(clinic: Desk, receiver, clock, now) -> None:  # type: ignore[no-untyped-def]
+    subscribe(clinic, receiver, "APPOINTMENT_CANCELLED")
+    receiver.answers = [(429, {"Retry-After": "120"}), (410, {})]
+    for i in range(1):
+        appt = make_appointment(clinic, start=now + timedelta(days=1, minutes=i))
+        clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
+    worker = Maintenance(clinic)
+    worker.tick()
+    (delivery,) = clinic.webhooks.list_deliveries().items
+    assert delivery.next_attempt_at == now + timedelta(seconds=120)
+    clock.set(now + timedelta(seconds=120))
+    assert worker.tick().dead == 1
+    (sub,) = clinic.webhooks.list_subscriptions()
+    assert sub.active is False
+
+
+def test_email_goes_over_smtp_and_sms_over_the_gateway(clinic: Desk, receiver, now, settings) -> None:  # type: ignore[no-untyped-def]
+    class Inbox:
+        def __init__(self) -> None:
+            self.messages: list[tuple[str, list[str], bytes]] = []
+
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+            self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content))
+            return "250 OK"
+
+    inbox = Inbox()
+    port = free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        desk = Desk(clinic.store, clinic.clock, settings.with_overrides(
+            smtp_url=f"smtp://127.0.0.1:{port}", mail_from="desk@riverside.example",
+            sms_url=receiver.url + "/sms", sms_token="gateway-token"))
+        only_rule(desk, "gp-consult", "patient", 60, email=True, sms=True)
+        make_appointment(desk, start=now + timedelta(minutes=30))
+        report = Maintenance(desk).tick()
+    finally:
+        smtp.stop()
+    assert report.messages_sent == 2
+    (mail_from, rcpt, content) = inbox.messages[0]
+    assert mail_from == "desk@riverside.example" and rcpt == ["lena.fischer@mail.example"]
+    parsed = message_from_bytes(content, policy=email_policy.default)
+    assert parsed["Subject"].strip().startswith("Reminder: GP video consultation on Mon 2026-11-23 09:30")
+    assert "meet.jit.si" in parsed.get_content()
+    (sms,) = [r for r in receiver.received if r.path == "/sms"]
+    assert sms.headers["authorization"] == "Bearer gateway-token"
+    assert sms.json()["to"] == "+491705550101" and "GP video consultation" in sms.json()["body"]
+    assert all(m.status is MessageStatus.sent for m in desk.webhooks.list_messages().items)
+
+
+def test_unconfigured_messages_go_to_the_outbox_and_a_doctor_without_mobile_is_skipped(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+    only_rule(clinic, "gp-consult", "doctor", 30, email=True, sms=True)
+    osei = make_appointment(clinic, start=now + timedelta(minutes=20), doctor_id="dr-osei")
+    report = Maintenance(clinic).tick()
+    assert report.reminders == 1 and report.messages_outbox == 1
+    (sent,) = clinic.appointments.show(osei.uid).reminders_sent
+    assert sent.sms_status == NO_MOBILE and sent.email_status == "outbox"
+    (message,) = clinic.webhooks.list_messages().items
+    assert message.status is MessageStatus.outbox and message.channel.value == "email"
+
+
+def test_firing_many_reminders_is_a_constant_number_of_writes(clinic: Desk, receiver, now) -> None:  # type: ignore[no-untyped-def]
+    only_rule(clinic, "gp-consult", "patient", 60)
+    subscribe(clinic, receiver, "APPOINTMENT_REMINDER_DUE")
+    for i in range(120):
+        make_appointment(clinic, start=now + timedelta(minutes=10 + (i % 40)), patient_id=f"pat-00{1 + i % 3}",
+                         doctor_id=("dr-weber", "dr-osei", "dr-sato")[i % 3])
+    commits = clinic.store.engine.commits
+    report = Maintenance(clinic).tick()
+    assert report.reminders == 120 and report.delivered == 120
+    assert report.writes == 2 and clinic.store.engine.commits - commits == 2
+    assert Counter(r.headers["webhook-id"] for r in receiver.received).most_common(1)[0][1] == 1
