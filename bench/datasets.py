@@ -22,6 +22,10 @@ NOW_TEXT = "2026-11-23T08:00:00Z"
 ROOT = Path(__file__).resolve().parent / ".data"
 
 
+# Bumped whenever the store layout changes, so cached data sets are rebuilt.
+FORMAT = "v2"
+
+
 @dataclass(frozen=True)
 class Spec:
     name: str
@@ -32,7 +36,7 @@ class Spec:
 
     @property
     def slug(self) -> str:
-        return f"{self.name}-{self.appointments}-{self.doctors}-{self.upcoming}-{self.seed}"
+        return f"{self.name}-{self.appointments}-{self.doctors}-{self.upcoming}-{self.seed}-{FORMAT}"
 
     def describe(self) -> str:
         extra = []

@@ -29,6 +29,7 @@ class Receiver:
     answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     on_request: Callable[[Received], None] | None = None
+    gate: threading.Event | None = None  # when set to an unset Event, requests wait for it
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -38,6 +39,8 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("content-length") or 0)
                 item = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                if receiver.gate is not None:
+                    receiver.gate.wait(30)
                 with receiver.lock:
                     receiver.received.append(item)
                     status, headers = receiver.answers.pop(0) if receiver.answers else receiver.default
@@ -54,6 +57,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
+        ThreadingHTTPServer.request_queue_size = 128  # a real receiver's backlog, not socketserver's 5
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -1,0 +1,116 @@
+"""The worker's figures: an idle tick, and a tick that fires 1,000 reminders to a webhook
+receiver on 127.0.0.1 (counting the store writes it takes)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from bench.datasets import NOW, Built
+from bench.measure import copy_file, median_of, snapshot_dir, time_call
+
+Log = Callable[[str], None]
+FIRE = 1000
+
+
+class Receiver:
+    """A webhook receiver that answers 204 to everything and counts."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                with lock:
+                    outer.count += 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        ThreadingHTTPServer.request_queue_size = 128  # a real receiver's backlog, not socketserver's 5
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _desk(data: Path):  # type: ignore[no-untyped-def]
+    from rxdesk.config import Settings
+    from rxdesk.domain.clock import FixedClock
+    from rxdesk.services import Desk
+    from rxdesk.store import TinyStore
+
+    settings = Settings(data_dir=data, agent="bench", now=NOW)
+    return Desk(TinyStore(data), FixedClock(NOW), settings)
+
+
+def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> dict[str, dict[str, Any]]:
+    from rxdesk.domain.models import EventType
+    from rxdesk.domain.queries import AppointmentQuery
+    from rxdesk.worker.tick import Maintenance
+
+    figures: dict[str, dict[str, Any]] = {}
+
+    # Idle: after a first tick has caught up with what the data set had due at NOW.
+    desk = _desk(snapshot_dir(built.data_dir, work / "worker-idle"))
+    worker = Maintenance(desk, owner="bench")
+    worker.tick()
+    samples = [time_call(worker.tick) for _ in range(max(runs, 5))]
+    cold = time_call(Maintenance(_desk(work / "worker-idle"), owner="bench").tick)
+    figures["tick_idle"] = {"rxdesk": median_of(samples),
+                            "note": f"a running worker; {cold * 1000:.0f} ms with nothing cached, as `worker --once`"}
+    log(f"tick idle {figures['tick_idle']['rxdesk']:.3f} s")
+    if naive:
+        from bench import naive as naive_store
+
+        path = str(copy_file(built.naive_file, work / "naive-tick.json"))
+        naive_store.tick(path)  # the first one expires holds: writes
+        figures["tick_idle"]["naive"] = time_call(lambda: naive_store.tick(path))
+        log(f"naive tick idle {figures['tick_idle']['naive']:.3f} s")
+
+    # 1,000 reminders: a patient rule whose window holds exactly the next 1,000 confirmed
+    # appointments, every one of them delivered to a subscription on a local receiver.
+    tick_samples, writes, fired = [], [], []
+    for run in range(runs):
+        desk = _desk(snapshot_dir(built.data_dir, work / f"worker-fire-{run}"))
+        worker = Maintenance(desk, owner="bench")
+        worker.tick()  # catch up first
+        page = desk.store.read().appointments.search_raw(
+            AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW + timedelta(minutes=1), limit=FIRE + 1, count=False)
+        )
+        count = min(FIRE, len(page.items) - 1)  # a small data set has fewer upcoming
+        last_start, next_start = page.items[count - 1]["starts_at"], page.items[count]["starts_at"]
+        note = "(ties at the boundary: a few more may fire)" if last_start == next_start else ""
+        from datetime import datetime
+
+        minutes = min(43200, int((datetime.fromisoformat(last_start) - NOW).total_seconds() // 60) + 1)
+        receiver = Receiver()
+        try:
+            for appt_type in desk.types.list_types():
+                desk.reminders.add_rule(appt_type.key, "patient", minutes, agent="bench")
+            desk.webhooks.add_subscription(receiver.url, [EventType.APPOINTMENT_REMINDER_DUE.value], {}, "bench")
+            commits = desk.store.engine.commits
+            seconds = time_call(lambda: fired.append(worker.tick()))
+            writes.append(desk.store.engine.commits - commits)
+            tick_samples.append(seconds)
+        finally:
+            receiver.close()
+        report = fired[-1]
+        log(f"tick firing {report.reminders} reminders, {report.delivered} delivered: {seconds:.3f} s, "
+            f"{writes[-1]} writes {note}")
+    figures["tick_1000"] = {"rxdesk": median_of(tick_samples), "writes": max(writes),
+                            "note": f"{fired[-1].reminders} reminders fired, {fired[-1].delivered} webhooks delivered"}
+    return figures
