@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 from rxdesk.domain import lifecycle
-from rxdesk.domain.errors import Conflict, NotFound, Refused
+from rxdesk.domain.errors import NotFound, Refused
 from rxdesk.domain.ids import new_appointment_uid, normalize_uid
 from rxdesk.domain.models import (
     Appointment,
@@ -23,8 +23,8 @@ from rxdesk.domain.models import (
     EventType,
     appointment_target,
 )
-from rxdesk.domain.slots import candidate_slots, free_slots
 from rxdesk.domain.times import format_local, format_utc, to_utc
+from rxdesk.services.availability import check_offered
 from rxdesk.services.base import Service, record
 from rxdesk.services.events import appointment_data, publish
 from rxdesk.services.tokens import TokenService, VerifiedToken
@@ -43,30 +43,7 @@ class BookingService(Service):
     def _check_slot(
         self, view: TinyView, doctor: Doctor, appt_type: AppointmentType, start: datetime, now: datetime
     ) -> None:
-        """The start must be a slot the generator offers now: in the doctor's windows, past the
-        booking notice, and free of the doctor's active appointments (read inside the write)."""
-        duration = appt_type.duration_minutes
-        end = start + timedelta(minutes=duration)
-        busy = [(a.starts_at, a.ends_at) for a in view.appointments.active_for_doctor(doctor.id, start, end)]
-        probe_end = start + timedelta(seconds=1)
-        offered = free_slots(
-            doctor, duration, busy, now=now,
-            booking_notice_minutes=appt_type.booking_notice_minutes, start=start, end=probe_end,
-        )
-        if any(slot.starts_at == start for slot in offered):
-            return
-        when = self._when(view, start)
-        if not any(slot.starts_at == start for slot in candidate_slots(doctor, duration, start, probe_end)):
-            raise Refused(
-                f"{when} is not a {appt_type.name} slot of {doctor.name}: slots start on the "
-                f"{duration}-minute grid of the doctor's windows ({doctor.timezone})"
-            )
-        if start < now + timedelta(minutes=appt_type.booking_notice_minutes):
-            raise Refused(
-                f"{when} starts too soon: {appt_type.name} needs "
-                f"{appt_type.booking_notice_minutes} minutes' booking notice"
-            )
-        raise Conflict(f"{when} is taken: {doctor.name} has another appointment then")
+        check_offered(view, doctor, appt_type, start, now, zone=self.org(view).timezone)
 
     def _own(self, view: TinyView, uid: str, verified: VerifiedToken) -> Appointment:
         """The token's patient's appointment; another patient's reads as not there at all."""

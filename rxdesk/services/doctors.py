@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from rxdesk.domain.models import AppointmentType, Doctor
 from rxdesk.domain.queries import AppointmentQuery
-from rxdesk.services.base import Service
+from rxdesk.domain.phones import normalize_mobile
+from rxdesk.services.base import Service, admin_actor, record
 
 
 @dataclass
@@ -44,6 +45,22 @@ class DoctorService(Service):
             )
         )
         return DoctorDetail(doctor, types, upcoming.total or 0)
+
+
+    def set_phone(self, doctor_id: str, number: str, agent: str) -> Doctor:
+        """The doctor's mobile number for SMS reminders, stored as E.164 (an empty number
+        clears it: SMS reminders are then skipped). The prescription phone is not touched."""
+        actor = admin_actor(agent)
+        mobile = normalize_mobile(number, allow_empty=True)
+        with self.store.write() as view:
+            doctor = view.doctors.require(str(doctor_id).strip())
+            if doctor.mobile_phone == mobile:
+                return doctor
+            changed = doctor.model_copy(update={"mobile_phone": mobile})
+            view.doctors.put(changed)
+            record(view, at=self.now(), actor=actor, action="doctor.set_phone", target=f"doctor:{doctor.id}",
+                   details={"before": doctor.mobile_phone, "after": mobile})
+        return changed
 
 
 class TypeService(Service):

@@ -1,0 +1,50 @@
+"""What the slot generator offers right now, read from the store: shared by patient booking
+and agent rebooking, so both refuse the same starts for the same reasons."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rxdesk.domain.errors import Conflict, Refused
+from rxdesk.domain.models import AppointmentType, Doctor
+from rxdesk.domain.slots import Slot, candidate_slots, free_slots
+from rxdesk.domain.times import format_local
+from rxdesk.store.tinystore import TinyView
+
+
+def busy_intervals(view: TinyView, doctor_id: str, start: datetime, end: datetime,
+                   ignore_uid: str | None = None) -> list[tuple[datetime, datetime]]:
+    """The doctor's held and confirmed appointments over [start, end), except `ignore_uid`
+    (the appointment being moved: it is cancelled in the same write)."""
+    return [(a.starts_at, a.ends_at) for a in view.appointments.active_for_doctor(doctor_id, start, end)
+            if a.uid != ignore_uid]
+
+
+def open_slots(view: TinyView, doctor: Doctor, appt_type: AppointmentType, *, now: datetime,
+               start: datetime, end: datetime, ignore_uid: str | None = None) -> list[Slot]:
+    busy = busy_intervals(view, doctor.id, start, end + timedelta(minutes=appt_type.duration_minutes), ignore_uid)
+    return free_slots(doctor, appt_type.duration_minutes, busy, now=now,
+                      booking_notice_minutes=appt_type.booking_notice_minutes, start=start, end=end)
+
+
+def check_offered(view: TinyView, doctor: Doctor, appt_type: AppointmentType, start: datetime, now: datetime,
+                  *, zone: str, ignore_uid: str | None = None) -> None:
+    """The start must be a slot the generator offers now: in the doctor's windows, past the
+    booking notice, and free of the doctor's active appointments (read inside the write)."""
+    duration = appt_type.duration_minutes
+    probe_end = start + timedelta(seconds=1)
+    offered = open_slots(view, doctor, appt_type, now=now, start=start, end=probe_end, ignore_uid=ignore_uid)
+    if any(slot.starts_at == start for slot in offered):
+        return
+    when = f"{format_local(start, zone)} ({zone})"
+    if not any(slot.starts_at == start for slot in candidate_slots(doctor, duration, start, probe_end)):
+        raise Refused(
+            f"{when} is not a {appt_type.name} slot of {doctor.name}: slots start on the "
+            f"{duration}-minute grid of the doctor's windows ({doctor.timezone})"
+        )
+    if start < now + timedelta(minutes=appt_type.booking_notice_minutes):
+        raise Refused(
+            f"{when} starts too soon: {appt_type.name} needs "
+            f"{appt_type.booking_notice_minutes} minutes' booking notice"
+        )
+    raise Conflict(f"{when} is taken: {doctor.name} has another appointment then")

@@ -1,0 +1,175 @@
+"""Rebooking on behalf of a patient (DESIGN: Appointment lifecycle, Rebook; Meeting rooms).
+
+From held or confirmed only. The new slot must be one the slot generator offers now: in the
+doctor's windows, free, at least the booking notice from now. `same_doctor` keeps the doctor;
+`any_doctor` lets any doctor offering the type take it. One write makes the new appointment
+(linked back with `previous_meeting_uid`, same status, the new doctor's room, a fresh hold for
+a held one) and cancels the original with a reason naming the new uid, with
+APPOINTMENT_REBOOKED and audit entries for both: both or neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from rxdesk.domain import lifecycle
+from rxdesk.domain.errors import Refused, ValidationFailed
+from rxdesk.domain.ids import new_appointment_uid, normalize_uid
+from rxdesk.domain.models import (
+    Appointment,
+    AppointmentStatus,
+    AppointmentType,
+    Doctor,
+    EventType,
+    RebookingMode,
+    appointment_target,
+)
+from rxdesk.domain.slots import SlotDiagnosis, diagnose
+from rxdesk.domain.times import to_utc
+from rxdesk.services.availability import busy_intervals, check_offered, open_slots
+from rxdesk.services.base import Service, admin_actor, record
+from rxdesk.services.events import publish
+from rxdesk.store.tinystore import TinyView
+
+MAX_DAYS = 90
+
+
+@dataclass(frozen=True)
+class OpenSlot:
+    doctor_id: str
+    doctor_name: str
+    starts_at: datetime
+    ends_at: datetime
+
+    def to_json(self) -> dict[str, str]:
+        return {"doctor_id": self.doctor_id, "starts_at": self.starts_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "ends_at": self.ends_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    """What the rebook screen shows: the appointment, its type's mode, and the open slots."""
+
+    appointment: Appointment
+    appointment_type: AppointmentType
+    slots: list[OpenSlot]
+    zone: str
+
+
+def _days(days: object) -> int:
+    try:
+        value = int(str(days).strip())
+    except (TypeError, ValueError):
+        raise ValidationFailed(f"days {str(days)[:40]!r} is not a whole number") from None
+    if not 1 <= value <= MAX_DAYS:
+        raise ValidationFailed(f"days must be between 1 and {MAX_DAYS}")
+    return value
+
+
+class RebookingService(Service):
+    def _movable(self, view: TinyView, uid: str) -> tuple[Appointment, AppointmentType]:
+        appt = view.appointments.require(normalize_uid(uid) if isinstance(uid, str) else uid)
+        why = lifecycle.why_not_cancellable(appt)
+        if why:
+            raise Refused(why.replace("can be cancelled", "can be rebooked"))
+        return appt, view.types.require(appt.type_key)
+
+    def _doctors(self, view: TinyView, appt: Appointment, appt_type: AppointmentType,
+                 doctor_id: str | None) -> list[Doctor]:
+        """The doctors the type's rebooking mode allows, narrowed to `doctor_id` when given."""
+        if appt_type.rebooking_mode is RebookingMode.same_doctor:
+            if doctor_id and doctor_id.strip() != appt.doctor_id:
+                raise Refused(f"{appt_type.name} is rebooked with the same doctor only ({appt.doctor_id})")
+            return [view.doctors.require(appt.doctor_id)]
+        if doctor_id:
+            doctor = view.doctors.require(doctor_id.strip())
+            if appt_type.key not in doctor.appointment_types:
+                raise Refused(f"{doctor.name} does not offer {appt_type.name} ({appt_type.key})")
+            return [doctor]
+        return sorted((d for d in view.doctors.all() if appt_type.key in d.appointment_types),
+                      key=lambda d: (d.id != appt.doctor_id, d.name.casefold(), d.id))
+
+    def slots(self, uid: str, *, days: object = 14, doctor_id: str | None = None) -> SlotChoice:
+        """Open slots for moving this appointment over the next `days`, by doctor then start
+        (the appointment's own doctor first). Its own time counts as free: it moves."""
+        span = _days(days)
+        view = self.store.read()
+        appt, appt_type = self._movable(view, uid)
+        now = self.now()
+        end = now + timedelta(days=span)
+        found: list[OpenSlot] = []
+        for doctor in self._doctors(view, appt, appt_type, doctor_id):
+            for slot in open_slots(view, doctor, appt_type, now=now, start=now, end=end, ignore_uid=appt.uid):
+                if doctor.id == appt.doctor_id and slot.starts_at == appt.starts_at:
+                    continue  # where it already is
+                found.append(OpenSlot(doctor.id, doctor.name, slot.starts_at, slot.ends_at))
+        return SlotChoice(appt, appt_type, found, self.org(view).timezone)
+
+    def rebook(self, uid: str, starts_at: datetime, *, doctor_id: str | None = None, agent: str) -> Appointment:
+        """Move the appointment to `starts_at` (with `doctor_id`, or its own doctor)."""
+        start = to_utc(starts_at)
+        actor = admin_actor(agent)
+        with self.store.write() as view:
+            now = self.now()
+            appt, appt_type = self._movable(view, uid)
+            (doctor,) = self._doctors(view, appt, appt_type, doctor_id or appt.doctor_id)
+            if doctor.id == appt.doctor_id and start == appt.starts_at:
+                raise Refused(f"appointment {appt.uid} is already at that time with {doctor.name}")
+            zone = self.org(view).timezone
+            check_offered(view, doctor, appt_type, start, now, zone=zone, ignore_uid=appt.uid)
+            held = appt.status is AppointmentStatus.held
+            new = Appointment(
+                uid=new_appointment_uid(start),
+                patient_id=appt.patient_id,
+                doctor_id=doctor.id,
+                type_key=appt_type.key,
+                status=appt.status,
+                starts_at=start,
+                ends_at=start + timedelta(minutes=appt_type.duration_minutes),
+                created_at=now,
+                hold_expires_at=now + timedelta(minutes=appt_type.hold_ttl_minutes) if held else None,
+                confirmed_at=None if held else now,
+                previous_meeting_uid=appt.uid,
+                room_url=doctor.room_url,
+            )
+            cancelled = lifecycle.admin_cancel(appt, f"rebooked to {new.uid}", actor.split(":", 1)[1], now)
+            view.appointments.put(cancelled)
+            view.appointments.put(new)
+            view.appointments.link_successor(appt.uid, new.uid)
+            publish(view, EventType.APPOINTMENT_REBOOKED,
+                    {"appointment": new.to_json(), "previous": cancelled.to_json()}, now)
+            details = {"from": appt.uid, "to": new.uid, "doctor_id": doctor.id,
+                       "starts_at": new.starts_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            record(view, at=now, actor=actor, action="appointment.rebook", target=appointment_target(appt.uid),
+                   details=details)
+            record(view, at=now, actor=actor, action="appointment.rebooked_from", target=appointment_target(new.uid),
+                   details=details)
+        return new
+
+    def diagnose(self, doctor_id: str, type_key: str, *, days: object = 14) -> SlotDiagnosis:
+        """Why patients see (no) slots for this doctor and type over the next `days`."""
+        span = _days(days)
+        view = self.store.read()
+        doctor = view.doctors.require(str(doctor_id).strip())
+        appt_type = view.types.require(str(type_key).strip())
+        now = self.now()
+        end = now + timedelta(days=span)
+        busy = busy_intervals(view, doctor.id, now, end + timedelta(minutes=appt_type.duration_minutes))
+        return diagnose(doctor, appt_type.key, appt_type.duration_minutes, busy, now=now,
+                        booking_notice_minutes=appt_type.booking_notice_minutes, start=now, end=end)
+
+    def preview(self, doctor_id: str, *, days: object = 14) -> dict[str, list[OpenSlot]]:
+        """Open slots per offered type over the next `days` (the doctor detail's preview)."""
+        span = _days(days)
+        view = self.store.read()
+        doctor = view.doctors.require(str(doctor_id).strip())
+        now = self.now()
+        result: dict[str, list[OpenSlot]] = {}
+        for key in doctor.appointment_types:
+            appt_type = view.types.get(key)
+            if appt_type is None:
+                continue
+            result[key] = [OpenSlot(doctor.id, doctor.name, s.starts_at, s.ends_at)
+                           for s in open_slots(view, doctor, appt_type, now=now, start=now, end=now + timedelta(days=span))]
+        return result
