@@ -2,13 +2,45 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from rxdesk.domain.models import AppointmentType, Doctor
 from rxdesk.domain.queries import AppointmentQuery
+from rxdesk.domain.slots import local_to_utc
+from rxdesk.domain.times import zone
 from rxdesk.domain.phones import normalize_mobile
 from rxdesk.services.base import Service, admin_actor, record
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class WeekRow:
+    """One availability window: in the doctor's zone, and in the org's zone this week."""
+
+    weekday: str
+    local: str  # "09:00–12:00"
+    org: str  # "Tue 03:00–06:00" (the day may differ), or "" when the zones agree
+
+
+def week_rows(doctor: Doctor, org_zone: str, today: date) -> list[WeekRow]:
+    """The weekly windows as the agent reads them, converted with this week's offsets (DST)."""
+    monday = today - timedelta(days=today.weekday())
+    rows = []
+    for w in sorted(doctor.availability, key=lambda w: (w.weekday, w.start)):
+        day = monday + timedelta(days=w.weekday)
+        org = ""
+        if doctor.timezone != org_zone:
+            starts = local_to_utc(day, int(w.start[:2]) * 60 + int(w.start[3:]), doctor.timezone)
+            ends = local_to_utc(day, int(w.end[:2]) * 60 + int(w.end[3:]), doctor.timezone)
+            if starts and ends:
+                a = starts.astimezone(zone(org_zone))
+                b = ends.astimezone(zone(org_zone))
+                org = f"{WEEKDAYS[a.weekday()]} {a:%H:%M}–{b:%H:%M}"
+        rows.append(WeekRow(WEEKDAYS[w.weekday], f"{w.start}–{w.end}", org))
+    return rows
 
 
 @dataclass
@@ -16,6 +48,8 @@ class DoctorDetail:
     doctor: Doctor
     types: list[AppointmentType]
     upcoming_count: int
+    week: list[WeekRow] = field(default_factory=list)
+    org_zone: str = "UTC"
 
     def to_json(self) -> dict:
         data = self.doctor.to_json()
@@ -44,7 +78,9 @@ class DoctorService(Service):
                 limit=0,
             )
         )
-        return DoctorDetail(doctor, types, upcoming.total or 0)
+        org_zone = self.org(view).timezone
+        today = self.now().astimezone(zone(doctor.timezone)).date()
+        return DoctorDetail(doctor, types, upcoming.total or 0, week_rows(doctor, org_zone, today), org_zone)
 
 
     def set_phone(self, doctor_id: str, number: str, agent: str) -> Doctor:

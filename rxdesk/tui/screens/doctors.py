@@ -1,19 +1,193 @@
-"""Section 3: doctors, their availability, slot preview, troubleshooter and phone number."""
+"""Section 3: doctors; the detail with contact data, the week, a slot preview, the
+troubleshooter, and the editable mobile phone number."""
 
 from __future__ import annotations
 
-from rxdesk.tui.screens.placeholder import PlaceholderDetail, PlaceholderSection
+from dataclasses import dataclass
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Input, Label, Static
+
+from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.models import AppointmentType, Doctor
+from rxdesk.domain.phones import display_phone
+from rxdesk.domain.slots import SlotDiagnosis
+from rxdesk.domain.times import format_local
+from rxdesk.services.doctors import DoctorDetail
+from rxdesk.services.rebooking import OpenSlot
+from rxdesk.tui.screens.base import DeskScreen, DetailScreen
+from rxdesk.tui.widgets.tables import DeskTable
+from rxdesk.tui.work import call_service
+
+PREVIEW_DAYS = 14
 
 
-class DoctorsScreen(PlaceholderSection):
+def _grid(rows: list[tuple[str, object]]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for label, value in rows:
+        grid.add_row(label, value)  # type: ignore[arg-type]
+    return grid
+
+
+class DoctorsScreen(DeskScreen):
     SECTION = "doctors"
-    WHAT = "The doctors section"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="doctors-count")
+        yield DeskTable(id="doctors")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DeskTable)
+        for key, label in (("name", "Name"), ("id", "Id"), ("zone", "Time zone"), ("types", "Offers"),
+                           ("mobile", "Mobile (SMS)"), ("windows", "Weekly windows")):
+            table.add_column(label, key=key)
+        table.focus()
+        self.reload()
+
+    def reload(self) -> None:
+        desk = self.app.desk
+        call_service(self, desk.doctors.list_doctors, done=self._show, group="doctors")
+
+    def _show(self, doctors: list[Doctor]) -> None:
+        table = self.query_one(DeskTable)
+        keep = table.selected_key
+        table.clear()
+        for d in doctors:
+            table.add_row(d.name, d.id, d.timezone, ", ".join(d.appointment_types),
+                          display_phone(d.mobile_phone) or "— (SMS skipped)", str(len(d.availability)), key=d.id)
+        table.select_key(keep)
+        self.query_one("#doctors-count", Static).update(f"{len(doctors)} doctors · enter opens one")
+
+    def on_data_table_row_selected(self, event: DeskTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.app.open_doctor(event.row_key.value)
 
 
-class DoctorDetailScreen(PlaceholderDetail):
+@dataclass
+class DoctorView:
+    detail: DoctorDetail
+    all_types: list[AppointmentType]
+    diagnoses: dict[str, SlotDiagnosis]
+    preview: dict[str, list[OpenSlot]]
+
+
+class DoctorDetailScreen(DetailScreen):
     SECTION = "doctors"
-    WHAT = "The doctor detail"
+    TITLE_TEXT = "Doctor"
+
+    BINDINGS = [
+        Binding("m", "edit_phone", "Edit mobile"),
+        Binding("ctrl+r", "reload", "Reload", show=False),
+    ]
 
     def __init__(self, doctor_id: str) -> None:
         super().__init__()
         self.doctor_id = doctor_id
+        self.view_data: DoctorView | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="doctor-body"):
+            yield Static(f"Loading {self.doctor_id}…", id="doctor-contact", classes="panel")
+            with Horizontal(id="doctor-phone-row"):
+                yield Label("Mobile phone number (SMS reminders)", id="doctor-phone-label")
+                yield Input(placeholder="+49 151 23456789 — empty clears it", id="doctor-phone")
+            yield Static("", id="doctor-phone-error", classes="field-error")
+            yield Static("", id="doctor-week", classes="panel")
+            yield Static("", id="doctor-troubleshooter", classes="panel")
+            yield Static("", id="doctor-preview", classes="panel")
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        desk = self.app.desk
+        doctor_id = self.doctor_id
+
+        def load() -> DoctorView:
+            detail = desk.doctors.show(doctor_id)
+            types = desk.types.list_types()
+            diagnoses = {t.key: desk.rebooking.diagnose(doctor_id, t.key, days=PREVIEW_DAYS) for t in types}
+            return DoctorView(detail, types, diagnoses, desk.rebooking.preview(doctor_id, days=PREVIEW_DAYS))
+
+        call_service(self, load, done=self._show, group="doctor")
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def _show(self, data: DoctorView) -> None:
+        self.view_data = data
+        detail = data.detail
+        d = detail.doctor
+        self.query_one("#doctor-contact", Static).update(_grid([
+            ("Name", f"{d.name} ({d.id})"),
+            ("Email", d.email or "—"),
+            ("Time zone", d.timezone),
+            ("Mobile (SMS)", display_phone(d.mobile_phone) or "— none: SMS reminders are skipped"),
+            ("Prescription phone", d.prescription_phone or "—"),
+            ("Meeting room", d.room_url or "—"),
+            ("Offers", ", ".join(f"{t.name} ({t.key})" for t in detail.types) or "nothing"),
+            ("Upcoming", f"{detail.upcoming_count} held or confirmed appointments"),
+        ]))
+        phone = self.query_one("#doctor-phone", Input)
+        if not phone.has_focus:
+            phone.value = display_phone(d.mobile_phone)
+        week = Table(title=f"Weekly availability ({d.timezone})", title_justify="left", box=None, padding=(0, 2))
+        week.add_column("Day", style="bold")
+        week.add_column(f"Doctor's time ({d.timezone})")
+        if d.timezone != detail.org_zone:
+            week.add_column(f"Org time ({detail.org_zone}, this week)")
+        for row in detail.week:
+            week.add_row(row.weekday, row.local, *( [row.org] if d.timezone != detail.org_zone else []))
+        if not detail.week:
+            week.add_row("—", "no windows: patients see no slots")
+        self.query_one("#doctor-week", Static).update(week)
+
+        trouble = Table(title=f"Why patients see (no) slots, next {PREVIEW_DAYS} days", title_justify="left",
+                        box=None, padding=(0, 2))
+        for column in ("Type", "In windows", "Inside notice", "Booked", "Free", "Answer"):
+            trouble.add_column(column)
+        for t in data.all_types:
+            g = data.diagnoses[t.key]
+            trouble.add_row(t.name, str(g.in_windows), str(g.inside_notice), str(g.booked), str(g.free), g.reason)
+        self.query_one("#doctor-troubleshooter", Static).update(trouble)
+
+        preview = Table(title=f"Open slots, next {PREVIEW_DAYS} days (times in {detail.org_zone})",
+                        title_justify="left", box=None, padding=(0, 2))
+        preview.add_column("Type", style="bold")
+        preview.add_column("Count")
+        preview.add_column("First open slots")
+        for key, slots in data.preview.items():
+            name = next((t.name for t in detail.types if t.key == key), key)
+            first = ", ".join(format_local(s.starts_at, detail.org_zone) for s in slots[:4])
+            preview.add_row(name, str(len(slots)), first or "none")
+        self.query_one("#doctor-preview", Static).update(preview)
+
+    def action_edit_phone(self) -> None:
+        self.query_one("#doctor-phone", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "doctor-phone":
+            return
+        event.stop()
+        desk = self.app.desk
+        number = event.value
+
+        def saved(doctor: Doctor) -> None:
+            event.input.remove_class("-invalid")
+            self.query_one("#doctor-phone-error", Static).update("")
+            self.app.note_own_write()
+            self.app.notify(f"{doctor.name}: mobile phone {display_phone(doctor.mobile_phone) or 'cleared'}",
+                            title="Saved")
+            self.reload()
+
+        def refused(exc: RxdeskError) -> None:
+            event.input.add_class("-invalid")
+            self.query_one("#doctor-phone-error", Static).update(str(exc))
+
+        call_service(self, lambda: desk.doctors.set_phone(self.doctor_id, number, desk.agent),
+                     done=saved, failed=refused, group="doctor-phone")

@@ -1,13 +1,124 @@
-"""Rebooking a patient into a free slot."""
+"""Rebooking a patient into a free slot: the slots the type's mode allows, by doctor and day."""
 
 from __future__ import annotations
 
-from rxdesk.tui.screens.placeholder import PlaceholderDetail
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+
+from rxdesk.domain.errors import Conflict, RxdeskError
+from rxdesk.domain.models import Appointment
+from rxdesk.domain.times import format_local
+from rxdesk.services.rebooking import MAX_DAYS, OpenSlot, SlotChoice
+from rxdesk.tui.modals.confirm import ConfirmModal
+from rxdesk.tui.screens.base import DetailScreen
+from rxdesk.tui.widgets.tables import DeskTable
+from rxdesk.tui.work import call_service
 
 
-class RebookScreen(PlaceholderDetail):
-    WHAT = "Rebooking"
+class RebookScreen(DetailScreen):
+    SECTION = "overview"
+    TITLE_TEXT = "Rebook"
+
+    BINDINGS = [
+        Binding("m", "more_days", "14 more days"),
+        Binding("ctrl+r", "reload", "Reload", show=False),
+    ]
 
     def __init__(self, uid: str) -> None:
         super().__init__()
         self.uid = uid
+        self.days = 14
+        self.choice: SlotChoice | None = None
+        self.slots: dict[str, OpenSlot] = {}
+        self.loads = 0
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(f"Loading the open slots for {self.uid}…", id="rebook-summary", classes="panel")
+        yield DeskTable(id="rebook-slots")
+        yield Static("enter rebooks into the selected slot · m shows 14 more days · escape goes back",
+                     classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DeskTable)
+        for key, label in (("doctor", "Doctor"), ("day", "Day"), ("time", "Time")):
+            table.add_column(label, key=key)
+        table.focus()
+        self.reload()
+
+    def reload(self) -> None:
+        desk, days = self.app.desk, self.days
+        call_service(self, lambda: desk.rebooking.slots(self.uid, days=days), done=self._show,
+                     failed=self._cannot, group="rebook")
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def _cannot(self, exc: RxdeskError) -> None:
+        self.query_one("#rebook-summary", Static).update(f"Cannot rebook {self.uid}: {exc}")
+        self.app.notify(str(exc), severity="warning", title="Not rebookable")
+
+    def _show(self, choice: SlotChoice) -> None:
+        self.loads += 1
+        self.choice = choice
+        appt, kind, tz = choice.appointment, choice.appointment_type, choice.zone
+        mode = "with the same doctor" if kind.rebooking_mode.value == "same_doctor" else "with any doctor offering it"
+        self.query_one("#rebook-summary", Static).update(
+            f"{appt.uid} · {kind.name} · now {format_local(appt.starts_at, tz)} with {appt.doctor_id} · {appt.status.value}\n"
+            f"{len(choice.slots)} open slots in the next {self.days} days, {mode} (times in {tz})"
+        )
+        table = self.query_one(DeskTable)
+        keep = table.selected_key
+        table.clear()
+        self.slots = {}
+        previous: tuple[str, str] = ("", "")
+        for slot in choice.slots:
+            key = f"{slot.doctor_id}|{slot.starts_at.isoformat()}"
+            self.slots[key] = slot
+            local = format_local(slot.starts_at, tz)
+            day, time = local[:14], local[15:]
+            shown_doctor = slot.doctor_name if previous[0] != slot.doctor_id else ""
+            shown_day = day if previous != (slot.doctor_id, day) else ""
+            table.add_row(shown_doctor, shown_day, time, key=key)
+            previous = (slot.doctor_id, day)
+        table.select_key(keep)
+
+    def on_data_table_row_selected(self, event: DeskTable.RowSelected) -> None:
+        slot = self.slots.get(event.row_key.value or "")
+        if slot is None or self.choice is None:
+            return
+        when = format_local(slot.starts_at, self.choice.zone)
+        message = (f"Move {self.choice.appointment.uid} to {when} ({self.choice.zone}) with {slot.doctor_name}?\n"
+                   "The current appointment is cancelled and linked to the new one.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._rebook(slot)
+
+        self.app.push_screen(ConfirmModal("Rebook", message, confirm_label="Rebook"), answered)
+
+    def _rebook(self, slot: OpenSlot) -> None:
+        desk = self.app.desk
+
+        def done(new: Appointment) -> None:
+            self.app.note_own_write()
+            self.app.notify(f"Rebooked to {new.uid} ({format_local(new.starts_at, self.choice.zone if self.choice else 'UTC')})",
+                            title="Rebooked")
+            self.dismiss()
+            self.app.open_appointment(new.uid)
+
+        def refused(exc: RxdeskError) -> None:
+            if isinstance(exc, Conflict):
+                self.app.notify(f"{exc}. The list is refreshed.", severity="warning", title="Slot taken")
+                self.reload()
+            else:
+                self.app.notify(str(exc), severity="error", title="Not rebooked")
+
+        call_service(self, lambda: desk.rebooking.rebook(self.uid, slot.starts_at, doctor_id=slot.doctor_id,
+                                                          agent=desk.agent),
+                     done=done, failed=refused, group="rebook-do")
+
+    def action_more_days(self) -> None:
+        if self.days < MAX_DAYS:
+            self.days = min(MAX_DAYS, self.days + 14)
+            self.reload()
