@@ -1,10 +1,150 @@
-"""Section 5: appointment types and their reminder rules."""
+"""Section 5: appointment types (read-only: the platform team provisions them) and their
+reminder rules, which agents add, edit and remove here."""
 
 from __future__ import annotations
 
-from rxdesk.tui.screens.placeholder import PlaceholderSection
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+
+from rxdesk.domain.models import AppointmentType
+from rxdesk.tui.modals.confirm import ConfirmModal
+from rxdesk.tui.modals.rule import RuleModal
+from rxdesk.tui.screens.base import DeskScreen
+from rxdesk.tui.widgets.tables import DeskTable
+from rxdesk.tui.work import call_service
 
 
-class TypesScreen(PlaceholderSection):
+def _minutes(value: int) -> str:
+    if value and value % 1440 == 0:
+        return f"{value // 1440} d"
+    if value and value % 60 == 0:
+        return f"{value // 60} h"
+    return f"{value} min"
+
+
+class TypesScreen(DeskScreen):
     SECTION = "types"
-    WHAT = "The appointment types section"
+
+    BINDINGS = [
+        Binding("a", "add_rule", "Add rule"),
+        Binding("e", "edit_rule", "Edit rule"),
+        Binding("x", "remove_rule", "Remove rule"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.types: dict[str, AppointmentType] = {}
+        self.loads = 0
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Appointment types (set by provisioning; read-only here)", classes="section-title")
+        yield DeskTable(id="types")
+        yield Static("", id="rules-title", classes="section-title")
+        yield DeskTable(id="rules")
+        yield Static("a add · e edit · x remove a reminder rule of the selected type · tab switches tables",
+                     classes="dialog-hint")
+
+    @property
+    def type_table(self) -> DeskTable:
+        return self.query_one("#types", DeskTable)
+
+    @property
+    def rule_table(self) -> DeskTable:
+        return self.query_one("#rules", DeskTable)
+
+    def on_mount(self) -> None:
+        for key, label in (("name", "Type"), ("key", "Key"), ("duration", "Duration"), ("hold", "Hold TTL"),
+                           ("cancel", "Cancellation notice"), ("booking", "Booking notice"),
+                           ("mode", "Rebooking"), ("rules", "Reminder rules")):
+            self.type_table.add_column(label, key=key)
+        for key, label in (("id", "Rule"), ("recipient", "Recipient"), ("before", "Before the start"),
+                           ("email", "Email"), ("sms", "SMS")):
+            self.rule_table.add_column(label, key=key)
+        self.type_table.focus()
+        self.reload()
+
+    def reload(self) -> None:
+        call_service(self, self.app.desk.types.list_types, done=self._show, group="types")
+
+    def _show(self, types: list[AppointmentType]) -> None:
+        self.loads += 1
+        self.types = {t.key: t for t in types}
+        table = self.type_table
+        keep = table.selected_key
+        table.clear()
+        for t in types:
+            table.add_row(t.name, t.key, _minutes(t.duration_minutes), _minutes(t.hold_ttl_minutes),
+                          _minutes(t.cancellation_notice_minutes), _minutes(t.booking_notice_minutes),
+                          t.rebooking_mode.value.replace("_", " "), str(len(t.reminders)), key=t.key)
+        table.select_key(keep)
+        self._show_rules()
+
+    def _show_rules(self) -> None:
+        appt_type = self.types.get(self.type_table.selected_key or "")
+        table = self.rule_table
+        keep = table.selected_key
+        table.clear()
+        if appt_type is None:
+            self.query_one("#rules-title", Static).update("Reminder rules")
+            return
+        self.query_one("#rules-title", Static).update(f"Reminder rules of {appt_type.name}")
+        for r in sorted(appt_type.reminders, key=lambda r: (r.recipient.value, -r.minutes_before, r.id)):
+            table.add_row(r.id, r.recipient.value, _minutes(r.minutes_before), "yes" if r.send_email else "no",
+                          "yes" if r.send_sms else "no", key=r.id)
+        table.select_key(keep)
+
+    def on_data_table_row_highlighted(self, event: DeskTable.RowHighlighted) -> None:
+        if event.data_table.id == "types":
+            self._show_rules()
+
+    def _selected_type(self) -> AppointmentType | None:
+        return self.types.get(self.type_table.selected_key or "")
+
+    def _saved(self, result: object) -> None:
+        if result is not None:
+            self.app.note_own_write()
+            self.app.notify("Reminder rules saved", title="Saved")
+            self.reload()
+
+    def action_add_rule(self) -> None:
+        appt_type = self._selected_type()
+        if appt_type is None:
+            return
+        desk = self.app.desk
+
+        def save(recipient: str, minutes: str, email: bool, sms: bool) -> object:
+            return desk.reminders.add_rule(appt_type.key, recipient, minutes, email=email, sms=sms, agent=desk.agent)
+
+        self.app.push_screen(RuleModal(f"New reminder rule for {appt_type.name}", save), self._saved)
+
+    def action_edit_rule(self) -> None:
+        appt_type = self._selected_type()
+        rule_id = self.rule_table.selected_key
+        rule = next((r for r in appt_type.reminders if r.id == rule_id), None) if appt_type else None
+        if appt_type is None or rule is None:
+            self.app.notify("Select a reminder rule first (tab to the rules table)", severity="warning")
+            return
+        desk = self.app.desk
+
+        def save(recipient: str, minutes: str, email: bool, sms: bool) -> object:
+            return desk.reminders.edit_rule(appt_type.key, rule.id, recipient=recipient, minutes_before=minutes,
+                                            email=email, sms=sms, agent=desk.agent)
+
+        self.app.push_screen(RuleModal(f"Edit {rule.id} of {appt_type.name}", save, rule), self._saved)
+
+    def action_remove_rule(self) -> None:
+        appt_type = self._selected_type()
+        rule_id = self.rule_table.selected_key
+        if appt_type is None or not rule_id:
+            self.app.notify("Select a reminder rule first (tab to the rules table)", severity="warning")
+            return
+        desk = self.app.desk
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                call_service(self, lambda: desk.reminders.remove_rule(appt_type.key, rule_id, agent=desk.agent),
+                             done=self._saved, group="rule-remove")
+
+        self.app.push_screen(ConfirmModal("Remove reminder rule", f"Remove {rule_id} from {appt_type.name}?",
+                                          confirm_label="Remove"), answered)

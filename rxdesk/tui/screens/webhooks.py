@@ -1,10 +1,261 @@
-"""Section 6: webhook subscriptions and deliveries."""
+"""Section 6: webhook subscriptions, deliveries, and the outbox of emails and SMS."""
 
 from __future__ import annotations
 
-from rxdesk.tui.screens.placeholder import PlaceholderSection
+import json
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static, TabbedContent, TabPane
+
+from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.models import Delivery, OutboxMessage, Subscription
+from rxdesk.domain.queries import Page
+from rxdesk.domain.times import format_local
+from rxdesk.services.webhooks import AttemptResult, DeliveryDetail, NewSubscription, parse_header_args
+from rxdesk.tui.modals.confirm import ConfirmModal
+from rxdesk.tui.screens.base import DeskScreen
+from rxdesk.tui.widgets.tables import DeskTable
+from rxdesk.tui.work import call_service
+
+LIMIT = 200
 
 
-class WebhooksScreen(PlaceholderSection):
+class SubscriptionModal(ModalScreen[NewSubscription | None]):
+    """URL, event types and custom headers; refused input keeps the dialog open with the reason."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="subscription-dialog"):
+            yield Label("New webhook subscription", classes="dialog-title")
+            yield Label("URL (http:// or https://)")
+            yield Input(placeholder="https://shop.example/hooks/rxdesk", id="sub-url")
+            yield Label("Event types (comma separated)")
+            yield Input("APPOINTMENT_CANCELLED, APPOINTMENT_REBOOKED", id="sub-events")
+            yield Label("Custom headers (NAME=VALUE, separated by ;), optional")
+            yield Input(placeholder="X-Shop=riverside; Authorization=Bearer …", id="sub-headers")
+            yield Static("", id="sub-error", classes="field-error")
+            yield Static("enter saves · escape cancels", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#sub-url", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        desk = self.app.desk
+        url = self.query_one("#sub-url", Input).value
+        events = self.query_one("#sub-events", Input).value.split(",")
+        raw_headers = [h for h in self.query_one("#sub-headers", Input).value.split(";") if h.strip()]
+
+        def save() -> NewSubscription:
+            return desk.webhooks.add_subscription(url, events, parse_header_args(raw_headers), desk.agent)
+
+        def refused(exc: RxdeskError) -> None:
+            self.query_one("#sub-error", Static).update(str(exc))
+
+        call_service(self, save, done=self.dismiss, failed=refused, group="subscription-add")
+
+
+class ShownOnceModal(ModalScreen[None]):
+    """A secret shown once, with copy to the clipboard."""
+
+    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Done"), Binding("c", "copy", "Copy")]
+
+    def __init__(self, title: str, value: str, note: str) -> None:
+        super().__init__()
+        self.title_text, self.value, self.note = title, value, note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.value, id="secret-value")
+            yield Static(self.note, classes="dialog-body")
+            yield Static("c copies to the clipboard · enter or escape closes", classes="dialog-hint")
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.value)
+        self.app.notify("Copied to the clipboard")
+
+    def on_unmount(self) -> None:
+        self.value = ""
+
+
+class DeliveryModal(ModalScreen[None]):
+    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close")]
+
+    def __init__(self, detail: DeliveryDetail, tz: str) -> None:
+        super().__init__()
+        self.detail, self.tz = detail, tz
+
+    def compose(self) -> ComposeResult:
+        d = self.detail.delivery
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        for label, value in (("Delivery", d.id), ("Event", f"{d.event_type.value} ({d.event_id})"),
+                             ("Subscription", f"{d.subscription_id} → {d.url}"), ("Status", d.status.value),
+                             ("Attempts", str(d.attempts)),
+                             ("Last attempt", format_local(d.last_attempt_at, self.tz) if d.last_attempt_at else "—"),
+                             ("Next attempt", format_local(d.next_attempt_at, self.tz) if d.next_attempt_at else "—"),
+                             ("Last answer", str(d.last_status_code or "—")), ("Last error", d.last_error or "—")):
+            grid.add_row(label, value)
+        body = json.dumps(json.loads(self.detail.body), indent=2) if self.detail.body else "(event not found)"
+        with VerticalScroll(classes="dialog", id="delivery-dialog"):
+            yield Label("Webhook delivery", classes="dialog-title")
+            yield Static(grid)
+            yield Label("Payload")
+            yield Static(body, id="delivery-payload", markup=False)
+            yield Label("Response (first 2,000 characters)")
+            yield Static(d.response_excerpt or "—", id="delivery-response", markup=False)
+
+
+class WebhooksScreen(DeskScreen):
     SECTION = "webhooks"
-    WHAT = "The webhooks section"
+
+    BINDINGS = [
+        Binding("a", "add", "Add subscription"),
+        Binding("x", "remove", "Remove"),
+        Binding("t", "test", "Send test event"),
+        Binding("y", "replay", "Replay dead delivery"),
+        Binding("ctrl+r", "reload", "Reload", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tz = "UTC"
+        self.loads = 0
+
+    def compose_body(self) -> ComposeResult:
+        with TabbedContent(id="webhook-tabs"):
+            with TabPane("Subscriptions", id="tab-subscriptions"):
+                yield DeskTable(id="subscriptions")
+            with TabPane("Deliveries", id="tab-deliveries"):
+                yield DeskTable(id="deliveries")
+            with TabPane("Outbox (email, SMS)", id="tab-outbox"):
+                yield DeskTable(id="messages")
+
+    def on_mount(self) -> None:
+        columns = {
+            "subscriptions": (("id", "Id"), ("url", "URL"), ("events", "Events"), ("headers", "Headers"), ("active", "Active")),
+            "deliveries": (("id", "Delivery"), ("event", "Event"), ("sub", "Subscription"), ("status", "Status"),
+                           ("attempts", "Attempts"), ("next", "Next attempt"), ("error", "Last error")),
+            "messages": (("id", "Message"), ("channel", "Channel"), ("to", "To"), ("status", "Status"),
+                         ("created", "Created"), ("subject", "Subject")),
+        }
+        for table_id, cols in columns.items():
+            table = self.query_one(f"#{table_id}", DeskTable)
+            for key, label in cols:
+                table.add_column(label, key=key)
+        self.query_one("#subscriptions", DeskTable).focus()
+        self.reload()
+
+    def reload(self) -> None:
+        desk = self.app.desk
+
+        def load() -> tuple[list[Subscription], Page[Delivery], Page[OutboxMessage], str]:
+            return (desk.webhooks.list_subscriptions(), desk.webhooks.list_deliveries(limit=LIMIT),
+                    desk.webhooks.list_messages(limit=LIMIT), desk.org().timezone)
+
+        call_service(self, load, done=lambda r: self._show(*r), group="webhooks")
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def _fill(self, table_id: str, rows: list[tuple[str, list[str]]]) -> None:
+        table = self.query_one(f"#{table_id}", DeskTable)
+        keep = table.selected_key
+        table.clear()
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+        table.select_key(keep)
+
+    def _show(self, subs: list[Subscription], deliveries: Page[Delivery], messages: Page[OutboxMessage], tz: str) -> None:
+        self.loads += 1
+        self.tz = tz
+        local = lambda v: format_local(v, tz) if v else ""  # noqa: E731
+        self._fill("subscriptions", [(s.id, [s.id, s.url, ", ".join(e.value for e in s.events),
+                                             ", ".join(sorted(s.headers)), "yes" if s.active else "no"]) for s in subs])
+        self._fill("deliveries", [(d.id, [d.id, d.event_type.value, d.subscription_id, d.status.value, str(d.attempts),
+                                          local(d.next_attempt_at), d.last_error]) for d in deliveries.items])
+        self._fill("messages", [(m.id, [m.id, m.channel.value, m.to, m.status.value, local(m.created_at),
+                                        m.subject or m.body[:60]]) for m in messages.items])
+
+    def _focused_table(self) -> str:
+        focused = self.app.focused
+        return focused.id if isinstance(focused, DeskTable) and focused.id else ""
+
+    def _selected(self, table_id: str) -> str | None:
+        return self.query_one(f"#{table_id}", DeskTable).selected_key
+
+    def action_add(self) -> None:
+        def added(made: NewSubscription | None) -> None:
+            if made is None:
+                return
+            self.app.note_own_write()
+            self.reload()
+            self.app.push_screen(ShownOnceModal(
+                f"Signing secret of {made.subscription.id}", made.secret,
+                "Store it now in the receiver's configuration: it is not shown again. Receivers verify "
+                "each request's webhook-signature with it (Standard Webhooks)."))
+
+        self.app.push_screen(SubscriptionModal(), added)
+
+    def action_remove(self) -> None:
+        sub_id = self._selected("subscriptions")
+        if self._focused_table() != "subscriptions" or not sub_id:
+            self.app.notify("Select a subscription first", severity="warning")
+            return
+        desk = self.app.desk
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                call_service(self, lambda: desk.webhooks.remove_subscription(sub_id, desk.agent),
+                             done=lambda _s: (self.app.note_own_write(), self.reload()), group="subscription-remove")
+
+        self.app.push_screen(ConfirmModal("Remove subscription", f"Remove {sub_id}? Its pending deliveries end.",
+                                          confirm_label="Remove"), answered)
+
+    def action_test(self) -> None:
+        sub_id = self._selected("subscriptions")
+        if self._focused_table() != "subscriptions" or not sub_id:
+            self.app.notify("Select a subscription first", severity="warning")
+            return
+        desk = self.app.desk
+
+        def done(result: AttemptResult) -> None:
+            if result.ok:
+                self.app.notify(f"Test event delivered ({result.status_code})", title=sub_id)
+            else:
+                self.app.notify(f"Test event failed: {result.error}", severity="error", title=sub_id)
+
+        self.app.notify(f"Sending a test event to {sub_id}…")
+        call_service(self, lambda: desk.webhooks.send_test(sub_id, desk.agent), done=done, group="subscription-test")
+
+    def action_replay(self) -> None:
+        delivery_id = self._selected("deliveries")
+        if self._focused_table() != "deliveries" or not delivery_id:
+            self.app.notify("Select a dead delivery first (Deliveries tab)", severity="warning")
+            return
+        desk = self.app.desk
+
+        def done(delivery: Delivery) -> None:
+            self.app.note_own_write()
+            self.app.notify(f"{delivery.id} will be sent again at the next tick", title="Replay")
+            self.reload()
+
+        call_service(self, lambda: desk.webhooks.replay(delivery_id, desk.agent), done=done, group="replay")
+
+    def on_data_table_row_selected(self, event: DeskTable.RowSelected) -> None:
+        if event.data_table.id != "deliveries" or not event.row_key.value:
+            return
+        desk = self.app.desk
+        delivery_id = event.row_key.value
+        call_service(self, lambda: desk.webhooks.show_delivery(delivery_id),
+                     done=lambda detail: self.app.push_screen(DeliveryModal(detail, self.tz)), group="delivery-show")
+
+
+

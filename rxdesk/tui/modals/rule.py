@@ -1,0 +1,65 @@
+"""Adding or editing a reminder rule: recipient, minutes before, email and SMS toggles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.models import ReminderRule
+from rxdesk.tui.work import call_service
+
+RECIPIENTS = [("patient", "patient"), ("doctor", "doctor"), ("admin (every admin)", "admin")]
+
+
+class RuleModal(ModalScreen[Any]):
+    """`save(recipient, minutes, email, sms)` runs the service call; the dialog stays open with
+    the reason when it is refused."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
+
+    def __init__(self, title: str, save: Callable[[str, str, bool, bool], Any], rule: ReminderRule | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.save = save
+        self.rule = rule
+
+    def compose(self) -> ComposeResult:
+        rule = self.rule
+        with Vertical(classes="dialog", id="rule-dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Label("Recipient")
+            yield Select(RECIPIENTS, value=rule.recipient.value if rule else "patient", allow_blank=False, id="rule-recipient")
+            yield Label("Minutes before the start (1 to 43200)")
+            yield Input(str(rule.minutes_before) if rule else "", placeholder="e.g. 1440 for a day", id="rule-minutes")
+            with Horizontal(id="rule-flags"):
+                yield Checkbox("Email", rule.send_email if rule else False, id="rule-email")
+                yield Checkbox("SMS", rule.send_sms if rule else False, id="rule-sms")
+            yield Static("", id="rule-error", classes="field-error")
+            yield Static("enter or ctrl+s saves · escape cancels", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#rule-minutes", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_save()
+
+    def action_save(self) -> None:
+        recipient = str(self.query_one("#rule-recipient", Select).value)
+        minutes = self.query_one("#rule-minutes", Input).value
+        email = self.query_one("#rule-email", Checkbox).value
+        sms = self.query_one("#rule-sms", Checkbox).value
+
+        def refused(exc: RxdeskError) -> None:
+            self.query_one("#rule-error", Static).update(str(exc))
+            self.query_one("#rule-minutes", Input).add_class("-invalid")
+
+        call_service(self, lambda: self.save(recipient, minutes, email, sms), done=self.dismiss, failed=refused,
+                     group="rule-save")
