@@ -121,6 +121,7 @@ class AppointmentDetail:
         }
         data["audit"] = [e.to_json() for e in self.audit]
         data["reminders_sent"] = [r.to_json() for r in self.reminders_sent]
+        data["deliveries"] = [d.to_json() for d in self.deliveries]
         return data
 
 
@@ -237,8 +238,19 @@ class AppointmentService(Service):
             next_chain=following,
             audit=view.audit.for_target(appointment_target(appt.uid)),
             reminders_sent=view.reminders_sent.for_appointment(appt.uid),
+            deliveries=self._deliveries(view, appt.uid),
             cancellable=lifecycle.why_not_cancellable(appt),
         )
+
+    @staticmethod
+    def _deliveries(view: TinyView, uid: str) -> list[Any]:
+        """Webhook deliveries of this appointment's events, among the recent ones (the log is
+        not indexed by appointment; older deliveries are in `rxdesk deliveries list`)."""
+        if view.deliveries.last_seq() == 0:
+            return []
+        event_ids = {e.id for e in view.events.newest(limit=4000).items
+                     if (e.data.get("appointment") or {}).get("uid") == uid}
+        return view.deliveries.for_events(event_ids) if event_ids else []
 
     def parse_filter(self, text: FilterText) -> ParsedFilter:
         return parse_filter_text(self, text)

@@ -273,3 +273,15 @@ def test_firing_many_reminders_is_a_constant_number_of_writes(clinic: Desk, rece
     assert report.reminders == 120 and report.delivered == 120
     assert report.writes == 2 and clinic.store.engine.commits - commits == 2
     assert Counter(r.headers["webhook-id"] for r in receiver.received).most_common(1)[0][1] == 1
+
+
+def test_an_appointments_detail_lists_its_webhook_deliveries(clinic: Desk, receiver, now) -> None:  # type: ignore[no-untyped-def]
+    subscribe(clinic, receiver, "APPOINTMENT_CANCELLED")
+    appt = make_appointment(clinic, start=now + timedelta(days=1))
+    other = make_appointment(clinic, start=now + timedelta(days=2))
+    for a in (appt, other):
+        clinic.appointments.cancel_appointment(a.uid, "x", "tester")
+    Maintenance(clinic).tick()
+    (delivery,) = clinic.appointments.show(appt.uid).deliveries
+    assert delivery.status is DeliveryStatus.delivered and delivery.event_type.value == "APPOINTMENT_CANCELLED"
+    assert clinic.appointments.show(appt.uid).to_json()["deliveries"][0]["id"] == delivery.id

@@ -127,11 +127,11 @@ class AppointmentScreen(DetailScreen):
                 + (f" · late {sent.late_by_seconds}s" if sent.late_by_seconds else "")
                 + (f" · {channels}" if channels else ""),
             ))
-        for delivery in detail.deliveries:
-            data = delivery.to_json() if hasattr(delivery, "to_json") else dict(delivery)
-            summary = ", ".join(f"{k}={v}" for k, v in data.items()
-                                if k in {"event_type", "status", "attempts", "url", "last_error"})
-            parts.append(("webhook", summary))
+        for d in detail.deliveries:
+            when = format_local(d.last_attempt_at, tz) if d.last_attempt_at else "not sent yet"
+            error = f" · {d.last_error}" if d.last_error else ""
+            parts.append((when, f"webhook {d.event_type.value} → {d.url} · {d.status.value}, "
+                                f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}{error}"))
         if not parts:
             return "Reminders and webhooks: none sent yet"
         grid = _fields(parts)
