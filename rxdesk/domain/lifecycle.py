@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from rxdesk.domain.errors import Refused, ValidationFailed
-from rxdesk.domain.models import Appointment, AppointmentStatus, AppointmentType
+from rxdesk.domain.models import Appointment, AppointmentStatus, AppointmentType, Doctor
 
 S = AppointmentStatus
 
@@ -117,3 +117,35 @@ def finish(appt: Appointment, target: AppointmentStatus) -> Appointment:
         raise Refused(f"{target.value} is not an outcome of an appointment")
     check_transition(appt, target)
     return appt.model_copy(update={"status": target})
+
+
+def new_appointment(
+    *,
+    uid: str,
+    patient_id: str,
+    doctor: Doctor,
+    appt_type: AppointmentType,
+    starts_at: datetime,
+    now: datetime,
+    status: AppointmentStatus = S.held,
+    previous_uid: str | None = None,
+) -> Appointment:
+    """A new held or confirmed appointment in a slot: it lasts the type's duration, a hold
+    lasts the type's hold TTL from now, and it takes the doctor's persistent meeting room."""
+    if status not in (S.held, S.confirmed):
+        raise Refused(f"a new appointment is held or confirmed, not {status.value}")
+    held = status is S.held
+    return Appointment(
+        uid=uid,
+        patient_id=patient_id,
+        doctor_id=doctor.id,
+        type_key=appt_type.key,
+        status=status,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=appt_type.duration_minutes),
+        created_at=now,
+        hold_expires_at=now + timedelta(minutes=appt_type.hold_ttl_minutes) if held else None,
+        confirmed_at=None if held else now,
+        previous_meeting_uid=previous_uid,
+        room_url=doctor.room_url,
+    )

@@ -53,6 +53,10 @@ class Desk:
         """A number that changes with every committed write, from any process: cheap to poll."""
         return self.store.generation()
 
+    def warm_up(self) -> None:
+        """Load what the first change of a session will need (the tail of the event log)."""
+        self.store.read().events.warm()
+
     def is_empty(self) -> bool:
         """True before `rxdesk demo` or `rxdesk provision` has put anything in the data dir."""
         return self.store.is_empty()

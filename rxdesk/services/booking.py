@@ -9,7 +9,7 @@ the partner that made the call is on record too.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 
 from rxdesk.domain import lifecycle
@@ -17,7 +17,6 @@ from rxdesk.domain.errors import NotFound, Refused
 from rxdesk.domain.ids import new_appointment_uid, normalize_uid
 from rxdesk.domain.models import (
     Appointment,
-    AppointmentStatus,
     AppointmentType,
     Doctor,
     EventType,
@@ -66,17 +65,9 @@ class BookingService(Service):
             if appt_type.key not in doctor.appointment_types:
                 raise Refused(f"{doctor.name} does not offer {appt_type.name} ({appt_type.key})")
             self._check_slot(view, doctor, appt_type, start, now)
-            appt = Appointment(
-                uid=new_appointment_uid(start),
-                patient_id=verified.patient.id,
-                doctor_id=doctor.id,
-                type_key=appt_type.key,
-                status=AppointmentStatus.held,
-                starts_at=start,
-                ends_at=start + timedelta(minutes=appt_type.duration_minutes),
-                created_at=now,
-                hold_expires_at=now + timedelta(minutes=appt_type.hold_ttl_minutes),
-                room_url=doctor.room_url,
+            appt = lifecycle.new_appointment(
+                uid=new_appointment_uid(start), patient_id=verified.patient.id, doctor=doctor,
+                appt_type=appt_type, starts_at=start, now=now,
             )
             view.appointments.put(appt)
             self.tokens.mark_used(view, verified)

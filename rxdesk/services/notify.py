@@ -50,14 +50,20 @@ class Notifier:
     """Sends one message per call. Build one per tick; it holds no connection between ticks."""
 
     def __init__(self, settings: Settings | None) -> None:
-        self.smtp = SmtpTarget.parse(settings.smtp_url) if settings and settings.smtp_url else None
+        self.smtp: SmtpTarget | None = None
+        self.smtp_problem = ""  # a bad RXDESK_SMTP_URL fails each email, not the whole tick
+        if settings and settings.smtp_url:
+            try:
+                self.smtp = SmtpTarget.parse(settings.smtp_url)
+            except ConfigError as exc:
+                self.smtp_problem = str(exc)
         self.mail_from = settings.mail_from if settings else "rxdesk@localhost"
         self.sms_url = settings.sms_url if settings else None
         self.sms_token = settings.sms_token if settings else None
 
     @property
     def email_configured(self) -> bool:
-        return self.smtp is not None
+        return self.smtp is not None or bool(self.smtp_problem)
 
     @property
     def sms_configured(self) -> bool:
@@ -66,7 +72,7 @@ class Notifier:
     def send_email(self, to: str, subject: str, body: str) -> None:
         target = self.smtp
         if target is None:
-            raise SendFailed("no SMTP server configured")
+            raise SendFailed(self.smtp_problem or "no SMTP server configured")
         message = EmailMessage()
         message["From"] = self.mail_from
         message["To"] = to

@@ -18,7 +18,6 @@ from rxdesk.domain.errors import Refused, ValidationFailed
 from rxdesk.domain.ids import new_appointment_uid, normalize_uid
 from rxdesk.domain.models import (
     Appointment,
-    AppointmentStatus,
     AppointmentType,
     Doctor,
     EventType,
@@ -118,20 +117,9 @@ class RebookingService(Service):
                 raise Refused(f"appointment {appt.uid} is already at that time with {doctor.name}")
             zone = self.org(view).timezone
             check_offered(view, doctor, appt_type, start, now, zone=zone, ignore_uid=appt.uid)
-            held = appt.status is AppointmentStatus.held
-            new = Appointment(
-                uid=new_appointment_uid(start),
-                patient_id=appt.patient_id,
-                doctor_id=doctor.id,
-                type_key=appt_type.key,
-                status=appt.status,
-                starts_at=start,
-                ends_at=start + timedelta(minutes=appt_type.duration_minutes),
-                created_at=now,
-                hold_expires_at=now + timedelta(minutes=appt_type.hold_ttl_minutes) if held else None,
-                confirmed_at=None if held else now,
-                previous_meeting_uid=appt.uid,
-                room_url=doctor.room_url,
+            new = lifecycle.new_appointment(
+                uid=new_appointment_uid(start), patient_id=appt.patient_id, doctor=doctor, appt_type=appt_type,
+                starts_at=start, now=now, status=appt.status, previous_uid=appt.uid,
             )
             cancelled = lifecycle.admin_cancel(appt, f"rebooked to {new.uid}", actor.split(":", 1)[1], now)
             view.appointments.put(cancelled)

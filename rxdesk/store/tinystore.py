@@ -59,7 +59,8 @@ PATIENT_NAMES = "patient-names"
 APPT_PREFIX = "appt-"
 EVENTS_PREFIX = "events-"
 AUDIT_PREFIX = "audit-"
-EVENTS_PER_SEGMENT = 2000
+# Small enough that appending an event (every change writes one) rewrites ~300 KB, not MBs.
+EVENTS_PER_SEGMENT = 500
 AUDIT_PER_SEGMENT = 5000
 # Holds never outlive this look-back: the worker scans weeks from now minus it for holds.
 HOLD_LOOKBACK = timedelta(days=62)
@@ -585,6 +586,11 @@ class EventRepo:
 
     def last_seq(self) -> int:
         return self._log.last_seq()
+
+    def warm(self) -> None:
+        """Read the segment the next event goes to, so the first change of a session does not
+        pay for parsing it."""
+        self._log._snap.segment(self._log.segment_of(self.last_seq() + 1))
 
 
 class AuditRepo:

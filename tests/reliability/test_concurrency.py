@@ -9,9 +9,11 @@ reader ever saw an appointment cancelled without its event (or the other way rou
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
 from tests.helpers import REPO, make_appointment
+from tests.receiver import Receiver
 from tests.tui.conftest import make_app, settle
 
 STREAM = textwrap.dedent(
@@ -69,6 +72,10 @@ async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(cli
     import os
 
     env = {**os.environ, **cli_env, "PYTHONPATH": str(REPO)}
+    receiver = Receiver()
+    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED", "APPOINTMENT_REBOOKED"], {}, "tester")
+    worker = subprocess.Popen([sys.executable, "-m", "rxdesk", "worker", "--interval", "0.1"], cwd=REPO, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     reader = spawn(READER, str(data_dir), *uids, env=env)
     streams = [spawn(STREAM, str(data_dir), "stream a", *stream_a, env=env),
                spawn(STREAM, str(data_dir), "stream b", *stream_b, env=env)]
@@ -76,9 +83,19 @@ async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(cli
     # Meanwhile an agent's app cancels its own six, through the keys, on its own store.
     desk = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
     app = make_app(desk)
+    moved = make_appointment(clinic, start=start + timedelta(days=1, hours=1), patient_id="pat-002",
+                             doctor_id="dr-sato", type_key="prescription").uid
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         screen = app.screen
+        app.open_rebook(moved)  # the agent also rebooks one, through the keys
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        app.pop_screen()  # back from the new appointment's detail to the overview
+        await settle(pilot)
         for uid in by_app:
             screen.table.select_key(uid)
             await pilot.press("c")
@@ -95,7 +112,25 @@ async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(cli
     assert reader.returncode == 0, reader_out + reader_err
     assert json.loads(reader_out.splitlines()[-1])["checks"] >= 1
 
+    # Let the worker deliver what is left, then stop it as an operator would.
+    for _ in range(300):
+        view = TinyStore(data_dir).read()
+        if view.deliveries.last_seq() >= 37 and not view.deliveries.queued():
+            break
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGTERM)
+    worker_out, worker_err = worker.communicate(timeout=60)
+    receiver.close()
+    assert worker.returncode == 0, worker_err
+
     view = TinyStore(data_dir).read()
+    rebooked = [e for _, e in view.events.after(0) if e.type.value == "APPOINTMENT_REBOOKED"]
+    assert [e.data["previous"]["uid"] for e in rebooked] == [moved]
+    deliveries = list(view.deliveries.newest())
+    assert Counter(d.event_id for d in deliveries) == Counter(
+        {e.id: 1 for _, e in view.events.after(0) if e.type.value in ("APPOINTMENT_CANCELLED", "APPOINTMENT_REBOOKED")})
+    assert all(d.status.value == "delivered" for d in deliveries)
+    assert Counter(r.headers["webhook-id"] for r in receiver.received).most_common(1)[0][1] == 1
     reasons = {"stream a": set(stream_a), "stream b": set(stream_b), "app": set(by_app)}
     for reason, expected in reasons.items():
         for uid in expected:
@@ -104,4 +139,4 @@ async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(cli
     events = [e for _, e in view.events.after(0)]
     assert len({e.id for e in events}) == len(events)
     per_uid = Counter(e.data["appointment"]["uid"] for e in events if e.type.value == "APPOINTMENT_CANCELLED")
-    assert per_uid == Counter({uid: 1 for uid in uids})
+    assert per_uid == Counter({uid: 1 for uid in uids})  # the rebook's cancellation is in APPOINTMENT_REBOOKED

@@ -25,13 +25,15 @@ from tests.helpers import REPO, make_appointment
 
 WRITER = textwrap.dedent(
     """
-    import sys
+    import contextlib, io, sys
     from rxdesk.cli import main
     data_dir, *uids = sys.argv[1:]
-    print("started", flush=True)
+    report = sys.stdout
+    print("started", file=report, flush=True)
     for uid in uids:
-        code = main(["--data-dir", data_dir, "appointments", "cancel", uid, "--reason", "crash test"])
-        print("ok" if code == 0 else f"failed-{code}", uid, flush=True)
+        with contextlib.redirect_stdout(io.StringIO()):  # only our lines on the pipe
+            code = main(["--data-dir", data_dir, "appointments", "cancel", uid, "--reason", "crash test"])
+        print("ok" if code == 0 else f"failed-{code}", uid, file=report, flush=True)
     """
 )
 
@@ -47,15 +49,19 @@ def test_killed_writers_leave_whole_changes_only(clinic: Desk, now, data_dir: Pa
     trials = 12
     for _ in range(trials):
         batch, pending = pending[:12], pending[12:]
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), *batch], cwd=REPO, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "started"
-        first = proc.stdout.readline()  # writes are under way once the first one is done
-        time.sleep(rng.uniform(0.0, 0.08))  # somewhere in the stream of writes; not a timing assert
-        proc.send_signal(signal.SIGKILL)
-        out, err = proc.communicate(timeout=30)
-        reported |= {line.split()[1] for line in [first, *out.splitlines()] if line.startswith("ok ")}
+        errors = data_dir.parent / "writer-errors.txt"
+        with errors.open("w") as err_file:
+            proc = subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), *batch], cwd=REPO, env=env,
+                                    stdout=subprocess.PIPE, stderr=err_file, text=True)
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "started"
+            first = proc.stdout.readline()  # writes are under way once the first one is done
+            time.sleep(rng.uniform(0.0, 0.08))  # somewhere in the stream of writes; not a timing assert
+            proc.send_signal(signal.SIGKILL)
+            out = first + proc.stdout.read()  # the same reader: nothing it buffered is lost
+            proc.wait(timeout=30)
+        err = errors.read_text()
+        reported |= {line.split()[1] for line in out.splitlines() if line.startswith("ok ")}
 
         view = TinyStore(data_dir).read()  # loads, or the test fails here with the StoreError
         cancelled = set()
@@ -67,7 +73,7 @@ def test_killed_writers_leave_whole_changes_only(clinic: Desk, now, data_dir: Pa
         assert reported & set(batch) <= cancelled
         failed = [line for line in out.splitlines() if line.startswith("failed")]
         assert not failed, (failed, err)
-        assert len(cancelled - reported) <= 1  # at most the one in flight, and then whole
+        assert len(cancelled - reported) <= 1, (out, err)  # at most the one in flight, and then whole
         events = Counter(e.data["appointment"]["uid"] for _, e in view.events.after(0)
                          if e.type.value == "APPOINTMENT_CANCELLED")
         assert {uid for uid in events if uid in batch} == cancelled

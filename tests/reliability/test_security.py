@@ -105,3 +105,23 @@ def test_a_data_dir_that_is_a_file_is_one_line_and_left_alone(tmp_path: Path, cl
         assert result.code == 1 and len(result.err.strip().splitlines()) == 1, (argv, result.err)
         assert "notes.txt" in result.err
     assert not_a_dir.read_text() == "someone's notes\n"
+
+
+def test_a_webhook_signing_secret_never_lands_in_a_file_log_or_outbox(clinic: Desk, cli, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+    from tests.receiver import Receiver
+
+    receiver = Receiver(default=(500, {}))
+    try:
+        made = cli("subscriptions", "add", "--url", receiver.url, "--event", "APPOINTMENT_CANCELLED", "--json")
+        secret = made.json()["secret"]
+        appt = make_appointment(clinic, start=now + timedelta(days=1))
+        assert cli("appointments", "cancel", appt.uid, "--reason", "x").code == 0
+        assert cli("worker", "--once").code == 0
+        assert receiver.received  # it was used to sign
+    finally:
+        receiver.close()
+    stored = every_byte_under(data_dir)
+    raw = secret.removeprefix("whsec_")
+    assert secret.encode() not in stored and raw.encode() not in stored
+    assert secret not in cli("subscriptions", "list", "--json").out
+    assert secret not in cli("deliveries", "list", "--json").out

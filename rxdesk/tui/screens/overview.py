@@ -98,6 +98,9 @@ class OverviewScreen(DeskScreen):
 
     def _show(self, loaded: Loaded, keep: str | None, fallback_row: int) -> None:
         self.loads += 1
+        if self.loads == 1 and not loaded.empty:
+            desk = self.app.desk
+            call_service(self, desk.warm_up, done=lambda _none: None, group="warm-up")
         switcher = self.query_one("#overview-switcher", ContentSwitcher)
         if loaded.empty:
             switcher.current = "empty-state"

@@ -188,8 +188,13 @@ class WebhooksScreen(DeskScreen):
         focused = self.app.focused
         return focused.id if isinstance(focused, DeskTable) and focused.id else ""
 
-    def _selected(self, table_id: str) -> str | None:
-        return self.query_one(f"#{table_id}", DeskTable).selected_key
+    def _selected(self, table_id: str, what: str) -> str | None:
+        """The selected row of `table_id` when that table has the focus, else a hint."""
+        key = self.query_one(f"#{table_id}", DeskTable).selected_key
+        if self._focused_table() != table_id or not key:
+            self.app.notify(f"Select {what} first", severity="warning")
+            return None
+        return key
 
     def action_add(self) -> None:
         def added(made: NewSubscription | None) -> None:
@@ -205,9 +210,8 @@ class WebhooksScreen(DeskScreen):
         self.app.push_screen(SubscriptionModal(), added)
 
     def action_remove(self) -> None:
-        sub_id = self._selected("subscriptions")
-        if self._focused_table() != "subscriptions" or not sub_id:
-            self.app.notify("Select a subscription first", severity="warning")
+        sub_id = self._selected("subscriptions", "a subscription")
+        if sub_id is None:
             return
         desk = self.app.desk
 
@@ -220,9 +224,8 @@ class WebhooksScreen(DeskScreen):
                                           confirm_label="Remove"), answered)
 
     def action_test(self) -> None:
-        sub_id = self._selected("subscriptions")
-        if self._focused_table() != "subscriptions" or not sub_id:
-            self.app.notify("Select a subscription first", severity="warning")
+        sub_id = self._selected("subscriptions", "a subscription")
+        if sub_id is None:
             return
         desk = self.app.desk
 
@@ -236,9 +239,8 @@ class WebhooksScreen(DeskScreen):
         call_service(self, lambda: desk.webhooks.send_test(sub_id, desk.agent), done=done, group="subscription-test")
 
     def action_replay(self) -> None:
-        delivery_id = self._selected("deliveries")
-        if self._focused_table() != "deliveries" or not delivery_id:
-            self.app.notify("Select a dead delivery first (Deliveries tab)", severity="warning")
+        delivery_id = self._selected("deliveries", "a dead delivery (Deliveries tab)")
+        if delivery_id is None:
             return
         desk = self.app.desk
 
