@@ -1,41 +1,52 @@
 """Section 4: the booking-token secrets partner shops sign patient tokens with.
 
-Values are shown once at creation and then only on an audited reveal; revoking asks the
-agent to type the key_id. Beside the table, the rotation steps.
+A value is shown once at creation and afterwards only on an audited reveal; revoking asks the
+agent to type the key_id. Beside the table, the rotation steps, and a mark on every active key
+no token has used for a week: the likely candidate to revoke.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.widgets import Static
 
 from rxdesk.domain.times import format_local
 from rxdesk.services.secrets import IDLE_AFTER, NewSecret, SecretRow
 from rxdesk.tui.modals.confirm import ConfirmModal, TextPromptModal
+from rxdesk.tui.modals.secret_value import REVEALED, STORE_IT_NOW, SecretValueModal
 from rxdesk.tui.screens.base import DeskScreen
-from rxdesk.tui.screens.webhooks import ShownOnceModal
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
 ROTATION = f"""\
-Rotating a partner's key
+[b]Rotating a partner's key[/b]
 
-1. n  create a new key and give it to the
-      partner (it is shown once).
-2.    The partner switches its token minter
-      to the new key_id.
-3.    Wait until the old key's "last used"
-      stops moving (keys unused for
-      {IDLE_AFTER.days}+ days are marked).
-4. x  revoke the old key: its tokens are
-      refused from the next call.
+[b]1. n[/b]  Create a new key and hand its value to the partner: it is shown once.
 
-v reveals a value again (audited)."""
+[b]2.[/b]  The partner switches its token minter to the new key_id. Both keys work meanwhile.
 
-NOTE = ("Store it now, in the partner's configuration: it is not shown again. A reveal (v) shows "
-        "it later and is written to the audit log. Tokens use it as the HS256 key, exactly as shown.")
+[b]3.[/b]  Wait until the old key's "last used" stops moving. An active key unused for {IDLE_AFTER.days}+ days is marked in the table.
+
+[b]4. x[/b]  Revoke the old key: its tokens are refused from the next call.
+
+[b]v[/b] reveals a value again; every reveal is audited."""
+
+COLUMNS = (("key_id", "key_id"), ("label", "Label"), ("created", "Created"), ("by", "By"),
+           ("status", "Status"), ("used", "Last used"))
+
+
+def unused_note(row: SecretRow, now: datetime) -> str:
+    """`unused 12 days` for an active key no token has used for a while, else ''."""
+    if not row.idle or row.idle_since is None:
+        return ""
+    days = (now - row.idle_since).days
+    return f"unused {days} day{'s' if days != 1 else ''}"
 
 
 class SecretsScreen(DeskScreen):
@@ -45,17 +56,19 @@ class SecretsScreen(DeskScreen):
         Binding("n", "create", "New secret"),
         Binding("v", "reveal", "Reveal"),
         Binding("x", "revoke", "Revoke"),
-        Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: dict[str, SecretRow] = {}
+        self.zone = "UTC"
         self.loads = 0
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="secrets-body"):
-            yield DeskTable(id="secrets")
+            with Vertical(id="secrets-main"):
+                yield DeskTable(id="secrets")
+                yield Static("", id="secrets-summary")
             yield Static(ROTATION, id="rotation-help")
 
     @property
@@ -63,91 +76,131 @@ class SecretsScreen(DeskScreen):
         return self.query_one("#secrets", DeskTable)
 
     def on_mount(self) -> None:
-        for key, label in (("key_id", "key_id"), ("label", "Label"), ("created", "Created"), ("by", "By"),
-                           ("status", "Status"), ("used", "Last used")):
+        for key, label in COLUMNS:
             self.table.add_column(label, key=key)
         self.table.focus()
         self.reload()
 
-    def reload(self) -> None:
+    def reload(self, keep: str | None = None) -> None:
+        """Fetch the secrets again; the cursor stays on `keep` or the selected key."""
         desk = self.app.desk
         call_service(self, lambda: (desk.secrets.list_secrets(), desk.org().timezone, desk.clock.now()),
-                     done=lambda r: self._show(*r), group="secrets")
+                     done=lambda loaded: self._show(*loaded, keep=keep), group="secrets")
 
-    def action_reload(self) -> None:
-        self.reload()
-
-    def _show(self, rows: list[SecretRow], tz: str, now) -> None:  # type: ignore[no-untyped-def]
+    def _show(self, rows: list[SecretRow], tz: str, now: datetime, *, keep: str | None = None) -> None:
         self.loads += 1
         self.rows = {r.key_id: r for r in rows}
+        self.zone = tz
         table = self.table
-        keep = table.selected_key
+        keep = keep or table.selected_key
         table.clear()
         for row in rows:
             s = row.secret
-            used = format_local(s.last_used_at, tz) if s.last_used_at else "never"
-            if row.idle and row.idle_since is not None:
-                used += f"  (unused {(now - row.idle_since).days} days)"
-            status = row.status if s.active else f"revoked {format_local(s.revoked_at, tz)}" if s.revoked_at else row.status
-            table.add_row(s.key_id, s.label or "", format_local(s.created_at, tz), s.created_by, status, used, key=s.key_id)
+            if s.active:
+                status = Text("active", style="bold green")
+            else:
+                status = Text(f"revoked {format_local(s.revoked_at, tz, weekday=False)}", style="dim")
+            used = Text(format_local(s.last_used_at, tz, weekday=False) if s.last_used_at else "never")
+            if note := unused_note(row, now):
+                used.append(f" · {note}", style="bold yellow")
+            table.add_row(s.key_id, Text(s.label or "—"), format_local(s.created_at, tz, weekday=False), s.created_by,
+                          status, used, key=s.key_id)
         table.select_key(keep)
+        active = sum(1 for r in rows if r.secret.active)
+        idle = sum(1 for r in rows if r.idle)
+        if not rows:
+            summary = "No booking secrets yet: n creates one for a partner."
+        else:
+            summary = f"{active} active, {len(rows) - active} revoked"
+            if idle:
+                summary += f" · {idle} active key{'s' if idle != 1 else ''} unused for {IDLE_AFTER.days}+ days"
+        self.query_one("#secrets-summary", Static).update(summary)
+
+    def selected(self) -> SecretRow | None:
+        key = self.table.selected_key
+        return self.rows.get(key) if key else None
+
+    @staticmethod
+    def described(row: SecretRow) -> str:
+        """`bk_… (label)` for a dialog's message, which reads markup: the label is escaped."""
+        return f"{row.key_id} ({escape(row.secret.label) if row.secret.label else 'no label'})"
+
+    # -- n: create -----------------------------------------------------------------------
 
     def action_create(self) -> None:
         desk = self.app.desk
 
-        def named(label: str | None) -> None:
+        def labelled(label: str | None) -> None:
             if label is None:
                 return
-            call_service(self, lambda: desk.secrets.create_secret(label or None, desk.agent), done=self._created,
-                         group="secret-create")
+            call_service(self, lambda: desk.secrets.create_secret(label, desk.agent),
+                         done=self._created, group="secret-create")
 
-        self.app.push_screen(TextPromptModal("New booking secret", "A label for it: who or what uses it.",
-                                             placeholder="e.g. Shopify storefront"), named)
+        self.app.push_screen(TextPromptModal(
+            "New booking secret", "A label (optional): which partner or shop will sign with it.",
+            placeholder="e.g. Shopify storefront"), labelled)
 
     def _created(self, made: NewSecret) -> None:
         self.app.note_own_write()
-        self.reload()
-        self.app.push_screen(ShownOnceModal(f"Secret {made.secret.key_id}", made.value, NOTE))
+        self.reload(keep=made.secret.key_id)
+        self.app.push_screen(SecretValueModal(made.secret.key_id, made.secret.label, made.value, STORE_IT_NOW))
+
+    # -- v: reveal -----------------------------------------------------------------------
 
     def action_reveal(self) -> None:
-        key_id = self.table.selected_key
-        row = self.rows.get(key_id or "")
+        row = self.selected()
         if row is None:
             return
+        if not row.secret.active:
+            self.app.notify(f"{row.key_id} is revoked; its value is no longer shown", severity="warning")
+            return
         desk = self.app.desk
+        key_id = row.key_id
+
+        def shown(revealed: NewSecret) -> None:
+            self.app.note_own_write()
+            self.app.push_screen(SecretValueModal(key_id, revealed.secret.label, revealed.value, REVEALED))
 
         def answered(yes: bool | None) -> None:
             if yes:
-                call_service(self, lambda: desk.secrets.reveal(row.key_id, desk.agent),
-                             done=lambda shown: (self.app.note_own_write(), self.app.push_screen(
-                                 ShownOnceModal(f"Secret {shown.secret.key_id}", shown.value,
-                                                "This reveal is in the audit log with your name."))),
-                             group="secret-reveal")
+                call_service(self, lambda: desk.secrets.reveal(key_id, desk.agent), done=shown, group="secret-reveal")
 
-        self.app.push_screen(ConfirmModal("Reveal secret", f"Show the value of {row.key_id}? "
-                                          "The reveal is written to the audit log.", confirm_label="Reveal"), answered)
+        self.app.push_screen(ConfirmModal(
+            "Reveal booking secret",
+            f"Show the value of {self.described(row)}? "
+            "Every reveal is written to the audit log under your name.",
+            confirm_label="Reveal"), answered)
+
+    # -- x: revoke -----------------------------------------------------------------------
 
     def action_revoke(self) -> None:
-        key_id = self.table.selected_key
-        row = self.rows.get(key_id or "")
+        row = self.selected()
         if row is None:
             return
         if not row.secret.active:
             self.app.notify(f"{row.key_id} is already revoked", severity="warning")
             return
         desk = self.app.desk
+        key_id = row.key_id
 
         def check(typed: str) -> str | None:
-            return None if typed.strip() == row.key_id else f"that is not {row.key_id}; nothing was revoked"
+            return None if typed.strip() == key_id else f"that is not {key_id}; nothing was revoked"
+
+        def revoked(_secret: object) -> None:
+            self.app.note_own_write()
+            self.app.notify(f"{key_id} revoked: its tokens are refused from now on", title="Revoked")
+            self.reload()
 
         def typed(value: str | None) -> None:
             if value is None:
                 return
-            call_service(self, lambda: desk.secrets.revoke(row.key_id, desk.agent, confirm_key_id=value),
-                         done=lambda s: (self.app.note_own_write(), self.app.notify(f"{s.key_id} revoked", title="Revoked"),
-                                         self.reload()),
-                         group="secret-revoke")
+            call_service(self, lambda: desk.secrets.revoke(key_id, desk.agent, confirm_key_id=value),
+                         done=revoked, group="secret-revoke")
 
+        used = "never used" if row.secret.last_used_at is None else "last used " + format_local(
+            row.secret.last_used_at, self.zone)
         self.app.push_screen(TextPromptModal(
-            "Revoke secret", f"Tokens signed with {row.key_id} ({row.secret.label or 'no label'}) are refused from "
-            f"the next call. Type the key_id to revoke it.", placeholder=row.key_id, check=check), typed)
+            "Revoke booking secret",
+            f"Tokens signed with {self.described(row)}, {used}, are refused from the "
+            f"next call, in every process. Type {key_id} to revoke it.",
+            placeholder=key_id, check=check), typed)
