@@ -6,8 +6,8 @@ Errors come back as one line that never carries a password or token.
 
 from __future__ import annotations
 
+import ipaddress
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -44,6 +44,15 @@ class SmtpTarget:
             raise ConfigError("RXDESK_SMTP_URL has a port that is not a number") from None
         return cls(parts.hostname, port, unquote(parts.username or ""), unquote(parts.password or ""),
                    parts.scheme == "smtps")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Notifier:
@@ -86,9 +95,15 @@ class Notifier:
                 client = smtplib.SMTP(target.host, target.port, timeout=TIMEOUT_SECONDS)
             with client:
                 client.ehlo()
-                if not target.implicit_tls and client.has_extn("starttls"):
+                encrypted = target.implicit_tls
+                if not encrypted and client.has_extn("starttls"):
                     client.starttls(context=context)
                     client.ehlo()
+                    encrypted = True
+                if target.user and not encrypted and not _is_loopback(target.host):
+                    # A relay on this machine may speak plain SMTP; the network never sees the password.
+                    raise SendFailed(f"SMTP server {target.host} does not offer STARTTLS; "
+                                     "the password is not sent unencrypted")
                 if target.user:
                     client.login(target.user, target.password)
                 client.send_message(message)
@@ -98,7 +113,7 @@ class Notifier:
             raise SendFailed(f"SMTP server {target.host} refused the recipient") from None
         except smtplib.SMTPException as exc:
             raise SendFailed(f"SMTP error from {target.host}: {type(exc).__name__}") from None
-        except (OSError, socket.timeout) as exc:
+        except (TimeoutError, OSError) as exc:
             raise SendFailed(f"cannot reach SMTP server {target.host}:{target.port} ({type(exc).__name__})") from None
 
     def send_sms(self, to: str, body: str) -> None:

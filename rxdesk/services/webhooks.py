@@ -48,7 +48,8 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
 RETRY_AFTER = (timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
                timedelta(hours=5), timedelta(hours=10), timedelta(hours=10))
 MAX_RETRY_AFTER = timedelta(hours=24)
-EXCERPT = 2000
+EXCERPT = 2000  # characters of a receiver's answer kept on the delivery
+EXCERPT_BYTES = 4 * EXCERPT
 
 
 def subscription_target(sub_id: str) -> str:
@@ -174,17 +175,28 @@ def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret:
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(secret, msg_id, timestamp, body),
     })
+    started = time.monotonic()
+    code: int | None = None
+    retry_header, raw = None, b""
     try:
-        response = client.post(url, content=body, headers=sent)
+        # Only the start of the answer is kept: a huge or endless body must not fill memory.
+        with client.stream("POST", url, content=body, headers=sent) as response:
+            code, retry_header = response.status_code, response.headers.get("retry-after")
+            for chunk in response.iter_bytes():
+                raw += chunk
+                if len(raw) >= EXCERPT_BYTES or time.monotonic() - started > TIMEOUT_SECONDS:
+                    break
     except httpx.TimeoutException:
-        return AttemptResult(False, None, f"no answer within {TIMEOUT_SECONDS:g} s")
+        if code is None:
+            return AttemptResult(False, None, f"no answer within {TIMEOUT_SECONDS:g} s")
     except httpx.HTTPError as exc:
-        return AttemptResult(False, None, f"cannot connect ({type(exc).__name__})")
-    excerpt = response.text[:EXCERPT] if response.content else ""
-    code = response.status_code
+        if code is None:
+            return AttemptResult(False, None, f"cannot connect ({type(exc).__name__})")
+    # The status line counts even when the body that followed it broke off.
+    excerpt = raw[:EXCERPT_BYTES].decode("utf-8", errors="replace")[:EXCERPT]
     if 200 <= code < 300:
         return AttemptResult(True, code, "", None, excerpt)
-    retry = _retry_after(response.headers.get("retry-after"), now) if code in (429, 503) else None
+    retry = _retry_after(retry_header, now) if code in (429, 503) else None
     return AttemptResult(False, code, f"answered {code}", retry, excerpt, gone=code == 410)
 
 

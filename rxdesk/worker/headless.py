@@ -28,7 +28,7 @@ def log_line(report: TickReport, seconds: float) -> str:
     counts = (f"expired={report.expired} reminders={report.reminders} deliveries_created={report.deliveries_created} "
               f"delivered={report.delivered} retrying={report.retrying} dead={report.dead} "
               f"messages_sent={report.messages_sent} outbox={report.messages_outbox} "
-              f"messages_failed={report.messages_failed} writes={report.writes}")
+              f"messages_failed={report.messages_failed} deferred={report.deferred} writes={report.writes}")
     return f"{_stamp()} tick {counts} took={seconds:.2f}s"
 
 
@@ -50,8 +50,7 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
             try:
                 report = maintenance.tick()
                 out.write(log_line(report, time.monotonic() - started) + "\n")
-                for problem in report.problems:
-                    out.write(f"{_stamp()} problem {problem}\n")
+                out.writelines(f"{_stamp()} problem {problem}\n" for problem in report.problems)
                 failures = 0
             except RxdeskError as exc:
                 failures += 1

@@ -11,12 +11,16 @@ A tick costs a constant number of store writes however much it does:
    receiver's Retry-After), dead after the last attempt, 410 Gone deactivates the subscription.
 
 Two runners on one data dir never fire a reminder twice (the ReminderSent key is checked inside
-the write lock) nor send one attempt twice (the lease). A runner killed after step 1 leaves its
-claims to expire; the next tick sends them again with the same webhook-id.
+the write lock) nor send one attempt twice (the lease). Each runner holds leases under its own
+id, even when two share a name, and starts no attempt it could not finish before its lease runs
+out; what it had no time for goes back to the queue unsent. A runner killed after step 1 leaves
+its claims to expire; the next tick sends them again with the same webhook-id.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +31,7 @@ import httpx
 
 from rxdesk.domain import lifecycle
 from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import (
     Appointment,
     AppointmentType,
@@ -51,6 +56,7 @@ from rxdesk.services.notify import Notifier, SendFailed
 from rxdesk.services.webhooks import (
     FANOUT_CURSOR,
     RETRY_AFTER,
+    TIMEOUT_SECONDS,
     AttemptResult,
     http_client,
     payload,
@@ -60,6 +66,10 @@ from rxdesk.services.webhooks import (
 from rxdesk.store.tinystore import TinyView
 
 LEASE = timedelta(minutes=5)
+# No attempt starts later than this after the claim, so the slowest one (a 15 s timeout) still
+# ends inside the lease and no other runner can have taken it over meanwhile.
+SEND_WINDOW = (LEASE - timedelta(seconds=TIMEOUT_SECONDS + 30)).total_seconds()
+SIGNING_PROBLEM_WAIT = timedelta(minutes=5)
 CLAIM_BATCH = 2000  # deliveries (and messages) sent per tick at most; the rest wait a minute
 FANOUT_BATCH = 20000  # events fanned out per tick at most
 MESSAGE_RETRY = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
@@ -79,6 +89,7 @@ class TickReport:
     messages_sent: int = 0
     messages_outbox: int = 0
     messages_failed: int = 0
+    deferred: int = 0  # claimed but not attempted within the send window: back in the queue
     writes: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -92,6 +103,7 @@ class TickReport:
             (self.messages_sent, "message sent", "messages sent"),
             (self.messages_outbox, "message to the outbox", "messages to the outbox"),
             (self.messages_failed, "message failed", "messages failed"),
+            (self.deferred, "send left for the next tick", "sends left for the next tick"),
         ]
         said = [f"{n} {one if n == 1 else many}" for n, one, many in parts if n]
         return f"{self.at:%H:%M} · " + (" · ".join(said) if said else "nothing due")
@@ -117,8 +129,13 @@ class Claimed:
     body: bytes
 
 
+NOT_SENT = None  # an attempt the send window closed on before it started
+
+
 class Maintenance:
-    """The maintenance manager for one desk. `owner` names this runner in leases and audit."""
+    """The maintenance manager for one desk. `owner` names this runner in logs and audit; its
+    leases carry `lease_id`, which is unique to this instance (two app sessions of one agent, or
+    two workers on one host, share an owner name but never a lease)."""
 
     def __init__(
         self,
@@ -127,12 +144,17 @@ class Maintenance:
         *,
         client: Callable[[], httpx.Client] = http_client,
         senders: int = 16,
+        send_window: float = SEND_WINDOW,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.desk = desk
         self.owner = owner
         self.actor = owner if ":" in owner else f"worker:{owner}"
+        self.lease_id = f"{owner}#{os.getpid()}-{random_token(6)}"
         self.client = client
         self.senders = senders
+        self.send_window = send_window
+        self.timer = timer
 
     # -- the tick ---------------------------------------------------------------------
 
@@ -148,8 +170,9 @@ class Maintenance:
         report.writes += 1
         if not deliveries and not messages:
             return report
-        results = self._send_webhooks(deliveries)
-        sent = self._send_messages(messages, notifier)
+        deadline = self.timer() + self.send_window
+        results = self._send_webhooks(deliveries, deadline)
+        sent = self._send_messages(messages, notifier, deadline)
         done = max(now, self.desk.clock.now())
         with store.write() as view:
             self._record(view, done, results, sent, report)
@@ -339,8 +362,19 @@ class Maintenance:
                 report.dead += 1
                 continue
             if sub.id not in secrets:
-                secrets[sub.id] = self.desk.webhooks.secret_of(view, sub)
-            view.deliveries.put(delivery.model_copy(update={"lease_owner": self.owner, "lease_until": lease_until}))
+                try:
+                    secrets[sub.id] = self.desk.webhooks.secret_of(view, sub)
+                except RxdeskError as exc:
+                    # One subscription that cannot be signed for must not stop holds and reminders.
+                    secrets[sub.id] = ""
+                    report.problems.append(f"subscription {sub.id}: cannot sign deliveries: {exc}")
+            if not secrets[sub.id]:
+                view.deliveries.put(delivery.model_copy(update={
+                    "next_attempt_at": now + SIGNING_PROBLEM_WAIT,
+                    "last_error": "not sent: the signing secret does not decrypt with this master key"}))
+                report.deferred += 1
+                continue
+            view.deliveries.put(delivery.model_copy(update={"lease_owner": self.lease_id, "lease_until": lease_until}))
             claimed.append(Claimed(delivery, sub.url, dict(sub.headers), secrets[sub.id], payload(event)))
         return claimed
 
@@ -350,18 +384,20 @@ class Maintenance:
             message = view.messages.get(message_id)
             if message is None:
                 continue
-            leased = message.model_copy(update={"lease_owner": self.owner, "lease_until": now + LEASE})
+            leased = message.model_copy(update={"lease_owner": self.lease_id, "lease_until": now + LEASE})
             view.messages.put(leased)
             claimed.append(leased)
         return claimed
 
     # -- phase two: sending, outside the lock -------------------------------------------
 
-    def _send_webhooks(self, claimed: list[Claimed]) -> list[tuple[Claimed, AttemptResult]]:
+    def _send_webhooks(self, claimed: list[Claimed], deadline: float) -> list[tuple[Claimed, AttemptResult | None]]:
         if not claimed:
             return []
         with self.client() as client:
-            def attempt(item: Claimed) -> tuple[Claimed, AttemptResult]:
+            def attempt(item: Claimed) -> tuple[Claimed, AttemptResult | None]:
+                if self.timer() > deadline:
+                    return item, NOT_SENT
                 try:
                     return item, post_signed(client, item.url, item.headers, item.secret, item.delivery.event_id, item.body)
                 except Exception as exc:  # noqa: BLE001 - one bad delivery must not stop the others
@@ -370,9 +406,13 @@ class Maintenance:
             with ThreadPoolExecutor(max_workers=min(self.senders, len(claimed))) as pool:
                 return list(pool.map(attempt, claimed))
 
-    def _send_messages(self, claimed: list[OutboxMessage], notifier: Notifier) -> list[tuple[OutboxMessage, str]]:
-        results = []
+    def _send_messages(self, claimed: list[OutboxMessage], notifier: Notifier,
+                       deadline: float) -> list[tuple[OutboxMessage, str | None]]:
+        results: list[tuple[OutboxMessage, str | None]] = []
         for message in claimed:
+            if self.timer() > deadline:
+                results.append((message, NOT_SENT))
+                continue
             try:
                 if message.channel is MessageChannel.email:
                     notifier.send_email(message.to, message.subject, message.body)
@@ -385,12 +425,16 @@ class Maintenance:
 
     # -- phase three: the results, in one write ------------------------------------------
 
-    def _record(self, view: TinyView, now: datetime, results: list[tuple[Claimed, AttemptResult]],
-                sent: list[tuple[OutboxMessage, str]], report: TickReport) -> None:
+    def _record(self, view: TinyView, now: datetime, results: list[tuple[Claimed, AttemptResult | None]],
+                sent: list[tuple[OutboxMessage, str | None]], report: TickReport) -> None:
         for item, result in results:
             current = view.deliveries.get(item.delivery.id)
-            if current is None or current.status is not DeliveryStatus.pending or current.lease_owner != self.owner:
+            if current is None or current.status is not DeliveryStatus.pending or current.lease_owner != self.lease_id:
                 continue  # our lease ran out and another runner took it over
+            if result is NOT_SENT:
+                view.deliveries.put(current.model_copy(update={"lease_owner": "", "lease_until": None}))
+                report.deferred += 1
+                continue
             attempts = current.attempts + 1
             update: dict[str, Any] = {
                 "attempts": attempts, "last_attempt_at": now, "last_status_code": result.status_code,
@@ -414,7 +458,11 @@ class Maintenance:
             view.deliveries.put(current.model_copy(update=update))
         for message, error in sent:
             current = view.messages.get(message.id)
-            if current is None or current.status is not MessageStatus.pending or current.lease_owner != self.owner:
+            if current is None or current.status is not MessageStatus.pending or current.lease_owner != self.lease_id:
+                continue
+            if error is NOT_SENT:
+                view.messages.put(current.model_copy(update={"lease_owner": "", "lease_until": None}))
+                report.deferred += 1
                 continue
             attempts = current.attempts + 1
             update = {"attempts": attempts, "lease_owner": "", "lease_until": None, "last_error": error}

@@ -1,0 +1,166 @@
+"""Email over a real SMTP server (aiosmtpd): STARTTLS when offered, a password never sent in
+the clear over the network, and errors that never carry credentials."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import socket
+import ssl
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from rxdesk.config import Settings
+from rxdesk.services.notify import Notifier, SendFailed
+
+PASSWORD = "s3cret-pa55"
+
+
+class Mailbox:
+    """Records each message with whether its session was encrypted and who logged in."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, object]] = []
+        self.logins: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self.messages.append({"to": envelope.rcpt_tos, "tls": session.ssl is not None,
+                              "login": session.login_data, "content": envelope.content})
+        return "250 OK"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        assert isinstance(auth_data, LoginPassword)
+        self.logins.append(auth_data.login.decode())
+        ok = auth_data.login == b"desk" and auth_data.password == PASSWORD.encode()
+        return AuthResult(success=ok, handled=False)  # unhandled: the server answers 535 itself
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def self_signed(tmp: Path, host: str) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp / "smtp.crt", tmp / "smtp.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def notifier(tmp: Path, url: str) -> Notifier:
+    return Notifier(Settings(data_dir=tmp / "data", agent="tester", smtp_url=url, mail_from="desk@riverside.example"))
+
+
+def start(mailbox: Mailbox, host: str, **options: object) -> tuple[Controller, int]:
+    port = free_port(host)
+    server = Controller(mailbox, hostname=host, port=port, authenticator=mailbox.authenticate, **options)
+    server.start()
+    return server, port
+
+
+def test_starttls_is_used_when_offered_before_logging_in(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    cert, key = self_signed(tmp_path, "127.0.0.1")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client verifies the server against it
+    mailbox = Mailbox()
+    server, port = start(mailbox, "127.0.0.1", tls_context=context, require_starttls=True, auth_required=True)
+    try:
+        notifier(tmp_path, f"smtp://desk:{PASSWORD}@127.0.0.1:{port}").send_email(
+            "lena.fischer@mail.example", "Reminder", "See you tomorrow.")
+    finally:
+        server.stop()
+    (message,) = mailbox.messages
+    assert message["tls"] is True and message["to"] == ["lena.fischer@mail.example"]
+    assert mailbox.logins == ["desk"]
+
+
+def test_a_server_whose_certificate_does_not_verify_gets_no_password(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path, "127.0.0.1")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    mailbox = Mailbox()
+    server, port = start(mailbox, "127.0.0.1", tls_context=context, require_starttls=True)
+    try:
+        with pytest.raises(SendFailed) as failed:
+            notifier(tmp_path, f"smtp://desk:{PASSWORD}@127.0.0.1:{port}").send_email("a@b.example", "s", "b")
+    finally:
+        server.stop()
+    assert PASSWORD not in str(failed.value) and "\n" not in str(failed.value)
+    assert mailbox.logins == [] and mailbox.messages == []
+
+
+def outward_address() -> str | None:
+    """An address of this machine that is not loopback, if it has one."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the route
+            host = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if ipaddress.ip_address(host).is_loopback else host
+
+
+def test_a_password_is_never_sent_unencrypted_across_the_network(tmp_path: Path) -> None:
+    host = outward_address()
+    if host is None:
+        pytest.skip("this machine has no address besides loopback")
+    mailbox = Mailbox()
+    server, port = start(mailbox, host, auth_require_tls=False)  # a server that would take it in the clear
+    try:
+        with pytest.raises(SendFailed) as failed:
+            notifier(tmp_path, f"smtp://desk:{PASSWORD}@{host}:{port}").send_email("a@b.example", "s", "b")
+        # Without credentials there is nothing to protect: plain SMTP is fine.
+        notifier(tmp_path, f"smtp://{host}:{port}").send_email("a@b.example", "s", "b")
+    finally:
+        server.stop()
+    assert "STARTTLS" in str(failed.value) and PASSWORD not in str(failed.value)
+    assert mailbox.logins == [] and len(mailbox.messages) == 1
+
+
+def test_a_relay_on_this_machine_may_take_the_password_in_plain_smtp(tmp_path: Path) -> None:
+    mailbox = Mailbox()
+    server, port = start(mailbox, "127.0.0.1", auth_require_tls=False)
+    try:
+        notifier(tmp_path, f"smtp://desk:{PASSWORD}@127.0.0.1:{port}").send_email("a@b.example", "s", "b")
+    finally:
+        server.stop()
+    assert mailbox.logins == ["desk"] and len(mailbox.messages) == 1
+
+
+def test_failures_are_one_line_without_credentials(tmp_path: Path) -> None:
+    mailbox = Mailbox()
+    server, port = start(mailbox, "127.0.0.1", auth_require_tls=False)
+    try:
+        with pytest.raises(SendFailed) as refused:
+            notifier(tmp_path, f"smtp://desk:wrong-{PASSWORD}@127.0.0.1:{port}").send_email("a@b.example", "s", "b")
+    finally:
+        server.stop()
+    closed = free_port("127.0.0.1")
+    with pytest.raises(SendFailed) as unreachable:
+        notifier(tmp_path, f"smtp://desk:{PASSWORD}@127.0.0.1:{closed}").send_email("a@b.example", "s", "b")
+    bad_url = notifier(tmp_path, f"smtp://desk:{PASSWORD}@mail.example:notaport")
+    with pytest.raises(SendFailed) as misconfigured:
+        bad_url.send_email("a@b.example", "s", "b")
+    for failure in (refused, unreachable, misconfigured):
+        text = str(failure.value)
+        assert PASSWORD not in text and "\n" not in text and text
+    assert "refused the login" in str(refused.value)
