@@ -21,7 +21,7 @@ import bisect
 import itertools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -56,6 +56,9 @@ PATIENTS = "patients"
 # id -> name for every patient, kept beside the full records: listing a page of appointments
 # needs the names, and this file is a fraction of the size of the records it summarises.
 PATIENT_NAMES = "patient-names"
+# uid -> hold_expires_at for every held appointment: the worker finds holds to expire here
+# instead of reading weeks of appointments on every tick.
+HOLDS = "holds"
 APPT_PREFIX = "appt-"
 EVENTS_PREFIX = "events-"
 AUDIT_PREFIX = "audit-"
@@ -288,7 +291,9 @@ class AppointmentRepo:
         week = uid_partition(appt.uid)
         if week != week_key(appt.starts_at):
             raise ValueError(f"uid {appt.uid} does not match the week of its start {week_key(appt.starts_at)}")
-        _writable(self._snap).put(appt_segment(week), "appointments", appt.uid, appt.to_json())
+        doc = appt.to_json()
+        _writable(self._snap).put(appt_segment(week), "appointments", appt.uid, doc)
+        self._index_holds([doc])
 
     def put_raw_many(self, docs: list[dict[str, Any]]) -> None:
         """Bulk insert of already-validated documents (demo data, benchmarks)."""
@@ -300,6 +305,31 @@ class AppointmentRepo:
             table = tx.writable_table(appt_segment(week), "appointments")
             for doc in rows:
                 table[doc["uid"]] = doc
+        self._index_holds(docs)
+
+    def _index_holds(self, docs: list[dict[str, Any]]) -> None:
+        """Keep the holds index in step: held ones in, everything else out."""
+        tx = _writable(self._snap)
+        if tx.segment(HOLDS) is None:
+            # The first write since the index exists: seed it with the holds a worker could
+            # still have to expire (the old look-back), then keep it from here on.
+            seed = tx.writable_table(HOLDS, "held")
+            since = datetime.now(UTC) - HOLD_LOOKBACK
+            for week in self._select_weeks(since, None):
+                seg = tx.segment(appt_segment(week))
+                for row in (_grouped(seg, "status").get("held", ()) if seg is not None else ()):
+                    if row.get("hold_expires_at"):
+                        seed[row["uid"]] = {"expires": row["hold_expires_at"]}
+        index = tx.table(HOLDS, "held")
+        for doc in docs:
+            uid = doc["uid"]
+            if doc["status"] == "held" and doc.get("hold_expires_at"):
+                if index.get(uid, {}).get("expires") != doc["hold_expires_at"]:
+                    tx.put(HOLDS, "held", uid, {"expires": doc["hold_expires_at"]})
+                    index = tx.table(HOLDS, "held")
+            elif uid in index:
+                tx.delete(HOLDS, "held", uid)
+                index = tx.table(HOLDS, "held")
 
     # -- queries -------------------------------------------------------------------------
 
@@ -389,8 +419,13 @@ class AppointmentRepo:
         return [appointment_from_store(r) for r in found]
 
     def held_expiring(self, now: datetime) -> list[Appointment]:
-        """Held appointments whose hold has expired by `now` (starts within the look-back)."""
+        """Held appointments whose hold has expired by `now`."""
         now_s = format_utc(now)
+        if self._snap.segment(HOLDS) is not None:
+            due = [uid for uid, row in self._snap.table(HOLDS, "held").items() if row["expires"] <= now_s]
+            held = [a for a in (self.get(uid) for uid in sorted(due)) if a is not None and a.status.value == "held"]
+            return held
+        # A data dir from before the index: the holds of the look-back weeks.
         found = []
         for week in self._select_weeks(now - HOLD_LOOKBACK, None):
             seg = self._snap.segment(appt_segment(week))

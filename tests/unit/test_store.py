@@ -210,3 +210,21 @@ def test_the_patient_name_index_follows_every_patient_write(store, data_dir) -> 
     db = open_segment(data_dir / "segments" / manifest["segments"]["patient-names"]["file"])
     assert {d.doc_id: d["name"] for d in db.table("names").all()} == {"a": "Renamed"}
     assert dict(store.read().patients.names()) == {"a": "Renamed"}
+
+
+def test_the_holds_index_follows_holds_and_feeds_expiry(clinic, now) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from tests.helpers import make_appointment
+
+    held = make_appointment(clinic, start=now + timedelta(days=2), status="held", hold_minutes=60 * 48)
+    soon = make_appointment(clinic, start=now + timedelta(days=3), status="held", hold_minutes=10)
+    make_appointment(clinic, start=now + timedelta(days=4))
+    view = clinic.store.read()
+    assert set(view.snap.table("holds", "held")) == {held.uid, soon.uid}
+    created = soon.created_at
+    assert [a.uid for a in view.appointments.held_expiring(created + timedelta(minutes=10))] == [soon.uid]
+    clinic.appointments.cancel_appointment(soon.uid, "x", "tester")
+    view = clinic.store.read()
+    assert set(view.snap.table("holds", "held")) == {held.uid}
+    assert view.appointments.held_expiring(created + timedelta(minutes=10)) == []
