@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import AppointmentType
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.modals.rule import RuleModal
@@ -65,7 +66,10 @@ class TypesScreen(DeskScreen):
         self.reload()
 
     def reload(self) -> None:
-        call_service(self, self.app.desk.types.list_types, done=self._show, group="types")
+        call_service(self, self.app.desk.types.list_types, done=self._show, failed=self._refused, group="types")
+
+    def _refused(self, exc: RxdeskError) -> None:
+        self.app.notify(str(exc), severity="error", title="Refused")
 
     def _show(self, types: list[AppointmentType]) -> None:
         self.loads += 1
@@ -144,7 +148,7 @@ class TypesScreen(DeskScreen):
         def answered(yes: bool | None) -> None:
             if yes:
                 call_service(self, lambda: desk.reminders.remove_rule(appt_type.key, rule_id, agent=desk.agent),
-                             done=self._saved, group="rule-remove")
+                             done=self._saved, failed=self._refused, group="rule-remove")
 
         self.app.push_screen(ConfirmModal("Remove reminder rule", f"Remove {rule_id} from {appt_type.name}?",
                                           confirm_label="Remove"), answered)

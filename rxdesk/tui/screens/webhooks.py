@@ -160,10 +160,13 @@ class WebhooksScreen(DeskScreen):
             return (desk.webhooks.list_subscriptions(), desk.webhooks.list_deliveries(limit=LIMIT),
                     desk.webhooks.list_messages(limit=LIMIT), desk.org().timezone)
 
-        call_service(self, load, done=lambda r: self._show(*r), group="webhooks")
+        call_service(self, load, done=lambda r: self._show(*r), failed=self._refused, group="webhooks")
 
     def action_reload(self) -> None:
         self.reload()
+
+    def _refused(self, exc: RxdeskError) -> None:
+        self.app.notify(str(exc), severity="error", title="Refused")
 
     def _fill(self, table_id: str, rows: list[tuple[str, list[str]]]) -> None:
         table = self.query_one(f"#{table_id}", DeskTable)
@@ -218,7 +221,8 @@ class WebhooksScreen(DeskScreen):
         def answered(yes: bool | None) -> None:
             if yes:
                 call_service(self, lambda: desk.webhooks.remove_subscription(sub_id, desk.agent),
-                             done=lambda _s: (self.app.note_own_write(), self.reload()), group="subscription-remove")
+                             done=lambda _s: (self.app.note_own_write(), self.reload()), failed=self._refused,
+                             group="subscription-remove")
 
         self.app.push_screen(ConfirmModal("Remove subscription", f"Remove {sub_id}? Its pending deliveries end.",
                                           confirm_label="Remove"), answered)
@@ -236,7 +240,8 @@ class WebhooksScreen(DeskScreen):
                 self.app.notify(f"Test event failed: {result.error}", severity="error", title=sub_id)
 
         self.app.notify(f"Sending a test event to {sub_id}…")
-        call_service(self, lambda: desk.webhooks.send_test(sub_id, desk.agent), done=done, group="subscription-test")
+        call_service(self, lambda: desk.webhooks.send_test(sub_id, desk.agent), done=done, failed=self._refused,
+                     group="subscription-test")
 
     def action_replay(self) -> None:
         delivery_id = self._selected("deliveries", "a dead delivery (Deliveries tab)")
@@ -249,7 +254,8 @@ class WebhooksScreen(DeskScreen):
             self.app.notify(f"{delivery.id} will be sent again at the next tick", title="Replay")
             self.reload()
 
-        call_service(self, lambda: desk.webhooks.replay(delivery_id, desk.agent), done=done, group="replay")
+        call_service(self, lambda: desk.webhooks.replay(delivery_id, desk.agent), done=done, failed=self._refused,
+                     group="replay")
 
     def on_data_table_row_selected(self, event: DeskTable.RowSelected) -> None:
         if event.data_table.id != "deliveries" or not event.row_key.value:
@@ -257,7 +263,8 @@ class WebhooksScreen(DeskScreen):
         desk = self.app.desk
         delivery_id = event.row_key.value
         call_service(self, lambda: desk.webhooks.show_delivery(delivery_id),
-                     done=lambda detail: self.app.push_screen(DeliveryModal(detail, self.tz)), group="delivery-show")
+                     done=lambda detail: self.app.push_screen(DeliveryModal(detail, self.tz)), failed=self._refused,
+                     group="delivery-show")
 
 
 

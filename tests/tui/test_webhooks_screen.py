@@ -1,0 +1,99 @@
+"""Section 6 through the keys: a signed test event, removing a subscription, a refused replay,
+and the outbox of emails and SMS."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from standardwebhooks import Webhook
+
+from rxdesk.services import Desk
+from rxdesk.tui.modals.confirm import ConfirmModal
+from rxdesk.tui.screens.webhooks import WebhooksScreen
+from rxdesk.tui.widgets.tables import DeskTable
+from rxdesk.worker.tick import Maintenance
+from tests.helpers import fingerprint, make_appointment
+from tests.receiver import Receiver
+from tests.tui.conftest import make_app, settle
+from tests.unit.test_worker import only_rule
+
+
+async def open_webhooks(app, pilot) -> WebhooksScreen:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    await pilot.press("6")
+    await settle(pilot)
+    assert isinstance(app.screen, WebhooksScreen)
+    return app.screen
+
+
+async def test_a_test_event_is_signed_and_a_subscription_is_removed(clinic: Desk) -> None:
+    receiver = Receiver()
+    try:
+        made = clinic.webhooks.add_subscription(receiver.url + "/hook", ["APPOINTMENT_CANCELLED"],
+                                                {"X-Shop": "riverside"}, "tester")
+        app = make_app(clinic)
+        async with app.run_test(size=(150, 45)) as pilot:
+            screen = await open_webhooks(app, pilot)
+            subs = screen.query_one("#subscriptions", DeskTable)
+            assert subs.row_count == 1 and subs.selected_key == made.subscription.id
+            await pilot.press("t")
+            await settle(pilot)
+            (got,) = receiver.received
+            assert Webhook(made.secret).verify(got.body, got.headers)["type"] == "rxdesk.test"
+            assert got.headers["x-shop"] == "riverside"
+            assert any("Test event delivered (200)" in n.message for n in app._notifications)
+
+            receiver.default = (500, {})
+            await pilot.press("t")
+            await settle(pilot)
+            assert any("Test event failed: answered 500" in n.message for n in app._notifications)
+
+            await pilot.press("x")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("y")
+            await settle(pilot)
+            assert clinic.webhooks.list_subscriptions() == [] and subs.row_count == 0
+    finally:
+        receiver.close()
+    actions = [e.action for e in clinic.store.read().audit.for_target(f"subscription:{made.subscription.id}")]
+    assert actions == ["subscription.add", "subscription.test", "subscription.test", "subscription.remove"]
+
+
+async def test_replaying_a_pending_delivery_is_refused_and_changes_nothing(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+    receiver = Receiver(default=(500, {}))
+    try:
+        clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED"], {}, "tester")
+        appt = make_appointment(clinic, start=now + timedelta(days=1))
+        clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
+        Maintenance(clinic).tick()  # one failed attempt: pending, retried by itself
+        app = make_app(clinic)
+        async with app.run_test(size=(150, 45)) as pilot:
+            screen = await open_webhooks(app, pilot)
+            screen.query_one("#webhook-tabs").active = "tab-deliveries"
+            table = screen.query_one("#deliveries", DeskTable)
+            table.focus()
+            await settle(pilot)
+            assert table.row_count == 1
+            before = fingerprint(data_dir)
+            await pilot.press("y")
+            await settle(pilot)
+            assert any("still pending" in n.message for n in app._notifications)
+            assert fingerprint(data_dir) == before
+    finally:
+        receiver.close()
+
+
+async def test_the_outbox_shows_unsent_emails(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    only_rule(clinic, "gp-consult", "patient", 60, email=True)
+    make_appointment(clinic, start=now + timedelta(minutes=30))
+    assert Maintenance(clinic).tick().messages_outbox == 1
+    app = make_app(clinic)
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_webhooks(app, pilot)
+        screen.query_one("#webhook-tabs").active = "tab-outbox"
+        await settle(pilot)
+        table = screen.query_one("#messages", DeskTable)
+        assert table.row_count == 1
+        row = [str(cell) for cell in table.get_row_at(0)]
+        assert "lena.fischer@mail.example" in row and "outbox" in row
