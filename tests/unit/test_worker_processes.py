@@ -101,3 +101,64 @@ def test_sigterm_finishes_the_tick_and_exits_zero(clinic: Desk, cli_env) -> None
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert out.strip().splitlines()[-1].endswith("stopped")
+
+
+
+def test_workers_killed_at_many_moments_of_a_tick_lose_and_duplicate_nothing(clinic: Desk, now, data_dir, cli_env) -> None:  # type: ignore[no-untyped-def]
+    """Each round brings 60 new reminders and kills its worker at another moment: right after
+    it claimed, after a few sends, after its last send (recording), or while it starts up.
+    A last worker finishes; every reminder fired once and every event was delivered."""
+    only_rule(clinic, "gp-consult", "patient", 60)
+    running: dict[str, subprocess.Popen[str]] = {}
+    kill_at_request: list[int | None] = [None]
+
+    def maybe_kill(_request: object) -> None:
+        wanted = kill_at_request[0]
+        if wanted is not None and len(receiver.received) >= wanted and "worker" in running:
+            running["worker"].send_signal(signal.SIGKILL)
+            kill_at_request[0] = None
+
+    receiver = Receiver(on_request=maybe_kill)
+    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REMINDER_DUE"], {}, "tester")
+    at, made = now, 0
+    try:
+        for moment in ("claimed", "few sent", "all sent", "starting"):
+            for i in range(60):
+                make_appointment(clinic, start=at + timedelta(minutes=50, seconds=i * 4),
+                                 patient_id=f"pat-00{1 + made % 3}")
+                made += 1
+            before = len(receiver.received)
+            unsent = 60 + sum(d.status is DeliveryStatus.pending for d in TinyStore(data_dir).read().deliveries.newest())
+            kill_at_request[0] = {"few sent": before + 5, "all sent": before + unsent}.get(moment)
+            proc = rxdesk("worker", "--once", env=worker_env(cli_env, RXDESK_NOW=at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+            running["worker"] = proc
+            if moment == "claimed":
+                deadline = time.monotonic() + 60
+                while not TinyStore(data_dir).read().deliveries.due(at + timedelta(minutes=6)) and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                proc.send_signal(signal.SIGKILL)
+            elif moment == "starting":
+                proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=60)
+            running.pop("worker")
+            assert proc.returncode == -signal.SIGKILL, moment
+            at += timedelta(minutes=6)  # past the dead runner's leases
+        survivor = rxdesk("worker", "--once", env=worker_env(cli_env, RXDESK_NOW=at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        out, err = survivor.communicate(timeout=120)
+        assert survivor.returncode == 0, err
+    finally:
+        receiver.close()
+
+    view = TinyStore(data_dir).read()
+    fired = [e for _, e in view.events.after(0) if e.type.value == "APPOINTMENT_REMINDER_DUE"]
+    keys = Counter((e.data["appointment"]["uid"], e.data["recipient"]["id"]) for e in fired)
+    assert len(keys) == made and max(keys.values()) == 1  # each reminder exactly once
+    assert len({r.appointment_uid for r in view_reminders_sent(view, keys)}) == made
+    deliveries = list(view.deliveries.newest())
+    assert Counter(d.event_id for d in deliveries) == Counter({e.id: 1 for e in fired})
+    assert all(d.status is DeliveryStatus.delivered for d in deliveries)
+    assert {e.id for e in fired} == {r.headers["webhook-id"] for r in receiver.received}
+
+
+def view_reminders_sent(view, keys):  # type: ignore[no-untyped-def]
+    return [row for uid in {uid for uid, _ in keys} for row in view.reminders_sent.for_appointment(uid)]
