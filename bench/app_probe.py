@@ -60,6 +60,17 @@ async def wait_for(check: Callable[[], bool], pilot, timeout: float = 30.0) -> N
     await asyncio.sleep(0)  # one more turn of the loop: the refresh is queued behind it
 
 
+async def settled(app, pilot) -> None:  # type: ignore[no-untyped-def]
+    """Every running worker done (a superseded one counts as done) and the screen repainted."""
+    from textual.worker import WorkerCancelled
+
+    try:
+        await app.workers.wait_for_complete()
+    except WorkerCancelled:
+        pass
+    await pilot.pause()
+
+
 async def probe(data_dir: Path, started: float) -> dict[str, float]:
     from textual.events import Key
     from textual.widgets import Input
@@ -87,8 +98,7 @@ async def probe(data_dir: Path, started: float) -> dict[str, float]:
         for _ in range(250):
             app.post_message(Key("down", None))
             await asyncio.sleep(0.002)
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settled(app, pilot)
 
         # Filters: each change to its rows on screen.
         doctor = desk.doctors.list_doctors()[0].name
@@ -105,6 +115,7 @@ async def probe(data_dir: Path, started: float) -> dict[str, float]:
         figures["app_filter"] = median(timings)
         table.focus()
         table.move_cursor(row=0)
+        await settled(app, pilot)  # the agent reads the row before pressing c
 
         # Cancel the selected row: c, the reason, enter.
         uid = table.selected_key

@@ -18,6 +18,7 @@ the history, and the default overview opens only the weeks from now on.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -67,6 +68,15 @@ EVENTS_PER_SEGMENT = 500
 AUDIT_PER_SEGMENT = 5000
 # Holds never outlive this look-back: the worker scans weeks from now minus it for holds.
 HOLD_LOOKBACK = timedelta(days=62)
+
+
+def _one_week(query: AppointmentQuery, week: str) -> AppointmentQuery:
+    """The query narrowed to one week (for counting week by week)."""
+    monday = datetime.fromisoformat(week).replace(tzinfo=UTC)
+    start = max(query.starts_from, monday) if query.starts_from else monday
+    before = monday + timedelta(days=7)
+    before = min(query.starts_before, before) if query.starts_before else before
+    return dataclasses.replace(query, starts_from=start, starts_before=before, offset=0, limit=None)
 
 
 def appt_segment(week: str) -> str:
@@ -383,20 +393,44 @@ class AppointmentRepo:
                     continue
                 yield row
 
+    def count_raw(self, query: AppointmentQuery) -> int:
+        """How many documents match, without walking them where a week's indexes can say:
+        a week wholly inside the time range counts its rows per status by length."""
+        start_s = format_utc(query.starts_from) if query.starts_from else None
+        before_s = format_utc(query.starts_before) if query.starts_before else None
+        statuses = query.statuses
+        total = 0
+        for week in self._select_weeks(query.starts_from, query.starts_before):
+            seg = self._snap.segment(appt_segment(week))
+            if seg is None:
+                continue
+            if query.doctor_id is not None or query.patient_id is not None:
+                total += sum(1 for _ in self.iter_raw(_one_week(query, week)))
+                continue
+            rows = _sorted_rows(seg)
+            lo, hi = 0, len(rows)
+            if start_s is not None or before_s is not None:
+                starts = _starts(rows, seg, "all")
+                if start_s is not None:
+                    lo = bisect.bisect_left(starts, start_s)
+                if before_s is not None:
+                    hi = bisect.bisect_left(starts, before_s)
+            if statuses is None:
+                total += hi - lo
+            elif lo == 0 and hi == len(rows):
+                grouped = _grouped(seg, "status")
+                total += sum(len(grouped.get(status, ())) for status in statuses)
+            else:
+                total += sum(1 for row in rows[lo:hi] if row["status"] in statuses)
+        return total
+
     def search_raw(self, query: AppointmentQuery) -> Page[Mapping[str, Any]]:
         """Like `search`, with the stored documents themselves (read-only, JSON form)."""
         offset = max(0, query.offset)
         end = None if query.limit is None else offset + max(0, query.limit)
-        rows = self.iter_raw(query)
-        if query.count:
-            picked: list[dict[str, Any]] = []
-            total = 0
-            for row in rows:
-                if total >= offset and (end is None or total < end):
-                    picked.append(row)
-                total += 1
-            return Page(picked, total, offset, query.limit)  # type: ignore[arg-type]
-        return Page(list(itertools.islice(rows, offset, end)), None, offset, query.limit)
+        picked = list(itertools.islice(self.iter_raw(query), offset, end))
+        total = self.count_raw(query) if query.count else None
+        return Page(picked, total, offset, query.limit)  # type: ignore[arg-type]
 
     def search(self, query: AppointmentQuery) -> Page[Appointment]:
         page = self.search_raw(query)
