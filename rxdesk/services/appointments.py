@@ -244,13 +244,8 @@ class AppointmentService(Service):
 
     @staticmethod
     def _deliveries(view: TinyView, uid: str) -> list[Any]:
-        """Webhook deliveries of this appointment's events, among the recent ones (the log is
-        not indexed by appointment; older deliveries are in `rxdesk deliveries list`)."""
-        if view.deliveries.last_seq() == 0:
-            return []
-        event_ids = {e.id for e in view.events.newest(limit=4000).items
-                     if (e.data.get("appointment") or {}).get("uid") == uid}
-        return view.deliveries.for_events(event_ids) if event_ids else []
+        """Webhook deliveries of this appointment's events (an index kept by the worker)."""
+        return view.deliveries.for_appointment(uid)
 
     def parse_filter(self, text: FilterText) -> ParsedFilter:
         return parse_filter_text(self, text)

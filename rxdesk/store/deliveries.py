@@ -3,7 +3,9 @@
 Both grow without end, so each lives in numbered log segments (`deliveries-N`, `messages-N`)
 and the worker never scans them: a `queues` segment holds only the rows still waiting to be
 sent (key -> next attempt time). Finishing a row rewrites its log segment and the queue; an
-idle tick reads the queue alone.
+idle tick reads the queue alone. Deliveries of an appointment's events are also listed in a
+small index segment per week of appointments (`delivery-index-<monday>`), so an appointment's
+detail finds them however old they are without reading the log.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from rxdesk.domain.ids import uid_partition
 from rxdesk.domain.models import Delivery, Entity, OutboxMessage
 from rxdesk.domain.queries import Page
 from rxdesk.domain.times import format_utc
 from rxdesk.store.engine import Snapshot, Transaction
 
 QUEUES = "queues"
+INDEX_PREFIX = "delivery-index-"
 ROWS_PER_SEGMENT = 2000
 
 R = TypeVar("R", bound=Entity)
@@ -111,15 +115,24 @@ class DeliveryRepo(QueuedLog[Delivery]):
     def __init__(self, snap: Snapshot) -> None:
         super().__init__(snap, "deliveries", Delivery, "dlv_")
 
-    def for_events(self, event_ids: set[str], *, scan: int = 4000) -> list[Delivery]:
-        """Deliveries of these events among the newest `scan` rows (an appointment's detail)."""
-        found = []
-        for index, row in enumerate(self.newest()):
-            if index >= scan:
-                break
-            if row.event_id in event_ids:
-                found.append(row)
-        return found
+    def link_appointment(self, uid: str, delivery_ids: list[str]) -> None:
+        """Record that these deliveries carry events about appointment `uid`."""
+        week = uid_partition(uid)
+        if week is None or not delivery_ids:
+            return
+        segment = f"{INDEX_PREFIX}{week}"
+        known = self._snap.table(segment, "by_appointment").get(uid) or {}
+        ids = [*known.get("ids", []), *delivery_ids]
+        self._tx().put(segment, "by_appointment", uid, {"ids": ids})
+
+    def for_appointment(self, uid: str) -> list[Delivery]:
+        """Deliveries of the events about appointment `uid`, oldest first."""
+        week = uid_partition(uid)
+        if week is None:
+            return []
+        known = self._snap.table(f"{INDEX_PREFIX}{week}", "by_appointment").get(uid) or {}
+        found = (self.get(row_id) for row_id in known.get("ids", []))
+        return [row for row in found if row is not None]
 
 
 class MessageRepo(QueuedLog[OutboxMessage]):

@@ -331,15 +331,23 @@ class Maintenance:
         if not subs:
             return 0
         made = 0
+        by_appointment: dict[str, list[str]] = {}
         for seq, event in view.events.after(cursor, limit=FANOUT_BATCH):
+            # A rebooking is about both appointments: each detail lists its delivery.
+            uids = {(event.data.get(k) or {}).get("uid") for k in ("appointment", "previous")} - {None}
             for sub in subs:
                 if event.type in sub.events and (sub.created_at is None or event.created_at >= sub.created_at):
-                    view.deliveries.put(Delivery(
+                    delivery = Delivery(
                         id=view.deliveries.new_id(), event_id=event.id, event_type=event.type,
                         subscription_id=sub.id, url=sub.url, created_at=now, next_attempt_at=now,
-                    ))
+                    )
+                    view.deliveries.put(delivery)
+                    for uid in uids:
+                        by_appointment.setdefault(str(uid), []).append(delivery.id)
                     made += 1
             cursor = seq
+        for uid, delivery_ids in by_appointment.items():
+            view.deliveries.link_appointment(uid, delivery_ids)
         view.snap.set_counter(FANOUT_CURSOR, cursor)  # type: ignore[attr-defined]
         return made
 

@@ -144,7 +144,7 @@ def test_workers_killed_at_many_moments_of_a_tick_lose_and_duplicate_nothing(cli
             assert proc.returncode == -signal.SIGKILL, moment
             at += timedelta(minutes=6)  # past the dead runner's leases
         survivor = rxdesk("worker", "--once", env=worker_env(cli_env, RXDESK_NOW=at.strftime("%Y-%m-%dT%H:%M:%SZ")))
-        out, err = survivor.communicate(timeout=120)
+        _out, err = survivor.communicate(timeout=120)
         assert survivor.returncode == 0, err
     finally:
         receiver.close()
