@@ -1,4 +1,8 @@
-"""`rxdesk worker`, `reminders`, `subscriptions`, `deliveries`, `events`."""
+"""`rxdesk worker`, `reminders`, `subscriptions`, `deliveries`, `events`, `outbox`.
+
+Everything sections 5 and 6 of the app can do is here too: rule edits, a test event, a
+delivery's payload and response, the email and SMS outbox.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import argparse
 import socket
 import sys
 
-from rxdesk.commands import CommandLine, Context, add_json
+from rxdesk.commands import GROUP_HELP, CommandLine, Context, add_json
 from rxdesk.domain.times import format_local
 
 
@@ -61,6 +65,18 @@ def reminders_add(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def reminders_edit(args: argparse.Namespace, ctx: Context) -> int:
+    row = ctx.desk.reminders.edit_rule(args.type, args.id, recipient=args.recipient, minutes_before=args.minutes_before,
+                                       email=args.email, sms=args.sms, agent=ctx.agent)
+    if args.json:
+        ctx.json(row.to_json())
+    else:
+        rule = row.rule
+        ctx.print(f"reminder rule {rule.id} of {row.type_key}: {rule.recipient.value}, {rule.minutes_before} minutes "
+                  f"before, email {'on' if rule.send_email else 'off'}, SMS {'on' if rule.send_sms else 'off'}")
+    return 0
+
+
 def reminders_remove(args: argparse.Namespace, ctx: Context) -> int:
     rule = ctx.desk.reminders.remove_rule(args.type, args.id, agent=ctx.agent)
     ctx.print(f"removed reminder rule {rule.id} from {args.type.strip()}")
@@ -94,6 +110,20 @@ def subscriptions_list(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def subscriptions_test(args: argparse.Namespace, ctx: Context) -> int:
+    result = ctx.desk.webhooks.send_test(args.id, ctx.agent)
+    if args.json:
+        ctx.json({"ok": result.ok, "status_code": result.status_code, "error": result.error,
+                  "response_excerpt": result.excerpt})
+    elif result.ok:
+        ctx.print(f"test event delivered to {args.id.strip()} ({result.status_code})")
+    if not result.ok:
+        from rxdesk.domain.errors import Refused
+
+        raise Refused(f"test event to {args.id.strip()} failed: {result.error}")
+    return 0
+
+
 def subscriptions_remove(args: argparse.Namespace, ctx: Context) -> int:
     sub = ctx.desk.webhooks.remove_subscription(args.id, ctx.agent)
     ctx.print(f"removed subscription {sub.id} ({sub.url})")
@@ -112,6 +142,26 @@ def deliveries_list(args: argparse.Namespace, ctx: Context) -> int:
               [[d.id, d.event_type.value, d.subscription_id, d.status.value, str(d.attempts),
                 format_local(d.next_attempt_at, tz) if d.next_attempt_at else "", d.last_error] for d in page.items],
               empty="no deliveries")
+    return 0
+
+
+def deliveries_show(args: argparse.Namespace, ctx: Context) -> int:
+    detail = ctx.desk.webhooks.show_delivery(args.id)
+    if args.json:
+        ctx.json(detail.to_json())
+        return 0
+    d, tz = detail.delivery, ctx.timezone
+    when = lambda v: format_local(v, tz) if v else ""  # noqa: E731
+    ctx.fields([("id", d.id), ("event", f"{d.event_id} ({d.event_type.value})"), ("subscription", d.subscription_id),
+                ("url", d.url), ("status", d.status.value), ("attempts", str(d.attempts)),
+                ("last attempt", when(d.last_attempt_at)), ("next attempt", when(d.next_attempt_at)),
+                ("delivered", when(d.delivered_at)),
+                ("last status", str(d.last_status_code) if d.last_status_code is not None else ""),
+                ("last error", d.last_error)])
+    ctx.print("payload:")
+    ctx.print(detail.body or "(the event is gone)")
+    ctx.print("response:")
+    ctx.print(d.response_excerpt or "(none)")
     return 0
 
 
@@ -138,8 +188,26 @@ def events_list(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def outbox_list(args: argparse.Namespace, ctx: Context) -> int:
+    page = ctx.desk.webhooks.list_messages(limit=args.limit)
+    if args.json:
+        ctx.json([m.to_json() for m in page.items])
+        return 0
+    tz = ctx.timezone
+    ctx.table(["ID", "CHANNEL", "TO", "STATUS", "CREATED", "SUBJECT", "LAST ERROR"],
+              [[m.id, m.channel.value, m.to, m.status.value, format_local(m.created_at, tz),
+                m.subject or m.body[:60], m.last_error] for m in page.items],
+              empty="no emails or SMS")
+    return 0
+
+
 def _flag_pair(p: argparse.ArgumentParser, name: str, help: str) -> None:
     p.add_argument(f"--{name}", action="store_true", help=help)
+
+
+def _toggle(p: argparse.ArgumentParser, name: str, what: str) -> None:
+    """`--NAME` / `--no-NAME`; left out, the rule keeps what it had."""
+    p.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=f"{what} on or off")
 
 
 def register(cli: CommandLine) -> None:
@@ -160,6 +228,14 @@ def register(cli: CommandLine) -> None:
     _flag_pair(p, "email", "also send an email")
     _flag_pair(p, "sms", "also send an SMS")
     add_json(p)
+    p = cli.command("reminders", "edit", reminders_edit, help="change a reminder rule (what is left out stays)")
+    p.add_argument("--type", required=True, metavar="KEY")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--recipient", metavar="GROUP", help="patient, doctor or admin (every admin)")
+    p.add_argument("--minutes-before", metavar="N", help="1..43200")
+    _toggle(p, "email", "email")
+    _toggle(p, "sms", "SMS")
+    add_json(p)
     p = cli.command("reminders", "remove", reminders_remove, help="remove a reminder rule")
     p.add_argument("--type", required=True, metavar="KEY")
     p.add_argument("id", metavar="ID")
@@ -172,6 +248,9 @@ def register(cli: CommandLine) -> None:
     add_json(p)
     p = cli.command("subscriptions", "list", subscriptions_list, help="webhook subscriptions (never their secrets)")
     add_json(p)
+    p = cli.command("subscriptions", "test", subscriptions_test, help="send a signed test event now (exit 1 if it fails)")
+    p.add_argument("id", metavar="ID")
+    add_json(p)
     p = cli.command("subscriptions", "remove", subscriptions_remove, help="remove a subscription")
     p.add_argument("id", metavar="ID")
 
@@ -179,8 +258,16 @@ def register(cli: CommandLine) -> None:
     p.add_argument("--status", metavar="S", help="pending, delivered or dead")
     p.add_argument("--limit", type=_limit, default=100, metavar="N")
     add_json(p)
+    p = cli.command("deliveries", "show", deliveries_show, help="one delivery: attempts, payload and response")
+    p.add_argument("id", metavar="ID")
+    add_json(p)
     p = cli.command("deliveries", "replay", deliveries_replay, help="send a dead delivery again")
     p.add_argument("id", metavar="ID")
+    add_json(p)
+
+    GROUP_HELP.setdefault("outbox", "emails and SMS of reminders (sent, or kept here when unconfigured)")
+    p = cli.command("outbox", "list", outbox_list, help="emails and SMS of reminders, newest first (sent or kept locally)")
+    p.add_argument("--limit", type=_limit, default=100, metavar="N")
     add_json(p)
 
     p = cli.command("events", "list", events_list, help="the event log, newest first")

@@ -57,3 +57,53 @@ def test_subscriptions_deliveries_and_events(clinic: Desk, cli, now) -> None:  #
         assert cli("subscriptions", "add", "--url", "ftp://x", "--event", "APPOINTMENT_CANCELLED").code == 1
     finally:
         receiver.close()
+
+
+def test_what_the_app_does_in_sections_5_and_6_the_cli_does_too(clinic: Desk, cli, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+    rule = cli("reminders", "add", "--type", "therapy", "--recipient", "patient", "--minutes-before", "60",
+               "--email", "--json").json()
+    edited = cli("reminders", "edit", "--type", "therapy", rule["id"], "--minutes-before", "90", "--no-email", "--sms",
+                 "--json")
+    assert edited.code == 0, edited.err
+    assert (edited.json()["minutes_before"], edited.json()["send_email"], edited.json()["send_sms"]) == (90, False, True)
+    kept = cli("reminders", "edit", "--type", "therapy", rule["id"], "--recipient", "admin", "--json").json()
+    assert (kept["recipient"], kept["minutes_before"], kept["send_sms"]) == ("admin", 90, True)
+    before = fingerprint(data_dir)
+    assert cli("reminders", "edit", "--type", "therapy", rule["id"], "--minutes-before", "0").code == 1
+    assert cli("reminders", "edit", "--type", "therapy", "no-such-rule", "--sms").code == 1
+    assert fingerprint(data_dir) == before
+
+    receiver = Receiver()
+    try:
+        sub = cli("subscriptions", "add", "--url", receiver.url, "--event", "APPOINTMENT_CANCELLED", "--json").json()
+        tested = cli("subscriptions", "test", sub["id"])
+        assert tested.code == 0 and "delivered" in tested.out
+        assert receiver.received[0].json()["type"] == "rxdesk.test"
+        receiver.default = (500, {})
+        failed = cli("subscriptions", "test", sub["id"])
+        assert failed.code == 1 and failed.err.strip().endswith("answered 500")
+        assert cli("subscriptions", "test", "sub_nope").code == 1
+
+        receiver.default = (202, {})
+        appt = make_appointment(clinic, start=now + timedelta(days=1))
+        clinic.appointments.cancel_appointment(appt.uid, "moved away", "tester")
+        assert cli("worker", "--once").code == 0
+        (delivery,) = cli("deliveries", "list", "--json").json()
+        shown = cli("deliveries", "show", delivery["id"])
+        assert shown.code == 0 and appt.uid in shown.out and '{"ok": true}' in shown.out and "202" in shown.out
+        as_json = cli("deliveries", "show", delivery["id"], "--json").json()
+        assert as_json["payload"]["data"]["appointment"]["uid"] == appt.uid and as_json["status"] == "delivered"
+        assert cli("deliveries", "show", "dlv_000000009999").code == 1
+    finally:
+        receiver.close()
+
+
+def test_the_outbox_lists_reminder_emails_kept_locally(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+    assert cli("reminders", "add", "--type", "gp-consult", "--recipient", "patient", "--minutes-before", "120",
+               "--email").code == 0
+    make_appointment(clinic, start=now + timedelta(minutes=90))
+    assert cli("outbox", "list").err.strip() == "no emails or SMS"
+    assert cli("worker", "--once").code == 0
+    listed = cli("outbox", "list", "--json").json()
+    assert any(m["to"] == "lena.fischer@mail.example" and m["status"] == "outbox" for m in listed)
+    assert "lena.fischer@mail.example" in cli("outbox", "list").out
