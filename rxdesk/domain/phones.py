@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
+from pathlib import Path
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
@@ -13,11 +17,42 @@ _NOT_MOBILE = {PhoneNumberType.FIXED_LINE, PhoneNumberType.TOLL_FREE, PhoneNumbe
                PhoneNumberType.VOICEMAIL, PhoneNumberType.PAGER}
 
 
+@functools.cache
+def _zone_countries() -> dict[str, str]:
+    """IANA zone -> ISO country, from the tz database's own zone.tab (next to the zone files)."""
+    places = [Path(p) / "zone.tab" for p in zoneinfo.TZPATH]
+    try:
+        import importlib.resources
+
+        places.append(Path(str(importlib.resources.files("tzdata").joinpath("zoneinfo", "zone.tab"))))
+    except (ImportError, ModuleNotFoundError):
+        pass
+    for place in places:
+        try:
+            lines = place.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        result = {}
+        for line in lines:
+            fields = line.split("\t")
+            if len(fields) >= 3 and not line.startswith("#"):
+                result[fields[2]] = fields[0]
+        return result
+    return {}
+
+
+def region_for_zone(tz_name: str) -> str | None:
+    """The country of an IANA zone (`Europe/Berlin` -> `DE`), or None when it has none (`UTC`)."""
+    return _zone_countries().get(tz_name)
+
+
 def normalize_mobile(text: str, region: str | None = None, *, allow_empty: bool = True) -> str:
     """A mobile number in E.164 (`+4915123456789`), or "" to clear it (when allowed).
 
-    Refuses what is not a valid number for its country, and numbers that are certainly not
-    mobile (landlines, toll-free...): SMS reminders go to this number.
+    A number typed without `+` or `00` is read as a number of `region` (e.g. the country of the
+    doctor's zone); without a region it is refused. Refuses what is not a valid number for its
+    country, and numbers that are certainly not mobile (landlines, toll-free...): SMS
+    reminders go to this number.
     """
     if not isinstance(text, str):
         raise ValidationFailed(f"a phone number must be text; {_HINT}")
@@ -30,12 +65,14 @@ def normalize_mobile(text: str, region: str | None = None, *, allow_empty: bool 
         raise ValidationFailed(f"{raw[:40]!r} is not a phone number; {_HINT}")
     if raw.startswith("00"):
         raw = "+" + raw[2:]
+    home = None if raw.startswith("+") else (region or None)
+    where = f" in {home}" if home else ""
     try:
-        number = phonenumbers.parse(raw, None if raw.startswith("+") else (region or None))
+        number = phonenumbers.parse(raw, home)
     except NumberParseException:
-        raise ValidationFailed(f"{raw!r} is not a phone number; {_HINT}") from None
+        raise ValidationFailed(f"{raw!r} is not a phone number{where}; {_HINT}") from None
     if not phonenumbers.is_valid_number(number):
-        raise ValidationFailed(f"{raw!r} is not a valid phone number; {_HINT}")
+        raise ValidationFailed(f"{raw!r} is not a valid phone number{where}; {_HINT}")
     if phonenumbers.number_type(number) in _NOT_MOBILE:
         raise ValidationFailed(f"{raw!r} is not a mobile number; SMS reminders need a mobile number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

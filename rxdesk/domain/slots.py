@@ -8,6 +8,7 @@ skipped, an ambiguous one takes its first occurrence (fold=0).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -92,6 +93,24 @@ def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datet
     return a_start < b_end and b_start < a_end
 
 
+class BusyIndex:
+    """Busy intervals sorted by start with a running maximum of their ends, so asking whether
+    a slot overlaps any of them is a binary search, not a scan of every appointment."""
+
+    def __init__(self, busy: Iterable[Interval]) -> None:
+        intervals = sorted(busy)
+        self._starts = [b0 for b0, _ in intervals]
+        self._max_end: list[datetime] = []
+        for _, b1 in intervals:
+            self._max_end.append(b1 if not self._max_end or b1 > self._max_end[-1] else self._max_end[-1])
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        # Intervals starting before `end` are a prefix; one of them overlaps iff the latest end
+        # among them is after `start`.
+        count = bisect_left(self._starts, end)
+        return count > 0 and self._max_end[count - 1] > start
+
+
 def free_slots(
     doctor: Doctor,
     duration_minutes: int,
@@ -105,13 +124,9 @@ def free_slots(
     """Slots in [start, end) inside the windows, not overlapping `busy`, and at least the
     booking notice after `now`. `busy` are the doctor's active appointments."""
     earliest = max(to_utc(start), to_utc(now) + timedelta(minutes=booking_notice_minutes))
-    intervals = sorted(busy)
-    slots: list[Slot] = []
-    for slot in candidate_slots(doctor, duration_minutes, earliest, end):
-        if any(overlaps(slot.starts_at, slot.ends_at, b0, b1) for b0, b1 in intervals):
-            continue
-        slots.append(slot)
-    return slots
+    index = BusyIndex(busy)
+    return [slot for slot in candidate_slots(doctor, duration_minutes, earliest, end)
+            if not index.overlaps(slot.starts_at, slot.ends_at)]
 
 
 @dataclass(frozen=True)
@@ -155,13 +170,13 @@ def diagnose(
 ) -> SlotDiagnosis:
     offers = type_key in doctor.appointment_types
     notice_end = to_utc(now) + timedelta(minutes=booking_notice_minutes)
-    intervals = sorted(busy)
+    index = BusyIndex(busy)
     total = inside = booked = free = 0
     for slot in candidate_slots(doctor, duration_minutes, max(to_utc(start), to_utc(now)), end):
         total += 1
         if slot.starts_at < notice_end:
             inside += 1
-        elif any(overlaps(slot.starts_at, slot.ends_at, b0, b1) for b0, b1 in intervals):
+        elif index.overlaps(slot.starts_at, slot.ends_at):
             booked += 1
         else:
             free += 1

@@ -9,7 +9,7 @@ from rxdesk.domain.models import AppointmentType, Doctor
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.slots import local_to_utc
 from rxdesk.domain.times import zone
-from rxdesk.domain.phones import normalize_mobile
+from rxdesk.domain.phones import normalize_mobile, region_for_zone
 from rxdesk.services.base import Service, admin_actor, record
 
 
@@ -85,11 +85,12 @@ class DoctorService(Service):
 
     def set_phone(self, doctor_id: str, number: str, agent: str) -> Doctor:
         """The doctor's mobile number for SMS reminders, stored as E.164 (an empty number
-        clears it: SMS reminders are then skipped). The prescription phone is not touched."""
+        clears it: SMS reminders are then skipped). A number typed without its country code is
+        read in the country of the doctor's time zone. The prescription phone is not touched."""
         actor = admin_actor(agent)
-        mobile = normalize_mobile(number, allow_empty=True)
         with self.store.write() as view:
             doctor = view.doctors.require(str(doctor_id).strip())
+            mobile = normalize_mobile(number, region_for_zone(doctor.timezone), allow_empty=True)
             if doctor.mobile_phone == mobile:
                 return doctor
             changed = doctor.model_copy(update={"mobile_phone": mobile})

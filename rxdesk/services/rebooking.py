@@ -18,6 +18,7 @@ from rxdesk.domain.errors import Refused, ValidationFailed
 from rxdesk.domain.ids import new_appointment_uid, normalize_uid
 from rxdesk.domain.models import (
     Appointment,
+    AppointmentStatus,
     AppointmentType,
     Doctor,
     EventType,
@@ -67,11 +68,15 @@ def _days(days: object) -> int:
 
 
 class RebookingService(Service):
-    def _movable(self, view: TinyView, uid: str) -> tuple[Appointment, AppointmentType]:
+    def _movable(self, view: TinyView, uid: str, now: datetime) -> tuple[Appointment, AppointmentType]:
         appt = view.appointments.require(normalize_uid(uid) if isinstance(uid, str) else uid)
         why = lifecycle.why_not_cancellable(appt)
         if why:
             raise Refused(why.replace("can be cancelled", "can be rebooked"))
+        # A lapsed hold the worker has not expired yet is gone for the patient: moving it would
+        # revive it as a fresh hold, which confirming it could not do either.
+        if appt.status is AppointmentStatus.held and appt.hold_expires_at is not None and now >= appt.hold_expires_at:
+            raise Refused(f"the hold on appointment {appt.uid} expired; book a new appointment instead")
         return appt, view.types.require(appt.type_key)
 
     def _doctors(self, view: TinyView, appt: Appointment, appt_type: AppointmentType,
@@ -94,8 +99,8 @@ class RebookingService(Service):
         (the appointment's own doctor first). Its own time counts as free: it moves."""
         span = _days(days)
         view = self.store.read()
-        appt, appt_type = self._movable(view, uid)
         now = self.now()
+        appt, appt_type = self._movable(view, uid, now)
         end = now + timedelta(days=span)
         found: list[OpenSlot] = []
         for doctor in self._doctors(view, appt, appt_type, doctor_id):
@@ -111,7 +116,7 @@ class RebookingService(Service):
         actor = admin_actor(agent)
         with self.store.write() as view:
             now = self.now()
-            appt, appt_type = self._movable(view, uid)
+            appt, appt_type = self._movable(view, uid, now)
             (doctor,) = self._doctors(view, appt, appt_type, doctor_id or appt.doctor_id)
             if doctor.id == appt.doctor_id and start == appt.starts_at:
                 raise Refused(f"appointment {appt.uid} is already at that time with {doctor.name}")

@@ -43,7 +43,7 @@ def test_another_doctor_takes_the_appointment_with_their_room(clinic: Desk) -> N
 
 
 def test_a_held_appointment_moves_as_a_fresh_hold(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
-    original = make_appointment(clinic, start=WED_10_BERLIN, status="held", hold_minutes=60)
+    original = make_appointment(clinic, start=WED_10_BERLIN, status="held", hold_minutes=60, created_at=now)
     new = clinic.rebooking.rebook(original.uid, WED_14_BERLIN, agent="tester")
     gp = clinic.types.get("gp-consult")
     assert new.status.value == "held" and new.hold_expires_at == now + timedelta(minutes=gp.hold_ttl_minutes)
@@ -63,7 +63,8 @@ def test_a_chain_of_three(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("case", ["outside windows", "weekend", "inside notice", "taken", "same slot",
                                   "other doctor, same_doctor type", "cancelled original", "completed original",
-                                  "doctor without the type", "unknown appointment"])
+                                  "doctor without the type", "unknown appointment", "expired original",
+                                  "no-show original", "lapsed hold", "unknown doctor", "off the grid"])
 def test_every_refusal_leaves_the_data_unchanged(clinic: Desk, now, data_dir, case) -> None:  # type: ignore[no-untyped-def]
     original = make_appointment(clinic, start=WED_10_BERLIN)
     therapy = make_appointment(clinic, start=datetime(2026, 11, 26, 14, 0, tzinfo=UTC), doctor_id="dr-osei",
@@ -71,6 +72,9 @@ def test_every_refusal_leaves_the_data_unchanged(clinic: Desk, now, data_dir, ca
     make_appointment(clinic, start=WED_14_BERLIN, patient_id="pat-002")
     done = make_appointment(clinic, start=now - timedelta(days=2), status="completed")
     gone = make_appointment(clinic, start=WED_10_BERLIN + timedelta(hours=1), status="cancelled")
+    expired = make_appointment(clinic, start=WED_10_BERLIN + timedelta(hours=2), status="expired")
+    no_show = make_appointment(clinic, start=now - timedelta(days=1), status="no_show")
+    lapsed = make_appointment(clinic, start=WED_10_BERLIN + timedelta(hours=3), status="held")  # made yesterday
     uid, start, doctor, error = {
         "outside windows": (original.uid, datetime(2026, 11, 25, 5, 0, tzinfo=UTC), None, Refused),
         "weekend": (original.uid, datetime(2026, 11, 28, 10, 0, tzinfo=UTC), None, Refused),
@@ -82,6 +86,11 @@ def test_every_refusal_leaves_the_data_unchanged(clinic: Desk, now, data_dir, ca
         "completed original": (done.uid, WED_14_BERLIN + timedelta(hours=1), None, Refused),
         "doctor without the type": (therapy.uid, datetime(2026, 11, 25, 10, 0, tzinfo=UTC), "dr-weber", Refused),
         "unknown appointment": ("1bv0000000000000", WED_14_BERLIN, None, NotFound),
+        "expired original": (expired.uid, WED_14_BERLIN + timedelta(hours=1), None, Refused),
+        "no-show original": (no_show.uid, WED_14_BERLIN + timedelta(hours=1), None, Refused),
+        "lapsed hold": (lapsed.uid, WED_14_BERLIN + timedelta(hours=1), None, Refused),
+        "unknown doctor": (original.uid, WED_14_BERLIN + timedelta(hours=1), "dr-nobody", NotFound),
+        "off the grid": (original.uid, WED_14_BERLIN + timedelta(minutes=45), None, Refused),
     }[case]
     before = fingerprint(data_dir)
     with pytest.raises(error) as caught:
@@ -154,3 +163,62 @@ def test_the_cli_lists_slots_and_rebooks(clinic: Desk, cli) -> None:  # type: ig
     assert done.json()["previous_meeting_uid"] == original.uid
     refused = cli("appointments", "rebook", done.json()["uid"], "--start", "tomorrow at ten")
     assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1
+
+
+def test_a_move_may_overlap_the_appointment_it_replaces(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+    # Booked at 10:15 Berlin when the windows were different; 10:30 overlaps it, and is fine:
+    # the original is cancelled in the same write.
+    original = make_appointment(clinic, start=WED_10_BERLIN + timedelta(minutes=15))
+    assert WED_10_BERLIN + timedelta(minutes=30) in {
+        s.starts_at for s in clinic.rebooking.slots(original.uid, days=3, doctor_id="dr-weber").slots}
+    new = clinic.rebooking.rebook(original.uid, WED_10_BERLIN + timedelta(minutes=30), agent="tester")
+    assert new.starts_at == WED_10_BERLIN + timedelta(minutes=30)
+
+
+def test_the_same_doctor_may_be_named_in_same_doctor_mode(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+    therapy = make_appointment(clinic, start=datetime(2026, 11, 26, 14, 0, tzinfo=UTC), doctor_id="dr-osei",
+                               type_key="therapy")
+    new = clinic.rebooking.rebook(therapy.uid, datetime(2026, 12, 1, 13, 50, tzinfo=UTC), doctor_id="dr-osei",
+                                  agent="tester")
+    assert new.doctor_id == "dr-osei" and new.ends_at - new.starts_at == timedelta(minutes=50)
+
+
+def test_both_sides_are_audited_with_the_agent(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+    original = make_appointment(clinic, start=WED_10_BERLIN)
+    new = clinic.rebooking.rebook(original.uid, WED_14_BERLIN, agent="mara")
+    view = clinic.store.read()
+    old_side = view.audit.for_target(f"appointment:{original.uid}")
+    new_side = view.audit.for_target(f"appointment:{new.uid}")
+    assert [(e.action, e.actor) for e in old_side] == [("appointment.rebook", "admin:mara")]
+    assert [(e.action, e.actor) for e in new_side] == [("appointment.rebooked_from", "admin:mara")]
+    assert old_side[0].details == {"from": original.uid, "to": new.uid, "doctor_id": "dr-weber",
+                                   "starts_at": "2026-11-25T13:00:00Z"}
+
+
+def test_two_agents_moving_one_appointment_the_second_is_refused(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+    original = make_appointment(clinic, start=WED_10_BERLIN)
+    other = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+    first = other.rebooking.rebook(original.uid, WED_14_BERLIN, agent="other")
+    before = fingerprint(data_dir)
+    with pytest.raises(Refused, match="cancelled"):
+        clinic.rebooking.rebook(original.uid, WED_14_BERLIN + timedelta(hours=1), agent="tester")
+    assert fingerprint(data_dir) == before
+    assert clinic.appointments.get(first.uid).status.value == "confirmed"
+
+
+def test_cli_refusals_change_nothing(clinic: Desk, cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+    original = make_appointment(clinic, start=WED_10_BERLIN)
+    make_appointment(clinic, start=WED_14_BERLIN, patient_id="pat-002")
+    before = fingerprint(data_dir)
+    for args in (["--start", "2026-11-25T13:00:00Z"],               # taken
+                 ["--start", "2026-11-28T10:00:00Z"],               # Saturday
+                 ["--start", "2026-11-23T08:30:00Z"],               # inside the notice
+                 ["--start", "2026-11-25T14:00:00Z", "--doctor", "dr-nobody"],
+                 ["--start", "not a time"]):
+        refused = cli("appointments", "rebook", original.uid, *args)
+        assert refused.code == 1, args
+        assert len(refused.err.strip().splitlines()) == 1 and "Traceback" not in refused.err
+    assert cli("appointments", "rebook", original.uid).code == 2  # --start is required
+    assert fingerprint(data_dir) == before
+    moved = cli("appointments", "rebook", original.uid, "--start", "2026-11-30T11:00:00Z", "--doctor", "dr-sato")
+    assert moved.code == 0 and "dr-sato" in moved.out and original.uid in moved.out
