@@ -55,9 +55,10 @@ class TypesScreen(DeskScreen):
         return self.query_one("#rules", DeskTable)
 
     def on_mount(self) -> None:
-        for key, label in (("name", "Type"), ("key", "Key"), ("duration", "Duration"), ("hold", "Hold TTL"),
-                           ("cancel", "Cancellation notice"), ("booking", "Booking notice"),
-                           ("mode", "Rebooking"), ("rules", "Reminder rules")):
+        # The key is in the rules title below: without its own column the table fits 100 columns.
+        for key, label in (("name", "Type"), ("duration", "Duration"), ("hold", "Hold TTL"),
+                           ("cancel", "Cancel notice"), ("booking", "Booking notice"),
+                           ("mode", "Rebooking"), ("rules", "Rules")):
             self.type_table.add_column(label, key=key)
         for key, label in (("id", "Rule"), ("recipient", "Recipient"), ("before", "Before the start"),
                            ("email", "Email"), ("sms", "SMS")):
@@ -78,7 +79,7 @@ class TypesScreen(DeskScreen):
         keep = table.selected_key
         table.clear()
         for t in types:
-            table.add_row(t.name, t.key, _minutes(t.duration_minutes), _minutes(t.hold_ttl_minutes),
+            table.add_row(t.name, _minutes(t.duration_minutes), _minutes(t.hold_ttl_minutes),
                           _minutes(t.cancellation_notice_minutes), _minutes(t.booking_notice_minutes),
                           t.rebooking_mode.value.replace("_", " "), str(len(t.reminders)), key=t.key)
         table.select_key(keep)
@@ -92,7 +93,7 @@ class TypesScreen(DeskScreen):
         if appt_type is None:
             self.query_one("#rules-title", Static).update("Reminder rules")
             return
-        self.query_one("#rules-title", Static).update(f"Reminder rules of {appt_type.name}")
+        self.query_one("#rules-title", Static).update(f"Reminder rules of {appt_type.name} ({appt_type.key})")
         for r in sorted(appt_type.reminders, key=lambda r: (r.recipient.value, -r.minutes_before, r.id)):
             table.add_row(r.id, r.recipient.value, _minutes(r.minutes_before), "yes" if r.send_email else "no",
                           "yes" if r.send_sms else "no", key=r.id)

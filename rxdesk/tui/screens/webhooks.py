@@ -119,15 +119,31 @@ class WebhooksScreen(DeskScreen):
     BINDINGS = [
         Binding("a", "add", "Add subscription"),
         Binding("x", "remove", "Remove"),
-        Binding("t", "test", "Send test event"),
-        Binding("y", "replay", "Replay dead delivery"),
+        Binding("t", "test", "Test event"),
+        Binding("y", "replay", "Replay"),
+        Binding("]", "next_tab", "Tabs"),
+        Binding("[", "next_tab(-1)", "Previous tab", show=False),
         Binding("ctrl+r", "reload", "Reload", show=False),
     ]
+
+    TABS = (("tab-subscriptions", "subscriptions"), ("tab-deliveries", "deliveries"), ("tab-outbox", "messages"))
 
     def __init__(self) -> None:
         super().__init__()
         self.tz = "UTC"
         self.loads = 0
+
+    def action_next_tab(self, step: int = 1) -> None:
+        """Tabs by keyboard: `]` and `[` go round them; the tab's table takes the focus."""
+        tabs = self.query_one("#webhook-tabs", TabbedContent)
+        ids = [tab for tab, _ in self.TABS]
+        current = ids.index(tabs.active) if tabs.active in ids else 0
+        tabs.active = ids[(current + step) % len(ids)]
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        table_id = dict(self.TABS).get(event.pane.id or "")
+        if table_id:
+            self.query_one(f"#{table_id}", DeskTable).focus()
 
     def compose_body(self) -> ComposeResult:
         with TabbedContent(id="webhook-tabs"):
@@ -180,9 +196,10 @@ class WebhooksScreen(DeskScreen):
         self.loads += 1
         self.tz = tz
         local = lambda v: format_local(v, tz) if v else ""  # noqa: E731
-        self._fill("subscriptions", [(s.id, [s.id, s.url, ", ".join(e.value for e in s.events),
+        # Every event type starts with APPOINTMENT_: the rest is what tells them apart.
+        self._fill("subscriptions", [(s.id, [s.id, s.url, ", ".join(e.value.removeprefix("APPOINTMENT_") for e in s.events),
                                              ", ".join(sorted(s.headers)), "yes" if s.active else "no"]) for s in subs])
-        self._fill("deliveries", [(d.id, [d.id, d.event_type.value, d.subscription_id, d.status.value, str(d.attempts),
+        self._fill("deliveries", [(d.id, [d.id, d.event_type.value.removeprefix("APPOINTMENT_"), d.subscription_id, d.status.value, str(d.attempts),
                                           local(d.next_attempt_at), d.last_error]) for d in deliveries.items])
         self._fill("messages", [(m.id, [m.id, m.channel.value, m.to, m.status.value, local(m.created_at),
                                         m.subject or m.body[:60]]) for m in messages.items])
