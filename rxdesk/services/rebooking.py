@@ -55,6 +55,8 @@ class SlotChoice:
     appointment_type: AppointmentType
     slots: list[OpenSlot]
     zone: str
+    patient_name: str = ""
+    doctor_name: str = ""
 
 
 def _days(days: object) -> int:
@@ -108,7 +110,10 @@ class RebookingService(Service):
                 if doctor.id == appt.doctor_id and slot.starts_at == appt.starts_at:
                     continue  # where it already is
                 found.append(OpenSlot(doctor.id, doctor.name, slot.starts_at, slot.ends_at))
-        return SlotChoice(appt, appt_type, found, self.org(view).timezone)
+        patient = view.patients.get(appt.patient_id)
+        doctor = view.doctors.get(appt.doctor_id)
+        return SlotChoice(appt, appt_type, found, self.org(view).timezone,
+                          patient.name if patient else appt.patient_id, doctor.name if doctor else appt.doctor_id)
 
     def rebook(self, uid: str, starts_at: datetime, *, doctor_id: str | None = None, agent: str) -> Appointment:
         """Move the appointment to `starts_at` (with `doctor_id`, or its own doctor)."""

@@ -3,7 +3,9 @@ troubleshooter, and the editable mobile phone number."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from rich.table import Table
 from textual.app import ComposeResult
@@ -13,16 +15,57 @@ from textual.widgets import Input, Label, Static
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import AppointmentType, Doctor
-from rxdesk.domain.phones import display_phone
+from rxdesk.domain.phones import display_phone, region_for_zone
 from rxdesk.domain.slots import SlotDiagnosis
-from rxdesk.domain.times import format_local
-from rxdesk.services.doctors import DoctorDetail
+from rxdesk.domain.times import zone
+from rxdesk.services.doctors import WEEKDAYS, DoctorDetail
 from rxdesk.services.rebooking import OpenSlot
 from rxdesk.tui.screens.base import DeskScreen, DetailScreen
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
 PREVIEW_DAYS = 14
+
+
+def _week_grid(detail: DoctorDetail) -> Table:
+    """Monday to Sunday in the doctor's zone; the org's times beside when the zones differ."""
+    d = detail.doctor
+    other = d.timezone != detail.org_zone
+    week = Table(title=f"Weekly availability ({d.timezone})", title_justify="left", box=None, padding=(0, 2))
+    week.add_column("Day", style="bold")
+    week.add_column(f"Doctor's time ({d.timezone})")
+    if other:
+        week.add_column(f"Org time ({detail.org_zone}, this week)")
+    for day in WEEKDAYS:
+        rows = [r for r in detail.week if r.weekday == day]
+        local = ", ".join(r.local for r in rows) or "—"
+        week.add_row(day, local, *([", ".join(r.org for r in rows) or "—"] if other else []),
+                     style=None if rows else "dim")
+    if not detail.week:
+        week.add_row("", "no windows: patients see no slots")
+    return week
+
+
+def _preview_grid(data: DoctorView, org_zone: str, now: datetime) -> Table:
+    """Open slots per type and day over the preview's days (days in the org's zone)."""
+    tz = zone(org_zone)
+    first = now.astimezone(tz).date()
+    days = [first + timedelta(days=i) for i in range(PREVIEW_DAYS)]
+    grid = Table(title=f"Open slots, next {PREVIEW_DAYS} days (days and times in {org_zone})",
+                 title_justify="left", box=None, padding=(0, 1))
+    grid.add_column("Type", style="bold", no_wrap=True)
+    for day in days:
+        grid.add_column(f"{day:%a}"[:2] + f"\n{day:%d}", justify="right", min_width=2)
+    grid.add_column("First open", no_wrap=True)
+    names = {t.key: t.name for t in data.all_types}
+    for key, slots in data.preview.items():
+        per_day = Counter(s.starts_at.astimezone(tz).date() for s in slots)
+        cells = [str(per_day[day]) if per_day[day] else "·" for day in days]
+        soonest = f"{slots[0].starts_at.astimezone(tz):%a %d %H:%M}" if slots else "none"
+        grid.add_row(names.get(key, key), *cells, soonest)
+    if not data.preview:
+        grid.add_row("offers no type", *([""] * len(days)), "")
+    return grid
 
 
 def _grid(rows: list[tuple[str, object]]) -> Table:
@@ -52,6 +95,11 @@ class DoctorsScreen(DeskScreen):
     def reload(self) -> None:
         desk = self.app.desk
         call_service(self, desk.doctors.list_doctors, done=self._show, group="doctors")
+
+    def on_screen_resume(self) -> None:
+        # Back from a detail where the agent may have changed a number: the list is small.
+        self.stale = False
+        self.reload()
 
     def _show(self, doctors: list[Doctor]) -> None:
         table = self.query_one(DeskTable)
@@ -136,36 +184,24 @@ class DoctorDetailScreen(DetailScreen):
         phone = self.query_one("#doctor-phone", Input)
         if not phone.has_focus:
             phone.value = display_phone(d.mobile_phone)
-        week = Table(title=f"Weekly availability ({d.timezone})", title_justify="left", box=None, padding=(0, 2))
-        week.add_column("Day", style="bold")
-        week.add_column(f"Doctor's time ({d.timezone})")
-        if d.timezone != detail.org_zone:
-            week.add_column(f"Org time ({detail.org_zone}, this week)")
-        for row in detail.week:
-            week.add_row(row.weekday, row.local, *( [row.org] if d.timezone != detail.org_zone else []))
-        if not detail.week:
-            week.add_row("—", "no windows: patients see no slots")
-        self.query_one("#doctor-week", Static).update(week)
-
+        region = region_for_zone(d.timezone)
+        phone.placeholder = ("+49 151 23456789" + (f", or national ({region})" if region else "")
+                             + "; empty clears it")
+        self.query_one("#doctor-week", Static).update(_week_grid(detail))
         trouble = Table(title=f"Why patients see (no) slots, next {PREVIEW_DAYS} days", title_justify="left",
-                        box=None, padding=(0, 2))
-        for column in ("Type", "In windows", "Inside notice", "Booked", "Free", "Answer"):
-            trouble.add_column(column)
+                        box=None, padding=(0, 1))
+        trouble.add_column("Type", style="bold", no_wrap=True)
+        for column in ("In windows", "In notice", "Booked", "Free"):
+            trouble.add_column(column, justify="right")
+        trouble.add_column("Answer")
         for t in data.all_types:
             g = data.diagnoses[t.key]
-            trouble.add_row(t.name, str(g.in_windows), str(g.inside_notice), str(g.booked), str(g.free), g.reason)
+            trouble.add_row(t.name, str(g.in_windows), str(g.inside_notice), str(g.booked), str(g.free), g.reason,
+                            style=None if g.offers_type else "dim")
         self.query_one("#doctor-troubleshooter", Static).update(trouble)
 
-        preview = Table(title=f"Open slots, next {PREVIEW_DAYS} days (times in {detail.org_zone})",
-                        title_justify="left", box=None, padding=(0, 2))
-        preview.add_column("Type", style="bold")
-        preview.add_column("Count")
-        preview.add_column("First open slots")
-        for key, slots in data.preview.items():
-            name = next((t.name for t in detail.types if t.key == key), key)
-            first = ", ".join(format_local(s.starts_at, detail.org_zone) for s in slots[:4])
-            preview.add_row(name, str(len(slots)), first or "none")
-        self.query_one("#doctor-preview", Static).update(preview)
+        self.query_one("#doctor-preview", Static).update(
+            _preview_grid(data, detail.org_zone, self.app.desk.clock.now()))
 
     def action_edit_phone(self) -> None:
         self.query_one("#doctor-phone", Input).focus()

@@ -62,10 +62,11 @@ class RebookScreen(DetailScreen):
         self.loads += 1
         self.choice = choice
         appt, kind, tz = choice.appointment, choice.appointment_type, choice.zone
-        mode = "with the same doctor" if kind.rebooking_mode.value == "same_doctor" else "with any doctor offering it"
+        mode = "same doctor only" if kind.rebooking_mode.value == "same_doctor" else "any doctor offering it"
         self.query_one("#rebook-summary", Static).update(
-            f"{appt.uid} · {kind.name} · now {format_local(appt.starts_at, tz)} with {appt.doctor_id} · {appt.status.value}\n"
-            f"{len(choice.slots)} open slots in the next {self.days} days, {mode} (times in {tz})"
+            f"{choice.patient_name} · {kind.name} · {format_local(appt.starts_at, tz)} with "
+            f"{choice.doctor_name} · {appt.status.value}\n"
+            f"{appt.uid} · {len(choice.slots)} open slots in {self.days} days · {mode} · times in {tz}"
         )
         table = self.query_one(DeskTable)
         keep = table.selected_key
@@ -88,8 +89,11 @@ class RebookScreen(DetailScreen):
         if slot is None or self.choice is None:
             return
         when = format_local(slot.starts_at, self.choice.zone)
-        message = (f"Move {self.choice.appointment.uid} to {when} ({self.choice.zone}) with {slot.doctor_name}?\n"
-                   "The current appointment is cancelled and linked to the new one.")
+        appt = self.choice.appointment
+        message = (f"Move {self.choice.patient_name}'s {self.choice.appointment_type.name} of "
+                   f"{format_local(appt.starts_at, self.choice.zone)} to {when} ({self.choice.zone}) "
+                   f"with {slot.doctor_name}?\n"
+                   f"{appt.uid} is cancelled and linked to the new appointment.")
 
         def answered(yes: bool | None) -> None:
             if yes:
