@@ -72,6 +72,7 @@ SEND_WINDOW = (LEASE - timedelta(seconds=TIMEOUT_SECONDS + 30)).total_seconds()
 SIGNING_PROBLEM_WAIT = timedelta(minutes=5)
 CLAIM_BATCH = 2000  # deliveries (and messages) sent per tick at most; the rest wait a minute
 FANOUT_BATCH = 20000  # events fanned out per tick at most
+MAIL_CONNECTIONS = 4  # SMTP connections a tick sends its emails over, each reused for many
 MESSAGE_RETRY = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 NO_MOBILE = "skipped: no mobile number"
 NO_EMAIL = "skipped: no email address"
@@ -171,8 +172,10 @@ class Maintenance:
         if not deliveries and not messages:
             return report
         deadline = self.timer() + self.send_window
-        results = self._send_webhooks(deliveries, deadline)
-        sent = self._send_messages(messages, notifier, deadline)
+        with ThreadPoolExecutor(max_workers=1) as side:  # emails and SMS go out beside the webhooks
+            messages_sent = side.submit(self._send_messages, messages, notifier, deadline)
+            results = self._send_webhooks(deliveries, deadline)
+            sent = messages_sent.result()
         done = max(now, self.desk.clock.now())
         with store.write() as view:
             self._record(view, done, results, sent, report)
@@ -416,20 +419,32 @@ class Maintenance:
 
     def _send_messages(self, claimed: list[OutboxMessage], notifier: Notifier,
                        deadline: float) -> list[tuple[OutboxMessage, str | None]]:
-        results: list[tuple[OutboxMessage, str | None]] = []
-        for message in claimed:
+        """Emails over a few shared SMTP connections, SMS over one HTTP client, concurrently."""
+        if not claimed:
+            return []
+        emails = [m for m in claimed if m.channel is MessageChannel.email]
+        texts = [m for m in claimed if m.channel is MessageChannel.sms]
+        lanes = [lane for lane in (emails[i::MAIL_CONNECTIONS] for i in range(MAIL_CONNECTIONS)) if lane]
+
+        def outcome(message: OutboxMessage, send: Callable[[], None]) -> tuple[OutboxMessage, str | None]:
             if self.timer() > deadline:
-                results.append((message, NOT_SENT))
-                continue
+                return message, NOT_SENT
             try:
-                if message.channel is MessageChannel.email:
-                    notifier.send_email(message.to, message.subject, message.body)
-                else:
-                    notifier.send_sms(message.to, message.body)
-                results.append((message, ""))
+                send()
             except SendFailed as exc:
-                results.append((message, str(exc)))
-        return results
+                return message, str(exc)
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
+                return message, f"could not send ({type(exc).__name__})"
+            return message, ""
+
+        def email_lane(lane: list[OutboxMessage]) -> list[tuple[OutboxMessage, str | None]]:
+            with notifier.mail_session() as session:
+                return [outcome(m, lambda m=m: session.send(m.to, m.subject, m.body)) for m in lane]
+
+        with notifier.sms_client() as client, ThreadPoolExecutor(max_workers=self.senders) as pool:
+            mail = [pool.submit(email_lane, lane) for lane in lanes]
+            sms = [pool.submit(outcome, m, lambda m=m: notifier.send_sms(m.to, m.body, client)) for m in texts]
+            return [r for f in mail for r in f.result()] + [f.result() for f in sms]
 
     # -- phase three: the results, in one write ------------------------------------------
 

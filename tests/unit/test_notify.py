@@ -69,8 +69,8 @@ def notifier(tmp: Path, url: str) -> Notifier:
     return Notifier(Settings(data_dir=tmp / "data", agent="tester", smtp_url=url, mail_from="desk@riverside.example"))
 
 
-def start(mailbox: Mailbox, host: str, **options: object) -> tuple[Controller, int]:
-    port = free_port(host)
+def start(mailbox: Mailbox, host: str, port: int | None = None, **options: object) -> tuple[Controller, int]:
+    port = port or free_port(host)
     server = Controller(mailbox, hostname=host, port=port, authenticator=mailbox.authenticate, **options)
     server.start()
     return server, port
@@ -164,3 +164,72 @@ def test_failures_are_one_line_without_credentials(tmp_path: Path) -> None:
         text = str(failure.value)
         assert PASSWORD not in text and "\n" not in text and text
     assert "refused the login" in str(refused.value)
+
+
+class Relay(Mailbox):
+    """Records which connection carried each message, and refuses one address."""
+
+    def __init__(self, refuse: str = "") -> None:
+        super().__init__()
+        self.refuse = refuse
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if address == self.refuse:
+            return "550 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self.messages.append({"to": envelope.rcpt_tos, "peer": session.peer, "content": envelope.content})
+        return "250 OK"
+
+
+def reminder_emails(clinic, settings, url: str, now, count: int):  # type: ignore[no-untyped-def]
+    from rxdesk.services import Desk
+    from tests.helpers import make_appointment
+    from tests.unit.test_worker import only_rule
+
+    desk = Desk(clinic.store, clinic.clock, settings.with_overrides(smtp_url=url))
+    only_rule(desk, "gp-consult", "patient", 120, email=True)
+    for i in range(count):
+        make_appointment(desk, start=now + dt.timedelta(minutes=30 + i * 5), patient_id=f"pat-00{1 + i % 3}",
+                         minutes=5)
+    return desk
+
+
+def test_a_tick_sends_its_emails_over_a_few_shared_connections(clinic, settings, now) -> None:  # type: ignore[no-untyped-def]
+    from rxdesk.domain.models import MessageStatus
+    from rxdesk.worker.tick import MAIL_CONNECTIONS, Maintenance
+
+    relay = Relay(refuse="sofia.rossi@mail.example")
+    server, port = start(relay, "127.0.0.1")
+    try:
+        desk = reminder_emails(clinic, settings, f"smtp://127.0.0.1:{port}", now, 15)
+        report = Maintenance(desk).tick()
+    finally:
+        server.stop()
+    # The refused address fails alone; the connection it was on carries on with the rest.
+    assert report.reminders == 15 and report.messages_sent == 10
+    assert len(relay.messages) == 10 and len({m["peer"] for m in relay.messages}) <= MAIL_CONNECTIONS
+    refused = [m for m in desk.webhooks.list_messages().items if m.status is MessageStatus.pending]
+    assert len(refused) == 5 and all(m.to == relay.refuse and "refused the recipient" in m.last_error for m in refused)
+
+
+def test_an_unreachable_server_fails_the_tick_s_emails_at_once_and_they_retry(clinic, settings, now, clock) -> None:  # type: ignore[no-untyped-def]
+    from rxdesk.domain.models import MessageStatus
+    from rxdesk.worker.tick import Maintenance
+
+    port = free_port("127.0.0.1")
+    desk = reminder_emails(clinic, settings, f"smtp://127.0.0.1:{port}", now, 9)
+    report = Maintenance(desk).tick()
+    assert report.reminders == 9 and report.messages_sent == 0
+    messages = desk.webhooks.list_messages().items
+    assert all(m.status is MessageStatus.pending and m.attempts == 1 and "cannot reach" in m.last_error for m in messages)
+
+    relay = Relay()  # the server is back
+    server, _ = start(relay, "127.0.0.1", port=port)
+    try:
+        clock.set(now + dt.timedelta(minutes=1))
+        assert Maintenance(desk).tick().messages_sent == 9
+    finally:
+        server.stop()
