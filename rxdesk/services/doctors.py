@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from rxdesk.domain.models import AppointmentType, Doctor
+from rxdesk.domain.phones import normalize_mobile, region_for_zone
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.slots import local_to_utc
 from rxdesk.domain.times import zone
-from rxdesk.domain.phones import normalize_mobile, region_for_zone
 from rxdesk.services.base import Service, admin_actor, record
-
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

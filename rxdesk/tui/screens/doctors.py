@@ -86,8 +86,9 @@ class DoctorsScreen(DeskScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DeskTable)
-        for key, label in (("name", "Name"), ("id", "Id"), ("zone", "Time zone"), ("types", "Offers"),
-                           ("mobile", "Mobile (SMS)"), ("windows", "Weekly windows")):
+        # Offers last: at 100 columns it is the one cut short.
+        for key, label in (("name", "Name"), ("id", "Id"), ("zone", "Time zone"), ("mobile", "Mobile (SMS)"),
+                           ("windows", "Windows"), ("types", "Offers")):
             table.add_column(label, key=key)
         table.focus()
         self.reload()
@@ -106,8 +107,8 @@ class DoctorsScreen(DeskScreen):
         keep = table.selected_key
         table.clear()
         for d in doctors:
-            table.add_row(d.name, d.id, d.timezone, ", ".join(d.appointment_types),
-                          display_phone(d.mobile_phone) or "— (SMS skipped)", str(len(d.availability)), key=d.id)
+            table.add_row(d.name, d.id, d.timezone, display_phone(d.mobile_phone) or "— (SMS skipped)",
+                          str(len(d.availability)), ", ".join(d.appointment_types), key=d.id)
         table.select_key(keep)
         self.query_one("#doctors-count", Static).update(f"{len(doctors)} doctors · enter opens one")
 
