@@ -222,3 +222,32 @@ def test_cli_refusals_change_nothing(clinic: Desk, cli, data_dir) -> None:  # ty
     assert fingerprint(data_dir) == before
     moved = cli("appointments", "rebook", original.uid, "--start", "2026-11-30T11:00:00Z", "--doctor", "dr-sato")
     assert moved.code == 0 and "dr-sato" in moved.out and original.uid in moved.out
+
+
+def test_two_agents_racing_for_one_slot_one_wins(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    first = make_appointment(clinic, start=WED_10_BERLIN)
+    second = make_appointment(clinic, start=WED_10_BERLIN + timedelta(hours=1), patient_id="pat-002")
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, object] = {}
+
+    def move(uid: str) -> None:
+        desk = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+        barrier.wait()
+        try:
+            outcomes[uid] = desk.rebooking.rebook(uid, WED_14_BERLIN, agent="racer")
+        except Conflict as exc:
+            outcomes[uid] = exc
+
+    threads = [threading.Thread(target=move, args=(uid,)) for uid in (first.uid, second.uid)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(type(v).__name__ for v in outcomes.values()) == ["Appointment", "Conflict"]
+    loser = next(uid for uid, v in outcomes.items() if isinstance(v, Conflict))
+    assert clinic.appointments.get(loser).status.value == "confirmed"  # the loser was not cancelled
+    at_two = [a for a in clinic.store.read().appointments.active_for_doctor("dr-weber", WED_14_BERLIN,
+                                                                              WED_14_BERLIN + timedelta(minutes=30))]
+    assert len(at_two) == 1
