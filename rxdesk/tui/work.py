@@ -32,11 +32,11 @@ def call_service(
 ) -> Worker[None]:
     app = node.app
 
-    def deliver(callback: Callable[..., Any], *args: Any) -> None:
+    def deliver(callback: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if get_current_worker().is_cancelled:
             return
         try:
-            app.call_from_thread(callback, *args)
+            app.call_from_thread(callback, *args, **kwargs)
         except RuntimeError:  # the app closed while the call was running
             pass
 

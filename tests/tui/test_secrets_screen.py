@@ -205,3 +205,20 @@ async def test_a_change_from_another_process_shows_on_reload(keyed: Desk) -> Non
         screen.data_changed()
         await settle(pilot)
         assert row_text(screen, key_id)["label"] == "from the CLI"
+
+
+async def test_revoke_of_a_key_another_agent_revoked_meanwhile_says_so(keyed: Desk) -> None:
+    key_id = keyed.secrets.create_secret("shop", "ops").secret.key_id
+    app = make_app(keyed)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_secrets(app, pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        keyed.secrets.revoke(key_id, "someone-else")  # while the dialog is open
+        app.screen.query_one("#answer", Input).value = key_id
+        await pilot.press("enter")
+        await settle(pilot)
+        refusals = [n for n in app._notifications if n.severity == "error"]
+        assert any("already revoked" in n.message and "someone-else" in n.message for n in refusals)
+        assert app.screen is screen
+    assert audit_actions(keyed, key_id)[-1] == ("secret.revoke", "admin:someone-else")
