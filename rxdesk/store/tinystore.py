@@ -414,7 +414,7 @@ class AppointmentRepo:
                 if start_s is not None:
                     lo = bisect.bisect_left(starts, start_s)
                 if before_s is not None:
-                    hi = bisect.bisect_left(starts, before_s)
+                    hi = max(lo, bisect.bisect_left(starts, before_s))  # an empty range counts 0
             if statuses is None:
                 total += hi - lo
             elif lo == 0 and hi == len(rows):
