@@ -18,7 +18,7 @@ GENERAL = (
     ("r", "rebook the selected appointment"),
     ("p / d", "the appointment's patient / doctor"),
     ("j / k, ↓ / ↑", "move; past the last row turns the page"),
-    ("[ / ]", "previous / next page"),
+    ("[ / ]", "previous / next page (in webhooks: the tabs)"),
     ("ctrl+p", "command palette: every action of this screen"),
     ("? / F1", "this help"),
     ("q / ctrl+q", "quit (q only outside a text field)"),

@@ -121,7 +121,7 @@ class WebhooksScreen(DeskScreen):
         Binding("x", "remove", "Remove"),
         Binding("t", "test", "Test event"),
         Binding("y", "replay", "Replay"),
-        Binding("]", "next_tab", "Tabs"),
+        Binding("]", "next_tab", "Next tab"),
         Binding("[", "next_tab(-1)", "Previous tab", show=False),
         Binding("ctrl+r", "reload", "Reload", show=False),
     ]
