@@ -6,7 +6,6 @@ import argparse
 from itertools import groupby
 
 from rxdesk.commands import CommandLine, Context, add_json
-from rxdesk.domain.phones import display_phone
 from rxdesk.domain.times import format_local, parse_instant
 
 
@@ -41,6 +40,8 @@ def rebook(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def set_phone(args: argparse.Namespace, ctx: Context) -> int:
+    from rxdesk.domain.phones import display_phone  # phone metadata loads only for this command
+
     doctor = ctx.desk.doctors.set_phone(args.id, args.number, ctx.agent)
     if args.json:
         ctx.json(doctor.to_json())

@@ -64,7 +64,9 @@ HttpUrl = Annotated[str, Field(max_length=2000), AfterValidator(_http_url)]
 class Entity(BaseModel):
     """Strict, immutable models: unknown fields are refused, changes make a copy."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # defer_build: a model's validator is built on first use, so a command that only lists
+    # stored rows never pays for the ones it does not touch.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
 
     def to_json(self, **kwargs: Any) -> dict[str, Any]:
         return self.model_dump(mode="json", **kwargs)
