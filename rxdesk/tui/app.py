@@ -237,12 +237,10 @@ class RxdeskApp(App[int]):
                 if appointment is None:
                     return
                 self.note_own_write()
-                if on_done is not None:
-                    on_done(appointment)
                 self.notify(f"Cancelled {text.splitlines()[0]} · reason: {appointment.cancel_reason}",
                             title="Appointment cancelled")
 
-            self.push_screen(CancelModal(uid, text), finished)
+            self.push_screen(CancelModal(uid, text, on_saved=on_done), finished)
 
         call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -23,14 +26,18 @@ COMMON_REASONS = (
 
 
 class CancelModal(ModalScreen[Appointment | None]):
-    """Dismisses with the cancelled appointment, or None when the agent backs out."""
+    """Dismisses with the cancelled appointment, or None when the agent backs out.
+
+    `on_saved` runs as soon as the cancellation is on disk, before the dialog closes, so the
+    row behind it already shows the new status in the one repaint that closing causes."""
 
     BINDINGS = [Binding("escape", "keep", "Keep the appointment")]
 
-    def __init__(self, uid: str, summary: str) -> None:
+    def __init__(self, uid: str, summary: str, *, on_saved: Callable[[Appointment], Any] | None = None) -> None:
         super().__init__()
         self.uid = uid
         self.summary = summary
+        self.on_saved = on_saved
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -72,10 +79,15 @@ class CancelModal(ModalScreen[Appointment | None]):
         call_service(
             self,
             lambda: desk.appointments.cancel_appointment(self.uid, reason, desk.agent),
-            done=self.dismiss,
+            done=self._saved,
             failed=self._failed,
             group="cancel",
         )
+
+    def _saved(self, appointment: Appointment) -> None:
+        if self.on_saved is not None:
+            self.on_saved(appointment)
+        self.dismiss(appointment)
 
     def _failed(self, exc: RxdeskError) -> None:
         self.busy = False
