@@ -65,11 +65,22 @@ class Entity(BaseModel):
     """Strict, immutable models: unknown fields are refused, changes make a copy."""
 
     # defer_build: a model's validator is built on first use, so a command that only lists
-    # stored rows never pays for the ones it does not touch.
+    # stored rows never pays for the ones it does not touch. The app builds them all ahead
+    # (`build_validators`), so no agent action pays for it.
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
 
     def to_json(self, **kwargs: Any) -> dict[str, Any]:
         return self.model_dump(mode="json", **kwargs)
+
+
+def build_validators() -> None:
+    """Build every entity's validator now rather than on its first use."""
+    pending = list(Entity.__subclasses__())
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if not model.__pydantic_complete__:
+            model.model_rebuild(force=True)
 
 
 class AppointmentStatus(StrEnum):

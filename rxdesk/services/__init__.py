@@ -54,7 +54,11 @@ class Desk:
         return self.store.generation()
 
     def warm_up(self) -> None:
-        """Load what the first change of a session will need (the tail of the event log)."""
+        """Load what the first change of a session will need: the models' validators and the
+        tail of the event log."""
+        from rxdesk.domain.models import build_validators
+
+        build_validators()
         self.store.read().events.warm()
 
     def is_empty(self) -> bool:
