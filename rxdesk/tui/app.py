@@ -16,6 +16,7 @@ from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
@@ -125,6 +126,11 @@ class RxdeskApp(App[int]):
         self.set_interval(self.poll_seconds, self._poll, name="poll")
         if self.run_worker_inside:
             self.set_timer(1.0 if self.tick_seconds == 60.0 else self.tick_seconds, self._tick, name="first tick")
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications carry names, reasons and refusals: shown as typed unless asked."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def show_problem(self, message: str) -> None:
         """A data file cannot be read: say so on a screen instead of failing on every key."""

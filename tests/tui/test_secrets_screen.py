@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from textual.content import Content
 from textual.widgets import Input, Static
 
 from rxdesk.services import Desk
@@ -108,7 +107,7 @@ async def test_reveal_asks_first_and_is_audited(keyed: Desk, data_dir: Path) -> 
         await pilot.press("v")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmModal)
-        asked = Content.from_markup(text_of(app.screen.query_one(".dialog-body"))).plain
+        asked = text_of(app.screen.query_one(".dialog-body"))
         assert f"{key_id} (shop [red])" in asked and "audit log" in asked
         await pilot.press("n")  # declined: nothing shown, nothing written
         await settle(pilot)

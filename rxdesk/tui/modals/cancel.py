@@ -43,7 +43,7 @@ class CancelModal(ModalScreen[Appointment | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="cancel-dialog"):
             yield Label("Cancel appointment", classes="dialog-title")
-            yield Static(self.summary, id="cancel-summary", classes="dialog-body")
+            yield Static(self.summary, id="cancel-summary", classes="dialog-body", markup=False)
             yield Label("Reason")
             yield Input(
                 placeholder="why it is cancelled (required)",
@@ -51,7 +51,7 @@ class CancelModal(ModalScreen[Appointment | None]):
                 max_length=500,
                 suggester=SuggestFromList(COMMON_REASONS, case_sensitive=False),
             )
-            yield Static("", id="reason-error", classes="field-error")
+            yield Static("", id="reason-error", classes="field-error", markup=False)
             yield Label("Common reasons (tab, then enter to pick)", classes="dialog-hint")
             yield OptionList(*COMMON_REASONS, id="common-reasons")
             yield Static("enter cancel the appointment · escape keep it", classes="dialog-hint")

@@ -41,7 +41,7 @@ class RuleModal(ModalScreen[Any]):
             with Horizontal(id="rule-flags"):
                 yield Checkbox("Email", rule.send_email if rule else False, id="rule-email")
                 yield Checkbox("SMS", rule.send_sms if rule else False, id="rule-sms")
-            yield Static("", id="rule-error", classes="field-error")
+            yield Static("", id="rule-error", classes="field-error", markup=False)
             yield Static("enter or ctrl+s saves · escape cancels", classes="dialog-hint")
 
     def on_mount(self) -> None:

@@ -13,6 +13,7 @@ from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_local
 from rxdesk.services.appointments import AppointmentDetail
 from rxdesk.tui.screens.base import DetailScreen
+from rxdesk.tui.text import literal
 from rxdesk.tui.widgets.tables import AppointmentTable
 from rxdesk.tui.work import call_service
 
@@ -22,7 +23,7 @@ def _fields(rows: list[tuple[str, str | Text]]) -> Table:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     for label, value in rows:
-        grid.add_row(label, value)
+        grid.add_row(label, literal(value))  # type: ignore[arg-type]
     return grid
 
 
@@ -47,10 +48,10 @@ class AppointmentScreen(DetailScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="appointment-body"):
-            yield Static(f"Loading {self.uid}…", id="appointment-main", classes="panel")
-            yield Static("", id="appointment-chain", classes="panel")
-            yield Static("", id="appointment-reminders", classes="panel")
-            yield Static("", id="appointment-audit", classes="panel")
+            yield Static(f"Loading {self.uid}…", id="appointment-main", classes="panel", markup=False)
+            yield Static("", id="appointment-chain", classes="panel", markup=False)
+            yield Static("", id="appointment-reminders", classes="panel", markup=False)
+            yield Static("", id="appointment-audit", classes="panel", markup=False)
 
     def on_mount(self) -> None:
         self.reload()

@@ -21,6 +21,7 @@ from rxdesk.domain.times import zone
 from rxdesk.services.doctors import WEEKDAYS, DoctorDetail
 from rxdesk.services.rebooking import OpenSlot
 from rxdesk.tui.screens.base import DeskScreen, DetailScreen
+from rxdesk.tui.text import literal, plain
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -62,7 +63,7 @@ def _preview_grid(data: DoctorView, org_zone: str, now: datetime) -> Table:
         per_day = Counter(s.starts_at.astimezone(tz).date() for s in slots)
         cells = [str(per_day[day]) if per_day[day] else "·" for day in days]
         soonest = f"{slots[0].starts_at.astimezone(tz):%a %d %H:%M}" if slots else "none"
-        grid.add_row(names.get(key, key), *cells, soonest)
+        grid.add_row(plain(names.get(key, key)), *cells, soonest)  # type: ignore[arg-type]
     if not data.preview:
         grid.add_row("offers no type", *([""] * len(days)), "")
     return grid
@@ -73,7 +74,7 @@ def _grid(rows: list[tuple[str, object]]) -> Table:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     for label, value in rows:
-        grid.add_row(label, value)  # type: ignore[arg-type]
+        grid.add_row(label, literal(value))  # type: ignore[arg-type]
     return grid
 
 
@@ -141,11 +142,11 @@ class DoctorDetailScreen(DetailScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="doctor-body"):
-            yield Static(f"Loading {self.doctor_id}…", id="doctor-contact", classes="panel")
+            yield Static(f"Loading {self.doctor_id}…", id="doctor-contact", classes="panel", markup=False)
             with Horizontal(id="doctor-phone-row"):
                 yield Label("Mobile phone number (SMS reminders)", id="doctor-phone-label")
                 yield Input(placeholder="+49 151 23456789 — empty clears it", id="doctor-phone")
-            yield Static("", id="doctor-phone-error", classes="field-error")
+            yield Static("", id="doctor-phone-error", classes="field-error", markup=False)
             yield Static("", id="doctor-week", classes="panel")
             yield Static("", id="doctor-troubleshooter", classes="panel")
             yield Static("", id="doctor-preview", classes="panel")
@@ -197,7 +198,8 @@ class DoctorDetailScreen(DetailScreen):
         trouble.add_column("Answer")
         for t in data.all_types:
             g = data.diagnoses[t.key]
-            trouble.add_row(t.name, str(g.in_windows), str(g.inside_notice), str(g.booked), str(g.free), g.reason,
+            trouble.add_row(plain(t.name), str(g.in_windows), str(g.inside_notice), str(g.booked), str(g.free),  # type: ignore[arg-type]
+                            literal(g.reason),  # type: ignore[arg-type]
                             style=None if g.offers_type else "dim")
         self.query_one("#doctor-troubleshooter", Static).update(trouble)
 

@@ -12,6 +12,7 @@ from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import Page
 from rxdesk.services.patients import PatientDetail
 from rxdesk.tui.screens.base import DeskScreen, DetailScreen
+from rxdesk.tui.text import literal
 from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
 from rxdesk.tui.work import call_service
 
@@ -38,7 +39,7 @@ class PatientsScreen(DeskScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="patient-search-bar"):
             yield Input(placeholder="search: name, email, phone or external id", id="patient-search")
-            yield Static("", id="patient-count")
+            yield Static("", id="patient-count", markup=False)
         yield DeskTable(id="patients")
 
     @property
@@ -111,8 +112,8 @@ class PatientDetailScreen(DetailScreen):
         self.patient_id = patient_id
 
     def compose_body(self) -> ComposeResult:
-        yield Static(f"Loading {self.patient_id}…", id="patient-contact", classes="panel")
-        yield Static("", id="patient-appointments-title")
+        yield Static(f"Loading {self.patient_id}…", id="patient-contact", classes="panel", markup=False)
+        yield Static("", id="patient-appointments-title", markup=False)
         yield AppointmentTable(id="patient-appointments")
 
     def on_mount(self) -> None:
@@ -135,7 +136,7 @@ class PatientDetailScreen(DetailScreen):
         grid.add_column()
         for label, value in (("Name", p.name), ("Id", p.id), ("Email", p.email or "—"),
                              ("Phone", p.phone or "—"), ("External id", p.external_id or "—")):
-            grid.add_row(label, value)
+            grid.add_row(label, literal(value))  # type: ignore[arg-type]
         self.query_one("#patient-contact", Static).update(grid)
         upcoming = detail.upcoming.items
         history = detail.history.items

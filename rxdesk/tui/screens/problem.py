@@ -25,6 +25,6 @@ class ProblemScreen(Screen):
     def compose(self) -> ComposeResult:
         with Vertical(id="problem"):
             yield Static("rxdesk cannot read its data", classes="dialog-title")
-            yield Static(self.message, id="problem-message")
+            yield Static(self.message, id="problem-message", markup=False)
             yield Static(ADVICE, classes="dialog-hint")
         yield Footer()

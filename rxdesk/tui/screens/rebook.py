@@ -34,7 +34,7 @@ class RebookScreen(DetailScreen):
         self.loads = 0
 
     def compose_body(self) -> ComposeResult:
-        yield Static(f"Loading the open slots for {self.uid}…", id="rebook-summary", classes="panel")
+        yield Static(f"Loading the open slots for {self.uid}…", id="rebook-summary", classes="panel", markup=False)
         yield DeskTable(id="rebook-slots")
         yield Static("enter rebooks into the selected slot · m shows 14 more days · escape goes back",
                      classes="dialog-hint")

@@ -13,7 +13,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.markup import escape
 from textual.widgets import Static
 
 from rxdesk.domain.times import format_local
@@ -68,7 +67,7 @@ class SecretsScreen(DeskScreen):
         with Horizontal(id="secrets-body"):
             with Vertical(id="secrets-main"):
                 yield DeskTable(id="secrets")
-                yield Static("", id="secrets-summary")
+                yield Static("", id="secrets-summary", markup=False)
             yield Static(ROTATION, id="rotation-help")
 
     @property
@@ -122,8 +121,8 @@ class SecretsScreen(DeskScreen):
 
     @staticmethod
     def described(row: SecretRow) -> str:
-        """`bk_… (label)` for a dialog's message, which reads markup: the label is escaped."""
-        return f"{row.key_id} ({escape(row.secret.label) if row.secret.label else 'no label'})"
+        """`bk_… (label)` for a dialog's message (shown as typed)."""
+        return f"{row.key_id} ({row.secret.label or 'no label'})"
 
     # -- n: create -----------------------------------------------------------------------
 

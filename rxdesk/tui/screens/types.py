@@ -41,7 +41,7 @@ class TypesScreen(DeskScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("Appointment types (set by provisioning; read-only here)", classes="section-title")
         yield DeskTable(id="types")
-        yield Static("", id="rules-title", classes="section-title")
+        yield Static("", id="rules-title", classes="section-title", markup=False)
         yield DeskTable(id="rules")
         yield Static("a add · e edit · x remove a reminder rule of the selected type · tab switches tables",
                      classes="dialog-hint")

@@ -18,6 +18,7 @@ from rxdesk.domain.times import format_local
 from rxdesk.services.webhooks import AttemptResult, DeliveryDetail, NewSubscription, parse_header_args
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DeskScreen
+from rxdesk.tui.text import literal
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -38,7 +39,7 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
             yield Input("APPOINTMENT_CANCELLED, APPOINTMENT_REBOOKED", id="sub-events")
             yield Label("Custom headers (NAME=VALUE, separated by ;), optional")
             yield Input(placeholder="X-Shop=riverside; Authorization=Bearer …", id="sub-headers")
-            yield Static("", id="sub-error", classes="field-error")
+            yield Static("", id="sub-error", classes="field-error", markup=False)
             yield Static("enter saves · escape cancels", classes="dialog-hint")
 
     def on_mount(self) -> None:
@@ -72,7 +73,7 @@ class ShownOnceModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.value, id="secret-value")
+            yield Static(self.value, id="secret-value", markup=False)
             yield Static(self.note, classes="dialog-body")
             yield Static("c copies to the clipboard · enter or escape closes", classes="dialog-hint")
 
@@ -102,7 +103,7 @@ class DeliveryModal(ModalScreen[None]):
                              ("Last attempt", format_local(d.last_attempt_at, self.tz) if d.last_attempt_at else "—"),
                              ("Next attempt", format_local(d.next_attempt_at, self.tz) if d.next_attempt_at else "—"),
                              ("Last answer", str(d.last_status_code or "—")), ("Last error", d.last_error or "—")):
-            grid.add_row(label, value)
+            grid.add_row(label, literal(value))  # type: ignore[arg-type]
         body = json.dumps(json.loads(self.detail.body), indent=2) if self.detail.body else "(event not found)"
         with VerticalScroll(classes="dialog", id="delivery-dialog"):
             yield Label("Webhook delivery", classes="dialog-title")

@@ -40,8 +40,8 @@ class FilterBar(Vertical):
                 yield Input(placeholder=placeholder, id=f"filter-{name}", classes="filter",
                             suggester=suggester)
         with Horizontal(id="filter-status"):
-            yield Static("", id="filter-count")
-            yield Static("", id="filter-notes")
+            yield Static("", id="filter-count", markup=False)
+            yield Static("", id="filter-notes", markup=False)
 
     def set_doctor_names(self, names: list[str]) -> None:
         self.query_one("#filter-doctor", Input).suggester = SuggestFromList(names, case_sensitive=False)

@@ -17,10 +17,11 @@ from textual.widgets import DataTable
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_local
 from rxdesk.services.appointments import AppointmentRow
+from rxdesk.tui.text import plain
 
 
 class DeskTable(DataTable):
-    """A row-cursor table with `j`/`k` beside the arrows."""
+    """A row-cursor table with `j`/`k` beside the arrows; cells are data, never markup."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -29,6 +30,14 @@ class DeskTable(DataTable):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+
+    def add_row(self, *cells: object, height: int | None = 1, key: str | None = None,  # type: ignore[override]
+                label: object = None) -> object:
+        return super().add_row(*map(plain, cells), height=height, key=key, label=plain(label))  # type: ignore[arg-type]
+
+    def update_cell(self, row_key: object, column_key: object, value: object, *,  # type: ignore[override]
+                    update_width: bool = False) -> None:
+        super().update_cell(row_key, column_key, plain(value), update_width=update_width)  # type: ignore[arg-type]
 
     @property
     def selected_key(self) -> str | None:

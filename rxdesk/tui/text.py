@@ -1,0 +1,21 @@
+"""Data is shown as typed, never read as markup.
+
+Textual and Rich read a plain `str` as markup in table cells, Rich tables and (by default)
+Statics and notifications: a patient called 'Anna [/x]' would break the screen and '[b]' in
+a reason would vanish. Every name, reason, label, URL and error message goes through `plain`
+or a widget made with `markup=False`.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+
+def plain(value: object) -> object:
+    """A `str` as literal text; anything else (already a renderable) as it is."""
+    return Text(value, no_wrap=True, end="") if isinstance(value, str) else value
+
+
+def literal(value: object) -> object:
+    """Like `plain`, wrapping allowed: for the value column of detail grids."""
+    return Text(value, end="") if isinstance(value, str) else value
