@@ -30,7 +30,8 @@ def shown(app) -> str:  # type: ignore[no-untyped-def]
         for row in range(table.row_count):
             parts.extend(str(getattr(cell, "plain", cell)) for cell in table.get_row_at(row))
     for widget in app.screen.query("Static"):
-        parts.append(text_of(widget))
+        visual = widget.visual  # what is drawn, after any markup was read
+        parts.append(visual.plain if hasattr(visual, "plain") else text_of(widget))
     return "\n".join(parts)
 
 
@@ -86,4 +87,9 @@ async def test_brackets_in_names_and_reasons_are_shown_as_typed(desk: Desk, tmp_
         await pilot.press("5")
         await settle(pilot)
         assert isinstance(app.screen, TypesScreen) and TYPE in shown(app)
+        app.screen.query_one("#types").focus()
+        await pilot.press("a")  # the new-rule dialog names the type in its title
+        await settle(pilot)
+        assert TYPE in shown(app)
+        await pilot.press("escape")
     assert app.return_code in (None, 0)

@@ -27,7 +27,7 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Static(self.message, classes="dialog-body", markup=False)
             yield Button(f"{self.confirm_label} (y)", id="yes", variant="primary")
             yield Button("No (n)", id="no")
@@ -68,7 +68,7 @@ class TextPromptModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Static(self.message, classes="dialog-body", markup=False)
             yield Input(placeholder=self.placeholder, password=self.password, id="answer")
             yield Static("", id="prompt-error", classes="field-error", markup=False)

@@ -33,7 +33,7 @@ class RuleModal(ModalScreen[Any]):
     def compose(self) -> ComposeResult:
         rule = self.rule
         with Vertical(classes="dialog", id="rule-dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Label("Recipient")
             yield Select(RECIPIENTS, value=rule.recipient.value if rule else "patient", allow_blank=False, id="rule-recipient")
             yield Label("Minutes before the start (1 to 43200)")

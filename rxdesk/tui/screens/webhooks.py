@@ -72,7 +72,7 @@ class ShownOnceModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Static(self.value, id="secret-value", markup=False)
             yield Static(self.note, classes="dialog-body")
             yield Static("c copies to the clipboard · enter or escape closes", classes="dialog-hint")
