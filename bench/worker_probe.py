@@ -3,7 +3,7 @@ receiver on 127.0.0.1 (counting the store writes it takes)."""
 
 from __future__ import annotations
 
-import threading
+import multiprocessing
 from collections.abc import Callable
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,34 +17,46 @@ Log = Callable[[str], None]
 FIRE = 1000
 
 
+def _serve(port_out: Any, count: Any) -> None:
+    """The receiver's process: answers 204 to every POST and counts them."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            with count.get_lock():
+                count.value += 1
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    ThreadingHTTPServer.request_queue_size = 128  # a real receiver's backlog, not socketserver's 5
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port_out.send(server.server_address[1])
+    server.serve_forever()
+
+
 class Receiver:
-    """A webhook receiver that answers 204 to everything and counts."""
+    """A webhook receiver in its own process, as a partner's server would be: its request
+    handling does not share the worker's interpreter (and its GIL)."""
 
     def __init__(self) -> None:
-        self.count = 0
-        lock = threading.Lock()
-        outer = self
+        context = multiprocessing.get_context("spawn")
+        self._count = context.Value("i", 0)
+        ours, theirs = context.Pipe()
+        self._process = context.Process(target=_serve, args=(theirs, self._count), daemon=True)
+        self._process.start()
+        self.url = f"http://127.0.0.1:{ours.recv()}/hook"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                with lock:
-                    outer.count += 1
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        ThreadingHTTPServer.request_queue_size = 128  # a real receiver's backlog, not socketserver's 5
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+    @property
+    def count(self) -> int:
+        return int(self._count.value)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._process.terminate()
+        self._process.join(10)
 
 
 def _desk(data: Path):  # type: ignore[no-untyped-def]
