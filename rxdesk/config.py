@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rxdesk.domain.clock import Clock, FixedClock, SystemClock
 from rxdesk.domain.errors import ConfigError, RxdeskError
-from rxdesk.domain.times import parse_instant
+from rxdesk.domain.times import format_utc, parse_instant
 
 _AGENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
@@ -87,6 +87,17 @@ class Settings:
             sms_url=env.get("RXDESK_SMS_URL") or None,
             sms_token=env.get("RXDESK_SMS_TOKEN") or None,
         )
+
+    def to_env(self, *, now: datetime | None = None) -> dict[str, str]:
+        """These settings as the environment of a child rxdesk process (`from_env` reads it
+        back). `now` pins the child's clock, as RXDESK_NOW does."""
+        env = {"RXDESK_DATA_DIR": str(self.data_dir), "RXDESK_AGENT": self.agent,
+               "RXDESK_MAIL_FROM": self.mail_from}
+        pinned = now or self.now
+        optional = {"RXDESK_NOW": format_utc(pinned) if pinned else None, "RXDESK_MASTER_KEY": self.master_key,
+                    "RXDESK_SMTP_URL": self.smtp_url, "RXDESK_SMS_URL": self.sms_url, "RXDESK_SMS_TOKEN": self.sms_token}
+        env.update({key: value for key, value in optional.items() if value})
+        return env
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -37,8 +37,12 @@ def _limit(text: str) -> int:
 def worker(args: argparse.Namespace, ctx: Context) -> int:
     from rxdesk.worker.headless import run
 
+    if args.json and not args.once:
+        from rxdesk.domain.errors import ValidationFailed
+
+        raise ValidationFailed("--json needs --once (one tick, one JSON line)")
     owner = f"worker:{socket.gethostname()[:40]}"
-    return run(ctx.desk, once=args.once, interval=args.interval, owner=owner, out=sys.stdout)
+    return run(ctx.desk, once=args.once, interval=args.interval, owner=owner, out=sys.stdout, as_json=args.json)
 
 
 # -- reminders --------------------------------------------------------------------------
@@ -217,6 +221,7 @@ def register(cli: CommandLine) -> None:
                     "running tick and exits.")
     p.add_argument("--once", action="store_true", help="run one tick and exit (1 if it failed)")
     p.add_argument("--interval", type=_interval, metavar="SECONDS", help="tick every SECONDS instead of on the minute")
+    p.add_argument("--json", action="store_true", help="with --once: print the tick's counts as one JSON line")
 
     p = cli.command("reminders", "list", reminders_list, help="reminder rules of every appointment type")
     p.add_argument("--type", metavar="KEY", help="only this appointment type")

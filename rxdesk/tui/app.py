@@ -42,6 +42,7 @@ from rxdesk.tui.screens.secrets import SecretsScreen
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.work import call_service
+from rxdesk.worker.process import tick_in_child
 
 
 def stylesheets() -> list[str]:
@@ -102,7 +103,6 @@ class RxdeskApp(App[int]):
         self.org_zone = "UTC"
         self.problem: str | None = None
         self.known_generation: int | None = None
-        self._maintenance: Any = None
         self._ticking = False
         now = desk.settings.now if desk.settings else None
         self.fixed_time_label = format_utc(now) if now else ""
@@ -179,20 +179,16 @@ class RxdeskApp(App[int]):
         self.run_worker(self._tick_job, thread=True, group="maintenance", exit_on_error=False)
 
     def _tick_job(self) -> None:
+        """One tick in a child process (rxdesk.worker.process): the app never shares its
+        interpreter with the tick's parsing and sending, so the screen does not stutter."""
         worker = get_current_worker()
+        settings = self.desk.settings or Settings(data_dir=self.desk.store.data_dir, agent=self.agent)
         try:
-            if self._maintenance is None:
-                from rxdesk.worker.tick import Maintenance
-
-                self._maintenance = Maintenance(self.desk, owner=f"app:{self.agent}")
-            report = self._maintenance.tick()
-            outcome: tuple[str, bool] = (f"worker {report.summary()}", False)
-        except ImportError:
-            outcome = ("worker unavailable", True)
-        except RxdeskError as exc:
-            outcome = (f"worker {self._clock_label()} failed: {exc}", True)
+            done = tick_in_child(settings, self.desk.clock, cancelled=lambda: worker.is_cancelled)
+            outcome = (f"worker {done.text}" if done.ok else f"worker {self._clock_label()} failed: {done.text}",
+                       not done.ok)
         except Exception as exc:  # noqa: BLE001 - the app stays up; support gets the traceback
-            log_crash(self.desk.settings.data_dir if self.desk.settings else None)
+            log_crash(settings.data_dir)
             outcome = (f"worker {self._clock_label()} failed ({type(exc).__name__}); see logs/errors.log", True)
         if not worker.is_cancelled:
             try:

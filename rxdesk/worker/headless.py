@@ -32,8 +32,18 @@ def log_line(report: TickReport, seconds: float) -> str:
     return f"{_stamp()} tick {counts} took={seconds:.2f}s"
 
 
+def report_json(report: TickReport, seconds: float) -> str:
+    """One tick as one JSON line (`worker --once --json`), for the app's tick process."""
+    import json
+
+    return json.dumps({"ok": True, "summary": report.summary(), "problems": report.problems,
+                       "expired": report.expired, "reminders": report.reminders, "delivered": report.delivered,
+                       "retrying": report.retrying, "dead": report.dead, "writes": report.writes,
+                       "seconds": round(seconds, 3)})
+
+
 def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: TextIO,
-        sleep_until: Callable[[threading.Event, float], bool] | None = None) -> int:
+        sleep_until: Callable[[threading.Event, float], bool] | None = None, as_json: bool = False) -> int:
     maintenance = Maintenance(desk, owner=owner)
     stop = threading.Event()
     previous = {}
@@ -42,6 +52,8 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     failures = 0
     try:
+        if as_json:  # one tick, one JSON line: a SIGTERM meanwhile lets it finish
+            return _once_as_json(desk, maintenance, out)
         out.write(f"{_stamp()} worker {owner} started on {desk.store.data_dir}"
                   f" ({'one tick' if once else f'every {interval:g} s' if interval else 'every minute'})\n")
         out.flush()
@@ -71,3 +83,20 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 1 if (once and failures) else 0
+
+
+def _once_as_json(desk: Desk, maintenance: Maintenance, out: TextIO) -> int:
+    import json
+
+    started = time.monotonic()
+    try:
+        report = maintenance.tick()
+    except RxdeskError as exc:
+        out.write(json.dumps({"ok": False, "error": str(exc)}) + "\n")
+        return 1
+    except Exception as exc:  # noqa: BLE001 - one line for the app; support gets the traceback
+        where = log_crash(desk.settings.data_dir if desk.settings else None)
+        out.write(json.dumps({"ok": False, "error": f"internal error ({type(exc).__name__}); see {where}"}) + "\n")
+        return 1
+    out.write(report_json(report, time.monotonic() - started) + "\n")
+    return 0

@@ -107,3 +107,61 @@ def test_the_outbox_lists_reminder_emails_kept_locally(clinic: Desk, cli, now) -
     listed = cli("outbox", "list", "--json").json()
     assert any(m["to"] == "lena.fischer@mail.example" and m["status"] == "outbox" for m in listed)
     assert "lena.fischer@mail.example" in cli("outbox", "list").out
+
+
+def test_worker_once_json_is_one_line_of_counts_and_refuses_without_once(clinic: Desk, cli, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+    from tests.unit.test_worker import only_rule
+
+    only_rule(clinic, "gp-consult", "patient", 60)
+    make_appointment(clinic, start=now + timedelta(minutes=30))
+    done = cli("worker", "--once", "--json")
+    assert done.code == 0, done.err
+    answer = done.json()
+    assert answer["ok"] and answer["reminders"] == 1 and "1 reminder" in answer["summary"]
+    assert cli("worker", "--once", "--json").json()["reminders"] == 0  # exactly once
+
+    refused = cli("worker", "--json")
+    assert refused.code == 1 and "--json needs --once" in refused.err
+
+    (data_dir / "rxdesk.json").write_bytes(b"{")
+    broken = cli("worker", "--once", "--json")
+    assert broken.code == 1
+    assert broken.json()["ok"] is False and "rxdesk.json" in broken.json()["error"]
+
+
+def test_the_apps_tick_runs_in_a_child_process_that_finishes_when_the_app_stops_waiting(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from rxdesk.worker.process import tick_in_child
+    from tests.unit.test_worker import only_rule
+
+    only_rule(clinic, "gp-consult", "patient", 60)
+    make_appointment(clinic, start=now + timedelta(minutes=30))
+    done = tick_in_child(clinic.settings, clinic.clock)
+    assert done.ok and "1 reminder" in done.text
+    assert "reminder" not in tick_in_child(clinic.settings, clinic.clock).text  # exactly once
+
+    # The app closes as a tick starts: it stops waiting at once, and the child still fires.
+    make_appointment(clinic, start=now + timedelta(minutes=40), patient_id="pat-002")
+    left = tick_in_child(clinic.settings, clinic.clock, cancelled=lambda: True)
+    assert not left.ok and "stopped waiting" in left.text
+
+    def fired() -> list[str]:
+        return [e.type.value for _, e in clinic.store.read().events.after(0)]
+
+    deadline = time.monotonic() + 60
+    while len(fired()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fired() == ["APPOINTMENT_REMINDER_DUE", "APPOINTMENT_REMINDER_DUE"]
+
+
+def test_settings_survive_the_trip_to_a_child_process(settings) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from rxdesk.config import Settings
+
+    full = settings.with_overrides(master_key="k" * 44, smtp_url="smtp://u:p@mail.example:587", mail_from="desk@x.example",
+                                   sms_url="https://sms.example/send", sms_token="t0k")
+    assert Settings.from_env(full.to_env()) == full
+    pinned = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    assert Settings.from_env(full.to_env(now=pinned)).now == pinned
