@@ -58,6 +58,19 @@ def machine() -> dict[str, str]:
     }
 
 
+def cpu_reference() -> float:
+    """Milliseconds for a fixed pure-Python loop (median of three): how fast this machine is
+    running right now. A shared VM's speed drifts; the report shows it beside the figures."""
+    samples = []
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(3_000_000):
+            total += i
+        samples.append((time.perf_counter() - started) * 1000)
+    return sorted(samples)[1]
+
+
 def byte_compile() -> None:
     """Measure rxdesk as installed: pip byte-compiles a package when it installs it, but an
     editable checkout under PYTHONDONTWRITEBYTECODE would recompile every module on every
@@ -92,14 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     byte_compile()
     results: dict[str, dict] = {}
     started = time.perf_counter()
+    speeds: list[float] = []
     for spec in specs:
+        speeds.append(cpu_reference())
         print(f"[{spec.name}] building {spec.describe()} ...", flush=True)
         built = build(spec, Path(args.data))
         print(f"[{spec.name}] {built.stats}", flush=True)
         work = Path(tempfile.mkdtemp(prefix=f"rxdesk-bench-{spec.name}-"))
         figures = probes.measure_all(built, work, runs=runs, naive=naive, log=lambda m: print(f"[{spec.name}] {m}", flush=True))
         results[spec.name] = {"spec": spec, "stats": built.stats, "figures": figures}
-    extra = {}
+    speeds.append(cpu_reference())
+    extra: dict[str, object] = {"cpu_reference_ms": speeds}
     if not args.smoke and "C" in results:
         extra["demo_1m_seconds"] = results["C"]["stats"]["demo_seconds"]
     text = render(results, machine=machine(), date=datetime.now().strftime("%Y-%m-%d"), runs=runs, extra=extra, smoke=args.smoke)

@@ -50,6 +50,11 @@ def render(results: dict[str, dict], *, machine: dict[str, str], date: str, runs
             f"{st['events']:,} | {st['audit']:,} | {st['rxdesk_bytes'] / 2**20:.0f} MB | "
             f"{st['naive_bytes'] / 2**20:.0f} MB | {st['demo_seconds']:.1f} s |"
         )
+    if extra.get("cpu_reference_ms"):
+        speeds = ", ".join(f"{ms:.0f}" for ms in extra["cpu_reference_ms"])
+        lines += ["", f"Machine speed during the run (a fixed pure-Python loop, before each data set and at the end; "
+                      f"lower is faster): {speeds} ms. This shared VM's speed drifts through the day: compare "
+                      "this loop between runs before comparing their figures."]
     if "demo_1m_seconds" in extra:
         lines += ["", f"`rxdesk demo --appointments 1000000` (data set C's demo part) took {extra['demo_1m_seconds']:.1f} s (target: under a minute)."]
 
