@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+_HERE = Path(__file__).resolve().parent
+
 
 def styles_dir() -> Path:
-    """The top-level `styles/` folder: shipped as the `rxdesk.styles` package when installed."""
-    try:
-        from importlib.resources import files
-
-        path = Path(str(files("rxdesk.styles")))
-        if (path / "app.tcss").is_file():
-            return path
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parent.parent / "styles"
+    """The stylesheets: `rxdesk/styles/` in an installed package (setup.py ships the top-level
+    `styles/` folder there), else the checkout's top-level `styles/`."""
+    installed = _HERE / "styles"
+    if (installed / "app.tcss").is_file():
+        return installed
+    return _HERE.parent / "styles"
