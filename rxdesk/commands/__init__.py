@@ -169,6 +169,15 @@ class Context:
         self.out.write("".join(f"{k.ljust(width)}  {v}\n" for k, v in pairs))
 
 
+def _os_problem(exc: OSError) -> str:
+    """What the operating system refused, in one line: the reason and the (shortened) path."""
+    reason = exc.strerror or type(exc).__name__
+    name = str(exc.filename) if exc.filename is not None else ""
+    if len(name) > 120:
+        name = f"{name[:60]}…{name[-40:]}"
+    return f"{reason}: {name}" if name else reason
+
+
 def _log_crash(ctx: Context | None) -> str:
     """Keep the traceback for support; the agent sees one line."""
     data_dir = None
@@ -205,6 +214,9 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("rxdesk: interrupted\n")
         return 130
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        sys.stderr.write(f"rxdesk: {_os_problem(exc)}\n")  # a path given on the command line
+        return 1
     except BrokenPipeError:
         # The reader went away (`| head`): not an error worth a message.
         try:
@@ -212,6 +224,13 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         except OSError:
             pass
         return 0
+    except OSError as exc:
+        if exc.errno is None:
+            where = _log_crash(ctx)
+            sys.stderr.write(f"rxdesk: internal error ({type(exc).__name__}); details were written to {where}\n")
+            return 1
+        sys.stderr.write(f"rxdesk: {_os_problem(exc)}\n")  # disk full, name too long, read-only, ...
+        return 1
     except Exception as exc:
         where = _log_crash(ctx)
         sys.stderr.write(f"rxdesk: internal error ({type(exc).__name__}); details were written to {where}\n")

@@ -131,3 +131,12 @@ def test_empty_data_dir_lists_nothing_and_creates_nothing(cli, data_dir) -> None
     result = cli("appointments", "list")
     assert result.code == 0 and "no appointments match" in result.err
     assert not data_dir.exists()
+
+
+def test_a_data_dir_the_file_system_refuses_is_one_line(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Found by the junk-input property test: a 5,000-character data dir was an internal error."""
+    for bad in ("x" * 5000, str(tmp_path / ("y" * 300))):
+        result = cli("--data-dir", bad, "appointments", "list")
+        assert result.code == 1 and result.err.count("\n") == 1
+        assert "File name too long" in result.err and "internal error" not in result.err
+        assert len(result.err) < 300  # the path is shortened, not echoed whole
