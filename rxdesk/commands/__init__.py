@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from rxdesk.crashlog import log_crash
-from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.errors import RxdeskError, short_path
 
 if TYPE_CHECKING:
     from rxdesk.config import Settings
@@ -172,10 +172,7 @@ class Context:
 def _os_problem(exc: OSError) -> str:
     """What the operating system refused, in one line: the reason and the (shortened) path."""
     reason = exc.strerror or type(exc).__name__
-    name = str(exc.filename) if exc.filename is not None else ""
-    if len(name) > 120:
-        name = f"{name[:60]}…{name[-40:]}"
-    return f"{reason}: {name}" if name else reason
+    return f"{reason}: {short_path(exc.filename)}" if exc.filename is not None else reason
 
 
 def _log_crash(ctx: Context | None) -> str:
@@ -214,9 +211,6 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("rxdesk: interrupted\n")
         return 130
-    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-        sys.stderr.write(f"rxdesk: {_os_problem(exc)}\n")  # a path given on the command line
-        return 1
     except BrokenPipeError:
         # The reader went away (`| head`): not an error worth a message.
         try:
@@ -229,7 +223,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
             where = _log_crash(ctx)
             sys.stderr.write(f"rxdesk: internal error ({type(exc).__name__}); details were written to {where}\n")
             return 1
-        sys.stderr.write(f"rxdesk: {_os_problem(exc)}\n")  # disk full, name too long, read-only, ...
+        sys.stderr.write(f"rxdesk: {_os_problem(exc)}\n")  # no such file, disk full, name too long, ...
         return 1
     except Exception as exc:
         where = _log_crash(ctx)

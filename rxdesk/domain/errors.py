@@ -37,3 +37,9 @@ class StoreError(RxdeskError):
 
 class ConfigError(RxdeskError):
     """The environment or a configuration file is wrong."""
+
+
+def short_path(path: object) -> str:
+    """A path for a one-line message: a long one is cut in the middle."""
+    text = str(path)
+    return text if len(text) <= 120 else f"{text[:60]}…{text[-40:]}"

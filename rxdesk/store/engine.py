@@ -34,7 +34,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from rxdesk.domain.errors import StoreError
+from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.store.files import (
     checksum,
     dumps,
@@ -54,12 +54,6 @@ GRACE_SECONDS = 30.0
 SWEEP_EVERY = 64
 
 _EMPTY: Mapping[str, Any] = {}
-
-
-def _shown(path: Path) -> str:
-    """A path for a one-line message: long ones are cut in the middle."""
-    text = str(path)
-    return text if len(text) <= 120 else f"{text[:60]}…{text[-40:]}"
 
 
 @dataclass(frozen=True)
@@ -288,7 +282,7 @@ class Engine:
         except PermissionError:
             raise StoreError(f"data dir {self.data_dir} is not readable (permission denied)") from None
         except OSError as exc:  # a name too long for the file system, an I/O error, ...
-            raise StoreError(f"data dir {_shown(self.data_dir)}: {exc.strerror or exc}") from None
+            raise StoreError(f"data dir {short_path(self.data_dir)}: {exc.strerror or exc}") from None
         key = (st.st_ino, st.st_size, st.st_mtime_ns)
         with self._mutex:
             if self._manifest is not None and key == self._manifest_stat:
