@@ -8,6 +8,9 @@ or a widget made with `markup=False`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from rich.table import Table
 from rich.text import Text
 
 
@@ -19,3 +22,13 @@ def plain(value: object) -> object:
 def literal(value: object) -> object:
     """Like `plain`, wrapping allowed: for the value column of detail grids."""
     return Text(value, end="") if isinstance(value, str) else value
+
+
+def fields_grid(rows: Iterable[tuple[str, object]]) -> Table:
+    """Label / value pairs for a detail panel: bold labels, values shown as typed."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for label, value in rows:
+        grid.add_row(label, literal(value))  # type: ignore[arg-type]
+    return grid

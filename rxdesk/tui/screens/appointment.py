@@ -13,18 +13,9 @@ from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_local
 from rxdesk.services.appointments import AppointmentDetail
 from rxdesk.tui.screens.base import DetailScreen
-from rxdesk.tui.text import literal
+from rxdesk.tui.text import fields_grid
 from rxdesk.tui.widgets.tables import AppointmentTable
 from rxdesk.tui.work import call_service
-
-
-def _fields(rows: list[tuple[str, str | Text]]) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column()
-    for label, value in rows:
-        grid.add_row(label, literal(value))  # type: ignore[arg-type]
-    return grid
 
 
 class AppointmentScreen(DetailScreen):
@@ -94,7 +85,7 @@ class AppointmentScreen(DetailScreen):
             rows.append(("Reason", appt.cancel_reason))
         if detail.cancellable:
             rows.append(("Cannot cancel", detail.cancellable))
-        self.query_one("#appointment-main", Static).update(_fields(rows))
+        self.query_one("#appointment-main", Static).update(fields_grid(rows))
         self.query_one("#appointment-chain", Static).update(self._chain(detail, tz))
         self.query_one("#appointment-reminders", Static).update(self._reminders(detail, tz))
         self.query_one("#appointment-audit", Static).update(self._audit(detail, tz))
@@ -112,7 +103,7 @@ class AppointmentScreen(DetailScreen):
         rows.append(("this", line(detail.appointment)))
         for appt in detail.next_chain:
             rows.append(("rebooked to", line(appt)))
-        grid = _fields(rows)
+        grid = fields_grid(rows)
         grid.title = "Rebook chain (oldest first)"
         return grid
 
@@ -135,7 +126,7 @@ class AppointmentScreen(DetailScreen):
                                 f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}{error}"))
         if not parts:
             return "Reminders and webhooks: none sent yet"
-        grid = _fields(parts)
+        grid = fields_grid(parts)
         grid.title = "Reminders and webhook deliveries"
         return grid
 
@@ -146,7 +137,7 @@ class AppointmentScreen(DetailScreen):
         for entry in detail.audit:
             details = ", ".join(f"{k}: {v}" for k, v in entry.details.items())
             rows.append((format_local(entry.at, tz), f"{entry.actor}  {entry.action}  {details}"))
-        grid = _fields(rows)
+        grid = fields_grid(rows)
         grid.title = "Audit"
         return grid
 

@@ -21,7 +21,7 @@ from rxdesk.domain.times import zone
 from rxdesk.services.doctors import WEEKDAYS, DoctorDetail
 from rxdesk.services.rebooking import OpenSlot
 from rxdesk.tui.screens.base import DeskScreen, DetailScreen
-from rxdesk.tui.text import literal, plain
+from rxdesk.tui.text import fields_grid, literal, plain
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -66,15 +66,6 @@ def _preview_grid(data: DoctorView, org_zone: str, now: datetime) -> Table:
         grid.add_row(plain(names.get(key, key)), *cells, soonest)  # type: ignore[arg-type]
     if not data.preview:
         grid.add_row("offers no type", *([""] * len(days)), "")
-    return grid
-
-
-def _grid(rows: list[tuple[str, object]]) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column()
-    for label, value in rows:
-        grid.add_row(label, literal(value))  # type: ignore[arg-type]
     return grid
 
 
@@ -173,7 +164,7 @@ class DoctorDetailScreen(DetailScreen):
         self.view_data = data
         detail = data.detail
         d = detail.doctor
-        self.query_one("#doctor-contact", Static).update(_grid([
+        self.query_one("#doctor-contact", Static).update(fields_grid([
             ("Name", f"{d.name} ({d.id})"),
             ("Email", d.email or "—"),
             ("Time zone", d.timezone),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -12,7 +11,7 @@ from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import Page
 from rxdesk.services.patients import PatientDetail
 from rxdesk.tui.screens.base import DeskScreen, DetailScreen
-from rxdesk.tui.text import literal
+from rxdesk.tui.text import fields_grid
 from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
 from rxdesk.tui.work import call_service
 
@@ -131,12 +130,8 @@ class PatientDetailScreen(DetailScreen):
 
     def _show(self, detail: PatientDetail, tz: str) -> None:
         p = detail.patient
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold")
-        grid.add_column()
-        for label, value in (("Name", p.name), ("Id", p.id), ("Email", p.email or "—"),
-                             ("Phone", p.phone or "—"), ("External id", p.external_id or "—")):
-            grid.add_row(label, literal(value))  # type: ignore[arg-type]
+        grid = fields_grid((("Name", p.name), ("Id", p.id), ("Email", p.email or "—"),
+                            ("Phone", p.phone or "—"), ("External id", p.external_id or "—")))
         self.query_one("#patient-contact", Static).update(grid)
         upcoming = detail.upcoming.items
         history = detail.history.items

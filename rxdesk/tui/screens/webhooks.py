@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -18,7 +17,7 @@ from rxdesk.domain.times import format_local
 from rxdesk.services.webhooks import AttemptResult, DeliveryDetail, NewSubscription, parse_header_args
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DeskScreen
-from rxdesk.tui.text import literal
+from rxdesk.tui.text import fields_grid
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -94,16 +93,12 @@ class DeliveryModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         d = self.detail.delivery
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold")
-        grid.add_column()
-        for label, value in (("Delivery", d.id), ("Event", f"{d.event_type.value} ({d.event_id})"),
-                             ("Subscription", f"{d.subscription_id} → {d.url}"), ("Status", d.status.value),
-                             ("Attempts", str(d.attempts)),
-                             ("Last attempt", format_local(d.last_attempt_at, self.tz) if d.last_attempt_at else "—"),
-                             ("Next attempt", format_local(d.next_attempt_at, self.tz) if d.next_attempt_at else "—"),
-                             ("Last answer", str(d.last_status_code or "—")), ("Last error", d.last_error or "—")):
-            grid.add_row(label, literal(value))  # type: ignore[arg-type]
+        grid = fields_grid((("Delivery", d.id), ("Event", f"{d.event_type.value} ({d.event_id})"),
+                            ("Subscription", f"{d.subscription_id} → {d.url}"), ("Status", d.status.value),
+                            ("Attempts", str(d.attempts)),
+                            ("Last attempt", format_local(d.last_attempt_at, self.tz) if d.last_attempt_at else "—"),
+                            ("Next attempt", format_local(d.next_attempt_at, self.tz) if d.next_attempt_at else "—"),
+                            ("Last answer", str(d.last_status_code or "—")), ("Last error", d.last_error or "—")))
         body = json.dumps(json.loads(self.detail.body), indent=2) if self.detail.body else "(event not found)"
         with VerticalScroll(classes="dialog", id="delivery-dialog"):
             yield Label("Webhook delivery", classes="dialog-title")
