@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,11 +37,13 @@ def tick_in_child(settings: Settings, clock: Clock, *, cancelled: Callable[[], b
     child = subprocess.Popen([sys.executable, "-m", "rxdesk", "worker", "--once", "--json"], env=env,
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              start_new_session=True)  # ctrl+c in the app's terminal is not meant for it
-    while child.poll() is None:
-        if cancelled():
-            return ChildTick(False, "the app stopped waiting; the tick finishes on its own")
-        time.sleep(poll_seconds)
-    out, err = child.communicate()
+    while True:
+        try:  # reads both pipes while waiting, so a long answer never blocks the child
+            out, err = child.communicate(timeout=poll_seconds)
+            break
+        except subprocess.TimeoutExpired:
+            if cancelled():
+                return ChildTick(False, "the app stopped waiting; the tick finishes on its own")
     for line in reversed(out.splitlines()):
         try:
             answer = json.loads(line)
