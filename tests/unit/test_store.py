@@ -262,3 +262,43 @@ def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignor
         assert view.appointments.count_raw(query) == sum(1 for _ in view.appointments.iter_raw(query))
 
     check()
+
+
+def test_a_window_deep_in_the_result_is_the_walk_to_it(clinic, now) -> None:  # type: ignore[no-untyped-def]
+    """window_raw skips whole weeks by their counts; it must return exactly the rows (and the
+    total) that walking iter_raw to the offset gives, in either order, for any filter."""
+    import itertools
+    import random
+    from datetime import timedelta
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from rxdesk.domain.queries import AppointmentQuery
+    from tests.helpers import make_appointment
+
+    rng = random.Random(11)
+    for _ in range(150):
+        make_appointment(clinic, start=now + timedelta(hours=rng.randint(-24 * 40, 24 * 40)),
+                         doctor_id=rng.choice(["dr-weber", "dr-osei", "dr-sato"]),
+                         patient_id=rng.choice(["pat-001", "pat-002", "pat-003"]),
+                         status=rng.choice(["held", "confirmed", "cancelled"]), hold_minutes=60 * 24 * 90)
+    view = clinic.store.read()
+    instants = st.one_of(st.none(), st.integers(-24 * 45, 24 * 45).map(lambda h: now + timedelta(hours=h)))
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(statuses=st.one_of(st.none(), st.frozensets(st.sampled_from(["held", "confirmed", "cancelled"]), min_size=1)),
+           doctor=st.sampled_from([None, "dr-weber"]), patient=st.sampled_from([None, "pat-002"]),
+           start=instants, before=instants, descending=st.booleans(),
+           offset=st.integers(0, 160), limit=st.one_of(st.none(), st.integers(0, 40)), count=st.booleans())
+    def check(statuses, doctor, patient, start, before, descending, offset, limit, count) -> None:  # type: ignore[no-untyped-def]
+        query = AppointmentQuery(statuses=statuses, doctor_id=doctor, patient_id=patient, starts_from=start,
+                                 starts_before=before, descending=descending, offset=offset, limit=limit,
+                                 count=count)
+        walked = list(view.appointments.iter_raw(query))
+        end = None if limit is None else offset + limit
+        page = view.appointments.window_raw(query)
+        assert [r["uid"] for r in page.items] == [r["uid"] for r in itertools.islice(walked, offset, end)]
+        assert page.total == (len(walked) if count else None)
+
+    check()
