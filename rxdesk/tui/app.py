@@ -242,9 +242,18 @@ class RxdeskApp(App[int]):
                 self.notify(f"Cancelled {text.splitlines()[0]} · reason: {appointment.cancel_reason}",
                             title="Appointment cancelled")
 
-            self.push_screen(CancelModal(uid, text, on_saved=on_done), finished)
+            self.push_screen(self._cancel_dialog().prepare(uid, text, on_saved=on_done), finished)
 
         call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
+
+    def _cancel_dialog(self) -> CancelModal:
+        """The one cancel dialog, reused: opening it again costs no new screen. (A second one
+        only while the first is still open somewhere, e.g. in another section.)"""
+        dialog = getattr(self, "_cancel", None)
+        if dialog is None or dialog.is_attached and dialog in (s for stack in self._screen_stacks.values() for s in stack):
+            dialog = self._cancel = CancelModal()
+            self.install_screen(dialog, f"cancel-{id(dialog)}")  # kept, not removed, when it closes
+        return dialog
 
     # Help and the command palette list the keys of the screen the agent is on.
 

@@ -29,16 +29,31 @@ class CancelModal(ModalScreen[Appointment | None]):
     """Dismisses with the cancelled appointment, or None when the agent backs out.
 
     `on_saved` runs as soon as the cancellation is on disk, before the dialog closes, so the
-    row behind it already shows the new status in the one repaint that closing causes."""
+    row behind it already shows the new status in the one repaint that closing causes.
+
+    The app keeps one dialog and `prepare`s it for each appointment: built once, it opens
+    without composing and laying out a new screen over the table every time."""
 
     BINDINGS = [Binding("escape", "keep", "Keep the appointment")]
 
-    def __init__(self, uid: str, summary: str, *, on_saved: Callable[[Appointment], Any] | None = None) -> None:
+    def __init__(self, uid: str = "", summary: str = "", *, on_saved: Callable[[Appointment], Any] | None = None) -> None:
         super().__init__()
         self.uid = uid
         self.summary = summary
         self.on_saved = on_saved
         self.busy = False
+
+    def prepare(self, uid: str, summary: str, *, on_saved: Callable[[Appointment], Any] | None = None) -> CancelModal:
+        """Ready the dialog for another appointment: its summary, an empty reason."""
+        self.uid, self.summary, self.on_saved, self.busy = uid, summary, on_saved, False
+        if self.is_mounted:
+            self.query_one("#cancel-summary", Static).update(summary)
+            self.query_one("#reason-error", Static).update("")
+            field = self.query_one("#reason", Input)
+            field.value = ""
+            field.remove_class("-invalid")
+            field.focus()
+        return self
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="cancel-dialog"):
