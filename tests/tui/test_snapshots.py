@@ -6,6 +6,8 @@ pictures is a change someone made on purpose (`pytest --snapshot-update` after c
 
 from __future__ import annotations
 
+from textual.widgets import Input
+
 from rxdesk.services import Desk
 from tests.tui.conftest import make_app, settle
 
@@ -16,11 +18,30 @@ def test_overview(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[n
     assert snap_compare(make_app(clinic), terminal_size=SIZE, run_before=settle)
 
 
+def test_overview_at_80x24(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    """The smallest terminal an agent may have: start, patient, doctor, status and type all
+    there, names cut with an ellipsis, the uid left out."""
+    assert snap_compare(make_app(clinic), terminal_size=(80, 24), run_before=settle)
+
+
+def test_overview_at_160x48(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    async def select_and_move(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("space", "j")  # a selected row above the cursor row
+        await settle(pilot)
+
+    assert snap_compare(make_app(clinic), terminal_size=(160, 48), run_before=select_and_move)
+
+
 def test_cancel_dialog(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
     async def open_dialog(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
         await pilot.press("c")
         await settle(pilot)
+        # The reason field's cursor blinks every half second: on a busy machine the picture
+        # was taken in either phase. Without blinking it is the same every time.
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
 
     assert snap_compare(make_app(clinic), terminal_size=SIZE, run_before=open_dialog)
 

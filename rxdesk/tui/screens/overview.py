@@ -38,6 +38,7 @@ class Loaded:
     zone: str
     empty: bool
     doctor_names: list[str]
+    type_names: list[str]
 
 
 class OverviewScreen(DeskScreen):
@@ -89,12 +90,13 @@ class OverviewScreen(DeskScreen):
 
         def load() -> Loaded:
             if desk.is_empty():
-                return Loaded(None, None, None, "UTC", True, [])
+                return Loaded(None, None, None, "UTC", True, [], [])
             parsed = desk.appointments.parse_filter(text)
             source = AppointmentSource(desk.appointments, parsed.filter)
             window = source.fetch(offset, limit, count=True)
             names = [d.name for d in desk.doctors.list_doctors()] if want_names else []
-            return Loaded(parsed, source, window, desk.org().timezone, False, names)
+            types = [t.name for t in desk.types.list_types()] if want_names else []
+            return Loaded(parsed, source, window, desk.org().timezone, False, names, types)
 
         call_service(self, load, done=lambda loaded: self._show(loaded, keep, around), group="overview")
 
@@ -110,6 +112,7 @@ class OverviewScreen(DeskScreen):
         switcher.current = "overview-main"
         if loaded.doctor_names:
             self.filters.set_doctor_names(loaded.doctor_names)
+            self.table.learn_names(loaded.doctor_names, loaded.type_names)
             self.doctor_names_set = True
         source, window, parsed = loaded.source, loaded.window, loaded.parsed
         if source is None or window is None or parsed is None:

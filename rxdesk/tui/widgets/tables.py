@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from textual.binding import Binding
 from textual.widgets import DataTable
 
@@ -101,7 +102,7 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
 
         return [
             Column("start", "Start", lambda row: format_local(row.starts_at, self.zone_name), width=20, priority=0),
-            Column("patient", "Patient", lambda row: row.patient_name, width=20, min_width=12, max_width=30,
+            Column("patient", "Patient", lambda row: row.patient_name, width=18, min_width=12, max_width=30,
                    priority=1),
             Column("doctor", "Doctor", lambda row: row.doctor_name, width=20, min_width=12, max_width=30,
                    priority=2),
@@ -109,6 +110,16 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
             Column("type", "Type", lambda row: row.type_name, width=21, min_width=10, max_width=30, priority=4),
             Column("uid", "UID", lambda row: row.uid, width=14, priority=5),
         ]
+
+    def learn_names(self, doctor_names: Sequence[str], type_names: Sequence[str]) -> None:
+        """Size the doctor and type columns for the longest names there are (a short list each),
+        instead of measuring every row."""
+        widths = {}
+        if doctor_names:
+            widths["doctor"] = max(map(cell_len, doctor_names))
+        if type_names:
+            widths["type"] = max(map(cell_len, type_names))
+        self.set_widths(widths)
 
     def show_rows(self, rows: Sequence[AppointmentRow], zone_name: str, *, keep: str | None = None) -> None:
         """A short list already in memory (a patient's appointments)."""

@@ -13,8 +13,9 @@ The table knows nothing of appointments: a list of `Column`s and a `RowSource` d
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -195,7 +196,7 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         Binding("home,g", "first_row", "First row", show=False),
         Binding("end,G", "last_row", "Last row", show=False),
         Binding("enter", "choose", "Open", show=False),
-        Binding("space", "toggle_selection", "Select"),
+        Binding("space", "toggle_selection", "Select", show=False),
         Binding("escape", "clear_selection", "Clear selection"),
     ]
 
@@ -622,6 +623,20 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
             if self.virtual_size.width != width_used:
                 self.virtual_size = Size(width_used, self.virtual_size.height)
         return self._placed
+
+    def set_widths(self, widths: Mapping[str, int]) -> None:
+        """Give columns the width their data has (e.g. the longest doctor's name, known from
+        the list of doctors), within each column's minimum and maximum."""
+        changed = False
+        for i, column in enumerate(self.columns):
+            if column.key in widths:
+                width = max(column.least, min(column.most, widths[column.key]))
+                if width != column.width:
+                    self.columns[i] = dataclasses.replace(column, width=width)
+                    changed = True
+        if changed:
+            self._placed_width = -1
+            self.refresh()
 
     @property
     def shown_columns(self) -> list[str]:
