@@ -7,6 +7,7 @@ methods here (`open_appointment`, `open_patient`, `open_doctor`, `open_rebook`, 
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -30,19 +31,21 @@ from rxdesk.resources import styles_dir
 from rxdesk.services import Desk
 from rxdesk.services.appointments import AppointmentSummary
 from rxdesk.tui.modals.cancel import CancelModal
-from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.base import DeskScreen
-from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
-from rxdesk.tui.screens.help import HelpScreen
 from rxdesk.tui.screens.overview import OverviewScreen
-from rxdesk.tui.screens.patients import PatientDetailScreen, PatientsScreen
 from rxdesk.tui.screens.problem import ProblemScreen
-from rxdesk.tui.screens.rebook import RebookScreen
-from rxdesk.tui.screens.secrets import SecretsScreen
-from rxdesk.tui.screens.types import TypesScreen
-from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.work import call_service
 from rxdesk.worker.process import tick_in_child
+
+
+def section(module: str, name: str) -> Callable[[], Screen]:
+    """A section's screen, imported when the agent first opens it: the app starts with the
+    overview's code alone (the doctors' screen alone pulls in the phone number tables)."""
+
+    def make() -> Screen:
+        return getattr(importlib.import_module(f"rxdesk.tui.screens.{module}"), name)()
+
+    return make
 
 
 def stylesheets() -> list[str]:
@@ -59,11 +62,11 @@ class RxdeskApp(App[int]):
 
     MODES = {
         "overview": OverviewScreen,
-        "patients": PatientsScreen,
-        "doctors": DoctorsScreen,
-        "secrets": SecretsScreen,
-        "types": TypesScreen,
-        "webhooks": WebhooksScreen,
+        "patients": section("patients", "PatientsScreen"),
+        "doctors": section("doctors", "DoctorsScreen"),
+        "secrets": section("secrets", "SecretsScreen"),
+        "types": section("types", "TypesScreen"),
+        "webhooks": section("webhooks", "WebhooksScreen"),
     }
     DEFAULT_MODE = "overview"
 
@@ -214,15 +217,23 @@ class RxdeskApp(App[int]):
             self.switch_mode(name)
 
     def open_appointment(self, uid: str) -> None:
+        from rxdesk.tui.screens.appointment import AppointmentScreen
+
         self.push_screen(AppointmentScreen(uid))
 
     def open_patient(self, patient_id: str) -> None:
+        from rxdesk.tui.screens.patients import PatientDetailScreen
+
         self.push_screen(PatientDetailScreen(patient_id))
 
     def open_doctor(self, doctor_id: str) -> None:
+        from rxdesk.tui.screens.doctors import DoctorDetailScreen
+
         self.push_screen(DoctorDetailScreen(doctor_id))
 
     def open_rebook(self, uid: str) -> None:
+        from rxdesk.tui.screens.rebook import RebookScreen
+
         self.push_screen(RebookScreen(uid))
 
     def start_cancel(self, uid: str, *, on_done: Callable[[Appointment], Any] | None = None) -> None:
@@ -269,6 +280,8 @@ class RxdeskApp(App[int]):
         return keys
 
     def action_help(self) -> None:
+        from rxdesk.tui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         rows = [(key, what) for key, what, _node, _action in self._screen_keys(self.screen)]
