@@ -104,7 +104,7 @@ class OverviewScreen(DeskScreen):
         self.loads += 1
         if self.loads == 1 and not loaded.empty:
             desk = self.app.desk
-            call_service(self, desk.warm_up, done=lambda _none: None, group="warm-up")
+            call_service(self, desk.warm_up, done=lambda _none: self.app.keep_loaded(), group="warm-up")
         switcher = self.query_one("#overview-switcher", ContentSwitcher)
         if loaded.empty:
             switcher.current = "empty-state"
@@ -120,6 +120,7 @@ class OverviewScreen(DeskScreen):
         table = self.table
         table.zone_name = loaded.zone
         table.show(source, window, keep=keep, around=around)
+        self.app.keep_loaded()
         self.total = table.total
         self.filters.show_result(parsed.errors, parsed.resolved)
         self._show_count()

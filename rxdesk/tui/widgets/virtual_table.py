@@ -212,7 +212,7 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
     VirtualTable {
         height: 1fr;
         overflow-x: hidden;
-        overflow-y: auto;
+        overflow-y: scroll;  /* always there: a list growing past the screen lays nothing out */
         scrollbar-size-vertical: 1;
         background: $surface;
         color: $foreground;
