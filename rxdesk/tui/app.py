@@ -272,8 +272,8 @@ class RxdeskApp(App[int]):
     def _cancel_dialog(self) -> CancelModal:
         """The one cancel dialog, reused: opening it again costs no new screen. (A second one
         only while the first is still open somewhere, e.g. in another section.)"""
-        dialog = getattr(self, "_cancel", None)
-        if dialog is None or dialog.is_attached and dialog in (s for stack in self._screen_stacks.values() for s in stack):
+        dialog: CancelModal | None = getattr(self, "_cancel", None)
+        if dialog is None or dialog.showing:
             dialog = self._cancel = CancelModal()
             self.install_screen(dialog, f"cancel-{id(dialog)}")  # kept, not removed, when it closes
         return dialog

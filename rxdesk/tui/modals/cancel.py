@@ -42,10 +42,12 @@ class CancelModal(ModalScreen[Appointment | None]):
         self.summary = summary
         self.on_saved = on_saved
         self.busy = False
+        self.showing = False  # open over some screen, waiting for a reason
 
     def prepare(self, uid: str, summary: str, *, on_saved: Callable[[Appointment], Any] | None = None) -> CancelModal:
         """Ready the dialog for another appointment: its summary, an empty reason."""
         self.uid, self.summary, self.on_saved, self.busy = uid, summary, on_saved, False
+        self.showing = True
         if self.is_mounted:
             self.query_one("#cancel-summary", Static).update(summary)
             self.query_one("#reason-error", Static).update("")
@@ -102,6 +104,7 @@ class CancelModal(ModalScreen[Appointment | None]):
     def _saved(self, appointment: Appointment) -> None:
         if self.on_saved is not None:
             self.on_saved(appointment)
+        self.showing = False
         self.dismiss(appointment)
 
     def _failed(self, exc: RxdeskError) -> None:
@@ -115,4 +118,5 @@ class CancelModal(ModalScreen[Appointment | None]):
         field.focus()
 
     def action_keep(self) -> None:
+        self.showing = False
         self.dismiss(None)

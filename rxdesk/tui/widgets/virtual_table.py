@@ -557,7 +557,7 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         if row is not None and key is not None:
             self.post_message(self.Chosen(self, key, row))
 
-    def _on_click(self, event: events.Click) -> None:
+    def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if offset is not None and offset.y >= 1:
             index = int(self.scroll_offset.y) + offset.y - 1
@@ -611,7 +611,7 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         self._styles.clear()
         self._strips.clear()
 
-    def _on_resize(self, event: events.Resize) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         self._ensure_loaded()
 
     def _layout(self, width: int) -> list[Placed]:
