@@ -18,11 +18,14 @@ from rxdesk.tui.widgets.virtual_table import Column, ListSource, VirtualTable, W
 
 
 class DeskTable(DataTable):
-    """A row-cursor table with `j`/`k` beside the arrows; cells are data, never markup."""
+    """A row-cursor table with `j`/`k` beside the arrows and `g`/`G` (`home`/`end`) to the first
+    and last row, as in the appointment table; cells are data, never markup."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
+        Binding("home,g", "scroll_top", "First row", show=False),
+        Binding("end,G", "scroll_bottom", "Last row", show=False),
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
