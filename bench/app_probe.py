@@ -14,8 +14,9 @@ run (Textual's `call_after_refresh`), as a terminal would show it.
   `cancelled`, with the change on disk.
 - app_end: `G` to the last row of the whole list painted.
 - app_freeze: the longest the event loop could not run a 5 ms timer while the probe held `j`
-  through 5,000 rows (or the whole list), pressed `G`, changed filters, cancelled and ran a
-  maintenance tick.
+  through 5,000 rows (or the whole list; a key every 5 ms), pressed `G`, changed filters,
+  cancelled and ran a maintenance tick. app_freeze_cpu: the same gaps counted in this
+  process's CPU time, which leaves out what a busy machine gave to other processes.
 - app_memory: peak resident memory of this process (MB, VmHWM).
 
 With `--explain`, where the time of each step goes (service calls in threads, layout and
@@ -46,15 +47,25 @@ class LoopWatch:
 
     def __init__(self) -> None:
         self.longest = 0.0
+        self.step = ""  # what the probe was doing (for --explain)
+        self.worst: dict[str, float] = {}
+        self.longest_cpu = 0.0
+        self.worst_cpu: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
-        last = time.perf_counter()
+        last, last_cpu = time.perf_counter(), time.process_time()
         while True:
             await asyncio.sleep(0.005)
-            now = time.perf_counter()
-            self.longest = max(self.longest, now - last - 0.005)
-            last = now
+            now, cpu = time.perf_counter(), time.process_time()
+            gap = now - last - 0.005
+            self.longest = max(self.longest, gap)
+            self.worst[self.step] = max(self.worst.get(self.step, 0.0), gap)
+            # The same gap in CPU time of this process (all its threads): what the app itself
+            # spent, without the time a busy machine gave to other processes.
+            self.longest_cpu = max(self.longest_cpu, min(gap, cpu - last_cpu))
+            self.worst_cpu[self.step] = max(self.worst_cpu.get(self.step, 0.0), min(gap, cpu - last_cpu))
+            last, last_cpu = now, cpu
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -130,6 +141,7 @@ class Explain:
 
 
 async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dict[str, float]:
+    import rxdesk.tui  # noqa: F401 - first, as the app does: it sets Textual's frame rate
     from textual.events import Key
     from textual.screen import Screen
     from textual.widgets import Input
@@ -142,7 +154,21 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
     from rxdesk.tui.screens.overview import OverviewScreen
     from rxdesk.tui.widgets.virtual_table import VirtualTable
 
+    watch = LoopWatch()
     explain = Explain(explain_on)
+    if explain_on:
+        import gc
+
+        collections: dict[str, list[float]] = {}
+        began_gc = [0.0]
+
+        def gc_timer(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                began_gc[0] = time.process_time()
+            else:
+                collections.setdefault(f"{watch.step} gen{info['generation']}", []).append(time.process_time() - began_gc[0])
+
+        gc.callbacks.append(gc_timer)
     explain.wrap(AppointmentService, "list_appointments", "service list (thread)")
     explain.wrap(AppointmentService, "parse_filter", "service parse filter (thread)")
     explain.wrap(AppointmentService, "cancel_appointment", "service cancel (thread)")
@@ -155,7 +181,6 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
     desk = Desk.open(Settings.from_env(data_dir=str(data_dir)))
     app = RxdeskApp(desk, worker=False, poll_seconds=3600)
     figures: dict[str, float] = {}
-    watch = LoopWatch()
     rng = random.Random(7)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
@@ -185,18 +210,21 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
         await settled(app, pilot)
 
         watch.start()
-        # Holding j: a key every 2 ms, faster than any keyboard repeats, through 5,000 rows.
+        # Holding j: a key every 5 ms (200 a second, several times a keyboard's repeat rate),
+        # through 5,000 rows.
         target = min(HOLD_ROWS, table.total - 1)
+        watch.step = "hold j"
         explain.begin("hold j")
         began = time.perf_counter()
         while table.cursor < target:
             app.post_message(Key("j", "j"))
-            await asyncio.sleep(0.002)
+            await asyncio.sleep(0.005)
         await painted(app)
         explain.report(time.perf_counter() - began)
         await settled(app, pilot)
 
         # G: the last row of the whole list.
+        watch.step = "G"
         explain.begin("G")
         began = time.perf_counter()
         app.post_message(Key("G", "G"))
@@ -210,6 +238,7 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
         await settled(app, pilot)
 
         # Filters: each change to its rows painted.
+        watch.step = "filters"
         doctor = desk.doctors.list_doctors()[0].name
         timings = []
         for selector, value in (("#filter-doctor", doctor), ("#filter-doctor", ""),
@@ -218,6 +247,7 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
             field = screen.query_one(selector, Input)
             before = screen.loads
             explain.begin(f"filter {selector}={value!r}")
+            watch.step = f"filter {selector[8:]}={value!r}"
             began = time.perf_counter()
             field.value = value
             await wait_for(lambda: screen.loads > before)
@@ -231,6 +261,7 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
         await settled(app, pilot)  # the agent reads the row before pressing c
 
         # Cancel the row under the cursor: c, the reason, enter.
+        watch.step = "cancel"
         uid = table.current_key
         assert uid is not None
         explain.begin("c to dialog")
@@ -258,11 +289,19 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
             raise RuntimeError("the cancellation is not on disk")
 
         # One maintenance tick inside the app, as the in-app worker runs it.
+        watch.step = "tick"
         app._tick()
         await wait_for(lambda: bool(app.maintenance), timeout=120)
         await settled(app, pilot)
         watch.stop()
         figures["app_freeze"] = watch.longest
+        figures["app_freeze_cpu"] = watch.longest_cpu
+        if explain.enabled:
+            worst = ", ".join(f"{step} {gap * 1000:.0f} ms ({watch.worst_cpu.get(step, 0) * 1000:.0f} ms CPU)"
+                              for step, gap in watch.worst.items())
+            print(f"[explain] longest freeze by step: {worst}", file=sys.stderr)
+            spent = ", ".join(f"{k} ×{len(v)} max {max(v) * 1000:.0f} ms CPU" for k, v in collections.items())
+            print(f"[explain] garbage collections: {spent}", file=sys.stderr)
     figures["app_memory"] = peak_memory_mb()
     return figures
 
