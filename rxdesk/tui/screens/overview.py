@@ -37,8 +37,6 @@ class Loaded:
     window: Window[AppointmentRow] | None
     zone: str
     empty: bool
-    doctor_names: list[str]
-    type_names: list[str]
 
 
 class OverviewScreen(DeskScreen):
@@ -82,7 +80,6 @@ class OverviewScreen(DeskScreen):
         default) or, when that row left the list, at its place."""
         desk = self.app.desk
         text = self.filter_text
-        want_names = not self.doctor_names_set
         table = self.table
         keep = table.current_key if keep is None else keep
         around = table.cursor if around is None else around
@@ -90,40 +87,53 @@ class OverviewScreen(DeskScreen):
 
         def load() -> Loaded:
             if desk.is_empty():
-                return Loaded(None, None, None, "UTC", True, [], [])
+                return Loaded(None, None, None, "UTC", True)
             parsed = desk.appointments.parse_filter(text)
             source = AppointmentSource(desk.appointments, parsed.filter)
             window = source.fetch(offset, limit, count=True)
-            names = [d.name for d in desk.doctors.list_doctors()] if want_names else []
-            types = [t.name for t in desk.types.list_types()] if want_names else []
-            return Loaded(parsed, source, window, desk.org().timezone, False, names, types)
+            return Loaded(parsed, source, window, desk.org().timezone, False)
 
         call_service(self, load, done=lambda loaded: self._show(loaded, keep, around), group="overview")
 
     def _show(self, loaded: Loaded, keep: str | None, around: int) -> None:
         self.loads += 1
-        if self.loads == 1 and not loaded.empty:
-            desk = self.app.desk
-            call_service(self, desk.warm_up, done=lambda _none: self.app.keep_loaded(), group="warm-up")
         switcher = self.query_one("#overview-switcher", ContentSwitcher)
         if loaded.empty:
             switcher.current = "empty-state"
             return
         switcher.current = "overview-main"
-        if loaded.doctor_names:
-            self.filters.set_doctor_names(loaded.doctor_names)
-            self.table.learn_names(loaded.doctor_names, loaded.type_names)
-            self.doctor_names_set = True
         source, window, parsed = loaded.source, loaded.window, loaded.parsed
         if source is None or window is None or parsed is None:
             return
         table = self.table
         table.zone_name = loaded.zone
         table.show(source, window, keep=keep, around=around)
-        self.app.keep_loaded()
         self.total = table.total
         self.filters.show_result(parsed.errors, parsed.resolved)
         self._show_count()
+        self.call_after_refresh(self._after_paint)
+
+    def _after_paint(self) -> None:
+        """Once the rows are on screen: the first time, what can wait (doctor and type names
+        for the suggestions and the column widths, the models' validators); every time, the
+        data just loaded out of the garbage collector's way."""
+        if self.doctor_names_set:
+            self.app.keep_loaded()
+            return
+        self.doctor_names_set = True
+        desk = self.app.desk
+
+        def names() -> tuple[list[str], list[str]]:
+            found = ([d.name for d in desk.doctors.list_doctors()], [t.name for t in desk.types.list_types()])
+            desk.warm_up()
+            return found
+
+        call_service(self, names, done=lambda found: self._learn_names(*found), group="warm-up")
+
+    def _learn_names(self, doctors: list[str], types: list[str]) -> None:
+        self.filters.set_doctor_names(doctors)
+        self.table.learn_names(doctors, types)
+        self.app.keep_loaded()
 
     def _show_count(self) -> None:
         total = self.total
