@@ -14,7 +14,8 @@ from bench.datasets import NOW, Built
 from bench.measure import bench_env, copy_file, median_of, run_timed, rxdesk_cmd, snapshot_dir
 
 Log = Callable[[str], None]
-APP_FIGURES = ("app_first_paint", "app_cursor", "app_filter", "app_cancel", "app_end", "app_freeze", "app_memory")
+APP_FIGURES = ("app_first_paint", "app_cursor", "app_filter", "app_cancel", "app_cancel_first", "app_end", "app_freeze",
+               "app_freeze_cpu", "app_memory")
 
 
 def upcoming_confirmed(data_dir: Path, count: int) -> list[str]:

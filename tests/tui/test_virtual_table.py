@@ -17,7 +17,7 @@ from rxdesk.store import TinyStore
 from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.widgets.tables import AppointmentTable
-from rxdesk.tui.widgets.virtual_table import Column, fit, lay_out, visible
+from rxdesk.tui.widgets.virtual_table import Column, Window, fit, lay_out, visible
 from tests.tui.conftest import make_app, settle
 
 ROWS = 10_000
@@ -199,3 +199,52 @@ def test_cells_are_cut_with_an_ellipsis_and_never_carry_control_characters() -> 
     shown = visible("Lena\x1b[31mRed\x07\nx")
     assert shown.startswith("Lena\\x1b[31mRed") and not any(ord(ch) < 32 for ch in shown)
     assert visible("[b]bold[/b]") == "[b]bold[/b]"
+
+
+class Numbers:
+    """A row source of plain numbers whose count waits until the test lets it finish."""
+
+    def __init__(self, size: int) -> None:
+        import threading
+
+        self.size = size
+        self.counting = threading.Event()
+        self.fetched: list[tuple[int, int]] = []
+
+    def fetch(self, offset: int, limit: int, *, count: bool) -> Window[int]:
+        if count:
+            self.counting.wait(30)
+        self.fetched.append((offset, limit))
+        return Window(offset, list(range(offset, min(offset + limit, self.size))), self.size if count else None)
+
+    def key(self, row: int) -> str:
+        return str(row)
+
+
+async def test_a_first_window_shows_at_once_and_the_count_follows() -> None:
+    """The table knows nothing of appointments: numbers will do. A window fetched without a
+    count is shown as far as it goes; the count, made in the background, extends the list."""
+    from textual.app import App, ComposeResult
+
+    from rxdesk.tui.widgets.virtual_table import VirtualTable
+
+    class Numbered(App[None]):
+        def compose(self) -> ComposeResult:
+            yield VirtualTable([Column("n", "Number", str, width=8, align="right")], id="numbers")
+
+    app = Numbered()
+    source = Numbers(50_000)
+    async with app.run_test(size=(40, 20)) as pilot:
+        table = app.query_one(VirtualTable)
+        table.focus()
+        table.show(source, source.fetch(0, 256, count=False))
+        assert table.total == 256 and not table.counted
+        source.counting.set()
+        await settle(pilot)
+        assert table.counted and table.total == 50_000 and table.virtual_size.height == 50_001
+        await pilot.press("end")
+        await settle(pilot)
+        assert table.current_row == 49_999
+        assert line_text(table, table.body_height).rstrip().endswith("49999")
+        # Only the windows around what was shown were read: never the 50,000 rows.
+        assert sum(limit for _offset, limit in source.fetched) < 2_000

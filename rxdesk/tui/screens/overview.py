@@ -84,13 +84,16 @@ class OverviewScreen(DeskScreen):
         keep = table.current_key if keep is None else keep
         around = table.cursor if around is None else around
         offset, limit = table.span_around(around)
+        first = self.loads == 0
 
         def load() -> Loaded:
             if desk.is_empty():
                 return Loaded(None, None, None, "UTC", True)
             parsed = desk.appointments.parse_filter(text)
             source = AppointmentSource(desk.appointments, parsed.filter)
-            window = source.fetch(offset, limit, count=True)
+            # The very first screen reads only the weeks its rows are in; the table counts
+            # the rest (every upcoming week) in the background once the rows are painted.
+            window = source.fetch(offset, limit, count=not first)
             return Loaded(parsed, source, window, desk.org().timezone, False)
 
         call_service(self, load, done=lambda loaded: self._show(loaded, keep, around), group="overview")
@@ -108,9 +111,7 @@ class OverviewScreen(DeskScreen):
         table = self.table
         table.zone_name = loaded.zone
         table.show(source, window, keep=keep, around=around)
-        self.total = table.total
         self.filters.show_result(parsed.errors, parsed.resolved)
-        self._show_count()
         self.call_after_refresh(self._after_paint)
 
     def _after_paint(self) -> None:
@@ -135,9 +136,15 @@ class OverviewScreen(DeskScreen):
         self.table.learn_names(doctors, types)
         self.app.keep_loaded()
 
+    def on_virtual_table_loaded(self, event: VirtualTable.Loaded) -> None:
+        self._show_count()
+
     def _show_count(self) -> None:
-        total = self.total
-        if total == 0:
+        table = self.table
+        total = self.total = table.total
+        if not table.counted:
+            text = f"{total:,}+ matches, counting…"
+        elif total == 0:
             text = "no matches"
         else:
             text = f"{total:,} {'match' if total == 1 else 'matches'}"

@@ -234,12 +234,14 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
     """
 
     class Loaded(Message):
-        """A list came in (`total` rows)."""
+        """A list came in (`total` rows), or its count did. `counted` is False while the
+        total is only what has been seen so far and the count is still being made."""
 
-        def __init__(self, table: VirtualTable[Any], total: int) -> None:
+        def __init__(self, table: VirtualTable[Any], total: int, counted: bool = True) -> None:
             super().__init__()
             self.table = table
             self.total = total
+            self.counted = counted
 
         @property
         def control(self) -> VirtualTable[Any]:
@@ -281,6 +283,7 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         self.placeholder = placeholder
         self.source: RowSource[R] | None = None
         self.total = 0
+        self.counted = True
         self.cursor = 0
         self.selection: set[str] = set()
         self.loads = 0  # lists shown so far: tests and the benchmark wait on it
@@ -329,10 +332,12 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
             self.load(self.source, keep=keep if keep is not None else self.current_key)
 
     def show(self, source: RowSource[R], window: Window[R], *, keep: str | None = None, around: int | None = None) -> None:
-        """Replace the list with `source`, of which `window` (counted) was just fetched.
+        """Replace the list with `source`, of which `window` was just fetched.
 
         The cursor goes to the row keyed `keep` when the window holds it, else stays at
-        `around` (its index before), within the new list."""
+        `around` (its index before), within the new list. A window fetched without counting
+        (total None: the quickest first screen) is shown at once and the list is counted in
+        the background; until then it ends where the window ends."""
         around = self.cursor if around is None else around
         self._generation += 1
         self.workers.cancel_group(self, "rows")
@@ -342,21 +347,44 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         self._pending.clear()
         self._versions.clear()
         self._strips.clear()
+        counted = window.total is not None
         total = window.total if window.total is not None else window.offset + len(window.rows)
         self.total = max(0, total)
+        self.counted = counted
         self._store(window.offset, window.rows, complete=True)
         cursor = self._where.get(keep) if keep is not None else None
         if cursor is None:
             cursor = around
         self.cursor = max(0, min(cursor, self.total - 1))
         self.loads += 1
+        self._set_height()
+        self._scroll_to_cursor()
+        self.refresh()
+        self.post_message(self.Loaded(self, self.total, counted))
+        if not counted:
+            self._count()
+        self._ensure_loaded()
+
+    def _set_height(self) -> None:
         height = self.total + 1  # the header is line 0
         if self.virtual_size.height != height:
             self.virtual_size = Size(self.virtual_size.width, height)
-        self._scroll_to_cursor()
-        self.refresh()
-        self.post_message(self.Loaded(self, self.total))
-        self._ensure_loaded()
+
+    def _count(self) -> None:
+        source, generation = self.source, self._generation
+        assert source is not None
+
+        def counted(total: int | None) -> None:
+            if generation != self._generation or total is None:
+                return
+            self.total, self.counted = total, True
+            self.cursor = max(0, min(self.cursor, total - 1))
+            self._set_height()
+            self.refresh()
+            self.post_message(self.Loaded(self, total, True))
+            self._ensure_loaded()
+
+        call_service(self, lambda: source.fetch(0, 0, count=True).total, done=counted, group="rows-count")
 
     def _store(self, offset: int, rows: Sequence[R], *, complete: bool) -> None:
         """Keep fetched rows in their blocks. `offset` is a block boundary."""
@@ -466,11 +494,11 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
             if generation != self._generation:
                 return
             self._store(window.offset, window.rows, complete=True)
-            if len(window.rows) < limit and window.offset + len(window.rows) < self.total:
+            if len(window.rows) < limit and window.offset + len(window.rows) < self.total and self.counted:
                 # The list got shorter since it was counted: stop at what is there; the
                 # owner's next reload counts again.
                 self.total = window.offset + len(window.rows)
-                self.virtual_size = Size(self.virtual_size.width, self.total + 1)
+                self._set_height()
                 self.cursor = min(self.cursor, max(0, self.total - 1))
             self._refresh_blocks(numbers)
 
