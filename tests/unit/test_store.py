@@ -218,7 +218,8 @@ def test_the_holds_index_follows_holds_and_feeds_expiry(clinic, now) -> None:  #
     from tests.helpers import make_appointment
 
     held = make_appointment(clinic, start=now + timedelta(days=2), status="held", hold_minutes=60 * 48)
-    soon = make_appointment(clinic, start=now + timedelta(days=3), status="held", hold_minutes=10)
+    soon = make_appointment(clinic, start=now + timedelta(days=3), status="held", hold_minutes=10,
+                            created_at=now - timedelta(minutes=5))
     make_appointment(clinic, start=now + timedelta(days=4))
     view = clinic.store.read()
     assert set(view.snap.table("holds", "held")) == {held.uid, soon.uid}
