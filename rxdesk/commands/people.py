@@ -22,6 +22,8 @@ def patients_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def patients_show(args: argparse.Namespace, ctx: Context) -> int:
+    from rxdesk.services.patients import tally
+
     detail = ctx.desk.patients.show(args.id)
     if args.json:
         ctx.json(detail.to_json())
@@ -140,14 +142,4 @@ def register(cli: CommandLine) -> None:
     add_json(p)
 
 
-def tally(counts: dict[str, int]) -> str:
-    """`2 upcoming · 5 completed · 1 no-show · 1 cancelled` (expired holds only when any)."""
-    parts = [f"{counts.get('upcoming', 0)} upcoming", f"{counts.get('completed', 0)} completed",
-             f"{counts.get('no_show', 0)} no-show{'s' if counts.get('no_show', 0) != 1 else ''}",
-             f"{counts.get('cancelled', 0)} cancelled"]
-    if counts.get("expired"):
-        parts.append(f"{counts['expired']} expired hold{'s' if counts['expired'] != 1 else ''}")
-    return " · ".join(parts)
-
-
-__all__ = ["format_local", "register", "tally"]
+__all__ = ["format_local", "register"]

@@ -122,7 +122,7 @@ class DoctorService(Service):
 
                 room = new_room_url(self.org(view).jitsi_base_url, doctor.name)
             else:
-                room = _room_url(str(url))
+                room = check_room_url(str(url))
             changed = doctor.model_copy(update={"room_url": room})
             moves = [(a, a.model_copy(update={"room_url": room}))
                      for a in self._room_bound(view, doctor.id, now) if a.room_url != room]
@@ -165,7 +165,7 @@ class RoomChange:
                 "moved": [a.uid for a in self.moved]}
 
 
-def _room_url(text: str) -> str:
+def check_room_url(text: str) -> str:
     """A meeting room URL checked as provisioning checks a doctor's `room_url`."""
     value = text.strip()
     if not value:

@@ -32,6 +32,16 @@ class PatientDetail:
         return data
 
 
+def tally(counts: dict[str, int]) -> str:
+    """`2 upcoming · 5 completed · 1 no-show · 1 cancelled` (expired holds only when any)."""
+    parts = [f"{counts.get('upcoming', 0)} upcoming", f"{counts.get('completed', 0)} completed",
+             f"{counts.get('no_show', 0)} no-show{'s' if counts.get('no_show', 0) != 1 else ''}",
+             f"{counts.get('cancelled', 0)} cancelled"]
+    if counts.get("expired"):
+        parts.append(f"{counts['expired']} expired hold{'s' if counts['expired'] != 1 else ''}")
+    return " · ".join(parts)
+
+
 class PatientService(Service):
     def list_patients(
         self, search: str = "", *, offset: int = 0, limit: int | None = None

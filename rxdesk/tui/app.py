@@ -2,7 +2,8 @@
 
 `RxdeskApp` takes a `Desk`, so tests run it on a fixed clock; `run_app` opens it on the
 data dir of the settings. Screens reach the services through `app.desk` and the navigation
-methods here (`open_appointment`, `open_patient`, `open_doctor`, `open_rebook`, `start_cancel`).
+methods here (`open_appointment`, `open_patient`, `open_doctor`, `open_rebook`, `start_cancel`,
+`start_attendance`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from rxdesk.domain.times import format_utc
 from rxdesk.resources import styles_dir
 from rxdesk.services import Desk
 from rxdesk.services.appointments import AppointmentSummary
+from rxdesk.tui.modals.attendance import AttendanceModal
 from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.base import DeskScreen
@@ -245,6 +247,27 @@ class RxdeskApp(App[int]):
             self.push_screen(CancelModal(uid, text, on_saved=on_done), finished)
 
         call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
+
+    def start_attendance(self, uid: str, *, on_done: Callable[[Appointment], Any] | None = None) -> None:
+        """`n`: explain why not, or ask no_show/completed and the reason, and mark it."""
+
+        def opened(summary: AppointmentSummary) -> None:
+            if not summary.markable:
+                why = next((why for _status, why in summary.attendance if why), "")
+                self.notify(why, severity="warning", title="Attendance not marked")
+                return
+            text = summary.text()
+
+            def finished(appointment: Appointment | None) -> None:
+                if appointment is None:
+                    return
+                self.note_own_write()
+                self.notify(f"Marked {appointment.status.value}: {text.splitlines()[0]} · "
+                            f"reason: {appointment.attendance_note}", title="Attendance")
+
+            self.push_screen(AttendanceModal(uid, text, summary.attendance, on_saved=on_done), finished)
+
+        call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="attendance-open")
 
     # Help and the command palette list the keys of the screen the agent is on.
 

@@ -1,0 +1,113 @@
+"""Marking attendance from the keyboard: no_show or completed, a reason, enter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Input, Label, RadioButton, RadioSet, Static
+
+from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.models import Appointment, AppointmentStatus
+from rxdesk.tui.work import call_service
+
+CHOICE_TEXT = {
+    AppointmentStatus.no_show: "no_show: the patient did not attend",
+    AppointmentStatus.completed: "completed: the patient attended",
+}
+
+COMMON_NOTES = (
+    "Patient did not join the video call",
+    "No answer on the phone",
+    "Patient joined too late to be seen",
+    "Patient attended; marked by mistake",
+    "Doctor confirmed the patient attended",
+)
+
+
+class AttendanceModal(ModalScreen[Appointment | None]):
+    """Dismisses with the marked appointment, or None when the agent backs out.
+
+    `choices` are (status, why not) pairs: the ones with a reason against them are shown but
+    cannot be picked; the first allowed one is pre-selected. `on_saved` runs as soon as the
+    mark is on disk, before the dialog closes (as the cancel dialog does)."""
+
+    BINDINGS = [Binding("escape", "keep", "Keep as it is")]
+
+    def __init__(self, uid: str, summary: str, choices: Sequence[tuple[AppointmentStatus, str | None]], *,
+                 on_saved: Callable[[Appointment], Any] | None = None) -> None:
+        super().__init__()
+        self.uid = uid
+        self.summary = summary
+        self.choices = list(choices)
+        self.on_saved = on_saved
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        first = next((status for status, why in self.choices if why is None), None)
+        with Vertical(classes="dialog", id="attendance-dialog"):
+            yield Label("Attendance", classes="dialog-title")
+            yield Static(self.summary, id="attendance-summary", classes="dialog-body", markup=False)
+            yield Label("Mark as (tab to change)")
+            with RadioSet(id="attendance-choice"):
+                for status, why in self.choices:
+                    yield RadioButton(CHOICE_TEXT[status], value=status is first, disabled=why is not None,
+                                      id=f"mark-{status.value}")
+            yield Label("Reason")
+            yield Input(placeholder="what happened (required)", id="attendance-reason", max_length=500,
+                        suggester=SuggestFromList(COMMON_NOTES, case_sensitive=False))
+            yield Static("", id="attendance-error", classes="field-error", markup=False)
+            yield Static("enter save · escape keep it as it is", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#attendance-reason", Input).focus()
+
+    @property
+    def chosen(self) -> AppointmentStatus | None:
+        button = self.query_one("#attendance-choice", RadioSet).pressed_button
+        return AppointmentStatus(button.id.removeprefix("mark-")) if button is not None and button.id else None
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.busy:
+            return
+        reason = event.value.strip()
+        status = self.chosen
+        if status is None:
+            self._refuse("Pick no_show or completed first (tab, arrows, enter).")
+            return
+        if not reason:
+            self._refuse("A reason is required: say what happened.")
+            return
+        self.busy = True
+        desk = self.app.desk
+        call_service(
+            self,
+            lambda: desk.appointments.mark_attendance(self.uid, status.value, reason, desk.agent),
+            done=self._saved,
+            failed=self._failed,
+            group="attendance",
+        )
+
+    def _saved(self, appointment: Appointment) -> None:
+        if self.on_saved is not None:
+            self.on_saved(appointment)
+        self.dismiss(appointment)
+
+    def _failed(self, exc: RxdeskError) -> None:
+        self.busy = False
+        self._refuse(str(exc))
+
+    def _refuse(self, message: str) -> None:
+        self.query_one("#attendance-error", Static).update(message)
+        field = self.query_one("#attendance-reason", Input)
+        field.add_class("-invalid")
+        field.focus()
+
+    def action_keep(self) -> None:
+        self.dismiss(None)
