@@ -91,8 +91,8 @@ async def test_n_before_the_start_explains_and_escape_or_no_reason_change_nothin
         await pilot.press("enter")  # no reason
         await settle(pilot)
         assert isinstance(app.screen, AttendanceModal)
-        assert "reason is required" in text_of(app.screen.query_one("#attendance-error"))
-        assert app.screen.query_one("#attendance-reason", Input).has_class("-invalid")
+        assert "reason is required" in text_of(app.screen.query_one("#reason-error"))
+        assert app.screen.query_one("#reason", Input).has_class("-invalid")
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, PatientDetailScreen)

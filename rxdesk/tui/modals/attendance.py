@@ -8,13 +8,11 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
-from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Appointment, AppointmentStatus
-from rxdesk.tui.work import call_service
+from rxdesk.tui.modals.reason import ReasonModal
 
 CHOICE_TEXT = {
     AppointmentStatus.no_show: "no_show: the patient did not attend",
@@ -30,23 +28,18 @@ COMMON_NOTES = (
 )
 
 
-class AttendanceModal(ModalScreen[Appointment | None]):
+class AttendanceModal(ReasonModal):
     """Dismisses with the marked appointment, or None when the agent backs out.
 
     `choices` are (status, why not) pairs: the ones with a reason against them are shown but
-    cannot be picked; the first allowed one is pre-selected. `on_saved` runs as soon as the
-    mark is on disk, before the dialog closes (as the cancel dialog does)."""
+    cannot be picked; the first allowed one is pre-selected."""
 
     BINDINGS = [Binding("escape", "keep", "Keep as it is")]
 
     def __init__(self, uid: str, summary: str, choices: Sequence[tuple[AppointmentStatus, str | None]], *,
                  on_saved: Callable[[Appointment], Any] | None = None) -> None:
-        super().__init__()
-        self.uid = uid
-        self.summary = summary
+        super().__init__(uid, summary, on_saved=on_saved)
         self.choices = list(choices)
-        self.on_saved = on_saved
-        self.busy = False
 
     def compose(self) -> ComposeResult:
         first = next((status for status, why in self.choices if why is None), None)
@@ -59,13 +52,10 @@ class AttendanceModal(ModalScreen[Appointment | None]):
                     yield RadioButton(CHOICE_TEXT[status], value=status is first, disabled=why is not None,
                                       id=f"mark-{status.value}")
             yield Label("Reason")
-            yield Input(placeholder="what happened (required)", id="attendance-reason", max_length=500,
+            yield Input(placeholder="what happened (required)", id="reason", max_length=500,
                         suggester=SuggestFromList(COMMON_NOTES, case_sensitive=False))
-            yield Static("", id="attendance-error", classes="field-error", markup=False)
+            yield Static("", id="reason-error", classes="field-error", markup=False)
             yield Static("enter save · escape keep it as it is", classes="dialog-hint")
-
-    def on_mount(self) -> None:
-        self.query_one("#attendance-reason", Input).focus()
 
     @property
     def chosen(self) -> AppointmentStatus | None:
@@ -84,30 +74,6 @@ class AttendanceModal(ModalScreen[Appointment | None]):
         if not reason:
             self._refuse("A reason is required: say what happened.")
             return
-        self.busy = True
         desk = self.app.desk
-        call_service(
-            self,
-            lambda: desk.appointments.mark_attendance(self.uid, status.value, reason, desk.agent),
-            done=self._saved,
-            failed=self._failed,
-            group="attendance",
-        )
-
-    def _saved(self, appointment: Appointment) -> None:
-        if self.on_saved is not None:
-            self.on_saved(appointment)
-        self.dismiss(appointment)
-
-    def _failed(self, exc: RxdeskError) -> None:
-        self.busy = False
-        self._refuse(str(exc))
-
-    def _refuse(self, message: str) -> None:
-        self.query_one("#attendance-error", Static).update(message)
-        field = self.query_one("#attendance-reason", Input)
-        field.add_class("-invalid")
-        field.focus()
-
-    def action_keep(self) -> None:
-        self.dismiss(None)
+        self.save(lambda: desk.appointments.mark_attendance(self.uid, status.value, reason, desk.agent),
+                  group="attendance")
