@@ -81,6 +81,10 @@ def test_held_confirmed_completed_then_corrected_to_no_show(clinic: Desk, cli, n
                                             "appointment.mark"]
     assert audit[2]["actor"].startswith("worker:") and audit[3]["actor"] == "admin:tester"
 
+    patient = cli("patients", "show", "pat-001", env=later)
+    assert "0 upcoming · 0 completed · 1 no-show · 0 cancelled" in patient.out
+    assert cli("patients", "show", "pat-001", "--json", env=later).json()["counts"]["no_show"] == 1
+
     # A week after the end the correction window has closed.
     closed = cli("appointments", "mark", uid, "--status", "completed", "--reason", "late", env=at("2026-12-01T00:00:00Z"))
     assert closed.code == 1 and "more than 7 days" in closed.err
