@@ -170,6 +170,8 @@ def check_room_url(text: str) -> str:
     value = text.strip()
     if not value:
         raise ValidationFailed("the room URL is empty; give an http:// or https:// URL, or use --new")
+    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in value):
+        raise ValidationFailed("the room URL must be one line without control characters")
     try:
         Doctor.model_validate({"id": "room-check", "name": "room check", "room_url": value})
     except ValidationError as exc:

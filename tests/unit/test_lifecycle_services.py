@@ -277,6 +277,8 @@ def test_set_room_new_makes_a_fresh_room_under_the_jitsi_base(clinic: Desk, now)
     ({"url": "ftp://files.example/room"}, ValidationFailed),
     ({"url": "https://video.example/a b"}, ValidationFailed),
     ({"url": "  "}, ValidationFailed),
+    ({"url": "https://video.example/\x1b[31mred"}, ValidationFailed),
+    ({"url": "https://video.example/\x7f"}, ValidationFailed),
     ({"url": "https://x.example/" + "a" * 2000}, ValidationFailed),
     ({"url": "https://video.example/r", "new": True}, ValidationFailed),
     ({}, ValidationFailed),

@@ -47,7 +47,7 @@ class AttendanceModal(ReasonModal):
             yield Label("Attendance", classes="dialog-title")
             yield Static(self.summary, id="attendance-summary", classes="dialog-body", markup=False)
             yield Label("Mark as (tab to change)")
-            with RadioSet(id="attendance-choice"):
+            with RadioSet(id="attendance-choice", compact=True):
                 for status, why in self.choices:
                     yield RadioButton(CHOICE_TEXT[status], value=status is first, disabled=why is not None,
                                       id=f"mark-{status.value}")
