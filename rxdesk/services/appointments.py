@@ -235,6 +235,7 @@ class AppointmentService(Service):
         return rows
 
     def get(self, uid: str) -> Appointment:
+        """The appointment as stored; `show` and `summary` give it as of now."""
         return self.store.read().appointments.require(uid)
 
     def show(self, uid: str) -> AppointmentDetail:

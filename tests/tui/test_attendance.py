@@ -97,3 +97,29 @@ async def test_n_before_the_start_explains_and_escape_or_no_reason_change_nothin
         await settle(pilot)
         assert isinstance(app.screen, PatientDetailScreen)
     assert fingerprint(data_dir) == before
+
+
+async def test_a_missed_appointment_is_rebooked_with_r_and_stays_no_show(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    from rxdesk.tui.modals.confirm import ConfirmModal
+    from rxdesk.tui.screens.rebook import RebookScreen
+
+    missed = make_appointment(clinic, start=now - timedelta(days=1), status="no_show")
+    app = make_app(clinic)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await settle(pilot)
+        app.open_appointment(missed.uid)
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, RebookScreen)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        assert f"{missed.uid} stays no_show" in text_of(app.screen.query_one(".dialog-body"))
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, AppointmentScreen) and app.screen.uid != missed.uid
+        new_uid = app.screen.uid
+    assert clinic.appointments.get(missed.uid).status is S.no_show
+    new = clinic.appointments.get(new_uid)
+    assert new.status is S.confirmed and new.previous_meeting_uid == missed.uid
