@@ -18,8 +18,10 @@ METRICS: dict[str, tuple[str, str, float | None, float | None, bool]] = {
     "app_freeze_cpu": ("app: the same freeze in the app's own CPU time (a busy machine left out)", "s", None, None, False),
     "tick_idle": ("worker tick with nothing due", "s", 0.15, None, False),
     "tick_1000": ("worker tick firing 1,000 reminders to a local webhook receiver", "s", 3.0, None, False),
+    "tick_week": ("worker tick after a week without one (a week of completions)", "s", 3.0, None, False),
     "app_memory": ("peak memory of the app", "MB", 150.0, 250.0, False),
     "help": ("`rxdesk --help`", "s", 0.3, None, False),
+}
 }
 
 

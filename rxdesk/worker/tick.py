@@ -2,7 +2,8 @@
 
 A tick costs a constant number of store writes however much it does:
 
-1. (one write, only when there is work) expire overdue holds; fire every due reminder as one
+1. (one write, only when there is work) expire overdue holds and complete ended appointments
+   (`services.lifecycle.catch_up`); fire every due reminder as one
    `APPOINTMENT_REMINDER_DUE` event per recipient with its ReminderSent row; queue the emails
    and SMS the rules ask for; fan new events out into webhook deliveries; claim the due
    deliveries and messages with a lease (owner + expiry) so no other runner sends them.
@@ -34,6 +35,7 @@ from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import (
     Appointment,
+    AppointmentStatus,
     AppointmentType,
     Delivery,
     DeliveryStatus,
@@ -45,13 +47,13 @@ from rxdesk.domain.models import (
     RecipientGroup,
     ReminderRule,
     ReminderSent,
-    appointment_target,
 )
 from rxdesk.domain.phones import normalize_mobile
 from rxdesk.domain.times import format_local
 from rxdesk.services import Desk
 from rxdesk.services.base import record
-from rxdesk.services.events import appointment_data, publish
+from rxdesk.services.events import publish
+from rxdesk.services.lifecycle import catch_up, has_catching_up
 from rxdesk.services.notify import Notifier, SendFailed
 from rxdesk.services.webhooks import (
     FANOUT_CURSOR,
@@ -82,6 +84,7 @@ NO_EMAIL = "skipped: no email address"
 class TickReport:
     at: datetime
     expired: int = 0
+    completed: int = 0
     reminders: int = 0
     deliveries_created: int = 0
     delivered: int = 0
@@ -97,6 +100,7 @@ class TickReport:
     def summary(self) -> str:
         parts = [
             (self.expired, "hold expired", "holds expired"),
+            (self.completed, "appointment completed", "appointments completed"),
             (self.reminders, "reminder", "reminders"),
             (self.delivered, "webhook delivered", "webhooks delivered"),
             (self.retrying, "webhook to retry", "webhooks to retry"),
@@ -190,20 +194,16 @@ class Maintenance:
             s.active for s in view.subscriptions.all()
         ):
             return True
-        if view.appointments.held_expiring(now):
+        if has_catching_up(view, now):
             return True
         return bool(self._due_reminders(view, now, first_only=True))
 
     # -- phase one: everything decided under the lock, in one write ------------------
 
     def _phase_one(self, view: TinyView, now: datetime, notifier: Notifier, report: TickReport) -> tuple[list[Claimed], list[OutboxMessage]]:
-        for appt in view.appointments.held_expiring(now):
-            expired = lifecycle.expire(appt, now)
-            view.appointments.put(expired)
-            publish(view, EventType.APPOINTMENT_HOLD_EXPIRED, appointment_data(expired), now)
-            record(view, at=now, actor=self.actor, action="appointment.expire", target=appointment_target(appt.uid),
-                   details={"hold_expires_at": appt.hold_expires_at.isoformat() if appt.hold_expires_at else None})
-            report.expired += 1
+        caught = catch_up(view, now, self.actor)
+        report.expired += len(caught.expired)
+        report.completed += len(caught.completed)
         for due in self._due_reminders(view, now):
             report.reminders += self._fire(view, due, now, notifier, report)
         report.deliveries_created += self._fan_out(view, now)
@@ -221,7 +221,7 @@ class Maintenance:
         found: list[DueReminder] = []
         for appt in view.appointments.confirmed_starting(now, now + timedelta(minutes=horizon)):
             appt_type = types.get(appt.type_key)
-            if appt_type is None:
+            if appt_type is None or lifecycle.effective_status(appt, now) is not AppointmentStatus.confirmed:
                 continue
             for rule in appt_type.reminders:
                 due_at = appt.starts_at - timedelta(minutes=rule.minutes_before)

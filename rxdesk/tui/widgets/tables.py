@@ -81,13 +81,14 @@ STATUSES = ("held", "confirmed", "cancelled", "expired", "completed", "no_show")
 
 
 class AppointmentTable(VirtualTable[AppointmentRow]):
-    """Appointments with the same keys everywhere: enter, c, r, p, d, and space to select.
+    """Appointments with the same keys everywhere: enter, c, n, r, p, d, and space to select.
 
     Columns in order of importance: start, patient, doctor, status, type, uid; at 80 columns
     the uid gives way first, then the type and the names shrink (cut with `…`)."""
 
     BINDINGS = [
         Binding("c", "cancel_appointment", "Cancel"),
+        Binding("n", "attendance", "Attendance"),
         Binding("r", "rebook", "Rebook"),
         Binding("p", "patient", "Patient"),
         Binding("d", "doctor", "Doctor"),
@@ -156,6 +157,10 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
     def action_cancel_appointment(self) -> None:
         if (row := self.selected) is not None:
             self.app.start_cancel(row.uid, on_done=self.mark)
+
+    def action_attendance(self) -> None:
+        if (row := self.selected) is not None:
+            self.app.start_attendance(row.uid, on_done=self.mark)
 
     def action_rebook(self) -> None:
         if (row := self.selected) is not None:

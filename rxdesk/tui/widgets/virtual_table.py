@@ -181,7 +181,7 @@ class ListSource(Generic[R]):
         return self._key(row)
 
 
-class VirtualTable(ScrollView, Generic[R], can_focus=True):
+class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=False):
     """Rows of a `RowSource` under `Column`s, one cursor row, and a selection of rows.
 
     `show(source, window)` or `load(source)` puts a list in; the cursor follows a row's key
