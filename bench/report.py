@@ -22,7 +22,6 @@ METRICS: dict[str, tuple[str, str, float | None, float | None, bool]] = {
     "app_memory": ("peak memory of the app", "MB", 150.0, 250.0, False),
     "help": ("`rxdesk --help`", "s", 0.3, None, False),
 }
-}
 
 
 def _fmt(value: Any, unit: str) -> str:
