@@ -90,6 +90,9 @@ async def test_patients_search_and_detail(clinic: Desk, booked) -> None:  # type
         await settle(pilot)
         table = app.screen.query_one(DeskTable)
         assert table.row_count == 3
+        for key, row in (("G", 2), ("g", 0), ("end", 2), ("home", 0)):  # as in the appointment lists
+            await pilot.press(key)
+            assert table.cursor_row == row, key
         await pilot.press("slash", *"shop-10002")
         await settle(pilot)
         assert table.row_count == 1 and "1 patient" in text_of(app.screen.query_one("#patient-count"))
@@ -155,16 +158,3 @@ def test_only_the_app_imports_textual(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
-
-
-async def test_g_and_G_home_and_end_jump_to_the_first_and_last_row_of_short_lists_too(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
-    app = make_app(clinic)
-    async with app.run_test(size=(140, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("2")
-        await settle(pilot)
-        table = app.screen.query_one(DeskTable)
-        assert table.row_count == 3
-        for key, row in (("G", 2), ("g", 0), ("end", 2), ("home", 0)):
-            await pilot.press(key)
-            assert table.cursor_row == row, key

@@ -181,6 +181,18 @@ class ListSource(Generic[R]):
         return self._key(row)
 
 
+class TableMessage(Message):
+    """What a table tells its screen; `control` is the table (for `@on(..., "#id")`)."""
+
+    def __init__(self, table: VirtualTable[Any]) -> None:
+        super().__init__()
+        self.table = table
+
+    @property
+    def control(self) -> VirtualTable[Any]:
+        return self.table
+
+
 class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=False):
     """Rows of a `RowSource` under `Column`s, one cursor row, and a selection of rows.
 
@@ -233,42 +245,27 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
     }
     """
 
-    class Loaded(Message):
+    class Loaded(TableMessage):
         """A list came in (`total` rows), or its count did. `counted` is False while the
         total is only what has been seen so far and the count is still being made."""
 
         def __init__(self, table: VirtualTable[Any], total: int, counted: bool = True) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.total = total
             self.counted = counted
 
-        @property
-        def control(self) -> VirtualTable[Any]:
-            return self.table
-
-    class SelectionChanged(Message):
+    class SelectionChanged(TableMessage):
         def __init__(self, table: VirtualTable[Any], count: int) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.count = count
 
-        @property
-        def control(self) -> VirtualTable[Any]:
-            return self.table
-
-    class Chosen(Message):
+    class Chosen(TableMessage):
         """`enter` on a row."""
 
         def __init__(self, table: VirtualTable[Any], key: str, row: Any) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.key = key
             self.row = row
-
-        @property
-        def control(self) -> VirtualTable[Any]:
-            return self.table
 
     def __init__(
         self,
