@@ -248,3 +248,13 @@ async def test_a_first_window_shows_at_once_and_the_count_follows() -> None:
         assert line_text(table, table.body_height).rstrip().endswith("49999")
         # Only the windows around what was shown were read: never the 50,000 rows.
         assert sum(limit for _offset, limit in source.fetched) < 2_000
+        # A window that starts and ends between blocks: the rows around it are fetched again,
+        # and no line stays "loading" for good.
+        table.show(source, Window(100, list(range(100, 190)), 50_000), around=0)
+        await pilot.press("home")
+        await settle(pilot)
+        for y in range(1, table.body_height + 1):
+            assert line_text(table, y).strip() == str(y - 1)
+        await pilot.press("pagedown", "pagedown", "pagedown", "pagedown", "pagedown", "pagedown", "pagedown")
+        await settle(pilot)
+        assert "…" not in "".join(line_text(table, y) for y in range(1, table.body_height + 1))

@@ -348,7 +348,7 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
         total = window.total if window.total is not None else window.offset + len(window.rows)
         self.total = max(0, total)
         self.counted = counted
-        self._store(window.offset, window.rows, complete=True)
+        self._store(window.offset, window.rows)
         cursor = self._where.get(keep) if keep is not None else None
         if cursor is None:
             cursor = around
@@ -383,17 +383,18 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
 
         call_service(self, lambda: source.fetch(0, 0, count=True).total, done=counted, group="rows-count")
 
-    def _store(self, offset: int, rows: Sequence[R], *, complete: bool) -> None:
-        """Keep fetched rows in their blocks. `offset` is a block boundary."""
+    def _store(self, offset: int, rows: Sequence[R]) -> None:
+        """Keep fetched rows in their blocks: whole blocks only (a block shorter than BLOCK is
+        the end of the list), so a row of a kept block is never missing."""
         assert self.source is not None
         key_of = self.source.key
-        for start in range(0, max(len(rows), 1), BLOCK):
+        skip = -offset % BLOCK  # rows before the first block boundary are fetched again
+        for start in range(skip, len(rows), BLOCK):
             block_rows = list(rows[start:start + BLOCK])
-            number = (offset + start) // BLOCK
-            if not block_rows and not complete:
+            base = offset + start
+            if len(block_rows) < BLOCK and base + len(block_rows) < self.total:
                 continue
-            self._blocks.set(number, block_rows)
-            base = number * BLOCK
+            self._blocks.set(base // BLOCK, block_rows)
             for i, row in enumerate(block_rows):
                 self._where[key_of(row)] = base + i
 
@@ -490,16 +491,19 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
             self._pending -= numbers
             if generation != self._generation:
                 return
-            self._store(window.offset, window.rows, complete=True)
             if len(window.rows) < limit and window.offset + len(window.rows) < self.total and self.counted:
                 # The list got shorter since it was counted: stop at what is there; the
                 # owner's next reload counts again.
                 self.total = window.offset + len(window.rows)
                 self._set_height()
                 self.cursor = min(self.cursor, max(0, self.total - 1))
+            self._store(window.offset, window.rows)
             self._refresh_blocks(numbers)
 
-        call_service(self, lambda: source.fetch(offset, limit, count=False), done=arrived,
+        def refused(_exc: Exception) -> None:
+            self._pending -= numbers  # asked again when next on screen
+
+        call_service(self, lambda: source.fetch(offset, limit, count=False), done=arrived, failed=refused,
                      group="rows", exclusive=False)
 
     def _refresh_blocks(self, numbers: set[int]) -> None:
