@@ -295,6 +295,7 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
         self._placed_width = -1
         self._styles: dict[tuple[Any, ...], Style] = {}
         self._wanted = False
+        self._count_when_drawn = False
 
     # -- the list ----------------------------------------------------------------------
 
@@ -358,8 +359,9 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
         self._scroll_to_cursor()
         self.refresh()
         self.post_message(self.Loaded(self, self.total, counted))
-        if not counted:
-            self._count()
+        # Counted once the rows have been drawn (see render_line): counting may read much more
+        # than the window did and would hold the interpreter while the first screen is drawn.
+        self._count_when_drawn = not counted
         self._ensure_loaded()
 
     def _set_height(self) -> None:
@@ -369,7 +371,8 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
 
     def _count(self) -> None:
         source, generation = self.source, self._generation
-        assert source is not None
+        if source is None:
+            return
 
         def counted(total: int | None) -> None:
             if generation != self._generation or total is None:
@@ -689,6 +692,9 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
         index = int(self.scroll_offset.y) + y - 1
         if index >= self.total or self.source is None:
             return Strip.blank(width, self.rich_style)
+        if self._count_when_drawn:
+            self._count_when_drawn = False
+            self.call_later(self._count)  # runs once this frame is out
         self.rendered_lines += 1
         row = self.row_at(index)
         if row is None:
