@@ -208,6 +208,7 @@ class Numbers:
         import threading
 
         self.size = size
+        self.first = 0  # rows before this one have left the list (another agent's change)
         self.counting = threading.Event()
         self.fetched: list[tuple[int, int]] = []
 
@@ -215,7 +216,8 @@ class Numbers:
         if count:
             self.counting.wait(30)
         self.fetched.append((offset, limit))
-        return Window(offset, list(range(offset, min(offset + limit, self.size))), self.size if count else None)
+        rows = list(range(self.first + offset, min(self.first + offset + limit, self.size)))
+        return Window(offset, rows, self.size - self.first if count else None)
 
     def key(self, row: int) -> str:
         return str(row)
@@ -258,3 +260,29 @@ async def test_a_first_window_shows_at_once_and_the_count_follows() -> None:
         await pilot.press("pagedown", "pagedown", "pagedown", "pagedown", "pagedown", "pagedown", "pagedown")
         await settle(pilot)
         assert "…" not in "".join(line_text(table, y) for y in range(1, table.body_height + 1))
+
+
+async def test_a_count_made_after_the_list_changed_shows_the_list_as_it_is_now() -> None:
+    """The first window is read without a count; by the time the count is made, 100 rows have
+    left the list. The table must show the list as it is then, not the old rows under the new
+    count (a row looked up by key would be where it no longer is)."""
+    from textual.app import App, ComposeResult
+
+    from rxdesk.tui.widgets.virtual_table import VirtualTable
+
+    class Numbered(App[None]):
+        def compose(self) -> ComposeResult:
+            yield VirtualTable([Column("n", "Number", str, width=8)], id="numbers")
+
+    app = Numbered()
+    source = Numbers(1000)
+    async with app.run_test(size=(40, 20)) as pilot:
+        table = app.query_one(VirtualTable)
+        table.show(source, source.fetch(0, 256, count=False))
+        assert table.row_at(0) == 0
+        source.first = 100
+        source.counting.set()
+        await settle(pilot)
+        assert table.counted and table.total == 900
+        assert table.row_at(0) == 100 and table.index_of("200") == 100
+        assert table.select_key("200") and table.current_row == 200

@@ -370,21 +370,11 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
             self.virtual_size = Size(self.virtual_size.width, height)
 
     def _count(self) -> None:
-        source, generation = self.source, self._generation
-        if source is None:
-            return
-
-        def counted(total: int | None) -> None:
-            if generation != self._generation or total is None:
-                return
-            self.total, self.counted = total, True
-            self.cursor = max(0, min(self.cursor, total - 1))
-            self._set_height()
-            self.refresh()
-            self.post_message(self.Loaded(self, total, True))
-            self._ensure_loaded()
-
-        call_service(self, lambda: source.fetch(0, 0, count=True).total, done=counted, group="rows-count")
+        """The list fetched again, counted this time, around the cursor: the count and the
+        rows from one read of the source. (A count made on its own could see a list that
+        changed since the window was read, and leave rows where they no longer are.)"""
+        if self.source is not None:
+            self.load(self.source, keep=self.current_key)
 
     def _store(self, offset: int, rows: Sequence[R]) -> None:
         """Keep fetched rows in their blocks: whole blocks only (a block shorter than BLOCK is
