@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from rxdesk.domain.errors import ConfigError
-from rxdesk.store.files import ensure_private_dir, write_atomic
+from rxdesk.fileio import ensure_private_dir, write_atomic
 
 if TYPE_CHECKING:
-    from rxdesk.store.tinystore import TinyView
+    from rxdesk.store.protocols import StoreView
 
 MASTER_KEY_FILE = "master.key"
 PENDING_KEY_FILE = "master.key.next"
@@ -131,14 +131,14 @@ class SecretBox:
             raise ConfigError(f"a stored secret does not decrypt with the master key ({self.source})") from None
 
 
-def encrypted_values(view: TinyView) -> list[str]:
+def encrypted_values(view: StoreView) -> list[str]:
     """Every value stored under the master key: booking secrets, then webhook secrets."""
     return [s.value_encrypted for s in view.secrets.all()] + [
         s.secret_encrypted for s in view.subscriptions.all()
     ]
 
 
-def open_box(view: TinyView, data_dir: Path, env_key: str | None, *, create: bool) -> SecretBox:
+def open_box(view: StoreView, data_dir: Path, env_key: str | None, *, create: bool) -> SecretBox:
     """The box for the values in `view`, checked against one of them.
 
     Before anything new is encrypted, the key must open what is already stored: a wrong
