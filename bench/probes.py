@@ -21,10 +21,10 @@ def upcoming_confirmed(data_dir: Path, count: int) -> list[str]:
     from rxdesk.domain.queries import AppointmentQuery
     from rxdesk.store import TinyStore
 
-    page = TinyStore(data_dir).read().appointments.search_raw(
+    page = TinyStore(data_dir).read().appointments.search(
         AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW, limit=count, count=False)
     )
-    return [row["uid"] for row in page.items]
+    return [row.uid for row in page.items]
 
 
 def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> dict[str, dict[str, Any]]:

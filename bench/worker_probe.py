@@ -100,15 +100,13 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> di
         desk = _desk(snapshot_dir(built.data_dir, work / f"worker-fire-{run}"))
         worker = Maintenance(desk, owner="bench")
         worker.tick()  # catch up first
-        page = desk.store.read().appointments.search_raw(
+        page = desk.store.read().appointments.search(
             AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW + timedelta(minutes=1), limit=FIRE + 1, count=False)
         )
         count = min(FIRE, len(page.items) - 1)  # a small data set has fewer upcoming
-        last_start, next_start = page.items[count - 1]["starts_at"], page.items[count]["starts_at"]
+        last_start, next_start = page.items[count - 1].starts_at, page.items[count].starts_at
         note = "(ties at the boundary: a few more may fire)" if last_start == next_start else ""
-        from datetime import datetime
-
-        minutes = min(43200, int((datetime.fromisoformat(last_start) - NOW).total_seconds() // 60) + 1)
+        minutes = min(43200, int((last_start - NOW).total_seconds() // 60) + 1)
         receiver = Receiver()
         try:
             for appt_type in desk.types.list_types():

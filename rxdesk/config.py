@@ -69,7 +69,7 @@ class Settings:
     ) -> Settings:
         env = os.environ if env is None else env
         raw_dir = data_dir or env.get("RXDESK_DATA_DIR") or None
-        path = _data_dir_path(raw_dir) if raw_dir else default_data_dir()
+        path = _data_dir_path(str(raw_dir)) if raw_dir else default_data_dir()
         name = validate_agent(agent or env.get("RXDESK_AGENT") or _default_agent())
         now = None
         if env.get("RXDESK_NOW"):

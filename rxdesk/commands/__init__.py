@@ -141,7 +141,7 @@ class Context:
 
     @cached_property
     def timezone(self) -> str:
-        return self.desk.appointments.org().timezone
+        return self.desk.org().timezone
 
     def print(self, text: str = "") -> None:
         self.out.write(text + "\n")

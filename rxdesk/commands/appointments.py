@@ -51,7 +51,7 @@ def list_appointments(args: argparse.Namespace, ctx: Context) -> int:
                 r.doctor_name,
                 r.patient_name,
                 r.type_name,
-                r.doc["status"],
+                r.status.value,
                 r.uid,
             ]
             for r in page.items

@@ -18,10 +18,7 @@ def _positive(text: str) -> int:
 
 
 def demo(args: argparse.Namespace, ctx: Context) -> int:
-    from rxdesk.services.demo import DemoService
-
-    service = DemoService(ctx.desk.store, ctx.desk.clock)
-    data = service.build(
+    data = ctx.desk.demo.build(
         args.appointments,
         agent=ctx.agent,
         seed=args.seed,

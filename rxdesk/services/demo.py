@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from rxdesk.domain.errors import ValidationFailed
-from rxdesk.domain.ids import ALPHABET, uid_partition, week_index, week_prefix
+from rxdesk.domain.ids import ALPHABET, week_index, week_prefix
 from rxdesk.domain.models import (
     Admin,
     AppointmentType,
@@ -37,7 +37,6 @@ from rxdesk.domain.slots import local_to_utc
 from rxdesk.domain.times import format_utc, zone
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.provisioning import slugify
-from rxdesk.store.tinystore import appt_segment
 
 UPCOMING_WEEKS = 8
 MAX_APPOINTMENTS = 5_000_000
@@ -395,7 +394,7 @@ def generate(
         first_created = latest - rng.randrange(2 * 86400, 12 * 86400)
         moments = sorted(rng.sample(range(first_created + 60, latest), len(starts)))
         duration = slot.end - slot.start
-        originals = []
+        originals: list[dict[str, Any]] = []
         for k, prev_start in enumerate(starts):
             prev_slot = _Slot(slot.doctor, prev_start, prev_start + duration, slot.type_key)
             created = first_created if k == 0 else moments[k - 1]
@@ -468,15 +467,14 @@ class DemoService(Service):
         now = self.now()
         data = generate(n, now=now, seed=seed, doctors=doctors, upcoming=upcoming)
         with self.store.write() as view:
-            snap = view.snap
-            existing = [name for name in snap.manifest.segments]
-            if existing and not replace:
+            replaced = not view.bulk.is_empty()
+            if replaced and not replace:
                 raise ValidationFailed(
-                    f"the data dir {self.store.data_dir} already holds data; "
+                    f"the data dir {self.store.location} already holds data; "
                     "use --replace to swap it for the demo, or choose another --data-dir"
                 )
-            for name in existing:
-                snap.drop(name)  # type: ignore[attr-defined]
+            if replaced:
+                view.bulk.clear()
             view.org.put(data.org)
             for admin in data.admins:
                 view.admins.put(admin)
@@ -484,24 +482,11 @@ class DemoService(Service):
                 view.types.put(appt_type)
             for doctor in data.doctors:
                 view.doctors.put(doctor)
-            patients = snap.writable_table("patients", "patients")  # type: ignore[attr-defined]
-            for patient in data.patients:
-                patients[patient.id] = patient.to_json()
-            view.patients.index_names({p.id: p.name for p in data.patients})
-            view.appointments.put_raw_many(data.appointments)
+            view.bulk.add_patients(data.patients)
+            view.bulk.add_appointments(data.appointments)
             for old, new in data.links:
                 view.appointments.link_successor(old, new)
-            by_week: dict[str, list[dict[str, Any]]] = {}
-            for entry in data.audit:
-                week = uid_partition(entry["target"].split(":", 1)[1])
-                by_week.setdefault(str(week), []).append(entry)
-            seq = snap.counter("audit")
-            for week, entries in by_week.items():
-                table = snap.writable_table(appt_segment(week), "audit")  # type: ignore[attr-defined]
-                for entry in entries:
-                    seq += 1
-                    table[f"{seq:012d}"] = entry
-            snap._counters["audit"] = seq  # type: ignore[attr-defined]
+            view.bulk.add_audit(data.audit)
             record(
                 view,
                 at=now,
@@ -509,7 +494,7 @@ class DemoService(Service):
                 action="demo.build",
                 target="org",
                 details={"appointments": len(data.appointments), "doctors": len(data.doctors),
-                         "patients": len(data.patients), "seed": seed, "replaced": bool(existing)},
+                         "patients": len(data.patients), "seed": seed, "replaced": replaced},
             )
         return data
 

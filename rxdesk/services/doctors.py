@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import date, timedelta
 
 from rxdesk.domain.models import AppointmentType, Doctor
@@ -50,7 +51,7 @@ class DoctorDetail:
     week: list[WeekRow] = field(default_factory=list)
     org_zone: str = "UTC"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = self.doctor.to_json()
         data["types"] = [t.to_json(exclude={"reminders"}) for t in self.types]
         data["upcoming_count"] = self.upcoming_count
@@ -59,28 +60,29 @@ class DoctorDetail:
 
 class DoctorService(Service):
     def list_doctors(self) -> list[Doctor]:
-        return sorted(self.store.read().doctors.all(), key=lambda d: (d.name.casefold(), d.id))
+        with self.store.read() as view:
+            return sorted(view.doctors.all(), key=lambda d: (d.name.casefold(), d.id))
 
     def get(self, doctor_id: str) -> Doctor:
-        return self.store.read().doctors.require(doctor_id)
+        with self.store.read() as view:
+            return view.doctors.require(doctor_id)
 
     def show(self, doctor_id: str) -> DoctorDetail:
-        view = self.store.read()
-        doctor = view.doctors.require(doctor_id)
-        types = [t for key in doctor.appointment_types if (t := view.types.get(key)) is not None]
-        upcoming = view.appointments.search(
-            AppointmentQuery(
-                doctor_id=doctor.id,
-                statuses=frozenset({"held", "confirmed"}),
-                starts_from=self.now(),
-                starts_before=self.now() + timedelta(days=366),
-                limit=0,
+        now = self.now()
+        with self.store.read() as view:
+            doctor = view.doctors.require(doctor_id)
+            types = [t for key in doctor.appointment_types if (t := view.types.get(key)) is not None]
+            upcoming = view.appointments.count(
+                AppointmentQuery(
+                    doctor_id=doctor.id,
+                    statuses=frozenset({"held", "confirmed"}),
+                    starts_from=now,
+                    starts_before=now + timedelta(days=366),
+                )
             )
-        )
-        org_zone = self.org(view).timezone
-        today = self.now().astimezone(zone(doctor.timezone)).date()
-        return DoctorDetail(doctor, types, upcoming.total or 0, week_rows(doctor, org_zone, today), org_zone)
-
+            org_zone = self.org(view).timezone
+        today = now.astimezone(zone(doctor.timezone)).date()
+        return DoctorDetail(doctor, types, upcoming, week_rows(doctor, org_zone, today), org_zone)
 
     def set_phone(self, doctor_id: str, number: str, agent: str) -> Doctor:
         """The doctor's mobile number for SMS reminders, stored as E.164 (an empty number
@@ -97,11 +99,3 @@ class DoctorService(Service):
             record(view, at=self.now(), actor=actor, action="doctor.set_phone", target=f"doctor:{doctor.id}",
                    details={"before": doctor.mobile_phone, "after": mobile})
         return changed
-
-
-class TypeService(Service):
-    def list_types(self) -> list[AppointmentType]:
-        return self.store.read().types.all()
-
-    def get(self, key: str) -> AppointmentType:
-        return self.store.read().types.require(key)

@@ -198,7 +198,7 @@ class ProvisioningService(Service):
                 """Record what happens to one entry; True when it must be written."""
                 target = result.created if old is None else (result.unchanged if old == new else result.updated)
                 target.setdefault(kind, []).append(key)
-                return old != new
+                return bool(old != new)
 
             if plan.org is not None and note("org", "org", view.org.get(), plan.org):
                 view.org.put(plan.org)

@@ -8,6 +8,7 @@ an appointment already inside its window fires on the next tick.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -16,6 +17,7 @@ from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import AppointmentType, RecipientGroup, ReminderRule
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.provisioning import describe_error
+from rxdesk.store.protocols import UnitOfWork
 
 
 def type_target(key: str) -> str:
@@ -28,7 +30,7 @@ class RuleRow:
     type_name: str
     rule: ReminderRule
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"type_key": self.type_key, **self.rule.to_json()}
 
 
@@ -58,10 +60,10 @@ def _minutes(value: object) -> int:
 
 class ReminderRuleService(Service):
     def list_rules(self, type_key: str | None = None) -> list[RuleRow]:
-        view = self.store.read()
-        types = [view.types.require(type_key.strip())] if type_key else view.types.all()
-        return [RuleRow(t.key, t.name, r) for t in types
-                for r in sorted(t.reminders, key=lambda r: (r.recipient.value, -r.minutes_before, r.id))]
+        with self.store.read() as view:
+            types = [view.types.require(type_key.strip())] if type_key else view.types.all()
+            return [RuleRow(t.key, t.name, r) for t in types
+                    for r in sorted(t.reminders, key=lambda r: (r.recipient.value, -r.minutes_before, r.id))]
 
     def add_rule(self, type_key: str, recipient: str, minutes_before: object, *, email: bool = False,
                  sms: bool = False, agent: str) -> RuleRow:
@@ -110,8 +112,8 @@ class ReminderRuleService(Service):
                 return rule
         raise NotFound(f"appointment type {appt_type.key} has no reminder rule {wanted[:40]!r}")
 
-    def _save(self, view, appt_type: AppointmentType, rules: list[ReminderRule], action: str, agent: str,  # type: ignore[no-untyped-def]
-              details: dict) -> None:
+    def _save(self, view: UnitOfWork, appt_type: AppointmentType, rules: list[ReminderRule], action: str,
+              agent: str, details: dict[str, Any]) -> None:
         view.types.put(appt_type.model_copy(update={"reminders": rules}))
         record(view, at=self.now(), actor=admin_actor(agent), action=action, target=type_target(appt_type.key),
                details=details)

@@ -20,7 +20,7 @@ from rxdesk.domain.models import BookingSecret
 from rxdesk.domain.times import format_utc
 from rxdesk.services import crypto
 from rxdesk.services.base import Service, admin_actor, record
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView
 
 KEY_ID_PREFIX = "bk_"
 VALUE_BYTES = 32
@@ -108,17 +108,17 @@ class MasterKeyRotation:
 class SecretService(Service):
     @property
     def data_dir(self) -> Path:
-        return self.settings.data_dir if self.settings else self.store.data_dir
+        return self.settings.data_dir
 
     @property
     def env_key(self) -> str | None:
-        return self.settings.master_key if self.settings else None
+        return self.settings.master_key
 
-    def box(self, view: TinyView, *, create: bool = False) -> crypto.SecretBox:
+    def box(self, view: StoreView, *, create: bool = False) -> crypto.SecretBox:
         """The master-key box, checked against the values already stored."""
         return crypto.open_box(view, self.data_dir, self.env_key, create=create)
 
-    def value_of(self, view: TinyView, secret: BookingSecret) -> str:
+    def value_of(self, view: StoreView, secret: BookingSecret) -> str:
         """The plain value (for token verification and reveal; never logged or audited)."""
         box = crypto.SecretBox.load(self.data_dir, self.env_key, create=False, encrypted_values=1)
         return box.decrypt(secret.value_encrypted)
@@ -129,14 +129,17 @@ class SecretService(Service):
         """Every secret, active ones first, newest first; never a value."""
         now = self.now()
         rows = []
-        for s in self.store.read().secrets.all():
+        with self.store.read() as view:
+            secrets = view.secrets.all()
+        for s in secrets:
             since = s.last_used_at or s.created_at
             rows.append(SecretRow(s, idle=s.active and now - since >= IDLE_AFTER, idle_since=since))
         rows.sort(key=lambda r: (not r.secret.active, -r.secret.created_at.timestamp(), r.key_id))
         return rows
 
     def get(self, key_id: str) -> BookingSecret:
-        return self.store.read().secrets.require(normalize_key_id(key_id))
+        with self.store.read() as view:
+            return view.secrets.require(normalize_key_id(key_id))
 
     # -- changes -----------------------------------------------------------------------
 
@@ -171,7 +174,7 @@ class SecretService(Service):
         with self.store.write() as view:
             now = self.now()
             secret = view.secrets.require(key)
-            if not secret.active:
+            if secret.revoked_at is not None:
                 raise Refused(f"booking secret {key} was revoked at {format_utc(secret.revoked_at)}; "
                               "its value is no longer shown")
             value = self.value_of(view, secret)
@@ -190,7 +193,7 @@ class SecretService(Service):
             secret = view.secrets.get(key)
             if secret is None:
                 raise NotFound(f"no booking secret {key!r}")
-            if not secret.active:
+            if secret.revoked_at is not None:
                 raise Refused(f"booking secret {key} is already revoked "
                               f"(at {format_utc(secret.revoked_at)} by {secret.revoked_by})")
             revoked = secret.model_copy(update={"revoked_at": now, "revoked_by": actor})
@@ -218,8 +221,8 @@ class SecretService(Service):
             )
         # Finishing an interrupted rotation reuses its key: values may already be under it.
         key = pending or (new_key.strip() if new_key else crypto.new_master_key())
-        view = self.store.read()
-        current = self.box(view, create=False) if crypto.encrypted_values(view) else None
+        with self.store.read() as view:
+            current = self.box(view, create=False) if crypto.encrypted_values(view) else None
         if current is None:
             current = crypto.SecretBox.load(self.data_dir, self.env_key, create=True)
         rotating = current.rotating_to(key, source=current.source)

@@ -37,7 +37,7 @@ from rxdesk.domain.queries import Page
 from rxdesk.domain.times import format_utc
 from rxdesk.services import crypto
 from rxdesk.services.base import Service, admin_actor, record
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView
 
 TIMEOUT_SECONDS = 15.0
 RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature",
@@ -225,14 +225,10 @@ class DeliveryDetail:
 
 
 class WebhookService(Service):
-    @property
-    def _data_dir(self):  # type: ignore[no-untyped-def]
-        return self.settings.data_dir if self.settings else self.store.data_dir
+    def _box(self, view: StoreView, *, create: bool = False) -> crypto.SecretBox:
+        return crypto.open_box(view, self.settings.data_dir, self.settings.master_key, create=create)
 
-    def _box(self, view: TinyView, *, create: bool = False) -> crypto.SecretBox:
-        return crypto.open_box(view, self._data_dir, self.settings.master_key if self.settings else None, create=create)
-
-    def secret_of(self, view: TinyView, sub: Subscription) -> str:
+    def secret_of(self, view: StoreView, sub: Subscription) -> str:
         return self._box(view).decrypt(sub.secret_encrypted)
 
     # -- subscriptions ------------------------------------------------------------------
@@ -253,7 +249,7 @@ class WebhookService(Service):
                 sub_id = "sub_" + random_token(10)
             if not any(s.active for s in view.subscriptions.all()):
                 # Nobody was listening: start the fan-out at the newest event, not at the start.
-                view.snap.set_counter(FANOUT_CURSOR, view.events.last_seq())  # type: ignore[attr-defined]
+                view.cursors.set(FANOUT_CURSOR, view.events.last_seq())
             sub = Subscription(id=sub_id, url=clean_url, events=types, headers=clean_headers,
                                secret_encrypted=box.encrypt(secret), active=True, created_at=now, created_by=actor)
             view.subscriptions.put(sub)
@@ -262,11 +258,13 @@ class WebhookService(Service):
         return NewSubscription(sub, secret)
 
     def list_subscriptions(self) -> list[Subscription]:
-        subs = self.store.read().subscriptions.all()
+        with self.store.read() as view:
+            subs = view.subscriptions.all()
         return sorted(subs, key=lambda s: (not s.active, s.created_at or datetime.min.astimezone(), s.id))
 
     def get_subscription(self, sub_id: str) -> Subscription:
-        return self.store.read().subscriptions.require(str(sub_id).strip())
+        with self.store.read() as view:
+            return view.subscriptions.require(str(sub_id).strip())
 
     def remove_subscription(self, sub_id: str, agent: str) -> Subscription:
         """Remove it; its pending deliveries end as dead at their next attempt."""
@@ -280,9 +278,9 @@ class WebhookService(Service):
 
     def send_test(self, sub_id: str, agent: str) -> AttemptResult:
         """Send a signed test event to the subscription now (not queued, not retried)."""
-        view = self.store.read()
-        sub = view.subscriptions.require(str(sub_id).strip())
-        secret = self.secret_of(view, sub)
+        with self.store.read() as view:
+            sub = view.subscriptions.require(str(sub_id).strip())
+            secret = self.secret_of(view, sub)
         msg_id = "evt_test_" + random_token(12)
         body = json.dumps({"type": "rxdesk.test", "timestamp": format_utc(self.now()),
                            "data": {"subscription_id": sub.id, "message": "a test event from rxdesk"}},
@@ -305,16 +303,16 @@ class WebhookService(Service):
             except ValueError:
                 raise ValidationFailed(
                     f"status {status[:40]!r} is not one of {', '.join(s.value for s in DeliveryStatus)}") from None
-        view = self.store.read()
-        return view.deliveries.page(where=(lambda d: d.status == wanted) if wanted else None, offset=offset, limit=limit)
+        with self.store.read() as view:
+            return view.deliveries.newest(status=wanted, offset=offset, limit=limit)
 
     def show_delivery(self, delivery_id: str) -> DeliveryDetail:
-        view = self.store.read()
-        delivery = view.deliveries.get(str(delivery_id).strip())
-        if delivery is None:
-            raise NotFound(f"no delivery {str(delivery_id)[:40]!r}")
-        event = view.events.get(delivery.event_id)
-        return DeliveryDetail(delivery, event, payload(event).decode() if event else "")
+        with self.store.read() as view:
+            delivery = view.deliveries.get(str(delivery_id).strip())
+            if delivery is None:
+                raise NotFound(f"no delivery {str(delivery_id)[:40]!r}")
+            event = view.events.get(delivery.event_id)
+            return DeliveryDetail(delivery, event, payload(event).decode() if event else "")
 
     def replay(self, delivery_id: str, agent: str) -> Delivery:
         """Send a dead (or delivered) delivery again from the next tick, with the same id."""
@@ -338,14 +336,14 @@ class WebhookService(Service):
         return again
 
     def list_events(self, type: str | None = None, *, offset: int = 0, limit: int | None = 100) -> Page[Event]:
-        wanted = None
-        if type:
-            wanted = check_events([type])[0].value
-        return self.store.read().events.newest(type=wanted, offset=offset, limit=limit)
+        wanted = check_events([type])[0] if type else None
+        with self.store.read() as view:
+            return view.events.newest(type=wanted, offset=offset, limit=limit)
 
     def list_messages(self, *, offset: int = 0, limit: int | None = 100) -> Page[OutboxMessage]:
         """Emails and SMS, newest first: the local outbox and what was sent."""
-        return self.store.read().messages.page(offset=offset, limit=limit)
+        with self.store.read() as view:
+            return view.messages.newest(offset=offset, limit=limit)
 
 
 FANOUT_CURSOR = "webhooks.cursor"

@@ -1,18 +1,7 @@
-"""The TinyDB implementation of the repository Protocols, on top of the segment engine.
+"""The TinyDB implementation of the store contract (`protocols`), over the segment engine.
 
-Where things live (segment names; each is one TinyDB document of tables):
-
-    core               org, admins, appointment_types, doctors, booking_secrets, subscriptions
-    patients           patients
-    appt-YYYY-MM-DD    one week (from that Monday, UTC) of appointments by start, and what
-                       belongs to them:
-                       reminders_sent, audit (entries whose target is the appointment), links
-                       (rebook successors)
-    events-NNNNNN      the event outbox, EVENTS_PER_SEGMENT events a segment, oldest first
-    audit-NNNNNN       audit entries about anything but an appointment
-
-So an agent's cancel rewrites one week of appointments and the tail of the event log, never
-the history, and the default overview opens only the weeks from now on.
+Where each kind of row lives, and why, is in `layout`; the engine (`engine`) commits changed
+segments together through one manifest; every log is an `AppendOnlyLog` (`logs`).
 """
 
 from __future__ import annotations
@@ -20,14 +9,15 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType, TracebackType
 from typing import Any, Generic, TypeVar
 
 from rxdesk.domain.errors import NotFound
-from rxdesk.domain.ids import random_token, uid_partition
+from rxdesk.domain.ids import uid_partition
 from rxdesk.domain.models import (
     Admin,
     Appointment,
@@ -35,39 +25,36 @@ from rxdesk.domain.models import (
     AppointmentType,
     AuditEntry,
     BookingSecret,
+    Delivery,
+    DeliveryStatus,
     Doctor,
     Entity,
     Event,
     EventType,
     Org,
+    OutboxMessage,
     Patient,
     ReminderSent,
     Subscription,
     reminder_key,
 )
-from rxdesk.domain.queries import AppointmentQuery, Page
+from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page, appointment_from_json
 from rxdesk.domain.times import format_utc, week_key, weeks_between
-from rxdesk.store.deliveries import DeliveryRepo, MessageRepo
-from rxdesk.store.engine import Engine, Snapshot, Transaction
+from rxdesk.store.engine import Engine, Segment, Snapshot, writable
+from rxdesk.store.layout import (
+    APPT_PREFIX,
+    CORE,
+    HOLDS,
+    PATIENT_NAMES,
+    PATIENTS,
+    appointment_segment,
+    appt_segment,
+    delivery_index_segment,
+)
+from rxdesk.store.logs import AUDIT_LOG, DELIVERY_LOG, EVENT_LOG, MESSAGE_LOG, AppendOnlyLog
 
 M = TypeVar("M", bound=Entity)
-
-CORE = "core"
-PATIENTS = "patients"
-# id -> name for every patient, kept beside the full records: listing a page of appointments
-# needs the names, and this file is a fraction of the size of the records it summarises.
-PATIENT_NAMES = "patient-names"
-# uid -> hold_expires_at for every held appointment: the worker finds holds to expire here
-# instead of reading weeks of appointments on every tick.
-HOLDS = "holds"
-APPT_PREFIX = "appt-"
-EVENTS_PREFIX = "events-"
-AUDIT_PREFIX = "audit-"
-# Small enough that appending an event (every change writes one) rewrites ~300 KB, not MBs.
-EVENTS_PER_SEGMENT = 500
-AUDIT_PER_SEGMENT = 5000
-# Holds never outlive this look-back: the worker scans weeks from now minus it for holds.
-HOLD_LOOKBACK = timedelta(days=62)
+Q = TypeVar("Q", Delivery, OutboxMessage)
 
 
 def _one_week(query: AppointmentQuery, week: str) -> AppointmentQuery:
@@ -77,35 +64,6 @@ def _one_week(query: AppointmentQuery, week: str) -> AppointmentQuery:
     before = monday + timedelta(days=7)
     before = min(query.starts_before, before) if query.starts_before else before
     return dataclasses.replace(query, starts_from=start, starts_before=before, offset=0, limit=None)
-
-
-def appt_segment(week: str) -> str:
-    return f"{APPT_PREFIX}{week}"
-
-
-_APPT_TIMES = ("starts_at", "ends_at", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at")
-_STATUS = {s.value: s for s in AppointmentStatus}
-
-
-def appointment_from_store(doc: Mapping[str, Any]) -> Appointment:
-    """Build an Appointment from a stored document without re-validating it.
-
-    Stored documents were validated when written and are checksummed on disk, so listing
-    thousands of rows skips pydantic's validation (about 4x faster).
-    """
-    data = dict(doc)
-    for key in _APPT_TIMES:
-        value = data[key]
-        if value is not None:
-            data[key] = datetime.fromisoformat(value)
-    data["status"] = _STATUS[data["status"]]
-    return Appointment.model_construct(**data)
-
-
-def _writable(snap: Snapshot) -> Transaction:
-    if not isinstance(snap, Transaction):
-        raise RuntimeError("this view is read-only; change data inside Store.write()")
-    return snap
 
 
 class Keyed(Generic[M]):
@@ -121,13 +79,13 @@ class Keyed(Generic[M]):
         self._key = key
         self._what = what
 
-    def raw(self) -> Mapping[str, dict[str, Any]]:
+    def _docs(self) -> Mapping[str, dict[str, Any]]:
         return self._snap.table(self._segment, self._table)
 
     def get(self, key: str) -> M | None:
         if not isinstance(key, str):
             return None
-        doc = self.raw().get(key)
+        doc = self._docs().get(key)
         return self._model.model_validate(doc) if doc is not None else None
 
     def require(self, key: str) -> M:
@@ -137,26 +95,29 @@ class Keyed(Generic[M]):
         return item
 
     def all(self) -> list[M]:
-        raw = self.raw()
-        return [self._model.model_validate(raw[k]) for k in sorted(raw)]
+        docs = self._docs()
+        return [self._model.model_validate(docs[k]) for k in sorted(docs)]
 
     def count(self) -> int:
-        return len(self.raw())
+        return len(self._docs())
 
     def names(self) -> Mapping[str, str]:
         """id -> name for every row (memoised on the segment: cheap to ask per call)."""
         seg = self._snap.segment(self._segment)
         if seg is None:
-            return {}
+            return MappingProxyType({})
         table = self._table
-        return seg.memo(("names", table), lambda: {k: v.get("name", k) for k, v in seg.table(table).items()})
+        return seg.memo(
+            ("names", table),
+            lambda: MappingProxyType({k: v.get("name", k) for k, v in seg.table(table).items()}),
+        )
 
     def put(self, item: M) -> None:
         key = getattr(item, self._key)
-        _writable(self._snap).put(self._segment, self._table, key, item.to_json())
+        writable(self._snap).put(self._segment, self._table, key, item.to_json())
 
     def delete(self, key: str) -> None:
-        _writable(self._snap).delete(self._segment, self._table, key)
+        writable(self._snap).delete(self._segment, self._table, key)
 
 
 class OrgRepo:
@@ -168,7 +129,7 @@ class OrgRepo:
         return Org.model_validate(doc) if doc is not None else None
 
     def put(self, org: Org) -> None:
-        _writable(self._snap).put(CORE, "org", "org", org.to_json())
+        writable(self._snap).put(CORE, "org", "org", org.to_json())
 
 
 class PatientRepo(Keyed[Patient]):
@@ -189,12 +150,9 @@ class PatientRepo(Keyed[Patient]):
 
     def names(self) -> Mapping[str, str]:
         index = self._snap.segment(PATIENT_NAMES)
-        if index is not None:
-            return index.memo("names", lambda: {k: v["name"] for k, v in index.table("names").items()})
-        seg = self._snap.segment(PATIENTS)  # a data dir from before the index: the slow way
-        if seg is None:
-            return {}
-        return seg.memo("names", lambda: {k: v["name"] for k, v in seg.table("patients").items()})
+        if index is None:
+            return MappingProxyType({})
+        return index.memo("names", lambda: MappingProxyType({k: v["name"] for k, v in index.table("names").items()}))
 
     def put(self, item: Patient) -> None:
         super().put(item)
@@ -202,16 +160,11 @@ class PatientRepo(Keyed[Patient]):
 
     def delete(self, key: str) -> None:
         super().delete(key)
-        _writable(self._snap).delete(PATIENT_NAMES, "names", key)
+        writable(self._snap).delete(PATIENT_NAMES, "names", key)
 
     def index_names(self, names: Mapping[str, str]) -> None:
-        """Keep the id -> name index in step with patient records written in bulk."""
-        tx = _writable(self._snap)
-        if tx.segment(PATIENT_NAMES) is None and tx.segment(PATIENTS) is not None:
-            # First write since the index exists: seed it from every record.
-            table = tx.writable_table(PATIENT_NAMES, "names")
-            table.update({k: {"name": v["name"]} for k, v in tx.table(PATIENTS, "patients").items()})
-        table = tx.writable_table(PATIENT_NAMES, "names")
+        """Keep the id -> name index in step with the patient records."""
+        table = writable(self._snap).writable_table(PATIENT_NAMES, "names")
         for key, name in names.items():
             if table.get(key, {}).get("name") != name:
                 table[key] = {"name": name}
@@ -243,7 +196,7 @@ class PatientRepo(Keyed[Patient]):
         seg = self._snap.segment(PATIENTS)
         if seg is None or not external_id:
             return None
-        index = seg.memo(
+        index: dict[str, str] = seg.memo(
             "by_external_id",
             lambda: {r["external_id"]: k for k, r in seg.table("patients").items() if r["external_id"]},
         )
@@ -251,7 +204,7 @@ class PatientRepo(Keyed[Patient]):
         return self.get(key) if key is not None else None
 
 
-def _sorted_rows(seg: Any) -> list[dict[str, Any]]:
+def _sorted_rows(seg: Segment) -> list[dict[str, Any]]:
     def build() -> list[dict[str, Any]]:
         rows = list(seg.table("appointments").values())
         rows.sort(key=lambda r: (r["starts_at"], r["uid"]))
@@ -260,7 +213,7 @@ def _sorted_rows(seg: Any) -> list[dict[str, Any]]:
     return seg.memo("sorted", build)
 
 
-def _grouped(seg: Any, field: str) -> dict[str, list[dict[str, Any]]]:
+def _grouped(seg: Segment, field: str) -> dict[str, list[dict[str, Any]]]:
     def build() -> dict[str, list[dict[str, Any]]]:
         groups: dict[str, list[dict[str, Any]]] = {}
         for row in _sorted_rows(seg):
@@ -270,7 +223,7 @@ def _grouped(seg: Any, field: str) -> dict[str, list[dict[str, Any]]]:
     return seg.memo(("by", field), build)
 
 
-def _starts(rows: list[dict[str, Any]], seg: Any, key: Any) -> list[str]:
+def _starts(rows: list[dict[str, Any]], seg: Segment, key: Hashable) -> list[str]:
     return seg.memo(("starts", key), lambda: [r["starts_at"] for r in rows])
 
 
@@ -289,7 +242,7 @@ class AppointmentRepo:
 
     def get(self, uid: str) -> Appointment | None:
         doc = self._raw(uid)
-        return appointment_from_store(doc) if doc is not None else None
+        return appointment_from_json(doc) if doc is not None else None
 
     def require(self, uid: str) -> Appointment:
         appt = self.get(uid)
@@ -302,34 +255,24 @@ class AppointmentRepo:
         if week != week_key(appt.starts_at):
             raise ValueError(f"uid {appt.uid} does not match the week of its start {week_key(appt.starts_at)}")
         doc = appt.to_json()
-        _writable(self._snap).put(appt_segment(week), "appointments", appt.uid, doc)
+        writable(self._snap).put(appt_segment(week), "appointments", appt.uid, doc)
         self._index_holds([doc])
 
-    def put_raw_many(self, docs: list[dict[str, Any]]) -> None:
-        """Bulk insert of already-validated documents (demo data, benchmarks)."""
-        tx = _writable(self._snap)
-        by_week: dict[str, list[dict[str, Any]]] = {}
+    def put_many(self, docs: Sequence[Mapping[str, Any]]) -> None:
+        """Insert appointments given in their JSON form, valid as they are (the bulk loader)."""
+        tx = writable(self._snap)
+        by_week: dict[str, list[Mapping[str, Any]]] = {}
         for doc in docs:
             by_week.setdefault(week_key(doc["starts_at"]), []).append(doc)
         for week, rows in by_week.items():
             table = tx.writable_table(appt_segment(week), "appointments")
             for doc in rows:
-                table[doc["uid"]] = doc
+                table[doc["uid"]] = dict(doc)
         self._index_holds(docs)
 
-    def _index_holds(self, docs: list[dict[str, Any]]) -> None:
+    def _index_holds(self, docs: Sequence[Mapping[str, Any]]) -> None:
         """Keep the holds index in step: held ones in, everything else out."""
-        tx = _writable(self._snap)
-        if tx.segment(HOLDS) is None:
-            # The first write since the index exists: seed it with the holds a worker could
-            # still have to expire (the old look-back), then keep it from here on.
-            seed = tx.writable_table(HOLDS, "held")
-            since = datetime.now(UTC) - HOLD_LOOKBACK
-            for week in self._select_weeks(since, None):
-                seg = tx.segment(appt_segment(week))
-                for row in (_grouped(seg, "status").get("held", ()) if seg is not None else ()):
-                    if row.get("hold_expires_at"):
-                        seed[row["uid"]] = {"expires": row["hold_expires_at"]}
+        tx = writable(self._snap)
         index = tx.table(HOLDS, "held")
         for doc in docs:
             uid = doc["uid"]
@@ -424,17 +367,15 @@ class AppointmentRepo:
                 total += sum(1 for row in rows[lo:hi] if row["status"] in statuses)
         return total
 
-    def search_raw(self, query: AppointmentQuery) -> Page[Mapping[str, Any]]:
-        """Like `search`, with the stored documents themselves (read-only, JSON form)."""
+    def search(self, query: AppointmentQuery) -> Page[AppointmentRecord]:
         offset = max(0, query.offset)
         end = None if query.limit is None else offset + max(0, query.limit)
-        picked = list(itertools.islice(self.iter_raw(query), offset, end))
+        picked = [AppointmentRecord(doc) for doc in itertools.islice(self.iter_raw(query), offset, end)]
         total = self.count_raw(query) if query.count else None
-        return Page(picked, total, offset, query.limit)  # type: ignore[arg-type]
+        return Page(picked, total, offset, query.limit)
 
-    def search(self, query: AppointmentQuery) -> Page[Appointment]:
-        page = self.search_raw(query)
-        return Page([appointment_from_store(r) for r in page.items], page.total, page.offset, page.limit)
+    def count(self, query: AppointmentQuery) -> int:
+        return self.count_raw(query)
 
     def active_for_doctor(
         self, doctor_id: str, start: datetime, end: datetime
@@ -450,26 +391,13 @@ class AppointmentRepo:
             for row in _grouped(seg, "doctor_id").get(doctor_id, ()):
                 if row["status"] in ("held", "confirmed") and row["starts_at"] < end_s and start_s < row["ends_at"]:
                     found.append(row)
-        return [appointment_from_store(r) for r in found]
+        return [appointment_from_json(r) for r in found]
 
-    def held_expiring(self, now: datetime) -> list[Appointment]:
-        """Held appointments whose hold has expired by `now`."""
+    def lapsed_holds(self, now: datetime) -> list[Appointment]:
+        """Held appointments whose hold expired at or before `now` (from the holds index)."""
         now_s = format_utc(now)
-        if self._snap.segment(HOLDS) is not None:
-            due = [uid for uid, row in self._snap.table(HOLDS, "held").items() if row["expires"] <= now_s]
-            held = [a for a in (self.get(uid) for uid in sorted(due)) if a is not None and a.status.value == "held"]
-            return held
-        # A data dir from before the index: the holds of the look-back weeks.
-        found = []
-        for week in self._select_weeks(now - HOLD_LOOKBACK, None):
-            seg = self._snap.segment(appt_segment(week))
-            if seg is None:
-                continue
-            for row in _grouped(seg, "status").get("held", ()):
-                expires = row.get("hold_expires_at")
-                if expires is not None and expires <= now_s:
-                    found.append(row)
-        return [appointment_from_store(r) for r in found]
+        due = sorted(uid for uid, row in self._snap.table(HOLDS, "held").items() if row["expires"] <= now_s)
+        return [a for a in map(self.get, due) if a is not None and a.status is AppointmentStatus.held]
 
     def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
         """Confirmed appointments with after < starts_at <= until."""
@@ -482,7 +410,7 @@ class AppointmentRepo:
             for row in _grouped(seg, "status").get("confirmed", ()):
                 if after_s < row["starts_at"] <= until_s:
                     found.append(row)
-        return [appointment_from_store(r) for r in found]
+        return [appointment_from_json(r) for r in found]
 
     def successor_of(self, uid: str) -> str | None:
         week = uid_partition(uid)
@@ -493,214 +421,255 @@ class AppointmentRepo:
     def link_successor(self, uid: str, new_uid: str) -> None:
         week = uid_partition(uid)
         assert week is not None
-        _writable(self._snap).put(appt_segment(week), "links", uid, new_uid)  # type: ignore[arg-type]
+        writable(self._snap).put(appt_segment(week), "links", uid, new_uid)
 
 
 class ReminderSentRepo:
     def __init__(self, snap: Snapshot) -> None:
         self._snap = snap
 
-    def _segment(self, uid: str) -> str:
-        week = uid_partition(uid)
-        if week is None:
+    @staticmethod
+    def _segment(uid: str) -> str:
+        segment = appointment_segment(uid)
+        if segment is None:
             raise NotFound(f"no appointment {uid!r}")
-        return appt_segment(week)
+        return segment
 
     def exists(self, uid: str, rule_id: str, group: str, recipient_id: str) -> bool:
         key = reminder_key(uid, rule_id, group, recipient_id)
         return key in self._snap.table(self._segment(uid), "reminders_sent")
 
     def add(self, row: ReminderSent) -> None:
-        _writable(self._snap).put(self._segment(row.appointment_uid), "reminders_sent", row.key, row.to_json())
-
-    update = add
+        writable(self._snap).put(self._segment(row.appointment_uid), "reminders_sent", row.key, row.to_json())
 
     def for_appointment(self, uid: str) -> list[ReminderSent]:
-        if uid_partition(uid) is None:
+        segment = appointment_segment(uid)
+        if segment is None:
             return []
-        table = self._snap.table(self._segment(uid), "reminders_sent")
+        table = self._snap.table(segment, "reminders_sent")
         prefix = f"{uid}|"
         rows = [ReminderSent.model_validate(v) for k, v in table.items() if k.startswith(prefix)]
         rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
         return rows
 
 
-def _plain_key(seq: int) -> str:
-    return f"{seq:012d}"
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON value: models hand out their nested data, never the cache's."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
 
 
-def _plain_seq(key: str) -> int:
-    return int(key[:12])
-
-
-class LogTable:
-    """An append-only table split into numbered segments of `per_segment` rows.
-
-    Each row's sequence number comes from a manifest counter (named after the table), so the
-    segment that holds a row follows from its number, and appending rewrites only the last,
-    small segment. Keys sort in sequence order.
-    """
-
-    def __init__(
-        self,
-        snap: Snapshot,
-        prefix: str,
-        table: str,
-        per_segment: int,
-        *,
-        key_of: Callable[[int], str] = _plain_key,
-        seq_of: Callable[[str], int] = _plain_seq,
-    ) -> None:
-        self._snap = snap
-        self.prefix = prefix
-        self.table = table
-        self.per_segment = per_segment
-        self.key_of = key_of
-        self.seq_of = seq_of
-
-    def segment_of(self, seq: int) -> str:
-        return f"{self.prefix}{seq // self.per_segment:06d}"
-
-    def last_seq(self) -> int:
-        return self._snap.counter(self.table)
-
-    def append(self, make: Callable[[int, str], dict[str, Any]]) -> tuple[int, str]:
-        """Append the row `make(seq, key)` builds; returns its sequence number and key."""
-        tx = _writable(self._snap)
-        seq = tx.next_seq(self.table)
-        key = self.key_of(seq)
-        tx.put(self.segment_of(seq), self.table, key, make(seq, key))
-        return seq, key
-
-    def replace(self, key: str, doc: dict[str, Any]) -> None:
-        _writable(self._snap).put(self.segment_of(self.seq_of(key)), self.table, key, doc)
-
-    def delete(self, key: str) -> None:
-        _writable(self._snap).delete(self.segment_of(self.seq_of(key)), self.table, key)
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        try:
-            seq = self.seq_of(key)
-        except (ValueError, TypeError, IndexError):
-            return None
-        return self._snap.table(self.segment_of(seq), self.table).get(key)
-
-    def newest(self) -> Iterator[dict[str, Any]]:
-        """Rows newest first, one segment at a time."""
-        for name in reversed(self._snap.names(self.prefix)):
-            table = self._snap.table(name, self.table)
-            for key in sorted(table, reverse=True):
-                yield table[key]
-
-    def after(self, seq: int) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Rows with a sequence number above `seq`, oldest first."""
-        if seq >= self.last_seq():
-            return
-        first_segment = self.segment_of(seq + 1)
-        for name in self._snap.names(self.prefix):
-            if name < first_segment:
-                continue
-            table = self._snap.table(name, self.table)
-            for key in sorted(table):
-                row_seq = self.seq_of(key)
-                if row_seq > seq:
-                    yield row_seq, table[key]
-
-
-def event_id(seq: int) -> str:
-    # The sequence number first (it locates the segment), then a random tail so that ids
-    # from two data dirs never collide at a receiver.
-    return f"evt_{seq:012d}{random_token(6)}"
-
-
-def event_seq(event_id: str) -> int:
-    if not isinstance(event_id, str) or not event_id.startswith("evt_") or not event_id[4:16].isdigit():
-        raise ValueError(f"not an event id: {event_id!r}")
-    return int(event_id[4:16])
+def _window(rows: Iterator[Any], offset: int, limit: int | None) -> list[Any]:
+    return list(itertools.islice(rows, offset, None if limit is None else offset + limit))
 
 
 class EventRepo:
     def __init__(self, snap: Snapshot) -> None:
-        self._log = LogTable(
-            snap, EVENTS_PREFIX, "events", EVENTS_PER_SEGMENT, key_of=event_id, seq_of=event_seq
-        )
+        self._log = AppendOnlyLog(snap, EVENT_LOG)
+
+    @staticmethod
+    def _event(doc: Mapping[str, Any]) -> Event:
+        return Event.model_validate({**doc, "data": copy_json(doc["data"])})
 
     def append(self, type: EventType, data: dict[str, Any], at: datetime) -> Event:
-        made: list[Event] = []
-
-        def make(seq: int, key: str) -> dict[str, Any]:
-            made.append(Event(id=key, type=type, created_at=at, data=data))
-            return made[0].to_json()
-
-        self._log.append(make)
-        return made[0]
+        _, key = self._log.new_key()
+        event = Event(id=key, type=type, created_at=at, data=data)
+        self._log.put(key, event.to_json())
+        return event
 
     def get(self, event_id: str) -> Event | None:
         doc = self._log.get(event_id)
-        return Event.model_validate(doc) if doc is not None else None
+        return self._event(doc) if doc is not None else None
 
-    def newest(
-        self, *, type: str | None = None, offset: int = 0, limit: int | None = None
-    ) -> Page[Event]:
+    def newest(self, *, type: EventType | None = None, offset: int = 0, limit: int | None = None) -> Page[Event]:
         rows = self._log.newest()
         if type is not None:
-            rows = (r for r in rows if r["type"] == type)
-        end = None if limit is None else offset + limit
-        picked = list(itertools.islice(rows, offset, end))
-        return Page([Event.model_validate(r) for r in picked], None, offset, limit)
+            rows = (r for r in rows if r["type"] == type.value)
+        return Page([self._event(r) for r in _window(rows, offset, limit)], None, offset, limit)
 
-    def after(self, seq: int, limit: int | None = None) -> Iterator[tuple[int, Event]]:
-        rows = ((s, Event.model_validate(r)) for s, r in self._log.after(seq))
-        return itertools.islice(rows, limit) if limit is not None else rows
+    def after(self, seq: int, limit: int | None = None) -> list[tuple[int, Event]]:
+        return [(s, self._event(r)) for s, r in _window(self._log.after(seq), 0, limit)]
 
     def last_seq(self) -> int:
         return self._log.last_seq()
 
     def warm(self) -> None:
-        """Read the segment the next event goes to, so the first change of a session does not
-        pay for parsing it."""
-        self._log._snap.segment(self._log.segment_of(self.last_seq() + 1))
+        self._log.warm()
 
 
 class AuditRepo:
+    """The audit log; entries about one appointment are kept in its week, beside it."""
+
     def __init__(self, snap: Snapshot) -> None:
         self._snap = snap
-        self._log = LogTable(snap, AUDIT_PREFIX, "audit", AUDIT_PER_SEGMENT)
+        self._log = AppendOnlyLog(snap, AUDIT_LOG)
 
     @staticmethod
-    def _appointment_week(target: str) -> str | None:
+    def _home(target: str) -> str | None:
         if target.startswith("appointment:"):
-            return uid_partition(target.split(":", 1)[1])
+            return appointment_segment(target.split(":", 1)[1])
         return None
 
+    @staticmethod
+    def _entry(doc: Mapping[str, Any]) -> AuditEntry:
+        return AuditEntry.model_validate({**doc, "details": copy_json(doc.get("details", {}))})
+
     def append(self, entry: AuditEntry) -> None:
-        week = self._appointment_week(entry.target)
-        if week is None:
-            self._log.append(lambda seq, key: entry.to_json())
-            return
-        tx = _writable(self._snap)
-        seq = tx.next_seq("audit")
-        tx.put(appt_segment(week), "audit", f"{seq:012d}", entry.to_json())
+        _, key = self._log.new_key()
+        self._log.put(key, entry.to_json(), segment=self._home(entry.target))
 
     def for_target(self, target: str) -> list[AuditEntry]:
-        week = self._appointment_week(target)
-        if week is not None:
-            table = self._snap.table(appt_segment(week), "audit")
+        home = self._home(target)
+        if home is not None:
+            table = self._snap.table(home, AUDIT_LOG.name)
             rows = [table[k] for k in sorted(table) if table[k]["target"] == target]
         else:
             rows = [r for r in self._log.newest() if r["target"] == target]
             rows.reverse()
-        return [AuditEntry.model_validate(r) for r in rows]
+        return [self._entry(r) for r in rows]
 
     def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[AuditEntry]:
         """Audit entries not about one appointment (those live with the appointment)."""
-        end = None if limit is None else offset + limit
-        picked = list(itertools.islice(self._log.newest(), offset, end))
-        return Page([AuditEntry.model_validate(r) for r in picked], None, offset, limit)
+        return Page([self._entry(r) for r in _window(self._log.newest(), offset, limit)], None, offset, limit)
+
+
+class _QueuedRepo(Generic[Q]):
+    """Deliveries or messages: a queued log of rows that each wait for their next attempt."""
+
+    def __init__(self, log: AppendOnlyLog, model: type[Q]) -> None:
+        self._log = log
+        self._model: type[Q] = model
+
+    def new_id(self) -> str:
+        return self._log.new_key()[1]
+
+    def get(self, row_id: str) -> Q | None:
+        doc = self._log.get(row_id) if isinstance(row_id, str) else None
+        return self._model.model_validate(doc) if doc is not None else None
+
+    def put(self, row: Q) -> None:
+        """Store `row`; a pending row stays in the queue with its next attempt and lease."""
+        self._log.put(row.id, row.to_json())
+        if row.status == "pending":
+            at, lease = row.next_attempt_at, row.lease_until
+            self._log.enqueue(row.id, at=format_utc(at) if at else "", lease=format_utc(lease) if lease else "")
+        else:
+            self._log.dequeue(row.id)
+
+    def due(self, now: datetime, limit: int | None = None) -> list[Q]:
+        return [row for row in map(self.get, self._log.due(format_utc(now), limit)) if row is not None]
+
+    def queued(self) -> int:
+        return self._log.queued()
+
+    def last_seq(self) -> int:
+        """How many rows were ever made (their sequence numbers start at 1)."""
+        return self._log.last_seq()
+
+    def _newest(self, status: str | None, offset: int, limit: int | None) -> Page[Q]:
+        rows = self._log.newest()
+        if status is not None:
+            rows = (r for r in rows if r["status"] == status)
+        return Page([self._model.model_validate(r) for r in _window(rows, offset, limit)], None, offset, limit)
+
+
+class DeliveryRepo(_QueuedRepo[Delivery]):
+    def __init__(self, snap: Snapshot) -> None:
+        super().__init__(AppendOnlyLog(snap, DELIVERY_LOG), Delivery)
+        self._snap = snap
+
+    def newest(
+        self, *, status: DeliveryStatus | None = None, offset: int = 0, limit: int | None = None
+    ) -> Page[Delivery]:
+        return self._newest(status.value if status is not None else None, offset, limit)
+
+    def link_appointment(self, uid: str, delivery_ids: Sequence[str]) -> None:
+        """Record that these deliveries carry events about appointment `uid`."""
+        segment = delivery_index_segment(uid)
+        if segment is None or not delivery_ids:
+            return
+        known = self._snap.table(segment, "by_appointment").get(uid) or {}
+        writable(self._snap).put(segment, "by_appointment", uid, {"ids": [*known.get("ids", []), *delivery_ids]})
+
+    def for_appointment(self, uid: str) -> list[Delivery]:
+        """Deliveries of the events about appointment `uid`, oldest first."""
+        segment = delivery_index_segment(uid)
+        if segment is None:
+            return []
+        known = self._snap.table(segment, "by_appointment").get(uid) or {}
+        return [row for row in map(self.get, known.get("ids", [])) if row is not None]
+
+
+class MessageRepo(_QueuedRepo[OutboxMessage]):
+    def __init__(self, snap: Snapshot) -> None:
+        super().__init__(AppendOnlyLog(snap, MESSAGE_LOG), OutboxMessage)
+
+    def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[OutboxMessage]:
+        return self._newest(None, offset, limit)
+
+
+class CursorRepo:
+    """Named positions in the logs, kept as manifest counters."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+
+    def get(self, name: str) -> int:
+        return self._snap.counter(name)
+
+    def set(self, name: str, value: int) -> None:
+        writable(self._snap).set_counter(name, value)
+
+
+class BulkLoad:
+    """The bulk loader: whole tables written at once, in their JSON form."""
+
+    def __init__(self, view: TinyView) -> None:
+        self._view = view
+        self._snap = view.snap
+
+    def is_empty(self) -> bool:
+        return not self._snap.names("")
+
+    def clear(self) -> None:
+        tx = writable(self._snap)
+        for name in tx.names(""):
+            tx.drop(name)
+
+    def add_patients(self, patients: Sequence[Patient]) -> None:
+        table = writable(self._snap).writable_table(PATIENTS, "patients")
+        for patient in patients:
+            table[patient.id] = patient.to_json()
+        self._view.patients.index_names({p.id: p.name for p in patients})
+
+    def add_appointments(self, appointments: Sequence[Mapping[str, Any]]) -> None:
+        self._view.appointments.put_many(appointments)
+
+    def add_audit(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        tx = writable(self._snap)
+        for entry in entries:
+            seq = tx.next_seq(AUDIT_LOG.name)
+            key = AUDIT_LOG.key_of(seq)
+            home = AuditRepo._home(str(entry["target"])) or AUDIT_LOG.segment_of(seq)
+            tx.writable_table(home, AUDIT_LOG.name)[key] = dict(entry)
+
+    def add_events(self, events: Sequence[Mapping[str, Any]]) -> None:
+        tx = writable(self._snap)
+        for event in events:
+            seq = tx.next_seq(EVENT_LOG.name)
+            key = EVENT_LOG.key_of(seq)
+            tx.writable_table(EVENT_LOG.segment_of(seq), EVENT_LOG.name)[key] = {"id": key, **event}
 
 
 class TinyView:
-    """All repositories over one snapshot (read) or transaction (write)."""
+    """Every repository over one snapshot (`read()`) or transaction (`write()`).
+
+    A context manager to fit `Store.read()`; a snapshot holds nothing open, so leaving the
+    block releases nothing, and a view may also be used without one.
+    """
 
     def __init__(self, snap: Snapshot) -> None:
         self.snap = snap
@@ -723,17 +692,20 @@ class TinyView:
         self.audit = AuditRepo(snap)
         self.deliveries = DeliveryRepo(snap)
         self.messages = MessageRepo(snap)
+        self.cursors = CursorRepo(snap)
+        self.bulk = BulkLoad(self)
+
+    def __enter__(self) -> TinyView:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
 
     @property
     def generation(self) -> int:
         return self.snap.generation
-
-    @property
-    def writable(self) -> bool:
-        return self.snap.writable
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        _writable(self.snap).after_commit(callback)
 
 
 class TinyStore:
@@ -745,6 +717,10 @@ class TinyStore:
     @property
     def data_dir(self) -> Path:
         return self.engine.data_dir
+
+    @property
+    def location(self) -> str:
+        return str(self.engine.data_dir)
 
     def read(self) -> TinyView:
         return TinyView(self.engine.snapshot())
@@ -759,3 +735,7 @@ class TinyStore:
 
     def is_empty(self) -> bool:
         return not self.engine.manifest().segments
+
+    def warm_up(self) -> None:
+        """Parse the segment the next event goes to: the first change of a session appends one."""
+        self.read().events.warm()

@@ -182,9 +182,8 @@ class RxdeskApp(App[int]):
         """One tick in a child process (rxdesk.worker.process): the app never shares its
         interpreter with the tick's parsing and sending, so the screen does not stutter."""
         worker = get_current_worker()
-        settings = self.desk.settings or Settings(data_dir=self.desk.store.data_dir, agent=self.agent)
         try:
-            done = tick_in_child(settings, self.desk.clock, cancelled=lambda: worker.is_cancelled)
+            done = tick_in_child(self.desk.settings, self.desk.clock, cancelled=lambda: worker.is_cancelled)
             outcome = (f"worker {done.text}" if done.ok else f"worker {self._clock_label()} failed: {done.text}",
                        not done.ok)
         except Exception as exc:  # noqa: BLE001 - the app stays up; support gets the traceback
@@ -229,8 +228,8 @@ class RxdeskApp(App[int]):
         """`c`: explain why not, or ask for the reason and cancel."""
 
         def opened(summary: AppointmentSummary) -> None:
-            if summary.cancellable:
-                self.notify(f"{uid} cannot be cancelled: {summary.cancellable}", severity="warning",
+            if summary.cancel_refusal:
+                self.notify(f"{uid} cannot be cancelled: {summary.cancel_refusal}", severity="warning",
                             title="Not cancelled")
                 return
             text = summary.text()

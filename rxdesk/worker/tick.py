@@ -63,7 +63,7 @@ from rxdesk.services.webhooks import (
     post_signed,
     subscription_target,
 )
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView, UnitOfWork
 
 LEASE = timedelta(minutes=5)
 # No attempt starts later than this after the claim, so the slowest one (a 15 s timeout) still
@@ -163,8 +163,9 @@ class Maintenance:
         now = now or self.desk.clock.now()
         report = TickReport(now)
         store = self.desk.store
-        if not self._has_work(store.read(), now):
-            return report
+        with store.read() as view:
+            if not self._has_work(view, now):
+                return report
         notifier = Notifier(self.desk.settings)
         with store.write() as view:
             deliveries, messages = self._phase_one(view, now, notifier, report)
@@ -182,22 +183,22 @@ class Maintenance:
         report.writes += 1
         return report
 
-    def _has_work(self, view: TinyView, now: datetime) -> bool:
+    def _has_work(self, view: StoreView, now: datetime) -> bool:
         """Cheap reads that decide whether the tick needs the write lock at all."""
         if view.deliveries.due(now, 1) or view.messages.due(now, 1):
             return True
-        if view.events.last_seq() > view.snap.counter(FANOUT_CURSOR) and any(
+        if view.events.last_seq() > view.cursors.get(FANOUT_CURSOR) and any(
             s.active for s in view.subscriptions.all()
         ):
             return True
-        if view.appointments.held_expiring(now):
+        if view.appointments.lapsed_holds(now):
             return True
         return bool(self._due_reminders(view, now, first_only=True))
 
     # -- phase one: everything decided under the lock, in one write ------------------
 
-    def _phase_one(self, view: TinyView, now: datetime, notifier: Notifier, report: TickReport) -> tuple[list[Claimed], list[OutboxMessage]]:
-        for appt in view.appointments.held_expiring(now):
+    def _phase_one(self, view: UnitOfWork, now: datetime, notifier: Notifier, report: TickReport) -> tuple[list[Claimed], list[OutboxMessage]]:
+        for appt in view.appointments.lapsed_holds(now):
             expired = lifecycle.expire(appt, now)
             view.appointments.put(expired)
             publish(view, EventType.APPOINTMENT_HOLD_EXPIRED, appointment_data(expired), now)
@@ -209,7 +210,7 @@ class Maintenance:
         report.deliveries_created += self._fan_out(view, now)
         return self._claim_deliveries(view, now, report), self._claim_messages(view, now)
 
-    def _due_reminders(self, view: TinyView, now: datetime, *, first_only: bool = False) -> list[DueReminder]:
+    def _due_reminders(self, view: StoreView, now: datetime, *, first_only: bool = False) -> list[DueReminder]:
         """(appointment, rule) pairs whose moment has come, before the start, not yet fired
         for every recipient. Only confirmed appointments: cancelled, rebooked-away and expired
         ones never get reminders."""
@@ -239,7 +240,7 @@ class Maintenance:
                         return found
         return found
 
-    def _recipients(self, view: TinyView, due: DueReminder) -> list[dict[str, str]]:
+    def _recipients(self, view: StoreView, due: DueReminder) -> list[dict[str, str]]:
         appt, group = due.appointment, due.rule.recipient
         if group is RecipientGroup.patient:
             p = view.patients.get(appt.patient_id)
@@ -252,7 +253,7 @@ class Maintenance:
         return [{"group": group.value, "id": a.id, "name": a.name, "email": a.email, "phone": a.phone}
                 for a in view.admins.all()]
 
-    def _fire(self, view: TinyView, due: DueReminder, now: datetime, notifier: Notifier, report: TickReport) -> int:
+    def _fire(self, view: UnitOfWork, due: DueReminder, now: datetime, notifier: Notifier, report: TickReport) -> int:
         appt, rule = due.appointment, due.rule
         late = max(0, int((now - due.due_at).total_seconds()))
         fired = 0
@@ -281,7 +282,7 @@ class Maintenance:
             fired += 1
         return fired
 
-    def _queue(self, view: TinyView, channel: MessageChannel, address: str, due: DueReminder,
+    def _queue(self, view: UnitOfWork, channel: MessageChannel, address: str, due: DueReminder,
                recipient: dict[str, str], event: Event, now: datetime, notifier: Notifier, report: TickReport) -> str:
         """Queue one email or SMS; returns the status recorded on the ReminderSent row."""
         if channel is MessageChannel.sms:
@@ -308,7 +309,7 @@ class Maintenance:
             report.messages_outbox += 1
         return "queued" if configured else "outbox"
 
-    def _text(self, view: TinyView, due: DueReminder, recipient: dict[str, str], *, short: bool) -> tuple[str, str]:
+    def _text(self, view: StoreView, due: DueReminder, recipient: dict[str, str], *, short: bool) -> tuple[str, str]:
         org = view.org.get()
         tz = org.timezone if org else "UTC"
         appt = due.appointment
@@ -323,10 +324,10 @@ class Maintenance:
                 f"Appointment: {appt.uid}\n")
         return subject, body
 
-    def _fan_out(self, view: TinyView, now: datetime) -> int:
+    def _fan_out(self, view: UnitOfWork, now: datetime) -> int:
         """Every event after the cursor becomes one delivery per active subscription that wants
         its type and existed when it was created."""
-        cursor = view.snap.counter(FANOUT_CURSOR)
+        cursor = view.cursors.get(FANOUT_CURSOR)
         last = view.events.last_seq()
         if last <= cursor:
             return 0
@@ -351,17 +352,14 @@ class Maintenance:
             cursor = seq
         for uid, delivery_ids in by_appointment.items():
             view.deliveries.link_appointment(uid, delivery_ids)
-        view.snap.set_counter(FANOUT_CURSOR, cursor)  # type: ignore[attr-defined]
+        view.cursors.set(FANOUT_CURSOR, cursor)
         return made
 
-    def _claim_deliveries(self, view: TinyView, now: datetime, report: TickReport) -> list[Claimed]:
+    def _claim_deliveries(self, view: UnitOfWork, now: datetime, report: TickReport) -> list[Claimed]:
         claimed: list[Claimed] = []
         secrets: dict[str, str] = {}
         lease_until = now + LEASE
-        for delivery_id in view.deliveries.due(now, CLAIM_BATCH):
-            delivery = view.deliveries.get(delivery_id)
-            if delivery is None:
-                continue
+        for delivery in view.deliveries.due(now, CLAIM_BATCH):
             sub = view.subscriptions.get(delivery.subscription_id)
             event = view.events.get(delivery.event_id)
             if sub is None or not sub.active or event is None:
@@ -389,12 +387,9 @@ class Maintenance:
             claimed.append(Claimed(delivery, sub.url, dict(sub.headers), secrets[sub.id], payload(event)))
         return claimed
 
-    def _claim_messages(self, view: TinyView, now: datetime) -> list[OutboxMessage]:
+    def _claim_messages(self, view: UnitOfWork, now: datetime) -> list[OutboxMessage]:
         claimed = []
-        for message_id in view.messages.due(now, CLAIM_BATCH):
-            message = view.messages.get(message_id)
-            if message is None:
-                continue
+        for message in view.messages.due(now, CLAIM_BATCH):
             leased = message.model_copy(update={"lease_owner": self.lease_id, "lease_until": now + LEASE})
             view.messages.put(leased)
             claimed.append(leased)
@@ -448,7 +443,7 @@ class Maintenance:
 
     # -- phase three: the results, in one write ------------------------------------------
 
-    def _record(self, view: TinyView, now: datetime, results: list[tuple[Claimed, AttemptResult | None]],
+    def _record(self, view: UnitOfWork, now: datetime, results: list[tuple[Claimed, AttemptResult | None]],
                 sent: list[tuple[OutboxMessage, str | None]], report: TickReport) -> None:
         for item, result in results:
             current = view.deliveries.get(item.delivery.id)
@@ -500,7 +495,7 @@ class Maintenance:
                 update.update(next_attempt_at=now + MESSAGE_RETRY[attempts - 1])
             view.messages.put(current.model_copy(update=update))
 
-    def _deactivate(self, view: TinyView, sub_id: str, now: datetime) -> None:
+    def _deactivate(self, view: UnitOfWork, sub_id: str, now: datetime) -> None:
         sub = view.subscriptions.get(sub_id)
         if sub is None or not sub.active:
             return

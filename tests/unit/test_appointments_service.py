@@ -163,4 +163,4 @@ def test_show_gathers_people_chain_and_audit(clinic, booked) -> None:  # type: i
     data = clinic.appointments.show(first.uid).to_json()
     assert data["rebook_chain"] == {"previous": [], "next": [second.uid, third.uid]}
     assert data["next_meeting_uid"] == second.uid
-    assert clinic.appointments.show(booked["past_completed"].uid).cancellable is not None
+    assert clinic.appointments.show(booked["past_completed"].uid).cancel_refusal is not None

@@ -223,11 +223,11 @@ def test_the_holds_index_follows_holds_and_feeds_expiry(clinic, now) -> None:  #
     view = clinic.store.read()
     assert set(view.snap.table("holds", "held")) == {held.uid, soon.uid}
     created = soon.created_at
-    assert [a.uid for a in view.appointments.held_expiring(created + timedelta(minutes=10))] == [soon.uid]
+    assert [a.uid for a in view.appointments.lapsed_holds(created + timedelta(minutes=10))] == [soon.uid]
     clinic.appointments.cancel_appointment(soon.uid, "x", "tester")
     view = clinic.store.read()
     assert set(view.snap.table("holds", "held")) == {held.uid}
-    assert view.appointments.held_expiring(created + timedelta(minutes=10)) == []
+    assert view.appointments.lapsed_holds(created + timedelta(minutes=10)) == []
 
 
 def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignore[no-untyped-def]

@@ -83,8 +83,8 @@ class AppointmentScreen(DetailScreen):
             rows.append(("Cancelled", f"{local(appt.cancelled_at)} by {appt.cancelled_by or '—'}"))
         if appt.cancel_reason:
             rows.append(("Reason", appt.cancel_reason))
-        if detail.cancellable:
-            rows.append(("Cannot cancel", detail.cancellable))
+        if detail.cancel_refusal:
+            rows.append(("Cannot cancel", detail.cancel_refusal))
         self.query_one("#appointment-main", Static).update(fields_grid(rows))
         self.query_one("#appointment-chain", Static).update(self._chain(detail, tz))
         self.query_one("#appointment-reminders", Static).update(self._reminders(detail, tz))

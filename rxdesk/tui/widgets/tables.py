@@ -121,7 +121,7 @@ class AppointmentTable(DeskTable):
                 row.doctor_name,
                 row.patient_name,
                 row.type_name,
-                self._status(row.doc["status"]),
+                self._status(row.status.value),
                 row.uid,
                 key=row.uid,
             )
@@ -135,10 +135,7 @@ class AppointmentTable(DeskTable):
         uid = appointment.uid
         if uid not in self.rows_by_uid:
             return
-        old = self.rows_by_uid[uid]
-        self.rows_by_uid[uid] = AppointmentRow(
-            appointment.to_json(), old.doctor_name, old.patient_name, old.type_name
-        )
+        self.rows_by_uid[uid] = self.rows_by_uid[uid].showing(appointment)
         self.update_cell(uid, "status", self._status(appointment.status.value))
 
     @property
@@ -174,8 +171,8 @@ class AppointmentTable(DeskTable):
 
     def action_patient(self) -> None:
         if (row := self.selected) is not None:
-            self.app.open_patient(row.doc["patient_id"])
+            self.app.open_patient(row.patient_id)
 
     def action_doctor(self) -> None:
         if (row := self.selected) is not None:
-            self.app.open_doctor(row.doc["doctor_id"])
+            self.app.open_doctor(row.doctor_id)
