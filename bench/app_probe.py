@@ -133,7 +133,7 @@ async def probe(data_dir: Path, started: float) -> dict[str, float]:
 
         # One maintenance tick inside the app, as the in-app worker runs it.
         try:
-            from rxdesk.worker.tick import Maintenance  # noqa: F401
+            from rxdesk.services.maintenance import MaintenanceService  # noqa: F401
         except ImportError:
             pass
         else:

@@ -72,16 +72,16 @@ def _desk(data: Path):  # type: ignore[no-untyped-def]
 def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> dict[str, dict[str, Any]]:
     from rxdesk.domain.models import EventType
     from rxdesk.domain.queries import AppointmentQuery
-    from rxdesk.worker.tick import Maintenance
+    from rxdesk.services.maintenance import MaintenanceService
 
     figures: dict[str, dict[str, Any]] = {}
 
     # Idle: after a first tick has caught up with what the data set had due at NOW.
     desk = _desk(snapshot_dir(built.data_dir, work / "worker-idle"))
-    worker = Maintenance(desk, owner="bench")
+    worker = MaintenanceService(desk, owner="bench")
     worker.tick()
     samples = [time_call(worker.tick) for _ in range(max(runs, 5))]
-    cold = time_call(Maintenance(_desk(work / "worker-idle"), owner="bench").tick)
+    cold = time_call(MaintenanceService(_desk(work / "worker-idle"), owner="bench").tick)
     figures["tick_idle"] = {"rxdesk": median_of(samples),
                             "note": f"a running worker; {cold * 1000:.0f} ms with nothing cached, as `worker --once`"}
     log(f"tick idle {figures['tick_idle']['rxdesk']:.3f} s")
@@ -98,7 +98,7 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> di
     tick_samples, writes, fired = [], [], []
     for run in range(runs):
         desk = _desk(snapshot_dir(built.data_dir, work / f"worker-fire-{run}"))
-        worker = Maintenance(desk, owner="bench")
+        worker = MaintenanceService(desk, owner="bench")
         worker.tick()  # catch up first
         page = desk.store.read().appointments.search(
             AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW + timedelta(minutes=1), limit=FIRE + 1, count=False)

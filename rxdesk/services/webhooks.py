@@ -3,8 +3,8 @@
 Deliveries follow the Standard Webhooks specification: `webhook-id` (the event id, the same
 on every retry), `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 over
 `id.timestamp.body` with the decoded `whsec_` secret), made afresh for each attempt; body
-`{"type", "timestamp", "data"}`. The worker makes and sends deliveries; this module holds the
-rules and the agent's actions.
+`{"type", "timestamp", "data"}`. This module holds one signed attempt and the agent's
+actions; the maintenance tick makes, claims and retries deliveries (`deliveries`).
 """
 
 from __future__ import annotations
@@ -44,9 +44,7 @@ RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signat
                               "content-type", "content-length", "host", "transfer-encoding"})
 MAX_HEADERS = 20
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
-# After attempt n fails, wait RETRY_AFTER[n-1]; when they run out, the delivery is dead.
-RETRY_AFTER = (timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
-               timedelta(hours=5), timedelta(hours=10), timedelta(hours=10))
+# The longest wait a receiver's Retry-After header may ask for.
 MAX_RETRY_AFTER = timedelta(hours=24)
 EXCERPT = 2000  # characters of a receiver's answer kept on the delivery
 EXCERPT_BYTES = 4 * EXCERPT
@@ -328,7 +326,7 @@ class WebhookService(Service):
             now = self.now()
             again = delivery.model_copy(update={
                 "status": DeliveryStatus.pending, "attempts": 0, "next_attempt_at": now,
-                "lease_owner": "", "lease_until": None, "last_error": "",
+                "lease_id": "", "lease_until": None, "last_error": "",
             })
             view.deliveries.put(again)
             record(view, at=now, actor=actor, action="delivery.replay", target=f"delivery:{delivery.id}",

@@ -17,7 +17,7 @@ from typing import TextIO
 from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.services import Desk
-from rxdesk.worker.tick import Maintenance, TickReport
+from rxdesk.services.maintenance import MaintenanceService, TickReport
 
 
 def _stamp() -> str:
@@ -44,7 +44,7 @@ def report_json(report: TickReport, seconds: float) -> str:
 
 def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: TextIO,
         sleep_until: Callable[[threading.Event, float], bool] | None = None, as_json: bool = False) -> int:
-    maintenance = Maintenance(desk, owner=owner)
+    maintenance = MaintenanceService(desk, owner=owner)
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -85,7 +85,7 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
     return 1 if (once and failures) else 0
 
 
-def _once_as_json(desk: Desk, maintenance: Maintenance, out: TextIO) -> int:
+def _once_as_json(desk: Desk, maintenance: MaintenanceService, out: TextIO) -> int:
     import json
 
     started = time.monotonic()

@@ -13,7 +13,7 @@ from rxdesk.tui.modals.rule import RuleModal
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.screens.webhooks import DeliveryModal, ShownOnceModal, SubscriptionModal, WebhooksScreen
 from rxdesk.tui.widgets.tables import DeskTable
-from rxdesk.worker.tick import Maintenance
+from rxdesk.services.maintenance import MaintenanceService
 from tests.helpers import fingerprint, make_appointment
 from tests.receiver import Receiver
 from tests.tui.conftest import make_app, settle, text_of
@@ -104,7 +104,7 @@ async def test_subscriptions_deliveries_and_replay(clinic: Desk, now, data_dir) 
             # A cancellation, ticked to death by a failing receiver, then replayed from the app.
             appt = make_appointment(clinic, start=now + timedelta(days=1))
             clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
-            worker = Maintenance(clinic)
+            worker = MaintenanceService(clinic)
             for step in (0, 5, 300, 1800, 7200, 18000, 36000, 36000):
                 clinic.clock.advance(timedelta(seconds=step))
                 worker.tick()

@@ -1,0 +1,124 @@
+"""Emails and SMS of reminders: queued with the reminder, sent outside the lock, retried.
+
+A message is `pending` when its transport is configured (the tick sends it, retrying after
+MESSAGE_RETRY_SCHEDULE; after the last it has `failed`), or `outbox` when not: it stays in the
+local outbox that the app and `rxdesk outbox list` show. A recipient without an address gets
+a recorded skip on the reminder, never a message.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.models import MessageChannel, MessageStatus, OutboxMessage
+from rxdesk.domain.phones import normalize_mobile
+from rxdesk.services.notify import Notifier, SendFailed
+from rxdesk.store.protocols import UnitOfWork
+
+MESSAGE_RETRY_SCHEDULE = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
+MAIL_CONNECTIONS = 4  # SMTP connections a tick sends its emails over, each reused for many
+NO_MOBILE = "skipped: no mobile number"
+NO_EMAIL = "skipped: no email address"
+QUEUED = "queued"
+IN_OUTBOX = "outbox"
+
+
+class Outcome(StrEnum):
+    sent = "sent"
+    retrying = "retrying"
+    failed = "failed"
+    not_sent = "not_sent"  # the send window closed before the attempt started: back in the queue
+    taken_over = "taken_over"  # our lease ran out and another runner has it
+
+
+def queue(view: UnitOfWork, channel: MessageChannel, address: str, subject: str, body: str, *,
+          appointment_uid: str, event_id: str, now: datetime, notifier: Notifier) -> str:
+    """Queue one email or SMS; returns what the reminder records: QUEUED, IN_OUTBOX (no
+    transport configured) or why nothing was queued (NO_MOBILE, NO_EMAIL)."""
+    if channel is MessageChannel.sms:
+        try:
+            address = normalize_mobile(address or "", allow_empty=True)
+        except RxdeskError:
+            address = ""
+        if not address:
+            return NO_MOBILE
+        configured = notifier.sms_configured
+    else:
+        if not address:
+            return NO_EMAIL
+        configured = notifier.email_configured
+    view.messages.put(OutboxMessage(
+        id=view.messages.new_id(), channel=channel, to=address, subject=subject, body=body,
+        status=MessageStatus.pending if configured else MessageStatus.outbox, created_at=now,
+        appointment_uid=appointment_uid, event_id=event_id, next_attempt_at=now if configured else None,
+    ))
+    return QUEUED if configured else IN_OUTBOX
+
+
+def claim(view: UnitOfWork, now: datetime, *, lease_id: str, lease_until: datetime,
+          limit: int) -> list[OutboxMessage]:
+    """Lease the due messages to `lease_id`."""
+    claimed = []
+    for message in view.messages.due(now, limit):
+        leased = message.model_copy(update={"lease_id": lease_id, "lease_until": lease_until})
+        view.messages.put(leased)
+        claimed.append(leased)
+    return claimed
+
+
+def send(claimed: list[OutboxMessage], notifier: Notifier, *, senders: int,
+         started_in_time: Callable[[], bool]) -> list[tuple[OutboxMessage, str | None]]:
+    """Emails over a few shared SMTP connections, SMS over one HTTP client, concurrently.
+    Each result: "" sent, a one-line error, or None when the send window had closed."""
+    if not claimed:
+        return []
+    emails = [m for m in claimed if m.channel is MessageChannel.email]
+    texts = [m for m in claimed if m.channel is MessageChannel.sms]
+    lanes = [lane for lane in (emails[i::MAIL_CONNECTIONS] for i in range(MAIL_CONNECTIONS)) if lane]
+
+    def attempt(message: OutboxMessage, deliver: Callable[[], None]) -> tuple[OutboxMessage, str | None]:
+        if not started_in_time():
+            return message, None
+        try:
+            deliver()
+        except SendFailed as exc:
+            return message, str(exc)
+        except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
+            return message, f"could not send ({type(exc).__name__})"
+        return message, ""
+
+    def email_lane(lane: list[OutboxMessage]) -> list[tuple[OutboxMessage, str | None]]:
+        with notifier.mail_session() as session:
+            return [attempt(m, functools.partial(session.send, m.to, m.subject, m.body)) for m in lane]
+
+    with notifier.sms_client() as client, ThreadPoolExecutor(max_workers=senders) as pool:
+        mail = [pool.submit(email_lane, lane) for lane in lanes]
+        sms = [pool.submit(attempt, m, functools.partial(notifier.send_sms, m.to, m.body, client)) for m in texts]
+        return [r for f in mail for r in f.result()] + [f.result() for f in sms]
+
+
+def outcome(current: OutboxMessage | None, error: str | None, now: datetime,
+            lease_id: str) -> tuple[OutboxMessage | None, Outcome]:
+    """The message after one attempt, by the retry policy, and what happened to it."""
+    if current is None or current.status is not MessageStatus.pending or current.lease_id != lease_id:
+        return None, Outcome.taken_over
+    if error is None:
+        return current.model_copy(update={"lease_id": "", "lease_until": None}), Outcome.not_sent
+    attempts = current.attempts + 1
+    update: dict[str, Any] = {"attempts": attempts, "lease_id": "", "lease_until": None, "last_error": error}
+    if not error:
+        update.update(status=MessageStatus.sent, sent_at=now, next_attempt_at=None)
+        happened = Outcome.sent
+    elif attempts > len(MESSAGE_RETRY_SCHEDULE):
+        update.update(status=MessageStatus.failed, next_attempt_at=None)
+        happened = Outcome.failed
+    else:
+        update.update(next_attempt_at=now + MESSAGE_RETRY_SCHEDULE[attempts - 1])
+        happened = Outcome.retrying
+    return current.model_copy(update=update), happened
