@@ -35,7 +35,7 @@ GROUP_HELP = {
     "reminders": "reminder rules of appointment types",
     "subscriptions": "webhook subscriptions",
     "deliveries": "webhook deliveries",
-    "events": "the event outbox",
+    "events": "the event log",
 }
 
 
