@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         built = build(spec, Path(args.data))
         print(f"[{spec.name}] {built.stats}", flush=True)
         work = Path(tempfile.mkdtemp(prefix=f"rxdesk-bench-{spec.name}-"))
-        figures = probes.measure_all(built, work, runs=runs, naive=naive, log=lambda m: print(f"[{spec.name}] {m}", flush=True))
+        figures = probes.measure_all(built, work, runs=runs, naive=naive, log=lambda m: print(f"[{spec.name}] {m}", flush=True))  # noqa: B023 - used in this iteration
         results[spec.name] = {"spec": spec, "stats": built.stats, "figures": figures}
     speeds.append(cpu_reference())
     extra: dict[str, object] = {"cpu_reference_ms": speeds}

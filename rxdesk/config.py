@@ -35,7 +35,7 @@ def default_data_dir() -> Path:
 def _default_agent() -> str:
     try:
         name = getpass.getuser()
-    except Exception:  # no passwd entry in some containers
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
         name = "agent"
     return name if _AGENT_RE.fullmatch(name or "") else "agent"
 

@@ -36,7 +36,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 item = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
                 if receiver.gate is not None:

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError, short_path
@@ -54,7 +54,7 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(self.prog, message)
 
 
@@ -84,9 +84,9 @@ class CommandLine:
         )
         self.parser.set_defaults(handler=None)
         self._top = self.parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
-        self._groups: dict[str, argparse._SubParsersAction] = {}
+        self._groups: dict[str, argparse._SubParsersAction[Parser]] = {}
 
-    def _group(self, group: str) -> argparse._SubParsersAction:
+    def _group(self, group: str) -> argparse._SubParsersAction[Parser]:
         if group not in self._groups:
             parser = self._top.add_parser(group, help=GROUP_HELP.get(group, ""), description=GROUP_HELP.get(group))
             _common(parser, top=False)
@@ -156,8 +156,8 @@ class Context:
         if not rows:
             self.err.write(f"{empty}\n")
             return
-        columns = list(zip(*rows))
-        widths = [max(len(h), max(map(len, col))) for h, col in zip(headers, columns)]
+        columns = list(zip(*rows, strict=True))
+        widths = [max(len(h), *map(len, col)) for h, col in zip(headers, columns, strict=True)]
         # Pad every column but the last; one format string per table is the fast path.
         pattern = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + "  {}"
         lines = [pattern.format(*headers).rstrip()]
@@ -181,7 +181,7 @@ def _log_crash(ctx: Context | None) -> str:
     try:
         if ctx is not None:
             data_dir = ctx.settings.data_dir
-    except Exception:
+    except Exception:  # noqa: BLE001 - the crash log needs a place, not the reason it has none
         pass
     return log_crash(data_dir)
 
@@ -225,7 +225,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
             return 1
         sys.stderr.write(f"rxdesk: {_os_problem(exc)}\n")  # no such file, disk full, name too long, ...
         return 1
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - one line for the agent; support gets the traceback
         where = _log_crash(ctx)
         sys.stderr.write(f"rxdesk: internal error ({type(exc).__name__}); details were written to {where}\n")
         return 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
+from datetime import datetime
 
 from rxdesk.commands import GROUP_HELP, CommandLine, Context, add_json
 from rxdesk.domain.times import format_local
@@ -155,7 +156,10 @@ def deliveries_show(args: argparse.Namespace, ctx: Context) -> int:
         ctx.json(detail.to_json())
         return 0
     d, tz = detail.delivery, ctx.timezone
-    when = lambda v: format_local(v, tz) if v else ""  # noqa: E731
+
+    def when(value: datetime | None) -> str:
+        return format_local(value, tz) if value else ""
+
     ctx.fields([("id", d.id), ("event", f"{d.event_id} ({d.event_type.value})"), ("subscription", d.subscription_id),
                 ("url", d.url), ("status", d.status.value), ("attempts", str(d.attempts)),
                 ("last attempt", when(d.last_attempt_at)), ("next attempt", when(d.next_attempt_at)),

@@ -337,8 +337,8 @@ __all__ = [
     "ReminderSent",
     "Subscription",
     "appointment_target",
-    "reminder_key",
     "datetime",
+    "reminder_key",
 ]
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import date, timedelta
+from typing import Any
 
 from rxdesk.domain.models import AppointmentType, Doctor
 from rxdesk.domain.phones import normalize_mobile, region_for_zone

@@ -111,7 +111,7 @@ class Segment:
     """One parsed segment: `{table: {doc_id: document}}`. Treated as immutable once loaded;
     derived views (sorted lists, indexes) are memoised on it."""
 
-    __slots__ = ("name", "file", "data", "_memo", "_copied")
+    __slots__ = ("_copied", "_memo", "data", "file", "name")
 
     def __init__(self, name: str, file: str | None, data: dict[str, dict[str, Any]]) -> None:
         self.name = name

@@ -187,7 +187,7 @@ class RxdeskApp(App[int]):
             outcome = (f"worker {done.text}" if done.ok else f"worker {self._clock_label()} failed: {done.text}",
                        not done.ok)
         except Exception as exc:  # noqa: BLE001 - the app stays up; support gets the traceback
-            log_crash(settings.data_dir)
+            log_crash(self.desk.settings.data_dir)
             outcome = (f"worker {self._clock_label()} failed ({type(exc).__name__}); see logs/errors.log", True)
         if not worker.is_cancelled:
             try:

@@ -8,12 +8,12 @@ from textual.widgets import Checkbox, Input, Select
 
 from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk
+from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.modals.rule import RuleModal
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.screens.webhooks import DeliveryModal, ShownOnceModal, SubscriptionModal, WebhooksScreen
 from rxdesk.tui.widgets.tables import DeskTable
-from rxdesk.services.maintenance import MaintenanceService
 from tests.helpers import fingerprint, make_appointment
 from tests.receiver import Receiver
 from tests.tui.conftest import make_app, settle, text_of

@@ -8,10 +8,10 @@ from datetime import timedelta
 from standardwebhooks import Webhook
 
 from rxdesk.services import Desk
+from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.widgets.tables import DeskTable
-from rxdesk.services.maintenance import MaintenanceService
 from tests.helpers import fingerprint, make_appointment
 from tests.receiver import Receiver
 from tests.tui.conftest import make_app, settle

@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from rxdesk.domain.ids import uid_partition
-from rxdesk.domain.times import week_key
 from rxdesk.domain.models import Appointment
-from rxdesk.domain.times import zone
+from rxdesk.domain.times import week_key, zone
 from rxdesk.services.demo import generate
 from tests.conftest import NOW
 

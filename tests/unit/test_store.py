@@ -47,10 +47,9 @@ def test_exception_discards_every_change(store, data_dir) -> None:  # type: igno
     with store.write() as view:
         view.patients.put(patient("a"))
     before = fingerprint(data_dir)
-    with pytest.raises(RuntimeError):
-        with store.write() as view:
-            view.patients.put(patient("b"))
-            raise RuntimeError("refused halfway")
+    with pytest.raises(RuntimeError), store.write() as view:
+        view.patients.put(patient("b"))
+        raise RuntimeError("refused halfway")
     assert fingerprint(data_dir) == before
     assert [p.id for p in store.read().patients.all()] == ["a"]
 
@@ -158,9 +157,8 @@ def test_corrupt_segment_is_reported_and_left_alone(clinic, data_dir, damage) ->
         assert len(result.err.strip().splitlines()) == 1
     assert path.read_bytes() == damaged
     assert fingerprint(data_dir) == before
-    with pytest.raises(StoreError, match="corrupt"):
-        with TinyStore(data_dir).write() as view:
-            view.patients.all()
+    with pytest.raises(StoreError, match="corrupt"), TinyStore(data_dir).write() as view:
+        view.patients.all()
 
 
 def test_corrupt_manifest_is_reported_by_name(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]

@@ -11,8 +11,8 @@ import pytest
 
 from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk
-from rxdesk.services.webhooks import EXCERPT
 from rxdesk.services.maintenance import MaintenanceService
+from rxdesk.services.webhooks import EXCERPT
 from tests.helpers import make_appointment
 from tests.receiver import Receiver
 
@@ -25,7 +25,7 @@ class Answering:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 outer.requests += 1
                 try:

@@ -4,10 +4,10 @@ retries against a real HTTP server, email over a real SMTP server, SMS over a re
 from __future__ import annotations
 
 import socket
-from email import message_from_bytes
-from email import policy as email_policy
 from collections import Counter
 from datetime import timedelta
+from email import message_from_bytes
+from email import policy as email_policy
 
 import pytest
 from aiosmtpd.controller import Controller
