@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 from datetime import datetime
 from pathlib import Path
 
@@ -99,8 +100,8 @@ class Settings:
         env.update({key: value for key, value in optional.items() if value})
         return env
 
-    def with_overrides(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
 
     def clock(self) -> Clock:
         return FixedClock(self.now) if self.now is not None else SystemClock()

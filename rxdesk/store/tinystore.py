@@ -6,12 +6,9 @@ segments together through one manifest; every log is an `AppendOnlyLog` (`logs`)
 
 from __future__ import annotations
 
-import bisect
-import dataclasses
-import itertools
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Generic, TypeVar
@@ -23,47 +20,31 @@ from rxdesk.domain.models import (
     Appointment,
     AppointmentStatus,
     AppointmentType,
-    AuditEntry,
     BookingSecret,
-    Delivery,
-    DeliveryStatus,
     Doctor,
     Entity,
-    Event,
-    EventType,
     Org,
-    OutboxMessage,
     Patient,
     ReminderSent,
     Subscription,
     reminder_key,
 )
-from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page, appointment_from_json
-from rxdesk.domain.times import format_utc, week_key, weeks_between
-from rxdesk.store.engine import Engine, Segment, Snapshot, writable
+from rxdesk.domain.queries import Page, appointment_from_json
+from rxdesk.domain.times import format_utc, week_key
+from rxdesk.store.engine import Engine, Snapshot, writable
 from rxdesk.store.layout import (
-    APPT_PREFIX,
     CORE,
     HOLDS,
     PATIENT_NAMES,
     PATIENTS,
     appointment_segment,
     appt_segment,
-    delivery_index_segment,
 )
-from rxdesk.store.logs import AUDIT_LOG, DELIVERY_LOG, EVENT_LOG, MESSAGE_LOG, AppendOnlyLog
+from rxdesk.store.log_repositories import AuditRepo, CursorRepo, DeliveryRepo, EventRepo, MessageRepo
+from rxdesk.store.logs import AUDIT_LOG, EVENT_LOG, AppendOnlyLog
+from rxdesk.store.planner import AppointmentPlanner
 
 M = TypeVar("M", bound=Entity)
-Q = TypeVar("Q", Delivery, OutboxMessage)
-
-
-def _one_week(query: AppointmentQuery, week: str) -> AppointmentQuery:
-    """The query narrowed to one week (for counting week by week)."""
-    monday = datetime.fromisoformat(week).replace(tzinfo=UTC)
-    start = max(query.starts_from, monday) if query.starts_from else monday
-    before = monday + timedelta(days=7)
-    before = min(query.starts_before, before) if query.starts_before else before
-    return dataclasses.replace(query, starts_from=start, starts_before=before, offset=0, limit=None)
 
 
 class Keyed(Generic[M]):
@@ -204,35 +185,8 @@ class PatientRepo(Keyed[Patient]):
         return self.get(key) if key is not None else None
 
 
-def _sorted_rows(seg: Segment) -> list[dict[str, Any]]:
-    def build() -> list[dict[str, Any]]:
-        rows = list(seg.table("appointments").values())
-        rows.sort(key=lambda r: (r["starts_at"], r["uid"]))
-        return rows
-
-    return seg.memo("sorted", build)
-
-
-def _grouped(seg: Segment, field: str) -> dict[str, list[dict[str, Any]]]:
-    def build() -> dict[str, list[dict[str, Any]]]:
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for row in _sorted_rows(seg):
-            groups.setdefault(row[field], []).append(row)
-        return groups
-
-    return seg.memo(("by", field), build)
-
-
-def _starts(rows: list[dict[str, Any]], seg: Segment, key: Hashable) -> list[str]:
-    return seg.memo(("starts", key), lambda: [r["starts_at"] for r in rows])
-
-
-class AppointmentRepo:
-    def __init__(self, snap: Snapshot) -> None:
-        self._snap = snap
-
-    def weeks(self) -> list[str]:
-        return [n[len(APPT_PREFIX):] for n in self._snap.names(APPT_PREFIX)]
+class AppointmentRepo(AppointmentPlanner):
+    """Appointments: reads and writes by uid here, the queries in `planner`."""
 
     def _raw(self, uid: str) -> dict[str, Any] | None:
         week = uid_partition(uid)
@@ -284,133 +238,11 @@ class AppointmentRepo:
                 tx.delete(HOLDS, "held", uid)
                 index = tx.table(HOLDS, "held")
 
-    # -- queries -------------------------------------------------------------------------
-
-    def _select_weeks(self, start: datetime | None, before: datetime | None) -> list[str]:
-        weeks = self.weeks()
-        if start is not None:
-            lo = week_key(start)
-            weeks = [w for w in weeks if w >= lo]
-        if before is not None:
-            hi = week_key(before - timedelta(seconds=1))
-            weeks = [w for w in weeks if w <= hi]
-        return weeks
-
-    def iter_raw(self, query: AppointmentQuery) -> Iterator[dict[str, Any]]:
-        """Matching raw documents in order, loading one week at a time."""
-        start_s = format_utc(query.starts_from) if query.starts_from else None
-        before_s = format_utc(query.starts_before) if query.starts_before else None
-        statuses = query.statuses
-        weeks = self._select_weeks(query.starts_from, query.starts_before)
-        if query.descending:
-            weeks.reverse()
-        for week in weeks:
-            seg = self._snap.segment(appt_segment(week))
-            if seg is None:
-                continue
-            if query.doctor_id is not None:
-                rows = _grouped(seg, "doctor_id").get(query.doctor_id, [])
-                key: Any = ("doctor", query.doctor_id)
-            elif query.patient_id is not None:
-                rows = _grouped(seg, "patient_id").get(query.patient_id, [])
-                key = ("patient", query.patient_id)
-            else:
-                rows = _sorted_rows(seg)
-                key = "all"
-            lo, hi = 0, len(rows)
-            if start_s is not None or before_s is not None:
-                starts = _starts(rows, seg, key)
-                if start_s is not None:
-                    lo = bisect.bisect_left(starts, start_s)
-                if before_s is not None:
-                    hi = bisect.bisect_left(starts, before_s)
-            window = rows[lo:hi]
-            if query.descending:
-                window = window[::-1]
-            for row in window:
-                if statuses is not None and row["status"] not in statuses:
-                    continue
-                if query.patient_id is not None and row["patient_id"] != query.patient_id:
-                    continue
-                if query.doctor_id is not None and row["doctor_id"] != query.doctor_id:
-                    continue
-                yield row
-
-    def count_raw(self, query: AppointmentQuery) -> int:
-        """How many documents match, without walking them where a week's indexes can say:
-        a week wholly inside the time range counts its rows per status by length."""
-        start_s = format_utc(query.starts_from) if query.starts_from else None
-        before_s = format_utc(query.starts_before) if query.starts_before else None
-        statuses = query.statuses
-        total = 0
-        for week in self._select_weeks(query.starts_from, query.starts_before):
-            seg = self._snap.segment(appt_segment(week))
-            if seg is None:
-                continue
-            if query.doctor_id is not None or query.patient_id is not None:
-                total += sum(1 for _ in self.iter_raw(_one_week(query, week)))
-                continue
-            rows = _sorted_rows(seg)
-            lo, hi = 0, len(rows)
-            if start_s is not None or before_s is not None:
-                starts = _starts(rows, seg, "all")
-                if start_s is not None:
-                    lo = bisect.bisect_left(starts, start_s)
-                if before_s is not None:
-                    hi = max(lo, bisect.bisect_left(starts, before_s))  # an empty range counts 0
-            if statuses is None:
-                total += hi - lo
-            elif lo == 0 and hi == len(rows):
-                grouped = _grouped(seg, "status")
-                total += sum(len(grouped.get(status, ())) for status in statuses)
-            else:
-                total += sum(1 for row in rows[lo:hi] if row["status"] in statuses)
-        return total
-
-    def search(self, query: AppointmentQuery) -> Page[AppointmentRecord]:
-        offset = max(0, query.offset)
-        end = None if query.limit is None else offset + max(0, query.limit)
-        picked = [AppointmentRecord(doc) for doc in itertools.islice(self.iter_raw(query), offset, end)]
-        total = self.count_raw(query) if query.count else None
-        return Page(picked, total, offset, query.limit)
-
-    def count(self, query: AppointmentQuery) -> int:
-        return self.count_raw(query)
-
-    def active_for_doctor(
-        self, doctor_id: str, start: datetime, end: datetime
-    ) -> list[Appointment]:
-        """The doctor's held and confirmed appointments that overlap [start, end)."""
-        start_s, end_s = format_utc(start), format_utc(end)
-        found = []
-        # An appointment starting late in the previous week may run into this range.
-        for week in weeks_between(start - timedelta(days=1), end):
-            seg = self._snap.segment(appt_segment(week))
-            if seg is None:
-                continue
-            for row in _grouped(seg, "doctor_id").get(doctor_id, ()):
-                if row["status"] in ("held", "confirmed") and row["starts_at"] < end_s and start_s < row["ends_at"]:
-                    found.append(row)
-        return [appointment_from_json(r) for r in found]
-
     def lapsed_holds(self, now: datetime) -> list[Appointment]:
         """Held appointments whose hold expired at or before `now` (from the holds index)."""
         now_s = format_utc(now)
         due = sorted(uid for uid, row in self._snap.table(HOLDS, "held").items() if row["expires"] <= now_s)
         return [a for a in map(self.get, due) if a is not None and a.status is AppointmentStatus.held]
-
-    def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
-        """Confirmed appointments with after < starts_at <= until."""
-        after_s, until_s = format_utc(after), format_utc(until)
-        found = []
-        for week in self._select_weeks(after, until + timedelta(seconds=1)):
-            seg = self._snap.segment(appt_segment(week))
-            if seg is None:
-                continue
-            for row in _grouped(seg, "status").get("confirmed", ()):
-                if after_s < row["starts_at"] <= until_s:
-                    found.append(row)
-        return [appointment_from_json(r) for r in found]
 
     def successor_of(self, uid: str) -> str | None:
         week = uid_partition(uid)
@@ -453,177 +285,6 @@ class ReminderSentRepo:
         return rows
 
 
-def copy_json(value: Any) -> Any:
-    """A deep copy of a JSON value: models hand out their nested data, never the cache's."""
-    if isinstance(value, dict):
-        return {k: copy_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [copy_json(v) for v in value]
-    return value
-
-
-def _window(rows: Iterator[Any], offset: int, limit: int | None) -> list[Any]:
-    return list(itertools.islice(rows, offset, None if limit is None else offset + limit))
-
-
-class EventRepo:
-    def __init__(self, snap: Snapshot) -> None:
-        self._log = AppendOnlyLog(snap, EVENT_LOG)
-
-    @staticmethod
-    def _event(doc: Mapping[str, Any]) -> Event:
-        return Event.model_validate({**doc, "data": copy_json(doc["data"])})
-
-    def append(self, type: EventType, data: dict[str, Any], at: datetime) -> Event:
-        _, key = self._log.new_key()
-        event = Event(id=key, type=type, created_at=at, data=data)
-        self._log.put(key, event.to_json())
-        return event
-
-    def get(self, event_id: str) -> Event | None:
-        doc = self._log.get(event_id)
-        return self._event(doc) if doc is not None else None
-
-    def newest(self, *, type: EventType | None = None, offset: int = 0, limit: int | None = None) -> Page[Event]:
-        rows = self._log.newest()
-        if type is not None:
-            rows = (r for r in rows if r["type"] == type.value)
-        return Page([self._event(r) for r in _window(rows, offset, limit)], None, offset, limit)
-
-    def after(self, seq: int, limit: int | None = None) -> list[tuple[int, Event]]:
-        return [(s, self._event(r)) for s, r in _window(self._log.after(seq), 0, limit)]
-
-    def last_seq(self) -> int:
-        return self._log.last_seq()
-
-    def warm(self) -> None:
-        self._log.warm()
-
-
-class AuditRepo:
-    """The audit log; entries about one appointment are kept in its week, beside it."""
-
-    def __init__(self, snap: Snapshot) -> None:
-        self._snap = snap
-        self._log = AppendOnlyLog(snap, AUDIT_LOG)
-
-    @staticmethod
-    def _home(target: str) -> str | None:
-        if target.startswith("appointment:"):
-            return appointment_segment(target.split(":", 1)[1])
-        return None
-
-    @staticmethod
-    def _entry(doc: Mapping[str, Any]) -> AuditEntry:
-        return AuditEntry.model_validate({**doc, "details": copy_json(doc.get("details", {}))})
-
-    def append(self, entry: AuditEntry) -> None:
-        _, key = self._log.new_key()
-        self._log.put(key, entry.to_json(), segment=self._home(entry.target))
-
-    def for_target(self, target: str) -> list[AuditEntry]:
-        home = self._home(target)
-        if home is not None:
-            table = self._snap.table(home, AUDIT_LOG.name)
-            rows = [table[k] for k in sorted(table) if table[k]["target"] == target]
-        else:
-            rows = [r for r in self._log.newest() if r["target"] == target]
-            rows.reverse()
-        return [self._entry(r) for r in rows]
-
-    def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[AuditEntry]:
-        """Audit entries not about one appointment (those live with the appointment)."""
-        return Page([self._entry(r) for r in _window(self._log.newest(), offset, limit)], None, offset, limit)
-
-
-class _QueuedRepo(Generic[Q]):
-    """Deliveries or messages: a queued log of rows that each wait for their next attempt."""
-
-    def __init__(self, log: AppendOnlyLog, model: type[Q]) -> None:
-        self._log = log
-        self._model: type[Q] = model
-
-    def new_id(self) -> str:
-        return self._log.new_key()[1]
-
-    def get(self, row_id: str) -> Q | None:
-        doc = self._log.get(row_id) if isinstance(row_id, str) else None
-        return self._model.model_validate(doc) if doc is not None else None
-
-    def put(self, row: Q) -> None:
-        """Store `row`; a pending row stays in the queue with its next attempt and lease."""
-        self._log.put(row.id, row.to_json())
-        if row.status == "pending":
-            at, lease = row.next_attempt_at, row.lease_until
-            self._log.enqueue(row.id, at=format_utc(at) if at else "", lease=format_utc(lease) if lease else "")
-        else:
-            self._log.dequeue(row.id)
-
-    def due(self, now: datetime, limit: int | None = None) -> list[Q]:
-        return [row for row in map(self.get, self._log.due(format_utc(now), limit)) if row is not None]
-
-    def queued(self) -> int:
-        return self._log.queued()
-
-    def last_seq(self) -> int:
-        """How many rows were ever made (their sequence numbers start at 1)."""
-        return self._log.last_seq()
-
-    def _newest(self, status: str | None, offset: int, limit: int | None) -> Page[Q]:
-        rows = self._log.newest()
-        if status is not None:
-            rows = (r for r in rows if r["status"] == status)
-        return Page([self._model.model_validate(r) for r in _window(rows, offset, limit)], None, offset, limit)
-
-
-class DeliveryRepo(_QueuedRepo[Delivery]):
-    def __init__(self, snap: Snapshot) -> None:
-        super().__init__(AppendOnlyLog(snap, DELIVERY_LOG), Delivery)
-        self._snap = snap
-
-    def newest(
-        self, *, status: DeliveryStatus | None = None, offset: int = 0, limit: int | None = None
-    ) -> Page[Delivery]:
-        return self._newest(status.value if status is not None else None, offset, limit)
-
-    def link_appointment(self, uid: str, delivery_ids: Sequence[str]) -> None:
-        """Record that these deliveries carry events about appointment `uid`."""
-        segment = delivery_index_segment(uid)
-        if segment is None or not delivery_ids:
-            return
-        known = self._snap.table(segment, "by_appointment").get(uid) or {}
-        writable(self._snap).put(segment, "by_appointment", uid, {"ids": [*known.get("ids", []), *delivery_ids]})
-
-    def for_appointment(self, uid: str) -> list[Delivery]:
-        """Deliveries of the events about appointment `uid`, oldest first."""
-        segment = delivery_index_segment(uid)
-        if segment is None:
-            return []
-        known = self._snap.table(segment, "by_appointment").get(uid) or {}
-        return [row for row in map(self.get, known.get("ids", [])) if row is not None]
-
-
-class MessageRepo(_QueuedRepo[OutboxMessage]):
-    def __init__(self, snap: Snapshot) -> None:
-        super().__init__(AppendOnlyLog(snap, MESSAGE_LOG), OutboxMessage)
-
-    def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[OutboxMessage]:
-        return self._newest(None, offset, limit)
-
-
-class CursorRepo:
-    """Named positions in the logs, kept as manifest counters."""
-
-    def __init__(self, snap: Snapshot) -> None:
-        self._snap = snap
-
-    def get(self, name: str) -> int:
-        return self._snap.counter(name)
-
-    def set(self, name: str, value: int) -> None:
-        writable(self._snap).set_counter(name, value)
-
-
 class BulkLoad:
     """The bulk loader: whole tables written at once, in their JSON form."""
 
@@ -649,19 +310,16 @@ class BulkLoad:
         self._view.appointments.put_many(appointments)
 
     def add_audit(self, entries: Sequence[Mapping[str, Any]]) -> None:
-        tx = writable(self._snap)
+        log = AppendOnlyLog(self._snap, AUDIT_LOG)
         for entry in entries:
-            seq = tx.next_seq(AUDIT_LOG.name)
-            key = AUDIT_LOG.key_of(seq)
-            home = AuditRepo._home(str(entry["target"])) or AUDIT_LOG.segment_of(seq)
-            tx.writable_table(home, AUDIT_LOG.name)[key] = dict(entry)
+            _, key = log.new_key()
+            log.put(key, dict(entry), segment=AuditRepo.home_of(str(entry["target"])))
 
     def add_events(self, events: Sequence[Mapping[str, Any]]) -> None:
-        tx = writable(self._snap)
+        log = AppendOnlyLog(self._snap, EVENT_LOG)
         for event in events:
-            seq = tx.next_seq(EVENT_LOG.name)
-            key = EVENT_LOG.key_of(seq)
-            tx.writable_table(EVENT_LOG.segment_of(seq), EVENT_LOG.name)[key] = {"id": key, **event}
+            _, key = log.new_key()
+            log.put(key, {"id": key, **event})
 
 
 class TinyView:

@@ -1,0 +1,186 @@
+"""The appointment query planner of the segment store: which weeks to read, and how little
+of each.
+
+Appointments live in week segments by start (`layout`); every query is ordered by start, so a
+plan reads the weeks the time range touches, in order, and within a week bisects the rows
+sorted by start (memoised on the segment, which never changes once loaded). A doctor's or a
+patient's appointments come from the week's grouping by that field; a count of a week wholly
+inside the range takes its rows per status by length, without visiting them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import itertools
+from collections.abc import Hashable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rxdesk.domain.models import Appointment
+from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page, appointment_from_json
+from rxdesk.domain.times import format_utc, week_key, weeks_between
+from rxdesk.store.engine import Segment, Snapshot
+from rxdesk.store.layout import APPT_PREFIX, appt_segment
+
+
+def _one_week(query: AppointmentQuery, week: str) -> AppointmentQuery:
+    """The query narrowed to one week (for counting week by week)."""
+    monday = datetime.fromisoformat(week).replace(tzinfo=UTC)
+    start = max(query.starts_from, monday) if query.starts_from else monday
+    before = monday + timedelta(days=7)
+    before = min(query.starts_before, before) if query.starts_before else before
+    return dataclasses.replace(query, starts_from=start, starts_before=before, offset=0, limit=None)
+
+
+def _sorted_rows(seg: Segment) -> list[dict[str, Any]]:
+    def build() -> list[dict[str, Any]]:
+        rows = list(seg.table("appointments").values())
+        rows.sort(key=lambda r: (r["starts_at"], r["uid"]))
+        return rows
+
+    return seg.memo("sorted", build)
+
+
+def _grouped(seg: Segment, field: str) -> dict[str, list[dict[str, Any]]]:
+    def build() -> dict[str, list[dict[str, Any]]]:
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for row in _sorted_rows(seg):
+            groups.setdefault(row[field], []).append(row)
+        return groups
+
+    return seg.memo(("by", field), build)
+
+
+def _starts(rows: list[dict[str, Any]], seg: Segment, key: Hashable) -> list[str]:
+    return seg.memo(("starts", key), lambda: [r["starts_at"] for r in rows])
+
+
+class AppointmentPlanner:
+    """The appointment queries over one snapshot (or transaction)."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+
+    def weeks(self) -> list[str]:
+        return [n[len(APPT_PREFIX):] for n in self._snap.names(APPT_PREFIX)]
+
+    def _select_weeks(self, start: datetime | None, before: datetime | None) -> list[str]:
+        weeks = self.weeks()
+        if start is not None:
+            lo = week_key(start)
+            weeks = [w for w in weeks if w >= lo]
+        if before is not None:
+            hi = week_key(before - timedelta(seconds=1))
+            weeks = [w for w in weeks if w <= hi]
+        return weeks
+
+    def iter_raw(self, query: AppointmentQuery) -> Iterator[dict[str, Any]]:
+        """Matching raw documents in order, loading one week at a time."""
+        start_s = format_utc(query.starts_from) if query.starts_from else None
+        before_s = format_utc(query.starts_before) if query.starts_before else None
+        statuses = query.statuses
+        weeks = self._select_weeks(query.starts_from, query.starts_before)
+        if query.descending:
+            weeks.reverse()
+        for week in weeks:
+            seg = self._snap.segment(appt_segment(week))
+            if seg is None:
+                continue
+            if query.doctor_id is not None:
+                rows = _grouped(seg, "doctor_id").get(query.doctor_id, [])
+                key: Any = ("doctor", query.doctor_id)
+            elif query.patient_id is not None:
+                rows = _grouped(seg, "patient_id").get(query.patient_id, [])
+                key = ("patient", query.patient_id)
+            else:
+                rows = _sorted_rows(seg)
+                key = "all"
+            lo, hi = 0, len(rows)
+            if start_s is not None or before_s is not None:
+                starts = _starts(rows, seg, key)
+                if start_s is not None:
+                    lo = bisect.bisect_left(starts, start_s)
+                if before_s is not None:
+                    hi = bisect.bisect_left(starts, before_s)
+            window = rows[lo:hi]
+            if query.descending:
+                window = window[::-1]
+            for row in window:
+                if statuses is not None and row["status"] not in statuses:
+                    continue
+                if query.patient_id is not None and row["patient_id"] != query.patient_id:
+                    continue
+                if query.doctor_id is not None and row["doctor_id"] != query.doctor_id:
+                    continue
+                yield row
+
+    def count_raw(self, query: AppointmentQuery) -> int:
+        """How many documents match, without walking them where a week's indexes can say:
+        a week wholly inside the time range counts its rows per status by length."""
+        start_s = format_utc(query.starts_from) if query.starts_from else None
+        before_s = format_utc(query.starts_before) if query.starts_before else None
+        statuses = query.statuses
+        total = 0
+        for week in self._select_weeks(query.starts_from, query.starts_before):
+            seg = self._snap.segment(appt_segment(week))
+            if seg is None:
+                continue
+            if query.doctor_id is not None or query.patient_id is not None:
+                total += sum(1 for _ in self.iter_raw(_one_week(query, week)))
+                continue
+            rows = _sorted_rows(seg)
+            lo, hi = 0, len(rows)
+            if start_s is not None or before_s is not None:
+                starts = _starts(rows, seg, "all")
+                if start_s is not None:
+                    lo = bisect.bisect_left(starts, start_s)
+                if before_s is not None:
+                    hi = max(lo, bisect.bisect_left(starts, before_s))  # an empty range counts 0
+            if statuses is None:
+                total += hi - lo
+            elif lo == 0 and hi == len(rows):
+                grouped = _grouped(seg, "status")
+                total += sum(len(grouped.get(status, ())) for status in statuses)
+            else:
+                total += sum(1 for row in rows[lo:hi] if row["status"] in statuses)
+        return total
+
+    def search(self, query: AppointmentQuery) -> Page[AppointmentRecord]:
+        offset = max(0, query.offset)
+        end = None if query.limit is None else offset + max(0, query.limit)
+        picked = [AppointmentRecord(doc) for doc in itertools.islice(self.iter_raw(query), offset, end)]
+        total = self.count_raw(query) if query.count else None
+        return Page(picked, total, offset, query.limit)
+
+    def count(self, query: AppointmentQuery) -> int:
+        return self.count_raw(query)
+
+    def active_for_doctor(
+        self, doctor_id: str, start: datetime, end: datetime
+    ) -> list[Appointment]:
+        """The doctor's held and confirmed appointments that overlap [start, end)."""
+        start_s, end_s = format_utc(start), format_utc(end)
+        found = []
+        # An appointment starting late in the previous week may run into this range.
+        for week in weeks_between(start - timedelta(days=1), end):
+            seg = self._snap.segment(appt_segment(week))
+            if seg is None:
+                continue
+            for row in _grouped(seg, "doctor_id").get(doctor_id, ()):
+                if row["status"] in ("held", "confirmed") and row["starts_at"] < end_s and start_s < row["ends_at"]:
+                    found.append(row)
+        return [appointment_from_json(r) for r in found]
+
+    def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
+        """Confirmed appointments with after < starts_at <= until."""
+        after_s, until_s = format_utc(after), format_utc(until)
+        found = []
+        for week in self._select_weeks(after, until + timedelta(seconds=1)):
+            seg = self._snap.segment(appt_segment(week))
+            if seg is None:
+                continue
+            for row in _grouped(seg, "status").get("confirmed", ()):
+                if after_s < row["starts_at"] <= until_s:
+                    found.append(row)
+        return [appointment_from_json(r) for r in found]
