@@ -7,9 +7,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rxdesk.domain.clock import Clock, FixedClock, SystemClock
 from rxdesk.domain.errors import ConfigError, RxdeskError

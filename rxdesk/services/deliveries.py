@@ -24,6 +24,7 @@ import httpx
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Delivery, DeliveryStatus, Subscription
+from rxdesk.services import leases
 from rxdesk.services.webhooks import FANOUT_CURSOR, AttemptResult, payload, post_signed
 from rxdesk.store.protocols import StoreView, UnitOfWork
 
@@ -104,7 +105,6 @@ def claim(
     now: datetime,
     *,
     lease_id: str,
-    lease_until: datetime,
     limit: int,
     secret_of: Callable[[StoreView, Subscription], str],
 ) -> Claims:
@@ -135,7 +135,7 @@ def claim(
                 "last_error": "not sent: the signing secret does not decrypt with this master key"}))
             claims.deferred += 1
             continue
-        view.deliveries.put(delivery.model_copy(update={"lease_id": lease_id, "lease_until": lease_until}))
+        view.deliveries.put(leases.claimed(delivery, lease_id, now))
         claims.claimed.append(Claimed(delivery, sub.url, dict(sub.headers), secrets[sub.id], payload(event)))
     return claims
 
@@ -167,10 +167,11 @@ def send(
 def outcome(current: Delivery | None, result: AttemptResult | None, now: datetime,
             lease_id: str) -> tuple[Delivery | None, Outcome]:
     """The delivery after one attempt, by the retry policy, and what happened to it."""
-    if current is None or current.status is not DeliveryStatus.pending or current.lease_id != lease_id:
+    current = leases.held_by(current, lease_id)
+    if current is None:
         return None, Outcome.taken_over
     if result is None:
-        return current.model_copy(update={"lease_id": "", "lease_until": None}), Outcome.not_sent
+        return leases.released(current), Outcome.not_sent
     attempts = current.attempts + 1
     update: dict[str, Any] = {
         "attempts": attempts, "last_attempt_at": now, "last_status_code": result.status_code,

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -39,17 +39,14 @@ from rxdesk.domain.models import Appointment, EventType, OutboxMessage, appointm
 from rxdesk.services import deliveries, messages, reminders
 from rxdesk.services.base import record
 from rxdesk.services.events import appointment_data, publish
+from rxdesk.services.leases import SEND_WINDOW
 from rxdesk.services.notify import Notifier
-from rxdesk.services.webhooks import TIMEOUT_SECONDS, AttemptResult, http_client, subscription_target
+from rxdesk.services.webhooks import AttemptResult, http_client, subscription_target
 from rxdesk.store.protocols import StoreView, UnitOfWork
 
 if TYPE_CHECKING:
     from rxdesk.services import Desk
 
-LEASE = timedelta(minutes=5)
-# No attempt starts later than this after the claim, so the slowest one (a 15 s timeout) still
-# ends inside the lease and no other runner can have taken it over meanwhile.
-SEND_WINDOW = (LEASE - timedelta(seconds=TIMEOUT_SECONDS + 30)).total_seconds()
 CLAIM_BATCH = 2000  # deliveries (and messages) sent per tick at most; the rest wait a minute
 
 
@@ -167,12 +164,12 @@ class MaintenanceService:
             report.reminders += fired.reminders
             report.messages_outbox += fired.to_outbox
         report.deliveries_created += deliveries.fan_out(view, now)
-        claims = deliveries.claim(view, now, lease_id=self.lease_id, lease_until=now + LEASE, limit=CLAIM_BATCH,
+        claims = deliveries.claim(view, now, lease_id=self.lease_id, limit=CLAIM_BATCH,
                                   secret_of=self.desk.webhooks.secret_of)
         report.dead += claims.dead
         report.deferred += claims.deferred
         report.problems.extend(claims.problems)
-        leased = messages.claim(view, now, lease_id=self.lease_id, lease_until=now + LEASE, limit=CLAIM_BATCH)
+        leased = messages.claim(view, now, lease_id=self.lease_id, limit=CLAIM_BATCH)
         return _Claimed(claims.claimed, leased)
 
     # -- phase two: sending, outside the lock ---------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import MessageChannel, MessageStatus, OutboxMessage
 from rxdesk.domain.phones import normalize_mobile
+from rxdesk.services import leases
 from rxdesk.services.notify import Notifier, SendFailed
 from rxdesk.store.protocols import UnitOfWork
 
@@ -61,14 +62,11 @@ def queue(view: UnitOfWork, channel: MessageChannel, address: str, subject: str,
     return QUEUED if configured else IN_OUTBOX
 
 
-def claim(view: UnitOfWork, now: datetime, *, lease_id: str, lease_until: datetime,
-          limit: int) -> list[OutboxMessage]:
+def claim(view: UnitOfWork, now: datetime, *, lease_id: str, limit: int) -> list[OutboxMessage]:
     """Lease the due messages to `lease_id`."""
-    claimed = []
-    for message in view.messages.due(now, limit):
-        leased = message.model_copy(update={"lease_id": lease_id, "lease_until": lease_until})
-        view.messages.put(leased)
-        claimed.append(leased)
+    claimed = [leases.claimed(message, lease_id, now) for message in view.messages.due(now, limit)]
+    for message in claimed:
+        view.messages.put(message)
     return claimed
 
 
@@ -106,10 +104,11 @@ def send(claimed: list[OutboxMessage], notifier: Notifier, *, senders: int,
 def outcome(current: OutboxMessage | None, error: str | None, now: datetime,
             lease_id: str) -> tuple[OutboxMessage | None, Outcome]:
     """The message after one attempt, by the retry policy, and what happened to it."""
-    if current is None or current.status is not MessageStatus.pending or current.lease_id != lease_id:
+    current = leases.held_by(current, lease_id)
+    if current is None:
         return None, Outcome.taken_over
     if error is None:
-        return current.model_copy(update={"lease_id": "", "lease_until": None}), Outcome.not_sent
+        return leases.released(current), Outcome.not_sent
     attempts = current.attempts + 1
     update: dict[str, Any] = {"attempts": attempts, "lease_id": "", "lease_until": None, "last_error": error}
     if not error:
