@@ -101,7 +101,8 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> di
         worker = MaintenanceService(desk, owner="bench")
         worker.tick()  # catch up first
         page = desk.store.read().appointments.search(
-            AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW + timedelta(minutes=1), limit=FIRE + 1, count=False)
+            AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW + timedelta(minutes=1),
+                             limit=FIRE + 1, count=False)
         )
         count = min(FIRE, len(page.items) - 1)  # a small data set has fewer upcoming
         last_start, next_start = page.items[count - 1].starts_at, page.items[count].starts_at

@@ -96,7 +96,8 @@ class Settings:
                "RXDESK_MAIL_FROM": self.mail_from}
         pinned = now or self.now
         optional = {"RXDESK_NOW": format_utc(pinned) if pinned else None, "RXDESK_MASTER_KEY": self.master_key,
-                    "RXDESK_SMTP_URL": self.smtp_url, "RXDESK_SMS_URL": self.sms_url, "RXDESK_SMS_TOKEN": self.sms_token}
+                    "RXDESK_SMTP_URL": self.smtp_url, "RXDESK_SMS_URL": self.sms_url,
+                    "RXDESK_SMS_TOKEN": self.sms_token}
         env.update({key: value for key, value in optional.items() if value})
         return env
 

@@ -122,7 +122,8 @@ def register(cli: CommandLine) -> None:
         "later. --status replaces the status default, --from/--to (days in the org's zone, --to "
         "inclusive) the time default; --all drops whichever default was not replaced.",
     )
-    p.add_argument("--status", action="append", metavar="S", help="held, confirmed, cancelled, expired, completed, no_show (repeatable)")
+    p.add_argument("--status", action="append", metavar="S",
+                   help="held, confirmed, cancelled, expired, completed, no_show (repeatable)")
     p.add_argument("--doctor", metavar="ID")
     p.add_argument("--patient", metavar="ID")
     p.add_argument("--from", dest="date_from", metavar="DATE", help="YYYY-MM-DD (or today, +7d)")

@@ -257,7 +257,8 @@ def register(cli: CommandLine) -> None:
     add_json(p)
     p = cli.command("subscriptions", "list", subscriptions_list, help="webhook subscriptions (never their secrets)")
     add_json(p)
-    p = cli.command("subscriptions", "test", subscriptions_test, help="send a signed test event now (exit 1 if it fails)")
+    p = cli.command("subscriptions", "test", subscriptions_test,
+                    help="send a signed test event now (exit 1 if it fails)")
     p.add_argument("id", metavar="ID")
     add_json(p)
     p = cli.command("subscriptions", "remove", subscriptions_remove, help="remove a subscription")
@@ -275,7 +276,8 @@ def register(cli: CommandLine) -> None:
     add_json(p)
 
     GROUP_HELP.setdefault("outbox", "emails and SMS of reminders (sent, or kept here when unconfigured)")
-    p = cli.command("outbox", "list", outbox_list, help="emails and SMS of reminders, newest first (sent or kept locally)")
+    p = cli.command("outbox", "list", outbox_list,
+                    help="emails and SMS of reminders, newest first (sent or kept locally)")
     p.add_argument("--limit", type=_limit, default=100, metavar="N")
     add_json(p)
 

@@ -71,7 +71,7 @@ def doctors_show(args: argparse.Namespace, ctx: Context) -> int:
             ("upcoming", f"{detail.upcoming_count} active appointments"),
         ]
     )
-    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    days = "Mon Tue Wed Thu Fri Sat Sun".split()
     ctx.print("")
     ctx.print(f"availability ({d.timezone}):")
     for w in sorted(d.availability, key=lambda w: (w.weekday, w.start)):

@@ -58,10 +58,12 @@ def provision(args: argparse.Namespace, ctx: Context) -> int:
 
 def register(cli: CommandLine) -> None:
     p = cli.command(None, "demo", demo, help="fill the data dir with a realistic demo clinic")
-    p.add_argument("--appointments", type=_positive, default=5000, metavar="N", help="appointments in all (default 5000)")
+    p.add_argument("--appointments", type=_positive, default=5000, metavar="N",
+                   help="appointments in all (default 5000)")
     p.add_argument("--doctors", type=_positive, metavar="D", help="doctors (default max(12, N/5000))")
     p.add_argument("--upcoming", type=_positive, metavar="U", help="upcoming appointments over 8 weeks (default N/20)")
-    p.add_argument("--seed", type=_positive, default=7, metavar="S", help="random seed: same seed, same data (default 7)")
+    p.add_argument("--seed", type=_positive, default=7, metavar="S",
+                   help="random seed: same seed, same data (default 7)")
     p.add_argument("--replace", action="store_true", help="drop what the data dir holds first")
     add_json(p)
 

@@ -42,8 +42,18 @@ UPCOMING_WEEKS = 8
 MAX_APPOINTMENTS = 5_000_000
 HISTORY_FILL = 0.8
 
-FIRST_NAMES = ["Amira", "Ben", "Chloe", "Daniel", "Elif", "Farah", "George", "Hana", "Ivan", "Jonas", "Keira", "Liam", "Maya", "Nikolai", "Olivia", "Priya", "Quentin", "Rosa", "Samuel", "Tariq", "Uma", "Victor", "Wen", "Ximena", "Yusuf", "Zoe", "Aisha", "Bruno", "Carmen", "Dmitri", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jamal", "Kofi", "Lena", "Mateo", "Nora", "Oscar", "Paula", "Rafael", "Sofia", "Theo", "Valentina", "William", "Yara", "Leila", "Marek", "Ines", "Aiden", "Chiara", "Sven", "Malika", "Tom", "Greta", "Omar", "Julia"]
-LAST_NAMES = ["Okafor", "Schmidt", "Novak", "Rossi", "Dubois", "Kowalski", "Nguyen", "Haddad", "Larsen", "Silva", "Murphy", "Costa", "Fischer", "Patel", "Yilmaz", "Andersson", "Moreau", "Ivanova", "Garcia", "Brennan", "Sato", "Meyer", "Kaya", "Hughes", "Lindqvist", "Romano", "Byrne", "Wagner", "Mensah", "Horvat", "Kim", "Ferreira", "Walsh", "Bauer", "Eriksen", "Marino", "Chen", "Osei", "Petrov", "Lopez", "Weber", "Nilsen", "Kelly", "Rahman", "Schulz", "Jansen", "Bianchi", "Popescu"]
+FIRST_NAMES = (
+    "Amira Ben Chloe Daniel Elif Farah George Hana Ivan Jonas Keira Liam Maya Nikolai Olivia "
+    "Priya Quentin Rosa Samuel Tariq Uma Victor Wen Ximena Yusuf Zoe Aisha Bruno Carmen Dmitri "
+    "Emma Felix Grace Hugo Isla Jamal Kofi Lena Mateo Nora Oscar Paula Rafael Sofia Theo "
+    "Valentina William Yara Leila Marek Ines Aiden Chiara Sven Malika Tom Greta Omar Julia"
+).split()
+LAST_NAMES = (
+    "Okafor Schmidt Novak Rossi Dubois Kowalski Nguyen Haddad Larsen Silva Murphy Costa "
+    "Fischer Patel Yilmaz Andersson Moreau Ivanova Garcia Brennan Sato Meyer Kaya Hughes "
+    "Lindqvist Romano Byrne Wagner Mensah Horvat Kim Ferreira Walsh Bauer Eriksen Marino "
+    "Chen Osei Petrov Lopez Weber Nilsen Kelly Rahman Schulz Jansen Bianchi Popescu"
+).split()
 DOCTOR_ZONES = (
     ("Europe/London", "+44 20 7946 {:04d}", "+44 7700 {:06d}"),
     ("Europe/Berlin", "+49 30 1234 {:04d}", "+49 151 2{:07d}"),

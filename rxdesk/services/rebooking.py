@@ -168,6 +168,6 @@ class RebookingService(Service):
                 appt_type = view.types.get(key)
                 if appt_type is None:
                     continue
-                result[key] = [OpenSlot(doctor.id, doctor.name, s.starts_at, s.ends_at)
-                               for s in open_slots(view, doctor, appt_type, now=now, start=now, end=now + timedelta(days=span))]
+                slots = open_slots(view, doctor, appt_type, now=now, start=now, end=now + timedelta(days=span))
+                result[key] = [OpenSlot(doctor.id, doctor.name, s.starts_at, s.ends_at) for s in slots]
             return result

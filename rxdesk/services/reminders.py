@@ -91,7 +91,8 @@ class ReminderRuleService(Service):
             rule_id = f"{group}-{minutes}m"
             while rule_id in taken:
                 rule_id = f"{group}-{minutes}m-{random_token(4)}"
-            rule = _rule(id=rule_id, recipient=group, minutes_before=minutes, send_email=bool(email), send_sms=bool(sms))
+            rule = _rule(id=rule_id, recipient=group, minutes_before=minutes, send_email=bool(email),
+                         send_sms=bool(sms))
             self._save(view, appt_type, [*appt_type.reminders, rule], "reminder.add", agent, rule.to_json())
         return RuleRow(appt_type.key, appt_type.name, rule)
 

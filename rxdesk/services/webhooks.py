@@ -162,7 +162,8 @@ def _retry_after(value: str | None, now: float) -> timedelta | None:
     return min(timedelta(seconds=max(0.0, when - now)), MAX_RETRY_AFTER)
 
 
-def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret: str, msg_id: str, body: bytes) -> AttemptResult:
+def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret: str, msg_id: str,
+                body: bytes) -> AttemptResult:
     """One attempt: sign with the wall clock's time (receivers check it), POST, classify."""
     now = time.time()
     timestamp = int(now)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
+from pathlib import PurePath
 from typing import Any
 
 from textual.app import App, SystemCommand
@@ -45,7 +46,7 @@ from rxdesk.tui.work import call_service
 from rxdesk.worker.process import tick_in_child
 
 
-def stylesheets() -> list[str]:
+def stylesheets() -> list[str | PurePath]:
     """app.tcss first, then one stylesheet per screen."""
     folder = styles_dir()
     rest = sorted(p for p in folder.glob("*.tcss") if p.name != "app.tcss")
@@ -247,7 +248,7 @@ class RxdeskApp(App[int]):
 
     # Help and the command palette list the keys of the screen the agent is on.
 
-    def _screen_keys(self, screen: Screen) -> list[tuple[str, str, Any, str]]:
+    def _screen_keys(self, screen: Screen[Any]) -> list[tuple[str, str, Any, str]]:
         keys: list[tuple[str, str, Any, str]] = []
         seen: set[str] = set()
         for active in screen.active_bindings.values():
@@ -265,7 +266,7 @@ class RxdeskApp(App[int]):
         name = type(self.screen).__name__.removesuffix("Screen")
         self.push_screen(HelpScreen(rows, name))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         for key, what, node, action in self._screen_keys(screen):
             yield SystemCommand(what, f"key {key}", partial(self.call_later, node.run_action, action))
         yield from super().get_system_commands(screen)

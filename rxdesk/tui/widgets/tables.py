@@ -20,7 +20,7 @@ from rxdesk.services.appointments import AppointmentRow
 from rxdesk.tui.text import plain
 
 
-class DeskTable(DataTable):
+class DeskTable(DataTable[object]):
     """A row-cursor table with `j`/`k` beside the arrows; cells are data, never markup."""
 
     BINDINGS = [
@@ -35,7 +35,7 @@ class DeskTable(DataTable):
                 label: object = None) -> object:
         return super().add_row(*map(plain, cells), height=height, key=key, label=plain(label))  # type: ignore[arg-type]
 
-    def update_cell(self, row_key: object, column_key: object, value: object, *,  # type: ignore[override]
+    def update_cell(self, row_key: object, column_key: object, value: object, *,
                     update_width: bool = False) -> None:
         super().update_cell(row_key, column_key, plain(value), update_width=update_width)  # type: ignore[arg-type]
 
