@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import functools
+from typing import TYPE_CHECKING
 
 from rxdesk.commands import CommandLine, Context, add_json
 from rxdesk.domain.times import format_local
 
+if TYPE_CHECKING:
+    from rxdesk.services.appointments import AppointmentFilter
 
-def _filter(args: argparse.Namespace, ctx: Context):  # type: ignore[no-untyped-def]
+
+def _filter(args: argparse.Namespace, ctx: Context) -> AppointmentFilter:
     from datetime import datetime
 
     from rxdesk.domain.filters import parse_day, parse_statuses

@@ -247,7 +247,8 @@ class _SlotMaker:
             first = local_to_utc(day, start_m, doctor.timezone)
             last = local_to_utc(day, end_m, doctor.timezone) if end_m < 1440 else None
             steady = first is not None and last is not None and (last - first) == timedelta(minutes=end_m - start_m)
-            offset = int(datetime(day.year, day.month, day.day, 12, tzinfo=tz).utcoffset().total_seconds())  # type: ignore[union-attr]
+            noon = datetime(day.year, day.month, day.day, 12, tzinfo=tz)
+            offset = int((noon.utcoffset() or timedelta()).total_seconds())
             m = start_m
             while True:
                 key = keys[rng.randrange(len(keys))]
