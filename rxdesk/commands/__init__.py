@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 Handler = Callable[[argparse.Namespace, "Context"], "int | None"]
 
 GROUP_HELP = {
-    "appointments": "list, show, cancel and rebook appointments",
+    "appointments": "list, show, cancel and rebook appointments; mark attendance",
     "booking": "patient booking calls behind a booking token",
     "secrets": "booking-token secrets (create, list, reveal, revoke)",
     "token": "check a patient booking token",

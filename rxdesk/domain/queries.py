@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from rxdesk.domain.lifecycle import status_at
 from rxdesk.domain.models import Appointment, AppointmentStatus
 
 T = TypeVar("T")
@@ -19,6 +20,18 @@ class AppointmentQuery:
 
     `starts_from` is inclusive, `starts_before` exclusive. With `count=False` the store may
     stop as soon as the page is full, and `Page.total` is None.
+
+    `statuses` matches the status each appointment has at `as_of` (`lifecycle.status_at`):
+    a stored `held` whose `hold_expires_at <= as_of` matches `expired` (not `held`), a stored
+    `confirmed` whose `ends_at <= as_of` matches `completed` (not `confirmed`), every other
+    status matches as stored. In SQL:
+
+        CASE WHEN status = 'held' AND hold_expires_at <= :as_of THEN 'expired'
+             WHEN status = 'confirmed' AND ends_at <= :as_of THEN 'completed'
+             ELSE status END IN (:statuses)
+
+    With `as_of` None, `statuses` matches the stored status (what the maintenance tick and
+    bulk tools need). The documents returned are always as stored.
     """
 
     statuses: frozenset[str] | None = None
@@ -30,6 +43,7 @@ class AppointmentQuery:
     limit: int | None = None
     descending: bool = False
     count: bool = True
+    as_of: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -49,8 +63,11 @@ class Page(Generic[T]):
         return self.offset + len(self.items) < self.total
 
 
-_TIMES = ("starts_at", "ends_at", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at")
+_TIMES = ("starts_at", "ends_at", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at",
+          "attendance_at")
 _STATUS = {s.value: s for s in AppointmentStatus}
+# Fields an appointment stored before they existed lacks: a listed row carries every field.
+_LATER_FIELDS = {"attendance_note": None, "attendance_by": None, "attendance_at": None}
 
 
 @functools.lru_cache(maxsize=8192)
@@ -112,6 +129,17 @@ class AppointmentRecord:
             self._model = appointment_from_json(self._data)
         return self._model
 
+    def as_of(self, at: str) -> AppointmentRecord:
+        """The appointment as readers see it at `at` (stored form): its effective status
+        (`lifecycle.status_at`) and every field of the model. Unchanged, it is this record."""
+        doc = self._data
+        status = doc["status"]
+        if status in ("held", "confirmed"):
+            status = status_at(status, doc.get("hold_expires_at"), doc["ends_at"], at).value
+        if status == doc["status"] and "attendance_at" in doc:
+            return self
+        return AppointmentRecord({**_LATER_FIELDS, **doc, "status": status})
+
     def to_json(self) -> dict[str, Any]:
         return dict(self._data)
 
@@ -124,7 +152,7 @@ def appointment_from_json(doc: Mapping[str, Any]) -> Appointment:
     """
     data = dict(doc)
     for key in _TIMES:
-        value = data[key]
+        value = data.get(key)  # documents stored before a field existed lack it
         if value is not None:
             data[key] = _instant(value)
     data["status"] = _STATUS[data["status"]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from rxdesk.domain.lifecycle import effective_status
 from rxdesk.domain.models import Appointment, AppointmentStatus, AppointmentType, ReminderRule
 
 
@@ -20,8 +21,9 @@ def due_at(appt: Appointment, rule: ReminderRule) -> datetime:
 
 def is_due(appt: Appointment, rule: ReminderRule, now: datetime) -> bool:
     """True when the rule's moment has come, the appointment has not started, and it is
-    confirmed."""
-    return appt.status is AppointmentStatus.confirmed and due_at(appt, rule) <= now < appt.starts_at
+    confirmed (as of `now`: `lifecycle.effective_status`)."""
+    return (effective_status(appt, now) is AppointmentStatus.confirmed
+            and due_at(appt, rule) <= now < appt.starts_at)
 
 
 def late_by_seconds(due: datetime, now: datetime) -> int:

@@ -1,4 +1,9 @@
-"""Appointments: the overview's listing, the detail, and the admin cancellation."""
+"""Appointments: the overview's listing, the detail, the admin cancellation and attendance.
+
+Everything read here is as of the service clock's now: a lapsed hold reads as expired and an
+ended confirmed appointment as completed (`lifecycle.effective_status`), in rows, details,
+counts and filters alike.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from rxdesk.domain.models import (
     appointment_target,
 )
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
-from rxdesk.domain.times import format_local, local_day_bounds, zone
+from rxdesk.domain.times import format_local, format_utc, local_day_bounds, zone
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
 from rxdesk.store.protocols import StoreView
@@ -52,8 +57,9 @@ class AppointmentFilter:
 class AppointmentRow:
     """One row of a listing: an appointment with the names an agent reads beside it.
 
-    Built over the store's record of the appointment; the full `Appointment` model is made
-    only when asked for, so listing tens of thousands of rows stays cheap.
+    Built over the store's record of the appointment as of now (its effective status); the
+    full `Appointment` model is made only when asked for, so listing tens of thousands of rows
+    stays cheap.
     """
 
     __slots__ = ("doctor_name", "patient_name", "record", "type_name")
@@ -114,7 +120,7 @@ class AppointmentDetail:
     cancel_refusal: str | None = None  # why a cancel would be refused; None when it can be cancelled
 
     def to_json(self) -> dict[str, Any]:
-        data = self.appointment.to_json()
+        data = self.appointment.to_json()  # as of now: the effective status
         data["next_meeting_uid"] = self.next_chain[0].uid if self.next_chain else None
         data["patient"] = self.patient.to_json() if self.patient else None
         data["doctor"] = (
@@ -141,6 +147,12 @@ class AppointmentSummary:
     type_name: str
     zone: str  # the organisation's, for showing times
     cancel_refusal: str | None  # why a cancel would be refused; None when it can be cancelled
+    # Attendance an agent could mark now: (no_show or completed, why not or None when it can).
+    attendance: tuple[tuple[AppointmentStatus, str | None], ...] = ()
+
+    @property
+    def markable(self) -> list[AppointmentStatus]:
+        return [status for status, why in self.attendance if why is None]
 
     def text(self) -> str:
         appt = self.appointment
@@ -182,6 +194,7 @@ class AppointmentService(Service):
             offset=offset,
             limit=limit,
             count=count,
+            as_of=self.now(),
         )
 
     def list_appointments(
@@ -196,14 +209,17 @@ class AppointmentService(Service):
         with self.store.read() as view:
             query = self._query(view, f or AppointmentFilter(), offset=offset, limit=limit, count=count)
             page = view.appointments.search(query)
-            return Page(rows(view, page.items), page.total, page.offset, page.limit)
+            return Page(rows(view, page.items, query.as_of or self.now()), page.total, page.offset, page.limit)
 
     def get(self, uid: str) -> Appointment:
+        """The appointment as stored; `show` and `summary` give it as of now."""
         with self.store.read() as view:
             return view.appointments.require(uid)
 
     def show(self, uid: str) -> AppointmentDetail:
-        """Everything about one appointment: people, type, rebook chain, audit, reminders."""
+        """Everything about one appointment as of now: people, type, rebook chain, audit,
+        reminders."""
+        now = self.now()
         with self.store.read() as view:
             appt = view.appointments.require(uid)
             previous: list[Appointment] = []
@@ -226,38 +242,43 @@ class AppointmentService(Service):
                 seen.add(later.uid)
                 nxt = view.appointments.successor_of(later.uid)
             return AppointmentDetail(
-                appointment=appt,
+                appointment=lifecycle.as_of(appt, now),
                 patient=view.patients.get(appt.patient_id),
                 doctor=view.doctors.get(appt.doctor_id),
                 type=view.types.get(appt.type_key),
-                previous_chain=previous,
-                next_chain=following,
+                previous_chain=[lifecycle.as_of(a, now) for a in previous],
+                next_chain=[lifecycle.as_of(a, now) for a in following],
                 audit=view.audit.for_target(appointment_target(appt.uid)),
                 reminders_sent=view.reminders_sent.for_appointment(appt.uid),
                 deliveries=view.deliveries.for_appointment(appt.uid),
-                cancel_refusal=lifecycle.why_not_cancellable(appt),
+                cancel_refusal=lifecycle.why_not_cancellable(appt, now),
             )
 
     def parse_filter(self, text: FilterText) -> ParsedFilter:
         return parse_filter_text(self, text)
 
     def summary(self, uid: str) -> AppointmentSummary:
-        """One appointment with the names an agent reads beside it, and whether it can be
-        cancelled: what a confirmation dialog shows. Reads no patient records, only names."""
+        """One appointment as of now with the names an agent reads beside it, whether it can
+        be cancelled and which attendance it can be marked with: what a dialog shows. Reads no
+        patient records, only names."""
+        now = self.now()
         with self.store.read() as view:
             appt = view.appointments.require(uid)
-            row = rows(view, [AppointmentRecord.of(appt)])[0]
+            row = rows(view, [AppointmentRecord.of(appt)], now)[0]
             zone_name = self.org(view).timezone
         return AppointmentSummary(
-            appt, row.patient_name, row.doctor_name, row.type_name, zone_name, lifecycle.why_not_cancellable(appt)
+            lifecycle.as_of(appt, now), row.patient_name, row.doctor_name, row.type_name, zone_name,
+            lifecycle.why_not_cancellable(appt, now),
+            tuple((status, lifecycle.why_not_markable(appt, status, now)) for status in lifecycle.ATTENDANCE),
         )
 
     def why_not_cancellable(self, uid: str) -> str | None:
-        return lifecycle.why_not_cancellable(self.get(uid))
+        return lifecycle.why_not_cancellable(self.get(uid), self.now())
 
     def cancel_appointment(self, uid: str, reason: str, agent: str) -> Appointment:
-        """Admin cancel: held or confirmed only, with a reason (1..500 characters), any time
-        before or after the start. Writes APPOINTMENT_CANCELLED and an audit entry with it."""
+        """Admin cancel: held or confirmed that has not ended, with a reason (1..500
+        characters), before or after the start. Writes APPOINTMENT_CANCELLED and an audit
+        entry with it."""
         text = lifecycle.normalize_reason(reason)
         actor = admin_actor(agent)
         with self.store.write() as view:
@@ -281,15 +302,45 @@ class AppointmentService(Service):
             )
         return cancelled
 
+    def mark_attendance(self, uid: str, status: str, reason: str, agent: str) -> Appointment:
+        """Attendance (admin): `no_show` (the patient did not attend) or `completed`, for a
+        confirmed appointment that has started, or as a correction of a completed or no_show
+        one up to 7 days after its end; never before the start. A reason is required (stored in
+        `attendance_note`, with `attendance_by` and `attendance_at`). Writes
+        APPOINTMENT_NO_SHOW or APPOINTMENT_COMPLETED and an audit entry with it."""
+        target = lifecycle.parse_attendance(status)
+        text = lifecycle.normalize_reason(reason)
+        actor = admin_actor(agent)
+        with self.store.write() as view:
+            now = self.now()
+            appt = view.appointments.require(uid)
+            marked = lifecycle.mark_attendance(appt, target, text, actor.split(":", 1)[1], now)
+            view.appointments.put(marked)
+            no_show = target is AppointmentStatus.no_show
+            event = EventType.APPOINTMENT_NO_SHOW if no_show else EventType.APPOINTMENT_COMPLETED
+            publish(view, event, appointment_data(marked, reason=text, marked_by=marked.attendance_by), now)
+            record(
+                view,
+                at=now,
+                actor=actor,
+                action="appointment.mark",
+                target=appointment_target(appt.uid),
+                details={"from_status": lifecycle.effective_status(appt, now).value, "to_status": target.value,
+                         "reason": text},
+            )
+        return marked
 
-def rows(view: StoreView, records: Sequence[AppointmentRecord]) -> list[AppointmentRow]:
-    """Listing rows for these appointments, with the doctor's, patient's and type's names."""
+
+def rows(view: StoreView, records: Sequence[AppointmentRecord], now: datetime) -> list[AppointmentRow]:
+    """Listing rows for these appointments as of `now` (their effective status), with the
+    doctor's, patient's and type's names."""
     doctors = view.doctors.names()
     types = view.types.names()
     patients = view.patients.names()
+    at = format_utc(now)
     return [
         AppointmentRow(
-            r,
+            r.as_of(at),
             doctors.get(r.doctor_id, r.doctor_id),
             patients.get(r.patient_id, r.patient_id),
             types.get(r.type_key, r.type_key),

@@ -13,16 +13,17 @@ from rxdesk.store.protocols import StoreView
 
 
 def busy_intervals(view: StoreView, doctor_id: str, start: datetime, end: datetime,
-                   ignore_uid: str | None = None) -> list[tuple[datetime, datetime]]:
-    """The doctor's held and confirmed appointments over [start, end), except `ignore_uid`
-    (the appointment being moved: it is cancelled in the same write)."""
-    return [(a.starts_at, a.ends_at) for a in view.appointments.active_for_doctor(doctor_id, start, end)
+                   ignore_uid: str | None = None, *, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The doctor's appointments held or confirmed at `now` over [start, end) (a lapsed hold
+    frees its slot at once), except `ignore_uid` (the appointment being moved)."""
+    return [(a.starts_at, a.ends_at) for a in view.appointments.active_for_doctor(doctor_id, start, end, now)
             if a.uid != ignore_uid]
 
 
 def open_slots(view: StoreView, doctor: Doctor, appt_type: AppointmentType, *, now: datetime,
                start: datetime, end: datetime, ignore_uid: str | None = None) -> list[Slot]:
-    busy = busy_intervals(view, doctor.id, start, end + timedelta(minutes=appt_type.duration_minutes), ignore_uid)
+    busy = busy_intervals(view, doctor.id, start, end + timedelta(minutes=appt_type.duration_minutes), ignore_uid,
+                          now=now)
     return free_slots(doctor, appt_type.duration_minutes, busy, now=now,
                       booking_notice_minutes=appt_type.booking_notice_minutes, start=start, end=end)
 

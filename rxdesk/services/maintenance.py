@@ -3,7 +3,8 @@ out to webhooks, and sends.
 
 A tick costs a constant number of store writes however much it does:
 
-1. (one write, only when there is work) expire lapsed holds; fire every due reminder
+1. (one write, only when there is work) write down lapsed holds as expired and ended
+   appointments as completed (`lifecycle.catch_up`); fire every due reminder
    (`reminders.fire`: one event per recipient with its ReminderSent row, its emails and SMS
    queued); fan new events out into deliveries (`deliveries.fan_out`); claim the due
    deliveries and messages with a lease (this runner's lease id and an expiry).
@@ -33,12 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from rxdesk.domain import lifecycle
 from rxdesk.domain.ids import random_token
-from rxdesk.domain.models import Appointment, EventType, OutboxMessage, appointment_target
-from rxdesk.services import deliveries, messages, reminders
+from rxdesk.domain.models import OutboxMessage
+from rxdesk.services import deliveries, lifecycle, messages, reminders
 from rxdesk.services.base import record
-from rxdesk.services.events import appointment_data, publish
 from rxdesk.services.leases import SEND_WINDOW
 from rxdesk.services.notify import Notifier
 from rxdesk.services.webhooks import AttemptResult, http_client, subscription_target
@@ -54,6 +53,7 @@ CLAIM_BATCH = 2000  # deliveries (and messages) sent per tick at most; the rest 
 class TickReport:
     at: datetime
     expired: int = 0
+    completed: int = 0
     reminders: int = 0
     deliveries_created: int = 0
     delivered: int = 0
@@ -69,6 +69,7 @@ class TickReport:
     def summary(self) -> str:
         parts = [
             (self.expired, "hold expired", "holds expired"),
+            (self.completed, "appointment completed", "appointments completed"),
             (self.reminders, "reminder", "reminders"),
             (self.delivered, "webhook delivered", "webhooks delivered"),
             (self.retrying, "webhook to retry", "webhooks to retry"),
@@ -151,14 +152,16 @@ class MaintenanceService:
             view.deliveries.due(now, 1)
             or view.messages.due(now, 1)
             or deliveries.has_fan_out(view)
-            or view.appointments.lapsed_holds(now)
+            or lifecycle.has_catching_up(view, now)
             or reminders.due_reminders(view, now, first_only=True)
         )
 
     # -- phase one: everything decided under the lock, in one write ------------------
 
     def _decide(self, view: UnitOfWork, now: datetime, notifier: Notifier, report: TickReport) -> _Claimed:
-        report.expired += len(expire_lapsed_holds(view, now, self.actor))
+        caught = lifecycle.catch_up(view, now, self.actor)
+        report.expired += len(caught.expired)
+        report.completed += len(caught.completed)
         for due in reminders.due_reminders(view, now):
             fired = reminders.fire(view, due, now, notifier)
             report.reminders += fired.reminders
@@ -211,16 +214,3 @@ class MaintenanceService:
         view.subscriptions.put(sub.model_copy(update={"active": False}))
         record(view, at=now, actor=self.actor, action="subscription.deactivate", target=subscription_target(sub_id),
                details={"reason": "the receiver answered 410 Gone"})
-
-
-def expire_lapsed_holds(view: UnitOfWork, now: datetime, actor: str) -> list[Appointment]:
-    """Write down every lapsed hold as expired, each with APPOINTMENT_HOLD_EXPIRED and audit."""
-    expired = []
-    for appt in view.appointments.lapsed_holds(now):
-        done = lifecycle.expire(appt, now)
-        view.appointments.put(done)
-        publish(view, EventType.APPOINTMENT_HOLD_EXPIRED, appointment_data(done), now)
-        record(view, at=now, actor=actor, action="appointment.expire", target=appointment_target(appt.uid),
-               details={"hold_expires_at": appt.hold_expires_at.isoformat() if appt.hold_expires_at else None})
-        expired.append(done)
-    return expired

@@ -52,6 +52,19 @@ def new_room_url(base: str, doctor_name: str) -> str:
     return f"{base.rstrip('/')}/{slugify(doctor_name)}-{random_token(10)}"
 
 
+def room_note(existing: Doctor, room_in_file: str | None, new_base: str | None) -> str | None:
+    """What a run says when it keeps a doctor's meeting room although the file asks for
+    another (a `room_url`, or a new `jitsi_base_url`), and which command moves it."""
+    kept = f"doctor {existing.id}: kept the existing meeting room {existing.room_url}"
+    if room_in_file is not None and room_in_file != existing.room_url:
+        return (f"{kept}; `rxdesk doctors set-room {existing.id} --url {room_in_file}` moves it "
+                "and the doctor's upcoming appointments")
+    if new_base is not None and not existing.room_url.startswith(new_base.rstrip("/") + "/"):
+        return (f"{kept}; `rxdesk doctors set-room {existing.id} --new` gives a room under {new_base} "
+                "and moves the doctor's upcoming appointments")
+    return None
+
+
 @dataclass
 class ProvisionResult:
     created: dict[str, list[str]] = field(default_factory=dict)
@@ -190,7 +203,8 @@ class ProvisioningService(Service):
         with self.store.write() as view:
             plan = self._plan(doc, {t.key for t in view.types.all()})
             now = self.now()
-            org = plan.org or view.org.get()
+            stored_org = view.org.get()
+            org = plan.org or stored_org
             if org is None:
                 raise ValidationFailed("org: is required the first time (name, timezone, jitsi_base_url)")
 
@@ -211,10 +225,11 @@ class ProvisioningService(Service):
             for doctor, room_given in plan.doctors:
                 existing = view.doctors.get(doctor.id)
                 if existing is not None and existing.room_url:
-                    if room_given and doctor.room_url != existing.room_url:
-                        result.notes.append(
-                            f"doctor {doctor.id}: kept the existing meeting room {existing.room_url}"
-                        )
+                    base_moved = stored_org is not None and stored_org.jitsi_base_url != org.jitsi_base_url
+                    kept = room_note(existing, doctor.room_url if room_given else None,
+                                     org.jitsi_base_url if base_moved else None)
+                    if kept:
+                        result.notes.append(kept)
                     doctor = doctor.model_copy(update={"room_url": existing.room_url})
                 elif not doctor.room_url:
                     doctor = doctor.model_copy(

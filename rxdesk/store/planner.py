@@ -13,15 +13,20 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import itertools
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rxdesk.domain.lifecycle import status_at
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page, appointment_from_json
 from rxdesk.domain.times import format_utc, week_key, weeks_between
 from rxdesk.store.engine import Segment, Snapshot
 from rxdesk.store.layout import APPT_PREFIX, appt_segment
+
+# An appointment lasts at most 720 minutes (AppointmentType.duration_minutes): one that ends
+# in a range started at most this long before it.
+LONGEST_APPOINTMENT = timedelta(days=1)
 
 
 def _one_week(query: AppointmentQuery, week: str) -> AppointmentQuery:
@@ -56,6 +61,45 @@ def _starts(rows: list[dict[str, Any]], seg: Segment, key: Hashable) -> list[str
     return seg.memo(("starts", key), lambda: [r["starts_at"] for r in rows])
 
 
+# -- the status at an instant (AppointmentQuery.as_of) -------------------------------------
+# The one rule is `lifecycle.status_at`; these apply it to stored documents (stored-form
+# strings compare as instants) and use a week's groupings so that counting a whole week never
+# walks it: only a lapsed hold (a small group) or a confirmed appointment that ended (found by
+# bisecting the week's confirmed appointments by end) differs from its stored status.
+
+
+def _status_as_of(row: Mapping[str, Any], as_of: str | None) -> str:
+    status: str = row["status"]
+    if as_of is None or (status != "held" and status != "confirmed"):
+        return status
+    return status_at(status, row.get("hold_expires_at"), row["ends_at"], as_of).value
+
+
+def _confirmed_by_end(seg: Segment) -> tuple[list[str], list[dict[str, Any]]]:
+    """The week's stored-confirmed documents ordered by end, with their ends for bisecting."""
+
+    def build() -> tuple[list[str], list[dict[str, Any]]]:
+        rows = sorted(_grouped(seg, "status").get("confirmed", ()), key=lambda r: (r["ends_at"], r["uid"]))
+        return [r["ends_at"] for r in rows], rows
+
+    return seg.memo(("confirmed", "by_end"), build)
+
+
+def _week_status_counts(seg: Segment, as_of: str | None) -> dict[str, int]:
+    """How many of the week's appointments have each status at `as_of` (stored when None)."""
+    grouped = _grouped(seg, "status")
+    counts = {status: len(rows) for status, rows in grouped.items()}
+    if as_of is None:
+        return counts
+    lapsed = sum(1 for r in grouped.get("held", ()) if _status_as_of(r, as_of) == "expired")
+    ended = bisect.bisect_right(_confirmed_by_end(seg)[0], as_of)  # ends_at <= as_of
+    counts["held"] = counts.get("held", 0) - lapsed
+    counts["expired"] = counts.get("expired", 0) + lapsed
+    counts["confirmed"] = counts.get("confirmed", 0) - ended
+    counts["completed"] = counts.get("completed", 0) + ended
+    return counts
+
+
 class AppointmentPlanner:
     """The appointment queries over one snapshot (or transaction)."""
 
@@ -80,6 +124,7 @@ class AppointmentPlanner:
         start_s = format_utc(query.starts_from) if query.starts_from else None
         before_s = format_utc(query.starts_before) if query.starts_before else None
         statuses = query.statuses
+        as_of = format_utc(query.as_of) if query.as_of is not None else None
         weeks = self._select_weeks(query.starts_from, query.starts_before)
         if query.descending:
             weeks.reverse()
@@ -107,7 +152,7 @@ class AppointmentPlanner:
             if query.descending:
                 window = window[::-1]
             for row in window:
-                if statuses is not None and row["status"] not in statuses:
+                if statuses is not None and _status_as_of(row, as_of) not in statuses:
                     continue
                 if query.patient_id is not None and row["patient_id"] != query.patient_id:
                     continue
@@ -117,10 +162,12 @@ class AppointmentPlanner:
 
     def count_raw(self, query: AppointmentQuery) -> int:
         """How many documents match, without walking them where a week's indexes can say:
-        a week wholly inside the time range counts its rows per status by length."""
+        a week wholly inside the time range counts its rows per status (at `as_of`) from its
+        groupings."""
         start_s = format_utc(query.starts_from) if query.starts_from else None
         before_s = format_utc(query.starts_before) if query.starts_before else None
         statuses = query.statuses
+        as_of = format_utc(query.as_of) if query.as_of is not None else None
         total = 0
         for week in self._select_weeks(query.starts_from, query.starts_before):
             seg = self._snap.segment(appt_segment(week))
@@ -140,10 +187,10 @@ class AppointmentPlanner:
             if statuses is None:
                 total += hi - lo
             elif lo == 0 and hi == len(rows):
-                grouped = _grouped(seg, "status")
-                total += sum(len(grouped.get(status, ())) for status in statuses)
+                counts = _week_status_counts(seg, as_of)
+                total += sum(counts.get(status, 0) for status in statuses)
             else:
-                total += sum(1 for row in rows[lo:hi] if row["status"] in statuses)
+                total += sum(1 for row in rows[lo:hi] if _status_as_of(row, as_of) in statuses)
         return total
 
     def search(self, query: AppointmentQuery) -> Page[AppointmentRecord]:
@@ -157,18 +204,21 @@ class AppointmentPlanner:
         return self.count_raw(query)
 
     def active_for_doctor(
-        self, doctor_id: str, start: datetime, end: datetime
+        self, doctor_id: str, start: datetime, end: datetime, as_of: datetime | None = None
     ) -> list[Appointment]:
-        """The doctor's held and confirmed appointments that overlap [start, end)."""
+        """The doctor's held and confirmed appointments that overlap [start, end): held or
+        confirmed at `as_of` (a lapsed hold is not), or as stored when `as_of` is None."""
         start_s, end_s = format_utc(start), format_utc(end)
+        as_of_s = format_utc(as_of) if as_of is not None else None
         found = []
         # An appointment starting late in the previous week may run into this range.
-        for week in weeks_between(start - timedelta(days=1), end):
+        for week in weeks_between(start - LONGEST_APPOINTMENT, end):
             seg = self._snap.segment(appt_segment(week))
             if seg is None:
                 continue
             for row in _grouped(seg, "doctor_id").get(doctor_id, ()):
-                if row["status"] in ("held", "confirmed") and row["starts_at"] < end_s and start_s < row["ends_at"]:
+                if row["starts_at"] < end_s and start_s < row["ends_at"] and \
+                        _status_as_of(row, as_of_s) in ("held", "confirmed"):
                     found.append(row)
         return [appointment_from_json(r) for r in found]
 
@@ -184,3 +234,30 @@ class AppointmentPlanner:
                 if after_s < row["starts_at"] <= until_s:
                     found.append(row)
         return [appointment_from_json(r) for r in found]
+
+    def confirmed_ended(
+        self, after: datetime | None, until: datetime, *, max_weeks: int = 8
+    ) -> tuple[list[Appointment], datetime]:
+        """Stored-confirmed appointments with `after < ends_at <= until` (from the first when
+        `after` is None), reading at most `max_weeks` week segments: a worker that was down
+        catches up in bounded steps. Returns them, ordered by end within each week, and the
+        instant up to which the answer is complete (`until`, or less when it stopped early)."""
+        after_s = format_utc(after) if after is not None else None
+        until_s = format_utc(until)
+        weeks = self._select_weeks(after - LONGEST_APPOINTMENT if after is not None else None,
+                                   until + timedelta(seconds=1))
+        found: list[dict[str, Any]] = []
+        reached = until
+        for scanned, week in enumerate(weeks):
+            if scanned >= max(2, max_weeks):
+                # Every appointment ending by this week's Monday started in a week read above.
+                monday = datetime.fromisoformat(week).replace(tzinfo=UTC)
+                reached = min(until, max(monday, after) if after is not None else monday)
+                break
+            seg = self._snap.segment(appt_segment(week))
+            if seg is None:
+                continue
+            ends, rows = _confirmed_by_end(seg)
+            lo = bisect.bisect_right(ends, after_s) if after_s is not None else 0
+            found.extend(rows[lo:bisect.bisect_right(ends, until_s)])
+        return [appointment_from_json(r) for r in found], reached

@@ -126,8 +126,11 @@ class AppointmentReader(Protocol):
         """How many appointments match (offset and limit ignored)."""
         ...
 
-    def active_for_doctor(self, doctor_id: str, start: datetime, end: datetime) -> list[Appointment]:
-        """The doctor's held and confirmed appointments that overlap [start, end)."""
+    def active_for_doctor(
+        self, doctor_id: str, start: datetime, end: datetime, as_of: datetime | None = None
+    ) -> list[Appointment]:
+        """The doctor's appointments that overlap [start, end) and are held or confirmed at
+        `as_of` (a lapsed hold is not), or as stored when `as_of` is None."""
         ...
 
     def lapsed_holds(self, now: datetime) -> list[Appointment]:
@@ -136,6 +139,14 @@ class AppointmentReader(Protocol):
 
     def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
         """Confirmed appointments with after < starts_at <= until."""
+        ...
+
+    def confirmed_ended(
+        self, after: datetime | None, until: datetime, *, max_weeks: int = 8
+    ) -> tuple[list[Appointment], datetime]:
+        """Stored-confirmed appointments with after < ends_at <= until (from the first when
+        `after` is None), looking through a bounded stretch of time: returns them and the
+        instant up to which the answer is complete (`until`, or earlier when it stopped)."""
         ...
 
     def successor_of(self, uid: str) -> str | None:

@@ -37,8 +37,9 @@ def report_json(report: TickReport, seconds: float) -> str:
     import json
 
     return json.dumps({"ok": True, "summary": report.summary(), "problems": report.problems,
-                       "expired": report.expired, "reminders": report.reminders, "delivered": report.delivered,
-                       "retrying": report.retrying, "dead": report.dead, "writes": report.writes,
+                       "expired": report.expired, "completed": report.completed, "reminders": report.reminders,
+                       "delivered": report.delivered, "retrying": report.retrying, "dead": report.dead,
+                       "writes": report.writes,
                        "seconds": round(seconds, 3)})
 
 

@@ -21,7 +21,7 @@ from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
 from tests.helpers import REPO, fingerprint
-from tests.tui.conftest import make_app, settle, text_of
+from tests.tui.conftest import make_app, settle, text_of, wait_for_workers
 
 
 async def test_number_keys_switch_sections_and_q_quits(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
@@ -119,7 +119,7 @@ async def test_an_outside_change_refreshes_the_view_and_keeps_the_selection(clin
         other.appointments.cancel_appointment(booked["weber_first"], "called in", "someone-else")
         for _ in range(100):
             await pilot.pause(0.05)
-            await app.workers.wait_for_complete()
+            await wait_for_workers(app)
             if booked["weber_first"] not in table.rows_by_uid:
                 break
         assert list(table.rows_by_uid) == [booked["sato_held"], booked["osei_therapy"]]

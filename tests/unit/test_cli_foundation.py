@@ -12,7 +12,7 @@ from tests.helpers import CLINIC_TOML, fingerprint, make_appointment
 APPOINTMENT_FIELDS = {
     "uid", "patient_id", "doctor_id", "type_key", "status", "starts_at", "ends_at", "created_at",
     "hold_expires_at", "confirmed_at", "cancelled_at", "cancel_reason", "cancelled_by",
-    "previous_meeting_uid", "room_url",
+    "previous_meeting_uid", "room_url", "attendance_note", "attendance_by", "attendance_at",
 }
 
 
@@ -62,7 +62,7 @@ def test_cancel_and_show(cli, booked) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (("appointments", "cancel", "{completed}", "--reason", "late"), 1, "only held or confirmed"),
+        (("appointments", "cancel", "{completed}", "--reason", "late"), 1, "has ended; mark it no_show instead"),
         (("appointments", "cancel", "{confirmed}", "--reason", "  "), 1, "a reason is required"),
         (("appointments", "cancel", "2611zzzzzzzzzz", "--reason", "x"), 1, "no appointment"),
         (("appointments", "cancel", "{confirmed}"), 2, "--reason"),
