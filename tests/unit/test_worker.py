@@ -223,7 +223,7 @@ def test_email_goes_over_smtp_and_sms_over_the_gateway(clinic: Desk, receiver, n
         def __init__(self) -> None:
             self.messages: list[tuple[str, list[str], bytes]] = []
 
-        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
             self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content))
             return "250 OK"
 
