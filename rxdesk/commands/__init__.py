@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError, short_path
+from rxdesk.domain.terminal import terminal_safe
 
 if TYPE_CHECKING:
     from rxdesk.config import Settings
@@ -144,7 +145,8 @@ class Context:
         return self.desk.appointments.org().timezone
 
     def print(self, text: str = "") -> None:
-        self.out.write(text + "\n")
+        """A line (or block) of output; whatever came from data is shown escaped."""
+        self.out.write(terminal_safe(text, lines=True) + "\n")
 
     def json(self, data: Any) -> None:
         import orjson
@@ -156,6 +158,7 @@ class Context:
         if not rows:
             self.err.write(f"{empty}\n")
             return
+        rows = [[terminal_safe(cell) for cell in row] for row in rows]
         columns = list(zip(*rows))
         widths = [max(len(h), max(map(len, col))) for h, col in zip(headers, columns)]
         # Pad every column but the last; one format string per table is the fast path.
@@ -166,7 +169,12 @@ class Context:
 
     def fields(self, pairs: list[tuple[str, str]]) -> None:
         width = max((len(k) for k, _ in pairs), default=0)
-        self.out.write("".join(f"{k.ljust(width)}  {v}\n" for k, v in pairs))
+        self.out.write("".join(f"{k.ljust(width)}  {terminal_safe(v)}\n" for k, v in pairs))
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a message may quote data, so it is shown escaped."""
+    sys.stderr.write(terminal_safe(line) + "\n")
 
 
 def _os_problem(exc: OSError) -> str:
@@ -192,7 +200,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         try:
             args = parser.parse_args(argv)
         except UsageError as exc:
-            sys.stderr.write(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)\n")
+            _say(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)")
             return 2
         except SystemExit as exc:  # --help printed its text
             return int(exc.code or 0)
@@ -203,10 +211,10 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         try:
             return handler(args, ctx) or 0
         except UsageError as exc:
-            sys.stderr.write(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)\n")
+            _say(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)")
             return 2
     except RxdeskError as exc:
-        sys.stderr.write(f"rxdesk: {exc}\n")
+        _say(f"rxdesk: {exc}")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("rxdesk: interrupted\n")
@@ -223,7 +231,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
             where = _log_crash(ctx)
             sys.stderr.write(f"rxdesk: internal error ({type(exc).__name__}); details were written to {where}\n")
             return 1
-        sys.stderr.write(f"rxdesk: {_os_problem(exc)}\n")  # no such file, disk full, name too long, ...
+        _say(f"rxdesk: {_os_problem(exc)}")  # no such file, disk full, name too long, ...
         return 1
     except Exception as exc:
         where = _log_crash(ctx)

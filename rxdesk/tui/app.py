@@ -41,6 +41,7 @@ from rxdesk.tui.screens.rebook import RebookScreen
 from rxdesk.tui.screens.secrets import SecretsScreen
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.screens.webhooks import WebhooksScreen
+from rxdesk.tui.text import shown
 from rxdesk.tui.work import call_service
 from rxdesk.worker.process import tick_in_child
 
@@ -129,7 +130,10 @@ class RxdeskApp(App[int]):
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
-        """Notifications carry names, reasons and refusals: shown as typed unless asked."""
+        """Notifications carry names, reasons and refusals: shown as typed (control characters
+        escaped) unless asked."""
+        if not markup:
+            message, title = shown(message), shown(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def show_problem(self, message: str) -> None:

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.terminal import terminal_safe
 from rxdesk.services import Desk
 from rxdesk.worker.tick import Maintenance, TickReport
 
@@ -62,11 +63,11 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
             try:
                 report = maintenance.tick()
                 out.write(log_line(report, time.monotonic() - started) + "\n")
-                out.writelines(f"{_stamp()} problem {problem}\n" for problem in report.problems)
+                out.writelines(f"{_stamp()} problem {terminal_safe(problem)}\n" for problem in report.problems)
                 failures = 0
             except RxdeskError as exc:
                 failures += 1
-                out.write(f"{_stamp()} tick failed: {exc}\n")
+                out.write(f"{_stamp()} tick failed: {terminal_safe(str(exc))}\n")
             except Exception as exc:  # noqa: BLE001 - keep serving; support gets the traceback
                 failures += 1
                 where = log_crash(desk.settings.data_dir if desk.settings else None)

@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, OptionList, Static
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Appointment
+from rxdesk.tui.text import shown
 from rxdesk.tui.work import call_service
 
 COMMON_REASONS = (
@@ -43,7 +44,7 @@ class CancelModal(ModalScreen[Appointment | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="cancel-dialog"):
             yield Label("Cancel appointment", classes="dialog-title")
-            yield Static(self.summary, id="cancel-summary", classes="dialog-body", markup=False)
+            yield Static(shown(self.summary), id="cancel-summary", classes="dialog-body", markup=False)
             yield Label("Reason")
             yield Input(
                 placeholder="why it is cancelled (required)",
@@ -94,7 +95,7 @@ class CancelModal(ModalScreen[Appointment | None]):
         self._refuse(str(exc))
 
     def _refuse(self, message: str) -> None:
-        self.query_one("#reason-error", Static).update(message)
+        self.query_one("#reason-error", Static).update(shown(message))
         field = self.query_one("#reason", Input)
         field.add_class("-invalid")
         field.focus()

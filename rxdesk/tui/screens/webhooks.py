@@ -17,7 +17,7 @@ from rxdesk.domain.times import format_local
 from rxdesk.services.webhooks import AttemptResult, DeliveryDetail, NewSubscription, parse_header_args
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DeskScreen
-from rxdesk.tui.text import fields_grid
+from rxdesk.tui.text import fields_grid, shown
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -55,7 +55,7 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
             return desk.webhooks.add_subscription(url, events, parse_header_args(raw_headers), desk.agent)
 
         def refused(exc: RxdeskError) -> None:
-            self.query_one("#sub-error", Static).update(str(exc))
+            self.query_one("#sub-error", Static).update(shown(str(exc)))
 
         call_service(self, save, done=self.dismiss, failed=refused, group="subscription-add")
 
@@ -104,9 +104,9 @@ class DeliveryModal(ModalScreen[None]):
             yield Label("Webhook delivery", classes="dialog-title")
             yield Static(grid)
             yield Label("Payload")
-            yield Static(body, id="delivery-payload", markup=False)
+            yield Static(shown(body), id="delivery-payload", markup=False)
             yield Label("Response (first 2,000 characters)")
-            yield Static(d.response_excerpt or "—", id="delivery-response", markup=False)
+            yield Static(shown(d.response_excerpt or "—"), id="delivery-response", markup=False)
 
 
 class WebhooksScreen(DeskScreen):
