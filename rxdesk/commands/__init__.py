@@ -13,10 +13,11 @@ import os
 import sys
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rxdesk.crashlog import log_crash
-from rxdesk.domain.errors import RxdeskError, short_path
+from rxdesk.domain.errors import ConfigError, RxdeskError, StoreError, short_path
 from rxdesk.domain.terminal import terminal_safe
 
 if TYPE_CHECKING:
@@ -105,6 +106,13 @@ class CommandLine:
         return parser
 
 
+def no_data_message(data_dir: Path) -> str:
+    where = short_path(data_dir)
+    state = "does not exist" if not data_dir.exists() else "holds no rxdesk data"
+    return (f"data dir {where} {state}; create a clinic there with `rxdesk provision FILE.toml` or "
+            "`rxdesk demo`, or name the right one with --data-dir or RXDESK_DATA_DIR")
+
+
 def _needs_subcommand(parser: argparse.ArgumentParser) -> Handler:
     def handler(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(parser.prog, "a command is required (see --help)")
@@ -132,9 +140,15 @@ class Context:
 
     @cached_property
     def desk(self) -> Desk:
+        """The services on the data dir. Only `demo` and `provision` (which set `creates_data`)
+        may start from a data dir without rxdesk data: for every other command a missing or
+        empty one is a typo or the wrong machine, never an empty clinic."""
         from rxdesk.services import Desk
 
-        return Desk.open(self.settings)
+        desk = Desk.open(self.settings)
+        if not getattr(self.args, "creates_data", False) and desk.is_empty():
+            raise StoreError(no_data_message(self.settings.data_dir))
+        return desk
 
     @property
     def agent(self) -> str:
@@ -240,6 +254,10 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
 
 
 def open_app(args: argparse.Namespace, ctx: Context) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # From cron, a script or a pipe the app would run forever writing escape codes.
+        raise ConfigError("the app needs a terminal (stdin and stdout are not one); for the maintenance "
+                          "worker without a terminal run `rxdesk worker`, for scripts see `rxdesk --help`")
     from rxdesk.tui.app import run_app
 
     return run_app(ctx.settings, worker=not args.no_worker) or 0

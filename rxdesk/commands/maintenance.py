@@ -7,10 +7,13 @@ delivery's payload and response, the email and SMS outbox.
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import sys
 
 from rxdesk.commands import GROUP_HELP, CommandLine, Context, add_json
+from rxdesk.domain.errors import RxdeskError, ValidationFailed
+from rxdesk.domain.filters import parse_whole
 from rxdesk.domain.times import format_local
 
 
@@ -26,9 +29,9 @@ def _interval(text: str) -> float:
 
 def _limit(text: str) -> int:
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
+        value = parse_whole(text, what="limit")
+    except ValidationFailed as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if not 1 <= value <= 100000:
         raise argparse.ArgumentTypeError("the limit must be between 1 and 100000")
     return value
@@ -38,11 +41,17 @@ def worker(args: argparse.Namespace, ctx: Context) -> int:
     from rxdesk.worker.headless import run
 
     if args.json and not args.once:
-        from rxdesk.domain.errors import ValidationFailed
-
         raise ValidationFailed("--json needs --once (one tick, one JSON line)")
     owner = f"worker:{socket.gethostname()[:40]}"
-    return run(ctx.desk, once=args.once, interval=args.interval, owner=owner, out=sys.stdout, as_json=args.json)
+    try:
+        desk = ctx.desk
+    except RxdeskError as exc:
+        if not args.json:
+            raise
+        # The app's tick process reads one JSON line, refusals included.
+        ctx.print(json.dumps({"ok": False, "error": str(exc)}))
+        return 1
+    return run(desk, once=args.once, interval=args.interval, owner=owner, out=sys.stdout, as_json=args.json)
 
 
 # -- reminders --------------------------------------------------------------------------

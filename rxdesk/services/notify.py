@@ -18,6 +18,7 @@ import httpx
 
 from rxdesk.config import Settings
 from rxdesk.domain.errors import ConfigError
+from rxdesk.domain.terminal import has_control
 
 TIMEOUT_SECONDS = 15.0
 
@@ -36,14 +37,18 @@ class SmtpTarget:
 
     @classmethod
     def parse(cls, url: str) -> SmtpTarget:
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:  # an unclosed '[' of an IPv6 address, ...
+            raise ConfigError("RXDESK_SMTP_URL is not a URL; it must look like smtp://user:pass@host:587") from None
+        if parts.scheme not in ("smtp", "smtps") or not host or has_control(url):
             raise ConfigError("RXDESK_SMTP_URL must look like smtp://user:pass@host:587 (or smtps://)")
         try:
             port = parts.port or (465 if parts.scheme == "smtps" else 587)
         except ValueError:
             raise ConfigError("RXDESK_SMTP_URL has a port that is not a number") from None
-        return cls(parts.hostname, port, unquote(parts.username or ""), unquote(parts.password or ""),
+        return cls(host, port, unquote(parts.username or ""), unquote(parts.password or ""),
                    parts.scheme == "smtps")
 
 

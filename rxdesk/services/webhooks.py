@@ -155,13 +155,14 @@ def _retry_after(value: str | None, now: float) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER)
+    cap = MAX_RETRY_AFTER.total_seconds()
+    if value.isascii() and value.isdigit():  # any length: capped before it becomes a number
+        return timedelta(seconds=cap if len(value) > 9 else min(int(value), cap))
     try:
         when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return min(timedelta(seconds=max(0.0, when - now)), MAX_RETRY_AFTER)
+    return timedelta(seconds=min(max(0.0, when - now), cap))
 
 
 def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret: str, msg_id: str, body: bytes) -> AttemptResult:

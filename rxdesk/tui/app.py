@@ -188,9 +188,14 @@ class RxdeskApp(App[int]):
         worker = get_current_worker()
         settings = self.desk.settings or Settings(data_dir=self.desk.store.data_dir, agent=self.agent)
         try:
-            done = tick_in_child(settings, self.desk.clock, cancelled=lambda: worker.is_cancelled)
-            outcome = (f"worker {done.text}" if done.ok else f"worker {self._clock_label()} failed: {done.text}",
-                       not done.ok)
+            if self.desk.is_empty():  # nothing to maintain yet; the worker refuses an empty data dir
+                outcome = ("", False)
+            else:
+                done = tick_in_child(settings, self.desk.clock, cancelled=lambda: worker.is_cancelled)
+                outcome = (f"worker {done.text}" if done.ok else f"worker {self._clock_label()} failed: {done.text}",
+                           not done.ok)
+        except StoreError as exc:
+            outcome = (f"worker {self._clock_label()} failed: {exc}", True)
         except Exception as exc:  # noqa: BLE001 - the app stays up; support gets the traceback
             log_crash(settings.data_dir)
             outcome = (f"worker {self._clock_label()} failed ({type(exc).__name__}); see logs/errors.log", True)
