@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from rxdesk.domain.errors import NotFound, Refused, ValidationFailed
+from rxdesk.domain.errors import ConfigError, NotFound, Refused, ValidationFailed
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import (
     Delivery,
@@ -234,7 +234,18 @@ class WebhookService(Service):
         return crypto.open_box(view, self._data_dir, self.settings.master_key if self.settings else None, create=create)
 
     def secret_of(self, view: TinyView, sub: Subscription) -> str:
-        return self._box(view).decrypt(sub.secret_encrypted)
+        """The signing secret. A read without the lock may hold a value from before a
+        master-key rotation while the old key is already gone: it is then read again, once."""
+        try:
+            return self._box(view).decrypt(sub.secret_encrypted)
+        except ConfigError:
+            if view.writable:
+                raise
+            fresh = self.store.read()
+            again = fresh.subscriptions.get(sub.id)
+            if again is None or again.secret_encrypted == sub.secret_encrypted:
+                raise
+            return self._box(fresh).decrypt(again.secret_encrypted)
 
     # -- subscriptions ------------------------------------------------------------------
 
