@@ -102,7 +102,7 @@ def subscriptions_add(args: argparse.Namespace, ctx: Context) -> int:
     from rxdesk.services.webhooks import parse_header_args
 
     made = ctx.desk.webhooks.add_subscription(args.url, args.event, parse_header_args(args.header or []),
-                                              ctx.agent)
+                                              ctx.agent, allow_private_network=args.allow_private_network)
     if args.json:
         ctx.json(made.to_json())
         return 0
@@ -117,8 +117,9 @@ def subscriptions_list(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         ctx.json([s.public() for s in subs])
         return 0
-    ctx.table(["ID", "URL", "EVENTS", "ACTIVE"],
-              [[s.id, s.url, ",".join(e.value for e in s.events), "yes" if s.active else "no"] for s in subs],
+    ctx.table(["ID", "URL", "EVENTS", "ACTIVE", "PRIVATE NETWORK"],
+              [[s.id, s.url, ",".join(e.value for e in s.events), "yes" if s.active else "no",
+                "allowed" if s.allow_private_network else "no"] for s in subs],
               empty="no subscriptions")
     return 0
 
@@ -259,6 +260,9 @@ def register(cli: CommandLine) -> None:
     p.add_argument("--event", required=True, action="append", metavar="TYPE",
                    help="an event type (repeatable), e.g. APPOINTMENT_CANCELLED")
     p.add_argument("--header", action="append", metavar="K=V", help="a custom header (repeatable)")
+    p.add_argument("--allow-private-network", action="store_true",
+                   help="let deliveries reach loopback and private addresses too (audited; link-local, "
+                   "multicast and unspecified addresses are always refused)")
     add_json(p)
     p = cli.command("subscriptions", "list", subscriptions_list, help="webhook subscriptions (never their secrets)")
     add_json(p)

@@ -289,6 +289,8 @@ class Subscription(Entity):
     active: bool = True
     created_at: UtcDateTime | None = None
     created_by: str = ""
+    # Deliveries may go to loopback and private addresses too (`--allow-private-network`).
+    allow_private_network: bool = False
 
     def public(self) -> dict[str, Any]:
         return self.to_json(exclude={"secret_encrypted"})

@@ -21,6 +21,8 @@ import tomllib
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
@@ -115,23 +117,18 @@ def _array(doc: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
-def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Every string in a parsed TOML value, with where it is."""
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every key and scalar value in a parsed TOML value, with where it is."""
+    if isinstance(value, dict):
         for key, item in value.items():
-            yield path + "." + str(key) if path else str(key), str(key)
-            yield from _strings(item, f"{path}.{key}" if path else str(key))
+            inner = f"{path}.{key}" if path else str(key)
+            yield inner, str(key)
+            yield from _leaves(item, inner)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from _strings(item, f"{path}[{i}]")
-
-
-def _toml_value(value: Any) -> Any:
-    """A TOML date or time is no text: passed on as its ISO form, the field then says what it
-    expects (`'09:00:00' is not a time as HH:MM`)."""
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+            yield from _leaves(item, f"{path}[{i}]")
+    else:
+        yield path, value
 
 
 def _validate(model: type[BaseModel], data: Any, where: str) -> Any:
@@ -140,7 +137,7 @@ def _validate(model: type[BaseModel], data: Any, where: str) -> Any:
     if not isinstance(data, dict):
         raise ValidationFailed(f"{where}: must be a table")
     try:
-        return model.model_validate_json(json.dumps(data, default=_toml_value), strict=True)
+        return model.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         raise ValidationFailed(describe_error(exc, where)) from None
 
@@ -255,8 +252,10 @@ class ProvisioningService(Service):
         unknown = sorted(set(doc) - set(SECTIONS))
         if unknown:
             raise ValidationFailed(f"{unknown[0]}: is not a known section (use {', '.join(SECTIONS)})")
-        for path, text in _strings(doc, ""):
-            if has_control(text):
+        for path, value in _leaves(doc, ""):
+            if isinstance(value, date | dt_time):  # no field holds a TOML date: times are "HH:MM" text
+                raise ValidationFailed(f"{path}: is a TOML date or time; write it as text in quotes, e.g. \"09:00\"")
+            if isinstance(value, str) and has_control(value):
                 raise ValidationFailed(f"{path}: must not contain control characters (escapes, newlines, tabs, "
                                        "bidi overrides)")
 

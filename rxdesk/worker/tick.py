@@ -128,6 +128,7 @@ class Claimed:
     headers: dict[str, str]
     secret: str
     body: bytes
+    allow_private: bool = False  # the subscription's --allow-private-network
 
 
 NOT_SENT = None  # an attempt the send window closed on before it started
@@ -143,10 +144,11 @@ class Maintenance:
         desk: Desk,
         owner: str = "worker",
         *,
-        client: Callable[[], httpx.Client] = http_client,
+        client: Callable[[bool], httpx.Client] = http_client,
         senders: int = 16,
         send_window: float = SEND_WINDOW,
         timer: Callable[[], float] = time.monotonic,
+        attempt_seconds: float = TIMEOUT_SECONDS,
     ) -> None:
         self.desk = desk
         self.owner = owner
@@ -156,6 +158,7 @@ class Maintenance:
         self.senders = senders
         self.send_window = send_window
         self.timer = timer
+        self.attempt_seconds = attempt_seconds  # each send's deadline: connect, send, whole answer
 
     # -- the tick ---------------------------------------------------------------------
 
@@ -165,7 +168,7 @@ class Maintenance:
         store = self.desk.store
         if not self._has_work(store.read(), now):
             return report
-        notifier = Notifier(self.desk.settings)
+        notifier = Notifier(self.desk.settings, attempt_seconds=self.attempt_seconds)
         with store.write() as view:
             deliveries, messages = self._phase_one(view, now, notifier, report)
         report.writes += 1
@@ -386,7 +389,8 @@ class Maintenance:
                 report.deferred += 1
                 continue
             view.deliveries.put(delivery.model_copy(update={"lease_owner": self.lease_id, "lease_until": lease_until}))
-            claimed.append(Claimed(delivery, sub.url, dict(sub.headers), secrets[sub.id], payload(event)))
+            claimed.append(Claimed(delivery, sub.url, dict(sub.headers), secrets[sub.id], payload(event),
+                                   sub.allow_private_network))
         return claimed
 
     def _claim_messages(self, view: TinyView, now: datetime) -> list[OutboxMessage]:
@@ -405,12 +409,16 @@ class Maintenance:
     def _send_webhooks(self, claimed: list[Claimed], deadline: float) -> list[tuple[Claimed, AttemptResult | None]]:
         if not claimed:
             return []
-        with self.client() as client:
+        # One client per destination policy: a connection to a private address is never
+        # reused for a subscription that may not reach it.
+        with self.client(False) as public, self.client(True) as private:
             def attempt(item: Claimed) -> tuple[Claimed, AttemptResult | None]:
                 if self.timer() > deadline:
                     return item, NOT_SENT
+                client = private if item.allow_private else public
                 try:
-                    return item, post_signed(client, item.url, item.headers, item.secret, item.delivery.event_id, item.body)
+                    return item, post_signed(client, item.url, item.headers, item.secret, item.delivery.event_id,
+                                             item.body, seconds=self.attempt_seconds)
                 except Exception as exc:  # noqa: BLE001 - one bad delivery must not stop the others
                     return item, AttemptResult(False, None, f"could not send ({type(exc).__name__})")
 

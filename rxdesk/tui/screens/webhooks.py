@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static, TabbedContent, TabPane
+from textual.widgets import Checkbox, Input, Label, Static, TabbedContent, TabPane
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Delivery, OutboxMessage, Subscription
@@ -38,6 +38,8 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
             yield Input("APPOINTMENT_CANCELLED, APPOINTMENT_REBOOKED", id="sub-events")
             yield Label("Custom headers (NAME=VALUE, separated by ;), optional")
             yield Input(placeholder="X-Shop=riverside; Authorization=Bearer …", id="sub-headers")
+            yield Checkbox("Allow loopback and private addresses (10/8, 192.168/16, 127/8 …; audited)",
+                           id="sub-private")
             yield Static("", id="sub-error", classes="field-error", markup=False)
             yield Static("enter saves · escape cancels", classes="dialog-hint")
 
@@ -50,9 +52,11 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
         url = self.query_one("#sub-url", Input).value
         events = self.query_one("#sub-events", Input).value.split(",")
         raw_headers = [h for h in self.query_one("#sub-headers", Input).value.split(";") if h.strip()]
+        private = self.query_one("#sub-private", Checkbox).value
 
         def save() -> NewSubscription:
-            return desk.webhooks.add_subscription(url, events, parse_header_args(raw_headers), desk.agent)
+            return desk.webhooks.add_subscription(url, events, parse_header_args(raw_headers), desk.agent,
+                                                  allow_private_network=private)
 
         def refused(exc: RxdeskError) -> None:
             self.query_one("#sub-error", Static).update(shown(str(exc)))
@@ -152,7 +156,8 @@ class WebhooksScreen(DeskScreen):
 
     def on_mount(self) -> None:
         columns = {
-            "subscriptions": (("id", "Id"), ("url", "URL"), ("events", "Events"), ("headers", "Headers"), ("active", "Active")),
+            "subscriptions": (("id", "Id"), ("url", "URL"), ("events", "Events"), ("headers", "Headers"), ("active", "Active"),
+                              ("private", "Private net")),
             "deliveries": (("id", "Delivery"), ("event", "Event"), ("sub", "Subscription"), ("status", "Status"),
                            ("attempts", "Attempts"), ("next", "Next attempt"), ("error", "Last error")),
             "messages": (("id", "Message"), ("channel", "Channel"), ("to", "To"), ("status", "Status"),
@@ -194,7 +199,8 @@ class WebhooksScreen(DeskScreen):
         local = lambda v: format_local(v, tz) if v else ""  # noqa: E731
         # Every event type starts with APPOINTMENT_: the rest is what tells them apart.
         self._fill("subscriptions", [(s.id, [s.id, s.url, ", ".join(e.value.removeprefix("APPOINTMENT_") for e in s.events),
-                                             ", ".join(sorted(s.headers)), "yes" if s.active else "no"]) for s in subs])
+                                             ", ".join(sorted(s.headers)), "yes" if s.active else "no",
+                                             "yes" if s.allow_private_network else "no"]) for s in subs])
         self._fill("deliveries", [(d.id, [d.id, d.event_type.value.removeprefix("APPOINTMENT_"), d.subscription_id, d.status.value, str(d.attempts),
                                           local(d.next_attempt_at), d.last_error]) for d in deliveries.items])
         self._fill("messages", [(m.id, [m.id, m.channel.value, m.to, m.status.value, local(m.created_at),
