@@ -381,6 +381,7 @@ class MessageStatus(StrEnum):
     sent = "sent"
     failed = "failed"  # gave up after the last retry
     outbox = "outbox"  # nothing configured: kept in the local outbox for the app to show
+    skipped = "skipped"  # not sent: the appointment was no longer confirmed, or had started
 
 
 class OutboxMessage(Entity):

@@ -29,7 +29,8 @@ def log_line(report: TickReport, seconds: float) -> str:
     counts = (f"expired={report.expired} reminders={report.reminders} deliveries_created={report.deliveries_created} "
               f"delivered={report.delivered} retrying={report.retrying} dead={report.dead} "
               f"messages_sent={report.messages_sent} outbox={report.messages_outbox} "
-              f"messages_failed={report.messages_failed} deferred={report.deferred} writes={report.writes}")
+              f"messages_failed={report.messages_failed} messages_skipped={report.messages_skipped} "
+              f"deferred={report.deferred} writes={report.writes}")
     return f"{_stamp()} tick {counts} took={seconds:.2f}s"
 
 

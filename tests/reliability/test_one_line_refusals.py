@@ -76,3 +76,20 @@ def test_a_bad_smtp_url_fails_only_the_emails(clinic: Desk, settings, now, recei
     assert bad.store.read().appointments.require(held.uid).status.value == "expired"
     (message,) = bad.webhooks.list_messages().items
     assert message.status.value == "pending" and "RXDESK_SMTP_URL is not a URL" in message.last_error
+
+
+@pytest.mark.parametrize("number", ["+49 151 11223344 ext 99", "+49 151 11223344 ext. 7", "0151 11223344 x12"])
+def test_a_phone_number_with_an_extension_is_refused_not_cut(cli, clinic: Desk, data_dir, number) -> None:  # type: ignore[no-untyped-def]
+    """`set-phone '… ext 99'` stored the number without its extension, silently."""
+    before = fingerprint(data_dir)
+    assert "extension" in one_line(cli("doctors", "set-phone", "dr-weber", number))
+    assert fingerprint(data_dir) == before
+
+
+@pytest.mark.parametrize("minutes", ["٣٠", "³⁰", "30.0", "3e1", "-30", "99999999999"])
+def test_minutes_before_takes_ascii_digits_only(cli, clinic: Desk, data_dir, minutes) -> None:  # type: ignore[no-untyped-def]
+    before = fingerprint(data_dir)
+    result = cli("reminders", "add", "--type", "gp-consult", "--recipient", "patient", f"--minutes-before={minutes}")
+    one_line(result)
+    assert fingerprint(data_dir) == before
+    assert cli("reminders", "add", "--type", "gp-consult", "--recipient", "patient", "--minutes-before", "30").code == 0
