@@ -286,29 +286,28 @@ class ProvisioningService(Service):
         self._zone(org.timezone, "org.timezone")
         return org, run.settle("org", "org", stored, org)
 
-    def _entries(self, run: _Run, doc: dict[str, Any], kind: str, model: type[Entity], attr: str,
-                 ) -> list[tuple[Any, bool]]:
+    def _each(self, doc: dict[str, Any], kind: str, attr: str, repo: Any,
+              ) -> Iterator[tuple[str, dict[str, Any], Any, dict[str, Any]]]:
+        """Each entry of a section: where it is, its keys, the stored entry, the two merged."""
         entries = _array(doc, kind)
         self._unique(entries, attr, kind)
-        repo = getattr(run.view, kind)
-        made = []
         for i, raw in enumerate(entries):
             where = f"{kind}[{i}]"
             key = raw.get(attr) if isinstance(raw, dict) else None
             stored = repo.get(key) if isinstance(key, str) else None
-            item = _validate(model, self._merge(stored, raw, where), where)
+            yield where, raw, stored, self._merge(stored, raw, where)
+
+    def _entries(self, run: _Run, doc: dict[str, Any], kind: str, model: type[Entity], attr: str,
+                 ) -> list[tuple[Any, bool]]:
+        made = []
+        for where, _raw, stored, merged in self._each(doc, kind, attr, getattr(run.view, kind)):
+            item = _validate(model, merged, where)
             made.append((item, run.settle(kind, getattr(item, attr), stored, item)))
         return made
 
     def _types(self, run: _Run, doc: dict[str, Any]) -> list[tuple[AppointmentType, bool]]:
-        entries = _array(doc, "appointment_types")
-        self._unique(entries, "key", "appointment_types")
         made = []
-        for i, raw in enumerate(entries):
-            where = f"appointment_types[{i}]"
-            key = raw.get("key") if isinstance(raw, dict) else None
-            stored = run.view.types.get(key) if isinstance(key, str) else None
-            merged = self._merge(stored, raw, where)
+        for where, raw, stored, merged in self._each(doc, "appointment_types", "key", run.view.types):
             if stored is not None:  # agents own the rules once the type exists
                 merged["reminders"] = [r.to_json() for r in stored.reminders]
             appt_type = _validate(AppointmentType, merged, where)
@@ -323,15 +322,9 @@ class ProvisioningService(Service):
 
     def _doctors(self, run: _Run, doc: dict[str, Any], org: Org | None, *, known_types: set[str],
                  ) -> list[tuple[Doctor, bool]]:
-        entries = _array(doc, "doctors")
-        self._unique(entries, "id", "doctors")
         jitsi = (org or Org(name="rxdesk")).jitsi_base_url
         made = []
-        for i, raw in enumerate(entries):
-            where = f"doctors[{i}]"
-            key = raw.get("id") if isinstance(raw, dict) else None
-            stored = run.view.doctors.get(key) if isinstance(key, str) else None
-            merged = self._merge(stored, raw, where)
+        for where, raw, stored, merged in self._each(doc, "doctors", "id", run.view.doctors):
             given_phone = raw.get("mobile_phone")
             if stored is not None:  # agents own the mobile number and the room once the doctor exists
                 merged["mobile_phone"], merged["room_url"] = stored.mobile_phone, stored.room_url
@@ -399,14 +392,16 @@ class ProvisioningService(Service):
 
     @staticmethod
     def _zone(name: str, where: str) -> None:
-        try:
-            check_iana_zone(name)
-        except ValidationFailed as exc:
-            raise ValidationFailed(f"{where}: {exc}") from None
+        _at(where, check_iana_zone, name)
 
     @staticmethod
     def _mobile(number: str, where: str) -> str:
-        try:
-            return normalize_mobile(number)
-        except ValidationFailed as exc:
-            raise ValidationFailed(f"{where}: {exc}") from None
+        return _at(where, normalize_mobile, number)
+
+
+def _at(where: str, check: Any, value: Any) -> Any:
+    """`check(value)`, its refusal prefixed with the field it is about."""
+    try:
+        return check(value)
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"{where}: {exc}") from None

@@ -34,8 +34,8 @@ from rxdesk.domain.models import (
     Subscription,
 )
 from rxdesk.domain.queries import Page
-from rxdesk.domain.times import format_utc
 from rxdesk.domain.terminal import has_control
+from rxdesk.domain.times import format_utc
 from rxdesk.services import crypto, deadline, egress
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.store.tinystore import TinyView

@@ -309,7 +309,7 @@ class Engine:
             return
         where = short_path(self.data_dir)
         found = f"{segments} segment file(s) are" if segments else "rxdesk.previous.json is"
-        how = (f"stop every rxdesk process and run `cp rxdesk.previous.json rxdesk.json` in it (the state "
+        how = ("stop every rxdesk process and run `cp rxdesk.previous.json rxdesk.json` in it (the state "
                "before the last write), or restore a backup" if previous else "restore a backup")
         raise StoreError(f"data dir {where} is damaged: its manifest rxdesk.json is missing but "
                          f"{found} there; nothing was read or written. To restore: {how} "

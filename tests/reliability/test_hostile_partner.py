@@ -11,7 +11,7 @@ import threading
 import time
 import tomllib
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -19,7 +19,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rxdesk.domain.errors import ValidationFailed
-from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk, egress
 from rxdesk.services.deadline import ATTEMPT_SECONDS
 from rxdesk.services.notify import Notifier, SendFailed
@@ -27,39 +26,14 @@ from rxdesk.worker.tick import LEASE, Maintenance
 from tests.helpers import CLINIC_TOML, fingerprint, make_appointment
 from tests.reliability.test_terminal_safety import raw_bytes_in
 from tests.unit.test_tokens_minting import claims_at, mint
+from tests.unit.test_webhooks_answers import Answering
 
 # -- receivers that misbehave -------------------------------------------------------------
 
 
-class Hostile:
+def hostile(answer: Any) -> Answering:
     """A real HTTP server on 127.0.0.1 whose `answer(handler)` writes the raw response."""
-
-    def __init__(self, answer: Any) -> None:
-        self.requests: list[dict[str, str]] = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                with outer.lock:
-                    outer.requests.append({k.lower(): v for k, v in self.headers.items()})
-                try:
-                    answer(self)
-                except OSError:
-                    pass  # the client gave up on us, as it should
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    return Answering(answer)
 
 
 def dripping(every: float) -> Any:
@@ -82,7 +56,7 @@ def one_cancellation(desk: Desk, url: str, now, **options: Any) -> None:  # type
 
 
 def test_a_dripping_receiver_gets_one_post_and_a_timeout_at_the_deadline(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
-    receiver = Hostile(dripping(0.05))
+    receiver = hostile(dripping(0.05))
     try:
         one_cancellation(clinic, receiver.url, now)
         started = time.monotonic()
@@ -90,7 +64,7 @@ def test_a_dripping_receiver_gets_one_post_and_a_timeout_at_the_deadline(clinic:
         took = time.monotonic() - started
     finally:
         receiver.close()
-    assert len(receiver.requests) == 1 and report.retrying == 1
+    assert receiver.requests == 1 and report.retrying == 1
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert delivery.attempts == 1 and delivery.last_error == "no complete answer within 1 s"
     assert 1.0 <= took < 30  # ended at its deadline, far inside the lease
@@ -101,7 +75,7 @@ def test_the_production_deadline_is_fifteen_seconds_for_the_whole_attempt(clinic
     """A receiver dripping a byte every 5 s held a tick for 350 s, past the lease, and a second
     worker sent the same webhook-id again. With the worker as shipped, the attempt ends at 15 s."""
     assert ATTEMPT_SECONDS == 15.0 and Maintenance(clinic).attempt_seconds == ATTEMPT_SECONDS
-    receiver = Hostile(dripping(5.0))
+    receiver = hostile(dripping(5.0))
     try:
         one_cancellation(clinic, receiver.url, now)
         started = time.monotonic()
@@ -111,10 +85,23 @@ def test_the_production_deadline_is_fifteen_seconds_for_the_whole_attempt(clinic
     finally:
         receiver.close()
     assert first.retrying == 1 and second.delivered + second.retrying == 0
-    assert len(receiver.requests) == 1
+    assert receiver.requests == 1
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert delivery.last_error == "no complete answer within 15 s"
     assert ATTEMPT_SECONDS <= took < LEASE.total_seconds() / 5
+
+
+def deliver_to(clinic: Desk, now, answer: Any):  # type: ignore[no-untyped-def]
+    """One cancellation delivered (once) to a receiver that answers with `answer`."""
+    receiver = hostile(answer)
+    try:
+        one_cancellation(clinic, receiver.url, now)
+        Maintenance(clinic).tick()
+    finally:
+        receiver.close()
+    (delivery,) = clinic.webhooks.list_deliveries().items
+    assert receiver.requests == 1
+    return delivery
 
 
 def test_a_redirect_to_the_metadata_service_is_not_followed(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
@@ -124,14 +111,7 @@ def test_a_redirect_to_the_metadata_service_is_not_followed(clinic: Desk, now) -
         handler.send_header("content-length", "0")
         handler.end_headers()
 
-    receiver = Hostile(redirect)
-    try:
-        one_cancellation(clinic, receiver.url, now)
-        Maintenance(clinic).tick()
-    finally:
-        receiver.close()
-    (delivery,) = clinic.webhooks.list_deliveries().items
-    assert delivery.last_error == "answered 302" and len(receiver.requests) == 1
+    assert deliver_to(clinic, now, redirect).last_error == "answered 302"
 
 
 def test_an_answer_full_of_escape_codes_is_shown_escaped(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
@@ -142,13 +122,7 @@ def test_an_answer_full_of_escape_codes_is_shown_escaped(clinic: Desk, cli, now)
         handler.end_headers()
         handler.wfile.write(body)
 
-    receiver = Hostile(answer)
-    try:
-        one_cancellation(clinic, receiver.url, now)
-        Maintenance(clinic).tick()
-    finally:
-        receiver.close()
-    (delivery,) = clinic.webhooks.list_deliveries().items
+    delivery = deliver_to(clinic, now, answer)
     shown = cli("deliveries", "show", delivery.id)
     assert shown.code == 0 and raw_bytes_in(shown.out) == []
     assert "\\x1b]52;c;" in shown.out and "\\u202e" in shown.out
@@ -161,7 +135,7 @@ def test_an_absurd_retry_after_is_capped_and_recorded_as_the_answer(clinic: Desk
         handler.send_header("content-length", "0")
         handler.end_headers()
 
-    receiver = Hostile(too_many)
+    receiver = hostile(too_many)
     try:
         one_cancellation(clinic, receiver.url, now)
         report = Maintenance(clinic).tick()
@@ -326,7 +300,7 @@ def test_the_sms_gateways_answer_is_not_read(settings) -> None:  # type: ignore[
             handler.wfile.write(chunk)
             written.append(len(chunk))
 
-    gateway = Hostile(endless)
+    gateway = hostile(endless)
     try:
         Notifier(settings.with_overrides(sms_url=gateway.url, sms_token="tok")).send_sms("+4915112345678", "hi")
     finally:
@@ -335,7 +309,7 @@ def test_the_sms_gateways_answer_is_not_read(settings) -> None:  # type: ignore[
 
 
 def test_a_dripping_sms_gateway_ends_at_the_deadline(settings) -> None:  # type: ignore[no-untyped-def]
-    gateway = Hostile(dripping(0.05))
+    gateway = hostile(dripping(0.05))
     try:
         notifier = Notifier(settings.with_overrides(sms_url=gateway.url), attempt_seconds=1.0)
         with pytest.raises(SendFailed, match="no complete answer within 1 s"):

@@ -10,19 +10,8 @@ from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
 from rxdesk.tui.screens.patients import PatientDetailScreen, PatientsScreen
 from rxdesk.tui.screens.webhooks import DeliveryModal, WebhooksScreen
 from tests.reliability.test_terminal_safety import raw_bytes_in, store_hostile_data
-from tests.tui.conftest import make_app, settle, text_of
-
-
-def drawn(app) -> str:  # type: ignore[no-untyped-def]
-    """Every table cell and static text on the current screen, as it is drawn."""
-    parts = []
-    for table in app.screen.query(DataTable):
-        for row in range(table.row_count):
-            parts.extend(str(getattr(cell, "plain", cell)) for cell in table.get_row_at(row))
-    for widget in app.screen.query("Static"):
-        visual = widget.visual
-        parts.append(visual.plain if hasattr(visual, "plain") else text_of(widget))
-    return "\n".join(parts)
+from tests.tui.conftest import make_app, settle
+from tests.tui.test_markup_in_data import shown
 
 
 async def test_escape_sequences_in_data_are_shown_escaped(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
@@ -33,33 +22,33 @@ async def test_escape_sequences_in_data_are_shown_escaped(clinic: Desk, now) -> 
         await pilot.press("2")
         await settle(pilot)
         assert isinstance(app.screen, PatientsScreen)
-        assert raw_bytes_in(drawn(app)) == [] and "\\x1b]52;c;" in drawn(app)
+        assert raw_bytes_in(shown(app)) == [] and "\\x1b]52;c;" in shown(app)
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, PatientDetailScreen)
-        assert raw_bytes_in(drawn(app)) == [] and "\\x1b]52;c;" in drawn(app)
+        assert raw_bytes_in(shown(app)) == [] and "\\x1b]52;c;" in shown(app)
 
         await pilot.press("escape", "3")
         await settle(pilot)
         assert isinstance(app.screen, DoctorsScreen)
-        assert raw_bytes_in(drawn(app)) == [] and "\\u202e" in drawn(app)
+        assert raw_bytes_in(shown(app)) == [] and "\\u202e" in shown(app)
         app.screen.query_one(DataTable).focus()
         app.screen.query_one(DataTable).select_key("dr-weber")  # type: ignore[attr-defined]
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, DoctorDetailScreen)
-        assert raw_bytes_in(drawn(app)) == [] and "\\x1b[2J" in drawn(app)
+        assert raw_bytes_in(shown(app)) == [] and "\\x1b[2J" in shown(app)
 
         await pilot.press("escape", "6")
         await settle(pilot)
         assert isinstance(app.screen, WebhooksScreen)
         await pilot.press("]")
         await settle(pilot)
-        assert raw_bytes_in(drawn(app)) == []
+        assert raw_bytes_in(shown(app)) == []
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, DeliveryModal)
-        assert raw_bytes_in(drawn(app)) == [] and "oops \\x1b]52;c;" in drawn(app)
+        assert raw_bytes_in(shown(app)) == [] and "oops \\x1b]52;c;" in shown(app)
 
         app.notify(f"delivery {ids['delivery']}: {clinic.webhooks.show_delivery(ids['delivery']).delivery.response_excerpt}")
         assert all(raw_bytes_in(n.message) == [] for n in app._notifications)
