@@ -101,7 +101,7 @@ def check_url_destination(url: str, *, allow_private: bool) -> None:
             infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
         except (socket.gaierror, UnicodeError, ValueError):
             return  # a name: resolved and checked at send time
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for ip in addresses:
         why = refusal(ip, allow_private=allow_private)
         if why:

@@ -92,7 +92,7 @@ class ProvisionResult:
 
     def plan_lines(self) -> list[str]:
         """What a run adds and changes, entry by entry (for `--dry-run`)."""
-        lines = []
+        lines: list[str] = []
         for kind in SECTIONS:
             what = "the organisation" if kind == "org" else kind.replace("_", " ").removesuffix("s")
             name = (lambda key: "") if kind == "org" else (lambda key: f" {key}")
@@ -235,7 +235,7 @@ class ProvisioningService(Service):
                             (view.patients, patients)):
             for item, write in items:
                 if write:
-                    repo.put(item)  # type: ignore[attr-defined]
+                    repo.put(item)  # type: ignore[arg-type]
         if not run.write or not result.changed:
             return result  # nothing to write, not even an audit entry
         record(view, at=self.now(), actor=actor, action="provision", target="org", details={
