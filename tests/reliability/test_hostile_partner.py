@@ -75,6 +75,7 @@ def test_the_production_deadline_is_fifteen_seconds_for_the_whole_attempt(clinic
     """A receiver dripping a byte every 5 s held a tick for 350 s, past the lease, and a second
     worker sent the same webhook-id again. With the worker as shipped, the attempt ends at 15 s."""
     assert ATTEMPT_SECONDS == 15.0 and Maintenance(clinic).attempt_seconds == ATTEMPT_SECONDS
+    assert Notifier(clinic.settings).attempt_seconds == ATTEMPT_SECONDS  # SMTP and the SMS gateway too
     receiver = hostile(dripping(5.0))
     try:
         one_cancellation(clinic, receiver.url, now)

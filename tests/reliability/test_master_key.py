@@ -151,3 +151,12 @@ def test_an_empty_key_file_with_nothing_encrypted_is_replaced(clinic: Desk) -> N
     made = clinic.secrets.create_secret("shop", "ops")
     assert clinic.secrets.reveal(made.secret.key_id, "ops").value == made.value
     assert len(key_file.read_text().strip()) == 44
+
+
+def test_a_read_from_just_before_a_rotation_still_opens(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    """A verification reads without the lock: the value it read may be under the key the
+    rotation has just dropped. It reads the value again instead of refusing a good token."""
+    made = clinic.secrets.create_secret("shop", "ops")
+    stale = clinic.store.read()
+    clinic.secrets.rotate_master_key("ops")
+    assert clinic.secrets.value_of(stale, stale.secrets.require(made.secret.key_id)) == made.value
