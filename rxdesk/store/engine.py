@@ -307,6 +307,8 @@ class Engine:
         previous = (self.data_dir / PREVIOUS).exists()
         if not segments and not previous:
             return
+        if not previous and not getattr(self._writing, "active", False) and self._first_write_running():
+            return  # the data dir's first write has its segments down, not yet its manifest
         where = short_path(self.data_dir)
         found = f"{segments} segment file(s) are" if segments else "rxdesk.previous.json is"
         how = ("stop every rxdesk process and run `cp rxdesk.previous.json rxdesk.json` in it (the state "
@@ -314,6 +316,19 @@ class Engine:
         raise StoreError(f"data dir {where} is damaged: its manifest rxdesk.json is missing but "
                          f"{found} there; nothing was read or written. To restore: {how} "
                          "(README: Where data lives)")
+
+    def _first_write_running(self) -> bool:
+        """True when another writer holds the lock (it alone can have written segments that
+        no manifest names yet)."""
+        probe = FileLock(str(self.data_dir / LOCK), timeout=0, mode=0o600, thread_local=False)
+        try:
+            probe.acquire()
+        except Timeout:
+            return True
+        except OSError:
+            return False
+        probe.release()
+        return False
 
     def _verify_sizes(self, manifest: Manifest) -> None:
         """A cheap whole-store check on every new manifest: each segment file exists with the

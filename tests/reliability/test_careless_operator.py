@@ -111,3 +111,22 @@ def test_a_fallback_log_folder_made_by_someone_else_is_not_used(tmp_path, monkey
     monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
     where = crashlog.log_crash(None, "traceback")  # our own folder, opened up: tightened and used
     assert where == str(planted / "errors.log") and stat.S_IMODE(planted.stat().st_mode) == 0o700
+
+
+def test_a_reader_during_the_very_first_write_sees_an_empty_data_dir_not_a_damaged_one(desk: Desk, data_dir, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The first write puts its segments down before its manifest; a reader in between (the
+    app waiting for `rxdesk demo`) must not call that damaged."""
+    from rxdesk.store import TinyStore, engine
+
+    seen: list[bool] = []
+    write = engine.write_atomic
+
+    def read_before_the_manifest(path, data, **options) -> None:  # type: ignore[no-untyped-def]
+        if path.name == "rxdesk.json" and not seen:
+            assert list((data_dir / "segments").glob("*.json"))
+            seen.append(TinyStore(data_dir).is_empty())
+        write(path, data, **options)
+
+    monkeypatch.setattr(engine, "write_atomic", read_before_the_manifest)
+    desk.provisioning.provision_file(CLINIC_TOML, "setup")
+    assert seen == [True] and not desk.is_empty()
