@@ -115,7 +115,7 @@ class RxdeskApp(App[int]):
 
     def _read_org(self) -> None:
         org = self.desk.org()
-        self.org_label = org.name
+        self.org_label = shown(org.name)
         self.org_zone = org.timezone
 
     # Start-up, live data and the maintenance worker.
@@ -212,7 +212,7 @@ class RxdeskApp(App[int]):
         self._ticking = False
         if failed and not self.maintenance_failed:
             self.notify(summary, severity="warning", title="Maintenance")
-        self.maintenance = summary
+        self.maintenance = shown(summary)
         self.maintenance_failed = failed
         self._schedule_tick()
 
