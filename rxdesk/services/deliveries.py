@@ -44,6 +44,7 @@ class Claimed:
     headers: dict[str, str]
     secret: str
     body: bytes
+    allow_private: bool = False  # the subscription's --allow-private-network
 
 
 @dataclass
@@ -136,27 +137,34 @@ def claim(
             claims.deferred += 1
             continue
         view.deliveries.put(leases.claimed(delivery, lease_id, now))
-        claims.claimed.append(Claimed(delivery, sub.url, dict(sub.headers), secrets[sub.id], payload(event)))
+        claims.claimed.append(Claimed(delivery, sub.url, dict(sub.headers), secrets[sub.id], payload(event),
+                                      sub.allow_private_network))
     return claims
 
 
 def send(
     claimed: list[Claimed],
     *,
-    client: Callable[[], httpx.Client],
+    client: Callable[[bool], httpx.Client],
     senders: int,
     started_in_time: Callable[[], bool],
+    attempt_seconds: float,
 ) -> list[tuple[Claimed, AttemptResult | None]]:
-    """One attempt per claimed delivery, concurrently; None for an attempt that did not start
-    because `started_in_time()` said the send window had closed."""
+    """One attempt per claimed delivery, concurrently, each ending within `attempt_seconds`;
+    None for an attempt that did not start because `started_in_time()` said the send window
+    had closed. `client(allow_private)` makes the HTTP client of a destination policy."""
     if not claimed:
         return []
-    with client() as http:
+    # One client per destination policy: a connection to a private address is never reused
+    # for a subscription that may not reach it.
+    with client(False) as public, client(True) as private:
         def attempt(item: Claimed) -> tuple[Claimed, AttemptResult | None]:
             if not started_in_time():
                 return item, None
+            http = private if item.allow_private else public
             try:
-                return item, post_signed(http, item.url, item.headers, item.secret, item.delivery.event_id, item.body)
+                return item, post_signed(http, item.url, item.headers, item.secret, item.delivery.event_id, item.body,
+                                         seconds=attempt_seconds)
             except Exception as exc:  # noqa: BLE001 - one bad delivery must not stop the others
                 return item, AttemptResult(False, None, f"could not send ({type(exc).__name__})")
 

@@ -36,11 +36,12 @@ import httpx
 
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import OutboxMessage
+from rxdesk.domain.sending import skip_reason
 from rxdesk.services import deliveries, lifecycle, messages, reminders
 from rxdesk.services.base import record
 from rxdesk.services.leases import SEND_WINDOW
 from rxdesk.services.notify import Notifier
-from rxdesk.services.webhooks import AttemptResult, http_client, subscription_target
+from rxdesk.services.webhooks import TIMEOUT_SECONDS, AttemptResult, http_client, subscription_target
 from rxdesk.store.protocols import StoreView, UnitOfWork
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class TickReport:
     messages_sent: int = 0
     messages_outbox: int = 0
     messages_failed: int = 0
+    messages_skipped: int = 0  # queued, then not sent: the appointment was cancelled or had started
     deferred: int = 0  # claimed but not attempted within the send window: back in the queue
     writes: int = 0
     problems: list[str] = field(default_factory=list)
@@ -77,6 +79,7 @@ class TickReport:
             (self.messages_sent, "message sent", "messages sent"),
             (self.messages_outbox, "message to the outbox", "messages to the outbox"),
             (self.messages_failed, "message failed", "messages failed"),
+            (self.messages_skipped, "message skipped", "messages skipped"),
             (self.deferred, "send left for the next tick", "sends left for the next tick"),
         ]
         said = [f"{n} {one if n == 1 else many}" for n, one, many in parts if n]
@@ -102,10 +105,11 @@ class MaintenanceService:
         desk: Desk,
         owner: str = "worker",
         *,
-        client: Callable[[], httpx.Client] = http_client,
+        client: Callable[[bool], httpx.Client] = http_client,
         senders: int = 16,
         send_window: float = SEND_WINDOW,
         timer: Callable[[], float] = time.monotonic,
+        attempt_seconds: float = TIMEOUT_SECONDS,
     ) -> None:
         self.desk = desk
         self.store = desk.store
@@ -116,6 +120,7 @@ class MaintenanceService:
         self.senders = senders
         self.send_window = send_window
         self.timer = timer
+        self.attempt_seconds = attempt_seconds  # each send's deadline: connect, send, whole answer
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """One tick at `now` (the desk's clock by default)."""
@@ -124,7 +129,7 @@ class MaintenanceService:
         with self.store.read() as view:
             if not self.has_work(view, now):
                 return report
-        notifier = Notifier(self.desk.settings)
+        notifier = Notifier(self.desk.settings, attempt_seconds=self.attempt_seconds)
         with self.store.write() as view:
             claimed = self._decide(view, now, notifier, report)
         report.writes += 1
@@ -137,7 +142,7 @@ class MaintenanceService:
 
         with ThreadPoolExecutor(max_workers=1) as side:  # emails and SMS go out beside the webhooks
             mailed = side.submit(messages.send, claimed.messages, notifier, senders=self.senders,
-                                 started_in_time=in_time)
+                                 started_in_time=in_time, recheck=self._still_to_send)
             posted = self._send_webhooks(claimed.deliveries, in_time)
             sent = mailed.result()
         done = max(now, self.desk.clock.now())
@@ -179,7 +184,17 @@ class MaintenanceService:
 
     def _send_webhooks(self, claimed: list[deliveries.Claimed],
                        in_time: Callable[[], bool]) -> list[tuple[deliveries.Claimed, AttemptResult | None]]:
-        return deliveries.send(claimed, client=self.client, senders=self.senders, started_in_time=in_time)
+        return deliveries.send(claimed, client=self.client, senders=self.senders, started_in_time=in_time,
+                               attempt_seconds=self.attempt_seconds)
+
+    def _still_to_send(self, message: OutboxMessage) -> str | None:
+        """Read again right before sending: a message that waited for a retry must not reach
+        anyone once its appointment is cancelled or has started."""
+        if not message.appointment_uid:
+            return None
+        with self.store.read() as view:
+            appointment = view.appointments.get(message.appointment_uid)
+        return skip_reason(appointment, self.desk.clock.now())
 
     # -- phase three: the results, in one write ------------------------------------------
 
@@ -201,6 +216,9 @@ class MaintenanceService:
             if message is None:
                 continue
             view.messages.put(message)
+            if outcome is messages.Outcome.skipped and error:
+                messages.note_on_reminder(view, message, error)
+            report.messages_skipped += outcome is messages.Outcome.skipped
             report.messages_sent += outcome is messages.Outcome.sent
             report.deferred += outcome is messages.Outcome.not_sent
             if outcome is messages.Outcome.failed:

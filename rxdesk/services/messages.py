@@ -18,6 +18,7 @@ from typing import Any
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import MessageChannel, MessageStatus, OutboxMessage
 from rxdesk.domain.phones import normalize_mobile
+from rxdesk.domain.sending import SKIPPED
 from rxdesk.services import leases
 from rxdesk.services.notify import Notifier, SendFailed
 from rxdesk.store.protocols import UnitOfWork
@@ -34,6 +35,7 @@ class Outcome(StrEnum):
     sent = "sent"
     retrying = "retrying"
     failed = "failed"
+    skipped = "skipped"  # the appointment was no longer confirmed, or had started, when it was due
     not_sent = "not_sent"  # the send window closed before the attempt started: back in the queue
     taken_over = "taken_over"  # our lease ran out and another runner has it
 
@@ -70,10 +72,12 @@ def claim(view: UnitOfWork, now: datetime, *, lease_id: str, limit: int) -> list
     return claimed
 
 
-def send(claimed: list[OutboxMessage], notifier: Notifier, *, senders: int,
-         started_in_time: Callable[[], bool]) -> list[tuple[OutboxMessage, str | None]]:
+def send(claimed: list[OutboxMessage], notifier: Notifier, *, senders: int, started_in_time: Callable[[], bool],
+         recheck: Callable[[OutboxMessage], str | None]) -> list[tuple[OutboxMessage, str | None]]:
     """Emails over a few shared SMTP connections, SMS over one HTTP client, concurrently.
-    Each result: "" sent, a one-line error, or None when the send window had closed."""
+    Right before each send `recheck(message)` may say why it must not go out any more
+    (`domain.sending`). Each result: "" sent, a one-line error or skip, or None when the send
+    window had closed."""
     if not claimed:
         return []
     emails = [m for m in claimed if m.channel is MessageChannel.email]
@@ -83,6 +87,9 @@ def send(claimed: list[OutboxMessage], notifier: Notifier, *, senders: int,
     def attempt(message: OutboxMessage, deliver: Callable[[], None]) -> tuple[OutboxMessage, str | None]:
         if not started_in_time():
             return message, None
+        skipped = recheck(message)
+        if skipped:
+            return message, skipped
         try:
             deliver()
         except SendFailed as exc:
@@ -109,6 +116,9 @@ def outcome(current: OutboxMessage | None, error: str | None, now: datetime,
         return None, Outcome.taken_over
     if error is None:
         return leases.released(current), Outcome.not_sent
+    if error.startswith(SKIPPED):
+        return leases.released(current).model_copy(update={
+            "status": MessageStatus.skipped, "last_error": error, "next_attempt_at": None}), Outcome.skipped
     attempts = current.attempts + 1
     update: dict[str, Any] = {"attempts": attempts, "lease_id": "", "lease_until": None, "last_error": error}
     if not error:
@@ -121,3 +131,17 @@ def outcome(current: OutboxMessage | None, error: str | None, now: datetime,
         update.update(next_attempt_at=now + MESSAGE_RETRY_SCHEDULE[attempts - 1])
         happened = Outcome.retrying
     return current.model_copy(update=update), happened
+
+
+def note_on_reminder(view: UnitOfWork, message: OutboxMessage, status: str) -> None:
+    """The reminder's ReminderSent row says what became of its email or SMS."""
+    event = view.events.get(message.event_id) if message.event_id else None
+    if event is None:
+        return
+    rule, recipient = event.data.get("rule") or {}, event.data.get("recipient") or {}
+    rows = [r for r in view.reminders_sent.for_appointment(message.appointment_uid)
+            if r.rule_id == rule.get("id") and r.recipient_id == recipient.get("id")
+            and r.recipient_group.value == recipient.get("group")]
+    field = "email_status" if message.channel is MessageChannel.email else "sms_status"
+    for row in rows:
+        view.reminders_sent.update(row.model_copy(update={field: status}))

@@ -104,6 +104,10 @@ class PatientReader(NamedReader[Patient], Protocol):
 
     def by_external_id(self, external_id: str) -> Patient | None: ...
 
+    def external_ids(self) -> Mapping[str, str]:
+        """id -> external_id of every patient ("" for none): provisioning keeps them unique."""
+        ...
+
 
 class PatientRepository(PatientReader, NamedRepository[Patient], Protocol): ...
 
@@ -173,6 +177,10 @@ class ReminderSentReader(Protocol):
 class ReminderSentRepository(ReminderSentReader, Protocol):
     def add(self, row: ReminderSent) -> None:
         """Record a fired reminder; its key (uid, rule, group, recipient) is unique."""
+        ...
+
+    def update(self, row: ReminderSent) -> None:
+        """Replace the row with this key (what became of its email or SMS)."""
         ...
 
 

@@ -173,6 +173,13 @@ class PatientRepo(Keyed[Patient]):
         items = [Patient.model_validate(r) for r in rows[offset:end]]
         return Page(items, len(rows), offset, limit)
 
+    def external_ids(self) -> Mapping[str, str]:
+        seg = self._snap.segment(PATIENTS)
+        if seg is None:
+            return MappingProxyType({})
+        return seg.memo("external_ids", lambda: MappingProxyType(
+            {k: r.get("external_id", "") for k, r in seg.table("patients").items()}))
+
     def by_external_id(self, external_id: str) -> Patient | None:
         seg = self._snap.segment(PATIENTS)
         if seg is None or not external_id:
@@ -273,6 +280,8 @@ class ReminderSentRepo:
 
     def add(self, row: ReminderSent) -> None:
         writable(self._snap).put(self._segment(row.appointment_uid), "reminders_sent", row.key, row.to_json())
+
+    update = add
 
     def for_appointment(self, uid: str) -> list[ReminderSent]:
         segment = appointment_segment(uid)
