@@ -219,10 +219,11 @@ def outbound_client(*, allow_private: bool | None, timeout: float = deadline.ATT
 
 def refused_destination(exc: BaseException) -> str | None:
     """The policy's reason when `exc` (from httpx) is a refused destination."""
-    while exc is not None:
-        if isinstance(exc, DestinationRefused):
-            return str(exc)
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, DestinationRefused):
+            return str(cause)
+        cause = cause.__cause__ or cause.__context__
     return None
 
 
