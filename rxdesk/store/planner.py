@@ -105,19 +105,24 @@ class AppointmentPlanner:
 
     def __init__(self, snap: Snapshot) -> None:
         self._snap = snap
+        self._weeks: list[str] | None = None
 
     def weeks(self) -> list[str]:
-        return [n[len(APPT_PREFIX):] for n in self._snap.names(APPT_PREFIX)]
+        if self._weeks is not None:
+            return list(self._weeks)
+        weeks = [n[len(APPT_PREFIX):] for n in self._snap.names(APPT_PREFIX)]
+        if not self._snap.writable:  # a read snapshot never changes: list its weeks once
+            self._weeks = weeks
+        return list(weeks)
 
     def _select_weeks(self, start: datetime | None, before: datetime | None) -> list[str]:
         weeks = self.weeks()
+        first, last = 0, len(weeks)
         if start is not None:
-            lo = week_key(start)
-            weeks = [w for w in weeks if w >= lo]
+            first = bisect.bisect_left(weeks, week_key(start))
         if before is not None:
-            hi = week_key(before - timedelta(seconds=1))
-            weeks = [w for w in weeks if w <= hi]
-        return weeks
+            last = bisect.bisect_right(weeks, week_key(before - timedelta(seconds=1)))
+        return weeks[first:max(first, last)]
 
     def iter_raw(self, query: AppointmentQuery) -> Iterator[dict[str, Any]]:
         """Matching raw documents in order, loading one week at a time."""
@@ -194,11 +199,44 @@ class AppointmentPlanner:
         return total
 
     def search(self, query: AppointmentQuery) -> Page[AppointmentRecord]:
+        page = self.window_raw(query)
+        return Page([AppointmentRecord(doc) for doc in page.items], page.total, page.offset, page.limit)
+
+    # -- a window deep in the result ------------------------------------------------------
+
+    def window_raw(self, query: AppointmentQuery) -> Page[dict[str, Any]]:
+        """Rows `offset` .. `offset + limit - 1` of the query's ordered result, and its total
+        when `count` is asked: the same as walking `iter_raw` to the offset, without the walk.
+
+        A scrolling list asks for windows anywhere in tens of thousands of rows. Whole weeks
+        before the window are skipped by their counts (`count_raw` of the query narrowed to
+        the week, which a week's groupings answer without visiting its rows); only the week
+        the window starts in is walked, from its first row. The total is the sum of the same
+        per-week counts."""
         offset = max(0, query.offset)
-        end = None if query.limit is None else offset + max(0, query.limit)
-        picked = [AppointmentRecord(doc) for doc in itertools.islice(self.iter_raw(query), offset, end)]
-        total = self.count_raw(query) if query.count else None
-        return Page(picked, total, offset, query.limit)
+        limit = None if query.limit is None else max(0, query.limit)
+        weeks = self._select_weeks(query.starts_from, query.starts_before)
+        if query.descending:
+            weeks.reverse()
+        picked: list[dict[str, Any]] = []
+        total = 0
+        skip = offset
+        for week in weeks:
+            full = limit is not None and len(picked) >= limit
+            if full and not query.count:
+                break
+            one = _one_week(query, week)
+            rows = self.count_raw(one)
+            total += rows
+            if full:
+                continue
+            if skip >= rows:
+                skip -= rows
+                continue
+            end = None if limit is None else skip + (limit - len(picked))
+            picked.extend(itertools.islice(self.iter_raw(one), skip, end))
+            skip = 0
+        return Page(picked, total if query.count else None, offset, query.limit)
 
     def count(self, query: AppointmentQuery) -> int:
         return self.count_raw(query)
