@@ -15,7 +15,8 @@ METRICS: dict[str, tuple[str, str, float | None, float | None, bool]] = {
     "app_cancel_first": ("app: the same, first cancel of a session (the dialog is built)", "s", None, None, False),
     "app_end": ("app: `G` to the last row of the whole list painted", "s", None, None, False),
     "app_freeze": ("app: longest freeze (hold j through 5,000 rows, G, filter, cancel, tick)", "s", 0.05, 0.08, False),
-    "app_freeze_cpu": ("app: the same freeze in the app's own CPU time (a busy machine left out)", "s", None, None, False),
+    "app_freeze_cpu": ("app: the same freeze in the app's own CPU time (a busy machine left out)", "s", None, None,
+                       False),
     "tick_idle": ("worker tick with nothing due", "s", 0.15, None, False),
     "tick_1000": ("worker tick firing 1,000 reminders to a local webhook receiver", "s", 3.0, None, False),
     "tick_week": ("worker tick after a week without one (a week of completions)", "s", 3.0, None, False),
@@ -47,7 +48,8 @@ def render(results: dict[str, dict], *, machine: dict[str, str], date: str, runs
         "",
         "## Data sets",
         "",
-        "| set | shape | appointments | doctors | patients | events | audit | rxdesk on disk | naive file | demo build |",
+        "| set | shape | appointments | doctors | patients | events | audit | rxdesk on disk | naive file "
+        "| demo build |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, res in results.items():
@@ -63,12 +65,14 @@ def render(results: dict[str, dict], *, machine: dict[str, str], date: str, runs
                       f"lower is faster): {speeds} ms. This shared VM's speed drifts through the day: compare "
                       "this loop between runs before comparing their figures."]
     if "demo_1m_seconds" in extra:
-        lines += ["", f"`rxdesk demo --appointments 1000000` (data set C's demo part) took {extra['demo_1m_seconds']:.1f} s (target: under a minute)."]
+        lines += ["", f"`rxdesk demo --appointments 1000000` (data set C's demo part) took "
+                      f"{extra['demo_1m_seconds']:.1f} s (target: under a minute)."]
 
     misses: list[str] = []
     for name, res in results.items():
         figs = res["figures"]
-        lines += ["", f"## {name}: {res['spec'].describe()}", "", "| what | rxdesk | naive | naive ÷ rxdesk | target | met |", "|---|---|---|---|---|---|"]
+        lines += ["", f"## {name}: {res['spec'].describe()}", "",
+                  "| what | rxdesk | naive | naive ÷ rxdesk | target | met |", "|---|---|---|---|---|---|"]
         for key, (label, unit, target_ab, target_c, _) in METRICS.items():
             target = target_c if name == "C" else target_ab
             fig = figs.get(key, {})
@@ -103,7 +107,8 @@ def render(results: dict[str, dict], *, machine: dict[str, str], date: str, runs
         if "A" not in results or other not in results:
             return
         a, o = results["A"]["figures"], results[other]["figures"]
-        lines.extend(["", f"## {other} ÷ A (target ≤ {limit:g}×)", "", "| what | A | " + other + " | ratio | met |", "|---|---|---|---|---|"])
+        lines.extend(["", f"## {other} ÷ A (target ≤ {limit:g}×)", "",
+                      "| what | A | " + other + " | ratio | met |", "|---|---|---|---|---|"])
         for key, (label, unit, _, _, c_rule) in METRICS.items():
             if only_c and not c_rule:
                 continue

@@ -42,7 +42,9 @@ def settings(data_dir: Path, now: datetime) -> Settings:
 
 @pytest.fixture
 def store(data_dir: Path) -> TinyStore:
-    return TinyStore(data_dir)
+    # In-process tests do not flush to the disk: a process crash loses nothing without it, and
+    # the crash tests run real rxdesk processes, which always do.
+    return TinyStore(data_dir, fsync=False)
 
 
 @pytest.fixture
@@ -74,3 +76,13 @@ def cli(cli_env: dict[str, str]):  # type: ignore[no-untyped-def]
         return run_cli(*args, env={**cli_env, **(env or {})})
 
     return run
+
+
+@pytest.fixture
+def receiver():  # type: ignore[no-untyped-def]
+    """A real webhook receiver on 127.0.0.1 (subscriptions to it need allow_private_network)."""
+    from tests.receiver import Receiver
+
+    r = Receiver()
+    yield r
+    r.close()

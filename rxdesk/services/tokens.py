@@ -22,12 +22,14 @@ from rxdesk.domain.errors import Refused
 from rxdesk.domain.models import BookingSecret, Patient
 from rxdesk.services.base import Service
 from rxdesk.services.secrets import SecretService
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView, UnitOfWork
 
 ALGORITHM = "HS256"
 MAX_LIFETIME_SECONDS = 15 * 60
 LEEWAY_SECONDS = 30
 MAX_TOKEN_CHARS = 8192
+# Time claims beyond the year 9999 (or before year 1) are not times; NaN fails the range check.
+MAX_CLAIM_SECONDS = 253402300799
 
 
 class TokenRefused(Refused):
@@ -64,6 +66,9 @@ def _instant(claims: dict[str, Any], name: str) -> float:
     value = claims[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TokenRefused("malformed", f"the {name} claim is not a number of seconds")
+    # JSON allows Infinity, NaN and integers of any length: none of them is a time.
+    if not -MAX_CLAIM_SECONDS <= value <= MAX_CLAIM_SECONDS:
+        raise TokenRefused("malformed", f"the {name} claim is not a time (out of range or not a finite number)")
     return float(value)
 
 
@@ -103,7 +108,7 @@ class TokenService(Service):
     def _secrets(self) -> SecretService:
         return SecretService(self.store, self.clock, self.settings)
 
-    def check(self, view: TinyView, token: str) -> VerifiedToken:
+    def check(self, view: StoreView, token: str) -> VerifiedToken:
         """Verify `token` against `view` without changing anything (see the module rules)."""
         header = read_header(token)
         kid: str = header["kid"]
@@ -138,7 +143,13 @@ class TokenService(Service):
             raise TokenRefused("malformed", "not a JWT (its payload does not decode)") from None
         return self._check_claims(view, kid, claims)
 
-    def _check_claims(self, view: TinyView, kid: str, claims: dict[str, Any]) -> VerifiedToken:
+    def precheck(self, token: str) -> VerifiedToken:
+        """`check` on a read of its own: a refused token never takes the write lock (the
+        write checks again, so a secret revoked in between is refused too)."""
+        with self.store.read() as view:
+            return self.check(view, token)
+
+    def _check_claims(self, view: StoreView, kid: str, claims: dict[str, Any]) -> VerifiedToken:
         now = self.now().timestamp()
         exp = _instant(claims, "exp")
         iat = _instant(claims, "iat")
@@ -165,7 +176,7 @@ class TokenService(Service):
             raise TokenRefused("unknown_patient", f"sub {_shown(sub)} names no patient (external id or id)")
         return VerifiedToken(kid, patient, claims, _as_datetime(iat), _as_datetime(exp))
 
-    def mark_used(self, view: TinyView, verified: VerifiedToken) -> BookingSecret:
+    def mark_used(self, view: UnitOfWork, verified: VerifiedToken) -> BookingSecret:
         """Record the verification on the secret (`last_used_at`), inside the caller's write."""
         secret = view.secrets.require(verified.kid)
         used = secret.model_copy(update={"last_used_at": self.now()})
@@ -178,7 +189,7 @@ class TokenService(Service):
         Checked first on a read (a refused token never takes the write lock), then again
         inside the write, so a secret revoked in between is refused too.
         """
-        self.check(self.store.read(), token)
+        self.precheck(token)
         with self.store.write() as view:
             verified = self.check(view, token)
             self.mark_used(view, verified)

@@ -3,8 +3,8 @@
 Deliveries follow the Standard Webhooks specification: `webhook-id` (the event id, the same
 on every retry), `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 over
 `id.timestamp.body` with the decoded `whsec_` secret), made afresh for each attempt; body
-`{"type", "timestamp", "data"}`. The worker makes and sends deliveries; this module holds the
-rules and the agent's actions.
+`{"type", "timestamp", "data"}`. This module holds one signed attempt and the agent's
+actions; the maintenance tick makes, claims and retries deliveries (`deliveries`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from rxdesk.domain.errors import NotFound, Refused, ValidationFailed
+from rxdesk.domain.errors import ConfigError, NotFound, Refused, ValidationFailed
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import (
     Delivery,
@@ -34,19 +34,14 @@ from rxdesk.domain.models import (
     Subscription,
 )
 from rxdesk.domain.queries import Page
+from rxdesk.domain.terminal import has_control
 from rxdesk.domain.times import format_utc
-from rxdesk.services import crypto
+from rxdesk.services import crypto, deadline, egress
 from rxdesk.services.base import Service, admin_actor, record
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView
 
-TIMEOUT_SECONDS = 15.0
-RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature",
-                              "content-type", "content-length", "host", "transfer-encoding"})
-MAX_HEADERS = 20
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
-# After attempt n fails, wait RETRY_AFTER[n-1]; when they run out, the delivery is dead.
-RETRY_AFTER = (timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
-               timedelta(hours=5), timedelta(hours=10), timedelta(hours=10))
+TIMEOUT_SECONDS = deadline.ATTEMPT_SECONDS  # for connect, send and the whole answer together
+# The longest wait a receiver's Retry-After header may ask for.
 MAX_RETRY_AFTER = timedelta(hours=24)
 EXCERPT = 2000  # characters of a receiver's answer kept on the delivery
 EXCERPT_BYTES = 4 * EXCERPT
@@ -83,7 +78,7 @@ def check_url(url: object) -> str:
     text = url.strip()
     if len(text) > 2000:
         raise ValidationFailed("url is longer than 2000 characters")
-    if not re.fullmatch(r"https?://[^\s/?#@]+(?:@[^\s/?#]+)?[^\s]*", text) or any(ord(c) < 32 for c in text):
+    if not re.fullmatch(r"https?://[^\s/?#@]+(?:@[^\s/?#]+)?[^\s]*", text) or has_control(text):
         raise ValidationFailed(f"url {text[:60]!r} is not an http:// or https:// URL")
     try:
         parts = httpx.URL(text)
@@ -95,21 +90,8 @@ def check_url(url: object) -> str:
 
 
 def check_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Custom headers: token names, no line breaks, never the signature headers."""
-    if len(headers) > MAX_HEADERS:
-        raise ValidationFailed(f"at most {MAX_HEADERS} custom headers")
-    clean: dict[str, str] = {}
-    for name, value in headers.items():
-        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
-            raise ValidationFailed(f"header name {str(name)[:40]!r} is not a valid HTTP header name")
-        if name.lower() in RESERVED_HEADERS:
-            raise ValidationFailed(f"header {name} is set by rxdesk and cannot be replaced")
-        if not isinstance(value, str) or len(value) > 1000 or any(c in value for c in "\r\n\x00"):
-            raise ValidationFailed(f"header {name}: the value must be one line of at most 1000 characters")
-        if name.lower() in {k.lower() for k in clean}:
-            raise ValidationFailed(f"header {name} is given twice")
-        clean[name] = value.strip()
-    return clean
+    """Custom headers by the rules of `egress` (DESIGN: Events and webhooks)."""
+    return egress.check_headers(headers)
 
 
 def parse_header_args(items: list[str]) -> dict[str, str]:
@@ -155,44 +137,51 @@ def _retry_after(value: str | None, now: float) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER)
+    cap = MAX_RETRY_AFTER.total_seconds()
+    if value.isascii() and value.isdigit():  # any length: capped before it becomes a number
+        return timedelta(seconds=cap if len(value) > 9 else min(int(value), cap))
     try:
         when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return min(timedelta(seconds=max(0.0, when - now)), MAX_RETRY_AFTER)
+    return timedelta(seconds=min(max(0.0, when - now), cap))
 
 
-def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret: str, msg_id: str, body: bytes) -> AttemptResult:
-    """One attempt: sign with the wall clock's time (receivers check it), POST, classify."""
+def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret: str, msg_id: str, body: bytes,
+                *, seconds: float = TIMEOUT_SECONDS) -> AttemptResult:
+    """One attempt: sign with the wall clock's time (receivers check it), POST, classify.
+    The attempt ends within `seconds` whatever the receiver does (connect, send, answer)."""
+    for name, value in headers.items():  # stored before the header rules: checked again
+        why = egress.header_refusal(name, value)
+        if why:
+            return AttemptResult(False, None, f"not sent: {why}")
     now = time.time()
     timestamp = int(now)
-    sent = {name: value for name, value in headers.items() if name.lower() not in RESERVED_HEADERS}
+    sent = dict(headers)
     sent.update({
         "content-type": "application/json",
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(secret, msg_id, timestamp, body),
     })
-    started = time.monotonic()
     code: int | None = None
     retry_header, raw = None, b""
     try:
         # Only the start of the answer is kept: a huge or endless body must not fill memory.
-        with client.stream("POST", url, content=body, headers=sent) as response:
+        with deadline.attempt(seconds), client.stream("POST", url, content=body, headers=sent) as response:
             code, retry_header = response.status_code, response.headers.get("retry-after")
             for chunk in response.iter_bytes():
                 raw += chunk
-                if len(raw) >= EXCERPT_BYTES or time.monotonic() - started > TIMEOUT_SECONDS:
+                if len(raw) >= EXCERPT_BYTES:
                     break
     except httpx.TimeoutException:
         if code is None:
-            return AttemptResult(False, None, f"no answer within {TIMEOUT_SECONDS:g} s")
+            return AttemptResult(False, None, f"no complete answer within {seconds:g} s")
     except httpx.HTTPError as exc:
         if code is None:
-            return AttemptResult(False, None, f"cannot connect ({type(exc).__name__})")
-    # The status line counts even when the body that followed it broke off.
+            refused = egress.refused_destination(exc)
+            return AttemptResult(False, None, refused or f"cannot connect ({type(exc).__name__})")
+    # The status line counts even when the body that followed it broke off or stalled.
     excerpt = raw[:EXCERPT_BYTES].decode("utf-8", errors="replace")[:EXCERPT]
     if 200 <= code < 300:
         return AttemptResult(True, code, "", None, excerpt)
@@ -200,9 +189,9 @@ def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret:
     return AttemptResult(False, code, f"answered {code}", retry, excerpt, gone=code == 410)
 
 
-def http_client() -> httpx.Client:
-    return httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False,
-                        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+def http_client(allow_private: bool = False) -> httpx.Client:
+    """The client deliveries go out on: only to addresses the destination policy allows."""
+    return egress.outbound_client(allow_private=allow_private)
 
 
 @dataclass(frozen=True)
@@ -225,22 +214,32 @@ class DeliveryDetail:
 
 
 class WebhookService(Service):
-    @property
-    def _data_dir(self):  # type: ignore[no-untyped-def]
-        return self.settings.data_dir if self.settings else self.store.data_dir
+    def _box(self, view: StoreView, *, create: bool = False) -> crypto.SecretBox:
+        return crypto.open_box(view, self.settings.data_dir, self.settings.master_key, create=create)
 
-    def _box(self, view: TinyView, *, create: bool = False) -> crypto.SecretBox:
-        return crypto.open_box(view, self._data_dir, self.settings.master_key if self.settings else None, create=create)
-
-    def secret_of(self, view: TinyView, sub: Subscription) -> str:
-        return self._box(view).decrypt(sub.secret_encrypted)
+    def secret_of(self, view: StoreView, sub: Subscription) -> str:
+        """The signing secret. A read without the lock may hold a value from before a
+        master-key rotation while the old key is already gone: it is then read again, once
+        (under a write, the newest read is what the write started from: nothing changes)."""
+        try:
+            return self._box(view).decrypt(sub.secret_encrypted)
+        except ConfigError:
+            with self.store.read() as fresh:
+                again = fresh.subscriptions.get(sub.id)
+                if again is None or again.secret_encrypted == sub.secret_encrypted:
+                    raise
+                return self._box(fresh).decrypt(again.secret_encrypted)
 
     # -- subscriptions ------------------------------------------------------------------
 
-    def add_subscription(self, url: str, events: list[str], headers: dict[str, str], agent: str) -> NewSubscription:
+    def add_subscription(self, url: str, events: list[str], headers: dict[str, str], agent: str, *,
+                         allow_private_network: bool = False) -> NewSubscription:
         """A new active subscription with a fresh `whsec_` secret (returned once, stored
-        encrypted). It receives events created from now on."""
+        encrypted). It receives events created from now on. Its deliveries go to public
+        addresses only, unless `allow_private_network` (audited) lets them reach loopback and
+        private ranges too (see `egress`)."""
         clean_url = check_url(url)
+        egress.check_url_destination(clean_url, allow_private=allow_private_network)
         types = check_events(events)
         clean_headers = check_headers(headers)
         actor = admin_actor(agent)
@@ -253,20 +252,24 @@ class WebhookService(Service):
                 sub_id = "sub_" + random_token(10)
             if not any(s.active for s in view.subscriptions.all()):
                 # Nobody was listening: start the fan-out at the newest event, not at the start.
-                view.snap.set_counter(FANOUT_CURSOR, view.events.last_seq())  # type: ignore[attr-defined]
+                view.cursors.set(FANOUT_CURSOR, view.events.last_seq())
             sub = Subscription(id=sub_id, url=clean_url, events=types, headers=clean_headers,
-                               secret_encrypted=box.encrypt(secret), active=True, created_at=now, created_by=actor)
+                               secret_encrypted=box.encrypt(secret), active=True, created_at=now, created_by=actor,
+                               allow_private_network=allow_private_network)
             view.subscriptions.put(sub)
             record(view, at=now, actor=actor, action="subscription.add", target=subscription_target(sub_id),
-                   details={"url": clean_url, "events": [t.value for t in types], "headers": sorted(clean_headers)})
+                   details={"url": clean_url, "events": [t.value for t in types], "headers": sorted(clean_headers),
+                            "allow_private_network": allow_private_network})
         return NewSubscription(sub, secret)
 
     def list_subscriptions(self) -> list[Subscription]:
-        subs = self.store.read().subscriptions.all()
+        with self.store.read() as view:
+            subs = view.subscriptions.all()
         return sorted(subs, key=lambda s: (not s.active, s.created_at or datetime.min.astimezone(), s.id))
 
     def get_subscription(self, sub_id: str) -> Subscription:
-        return self.store.read().subscriptions.require(str(sub_id).strip())
+        with self.store.read() as view:
+            return view.subscriptions.require(str(sub_id).strip())
 
     def remove_subscription(self, sub_id: str, agent: str) -> Subscription:
         """Remove it; its pending deliveries end as dead at their next attempt."""
@@ -280,14 +283,14 @@ class WebhookService(Service):
 
     def send_test(self, sub_id: str, agent: str) -> AttemptResult:
         """Send a signed test event to the subscription now (not queued, not retried)."""
-        view = self.store.read()
-        sub = view.subscriptions.require(str(sub_id).strip())
-        secret = self.secret_of(view, sub)
+        with self.store.read() as view:
+            sub = view.subscriptions.require(str(sub_id).strip())
+            secret = self.secret_of(view, sub)
         msg_id = "evt_test_" + random_token(12)
         body = json.dumps({"type": "rxdesk.test", "timestamp": format_utc(self.now()),
                            "data": {"subscription_id": sub.id, "message": "a test event from rxdesk"}},
                           separators=(",", ":")).encode()
-        with http_client() as client:
+        with http_client(sub.allow_private_network) as client:
             result = post_signed(client, sub.url, sub.headers, secret, msg_id, body)
         with self.store.write() as w:
             record(w, at=self.now(), actor=admin_actor(agent), action="subscription.test",
@@ -305,16 +308,16 @@ class WebhookService(Service):
             except ValueError:
                 raise ValidationFailed(
                     f"status {status[:40]!r} is not one of {', '.join(s.value for s in DeliveryStatus)}") from None
-        view = self.store.read()
-        return view.deliveries.page(where=(lambda d: d.status == wanted) if wanted else None, offset=offset, limit=limit)
+        with self.store.read() as view:
+            return view.deliveries.newest(status=wanted, offset=offset, limit=limit)
 
     def show_delivery(self, delivery_id: str) -> DeliveryDetail:
-        view = self.store.read()
-        delivery = view.deliveries.get(str(delivery_id).strip())
-        if delivery is None:
-            raise NotFound(f"no delivery {str(delivery_id)[:40]!r}")
-        event = view.events.get(delivery.event_id)
-        return DeliveryDetail(delivery, event, payload(event).decode() if event else "")
+        with self.store.read() as view:
+            delivery = view.deliveries.get(str(delivery_id).strip())
+            if delivery is None:
+                raise NotFound(f"no delivery {str(delivery_id)[:40]!r}")
+            event = view.events.get(delivery.event_id)
+            return DeliveryDetail(delivery, event, payload(event).decode() if event else "")
 
     def replay(self, delivery_id: str, agent: str) -> Delivery:
         """Send a dead (or delivered) delivery again from the next tick, with the same id."""
@@ -330,7 +333,7 @@ class WebhookService(Service):
             now = self.now()
             again = delivery.model_copy(update={
                 "status": DeliveryStatus.pending, "attempts": 0, "next_attempt_at": now,
-                "lease_owner": "", "lease_until": None, "last_error": "",
+                "lease_id": "", "lease_until": None, "last_error": "",
             })
             view.deliveries.put(again)
             record(view, at=now, actor=actor, action="delivery.replay", target=f"delivery:{delivery.id}",
@@ -338,14 +341,14 @@ class WebhookService(Service):
         return again
 
     def list_events(self, type: str | None = None, *, offset: int = 0, limit: int | None = 100) -> Page[Event]:
-        wanted = None
-        if type:
-            wanted = check_events([type])[0].value
-        return self.store.read().events.newest(type=wanted, offset=offset, limit=limit)
+        wanted = check_events([type])[0] if type else None
+        with self.store.read() as view:
+            return view.events.newest(type=wanted, offset=offset, limit=limit)
 
     def list_messages(self, *, offset: int = 0, limit: int | None = 100) -> Page[OutboxMessage]:
         """Emails and SMS, newest first: the local outbox and what was sent."""
-        return self.store.read().messages.page(offset=offset, limit=limit)
+        with self.store.read() as view:
+            return view.messages.newest(offset=offset, limit=limit)
 
 
 FANOUT_CURSOR = "webhooks.cursor"

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
+from pathlib import PurePath
 from typing import Any
 
 from textual.app import App, SystemCommand
@@ -37,21 +38,23 @@ from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.screens.problem import ProblemScreen
+from rxdesk.tui.text import shown
 from rxdesk.tui.work import call_service
 from rxdesk.worker.process import tick_in_child
 
 
-def section(module: str, name: str) -> Callable[[], Screen]:
+def section(module: str, name: str) -> Callable[[], Screen[Any]]:
     """A section's screen, imported when the agent first opens it: the app starts with the
     overview's code alone (the doctors' screen alone pulls in the phone number tables)."""
 
-    def make() -> Screen:
-        return getattr(importlib.import_module(f"rxdesk.tui.screens.{module}"), name)()
+    def make() -> Screen[Any]:
+        screen: Screen[Any] = getattr(importlib.import_module(f"rxdesk.tui.screens.{module}"), name)()
+        return screen
 
     return make
 
 
-def stylesheets() -> list[str]:
+def stylesheets() -> list[str | PurePath]:
     """app.tcss first, then one stylesheet per screen."""
     folder = styles_dir()
     rest = sorted(p for p in folder.glob("*.tcss") if p.name != "app.tcss")
@@ -120,7 +123,7 @@ class RxdeskApp(App[int]):
 
     def _read_org(self) -> None:
         org = self.desk.org()
-        self.org_label = org.name
+        self.org_label = shown(org.name)
         self.org_zone = org.timezone
 
     # Start-up, live data and the maintenance worker.
@@ -139,7 +142,10 @@ class RxdeskApp(App[int]):
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
-        """Notifications carry names, reasons and refusals: shown as typed unless asked."""
+        """Notifications carry names, reasons and refusals: shown as typed (control characters
+        escaped) unless asked."""
+        if not markup:
+            message, title = shown(message), shown(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def show_problem(self, message: str) -> None:
@@ -208,13 +214,17 @@ class RxdeskApp(App[int]):
         """One tick in a child process (rxdesk.worker.process): the app never shares its
         interpreter with the tick's parsing and sending, so the screen does not stutter."""
         worker = get_current_worker()
-        settings = self.desk.settings or Settings(data_dir=self.desk.store.data_dir, agent=self.agent)
         try:
-            done = tick_in_child(settings, self.desk.clock, cancelled=lambda: worker.is_cancelled)
-            outcome = (f"worker {done.text}" if done.ok else f"worker {self._clock_label()} failed: {done.text}",
-                       not done.ok)
+            if self.desk.is_empty():  # nothing to maintain yet; the worker refuses an empty data dir
+                outcome = ("", False)
+            else:
+                done = tick_in_child(self.desk.settings, self.desk.clock, cancelled=lambda: worker.is_cancelled)
+                outcome = (f"worker {done.text}" if done.ok else f"worker {self._clock_label()} failed: {done.text}",
+                           not done.ok)
+        except StoreError as exc:
+            outcome = (f"worker {self._clock_label()} failed: {exc}", True)
         except Exception as exc:  # noqa: BLE001 - the app stays up; support gets the traceback
-            log_crash(settings.data_dir)
+            log_crash(self.desk.settings.data_dir)
             outcome = (f"worker {self._clock_label()} failed ({type(exc).__name__}); see logs/errors.log", True)
         if not worker.is_cancelled:
             try:
@@ -229,7 +239,7 @@ class RxdeskApp(App[int]):
         self._ticking = False
         if failed and not self.maintenance_failed:
             self.notify(summary, severity="warning", title="Maintenance")
-        self.maintenance = summary
+        self.maintenance = shown(summary)
         self.maintenance_failed = failed
         self._schedule_tick()
 
@@ -263,8 +273,8 @@ class RxdeskApp(App[int]):
         """`c`: explain why not, or ask for the reason and cancel."""
 
         def opened(summary: AppointmentSummary) -> None:
-            if summary.cancellable:
-                self.notify(f"{uid} cannot be cancelled: {summary.cancellable}", severity="warning",
+            if summary.cancel_refusal:
+                self.notify(f"{uid} cannot be cancelled: {summary.cancel_refusal}", severity="warning",
                             title="Not cancelled")
                 return
             text = summary.text()
@@ -310,7 +320,7 @@ class RxdeskApp(App[int]):
 
     # Help and the command palette list the keys of the screen the agent is on.
 
-    def _screen_keys(self, screen: Screen) -> list[tuple[str, str, Any, str]]:
+    def _screen_keys(self, screen: Screen[Any]) -> list[tuple[str, str, Any, str]]:
         keys: list[tuple[str, str, Any, str]] = []
         seen: set[str] = set()
         for active in screen.active_bindings.values():
@@ -330,7 +340,7 @@ class RxdeskApp(App[int]):
         name = type(self.screen).__name__.removesuffix("Screen")
         self.push_screen(HelpScreen(rows, name))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         for key, what, node, action in self._screen_keys(screen):
             yield SystemCommand(what, f"key {key}", partial(self.call_later, node.run_action, action))
         yield from super().get_system_commands(screen)

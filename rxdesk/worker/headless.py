@@ -16,8 +16,9 @@ from typing import TextIO
 
 from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.terminal import terminal_safe
 from rxdesk.services import Desk
-from rxdesk.worker.tick import Maintenance, TickReport
+from rxdesk.services.maintenance import MaintenanceService, TickReport
 
 
 def _stamp() -> str:
@@ -28,7 +29,8 @@ def log_line(report: TickReport, seconds: float) -> str:
     counts = (f"expired={report.expired} reminders={report.reminders} deliveries_created={report.deliveries_created} "
               f"delivered={report.delivered} retrying={report.retrying} dead={report.dead} "
               f"messages_sent={report.messages_sent} outbox={report.messages_outbox} "
-              f"messages_failed={report.messages_failed} deferred={report.deferred} writes={report.writes}")
+              f"messages_failed={report.messages_failed} messages_skipped={report.messages_skipped} "
+              f"deferred={report.deferred} writes={report.writes}")
     return f"{_stamp()} tick {counts} took={seconds:.2f}s"
 
 
@@ -45,7 +47,7 @@ def report_json(report: TickReport, seconds: float) -> str:
 
 def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: TextIO,
         sleep_until: Callable[[threading.Event, float], bool] | None = None, as_json: bool = False) -> int:
-    maintenance = Maintenance(desk, owner=owner)
+    maintenance = MaintenanceService(desk, owner=owner)
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -55,7 +57,7 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
     try:
         if as_json:  # one tick, one JSON line: a SIGTERM meanwhile lets it finish
             return _once_as_json(desk, maintenance, out)
-        out.write(f"{_stamp()} worker {owner} started on {desk.store.data_dir}"
+        out.write(f"{_stamp()} worker {owner} started on {desk.store.location}"
                   f" ({'one tick' if once else f'every {interval:g} s' if interval else 'every minute'})\n")
         out.flush()
         while True:
@@ -63,11 +65,11 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
             try:
                 report = maintenance.tick()
                 out.write(log_line(report, time.monotonic() - started) + "\n")
-                out.writelines(f"{_stamp()} problem {problem}\n" for problem in report.problems)
+                out.writelines(f"{_stamp()} problem {terminal_safe(problem)}\n" for problem in report.problems)
                 failures = 0
             except RxdeskError as exc:
                 failures += 1
-                out.write(f"{_stamp()} tick failed: {exc}\n")
+                out.write(f"{_stamp()} tick failed: {terminal_safe(str(exc))}\n")
             except Exception as exc:  # noqa: BLE001 - keep serving; support gets the traceback
                 failures += 1
                 where = log_crash(desk.settings.data_dir if desk.settings else None)
@@ -86,7 +88,7 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
     return 1 if (once and failures) else 0
 
 
-def _once_as_json(desk: Desk, maintenance: Maintenance, out: TextIO) -> int:
+def _once_as_json(desk: Desk, maintenance: MaintenanceService, out: TextIO) -> int:
     import json
 
     started = time.monotonic()

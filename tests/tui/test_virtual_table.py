@@ -40,7 +40,7 @@ def crowded(clinic: Desk, now) -> list[str]:  # type: ignore[no-untyped-def]
             confirmed_at=now - timedelta(days=1), room_url="https://meet.example/room",
         ).to_json())
     with clinic.store.write() as view:
-        view.appointments.put_raw_many(docs)
+        view.bulk.add_appointments(docs)
     return [d["uid"] for d in docs]
 
 

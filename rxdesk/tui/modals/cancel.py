@@ -13,6 +13,7 @@ from textual.widgets import Input, Label, OptionList, Static
 
 from rxdesk.domain.models import Appointment
 from rxdesk.tui.modals.reason import ReasonModal
+from rxdesk.tui.text import shown
 
 COMMON_REASONS = (
     "Patient asked to cancel",
@@ -50,7 +51,7 @@ class CancelModal(ReasonModal):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="cancel-dialog"):
             yield Label("Cancel appointment", classes="dialog-title")
-            yield Static(self.summary, id="cancel-summary", classes="dialog-body", markup=False)
+            yield Static(shown(self.summary), id="cancel-summary", classes="dialog-body", markup=False)
             yield Label("Reason")
             yield Input(
                 placeholder="why it is cancelled (required)",

@@ -13,6 +13,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import ReminderRule
+from rxdesk.tui.text import shown
 from rxdesk.tui.work import call_service
 
 RECIPIENTS = [("patient", "patient"), ("doctor", "doctor"), ("admin (every admin)", "admin")]
@@ -24,7 +25,8 @@ class RuleModal(ModalScreen[Any]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
 
-    def __init__(self, title: str, save: Callable[[str, str, bool, bool], Any], rule: ReminderRule | None = None) -> None:
+    def __init__(self, title: str, save: Callable[[str, str, bool, bool], Any],
+                 rule: ReminderRule | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.save = save
@@ -33,9 +35,10 @@ class RuleModal(ModalScreen[Any]):
     def compose(self) -> ComposeResult:
         rule = self.rule
         with Vertical(classes="dialog", id="rule-dialog"):
-            yield Label(self.title_text, classes="dialog-title", markup=False)
+            yield Label(shown(self.title_text), classes="dialog-title", markup=False)
             yield Label("Recipient")
-            yield Select(RECIPIENTS, value=rule.recipient.value if rule else "patient", allow_blank=False, id="rule-recipient")
+            yield Select(RECIPIENTS, value=rule.recipient.value if rule else "patient", allow_blank=False,
+                         id="rule-recipient")
             yield Label("Minutes before the start (1 to 43200)")
             yield Input(str(rule.minutes_before) if rule else "", placeholder="e.g. 1440 for a day", id="rule-minutes")
             with Horizontal(id="rule-flags"):
@@ -58,7 +61,7 @@ class RuleModal(ModalScreen[Any]):
         sms = self.query_one("#rule-sms", Checkbox).value
 
         def refused(exc: RxdeskError) -> None:
-            self.query_one("#rule-error", Static).update(str(exc))
+            self.query_one("#rule-error", Static).update(shown(str(exc)))
             self.query_one("#rule-minutes", Input).add_class("-invalid")
 
         call_service(self, lambda: self.save(recipient, minutes, email, sms), done=self.dismiss, failed=refused,

@@ -9,7 +9,7 @@ from rxdesk.tui.widgets.footer import DeskFooter
 from rxdesk.tui.widgets.header import DeskHeader
 
 
-class DeskScreen(Screen):
+class DeskScreen(Screen[None]):
     """A screen of the desk. Subclasses yield their body from `compose_body` and reload their
     data in `reload()`; the app calls `data_changed()` when another process wrote."""
 

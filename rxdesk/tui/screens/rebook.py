@@ -14,6 +14,7 @@ from rxdesk.domain.times import format_local
 from rxdesk.services.rebooking import MAX_DAYS, OpenSlot, SlotChoice
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DetailScreen
+from rxdesk.tui.text import shown
 from rxdesk.tui.widgets.virtual_table import Column, ListSource, VirtualTable, Window
 from rxdesk.tui.work import call_service
 
@@ -70,7 +71,7 @@ class RebookScreen(DetailScreen):
         self.reload()
 
     def _cannot(self, exc: RxdeskError) -> None:
-        self.query_one("#rebook-summary", Static).update(f"Cannot rebook {self.uid}: {exc}")
+        self.query_one("#rebook-summary", Static).update(shown(f"Cannot rebook {self.uid}: {exc}"))
         self.app.notify(str(exc), severity="warning", title="Not rebookable")
 
     def _show(self, choice: SlotChoice) -> None:
@@ -85,7 +86,8 @@ class RebookScreen(DetailScreen):
         )
         table = self.query_one(SlotTable)
         table.zone_name = tz
-        table.set_widths({"doctor": max((cell_len(name) for name in {s.doctor_name for s in choice.slots}), default=20)})
+        doctors = {s.doctor_name for s in choice.slots}
+        table.set_widths({"doctor": max((cell_len(name) for name in doctors), default=20)})
         self.slots = {slot_key(slot): slot for slot in choice.slots}
         source = ListSource(choice.slots, key=slot_key)
         table.show(source, Window(0, source.rows, len(source.rows)), keep=table.current_key)
@@ -114,8 +116,8 @@ class RebookScreen(DetailScreen):
 
         def done(new: Appointment) -> None:
             self.app.note_own_write()
-            self.app.notify(f"Rebooked to {new.uid} ({format_local(new.starts_at, self.choice.zone if self.choice else 'UTC')})",
-                            title="Rebooked")
+            when = format_local(new.starts_at, self.choice.zone if self.choice else "UTC")
+            self.app.notify(f"Rebooked to {new.uid} ({when})", title="Rebooked")
             self.dismiss()
             self.app.open_appointment(new.uid)
 

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static, TabbedContent, TabPane
+from textual.widgets import Checkbox, Input, Label, Static, TabbedContent, TabPane
 
 from rxdesk.domain.errors import RxdeskError
-from rxdesk.domain.models import Delivery, OutboxMessage, Subscription
+from rxdesk.domain.models import Delivery, EventType, OutboxMessage, Subscription
 from rxdesk.domain.queries import Page
 from rxdesk.domain.times import format_local
+from rxdesk.services import Desk
 from rxdesk.services.webhooks import AttemptResult, DeliveryDetail, NewSubscription, parse_header_args
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DeskScreen
-from rxdesk.tui.text import fields_grid
+from rxdesk.tui.text import fields_grid, shown
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -38,6 +40,8 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
             yield Input("APPOINTMENT_CANCELLED, APPOINTMENT_REBOOKED", id="sub-events")
             yield Label("Custom headers (NAME=VALUE, separated by ;), optional")
             yield Input(placeholder="X-Shop=riverside; Authorization=Bearer …", id="sub-headers")
+            yield Checkbox("Allow loopback and private addresses (10/8, 192.168/16, 127/8 …; audited)",
+                           id="sub-private")
             yield Static("", id="sub-error", classes="field-error", markup=False)
             yield Static("enter saves · escape cancels", classes="dialog-hint")
 
@@ -46,16 +50,18 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        desk = self.app.desk
+        desk: Desk = self.app.desk
         url = self.query_one("#sub-url", Input).value
         events = self.query_one("#sub-events", Input).value.split(",")
         raw_headers = [h for h in self.query_one("#sub-headers", Input).value.split(";") if h.strip()]
+        private = self.query_one("#sub-private", Checkbox).value
 
         def save() -> NewSubscription:
-            return desk.webhooks.add_subscription(url, events, parse_header_args(raw_headers), desk.agent)
+            return desk.webhooks.add_subscription(url, events, parse_header_args(raw_headers), desk.agent,
+                                                  allow_private_network=private)
 
         def refused(exc: RxdeskError) -> None:
-            self.query_one("#sub-error", Static).update(str(exc))
+            self.query_one("#sub-error", Static).update(shown(str(exc)))
 
         call_service(self, save, done=self.dismiss, failed=refused, group="subscription-add")
 
@@ -104,9 +110,9 @@ class DeliveryModal(ModalScreen[None]):
             yield Label("Webhook delivery", classes="dialog-title")
             yield Static(grid)
             yield Label("Payload")
-            yield Static(body, id="delivery-payload", markup=False)
+            yield Static(shown(body), id="delivery-payload", markup=False)
             yield Label("Response (first 2,000 characters)")
-            yield Static(d.response_excerpt or "—", id="delivery-response", markup=False)
+            yield Static(shown(d.response_excerpt or "—"), id="delivery-response", markup=False)
 
 
 class WebhooksScreen(DeskScreen):
@@ -152,7 +158,8 @@ class WebhooksScreen(DeskScreen):
 
     def on_mount(self) -> None:
         columns = {
-            "subscriptions": (("id", "Id"), ("url", "URL"), ("events", "Events"), ("headers", "Headers"), ("active", "Active")),
+            "subscriptions": (("id", "Id"), ("url", "URL"), ("events", "Events"), ("headers", "Headers"),
+                              ("active", "Active"), ("private", "Private net")),
             "deliveries": (("id", "Delivery"), ("event", "Event"), ("sub", "Subscription"), ("status", "Status"),
                            ("attempts", "Attempts"), ("next", "Next attempt"), ("error", "Last error")),
             "messages": (("id", "Message"), ("channel", "Channel"), ("to", "To"), ("status", "Status"),
@@ -177,6 +184,10 @@ class WebhooksScreen(DeskScreen):
     def action_reload(self) -> None:
         self.reload()
 
+    def _removed(self, _sub: Subscription) -> None:
+        self.app.note_own_write()
+        self.reload()
+
     def _refused(self, exc: RxdeskError) -> None:
         self.app.notify(str(exc), severity="error", title="Refused")
 
@@ -188,15 +199,23 @@ class WebhooksScreen(DeskScreen):
             table.add_row(*cells, key=key)
         table.select_key(keep)
 
-    def _show(self, subs: list[Subscription], deliveries: Page[Delivery], messages: Page[OutboxMessage], tz: str) -> None:
+    def _show(self, subs: list[Subscription], deliveries: Page[Delivery], messages: Page[OutboxMessage],
+              tz: str) -> None:
         self.loads += 1
         self.tz = tz
-        local = lambda v: format_local(v, tz) if v else ""  # noqa: E731
-        # Every event type starts with APPOINTMENT_: the rest is what tells them apart.
-        self._fill("subscriptions", [(s.id, [s.id, s.url, ", ".join(e.value.removeprefix("APPOINTMENT_") for e in s.events),
-                                             ", ".join(sorted(s.headers)), "yes" if s.active else "no"]) for s in subs])
-        self._fill("deliveries", [(d.id, [d.id, d.event_type.value.removeprefix("APPOINTMENT_"), d.subscription_id, d.status.value, str(d.attempts),
-                                          local(d.next_attempt_at), d.last_error]) for d in deliveries.items])
+
+        def local(value: datetime | None) -> str:
+            return format_local(value, tz) if value else ""
+
+        def short(event: EventType) -> str:  # every type starts with APPOINTMENT_: the rest tells them apart
+            return event.value.removeprefix("APPOINTMENT_")
+
+        self._fill("subscriptions", [(s.id, [s.id, s.url, ", ".join(short(e) for e in s.events),
+                                             ", ".join(sorted(s.headers)), "yes" if s.active else "no",
+                                             "yes" if s.allow_private_network else "no"]) for s in subs])
+        self._fill("deliveries", [(d.id, [d.id, short(d.event_type), d.subscription_id, d.status.value,
+                                          str(d.attempts), local(d.next_attempt_at), d.last_error])
+                                  for d in deliveries.items])
         self._fill("messages", [(m.id, [m.id, m.channel.value, m.to, m.status.value, local(m.created_at),
                                         m.subject or m.body[:60]]) for m in messages.items])
 
@@ -234,7 +253,7 @@ class WebhooksScreen(DeskScreen):
         def answered(yes: bool | None) -> None:
             if yes:
                 call_service(self, lambda: desk.webhooks.remove_subscription(sub_id, desk.agent),
-                             done=lambda _s: (self.app.note_own_write(), self.reload()), failed=self._refused,
+                             done=self._removed, failed=self._refused,
                              group="subscription-remove")
 
         self.app.push_screen(ConfirmModal("Remove subscription", f"Remove {sub_id}? Its pending deliveries end.",

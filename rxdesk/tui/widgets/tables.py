@@ -17,7 +17,7 @@ from rxdesk.tui.text import plain
 from rxdesk.tui.widgets.virtual_table import Column, ListSource, VirtualTable, Window
 
 
-class DeskTable(DataTable):
+class DeskTable(DataTable[object]):
     """A row-cursor table with `j`/`k` beside the arrows and `g`/`G` (`home`/`end`) to the first
     and last row, as in the appointment table; cells are data, never markup."""
 
@@ -35,7 +35,7 @@ class DeskTable(DataTable):
                 label: object = None) -> object:
         return super().add_row(*map(plain, cells), height=height, key=key, label=plain(label))  # type: ignore[arg-type]
 
-    def update_cell(self, row_key: object, column_key: object, value: object, *,  # type: ignore[override]
+    def update_cell(self, row_key: object, column_key: object, value: object, *,
                     update_width: bool = False) -> None:
         super().update_cell(row_key, column_key, plain(value), update_width=update_width)  # type: ignore[arg-type]
 
@@ -137,8 +137,7 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
         row = self.row_at(index) if index is not None else None
         if row is None:
             return
-        self.update_row(appointment.uid, AppointmentRow(appointment.to_json(), row.doctor_name, row.patient_name,
-                                                        row.type_name))
+        self.update_row(appointment.uid, row.showing(appointment))
 
     @property
     def selected(self) -> AppointmentRow | None:
@@ -168,8 +167,8 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
 
     def action_patient(self) -> None:
         if (row := self.selected) is not None:
-            self.app.open_patient(row.doc["patient_id"])
+            self.app.open_patient(row.patient_id)
 
     def action_doctor(self) -> None:
         if (row := self.selected) is not None:
-            self.app.open_doctor(row.doc["doctor_id"])
+            self.app.open_doctor(row.doctor_id)
