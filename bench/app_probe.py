@@ -107,7 +107,7 @@ async def settled(app: Any, pilot: Any) -> None:
 
 def p95(samples: list[float]) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 class Explain:
@@ -145,11 +145,11 @@ class Explain:
 
 
 async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dict[str, float]:
-    import rxdesk.tui  # noqa: F401 - first, as the app does: it sets Textual's frame rate
     from textual.events import Key
     from textual.screen import Screen
     from textual.widgets import Input
 
+    import rxdesk.tui  # noqa: F401 - first, as the app does: it sets Textual's frame rate
     from rxdesk.config import Settings
     from rxdesk.services import Desk
     from rxdesk.services.appointments import AppointmentService
@@ -170,7 +170,8 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
             if phase == "start":
                 began_gc[0] = time.process_time()
             else:
-                collections.setdefault(f"{watch.step} gen{info['generation']}", []).append(time.process_time() - began_gc[0])
+                spent = time.process_time() - began_gc[0]
+                collections.setdefault(f"{watch.step} gen{info['generation']}", []).append(spent)
 
         gc.callbacks.append(gc_timer)
     explain.wrap(AppointmentService, "list_appointments", "service list (thread)")
@@ -215,7 +216,7 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
             explain.begin("cursor move")
             began = time.perf_counter()
             app.post_message(Key(key, None))
-            await wait_for(lambda: table.cursor != before)
+            await wait_for(lambda: table.cursor != before)  # noqa: B023 - awaited here
             moves.append((await painted(app))[0] - began)
             explain.report(moves[-1]) if i < 3 else None
             await asyncio.sleep(rng.uniform(0.0, 0.02))
@@ -264,7 +265,7 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
             watch.step = f"filter {selector[8:]}={value!r}"
             began = time.perf_counter()
             field.value = value
-            await wait_for(lambda: screen.loads > before)
+            await wait_for(lambda: screen.loads > before)  # noqa: B023 - awaited here
             timings.append((await painted(app))[0] - began)
             explain.report(timings[-1])
             await settled(app, pilot)
@@ -283,7 +284,7 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
             explain.begin(f"c to dialog (cancel {attempt + 1})")
             began = time.perf_counter()
             app.post_message(Key("c", "c"))  # as the terminal driver delivers it, no test pauses
-            await wait_for(lambda: isinstance(app.screen, CancelModal) and app.screen.uid == uid
+            await wait_for(lambda: isinstance(app.screen, CancelModal) and app.screen.uid == uid  # noqa: B023
                            and bool(app.screen.query("#reason")))
             opened = (await painted(app))[0] - began
             explain.report(opened)
@@ -293,7 +294,7 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
             app.post_message(Key("enter", "\r"))
 
             def shows_cancelled() -> bool:
-                index = table.index_of(uid)
+                index = table.index_of(uid)  # noqa: B023 - awaited in this turn of the loop
                 return index is not None and table.cell_text(index, "status") == "cancelled" and app.screen is screen
 
             await wait_for(shows_cancelled)

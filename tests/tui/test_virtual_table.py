@@ -196,8 +196,8 @@ def test_cells_are_cut_with_an_ellipsis_and_never_carry_control_characters() -> 
     assert fit("Dr Anna Weber", 8) == "Dr Anna…"
     assert fit("Weber", 8) == "Weber   " and fit("42", 5, "right") == "   42"
     assert cell_len(fit("山田太郎さん", 7)) == 7  # wide characters are cut by cell, not by letter
-    shown = visible("Lena\x1b[31mRed\x07\nx")
-    assert shown.startswith("Lena\\x1b[31mRed") and not any(ord(ch) < 32 for ch in shown)
+    shown = visible("Lena\x1b[31mRed\x07\nx\u202e")
+    assert shown.startswith("Lena\\x1b[31mRed") and not any(ord(ch) < 32 or ch == "\u202e" for ch in shown)
     assert visible("[b]bold[/b]") == "[b]bold[/b]"
 
 

@@ -32,7 +32,8 @@ class CancelModal(ReasonModal):
 
     BINDINGS = [Binding("escape", "keep", "Keep the appointment")]
 
-    def __init__(self, uid: str = "", summary: str = "", *, on_saved: Callable[[Appointment], Any] | None = None) -> None:
+    def __init__(self, uid: str = "", summary: str = "", *,
+                 on_saved: Callable[[Appointment], Any] | None = None) -> None:
         super().__init__(uid, summary, on_saved=on_saved)
 
     def prepare(self, uid: str, summary: str, *, on_saved: Callable[[Appointment], Any] | None = None) -> CancelModal:

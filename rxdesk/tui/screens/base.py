@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+
 from rxdesk.tui.widgets.footer import DeskFooter
 from rxdesk.tui.widgets.header import DeskHeader
 

@@ -29,7 +29,7 @@ class DeskFooter(Footer):
             if binding.show
         )
 
-    def bindings_changed(self, screen: Screen) -> None:
+    def bindings_changed(self, screen: Screen[Any]) -> None:
         if not self.is_attached or not self.screen.is_current:
             return  # a screen under a dialog: its keys are looked at again when it is back
         keys = self._keys()

@@ -14,7 +14,6 @@ The table knows nothing of appointments: a list of `Column`s and a `RowSource` d
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -22,6 +21,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
@@ -45,15 +45,12 @@ KEPT_LINES = 512
 MARGIN = 1  # blank cells before the first column
 GAP = 2  # blank cells between columns
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
 def visible(value: object) -> str:
-    """A cell's text as typed, with control characters shown as escapes: data never moves
-    the terminal's cursor or changes its colours."""
-    shown = plain(value if value is not None else "")
-    text = shown.plain if hasattr(shown, "plain") else str(shown)
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text) if _CONTROL.search(text) else text
+    """A cell's text as typed, through `plain` (rxdesk.tui.text): control characters and bidi
+    overrides shown as escapes, so data never moves the terminal's cursor or colours."""
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    shown = plain(text)
+    return shown.plain if isinstance(shown, Text) else text
 
 
 def fit(text: str, width: int, align: Align = "left") -> str:
@@ -329,7 +326,8 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
         if self.source is not None:
             self.load(self.source, keep=keep if keep is not None else self.current_key)
 
-    def show(self, source: RowSource[R], window: Window[R], *, keep: str | None = None, around: int | None = None) -> None:
+    def show(self, source: RowSource[R], window: Window[R], *, keep: str | None = None,
+             around: int | None = None) -> None:
         """Replace the list with `source`, of which `window` was just fetched.
 
         The cursor goes to the row keyed `keep` when the window holds it, else stays at
