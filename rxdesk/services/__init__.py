@@ -37,7 +37,10 @@ class Desk:
 
     @classmethod
     def open(cls, settings: Settings, **store_options: object) -> Desk:
-        return cls(TinyStore(settings.data_dir, **store_options), settings.clock(), settings)
+        from rxdesk.store import open_store
+
+        store = open_store(settings.data_dir, settings.database_url, **store_options)
+        return cls(store, settings.clock(), settings)
 
     @property
     def agent(self) -> str:

@@ -1,0 +1,691 @@
+"""The repositories of `store/protocols.py` on PostgreSQL.
+
+Every value travels as a query parameter; identifiers come from this module's own constants,
+composed with `psycopg.sql`. Inside a write view, reading one row to change it locks it
+(`FOR UPDATE`), the way the TinyDB store repeats such reads under its write lock: two agents
+changing one appointment take turns, and the second sees the first's change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from psycopg import sql
+from psycopg.types.json import Json, Jsonb
+
+from rxdesk.domain.errors import NotFound
+from rxdesk.domain.ids import normalize_uid, random_token
+from rxdesk.domain.models import (
+    Admin,
+    Appointment,
+    AppointmentType,
+    AuditEntry,
+    BookingSecret,
+    Delivery,
+    Doctor,
+    Entity,
+    Event,
+    EventType,
+    Org,
+    OutboxMessage,
+    Patient,
+    ReminderSent,
+    Subscription,
+)
+from rxdesk.domain.queries import AppointmentQuery, Page
+from rxdesk.store.postgres import rows as conv
+from rxdesk.store.postgres.session import Session
+
+M = TypeVar("M", bound=Entity)
+ACTIVE = ("held", "confirmed")
+CHUNK = 500  # rows fetched at a time when a listing is walked lazily
+
+
+def _lock(session: Session) -> sql.Composable:
+    return sql.SQL(" FOR UPDATE") if session.writable else sql.SQL("")
+
+
+class Documents(Generic[M]):
+    """Reference data: one JSON document a row, keyed by its natural id."""
+
+    def __init__(self, session: Session, table: str, key: str, model: type[M], what: str) -> None:
+        self._s = session
+        self._table = sql.Identifier(table)
+        self._key = sql.Identifier(key)
+        self._key_field = key
+        self._model = model
+        self._what = what
+
+    def get(self, key: str) -> M | None:
+        if not isinstance(key, str):
+            return None
+        query = sql.SQL("SELECT doc FROM {} WHERE {} = %s{}").format(self._table, self._key, _lock(self._s))
+        doc = self._s.value(query, (key,))
+        return self._model.model_validate(doc) if doc is not None else None
+
+    def require(self, key: str) -> M:
+        item = self.get(key)
+        if item is None:
+            raise NotFound(f"no {self._what} {key!r}")
+        return item
+
+    def all(self) -> list[M]:
+        query = sql.SQL("SELECT doc FROM {} ORDER BY {} COLLATE \"C\"").format(self._table, self._key)
+        return [self._model.model_validate(doc) for (doc,) in self._s.rows(query)]
+
+    def count(self) -> int:
+        return int(self._s.value(sql.SQL("SELECT count(*) FROM {}").format(self._table)))
+
+    def names(self) -> Mapping[str, str]:
+        query = sql.SQL("SELECT {}, coalesce(doc->>'name', {}) FROM {}").format(self._key, self._key, self._table)
+        return dict(self._s.rows(query))
+
+    def put(self, item: M) -> None:
+        self._s.require_writable()
+        query = sql.SQL(
+            "INSERT INTO {t} ({k}, doc) VALUES (%s, %s) ON CONFLICT ({k}) DO UPDATE SET doc = EXCLUDED.doc"
+        ).format(t=self._table, k=self._key)
+        self._s.execute(query, (getattr(item, self._key_field), Jsonb(item.to_json())))
+
+    def delete(self, key: str) -> None:
+        self._s.require_writable()
+        self._s.execute(sql.SQL("DELETE FROM {} WHERE {} = %s").format(self._table, self._key), (key,))
+
+
+class OrgRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def get(self) -> Org | None:
+        doc = self._s.value("SELECT doc FROM org")
+        return Org.model_validate(doc) if doc is not None else None
+
+    def put(self, org: Org) -> None:
+        self._s.require_writable()
+        self._s.execute(
+            "INSERT INTO org (singleton, doc) VALUES (true, %s) ON CONFLICT (singleton) DO UPDATE SET doc = EXCLUDED.doc",
+            (Jsonb(org.to_json()),),
+        )
+
+
+PATIENT_COLUMNS = conv.fields(Patient)
+_SEP = "\x1f"
+
+
+def patient_search_text(p: Patient) -> str:
+    """What `search` looks in: the casefolded name, email, external id and id, and the phone."""
+    return _SEP.join([p.name.casefold(), p.email.casefold(), p.external_id.casefold(), p.id.casefold(), p.phone])
+
+
+def patient_row(p: Patient) -> list[Any]:
+    return [*conv.params(p, PATIENT_COLUMNS), p.name.casefold(), patient_search_text(p),]
+
+
+class PatientRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    _select = sql.SQL("SELECT {} FROM patients").format(sql.SQL(", ").join(map(sql.Identifier, PATIENT_COLUMNS)))
+
+    def _patient(self, row: dict[str, Any]) -> Patient:
+        return conv.validated(Patient, row)
+
+    def get(self, key: str) -> Patient | None:
+        if not isinstance(key, str):
+            return None
+        found = self._s.dicts(self._select + sql.SQL(" WHERE id = %s") + _lock(self._s), (key,))
+        return self._patient(found[0]) if found else None
+
+    def require(self, key: str) -> Patient:
+        item = self.get(key)
+        if item is None:
+            raise NotFound(f"no patient {key!r}")
+        return item
+
+    def all(self) -> list[Patient]:
+        return [self._patient(r) for r in self._s.dicts(self._select + sql.SQL(' ORDER BY id COLLATE "C"'))]
+
+    def count(self) -> int:
+        return int(self._s.value("SELECT count(*) FROM patients"))
+
+    def put(self, item: Patient) -> None:
+        self.put_many([item])
+
+    def put_many(self, items: list[Patient]) -> None:
+        self._s.require_writable()
+        columns = [*PATIENT_COLUMNS, "name_key", "search_text"]
+        query = sql.SQL("INSERT INTO patients ({cols}) VALUES ({vals}) ON CONFLICT (id) DO UPDATE SET {sets}").format(
+            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+            sets=sql.SQL(", ").join(
+                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns if c != "id"
+            ),
+        )
+        self._s.many(query, [patient_row(p) for p in items])
+
+    def delete(self, key: str) -> None:
+        self._s.require_writable()
+        self._s.execute("DELETE FROM patients WHERE id = %s", (key,))
+
+    def index_names(self, names: Mapping[str, str]) -> None:
+        """The names live in the rows themselves here: nothing to keep in step."""
+
+    def names(self) -> Mapping[str, str]:
+        return dict(self._s.rows("SELECT id, name FROM patients"))
+
+    def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
+        """Patients whose name, email, phone, external id or id contains `text` (any case;
+        phone matched on its digits too), ordered by name."""
+        needle = (text or "").strip().casefold()
+        digits = "".join(ch for ch in needle if ch.isdigit())
+        where = sql.SQL("")
+        args: list[Any] = []
+        if needle:
+            if _SEP in needle:
+                return Page([], 0, offset, limit)
+            where = sql.SQL(" WHERE strpos(search_text, %s) > 0")
+            args.append(needle)
+            if len(digits) >= 3:
+                where += sql.SQL(" OR strpos(regexp_replace(phone, '[^0-9]', '', 'g'), %s) > 0")
+                args.append(digits)
+        total = int(self._s.value(sql.SQL("SELECT count(*) FROM patients") + where, args))
+        query = self._select + where + sql.SQL(' ORDER BY name_key COLLATE "C", id COLLATE "C" OFFSET %s')
+        page_args = [*args, max(0, offset)]
+        if limit is not None:
+            query += sql.SQL(" LIMIT %s")
+            page_args.append(max(0, limit))
+        items = [self._patient(r) for r in self._s.dicts(query, page_args)]
+        return Page(items, total, offset, limit)
+
+    def by_external_id(self, external_id: str) -> Patient | None:
+        if not external_id:
+            return None
+        found = self._s.dicts(self._select + sql.SQL(" WHERE external_id = %s"), (external_id,))
+        return self._patient(found[0]) if found else None
+
+
+APPOINTMENT_COLUMNS = conv.fields(Appointment)
+_APPT_SELECT = sql.SQL("SELECT {} FROM appointments").format(
+    sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS))
+)
+
+
+class AppointmentRepo:
+    def __init__(self, session: Session, events: EventRepo, audit: AuditRepo) -> None:
+        self._s = session
+        self._events = events
+        self._audit = audit
+
+    def _raw(self, uid: str) -> dict[str, Any] | None:
+        if not isinstance(uid, str):
+            return None
+        found = self._s.dicts(_APPT_SELECT + sql.SQL(" WHERE uid = %s") + _lock(self._s), (normalize_uid(uid),))
+        return found[0] if found else None
+
+    def get(self, uid: str) -> Appointment | None:
+        row = self._raw(uid)
+        return conv.appointment(row) if row is not None else None
+
+    def require(self, uid: str) -> Appointment:
+        appt = self.get(uid)
+        if appt is None:
+            raise NotFound(f"no appointment {str(uid).strip()!r}")
+        return appt
+
+    def put(self, appt: Appointment) -> None:
+        self.put_many([appt])
+
+    def put_many(self, appts: list[Appointment]) -> None:
+        self._s.require_writable()
+        for appt in appts:
+            if appt.status.value in ACTIVE:
+                self._expire_lapsed_holds(appt)
+        query = sql.SQL("INSERT INTO appointments ({cols}) VALUES ({vals}) ON CONFLICT (uid) DO UPDATE SET {sets}").format(
+            cols=sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS)),
+            vals=sql.SQL(", ").join(sql.Placeholder() * len(APPOINTMENT_COLUMNS)),
+            sets=sql.SQL(", ").join(
+                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in APPOINTMENT_COLUMNS if c != "uid"
+            ),
+        )
+        self._s.many(query, [conv.params(a, APPOINTMENT_COLUMNS) for a in appts])
+
+    def _expire_lapsed_holds(self, appt: Appointment) -> None:
+        """A hold past its expiry is expired for every rule, even while still stored as held:
+        before an active appointment takes its time, such holds of the doctor that overlap it
+        are expired here, with their event, so the no-double-booking constraint never counts
+        them. A hold still running is left alone (the constraint then refuses the new one)."""
+        lapsed = self._s.dicts(
+            sql.SQL(
+                "UPDATE appointments SET status = 'expired' WHERE doctor_id = %s AND status = 'held' "
+                "AND hold_expires_at <= %s AND uid <> %s AND tstzrange(starts_at, ends_at) && tstzrange(%s, %s) "
+                "RETURNING {}"
+            ).format(sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS))),
+            (appt.doctor_id, max(appt.created_at, appt.confirmed_at or appt.created_at), appt.uid,
+             appt.starts_at, appt.ends_at),
+        )
+        for row in lapsed:
+            expired = conv.appointment(row)
+            at = max(appt.created_at, appt.confirmed_at or appt.created_at)
+            self._events.append(EventType.APPOINTMENT_HOLD_EXPIRED, {"appointment": expired.to_json()}, at)
+            self._audit.append(AuditEntry(
+                at=at, actor="rxdesk", action="appointment.expire", target=f"appointment:{expired.uid}",
+                details={"hold_expires_at": expired.hold_expires_at.isoformat() if expired.hold_expires_at else None,
+                         "reason": f"its time was booked by {appt.uid}"},
+            ))
+
+    def put_raw_many(self, docs: list[dict[str, Any]]) -> None:
+        """Bulk insert of already-validated documents (demo data, benchmarks)."""
+        self._s.require_writable()
+        copy_appointments(self._s, ([doc.get(c) for c in APPOINTMENT_COLUMNS] for doc in docs))
+
+    # -- queries ---------------------------------------------------------------------
+
+    def _where(self, query: AppointmentQuery) -> tuple[sql.Composable, list[Any]]:
+        parts: list[sql.Composable] = []
+        args: list[Any] = []
+        if query.statuses is not None:
+            parts.append(sql.SQL("status = ANY(%s)"))
+            args.append(sorted(query.statuses))
+        if query.doctor_id is not None:
+            parts.append(sql.SQL("doctor_id = %s"))
+            args.append(query.doctor_id)
+        if query.patient_id is not None:
+            parts.append(sql.SQL("patient_id = %s"))
+            args.append(query.patient_id)
+        if query.starts_from is not None:
+            parts.append(sql.SQL("starts_at >= %s"))
+            args.append(query.starts_from)
+        if query.starts_before is not None:
+            parts.append(sql.SQL("starts_at < %s"))
+            args.append(query.starts_before)
+        if not parts:
+            return sql.SQL(""), args
+        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts), args
+
+    def _select(self, query: AppointmentQuery) -> list[dict[str, Any]]:
+        where, args = self._where(query)
+        order = sql.SQL(' ORDER BY starts_at DESC, uid COLLATE "C" DESC' if query.descending
+                        else ' ORDER BY starts_at, uid COLLATE "C"')
+        statement = _APPT_SELECT + where + order + sql.SQL(" OFFSET %s")
+        args.append(max(0, query.offset))
+        if query.limit is not None:
+            statement += sql.SQL(" LIMIT %s")
+            args.append(max(0, query.limit))
+        return self._s.dicts(statement, args)
+
+    def count(self, query: AppointmentQuery) -> int:
+        where, args = self._where(query)
+        return int(self._s.value(sql.SQL("SELECT count(*) FROM appointments") + where, args))
+
+    def search_raw(self, query: AppointmentQuery) -> Page[Mapping[str, Any]]:
+        """Like `search`, with each appointment in its JSON form."""
+        found = [conv.appointment_doc(r) for r in self._select(query)]
+        total = self.count(query) if query.count else None
+        return Page(found, total, max(0, query.offset), query.limit)  # type: ignore[arg-type]
+
+    def search(self, query: AppointmentQuery) -> Page[Appointment]:
+        found = [conv.appointment(r) for r in self._select(query)]
+        total = self.count(query) if query.count else None
+        return Page(found, total, max(0, query.offset), query.limit)
+
+    def active_for_doctor(self, doctor_id: str, start: datetime, end: datetime) -> list[Appointment]:
+        """The doctor's held and confirmed appointments that overlap [start, end)."""
+        found = self._s.dicts(
+            _APPT_SELECT + sql.SQL(
+                " WHERE doctor_id = %s AND status IN ('held', 'confirmed') "
+                "AND tstzrange(starts_at, ends_at) && tstzrange(%s, %s) ORDER BY starts_at, uid COLLATE \"C\""
+            ),
+            (doctor_id, start, end),
+        )
+        return [conv.appointment(r) for r in found]
+
+    def held_expiring(self, now: datetime) -> list[Appointment]:
+        """Held appointments whose hold has expired by `now`. In a write view each is locked,
+        and one another transaction holds is skipped: two workers expire each hold once."""
+        lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
+        found = self._s.dicts(
+            _APPT_SELECT + sql.SQL(" WHERE status = 'held' AND hold_expires_at <= %s ORDER BY uid COLLATE \"C\"") + lock,
+            (now,),
+        )
+        return [conv.appointment(r) for r in found]
+
+    def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
+        """Confirmed appointments with after < starts_at <= until. In a write view each is
+        locked and those another transaction holds are skipped, so two workers never decide
+        the same appointment's reminders at once."""
+        lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
+        found = self._s.dicts(
+            _APPT_SELECT + sql.SQL(
+                " WHERE status = 'confirmed' AND starts_at > %s AND starts_at <= %s ORDER BY starts_at, uid COLLATE \"C\""
+            ) + lock,
+            (after, until),
+        )
+        return [conv.appointment(r) for r in found]
+
+    def successor_of(self, uid: str) -> str | None:
+        if not isinstance(uid, str):
+            return None
+        return self._s.value("SELECT successor_uid FROM appointments WHERE uid = %s", (normalize_uid(uid),))
+
+    def link_successor(self, uid: str, new_uid: str) -> None:
+        self._s.require_writable()
+        self._s.execute("UPDATE appointments SET successor_uid = %s WHERE uid = %s", (new_uid, uid))
+
+    def link_successors(self, links: list[tuple[str, str]]) -> None:
+        self._s.require_writable()
+        self._s.many("UPDATE appointments SET successor_uid = %s WHERE uid = %s", [(new, old) for old, new in links])
+
+
+def copy_appointments(session: Session, rows: Any) -> int:
+    """COPY appointment rows (values in APPOINTMENT_COLUMNS order) into the table."""
+    statement = sql.SQL("COPY appointments ({}) FROM STDIN").format(
+        sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS))
+    )
+    count = 0
+    with session.cursor() as cur, cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
+
+
+REMINDER_COLUMNS = conv.fields(ReminderSent)
+
+
+class ReminderSentRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def exists(self, uid: str, rule_id: str, group: str, recipient_id: str) -> bool:
+        return bool(self._s.value(
+            "SELECT EXISTS (SELECT 1 FROM appointment_reminders_sent WHERE appointment_uid = %s AND rule_id = %s "
+            "AND recipient_group = %s AND recipient_id = %s)",
+            (uid, rule_id, group, recipient_id),
+        ))
+
+    def add(self, row: ReminderSent) -> None:
+        """Record a fired reminder; its identity is the primary key, so a second recording of
+        the same reminder (another worker's) fails the whole transaction that tried it."""
+        self._s.require_writable()
+        query = sql.SQL("INSERT INTO appointment_reminders_sent ({}) VALUES ({})").format(
+            sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS)),
+            sql.SQL(", ").join(sql.Placeholder() * len(REMINDER_COLUMNS)),
+        )
+        self._s.execute(query, conv.params(row, REMINDER_COLUMNS))
+
+    def update(self, row: ReminderSent) -> None:
+        self._s.require_writable()
+        keys = ("appointment_uid", "rule_id", "recipient_group", "recipient_id")
+        rest = [c for c in REMINDER_COLUMNS if c not in keys]
+        query = sql.SQL("UPDATE appointment_reminders_sent SET {} WHERE {}").format(
+            sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in rest),
+            sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in keys),
+        )
+        self._s.execute(query, [*conv.params(row, rest), *conv.params(row, list(keys))])
+
+    def for_appointment(self, uid: str) -> list[ReminderSent]:
+        found = self._s.dicts(
+            sql.SQL("SELECT {} FROM appointment_reminders_sent WHERE appointment_uid = %s").format(
+                sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS))),
+            (uid,),
+        )
+        rows = [conv.validated(ReminderSent, r) for r in found]
+        rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
+        return rows
+
+
+def event_id(seq: int, tail: str) -> str:
+    # The sequence number, then a random tail: ids from two desks never collide at a receiver.
+    return f"evt_{seq:012d}{tail}"
+
+
+class EventRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def append(self, type: EventType, data: dict[str, Any], at: datetime) -> Event:
+        self._s.require_writable()
+        event = Event(id="evt_pending", type=type, created_at=at, data=data)  # validates before writing
+        row = self._s.one(
+            "WITH s AS (SELECT nextval('events_seq') AS seq) "
+            "INSERT INTO events (seq, id, type, created_at, data) "
+            "SELECT s.seq, 'evt_' || lpad(s.seq::text, 12, '0') || %s, %s, %s, %s FROM s RETURNING id",
+            (random_token(6), event.type.value, event.created_at, Json(event.to_json()["data"])),
+        )
+        assert row is not None
+        return event.model_copy(update={"id": row[0]})
+
+    @staticmethod
+    def _event(row: tuple[Any, ...]) -> Event:
+        return Event.model_validate({"id": row[0], "type": row[1], "created_at": row[2], "data": row[3]})
+
+    def get(self, event_id: str) -> Event | None:
+        if not isinstance(event_id, str):
+            return None
+        row = self._s.one("SELECT id, type, created_at, data FROM events WHERE id = %s", (event_id,))
+        return self._event(row) if row else None
+
+    def newest(self, *, type: str | None = None, offset: int = 0, limit: int | None = None) -> Page[Event]:
+        where = sql.SQL(" WHERE type = %s") if type is not None else sql.SQL("")
+        args: list[Any] = [type] if type is not None else []
+        statement = sql.SQL("SELECT id, type, created_at, data FROM events") + where + sql.SQL(
+            " ORDER BY seq DESC OFFSET %s")
+        args.append(max(0, offset))
+        if limit is not None:
+            statement += sql.SQL(" LIMIT %s")
+            args.append(max(0, limit))
+        return Page([self._event(r) for r in self._s.rows(statement, args)], None, offset, limit)
+
+    def after(self, seq: int, limit: int | None = None) -> Iterator[tuple[int, Event]]:
+        """Events with a sequence number above `seq`, oldest first, fetched a chunk at a time."""
+        left = limit
+        while left is None or left > 0:
+            size = CHUNK if left is None else min(CHUNK, left)
+            found = self._s.rows(
+                "SELECT seq, id, type, created_at, data FROM events WHERE seq > %s ORDER BY seq LIMIT %s", (seq, size))
+            for row in found:
+                yield int(row[0]), self._event(row[1:])
+            if len(found) < size:
+                return
+            seq = int(found[-1][0])
+            if left is not None:
+                left -= len(found)
+
+    def last_seq(self) -> int:
+        return int(self._s.value("SELECT coalesce(max(seq), 0) FROM events"))
+
+    def warm(self) -> None:
+        """Nothing to load ahead: the server keeps its own cache."""
+
+
+AUDIT_COLUMNS = ("at", "actor", "action", "target", "details")
+
+
+class AuditRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def append(self, entry: AuditEntry) -> None:
+        self.append_many([entry])
+
+    def append_many(self, entries: list[AuditEntry]) -> None:
+        self._s.require_writable()
+        self._s.many(
+            "INSERT INTO audit (at, actor, action, target, details) VALUES (%s, %s, %s, %s, %s)",
+            [(e.at, e.actor, e.action, e.target, Json(e.to_json()["details"])) for e in entries],
+        )
+
+    @staticmethod
+    def _entry(row: tuple[Any, ...]) -> AuditEntry:
+        return AuditEntry.model_validate(dict(zip(AUDIT_COLUMNS, row, strict=True)))
+
+    def for_target(self, target: str) -> list[AuditEntry]:
+        found = self._s.rows(
+            "SELECT at, actor, action, target, details FROM audit WHERE target = %s ORDER BY seq", (target,))
+        return [self._entry(r) for r in found]
+
+    def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[AuditEntry]:
+        """Audit entries not about one appointment (those are shown with the appointment)."""
+        statement = ("SELECT at, actor, action, target, details FROM audit WHERE target NOT LIKE 'appointment:%%' "
+                     "ORDER BY seq DESC OFFSET %s")
+        args: list[Any] = [max(0, offset)]
+        if limit is not None:
+            statement += " LIMIT %s"
+            args.append(max(0, limit))
+        return Page([self._entry(r) for r in self._s.rows(statement, args)], None, offset, limit)
+
+
+R = TypeVar("R", bound=Entity)
+
+
+class QueuedRows(Generic[R]):
+    """Webhook deliveries or outgoing messages: rows with an id from a sequence, a status, and,
+    while pending, the time of the next attempt and the lease of the runner sending it."""
+
+    def __init__(self, session: Session, table: str, model: type[R], id_prefix: str) -> None:
+        self._s = session
+        self.table = table
+        self._t = sql.Identifier(table)
+        self._seq = f"{table}_seq"
+        self.model = model
+        self.id_prefix = id_prefix
+        self.columns = conv.fields(model)
+        self._select = sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, self.columns)), self._t)
+
+    def _row(self, row: dict[str, Any]) -> R:
+        return conv.validated(self.model, row)
+
+    def new_id(self) -> str:
+        self._s.require_writable()
+        return f"{self.id_prefix}{int(self._s.value('SELECT nextval(%s)', (self._seq,))):012d}"
+
+    def get(self, row_id: str) -> R | None:
+        if not isinstance(row_id, str):
+            return None
+        found = self._s.dicts(self._select + sql.SQL(" WHERE id = %s") + _lock(self._s), (row_id,))
+        return self._row(found[0]) if found else None
+
+    def put(self, row: R) -> None:
+        self.put_many([row])
+
+    def put_many(self, rows: list[R]) -> None:
+        self._s.require_writable()
+        query = sql.SQL("INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT (id) DO UPDATE SET {sets}").format(
+            t=self._t,
+            cols=sql.SQL(", ").join(map(sql.Identifier, self.columns)),
+            vals=sql.SQL(", ").join(sql.Placeholder() * len(self.columns)),
+            sets=sql.SQL(", ").join(
+                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in self.columns if c != "id"),
+        )
+        self._s.many(query, [conv.params(r, self.columns) for r in rows])
+
+    def queued(self) -> int:
+        return int(self._s.value(sql.SQL("SELECT count(*) FROM {} WHERE status = 'pending'").format(self._t)))
+
+    def due(self, now: datetime, limit: int | None = None) -> list[str]:
+        """Pending rows whose next attempt has come and that no runner holds a lease on,
+        soonest first. In a write view they are locked, skipping rows another transaction
+        holds, so two runners claiming at once take different rows."""
+        lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
+        statement = sql.SQL(
+            "SELECT id FROM {} WHERE status = 'pending' AND next_attempt_at <= %s "
+            "AND (lease_until IS NULL OR lease_until <= %s) ORDER BY next_attempt_at, id"
+        ).format(self._t)
+        args: list[Any] = [now, now]
+        if limit is not None:
+            statement += sql.SQL(" LIMIT %s")
+            args.append(max(0, limit))
+        return [r[0] for r in self._s.rows(statement + lock, args)]
+
+    def last_seq(self) -> int:
+        row = self._s.one(sql.SQL("SELECT last_value, is_called FROM {}").format(sql.Identifier(self._seq)))
+        return int(row[0]) if row and row[1] else 0
+
+    def newest(self) -> Iterator[R]:
+        """Every row, newest first, fetched a chunk at a time."""
+        before: str | None = None
+        while True:
+            if before is None:
+                found = self._s.dicts(self._select + sql.SQL(' ORDER BY id COLLATE "C" DESC LIMIT %s'), (CHUNK,))
+            else:
+                found = self._s.dicts(
+                    self._select + sql.SQL(' WHERE id < %s ORDER BY id COLLATE "C" DESC LIMIT %s'), (before, CHUNK))
+            for row in found:
+                yield self._row(row)
+            if len(found) < CHUNK:
+                return
+            before = found[-1]["id"]
+
+    def page(self, *, where: Callable[[R], bool] | None = None, offset: int = 0, limit: int | None = None) -> Page[R]:
+        items: list[R] = []
+        matched = 0
+        for row in self.newest():
+            if where is not None and not where(row):
+                continue
+            matched += 1
+            if matched <= offset:
+                continue
+            if limit is not None and len(items) >= limit:
+                break
+            items.append(row)
+        return Page(items, None, offset, limit)
+
+
+class DeliveryRepo(QueuedRows[Delivery]):
+    def __init__(self, session: Session) -> None:
+        super().__init__(session, "deliveries", Delivery, "dlv_")
+
+    def link_appointment(self, uid: str, delivery_ids: list[str]) -> None:
+        """Record that these deliveries carry events about appointment `uid`."""
+        self._s.require_writable()
+        self._s.many(
+            "INSERT INTO delivery_appointments (appointment_uid, delivery_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            [(uid, d) for d in delivery_ids],
+        )
+
+    def for_appointment(self, uid: str) -> list[Delivery]:
+        """Deliveries of the events about appointment `uid`, oldest first."""
+        found = self._s.dicts(
+            sql.SQL("SELECT {} FROM deliveries d JOIN delivery_appointments l ON l.delivery_id = d.id "
+                    "WHERE l.appointment_uid = %s ORDER BY d.id COLLATE \"C\"").format(
+                sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in self.columns)),
+            (uid,),
+        )
+        return [self._row(r) for r in found]
+
+
+class MessageRepo(QueuedRows[OutboxMessage]):
+    def __init__(self, session: Session) -> None:
+        super().__init__(session, "messages", OutboxMessage, "msg_")
+
+
+class CounterRepo:
+    """Named numbers: the worker's fan-out cursor and the like."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def get(self, name: str) -> int:
+        """The counter's value (0 when never set); locked until commit inside a write view."""
+        value = self._s.value(sql.SQL("SELECT value FROM counters WHERE name = %s") + _lock(self._s), (name,))
+        return int(value) if value is not None else 0
+
+    def set(self, name: str, value: int) -> None:
+        self._s.require_writable()
+        self._s.execute(
+            "INSERT INTO counters (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            (name, value),
+        )
+
+
+def documents(session: Session) -> dict[str, Documents[Any]]:
+    return {
+        "admins": Documents(session, "admins", "id", Admin, "admin"),
+        "types": Documents(session, "appointment_types", "key", AppointmentType, "appointment type"),
+        "doctors": Documents(session, "doctors", "id", Doctor, "doctor"),
+        "secrets": Documents(session, "booking_secrets", "key_id", BookingSecret, "booking secret"),
+        "subscriptions": Documents(session, "subscriptions", "id", Subscription, "subscription"),
+    }

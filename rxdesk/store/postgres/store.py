@@ -1,0 +1,241 @@
+"""The store on a PostgreSQL server: several hosts, one database.
+
+`PgStore(url, data_dir)` checks the server and the schema once, on first use, then works from a
+small connection pool. `write()` is one transaction (the unit of work: everything in it commits
+together or not at all, and announces itself on the `rxdesk_changes` channel when it does);
+`read()` runs each statement on its own; `snapshot()` gives several reads one consistent state.
+The data dir keeps only what must not go into the database: the master key and the logs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rxdesk.domain.errors import StoreError
+from rxdesk.store.postgres import connect as pgconnect
+from rxdesk.store.postgres import repos, schema
+from rxdesk.store.postgres.session import CHANGES_CHANNEL, Session, _translated
+
+POOL_TIMEOUT = 15.0  # seconds to wait for a free connection before giving up with one line
+_NOTIFY = f"NOTIFY {CHANGES_CHANNEL}"
+
+
+class PgView:
+    """Every repository over one session (a transaction, or statements on their own)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.org = repos.OrgRepo(session)
+        docs = repos.documents(session)
+        self.admins = docs["admins"]
+        self.types = docs["types"]
+        self.doctors = docs["doctors"]
+        self.secrets = docs["secrets"]
+        self.subscriptions = docs["subscriptions"]
+        self.patients = repos.PatientRepo(session)
+        self.events = repos.EventRepo(session)
+        self.audit = repos.AuditRepo(session)
+        self.appointments = repos.AppointmentRepo(session, self.events, self.audit)
+        self.reminders_sent = repos.ReminderSentRepo(session)
+        self.deliveries = repos.DeliveryRepo(session)
+        self.messages = repos.MessageRepo(session)
+        self.counters = repos.CounterRepo(session)
+
+    @property
+    def writable(self) -> bool:
+        return self.session.writable
+
+    @property
+    def generation(self) -> int:
+        return 0
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.session.require_writable()
+        self.session.after_commit.append(callback)
+
+
+class Listener:
+    """One connection that LISTENs on the changes channel; counts what it has heard."""
+
+    def __init__(self, target: pgconnect.Target) -> None:
+        self.target = target
+        self.heard = 0
+        self._conn: Any = None
+        self._lock = threading.Lock()
+
+    def _connection(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            conn = pgconnect.connect(self.target, autocommit=True)
+            try:
+                conn.execute(f"LISTEN {CHANGES_CHANNEL}")
+            except Exception as exc:
+                conn.close()
+                raise _translated(self.target, exc) from None
+            self._conn = conn
+            self.heard += 1  # a new connection may have missed changes meanwhile
+        return self._conn
+
+    def poll(self, timeout: float = 0.0) -> int:
+        """Take in what has arrived, waiting up to `timeout` seconds for the first; returns the
+        count of changes heard so far."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                for _ in conn.notifies(timeout=max(0.0, timeout), stop_after=1):
+                    self.heard += 1
+                    break
+                # anything else already on the wire belongs to the same moment
+                for _ in conn.notifies(timeout=0.0):
+                    self.heard += 1
+            except Exception as exc:
+                self.close()
+                raise _translated(self.target, exc) from None
+            return self.heard
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+
+class PgStore:
+    """The PostgreSQL store. Thread-safe: the app calls it from several workers at once."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, data_dir: str | Path, *, pool_size: int = 4,
+                 check_schema: bool = True) -> None:
+        self.target = pgconnect.parse_url(url)
+        self.data_dir = Path(data_dir)
+        self.pool_size = pool_size
+        self.check_schema = check_schema
+        self._pool: Any = None
+        self._lock = threading.Lock()
+        self._listener: Listener | None = None
+
+    @property
+    def where(self) -> str:
+        return self.target.where
+
+    # -- connections -------------------------------------------------------------------
+
+    def _open_pool(self) -> Any:
+        with self._lock:
+            if self._pool is not None:
+                return self._pool
+            conn = pgconnect.connect(self.target)  # one line for every way this can fail
+            try:
+                if self.check_schema:
+                    schema.require_current(conn, self.target.where)
+            finally:
+                conn.close()
+            from psycopg_pool import ConnectionPool
+
+            pool = ConnectionPool(
+                self.target.url, min_size=1, max_size=max(1, self.pool_size), open=False,
+                kwargs={"autocommit": True, **self.target.connect_kwargs()},
+                configure=pgconnect.configure, timeout=POOL_TIMEOUT, name="rxdesk",
+                reconnect_timeout=60.0,
+            )
+            pool.open(wait=False)
+            self._pool = pool
+            return pool
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        pool = self._open_pool()
+        with pool.connection() as conn:
+            yield conn
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    # -- the store ---------------------------------------------------------------------
+
+    def read(self) -> PgView:
+        return PgView(Session(self))
+
+    @contextmanager
+    def snapshot(self) -> Iterator[PgView]:
+        """A read-only view on one consistent state (REPEATABLE READ) for several reads."""
+        with self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", writable=False) as session:
+            yield PgView(session)
+
+    @contextmanager
+    def write(self) -> Iterator[PgView]:
+        """One transaction: what the block writes commits together, or nothing does."""
+        with self._transaction("BEGIN", writable=True) as session:
+            yield PgView(session)
+            session.execute(_NOTIFY)
+        for callback in session.after_commit:
+            callback()
+
+    @contextmanager
+    def _transaction(self, begin: str, *, writable: bool) -> Iterator[Session]:
+        pool = self._open_pool()
+        try:
+            conn = pool.getconn()
+        except Exception as exc:
+            raise _translated(self.target, exc) from None
+        try:
+            session = Session(self, conn, writable=writable)
+            session.execute(begin)
+            try:
+                yield session
+            except BaseException:
+                if not conn.broken:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except Exception:
+                        pass
+                raise
+            try:
+                conn.execute("COMMIT")
+            except Exception as exc:
+                if isinstance(_translated(self.target, exc), StoreError):
+                    raise pgconnect.lost(self.target, exc, during_commit=True) from None
+                raise _translated(self.target, exc) from None
+        finally:
+            pool.putconn(conn)
+
+    def generation(self) -> int:
+        """A number that changes after every committed write of any process: the count of
+        changes this store has heard on the database's changes channel."""
+        return self._listen().poll(0.0)
+
+    def wait_for_change(self, known: int, timeout: float) -> int:
+        """Block until a write commits (or `timeout` seconds pass); returns the generation."""
+        heard = self._listen().poll(0.0)
+        if heard != known:
+            return heard
+        return self._listen().poll(timeout)
+
+    def _listen(self) -> Listener:
+        self._open_pool()  # the schema check first: a listener on a wrong database helps nobody
+        with self._lock:
+            if self._listener is None:
+                self._listener = Listener(self.target)
+            return self._listener
+
+    def is_empty(self) -> bool:
+        """True before anything was provisioned, imported or made by `demo`."""
+        tables = ("org", "admins", "appointment_types", "doctors", "patients", "appointments",
+                  "booking_secrets", "subscriptions", "events", "audit")
+        from psycopg import sql
+
+        query = sql.SQL("SELECT NOT ({})").format(sql.SQL(" OR ").join(
+            sql.SQL("EXISTS (SELECT 1 FROM {})").format(sql.Identifier(t)) for t in tables))
+        return bool(Session(self).value(query))
