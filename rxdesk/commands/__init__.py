@@ -36,6 +36,7 @@ GROUP_HELP = {
     "subscriptions": "webhook subscriptions",
     "deliveries": "webhook deliveries",
     "events": "the event outbox",
+    "store": "the PostgreSQL store: create its schema, import a data dir, compare them",
 }
 
 
@@ -67,6 +68,11 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     parser.add_argument(
         "--agent", metavar="NAME", default=default,
         help="your name in the audit log (env RXDESK_AGENT; default: your login)",
+    )
+    parser.add_argument(
+        "--database-url", metavar="URL", default=default,
+        help="keep the data in PostgreSQL instead of the data dir (env RXDESK_DATABASE_URL; "
+        "prefer the environment or a password file for the password)",
     )
 
 
@@ -127,7 +133,8 @@ class Context:
     def settings(self) -> Settings:
         from rxdesk.config import Settings
 
-        return Settings.from_env(data_dir=getattr(self.args, "data_dir", None), agent=getattr(self.args, "agent", None))
+        return Settings.from_env(data_dir=getattr(self.args, "data_dir", None), agent=getattr(self.args, "agent", None),
+                                 database_url=getattr(self.args, "database_url", None))
 
     @cached_property
     def desk(self) -> Desk:
@@ -229,6 +236,12 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         where = _log_crash(ctx)
         sys.stderr.write(f"rxdesk: internal error ({type(exc).__name__}); details were written to {where}\n")
         return 1
+    finally:
+        if ctx is not None and "desk" in ctx.__dict__:
+            try:
+                ctx.desk.close()
+            except Exception:  # closing is tidiness; the command's answer is already given
+                pass
 
 
 def open_app(args: argparse.Namespace, ctx: Context) -> int:

@@ -42,6 +42,13 @@ class Desk:
         store = open_store(settings.data_dir, settings.database_url, **store_options)
         return cls(store, settings.clock(), settings)
 
+    def close(self) -> None:
+        """Let go of what the store holds (a server database's connections); the data dir
+        store holds nothing between calls."""
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            close()
+
     @property
     def agent(self) -> str:
         return self.settings.agent if self.settings else "agent"

@@ -467,6 +467,8 @@ class DemoService(Service):
         """Fill an empty data dir with a demo clinic; with `replace`, drop what is there."""
         now = self.now()
         data = generate(n, now=now, seed=seed, doctors=doctors, upcoming=upcoming)
+        if hasattr(self.store, "load"):
+            return self._load(data, now=now, agent=agent, seed=seed, replace=replace)
         with self.store.write() as view:
             snap = view.snap
             existing = [name for name in snap.manifest.segments]
@@ -511,6 +513,25 @@ class DemoService(Service):
                 details={"appointments": len(data.appointments), "doctors": len(data.doctors),
                          "patients": len(data.patients), "seed": seed, "replaced": bool(existing)},
             )
+        return data
+
+    def _load(self, data: DemoData, *, now: datetime, agent: str, seed: int, replace: bool) -> DemoData:
+        """The same clinic through the store's bulk loader (a server database)."""
+        with self.store.write() as view:
+            existing = not self.store.is_empty(view)
+            if existing and not replace:
+                raise ValidationFailed(
+                    f"the {self.store.where} already holds data; "
+                    "use --replace to swap it for the demo, or point at another database"
+                )
+            if existing:
+                self.store.wipe(view)
+            self.store.load(view, org=data.org, admins=data.admins, types=data.types, doctors=data.doctors,
+                            patients=data.patients, appointment_docs=data.appointments, links=data.links,
+                            audit_docs=data.audit)
+            record(view, at=now, actor=admin_actor(agent), action="demo.build", target="org",
+                   details={"appointments": len(data.appointments), "doctors": len(data.doctors),
+                            "patients": len(data.patients), "seed": seed, "replaced": existing})
         return data
 
 

@@ -276,5 +276,8 @@ def run_app(settings: Settings, *, worker: bool = True) -> int:
     """Open the app on the settings' data dir; returns the exit code."""
     desk = Desk.open(settings)
     app = RxdeskApp(desk, worker=worker)
-    app.run()
+    try:
+        app.run()
+    finally:
+        desk.close()
     return app.return_code or 0

@@ -10,7 +10,6 @@ from textual.command import CommandPalette
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
-from rxdesk.store import TinyStore
 from rxdesk.tui.screens.doctors import DoctorsScreen
 from rxdesk.tui.screens.help import HelpScreen
 from rxdesk.tui.screens.overview import OverviewScreen
@@ -20,7 +19,7 @@ from rxdesk.tui.screens.secrets import SecretsScreen
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
-from tests.helpers import REPO, fingerprint
+from tests.helpers import REPO, another_store, fingerprint
 from tests.tui.conftest import make_app, settle, text_of
 
 
@@ -115,7 +114,7 @@ async def test_an_outside_change_refreshes_the_view_and_keeps_the_selection(clin
         table = app.screen.query_one(AppointmentTable)
         table.select_key(booked["sato_held"])
         # Another agent's process cancels the first row through its own store.
-        other = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+        other = Desk(another_store(clinic), FixedClock(now), clinic.settings)
         other.appointments.cancel_appointment(booked["weber_first"], "called in", "someone-else")
         for _ in range(100):
             await pilot.pause(0.05)
@@ -130,7 +129,7 @@ async def test_a_damaged_data_file_shows_the_reason_instead_of_crashing(clinic: 
     core = next((data_dir / "segments").glob("core.*.json"))
     core.write_bytes(core.read_bytes()[:40])
     before = fingerprint(data_dir)
-    desk = Desk(TinyStore(data_dir), clinic.clock, clinic.settings)
+    desk = Desk(another_store(clinic), clinic.clock, clinic.settings)
     app = make_app(desk)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)

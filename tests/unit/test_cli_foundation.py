@@ -9,6 +9,8 @@ import pytest
 from rxdesk.domain.models import AppointmentStatus as S
 from tests.helpers import CLINIC_TOML, fingerprint, make_appointment
 
+pytestmark = pytest.mark.backends
+
 APPOINTMENT_FIELDS = {
     "uid", "patient_id", "doctor_id", "type_key", "status", "starts_at", "ends_at", "created_at",
     "hold_expires_at", "confirmed_at", "cancelled_at", "cancel_reason", "cancelled_by",
@@ -133,6 +135,7 @@ def test_empty_data_dir_lists_nothing_and_creates_nothing(cli, data_dir) -> None
     assert not data_dir.exists()
 
 
+@pytest.mark.data_dir_only
 def test_a_data_dir_the_file_system_refuses_is_one_line(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Found by the junk-input property test: a 5,000-character data dir was an internal error."""
     for bad in ("x" * 5000, str(tmp_path / ("y" * 300))):

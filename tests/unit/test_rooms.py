@@ -9,6 +9,9 @@ from pathlib import Path
 from rxdesk.services import Desk
 from tests.helpers import CLINIC_TOML, make_appointment
 from tests.unit.test_tokens_minting import claims_at, mint
+import pytest
+
+pytestmark = pytest.mark.backends
 
 WED_10_BERLIN = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 MON_11_LONDON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)

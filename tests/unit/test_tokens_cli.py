@@ -19,6 +19,8 @@ from rxdesk.services.tokens import TokenRefused
 from tests.helpers import REPO, fingerprint
 from tests.unit.test_tokens_minting import claims_at, mint
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def provisioned(cli, clinic: Desk):  # type: ignore[no-untyped-def]

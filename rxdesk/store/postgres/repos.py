@@ -441,12 +441,21 @@ def event_id(seq: int, tail: str) -> str:
     return f"evt_{seq:012d}{tail}"
 
 
+# Transactions that write events take turns, from their first event to their commit, so that
+# events commit in the order of their sequence numbers: a reader that has seen event N has seen
+# every event before it, and the worker's fan-out cursor never steps over one committed late.
+EVENTS_LOCK = 0x72786576  # "rxev"
+
+
 class EventRepo:
     def __init__(self, session: Session) -> None:
         self._s = session
 
     def append(self, type: EventType, data: dict[str, Any], at: datetime) -> Event:
         self._s.require_writable()
+        if not self._s.holds_events_lock:
+            self._s.execute("SELECT pg_advisory_xact_lock(%s)", (EVENTS_LOCK,))
+            self._s.holds_events_lock = True
         event = Event(id="evt_pending", type=type, created_at=at, data=data)  # validates before writing
         row = self._s.one(
             "WITH s AS (SELECT nextval('events_seq') AS seq) "

@@ -67,6 +67,7 @@ class Session:
         self.conn = conn
         self.writable = writable
         self.after_commit: list[Callable[[], None]] = []
+        self.holds_events_lock = False
 
     @contextmanager
     def cursor(self, *, dicts: bool = False) -> Iterator[Any]:

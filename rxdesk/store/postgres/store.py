@@ -57,6 +57,22 @@ class PgView:
         self.session.require_writable()
         self.session.after_commit.append(callback)
 
+    @property
+    def snap(self) -> _Counters:
+        """Named counters under the name services use for them today (`counter`, `set_counter`)."""
+        return _Counters(self.counters)
+
+
+class _Counters:
+    def __init__(self, counters: repos.CounterRepo) -> None:
+        self._counters = counters
+
+    def counter(self, name: str) -> int:
+        return self._counters.get(name)
+
+    def set_counter(self, name: str, value: int) -> None:
+        self._counters.set(name, value)
+
 
 class Listener:
     """One connection that LISTENs on the changes channel; counts what it has heard."""
@@ -119,6 +135,7 @@ class PgStore:
         self._pool: Any = None
         self._lock = threading.Lock()
         self._listener: Listener | None = None
+        self.commits = 0  # write transactions this store has committed
 
     @property
     def where(self) -> str:
@@ -204,6 +221,8 @@ class PgStore:
                 raise
             try:
                 conn.execute("COMMIT")
+                if writable:
+                    self.commits += 1
             except Exception as exc:
                 if isinstance(_translated(self.target, exc), StoreError):
                     raise pgconnect.lost(self.target, exc, during_commit=True) from None
@@ -230,12 +249,24 @@ class PgStore:
                 self._listener = Listener(self.target)
             return self._listener
 
-    def is_empty(self) -> bool:
-        """True before anything was provisioned, imported or made by `demo`."""
+    def wipe(self, view: PgView) -> None:
+        """Delete everything, inside the write `view` belongs to (the demo's --replace)."""
+        from rxdesk.store.postgres.transfer import wipe
+
+        wipe(view)
+
+    def load(self, view: PgView, **rows: Any) -> None:
+        from rxdesk.store.postgres.transfer import bulk_load
+
+        bulk_load(view, **rows)
+
+    def is_empty(self, view: PgView | None = None) -> bool:
+        """True before anything was provisioned, imported or made by `demo` (seen from `view`
+        when given, e.g. inside a write)."""
         tables = ("org", "admins", "appointment_types", "doctors", "patients", "appointments",
                   "booking_secrets", "subscriptions", "events", "audit")
         from psycopg import sql
 
         query = sql.SQL("SELECT NOT ({})").format(sql.SQL(" OR ").join(
             sql.SQL("EXISTS (SELECT 1 FROM {})").format(sql.Identifier(t)) for t in tables))
-        return bool(Session(self).value(query))
+        return bool((view.session if view is not None else Session(self)).value(query))

@@ -1,0 +1,60 @@
+"""What an operator does to the database itself: create or upgrade the schema, import a data
+dir, compare the two. Each opens its own connections and closes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rxdesk.domain.errors import Refused
+from rxdesk.store.postgres import connect as pgconnect
+from rxdesk.store.postgres import schema
+from rxdesk.store.postgres.store import PgStore
+from rxdesk.store.postgres.transfer import Comparison, Counts, compare, import_data_dir
+
+
+@dataclass(frozen=True)
+class SchemaResult:
+    where: str
+    found: int | None
+    applied: list[str]
+    version: int
+
+
+def init_schema(url: str) -> SchemaResult:
+    """Create the schema, or bring it up to this rxdesk's version."""
+    target = pgconnect.parse_url(url)
+    conn = pgconnect.connect(target)
+    try:
+        found, applied = schema.migrate(conn)
+    except Exception as exc:
+        from rxdesk.store.postgres.session import translate
+
+        raise translate(target, exc) from None
+    finally:
+        conn.close()
+    return SchemaResult(target.where, found, [f"{m.version} {m.name}" for m in applied], schema.latest())
+
+
+def _data_dir_store(source: Path):  # type: ignore[no-untyped-def]
+    from rxdesk.store.tinystore import TinyStore
+
+    if not (source / "rxdesk.json").is_file():
+        raise Refused(f"{source} holds no rxdesk data (no rxdesk.json): name the data dir to copy from")
+    return TinyStore(source)
+
+
+def import_into(url: str, data_dir: Path, source: Path) -> tuple[str, Counts]:
+    pg = PgStore(url, data_dir)
+    try:
+        return pg.where, import_data_dir(pg, _data_dir_store(source))
+    finally:
+        pg.close()
+
+
+def compare_with(url: str, data_dir: Path, source: Path) -> tuple[str, Comparison]:
+    pg = PgStore(url, data_dir)
+    try:
+        return pg.where, compare(pg, _data_dir_store(source))
+    finally:
+        pg.close()
