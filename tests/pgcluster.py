@@ -16,6 +16,7 @@ over TCP (password `right-password`), so tests can see what a wrong password loo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -73,9 +74,10 @@ def _as_server_user(argv: list[str]) -> list[str]:
 
 def _run(argv: list[str], *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(_as_server_user(argv), capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL, check=False)
     if proc.returncode != 0:
-        raise ClusterError(f"{Path(argv[0]).name} failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()[-2000:]}")
+        said = (proc.stderr or proc.stdout).strip()[-2000:]
+        raise ClusterError(f"{Path(argv[0]).name} failed ({proc.returncode}): {said}")
     return proc
 
 
@@ -161,10 +163,8 @@ class Cluster:
     def stop(self) -> None:
         if not (self.data / "postmaster.pid").exists():
             return
-        try:
+        with contextlib.suppress(ClusterError):
             _run([str(bindir() / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"], timeout=60)
-        except ClusterError:
-            pass
 
     def remove(self) -> None:
         self.stop()

@@ -14,6 +14,7 @@ PostgreSQL half out (a machine without the server); CI never sets it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Iterator
@@ -123,15 +124,11 @@ class PgServer:
 
     def close(self) -> None:
         if getattr(self, "_mine", None):
-            try:
+            with contextlib.suppress(Exception):
                 self.drop(self._mine)
-            except Exception:
-                pass
         if self.template:
-            try:
+            with contextlib.suppress(Exception):
                 self.drop(self.template)
-            except Exception:
-                pass
         if self.cluster is not None:
             self.cluster.remove()
 

@@ -31,10 +31,7 @@ class Target:
         port = self.params.get("port") or "5432"
         user = self.params.get("user") or "(default user)"
         dbname = self.params.get("dbname") or user
-        if host.startswith("/"):
-            server = f"socket {host} port {port}"
-        else:
-            server = f"{host}:{port}"
+        server = f"socket {host} port {port}" if host.startswith("/") else f"{host}:{port}"
         return f"database {dbname!r} on {server} as {user}"
 
     def connect_kwargs(self) -> dict[str, Any]:

@@ -105,7 +105,8 @@ class OrgRepo:
     def put(self, org: Org) -> None:
         self._s.require_writable()
         self._s.execute(
-            "INSERT INTO org (singleton, doc) VALUES (true, %s) ON CONFLICT (singleton) DO UPDATE SET doc = EXCLUDED.doc",
+            "INSERT INTO org (singleton, doc) VALUES (true, %s) "
+            "ON CONFLICT (singleton) DO UPDATE SET doc = EXCLUDED.doc",
             (Jsonb(org.to_json()),),
         )
 
@@ -130,7 +131,7 @@ class PatientRepo:
     _select = sql.SQL("SELECT {} FROM patients").format(sql.SQL(", ").join(map(sql.Identifier, PATIENT_COLUMNS)))
 
     def _patient(self, row: dict[str, Any]) -> Patient:
-        return conv.validated(Patient, row)
+        return Patient.model_validate(conv.pick(Patient, row))
 
     def get(self, key: str) -> Patient | None:
         if not isinstance(key, str):
@@ -180,7 +181,7 @@ class PatientRepo:
         phone matched on its digits too), ordered by name."""
         needle = (text or "").strip().casefold()
         digits = "".join(ch for ch in needle if ch.isdigit())
-        where = sql.SQL("")
+        where: sql.Composable = sql.SQL("")
         args: list[Any] = []
         if needle:
             if _SEP in needle:
@@ -242,7 +243,9 @@ class AppointmentRepo:
         for appt in appts:
             if appt.status.value in ACTIVE:
                 self._expire_lapsed_holds(appt)
-        query = sql.SQL("INSERT INTO appointments ({cols}) VALUES ({vals}) ON CONFLICT (uid) DO UPDATE SET {sets}").format(
+        query = sql.SQL(
+            "INSERT INTO appointments ({cols}) VALUES ({vals}) ON CONFLICT (uid) DO UPDATE SET {sets}"
+        ).format(
             cols=sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS)),
             vals=sql.SQL(", ").join(sql.Placeholder() * len(APPOINTMENT_COLUMNS)),
             sets=sql.SQL(", ").join(
@@ -346,7 +349,9 @@ class AppointmentRepo:
         and one another transaction holds is skipped: two workers expire each hold once."""
         lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
         found = self._s.dicts(
-            _APPT_SELECT + sql.SQL(" WHERE status = 'held' AND hold_expires_at <= %s ORDER BY uid COLLATE \"C\"") + lock,
+            _APPT_SELECT
+            + sql.SQL(" WHERE status = 'held' AND hold_expires_at <= %s ORDER BY uid COLLATE \"C\"")
+            + lock,
             (now,),
         )
         return [conv.appointment(r) for r in found]
@@ -358,7 +363,8 @@ class AppointmentRepo:
         lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
         found = self._s.dicts(
             _APPT_SELECT + sql.SQL(
-                " WHERE status = 'confirmed' AND starts_at > %s AND starts_at <= %s ORDER BY starts_at, uid COLLATE \"C\""
+                " WHERE status = 'confirmed' AND starts_at > %s AND starts_at <= %s"
+                " ORDER BY starts_at, uid COLLATE \"C\""
             ) + lock,
             (after, until),
         )
@@ -367,7 +373,8 @@ class AppointmentRepo:
     def successor_of(self, uid: str) -> str | None:
         if not isinstance(uid, str):
             return None
-        return self._s.value("SELECT successor_uid FROM appointments WHERE uid = %s", (normalize_uid(uid),))
+        found = self._s.value("SELECT successor_uid FROM appointments WHERE uid = %s", (normalize_uid(uid),))
+        return str(found) if found is not None else None
 
     def link_successor(self, uid: str, new_uid: str) -> None:
         self._s.require_writable()
@@ -431,7 +438,7 @@ class ReminderSentRepo:
                 sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS))),
             (uid,),
         )
-        rows = [conv.validated(ReminderSent, r) for r in found]
+        rows = [ReminderSent.model_validate(conv.pick(ReminderSent, r)) for r in found]
         rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
         return rows
 
@@ -565,7 +572,7 @@ class QueuedRows(Generic[R]):
             sql.SQL(", ").join(map(sql.Identifier, self.columns)), self._t)
 
     def _row(self, row: dict[str, Any]) -> R:
-        return conv.validated(self.model, row)
+        return self.model.model_validate(conv.pick(self.model, row))
 
     def new_id(self) -> str:
         self._s.require_writable()
@@ -685,7 +692,8 @@ class CounterRepo:
     def set(self, name: str, value: int) -> None:
         self._s.require_writable()
         self._s.execute(
-            "INSERT INTO counters (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            "INSERT INTO counters (name, value) VALUES (%s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
             (name, value),
         )
 

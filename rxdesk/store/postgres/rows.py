@@ -55,5 +55,6 @@ def appointment_doc(row: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def validated(model: type[Entity], row: dict[str, Any]) -> Any:
-    return model.model_validate({name: row[name] for name in model.model_fields if name in row})
+def pick(model: type[Entity], row: dict[str, Any]) -> dict[str, Any]:
+    """The row's values of the model's fields (a row may have columns of its own)."""
+    return {name: row[name] for name in model.model_fields if name in row}

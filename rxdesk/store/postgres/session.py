@@ -106,7 +106,7 @@ class Session:
     def execute(self, query: Any, params: Any = None) -> int:
         with self.cursor() as cur:
             cur.execute(query, params)
-            return cur.rowcount
+            return int(cur.rowcount)
 
     def many(self, query: Any, params_seq: list[Any]) -> None:
         if not params_seq:
@@ -122,10 +122,8 @@ class Session:
 def _translated(target: Target, exc: BaseException) -> BaseException:
     if isinstance(exc, (StoreError, Conflict)):
         return exc
-    try:
-        from psycopg_pool import PoolTimeout
-    except ImportError:  # pragma: no cover - the pool ships with the PostgreSQL extra
-        PoolTimeout = ()  # type: ignore[assignment]  # noqa: N806
+    from psycopg_pool import PoolTimeout
+
     if isinstance(exc, PoolTimeout):
         return StoreError(f"no connection to the {target.where} could be had in time: "
                           "is the server up and reachable?")

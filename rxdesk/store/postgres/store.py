@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -115,10 +115,8 @@ class Listener:
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with suppress(Exception):
                 conn.close()
-            except Exception:
-                pass
 
 
 class PgStore:
@@ -214,10 +212,8 @@ class PgStore:
                 yield session
             except BaseException:
                 if not conn.broken:
-                    try:
+                    with suppress(Exception):
                         conn.execute("ROLLBACK")
-                    except Exception:
-                        pass
                 raise
             try:
                 conn.execute("COMMIT")

@@ -22,6 +22,7 @@ from rxdesk.domain.errors import Refused
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.store.postgres import repos
+from rxdesk.store.postgres.rows import appointment as appointment_from_row
 from rxdesk.store.postgres.store import PgStore
 
 # Manifest counters that are sequences here: the next row continues after the last imported.
@@ -58,8 +59,8 @@ class DataDirReader:
     """Everything in a TinyDB data dir, kind by kind, from one snapshot."""
 
     def __init__(self, tiny: Any) -> None:
-        from rxdesk.store.tinystore import APPT_PREFIX, AUDIT_PREFIX, TinyView
         from rxdesk.store.deliveries import INDEX_PREFIX
+        from rxdesk.store.tinystore import APPT_PREFIX, AUDIT_PREFIX, TinyView
 
         self.view = TinyView(tiny.engine.snapshot())
         self.snap = self.view.snap
@@ -236,7 +237,7 @@ def database_appointments(pg: PgStore) -> Iterator[Appointment]:
                 sql.SQL("SELECT {} FROM appointments WHERE uid > %s ORDER BY uid COLLATE \"C\" LIMIT 5000").format(
                     sql.SQL(", ").join(map(sql.Identifier, repos.APPOINTMENT_COLUMNS))), (after,))
             for row in rows:
-                yield repos.conv.appointment(row)
+                yield appointment_from_row(row)
             if len(rows) < 5000:
                 return
             after = rows[-1]["uid"]
