@@ -28,14 +28,17 @@ NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backends: run each test on TinyDB and on PostgreSQL")
     config.addinivalue_line("markers", "data_dir_only: about the data dir store alone (in a `backends` module)")
+    config.addinivalue_line("markers", "database_only: about the PostgreSQL store alone")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "backend" not in metafunc.fixturenames or not metafunc.definition.get_closest_marker("backends"):
+    if "backend" not in metafunc.fixturenames:
         return
-    if metafunc.definition.get_closest_marker("data_dir_only"):
-        return
-    metafunc.parametrize("backend", backends_wanted(), indirect=True)
+    marked = metafunc.definition.get_closest_marker
+    if marked("database_only"):
+        metafunc.parametrize("backend", [b for b in backends_wanted() if b == "pg"], indirect=True)
+    elif marked("backends") and not marked("data_dir_only"):
+        metafunc.parametrize("backend", backends_wanted(), indirect=True)
 
 
 @pytest.fixture

@@ -134,7 +134,8 @@ class PgServer:
 
 
 @pytest.fixture(scope="session")
-def pg_server(worker_id: str) -> Iterator[PgServer]:
+def pg_server() -> Iterator[PgServer]:
+    worker_id = os.environ.get("PYTEST_XDIST_WORKER", "main")
     url = os.environ.get(ENV_URL)
     cluster = None
     if not url:
