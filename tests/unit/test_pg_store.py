@@ -1,0 +1,276 @@
+"""The PostgreSQL store itself: its schema and migrations, the constraints that keep the rules
+whatever process writes, row claims, what an operator sees when something is wrong, and the
+changes channel."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from rxdesk.domain.errors import Conflict, StoreError
+from rxdesk.domain.models import AppointmentStatus as S
+from rxdesk.domain.models import Delivery, EventType, RecipientGroup, ReminderSent
+from rxdesk.services import Desk
+from rxdesk.store.postgres import PgStore, schema
+from rxdesk.store.postgres.connect import parse_url, redact
+from tests.helpers import another_store, fingerprint, make_appointment, run_cli
+from tests.pgcluster import PASSWORD, PASSWORD_ROLE
+from tests.pgfixtures import with_database
+
+pytestmark = pytest.mark.database_only
+
+
+def one_line(text: str) -> bool:
+    return text.count("\n") == 1 and "Traceback" not in text
+
+
+# -- schema and migrations --------------------------------------------------------------
+
+
+@pytest.fixture
+def empty_db(pg_server):  # type: ignore[no-untyped-def]
+    """A database without the schema (as `createdb` leaves it)."""
+    name = pg_server.create(migrated=False)
+    yield pg_server.url(name)
+    pg_server.drop(name)
+
+
+def test_init_creates_the_schema_once_and_every_command_refuses_a_database_without_it(empty_db, cli_env) -> None:  # type: ignore[no-untyped-def]
+    env = {**cli_env, "RXDESK_DATABASE_URL": empty_db}
+    refused = run_cli("appointments", "list", env=env)
+    assert refused.code == 1 and one_line(refused.err)
+    assert "no rxdesk schema" in refused.err and "rxdesk store init" in refused.err
+    made = run_cli("store", "init", env=env)
+    assert made.code == 0 and "created the rxdesk schema (version 1)" in made.out
+    again = run_cli("store", "init", "--json", env=env)
+    assert again.code == 0 and again.json()["applied"] == [] and again.json()["found_version"] == 1
+    assert run_cli("appointments", "list", env=env).code == 0
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT version, name FROM rxdesk_schema").fetchall() == [(1, "initial")]
+
+
+def test_an_older_schema_is_refused_with_the_command_that_upgrades_it(empty_db, cli_env) -> None:  # type: ignore[no-untyped-def]
+    """A database at version 1 while this rxdesk knows 2: refused until `store init` ran."""
+    extra = schema.Migration(2, "a later change", "CREATE TABLE later_change (id integer)")
+    conn = psycopg.connect(empty_db, autocommit=True)
+    schema.migrate(conn)
+    newer = (*schema.MIGRATIONS, extra)
+    with pytest.raises(StoreError, match=r"schema version 1, this rxdesk needs 2: run `rxdesk store init`"):
+        schema.require_current(conn, "db", newer)
+    found, applied = schema.migrate(conn, newer)
+    assert found == 1 and [m.version for m in applied] == [2]
+    schema.require_current(conn, "db", newer)
+    # ... and the same database is newer than an rxdesk that knows only version 1
+    with pytest.raises(StoreError, match="newer than this rxdesk knows"):
+        schema.require_current(conn, "db")
+    with pytest.raises(StoreError, match="newer than this rxdesk knows"):
+        schema.migrate(conn)  # never "downgraded"
+    conn.close()
+    refused = run_cli("doctors", "list", env={**cli_env, "RXDESK_DATABASE_URL": empty_db})
+    assert refused.code == 1 and one_line(refused.err) and "upgrade rxdesk" in refused.err
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(empty_db) -> None:  # type: ignore[no-untyped-def]
+    broken = (*schema.MIGRATIONS, schema.Migration(2, "broken", "CREATE TABLE ok_table (id int); SELECT 1/0"))
+    conn = psycopg.connect(empty_db, autocommit=True)
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        schema.migrate(conn, broken)
+    assert schema.current_version(conn) is None  # not even version 1: one transaction
+    assert conn.execute("SELECT to_regclass('ok_table')").fetchone() == (None,)
+    conn.close()
+
+
+# -- what the database itself refuses ---------------------------------------------------
+
+
+def test_a_double_booking_is_refused_by_the_database_itself(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    first = make_appointment(clinic, start=now + timedelta(days=1))
+    before = fingerprint(clinic.settings.data_dir)
+    with pytest.raises(Conflict, match="taken"):  # make_appointment skips every rule in Python
+        make_appointment(clinic, start=now + timedelta(days=1, minutes=15), patient_id="pat-002")
+    assert fingerprint(clinic.settings.data_dir) == before
+    # Back to back is fine, another doctor at the same time too, and a cancelled one blocks nothing.
+    make_appointment(clinic, start=first.ends_at, patient_id="pat-002")
+    make_appointment(clinic, start=first.starts_at, doctor_id="dr-osei")
+    clinic.appointments.cancel_appointment(first.uid, "freed", "tester")
+    make_appointment(clinic, start=first.starts_at, patient_id="pat-003")
+
+
+def test_a_lapsed_hold_never_blocks_its_slot(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    """Still stored as held, past its expiry: a new appointment over it expires it in the same
+    transaction, with its event; a hold still running is never touched."""
+    start = now + timedelta(days=1)
+    lapsed = make_appointment(clinic, start=start, status=S.held, created_at=now - timedelta(hours=1), hold_minutes=15)
+    running = make_appointment(clinic, start=start, status=S.held, doctor_id="dr-osei", created_at=now, hold_minutes=15)
+    taker = make_appointment(clinic, start=start, patient_id="pat-002", created_at=now)
+    view = clinic.store.read()
+    assert view.appointments.require(lapsed.uid).status is S.expired
+    expired = [e for _, e in view.events.after(0) if e.type is EventType.APPOINTMENT_HOLD_EXPIRED]
+    assert [e.data["appointment"]["uid"] for e in expired] == [lapsed.uid]
+    assert [a.action for a in view.audit.for_target(f"appointment:{lapsed.uid}")] == ["appointment.expire"]
+    assert view.appointments.require(taker.uid).status is S.confirmed
+    with pytest.raises(Conflict):
+        make_appointment(clinic, start=start, doctor_id="dr-osei", patient_id="pat-003", created_at=now)
+    assert clinic.store.read().appointments.require(running.uid).status is S.held
+
+
+def test_a_reminder_can_be_recorded_once_whatever_process_tries(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    appt = make_appointment(clinic, start=now + timedelta(hours=1))
+    row = ReminderSent(appointment_uid=appt.uid, rule_id="r1", recipient_group=RecipientGroup.patient,
+                       recipient_id=appt.patient_id, sent_at=now, due_at=now)
+    with clinic.store.write() as view:
+        view.reminders_sent.add(row)
+    other = another_store(clinic)
+    with pytest.raises(Conflict, match="another process"), other.write() as view:
+        view.events.append(EventType.APPOINTMENT_REMINDER_DUE, {"appointment": appt.to_json()}, now)
+        view.reminders_sent.add(row)
+    assert not [e for _, e in other.read().events.after(0)]  # the event went with the refused row
+
+
+def test_two_runners_claiming_at_once_take_different_deliveries(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    with clinic.store.write() as view:
+        for _ in range(10):
+            view.deliveries.put(Delivery(id=view.deliveries.new_id(), event_id="evt_x", event_type="APPOINTMENT_CANCELLED",
+                                         subscription_id="sub", url="http://127.0.0.1/", created_at=now,
+                                         next_attempt_at=now))
+    first_claimed = threading.Event()
+    release = threading.Event()
+    claims: dict[str, list[str]] = {}
+
+    def runner(name: str, limit: int, hold: bool) -> None:
+        with another_store(clinic).write() as view:
+            claims[name] = view.deliveries.due(now, limit)
+            if hold:
+                first_claimed.set()
+                release.wait(30)
+
+    a = threading.Thread(target=runner, args=("a", 4, True))
+    a.start()
+    assert first_claimed.wait(30)
+    runner("b", 100, False)  # does not wait for a's locked rows: skips them
+    release.set()
+    a.join(30)
+    assert len(claims["a"]) == 4 and len(claims["b"]) == 6 and not set(claims["a"]) & set(claims["b"])
+
+
+# -- an operator's view of failures ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("make_url", "said"), [
+    (lambda s: s.url_tcp(port=1), "connection refused: is PostgreSQL running there?"),
+    (lambda s: s.url_tcp(password="wrong-password"), "the password was refused"),
+    (lambda s: s.url_tcp(dbname="no_such_db"), "that database does not exist"),
+    (lambda s: s.url_tcp(user="nobody_here", password="x"), "that user does not exist"),
+])
+def test_a_server_problem_is_one_line_without_the_password(pg_server, cli_env, make_url, said) -> None:  # type: ignore[no-untyped-def]
+    url = make_url(Urls(pg_server))
+    result = run_cli("appointments", "list", env={**cli_env, "RXDESK_DATABASE_URL": url})
+    assert result.code == 1 and one_line(result.err), result.err
+    assert said in result.err
+    assert "wrong-password" not in result.err and PASSWORD not in result.err
+    assert "rxdesk: cannot open the database" in result.err
+
+
+def test_a_url_that_is_no_url_is_one_line(cli_env) -> None:  # type: ignore[no-untyped-def]
+    for bad in ("mysql://u:secret@host/db", "postgresql://u:secret@host:notaport/db"):
+        result = run_cli("appointments", "list", env={**cli_env, "RXDESK_DATABASE_URL": bad})
+        assert result.code == 1 and one_line(result.err) and "secret" not in result.err
+
+
+def test_redact_hides_the_password_in_both_spellings() -> None:
+    assert redact("postgresql://desk:s3cr%40t@db.example:5432/rxdesk") == "postgresql://desk:***@db.example:5432/rxdesk"
+    assert "s3cret" not in redact("host=db user=desk password=s3cret dbname=rxdesk")
+    assert parse_url("postgresql://desk:s3cret@db.example/rxdesk").where == "database 'rxdesk' on db.example:5432 as desk"
+
+
+def test_a_connection_lost_mid_write_leaves_nothing_half_written(clinic: Desk, now, pg_server) -> None:  # type: ignore[no-untyped-def]
+    appt = make_appointment(clinic, start=now + timedelta(days=1))
+    before = fingerprint(clinic.settings.data_dir)
+    with pytest.raises(StoreError, match="nothing was changed"), clinic.store.write() as view:
+        view.appointments.put(appt.model_copy(update={"status": S.cancelled, "cancelled_at": now,
+                                                      "cancel_reason": "x", "cancelled_by": "admin:t"}))
+        view.events.append(EventType.APPOINTMENT_CANCELLED, {"appointment": appt.to_json()}, now)
+        pid = view.session.value("SELECT pg_backend_pid()")
+        with pg_server.admin() as admin:  # the server (or the network) drops this connection
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        view.audit.for_target("appointment:" + appt.uid)
+    assert fingerprint(clinic.settings.data_dir) == before
+    # The store carries on with a new connection.
+    clinic.appointments.cancel_appointment(appt.uid, "after the drop", "tester")
+
+
+def test_secrets_are_stored_encrypted_and_the_key_stays_out_of_the_database(clinic: Desk, pg_server) -> None:  # type: ignore[no-untyped-def]
+    made = clinic.secrets.create_secret("partner", "ops")
+    sub = clinic.webhooks.add_subscription("https://shop.example/hooks", ["APPOINTMENT_CANCELLED"], {}, "ops")
+    key = (clinic.settings.data_dir / "master.key").read_text().strip()
+    with psycopg.connect(clinic.settings.database_url) as conn:
+        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        dump = "".join(str(conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(t))).fetchall())
+                       for t in tables)
+    assert made.value not in dump and sub.secret not in dump and key not in dump
+    assert sorted(p.name for p in clinic.settings.data_dir.iterdir()) == ["master.key"]
+
+
+def test_a_committed_write_of_another_process_wakes_a_waiting_store(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    watcher = another_store(clinic)
+    known = watcher.generation()
+    assert watcher.wait_for_change(known, 0.05) == known  # nothing happened: the wait times out
+    woke: list[int] = []
+    waiting = threading.Thread(target=lambda: woke.append(watcher.wait_for_change(known, 30)))
+    waiting.start()
+    with pytest.raises(RuntimeError), clinic.store.write():
+        raise RuntimeError("rolled back: announces nothing")
+    make_appointment(clinic, start=now + timedelta(days=1))
+    waiting.join(30)
+    assert woke and woke[0] != known
+
+
+class Urls:
+    """URLs to the test server over TCP, as another host would reach it."""
+
+    def __init__(self, server) -> None:  # type: ignore[no-untyped-def]
+        self.server = server
+        self.base = psycopg.conninfo.conninfo_to_dict(server.admin_url)
+
+    def url_tcp(self, *, port: int | None = None, password: str = PASSWORD, dbname: str | None = None,
+                user: str = PASSWORD_ROLE) -> str:
+        with psycopg.connect(self.server.admin_url) as conn:
+            real_port = conn.info.port
+        name = dbname or self.server.template
+        return f"postgresql://{user}:{password}@127.0.0.1:{port or real_port}/{name}"
+
+
+def test_store_import_refuses_a_dir_without_data_and_a_database_with_data(clinic: Desk, cli_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**cli_env}
+    empty = run_cli("store", "import", str(tmp_path), env=env)
+    assert empty.code == 1 and one_line(empty.err) and "holds no rxdesk data" in empty.err
+    source = tmp_path / "source"
+    made = run_cli("--data-dir", str(source), "demo", "--appointments", "300", env={"RXDESK_DATABASE_URL": ""})
+    assert made.code == 0, made.err
+    full = run_cli("store", "import", str(source), env=env)  # the clinic is already in this database
+    assert full.code == 1 and one_line(full.err) and "already holds rxdesk data" in full.err
+
+
+def test_store_commands_need_a_database(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for args in (["store", "init"], ["store", "check", str(tmp_path)]):
+        result = cli(*args, env={"RXDESK_DATABASE_URL": ""})
+        assert result.code == 1 and "needs a PostgreSQL database" in result.err
+
+
+def test_with_database_keeps_the_rest_of_the_url(pg_server) -> None:  # type: ignore[no-untyped-def]
+    url = with_database(pg_server.admin_url, "elsewhere")
+    assert psycopg.conninfo.conninfo_to_dict(url)["dbname"] == "elsewhere"
+
+
+def test_a_store_opened_on_another_database_sees_none_of_this_one(clinic: Desk, pg_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    name = pg_server.create()
+    try:
+        other = PgStore(pg_server.url(name), tmp_path)
+        assert other.is_empty() and not clinic.is_empty()
+        other.close()
+    finally:
+        pg_server.drop(name)
