@@ -50,6 +50,11 @@ class Desk:
             close()
 
     @property
+    def location(self) -> str:
+        """Where the data lives, for a log line: the data dir, or the database (no password)."""
+        return str(getattr(self.store, "where", None) or self.store.data_dir)
+
+    @property
     def agent(self) -> str:
         return self.settings.agent if self.settings else "agent"
 
@@ -62,6 +67,17 @@ class Desk:
     def generation(self) -> int:
         """A number that changes with every committed write, from any process: cheap to poll."""
         return self.store.generation()
+
+    @property
+    def live_changes(self) -> bool:
+        """True when the store announces every committed write (a server database): then
+        `wait_for_change` replaces polling `generation`."""
+        return hasattr(self.store, "wait_for_change")
+
+    def wait_for_change(self, known: int, timeout: float) -> int:
+        """Block until a write of any process commits, or `timeout` seconds pass; returns the
+        generation (unchanged on a timeout)."""
+        return int(self.store.wait_for_change(known, timeout))
 
     def warm_up(self) -> None:
         """Load what the first change of a session will need: the models' validators and the

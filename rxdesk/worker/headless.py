@@ -54,7 +54,7 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
     try:
         if as_json:  # one tick, one JSON line: a SIGTERM meanwhile lets it finish
             return _once_as_json(desk, maintenance, out)
-        out.write(f"{_stamp()} worker {owner} started on {desk.store.data_dir}"
+        out.write(f"{_stamp()} worker {owner} started on {desk.location}"
                   f" ({'one tick' if once else f'every {interval:g} s' if interval else 'every minute'})\n")
         out.flush()
         while True:

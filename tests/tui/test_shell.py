@@ -8,6 +8,8 @@ from pathlib import Path
 
 from textual.command import CommandPalette
 
+import pytest
+
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from rxdesk.tui.screens.doctors import DoctorsScreen
@@ -107,8 +109,10 @@ async def test_patients_search_and_detail(clinic: Desk, booked) -> None:  # type
         assert type(app.screen).__name__ == "CancelModal"
 
 
-async def test_an_outside_change_refreshes_the_view_and_keeps_the_selection(clinic: Desk, booked, data_dir, now) -> None:  # type: ignore[no-untyped-def]
-    app = make_app(clinic, poll_seconds=0.05)
+@pytest.mark.backends
+async def test_an_outside_change_refreshes_the_view_and_keeps_the_selection(clinic: Desk, booked, data_dir, now, backend) -> None:  # type: ignore[no-untyped-def]
+    # A data dir is polled (quickly, for the test); a database announces changes: no polling.
+    app = make_app(clinic, poll_seconds=0.05 if backend == "tiny" else 3600)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         table = app.screen.query_one(AppointmentTable)

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from rxdesk.domain.errors import Conflict, StoreError
+from rxdesk.domain.errors import Conflict, StoreError, StoreUnavailable
 from rxdesk.domain.models import AppointmentStatus as S
 from rxdesk.domain.models import Delivery, EventType, RecipientGroup, ReminderSent
 from rxdesk.services import Desk
@@ -125,18 +125,23 @@ def test_a_reminder_can_be_recorded_once_whatever_process_tries(clinic: Desk, no
     with clinic.store.write() as view:
         view.reminders_sent.add(row)
     other = another_store(clinic)
-    with pytest.raises(Conflict, match="another process"), other.write() as view:
-        view.events.append(EventType.APPOINTMENT_REMINDER_DUE, {"appointment": appt.to_json()}, now)
-        view.reminders_sent.add(row)
+
+    def fire_again() -> None:
+        with other.write() as view:
+            view.events.append(EventType.APPOINTMENT_REMINDER_DUE, {"appointment": appt.to_json()}, now)
+            view.reminders_sent.add(row)
+
+    with pytest.raises(Conflict, match="another process"):
+        fire_again()
     assert not [e for _, e in other.read().events.after(0)]  # the event went with the refused row
 
 
 def test_two_runners_claiming_at_once_take_different_deliveries(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
     with clinic.store.write() as view:
         for _ in range(10):
-            view.deliveries.put(Delivery(id=view.deliveries.new_id(), event_id="evt_x", event_type="APPOINTMENT_CANCELLED",
-                                         subscription_id="sub", url="http://127.0.0.1/", created_at=now,
-                                         next_attempt_at=now))
+            view.deliveries.put(Delivery(id=view.deliveries.new_id(), event_id="evt_x",
+                                         event_type=EventType.APPOINTMENT_CANCELLED, subscription_id="sub",
+                                         url="http://127.0.0.1/", created_at=now, next_attempt_at=now))
     first_claimed = threading.Event()
     release = threading.Event()
     claims: dict[str, list[str]] = {}
@@ -184,20 +189,26 @@ def test_a_url_that_is_no_url_is_one_line(cli_env) -> None:  # type: ignore[no-u
 def test_redact_hides_the_password_in_both_spellings() -> None:
     assert redact("postgresql://desk:s3cr%40t@db.example:5432/rxdesk") == "postgresql://desk:***@db.example:5432/rxdesk"
     assert "s3cret" not in redact("host=db user=desk password=s3cret dbname=rxdesk")
-    assert parse_url("postgresql://desk:s3cret@db.example/rxdesk").where == "database 'rxdesk' on db.example:5432 as desk"
+    where = parse_url("postgresql://desk:s3cret@db.example/rxdesk").where
+    assert where == "database 'rxdesk' on db.example:5432 as desk"
 
 
 def test_a_connection_lost_mid_write_leaves_nothing_half_written(clinic: Desk, now, pg_server) -> None:  # type: ignore[no-untyped-def]
     appt = make_appointment(clinic, start=now + timedelta(days=1))
     before = fingerprint(clinic.settings.data_dir)
-    with pytest.raises(StoreError, match="nothing was changed"), clinic.store.write() as view:
-        view.appointments.put(appt.model_copy(update={"status": S.cancelled, "cancelled_at": now,
-                                                      "cancel_reason": "x", "cancelled_by": "admin:t"}))
-        view.events.append(EventType.APPOINTMENT_CANCELLED, {"appointment": appt.to_json()}, now)
-        pid = view.session.value("SELECT pg_backend_pid()")
-        with pg_server.admin() as admin:  # the server (or the network) drops this connection
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        view.audit.for_target("appointment:" + appt.uid)
+
+    def cancel_while_the_connection_drops() -> None:
+        with clinic.store.write() as view:
+            view.appointments.put(appt.model_copy(update={"status": S.cancelled, "cancelled_at": now,
+                                                          "cancel_reason": "x", "cancelled_by": "admin:t"}))
+            view.events.append(EventType.APPOINTMENT_CANCELLED, {"appointment": appt.to_json()}, now)
+            pid = view.session.value("SELECT pg_backend_pid()")
+            with pg_server.admin() as admin:  # the server (or the network) drops this connection
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            view.audit.for_target("appointment:" + appt.uid)
+
+    with pytest.raises(StoreUnavailable, match="nothing was changed"):
+        cancel_while_the_connection_drops()
     assert fingerprint(clinic.settings.data_dir) == before
     # The store carries on with a new connection.
     clinic.appointments.cancel_appointment(appt.uid, "after the drop", "tester")

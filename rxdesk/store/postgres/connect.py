@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rxdesk.domain.errors import ConfigError, StoreError
+from rxdesk.domain.errors import ConfigError, StoreError, StoreUnavailable
 
 APPLICATION_NAME = "rxdesk"
 CONNECT_TIMEOUT = 10  # seconds, unless the URL sets connect_timeout
@@ -95,19 +95,26 @@ def cause(exc: BaseException) -> str:
     return f"the server refused it ({sqlstate})" if sqlstate else f"the driver failed ({type(exc).__name__})"
 
 
+# Causes that may pass by themselves (the server restarts, the network comes back).
+_PASSING = ("connection refused", "no server listens", "did not answer", "does not resolve", "cannot reach",
+            "no free connection slots", "starting up or shutting down", "was lost")
+
+
 def connection_failed(target: Target, exc: BaseException) -> StoreError:
-    return StoreError(f"cannot open the {target.where}: {cause(exc)}")
+    said = cause(exc)
+    kind = StoreUnavailable if any(p in said for p in _PASSING) else StoreError
+    return kind(f"cannot open the {target.where}: {said}")
 
 
-def lost(target: Target, exc: BaseException, *, during_commit: bool = False) -> StoreError:
+def lost(target: Target, exc: BaseException, *, during_commit: bool = False) -> StoreUnavailable:
     """A failure while talking to the server: nothing was written, unless the commit itself was
     under way (then the server alone knows)."""
     if during_commit:
-        return StoreError(
+        return StoreUnavailable(
             f"the {target.where} failed while committing ({cause(exc)}); "
             "the change may or may not have been made: look before repeating it"
         )
-    return StoreError(f"the {target.where} failed ({cause(exc)}); nothing was changed")
+    return StoreUnavailable(f"the {target.where} failed ({cause(exc)}); nothing was changed")
 
 
 def connect(target: Target, *, autocommit: bool = True) -> Any:

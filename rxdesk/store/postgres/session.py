@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rxdesk.domain.errors import Conflict, StoreError
+from rxdesk.domain.errors import Conflict, StoreError, StoreUnavailable
 from rxdesk.store.postgres.connect import Target, cause, lost
 
 # The channel every committed write announces itself on (the app's live refresh).
@@ -125,6 +125,6 @@ def _translated(target: Target, exc: BaseException) -> BaseException:
     from psycopg_pool import PoolTimeout
 
     if isinstance(exc, PoolTimeout):
-        return StoreError(f"no connection to the {target.where} could be had in time: "
-                          "is the server up and reachable?")
+        return StoreUnavailable(f"no connection to the {target.where} could be had in time: "
+                                "is the server up and reachable?")
     return translate(target, exc)

@@ -9,6 +9,7 @@ The data dir keeps only what must not go into the database: the master key and t
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -16,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from rxdesk.domain.errors import StoreError
+from rxdesk.domain.ids import random_token
 from rxdesk.store.postgres import connect as pgconnect
 from rxdesk.store.postgres import repos, schema
 from rxdesk.store.postgres.session import CHANGES_CHANNEL, Session, _translated
 
 POOL_TIMEOUT = 15.0  # seconds to wait for a free connection before giving up with one line
-_NOTIFY = f"NOTIFY {CHANGES_CHANNEL}"
+OWN_CHANGE_WAIT = 0.5  # seconds a write waits to hear its own announcement (when listening)
+LISTEN_START_WAIT = 10.0
 
 
 class PgView:
@@ -75,48 +78,73 @@ class _Counters:
 
 
 class Listener:
-    """One connection that LISTENs on the changes channel; counts what it has heard."""
+    """A thread with one connection LISTENing on the changes channel: counts the committed
+    writes it hears (of every process) and wakes whoever waits for the next one. A lost
+    connection is made again every few seconds; it counts as a change (some may have been
+    missed meanwhile)."""
+
+    RETRY_SECONDS = 2.0
 
     def __init__(self, target: pgconnect.Target) -> None:
         self.target = target
         self.heard = 0
-        self._conn: Any = None
-        self._lock = threading.Lock()
+        self.failures = 0
+        self.error: BaseException | None = None
+        self._tokens: dict[str, None] = {}
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rxdesk-changes", daemon=True)
+        self._thread.start()
 
-    def _connection(self) -> Any:
-        if self._conn is None or self._conn.closed:
-            conn = pgconnect.connect(self.target, autocommit=True)
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            conn = None
             try:
+                conn = pgconnect.connect(self.target, autocommit=True)
                 conn.execute(f"LISTEN {CHANGES_CHANNEL}")
-            except Exception as exc:
-                conn.close()
-                raise _translated(self.target, exc) from None
-            self._conn = conn
-            self.heard += 1  # a new connection may have missed changes meanwhile
-        return self._conn
+                self._heard(None)
+                while not self._stop.is_set():
+                    for note in conn.notifies(timeout=1.0):
+                        self._heard(note.payload)
+            except Exception as exc:  # kept for the waiters; retried below
+                with self._changed:
+                    self.error = _translated(self.target, exc)
+                    self.failures += 1
+                    self._changed.notify_all()
+                self._stop.wait(self.RETRY_SECONDS)
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
 
-    def poll(self, timeout: float = 0.0) -> int:
-        """Take in what has arrived, waiting up to `timeout` seconds for the first; returns the
-        count of changes heard so far."""
-        with self._lock:
-            conn = self._connection()
-            try:
-                for _ in conn.notifies(timeout=max(0.0, timeout), stop_after=1):
-                    self.heard += 1
-                    break
-                # anything else already on the wire belongs to the same moment
-                for _ in conn.notifies(timeout=0.0):
-                    self.heard += 1
-            except Exception as exc:
-                self.close()
-                raise _translated(self.target, exc) from None
+    def _heard(self, token: str | None) -> None:
+        with self._changed:
+            self.heard += 1
+            self.error = None
+            if token:
+                self._tokens[token] = None
+                while len(self._tokens) > 1000:
+                    self._tokens.pop(next(iter(self._tokens)))
+            self._changed.notify_all()
+
+    def wait(self, known: int, timeout: float) -> int:
+        """Wait up to `timeout` seconds for the count to move from `known` (or for the
+        connection to fail); returns the count."""
+        with self._changed:
+            failures = self.failures
+            self._changed.wait_for(
+                lambda: self.heard != known or self.failures != failures or self._stop.is_set(), timeout)
             return self.heard
 
+    def wait_for_token(self, token: str, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: token in self._tokens or self._stop.is_set(), timeout)
+
     def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with suppress(Exception):
-                conn.close()
+        self._stop.set()
+        with self._changed:
+            self._changed.notify_all()
+        self._thread.join(timeout=2.0)
 
 
 class PgStore:
@@ -191,10 +219,16 @@ class PgStore:
 
     @contextmanager
     def write(self) -> Iterator[PgView]:
-        """One transaction: what the block writes commits together, or nothing does."""
+        """One transaction: what the block writes commits together, or nothing does. A commit
+        is announced on the changes channel; when this store listens there itself, it returns
+        once it has heard its own announcement, so `generation()` already counts it."""
+        token = random_token(16)
         with self._transaction("BEGIN", writable=True) as session:
             yield PgView(session)
-            session.execute(_NOTIFY)
+            session.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, token))
+        listener = self._listener
+        if listener is not None:
+            listener.wait_for_token(token, OWN_CHANGE_WAIT)
         for callback in session.after_commit:
             callback()
 
@@ -228,22 +262,29 @@ class PgStore:
 
     def generation(self) -> int:
         """A number that changes after every committed write of any process: the count of
-        changes this store has heard on the database's changes channel."""
-        return self._listen().poll(0.0)
+        changes this store has heard on the database's changes channel (it starts listening on
+        the first call)."""
+        return self._listen().heard
 
     def wait_for_change(self, known: int, timeout: float) -> int:
-        """Block until a write commits (or `timeout` seconds pass); returns the generation."""
-        heard = self._listen().poll(0.0)
-        if heard != known:
-            return heard
-        return self._listen().poll(timeout)
+        """Block until a write of any process commits (or `timeout` seconds pass) while the
+        generation is still `known`; returns the generation. Raises the listener's error when
+        the server cannot be reached."""
+        listener = self._listen()
+        heard = listener.wait(known, timeout)
+        if heard == known and listener.error is not None:
+            raise listener.error
+        return heard
 
     def _listen(self) -> Listener:
         self._open_pool()  # the schema check first: a listener on a wrong database helps nobody
         with self._lock:
             if self._listener is None:
                 self._listener = Listener(self.target)
-            return self._listener
+        listener = self._listener
+        if listener.wait(0, LISTEN_START_WAIT) == 0:  # listening before the caller reads anything
+            raise listener.error or StoreError(f"the {self.target.where} did not let rxdesk listen for changes")
+        return listener
 
     def wipe(self, view: PgView) -> None:
         """Delete everything, inside the write `view` belongs to (the demo's --replace)."""
