@@ -14,6 +14,7 @@ METRICS: dict[str, tuple[str, str, float | None, bool]] = {
     "app_freeze": ("app: longest UI freeze (scroll, filter, cancel, tick)", "s", 0.1, False),
     "tick_idle": ("worker tick with nothing due", "s", 0.15, False),
     "tick_1000": ("worker tick firing 1,000 reminders to a local webhook receiver", "s", 3.0, False),
+    "tick_week": ("worker tick after a week without one (a week of completions)", "s", 3.0, False),
     "app_memory": ("peak memory of the app", "MB", 300.0, False),
     "help": ("`rxdesk --help`", "s", 0.3, False),
 }

@@ -140,3 +140,13 @@ def _only_the_tests_database(monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
     monkeypatch.delenv("RXDESK_DATABASE_URL", raising=False)
     yield
     close_opened_stores()
+
+
+@pytest.fixture
+def receiver():  # type: ignore[no-untyped-def]
+    """A real webhook receiver on 127.0.0.1 (subscriptions to it need allow_private_network)."""
+    from tests.receiver import Receiver
+
+    r = Receiver()
+    yield r
+    r.close()

@@ -13,10 +13,12 @@ import os
 import sys
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rxdesk.crashlog import log_crash
-from rxdesk.domain.errors import RxdeskError, short_path
+from rxdesk.domain.errors import ConfigError, RxdeskError, StoreError, short_path
+from rxdesk.domain.terminal import terminal_safe
 
 if TYPE_CHECKING:
     from rxdesk.config import Settings
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 Handler = Callable[[argparse.Namespace, "Context"], "int | None"]
 
 GROUP_HELP = {
-    "appointments": "list, show, cancel and rebook appointments",
+    "appointments": "list, show, cancel and rebook appointments; mark attendance",
     "booking": "patient booking calls behind a booking token",
     "secrets": "booking-token secrets (create, list, reveal, revoke)",
     "token": "check a patient booking token",
@@ -110,6 +112,17 @@ class CommandLine:
         return parser
 
 
+def no_data_message(data_dir: Path, database: str | None = None) -> str:
+    if database:
+        return (f"the {database} holds no rxdesk data; create a clinic there with `rxdesk provision FILE.toml` or "
+                "`rxdesk demo`, copy a data dir in with `rxdesk store import DATA_DIR`, or name the right one "
+                "with --database-url or RXDESK_DATABASE_URL")
+    where = short_path(data_dir)
+    state = "does not exist" if not data_dir.exists() else "holds no rxdesk data"
+    return (f"data dir {where} {state}; create a clinic there with `rxdesk provision FILE.toml` or "
+            "`rxdesk demo`, or name the right one with --data-dir or RXDESK_DATA_DIR")
+
+
 def _needs_subcommand(parser: argparse.ArgumentParser) -> Handler:
     def handler(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(parser.prog, "a command is required (see --help)")
@@ -138,9 +151,20 @@ class Context:
 
     @cached_property
     def desk(self) -> Desk:
+        """The services on the data dir. Only `demo` and `provision` (which set `creates_data`)
+        may start from a data dir without rxdesk data: for every other command a missing or
+        empty one is a typo or the wrong machine, never an empty clinic."""
         from rxdesk.services import Desk
 
-        return Desk.open(self.settings)
+        desk = Desk.open(self.settings)
+        try:
+            if not getattr(self.args, "creates_data", False) and desk.is_empty():
+                database = desk.location if self.settings.database_url else None
+                raise StoreError(no_data_message(self.settings.data_dir, database))
+        except BaseException:
+            desk.close()
+            raise
+        return desk
 
     @property
     def agent(self) -> str:
@@ -151,7 +175,8 @@ class Context:
         return self.desk.appointments.org().timezone
 
     def print(self, text: str = "") -> None:
-        self.out.write(text + "\n")
+        """A line (or block) of output; whatever came from data is shown escaped."""
+        self.out.write(terminal_safe(text, lines=True) + "\n")
 
     def json(self, data: Any) -> None:
         import orjson
@@ -163,6 +188,7 @@ class Context:
         if not rows:
             self.err.write(f"{empty}\n")
             return
+        rows = [[terminal_safe(cell) for cell in row] for row in rows]
         columns = list(zip(*rows))
         widths = [max(len(h), max(map(len, col))) for h, col in zip(headers, columns)]
         # Pad every column but the last; one format string per table is the fast path.
@@ -173,7 +199,12 @@ class Context:
 
     def fields(self, pairs: list[tuple[str, str]]) -> None:
         width = max((len(k) for k, _ in pairs), default=0)
-        self.out.write("".join(f"{k.ljust(width)}  {v}\n" for k, v in pairs))
+        self.out.write("".join(f"{k.ljust(width)}  {terminal_safe(v)}\n" for k, v in pairs))
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a message may quote data, so it is shown escaped."""
+    sys.stderr.write(terminal_safe(line) + "\n")
 
 
 def _os_problem(exc: OSError) -> str:
@@ -199,7 +230,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         try:
             args = parser.parse_args(argv)
         except UsageError as exc:
-            sys.stderr.write(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)\n")
+            _say(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)")
             return 2
         except SystemExit as exc:  # --help printed its text
             return int(exc.code or 0)
@@ -210,10 +241,10 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         try:
             return handler(args, ctx) or 0
         except UsageError as exc:
-            sys.stderr.write(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)\n")
+            _say(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)")
             return 2
     except RxdeskError as exc:
-        sys.stderr.write(f"rxdesk: {exc}\n")
+        _say(f"rxdesk: {exc}")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("rxdesk: interrupted\n")
@@ -230,7 +261,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
             where = _log_crash(ctx)
             sys.stderr.write(f"rxdesk: internal error ({type(exc).__name__}); details were written to {where}\n")
             return 1
-        sys.stderr.write(f"rxdesk: {_os_problem(exc)}\n")  # no such file, disk full, name too long, ...
+        _say(f"rxdesk: {_os_problem(exc)}")  # no such file, disk full, name too long, ...
         return 1
     except Exception as exc:
         where = _log_crash(ctx)
@@ -245,6 +276,10 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
 
 
 def open_app(args: argparse.Namespace, ctx: Context) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # From cron, a script or a pipe the app would run forever writing escape codes.
+        raise ConfigError("the app needs a terminal (stdin and stdout are not one); for the maintenance "
+                          "worker without a terminal run `rxdesk worker`, for scripts see `rxdesk --help`")
     from rxdesk.tui.app import run_app
 
     return run_app(ctx.settings, worker=not args.no_worker) or 0

@@ -1,4 +1,4 @@
-"""`rxdesk appointments list|show|cancel`."""
+"""`rxdesk appointments list|show|cancel|mark`."""
 
 from __future__ import annotations
 
@@ -87,6 +87,9 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
     if a.cancelled_at:
         pairs.append(("cancelled", f"{format_local(a.cancelled_at, tz)} by {a.cancelled_by}"))
         pairs.append(("reason", a.cancel_reason or ""))
+    if a.attendance_at:
+        pairs.append(("attendance", f"{a.status.value}, marked {format_local(a.attendance_at, tz)} by {a.attendance_by}"))
+        pairs.append(("note", a.attendance_note or ""))
     if detail.previous_chain:
         pairs.append(("rebooked from", " <- ".join(x.uid for x in detail.previous_chain)))
     if detail.next_chain:
@@ -114,6 +117,16 @@ def cancel(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def mark(args: argparse.Namespace, ctx: Context) -> int:
+    appt = ctx.desk.appointments.mark_attendance(args.uid, args.status, args.reason, ctx.agent)
+    if args.json:
+        ctx.json(appt.to_json())
+    else:
+        ctx.print(f"marked {appt.uid} ({format_local(appt.starts_at, ctx.timezone)}) {appt.status.value}: "
+                  f"{appt.attendance_note}")
+    return 0
+
+
 def register(cli: CommandLine) -> None:
     p = cli.command(
         "appointments", "list", list_appointments,
@@ -135,7 +148,21 @@ def register(cli: CommandLine) -> None:
     p.add_argument("uid", metavar="UID")
     add_json(p)
 
-    p = cli.command("appointments", "cancel", cancel, help="cancel a held or confirmed appointment (reason required)")
+    p = cli.command("appointments", "cancel", cancel,
+                    help="cancel a held or confirmed appointment that has not ended (reason required)")
     p.add_argument("uid", metavar="UID")
     p.add_argument("--reason", required=True, metavar="TEXT", help="why (1-500 characters); stored on the appointment")
+    add_json(p)
+
+    p = cli.command(
+        "appointments", "mark", mark,
+        help="attendance: mark a started appointment no_show or completed (reason required)",
+        description="Attendance. no_show: the patient did not attend; completed: they did. A confirmed "
+        "appointment can be marked once it has started; a completed or no_show one can be corrected to "
+        "the other up to 7 days after its end. (An appointment becomes completed by itself when it ends.)",
+    )
+    p.add_argument("uid", metavar="UID")
+    p.add_argument("--status", required=True, choices=["no_show", "completed"], help="no_show or completed")
+    p.add_argument("--reason", required=True, metavar="TEXT",
+                   help="why (1-500 characters); stored as the attendance note")
     add_json(p)

@@ -1,4 +1,4 @@
-"""`rxdesk patients list|show`, `rxdesk doctors list|show`, `rxdesk types list`."""
+"""`rxdesk patients list|show`, `rxdesk doctors list|show|set-room`, `rxdesk types list`."""
 
 from __future__ import annotations
 
@@ -22,12 +22,15 @@ def patients_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def patients_show(args: argparse.Namespace, ctx: Context) -> int:
+    from rxdesk.services.patients import tally
+
     detail = ctx.desk.patients.show(args.id)
     if args.json:
         ctx.json(detail.to_json())
         return 0
     p, tz = detail.patient, ctx.timezone
-    ctx.fields([("id", p.id), ("name", p.name), ("email", p.email), ("phone", p.phone), ("external id", p.external_id)])
+    ctx.fields([("id", p.id), ("name", p.name), ("email", p.email), ("phone", p.phone), ("external id", p.external_id),
+                ("appointments", tally(detail.counts))])
     for title, page in (("upcoming", detail.upcoming), ("history (newest first)", detail.history)):
         ctx.print("")
         ctx.print(f"{title}:")
@@ -79,6 +82,21 @@ def doctors_show(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def doctors_set_room(args: argparse.Namespace, ctx: Context) -> int:
+    change = ctx.desk.doctors.set_room(args.id, url=args.url, new=args.new, agent=ctx.agent)
+    if args.json:
+        ctx.json(change.to_json())
+        return 0
+    d = change.doctor
+    if d.room_url == change.previous_room and not change.moved:
+        ctx.print(f"{d.name} already meets in {d.room_url}; nothing changed")
+        return 0
+    moved = len(change.moved)
+    ctx.print(f"{d.name}: meeting room {d.room_url} (was {change.previous_room or '-'}); "
+              f"{moved} upcoming appointment{'' if moved == 1 else 's'} moved to it")
+    return 0
+
+
 def types_list(args: argparse.Namespace, ctx: Context) -> int:
     types = ctx.desk.types.list_types()
     if args.json:
@@ -108,6 +126,17 @@ def register(cli: CommandLine) -> None:
     add_json(p)
     p = cli.command("doctors", "show", doctors_show, help="a doctor: contact, room, types, windows")
     p.add_argument("id", metavar="ID")
+    add_json(p)
+    p = cli.command("doctors", "set-room", doctors_set_room,
+                    help="give a doctor a new meeting room; upcoming appointments move to it",
+                    description="Give a doctor a new meeting room (a leaked link, a new video host): --url "
+                    "URL, or --new for a fresh room under the organisation's jitsi_base_url. Every held or "
+                    "confirmed appointment of the doctor that has not started moves to it in the same write "
+                    "(an APPOINTMENT_ROOM_CHANGED event each); started and past ones keep their room.")
+    p.add_argument("id", metavar="ID")
+    room = p.add_mutually_exclusive_group(required=True)
+    room.add_argument("--url", metavar="URL", help="the new room, an http:// or https:// URL")
+    room.add_argument("--new", action="store_true", help="a fresh room: <jitsi_base_url>/<name>-<random>")
     add_json(p)
     p = cli.command("types", "list", types_list, help="appointment types")
     add_json(p)

@@ -1,15 +1,22 @@
-"""The appointment lifecycle: which transitions exist and who may cancel when.
+"""The appointment lifecycle: which transitions exist, what time does to a status, who may
+cancel, rebook or mark attendance when.
 
-Pure functions: each takes an appointment and returns the changed copy, or raises `Refused`
-with the reason an agent reads.
+Pure functions: each takes an appointment (and the instant it happens at) and returns the
+changed copy, or raises `Refused` with the reason an agent reads.
+
+Time moves the state: a hold past `hold_expires_at` IS expired and a confirmed appointment past
+`ends_at` IS completed, for every read and every rule, before anything writes it down.
+`effective_status` is that rule; every rule below starts from it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from rxdesk.domain.errors import Refused, ValidationFailed
 from rxdesk.domain.models import Appointment, AppointmentStatus, AppointmentType, Doctor
+from rxdesk.domain.terminal import has_control
 
 S = AppointmentStatus
 
@@ -18,11 +25,45 @@ TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
     S.confirmed: frozenset({S.cancelled, S.completed, S.no_show}),
     S.cancelled: frozenset(),
     S.expired: frozenset(),
-    S.completed: frozenset(),
-    S.no_show: frozenset(),
+    # Attendance corrections, within CORRECTION_WINDOW of the end.
+    S.completed: frozenset({S.no_show}),
+    S.no_show: frozenset({S.completed}),
 }
 
+ACTIVE = frozenset({S.held, S.confirmed})
+ATTENDANCE = (S.no_show, S.completed)
 REASON_MAX = 500
+CORRECTION_WINDOW = timedelta(days=7)
+
+_BY_VALUE = {s.value: s for s in S}
+
+
+def status_at(status: Any, hold_expires_at: Any, ends_at: Any, now: Any) -> AppointmentStatus:
+    """The status an appointment has at `now`, from its stored status and times.
+
+    held with `now >= hold_expires_at` -> expired; confirmed with `now >= ends_at` ->
+    completed; anything else as stored. The instants may be datetimes or all stored-form
+    strings (`YYYY-MM-DDTHH:MM:SSZ`, which sort as the instants do), so the store applies this
+    very rule to documents without parsing them.
+    """
+    if status == "held":
+        if hold_expires_at is not None and now >= hold_expires_at:
+            return S.expired
+        return S.held
+    if status == "confirmed":
+        return S.completed if now >= ends_at else S.confirmed
+    return _BY_VALUE[status]
+
+
+def effective_status(appt: Appointment, now: datetime) -> AppointmentStatus:
+    """What the appointment is at `now`: its stored status with time applied (`status_at`)."""
+    return status_at(appt.status, appt.hold_expires_at, appt.ends_at, now)
+
+
+def as_of(appt: Appointment, now: datetime) -> Appointment:
+    """The appointment as every reader sees it at `now`: its effective status in `status`."""
+    status = effective_status(appt, now)
+    return appt if status is appt.status else appt.model_copy(update={"status": status})
 
 
 def can_transition(current: AppointmentStatus, target: AppointmentStatus) -> bool:
@@ -36,15 +77,49 @@ def check_transition(appt: Appointment, target: AppointmentStatus) -> None:
         )
 
 
-def why_not_cancellable(appt: Appointment) -> str | None:
-    """The reason an appointment cannot be cancelled at all, or None when it can."""
-    if can_transition(appt.status, S.cancelled):
+def _lapsed(appt: Appointment, status: AppointmentStatus) -> bool:
+    return appt.status is S.held and status is S.expired
+
+
+def why_not_cancellable(appt: Appointment, now: datetime) -> str | None:
+    """Why an agent cannot cancel the appointment at `now`, or None when it can: held or
+    confirmed that has not ended."""
+    status = effective_status(appt, now)
+    if _lapsed(appt, status):
+        return f"the hold on appointment {appt.uid} expired; there is nothing left to cancel"
+    if status is S.completed or (status in ACTIVE and now >= appt.ends_at):
+        return f"appointment {appt.uid} has ended; mark it no_show instead"
+    if status not in ACTIVE:
+        return f"appointment {appt.uid} is {status.value}; only held or confirmed ones can be cancelled"
+    return None
+
+
+def why_not_rebookable(appt: Appointment, now: datetime) -> str | None:
+    """Why an agent cannot rebook the appointment at `now`, or None when it can: held or
+    confirmed that has not ended, or no_show (a missed appointment moved to a new slot)."""
+    status = effective_status(appt, now)
+    if _lapsed(appt, status):
+        # Gone for the patient: moving it would revive it as a fresh hold.
+        return f"the hold on appointment {appt.uid} expired; book a new appointment instead"
+    if status is S.no_show:
         return None
-    return f"appointment {appt.uid} is {appt.status.value}; only held or confirmed ones can be cancelled"
+    if status is S.completed:
+        return f"appointment {appt.uid} is completed; a completed appointment cannot be rebooked"
+    if status in ACTIVE and now >= appt.ends_at:
+        return f"appointment {appt.uid} has ended; it cannot be rebooked"
+    if status not in ACTIVE:
+        return f"appointment {appt.uid} is {status.value}; only held, confirmed or no_show ones can be rebooked"
+    return None
+
+
+def rebooked_status(appt: Appointment) -> AppointmentStatus:
+    """The status of the new appointment a rebook makes: a hold stays a hold, a confirmed or
+    missed (no_show) appointment becomes a confirmed one."""
+    return S.held if appt.status is S.held else S.confirmed
 
 
 def normalize_reason(reason: object) -> str:
-    """A cancellation reason: trimmed, 1..500 characters, one line of printable text."""
+    """A reason (cancellation, attendance): trimmed, 1..500 characters, one printable line."""
     if not isinstance(reason, str):
         raise ValidationFailed("a reason is required")
     text = reason.strip()
@@ -52,8 +127,8 @@ def normalize_reason(reason: object) -> str:
         raise ValidationFailed("a reason is required")
     if len(text) > REASON_MAX:
         raise ValidationFailed(f"the reason is {len(text)} characters; at most {REASON_MAX} fit")
-    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in text):
-        raise ValidationFailed("the reason must be one line without control characters")
+    if has_control(text):
+        raise ValidationFailed("the reason must be one line without control characters or bidi overrides")
     return text
 
 
@@ -70,8 +145,9 @@ def _cancelled(appt: Appointment, reason: str, by: str, now: datetime) -> Appoin
 
 
 def admin_cancel(appt: Appointment, reason: object, agent: str, now: datetime) -> Appointment:
-    """Admin cancel: held or confirmed only, a reason required, not limited by notice."""
-    why = why_not_cancellable(appt)
+    """Admin cancel: held or confirmed that has not ended, a reason required, not limited by
+    notice."""
+    why = why_not_cancellable(appt, now)
     if why:
         raise Refused(why)
     return _cancelled(appt, normalize_reason(reason), f"admin:{agent}", now)
@@ -81,7 +157,7 @@ def patient_cancel(
     appt: Appointment, appt_type: AppointmentType, by: str, now: datetime
 ) -> Appointment:
     """Patient/partner cancel: held or confirmed, and at least the type's notice before start."""
-    why = why_not_cancellable(appt)
+    why = why_not_cancellable(appt, now)
     if why:
         raise Refused(why)
     notice = timedelta(minutes=appt_type.cancellation_notice_minutes)
@@ -94,29 +170,81 @@ def patient_cancel(
 
 
 def confirm(appt: Appointment, now: datetime) -> Appointment:
-    """Held -> confirmed, only before the hold expires."""
-    check_transition(appt, S.confirmed)
-    if appt.hold_expires_at is not None and now >= appt.hold_expires_at:
+    """Held -> confirmed, only before the hold expires and before the appointment ends."""
+    status = effective_status(appt, now)
+    if _lapsed(appt, status):
         raise Refused(f"the hold on appointment {appt.uid} expired; book the slot again")
+    if status is not S.held:
+        raise Refused(f"appointment {appt.uid} is {status.value}; it cannot become confirmed")
+    if now >= appt.ends_at:
+        raise Refused(f"appointment {appt.uid} has ended; it can no longer be confirmed")
     return appt.model_copy(
         update={"status": S.confirmed, "confirmed_at": now, "hold_expires_at": None}
     )
 
 
 def expire(appt: Appointment, now: datetime) -> Appointment:
-    """Held -> expired, once hold_expires_at has passed (the worker's job)."""
+    """Held -> expired, once hold_expires_at has passed: writes down what time decided."""
     check_transition(appt, S.expired)
-    if appt.hold_expires_at is None or now < appt.hold_expires_at:
+    if effective_status(appt, now) is not S.expired:
         raise Refused(f"the hold on appointment {appt.uid} has not expired yet")
     return appt.model_copy(update={"status": S.expired})
 
 
-def finish(appt: Appointment, target: AppointmentStatus) -> Appointment:
-    """Confirmed -> completed or no_show."""
-    if target not in (S.completed, S.no_show):
-        raise Refused(f"{target.value} is not an outcome of an appointment")
-    check_transition(appt, target)
-    return appt.model_copy(update={"status": target})
+def complete(appt: Appointment, now: datetime) -> Appointment:
+    """Confirmed -> completed, once it has ended: writes down what time decided."""
+    check_transition(appt, S.completed)
+    if effective_status(appt, now) is not S.completed:
+        raise Refused(f"appointment {appt.uid} has not ended yet")
+    return appt.model_copy(update={"status": S.completed})
+
+
+def parse_attendance(value: object) -> AppointmentStatus:
+    """`no_show` or `completed`, as an agent types it."""
+    text = str(value or "").strip().lower()
+    if text not in {s.value for s in ATTENDANCE}:
+        raise ValidationFailed(f"attendance {text[:40]!r} is not no_show or completed")
+    return S(text)
+
+
+def why_not_markable(appt: Appointment, target: AppointmentStatus, now: datetime) -> str | None:
+    """Why the appointment cannot be marked `target` (no_show or completed) at `now`, or None.
+
+    A confirmed appointment that has started can be marked either; a completed or no_show one
+    can be corrected to the other up to CORRECTION_WINDOW after its end. Nothing is marked
+    before its start.
+    """
+    status = effective_status(appt, now)
+    if status not in (S.confirmed, S.completed, S.no_show):
+        what = "its hold expired" if _lapsed(appt, status) else f"it is {status.value}"
+        return f"appointment {appt.uid} cannot be marked: {what}; only a confirmed appointment that has started can"
+    if now < appt.starts_at:
+        return f"appointment {appt.uid} has not started yet; attendance is marked once it has"
+    if status is target:
+        return f"appointment {appt.uid} is already {target.value}"
+    if status is not S.confirmed and now > appt.ends_at + CORRECTION_WINDOW:
+        return (f"appointment {appt.uid} ended more than {CORRECTION_WINDOW.days} days ago; "
+                "its attendance can no longer be corrected")
+    return None
+
+
+def mark_attendance(
+    appt: Appointment, target: object, reason: object, agent: str, now: datetime
+) -> Appointment:
+    """Attendance (admin): no_show (the patient did not attend) or completed, with a reason."""
+    status = parse_attendance(target)
+    text = normalize_reason(reason)
+    why = why_not_markable(appt, status, now)
+    if why:
+        raise Refused(why)
+    return appt.model_copy(
+        update={
+            "status": status,
+            "attendance_note": text,
+            "attendance_by": f"admin:{agent}",
+            "attendance_at": now,
+        }
+    )
 
 
 def new_appointment(

@@ -114,6 +114,9 @@ class EventType(StrEnum):
     APPOINTMENT_REBOOKED = "APPOINTMENT_REBOOKED"
     APPOINTMENT_HOLD_EXPIRED = "APPOINTMENT_HOLD_EXPIRED"
     APPOINTMENT_CONFIRMED = "APPOINTMENT_CONFIRMED"
+    APPOINTMENT_COMPLETED = "APPOINTMENT_COMPLETED"
+    APPOINTMENT_NO_SHOW = "APPOINTMENT_NO_SHOW"
+    APPOINTMENT_ROOM_CHANGED = "APPOINTMENT_ROOM_CHANGED"
 
 
 class Org(Entity):
@@ -211,6 +214,7 @@ class Appointment(Entity):
     patient_id: Ident
     doctor_id: Ident
     type_key: Ident
+    # As last written. What it is now, time included, is `lifecycle.effective_status`.
     status: AppointmentStatus
     starts_at: UtcDateTime
     ends_at: UtcDateTime
@@ -222,16 +226,16 @@ class Appointment(Entity):
     cancelled_by: str | None = None
     previous_meeting_uid: str | None = None
     room_url: str = ""
+    # Attendance marked by an agent (DESIGN: Attendance); absent from documents stored before.
+    attendance_note: str | None = None
+    attendance_by: str | None = None
+    attendance_at: UtcDateTime | None = None
 
     @model_validator(mode="after")
     def _times(self) -> Appointment:
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         return self
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
 
 
 class ReminderSent(Entity):
@@ -289,6 +293,8 @@ class Subscription(Entity):
     active: bool = True
     created_at: UtcDateTime | None = None
     created_by: str = ""
+    # Deliveries may go to loopback and private addresses too (`--allow-private-network`).
+    allow_private_network: bool = False
 
     def public(self) -> dict[str, Any]:
         return self.to_json(exclude={"secret_encrypted"})
@@ -379,6 +385,7 @@ class MessageStatus(StrEnum):
     sent = "sent"
     failed = "failed"  # gave up after the last retry
     outbox = "outbox"  # nothing configured: kept in the local outbox for the app to show
+    skipped = "skipped"  # not sent: the appointment was no longer confirmed, or had started
 
 
 class OutboxMessage(Entity):

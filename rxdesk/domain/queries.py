@@ -15,6 +15,18 @@ class AppointmentQuery:
 
     `starts_from` is inclusive, `starts_before` exclusive. With `count=False` the store may
     stop as soon as the page is full, and `Page.total` is None.
+
+    `statuses` matches the status each appointment has at `as_of` (`lifecycle.status_at`):
+    a stored `held` whose `hold_expires_at <= as_of` matches `expired` (not `held`), a stored
+    `confirmed` whose `ends_at <= as_of` matches `completed` (not `confirmed`), every other
+    status matches as stored. In SQL:
+
+        CASE WHEN status = 'held' AND hold_expires_at <= :as_of THEN 'expired'
+             WHEN status = 'confirmed' AND ends_at <= :as_of THEN 'completed'
+             ELSE status END IN (:statuses)
+
+    With `as_of` None, `statuses` matches the stored status (what the maintenance tick and
+    bulk tools need). The documents returned are always as stored.
     """
 
     statuses: frozenset[str] | None = None
@@ -26,6 +38,7 @@ class AppointmentQuery:
     limit: int | None = None
     descending: bool = False
     count: bool = True
+    as_of: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,16 @@ class Desk:
         self.store = store
         self.clock = clock
         self.settings = settings
+        if store.clock is None:  # what the store dates by itself (the holds index) follows this clock
+            store.clock = clock
 
     @classmethod
     def open(cls, settings: Settings, **store_options: object) -> Desk:
         from rxdesk.store import open_store
 
-        store = open_store(settings.data_dir, settings.database_url, **store_options)
-        return cls(store, settings.clock(), settings)
+        clock = settings.clock()
+        store = open_store(settings.data_dir, settings.database_url, clock=clock, **store_options)
+        return cls(store, clock, settings)
 
     def close(self) -> None:
         """Let go of what the store holds (a server database's connections); the data dir

@@ -1,4 +1,9 @@
-"""Appointments: the overview's listing, the detail, and the admin cancellation."""
+"""Appointments: the overview's listing, the detail, the admin cancellation and attendance.
+
+Everything read here is as of the service clock's now: a lapsed hold reads as expired and an
+ended confirmed appointment as completed (`lifecycle.effective_status`), in rows, details,
+counts and filters alike.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from rxdesk.domain.models import (
     appointment_target,
 )
 from rxdesk.domain.queries import AppointmentQuery, Page
-from rxdesk.domain.times import format_local, local_day_bounds, zone
+from rxdesk.domain.times import format_local, format_utc, local_day_bounds, zone
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
 from rxdesk.store.tinystore import TinyView, appointment_from_store
@@ -52,8 +57,9 @@ class AppointmentFilter:
 class AppointmentRow:
     """One row of a listing: an appointment with the names an agent reads beside it.
 
-    Built over the stored document; the full `Appointment` model is made only when asked for,
-    so listing tens of thousands of rows stays cheap.
+    Built over the document as of now (the stored one, with its effective status and every
+    field of the model); the full `Appointment` model is made only when asked for, so listing
+    tens of thousands of rows stays cheap.
     """
 
     __slots__ = ("doc", "doctor_name", "patient_name", "type_name", "_appointment")
@@ -92,6 +98,21 @@ def _instant(stored: str) -> datetime:
     return datetime.fromisoformat(stored)
 
 
+# Fields a document stored before they existed lacks: a row and its JSON carry every field.
+_LATER_FIELDS = {"attendance_note": None, "attendance_by": None, "attendance_at": None}
+
+
+def as_of_document(doc: Mapping[str, Any], as_of: str) -> Mapping[str, Any]:
+    """The stored document as readers see it at `as_of` (stored form): its effective status
+    and every field of the model. Unchanged documents are shared, not copied."""
+    status = doc["status"]
+    if status == "held" or status == "confirmed":
+        status = lifecycle.status_at(status, doc.get("hold_expires_at"), doc["ends_at"], as_of).value
+    if status == doc["status"] and "attendance_at" in doc:
+        return doc
+    return {**_LATER_FIELDS, **doc, "status": status}
+
+
 @dataclass
 class AppointmentDetail:
     appointment: Appointment
@@ -106,7 +127,7 @@ class AppointmentDetail:
     cancellable: str | None = None  # why not, or None when it can be cancelled
 
     def to_json(self) -> dict[str, Any]:
-        data = self.appointment.to_json()
+        data = self.appointment.to_json()  # as of now: the effective status
         data["next_meeting_uid"] = self.next_chain[0].uid if self.next_chain else None
         data["patient"] = self.patient.to_json() if self.patient else None
         data["doctor"] = (
@@ -133,6 +154,12 @@ class AppointmentSummary:
     type_name: str
     zone: str  # the organisation's, for showing times
     cancellable: str | None  # why not, or None when it can be cancelled
+    # Attendance an agent could mark now: (no_show or completed, why not or None when it can).
+    attendance: tuple[tuple[AppointmentStatus, str | None], ...] = ()
+
+    @property
+    def markable(self) -> list[AppointmentStatus]:
+        return [status for status, why in self.attendance if why is None]
 
     def text(self) -> str:
         appt = self.appointment
@@ -169,6 +196,7 @@ class AppointmentService(Service):
             offset=offset,
             limit=limit,
             count=count,
+            as_of=self.now(),
         )
 
     def list_appointments(
@@ -183,16 +211,19 @@ class AppointmentService(Service):
         query = self.build_query(f, offset=offset, limit=limit, count=count)
         view = self.store.read()
         page = view.appointments.search_raw(query)
-        return Page(self.rows(view, page.items), page.total, page.offset, page.limit)
+        return Page(self.rows(view, page.items, now=query.as_of), page.total, page.offset, page.limit)
 
-    def rows(self, view: TinyView, docs: list[Mapping[str, Any]]) -> list[AppointmentRow]:
-        """Rows for stored documents (or Appointment models), with names resolved."""
+    def rows(self, view: TinyView, docs: list[Mapping[str, Any]] | list[Appointment], *,
+             now: datetime | None = None) -> list[AppointmentRow]:
+        """Rows for stored documents (or Appointment models) as of `now` (default: the
+        clock's), with names resolved."""
         doctors = view.doctors.names()
         types = view.types.names()
         patients = view.patients.names()
+        as_of = format_utc(now or self.now())
         rows = []
         for item in docs:
-            doc = item.to_json() if isinstance(item, Appointment) else item
+            doc = as_of_document(item.to_json() if isinstance(item, Appointment) else item, as_of)
             rows.append(
                 AppointmentRow(
                     doc,
@@ -204,11 +235,14 @@ class AppointmentService(Service):
         return rows
 
     def get(self, uid: str) -> Appointment:
+        """The appointment as stored; `show` and `summary` give it as of now."""
         return self.store.read().appointments.require(uid)
 
     def show(self, uid: str) -> AppointmentDetail:
-        """Everything about one appointment: people, type, rebook chain, audit, reminders."""
+        """Everything about one appointment as of now: people, type, rebook chain, audit,
+        reminders."""
         view = self.store.read()
+        now = self.now()
         appt = view.appointments.require(uid)
         previous: list[Appointment] = []
         cursor = appt
@@ -230,16 +264,16 @@ class AppointmentService(Service):
             seen.add(later.uid)
             nxt = view.appointments.successor_of(later.uid)
         return AppointmentDetail(
-            appointment=appt,
+            appointment=lifecycle.as_of(appt, now),
             patient=view.patients.get(appt.patient_id),
             doctor=view.doctors.get(appt.doctor_id),
             type=view.types.get(appt.type_key),
-            previous_chain=previous,
-            next_chain=following,
+            previous_chain=[lifecycle.as_of(a, now) for a in previous],
+            next_chain=[lifecycle.as_of(a, now) for a in following],
             audit=view.audit.for_target(appointment_target(appt.uid)),
             reminders_sent=view.reminders_sent.for_appointment(appt.uid),
             deliveries=self._deliveries(view, appt.uid),
-            cancellable=lifecycle.why_not_cancellable(appt),
+            cancellable=lifecycle.why_not_cancellable(appt, now),
         )
 
     @staticmethod
@@ -251,22 +285,26 @@ class AppointmentService(Service):
         return parse_filter_text(self, text)
 
     def summary(self, uid: str) -> AppointmentSummary:
-        """One appointment with the names an agent reads beside it, and whether it can be
-        cancelled: what a confirmation dialog shows. Reads no patient records, only names."""
+        """One appointment as of now with the names an agent reads beside it, whether it can
+        be cancelled and which attendance it can be marked with: what a dialog shows. Reads no
+        patient records, only names."""
         view = self.store.read()
+        now = self.now()
         appt = view.appointments.require(uid)
-        row = self.rows(view, [appt])[0]
+        row = self.rows(view, [appt], now=now)[0]
         return AppointmentSummary(
-            appt, row.patient_name, row.doctor_name, row.type_name,
-            self.org(view).timezone, lifecycle.why_not_cancellable(appt),
+            lifecycle.as_of(appt, now), row.patient_name, row.doctor_name, row.type_name,
+            self.org(view).timezone, lifecycle.why_not_cancellable(appt, now),
+            tuple((status, lifecycle.why_not_markable(appt, status, now)) for status in lifecycle.ATTENDANCE),
         )
 
     def why_not_cancellable(self, uid: str) -> str | None:
-        return lifecycle.why_not_cancellable(self.get(uid))
+        return lifecycle.why_not_cancellable(self.get(uid), self.now())
 
     def cancel_appointment(self, uid: str, reason: str, agent: str) -> Appointment:
-        """Admin cancel: held or confirmed only, with a reason (1..500 characters), any time
-        before or after the start. Writes APPOINTMENT_CANCELLED and an audit entry with it."""
+        """Admin cancel: held or confirmed that has not ended, with a reason (1..500
+        characters), before or after the start. Writes APPOINTMENT_CANCELLED and an audit
+        entry with it."""
         text = lifecycle.normalize_reason(reason)
         actor = admin_actor(agent)
         with self.store.write() as view:
@@ -289,6 +327,33 @@ class AppointmentService(Service):
                 details={"from_status": appt.status.value, "reason": text},
             )
         return cancelled
+
+    def mark_attendance(self, uid: str, status: str, reason: str, agent: str) -> Appointment:
+        """Attendance (admin): `no_show` (the patient did not attend) or `completed`, for a
+        confirmed appointment that has started, or as a correction of a completed or no_show
+        one up to 7 days after its end; never before the start. A reason is required (stored in
+        `attendance_note`, with `attendance_by` and `attendance_at`). Writes
+        APPOINTMENT_NO_SHOW or APPOINTMENT_COMPLETED and an audit entry with it."""
+        target = lifecycle.parse_attendance(status)
+        text = lifecycle.normalize_reason(reason)
+        actor = admin_actor(agent)
+        with self.store.write() as view:
+            now = self.now()
+            appt = view.appointments.require(uid)
+            marked = lifecycle.mark_attendance(appt, target, text, actor.split(":", 1)[1], now)
+            view.appointments.put(marked)
+            event = EventType.APPOINTMENT_NO_SHOW if target is AppointmentStatus.no_show else EventType.APPOINTMENT_COMPLETED
+            publish(view, event, appointment_data(marked, reason=text, marked_by=marked.attendance_by), now)
+            record(
+                view,
+                at=now,
+                actor=actor,
+                action="appointment.mark",
+                target=appointment_target(appt.uid),
+                details={"from_status": lifecycle.effective_status(appt, now).value, "to_status": target.value,
+                         "reason": text},
+            )
+        return marked
 
 
 @dataclass(frozen=True)

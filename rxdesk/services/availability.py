@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from rxdesk.domain.errors import Conflict, Refused
+from rxdesk.domain.ids import FIRST_START, STARTS_BEFORE
 from rxdesk.domain.models import AppointmentType, Doctor
 from rxdesk.domain.slots import Slot, candidate_slots, free_slots
 from rxdesk.domain.times import format_local
@@ -13,16 +14,17 @@ from rxdesk.store.tinystore import TinyView
 
 
 def busy_intervals(view: TinyView, doctor_id: str, start: datetime, end: datetime,
-                   ignore_uid: str | None = None) -> list[tuple[datetime, datetime]]:
-    """The doctor's held and confirmed appointments over [start, end), except `ignore_uid`
-    (the appointment being moved: it is cancelled in the same write)."""
-    return [(a.starts_at, a.ends_at) for a in view.appointments.active_for_doctor(doctor_id, start, end)
+                   ignore_uid: str | None = None, *, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The doctor's appointments held or confirmed at `now` over [start, end) (a lapsed hold
+    frees its slot at once), except `ignore_uid` (the appointment being moved)."""
+    return [(a.starts_at, a.ends_at) for a in view.appointments.active_for_doctor(doctor_id, start, end, now)
             if a.uid != ignore_uid]
 
 
 def open_slots(view: TinyView, doctor: Doctor, appt_type: AppointmentType, *, now: datetime,
                start: datetime, end: datetime, ignore_uid: str | None = None) -> list[Slot]:
-    busy = busy_intervals(view, doctor.id, start, end + timedelta(minutes=appt_type.duration_minutes), ignore_uid)
+    busy = busy_intervals(view, doctor.id, start, end + timedelta(minutes=appt_type.duration_minutes), ignore_uid,
+                          now=now)
     return free_slots(doctor, appt_type.duration_minutes, busy, now=now,
                       booking_notice_minutes=appt_type.booking_notice_minutes, start=start, end=end)
 
@@ -31,6 +33,9 @@ def check_offered(view: TinyView, doctor: Doctor, appt_type: AppointmentType, st
                   *, zone: str, ignore_uid: str | None = None) -> None:
     """The start must be a slot the generator offers now: in the doctor's windows, past the
     booking notice, and free of the doctor's active appointments (read inside the write)."""
+    if not FIRST_START <= start < STARTS_BEFORE:
+        raise Refused(f"{start:%Y-%m-%dT%H:%M}Z is not a time appointments can start at "
+                      f"(from {FIRST_START:%Y-%m-%d} to {STARTS_BEFORE:%Y-%m-%d})")
     duration = appt_type.duration_minutes
     probe_end = start + timedelta(seconds=1)
     offered = open_slots(view, doctor, appt_type, now=now, start=start, end=probe_end, ignore_uid=ignore_uid)

@@ -26,6 +26,7 @@ from rxdesk.domain.times import format_local, format_utc, to_utc
 from rxdesk.services.availability import check_offered
 from rxdesk.services.base import Service, record
 from rxdesk.services.events import appointment_data, publish
+from rxdesk.services.lifecycle import expire_lapsed_holds
 from rxdesk.services.tokens import TokenService, VerifiedToken
 from rxdesk.store.tinystore import TinyView
 
@@ -69,6 +70,7 @@ class BookingService(Service):
                 uid=new_appointment_uid(start), patient_id=verified.patient.id, doctor=doctor,
                 appt_type=appt_type, starts_at=start, now=now,
             )
+            expire_lapsed_holds(view, doctor.id, appt.starts_at, appt.ends_at, now, verified.actor)
             view.appointments.put(appt)
             self.tokens.mark_used(view, verified)
             record(view, at=now, actor=verified.actor, action="booking.hold",

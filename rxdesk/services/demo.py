@@ -2,9 +2,11 @@
 
 By default N appointments, D = max(12, N / 5,000) doctors and U = N / 20 upcoming appointments
 over the next 8 weeks; the rest is history, going back as far as the doctors' weekly windows
-need. Every appointment lies inside its doctor's windows, no two active appointments of a
-doctor overlap, statuses fit their times, and some appointments form rebook chains. The same
-seed (and the same "now") gives the same data.
+need and at least MIN_HISTORY_WEEKS. Every appointment lies inside its doctor's windows, no two
+active appointments of a doctor overlap, statuses follow the lifecycle's rules at "now" (nothing
+confirmed has ended, every open hold lapses after now, a clinic with 100 upcoming appointments
+or more has a few open holds, no-shows carry an agent's note), and some appointments form rebook
+chains. The same seed (and the same "now") gives the same data.
 
 Rows are built as plain documents in the stored form (no per-row model validation), so a
 million appointments take seconds; tests validate samples against the models.
@@ -41,7 +43,9 @@ from rxdesk.store.tinystore import appt_segment
 
 UPCOMING_WEEKS = 8
 MAX_APPOINTMENTS = 5_000_000
-HISTORY_FILL = 0.8
+HISTORY_FILL = 0.8  # of a doctor's slots booked, at most
+MIN_HISTORY_WEEKS = 26  # a small clinic's history still spans the months agents filter over
+HOLD_DAYS = 3  # open holds are for slots in the next few days
 
 FIRST_NAMES = (
     "Amira Ben Chloe Daniel Elif Farah George Hana Ivan Jonas Keira Liam Maya Nikolai Olivia "
@@ -69,6 +73,13 @@ CANCEL_REASONS = (
     "Patient no longer needs the appointment",
     "Payment was not completed",
     "Patient is travelling",
+)
+NO_SHOW_NOTES = (
+    "Patient did not join the video call",
+    "No answer on the phone after 10 minutes",
+    "Patient joined too late to be seen",
+    "Patient said afterwards they forgot",
+    "Connection never established; patient unreachable",
 )
 
 
@@ -319,6 +330,9 @@ def generate(
             "cancelled_by": None,
             "previous_meeting_uid": None,
             "room_url": doctor.room_url,
+            "attendance_note": None,
+            "attendance_by": None,
+            "attendance_at": None,
         }
 
     def cancel(doc: dict[str, Any], at: int, reason: str, by: str) -> None:
@@ -336,14 +350,29 @@ def generate(
             }
         )
 
-    def add(slot: _Slot, future: bool) -> None:
+    def no_show(doc: dict[str, Any], slot: _Slot) -> None:
+        """The patient did not attend: an agent marked it after the end, with a note."""
+        at = min(slot.end + rng.randrange(300, 2 * 86400), now_e - 60)
+        note, by = rng.choice(NO_SHOW_NOTES), admin_actor(rng.choice(ops))
+        doc.update(status="no_show", attendance_note=note, attendance_by=by, attendance_at=_iso(at))
+        data.audit.append(
+            {
+                "at": doc["attendance_at"],
+                "actor": by,
+                "action": "appointment.mark",
+                "target": f"appointment:{doc['uid']}",
+                "details": {"from_status": "completed", "to_status": "no_show", "reason": note},
+            }
+        )
+
+    def add(slot: _Slot, future: bool, held: bool = False) -> None:
         lead = rng.randrange(3600, 21 * 86400)
         created = min(slot.start - lead, now_e - 60) if future else slot.start - lead
         uid = uids.new(slot.start)
         roll = rng.random()
         if future:
-            soon = slot.start - now_e < 3 * 86400
-            if roll < 0.06 and soon:
+            if held:
+                # An open hold: taken within its TTL before now, so it lapses after now.
                 ttl = by_key[slot.type_key].hold_ttl_minutes * 60
                 created = now_e - rng.randrange(0, ttl)
                 doc = base(slot, uid, "held", created)
@@ -366,9 +395,9 @@ def generate(
                     at = created + rng.randrange(600, max(601, slot.start - created - 60))
                     cancel(doc, at, rng.choice(CANCEL_REASONS), admin_actor(rng.choice(ops)))
                 elif roll < 0.19:
-                    doc["status"] = "no_show"
-                elif slot.end <= now_e:
-                    doc["status"] = "completed"
+                    no_show(doc, slot)
+                else:
+                    doc["status"] = "completed"  # history has ended: nothing stays confirmed
         data.appointments.append(doc)
         # About one in thirty appointments was rebooked from an earlier one (sometimes twice).
         if doc["status"] in ("confirmed", "completed", "no_show") and rng.random() < 0.033:
@@ -429,12 +458,19 @@ def generate(
             )
         picked = rng.sample(range(len(candidates)), n_upcoming)
         picked.sort()
+        soon = [i for i in picked if candidates[i].start - now_e < HOLD_DAYS * 86400]
+        holds = set(rng.sample(soon, min(len(soon), max(3, n_upcoming // 300) if n_upcoming >= 100
+                                         else round(len(soon) * 0.06))))
         for index in picked:
             if len(data.appointments) >= n_upcoming:
                 break
-            add(candidates[index], future=True)
+            add(candidates[index], future=True, held=index in holds)
 
-    # History: walk back day by day, booking most slots, until N appointments exist.
+    # History: walk back day by day, booking most slots (fewer in a small clinic, so that its
+    # history still spans MIN_HISTORY_WEEKS), until N appointments exist.
+    week_slots = sum(1 for d in range(n_doctors) for day in maker.days(today - timedelta(days=7), today - timedelta(days=1))
+                     for _ in maker.day_slots(d, day))
+    fill = min(HISTORY_FILL, (n - len(data.appointments)) / max(1, week_slots * MIN_HISTORY_WEEKS))
     day = today
     oldest = today - timedelta(days=366 * 40)
     while len(data.appointments) < n:
@@ -442,7 +478,7 @@ def generate(
             raise ValidationFailed("the history does not fit 40 years of windows; add --doctors")
         for d in range(n_doctors):
             for slot in maker.day_slots(d, day):
-                if slot.end > now_e - 60 or rng.random() > HISTORY_FILL:
+                if slot.end > now_e - 60 or rng.random() > fill:
                     continue
                 add(slot, future=False)
                 if len(data.appointments) >= n:
@@ -491,6 +527,7 @@ class DemoService(Service):
                 patients[patient.id] = patient.to_json()
             view.patients.index_names({p.id: p.name for p in data.patients})
             view.appointments.put_raw_many(data.appointments)
+            view.appointments.set_completion_horizon(now)  # nothing confirmed has ended
             for old, new in data.links:
                 view.appointments.link_successor(old, new)
             by_week: dict[str, list[dict[str, Any]]] = {}

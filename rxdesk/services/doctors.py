@@ -1,16 +1,21 @@
-"""Doctors: the list and the detail."""
+"""Doctors: the list, the detail, the mobile number and the meeting room."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from rxdesk.domain.models import AppointmentType, Doctor
+from pydantic import ValidationError
+
+from rxdesk.domain.errors import ValidationFailed
+from rxdesk.domain.models import Appointment, AppointmentType, Doctor, EventType, appointment_target
 from rxdesk.domain.phones import normalize_mobile, region_for_zone
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.slots import local_to_utc
 from rxdesk.domain.times import zone
 from rxdesk.services.base import Service, admin_actor, record
+from rxdesk.services.events import appointment_data, publish
+from rxdesk.store.tinystore import TinyView
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -75,6 +80,7 @@ class DoctorService(Service):
                 starts_from=self.now(),
                 starts_before=self.now() + timedelta(days=366),
                 limit=0,
+                as_of=self.now(),
             )
         )
         org_zone = self.org(view).timezone
@@ -97,6 +103,81 @@ class DoctorService(Service):
             record(view, at=self.now(), actor=actor, action="doctor.set_phone", target=f"doctor:{doctor.id}",
                    details={"before": doctor.mobile_phone, "after": mobile})
         return changed
+
+
+    def set_room(self, doctor_id: str, *, url: str | None = None, new: bool = False, agent: str) -> RoomChange:
+        """Give the doctor a new meeting room (DESIGN: Meeting rooms): `url` (an http(s) URL,
+        checked as provisioning checks it) or, with `new`, a fresh `<jitsi_base>/<slug>-<random>`.
+        Every appointment of the doctor that is held or confirmed and has not started moves to
+        it in the same write, each with APPOINTMENT_ROOM_CHANGED; started and past ones keep
+        the room they had. Audited with the count moved."""
+        if (url is None) == (not new):
+            raise ValidationFailed("give the new room as a URL, or ask for a new one (--url URL or --new)")
+        actor = admin_actor(agent)
+        with self.store.write() as view:
+            now = self.now()
+            doctor = view.doctors.require(str(doctor_id).strip())
+            if new:
+                from rxdesk.services.provisioning import new_room_url
+
+                room = new_room_url(self.org(view).jitsi_base_url, doctor.name)
+            else:
+                room = check_room_url(str(url))
+            changed = doctor.model_copy(update={"room_url": room})
+            moves = [(a, a.model_copy(update={"room_url": room}))
+                     for a in self._room_bound(view, doctor.id, now) if a.room_url != room]
+            moved = [after for _before, after in moves]
+            if changed == doctor and not moved:
+                return RoomChange(doctor, doctor.room_url, [])
+            view.doctors.put(changed)
+            for before, after in moves:
+                view.appointments.put(after)
+                publish(view, EventType.APPOINTMENT_ROOM_CHANGED,
+                        appointment_data(after, old_room_url=before.room_url, new_room_url=room), now)
+                record(view, at=now, actor=actor, action="appointment.room_change", target=appointment_target(after.uid),
+                       details={"before": before.room_url, "after": room})
+            record(view, at=now, actor=actor, action="doctor.set_room", target=f"doctor:{doctor.id}",
+                   details={"before": doctor.room_url, "after": room, "appointments_moved": len(moved)})
+        return RoomChange(changed, doctor.room_url, moved)
+
+    @staticmethod
+    def _room_bound(view: TinyView, doctor_id: str, now: datetime) -> list[Appointment]:
+        """The doctor's appointments held or confirmed now that have not started."""
+        page = view.appointments.search(AppointmentQuery(
+            doctor_id=doctor_id, statuses=frozenset({"held", "confirmed"}), starts_from=now, as_of=now, count=False))
+        return [a for a in page.items if a.starts_at > now]
+
+    def room_preview(self, doctor_id: str) -> int:
+        """How many appointments a room change would move now."""
+        view = self.store.read()
+        doctor = view.doctors.require(str(doctor_id).strip())
+        return len(self._room_bound(view, doctor.id, self.now()))
+
+
+@dataclass(frozen=True)
+class RoomChange:
+    doctor: Doctor  # with its room now
+    previous_room: str
+    moved: list[Appointment]  # the appointments that moved, as stored now
+
+    def to_json(self) -> dict:
+        return {"doctor_id": self.doctor.id, "room_url": self.doctor.room_url, "previous_room_url": self.previous_room,
+                "moved": [a.uid for a in self.moved]}
+
+
+def check_room_url(text: str) -> str:
+    """A meeting room URL checked as provisioning checks a doctor's `room_url`."""
+    value = text.strip()
+    if not value:
+        raise ValidationFailed("the room URL is empty; give an http:// or https:// URL, or use --new")
+    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in value):
+        raise ValidationFailed("the room URL must be one line without control characters")
+    try:
+        Doctor.model_validate({"id": "room-check", "name": "room check", "room_url": value})
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ValidationFailed(f"room URL {value[:80]!r}: {reason}") from None
+    return value
 
 
 class TypeService(Service):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import AppointmentQuery, Page
+from rxdesk.domain.times import format_utc
 from rxdesk.services.appointments import AppointmentRow, AppointmentService
 from rxdesk.services.base import Service
+
+# What the patient's page counts, in the order it says them.
+TALLY = ("upcoming", "completed", "no_show", "cancelled", "expired")
 
 
 @dataclass
@@ -15,12 +20,26 @@ class PatientDetail:
     patient: Patient
     upcoming: Page[AppointmentRow]
     history: Page[AppointmentRow]
+    # Over every appointment of the patient, as of now: "upcoming" is held or confirmed (not
+    # ended), the rest by status.
+    counts: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         data = self.patient.to_json()
         data["upcoming"] = [r.to_json() for r in self.upcoming.items]
         data["history"] = [r.to_json() for r in self.history.items]
+        data["counts"] = {key: self.counts.get(key, 0) for key in TALLY}
         return data
+
+
+def tally(counts: dict[str, int]) -> str:
+    """`2 upcoming · 5 completed · 1 no-show · 1 cancelled` (expired holds only when any)."""
+    parts = [f"{counts.get('upcoming', 0)} upcoming", f"{counts.get('completed', 0)} completed",
+             f"{counts.get('no_show', 0)} no-show{'s' if counts.get('no_show', 0) != 1 else ''}",
+             f"{counts.get('cancelled', 0)} cancelled"]
+    if counts.get("expired"):
+        parts.append(f"{counts['expired']} expired hold{'s' if counts['expired'] != 1 else ''}")
+    return " · ".join(parts)
 
 
 class PatientService(Service):
@@ -34,25 +53,21 @@ class PatientService(Service):
         return self.store.read().patients.require(patient_id)
 
     def show(self, patient_id: str, *, history_limit: int = 50) -> PatientDetail:
-        """The patient, every appointment from now on, and the most recent past ones."""
+        """The patient, every appointment from now on, the most recent past ones, and how many
+        are upcoming, completed, missed (no_show), cancelled and expired, all as of now."""
         view = self.store.read()
         patient = view.patients.require(patient_id)
         now = self.now()
-        rows = AppointmentService(self.store, self.clock).rows
-        upcoming = view.appointments.search_raw(
-            AppointmentQuery(patient_id=patient.id, starts_from=now)
-        )
-        history = view.appointments.search_raw(
-            AppointmentQuery(
-                patient_id=patient.id,
-                starts_before=now,
-                descending=True,
-                limit=history_limit,
-                count=False,
-            )
-        )
+        rows = AppointmentService(self.store, self.clock).rows(
+            view, list(view.appointments.search_raw(AppointmentQuery(patient_id=patient.id, count=False)).items),
+            now=now)
+        counts = Counter("upcoming" if r.doc["status"] in ("held", "confirmed") else r.doc["status"] for r in rows)
+        start = format_utc(now)
+        upcoming = [r for r in rows if r.doc["starts_at"] >= start]
+        history = [r for r in reversed(rows) if r.doc["starts_at"] < start][:history_limit]
         return PatientDetail(
             patient,
-            Page(rows(view, upcoming.items), upcoming.total),
-            Page(rows(view, history.items), None, 0, history_limit),
+            Page(upcoming, len(upcoming)),
+            Page(history, None, 0, history_limit),
+            dict(counts),
         )

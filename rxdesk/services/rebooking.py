@@ -1,10 +1,12 @@
 """Rebooking on behalf of a patient (DESIGN: Appointment lifecycle, Rebook; Meeting rooms).
 
-From held or confirmed only. The new slot must be one the slot generator offers now: in the
-doctor's windows, free, at least the booking notice from now. `same_doctor` keeps the doctor;
-`any_doctor` lets any doctor offering the type take it. One write makes the new appointment
-(linked back with `previous_meeting_uid`, same status, the new doctor's room, a fresh hold for
-a held one) and cancels the original with a reason naming the new uid, with
+From held or confirmed that has not ended, or from no_show (a missed appointment moved to a
+new slot); never from completed. The new slot must be one the slot generator offers now: in
+the doctor's windows, free, at least the booking notice from now. `same_doctor` keeps the
+doctor; `any_doctor` lets any doctor offering the type take it. One write makes the new
+appointment (linked back with `previous_meeting_uid`, the new doctor's room; a held original
+gives a fresh hold, a confirmed or no_show one a confirmed appointment) and cancels a held or
+confirmed original with a reason naming the new uid (a no_show original stays no_show), with
 APPOINTMENT_REBOOKED and audit entries for both: both or neither.
 """
 
@@ -30,6 +32,7 @@ from rxdesk.domain.times import to_utc
 from rxdesk.services.availability import busy_intervals, check_offered, open_slots
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import publish
+from rxdesk.services.lifecycle import expire_lapsed_holds
 from rxdesk.store.tinystore import TinyView
 
 MAX_DAYS = 90
@@ -72,13 +75,14 @@ def _days(days: object) -> int:
 class RebookingService(Service):
     def _movable(self, view: TinyView, uid: str, now: datetime) -> tuple[Appointment, AppointmentType]:
         appt = view.appointments.require(normalize_uid(uid) if isinstance(uid, str) else uid)
-        why = lifecycle.why_not_cancellable(appt)
+        why = lifecycle.why_not_rebookable(appt, now)
         if why:
-            raise Refused(why.replace("can be cancelled", "can be rebooked"))
-        # A lapsed hold the worker has not expired yet is gone for the patient: moving it would
-        # revive it as a fresh hold, which confirming it could not do either.
-        if appt.status is AppointmentStatus.held and appt.hold_expires_at is not None and now >= appt.hold_expires_at:
-            raise Refused(f"the hold on appointment {appt.uid} expired; book a new appointment instead")
+            raise Refused(why)
+        if appt.status is AppointmentStatus.no_show:
+            # A missed appointment stays as it was: it can be moved once, not twice.
+            successor = view.appointments.successor_of(appt.uid)
+            if successor:
+                raise Refused(f"appointment {appt.uid} was already rebooked to {successor}")
         return appt, view.types.require(appt.type_key)
 
     def _doctors(self, view: TinyView, appt: Appointment, appt_type: AppointmentType,
@@ -129,14 +133,18 @@ class RebookingService(Service):
             check_offered(view, doctor, appt_type, start, now, zone=zone, ignore_uid=appt.uid)
             new = lifecycle.new_appointment(
                 uid=new_appointment_uid(start), patient_id=appt.patient_id, doctor=doctor, appt_type=appt_type,
-                starts_at=start, now=now, status=appt.status, previous_uid=appt.uid,
+                starts_at=start, now=now, status=lifecycle.rebooked_status(appt), previous_uid=appt.uid,
             )
-            cancelled = lifecycle.admin_cancel(appt, f"rebooked to {new.uid}", actor.split(":", 1)[1], now)
-            view.appointments.put(cancelled)
+            if appt.status is AppointmentStatus.no_show:
+                previous = appt
+            else:
+                previous = lifecycle.admin_cancel(appt, f"rebooked to {new.uid}", actor.split(":", 1)[1], now)
+                view.appointments.put(previous)
+            expire_lapsed_holds(view, doctor.id, new.starts_at, new.ends_at, now, actor)
             view.appointments.put(new)
             view.appointments.link_successor(appt.uid, new.uid)
             publish(view, EventType.APPOINTMENT_REBOOKED,
-                    {"appointment": new.to_json(), "previous": cancelled.to_json()}, now)
+                    {"appointment": new.to_json(), "previous": previous.to_json()}, now)
             details = {"from": appt.uid, "to": new.uid, "doctor_id": doctor.id,
                        "starts_at": new.starts_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
             record(view, at=now, actor=actor, action="appointment.rebook", target=appointment_target(appt.uid),
@@ -153,7 +161,7 @@ class RebookingService(Service):
         appt_type = view.types.require(str(type_key).strip())
         now = self.now()
         end = now + timedelta(days=span)
-        busy = busy_intervals(view, doctor.id, now, end + timedelta(minutes=appt_type.duration_minutes))
+        busy = busy_intervals(view, doctor.id, now, end + timedelta(minutes=appt_type.duration_minutes), now=now)
         return diagnose(doctor, appt_type.key, appt_type.duration_minutes, busy, now=now,
                         booking_notice_minutes=appt_type.booking_notice_minutes, start=now, end=end)
 

@@ -26,8 +26,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from rxdesk.domain.clock import Clock
 from rxdesk.domain.errors import NotFound
 from rxdesk.domain.ids import random_token, uid_partition
+from rxdesk.domain.lifecycle import status_at
 from rxdesk.domain.models import (
     Admin,
     Appointment,
@@ -68,6 +70,12 @@ EVENTS_PER_SEGMENT = 500
 AUDIT_PER_SEGMENT = 5000
 # Holds never outlive this look-back: the worker scans weeks from now minus it for holds.
 HOLD_LOOKBACK = timedelta(days=62)
+# An appointment lasts at most 720 minutes (AppointmentType.duration_minutes): one that ends
+# in a range started at most this long before it.
+LONGEST_APPOINTMENT = timedelta(days=1)
+# Manifest counter: every stored-confirmed appointment ending at or before this instant (epoch
+# seconds) has been written down as completed.
+COMPLETED_UNTIL = "appointments.completed_until"
 
 
 def _one_week(query: AppointmentQuery, week: str) -> AppointmentQuery:
@@ -83,7 +91,8 @@ def appt_segment(week: str) -> str:
     return f"{APPT_PREFIX}{week}"
 
 
-_APPT_TIMES = ("starts_at", "ends_at", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at")
+_APPT_TIMES = ("starts_at", "ends_at", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at",
+               "attendance_at")
 _STATUS = {s.value: s for s in AppointmentStatus}
 
 
@@ -95,7 +104,7 @@ def appointment_from_store(doc: Mapping[str, Any]) -> Appointment:
     """
     data = dict(doc)
     for key in _APPT_TIMES:
-        value = data[key]
+        value = data.get(key)  # documents stored before a field existed lack it
         if value is not None:
             data[key] = datetime.fromisoformat(value)
     data["status"] = _STATUS[data["status"]]
@@ -274,9 +283,49 @@ def _starts(rows: list[dict[str, Any]], seg: Any, key: Any) -> list[str]:
     return seg.memo(("starts", key), lambda: [r["starts_at"] for r in rows])
 
 
+# -- the status at an instant (AppointmentQuery.as_of) -------------------------------------
+# The one rule is `lifecycle.status_at`; these apply it to stored documents (stored-form
+# strings compare as instants) and use a week's groupings so that counting a whole week never
+# walks it: only a lapsed hold (a small group) or a confirmed appointment that ended (found by
+# bisecting the week's confirmed appointments by end) differs from its stored status.
+
+
+def _status_as_of(row: Mapping[str, Any], as_of: str | None) -> str:
+    status = row["status"]
+    if as_of is None or (status != "held" and status != "confirmed"):
+        return status
+    return status_at(status, row.get("hold_expires_at"), row["ends_at"], as_of).value
+
+
+def _confirmed_by_end(seg: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    """The week's stored-confirmed documents ordered by end, with their ends for bisecting."""
+
+    def build() -> tuple[list[str], list[dict[str, Any]]]:
+        rows = sorted(_grouped(seg, "status").get("confirmed", ()), key=lambda r: (r["ends_at"], r["uid"]))
+        return [r["ends_at"] for r in rows], rows
+
+    return seg.memo(("confirmed", "by_end"), build)
+
+
+def _week_status_counts(seg: Any, as_of: str | None) -> dict[str, int]:
+    """How many of the week's appointments have each status at `as_of` (stored when None)."""
+    grouped = _grouped(seg, "status")
+    counts = {status: len(rows) for status, rows in grouped.items()}
+    if as_of is None:
+        return counts
+    lapsed = sum(1 for r in grouped.get("held", ()) if _status_as_of(r, as_of) == "expired")
+    ended = bisect.bisect_right(_confirmed_by_end(seg)[0], as_of)  # ends_at <= as_of
+    counts["held"] = counts.get("held", 0) - lapsed
+    counts["expired"] = counts.get("expired", 0) + lapsed
+    counts["confirmed"] = counts.get("confirmed", 0) - ended
+    counts["completed"] = counts.get("completed", 0) + ended
+    return counts
+
+
 class AppointmentRepo:
-    def __init__(self, snap: Snapshot) -> None:
+    def __init__(self, snap: Snapshot, clock: Clock | None = None) -> None:
         self._snap = snap
+        self._clock = clock  # the service clock (RXDESK_NOW applies), for seeding the holds index
 
     def weeks(self) -> list[str]:
         return [n[len(APPT_PREFIX):] for n in self._snap.names(APPT_PREFIX)]
@@ -324,7 +373,7 @@ class AppointmentRepo:
             # The first write since the index exists: seed it with the holds a worker could
             # still have to expire (the old look-back), then keep it from here on.
             seed = tx.writable_table(HOLDS, "held")
-            since = datetime.now(UTC) - HOLD_LOOKBACK
+            since = (self._clock.now() if self._clock is not None else datetime.now(UTC)) - HOLD_LOOKBACK
             for week in self._select_weeks(since, None):
                 seg = tx.segment(appt_segment(week))
                 for row in (_grouped(seg, "status").get("held", ()) if seg is not None else ()):
@@ -358,6 +407,7 @@ class AppointmentRepo:
         start_s = format_utc(query.starts_from) if query.starts_from else None
         before_s = format_utc(query.starts_before) if query.starts_before else None
         statuses = query.statuses
+        as_of = format_utc(query.as_of) if query.as_of is not None else None
         weeks = self._select_weeks(query.starts_from, query.starts_before)
         if query.descending:
             weeks.reverse()
@@ -385,7 +435,7 @@ class AppointmentRepo:
             if query.descending:
                 window = window[::-1]
             for row in window:
-                if statuses is not None and row["status"] not in statuses:
+                if statuses is not None and _status_as_of(row, as_of) not in statuses:
                     continue
                 if query.patient_id is not None and row["patient_id"] != query.patient_id:
                     continue
@@ -395,10 +445,12 @@ class AppointmentRepo:
 
     def count_raw(self, query: AppointmentQuery) -> int:
         """How many documents match, without walking them where a week's indexes can say:
-        a week wholly inside the time range counts its rows per status by length."""
+        a week wholly inside the time range counts its rows per status (at `as_of`) from its
+        groupings."""
         start_s = format_utc(query.starts_from) if query.starts_from else None
         before_s = format_utc(query.starts_before) if query.starts_before else None
         statuses = query.statuses
+        as_of = format_utc(query.as_of) if query.as_of is not None else None
         total = 0
         for week in self._select_weeks(query.starts_from, query.starts_before):
             seg = self._snap.segment(appt_segment(week))
@@ -418,10 +470,10 @@ class AppointmentRepo:
             if statuses is None:
                 total += hi - lo
             elif lo == 0 and hi == len(rows):
-                grouped = _grouped(seg, "status")
-                total += sum(len(grouped.get(status, ())) for status in statuses)
+                counts = _week_status_counts(seg, as_of)
+                total += sum(counts.get(status, 0) for status in statuses)
             else:
-                total += sum(1 for row in rows[lo:hi] if row["status"] in statuses)
+                total += sum(1 for row in rows[lo:hi] if _status_as_of(row, as_of) in statuses)
         return total
 
     def search_raw(self, query: AppointmentQuery) -> Page[Mapping[str, Any]]:
@@ -437,18 +489,21 @@ class AppointmentRepo:
         return Page([appointment_from_store(r) for r in page.items], page.total, page.offset, page.limit)
 
     def active_for_doctor(
-        self, doctor_id: str, start: datetime, end: datetime
+        self, doctor_id: str, start: datetime, end: datetime, as_of: datetime | None = None
     ) -> list[Appointment]:
-        """The doctor's held and confirmed appointments that overlap [start, end)."""
+        """The doctor's held and confirmed appointments that overlap [start, end): held or
+        confirmed at `as_of` (a lapsed hold is not), or as stored when `as_of` is None."""
         start_s, end_s = format_utc(start), format_utc(end)
+        as_of_s = format_utc(as_of) if as_of is not None else None
         found = []
         # An appointment starting late in the previous week may run into this range.
-        for week in weeks_between(start - timedelta(days=1), end):
+        for week in weeks_between(start - LONGEST_APPOINTMENT, end):
             seg = self._snap.segment(appt_segment(week))
             if seg is None:
                 continue
             for row in _grouped(seg, "doctor_id").get(doctor_id, ()):
-                if row["status"] in ("held", "confirmed") and row["starts_at"] < end_s and start_s < row["ends_at"]:
+                if row["starts_at"] < end_s and start_s < row["ends_at"] and \
+                        _status_as_of(row, as_of_s) in ("held", "confirmed"):
                     found.append(row)
         return [appointment_from_store(r) for r in found]
 
@@ -483,6 +538,42 @@ class AppointmentRepo:
                 if after_s < row["starts_at"] <= until_s:
                     found.append(row)
         return [appointment_from_store(r) for r in found]
+
+    def confirmed_ended(
+        self, after: datetime | None, until: datetime, *, max_weeks: int = 8
+    ) -> tuple[list[Appointment], datetime]:
+        """Stored-confirmed appointments with `after < ends_at <= until` (from the first when
+        `after` is None), reading at most `max_weeks` week segments: a worker that was down
+        catches up in bounded steps. Returns them, ordered by end within each week, and the
+        instant up to which the answer is complete (`until`, or less when it stopped early)."""
+        after_s = format_utc(after) if after is not None else None
+        until_s = format_utc(until)
+        weeks = self._select_weeks(after - LONGEST_APPOINTMENT if after is not None else None,
+                                   until + timedelta(seconds=1))
+        found: list[dict[str, Any]] = []
+        reached = until
+        for scanned, week in enumerate(weeks):
+            if scanned >= max(2, max_weeks):
+                # Every appointment ending by this week's Monday started in a week read above.
+                monday = datetime.fromisoformat(week).replace(tzinfo=UTC)
+                reached = min(until, max(monday, after) if after is not None else monday)
+                break
+            seg = self._snap.segment(appt_segment(week))
+            if seg is None:
+                continue
+            ends, rows = _confirmed_by_end(seg)
+            lo = bisect.bisect_right(ends, after_s) if after_s is not None else 0
+            found.extend(rows[lo:bisect.bisect_right(ends, until_s)])
+        return [appointment_from_store(r) for r in found], reached
+
+    def completion_horizon(self) -> datetime | None:
+        """Every stored-confirmed appointment ending at or before this instant has been
+        written down as completed (None: not known yet)."""
+        seconds = self._snap.counter(COMPLETED_UNTIL)
+        return datetime.fromtimestamp(seconds, UTC) if seconds else None
+
+    def set_completion_horizon(self, at: datetime) -> None:
+        _writable(self._snap).set_counter(COMPLETED_UNTIL, int(at.timestamp()))
 
     def successor_of(self, uid: str) -> str | None:
         week = uid_partition(uid)
@@ -702,7 +793,7 @@ class AuditRepo:
 class TinyView:
     """All repositories over one snapshot (read) or transaction (write)."""
 
-    def __init__(self, snap: Snapshot) -> None:
+    def __init__(self, snap: Snapshot, clock: Clock | None = None) -> None:
         self.snap = snap
         self.org = OrgRepo(snap)
         self.admins: Keyed[Admin] = Keyed(snap, CORE, "admins", Admin, "id", "admin")
@@ -717,7 +808,7 @@ class TinyView:
             snap, CORE, "subscriptions", Subscription, "id", "subscription"
         )
         self.patients = PatientRepo(snap)
-        self.appointments = AppointmentRepo(snap)
+        self.appointments = AppointmentRepo(snap, clock)
         self.reminders_sent = ReminderSentRepo(snap)
         self.events = EventRepo(snap)
         self.audit = AuditRepo(snap)
@@ -739,20 +830,21 @@ class TinyView:
 class TinyStore:
     """The data dir as a store: `read()` for a consistent view, `write()` to change it."""
 
-    def __init__(self, data_dir: str | Path, **engine_options: Any) -> None:
+    def __init__(self, data_dir: str | Path, *, clock: Clock | None = None, **engine_options: Any) -> None:
         self.engine = Engine(data_dir, **engine_options)
+        self.clock = clock
 
     @property
     def data_dir(self) -> Path:
         return self.engine.data_dir
 
     def read(self) -> TinyView:
-        return TinyView(self.engine.snapshot())
+        return TinyView(self.engine.snapshot(), self.clock)
 
     @contextmanager
     def write(self) -> Iterator[TinyView]:
         with self.engine.transaction() as tx:
-            yield TinyView(tx)
+            yield TinyView(tx, self.clock)
 
     def generation(self) -> int:
         return self.engine.manifest().generation

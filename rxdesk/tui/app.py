@@ -2,7 +2,8 @@
 
 `RxdeskApp` takes a `Desk`, so tests run it on a fixed clock; `run_app` opens it on the
 data dir of the settings. Screens reach the services through `app.desk` and the navigation
-methods here (`open_appointment`, `open_patient`, `open_doctor`, `open_rebook`, `start_cancel`).
+methods here (`open_appointment`, `open_patient`, `open_doctor`, `open_rebook`, `start_cancel`,
+`start_attendance`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from rxdesk.domain.times import format_utc
 from rxdesk.resources import styles_dir
 from rxdesk.services import Desk
 from rxdesk.services.appointments import AppointmentSummary
+from rxdesk.tui.modals.attendance import AttendanceModal
 from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.base import DeskScreen
@@ -42,6 +44,7 @@ from rxdesk.tui.screens.rebook import RebookScreen
 from rxdesk.tui.screens.secrets import SecretsScreen
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.screens.webhooks import WebhooksScreen
+from rxdesk.tui.text import shown
 from rxdesk.tui.work import call_service
 from rxdesk.worker.process import tick_in_child
 
@@ -116,7 +119,7 @@ class RxdeskApp(App[int]):
 
     def _read_org(self) -> None:
         org = self.desk.org()
-        self.org_label = org.name
+        self.org_label = shown(org.name)
         self.org_zone = org.timezone
 
     # Start-up, live data and the maintenance worker.
@@ -131,10 +134,17 @@ class RxdeskApp(App[int]):
             self.set_interval(self.poll_seconds, self._poll, name="poll")
         if self.run_worker_inside:
             self.set_timer(1.0 if self.tick_seconds == 60.0 else self.tick_seconds, self._tick, name="first tick")
+        else:
+            # No tick writes down what time decides, so no write tells the screens: look again
+            # each tick period, so a lapsed hold or an ended appointment shows as it is.
+            self.set_interval(self.tick_seconds, self._refresh_screens, name="time moves")
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
-        """Notifications carry names, reasons and refusals: shown as typed unless asked."""
+        """Notifications carry names, reasons and refusals: shown as typed (control characters
+        escaped) unless asked."""
+        if not markup:
+            message, title = shown(message), shown(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def show_problem(self, message: str) -> None:
@@ -176,6 +186,11 @@ class RxdeskApp(App[int]):
             self._read_org()
         except RxdeskError:
             pass
+        self._refresh_screens()
+
+    def _refresh_screens(self) -> None:
+        if self.problem is not None:
+            return
         for screen in self.screen_stack:
             if isinstance(screen, DeskScreen):
                 screen.data_changed()
@@ -210,9 +225,14 @@ class RxdeskApp(App[int]):
         worker = get_current_worker()
         settings = self.desk.settings or Settings(data_dir=self.desk.store.data_dir, agent=self.agent)
         try:
-            done = tick_in_child(settings, self.desk.clock, cancelled=lambda: worker.is_cancelled)
-            outcome = (f"worker {done.text}" if done.ok else f"worker {self._clock_label()} failed: {done.text}",
-                       not done.ok)
+            if self.desk.is_empty():  # nothing to maintain yet; the worker refuses an empty data dir
+                outcome = ("", False)
+            else:
+                done = tick_in_child(settings, self.desk.clock, cancelled=lambda: worker.is_cancelled)
+                outcome = (f"worker {done.text}" if done.ok else f"worker {self._clock_label()} failed: {done.text}",
+                           not done.ok)
+        except StoreError as exc:
+            outcome = (f"worker {self._clock_label()} failed: {exc}", True)
         except Exception as exc:  # noqa: BLE001 - the app stays up; support gets the traceback
             log_crash(settings.data_dir)
             outcome = (f"worker {self._clock_label()} failed ({type(exc).__name__}); see logs/errors.log", True)
@@ -229,7 +249,7 @@ class RxdeskApp(App[int]):
         self._ticking = False
         if failed and not self.maintenance_failed:
             self.notify(summary, severity="warning", title="Maintenance")
-        self.maintenance = summary
+        self.maintenance = shown(summary)
         self.maintenance_failed = failed
         self._schedule_tick()
 
@@ -260,17 +280,36 @@ class RxdeskApp(App[int]):
                             title="Not cancelled")
                 return
             text = summary.text()
-
-            def finished(appointment: Appointment | None) -> None:
-                if appointment is None:
-                    return
-                self.note_own_write()
-                self.notify(f"Cancelled {text.splitlines()[0]} · reason: {appointment.cancel_reason}",
-                            title="Appointment cancelled")
-
-            self.push_screen(CancelModal(uid, text, on_saved=on_done), finished)
+            self._push_dialog(CancelModal(uid, text, on_saved=on_done), "Appointment cancelled",
+                              lambda done: f"Cancelled {text.splitlines()[0]} · reason: {done.cancel_reason}")
 
         call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
+
+    def start_attendance(self, uid: str, *, on_done: Callable[[Appointment], Any] | None = None) -> None:
+        """`n`: explain why not, or ask no_show/completed and the reason, and mark it."""
+
+        def opened(summary: AppointmentSummary) -> None:
+            if not summary.markable:
+                why = next((why for _status, why in summary.attendance if why), "")
+                self.notify(why, severity="warning", title="Attendance not marked")
+                return
+            text = summary.text()
+            self._push_dialog(AttendanceModal(uid, text, summary.attendance, on_saved=on_done), "Attendance",
+                              lambda done: f"Marked {done.status.value}: {text.splitlines()[0]} · "
+                                           f"reason: {done.attendance_note}")
+
+        call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="attendance-open")
+
+    def _push_dialog(self, dialog: Screen[Appointment | None], title: str, said: Callable[[Appointment], str]) -> None:
+        """Open a dialog that changes an appointment; once it saved, say what changed."""
+
+        def finished(appointment: Appointment | None) -> None:
+            if appointment is None:
+                return
+            self.note_own_write()
+            self.notify(said(appointment), title=title)
+
+        self.push_screen(dialog, finished)
 
     # Help and the command palette list the keys of the screen the agent is on.
 

@@ -2,7 +2,8 @@
 
 A tick costs a constant number of store writes however much it does:
 
-1. (one write, only when there is work) expire overdue holds; fire every due reminder as one
+1. (one write, only when there is work) expire overdue holds and complete ended appointments
+   (`services.lifecycle.catch_up`); fire every due reminder as one
    `APPOINTMENT_REMINDER_DUE` event per recipient with its ReminderSent row; queue the emails
    and SMS the rules ask for; fan new events out into webhook deliveries; claim the due
    deliveries and messages with a lease (owner + expiry) so no other runner sends them.
@@ -34,6 +35,7 @@ from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import (
     Appointment,
+    AppointmentStatus,
     AppointmentType,
     Delivery,
     DeliveryStatus,
@@ -45,13 +47,14 @@ from rxdesk.domain.models import (
     RecipientGroup,
     ReminderRule,
     ReminderSent,
-    appointment_target,
 )
 from rxdesk.domain.phones import normalize_mobile
+from rxdesk.domain.sending import SKIPPED, skip_reason
 from rxdesk.domain.times import format_local
 from rxdesk.services import Desk
 from rxdesk.services.base import record
-from rxdesk.services.events import appointment_data, publish
+from rxdesk.services.events import publish
+from rxdesk.services.lifecycle import catch_up, has_catching_up
 from rxdesk.services.notify import Notifier, SendFailed
 from rxdesk.services.webhooks import (
     FANOUT_CURSOR,
@@ -82,6 +85,7 @@ NO_EMAIL = "skipped: no email address"
 class TickReport:
     at: datetime
     expired: int = 0
+    completed: int = 0
     reminders: int = 0
     deliveries_created: int = 0
     delivered: int = 0
@@ -90,6 +94,7 @@ class TickReport:
     messages_sent: int = 0
     messages_outbox: int = 0
     messages_failed: int = 0
+    messages_skipped: int = 0  # queued, then not sent: the appointment was cancelled or had started
     deferred: int = 0  # claimed but not attempted within the send window: back in the queue
     writes: int = 0
     problems: list[str] = field(default_factory=list)
@@ -97,6 +102,7 @@ class TickReport:
     def summary(self) -> str:
         parts = [
             (self.expired, "hold expired", "holds expired"),
+            (self.completed, "appointment completed", "appointments completed"),
             (self.reminders, "reminder", "reminders"),
             (self.delivered, "webhook delivered", "webhooks delivered"),
             (self.retrying, "webhook to retry", "webhooks to retry"),
@@ -104,6 +110,7 @@ class TickReport:
             (self.messages_sent, "message sent", "messages sent"),
             (self.messages_outbox, "message to the outbox", "messages to the outbox"),
             (self.messages_failed, "message failed", "messages failed"),
+            (self.messages_skipped, "message skipped", "messages skipped"),
             (self.deferred, "send left for the next tick", "sends left for the next tick"),
         ]
         said = [f"{n} {one if n == 1 else many}" for n, one, many in parts if n]
@@ -128,6 +135,7 @@ class Claimed:
     headers: dict[str, str]
     secret: str
     body: bytes
+    allow_private: bool = False  # the subscription's --allow-private-network
 
 
 NOT_SENT = None  # an attempt the send window closed on before it started
@@ -143,10 +151,11 @@ class Maintenance:
         desk: Desk,
         owner: str = "worker",
         *,
-        client: Callable[[], httpx.Client] = http_client,
+        client: Callable[[bool], httpx.Client] = http_client,
         senders: int = 16,
         send_window: float = SEND_WINDOW,
         timer: Callable[[], float] = time.monotonic,
+        attempt_seconds: float = TIMEOUT_SECONDS,
     ) -> None:
         self.desk = desk
         self.owner = owner
@@ -156,6 +165,7 @@ class Maintenance:
         self.senders = senders
         self.send_window = send_window
         self.timer = timer
+        self.attempt_seconds = attempt_seconds  # each send's deadline: connect, send, whole answer
 
     # -- the tick ---------------------------------------------------------------------
 
@@ -165,7 +175,7 @@ class Maintenance:
         store = self.desk.store
         if not self._has_work(store.read(), now):
             return report
-        notifier = Notifier(self.desk.settings)
+        notifier = Notifier(self.desk.settings, attempt_seconds=self.attempt_seconds)
         with store.write() as view:
             deliveries, messages = self._phase_one(view, now, notifier, report)
         report.writes += 1
@@ -190,20 +200,16 @@ class Maintenance:
             s.active for s in view.subscriptions.all()
         ):
             return True
-        if view.appointments.held_expiring(now):
+        if has_catching_up(view, now):
             return True
         return bool(self._due_reminders(view, now, first_only=True))
 
     # -- phase one: everything decided under the lock, in one write ------------------
 
     def _phase_one(self, view: TinyView, now: datetime, notifier: Notifier, report: TickReport) -> tuple[list[Claimed], list[OutboxMessage]]:
-        for appt in view.appointments.held_expiring(now):
-            expired = lifecycle.expire(appt, now)
-            view.appointments.put(expired)
-            publish(view, EventType.APPOINTMENT_HOLD_EXPIRED, appointment_data(expired), now)
-            record(view, at=now, actor=self.actor, action="appointment.expire", target=appointment_target(appt.uid),
-                   details={"hold_expires_at": appt.hold_expires_at.isoformat() if appt.hold_expires_at else None})
-            report.expired += 1
+        caught = catch_up(view, now, self.actor)
+        report.expired += len(caught.expired)
+        report.completed += len(caught.completed)
         for due in self._due_reminders(view, now):
             report.reminders += self._fire(view, due, now, notifier, report)
         report.deliveries_created += self._fan_out(view, now)
@@ -221,7 +227,7 @@ class Maintenance:
         found: list[DueReminder] = []
         for appt in view.appointments.confirmed_starting(now, now + timedelta(minutes=horizon)):
             appt_type = types.get(appt.type_key)
-            if appt_type is None:
+            if appt_type is None or lifecycle.effective_status(appt, now) is not AppointmentStatus.confirmed:
                 continue
             for rule in appt_type.reminders:
                 due_at = appt.starts_at - timedelta(minutes=rule.minutes_before)
@@ -386,7 +392,8 @@ class Maintenance:
                 report.deferred += 1
                 continue
             view.deliveries.put(delivery.model_copy(update={"lease_owner": self.lease_id, "lease_until": lease_until}))
-            claimed.append(Claimed(delivery, sub.url, dict(sub.headers), secrets[sub.id], payload(event)))
+            claimed.append(Claimed(delivery, sub.url, dict(sub.headers), secrets[sub.id], payload(event),
+                                   sub.allow_private_network))
         return claimed
 
     def _claim_messages(self, view: TinyView, now: datetime) -> list[OutboxMessage]:
@@ -405,12 +412,16 @@ class Maintenance:
     def _send_webhooks(self, claimed: list[Claimed], deadline: float) -> list[tuple[Claimed, AttemptResult | None]]:
         if not claimed:
             return []
-        with self.client() as client:
+        # One client per destination policy: a connection to a private address is never
+        # reused for a subscription that may not reach it.
+        with self.client(False) as public, self.client(True) as private:
             def attempt(item: Claimed) -> tuple[Claimed, AttemptResult | None]:
                 if self.timer() > deadline:
                     return item, NOT_SENT
+                client = private if item.allow_private else public
                 try:
-                    return item, post_signed(client, item.url, item.headers, item.secret, item.delivery.event_id, item.body)
+                    return item, post_signed(client, item.url, item.headers, item.secret, item.delivery.event_id,
+                                             item.body, seconds=self.attempt_seconds)
                 except Exception as exc:  # noqa: BLE001 - one bad delivery must not stop the others
                     return item, AttemptResult(False, None, f"could not send ({type(exc).__name__})")
 
@@ -429,6 +440,12 @@ class Maintenance:
         def outcome(message: OutboxMessage, send: Callable[[], None]) -> tuple[OutboxMessage, str | None]:
             if self.timer() > deadline:
                 return message, NOT_SENT
+            # Read again right before sending: a message that waited for a retry must not
+            # reach anyone once its appointment is cancelled or has started.
+            skipped = skip_reason(self.desk.store.read().appointments.get(message.appointment_uid),
+                                  self.desk.clock.now()) if message.appointment_uid else None
+            if skipped:
+                return message, skipped
             try:
                 send()
             except SendFailed as exc:
@@ -487,6 +504,13 @@ class Maintenance:
                 view.messages.put(current.model_copy(update={"lease_owner": "", "lease_until": None}))
                 report.deferred += 1
                 continue
+            if error.startswith(SKIPPED):
+                view.messages.put(current.model_copy(update={
+                    "status": MessageStatus.skipped, "last_error": error, "next_attempt_at": None,
+                    "lease_owner": "", "lease_until": None}))
+                self._note_on_reminder(view, current, error)
+                report.messages_skipped += 1
+                continue
             attempts = current.attempts + 1
             update = {"attempts": attempts, "lease_owner": "", "lease_until": None, "last_error": error}
             if not error:
@@ -499,6 +523,20 @@ class Maintenance:
             else:
                 update.update(next_attempt_at=now + MESSAGE_RETRY[attempts - 1])
             view.messages.put(current.model_copy(update=update))
+
+    @staticmethod
+    def _note_on_reminder(view: TinyView, message: OutboxMessage, status: str) -> None:
+        """The reminder's ReminderSent row says what became of its email or SMS."""
+        event = view.events.get(message.event_id) if message.event_id else None
+        if event is None:
+            return
+        rule, recipient = event.data.get("rule") or {}, event.data.get("recipient") or {}
+        rows = [r for r in view.reminders_sent.for_appointment(message.appointment_uid)
+                if r.rule_id == rule.get("id") and r.recipient_id == recipient.get("id")
+                and r.recipient_group.value == recipient.get("group")]
+        field = "email_status" if message.channel is MessageChannel.email else "sms_status"
+        for row in rows:
+            view.reminders_sent.update(row.model_copy(update={field: status}))
 
     def _deactivate(self, view: TinyView, sub_id: str, now: datetime) -> None:
         sub = view.subscriptions.get(sub_id)

@@ -71,7 +71,8 @@ def test_two_workers_and_two_streams_killed_mid_tick_keep_every_count_exact(  # 
             killed_mid_send.set()
 
     receiver = Receiver(on_request=on_request)
-    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REMINDER_DUE", "APPOINTMENT_CANCELLED"], {}, "tester")
+    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REMINDER_DUE", "APPOINTMENT_CANCELLED"], {}, "tester",
+                                     allow_private_network=True)
     env = {**os.environ, **cli_env, "PYTHONPATH": str(REPO)}
 
     logs = data_dir.parent / "worker-logs"

@@ -92,7 +92,7 @@ async def test_a_row_that_cannot_be_cancelled_explains_why(clinic: Desk, booked,
             assert isinstance(app.screen, OverviewScreen)
             await pilot.press("j")
         messages = [n.message for n in app._notifications]
-        assert any("cannot be cancelled" in m and "completed" in m for m in messages)
+        assert any("cannot be cancelled" in m and "has ended; mark it no_show instead" in m for m in messages)
         assert any("cannot be cancelled" in m and "cancelled" in m for m in messages)
     assert fingerprint(data_dir) == before
 

@@ -21,8 +21,8 @@ from rxdesk.tui.screens.secrets import SecretsScreen
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
-from tests.helpers import REPO, another_store, fingerprint
-from tests.tui.conftest import make_app, settle, text_of
+from tests.helpers import CLINIC_TOML, REPO, another_store, fingerprint
+from tests.tui.conftest import make_app, settle, text_of, wait_for_workers
 
 
 async def test_number_keys_switch_sections_and_q_quits(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
@@ -122,7 +122,7 @@ async def test_an_outside_change_refreshes_the_view_and_keeps_the_selection(clin
         other.appointments.cancel_appointment(booked["weber_first"], "called in", "someone-else")
         for _ in range(100):
             await pilot.pause(0.05)
-            await app.workers.wait_for_complete()
+            await wait_for_workers(app)
             if booked["weber_first"] not in table.rows_by_uid:
                 break
         assert list(table.rows_by_uid) == [booked["sato_held"], booked["osei_therapy"]]
@@ -150,11 +150,12 @@ def test_only_the_app_imports_textual(tmp_path: Path) -> None:
         "import sys\n"
         "import rxdesk.cli, rxdesk.services, rxdesk.worker, rxdesk.domain, rxdesk.store\n"
         "from rxdesk.cli import main\n"
+        f"assert main(['--data-dir', {str(tmp_path / 'd')!r}, 'provision', {str(CLINIC_TOML)!r}]) == 0\n"
         f"code = main(['--data-dir', {str(tmp_path / 'd')!r}, 'appointments', 'list'])\n"
         "assert code == 0, code\n"
         "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
-        "print(','.join(loaded))\n"
+        "print('LOADED:' + ','.join(loaded))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    assert result.stdout.strip().splitlines()[-1] == "LOADED:"

@@ -22,7 +22,8 @@ def booked(clinic, now):  # type: ignore[no-untyped-def]
     d = timedelta(days=1)
     a = {
         "future_confirmed": make_appointment(clinic, start=now + 2 * h),
-        "future_held": make_appointment(clinic, start=now + 3 * h, status=S.held, doctor_id="dr-sato", patient_id="pat-002"),
+        "future_held": make_appointment(clinic, start=now + 3 * h, status=S.held, doctor_id="dr-sato", patient_id="pat-002",
+                                        hold_minutes=60 * 48),
         "future_cancelled": make_appointment(clinic, start=now + 4 * h, status=S.cancelled),
         "next_week": make_appointment(clinic, start=now + 7 * d, doctor_id="dr-osei", patient_id="pat-003"),
         "next_month": make_appointment(clinic, start=now + 40 * d, patient_id="pat-002"),
@@ -57,7 +58,9 @@ def test_status_replaces_status_default_only(clinic, booked) -> None:  # type: i
 
 def test_status_with_all_drops_time_default(clinic, booked) -> None:  # type: ignore[no-untyped-def]
     page = clinic.appointments.list_appointments(AppointmentFilter(statuses=frozenset({"completed", "no_show"}), all=True))
-    assert uids(page) == [booked["old_no_show"].uid, booked["past_completed"].uid]
+    # past_confirmed ended 2h40 ago: stored confirmed, it IS completed.
+    assert uids(page) == [booked["old_no_show"].uid, booked["past_completed"].uid, booked["past_confirmed"].uid]
+    assert [r.doc["status"] for r in page.items] == ["no_show", "completed", "completed"]
 
 
 def test_all_alone_shows_everything(clinic, booked) -> None:  # type: ignore[no-untyped-def]
@@ -68,9 +71,10 @@ def test_dates_replace_time_default_in_org_zone(clinic, booked, now) -> None:  #
     tue, wed = date(2026, 11, 24), date(2026, 11, 25)
     assert uids(clinic.appointments.list_appointments(AppointmentFilter(date_from=wed, date_to=wed))) == [booked["late_night"].uid]
     assert clinic.appointments.list_appointments(AppointmentFilter(date_from=tue, date_to=tue)).total == 0
-    # Past dates work (the time default is replaced), the status default still applies.
+    # Past dates work (the time default is replaced), the status default still applies (an
+    # ended appointment is no longer active).
     sat = (now - timedelta(days=2)).date()
-    assert uids(clinic.appointments.list_appointments(AppointmentFilter(date_from=sat, date_to=now.date()))) == [booked["past_confirmed"].uid, booked["future_confirmed"].uid, booked["future_held"].uid]
+    assert uids(clinic.appointments.list_appointments(AppointmentFilter(date_from=sat, date_to=now.date()))) == [booked["future_confirmed"].uid, booked["future_held"].uid]
     # --from alone: from that day on; --to alone: everything up to that day (inclusive).
     assert uids(clinic.appointments.list_appointments(AppointmentFilter(date_from=wed + timedelta(days=30)))) == [booked["next_month"].uid]
     assert booked["old_no_show"].uid in uids(clinic.appointments.list_appointments(AppointmentFilter(date_to=tue, statuses=frozenset({"no_show"}))))

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.backends
 APPOINTMENT_FIELDS = {
     "uid", "patient_id", "doctor_id", "type_key", "status", "starts_at", "ends_at", "created_at",
     "hold_expires_at", "confirmed_at", "cancelled_at", "cancel_reason", "cancelled_by",
-    "previous_meeting_uid", "room_url",
+    "previous_meeting_uid", "room_url", "attendance_note", "attendance_by", "attendance_at",
 }
 
 
@@ -64,7 +64,7 @@ def test_cancel_and_show(cli, booked) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (("appointments", "cancel", "{completed}", "--reason", "late"), 1, "only held or confirmed"),
+        (("appointments", "cancel", "{completed}", "--reason", "late"), 1, "has ended; mark it no_show instead"),
         (("appointments", "cancel", "{confirmed}", "--reason", "  "), 1, "a reason is required"),
         (("appointments", "cancel", "2611zzzzzzzzzz", "--reason", "x"), 1, "no appointment"),
         (("appointments", "cancel", "{confirmed}"), 2, "--reason"),
@@ -129,10 +129,31 @@ def test_people_commands(cli, booked) -> None:  # type: ignore[no-untyped-def]
     assert types[0]["reminders"] is not None
 
 
-def test_empty_data_dir_lists_nothing_and_creates_nothing(cli, data_dir) -> None:  # type: ignore[no-untyped-def]
-    result = cli("appointments", "list")
-    assert result.code == 0 and "no appointments match" in result.err
+@pytest.mark.parametrize("command", [("appointments", "list"), ("patients", "list"), ("secrets", "create"),
+                                     ("worker", "--once"), ("token", "verify", "a.b.c"), ("doctors", "show", "x")])
+def test_a_data_dir_without_rxdesk_data_is_refused_never_read_as_an_empty_clinic(cli, data_dir, command, backend) -> None:  # type: ignore[no-untyped-def]
+    """`--data-dir /typo appointments list` said "no appointments match": an agent with a typo
+    believed the clinic had no bookings."""
+    result = cli(*command)
+    if backend == "pg":  # an empty database: the same refusal, naming the database
+        assert result.code == 1 and result.err.count("\n") == 1
+        assert "holds no rxdesk data" in result.err and "rxdesk store import" in result.err
+        assert not data_dir.exists()
+        return
+    assert result.code == 1 and result.err.count("\n") == 1
+    assert f"data dir {data_dir} does not exist" in result.err and "rxdesk provision" in result.err
     assert not data_dir.exists()
+    data_dir.mkdir()
+    result = cli(*command)
+    assert result.code == 1 and "holds no rxdesk data" in result.err
+    assert [p.name for p in data_dir.iterdir()] == []
+
+
+@pytest.mark.data_dir_only
+def test_demo_and_provision_may_start_from_an_empty_data_dir(cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+    assert cli("provision", str(CLINIC_TOML)).code == 0
+    assert cli("patients", "list").code == 0
+    assert cli("--data-dir", str(data_dir.parent / "demo"), "demo", "--appointments", "50").code == 0
 
 
 @pytest.mark.data_dir_only

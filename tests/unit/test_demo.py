@@ -80,8 +80,12 @@ def test_statuses_fit_their_times(demo) -> None:  # type: ignore[no-untyped-def]
         assert a.created_at <= now and a.created_at < a.starts_at
         if a.status.value in ("completed",):
             assert a.ends_at <= now
+        if a.status.value == "confirmed":
+            assert now < a.starts_at  # nothing confirmed has ended (nor started)
         if a.status.value == "no_show":
-            assert a.starts_at < now
+            assert a.ends_at <= now
+            assert a.attendance_note and a.attendance_by and a.attendance_by.startswith("admin:")
+            assert a.attendance_at is not None and a.ends_at < a.attendance_at <= now
         if a.status.value == "held":
             assert now < a.starts_at <= now + timedelta(days=3)
             assert a.hold_expires_at is not None and a.hold_expires_at > now
@@ -92,6 +96,23 @@ def test_statuses_fit_their_times(demo) -> None:  # type: ignore[no-untyped-def]
             assert a.created_at <= a.cancelled_at <= now
         if a.status.value in ("confirmed", "completed", "no_show"):
             assert a.confirmed_at is not None
+
+
+def test_the_rules_of_the_lifecycle_hold_at_now(demo) -> None:  # type: ignore[no-untyped-def]
+    from collections import Counter
+
+    from rxdesk.domain.lifecycle import effective_status
+
+    statuses = Counter(r["status"] for r in demo.appointments)
+    # What is stored is what the clinic is at now: nothing for a tick to catch up with.
+    assert all(effective_status(Appointment.model_validate(r), NOW).value == r["status"] for r in demo.appointments)
+    assert statuses["held"] >= 3  # a clinic of 3,000 has some open holds
+    assert statuses["no_show"] >= 30 and statuses["completed"] > statuses["no_show"]
+    marks = [e for e in demo.audit if e["action"] == "appointment.mark"]
+    assert len(marks) == statuses["no_show"]
+    # History spread over months, not packed into the last two weeks.
+    oldest = min(r["starts_at"] for r in demo.appointments)
+    assert oldest < (NOW - timedelta(weeks=24)).strftime("%Y-%m-%d")
 
 
 def test_rebook_chains_link_both_ways(demo) -> None:  # type: ignore[no-untyped-def]
@@ -141,3 +162,11 @@ def test_demo_upcoming_too_many_is_refused(cli) -> None:  # type: ignore[no-unty
 
 def test_now_is_a_datetime() -> None:
     assert isinstance(NOW, datetime)
+
+
+def test_a_tick_right_after_the_demo_has_no_lifecycle_to_catch_up(desk) -> None:  # type: ignore[no-untyped-def]
+    from rxdesk.services.demo import DemoService
+    from rxdesk.services.lifecycle import has_catching_up
+
+    DemoService(desk.store, desk.clock).build(3000, agent="tester", seed=2)
+    assert not has_catching_up(desk.store.read(), desk.clock.now())

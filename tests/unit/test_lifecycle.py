@@ -21,6 +21,8 @@ ALLOWED = {
     (S.confirmed, S.cancelled),
     (S.confirmed, S.completed),
     (S.confirmed, S.no_show),
+    (S.completed, S.no_show),
+    (S.no_show, S.completed),
 }
 
 
@@ -70,10 +72,21 @@ def test_admin_cancel_ignores_notice_even_after_start() -> None:
     assert lifecycle.admin_cancel(late, "Doctor ill", "alice", NOW).status is S.cancelled
 
 
-@pytest.mark.parametrize("status", [S.cancelled, S.expired, S.completed, S.no_show])
+@pytest.mark.parametrize("status", [S.cancelled, S.expired, S.no_show])
 def test_admin_cancel_refuses_terminal(status: S) -> None:
     with pytest.raises(Refused, match="only held or confirmed"):
         lifecycle.admin_cancel(appt(status), "reason", "alice", NOW)
+
+
+def test_admin_cancel_refuses_what_has_ended() -> None:
+    with pytest.raises(Refused, match="has ended; mark it no_show instead"):
+        lifecycle.admin_cancel(appt(S.completed), "reason", "alice", NOW)
+    # Stored confirmed, but its end has passed: it IS completed.
+    with pytest.raises(Refused, match="has ended; mark it no_show instead"):
+        lifecycle.admin_cancel(appt(S.confirmed), "reason", "alice", START + timedelta(minutes=30))
+    # A lapsed hold IS expired.
+    with pytest.raises(Refused, match="hold .* expired"):
+        lifecycle.admin_cancel(appt(S.held), "reason", "alice", NOW + timedelta(minutes=10))
 
 
 @pytest.mark.parametrize("reason", ["", "   ", None, "x" * 501, "two\nlines", "tab\there", "\x1b[31m"])
@@ -121,10 +134,16 @@ def test_expire_only_after_hold_passed_and_never_confirmed() -> None:
         lifecycle.expire(appt(S.confirmed), NOW + timedelta(days=1))
 
 
-@pytest.mark.parametrize("target", [S.completed, S.no_show])
-def test_finish(target: S) -> None:
-    assert lifecycle.finish(appt(S.confirmed), target).status is target
+def test_complete_only_once_ended() -> None:
+    with pytest.raises(Refused, match="not ended"):
+        lifecycle.complete(appt(S.confirmed), NOW)
+    done = lifecycle.complete(appt(S.confirmed), START + timedelta(minutes=30))
+    assert done.status is S.completed and done.attendance_by is None
     with pytest.raises(Refused):
-        lifecycle.finish(appt(S.held), target)
-    with pytest.raises(Refused):
-        lifecycle.finish(appt(S.confirmed), S.cancelled)
+        lifecycle.complete(appt(S.held), START + timedelta(days=1))
+
+
+def test_confirm_refused_once_the_appointment_ended() -> None:
+    long_hold = appt(S.held, hold_expires_at=START + timedelta(days=2))
+    with pytest.raises(Refused, match="has ended"):
+        lifecycle.confirm(long_hold, START + timedelta(minutes=30))

@@ -65,7 +65,7 @@ def test_a_chain_of_three(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("case", ["outside windows", "weekend", "inside notice", "taken", "same slot",
                                   "other doctor, same_doctor type", "cancelled original", "completed original",
                                   "doctor without the type", "unknown appointment", "expired original",
-                                  "no-show original", "lapsed hold", "unknown doctor", "off the grid"])
+                                  "ended, stored confirmed", "lapsed hold", "unknown doctor", "off the grid"])
 def test_every_refusal_leaves_the_data_unchanged(clinic: Desk, now, data_dir, case) -> None:  # type: ignore[no-untyped-def]
     original = make_appointment(clinic, start=WED_10_BERLIN)
     therapy = make_appointment(clinic, start=datetime(2026, 11, 26, 14, 0, tzinfo=UTC), doctor_id="dr-osei",
@@ -74,7 +74,7 @@ def test_every_refusal_leaves_the_data_unchanged(clinic: Desk, now, data_dir, ca
     done = make_appointment(clinic, start=now - timedelta(days=2), status="completed")
     gone = make_appointment(clinic, start=WED_10_BERLIN + timedelta(hours=1), status="cancelled")
     expired = make_appointment(clinic, start=WED_10_BERLIN + timedelta(hours=2), status="expired")
-    no_show = make_appointment(clinic, start=now - timedelta(days=1), status="no_show")
+    ended = make_appointment(clinic, start=now - timedelta(days=1))  # stored confirmed: it IS completed
     lapsed = make_appointment(clinic, start=WED_10_BERLIN + timedelta(hours=3), status="held")  # made yesterday
     uid, start, doctor, error = {
         "outside windows": (original.uid, datetime(2026, 11, 25, 5, 0, tzinfo=UTC), None, Refused),
@@ -88,7 +88,7 @@ def test_every_refusal_leaves_the_data_unchanged(clinic: Desk, now, data_dir, ca
         "doctor without the type": (therapy.uid, datetime(2026, 11, 25, 10, 0, tzinfo=UTC), "dr-weber", Refused),
         "unknown appointment": ("1bv0000000000000", WED_14_BERLIN, None, NotFound),
         "expired original": (expired.uid, WED_14_BERLIN + timedelta(hours=1), None, Refused),
-        "no-show original": (no_show.uid, WED_14_BERLIN + timedelta(hours=1), None, Refused),
+        "ended, stored confirmed": (ended.uid, WED_14_BERLIN + timedelta(hours=1), None, Refused),
         "lapsed hold": (lapsed.uid, WED_14_BERLIN + timedelta(hours=1), None, Refused),
         "unknown doctor": (original.uid, WED_14_BERLIN + timedelta(hours=1), "dr-nobody", NotFound),
         "off the grid": (original.uid, WED_14_BERLIN + timedelta(minutes=45), None, Refused),

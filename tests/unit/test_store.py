@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -218,7 +219,8 @@ def test_the_holds_index_follows_holds_and_feeds_expiry(clinic, now) -> None:  #
     from tests.helpers import make_appointment
 
     held = make_appointment(clinic, start=now + timedelta(days=2), status="held", hold_minutes=60 * 48)
-    soon = make_appointment(clinic, start=now + timedelta(days=3), status="held", hold_minutes=10)
+    soon = make_appointment(clinic, start=now + timedelta(days=3), status="held", hold_minutes=10,
+                            created_at=now - timedelta(minutes=5))
     make_appointment(clinic, start=now + timedelta(days=4))
     view = clinic.store.read()
     assert set(view.snap.table("holds", "held")) == {held.uid, soon.uid}
@@ -231,34 +233,57 @@ def test_the_holds_index_follows_holds_and_feeds_expiry(clinic, now) -> None:  #
 
 
 def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignore[no-untyped-def]
-    """count_raw takes shortcuts (whole weeks by index length); it must match the walk."""
+    """count_raw takes shortcuts (whole weeks by their groupings, at the query's as_of too);
+    it must match the walk, and the walk must match the domain's effective status."""
     import random
     from datetime import timedelta
 
     from hypothesis import HealthCheck, example, given, settings
     from hypothesis import strategies as st
 
+    from rxdesk.domain.lifecycle import effective_status
     from rxdesk.domain.queries import AppointmentQuery
+    from rxdesk.store.tinystore import appointment_from_store
     from tests.helpers import make_appointment
 
     rng = random.Random(5)
-    for i in range(120):
-        make_appointment(clinic, start=now + timedelta(hours=rng.randint(-24 * 30, 24 * 30)),
+    for i in range(160):
+        start = now + timedelta(hours=rng.randint(-24 * 30, 24 * 30))
+        make_appointment(clinic, start=start,
                          doctor_id=rng.choice(["dr-weber", "dr-osei", "dr-sato"]),
                          patient_id=rng.choice(["pat-001", "pat-002", "pat-003"]),
-                         status=rng.choice(["held", "confirmed", "cancelled", "completed"]), hold_minutes=60 * 24 * 90)
+                         status=rng.choice(["held", "confirmed", "confirmed", "cancelled", "completed", "no_show"]),
+                         # holds lapsing anywhere from before the start to long after it
+                         created_at=start - timedelta(hours=rng.randint(1, 24 * 10)),
+                         hold_minutes=rng.randint(1, 60 * 24 * 20))
     view = clinic.store.read()
+    rows = list(view.appointments.iter_raw(AppointmentQuery()))
+    # Instants exactly on a boundary: an end, a hold's expiry.
+    an_end = next(appointment_from_store(r).ends_at for r in rows if r["status"] == "confirmed")
+    a_lapse = next(appointment_from_store(r).hold_expires_at for r in rows if r["status"] == "held")
     offsets = st.one_of(st.none(), st.integers(-24 * 40, 24 * 40).map(lambda h: now + timedelta(hours=h)))
+    instants = st.one_of(st.none(), st.integers(-60 * 24 * 40, 60 * 24 * 40).map(lambda m: now + timedelta(minutes=m)))
+    every = ["held", "confirmed", "cancelled", "completed", "expired", "no_show"]
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(statuses=st.one_of(st.none(), st.frozensets(st.sampled_from(["held", "confirmed", "cancelled", "completed", "expired"]))),
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(statuses=st.one_of(st.none(), st.frozensets(st.sampled_from(every))),
            doctor=st.sampled_from([None, "dr-weber", "dr-osei"]), patient=st.sampled_from([None, "pat-002"]),
-           start=offsets, before=offsets)
+           start=offsets, before=offsets, as_of=instants)
     @example(statuses=None, doctor=None, patient=None,  # a range that ends before it starts: nothing
-             start=now + timedelta(hours=20), before=now)
-    def check(statuses, doctor, patient, start, before) -> None:  # type: ignore[no-untyped-def]
+             start=now + timedelta(hours=20), before=now, as_of=None)
+    @example(statuses=frozenset({"completed"}), doctor=None, patient=None, start=None, before=None, as_of=an_end)
+    @example(statuses=frozenset({"confirmed"}), doctor=None, patient=None, start=None, before=None, as_of=an_end)
+    @example(statuses=frozenset({"expired"}), doctor=None, patient=None, start=None, before=None, as_of=a_lapse)
+    @example(statuses=frozenset({"held"}), doctor=None, patient=None, start=None, before=None, as_of=a_lapse)
+    def check(statuses, doctor, patient, start, before, as_of) -> None:  # type: ignore[no-untyped-def]
         query = AppointmentQuery(statuses=statuses or None, doctor_id=doctor, patient_id=patient,
-                                 starts_from=start, starts_before=before)
-        assert view.appointments.count_raw(query) == sum(1 for _ in view.appointments.iter_raw(query))
+                                 starts_from=start, starts_before=before, as_of=as_of)
+        walked = list(view.appointments.iter_raw(query))
+        assert view.appointments.count_raw(query) == len(walked)
+        if statuses and as_of is not None:
+            everything = dataclasses.replace(query, statuses=None)
+            expected = [r["uid"] for r in view.appointments.iter_raw(everything)
+                        if effective_status(appointment_from_store(r), as_of).value in statuses]
+            assert [r["uid"] for r in walked] == expected
 
     check()

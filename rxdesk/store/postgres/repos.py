@@ -9,7 +9,7 @@ changing one appointment take turns, and the second sees the first's change.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from psycopg import sql
@@ -47,20 +47,33 @@ def _lock(session: Session) -> sql.Composable:
     return sql.SQL(" FOR UPDATE") if session.writable else sql.SQL("")
 
 
+# Writers that touch values encrypted under the master key (booking secrets, webhook signing
+# secrets) take turns: a master-key rotation reads every value and writes each back under the
+# new key, and no value may be added under the old key meanwhile.
+SECRETS_LOCK = 0x72787365  # "rxse"
+
+
 class Documents(Generic[M]):
     """Reference data: one JSON document a row, keyed by its natural id."""
 
-    def __init__(self, session: Session, table: str, key: str, model: type[M], what: str) -> None:
+    def __init__(self, session: Session, table: str, key: str, model: type[M], what: str,
+                 turn: int | None = None) -> None:
         self._s = session
         self._table = sql.Identifier(table)
         self._key = sql.Identifier(key)
         self._key_field = key
         self._model = model
         self._what = what
+        self._turn = turn
+
+    def _take_turn(self) -> None:
+        if self._turn is not None:
+            self._s.take_turn(self._turn)
 
     def get(self, key: str) -> M | None:
         if not isinstance(key, str):
             return None
+        self._take_turn()
         query = sql.SQL("SELECT doc FROM {} WHERE {} = %s{}").format(self._table, self._key, _lock(self._s))
         doc = self._s.value(query, (key,))
         return self._model.model_validate(doc) if doc is not None else None
@@ -72,6 +85,7 @@ class Documents(Generic[M]):
         return item
 
     def all(self) -> list[M]:
+        self._take_turn()
         query = sql.SQL("SELECT doc FROM {} ORDER BY {} COLLATE \"C\"").format(self._table, self._key)
         return [self._model.model_validate(doc) for (doc,) in self._s.rows(query)]
 
@@ -84,6 +98,7 @@ class Documents(Generic[M]):
 
     def put(self, item: M) -> None:
         self._s.require_writable()
+        self._take_turn()
         query = sql.SQL(
             "INSERT INTO {t} ({k}, doc) VALUES (%s, %s) ON CONFLICT ({k}) DO UPDATE SET doc = EXCLUDED.doc"
         ).format(t=self._table, k=self._key)
@@ -91,6 +106,7 @@ class Documents(Generic[M]):
 
     def delete(self, key: str) -> None:
         self._s.require_writable()
+        self._take_turn()
         self._s.execute(sql.SQL("DELETE FROM {} WHERE {} = %s").format(self._table, self._key), (key,))
 
 
@@ -170,6 +186,10 @@ class PatientRepo:
         self._s.require_writable()
         self._s.execute("DELETE FROM patients WHERE id = %s", (key,))
 
+    def raw(self) -> Mapping[str, dict[str, Any]]:
+        """id -> the patient as JSON, for every patient (the data dir store's `raw`)."""
+        return {r["id"]: self._patient(r).to_json() for r in self._s.dicts(self._select)}
+
     def index_names(self, names: Mapping[str, str]) -> None:
         """The names live in the rows themselves here: nothing to keep in step."""
 
@@ -208,16 +228,46 @@ class PatientRepo:
 
 
 APPOINTMENT_COLUMNS = conv.fields(Appointment)
+# The counter behind completion_horizon (epoch seconds), named as the data dir store names it.
+COMPLETED_UNTIL = "appointments.completed_until"
+
+
+def status_filter(statuses: frozenset[str], as_of: datetime | None) -> tuple[sql.Composable, list[Any]]:
+    """A WHERE part matching appointments whose status at `as_of` is one of `statuses`
+    (`lifecycle.status_at`: a held one past its hold expiry is expired, a confirmed one past
+    its end is completed), or whose stored status is, when `as_of` is None. Written as one
+    condition per status on the stored columns, so the indexes on status still serve it."""
+    if as_of is None:
+        return sql.SQL("status = ANY(%s)"), [sorted(statuses)]
+    parts: list[sql.Composable] = []
+    args: list[Any] = []
+    plain = sorted(statuses - {"held", "confirmed", "expired", "completed"})
+    if plain:
+        parts.append(sql.SQL("status = ANY(%s)"))
+        args.append(plain)
+    if "held" in statuses:
+        parts.append(sql.SQL("(status = 'held' AND (hold_expires_at IS NULL OR hold_expires_at > %s))"))
+        args.append(as_of)
+    if "expired" in statuses:
+        parts.append(sql.SQL("status = 'expired' OR (status = 'held' AND hold_expires_at <= %s)"))
+        args.append(as_of)
+    if "confirmed" in statuses:
+        parts.append(sql.SQL("(status = 'confirmed' AND ends_at > %s)"))
+        args.append(as_of)
+    if "completed" in statuses:
+        parts.append(sql.SQL("status = 'completed' OR (status = 'confirmed' AND ends_at <= %s)"))
+        args.append(as_of)
+    if not parts:
+        return sql.SQL("false"), []
+    return sql.SQL("(") + sql.SQL(" OR ").join(parts) + sql.SQL(")"), args
 _APPT_SELECT = sql.SQL("SELECT {} FROM appointments").format(
     sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS))
 )
 
 
 class AppointmentRepo:
-    def __init__(self, session: Session, events: EventRepo, audit: AuditRepo) -> None:
+    def __init__(self, session: Session) -> None:
         self._s = session
-        self._events = events
-        self._audit = audit
 
     def _raw(self, uid: str) -> dict[str, Any] | None:
         if not isinstance(uid, str):
@@ -239,10 +289,11 @@ class AppointmentRepo:
         self.put_many([appt])
 
     def put_many(self, appts: list[Appointment]) -> None:
+        """Insert or replace. Two held or confirmed appointments of one doctor that overlap
+        are refused by the database (`Conflict`), whatever wrote them; a lapsed hold still
+        stored as held counts until it is written down as expired (the booking services
+        expire the ones in the way in the same write)."""
         self._s.require_writable()
-        for appt in appts:
-            if appt.status.value in ACTIVE:
-                self._expire_lapsed_holds(appt)
         query = sql.SQL(
             "INSERT INTO appointments ({cols}) VALUES ({vals}) ON CONFLICT (uid) DO UPDATE SET {sets}"
         ).format(
@@ -253,30 +304,6 @@ class AppointmentRepo:
             ),
         )
         self._s.many(query, [conv.params(a, APPOINTMENT_COLUMNS) for a in appts])
-
-    def _expire_lapsed_holds(self, appt: Appointment) -> None:
-        """A hold past its expiry is expired for every rule, even while still stored as held:
-        before an active appointment takes its time, such holds of the doctor that overlap it
-        are expired here, with their event, so the no-double-booking constraint never counts
-        them. A hold still running is left alone (the constraint then refuses the new one)."""
-        lapsed = self._s.dicts(
-            sql.SQL(
-                "UPDATE appointments SET status = 'expired' WHERE doctor_id = %s AND status = 'held' "
-                "AND hold_expires_at <= %s AND uid <> %s AND tstzrange(starts_at, ends_at) && tstzrange(%s, %s) "
-                "RETURNING {}"
-            ).format(sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS))),
-            (appt.doctor_id, max(appt.created_at, appt.confirmed_at or appt.created_at), appt.uid,
-             appt.starts_at, appt.ends_at),
-        )
-        for row in lapsed:
-            expired = conv.appointment(row)
-            at = max(appt.created_at, appt.confirmed_at or appt.created_at)
-            self._events.append(EventType.APPOINTMENT_HOLD_EXPIRED, {"appointment": expired.to_json()}, at)
-            self._audit.append(AuditEntry(
-                at=at, actor="rxdesk", action="appointment.expire", target=f"appointment:{expired.uid}",
-                details={"hold_expires_at": expired.hold_expires_at.isoformat() if expired.hold_expires_at else None,
-                         "reason": f"its time was booked by {appt.uid}"},
-            ))
 
     def put_raw_many(self, docs: list[dict[str, Any]]) -> None:
         """Bulk insert of already-validated documents (demo data, benchmarks)."""
@@ -289,8 +316,9 @@ class AppointmentRepo:
         parts: list[sql.Composable] = []
         args: list[Any] = []
         if query.statuses is not None:
-            parts.append(sql.SQL("status = ANY(%s)"))
-            args.append(sorted(query.statuses))
+            part, part_args = status_filter(query.statuses, query.as_of)
+            parts.append(part)
+            args.extend(part_args)
         if query.doctor_id is not None:
             parts.append(sql.SQL("doctor_id = %s"))
             args.append(query.doctor_id)
@@ -333,14 +361,19 @@ class AppointmentRepo:
         total = self.count(query) if query.count else None
         return Page(found, total, max(0, query.offset), query.limit)
 
-    def active_for_doctor(self, doctor_id: str, start: datetime, end: datetime) -> list[Appointment]:
-        """The doctor's held and confirmed appointments that overlap [start, end)."""
+    def active_for_doctor(
+        self, doctor_id: str, start: datetime, end: datetime, as_of: datetime | None = None
+    ) -> list[Appointment]:
+        """The doctor's appointments that overlap [start, end) and are held or confirmed at
+        `as_of` (a lapsed hold is not), or as stored when `as_of` is None. The overlap is the
+        no-double-booking constraint's own index."""
+        status, status_args = status_filter(frozenset(ACTIVE), as_of)
         found = self._s.dicts(
             _APPT_SELECT + sql.SQL(
-                " WHERE doctor_id = %s AND status IN ('held', 'confirmed') "
+                " WHERE doctor_id = %s AND status IN ('held', 'confirmed') AND {} "
                 "AND tstzrange(starts_at, ends_at) && tstzrange(%s, %s) ORDER BY starts_at, uid COLLATE \"C\""
-            ),
-            (doctor_id, start, end),
+            ).format(status),
+            (doctor_id, *status_args, start, end),
         )
         return [conv.appointment(r) for r in found]
 
@@ -369,6 +402,38 @@ class AppointmentRepo:
             (after, until),
         )
         return [conv.appointment(r) for r in found]
+
+    def confirmed_ended(
+        self, after: datetime | None, until: datetime, *, max_weeks: int = 8
+    ) -> tuple[list[Appointment], datetime]:
+        """Stored-confirmed appointments with after < ends_at <= until (from the first when
+        `after` is None), by end, through at most `max_weeks` weeks of time: a worker that was
+        down catches up in bounded steps. Returns them and the instant up to which the answer
+        is complete. In a write view they are locked (skipping rows another writer holds)."""
+        if after is None:
+            first = self._s.value("SELECT min(ends_at) FROM appointments WHERE status = 'confirmed'")
+            if first is None:
+                return [], until
+            after = first - timedelta(seconds=1)
+        reached = min(until, after + timedelta(weeks=max(1, max_weeks)))
+        lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
+        found = self._s.dicts(
+            _APPT_SELECT
+            + sql.SQL(" WHERE status = 'confirmed' AND ends_at > %s AND ends_at <= %s ORDER BY ends_at, uid COLLATE \"C\"")
+            + lock,
+            (after, reached),
+        )
+        return [conv.appointment(r) for r in found], reached
+
+    def completion_horizon(self) -> datetime | None:
+        """Every stored-confirmed appointment ending at or before this instant has been
+        written down as completed (None: not known yet). Locked inside a write view, so two
+        workers never catch up over the same stretch at once."""
+        seconds = CounterRepo(self._s).get(COMPLETED_UNTIL)
+        return datetime.fromtimestamp(seconds, UTC) if seconds else None
+
+    def set_completion_horizon(self, at: datetime) -> None:
+        CounterRepo(self._s).set(COMPLETED_UNTIL, int(at.timestamp()))
 
     def successor_of(self, uid: str) -> str | None:
         if not isinstance(uid, str):
@@ -460,9 +525,7 @@ class EventRepo:
 
     def append(self, type: EventType, data: dict[str, Any], at: datetime) -> Event:
         self._s.require_writable()
-        if not self._s.holds_events_lock:
-            self._s.execute("SELECT pg_advisory_xact_lock(%s)", (EVENTS_LOCK,))
-            self._s.holds_events_lock = True
+        self._s.take_turn(EVENTS_LOCK)
         event = Event(id="evt_pending", type=type, created_at=at, data=data)  # validates before writing
         row = self._s.one(
             "WITH s AS (SELECT nextval('events_seq') AS seq) "
@@ -685,7 +748,11 @@ class CounterRepo:
         self._s = session
 
     def get(self, name: str) -> int:
-        """The counter's value (0 when never set); locked until commit inside a write view."""
+        """The counter's value (0 when never set). Inside a write view it is locked until
+        commit (made first if it was never set, so there is always a row to lock): two
+        workers moving one cursor take turns, the second reading where the first left it."""
+        if self._s.writable:
+            self._s.execute("INSERT INTO counters (name, value) VALUES (%s, 0) ON CONFLICT (name) DO NOTHING", (name,))
         value = self._s.value(sql.SQL("SELECT value FROM counters WHERE name = %s") + _lock(self._s), (name,))
         return int(value) if value is not None else 0
 
@@ -703,6 +770,6 @@ def documents(session: Session) -> dict[str, Documents[Any]]:
         "admins": Documents(session, "admins", "id", Admin, "admin"),
         "types": Documents(session, "appointment_types", "key", AppointmentType, "appointment type"),
         "doctors": Documents(session, "doctors", "id", Doctor, "doctor"),
-        "secrets": Documents(session, "booking_secrets", "key_id", BookingSecret, "booking secret"),
-        "subscriptions": Documents(session, "subscriptions", "id", Subscription, "subscription"),
+        "secrets": Documents(session, "booking_secrets", "key_id", BookingSecret, "booking secret", SECRETS_LOCK),
+        "subscriptions": Documents(session, "subscriptions", "id", Subscription, "subscription", SECRETS_LOCK),
     }

@@ -21,8 +21,8 @@ Why the tables look as they do:
   keys in their order.
 - Indexes follow what the app and the worker ask: the overview (active, by start), filters by
   doctor, patient and status, the holds about to lapse, confirmed appointments by start (due
-  reminders), pending deliveries and messages by next attempt, and the attention queue
-  (deliveries by status).
+  reminders), confirmed appointments by end (completing them), pending deliveries and messages
+  by next attempt, and the attention queue (deliveries by status).
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ CREATE INDEX appointments_by_doctor ON appointments (doctor_id, starts_at, uid);
 CREATE INDEX appointments_by_patient ON appointments (patient_id, starts_at, uid);
 CREATE INDEX appointments_by_status ON appointments (status, starts_at, uid);
 CREATE INDEX appointments_holds_by_expiry ON appointments (hold_expires_at) WHERE status = 'held';
+CREATE INDEX appointments_confirmed_by_end ON appointments (ends_at, uid) WHERE status = 'confirmed';
 
 CREATE TABLE appointment_reminders_sent (
     appointment_uid text NOT NULL,
@@ -147,7 +148,7 @@ CREATE TABLE deliveries (
     event_type text NOT NULL,
     subscription_id text NOT NULL,
     url text NOT NULL,
-    status text NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
+    status text NOT NULL,
     attempts integer NOT NULL DEFAULT 0,
     created_at timestamptz NOT NULL,
     next_attempt_at timestamptz,
@@ -170,11 +171,11 @@ CREATE TABLE delivery_appointments (
 CREATE SEQUENCE messages_seq;
 CREATE TABLE messages (
     id text PRIMARY KEY,
-    channel text NOT NULL CHECK (channel IN ('email', 'sms')),
+    channel text NOT NULL,
     "to" text NOT NULL,
     subject text NOT NULL DEFAULT '',
     body text NOT NULL,
-    status text NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'outbox')),
+    status text NOT NULL,
     created_at timestamptz NOT NULL,
     appointment_uid text NOT NULL DEFAULT '',
     event_id text NOT NULL DEFAULT '',

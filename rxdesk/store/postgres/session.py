@@ -67,7 +67,8 @@ class Session:
         self.conn = conn
         self.writable = writable
         self.after_commit: list[Callable[[], None]] = []
-        self.holds_events_lock = False
+        self._held: set[int] = set()
+        self.wrote = False  # a change was made (a write that only read commits nothing)
 
     @contextmanager
     def cursor(self, *, dicts: bool = False) -> Iterator[Any]:
@@ -114,9 +115,18 @@ class Session:
         with self.cursor() as cur:
             cur.executemany(query, params_seq)
 
+    def take_turn(self, key: int) -> None:
+        """Inside a write: wait for, then hold until commit, the transaction lock `key`
+        (writers that take the same key run one after another)."""
+        if self.writable and key not in self._held:
+            self.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+            self._held.add(key)
+
     def require_writable(self) -> None:
+        """Called by every method that changes data, before it does."""
         if not self.writable:
             raise RuntimeError("this view is read-only; change data inside Store.write()")
+        self.wrote = True
 
 
 def _translated(target: Target, exc: BaseException) -> BaseException:

@@ -16,6 +16,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from rxdesk.domain.clock import Clock
 from rxdesk.domain.errors import StoreError
 from rxdesk.domain.ids import random_token
 from rxdesk.store.postgres import connect as pgconnect
@@ -42,7 +43,7 @@ class PgView:
         self.patients = repos.PatientRepo(session)
         self.events = repos.EventRepo(session)
         self.audit = repos.AuditRepo(session)
-        self.appointments = repos.AppointmentRepo(session, self.events, self.audit)
+        self.appointments = repos.AppointmentRepo(session)
         self.reminders_sent = repos.ReminderSentRepo(session)
         self.deliveries = repos.DeliveryRepo(session)
         self.messages = repos.MessageRepo(session)
@@ -153,11 +154,12 @@ class PgStore:
     backend = "postgresql"
 
     def __init__(self, url: str, data_dir: str | Path, *, pool_size: int = 4,
-                 check_schema: bool = True) -> None:
+                 check_schema: bool = True, clock: Clock | None = None) -> None:
         self.target = pgconnect.parse_url(url)
         self.data_dir = Path(data_dir)
         self.pool_size = pool_size
         self.check_schema = check_schema
+        self.clock = clock  # the service clock; the database's own clock is never asked
         self._pool: Any = None
         self._lock = threading.Lock()
         self._listener: Listener | None = None
@@ -225,9 +227,10 @@ class PgStore:
         token = random_token(16)
         with self._transaction("BEGIN", writable=True) as session:
             yield PgView(session)
-            session.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, token))
+            if session.wrote:
+                session.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, token))
         listener = self._listener
-        if listener is not None:
+        if listener is not None and session.wrote:
             listener.wait_for_token(token, OWN_CHANGE_WAIT)
         for callback in session.after_commit:
             callback()
@@ -251,7 +254,7 @@ class PgStore:
                 raise
             try:
                 conn.execute("COMMIT")
-                if writable:
+                if session.wrote:
                     self.commits += 1
             except Exception as exc:
                 if isinstance(_translated(self.target, exc), StoreError):

@@ -135,6 +135,7 @@ def import_data_dir(pg: PgStore, tiny: Any) -> Counts:
             raise Refused(f"the {pg.where} already holds rxdesk data; import only into an empty database "
                           "(a new one: createdb, then rxdesk store init)")
         session = target.session
+        session.require_writable()
         org = view.org.get()
         if org is not None:
             target.org.put(org)
@@ -258,6 +259,7 @@ def compare(pg: PgStore, tiny: Any) -> Comparison:
 def wipe(view: Any) -> None:
     """Delete every row and restart every sequence, inside the caller's transaction."""
     session = view.session
+    session.require_writable()
     tables = [r[0] for r in session.rows(
         "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'rxdesk_schema'")]
     if tables:
@@ -271,6 +273,7 @@ def bulk_load(view: Any, *, org: Any, admins: list[Any], types: list[Any], docto
               patients: list[Any], appointment_docs: list[dict[str, Any]], links: list[tuple[str, str]],
               audit_docs: list[dict[str, Any]]) -> None:
     """Rows already checked by their maker (the demo's generator), written with COPY."""
+    view.session.require_writable()
     view.org.put(org)
     for item in admins:
         view.admins.put(item)

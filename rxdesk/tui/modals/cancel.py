@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, OptionList, Static
 
-from rxdesk.domain.errors import RxdeskError
-from rxdesk.domain.models import Appointment
-from rxdesk.tui.work import call_service
+from rxdesk.tui.modals.reason import ReasonModal
+from rxdesk.tui.text import shown
 
 COMMON_REASONS = (
     "Patient asked to cancel",
@@ -25,25 +20,15 @@ COMMON_REASONS = (
 )
 
 
-class CancelModal(ModalScreen[Appointment | None]):
-    """Dismisses with the cancelled appointment, or None when the agent backs out.
-
-    `on_saved` runs as soon as the cancellation is on disk, before the dialog closes, so the
-    row behind it already shows the new status in the one repaint that closing causes."""
+class CancelModal(ReasonModal):
+    """Dismisses with the cancelled appointment, or None when the agent backs out."""
 
     BINDINGS = [Binding("escape", "keep", "Keep the appointment")]
-
-    def __init__(self, uid: str, summary: str, *, on_saved: Callable[[Appointment], Any] | None = None) -> None:
-        super().__init__()
-        self.uid = uid
-        self.summary = summary
-        self.on_saved = on_saved
-        self.busy = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="cancel-dialog"):
             yield Label("Cancel appointment", classes="dialog-title")
-            yield Static(self.summary, id="cancel-summary", classes="dialog-body", markup=False)
+            yield Static(shown(self.summary), id="cancel-summary", classes="dialog-body", markup=False)
             yield Label("Reason")
             yield Input(
                 placeholder="why it is cancelled (required)",
@@ -55,9 +40,6 @@ class CancelModal(ModalScreen[Appointment | None]):
             yield Label("Common reasons (tab, then enter to pick)", classes="dialog-hint")
             yield OptionList(*COMMON_REASONS, id="common-reasons")
             yield Static("enter cancel the appointment · escape keep it", classes="dialog-hint")
-
-    def on_mount(self) -> None:
-        self.query_one("#reason", Input).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
@@ -74,30 +56,5 @@ class CancelModal(ModalScreen[Appointment | None]):
         if not reason:
             self._refuse("A reason is required: type one or pick a common reason.")
             return
-        self.busy = True
         desk = self.app.desk
-        call_service(
-            self,
-            lambda: desk.appointments.cancel_appointment(self.uid, reason, desk.agent),
-            done=self._saved,
-            failed=self._failed,
-            group="cancel",
-        )
-
-    def _saved(self, appointment: Appointment) -> None:
-        if self.on_saved is not None:
-            self.on_saved(appointment)
-        self.dismiss(appointment)
-
-    def _failed(self, exc: RxdeskError) -> None:
-        self.busy = False
-        self._refuse(str(exc))
-
-    def _refuse(self, message: str) -> None:
-        self.query_one("#reason-error", Static).update(message)
-        field = self.query_one("#reason", Input)
-        field.add_class("-invalid")
-        field.focus()
-
-    def action_keep(self) -> None:
-        self.dismiss(None)
+        self.save(lambda: desk.appointments.cancel_appointment(self.uid, reason, desk.agent), group="cancel")

@@ -24,6 +24,7 @@ class AppointmentScreen(DetailScreen):
 
     BINDINGS = [
         Binding("c", "cancel_appointment", "Cancel"),
+        Binding("n", "attendance", "Attendance"),
         Binding("r", "rebook", "Rebook"),
         Binding("p", "patient", "Patient"),
         Binding("d", "doctor", "Doctor"),
@@ -83,6 +84,10 @@ class AppointmentScreen(DetailScreen):
             rows.append(("Cancelled", f"{local(appt.cancelled_at)} by {appt.cancelled_by or '—'}"))
         if appt.cancel_reason:
             rows.append(("Reason", appt.cancel_reason))
+        if appt.attendance_at:
+            rows.append(("Attendance", f"{appt.status.value}, marked {local(appt.attendance_at)} by "
+                                       f"{appt.attendance_by or '—'}"))
+            rows.append(("Note", appt.attendance_note or "—"))
         if detail.cancellable:
             rows.append(("Cannot cancel", detail.cancellable))
         self.query_one("#appointment-main", Static).update(fields_grid(rows))
@@ -143,6 +148,9 @@ class AppointmentScreen(DetailScreen):
 
     def action_cancel_appointment(self) -> None:
         self.app.start_cancel(self.uid, on_done=lambda _appt: self.reload())
+
+    def action_attendance(self) -> None:
+        self.app.start_attendance(self.uid, on_done=lambda _appt: self.reload())
 
     def action_rebook(self) -> None:
         self.app.open_rebook(self.uid)

@@ -1,5 +1,5 @@
 """Section 3: doctors; the detail with contact data, the week, a slot preview, the
-troubleshooter, and the editable mobile phone number."""
+troubleshooter, the editable mobile phone number and the meeting room."""
 
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ from rxdesk.domain.models import AppointmentType, Doctor
 from rxdesk.domain.phones import display_phone, region_for_zone
 from rxdesk.domain.slots import SlotDiagnosis
 from rxdesk.domain.times import zone
-from rxdesk.services.doctors import WEEKDAYS, DoctorDetail
+from rxdesk.services.doctors import WEEKDAYS, DoctorDetail, RoomChange, check_room_url
 from rxdesk.services.rebooking import OpenSlot
+from rxdesk.tui.modals.confirm import TextPromptModal
 from rxdesk.tui.screens.base import DeskScreen, DetailScreen
-from rxdesk.tui.text import fields_grid, literal, plain
+from rxdesk.tui.text import fields_grid, literal, plain, shown
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -123,6 +124,7 @@ class DoctorDetailScreen(DetailScreen):
 
     BINDINGS = [
         Binding("m", "edit_phone", "Edit mobile"),
+        Binding("o", "change_room", "New room"),
         Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
@@ -200,6 +202,49 @@ class DoctorDetailScreen(DetailScreen):
     def action_edit_phone(self) -> None:
         self.query_one("#doctor-phone", Input).focus()
 
+    def action_change_room(self) -> None:
+        """`o`: a new meeting room (a URL, or empty for a fresh one); the doctor's upcoming
+        appointments move to it."""
+        desk = self.app.desk
+        doctor_id = self.doctor_id
+
+        def ask(found: tuple[Doctor, int, str]) -> None:
+            doctor, moving, base = found
+
+            def check(text: str) -> str | None:
+                if not text.strip():
+                    return None
+                try:
+                    check_room_url(text)
+                except RxdeskError as exc:
+                    return str(exc)
+                return None
+
+            def answered(text: str | None) -> None:
+                if text is None:
+                    return
+                url = text.strip() or None
+                call_service(self, lambda: desk.doctors.set_room(doctor_id, url=url, new=url is None, agent=desk.agent),
+                             done=self._room_changed, group="doctor-room")
+
+            self.app.push_screen(TextPromptModal(
+                "New meeting room",
+                f"{doctor.name} meets in {doctor.room_url or '(no room)'}.\n"
+                f"{moving} held or confirmed appointment{'' if moving == 1 else 's'} that {'has' if moving == 1 else 'have'} "
+                "not started move to the new room; started and past ones keep theirs.\n"
+                f"Type the new room's URL, or leave it empty for a fresh room under {base}.",
+                placeholder="https://… (empty: a fresh room)", check=check), answered)
+
+        call_service(self, lambda: (desk.doctors.get(doctor_id), desk.doctors.room_preview(doctor_id),
+                                    desk.org().jitsi_base_url), done=ask, group="doctor-room")
+
+    def _room_changed(self, change: RoomChange) -> None:
+        self.app.note_own_write()
+        moved = len(change.moved)
+        self.app.notify(f"{change.doctor.name}: meeting room {change.doctor.room_url}; "
+                        f"{moved} upcoming appointment{'' if moved == 1 else 's'} moved to it", title="Room changed")
+        self.reload()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "doctor-phone":
             return
@@ -217,7 +262,7 @@ class DoctorDetailScreen(DetailScreen):
 
         def refused(exc: RxdeskError) -> None:
             event.input.add_class("-invalid")
-            self.query_one("#doctor-phone-error", Static).update(str(exc))
+            self.query_one("#doctor-phone-error", Static).update(shown(str(exc)))
 
         call_service(self, lambda: desk.doctors.set_phone(self.doctor_id, number, desk.agent),
                      done=saved, failed=refused, group="doctor-phone")

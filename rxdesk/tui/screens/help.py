@@ -15,6 +15,7 @@ GENERAL = (
     ("escape", "back / leave a field"),
     ("/", "filters or search"),
     ("c", "cancel the selected appointment (type a reason, enter confirms, escape aborts)"),
+    ("n", "attendance: mark the selected appointment no_show or completed (with a reason)"),
     ("r", "rebook the selected appointment"),
     ("p / d", "the appointment's patient / doctor"),
     ("j / k, ↓ / ↑", "move; past the last row turns the page"),

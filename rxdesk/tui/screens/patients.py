@@ -9,7 +9,7 @@ from textual.widgets import Input, Static
 
 from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import Page
-from rxdesk.services.patients import PatientDetail
+from rxdesk.services.patients import PatientDetail, tally
 from rxdesk.tui.screens.base import DeskScreen, DetailScreen
 from rxdesk.tui.text import fields_grid
 from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
@@ -136,8 +136,8 @@ class PatientDetailScreen(DetailScreen):
         upcoming = detail.upcoming.items
         history = detail.history.items
         self.query_one("#patient-appointments-title", Static).update(
-            f"{len(upcoming)} upcoming, then the {len(history)} most recent past appointments "
-            f"(times in {tz})"
+            f"{tally(detail.counts)} — listed: from now on, then the {len(history)} most recent "
+            f"past (times in {tz})"
         )
         self.query_one(AppointmentTable).show_rows([*upcoming, *history], tz)
 

@@ -7,11 +7,12 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from rxdesk.domain.errors import Conflict, RxdeskError
-from rxdesk.domain.models import Appointment
+from rxdesk.domain.models import Appointment, AppointmentStatus
 from rxdesk.domain.times import format_local
 from rxdesk.services.rebooking import MAX_DAYS, OpenSlot, SlotChoice
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DetailScreen
+from rxdesk.tui.text import shown
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -55,7 +56,7 @@ class RebookScreen(DetailScreen):
         self.reload()
 
     def _cannot(self, exc: RxdeskError) -> None:
-        self.query_one("#rebook-summary", Static).update(f"Cannot rebook {self.uid}: {exc}")
+        self.query_one("#rebook-summary", Static).update(shown(f"Cannot rebook {self.uid}: {exc}"))
         self.app.notify(str(exc), severity="warning", title="Not rebookable")
 
     def _show(self, choice: SlotChoice) -> None:
@@ -93,7 +94,9 @@ class RebookScreen(DetailScreen):
         message = (f"Move {self.choice.patient_name}'s {self.choice.appointment_type.name} of "
                    f"{format_local(appt.starts_at, self.choice.zone)} to {when} ({self.choice.zone}) "
                    f"with {slot.doctor_name}?\n"
-                   f"{appt.uid} is cancelled and linked to the new appointment.")
+                   + (f"{appt.uid} stays no_show and is linked to the new, confirmed appointment."
+                      if appt.status is AppointmentStatus.no_show
+                      else f"{appt.uid} is cancelled and linked to the new appointment."))
 
         def answered(yes: bool | None) -> None:
             if yes:

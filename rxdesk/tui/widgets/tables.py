@@ -62,10 +62,11 @@ class DeskTable(DataTable):
 
 
 class AppointmentTable(DeskTable):
-    """Appointments with the same keys everywhere: enter, c, r, p, d."""
+    """Appointments with the same keys everywhere: enter, c, n, r, p, d."""
 
     BINDINGS = [
         Binding("c", "cancel_appointment", "Cancel"),
+        Binding("n", "attendance", "Attendance"),
         Binding("r", "rebook", "Rebook"),
         Binding("p", "patient", "Patient"),
         Binding("d", "doctor", "Doctor"),
@@ -167,6 +168,10 @@ class AppointmentTable(DeskTable):
     def action_cancel_appointment(self) -> None:
         if (row := self.selected) is not None:
             self.app.start_cancel(row.uid, on_done=self.mark)
+
+    def action_attendance(self) -> None:
+        if (row := self.selected) is not None:
+            self.app.start_attendance(row.uid, on_done=self.mark)
 
     def action_rebook(self) -> None:
         if (row := self.selected) is not None:

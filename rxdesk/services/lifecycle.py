@@ -1,0 +1,94 @@
+"""Writing down what time decided (DESIGN: Appointment lifecycle, "Time moves the state").
+
+Every read already shows a lapsed hold as expired and an ended confirmed appointment as
+completed (`lifecycle.effective_status`). These functions make the store catch up, inside the
+caller's write, each change with its event and its audit entry:
+
+- `catch_up`: the maintenance tick's step, bounded however long no tick ran;
+- `expire_lapsed_holds`: a write that takes a slot first expires a lapsed hold lying there, so
+  the store never holds two active-looking appointments on one doctor's time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rxdesk.domain import lifecycle
+from rxdesk.domain.models import Appointment, AppointmentStatus, EventType, appointment_target
+from rxdesk.domain.times import format_utc
+from rxdesk.services.base import record
+from rxdesk.services.events import appointment_data, publish
+from rxdesk.store.tinystore import TinyView
+
+# Week segments one tick reads looking for ended appointments: a week of backlog is one tick,
+# a store that never had completions written catches up over a few.
+CATCH_UP_WEEKS = 8
+
+
+@dataclass
+class CaughtUp:
+    expired: list[Appointment] = field(default_factory=list)
+    completed: list[Appointment] = field(default_factory=list)
+
+
+def expire_hold(view: TinyView, appt: Appointment, now: datetime, actor: str, **details: str) -> Appointment:
+    expired = lifecycle.expire(appt, now)
+    view.appointments.put(expired)
+    publish(view, EventType.APPOINTMENT_HOLD_EXPIRED, appointment_data(expired), now)
+    record(view, at=now, actor=actor, action="appointment.expire", target=appointment_target(appt.uid),
+           details={"hold_expires_at": format_utc(appt.hold_expires_at) if appt.hold_expires_at else None,
+                    **details})
+    return expired
+
+
+def complete(view: TinyView, appt: Appointment, now: datetime, actor: str) -> Appointment:
+    completed = lifecycle.complete(appt, now)
+    view.appointments.put(completed)
+    publish(view, EventType.APPOINTMENT_COMPLETED, appointment_data(completed), now)
+    record(view, at=now, actor=actor, action="appointment.complete", target=appointment_target(appt.uid),
+           details={"ends_at": format_utc(appt.ends_at)})
+    return completed
+
+
+def expire_lapsed_holds(view: TinyView, doctor_id: str, start: datetime, end: datetime, now: datetime,
+                        actor: str) -> list[Appointment]:
+    """Expire the doctor's lapsed holds overlapping [start, end), in the caller's write."""
+    lapsed = [a for a in view.appointments.active_for_doctor(doctor_id, start, end)
+              if lifecycle.effective_status(a, now) is AppointmentStatus.expired]
+    return [expire_hold(view, a, now, actor, why="its slot was booked after the hold lapsed") for a in lapsed]
+
+
+def _ended(view: TinyView, now: datetime) -> tuple[list[Appointment], datetime, datetime | None]:
+    horizon = view.appointments.completion_horizon()
+    if horizon is not None and horizon >= now:
+        return [], horizon, horizon
+    ended, reached = view.appointments.confirmed_ended(horizon, now, max_weeks=CATCH_UP_WEEKS)
+    return ended, reached, horizon
+
+
+def has_catching_up(view: TinyView, now: datetime) -> bool:
+    """Cheap reads: is there a lapsed hold or an ended appointment still stored as active, or
+    weeks not yet looked through? (An idle tick reads this and writes nothing.)"""
+    if view.appointments.held_expiring(now):
+        return True
+    ended, reached, _horizon = _ended(view, now)
+    return bool(ended) or reached < now
+
+
+def catch_up(view: TinyView, now: datetime, actor: str) -> CaughtUp:
+    """Write down every lapsed hold as expired and every ended confirmed appointment as
+    completed (APPOINTMENT_HOLD_EXPIRED, APPOINTMENT_COMPLETED, audit), in the caller's write.
+
+    Ended appointments are found through the weeks since the last catch-up (a cursor kept in
+    the store), never by reading the history; a store that never had them written down catches
+    up CATCH_UP_WEEKS week segments per call."""
+    done = CaughtUp()
+    for appt in view.appointments.held_expiring(now):
+        done.expired.append(expire_hold(view, appt, now, actor))
+    ended, reached, horizon = _ended(view, now)
+    for appt in ended:
+        done.completed.append(complete(view, appt, now, actor))
+    if horizon is None or reached > horizon:
+        view.appointments.set_completion_horizon(reached)
+    return done

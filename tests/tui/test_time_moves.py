@@ -1,0 +1,29 @@
+"""With no worker running, the open app still shows what time has decided."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rxdesk.services import Desk
+from rxdesk.tui.widgets.tables import AppointmentTable
+from tests.helpers import make_appointment
+from tests.tui.conftest import make_app, settle, wait_for_workers
+
+
+async def test_a_hold_that_lapses_leaves_the_open_overview_without_a_worker(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+    held = make_appointment(clinic, start=now + timedelta(days=1), status="held", hold_minutes=10,
+                            created_at=now - timedelta(minutes=5))
+    confirmed = make_appointment(clinic, start=now + timedelta(days=1, hours=2))
+    app = make_app(clinic, worker=False, tick_seconds=0.1)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        assert list(table.rows_by_uid) == [held.uid, confirmed.uid]
+        clock.advance(minutes=6)  # the hold lapses; nothing writes
+        for _ in range(100):
+            await pilot.pause(0.05)
+            await wait_for_workers(app)
+            if held.uid not in table.rows_by_uid:
+                break
+        assert list(table.rows_by_uid) == [confirmed.uid]
+    assert clinic.appointments.get(held.uid).status.value == "held"  # as stored: nothing was written
