@@ -6,7 +6,7 @@ import getpass
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -60,7 +60,7 @@ class Settings:
     sms_token: str | None = None
     # A PostgreSQL URL: the store lives there instead of the data dir (which then keeps only
     # master.key and logs/).
-    database_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)  # may carry a password
 
     @classmethod
     def from_env(

@@ -289,3 +289,42 @@ def test_a_store_opened_on_another_database_sees_none_of_this_one(clinic: Desk, 
         other.close()
     finally:
         pg_server.drop(name)
+
+
+def test_a_password_in_the_url_reaches_no_output_log_audit_or_table(clinic: Desk, now, cli_env, pg_server) -> None:  # type: ignore[no-untyped-def]
+    """The URL carries the password (the case SECURITY.md advises against): it still appears in
+    nothing rxdesk writes: a worker's log, a change, refusals, the logs folder, the audit."""
+    with psycopg.connect(clinic.settings.database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}; "
+                             "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}").format(
+                                 role=sql.Identifier(PASSWORD_ROLE)))
+        dbname = conn.info.dbname
+    url = Urls(pg_server).url_tcp(dbname=dbname)
+    assert PASSWORD in url
+    env = {**cli_env, "RXDESK_DATABASE_URL": url}
+    appt = make_appointment(clinic, start=now + timedelta(days=1))
+    said = [run_cli(*args, env=env) for args in (
+        ("worker", "--once"),
+        ("appointments", "cancel", appt.uid, "--reason", "moved away"),
+        ("appointments", "cancel", appt.uid, "--reason", "again"),  # refused: already cancelled
+        ("appointments", "show", "no-such-uid"),
+    )]
+    assert [r.code for r in said] == [0, 0, 1, 1]
+    assert "started" not in said[0].out or dbname in said[0].out
+    text = "".join(r.out + r.err for r in said)
+    logs = clinic.settings.data_dir / "logs"
+    text += "".join(p.read_text() for p in logs.rglob("*") if p.is_file()) if logs.exists() else ""
+    with psycopg.connect(clinic.settings.database_url) as conn:
+        text += str(conn.execute("SELECT * FROM audit").fetchall()) + str(conn.execute("SELECT * FROM events").fetchall())
+    assert PASSWORD not in text
+    assert [a.actor for a in clinic.store.read().audit.for_target(f"appointment:{appt.uid}")] == ["admin:tester"]
+
+
+def test_demo_and_provision_may_start_from_an_empty_database(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("patients", "list").code == 1  # refused: nothing there yet
+    assert cli("demo", "--appointments", "50").code == 0
+    assert cli("patients", "list").code == 0
+    refused = cli("demo", "--appointments", "50")
+    assert refused.code == 1 and "already holds data" in refused.err and "--replace" in refused.err
+    assert cli("demo", "--appointments", "60", "--replace").code == 0
+    assert cli("provision", str(CLINIC_TOML)).code == 0
