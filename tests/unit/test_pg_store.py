@@ -328,3 +328,60 @@ def test_demo_and_provision_may_start_from_an_empty_database(cli) -> None:  # ty
     assert refused.code == 1 and "already holds data" in refused.err and "--replace" in refused.err
     assert cli("demo", "--appointments", "60", "--replace").code == 0
     assert cli("provision", str(CLINIC_TOML)).code == 0
+
+
+def drop_connection_on(monkeypatch, pg_server, cls, method: str, at_call: int) -> None:  # type: ignore[no-untyped-def]
+    """The server (or the network) drops the connection of whoever calls `cls.method` for the
+    `at_call`-th time, right after that call did its work."""
+    real = getattr(cls, method)
+    calls = [0]
+
+    def dropping(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real(self, *args, **kwargs)
+        calls[0] += 1
+        if calls[0] == at_call:
+            pid = self._s.value("SELECT pg_backend_pid()")
+            with pg_server.admin() as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        return result
+
+    monkeypatch.setattr(cls, method, dropping)
+
+
+def test_a_connection_lost_mid_tick_leaves_the_ticks_work_undone_then_done_once(  # type: ignore[no-untyped-def]
+        clinic: Desk, now, pg_server, receiver, monkeypatch) -> None:
+    from rxdesk.store.postgres import repos
+    from rxdesk.worker.tick import Maintenance
+    from tests.unit.test_worker import only_rule, subscribe
+
+    only_rule(clinic, "gp-consult", "patient", 60)
+    subscribe(clinic, receiver, "APPOINTMENT_REMINDER_DUE")
+    uids = [make_appointment(clinic, start=now + timedelta(minutes=10 + i), minutes=1).uid for i in range(6)]
+    lapsed = make_appointment(clinic, start=now + timedelta(days=1), status=S.held, created_at=now - timedelta(hours=1))
+    before = fingerprint(clinic.settings.data_dir)
+
+    # Phase one (expire, fire, fan out, claim) loses its connection after the third reminder.
+    with monkeypatch.context() as patch:
+        drop_connection_on(patch, pg_server, repos.ReminderSentRepo, "add", 3)
+        with pytest.raises(StoreUnavailable, match="nothing was changed"):
+            Maintenance(clinic).tick()
+    assert fingerprint(clinic.settings.data_dir) == before  # not one reminder, expiry or event
+    assert receiver.received == []
+
+    # Phase three (recording what was sent) loses its connection: the sends happened, their
+    # results were not written; the claims stay leased and go out again, same ids, once the
+    # lease has run out.
+    with monkeypatch.context() as patch:
+        # phase one puts each delivery twice (made, then claimed): the 14th put is in phase three
+        drop_connection_on(patch, pg_server, repos.DeliveryRepo, "put", 6 + 6 + 2)
+        with pytest.raises(StoreUnavailable):
+            Maintenance(clinic).tick()
+    view = clinic.store.read()
+    fired = [e for _, e in view.events.after(0) if e.type is EventType.APPOINTMENT_REMINDER_DUE]
+    assert sorted(e.data["appointment"]["uid"] for e in fired) == sorted(uids)  # phase one committed whole
+    assert view.appointments.require(lapsed.uid).status is S.expired
+    assert all(d.lease_owner and d.status.value == "pending" for d in view.deliveries.newest())
+    assert len(receiver.received) == 6
+    report = Maintenance(clinic).tick(now + timedelta(minutes=6))  # past the lease
+    assert report.reminders == 0 and report.delivered == 6
+    assert {r.headers["webhook-id"] for r in receiver.received} == {e.id for e in fired}
