@@ -385,3 +385,31 @@ def test_a_connection_lost_mid_tick_leaves_the_ticks_work_undone_then_done_once(
     report = Maintenance(clinic).tick(now + timedelta(minutes=6))  # past the lease
     assert report.reminders == 0 and report.delivered == 6
     assert {r.headers["webhook-id"] for r in receiver.received} == {e.id for e in fired}
+
+
+def test_statuses_at_an_instant_are_the_domains_rule(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    """Every status filter, at instants before, inside and after holds and appointments,
+    matches exactly what `lifecycle.status_at` says of each appointment."""
+    import itertools
+    import random
+
+    from rxdesk.domain.lifecycle import status_at
+    from rxdesk.domain.queries import AppointmentQuery
+
+    rng = random.Random(11)
+    made = []
+    for i, status in enumerate([*S] * 3):
+        start = now + timedelta(hours=rng.randint(-30, 30), minutes=40 * i)
+        made.append(make_appointment(clinic, start=start, status=status, doctor_id=f"dr-{'weber osei sato'.split()[i % 3]}",
+                                     created_at=start - timedelta(minutes=rng.randint(5, 60)), hold_minutes=30, minutes=20))
+    instants = [now + timedelta(hours=h) for h in (-40, -1, 0, 1, 40)]
+    view = clinic.store.read()
+    for size in (1, 2):
+        for wanted in itertools.combinations(sorted(s.value for s in S), size):
+            for at in instants:
+                found = {a.uid for a in view.appointments.search(AppointmentQuery(statuses=frozenset(wanted), as_of=at)).items}
+                expected = {a.uid for a in made
+                            if status_at(a.status.value, a.hold_expires_at, a.ends_at, at).value in wanted}
+                assert found == expected, (wanted, at)
+                counted = view.appointments.count(AppointmentQuery(statuses=frozenset(wanted), as_of=at))
+                assert counted == len(expected)

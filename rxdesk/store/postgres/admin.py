@@ -3,8 +3,10 @@ dir, compare the two. Each opens its own connections and closes them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from rxdesk.domain.errors import Refused
 from rxdesk.store.postgres import connect as pgconnect
@@ -44,17 +46,20 @@ def _data_dir_store(source: Path):  # type: ignore[no-untyped-def]
     return TinyStore(source)
 
 
-def import_into(url: str, data_dir: Path, source: Path) -> tuple[str, Counts]:
+T = TypeVar("T")
+
+
+def _between(url: str, data_dir: Path, source: Path, do: Callable[[PgStore, Any], T]) -> tuple[str, T]:
     pg = PgStore(url, data_dir)
     try:
-        return pg.where, import_data_dir(pg, _data_dir_store(source))
+        return pg.where, do(pg, _data_dir_store(source))
     finally:
         pg.close()
+
+
+def import_into(url: str, data_dir: Path, source: Path) -> tuple[str, Counts]:
+    return _between(url, data_dir, source, import_data_dir)
 
 
 def compare_with(url: str, data_dir: Path, source: Path) -> tuple[str, Comparison]:
-    pg = PgStore(url, data_dir)
-    try:
-        return pg.where, compare(pg, _data_dir_store(source))
-    finally:
-        pg.close()
+    return _between(url, data_dir, source, compare)

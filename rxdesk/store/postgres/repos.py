@@ -43,6 +43,17 @@ ACTIVE = ("held", "confirmed")
 CHUNK = 500  # rows fetched at a time when a listing is walked lazily
 
 
+def upsert(table: str, columns: list[str], key: str) -> sql.Composed:
+    """INSERT of one row of `columns`, replacing the row with the same `key`."""
+    return sql.SQL("INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT ({k}) DO UPDATE SET {sets}").format(
+        t=sql.Identifier(table),
+        cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        k=sql.Identifier(key),
+        sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns if c != key),
+    )
+
+
 def _lock(session: Session) -> sql.Composable:
     return sql.SQL(" FOR UPDATE") if session.writable else sql.SQL("")
 
@@ -172,14 +183,7 @@ class PatientRepo:
 
     def put_many(self, items: list[Patient]) -> None:
         self._s.require_writable()
-        columns = [*PATIENT_COLUMNS, "name_key", "search_text"]
-        query = sql.SQL("INSERT INTO patients ({cols}) VALUES ({vals}) ON CONFLICT (id) DO UPDATE SET {sets}").format(
-            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
-            vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-            sets=sql.SQL(", ").join(
-                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns if c != "id"
-            ),
-        )
+        query = upsert("patients", [*PATIENT_COLUMNS, "name_key", "search_text"], "id")
         self._s.many(query, [patient_row(p) for p in items])
 
     def delete(self, key: str) -> None:
@@ -232,34 +236,38 @@ APPOINTMENT_COLUMNS = conv.fields(Appointment)
 COMPLETED_UNTIL = "appointments.completed_until"
 
 
+# The status at an instant (`lifecycle.status_at`), for the four that time changes: a condition
+# on the stored columns (each takes the instant once), and the stored statuses it may come from.
+_STATUS_AT = {
+    "held": ("(status = 'held' AND (hold_expires_at IS NULL OR hold_expires_at > %s))", {"held"}),
+    "expired": ("(status = 'expired' OR (status = 'held' AND hold_expires_at <= %s))", {"expired", "held"}),
+    "confirmed": ("(status = 'confirmed' AND ends_at > %s)", {"confirmed"}),
+    "completed": ("(status = 'completed' OR (status = 'confirmed' AND ends_at <= %s))", {"completed", "confirmed"}),
+}
+
+
 def status_filter(statuses: frozenset[str], as_of: datetime | None) -> tuple[sql.Composable, list[Any]]:
-    """A WHERE part matching appointments whose status at `as_of` is one of `statuses`
-    (`lifecycle.status_at`: a held one past its hold expiry is expired, a confirmed one past
-    its end is completed), or whose stored status is, when `as_of` is None. Written as one
-    condition per status on the stored columns, so the indexes on status still serve it."""
+    """A WHERE part matching appointments whose status at `as_of` is one of `statuses` (a held
+    one past its hold expiry is expired, a confirmed one past its end is completed), or whose
+    stored status is, when `as_of` is None. One condition per status on the stored columns,
+    behind the stored statuses they can come from: the indexes on status still serve it."""
     if as_of is None:
         return sql.SQL("status = ANY(%s)"), [sorted(statuses)]
-    parts: list[sql.Composable] = []
-    args: list[Any] = []
-    plain = sorted(statuses - {"held", "confirmed", "expired", "completed"})
-    if plain:
-        parts.append(sql.SQL("status = ANY(%s)"))
-        args.append(plain)
-    if "held" in statuses:
-        parts.append(sql.SQL("(status = 'held' AND (hold_expires_at IS NULL OR hold_expires_at > %s))"))
+    plain = sorted(statuses - _STATUS_AT.keys())
+    parts: list[sql.Composable] = [sql.SQL("status = ANY(%s)")] if plain else []
+    args: list[Any] = [plain] if plain else []
+    stored = set(plain)
+    for status in sorted(statuses & _STATUS_AT.keys()):
+        condition, sources = _STATUS_AT[status]
+        parts.append(sql.SQL(condition))  # a constant of this module
         args.append(as_of)
-    if "expired" in statuses:
-        parts.append(sql.SQL("status = 'expired' OR (status = 'held' AND hold_expires_at <= %s)"))
-        args.append(as_of)
-    if "confirmed" in statuses:
-        parts.append(sql.SQL("(status = 'confirmed' AND ends_at > %s)"))
-        args.append(as_of)
-    if "completed" in statuses:
-        parts.append(sql.SQL("status = 'completed' OR (status = 'confirmed' AND ends_at <= %s)"))
-        args.append(as_of)
+        stored |= sources
     if not parts:
         return sql.SQL("false"), []
-    return sql.SQL("(") + sql.SQL(" OR ").join(parts) + sql.SQL(")"), args
+    where = sql.SQL("status = ANY(%s) AND (") + sql.SQL(" OR ").join(parts) + sql.SQL(")")
+    return where, [sorted(stored), *args]
+
+
 _APPT_SELECT = sql.SQL("SELECT {} FROM appointments").format(
     sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS))
 )
@@ -294,15 +302,7 @@ class AppointmentRepo:
         stored as held counts until it is written down as expired (the booking services
         expire the ones in the way in the same write)."""
         self._s.require_writable()
-        query = sql.SQL(
-            "INSERT INTO appointments ({cols}) VALUES ({vals}) ON CONFLICT (uid) DO UPDATE SET {sets}"
-        ).format(
-            cols=sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS)),
-            vals=sql.SQL(", ").join(sql.Placeholder() * len(APPOINTMENT_COLUMNS)),
-            sets=sql.SQL(", ").join(
-                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in APPOINTMENT_COLUMNS if c != "uid"
-            ),
-        )
+        query = upsert("appointments", APPOINTMENT_COLUMNS, "uid")
         self._s.many(query, [conv.params(a, APPOINTMENT_COLUMNS) for a in appts])
 
     def put_raw_many(self, docs: list[dict[str, Any]]) -> None:
@@ -652,13 +652,7 @@ class QueuedRows(Generic[R]):
 
     def put_many(self, rows: list[R]) -> None:
         self._s.require_writable()
-        query = sql.SQL("INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT (id) DO UPDATE SET {sets}").format(
-            t=self._t,
-            cols=sql.SQL(", ").join(map(sql.Identifier, self.columns)),
-            vals=sql.SQL(", ").join(sql.Placeholder() * len(self.columns)),
-            sets=sql.SQL(", ").join(
-                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in self.columns if c != "id"),
-        )
+        query = upsert(self.table, self.columns, "id")
         self._s.many(query, [conv.params(r, self.columns) for r in rows])
 
     def queued(self) -> int:
