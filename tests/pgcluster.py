@@ -125,15 +125,17 @@ class Cluster:
         hba.write_text(HBA)
         self._chown(hba)
 
-    def start(self, *, attempts: int = 5) -> None:
+    def start(self, *, attempts: int = 5, durable: bool = False) -> None:
+        """Start the server; `durable` keeps PostgreSQL's defaults for fsync and commits (what a
+        benchmark must measure), else they are off (a test cluster is never recovered)."""
         tools = bindir()
         last = ""
         for _ in range(attempts):
             port = free_port()
             self.port_file.write_text(str(port))
+            speed = [] if durable else ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
             options = " ".join([
-                f"-p {port}", f"-k {self.socket_dir}", "-c listen_addresses=127.0.0.1",
-                "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+                f"-p {port}", f"-k {self.socket_dir}", "-c listen_addresses=127.0.0.1", *speed,
                 "-c max_connections=300", "-c shared_buffers=128MB",
             ])
             try:
@@ -171,14 +173,14 @@ class Cluster:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-def start_cluster(base: Path | None = None) -> Cluster:
+def start_cluster(base: Path | None = None, *, durable: bool = False) -> Cluster:
     """A new cluster, initialised and running, in `base` or a fresh temp dir."""
     if base is None:
         base = Path(tempfile.mkdtemp(prefix="rxpg-", dir="/tmp" if os.path.isdir("/tmp") else None))
     cluster = Cluster(base)
     cluster.init()
     try:
-        cluster.start()
+        cluster.start(durable=durable)
     except BaseException:
         cluster.remove()
         raise
