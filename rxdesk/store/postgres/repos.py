@@ -617,6 +617,7 @@ class AuditRepo:
 
 
 R = TypeVar("R", bound=Entity)
+ID_BLOCK = 64
 
 
 class QueuedRows(Generic[R]):
@@ -638,8 +639,14 @@ class QueuedRows(Generic[R]):
         return self.model.model_validate(conv.pick(self.model, row))
 
     def new_id(self) -> str:
+        """The next id; numbers are taken from the sequence a block at a time (a tick makes
+        hundreds), and a number taken but not used is only a gap."""
         self._s.require_writable()
-        return f"{self.id_prefix}{int(self._s.value('SELECT nextval(%s)', (self._seq,))):012d}"
+        spare = self._s.spare_ids.setdefault(self._seq, [])
+        if not spare:
+            spare.extend(int(r[0]) for r in self._s.rows(
+                "SELECT nextval(%s) FROM generate_series(1, %s)", (self._seq, ID_BLOCK)))
+        return f"{self.id_prefix}{spare.pop(0):012d}"
 
     def get(self, row_id: str) -> R | None:
         if not isinstance(row_id, str):
@@ -674,8 +681,9 @@ class QueuedRows(Generic[R]):
         return [r[0] for r in self._s.rows(statement + lock, args)]
 
     def last_seq(self) -> int:
-        row = self._s.one(sql.SQL("SELECT last_value, is_called FROM {}").format(sql.Identifier(self._seq)))
-        return int(row[0]) if row and row[1] else 0
+        """The number in the newest row's id (0 when there is none)."""
+        newest = self._s.value(sql.SQL('SELECT max(id COLLATE "C") FROM {}').format(self._t))
+        return int(newest[len(self.id_prefix):]) if newest else 0
 
     def newest(self) -> Iterator[R]:
         """Every row, newest first, fetched a chunk at a time."""

@@ -69,6 +69,7 @@ class Session:
         self.after_commit: list[Callable[[], None]] = []
         self._held: set[int] = set()
         self.wrote = False  # a change was made (a write that only read commits nothing)
+        self.spare_ids: dict[str, list[int]] = {}  # sequence -> numbers taken, not yet used
 
     @contextmanager
     def cursor(self, *, dicts: bool = False) -> Iterator[Any]:
