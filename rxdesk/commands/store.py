@@ -32,12 +32,12 @@ def init(args: argparse.Namespace, ctx: Context) -> int:
 def import_(args: argparse.Namespace, ctx: Context) -> int:
     result = _admin(ctx).import_data_dir(args.data_dir_from)
     if args.json:
-        ctx.json({"database": result.where, "counts": result.counts, "note": result.key_note})
+        ctx.json({"database": result.where, "counts": result.counts, "notes": result.notes})
         return 0
     ctx.print(f"imported {args.data_dir_from} into the {result.where} (one transaction):")
     ctx.table(["WHAT", "ROWS"], [[kind, f"{n:,}"] for kind, n in result.counts.items()])
-    if result.key_note:
-        ctx.print(f"note: {result.key_note}")
+    for note in result.notes:
+        ctx.print(f"note: {note}")
     return 0
 
 

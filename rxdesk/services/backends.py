@@ -21,7 +21,7 @@ from rxdesk.domain.errors import ConfigError, Refused, short_path
 class ImportResult:
     where: str
     counts: dict[str, int]
-    key_note: str
+    notes: list[str]
 
 
 def _url(settings: Settings) -> str:
@@ -52,11 +52,18 @@ class StoreAdmin:
         out of the database (it goes to this desk's data dir, unless RXDESK_MASTER_KEY is set)."""
         from rxdesk.store.postgres.admin import import_into
 
+        from rxdesk.domain.times import format_utc
+
         url, src = _url(self.settings), _source(source)
-        key_note = self._check_master_key(src)
-        where, counts = import_into(url, self.settings.data_dir, src)
-        key_note = self._place_master_key(src) or key_note
-        return ImportResult(where, dict(counts.by_kind), key_note)
+        self._check_master_key(src)
+        where, counts, marked = import_into(url, self.settings.data_dir, src, at=format_utc(self.settings.clock().now()))
+        notes = [note for note in (self._place_master_key(src),) if note]
+        if marked:
+            notes.append(f"{short_path(src)} is marked as moved: rxdesk refuses it without RXDESK_DATABASE_URL "
+                         "from now on, so nobody works on a stale copy")
+        else:
+            notes.append(f"{short_path(src)} could not be marked as moved: make sure no rxdesk uses it any more")
+        return ImportResult(where, dict(counts.by_kind), notes)
 
     def check(self, source: str | Path):  # type: ignore[no-untyped-def]
         """Counts of every kind and a checksum of every appointment, data dir beside database."""
@@ -71,12 +78,12 @@ class StoreAdmin:
 
         return src / MASTER_KEY_FILE, self.settings.data_dir / MASTER_KEY_FILE
 
-    def _check_master_key(self, src: Path) -> str:
+    def _check_master_key(self, src: Path) -> None:
         theirs, ours = self._keys(src)
         if self.settings.master_key or not theirs.is_file() or not ours.is_file():
-            return ""
+            return
         if os.path.samefile(theirs, ours) or theirs.read_bytes().strip() == ours.read_bytes().strip():
-            return ""
+            return
         raise Refused(f"{short_path(ours)} is another master key than {short_path(theirs)}: the imported "
                       "secrets could not be read; move it away or set RXDESK_MASTER_KEY to the data dir's key")
 

@@ -413,3 +413,32 @@ def test_statuses_at_an_instant_are_the_domains_rule(clinic: Desk, now) -> None:
                 assert found == expected, (wanted, at)
                 counted = view.appointments.count(AppointmentQuery(statuses=frozenset(wanted), as_of=at))
                 assert counted == len(expected)
+
+
+def test_an_imported_data_dir_is_refused_without_the_database_then_checked_equal(cli_env, tmp_path, pg_server) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "source"
+    assert run_cli("--data-dir", str(source), "demo", "--appointments", "400", env={"RXDESK_DATABASE_URL": ""}).code == 0
+    made = run_cli("--data-dir", str(source), "secrets", "create", "--label", "shop", "--json",
+                   env={"RXDESK_DATABASE_URL": ""})
+    assert made.code == 0
+    name = pg_server.create()
+    try:
+        env = {**cli_env, "RXDESK_DATABASE_URL": pg_server.url(name)}
+        imported = run_cli("store", "import", str(source), "--json", env=env)
+        assert imported.code == 0, imported.err
+        answer = imported.json()
+        assert answer["counts"]["appointments"] == 400 and answer["counts"]["booking secrets"] == 1
+        assert any("master key" in n for n in answer["notes"]) and any("marked as moved" in n for n in answer["notes"])
+        stale = run_cli("--data-dir", str(source), "appointments", "list", env={"RXDESK_DATABASE_URL": ""})
+        assert stale.code == 1 and one_line(stale.err) and "moved to PostgreSQL" in stale.err
+        checked = run_cli("store", "check", str(source), "--json", env=env)
+        assert checked.code == 0 and checked.json()["same"], checked.out
+        # The secret opens in the database with the key the import put beside it (an audited reveal).
+        assert run_cli("secrets", "reveal", made.json()["key_id"], env=env).out.strip() == made.json()["secret"]
+        # One change on one side: the check says they differ.
+        uid = run_cli("appointments", "list", "--json", env=env).json()[0]["uid"]
+        assert run_cli("appointments", "cancel", uid, "--reason", "after the move", env=env).code == 0
+        differs = run_cli("store", "check", str(source), env=env)
+        assert differs.code == 1 and "DIFFERENT" in differs.out and "differ" in differs.err
+    finally:
+        pg_server.drop(name)

@@ -57,8 +57,18 @@ def _between(url: str, data_dir: Path, source: Path, do: Callable[[PgStore, Any]
         pg.close()
 
 
-def import_into(url: str, data_dir: Path, source: Path) -> tuple[str, Counts]:
-    return _between(url, data_dir, source, import_data_dir)
+def import_into(url: str, data_dir: Path, source: Path, *, at: str) -> tuple[str, Counts, bool]:
+    """Import, then mark the data dir as moved (so a process still pointed at it is refused);
+    returns whether the mark could be left."""
+    where, counts = _between(url, data_dir, source, import_data_dir)
+    from rxdesk.store import MOVED_MARK
+    from rxdesk.store.files import write_atomic
+
+    try:
+        write_atomic(source / MOVED_MARK, f"into the {where} by `rxdesk store import` at {at}\n".encode())
+    except OSError:
+        return where, counts, False
+    return where, counts, True
 
 
 def compare_with(url: str, data_dir: Path, source: Path) -> tuple[str, Comparison]:
