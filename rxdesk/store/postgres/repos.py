@@ -41,6 +41,7 @@ from rxdesk.store.postgres.session import Session
 M = TypeVar("M", bound=Entity)
 ACTIVE = ("held", "confirmed")
 CHUNK = 500  # rows fetched at a time when a listing is walked lazily
+ID_BLOCK = 64  # sequence numbers taken at a time by a write that makes many rows
 
 
 def upsert(table: str, columns: list[str], key: str) -> sql.Composed:
@@ -525,16 +526,16 @@ class EventRepo:
 
     def append(self, type: EventType, data: dict[str, Any], at: datetime) -> Event:
         self._s.require_writable()
-        self._s.take_turn(EVENTS_LOCK)
-        event = Event(id="evt_pending", type=type, created_at=at, data=data)  # validates before writing
-        row = self._s.one(
-            "WITH s AS (SELECT nextval('events_seq') AS seq) "
-            "INSERT INTO events (seq, id, type, created_at, data) "
-            "SELECT s.seq, 'evt_' || lpad(s.seq::text, 12, '0') || %s, %s, %s, %s FROM s RETURNING id",
-            (random_token(6), event.type.value, event.created_at, Json(event.to_json()["data"])),
-        )
-        assert row is not None
-        return event.model_copy(update={"id": row[0]})
+        self._s.take_turn(EVENTS_LOCK)  # before a number is taken: numbers follow commits
+        spare = self._s.spare_ids.setdefault("events_seq", [])
+        if not spare:
+            spare.extend(int(r[0]) for r in self._s.rows(
+                "SELECT nextval('events_seq') FROM generate_series(1, %s)", (ID_BLOCK,)))
+        seq = spare.pop(0)
+        event = Event(id=event_id(seq, random_token(6)), type=type, created_at=at, data=data)
+        self._s.execute("INSERT INTO events (seq, id, type, created_at, data) VALUES (%s, %s, %s, %s, %s)",
+                        (seq, event.id, event.type.value, event.created_at, Json(event.to_json()["data"])))
+        return event
 
     @staticmethod
     def _event(row: tuple[Any, ...]) -> Event:
@@ -617,7 +618,6 @@ class AuditRepo:
 
 
 R = TypeVar("R", bound=Entity)
-ID_BLOCK = 64
 
 
 class QueuedRows(Generic[R]):

@@ -86,20 +86,22 @@ class Session:
         except Exception as exc:
             raise _translated(self.store.target, exc) from None
 
+    # rows, dicts, one and value are for statements that return rows (SELECT, ... RETURNING).
+
     def rows(self, query: Any, params: Any = None) -> list[tuple[Any, ...]]:
         with self.cursor() as cur:
             cur.execute(query, params)
-            return cur.fetchall() if cur.description else []
+            return cur.fetchall()
 
     def dicts(self, query: Any, params: Any = None) -> list[dict[str, Any]]:
         with self.cursor(dicts=True) as cur:
             cur.execute(query, params)
-            return cur.fetchall() if cur.description else []
+            return cur.fetchall()
 
     def one(self, query: Any, params: Any = None) -> tuple[Any, ...] | None:
         with self.cursor() as cur:
             cur.execute(query, params)
-            return cur.fetchone() if cur.description else None
+            return cur.fetchone()
 
     def value(self, query: Any, params: Any = None) -> Any:
         row = self.one(query, params)

@@ -115,6 +115,7 @@ class DataDirReader:
 
 
 def _copy(cur: Any, table: str, columns: list[str], rows: Iterable[list[Any]]) -> int:
+    """COPY rows into `table`."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
     n = 0
