@@ -420,7 +420,8 @@ class AppointmentRepo:
         lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
         found = self._s.dicts(
             _APPT_SELECT
-            + sql.SQL(" WHERE status = 'confirmed' AND ends_at > %s AND ends_at <= %s ORDER BY ends_at, uid COLLATE \"C\"")
+            + sql.SQL(" WHERE status = 'confirmed' AND ends_at > %s AND ends_at <= %s")
+            + sql.SQL(' ORDER BY ends_at, uid COLLATE "C"')
             + lock,
             (after, reached),
         )

@@ -91,17 +91,18 @@ class Session:
     def rows(self, query: Any, params: Any = None) -> list[tuple[Any, ...]]:
         with self.cursor() as cur:
             cur.execute(query, params)
-            return cur.fetchall()
+            return list(cur.fetchall())
 
     def dicts(self, query: Any, params: Any = None) -> list[dict[str, Any]]:
         with self.cursor(dicts=True) as cur:
             cur.execute(query, params)
-            return cur.fetchall()
+            return list(cur.fetchall())
 
     def one(self, query: Any, params: Any = None) -> tuple[Any, ...] | None:
         with self.cursor() as cur:
             cur.execute(query, params)
-            return cur.fetchone()
+            row = cur.fetchone()
+            return tuple(row) if row is not None else None
 
     def value(self, query: Any, params: Any = None) -> Any:
         row = self.one(query, params)
