@@ -101,12 +101,14 @@ def measure_on_postgres(server: PgServer, built: Built, work: Path, *, runs: int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="A,B,C", help="comma-separated data sets (A, B, C)")
     parser.add_argument("--runs", type=int, default=5, help="runs per figure; the median is reported")
     parser.add_argument("--smoke", action="store_true", help="10k appointments, one run, no naive baseline by default")
     parser.add_argument("--naive", choices=["yes", "no"], default=None, help="measure the naive baseline too")
-    parser.add_argument("--out", default=None, help="where to write the report (default BENCHMARKS.md; with --smoke a temp file)")
+    parser.add_argument("--out", default=None,
+                        help="where to write the report (default BENCHMARKS.md; with --smoke a temp file)")
     parser.add_argument("--data", default=str(ROOT), help="where data sets are built and kept")
     parser.add_argument("--pg-sets", default=None,
                         help="data sets also measured on PostgreSQL (default A,B; with --smoke the smoke set; "
@@ -149,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     extra: dict[str, object] = {"cpu_reference_ms": speeds}
     if not args.smoke and "C" in results:
         extra["demo_1m_seconds"] = results["C"]["stats"]["demo_seconds"]
-    text = render(results, machine=machine(), date=datetime.now().strftime("%Y-%m-%d"), runs=runs, extra=extra, smoke=args.smoke)
+    text = render(results, machine=machine(), date=datetime.now().strftime("%Y-%m-%d"), runs=runs, extra=extra,
+                  smoke=args.smoke)
     out.write_text(text)
     print(text)
     print(f"wrote {out} in {time.perf_counter() - started:.0f} s")

@@ -40,9 +40,8 @@ class Place:
         from rxdesk.services import Desk
         from rxdesk.store import open_store
 
-        clock = FixedClock(NOW)
         settings = Settings(data_dir=self.data_dir, agent="bench", now=NOW, database_url=self.database_url)
-        return Desk(open_store(self.data_dir, self.database_url, clock=clock), clock, settings)
+        return Desk(open_store(settings), FixedClock(NOW), settings)
 
 
 def commits(store: Any) -> int:

@@ -24,9 +24,10 @@ def upcoming_confirmed(place: Place, count: int) -> list[str]:
 
     desk = place.desk()
     try:
-        page = desk.store.read().appointments.search(
-            AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW, limit=count, count=False)
-        )
+        with desk.store.read() as view:
+            page = view.appointments.search(
+                AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW, limit=count, count=False)
+            )
         return [row.uid for row in page.items]
     finally:
         desk.close()

@@ -23,7 +23,7 @@ def _serve(port_out: Any, count: Any) -> None:
     """The receiver's process: answers 204 to every POST and counts them."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length") or 0))
             with count.get_lock():
                 count.value += 1
@@ -65,7 +65,7 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
             places: DataDirPlaces | DatabasePlaces) -> dict[str, dict[str, Any]]:
     from rxdesk.domain.models import EventType
     from rxdesk.domain.queries import AppointmentQuery
-    from rxdesk.worker.tick import Maintenance
+    from rxdesk.services.maintenance import MaintenanceService
 
     who = places.backend
     figures: dict[str, dict[str, Any]] = {}
@@ -73,11 +73,11 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
     # Idle: after a first tick has caught up with what the data set had due at NOW.
     place = places.new("worker-idle")
     desk = place.desk()
-    worker = Maintenance(desk, owner="bench")
+    worker = MaintenanceService(desk, owner="bench")
     worker.tick()
     samples = [time_call(worker.tick) for _ in range(max(runs, 5))]
     cold_desk = place.desk()
-    cold = time_call(Maintenance(cold_desk, owner="bench").tick)
+    cold = time_call(MaintenanceService(cold_desk, owner="bench").tick)
     desk.close()
     cold_desk.close()
     figures["tick_idle"] = {who: median_of(samples),
@@ -97,12 +97,13 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
     tick_samples, writes, fired = [], [], []
     for run in range(runs):
         desk = places.new(f"worker-fire-{run}").desk()
-        worker = Maintenance(desk, owner="bench")
+        worker = MaintenanceService(desk, owner="bench")
         worker.tick()  # catch up first
-        page = desk.store.read().appointments.search(
-            AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW + timedelta(minutes=1),
-                             limit=FIRE + 1, count=False)
-        )
+        with desk.store.read() as view:
+            page = view.appointments.search(
+                AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW + timedelta(minutes=1),
+                                 limit=FIRE + 1, count=False)
+            )
         count = min(FIRE, len(page.items) - 1)  # a small data set has fewer upcoming
         last_start, next_start = page.items[count - 1].starts_at, page.items[count].starts_at
         note = "(ties at the boundary: a few more may fire)" if last_start == next_start else ""
@@ -134,13 +135,13 @@ def week_late(places: DataDirPlaces | DatabasePlaces, *, runs: int, log: Log) ->
     """A worker caught up at NOW, then down for a week: its next tick writes down a week of
     completed appointments and the holds that lapsed, and fires the reminders due, in one
     phase-one write (no subscriptions: nothing to send)."""
-    from rxdesk.worker.tick import Maintenance
+    from rxdesk.services.maintenance import MaintenanceService
 
     who = places.backend
     samples, reports, writes = [], [], []
     for run in range(runs):
         desk = places.new(f"worker-week-{run}").desk()
-        worker = Maintenance(desk, owner="bench")
+        worker = MaintenanceService(desk, owner="bench")
         worker.tick(NOW)  # caught up
         before = commits(desk.store)
         samples.append(time_call(lambda: reports.append(worker.tick(NOW + timedelta(days=7)))))  # noqa: B023

@@ -10,6 +10,7 @@ and `open_store` follow it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from rxdesk.config import Settings
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
+from rxdesk.store import TinyStore
 from rxdesk.store import open_store as open_any_store
 from tests.helpers import CLINIC_TOML, CURRENT_DATABASE, CliResult, close_opened_stores, run_cli
 from tests.pgfixtures import backends_wanted, pg_server, pg_url  # noqa: F401 - fixtures
@@ -47,14 +49,15 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+def database_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
     """The test's own PostgreSQL database on the pg backend; None on TinyDB."""
     if backend != "pg":
-        return None
+        yield None
+        return
     url = str(request.getfixturevalue("pg_url"))
     CURRENT_DATABASE["url"] = url
-    request.addfinalizer(CURRENT_DATABASE.clear)
-    return url
+    yield url
+    CURRENT_DATABASE.clear()
 
 
 @pytest.fixture
@@ -78,21 +81,20 @@ def settings(data_dir: Path, now: datetime, database_url: str | None) -> Setting
 
 
 @pytest.fixture
-def open_store(data_dir: Path, database_url: str | None):  # type: ignore[no-untyped-def]
-    """`open_store()`: a new store on the test's data (another process's view of it);
-    each is closed after the test."""
+def open_store(settings: Settings):  # type: ignore[no-untyped-def]
+    """`open_store()`: a new store on the test's data (another process's view of it); each is
+    closed after the test. In-process tests do not flush a data dir to the disk: a process crash
+    loses nothing without it, and the crash tests run real rxdesk processes, which always do."""
     opened = []
 
-    def make(**options):  # type: ignore[no-untyped-def]
-        store = open_any_store(data_dir, database_url, **options)
+    def make():  # type: ignore[no-untyped-def]
+        store = open_any_store(settings) if settings.database_url else TinyStore(settings.data_dir, fsync=False)
         opened.append(store)
         return store
 
     yield make
     for store in opened:
-        close = getattr(store, "close", None)
-        if close is not None:
-            close()
+        store.close()
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def another_store(desk: Desk):  # type: ignore[no-untyped-def]
 
     settings = desk.settings
     assert settings is not None
-    store = open_store(settings.data_dir, settings.database_url)
+    store = open_store(settings) if settings.database_url else open_store(settings, fsync=False)
     OPENED_STORES.append(store)
     return store
 

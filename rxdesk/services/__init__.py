@@ -7,65 +7,57 @@ a Desk, never through the store.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rxdesk.config import Settings
 from rxdesk.domain.clock import Clock
 from rxdesk.domain.models import Org
-from rxdesk.store.tinystore import TinyStore
+from rxdesk.store.protocols import Store
 
 if TYPE_CHECKING:
     from rxdesk.services.appointments import AppointmentService
-    from rxdesk.services.doctors import DoctorService, TypeService
-    from rxdesk.services.patients import PatientService
     from rxdesk.services.booking import BookingService
+    from rxdesk.services.demo import DemoService
+    from rxdesk.services.doctors import DoctorService
+    from rxdesk.services.patients import PatientService
     from rxdesk.services.provisioning import ProvisioningService
     from rxdesk.services.rebooking import RebookingService
     from rxdesk.services.reminders import ReminderRuleService
     from rxdesk.services.secrets import SecretService
     from rxdesk.services.tokens import TokenService
+    from rxdesk.services.types import TypeService
     from rxdesk.services.webhooks import WebhookService
 
 
 class Desk:
     """Every service over one store and one clock, created on first use."""
 
-    def __init__(self, store: TinyStore, clock: Clock, settings: Settings | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock, settings: Settings) -> None:
         self.store = store
         self.clock = clock
         self.settings = settings
-        if store.clock is None:  # what the store dates by itself (the holds index) follows this clock
-            store.clock = clock
 
     @classmethod
-    def open(cls, settings: Settings, **store_options: object) -> Desk:
+    def open(cls, settings: Settings, **store_options: Any) -> Desk:
+        """The desk for these settings; the one place that picks the store."""
         from rxdesk.store import open_store
 
-        clock = settings.clock()
-        store = open_store(settings.data_dir, settings.database_url, clock=clock, **store_options)
-        return cls(store, clock, settings)
+        return cls(open_store(settings, **store_options), settings.clock(), settings)
 
     def close(self) -> None:
-        """Let go of what the store holds (a server database's connections); the data dir
-        store holds nothing between calls."""
-        close = getattr(self.store, "close", None)
-        if close is not None:
-            close()
-
-    @property
-    def location(self) -> str:
-        """Where the data lives, for a log line: the data dir, or the database (no password)."""
-        return str(getattr(self.store, "where", None) or self.store.data_dir)
+        """Let go of what the store holds (a server database's connections)."""
+        self.store.close()
 
     @property
     def agent(self) -> str:
-        return self.settings.agent if self.settings else "agent"
+        return self.settings.agent
 
     def org(self) -> Org:
         """The organisation, or neutral defaults (UTC) before anything is provisioned."""
-        from rxdesk.services.base import DEFAULT_ORG
+        from rxdesk.services.base import Service
 
-        return self.store.read().org.get() or DEFAULT_ORG
+        with self.store.read() as view:
+            return Service.org(view)
 
     def generation(self) -> int:
         """A number that changes with every committed write, from any process: cheap to poll."""
@@ -74,21 +66,21 @@ class Desk:
     @property
     def live_changes(self) -> bool:
         """True when the store announces every committed write (a server database): then
-        `wait_for_change` replaces polling `generation`."""
-        return hasattr(self.store, "wait_for_change")
+        waiting for a change replaces polling `generation`."""
+        return self.store.announces_changes
 
     def wait_for_change(self, known: int, timeout: float) -> int:
         """Block until a write of any process commits, or `timeout` seconds pass; returns the
         generation (unchanged on a timeout)."""
-        return int(self.store.wait_for_change(known, timeout))
+        return self.store.wait_for_change(known, timeout)
 
     def warm_up(self) -> None:
-        """Load what the first change of a session will need: the models' validators and the
-        tail of the event log."""
+        """Load what the first change of a session will need: the models' validators and
+        whatever the store prepares."""
         from rxdesk.domain.models import build_validators
 
         build_validators()
-        self.store.read().events.warm()
+        self.store.warm_up()
 
     def is_empty(self) -> bool:
         """True before `rxdesk demo` or `rxdesk provision` has put anything in the data dir."""
@@ -114,9 +106,15 @@ class Desk:
 
     @cached_property
     def types(self) -> TypeService:
-        from rxdesk.services.doctors import TypeService
+        from rxdesk.services.types import TypeService
 
         return TypeService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def demo(self) -> DemoService:
+        from rxdesk.services.demo import DemoService
+
+        return DemoService(self.store, self.clock, self.settings)
 
     @cached_property
     def provisioning(self) -> ProvisioningService:

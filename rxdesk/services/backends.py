@@ -12,6 +12,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rxdesk.config import Settings
 from rxdesk.domain.errors import ConfigError, Refused, short_path
@@ -41,35 +42,35 @@ class StoreAdmin:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def init(self):  # type: ignore[no-untyped-def]
+    def init(self) -> Any:
         """Create the schema in the database, or upgrade it to this rxdesk's version."""
-        from rxdesk.store.postgres.admin import init_schema
+        from rxdesk.store import init_database
 
-        return init_schema(_url(self.settings))
+        return init_database(_url(self.settings))
 
     def import_data_dir(self, source: str | Path) -> ImportResult:
         """Copy a data dir into the empty database, in one transaction; the master key stays
         out of the database (it goes to this desk's data dir, unless RXDESK_MASTER_KEY is set)."""
         from rxdesk.domain.times import format_utc
-        from rxdesk.store.postgres.admin import import_into
+        from rxdesk.store import import_into_database
 
         url, src = _url(self.settings), _source(source)
         self._check_master_key(src)
         now = format_utc(self.settings.clock().now())
-        where, counts, marked = import_into(url, self.settings.data_dir, src, at=now)
+        where, counts, marked = import_into_database(url, self.settings.data_dir, src, at=now)
         notes = [note for note in (self._place_master_key(src),) if note]
         if marked:
             notes.append(f"{short_path(src)} is marked as moved: rxdesk refuses it without RXDESK_DATABASE_URL "
                          "from now on, so nobody works on a stale copy")
         else:
             notes.append(f"{short_path(src)} could not be marked as moved: make sure no rxdesk uses it any more")
-        return ImportResult(where, dict(counts.by_kind), notes)
+        return ImportResult(where, counts, notes)
 
-    def check(self, source: str | Path):  # type: ignore[no-untyped-def]
+    def check(self, source: str | Path) -> tuple[str, Any]:
         """Counts of every kind and a checksum of every appointment, data dir beside database."""
-        from rxdesk.store.postgres.admin import compare_with
+        from rxdesk.store import compare_with_database
 
-        return compare_with(_url(self.settings), self.settings.data_dir, _source(source))
+        return compare_with_database(_url(self.settings), self.settings.data_dir, _source(source))
 
     # The secrets are copied encrypted: the key that opens them must come along, and must not
     # clash with one already in place.
@@ -93,7 +94,7 @@ class StoreAdmin:
             return "the master key comes from RXDESK_MASTER_KEY: it must be the data dir's key"
         if not theirs.is_file() or ours.exists():
             return ""
-        from rxdesk.store.files import ensure_private_dir
+        from rxdesk.fileio import ensure_private_dir
 
         ensure_private_dir(ours.parent)
         shutil.copyfile(theirs, ours)

@@ -41,14 +41,14 @@ STREAM = textwrap.dedent(
 
 READER = textwrap.dedent(
     """
-    import contextlib, json, os, sys
+    import json, sys
+    from rxdesk.config import Settings
     from rxdesk.store import open_store
     data_dir, watched = sys.argv[1], set(sys.argv[2:])
-    store = open_store(data_dir, os.environ.get("RXDESK_DATABASE_URL"))
+    store = open_store(Settings.from_env(data_dir=data_dir))  # the database when the environment names one
     checks = 0
     while True:
-        # one consistent state for both questions (a data dir's read is one already)
-        with (store.snapshot() if hasattr(store, "snapshot") else contextlib.nullcontext(store.read())) as view:
+        with store.read() as view:  # one consistent state for both questions
             cancelled = {u for u in watched if view.appointments.require(u).status.value == "cancelled"}
             announced = {e.data["appointment"]["uid"] for _, e in view.events.after(0)
                          if e.type.value == "APPOINTMENT_CANCELLED"} & watched
@@ -146,4 +146,4 @@ async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(cli
     events = [e for _, e in view.events.after(0)]
     assert len({e.id for e in events}) == len(events)
     per_uid = Counter(e.data["appointment"]["uid"] for e in events if e.type.value == "APPOINTMENT_CANCELLED")
-    assert per_uid == Counter({uid: 1 for uid in uids})  # the rebook's cancellation is in APPOINTMENT_REBOOKED
+    assert per_uid == Counter(dict.fromkeys(uids, 1))  # the rebook's cancellation is in APPOINTMENT_REBOOKED

@@ -6,9 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from textual.command import CommandPalette
-
 import pytest
+from textual.command import CommandPalette
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk

@@ -4,9 +4,9 @@ doctor's room changed. Every event is checked."""
 
 from __future__ import annotations
 
-import pytest
-
 import json
+
+import pytest
 
 from rxdesk.services import Desk
 from tests.helpers import fingerprint

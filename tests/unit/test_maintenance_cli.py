@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from rxdesk.services import Desk
 from tests.helpers import fingerprint, make_appointment
 from tests.receiver import Receiver
-import pytest
 
 pytestmark = pytest.mark.backends
 

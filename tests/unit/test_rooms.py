@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from rxdesk.services import Desk
 from tests.helpers import CLINIC_TOML, make_appointment
 from tests.unit.test_tokens_minting import claims_at, mint
-import pytest
 
 pytestmark = pytest.mark.backends
 

@@ -29,7 +29,7 @@ def init_schema(url: str) -> SchemaResult:
     conn = pgconnect.connect(target)
     try:
         found, applied = schema.migrate(conn)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - translated: a one-line reason, or re-raised as it is
         from rxdesk.store.postgres.session import translate
 
         raise translate(target, exc) from None
@@ -61,8 +61,8 @@ def import_into(url: str, data_dir: Path, source: Path, *, at: str) -> tuple[str
     """Import, then mark the data dir as moved (so a process still pointed at it is refused);
     returns whether the mark could be left."""
     where, counts = _between(url, data_dir, source, import_data_dir)
+    from rxdesk.fileio import write_atomic
     from rxdesk.store import MOVED_MARK
-    from rxdesk.store.files import write_atomic
 
     try:
         write_atomic(source / MOVED_MARK, f"into the {where} by `rxdesk store import` at {at}\n".encode())

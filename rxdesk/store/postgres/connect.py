@@ -52,7 +52,7 @@ def parse_url(url: str) -> Target:
         raise ConfigError("the database URL must start with postgresql:// (or postgres://)")
     try:
         params = {k: str(v) for k, v in conninfo_to_dict(text).items() if v is not None}
-    except Exception:  # the driver's message may quote the URL, password and all
+    except Exception:  # noqa: BLE001 - the driver's message may quote the URL, password and all
         raise ConfigError("the database URL is not a valid postgresql:// URL") from None
     return Target(text, params)
 

@@ -8,8 +8,9 @@ changing one appointment take turns, and the second sees the first's change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from psycopg import sql
@@ -24,6 +25,7 @@ from rxdesk.domain.models import (
     AuditEntry,
     BookingSecret,
     Delivery,
+    DeliveryStatus,
     Doctor,
     Entity,
     Event,
@@ -34,7 +36,7 @@ from rxdesk.domain.models import (
     ReminderSent,
     Subscription,
 )
-from rxdesk.domain.queries import AppointmentQuery, Page
+from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.session import Session
 
@@ -105,8 +107,9 @@ class Documents(Generic[M]):
         return int(self._s.value(sql.SQL("SELECT count(*) FROM {}").format(self._table)))
 
     def names(self) -> Mapping[str, str]:
+        """key -> name of every row (read-only: the caller's to read, not to change)."""
         query = sql.SQL("SELECT {}, coalesce(doc->>'name', {}) FROM {}").format(self._key, self._key, self._table)
-        return dict(self._s.rows(query))
+        return MappingProxyType(dict(self._s.rows(query)))
 
     def put(self, item: M) -> None:
         self._s.require_writable()
@@ -191,15 +194,8 @@ class PatientRepo:
         self._s.require_writable()
         self._s.execute("DELETE FROM patients WHERE id = %s", (key,))
 
-    def raw(self) -> Mapping[str, dict[str, Any]]:
-        """id -> the patient as JSON, for every patient (the data dir store's `raw`)."""
-        return {r["id"]: self._patient(r).to_json() for r in self._s.dicts(self._select)}
-
-    def index_names(self, names: Mapping[str, str]) -> None:
-        """The names live in the rows themselves here: nothing to keep in step."""
-
     def names(self) -> Mapping[str, str]:
-        return dict(self._s.rows("SELECT id, name FROM patients"))
+        return MappingProxyType(dict(self._s.rows("SELECT id, name FROM patients")))
 
     def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
         """Patients whose name, email, phone, external id or id contains `text` (any case;
@@ -225,6 +221,10 @@ class PatientRepo:
         items = [self._patient(r) for r in self._s.dicts(query, page_args)]
         return Page(items, total, offset, limit)
 
+    def external_ids(self) -> Mapping[str, str]:
+        """id -> external_id of every patient ("" for none)."""
+        return MappingProxyType(dict(self._s.rows("SELECT id, external_id FROM patients")))
+
     def by_external_id(self, external_id: str) -> Patient | None:
         if not external_id:
             return None
@@ -233,8 +233,6 @@ class PatientRepo:
 
 
 APPOINTMENT_COLUMNS = conv.fields(Appointment)
-# The counter behind completion_horizon (epoch seconds), named as the data dir store names it.
-COMPLETED_UNTIL = "appointments.completed_until"
 
 
 # The status at an instant (`lifecycle.status_at`), for the four that time changes: a condition
@@ -306,11 +304,6 @@ class AppointmentRepo:
         query = upsert("appointments", APPOINTMENT_COLUMNS, "uid")
         self._s.many(query, [conv.params(a, APPOINTMENT_COLUMNS) for a in appts])
 
-    def put_raw_many(self, docs: list[dict[str, Any]]) -> None:
-        """Bulk insert of already-validated documents (demo data, benchmarks)."""
-        self._s.require_writable()
-        copy_appointments(self._s, ([doc.get(c) for c in APPOINTMENT_COLUMNS] for doc in docs))
-
     # -- queries ---------------------------------------------------------------------
 
     def _where(self, query: AppointmentQuery) -> tuple[sql.Composable, list[Any]]:
@@ -351,14 +344,10 @@ class AppointmentRepo:
         where, args = self._where(query)
         return int(self._s.value(sql.SQL("SELECT count(*) FROM appointments") + where, args))
 
-    def search_raw(self, query: AppointmentQuery) -> Page[Mapping[str, Any]]:
-        """Like `search`, with each appointment in its JSON form."""
-        found = [conv.appointment_doc(r) for r in self._select(query)]
-        total = self.count(query) if query.count else None
-        return Page(found, total, max(0, query.offset), query.limit)  # type: ignore[arg-type]
-
-    def search(self, query: AppointmentQuery) -> Page[Appointment]:
-        found = [conv.appointment(r) for r in self._select(query)]
+    def search(self, query: AppointmentQuery) -> Page[AppointmentRecord]:
+        """The window of matching appointments by start then uid (newest first when
+        `descending`), with the total when `count`; each as a record over its JSON form."""
+        found = [AppointmentRecord(conv.appointment_doc(r)) for r in self._select(query)]
         total = self.count(query) if query.count else None
         return Page(found, total, max(0, query.offset), query.limit)
 
@@ -378,7 +367,7 @@ class AppointmentRepo:
         )
         return [conv.appointment(r) for r in found]
 
-    def held_expiring(self, now: datetime) -> list[Appointment]:
+    def lapsed_holds(self, now: datetime) -> list[Appointment]:
         """Held appointments whose hold has expired by `now`. In a write view each is locked,
         and one another transaction holds is skipped: two workers expire each hold once."""
         lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
@@ -426,16 +415,6 @@ class AppointmentRepo:
             (after, reached),
         )
         return [conv.appointment(r) for r in found], reached
-
-    def completion_horizon(self) -> datetime | None:
-        """Every stored-confirmed appointment ending at or before this instant has been
-        written down as completed (None: not known yet). Locked inside a write view, so two
-        workers never catch up over the same stretch at once."""
-        seconds = CounterRepo(self._s).get(COMPLETED_UNTIL)
-        return datetime.fromtimestamp(seconds, UTC) if seconds else None
-
-    def set_completion_horizon(self, at: datetime) -> None:
-        CounterRepo(self._s).set(COMPLETED_UNTIL, int(at.timestamp()))
 
     def successor_of(self, uid: str) -> str | None:
         if not isinstance(uid, str):
@@ -548,9 +527,9 @@ class EventRepo:
         row = self._s.one("SELECT id, type, created_at, data FROM events WHERE id = %s", (event_id,))
         return self._event(row) if row else None
 
-    def newest(self, *, type: str | None = None, offset: int = 0, limit: int | None = None) -> Page[Event]:
+    def newest(self, *, type: EventType | None = None, offset: int = 0, limit: int | None = None) -> Page[Event]:
         where = sql.SQL(" WHERE type = %s") if type is not None else sql.SQL("")
-        args: list[Any] = [type] if type is not None else []
+        args: list[Any] = [EventType(type).value] if type is not None else []
         statement = sql.SQL("SELECT id, type, created_at, data FROM events") + where + sql.SQL(
             " ORDER BY seq DESC OFFSET %s")
         args.append(max(0, offset))
@@ -559,26 +538,17 @@ class EventRepo:
             args.append(max(0, limit))
         return Page([self._event(r) for r in self._s.rows(statement, args)], None, offset, limit)
 
-    def after(self, seq: int, limit: int | None = None) -> Iterator[tuple[int, Event]]:
-        """Events with a sequence number above `seq`, oldest first, fetched a chunk at a time."""
-        left = limit
-        while left is None or left > 0:
-            size = CHUNK if left is None else min(CHUNK, left)
-            found = self._s.rows(
-                "SELECT seq, id, type, created_at, data FROM events WHERE seq > %s ORDER BY seq LIMIT %s", (seq, size))
-            for row in found:
-                yield int(row[0]), self._event(row[1:])
-            if len(found) < size:
-                return
-            seq = int(found[-1][0])
-            if left is not None:
-                left -= len(found)
+    def after(self, seq: int, limit: int | None = None) -> list[tuple[int, Event]]:
+        """(sequence number, event) after `seq`, oldest first."""
+        statement = "SELECT seq, id, type, created_at, data FROM events WHERE seq > %s ORDER BY seq"
+        args: list[Any] = [seq]
+        if limit is not None:
+            statement += " LIMIT %s"
+            args.append(max(0, limit))
+        return [(int(row[0]), self._event(row[1:])) for row in self._s.rows(statement, args)]
 
     def last_seq(self) -> int:
         return int(self._s.value("SELECT coalesce(max(seq), 0) FROM events"))
-
-    def warm(self) -> None:
-        """Nothing to load ahead: the server keeps its own cache."""
 
 
 AUDIT_COLUMNS = ("at", "actor", "action", "target", "details")
@@ -666,61 +636,47 @@ class QueuedRows(Generic[R]):
     def queued(self) -> int:
         return int(self._s.value(sql.SQL("SELECT count(*) FROM {} WHERE status = 'pending'").format(self._t)))
 
-    def due(self, now: datetime, limit: int | None = None) -> list[str]:
+    def due(self, now: datetime, limit: int | None = None) -> list[R]:
         """Pending rows whose next attempt has come and that no runner holds a lease on,
         soonest first. In a write view they are locked, skipping rows another transaction
         holds, so two runners claiming at once take different rows."""
         lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
-        statement = sql.SQL(
-            "SELECT id FROM {} WHERE status = 'pending' AND next_attempt_at <= %s "
-            "AND (lease_until IS NULL OR lease_until <= %s) ORDER BY next_attempt_at, id"
-        ).format(self._t)
+        statement = self._select + sql.SQL(
+            " WHERE status = 'pending' AND next_attempt_at <= %s "
+            "AND (lease_until IS NULL OR lease_until <= %s) ORDER BY next_attempt_at, id COLLATE \"C\""
+        )
         args: list[Any] = [now, now]
         if limit is not None:
             statement += sql.SQL(" LIMIT %s")
             args.append(max(0, limit))
-        return [r[0] for r in self._s.rows(statement + lock, args)]
+        return [self._row(r) for r in self._s.dicts(statement + lock, args)]
 
     def last_seq(self) -> int:
         """The number in the newest row's id (0 when there is none)."""
         newest = self._s.value(sql.SQL('SELECT max(id COLLATE "C") FROM {}').format(self._t))
         return int(newest[len(self.id_prefix):]) if newest else 0
 
-    def newest(self) -> Iterator[R]:
-        """Every row, newest first, fetched a chunk at a time."""
-        before: str | None = None
-        while True:
-            if before is None:
-                found = self._s.dicts(self._select + sql.SQL(' ORDER BY id COLLATE "C" DESC LIMIT %s'), (CHUNK,))
-            else:
-                found = self._s.dicts(
-                    self._select + sql.SQL(' WHERE id < %s ORDER BY id COLLATE "C" DESC LIMIT %s'), (before, CHUNK))
-            for row in found:
-                yield self._row(row)
-            if len(found) < CHUNK:
-                return
-            before = found[-1]["id"]
-
-    def page(self, *, where: Callable[[R], bool] | None = None, offset: int = 0, limit: int | None = None) -> Page[R]:
-        items: list[R] = []
-        matched = 0
-        for row in self.newest():
-            if where is not None and not where(row):
-                continue
-            matched += 1
-            if matched <= offset:
-                continue
-            if limit is not None and len(items) >= limit:
-                break
-            items.append(row)
-        return Page(items, None, offset, limit)
+    def _newest(self, status: str | None, offset: int, limit: int | None) -> Page[R]:
+        where = sql.SQL(" WHERE status = %s") if status is not None else sql.SQL("")
+        args: list[Any] = [status] if status is not None else []
+        statement = self._select + where + sql.SQL(' ORDER BY id COLLATE "C" DESC OFFSET %s')
+        args.append(max(0, offset))
+        if limit is not None:
+            statement += sql.SQL(" LIMIT %s")
+            args.append(max(0, limit))
+        return Page([self._row(r) for r in self._s.dicts(statement, args)], None, offset, limit)
 
 
 class DeliveryRepo(QueuedRows[Delivery]):
     def __init__(self, session: Session) -> None:
         super().__init__(session, "deliveries", Delivery, "dlv_")
 
-    def link_appointment(self, uid: str, delivery_ids: list[str]) -> None:
+    def newest(self, *, status: DeliveryStatus | None = None, offset: int = 0,
+               limit: int | None = None) -> Page[Delivery]:
+        """Deliveries newest first, optionally in one status (no total)."""
+        return self._newest(DeliveryStatus(status).value if status is not None else None, offset, limit)
+
+    def link_appointment(self, uid: str, delivery_ids: Sequence[str]) -> None:
         """Record that these deliveries carry events about appointment `uid`."""
         self._s.require_writable()
         self._s.many(
@@ -743,9 +699,12 @@ class MessageRepo(QueuedRows[OutboxMessage]):
     def __init__(self, session: Session) -> None:
         super().__init__(session, "messages", OutboxMessage, "msg_")
 
+    def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[OutboxMessage]:
+        return self._newest(None, offset, limit)
 
-class CounterRepo:
-    """Named numbers: the worker's fan-out cursor and the like."""
+
+class CursorRepo:
+    """Named positions: how far the webhook fan-out got, up to when completions are written."""
 
     def __init__(self, session: Session) -> None:
         self._s = session

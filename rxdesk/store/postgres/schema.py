@@ -157,7 +157,7 @@ CREATE TABLE deliveries (
     last_status_code integer,
     last_error text NOT NULL DEFAULT '',
     response_excerpt text NOT NULL DEFAULT '',
-    lease_owner text NOT NULL DEFAULT '',
+    lease_id text NOT NULL DEFAULT '',
     lease_until timestamptz
 );
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE status = 'pending';
@@ -183,7 +183,7 @@ CREATE TABLE messages (
     next_attempt_at timestamptz,
     sent_at timestamptz,
     last_error text NOT NULL DEFAULT '',
-    lease_owner text NOT NULL DEFAULT '',
+    lease_id text NOT NULL DEFAULT '',
     lease_until timestamptz
 );
 CREATE INDEX messages_due ON messages (next_attempt_at, id) WHERE status = 'pending';

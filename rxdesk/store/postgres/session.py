@@ -83,7 +83,7 @@ class Session:
             else:
                 with self.store.connection() as conn, conn.cursor(row_factory=factory) as cur:
                     yield cur
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
             raise _translated(self.store.target, exc) from None
 
     # rows, dicts, one and value are for statements that return rows (SELECT, ... RETURNING).

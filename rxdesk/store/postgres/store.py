@@ -3,7 +3,7 @@
 `PgStore(url, data_dir)` checks the server and the schema once, on first use, then works from a
 small connection pool. `write()` is one transaction (the unit of work: everything in it commits
 together or not at all, and announces itself on the `rxdesk_changes` channel when it does);
-`read()` runs each statement on its own; `snapshot()` gives several reads one consistent state.
+`read()` gives one consistent state for its `with` block.
 The data dir keeps only what must not go into the database: the master key and the logs.
 """
 
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from rxdesk.domain.clock import Clock
@@ -21,6 +22,7 @@ from rxdesk.domain.errors import StoreError
 from rxdesk.domain.ids import random_token
 from rxdesk.store.postgres import connect as pgconnect
 from rxdesk.store.postgres import repos, schema
+from rxdesk.store.postgres.bulk import PgBulkLoad, holds_nothing
 from rxdesk.store.postgres.session import CHANGES_CHANNEL, Session, _translated
 
 POOL_TIMEOUT = 15.0  # seconds to wait for a free connection before giving up with one line
@@ -29,7 +31,8 @@ LISTEN_START_WAIT = 10.0
 
 
 class PgView:
-    """Every repository over one session (a transaction, or statements on their own)."""
+    """Every repository over one session: a transaction (`write()`, or a `read()` used as a
+    `with` block), or statements on their own (a `read()` used without one)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -47,35 +50,30 @@ class PgView:
         self.reminders_sent = repos.ReminderSentRepo(session)
         self.deliveries = repos.DeliveryRepo(session)
         self.messages = repos.MessageRepo(session)
-        self.counters = repos.CounterRepo(session)
-
-    @property
-    def writable(self) -> bool:
-        return self.session.writable
-
-    @property
-    def generation(self) -> int:
-        return 0
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self.session.require_writable()
-        self.session.after_commit.append(callback)
-
-    @property
-    def snap(self) -> _Counters:
-        """Named counters under the name services use for them today (`counter`, `set_counter`)."""
-        return _Counters(self.counters)
+        self.cursors = repos.CursorRepo(session)
+        self.bulk = PgBulkLoad(session)
 
 
-class _Counters:
-    def __init__(self, counters: repos.CounterRepo) -> None:
-        self._counters = counters
+class PgReadView(PgView):
+    """`Store.read()`: as a `with` block, one consistent state (a REPEATABLE READ, read-only
+    transaction on one connection, given back when the block ends); used without one, each
+    statement on its own."""
 
-    def counter(self, name: str) -> int:
-        return self._counters.get(name)
+    def __init__(self, store: PgStore) -> None:
+        super().__init__(Session(store))
+        self._store = store
+        self._open: Any = None
 
-    def set_counter(self, name: str, value: int) -> None:
-        self._counters.set(name, value)
+    def __enter__(self) -> PgReadView:
+        self._open = self._store._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", writable=False)
+        self.session.conn = self._open.__enter__().conn
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        opened, self._open = self._open, None
+        self.session.conn = None
+        if opened is not None:
+            opened.__exit__(kind, exc, tb)
 
 
 class Listener:
@@ -107,7 +105,7 @@ class Listener:
                 while not self._stop.is_set():
                     for note in conn.notifies(timeout=1.0):
                         self._heard(note.payload)
-            except Exception as exc:  # kept for the waiters; retried below
+            except Exception as exc:  # noqa: BLE001 - kept for the waiters; retried below
                 with self._changed:
                     self.error = _translated(self.target, exc)
                     self.failures += 1
@@ -210,14 +208,16 @@ class PgStore:
 
     # -- the store ---------------------------------------------------------------------
 
-    def read(self) -> PgView:
-        return PgView(Session(self))
+    @property
+    def location(self) -> str:
+        return self.target.where
 
-    @contextmanager
-    def snapshot(self) -> Iterator[PgView]:
-        """A read-only view on one consistent state (REPEATABLE READ) for several reads."""
-        with self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", writable=False) as session:
-            yield PgView(session)
+    def read(self) -> PgReadView:
+        return PgReadView(self)
+
+    def warm_up(self) -> None:
+        """Open the pool (and check the schema) before the first action needs it."""
+        self._open_pool()
 
     @contextmanager
     def write(self) -> Iterator[PgView]:
@@ -240,7 +240,7 @@ class PgStore:
         pool = self._open_pool()
         try:
             conn = pool.getconn()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
             raise _translated(self.target, exc) from None
         try:
             session = Session(self, conn, writable=writable)
@@ -256,7 +256,7 @@ class PgStore:
                 conn.execute("COMMIT")
                 if session.wrote:
                     self.commits += 1
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
                 if isinstance(_translated(self.target, exc), StoreError):
                     raise pgconnect.lost(self.target, exc, during_commit=True) from None
                 raise _translated(self.target, exc) from None
@@ -289,24 +289,8 @@ class PgStore:
             raise listener.error or StoreError(f"the {self.target.where} did not let rxdesk listen for changes")
         return listener
 
-    def wipe(self, view: PgView) -> None:
-        """Delete everything, inside the write `view` belongs to (the demo's --replace)."""
-        from rxdesk.store.postgres.transfer import wipe
+    announces_changes = True
 
-        wipe(view)
-
-    def load(self, view: PgView, **rows: Any) -> None:
-        from rxdesk.store.postgres.transfer import bulk_load
-
-        bulk_load(view, **rows)
-
-    def is_empty(self, view: PgView | None = None) -> bool:
-        """True before anything was provisioned, imported or made by `demo` (seen from `view`
-        when given, e.g. inside a write)."""
-        tables = ("org", "admins", "appointment_types", "doctors", "patients", "appointments",
-                  "booking_secrets", "subscriptions", "events", "audit")
-        from psycopg import sql
-
-        query = sql.SQL("SELECT NOT ({})").format(sql.SQL(" OR ").join(
-            sql.SQL("EXISTS (SELECT 1 FROM {})").format(sql.Identifier(t)) for t in tables))
-        return bool((view.session if view is not None else Session(self)).value(query))
+    def is_empty(self) -> bool:
+        """True before anything was provisioned, imported or made by `demo`."""
+        return holds_nothing(Session(self))

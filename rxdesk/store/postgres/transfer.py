@@ -20,8 +20,9 @@ from psycopg.types.json import Json
 
 from rxdesk.domain.errors import Refused
 from rxdesk.domain.models import Appointment
-from rxdesk.domain.queries import AppointmentQuery
+from rxdesk.domain.queries import AppointmentQuery, appointment_from_json
 from rxdesk.store.postgres import repos
+from rxdesk.store.postgres.bulk import AUDIT_COLUMNS, audit_rows, copy_rows
 from rxdesk.store.postgres.rows import appointment as appointment_from_row
 from rxdesk.store.postgres.store import PgStore
 
@@ -59,14 +60,14 @@ class DataDirReader:
     """Everything in a TinyDB data dir, kind by kind, from one snapshot."""
 
     def __init__(self, tiny: Any) -> None:
-        from rxdesk.store.deliveries import INDEX_PREFIX
-        from rxdesk.store.tinystore import APPT_PREFIX, AUDIT_PREFIX, TinyView
+        from rxdesk.store.layout import APPT_PREFIX, AUDIT, DELIVERY_INDEX_PREFIX
+        from rxdesk.store.tinystore import TinyView
 
         self.view = TinyView(tiny.engine.snapshot())
         self.snap = self.view.snap
         self._appt_prefix = APPT_PREFIX
-        self._audit_prefix = AUDIT_PREFIX
-        self._index_prefix = INDEX_PREFIX
+        self._audit_prefix = f"{AUDIT}-"
+        self._index_prefix = DELIVERY_INDEX_PREFIX
 
     def counters(self) -> dict[str, int]:
         return dict(self.snap.manifest.counters)
@@ -75,10 +76,8 @@ class DataDirReader:
         yield from self.view.appointments.iter_raw(AppointmentQuery())
 
     def appointments(self) -> Iterator[Appointment]:
-        from rxdesk.store.tinystore import appointment_from_store
-
         for doc in self.appointment_docs():
-            yield appointment_from_store(doc)
+            yield appointment_from_json(doc)
 
     def _week_tables(self, table: str) -> Iterator[dict[str, Any]]:
         for name in self.snap.names(self._appt_prefix):
@@ -114,25 +113,13 @@ class DataDirReader:
 # -- the import ---------------------------------------------------------------------------
 
 
-def _copy(cur: Any, table: str, columns: list[str], rows: Iterable[list[Any]]) -> int:
-    """COPY rows into `table`."""
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
-    n = 0
-    with cur.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
-            n += 1
-    return n
-
-
 def import_data_dir(pg: PgStore, tiny: Any) -> Counts:
     """Copy the data dir behind `tiny` into the (empty) database of `pg`, in one transaction."""
     reader = DataDirReader(tiny)
     view = reader.view
     counts = Counts()
     with pg.write() as target:
-        if not pg.is_empty(target):
+        if not target.bulk.is_empty():
             raise Refused(f"the {pg.where} already holds rxdesk data; import only into an empty database "
                           "(a new one: createdb, then rxdesk store init)")
         session = target.session
@@ -150,28 +137,25 @@ def import_data_dir(pg: PgStore, tiny: Any) -> Counts:
             for item in items:
                 dest.put(item)
             counts.add(kind, len(items))
-        with session.cursor() as cur:
-            patient_columns = [*repos.PATIENT_COLUMNS, "name_key", "search_text"]
-            counts.add("patients", _copy(cur, "patients", patient_columns,
+        patient_columns = [*repos.PATIENT_COLUMNS, "name_key", "search_text"]
+        counts.add("patients", copy_rows(session, "patients", patient_columns,
                                          (repos.patient_row(p) for p in view.patients.all())))
-            counts.add("appointments", _copy(cur, "appointments", repos.APPOINTMENT_COLUMNS, (
-                [doc.get(c) for c in repos.APPOINTMENT_COLUMNS] for doc in reader.appointment_docs())))
-            counts.add("reminders sent", _copy(cur, "appointment_reminders_sent", repos.REMINDER_COLUMNS, (
-                [doc.get(c) for c in repos.REMINDER_COLUMNS] for doc in reader.reminders_sent())))
-            counts.add("events", _copy(cur, "events", ["seq", "id", "type", "created_at", "data"], (
-                [seq, e.id, e.type.value, e.created_at, Json(e.to_json()["data"])]
-                for seq, e in view.events.after(0))))
-            counts.add("audit entries", _copy(cur, "audit", ["at", "actor", "action", "target", "details"], (
-                [doc["at"], doc["actor"], doc["action"], doc["target"], Json(doc.get("details", {}))]
-                for _, doc in reader.audit())))
-            delivery_columns = target.deliveries.columns
-            counts.add("deliveries", _copy(cur, "deliveries", delivery_columns, (
-                [d.get(c) for c in delivery_columns] for d in (x.to_json() for x in view.deliveries.newest()))))
-            _copy(cur, "delivery_appointments", ["appointment_uid", "delivery_id"], (
-                list(link) for link in reader.delivery_links()))
-            message_columns = target.messages.columns
-            counts.add("messages", _copy(cur, "messages", message_columns, (
-                [m.get(c) for c in message_columns] for m in (x.to_json() for x in view.messages.newest()))))
+        counts.add("appointments", copy_rows(session, "appointments", repos.APPOINTMENT_COLUMNS, (
+            [doc.get(c) for c in repos.APPOINTMENT_COLUMNS] for doc in reader.appointment_docs())))
+        counts.add("reminders sent", copy_rows(session, "appointment_reminders_sent", repos.REMINDER_COLUMNS, (
+            [doc.get(c) for c in repos.REMINDER_COLUMNS] for doc in reader.reminders_sent())))
+        counts.add("events", copy_rows(session, "events", ["seq", "id", "type", "created_at", "data"], (
+            [seq, e.id, e.type.value, e.created_at, Json(e.to_json()["data"])]
+            for seq, e in view.events.after(0))))
+        audit = audit_rows(entry for _, entry in reader.audit())
+        counts.add("audit entries", copy_rows(session, "audit", AUDIT_COLUMNS, audit))
+        delivery_columns = target.deliveries.columns
+        counts.add("deliveries", copy_rows(session, "deliveries", delivery_columns, (
+            [d.get(c) for c in delivery_columns] for d in (x.to_json() for x in view.deliveries.newest()))))
+        copy_rows(session, "delivery_appointments", ["appointment_uid", "delivery_id"], reader.delivery_links())
+        message_columns = target.messages.columns
+        counts.add("messages", copy_rows(session, "messages", message_columns, (
+            [m.get(c) for c in message_columns] for m in (x.to_json() for x in view.messages.newest()))))
         session.many("UPDATE appointments SET successor_uid = %s WHERE uid = %s",
                      [(new, old) for old, new in reader.links()])
         for name, value in reader.counters().items():
@@ -179,7 +163,7 @@ def import_data_dir(pg: PgStore, tiny: Any) -> Counts:
                 if value > 0:
                     session.execute("SELECT setval(%s, %s)", (SEQUENCES[name], value))
             elif name != "audit":
-                target.counters.set(name, value)
+                target.cursors.set(name, value)
     return counts
 
 
@@ -225,14 +209,14 @@ def count_database(pg: PgStore) -> dict[str, int]:
     }
     query = sql.SQL("SELECT {}").format(sql.SQL(", ").join(
         sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(t)) for t in tables.values()))
-    with pg.snapshot() as view:
+    with pg.read() as view:
         row = view.session.one(query)
     assert row is not None
     return {kind: int(n) for kind, n in zip(tables, row, strict=True)}
 
 
 def database_appointments(pg: PgStore) -> Iterator[Appointment]:
-    with pg.snapshot() as view:
+    with pg.read() as view:
         after = ""
         while True:
             rows = view.session.dicts(
@@ -252,42 +236,3 @@ def compare(pg: PgStore, tiny: Any) -> Comparison:
     _, dir_sum = appointments_checksum(reader.appointments())
     _, db_sum = appointments_checksum(database_appointments(pg))
     return Comparison(rows, dir_sum, db_sum)
-
-
-# -- a bulk load (the demo clinic) ---------------------------------------------------------
-
-
-def wipe(view: Any) -> None:
-    """Delete every row and restart every sequence, inside the caller's transaction."""
-    session = view.session
-    session.require_writable()
-    tables = [r[0] for r in session.rows(
-        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'rxdesk_schema'")]
-    if tables:
-        session.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(
-            sql.SQL(", ").join(map(sql.Identifier, tables))))
-    for sequence in SEQUENCES.values():
-        session.execute("SELECT setval(%s, 1, false)", (sequence,))
-
-
-def bulk_load(view: Any, *, org: Any, admins: list[Any], types: list[Any], doctors: list[Any],
-              patients: list[Any], appointment_docs: list[dict[str, Any]], links: list[tuple[str, str]],
-              audit_docs: list[dict[str, Any]]) -> None:
-    """Rows already checked by their maker (the demo's generator), written with COPY."""
-    view.session.require_writable()
-    view.org.put(org)
-    for item in admins:
-        view.admins.put(item)
-    for item in types:
-        view.types.put(item)
-    for item in doctors:
-        view.doctors.put(item)
-    with view.session.cursor() as cur:
-        _copy(cur, "patients", [*repos.PATIENT_COLUMNS, "name_key", "search_text"],
-              (repos.patient_row(p) for p in patients))
-        _copy(cur, "appointments", repos.APPOINTMENT_COLUMNS,
-              ([doc.get(c) for c in repos.APPOINTMENT_COLUMNS] for doc in appointment_docs))
-        _copy(cur, "audit", ["at", "actor", "action", "target", "details"], (
-            [doc["at"], doc["actor"], doc["action"], doc["target"], Json(doc.get("details", {}))]
-            for doc in audit_docs))
-    view.session.many("UPDATE appointments SET successor_uid = %s WHERE uid = %s", [(new, old) for old, new in links])
