@@ -456,3 +456,35 @@ def test_every_field_of_the_models_has_its_column(clinic: Desk) -> None:
             columns = {r[0] for r in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))}
             assert set(model.model_fields) <= columns, (table, set(model.model_fields) - columns)
+
+
+def test_two_writers_changing_one_doctor_never_lose_an_update(clinic: Desk) -> None:
+    """Both read the doctor, then both write it back changed: one is refused (and changed
+    nothing), the other's change is kept whole. Never both applied over each other's read."""
+    ready = threading.Barrier(2, timeout=30)
+    outcome: dict[str, object] = {}
+
+    def edit(field: str, value: str) -> None:
+        store = another_store(clinic)
+        try:
+            with store.write() as view:
+                doctor = view.doctors.require("dr-weber")
+                ready.wait()  # both have read it
+                view.doctors.put(doctor.model_copy(update={field: value}))
+            outcome[field] = "done"
+        except Conflict as exc:
+            outcome[field] = exc
+
+    threads = [threading.Thread(target=edit, args=a) for a in (("prescription_phone", "+49 30 555"),
+                                                                 ("email", "weber@clinic.example"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(type(v).__name__ for v in outcome.values()) == ["Conflict", "str"], outcome
+    doctor = clinic.store.read().doctors.require("dr-weber")
+    won = next(k for k, v in outcome.items() if v == "done")
+    lost = next(k for k, v in outcome.items() if v != "done")
+    assert getattr(doctor, won) in ("+49 30 555", "weber@clinic.example")
+    assert getattr(doctor, lost) not in ("+49 30 555", "weber@clinic.example")
+    assert "try again" in str(outcome[lost])

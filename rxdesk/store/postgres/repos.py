@@ -1,9 +1,11 @@
 """The repositories of `store/protocols.py` on PostgreSQL.
 
 Every value travels as a query parameter; identifiers come from this module's own constants,
-composed with `psycopg.sql`. Inside a write view, reading one row to change it locks it
-(`FOR UPDATE`), the way the TinyDB store repeats such reads under its write lock: two agents
-changing one appointment take turns, and the second sees the first's change.
+composed with `psycopg.sql`. Inside a unit of work, a row read by its key is locked until
+commit, the way the TinyDB store repeats such reads under its write lock: an appointment (or a
+delivery, a message) `FOR UPDATE`, so two agents changing one appointment take turns and the
+second sees the first's change; reference data (doctors, types, patients...) `FOR SHARE`, so
+readers do not wait for each other and two writers of one row are refused one of them.
 """
 
 from __future__ import annotations
@@ -57,6 +59,13 @@ def upsert(table: str, columns: list[str], key: str) -> sql.Composed:
     )
 
 
+def _share(session: Session) -> sql.Composable:
+    """Inside a write, a reference row read by its key is locked against change until commit,
+    but not against other readers (every booking reads its doctor and type): two writers that
+    both change it are refused one of them, never merged into a lost update."""
+    return sql.SQL(" FOR SHARE") if session.writable else sql.SQL("")
+
+
 def _lock(session: Session) -> sql.Composable:
     return sql.SQL(" FOR UPDATE") if session.writable else sql.SQL("")
 
@@ -73,6 +82,7 @@ class Documents(Generic[M]):
     def __init__(self, session: Session, table: str, key: str, model: type[M], what: str,
                  turn: int | None = None) -> None:
         self._s = session
+        self._table_name = table
         self._table = sql.Identifier(table)
         self._key = sql.Identifier(key)
         self._key_field = key
@@ -88,7 +98,10 @@ class Documents(Generic[M]):
         if not isinstance(key, str):
             return None
         self._take_turn()
-        query = sql.SQL("SELECT doc FROM {} WHERE {} = %s{}").format(self._table, self._key, _lock(self._s))
+        return self._s.locked_row(self._table_name, key, self._fetch)
+
+    def _fetch(self, key: str) -> M | None:
+        query = sql.SQL("SELECT doc FROM {} WHERE {} = %s{}").format(self._table, self._key, _share(self._s))
         doc = self._s.value(query, (key,))
         return self._model.model_validate(doc) if doc is not None else None
 
@@ -117,12 +130,15 @@ class Documents(Generic[M]):
         query = sql.SQL(
             "INSERT INTO {t} ({k}, doc) VALUES (%s, %s) ON CONFLICT ({k}) DO UPDATE SET doc = EXCLUDED.doc"
         ).format(t=self._table, k=self._key)
-        self._s.execute(query, (getattr(item, self._key_field), Jsonb(item.to_json())))
+        key = getattr(item, self._key_field)
+        self._s.execute(query, (key, Jsonb(item.to_json())))
+        self._s.remember(self._table_name, key, item)
 
     def delete(self, key: str) -> None:
         self._s.require_writable()
         self._take_turn()
         self._s.execute(sql.SQL("DELETE FROM {} WHERE {} = %s").format(self._table, self._key), (key,))
+        self._s.remember(self._table_name, key, None)
 
 
 class OrgRepo:
@@ -130,11 +146,15 @@ class OrgRepo:
         self._s = session
 
     def get(self) -> Org | None:
-        doc = self._s.value("SELECT doc FROM org")
+        return self._s.locked_row("org", "org", self._fetch)
+
+    def _fetch(self, _key: str) -> Org | None:
+        doc = self._s.value("SELECT doc FROM org")  # not locked: every write reads it
         return Org.model_validate(doc) if doc is not None else None
 
     def put(self, org: Org) -> None:
         self._s.require_writable()
+        self._s.remember("org", "org", org)
         self._s.execute(
             "INSERT INTO org (singleton, doc) VALUES (true, %s) "
             "ON CONFLICT (singleton) DO UPDATE SET doc = EXCLUDED.doc",
@@ -167,7 +187,10 @@ class PatientRepo:
     def get(self, key: str) -> Patient | None:
         if not isinstance(key, str):
             return None
-        found = self._s.dicts(self._select + sql.SQL(" WHERE id = %s") + _lock(self._s), (key,))
+        return self._s.locked_row("patients", key, self._fetch)
+
+    def _fetch(self, key: str) -> Patient | None:
+        found = self._s.dicts(self._select + sql.SQL(" WHERE id = %s") + _share(self._s), (key,))
         return self._patient(found[0]) if found else None
 
     def require(self, key: str) -> Patient:
@@ -189,10 +212,13 @@ class PatientRepo:
         self._s.require_writable()
         query = upsert("patients", [*PATIENT_COLUMNS, "name_key", "search_text"], "id")
         self._s.many(query, [patient_row(p) for p in items])
+        for patient in items:
+            self._s.remember("patients", patient.id, patient)
 
     def delete(self, key: str) -> None:
         self._s.require_writable()
         self._s.execute("DELETE FROM patients WHERE id = %s", (key,))
+        self._s.remember("patients", key, None)
 
     def names(self) -> Mapping[str, str]:
         return MappingProxyType(dict(self._s.rows("SELECT id, name FROM patients")))

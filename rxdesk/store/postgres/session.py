@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from rxdesk.domain.errors import Conflict, StoreError, StoreUnavailable
 from rxdesk.store.postgres.connect import Target, cause, lost
+
+T = TypeVar("T")
 
 # The channel every committed write announces itself on (the app's live refresh).
 CHANGES_CHANNEL = "rxdesk_changes"
@@ -70,6 +72,7 @@ class Session:
         self._held: set[int] = set()
         self.wrote = False  # a change was made (a write that only read commits nothing)
         self.spare_ids: dict[str, list[int]] = {}  # sequence -> numbers taken, not yet used
+        self._locked: dict[tuple[str, str], Any] = {}
 
     @contextmanager
     def cursor(self, *, dicts: bool = False) -> Iterator[Any]:
@@ -118,6 +121,23 @@ class Session:
             return
         with self.cursor() as cur:
             cur.executemany(query, params_seq)
+
+    # Inside a write, a row read by its key is locked until commit (FOR SHARE or FOR UPDATE):
+    # nobody else can change it meanwhile, so the unit of work reads it once (a tick asks for
+    # the same doctor, patient or subscription hundreds of times); the organisation, which is
+    # not locked, is read once too, as a snapshot would. Models are immutable: sharing is safe.
+
+    def locked_row(self, table: str, key: str, fetch: Callable[[str], T]) -> T:
+        if not self.writable:
+            return fetch(key)
+        if (table, key) not in self._locked:
+            self._locked[(table, key)] = fetch(key)
+        return self._locked[(table, key)]  # type: ignore[no-any-return]
+
+    def remember(self, table: str, key: str, row: Any) -> None:
+        """What this unit of work wrote is what it reads back (None: deleted)."""
+        if self.writable:
+            self._locked[(table, key)] = row
 
     def take_turn(self, key: int) -> None:
         """Inside a write: wait for, then hold until commit, the transaction lock `key`
