@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out) if args.out else Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
         naive = args.naive != "no"
 
+    # Stopped from outside (SIGTERM): unwind, so a PostgreSQL cluster the run started is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     pg_sets = {s.strip().upper() for s in (args.pg_sets if args.pg_sets is not None
                                           else ("S" if args.smoke else "A,B")).split(",") if s.strip()}
     byte_compile()

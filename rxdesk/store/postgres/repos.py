@@ -452,23 +452,6 @@ class AppointmentRepo:
         self._s.require_writable()
         self._s.execute("UPDATE appointments SET successor_uid = %s WHERE uid = %s", (new_uid, uid))
 
-    def link_successors(self, links: list[tuple[str, str]]) -> None:
-        self._s.require_writable()
-        self._s.many("UPDATE appointments SET successor_uid = %s WHERE uid = %s", [(new, old) for old, new in links])
-
-
-def copy_appointments(session: Session, rows: Any) -> int:
-    """COPY appointment rows (values in APPOINTMENT_COLUMNS order) into the table."""
-    statement = sql.SQL("COPY appointments ({}) FROM STDIN").format(
-        sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS))
-    )
-    count = 0
-    with session.cursor() as cur, cur.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
-            count += 1
-    return count
-
 
 REMINDER_COLUMNS = conv.fields(ReminderSent)
 
@@ -585,14 +568,9 @@ class AuditRepo:
         self._s = session
 
     def append(self, entry: AuditEntry) -> None:
-        self.append_many([entry])
-
-    def append_many(self, entries: list[AuditEntry]) -> None:
         self._s.require_writable()
-        self._s.many(
-            "INSERT INTO audit (at, actor, action, target, details) VALUES (%s, %s, %s, %s, %s)",
-            [(e.at, e.actor, e.action, e.target, Json(e.to_json()["details"])) for e in entries],
-        )
+        self._s.execute("INSERT INTO audit (at, actor, action, target, details) VALUES (%s, %s, %s, %s, %s)",
+                        (entry.at, entry.actor, entry.action, entry.target, Json(entry.to_json()["details"])))
 
     @staticmethod
     def _entry(row: tuple[Any, ...]) -> AuditEntry:

@@ -68,7 +68,6 @@ class Session:
         self.store = store
         self.conn = conn
         self.writable = writable
-        self.after_commit: list[Callable[[], None]] = []
         self._held: set[int] = set()
         self.wrote = False  # a change was made (a write that only read commits nothing)
         self.spare_ids: dict[str, list[int]] = {}  # sequence -> numbers taken, not yet used

@@ -232,8 +232,6 @@ class PgStore:
         listener = self._listener
         if listener is not None and session.wrote:
             listener.wait_for_token(token, OWN_CHANGE_WAIT)
-        for callback in session.after_commit:
-            callback()
 
     @contextmanager
     def _transaction(self, begin: str, *, writable: bool) -> Iterator[Session]:
