@@ -100,6 +100,7 @@ class PgServer:
         self._admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         env = Place(work / "pg-import", self.url(name)).env()
         subprocess.run([*rxdesk_cmd(), "store", "init"], env=env, check=True, capture_output=True)
+        work.mkdir(parents=True, exist_ok=True)
         source = snapshot_dir(built.data_dir, work / "pg-source")  # the import marks it as moved
         started = time.perf_counter()
         subprocess.run([*rxdesk_cmd(), "store", "import", str(source)], env=env, check=True, capture_output=True)
