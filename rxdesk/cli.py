@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "rxdesk.commands.rebooking",
     "rxdesk.commands.tokens",
     "rxdesk.commands.maintenance",
+    "rxdesk.commands.store",
 )
 
 
