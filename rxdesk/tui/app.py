@@ -66,6 +66,9 @@ class RxdeskApp(App[int]):
     TITLE = "rxdesk"
     CSS_PATH = stylesheets()
     ENABLE_COMMAND_PALETTE = True
+    # Screen classes by terminal width (styles/*.tcss): below 100 columns the narrow layout
+    # (80x24 fully usable), from 120 the side panels beside their tables.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (120, "-wide")]
 
     MODES = {
         "overview": OverviewScreen,

@@ -1,10 +1,17 @@
-"""The desk header: organisation, section, agent, zone, fixed-time marker, maintenance status."""
+"""The desk header: organisation, section, agent, zone, fixed-time marker, maintenance status;
+at 80 columns the worker's status and the fixed-time marker stay, the agent and zone give way."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
+
+from rxdesk.tui.widgets.virtual_table import fit
 
 SECTIONS = (
     ("1", "overview", "Overview"),
@@ -54,14 +61,23 @@ class DeskHeader(Widget):
     def render(self) -> Text:
         app = self.app
         style = self.get_component_rich_style
-        line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(f" {app.org_label} ", style("header--org"))
+        width = self.size.width or 200
+        # Line one: who and where on the left, the worker's last tick on the right. What gives
+        # way when the terminal is narrow, in order: the agent's name, the zone, then the org's
+        # name is cut; the worker's status and the fixed-time marker always stay.
+        left = [Piece(f" {app.org_label} ", style("header--org"), 0, 12)]
         if self.title_text:
-            line.append(f" {self.title_text}", style("header--meta"))
-        line.append(f"   agent {app.agent} · {app.org_zone}", style("header--meta"))
+            left.append(Piece(f" {self.title_text}", style("header--meta"), 1))
+        left.append(Piece(f"   agent {app.agent} ·", style("header--meta"), 3))
+        left.append(Piece(f" {app.org_zone}", style("header--meta"), 2))
         if app.fixed_time_label:
-            line.append("  ")
-            line.append(f" FIXED TIME {app.fixed_time_label} ", style("header--fixed-time"))
+            left.append(Piece("  ", Style(), 0))
+            left.append(Piece(f" FIXED TIME {app.fixed_time_label} ", style("header--fixed-time"), 0, 12))
+        right = None
+        if self.maintenance:
+            right = Piece(self.maintenance, style("header--warning" if self.maintenance_failed else "header--meta"),
+                          0, 24)
+        line = one_line(left, right, width)
         tabs = Text(no_wrap=True, overflow="ellipsis")
         for key, name, label in SECTIONS:
             current = name == self.section
@@ -70,10 +86,56 @@ class DeskHeader(Widget):
                 style("header--section-current" if current else "header--section"),
             )
             tabs.append(" ")
-        if self.maintenance:
-            warn = self.maintenance_failed
-            tabs.append("  ")
-            tabs.append(self.maintenance, style("header--warning" if warn else "header--meta"))
         both = Text("\n").join([line, tabs])
         both.no_wrap, both.overflow = True, "ellipsis"
         return both
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A part of a header line: its text, its style, its priority (0 stays longest) and how
+    far it may be cut (None: whole or not at all)."""
+
+    text: str
+    style: Style
+    priority: int
+    least: int | None = None
+
+
+def one_line(left: list[Piece], right: Piece | None, width: int) -> Text:
+    """`left` from the left edge and `right` against the right edge (one cell in), in `width`
+    cells: pieces of the lowest priority are left out first, then the right piece and the
+    cuttable left pieces are cut with `…`, down to their least."""
+    gap = 2
+    shown = list(left)
+
+    def used() -> int:
+        total = sum(cell_len(p.text) for p in shown)
+        return total + (gap + cell_len(right.text) + 1 if right else 0)
+
+    for priority in sorted({p.priority for p in left if p.priority > 1}, reverse=True):
+        if used() <= width:
+            break
+        shown = [p for p in shown if p.priority != priority]
+    right_text = right.text if right else ""
+    excess = used() - width
+    if excess > 0 and right is not None and right.least is not None:
+        give = min(excess, cell_len(right_text) - min(right.least, cell_len(right_text)))
+        right_text = fit(right_text, cell_len(right_text) - give)
+        excess -= give
+    texts = [p.text for p in shown]
+    for i in reversed(range(len(shown))):
+        least = shown[i].least
+        if excess <= 0 or least is None:
+            continue
+        give = min(excess, cell_len(texts[i]) - least)
+        if give > 0:
+            texts[i] = fit(texts[i], cell_len(texts[i]) - give)
+            excess -= give
+    line = Text(no_wrap=True, overflow="ellipsis", end="")
+    for piece, text in zip(shown, texts, strict=True):
+        line.append(text, piece.style)
+    if right is not None:
+        line.append(" " * max(gap, width - line.cell_len - cell_len(right_text) - 1))
+        line.append(right_text, right.style)
+    return line
