@@ -43,7 +43,7 @@ COLUMNS = (("key_id", "key_id", 0, None), ("label", "Label", 3, 16), ("status", 
            ("used", "Last used", 2, 10), ("created", "Created", 4, None), ("by", "By", 5, None))
 
 # Below this width the rotation steps fold into one line under the table (h unfolds them).
-ROTATION_FOLDED = "Rotating a key: n new key · partner switches · Last used stops · x revoke · h steps"
+ROTATION_FOLDED = "Rotate: n new key · partner switches · Last used stops · x revoke · h steps"
 
 
 def unused_note(row: SecretRow, now: datetime) -> str:

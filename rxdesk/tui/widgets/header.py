@@ -76,7 +76,7 @@ class DeskHeader(Widget):
         right = None
         if self.maintenance:
             right = Piece(self.maintenance, style("header--warning" if self.maintenance_failed else "header--meta"),
-                          0, 24)
+                          0, 36)
         line = one_line(left, right, width)
         tabs = Text(no_wrap=True, overflow="ellipsis")
         for key, name, label in SECTIONS:
@@ -105,7 +105,7 @@ class Piece:
 def one_line(left: list[Piece], right: Piece | None, width: int) -> Text:
     """`left` from the left edge and `right` against the right edge (one cell in), in `width`
     cells: pieces of the lowest priority are left out first, then the right piece and the
-    cuttable left pieces are cut with `…`, down to their least."""
+    cuttable left pieces (from the left) are cut with `…`, down to their least."""
     gap = 2
     shown = list(left)
 
@@ -124,7 +124,7 @@ def one_line(left: list[Piece], right: Piece | None, width: int) -> Text:
         right_text = fit(right_text, cell_len(right_text) - give)
         excess -= give
     texts = [p.text for p in shown]
-    for i in reversed(range(len(shown))):
+    for i in range(len(shown)):  # the org's name first: the agent knows it
         least = shown[i].least
         if excess <= 0 or least is None:
             continue

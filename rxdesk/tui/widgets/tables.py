@@ -238,9 +238,11 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
 
     COMPONENT_CLASSES = {f"status--{status}" for status in STATUSES}
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None, without: Sequence[str] = ()) -> None:
+        """`without`: columns every row would repeat (the patient, on a patient's page)."""
         self.zone_name = "UTC"
-        super().__init__(self._columns(), placeholder="loading…", id=id, classes=classes)
+        columns = [column for column in self._columns() if column.key not in without]
+        super().__init__(columns, placeholder="loading…", id=id, classes=classes)
 
     def _columns(self) -> list[Column[AppointmentRow]]:
         def status(row: AppointmentRow) -> str:
