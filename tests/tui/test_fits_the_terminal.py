@@ -1,0 +1,117 @@
+"""80x24 is fully usable and wider terminals use their room: what must hold at each size."""
+
+from __future__ import annotations
+
+from rich.cells import cell_len
+from textual.widgets import Input
+
+from rxdesk.services import Desk
+from rxdesk.tui.screens.secrets import SecretsScreen
+from rxdesk.tui.widgets.header import DeskHeader
+from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
+from tests.tui.conftest import make_app, settle
+
+WORKER = "worker 09:00 · 1 reminder · 1 webhook to retry"
+
+
+def line_text(table: AppointmentTable, y: int) -> str:
+    return "".join(segment.text for segment in table.render_line(y))
+
+
+async def test_at_80x24_every_row_shows_its_status_and_the_header_the_worker(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.maintenance = WORKER
+        await pilot.pause()
+        table = app.screen.query_one(AppointmentTable)
+        assert table.shown_columns == ["start", "patient", "doctor", "status", "type"]
+        for index, row in enumerate(table.loaded_rows()):
+            line = line_text(table, index + 1)
+            assert cell_len(line) == table.scrollable_content_region.width
+            assert f" {row.status.value} " in line and row.patient_name in line
+            assert line.startswith(" " + table.cell_text(index, "start")[:4])  # the weekday
+        header = str(app.screen.query_one(DeskHeader).render()).splitlines()[0]
+        assert "worker 09:00 · 1 reminder" in header and cell_len(header) <= 80
+        # The name boxes hold more than the date boxes, which still hold a date.
+        width = {name: app.screen.query_one(f"#filter-{name}", Input).content_region.width
+                 for name in ("doctor", "patient", "date_from", "date_to")}
+        assert width["doctor"] >= 14 and width["patient"] >= 14
+        assert width["date_from"] >= len("2026-11-24") and width["doctor"] >= width["date_from"]
+
+
+async def test_wider_terminals_use_their_room(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        # The start keeps its year and the type its whole name; the uid waits for more room.
+        assert table.shown_columns == ["start", "patient", "doctor", "status", "type"]
+        assert "Tue 2026-11-24 09:00" in line_text(table, 1) and "GP video consultation" in line_text(table, 1)
+        await pilot.resize_terminal(160, 48)
+        await settle(pilot)
+        assert table.shown_columns == ["start", "patient", "doctor", "status", "type", "uid"]
+        assert booked["weber_first"] in line_text(table, 1)
+
+
+async def test_a_revoked_key_reads_revoked_at_80x24_and_the_rotation_steps_fold(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+    shop = clinic.secrets.create_secret("Shopify storefront of the Riverside pharmacy, second shop", "tester")
+    gone = clinic.secrets.create_secret("old minter", "tester").secret.key_id
+    clinic.secrets.revoke(gone, "tester")
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SecretsScreen)
+        table = screen.table
+        assert {"key_id", "status", "used"} <= set(table.shown_columns)
+        shown = dict(zip(table.shown_columns, map(str, table.get_row(gone)), strict=True))
+        assert shown["status"].startswith("revoked") and shown["used"] == "never"
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # nothing off screen
+        help_panel, folded = screen.query_one("#rotation-help"), screen.query_one("#rotation-folded")
+        assert not help_panel.display and folded.display and folded.region.height == 1
+        await pilot.press("h")  # unfolded under the table, which keeps its columns
+        await settle(pilot)
+        assert help_panel.display and help_panel.region.y > table.region.y
+        assert "status" in table.shown_columns
+        await pilot.resize_terminal(160, 48)  # beside the table from 120 columns
+        await settle(pilot)
+        assert help_panel.display and help_panel.region.x > table.region.x and not folded.display
+        # The long label whole: Created and By (which cannot be cut) give way to it.
+        assert table.shown_columns == ["key_id", "label", "status", "used"]
+        assert str(table.get_row(shop.secret.key_id)[1]).endswith("second shop")
+        assert str(table.get_row(gone)[2]).startswith("revoked")
+
+
+async def test_every_short_list_fits_80_columns(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    """Doctors, patients, types and rules, webhooks: no table wider than the screen, and the
+    first column of each always there."""
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for section, first in (("2", "name"), ("3", "name"), ("5", "name"), ("6", "id")):
+            await pilot.press(section)
+            await settle(pilot)
+            for table in app.screen.query(DeskTable):
+                if not table.display or table.region.width == 0:
+                    continue
+                assert table.shown_columns and table.virtual_size.width <= table.scrollable_content_region.width, \
+                    (section, table.id)
+                assert table.id == "rules" or table.shown_columns[0] == first, (section, table.id)
+
+
+async def test_the_cancel_dialog_fits_24_lines(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        dialog = app.screen.query_one("#cancel-dialog")
+        screen = app.screen.region
+        for part in ("#reason", "#common-reasons"):
+            region = app.screen.query_one(part).region
+            assert screen.contains_region(region) and dialog.region.contains_region(region), part
+        hint = dialog.children[-1]
+        assert "escape keep it" in str(hint.render()) and screen.contains_region(hint.region)
