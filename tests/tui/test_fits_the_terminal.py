@@ -103,15 +103,19 @@ async def test_every_short_list_fits_80_columns(clinic: Desk, booked) -> None:  
 
 
 async def test_the_cancel_dialog_fits_24_lines(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    """The reason, all five common reasons and the hint are on screen, not scrolled away."""
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("c")
         await settle(pilot)
         dialog = app.screen.query_one("#cancel-dialog")
-        screen = app.screen.region
-        for part in ("#reason", "#common-reasons"):
-            region = app.screen.query_one(part).region
-            assert screen.contains_region(region) and dialog.region.contains_region(region), part
+        reasons = app.screen.query_one("#common-reasons")
         hint = dialog.children[-1]
-        assert "escape keep it" in str(hint.render()) and screen.contains_region(hint.region)
+        assert "escape keep it" in str(hint.render())
+        for widget in (app.screen.query_one("#reason"), reasons, hint):
+            region = widget.region
+            assert region.height > 0 and app.screen.region.contains_region(region)
+            shown, _ = app.screen.get_widget_at(region.x + 1, region.bottom - 1)
+            assert shown is widget or widget in shown.ancestors, widget
+        assert reasons.option_count == 5 and reasons.scrollable_content_region.height >= 5
