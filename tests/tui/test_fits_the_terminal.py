@@ -10,12 +10,9 @@ from rxdesk.tui.screens.secrets import SecretsScreen
 from rxdesk.tui.widgets.header import DeskHeader
 from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
 from tests.tui.conftest import make_app, settle
+from tests.tui.test_virtual_table import line_text
 
 WORKER = "worker 09:00 · 1 reminder · 1 webhook to retry"
-
-
-def line_text(table: AppointmentTable, y: int) -> str:
-    return "".join(segment.text for segment in table.render_line(y))
 
 
 async def test_at_80x24_every_row_shows_its_status_and_the_header_the_worker(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]

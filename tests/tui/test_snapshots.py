@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -50,7 +50,7 @@ def snapshot(snap_compare, app: RxdeskApp, size: str, *keys: str, then: Step | N
 
 
 @pytest.fixture(autouse=True)
-def fixed_ids(monkeypatch) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def fixed_ids(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Meeting rooms, secret key_ids and subscription ids from a seeded generator, so they
     are the same on every run."""
     rng = random.Random(15)
@@ -62,7 +62,6 @@ def fixed_ids(monkeypatch) -> Iterator[None]:  # type: ignore[no-untyped-def]
     monkeypatch.setattr("rxdesk.services.provisioning.random_token", seeded)
     monkeypatch.setattr("rxdesk.services.secrets.random_token", seeded)
     monkeypatch.setattr("rxdesk.services.webhooks.random_token", seeded)
-    yield
 
 
 @pytest.fixture

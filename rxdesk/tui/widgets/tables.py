@@ -29,15 +29,15 @@ def cell_width(cell: RenderableType) -> int:
     return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
 
 
-def cut(cell: RenderableType, width: int) -> RenderableType:
+def cut(cell: object, width: int) -> Text:
     """A cell in at most `width` cells, cut with `…` (its styles kept)."""
     if not isinstance(cell, Text):
         cell = Text(str(cell))
     if cell.cell_len <= width:
         return cell
-    cut = cell.copy()
-    cut.truncate(width, overflow="ellipsis")
-    return cut
+    short = cell.copy()
+    short.truncate(width, overflow="ellipsis")
+    return short
 
 
 def without_year(start: str) -> str:
@@ -77,7 +77,7 @@ class DeskTable(DataTable[object]):
         self._placed: list[Placed] = []
         self._relayout_due = False
 
-    def add_column(self, label: TextType, *, width: int | None = None, key: str | None = None,  # type: ignore[override]
+    def add_column(self, label: TextType, *, width: int | None = None, key: str | None = None,
                    default: object = None, priority: int | None = None, min_width: int | None = None,
                    max_width: int | None = None) -> ColumnKey:
         """A column; `priority` (the order added, by default) says which gives way first, and
@@ -97,7 +97,7 @@ class DeskTable(DataTable[object]):
         """Keys of the columns that fit at the current width."""
         return [p.column.key for p in self._placed]
 
-    def add_row(self, *cells: object, height: int | None = 1, key: str | None = None,  # type: ignore[override]
+    def add_row(self, *cells: object, height: int | None = 1, key: str | None = None,
                 label: object = None) -> RowKey:
         row = tuple(plain(cell) for cell in cells)  # type: ignore[arg-type]
         row += (Text(""),) * (len(self.specs) - len(row))
@@ -140,7 +140,7 @@ class DeskTable(DataTable[object]):
 
     # -- laying the columns out ------------------------------------------------------------
 
-    def _fitted(self, row: tuple[RenderableType, ...]) -> list[RenderableType]:
+    def _fitted(self, row: tuple[RenderableType, ...]) -> list[Text]:
         return [cut(place.value(row), place.width) for place in self._placed]
 
     def _want_layout(self) -> None:

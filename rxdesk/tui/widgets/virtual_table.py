@@ -142,10 +142,10 @@ def lay_out(columns: Sequence[Column[Any]], width: int) -> list[Placed]:
     while True:
         widths, compact = _give_way(columns, shown, least, width - needed(shown, {i: columns[i].width for i in shown}))
         cut = any(widths[i] < columns[i].width and i not in compact for i in shown)
-        spare = [i for i in shown if i in tail]
-        if not cut or not spare:
+        leaving = [i for i in shown if i in tail]
+        if not cut or not leaving:
             break
-        shown.remove(spare[-1])
+        shown.remove(leaving[-1])
     if needed(shown, widths) > width and shown:  # a single column wider than the table: cut it
         widths[shown[0]] = max(1, widths[shown[0]] - (needed(shown, widths) - width))
     spare = width - needed(shown, widths)
