@@ -116,3 +116,47 @@ async def test_the_cancel_dialog_fits_24_lines(clinic: Desk, booked) -> None:  #
             shown, _ = app.screen.get_widget_at(region.x + 1, region.bottom - 1)
             assert shown is widget or widget in shown.ancestors, widget
         assert reasons.option_count == 5 and reasons.scrollable_content_region.height >= 5
+
+
+async def test_a_resize_lays_a_short_list_out_again_and_keeps_the_cursor(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        table = app.screen.query_one(DeskTable)
+        assert table.shown_columns == ["name", "id", "zone", "mobile", "windows", "types"]
+        table.select_key("dr-sato")
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        # Windows (least important, cannot be cut) goes; the offered types are cut with `…`.
+        assert table.shown_columns == ["name", "id", "zone", "mobile", "types"]
+        assert table.selected_key == "dr-sato"
+        offers = str(table.get_row("dr-sato")[-1])
+        assert offers.endswith("…") and "therapy, prescription, gp-consult".startswith(offers[:-1])
+        assert table.cells["dr-sato"][-1].plain == "therapy, prescription, gp-consult"  # kept whole
+
+
+def test_the_header_line_leaves_out_and_cuts_by_priority() -> None:
+    from rich.style import Style
+
+    from rxdesk.tui.widgets.header import Piece, one_line
+
+    plain = Style()
+    left = [Piece(" Riverside Telehealth ", plain, 4, 12), Piece("  Europe/Berlin", plain, 1),
+            Piece(" · agent tester", plain, 5)]
+    right = Piece("worker 09:00 · 1 reminder · 1 webhook to retry", plain, 2, 24)
+    wide = one_line(left, right, 160).plain
+    assert wide.startswith(" Riverside Telehealth   Europe/Berlin · agent tester") and wide.endswith("retry")
+    assert cell_len(wide) == 160 - 1
+    # 80 columns: the agent's name goes, the org's name is cut; the zone and the worker stay whole.
+    at_80 = one_line(left, right, 80).plain
+    assert "agent" not in at_80 and " Riverside " in at_80 and "Telehealth" not in at_80
+    assert "Europe/Berlin" in at_80 and at_80.endswith("worker 09:00 · 1 reminder · 1 webhook to retry")
+    # Narrower still: the worker's status is cut before the zone goes.
+    at_70 = one_line(left, right, 70).plain
+    assert cell_len(at_70) <= 70 and "Europe/Berlin" in at_70 and "worker 09:00 · 1 reminder" in at_70
+    at_40 = one_line(left, right, 40).plain
+    assert "Europe" not in at_40 and "worker 09:00" in at_40
+    short = [Piece(" rxdesk ", plain, 4, 12)]  # shorter than its least: never padded
+    assert one_line(short, right, 50).plain.startswith(" rxdesk  ")

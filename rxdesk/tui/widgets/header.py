@@ -63,20 +63,21 @@ class DeskHeader(Widget):
         style = self.get_component_rich_style
         width = self.size.width or 200
         # Line one: who and where on the left, the worker's last tick on the right. What gives
-        # way when the terminal is narrow, in order: the agent's name, the zone, then the org's
-        # name is cut; the worker's status and the fixed-time marker always stay.
-        left = [Piece(f" {app.org_label} ", style("header--org"), 0, 12)]
+        # way when the terminal is narrow, in order: the agent's name goes, the org's name,
+        # the fixed-time marker and the worker's status are cut (not below 12, 12 and 24
+        # cells), and the zone goes last.
+        left = [Piece(f" {app.org_label} ", style("header--org"), 4, 12)]
         if self.title_text:
-            left.append(Piece(f" {self.title_text}", style("header--meta"), 1))
-        left.append(Piece(f"   agent {app.agent} ·", style("header--meta"), 3))
-        left.append(Piece(f" {app.org_zone}", style("header--meta"), 2))
+            left.append(Piece(f" {self.title_text}", style("header--meta"), 0))
+        left.append(Piece(f"  {app.org_zone}", style("header--meta"), 1))
+        left.append(Piece(f" · agent {app.agent}", style("header--meta"), 5))
         if app.fixed_time_label:
             left.append(Piece("  ", Style(), 0))
-            left.append(Piece(f" FIXED TIME {app.fixed_time_label} ", style("header--fixed-time"), 0, 12))
+            left.append(Piece(f" FIXED TIME {app.fixed_time_label} ", style("header--fixed-time"), 3, 12))
         right = None
         if self.maintenance:
             right = Piece(self.maintenance, style("header--warning" if self.maintenance_failed else "header--meta"),
-                          0, 36)
+                          2, 24)
         line = one_line(left, right, width)
         tabs = Text(no_wrap=True, overflow="ellipsis")
         for key, name, label in SECTIONS:
@@ -93,8 +94,8 @@ class DeskHeader(Widget):
 
 @dataclass(frozen=True)
 class Piece:
-    """A part of a header line: its text, its style, its priority (0 stays longest) and how
-    far it may be cut (None: whole or not at all)."""
+    """A part of a header line: its text, its style, when it gives way (the highest first; 0
+    never) and how: cut with `…` down to `least` cells, or left out when `least` is None."""
 
     text: str
     style: Style
@@ -104,38 +105,30 @@ class Piece:
 
 def one_line(left: list[Piece], right: Piece | None, width: int) -> Text:
     """`left` from the left edge and `right` against the right edge (one cell in), in `width`
-    cells: pieces of the lowest priority are left out first, then the right piece and the
-    cuttable left pieces (from the left) are cut with `…`, down to their least."""
+    cells. Too wide: pieces give way by priority, each cut down to its least or left out."""
     gap = 2
-    shown = list(left)
+    pieces = [*left, *([right] if right else [])]
+    texts = {id(p): p.text for p in pieces}
+    shown = {id(p) for p in pieces}
 
     def used() -> int:
-        total = sum(cell_len(p.text) for p in shown)
-        return total + (gap + cell_len(right.text) + 1 if right else 0)
+        return sum(cell_len(texts[id(p)]) for p in pieces if id(p) in shown) + (gap + 1 if right else 0)
 
-    for priority in sorted({p.priority for p in left if p.priority > 1}, reverse=True):
-        if used() <= width:
+    for piece in sorted((p for p in pieces if p.priority > 0), key=lambda p: -p.priority):
+        excess = used() - width
+        if excess <= 0:
             break
-        shown = [p for p in shown if p.priority != priority]
-    right_text = right.text if right else ""
-    excess = used() - width
-    if excess > 0 and right is not None and right.least is not None:
-        give = min(excess, cell_len(right_text) - min(right.least, cell_len(right_text)))
-        right_text = fit(right_text, cell_len(right_text) - give)
-        excess -= give
-    texts = [p.text for p in shown]
-    for i in range(len(shown)):  # the org's name first: the agent knows it
-        least = shown[i].least
-        if excess <= 0 or least is None:
-            continue
-        give = min(excess, cell_len(texts[i]) - least)
-        if give > 0:
-            texts[i] = fit(texts[i], cell_len(texts[i]) - give)
-            excess -= give
+        if piece.least is None:
+            shown.discard(id(piece))
+        else:
+            text = texts[id(piece)]
+            texts[id(piece)] = fit(text, max(min(piece.least, cell_len(text)), cell_len(text) - excess))
     line = Text(no_wrap=True, overflow="ellipsis", end="")
-    for piece, text in zip(shown, texts, strict=True):
-        line.append(text, piece.style)
-    if right is not None:
+    for piece in left:
+        if id(piece) in shown:
+            line.append(texts[id(piece)], piece.style)
+    if right is not None and id(right) in shown:
+        right_text = texts[id(right)]
         line.append(" " * max(gap, width - line.cell_len - cell_len(right_text) - 1))
         line.append(right_text, right.style)
     return line
