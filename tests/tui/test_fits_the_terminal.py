@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from rich.cells import cell_len
 from textual.widgets import Input
 
@@ -160,3 +162,36 @@ def test_the_header_line_leaves_out_and_cuts_by_priority() -> None:
     assert "Europe" not in at_40 and "worker 09:00" in at_40
     short = [Piece(" rxdesk ", plain, 4, 12)]  # shorter than its least: never padded
     assert one_line(short, right, 50).plain.startswith(" rxdesk  ")
+
+
+async def test_the_doctor_page_shows_the_days_that_fit_and_whole_answers(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.table import Table
+
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+
+        def grid(selector: str) -> tuple[Table, int]:
+            static = app.screen.query_one(selector)
+            table = static.content
+            assert isinstance(table, Table)
+            return table, static.content_region.width
+
+        def drawn(selector: str) -> str:
+            table, width = grid(selector)
+            console = Console(width=width, record=True, file=io.StringIO())
+            console.print(table, crop=True)
+            return console.export_text()
+
+        assert "74 free slots" in drawn("#doctor-troubleshooter")  # an answer on one line
+        assert "First open" in drawn("#doctor-preview").splitlines()[2]  # the last column, not cropped
+        preview, _ = grid("#doctor-preview")
+        assert "next 14 days" not in str(preview.title) and preview.columns[-1].header == "First open"
+        narrow_days = len(preview.columns) - 2
+        await pilot.resize_terminal(160, 48)
+        await settle(pilot)
+        preview, _ = grid("#doctor-preview")
+        assert "next 14 days" in str(preview.title) and len(preview.columns) - 2 == 14 > narrow_days
