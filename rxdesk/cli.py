@@ -1,40 +1,22 @@
 """The command line. Bare `rxdesk` opens the app; subcommands mirror every action of the app.
 
 Exit codes: 0 success, 1 a refused action or bad input (one line on stderr, nothing changed),
-2 a usage error. Textual is imported only when the app opens, so scripts never pay for it.
+2 a usage error. Only the module of the command being run is imported, and Textual only when
+the app opens, so scripts never pay for what they do not run (rxdesk/commands/__init__.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 
-from rxdesk.commands import CommandLine, run
+from rxdesk.commands import build_parser, run
 
-# Each module registers its commands; see rxdesk/commands/__init__.py.
-COMMAND_MODULES = (
-    "rxdesk.commands.setup",
-    "rxdesk.commands.appointments",
-    "rxdesk.commands.people",
-    "rxdesk.commands.rebooking",
-    "rxdesk.commands.tokens",
-    "rxdesk.commands.maintenance",
-)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    import importlib
-
-    cli = CommandLine()
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(cli)
-    return cli.parser
+__all__ = ["build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    return run(parser, list(sys.argv[1:] if argv is None else argv))
+    return run(list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -9,15 +9,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import BeforeValidator, PlainSerializer
 
 from rxdesk.domain.errors import ValidationFailed
 
 STORED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_ISO_HINT = "an ISO-8601 date-time with a zone, e.g. 2026-11-24T09:30:00Z"
+ISO_HINT = "an ISO-8601 date-time with a zone, e.g. 2026-11-24T09:30:00Z"
 
 
 def to_utc(value: datetime) -> datetime:
@@ -35,14 +32,14 @@ def format_utc(value: datetime) -> str:
 def parse_instant(text: str, *, what: str = "time") -> datetime:
     """Parse an ISO-8601 instant that names its zone (`Z` or an offset); refuse anything else."""
     if not isinstance(text, str):
-        raise ValidationFailed(f"{what} must be {_ISO_HINT}")
+        raise ValidationFailed(f"{what} must be {ISO_HINT}")
     raw = text.strip()
     if not raw or len(raw) > 64:
-        raise ValidationFailed(f"{what} must be {_ISO_HINT}")
+        raise ValidationFailed(f"{what} must be {ISO_HINT}")
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise ValidationFailed(f"{what} {raw!r} is not {_ISO_HINT}") from None
+        raise ValidationFailed(f"{what} {raw!r} is not {ISO_HINT}") from None
     if value.tzinfo is None:
         raise ValidationFailed(f"{what} {raw!r} has no zone; add Z or an offset such as +01:00")
     try:
@@ -58,30 +55,6 @@ def parse_date(text: str, *, what: str = "date") -> date:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise ValidationFailed(f"{what} {text.strip()!r} is not a real date") from None
-
-
-def _coerce_utc(value: object) -> datetime:
-    if isinstance(value, str) and len(value) == 20 and value[-1] == "Z":
-        # The stored form: the fast path for rows read back from the store.
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    try:
-        if isinstance(value, datetime):
-            return to_utc(value)
-        if isinstance(value, str):
-            return parse_instant(value)
-    except ValidationFailed as exc:  # pydantic reports ValueErrors with the field's path
-        raise ValueError(str(exc)) from None
-    raise ValueError(f"expected {_ISO_HINT}")
-
-
-UtcDateTime = Annotated[
-    datetime,
-    BeforeValidator(_coerce_utc),
-    PlainSerializer(format_utc, return_type=str, when_used="json"),
-]
 
 
 @lru_cache(maxsize=256)
