@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from rxdesk.domain import lifecycle
 from rxdesk.domain.errors import NotFound
@@ -31,10 +31,29 @@ from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
 from rxdesk.domain.times import format_local, format_utc, local_day_bounds
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
-from rxdesk.services.filters import FIELD_NAMES, AppointmentFilter, FilterText, ParsedFilter, parse_filter_text
 from rxdesk.store.protocols import StoreView
 
+if TYPE_CHECKING:
+    from rxdesk.services.filters import FilterText, ParsedFilter
+
 DEFAULT_STATUSES = frozenset(s.value for s in ACTIVE_STATUSES)
+
+
+@dataclass(frozen=True)
+class AppointmentFilter:
+    """What an agent narrows the overview by (DESIGN: `appointments list`).
+
+    Defaults: active (held or confirmed) and starting now or later. `statuses` replaces the
+    status default, `date_from`/`date_to` (days in the org's zone, `date_to` inclusive) replace
+    the time default, and `all` drops whichever default was not replaced.
+    """
+
+    statuses: frozenset[str] | None = None
+    doctor_id: str | None = None
+    patient_id: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    all: bool = False
 
 
 class AppointmentRow:
@@ -237,10 +256,13 @@ class AppointmentService(Service):
                 cancel_refusal=lifecycle.why_not_cancellable(appt, now),
             )
 
-    def parse_filter(self, text: FilterText, *, names: Mapping[str, str] = FIELD_NAMES) -> ParsedFilter:
+    def parse_filter(self, text: FilterText, *, names: Mapping[str, str] | None = None) -> ParsedFilter:
         """The filter an agent typed (`services.filters`): one error per bad field, and the
-        doctors or patients the texts matched."""
-        return parse_filter_text(self, text, names=names)
+        doctors or patients the texts matched. `names` says how a refusal names each field
+        (the app's labels by default)."""
+        from rxdesk.services.filters import FIELD_NAMES, parse_filter_text
+
+        return parse_filter_text(self, text, names=names or FIELD_NAMES)
 
     def summary(self, uid: str) -> AppointmentSummary:
         """One appointment as of now with the names an agent reads beside it, whether it can

@@ -1,6 +1,6 @@
-"""The appointment filter, and the one parser that builds it from what an agent typed: the
-overview's filter fields and `rxdesk appointments list`'s options both go through
-`parse_filter_text`, so a day, a status or a name means the same in the app and in a script.
+"""The one parser of what an agent typed into an appointment filter: the overview's filter
+fields and `rxdesk appointments list`'s options both go through `parse_filter_text`, so a day,
+a status or a name means the same in the app and in a script.
 """
 
 from __future__ import annotations
@@ -12,26 +12,10 @@ from datetime import date
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.filters import parse_day, parse_statuses
 from rxdesk.domain.times import zone
+from rxdesk.services.appointments import AppointmentFilter
 from rxdesk.services.base import Service
 from rxdesk.services.matching import Matches, match_doctors, match_patients
 from rxdesk.store.protocols import StoreView
-
-
-@dataclass(frozen=True)
-class AppointmentFilter:
-    """What an agent narrows the overview by (DESIGN: `appointments list`).
-
-    Defaults: active (held or confirmed) and starting now or later. `statuses` replaces the
-    status default, `date_from`/`date_to` (days in the org's zone, `date_to` inclusive) replace
-    the time default, and `all` drops whichever default was not replaced.
-    """
-
-    statuses: frozenset[str] | None = None
-    doctor_id: str | None = None
-    patient_id: str | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-    all: bool = False
 
 
 @dataclass(frozen=True)

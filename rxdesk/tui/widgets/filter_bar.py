@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
-from rxdesk.services.appointments import FilterText
+from rxdesk.services.filters import FilterText
 
 FIELDS = (
     ("doctor", "doctor"),
