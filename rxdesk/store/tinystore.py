@@ -6,6 +6,7 @@ segments together through one manifest; every log is an `AppendOnlyLog` (`logs`)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -113,6 +114,25 @@ class OrgRepo:
         writable(self._snap).put(CORE, "org", "org", org.to_json())
 
 
+class NameView(Mapping[str, str]):
+    """id -> name over a table of `{"name": ...}` records, read in place (read-only)."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: Mapping[str, Mapping[str, Any]]) -> None:
+        self._table = table
+
+    def __getitem__(self, key: str) -> str:
+        name: str = self._table[key]["name"]
+        return name
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
 class PatientRepo(Keyed[Patient]):
     def __init__(self, snap: Snapshot) -> None:
         super().__init__(snap, PATIENTS, "patients", Patient, "id", "patient")
@@ -133,7 +153,8 @@ class PatientRepo(Keyed[Patient]):
         index = self._snap.segment(PATIENT_NAMES)
         if index is None:
             return MappingProxyType({})
-        return index.memo("names", lambda: MappingProxyType({k: v["name"] for k, v in index.table("names").items()}))
+        # Read through, not copied: a copy of 120,000 names cost the first screen ~60 ms.
+        return index.memo("names", lambda: NameView(index.table("names")))
 
     def put(self, item: Patient) -> None:
         super().put(item)
@@ -406,3 +427,16 @@ class TinyStore:
     def warm_up(self) -> None:
         """Parse the segment the next event goes to: the first change of a session appends one."""
         self.read().events.warm()
+
+    # Another process's write shows only in the manifest: a data dir is polled.
+    announces_changes = False
+    POLL_SECONDS = 0.5
+
+    def wait_for_change(self, known: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while (generation := self.generation()) == known and time.monotonic() < deadline:
+            time.sleep(min(self.POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        return generation
+
+    def close(self) -> None:
+        """Nothing is held between calls."""

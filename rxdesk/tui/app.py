@@ -8,7 +8,10 @@ methods here (`open_appointment`, `open_patient`, `open_doctor`, `open_rebook`, 
 
 from __future__ import annotations
 
+import gc
+import importlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -33,20 +36,23 @@ from rxdesk.services import Desk
 from rxdesk.services.appointments import AppointmentSummary
 from rxdesk.tui.modals.attendance import AttendanceModal
 from rxdesk.tui.modals.cancel import CancelModal
-from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.base import DeskScreen
-from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
-from rxdesk.tui.screens.help import HelpScreen
 from rxdesk.tui.screens.overview import OverviewScreen
-from rxdesk.tui.screens.patients import PatientDetailScreen, PatientsScreen
 from rxdesk.tui.screens.problem import ProblemScreen
-from rxdesk.tui.screens.rebook import RebookScreen
-from rxdesk.tui.screens.secrets import SecretsScreen
-from rxdesk.tui.screens.types import TypesScreen
-from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.text import shown
 from rxdesk.tui.work import call_service
 from rxdesk.worker.process import tick_in_child
+
+
+def section(module: str, name: str) -> Callable[[], Screen[Any]]:
+    """A section's screen, imported when the agent first opens it: the app starts with the
+    overview's code alone (the doctors' screen alone pulls in the phone number tables)."""
+
+    def make() -> Screen[Any]:
+        screen: Screen[Any] = getattr(importlib.import_module(f"rxdesk.tui.screens.{module}"), name)()
+        return screen
+
+    return make
 
 
 def stylesheets() -> list[str | PurePath]:
@@ -63,11 +69,11 @@ class RxdeskApp(App[int]):
 
     MODES = {
         "overview": OverviewScreen,
-        "patients": PatientsScreen,
-        "doctors": DoctorsScreen,
-        "secrets": SecretsScreen,
-        "types": TypesScreen,
-        "webhooks": WebhooksScreen,
+        "patients": section("patients", "PatientsScreen"),
+        "doctors": section("doctors", "DoctorsScreen"),
+        "secrets": section("secrets", "SecretsScreen"),
+        "types": section("types", "TypesScreen"),
+        "webhooks": section("webhooks", "WebhooksScreen"),
     }
     DEFAULT_MODE = "overview"
 
@@ -108,6 +114,7 @@ class RxdeskApp(App[int]):
         self.problem: str | None = None
         self.known_generation: int | None = None
         self._ticking = False
+        self._stop_watching = threading.Event()
         now = desk.settings.now if desk.settings else None
         self.fixed_time_label = format_utc(now) if now else ""
         try:
@@ -127,7 +134,10 @@ class RxdeskApp(App[int]):
         if self.problem:
             self.push_screen(ProblemScreen(self.problem))
             return
-        self.set_interval(self.poll_seconds, self._poll, name="poll")
+        if self.desk.live_changes:  # a server database announces each change: wait for it
+            threading.Thread(target=self._watch_changes, name="rxdesk-watch", daemon=True).start()
+        else:
+            self.set_interval(self.poll_seconds, self._poll, name="poll")
         if self.run_worker_inside:
             self.set_timer(1.0 if self.tick_seconds == 60.0 else self.tick_seconds, self._tick, name="first tick")
         else:
@@ -153,6 +163,27 @@ class RxdeskApp(App[int]):
         if self.problem is None:
             call_service(self, self.desk.generation, done=self._seen_generation, group="poll")
 
+    def _watch_changes(self) -> None:
+        """Wait for the database to announce a committed write (another agent, the worker, a
+        script) and reload then: no polling. A thread of its own, not a worker (it never
+        ends); it wakes each second to notice the app closing. A lost server is retried
+        quietly: the next action says what is wrong."""
+        while not self._stop_watching.is_set():
+            known = self.known_generation if self.known_generation is not None else -1
+            try:
+                generation = self.desk.wait_for_change(known, 1.0)
+            except RxdeskError:
+                self._stop_watching.wait(min(self.poll_seconds, 5.0))
+                continue
+            if generation != self.known_generation and not self._stop_watching.is_set():
+                try:
+                    self.call_from_thread(self._seen_generation, generation)
+                except RuntimeError:  # the app has closed
+                    return
+
+    def on_unmount(self) -> None:
+        self._stop_watching.set()
+
     def _seen_generation(self, generation: int) -> None:
         if generation == self.known_generation:
             return
@@ -173,6 +204,17 @@ class RxdeskApp(App[int]):
             for screen in self._screen_stacks.get(mode, []):
                 if isinstance(screen, DeskScreen) and screen not in self.screen_stack:
                     screen.stale = True
+
+    def keep_loaded(self) -> None:
+        """Take what the app holds now (the store's week segments, row caches, screens) out
+        of the garbage collector's full scans. With a data set in memory one full scan took
+        100-200 ms, every few seconds of scrolling, and froze the screen; frozen objects are
+        still freed the usual way once nothing refers to them (rows are plain dicts and
+        lists, never cycles). Called after each list is loaded, where the data grows; the
+        collection first (of what is not frozen yet: what came since, a few ms) keeps
+        garbage, a closed screen, from being frozen with it."""
+        gc.collect()
+        gc.freeze()
 
     def note_own_write(self) -> None:
         """Our own change is already on screen: don't reload (and lose the row) for it."""
@@ -234,15 +276,23 @@ class RxdeskApp(App[int]):
             self.switch_mode(name)
 
     def open_appointment(self, uid: str) -> None:
+        from rxdesk.tui.screens.appointment import AppointmentScreen
+
         self.push_screen(AppointmentScreen(uid))
 
     def open_patient(self, patient_id: str) -> None:
+        from rxdesk.tui.screens.patients import PatientDetailScreen
+
         self.push_screen(PatientDetailScreen(patient_id))
 
     def open_doctor(self, doctor_id: str) -> None:
+        from rxdesk.tui.screens.doctors import DoctorDetailScreen
+
         self.push_screen(DoctorDetailScreen(doctor_id))
 
     def open_rebook(self, uid: str) -> None:
+        from rxdesk.tui.screens.rebook import RebookScreen
+
         self.push_screen(RebookScreen(uid))
 
     def start_cancel(self, uid: str, *, on_done: Callable[[Appointment], Any] | None = None) -> None:
@@ -254,7 +304,7 @@ class RxdeskApp(App[int]):
                             title="Not cancelled")
                 return
             text = summary.text()
-            self._push_dialog(CancelModal(uid, text, on_saved=on_done), "Appointment cancelled",
+            self._push_dialog(self._cancel_dialog().prepare(uid, text, on_saved=on_done), "Appointment cancelled",
                               lambda done: f"Cancelled {text.splitlines()[0]} · reason: {done.cancel_reason}")
 
         call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
@@ -285,6 +335,15 @@ class RxdeskApp(App[int]):
 
         self.push_screen(dialog, finished)
 
+    def _cancel_dialog(self) -> CancelModal:
+        """The one cancel dialog, reused: opening it again costs no new screen. (A second one
+        only while the first is still open somewhere, e.g. in another section.)"""
+        dialog: CancelModal | None = getattr(self, "_cancel", None)
+        if dialog is None or dialog.showing:
+            dialog = self._cancel = CancelModal()
+            self.install_screen(dialog, f"cancel-{id(dialog)}")  # kept, not removed, when it closes
+        return dialog
+
     # Help and the command palette list the keys of the screen the agent is on.
 
     def _screen_keys(self, screen: Screen[Any]) -> list[tuple[str, str, Any, str]]:
@@ -299,6 +358,8 @@ class RxdeskApp(App[int]):
         return keys
 
     def action_help(self) -> None:
+        from rxdesk.tui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         rows = [(key, what) for key, what, _node, _action in self._screen_keys(self.screen)]
@@ -315,5 +376,8 @@ def run_app(settings: Settings, *, worker: bool = True) -> int:
     """Open the app on the settings' data dir; returns the exit code."""
     desk = Desk.open(settings)
     app = RxdeskApp(desk, worker=worker)
-    app.run()
+    try:
+        app.run()
+    finally:
+        desk.close()
     return app.return_code or 0

@@ -18,7 +18,7 @@ from rxdesk.services import Desk
 from tests.helpers import REPO, fingerprint
 
 # Options every command has, or that README states once for all listings.
-GENERAL_OPTIONS = {"--help", "-h", "--json", "--limit", "--data-dir", "--agent"}
+GENERAL_OPTIONS = {"--help", "-h", "--json", "--limit", "--data-dir", "--database-url", "--agent"}
 
 
 def leaf_commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[
