@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rxdesk.commands import CommandLine, Context
 from rxdesk.commands.options import DAYS, add_json, add_limit
 from rxdesk.commands.output import safe_table
-from rxdesk.domain.times import format_local, parse_instant
+from rxdesk.domain.times import LocalTimes, format_local, parse_instant
 
 if TYPE_CHECKING:
     from rxdesk.services.appointments import AppointmentDetail, AppointmentRow
@@ -44,16 +44,13 @@ def list_appointments(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def appointment_table(rows: list[AppointmentRow], zone: str) -> str:
-    """The listing as text, at a small constant cost per row: each distinct start is shown in
-    the zone once, each distinct name escaped and measured once."""
-    starts: dict[str, str] = {}
+    """The listing as text, at a small constant cost per row: the zone is applied once per
+    distinct hour (`LocalTimes`), each distinct name escaped and measured once."""
+    local = LocalTimes(zone)
     cells = []
     for row in rows:
         stored, status, uid = row.record.listed
-        start = starts.get(stored)
-        if start is None:
-            start = starts[stored] = format_local(row.record.starts_at, zone)
-        cells.append((start, row.doctor_name, row.patient_name, row.type_name, status, uid))
+        cells.append((local(stored), row.doctor_name, row.patient_name, row.type_name, status, uid))
     return safe_table(LIST_HEADERS, cells)
 
 

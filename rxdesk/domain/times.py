@@ -126,3 +126,62 @@ def format_local(value: datetime | None, tz_name: str, *, weekday: bool = True) 
     # ~10x more per call. English day names whatever the locale, as everywhere in rxdesk.
     text = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
     return f"{_DAY_NAMES[local.weekday()]} {text}" if weekday else text
+
+
+class LocalTimes:
+    """`format_local` of many stored instants (`2026-11-24T08:30:00Z`) in one zone, for a
+    listing of tens of thousands of rows: the zone is asked once per distinct UTC day, each
+    distinct hour is formatted once, and an instant in an hour already seen costs a slice and
+    a join.
+
+    A day that a change of offset falls into, or in a zone whose offset is not a whole number
+    of hours, is converted instant by instant, exactly as `format_local` does.
+    """
+
+    __slots__ = ("_days", "_hours", "_name", "_zone")
+
+    def __init__(self, tz_name: str) -> None:
+        self._name = tz_name
+        self._zone = zone(tz_name)
+        self._days: dict[str, timedelta | None] = {}
+        self._hours: dict[str, str | None] = {}
+
+    def __call__(self, stored: str) -> str:
+        hour = stored[:13]
+        if hour in self._hours:
+            prefix = self._hours[hour]
+        else:
+            prefix = self._hours[hour] = self._hour(stored)
+        if prefix is not None:
+            return prefix + stored[13:16]
+        return format_local(datetime.fromisoformat(stored), self._name)
+
+    def _hour(self, stored: str) -> str | None:
+        """`Tue 2026-11-24 09` for the hour `stored` falls in, when every minute of it is
+        that hour's minute in the zone; None otherwise (or for a text not in stored form)."""
+        if len(stored) != 20 or stored[10] != "T" or stored[13] != ":" or stored[-1] != "Z":
+            return None
+        day = stored[:10]
+        if day in self._days:
+            offset = self._days[day]
+        else:
+            offset = self._days[day] = self._offset(day)
+        if offset is None:
+            return None
+        try:
+            local = datetime.fromisoformat(stored[:13]) + offset
+        except ValueError:
+            return None
+        return f"{_DAY_NAMES[local.weekday()]} {local.isoformat(' ', 'hours')}"
+
+    def _offset(self, day: str) -> timedelta | None:
+        """The zone's offset through the whole UTC `day`, if it is one whole number of hours."""
+        try:
+            start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        first = start.astimezone(self._zone).utcoffset()
+        last = (start + timedelta(days=1, microseconds=-1)).astimezone(self._zone).utcoffset()
+        if first is None or first != last or first % timedelta(hours=1):
+            return None
+        return first
