@@ -167,3 +167,22 @@ def test_no_command_reads_the_clock() -> None:
     found = [f"{path.name}: {match.group()}" for path in sorted((REPO / "rxdesk" / "commands").glob("*.py"))
              for match in reads.finditer(path.read_text())]
     assert found == []
+
+
+def test_the_program_hands_over_everything_it_printed_and_its_exit_code(cli, clinic: Desk,
+                                                                       cli_env: dict[str, str]) -> None:
+    """`rxdesk` leaves without the interpreter's orderly shutdown: what it printed still
+    arrives in full, and the exit code is the command's."""
+    env = {**cli_env, "PYTHONPATH": str(REPO)}
+    expected = cli("patients", "list", "--json").json()
+    listed = subprocess.run([sys.executable, "-m", "rxdesk", "patients", "list", "--json"], env=env,
+                            capture_output=True, text=True, cwd=REPO)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == expected and len(expected) > 1
+    refused = subprocess.run([sys.executable, "-m", "rxdesk", "appointments", "show", "no-such-uid"], env=env,
+                             capture_output=True, text=True, cwd=REPO)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and refused.stderr.startswith("rxdesk: ")
+    usage = subprocess.run([sys.executable, "-m", "rxdesk", "appointments", "list", "--limit", "0"], env=env,
+                           capture_output=True, text=True, cwd=REPO)
+    assert usage.returncode == 2 and usage.stdout == ""
