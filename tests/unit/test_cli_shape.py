@@ -3,33 +3,20 @@ loads only what it needs, and a number out of an option's bounds is a usage erro
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rxdesk.cli import build_parser
 from rxdesk.services import Desk
-from tests.helpers import REPO, fingerprint
+from tests.helpers import REPO, fingerprint, leaf_commands
 
 # Options every command has, or that README states once for all listings.
 GENERAL_OPTIONS = {"--help", "-h", "--json", "--limit", "--data-dir", "--database-url", "--agent"}
-
-
-def leaf_commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[
-        tuple[tuple[str, ...], argparse.ArgumentParser]]:
-    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subparsers:
-        yield path, parser
-        return
-    for action in subparsers:
-        for name, child in action.choices.items():
-            yield from leaf_commands(child, (*path, name))
 
 
 def _alternatives(text: str) -> list[str]:
