@@ -62,7 +62,8 @@ def import_costs(argv: list[str], env: dict[str, str] | None = None, *, top: int
 
 
 def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
-                places: DataDirPlaces | DatabasePlaces | None = None, cli_only: bool = False) -> dict[str, dict[str, Any]]:
+                places: DataDirPlaces | DatabasePlaces | None = None,
+                cli_only: bool = False) -> dict[str, dict[str, Any]]:
     """Every figure on one kind of store: data dirs (the default, with the naive baseline and
     `--help`), or PostgreSQL databases (`places`); keyed by `places.backend`. `cli_only`: the
     command line's figures alone."""
@@ -88,8 +89,8 @@ def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
     rows = rows_printed(listing, env)
     one = median_of([run_timed([*listing, "--limit", "1"], env) for _ in range(runs)])
     every = median_of([run_timed([*listing, "--limit", str(max(1, rows))], env) for _ in range(runs)])
-    figures["cli_list_row"] = {who: max(0.0, every - one) / max(1, rows - 1),
-                               places.key("note"): f"{rows:,} rows in {every * 1000:.0f} ms, one in {one * 1000:.0f} ms"}
+    note = f"{rows:,} rows in {every * 1000:.0f} ms, one in {one * 1000:.0f} ms"
+    figures["cli_list_row"] = {who: max(0.0, every - one) / max(1, rows - 1), places.key("note"): note}
     log(f"{who} list per row {figures['cli_list_row'][who] * 1e6:.1f} µs over {rows:,} rows "
         f"({every:.3f} s, one row {one:.3f} s)")
 
