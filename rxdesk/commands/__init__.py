@@ -1,7 +1,8 @@
 """Command-line plumbing: the parser, the context handed to every command, the runner.
 
-Every top-level command and every command group lives in one module of this package, named in
-`COMMANDS` with its one-line help. The parser knows every name but imports a module only when
+Every top-level command and every command group lives in its module of this package, named in
+`COMMANDS` with its one-line help (a large group may add a second module, such as a command of
+its own weight). The parser knows every name but imports a module only when
 its command runs or its help is asked for, and a module imports its service only inside its
 handlers: `rxdesk --help` and the parse of any command load neither pydantic nor a service.
 
@@ -23,6 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from rxdesk.commands.options import add_json
 from rxdesk.commands.output import Output
 from rxdesk.domain.errors import ConfigError, RxdeskError, StoreError, short_path
 
@@ -30,26 +32,29 @@ if TYPE_CHECKING:
     from rxdesk.config import Settings
     from rxdesk.services import Desk
 
+__all__ = ["COMMANDS", "CommandLine", "Context", "UsageError", "add_json", "build_parser", "run"]
+
 Handler = Callable[[argparse.Namespace, "Context"], "int | None"]
 
-# name: (module in this package, one-line help), in the order `rxdesk --help` lists them.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("demo", "fill the data dir with a realistic demo clinic"),
-    "provision": ("provision", "upsert org, admins, types, doctors, patients from a TOML file"),
-    "worker": ("worker", "the maintenance manager, headless (every minute)"),
-    "appointments": ("appointments", "list, show, cancel and rebook appointments; mark attendance"),
-    "booking": ("booking", "patient booking calls behind a booking token"),
-    "secrets": ("secrets", "booking-token secrets (create, list, reveal, revoke)"),
-    "token": ("token", "check a patient booking token"),
-    "doctors": ("doctors", "doctors, their rooms, phone numbers and slots"),
-    "patients": ("patients", "patients and their appointments"),
-    "types": ("types", "appointment types"),
-    "reminders": ("reminders", "reminder rules of appointment types"),
-    "subscriptions": ("subscriptions", "webhook subscriptions"),
-    "deliveries": ("deliveries", "webhook deliveries"),
-    "outbox": ("outbox", "emails and SMS of reminders (sent, or kept here when unconfigured)"),
-    "events": ("events", "the event log"),
-    "store": ("store", "the PostgreSQL store: create its schema, import a data dir, compare them"),
+# name: (the modules in this package that register its commands, one-line help), in the order
+# `rxdesk --help` lists them. A group may take commands from more than one module.
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "demo": (("demo",), "fill the data dir with a realistic demo clinic"),
+    "provision": (("provision",), "upsert org, admins, types, doctors, patients from a TOML file"),
+    "worker": (("worker",), "the maintenance manager, headless (every minute)"),
+    "appointments": (("appointments",), "list, show, cancel and rebook appointments; mark attendance"),
+    "booking": (("booking",), "patient booking calls behind a booking token"),
+    "secrets": (("secrets",), "booking-token secrets (create, list, reveal, revoke)"),
+    "token": (("token",), "check a patient booking token"),
+    "doctors": (("doctors",), "doctors, their rooms, phone numbers and slots"),
+    "patients": (("patients",), "patients and their appointments"),
+    "types": (("types",), "appointment types"),
+    "reminders": (("reminders",), "reminder rules of appointment types"),
+    "subscriptions": (("subscriptions",), "webhook subscriptions"),
+    "deliveries": (("deliveries",), "webhook deliveries"),
+    "outbox": (("outbox",), "emails and SMS of reminders (sent, or kept here when unconfigured)"),
+    "events": (("events",), "the event log"),
+    "store": (("store",), "the PostgreSQL store: create its schema, import a data dir, compare them"),
 }
 
 
@@ -139,18 +144,19 @@ class CommandLine:
         self._stubs: dict[str, Parser] = {}
         self._groups: dict[str, argparse._SubParsersAction[Parser]] = {}
         assert isinstance(self._top, _Commands)
-        for name, (module, help_text) in COMMANDS.items():
+        for name, (modules, help_text) in COMMANDS.items():
             stub = self._top.add_parser(name, help=help_text, description=help_text)
             _common(stub, top=False)
             stub.set_defaults(handler=_needs_subcommand(stub))
             self._stubs[name] = stub
-            self._top.loaders[name] = self._loader(module)
+            self._top.loaders[name] = self._loader(modules)
 
-    def _loader(self, module: str) -> Callable[[], None]:
+    def _loader(self, modules: tuple[str, ...]) -> Callable[[], None]:
         def load() -> None:
             from importlib import import_module
 
-            import_module(f"rxdesk.commands.{module}").register(self)
+            for module in modules:
+                import_module(f"rxdesk.commands.{module}").register(self)
 
         return load
 
