@@ -196,6 +196,19 @@ def test_columns_give_way_by_importance() -> None:
     assert [p.column.key for p in lay_out(columns, 5)] == ["start"]  # a sliver still shows the start
 
 
+def test_a_column_left_out_early_comes_back_when_the_room_left_holds_it() -> None:
+    def column(key: str, width: int, priority: int, least: int | None = None) -> Column[str]:
+        return Column(key, key, str, width=width, priority=priority, min_width=least)
+
+    # A secrets table beside its help panel: the label would be cut, so Created and By (which
+    # cannot be cut) go; the By column then fits whole in what is left, and comes back.
+    columns = [column("key_id", 15, 0), column("label", 47, 3, 16), column("status", 24, 1, 8),
+               column("used", 9, 2), column("created", 16, 4), column("by", 10, 5)]
+    placed = {p.column.key: p.width for p in lay_out(columns, 116)}
+    assert placed == {"key_id": 15, "label": 47, "status": 24, "used": 9, "by": 10}
+    assert list({p.column.key: p.width for p in lay_out(columns, 99)}) == ["key_id", "label", "status", "used"]
+
+
 def test_a_start_drops_its_year_before_any_column_gives_way() -> None:
     full = Column("start", "Start", lambda row: "Tue 2026-11-24 09:30", width=20, priority=0,
                   compact=lambda row: "Tue 11-24 09:30", compact_width=15)

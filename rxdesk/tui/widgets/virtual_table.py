@@ -139,13 +139,24 @@ def lay_out(columns: Sequence[Column[Any]], width: int) -> list[Placed]:
     shown = list(order)
     while len(shown) > 1 and needed(shown, least) > width:
         shown.pop()
-    while True:
+    def give_way(shown: list[int]) -> tuple[dict[int, int], set[int], bool]:
         widths, compact = _give_way(columns, shown, least, width - needed(shown, {i: columns[i].width for i in shown}))
-        cut = any(widths[i] < columns[i].width and i not in compact for i in shown)
+        return widths, compact, any(widths[i] < columns[i].width and i not in compact for i in shown)
+
+    left_out: list[int] = []
+    while True:
+        widths, compact, cut = give_way(shown)
         leaving = [i for i in shown if i in tail]
         if not cut or not leaving:
             break
         shown.remove(leaving[-1])
+        left_out.append(leaving[-1])
+    for i in reversed(left_out):  # one left out early may fit whole in the room the others left
+        trial = sorted([*shown, i], key=lambda j: columns[j].priority)
+        tried = give_way(trial)
+        if not tried[2] and needed(trial, tried[0]) <= width:
+            shown = trial
+            widths, compact, cut = tried
     if needed(shown, widths) > width and shown:  # a single column wider than the table: cut it
         widths[shown[0]] = max(1, widths[shown[0]] - (needed(shown, widths) - width))
     spare = width - needed(shown, widths)
