@@ -17,6 +17,7 @@ from rxdesk.domain.queries import Page
 from rxdesk.domain.times import format_local
 from rxdesk.services import Desk
 from rxdesk.services.webhooks import AttemptResult, DeliveryDetail, NewSubscription, parse_header_args
+from rxdesk.tui.context import OnDesk
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.text import fields_grid, shown
@@ -26,7 +27,7 @@ from rxdesk.tui.work import call_service
 LIMIT = 200
 
 
-class SubscriptionModal(ModalScreen[NewSubscription | None]):
+class SubscriptionModal(OnDesk, ModalScreen[NewSubscription | None]):
     """URL, event types and custom headers; refused input keeps the dialog open with the reason."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
@@ -50,7 +51,7 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        desk: Desk = self.app.desk
+        desk: Desk = self.desk
         url = self.query_one("#sub-url", Input).value
         events = self.query_one("#sub-events", Input).value.split(",")
         raw_headers = [h for h in self.query_one("#sub-headers", Input).value.split(";") if h.strip()]
@@ -173,7 +174,7 @@ class WebhooksScreen(DeskScreen):
         self.reload()
 
     def reload(self) -> None:
-        desk = self.app.desk
+        desk = self.desk
 
         def load() -> tuple[list[Subscription], Page[Delivery], Page[OutboxMessage], str]:
             return (desk.webhooks.list_subscriptions(), desk.webhooks.list_deliveries(limit=LIMIT),
@@ -185,7 +186,7 @@ class WebhooksScreen(DeskScreen):
         self.reload()
 
     def _removed(self, _sub: Subscription) -> None:
-        self.app.note_own_write()
+        self.desk_app.note_own_write()
         self.reload()
 
     def _refused(self, exc: RxdeskError) -> None:
@@ -235,7 +236,7 @@ class WebhooksScreen(DeskScreen):
         def added(made: NewSubscription | None) -> None:
             if made is None:
                 return
-            self.app.note_own_write()
+            self.desk_app.note_own_write()
             self.reload()
             self.app.push_screen(ShownOnceModal(
                 f"Signing secret of {made.subscription.id}", made.secret,
@@ -248,7 +249,7 @@ class WebhooksScreen(DeskScreen):
         sub_id = self._selected("subscriptions", "a subscription")
         if sub_id is None:
             return
-        desk = self.app.desk
+        desk = self.desk
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -263,7 +264,7 @@ class WebhooksScreen(DeskScreen):
         sub_id = self._selected("subscriptions", "a subscription")
         if sub_id is None:
             return
-        desk = self.app.desk
+        desk = self.desk
 
         def done(result: AttemptResult) -> None:
             if result.ok:
@@ -279,10 +280,10 @@ class WebhooksScreen(DeskScreen):
         delivery_id = self._selected("deliveries", "a dead delivery (Deliveries tab)")
         if delivery_id is None:
             return
-        desk = self.app.desk
+        desk = self.desk
 
         def done(delivery: Delivery) -> None:
-            self.app.note_own_write()
+            self.desk_app.note_own_write()
             self.app.notify(f"{delivery.id} will be sent again at the next tick", title="Replay")
             self.reload()
 
@@ -292,7 +293,7 @@ class WebhooksScreen(DeskScreen):
     def on_data_table_row_selected(self, event: DeskTable.RowSelected) -> None:
         if event.data_table.id != "deliveries" or not event.row_key.value:
             return
-        desk = self.app.desk
+        desk = self.desk
         delivery_id = event.row_key.value
         call_service(self, lambda: desk.webhooks.show_delivery(delivery_id),
                      done=lambda detail: self.app.push_screen(DeliveryModal(detail, self.tz)), failed=self._refused,
