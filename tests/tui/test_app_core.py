@@ -1,0 +1,143 @@
+"""The app's frame as code sees it: bindings remapped by id, navigation by messages, the
+switch interval, and the one thing taken from Textual's internals."""
+
+from __future__ import annotations
+
+import sys
+
+from textual.app import App, ComposeResult
+from textual.message import Message
+
+from rxdesk.services import Desk
+from rxdesk.tui.app import RxdeskApp
+from rxdesk.tui.navigation import (
+    OpenAppointment,
+    OpenDoctor,
+    OpenPatient,
+    OpenRebook,
+    StartAttendance,
+    StartCancel,
+)
+from rxdesk.tui.screens.appointment import AppointmentScreen
+from rxdesk.tui.screens.doctors import DoctorsScreen
+from rxdesk.tui.screens.help import HelpScreen
+from rxdesk.tui.screens.overview import OverviewScreen
+from rxdesk.tui.screens.patients import PatientDetailScreen
+from rxdesk.tui.textual_gaps import forget_clipboard
+from rxdesk.tui.widgets.tables import AppointmentTable
+from tests.tui.conftest import make_app, settle
+
+
+def test_every_app_binding_has_its_own_id() -> None:
+    ids = [binding.id for binding in RxdeskApp.BINDINGS]  # type: ignore[union-attr]
+    assert all(ids) and len(set(ids)) == len(ids)
+    assert {"section.overview", "section.doctors", "help", "quit"} <= set(ids)
+
+
+async def test_a_keymap_remaps_an_app_binding_by_its_id(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        app.set_keymap({"section.doctors": "ctrl+d", "help": "f2"})
+        await pilot.press("3")  # no longer the doctors' key
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        await pilot.press("ctrl+d")
+        await settle(pilot)
+        assert isinstance(app.screen, DoctorsScreen)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f2")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        keys = {what: key for key, what in app.screen.screen_keys}
+        assert keys["Help"].lower() == "f2"  # help lists the key as remapped
+
+
+class Recorder(App[None]):
+    """A bare Textual app around one appointment table: what the table asks for arrives here
+    as messages; this app has none of RxdeskApp's navigation methods to call."""
+
+    def __init__(self, rows: list) -> None:  # type: ignore[type-arg]
+        super().__init__()
+        self.rows = rows
+        self.asked: list[Message] = []
+
+    def compose(self) -> ComposeResult:
+        yield AppointmentTable()
+
+    def on_mount(self) -> None:
+        table = self.query_one(AppointmentTable)
+        table.show_rows(self.rows, "UTC")
+        table.focus()
+
+    def on_open_appointment(self, message: OpenAppointment) -> None:
+        self.asked.append(message)
+
+    def on_open_patient(self, message: OpenPatient) -> None:
+        self.asked.append(message)
+
+    def on_open_doctor(self, message: OpenDoctor) -> None:
+        self.asked.append(message)
+
+    def on_open_rebook(self, message: OpenRebook) -> None:
+        self.asked.append(message)
+
+    def on_start_cancel(self, message: StartCancel) -> None:
+        self.asked.append(message)
+
+    def on_start_attendance(self, message: StartAttendance) -> None:
+        self.asked.append(message)
+
+
+async def test_the_appointment_table_asks_for_navigation_by_messages(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    rows = clinic.appointments.list_appointments().items
+    first = rows[0]
+    app = Recorder(rows)
+    async with app.run_test(size=(140, 20)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter", "c", "n", "r", "p", "d")
+        await pilot.pause()
+        asked = app.asked
+        assert [type(m) for m in asked] == [OpenAppointment, StartCancel, StartAttendance, OpenRebook,
+                                            OpenPatient, OpenDoctor]
+        assert asked[0].uid == first.uid and asked[3].uid == first.uid  # type: ignore[attr-defined]
+        assert asked[1].uid == first.uid and asked[1].on_saved is not None  # type: ignore[attr-defined]
+        assert asked[4].patient_id == first.patient_id  # type: ignore[attr-defined]
+        assert asked[5].doctor_id == first.doctor_id  # type: ignore[attr-defined]
+
+
+async def test_a_message_from_any_screen_opens_the_page_in_the_desk(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        app.screen.post_message(OpenPatient("pat-002"))
+        await settle(pilot)
+        assert isinstance(app.screen, PatientDetailScreen) and app.screen.patient_id == "pat-002"
+        app.screen.post_message(OpenAppointment(booked["weber_first"]))
+        await settle(pilot)
+        assert isinstance(app.screen, AppointmentScreen) and app.screen.uid == booked["weber_first"]
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+
+
+def test_making_an_app_leaves_the_interpreters_switch_interval_alone(clinic: Desk) -> None:
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.004)
+        make_app(clinic)
+        assert sys.getswitchinterval() == 0.004
+    finally:
+        sys.setswitchinterval(before)
+
+
+async def test_forgetting_the_clipboard_drops_the_apps_own_copy() -> None:
+    """Fails when a Textual upgrade keeps `App.clipboard` elsewhere than `forget_clipboard` resets."""
+    app: App[None] = App()
+    async with app.run_test():
+        app.copy_to_clipboard("whsec_not_for_long")
+        assert app.clipboard == "whsec_not_for_long"
+        forget_clipboard(app)
+        assert app.clipboard == ""
