@@ -3,8 +3,9 @@
 `RxdeskApp` takes a `Desk`, so tests run it on a fixed clock; `run_app` opens it on the
 data dir of the settings. Screens reach the services through `rxdesk.tui.context` (the app,
 typed) and go elsewhere by posting the messages of `rxdesk.tui.navigation`, handled here once.
-Every binding of the app has an id (`section.overview` … `section.webhooks`, `help`, `quit`):
-`set_keymap` remaps them by id.
+Every binding of the app has an id (`section.overview` … `section.webhooks`, `help`, `quit`),
+as do the appointment keys of every list and page (`appointment.cancel`, `.attendance`,
+`.rebook`, `.patient`, `.doctor`) and a detail page's `back`: `set_keymap` remaps them by id.
 """
 
 from __future__ import annotations

@@ -55,6 +55,30 @@ async def test_a_keymap_remaps_an_app_binding_by_its_id(clinic: Desk, booked) ->
         assert keys["Help"].lower() == "f2"  # help lists the key as remapped
 
 
+async def test_one_keymap_entry_moves_an_appointment_key_in_the_list_and_on_the_page(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        app.set_keymap({"appointment.patient": "i"})
+        row = app.screen.query_one(AppointmentTable).selected
+        assert row is not None
+        await pilot.press("p")  # no longer the patient's key
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        await pilot.press("i")
+        await settle(pilot)
+        assert isinstance(app.screen, PatientDetailScreen) and app.screen.patient_id == row.patient_id
+        await pilot.press("escape", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, AppointmentScreen) and app.screen.uid == row.uid
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, AppointmentScreen)
+        await pilot.press("i")
+        await settle(pilot)
+        assert isinstance(app.screen, PatientDetailScreen) and app.screen.patient_id == row.patient_id
+
+
 class Recorder(App[None]):
     """A bare Textual app around one appointment table: what the table asks for arrives here
     as messages; this app has none of RxdeskApp's navigation methods to call."""

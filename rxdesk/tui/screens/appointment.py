@@ -26,11 +26,11 @@ class AppointmentScreen(DetailScreen):
     TITLE_TEXT = "Appointment"
 
     BINDINGS = [
-        Binding("c", "cancel_appointment", "Cancel"),
-        Binding("n", "attendance", "Attendance"),
-        Binding("r", "rebook", "Rebook"),
-        Binding("p", "patient", "Patient"),
-        Binding("d", "doctor", "Doctor"),
+        Binding("c", "cancel_appointment", "Cancel", id="appointment.cancel"),
+        Binding("n", "attendance", "Attendance", id="appointment.attendance"),
+        Binding("r", "rebook", "Rebook", id="appointment.rebook"),
+        Binding("p", "patient", "Patient", id="appointment.patient"),
+        Binding("d", "doctor", "Doctor", id="appointment.doctor"),
         Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 

@@ -49,7 +49,7 @@ class DeskScreen(OnDesk, Screen[None]):
 class DetailScreen(DeskScreen):
     """A screen opened from a section; `escape` goes back to where the agent was."""
 
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [Binding("escape", "back", "Back", id="back")]
 
     def action_back(self) -> None:
         self.dismiss()

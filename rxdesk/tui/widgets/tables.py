@@ -83,16 +83,18 @@ STATUSES = ("held", "confirmed", "cancelled", "expired", "completed", "no_show")
 
 class AppointmentTable(VirtualTable[AppointmentRow]):
     """Appointments with the same keys everywhere: enter, c, n, r, p, d, and space to select.
+    The keys share their binding ids (`appointment.cancel` …) with the appointment's page, so
+    one keymap entry moves a key in both places.
 
     Columns in order of importance: start, patient, doctor, status, type, uid; at 80 columns
     the uid gives way first, then the type and the names shrink (cut with `…`)."""
 
     BINDINGS = [
-        Binding("c", "cancel_appointment", "Cancel"),
-        Binding("n", "attendance", "Attendance"),
-        Binding("r", "rebook", "Rebook"),
-        Binding("p", "patient", "Patient"),
-        Binding("d", "doctor", "Doctor"),
+        Binding("c", "cancel_appointment", "Cancel", id="appointment.cancel"),
+        Binding("n", "attendance", "Attendance", id="appointment.attendance"),
+        Binding("r", "rebook", "Rebook", id="appointment.rebook"),
+        Binding("p", "patient", "Patient", id="appointment.patient"),
+        Binding("d", "doctor", "Doctor", id="appointment.doctor"),
     ]
 
     COMPONENT_CLASSES = {f"status--{status}" for status in STATUSES}
