@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from textual import on
 from textual.app import App, ComposeResult
 from textual.message import Message
 
@@ -96,22 +97,13 @@ class Recorder(App[None]):
         table.show_rows(self.rows, "UTC")
         table.focus()
 
-    def on_open_appointment(self, message: OpenAppointment) -> None:
-        self.asked.append(message)
-
-    def on_open_patient(self, message: OpenPatient) -> None:
-        self.asked.append(message)
-
-    def on_open_doctor(self, message: OpenDoctor) -> None:
-        self.asked.append(message)
-
-    def on_open_rebook(self, message: OpenRebook) -> None:
-        self.asked.append(message)
-
-    def on_start_cancel(self, message: StartCancel) -> None:
-        self.asked.append(message)
-
-    def on_start_attendance(self, message: StartAttendance) -> None:
+    @on(OpenAppointment)
+    @on(OpenPatient)
+    @on(OpenDoctor)
+    @on(OpenRebook)
+    @on(StartCancel)
+    @on(StartAttendance)
+    def ask(self, message: Message) -> None:
         self.asked.append(message)
 
 
