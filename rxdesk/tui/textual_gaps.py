@@ -14,6 +14,8 @@ from typing import Any
 from textual.app import App
 
 
-def forget_clipboard(app: App[Any]) -> None:
-    """Drop the app's in-memory copy of the clipboard; the terminal's clipboard keeps it."""
-    app._clipboard = ""
+def forget_clipboard(app: App[Any], value: str) -> None:
+    """Drop the app's in-memory copy of the clipboard if it is `value` (a secret whose dialog
+    closes); the terminal's clipboard keeps it."""
+    if value and app.clipboard == value:
+        app._clipboard = ""

@@ -155,5 +155,7 @@ async def test_forgetting_the_clipboard_drops_the_apps_own_copy() -> None:
     async with app.run_test():
         app.copy_to_clipboard("whsec_not_for_long")
         assert app.clipboard == "whsec_not_for_long"
-        forget_clipboard(app)
+        forget_clipboard(app, "another value")
+        assert app.clipboard == "whsec_not_for_long"  # only the dialog's own value is dropped
+        forget_clipboard(app, "whsec_not_for_long")
         assert app.clipboard == ""

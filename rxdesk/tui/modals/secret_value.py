@@ -60,8 +60,7 @@ class SecretValueModal(ModalScreen[None]):
         self.dismiss(None)
 
     def on_unmount(self) -> None:
-        if self.app.clipboard == self.value:
-            forget_clipboard(self.app)
+        forget_clipboard(self.app, self.value)
         self.value = ""
 
 

@@ -21,6 +21,7 @@ from rxdesk.tui.context import OnDesk
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.text import fields_grid, shown
+from rxdesk.tui.textual_gaps import forget_clipboard
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -68,7 +69,7 @@ class SubscriptionModal(OnDesk, ModalScreen[NewSubscription | None]):
 
 
 class ShownOnceModal(ModalScreen[None]):
-    """A secret shown once, with copy to the clipboard."""
+    """A secret shown once, with copy to the clipboard; closing it drops the app's own copy."""
 
     BINDINGS = [Binding("escape,enter", "dismiss(None)", "Done"), Binding("c", "copy", "Copy")]
 
@@ -88,6 +89,7 @@ class ShownOnceModal(ModalScreen[None]):
         self.app.notify("Copied to the clipboard")
 
     def on_unmount(self) -> None:
+        forget_clipboard(self.app, self.value)
         self.value = ""
 
 
