@@ -5,7 +5,8 @@ data dir of the settings. Screens reach the services through `rxdesk.tui.context
 typed) and go elsewhere by posting the messages of `rxdesk.tui.navigation`, handled here once.
 Every binding of the app has an id (`section.overview` … `section.webhooks`, `help`, `quit`),
 as do the appointment keys of every list and page (`appointment.cancel`, `.attendance`,
-`.rebook`, `.patient`, `.doctor`) and a detail page's `back`: `set_keymap` remaps them by id.
+`.rebook`, `.patient`, `.doctor`), a detail page's `back` and the actions of the doctors',
+secrets, types and webhooks screens (`secrets.reveal`, …): `set_keymap` remaps them by id.
 """
 
 from __future__ import annotations

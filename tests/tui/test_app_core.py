@@ -3,12 +3,17 @@ switch interval, and the one thing taken from Textual's internals."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 
 from textual import on
 from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.message import Message
 
+import rxdesk.tui
 from rxdesk.services import Desk
 from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.navigation import (
@@ -33,6 +38,20 @@ def test_every_app_binding_has_its_own_id() -> None:
     ids = [binding.id for binding in RxdeskApp.BINDINGS]  # type: ignore[union-attr]
     assert all(ids) and len(set(ids)) == len(ids)
     assert {"section.overview", "section.doctors", "help", "quit"} <= set(ids)
+
+
+def test_a_binding_id_means_one_action_wherever_it_is_used() -> None:
+    """One keymap entry moves every binding of its id: an id shared by two different actions
+    would move a key the agent did not mean."""
+    actions: dict[str, set[str]] = {}
+    for info in pkgutil.walk_packages(rxdesk.tui.__path__, "rxdesk.tui."):
+        for value in vars(importlib.import_module(info.name)).values():
+            if isinstance(value, type) and issubclass(value, DOMNode) and value.__module__ == info.name:
+                for binding in value.BINDINGS:
+                    if isinstance(binding, Binding) and binding.id:
+                        actions.setdefault(binding.id, set()).add(binding.action)
+    assert {"help", "appointment.cancel", "secrets.reveal"} <= set(actions)
+    assert {name: found for name, found in actions.items() if len(found) > 1} == {}
 
 
 async def test_a_keymap_remaps_an_app_binding_by_its_id(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]

@@ -124,8 +124,8 @@ class DoctorDetailScreen(DetailScreen):
     TITLE_TEXT = "Doctor"
 
     BINDINGS = [
-        Binding("m", "edit_phone", "Edit mobile"),
-        Binding("o", "change_room", "New room"),
+        Binding("m", "edit_phone", "Edit mobile", id="doctor.edit_phone"),
+        Binding("o", "change_room", "New room", id="doctor.change_room"),
         Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 

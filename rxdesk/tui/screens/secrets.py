@@ -53,9 +53,9 @@ class SecretsScreen(DeskScreen):
     SECTION = "secrets"
 
     BINDINGS = [
-        Binding("n", "create", "New secret"),
-        Binding("v", "reveal", "Reveal"),
-        Binding("x", "revoke", "Revoke"),
+        Binding("n", "create", "New secret", id="secrets.create"),
+        Binding("v", "reveal", "Reveal", id="secrets.reveal"),
+        Binding("x", "revoke", "Revoke", id="secrets.revoke"),
     ]
 
     def __init__(self) -> None:

@@ -28,9 +28,9 @@ class TypesScreen(DeskScreen):
     SECTION = "types"
 
     BINDINGS = [
-        Binding("a", "add_rule", "Add rule"),
-        Binding("e", "edit_rule", "Edit rule"),
-        Binding("x", "remove_rule", "Remove rule"),
+        Binding("a", "add_rule", "Add rule", id="types.add_rule"),
+        Binding("e", "edit_rule", "Edit rule", id="types.edit_rule"),
+        Binding("x", "remove_rule", "Remove rule", id="types.remove_rule"),
     ]
 
     def __init__(self) -> None:

@@ -122,12 +122,12 @@ class WebhooksScreen(DeskScreen):
     SECTION = "webhooks"
 
     BINDINGS = [
-        Binding("a", "add", "Add subscription"),
-        Binding("x", "remove", "Remove"),
-        Binding("t", "test", "Test event"),
-        Binding("y", "replay", "Replay"),
-        Binding("]", "next_tab", "Next tab"),
-        Binding("[", "next_tab(-1)", "Previous tab", show=False),
+        Binding("a", "add", "Add subscription", id="webhooks.add"),
+        Binding("x", "remove", "Remove", id="webhooks.remove"),
+        Binding("t", "test", "Test event", id="webhooks.test"),
+        Binding("y", "replay", "Replay", id="webhooks.replay"),
+        Binding("]", "next_tab", "Next tab", id="webhooks.next_tab"),
+        Binding("[", "next_tab(-1)", "Previous tab", show=False, id="webhooks.previous_tab"),
         Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
