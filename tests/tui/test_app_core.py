@@ -15,6 +15,7 @@ from textual.message import Message
 
 import rxdesk.tui
 from rxdesk.services import Desk
+from rxdesk.services.appointments import AppointmentRow
 from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.navigation import (
     OpenAppointment,
@@ -35,7 +36,8 @@ from tests.tui.conftest import make_app, settle
 
 
 def test_every_app_binding_has_its_own_id() -> None:
-    ids = [binding.id for binding in RxdeskApp.BINDINGS]  # type: ignore[union-attr]
+    ids = [binding.id for binding in RxdeskApp.BINDINGS if isinstance(binding, Binding)]
+    assert len(ids) == len(RxdeskApp.BINDINGS)
     assert all(ids) and len(set(ids)) == len(ids)
     assert {"section.overview", "section.doctors", "help", "quit"} <= set(ids)
 
@@ -54,7 +56,7 @@ def test_a_binding_id_means_one_action_wherever_it_is_used() -> None:
     assert {name: found for name, found in actions.items() if len(found) > 1} == {}
 
 
-async def test_a_keymap_remaps_an_app_binding_by_its_id(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_a_keymap_remaps_an_app_binding_by_its_id(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -75,7 +77,7 @@ async def test_a_keymap_remaps_an_app_binding_by_its_id(clinic: Desk, booked) ->
         assert keys["Help"].lower() == "f2"  # help lists the key as remapped
 
 
-async def test_one_keymap_entry_moves_an_appointment_key_in_the_list_and_on_the_page(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_one_keymap_entry_moves_an_appointment_key_in_the_list_and_on_the_page(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -103,7 +105,7 @@ class Recorder(App[None]):
     """A bare Textual app around one appointment table: what the table asks for arrives here
     as messages; this app has none of RxdeskApp's navigation methods to call."""
 
-    def __init__(self, rows: list) -> None:  # type: ignore[type-arg]
+    def __init__(self, rows: list[AppointmentRow]) -> None:
         super().__init__()
         self.rows = rows
         self.asked: list[Message] = []
@@ -126,7 +128,7 @@ class Recorder(App[None]):
         self.asked.append(message)
 
 
-async def test_the_appointment_table_asks_for_navigation_by_messages(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_the_appointment_table_asks_for_navigation_by_messages(clinic: Desk, booked: dict[str, str]) -> None:
     rows = clinic.appointments.list_appointments().items
     first = rows[0]
     app = Recorder(rows)
@@ -134,16 +136,16 @@ async def test_the_appointment_table_asks_for_navigation_by_messages(clinic: Des
         await pilot.pause()
         await pilot.press("enter", "c", "n", "r", "p", "d")
         await pilot.pause()
-        asked = app.asked
-        assert [type(m) for m in asked] == [OpenAppointment, StartCancel, StartAttendance, OpenRebook,
-                                            OpenPatient, OpenDoctor]
-        assert asked[0].uid == first.uid and asked[3].uid == first.uid  # type: ignore[attr-defined]
-        assert asked[1].uid == first.uid and asked[1].on_saved is not None  # type: ignore[attr-defined]
-        assert asked[4].patient_id == first.patient_id  # type: ignore[attr-defined]
-        assert asked[5].doctor_id == first.doctor_id  # type: ignore[attr-defined]
+        opened, cancel, attendance, rebook, patient, doctor = app.asked
+        assert isinstance(opened, OpenAppointment) and opened.uid == first.uid
+        assert isinstance(cancel, StartCancel) and cancel.uid == first.uid and cancel.on_saved is not None
+        assert isinstance(attendance, StartAttendance) and attendance.uid == first.uid
+        assert isinstance(rebook, OpenRebook) and rebook.uid == first.uid
+        assert isinstance(patient, OpenPatient) and patient.patient_id == first.patient_id
+        assert isinstance(doctor, OpenDoctor) and doctor.doctor_id == first.doctor_id
 
 
-async def test_a_message_from_any_screen_opens_the_page_in_the_desk(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_a_message_from_any_screen_opens_the_page_in_the_desk(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
