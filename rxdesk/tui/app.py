@@ -202,8 +202,8 @@ class RxdeskApp(App[int]):
         self._refresh_screens()
 
     def _refresh_screens(self) -> None:
-        if self.problem is not None:
-            return
+        if self.problem is not None or not self.is_running:
+            return  # closing: the screens are being taken apart, a reload would find no table
         for screen in self.screen_stack:
             if isinstance(screen, DeskScreen):
                 screen.data_changed()
