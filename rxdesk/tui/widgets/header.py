@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from rxdesk.tui.context import OnDesk
 from rxdesk.tui.widgets.virtual_table import fit
 
 SECTIONS = (
@@ -23,7 +24,7 @@ SECTIONS = (
 )
 
 
-class DeskHeader(Widget):
+class DeskHeader(OnDesk, Widget):
     """Two lines: who and where on the first, the sections with the current one marked below."""
 
     COMPONENT_CLASSES = {
@@ -44,7 +45,7 @@ class DeskHeader(Widget):
         self.title_text = title
 
     def on_mount(self) -> None:
-        app = self.app
+        app = self.desk_app
         self.watch(app, "maintenance", self._follow, init=True)
         self.watch(app, "maintenance_failed", self._follow_failed, init=True)
         self.watch(app, "org_label", self._repaint, init=False)
@@ -59,7 +60,7 @@ class DeskHeader(Widget):
         self.maintenance_failed = value
 
     def render(self) -> Text:
-        app = self.app
+        app = self.desk_app
         style = self.get_component_rich_style
         width = self.size.width or 200
         # Line one: who and where on the left, the worker's last tick on the right. What gives
