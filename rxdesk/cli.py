@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "rxdesk.commands.appointments",
     "rxdesk.commands.people",
     "rxdesk.commands.rebooking",
+    "rxdesk.commands.away",
     "rxdesk.commands.tokens",
     "rxdesk.commands.maintenance",
 )

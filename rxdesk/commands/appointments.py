@@ -109,10 +109,12 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cancel(args: argparse.Namespace, ctx: Context) -> int:
-    appt = ctx.desk.appointments.cancel_appointment(args.uid, args.reason, ctx.agent)
+    cancelled = ctx.desk.appointments.cancel_appointments(args.uid, args.reason, ctx.agent)
     if args.json:
-        ctx.json(appt.to_json())
-    else:
+        # One uid prints the appointment, as it always has; several print the list.
+        ctx.json(cancelled[0].to_json() if len(args.uid) == 1 else [a.to_json() for a in cancelled])
+        return 0
+    for appt in cancelled:
         ctx.print(f"cancelled {appt.uid} ({format_local(appt.starts_at, ctx.timezone)}): {appt.cancel_reason}")
     return 0
 
@@ -148,9 +150,14 @@ def register(cli: CommandLine) -> None:
     p.add_argument("uid", metavar="UID")
     add_json(p)
 
-    p = cli.command("appointments", "cancel", cancel,
-                    help="cancel a held or confirmed appointment that has not ended (reason required)")
-    p.add_argument("uid", metavar="UID")
+    p = cli.command(
+        "appointments", "cancel", cancel,
+        help="cancel held or confirmed appointments that have not ended (reason required)",
+        description="Cancel one or several held or confirmed appointments that have not ended, with a "
+        "reason. Several uids are cancelled in one write, all or none: if one cannot be cancelled, the "
+        "refusal names it and nothing changes.",
+    )
+    p.add_argument("uid", metavar="UID", nargs="+")
     p.add_argument("--reason", required=True, metavar="TEXT", help="why (1-500 characters); stored on the appointment")
     add_json(p)
 

@@ -9,7 +9,7 @@ skipped, an ambiguous one takes its first occurrence (fold=0).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -188,3 +188,50 @@ def diagnose(
         booked=booked,
         free=free if offers else 0,
     )
+
+
+class Taken:
+    """The time a plan has already given out, per doctor: two moves of one plan never take
+    the same (or an overlapping) slot."""
+
+    def __init__(self) -> None:
+        self._by_doctor: dict[str, list[Interval]] = {}
+
+    def overlaps(self, doctor_id: str, start: datetime, end: datetime) -> bool:
+        return any(overlaps(start, end, a, b) for a, b in self._by_doctor.get(doctor_id, ()))
+
+    def take(self, doctor_id: str, start: datetime, end: datetime) -> None:
+        self._by_doctor.setdefault(doctor_id, []).append((start, end))
+
+    def count(self, doctor_id: str) -> int:
+        return len(self._by_doctor.get(doctor_id, ()))
+
+
+def _start(slot: Slot) -> datetime:
+    return slot.starts_at
+
+
+def nearest(slots: Sequence[Slot], target: datetime, usable: Callable[[Slot], bool]) -> Slot | None:
+    """The usable slot whose start is closest to `target` (`slots` ordered by start); of two
+    as close, the later one, and of slots with the same start, the first in `slots`."""
+    later = bisect_left(slots, target, key=_start)
+    earlier = later - 1
+    while later < len(slots) or earlier >= 0:
+        after = slots[later].starts_at - target if later < len(slots) else None
+        before = target - slots[earlier].starts_at if earlier >= 0 else None
+        if after is not None and (before is None or after <= before):
+            start = slots[later].starts_at
+            while later < len(slots) and slots[later].starts_at == start:
+                if usable(slots[later]):
+                    return slots[later]
+                later += 1
+        else:
+            start = slots[earlier].starts_at
+            first = earlier
+            while first > 0 and slots[first - 1].starts_at == start:
+                first -= 1
+            for index in range(first, earlier + 1):
+                if usable(slots[index]):
+                    return slots[index]
+            earlier = first - 1
+    return None

@@ -16,6 +16,7 @@ from rxdesk.store.tinystore import TinyStore
 
 if TYPE_CHECKING:
     from rxdesk.services.appointments import AppointmentService
+    from rxdesk.services.away import AwayService
     from rxdesk.services.doctors import DoctorService, TypeService
     from rxdesk.services.patients import PatientService
     from rxdesk.services.booking import BookingService
@@ -120,6 +121,12 @@ class Desk:
         from rxdesk.services.rebooking import RebookingService
 
         return RebookingService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def away(self) -> AwayService:
+        from rxdesk.services.away import AwayService
+
+        return AwayService(self.store, self.clock, self.settings)
 
     @cached_property
     def reminders(self) -> ReminderRuleService:

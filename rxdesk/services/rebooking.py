@@ -28,7 +28,7 @@ from rxdesk.domain.models import (
     appointment_target,
 )
 from rxdesk.domain.slots import SlotDiagnosis, diagnose
-from rxdesk.domain.times import to_utc
+from rxdesk.domain.times import format_utc, to_utc
 from rxdesk.services.availability import busy_intervals, check_offered, open_slots
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import publish
@@ -127,31 +127,7 @@ class RebookingService(Service):
             now = self.now()
             appt, appt_type = self._movable(view, uid, now)
             (doctor,) = self._doctors(view, appt, appt_type, doctor_id or appt.doctor_id)
-            if doctor.id == appt.doctor_id and start == appt.starts_at:
-                raise Refused(f"appointment {appt.uid} is already at that time with {doctor.name}")
-            zone = self.org(view).timezone
-            check_offered(view, doctor, appt_type, start, now, zone=zone, ignore_uid=appt.uid)
-            new = lifecycle.new_appointment(
-                uid=new_appointment_uid(start), patient_id=appt.patient_id, doctor=doctor, appt_type=appt_type,
-                starts_at=start, now=now, status=lifecycle.rebooked_status(appt), previous_uid=appt.uid,
-            )
-            if appt.status is AppointmentStatus.no_show:
-                previous = appt
-            else:
-                previous = lifecycle.admin_cancel(appt, f"rebooked to {new.uid}", actor.split(":", 1)[1], now)
-                view.appointments.put(previous)
-            expire_lapsed_holds(view, doctor.id, new.starts_at, new.ends_at, now, actor)
-            view.appointments.put(new)
-            view.appointments.link_successor(appt.uid, new.uid)
-            publish(view, EventType.APPOINTMENT_REBOOKED,
-                    {"appointment": new.to_json(), "previous": previous.to_json()}, now)
-            details = {"from": appt.uid, "to": new.uid, "doctor_id": doctor.id,
-                       "starts_at": new.starts_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
-            record(view, at=now, actor=actor, action="appointment.rebook", target=appointment_target(appt.uid),
-                   details=details)
-            record(view, at=now, actor=actor, action="appointment.rebooked_from", target=appointment_target(new.uid),
-                   details=details)
-        return new
+            return move(view, appt, appt_type, doctor, start, now, actor, zone=self.org(view).timezone)
 
     def diagnose(self, doctor_id: str, type_key: str, *, days: object = 14) -> SlotDiagnosis:
         """Why patients see (no) slots for this doctor and type over the next `days`."""
@@ -179,3 +155,39 @@ class RebookingService(Service):
             result[key] = [OpenSlot(doctor.id, doctor.name, s.starts_at, s.ends_at)
                            for s in open_slots(view, doctor, appt_type, now=now, start=now, end=now + timedelta(days=span))]
         return result
+
+
+def move(view: TinyView, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
+         now: datetime, actor: str, *, zone: str, why: str = "") -> Appointment:
+    """The rebook itself, inside the caller's write: `start` must be a slot the generator
+    offers `doctor` now; makes the linked new appointment (the original's status, the new
+    doctor's room), cancels a held or confirmed original with a reason naming the new uid (and
+    `why`, when the move has one beyond the patient's wish), and writes APPOINTMENT_REBOOKED and
+    the audit entries. The caller has checked that the appointment may move to this doctor."""
+    if doctor.id == appt.doctor_id and start == appt.starts_at:
+        raise Refused(f"appointment {appt.uid} is already at that time with {doctor.name}")
+    check_offered(view, doctor, appt_type, start, now, zone=zone, ignore_uid=appt.uid)
+    new = lifecycle.new_appointment(
+        uid=new_appointment_uid(start), patient_id=appt.patient_id, doctor=doctor, appt_type=appt_type,
+        starts_at=start, now=now, status=lifecycle.rebooked_status(appt), previous_uid=appt.uid,
+    )
+    if appt.status is AppointmentStatus.no_show:
+        previous = appt
+    else:
+        reason = f"rebooked to {new.uid}"
+        if why:
+            reason = f"{reason}: {why}"[:lifecycle.REASON_MAX]
+        previous = lifecycle.admin_cancel(appt, reason, actor.split(":", 1)[1], now)
+        view.appointments.put(previous)
+    expire_lapsed_holds(view, doctor.id, new.starts_at, new.ends_at, now, actor)
+    view.appointments.put(new)
+    view.appointments.link_successor(appt.uid, new.uid)
+    publish(view, EventType.APPOINTMENT_REBOOKED, {"appointment": new.to_json(), "previous": previous.to_json()}, now)
+    details = {"from": appt.uid, "to": new.uid, "doctor_id": doctor.id, "starts_at": format_utc(new.starts_at)}
+    if why:
+        details["why"] = why
+    record(view, at=now, actor=actor, action="appointment.rebook", target=appointment_target(appt.uid),
+           details=details)
+    record(view, at=now, actor=actor, action="appointment.rebooked_from", target=appointment_target(new.uid),
+           details=details)
+    return new
