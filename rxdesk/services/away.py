@@ -188,7 +188,7 @@ class AwayResult:
 
 def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: bool, what: str) -> datetime:
     """An instant as an agent types it: ISO-8601 with a zone; a local `YYYY-MM-DD HH:MM` or
-    `HH:MM` (today) in the organisation's zone; `now`; or a day (`2026-11-24`, `today`,
+    `HH:MM` (today) in the organisation's zone (ISO without a zone is refused: ambiguous); `now`; or a day (`2026-11-24`, `today`,
     `tomorrow`, `+2d`): its start, or with `end` its end (the day is included)."""
     raw = (text or "").strip()
     if not raw:
@@ -196,7 +196,7 @@ def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: 
     if raw.lower() == "now":
         return now
     tz = zone(zone_name)
-    for pattern in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%H:%M"):
+    for pattern in ("%Y-%m-%d %H:%M", "%H:%M"):
         try:
             local = datetime.strptime(raw, pattern)
         except ValueError:
