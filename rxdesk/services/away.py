@@ -187,9 +187,10 @@ class AwayResult:
 
 
 def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: bool, what: str) -> datetime:
-    """An instant as an agent types it: ISO-8601 with a zone; a local `YYYY-MM-DD HH:MM` or
-    `HH:MM` (today) in the organisation's zone (ISO without a zone is refused: ambiguous); `now`; or a day (`2026-11-24`, `today`,
-    `tomorrow`, `+2d`): its start, or with `end` its end (the day is included)."""
+    """An instant as an agent types it: ISO-8601 with a zone (without one it is refused, as
+    everywhere); a local `YYYY-MM-DD HH:MM` or `HH:MM` (today) in the organisation's zone;
+    `now`; or a day (`2026-11-24`, `today`, `tomorrow`, `+2d`): its start, or with `end` its
+    end (the day is included)."""
     raw = (text or "").strip()
     if not raw:
         raise ValidationFailed(f"{what} is required")
