@@ -305,7 +305,7 @@ def _place(appt: Appointment, appt_type: AppointmentType, away: Doctor, doctors:
     for other in sorted(others, key=lambda d: taken.count(d.id)):
         same = slots.at(other, appt_type, appt.starts_at)
         if same is not None and free(same):
-            return same, "same time, another doctor"
+            return same, "same time"
     found = nearest(slots.pool(appt_type, away, others, starts_from, starts_before), appt.starts_at, free)
     if found is None:
         if not others:

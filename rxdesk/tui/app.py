@@ -33,6 +33,7 @@ from rxdesk.services.appointments import AppointmentSummary
 from rxdesk.tui.modals.attendance import AttendanceModal
 from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.screens.appointment import AppointmentScreen
+from rxdesk.tui.screens.away import AwayScreen
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
 from rxdesk.tui.screens.help import HelpScreen
@@ -232,6 +233,9 @@ class RxdeskApp(App[int]):
 
     def open_doctor(self, doctor_id: str) -> None:
         self.push_screen(DoctorDetailScreen(doctor_id))
+
+    def open_away(self, doctor_id: str, doctor_name: str = "") -> None:
+        self.push_screen(AwayScreen(doctor_id, doctor_name))
 
     def open_rebook(self, uid: str) -> None:
         self.push_screen(RebookScreen(uid))

@@ -125,6 +125,7 @@ class DoctorDetailScreen(DetailScreen):
     BINDINGS = [
         Binding("m", "edit_phone", "Edit mobile"),
         Binding("o", "change_room", "New room"),
+        Binding("a", "away", "Doctor away"),
         Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
@@ -198,6 +199,11 @@ class DoctorDetailScreen(DetailScreen):
 
         self.query_one("#doctor-preview", Static).update(
             _preview_grid(data, detail.org_zone, self.app.desk.clock.now()))
+
+    def action_away(self) -> None:
+        """`a`: the doctor is away: move or cancel their appointments in a range."""
+        name = self.view_data.detail.doctor.name if self.view_data else self.doctor_id
+        self.app.open_away(self.doctor_id, name)
 
     def action_edit_phone(self) -> None:
         self.query_one("#doctor-phone", Input).focus()
