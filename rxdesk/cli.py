@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "rxdesk.commands.people",
     "rxdesk.commands.rebooking",
     "rxdesk.commands.away",
+    "rxdesk.commands.attention",
     "rxdesk.commands.tokens",
     "rxdesk.commands.maintenance",
 )

@@ -16,6 +16,7 @@ from rxdesk.store.tinystore import TinyStore
 
 if TYPE_CHECKING:
     from rxdesk.services.appointments import AppointmentService
+    from rxdesk.services.attention import AttentionService
     from rxdesk.services.away import AwayService
     from rxdesk.services.doctors import DoctorService, TypeService
     from rxdesk.services.patients import PatientService
@@ -121,6 +122,12 @@ class Desk:
         from rxdesk.services.rebooking import RebookingService
 
         return RebookingService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def attention(self) -> AttentionService:
+        from rxdesk.services.attention import AttentionService
+
+        return AttentionService(self.store, self.clock, self.settings)
 
     @cached_property
     def away(self) -> AwayService:

@@ -11,18 +11,23 @@ detail finds them however old they are without reading the log.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from rxdesk.domain.ids import uid_partition
-from rxdesk.domain.models import Delivery, Entity, OutboxMessage
-from rxdesk.domain.queries import Page
+from rxdesk.domain.models import Delivery, DeliveryStatus, Entity, MessageStatus, OutboxMessage
+from rxdesk.domain.queries import DeliveryTrouble, Page
 from rxdesk.domain.times import format_utc
 from rxdesk.store.engine import Snapshot, Transaction
+from rxdesk.store.problems import PROBLEMS, note_problem, problems
 
 QUEUES = "queues"
 INDEX_PREFIX = "delivery-index-"
 ROWS_PER_SEGMENT = 2000
+# Dead deliveries are remembered in the queue segment this long after they died (when there
+# are more than DEAD_KEPT_ROWS of them): what needs attention now, not the history.
+DEAD_KEPT = timedelta(days=7)
+DEAD_KEPT_ROWS = 1000
 
 R = TypeVar("R", bound=Entity)
 
@@ -74,9 +79,14 @@ class QueuedLog(Generic[R]):
             tx.put(QUEUES, self.name, row_id, {
                 "at": format_utc(at) if at else "",
                 "lease": format_utc(lease) if lease else "",
+                **self._queued(row),
             })
         elif row_id in self._snap.table(QUEUES, self.name):
             tx.delete(QUEUES, self.name, row_id)
+
+    def _queued(self, row: R) -> dict[str, Any]:
+        """What the queue keeps of a pending row beside its next attempt and lease."""
+        return {}
 
     def queued(self) -> int:
         return len(self._snap.table(QUEUES, self.name))
@@ -112,8 +122,57 @@ class QueuedLog(Generic[R]):
 
 
 class DeliveryRepo(QueuedLog[Delivery]):
+    """Deliveries; the queue also keeps each pending one's subscription, attempts and creation,
+    and a `dead` table beside it the deliveries that went dead lately (id -> {"sub", "at"}), so
+    that `trouble` reads the `queues` segment alone."""
+
     def __init__(self, snap: Snapshot) -> None:
         super().__init__(snap, "deliveries", Delivery, "dlv_")
+
+    def _queued(self, row: Delivery) -> dict[str, Any]:
+        return {"sub": row.subscription_id, "tries": row.attempts, "created": format_utc(row.created_at)}
+
+    def put(self, row: Delivery) -> None:
+        super().put(row)
+        dead = self._snap.table(QUEUES, "dead")
+        if row.status is DeliveryStatus.dead:
+            at = format_utc(row.last_attempt_at or row.created_at)
+            table = self._tx().writable_table(QUEUES, "dead")
+            if len(table) >= DEAD_KEPT_ROWS:
+                cutoff = format_utc((row.last_attempt_at or row.created_at) - DEAD_KEPT)
+                for key in [k for k, d in table.items() if d["at"] < cutoff]:
+                    del table[key]
+            table[row.id] = {"sub": row.subscription_id, "at": at}
+        elif row.id in dead:
+            self._tx().delete(QUEUES, "dead", row.id)
+
+    def trouble(self, *, failing_before: datetime, dead_since: datetime) -> list[DeliveryTrouble]:
+        """Per subscription (by id): the pending deliveries with a failed attempt that were
+        created at or before `failing_before`, and the deliveries that went dead (their last
+        attempt, or their creation when never attempted) at or after `dead_since`. Deaths are
+        kept for DEAD_KEPT at least."""
+        failing_s, dead_s = format_utc(failing_before), format_utc(dead_since)
+        found: dict[str, list[Any]] = {}  # sub -> [dead, failing, since, latest id]
+
+        def count(sub: str, index: int, since: str, key: str) -> None:
+            entry = found.setdefault(sub, [0, 0, since, key])
+            entry[index] += 1
+            entry[2] = min(entry[2], since)
+            entry[3] = max(entry[3], key)
+
+        for key, q in self._snap.table(QUEUES, self.name).items():
+            if "tries" not in q:  # queued before the queue kept these: read the row
+                row = self.get(key)
+                if row is None:
+                    continue
+                q = {**q, **self._queued(row)}
+            if q["tries"] > 0 and q["created"] <= failing_s:
+                count(q["sub"], 1, q["created"], key)
+        for key, d in self._snap.table(QUEUES, "dead").items():
+            if d["at"] >= dead_s:
+                count(d["sub"], 0, d["at"], key)
+        return [DeliveryTrouble(sub, dead, failing, datetime.fromisoformat(since), latest)
+                for sub, (dead, failing, since, latest) in sorted(found.items())]
 
     def link_appointment(self, uid: str, delivery_ids: list[str]) -> None:
         """Record that these deliveries carry events about appointment `uid`."""
@@ -138,3 +197,23 @@ class DeliveryRepo(QueuedLog[Delivery]):
 class MessageRepo(QueuedLog[OutboxMessage]):
     def __init__(self, snap: Snapshot) -> None:
         super().__init__(snap, "messages", OutboxMessage, "msg_")
+
+    def put(self, row: OutboxMessage) -> None:
+        """Store `row`; a failed message is also indexed under its appointment's start (the
+        reminder problems an agent sees), and leaves that index when it is sent again."""
+        super().put(row)
+        failed = row.status is MessageStatus.failed
+        if not failed and row.id not in self._snap.table(PROBLEMS, "failed"):
+            return
+        starts = None
+        week = uid_partition(row.appointment_uid) if failed else None
+        if week is not None:
+            appt = self._snap.table(f"appt-{week}", "appointments").get(row.appointment_uid)
+            starts = appt["starts_at"] if appt is not None else None
+        doc = row.to_json()
+        note_problem(self._snap, "failed", row.id, starts, now=doc["created_at"], row=doc)
+
+    def failed(self, starting_after: datetime) -> list[OutboxMessage]:
+        """Messages that failed after their last retry, for appointments starting after
+        `starting_after`, by start (from the problems index)."""
+        return [OutboxMessage.model_validate(doc) for doc in problems(self._snap, "failed", format_utc(starting_after))]

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from rxdesk.domain.errors import NotFound
+from rxdesk.domain.errors import NotFound, StoreError
 from rxdesk.domain.ids import random_token, uid_partition
 from rxdesk.domain.lifecycle import status_at
 from rxdesk.domain.models import (
@@ -46,10 +46,12 @@ from rxdesk.domain.models import (
     Subscription,
     reminder_key,
 )
-from rxdesk.domain.queries import AppointmentQuery, Page
+from rxdesk.domain.queries import AppointmentQuery, Page, WorkerTick
 from rxdesk.domain.times import format_utc, week_key, weeks_between
 from rxdesk.store.deliveries import DeliveryRepo, MessageRepo
 from rxdesk.store.engine import Engine, Snapshot, Transaction
+from rxdesk.store.files import dumps, ensure_private_dir, loads, read_bytes, write_atomic
+from rxdesk.store.problems import SKIPPED, note_problem, problems
 
 M = TypeVar("M", bound=Entity)
 
@@ -72,6 +74,8 @@ HOLD_LOOKBACK = timedelta(days=62)
 # An appointment lasts at most 720 minutes (AppointmentType.duration_minutes): one that ends
 # in a range started at most this long before it.
 LONGEST_APPOINTMENT = timedelta(days=1)
+# The newest maintenance tick, beside the manifest (`TinyStore.record_tick`).
+LAST_TICK = "last-tick.json"
 # Manifest counter: every stored-confirmed appointment ending at or before this instant (epoch
 # seconds) has been written down as completed.
 COMPLETED_UNTIL = "appointments.completed_until"
@@ -524,6 +528,15 @@ class AppointmentRepo:
                     found.append(row)
         return [appointment_from_store(r) for r in found]
 
+    def holds_lapsing(self, after: datetime, until: datetime) -> list[Appointment]:
+        """Held appointments whose hold expires in (after, until], soonest first (from the
+        holds index)."""
+        after_s, until_s = format_utc(after), format_utc(until)
+        due = sorted((row["expires"], uid) for uid, row in self._snap.table(HOLDS, "held").items()
+                     if after_s < row["expires"] <= until_s)
+        found = (self.get(uid) for _expires, uid in due)
+        return [a for a in found if a is not None and a.status is AppointmentStatus.held]
+
     def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
         """Confirmed appointments with after < starts_at <= until."""
         after_s, until_s = format_utc(after), format_utc(until)
@@ -600,7 +613,18 @@ class ReminderSentRepo:
         return key in self._snap.table(self._segment(uid), "reminders_sent")
 
     def add(self, row: ReminderSent) -> None:
-        _writable(self._snap).put(self._segment(row.appointment_uid), "reminders_sent", row.key, row.to_json())
+        segment = self._segment(row.appointment_uid)
+        doc = row.to_json()
+        _writable(self._snap).put(segment, "reminders_sent", row.key, doc)
+        if row.email_status.startswith(SKIPPED) or row.sms_status.startswith(SKIPPED):
+            appt = self._snap.table(segment, "appointments").get(row.appointment_uid)
+            if appt is not None:
+                note_problem(self._snap, "skipped", row.key, appt["starts_at"], now=doc["sent_at"], row=doc)
+
+    def skipped(self, starting_after: datetime) -> list[ReminderSent]:
+        """Fired reminders whose email or SMS was skipped (no address to send to), of
+        appointments starting after `starting_after`, by start (from the problems index)."""
+        return [ReminderSent.model_validate(doc) for doc in problems(self._snap, "skipped", format_utc(starting_after))]
 
     update = add
 
@@ -845,6 +869,21 @@ class TinyStore:
 
     def generation(self) -> int:
         return self.engine.manifest().generation
+
+    def record_tick(self, owner: str, at: datetime) -> None:
+        """Note that a maintenance tick ran at `at`. Kept in a small file beside the manifest,
+        outside every commit: an idle tick writes nothing else, and the manifest's generation
+        (which every open app polls) does not move for it."""
+        ensure_private_dir(self.data_dir)
+        write_atomic(self.data_dir / LAST_TICK, dumps({"owner": owner, "at": format_utc(at)}), sync_dir=False)
+
+    def last_tick(self) -> WorkerTick | None:
+        """The newest tick recorded (None before the first, or when the note is unreadable)."""
+        try:
+            data = loads(read_bytes(self.data_dir / LAST_TICK), self.data_dir / LAST_TICK)
+            return WorkerTick(str(data["owner"]), datetime.fromisoformat(data["at"]))
+        except (OSError, StoreError, KeyError, TypeError, ValueError):
+            return None
 
     def is_empty(self) -> bool:
         return not self.engine.manifest().segments

@@ -168,12 +168,14 @@ class Maintenance:
         report = TickReport(now)
         store = self.desk.store
         if not self._has_work(store.read(), now):
+            store.record_tick(self.owner, now)
             return report
         notifier = Notifier(self.desk.settings)
         with store.write() as view:
             deliveries, messages = self._phase_one(view, now, notifier, report)
         report.writes += 1
         if not deliveries and not messages:
+            store.record_tick(self.owner, now)
             return report
         deadline = self.timer() + self.send_window
         with ThreadPoolExecutor(max_workers=1) as side:  # emails and SMS go out beside the webhooks
@@ -184,6 +186,7 @@ class Maintenance:
         with store.write() as view:
             self._record(view, done, results, sent, report)
         report.writes += 1
+        store.record_tick(self.owner, now)
         return report
 
     def _has_work(self, view: TinyView, now: datetime) -> bool:

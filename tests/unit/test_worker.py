@@ -115,12 +115,16 @@ def test_holds_expire_once_and_confirmed_ones_never(clinic: Desk, clock, now) ->
     assert event.data["appointment"]["uid"] == held.uid
 
 
-def test_a_tick_with_nothing_due_writes_nothing(clinic: Desk, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_tick_with_nothing_due_writes_nothing_but_its_note(clinic: Desk, data_dir, now) -> None:  # type: ignore[no-untyped-def]
     make_appointment(clinic, start=now + timedelta(days=5))
     before = fingerprint(data_dir)
-    report = Maintenance(clinic).tick()
+    generation = clinic.store.generation()
+    report = Maintenance(clinic, owner="night").tick()
     assert report.writes == 0 and report.summary().endswith("nothing due")
-    assert fingerprint(data_dir) == before
+    after = fingerprint(data_dir)
+    assert after.pop("last-tick.json") and after == before  # the note that it ran, outside any commit
+    assert clinic.store.generation() == generation  # open apps have nothing to reload for it
+    assert (clinic.store.last_tick().owner, clinic.store.last_tick().at) == ("night", now)
 
 
 def subscribe(desk: Desk, receiver: Receiver, *events: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
