@@ -33,6 +33,7 @@ from rxdesk.services.appointments import AppointmentSummary
 from rxdesk.tui.modals.attendance import AttendanceModal
 from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.screens.appointment import AppointmentScreen
+from rxdesk.tui.screens.attention import LOOK_AGAIN, AttentionScreen
 from rxdesk.tui.screens.away import AwayScreen
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
@@ -67,6 +68,7 @@ class RxdeskApp(App[int]):
         "secrets": SecretsScreen,
         "types": TypesScreen,
         "webhooks": WebhooksScreen,
+        "attention": AttentionScreen,
     }
     DEFAULT_MODE = "overview"
 
@@ -77,6 +79,7 @@ class RxdeskApp(App[int]):
         Binding("4", "section('secrets')", "Secrets", show=False),
         Binding("5", "section('types')", "Types & reminders", show=False),
         Binding("6", "section('webhooks')", "Webhooks", show=False),
+        Binding("7", "section('attention')", "Needs attention", show=False),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -84,6 +87,7 @@ class RxdeskApp(App[int]):
     org_label: reactive[str] = reactive("rxdesk")
     maintenance: reactive[str] = reactive("")
     maintenance_failed: reactive[bool] = reactive(False)
+    attention_count: reactive[int | None] = reactive(None)  # what section 7 lists (None: not known yet)
 
     def __init__(
         self,
@@ -127,6 +131,9 @@ class RxdeskApp(App[int]):
             self.push_screen(ProblemScreen(self.problem))
             return
         self.set_interval(self.poll_seconds, self._poll, name="poll")
+        # Time changes what needs attention too (a hold about to lapse, a quiet worker).
+        self.set_interval(LOOK_AGAIN, self._count_attention, name="attention")
+        self._count_attention()
         if self.run_worker_inside:
             self.set_timer(1.0 if self.tick_seconds == 60.0 else self.tick_seconds, self._tick, name="first tick")
         else:
@@ -158,6 +165,15 @@ class RxdeskApp(App[int]):
         except RxdeskError:
             pass
         self._refresh_screens()
+        self._count_attention()
+
+    def _count_attention(self) -> None:
+        """The header's count of what needs attention, looked at again in a worker."""
+        if self.problem is None and not isinstance(self.screen, AttentionScreen):
+            call_service(self, self.desk.attention.count, done=self._counted, group="attention-count")
+
+    def _counted(self, count: int) -> None:
+        self.attention_count = count
 
     def _refresh_screens(self) -> None:
         if self.problem is not None:
@@ -217,6 +233,7 @@ class RxdeskApp(App[int]):
             self.notify(summary, severity="warning", title="Maintenance")
         self.maintenance = summary
         self.maintenance_failed = failed
+        self._count_attention()
         self._schedule_tick()
 
     # Navigation other screens call.
@@ -224,6 +241,16 @@ class RxdeskApp(App[int]):
     def action_section(self, name: str) -> None:
         if self.problem is None and name in self.MODES:
             self.switch_mode(name)
+
+    def open_webhooks(self, tab: str) -> None:
+        """Section 6 on one of its tabs (`tab-deliveries`, `tab-outbox`, ...)."""
+        if self.problem is None:
+            self.call_later(self._open_webhooks, tab)
+
+    async def _open_webhooks(self, tab: str) -> None:
+        await self.switch_mode("webhooks")
+        if isinstance(self.screen, WebhooksScreen):
+            self.screen.show_tab(tab)
 
     def open_appointment(self, uid: str) -> None:
         self.push_screen(AppointmentScreen(uid))

@@ -136,6 +136,11 @@ class WebhooksScreen(DeskScreen):
         current = ids.index(tabs.active) if tabs.active in ids else 0
         tabs.active = ids[(current + step) % len(ids)]
 
+    def show_tab(self, tab: str) -> None:
+        """Bring a tab forward (once the tabs are laid out, when the section has just opened)."""
+        if tab in dict(self.TABS):
+            self.call_after_refresh(setattr, self.query_one("#webhook-tabs", TabbedContent), "active", tab)
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         table_id = dict(self.TABS).get(event.pane.id or "")
         if table_id:
