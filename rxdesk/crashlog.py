@@ -3,25 +3,47 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import traceback
 from pathlib import Path
 
 
+def _owned_by_us(st: os.stat_result) -> bool:
+    return st.st_uid == os.getuid()
+
+
+def _private_folder(folder: Path) -> None:
+    """Make `folder` 0700, or tighten one that is there; refuse one that is not ours (in the
+    shared temp dir another user could have made it first, to read or swap the log)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or not _owned_by_us(st):
+        raise PermissionError(f"{folder} is not a folder of this user")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(folder, 0o700)
+
+
 def log_crash(data_dir: Path | None, text: str | None = None) -> str:
     """Append the current traceback (or `text`) to `<data dir>/logs/errors.log`; return the path.
 
-    Falls back to a per-user folder in the temp dir when the data dir is not writable.
+    Falls back to a per-user folder in the temp dir when the data dir is not writable. Folder
+    and file are made (or tightened to) 0700 and 0600.
     """
     text = text if text is not None else traceback.format_exc()
     candidates = [data_dir / "logs"] if data_dir is not None else []
     candidates.append(Path(tempfile.gettempdir()) / f"rxdesk-{os.getuid()}")
     for folder in candidates:
         try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _private_folder(folder)
             path = folder / "errors.log"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "a") as fh:
+                st = os.fstat(fd)
+                if not _owned_by_us(st):
+                    raise PermissionError(f"{path} is not a file of this user")
+                if stat.S_IMODE(st.st_mode) != 0o600:
+                    os.fchmod(fd, 0o600)
                 fh.write(text.rstrip("\n") + "\n")
             return str(path)
         except OSError:

@@ -74,3 +74,13 @@ def cli(cli_env: dict[str, str]):  # type: ignore[no-untyped-def]
         return run_cli(*args, env={**cli_env, **(env or {})})
 
     return run
+
+
+@pytest.fixture
+def receiver():  # type: ignore[no-untyped-def]
+    """A real webhook receiver on 127.0.0.1 (subscriptions to it need allow_private_network)."""
+    from tests.receiver import Receiver
+
+    r = Receiver()
+    yield r
+    r.close()

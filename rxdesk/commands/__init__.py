@@ -13,10 +13,12 @@ import os
 import sys
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rxdesk.crashlog import log_crash
-from rxdesk.domain.errors import RxdeskError, short_path
+from rxdesk.domain.errors import ConfigError, RxdeskError, StoreError, short_path
+from rxdesk.domain.terminal import terminal_safe
 
 if TYPE_CHECKING:
     from rxdesk.config import Settings
@@ -104,6 +106,13 @@ class CommandLine:
         return parser
 
 
+def no_data_message(data_dir: Path) -> str:
+    where = short_path(data_dir)
+    state = "does not exist" if not data_dir.exists() else "holds no rxdesk data"
+    return (f"data dir {where} {state}; create a clinic there with `rxdesk provision FILE.toml` or "
+            "`rxdesk demo`, or name the right one with --data-dir or RXDESK_DATA_DIR")
+
+
 def _needs_subcommand(parser: argparse.ArgumentParser) -> Handler:
     def handler(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(parser.prog, "a command is required (see --help)")
@@ -131,9 +140,15 @@ class Context:
 
     @cached_property
     def desk(self) -> Desk:
+        """The services on the data dir. Only `demo` and `provision` (which set `creates_data`)
+        may start from a data dir without rxdesk data: for every other command a missing or
+        empty one is a typo or the wrong machine, never an empty clinic."""
         from rxdesk.services import Desk
 
-        return Desk.open(self.settings)
+        desk = Desk.open(self.settings)
+        if not getattr(self.args, "creates_data", False) and desk.is_empty():
+            raise StoreError(no_data_message(self.settings.data_dir))
+        return desk
 
     @property
     def agent(self) -> str:
@@ -144,7 +159,8 @@ class Context:
         return self.desk.appointments.org().timezone
 
     def print(self, text: str = "") -> None:
-        self.out.write(text + "\n")
+        """A line (or block) of output; whatever came from data is shown escaped."""
+        self.out.write(terminal_safe(text, lines=True) + "\n")
 
     def json(self, data: Any) -> None:
         import orjson
@@ -156,6 +172,7 @@ class Context:
         if not rows:
             self.err.write(f"{empty}\n")
             return
+        rows = [[terminal_safe(cell) for cell in row] for row in rows]
         columns = list(zip(*rows))
         widths = [max(len(h), max(map(len, col))) for h, col in zip(headers, columns)]
         # Pad every column but the last; one format string per table is the fast path.
@@ -166,7 +183,12 @@ class Context:
 
     def fields(self, pairs: list[tuple[str, str]]) -> None:
         width = max((len(k) for k, _ in pairs), default=0)
-        self.out.write("".join(f"{k.ljust(width)}  {v}\n" for k, v in pairs))
+        self.out.write("".join(f"{k.ljust(width)}  {terminal_safe(v)}\n" for k, v in pairs))
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a message may quote data, so it is shown escaped."""
+    sys.stderr.write(terminal_safe(line) + "\n")
 
 
 def _os_problem(exc: OSError) -> str:
@@ -192,7 +214,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         try:
             args = parser.parse_args(argv)
         except UsageError as exc:
-            sys.stderr.write(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)\n")
+            _say(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)")
             return 2
         except SystemExit as exc:  # --help printed its text
             return int(exc.code or 0)
@@ -203,10 +225,10 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         try:
             return handler(args, ctx) or 0
         except UsageError as exc:
-            sys.stderr.write(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)\n")
+            _say(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)")
             return 2
     except RxdeskError as exc:
-        sys.stderr.write(f"rxdesk: {exc}\n")
+        _say(f"rxdesk: {exc}")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("rxdesk: interrupted\n")
@@ -223,7 +245,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
             where = _log_crash(ctx)
             sys.stderr.write(f"rxdesk: internal error ({type(exc).__name__}); details were written to {where}\n")
             return 1
-        sys.stderr.write(f"rxdesk: {_os_problem(exc)}\n")  # no such file, disk full, name too long, ...
+        _say(f"rxdesk: {_os_problem(exc)}")  # no such file, disk full, name too long, ...
         return 1
     except Exception as exc:
         where = _log_crash(ctx)
@@ -232,6 +254,10 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
 
 
 def open_app(args: argparse.Namespace, ctx: Context) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # From cron, a script or a pipe the app would run forever writing escape codes.
+        raise ConfigError("the app needs a terminal (stdin and stdout are not one); for the maintenance "
+                          "worker without a terminal run `rxdesk worker`, for scripts see `rxdesk --help`")
     from rxdesk.tui.app import run_app
 
     return run_app(ctx.settings, worker=not args.no_worker) or 0

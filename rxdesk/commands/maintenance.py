@@ -7,10 +7,13 @@ delivery's payload and response, the email and SMS outbox.
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import sys
 
 from rxdesk.commands import GROUP_HELP, CommandLine, Context, add_json
+from rxdesk.domain.errors import RxdeskError, ValidationFailed
+from rxdesk.domain.filters import parse_whole
 from rxdesk.domain.times import format_local
 
 
@@ -26,9 +29,9 @@ def _interval(text: str) -> float:
 
 def _limit(text: str) -> int:
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
+        value = parse_whole(text, what="limit")
+    except ValidationFailed as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if not 1 <= value <= 100000:
         raise argparse.ArgumentTypeError("the limit must be between 1 and 100000")
     return value
@@ -38,11 +41,17 @@ def worker(args: argparse.Namespace, ctx: Context) -> int:
     from rxdesk.worker.headless import run
 
     if args.json and not args.once:
-        from rxdesk.domain.errors import ValidationFailed
-
         raise ValidationFailed("--json needs --once (one tick, one JSON line)")
     owner = f"worker:{socket.gethostname()[:40]}"
-    return run(ctx.desk, once=args.once, interval=args.interval, owner=owner, out=sys.stdout, as_json=args.json)
+    try:
+        desk = ctx.desk
+    except RxdeskError as exc:
+        if not args.json:
+            raise
+        # The app's tick process reads one JSON line, refusals included.
+        ctx.print(json.dumps({"ok": False, "error": str(exc)}))
+        return 1
+    return run(desk, once=args.once, interval=args.interval, owner=owner, out=sys.stdout, as_json=args.json)
 
 
 # -- reminders --------------------------------------------------------------------------
@@ -93,7 +102,7 @@ def subscriptions_add(args: argparse.Namespace, ctx: Context) -> int:
     from rxdesk.services.webhooks import parse_header_args
 
     made = ctx.desk.webhooks.add_subscription(args.url, args.event, parse_header_args(args.header or []),
-                                              ctx.agent)
+                                              ctx.agent, allow_private_network=args.allow_private_network)
     if args.json:
         ctx.json(made.to_json())
         return 0
@@ -108,8 +117,9 @@ def subscriptions_list(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         ctx.json([s.public() for s in subs])
         return 0
-    ctx.table(["ID", "URL", "EVENTS", "ACTIVE"],
-              [[s.id, s.url, ",".join(e.value for e in s.events), "yes" if s.active else "no"] for s in subs],
+    ctx.table(["ID", "URL", "EVENTS", "ACTIVE", "PRIVATE NETWORK"],
+              [[s.id, s.url, ",".join(e.value for e in s.events), "yes" if s.active else "no",
+                "allowed" if s.allow_private_network else "no"] for s in subs],
               empty="no subscriptions")
     return 0
 
@@ -250,6 +260,9 @@ def register(cli: CommandLine) -> None:
     p.add_argument("--event", required=True, action="append", metavar="TYPE",
                    help="an event type (repeatable), e.g. APPOINTMENT_CANCELLED")
     p.add_argument("--header", action="append", metavar="K=V", help="a custom header (repeatable)")
+    p.add_argument("--allow-private-network", action="store_true",
+                   help="let deliveries reach loopback and private addresses too (audited; link-local, "
+                   "multicast and unspecified addresses are always refused)")
     add_json(p)
     p = cli.command("subscriptions", "list", subscriptions_list, help="webhook subscriptions (never their secrets)")
     add_json(p)

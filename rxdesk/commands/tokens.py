@@ -13,7 +13,7 @@ import sys
 from rxdesk.commands import CommandLine, Context, add_json
 from rxdesk.domain.times import format_local, parse_instant
 
-NEW_KEY_ENV = "RXDESK_NEW_MASTER_KEY"
+RETIRED_NEW_KEY_ENV = "RXDESK_NEW_MASTER_KEY"
 
 
 def _token(value: str) -> str:
@@ -85,23 +85,25 @@ def secrets_revoke(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def secrets_rotate_master_key(args: argparse.Namespace, ctx: Context) -> int:
-    result = ctx.desk.secrets.rotate_master_key(ctx.agent, os.environ.get(NEW_KEY_ENV) or None)
+    if os.environ.get(RETIRED_NEW_KEY_ENV):
+        from rxdesk.domain.errors import ConfigError
+
+        raise ConfigError(f"{RETIRED_NEW_KEY_ENV} is no longer read: with RXDESK_MASTER_KEY put the new key "
+                          "first (RXDESK_MASTER_KEY=NEW,OLD); with master.key the rotation makes and stores "
+                          "the new key itself; nothing was changed")
+    result = ctx.desk.secrets.rotate_master_key(ctx.agent)
     if args.json:
         ctx.json(result.to_json())
     else:
         ctx.print(
             f"re-encrypted {result.booking_secrets} booking secret(s) and "
-            f"{result.subscriptions} webhook secret(s) under a new master key"
+            f"{result.subscriptions} webhook secret(s) under the new master key"
         )
-        if result.new_key is not None:
-            ctx.print(result.new_key)
-    if result.new_key is not None:
-        ctx.err.write(
-            "set RXDESK_MASTER_KEY to the new key above everywhere rxdesk runs on this data dir; "
-            "the old key no longer opens the secrets\n"
-        )
+    if result.key_source == "RXDESK_MASTER_KEY":
+        ctx.err.write("every secret is now under the first key of RXDESK_MASTER_KEY; remove the old key(s) "
+                      "from RXDESK_MASTER_KEY wherever rxdesk runs on this data dir\n")
     else:
-        ctx.err.write(f"the new key replaced {result.key_source}\n")
+        ctx.err.write(f"the new key is in {result.key_source}; the old one was removed from it\n")
     return 0
 
 
@@ -188,10 +190,10 @@ def register(cli: CommandLine) -> None:
         "secrets", "rotate-master-key", secrets_rotate_master_key,
         help="re-encrypt every stored secret under a new master key",
         description="Re-encrypt every booking secret and webhook signing secret under a new master "
-        "key, in one write. With master.key in the data dir the new key replaces it; with "
-        f"RXDESK_MASTER_KEY the new key is printed and must be set there. {NEW_KEY_ENV}, when "
-        "set, is used as the new key (e.g. one made with `rxdesk secrets new-master-key` and "
-        "stored in a vault first).",
+        "key, in one write; no key is printed. With master.key in the data dir the rotation makes the "
+        "new key, stores it in front of the old one before anything is re-encrypted, and removes the "
+        "old one at the end. With RXDESK_MASTER_KEY, set it to NEW,OLD (NEW from `rxdesk secrets "
+        "new-master-key`) wherever rxdesk runs, run the rotation, then set it to NEW alone.",
     )
     add_json(p)
     cli.command("secrets", "new-master-key", secrets_new_master_key,

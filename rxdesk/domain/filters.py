@@ -10,10 +10,21 @@ from rxdesk.domain.models import AppointmentStatus
 
 _REL_RE = re.compile(r"([+-])(\d{1,4})([dw])")
 _WORDS = {"today": 0, "tomorrow": 1, "yesterday": -1}
+# Days a filter may name: a day's bounds in any zone must stay inside what `datetime` holds.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9998, 12, 31)
 
 
 def parse_day(text: str, today: date, *, what: str = "date") -> date:
-    """`YYYY-MM-DD`, `today`, `tomorrow`, `yesterday`, or `+7d` / `-2w` relative to today."""
+    """`YYYY-MM-DD`, `today`, `tomorrow`, `yesterday`, or `+7d` / `-2w` relative to today,
+    between 1900-01-01 and 9998-12-31."""
+    day = _parse_day(text, today, what=what)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationFailed(f"{what} {text.strip()[:40]!r} is out of range ({FIRST_DAY} to {LAST_DAY})")
+    return day
+
+
+def _parse_day(text: str, today: date, *, what: str) -> date:
     raw = (text or "").strip().lower()
     if raw in _WORDS:
         return today + timedelta(days=_WORDS[raw])
@@ -53,3 +64,12 @@ def parse_statuses(values: list[str] | tuple[str, ...] | str) -> frozenset[str]:
                     f"status {part[:40]!r} is not one of {', '.join(sorted(valid))} (or active)"
                 )
     return frozenset(found)
+
+
+def parse_whole(value: object, *, what: str) -> int:
+    """A whole number as typed: ASCII digits only (`int()` would also take '٣٠' or '³'),
+    at most nine of them."""
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise ValidationFailed(f"{what} {str(value)[:40]!r} is not a whole number (digits 0-9)")
+    return int(text)

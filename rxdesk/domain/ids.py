@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import re
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from rxdesk.domain.times import to_utc
 
@@ -22,6 +22,9 @@ _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 _UID_RE = re.compile(f"[{ALPHABET}]{{14}}")
 EPOCH_MONDAY = date(2000, 1, 3)
 MAX_WEEK = 32**3 - 1
+# The starts a uid can encode: an appointment starts in [FIRST_START, STARTS_BEFORE).
+FIRST_START = datetime.combine(EPOCH_MONDAY, time(), UTC)
+STARTS_BEFORE = FIRST_START + timedelta(weeks=MAX_WEEK + 1)
 
 
 def random_token(length: int, rng: random.Random | None = None) -> str:

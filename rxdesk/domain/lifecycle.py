@@ -16,6 +16,7 @@ from typing import Any
 
 from rxdesk.domain.errors import Refused, ValidationFailed
 from rxdesk.domain.models import Appointment, AppointmentStatus, AppointmentType, Doctor
+from rxdesk.domain.terminal import has_control
 
 S = AppointmentStatus
 
@@ -126,8 +127,8 @@ def normalize_reason(reason: object) -> str:
         raise ValidationFailed("a reason is required")
     if len(text) > REASON_MAX:
         raise ValidationFailed(f"the reason is {len(text)} characters; at most {REASON_MAX} fit")
-    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in text):
-        raise ValidationFailed("the reason must be one line without control characters")
+    if has_control(text):
+        raise ValidationFailed("the reason must be one line without control characters or bidi overrides")
     return text
 
 

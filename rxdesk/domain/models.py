@@ -293,6 +293,8 @@ class Subscription(Entity):
     active: bool = True
     created_at: UtcDateTime | None = None
     created_by: str = ""
+    # Deliveries may go to loopback and private addresses too (`--allow-private-network`).
+    allow_private_network: bool = False
 
     def public(self) -> dict[str, Any]:
         return self.to_json(exclude={"secret_encrypted"})
@@ -383,6 +385,7 @@ class MessageStatus(StrEnum):
     sent = "sent"
     failed = "failed"  # gave up after the last retry
     outbox = "outbox"  # nothing configured: kept in the local outbox for the app to show
+    skipped = "skipped"  # not sent: the appointment was no longer confirmed, or had started
 
 
 class OutboxMessage(Entity):

@@ -10,6 +10,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
 from rxdesk.domain.errors import ValidationFailed
+from rxdesk.domain.terminal import has_control
 
 _HINT = "give it with its country code, e.g. +49 151 23456789"
 _NOT_MOBILE = {PhoneNumberType.FIXED_LINE, PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE,
@@ -61,7 +62,7 @@ def normalize_mobile(text: str, region: str | None = None, *, allow_empty: bool 
         if allow_empty:
             return ""
         raise ValidationFailed(f"a phone number is required; {_HINT}")
-    if len(raw) > 40 or any(ord(ch) < 32 for ch in raw):
+    if len(raw) > 40 or has_control(raw):
         raise ValidationFailed(f"{raw[:40]!r} is not a phone number; {_HINT}")
     if raw.startswith("00"):
         raw = "+" + raw[2:]
@@ -71,6 +72,9 @@ def normalize_mobile(text: str, region: str | None = None, *, allow_empty: bool 
         number = phonenumbers.parse(raw, home)
     except NumberParseException:
         raise ValidationFailed(f"{raw!r} is not a phone number{where}; {_HINT}") from None
+    if number.extension:  # E.164 has no extension: it would be dropped without a word
+        raise ValidationFailed(f"{raw!r} has an extension ({number.extension}); an SMS goes to a mobile number "
+                               "without one")
     if not phonenumbers.is_valid_number(number):
         raise ValidationFailed(f"{raw!r} is not a valid phone number{where}; {_HINT}")
     if phonenumbers.number_type(number) in _NOT_MOBILE:

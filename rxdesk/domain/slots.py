@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from rxdesk.domain.ids import FIRST_START, STARTS_BEFORE
 from rxdesk.domain.models import AvailabilityWindow, Doctor
 from rxdesk.domain.times import to_utc, zone
 
@@ -69,8 +70,9 @@ def window_starts(
 def candidate_slots(
     doctor: Doctor, duration_minutes: int, start: datetime, end: datetime
 ) -> Iterator[Slot]:
-    """Every slot of the doctor's windows that starts in [start, end), ignoring bookings."""
-    start, end = to_utc(start), to_utc(end)
+    """Every slot of the doctor's windows that starts in [start, end), ignoring bookings;
+    never one outside the starts an appointment can have (`ids.FIRST_START`..)."""
+    start, end = max(to_utc(start), FIRST_START), min(to_utc(end), STARTS_BEFORE)
     if end <= start or not doctor.availability:
         return
     tz = zone(doctor.timezone)

@@ -97,6 +97,25 @@ def zone(name: str) -> ZoneInfo:
         ) from None
 
 
+# Files in the zone folder that are not IANA zones: this machine's own setting, build helpers.
+_NOT_IANA = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@lru_cache(maxsize=1)
+def _iana_names() -> frozenset[str]:
+    from zoneinfo import available_timezones
+
+    return frozenset(available_timezones()) - _NOT_IANA
+
+
+def check_iana_zone(name: object) -> str:
+    """`name` if it is an IANA zone name (`Europe/Berlin`, `UTC`); refuses what only happens to
+    open on this machine (`localtime`, a path)."""
+    if not isinstance(name, str) or name not in _iana_names():
+        raise ValidationFailed(f"time zone {str(name)[:64]!r} is not an IANA zone name such as Europe/Berlin")
+    return name
+
+
 def week_key(value: datetime | str) -> str:
     """The Monday (`YYYY-MM-DD`, UTC) of the week holding an instant or its stored form."""
     day = date.fromisoformat(value[:10]) if isinstance(value, str) else to_utc(value).date()

@@ -36,10 +36,13 @@ class Desk:
         self.store = store
         self.clock = clock
         self.settings = settings
+        if store.clock is None:  # what the store dates by itself (the holds index) follows this clock
+            store.clock = clock
 
     @classmethod
     def open(cls, settings: Settings, **store_options: object) -> Desk:
-        return cls(TinyStore(settings.data_dir, **store_options), settings.clock(), settings)
+        clock = settings.clock()
+        return cls(TinyStore(settings.data_dir, clock=clock, **store_options), clock, settings)  # type: ignore[arg-type]
 
     @property
     def agent(self) -> str:

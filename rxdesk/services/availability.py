@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from rxdesk.domain.errors import Conflict, Refused
+from rxdesk.domain.ids import FIRST_START, STARTS_BEFORE
 from rxdesk.domain.models import AppointmentType, Doctor
 from rxdesk.domain.slots import Slot, candidate_slots, free_slots
 from rxdesk.domain.times import format_local
@@ -32,6 +33,9 @@ def check_offered(view: TinyView, doctor: Doctor, appt_type: AppointmentType, st
                   *, zone: str, ignore_uid: str | None = None) -> None:
     """The start must be a slot the generator offers now: in the doctor's windows, past the
     booking notice, and free of the doctor's active appointments (read inside the write)."""
+    if not FIRST_START <= start < STARTS_BEFORE:
+        raise Refused(f"{start:%Y-%m-%dT%H:%M}Z is not a time appointments can start at "
+                      f"(from {FIRST_START:%Y-%m-%d} to {STARTS_BEFORE:%Y-%m-%d})")
     duration = appt_type.duration_minutes
     probe_end = start + timedelta(seconds=1)
     offered = open_slots(view, doctor, appt_type, now=now, start=start, end=probe_end, ignore_uid=ignore_uid)

@@ -5,27 +5,34 @@ key: `RXDESK_MASTER_KEY` when set, else `master.key` in the data dir (mode 0600)
 use. A missing or different key is a clear error; a new key is never made silently while
 values encrypted under another one exist.
 
-Master-key rotation (file mode) is crash-safe in three steps: the new key is written to
-`master.key.next` first, then one store write re-encrypts every value under it, then it
-replaces `master.key` and the `.next` file goes. `load` accepts both files, so a crash between
-any two steps leaves every value readable; running the rotation again finishes the job.
+The master key setting may hold several keys, newest first (comma-separated in
+RXDESK_MASTER_KEY, one per line in `master.key`): values are encrypted under the first and
+decrypted under any, as `MultiFernet` does. That is how a rotation never loses a value: the new
+key is first stored where every process finds it (in front of the old one), then the values are
+re-encrypted under it in one store write, and only when every stored value opens under the new
+key alone is the old one dropped (see `SecretService.rotate_master_key`).
+
+`master.key` is always replaced whole (temp file, fsync, rename, 0600): a crash or a full disk
+leaves the old file or the new one, never an empty or short one.
 """
 
 from __future__ import annotations
 
 import os
+import secrets as random_source
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from rxdesk.domain.errors import ConfigError
-from rxdesk.store.files import ensure_private_dir, write_atomic
+from rxdesk.domain.errors import ConfigError, StoreError
+from rxdesk.store.files import ensure_private_dir, fsync_dir, write_atomic
 
 if TYPE_CHECKING:
     from rxdesk.store.tinystore import TinyView
 
 MASTER_KEY_FILE = "master.key"
+# Left by an interrupted rotation of rxdesk 0.1: the new key, beside `master.key`.
 PENDING_KEY_FILE = "master.key.next"
 ENV_KEY = "RXDESK_MASTER_KEY"
 
@@ -42,48 +49,98 @@ def _parse_key(text: str, where: str) -> bytes:
     return key
 
 
+def parse_keys(text: str, where: str) -> list[bytes]:
+    """One key, or several newest first (separated by commas or lines)."""
+    parts = [p for p in text.replace(",", "\n").split() if p]
+    if not parts:
+        raise ConfigError(f"{where} is empty; it should hold a master key")
+    keys: list[bytes] = []
+    for part in parts:
+        key = _parse_key(part, where)
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
 def new_master_key() -> str:
     return Fernet.generate_key().decode()
 
 
-def _read_key_file(path: Path) -> bytes | None:
+def _read_key_file(path: Path) -> list[bytes] | None:
     try:
-        return _parse_key(path.read_text(), str(path))
+        text = path.read_text()
     except FileNotFoundError:
         return None
     except PermissionError:
         raise ConfigError(f"master key {path} is not readable (permission denied)") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not a master key") from None
+    return parse_keys(text, str(path))
+
+
+def file_keys(data_dir: Path) -> list[bytes]:
+    """The keys of `master.key`, newest first (an interrupted 0.1 rotation's `.next` key in
+    front); [] when there is no key file."""
+    pending = _read_key_file(data_dir / PENDING_KEY_FILE) or []
+    stored = _read_key_file(data_dir / MASTER_KEY_FILE) or []
+    return list(dict.fromkeys(pending + stored))
+
+
+def write_master_keys(data_dir: Path, keys: list[bytes]) -> None:
+    """Replace `master.key` with `keys`, newest first: temp file, fsync, rename, 0600."""
+    ensure_private_dir(data_dir)
+    write_atomic(data_dir / MASTER_KEY_FILE, b"".join(k + b"\n" for k in keys))
+
+
+def _create_key_file(path: Path) -> bool:
+    """Put a fresh key at `path` unless a key file is there already (another process made it
+    first). The key is written whole to a temp file and linked into place, so no process
+    ever sees an empty or partial `master.key`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{random_source.token_hex(4)}.tmp")
+    write_atomic(tmp, (new_master_key() + "\n").encode(), sync_dir=False)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        os.unlink(tmp)
+    fsync_dir(path.parent)
+    return True
 
 
 class SecretBox:
-    """Encrypts and decrypts secret values with the master key."""
+    """Encrypts under the first master key, decrypts under any of them."""
 
-    def __init__(self, key: bytes, *, source: str, old_keys: list[bytes] | None = None) -> None:
+    def __init__(self, keys: list[bytes], *, source: str) -> None:
         self.source = source
-        self._keys = [key, *(old_keys or [])]
-        self._fernet = MultiFernet([Fernet(k) for k in self._keys])
+        self.keys = list(keys)
+        self._fernet = MultiFernet([Fernet(k) for k in self.keys])
 
     @classmethod
     def load(
         cls, data_dir: Path, env_key: str | None, *, create: bool, encrypted_values: int = 0
     ) -> SecretBox:
-        """The master key from the environment, else from `master.key`.
+        """The master key(s) from the environment, else from `master.key`.
 
         With `create`, a missing `master.key` is made (0600) only when no value is encrypted
         yet (`encrypted_values == 0`); otherwise the missing key is an error.
         """
         if env_key:
-            return cls(_parse_key(env_key, ENV_KEY), source=ENV_KEY)
+            return cls(parse_keys(env_key, ENV_KEY), source=ENV_KEY)
         path = data_dir / MASTER_KEY_FILE
-        pending = _read_key_file(data_dir / PENDING_KEY_FILE)
-        key = _read_key_file(path)
-        if key is not None:
-            # A `.next` key means a rotation was interrupted: values may be under either key.
-            return cls(key, source=str(path), old_keys=[pending] if pending else None)
-        if pending is not None:
-            return cls(pending, source=str(data_dir / PENDING_KEY_FILE))
+        try:
+            keys = file_keys(data_dir)
+        except ConfigError:
+            # An empty key file (left by a crash of rxdesk 0.1) guards nothing when nothing
+            # is encrypted yet: replace it. Otherwise it is the operator's to restore.
+            if not (create and not encrypted_values and _is_blank(path)):
+                raise
+            write_master_keys(data_dir, [new_master_key().encode()])
+            return cls.load(data_dir, None, create=False)
+        if keys:
+            return cls(keys, source=str(path))
         if encrypted_values:
             raise ConfigError(
                 f"the master key is missing: {encrypted_values} stored secret(s) are encrypted, but "
@@ -92,24 +149,12 @@ class SecretBox:
         if not create:
             raise ConfigError(f"no master key yet ({path}); it is made when the first secret is created")
         ensure_private_dir(data_dir)
-        new = new_master_key()
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first: use theirs
-            return cls.load(data_dir, None, create=False)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(new + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        return cls(new.encode(), source=str(path))
+        _create_key_file(path)  # or another process made it first: use theirs
+        return cls.load(data_dir, None, create=False)
 
     @property
     def from_environment(self) -> bool:
         return self.source == ENV_KEY
-
-    def rotating_to(self, new_key: str, *, source: str) -> SecretBox:
-        """A box that encrypts under `new_key` and still decrypts under every current key."""
-        return SecretBox(_parse_key(new_key, "the new master key"), source=source, old_keys=self._keys)
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
@@ -123,12 +168,30 @@ class SecretBox:
                 "use the key they were encrypted with"
             ) from None
 
-    def rotate(self, token: str) -> str:
-        """Re-encrypt `token` under the first (newest) key."""
-        try:
-            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
-        except (InvalidToken, ValueError):
-            raise ConfigError(f"a stored secret does not decrypt with the master key ({self.source})") from None
+    def rotate(self, token: str, to: bytes) -> str:
+        """`token` re-encrypted under `to`, checked to open under `to` alone."""
+        plain = self.decrypt(token)
+        fresh = Fernet(to)
+        rotated = fresh.encrypt(plain.encode("utf-8")).decode("ascii")
+        if fresh.decrypt(rotated.encode("ascii")).decode("utf-8") != plain:  # pragma: no cover - a broken cipher
+            raise ConfigError("a re-encrypted secret does not read back; nothing was changed")
+        return rotated
+
+
+def opens_under(token: str, key: bytes) -> bool:
+    """True when `token` decrypts under `key` alone."""
+    try:
+        Fernet(key).decrypt(token.encode("ascii"))
+    except (InvalidToken, ValueError):
+        return False
+    return True
+
+
+def _is_blank(path: Path) -> bool:
+    try:
+        return path.read_bytes().strip() == b""
+    except OSError:
+        return False
 
 
 def encrypted_values(view: TinyView) -> list[str]:
@@ -151,28 +214,12 @@ def open_box(view: TinyView, data_dir: Path, env_key: str | None, *, create: boo
     return box
 
 
-def write_master_key(data_dir: Path, key: str) -> None:
-    """Replace `master.key` (used by key rotation, after every value is re-encrypted)."""
-    ensure_private_dir(data_dir)
-    write_atomic(data_dir / MASTER_KEY_FILE, (key.strip() + "\n").encode())
-
-
-def read_pending_key(data_dir: Path) -> str | None:
-    """The new key of an interrupted rotation, if any."""
-    key = _read_key_file(data_dir / PENDING_KEY_FILE)
-    return key.decode() if key else None
-
-
-def write_pending_key(data_dir: Path, key: str) -> None:
-    """Keep the rotation's new key beside the old one until the rotation has finished."""
-    ensure_private_dir(data_dir)
-    write_atomic(data_dir / PENDING_KEY_FILE, (key.strip() + "\n").encode())
-
-
-def finish_rotation(data_dir: Path, key: str) -> None:
-    """The values are re-encrypted: the new key becomes `master.key`, `.next` goes."""
-    write_master_key(data_dir, key)
+def finish_rotation(data_dir: Path, key: bytes) -> None:
+    """Every stored value opens under `key`: it becomes the only key in `master.key`, and the
+    `.next` file of an interrupted 0.1 rotation goes."""
+    write_master_keys(data_dir, [key])
     try:
         os.unlink(data_dir / PENDING_KEY_FILE)
     except FileNotFoundError:
         pass
+

@@ -1,13 +1,17 @@
 """Email over SMTP and SMS over an HTTP gateway, for reminders that ask for them.
 
 Unconfigured, messages stay in the local outbox (the `messages` log) for the app to show.
-Errors come back as one line that never carries a password or token.
+Errors come back as one line that never carries a password or token. Every send has one
+deadline for the whole attempt (`rxdesk.services.deadline`): connect, greeting, login and the
+message over SMTP; connect, request and answer at the SMS gateway. Credentials travel only
+encrypted, except to this machine: the SMTP password over TLS, the SMS token over https.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -18,8 +22,10 @@ import httpx
 
 from rxdesk.config import Settings
 from rxdesk.domain.errors import ConfigError
+from rxdesk.domain.terminal import has_control
+from rxdesk.services import deadline, egress
 
-TIMEOUT_SECONDS = 15.0
+TIMEOUT_SECONDS = deadline.ATTEMPT_SECONDS
 
 
 class SendFailed(Exception):
@@ -36,14 +42,18 @@ class SmtpTarget:
 
     @classmethod
     def parse(cls, url: str) -> SmtpTarget:
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:  # an unclosed '[' of an IPv6 address, ...
+            raise ConfigError("RXDESK_SMTP_URL is not a URL; it must look like smtp://user:pass@host:587") from None
+        if parts.scheme not in ("smtp", "smtps") or not host or has_control(url):
             raise ConfigError("RXDESK_SMTP_URL must look like smtp://user:pass@host:587 (or smtps://)")
         try:
             port = parts.port or (465 if parts.scheme == "smtps" else 587)
         except ValueError:
             raise ConfigError("RXDESK_SMTP_URL has a port that is not a number") from None
-        return cls(parts.hostname, port, unquote(parts.username or ""), unquote(parts.password or ""),
+        return cls(host, port, unquote(parts.username or ""), unquote(parts.password or ""),
                    parts.scheme == "smtps")
 
 
@@ -59,7 +69,8 @@ def _is_loopback(host: str) -> bool:
 class Notifier:
     """Sends one message per call. Build one per tick; it holds no connection between ticks."""
 
-    def __init__(self, settings: Settings | None) -> None:
+    def __init__(self, settings: Settings | None, *, attempt_seconds: float = TIMEOUT_SECONDS) -> None:
+        self.attempt_seconds = attempt_seconds
         self.smtp: SmtpTarget | None = None
         self.smtp_problem = ""  # a bad RXDESK_SMTP_URL fails each email, not the whole tick
         if settings and settings.smtp_url:
@@ -90,22 +101,75 @@ class Notifier:
     def send_sms(self, to: str, body: str, client: httpx.Client | None = None) -> None:
         if not self.sms_url:
             raise SendFailed("no SMS gateway configured")
-        headers = {"Authorization": f"Bearer {self.sms_token}"} if self.sms_token else {}
-        host = urlsplit(self.sms_url).hostname or "the SMS gateway"
         try:
-            if client is None:
-                response = httpx.post(self.sms_url, json={"to": to, "body": body}, headers=headers,
-                                      timeout=TIMEOUT_SECONDS, follow_redirects=False)
-            else:
-                response = client.post(self.sms_url, json={"to": to, "body": body}, headers=headers)
+            url = httpx.URL(self.sms_url)
+        except (httpx.InvalidURL, ValueError):
+            raise SendFailed("RXDESK_SMS_URL is not a URL") from None
+        host = url.host or "the SMS gateway"
+        if url.scheme not in ("http", "https"):
+            raise SendFailed("RXDESK_SMS_URL must be an http:// or https:// URL")
+        if self.sms_token and url.scheme != "https" and not _is_loopback(host):
+            # A relay on this machine may speak plain HTTP; the network never sees the token.
+            raise SendFailed(f"the SMS gateway {host} is not https; the token is not sent unencrypted")
+        headers = {"Authorization": f"Bearer {self.sms_token}"} if self.sms_token else {}
+        try:
+            with deadline.attempt(self.attempt_seconds):
+                if client is None:
+                    with self.sms_client() as own:
+                        status = _post_status(own, url, {"to": to, "body": body}, headers)
+                else:
+                    status = _post_status(client, url, {"to": to, "body": body}, headers)
+        except httpx.TimeoutException:
+            raise SendFailed(f"{host} gave no complete answer within {self.attempt_seconds:g} s") from None
         except httpx.HTTPError as exc:
             raise SendFailed(f"cannot reach {host} ({type(exc).__name__})") from None
-        if not 200 <= response.status_code < 300:
-            raise SendFailed(f"{host} answered {response.status_code}")
+        if not 200 <= status < 300:
+            raise SendFailed(f"{host} answered {status}")
 
     @staticmethod
     def sms_client() -> httpx.Client:
-        return httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        # The gateway is the operator's own setting: any address, but the attempt's deadline.
+        return egress.outbound_client(allow_private=None, limits=httpx.Limits(max_connections=16))
+
+
+def _post_status(client: httpx.Client, url: httpx.URL, payload: dict[str, str], headers: dict[str, str]) -> int:
+    """POST and return the status; the gateway's answer body is never read (no size to trust)."""
+    with client.stream("POST", url, json=payload, headers=headers) as response:
+        return response.status_code
+
+
+class _Abortable(smtplib.SMTP):
+    """An SMTP client whose socket the attempt's deadline can shut from another thread."""
+
+    _expired = False
+    _raw: socket.socket | None = None
+
+    def connect(self, host: str = "localhost", port: int = 0, source_address: object = None) -> tuple[int, bytes]:
+        # Made without a host (so the deadline can reach it before it connects): TLS checks
+        # the certificate against the name smtplib keeps from its constructor.
+        self._host = host
+        return super().connect(host, port, source_address)  # type: ignore[arg-type]
+
+    def _get_socket(self, host, port, timeout):  # type: ignore[no-untyped-def]
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        self._raw = sock
+        if self._expired:
+            sock.close()
+            raise TimeoutError("the attempt's deadline passed")
+        return sock
+
+    def abort(self) -> None:
+        self._expired = True
+        for sock in (getattr(self, "sock", None), self._raw):
+            if sock is not None:
+                try:
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the fd itself, TLS or not
+                except OSError:
+                    pass
+
+
+class _AbortableSSL(_Abortable, smtplib.SMTP_SSL):
+    pass
 
 
 class MailSession:
@@ -117,6 +181,7 @@ class MailSession:
         self.notifier = notifier
         self.client: smtplib.SMTP | None = None
         self.broken = ""
+        self.timed_out = False
 
     def __enter__(self) -> Self:
         return self
@@ -127,6 +192,8 @@ class MailSession:
     def close(self) -> None:
         if self.client is not None:
             try:
+                if self.timed_out:  # no goodbye to a server that ran out the deadline
+                    raise OSError
                 self.client.quit()
             except (smtplib.SMTPException, OSError):
                 self.client.close()
@@ -134,11 +201,12 @@ class MailSession:
 
     def _connect(self, target: SmtpTarget) -> smtplib.SMTP:
         context = ssl.create_default_context()
-        if target.implicit_tls:
-            client: smtplib.SMTP = smtplib.SMTP_SSL(target.host, target.port, timeout=TIMEOUT_SECONDS, context=context)
-        else:
-            client = smtplib.SMTP(target.host, target.port, timeout=TIMEOUT_SECONDS)
+        seconds = self.notifier.attempt_seconds
+        client: _Abortable = (_AbortableSSL(timeout=seconds, context=context) if target.implicit_tls
+                              else _Abortable(timeout=seconds))
+        self.client = client  # from here on the deadline can shut its socket
         try:
+            client.connect(target.host, target.port)
             client.ehlo()
             encrypted = target.implicit_tls
             if not encrypted and client.has_extn("starttls"):
@@ -152,6 +220,7 @@ class MailSession:
             if target.user:
                 client.login(target.user, target.password)
         except BaseException:
+            self.client = None
             client.close()
             raise
         return client
@@ -167,6 +236,26 @@ class MailSession:
         message["To"] = to
         message["Subject"] = subject
         message.set_content(body)
+        self.timed_out = False
+        with deadline.watch(self.notifier.attempt_seconds, self._abort):
+            try:
+                self._send(target, message)
+                return  # accepted, even if the deadline came right after
+            except SendFailed:
+                if not self.timed_out:
+                    raise
+            if self.timed_out:  # the deadline shut the socket: that is the reason, whatever broke
+                self.close()
+                self.broken = (f"SMTP server {target.host}:{target.port} did not finish within "
+                               f"{self.notifier.attempt_seconds:g} s")
+                raise SendFailed(self.broken)
+
+    def _abort(self) -> None:
+        self.timed_out = True
+        if isinstance(self.client, _Abortable):
+            self.client.abort()
+
+    def _send(self, target: SmtpTarget, message: EmailMessage) -> None:
         for fresh in (False, True):
             try:
                 if self.client is None:

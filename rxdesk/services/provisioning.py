@@ -1,16 +1,28 @@
 """Provisioning: upsert the organisation, admins, types, doctors and patients from TOML.
 
-The whole file is validated before anything is written; the first problem is reported as one
-line naming the file and the field (`doctors[2].availability[0].end: ...`). Then everything is
-written in one store write, or nothing is.
+The whole file is checked before anything is written; the first problem is reported as one
+line naming the file and the field (`doctors[2].availability[0].end: ...`): unknown keys, a
+value of the wrong type (no `true` for a weekday, no `"30"` for minutes), a zone that is not
+IANA, overlapping windows, duplicate ids, an `external_id` another patient already answers
+to, a control character anywhere. Then everything is written in one store write, or nothing.
+
+An entry is matched by `id` (`key` for types). A key absent from the entry keeps the stored
+value; a key present replaces it (lists whole). What agents own is never overwritten by a
+re-run: a type's `reminders` and a doctor's `mobile_phone` (and meeting room) come from the
+file only when the entry is new, and the run says what it kept. `dry_run` plans the same and
+writes nothing.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +30,16 @@ from pydantic import BaseModel, ValidationError
 
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.domain.ids import random_token
-from rxdesk.domain.models import Admin, AppointmentType, Doctor, Org, Patient
+from rxdesk.domain.models import Admin, AppointmentType, Doctor, Entity, Org, Patient
 from rxdesk.domain.phones import normalize_mobile
+from rxdesk.domain.terminal import has_control
+from rxdesk.domain.times import check_iana_zone
 from rxdesk.services.base import Service, admin_actor, record
+from rxdesk.store.tinystore import TinyView
 
 SECTIONS = ("org", "admins", "appointment_types", "doctors", "patients")
 MAX_FILE_BYTES = 64 * 1024 * 1024
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def describe_error(exc: ValidationError, prefix: str) -> str:
@@ -71,43 +87,40 @@ class ProvisionResult:
     updated: dict[str, list[str]] = field(default_factory=dict)
     unchanged: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    changes: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # kind -> key -> fields
+    dry_run: bool = False
 
     def count(self, kind: str) -> tuple[int, int]:
         return len(self.created.get(kind, [])), len(self.updated.get(kind, []))
 
     def summary(self) -> str:
         parts = []
+        made, changed = ("to create", "to update") if self.dry_run else ("created", "updated")
         for kind in SECTIONS:
             c, u = self.count(kind)
             same = len(self.unchanged.get(kind, []))
             if c or u or same:
-                parts.append(f"{kind.replace('_', ' ')}: {c} created, {u} updated, {same} unchanged")
+                parts.append(f"{kind.replace('_', ' ')}: {c} {made}, {u} {changed}, {same} unchanged")
         return "; ".join(parts) or "the file is empty"
+
+    def plan_lines(self) -> list[str]:
+        """What a run adds and changes, entry by entry (for `--dry-run`)."""
+        lines: list[str] = []
+        for kind in SECTIONS:
+            what = "the organisation" if kind == "org" else kind.replace("_", " ").removesuffix("s")
+            name = (lambda key: "") if kind == "org" else (lambda key: f" {key}")
+            lines.extend(f"add {what}{name(key)}" for key in self.created.get(kind, []))
+            lines.extend(f"change {what}{name(key)}: {', '.join(self.changes.get(kind, {}).get(key, []))}"
+                         for key in self.updated.get(kind, []))
+        return lines
 
     @property
     def changed(self) -> bool:
         return any(self.created.values()) or any(self.updated.values())
 
     def to_json(self) -> dict[str, Any]:
-        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, "notes": self.notes}
-
-
-@dataclass
-class _Plan:
-    org: Org | None
-    admins: list[Admin]
-    types: list[AppointmentType]
-    doctors: list[tuple[Doctor, bool]]  # (doctor, room given in the file)
-    patients: list[Patient]
-
-
-def _validate(model: type[BaseModel], data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise ValidationFailed(f"{where}: must be a table")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ValidationFailed(describe_error(exc, where)) from None
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, "notes": self.notes,
+                "changes": self.changes, "dry_run": self.dry_run}
 
 
 def _array(doc: dict[str, Any], key: str) -> list[Any]:
@@ -115,6 +128,70 @@ def _array(doc: dict[str, Any], key: str) -> list[Any]:
     if not isinstance(value, list):
         raise ValidationFailed(f"{key}: must be an array of tables ([[{key}]])")
     return value
+
+
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every key and scalar value in a parsed TOML value, with where it is."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            yield inner, str(key)
+            yield from _leaves(item, inner)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def _validate(model: type[BaseModel], data: Any, where: str) -> Any:
+    """Strict: a value of the wrong type is refused, never converted (`"30"` is no number,
+    `true` is no weekday)."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(f"{where}: must be a table")
+    try:
+        return model.model_validate_json(json.dumps(data), strict=True)
+    except ValidationError as exc:
+        raise ValidationFailed(describe_error(exc, where)) from None
+
+
+def _changed_fields(old: Entity | None, new: Entity) -> list[str]:
+    if old is None:
+        return []
+    before, after = old.to_json(), new.to_json()
+    return [name for name in after if before.get(name) != after[name]]
+
+
+def _check_windows(doctor: Doctor, where: str) -> None:
+    windows = sorted(enumerate(doctor.availability), key=lambda item: (item[1].weekday, item[1].start))
+    for (i, a), (j, b) in zip(windows, windows[1:], strict=False):
+        if a.weekday == b.weekday and b.start < a.end:
+            first, second = sorted((i, j))
+            other = doctor.availability[first]
+            raise ValidationFailed(
+                f"{where}.availability[{second}]: overlaps availability[{first}] "
+                f"({WEEKDAYS[other.weekday]} {other.start}-{other.end}); each slot would count twice"
+            )
+
+
+@dataclass
+class _Run:
+    """One provisioning run over one view: what is planned, what is written."""
+
+    view: TinyView
+    result: ProvisionResult
+    write: bool
+
+    def settle(self, kind: str, key: str, old: Entity | None, new: Entity) -> bool:
+        """Record what happens to one entry; True when it must be written."""
+        if old is None:
+            self.result.created.setdefault(kind, []).append(key)
+        elif old == new:
+            self.result.unchanged.setdefault(kind, []).append(key)
+        else:
+            self.result.updated.setdefault(kind, []).append(key)
+            self.result.changes.setdefault(kind, {})[key] = _changed_fields(old, new)
+        return self.write and old != new
 
 
 class ProvisioningService(Service):
@@ -140,122 +217,209 @@ class ProvisioningService(Service):
         except tomllib.TOMLDecodeError as exc:
             raise ValidationFailed(f"{file}: not valid TOML ({exc})") from None
 
-    def provision_file(self, path: str | Path, agent: str) -> ProvisionResult:
+    def provision_file(self, path: str | Path, agent: str, *, dry_run: bool = False) -> ProvisionResult:
         doc = self.load_file(path)
         try:
-            return self.provision(doc, agent)
+            return self.provision(doc, agent, dry_run=dry_run)
         except ValidationFailed as exc:
             raise ValidationFailed(f"{path}: {exc}") from None
 
-    def _plan(self, doc: dict[str, Any], known_types: set[str]) -> _Plan:
+    def provision(self, doc: dict[str, Any], agent: str, *, dry_run: bool = False) -> ProvisionResult:
+        """Upsert everything in `doc` (parsed TOML) in one write, by the rules of the module
+        docstring; with `dry_run`, the same plan and no write."""
+        actor = admin_actor(agent)
+        if dry_run:
+            return self._run(_Run(self.store.read(), ProvisionResult(dry_run=True), write=False), doc, actor)
+        with self.store.write() as view:
+            return self._run(_Run(view, ProvisionResult(), write=True), doc, actor)
+
+    def _run(self, run: _Run, doc: dict[str, Any], actor: str) -> ProvisionResult:
+        self._check_document(doc)
+        view, result = run.view, run.result
+        org = self._org(run, doc)
+        admins = self._entries(run, doc, "admins", Admin, "id")
+        types = self._types(run, doc)
+        known_types = {t.key for t in view.types.all()} | {t.key for t, _ in types}
+        doctors = self._doctors(run, doc, org[0] if org else view.org.get(), known_types=known_types)
+        patients = self._patients(run, doc)
+        if org is not None and org[1]:
+            view.org.put(org[0])
+        for repo, items in ((view.admins, admins), (view.types, types), (view.doctors, doctors),
+                            (view.patients, patients)):
+            for item, write in items:
+                if write:
+                    repo.put(item)  # type: ignore[arg-type]
+        if not run.write or not result.changed:
+            return result  # nothing to write, not even an audit entry
+        record(view, at=self.now(), actor=actor, action="provision", target="org", details={
+            kind: {"created": len(result.created.get(kind, [])), "updated": len(result.updated.get(kind, [])),
+                   "ids": (result.created.get(kind, []) + result.updated.get(kind, []))[:100]}
+            for kind in SECTIONS if kind in result.created or kind in result.updated
+        })
+        return result
+
+    # -- the checks of the whole file -------------------------------------------------
+
+    @staticmethod
+    def _check_document(doc: dict[str, Any]) -> None:
         unknown = sorted(set(doc) - set(SECTIONS))
         if unknown:
-            raise ValidationFailed(
-                f"{unknown[0]}: is not a known section (use {', '.join(SECTIONS)})"
-            )
-        org = _validate(Org, doc["org"], "org") if "org" in doc else None
+            raise ValidationFailed(f"{unknown[0]}: is not a known section (use {', '.join(SECTIONS)})")
+        for path, value in _leaves(doc, ""):
+            if isinstance(value, date | dt_time):  # no field holds a TOML date: times are "HH:MM" text
+                raise ValidationFailed(f"{path}: is a TOML date or time; write it as text in quotes, e.g. \"09:00\"")
+            if isinstance(value, str) and has_control(value):
+                raise ValidationFailed(f"{path}: must not contain control characters (escapes, newlines, tabs, "
+                                       "bidi overrides)")
 
-        def unique(items: list[Any], attr: str, section: str) -> None:
-            seen: set[str] = set()
-            for i, item in enumerate(items):
-                key = getattr(item, attr)
-                if key in seen:
-                    raise ValidationFailed(f"{section}[{i}].{attr}: {key!r} appears twice")
+    @staticmethod
+    def _unique(entries: list[Any], attr: str, section: str) -> None:
+        seen: set[str] = set()
+        for i, raw in enumerate(entries):
+            key = raw.get(attr) if isinstance(raw, dict) else None
+            if isinstance(key, str) and key in seen:
+                raise ValidationFailed(f"{section}[{i}].{attr}: {key!r} appears twice")
+            if isinstance(key, str):
                 seen.add(key)
 
-        admins = [_validate(Admin, a, f"admins[{i}]") for i, a in enumerate(_array(doc, "admins"))]
-        unique(admins, "id", "admins")
-        types = [
-            _validate(AppointmentType, t, f"appointment_types[{i}]")
-            for i, t in enumerate(_array(doc, "appointment_types"))
-        ]
-        unique(types, "key", "appointment_types")
-        type_keys = known_types | {t.key for t in types}
+    # -- one section at a time: the stored entry, the file's keys over it ---------------
 
-        doctors: list[tuple[Doctor, bool]] = []
-        for i, raw in enumerate(_array(doc, "doctors")):
-            where = f"doctors[{i}]"
-            if isinstance(raw, dict) and raw.get("mobile_phone"):
-                raw = dict(raw)
-                try:
-                    raw["mobile_phone"] = normalize_mobile(str(raw["mobile_phone"]))
-                except ValidationFailed as exc:
-                    raise ValidationFailed(f"{where}.mobile_phone: {exc}") from None
-            doctor = _validate(Doctor, raw, where)
-            for j, key in enumerate(doctor.appointment_types):
-                if key not in type_keys:
-                    raise ValidationFailed(
-                        f"{where}.appointment_types[{j}]: unknown appointment type {key!r}"
-                    )
-            doctors.append((doctor, bool(isinstance(raw, dict) and raw.get("room_url"))))
-        unique([d for d, _ in doctors], "id", "doctors")
-        patients = [
-            _validate(Patient, p, f"patients[{i}]") for i, p in enumerate(_array(doc, "patients"))
-        ]
-        unique(patients, "id", "patients")
-        return _Plan(org, admins, types, doctors, patients)
+    def _merge(self, stored: Entity | None, raw: Any, where: str) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise ValidationFailed(f"{where}: must be a table")
+        return {**stored.to_json(), **raw} if stored is not None else dict(raw)
 
-    def provision(self, doc: dict[str, Any], agent: str) -> ProvisionResult:
-        """Upsert everything in `doc` (parsed TOML) in one write. A doctor keeps the meeting
-        room it was given when first provisioned; new doctors get a new room."""
-        result = ProvisionResult()
-        actor = admin_actor(agent)
-        with self.store.write() as view:
-            plan = self._plan(doc, {t.key for t in view.types.all()})
-            now = self.now()
-            stored_org = view.org.get()
-            org = plan.org or stored_org
-            if org is None:
+    def _org(self, run: _Run, doc: dict[str, Any]) -> tuple[Org, bool] | None:
+        stored = run.view.org.get()
+        if "org" not in doc:
+            if stored is None:
                 raise ValidationFailed("org: is required the first time (name, timezone, jitsi_base_url)")
+            return None
+        org = _validate(Org, self._merge(stored, doc["org"], "org"), "org")
+        self._zone(org.timezone, "org.timezone")
+        return org, run.settle("org", "org", stored, org)
 
-            def note(kind: str, key: str, old: Any, new: Any) -> bool:
-                """Record what happens to one entry; True when it must be written."""
-                target = result.created if old is None else (result.unchanged if old == new else result.updated)
-                target.setdefault(kind, []).append(key)
-                return old != new
+    def _each(self, doc: dict[str, Any], kind: str, attr: str, repo: Any,
+              ) -> Iterator[tuple[str, dict[str, Any], Any, dict[str, Any]]]:
+        """Each entry of a section: where it is, its keys, the stored entry, the two merged."""
+        entries = _array(doc, kind)
+        self._unique(entries, attr, kind)
+        for i, raw in enumerate(entries):
+            where = f"{kind}[{i}]"
+            key = raw.get(attr) if isinstance(raw, dict) else None
+            stored = repo.get(key) if isinstance(key, str) else None
+            yield where, raw, stored, self._merge(stored, raw, where)
 
-            if plan.org is not None and note("org", "org", view.org.get(), plan.org):
-                view.org.put(plan.org)
-            for admin in plan.admins:
-                if note("admins", admin.id, view.admins.get(admin.id), admin):
-                    view.admins.put(admin)
-            for appt_type in plan.types:
-                if note("appointment_types", appt_type.key, view.types.get(appt_type.key), appt_type):
-                    view.types.put(appt_type)
-            for doctor, room_given in plan.doctors:
-                existing = view.doctors.get(doctor.id)
-                if existing is not None and existing.room_url:
-                    kept = room_note(existing, doctor.room_url if room_given else None,
-                                     org.jitsi_base_url if stored_org and stored_org.jitsi_base_url != org.jitsi_base_url
-                                     else None)
-                    if kept:
-                        result.notes.append(kept)
-                    doctor = doctor.model_copy(update={"room_url": existing.room_url})
-                elif not doctor.room_url:
-                    doctor = doctor.model_copy(
-                        update={"room_url": new_room_url(org.jitsi_base_url, doctor.name)}
-                    )
-                if note("doctors", doctor.id, existing, doctor):
-                    view.doctors.put(doctor)
-            for patient in plan.patients:
-                if note("patients", patient.id, view.patients.get(patient.id), patient):
-                    view.patients.put(patient)
-            if not result.changed:
-                return result  # nothing to write, not even an audit entry
-            record(
-                view,
-                at=now,
-                actor=actor,
-                action="provision",
-                target="org",
-                details={
-                    kind: {
-                        "created": len(result.created.get(kind, [])),
-                        "updated": len(result.updated.get(kind, [])),
-                        "ids": (result.created.get(kind, []) + result.updated.get(kind, []))[:100],
-                    }
-                    for kind in SECTIONS
-                    if kind in result.created or kind in result.updated
-                },
-            )
-        return result
+    def _entries(self, run: _Run, doc: dict[str, Any], kind: str, model: type[Entity], attr: str,
+                 ) -> list[tuple[Any, bool]]:
+        made = []
+        for where, _raw, stored, merged in self._each(doc, kind, attr, getattr(run.view, kind)):
+            item = _validate(model, merged, where)
+            made.append((item, run.settle(kind, getattr(item, attr), stored, item)))
+        return made
+
+    def _types(self, run: _Run, doc: dict[str, Any]) -> list[tuple[AppointmentType, bool]]:
+        made = []
+        for where, raw, stored, merged in self._each(doc, "appointment_types", "key", run.view.types):
+            if stored is not None:  # agents own the rules once the type exists
+                merged["reminders"] = [r.to_json() for r in stored.reminders]
+            appt_type = _validate(AppointmentType, merged, where)
+            if stored is not None and "reminders" in raw:
+                given = _validate(AppointmentType, {**merged, "reminders": raw["reminders"]}, where).reminders
+                if given != stored.reminders:
+                    run.result.notes.append(
+                        f"appointment type {appt_type.key}: kept its {len(stored.reminders)} reminder rule(s); "
+                        "the file's rules apply only to a new type (agents edit them with `rxdesk reminders`)")
+            made.append((appt_type, run.settle("appointment_types", appt_type.key, stored, appt_type)))
+        return made
+
+    def _doctors(self, run: _Run, doc: dict[str, Any], org: Org | None, *, known_types: set[str],
+                 ) -> list[tuple[Doctor, bool]]:
+        jitsi = (org or Org(name="rxdesk")).jitsi_base_url
+        stored_org = run.view.org.get()
+        # A new jitsi_base_url moves no room by itself: the run names the command that does.
+        new_base = jitsi if stored_org is not None and stored_org.jitsi_base_url != jitsi else None
+        made = []
+        for where, raw, stored, merged in self._each(doc, "doctors", "id", run.view.doctors):
+            given_phone = raw.get("mobile_phone")
+            if stored is not None:  # agents own the mobile number and the room once the doctor exists
+                merged["mobile_phone"], merged["room_url"] = stored.mobile_phone, stored.room_url
+            elif isinstance(given_phone, str) and given_phone:
+                merged["mobile_phone"] = self._mobile(given_phone, f"{where}.mobile_phone")
+            doctor = _validate(Doctor, merged, where)
+            self._zone(doctor.timezone, f"{where}.timezone")
+            if "availability" in raw:
+                _check_windows(doctor, where)
+            for j, type_key in enumerate(doctor.appointment_types):
+                if type_key not in known_types:
+                    raise ValidationFailed(f"{where}.appointment_types[{j}]: unknown appointment type {type_key!r}")
+            if stored is None and not doctor.room_url:
+                doctor = doctor.model_copy(update={"room_url": new_room_url(jitsi, doctor.name)})
+            if stored is not None:
+                self._note_kept_doctor(run, stored, raw, where, new_base)
+            made.append((doctor, run.settle("doctors", doctor.id, stored, doctor)))
+        return made
+
+    def _note_kept_doctor(self, run: _Run, stored: Doctor, raw: dict[str, Any], where: str,
+                          new_base: str | None) -> None:
+        given = raw.get("mobile_phone")
+        if isinstance(given, str):
+            phone = self._mobile(given, f"{where}.mobile_phone") if given else ""
+            if phone != stored.mobile_phone:
+                run.result.notes.append(
+                    f"doctor {stored.id}: kept the mobile phone {stored.mobile_phone or '(none)'}; the file's number "
+                    "applies only to a new doctor (agents change it with `rxdesk doctors set-phone`)")
+        room = raw.get("room_url")
+        kept = room_note(stored, room if isinstance(room, str) and room else None, new_base)
+        if kept:
+            run.result.notes.append(kept)
+
+    def _patients(self, run: _Run, doc: dict[str, Any]) -> list[tuple[Patient, bool]]:
+        made = self._entries(run, doc, "patients", Patient, "id")
+        self._check_external_ids(run.view, [p for p, _ in made])
+        return made
+
+    @staticmethod
+    def _check_external_ids(view: TinyView, patients: list[Patient]) -> None:
+        """A token's `sub` names one patient: an `external_id` is nobody else's `external_id`
+        and nobody else's `id`."""
+        if not patients:
+            return
+        final = {pid: doc.get("external_id", "") for pid, doc in view.patients.raw().items()}
+        final.update({p.id: p.external_id for p in patients})
+        owners: dict[str, list[str]] = {}
+        for pid, ext in final.items():
+            if ext:
+                owners.setdefault(ext, []).append(pid)
+        for i, patient in enumerate(patients):
+            ext = patient.external_id
+            if not ext:
+                continue
+            others = [pid for pid in owners.get(ext, []) if pid != patient.id]
+            if others:
+                raise ValidationFailed(f"patients[{i}].external_id: {ext!r} is also the external_id of patient "
+                                       f"{others[0]} (a token's sub must name one patient)")
+            if ext != patient.id and ext in final:
+                raise ValidationFailed(f"patients[{i}].external_id: {ext!r} is the id of patient {ext} "
+                                       "(a token's sub must name one patient)")
+        in_file = {p.id for p in patients}
+        for pid, ext in final.items():  # a file patient's id taken as someone's external_id
+            if ext and ext != pid and ext in in_file:
+                raise ValidationFailed(f"patients: {ext!r} is the id of a patient in the file and the external_id "
+                                       f"of patient {pid} (a token's sub must name one patient)")
+
+    @staticmethod
+    def _zone(name: str, where: str) -> None:
+        _at(where, check_iana_zone, name)
+
+    @staticmethod
+    def _mobile(number: str, where: str) -> str:
+        return _at(where, normalize_mobile, number)
+
+
+def _at(where: str, check: Any, value: Any) -> Any:
+    """`check(value)`, its refusal prefixed with the field it is about."""
+    try:
+        return check(value)
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"{where}: {exc}") from None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from rxdesk.domain.errors import NotFound, ValidationFailed
+from rxdesk.domain.filters import parse_whole
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import AppointmentType, RecipientGroup, ReminderRule
 from rxdesk.services.base import Service, admin_actor, record
@@ -47,10 +48,7 @@ def _recipient(value: object) -> str:
 
 
 def _minutes(value: object) -> int:
-    try:
-        minutes = int(str(value).strip())
-    except (TypeError, ValueError):
-        raise ValidationFailed(f"minutes before {str(value)[:40]!r} is not a whole number") from None
+    minutes = parse_whole(value, what="minutes before")
     if not 1 <= minutes <= 43200:
         raise ValidationFailed("minutes before must be between 1 and 43200 (30 days)")
     return minutes

@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from rxdesk.domain.errors import NotFound, Refused, ValidationFailed
+from rxdesk.domain.errors import ConfigError, NotFound, Refused, ValidationFailed
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import BookingSecret
+from rxdesk.domain.terminal import has_control
 from rxdesk.domain.times import format_utc
 from rxdesk.services import crypto
 from rxdesk.services.base import Service, admin_actor, record
@@ -42,7 +43,7 @@ def normalize_label(label: object) -> str:
     text = label.strip()
     if len(text) > LABEL_MAX:
         raise ValidationFailed(f"the label is {len(text)} characters; at most {LABEL_MAX} fit")
-    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in text):
+    if has_control(text):
         raise ValidationFailed("the label must be one line without control characters")
     return text
 
@@ -86,23 +87,16 @@ class SecretRow:
 
 @dataclass(frozen=True)
 class MasterKeyRotation:
-    """What a master-key rotation did. `new_key` is set only when the key lives in the
-    environment: the operator must put it in RXDESK_MASTER_KEY themselves."""
+    """What a master-key rotation did. No key is ever part of it: the new key was stored (or
+    given in the environment) before the rotation committed."""
 
     booking_secrets: int
     subscriptions: int
     key_source: str
-    new_key: str | None
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "booking_secrets": self.booking_secrets,
-            "subscriptions": self.subscriptions,
-            "key_source": self.key_source,
-        }
-        if self.new_key is not None:
-            data["new_master_key"] = self.new_key
-        return data
+        return {"booking_secrets": self.booking_secrets, "subscriptions": self.subscriptions,
+                "key_source": self.key_source}
 
 
 class SecretService(Service):
@@ -119,9 +113,19 @@ class SecretService(Service):
         return crypto.open_box(view, self.data_dir, self.env_key, create=create)
 
     def value_of(self, view: TinyView, secret: BookingSecret) -> str:
-        """The plain value (for token verification and reveal; never logged or audited)."""
+        """The plain value (for token verification and reveal; never logged or audited).
+
+        A read without the lock may hold a value from before a master-key rotation while the
+        old key is already gone: the value is then read again from the store, once."""
         box = crypto.SecretBox.load(self.data_dir, self.env_key, create=False, encrypted_values=1)
-        return box.decrypt(secret.value_encrypted)
+        try:
+            return box.decrypt(secret.value_encrypted)
+        except ConfigError:
+            fresh = None if view.writable else self.store.read().secrets.get(secret.key_id)
+            if fresh is None or fresh.value_encrypted == secret.value_encrypted:
+                raise
+            return crypto.SecretBox.load(self.data_dir, self.env_key, create=False,
+                                         encrypted_values=1).decrypt(fresh.value_encrypted)
 
     # -- queries -----------------------------------------------------------------------
 
@@ -202,48 +206,77 @@ class SecretService(Service):
 
     def rotate_master_key(self, agent: str, new_key: str | None = None) -> MasterKeyRotation:
         """Re-encrypt every stored value (booking secrets and webhook signing secrets) under a
-        new master key in one store write: all or nothing.
+        new master key in one store write: all or nothing, and never before the new key is
+        stored where the next process finds it.
 
-        With `master.key`, the new key replaces the file (crash-safe: see `crypto`). With
-        RXDESK_MASTER_KEY the data is re-encrypted and the new key is returned: from then on
-        only the new key opens the values, so the operator must set it in the environment.
+        With RXDESK_MASTER_KEY the new key must already be there, first: `NEW,OLD` (set in
+        every process before the rotation, so none of them stops reading the values). With
+        `master.key` the new key (`new_key`, or a fresh one) is written in front of the old one
+        under the write lock before the store write; once every stored value opens under it
+        alone, the old key is dropped, again under the lock. A crash at any point leaves every
+        value readable, and running the rotation again finishes it.
         """
         actor = admin_actor(agent)
-        from_env = bool(self.env_key)
-        pending = None if from_env else crypto.read_pending_key(self.data_dir)
-        if pending and new_key and new_key.strip() != pending:
-            raise Refused(
-                f"an interrupted rotation to the key in {self.data_dir / crypto.PENDING_KEY_FILE} "
-                "is not finished; run the rotation again without a new key to finish it first"
-            )
-        # Finishing an interrupted rotation reuses its key: values may already be under it.
-        key = pending or (new_key.strip() if new_key else crypto.new_master_key())
-        view = self.store.read()
-        current = self.box(view, create=False) if crypto.encrypted_values(view) else None
-        if current is None:
-            current = crypto.SecretBox.load(self.data_dir, self.env_key, create=True)
-        rotating = current.rotating_to(key, source=current.source)
-        if not from_env:
-            crypto.write_pending_key(self.data_dir, key)
+        if self.env_key:
+            return self._rotate_in_environment(actor, new_key)
         with self.store.write() as view:
-            now = self.now()
-            self.box(view)  # the values may have changed since: check the key again
-            booking = view.secrets.all()
-            for s in booking:
-                view.secrets.put(s.model_copy(update={"value_encrypted": rotating.rotate(s.value_encrypted)}))
-            subscriptions = view.subscriptions.all()
-            for sub in subscriptions:
-                view.subscriptions.put(
-                    sub.model_copy(update={"secret_encrypted": rotating.rotate(sub.secret_encrypted)})
-                )
-            record(view, at=now, actor=actor, action="master_key.rotate", target="master_key",
-                   details={"booking_secrets": len(booking), "subscriptions": len(subscriptions),
-                            "key_source": "environment" if from_env else crypto.MASTER_KEY_FILE})
-        if not from_env:
-            crypto.finish_rotation(self.data_dir, key)
-        return MasterKeyRotation(
-            booking_secrets=len(booking),
-            subscriptions=len(subscriptions),
-            key_source=crypto.ENV_KEY if from_env else str(self.data_dir / crypto.MASTER_KEY_FILE),
-            new_key=key if from_env else None,
-        )
+            keys = crypto.file_keys(self.data_dir)
+            if len(keys) > 1:  # an interrupted rotation: finish it with the key it began
+                if new_key and crypto.parse_keys(new_key, "the new master key")[0] != keys[0]:
+                    raise Refused(f"an interrupted rotation to the first key in {self.data_dir / crypto.MASTER_KEY_FILE} "
+                                  "is not finished; run the rotation again without a new key to finish it first")
+                target = keys[0]
+            else:
+                target = crypto.parse_keys(new_key, "the new master key")[0] if new_key else crypto.new_master_key().encode()
+            box = self._box_opening_everything(view, keys)
+            if not keys or target != keys[0]:
+                crypto.write_master_keys(self.data_dir, [target, *box.keys])
+            counts = self._reencrypt(view, box, target, actor, crypto.MASTER_KEY_FILE)
+        self._drop_old_keys(target)
+        return MasterKeyRotation(*counts, key_source=str(self.data_dir / crypto.MASTER_KEY_FILE))
+
+    def _box_opening_everything(self, view: TinyView, keys: list[bytes]) -> crypto.SecretBox:
+        """The current keys, checked to open every stored value before anything changes."""
+        box = crypto.SecretBox.load(self.data_dir, self.env_key, create=True,
+                                    encrypted_values=len(crypto.encrypted_values(view)))
+        for value in crypto.encrypted_values(view):
+            box.decrypt(value)
+        return box
+
+    def _reencrypt(self, view: TinyView, box: crypto.SecretBox, target: bytes, actor: str,
+                   source: str) -> tuple[int, int]:
+        booking = view.secrets.all()
+        for s in booking:
+            view.secrets.put(s.model_copy(update={"value_encrypted": box.rotate(s.value_encrypted, target)}))
+        subscriptions = view.subscriptions.all()
+        for sub in subscriptions:
+            view.subscriptions.put(sub.model_copy(update={"secret_encrypted": box.rotate(sub.secret_encrypted, target)}))
+        record(view, at=self.now(), actor=actor, action="master_key.rotate", target="master_key",
+               details={"booking_secrets": len(booking), "subscriptions": len(subscriptions), "key_source": source})
+        return len(booking), len(subscriptions)
+
+    def _drop_old_keys(self, target: bytes) -> None:
+        """Under the write lock: once every stored value opens under `target` alone (a
+        secret created meanwhile was encrypted under it too: it is first in the file), the
+        other keys leave `master.key`."""
+        with self.store.write() as view:
+            stale = [v for v in crypto.encrypted_values(view) if not crypto.opens_under(v, target)]
+            if stale:
+                raise ConfigError(f"{len(stale)} stored secret(s) do not open under the new master key; "
+                                  f"{self.data_dir / crypto.MASTER_KEY_FILE} keeps every key: run the rotation again")
+            crypto.finish_rotation(self.data_dir, target)
+
+    def _rotate_in_environment(self, actor: str, new_key: str | None) -> MasterKeyRotation:
+        keys = crypto.parse_keys(self.env_key or "", crypto.ENV_KEY)
+        if len(keys) < 2:
+            raise Refused(
+                f"with {crypto.ENV_KEY} the new key comes first: make one with `rxdesk secrets new-master-key`, "
+                f"set {crypto.ENV_KEY}=NEW,OLD wherever rxdesk runs on this data dir, run the rotation, then "
+                "remove OLD; nothing was changed"
+            )
+        if new_key and crypto.parse_keys(new_key, "the new master key")[0] != keys[0]:
+            raise Refused(f"the new key must be the first key of {crypto.ENV_KEY}; nothing was changed")
+        with self.store.write() as view:
+            box = self._box_opening_everything(view, keys)
+            counts = self._reencrypt(view, box, keys[0], actor, "environment")
+        return MasterKeyRotation(*counts, key_source=crypto.ENV_KEY)

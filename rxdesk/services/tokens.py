@@ -28,6 +28,8 @@ ALGORITHM = "HS256"
 MAX_LIFETIME_SECONDS = 15 * 60
 LEEWAY_SECONDS = 30
 MAX_TOKEN_CHARS = 8192
+# Time claims beyond the year 9999 (or before year 1) are not times; NaN fails the range check.
+MAX_CLAIM_SECONDS = 253402300799
 
 
 class TokenRefused(Refused):
@@ -64,6 +66,9 @@ def _instant(claims: dict[str, Any], name: str) -> float:
     value = claims[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TokenRefused("malformed", f"the {name} claim is not a number of seconds")
+    # JSON allows Infinity, NaN and integers of any length: none of them is a time.
+    if not -MAX_CLAIM_SECONDS <= value <= MAX_CLAIM_SECONDS:
+        raise TokenRefused("malformed", f"the {name} claim is not a time (out of range or not a finite number)")
     return float(value)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from rxdesk.domain.errors import NotFound, Refused, ValidationFailed
+from rxdesk.domain.errors import ConfigError, NotFound, Refused, ValidationFailed
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import (
     Delivery,
@@ -34,16 +34,13 @@ from rxdesk.domain.models import (
     Subscription,
 )
 from rxdesk.domain.queries import Page
+from rxdesk.domain.terminal import has_control
 from rxdesk.domain.times import format_utc
-from rxdesk.services import crypto
+from rxdesk.services import crypto, deadline, egress
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.store.tinystore import TinyView
 
-TIMEOUT_SECONDS = 15.0
-RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature",
-                              "content-type", "content-length", "host", "transfer-encoding"})
-MAX_HEADERS = 20
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
+TIMEOUT_SECONDS = deadline.ATTEMPT_SECONDS  # for connect, send and the whole answer together
 # After attempt n fails, wait RETRY_AFTER[n-1]; when they run out, the delivery is dead.
 RETRY_AFTER = (timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
                timedelta(hours=5), timedelta(hours=10), timedelta(hours=10))
@@ -83,7 +80,7 @@ def check_url(url: object) -> str:
     text = url.strip()
     if len(text) > 2000:
         raise ValidationFailed("url is longer than 2000 characters")
-    if not re.fullmatch(r"https?://[^\s/?#@]+(?:@[^\s/?#]+)?[^\s]*", text) or any(ord(c) < 32 for c in text):
+    if not re.fullmatch(r"https?://[^\s/?#@]+(?:@[^\s/?#]+)?[^\s]*", text) or has_control(text):
         raise ValidationFailed(f"url {text[:60]!r} is not an http:// or https:// URL")
     try:
         parts = httpx.URL(text)
@@ -95,21 +92,8 @@ def check_url(url: object) -> str:
 
 
 def check_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Custom headers: token names, no line breaks, never the signature headers."""
-    if len(headers) > MAX_HEADERS:
-        raise ValidationFailed(f"at most {MAX_HEADERS} custom headers")
-    clean: dict[str, str] = {}
-    for name, value in headers.items():
-        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
-            raise ValidationFailed(f"header name {str(name)[:40]!r} is not a valid HTTP header name")
-        if name.lower() in RESERVED_HEADERS:
-            raise ValidationFailed(f"header {name} is set by rxdesk and cannot be replaced")
-        if not isinstance(value, str) or len(value) > 1000 or any(c in value for c in "\r\n\x00"):
-            raise ValidationFailed(f"header {name}: the value must be one line of at most 1000 characters")
-        if name.lower() in {k.lower() for k in clean}:
-            raise ValidationFailed(f"header {name} is given twice")
-        clean[name] = value.strip()
-    return clean
+    """Custom headers by the rules of `egress` (DESIGN: Events and webhooks)."""
+    return egress.check_headers(headers)
 
 
 def parse_header_args(items: list[str]) -> dict[str, str]:
@@ -155,44 +139,52 @@ def _retry_after(value: str | None, now: float) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER)
+    cap = MAX_RETRY_AFTER.total_seconds()
+    if value.isascii() and value.isdigit():  # any length: capped before it becomes a number
+        return timedelta(seconds=cap if len(value) > 9 else min(int(value), cap))
     try:
         when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return min(timedelta(seconds=max(0.0, when - now)), MAX_RETRY_AFTER)
+    return timedelta(seconds=min(max(0.0, when - now), cap))
 
 
-def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret: str, msg_id: str, body: bytes) -> AttemptResult:
-    """One attempt: sign with the wall clock's time (receivers check it), POST, classify."""
+def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret: str, msg_id: str, body: bytes,
+                *, seconds: float = TIMEOUT_SECONDS) -> AttemptResult:
+    """One attempt: sign with the wall clock's time (receivers check it), POST, classify.
+    The attempt ends within `seconds` whatever the receiver does (connect, send, answer)."""
+    for name, value in headers.items():  # stored before the header rules: checked again
+        why = egress.header_refusal(name, value)
+        if why:
+            return AttemptResult(False, None, f"not sent: {why}")
     now = time.time()
     timestamp = int(now)
-    sent = {name: value for name, value in headers.items() if name.lower() not in RESERVED_HEADERS}
+    sent = dict(headers)
     sent.update({
         "content-type": "application/json",
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(secret, msg_id, timestamp, body),
     })
-    started = time.monotonic()
     code: int | None = None
     retry_header, raw = None, b""
     try:
-        # Only the start of the answer is kept: a huge or endless body must not fill memory.
-        with client.stream("POST", url, content=body, headers=sent) as response:
-            code, retry_header = response.status_code, response.headers.get("retry-after")
-            for chunk in response.iter_bytes():
-                raw += chunk
-                if len(raw) >= EXCERPT_BYTES or time.monotonic() - started > TIMEOUT_SECONDS:
-                    break
+        with deadline.attempt(seconds):
+            # Only the start of the answer is kept: a huge or endless body must not fill memory.
+            with client.stream("POST", url, content=body, headers=sent) as response:
+                code, retry_header = response.status_code, response.headers.get("retry-after")
+                for chunk in response.iter_bytes():
+                    raw += chunk
+                    if len(raw) >= EXCERPT_BYTES:
+                        break
     except httpx.TimeoutException:
         if code is None:
-            return AttemptResult(False, None, f"no answer within {TIMEOUT_SECONDS:g} s")
+            return AttemptResult(False, None, f"no complete answer within {seconds:g} s")
     except httpx.HTTPError as exc:
         if code is None:
-            return AttemptResult(False, None, f"cannot connect ({type(exc).__name__})")
-    # The status line counts even when the body that followed it broke off.
+            refused = egress.refused_destination(exc)
+            return AttemptResult(False, None, refused or f"cannot connect ({type(exc).__name__})")
+    # The status line counts even when the body that followed it broke off or stalled.
     excerpt = raw[:EXCERPT_BYTES].decode("utf-8", errors="replace")[:EXCERPT]
     if 200 <= code < 300:
         return AttemptResult(True, code, "", None, excerpt)
@@ -200,9 +192,9 @@ def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret:
     return AttemptResult(False, code, f"answered {code}", retry, excerpt, gone=code == 410)
 
 
-def http_client() -> httpx.Client:
-    return httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False,
-                        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+def http_client(allow_private: bool = False) -> httpx.Client:
+    """The client deliveries go out on: only to addresses the destination policy allows."""
+    return egress.outbound_client(allow_private=allow_private)
 
 
 @dataclass(frozen=True)
@@ -233,14 +225,29 @@ class WebhookService(Service):
         return crypto.open_box(view, self._data_dir, self.settings.master_key if self.settings else None, create=create)
 
     def secret_of(self, view: TinyView, sub: Subscription) -> str:
-        return self._box(view).decrypt(sub.secret_encrypted)
+        """The signing secret. A read without the lock may hold a value from before a
+        master-key rotation while the old key is already gone: it is then read again, once."""
+        try:
+            return self._box(view).decrypt(sub.secret_encrypted)
+        except ConfigError:
+            if view.writable:
+                raise
+            fresh = self.store.read()
+            again = fresh.subscriptions.get(sub.id)
+            if again is None or again.secret_encrypted == sub.secret_encrypted:
+                raise
+            return self._box(fresh).decrypt(again.secret_encrypted)
 
     # -- subscriptions ------------------------------------------------------------------
 
-    def add_subscription(self, url: str, events: list[str], headers: dict[str, str], agent: str) -> NewSubscription:
+    def add_subscription(self, url: str, events: list[str], headers: dict[str, str], agent: str, *,
+                         allow_private_network: bool = False) -> NewSubscription:
         """A new active subscription with a fresh `whsec_` secret (returned once, stored
-        encrypted). It receives events created from now on."""
+        encrypted). It receives events created from now on. Its deliveries go to public
+        addresses only, unless `allow_private_network` (audited) lets them reach loopback and
+        private ranges too (see `egress`)."""
         clean_url = check_url(url)
+        egress.check_url_destination(clean_url, allow_private=allow_private_network)
         types = check_events(events)
         clean_headers = check_headers(headers)
         actor = admin_actor(agent)
@@ -255,10 +262,12 @@ class WebhookService(Service):
                 # Nobody was listening: start the fan-out at the newest event, not at the start.
                 view.snap.set_counter(FANOUT_CURSOR, view.events.last_seq())  # type: ignore[attr-defined]
             sub = Subscription(id=sub_id, url=clean_url, events=types, headers=clean_headers,
-                               secret_encrypted=box.encrypt(secret), active=True, created_at=now, created_by=actor)
+                               secret_encrypted=box.encrypt(secret), active=True, created_at=now, created_by=actor,
+                               allow_private_network=allow_private_network)
             view.subscriptions.put(sub)
             record(view, at=now, actor=actor, action="subscription.add", target=subscription_target(sub_id),
-                   details={"url": clean_url, "events": [t.value for t in types], "headers": sorted(clean_headers)})
+                   details={"url": clean_url, "events": [t.value for t in types], "headers": sorted(clean_headers),
+                            "allow_private_network": allow_private_network})
         return NewSubscription(sub, secret)
 
     def list_subscriptions(self) -> list[Subscription]:
@@ -287,7 +296,7 @@ class WebhookService(Service):
         body = json.dumps({"type": "rxdesk.test", "timestamp": format_utc(self.now()),
                            "data": {"subscription_id": sub.id, "message": "a test event from rxdesk"}},
                           separators=(",", ":")).encode()
-        with http_client() as client:
+        with http_client(sub.allow_private_network) as client:
             result = post_signed(client, sub.url, sub.headers, secret, msg_id, body)
         with self.store.write() as w:
             record(w, at=self.now(), actor=admin_actor(agent), action="subscription.test",

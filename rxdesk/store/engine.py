@@ -276,6 +276,7 @@ class Engine:
         except FileNotFoundError:
             if self.data_dir.exists() and not self.data_dir.is_dir():
                 raise StoreError(f"data dir {self.data_dir} is not a directory") from None
+            self._refuse_if_damaged()
             with self._mutex:
                 self._manifest, self._manifest_stat = Manifest(), None
             return self._manifest
@@ -292,6 +293,42 @@ class Engine:
         with self._mutex:
             self._manifest, self._manifest_stat = manifest, key
         return manifest
+
+    def _refuse_if_damaged(self) -> None:
+        """No manifest: an empty data dir, unless data files are there. Segment files (or a
+        previous manifest) without the manifest that names them are a damaged data dir, never
+        an empty one: reading it as empty would let the next write sweep every segment away."""
+        try:
+            segments = sum(1 for entry in os.scandir(self.segments_dir) if entry.name.endswith(".json"))
+        except (FileNotFoundError, NotADirectoryError):
+            segments = 0
+        except OSError as exc:
+            raise StoreError(f"data dir {short_path(self.data_dir)}: {exc.strerror or exc}") from None
+        previous = (self.data_dir / PREVIOUS).exists()
+        if not segments and not previous:
+            return
+        if not previous and not getattr(self._writing, "active", False) and self._first_write_running():
+            return  # the data dir's first write has its segments down, not yet its manifest
+        where = short_path(self.data_dir)
+        found = f"{segments} segment file(s) are" if segments else "rxdesk.previous.json is"
+        how = ("stop every rxdesk process and run `cp rxdesk.previous.json rxdesk.json` in it (the state "
+               "before the last write), or restore a backup" if previous else "restore a backup")
+        raise StoreError(f"data dir {where} is damaged: its manifest rxdesk.json is missing but "
+                         f"{found} there; nothing was read or written. To restore: {how} "
+                         "(README: Where data lives)")
+
+    def _first_write_running(self) -> bool:
+        """True when another writer holds the lock (it alone can have written segments that
+        no manifest names yet)."""
+        probe = FileLock(str(self.data_dir / LOCK), timeout=0, mode=0o600, thread_local=False)
+        try:
+            probe.acquire()
+        except Timeout:
+            return True
+        except OSError:
+            return False
+        probe.release()
+        return False
 
     def _verify_sizes(self, manifest: Manifest) -> None:
         """A cheap whole-store check on every new manifest: each segment file exists with the

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from rxdesk.domain.clock import Clock
 from rxdesk.domain.errors import NotFound, StoreError
 from rxdesk.domain.ids import random_token, uid_partition
 from rxdesk.domain.lifecycle import status_at
@@ -326,8 +327,9 @@ def _week_status_counts(seg: Any, as_of: str | None) -> dict[str, int]:
 
 
 class AppointmentRepo:
-    def __init__(self, snap: Snapshot) -> None:
+    def __init__(self, snap: Snapshot, clock: Clock | None = None) -> None:
         self._snap = snap
+        self._clock = clock  # the service clock (RXDESK_NOW applies), for seeding the holds index
 
     def weeks(self) -> list[str]:
         return [n[len(APPT_PREFIX):] for n in self._snap.names(APPT_PREFIX)]
@@ -375,7 +377,7 @@ class AppointmentRepo:
             # The first write since the index exists: seed it with the holds a worker could
             # still have to expire (the old look-back), then keep it from here on.
             seed = tx.writable_table(HOLDS, "held")
-            since = datetime.now(UTC) - HOLD_LOOKBACK
+            since = (self._clock.now() if self._clock is not None else datetime.now(UTC)) - HOLD_LOOKBACK
             for week in self._select_weeks(since, None):
                 seg = tx.segment(appt_segment(week))
                 for row in (_grouped(seg, "status").get("held", ()) if seg is not None else ()):
@@ -815,7 +817,7 @@ class AuditRepo:
 class TinyView:
     """All repositories over one snapshot (read) or transaction (write)."""
 
-    def __init__(self, snap: Snapshot) -> None:
+    def __init__(self, snap: Snapshot, clock: Clock | None = None) -> None:
         self.snap = snap
         self.org = OrgRepo(snap)
         self.admins: Keyed[Admin] = Keyed(snap, CORE, "admins", Admin, "id", "admin")
@@ -830,7 +832,7 @@ class TinyView:
             snap, CORE, "subscriptions", Subscription, "id", "subscription"
         )
         self.patients = PatientRepo(snap)
-        self.appointments = AppointmentRepo(snap)
+        self.appointments = AppointmentRepo(snap, clock)
         self.reminders_sent = ReminderSentRepo(snap)
         self.events = EventRepo(snap)
         self.audit = AuditRepo(snap)
@@ -852,20 +854,21 @@ class TinyView:
 class TinyStore:
     """The data dir as a store: `read()` for a consistent view, `write()` to change it."""
 
-    def __init__(self, data_dir: str | Path, **engine_options: Any) -> None:
+    def __init__(self, data_dir: str | Path, *, clock: Clock | None = None, **engine_options: Any) -> None:
         self.engine = Engine(data_dir, **engine_options)
+        self.clock = clock
 
     @property
     def data_dir(self) -> Path:
         return self.engine.data_dir
 
     def read(self) -> TinyView:
-        return TinyView(self.engine.snapshot())
+        return TinyView(self.engine.snapshot(), self.clock)
 
     @contextmanager
     def write(self) -> Iterator[TinyView]:
         with self.engine.transaction() as tx:
-            yield TinyView(tx)
+            yield TinyView(tx, self.clock)
 
     def generation(self) -> int:
         return self.engine.manifest().generation

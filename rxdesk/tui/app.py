@@ -45,6 +45,7 @@ from rxdesk.tui.screens.rebook import RebookScreen
 from rxdesk.tui.screens.secrets import SecretsScreen
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.screens.webhooks import WebhooksScreen
+from rxdesk.tui.text import shown
 from rxdesk.tui.work import call_service
 from rxdesk.worker.process import tick_in_child
 
@@ -121,7 +122,7 @@ class RxdeskApp(App[int]):
 
     def _read_org(self) -> None:
         org = self.desk.org()
-        self.org_label = org.name
+        self.org_label = shown(org.name)
         self.org_zone = org.timezone
 
     # Start-up, live data and the maintenance worker.
@@ -143,7 +144,10 @@ class RxdeskApp(App[int]):
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
-        """Notifications carry names, reasons and refusals: shown as typed unless asked."""
+        """Notifications carry names, reasons and refusals: shown as typed (control characters
+        escaped) unless asked."""
+        if not markup:
+            message, title = shown(message), shown(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def show_problem(self, message: str) -> None:
@@ -212,9 +216,14 @@ class RxdeskApp(App[int]):
         worker = get_current_worker()
         settings = self.desk.settings or Settings(data_dir=self.desk.store.data_dir, agent=self.agent)
         try:
-            done = tick_in_child(settings, self.desk.clock, cancelled=lambda: worker.is_cancelled)
-            outcome = (f"worker {done.text}" if done.ok else f"worker {self._clock_label()} failed: {done.text}",
-                       not done.ok)
+            if self.desk.is_empty():  # nothing to maintain yet; the worker refuses an empty data dir
+                outcome = ("", False)
+            else:
+                done = tick_in_child(settings, self.desk.clock, cancelled=lambda: worker.is_cancelled)
+                outcome = (f"worker {done.text}" if done.ok else f"worker {self._clock_label()} failed: {done.text}",
+                           not done.ok)
+        except StoreError as exc:
+            outcome = (f"worker {self._clock_label()} failed: {exc}", True)
         except Exception as exc:  # noqa: BLE001 - the app stays up; support gets the traceback
             log_crash(settings.data_dir)
             outcome = (f"worker {self._clock_label()} failed ({type(exc).__name__}); see logs/errors.log", True)
@@ -231,7 +240,7 @@ class RxdeskApp(App[int]):
         self._ticking = False
         if failed and not self.maintenance_failed:
             self.notify(summary, severity="warning", title="Maintenance")
-        self.maintenance = summary
+        self.maintenance = shown(summary)
         self.maintenance_failed = failed
         self._count_attention()
         self._schedule_tick()

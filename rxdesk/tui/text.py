@@ -1,9 +1,11 @@
-"""Data is shown as typed, never read as markup.
+"""Data is shown as typed, never read as markup, never as terminal control.
 
 Textual and Rich read a plain `str` as markup in table cells, Rich tables and (by default)
 Statics and notifications: a patient called 'Anna [/x]' would break the screen and '[b]' in
 a reason would vanish. Every name, reason, label, URL and error message goes through `plain`
-or a widget made with `markup=False`.
+(or `shown`, for a widget made with `markup=False`), which also escapes control characters
+and bidi overrides (`rxdesk.domain.terminal`): an escape sequence in a stored email address
+or a receiver's answer must not reach the agent's terminal.
 """
 
 from __future__ import annotations
@@ -13,15 +15,22 @@ from collections.abc import Iterable
 from rich.table import Table
 from rich.text import Text
 
+from rxdesk.domain.terminal import terminal_safe
+
+
+def shown(value: str) -> str:
+    """Text for a widget made with `markup=False`: control characters escaped, lines kept."""
+    return terminal_safe(value, lines=True)
+
 
 def plain(value: object) -> object:
-    """A `str` as literal text; anything else (already a renderable) as it is."""
-    return Text(value, no_wrap=True, end="") if isinstance(value, str) else value
+    """A `str` as literal, escaped text; anything else (already a renderable) as it is."""
+    return Text(terminal_safe(value), no_wrap=True, end="") if isinstance(value, str) else value
 
 
 def literal(value: object) -> object:
     """Like `plain`, wrapping allowed: for the value column of detail grids."""
-    return Text(value, end="") if isinstance(value, str) else value
+    return Text(terminal_safe(value, lines=True), end="") if isinstance(value, str) else value
 
 
 def fields_grid(rows: Iterable[tuple[str, object]]) -> Table:

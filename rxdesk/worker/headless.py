@@ -16,6 +16,7 @@ from typing import TextIO
 
 from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.terminal import terminal_safe
 from rxdesk.services import Desk
 from rxdesk.worker.tick import Maintenance, TickReport
 
@@ -28,7 +29,8 @@ def log_line(report: TickReport, seconds: float) -> str:
     counts = (f"expired={report.expired} reminders={report.reminders} deliveries_created={report.deliveries_created} "
               f"delivered={report.delivered} retrying={report.retrying} dead={report.dead} "
               f"messages_sent={report.messages_sent} outbox={report.messages_outbox} "
-              f"messages_failed={report.messages_failed} deferred={report.deferred} writes={report.writes}")
+              f"messages_failed={report.messages_failed} messages_skipped={report.messages_skipped} "
+              f"deferred={report.deferred} writes={report.writes}")
     return f"{_stamp()} tick {counts} took={seconds:.2f}s"
 
 
@@ -63,11 +65,11 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
             try:
                 report = maintenance.tick()
                 out.write(log_line(report, time.monotonic() - started) + "\n")
-                out.writelines(f"{_stamp()} problem {problem}\n" for problem in report.problems)
+                out.writelines(f"{_stamp()} problem {terminal_safe(problem)}\n" for problem in report.problems)
                 failures = 0
             except RxdeskError as exc:
                 failures += 1
-                out.write(f"{_stamp()} tick failed: {exc}\n")
+                out.write(f"{_stamp()} tick failed: {terminal_safe(str(exc))}\n")
             except Exception as exc:  # noqa: BLE001 - keep serving; support gets the traceback
                 failures += 1
                 where = log_crash(desk.settings.data_dir if desk.settings else None)

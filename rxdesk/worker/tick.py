@@ -49,6 +49,7 @@ from rxdesk.domain.models import (
     ReminderSent,
 )
 from rxdesk.domain.phones import normalize_mobile
+from rxdesk.domain.sending import SKIPPED, skip_reason
 from rxdesk.domain.times import format_local
 from rxdesk.services import Desk
 from rxdesk.services.base import record
@@ -93,6 +94,7 @@ class TickReport:
     messages_sent: int = 0
     messages_outbox: int = 0
     messages_failed: int = 0
+    messages_skipped: int = 0  # queued, then not sent: the appointment was cancelled or had started
     deferred: int = 0  # claimed but not attempted within the send window: back in the queue
     writes: int = 0
     problems: list[str] = field(default_factory=list)
@@ -108,6 +110,7 @@ class TickReport:
             (self.messages_sent, "message sent", "messages sent"),
             (self.messages_outbox, "message to the outbox", "messages to the outbox"),
             (self.messages_failed, "message failed", "messages failed"),
+            (self.messages_skipped, "message skipped", "messages skipped"),
             (self.deferred, "send left for the next tick", "sends left for the next tick"),
         ]
         said = [f"{n} {one if n == 1 else many}" for n, one, many in parts if n]
@@ -132,6 +135,7 @@ class Claimed:
     headers: dict[str, str]
     secret: str
     body: bytes
+    allow_private: bool = False  # the subscription's --allow-private-network
 
 
 NOT_SENT = None  # an attempt the send window closed on before it started
@@ -147,10 +151,11 @@ class Maintenance:
         desk: Desk,
         owner: str = "worker",
         *,
-        client: Callable[[], httpx.Client] = http_client,
+        client: Callable[[bool], httpx.Client] = http_client,
         senders: int = 16,
         send_window: float = SEND_WINDOW,
         timer: Callable[[], float] = time.monotonic,
+        attempt_seconds: float = TIMEOUT_SECONDS,
     ) -> None:
         self.desk = desk
         self.owner = owner
@@ -160,6 +165,7 @@ class Maintenance:
         self.senders = senders
         self.send_window = send_window
         self.timer = timer
+        self.attempt_seconds = attempt_seconds  # each send's deadline: connect, send, whole answer
 
     # -- the tick ---------------------------------------------------------------------
 
@@ -170,7 +176,7 @@ class Maintenance:
         if not self._has_work(store.read(), now):
             store.record_tick(self.owner, now)
             return report
-        notifier = Notifier(self.desk.settings)
+        notifier = Notifier(self.desk.settings, attempt_seconds=self.attempt_seconds)
         with store.write() as view:
             deliveries, messages = self._phase_one(view, now, notifier, report)
         report.writes += 1
@@ -389,7 +395,8 @@ class Maintenance:
                 report.deferred += 1
                 continue
             view.deliveries.put(delivery.model_copy(update={"lease_owner": self.lease_id, "lease_until": lease_until}))
-            claimed.append(Claimed(delivery, sub.url, dict(sub.headers), secrets[sub.id], payload(event)))
+            claimed.append(Claimed(delivery, sub.url, dict(sub.headers), secrets[sub.id], payload(event),
+                                   sub.allow_private_network))
         return claimed
 
     def _claim_messages(self, view: TinyView, now: datetime) -> list[OutboxMessage]:
@@ -408,12 +415,16 @@ class Maintenance:
     def _send_webhooks(self, claimed: list[Claimed], deadline: float) -> list[tuple[Claimed, AttemptResult | None]]:
         if not claimed:
             return []
-        with self.client() as client:
+        # One client per destination policy: a connection to a private address is never
+        # reused for a subscription that may not reach it.
+        with self.client(False) as public, self.client(True) as private:
             def attempt(item: Claimed) -> tuple[Claimed, AttemptResult | None]:
                 if self.timer() > deadline:
                     return item, NOT_SENT
+                client = private if item.allow_private else public
                 try:
-                    return item, post_signed(client, item.url, item.headers, item.secret, item.delivery.event_id, item.body)
+                    return item, post_signed(client, item.url, item.headers, item.secret, item.delivery.event_id,
+                                             item.body, seconds=self.attempt_seconds)
                 except Exception as exc:  # noqa: BLE001 - one bad delivery must not stop the others
                     return item, AttemptResult(False, None, f"could not send ({type(exc).__name__})")
 
@@ -432,6 +443,12 @@ class Maintenance:
         def outcome(message: OutboxMessage, send: Callable[[], None]) -> tuple[OutboxMessage, str | None]:
             if self.timer() > deadline:
                 return message, NOT_SENT
+            # Read again right before sending: a message that waited for a retry must not
+            # reach anyone once its appointment is cancelled or has started.
+            skipped = skip_reason(self.desk.store.read().appointments.get(message.appointment_uid),
+                                  self.desk.clock.now()) if message.appointment_uid else None
+            if skipped:
+                return message, skipped
             try:
                 send()
             except SendFailed as exc:
@@ -490,6 +507,13 @@ class Maintenance:
                 view.messages.put(current.model_copy(update={"lease_owner": "", "lease_until": None}))
                 report.deferred += 1
                 continue
+            if error.startswith(SKIPPED):
+                view.messages.put(current.model_copy(update={
+                    "status": MessageStatus.skipped, "last_error": error, "next_attempt_at": None,
+                    "lease_owner": "", "lease_until": None}))
+                self._note_on_reminder(view, current, error)
+                report.messages_skipped += 1
+                continue
             attempts = current.attempts + 1
             update = {"attempts": attempts, "lease_owner": "", "lease_until": None, "last_error": error}
             if not error:
@@ -502,6 +526,20 @@ class Maintenance:
             else:
                 update.update(next_attempt_at=now + MESSAGE_RETRY[attempts - 1])
             view.messages.put(current.model_copy(update=update))
+
+    @staticmethod
+    def _note_on_reminder(view: TinyView, message: OutboxMessage, status: str) -> None:
+        """The reminder's ReminderSent row says what became of its email or SMS."""
+        event = view.events.get(message.event_id) if message.event_id else None
+        if event is None:
+            return
+        rule, recipient = event.data.get("rule") or {}, event.data.get("recipient") or {}
+        rows = [r for r in view.reminders_sent.for_appointment(message.appointment_uid)
+                if r.rule_id == rule.get("id") and r.recipient_id == recipient.get("id")
+                and r.recipient_group.value == recipient.get("group")]
+        field = "email_status" if message.channel is MessageChannel.email else "sms_status"
+        for row in rows:
+            view.reminders_sent.update(row.model_copy(update={field: status}))
 
     def _deactivate(self, view: TinyView, sub_id: str, now: datetime) -> None:
         sub = view.subscriptions.get(sub_id)

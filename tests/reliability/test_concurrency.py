@@ -73,7 +73,8 @@ async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(cli
 
     env = {**os.environ, **cli_env, "PYTHONPATH": str(REPO)}
     receiver = Receiver()
-    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED", "APPOINTMENT_REBOOKED"], {}, "tester")
+    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED", "APPOINTMENT_REBOOKED"], {}, "tester",
+                                     allow_private_network=True)
     worker = subprocess.Popen([sys.executable, "-m", "rxdesk", "worker", "--interval", "0.1"], cwd=REPO, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     reader = spawn(READER, str(data_dir), *uids, env=env)

@@ -112,7 +112,8 @@ def test_a_webhook_signing_secret_never_lands_in_a_file_log_or_outbox(clinic: De
 
     receiver = Receiver(default=(500, {}))
     try:
-        made = cli("subscriptions", "add", "--url", receiver.url, "--event", "APPOINTMENT_CANCELLED", "--json")
+        made = cli("subscriptions", "add", "--url", receiver.url, "--event", "APPOINTMENT_CANCELLED",
+                   "--allow-private-network", "--json")
         secret = made.json()["secret"]
         appt = make_appointment(clinic, start=now + timedelta(days=1))
         assert cli("appointments", "cancel", appt.uid, "--reason", "x").code == 0

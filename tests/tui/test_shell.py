@@ -20,7 +20,7 @@ from rxdesk.tui.screens.secrets import SecretsScreen
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
-from tests.helpers import REPO, fingerprint
+from tests.helpers import CLINIC_TOML, REPO, fingerprint
 from tests.tui.conftest import make_app, settle, text_of, wait_for_workers
 
 
@@ -147,11 +147,12 @@ def test_only_the_app_imports_textual(tmp_path: Path) -> None:
         "import sys\n"
         "import rxdesk.cli, rxdesk.services, rxdesk.worker, rxdesk.domain, rxdesk.store\n"
         "from rxdesk.cli import main\n"
+        f"assert main(['--data-dir', {str(tmp_path / 'd')!r}, 'provision', {str(CLINIC_TOML)!r}]) == 0\n"
         f"code = main(['--data-dir', {str(tmp_path / 'd')!r}, 'appointments', 'list'])\n"
         "assert code == 0, code\n"
         "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
-        "print(','.join(loaded))\n"
+        "print('LOADED:' + ','.join(loaded))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    assert result.stdout.strip().splitlines()[-1] == "LOADED:"

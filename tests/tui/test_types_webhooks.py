@@ -92,6 +92,7 @@ async def test_subscriptions_deliveries_and_replay(clinic: Desk, now, data_dir) 
             app.screen.query_one("#sub-url", Input).value = receiver.url
             app.screen.query_one("#sub-events", Input).value = "APPOINTMENT_CANCELLED"
             app.screen.query_one("#sub-headers", Input).value = "X-Shop=riverside"
+            app.screen.query_one("#sub-private", Checkbox).value = True  # the receiver is on 127.0.0.1
             await pilot.press("enter")
             await settle(pilot)
             assert isinstance(app.screen, ShownOnceModal)

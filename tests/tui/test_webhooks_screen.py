@@ -30,7 +30,8 @@ async def test_a_test_event_is_signed_and_a_subscription_is_removed(clinic: Desk
     receiver = Receiver()
     try:
         made = clinic.webhooks.add_subscription(receiver.url + "/hook", ["APPOINTMENT_CANCELLED"],
-                                                {"X-Shop": "riverside"}, "tester")
+                                                {"X-Shop": "riverside"}, "tester",
+                                                allow_private_network=True)
         app = make_app(clinic)
         async with app.run_test(size=(150, 45)) as pilot:
             screen = await open_webhooks(app, pilot)
@@ -63,7 +64,8 @@ async def test_a_test_event_is_signed_and_a_subscription_is_removed(clinic: Desk
 async def test_replaying_a_pending_delivery_is_refused_and_changes_nothing(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
     receiver = Receiver(default=(500, {}))
     try:
-        clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED"], {}, "tester")
+        clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED"], {}, "tester",
+                                         allow_private_network=True)
         appt = make_appointment(clinic, start=now + timedelta(days=1))
         clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
         Maintenance(clinic).tick()  # one failed attempt: pending, retried by itself

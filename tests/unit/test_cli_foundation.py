@@ -127,10 +127,25 @@ def test_people_commands(cli, booked) -> None:  # type: ignore[no-untyped-def]
     assert types[0]["reminders"] is not None
 
 
-def test_empty_data_dir_lists_nothing_and_creates_nothing(cli, data_dir) -> None:  # type: ignore[no-untyped-def]
-    result = cli("appointments", "list")
-    assert result.code == 0 and "no appointments match" in result.err
+@pytest.mark.parametrize("command", [("appointments", "list"), ("patients", "list"), ("secrets", "create"),
+                                     ("worker", "--once"), ("token", "verify", "a.b.c"), ("doctors", "show", "x")])
+def test_a_data_dir_without_rxdesk_data_is_refused_never_read_as_an_empty_clinic(cli, data_dir, command) -> None:  # type: ignore[no-untyped-def]
+    """`--data-dir /typo appointments list` said "no appointments match": an agent with a typo
+    believed the clinic had no bookings."""
+    result = cli(*command)
+    assert result.code == 1 and result.err.count("\n") == 1
+    assert f"data dir {data_dir} does not exist" in result.err and "rxdesk provision" in result.err
     assert not data_dir.exists()
+    data_dir.mkdir()
+    result = cli(*command)
+    assert result.code == 1 and "holds no rxdesk data" in result.err
+    assert [p.name for p in data_dir.iterdir()] == []
+
+
+def test_demo_and_provision_may_start_from_an_empty_data_dir(cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+    assert cli("provision", str(CLINIC_TOML)).code == 0
+    assert cli("patients", "list").code == 0
+    assert cli("--data-dir", str(data_dir.parent / "demo"), "demo", "--appointments", "50").code == 0
 
 
 def test_a_data_dir_the_file_system_refuses_is_one_line(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]

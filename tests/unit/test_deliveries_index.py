@@ -15,7 +15,8 @@ from tests.receiver import Receiver
 def test_an_old_delivery_is_still_in_the_appointments_detail(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
     receiver = Receiver()
     try:
-        clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED", "APPOINTMENT_REBOOKED"], {}, "tester")
+        clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED", "APPOINTMENT_REBOOKED"], {}, "tester",
+                                         allow_private_network=True)
         appt = make_appointment(clinic, start=now + timedelta(days=1))
         clinic.appointments.cancel_appointment(appt.uid, "moved away", "tester")
         worker = Maintenance(clinic)
@@ -33,7 +34,7 @@ def test_an_old_delivery_is_still_in_the_appointments_detail(clinic: Desk, now) 
 def test_a_rebooking_delivery_is_listed_on_both_appointments(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
     receiver = Receiver()
     try:
-        clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REBOOKED"], {}, "tester")
+        clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REBOOKED"], {}, "tester", allow_private_network=True)
         appt = make_appointment(clinic, start=now + timedelta(days=2, hours=1))
         slot = clinic.rebooking.slots(appt.uid, days=7).slots[0]
         new = clinic.rebooking.rebook(appt.uid, slot.starts_at, agent="tester")

@@ -36,7 +36,7 @@ def test_subscriptions_deliveries_and_events(clinic: Desk, cli, now) -> None:  #
     receiver = Receiver(default=(500, {}))
     try:
         made = cli("subscriptions", "add", "--url", receiver.url, "--event", "APPOINTMENT_CANCELLED",
-                   "--header", "X-Shop=riverside", "--json")
+                   "--header", "X-Shop=riverside", "--allow-private-network", "--json")
         assert made.code == 0, made.err
         sub = made.json()
         assert sub["secret"].startswith("whsec_") and sub["id"].startswith("sub_")
@@ -75,7 +75,8 @@ def test_what_the_app_does_in_sections_5_and_6_the_cli_does_too(clinic: Desk, cl
 
     receiver = Receiver()
     try:
-        sub = cli("subscriptions", "add", "--url", receiver.url, "--event", "APPOINTMENT_CANCELLED", "--json").json()
+        sub = cli("subscriptions", "add", "--url", receiver.url, "--event", "APPOINTMENT_CANCELLED",
+                  "--allow-private-network", "--json").json()
         tested = cli("subscriptions", "test", sub["id"])
         assert tested.code == 0 and "delivered" in tested.out
         assert receiver.received[0].json()["type"] == "rxdesk.test"

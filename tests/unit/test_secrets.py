@@ -236,7 +236,8 @@ def test_rotation_reencrypts_everything_in_one_write(clinic: Desk, now: datetime
     commits = clinic.store.engine.commits
     result = clinic.secrets.rotate_master_key("ops")
     assert clinic.store.engine.commits == commits + 1
-    assert (result.booking_secrets, result.subscriptions, result.new_key) == (2, 1, None)
+    assert (result.booking_secrets, result.subscriptions) == (2, 1)
+    assert "new_master_key" not in result.to_json()  # no key is ever printed
     new_key = (data_dir / "master.key").read_text().strip()
     assert new_key != old_key
     assert not (data_dir / "master.key.next").exists()
@@ -255,16 +256,26 @@ def test_rotation_reencrypts_everything_in_one_write(clinic: Desk, now: datetime
     assert old_key not in str(entry.to_json()) and new_key not in str(entry.to_json())
 
 
-def test_rotation_with_the_key_in_the_environment_returns_the_new_key(clinic: Desk) -> None:
+def test_rotation_with_the_key_in_the_environment_needs_the_new_key_first(clinic: Desk) -> None:
     old_key = Fernet.generate_key().decode()
     env_desk = desk_with_key(clinic, old_key)
     made = env_desk.secrets.create_secret("shop", "ops")
-    result = env_desk.secrets.rotate_master_key("ops")
-    assert result.new_key and result.new_key != old_key
+    before = fingerprint(clinic.store.data_dir)
+    with pytest.raises(Refused, match="RXDESK_MASTER_KEY=NEW,OLD"):
+        env_desk.secrets.rotate_master_key("ops")
+    assert fingerprint(clinic.store.data_dir) == before
+    new_key = Fernet.generate_key().decode()
+    # NEW,OLD everywhere first: every process still reads every value, new ones go under NEW.
+    both = desk_with_key(clinic, f"{new_key},{old_key}")
+    second = both.secrets.create_secret("while both", "ops")
+    result = both.secrets.rotate_master_key("ops")
+    assert result.to_json() == {"booking_secrets": 2, "subscriptions": 0, "key_source": "RXDESK_MASTER_KEY"}
     assert not (clinic.store.data_dir / "master.key").exists()
     with pytest.raises(ConfigError, match="does not match"):
         desk_with_key(clinic, old_key).secrets.reveal(made.secret.key_id, "ops")
-    assert desk_with_key(clinic, result.new_key).secrets.reveal(made.secret.key_id, "ops").value == made.value
+    only_new = desk_with_key(clinic, new_key).secrets
+    assert only_new.reveal(made.secret.key_id, "ops").value == made.value
+    assert only_new.reveal(second.secret.key_id, "ops").value == second.value
 
 
 def test_rotation_to_a_chosen_key(clinic: Desk) -> None:
@@ -282,8 +293,9 @@ def test_rotation_to_a_chosen_key(clinic: Desk) -> None:
 def test_rotation_with_a_wrong_key_changes_nothing(clinic: Desk) -> None:
     clinic.secrets.create_secret("shop", "ops")
     before = fingerprint(clinic.store.data_dir)
+    wrong = f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}"
     with pytest.raises(ConfigError):
-        desk_with_key(clinic, Fernet.generate_key().decode()).secrets.rotate_master_key("ops")
+        desk_with_key(clinic, wrong).secrets.rotate_master_key("ops")
     assert fingerprint(clinic.store.data_dir) == before
 
 
@@ -295,7 +307,8 @@ def test_an_interrupted_rotation_loses_nothing_and_finishes_on_rerun(
 
     made = clinic.secrets.create_secret("shop", "ops")
     add_subscription(clinic, "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0")
-    old_key = (clinic.store.data_dir / "master.key").read_text().strip()
+    key_file = clinic.store.data_dir / "master.key"
+    old_key = key_file.read_text().strip()
 
     class Crash(Exception):
         pass
@@ -304,25 +317,37 @@ def test_an_interrupted_rotation_loses_nothing_and_finishes_on_rerun(
         raise Crash
 
     if crash == "before the store write":
-        monkeypatch.setattr(type(clinic.secrets), "box", lambda self, view, create=False: boom())
-        monkeypatch.setattr(crypto, "encrypted_values", lambda view: [])
+        # The new key is stored (in front of the old one); the re-encryption never commits.
+        monkeypatch.setattr(type(clinic.secrets), "_reencrypt", lambda *a: boom())
     else:
         monkeypatch.setattr(crypto, "finish_rotation", boom)
     with pytest.raises(Crash):
         clinic.secrets.rotate_master_key("ops")
     monkeypatch.undo()
-    pending = (clinic.store.data_dir / "master.key.next").read_text().strip()
-    assert (clinic.store.data_dir / "master.key").read_text().strip() == old_key
+    new_key, kept = key_file.read_text().split()
+    assert kept == old_key and new_key != old_key
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     # Every value still opens, whichever key it is under now.
     assert clinic.secrets.reveal(made.secret.key_id, "ops").value == made.value
     clinic.tokens.verify(mint(made.value, claims_at(now), kid=made.secret.key_id))
     with pytest.raises(Refused, match="interrupted rotation"):
         clinic.secrets.rotate_master_key("ops", Fernet.generate_key().decode())
     clinic.secrets.rotate_master_key("ops")
+    assert key_file.read_text().strip() == new_key
+    for token in stored_values(clinic):
+        Fernet(new_key.encode()).decrypt(token.encode())
+    assert clinic.secrets.reveal(made.secret.key_id, "ops").value == made.value
+
+
+def test_an_interrupted_rotation_of_an_older_version_is_finished(clinic: Desk) -> None:
+    """rxdesk 0.1 kept the new key in master.key.next during a rotation."""
+    made = clinic.secrets.create_secret("shop", "ops")
+    pending = Fernet.generate_key().decode()
+    (clinic.store.data_dir / "master.key.next").write_text(pending + "\n")
+    assert clinic.secrets.reveal(made.secret.key_id, "ops").value == made.value
+    clinic.secrets.rotate_master_key("ops")
     assert (clinic.store.data_dir / "master.key").read_text().strip() == pending
     assert not (clinic.store.data_dir / "master.key.next").exists()
-    for token in stored_values(clinic):
-        Fernet(pending.encode()).decrypt(token.encode())
     assert clinic.secrets.reveal(made.secret.key_id, "ops").value == made.value
 
 

@@ -96,18 +96,60 @@ def test_rotate_master_key_with_the_key_file(provisioned, data_dir: Path) -> Non
 def test_rotate_master_key_in_the_environment(provisioned, data_dir: Path) -> None:
     old = Fernet.generate_key().decode()
     kid, value = create(lambda *a: provisioned(*a, env={"RXDESK_MASTER_KEY": old}))
-    result = provisioned("secrets", "rotate-master-key", env={"RXDESK_MASTER_KEY": old})
+    before = fingerprint(data_dir)
+    refused = provisioned("secrets", "rotate-master-key", env={"RXDESK_MASTER_KEY": old})
+    assert "RXDESK_MASTER_KEY=NEW,OLD" in one_line_refusal(refused)
+    assert fingerprint(data_dir) == before
+    new = provisioned("secrets", "new-master-key").out.strip()
+    result = provisioned("secrets", "rotate-master-key", "--json", env={"RXDESK_MASTER_KEY": f"{new},{old}"})
     assert result.code == 0, result.err
-    new = result.out.strip().splitlines()[-1]
-    assert "set RXDESK_MASTER_KEY" in result.err
+    assert result.json() == {"booking_secrets": 1, "subscriptions": 0, "key_source": "RXDESK_MASTER_KEY"}
+    assert new not in result.out and old not in result.out and "remove the old key" in result.err
     assert "does not match" in one_line_refusal(provisioned("secrets", "reveal", kid, env={"RXDESK_MASTER_KEY": old}))
     assert provisioned("secrets", "reveal", kid, env={"RXDESK_MASTER_KEY": new}).out.strip() == value
-    # A key chosen beforehand (and stored in a vault) comes in through RXDESK_NEW_MASTER_KEY.
-    chosen = provisioned("secrets", "new-master-key").out.strip()
-    result = provisioned("secrets", "rotate-master-key", "--json",
-                         env={"RXDESK_MASTER_KEY": new, "RXDESK_NEW_MASTER_KEY": chosen})
-    assert result.json()["new_master_key"] == chosen
-    assert provisioned("secrets", "reveal", kid, env={"RXDESK_MASTER_KEY": chosen}).out.strip() == value
+    stale = provisioned("secrets", "rotate-master-key", env={"RXDESK_MASTER_KEY": f"{new},{old}",
+                                                            "RXDESK_NEW_MASTER_KEY": old})
+    assert "no longer read" in one_line_refusal(stale)
+
+
+def rotate_in_a_process(cli_env: dict[str, str], stdout: int | str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`rxdesk secrets rotate-master-key` with its output going to `stdout`: a pipe nobody
+    reads (`| true`) or /dev/full."""
+    if stdout == "closed":
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            return subprocess.run([sys.executable, "-m", "rxdesk", "secrets", "rotate-master-key"],
+                                  env={**os.environ, **cli_env, **env, "PYTHONPATH": str(REPO)}, stdout=write_end,
+                                  stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+        finally:
+            os.close(write_end)
+    with open(stdout, "w") as sink:  # noqa: PTH123
+        return subprocess.run([sys.executable, "-m", "rxdesk", "secrets", "rotate-master-key"],
+                              env={**os.environ, **cli_env, **env, "PYTHONPATH": str(REPO)}, stdout=sink,
+                              stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stdout", ["closed", "/dev/full"])
+def test_a_rotation_whose_output_cannot_be_written_loses_nothing(clinic: Desk, cli, cli_env, stdout) -> None:  # type: ignore[no-untyped-def]
+    """`rotate-master-key | true` used to commit and then fail to print the only copy of the new
+    key: every secret was lost, with exit 0."""
+    old = Fernet.generate_key().decode()
+    kid, value = create(lambda *a: cli(*a, env={"RXDESK_MASTER_KEY": old}))
+    new = Fernet.generate_key().decode()
+    done = rotate_in_a_process(cli_env, stdout, RXDESK_MASTER_KEY=f"{new},{old}")
+    assert "Traceback" not in done.stderr
+    assert cli("secrets", "reveal", kid, env={"RXDESK_MASTER_KEY": new}).out.strip() == value
+    # With master.key: the new key is in the file before the rotation commits.
+    file_kid, file_value = create(lambda *a: cli(*a, env={"RXDESK_MASTER_KEY": new}))
+    assert file_kid  # (made under the environment key; now move the data dir to a key file)
+    (clinic.store.data_dir / "master.key").write_text(new + "\n")
+    done = rotate_in_a_process(cli_env, stdout)
+    assert "Traceback" not in done.stderr
+    assert cli("secrets", "reveal", kid).out.strip() == value
+    assert cli("secrets", "reveal", file_kid).out.strip() == file_value
+    assert (clinic.store.data_dir / "master.key").read_text().strip() != new
 
 
 # -- token verify ---------------------------------------------------------------------

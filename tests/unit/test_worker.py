@@ -128,7 +128,8 @@ def test_a_tick_with_nothing_due_writes_nothing_but_its_note(clinic: Desk, data_
 
 
 def subscribe(desk: Desk, receiver: Receiver, *events: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    return desk.webhooks.add_subscription(receiver.url + "/hook", list(events), headers or {}, "tester")
+    return desk.webhooks.add_subscription(receiver.url + "/hook", list(events), headers or {}, "tester",
+                                          allow_private_network=True)
 
 
 def test_webhooks_are_signed_per_standard_webhooks_with_custom_headers(clinic: Desk, receiver, now) -> None:  # type: ignore[no-untyped-def]

@@ -45,7 +45,7 @@ def due_reminders(desk: Desk, now, count: int) -> None:  # type: ignore[no-untyp
 
 def test_two_workers_at_once_send_each_reminder_and_webhook_once(clinic: Desk, receiver, now, data_dir, cli_env) -> None:  # type: ignore[no-untyped-def]
     due_reminders(clinic, now, 40)
-    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REMINDER_DUE"], {}, "tester")
+    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REMINDER_DUE"], {}, "tester", allow_private_network=True)
     env = worker_env(cli_env)
     procs = [rxdesk("worker", "--once", env=env) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
@@ -60,7 +60,7 @@ def test_two_workers_at_once_send_each_reminder_and_webhook_once(clinic: Desk, r
 
 def test_a_worker_killed_mid_tick_loses_no_delivery_and_duplicates_no_reminder(clinic: Desk, receiver, now, data_dir, cli_env) -> None:  # type: ignore[no-untyped-def]
     due_reminders(clinic, now, 10)
-    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REMINDER_DUE"], {}, "tester")
+    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REMINDER_DUE"], {}, "tester", allow_private_network=True)
     receiver.gate = threading.Event()  # the receiver hangs: the worker is stuck sending
     proc = rxdesk("worker", "--once", env=worker_env(cli_env))
     deadline = time.monotonic() + 60
@@ -119,7 +119,7 @@ def test_workers_killed_at_many_moments_of_a_tick_lose_and_duplicate_nothing(cli
             kill_at_request[0] = None
 
     receiver = Receiver(on_request=maybe_kill)
-    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REMINDER_DUE"], {}, "tester")
+    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REMINDER_DUE"], {}, "tester", allow_private_network=True)
     at, made = now, 0
     try:
         for moment in ("claimed", "few sent", "all sent", "starting"):

@@ -13,6 +13,7 @@ from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
 from rxdesk.domain.models import Appointment, AppointmentStatus
 from rxdesk.tui.modals.reason import ReasonModal
+from rxdesk.tui.text import shown
 
 CHOICE_TEXT = {
     AppointmentStatus.no_show: "no_show: the patient did not attend",
@@ -45,7 +46,7 @@ class AttendanceModal(ReasonModal):
         first = next((status for status, why in self.choices if why is None), None)
         with Vertical(classes="dialog", id="attendance-dialog"):
             yield Label("Attendance", classes="dialog-title")
-            yield Static(self.summary, id="attendance-summary", classes="dialog-body", markup=False)
+            yield Static(shown(self.summary), id="attendance-summary", classes="dialog-body", markup=False)
             yield Label("Mark as (tab to change)")
             with RadioSet(id="attendance-choice", compact=True):
                 for status, why in self.choices:

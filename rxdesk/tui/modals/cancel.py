@@ -9,6 +9,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, OptionList, Static
 
 from rxdesk.tui.modals.reason import ReasonModal
+from rxdesk.tui.text import shown
 
 COMMON_REASONS = (
     "Patient asked to cancel",
@@ -27,7 +28,7 @@ class CancelModal(ReasonModal):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="cancel-dialog"):
             yield Label("Cancel appointment", classes="dialog-title")
-            yield Static(self.summary, id="cancel-summary", classes="dialog-body", markup=False)
+            yield Static(shown(self.summary), id="cancel-summary", classes="dialog-body", markup=False)
             yield Label("Reason")
             yield Input(
                 placeholder="why it is cancelled (required)",

@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from rxdesk.tui.text import shown
+
 
 class ConfirmModal(ModalScreen[bool]):
     """Ask before doing something; `y`/`enter` confirm, `n`/`escape` decline."""
@@ -27,8 +29,8 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title", markup=False)
-            yield Static(self.message, classes="dialog-body", markup=False)
+            yield Label(shown(self.title_text), classes="dialog-title", markup=False)
+            yield Static(shown(self.message), classes="dialog-body", markup=False)
             yield Button(f"{self.confirm_label} (y)", id="yes", variant="primary")
             yield Button("No (n)", id="no")
 
@@ -68,8 +70,8 @@ class TextPromptModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title", markup=False)
-            yield Static(self.message, classes="dialog-body", markup=False)
+            yield Label(shown(self.title_text), classes="dialog-title", markup=False)
+            yield Static(shown(self.message), classes="dialog-body", markup=False)
             yield Input(placeholder=self.placeholder, password=self.password, id="answer")
             yield Static("", id="prompt-error", classes="field-error", markup=False)
             yield Static("enter confirm · escape cancel", classes="dialog-hint")
@@ -82,7 +84,7 @@ class TextPromptModal(ModalScreen[str | None]):
         value = event.value
         problem = self.check(value) if self.check else None
         if problem:
-            self.query_one("#prompt-error", Static).update(problem)
+            self.query_one("#prompt-error", Static).update(shown(problem))
             event.input.add_class("-invalid")
             return
         self.dismiss(value)

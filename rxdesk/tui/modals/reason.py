@@ -17,6 +17,7 @@ from textual.widgets import Input, Static
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Appointment
+from rxdesk.tui.text import shown
 from rxdesk.tui.work import call_service
 
 
@@ -49,7 +50,7 @@ class ReasonModal(ModalScreen[Appointment | None]):
         self._refuse(str(exc))
 
     def _refuse(self, message: str) -> None:
-        self.query_one("#reason-error", Static).update(message)
+        self.query_one("#reason-error", Static).update(shown(message))
         field = self.query_one("#reason", Input)
         field.add_class("-invalid")
         field.focus()

@@ -13,6 +13,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import ReminderRule
+from rxdesk.tui.text import shown
 from rxdesk.tui.work import call_service
 
 RECIPIENTS = [("patient", "patient"), ("doctor", "doctor"), ("admin (every admin)", "admin")]
@@ -33,7 +34,7 @@ class RuleModal(ModalScreen[Any]):
     def compose(self) -> ComposeResult:
         rule = self.rule
         with Vertical(classes="dialog", id="rule-dialog"):
-            yield Label(self.title_text, classes="dialog-title", markup=False)
+            yield Label(shown(self.title_text), classes="dialog-title", markup=False)
             yield Label("Recipient")
             yield Select(RECIPIENTS, value=rule.recipient.value if rule else "patient", allow_blank=False, id="rule-recipient")
             yield Label("Minutes before the start (1 to 43200)")
@@ -58,7 +59,7 @@ class RuleModal(ModalScreen[Any]):
         sms = self.query_one("#rule-sms", Checkbox).value
 
         def refused(exc: RxdeskError) -> None:
-            self.query_one("#rule-error", Static).update(str(exc))
+            self.query_one("#rule-error", Static).update(shown(str(exc)))
             self.query_one("#rule-minutes", Input).add_class("-invalid")
 
         call_service(self, lambda: self.save(recipient, minutes, email, sms), done=self.dismiss, failed=refused,

@@ -22,7 +22,7 @@ from rxdesk.services.doctors import WEEKDAYS, DoctorDetail, RoomChange, check_ro
 from rxdesk.services.rebooking import OpenSlot
 from rxdesk.tui.modals.confirm import TextPromptModal
 from rxdesk.tui.screens.base import DeskScreen, DetailScreen
-from rxdesk.tui.text import fields_grid, literal, plain
+from rxdesk.tui.text import fields_grid, literal, plain, shown
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -268,7 +268,7 @@ class DoctorDetailScreen(DetailScreen):
 
         def refused(exc: RxdeskError) -> None:
             event.input.add_class("-invalid")
-            self.query_one("#doctor-phone-error", Static).update(str(exc))
+            self.query_one("#doctor-phone-error", Static).update(shown(str(exc)))
 
         call_service(self, lambda: desk.doctors.set_phone(self.doctor_id, number, desk.agent),
                      done=saved, failed=refused, group="doctor-phone")

@@ -8,6 +8,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from rxdesk.tui.text import shown
+
 ADVICE = (
     "rxdesk has not changed anything. Nothing will be written until this is fixed.\n\n"
     "If a data file is damaged, the README (Data and backups) explains how to return to the\n"
@@ -25,6 +27,6 @@ class ProblemScreen(Screen):
     def compose(self) -> ComposeResult:
         with Vertical(id="problem"):
             yield Static("rxdesk cannot read its data", classes="dialog-title")
-            yield Static(self.message, id="problem-message", markup=False)
+            yield Static(shown(self.message), id="problem-message", markup=False)
             yield Static(ADVICE, classes="dialog-hint")
         yield Footer()

@@ -12,6 +12,7 @@ from rxdesk.domain.times import format_local
 from rxdesk.services.rebooking import MAX_DAYS, OpenSlot, SlotChoice
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DetailScreen
+from rxdesk.tui.text import shown
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -55,7 +56,7 @@ class RebookScreen(DetailScreen):
         self.reload()
 
     def _cannot(self, exc: RxdeskError) -> None:
-        self.query_one("#rebook-summary", Static).update(f"Cannot rebook {self.uid}: {exc}")
+        self.query_one("#rebook-summary", Static).update(shown(f"Cannot rebook {self.uid}: {exc}"))
         self.app.notify(str(exc), severity="warning", title="Not rebookable")
 
     def _show(self, choice: SlotChoice) -> None:

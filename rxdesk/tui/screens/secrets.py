@@ -20,6 +20,7 @@ from rxdesk.services.secrets import IDLE_AFTER, NewSecret, SecretRow
 from rxdesk.tui.modals.confirm import ConfirmModal, TextPromptModal
 from rxdesk.tui.modals.secret_value import REVEALED, STORE_IT_NOW, SecretValueModal
 from rxdesk.tui.screens.base import DeskScreen
+from rxdesk.tui.text import plain
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -102,7 +103,7 @@ class SecretsScreen(DeskScreen):
             used = Text(format_local(s.last_used_at, tz, weekday=False) if s.last_used_at else "never")
             if note := unused_note(row, now):
                 used.append(f" · {note}", style="bold yellow")
-            table.add_row(s.key_id, Text(s.label or "—"), format_local(s.created_at, tz, weekday=False), s.created_by,
+            table.add_row(s.key_id, plain(s.label or "—"), format_local(s.created_at, tz, weekday=False), s.created_by,
                           status, used, key=s.key_id)
         table.select_key(keep)
         active = sum(1 for r in rows if r.secret.active)

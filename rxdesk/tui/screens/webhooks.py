@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static, TabbedContent, TabPane
+from textual.widgets import Checkbox, Input, Label, Static, TabbedContent, TabPane
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Delivery, OutboxMessage, Subscription
@@ -17,7 +17,7 @@ from rxdesk.domain.times import format_local
 from rxdesk.services.webhooks import AttemptResult, DeliveryDetail, NewSubscription, parse_header_args
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DeskScreen
-from rxdesk.tui.text import fields_grid
+from rxdesk.tui.text import fields_grid, shown
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -38,6 +38,8 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
             yield Input("APPOINTMENT_CANCELLED, APPOINTMENT_REBOOKED", id="sub-events")
             yield Label("Custom headers (NAME=VALUE, separated by ;), optional")
             yield Input(placeholder="X-Shop=riverside; Authorization=Bearer …", id="sub-headers")
+            yield Checkbox("Allow loopback and private addresses (10/8, 192.168/16, 127/8 …; audited)",
+                           id="sub-private")
             yield Static("", id="sub-error", classes="field-error", markup=False)
             yield Static("enter saves · escape cancels", classes="dialog-hint")
 
@@ -50,12 +52,14 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
         url = self.query_one("#sub-url", Input).value
         events = self.query_one("#sub-events", Input).value.split(",")
         raw_headers = [h for h in self.query_one("#sub-headers", Input).value.split(";") if h.strip()]
+        private = self.query_one("#sub-private", Checkbox).value
 
         def save() -> NewSubscription:
-            return desk.webhooks.add_subscription(url, events, parse_header_args(raw_headers), desk.agent)
+            return desk.webhooks.add_subscription(url, events, parse_header_args(raw_headers), desk.agent,
+                                                  allow_private_network=private)
 
         def refused(exc: RxdeskError) -> None:
-            self.query_one("#sub-error", Static).update(str(exc))
+            self.query_one("#sub-error", Static).update(shown(str(exc)))
 
         call_service(self, save, done=self.dismiss, failed=refused, group="subscription-add")
 
@@ -104,9 +108,9 @@ class DeliveryModal(ModalScreen[None]):
             yield Label("Webhook delivery", classes="dialog-title")
             yield Static(grid)
             yield Label("Payload")
-            yield Static(body, id="delivery-payload", markup=False)
+            yield Static(shown(body), id="delivery-payload", markup=False)
             yield Label("Response (first 2,000 characters)")
-            yield Static(d.response_excerpt or "—", id="delivery-response", markup=False)
+            yield Static(shown(d.response_excerpt or "—"), id="delivery-response", markup=False)
 
 
 class WebhooksScreen(DeskScreen):
@@ -157,7 +161,8 @@ class WebhooksScreen(DeskScreen):
 
     def on_mount(self) -> None:
         columns = {
-            "subscriptions": (("id", "Id"), ("url", "URL"), ("events", "Events"), ("headers", "Headers"), ("active", "Active")),
+            "subscriptions": (("id", "Id"), ("url", "URL"), ("events", "Events"), ("headers", "Headers"), ("active", "Active"),
+                              ("private", "Private net")),
             "deliveries": (("id", "Delivery"), ("event", "Event"), ("sub", "Subscription"), ("status", "Status"),
                            ("attempts", "Attempts"), ("next", "Next attempt"), ("error", "Last error")),
             "messages": (("id", "Message"), ("channel", "Channel"), ("to", "To"), ("status", "Status"),
@@ -199,7 +204,8 @@ class WebhooksScreen(DeskScreen):
         local = lambda v: format_local(v, tz) if v else ""  # noqa: E731
         # Every event type starts with APPOINTMENT_: the rest is what tells them apart.
         self._fill("subscriptions", [(s.id, [s.id, s.url, ", ".join(e.value.removeprefix("APPOINTMENT_") for e in s.events),
-                                             ", ".join(sorted(s.headers)), "yes" if s.active else "no"]) for s in subs])
+                                             ", ".join(sorted(s.headers)), "yes" if s.active else "no",
+                                             "yes" if s.allow_private_network else "no"]) for s in subs])
         self._fill("deliveries", [(d.id, [d.id, d.event_type.value.removeprefix("APPOINTMENT_"), d.subscription_id, d.status.value, str(d.attempts),
                                           local(d.next_attempt_at), d.last_error]) for d in deliveries.items])
         self._fill("messages", [(m.id, [m.id, m.channel.value, m.to, m.status.value, local(m.created_at),

@@ -1,0 +1,43 @@
+"""Text from data or from outside, made safe to write to a terminal.
+
+A name, an email address, a URL or a receiver's answer may carry control characters: an
+escape sequence would move the cursor, retitle the window or (OSC 52) write the agent's
+clipboard; a bidirectional override would show text in another order than it is stored
+("Trojan Source"). Every output that shows such text passes it through `terminal_safe`, which
+writes each of these characters as a visible escape (`\\x1b`, `\\u202e`) instead.
+
+Input fields refuse them in the first place (`has_control`); this is the second line, for
+what is already stored or comes from a partner's server.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls, DEL, C1 controls, and the bidirectional embeddings, overrides and isolates.
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_UNSAFE_KEEP_LINES = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI}]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str, *, lines: bool = False) -> str:
+    """`text` with every control character and bidi override written as a visible escape.
+
+    With `lines`, newlines are kept (for multi-line blocks such as a receiver's answer);
+    everything else, a carriage return included, is escaped.
+    """
+    pattern = _UNSAFE_KEEP_LINES if lines else _UNSAFE
+    if pattern.search(text) is None:  # the common case: nothing to copy
+        return text
+    return pattern.sub(_escape, text)
+
+
+def has_control(text: str) -> bool:
+    """True when `text` holds a character input fields refuse: a control character (a
+    newline or tab included) or a bidirectional override."""
+    return _UNSAFE.search(text) is not None

@@ -1,0 +1,89 @@
+"""A queued email or SMS is checked again right before it is sent: one that waited for a
+retry is never sent for an appointment that was cancelled meanwhile or has started.
+
+(A message queued while SMTP was down, retried after the cancel, told patient and doctor to
+"Join the video call" for a cancelled appointment; a failed email went out after the start.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rxdesk.domain.models import MessageStatus
+from rxdesk.services import Desk
+from rxdesk.worker.tick import Maintenance
+from tests.helpers import make_appointment
+from tests.receiver import Receiver
+from tests.unit.test_notify import Relay, free_port, start
+from tests.unit.test_worker import only_rule
+
+
+def smtp_desk(clinic: Desk, settings, port: int) -> Desk:  # type: ignore[no-untyped-def]
+    return Desk(clinic.store, clinic.clock, settings.with_overrides(smtp_url=f"smtp://127.0.0.1:{port}"))
+
+
+def reminder_row(desk: Desk, uid: str):  # type: ignore[no-untyped-def]
+    (row,) = desk.store.read().reminders_sent.for_appointment(uid)
+    return row
+
+
+def test_an_email_that_waited_for_smtp_is_not_sent_after_the_cancel(clinic: Desk, settings, now, clock) -> None:  # type: ignore[no-untyped-def]
+    port = free_port("127.0.0.1")  # nothing listens there yet: the SMTP server is down
+    desk = smtp_desk(clinic, settings, port)
+    only_rule(desk, "gp-consult", "patient", 120, email=True)
+    appt = make_appointment(desk, start=now + dt.timedelta(minutes=90))
+    first = Maintenance(desk).tick()
+    assert first.reminders == 1 and first.messages_sent == 0
+    (message,) = desk.webhooks.list_messages().items
+    assert message.status is MessageStatus.pending and "cannot reach" in message.last_error
+
+    desk.appointments.cancel_appointment(appt.uid, "patient called", "ops")
+    relay = Relay()
+    server, _ = start(relay, "127.0.0.1", port=port)  # the server is back
+    try:
+        clock.set(now + dt.timedelta(minutes=1))
+        retry = Maintenance(desk).tick()
+    finally:
+        server.stop()
+    assert relay.messages == [] and retry.messages_sent == 0 and retry.messages_skipped == 1
+    (message,) = desk.webhooks.list_messages().items
+    assert message.status is MessageStatus.skipped and message.last_error == "skipped: appointment cancelled"
+    assert reminder_row(desk, appt.uid).email_status == "skipped: appointment cancelled"
+    clock.set(now + dt.timedelta(minutes=10))
+    assert Maintenance(desk).tick().messages_skipped == 0  # recorded once, never retried
+
+
+def test_an_email_that_failed_before_the_start_is_not_sent_after_it(clinic: Desk, settings, now, clock) -> None:  # type: ignore[no-untyped-def]
+    port = free_port("127.0.0.1")
+    desk = smtp_desk(clinic, settings, port)
+    only_rule(desk, "gp-consult", "patient", 10, email=True)
+    appt = make_appointment(desk, start=now + dt.timedelta(minutes=5))
+    assert Maintenance(desk).tick().reminders == 1  # its email fails: the server is down
+    relay = Relay()
+    server, _ = start(relay, "127.0.0.1", port=port)
+    try:
+        clock.set(now + dt.timedelta(minutes=6))  # the retry comes after the start
+        late = Maintenance(desk).tick()
+    finally:
+        server.stop()
+    assert relay.messages == [] and late.messages_skipped == 1
+    (message,) = desk.webhooks.list_messages().items
+    assert message.status is MessageStatus.skipped and message.last_error == "skipped: appointment started"
+    assert reminder_row(desk, appt.uid).email_status == "skipped: appointment started"
+
+
+def test_an_sms_queued_before_a_cancel_is_not_sent(clinic: Desk, settings, now, clock) -> None:  # type: ignore[no-untyped-def]
+    gateway = Receiver(default=(503, {}))  # the gateway is down at first
+    try:
+        desk = Desk(clinic.store, clinic.clock, settings.with_overrides(sms_url=gateway.url + "/sms"))
+        only_rule(desk, "gp-consult", "doctor", 60, sms=True)
+        appt = make_appointment(desk, start=now + dt.timedelta(minutes=45))
+        Maintenance(desk).tick()
+        assert len(gateway.received) == 1
+        desk.appointments.cancel_appointment(appt.uid, "doctor ill", "ops")
+        gateway.default = (200, {})
+        clock.set(now + dt.timedelta(minutes=1))
+        Maintenance(desk).tick()
+    finally:
+        gateway.close()
+    assert len(gateway.received) == 1  # the retry never went out
+    assert reminder_row(desk, appt.uid).sms_status == "skipped: appointment cancelled"
