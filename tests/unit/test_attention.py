@@ -17,7 +17,7 @@ from rxdesk.services.attention import AttentionKind
 from rxdesk.worker.tick import Maintenance
 from tests.helpers import make_appointment
 from tests.receiver import Receiver
-from tests.unit.test_worker import only_rule
+from tests.unit.test_worker import only_rule, subscribe
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def test_a_hold_about_to_lapse(ticked: Desk, clock, now) -> None:  # type: ignor
 
 
 def test_deliveries_failing_for_an_hour_and_dead_ones(ticked: Desk, receiver, clock, now) -> None:  # type: ignore[no-untyped-def]
-    sub = ticked.webhooks.add_subscription(receiver.url + "/hook", ["APPOINTMENT_CANCELLED"], {}, "tester").subscription
+    sub = subscribe(ticked, receiver, "APPOINTMENT_CANCELLED").subscription
     receiver.default = (503, {})
     appt = make_appointment(ticked, start=now + timedelta(days=2))
     ticked.appointments.cancel_appointment(appt.uid, "patient asked", "alice")
