@@ -59,6 +59,9 @@ def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -
         figures["cli_cancel"]["naive_runs"] = naive_runs
 
     figures.update(worker_figures(built, work, runs=runs, naive=naive, log=log))
+    from bench import badday_probe
+
+    figures.update(badday_probe.measure(built, work, runs=runs, log=log))
     figures.update(app_figures(data, work, runs=runs, uids=uids, log=log))
     return figures
 

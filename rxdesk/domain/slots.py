@@ -9,7 +9,7 @@ skipped, an ambiguous one takes its first occurrence (fold=0).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -55,11 +55,28 @@ def local_to_utc(day: date, minute_of_day: int, tz_name: str) -> datetime | None
 
 
 def window_starts(
-    window: AvailabilityWindow, day: date, duration_minutes: int, tz_name: str
+    window: AvailabilityWindow, day: date, duration_minutes: int, tz_name: str,
+    after: datetime | None = None, before: datetime | None = None,
 ) -> Iterator[datetime]:
-    """UTC starts of the slots one window offers on one local day."""
+    """UTC starts of the slots one window offers on one local day; with `after`/`before`, at
+    least those starting in [after, before) (a caller still filters: a window that a clock
+    change crosses is walked whole)."""
     start, end = _minutes(window.start), _minutes(window.end)
     minute = start
+    first = local_to_utc(day, start, tz_name)
+    last = local_to_utc(day, end, tz_name)
+    if first is not None and last is not None and last - first == timedelta(minutes=end - start):
+        # No clock change inside the window: each start is the window's start plus its minutes,
+        # and the slots outside [after, before) need not be made at all.
+        if after is not None and after > first:
+            minute += -(-(after - first) // timedelta(minutes=duration_minutes)) * duration_minutes
+        while minute + duration_minutes <= end:
+            utc = first + timedelta(minutes=minute - start)
+            if before is not None and utc >= before:
+                return
+            yield utc
+            minute += duration_minutes
+        return
     while minute + duration_minutes <= end:
         utc = local_to_utc(day, minute, tz_name)
         if utc is not None:
@@ -85,7 +102,7 @@ def candidate_slots(
     last = end.astimezone(tz).date() + timedelta(days=1)
     while day <= last:
         for window in by_weekday.get(day.weekday(), ()):
-            for utc in window_starts(window, day, duration_minutes, doctor.timezone):
+            for utc in window_starts(window, day, duration_minutes, doctor.timezone, start, end):
                 if start <= utc < end:
                     yield Slot(utc, utc + duration, doctor.id)
         day += timedelta(days=1)
@@ -207,33 +224,3 @@ class Taken:
 
     def count(self, doctor_id: str) -> int:
         return len(self._by_doctor.get(doctor_id, ()))
-
-
-def _start(slot: Slot) -> datetime:
-    return slot.starts_at
-
-
-def nearest(slots: Sequence[Slot], target: datetime, usable: Callable[[Slot], bool]) -> Slot | None:
-    """The usable slot whose start is closest to `target` (`slots` ordered by start); of two
-    as close, the later one, and of slots with the same start, the first in `slots`."""
-    later = bisect_left(slots, target, key=_start)
-    earlier = later - 1
-    while later < len(slots) or earlier >= 0:
-        after = slots[later].starts_at - target if later < len(slots) else None
-        before = target - slots[earlier].starts_at if earlier >= 0 else None
-        if after is not None and (before is None or after <= before):
-            start = slots[later].starts_at
-            while later < len(slots) and slots[later].starts_at == start:
-                if usable(slots[later]):
-                    return slots[later]
-                later += 1
-        else:
-            start = slots[earlier].starts_at
-            first = earlier
-            while first > 0 and slots[first - 1].starts_at == start:
-                first -= 1
-            for index in range(first, earlier + 1):
-                if usable(slots[index]):
-                    return slots[index]
-            earlier = first - 1
-    return None

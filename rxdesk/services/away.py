@@ -22,9 +22,9 @@ changed in between; then the run says how its plan differs from the one that was
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from rxdesk.domain import lifecycle
@@ -37,12 +37,12 @@ from rxdesk.domain.models import (
     RebookingMode,
 )
 from rxdesk.domain.queries import AppointmentQuery
-from rxdesk.domain.slots import Slot, Taken, nearest, overlaps
+from rxdesk.domain.slots import Slot, Taken, overlaps
 from rxdesk.domain.times import format_local, format_utc, local_day_bounds, parse_instant, to_utc, zone
 from rxdesk.services.appointments import cancel
 from rxdesk.services.availability import open_slots
 from rxdesk.services.base import Service, admin_actor, record
-from rxdesk.services.rebooking import move
+from rxdesk.services.rebooking import check_move, write_move
 from rxdesk.store.tinystore import TinyView
 
 # How far past the range a move may go: further than this, the patient is better asked.
@@ -213,42 +213,71 @@ def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: 
 
 
 class _Slots:
-    """Free slots per (doctor, type) from now to the horizon, computed once per plan, with the
-    lookups a plan makes for every appointment kept beside them."""
+    """Free slots per doctor, type and (UTC) day from now to the horizon, each computed once
+    per plan and only when asked for: most appointments find their place within a day of
+    their start."""
 
     def __init__(self, view: TinyView, now: datetime, until: datetime) -> None:
         self.view = view
         self.now = now
         self.until = until
-        self._cache: dict[tuple[str, str], list[Slot]] = {}
-        self._by_start: dict[tuple[str, str], dict[datetime, Slot]] = {}
-        self._pools: dict[tuple[str, str], list[Slot]] = {}
+        self.first_day = now.date()
+        self.last_day = until.date()
+        self._days: dict[tuple[str, str, date], list[Slot]] = {}
+        self._starts: dict[tuple[str, str, date], dict[datetime, Slot]] = {}
 
-    def of(self, doctor: Doctor, appt_type: AppointmentType) -> list[Slot]:
-        key = (doctor.id, appt_type.key)
-        if key not in self._cache:
-            self._cache[key] = open_slots(self.view, doctor, appt_type, now=self.now, start=self.now, end=self.until)
-        return self._cache[key]
+    def day(self, doctor: Doctor, appt_type: AppointmentType, day: date) -> list[Slot]:
+        key = (doctor.id, appt_type.key, day)
+        if key not in self._days:
+            found: list[Slot] = []
+            if self.first_day <= day <= self.last_day:
+                start = datetime.combine(day, time(), tzinfo=UTC)
+                end = min(start + timedelta(days=1), self.until)
+                found = open_slots(self.view, doctor, appt_type, now=self.now, start=max(start, self.now), end=end)
+            self._days[key] = found
+        return self._days[key]
 
     def at(self, doctor: Doctor, appt_type: AppointmentType, start: datetime) -> Slot | None:
-        key = (doctor.id, appt_type.key)
-        if key not in self._by_start:
-            self._by_start[key] = {s.starts_at: s for s in self.of(doctor, appt_type)}
-        return self._by_start[key].get(start)
+        key = (doctor.id, appt_type.key, start.date())
+        if key not in self._starts:
+            self._starts[key] = {s.starts_at: s for s in self.day(doctor, appt_type, start.date())}
+        return self._starts[key].get(start)
 
-    def pool(self, appt_type: AppointmentType, away: Doctor, others: list[Doctor], starts_from: datetime,
-             starts_before: datetime) -> list[Slot]:
-        """Every slot of the type's doctors by start: the away doctor's outside the range
-        (first at a shared start), then the others' in their order."""
-        key = (away.id, appt_type.key)
-        if key not in self._pools:
-            pool = [s for s in self.of(away, appt_type)
-                    if not overlaps(s.starts_at, s.ends_at, starts_from, starts_before)]
-            for other in others:
-                pool.extend(self.of(other, appt_type))
-            pool.sort(key=lambda s: s.starts_at)  # stable: keeps that order at a shared start
-            self._pools[key] = pool
-        return self._pools[key]
+    def first_after(self, doctor: Doctor, appt_type: AppointmentType, after: datetime,
+                    usable: Callable[[Slot], bool]) -> Slot | None:
+        """The doctor's first usable slot starting at or after `after`."""
+        day = after.date()
+        while day <= self.last_day:
+            for slot in self.day(doctor, appt_type, day):
+                if slot.starts_at >= after and usable(slot):
+                    return slot
+            day += timedelta(days=1)
+        return None
+
+    def nearest(self, appt_type: AppointmentType, doctors: list[Doctor], target: datetime,
+                usable: Callable[[Slot], bool]) -> Slot | None:
+        """The usable slot of `doctors` whose start is nearest to `target`: of two as near, the
+        later; of slots with one start, the first doctor's. Looks a day further each way until
+        nothing further can be nearer."""
+        best: Slot | None = None
+        best_gap = timedelta.max
+        middle = target.date()
+        reach = 0
+        while True:
+            days = [middle] if reach == 0 else [middle - timedelta(days=reach), middle + timedelta(days=reach)]
+            for day in days:
+                for doctor in doctors:
+                    for slot in self.day(doctor, appt_type, day):
+                        gap = abs(slot.starts_at - target)
+                        nearer = gap < best_gap or (gap == best_gap and best is not None and slot.starts_at > best.starts_at)
+                        if nearer and usable(slot):
+                            best, best_gap = slot, gap
+            # A slot `reach + 1` days away starts at least `reach` days from the target.
+            if best is not None and best_gap <= timedelta(days=reach):
+                return best
+            if middle - timedelta(days=reach) <= self.first_day and middle + timedelta(days=reach) >= self.last_day:
+                return best
+            reach += 1
 
 
 def compute_plan(view: TinyView, doctor: Doctor, starts_from: datetime, starts_before: datetime, reason: str, *,
@@ -294,9 +323,7 @@ def _place(appt: Appointment, appt_type: AppointmentType, away: Doctor, doctors:
         return not taken.overlaps(slot.doctor_id, slot.starts_at, slot.ends_at)
 
     if appt_type.rebooking_mode is RebookingMode.same_doctor:
-        own = slots.of(away, appt_type)
-        first = bisect_left(own, starts_before, key=lambda s: s.starts_at)
-        found = next((s for s in own[first:] if free(s)), None)
+        found = slots.first_after(away, appt_type, starts_before, free)
         if found is None:
             return None, f"{away.name} has no free slot within {HORIZON_DAYS} days after the range"
         return found, "first free slot after the range"
@@ -306,7 +333,13 @@ def _place(appt: Appointment, appt_type: AppointmentType, away: Doctor, doctors:
         same = slots.at(other, appt_type, appt.starts_at)
         if same is not None and free(same):
             return same, "same time"
-    found = nearest(slots.pool(appt_type, away, others, starts_from, starts_before), appt.starts_at, free)
+
+    def usable(slot: Slot) -> bool:
+        # The away doctor only outside the range.
+        outside = slot.doctor_id != away.id or not overlaps(slot.starts_at, slot.ends_at, starts_from, starts_before)
+        return outside and free(slot)
+
+    found = slots.nearest(appt_type, [away, *others], appt.starts_at, usable)
     if found is None:
         if not others:
             return None, (f"no other doctor offers {appt_type.name} and {away.name} has no free slot "
@@ -373,16 +406,29 @@ class AwayService(Service):
         types = {t.key: t for t in view.types.all()}
         doctors = {d.id: d for d in view.doctors.all()}
         why = f"{plan.doctor.name} is away: {plan.reason}"
-        items = []
+        # Every read first (each move checked as a rebook is), then every write: the plan was
+        # computed in this write, and its moves never overlap one another.
+        checked = []
         for item in plan.items:
             appt = view.appointments.require(item.uid)
+            lapsed: list[Appointment] = []
+            if item.action == "move":
+                assert item.doctor_id is not None and item.starts_at is not None
+                lapsed = check_move(view, appt, types[appt.type_key], doctors[item.doctor_id], item.starts_at, now,
+                                    zone=plan.zone)
+            checked.append((item, appt, lapsed))
+        expired: set[str] = set()  # a lapsed hold under two moves is expired once
+        items = []
+        for item, appt, lapsed in checked:
             if item.action == "cancel":
                 cancel(view, appt, plan.reason, actor, now)
                 items.append(item)
                 continue
             assert item.doctor_id is not None and item.starts_at is not None
-            new = move(view, appt, types[appt.type_key], doctors[item.doctor_id], item.starts_at, now, actor,
-                       zone=plan.zone, why=why)
+            lapsed = [hold for hold in lapsed if hold.uid not in expired]
+            expired.update(hold.uid for hold in lapsed)
+            new = write_move(view, appt, types[appt.type_key], doctors[item.doctor_id], item.starts_at, now, actor,
+                             lapsed=lapsed, why=why)
             items.append(replace(item, new_uid=new.uid))
         done = replace(plan, items=items, done=True)
         record(view, at=now, actor=actor, action="doctor.away", target=f"doctor:{plan.doctor.id}", details={

@@ -32,7 +32,7 @@ from rxdesk.domain.times import format_utc, to_utc
 from rxdesk.services.availability import busy_intervals, check_offered, open_slots
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import publish
-from rxdesk.services.lifecycle import expire_lapsed_holds
+from rxdesk.services.lifecycle import expire_lapsed, lapsed_holds
 from rxdesk.store.tinystore import TinyView
 
 MAX_DAYS = 90
@@ -157,16 +157,24 @@ class RebookingService(Service):
         return result
 
 
-def move(view: TinyView, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
-         now: datetime, actor: str, *, zone: str, why: str = "") -> Appointment:
-    """The rebook itself, inside the caller's write: `start` must be a slot the generator
-    offers `doctor` now; makes the linked new appointment (the original's status, the new
-    doctor's room), cancels a held or confirmed original with a reason naming the new uid (and
-    `why`, when the move has one beyond the patient's wish), and writes APPOINTMENT_REBOOKED and
-    the audit entries. The caller has checked that the appointment may move to this doctor."""
+def check_move(view: TinyView, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
+               now: datetime, *, zone: str) -> list[Appointment]:
+    """The reads of a rebook: `start` must be a slot the generator offers `doctor` now (the
+    appointment's own time counts as free). Returns the lapsed holds lying there, which the
+    move writes down as expired. The caller has checked that the appointment may move to this
+    doctor."""
     if doctor.id == appt.doctor_id and start == appt.starts_at:
         raise Refused(f"appointment {appt.uid} is already at that time with {doctor.name}")
     check_offered(view, doctor, appt_type, start, now, zone=zone, ignore_uid=appt.uid)
+    return lapsed_holds(view, doctor.id, start, start + timedelta(minutes=appt_type.duration_minutes), now)
+
+
+def write_move(view: TinyView, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
+               now: datetime, actor: str, *, lapsed: list[Appointment], why: str = "") -> Appointment:
+    """The writes of a rebook, after `check_move`: the linked new appointment (the original's
+    status, the new doctor's room), a held or confirmed original cancelled with a reason naming
+    the new uid (and `why`, when the move has one beyond the patient's wish), the `lapsed` holds
+    expired, APPOINTMENT_REBOOKED and the audit entries."""
     new = lifecycle.new_appointment(
         uid=new_appointment_uid(start), patient_id=appt.patient_id, doctor=doctor, appt_type=appt_type,
         starts_at=start, now=now, status=lifecycle.rebooked_status(appt), previous_uid=appt.uid,
@@ -179,7 +187,7 @@ def move(view: TinyView, appt: Appointment, appt_type: AppointmentType, doctor: 
             reason = f"{reason}: {why}"[:lifecycle.REASON_MAX]
         previous = lifecycle.admin_cancel(appt, reason, actor.split(":", 1)[1], now)
         view.appointments.put(previous)
-    expire_lapsed_holds(view, doctor.id, new.starts_at, new.ends_at, now, actor)
+    expire_lapsed(view, lapsed, now, actor)
     view.appointments.put(new)
     view.appointments.link_successor(appt.uid, new.uid)
     publish(view, EventType.APPOINTMENT_REBOOKED, {"appointment": new.to_json(), "previous": previous.to_json()}, now)
@@ -191,3 +199,10 @@ def move(view: TinyView, appt: Appointment, appt_type: AppointmentType, doctor: 
     record(view, at=now, actor=actor, action="appointment.rebooked_from", target=appointment_target(new.uid),
            details=details)
     return new
+
+
+def move(view: TinyView, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
+         now: datetime, actor: str, *, zone: str) -> Appointment:
+    """A rebook inside the caller's write: `check_move`, then `write_move`."""
+    lapsed = check_move(view, appt, appt_type, doctor, start, now, zone=zone)
+    return write_move(view, appt, appt_type, doctor, start, now, actor, lapsed=lapsed)

@@ -73,7 +73,7 @@ async def test_the_plan_follows_the_fields_and_nothing_runs_without_a_reason(cli
         assert any(n.title == "No reason" for n in app._notifications)
         shown = screen.plans
         screen.query_one("#away-to").value = "+2d"
-        await wait_for(pilot, lambda: screen.plans > shown, "the plan for three days")
+        await wait_for(pilot, lambda: screen.plans > shown and not screen.planning, "the plan for three days")
         assert len(rows(screen)) == 2
         await pilot.click("#away-rebook")
         await wait_for(pilot, lambda: screen.plans > shown + 1, "the plan without rebooking")
@@ -93,10 +93,14 @@ async def test_a_booking_after_the_plan_was_shown_is_planned_around_and_said(cli
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_away(pilot)
+        shown = screen.plans
+        await pilot.press(*"sick")
+        await wait_for(pilot, lambda: screen.plans > shown and not screen.planning, "the plan after typing")
         assert rows(screen)[0][2] == "Dr Emi Sato, Mon 2026-11-23 14:00"
+        # Another process books Dr Sato then, after the plan was shown.
         other = Desk(TinyStore(data_dir), FixedClock(AT_7_40), clinic.settings)
         make_appointment(other, start=MON.replace(hour=13), doctor_id="dr-sato", patient_id="pat-003")
-        await pilot.press(*"sick", "enter")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
         await pilot.press("y")
         await wait_for(pilot, lambda: any(n.title == "Plan changed" for n in app._notifications), "the warning")

@@ -15,6 +15,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.suggester import SuggestFromList
+from textual.timer import Timer
+from textual.worker import Worker
 from textual.widgets import Checkbox, Input, Label, Static
 
 from rxdesk.domain.errors import RxdeskError
@@ -52,6 +54,8 @@ class AwayScreen(DetailScreen):
         self.problem: str | None = "type a reason"
         self.busy = False
         self.plans = 0  # plans shown (tests wait on it)
+        self._timer: Timer | None = None
+        self._worker: Worker[None] | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"{self.doctor_name}: every held or confirmed appointment starting in the range is moved "
@@ -90,16 +94,22 @@ class AwayScreen(DetailScreen):
         self._schedule()
 
     def _schedule(self) -> None:
-        timer = getattr(self, "_timer", None)
-        if timer is not None:
-            timer.stop()
+        if self._timer is not None:
+            self._timer.stop()
         self._timer = self.set_timer(PLAN_DELAY, self.reload)
+
+    @property
+    def planning(self) -> bool:
+        """A change still waits for its plan (the pause after typing, or the plan's worker)."""
+        worker = self._worker
+        return self._timer is not None or (worker is not None and not worker.is_finished)
 
     def _request(self) -> tuple[str, str, str, bool]:
         return (self.query_one("#away-from", Input).value, self.query_one("#away-to", Input).value,
                 self.query_one("#away-reason", Input).value, self.query_one("#away-rebook", Checkbox).value)
 
     def reload(self) -> None:
+        self._timer = None
         if self.busy:
             return
         desk = self.app.desk
@@ -111,7 +121,7 @@ class AwayScreen(DetailScreen):
             # The plan does not depend on the reason: show it while the reason is still empty.
             return desk.away.plan(doctor_id, start, end, reason.strip() or "(reason)", rebook=rebook)
 
-        call_service(self, compute, done=self._show, failed=self._unplannable, group="away-plan")
+        self._worker = call_service(self, compute, done=self._show, failed=self._unplannable, group="away-plan")
 
     def action_reload(self) -> None:
         self.reload()
