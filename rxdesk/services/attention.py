@@ -117,7 +117,7 @@ class AttentionService(Service):
             *self._deliveries(view, now),
             *self._messages(view, now),
             *self._skipped(view, now),
-            *self._no_mobile(view, now),
+            *self._no_mobile(view, now, zone_name),
             *self._no_windows(view, now),
         ]
         found.sort(key=_order)
@@ -226,7 +226,7 @@ class AttentionService(Service):
                 max(r.sent_at for r in rows), f"{group.value}:{recipient_id}", len(rows), command, action))
         return items
 
-    def _no_mobile(self, view: TinyView, now: datetime) -> list[AttentionItem]:
+    def _no_mobile(self, view: TinyView, now: datetime, zone_name: str) -> list[AttentionItem]:
         texting = {t.key: t for t in view.types.all() if any(
             r.recipient is RecipientGroup.doctor and r.send_sms for r in t.reminders)}
         if not texting:
@@ -247,7 +247,7 @@ class AttentionService(Service):
                 f"{doctor.name} has no mobile number: {_plural(len(upcoming), 'appointment')} in "
                 f"{UPCOMING_DAYS} days text the doctor",
                 f"SMS reminders to the doctor ({', '.join(names)}) will be skipped; next "
-                f"{format_utc(upcoming[0].starts_at)}", None, f"doctor:{doctor.id}", len(upcoming),
+                f"{format_local(upcoming[0].starts_at, zone_name)}", None, f"doctor:{doctor.id}", len(upcoming),
                 f"rxdesk doctors set-phone {doctor.id} NUMBER", "enter: the doctor's page (m edits the mobile)"))
         return items
 

@@ -186,3 +186,23 @@ def test_most_urgent_first(clinic: Desk, now) -> None:  # type: ignore[no-untype
     found = clinic.attention.items()
     assert [i.kind.value for i in found] == ["worker", "hold_lapsing", "hold_lapsing", "no_mobile", "no_windows"]
     assert found[1].title.startswith("Hold of Omar Haddad lapses in 1 minute")  # the soonest first
+
+
+def test_the_cli_lists_each_item_with_its_fix(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+    make_appointment(clinic, start=now + timedelta(days=2), doctor_id="dr-osei")
+    listed = cli("attention", "--json")
+    assert listed.code == 0, listed.err
+    assert [(i["kind"], i["target"], i["command"]) for i in listed.json()] == [
+        ("worker", "worker", "rxdesk worker"),
+        ("no_mobile", "doctor:dr-osei", "rxdesk doctors set-phone dr-osei NUMBER"),
+    ]
+    assert listed.json()[1]["since"] is None and listed.json()[1]["count"] == 1
+    assert cli("worker", "--once").code == 0  # RXDESK_NOW: the tick is recorded at that instant
+    text = cli("attention")
+    assert text.code == 0 and text.out.splitlines() == [
+        "1. Dr Kwame Osei has no mobile number: 1 appointment in 7 days text the doctor",
+        "   SMS reminders to the doctor (GP video consultation) will be skipped; next Wed 2026-11-25 09:00",
+        "   fix: rxdesk doctors set-phone dr-osei NUMBER",
+    ]
+    assert cli("doctors", "set-phone", "dr-osei", "+1 212 555 0199").code == 0
+    assert cli("attention").out == "nothing needs attention\n"
