@@ -37,7 +37,7 @@ class Slot:
 Interval = tuple[datetime, datetime]
 
 
-def _minutes(hhmm: str) -> int:
+def minute_of_day(hhmm: str) -> int:
     hours, minutes = hhmm.split(":")
     return int(hours) * 60 + int(minutes)
 
@@ -61,7 +61,7 @@ def window_starts(
     """UTC starts of the slots one window offers on one local day; with `after`/`before`, at
     least those starting in [after, before) (a caller still filters: a window that a clock
     change crosses is walked whole)."""
-    start, end = _minutes(window.start), _minutes(window.end)
+    start, end = minute_of_day(window.start), minute_of_day(window.end)
     minute = start
     first = local_to_utc(day, start, tz_name)
     last = local_to_utc(day, end, tz_name)

@@ -41,13 +41,14 @@ from rxdesk.domain.models import (
     ReminderSent,
 )
 from rxdesk.domain.queries import AppointmentQuery
-from rxdesk.domain.slots import candidate_slots
+from rxdesk.domain.slots import minute_of_day
 from rxdesk.domain.times import format_local, format_utc
 from rxdesk.services.base import Service
 from rxdesk.store.tinystore import TinyView
 
 WORKER_SILENT = timedelta(minutes=5)
 HOLD_SOON = timedelta(minutes=5)
+HOLDS_LISTED = 5  # holds listed one by one; the rest as one item
 FAILING_FOR = timedelta(hours=1)
 DEAD_RECENT = timedelta(days=1)
 UPCOMING_DAYS = 7
@@ -111,14 +112,16 @@ class AttentionService(Service):
         view = self.store.read()
         now = self.now()
         zone_name = self.org(view).timezone
+        doctors = view.doctors.all()
+        types = {t.key: t for t in view.types.all()}
         found = [
             *self._worker(now),
             *self._holds(view, now, zone_name),
             *self._deliveries(view, now),
             *self._messages(view, now),
             *self._skipped(view, now),
-            *self._no_mobile(view, now, zone_name),
-            *self._no_windows(view, now),
+            *self._no_mobile(view, now, zone_name, doctors, types),
+            *self._no_windows(doctors, types),
         ]
         found.sort(key=_order)
         return found
@@ -148,7 +151,7 @@ class AttentionService(Service):
             return []
         patients, doctors = view.patients.names(), view.doctors.names()
         items = []
-        for appt in holds:
+        for appt in holds[:HOLDS_LISTED]:
             assert appt.hold_expires_at is not None
             left = max(0, int((appt.hold_expires_at - now).total_seconds() // 60))
             items.append(AttentionItem(
@@ -158,6 +161,14 @@ class AttentionService(Service):
                 "the patient has not confirmed",
                 appt.hold_expires_at, f"appointment:{appt.uid}", 1, f"rxdesk appointments show {appt.uid}",
                 "enter: the appointment"))
+        rest = holds[HOLDS_LISTED:]
+        if rest:
+            assert rest[-1].hold_expires_at is not None
+            items.append(AttentionItem(
+                AttentionKind.hold_lapsing, f"{_plural(len(rest), 'more hold')} lapse within "
+                f"{int(HOLD_SOON.total_seconds() // 60)} minutes", "the overview lists every hold (status held)",
+                rest[-1].hold_expires_at, "holds", len(rest), "rxdesk appointments list --status held",
+                "enter: the overview"))
         return items
 
     def _deliveries(self, view: TinyView, now: datetime) -> list[AttentionItem]:
@@ -226,13 +237,14 @@ class AttentionService(Service):
                 max(r.sent_at for r in rows), f"{group.value}:{recipient_id}", len(rows), command, action))
         return items
 
-    def _no_mobile(self, view: TinyView, now: datetime, zone_name: str) -> list[AttentionItem]:
-        texting = {t.key: t for t in view.types.all() if any(
+    def _no_mobile(self, view: TinyView, now: datetime, zone_name: str, doctors: list[Doctor],
+                   types: dict[str, AppointmentType]) -> list[AttentionItem]:
+        texting = {key: t for key, t in types.items() if any(
             r.recipient is RecipientGroup.doctor and r.send_sms for r in t.reminders)}
         if not texting:
             return []
         items = []
-        for doctor in view.doctors.all():
+        for doctor in doctors:
             if doctor.mobile_phone or not texting.keys() & set(doctor.appointment_types):
                 continue
             page = view.appointments.search(AppointmentQuery(
@@ -251,22 +263,20 @@ class AttentionService(Service):
                 f"rxdesk doctors set-phone {doctor.id} NUMBER", "enter: the doctor's page (m edits the mobile)"))
         return items
 
-    def _no_windows(self, view: TinyView, now: datetime) -> list[AttentionItem]:
-        types = {t.key: t for t in view.types.all()}
-        end = now + timedelta(days=NO_SLOTS_DAYS)
+    @staticmethod
+    def _no_windows(doctors: list[Doctor], types: dict[str, AppointmentType]) -> list[AttentionItem]:
         items = []
-        for doctor in view.doctors.all():
+        for doctor in doctors:
             offered = [types[k] for k in doctor.appointment_types if k in types]
-            without = [t for t in offered if not _has_slot(doctor, t, now, end)]
+            without = [t for t in offered if not _has_window(doctor, t)]
             if not without:
                 continue
-            why = ("has no availability windows" if not doctor.availability
-                   else f"has no window long enough in the next {NO_SLOTS_DAYS} days")
+            why = "has no availability windows" if not doctor.availability else "has no window long enough"
             items.append(AttentionItem(
                 AttentionKind.no_windows,
                 f"{doctor.name} offers {', '.join(t.name for t in without)} but {why}",
-                "patients see no slots for it", None, f"doctor:{doctor.id}", len(without),
-                f"rxdesk doctors slots {doctor.id} --type {without[0].key}",
+                f"patients see no slots for it in the next {NO_SLOTS_DAYS} days", None, f"doctor:{doctor.id}",
+                len(without), f"rxdesk doctors slots {doctor.id} --type {without[0].key}",
                 "enter: the doctor's page (why no slots)"))
         return items
 
@@ -278,8 +288,9 @@ def _order(item: AttentionItem) -> tuple[int, float, str]:
     return URGENCY[item.kind], when if item.kind is AttentionKind.hold_lapsing else -when, item.title
 
 
-def _has_slot(doctor: Doctor, appt_type: AppointmentType, start: datetime, end: datetime) -> bool:
-    return next(candidate_slots(doctor, appt_type.duration_minutes, start, end), None) is not None
+def _has_window(doctor: Doctor, appt_type: AppointmentType) -> bool:
+    """Whether a weekly window can hold the type: then every four weeks have slots for it."""
+    return any(minute_of_day(w.end) - minute_of_day(w.start) >= appt_type.duration_minutes for w in doctor.availability)
 
 
 def _recipient(view: TinyView, group: RecipientGroup, recipient_id: str) -> Doctor | Patient | Admin | None:

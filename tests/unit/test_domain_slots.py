@@ -131,9 +131,9 @@ def test_diagnose_names_the_reason() -> None:
 
 def _every_start(window, day, duration, tz_name):  # type: ignore[no-untyped-def]
     """The generator's rule spelled out slot by slot: each local start converted on its own."""
-    from rxdesk.domain.slots import _minutes, local_to_utc
+    from rxdesk.domain.slots import local_to_utc, minute_of_day
 
-    minute, end = _minutes(window.start), _minutes(window.end)
+    minute, end = minute_of_day(window.start), minute_of_day(window.end)
     while minute + duration <= end:
         utc = local_to_utc(day, minute, tz_name)
         if utc is not None:

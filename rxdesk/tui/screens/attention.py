@@ -107,6 +107,8 @@ class AttentionScreen(DeskScreen):
             app.open_patient(ident)
         elif kind == "appointment":
             app.open_appointment(ident)
+        elif kind == "holds":
+            app.action_section("overview")
         elif kind == "subscription":
             app.open_webhooks("tab-deliveries")
         elif kind == "outbox":
