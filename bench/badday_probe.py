@@ -89,6 +89,7 @@ def measure(built: Built, work: Path, *, runs: int, log: Log) -> dict[str, dict[
     run_timed([*cmd, "attention"], env)
     cold = median_of([run_timed([*cmd, "attention"], env) for _ in range(runs)])
     count = len(desk.attention.items())
-    figures["attention"] = {"rxdesk": warm, "note": f"{count} items; `rxdesk attention` end to end {cold * 1000:.0f} ms"}
+    note = f"{count} items; `rxdesk attention` end to end {cold * 1000:.0f} ms"
+    figures["attention"] = {"rxdesk": warm, "note": note}
     log(f"attention {warm * 1000:.1f} ms in process, {cold:.3f} s as a command")
     return figures

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from rxdesk.commands import CommandLine, Context, add_json
 from rxdesk.domain.times import format_local
 
-
-def away(args: argparse.Namespace, ctx: Context) -> int:
+if TYPE_CHECKING:
     from rxdesk.services.away import AwayPlan
 
+
+def away(args: argparse.Namespace, ctx: Context) -> int:
     service = ctx.desk.away
     start, end = service.range(args.date_from, args.date_to)
     if args.dry_run:
@@ -30,15 +32,11 @@ def away(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         ctx.json(result.to_json())
         return 0
-    plan: AwayPlan = result.plan
-    _show(ctx, plan)
+    _show(ctx, result.plan)
     return 0
 
 
-def _show(ctx: Context, plan: object) -> None:
-    from rxdesk.services.away import AwayPlan
-
-    assert isinstance(plan, AwayPlan)
+def _show(ctx: Context, plan: AwayPlan) -> None:
     tz = plan.zone
     ctx.print(f"{plan.doctor.name} ({plan.doctor.id}) away {plan.range_text()}: {plan.reason}")
     headers = ["START", "PATIENT", "TYPE", "UID", "OUTCOME", "WHY"]
@@ -70,7 +68,8 @@ def register(cli: CommandLine) -> None:
     p.add_argument("id", metavar="ID")
     p.add_argument("--from", dest="date_from", required=True, metavar="ISO", help="start of the range")
     p.add_argument("--to", dest="date_to", required=True, metavar="ISO", help="end of the range (a day is included)")
-    p.add_argument("--reason", required=True, metavar="TEXT", help="why (1-500 characters); stored on each cancellation")
+    p.add_argument("--reason", required=True, metavar="TEXT",
+                   help="why (1-500 characters); stored on each cancellation")
     p.add_argument("--rebook", action="store_true", help="move each appointment where its type allows")
     p.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     p.add_argument("--expect", metavar="PLAN", help="the plan id a dry run printed: say so if the plan has changed")

@@ -78,9 +78,9 @@ def window_starts(
             minute += duration_minutes
         return
     while minute + duration_minutes <= end:
-        utc = local_to_utc(day, minute, tz_name)
-        if utc is not None:
-            yield utc
+        converted = local_to_utc(day, minute, tz_name)
+        if converted is not None:
+            yield converted
         minute += duration_minutes
 
 

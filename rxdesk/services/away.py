@@ -130,7 +130,8 @@ class AwayPlan:
         return sum(1 for item in self.items if item.action == "cancel")
 
     def range_text(self) -> str:
-        return f"{format_local(self.starts_from, self.zone)} – {format_local(self.starts_before, self.zone)} ({self.zone})"
+        start, end = format_local(self.starts_from, self.zone), format_local(self.starts_before, self.zone)
+        return f"{start} – {end} ({self.zone})"
 
     def summary(self) -> str:
         """One line: `3 moved, 1 cancelled` (or what a dry run would do)."""
@@ -269,7 +270,8 @@ class _Slots:
                 for doctor in doctors:
                     for slot in self.day(doctor, appt_type, day):
                         gap = abs(slot.starts_at - target)
-                        nearer = gap < best_gap or (gap == best_gap and best is not None and slot.starts_at > best.starts_at)
+                        later = best is not None and slot.starts_at > best.starts_at
+                        nearer = gap < best_gap or (gap == best_gap and later)
                         if nearer and usable(slot):
                             best, best_gap = slot, gap
             # A slot `reach + 1` days away starts at least `reach` days from the target.

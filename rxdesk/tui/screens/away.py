@@ -16,8 +16,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
-from textual.worker import Worker
 from textual.widgets import Checkbox, Input, Label, Static
+from textual.worker import Worker
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.times import format_local
@@ -119,7 +119,8 @@ class AwayScreen(DetailScreen):
         def compute() -> AwayPlan:
             start, end = desk.away.range(start_text, end_text)
             # The plan does not depend on the reason: show it while the reason is still empty.
-            return desk.away.plan(doctor_id, start, end, reason.strip() or "(reason)", rebook=rebook)
+            plan: AwayPlan = desk.away.plan(doctor_id, start, end, reason.strip() or "(reason)", rebook=rebook)
+            return plan
 
         self._worker = call_service(self, compute, done=self._show, failed=self._unplannable, group="away-plan")
 
@@ -201,8 +202,9 @@ class AwayScreen(DetailScreen):
         doctor_id = self.doctor_id
 
         def run() -> AwayResult:
-            return desk.away.run(doctor_id, seen.starts_from, seen.starts_before, reason, rebook=seen.rebook,
-                                 agent=desk.agent, expected=seen)
+            result: AwayResult = desk.away.run(doctor_id, seen.starts_from, seen.starts_before, reason,
+                                               rebook=seen.rebook, agent=desk.agent, expected=seen)
+            return result
 
         call_service(self, run, done=self._done, failed=self._refused, group="away-run")
 
@@ -229,4 +231,5 @@ class AwayScreen(DetailScreen):
         self.query_one(DeskTable).focus()
 
     def _now(self) -> datetime:
-        return self.app.desk.clock.now()
+        now: datetime = self.app.desk.clock.now()
+        return now
