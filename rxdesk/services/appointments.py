@@ -291,15 +291,23 @@ class AppointmentService(Service):
         """One appointment as of now with the names an agent reads beside it, whether it can
         be cancelled and which attendance it can be marked with: what a dialog shows. Reads no
         patient records, only names."""
+        return self.summaries([uid])[0]
+
+    def summaries(self, uids: Sequence[str]) -> list[AppointmentSummary]:
+        """`summary` of several appointments (a selection), by start, from one read."""
         view = self.store.read()
         now = self.now()
-        appt = view.appointments.require(uid)
-        row = self.rows(view, [appt], now=now)[0]
-        return AppointmentSummary(
-            lifecycle.as_of(appt, now), row.patient_name, row.doctor_name, row.type_name,
-            self.org(view).timezone, lifecycle.why_not_cancellable(appt, now),
-            tuple((status, lifecycle.why_not_markable(appt, status, now)) for status in lifecycle.ATTENDANCE),
-        )
+        zone_name = self.org(view).timezone
+        appts = sorted((view.appointments.require(uid) for uid in dict.fromkeys(uids)),
+                       key=lambda a: (a.starts_at, a.uid))
+        return [
+            AppointmentSummary(
+                lifecycle.as_of(appt, now), row.patient_name, row.doctor_name, row.type_name, zone_name,
+                lifecycle.why_not_cancellable(appt, now),
+                tuple((status, lifecycle.why_not_markable(appt, status, now)) for status in lifecycle.ATTENDANCE),
+            )
+            for appt, row in zip(appts, self.rows(view, appts, now=now), strict=True)
+        ]
 
     def why_not_cancellable(self, uid: str) -> str | None:
         return lifecycle.why_not_cancellable(self.get(uid), self.now())

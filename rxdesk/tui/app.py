@@ -32,6 +32,7 @@ from rxdesk.services import Desk
 from rxdesk.services.appointments import AppointmentSummary
 from rxdesk.tui.modals.attendance import AttendanceModal
 from rxdesk.tui.modals.cancel import CancelModal
+from rxdesk.tui.modals.cancel_selection import CancelSelectionModal
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.attention import LOOK_AGAIN, AttentionScreen
 from rxdesk.tui.screens.away import AwayScreen
@@ -289,6 +290,29 @@ class RxdeskApp(App[int]):
                               lambda done: f"Cancelled {text.splitlines()[0]} · reason: {done.cancel_reason}")
 
         call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
+
+    def start_cancel_selection(self, uids: list[str], *,
+                               on_done: Callable[[list[Appointment]], Any] | None = None) -> None:
+        """`c` with rows selected: list them, ask one reason, cancel them all in one write; or
+        say which of them cannot be cancelled (nothing is, then)."""
+
+        def opened(summaries: list[AppointmentSummary]) -> None:
+            refused = [s for s in summaries if s.cancellable]
+            if refused:
+                more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+                self.notify(f"{refused[0].cancellable}{more}: unselect it with space, then c again",
+                            severity="warning", title=f"None of the {len(summaries)} was cancelled")
+                return
+
+            def finished(done: list[Appointment] | None) -> None:
+                if done:
+                    self.note_own_write()
+                    self.notify(f"Cancelled {len(done)} appointment{'' if len(done) == 1 else 's'} · reason: "
+                                f"{done[0].cancel_reason}", title="Appointments cancelled")
+
+            self.push_screen(CancelSelectionModal(summaries, on_saved=on_done), finished)
+
+        call_service(self, lambda: self.desk.appointments.summaries(uids), done=opened, group="cancel-open")
 
     def start_attendance(self, uid: str, *, on_done: Callable[[Appointment], Any] | None = None) -> None:
         """`n`: explain why not, or ask no_show/completed and the reason, and mark it."""
