@@ -83,12 +83,14 @@ def byte_compile() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="A,B,C", help="comma-separated data sets (A, B, C)")
     parser.add_argument("--runs", type=int, default=5, help="runs per figure; the median is reported")
     parser.add_argument("--smoke", action="store_true", help="10k appointments, one run, no naive baseline by default")
     parser.add_argument("--naive", choices=["yes", "no"], default=None, help="measure the naive baseline too")
-    parser.add_argument("--out", default=None, help="where to write the report (default BENCHMARKS.md; with --smoke a temp file)")
+    parser.add_argument("--out", default=None,
+                        help="where to write the report (default BENCHMARKS.md; with --smoke a temp file)")
     parser.add_argument("--data", default=str(ROOT), help="where data sets are built and kept")
     args = parser.parse_args(argv)
 
@@ -112,13 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         built = build(spec, Path(args.data))
         print(f"[{spec.name}] {built.stats}", flush=True)
         work = Path(tempfile.mkdtemp(prefix=f"rxdesk-bench-{spec.name}-"))
-        figures = probes.measure_all(built, work, runs=runs, naive=naive, log=lambda m: print(f"[{spec.name}] {m}", flush=True))
+        figures = probes.measure_all(built, work, runs=runs, naive=naive,
+                                     log=lambda m: print(f"[{spec.name}] {m}", flush=True))  # noqa: B023 - used here
         results[spec.name] = {"spec": spec, "stats": built.stats, "figures": figures}
     speeds.append(cpu_reference())
     extra: dict[str, object] = {"cpu_reference_ms": speeds}
     if not args.smoke and "C" in results:
         extra["demo_1m_seconds"] = results["C"]["stats"]["demo_seconds"]
-    text = render(results, machine=machine(), date=datetime.now().strftime("%Y-%m-%d"), runs=runs, extra=extra, smoke=args.smoke)
+    text = render(results, machine=machine(), date=datetime.now().strftime("%Y-%m-%d"), runs=runs, extra=extra,
+                  smoke=args.smoke)
     out.write_text(text)
     print(text)
     print(f"wrote {out} in {time.perf_counter() - started:.0f} s")

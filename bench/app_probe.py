@@ -110,7 +110,7 @@ async def probe(data_dir: Path, started: float) -> dict[str, float]:
             before = screen.loads
             began = time.perf_counter()
             field.value = value
-            await wait_for(lambda: screen.loads > before, pilot)
+            await wait_for(lambda: screen.loads > before, pilot)  # noqa: B023 - awaited here
             timings.append(time.perf_counter() - began)
         figures["app_filter"] = median(timings)
         table.focus()
@@ -133,7 +133,7 @@ async def probe(data_dir: Path, started: float) -> dict[str, float]:
 
         # One maintenance tick inside the app, as the in-app worker runs it.
         try:
-            from rxdesk.worker.tick import Maintenance  # noqa: F401
+            from rxdesk.services.maintenance import MaintenanceService  # noqa: F401
         except ImportError:
             pass
         else:

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rxdesk.config import Settings
 from rxdesk.domain.clock import FixedClock
-from rxdesk.services.demo import DemoService
+from rxdesk.services import Desk
+from rxdesk.services.webhooks import FANOUT_CURSOR
 from rxdesk.store import TinyStore
-from rxdesk.store.tinystore import EVENTS_PER_SEGMENT, EVENTS_PREFIX, event_id
 
 # Every figure is taken at this instant (RXDESK_NOW): data sets are the same on every run.
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -82,23 +83,19 @@ def build(spec: Spec, root: Path = ROOT, *, fresh: bool = False) -> Built:
     base.mkdir(parents=True)
     started = time.perf_counter()
     store = TinyStore(base / "rxdesk")
-    demo = DemoService(store, FixedClock(NOW)).build(
+    desk = Desk(store, FixedClock(NOW), Settings(data_dir=base / "rxdesk", agent="bench"))
+    demo = desk.demo.build(
         spec.appointments, agent="bench", seed=spec.seed, doctors=spec.doctors, upcoming=spec.upcoming
     )
     demo_seconds = time.perf_counter() - started
 
     events = _history_events(demo.appointments)
-    with store.engine.transaction() as tx:
-        seq = tx.counter("events")
-        for at, kind, doc in events:
-            seq += 1
-            key = event_id(seq)
-            tx.writable_table(f"{EVENTS_PREFIX}{seq // EVENTS_PER_SEGMENT:06d}", "events")[key] = {
-                "id": key, "type": kind, "created_at": at, "data": {"appointment": doc},
-            }
-        tx._counters["events"] = seq
+    with store.write() as view:
+        view.bulk.add_events(
+            [{"type": kind, "created_at": at, "data": {"appointment": doc}} for at, kind, doc in events]
+        )
         # The history's events were delivered long ago: the worker starts after them.
-        tx._counters["webhooks.cursor"] = seq
+        view.cursors.set(FANOUT_CURSOR, view.events.last_seq())
 
     _write_naive(base / "naive.json", store, demo, events)
     stats = {

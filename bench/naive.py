@@ -35,7 +35,8 @@ def cancel(path: str, uid: str, reason: str) -> None:
         {"id": f"evt_{uid}", "type": "APPOINTMENT_CANCELLED", "created_at": NOW_TEXT, "data": {"appointment": doc}}
     )
     db.table("audit").insert(  # write 3
-        {"at": NOW_TEXT, "actor": "admin:bench", "action": "appointment.cancel", "target": f"appointment:{uid}", "details": {"reason": reason}}
+        {"at": NOW_TEXT, "actor": "admin:bench", "action": "appointment.cancel", "target": f"appointment:{uid}",
+         "details": {"reason": reason}}
     )
 
 
@@ -47,7 +48,8 @@ def list_default(path: str) -> list[dict]:
     doctors = {d["id"]: d["name"] for d in db.table("doctors").all()}
     patients = {p["id"]: p["name"] for p in db.table("patients").all()}
     out = [
-        f"{r['starts_at']}  {doctors.get(r['doctor_id'], '')}  {patients.get(r['patient_id'], '')}  {r['type_key']}  {r['status']}  {r['uid']}"
+        f"{r['starts_at']}  {doctors.get(r['doctor_id'], '')}  {patients.get(r['patient_id'], '')}  "
+        f"{r['type_key']}  {r['status']}  {r['uid']}"
         for r in rows
     ]
     sys.stdout.write("\n".join(out) + "\n")
@@ -79,7 +81,8 @@ def tick(path: str, *, fire: int | None = None) -> int:
                 continue
             if fire is None or fired >= fire:
                 continue
-            db.table("events").insert({"type": "APPOINTMENT_REMINDER_DUE", "created_at": NOW_TEXT, "data": {"appointment": doc, "rule": rule}})
+            db.table("events").insert({"type": "APPOINTMENT_REMINDER_DUE", "created_at": NOW_TEXT,
+                                       "data": {"appointment": doc, "rule": rule}})
             sent.insert({"key": key, "sent_at": NOW_TEXT})
             already.add(key)
             fired += 1

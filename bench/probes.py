@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,10 @@ def upcoming_confirmed(data_dir: Path, count: int) -> list[str]:
     from rxdesk.domain.queries import AppointmentQuery
     from rxdesk.store import TinyStore
 
-    page = TinyStore(data_dir).read().appointments.search_raw(
+    page = TinyStore(data_dir).read().appointments.search(
         AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW, limit=count, count=False)
     )
-    return [row["uid"] for row in page.items]
+    return [row.uid for row in page.items]
 
 
 def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> dict[str, dict[str, Any]]:
@@ -42,7 +42,8 @@ def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -
     figures["cli_list"] = {"rxdesk": median_of([run_timed([*cmd, "appointments", "list"], env) for _ in range(runs)])}
     log(f"list {figures['cli_list']['rxdesk']:.3f} s")
 
-    samples = [run_timed([*cmd, "appointments", "cancel", uids.pop(), "--reason", "benchmark"], env) for _ in range(runs)]
+    samples = [run_timed([*cmd, "appointments", "cancel", uids.pop(), "--reason", "benchmark"], env)
+               for _ in range(runs)]
     figures["cli_cancel"] = {"rxdesk": median_of(samples)}
     log(f"cancel {figures['cli_cancel']['rxdesk']:.3f} s")
 
@@ -85,7 +86,8 @@ def app_figures(data: Path, work: Path, *, runs: int, uids: list[str], log: Log)
         )
         if proc.returncode != 0:
             note = (proc.stderr.strip().splitlines() or ["app probe failed"])[-1]
-            return {k: {"note": f"not measured: {note}"} for k in ("app_first_paint", "app_filter", "app_cancel", "app_freeze", "app_memory")}
+            keys = ("app_first_paint", "app_filter", "app_cancel", "app_freeze", "app_memory")
+            return {k: {"note": f"not measured: {note}"} for k in keys}
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     figures = {}
     for key in ("app_first_paint", "app_filter", "app_cancel", "app_freeze", "app_memory"):

@@ -49,7 +49,8 @@ def render(results: dict[str, dict], *, machine: dict[str, str], date: str, runs
         "",
         "## Data sets",
         "",
-        "| set | shape | appointments | doctors | patients | events | audit | rxdesk on disk | naive file | demo build |",
+        "| set | shape | appointments | doctors | patients | events | audit | rxdesk on disk | naive file "
+        "| demo build |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, res in results.items():
@@ -65,12 +66,14 @@ def render(results: dict[str, dict], *, machine: dict[str, str], date: str, runs
                       f"lower is faster): {speeds} ms. This shared VM's speed drifts through the day: compare "
                       "this loop between runs before comparing their figures."]
     if "demo_1m_seconds" in extra:
-        lines += ["", f"`rxdesk demo --appointments 1000000` (data set C's demo part) took {extra['demo_1m_seconds']:.1f} s (target: under a minute)."]
+        lines += ["", f"`rxdesk demo --appointments 1000000` (data set C's demo part) took "
+                      f"{extra['demo_1m_seconds']:.1f} s (target: under a minute)."]
 
     misses: list[str] = []
     for name, res in results.items():
         figs = res["figures"]
-        lines += ["", f"## {name}: {res['spec'].describe()}", "", "| what | rxdesk | naive | naive ÷ rxdesk | target | met |", "|---|---|---|---|---|---|"]
+        lines += ["", f"## {name}: {res['spec'].describe()}", "",
+                  "| what | rxdesk | naive | naive ÷ rxdesk | target | met |", "|---|---|---|---|---|---|"]
         for key, (label, unit, target, _) in METRICS.items():
             fig = figs.get(key, {})
             ours, naive = fig.get("rxdesk"), fig.get("naive")
@@ -105,7 +108,8 @@ def render(results: dict[str, dict], *, machine: dict[str, str], date: str, runs
         if "A" not in results or other not in results:
             return
         a, o = results["A"]["figures"], results[other]["figures"]
-        lines.extend(["", f"## {other} ÷ A (target ≤ {limit:g}×)", "", "| what | A | " + other + " | ratio | met |", "|---|---|---|---|---|"])
+        lines.extend(["", f"## {other} ÷ A (target ≤ {limit:g}×)", "",
+                      "| what | A | " + other + " | ratio | met |", "|---|---|---|---|---|"])
         for key, (label, unit, _, c_rule) in METRICS.items():
             if only_c and not c_rule:
                 continue

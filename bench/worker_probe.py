@@ -22,7 +22,7 @@ def _serve(port_out: Any, count: Any) -> None:
     """The receiver's process: answers 204 to every POST and counts them."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length") or 0))
             with count.get_lock():
                 count.value += 1
@@ -73,16 +73,16 @@ def _desk(data: Path):  # type: ignore[no-untyped-def]
 def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> dict[str, dict[str, Any]]:
     from rxdesk.domain.models import EventType
     from rxdesk.domain.queries import AppointmentQuery
-    from rxdesk.worker.tick import Maintenance
+    from rxdesk.services.maintenance import MaintenanceService
 
     figures: dict[str, dict[str, Any]] = {}
 
     # Idle: after a first tick has caught up with what the data set had due at NOW.
     desk = _desk(snapshot_dir(built.data_dir, work / "worker-idle"))
-    worker = Maintenance(desk, owner="bench")
+    worker = MaintenanceService(desk, owner="bench")
     worker.tick()
     samples = [time_call(worker.tick) for _ in range(max(runs, 5))]
-    cold = time_call(Maintenance(_desk(work / "worker-idle"), owner="bench").tick)
+    cold = time_call(MaintenanceService(_desk(work / "worker-idle"), owner="bench").tick)
     figures["tick_idle"] = {"rxdesk": median_of(samples),
                             "note": f"a running worker; {cold * 1000:.0f} ms with nothing cached, as `worker --once`"}
     log(f"tick idle {figures['tick_idle']['rxdesk']:.3f} s")
@@ -99,17 +99,16 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> di
     tick_samples, writes, fired = [], [], []
     for run in range(runs):
         desk = _desk(snapshot_dir(built.data_dir, work / f"worker-fire-{run}"))
-        worker = Maintenance(desk, owner="bench")
+        worker = MaintenanceService(desk, owner="bench")
         worker.tick()  # catch up first
-        page = desk.store.read().appointments.search_raw(
-            AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW + timedelta(minutes=1), limit=FIRE + 1, count=False)
+        page = desk.store.read().appointments.search(
+            AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW + timedelta(minutes=1),
+                             limit=FIRE + 1, count=False)
         )
         count = min(FIRE, len(page.items) - 1)  # a small data set has fewer upcoming
-        last_start, next_start = page.items[count - 1]["starts_at"], page.items[count]["starts_at"]
+        last_start, next_start = page.items[count - 1].starts_at, page.items[count].starts_at
         note = "(ties at the boundary: a few more may fire)" if last_start == next_start else ""
-        from datetime import datetime
-
-        minutes = min(43200, int((datetime.fromisoformat(last_start) - NOW).total_seconds() // 60) + 1)
+        minutes = min(43200, int((last_start - NOW).total_seconds() // 60) + 1)
         receiver = Receiver()
         try:
             for appt_type in desk.types.list_types():
@@ -117,7 +116,7 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> di
             desk.webhooks.add_subscription(receiver.url, [EventType.APPOINTMENT_REMINDER_DUE.value], {}, "bench",
                                            allow_private_network=True)
             commits = desk.store.engine.commits
-            seconds = time_call(lambda: fired.append(worker.tick()))
+            seconds = time_call(lambda: fired.append(worker.tick()))  # noqa: B023 - called here
             writes.append(desk.store.engine.commits - commits)
             tick_samples.append(seconds)
         finally:
@@ -135,15 +134,15 @@ def week_late(built: Built, work: Path, *, runs: int, log: Log) -> dict[str, Any
     """A worker caught up at NOW, then down for a week: its next tick writes down a week of
     completed appointments and the holds that lapsed, and fires the reminders due, in one
     phase-one write (no subscriptions: nothing to send)."""
-    from rxdesk.worker.tick import Maintenance
+    from rxdesk.services.maintenance import MaintenanceService
 
     samples, reports, writes = [], [], []
     for run in range(runs):
         desk = _desk(snapshot_dir(built.data_dir, work / f"worker-week-{run}"))
-        worker = Maintenance(desk, owner="bench")
+        worker = MaintenanceService(desk, owner="bench")
         worker.tick(NOW)  # caught up
         commits = desk.store.engine.commits
-        samples.append(time_call(lambda: reports.append(worker.tick(NOW + timedelta(days=7)))))
+        samples.append(time_call(lambda: reports.append(worker.tick(NOW + timedelta(days=7)))))  # noqa: B023
         writes.append(desk.store.engine.commits - commits)
         r = reports[-1]
         log(f"week-late tick: {r.completed} completed, {r.expired} expired, {r.reminders} reminders, "

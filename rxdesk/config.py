@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rxdesk.domain.clock import Clock, FixedClock, SystemClock
 from rxdesk.domain.errors import ConfigError, RxdeskError
@@ -35,7 +36,7 @@ def default_data_dir() -> Path:
 def _default_agent() -> str:
     try:
         name = getpass.getuser()
-    except Exception:  # no passwd entry in some containers
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
         name = "agent"
     return name if _AGENT_RE.fullmatch(name or "") else "agent"
 
@@ -69,7 +70,7 @@ class Settings:
     ) -> Settings:
         env = os.environ if env is None else env
         raw_dir = data_dir or env.get("RXDESK_DATA_DIR") or None
-        path = _data_dir_path(raw_dir) if raw_dir else default_data_dir()
+        path = _data_dir_path(str(raw_dir)) if raw_dir else default_data_dir()
         name = validate_agent(agent or env.get("RXDESK_AGENT") or _default_agent())
         now = None
         if env.get("RXDESK_NOW"):
@@ -95,12 +96,13 @@ class Settings:
                "RXDESK_MAIL_FROM": self.mail_from}
         pinned = now or self.now
         optional = {"RXDESK_NOW": format_utc(pinned) if pinned else None, "RXDESK_MASTER_KEY": self.master_key,
-                    "RXDESK_SMTP_URL": self.smtp_url, "RXDESK_SMS_URL": self.sms_url, "RXDESK_SMS_TOKEN": self.sms_token}
+                    "RXDESK_SMTP_URL": self.smtp_url, "RXDESK_SMS_URL": self.sms_url,
+                    "RXDESK_SMS_TOKEN": self.sms_token}
         env.update({key: value for key, value in optional.items() if value})
         return env
 
-    def with_overrides(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
 
     def clock(self) -> Clock:
         return FixedClock(self.now) if self.now is not None else SystemClock()

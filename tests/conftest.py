@@ -42,7 +42,9 @@ def settings(data_dir: Path, now: datetime) -> Settings:
 
 @pytest.fixture
 def store(data_dir: Path) -> TinyStore:
-    return TinyStore(data_dir)
+    # In-process tests do not flush to the disk: a process crash loses nothing without it, and
+    # the crash tests run real rxdesk processes, which always do.
+    return TinyStore(data_dir, fsync=False)
 
 
 @pytest.fixture

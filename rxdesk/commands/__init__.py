@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import ConfigError, RxdeskError, StoreError, short_path
@@ -37,7 +37,7 @@ GROUP_HELP = {
     "reminders": "reminder rules of appointment types",
     "subscriptions": "webhook subscriptions",
     "deliveries": "webhook deliveries",
-    "events": "the event outbox",
+    "events": "the event log",
 }
 
 
@@ -56,7 +56,7 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(self.prog, message)
 
 
@@ -86,9 +86,9 @@ class CommandLine:
         )
         self.parser.set_defaults(handler=None)
         self._top = self.parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
-        self._groups: dict[str, argparse._SubParsersAction] = {}
+        self._groups: dict[str, argparse._SubParsersAction[Parser]] = {}
 
-    def _group(self, group: str) -> argparse._SubParsersAction:
+    def _group(self, group: str) -> argparse._SubParsersAction[Parser]:
         if group not in self._groups:
             parser = self._top.add_parser(group, help=GROUP_HELP.get(group, ""), description=GROUP_HELP.get(group))
             _common(parser, top=False)
@@ -156,7 +156,7 @@ class Context:
 
     @cached_property
     def timezone(self) -> str:
-        return self.desk.appointments.org().timezone
+        return self.desk.org().timezone
 
     def print(self, text: str = "") -> None:
         """A line (or block) of output; whatever came from data is shown escaped."""
@@ -173,8 +173,8 @@ class Context:
             self.err.write(f"{empty}\n")
             return
         rows = [[terminal_safe(cell) for cell in row] for row in rows]
-        columns = list(zip(*rows))
-        widths = [max(len(h), max(map(len, col))) for h, col in zip(headers, columns)]
+        columns = list(zip(*rows, strict=True))
+        widths = [max(len(h), *map(len, col)) for h, col in zip(headers, columns, strict=True)]
         # Pad every column but the last; one format string per table is the fast path.
         pattern = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + "  {}"
         lines = [pattern.format(*headers).rstrip()]
@@ -203,7 +203,7 @@ def _log_crash(ctx: Context | None) -> str:
     try:
         if ctx is not None:
             data_dir = ctx.settings.data_dir
-    except Exception:
+    except Exception:  # noqa: BLE001 - the crash log needs a place, not the reason it has none
         pass
     return log_crash(data_dir)
 
@@ -247,7 +247,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
             return 1
         _say(f"rxdesk: {_os_problem(exc)}")  # no such file, disk full, name too long, ...
         return 1
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - one line for the agent; support gets the traceback
         where = _log_crash(ctx)
         sys.stderr.write(f"rxdesk: internal error ({type(exc).__name__}); details were written to {where}\n")
         return 1

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import functools
+from typing import TYPE_CHECKING
 
 from rxdesk.commands import CommandLine, Context, add_json
 from rxdesk.domain.times import format_local
 
+if TYPE_CHECKING:
+    from rxdesk.services.appointments import AppointmentFilter
 
-def _filter(args: argparse.Namespace, ctx: Context):  # type: ignore[no-untyped-def]
+
+def _filter(args: argparse.Namespace, ctx: Context) -> AppointmentFilter:
     from datetime import datetime
 
     from rxdesk.domain.filters import parse_day, parse_statuses
@@ -51,7 +55,7 @@ def list_appointments(args: argparse.Namespace, ctx: Context) -> int:
                 r.doctor_name,
                 r.patient_name,
                 r.type_name,
-                r.doc["status"],
+                r.status.value,
                 r.uid,
             ]
             for r in page.items
@@ -88,7 +92,8 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
         pairs.append(("cancelled", f"{format_local(a.cancelled_at, tz)} by {a.cancelled_by}"))
         pairs.append(("reason", a.cancel_reason or ""))
     if a.attendance_at:
-        pairs.append(("attendance", f"{a.status.value}, marked {format_local(a.attendance_at, tz)} by {a.attendance_by}"))
+        marked = format_local(a.attendance_at, tz)
+        pairs.append(("attendance", f"{a.status.value}, marked {marked} by {a.attendance_by}"))
         pairs.append(("note", a.attendance_note or ""))
     if detail.previous_chain:
         pairs.append(("rebooked from", " <- ".join(x.uid for x in detail.previous_chain)))
@@ -137,7 +142,8 @@ def register(cli: CommandLine) -> None:
         "later. --status replaces the status default, --from/--to (days in the org's zone, --to "
         "inclusive) the time default; --all drops whichever default was not replaced.",
     )
-    p.add_argument("--status", action="append", metavar="S", help="held, confirmed, cancelled, expired, completed, no_show (repeatable)")
+    p.add_argument("--status", action="append", metavar="S",
+                   help="held, confirmed, cancelled, expired, completed, no_show (repeatable)")
     p.add_argument("--doctor", metavar="ID")
     p.add_argument("--patient", metavar="ID")
     p.add_argument("--from", dest="date_from", metavar="DATE", help="YYYY-MM-DD (or today, +7d)")

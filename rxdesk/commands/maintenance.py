@@ -10,6 +10,7 @@ import argparse
 import json
 import socket
 import sys
+from datetime import datetime
 
 from rxdesk.commands import GROUP_HELP, CommandLine, Context, add_json
 from rxdesk.domain.errors import RxdeskError, ValidationFailed
@@ -165,7 +166,10 @@ def deliveries_show(args: argparse.Namespace, ctx: Context) -> int:
         ctx.json(detail.to_json())
         return 0
     d, tz = detail.delivery, ctx.timezone
-    when = lambda v: format_local(v, tz) if v else ""  # noqa: E731
+
+    def when(value: datetime | None) -> str:
+        return format_local(value, tz) if value else ""
+
     ctx.fields([("id", d.id), ("event", f"{d.event_id} ({d.event_type.value})"), ("subscription", d.subscription_id),
                 ("url", d.url), ("status", d.status.value), ("attempts", str(d.attempts)),
                 ("last attempt", when(d.last_attempt_at)), ("next attempt", when(d.next_attempt_at)),
@@ -266,7 +270,8 @@ def register(cli: CommandLine) -> None:
     add_json(p)
     p = cli.command("subscriptions", "list", subscriptions_list, help="webhook subscriptions (never their secrets)")
     add_json(p)
-    p = cli.command("subscriptions", "test", subscriptions_test, help="send a signed test event now (exit 1 if it fails)")
+    p = cli.command("subscriptions", "test", subscriptions_test,
+                    help="send a signed test event now (exit 1 if it fails)")
     p.add_argument("id", metavar="ID")
     add_json(p)
     p = cli.command("subscriptions", "remove", subscriptions_remove, help="remove a subscription")
@@ -284,7 +289,8 @@ def register(cli: CommandLine) -> None:
     add_json(p)
 
     GROUP_HELP.setdefault("outbox", "emails and SMS of reminders (sent, or kept here when unconfigured)")
-    p = cli.command("outbox", "list", outbox_list, help="emails and SMS of reminders, newest first (sent or kept locally)")
+    p = cli.command("outbox", "list", outbox_list,
+                    help="emails and SMS of reminders, newest first (sent or kept locally)")
     p.add_argument("--limit", type=_limit, default=100, metavar="N")
     add_json(p)
 

@@ -18,10 +18,7 @@ def _positive(text: str) -> int:
 
 
 def demo(args: argparse.Namespace, ctx: Context) -> int:
-    from rxdesk.services.demo import DemoService
-
-    service = DemoService(ctx.desk.store, ctx.desk.clock)
-    data = service.build(
+    data = ctx.desk.demo.build(
         args.appointments,
         agent=ctx.agent,
         seed=args.seed,
@@ -66,16 +63,19 @@ def provision(args: argparse.Namespace, ctx: Context) -> int:
 
 def register(cli: CommandLine) -> None:
     p = cli.command(None, "demo", demo, help="fill the data dir with a realistic demo clinic")
-    p.add_argument("--appointments", type=_positive, default=5000, metavar="N", help="appointments in all (default 5000)")
+    p.add_argument("--appointments", type=_positive, default=5000, metavar="N",
+                   help="appointments in all (default 5000)")
     p.add_argument("--doctors", type=_positive, metavar="D", help="doctors (default max(12, N/5000))")
     p.add_argument("--upcoming", type=_positive, metavar="U", help="upcoming appointments over 8 weeks (default N/20)")
-    p.add_argument("--seed", type=_positive, default=7, metavar="S", help="random seed: same seed, same data (default 7)")
+    p.add_argument("--seed", type=_positive, default=7, metavar="S",
+                   help="random seed: same seed, same data (default 7)")
     p.add_argument("--replace", action="store_true", help="drop what the data dir holds first")
     p.set_defaults(creates_data=True)
     add_json(p)
 
     p = cli.command(None, "provision", provision, help="upsert org, admins, types, doctors, patients from a TOML file")
     p.add_argument("file", metavar="FILE.toml")
-    p.add_argument("--dry-run", action="store_true", help="print what the file would add, change and keep; write nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what the file would add, change and keep; write nothing")
     p.set_defaults(creates_data=True)
     add_json(p)

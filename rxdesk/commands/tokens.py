@@ -9,9 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rxdesk.commands import CommandLine, Context, add_json
 from rxdesk.domain.times import format_local, parse_instant
+
+if TYPE_CHECKING:
+    from rxdesk.domain.models import Appointment
 
 RETIRED_NEW_KEY_ENV = "RXDESK_NEW_MASTER_KEY"
 
@@ -22,7 +27,7 @@ def _token(value: str) -> str:
     return value
 
 
-def _when(ctx: Context, value) -> str:  # type: ignore[no-untyped-def]
+def _when(ctx: Context, value: datetime | None) -> str:
     return format_local(value, ctx.timezone) if value else "-"
 
 
@@ -139,7 +144,7 @@ def token_verify(args: argparse.Namespace, ctx: Context) -> int:
 # -- booking --------------------------------------------------------------------------
 
 
-def _print_appointment(ctx: Context, appt, verb: str) -> None:  # type: ignore[no-untyped-def]
+def _print_appointment(ctx: Context, appt: Appointment, verb: str) -> None:
     ctx.print(f"{verb} {appt.uid}: {appt.doctor_id}, {appt.type_key}, {_when(ctx, appt.starts_at)} ({ctx.timezone})")
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.times import UtcDateTime, zone
@@ -343,9 +343,14 @@ __all__ = [
     "ReminderSent",
     "Subscription",
     "appointment_target",
-    "reminder_key",
     "datetime",
+    "reminder_key",
 ]
+
+
+# The runner that holds a claim on a pending row: its lease id, unique per running worker
+# (stored as `lease_owner` before 0.2; such rows still load).
+LeaseId = Annotated[str, Field(validation_alias=AliasChoices("lease_id", "lease_owner"))]
 
 
 class DeliveryStatus(StrEnum):
@@ -371,7 +376,7 @@ class Delivery(Entity):
     last_status_code: int | None = None
     last_error: str = ""
     response_excerpt: str = ""
-    lease_owner: str = ""
+    lease_id: LeaseId = ""
     lease_until: UtcDateTime | None = None
 
 
@@ -404,5 +409,5 @@ class OutboxMessage(Entity):
     next_attempt_at: UtcDateTime | None = None
     sent_at: UtcDateTime | None = None
     last_error: str = ""
-    lease_owner: str = ""
+    lease_id: LeaseId = ""
     lease_until: UtcDateTime | None = None

@@ -7,64 +7,67 @@ a Desk, never through the store.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rxdesk.config import Settings
 from rxdesk.domain.clock import Clock
 from rxdesk.domain.models import Org
-from rxdesk.store.tinystore import TinyStore
+from rxdesk.store.protocols import Store
 
 if TYPE_CHECKING:
     from rxdesk.services.appointments import AppointmentService
     from rxdesk.services.attention import AttentionService
     from rxdesk.services.away import AwayService
-    from rxdesk.services.doctors import DoctorService, TypeService
-    from rxdesk.services.patients import PatientService
     from rxdesk.services.booking import BookingService
+    from rxdesk.services.demo import DemoService
+    from rxdesk.services.doctors import DoctorService
+    from rxdesk.services.patients import PatientService
     from rxdesk.services.provisioning import ProvisioningService
     from rxdesk.services.rebooking import RebookingService
     from rxdesk.services.reminders import ReminderRuleService
     from rxdesk.services.secrets import SecretService
     from rxdesk.services.tokens import TokenService
+    from rxdesk.services.types import TypeService
     from rxdesk.services.webhooks import WebhookService
 
 
 class Desk:
     """Every service over one store and one clock, created on first use."""
 
-    def __init__(self, store: TinyStore, clock: Clock, settings: Settings | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock, settings: Settings) -> None:
         self.store = store
         self.clock = clock
         self.settings = settings
-        if store.clock is None:  # what the store dates by itself (the holds index) follows this clock
-            store.clock = clock
 
     @classmethod
-    def open(cls, settings: Settings, **store_options: object) -> Desk:
-        clock = settings.clock()
-        return cls(TinyStore(settings.data_dir, clock=clock, **store_options), clock, settings)  # type: ignore[arg-type]
+    def open(cls, settings: Settings, **store_options: Any) -> Desk:
+        """The desk for these settings; the one place that picks the store."""
+        from rxdesk.store import open_store
+
+        return cls(open_store(settings, **store_options), settings.clock(), settings)
 
     @property
     def agent(self) -> str:
-        return self.settings.agent if self.settings else "agent"
+        return self.settings.agent
 
     def org(self) -> Org:
         """The organisation, or neutral defaults (UTC) before anything is provisioned."""
-        from rxdesk.services.base import DEFAULT_ORG
+        from rxdesk.services.base import Service
 
-        return self.store.read().org.get() or DEFAULT_ORG
+        with self.store.read() as view:
+            return Service.org(view)
 
     def generation(self) -> int:
         """A number that changes with every committed write, from any process: cheap to poll."""
         return self.store.generation()
 
     def warm_up(self) -> None:
-        """Load what the first change of a session will need: the models' validators and the
-        tail of the event log."""
+        """Load what the first change of a session will need: the models' validators and
+        whatever the store prepares."""
         from rxdesk.domain.models import build_validators
 
         build_validators()
-        self.store.read().events.warm()
+        self.store.warm_up()
 
     def is_empty(self) -> bool:
         """True before `rxdesk demo` or `rxdesk provision` has put anything in the data dir."""
@@ -90,9 +93,15 @@ class Desk:
 
     @cached_property
     def types(self) -> TypeService:
-        from rxdesk.services.doctors import TypeService
+        from rxdesk.services.types import TypeService
 
         return TypeService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def demo(self) -> DemoService:
+        from rxdesk.services.demo import DemoService
+
+        return DemoService(self.store, self.clock, self.settings)
 
     @cached_property
     def provisioning(self) -> ProvisioningService:

@@ -7,8 +7,7 @@ counts and filters alike.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -23,17 +22,18 @@ from rxdesk.domain.models import (
     AppointmentStatus,
     AppointmentType,
     AuditEntry,
+    Delivery,
     Doctor,
     EventType,
     Patient,
     ReminderSent,
     appointment_target,
 )
-from rxdesk.domain.queries import AppointmentQuery, Page
+from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
 from rxdesk.domain.times import format_local, format_utc, local_day_bounds, zone
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
-from rxdesk.store.tinystore import TinyView, appointment_from_store
+from rxdesk.store.protocols import StoreView, UnitOfWork
 
 DEFAULT_STATUSES = frozenset(s.value for s in ACTIVE_STATUSES)
 # Appointments one cancellation may take at once: a selection, a doctor's fortnight.
@@ -60,60 +60,53 @@ class AppointmentFilter:
 class AppointmentRow:
     """One row of a listing: an appointment with the names an agent reads beside it.
 
-    Built over the document as of now (the stored one, with its effective status and every
-    field of the model); the full `Appointment` model is made only when asked for, so listing
-    tens of thousands of rows stays cheap.
+    Built over the store's record of the appointment as of now (its effective status); the
+    full `Appointment` model is made only when asked for, so listing tens of thousands of rows
+    stays cheap.
     """
 
-    __slots__ = ("doc", "doctor_name", "patient_name", "type_name", "_appointment")
+    __slots__ = ("doctor_name", "patient_name", "record", "type_name")
 
-    def __init__(self, doc: Mapping[str, Any], doctor_name: str, patient_name: str, type_name: str) -> None:
-        self.doc = doc
+    def __init__(self, record: AppointmentRecord, doctor_name: str, patient_name: str, type_name: str) -> None:
+        self.record = record
         self.doctor_name = doctor_name
         self.patient_name = patient_name
         self.type_name = type_name
-        self._appointment: Appointment | None = None
+
+    def showing(self, appointment: Appointment) -> AppointmentRow:
+        """The same row for a changed appointment (the names stay)."""
+        return AppointmentRow(AppointmentRecord.of(appointment), self.doctor_name, self.patient_name, self.type_name)
 
     @property
     def appointment(self) -> Appointment:
-        if self._appointment is None:
-            self._appointment = appointment_from_store(self.doc)
-        return self._appointment
+        return self.record.appointment
 
     @property
     def uid(self) -> str:
-        return self.doc["uid"]
+        return self.record.uid
 
     @property
     def status(self) -> AppointmentStatus:
-        return AppointmentStatus(self.doc["status"])
+        return self.record.status
 
     @property
     def starts_at(self) -> datetime:
-        return _instant(self.doc["starts_at"])
+        return self.record.starts_at
+
+    @property
+    def patient_id(self) -> str:
+        return self.record.patient_id
+
+    @property
+    def doctor_id(self) -> str:
+        return self.record.doctor_id
+
+    @property
+    def type_key(self) -> str:
+        return self.record.type_key
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.doc)
-
-
-@functools.lru_cache(maxsize=4096)
-def _instant(stored: str) -> datetime:
-    return datetime.fromisoformat(stored)
-
-
-# Fields a document stored before they existed lacks: a row and its JSON carry every field.
-_LATER_FIELDS = {"attendance_note": None, "attendance_by": None, "attendance_at": None}
-
-
-def as_of_document(doc: Mapping[str, Any], as_of: str) -> Mapping[str, Any]:
-    """The stored document as readers see it at `as_of` (stored form): its effective status
-    and every field of the model. Unchanged documents are shared, not copied."""
-    status = doc["status"]
-    if status == "held" or status == "confirmed":
-        status = lifecycle.status_at(status, doc.get("hold_expires_at"), doc["ends_at"], as_of).value
-    if status == doc["status"] and "attendance_at" in doc:
-        return doc
-    return {**_LATER_FIELDS, **doc, "status": status}
+        return self.record.to_json()
 
 
 @dataclass
@@ -126,8 +119,8 @@ class AppointmentDetail:
     next_chain: list[Appointment] = field(default_factory=list)  # nearest first
     audit: list[AuditEntry] = field(default_factory=list)
     reminders_sent: list[ReminderSent] = field(default_factory=list)
-    deliveries: list[Any] = field(default_factory=list)  # webhook deliveries of its events
-    cancellable: str | None = None  # why not, or None when it can be cancelled
+    deliveries: list[Delivery] = field(default_factory=list)  # webhook deliveries of its events
+    cancel_refusal: str | None = None  # why a cancel would be refused; None when it can be cancelled
 
     def to_json(self) -> dict[str, Any]:
         data = self.appointment.to_json()  # as of now: the effective status
@@ -156,7 +149,7 @@ class AppointmentSummary:
     doctor_name: str
     type_name: str
     zone: str  # the organisation's, for showing times
-    cancellable: str | None  # why not, or None when it can be cancelled
+    cancel_refusal: str | None  # why a cancel would be refused; None when it can be cancelled
     # Attendance an agent could mark now: (no_show or completed, why not or None when it can).
     attendance: tuple[tuple[AppointmentStatus, str | None], ...] = ()
 
@@ -174,7 +167,12 @@ class AppointmentService(Service):
     def build_query(
         self, f: AppointmentFilter, *, offset: int = 0, limit: int | None = None, count: bool = True
     ) -> AppointmentQuery:
-        view = self.store.read()
+        with self.store.read() as view:
+            return self._query(view, f, offset=offset, limit=limit, count=count)
+
+    def _query(
+        self, view: StoreView, f: AppointmentFilter, *, offset: int, limit: int | None, count: bool
+    ) -> AppointmentQuery:
         if f.doctor_id is not None and view.doctors.get(f.doctor_id) is None:
             raise NotFound(f"no doctor {f.doctor_id!r}")
         if f.patient_id is not None and view.patients.get(f.patient_id) is None:
@@ -204,85 +202,60 @@ class AppointmentService(Service):
 
     def list_appointments(
         self,
-        f: AppointmentFilter = AppointmentFilter(),
+        f: AppointmentFilter | None = None,
         *,
         offset: int = 0,
         limit: int | None = None,
         count: bool = True,
     ) -> Page[AppointmentRow]:
         """Appointments matching the filter, ordered by start, with names resolved."""
-        query = self.build_query(f, offset=offset, limit=limit, count=count)
-        view = self.store.read()
-        page = view.appointments.search_raw(query)
-        return Page(self.rows(view, page.items, now=query.as_of), page.total, page.offset, page.limit)
-
-    def rows(self, view: TinyView, docs: list[Mapping[str, Any]] | list[Appointment], *,
-             now: datetime | None = None) -> list[AppointmentRow]:
-        """Rows for stored documents (or Appointment models) as of `now` (default: the
-        clock's), with names resolved."""
-        doctors = view.doctors.names()
-        types = view.types.names()
-        patients = view.patients.names()
-        as_of = format_utc(now or self.now())
-        rows = []
-        for item in docs:
-            doc = as_of_document(item.to_json() if isinstance(item, Appointment) else item, as_of)
-            rows.append(
-                AppointmentRow(
-                    doc,
-                    doctors.get(doc["doctor_id"], doc["doctor_id"]),
-                    patients.get(doc["patient_id"], doc["patient_id"]),
-                    types.get(doc["type_key"], doc["type_key"]),
-                )
-            )
-        return rows
+        with self.store.read() as view:
+            query = self._query(view, f or AppointmentFilter(), offset=offset, limit=limit, count=count)
+            page = view.appointments.search(query)
+            return Page(rows(view, page.items, query.as_of or self.now()), page.total, page.offset, page.limit)
 
     def get(self, uid: str) -> Appointment:
         """The appointment as stored; `show` and `summary` give it as of now."""
-        return self.store.read().appointments.require(uid)
+        with self.store.read() as view:
+            return view.appointments.require(uid)
 
     def show(self, uid: str) -> AppointmentDetail:
         """Everything about one appointment as of now: people, type, rebook chain, audit,
         reminders."""
-        view = self.store.read()
         now = self.now()
-        appt = view.appointments.require(uid)
-        previous: list[Appointment] = []
-        cursor = appt
-        seen = {appt.uid}
-        while cursor.previous_meeting_uid and cursor.previous_meeting_uid not in seen:
-            prior = view.appointments.get(cursor.previous_meeting_uid)
-            if prior is None:
-                break
-            previous.append(prior)
-            seen.add(prior.uid)
-            cursor = prior
-        following: list[Appointment] = []
-        nxt = view.appointments.successor_of(appt.uid)
-        while nxt and nxt not in seen:
-            later = view.appointments.get(nxt)
-            if later is None:
-                break
-            following.append(later)
-            seen.add(later.uid)
-            nxt = view.appointments.successor_of(later.uid)
-        return AppointmentDetail(
-            appointment=lifecycle.as_of(appt, now),
-            patient=view.patients.get(appt.patient_id),
-            doctor=view.doctors.get(appt.doctor_id),
-            type=view.types.get(appt.type_key),
-            previous_chain=[lifecycle.as_of(a, now) for a in previous],
-            next_chain=[lifecycle.as_of(a, now) for a in following],
-            audit=view.audit.for_target(appointment_target(appt.uid)),
-            reminders_sent=view.reminders_sent.for_appointment(appt.uid),
-            deliveries=self._deliveries(view, appt.uid),
-            cancellable=lifecycle.why_not_cancellable(appt, now),
-        )
-
-    @staticmethod
-    def _deliveries(view: TinyView, uid: str) -> list[Any]:
-        """Webhook deliveries of this appointment's events (an index kept by the worker)."""
-        return view.deliveries.for_appointment(uid)
+        with self.store.read() as view:
+            appt = view.appointments.require(uid)
+            previous: list[Appointment] = []
+            cursor = appt
+            seen = {appt.uid}
+            while cursor.previous_meeting_uid and cursor.previous_meeting_uid not in seen:
+                prior = view.appointments.get(cursor.previous_meeting_uid)
+                if prior is None:
+                    break
+                previous.append(prior)
+                seen.add(prior.uid)
+                cursor = prior
+            following: list[Appointment] = []
+            nxt = view.appointments.successor_of(appt.uid)
+            while nxt and nxt not in seen:
+                later = view.appointments.get(nxt)
+                if later is None:
+                    break
+                following.append(later)
+                seen.add(later.uid)
+                nxt = view.appointments.successor_of(later.uid)
+            return AppointmentDetail(
+                appointment=lifecycle.as_of(appt, now),
+                patient=view.patients.get(appt.patient_id),
+                doctor=view.doctors.get(appt.doctor_id),
+                type=view.types.get(appt.type_key),
+                previous_chain=[lifecycle.as_of(a, now) for a in previous],
+                next_chain=[lifecycle.as_of(a, now) for a in following],
+                audit=view.audit.for_target(appointment_target(appt.uid)),
+                reminders_sent=view.reminders_sent.for_appointment(appt.uid),
+                deliveries=view.deliveries.for_appointment(appt.uid),
+                cancel_refusal=lifecycle.why_not_cancellable(appt, now),
+            )
 
     def parse_filter(self, text: FilterText) -> ParsedFilter:
         return parse_filter_text(self, text)
@@ -295,18 +268,19 @@ class AppointmentService(Service):
 
     def summaries(self, uids: Sequence[str]) -> list[AppointmentSummary]:
         """`summary` of several appointments (a selection), by start, from one read."""
-        view = self.store.read()
         now = self.now()
-        zone_name = self.org(view).timezone
-        appts = sorted((view.appointments.require(uid) for uid in dict.fromkeys(uids)),
-                       key=lambda a: (a.starts_at, a.uid))
+        with self.store.read() as view:
+            appts = sorted((view.appointments.require(uid) for uid in dict.fromkeys(uids)),
+                           key=lambda a: (a.starts_at, a.uid))
+            listed = rows(view, [AppointmentRecord.of(appt) for appt in appts], now)
+            zone_name = self.org(view).timezone
         return [
             AppointmentSummary(
                 lifecycle.as_of(appt, now), row.patient_name, row.doctor_name, row.type_name, zone_name,
                 lifecycle.why_not_cancellable(appt, now),
                 tuple((status, lifecycle.why_not_markable(appt, status, now)) for status in lifecycle.ATTENDANCE),
             )
-            for appt, row in zip(appts, self.rows(view, appts, now=now), strict=True)
+            for appt, row in zip(appts, listed, strict=True)
         ]
 
     def why_not_cancellable(self, uid: str) -> str | None:
@@ -348,7 +322,8 @@ class AppointmentService(Service):
             appt = view.appointments.require(uid)
             marked = lifecycle.mark_attendance(appt, target, text, actor.split(":", 1)[1], now)
             view.appointments.put(marked)
-            event = EventType.APPOINTMENT_NO_SHOW if target is AppointmentStatus.no_show else EventType.APPOINTMENT_COMPLETED
+            no_show = target is AppointmentStatus.no_show
+            event = EventType.APPOINTMENT_NO_SHOW if no_show else EventType.APPOINTMENT_COMPLETED
             publish(view, event, appointment_data(marked, reason=text, marked_by=marked.attendance_by), now)
             record(
                 view,
@@ -360,6 +335,24 @@ class AppointmentService(Service):
                          "reason": text},
             )
         return marked
+
+
+def rows(view: StoreView, records: Sequence[AppointmentRecord], now: datetime) -> list[AppointmentRow]:
+    """Listing rows for these appointments as of `now` (their effective status), with the
+    doctor's, patient's and type's names."""
+    doctors = view.doctors.names()
+    types = view.types.names()
+    patients = view.patients.names()
+    at = format_utc(now)
+    return [
+        AppointmentRow(
+            r.as_of(at),
+            doctors.get(r.doctor_id, r.doctor_id),
+            patients.get(r.patient_id, r.patient_id),
+            types.get(r.type_key, r.type_key),
+        )
+        for r in records
+    ]
 
 
 @dataclass(frozen=True)
@@ -408,7 +401,11 @@ def parse_filter_text(service: AppointmentService, text: FilterText) -> ParsedFi
     phone or external id); statuses take `active` and `all`; days take `YYYY-MM-DD`, `today`,
     `+7d`, in the organisation's zone.
     """
-    view = service.store.read()
+    with service.store.read() as view:
+        return _parse_filter_text(service, view, text)
+
+
+def _parse_filter_text(service: AppointmentService, view: StoreView, text: FilterText) -> ParsedFilter:
     errors: dict[str, str] = {}
     resolved: dict[str, str] = {}
     doctor_id = patient_id = None
@@ -465,7 +462,7 @@ def parse_filter_text(service: AppointmentService, text: FilterText) -> ParsedFi
     )
 
 
-def cancel(view: TinyView, appt: Appointment, reason: str, actor: str, now: datetime) -> Appointment:
+def cancel(view: UnitOfWork, appt: Appointment, reason: str, actor: str, now: datetime) -> Appointment:
     """Admin cancel inside the caller's write, with its event and audit entry (`reason` is
     already a checked reason)."""
     cancelled = lifecycle.admin_cancel(appt, reason, actor.split(":", 1)[1], now)

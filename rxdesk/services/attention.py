@@ -44,7 +44,7 @@ from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.slots import minute_of_day
 from rxdesk.domain.times import format_local, format_utc
 from rxdesk.services.base import Service
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView
 
 WORKER_SILENT = timedelta(minutes=5)
 HOLD_SOON = timedelta(minutes=5)
@@ -109,20 +109,20 @@ def _ago(now: datetime, then: datetime) -> str:
 class AttentionService(Service):
     def items(self) -> list[AttentionItem]:
         """Everything that needs an agent now, most urgent first."""
-        view = self.store.read()
         now = self.now()
-        zone_name = self.org(view).timezone
-        doctors = view.doctors.all()
-        types = {t.key: t for t in view.types.all()}
-        found = [
-            *self._worker(now),
-            *self._holds(view, now, zone_name),
-            *self._deliveries(view, now),
-            *self._messages(view, now),
-            *self._skipped(view, now),
-            *self._no_mobile(view, now, zone_name, doctors, types),
-            *self._no_windows(doctors, types),
-        ]
+        with self.store.read() as view:
+            zone_name = self.org(view).timezone
+            doctors = view.doctors.all()
+            types = {t.key: t for t in view.types.all()}
+            found = [
+                *self._worker(now),
+                *self._holds(view, now, zone_name),
+                *self._deliveries(view, now),
+                *self._messages(view, now),
+                *self._skipped(view, now),
+                *self._no_mobile(view, now, zone_name, doctors, types),
+                *self._no_windows(doctors, types),
+            ]
         found.sort(key=_order)
         return found
 
@@ -145,7 +145,7 @@ class AttentionService(Service):
         return [AttentionItem(AttentionKind.worker, title, detail, tick.at if tick else None, "worker", 1,
                               "rxdesk worker", "is it running? start `rxdesk worker`, or open the app with its worker")]
 
-    def _holds(self, view: TinyView, now: datetime, zone_name: str) -> list[AttentionItem]:
+    def _holds(self, view: StoreView, now: datetime, zone_name: str) -> list[AttentionItem]:
         holds = view.appointments.holds_lapsing(now, now + HOLD_SOON)
         if not holds:
             return []
@@ -171,7 +171,7 @@ class AttentionService(Service):
                 "enter: the overview"))
         return items
 
-    def _deliveries(self, view: TinyView, now: datetime) -> list[AttentionItem]:
+    def _deliveries(self, view: StoreView, now: datetime) -> list[AttentionItem]:
         items = []
         for trouble in view.deliveries.trouble(failing_before=now - FAILING_FOR, dead_since=now - DEAD_RECENT):
             sub = view.subscriptions.get(trouble.subscription_id)
@@ -197,7 +197,7 @@ class AttentionService(Service):
                 "enter: the webhooks section (y replays a dead delivery)"))
         return items
 
-    def _messages(self, view: TinyView, now: datetime) -> list[AttentionItem]:
+    def _messages(self, view: StoreView, now: datetime) -> list[AttentionItem]:
         by_channel: dict[MessageChannel, list[Any]] = defaultdict(list)
         for message in view.messages.failed(now):
             by_channel[message.channel].append(message)
@@ -213,7 +213,7 @@ class AttentionService(Service):
                 "rxdesk outbox list", "enter: the outbox (section 6)"))
         return items
 
-    def _skipped(self, view: TinyView, now: datetime) -> list[AttentionItem]:
+    def _skipped(self, view: StoreView, now: datetime) -> list[AttentionItem]:
         # (group, recipient id, channel) -> the reminders skipped for want of that address
         groups: dict[tuple[RecipientGroup, str, MessageChannel], list[ReminderSent]] = defaultdict(list)
         for row in view.reminders_sent.skipped(now):
@@ -237,7 +237,7 @@ class AttentionService(Service):
                 max(r.sent_at for r in rows), f"{group.value}:{recipient_id}", len(rows), command, action))
         return items
 
-    def _no_mobile(self, view: TinyView, now: datetime, zone_name: str, doctors: list[Doctor],
+    def _no_mobile(self, view: StoreView, now: datetime, zone_name: str, doctors: list[Doctor],
                    types: dict[str, AppointmentType]) -> list[AttentionItem]:
         texting = {key: t for key, t in types.items() if any(
             r.recipient is RecipientGroup.doctor and r.send_sms for r in t.reminders)}
@@ -293,7 +293,7 @@ def _has_window(doctor: Doctor, appt_type: AppointmentType) -> bool:
     return any(minute_of_day(w.end) - minute_of_day(w.start) >= appt_type.duration_minutes for w in doctor.availability)
 
 
-def _recipient(view: TinyView, group: RecipientGroup, recipient_id: str) -> Doctor | Patient | Admin | None:
+def _recipient(view: StoreView, group: RecipientGroup, recipient_id: str) -> Doctor | Patient | Admin | None:
     if group is RecipientGroup.doctor:
         return view.doctors.get(recipient_id)
     if group is RecipientGroup.patient:

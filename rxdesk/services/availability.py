@@ -10,10 +10,10 @@ from rxdesk.domain.ids import FIRST_START, STARTS_BEFORE
 from rxdesk.domain.models import AppointmentType, Doctor
 from rxdesk.domain.slots import Slot, candidate_slots, free_slots
 from rxdesk.domain.times import format_local
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView
 
 
-def busy_intervals(view: TinyView, doctor_id: str, start: datetime, end: datetime,
+def busy_intervals(view: StoreView, doctor_id: str, start: datetime, end: datetime,
                    ignore_uid: str | None = None, *, now: datetime) -> list[tuple[datetime, datetime]]:
     """The doctor's appointments held or confirmed at `now` over [start, end) (a lapsed hold
     frees its slot at once), except `ignore_uid` (the appointment being moved)."""
@@ -21,7 +21,7 @@ def busy_intervals(view: TinyView, doctor_id: str, start: datetime, end: datetim
             if a.uid != ignore_uid]
 
 
-def open_slots(view: TinyView, doctor: Doctor, appt_type: AppointmentType, *, now: datetime,
+def open_slots(view: StoreView, doctor: Doctor, appt_type: AppointmentType, *, now: datetime,
                start: datetime, end: datetime, ignore_uid: str | None = None) -> list[Slot]:
     busy = busy_intervals(view, doctor.id, start, end + timedelta(minutes=appt_type.duration_minutes), ignore_uid,
                           now=now)
@@ -29,7 +29,7 @@ def open_slots(view: TinyView, doctor: Doctor, appt_type: AppointmentType, *, no
                       booking_notice_minutes=appt_type.booking_notice_minutes, start=start, end=end)
 
 
-def check_offered(view: TinyView, doctor: Doctor, appt_type: AppointmentType, start: datetime, now: datetime,
+def check_offered(view: StoreView, doctor: Doctor, appt_type: AppointmentType, start: datetime, now: datetime,
                   *, zone: str, ignore_uid: str | None = None) -> None:
     """The start must be a slot the generator offers now: in the doctor's windows, past the
     booking notice, and free of the doctor's active appointments (read inside the write)."""

@@ -22,8 +22,8 @@ changed in between; then the run says how its plan differs from the one that was
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
@@ -43,7 +43,7 @@ from rxdesk.services.appointments import cancel
 from rxdesk.services.availability import open_slots
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.rebooking import check_move, write_move
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView, UnitOfWork
 
 # How far past the range a move may go: further than this, the patient is better asked.
 HORIZON_DAYS = 28
@@ -218,7 +218,7 @@ class _Slots:
     per plan and only when asked for: most appointments find their place within a day of
     their start."""
 
-    def __init__(self, view: TinyView, now: datetime, until: datetime) -> None:
+    def __init__(self, view: StoreView, now: datetime, until: datetime) -> None:
         self.view = view
         self.now = now
         self.until = until
@@ -282,14 +282,14 @@ class _Slots:
             reach += 1
 
 
-def compute_plan(view: TinyView, doctor: Doctor, starts_from: datetime, starts_before: datetime, reason: str, *,
+def compute_plan(view: StoreView, doctor: Doctor, starts_from: datetime, starts_before: datetime, reason: str, *,
                  rebook: bool, now: datetime, zone_name: str) -> AwayPlan:
     """The plan for the doctor's held and confirmed appointments starting in the range, from
     this state of the store (see the module's docstring for the rules)."""
     page = view.appointments.search(AppointmentQuery(
         doctor_id=doctor.id, statuses=frozenset(s.value for s in lifecycle.ACTIVE), starts_from=starts_from,
         starts_before=starts_before, as_of=now, count=False))
-    appointments = [lifecycle.as_of(a, now) for a in page.items]
+    appointments = [lifecycle.as_of(record.appointment, now) for record in page.items]
     types = {t.key: t for t in view.types.all()}
     patients = view.patients.names()
     doctors = sorted(view.doctors.all(), key=lambda d: (d.name.casefold(), d.id))
@@ -355,7 +355,8 @@ class AwayService(Service):
         """The range as an agent types it (`parse_moment`), in the organisation's zone; `to`
         after `from`, at most MAX_RANGE_DAYS."""
         now = self.now()
-        zone_name = self.org().timezone
+        with self.store.read() as view:
+            zone_name = self.org(view).timezone
         today = now.astimezone(zone(zone_name)).date()
         start = parse_moment(from_text, today=today, now=now, zone_name=zone_name, end=False, what="from")
         end = parse_moment(to_text, today=today, now=now, zone_name=zone_name, end=True, what="to")
@@ -375,10 +376,10 @@ class AwayService(Service):
         """What a run would do now (the dry run): nothing is written."""
         text = lifecycle.normalize_reason(reason)
         start, end = self.check_range(starts_from, starts_before)
-        view = self.store.read()
-        doctor = view.doctors.require(str(doctor_id).strip())
-        return compute_plan(view, doctor, start, end, text, rebook=rebook, now=self.now(),
-                            zone_name=self.org(view).timezone)
+        with self.store.read() as view:
+            doctor = view.doctors.require(str(doctor_id).strip())
+            return compute_plan(view, doctor, start, end, text, rebook=rebook, now=self.now(),
+                                zone_name=self.org(view).timezone)
 
     def run(self, doctor_id: str, starts_from: datetime, starts_before: datetime, reason: str, *, rebook: bool,
             agent: str, expected: AwayPlan | str | None = None) -> AwayResult:
@@ -402,7 +403,7 @@ class AwayService(Service):
         return AwayResult(done, expected_id, changes)
 
     @staticmethod
-    def _carry_out(view: TinyView, plan: AwayPlan, actor: str, now: datetime) -> AwayPlan:
+    def _carry_out(view: UnitOfWork, plan: AwayPlan, actor: str, now: datetime) -> AwayPlan:
         if not plan.items:
             return replace(plan, done=True)
         types = {t.key: t for t in view.types.all()}

@@ -1,4 +1,4 @@
-"""What every service shares: the store, the clock, and how a change is recorded."""
+"""What every service shares: the store, the clock, the settings, and how a change is recorded."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from rxdesk.config import Settings
 from rxdesk.domain.clock import Clock
 from rxdesk.domain.models import AuditEntry, Org
-from rxdesk.store.tinystore import TinyStore, TinyView
+from rxdesk.store.protocols import Store, StoreView, UnitOfWork
 
 DEFAULT_ORG = Org(name="rxdesk", timezone="UTC")
 
@@ -19,7 +19,7 @@ def admin_actor(agent: str) -> str:
 
 
 class Service:
-    def __init__(self, store: TinyStore, clock: Clock, settings: Settings | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock, settings: Settings) -> None:
         self.store = store
         self.clock = clock
         self.settings = settings
@@ -27,13 +27,14 @@ class Service:
     def now(self) -> datetime:
         return self.clock.now()
 
-    def org(self, view: TinyView | None = None) -> Org:
+    @staticmethod
+    def org(view: StoreView) -> Org:
         """The organisation, or neutral defaults (UTC) before anything is provisioned."""
-        return (view or self.store.read()).org.get() or DEFAULT_ORG
+        return view.org.get() or DEFAULT_ORG
 
 
 def record(
-    view: TinyView,
+    view: UnitOfWork,
     *,
     at: datetime,
     actor: str,

@@ -28,7 +28,7 @@ from rxdesk.services.base import Service, record
 from rxdesk.services.events import appointment_data, publish
 from rxdesk.services.lifecycle import expire_lapsed_holds
 from rxdesk.services.tokens import TokenService, VerifiedToken
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView
 
 
 class BookingService(Service):
@@ -36,16 +36,16 @@ class BookingService(Service):
     def tokens(self) -> TokenService:
         return TokenService(self.store, self.clock, self.settings)
 
-    def _when(self, view: TinyView, at: datetime) -> str:
+    def _when(self, view: StoreView, at: datetime) -> str:
         tz = self.org(view).timezone
         return f"{format_local(at, tz)} ({tz})"
 
     def _check_slot(
-        self, view: TinyView, doctor: Doctor, appt_type: AppointmentType, start: datetime, now: datetime
+        self, view: StoreView, doctor: Doctor, appt_type: AppointmentType, start: datetime, now: datetime
     ) -> None:
         check_offered(view, doctor, appt_type, start, now, zone=self.org(view).timezone)
 
-    def _own(self, view: TinyView, uid: str, verified: VerifiedToken) -> Appointment:
+    def _own(self, view: StoreView, uid: str, verified: VerifiedToken) -> Appointment:
         """The token's patient's appointment; another patient's reads as not there at all."""
         appt = view.appointments.get(normalize_uid(uid)) if isinstance(uid, str) else None
         if appt is None or appt.patient_id != verified.patient.id:
@@ -57,7 +57,7 @@ class BookingService(Service):
         for that doctor and type; the hold lasts the type's hold TTL. No event: DESIGN's events
         start at confirmation (a hold that lapses gets APPOINTMENT_HOLD_EXPIRED)."""
         start = to_utc(starts_at)
-        self.tokens.check(self.store.read(), token)
+        self.tokens.precheck(token)
         with self.store.write() as view:
             now = self.now()
             verified = self.tokens.check(view, token)
@@ -75,12 +75,13 @@ class BookingService(Service):
             self.tokens.mark_used(view, verified)
             record(view, at=now, actor=verified.actor, action="booking.hold",
                    target=appointment_target(appt.uid),
-                   details={"kid": verified.kid, "hold_expires_at": format_utc(appt.hold_expires_at)})
+                   details={"kid": verified.kid,
+                            "hold_expires_at": format_utc(appt.hold_expires_at) if appt.hold_expires_at else None})
         return appt
 
     def confirm(self, token: str, uid: str) -> Appointment:
         """Confirm the patient's own hold before it expires; writes APPOINTMENT_CONFIRMED."""
-        self.tokens.check(self.store.read(), token)
+        self.tokens.precheck(token)
         with self.store.write() as view:
             now = self.now()
             verified = self.tokens.check(view, token)
@@ -96,7 +97,7 @@ class BookingService(Service):
     def cancel(self, token: str, uid: str) -> Appointment:
         """Cancel the patient's own held or confirmed appointment, at least the type's
         cancellation notice before the start; writes APPOINTMENT_CANCELLED."""
-        self.tokens.check(self.store.read(), token)
+        self.tokens.precheck(token)
         with self.store.write() as view:
             now = self.now()
             verified = self.tokens.check(view, token)

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from rxdesk.domain.errors import ConfigError, StoreError
-from rxdesk.store.files import ensure_private_dir, fsync_dir, write_atomic
+from rxdesk.fileio import ensure_private_dir, fsync_dir, write_atomic
 
 if TYPE_CHECKING:
-    from rxdesk.store.tinystore import TinyView
+    from rxdesk.store.protocols import StoreView
 
 MASTER_KEY_FILE = "master.key"
 # Left by an interrupted rotation of rxdesk 0.1: the new key, beside `master.key`.
@@ -194,14 +194,14 @@ def _is_blank(path: Path) -> bool:
         return False
 
 
-def encrypted_values(view: TinyView) -> list[str]:
+def encrypted_values(view: StoreView) -> list[str]:
     """Every value stored under the master key: booking secrets, then webhook secrets."""
     return [s.value_encrypted for s in view.secrets.all()] + [
         s.secret_encrypted for s in view.subscriptions.all()
     ]
 
 
-def open_box(view: TinyView, data_dir: Path, env_key: str | None, *, create: bool) -> SecretBox:
+def open_box(view: StoreView, data_dir: Path, env_key: str | None, *, create: bool) -> SecretBox:
     """The box for the values in `view`, checked against one of them.
 
     Before anything new is encrypted, the key must open what is already stored: a wrong

@@ -42,7 +42,7 @@ def attempt(seconds: float = ATTEMPT_SECONDS) -> Iterator[None]:
 
 def left(timeout: float | None) -> float | None:
     """`timeout` cut to what is left of this thread's attempt; raises once nothing is left."""
-    deadline = getattr(_local, "deadline", None)
+    deadline: float | None = getattr(_local, "deadline", None)
     if deadline is None:
         return timeout
     remaining = deadline - time.monotonic()

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from rxdesk.domain.errors import ValidationFailed
-from rxdesk.domain.ids import ALPHABET, uid_partition, week_index, week_prefix
+from rxdesk.domain.ids import ALPHABET, week_index, week_prefix
 from rxdesk.domain.models import (
     Admin,
     AppointmentType,
@@ -38,8 +38,8 @@ from rxdesk.domain.models import (
 from rxdesk.domain.slots import local_to_utc
 from rxdesk.domain.times import format_utc, zone
 from rxdesk.services.base import Service, admin_actor, record
+from rxdesk.services.lifecycle import set_completion_horizon
 from rxdesk.services.provisioning import slugify
-from rxdesk.store.tinystore import appt_segment
 
 UPCOMING_WEEKS = 8
 MAX_APPOINTMENTS = 5_000_000
@@ -259,7 +259,8 @@ class _SlotMaker:
             first = local_to_utc(day, start_m, doctor.timezone)
             last = local_to_utc(day, end_m, doctor.timezone) if end_m < 1440 else None
             steady = first is not None and last is not None and (last - first) == timedelta(minutes=end_m - start_m)
-            offset = int(datetime(day.year, day.month, day.day, 12, tzinfo=tz).utcoffset().total_seconds())  # type: ignore[union-attr]
+            noon = datetime(day.year, day.month, day.day, 12, tzinfo=tz)
+            offset = int((noon.utcoffset() or timedelta()).total_seconds())
             m = start_m
             while True:
                 key = keys[rng.randrange(len(keys))]
@@ -424,7 +425,7 @@ def generate(
         first_created = latest - rng.randrange(2 * 86400, 12 * 86400)
         moments = sorted(rng.sample(range(first_created + 60, latest), len(starts)))
         duration = slot.end - slot.start
-        originals = []
+        originals: list[dict[str, Any]] = []
         for k, prev_start in enumerate(starts):
             prev_slot = _Slot(slot.doctor, prev_start, prev_start + duration, slot.type_key)
             created = first_created if k == 0 else moments[k - 1]
@@ -468,8 +469,8 @@ def generate(
 
     # History: walk back day by day, booking most slots (fewer in a small clinic, so that its
     # history still spans MIN_HISTORY_WEEKS), until N appointments exist.
-    week_slots = sum(1 for d in range(n_doctors) for day in maker.days(today - timedelta(days=7), today - timedelta(days=1))
-                     for _ in maker.day_slots(d, day))
+    last_week = list(maker.days(today - timedelta(days=7), today - timedelta(days=1)))
+    week_slots = sum(1 for d in range(n_doctors) for day in last_week for _ in maker.day_slots(d, day))
     fill = min(HISTORY_FILL, (n - len(data.appointments)) / max(1, week_slots * MIN_HISTORY_WEEKS))
     day = today
     oldest = today - timedelta(days=366 * 40)
@@ -504,15 +505,14 @@ class DemoService(Service):
         now = self.now()
         data = generate(n, now=now, seed=seed, doctors=doctors, upcoming=upcoming)
         with self.store.write() as view:
-            snap = view.snap
-            existing = [name for name in snap.manifest.segments]
-            if existing and not replace:
+            replaced = not view.bulk.is_empty()
+            if replaced and not replace:
                 raise ValidationFailed(
-                    f"the data dir {self.store.data_dir} already holds data; "
+                    f"the data dir {self.store.location} already holds data; "
                     "use --replace to swap it for the demo, or choose another --data-dir"
                 )
-            for name in existing:
-                snap.drop(name)  # type: ignore[attr-defined]
+            if replaced:
+                view.bulk.clear()
             view.org.put(data.org)
             for admin in data.admins:
                 view.admins.put(admin)
@@ -520,25 +520,12 @@ class DemoService(Service):
                 view.types.put(appt_type)
             for doctor in data.doctors:
                 view.doctors.put(doctor)
-            patients = snap.writable_table("patients", "patients")  # type: ignore[attr-defined]
-            for patient in data.patients:
-                patients[patient.id] = patient.to_json()
-            view.patients.index_names({p.id: p.name for p in data.patients})
-            view.appointments.put_raw_many(data.appointments)
-            view.appointments.set_completion_horizon(now)  # nothing confirmed has ended
+            view.bulk.add_patients(data.patients)
+            view.bulk.add_appointments(data.appointments)
+            set_completion_horizon(view, now)  # nothing confirmed has ended
             for old, new in data.links:
                 view.appointments.link_successor(old, new)
-            by_week: dict[str, list[dict[str, Any]]] = {}
-            for entry in data.audit:
-                week = uid_partition(entry["target"].split(":", 1)[1])
-                by_week.setdefault(str(week), []).append(entry)
-            seq = snap.counter("audit")
-            for week, entries in by_week.items():
-                table = snap.writable_table(appt_segment(week), "audit")  # type: ignore[attr-defined]
-                for entry in entries:
-                    seq += 1
-                    table[f"{seq:012d}"] = entry
-            snap._counters["audit"] = seq  # type: ignore[attr-defined]
+            view.bulk.add_audit(data.audit)
             record(
                 view,
                 at=now,
@@ -546,7 +533,7 @@ class DemoService(Service):
                 action="demo.build",
                 target="org",
                 details={"appointments": len(data.appointments), "doctors": len(data.doctors),
-                         "patients": len(data.patients), "seed": seed, "replaced": bool(existing)},
+                         "patients": len(data.patients), "seed": seed, "replaced": replaced},
             )
         return data
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -15,7 +16,7 @@ from rxdesk.domain.slots import local_to_utc
 from rxdesk.domain.times import zone
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -55,7 +56,7 @@ class DoctorDetail:
     week: list[WeekRow] = field(default_factory=list)
     org_zone: str = "UTC"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = self.doctor.to_json()
         data["types"] = [t.to_json(exclude={"reminders"}) for t in self.types]
         data["upcoming_count"] = self.upcoming_count
@@ -64,29 +65,30 @@ class DoctorDetail:
 
 class DoctorService(Service):
     def list_doctors(self) -> list[Doctor]:
-        return sorted(self.store.read().doctors.all(), key=lambda d: (d.name.casefold(), d.id))
+        with self.store.read() as view:
+            return sorted(view.doctors.all(), key=lambda d: (d.name.casefold(), d.id))
 
     def get(self, doctor_id: str) -> Doctor:
-        return self.store.read().doctors.require(doctor_id)
+        with self.store.read() as view:
+            return view.doctors.require(doctor_id)
 
     def show(self, doctor_id: str) -> DoctorDetail:
-        view = self.store.read()
-        doctor = view.doctors.require(doctor_id)
-        types = [t for key in doctor.appointment_types if (t := view.types.get(key)) is not None]
-        upcoming = view.appointments.search(
-            AppointmentQuery(
-                doctor_id=doctor.id,
-                statuses=frozenset({"held", "confirmed"}),
-                starts_from=self.now(),
-                starts_before=self.now() + timedelta(days=366),
-                limit=0,
-                as_of=self.now(),
+        now = self.now()
+        with self.store.read() as view:
+            doctor = view.doctors.require(doctor_id)
+            types = [t for key in doctor.appointment_types if (t := view.types.get(key)) is not None]
+            upcoming = view.appointments.count(
+                AppointmentQuery(
+                    doctor_id=doctor.id,
+                    statuses=frozenset({"held", "confirmed"}),
+                    starts_from=now,
+                    starts_before=now + timedelta(days=366),
+                    as_of=now,
+                )
             )
-        )
-        org_zone = self.org(view).timezone
-        today = self.now().astimezone(zone(doctor.timezone)).date()
-        return DoctorDetail(doctor, types, upcoming.total or 0, week_rows(doctor, org_zone, today), org_zone)
-
+            org_zone = self.org(view).timezone
+        today = now.astimezone(zone(doctor.timezone)).date()
+        return DoctorDetail(doctor, types, upcoming, week_rows(doctor, org_zone, today), org_zone)
 
     def set_phone(self, doctor_id: str, number: str, agent: str) -> Doctor:
         """The doctor's mobile number for SMS reminders, stored as E.164 (an empty number
@@ -134,24 +136,24 @@ class DoctorService(Service):
                 view.appointments.put(after)
                 publish(view, EventType.APPOINTMENT_ROOM_CHANGED,
                         appointment_data(after, old_room_url=before.room_url, new_room_url=room), now)
-                record(view, at=now, actor=actor, action="appointment.room_change", target=appointment_target(after.uid),
-                       details={"before": before.room_url, "after": room})
+                record(view, at=now, actor=actor, action="appointment.room_change",
+                       target=appointment_target(after.uid), details={"before": before.room_url, "after": room})
             record(view, at=now, actor=actor, action="doctor.set_room", target=f"doctor:{doctor.id}",
                    details={"before": doctor.room_url, "after": room, "appointments_moved": len(moved)})
         return RoomChange(changed, doctor.room_url, moved)
 
     @staticmethod
-    def _room_bound(view: TinyView, doctor_id: str, now: datetime) -> list[Appointment]:
+    def _room_bound(view: StoreView, doctor_id: str, now: datetime) -> list[Appointment]:
         """The doctor's appointments held or confirmed now that have not started."""
         page = view.appointments.search(AppointmentQuery(
             doctor_id=doctor_id, statuses=frozenset({"held", "confirmed"}), starts_from=now, as_of=now, count=False))
-        return [a for a in page.items if a.starts_at > now]
+        return [r.appointment for r in page.items if r.starts_at > now]
 
     def room_preview(self, doctor_id: str) -> int:
         """How many appointments a room change would move now."""
-        view = self.store.read()
-        doctor = view.doctors.require(str(doctor_id).strip())
-        return len(self._room_bound(view, doctor.id, self.now()))
+        with self.store.read() as view:
+            doctor = view.doctors.require(str(doctor_id).strip())
+            return len(self._room_bound(view, doctor.id, self.now()))
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ class RoomChange:
     previous_room: str
     moved: list[Appointment]  # the appointments that moved, as stored now
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"doctor_id": self.doctor.id, "room_url": self.doctor.room_url, "previous_room_url": self.previous_room,
                 "moved": [a.uid for a in self.moved]}
 
@@ -178,11 +180,3 @@ def check_room_url(text: str) -> str:
         reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
         raise ValidationFailed(f"room URL {value[:80]!r}: {reason}") from None
     return value
-
-
-class TypeService(Service):
-    def list_types(self) -> list[AppointmentType]:
-        return self.store.read().types.all()
-
-    def get(self, key: str) -> AppointmentType:
-        return self.store.read().types.require(key)

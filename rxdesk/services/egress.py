@@ -125,7 +125,8 @@ def _resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...
         raise httpcore.ConnectTimeout(f"resolving {host} took too long")
     if isinstance(found[0], OSError):
         raise httpcore.ConnectError(f"cannot resolve {host} ({found[0]})")
-    return found[0]
+    addresses: list[tuple[Any, ...]] = found[0]
+    return addresses
 
 
 # -- streams and clients that keep to the attempt's deadline -----------------------------
@@ -152,7 +153,8 @@ class _DeadlineStream(httpcore.NetworkStream):
 
     def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                   timeout: float | None = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout)))
+        left = _left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left))
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
@@ -217,10 +219,11 @@ def outbound_client(*, allow_private: bool | None, timeout: float = deadline.ATT
 
 def refused_destination(exc: BaseException) -> str | None:
     """The policy's reason when `exc` (from httpx) is a refused destination."""
-    while exc is not None:
-        if isinstance(exc, DestinationRefused):
-            return str(exc)
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, DestinationRefused):
+            return str(cause)
+        cause = cause.__cause__ or cause.__context__
     return None
 
 

@@ -1,7 +1,7 @@
-"""The event outbox. Every event is appended in the same store write as its cause.
+"""The event log. Every event is appended in the same store write as its cause.
 
-Webhook deliveries are not made here: the maintenance worker reads the log after its cursor
-and fans each event out to the subscriptions that want it, so an event written by any process
+Webhook deliveries are not made here: the maintenance tick reads the log after its cursor and
+fans each event out to the subscriptions that want it, so an event written by any process
 (the app, the CLI, a partner's booking call) reaches the subscribers the same way.
 """
 
@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from rxdesk.domain.models import Appointment, Event, EventType
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import UnitOfWork
 
 
-def publish(view: TinyView, type: EventType, data: dict[str, Any], at: datetime) -> Event:
+def publish(view: UnitOfWork, type: EventType, data: dict[str, Any], at: datetime) -> Event:
     return view.events.append(type, data, at)
 
 

@@ -12,18 +12,32 @@ caller's write, each change with its event and its audit entry:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from rxdesk.domain import lifecycle
 from rxdesk.domain.models import Appointment, AppointmentStatus, EventType, appointment_target
 from rxdesk.domain.times import format_utc
 from rxdesk.services.base import record
 from rxdesk.services.events import appointment_data, publish
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView, UnitOfWork
 
 # Week segments one tick reads looking for ended appointments: a week of backlog is one tick,
 # a store that never had completions written catches up over a few.
 CATCH_UP_WEEKS = 8
+# A cursor (epoch seconds): every stored-confirmed appointment ending at or before it has been
+# written down as completed.
+COMPLETED_UNTIL = "appointments.completed_until"
+
+
+def completion_horizon(view: StoreView) -> datetime | None:
+    """Every stored-confirmed appointment ending at or before this instant has been written
+    down as completed (None: not known yet)."""
+    seconds = view.cursors.get(COMPLETED_UNTIL)
+    return datetime.fromtimestamp(seconds, UTC) if seconds else None
+
+
+def set_completion_horizon(view: UnitOfWork, at: datetime) -> None:
+    view.cursors.set(COMPLETED_UNTIL, int(at.timestamp()))
 
 
 @dataclass
@@ -32,7 +46,7 @@ class CaughtUp:
     completed: list[Appointment] = field(default_factory=list)
 
 
-def expire_hold(view: TinyView, appt: Appointment, now: datetime, actor: str, **details: str) -> Appointment:
+def expire_hold(view: UnitOfWork, appt: Appointment, now: datetime, actor: str, **details: str) -> Appointment:
     expired = lifecycle.expire(appt, now)
     view.appointments.put(expired)
     publish(view, EventType.APPOINTMENT_HOLD_EXPIRED, appointment_data(expired), now)
@@ -42,7 +56,7 @@ def expire_hold(view: TinyView, appt: Appointment, now: datetime, actor: str, **
     return expired
 
 
-def complete(view: TinyView, appt: Appointment, now: datetime, actor: str) -> Appointment:
+def complete(view: UnitOfWork, appt: Appointment, now: datetime, actor: str) -> Appointment:
     completed = lifecycle.complete(appt, now)
     view.appointments.put(completed)
     publish(view, EventType.APPOINTMENT_COMPLETED, appointment_data(completed), now)
@@ -51,41 +65,41 @@ def complete(view: TinyView, appt: Appointment, now: datetime, actor: str) -> Ap
     return completed
 
 
-def lapsed_holds(view: TinyView, doctor_id: str, start: datetime, end: datetime, now: datetime) -> list[Appointment]:
+def lapsed_holds(view: StoreView, doctor_id: str, start: datetime, end: datetime, now: datetime) -> list[Appointment]:
     """The doctor's holds overlapping [start, end) that lapsed but are still stored as held."""
     return [a for a in view.appointments.active_for_doctor(doctor_id, start, end)
             if lifecycle.effective_status(a, now) is AppointmentStatus.expired]
 
 
-def expire_lapsed(view: TinyView, holds: list[Appointment], now: datetime, actor: str) -> list[Appointment]:
+def expire_lapsed(view: UnitOfWork, holds: list[Appointment], now: datetime, actor: str) -> list[Appointment]:
     """Write down `lapsed_holds` as expired, in the caller's write: their slot is being booked."""
     return [expire_hold(view, a, now, actor, why="its slot was booked after the hold lapsed") for a in holds]
 
 
-def expire_lapsed_holds(view: TinyView, doctor_id: str, start: datetime, end: datetime, now: datetime,
+def expire_lapsed_holds(view: UnitOfWork, doctor_id: str, start: datetime, end: datetime, now: datetime,
                         actor: str) -> list[Appointment]:
     """Expire the doctor's lapsed holds overlapping [start, end), in the caller's write."""
     return expire_lapsed(view, lapsed_holds(view, doctor_id, start, end, now), now, actor)
 
 
-def _ended(view: TinyView, now: datetime) -> tuple[list[Appointment], datetime, datetime | None]:
-    horizon = view.appointments.completion_horizon()
+def _ended(view: StoreView, now: datetime) -> tuple[list[Appointment], datetime, datetime | None]:
+    horizon = completion_horizon(view)
     if horizon is not None and horizon >= now:
         return [], horizon, horizon
     ended, reached = view.appointments.confirmed_ended(horizon, now, max_weeks=CATCH_UP_WEEKS)
     return ended, reached, horizon
 
 
-def has_catching_up(view: TinyView, now: datetime) -> bool:
+def has_catching_up(view: StoreView, now: datetime) -> bool:
     """Cheap reads: is there a lapsed hold or an ended appointment still stored as active, or
     weeks not yet looked through? (An idle tick reads this and writes nothing.)"""
-    if view.appointments.held_expiring(now):
+    if view.appointments.lapsed_holds(now):
         return True
     ended, reached, _horizon = _ended(view, now)
     return bool(ended) or reached < now
 
 
-def catch_up(view: TinyView, now: datetime, actor: str) -> CaughtUp:
+def catch_up(view: UnitOfWork, now: datetime, actor: str) -> CaughtUp:
     """Write down every lapsed hold as expired and every ended confirmed appointment as
     completed (APPOINTMENT_HOLD_EXPIRED, APPOINTMENT_COMPLETED, audit), in the caller's write.
 
@@ -93,11 +107,11 @@ def catch_up(view: TinyView, now: datetime, actor: str) -> CaughtUp:
     the store), never by reading the history; a store that never had them written down catches
     up CATCH_UP_WEEKS week segments per call."""
     done = CaughtUp()
-    for appt in view.appointments.held_expiring(now):
+    for appt in view.appointments.lapsed_holds(now):
         done.expired.append(expire_hold(view, appt, now, actor))
     ended, reached, horizon = _ended(view, now)
     for appt in ended:
         done.completed.append(complete(view, appt, now, actor))
     if horizon is None or reached > horizon:
-        view.appointments.set_completion_horizon(reached)
+        set_completion_horizon(view, reached)
     return done

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import AppointmentQuery, Page
-from rxdesk.domain.times import format_utc
-from rxdesk.services.appointments import AppointmentRow, AppointmentService
+from rxdesk.services.appointments import AppointmentRow, rows
 from rxdesk.services.base import Service
 
 # What the patient's page counts, in the order it says them.
@@ -24,7 +24,7 @@ class PatientDetail:
     # ended), the rest by status.
     counts: dict[str, int] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = self.patient.to_json()
         data["upcoming"] = [r.to_json() for r in self.upcoming.items]
         data["history"] = [r.to_json() for r in self.history.items]
@@ -43,28 +43,26 @@ def tally(counts: dict[str, int]) -> str:
 
 
 class PatientService(Service):
-    def list_patients(
-        self, search: str = "", *, offset: int = 0, limit: int | None = None
-    ) -> Page[Patient]:
+    def list_patients(self, search: str = "", *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
         """Patients whose name, email, phone or external id contains `search`, by name."""
-        return self.store.read().patients.search(search, offset=offset, limit=limit)
+        with self.store.read() as view:
+            return view.patients.search(search, offset=offset, limit=limit)
 
     def get(self, patient_id: str) -> Patient:
-        return self.store.read().patients.require(patient_id)
+        with self.store.read() as view:
+            return view.patients.require(patient_id)
 
     def show(self, patient_id: str, *, history_limit: int = 50) -> PatientDetail:
         """The patient, every appointment from now on, the most recent past ones, and how many
         are upcoming, completed, missed (no_show), cancelled and expired, all as of now."""
-        view = self.store.read()
-        patient = view.patients.require(patient_id)
         now = self.now()
-        rows = AppointmentService(self.store, self.clock).rows(
-            view, list(view.appointments.search_raw(AppointmentQuery(patient_id=patient.id, count=False)).items),
-            now=now)
-        counts = Counter("upcoming" if r.doc["status"] in ("held", "confirmed") else r.doc["status"] for r in rows)
-        start = format_utc(now)
-        upcoming = [r for r in rows if r.doc["starts_at"] >= start]
-        history = [r for r in reversed(rows) if r.doc["starts_at"] < start][:history_limit]
+        with self.store.read() as view:
+            patient = view.patients.require(patient_id)
+            page = view.appointments.search(AppointmentQuery(patient_id=patient.id, count=False))
+            every = rows(view, page.items, now)
+        counts = Counter("upcoming" if r.status.value in ("held", "confirmed") else r.status.value for r in every)
+        upcoming = [r for r in every if r.starts_at >= now]
+        history = [r for r in reversed(every) if r.starts_at < now][:history_limit]
         return PatientDetail(
             patient,
             Page(upcoming, len(upcoming)),

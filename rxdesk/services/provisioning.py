@@ -15,11 +15,12 @@ writes nothing.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from datetime import time as dt_time
@@ -35,7 +36,7 @@ from rxdesk.domain.phones import normalize_mobile
 from rxdesk.domain.terminal import has_control
 from rxdesk.domain.times import check_iana_zone
 from rxdesk.services.base import Service, admin_actor, record
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView, UnitOfWork
 
 SECTIONS = ("org", "admins", "appointment_types", "doctors", "patients")
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -108,9 +109,8 @@ class ProvisionResult:
         lines: list[str] = []
         for kind in SECTIONS:
             what = "the organisation" if kind == "org" else kind.replace("_", " ").removesuffix("s")
-            name = (lambda key: "") if kind == "org" else (lambda key: f" {key}")
-            lines.extend(f"add {what}{name(key)}" for key in self.created.get(kind, []))
-            lines.extend(f"change {what}{name(key)}: {', '.join(self.changes.get(kind, {}).get(key, []))}"
+            lines.extend(f"add {what}{_named(kind, key)}" for key in self.created.get(kind, []))
+            lines.extend(f"change {what}{_named(kind, key)}: {', '.join(self.changes.get(kind, {}).get(key, []))}"
                          for key in self.updated.get(kind, []))
         return lines
 
@@ -164,7 +164,7 @@ def _changed_fields(old: Entity | None, new: Entity) -> list[str]:
 
 def _check_windows(doctor: Doctor, where: str) -> None:
     windows = sorted(enumerate(doctor.availability), key=lambda item: (item[1].weekday, item[1].start))
-    for (i, a), (j, b) in zip(windows, windows[1:], strict=False):
+    for (i, a), (j, b) in itertools.pairwise(windows):
         if a.weekday == b.weekday and b.start < a.end:
             first, second = sorted((i, j))
             other = doctor.availability[first]
@@ -174,13 +174,22 @@ def _check_windows(doctor: Doctor, where: str) -> None:
             )
 
 
+def _named(kind: str, key: str) -> str:
+    """How a plan line names an entry: by its key, except the one organisation."""
+    return "" if kind == "org" else f" {key}"
+
+
 @dataclass
 class _Run:
     """One provisioning run over one view: what is planned, what is written."""
 
-    view: TinyView
+    view: StoreView
     result: ProvisionResult
-    write: bool
+    unit: UnitOfWork | None  # the write the plan goes into; None for a dry run
+
+    @property
+    def write(self) -> bool:
+        return self.unit is not None
 
     def settle(self, kind: str, key: str, old: Entity | None, new: Entity) -> bool:
         """Record what happens to one entry; True when it must be written."""
@@ -229,9 +238,10 @@ class ProvisioningService(Service):
         docstring; with `dry_run`, the same plan and no write."""
         actor = admin_actor(agent)
         if dry_run:
-            return self._run(_Run(self.store.read(), ProvisionResult(dry_run=True), write=False), doc, actor)
-        with self.store.write() as view:
-            return self._run(_Run(view, ProvisionResult(), write=True), doc, actor)
+            with self.store.read() as view:
+                return self._run(_Run(view, ProvisionResult(dry_run=True), None), doc, actor)
+        with self.store.write() as unit:
+            return self._run(_Run(unit, ProvisionResult(), unit), doc, actor)
 
     def _run(self, run: _Run, doc: dict[str, Any], actor: str) -> ProvisionResult:
         self._check_document(doc)
@@ -242,16 +252,19 @@ class ProvisioningService(Service):
         known_types = {t.key for t in view.types.all()} | {t.key for t, _ in types}
         doctors = self._doctors(run, doc, org[0] if org else view.org.get(), known_types=known_types)
         patients = self._patients(run, doc)
+        unit = run.unit
+        if unit is None or not result.changed:
+            return result  # nothing to write, not even an audit entry
         if org is not None and org[1]:
-            view.org.put(org[0])
-        for repo, items in ((view.admins, admins), (view.types, types), (view.doctors, doctors),
-                            (view.patients, patients)):
+            unit.org.put(org[0])
+        unit_puts: list[tuple[Callable[[Any], None], list[tuple[Any, bool]]]] = [
+            (unit.admins.put, admins), (unit.types.put, types), (unit.doctors.put, doctors),
+            (unit.patients.put, patients)]
+        for put, items in unit_puts:
             for item, write in items:
                 if write:
-                    repo.put(item)  # type: ignore[arg-type]
-        if not run.write or not result.changed:
-            return result  # nothing to write, not even an audit entry
-        record(view, at=self.now(), actor=actor, action="provision", target="org", details={
+                    put(item)
+        record(unit, at=self.now(), actor=actor, action="provision", target="org", details={
             kind: {"created": len(result.created.get(kind, [])), "updated": len(result.updated.get(kind, [])),
                    "ids": (result.created.get(kind, []) + result.updated.get(kind, []))[:100]}
             for kind in SECTIONS if kind in result.created or kind in result.updated
@@ -380,12 +393,12 @@ class ProvisioningService(Service):
         return made
 
     @staticmethod
-    def _check_external_ids(view: TinyView, patients: list[Patient]) -> None:
+    def _check_external_ids(view: StoreView, patients: list[Patient]) -> None:
         """A token's `sub` names one patient: an `external_id` is nobody else's `external_id`
         and nobody else's `id`."""
         if not patients:
             return
-        final = {pid: doc.get("external_id", "") for pid, doc in view.patients.raw().items()}
+        final = dict(view.patients.external_ids())
         final.update({p.id: p.external_id for p in patients})
         owners: dict[str, list[str]] = {}
         for pid, ext in final.items():
@@ -414,7 +427,8 @@ class ProvisioningService(Service):
 
     @staticmethod
     def _mobile(number: str, where: str) -> str:
-        return _at(where, normalize_mobile, number)
+        mobile: str = _at(where, normalize_mobile, number)
+        return mobile
 
 
 def _at(where: str, check: Any, value: Any) -> Any:

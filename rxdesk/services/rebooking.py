@@ -33,7 +33,7 @@ from rxdesk.services.availability import busy_intervals, check_offered, open_slo
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import publish
 from rxdesk.services.lifecycle import expire_lapsed, lapsed_holds
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView, UnitOfWork
 
 MAX_DAYS = 90
 
@@ -73,7 +73,7 @@ def _days(days: object) -> int:
 
 
 class RebookingService(Service):
-    def _movable(self, view: TinyView, uid: str, now: datetime) -> tuple[Appointment, AppointmentType]:
+    def _movable(self, view: StoreView, uid: str, now: datetime) -> tuple[Appointment, AppointmentType]:
         appt = view.appointments.require(normalize_uid(uid) if isinstance(uid, str) else uid)
         why = lifecycle.why_not_rebookable(appt, now)
         if why:
@@ -85,7 +85,7 @@ class RebookingService(Service):
                 raise Refused(f"appointment {appt.uid} was already rebooked to {successor}")
         return appt, view.types.require(appt.type_key)
 
-    def _doctors(self, view: TinyView, appt: Appointment, appt_type: AppointmentType,
+    def _doctors(self, view: StoreView, appt: Appointment, appt_type: AppointmentType,
                  doctor_id: str | None) -> list[Doctor]:
         """The doctors the type's rebooking mode allows, narrowed to `doctor_id` when given."""
         if appt_type.rebooking_mode is RebookingMode.same_doctor:
@@ -104,20 +104,20 @@ class RebookingService(Service):
         """Open slots for moving this appointment over the next `days`, by doctor then start
         (the appointment's own doctor first). Its own time counts as free: it moves."""
         span = _days(days)
-        view = self.store.read()
-        now = self.now()
-        appt, appt_type = self._movable(view, uid, now)
-        end = now + timedelta(days=span)
-        found: list[OpenSlot] = []
-        for doctor in self._doctors(view, appt, appt_type, doctor_id):
-            for slot in open_slots(view, doctor, appt_type, now=now, start=now, end=end, ignore_uid=appt.uid):
-                if doctor.id == appt.doctor_id and slot.starts_at == appt.starts_at:
-                    continue  # where it already is
-                found.append(OpenSlot(doctor.id, doctor.name, slot.starts_at, slot.ends_at))
-        patient = view.patients.get(appt.patient_id)
-        doctor = view.doctors.get(appt.doctor_id)
-        return SlotChoice(appt, appt_type, found, self.org(view).timezone,
-                          patient.name if patient else appt.patient_id, doctor.name if doctor else appt.doctor_id)
+        with self.store.read() as view:
+            now = self.now()
+            appt, appt_type = self._movable(view, uid, now)
+            end = now + timedelta(days=span)
+            found: list[OpenSlot] = []
+            for doctor in self._doctors(view, appt, appt_type, doctor_id):
+                for slot in open_slots(view, doctor, appt_type, now=now, start=now, end=end, ignore_uid=appt.uid):
+                    if doctor.id == appt.doctor_id and slot.starts_at == appt.starts_at:
+                        continue  # where it already is
+                    found.append(OpenSlot(doctor.id, doctor.name, slot.starts_at, slot.ends_at))
+            patient = view.patients.get(appt.patient_id)
+            own = view.doctors.get(appt.doctor_id)
+            return SlotChoice(appt, appt_type, found, self.org(view).timezone,
+                              patient.name if patient else appt.patient_id, own.name if own else appt.doctor_id)
 
     def rebook(self, uid: str, starts_at: datetime, *, doctor_id: str | None = None, agent: str) -> Appointment:
         """Move the appointment to `starts_at` (with `doctor_id`, or its own doctor)."""
@@ -132,32 +132,33 @@ class RebookingService(Service):
     def diagnose(self, doctor_id: str, type_key: str, *, days: object = 14) -> SlotDiagnosis:
         """Why patients see (no) slots for this doctor and type over the next `days`."""
         span = _days(days)
-        view = self.store.read()
-        doctor = view.doctors.require(str(doctor_id).strip())
-        appt_type = view.types.require(str(type_key).strip())
-        now = self.now()
-        end = now + timedelta(days=span)
-        busy = busy_intervals(view, doctor.id, now, end + timedelta(minutes=appt_type.duration_minutes), now=now)
-        return diagnose(doctor, appt_type.key, appt_type.duration_minutes, busy, now=now,
-                        booking_notice_minutes=appt_type.booking_notice_minutes, start=now, end=end)
+        with self.store.read() as view:
+            doctor = view.doctors.require(str(doctor_id).strip())
+            appt_type = view.types.require(str(type_key).strip())
+            now = self.now()
+            end = now + timedelta(days=span)
+            busy = busy_intervals(view, doctor.id, now, end + timedelta(minutes=appt_type.duration_minutes),
+                                  now=now)
+            return diagnose(doctor, appt_type.key, appt_type.duration_minutes, busy, now=now,
+                            booking_notice_minutes=appt_type.booking_notice_minutes, start=now, end=end)
 
     def preview(self, doctor_id: str, *, days: object = 14) -> dict[str, list[OpenSlot]]:
         """Open slots per offered type over the next `days` (the doctor detail's preview)."""
         span = _days(days)
-        view = self.store.read()
-        doctor = view.doctors.require(str(doctor_id).strip())
-        now = self.now()
-        result: dict[str, list[OpenSlot]] = {}
-        for key in doctor.appointment_types:
-            appt_type = view.types.get(key)
-            if appt_type is None:
-                continue
-            result[key] = [OpenSlot(doctor.id, doctor.name, s.starts_at, s.ends_at)
-                           for s in open_slots(view, doctor, appt_type, now=now, start=now, end=now + timedelta(days=span))]
-        return result
+        with self.store.read() as view:
+            doctor = view.doctors.require(str(doctor_id).strip())
+            now = self.now()
+            result: dict[str, list[OpenSlot]] = {}
+            for key in doctor.appointment_types:
+                appt_type = view.types.get(key)
+                if appt_type is None:
+                    continue
+                slots = open_slots(view, doctor, appt_type, now=now, start=now, end=now + timedelta(days=span))
+                result[key] = [OpenSlot(doctor.id, doctor.name, s.starts_at, s.ends_at) for s in slots]
+            return result
 
 
-def check_move(view: TinyView, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
+def check_move(view: StoreView, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
                now: datetime, *, zone: str) -> list[Appointment]:
     """The reads of a rebook: `start` must be a slot the generator offers `doctor` now (the
     appointment's own time counts as free). Returns the lapsed holds lying there, which the
@@ -169,7 +170,7 @@ def check_move(view: TinyView, appt: Appointment, appt_type: AppointmentType, do
     return lapsed_holds(view, doctor.id, start, start + timedelta(minutes=appt_type.duration_minutes), now)
 
 
-def write_move(view: TinyView, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
+def write_move(view: UnitOfWork, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
                now: datetime, actor: str, *, lapsed: list[Appointment], why: str = "") -> Appointment:
     """The writes of a rebook, after `check_move`: the linked new appointment (the original's
     status, the new doctor's room), a held or confirmed original cancelled with a reason naming
@@ -201,7 +202,7 @@ def write_move(view: TinyView, appt: Appointment, appt_type: AppointmentType, do
     return new
 
 
-def move(view: TinyView, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
+def move(view: UnitOfWork, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
          now: datetime, actor: str, *, zone: str) -> Appointment:
     """A rebook inside the caller's write: `check_move`, then `write_move`."""
     lapsed = check_move(view, appt, appt_type, doctor, start, now, zone=zone)

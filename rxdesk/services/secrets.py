@@ -21,7 +21,7 @@ from rxdesk.domain.terminal import has_control
 from rxdesk.domain.times import format_utc
 from rxdesk.services import crypto
 from rxdesk.services.base import Service, admin_actor, record
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView, UnitOfWork
 
 KEY_ID_PREFIX = "bk_"
 VALUE_BYTES = 32
@@ -102,17 +102,17 @@ class MasterKeyRotation:
 class SecretService(Service):
     @property
     def data_dir(self) -> Path:
-        return self.settings.data_dir if self.settings else self.store.data_dir
+        return self.settings.data_dir
 
     @property
     def env_key(self) -> str | None:
-        return self.settings.master_key if self.settings else None
+        return self.settings.master_key
 
-    def box(self, view: TinyView, *, create: bool = False) -> crypto.SecretBox:
+    def box(self, view: StoreView, *, create: bool = False) -> crypto.SecretBox:
         """The master-key box, checked against the values already stored."""
         return crypto.open_box(view, self.data_dir, self.env_key, create=create)
 
-    def value_of(self, view: TinyView, secret: BookingSecret) -> str:
+    def value_of(self, view: StoreView, secret: BookingSecret) -> str:
         """The plain value (for token verification and reveal; never logged or audited).
 
         A read without the lock may hold a value from before a master-key rotation while the
@@ -121,7 +121,8 @@ class SecretService(Service):
         try:
             return box.decrypt(secret.value_encrypted)
         except ConfigError:
-            fresh = None if view.writable else self.store.read().secrets.get(secret.key_id)
+            with self.store.read() as newest:  # under a write, this is what the write started from
+                fresh = newest.secrets.get(secret.key_id)
             if fresh is None or fresh.value_encrypted == secret.value_encrypted:
                 raise
             return crypto.SecretBox.load(self.data_dir, self.env_key, create=False,
@@ -133,14 +134,17 @@ class SecretService(Service):
         """Every secret, active ones first, newest first; never a value."""
         now = self.now()
         rows = []
-        for s in self.store.read().secrets.all():
+        with self.store.read() as view:
+            secrets = view.secrets.all()
+        for s in secrets:
             since = s.last_used_at or s.created_at
             rows.append(SecretRow(s, idle=s.active and now - since >= IDLE_AFTER, idle_since=since))
         rows.sort(key=lambda r: (not r.secret.active, -r.secret.created_at.timestamp(), r.key_id))
         return rows
 
     def get(self, key_id: str) -> BookingSecret:
-        return self.store.read().secrets.require(normalize_key_id(key_id))
+        with self.store.read() as view:
+            return view.secrets.require(normalize_key_id(key_id))
 
     # -- changes -----------------------------------------------------------------------
 
@@ -175,7 +179,7 @@ class SecretService(Service):
         with self.store.write() as view:
             now = self.now()
             secret = view.secrets.require(key)
-            if not secret.active:
+            if secret.revoked_at is not None:
                 raise Refused(f"booking secret {key} was revoked at {format_utc(secret.revoked_at)}; "
                               "its value is no longer shown")
             value = self.value_of(view, secret)
@@ -194,7 +198,7 @@ class SecretService(Service):
             secret = view.secrets.get(key)
             if secret is None:
                 raise NotFound(f"no booking secret {key!r}")
-            if not secret.active:
+            if secret.revoked_at is not None:
                 raise Refused(f"booking secret {key} is already revoked "
                               f"(at {format_utc(secret.revoked_at)} by {secret.revoked_by})")
             revoked = secret.model_copy(update={"revoked_at": now, "revoked_by": actor})
@@ -223,11 +227,13 @@ class SecretService(Service):
             keys = crypto.file_keys(self.data_dir)
             if len(keys) > 1:  # an interrupted rotation: finish it with the key it began
                 if new_key and crypto.parse_keys(new_key, "the new master key")[0] != keys[0]:
-                    raise Refused(f"an interrupted rotation to the first key in {self.data_dir / crypto.MASTER_KEY_FILE} "
-                                  "is not finished; run the rotation again without a new key to finish it first")
+                    raise Refused(f"an interrupted rotation to the first key in "
+                                  f"{self.data_dir / crypto.MASTER_KEY_FILE} is not finished; run the "
+                                  "rotation again without a new key to finish it first")
                 target = keys[0]
             else:
-                target = crypto.parse_keys(new_key, "the new master key")[0] if new_key else crypto.new_master_key().encode()
+                target = (crypto.parse_keys(new_key, "the new master key")[0] if new_key
+                          else crypto.new_master_key().encode())
             box = self._box_opening_everything(view, keys)
             if not keys or target != keys[0]:
                 crypto.write_master_keys(self.data_dir, [target, *box.keys])
@@ -235,7 +241,7 @@ class SecretService(Service):
         self._drop_old_keys(target)
         return MasterKeyRotation(*counts, key_source=str(self.data_dir / crypto.MASTER_KEY_FILE))
 
-    def _box_opening_everything(self, view: TinyView, keys: list[bytes]) -> crypto.SecretBox:
+    def _box_opening_everything(self, view: StoreView, keys: list[bytes]) -> crypto.SecretBox:
         """The current keys, checked to open every stored value before anything changes."""
         box = crypto.SecretBox.load(self.data_dir, self.env_key, create=True,
                                     encrypted_values=len(crypto.encrypted_values(view)))
@@ -243,14 +249,15 @@ class SecretService(Service):
             box.decrypt(value)
         return box
 
-    def _reencrypt(self, view: TinyView, box: crypto.SecretBox, target: bytes, actor: str,
+    def _reencrypt(self, view: UnitOfWork, box: crypto.SecretBox, target: bytes, actor: str,
                    source: str) -> tuple[int, int]:
         booking = view.secrets.all()
         for s in booking:
             view.secrets.put(s.model_copy(update={"value_encrypted": box.rotate(s.value_encrypted, target)}))
         subscriptions = view.subscriptions.all()
         for sub in subscriptions:
-            view.subscriptions.put(sub.model_copy(update={"secret_encrypted": box.rotate(sub.secret_encrypted, target)}))
+            rotated = box.rotate(sub.secret_encrypted, target)
+            view.subscriptions.put(sub.model_copy(update={"secret_encrypted": rotated}))
         record(view, at=self.now(), actor=actor, action="master_key.rotate", target="master_key",
                details={"booking_secrets": len(booking), "subscriptions": len(subscriptions), "key_source": source})
         return len(booking), len(subscriptions)

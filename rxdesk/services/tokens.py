@@ -22,7 +22,7 @@ from rxdesk.domain.errors import Refused
 from rxdesk.domain.models import BookingSecret, Patient
 from rxdesk.services.base import Service
 from rxdesk.services.secrets import SecretService
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView, UnitOfWork
 
 ALGORITHM = "HS256"
 MAX_LIFETIME_SECONDS = 15 * 60
@@ -108,7 +108,7 @@ class TokenService(Service):
     def _secrets(self) -> SecretService:
         return SecretService(self.store, self.clock, self.settings)
 
-    def check(self, view: TinyView, token: str) -> VerifiedToken:
+    def check(self, view: StoreView, token: str) -> VerifiedToken:
         """Verify `token` against `view` without changing anything (see the module rules)."""
         header = read_header(token)
         kid: str = header["kid"]
@@ -143,7 +143,13 @@ class TokenService(Service):
             raise TokenRefused("malformed", "not a JWT (its payload does not decode)") from None
         return self._check_claims(view, kid, claims)
 
-    def _check_claims(self, view: TinyView, kid: str, claims: dict[str, Any]) -> VerifiedToken:
+    def precheck(self, token: str) -> VerifiedToken:
+        """`check` on a read of its own: a refused token never takes the write lock (the
+        write checks again, so a secret revoked in between is refused too)."""
+        with self.store.read() as view:
+            return self.check(view, token)
+
+    def _check_claims(self, view: StoreView, kid: str, claims: dict[str, Any]) -> VerifiedToken:
         now = self.now().timestamp()
         exp = _instant(claims, "exp")
         iat = _instant(claims, "iat")
@@ -170,7 +176,7 @@ class TokenService(Service):
             raise TokenRefused("unknown_patient", f"sub {_shown(sub)} names no patient (external id or id)")
         return VerifiedToken(kid, patient, claims, _as_datetime(iat), _as_datetime(exp))
 
-    def mark_used(self, view: TinyView, verified: VerifiedToken) -> BookingSecret:
+    def mark_used(self, view: UnitOfWork, verified: VerifiedToken) -> BookingSecret:
         """Record the verification on the secret (`last_used_at`), inside the caller's write."""
         secret = view.secrets.require(verified.kid)
         used = secret.model_copy(update={"last_used_at": self.now()})
@@ -183,7 +189,7 @@ class TokenService(Service):
         Checked first on a read (a refused token never takes the write lock), then again
         inside the write, so a secret revoked in between is refused too.
         """
-        self.check(self.store.read(), token)
+        self.precheck(token)
         with self.store.write() as view:
             verified = self.check(view, token)
             self.mark_used(view, verified)

@@ -3,8 +3,8 @@
 Deliveries follow the Standard Webhooks specification: `webhook-id` (the event id, the same
 on every retry), `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 over
 `id.timestamp.body` with the decoded `whsec_` secret), made afresh for each attempt; body
-`{"type", "timestamp", "data"}`. The worker makes and sends deliveries; this module holds the
-rules and the agent's actions.
+`{"type", "timestamp", "data"}`. This module holds one signed attempt and the agent's
+actions; the maintenance tick makes, claims and retries deliveries (`deliveries`).
 """
 
 from __future__ import annotations
@@ -38,12 +38,10 @@ from rxdesk.domain.terminal import has_control
 from rxdesk.domain.times import format_utc
 from rxdesk.services import crypto, deadline, egress
 from rxdesk.services.base import Service, admin_actor, record
-from rxdesk.store.tinystore import TinyView
+from rxdesk.store.protocols import StoreView
 
 TIMEOUT_SECONDS = deadline.ATTEMPT_SECONDS  # for connect, send and the whole answer together
-# After attempt n fails, wait RETRY_AFTER[n-1]; when they run out, the delivery is dead.
-RETRY_AFTER = (timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
-               timedelta(hours=5), timedelta(hours=10), timedelta(hours=10))
+# The longest wait a receiver's Retry-After header may ask for.
 MAX_RETRY_AFTER = timedelta(hours=24)
 EXCERPT = 2000  # characters of a receiver's answer kept on the delivery
 EXCERPT_BYTES = 4 * EXCERPT
@@ -169,14 +167,13 @@ def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret:
     code: int | None = None
     retry_header, raw = None, b""
     try:
-        with deadline.attempt(seconds):
-            # Only the start of the answer is kept: a huge or endless body must not fill memory.
-            with client.stream("POST", url, content=body, headers=sent) as response:
-                code, retry_header = response.status_code, response.headers.get("retry-after")
-                for chunk in response.iter_bytes():
-                    raw += chunk
-                    if len(raw) >= EXCERPT_BYTES:
-                        break
+        # Only the start of the answer is kept: a huge or endless body must not fill memory.
+        with deadline.attempt(seconds), client.stream("POST", url, content=body, headers=sent) as response:
+            code, retry_header = response.status_code, response.headers.get("retry-after")
+            for chunk in response.iter_bytes():
+                raw += chunk
+                if len(raw) >= EXCERPT_BYTES:
+                    break
     except httpx.TimeoutException:
         if code is None:
             return AttemptResult(False, None, f"no complete answer within {seconds:g} s")
@@ -217,26 +214,21 @@ class DeliveryDetail:
 
 
 class WebhookService(Service):
-    @property
-    def _data_dir(self):  # type: ignore[no-untyped-def]
-        return self.settings.data_dir if self.settings else self.store.data_dir
+    def _box(self, view: StoreView, *, create: bool = False) -> crypto.SecretBox:
+        return crypto.open_box(view, self.settings.data_dir, self.settings.master_key, create=create)
 
-    def _box(self, view: TinyView, *, create: bool = False) -> crypto.SecretBox:
-        return crypto.open_box(view, self._data_dir, self.settings.master_key if self.settings else None, create=create)
-
-    def secret_of(self, view: TinyView, sub: Subscription) -> str:
+    def secret_of(self, view: StoreView, sub: Subscription) -> str:
         """The signing secret. A read without the lock may hold a value from before a
-        master-key rotation while the old key is already gone: it is then read again, once."""
+        master-key rotation while the old key is already gone: it is then read again, once
+        (under a write, the newest read is what the write started from: nothing changes)."""
         try:
             return self._box(view).decrypt(sub.secret_encrypted)
         except ConfigError:
-            if view.writable:
-                raise
-            fresh = self.store.read()
-            again = fresh.subscriptions.get(sub.id)
-            if again is None or again.secret_encrypted == sub.secret_encrypted:
-                raise
-            return self._box(fresh).decrypt(again.secret_encrypted)
+            with self.store.read() as fresh:
+                again = fresh.subscriptions.get(sub.id)
+                if again is None or again.secret_encrypted == sub.secret_encrypted:
+                    raise
+                return self._box(fresh).decrypt(again.secret_encrypted)
 
     # -- subscriptions ------------------------------------------------------------------
 
@@ -260,7 +252,7 @@ class WebhookService(Service):
                 sub_id = "sub_" + random_token(10)
             if not any(s.active for s in view.subscriptions.all()):
                 # Nobody was listening: start the fan-out at the newest event, not at the start.
-                view.snap.set_counter(FANOUT_CURSOR, view.events.last_seq())  # type: ignore[attr-defined]
+                view.cursors.set(FANOUT_CURSOR, view.events.last_seq())
             sub = Subscription(id=sub_id, url=clean_url, events=types, headers=clean_headers,
                                secret_encrypted=box.encrypt(secret), active=True, created_at=now, created_by=actor,
                                allow_private_network=allow_private_network)
@@ -271,11 +263,13 @@ class WebhookService(Service):
         return NewSubscription(sub, secret)
 
     def list_subscriptions(self) -> list[Subscription]:
-        subs = self.store.read().subscriptions.all()
+        with self.store.read() as view:
+            subs = view.subscriptions.all()
         return sorted(subs, key=lambda s: (not s.active, s.created_at or datetime.min.astimezone(), s.id))
 
     def get_subscription(self, sub_id: str) -> Subscription:
-        return self.store.read().subscriptions.require(str(sub_id).strip())
+        with self.store.read() as view:
+            return view.subscriptions.require(str(sub_id).strip())
 
     def remove_subscription(self, sub_id: str, agent: str) -> Subscription:
         """Remove it; its pending deliveries end as dead at their next attempt."""
@@ -289,9 +283,9 @@ class WebhookService(Service):
 
     def send_test(self, sub_id: str, agent: str) -> AttemptResult:
         """Send a signed test event to the subscription now (not queued, not retried)."""
-        view = self.store.read()
-        sub = view.subscriptions.require(str(sub_id).strip())
-        secret = self.secret_of(view, sub)
+        with self.store.read() as view:
+            sub = view.subscriptions.require(str(sub_id).strip())
+            secret = self.secret_of(view, sub)
         msg_id = "evt_test_" + random_token(12)
         body = json.dumps({"type": "rxdesk.test", "timestamp": format_utc(self.now()),
                            "data": {"subscription_id": sub.id, "message": "a test event from rxdesk"}},
@@ -314,16 +308,16 @@ class WebhookService(Service):
             except ValueError:
                 raise ValidationFailed(
                     f"status {status[:40]!r} is not one of {', '.join(s.value for s in DeliveryStatus)}") from None
-        view = self.store.read()
-        return view.deliveries.page(where=(lambda d: d.status == wanted) if wanted else None, offset=offset, limit=limit)
+        with self.store.read() as view:
+            return view.deliveries.newest(status=wanted, offset=offset, limit=limit)
 
     def show_delivery(self, delivery_id: str) -> DeliveryDetail:
-        view = self.store.read()
-        delivery = view.deliveries.get(str(delivery_id).strip())
-        if delivery is None:
-            raise NotFound(f"no delivery {str(delivery_id)[:40]!r}")
-        event = view.events.get(delivery.event_id)
-        return DeliveryDetail(delivery, event, payload(event).decode() if event else "")
+        with self.store.read() as view:
+            delivery = view.deliveries.get(str(delivery_id).strip())
+            if delivery is None:
+                raise NotFound(f"no delivery {str(delivery_id)[:40]!r}")
+            event = view.events.get(delivery.event_id)
+            return DeliveryDetail(delivery, event, payload(event).decode() if event else "")
 
     def replay(self, delivery_id: str, agent: str) -> Delivery:
         """Send a dead (or delivered) delivery again from the next tick, with the same id."""
@@ -339,7 +333,7 @@ class WebhookService(Service):
             now = self.now()
             again = delivery.model_copy(update={
                 "status": DeliveryStatus.pending, "attempts": 0, "next_attempt_at": now,
-                "lease_owner": "", "lease_until": None, "last_error": "",
+                "lease_id": "", "lease_until": None, "last_error": "",
             })
             view.deliveries.put(again)
             record(view, at=now, actor=actor, action="delivery.replay", target=f"delivery:{delivery.id}",
@@ -347,14 +341,14 @@ class WebhookService(Service):
         return again
 
     def list_events(self, type: str | None = None, *, offset: int = 0, limit: int | None = 100) -> Page[Event]:
-        wanted = None
-        if type:
-            wanted = check_events([type])[0].value
-        return self.store.read().events.newest(type=wanted, offset=offset, limit=limit)
+        wanted = check_events([type])[0] if type else None
+        with self.store.read() as view:
+            return view.events.newest(type=wanted, offset=offset, limit=limit)
 
     def list_messages(self, *, offset: int = 0, limit: int | None = 100) -> Page[OutboxMessage]:
         """Emails and SMS, newest first: the local outbox and what was sent."""
-        return self.store.read().messages.page(offset=offset, limit=limit)
+        with self.store.read() as view:
+            return view.messages.newest(offset=offset, limit=limit)
 
 
 FANOUT_CURSOR = "webhooks.cursor"

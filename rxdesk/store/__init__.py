@@ -1,9 +1,17 @@
-"""Storage: repository Protocols and their TinyDB implementation."""
+"""Storage: the contract services are typed against (`protocols`) and the TinyDB segment
+store behind it. `open_store` is the one place that picks the implementation."""
 
-from rxdesk.store.tinystore import TinyStore, TinyView
+from __future__ import annotations
 
-__all__ = ["TinyStore", "TinyView", "open_store"]
+from typing import Any
+
+from rxdesk.config import Settings
+from rxdesk.store.protocols import Store
+from rxdesk.store.tinystore import TinyStore
+
+__all__ = ["Store", "TinyStore", "open_store"]
 
 
-def open_store(data_dir, **options) -> TinyStore:  # type: ignore[no-untyped-def]
-    return TinyStore(data_dir, **options)
+def open_store(settings: Settings, **options: Any) -> Store:
+    """The store for these settings: the segment store in the data dir."""
+    return TinyStore(settings.data_dir, **options)

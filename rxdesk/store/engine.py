@@ -26,24 +26,17 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from filelock import FileLock, Timeout
 
 from rxdesk.domain.errors import StoreError, short_path
-from rxdesk.store.files import (
-    checksum,
-    dumps,
-    ensure_private_dir,
-    fsync_dir,
-    loads,
-    read_bytes,
-    write_atomic,
-)
+from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
+from rxdesk.store.files import checksum, dumps, loads
 
 FORMAT = "rxdesk-store/1"
 MANIFEST = "rxdesk.json"
@@ -54,6 +47,7 @@ GRACE_SECONDS = 30.0
 SWEEP_EVERY = 64
 
 _EMPTY: Mapping[str, Any] = {}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -117,24 +111,25 @@ class Segment:
     """One parsed segment: `{table: {doc_id: document}}`. Treated as immutable once loaded;
     derived views (sorted lists, indexes) are memoised on it."""
 
-    __slots__ = ("name", "file", "data", "_memo", "_copied")
+    __slots__ = ("_copied", "_memo", "data", "file", "name")
 
     def __init__(self, name: str, file: str | None, data: dict[str, dict[str, Any]]) -> None:
         self.name = name
         self.file = file
         self.data = data
-        self._memo: dict[Any, Any] = {}
+        self._memo: dict[Hashable, Any] = {}
         self._copied: set[str] = set()
 
     def table(self, name: str) -> Mapping[str, Any]:
         return self.data.get(name, _EMPTY)
 
-    def memo(self, key: Any, build: Callable[[], Any]) -> Any:
+    def memo(self, key: Hashable, build: Callable[[], T]) -> T:
+        """`build()`, computed once per segment (segments never change once loaded)."""
         try:
-            return self._memo[key]
+            value: T = self._memo[key]
         except KeyError:
             value = self._memo[key] = build()
-            return value
+        return value
 
     def rows(self) -> int:
         return sum(len(t) for t in self.data.values())
@@ -180,7 +175,6 @@ class Transaction(Snapshot):
         self._dirty: dict[str, Segment] = {}
         self._dropped: set[str] = set()
         self._counters: dict[str, int] = {}
-        self._after_commit: list[Callable[[], None]] = []
 
     @property
     def writable(self) -> bool:
@@ -232,14 +226,19 @@ class Transaction(Snapshot):
         seg._memo.clear()
         return seg.data[table]
 
-    def put(self, segment: str, table: str, key: str, doc: dict[str, Any]) -> None:
+    def put(self, segment: str, table: str, key: str, doc: Any) -> None:
+        """Store `doc` (a JSON value, usually a dict) under `key`."""
         self.writable_table(segment, table)[key] = doc
 
     def delete(self, segment: str, table: str, key: str) -> None:
         self.writable_table(segment, table).pop(key, None)
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self._after_commit.append(callback)
+
+def writable(snap: Snapshot) -> Transaction:
+    """`snap` as the transaction it must be for a change."""
+    if not isinstance(snap, Transaction):
+        raise RuntimeError("this view is read-only; change data inside Store.write()")
+    return snap
 
 
 class Engine:
@@ -249,12 +248,16 @@ class Engine:
         *,
         cache_bytes: int = 96 * 1024 * 1024,
         lock_timeout: float = 30.0,
+        fsync: bool = True,
     ) -> None:
+        """`fsync=False` skips flushing to the disk: a crash of the machine (not of the
+        process) may then lose recent commits. Only for tests; never the default."""
         self.data_dir = Path(data_dir).expanduser()
         self.segments_dir = self.data_dir / SEGMENTS
         self.manifest_path = self.data_dir / MANIFEST
         self.cache_bytes = cache_bytes
         self.lock_timeout = lock_timeout
+        self.fsync = fsync
         self._mutex = threading.RLock()  # guards the cache and the cached manifest
         self._write_mutex = threading.Lock()  # one writer per process; the file lock does the rest
         self._file_lock: FileLock | None = None
@@ -423,8 +426,6 @@ class Engine:
             finally:
                 self._writing.active = False
                 lock.release()
-        for callback in tx._after_commit:
-            callback()
 
     def _commit(self, tx: Transaction) -> None:
         old = tx.manifest
@@ -436,7 +437,7 @@ class Engine:
         for name, seg in tx._dirty.items():
             data = dumps(seg.data)
             file = f"{name}.{generation:08d}.json"
-            write_atomic(self.segments_dir / file, data, sync_dir=False)
+            write_atomic(self.segments_dir / file, data, sync_dir=False, fsync=self.fsync)
             if name in old.segments:
                 graveyard.append((old.segments[name].file, now))
             segments[name] = SegmentRef(file, len(data), checksum(data))
@@ -446,7 +447,8 @@ class Engine:
             ref = segments.pop(name, None)
             if ref is not None:
                 graveyard.append((ref.file, now))
-        fsync_dir(self.segments_dir)
+        if self.fsync:
+            fsync_dir(self.segments_dir)
 
         expired = [f for f, t in graveyard if now - t > GRACE_SECONDS]
         graveyard = [(f, t) for f, t in graveyard if now - t <= GRACE_SECONDS]
@@ -455,8 +457,8 @@ class Engine:
         manifest = Manifest(generation, segments, counters, tuple(graveyard))
         raw = manifest.to_bytes()
         if old.raw:
-            write_atomic(self.data_dir / PREVIOUS, old.raw, sync_dir=False)
-        write_atomic(self.manifest_path, raw)  # the commit point
+            write_atomic(self.data_dir / PREVIOUS, old.raw, sync_dir=False, fsync=self.fsync)
+        write_atomic(self.manifest_path, raw, fsync=self.fsync)  # the commit point
         st = os.stat(self.manifest_path)
         with self._mutex:
             self._manifest = Manifest(generation, segments, counters, tuple(graveyard), raw)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rxdesk.store.engine import Snapshot, Transaction
+from rxdesk.store.engine import Snapshot, writable
 
 PROBLEMS = "reminder-problems"
 SKIPPED = "skipped:"  # how a ReminderSent's email or SMS status starts when nothing could be sent
@@ -26,22 +26,20 @@ def note_problem(snap: Snapshot, table: str, key: str, starts: str | None, *, no
                  row: Mapping[str, Any] | None = None) -> None:
     """Index `row` as `key` under its appointment's start `starts` (stored form), or drop it
     with None; entries whose appointment started by `now` are dropped at the same time."""
-    if not isinstance(snap, Transaction):
-        raise RuntimeError("this view is read-only; change data inside Store.write()")
     rows = snap.table(PROBLEMS, table)
-    stale = [k for k, row in rows.items() if row["starts"] <= now]
+    stale = [k for k, old in rows.items() if old["starts"] <= now]
     keep = starts is not None and starts > now
     current = rows.get(key)
     entry = {"starts": starts, "row": dict(row or {})}
     if not stale and (current == entry if keep else current is None):
         return  # nothing would change: the segment is not rewritten
-    writable = snap.writable_table(PROBLEMS, table)
+    changed = writable(snap).writable_table(PROBLEMS, table)
     for k in stale:
-        del writable[k]
+        del changed[k]
     if keep:
-        writable[key] = entry
+        changed[key] = entry
     else:
-        writable.pop(key, None)
+        changed.pop(key, None)
 
 
 def problems(snap: Snapshot, table: str, after: str) -> list[Mapping[str, Any]]:

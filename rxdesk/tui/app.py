@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
+from pathlib import PurePath
 from typing import Any
 
 from textual.app import App, SystemCommand
@@ -51,7 +52,7 @@ from rxdesk.tui.work import call_service
 from rxdesk.worker.process import tick_in_child
 
 
-def stylesheets() -> list[str]:
+def stylesheets() -> list[str | PurePath]:
     """app.tcss first, then one stylesheet per screen."""
     folder = styles_dir()
     rest = sorted(p for p in folder.glob("*.tcss") if p.name != "app.tcss")
@@ -215,18 +216,17 @@ class RxdeskApp(App[int]):
         """One tick in a child process (rxdesk.worker.process): the app never shares its
         interpreter with the tick's parsing and sending, so the screen does not stutter."""
         worker = get_current_worker()
-        settings = self.desk.settings or Settings(data_dir=self.desk.store.data_dir, agent=self.agent)
         try:
             if self.desk.is_empty():  # nothing to maintain yet; the worker refuses an empty data dir
                 outcome = ("", False)
             else:
-                done = tick_in_child(settings, self.desk.clock, cancelled=lambda: worker.is_cancelled)
+                done = tick_in_child(self.desk.settings, self.desk.clock, cancelled=lambda: worker.is_cancelled)
                 outcome = (f"worker {done.text}" if done.ok else f"worker {self._clock_label()} failed: {done.text}",
                            not done.ok)
         except StoreError as exc:
             outcome = (f"worker {self._clock_label()} failed: {exc}", True)
         except Exception as exc:  # noqa: BLE001 - the app stays up; support gets the traceback
-            log_crash(settings.data_dir)
+            log_crash(self.desk.settings.data_dir)
             outcome = (f"worker {self._clock_label()} failed ({type(exc).__name__}); see logs/errors.log", True)
         if not worker.is_cancelled:
             try:
@@ -281,8 +281,8 @@ class RxdeskApp(App[int]):
         """`c`: explain why not, or ask for the reason and cancel."""
 
         def opened(summary: AppointmentSummary) -> None:
-            if summary.cancellable:
-                self.notify(f"{uid} cannot be cancelled: {summary.cancellable}", severity="warning",
+            if summary.cancel_refusal:
+                self.notify(f"{uid} cannot be cancelled: {summary.cancel_refusal}", severity="warning",
                             title="Not cancelled")
                 return
             text = summary.text()
@@ -297,10 +297,10 @@ class RxdeskApp(App[int]):
         say which of them cannot be cancelled (nothing is, then)."""
 
         def opened(summaries: list[AppointmentSummary]) -> None:
-            refused = [s for s in summaries if s.cancellable]
+            refused = [s for s in summaries if s.cancel_refusal]
             if refused:
                 more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-                self.notify(f"{refused[0].cancellable}{more}: unselect it with space, then c again",
+                self.notify(f"{refused[0].cancel_refusal}{more}: unselect it with space, then c again",
                             severity="warning", title=f"None of the {len(summaries)} was cancelled")
                 return
 
@@ -342,7 +342,7 @@ class RxdeskApp(App[int]):
 
     # Help and the command palette list the keys of the screen the agent is on.
 
-    def _screen_keys(self, screen: Screen) -> list[tuple[str, str, Any, str]]:
+    def _screen_keys(self, screen: Screen[Any]) -> list[tuple[str, str, Any, str]]:
         keys: list[tuple[str, str, Any, str]] = []
         seen: set[str] = set()
         for active in screen.active_bindings.values():
@@ -360,7 +360,7 @@ class RxdeskApp(App[int]):
         name = type(self.screen).__name__.removesuffix("Screen")
         self.push_screen(HelpScreen(rows, name))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         for key, what, node, action in self._screen_keys(screen):
             yield SystemCommand(what, f"key {key}", partial(self.call_later, node.run_action, action))
         yield from super().get_system_commands(screen)

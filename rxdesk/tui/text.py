@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -23,21 +24,21 @@ def shown(value: str) -> str:
     return terminal_safe(value, lines=True)
 
 
-def plain(value: object) -> object:
+def plain(value: RenderableType) -> RenderableType:
     """A `str` as literal, escaped text; anything else (already a renderable) as it is."""
     return Text(terminal_safe(value), no_wrap=True, end="") if isinstance(value, str) else value
 
 
-def literal(value: object) -> object:
+def literal(value: RenderableType) -> RenderableType:
     """Like `plain`, wrapping allowed: for the value column of detail grids."""
     return Text(terminal_safe(value, lines=True), end="") if isinstance(value, str) else value
 
 
-def fields_grid(rows: Iterable[tuple[str, object]]) -> Table:
+def fields_grid(rows: Iterable[tuple[str, RenderableType]]) -> Table:
     """Label / value pairs for a detail panel: bold labels, values shown as typed."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     for label, value in rows:
-        grid.add_row(label, literal(value))  # type: ignore[arg-type]
+        grid.add_row(label, literal(value))
     return grid

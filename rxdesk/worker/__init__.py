@@ -1,14 +1,8 @@
-"""The maintenance manager: plain Python, no Textual.
+"""The worker: the process that runs maintenance ticks. Plain Python, no Textual.
 
-Interface (used by the app and by `rxdesk worker`)::
+What a tick does is a service (`rxdesk.services.maintenance`); this package only runs it:
 
-    from rxdesk.worker.tick import Maintenance, TickReport
-
-    maintenance = Maintenance(desk, owner="app:alice")   # owner names this runner in leases/logs
-    report: TickReport = maintenance.tick()              # one tick at desk.clock.now()
-    report.summary()  -> "09:31 · 2 holds expired · 14 reminders · 16 webhooks delivered"
-
-`tick()` expires overdue holds, fires due reminders (one event per recipient, with its
-ReminderSent row in the same write), dispatches email/SMS and delivers due webhook attempts.
-It raises only RxdeskError subclasses for expected trouble (e.g. a corrupt data file).
+- `headless.run`: `rxdesk worker`, a tick every minute on the minute (or once), one log line a
+  tick, SIGTERM and SIGINT let the running tick finish;
+- `process.tick_in_child`: the app's tick, in a child process so the screen never waits on it.
 """

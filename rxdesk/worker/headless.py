@@ -18,7 +18,7 @@ from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.terminal import terminal_safe
 from rxdesk.services import Desk
-from rxdesk.worker.tick import Maintenance, TickReport
+from rxdesk.services.maintenance import MaintenanceService, TickReport
 
 
 def _stamp() -> str:
@@ -47,7 +47,7 @@ def report_json(report: TickReport, seconds: float) -> str:
 
 def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: TextIO,
         sleep_until: Callable[[threading.Event, float], bool] | None = None, as_json: bool = False) -> int:
-    maintenance = Maintenance(desk, owner=owner)
+    maintenance = MaintenanceService(desk, owner=owner)
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -57,7 +57,7 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
     try:
         if as_json:  # one tick, one JSON line: a SIGTERM meanwhile lets it finish
             return _once_as_json(desk, maintenance, out)
-        out.write(f"{_stamp()} worker {owner} started on {desk.store.data_dir}"
+        out.write(f"{_stamp()} worker {owner} started on {desk.store.location}"
                   f" ({'one tick' if once else f'every {interval:g} s' if interval else 'every minute'})\n")
         out.flush()
         while True:
@@ -88,7 +88,7 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
     return 1 if (once and failures) else 0
 
 
-def _once_as_json(desk: Desk, maintenance: Maintenance, out: TextIO) -> int:
+def _once_as_json(desk: Desk, maintenance: MaintenanceService, out: TextIO) -> int:
     import json
 
     started = time.monotonic()

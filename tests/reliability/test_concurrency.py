@@ -140,4 +140,4 @@ async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(cli
     events = [e for _, e in view.events.after(0)]
     assert len({e.id for e in events}) == len(events)
     per_uid = Counter(e.data["appointment"]["uid"] for e in events if e.type.value == "APPOINTMENT_CANCELLED")
-    assert per_uid == Counter({uid: 1 for uid in uids})  # the rebook's cancellation is in APPOINTMENT_REBOOKED
+    assert per_uid == Counter(dict.fromkeys(uids, 1))  # the rebook's cancellation is in APPOINTMENT_REBOOKED

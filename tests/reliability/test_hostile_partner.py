@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.services import Desk, egress
 from rxdesk.services.deadline import ATTEMPT_SECONDS
+from rxdesk.services.leases import LEASE
+from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.services.notify import Notifier, SendFailed
-from rxdesk.worker.tick import LEASE, Maintenance
 from tests.helpers import CLINIC_TOML, fingerprint, make_appointment
 from tests.reliability.test_terminal_safety import raw_bytes_in
 from tests.unit.test_tokens_minting import claims_at, mint
@@ -60,7 +61,7 @@ def test_a_dripping_receiver_gets_one_post_and_a_timeout_at_the_deadline(clinic:
     try:
         one_cancellation(clinic, receiver.url, now)
         started = time.monotonic()
-        report = Maintenance(clinic, attempt_seconds=1.0).tick()
+        report = MaintenanceService(clinic, attempt_seconds=1.0).tick()
         took = time.monotonic() - started
     finally:
         receiver.close()
@@ -74,15 +75,15 @@ def test_a_dripping_receiver_gets_one_post_and_a_timeout_at_the_deadline(clinic:
 def test_the_production_deadline_is_fifteen_seconds_for_the_whole_attempt(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
     """A receiver dripping a byte every 5 s held a tick for 350 s, past the lease, and a second
     worker sent the same webhook-id again. With the worker as shipped, the attempt ends at 15 s."""
-    assert ATTEMPT_SECONDS == 15.0 and Maintenance(clinic).attempt_seconds == ATTEMPT_SECONDS
+    assert ATTEMPT_SECONDS == 15.0 and MaintenanceService(clinic).attempt_seconds == ATTEMPT_SECONDS
     assert Notifier(clinic.settings).attempt_seconds == ATTEMPT_SECONDS  # SMTP and the SMS gateway too
     receiver = hostile(dripping(5.0))
     try:
         one_cancellation(clinic, receiver.url, now)
         started = time.monotonic()
-        first = Maintenance(clinic).tick()
+        first = MaintenanceService(clinic).tick()
         took = time.monotonic() - started
-        second = Maintenance(clinic, owner="other").tick()  # another worker: nothing is due yet
+        second = MaintenanceService(clinic, owner="other").tick()  # another worker: nothing is due yet
     finally:
         receiver.close()
     assert first.retrying == 1 and second.delivered + second.retrying == 0
@@ -97,7 +98,7 @@ def deliver_to(clinic: Desk, now, answer: Any):  # type: ignore[no-untyped-def]
     receiver = hostile(answer)
     try:
         one_cancellation(clinic, receiver.url, now)
-        Maintenance(clinic).tick()
+        MaintenanceService(clinic).tick()
     finally:
         receiver.close()
     (delivery,) = clinic.webhooks.list_deliveries().items
@@ -139,7 +140,7 @@ def test_an_absurd_retry_after_is_capped_and_recorded_as_the_answer(clinic: Desk
     receiver = hostile(too_many)
     try:
         one_cancellation(clinic, receiver.url, now)
-        report = Maintenance(clinic).tick()
+        report = MaintenanceService(clinic).tick()
         sub = clinic.webhooks.list_subscriptions()[0]
         tested = cli("subscriptions", "test", sub.id)
     finally:
@@ -200,7 +201,7 @@ def test_the_resolved_address_is_checked_on_every_attempt(clinic: Desk, now, rec
     answers.append("127.0.0.1")
     appt = make_appointment(clinic, start=now + timedelta(days=1))
     clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
-    Maintenance(clinic).tick()
+    MaintenanceService(clinic).tick()
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert receiver.received == [] and "hooks.partner.example resolves to 127.0.0.1" in delivery.last_error
     clinic.webhooks.remove_subscription(strict.subscription.id, "tester")
@@ -209,11 +210,11 @@ def test_the_resolved_address_is_checked_on_every_attempt(clinic: Desk, now, rec
                                                 {}, "tester", allow_private_network=True)
     second = make_appointment(clinic, start=now + timedelta(days=2))
     clinic.appointments.cancel_appointment(second.uid, "x", "tester")
-    assert Maintenance(clinic).tick().delivered == 1 and len(receiver.received) == 1
+    assert MaintenanceService(clinic).tick().delivered == 1 and len(receiver.received) == 1
     answers[0] = "169.254.169.254"  # the DNS answer changes: checked again, refused even with the flag
     clinic.webhooks.replay([d for d in clinic.webhooks.list_deliveries().items
                             if d.subscription_id == open_sub.subscription.id][0].id, "tester")
-    Maintenance(clinic).tick()
+    MaintenanceService(clinic).tick()
     assert len(receiver.received) == 1
     latest = [d for d in clinic.webhooks.list_deliveries().items if d.subscription_id == open_sub.subscription.id][0]
     assert "link-local" in latest.last_error
@@ -260,7 +261,7 @@ def test_a_stored_header_the_rules_refuse_is_not_sent_and_says_why(clinic: Desk,
         w.subscriptions.put(sub.model_copy(update={"headers": {"X-Shop": "café", "Connection": "close"}}))
     appt = make_appointment(clinic, start=now + timedelta(days=1))
     clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
-    report = Maintenance(clinic).tick()
+    report = MaintenanceService(clinic).tick()
     assert report.retrying == 1 and receiver.received == []
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert delivery.last_error.startswith("not sent: header X-Shop: the value must be visible ASCII")

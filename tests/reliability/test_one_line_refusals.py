@@ -9,7 +9,7 @@ import pytest
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
-from rxdesk.worker.tick import Maintenance
+from rxdesk.services.maintenance import MaintenanceService
 from tests.helpers import fingerprint, make_appointment
 from tests.unit.test_tokens_minting import claims_at, mint
 from tests.unit.test_worker import only_rule
@@ -71,7 +71,7 @@ def test_a_bad_smtp_url_fails_only_the_emails(clinic: Desk, settings, now, recei
     make_appointment(clinic, start=now + timedelta(minutes=30))
     held = make_appointment(clinic, start=now + timedelta(days=2), status="held", hold_minutes=1,
                             created_at=now - timedelta(minutes=5))
-    report = Maintenance(bad).tick()
+    report = MaintenanceService(bad).tick()
     assert report.expired == 1 and report.reminders == 1 and report.delivered == 2
     assert bad.store.read().appointments.require(held.uid).status.value == "expired"
     (message,) = bad.webhooks.list_messages().items

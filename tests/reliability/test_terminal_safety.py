@@ -31,7 +31,7 @@ REVERSED = "\u202egnp.exe"
 
 
 def raw_bytes_in(text: str) -> list[str]:
-    return [ch for ch in text if ord(ch) < 32 and ch not in "\n" or 0x7F <= ord(ch) <= 0x9F or ch == "\u202e"]
+    return [ch for ch in text if (ord(ch) < 32 and ch not in "\n") or 0x7F <= ord(ch) <= 0x9F or ch == "\u202e"]
 
 
 def store_hostile_data(clinic: Desk, now) -> dict[str, str]:  # type: ignore[no-untyped-def]

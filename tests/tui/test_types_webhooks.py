@@ -8,12 +8,12 @@ from textual.widgets import Checkbox, Input, Select
 
 from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk
+from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.modals.rule import RuleModal
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.screens.webhooks import DeliveryModal, ShownOnceModal, SubscriptionModal, WebhooksScreen
 from rxdesk.tui.widgets.tables import DeskTable
-from rxdesk.worker.tick import Maintenance
 from tests.helpers import fingerprint, make_appointment
 from tests.receiver import Receiver
 from tests.tui.conftest import make_app, settle, text_of
@@ -105,7 +105,7 @@ async def test_subscriptions_deliveries_and_replay(clinic: Desk, now, data_dir) 
             # A cancellation, ticked to death by a failing receiver, then replayed from the app.
             appt = make_appointment(clinic, start=now + timedelta(days=1))
             clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
-            worker = Maintenance(clinic)
+            worker = MaintenanceService(clinic)
             for step in (0, 5, 300, 1800, 7200, 18000, 36000, 36000):
                 clinic.clock.advance(timedelta(seconds=step))
                 worker.tick()

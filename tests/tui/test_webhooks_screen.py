@@ -8,10 +8,10 @@ from datetime import timedelta
 from standardwebhooks import Webhook
 
 from rxdesk.services import Desk
+from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.widgets.tables import DeskTable
-from rxdesk.worker.tick import Maintenance
 from tests.helpers import fingerprint, make_appointment
 from tests.receiver import Receiver
 from tests.tui.conftest import make_app, settle
@@ -68,7 +68,7 @@ async def test_replaying_a_pending_delivery_is_refused_and_changes_nothing(clini
                                          allow_private_network=True)
         appt = make_appointment(clinic, start=now + timedelta(days=1))
         clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
-        Maintenance(clinic).tick()  # one failed attempt: pending, retried by itself
+        MaintenanceService(clinic).tick()  # one failed attempt: pending, retried by itself
         app = make_app(clinic)
         async with app.run_test(size=(150, 45)) as pilot:
             screen = await open_webhooks(app, pilot)
@@ -88,7 +88,7 @@ async def test_replaying_a_pending_delivery_is_refused_and_changes_nothing(clini
 async def test_the_outbox_shows_unsent_emails(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
     only_rule(clinic, "gp-consult", "patient", 60, email=True)
     make_appointment(clinic, start=now + timedelta(minutes=30))
-    assert Maintenance(clinic).tick().messages_outbox == 1
+    assert MaintenanceService(clinic).tick().messages_outbox == 1
     app = make_app(clinic)
     async with app.run_test(size=(150, 45)) as pilot:
         screen = await open_webhooks(app, pilot)

@@ -58,7 +58,7 @@ def test_status_with_all_drops_time_default(clinic, booked) -> None:  # type: ig
     page = clinic.appointments.list_appointments(AppointmentFilter(statuses=frozenset({"completed", "no_show"}), all=True))
     # past_confirmed ended 2h40 ago: stored confirmed, it IS completed.
     assert uids(page) == [booked["old_no_show"].uid, booked["past_completed"].uid, booked["past_confirmed"].uid]
-    assert [r.doc["status"] for r in page.items] == ["no_show", "completed", "completed"]
+    assert [r.status.value for r in page.items] == ["no_show", "completed", "completed"]
 
 
 def test_all_alone_shows_everything(clinic, booked) -> None:  # type: ignore[no-untyped-def]
@@ -167,4 +167,4 @@ def test_show_gathers_people_chain_and_audit(clinic, booked) -> None:  # type: i
     data = clinic.appointments.show(first.uid).to_json()
     assert data["rebook_chain"] == {"previous": [], "next": [second.uid, third.uid]}
     assert data["next_meeting_uid"] == second.uid
-    assert clinic.appointments.show(booked["past_completed"].uid).cancellable is not None
+    assert clinic.appointments.show(booked["past_completed"].uid).cancel_refusal is not None

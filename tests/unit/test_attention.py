@@ -14,7 +14,7 @@ import pytest
 from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk
 from rxdesk.services.attention import AttentionKind
-from rxdesk.worker.tick import Maintenance
+from rxdesk.services.maintenance import MaintenanceService as Maintenance
 from tests.helpers import make_appointment
 from tests.receiver import Receiver
 from tests.unit.test_worker import only_rule, subscribe

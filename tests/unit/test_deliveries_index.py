@@ -7,7 +7,7 @@ from datetime import timedelta
 from rxdesk.domain.models import DeliveryStatus, EventType
 from rxdesk.services import Desk
 from rxdesk.services.events import publish
-from rxdesk.worker.tick import Maintenance
+from rxdesk.services.maintenance import MaintenanceService
 from tests.helpers import make_appointment
 from tests.receiver import Receiver
 
@@ -19,7 +19,7 @@ def test_an_old_delivery_is_still_in_the_appointments_detail(clinic: Desk, now) 
                                          allow_private_network=True)
         appt = make_appointment(clinic, start=now + timedelta(days=1))
         clinic.appointments.cancel_appointment(appt.uid, "moved away", "tester")
-        worker = Maintenance(clinic)
+        worker = MaintenanceService(clinic)
         assert worker.tick().delivered == 1
         with clinic.store.write() as view:  # a busy clinic: thousands of events since
             for _ in range(4500):
@@ -38,7 +38,7 @@ def test_a_rebooking_delivery_is_listed_on_both_appointments(clinic: Desk, now) 
         appt = make_appointment(clinic, start=now + timedelta(days=2, hours=1))
         slot = clinic.rebooking.slots(appt.uid, days=7).slots[0]
         new = clinic.rebooking.rebook(appt.uid, slot.starts_at, agent="tester")
-        Maintenance(clinic).tick()
+        MaintenanceService(clinic).tick()
         (old_side,) = clinic.appointments.show(appt.uid).deliveries
         (new_side,) = clinic.appointments.show(new.uid).deliveries
         assert old_side.id == new_side.id and old_side.event_type is EventType.APPOINTMENT_REBOOKED

@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from rxdesk.domain.ids import uid_partition
-from rxdesk.domain.times import week_key
 from rxdesk.domain.models import Appointment
-from rxdesk.domain.times import zone
+from rxdesk.domain.times import week_key, zone
 from rxdesk.services.demo import generate
 from tests.conftest import NOW
 
@@ -163,8 +162,7 @@ def test_now_is_a_datetime() -> None:
 
 
 def test_a_tick_right_after_the_demo_has_no_lifecycle_to_catch_up(desk) -> None:  # type: ignore[no-untyped-def]
-    from rxdesk.services.demo import DemoService
     from rxdesk.services.lifecycle import has_catching_up
 
-    DemoService(desk.store, desk.clock).build(3000, agent="tester", seed=2)
+    desk.demo.build(3000, agent="tester", seed=2)
     assert not has_catching_up(desk.store.read(), desk.clock.now())

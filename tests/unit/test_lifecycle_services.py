@@ -18,7 +18,7 @@ from rxdesk.domain.models import AppointmentStatus as S
 from rxdesk.domain.models import EventType, appointment_target
 from rxdesk.services import Desk
 from rxdesk.services.appointments import AppointmentFilter
-from rxdesk.worker.tick import Maintenance
+from rxdesk.services.maintenance import MaintenanceService
 from tests.helpers import fingerprint, make_appointment
 from tests.unit.test_tokens_minting import claims_at, mint
 
@@ -101,7 +101,7 @@ def test_cancel_after_the_end_is_refused_with_the_way_out(clinic: Desk, now) -> 
     # Under way is not ended: an agent may still cancel (a doctor who could not join).
     running = make_appointment(clinic, start=now - timedelta(minutes=10), doctor_id="dr-sato")
     assert clinic.appointments.cancel_appointment(running.uid, "doctor could not join", "alice").status is S.cancelled
-    assert clinic.appointments.summary(ended.uid).cancellable == message
+    assert clinic.appointments.summary(ended.uid).cancel_refusal == message
 
 
 def test_rebook_of_a_no_show_makes_a_new_confirmed_one_and_keeps_the_original(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
@@ -158,7 +158,7 @@ def test_a_lapsed_hold_never_blocks_a_new_hold_on_its_slot(clinic: Desk, token, 
     assert event.data["appointment"]["uid"] == first.uid
     assert actions(clinic, first.uid)[-1] == ("patient:pat-002", "appointment.expire")
     # And the tick finds nothing left to expire.
-    assert Maintenance(clinic).tick().expired == 0
+    assert MaintenanceService(clinic).tick().expired == 0
 
 
 def test_a_lapsed_hold_reads_as_expired_everywhere(clinic: Desk, token, clock) -> None:  # type: ignore[no-untyped-def]
@@ -183,7 +183,7 @@ def test_one_tick_expires_and_completes_in_its_one_write_with_events_and_audit(c
     lapsed = make_appointment(clinic, start=now + timedelta(days=2), status="held")  # its hold lapsed a day ago
     running = make_appointment(clinic, start=now - timedelta(minutes=10), doctor_id="dr-sato")
     missed = make_appointment(clinic, start=now - timedelta(days=1), doctor_id="dr-osei", status="no_show")
-    worker = Maintenance(clinic, owner="test")
+    worker = MaintenanceService(clinic, owner="test")
     commits = clinic.store.engine.commits
     report = worker.tick()
     assert (report.expired, report.completed, report.writes) == (1, 1, 1)
@@ -204,7 +204,7 @@ def test_one_tick_expires_and_completes_in_its_one_write_with_events_and_audit(c
 
 
 def test_a_week_without_a_worker_completes_in_one_tick(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
-    worker = Maintenance(clinic, owner="test")
+    worker = MaintenanceService(clinic, owner="test")
     week = [make_appointment(clinic, start=now + timedelta(days=d, hours=h), doctor_id=doctor)
             for d in range(7) for h in (1, 3) for doctor in ("dr-weber", "dr-sato")]
     later = make_appointment(clinic, start=now + timedelta(days=8))
@@ -222,7 +222,7 @@ def test_a_store_without_completions_written_catches_up_in_bounded_steps(clinic:
 
     weeks = CATCH_UP_WEEKS * 2 + 3
     old = [make_appointment(clinic, start=now - timedelta(weeks=w, hours=1)) for w in range(1, weeks + 1)]
-    worker = Maintenance(clinic, owner="test")
+    worker = MaintenanceService(clinic, owner="test")
     done = [worker.tick().completed for _ in range(4)]
     assert sum(done) == len(old) and all(n <= CATCH_UP_WEEKS for n in done)
     assert done[0] == CATCH_UP_WEEKS  # the oldest weeks first, a bounded number each tick
@@ -318,15 +318,15 @@ def test_the_patients_page_counts_as_of_now(clinic: Desk, now) -> None:  # type:
     detail = clinic.patients.show("pat-001")
     assert detail.counts == {"upcoming": 1, "completed": 2, "no_show": 1, "cancelled": 1, "expired": 1}
     assert detail.to_json()["counts"] == {"upcoming": 1, "completed": 2, "no_show": 1, "cancelled": 1, "expired": 1}
-    assert [r.doc["status"] for r in detail.history.items] == ["completed", "completed", "no_show"]
-    assert [r.doc["status"] for r in detail.upcoming.items] == ["cancelled", "confirmed", "expired"]
+    assert [r.status.value for r in detail.history.items] == ["completed", "completed", "no_show"]
+    assert [r.status.value for r in detail.upcoming.items] == ["cancelled", "confirmed", "expired"]
 
 
 def test_documents_stored_before_attendance_existed_still_load(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
     appt = make_appointment(clinic, start=now - timedelta(days=2), status="completed")
     old = {k: v for k, v in appt.to_json().items() if not k.startswith("attendance_")}
     with clinic.store.write() as view:
-        view.appointments.put_raw_many([old])
+        view.bulk.add_appointments([old])
     assert clinic.appointments.get(appt.uid) == appt
     row = clinic.appointments.list_appointments(AppointmentFilter(all=True)).items[0]
     assert row.to_json() == appt.to_json()

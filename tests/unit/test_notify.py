@@ -199,13 +199,14 @@ def reminder_emails(clinic, settings, url: str, now, count: int):  # type: ignor
 
 def test_a_tick_sends_its_emails_over_a_few_shared_connections(clinic, settings, now) -> None:  # type: ignore[no-untyped-def]
     from rxdesk.domain.models import MessageStatus
-    from rxdesk.worker.tick import MAIL_CONNECTIONS, Maintenance
+    from rxdesk.services.maintenance import MaintenanceService
+    from rxdesk.services.messages import MAIL_CONNECTIONS
 
     relay = Relay(refuse="sofia.rossi@mail.example")
     server, port = start(relay, "127.0.0.1")
     try:
         desk = reminder_emails(clinic, settings, f"smtp://127.0.0.1:{port}", now, 15)
-        report = Maintenance(desk).tick()
+        report = MaintenanceService(desk).tick()
     finally:
         server.stop()
     # The refused address fails alone; the connection it was on carries on with the rest.
@@ -217,11 +218,11 @@ def test_a_tick_sends_its_emails_over_a_few_shared_connections(clinic, settings,
 
 def test_an_unreachable_server_fails_the_tick_s_emails_at_once_and_they_retry(clinic, settings, now, clock) -> None:  # type: ignore[no-untyped-def]
     from rxdesk.domain.models import MessageStatus
-    from rxdesk.worker.tick import Maintenance
+    from rxdesk.services.maintenance import MaintenanceService
 
     port = free_port("127.0.0.1")
     desk = reminder_emails(clinic, settings, f"smtp://127.0.0.1:{port}", now, 9)
-    report = Maintenance(desk).tick()
+    report = MaintenanceService(desk).tick()
     assert report.reminders == 9 and report.messages_sent == 0
     messages = desk.webhooks.list_messages().items
     assert all(m.status is MessageStatus.pending and m.attempts == 1 and "cannot reach" in m.last_error for m in messages)
@@ -230,6 +231,6 @@ def test_an_unreachable_server_fails_the_tick_s_emails_at_once_and_they_retry(cl
     server, _ = start(relay, "127.0.0.1", port=port)
     try:
         clock.set(now + dt.timedelta(minutes=1))
-        assert Maintenance(desk).tick().messages_sent == 9
+        assert MaintenanceService(desk).tick().messages_sent == 9
     finally:
         server.stop()

@@ -10,7 +10,7 @@ import datetime as dt
 
 from rxdesk.domain.models import MessageStatus
 from rxdesk.services import Desk
-from rxdesk.worker.tick import Maintenance
+from rxdesk.services.maintenance import MaintenanceService
 from tests.helpers import make_appointment
 from tests.receiver import Receiver
 from tests.unit.test_notify import Relay, free_port, start
@@ -31,7 +31,7 @@ def test_an_email_that_waited_for_smtp_is_not_sent_after_the_cancel(clinic: Desk
     desk = smtp_desk(clinic, settings, port)
     only_rule(desk, "gp-consult", "patient", 120, email=True)
     appt = make_appointment(desk, start=now + dt.timedelta(minutes=90))
-    first = Maintenance(desk).tick()
+    first = MaintenanceService(desk).tick()
     assert first.reminders == 1 and first.messages_sent == 0
     (message,) = desk.webhooks.list_messages().items
     assert message.status is MessageStatus.pending and "cannot reach" in message.last_error
@@ -41,7 +41,7 @@ def test_an_email_that_waited_for_smtp_is_not_sent_after_the_cancel(clinic: Desk
     server, _ = start(relay, "127.0.0.1", port=port)  # the server is back
     try:
         clock.set(now + dt.timedelta(minutes=1))
-        retry = Maintenance(desk).tick()
+        retry = MaintenanceService(desk).tick()
     finally:
         server.stop()
     assert relay.messages == [] and retry.messages_sent == 0 and retry.messages_skipped == 1
@@ -49,7 +49,7 @@ def test_an_email_that_waited_for_smtp_is_not_sent_after_the_cancel(clinic: Desk
     assert message.status is MessageStatus.skipped and message.last_error == "skipped: appointment cancelled"
     assert reminder_row(desk, appt.uid).email_status == "skipped: appointment cancelled"
     clock.set(now + dt.timedelta(minutes=10))
-    assert Maintenance(desk).tick().messages_skipped == 0  # recorded once, never retried
+    assert MaintenanceService(desk).tick().messages_skipped == 0  # recorded once, never retried
 
 
 def test_an_email_that_failed_before_the_start_is_not_sent_after_it(clinic: Desk, settings, now, clock) -> None:  # type: ignore[no-untyped-def]
@@ -57,12 +57,12 @@ def test_an_email_that_failed_before_the_start_is_not_sent_after_it(clinic: Desk
     desk = smtp_desk(clinic, settings, port)
     only_rule(desk, "gp-consult", "patient", 10, email=True)
     appt = make_appointment(desk, start=now + dt.timedelta(minutes=5))
-    assert Maintenance(desk).tick().reminders == 1  # its email fails: the server is down
+    assert MaintenanceService(desk).tick().reminders == 1  # its email fails: the server is down
     relay = Relay()
     server, _ = start(relay, "127.0.0.1", port=port)
     try:
         clock.set(now + dt.timedelta(minutes=6))  # the retry comes after the start
-        late = Maintenance(desk).tick()
+        late = MaintenanceService(desk).tick()
     finally:
         server.stop()
     assert relay.messages == [] and late.messages_skipped == 1
@@ -77,12 +77,12 @@ def test_an_sms_queued_before_a_cancel_is_not_sent(clinic: Desk, settings, now, 
         desk = Desk(clinic.store, clinic.clock, settings.with_overrides(sms_url=gateway.url + "/sms"))
         only_rule(desk, "gp-consult", "doctor", 60, sms=True)
         appt = make_appointment(desk, start=now + dt.timedelta(minutes=45))
-        Maintenance(desk).tick()
+        MaintenanceService(desk).tick()
         assert len(gateway.received) == 1
         desk.appointments.cancel_appointment(appt.uid, "doctor ill", "ops")
         gateway.default = (200, {})
         clock.set(now + dt.timedelta(minutes=1))
-        Maintenance(desk).tick()
+        MaintenanceService(desk).tick()
     finally:
         gateway.close()
     assert len(gateway.received) == 1  # the retry never went out

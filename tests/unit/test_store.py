@@ -48,10 +48,9 @@ def test_exception_discards_every_change(store, data_dir) -> None:  # type: igno
     with store.write() as view:
         view.patients.put(patient("a"))
     before = fingerprint(data_dir)
-    with pytest.raises(RuntimeError):
-        with store.write() as view:
-            view.patients.put(patient("b"))
-            raise RuntimeError("refused halfway")
+    with pytest.raises(RuntimeError), store.write() as view:
+        view.patients.put(patient("b"))
+        raise RuntimeError("refused halfway")
     assert fingerprint(data_dir) == before
     assert [p.id for p in store.read().patients.all()] == ["a"]
 
@@ -159,9 +158,8 @@ def test_corrupt_segment_is_reported_and_left_alone(clinic, data_dir, damage) ->
         assert len(result.err.strip().splitlines()) == 1
     assert path.read_bytes() == damaged
     assert fingerprint(data_dir) == before
-    with pytest.raises(StoreError, match="corrupt"):
-        with TinyStore(data_dir).write() as view:
-            view.patients.all()
+    with pytest.raises(StoreError, match="corrupt"), TinyStore(data_dir).write() as view:
+        view.patients.all()
 
 
 def test_corrupt_manifest_is_reported_by_name(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
@@ -225,11 +223,11 @@ def test_the_holds_index_follows_holds_and_feeds_expiry(clinic, now) -> None:  #
     view = clinic.store.read()
     assert set(view.snap.table("holds", "held")) == {held.uid, soon.uid}
     created = soon.created_at
-    assert [a.uid for a in view.appointments.held_expiring(created + timedelta(minutes=10))] == [soon.uid]
+    assert [a.uid for a in view.appointments.lapsed_holds(created + timedelta(minutes=10))] == [soon.uid]
     clinic.appointments.cancel_appointment(soon.uid, "x", "tester")
     view = clinic.store.read()
     assert set(view.snap.table("holds", "held")) == {held.uid}
-    assert view.appointments.held_expiring(created + timedelta(minutes=10)) == []
+    assert view.appointments.lapsed_holds(created + timedelta(minutes=10)) == []
 
 
 def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignore[no-untyped-def]
@@ -243,7 +241,7 @@ def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignor
 
     from rxdesk.domain.lifecycle import effective_status
     from rxdesk.domain.queries import AppointmentQuery
-    from rxdesk.store.tinystore import appointment_from_store
+    from rxdesk.domain.queries import appointment_from_json as appointment_from_store
     from tests.helpers import make_appointment
 
     rng = random.Random(5)

@@ -124,7 +124,7 @@ def rotate_in_a_process(cli_env: dict[str, str], stdout: int | str, **env: str) 
                                   stderr=subprocess.PIPE, text=True, timeout=60, check=False)
         finally:
             os.close(write_end)
-    with open(stdout, "w") as sink:  # noqa: PTH123
+    with open(stdout, "w") as sink:
         return subprocess.run([sys.executable, "-m", "rxdesk", "secrets", "rotate-master-key"],
                               env={**os.environ, **cli_env, **env, "PYTHONPATH": str(REPO)}, stdout=sink,
                               stderr=subprocess.PIPE, text=True, timeout=60, check=False)

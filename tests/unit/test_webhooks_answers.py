@@ -11,8 +11,8 @@ import pytest
 
 from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk
+from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.services.webhooks import EXCERPT
-from rxdesk.worker.tick import Maintenance
 from tests.helpers import make_appointment
 from tests.receiver import Receiver
 
@@ -25,7 +25,7 @@ class Answering:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 outer.requests += 1
                 try:
@@ -73,7 +73,7 @@ def test_only_the_start_of_an_answer_is_kept_and_a_2xx_counts(clinic: Desk, now,
     receiver = Answering(answer)
     try:
         one_cancellation(clinic, receiver.url, now)
-        report = Maintenance(clinic).tick()
+        report = MaintenanceService(clinic).tick()
     finally:
         receiver.close()
     assert report.delivered == 1 and receiver.requests == 1
@@ -94,7 +94,7 @@ def test_redirects_are_not_followed(clinic: Desk, now) -> None:  # type: ignore[
     receiver = Answering(redirect)
     try:
         one_cancellation(clinic, receiver.url, now)
-        report = Maintenance(clinic).tick()
+        report = MaintenanceService(clinic).tick()
     finally:
         receiver.close()
         elsewhere.close()

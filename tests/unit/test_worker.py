@@ -4,10 +4,10 @@ retries against a real HTTP server, email over a real SMTP server, SMS over a re
 from __future__ import annotations
 
 import socket
-from email import message_from_bytes
-from email import policy as email_policy
 from collections import Counter
 from datetime import timedelta
+from email import message_from_bytes
+from email import policy as email_policy
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -15,7 +15,8 @@ from standardwebhooks import Webhook
 
 from rxdesk.domain.models import DeliveryStatus, MessageStatus
 from rxdesk.services import Desk
-from rxdesk.worker.tick import NO_MOBILE, Maintenance
+from rxdesk.services.maintenance import MaintenanceService
+from rxdesk.services.messages import NO_MOBILE
 from tests.helpers import fingerprint, make_appointment
 from tests.receiver import Receiver
 
@@ -48,7 +49,7 @@ def only_rule(desk: Desk, type_key: str, recipient: str, minutes: int, **flags: 
 def test_a_reminder_fires_once_at_its_minute_and_never_after_the_start(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
     only_rule(clinic, "gp-consult", "patient", 60)
     appt = make_appointment(clinic, start=now + timedelta(hours=2))
-    worker = Maintenance(clinic)
+    worker = MaintenanceService(clinic)
     clock.set(now + timedelta(minutes=59))  # 61 minutes before: not yet
     assert worker.tick().reminders == 0
     clock.set(now + timedelta(minutes=60))  # exactly 60 before
@@ -71,7 +72,7 @@ def test_a_worker_that_was_down_catches_up_until_the_start_only(clinic: Desk, cl
     late = make_appointment(clinic, start=now + timedelta(hours=1))
     missed = make_appointment(clinic, start=now - timedelta(minutes=5), patient_id="pat-002")
     clock.set(now + timedelta(minutes=50))
-    assert Maintenance(clinic).tick().reminders == 1
+    assert MaintenanceService(clinic).tick().reminders == 1
     (event,) = events_of(clinic, "APPOINTMENT_REMINDER_DUE")
     assert event.data["appointment"]["uid"] == late.uid and event.data["late_by_seconds"] == 50 * 60
     assert clinic.appointments.show(missed.uid).reminders_sent == []
@@ -80,7 +81,7 @@ def test_a_worker_that_was_down_catches_up_until_the_start_only(clinic: Desk, cl
 def test_admin_rules_reach_every_admin_and_toggles_off_still_publish(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
     only_rule(clinic, "gp-consult", "admin", 30)
     make_appointment(clinic, start=now + timedelta(minutes=20))
-    report = Maintenance(clinic).tick()
+    report = MaintenanceService(clinic).tick()
     assert report.reminders == 2 and report.messages_outbox == 0
     assert sorted(e.data["recipient"]["id"] for e in events_of(clinic, "APPOINTMENT_REMINDER_DUE")) == ["adm-desk", "adm-mara"]
 
@@ -89,13 +90,13 @@ def test_only_confirmed_appointments_get_reminders(clinic: Desk, now) -> None:  
     only_rule(clinic, "gp-consult", "patient", 60)
     for status in ("cancelled", "held", "expired", "completed"):
         make_appointment(clinic, start=now + timedelta(minutes=30), status=status, hold_minutes=60 * 24 * 3)
-    assert Maintenance(clinic).tick().reminders == 0
+    assert MaintenanceService(clinic).tick().reminders == 0
 
 
 def test_a_rule_added_inside_the_window_fires_on_the_next_tick(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
     only_rule(clinic, "gp-consult", "doctor", 5)
     make_appointment(clinic, start=now + timedelta(minutes=40))
-    worker = Maintenance(clinic)
+    worker = MaintenanceService(clinic)
     assert worker.tick().reminders == 0
     clinic.reminders.add_rule("gp-consult", "patient", 120, agent="tester")
     assert worker.tick().reminders == 1
@@ -105,7 +106,7 @@ def test_holds_expire_once_and_confirmed_ones_never(clinic: Desk, clock, now) ->
     held = make_appointment(clinic, start=now + timedelta(days=1), status="held", hold_minutes=10)
     confirmed = make_appointment(clinic, start=now + timedelta(days=1, hours=1))
     clock.set(now - timedelta(days=1) + timedelta(minutes=9))  # the hold was made a day before the start
-    worker = Maintenance(clinic)
+    worker = MaintenanceService(clinic)
     clock.set(now)
     assert worker.tick().expired == 1
     assert worker.tick().expired == 0
@@ -119,7 +120,7 @@ def test_a_tick_with_nothing_due_writes_nothing_but_its_note(clinic: Desk, data_
     make_appointment(clinic, start=now + timedelta(days=5))
     before = fingerprint(data_dir)
     generation = clinic.store.generation()
-    report = Maintenance(clinic, owner="night").tick()
+    report = MaintenanceService(clinic, owner="night").tick()
     assert report.writes == 0 and report.summary().endswith("nothing due")
     after = fingerprint(data_dir)
     assert after.pop("last-tick.json") and after == before  # the note that it ran, outside any commit
@@ -136,7 +137,7 @@ def test_webhooks_are_signed_per_standard_webhooks_with_custom_headers(clinic: D
     made = subscribe(clinic, receiver, "APPOINTMENT_CANCELLED", headers={"X-Shop": "riverside"})
     appt = make_appointment(clinic, start=now + timedelta(days=1))
     clinic.appointments.cancel_appointment(appt.uid, "patient asked", "tester")
-    report = Maintenance(clinic).tick()
+    report = MaintenanceService(clinic).tick()
     assert report.delivered == 1 and report.writes == 2
     (got,) = receiver.received
     assert got.headers["x-shop"] == "riverside"
@@ -167,7 +168,7 @@ def test_a_receiver_failing_twice_gets_the_same_id_on_each_retry(clinic: Desk, r
     receiver.answers = [(500, {}), (503, {})]
     appt = make_appointment(clinic, start=now + timedelta(days=1))
     clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
-    worker = Maintenance(clinic)
+    worker = MaintenanceService(clinic)
     assert worker.tick().retrying == 1
     clock.set(now + timedelta(seconds=4))
     assert worker.tick().writes == 0  # not due before 5 s
@@ -187,7 +188,7 @@ def test_always_failing_ends_dead_after_the_schedule_and_replays(clinic: Desk, r
     receiver.default = (500, {})
     appt = make_appointment(clinic, start=now + timedelta(days=3))
     clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
-    worker = Maintenance(clinic)
+    worker = MaintenanceService(clinic)
     waits = [timedelta(0), timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
              timedelta(hours=5), timedelta(hours=10), timedelta(hours=10)]
     at = now
@@ -212,7 +213,7 @@ def test_retry_after_is_honoured_and_410_deactivates(clinic: Desk, receiver, clo
     for i in range(1):
         appt = make_appointment(clinic, start=now + timedelta(days=1, minutes=i))
         clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
-    worker = Maintenance(clinic)
+    worker = MaintenanceService(clinic)
     worker.tick()
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert delivery.next_attempt_at == now + timedelta(seconds=120)
@@ -227,7 +228,7 @@ def test_email_goes_over_smtp_and_sms_over_the_gateway(clinic: Desk, receiver, n
         def __init__(self) -> None:
             self.messages: list[tuple[str, list[str], bytes]] = []
 
-        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
             self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content))
             return "250 OK"
 
@@ -241,7 +242,7 @@ def test_email_goes_over_smtp_and_sms_over_the_gateway(clinic: Desk, receiver, n
             sms_url=receiver.url + "/sms", sms_token="gateway-token"))
         only_rule(desk, "gp-consult", "patient", 60, email=True, sms=True)
         make_appointment(desk, start=now + timedelta(minutes=30))
-        report = Maintenance(desk).tick()
+        report = MaintenanceService(desk).tick()
     finally:
         smtp.stop()
     assert report.messages_sent == 2
@@ -259,7 +260,7 @@ def test_email_goes_over_smtp_and_sms_over_the_gateway(clinic: Desk, receiver, n
 def test_unconfigured_messages_go_to_the_outbox_and_a_doctor_without_mobile_is_skipped(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
     only_rule(clinic, "gp-consult", "doctor", 30, email=True, sms=True)
     osei = make_appointment(clinic, start=now + timedelta(minutes=20), doctor_id="dr-osei")
-    report = Maintenance(clinic).tick()
+    report = MaintenanceService(clinic).tick()
     assert report.reminders == 1 and report.messages_outbox == 1
     (sent,) = clinic.appointments.show(osei.uid).reminders_sent
     assert sent.sms_status == NO_MOBILE and sent.email_status == "outbox"
@@ -274,7 +275,7 @@ def test_firing_many_reminders_is_a_constant_number_of_writes(clinic: Desk, rece
         make_appointment(clinic, start=now + timedelta(minutes=10 + (i % 40)), patient_id=f"pat-00{1 + i % 3}",
                          doctor_id=("dr-weber", "dr-osei", "dr-sato")[i % 3])
     commits = clinic.store.engine.commits
-    report = Maintenance(clinic).tick()
+    report = MaintenanceService(clinic).tick()
     assert report.reminders == 120 and report.delivered == 120
     assert report.writes == 2 and clinic.store.engine.commits - commits == 2
     assert Counter(r.headers["webhook-id"] for r in receiver.received).most_common(1)[0][1] == 1
@@ -286,7 +287,7 @@ def test_an_appointments_detail_lists_its_webhook_deliveries(clinic: Desk, recei
     other = make_appointment(clinic, start=now + timedelta(days=2))
     for a in (appt, other):
         clinic.appointments.cancel_appointment(a.uid, "x", "tester")
-    Maintenance(clinic).tick()
+    MaintenanceService(clinic).tick()
     (delivery,) = clinic.appointments.show(appt.uid).deliveries
     assert delivery.status is DeliveryStatus.delivered and delivery.event_type.value == "APPOINTMENT_CANCELLED"
     assert clinic.appointments.show(appt.uid).to_json()["deliveries"][0]["id"] == delivery.id

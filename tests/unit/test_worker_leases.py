@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 
 from rxdesk.domain.models import DeliveryStatus, MessageStatus
 from rxdesk.services import Desk
-from rxdesk.worker.tick import Maintenance
+from rxdesk.services.maintenance import MaintenanceService
 from tests.helpers import make_appointment
 from tests.receiver import Receiver
 from tests.unit.test_worker import events_of, only_rule
@@ -33,12 +33,12 @@ def cancelled_event(desk: Desk, receiver: Receiver, now) -> str:  # type: ignore
     return event.id
 
 
-def pause_while_sending(runner: Maintenance, sent: threading.Event, go_on: threading.Event) -> None:
+def pause_while_sending(runner: MaintenanceService, sent: threading.Event, go_on: threading.Event) -> None:
     """Let `runner` send, then hold it between sending and recording its results."""
     send = runner._send_webhooks
 
-    def send_then_wait(claimed, deadline):  # type: ignore[no-untyped-def]
-        results = send(claimed, deadline)
+    def send_then_wait(claimed, in_time):  # type: ignore[no-untyped-def]
+        results = send(claimed, in_time)
         sent.set()
         assert go_on.wait(30)
         return results
@@ -48,7 +48,7 @@ def pause_while_sending(runner: Maintenance, sent: threading.Event, go_on: threa
 
 def test_a_runner_whose_lease_was_taken_over_does_not_record_over_the_new_holder(clinic: Desk, receiver, clock, now) -> None:  # type: ignore[no-untyped-def]
     # Two workers on one host carry the same name; their leases must still be told apart.
-    first, second = Maintenance(clinic, owner="worker:host"), Maintenance(clinic, owner="worker:host")
+    first, second = MaintenanceService(clinic, owner="worker:host"), MaintenanceService(clinic, owner="worker:host")
     event_id = cancelled_event(clinic, receiver, now)
     receiver.answers = [(500, {}), (204, {})]  # the stale runner's attempt fails, the new holder's succeeds
     first_sent, first_records, second_sent, second_records = (threading.Event() for _ in range(4))
@@ -69,7 +69,7 @@ def test_a_runner_whose_lease_was_taken_over_does_not_record_over_the_new_holder
 
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert delivery.status is DeliveryStatus.delivered and delivery.attempts == 1
-    assert delivery.lease_owner == "" and delivery.last_status_code == 204
+    assert delivery.lease_id == "" and delivery.last_status_code == 204
     assert [r.headers["webhook-id"] for r in receiver.received] == [event_id, event_id]
 
 
@@ -78,14 +78,14 @@ def test_what_the_send_window_leaves_goes_back_to_the_queue_unsent(clinic: Desk,
     only_rule(clinic, "gp-consult", "patient", 60, email=True)
     make_appointment(clinic, start=now + timedelta(minutes=30), patient_id="pat-002")
     # The window is already closed when sending starts: nothing may go out on a stale lease.
-    closed = Maintenance(clinic, send_window=-1.0)
+    closed = MaintenanceService(clinic, send_window=-1.0)
     report = closed.tick()
     assert report.reminders == 1 and report.deferred == 1 and report.delivered == 0
     assert receiver.received == []
     (delivery,) = [d for d in clinic.webhooks.list_deliveries().items if d.event_type.value == "APPOINTMENT_CANCELLED"]
-    assert delivery.status is DeliveryStatus.pending and delivery.attempts == 0 and delivery.lease_owner == ""
+    assert delivery.status is DeliveryStatus.pending and delivery.attempts == 0 and delivery.lease_id == ""
     # Free again at once: the next runner sends it without waiting for a lease to expire.
-    assert Maintenance(clinic).tick().delivered == 1
+    assert MaintenanceService(clinic).tick().delivered == 1
     assert len(receiver.received) == 1
 
 
@@ -94,10 +94,10 @@ def test_messages_left_by_the_send_window_are_released_too(clinic: Desk, setting
     only_rule(desk, "gp-consult", "patient", 60, email=True)
     make_appointment(desk, start=now + timedelta(minutes=30))
     ticks = iter([0.0] + [100.0] * 10)  # the window closes before the first send starts
-    report = Maintenance(desk, send_window=50.0, timer=lambda: next(ticks)).tick()
+    report = MaintenanceService(desk, send_window=50.0, timer=lambda: next(ticks)).tick()
     assert report.reminders == 1 and report.deferred == 1 and report.messages_failed == 0
     (message,) = desk.webhooks.list_messages().items
-    assert message.status is MessageStatus.pending and message.attempts == 0 and message.lease_owner == ""
+    assert message.status is MessageStatus.pending and message.attempts == 0 and message.lease_id == ""
 
 
 def test_a_subscription_that_cannot_be_signed_for_does_not_stop_holds_or_reminders(clinic: Desk, receiver, settings, clock, now) -> None:  # type: ignore[no-untyped-def]
@@ -107,7 +107,7 @@ def test_a_subscription_that_cannot_be_signed_for_does_not_stop_holds_or_reminde
     held = make_appointment(clinic, start=now + timedelta(days=2), status="held", hold_minutes=-1)
     wrong_key = Desk(clinic.store, clinic.clock, settings.with_overrides(master_key=Fernet.generate_key().decode()))
 
-    report = Maintenance(wrong_key).tick()
+    report = MaintenanceService(wrong_key).tick()
     assert report.expired == 1 and report.reminders == 1 and report.deferred == 1
     assert len(report.problems) == 1 and "master key" in report.problems[0]
     assert clinic.appointments.get(held.uid).status.value == "expired"
@@ -116,4 +116,4 @@ def test_a_subscription_that_cannot_be_signed_for_does_not_stop_holds_or_reminde
     assert "signing secret" in delivery.last_error and receiver.received == []
 
     clock.set(now + timedelta(minutes=5))  # the right key is back
-    assert Maintenance(clinic).tick().delivered == 1
+    assert MaintenanceService(clinic).tick().delivered == 1

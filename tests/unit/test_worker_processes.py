@@ -79,7 +79,7 @@ def test_a_worker_killed_mid_tick_loses_no_delivery_and_duplicates_no_reminder(c
     fired = [e for _, e in view.events.after(0) if e.type.value == "APPOINTMENT_REMINDER_DUE"]
     assert len(fired) == 10
     pending = [d for d in view.deliveries.newest() if d.status is DeliveryStatus.pending]
-    assert len(pending) == 10 and all(d.lease_owner for d in pending)
+    assert len(pending) == 10 and all(d.lease_id for d in pending)
 
     # Restarted after the lease ran out: the same deliveries go out, no reminder fires twice.
     later = (now + timedelta(minutes=6)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -25,7 +25,8 @@ class RuleModal(ModalScreen[Any]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
 
-    def __init__(self, title: str, save: Callable[[str, str, bool, bool], Any], rule: ReminderRule | None = None) -> None:
+    def __init__(self, title: str, save: Callable[[str, str, bool, bool], Any],
+                 rule: ReminderRule | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.save = save
@@ -36,7 +37,8 @@ class RuleModal(ModalScreen[Any]):
         with Vertical(classes="dialog", id="rule-dialog"):
             yield Label(shown(self.title_text), classes="dialog-title", markup=False)
             yield Label("Recipient")
-            yield Select(RECIPIENTS, value=rule.recipient.value if rule else "patient", allow_blank=False, id="rule-recipient")
+            yield Select(RECIPIENTS, value=rule.recipient.value if rule else "patient", allow_blank=False,
+                         id="rule-recipient")
             yield Label("Minutes before the start (1 to 43200)")
             yield Input(str(rule.minutes_before) if rule else "", placeholder="e.g. 1440 for a day", id="rule-minutes")
             with Horizontal(id="rule-flags"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -63,7 +65,10 @@ class AppointmentScreen(DetailScreen):
     def _show(self, detail: AppointmentDetail, tz: str) -> None:
         self.detail = detail
         appt = detail.appointment
-        local = lambda value: format_local(value, tz) if value else "—"  # noqa: E731
+
+        def local(value: datetime | None) -> str:
+            return format_local(value, tz) if value else "—"
+
         status = Text(appt.status.value, self.get_component_rich_style(f"status--{appt.status.value}", partial=True))
         rows: list[tuple[str, str | Text]] = [
             ("UID", appt.uid),
@@ -88,8 +93,8 @@ class AppointmentScreen(DetailScreen):
             rows.append(("Attendance", f"{appt.status.value}, marked {local(appt.attendance_at)} by "
                                        f"{appt.attendance_by or '—'}"))
             rows.append(("Note", appt.attendance_note or "—"))
-        if detail.cancellable:
-            rows.append(("Cannot cancel", detail.cancellable))
+        if detail.cancel_refusal:
+            rows.append(("Cannot cancel", detail.cancel_refusal))
         self.query_one("#appointment-main", Static).update(fields_grid(rows))
         self.query_one("#appointment-chain", Static).update(self._chain(detail, tz))
         self.query_one("#appointment-reminders", Static).update(self._reminders(detail, tz))
@@ -115,9 +120,8 @@ class AppointmentScreen(DetailScreen):
     def _reminders(self, detail: AppointmentDetail, tz: str) -> Table | str:
         parts: list[tuple[str, str | Text]] = []
         for sent in detail.reminders_sent:
-            channels = ", ".join(
-                f"{name} {status}" for name, status in (("email", sent.email_status), ("sms", sent.sms_status)) if status
-            )
+            statuses = (("email", sent.email_status), ("sms", sent.sms_status))
+            channels = ", ".join(f"{name} {status}" for name, status in statuses if status)
             parts.append((
                 format_local(sent.sent_at, tz),
                 f"{sent.recipient_group.value} {sent.recipient_id} · rule {sent.rule_id}"

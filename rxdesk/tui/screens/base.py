@@ -10,7 +10,7 @@ from textual.widgets import Footer
 from rxdesk.tui.widgets.header import DeskHeader
 
 
-class DeskScreen(Screen):
+class DeskScreen(Screen[None]):
     """A screen of the desk. Subclasses yield their body from `compose_body` and reload their
     data in `reload()`; the app calls `data_changed()` when another process wrote."""
 

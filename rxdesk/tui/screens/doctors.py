@@ -64,7 +64,7 @@ def _preview_grid(data: DoctorView, org_zone: str, now: datetime) -> Table:
         per_day = Counter(s.starts_at.astimezone(tz).date() for s in slots)
         cells = [str(per_day[day]) if per_day[day] else "·" for day in days]
         soonest = f"{slots[0].starts_at.astimezone(tz):%a %d %H:%M}" if slots else "none"
-        grid.add_row(plain(names.get(key, key)), *cells, soonest)  # type: ignore[arg-type]
+        grid.add_row(plain(names.get(key, key)), *cells, soonest)
     if not data.preview:
         grid.add_row("offers no type", *([""] * len(days)), "")
     return grid
@@ -192,8 +192,8 @@ class DoctorDetailScreen(DetailScreen):
         trouble.add_column("Answer")
         for t in data.all_types:
             g = data.diagnoses[t.key]
-            trouble.add_row(plain(t.name), str(g.in_windows), str(g.inside_notice), str(g.booked), str(g.free),  # type: ignore[arg-type]
-                            literal(g.reason),  # type: ignore[arg-type]
+            trouble.add_row(plain(t.name), str(g.in_windows), str(g.inside_notice), str(g.booked), str(g.free),
+                            literal(g.reason),
                             style=None if g.offers_type else "dim")
         self.query_one("#doctor-troubleshooter", Static).update(trouble)
 
@@ -236,7 +236,8 @@ class DoctorDetailScreen(DetailScreen):
             self.app.push_screen(TextPromptModal(
                 "New meeting room",
                 f"{doctor.name} meets in {doctor.room_url or '(no room)'}.\n"
-                f"{moving} held or confirmed appointment{'' if moving == 1 else 's'} that {'has' if moving == 1 else 'have'} "
+                f"{moving} held or confirmed appointment{'' if moving == 1 else 's'} "
+                f"that {'has' if moving == 1 else 'have'} "
                 "not started move to the new room; started and past ones keep theirs.\n"
                 f"Type the new room's URL, or leave it empty for a fresh room under {base}.",
                 placeholder="https://… (empty: a fresh room)", check=check), answered)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -43,7 +45,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static("escape closes this help", classes="dialog-hint")
 
     @staticmethod
-    def _table(rows, title: str) -> Table:
+    def _table(rows: Iterable[tuple[str, str]], title: str) -> Table:
         table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()

@@ -72,7 +72,8 @@ class PatientsScreen(DeskScreen):
             table.add_row(p.name, p.email or "", p.phone or "", p.external_id or "", p.id, key=p.id)
         table.select_key(keep)
         self.total = page.total or 0
-        shown = f" · showing {self.page_offset + 1:,}–{self.page_offset + len(page.items):,}" if self.total > PAGE_SIZE else ""
+        first, last = self.page_offset + 1, self.page_offset + len(page.items)
+        shown = f" · showing {first:,}–{last:,}" if self.total > PAGE_SIZE else ""
         self.query_one("#patient-count", Static).update(
             f"{self.total:,} patient{'s' if self.total != 1 else ''}{shown}" if self.total else "no patients match"
         )

@@ -17,7 +17,7 @@ ADVICE = (
 )
 
 
-class ProblemScreen(Screen):
+class ProblemScreen(Screen[None]):
     BINDINGS = [Binding("q", "app.quit", "Quit")]
 
     def __init__(self, message: str) -> None:

@@ -109,8 +109,8 @@ class RebookScreen(DetailScreen):
 
         def done(new: Appointment) -> None:
             self.app.note_own_write()
-            self.app.notify(f"Rebooked to {new.uid} ({format_local(new.starts_at, self.choice.zone if self.choice else 'UTC')})",
-                            title="Rebooked")
+            when = format_local(new.starts_at, self.choice.zone if self.choice else "UTC")
+            self.app.notify(f"Rebooked to {new.uid} ({when})", title="Rebooked")
             self.dismiss()
             self.app.open_appointment(new.uid)
 

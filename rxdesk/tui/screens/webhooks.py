@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,9 +12,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, Static, TabbedContent, TabPane
 
 from rxdesk.domain.errors import RxdeskError
-from rxdesk.domain.models import Delivery, OutboxMessage, Subscription
+from rxdesk.domain.models import Delivery, EventType, OutboxMessage, Subscription
 from rxdesk.domain.queries import Page
 from rxdesk.domain.times import format_local
+from rxdesk.services import Desk
 from rxdesk.services.webhooks import AttemptResult, DeliveryDetail, NewSubscription, parse_header_args
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DeskScreen
@@ -48,7 +50,7 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        desk = self.app.desk
+        desk: Desk = self.app.desk
         url = self.query_one("#sub-url", Input).value
         events = self.query_one("#sub-events", Input).value.split(",")
         raw_headers = [h for h in self.query_one("#sub-headers", Input).value.split(";") if h.strip()]
@@ -161,8 +163,8 @@ class WebhooksScreen(DeskScreen):
 
     def on_mount(self) -> None:
         columns = {
-            "subscriptions": (("id", "Id"), ("url", "URL"), ("events", "Events"), ("headers", "Headers"), ("active", "Active"),
-                              ("private", "Private net")),
+            "subscriptions": (("id", "Id"), ("url", "URL"), ("events", "Events"), ("headers", "Headers"),
+                              ("active", "Active"), ("private", "Private net")),
             "deliveries": (("id", "Delivery"), ("event", "Event"), ("sub", "Subscription"), ("status", "Status"),
                            ("attempts", "Attempts"), ("next", "Next attempt"), ("error", "Last error")),
             "messages": (("id", "Message"), ("channel", "Channel"), ("to", "To"), ("status", "Status"),
@@ -187,6 +189,10 @@ class WebhooksScreen(DeskScreen):
     def action_reload(self) -> None:
         self.reload()
 
+    def _removed(self, _sub: Subscription) -> None:
+        self.app.note_own_write()
+        self.reload()
+
     def _refused(self, exc: RxdeskError) -> None:
         self.app.notify(str(exc), severity="error", title="Refused")
 
@@ -198,16 +204,23 @@ class WebhooksScreen(DeskScreen):
             table.add_row(*cells, key=key)
         table.select_key(keep)
 
-    def _show(self, subs: list[Subscription], deliveries: Page[Delivery], messages: Page[OutboxMessage], tz: str) -> None:
+    def _show(self, subs: list[Subscription], deliveries: Page[Delivery], messages: Page[OutboxMessage],
+              tz: str) -> None:
         self.loads += 1
         self.tz = tz
-        local = lambda v: format_local(v, tz) if v else ""  # noqa: E731
-        # Every event type starts with APPOINTMENT_: the rest is what tells them apart.
-        self._fill("subscriptions", [(s.id, [s.id, s.url, ", ".join(e.value.removeprefix("APPOINTMENT_") for e in s.events),
+
+        def local(value: datetime | None) -> str:
+            return format_local(value, tz) if value else ""
+
+        def short(event: EventType) -> str:  # every type starts with APPOINTMENT_: the rest tells them apart
+            return event.value.removeprefix("APPOINTMENT_")
+
+        self._fill("subscriptions", [(s.id, [s.id, s.url, ", ".join(short(e) for e in s.events),
                                              ", ".join(sorted(s.headers)), "yes" if s.active else "no",
                                              "yes" if s.allow_private_network else "no"]) for s in subs])
-        self._fill("deliveries", [(d.id, [d.id, d.event_type.value.removeprefix("APPOINTMENT_"), d.subscription_id, d.status.value, str(d.attempts),
-                                          local(d.next_attempt_at), d.last_error]) for d in deliveries.items])
+        self._fill("deliveries", [(d.id, [d.id, short(d.event_type), d.subscription_id, d.status.value,
+                                          str(d.attempts), local(d.next_attempt_at), d.last_error])
+                                  for d in deliveries.items])
         self._fill("messages", [(m.id, [m.id, m.channel.value, m.to, m.status.value, local(m.created_at),
                                         m.subject or m.body[:60]]) for m in messages.items])
 
@@ -245,7 +258,7 @@ class WebhooksScreen(DeskScreen):
         def answered(yes: bool | None) -> None:
             if yes:
                 call_service(self, lambda: desk.webhooks.remove_subscription(sub_id, desk.agent),
-                             done=lambda _s: (self.app.note_own_write(), self.reload()), failed=self._refused,
+                             done=self._removed, failed=self._refused,
                              group="subscription-remove")
 
         self.app.push_screen(ConfirmModal("Remove subscription", f"Remove {sub_id}? Its pending deliveries end.",

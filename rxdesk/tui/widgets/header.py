@@ -41,8 +41,11 @@ class DeskHeader(Widget):
         app = self.app
         self.watch(app, "maintenance", self._follow, init=True)
         self.watch(app, "maintenance_failed", self._follow_failed, init=True)
-        self.watch(app, "org_label", lambda _value: self.refresh(), init=False)
-        self.watch(app, "attention_count", lambda _value: self.refresh(), init=False)
+        self.watch(app, "org_label", self._repaint, init=False)
+        self.watch(app, "attention_count", self._repaint, init=False)
+
+    def _repaint(self, _value: object) -> None:
+        self.refresh()
 
     def _follow(self, value: str) -> None:
         self.maintenance = value

@@ -20,7 +20,7 @@ from rxdesk.services.appointments import AppointmentRow
 from rxdesk.tui.text import plain
 
 
-class DeskTable(DataTable):
+class DeskTable(DataTable[object]):
     """A row-cursor table with `j`/`k` beside the arrows; cells are data, never markup."""
 
     BINDINGS = [
@@ -35,7 +35,7 @@ class DeskTable(DataTable):
                 label: object = None) -> object:
         return super().add_row(*map(plain, cells), height=height, key=key, label=plain(label))  # type: ignore[arg-type]
 
-    def update_cell(self, row_key: object, column_key: object, value: object, *,  # type: ignore[override]
+    def update_cell(self, row_key: object, column_key: object, value: object, *,
                     update_width: bool = False) -> None:
         super().update_cell(row_key, column_key, plain(value), update_width=update_width)  # type: ignore[arg-type]
 
@@ -122,7 +122,7 @@ class AppointmentTable(DeskTable):
                 row.doctor_name,
                 row.patient_name,
                 row.type_name,
-                self._status(row.doc["status"]),
+                self._status(row.status.value),
                 row.uid,
                 key=row.uid,
             )
@@ -136,10 +136,7 @@ class AppointmentTable(DeskTable):
         uid = appointment.uid
         if uid not in self.rows_by_uid:
             return
-        old = self.rows_by_uid[uid]
-        self.rows_by_uid[uid] = AppointmentRow(
-            appointment.to_json(), old.doctor_name, old.patient_name, old.type_name
-        )
+        self.rows_by_uid[uid] = self.rows_by_uid[uid].showing(appointment)
         self.update_cell(uid, "status", self._status(appointment.status.value))
 
     @property
@@ -179,8 +176,8 @@ class AppointmentTable(DeskTable):
 
     def action_patient(self) -> None:
         if (row := self.selected) is not None:
-            self.app.open_patient(row.doc["patient_id"])
+            self.app.open_patient(row.patient_id)
 
     def action_doctor(self) -> None:
         if (row := self.selected) is not None:
-            self.app.open_doctor(row.doc["doctor_id"])
+            self.app.open_doctor(row.doctor_id)

@@ -1,0 +1,81 @@
+"""Private, durable files: the primitives every file rxdesk writes goes through.
+
+Every file is written to a temporary name, fsynced, renamed over its final name, and the
+directory fsynced: a crash at any instant leaves either the old file or the new one, never a
+mix. Files are created 0600 and directories 0700 (they hold patient data and keys). The store
+writes its segments with these, and the master key file is written with them too.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from pathlib import Path
+
+from rxdesk.domain.errors import StoreError
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` (and parents) as 0700; tighten an existing one we own."""
+    try:
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        if (path.stat().st_mode & 0o777) != DIR_MODE:
+            os.chmod(path, DIR_MODE)
+    except PermissionError:
+        raise StoreError(f"data dir {path} is not writable (permission denied)") from None
+    except OSError as exc:
+        raise StoreError(f"data dir {path} cannot be created: {exc.strerror or exc}") from None
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, *, sync_dir: bool = True, fsync: bool = True) -> None:
+    """Write `data` to `path` atomically and durably, mode 0600 (`fsync=False`: atomically
+    only, for tests)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except PermissionError:
+        raise StoreError(f"data dir {path.parent} is not writable (permission denied)") from None
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise StoreError(f"cannot write {path}: {reason}") from None
+    if sync_dir and fsync:
+        fsync_dir(path.parent)
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except PermissionError:
+        raise StoreError(f"data file {path} is not readable (permission denied)") from None
+    except IsADirectoryError:
+        raise StoreError(f"data file {path} is a directory") from None

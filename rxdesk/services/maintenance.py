@@ -1,0 +1,240 @@
+"""The maintenance manager: one tick expires lapsed holds, fires due reminders, fans events
+out to webhooks, and sends.
+
+A tick costs a constant number of store writes however much it does:
+
+1. (one write, only when there is work) write down lapsed holds as expired and ended
+   appointments as completed (`lifecycle.catch_up`); fire every due reminder
+   (`reminders.fire`: one event per recipient with its ReminderSent row, its emails and SMS
+   queued); fan new events out into deliveries (`deliveries.fan_out`); claim the due
+   deliveries and messages with a lease (this runner's lease id and an expiry).
+2. (no lock) send them: webhooks concurrently over one HTTP client, emails and SMS beside.
+3. (one write) record every result by the retry policies (`deliveries.outcome`,
+   `messages.outcome`); 410 Gone deactivates the subscription.
+
+Two runners on one store never fire a reminder twice (the ReminderSent key is checked inside
+the write) nor send one attempt twice (the lease). Each runner holds leases under its own id,
+even when two share a name, and starts no attempt it could not finish before its lease runs
+out; what it had no time for goes back to the queue unsent. A runner killed after step 1
+leaves its claims to expire; the next tick sends them again with the same webhook-id.
+
+Words: the *maintenance* is what is done, a *tick* is one pass of it, and a *worker*
+(`rxdesk.worker`) is the process that runs ticks, headless or as the app's child process.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from rxdesk.domain.ids import random_token
+from rxdesk.domain.models import OutboxMessage
+from rxdesk.domain.sending import skip_reason
+from rxdesk.services import deliveries, lifecycle, messages, reminders
+from rxdesk.services.base import record
+from rxdesk.services.leases import SEND_WINDOW
+from rxdesk.services.notify import Notifier
+from rxdesk.services.webhooks import TIMEOUT_SECONDS, AttemptResult, http_client, subscription_target
+from rxdesk.store.protocols import StoreView, UnitOfWork
+
+if TYPE_CHECKING:
+    from rxdesk.services import Desk
+
+CLAIM_BATCH = 2000  # deliveries (and messages) sent per tick at most; the rest wait a minute
+
+
+@dataclass
+class TickReport:
+    at: datetime
+    expired: int = 0
+    completed: int = 0
+    reminders: int = 0
+    deliveries_created: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+    messages_sent: int = 0
+    messages_outbox: int = 0
+    messages_failed: int = 0
+    messages_skipped: int = 0  # queued, then not sent: the appointment was cancelled or had started
+    deferred: int = 0  # claimed but not attempted within the send window: back in the queue
+    writes: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [
+            (self.expired, "hold expired", "holds expired"),
+            (self.completed, "appointment completed", "appointments completed"),
+            (self.reminders, "reminder", "reminders"),
+            (self.delivered, "webhook delivered", "webhooks delivered"),
+            (self.retrying, "webhook to retry", "webhooks to retry"),
+            (self.dead, "webhook dead", "webhooks dead"),
+            (self.messages_sent, "message sent", "messages sent"),
+            (self.messages_outbox, "message to the outbox", "messages to the outbox"),
+            (self.messages_failed, "message failed", "messages failed"),
+            (self.messages_skipped, "message skipped", "messages skipped"),
+            (self.deferred, "send left for the next tick", "sends left for the next tick"),
+        ]
+        said = [f"{n} {one if n == 1 else many}" for n, one, many in parts if n]
+        return f"{self.at:%H:%M} · " + (" · ".join(said) if said else "nothing due")
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class _Claimed:
+    deliveries: list[deliveries.Claimed]
+    messages: list[OutboxMessage]
+
+
+class MaintenanceService:
+    """The maintenance manager for one desk. `owner` names this runner in logs and audit; its
+    leases carry `lease_id`, which is unique to this instance (two app sessions of one agent, or
+    two workers on one host, share an owner name but never a lease)."""
+
+    def __init__(
+        self,
+        desk: Desk,
+        owner: str = "worker",
+        *,
+        client: Callable[[bool], httpx.Client] = http_client,
+        senders: int = 16,
+        send_window: float = SEND_WINDOW,
+        timer: Callable[[], float] = time.monotonic,
+        attempt_seconds: float = TIMEOUT_SECONDS,
+    ) -> None:
+        self.desk = desk
+        self.store = desk.store
+        self.owner = owner
+        self.actor = owner if ":" in owner else f"worker:{owner}"
+        self.lease_id = f"{owner}#{os.getpid()}-{random_token(6)}"
+        self.client = client
+        self.senders = senders
+        self.send_window = send_window
+        self.timer = timer
+        self.attempt_seconds = attempt_seconds  # each send's deadline: connect, send, whole answer
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """One tick at `now` (the desk's clock by default), noted in the store when it is done
+        (`Store.record_tick`: what tells an agent that a worker runs)."""
+        now = now or self.desk.clock.now()
+        report = self._tick(now)
+        self.store.record_tick(self.owner, now)
+        return report
+
+    def _tick(self, now: datetime) -> TickReport:
+        report = TickReport(now)
+        with self.store.read() as view:
+            if not self.has_work(view, now):
+                return report
+        notifier = Notifier(self.desk.settings, attempt_seconds=self.attempt_seconds)
+        with self.store.write() as view:
+            claimed = self._decide(view, now, notifier, report)
+        report.writes += 1
+        if not claimed.deliveries and not claimed.messages:
+            return report
+        deadline = self.timer() + self.send_window
+
+        def in_time() -> bool:
+            return self.timer() <= deadline
+
+        with ThreadPoolExecutor(max_workers=1) as side:  # emails and SMS go out beside the webhooks
+            mailed = side.submit(messages.send, claimed.messages, notifier, senders=self.senders,
+                                 started_in_time=in_time, recheck=self._still_to_send)
+            posted = self._send_webhooks(claimed.deliveries, in_time)
+            sent = mailed.result()
+        done = max(now, self.desk.clock.now())
+        with self.store.write() as view:
+            self._record(view, done, posted, sent, report)
+        report.writes += 1
+        return report
+
+    def has_work(self, view: StoreView, now: datetime) -> bool:
+        """Cheap reads that decide whether the tick needs the write lock at all."""
+        return bool(
+            view.deliveries.due(now, 1)
+            or view.messages.due(now, 1)
+            or deliveries.has_fan_out(view)
+            or lifecycle.has_catching_up(view, now)
+            or reminders.due_reminders(view, now, first_only=True)
+        )
+
+    # -- phase one: everything decided under the lock, in one write ------------------
+
+    def _decide(self, view: UnitOfWork, now: datetime, notifier: Notifier, report: TickReport) -> _Claimed:
+        caught = lifecycle.catch_up(view, now, self.actor)
+        report.expired += len(caught.expired)
+        report.completed += len(caught.completed)
+        for due in reminders.due_reminders(view, now):
+            fired = reminders.fire(view, due, now, notifier)
+            report.reminders += fired.reminders
+            report.messages_outbox += fired.to_outbox
+        report.deliveries_created += deliveries.fan_out(view, now)
+        claims = deliveries.claim(view, now, lease_id=self.lease_id, limit=CLAIM_BATCH,
+                                  secret_of=self.desk.webhooks.secret_of)
+        report.dead += claims.dead
+        report.deferred += claims.deferred
+        report.problems.extend(claims.problems)
+        leased = messages.claim(view, now, lease_id=self.lease_id, limit=CLAIM_BATCH)
+        return _Claimed(claims.claimed, leased)
+
+    # -- phase two: sending, outside the lock ---------------------------------------------
+
+    def _send_webhooks(self, claimed: list[deliveries.Claimed],
+                       in_time: Callable[[], bool]) -> list[tuple[deliveries.Claimed, AttemptResult | None]]:
+        return deliveries.send(claimed, client=self.client, senders=self.senders, started_in_time=in_time,
+                               attempt_seconds=self.attempt_seconds)
+
+    def _still_to_send(self, message: OutboxMessage) -> str | None:
+        """Read again right before sending: a message that waited for a retry must not reach
+        anyone once its appointment is cancelled or has started."""
+        if not message.appointment_uid:
+            return None
+        with self.store.read() as view:
+            appointment = view.appointments.get(message.appointment_uid)
+        return skip_reason(appointment, self.desk.clock.now())
+
+    # -- phase three: the results, in one write ------------------------------------------
+
+    def _record(self, view: UnitOfWork, now: datetime, posted: list[tuple[deliveries.Claimed, AttemptResult | None]],
+                sent: list[tuple[OutboxMessage, str | None]], report: TickReport) -> None:
+        for item, result in posted:
+            delivery, happened = deliveries.outcome(view.deliveries.get(item.delivery.id), result, now, self.lease_id)
+            if delivery is None:
+                continue  # our lease ran out and another runner took it over
+            view.deliveries.put(delivery)
+            if happened is deliveries.Outcome.gone:
+                self._deactivate(view, delivery.subscription_id, now)
+            report.delivered += happened is deliveries.Outcome.delivered
+            report.retrying += happened is deliveries.Outcome.retrying
+            report.dead += happened in (deliveries.Outcome.dead, deliveries.Outcome.gone)
+            report.deferred += happened is deliveries.Outcome.not_sent
+        for claimed_message, error in sent:
+            message, outcome = messages.outcome(view.messages.get(claimed_message.id), error, now, self.lease_id)
+            if message is None:
+                continue
+            view.messages.put(message)
+            if outcome is messages.Outcome.skipped and error:
+                messages.note_on_reminder(view, message, error)
+            report.messages_skipped += outcome is messages.Outcome.skipped
+            report.messages_sent += outcome is messages.Outcome.sent
+            report.deferred += outcome is messages.Outcome.not_sent
+            if outcome is messages.Outcome.failed:
+                report.messages_failed += 1
+                report.problems.append(f"{message.channel.value} to {message.to}: {error}")
+
+    def _deactivate(self, view: UnitOfWork, sub_id: str, now: datetime) -> None:
+        sub = view.subscriptions.get(sub_id)
+        if sub is None or not sub.active:
+            return
+        view.subscriptions.put(sub.model_copy(update={"active": False}))
+        record(view, at=now, actor=self.actor, action="subscription.deactivate", target=subscription_target(sub_id),
+               details={"reason": "the receiver answered 410 Gone"})

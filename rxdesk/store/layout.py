@@ -1,0 +1,89 @@
+"""Where everything lives in a TinyDB data dir: every segment kind and the rules that hold.
+
+A segment is one TinyDB document (`{table: {key: document}}`) in one immutable file, named by
+the manifest (see `engine`). Appointments, logs and queues are split so that an agent's action
+and a worker tick rewrite a few small segments, never the history.
+
+======================  =================================  ===================================
+segment                 tables (key -> document)           invariants
+======================  =================================  ===================================
+``core``                ``org`` (``"org"``), ``admins``,   small; rewritten by setup actions
+                        ``appointment_types``,             (provisioning, rules, secrets,
+                        ``doctors``, ``booking_secrets``,  subscriptions); each keyed by its
+                        ``subscriptions``                  natural id (id, key, key_id)
+``patients``            ``patients`` (id)                  every patient record
+``patient-names``       ``names`` (id -> ``{"name"}``)     one entry per record of ``patients``
+                                                           with the same name, written in the
+                                                           same commit (listings read names
+                                                           without the records)
+``holds``               ``held`` (uid -> ``{"expires"}``)  exactly the held appointments that
+                                                           have a ``hold_expires_at``, written
+                                                           with the appointment: the worker
+                                                           finds lapsed holds without reading
+                                                           weeks of appointments
+``appt-YYYY-MM-DD``     ``appointments`` (uid),            one week (Monday, UTC) of
+                        ``reminders_sent``                 appointments by start; a uid's first
+                        (``uid|rule|group|recipient``),    three characters name its week, so
+                        ``audit`` (sequence number),       ``uid -> segment`` needs no index; a
+                        ``links`` (uid -> successor uid)   week holds what belongs to its
+                                                           appointments: reminders fired, audit
+                                                           entries about them, rebook links
+``events-NNNNNN``       ``events`` (``evt_<seq><rand>``)   the event log, ``EVENTS_PER_SEGMENT``
+                                                           per segment by sequence number
+``audit-NNNNNN``        ``audit`` (sequence number)        the audit log of everything but one
+                                                           appointment; numbered by the same
+                                                           counter as the entries kept in weeks
+``deliveries-NNNNNN``   ``deliveries`` (``dlv_<seq>``)     webhook deliveries, append-only log
+``messages-NNNNNN``     ``messages`` (``msg_<seq>``)       emails and SMS, append-only log
+``queues``              ``deliveries``, ``messages``       exactly the pending rows of those two
+                        (id -> ``{"at", "lease"}``)        logs, with their next attempt and
+                                                           lease: an idle tick reads this alone
+``delivery-index-`      ``by_appointment``                 ids of the deliveries that carry
+``YYYY-MM-DD``          (uid -> ``{"ids"}``)               events about each appointment of
+                                                           that week, in creation order
+======================  =================================  ===================================
+
+Counters in the manifest number the logs (``events``, ``audit``, ``deliveries``,
+``messages``: the last sequence number used) and hold named cursors (``webhooks.cursor``: the
+last event fanned out to subscriptions). Every index above is written in the same commit as
+what it indexes, so a crash can never leave them apart.
+"""
+
+from __future__ import annotations
+
+from rxdesk.domain.ids import uid_partition
+
+CORE = "core"
+PATIENTS = "patients"
+PATIENT_NAMES = "patient-names"
+HOLDS = "holds"
+APPT_PREFIX = "appt-"
+QUEUES = "queues"
+# The newest maintenance tick, in a file beside the manifest (outside every commit).
+LAST_TICK = "last-tick.json"
+DELIVERY_INDEX_PREFIX = "delivery-index-"
+
+EVENTS = "events"
+AUDIT = "audit"
+DELIVERIES = "deliveries"
+MESSAGES = "messages"
+# Small enough that appending an event (every change writes one) rewrites ~300 KB, not MBs.
+EVENTS_PER_SEGMENT = 500
+AUDIT_PER_SEGMENT = 5000
+QUEUED_PER_SEGMENT = 2000
+
+
+def appt_segment(week: str) -> str:
+    """The segment of the week starting on Monday `week` (`YYYY-MM-DD`)."""
+    return f"{APPT_PREFIX}{week}"
+
+
+def appointment_segment(uid: str) -> str | None:
+    """The week segment that holds appointment `uid`, or None when `uid` is not one of ours."""
+    week = uid_partition(uid)
+    return appt_segment(week) if week is not None else None
+
+
+def delivery_index_segment(uid: str) -> str | None:
+    week = uid_partition(uid)
+    return f"{DELIVERY_INDEX_PREFIX}{week}" if week is not None else None

@@ -1,0 +1,301 @@
+"""The appointment query planner of the segment store: which weeks to read, and how little
+of each.
+
+Appointments live in week segments by start (`layout`); every query is ordered by start, so a
+plan reads the weeks the time range touches, in order, and within a week bisects the rows
+sorted by start (memoised on the segment, which never changes once loaded). A doctor's or a
+patient's appointments come from the week's grouping by that field; a count of a week wholly
+inside the range takes its rows per status by length, without visiting them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import itertools
+from collections.abc import Hashable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rxdesk.domain.lifecycle import status_at
+from rxdesk.domain.models import Appointment
+from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page, appointment_from_json
+from rxdesk.domain.times import format_utc, week_key, weeks_between
+from rxdesk.store.engine import Segment, Snapshot
+from rxdesk.store.layout import APPT_PREFIX, appt_segment
+
+# An appointment lasts at most 720 minutes (AppointmentType.duration_minutes): one that ends
+# in a range started at most this long before it.
+LONGEST_APPOINTMENT = timedelta(days=1)
+
+
+def _one_week(query: AppointmentQuery, week: str) -> AppointmentQuery:
+    """The query narrowed to one week (for counting week by week)."""
+    monday = datetime.fromisoformat(week).replace(tzinfo=UTC)
+    start = max(query.starts_from, monday) if query.starts_from else monday
+    before = monday + timedelta(days=7)
+    before = min(query.starts_before, before) if query.starts_before else before
+    return dataclasses.replace(query, starts_from=start, starts_before=before, offset=0, limit=None)
+
+
+def _sorted_rows(seg: Segment) -> list[dict[str, Any]]:
+    def build() -> list[dict[str, Any]]:
+        rows = list(seg.table("appointments").values())
+        rows.sort(key=lambda r: (r["starts_at"], r["uid"]))
+        return rows
+
+    return seg.memo("sorted", build)
+
+
+def _grouped(seg: Segment, field: str) -> dict[str, list[dict[str, Any]]]:
+    def build() -> dict[str, list[dict[str, Any]]]:
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for row in _sorted_rows(seg):
+            groups.setdefault(row[field], []).append(row)
+        return groups
+
+    return seg.memo(("by", field), build)
+
+
+def _starts(rows: list[dict[str, Any]], seg: Segment, key: Hashable) -> list[str]:
+    return seg.memo(("starts", key), lambda: [r["starts_at"] for r in rows])
+
+
+# -- the status at an instant (AppointmentQuery.as_of) -------------------------------------
+# The one rule is `lifecycle.status_at`; these apply it to stored documents (stored-form
+# strings compare as instants) and use a week's groupings so that counting a whole week never
+# walks it: only a lapsed hold (a small group) or a confirmed appointment that ended (found by
+# bisecting the week's confirmed appointments by end) differs from its stored status.
+
+
+def _status_as_of(row: Mapping[str, Any], as_of: str | None) -> str:
+    status: str = row["status"]
+    if as_of is None or (status != "held" and status != "confirmed"):
+        return status
+    return status_at(status, row.get("hold_expires_at"), row["ends_at"], as_of).value
+
+
+def _confirmed_by_end(seg: Segment) -> tuple[list[str], list[dict[str, Any]]]:
+    """The week's stored-confirmed documents ordered by end, with their ends for bisecting."""
+
+    def build() -> tuple[list[str], list[dict[str, Any]]]:
+        rows = sorted(_grouped(seg, "status").get("confirmed", ()), key=lambda r: (r["ends_at"], r["uid"]))
+        return [r["ends_at"] for r in rows], rows
+
+    return seg.memo(("confirmed", "by_end"), build)
+
+
+def _week_status_counts(seg: Segment, as_of: str | None) -> dict[str, int]:
+    """How many of the week's appointments have each status at `as_of` (stored when None)."""
+    grouped = _grouped(seg, "status")
+    counts = {status: len(rows) for status, rows in grouped.items()}
+    if as_of is None:
+        return counts
+    lapsed = sum(1 for r in grouped.get("held", ()) if _status_as_of(r, as_of) == "expired")
+    ended = bisect.bisect_right(_confirmed_by_end(seg)[0], as_of)  # ends_at <= as_of
+    counts["held"] = counts.get("held", 0) - lapsed
+    counts["expired"] = counts.get("expired", 0) + lapsed
+    counts["confirmed"] = counts.get("confirmed", 0) - ended
+    counts["completed"] = counts.get("completed", 0) + ended
+    return counts
+
+
+class AppointmentPlanner:
+    """The appointment queries over one snapshot (or transaction)."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+        self._weeks: list[str] | None = None
+
+    def weeks(self) -> list[str]:
+        if self._weeks is not None:
+            return list(self._weeks)
+        weeks = [n[len(APPT_PREFIX):] for n in self._snap.names(APPT_PREFIX)]
+        if not self._snap.writable:  # a read snapshot never changes: list its weeks once
+            self._weeks = weeks
+        return list(weeks)
+
+    def _select_weeks(self, start: datetime | None, before: datetime | None) -> list[str]:
+        weeks = self.weeks()
+        first, last = 0, len(weeks)
+        if start is not None:
+            first = bisect.bisect_left(weeks, week_key(start))
+        if before is not None:
+            last = bisect.bisect_right(weeks, week_key(before - timedelta(seconds=1)))
+        return weeks[first:max(first, last)]
+
+    def iter_raw(self, query: AppointmentQuery) -> Iterator[dict[str, Any]]:
+        """Matching raw documents in order, loading one week at a time."""
+        start_s = format_utc(query.starts_from) if query.starts_from else None
+        before_s = format_utc(query.starts_before) if query.starts_before else None
+        statuses = query.statuses
+        as_of = format_utc(query.as_of) if query.as_of is not None else None
+        weeks = self._select_weeks(query.starts_from, query.starts_before)
+        if query.descending:
+            weeks.reverse()
+        for week in weeks:
+            seg = self._snap.segment(appt_segment(week))
+            if seg is None:
+                continue
+            if query.doctor_id is not None:
+                rows = _grouped(seg, "doctor_id").get(query.doctor_id, [])
+                key: Any = ("doctor", query.doctor_id)
+            elif query.patient_id is not None:
+                rows = _grouped(seg, "patient_id").get(query.patient_id, [])
+                key = ("patient", query.patient_id)
+            else:
+                rows = _sorted_rows(seg)
+                key = "all"
+            lo, hi = 0, len(rows)
+            if start_s is not None or before_s is not None:
+                starts = _starts(rows, seg, key)
+                if start_s is not None:
+                    lo = bisect.bisect_left(starts, start_s)
+                if before_s is not None:
+                    hi = bisect.bisect_left(starts, before_s)
+            window = rows[lo:hi]
+            if query.descending:
+                window = window[::-1]
+            for row in window:
+                if statuses is not None and _status_as_of(row, as_of) not in statuses:
+                    continue
+                if query.patient_id is not None and row["patient_id"] != query.patient_id:
+                    continue
+                if query.doctor_id is not None and row["doctor_id"] != query.doctor_id:
+                    continue
+                yield row
+
+    def count_raw(self, query: AppointmentQuery) -> int:
+        """How many documents match, without walking them where a week's indexes can say:
+        a week wholly inside the time range counts its rows per status (at `as_of`) from its
+        groupings."""
+        start_s = format_utc(query.starts_from) if query.starts_from else None
+        before_s = format_utc(query.starts_before) if query.starts_before else None
+        statuses = query.statuses
+        as_of = format_utc(query.as_of) if query.as_of is not None else None
+        total = 0
+        for week in self._select_weeks(query.starts_from, query.starts_before):
+            seg = self._snap.segment(appt_segment(week))
+            if seg is None:
+                continue
+            if query.doctor_id is not None or query.patient_id is not None:
+                total += sum(1 for _ in self.iter_raw(_one_week(query, week)))
+                continue
+            rows = _sorted_rows(seg)
+            lo, hi = 0, len(rows)
+            if start_s is not None or before_s is not None:
+                starts = _starts(rows, seg, "all")
+                if start_s is not None:
+                    lo = bisect.bisect_left(starts, start_s)
+                if before_s is not None:
+                    hi = max(lo, bisect.bisect_left(starts, before_s))  # an empty range counts 0
+            if statuses is None:
+                total += hi - lo
+            elif lo == 0 and hi == len(rows):
+                counts = _week_status_counts(seg, as_of)
+                total += sum(counts.get(status, 0) for status in statuses)
+            else:
+                total += sum(1 for row in rows[lo:hi] if _status_as_of(row, as_of) in statuses)
+        return total
+
+    def search(self, query: AppointmentQuery) -> Page[AppointmentRecord]:
+        page = self.window_raw(query)
+        return Page([AppointmentRecord(doc) for doc in page.items], page.total, page.offset, page.limit)
+
+    # -- a window deep in the result ------------------------------------------------------
+
+    def window_raw(self, query: AppointmentQuery) -> Page[dict[str, Any]]:
+        """Rows `offset` .. `offset + limit - 1` of the query's ordered result, and its total
+        when `count` is asked: the same as walking `iter_raw` to the offset, without the walk.
+
+        A scrolling list asks for windows anywhere in tens of thousands of rows. Whole weeks
+        before the window are skipped by their counts (`count_raw` of the query narrowed to
+        the week, which a week's groupings answer without visiting its rows); only the week
+        the window starts in is walked, from its first row. The total is the sum of the same
+        per-week counts."""
+        offset = max(0, query.offset)
+        limit = None if query.limit is None else max(0, query.limit)
+        weeks = self._select_weeks(query.starts_from, query.starts_before)
+        if query.descending:
+            weeks.reverse()
+        picked: list[dict[str, Any]] = []
+        total = 0
+        skip = offset
+        for week in weeks:
+            full = limit is not None and len(picked) >= limit
+            if full and not query.count:
+                break
+            one = _one_week(query, week)
+            rows = self.count_raw(one)
+            total += rows
+            if full:
+                continue
+            if skip >= rows:
+                skip -= rows
+                continue
+            end = None if limit is None else skip + (limit - len(picked))
+            picked.extend(itertools.islice(self.iter_raw(one), skip, end))
+            skip = 0
+        return Page(picked, total if query.count else None, offset, query.limit)
+
+    def count(self, query: AppointmentQuery) -> int:
+        return self.count_raw(query)
+
+    def active_for_doctor(
+        self, doctor_id: str, start: datetime, end: datetime, as_of: datetime | None = None
+    ) -> list[Appointment]:
+        """The doctor's held and confirmed appointments that overlap [start, end): held or
+        confirmed at `as_of` (a lapsed hold is not), or as stored when `as_of` is None."""
+        start_s, end_s = format_utc(start), format_utc(end)
+        as_of_s = format_utc(as_of) if as_of is not None else None
+        found = []
+        # An appointment starting late in the previous week may run into this range.
+        for week in weeks_between(start - LONGEST_APPOINTMENT, end):
+            seg = self._snap.segment(appt_segment(week))
+            if seg is None:
+                continue
+            for row in _grouped(seg, "doctor_id").get(doctor_id, ()):
+                if row["starts_at"] < end_s and start_s < row["ends_at"] and \
+                        _status_as_of(row, as_of_s) in ("held", "confirmed"):
+                    found.append(row)
+        return [appointment_from_json(r) for r in found]
+
+    def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
+        """Confirmed appointments with after < starts_at <= until."""
+        after_s, until_s = format_utc(after), format_utc(until)
+        found = []
+        for week in self._select_weeks(after, until + timedelta(seconds=1)):
+            seg = self._snap.segment(appt_segment(week))
+            if seg is None:
+                continue
+            for row in _grouped(seg, "status").get("confirmed", ()):
+                if after_s < row["starts_at"] <= until_s:
+                    found.append(row)
+        return [appointment_from_json(r) for r in found]
+
+    def confirmed_ended(
+        self, after: datetime | None, until: datetime, *, max_weeks: int = 8
+    ) -> tuple[list[Appointment], datetime]:
+        """Stored-confirmed appointments with `after < ends_at <= until` (from the first when
+        `after` is None), reading at most `max_weeks` week segments: a worker that was down
+        catches up in bounded steps. Returns them, ordered by end within each week, and the
+        instant up to which the answer is complete (`until`, or less when it stopped early)."""
+        after_s = format_utc(after) if after is not None else None
+        until_s = format_utc(until)
+        weeks = self._select_weeks(after - LONGEST_APPOINTMENT if after is not None else None,
+                                   until + timedelta(seconds=1))
+        found: list[dict[str, Any]] = []
+        reached = until
+        for scanned, week in enumerate(weeks):
+            if scanned >= max(2, max_weeks):
+                # Every appointment ending by this week's Monday started in a week read above.
+                monday = datetime.fromisoformat(week).replace(tzinfo=UTC)
+                reached = min(until, max(monday, after) if after is not None else monday)
+                break
+            seg = self._snap.segment(appt_segment(week))
+            if seg is None:
+                continue
+            ends, rows = _confirmed_by_end(seg)
+            lo = bisect.bisect_right(ends, after_s) if after_s is not None else 0
+            found.extend(rows[lo:bisect.bisect_right(ends, until_s)])
+        return [appointment_from_json(r) for r in found], reached

@@ -1,0 +1,41 @@
+"""When a reminder rule is due (domain/reminders.py): a pure rule, checked at its edges."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from rxdesk.domain import reminders
+from rxdesk.domain.models import Appointment, AppointmentStatus, AppointmentType, RecipientGroup, ReminderRule
+
+START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+RULE = ReminderRule(id="r", recipient=RecipientGroup.patient, minutes_before=60)
+
+
+def appointment(status: AppointmentStatus = AppointmentStatus.confirmed) -> Appointment:
+    return Appointment(uid="0x9k7qm2xz4abc", patient_id="p", doctor_id="d", type_key="t", status=status,
+                       starts_at=START, ends_at=START + timedelta(minutes=20), created_at=START - timedelta(days=2))
+
+
+def test_due_from_its_moment_until_the_start_and_never_after() -> None:
+    appt = appointment()
+    assert reminders.due_at(appt, RULE) == START - timedelta(minutes=60)
+    assert not reminders.is_due(appt, RULE, START - timedelta(minutes=60, seconds=1))
+    assert reminders.is_due(appt, RULE, START - timedelta(minutes=60))
+    assert reminders.is_due(appt, RULE, START - timedelta(seconds=1))  # late, but before the start
+    assert not reminders.is_due(appt, RULE, START)
+
+
+def test_only_a_confirmed_appointment_gets_reminders() -> None:
+    moment = START - timedelta(minutes=30)
+    for status in AppointmentStatus:
+        assert reminders.is_due(appointment(status), RULE, moment) is (status is AppointmentStatus.confirmed)
+
+
+def test_lateness_and_how_far_ahead_a_tick_looks() -> None:
+    assert reminders.late_by_seconds(START, START - timedelta(minutes=1)) == 0
+    assert reminders.late_by_seconds(START, START + timedelta(minutes=2)) == 120
+    types = [AppointmentType(key="a", name="A", duration_minutes=20, reminders=[RULE]),
+             AppointmentType(key="b", name="B", duration_minutes=20,
+                             reminders=[RULE.model_copy(update={"id": "s", "minutes_before": 1440})])]
+    assert reminders.look_ahead(types) == timedelta(days=1)
+    assert reminders.look_ahead([AppointmentType(key="c", name="C", duration_minutes=20)]) is None
