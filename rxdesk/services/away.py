@@ -2,8 +2,9 @@
 doctor that starts in a range is moved or cancelled, in one write.
 
 Without rebooking, each is cancelled with the reason. With rebooking, each moves where its
-type's rebooking mode allows, by the rebook rules (`rebooking.move`: a linked new appointment,
-the original cancelled naming it, a slot the generator offers now, booking notice included):
+type's rebooking mode allows, by the rebook rules (`rebooking.check_move` and `write_move`: a
+linked new appointment, the original cancelled naming it, a slot the generator offers now,
+booking notice included):
 
 - `any_doctor`: another doctor offering the type at the same start (the patient keeps their
   time; the doctor with the fewest moves of this plan so far, then by name), else the free slot
