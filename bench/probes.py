@@ -14,6 +14,8 @@ from bench.datasets import NOW, Built
 from bench.measure import bench_env, copy_file, median_of, run_timed, rxdesk_cmd, snapshot_dir
 
 Log = Callable[[str], None]
+APP_FIGURES = ("app_first_paint", "app_cursor", "app_filter", "app_cancel", "app_cancel_first", "app_end", "app_freeze",
+               "app_freeze_cpu", "app_memory")
 
 
 def upcoming_confirmed(data_dir: Path, count: int) -> list[str]:
@@ -86,11 +88,10 @@ def app_figures(data: Path, work: Path, *, runs: int, uids: list[str], log: Log)
         )
         if proc.returncode != 0:
             note = (proc.stderr.strip().splitlines() or ["app probe failed"])[-1]
-            keys = ("app_first_paint", "app_filter", "app_cancel", "app_freeze", "app_memory")
-            return {k: {"note": f"not measured: {note}"} for k in keys}
+            return {k: {"note": f"not measured: {note}"} for k in APP_FIGURES}
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     figures = {}
-    for key in ("app_first_paint", "app_filter", "app_cancel", "app_freeze", "app_memory"):
+    for key in APP_FIGURES:
         figures[key] = {"rxdesk": median_of([r[key] for r in results])}
     log("app " + ", ".join(f"{k}={v['rxdesk']:.3f}" for k, v in figures.items()))
     return figures

@@ -270,8 +270,9 @@ class Engine:
 
     # -- reading -------------------------------------------------------------------------
 
-    def manifest(self) -> Manifest:
-        """The newest committed manifest; re-read only when the file has changed."""
+    def manifest(self, *, fresh: bool = False) -> Manifest:
+        """The newest committed manifest; re-read only when the file has changed, or always
+        with `fresh` (under the write lock: see `transaction`)."""
         try:
             st = os.stat(self.manifest_path)
         except NotADirectoryError:
@@ -289,7 +290,7 @@ class Engine:
             raise StoreError(f"data dir {short_path(self.data_dir)}: {exc.strerror or exc}") from None
         key = (st.st_ino, st.st_size, st.st_mtime_ns)
         with self._mutex:
-            if self._manifest is not None and key == self._manifest_stat:
+            if not fresh and self._manifest is not None and key == self._manifest_stat:
                 return self._manifest
         manifest = Manifest.from_bytes(read_bytes(self.manifest_path), self.manifest_path)
         self._verify_sizes(manifest)
@@ -419,7 +420,11 @@ class Engine:
                 raise StoreError(f"data dir {self.data_dir} is not writable (permission denied)") from None
             self._writing.active = True
             try:
-                tx = Transaction(self, self.manifest())
+                # Read, never taken from the cache: two commits within one tick of the file
+                # system's clock can leave a manifest with the same size, time and (reused)
+                # inode as the one cached, and a write built on the older one would drop the
+                # other's commit.
+                tx = Transaction(self, self.manifest(fresh=True))
                 yield tx
                 if tx.dirty:
                     self._commit(tx)

@@ -8,6 +8,8 @@ methods here (`open_appointment`, `open_patient`, `open_doctor`, `open_rebook`, 
 
 from __future__ import annotations
 
+import gc
+import importlib
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -33,23 +35,23 @@ from rxdesk.services import Desk
 from rxdesk.services.appointments import AppointmentSummary
 from rxdesk.tui.modals.attendance import AttendanceModal
 from rxdesk.tui.modals.cancel import CancelModal
-from rxdesk.tui.modals.cancel_selection import CancelSelectionModal
-from rxdesk.tui.screens.appointment import AppointmentScreen
-from rxdesk.tui.screens.attention import LOOK_AGAIN, AttentionScreen
-from rxdesk.tui.screens.away import AwayScreen
 from rxdesk.tui.screens.base import DeskScreen
-from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
-from rxdesk.tui.screens.help import HelpScreen
 from rxdesk.tui.screens.overview import OverviewScreen
-from rxdesk.tui.screens.patients import PatientDetailScreen, PatientsScreen
 from rxdesk.tui.screens.problem import ProblemScreen
-from rxdesk.tui.screens.rebook import RebookScreen
-from rxdesk.tui.screens.secrets import SecretsScreen
-from rxdesk.tui.screens.types import TypesScreen
-from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.text import shown
 from rxdesk.tui.work import call_service
 from rxdesk.worker.process import tick_in_child
+
+
+def section(module: str, name: str) -> Callable[[], Screen[Any]]:
+    """A section's screen, imported when the agent first opens it: the app starts with the
+    overview's code alone (the doctors' screen alone pulls in the phone number tables)."""
+
+    def make() -> Screen[Any]:
+        screen: Screen[Any] = getattr(importlib.import_module(f"rxdesk.tui.screens.{module}"), name)()
+        return screen
+
+    return make
 
 
 def stylesheets() -> list[str | PurePath]:
@@ -66,12 +68,12 @@ class RxdeskApp(App[int]):
 
     MODES = {
         "overview": OverviewScreen,
-        "patients": PatientsScreen,
-        "doctors": DoctorsScreen,
-        "secrets": SecretsScreen,
-        "types": TypesScreen,
-        "webhooks": WebhooksScreen,
-        "attention": AttentionScreen,
+        "patients": section("patients", "PatientsScreen"),
+        "doctors": section("doctors", "DoctorsScreen"),
+        "secrets": section("secrets", "SecretsScreen"),
+        "types": section("types", "TypesScreen"),
+        "webhooks": section("webhooks", "WebhooksScreen"),
+        "attention": section("attention", "AttentionScreen"),
     }
     DEFAULT_MODE = "overview"
 
@@ -110,6 +112,9 @@ class RxdeskApp(App[int]):
         self.run_worker_inside = worker
         self.poll_seconds = poll_seconds
         self.tick_seconds = tick_seconds
+        # Time changes what needs attention too (a hold about to lapse, a quiet worker): the
+        # header's count and section 7 look again this often.
+        self.attention_every = 15.0
         self.org_zone = "UTC"
         self.problem: str | None = None
         self.known_generation: int | None = None
@@ -134,8 +139,7 @@ class RxdeskApp(App[int]):
             self.push_screen(ProblemScreen(self.problem))
             return
         self.set_interval(self.poll_seconds, self._poll, name="poll")
-        # Time changes what needs attention too (a hold about to lapse, a quiet worker).
-        self.set_interval(LOOK_AGAIN, self._count_attention, name="attention")
+        self.set_interval(self.attention_every, self._count_attention, name="attention")
         self._count_attention()
         if self.run_worker_inside:
             self.set_timer(1.0 if self.tick_seconds == 60.0 else self.tick_seconds, self._tick, name="first tick")
@@ -175,7 +179,8 @@ class RxdeskApp(App[int]):
 
     def _count_attention(self) -> None:
         """The header's count of what needs attention, looked at again in a worker."""
-        if self.problem is None and not isinstance(self.screen, AttentionScreen):
+        # Section 7 counts for itself while it is on screen.
+        if self.problem is None and getattr(self.screen, "SECTION", "") != "attention":
             call_service(self, self.desk.attention.count, done=self._counted, group="attention-count")
 
     def _counted(self, count: int) -> None:
@@ -191,6 +196,17 @@ class RxdeskApp(App[int]):
             for screen in self._screen_stacks.get(mode, []):
                 if isinstance(screen, DeskScreen) and screen not in self.screen_stack:
                     screen.stale = True
+
+    def keep_loaded(self) -> None:
+        """Take what the app holds now (the store's week segments, row caches, screens) out
+        of the garbage collector's full scans. With a data set in memory one full scan took
+        100-200 ms, every few seconds of scrolling, and froze the screen; frozen objects are
+        still freed the usual way once nothing refers to them (rows are plain dicts and
+        lists, never cycles). Called after each list is loaded, where the data grows; the
+        collection first (of what is not frozen yet: what came since, a few ms) keeps
+        garbage, a closed screen, from being frozen with it."""
+        gc.collect()
+        gc.freeze()
 
     def note_own_write(self) -> None:
         """Our own change is already on screen: don't reload (and lose the row) for it."""
@@ -259,22 +275,34 @@ class RxdeskApp(App[int]):
 
     async def _open_webhooks(self, tab: str) -> None:
         await self.switch_mode("webhooks")
+        from rxdesk.tui.screens.webhooks import WebhooksScreen
+
         if isinstance(self.screen, WebhooksScreen):
             self.screen.show_tab(tab)
 
     def open_appointment(self, uid: str) -> None:
+        from rxdesk.tui.screens.appointment import AppointmentScreen
+
         self.push_screen(AppointmentScreen(uid))
 
     def open_patient(self, patient_id: str) -> None:
+        from rxdesk.tui.screens.patients import PatientDetailScreen
+
         self.push_screen(PatientDetailScreen(patient_id))
 
     def open_doctor(self, doctor_id: str) -> None:
+        from rxdesk.tui.screens.doctors import DoctorDetailScreen
+
         self.push_screen(DoctorDetailScreen(doctor_id))
 
     def open_away(self, doctor_id: str, doctor_name: str = "") -> None:
+        from rxdesk.tui.screens.away import AwayScreen
+
         self.push_screen(AwayScreen(doctor_id, doctor_name))
 
     def open_rebook(self, uid: str) -> None:
+        from rxdesk.tui.screens.rebook import RebookScreen
+
         self.push_screen(RebookScreen(uid))
 
     def start_cancel(self, uid: str, *, on_done: Callable[[Appointment], Any] | None = None) -> None:
@@ -286,7 +314,7 @@ class RxdeskApp(App[int]):
                             title="Not cancelled")
                 return
             text = summary.text()
-            self._push_dialog(CancelModal(uid, text, on_saved=on_done), "Appointment cancelled",
+            self._push_dialog(self._cancel_dialog().prepare(uid, text, on_saved=on_done), "Appointment cancelled",
                               lambda done: f"Cancelled {text.splitlines()[0]} · reason: {done.cancel_reason}")
 
         call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
@@ -309,6 +337,8 @@ class RxdeskApp(App[int]):
                     self.note_own_write()
                     self.notify(f"Cancelled {len(done)} appointment{'' if len(done) == 1 else 's'} · reason: "
                                 f"{done[0].cancel_reason}", title="Appointments cancelled")
+
+            from rxdesk.tui.modals.cancel_selection import CancelSelectionModal
 
             self.push_screen(CancelSelectionModal(summaries, on_saved=on_done), finished)
 
@@ -340,6 +370,15 @@ class RxdeskApp(App[int]):
 
         self.push_screen(dialog, finished)
 
+    def _cancel_dialog(self) -> CancelModal:
+        """The one cancel dialog, reused: opening it again costs no new screen. (A second one
+        only while the first is still open somewhere, e.g. in another section.)"""
+        dialog: CancelModal | None = getattr(self, "_cancel", None)
+        if dialog is None or dialog.showing:
+            dialog = self._cancel = CancelModal()
+            self.install_screen(dialog, f"cancel-{id(dialog)}")  # kept, not removed, when it closes
+        return dialog
+
     # Help and the command palette list the keys of the screen the agent is on.
 
     def _screen_keys(self, screen: Screen[Any]) -> list[tuple[str, str, Any, str]]:
@@ -354,6 +393,8 @@ class RxdeskApp(App[int]):
         return keys
 
     def action_help(self) -> None:
+        from rxdesk.tui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         rows = [(key, what) for key, what, _node, _action in self._screen_keys(self.screen)]

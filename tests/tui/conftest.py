@@ -16,7 +16,8 @@ from tests.helpers import make_appointment
 
 
 async def settle(pilot, rounds: int = 3) -> None:  # type: ignore[no-untyped-def]
-    """Let thread workers finish and their results reach the screen."""
+    """Let thread workers finish and their results reach the screen. A worker superseded by a
+    newer one of its group (the live refresh's poll, a reload) counts as finished."""
     for _ in range(rounds):
         await wait_for_workers(pilot.app)
         await pilot.pause()

@@ -43,7 +43,7 @@ async def test_n_marks_a_no_show_from_the_patients_appointments(clinic: Desk, bo
         await pilot.press(*"Patient never joined", "enter")
         await settle(pilot)
         assert isinstance(app.screen, PatientDetailScreen)
-        assert str(table.get_cell(uid, "status")) == "no_show"
+        assert table.cell_text(table.index_of(uid), "status") == "no_show"
         assert any("Marked no_show" in n.message and "Patient never joined" in n.message for n in app._notifications)
     stored = clinic.appointments.get(uid)
     assert (stored.status, stored.attendance_note, stored.attendance_by) == (S.no_show, "Patient never joined",

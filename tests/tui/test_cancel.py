@@ -15,7 +15,9 @@ from tests.tui.conftest import make_app, settle, text_of
 
 def status_cell(app, uid: str) -> str:  # type: ignore[no-untyped-def]
     table = app.screen.query_one(AppointmentTable)
-    return str(table.get_cell(uid, "status"))
+    index = table.index_of(uid)
+    assert index is not None
+    return str(table.cell_text(index, "status"))
 
 
 async def open_cancel(pilot) -> CancelModal:  # type: ignore[no-untyped-def]
@@ -84,7 +86,7 @@ async def test_a_row_that_cannot_be_cancelled_explains_why(clinic: Desk, booked,
         field.value = "completed,cancelled"
         app.screen.query_one("#filter-date_from", Input).value = "-7d"
         await settle(pilot)
-        assert len(app.screen.query_one(AppointmentTable).rows) == 2
+        assert app.screen.query_one(AppointmentTable).total == 2
         await pilot.press("escape")
         for _ in range(2):
             await pilot.press("c")
@@ -110,3 +112,29 @@ async def test_cancel_from_the_detail_screen_updates_it(clinic: Desk, booked) ->
         body = text_of(app.screen.query_one("#appointment-main"))
         assert "cancelled" in body and "Duplicate" in body
         assert "appointment.cancel" in text_of(app.screen.query_one("#appointment-audit"))
+
+
+async def test_the_dialog_is_reused_and_one_left_open_elsewhere_does_not_block_another(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        first = await open_cancel(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert await open_cancel(pilot) is first  # the same dialog, ready again
+        assert first.query_one("#reason", Input).value == ""
+        # Left open over the overview while the agent goes to a patient in another section.
+        app.action_section("patients")
+        await settle(pilot)
+        app.open_patient("pat-002")
+        await settle(pilot)
+        app.screen.query_one(AppointmentTable).select_key(booked["sato_held"])
+        second = await open_cancel(pilot)
+        assert second is not first and second.uid == booked["sato_held"]
+        await pilot.press(*"Moved abroad", "enter")
+        await settle(pilot)
+        app.action_section("overview")
+        await settle(pilot)
+        assert app.screen is first and first.uid == booked["weber_first"]
+    assert clinic.appointments.get(booked["sato_held"]).status.value == "cancelled"
+    assert clinic.appointments.get(booked["weber_first"]).status.value == "confirmed"

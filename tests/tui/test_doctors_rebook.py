@@ -11,7 +11,7 @@ from rxdesk.store import TinyStore
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
-from rxdesk.tui.screens.rebook import RebookScreen
+from rxdesk.tui.screens.rebook import RebookScreen, SlotTable
 from rxdesk.tui.widgets.tables import DeskTable
 from tests.helpers import fingerprint, make_appointment
 from tests.tui.conftest import make_app, settle, text_of
@@ -68,8 +68,8 @@ async def test_a_full_rebook_from_the_overview(clinic: Desk, booked) -> None:  #
         await pilot.press("r")
         await settle(pilot)
         assert isinstance(app.screen, RebookScreen) and app.screen.loads == 1
-        slots = app.screen.query_one(DeskTable)
-        assert slots.row_count > 10
+        slots = app.screen.query_one(SlotTable)
+        assert slots.total > 10
         await pilot.press("j", "j", "enter")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmModal)
@@ -90,8 +90,8 @@ async def test_a_slot_taken_meanwhile_is_refused_and_the_list_refreshes(clinic: 
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, RebookScreen)
-        table = screen.query_one(DeskTable)
-        key = table.selected_key
+        table = screen.query_one(SlotTable)
+        key = table.current_key
         slot = screen.slots[key]
         # Another agent books that very slot through their own store.
         other = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)

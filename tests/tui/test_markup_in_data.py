@@ -14,6 +14,7 @@ from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.screens.patients import PatientDetailScreen, PatientsScreen
 from rxdesk.tui.screens.types import TypesScreen
+from rxdesk.tui.widgets.virtual_table import VirtualTable
 from tests.helpers import CLINIC_TOML, make_appointment
 from tests.tui.conftest import make_app, settle, text_of
 
@@ -29,6 +30,9 @@ def shown(app) -> str:  # type: ignore[no-untyped-def]
     for table in app.screen.query(DataTable):
         for row in range(table.row_count):
             parts.extend(str(getattr(cell, "plain", cell)) for cell in table.get_row_at(row))
+    for vtable in app.screen.query(VirtualTable):
+        for index in range(vtable.total):
+            parts.extend(str(vtable.cell_text(index, column.key)) for column in vtable.columns)
     for widget in app.screen.query("Static"):
         visual = widget.visual  # what is drawn, after any markup was read
         parts.append(visual.plain if hasattr(visual, "plain") else text_of(widget))

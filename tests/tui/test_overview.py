@@ -1,4 +1,4 @@
-"""The overview, driven by keys as an agent would: default view, filters, paging, detail."""
+"""The overview, driven by keys as an agent would: default view, filters, scrolling, detail."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.tui.conftest import make_app, settle, text_of
 
 def uids_shown(app) -> list[str]:  # type: ignore[no-untyped-def]
     table = app.screen.query_one(AppointmentTable)
-    return [str(table.get_row_at(i)[-1]) for i in range(table.row_count)]
+    return [row.uid for row in table.loaded_rows()]
 
 
 def count_text(app) -> str:  # type: ignore[no-untyped-def]
@@ -41,10 +41,10 @@ async def test_opens_on_future_active_appointments_with_the_first_row_selected(c
         assert isinstance(app.screen, OverviewScreen)
         assert uids_shown(app) == [booked["weber_first"], booked["sato_held"], booked["osei_therapy"]]
         table = app.screen.query_one(AppointmentTable)
-        assert table.has_focus and table.cursor_row == 0
+        assert table.has_focus and table.cursor == 0
         assert count_text(app) == "3 matches"
         # Start in the org zone (Berlin) with the weekday.
-        assert str(table.get_row_at(0)[0]) == "Tue 2026-11-24 09:00"
+        assert table.cell_text(0, "start") == "Tue 2026-11-24 09:00"
         header = str(app.screen.query_one(DeskHeader).render())
         for part in ("Riverside Telehealth", "agent tester", "Europe/Berlin", "FIXED TIME 2026-11-23T08:00:00Z"):
             assert part in header
@@ -119,28 +119,26 @@ async def test_detail_shows_the_appointment_and_jumps_to_patient_and_doctor(clin
         assert isinstance(app.screen, OverviewScreen)
 
 
-async def test_j_and_k_move_and_running_off_the_page_turns_it(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_one_list_without_pages_j_k_g_and_G(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
     start = now + timedelta(days=1)
-    for i in range(105):
+    for i in range(305):
         make_appointment(clinic, start=start + timedelta(minutes=15 * i), patient_id=f"pat-00{1 + i % 3}")
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         table = app.screen.query_one(AppointmentTable)
-        assert table.row_count == 100 and count_text(app) == "105 matches · showing 1–100"
+        assert table.total == 305 and count_text(app) == "305 matches"
         await pilot.press("j", "j", "k")
-        assert table.cursor_row == 1
-        table.move_cursor(row=99)
-        await pilot.press("down")
+        assert table.cursor == 1
+        await pilot.press("G")
         await settle(pilot)
-        assert table.row_count == 5 and table.cursor_row == 0
-        assert count_text(app) == "105 matches · showing 101–105"
-        await pilot.press("k")
-        await settle(pilot)
-        assert table.row_count == 100 and table.cursor_row == 99
-        await pilot.press("right_square_bracket")
-        await settle(pilot)
-        assert table.row_count == 5
+        assert table.cursor == 304 and table.current_row is not None
+        assert table.current_row.starts_at == start + timedelta(minutes=15 * 304)
+        await pilot.press("k", "g")
+        assert table.cursor == 0
+        await pilot.press("end")
+        await pilot.press("home")
+        assert table.cursor == 0
 
 
 async def test_an_empty_data_dir_explains_how_to_get_data(desk: Desk) -> None:

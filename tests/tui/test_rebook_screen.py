@@ -7,8 +7,8 @@ from rxdesk.services import Desk
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.patients import PatientDetailScreen
-from rxdesk.tui.screens.rebook import RebookScreen
-from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
+from rxdesk.tui.screens.rebook import RebookScreen, SlotTable
+from rxdesk.tui.widgets.tables import AppointmentTable
 from tests.helpers import fingerprint, make_appointment
 from tests.tui.conftest import make_app, settle, text_of
 
@@ -80,7 +80,7 @@ async def test_saying_no_changes_nothing_and_keeps_the_list(clinic: Desk, booked
         await settle(pilot)
         assert app.screen is screen and screen.loads == 1
         assert fingerprint(data_dir) == before
-        assert screen.query_one(DeskTable).cursor_row == 1
+        assert screen.query_one(SlotTable).cursor == 1
 
 
 async def test_a_lapsed_hold_says_why_it_cannot_move(clinic: Desk, booked, now) -> None:  # type: ignore[no-untyped-def]
@@ -92,4 +92,4 @@ async def test_a_lapsed_hold_says_why_it_cannot_move(clinic: Desk, booked, now) 
         await settle(pilot)
         summary = text_of(app.screen.query_one("#rebook-summary"))
         assert f"Cannot rebook {lapsed.uid}: the hold on appointment {lapsed.uid} expired" in summary
-        assert app.screen.query_one(DeskTable).row_count == 0
+        assert app.screen.query_one(SlotTable).total == 0

@@ -16,6 +16,21 @@ def test_overview(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[n
     assert snap_compare(make_app(clinic), terminal_size=SIZE, run_before=settle)
 
 
+def test_overview_at_80x24(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    """The smallest terminal an agent may have: start, patient, doctor, status and type all
+    there, names cut with an ellipsis, the uid left out."""
+    assert snap_compare(make_app(clinic), terminal_size=(80, 24), run_before=settle)
+
+
+def test_overview_at_160x48(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    async def select_and_move(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("space", "j")  # a selected row above the cursor row
+        await settle(pilot)
+
+    assert snap_compare(make_app(clinic), terminal_size=(160, 48), run_before=select_and_move)
+
+
 def test_cancel_dialog(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
     async def open_dialog(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)

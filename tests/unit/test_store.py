@@ -66,6 +66,26 @@ def test_reads_inside_a_write_see_other_processes_changes(store, data_dir) -> No
         assert [p.id for p in view.patients.all()] == ["a", "b"]
 
 
+def test_a_write_never_builds_on_a_manifest_it_only_thinks_is_current(store, data_dir) -> None:  # type: ignore[no-untyped-def]
+    """Two commits within one tick of the file system's clock can leave a manifest with the
+    same inode (reused), size and time as the one this process cached: a write must read the
+    manifest under the lock, or it drops the other process's commit."""
+    import os
+
+    other = TinyStore(data_dir)
+    with store.write() as view:
+        view.patients.put(patient("a"))
+    store.read().patients.all()  # this process caches the manifest it just read
+    with other.write() as view:
+        view.patients.put(patient("b"))
+    # What a collision looks like from here: the new file's stat is the one cached.
+    st = os.stat(store.engine.manifest_path)
+    store.engine._manifest_stat = (st.st_ino, st.st_size, st.st_mtime_ns)
+    with store.write() as view:
+        view.patients.put(patient("c"))
+    assert [p.id for p in TinyStore(data_dir).read().patients.all()] == ["a", "b", "c"]
+
+
 def test_permissions_are_private(store, data_dir) -> None:  # type: ignore[no-untyped-def]
     with store.write() as view:
         view.patients.put(patient("a"))
@@ -285,3 +305,4 @@ def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignor
             assert [r["uid"] for r in walked] == expected
 
     check()
+

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, OptionList, Static
 
+from rxdesk.domain.models import Appointment
 from rxdesk.tui.modals.reason import ReasonModal
 from rxdesk.tui.text import shown
 
@@ -21,9 +25,29 @@ COMMON_REASONS = (
 
 
 class CancelModal(ReasonModal):
-    """Dismisses with the cancelled appointment, or None when the agent backs out."""
+    """Dismisses with the cancelled appointment, or None when the agent backs out.
+
+    The app keeps one dialog and `prepare`s it for each appointment: built once, it opens
+    without composing and laying out a new screen over the table every time."""
 
     BINDINGS = [Binding("escape", "keep", "Keep the appointment")]
+
+    def __init__(self, uid: str = "", summary: str = "", *,
+                 on_saved: Callable[[Appointment], Any] | None = None) -> None:
+        super().__init__(uid, summary, on_saved=on_saved)
+
+    def prepare(self, uid: str, summary: str, *, on_saved: Callable[[Appointment], Any] | None = None) -> CancelModal:
+        """Ready the dialog for another appointment: its summary, an empty reason."""
+        self.uid, self.summary, self.on_saved, self.busy = uid, summary, on_saved, False
+        self.showing = True
+        if self.is_mounted:
+            self.query_one("#cancel-summary", Static).update(summary)
+            self.query_one("#reason-error", Static).update("")
+            field = self.query_one("#reason", Input)
+            field.value = ""
+            field.remove_class("-invalid")
+            field.focus()
+        return self
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="cancel-dialog"):

@@ -30,6 +30,7 @@ class ReasonModal(ModalScreen[Appointment | None]):
         self.summary = summary
         self.on_saved = on_saved
         self.busy = False
+        self.showing = False  # open over some screen, waiting for a reason (a kept dialog)
 
     def on_mount(self) -> None:
         self.query_one("#reason", Input).focus()
@@ -43,6 +44,7 @@ class ReasonModal(ModalScreen[Appointment | None]):
     def _saved(self, appointment: Appointment) -> None:
         if self.on_saved is not None:
             self.on_saved(appointment)
+        self.showing = False
         self.dismiss(appointment)
 
     def _failed(self, exc: RxdeskError) -> None:
@@ -56,4 +58,5 @@ class ReasonModal(ModalScreen[Appointment | None]):
         field.focus()
 
     def action_keep(self) -> None:
+        self.showing = False
         self.dismiss(None)

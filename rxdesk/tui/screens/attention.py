@@ -1,7 +1,7 @@
 """Section 7: what needs attention now, most urgent first; `enter` goes where the fix is.
 
 The list follows every change (the app's poll) and time itself (a hold about to lapse, a worker
-gone quiet): it looks again every LOOK_AGAIN seconds while it is on screen.
+gone quiet): it looks again every `app.attention_every` seconds while it is on screen.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from rxdesk.tui.text import fields_grid
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
-LOOK_AGAIN = 15.0
 
 
 class AttentionScreen(DeskScreen):
@@ -43,7 +42,7 @@ class AttentionScreen(DeskScreen):
         for key, label in (("since", "Since"), ("what", "Needs attention")):
             table.add_column(label, key=key)
         table.focus()
-        self.set_interval(LOOK_AGAIN, self._look_again, name="attention")
+        self.set_interval(self.app.attention_every, self._look_again, name="attention")
         self.reload()
 
     def _look_again(self) -> None:

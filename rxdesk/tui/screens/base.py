@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
 
+from rxdesk.tui.widgets.footer import DeskFooter
 from rxdesk.tui.widgets.header import DeskHeader
 
 
@@ -24,7 +24,7 @@ class DeskScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.SECTION, self.TITLE_TEXT)
         yield from self.compose_body()
-        yield Footer()
+        yield DeskFooter()
 
     def compose_body(self) -> ComposeResult:
         yield from ()

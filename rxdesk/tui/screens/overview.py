@@ -1,4 +1,5 @@
-"""Section 1: upcoming appointments across the organisation, filtered, one page at a time."""
+"""Section 1: upcoming appointments across the organisation, filtered: the whole result in
+one scrolling table, read from the service a window at a time."""
 
 from __future__ import annotations
 
@@ -9,14 +10,12 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import ContentSwitcher, Static
 
-from rxdesk.domain.queries import Page
 from rxdesk.services.appointments import AppointmentRow, FilterText, ParsedFilter
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.widgets.filter_bar import FilterBar
-from rxdesk.tui.widgets.tables import AppointmentTable
+from rxdesk.tui.widgets.tables import AppointmentSource, AppointmentTable
+from rxdesk.tui.widgets.virtual_table import VirtualTable, Window
 from rxdesk.tui.work import call_service
-
-PAGE_SIZE = 100
 
 EMPTY_TEXT = """\
 There is no data in this data dir yet.
@@ -34,10 +33,10 @@ This screen fills in by itself as soon as data arrives."""
 @dataclass
 class Loaded:
     parsed: ParsedFilter | None
-    page: Page[AppointmentRow] | None
+    source: AppointmentSource | None
+    window: Window[AppointmentRow] | None
     zone: str
     empty: bool
-    doctor_names: list[str]
 
 
 class OverviewScreen(DeskScreen):
@@ -46,16 +45,14 @@ class OverviewScreen(DeskScreen):
     BINDINGS = [
         Binding("slash", "focus_filters", "Filter"),
         Binding("escape", "focus_table", "Table", show=False),
-        Binding("right_square_bracket", "page(1)", "Next page", show=False),
-        Binding("left_square_bracket", "page(-1)", "Prev page", show=False),
         Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.page_offset = 0
         self.filter_text = FilterText()
         self.doctor_names_set = False
+        self.total = 0
         self.loads = 0  # completed loads: tests and the benchmark wait on it
 
     def compose_body(self) -> ComposeResult:
@@ -77,80 +74,91 @@ class OverviewScreen(DeskScreen):
         self.table.focus()
         self.reload()
 
-    def reload(self, *, keep: str | None = None, fallback_row: int | None = None) -> None:
+    def reload(self, *, keep: str | None = None, around: int | None = None) -> None:
+        """Fetch the filtered list again: its count and the window around the cursor, in one
+        call off the UI thread. The cursor stays on the row keyed `keep` (the current row by
+        default) or, when that row left the list, at its place."""
         desk = self.app.desk
         text = self.filter_text
-        offset = self.page_offset
-        want_names = not self.doctor_names_set
-        if keep is None:
-            keep = self.table.selected_key
-        row = self.table.cursor_row if fallback_row is None else fallback_row
+        table = self.table
+        keep = table.current_key if keep is None else keep
+        around = table.cursor if around is None else around
+        offset, limit = table.span_around(around)
+        first = self.loads == 0
 
         def load() -> Loaded:
             if desk.is_empty():
-                return Loaded(None, None, "UTC", True, [])
+                return Loaded(None, None, None, "UTC", True)
             parsed = desk.appointments.parse_filter(text)
-            page = desk.appointments.list_appointments(parsed.filter, offset=offset, limit=PAGE_SIZE)
-            names = [d.name for d in desk.doctors.list_doctors()] if want_names else []
-            return Loaded(parsed, page, desk.org().timezone, False, names)
+            source = AppointmentSource(desk.appointments, parsed.filter)
+            # The very first screen reads only the weeks its rows are in; the table counts
+            # the rest (every upcoming week) in the background once the rows are painted.
+            window = source.fetch(offset, limit, count=not first)
+            return Loaded(parsed, source, window, desk.org().timezone, False)
 
-        call_service(self, load, done=lambda loaded: self._show(loaded, keep, row), group="overview")
+        call_service(self, load, done=lambda loaded: self._show(loaded, keep, around), group="overview")
 
-    def _show(self, loaded: Loaded, keep: str | None, fallback_row: int) -> None:
+    def _show(self, loaded: Loaded, keep: str | None, around: int) -> None:
         self.loads += 1
-        if self.loads == 1 and not loaded.empty:
-            desk = self.app.desk
-            call_service(self, desk.warm_up, done=lambda _none: None, group="warm-up")
         switcher = self.query_one("#overview-switcher", ContentSwitcher)
         if loaded.empty:
             switcher.current = "empty-state"
             return
         switcher.current = "overview-main"
-        if loaded.doctor_names:
-            self.filters.set_doctor_names(loaded.doctor_names)
-            self.doctor_names_set = True
-        page, parsed = loaded.page, loaded.parsed
-        if page is None or parsed is None:
-            return
-        if page.total is not None and page.offset >= page.total > 0:
-            # The page we were on emptied (rows cancelled elsewhere): step back to the last one.
-            self.page_offset = max(0, (page.total - 1) // PAGE_SIZE * PAGE_SIZE)
-            self.reload(keep=keep)
+        source, window, parsed = loaded.source, loaded.window, loaded.parsed
+        if source is None or window is None or parsed is None:
             return
         table = self.table
-        table.has_next_page = page.has_more
-        table.has_previous_page = self.page_offset > 0
-        table.show_rows(page.items, loaded.zone, keep=keep, fallback_row=fallback_row)
+        table.zone_name = loaded.zone
+        table.show(source, window, keep=keep, around=around)
         self.filters.show_result(parsed.errors, parsed.resolved)
-        self.filters.show_count(self._count_text(page))
+        self.call_after_refresh(self._after_paint)
 
-    def _count_text(self, page: Page[AppointmentRow]) -> str:
-        total = page.total or 0
-        if total == 0:
-            return "no matches"
-        first, last = self.page_offset + 1, self.page_offset + len(page.items)
-        noun = "match" if total == 1 else "matches"
-        if total <= PAGE_SIZE:
-            return f"{total:,} {noun}"
-        return f"{total:,} {noun} · showing {first:,}–{last:,}"
+    def _after_paint(self) -> None:
+        """Once the rows are on screen: the first time, what can wait (doctor and type names
+        for the suggestions and the column widths, the models' validators); every time, the
+        data just loaded out of the garbage collector's way."""
+        if self.doctor_names_set:
+            self.app.keep_loaded()
+            return
+        self.doctor_names_set = True
+        desk = self.app.desk
+
+        def names() -> tuple[list[str], list[str]]:
+            found = ([d.name for d in desk.doctors.list_doctors()], [t.name for t in desk.types.list_types()])
+            desk.warm_up()
+            return found
+
+        call_service(self, names, done=lambda found: self._learn_names(*found), group="warm-up")
+
+    def _learn_names(self, doctors: list[str], types: list[str]) -> None:
+        self.filters.set_doctor_names(doctors)
+        self.table.learn_names(doctors, types)
+        self.app.keep_loaded()
+
+    def on_virtual_table_loaded(self, event: VirtualTable.Loaded) -> None:
+        self._show_count()
+
+    def _show_count(self) -> None:
+        table = self.table
+        total = self.total = table.total
+        if not table.counted:
+            text = f"{total:,}+ matches, counting…"
+        elif total == 0:
+            text = "no matches"
+        else:
+            text = f"{total:,} {'match' if total == 1 else 'matches'}"
+        chosen = len(self.table.selection)
+        if chosen:
+            text += f" · {chosen:,} selected"
+        self.filters.show_count(text)
+
+    def on_virtual_table_selection_changed(self, event: VirtualTable.SelectionChanged) -> None:
+        self._show_count()
 
     def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
         self.filter_text = event.text
-        self.page_offset = 0
-        self.reload(keep=None, fallback_row=0)
-
-    def on_appointment_table_page_request(self, event: AppointmentTable.PageRequest) -> None:
-        self._turn(event.step)
-
-    def action_page(self, step: int) -> None:
-        table = self.table
-        if (step > 0 and table.has_next_page) or (step < 0 and table.has_previous_page):
-            self._turn(step)
-
-    def _turn(self, step: int) -> None:
-        self.page_offset = max(0, self.page_offset + step * PAGE_SIZE)
-        # Forward lands on the first row of the next page, back on the last of the previous.
-        self.reload(keep="", fallback_row=0 if step > 0 else PAGE_SIZE - 1)
+        self.reload(around=0)
 
     def action_focus_filters(self) -> None:
         self.query_one("#filter-doctor").focus()

@@ -1,7 +1,9 @@
-"""Rebooking a patient into a free slot: the slots the type's mode allows, by doctor and day."""
+"""Rebooking a patient into a free slot: the slots the type's mode allows, by doctor and day,
+every row saying whose and which day it is."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
@@ -13,8 +15,24 @@ from rxdesk.services.rebooking import MAX_DAYS, OpenSlot, SlotChoice
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DetailScreen
 from rxdesk.tui.text import shown
-from rxdesk.tui.widgets.tables import DeskTable
+from rxdesk.tui.widgets.virtual_table import Column, ListSource, VirtualTable, Window
 from rxdesk.tui.work import call_service
+
+
+def slot_key(slot: OpenSlot) -> str:
+    return f"{slot.doctor_id}|{slot.starts_at.isoformat()}"
+
+
+class SlotTable(VirtualTable[OpenSlot]):
+    """Open slots, each row with its doctor, day and time (in the organisation's zone)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        self.zone_name = "UTC"
+        super().__init__([
+            Column("doctor", "Doctor", lambda slot: slot.doctor_name, width=20, min_width=12, max_width=30, priority=2),
+            Column("day", "Day", lambda slot: format_local(slot.starts_at, self.zone_name)[:14], width=14, priority=0),
+            Column("time", "Time", lambda slot: format_local(slot.starts_at, self.zone_name)[15:], width=5, priority=1),
+        ], id=id)
 
 
 class RebookScreen(DetailScreen):
@@ -36,15 +54,12 @@ class RebookScreen(DetailScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"Loading the open slots for {self.uid}…", id="rebook-summary", classes="panel", markup=False)
-        yield DeskTable(id="rebook-slots")
+        yield SlotTable(id="rebook-slots")
         yield Static("enter rebooks into the selected slot · m shows 14 more days · escape goes back",
                      classes="dialog-hint")
 
     def on_mount(self) -> None:
-        table = self.query_one(DeskTable)
-        for key, label in (("doctor", "Doctor"), ("day", "Day"), ("time", "Time")):
-            table.add_column(label, key=key)
-        table.focus()
+        self.query_one(SlotTable).focus()
         self.reload()
 
     def reload(self) -> None:
@@ -69,24 +84,16 @@ class RebookScreen(DetailScreen):
             f"{choice.doctor_name} · {appt.status.value}\n"
             f"{appt.uid} · {len(choice.slots)} open slots in {self.days} days · {mode} · times in {tz}"
         )
-        table = self.query_one(DeskTable)
-        keep = table.selected_key
-        table.clear()
-        self.slots = {}
-        previous: tuple[str, str] = ("", "")
-        for slot in choice.slots:
-            key = f"{slot.doctor_id}|{slot.starts_at.isoformat()}"
-            self.slots[key] = slot
-            local = format_local(slot.starts_at, tz)
-            day, time = local[:14], local[15:]
-            shown_doctor = slot.doctor_name if previous[0] != slot.doctor_id else ""
-            shown_day = day if previous != (slot.doctor_id, day) else ""
-            table.add_row(shown_doctor, shown_day, time, key=key)
-            previous = (slot.doctor_id, day)
-        table.select_key(keep)
+        table = self.query_one(SlotTable)
+        table.zone_name = tz
+        doctors = {s.doctor_name for s in choice.slots}
+        table.set_widths({"doctor": max((cell_len(name) for name in doctors), default=20)})
+        self.slots = {slot_key(slot): slot for slot in choice.slots}
+        source = ListSource(choice.slots, key=slot_key)
+        table.show(source, Window(0, source.rows, len(source.rows)), keep=table.current_key)
 
-    def on_data_table_row_selected(self, event: DeskTable.RowSelected) -> None:
-        slot = self.slots.get(event.row_key.value or "")
+    def on_virtual_table_chosen(self, event: VirtualTable.Chosen) -> None:
+        slot = self.slots.get(event.key)
         if slot is None or self.choice is None:
             return
         when = format_local(slot.starts_at, self.choice.zone)

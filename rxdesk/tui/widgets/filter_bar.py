@@ -65,8 +65,9 @@ class FilterBar(Vertical):
             field.tooltip = errors.get(name)
         notes = [errors[name] for name, _ in FIELDS if name in errors]
         notes += [f"{name}: {value}" for name, value in resolved.items()]
-        self.query_one("#filter-notes", Static).update(" · ".join(notes))
+        # Fixed-size fields: a new text repaints them without laying the screen out again.
+        self.query_one("#filter-notes", Static).update(" · ".join(notes), layout=False)
         self.set_class(bool(errors), "-has-errors")
 
     def show_count(self, text: str) -> None:
-        self.query_one("#filter-count", Static).update(text)
+        self.query_one("#filter-count", Static).update(text, layout=False)

@@ -1,31 +1,31 @@
-"""Tables: `DeskTable` (row cursor, j/k) and the appointment table every screen shares.
-
-The appointment table holds one page of rows at a time (the overview never hands it
-thousands), so measuring cells never freezes the app. Moving past the last row or before the
-first asks the owner for the next or previous page.
+"""Tables: `DeskTable` (row cursor, j/k) for the short lists, and the appointment table
+every appointment list shares, a `VirtualTable` that draws only what is on screen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
-from rich.text import Text
+from rich.cells import cell_len
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import DataTable
 
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_local
-from rxdesk.services.appointments import AppointmentRow
+from rxdesk.services.appointments import AppointmentFilter, AppointmentRow, AppointmentService
 from rxdesk.tui.text import plain
+from rxdesk.tui.widgets.virtual_table import Column, ListSource, VirtualTable, Window
 
 
 class DeskTable(DataTable[object]):
-    """A row-cursor table with `j`/`k` beside the arrows; cells are data, never markup."""
+    """A row-cursor table with `j`/`k` beside the arrows and `g`/`G` (`home`/`end`) to the first
+    and last row, as in the appointment table; cells are data, never markup."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
+        Binding("home,g", "scroll_top", "First row", show=False),
+        Binding("end,G", "scroll_bottom", "Last row", show=False),
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -61,8 +61,30 @@ class DeskTable(DataTable[object]):
         self.move_cursor(row=max(0, min(row, self.row_count - 1)), animate=False, scroll=True)
 
 
-class AppointmentTable(DeskTable):
-    """Appointments with the same keys everywhere: enter, c, n, r, p, d."""
+class AppointmentSource:
+    """The appointments a filter matches, ordered by start: the rows of an appointment table,
+    read a window at a time from the service."""
+
+    def __init__(self, appointments: AppointmentService, filter: AppointmentFilter) -> None:
+        self.appointments = appointments
+        self.filter = filter
+
+    def fetch(self, offset: int, limit: int, *, count: bool) -> Window[AppointmentRow]:
+        page = self.appointments.list_appointments(self.filter, offset=offset, limit=limit, count=count)
+        return Window(offset, page.items, page.total)
+
+    def key(self, row: AppointmentRow) -> str:
+        return row.uid
+
+
+STATUSES = ("held", "confirmed", "cancelled", "expired", "completed", "no_show")
+
+
+class AppointmentTable(VirtualTable[AppointmentRow]):
+    """Appointments with the same keys everywhere: enter, c, n, r, p, d, and space to select.
+
+    Columns in order of importance: start, patient, doctor, status, type, uid; at 80 columns
+    the uid gives way first, then the type and the names shrink (cut with `…`)."""
 
     BINDINGS = [
         Binding("c", "cancel_appointment", "Cancel"),
@@ -72,93 +94,62 @@ class AppointmentTable(DeskTable):
         Binding("d", "doctor", "Doctor"),
     ]
 
-    COMPONENT_CLASSES = {
-        "status--held",
-        "status--confirmed",
-        "status--cancelled",
-        "status--expired",
-        "status--completed",
-        "status--no_show",
-    }
-
-    COLUMNS = (("start", "Start"), ("doctor", "Doctor"), ("patient", "Patient"),
-               ("type", "Type"), ("status", "Status"), ("uid", "UID"))
-
-    class PageRequest(Message):
-        """The cursor ran off one end of the page: `step` is +1 or -1."""
-
-        def __init__(self, table: AppointmentTable, step: int) -> None:
-            super().__init__()
-            self.table = table
-            self.step = step
+    COMPONENT_CLASSES = {f"status--{status}" for status in STATUSES}
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
-        self.rows_by_uid: dict[str, AppointmentRow] = {}
         self.zone_name = "UTC"
-        self.has_next_page = False
-        self.has_previous_page = False
+        super().__init__(self._columns(), placeholder="loading…", id=id, classes=classes)
 
-    def on_mount(self) -> None:
-        for key, label in self.COLUMNS:
-            self.add_column(label, key=key)
+    def _columns(self) -> list[Column[AppointmentRow]]:
+        def status(row: AppointmentRow) -> str:
+            return row.status.value
 
-    def show_rows(
-        self,
-        rows: Iterable[AppointmentRow],
-        zone_name: str,
-        *,
-        keep: str | None = None,
-        fallback_row: int = 0,
-    ) -> None:
+        return [
+            Column("start", "Start", lambda row: format_local(row.starts_at, self.zone_name), width=20, priority=0),
+            Column("patient", "Patient", lambda row: row.patient_name, width=18, min_width=12, max_width=30,
+                   priority=1),
+            Column("doctor", "Doctor", lambda row: row.doctor_name, width=20, min_width=12, max_width=30,
+                   priority=2),
+            Column("status", "Status", status, width=9, priority=3, style=lambda row: f"status--{status(row)}"),
+            Column("type", "Type", lambda row: row.type_name, width=21, min_width=10, max_width=30, priority=4),
+            Column("uid", "UID", lambda row: row.uid, width=14, priority=5),
+        ]
+
+    def learn_names(self, doctor_names: Sequence[str], type_names: Sequence[str]) -> None:
+        """Size the doctor and type columns for the longest names there are (a short list each),
+        instead of measuring every row."""
+        widths = {}
+        if doctor_names:
+            widths["doctor"] = max(map(cell_len, doctor_names))
+        if type_names:
+            widths["type"] = max(map(cell_len, type_names))
+        self.set_widths(widths)
+
+    def show_rows(self, rows: Sequence[AppointmentRow], zone_name: str, *, keep: str | None = None) -> None:
+        """A short list already in memory (a patient's appointments)."""
         self.zone_name = zone_name
-        previous = keep if keep is not None else self.selected_key
-        self.clear()
-        self.rows_by_uid = {}
-        for row in rows:
-            self.rows_by_uid[row.uid] = row
-            self.add_row(
-                format_local(row.starts_at, zone_name),
-                row.doctor_name,
-                row.patient_name,
-                row.type_name,
-                self._status(row.status.value),
-                row.uid,
-                key=row.uid,
-            )
-        self.select_key(previous, fallback_row)
-
-    def _status(self, status: str) -> Text:
-        return Text(status, style=self.get_component_rich_style(f"status--{status}", partial=True))
+        source = ListSource(rows, key=lambda row: row.uid)
+        self.show(source, Window(0, source.rows, len(source.rows)), keep=keep if keep is not None else self.current_key)
 
     def mark(self, appointment: Appointment) -> None:
-        """Show a changed appointment at once, before the next reload."""
-        uid = appointment.uid
-        if uid not in self.rows_by_uid:
+        """Show a changed appointment at once (its line only), before the next reload."""
+        index = self.index_of(appointment.uid)
+        row = self.row_at(index) if index is not None else None
+        if row is None:
             return
-        self.rows_by_uid[uid] = self.rows_by_uid[uid].showing(appointment)
-        self.update_cell(uid, "status", self._status(appointment.status.value))
+        self.update_row(appointment.uid, row.showing(appointment))
 
     @property
     def selected(self) -> AppointmentRow | None:
-        key = self.selected_key
-        return self.rows_by_uid.get(key) if key else None
+        """The appointment under the cursor."""
+        return self.current_row
 
-    # Paging at the edges of the page.
-    def action_cursor_down(self) -> None:
-        if self.row_count and self.cursor_row >= self.row_count - 1 and self.has_next_page:
-            self.post_message(self.PageRequest(self, +1))
-            return
-        super().action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        if self.cursor_row <= 0 and self.has_previous_page:
-            self.post_message(self.PageRequest(self, -1))
-            return
-        super().action_cursor_up()
+    @property
+    def selected_key(self) -> str | None:
+        return self.current_key
 
     # The keys every appointment list shares; the app does the work.
-    def action_select_cursor(self) -> None:
+    def action_choose(self) -> None:
         if (row := self.selected) is not None:
             self.app.open_appointment(row.uid)
 

@@ -1,0 +1,761 @@
+"""A table that draws only the lines on screen, for lists of any length.
+
+Built on Textual's Line API, the way Textual's log viewer Toolong draws files too big for a
+table: a `ScrollView` whose `render_line` draws one line at a time. The table knows how many
+rows its `RowSource` has and asks it, in a thread, for the windows of rows it is about to
+show; a row not loaded yet is drawn as a placeholder until its window arrives. Each row's
+rendered line is kept in a small cache, so moving the cursor repaints two lines and a changed
+row one. Column widths follow each column's spec (the data's known shapes and priorities),
+never a measurement of the cells, so a resize re-lays the columns without touching the rows.
+
+The table knows nothing of appointments: a list of `Column`s and a `RowSource` describe it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from rxdesk.tui.text import plain
+from rxdesk.tui.work import call_service
+
+R = TypeVar("R")
+Align = Literal["left", "right"]
+
+# Rows are fetched and kept in blocks of this many; a window is one or more whole blocks.
+BLOCK = 128
+# Blocks of rows kept in memory (the rest are fetched again when scrolled back to).
+KEPT_BLOCKS = 64
+# Rendered lines kept: a few screens' worth.
+KEPT_LINES = 512
+MARGIN = 1  # blank cells before the first column
+GAP = 2  # blank cells between columns
+
+def visible(value: object) -> str:
+    """A cell's text as typed, through `plain` (rxdesk.tui.text): control characters and bidi
+    overrides shown as escapes, so data never moves the terminal's cursor or colours."""
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    shown = plain(text)
+    return shown.plain if isinstance(shown, Text) else text
+
+
+def fit(text: str, width: int, align: Align = "left") -> str:
+    """`text` in exactly `width` cells: padded, or cut with `…` where it is too long."""
+    if width <= 0:
+        return ""
+    length = cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + "…"
+    pad = " " * (width - length)
+    return pad + text if align == "right" else text + pad
+
+
+@dataclass(frozen=True)
+class Column(Generic[R]):
+    """One column: what it shows and how much room it takes.
+
+    `width` is the width the column's data has by its shape (a start time is always 20
+    cells, a uid 14); names and labels have no fixed shape, so they give `min_width` (what
+    they can shrink to, cut with `…`) and `max_width` (what they may grow to when there is
+    room). `priority` orders columns by importance (0 first): when the table is narrow, the
+    least important column shrinks first and is the first to go.
+    """
+
+    key: str
+    label: str
+    value: Callable[[R], object]
+    width: int
+    priority: int = 0
+    min_width: int | None = None
+    max_width: int | None = None
+    align: Align = "left"
+    style: Callable[[R], str | None] | None = None  # a component class for the cell
+
+    @property
+    def least(self) -> int:
+        return max(1, min(self.width, self.min_width if self.min_width is not None else self.width))
+
+    @property
+    def most(self) -> int:
+        return max(self.width, self.max_width or self.width)
+
+
+@dataclass(frozen=True)
+class Placed:
+    column: Column[Any]
+    x: int
+    width: int
+
+
+def lay_out(columns: Sequence[Column[Any]], width: int) -> list[Placed]:
+    """The columns that fit in `width` cells, in their own order, each with its width.
+
+    Columns start at their data's width. Too wide: the least important column gives way
+    first, down to its minimum, then the next; when even every minimum does not fit, the
+    least important columns are left out. Room to spare goes to columns that may grow, the
+    most important first."""
+    order = sorted(range(len(columns)), key=lambda i: columns[i].priority)
+
+    def needed(shown: list[int], widths: dict[int, int]) -> int:
+        return MARGIN + sum(widths[i] for i in shown) + GAP * max(0, len(shown) - 1)
+
+    shown = list(order)
+    least = {i: columns[i].least for i in shown}
+    while len(shown) > 1 and needed(shown, least) > width:
+        shown.pop()
+    widths = {i: columns[i].width for i in shown}
+    excess = needed(shown, widths) - width
+    for i in reversed(shown):
+        if excess <= 0:
+            break
+        give = min(excess, widths[i] - least[i])
+        widths[i] -= give
+        excess -= give
+    if excess > 0 and shown:  # a single column wider than the table: cut it
+        widths[shown[0]] = max(1, widths[shown[0]] - excess)
+    spare = width - needed(shown, widths)
+    for i in shown:
+        if spare <= 0:
+            break
+        grow = min(spare, columns[i].most - widths[i])
+        widths[i] += grow
+        spare -= grow
+    placed = []
+    x = MARGIN
+    for i in sorted(shown):
+        placed.append(Placed(columns[i], x, widths[i]))
+        x += widths[i] + GAP
+    return placed
+
+
+@dataclass(frozen=True)
+class Window(Generic[R]):
+    """Rows `offset` .. `offset + len(rows) - 1` of a source, and how many it has in all
+    (None when the fetch did not count)."""
+
+    offset: int
+    rows: Sequence[R]
+    total: int | None
+
+
+class RowSource(Protocol[R]):
+    """Where a table's rows come from: an ordered list, read a window at a time."""
+
+    def fetch(self, offset: int, limit: int, *, count: bool) -> Window[R]:
+        """Rows `offset` .. `offset + limit - 1`; runs in a thread, never on the UI's."""
+        ...
+
+    def key(self, row: R) -> str:
+        """A key that names the row across fetches (the cursor and the selection follow it)."""
+        ...
+
+
+class ListSource(Generic[R]):
+    """Rows already in memory, as a source."""
+
+    def __init__(self, rows: Sequence[R], key: Callable[[R], str]) -> None:
+        self.rows = list(rows)
+        self._key = key
+
+    def fetch(self, offset: int, limit: int, *, count: bool) -> Window[R]:
+        return Window(offset, self.rows[offset:offset + limit], len(self.rows))
+
+    def key(self, row: R) -> str:
+        return self._key(row)
+
+
+class TableMessage(Message):
+    """What a table tells its screen; `control` is the table (for `@on(..., "#id")`)."""
+
+    def __init__(self, table: VirtualTable[Any]) -> None:
+        super().__init__()
+        self.table = table
+
+    @property
+    def control(self) -> VirtualTable[Any]:
+        return self.table
+
+
+class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=False):
+    """Rows of a `RowSource` under `Column`s, one cursor row, and a selection of rows.
+
+    `show(source, window)` or `load(source)` puts a list in; the cursor follows a row's key
+    across reloads (or keeps its place when that row left the list). `space` adds the cursor's
+    row to the selection (kept by key, so it survives reloads), `escape` clears it."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,g", "first_row", "First row", show=False),
+        Binding("end,G", "last_row", "Last row", show=False),
+        Binding("enter", "choose", "Open", show=False),
+        Binding("space", "toggle_selection", "Select", show=False),
+        Binding("escape", "clear_selection", "Clear selection"),
+    ]
+
+    COMPONENT_CLASSES = {
+        "virtual-table--header",
+        "virtual-table--cursor",
+        "virtual-table--selected",
+        "virtual-table--even-row",
+        "virtual-table--placeholder",
+    }
+
+    DEFAULT_CSS = """
+    VirtualTable {
+        height: 1fr;
+        overflow-x: hidden;
+        overflow-y: scroll;  /* always there: a list growing past the screen lays nothing out */
+        scrollbar-size-vertical: 1;
+        background: $surface;
+        color: $foreground;
+        & > .virtual-table--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .virtual-table--even-row { background: $surface-lighten-1 50%; }
+        & > .virtual-table--placeholder { color: $text-muted; }
+        & > .virtual-table--selected { background: $secondary-muted; text-style: bold; }
+        & > .virtual-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .virtual-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+    }
+    """
+
+    class Loaded(TableMessage):
+        """A list came in (`total` rows), or its count did. `counted` is False while the
+        total is only what has been seen so far and the count is still being made."""
+
+        def __init__(self, table: VirtualTable[Any], total: int, counted: bool = True) -> None:
+            super().__init__(table)
+            self.total = total
+            self.counted = counted
+
+    class SelectionChanged(TableMessage):
+        def __init__(self, table: VirtualTable[Any], count: int) -> None:
+            super().__init__(table)
+            self.count = count
+
+    class Chosen(TableMessage):
+        """`enter` on a row."""
+
+        def __init__(self, table: VirtualTable[Any], key: str, row: Any) -> None:
+            super().__init__(table)
+            self.key = key
+            self.row = row
+
+    def __init__(
+        self,
+        columns: Sequence[Column[R]],
+        *,
+        placeholder: str = "…",
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.columns = list(columns)
+        self.placeholder = placeholder
+        self.source: RowSource[R] | None = None
+        self.total = 0
+        self.counted = True
+        self.cursor = 0
+        self.selection: set[str] = set()
+        self.loads = 0  # lists shown so far: tests and the benchmark wait on it
+        self.rendered_lines = 0  # row lines drawn (a cache miss or not): tests count repaints
+        self._generation = 0
+        self._blocks: LRUCache[int, list[R]] = LRUCache(KEPT_BLOCKS)
+        self._where: dict[str, int] = {}  # key -> index, for the rows loaded
+        self._pending: set[int] = set()  # blocks asked for and not back yet
+        self._versions: dict[str, int] = {}  # bumped when a row changes in place
+        self._strips: LRUCache[tuple[Any, ...], Strip] = LRUCache(KEPT_LINES)
+        self._placed: list[Placed] = []
+        self._placed_width = -1
+        self._styles: dict[tuple[Any, ...], Style] = {}
+        self._wanted = False
+        self._count_when_drawn = False
+
+    # -- the list ----------------------------------------------------------------------
+
+    def span_around(self, index: int | None = None) -> tuple[int, int]:
+        """The window (offset, limit) to fetch so that the rows around `index` (the cursor by
+        default) and a screen either side are there at once."""
+        index = self.cursor if index is None else index
+        body = max(self.body_height, 1)
+        first = max(0, index - body) // BLOCK
+        last = (index + 2 * body) // BLOCK
+        return first * BLOCK, (last - first + 1) * BLOCK
+
+    def load(self, source: RowSource[R], *, keep: str | None = None, around: int | None = None) -> None:
+        """Fetch a window of `source` (in a thread) and show it; see `show`."""
+        around = self.cursor if around is None else around
+        offset, limit = self.span_around(around)
+        generation = self._generation
+        call_service(
+            self,
+            lambda: source.fetch(offset, limit, count=True),
+            done=lambda window: self._loaded(generation, source, window, keep, around),
+            group="rows-load",
+        )
+
+    def _loaded(self, generation: int, source: RowSource[R], window: Window[R], keep: str | None, around: int) -> None:
+        if generation == self._generation:
+            self.show(source, window, keep=keep, around=around)
+
+    def reload(self, *, keep: str | None = None) -> None:
+        """The same source again (its data changed): the cursor stays on its row."""
+        if self.source is not None:
+            self.load(self.source, keep=keep if keep is not None else self.current_key)
+
+    def show(self, source: RowSource[R], window: Window[R], *, keep: str | None = None,
+             around: int | None = None) -> None:
+        """Replace the list with `source`, of which `window` was just fetched.
+
+        The cursor goes to the row keyed `keep` when the window holds it, else stays at
+        `around` (its index before), within the new list. A window fetched without counting
+        (total None: the quickest first screen) is shown at once and the list is counted in
+        the background; until then it ends where the window ends."""
+        around = self.cursor if around is None else around
+        self._generation += 1
+        self.workers.cancel_group(self, "rows")
+        self.source = source
+        self._blocks.clear()
+        self._where.clear()
+        self._pending.clear()
+        self._versions.clear()
+        self._strips.clear()
+        counted = window.total is not None
+        total = window.total if window.total is not None else window.offset + len(window.rows)
+        self.total = max(0, total)
+        self.counted = counted
+        self._store(window.offset, window.rows)
+        cursor = self._where.get(keep) if keep is not None else None
+        if cursor is None:
+            cursor = around
+        self.cursor = max(0, min(cursor, self.total - 1))
+        self.loads += 1
+        self._set_height()
+        self._scroll_to_cursor()
+        self.refresh()
+        self.post_message(self.Loaded(self, self.total, counted))
+        # Counted once the rows have been drawn (see render_line): counting may read much more
+        # than the window did and would hold the interpreter while the first screen is drawn.
+        self._count_when_drawn = not counted
+        self._ensure_loaded()
+
+    def _set_height(self) -> None:
+        height = self.total + 1  # the header is line 0
+        if self.virtual_size.height != height:
+            self.virtual_size = Size(self.virtual_size.width, height)
+
+    def _count(self) -> None:
+        """The list fetched again, counted this time, around the cursor: the count and the
+        rows from one read of the source. (A count made on its own could see a list that
+        changed since the window was read, and leave rows where they no longer are.)"""
+        if self.source is not None:
+            self.load(self.source, keep=self.current_key)
+
+    def _store(self, offset: int, rows: Sequence[R]) -> None:
+        """Keep fetched rows in their blocks: whole blocks only (a block shorter than BLOCK is
+        the end of the list), so a row of a kept block is never missing."""
+        assert self.source is not None
+        key_of = self.source.key
+        skip = -offset % BLOCK  # rows before the first block boundary are fetched again
+        for start in range(skip, len(rows), BLOCK):
+            block_rows = list(rows[start:start + BLOCK])
+            base = offset + start
+            if len(block_rows) < BLOCK and base + len(block_rows) < self.total:
+                continue
+            self._blocks.set(base // BLOCK, block_rows)
+            for i, row in enumerate(block_rows):
+                self._where[key_of(row)] = base + i
+
+    def row_at(self, index: int) -> R | None:
+        """The row at `index` when it is loaded."""
+        if not 0 <= index < self.total:
+            return None
+        block = self._blocks.get(index // BLOCK)
+        if block is None:
+            return None
+        offset = index % BLOCK
+        return block[offset] if offset < len(block) else None
+
+    def index_of(self, key: str) -> int | None:
+        """Where the row keyed `key` is, when it is loaded."""
+        index = self._where.get(key)
+        if index is None or self.source is None:
+            return None
+        row = self.row_at(index)
+        if row is None or self.source.key(row) != key:
+            self._where.pop(key, None)
+            return None
+        return index
+
+    def cell_text(self, index: int, column_key: str) -> str | None:
+        """What the cell shows (uncut), when its row is loaded."""
+        row = self.row_at(index)
+        if row is None:
+            return None
+        column = next(c for c in self.columns if c.key == column_key)
+        return visible(column.value(row))
+
+    def loaded_rows(self) -> list[R]:
+        """The rows loaded, in order (every row of a short list)."""
+        rows = (self.row_at(i) for i in range(self.total))
+        return [row for row in rows if row is not None]
+
+    @property
+    def current_row(self) -> R | None:
+        return self.row_at(self.cursor)
+
+    @property
+    def current_key(self) -> str | None:
+        row = self.current_row
+        return self.source.key(row) if row is not None and self.source is not None else None
+
+    def update_row(self, key: str, row: R) -> bool:
+        """Show a changed row in place (its line only). False when it is not loaded."""
+        index = self.index_of(key)
+        if index is None:
+            return False
+        block = self._blocks.get(index // BLOCK)
+        assert block is not None
+        block[index % BLOCK] = row
+        self._versions[key] = self._versions.get(key, 0) + 1
+        self._refresh_index(index)
+        return True
+
+    # -- fetching what is about to be shown ----------------------------------------------
+
+    def _ensure_loaded(self) -> None:
+        """Ask for the blocks around the screen and the cursor that are not here yet."""
+        self._wanted = False
+        if self.source is None or self.total == 0:
+            return
+        top = int(self.scroll_offset.y)
+        body = max(self.body_height, 1)
+        needed: set[int] = set()
+        for lo, hi in ((top - body, top + 2 * body), (self.cursor - body, self.cursor + body)):
+            lo, hi = max(0, lo), min(self.total - 1, hi)
+            if lo <= hi:
+                needed.update(range(lo // BLOCK, hi // BLOCK + 1))
+        missing = sorted(b for b in needed if b not in self._blocks and b not in self._pending)
+        if not missing:
+            return
+        # Near the screen first; one fetch per run of neighbouring blocks.
+        runs: list[list[int]] = []
+        for number in missing:
+            if runs and number == runs[-1][-1] + 1:
+                runs[-1].append(number)
+            else:
+                runs.append([number])
+        for run in runs:
+            self._fetch(run[0], len(run))
+
+    def _fetch(self, first_block: int, blocks: int) -> None:
+        source, generation = self.source, self._generation
+        assert source is not None
+        numbers = set(range(first_block, first_block + blocks))
+        self._pending |= numbers
+        offset, limit = first_block * BLOCK, blocks * BLOCK
+
+        def arrived(window: Window[R]) -> None:
+            self._pending -= numbers
+            if generation != self._generation:
+                return
+            if len(window.rows) < limit and window.offset + len(window.rows) < self.total and self.counted:
+                # The list got shorter since it was counted: stop at what is there; the
+                # owner's next reload counts again.
+                self.total = window.offset + len(window.rows)
+                self._set_height()
+                self.cursor = min(self.cursor, max(0, self.total - 1))
+            self._store(window.offset, window.rows)
+            self._refresh_blocks(numbers)
+
+        def refused(_exc: Exception) -> None:
+            self._pending -= numbers  # asked again when next on screen
+
+        call_service(self, lambda: source.fetch(offset, limit, count=False), done=arrived, failed=refused,
+                     group="rows", exclusive=False)
+
+    def _refresh_blocks(self, numbers: set[int]) -> None:
+        top = int(self.scroll_offset.y)
+        for index in range(top, min(self.total, top + self.body_height)):
+            if index // BLOCK in numbers:
+                self._refresh_index(index)
+
+    def _want(self) -> None:
+        if not self._wanted:
+            self._wanted = True
+            self.call_later(self._ensure_loaded)
+
+    # -- moving ----------------------------------------------------------------------------
+
+    @property
+    def body_height(self) -> int:
+        """Lines for rows (the header takes one)."""
+        return max(0, self.scrollable_content_region.height - 1)
+
+    def move_cursor(self, index: int) -> None:
+        if self.total == 0:
+            return
+        index = max(0, min(index, self.total - 1))
+        old = self.cursor
+        if index == old:
+            return
+        self.cursor = index
+        self._refresh_index(old)
+        self._refresh_index(index)
+        self._scroll_to_cursor()
+        self._ensure_loaded()
+
+    def select_key(self, key: str | None) -> bool:
+        """Put the cursor on the row keyed `key`, when it is loaded."""
+        index = self.index_of(key) if key is not None else None
+        if index is None:
+            return False
+        self.move_cursor(index)
+        return True
+
+    def _scroll_to_cursor(self) -> None:
+        top, body = int(self.scroll_offset.y), max(self.body_height, 1)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= top + body:
+            self.scroll_to(y=self.cursor - body + 1, animate=False)
+
+    def _refresh_index(self, index: int) -> None:
+        top = int(self.scroll_offset.y)
+        if top <= index < top + self.body_height:
+            self.refresh_line(index + 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor - 1)
+
+    def action_page_down(self) -> None:
+        body = max(self.body_height, 1)
+        top = int(self.scroll_offset.y)
+        self.scroll_to(y=top + body, animate=False)
+        self.move_cursor(self.cursor + body)
+
+    def action_page_up(self) -> None:
+        body = max(self.body_height, 1)
+        top = int(self.scroll_offset.y)
+        self.scroll_to(y=max(0, top - body), animate=False)
+        self.move_cursor(self.cursor - body)
+
+    def action_first_row(self) -> None:
+        self.move_cursor(0)
+
+    def action_last_row(self) -> None:
+        self.move_cursor(self.total - 1)
+
+    def action_choose(self) -> None:
+        row, key = self.current_row, self.current_key
+        if row is not None and key is not None:
+            self.post_message(self.Chosen(self, key, row))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None and offset.y >= 1:
+            index = int(self.scroll_offset.y) + offset.y - 1
+            if index == self.cursor and event.chain > 1:
+                self.action_choose()
+            else:
+                self.move_cursor(index)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if round(old) != round(new):
+            self._ensure_loaded()
+
+    # -- selection -------------------------------------------------------------------------
+
+    def action_toggle_selection(self) -> None:
+        key = self.current_key
+        if key is None:
+            return
+        if key in self.selection:
+            self.selection.discard(key)
+        else:
+            self.selection.add(key)
+        self._refresh_index(self.cursor)
+        self.post_message(self.SelectionChanged(self, len(self.selection)))
+        self.refresh_bindings()
+
+    def action_clear_selection(self) -> None:
+        self.clear_selection()
+
+    def clear_selection(self) -> None:
+        if not self.selection:
+            return
+        for key in self.selection:
+            index = self.index_of(key)
+            if index is not None:
+                self._refresh_index(index)
+        self.selection.clear()
+        self.post_message(self.SelectionChanged(self, 0))
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_selection":
+            return bool(self.selection)  # else escape means what it means around the table
+        return True
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._strips.clear()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._ensure_loaded()
+
+    def _layout(self, width: int) -> list[Placed]:
+        if width != self._placed_width:
+            self._placed = lay_out(self.columns, width)
+            self._placed_width = width
+            self._strips.clear()
+            width_used = self._placed[-1].x + self._placed[-1].width if self._placed else 0
+            if self.virtual_size.width != width_used:
+                self.virtual_size = Size(width_used, self.virtual_size.height)
+        return self._placed
+
+    def set_widths(self, widths: Mapping[str, int]) -> None:
+        """Give columns the width their data has (e.g. the longest doctor's name, known from
+        the list of doctors), within each column's minimum and maximum."""
+        changed = False
+        for i, column in enumerate(self.columns):
+            if column.key in widths:
+                width = max(column.least, min(column.most, widths[column.key]))
+                if width != column.width:
+                    self.columns[i] = dataclasses.replace(column, width=width)
+                    changed = True
+        if changed:
+            self._placed_width = -1
+            self.refresh()
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """Keys of the columns that fit at the current width."""
+        return [p.column.key for p in self._layout(self.scrollable_content_region.width)]
+
+    def _style(self, *names: str) -> Style:
+        style = self._styles.get(names)
+        if style is None:
+            style = self.rich_style
+            for name in names:
+                style += self.get_component_rich_style(name, partial=True)
+            self._styles[names] = style
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        placed = self._layout(width)
+        if y == 0:
+            return self._header(width, placed)
+        index = int(self.scroll_offset.y) + y - 1
+        if index >= self.total or self.source is None:
+            return Strip.blank(width, self.rich_style)
+        if self._count_when_drawn:
+            self._count_when_drawn = False
+            self.call_later(self._count)  # runs once this frame is out
+        self.rendered_lines += 1
+        row = self.row_at(index)
+        if row is None:
+            self._want()
+            return self._placeholder(width, placed, index)
+        key = self.source.key(row)
+        state = (index == self.cursor, key in self.selection, index % 2 == 0)
+        cache_key = (key, self._versions.get(key, 0), state, width)
+        strip = self._strips.get(cache_key)
+        if strip is None:
+            strip = self._row_strip(row, width, placed, *state)
+            self._strips.set(cache_key, strip)
+        return strip
+
+    def _row_names(self, cursor: bool, selected: bool, even: bool) -> tuple[str, ...]:
+        names = []
+        if even:
+            names.append("virtual-table--even-row")
+        if selected:
+            names.append("virtual-table--selected")
+        if cursor:
+            names.append("virtual-table--cursor")
+        return tuple(names)
+
+    def _row_strip(self, row: R, width: int, placed: list[Placed], cursor: bool, selected: bool, even: bool) -> Strip:
+        names = self._row_names(cursor, selected, even)
+        base = self._style(*names)
+        # One segment per run of cells in the same style (usually three a row, not a dozen):
+        # fewer objects to cache and fewer pieces for the compositor to cut.
+        segments: list[Segment] = []
+        run: list[str] = [" " * MARGIN]
+        run_style = base
+        x = MARGIN
+        for place in placed:
+            column = place.column
+            style = base
+            if column.style is not None and not cursor:
+                component = column.style(row)
+                if component:
+                    style = self._style(*names, component)
+            if place.x > x:  # the gap before a cell, in the row's style
+                if run_style is not base:
+                    segments.append(Segment("".join(run), run_style))
+                    run, run_style = [], base
+                run.append(" " * (place.x - x))
+            if style is not run_style:
+                segments.append(Segment("".join(run), run_style))
+                run, run_style = [], style
+            run.append(fit(visible(column.value(row)), place.width, column.align))
+            x = place.x + place.width
+        if run_style is not base:
+            segments.append(Segment("".join(run), run_style))
+            run, run_style = [], base
+        if width > x:
+            run.append(" " * (width - x))
+        if run:
+            segments.append(Segment("".join(run), run_style))
+        return Strip(segments, max(width, x)).crop(0, width) if x > width else Strip(segments, width)
+
+    def _placeholder(self, width: int, placed: list[Placed], index: int) -> Strip:
+        names = self._row_names(index == self.cursor, False, index % 2 == 0)
+        style = self._style(*names, "virtual-table--placeholder")
+        text = fit(self.placeholder, width - MARGIN) if width > MARGIN else ""
+        return Strip([Segment(" " * min(MARGIN, width) + text, style)], width)
+
+    def _header(self, width: int, placed: list[Placed]) -> Strip:
+        cache_key = ("header", width)
+        strip = self._strips.get(cache_key)
+        if strip is None:
+            style = self._style("virtual-table--header")
+            text = " " * MARGIN
+            for place in placed:
+                text = text.ljust(place.x) + fit(place.column.label, place.width, place.column.align)
+            strip = Strip([Segment(fit(text, width) if cell_len(text) > width else text.ljust(width), style)], width)
+            self._strips.set(cache_key, strip)
+        return strip

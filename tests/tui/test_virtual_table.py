@@ -1,0 +1,288 @@
+"""The virtual appointment table: the whole list in one scroll, one line repainted per change,
+a selection that outlives reloads, and columns laid out by importance at any width."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from rich.cells import cell_len
+
+from rxdesk.domain.clock import FixedClock
+from rxdesk.domain.ids import new_appointment_uid
+from rxdesk.domain.models import Appointment, AppointmentStatus
+from rxdesk.services import Desk
+from rxdesk.store import TinyStore
+from rxdesk.tui.modals.cancel import CancelModal
+from rxdesk.tui.screens.overview import OverviewScreen
+from rxdesk.tui.widgets.tables import AppointmentTable
+from rxdesk.tui.widgets.virtual_table import Column, Window, fit, lay_out, visible
+from tests.tui.conftest import make_app, settle
+
+ROWS = 10_000
+
+
+@pytest.fixture
+def crowded(clinic: Desk, now) -> list[str]:  # type: ignore[no-untyped-def]
+    """10,000 upcoming appointments written in one bulk write; their uids by start."""
+    rng = random.Random(3)
+    doctors = ["dr-weber", "dr-osei", "dr-sato"]
+    patients = ["pat-001", "pat-002", "pat-003"]
+    docs = []
+    first = now + timedelta(hours=1)
+    for i in range(ROWS):
+        start = first + timedelta(minutes=5 * i)
+        docs.append(Appointment(
+            uid=new_appointment_uid(start, rng), patient_id=patients[i % 3], doctor_id=doctors[i % 3],
+            type_key="gp-consult", status=AppointmentStatus.confirmed, starts_at=start,
+            ends_at=start + timedelta(minutes=20), created_at=now - timedelta(days=1),
+            confirmed_at=now - timedelta(days=1), room_url="https://meet.example/room",
+        ).to_json())
+    with clinic.store.write() as view:
+        view.bulk.add_appointments(docs)
+    return [d["uid"] for d in docs]
+
+
+def line_text(table: AppointmentTable, y: int) -> str:
+    return "".join(segment.text for segment in table.render_line(y))
+
+
+async def test_end_reaches_the_last_of_ten_thousand_rows_at_once(clinic: Desk, crowded) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        assert table.total == ROWS  # one list, no pages
+        assert table.virtual_size.height == ROWS + 1  # the scrollbar is true to the whole list
+        await pilot.press("end")
+        await settle(pilot)
+        assert table.cursor == ROWS - 1 and table.current_key == crowded[-1]
+        assert table.scroll_offset.y == table.max_scroll_y
+        assert crowded[-1] in line_text(table, table.body_height)  # drawn on the last line
+        await pilot.press("k", "k", "G")
+        assert table.cursor == ROWS - 1
+        await pilot.press("g")
+        await settle(pilot)
+        assert table.cursor == 0 and table.scroll_offset.y == 0 and table.current_key == crowded[0]
+        await pilot.press("pagedown", "pagedown")
+        await settle(pilot)
+        assert table.cursor == 2 * table.body_height and table.current_key == crowded[table.cursor]
+
+
+async def test_holding_j_walks_through_rows_not_loaded_yet(clinic: Desk, crowded) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        await pilot.press(*["j"] * 400)
+        await settle(pilot)
+        assert table.cursor == 400 and table.current_key == crowded[400]
+        for y in range(1, table.body_height + 1):  # every line on screen has its row now
+            assert "loading" not in line_text(table, y)
+
+
+async def test_a_cancel_repaints_one_line_and_lays_the_screen_behind_out_at_most_once(clinic: Desk, crowded) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one(AppointmentTable)
+        layouts: list[object] = []
+        screen.screen_layout_refresh_signal.subscribe(screen, layouts.append)
+        await pilot.press("j", "j")
+        await settle(pilot)
+        uid = table.current_key
+        table.rendered_lines = 0
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CancelModal)
+        await pilot.press(*"Patient asked", "enter")
+        await settle(pilot)
+        assert app.screen is screen
+        assert table.cell_text(2, "status") == "cancelled" and table.current_key == uid
+        assert table.rendered_lines == 1  # the cancelled row, nothing else
+        assert len(layouts) <= 1  # the dialog's arrival; closing it lays nothing out
+        # The second cancel reuses the dialog: no layout of the screen behind at all.
+        layouts.clear()
+        table.rendered_lines = 0
+        await pilot.press("j", "c")
+        await settle(pilot)
+        assert isinstance(app.screen, CancelModal) and app.screen.uid == table.current_key
+        assert app.screen.query_one("#reason").value == ""
+        await pilot.press(*"Doctor unavailable", "enter")
+        await settle(pilot)
+        assert layouts == [] and table.rendered_lines == 2 + 1  # cursor move (2), the cancel (1)
+    assert clinic.appointments.get(uid).status.value == "cancelled"
+
+
+async def test_a_selection_survives_an_outside_change_and_escape_clears_it(clinic: Desk, crowded, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic, poll_seconds=0.05)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, OverviewScreen)
+        table = screen.table
+        await pilot.press("j", "space", "j", "j", "space")
+        assert table.selection == {crowded[1], crowded[3]}
+        assert "2 selected" in str(screen.query_one("#filter-count").render())
+        loads = table.loads
+        # Another process cancels the first row: the list reloads without it.
+        other = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+        other.appointments.cancel_appointment(crowded[0], "called in", "someone-else")
+        for _ in range(200):
+            await settle(pilot, rounds=1)
+            if table.loads > loads and table.total == ROWS - 1:
+                break
+        assert table.total == ROWS - 1
+        assert table.current_key == crowded[3] and table.cursor == 2  # the same row, one up
+        assert table.selection == {crowded[1], crowded[3]}
+        # Drawn as selected (bold) after the reload; an unselected row is not.
+        assert all(seg.style and seg.style.bold for seg in table.render_line(1) if seg.text.strip())
+        assert not any(seg.style and seg.style.bold for seg in table.render_line(2) if seg.text.strip())
+        await pilot.press("escape")
+        assert table.selection == set()
+        assert "selected" not in str(screen.query_one("#filter-count").render())
+        await pilot.press("escape")  # nothing selected: escape is the screen's again
+        assert app.focused is table
+
+
+async def test_a_resize_lays_the_columns_out_again_without_asking_the_store(clinic: Desk, crowded, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        assert table.shown_columns == ["start", "patient", "doctor", "status", "type", "uid"]
+        fetches: list[object] = []
+        original = clinic.appointments.list_appointments
+        monkeypatch.setattr(clinic.appointments, "list_appointments",
+                            lambda *a, **k: fetches.append(a) or original(*a, **k))
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert table.shown_columns == ["start", "patient", "doctor", "status", "type"]
+        first = line_text(table, 1)
+        assert cell_len(first) == table.scrollable_content_region.width
+        assert "confirmed" in first and "Lena Fischer" in first
+        await pilot.resize_terminal(60, 24)
+        await settle(pilot)
+        assert table.shown_columns[:3] == ["start", "patient", "doctor"]
+        assert fetches == []
+
+
+def test_columns_give_way_by_importance() -> None:
+    def column(key: str, width: int, priority: int, least: int | None = None, most: int | None = None) -> Column[str]:
+        return Column(key, key.title(), str, width=width, priority=priority, min_width=least, max_width=most)
+
+    columns = [column("start", 20, 0), column("name", 20, 1, 10, 30), column("status", 9, 2),
+               column("kind", 20, 3, 8, 30), column("uid", 14, 4)]
+
+    def widths(width: int) -> dict[str, int]:
+        return {p.column.key: p.width for p in lay_out(columns, width)}
+
+    # Room for everything at its data's width, and more: names grow, the rest keep their shape.
+    assert widths(200) == {"start": 20, "name": 30, "status": 9, "kind": 30, "uid": 14}
+    # Narrower: the least important column that can shrink gives way first...
+    assert widths(1 + 20 + 20 + 9 + 14 + 14 + 2 * 4) == {"start": 20, "name": 20, "status": 9, "kind": 14, "uid": 14}
+    # ...and once every minimum no longer fits, the least important column goes.
+    assert list(widths(70)) == ["start", "name", "status", "kind", "uid"]  # every minimum, just
+    assert widths(69) == {"start": 20, "name": 20, "status": 9, "kind": 13}
+    assert list(widths(40)) == ["start", "name"]
+    placed = lay_out(columns, 80)
+    assert placed[-1].x + placed[-1].width <= 80
+    assert [p.column.key for p in lay_out(columns, 5)] == ["start"]  # a sliver still shows the start
+
+
+def test_cells_are_cut_with_an_ellipsis_and_never_carry_control_characters() -> None:
+    assert fit("Dr Anna Weber", 8) == "Dr Anna…"
+    assert fit("Weber", 8) == "Weber   " and fit("42", 5, "right") == "   42"
+    assert cell_len(fit("山田太郎さん", 7)) == 7  # wide characters are cut by cell, not by letter
+    shown = visible("Lena\x1b[31mRed\x07\nx\u202e")
+    assert shown.startswith("Lena\\x1b[31mRed") and not any(ord(ch) < 32 or ch == "\u202e" for ch in shown)
+    assert visible("[b]bold[/b]") == "[b]bold[/b]"
+
+
+class Numbers:
+    """A row source of plain numbers whose count waits until the test lets it finish."""
+
+    def __init__(self, size: int) -> None:
+        import threading
+
+        self.size = size
+        self.first = 0  # rows before this one have left the list (another agent's change)
+        self.counting = threading.Event()
+        self.fetched: list[tuple[int, int]] = []
+
+    def fetch(self, offset: int, limit: int, *, count: bool) -> Window[int]:
+        if count:
+            self.counting.wait(30)
+        self.fetched.append((offset, limit))
+        rows = list(range(self.first + offset, min(self.first + offset + limit, self.size)))
+        return Window(offset, rows, self.size - self.first if count else None)
+
+    def key(self, row: int) -> str:
+        return str(row)
+
+
+async def test_a_first_window_shows_at_once_and_the_count_follows() -> None:
+    """The table knows nothing of appointments: numbers will do. A window fetched without a
+    count is shown as far as it goes; the count, made in the background, extends the list."""
+    from textual.app import App, ComposeResult
+
+    from rxdesk.tui.widgets.virtual_table import VirtualTable
+
+    class Numbered(App[None]):
+        def compose(self) -> ComposeResult:
+            yield VirtualTable([Column("n", "Number", str, width=8, align="right")], id="numbers")
+
+    app = Numbered()
+    source = Numbers(50_000)
+    async with app.run_test(size=(40, 20)) as pilot:
+        table = app.query_one(VirtualTable)
+        table.focus()
+        table.show(source, source.fetch(0, 256, count=False))
+        assert table.total == 256 and not table.counted
+        source.counting.set()
+        await settle(pilot)
+        assert table.counted and table.total == 50_000 and table.virtual_size.height == 50_001
+        await pilot.press("end")
+        await settle(pilot)
+        assert table.current_row == 49_999
+        assert line_text(table, table.body_height).rstrip().endswith("49999")
+        # Only the windows around what was shown were read: never the 50,000 rows.
+        assert sum(limit for _offset, limit in source.fetched) < 2_000
+        # A window that starts and ends between blocks: the rows around it are fetched again,
+        # and no line stays "loading" for good.
+        table.show(source, Window(100, list(range(100, 190)), 50_000), around=0)
+        await pilot.press("home")
+        await settle(pilot)
+        for y in range(1, table.body_height + 1):
+            assert line_text(table, y).strip() == str(y - 1)
+        await pilot.press("pagedown", "pagedown", "pagedown", "pagedown", "pagedown", "pagedown", "pagedown")
+        await settle(pilot)
+        assert "…" not in "".join(line_text(table, y) for y in range(1, table.body_height + 1))
+
+
+async def test_a_count_made_after_the_list_changed_shows_the_list_as_it_is_now() -> None:
+    """The first window is read without a count; by the time the count is made, 100 rows have
+    left the list. The table must show the list as it is then, not the old rows under the new
+    count (a row looked up by key would be where it no longer is)."""
+    from textual.app import App, ComposeResult
+
+    from rxdesk.tui.widgets.virtual_table import VirtualTable
+
+    class Numbered(App[None]):
+        def compose(self) -> ComposeResult:
+            yield VirtualTable([Column("n", "Number", str, width=8)], id="numbers")
+
+    app = Numbered()
+    source = Numbers(1000)
+    async with app.run_test(size=(40, 20)) as pilot:
+        table = app.query_one(VirtualTable)
+        table.show(source, source.fetch(0, 256, count=False))
+        assert table.row_at(0) == 0
+        source.first = 100
+        source.counting.set()
+        await settle(pilot)
+        assert table.counted and table.total == 900
+        assert table.row_at(0) == 100 and table.index_of("200") == 100
+        assert table.select_key("200") and table.current_row == 200
