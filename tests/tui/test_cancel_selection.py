@@ -71,3 +71,27 @@ async def test_a_change_meanwhile_refuses_in_the_dialog_and_cancels_none(clinic:
         await settle(pilot)
     assert fingerprint(data_dir) == before
     assert [clinic.appointments.get(uid).status.value for uid in uids] == ["confirmed", "cancelled", "confirmed"]
+
+
+async def test_space_selects_rows_and_c_cancels_them_all_from_the_overview(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    from rxdesk.tui.screens.overview import OverviewScreen
+    from rxdesk.tui.widgets.tables import AppointmentTable
+
+    uids = three(clinic, now)
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        table = app.screen.query_one(AppointmentTable)
+        await pilot.press("space", "j", "j", "space")
+        assert table.selection == {uids[0], uids[2]}
+        assert "2 selected" in str(app.screen.query_one("#filter-count").render())
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CancelSelectionModal), "the dialog")
+        assert len(text_of(app.screen.query_one("#cancel-selection")).splitlines()) == 2
+        await pilot.press(*"Doctor unavailable", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, OverviewScreen), "the overview")
+        await settle(pilot)
+        assert table.selection == set() and "selected" not in str(app.screen.query_one("#filter-count").render())
+        assert [table.cell_text(i, "status") for i in range(3)] == ["cancelled", "confirmed", "cancelled"]
+    assert [clinic.appointments.get(uid).status.value for uid in uids] == ["cancelled", "confirmed", "cancelled"]

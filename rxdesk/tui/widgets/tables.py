@@ -154,8 +154,18 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
             self.app.open_appointment(row.uid)
 
     def action_cancel_appointment(self) -> None:
-        if (row := self.selected) is not None:
+        """`c`: every selected appointment in one write when rows are selected, else the one
+        under the cursor."""
+        if self.selection:
+            self.app.start_cancel_selection(sorted(self.selection), on_done=self.mark_cancelled)
+        elif (row := self.selected) is not None:
             self.app.start_cancel(row.uid, on_done=self.mark)
+
+    def mark_cancelled(self, appointments: list[Appointment]) -> None:
+        """The selection was cancelled: show each at once and clear the selection."""
+        for appointment in appointments:
+            self.mark(appointment)
+        self.clear_selection()
 
     def action_attendance(self) -> None:
         if (row := self.selected) is not None:
