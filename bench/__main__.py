@@ -15,14 +15,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from bench import probes
-from bench.datasets import ROOT, Spec, build
+from bench.datasets import ROOT, Built, Spec, build
+from bench.places import DatabasePlaces, PgServer
 from bench.report import METRICS, render
 
 SETS = {
@@ -82,6 +85,22 @@ def byte_compile() -> None:
     compileall.compile_dir(Path(rxdesk.__file__).parent, quiet=1)
 
 
+def measure_on_postgres(server: PgServer, built: Built, work: Path, *, runs: int, figures: dict,
+                        log: Callable[[str], None]) -> dict[str, float]:
+    """The same figures with the data set in a PostgreSQL database (`store import`ed once,
+    each measurement on its own copy); added to `figures` under "pg"."""
+    log("importing into PostgreSQL ...")
+    template, seconds = server.load(built, work / "pg")
+    log(f"store import {seconds:.1f} s")
+    places = DatabasePlaces(server, template, work / "pg")
+    try:
+        for key, fig in probes.measure_all(built, work / "pg", runs=runs, naive=False, log=log, places=places).items():
+            figures.setdefault(key, {}).update(fig)
+    finally:
+        places.drop_all()
+    return {"import_seconds": seconds, "bytes": server.size(template)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None,
                         help="where to write the report (default BENCHMARKS.md; with --smoke a temp file)")
     parser.add_argument("--data", default=str(ROOT), help="where data sets are built and kept")
+    parser.add_argument("--pg-sets", default=None,
+                        help="data sets also measured on PostgreSQL (default A,B; with --smoke the smoke set; "
+                             "'' for none). The server: RXDESK_BENCH_DATABASE_URL, else a throwaway cluster")
     args = parser.parse_args(argv)
 
     if args.smoke:
@@ -104,19 +126,30 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out) if args.out else Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
         naive = args.naive != "no"
 
+    # Stopped from outside (SIGTERM): unwind, so a PostgreSQL cluster the run started is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    pg_sets = {s.strip().upper() for s in (args.pg_sets if args.pg_sets is not None
+                                          else ("S" if args.smoke else "A,B")).split(",") if s.strip()}
     byte_compile()
     results: dict[str, dict] = {}
     started = time.perf_counter()
     speeds: list[float] = []
-    for spec in specs:
-        speeds.append(cpu_reference())
-        print(f"[{spec.name}] building {spec.describe()} ...", flush=True)
-        built = build(spec, Path(args.data))
-        print(f"[{spec.name}] {built.stats}", flush=True)
-        work = Path(tempfile.mkdtemp(prefix=f"rxdesk-bench-{spec.name}-"))
-        figures = probes.measure_all(built, work, runs=runs, naive=naive,
-                                     log=lambda m: print(f"[{spec.name}] {m}", flush=True))  # noqa: B023 - used here
-        results[spec.name] = {"spec": spec, "stats": built.stats, "figures": figures}
+    server = PgServer() if pg_sets & {spec.name for spec in specs} else None
+    try:
+        for spec in specs:
+            speeds.append(cpu_reference())
+            print(f"[{spec.name}] building {spec.describe()} ...", flush=True)
+            built = build(spec, Path(args.data))
+            print(f"[{spec.name}] {built.stats}", flush=True)
+            work = Path(tempfile.mkdtemp(prefix=f"rxdesk-bench-{spec.name}-"))
+            log = lambda m, n=spec.name: print(f"[{n}] {m}", flush=True)  # noqa: E731
+            figures = probes.measure_all(built, work, runs=runs, naive=naive, log=log)
+            results[spec.name] = {"spec": spec, "stats": built.stats, "figures": figures}
+            if server is not None and spec.name in pg_sets:
+                results[spec.name]["pg"] = measure_on_postgres(server, built, work, runs=runs, figures=figures, log=log)
+    finally:
+        if server is not None:
+            server.close()
     speeds.append(cpu_reference())
     extra: dict[str, object] = {"cpu_reference_ms": speeds}
     if not args.smoke and "C" in results:

@@ -10,44 +10,57 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import badday_probe, worker_probe
 from bench.datasets import NOW, Built
-from bench.measure import bench_env, copy_file, median_of, run_timed, rxdesk_cmd, snapshot_dir
+from bench.measure import copy_file, median_of, run_timed, rxdesk_cmd
+from bench.places import DatabasePlaces, DataDirPlaces, Place
 
 Log = Callable[[str], None]
 APP_FIGURES = ("app_first_paint", "app_cursor", "app_filter", "app_cancel", "app_cancel_first", "app_end", "app_freeze",
                "app_freeze_cpu", "app_memory")
 
 
-def upcoming_confirmed(data_dir: Path, count: int) -> list[str]:
+def upcoming_confirmed(place: Place, count: int) -> list[str]:
     """uids of the next `count` confirmed appointments (things an agent would cancel)."""
     from rxdesk.domain.queries import AppointmentQuery
-    from rxdesk.store import TinyStore
 
-    page = TinyStore(data_dir).read().appointments.search(
-        AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW, limit=count, count=False)
-    )
-    return [row.uid for row in page.items]
+    desk = place.desk()
+    try:
+        with desk.store.read() as view:
+            page = view.appointments.search(
+                AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW, limit=count, count=False)
+            )
+        return [row.uid for row in page.items]
+    finally:
+        desk.close()
 
 
-def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> dict[str, dict[str, Any]]:
+def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
+                places: DataDirPlaces | DatabasePlaces | None = None) -> dict[str, dict[str, Any]]:
+    """Every figure on one kind of store: data dirs (the default, with the naive baseline and
+    `--help`), or PostgreSQL databases (`places`); keyed by `places.backend`."""
+    places = places or DataDirPlaces(built, work)
+    who = places.backend
     figures: dict[str, dict[str, Any]] = {}
-    data = snapshot_dir(built.data_dir, work / "rxdesk")
-    env = bench_env(data)
+    place = places.new("cli")
+    env = place.env()
     cmd = rxdesk_cmd()
-    uids = upcoming_confirmed(data, 40 + runs * 4)
+    uids = upcoming_confirmed(place, 40 + runs * 4)
 
-    run_timed([*cmd, "--help"])  # warm the file cache like any second run
-    figures["help"] = {"rxdesk": median_of([run_timed([*cmd, "--help"]) for _ in range(runs)])}
-    log(f"--help {figures['help']['rxdesk']:.3f} s")
+    if who == "rxdesk":
+        run_timed([*cmd, "--help"])  # warm the file cache like any second run
+        figures["help"] = {who: median_of([run_timed([*cmd, "--help"]) for _ in range(runs)])}
+        log(f"--help {figures['help'][who]:.3f} s")
 
     run_timed([*cmd, "appointments", "list"], env)
-    figures["cli_list"] = {"rxdesk": median_of([run_timed([*cmd, "appointments", "list"], env) for _ in range(runs)])}
-    log(f"list {figures['cli_list']['rxdesk']:.3f} s")
+    figures["cli_list"] = {who: median_of([run_timed([*cmd, "appointments", "list"], env) for _ in range(runs)])}
+    log(f"{who} list {figures['cli_list'][who]:.3f} s")
 
     samples = [run_timed([*cmd, "appointments", "cancel", uids.pop(), "--reason", "benchmark"], env)
                for _ in range(runs)]
-    figures["cli_cancel"] = {"rxdesk": median_of(samples)}
-    log(f"cancel {figures['cli_cancel']['rxdesk']:.3f} s")
+    figures["cli_cancel"] = {who: median_of(samples)}
+    log(f"{who} cancel {figures['cli_cancel'][who]:.3f} s")
+    naive = naive and who == "rxdesk"
 
     if naive:
         naive_file = copy_file(built.naive_file, work / "naive.json")
@@ -61,37 +74,27 @@ def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -
         log(f"naive cancel {figures['cli_cancel']['naive']:.3f} s")
         figures["cli_cancel"]["naive_runs"] = naive_runs
 
-    figures.update(worker_figures(built, work, runs=runs, naive=naive, log=log))
-    from bench import badday_probe
-
-    figures.update(badday_probe.measure(built, work, runs=runs, log=log))
-    figures.update(app_figures(data, work, runs=runs, uids=uids, log=log))
+    figures.update(worker_probe.measure(built, work, runs=runs, naive=naive, log=log, places=places))
+    figures.update(badday_probe.measure(built, work, runs=runs, log=log, places=places))
+    figures.update(app_figures(places, runs=runs, log=log))
     return figures
 
 
-def worker_figures(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> dict[str, dict[str, Any]]:
-    try:
-        from bench import worker_probe
-    except ImportError as exc:  # the worker is not there yet
-        return {key: {"note": f"not measured: {exc}"} for key in ("tick_idle", "tick_1000", "tick_week")}
-    return worker_probe.measure(built, work, runs=runs, naive=naive, log=log)
-
-
-def app_figures(data: Path, work: Path, *, runs: int, uids: list[str], log: Log) -> dict[str, dict[str, Any]]:
+def app_figures(places: DataDirPlaces | DatabasePlaces, *, runs: int, log: Log) -> dict[str, dict[str, Any]]:
     """The app's figures come from a separate process (its peak memory is the app's alone)."""
+    who = places.backend
+    keys = APP_FIGURES
     results: list[dict[str, Any]] = []
     for run in range(runs):
-        copy = snapshot_dir(data, work / f"app-{run}")
+        place = places.new(f"app-{run}")
         proc = subprocess.run(
-            [sys.executable, "-m", "bench.app_probe", str(copy), repr(time.time())],
-            env=bench_env(copy), capture_output=True, text=True, timeout=600,
+            [sys.executable, "-m", "bench.app_probe", str(place.data_dir), repr(time.time())],
+            env=place.env(), capture_output=True, text=True, timeout=600, check=False,
         )
         if proc.returncode != 0:
             note = (proc.stderr.strip().splitlines() or ["app probe failed"])[-1]
-            return {k: {"note": f"not measured: {note}"} for k in APP_FIGURES}
+            return {k: {places.key("note"): f"not measured: {note}"} for k in keys}
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    figures = {}
-    for key in APP_FIGURES:
-        figures[key] = {"rxdesk": median_of([r[key] for r in results])}
-    log("app " + ", ".join(f"{k}={v['rxdesk']:.3f}" for k, v in figures.items()))
+    figures = {key: {who: median_of([r[key] for r in results])} for key in keys}
+    log(f"{who} app " + ", ".join(f"{k}={v[who]:.3f}" for k, v in figures.items()))
     return figures

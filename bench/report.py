@@ -73,15 +73,33 @@ def render(results: dict[str, dict], *, machine: dict[str, str], date: str, runs
         lines += ["", f"`rxdesk demo --appointments 1000000` (data set C's demo part) took "
                       f"{extra['demo_1m_seconds']:.1f} s (target: under a minute)."]
 
+    databases = {name: res["pg"] for name, res in results.items() if res.get("pg")}
+    if databases:
+        lines += ["", "On PostgreSQL (`RXDESK_DATABASE_URL`), each data set was copied into a database with "
+                      "`rxdesk store import`, on a PostgreSQL 15 server on the same machine with its durable "
+                      "defaults (fsync and synchronous commit on), reached over its unix socket:", "",
+                  "| set | `store import` | database size |", "|---|---|---|"]
+        for name, db in databases.items():
+            lines.append(f"| {name} | {db['import_seconds']:.1f} s | {db['bytes'] / 2**20:.0f} MB |")
+
     misses: list[str] = []
     for name, res in results.items():
         figs = res["figures"]
         lines += ["", f"## {name}: {res['spec'].describe()}", "",
-                  "| what | rxdesk | naive | naive ÷ rxdesk | target | met |", "|---|---|---|---|---|---|"]
+                  "| what | rxdesk (data dir) | rxdesk (PostgreSQL) | naive | naive ÷ rxdesk | target | met |",
+                  "|---|---|---|---|---|---|---|"]
         for key, (label, unit, target_ab, target_c, _) in METRICS.items():
             target = target_c if name == "C" else target_ab
             fig = figs.get(key, {})
             ours, naive = fig.get("rxdesk"), fig.get("naive")
+            on_pg = fig.get("pg")
+            pg_shown = _fmt(on_pg, unit) if name in databases or on_pg is not None else "–"
+            if key in ("tick_1000", "tick_week") and fig.get("pg_writes") is not None:
+                pg_shown += f", {fig['pg_writes']} write{'s' if fig['pg_writes'] != 1 else ''}"
+            if fig.get("pg_note") and on_pg is None:
+                pg_shown = fig["pg_note"]
+            if on_pg is not None and target is not None and on_pg > target and name in ("A", "B"):
+                misses.append(f"{name} on PostgreSQL: {label} is {_fmt(on_pg, unit)} (target ≤ {_fmt(target, unit)})")
             ratio = f"{naive / ours:.0f}×" if ours and naive else "–"
             goal = "–" if target is None else f"≤ {_fmt(target, unit)}"
             if key == "cli_cancel":
@@ -106,7 +124,7 @@ def render(results: dict[str, dict], *, machine: dict[str, str], date: str, runs
                 shown += f", {fig['writes']} writes"
             if note:
                 shown = f"{shown} ({note})" if ours is not None else note
-            lines.append(f"| {label} | {shown} | {_fmt(naive, unit)} | {ratio} | {goal} | {met} |")
+            lines.append(f"| {label} | {shown} | {pg_shown} | {_fmt(naive, unit)} | {ratio} | {goal} | {met} |")
 
     def ratio_table(other: str, limit: float, only_c: bool) -> None:
         if "A" not in results or other not in results:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets import NOW, Built
-from bench.measure import copy_file, median_of, snapshot_dir, time_call
+from bench.measure import copy_file, median_of, time_call
+from bench.places import DatabasePlaces, DataDirPlaces, commits
 
 Log = Callable[[str], None]
 FIRE = 1000
@@ -60,32 +61,29 @@ class Receiver:
         self._process.join(10)
 
 
-def _desk(data: Path):  # type: ignore[no-untyped-def]
-    from rxdesk.config import Settings
-    from rxdesk.domain.clock import FixedClock
-    from rxdesk.services import Desk
-    from rxdesk.store import TinyStore
-
-    settings = Settings(data_dir=data, agent="bench", now=NOW)
-    return Desk(TinyStore(data), FixedClock(NOW), settings)
-
-
-def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> dict[str, dict[str, Any]]:
+def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
+            places: DataDirPlaces | DatabasePlaces) -> dict[str, dict[str, Any]]:
     from rxdesk.domain.models import EventType
     from rxdesk.domain.queries import AppointmentQuery
     from rxdesk.services.maintenance import MaintenanceService
 
+    who = places.backend
     figures: dict[str, dict[str, Any]] = {}
 
     # Idle: after a first tick has caught up with what the data set had due at NOW.
-    desk = _desk(snapshot_dir(built.data_dir, work / "worker-idle"))
+    place = places.new("worker-idle")
+    desk = place.desk()
     worker = MaintenanceService(desk, owner="bench")
     worker.tick()
     samples = [time_call(worker.tick) for _ in range(max(runs, 5))]
-    cold = time_call(MaintenanceService(_desk(work / "worker-idle"), owner="bench").tick)
-    figures["tick_idle"] = {"rxdesk": median_of(samples),
-                            "note": f"a running worker; {cold * 1000:.0f} ms with nothing cached, as `worker --once`"}
-    log(f"tick idle {figures['tick_idle']['rxdesk']:.3f} s")
+    cold_desk = place.desk()
+    cold = time_call(MaintenanceService(cold_desk, owner="bench").tick)
+    desk.close()
+    cold_desk.close()
+    figures["tick_idle"] = {who: median_of(samples),
+                            places.key("note"): f"a running worker; {cold * 1000:.0f} ms with nothing cached, "
+                                           "as `worker --once`"}
+    log(f"{who} tick idle {figures['tick_idle'][who]:.3f} s")
     if naive:
         from bench import naive as naive_store
 
@@ -98,13 +96,14 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> di
     # appointments, every one of them delivered to a subscription on a local receiver.
     tick_samples, writes, fired = [], [], []
     for run in range(runs):
-        desk = _desk(snapshot_dir(built.data_dir, work / f"worker-fire-{run}"))
+        desk = places.new(f"worker-fire-{run}").desk()
         worker = MaintenanceService(desk, owner="bench")
         worker.tick()  # catch up first
-        page = desk.store.read().appointments.search(
-            AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW + timedelta(minutes=1),
-                             limit=FIRE + 1, count=False)
-        )
+        with desk.store.read() as view:
+            page = view.appointments.search(
+                AppointmentQuery(statuses=frozenset({"confirmed"}), starts_from=NOW + timedelta(minutes=1),
+                                 limit=FIRE + 1, count=False)
+            )
         count = min(FIRE, len(page.items) - 1)  # a small data set has fewer upcoming
         last_start, next_start = page.items[count - 1].starts_at, page.items[count].starts_at
         note = "(ties at the boundary: a few more may fire)" if last_start == next_start else ""
@@ -115,39 +114,43 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log) -> di
                 desk.reminders.add_rule(appt_type.key, "patient", minutes, agent="bench")
             desk.webhooks.add_subscription(receiver.url, [EventType.APPOINTMENT_REMINDER_DUE.value], {}, "bench",
                                            allow_private_network=True)
-            commits = desk.store.engine.commits
+            before = commits(desk.store)
             seconds = time_call(lambda: fired.append(worker.tick()))  # noqa: B023 - called here
-            writes.append(desk.store.engine.commits - commits)
+            writes.append(commits(desk.store) - before)
             tick_samples.append(seconds)
         finally:
             receiver.close()
+            desk.close()
         report = fired[-1]
-        log(f"tick firing {report.reminders} reminders, {report.delivered} delivered: {seconds:.3f} s, "
+        log(f"{who} tick firing {report.reminders} reminders, {report.delivered} delivered: {seconds:.3f} s, "
             f"{writes[-1]} writes {note}")
-    figures["tick_1000"] = {"rxdesk": median_of(tick_samples), "writes": max(writes),
-                            "note": f"{fired[-1].reminders} reminders fired, {fired[-1].delivered} webhooks delivered"}
-    figures["tick_week"] = week_late(built, work, runs=runs, log=log)
+    figures["tick_1000"] = {who: median_of(tick_samples), places.key("writes"): max(writes),
+                            places.key("note"): f"{fired[-1].reminders} reminders fired, "
+                                           f"{fired[-1].delivered} webhooks delivered"}
+    figures["tick_week"] = week_late(places, runs=runs, log=log)
     return figures
 
 
-def week_late(built: Built, work: Path, *, runs: int, log: Log) -> dict[str, Any]:
+def week_late(places: DataDirPlaces | DatabasePlaces, *, runs: int, log: Log) -> dict[str, Any]:
     """A worker caught up at NOW, then down for a week: its next tick writes down a week of
     completed appointments and the holds that lapsed, and fires the reminders due, in one
     phase-one write (no subscriptions: nothing to send)."""
     from rxdesk.services.maintenance import MaintenanceService
 
+    who = places.backend
     samples, reports, writes = [], [], []
     for run in range(runs):
-        desk = _desk(snapshot_dir(built.data_dir, work / f"worker-week-{run}"))
+        desk = places.new(f"worker-week-{run}").desk()
         worker = MaintenanceService(desk, owner="bench")
         worker.tick(NOW)  # caught up
-        commits = desk.store.engine.commits
+        before = commits(desk.store)
         samples.append(time_call(lambda: reports.append(worker.tick(NOW + timedelta(days=7)))))  # noqa: B023
-        writes.append(desk.store.engine.commits - commits)
+        writes.append(commits(desk.store) - before)
+        desk.close()
         r = reports[-1]
-        log(f"week-late tick: {r.completed} completed, {r.expired} expired, {r.reminders} reminders, "
+        log(f"{who} week-late tick: {r.completed} completed, {r.expired} expired, {r.reminders} reminders, "
             f"{writes[-1]} writes: {samples[-1]:.3f} s")
     r = reports[-1]
-    return {"rxdesk": median_of(samples), "writes": max(writes),
-            "note": f"{r.completed} completed, {r.expired} holds expired, {r.reminders} reminders, "
-                    f"{max(writes)} write{'s' if max(writes) != 1 else ''}"}
+    return {who: median_of(samples), places.key("writes"): max(writes),
+            places.key("note"): f"{r.completed} completed, {r.expired} holds expired, {r.reminders} reminders, "
+                           f"{max(writes)} write{'s' if max(writes) != 1 else ''}"}

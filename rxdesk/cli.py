@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "rxdesk.commands.attention",
     "rxdesk.commands.tokens",
     "rxdesk.commands.maintenance",
+    "rxdesk.commands.store",
 )
 
 

@@ -6,7 +6,7 @@ import getpass
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,9 @@ class Settings:
     mail_from: str = "rxdesk@localhost"
     sms_url: str | None = None
     sms_token: str | None = None
+    # A PostgreSQL URL: the store lives there instead of the data dir (which then keeps only
+    # master.key and logs/).
+    database_url: str | None = field(default=None, repr=False)  # may carry a password
 
     @classmethod
     def from_env(
@@ -67,6 +70,7 @@ class Settings:
         *,
         data_dir: str | Path | None = None,
         agent: str | None = None,
+        database_url: str | None = None,
     ) -> Settings:
         env = os.environ if env is None else env
         raw_dir = data_dir or env.get("RXDESK_DATA_DIR") or None
@@ -87,6 +91,7 @@ class Settings:
             mail_from=env.get("RXDESK_MAIL_FROM") or "rxdesk@localhost",
             sms_url=env.get("RXDESK_SMS_URL") or None,
             sms_token=env.get("RXDESK_SMS_TOKEN") or None,
+            database_url=(database_url or env.get("RXDESK_DATABASE_URL") or "").strip() or None,
         )
 
     def to_env(self, *, now: datetime | None = None) -> dict[str, str]:
@@ -97,7 +102,7 @@ class Settings:
         pinned = now or self.now
         optional = {"RXDESK_NOW": format_utc(pinned) if pinned else None, "RXDESK_MASTER_KEY": self.master_key,
                     "RXDESK_SMTP_URL": self.smtp_url, "RXDESK_SMS_URL": self.sms_url,
-                    "RXDESK_SMS_TOKEN": self.sms_token}
+                    "RXDESK_SMS_TOKEN": self.sms_token, "RXDESK_DATABASE_URL": self.database_url}
         env.update({key: value for key, value in optional.items() if value})
         return env
 

@@ -2,10 +2,15 @@
 
 `now` is Monday 2026-11-23 08:00 UTC (09:00 in Berlin, the example clinic's zone). Time never
 comes from the wall clock: services get a FixedClock, the CLI gets RXDESK_NOW.
+
+`backend` is "tiny" (the data dir) unless the module is marked `backends`: then each of its
+tests runs on TinyDB and on PostgreSQL (tests/pgfixtures.py). `store`, `settings`, `cli_env`
+and `open_store` follow it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,9 +20,44 @@ from rxdesk.config import Settings
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
-from tests.helpers import CLINIC_TOML, CliResult, run_cli
+from rxdesk.store import open_store as open_any_store
+from tests.helpers import CLINIC_TOML, CURRENT_DATABASE, CliResult, close_opened_stores, run_cli
+from tests.pgfixtures import backends_wanted, pg_server, pg_url  # noqa: F401 - fixtures
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends: run each test on TinyDB and on PostgreSQL")
+    config.addinivalue_line("markers", "data_dir_only: about the data dir store alone (in a `backends` module)")
+    config.addinivalue_line("markers", "database_only: about the PostgreSQL store alone")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    marked = metafunc.definition.get_closest_marker
+    if marked("database_only"):
+        metafunc.parametrize("backend", [b for b in backends_wanted() if b == "pg"], indirect=True)
+    elif marked("backends") and not marked("data_dir_only"):
+        metafunc.parametrize("backend", backends_wanted(), indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "tiny"))
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The test's own PostgreSQL database on the pg backend; None on TinyDB."""
+    if backend != "pg":
+        yield None
+        return
+    url = str(request.getfixturevalue("pg_url"))
+    CURRENT_DATABASE["url"] = url
+    yield url
+    CURRENT_DATABASE.clear()
 
 
 @pytest.fixture
@@ -36,19 +76,34 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(data_dir: Path, now: datetime) -> Settings:
-    return Settings(data_dir=data_dir, agent="tester", now=now, master_key=None)
+def settings(data_dir: Path, now: datetime, database_url: str | None) -> Settings:
+    return Settings(data_dir=data_dir, agent="tester", now=now, master_key=None, database_url=database_url)
 
 
 @pytest.fixture
-def store(data_dir: Path) -> TinyStore:
-    # In-process tests do not flush to the disk: a process crash loses nothing without it, and
-    # the crash tests run real rxdesk processes, which always do.
-    return TinyStore(data_dir, fsync=False)
+def open_store(settings: Settings):  # type: ignore[no-untyped-def]
+    """`open_store()`: a new store on the test's data (another process's view of it); each is
+    closed after the test. In-process tests do not flush a data dir to the disk: a process crash
+    loses nothing without it, and the crash tests run real rxdesk processes, which always do."""
+    opened = []
+
+    def make():  # type: ignore[no-untyped-def]
+        store = open_any_store(settings) if settings.database_url else TinyStore(settings.data_dir, fsync=False)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
 
 
 @pytest.fixture
-def desk(store: TinyStore, clock: FixedClock, settings: Settings) -> Desk:
+def store(open_store):  # type: ignore[no-untyped-def]
+    return open_store()
+
+
+@pytest.fixture
+def desk(store, clock: FixedClock, settings: Settings) -> Desk:  # type: ignore[no-untyped-def]
     return Desk(store, clock, settings)
 
 
@@ -60,12 +115,15 @@ def clinic(desk: Desk) -> Desk:
 
 
 @pytest.fixture
-def cli_env(data_dir: Path, now: datetime) -> dict[str, str]:
-    return {
+def cli_env(data_dir: Path, now: datetime, database_url: str | None) -> dict[str, str]:
+    env = {
         "RXDESK_DATA_DIR": str(data_dir),
         "RXDESK_AGENT": "tester",
         "RXDESK_NOW": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if database_url:
+        env["RXDESK_DATABASE_URL"] = database_url
+    return env
 
 
 @pytest.fixture
@@ -76,6 +134,14 @@ def cli(cli_env: dict[str, str]):  # type: ignore[no-untyped-def]
         return run_cli(*args, env={**cli_env, **(env or {})})
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _only_the_tests_database(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A URL in the developer's environment must never send a test to a real database."""
+    monkeypatch.delenv("RXDESK_DATABASE_URL", raising=False)
+    yield
+    close_opened_stores()
 
 
 @pytest.fixture

@@ -31,6 +31,36 @@ class CliResult:
         return json.loads(self.out)
 
 
+# Stores a test opened besides its own (another process's view, in this process): closed by
+# an autouse fixture after each test.
+OPENED_STORES: list[object] = []
+
+
+def another_store(desk: Desk):  # type: ignore[no-untyped-def]
+    """A second store on the same data (the data dir, or the database), as another process
+    would open it."""
+    from rxdesk.store import open_store
+
+    settings = desk.settings
+    assert settings is not None
+    store = open_store(settings) if settings.database_url else open_store(settings, fsync=False)
+    OPENED_STORES.append(store)
+    return store
+
+
+def close_opened_stores() -> None:
+    while OPENED_STORES:
+        store = OPENED_STORES.pop()
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+
+
+def commits(store) -> int:  # type: ignore[no-untyped-def]
+    """How many writes the store has committed (this process's)."""
+    return int(store.commits) if hasattr(store, "commits") else int(store.engine.commits)
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None) -> CliResult:
     """Run `rxdesk ARGS` in this process with `env` added to the environment."""
     out, err = io.StringIO(), io.StringIO()
@@ -45,15 +75,37 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> CliResult:
     return CliResult(code, out.getvalue(), err.getvalue())
 
 
+# The PostgreSQL database of the running test, when it runs on that backend (set by the
+# `database_url` fixture): `fingerprint` then covers its tables too.
+CURRENT_DATABASE: dict[str, str] = {}
+
+
 def fingerprint(data_dir: Path) -> dict[str, str]:
-    """Every file under the data dir with a hash of its bytes (to prove nothing changed)."""
+    """Every file under the data dir with a hash of its bytes, and on PostgreSQL every table
+    with a hash of its rows (to prove nothing changed)."""
     result = {}
-    if not data_dir.exists():
-        return result
-    for path in sorted(data_dir.rglob("*")):
-        if path.is_file() and path.name != ".lock" and "logs" not in path.parts:
-            result[str(path.relative_to(data_dir))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    if data_dir.exists():
+        for path in sorted(data_dir.rglob("*")):
+            if path.is_file() and path.name != ".lock" and "logs" not in path.parts:
+                result[str(path.relative_to(data_dir))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    if CURRENT_DATABASE.get("url"):
+        result.update(database_fingerprint(CURRENT_DATABASE["url"]))
     return result
+
+
+def database_fingerprint(url: str) -> dict[str, str]:
+    import psycopg
+    from psycopg import sql
+
+    found = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")]
+        for table in tables:
+            digest = conn.execute(sql.SQL("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+                                          "FROM {} t").format(sql.Identifier(table))).fetchone()
+            found[f"table:{table}"] = digest[0] if digest else ""
+    return found
 
 
 def make_appointment(
@@ -65,6 +117,7 @@ def make_appointment(
     type_key: str = "gp-consult",
     status: AppointmentStatus | str = AppointmentStatus.confirmed,
     minutes: int | None = None,
+    length: timedelta | None = None,
     hold_minutes: int = 15,
     created_at: datetime | None = None,
     uid: str | None = None,
@@ -83,7 +136,7 @@ def make_appointment(
         type_key=type_key,
         status=status,
         starts_at=start,
-        ends_at=start + timedelta(minutes=minutes or appt_type.duration_minutes),
+        ends_at=start + (length or timedelta(minutes=minutes or appt_type.duration_minutes)),
         created_at=created,
         hold_expires_at=(created + timedelta(minutes=hold_minutes)) if status in (AppointmentStatus.held, AppointmentStatus.expired) else None,
         confirmed_at=created + timedelta(minutes=1) if status not in (AppointmentStatus.held, AppointmentStatus.expired) else None,

@@ -38,6 +38,7 @@ GROUP_HELP = {
     "subscriptions": "webhook subscriptions",
     "deliveries": "webhook deliveries",
     "events": "the event log",
+    "store": "the PostgreSQL store: create its schema, import a data dir, compare them",
 }
 
 
@@ -69,6 +70,11 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     parser.add_argument(
         "--agent", metavar="NAME", default=default,
         help="your name in the audit log (env RXDESK_AGENT; default: your login)",
+    )
+    parser.add_argument(
+        "--database-url", metavar="URL", default=default,
+        help="keep the data in PostgreSQL instead of the data dir (env RXDESK_DATABASE_URL; "
+        "prefer the environment or a password file for the password)",
     )
 
 
@@ -106,7 +112,11 @@ class CommandLine:
         return parser
 
 
-def no_data_message(data_dir: Path) -> str:
+def no_data_message(data_dir: Path, database: str | None = None) -> str:
+    if database:
+        return (f"the {database} holds no rxdesk data; create a clinic there with `rxdesk provision FILE.toml` or "
+                "`rxdesk demo`, copy a data dir in with `rxdesk store import DATA_DIR`, or name the right one "
+                "with --database-url or RXDESK_DATABASE_URL")
     where = short_path(data_dir)
     state = "does not exist" if not data_dir.exists() else "holds no rxdesk data"
     return (f"data dir {where} {state}; create a clinic there with `rxdesk provision FILE.toml` or "
@@ -136,7 +146,8 @@ class Context:
     def settings(self) -> Settings:
         from rxdesk.config import Settings
 
-        return Settings.from_env(data_dir=getattr(self.args, "data_dir", None), agent=getattr(self.args, "agent", None))
+        return Settings.from_env(data_dir=getattr(self.args, "data_dir", None), agent=getattr(self.args, "agent", None),
+                                 database_url=getattr(self.args, "database_url", None))
 
     @cached_property
     def desk(self) -> Desk:
@@ -146,8 +157,13 @@ class Context:
         from rxdesk.services import Desk
 
         desk = Desk.open(self.settings)
-        if not getattr(self.args, "creates_data", False) and desk.is_empty():
-            raise StoreError(no_data_message(self.settings.data_dir))
+        try:
+            if not getattr(self.args, "creates_data", False) and desk.is_empty():
+                database = desk.store.location if self.settings.database_url else None
+                raise StoreError(no_data_message(self.settings.data_dir, database))
+        except BaseException:
+            desk.close()
+            raise
         return desk
 
     @property
@@ -251,6 +267,12 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         where = _log_crash(ctx)
         sys.stderr.write(f"rxdesk: internal error ({type(exc).__name__}); details were written to {where}\n")
         return 1
+    finally:
+        if ctx is not None and "desk" in ctx.__dict__:
+            try:
+                ctx.desk.close()
+            except Exception:  # noqa: BLE001 - closing is tidiness; the command's answer is given
+                pass
 
 
 def open_app(args: argparse.Namespace, ctx: Context) -> int:

@@ -35,6 +35,11 @@ class StoreError(RxdeskError):
     """The data dir cannot be read or written as it is (corrupt file, permissions, lock)."""
 
 
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached right now (down, network, connection lost):
+    nothing was changed, and trying again later may work."""
+
+
 class ConfigError(RxdeskError):
     """The environment or a configuration file is wrong."""
 

@@ -46,6 +46,10 @@ class Desk:
 
         return cls(open_store(settings, **store_options), settings.clock(), settings)
 
+    def close(self) -> None:
+        """Let go of what the store holds (a server database's connections)."""
+        self.store.close()
+
     @property
     def agent(self) -> str:
         return self.settings.agent
@@ -60,6 +64,17 @@ class Desk:
     def generation(self) -> int:
         """A number that changes with every committed write, from any process: cheap to poll."""
         return self.store.generation()
+
+    @property
+    def live_changes(self) -> bool:
+        """True when the store announces every committed write (a server database): then
+        waiting for a change replaces polling `generation`."""
+        return self.store.announces_changes
+
+    def wait_for_change(self, known: int, timeout: float) -> int:
+        """Block until a write of any process commits, or `timeout` seconds pass; returns the
+        generation (unchanged on a timeout)."""
+        return self.store.wait_for_change(known, timeout)
 
     def warm_up(self) -> None:
         """Load what the first change of a session will need: the models' validators and

@@ -508,8 +508,8 @@ class DemoService(Service):
             replaced = not view.bulk.is_empty()
             if replaced and not replace:
                 raise ValidationFailed(
-                    f"the data dir {self.store.location} already holds data; "
-                    "use --replace to swap it for the demo, or choose another --data-dir"
+                    f"{self.store.location} already holds data; use --replace to swap it for the demo, "
+                    "or choose another --data-dir (or database)"
                 )
             if replaced:
                 view.bulk.clear()

@@ -1,17 +1,62 @@
-"""Storage: the contract services are typed against (`protocols`) and the TinyDB segment
-store behind it. `open_store` is the one place that picks the implementation."""
+"""Storage: the contract services are typed against (`protocols`), the TinyDB segment store
+behind it (the default) and the PostgreSQL one (`rxdesk.store.postgres`, loaded only when a
+database URL is given). `open_store` is the one place that picks the implementation."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rxdesk.config import Settings
+from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.store.protocols import Store
 from rxdesk.store.tinystore import TinyStore
 
-__all__ = ["Store", "TinyStore", "open_store"]
+__all__ = ["MOVED_MARK", "Store", "TinyStore", "compare_with_database", "import_into_database", "init_database",
+           "open_store"]
+
+# Left in a data dir once `rxdesk store import` has copied it into a database: from then on the
+# database is the desk, and a process still pointed at the data dir would work on a copy.
+MOVED_MARK = "moved-to-postgresql"
 
 
 def open_store(settings: Settings, **options: Any) -> Store:
-    """The store for these settings: the segment store in the data dir."""
+    """The store for these settings: PostgreSQL when they name a database, else the segment
+    store in the data dir (refused when its data was moved into a database)."""
+    if settings.database_url:
+        from rxdesk.store.postgres import PgStore
+
+        return PgStore(settings.database_url, settings.data_dir, **options)
+    mark = Path(settings.data_dir) / MOVED_MARK
+    if mark.is_file():
+        moved = " ".join(mark.read_text(errors="replace").split())[:300]
+        raise StoreError(f"the data in {short_path(settings.data_dir)} was moved to PostgreSQL ({moved}): set "
+                         f"RXDESK_DATABASE_URL; to work on the data dir again, delete {short_path(mark)}")
     return TinyStore(settings.data_dir, **options)
+
+
+# What an operator does to a PostgreSQL store itself (`rxdesk store ...`), for the services.
+
+
+def init_database(url: str) -> Any:
+    """Create the schema in the database at `url`, or upgrade it (`SchemaResult`)."""
+    from rxdesk.store.postgres.admin import init_schema
+
+    return init_schema(url)
+
+
+def import_into_database(url: str, data_dir: Path, source: Path, *, at: str) -> tuple[str, dict[str, int], bool]:
+    """Copy the data dir `source` into the empty database, in one transaction, and mark it as
+    moved: the database's name, the counts, and whether the mark could be left."""
+    from rxdesk.store.postgres.admin import import_into
+
+    where, counts, marked = import_into(url, data_dir, source, at=at)
+    return where, dict(counts.by_kind), marked
+
+
+def compare_with_database(url: str, data_dir: Path, source: Path) -> tuple[str, Any]:
+    """Counts of every kind and a checksum of every appointment, data dir against database
+    (`Comparison`)."""
+    from rxdesk.store.postgres.admin import compare_with
+
+    return compare_with(url, data_dir, source)

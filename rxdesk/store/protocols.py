@@ -2,9 +2,9 @@
 
 Services and the maintenance worker are typed against these Protocols and import nothing
 else from `rxdesk.store` (import-linter checks it in CI); the factory in `rxdesk.store` picks
-the implementation once, at the composition root (`Desk.open`). The TinyDB segment store in
-this package is one implementation; a server database is meant to be another, behind the same
-Protocols and without a change to any service.
+the implementation once, at the composition root (`Desk.open`). Two implementations stand
+behind the same Protocols, with no service aware of which: the TinyDB segment store in the
+data dir (`tinystore`, the default) and PostgreSQL (`postgres`, for desks on several hosts).
 
 The rules every implementation keeps:
 
@@ -12,8 +12,11 @@ The rules every implementation keeps:
   read-only transaction) for as long as its `with` block lasts; everything read through that
   view sees the same committed writes. `Store.write()` is the unit of work: inside its block
   reads see the newest committed state plus the changes made so far, and leaving the block
-  commits every change at once (an exception discards them all). Writers are serialised, so
-  a read that leads to a write, repeated inside `write()`, cannot be overtaken.
+  commits every change at once (an exception discards them all). A read that leads to a
+  write, repeated inside `write()`, cannot be overtaken: the data dir serialises its writers
+  under one lock; PostgreSQL locks what a unit of work reads to change (the row, or the turn
+  of the writers of events or of encrypted values) until it commits, and lets its constraints
+  refuse what a concurrent writer got in first (a double booking, a reminder recorded twice).
 - **Typed rows only.** Repositories hand up domain models (`rxdesk.domain.models`) or the
   typed records of `rxdesk.domain.queries`, never a stored document, and never an object a
   caller could change to corrupt what another reader sees.
@@ -459,5 +462,21 @@ class Store(Protocol):
 
     @property
     def location(self) -> str:
-        """Where the data lives, as an operator reads it (a directory, a database)."""
+        """Where the data lives, as an operator reads it (a directory, a database; never a
+        password)."""
+        ...
+
+    @property
+    def announces_changes(self) -> bool:
+        """True when the store hears every committed write as it happens (a server database's
+        notifications): `wait_for_change` then costs nothing while nothing happens, and a
+        caller waits on it instead of polling `generation`."""
+        ...
+
+    def wait_for_change(self, known: int, timeout: float) -> int:
+        """The generation, once it differs from `known` or `timeout` seconds have passed."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what the store holds between calls (connections); it may be used again."""
         ...

@@ -6,6 +6,7 @@ segments together through one manifest; every log is an `AppendOnlyLog` (`logs`)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -465,3 +466,16 @@ class TinyStore:
     def warm_up(self) -> None:
         """Parse the segment the next event goes to: the first change of a session appends one."""
         self.read().events.warm()
+
+    # Another process's write shows only in the manifest: a data dir is polled.
+    announces_changes = False
+    POLL_SECONDS = 0.5
+
+    def wait_for_change(self, known: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while (generation := self.generation()) == known and time.monotonic() < deadline:
+            time.sleep(min(self.POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        return generation
+
+    def close(self) -> None:
+        """Nothing is held between calls."""

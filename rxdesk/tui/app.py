@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import importlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -119,6 +120,7 @@ class RxdeskApp(App[int]):
         self.problem: str | None = None
         self.known_generation: int | None = None
         self._ticking = False
+        self._stop_watching = threading.Event()
         now = desk.settings.now if desk.settings else None
         self.fixed_time_label = format_utc(now) if now else ""
         try:
@@ -138,7 +140,10 @@ class RxdeskApp(App[int]):
         if self.problem:
             self.push_screen(ProblemScreen(self.problem))
             return
-        self.set_interval(self.poll_seconds, self._poll, name="poll")
+        if self.desk.live_changes:  # a server database announces each change: wait for it
+            threading.Thread(target=self._watch_changes, name="rxdesk-watch", daemon=True).start()
+        else:
+            self.set_interval(self.poll_seconds, self._poll, name="poll")
         self.set_interval(self.attention_every, self._count_attention, name="attention")
         self._count_attention()
         if self.run_worker_inside:
@@ -165,6 +170,27 @@ class RxdeskApp(App[int]):
     def _poll(self) -> None:
         if self.problem is None:
             call_service(self, self.desk.generation, done=self._seen_generation, group="poll")
+
+    def _watch_changes(self) -> None:
+        """Wait for the database to announce a committed write (another agent, the worker, a
+        script) and reload then: no polling. A thread of its own, not a worker (it never
+        ends); it wakes each second to notice the app closing. A lost server is retried
+        quietly: the next action says what is wrong."""
+        while not self._stop_watching.is_set():
+            known = self.known_generation if self.known_generation is not None else -1
+            try:
+                generation = self.desk.wait_for_change(known, 1.0)
+            except RxdeskError:
+                self._stop_watching.wait(min(self.poll_seconds, 5.0))
+                continue
+            if generation != self.known_generation and not self._stop_watching.is_set():
+                try:
+                    self.call_from_thread(self._seen_generation, generation)
+                except RuntimeError:  # the app has closed
+                    return
+
+    def on_unmount(self) -> None:
+        self._stop_watching.set()
 
     def _seen_generation(self, generation: int) -> None:
         if generation == self.known_generation:
@@ -411,5 +437,8 @@ def run_app(settings: Settings, *, worker: bool = True) -> int:
     """Open the app on the settings' data dir; returns the exit code."""
     desk = Desk.open(settings)
     app = RxdeskApp(desk, worker=worker)
-    app.run()
+    try:
+        app.run()
+    finally:
+        desk.close()
     return app.return_code or 0

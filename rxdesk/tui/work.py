@@ -16,7 +16,7 @@ from textual.dom import DOMNode
 from textual.worker import Worker, get_current_worker
 
 from rxdesk.crashlog import log_crash
-from rxdesk.domain.errors import RxdeskError, StoreError
+from rxdesk.domain.errors import RxdeskError, StoreError, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -43,6 +43,8 @@ def call_service(
     def job() -> None:
         try:
             result = call()
+        except StoreUnavailable as exc:  # the database server, for now: the app carries on
+            deliver(app.notify, str(exc), severity="error", title="Database")
         except StoreError as exc:
             deliver(app.show_problem, str(exc))
         except RxdeskError as exc:

@@ -1,9 +1,10 @@
-"""Several processes on one data dir at once: every completed action is kept, once.
+"""Several processes on one store at once: every completed action is kept, once.
 
 Two streams of command-line cancellations run as separate processes while the app (pilot) in
 this process cancels others and a third process keeps reading. Afterwards every cancellation
 that reported success is in the data with exactly one APPOINTMENT_CANCELLED event, and no
-reader ever saw an appointment cancelled without its event (or the other way round).
+reader ever saw an appointment cancelled without its event (or the other way round). On
+PostgreSQL the processes stand for hosts: nothing is shared but the database.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
-from rxdesk.store import TinyStore
-from tests.helpers import REPO, make_appointment
+from tests.helpers import REPO, another_store, make_appointment
 from tests.receiver import Receiver
 from tests.tui.conftest import make_app, settle
 
@@ -40,15 +42,16 @@ STREAM = textwrap.dedent(
 READER = textwrap.dedent(
     """
     import json, sys
-    from rxdesk.store import TinyStore
+    from rxdesk.config import Settings
+    from rxdesk.store import open_store
     data_dir, watched = sys.argv[1], set(sys.argv[2:])
-    store = TinyStore(data_dir)
+    store = open_store(Settings.from_env(data_dir=data_dir))  # the database when the environment names one
     checks = 0
     while True:
-        view = store.read()
-        cancelled = {u for u in watched if view.appointments.require(u).status.value == "cancelled"}
-        announced = {e.data["appointment"]["uid"] for _, e in view.events.after(0)
-                     if e.type.value == "APPOINTMENT_CANCELLED"} & watched
+        with store.read() as view:  # one consistent state for both questions
+            cancelled = {u for u in watched if view.appointments.require(u).status.value == "cancelled"}
+            announced = {e.data["appointment"]["uid"] for _, e in view.events.after(0)
+                         if e.type.value == "APPOINTMENT_CANCELLED"} & watched
         if cancelled != announced:
             print(json.dumps({"half_state": sorted(cancelled ^ announced)}), flush=True)
             sys.exit(1)
@@ -60,6 +63,9 @@ READER = textwrap.dedent(
 )
 
 
+pytestmark = pytest.mark.backends
+
+
 def spawn(code: str, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -67,7 +73,7 @@ def spawn(code: str, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
 
 async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(clinic: Desk, now, data_dir: Path, cli_env) -> None:  # type: ignore[no-untyped-def]
     start = now + timedelta(days=1)
-    uids = [make_appointment(clinic, start=start + timedelta(minutes=20 * i)).uid for i in range(36)]
+    uids = [make_appointment(clinic, start=start + timedelta(minutes=20 * i), minutes=20).uid for i in range(36)]
     stream_a, stream_b, by_app = uids[0:15], uids[15:30], uids[30:36]
     import os
 
@@ -82,7 +88,7 @@ async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(cli
                spawn(STREAM, str(data_dir), "stream b", *stream_b, env=env)]
 
     # Meanwhile an agent's app cancels its own six, through the keys, on its own store.
-    desk = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+    desk = Desk(another_store(clinic), FixedClock(now), clinic.settings)
     app = make_app(desk)
     moved = make_appointment(clinic, start=start + timedelta(days=1, hours=1), patient_id="pat-002",
                              doctor_id="dr-sato", type_key="prescription").uid
@@ -115,7 +121,7 @@ async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(cli
 
     # Let the worker deliver what is left, then stop it as an operator would.
     for _ in range(300):
-        view = TinyStore(data_dir).read()
+        view = another_store(clinic).read()
         if view.deliveries.last_seq() >= 37 and not view.deliveries.queued():
             break
         time.sleep(0.05)
@@ -124,7 +130,7 @@ async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(cli
     receiver.close()
     assert worker.returncode == 0, worker_err
 
-    view = TinyStore(data_dir).read()
+    view = another_store(clinic).read()
     rebooked = [e for _, e in view.events.after(0) if e.type.value == "APPOINTMENT_REBOOKED"]
     assert [e.data["previous"]["uid"] for e in rebooked] == [moved]
     deliveries = list(view.deliveries.newest())

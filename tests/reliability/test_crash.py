@@ -3,7 +3,8 @@
 A writer process cancels appointments as fast as it can and prints each one it finished. We
 kill it at a random moment, many times. After each kill a fresh store must open, every
 reported cancellation must be there with its one event, and the one in flight is either whole
-(cancelled, with its event and audit entry) or absent.
+(cancelled, with its event and audit entry) or absent. On PostgreSQL the transaction is the
+unit: a writer killed before, during or after any of its statements leaves all or nothing.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from rxdesk.services import Desk
-from rxdesk.store import TinyStore
-from tests.helpers import REPO, make_appointment
+from tests.helpers import REPO, another_store, make_appointment
+
+pytestmark = pytest.mark.backends
 
 WRITER = textwrap.dedent(
     """
     import contextlib, io, sys
     from rxdesk.cli import main
-    data_dir, *uids = sys.argv[1:]
+    data_dir, *uids = sys.argv[1:]  # the data is in RXDESK_DATABASE_URL when that is set
     report = sys.stdout
     print("started", file=report, flush=True)
     for uid in uids:
@@ -43,7 +47,7 @@ def test_killed_writers_leave_whole_changes_only(clinic: Desk, now, data_dir: Pa
     start = now + timedelta(days=1)
     with clinic.store.write():
         pass
-    pending = [make_appointment(clinic, start=start + timedelta(minutes=10 * i)).uid for i in range(160)]
+    pending = [make_appointment(clinic, start=start + timedelta(minutes=10 * i), minutes=10).uid for i in range(160)]
     env = {**os.environ, **cli_env, "PYTHONPATH": str(REPO)}
     reported: set[str] = set()
     trials = 12
@@ -63,7 +67,7 @@ def test_killed_writers_leave_whole_changes_only(clinic: Desk, now, data_dir: Pa
         err = errors.read_text()
         reported |= {line.split()[1] for line in out.splitlines() if line.startswith("ok ")}
 
-        view = TinyStore(data_dir).read()  # loads, or the test fails here with the StoreError
+        view = another_store(clinic).read()  # loads, or the test fails here with the StoreError
         cancelled = set()
         for uid in batch:
             appt = view.appointments.require(uid)
@@ -80,7 +84,7 @@ def test_killed_writers_leave_whole_changes_only(clinic: Desk, now, data_dir: Pa
         assert all(count == 1 for count in events.values())
     assert reported, "the writer never got a cancellation done: the kills came too early to test anything"
     # And after all that, the store still takes writes.
-    clinic2 = Desk(TinyStore(data_dir), clinic.clock, clinic.settings)
+    clinic2 = Desk(another_store(clinic), clinic.clock, clinic.settings)
     clinic2.appointments.cancel_appointment(pending[0], "after the crashes", "tester")
 
 
@@ -107,16 +111,18 @@ STEP_KILLER = textwrap.dedent(
 )
 
 
-def test_a_kill_at_every_step_of_a_commit_leaves_it_whole_or_absent(clinic: Desk, now, data_dir: Path, cli_env) -> None:  # type: ignore[no-untyped-def]
-    """Kill the writer at each fsync and rename of one cancellation, in turn."""
+def kill_at_every_step(clinic: Desk, now, cli_env, killer: str, *, most: int) -> None:  # type: ignore[no-untyped-def]
+    """Cancel one appointment after another in a process that `killer` kills at step 1, 2, 3...
+    of the cancellation, until one finishes: each is then whole (cancelled, one event, one audit
+    entry) or absent (nothing at all), and both happened."""
     env = {**os.environ, **cli_env, "PYTHONPATH": str(REPO)}
     start = now + timedelta(days=1)
     step, whole, absent = 1, 0, 0
     while True:
-        uid = make_appointment(clinic, start=start + timedelta(minutes=10 * step)).uid
-        proc = subprocess.run([sys.executable, "-c", STEP_KILLER, str(data_dir), uid, str(step)],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
-        view = TinyStore(data_dir).read()
+        uid = make_appointment(clinic, start=start + timedelta(minutes=10 * step), minutes=10).uid
+        proc = subprocess.run([sys.executable, "-c", killer, str(clinic.settings.data_dir), uid, str(step)],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False)
+        view = another_store(clinic).read()
         appt = view.appointments.require(uid)
         events = [e for _, e in view.events.after(0)
                   if e.type.value == "APPOINTMENT_CANCELLED" and e.data["appointment"]["uid"] == uid]
@@ -127,10 +133,47 @@ def test_a_kill_at_every_step_of_a_commit_leaves_it_whole_or_absent(clinic: Desk
         else:
             absent += 1
             assert events == [] and audit == []
-        if proc.returncode == 0:  # the commit needed fewer steps than `step`: all were tried
-            assert proc.stdout.splitlines()[-1].startswith("done 0")
+        if proc.returncode == 0:  # the cancellation needed fewer steps than `step`: all were tried
+            assert proc.stdout.splitlines()[-1].startswith("done 0"), proc.stdout + proc.stderr
             break
-        assert proc.returncode == -signal.SIGKILL
+        assert proc.returncode == -signal.SIGKILL, proc.stderr
         step += 1
-        assert step < 40, "a cancellation should not take this many file operations"
+        assert step < most, "a cancellation should not take this many steps"
     assert absent >= 1 and whole >= 1
+
+
+@pytest.mark.data_dir_only
+def test_a_kill_at_every_step_of_a_commit_leaves_it_whole_or_absent(clinic: Desk, now, cli_env) -> None:  # type: ignore[no-untyped-def]
+    """Kill the writer at each fsync and rename of one cancellation, in turn."""
+    kill_at_every_step(clinic, now, cli_env, STEP_KILLER, most=40)
+
+
+STATEMENT_KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    import psycopg
+    from rxdesk.cli import main
+    data_dir, uid, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    steps = 0
+    def step():
+        global steps
+        steps += 1
+        if steps == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+    real = psycopg.Cursor.execute
+    def execute(self, *args, **kwargs):
+        step()  # killed before the statement reaches the server
+        result = real(self, *args, **kwargs)
+        step()  # killed after the server answered it (for COMMIT: after it committed)
+        return result
+    psycopg.Cursor.execute = execute
+    code = main(["--data-dir", data_dir, "appointments", "cancel", uid, "--reason", "step"])
+    print("done", code, steps, flush=True)
+    """
+)
+
+
+@pytest.mark.database_only
+def test_a_kill_before_or_after_any_statement_leaves_a_change_whole_or_absent(clinic: Desk, now, cli_env) -> None:  # type: ignore[no-untyped-def]
+    """Kill the writer before and after each statement of one cancellation, in turn."""
+    kill_at_every_step(clinic, now, cli_env, STATEMENT_KILLER, most=80)

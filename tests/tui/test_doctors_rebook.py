@@ -7,13 +7,12 @@ from textual.widgets import Input
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
-from rxdesk.store import TinyStore
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
 from rxdesk.tui.screens.rebook import RebookScreen, SlotTable
 from rxdesk.tui.widgets.tables import DeskTable
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import another_store, fingerprint, make_appointment
 from tests.tui.conftest import make_app, settle, text_of
 
 
@@ -94,7 +93,7 @@ async def test_a_slot_taken_meanwhile_is_refused_and_the_list_refreshes(clinic: 
         key = table.current_key
         slot = screen.slots[key]
         # Another agent books that very slot through their own store.
-        other = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+        other = Desk(another_store(clinic), FixedClock(now), clinic.settings)
         make_appointment(other, start=slot.starts_at, doctor_id=slot.doctor_id, patient_id="pat-003")
         before = fingerprint(data_dir)
         await pilot.press("enter")

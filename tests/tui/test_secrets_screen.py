@@ -13,11 +13,10 @@ from textual.widgets import Input, Static
 from rxdesk.services import Desk
 from rxdesk.services.secrets import secret_target
 from rxdesk.services.tokens import TokenRefused
-from rxdesk.store import TinyStore
 from rxdesk.tui.modals.confirm import ConfirmModal, TextPromptModal
 from rxdesk.tui.modals.secret_value import SecretValueModal
 from rxdesk.tui.screens.secrets import SecretsScreen
-from tests.helpers import fingerprint
+from tests.helpers import another_store, fingerprint
 from tests.tui.conftest import make_app, settle, text_of
 from tests.unit.test_tokens_minting import claims_at, mint
 
@@ -28,7 +27,7 @@ SIZE = (150, 40)
 def keyed(clinic: Desk) -> Desk:
     """The clinic with its master key in RXDESK_MASTER_KEY (no master.key file)."""
     settings = clinic.settings.with_overrides(master_key=Fernet.generate_key().decode())
-    return Desk(TinyStore(clinic.store.data_dir), clinic.clock, settings)
+    return Desk(another_store(clinic), clinic.clock, settings)
 
 
 async def open_secrets(app, pilot) -> SecretsScreen:  # type: ignore[no-untyped-def]

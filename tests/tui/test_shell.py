@@ -6,11 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from textual.command import CommandPalette
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
-from rxdesk.store import TinyStore
 from rxdesk.tui.screens.doctors import DoctorsScreen
 from rxdesk.tui.screens.help import HelpScreen
 from rxdesk.tui.screens.overview import OverviewScreen
@@ -20,7 +20,7 @@ from rxdesk.tui.screens.secrets import SecretsScreen
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
-from tests.helpers import CLINIC_TOML, REPO, fingerprint
+from tests.helpers import CLINIC_TOML, REPO, another_store, fingerprint
 from tests.tui.conftest import make_app, settle, text_of, wait_for_workers
 
 
@@ -111,14 +111,16 @@ async def test_patients_search_and_detail(clinic: Desk, booked) -> None:  # type
         assert type(app.screen).__name__ == "CancelModal"
 
 
-async def test_an_outside_change_refreshes_the_view_and_keeps_the_selection(clinic: Desk, booked, data_dir, now) -> None:  # type: ignore[no-untyped-def]
-    app = make_app(clinic, poll_seconds=0.05)
+@pytest.mark.backends
+async def test_an_outside_change_refreshes_the_view_and_keeps_the_selection(clinic: Desk, booked, data_dir, now, backend) -> None:  # type: ignore[no-untyped-def]
+    # A data dir is polled (quickly, for the test); a database announces changes: no polling.
+    app = make_app(clinic, poll_seconds=0.05 if backend == "tiny" else 3600)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         table = app.screen.query_one(AppointmentTable)
         table.select_key(booked["sato_held"])
         # Another agent's process cancels the first row through its own store.
-        other = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+        other = Desk(another_store(clinic), FixedClock(now), clinic.settings)
         other.appointments.cancel_appointment(booked["weber_first"], "called in", "someone-else")
         for _ in range(600):  # the next poll sees the change; a loaded machine may take a while
             await pilot.pause(0.05)
@@ -133,7 +135,7 @@ async def test_a_damaged_data_file_shows_the_reason_instead_of_crashing(clinic: 
     core = next((data_dir / "segments").glob("core.*.json"))
     core.write_bytes(core.read_bytes()[:40])
     before = fingerprint(data_dir)
-    desk = Desk(TinyStore(data_dir), clinic.clock, clinic.settings)
+    desk = Desk(another_store(clinic), clinic.clock, clinic.settings)
     app = make_app(desk)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)

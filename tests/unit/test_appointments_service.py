@@ -12,6 +12,8 @@ from rxdesk.domain.models import EventType
 from rxdesk.services.appointments import AppointmentFilter
 from tests.helpers import fingerprint, make_appointment
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def booked(clinic, now):  # type: ignore[no-untyped-def]

@@ -17,9 +17,10 @@ from rxdesk.domain.errors import Conflict, NotFound, Refused
 from rxdesk.domain.models import AppointmentStatus, EventType, appointment_target
 from rxdesk.services import Desk
 from rxdesk.services.tokens import TokenRefused
-from rxdesk.store import TinyStore
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import another_store, fingerprint, make_appointment
 from tests.unit.test_tokens_minting import claims_at, mint
+
+pytestmark = pytest.mark.backends
 
 SLOT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 11:00 Berlin
 
@@ -110,7 +111,7 @@ def test_a_held_slot_cannot_be_held_again(clinic: Desk, token) -> None:
 
 def test_two_racing_holds_book_the_slot_once(clinic: Desk, token, clock, settings) -> None:
     tokens = [token("shop-10001"), token("shop-10002")]
-    desks = [Desk(TinyStore(clinic.store.data_dir), clock, settings) for _ in tokens]
+    desks = [Desk(another_store(clinic), clock, settings) for _ in tokens]
     results: list[object] = []
     barrier = threading.Barrier(2)
 

@@ -9,6 +9,8 @@ import pytest
 from rxdesk.domain.models import AppointmentStatus as S
 from tests.helpers import CLINIC_TOML, fingerprint, make_appointment
 
+pytestmark = pytest.mark.backends
+
 APPOINTMENT_FIELDS = {
     "uid", "patient_id", "doctor_id", "type_key", "status", "starts_at", "ends_at", "created_at",
     "hold_expires_at", "confirmed_at", "cancelled_at", "cancel_reason", "cancelled_by",
@@ -129,10 +131,15 @@ def test_people_commands(cli, booked) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("command", [("appointments", "list"), ("patients", "list"), ("secrets", "create"),
                                      ("worker", "--once"), ("token", "verify", "a.b.c"), ("doctors", "show", "x")])
-def test_a_data_dir_without_rxdesk_data_is_refused_never_read_as_an_empty_clinic(cli, data_dir, command) -> None:  # type: ignore[no-untyped-def]
+def test_a_data_dir_without_rxdesk_data_is_refused_never_read_as_an_empty_clinic(cli, data_dir, command, backend) -> None:  # type: ignore[no-untyped-def]
     """`--data-dir /typo appointments list` said "no appointments match": an agent with a typo
     believed the clinic had no bookings."""
     result = cli(*command)
+    if backend == "pg":  # an empty database: the same refusal, naming the database
+        assert result.code == 1 and result.err.count("\n") == 1
+        assert "holds no rxdesk data" in result.err and "rxdesk store import" in result.err
+        assert not data_dir.exists()
+        return
     assert result.code == 1 and result.err.count("\n") == 1
     assert f"data dir {data_dir} does not exist" in result.err and "rxdesk provision" in result.err
     assert not data_dir.exists()
@@ -142,12 +149,14 @@ def test_a_data_dir_without_rxdesk_data_is_refused_never_read_as_an_empty_clinic
     assert [p.name for p in data_dir.iterdir()] == []
 
 
+@pytest.mark.data_dir_only
 def test_demo_and_provision_may_start_from_an_empty_data_dir(cli, data_dir) -> None:  # type: ignore[no-untyped-def]
     assert cli("provision", str(CLINIC_TOML)).code == 0
     assert cli("patients", "list").code == 0
     assert cli("--data-dir", str(data_dir.parent / "demo"), "demo", "--appointments", "50").code == 0
 
 
+@pytest.mark.data_dir_only
 def test_a_data_dir_the_file_system_refuses_is_one_line(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Found by the junk-input property test: a 5,000-character data dir was an internal error."""
     for bad in ("x" * 5000, str(tmp_path / ("y" * 300))):

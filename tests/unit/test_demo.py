@@ -13,6 +13,8 @@ from rxdesk.domain.times import week_key, zone
 from rxdesk.services.demo import generate
 from tests.conftest import NOW
 
+pytestmark = pytest.mark.backends
+
 
 def _inside_windows(appt: Appointment, doctor) -> bool:  # type: ignore[no-untyped-def]
     tz = zone(doctor.timezone)

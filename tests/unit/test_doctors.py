@@ -15,6 +15,8 @@ from rxdesk.services import Desk
 from rxdesk.services.doctors import week_rows
 from tests.helpers import fingerprint, make_appointment
 
+pytestmark = pytest.mark.backends
+
 
 def test_list_and_show(clinic: Desk) -> None:
     assert [d.id for d in clinic.doctors.list_doctors()] == ["dr-weber", "dr-sato", "dr-osei"]  # by name

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rxdesk.services import Desk
 from tests.helpers import fingerprint
 from tests.unit.test_tokens_minting import claims_at, mint
+
+pytestmark = pytest.mark.backends
 
 SLOT = "2026-11-23T10:00:00Z"  # Monday 11:00 in Berlin; gp-consult lasts 30 minutes
 

@@ -19,8 +19,10 @@ from rxdesk.domain.models import EventType, appointment_target
 from rxdesk.services import Desk
 from rxdesk.services.appointments import AppointmentFilter
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import commits, fingerprint, make_appointment
 from tests.unit.test_tokens_minting import claims_at, mint
+
+pytestmark = pytest.mark.backends
 
 WED_10_BERLIN = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 MON_11_BERLIN = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -184,10 +186,10 @@ def test_one_tick_expires_and_completes_in_its_one_write_with_events_and_audit(c
     running = make_appointment(clinic, start=now - timedelta(minutes=10), doctor_id="dr-sato")
     missed = make_appointment(clinic, start=now - timedelta(days=1), doctor_id="dr-osei", status="no_show")
     worker = MaintenanceService(clinic, owner="test")
-    commits = clinic.store.engine.commits
+    before = commits(clinic.store)
     report = worker.tick()
     assert (report.expired, report.completed, report.writes) == (1, 1, 1)
-    assert clinic.store.engine.commits - commits == 1
+    assert commits(clinic.store) - before == 1
     assert "1 appointment completed" in report.summary() and "1 hold expired" in report.summary()
     stored = {a: clinic.appointments.get(a.uid).status for a in (ended, lapsed, running, missed)}
     assert stored == {ended: S.completed, lapsed: S.expired, running: S.confirmed, missed: S.no_show}
@@ -322,6 +324,7 @@ def test_the_patients_page_counts_as_of_now(clinic: Desk, now) -> None:  # type:
     assert [r.status.value for r in detail.upcoming.items] == ["cancelled", "confirmed", "expired"]
 
 
+@pytest.mark.data_dir_only
 def test_documents_stored_before_attendance_existed_still_load(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
     appt = make_appointment(clinic, start=now - timedelta(days=2), status="completed")
     old = {k: v for k, v in appt.to_json().items() if not k.startswith("attendance_")}

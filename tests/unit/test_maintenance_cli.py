@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from rxdesk.services import Desk
 from tests.helpers import fingerprint, make_appointment
 from tests.receiver import Receiver
+
+pytestmark = pytest.mark.backends
 
 
 def test_reminders_add_list_remove_and_refusals(clinic: Desk, cli, data_dir) -> None:  # type: ignore[no-untyped-def]
@@ -110,7 +114,7 @@ def test_the_outbox_lists_reminder_emails_kept_locally(clinic: Desk, cli, now) -
     assert "lena.fischer@mail.example" in cli("outbox", "list").out
 
 
-def test_worker_once_json_is_one_line_of_counts_and_refuses_without_once(clinic: Desk, cli, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_worker_once_json_is_one_line_of_counts_and_refuses_without_once(clinic: Desk, cli, now, data_dir, backend) -> None:  # type: ignore[no-untyped-def]
     from tests.unit.test_worker import only_rule
 
     only_rule(clinic, "gp-consult", "patient", 60)
@@ -124,10 +128,18 @@ def test_worker_once_json_is_one_line_of_counts_and_refuses_without_once(clinic:
     refused = cli("worker", "--json")
     assert refused.code == 1 and "--json needs --once" in refused.err
 
-    (data_dir / "rxdesk.json").write_bytes(b"{")
-    broken = cli("worker", "--once", "--json")
+    if backend == "pg":  # the store cannot be opened: a database that is not there
+        from tests.pgfixtures import with_database
+
+        broken = cli("worker", "--once", "--json",
+                     env={"RXDESK_DATABASE_URL": with_database(clinic.settings.database_url, "no_such_db")})
+        expected = "does not exist"
+    else:
+        (data_dir / "rxdesk.json").write_bytes(b"{")
+        broken = cli("worker", "--once", "--json")
+        expected = "rxdesk.json"
     assert broken.code == 1
-    assert broken.json()["ok"] is False and "rxdesk.json" in broken.json()["error"]
+    assert broken.json()["ok"] is False and expected in broken.json()["error"]
 
 
 def test_the_apps_tick_runs_in_a_child_process_that_finishes_when_the_app_stops_waiting(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
@@ -143,7 +155,7 @@ def test_the_apps_tick_runs_in_a_child_process_that_finishes_when_the_app_stops_
     assert "reminder" not in tick_in_child(clinic.settings, clinic.clock).text  # exactly once
 
     # The app closes as a tick starts: it stops waiting at once, and the child still fires.
-    make_appointment(clinic, start=now + timedelta(minutes=40), patient_id="pat-002")
+    make_appointment(clinic, start=now + timedelta(minutes=40), patient_id="pat-002", doctor_id="dr-osei")
     left = tick_in_child(clinic.settings, clinic.clock, cancelled=lambda: True)
     assert not left.ok and "stopped waiting" in left.text
 

@@ -20,6 +20,8 @@ from cryptography.x509.oid import NameOID
 from rxdesk.config import Settings
 from rxdesk.services.notify import Notifier, SendFailed
 
+pytestmark = pytest.mark.backends
+
 PASSWORD = "s3cret-pa55"
 
 

@@ -9,6 +9,8 @@ import pytest
 from rxdesk.domain.errors import ValidationFailed
 from tests.helpers import CLINIC_TOML, fingerprint
 
+pytestmark = pytest.mark.backends
+
 
 def test_good_file_creates_everything(desk) -> None:  # type: ignore[no-untyped-def]
     result = desk.provisioning.provision_file(CLINIC_TOML, "setup")

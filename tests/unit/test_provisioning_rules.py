@@ -12,6 +12,8 @@ from rxdesk.domain.errors import ValidationFailed
 from rxdesk.services import Desk
 from tests.helpers import CLINIC_TOML, fingerprint
 
+pytestmark = pytest.mark.backends
+
 
 def write(tmp_path: Path, text: str, name: str = "file.toml") -> Path:
     path = tmp_path / name

@@ -9,8 +9,9 @@ import pytest
 from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.errors import Conflict, NotFound, Refused, ValidationFailed
 from rxdesk.services import Desk
-from rxdesk.store import TinyStore
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import another_store, fingerprint, make_appointment
+
+pytestmark = pytest.mark.backends
 
 WED_10_BERLIN = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # Dr Weber works Wednesdays 09-17 Berlin
 WED_14_BERLIN = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
@@ -103,7 +104,7 @@ def test_a_slot_taken_meanwhile_is_refused_and_nothing_changes(clinic: Desk, now
     original = make_appointment(clinic, start=WED_10_BERLIN)
     choice = clinic.rebooking.slots(original.uid, days=3, doctor_id="dr-weber")
     target = next(s for s in choice.slots if s.starts_at == WED_14_BERLIN)
-    other = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+    other = Desk(another_store(clinic), FixedClock(now), clinic.settings)
     make_appointment(other, start=target.starts_at, patient_id="pat-003")
     before = fingerprint(data_dir)
     with pytest.raises(Conflict, match="is taken"):
@@ -197,7 +198,7 @@ def test_both_sides_are_audited_with_the_agent(clinic: Desk) -> None:  # type: i
 
 def test_two_agents_moving_one_appointment_the_second_is_refused(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
     original = make_appointment(clinic, start=WED_10_BERLIN)
-    other = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+    other = Desk(another_store(clinic), FixedClock(now), clinic.settings)
     first = other.rebooking.rebook(original.uid, WED_14_BERLIN, agent="other")
     before = fingerprint(data_dir)
     with pytest.raises(Refused, match="cancelled"):
@@ -233,7 +234,7 @@ def test_two_agents_racing_for_one_slot_one_wins(clinic: Desk, now, data_dir) ->
     outcomes: dict[str, object] = {}
 
     def move(uid: str) -> None:
-        desk = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+        desk = Desk(another_store(clinic), FixedClock(now), clinic.settings)
         barrier.wait()
         try:
             outcomes[uid] = desk.rebooking.rebook(uid, WED_14_BERLIN, agent="racer")

@@ -6,9 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from rxdesk.services import Desk
 from tests.helpers import CLINIC_TOML, make_appointment
 from tests.unit.test_tokens_minting import claims_at, mint
+
+pytestmark = pytest.mark.backends
 
 WED_10_BERLIN = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 MON_11_LONDON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from rxdesk.domain.models import MessageStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
@@ -15,6 +17,8 @@ from tests.helpers import make_appointment
 from tests.receiver import Receiver
 from tests.unit.test_notify import Relay, free_port, start
 from tests.unit.test_worker import only_rule
+
+pytestmark = pytest.mark.backends
 
 
 def smtp_desk(clinic: Desk, settings, port: int) -> Desk:  # type: ignore[no-untyped-def]

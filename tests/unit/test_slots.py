@@ -16,6 +16,8 @@ from rxdesk.domain.times import zone
 from rxdesk.services import Desk
 from tests.helpers import fingerprint, make_appointment
 
+pytestmark = pytest.mark.backends
+
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)

@@ -1,5 +1,6 @@
-"""The store contract (store/protocols.py) as the segment store keeps it: scopes, typed rows
-that cannot corrupt what other readers see, the bulk loader, old stored fields."""
+"""The store contract (store/protocols.py) as both stores keep it: scopes, typed rows that
+cannot corrupt what other readers see, the bulk loader; and what is the segment store's own
+(old stored fields, flushing, the planner's windows)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from rxdesk.store import TinyStore, open_store
 from rxdesk.store.protocols import Store
 from tests.helpers import make_appointment
 
+pytestmark = pytest.mark.backends
 
+
+@pytest.mark.data_dir_only
 def test_the_factory_picks_the_segment_store_for_a_data_dir(settings) -> None:
     store: Store = open_store(settings)
     assert isinstance(store, TinyStore) and store.location == str(settings.data_dir)
@@ -90,6 +94,7 @@ def test_the_bulk_loader_writes_a_clinic_in_one_unit_and_can_clear_it(clinic: De
         assert [a.action for a in view.audit.for_target("org")] == ["x"]
 
 
+@pytest.mark.data_dir_only
 def test_a_claim_stored_under_its_old_field_name_still_loads(data_dir: Path, clinic: Desk, now: datetime) -> None:
     """0.1 stored a claim's holder as `lease_owner`; it is read as `lease_id`."""
     with clinic.store.write() as view:
@@ -105,6 +110,7 @@ def test_a_claim_stored_under_its_old_field_name_still_loads(data_dir: Path, cli
     assert Delivery.model_validate(doc).lease_id == "worker#1"
 
 
+@pytest.mark.data_dir_only
 def test_the_engine_flushes_to_disk_unless_a_test_asks_it_not_to(data_dir: Path) -> None:
     assert TinyStore(data_dir).engine.fsync is True
     fast = TinyStore(data_dir, fsync=False)
@@ -114,6 +120,7 @@ def test_the_engine_flushes_to_disk_unless_a_test_asks_it_not_to(data_dir: Path)
         assert view.cursors.get(FANOUT_CURSOR) == 3
 
 
+@pytest.mark.data_dir_only
 def test_a_window_anywhere_in_a_listing_is_the_walk_to_it(clinic: Desk, now: datetime) -> None:
     """search() skips whole weeks by their counts; its window and total must be exactly what
     walking every row to the offset gives, in either order, for any filter."""

@@ -16,6 +16,8 @@ from rxdesk.services.tokens import TokenRefused
 from tests.helpers import fingerprint
 from tests.unit.test_tokens_minting import b64url, claims_at, mint
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def partner(clinic: Desk):  # type: ignore[no-untyped-def]

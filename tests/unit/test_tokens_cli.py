@@ -19,6 +19,8 @@ from rxdesk.services.tokens import TokenRefused
 from tests.helpers import REPO, fingerprint
 from tests.unit.test_tokens_minting import claims_at, mint
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def provisioned(cli, clinic: Desk):  # type: ignore[no-untyped-def]
@@ -144,6 +146,7 @@ def test_a_rotation_whose_output_cannot_be_written_loses_nothing(clinic: Desk, c
     # With master.key: the new key is in the file before the rotation commits.
     file_kid, file_value = create(lambda *a: cli(*a, env={"RXDESK_MASTER_KEY": new}))
     assert file_kid  # (made under the environment key; now move the data dir to a key file)
+    clinic.store.data_dir.mkdir(mode=0o700, exist_ok=True)  # with a database it holds nothing yet
     (clinic.store.data_dir / "master.key").write_text(new + "\n")
     done = rotate_in_a_process(cli_env, stdout)
     assert "Traceback" not in done.stderr

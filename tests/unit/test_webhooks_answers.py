@@ -16,6 +16,8 @@ from rxdesk.services.webhooks import EXCERPT
 from tests.helpers import make_appointment
 from tests.receiver import Receiver
 
+pytestmark = pytest.mark.backends
+
 
 class Answering:
     """A receiver whose `answer(handler)` writes the whole response itself."""

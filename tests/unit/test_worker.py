@@ -17,8 +17,10 @@ from rxdesk.domain.models import DeliveryStatus, MessageStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.services.messages import NO_MOBILE
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import commits, fingerprint, make_appointment
 from tests.receiver import Receiver
+
+pytestmark = pytest.mark.backends
 
 
 def free_port() -> int:
@@ -273,11 +275,11 @@ def test_firing_many_reminders_is_a_constant_number_of_writes(clinic: Desk, rece
     subscribe(clinic, receiver, "APPOINTMENT_REMINDER_DUE")
     for i in range(120):
         make_appointment(clinic, start=now + timedelta(minutes=10 + (i % 40)), patient_id=f"pat-00{1 + i % 3}",
-                         doctor_id=("dr-weber", "dr-osei", "dr-sato")[i % 3])
-    commits = clinic.store.engine.commits
+                         doctor_id=("dr-weber", "dr-osei", "dr-sato")[i % 3], minutes=1)
+    before = commits(clinic.store)
     report = MaintenanceService(clinic).tick()
     assert report.reminders == 120 and report.delivered == 120
-    assert report.writes == 2 and clinic.store.engine.commits - commits == 2
+    assert report.writes == 2 and commits(clinic.store) - before == 2
     assert Counter(r.headers["webhook-id"] for r in receiver.received).most_common(1)[0][1] == 1
 
 

@@ -16,6 +16,8 @@ from tests.helpers import make_appointment
 from tests.receiver import Receiver
 from tests.unit.test_worker import events_of, only_rule
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def receiver():  # type: ignore[no-untyped-def]

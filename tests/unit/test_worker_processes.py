@@ -15,10 +15,12 @@ import pytest
 
 from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk
-from rxdesk.store import TinyStore
-from tests.helpers import REPO, make_appointment
+from tests.helpers import REPO, another_store, make_appointment
 from tests.receiver import Receiver
 from tests.unit.test_worker import only_rule
+
+DOCTORS = ("dr-weber", "dr-osei", "dr-sato")
+pytestmark = pytest.mark.backends
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def rxdesk(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
 def due_reminders(desk: Desk, now, count: int) -> None:  # type: ignore[no-untyped-def]
     only_rule(desk, "gp-consult", "patient", 60)
     for i in range(count):
-        make_appointment(desk, start=now + timedelta(minutes=5 + i), patient_id=f"pat-00{1 + i % 3}")
+        make_appointment(desk, start=now + timedelta(minutes=5 + i), patient_id=f"pat-00{1 + i % 3}", minutes=1)
 
 
 def test_two_workers_at_once_send_each_reminder_and_webhook_once(clinic: Desk, receiver, now, data_dir, cli_env) -> None:  # type: ignore[no-untyped-def]
@@ -50,7 +52,7 @@ def test_two_workers_at_once_send_each_reminder_and_webhook_once(clinic: Desk, r
     procs = [rxdesk("worker", "--once", env=env) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
-    view = TinyStore(data_dir).read()
+    view = another_store(clinic).read()
     events = [e for _, e in view.events.after(0) if e.type.value == "APPOINTMENT_REMINDER_DUE"]
     assert len(events) == 40
     assert len({(e.data["appointment"]["uid"], e.data["recipient"]["id"]) for e in events}) == 40
@@ -66,7 +68,7 @@ def test_a_worker_killed_mid_tick_loses_no_delivery_and_duplicates_no_reminder(c
     deadline = time.monotonic() + 60
     while len(receiver.received) == 0 and time.monotonic() < deadline:
         # requests are recorded after the gate; wait until the worker has claimed (phase one)
-        if TinyStore(data_dir).read().deliveries.queued():
+        if another_store(clinic).read().deliveries.queued():
             break
         time.sleep(0.02)
     time.sleep(0.2)  # let the sends start; not a timing assert
@@ -75,7 +77,7 @@ def test_a_worker_killed_mid_tick_loses_no_delivery_and_duplicates_no_reminder(c
     receiver.gate.set()
     receiver.gate = None
 
-    view = TinyStore(data_dir).read()
+    view = another_store(clinic).read()
     fired = [e for _, e in view.events.after(0) if e.type.value == "APPOINTMENT_REMINDER_DUE"]
     assert len(fired) == 10
     pending = [d for d in view.deliveries.newest() if d.status is DeliveryStatus.pending]
@@ -86,7 +88,7 @@ def test_a_worker_killed_mid_tick_loses_no_delivery_and_duplicates_no_reminder(c
     again = rxdesk("worker", "--once", env=worker_env(cli_env, RXDESK_NOW=later))
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
-    view = TinyStore(data_dir).read()
+    view = another_store(clinic).read()
     assert [e.id for _, e in view.events.after(0) if e.type.value == "APPOINTMENT_REMINDER_DUE"] == [e.id for e in fired]
     assert all(d.status is DeliveryStatus.delivered for d in view.deliveries.newest())
     assert {r.headers["webhook-id"] for r in receiver.received} == {e.id for e in fired}
@@ -122,19 +124,20 @@ def test_workers_killed_at_many_moments_of_a_tick_lose_and_duplicate_nothing(cli
     clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REMINDER_DUE"], {}, "tester", allow_private_network=True)
     at, made = now, 0
     try:
-        for moment in ("claimed", "few sent", "all sent", "starting"):
-            for i in range(60):
-                make_appointment(clinic, start=at + timedelta(minutes=50, seconds=i * 4),
+        for round_, moment in enumerate(("claimed", "few sent", "all sent", "starting")):
+            for i in range(60):  # 20 short appointments a doctor, none overlapping another
+                make_appointment(clinic, start=now + timedelta(minutes=50 + 7 * round_, seconds=20 * (i // 3)),
+                                 length=timedelta(seconds=20), doctor_id=DOCTORS[i % 3],
                                  patient_id=f"pat-00{1 + made % 3}")
                 made += 1
             before = len(receiver.received)
-            unsent = 60 + sum(d.status is DeliveryStatus.pending for d in TinyStore(data_dir).read().deliveries.newest())
+            unsent = 60 + sum(d.status is DeliveryStatus.pending for d in another_store(clinic).read().deliveries.newest())
             kill_at_request[0] = {"few sent": before + 5, "all sent": before + unsent}.get(moment)
             proc = rxdesk("worker", "--once", env=worker_env(cli_env, RXDESK_NOW=at.strftime("%Y-%m-%dT%H:%M:%SZ")))
             running["worker"] = proc
             if moment == "claimed":
                 deadline = time.monotonic() + 60
-                while not TinyStore(data_dir).read().deliveries.due(at + timedelta(minutes=6)) and time.monotonic() < deadline:
+                while not another_store(clinic).read().deliveries.due(at + timedelta(minutes=6)) and time.monotonic() < deadline:
                     time.sleep(0.005)
                 proc.send_signal(signal.SIGKILL)
             elif moment == "starting":
@@ -149,7 +152,7 @@ def test_workers_killed_at_many_moments_of_a_tick_lose_and_duplicate_nothing(cli
     finally:
         receiver.close()
 
-    view = TinyStore(data_dir).read()
+    view = another_store(clinic).read()
     fired = [e for _, e in view.events.after(0) if e.type.value == "APPOINTMENT_REMINDER_DUE"]
     keys = Counter((e.data["appointment"]["uid"], e.data["recipient"]["id"]) for e in fired)
     assert len(keys) == made and max(keys.values()) == 1  # each reminder exactly once

@@ -1,0 +1,75 @@
+"""What an operator does to the database itself: create or upgrade the schema, import a data
+dir, compare the two. Each opens its own connections and closes them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rxdesk.domain.errors import Refused
+from rxdesk.store.postgres import connect as pgconnect
+from rxdesk.store.postgres import schema
+from rxdesk.store.postgres.store import PgStore
+from rxdesk.store.postgres.transfer import Comparison, Counts, compare, import_data_dir
+
+
+@dataclass(frozen=True)
+class SchemaResult:
+    where: str
+    found: int | None
+    applied: list[str]
+    version: int
+
+
+def init_schema(url: str) -> SchemaResult:
+    """Create the schema, or bring it up to this rxdesk's version."""
+    target = pgconnect.parse_url(url)
+    conn = pgconnect.connect(target)
+    try:
+        found, applied = schema.migrate(conn)
+    except Exception as exc:  # noqa: BLE001 - translated: a one-line reason, or re-raised as it is
+        from rxdesk.store.postgres.session import translate
+
+        raise translate(target, exc) from None
+    finally:
+        conn.close()
+    return SchemaResult(target.where, found, [f"{m.version} {m.name}" for m in applied], schema.latest())
+
+
+def _data_dir_store(source: Path):  # type: ignore[no-untyped-def]
+    from rxdesk.store.tinystore import TinyStore
+
+    if not (source / "rxdesk.json").is_file():
+        raise Refused(f"{source} holds no rxdesk data (no rxdesk.json): name the data dir to copy from")
+    return TinyStore(source)
+
+
+T = TypeVar("T")
+
+
+def _between(url: str, data_dir: Path, source: Path, do: Callable[[PgStore, Any], T]) -> tuple[str, T]:
+    pg = PgStore(url, data_dir)
+    try:
+        return pg.where, do(pg, _data_dir_store(source))
+    finally:
+        pg.close()
+
+
+def import_into(url: str, data_dir: Path, source: Path, *, at: str) -> tuple[str, Counts, bool]:
+    """Import, then mark the data dir as moved (so a process still pointed at it is refused);
+    returns whether the mark could be left."""
+    where, counts = _between(url, data_dir, source, import_data_dir)
+    from rxdesk.fileio import write_atomic
+    from rxdesk.store import MOVED_MARK
+
+    try:
+        write_atomic(source / MOVED_MARK, f"into the {where} by `rxdesk store import` at {at}\n".encode())
+    except OSError:
+        return where, counts, False
+    return where, counts, True
+
+
+def compare_with(url: str, data_dir: Path, source: Path) -> tuple[str, Comparison]:
+    return _between(url, data_dir, source, compare)

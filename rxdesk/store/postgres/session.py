@@ -1,0 +1,163 @@
+"""Where a view's statements run, and what a failing statement means to an operator.
+
+A write view runs every statement in one transaction on one pooled connection (the unit of
+work: all of it commits, or none). A read view borrows a pooled connection for each statement,
+in autocommit; `PgStore.snapshot()` gives a read view on one REPEATABLE READ transaction when
+several reads must see one state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from rxdesk.domain.errors import Conflict, StoreError, StoreUnavailable
+from rxdesk.store.postgres.connect import Target, cause, lost
+
+T = TypeVar("T")
+
+# The channel every committed write announces itself on (the app's live refresh).
+CHANGES_CHANNEL = "rxdesk_changes"
+
+_RACE_STATES = {
+    "40001": "another change to the same data got in the way",  # serialization failure
+    "40P01": "another change to the same data got in the way",  # deadlock
+    "55P03": "the data is locked by another change",  # lock not available
+}
+
+
+def translate(target: Target, exc: BaseException) -> BaseException:
+    """A driver error as the error an agent or operator sees; programming errors stay as they
+    are (they are bugs, and go to the crash log)."""
+    import psycopg
+    from psycopg import errors
+
+    if isinstance(exc, errors.ExclusionViolation):
+        return Conflict("that time is taken: the doctor has another active appointment overlapping it")
+    if isinstance(exc, errors.UniqueViolation):
+        return Conflict(f"that was recorded by another process a moment ago ({_constraint(exc)}); nothing was changed")
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate in _RACE_STATES:
+        return Conflict(f"{_RACE_STATES[sqlstate]}; nothing was changed: try again")
+    if isinstance(exc, errors.QueryCanceled):
+        return StoreError(f"the {target.where} cancelled a statement (statement_timeout?); nothing was changed")
+    if isinstance(exc, errors.InsufficientPrivilege):
+        return StoreError(f"the {target.where} refused: {cause(exc)}; grant this user rights on rxdesk's tables")
+    if isinstance(exc, errors.ReadOnlySqlTransaction):
+        return StoreError(f"the {target.where} is read-only (a standby?); point RXDESK_DATABASE_URL at the primary")
+    if isinstance(exc, errors.DiskFull):
+        return StoreError(f"the {target.where} is out of disk space; nothing was changed")
+    if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and (
+        sqlstate is None or sqlstate.startswith(("08", "57P"))
+    ):
+        return lost(target, exc)
+    return exc
+
+
+def _constraint(exc: BaseException) -> str:
+    diag = getattr(exc, "diag", None)
+    name = getattr(diag, "constraint_name", None) if diag is not None else None
+    return str(name or "a unique key")
+
+
+class Session:
+    """Runs statements for one view; `writable` sessions are inside one transaction."""
+
+    def __init__(self, store: Any, conn: Any = None, *, writable: bool = False) -> None:
+        self.store = store
+        self.conn = conn
+        self.writable = writable
+        self._held: set[int] = set()
+        self.wrote = False  # a change was made (a write that only read commits nothing)
+        self.spare_ids: dict[str, list[int]] = {}  # sequence -> numbers taken, not yet used
+        self._locked: dict[tuple[str, str], Any] = {}
+
+    @contextmanager
+    def cursor(self, *, dicts: bool = False) -> Iterator[Any]:
+        from psycopg.rows import dict_row, tuple_row
+
+        factory = dict_row if dicts else tuple_row
+        try:
+            if self.conn is not None:
+                with self.conn.cursor(row_factory=factory) as cur:
+                    yield cur
+            else:
+                with self.store.connection() as conn, conn.cursor(row_factory=factory) as cur:
+                    yield cur
+        except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
+            raise _translated(self.store.target, exc) from None
+
+    # rows, dicts, one and value are for statements that return rows (SELECT, ... RETURNING).
+
+    def rows(self, query: Any, params: Any = None) -> list[tuple[Any, ...]]:
+        with self.cursor() as cur:
+            cur.execute(query, params)
+            return list(cur.fetchall())
+
+    def dicts(self, query: Any, params: Any = None) -> list[dict[str, Any]]:
+        with self.cursor(dicts=True) as cur:
+            cur.execute(query, params)
+            return list(cur.fetchall())
+
+    def one(self, query: Any, params: Any = None) -> tuple[Any, ...] | None:
+        with self.cursor() as cur:
+            cur.execute(query, params)
+            row = cur.fetchone()
+            return tuple(row) if row is not None else None
+
+    def value(self, query: Any, params: Any = None) -> Any:
+        row = self.one(query, params)
+        return row[0] if row else None
+
+    def execute(self, query: Any, params: Any = None) -> int:
+        with self.cursor() as cur:
+            cur.execute(query, params)
+            return int(cur.rowcount)
+
+    def many(self, query: Any, params_seq: list[Any]) -> None:
+        if not params_seq:
+            return
+        with self.cursor() as cur:
+            cur.executemany(query, params_seq)
+
+    # Inside a write, a row read by its key is locked until commit (FOR SHARE or FOR UPDATE):
+    # nobody else can change it meanwhile, so the unit of work reads it once (a tick asks for
+    # the same doctor, patient or subscription hundreds of times); the organisation, which is
+    # not locked, is read once too, as a snapshot would. Models are immutable: sharing is safe.
+
+    def locked_row(self, table: str, key: str, fetch: Callable[[str], T]) -> T:
+        if not self.writable:
+            return fetch(key)
+        if (table, key) not in self._locked:
+            self._locked[(table, key)] = fetch(key)
+        return self._locked[(table, key)]  # type: ignore[no-any-return]
+
+    def remember(self, table: str, key: str, row: Any) -> None:
+        """What this unit of work wrote is what it reads back (None: deleted)."""
+        if self.writable:
+            self._locked[(table, key)] = row
+
+    def take_turn(self, key: int) -> None:
+        """Inside a write: wait for, then hold until commit, the transaction lock `key`
+        (writers that take the same key run one after another)."""
+        if self.writable and key not in self._held:
+            self.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+            self._held.add(key)
+
+    def require_writable(self) -> None:
+        """Called by every method that changes data, before it does."""
+        if not self.writable:
+            raise RuntimeError("this view is read-only; change data inside Store.write()")
+        self.wrote = True
+
+
+def _translated(target: Target, exc: BaseException) -> BaseException:
+    if isinstance(exc, (StoreError, Conflict)):
+        return exc
+    from psycopg_pool import PoolTimeout
+
+    if isinstance(exc, PoolTimeout):
+        return StoreUnavailable(f"no connection to the {target.where} could be had in time: "
+                                "is the server up and reachable?")
+    return translate(target, exc)

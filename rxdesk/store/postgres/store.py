@@ -1,0 +1,294 @@
+"""The store on a PostgreSQL server: several hosts, one database.
+
+`PgStore(url, data_dir)` checks the server and the schema once, on first use, then works from a
+small connection pool. `write()` is one transaction (the unit of work: everything in it commits
+together or not at all, and announces itself on the `rxdesk_changes` channel when it does);
+`read()` gives one consistent state for its `with` block.
+The data dir keeps only what must not go into the database: the master key and the logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from rxdesk.domain.clock import Clock
+from rxdesk.domain.errors import StoreError
+from rxdesk.domain.ids import random_token
+from rxdesk.store.postgres import connect as pgconnect
+from rxdesk.store.postgres import repos, schema
+from rxdesk.store.postgres.bulk import PgBulkLoad, holds_nothing
+from rxdesk.store.postgres.session import CHANGES_CHANNEL, Session, _translated
+
+POOL_TIMEOUT = 15.0  # seconds to wait for a free connection before giving up with one line
+OWN_CHANGE_WAIT = 0.5  # seconds a write waits to hear its own announcement (when listening)
+LISTEN_START_WAIT = 10.0
+
+
+class PgView:
+    """Every repository over one session: a transaction (`write()`, or a `read()` used as a
+    `with` block), or statements on their own (a `read()` used without one)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.org = repos.OrgRepo(session)
+        docs = repos.documents(session)
+        self.admins = docs["admins"]
+        self.types = docs["types"]
+        self.doctors = docs["doctors"]
+        self.secrets = docs["secrets"]
+        self.subscriptions = docs["subscriptions"]
+        self.patients = repos.PatientRepo(session)
+        self.events = repos.EventRepo(session)
+        self.audit = repos.AuditRepo(session)
+        self.appointments = repos.AppointmentRepo(session)
+        self.reminders_sent = repos.ReminderSentRepo(session)
+        self.deliveries = repos.DeliveryRepo(session)
+        self.messages = repos.MessageRepo(session)
+        self.cursors = repos.CursorRepo(session)
+        self.bulk = PgBulkLoad(session)
+
+
+class PgReadView(PgView):
+    """`Store.read()`: as a `with` block, one consistent state (a REPEATABLE READ, read-only
+    transaction on one connection, given back when the block ends); used without one, each
+    statement on its own."""
+
+    def __init__(self, store: PgStore) -> None:
+        super().__init__(Session(store))
+        self._store = store
+        self._open: Any = None
+
+    def __enter__(self) -> PgReadView:
+        self._open = self._store._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", writable=False)
+        self.session.conn = self._open.__enter__().conn
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        opened, self._open = self._open, None
+        self.session.conn = None
+        if opened is not None:
+            opened.__exit__(kind, exc, tb)
+
+
+class Listener:
+    """A thread with one connection LISTENing on the changes channel: counts the committed
+    writes it hears (of every process) and wakes whoever waits for the next one. A lost
+    connection is made again every few seconds; it counts as a change (some may have been
+    missed meanwhile)."""
+
+    RETRY_SECONDS = 2.0
+
+    def __init__(self, target: pgconnect.Target) -> None:
+        self.target = target
+        self.heard = 0
+        self.failures = 0
+        self.error: BaseException | None = None
+        self._tokens: dict[str, None] = {}
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rxdesk-changes", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            conn = None
+            try:
+                conn = pgconnect.connect(self.target, autocommit=True)
+                conn.execute(f"LISTEN {CHANGES_CHANNEL}")
+                self._heard(None)
+                while not self._stop.is_set():
+                    for note in conn.notifies(timeout=1.0):
+                        self._heard(note.payload)
+            except Exception as exc:  # noqa: BLE001 - kept for the waiters; retried below
+                with self._changed:
+                    self.error = _translated(self.target, exc)
+                    self.failures += 1
+                    self._changed.notify_all()
+                self._stop.wait(self.RETRY_SECONDS)
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+
+    def _heard(self, token: str | None) -> None:
+        with self._changed:
+            self.heard += 1
+            self.error = None
+            if token:
+                self._tokens[token] = None
+                while len(self._tokens) > 1000:
+                    self._tokens.pop(next(iter(self._tokens)))
+            self._changed.notify_all()
+
+    def wait(self, known: int, timeout: float) -> int:
+        """Wait up to `timeout` seconds for the count to move from `known` (or for the
+        connection to fail); returns the count."""
+        with self._changed:
+            failures = self.failures
+            self._changed.wait_for(
+                lambda: self.heard != known or self.failures != failures or self._stop.is_set(), timeout)
+            return self.heard
+
+    def wait_for_token(self, token: str, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: token in self._tokens or self._stop.is_set(), timeout)
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._changed:
+            self._changed.notify_all()
+        self._thread.join(timeout=2.0)
+
+
+class PgStore:
+    """The PostgreSQL store. Thread-safe: the app calls it from several workers at once."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, data_dir: str | Path, *, pool_size: int = 4,
+                 check_schema: bool = True, clock: Clock | None = None) -> None:
+        self.target = pgconnect.parse_url(url)
+        self.data_dir = Path(data_dir)
+        self.pool_size = pool_size
+        self.check_schema = check_schema
+        self.clock = clock  # the service clock; the database's own clock is never asked
+        self._pool: Any = None
+        self._lock = threading.Lock()
+        self._listener: Listener | None = None
+        self.commits = 0  # write transactions this store has committed
+
+    @property
+    def where(self) -> str:
+        return self.target.where
+
+    # -- connections -------------------------------------------------------------------
+
+    def _open_pool(self) -> Any:
+        with self._lock:
+            if self._pool is not None:
+                return self._pool
+            conn = pgconnect.connect(self.target)  # one line for every way this can fail
+            try:
+                if self.check_schema:
+                    schema.require_current(conn, self.target.where)
+            finally:
+                conn.close()
+            from psycopg_pool import ConnectionPool
+
+            pool = ConnectionPool(
+                self.target.url, min_size=1, max_size=max(1, self.pool_size), open=False,
+                kwargs={"autocommit": True, **self.target.connect_kwargs()},
+                configure=pgconnect.configure, timeout=POOL_TIMEOUT, name="rxdesk",
+                reconnect_timeout=60.0,
+            )
+            pool.open(wait=False)
+            self._pool = pool
+            return pool
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        pool = self._open_pool()
+        with pool.connection() as conn:
+            yield conn
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    # -- the store ---------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        return self.target.where
+
+    def read(self) -> PgReadView:
+        return PgReadView(self)
+
+    def warm_up(self) -> None:
+        """Open the pool (and check the schema) before the first action needs it."""
+        self._open_pool()
+
+    @contextmanager
+    def write(self) -> Iterator[PgView]:
+        """One transaction: what the block writes commits together, or nothing does. A commit
+        is announced on the changes channel; when this store listens there itself, it returns
+        once it has heard its own announcement, so `generation()` already counts it."""
+        token = random_token(16)
+        with self._transaction("BEGIN", writable=True) as session:
+            yield PgView(session)
+            if session.wrote:
+                session.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, token))
+        listener = self._listener
+        if listener is not None and session.wrote:
+            listener.wait_for_token(token, OWN_CHANGE_WAIT)
+
+    @contextmanager
+    def _transaction(self, begin: str, *, writable: bool) -> Iterator[Session]:
+        pool = self._open_pool()
+        try:
+            conn = pool.getconn()
+        except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
+            raise _translated(self.target, exc) from None
+        try:
+            session = Session(self, conn, writable=writable)
+            session.execute(begin)
+            try:
+                yield session
+            except BaseException:
+                if not conn.broken:
+                    with suppress(Exception):
+                        conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+                if session.wrote:
+                    self.commits += 1
+            except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
+                if isinstance(_translated(self.target, exc), StoreError):
+                    raise pgconnect.lost(self.target, exc, during_commit=True) from None
+                raise _translated(self.target, exc) from None
+        finally:
+            pool.putconn(conn)
+
+    def generation(self) -> int:
+        """A number that changes after every committed write of any process: the count of
+        changes this store has heard on the database's changes channel (it starts listening on
+        the first call)."""
+        return self._listen().heard
+
+    def wait_for_change(self, known: int, timeout: float) -> int:
+        """Block until a write of any process commits (or `timeout` seconds pass) while the
+        generation is still `known`; returns the generation. Raises the listener's error when
+        the server cannot be reached."""
+        listener = self._listen()
+        heard = listener.wait(known, timeout)
+        if heard == known and listener.error is not None:
+            raise listener.error
+        return heard
+
+    def _listen(self) -> Listener:
+        self._open_pool()  # the schema check first: a listener on a wrong database helps nobody
+        with self._lock:
+            if self._listener is None:
+                self._listener = Listener(self.target)
+        listener = self._listener
+        if listener.wait(0, LISTEN_START_WAIT) == 0:  # listening before the caller reads anything
+            raise listener.error or StoreError(f"the {self.target.where} did not let rxdesk listen for changes")
+        return listener
+
+    announces_changes = True
+
+    def is_empty(self) -> bool:
+        """True before anything was provisioned, imported or made by `demo`."""
+        return holds_nothing(Session(self))

@@ -1,0 +1,238 @@
+"""Moving a desk from a data dir to PostgreSQL (`rxdesk store import`), and proving that the
+two hold the same (`rxdesk store check`).
+
+The import runs in one transaction on an empty database: it commits whole, or leaves the
+database as it was. Rows keep their identities: appointment uids, event ids (so a receiver that
+saw an event sees the same `webhook-id` on its retry), delivery and message ids, the sequence
+numbers behind them, and the worker's fan-out position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from psycopg import sql
+from psycopg.types.json import Json
+
+from rxdesk.domain.errors import Refused
+from rxdesk.domain.models import Appointment
+from rxdesk.domain.queries import AppointmentQuery, appointment_from_json
+from rxdesk.store.postgres import repos
+from rxdesk.store.postgres.bulk import AUDIT_COLUMNS, audit_rows, copy_rows
+from rxdesk.store.postgres.rows import appointment as appointment_from_row
+from rxdesk.store.postgres.store import PgStore
+
+# Manifest counters that are sequences here: the next row continues after the last imported.
+SEQUENCES = {"events": "events_seq", "deliveries": "deliveries_seq", "messages": "messages_seq"}
+KINDS = ("org", "admins", "appointment types", "doctors", "patients", "appointments", "reminders sent",
+         "booking secrets", "subscriptions", "events", "audit entries", "deliveries", "messages")
+
+
+@dataclass
+class Counts:
+    by_kind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+
+    def add(self, kind: str, n: int) -> None:
+        self.by_kind[kind] = self.by_kind.get(kind, 0) + n
+
+
+def appointments_checksum(appointments: Iterable[Appointment]) -> tuple[int, str]:
+    """How many appointments, and a checksum of all of them that does not depend on their
+    order: the sum, modulo 2**256, of the SHA-256 of each one's JSON (keys sorted). Any
+    appointment missing, added or differing in one field changes it; both sides stream."""
+    total = 0
+    count = 0
+    for appt in appointments:
+        digest = hashlib.sha256(orjson.dumps(appt.to_json(), option=orjson.OPT_SORT_KEYS)).digest()
+        total = (total + int.from_bytes(digest, "big")) % (1 << 256)
+        count += 1
+    return count, f"{total:064x}"
+
+
+# -- reading a data dir ---------------------------------------------------------------------
+
+
+class DataDirReader:
+    """Everything in a TinyDB data dir, kind by kind, from one snapshot."""
+
+    def __init__(self, tiny: Any) -> None:
+        from rxdesk.store.layout import APPT_PREFIX, AUDIT, DELIVERY_INDEX_PREFIX
+        from rxdesk.store.tinystore import TinyView
+
+        self.view = TinyView(tiny.engine.snapshot())
+        self.snap = self.view.snap
+        self._appt_prefix = APPT_PREFIX
+        self._audit_prefix = f"{AUDIT}-"
+        self._index_prefix = DELIVERY_INDEX_PREFIX
+
+    def counters(self) -> dict[str, int]:
+        return dict(self.snap.manifest.counters)
+
+    def appointment_docs(self) -> Iterator[dict[str, Any]]:
+        yield from self.view.appointments.iter_raw(AppointmentQuery())
+
+    def appointments(self) -> Iterator[Appointment]:
+        for doc in self.appointment_docs():
+            yield appointment_from_json(doc)
+
+    def _week_tables(self, table: str) -> Iterator[dict[str, Any]]:
+        for name in self.snap.names(self._appt_prefix):
+            rows = self.snap.table(name, table)
+            if rows:
+                yield dict(rows)
+
+    def links(self) -> Iterator[tuple[str, str]]:
+        for table in self._week_tables("links"):
+            yield from table.items()
+
+    def reminders_sent(self) -> Iterator[dict[str, Any]]:
+        for table in self._week_tables("reminders_sent"):
+            yield from table.values()
+
+    def audit(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every audit entry with its sequence number, oldest first."""
+        found: list[tuple[int, dict[str, Any]]] = []
+        for table in self._week_tables("audit"):
+            found.extend((int(k), v) for k, v in table.items())
+        for name in self.snap.names(self._audit_prefix):
+            found.extend((int(k), v) for k, v in self.snap.table(name, "audit").items())
+        found.sort(key=lambda item: item[0])
+        return found
+
+    def delivery_links(self) -> Iterator[tuple[str, str]]:
+        for name in self.snap.names(self._index_prefix):
+            for uid, entry in self.snap.table(name, "by_appointment").items():
+                for delivery_id in entry.get("ids", []):
+                    yield uid, delivery_id
+
+
+# -- the import ---------------------------------------------------------------------------
+
+
+def import_data_dir(pg: PgStore, tiny: Any) -> Counts:
+    """Copy the data dir behind `tiny` into the (empty) database of `pg`, in one transaction."""
+    reader = DataDirReader(tiny)
+    view = reader.view
+    counts = Counts()
+    with pg.write() as target:
+        if not target.bulk.is_empty():
+            raise Refused(f"the {pg.where} already holds rxdesk data; import only into an empty database "
+                          "(a new one: createdb, then rxdesk store init)")
+        session = target.session
+        session.require_writable()
+        org = view.org.get()
+        if org is not None:
+            target.org.put(org)
+            counts.add("org", 1)
+        for kind, source, dest in (("admins", view.admins, target.admins),
+                                   ("appointment types", view.types, target.types),
+                                   ("doctors", view.doctors, target.doctors),
+                                   ("booking secrets", view.secrets, target.secrets),
+                                   ("subscriptions", view.subscriptions, target.subscriptions)):
+            items = source.all()
+            for item in items:
+                dest.put(item)
+            counts.add(kind, len(items))
+        patient_columns = [*repos.PATIENT_COLUMNS, "name_key", "search_text"]
+        counts.add("patients", copy_rows(session, "patients", patient_columns,
+                                         (repos.patient_row(p) for p in view.patients.all())))
+        counts.add("appointments", copy_rows(session, "appointments", repos.APPOINTMENT_COLUMNS, (
+            [doc.get(c) for c in repos.APPOINTMENT_COLUMNS] for doc in reader.appointment_docs())))
+        counts.add("reminders sent", copy_rows(session, "appointment_reminders_sent", repos.REMINDER_COLUMNS, (
+            [doc.get(c) for c in repos.REMINDER_COLUMNS] for doc in reader.reminders_sent())))
+        counts.add("events", copy_rows(session, "events", ["seq", "id", "type", "created_at", "data"], (
+            [seq, e.id, e.type.value, e.created_at, Json(e.to_json()["data"])]
+            for seq, e in view.events.after(0))))
+        audit = audit_rows(entry for _, entry in reader.audit())
+        counts.add("audit entries", copy_rows(session, "audit", AUDIT_COLUMNS, audit))
+        delivery_columns = target.deliveries.columns
+        counts.add("deliveries", copy_rows(session, "deliveries", delivery_columns, (
+            [d.get(c) for c in delivery_columns] for d in (x.to_json() for x in view.deliveries.newest()))))
+        copy_rows(session, "delivery_appointments", ["appointment_uid", "delivery_id"], reader.delivery_links())
+        message_columns = target.messages.columns
+        counts.add("messages", copy_rows(session, "messages", message_columns, (
+            [m.get(c) for c in message_columns] for m in (x.to_json() for x in view.messages.newest()))))
+        session.many("UPDATE appointments SET successor_uid = %s WHERE uid = %s",
+                     [(new, old) for old, new in reader.links()])
+        for name, value in reader.counters().items():
+            if name in SEQUENCES:
+                if value > 0:
+                    session.execute("SELECT setval(%s, %s)", (SEQUENCES[name], value))
+            elif name != "audit":
+                target.cursors.set(name, value)
+    return counts
+
+
+# -- the check ----------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    rows: list[tuple[str, int, int]]
+    data_dir_checksum: str
+    database_checksum: str
+
+    @property
+    def same(self) -> bool:
+        return self.data_dir_checksum == self.database_checksum and all(a == b for _, a, b in self.rows)
+
+
+def count_data_dir(reader: DataDirReader) -> dict[str, int]:
+    view = reader.view
+    return {
+        "org": 1 if view.org.get() is not None else 0,
+        "admins": view.admins.count(),
+        "appointment types": view.types.count(),
+        "doctors": view.doctors.count(),
+        "patients": view.patients.count(),
+        "appointments": view.appointments.count_raw(AppointmentQuery()),
+        "reminders sent": sum(1 for _ in reader.reminders_sent()),
+        "booking secrets": view.secrets.count(),
+        "subscriptions": view.subscriptions.count(),
+        "events": sum(1 for _ in view.events.after(0)),
+        "audit entries": len(reader.audit()),
+        "deliveries": sum(1 for _ in view.deliveries.newest()),
+        "messages": sum(1 for _ in view.messages.newest()),
+    }
+
+
+def count_database(pg: PgStore) -> dict[str, int]:
+    tables = {
+        "org": "org", "admins": "admins", "appointment types": "appointment_types", "doctors": "doctors",
+        "patients": "patients", "appointments": "appointments", "reminders sent": "appointment_reminders_sent",
+        "booking secrets": "booking_secrets", "subscriptions": "subscriptions", "events": "events",
+        "audit entries": "audit", "deliveries": "deliveries", "messages": "messages",
+    }
+    query = sql.SQL("SELECT {}").format(sql.SQL(", ").join(
+        sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(t)) for t in tables.values()))
+    with pg.read() as view:
+        row = view.session.one(query)
+    assert row is not None
+    return {kind: int(n) for kind, n in zip(tables, row, strict=True)}
+
+
+def database_appointments(pg: PgStore) -> Iterator[Appointment]:
+    with pg.read() as view:
+        after = ""
+        while True:
+            rows = view.session.dicts(
+                sql.SQL("SELECT {} FROM appointments WHERE uid > %s ORDER BY uid COLLATE \"C\" LIMIT 5000").format(
+                    sql.SQL(", ").join(map(sql.Identifier, repos.APPOINTMENT_COLUMNS))), (after,))
+            for row in rows:
+                yield appointment_from_row(row)
+            if len(rows) < 5000:
+                return
+            after = rows[-1]["uid"]
+
+
+def compare(pg: PgStore, tiny: Any) -> Comparison:
+    reader = DataDirReader(tiny)
+    ours, theirs = count_data_dir(reader), count_database(pg)
+    rows = [(kind, ours[kind], theirs[kind]) for kind in KINDS]
+    _, dir_sum = appointments_checksum(reader.appointments())
+    _, db_sum = appointments_checksum(database_appointments(pg))
+    return Comparison(rows, dir_sum, db_sum)

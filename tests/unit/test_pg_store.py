@@ -1,0 +1,490 @@
+"""The PostgreSQL store itself: its schema and migrations, the constraints that keep the rules
+whatever process writes, row claims, what an operator sees when something is wrong, and the
+changes channel."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from rxdesk.domain.errors import Conflict, StoreError, StoreUnavailable
+from rxdesk.domain.models import AppointmentStatus as S
+from rxdesk.domain.models import Delivery, EventType, RecipientGroup, ReminderSent
+from rxdesk.services import Desk
+from rxdesk.store.postgres import PgStore, schema
+from rxdesk.store.postgres.connect import parse_url, redact
+from tests.helpers import CLINIC_TOML, another_store, fingerprint, make_appointment, run_cli
+from tests.pgcluster import PASSWORD, PASSWORD_ROLE
+from tests.pgfixtures import with_database
+
+pytestmark = pytest.mark.database_only
+
+
+def one_line(text: str) -> bool:
+    return text.count("\n") == 1 and "Traceback" not in text
+
+
+# -- schema and migrations --------------------------------------------------------------
+
+
+@pytest.fixture
+def empty_db(pg_server):  # type: ignore[no-untyped-def]
+    """A database without the schema (as `createdb` leaves it)."""
+    name = pg_server.create(migrated=False)
+    yield pg_server.url(name)
+    pg_server.drop(name)
+
+
+def test_init_creates_the_schema_once_and_every_command_refuses_a_database_without_it(empty_db, cli_env) -> None:  # type: ignore[no-untyped-def]
+    env = {**cli_env, "RXDESK_DATABASE_URL": empty_db}
+    refused = run_cli("appointments", "list", env=env)
+    assert refused.code == 1 and one_line(refused.err)
+    assert "no rxdesk schema" in refused.err and "rxdesk store init" in refused.err
+    made = run_cli("store", "init", env=env)
+    assert made.code == 0 and "created the rxdesk schema (version 1)" in made.out
+    again = run_cli("store", "init", "--json", env=env)
+    assert again.code == 0 and again.json()["applied"] == [] and again.json()["found_version"] == 1
+    listed = run_cli("appointments", "list", env=env)  # the schema is there; the clinic is not yet
+    assert listed.code == 1 and "holds no rxdesk data" in listed.err
+    assert run_cli("provision", str(CLINIC_TOML), env=env).code == 0
+    assert run_cli("appointments", "list", env=env).code == 0
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT version, name FROM rxdesk_schema").fetchall() == [(1, "initial")]
+
+
+def test_an_older_schema_is_refused_with_the_command_that_upgrades_it(empty_db, cli_env) -> None:  # type: ignore[no-untyped-def]
+    """A database at version 1 while this rxdesk knows 2: refused until `store init` ran."""
+    extra = schema.Migration(2, "a later change", "CREATE TABLE later_change (id integer)")
+    conn = psycopg.connect(empty_db, autocommit=True)
+    schema.migrate(conn)
+    newer = (*schema.MIGRATIONS, extra)
+    with pytest.raises(StoreError, match=r"schema version 1, this rxdesk needs 2: run `rxdesk store init`"):
+        schema.require_current(conn, "db", newer)
+    found, applied = schema.migrate(conn, newer)
+    assert found == 1 and [m.version for m in applied] == [2]
+    schema.require_current(conn, "db", newer)
+    # ... and the same database is newer than an rxdesk that knows only version 1
+    with pytest.raises(StoreError, match="newer than this rxdesk knows"):
+        schema.require_current(conn, "db")
+    with pytest.raises(StoreError, match="newer than this rxdesk knows"):
+        schema.migrate(conn)  # never "downgraded"
+    conn.close()
+    refused = run_cli("doctors", "list", env={**cli_env, "RXDESK_DATABASE_URL": empty_db})
+    assert refused.code == 1 and one_line(refused.err) and "upgrade rxdesk" in refused.err
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(empty_db) -> None:  # type: ignore[no-untyped-def]
+    broken = (*schema.MIGRATIONS, schema.Migration(2, "broken", "CREATE TABLE ok_table (id int); SELECT 1/0"))
+    conn = psycopg.connect(empty_db, autocommit=True)
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        schema.migrate(conn, broken)
+    assert schema.current_version(conn) is None  # not even version 1: one transaction
+    assert conn.execute("SELECT to_regclass('ok_table')").fetchone() == (None,)
+    conn.close()
+
+
+# -- what the database itself refuses ---------------------------------------------------
+
+
+def test_a_double_booking_is_refused_by_the_database_itself(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    first = make_appointment(clinic, start=now + timedelta(days=1))
+    before = fingerprint(clinic.settings.data_dir)
+    with pytest.raises(Conflict, match="taken"):  # make_appointment skips every rule in Python
+        make_appointment(clinic, start=now + timedelta(days=1, minutes=15), patient_id="pat-002")
+    assert fingerprint(clinic.settings.data_dir) == before
+    # Back to back is fine, another doctor at the same time too, and a cancelled one blocks nothing.
+    make_appointment(clinic, start=first.ends_at, patient_id="pat-002")
+    make_appointment(clinic, start=first.starts_at, doctor_id="dr-osei")
+    clinic.appointments.cancel_appointment(first.uid, "freed", "tester")
+    make_appointment(clinic, start=first.starts_at, patient_id="pat-003")
+
+
+def test_the_database_counts_a_hold_as_stored_until_it_is_written_down_as_expired(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    """Lapsed but still stored as held, a hold keeps its slot in the constraint: the writes that
+    take a slot expire such holds first (the booking services do, with the event), and one that
+    does not is refused by the database instead of booking the doctor twice."""
+    from rxdesk.services.lifecycle import expire_lapsed_holds
+
+    start = now + timedelta(days=1)
+    lapsed = make_appointment(clinic, start=start, status=S.held, created_at=now - timedelta(hours=1), hold_minutes=15)
+    with pytest.raises(Conflict):
+        make_appointment(clinic, start=start, patient_id="pat-002", created_at=now)
+    with clinic.store.write() as view:
+        expired = expire_lapsed_holds(view, "dr-weber", lapsed.starts_at, lapsed.ends_at, now, "tester")
+    assert [a.uid for a in expired] == [lapsed.uid]
+    taker = make_appointment(clinic, start=start, patient_id="pat-002", created_at=now)
+    view = clinic.store.read()
+    assert view.appointments.require(lapsed.uid).status is S.expired
+    assert view.appointments.require(taker.uid).status is S.confirmed
+
+
+def test_a_reminder_can_be_recorded_once_whatever_process_tries(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    appt = make_appointment(clinic, start=now + timedelta(hours=1))
+    row = ReminderSent(appointment_uid=appt.uid, rule_id="r1", recipient_group=RecipientGroup.patient,
+                       recipient_id=appt.patient_id, sent_at=now, due_at=now)
+    with clinic.store.write() as view:
+        view.reminders_sent.add(row)
+    other = another_store(clinic)
+
+    def fire_again() -> None:
+        with other.write() as view:
+            view.events.append(EventType.APPOINTMENT_REMINDER_DUE, {"appointment": appt.to_json()}, now)
+            view.reminders_sent.add(row)
+
+    with pytest.raises(Conflict, match="another process"):
+        fire_again()
+    assert not [e for _, e in other.read().events.after(0)]  # the event went with the refused row
+
+
+def test_two_runners_claiming_at_once_take_different_deliveries(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    with clinic.store.write() as view:
+        for _ in range(10):
+            view.deliveries.put(Delivery(id=view.deliveries.new_id(), event_id="evt_x",
+                                         event_type=EventType.APPOINTMENT_CANCELLED, subscription_id="sub",
+                                         url="http://127.0.0.1/", created_at=now, next_attempt_at=now))
+    first_claimed = threading.Event()
+    release = threading.Event()
+    claims: dict[str, list[str]] = {}
+
+    def runner(name: str, limit: int, hold: bool) -> None:
+        with another_store(clinic).write() as view:
+            claims[name] = view.deliveries.due(now, limit)
+            if hold:
+                first_claimed.set()
+                release.wait(30)
+
+    a = threading.Thread(target=runner, args=("a", 4, True))
+    a.start()
+    assert first_claimed.wait(30)
+    runner("b", 100, False)  # does not wait for a's locked rows: skips them
+    release.set()
+    a.join(30)
+    assert len(claims["a"]) == 4 and len(claims["b"]) == 6 and not set(claims["a"]) & set(claims["b"])
+
+
+# -- an operator's view of failures ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("make_url", "said"), [
+    (lambda s: s.url_tcp(port=1), "connection refused: is PostgreSQL running there?"),
+    (lambda s: s.url_tcp(password="wrong-password"), "the password was refused"),
+    (lambda s: s.url_tcp(dbname="no_such_db"), "that database does not exist"),
+    (lambda s: s.url_tcp(user="nobody_here", password="x"), "that user does not exist"),
+])
+def test_a_server_problem_is_one_line_without_the_password(pg_server, cli_env, make_url, said) -> None:  # type: ignore[no-untyped-def]
+    url = make_url(Urls(pg_server))
+    result = run_cli("appointments", "list", env={**cli_env, "RXDESK_DATABASE_URL": url})
+    assert result.code == 1 and one_line(result.err), result.err
+    assert said in result.err
+    assert "wrong-password" not in result.err and PASSWORD not in result.err
+    assert "rxdesk: cannot open the database" in result.err
+
+
+def test_a_url_that_is_no_url_is_one_line(cli_env) -> None:  # type: ignore[no-untyped-def]
+    for bad in ("mysql://u:secret@host/db", "postgresql://u:secret@host:notaport/db"):
+        result = run_cli("appointments", "list", env={**cli_env, "RXDESK_DATABASE_URL": bad})
+        assert result.code == 1 and one_line(result.err) and "secret" not in result.err
+
+
+def test_redact_hides_the_password_in_both_spellings() -> None:
+    assert redact("postgresql://desk:s3cr%40t@db.example:5432/rxdesk") == "postgresql://desk:***@db.example:5432/rxdesk"
+    assert "s3cret" not in redact("host=db user=desk password=s3cret dbname=rxdesk")
+    where = parse_url("postgresql://desk:s3cret@db.example/rxdesk").where
+    assert where == "database 'rxdesk' on db.example:5432 as desk"
+
+
+def test_a_connection_lost_mid_write_leaves_nothing_half_written(clinic: Desk, now, pg_server) -> None:  # type: ignore[no-untyped-def]
+    appt = make_appointment(clinic, start=now + timedelta(days=1))
+    before = fingerprint(clinic.settings.data_dir)
+
+    def cancel_while_the_connection_drops() -> None:
+        with clinic.store.write() as view:
+            view.appointments.put(appt.model_copy(update={"status": S.cancelled, "cancelled_at": now,
+                                                          "cancel_reason": "x", "cancelled_by": "admin:t"}))
+            view.events.append(EventType.APPOINTMENT_CANCELLED, {"appointment": appt.to_json()}, now)
+            pid = view.session.value("SELECT pg_backend_pid()")
+            with pg_server.admin() as admin:  # the server (or the network) drops this connection
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            view.audit.for_target("appointment:" + appt.uid)
+
+    with pytest.raises(StoreUnavailable, match="nothing was changed"):
+        cancel_while_the_connection_drops()
+    assert fingerprint(clinic.settings.data_dir) == before
+    # The store carries on with a new connection.
+    clinic.appointments.cancel_appointment(appt.uid, "after the drop", "tester")
+
+
+def test_secrets_are_stored_encrypted_and_the_key_stays_out_of_the_database(clinic: Desk, pg_server) -> None:  # type: ignore[no-untyped-def]
+    made = clinic.secrets.create_secret("partner", "ops")
+    sub = clinic.webhooks.add_subscription("https://shop.example/hooks", ["APPOINTMENT_CANCELLED"], {}, "ops")
+    key = (clinic.settings.data_dir / "master.key").read_text().strip()
+    with psycopg.connect(clinic.settings.database_url) as conn:
+        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        dump = "".join(str(conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(t))).fetchall())
+                       for t in tables)
+    assert made.value not in dump and sub.secret not in dump and key not in dump
+    assert sorted(p.name for p in clinic.settings.data_dir.iterdir()) == ["master.key"]
+
+
+def test_a_committed_write_of_another_process_wakes_a_waiting_store(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    watcher = another_store(clinic)
+    known = watcher.generation()
+    assert watcher.wait_for_change(known, 0.05) == known  # nothing happened: the wait times out
+    woke: list[int] = []
+    waiting = threading.Thread(target=lambda: woke.append(watcher.wait_for_change(known, 30)))
+    waiting.start()
+    with pytest.raises(RuntimeError), clinic.store.write():
+        raise RuntimeError("rolled back: announces nothing")
+    make_appointment(clinic, start=now + timedelta(days=1))
+    waiting.join(30)
+    assert woke and woke[0] != known
+
+
+class Urls:
+    """URLs to the test server over TCP, as another host would reach it."""
+
+    def __init__(self, server) -> None:  # type: ignore[no-untyped-def]
+        self.server = server
+        self.base = psycopg.conninfo.conninfo_to_dict(server.admin_url)
+
+    def url_tcp(self, *, port: int | None = None, password: str = PASSWORD, dbname: str | None = None,
+                user: str = PASSWORD_ROLE) -> str:
+        with psycopg.connect(self.server.admin_url) as conn:
+            real_port = conn.info.port
+        name = dbname or self.server.template
+        return f"postgresql://{user}:{password}@127.0.0.1:{port or real_port}/{name}"
+
+
+def test_store_import_refuses_a_dir_without_data_and_a_database_with_data(clinic: Desk, cli_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**cli_env}
+    empty = run_cli("store", "import", str(tmp_path), env=env)
+    assert empty.code == 1 and one_line(empty.err) and "holds no rxdesk data" in empty.err
+    source = tmp_path / "source"
+    made = run_cli("--data-dir", str(source), "demo", "--appointments", "300", env={"RXDESK_DATABASE_URL": ""})
+    assert made.code == 0, made.err
+    full = run_cli("store", "import", str(source), env=env)  # the clinic is already in this database
+    assert full.code == 1 and one_line(full.err) and "already holds rxdesk data" in full.err
+
+
+def test_store_commands_need_a_database(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for args in (["store", "init"], ["store", "check", str(tmp_path)]):
+        result = cli(*args, env={"RXDESK_DATABASE_URL": ""})
+        assert result.code == 1 and "needs a PostgreSQL database" in result.err
+
+
+def test_with_database_keeps_the_rest_of_the_url(pg_server) -> None:  # type: ignore[no-untyped-def]
+    url = with_database(pg_server.admin_url, "elsewhere")
+    assert psycopg.conninfo.conninfo_to_dict(url)["dbname"] == "elsewhere"
+
+
+def test_a_store_opened_on_another_database_sees_none_of_this_one(clinic: Desk, pg_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    name = pg_server.create()
+    try:
+        other = PgStore(pg_server.url(name), tmp_path)
+        assert other.is_empty() and not clinic.is_empty()
+        other.close()
+    finally:
+        pg_server.drop(name)
+
+
+def test_a_password_in_the_url_reaches_no_output_log_audit_or_table(clinic: Desk, now, cli_env, pg_server) -> None:  # type: ignore[no-untyped-def]
+    """The URL carries the password (the case SECURITY.md advises against): it still appears in
+    nothing rxdesk writes: a worker's log, a change, refusals, the logs folder, the audit."""
+    with psycopg.connect(clinic.settings.database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}; "
+                             "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}").format(
+                                 role=sql.Identifier(PASSWORD_ROLE)))
+        dbname = conn.info.dbname
+    url = Urls(pg_server).url_tcp(dbname=dbname)
+    assert PASSWORD in url
+    env = {**cli_env, "RXDESK_DATABASE_URL": url}
+    appt = make_appointment(clinic, start=now + timedelta(days=1))
+    said = [run_cli(*args, env=env) for args in (
+        ("worker", "--once"),
+        ("appointments", "cancel", appt.uid, "--reason", "moved away"),
+        ("appointments", "cancel", appt.uid, "--reason", "again"),  # refused: already cancelled
+        ("appointments", "show", "no-such-uid"),
+    )]
+    assert [r.code for r in said] == [0, 0, 1, 1]
+    assert "started" not in said[0].out or dbname in said[0].out
+    text = "".join(r.out + r.err for r in said)
+    logs = clinic.settings.data_dir / "logs"
+    text += "".join(p.read_text() for p in logs.rglob("*") if p.is_file()) if logs.exists() else ""
+    with psycopg.connect(clinic.settings.database_url) as conn:
+        text += str(conn.execute("SELECT * FROM audit").fetchall()) + str(conn.execute("SELECT * FROM events").fetchall())
+    assert PASSWORD not in text
+    assert [a.actor for a in clinic.store.read().audit.for_target(f"appointment:{appt.uid}")] == ["admin:tester"]
+
+
+def test_demo_and_provision_may_start_from_an_empty_database(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("patients", "list").code == 1  # refused: nothing there yet
+    assert cli("demo", "--appointments", "50").code == 0
+    assert cli("patients", "list").code == 0
+    refused = cli("demo", "--appointments", "50")
+    assert refused.code == 1 and "already holds data" in refused.err and "--replace" in refused.err
+    assert cli("demo", "--appointments", "60", "--replace").code == 0
+    assert cli("provision", str(CLINIC_TOML)).code == 0
+
+
+def drop_connection_on(monkeypatch, pg_server, cls, method: str, at_call: int) -> None:  # type: ignore[no-untyped-def]
+    """The server (or the network) drops the connection of whoever calls `cls.method` for the
+    `at_call`-th time, right after that call did its work."""
+    real = getattr(cls, method)
+    calls = [0]
+
+    def dropping(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real(self, *args, **kwargs)
+        calls[0] += 1
+        if calls[0] == at_call:
+            pid = self._s.value("SELECT pg_backend_pid()")
+            with pg_server.admin() as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        return result
+
+    monkeypatch.setattr(cls, method, dropping)
+
+
+def test_a_connection_lost_mid_tick_leaves_the_ticks_work_undone_then_done_once(  # type: ignore[no-untyped-def]
+        clinic: Desk, now, pg_server, receiver, monkeypatch) -> None:
+    from rxdesk.services.maintenance import MaintenanceService as Maintenance
+    from rxdesk.store.postgres import repos
+    from tests.unit.test_worker import only_rule, subscribe
+
+    only_rule(clinic, "gp-consult", "patient", 60)
+    subscribe(clinic, receiver, "APPOINTMENT_REMINDER_DUE")
+    uids = [make_appointment(clinic, start=now + timedelta(minutes=10 + i), minutes=1).uid for i in range(6)]
+    lapsed = make_appointment(clinic, start=now + timedelta(days=1), status=S.held, created_at=now - timedelta(hours=1))
+    before = fingerprint(clinic.settings.data_dir)
+
+    # Phase one (expire, fire, fan out, claim) loses its connection after the third reminder.
+    with monkeypatch.context() as patch:
+        drop_connection_on(patch, pg_server, repos.ReminderSentRepo, "add", 3)
+        with pytest.raises(StoreUnavailable, match="nothing was changed"):
+            Maintenance(clinic).tick()
+    assert fingerprint(clinic.settings.data_dir) == before  # not one reminder, expiry or event
+    assert receiver.received == []
+
+    # Phase three (recording what was sent) loses its connection: the sends happened, their
+    # results were not written; the claims stay leased and go out again, same ids, once the
+    # lease has run out.
+    with monkeypatch.context() as patch:
+        # phase one puts each delivery twice (made, then claimed): the 14th put is in phase three
+        drop_connection_on(patch, pg_server, repos.DeliveryRepo, "put", 6 + 6 + 2)
+        with pytest.raises(StoreUnavailable):
+            Maintenance(clinic).tick()
+    view = clinic.store.read()
+    fired = [e for _, e in view.events.after(0) if e.type is EventType.APPOINTMENT_REMINDER_DUE]
+    assert sorted(e.data["appointment"]["uid"] for e in fired) == sorted(uids)  # phase one committed whole
+    assert view.appointments.require(lapsed.uid).status is S.expired
+    assert all(d.lease_id and d.status.value == "pending" for d in view.deliveries.newest())
+    assert len(receiver.received) == 6
+    report = Maintenance(clinic).tick(now + timedelta(minutes=6))  # past the lease
+    assert report.reminders == 0 and report.delivered == 6
+    assert {r.headers["webhook-id"] for r in receiver.received} == {e.id for e in fired}
+
+
+def test_statuses_at_an_instant_are_the_domains_rule(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    """Every status filter, at instants before, inside and after holds and appointments,
+    matches exactly what `lifecycle.status_at` says of each appointment."""
+    import itertools
+    import random
+
+    from rxdesk.domain.lifecycle import status_at
+    from rxdesk.domain.queries import AppointmentQuery
+
+    rng = random.Random(11)
+    made = []
+    for i, status in enumerate([*S] * 3):
+        start = now + timedelta(hours=rng.randint(-30, 30), minutes=40 * i)
+        made.append(make_appointment(clinic, start=start, status=status, doctor_id=f"dr-{'weber osei sato'.split()[i % 3]}",
+                                     created_at=start - timedelta(minutes=rng.randint(5, 60)), hold_minutes=30, minutes=20))
+    instants = [now + timedelta(hours=h) for h in (-40, -1, 0, 1, 40)]
+    view = clinic.store.read()
+    for size in (1, 2):
+        for wanted in itertools.combinations(sorted(s.value for s in S), size):
+            for at in instants:
+                found = {a.uid for a in view.appointments.search(AppointmentQuery(statuses=frozenset(wanted), as_of=at)).items}
+                expected = {a.uid for a in made
+                            if status_at(a.status.value, a.hold_expires_at, a.ends_at, at).value in wanted}
+                assert found == expected, (wanted, at)
+                counted = view.appointments.count(AppointmentQuery(statuses=frozenset(wanted), as_of=at))
+                assert counted == len(expected)
+
+
+def test_an_imported_data_dir_is_refused_without_the_database_then_checked_equal(cli_env, tmp_path, pg_server) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "source"
+    assert run_cli("--data-dir", str(source), "demo", "--appointments", "400", env={"RXDESK_DATABASE_URL": ""}).code == 0
+    made = run_cli("--data-dir", str(source), "secrets", "create", "--label", "shop", "--json",
+                   env={"RXDESK_DATABASE_URL": ""})
+    assert made.code == 0
+    name = pg_server.create()
+    try:
+        env = {**cli_env, "RXDESK_DATABASE_URL": pg_server.url(name)}
+        imported = run_cli("store", "import", str(source), "--json", env=env)
+        assert imported.code == 0, imported.err
+        answer = imported.json()
+        assert answer["counts"]["appointments"] == 400 and answer["counts"]["booking secrets"] == 1
+        assert any("master key" in n for n in answer["notes"]) and any("marked as moved" in n for n in answer["notes"])
+        stale = run_cli("--data-dir", str(source), "appointments", "list", env={"RXDESK_DATABASE_URL": ""})
+        assert stale.code == 1 and one_line(stale.err) and "moved to PostgreSQL" in stale.err
+        checked = run_cli("store", "check", str(source), "--json", env=env)
+        assert checked.code == 0 and checked.json()["same"], checked.out
+        # The secret opens in the database with the key the import put beside it (an audited reveal).
+        assert run_cli("secrets", "reveal", made.json()["key_id"], env=env).out.strip() == made.json()["secret"]
+        # One change on one side: the check says they differ.
+        uid = run_cli("appointments", "list", "--json", env=env).json()[0]["uid"]
+        assert run_cli("appointments", "cancel", uid, "--reason", "after the move", env=env).code == 0
+        differs = run_cli("store", "check", str(source), env=env)
+        assert differs.code == 1 and "DIFFERENT" in differs.out and "differ" in differs.err
+    finally:
+        pg_server.drop(name)
+
+
+def test_every_field_of_the_models_has_its_column(clinic: Desk) -> None:
+    """Rows are written and read by the models' field names: a field the schema lacks would
+    fail the first write (a renamed field needs a migration)."""
+    from rxdesk.domain.models import Appointment, Delivery, OutboxMessage, Patient, ReminderSent
+
+    tables = {"patients": Patient, "appointments": Appointment, "appointment_reminders_sent": ReminderSent,
+              "deliveries": Delivery, "messages": OutboxMessage}
+    with psycopg.connect(clinic.settings.database_url) as conn:
+        for table, model in tables.items():
+            columns = {r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))}
+            assert set(model.model_fields) <= columns, (table, set(model.model_fields) - columns)
+
+
+def test_two_writers_changing_one_doctor_never_lose_an_update(clinic: Desk) -> None:
+    """Both read the doctor, then both write it back changed: one is refused (and changed
+    nothing), the other's change is kept whole. Never both applied over each other's read."""
+    ready = threading.Barrier(2, timeout=30)
+    outcome: dict[str, object] = {}
+
+    def edit(field: str, value: str) -> None:
+        store = another_store(clinic)
+        try:
+            with store.write() as view:
+                doctor = view.doctors.require("dr-weber")
+                ready.wait()  # both have read it
+                view.doctors.put(doctor.model_copy(update={field: value}))
+            outcome[field] = "done"
+        except Conflict as exc:
+            outcome[field] = exc
+
+    threads = [threading.Thread(target=edit, args=a) for a in (("prescription_phone", "+49 30 555"),
+                                                                 ("email", "weber@clinic.example"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(type(v).__name__ for v in outcome.values()) == ["Conflict", "str"], outcome
+    doctor = clinic.store.read().doctors.require("dr-weber")
+    won = next(k for k, v in outcome.items() if v == "done")
+    lost = next(k for k, v in outcome.items() if v != "done")
+    assert getattr(doctor, won) in ("+49 30 555", "weber@clinic.example")
+    assert getattr(doctor, lost) not in ("+49 30 555", "weber@clinic.example")
+    assert "try again" in str(outcome[lost])
