@@ -19,6 +19,8 @@ from tests.helpers import make_appointment
 from tests.receiver import Receiver
 from tests.unit.test_worker import only_rule, subscribe
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def receiver():  # type: ignore[no-untyped-def]

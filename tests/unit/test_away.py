@@ -18,8 +18,9 @@ from rxdesk.domain.errors import NotFound, ValidationFailed
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.services import Desk
 from rxdesk.services.away import HORIZON_DAYS
-from rxdesk.store import TinyStore
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import commits, another_store, fingerprint, make_appointment
+
+pytestmark = pytest.mark.backends
 
 MON = datetime(2026, 11, 23, tzinfo=UTC)
 TUE = MON + timedelta(days=1)
@@ -54,9 +55,9 @@ def test_without_rebook_every_active_appointment_in_the_range_is_cancelled(clini
     later = make_appointment(clinic, start=at(MON + timedelta(days=2), 10))  # Wednesday: outside
     other = make_appointment(clinic, start=at(MON, 11), doctor_id="dr-sato", patient_id="pat-003")
     gone = make_appointment(clinic, start=at(MON, 15), status="cancelled")
-    commits = clinic.store.engine.commits
+    before = commits(clinic.store)
     result = clinic.away.run("dr-weber", MON, TUE, "Dr Weber called in sick", rebook=False, agent="alice")
-    assert clinic.store.engine.commits == commits + 1
+    assert commits(clinic.store) == before + 1
     assert [i.uid for i in result.plan.items] == [inside[0].uid, inside[1].uid, held.uid]
     assert result.plan.cancelled == 3 and result.plan.moved == 0 and not result.changed
     for appt in (*inside, held):
@@ -171,7 +172,7 @@ def test_a_booking_between_the_dry_run_and_the_run_is_planned_around_and_said(cl
     plan = clinic.away.plan("dr-weber", MON, TUE, "sick", rebook=True)
     assert (plan.items[0].doctor_id, plan.items[0].starts_at) == ("dr-sato", at(MON, 10))
     # Another process books Dr Sato at 10:00 meanwhile.
-    other = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+    other = Desk(another_store(clinic), FixedClock(now), clinic.settings)
     make_appointment(other, start=at(MON, 10), doctor_id="dr-sato", patient_id="pat-003")
     result = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice", expected=plan)
     assert result.changed and result.expected == plan.plan_id != result.plan.plan_id
