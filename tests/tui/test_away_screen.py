@@ -45,6 +45,14 @@ async def test_at_7_40_the_reason_and_enter_move_todays_patients(clinic: Desk) -
         assert [r[1] for r in rows(screen)] == ["Lena Fischer", "Omar Haddad"]
         assert "2 to move, 0 to cancel" in text_of(screen.query_one("#away-summary"))
         assert rows(screen)[1][2] == "Dr Emi Sato, Mon 2026-11-23 15:00" and rows(screen)[1][3] == "same time"
+        # At 80 columns the why is cut from the table: the highlighted row is shown in full below it.
+        assert text_of(screen.query_one("#away-detail")).splitlines() == [
+            "Lena Fischer · GP video consultation · Mon 2026-11-23 10:00",
+            "→ moves to Dr Emi Sato, Mon 2026-11-23 11:00 (nearest free slot)"]
+        screen.query_one(DeskTable).focus()
+        await pilot.press("j")
+        assert "Omar Haddad" in text_of(screen.query_one("#away-detail"))
+        screen.query_one("#away-reason").focus()
         await pilot.press(*"Doctor called in sick", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
         assert "Move 2 of Dr Anna Weber's appointments" in text_of(app.screen.query_one(".dialog-body"))

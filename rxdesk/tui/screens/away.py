@@ -16,12 +16,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
-from textual.widgets import Checkbox, Input, Label, Static
+from textual.widgets import Checkbox, DataTable, Input, Label, Static
 from textual.worker import Worker
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.times import format_local
-from rxdesk.services.away import AwayPlan, AwayResult
+from rxdesk.services.away import AwayItem, AwayPlan, AwayResult
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DetailScreen
 from rxdesk.tui.widgets.tables import DeskTable
@@ -56,6 +56,8 @@ class AwayScreen(DetailScreen):
         self.plans = 0  # plans shown (tests wait on it)
         self._timer: Timer | None = None
         self._worker: Worker[None] | None = None
+        self.shown: dict[str, AwayItem] = {}  # the table's rows (a plan, or what a run did)
+        self.shown_zone = "UTC"
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"{self.doctor_name}: every held or confirmed appointment starting in the range is moved "
@@ -72,6 +74,7 @@ class AwayScreen(DetailScreen):
                         suggester=SuggestFromList(COMMON_REASONS, case_sensitive=False), compact=True)
         yield Static("", id="away-summary", markup=False)
         yield DeskTable(id="away-plan")
+        yield Static("", id="away-detail", markup=False)
         yield Static("enter carry out · tab next field · times: now, today, 14:00, 2026-11-24, +2d",
                      id="away-hint", classes="dialog-hint")
 
@@ -132,6 +135,8 @@ class AwayScreen(DetailScreen):
         self.problem = str(exc)
         self.query_one("#away-summary", Static).update(f"No plan: {exc}")
         self.query_one(DeskTable).clear()
+        self.shown = {}
+        self._describe(None)
 
     def _show(self, plan: AwayPlan) -> None:
         self.plans += 1
@@ -155,7 +160,28 @@ class AwayScreen(DetailScreen):
             why = item.why or ("" if plan.rebook else "not rebooked")
             table.add_row(format_local(item.appointment.starts_at, tz), item.patient_name, outcome, why,
                           key=item.uid)
+        self.shown = {item.uid: item for item in plan.items}
+        self.shown_zone = tz
         table.select_key(keep)
+        self._describe(table.selected_key)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._describe(event.row_key.value)
+
+    def _describe(self, uid: str | None) -> None:
+        """The highlighted row in full under the table: at 80 columns the table cuts the
+        outcome and the why, and the why is what the agent tells the patient."""
+        item = self.shown.get(uid or "")
+        text = ""
+        if item is not None:
+            was = f"{item.patient_name} · {item.type_name} · {format_local(item.appointment.starts_at, self.shown_zone)}"
+            if item.action == "move":
+                now = f"moves to {item.outcome(self.shown_zone)}" + (f" as {item.new_uid}" if item.new_uid else "")
+            else:
+                now = "cancelled"
+            why = item.why or ("not rebooked" if item.action == "cancel" else "")
+            text = f"{was}\n→ {now}" + (f" ({why})" if why else "")
+        self.query_one("#away-detail", Static).update(text)
 
     # -- carrying it out ------------------------------------------------------------------
 
