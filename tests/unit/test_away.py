@@ -18,7 +18,7 @@ from rxdesk.domain.errors import NotFound, ValidationFailed
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.services import Desk
 from rxdesk.services.away import HORIZON_DAYS
-from tests.helpers import commits, another_store, fingerprint, make_appointment
+from tests.helpers import another_store, commits, fingerprint, make_appointment
 
 pytestmark = pytest.mark.backends
 

@@ -13,9 +13,9 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rxdesk.domain.clock import Clock

@@ -18,7 +18,6 @@ from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
 
-
 class AttentionScreen(DeskScreen):
     SECTION = "attention"
 

@@ -174,7 +174,8 @@ class AwayScreen(DetailScreen):
         item = self.shown.get(uid or "")
         text = ""
         if item is not None:
-            was = f"{item.patient_name} · {item.type_name} · {format_local(item.appointment.starts_at, self.shown_zone)}"
+            start = format_local(item.appointment.starts_at, self.shown_zone)
+            was = f"{item.patient_name} · {item.type_name} · {start}"
             if item.action == "move":
                 now = f"moves to {item.outcome(self.shown_zone)}" + (f" as {item.new_uid}" if item.new_uid else "")
             else:
