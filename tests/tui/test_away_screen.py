@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from textual.widgets import Input
+
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
@@ -116,3 +118,16 @@ async def test_a_booking_after_the_plan_was_shown_is_planned_around_and_said(cli
         assert appt.uid in warning.message
         assert rows(screen)[0][2] != "Dr Emi Sato, Mon 2026-11-23 14:00"
     assert clinic.appointments.get(appt.uid).status.value == "cancelled"
+
+
+async def test_names_from_data_are_shown_escaped(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    from tests.reliability.test_terminal_safety import raw_bytes_in, store_hostile_data
+    from tests.tui.test_markup_in_data import shown
+
+    store_hostile_data(clinic, now)  # Dr Weber's name holds a right-to-left override
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_away(pilot)
+        screen.query_one("#away-to", Input).value = "+7d"
+        await wait_for(pilot, lambda: not screen.planning and len(rows(screen)) == 1, "the week's plan")
+        assert raw_bytes_in(shown(app)) == [] and "\\u202e" in text_of(screen.query_one("#away-title"))

@@ -95,3 +95,17 @@ async def test_space_selects_rows_and_c_cancels_them_all_from_the_overview(clini
         assert table.selection == set() and "selected" not in str(app.screen.query_one("#filter-count").render())
         assert [table.cell_text(i, "status") for i in range(3)] == ["cancelled", "confirmed", "cancelled"]
     assert [clinic.appointments.get(uid).status.value for uid in uids] == ["cancelled", "confirmed", "cancelled"]
+
+
+async def test_names_from_data_are_listed_escaped(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    from tests.reliability.test_terminal_safety import raw_bytes_in, store_hostile_data
+
+    store_hostile_data(clinic, now)  # Dr Weber's name holds a right-to-left override
+    uids = three(clinic, now)
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.start_cancel_selection(uids)
+        await wait_for(pilot, lambda: isinstance(app.screen, CancelSelectionModal), "the dialog")
+        listed = text_of(app.screen.query_one("#cancel-selection"))
+        assert raw_bytes_in(listed) == [] and listed.count("\\u202e") == 3

@@ -12,39 +12,37 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Static
 
-from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_local
 from rxdesk.services.appointments import AppointmentSummary
 from rxdesk.tui.modals.cancel import COMMON_REASONS
-from rxdesk.tui.work import call_service
+from rxdesk.tui.modals.reason import ReasonDialog
+from rxdesk.tui.text import shown
 
 
 def selection_lines(summaries: list[AppointmentSummary]) -> str:
     """One line per appointment, short enough for 80 columns: when, the patient, the doctor
     (and `held` for a hold)."""
-    return "\n".join(
+    return shown("\n".join(
         f"{format_local(s.appointment.starts_at, s.zone)}  {s.patient_name} · {s.doctor_name}"
         + (" · held" if s.appointment.status.value == "held" else "")
         for s in summaries
-    )
+    ))
 
 
-class CancelSelectionModal(ModalScreen[list[Appointment] | None]):
+class CancelSelectionModal(ReasonDialog[list[Appointment]]):
     """Dismisses with the cancelled appointments, or None when the agent backs out."""
 
     BINDINGS = [Binding("escape", "keep", "Keep them")]
+    REFUSED = "Nothing was cancelled: "
 
     def __init__(self, summaries: list[AppointmentSummary], *,
                  on_saved: Callable[[list[Appointment]], Any] | None = None) -> None:
-        super().__init__()
+        super().__init__(on_saved=on_saved)
         self.summaries = summaries
-        self.on_saved = on_saved
-        self.busy = False
 
     def compose(self) -> ComposeResult:
         count = len(self.summaries)
@@ -58,37 +56,12 @@ class CancelSelectionModal(ModalScreen[list[Appointment] | None]):
             yield Static("", id="reason-error", classes="field-error", markup=False)
             yield Static(f"enter cancel all {count} in one go · escape keep them", classes="dialog-hint")
 
-    def on_mount(self) -> None:
-        self.query_one("#reason", Input).focus()
-
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if self.busy:
-            return
         reason = event.value.strip()
         if not reason:
             self._refuse("A reason is required: type one (common reasons complete as you type).")
             return
         desk = self.app.desk
         uids = [s.appointment.uid for s in self.summaries]
-        self.busy = True
-        call_service(self, lambda: desk.appointments.cancel_appointments(uids, reason, desk.agent),
-                     done=self._saved, failed=self._failed, group="cancel-selection")
-
-    def _saved(self, cancelled: list[Appointment]) -> None:
-        if self.on_saved is not None:
-            self.on_saved(cancelled)
-        self.dismiss(cancelled)
-
-    def _failed(self, exc: RxdeskError) -> None:
-        self.busy = False
-        self._refuse(f"Nothing was cancelled: {exc}")
-
-    def _refuse(self, message: str) -> None:
-        self.query_one("#reason-error", Static).update(message)
-        field = self.query_one("#reason", Input)
-        field.add_class("-invalid")
-        field.focus()
-
-    def action_keep(self) -> None:
-        self.dismiss(None)
+        self.save(lambda: desk.appointments.cancel_appointments(uids, reason, desk.agent), group="cancel-selection")

@@ -24,6 +24,7 @@ from rxdesk.domain.times import format_local
 from rxdesk.services.away import AwayItem, AwayPlan, AwayResult
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DetailScreen
+from rxdesk.tui.text import shown
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -60,8 +61,8 @@ class AwayScreen(DetailScreen):
         self.shown_zone = "UTC"
 
     def compose_body(self) -> ComposeResult:
-        yield Static(f"{self.doctor_name}: every held or confirmed appointment starting in the range is moved "
-                     "or cancelled", id="away-title", markup=False)
+        yield Static(shown(f"{self.doctor_name}: every held or confirmed appointment starting in the range is "
+                           "moved or cancelled"), id="away-title", markup=False)
         with Horizontal(id="away-range"):
             yield Label("From", classes="away-label")
             yield Input("now", id="away-from", classes="away-time", compact=True)
@@ -133,7 +134,7 @@ class AwayScreen(DetailScreen):
     def _unplannable(self, exc: RxdeskError) -> None:
         self.plan = None
         self.problem = str(exc)
-        self.query_one("#away-summary", Static).update(f"No plan: {exc}")
+        self.query_one("#away-summary", Static).update(shown(f"No plan: {exc}"))
         self.query_one(DeskTable).clear()
         self.shown = {}
         self._describe(None)
@@ -182,7 +183,7 @@ class AwayScreen(DetailScreen):
                 now = "cancelled"
             why = item.why or ("not rebooked" if item.action == "cancel" else "")
             text = f"{was}\n→ {now}" + (f" ({why})" if why else "")
-        self.query_one("#away-detail", Static).update(text)
+        self.query_one("#away-detail", Static).update(shown(text))
 
     # -- carrying it out ------------------------------------------------------------------
 
