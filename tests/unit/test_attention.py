@@ -16,17 +16,9 @@ from rxdesk.services import Desk
 from rxdesk.services.attention import AttentionKind
 from rxdesk.services.maintenance import MaintenanceService as Maintenance
 from tests.helpers import make_appointment
-from tests.receiver import Receiver
 from tests.unit.test_worker import only_rule, subscribe
 
 pytestmark = pytest.mark.backends
-
-
-@pytest.fixture
-def receiver():  # type: ignore[no-untyped-def]
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture
