@@ -2,9 +2,9 @@
 doctor that starts in a range is moved or cancelled, in one write.
 
 Without rebooking, each is cancelled with the reason. With rebooking, each moves where its
-type's rebooking mode allows, by the rebook rules (`rebooking.check_move` and `write_move`: a
-linked new appointment, the original cancelled naming it, a slot the generator offers now,
-booking notice included):
+type's rebooking mode allows, by the rebook rules (a slot the generator offers now, booking
+notice included, as `rebooking.check_move` checks; then `write_move`: a linked new appointment,
+the original cancelled naming it):
 
 - `any_doctor`: another doctor offering the type at the same start (the patient keeps their
   time; the doctor with the fewest moves of this plan so far, then by name), else the free slot
@@ -43,7 +43,7 @@ from rxdesk.domain.times import format_local, format_utc, local_day_bounds, pars
 from rxdesk.services.appointments import cancel
 from rxdesk.services.availability import open_slots
 from rxdesk.services.base import Service, admin_actor, record
-from rxdesk.services.rebooking import check_move, write_move
+from rxdesk.services.rebooking import write_move
 from rxdesk.store.protocols import StoreView, UnitOfWork
 
 # How far past the range a move may go: further than this, the patient is better asked.
@@ -410,16 +410,21 @@ class AwayService(Service):
         types = {t.key: t for t in view.types.all()}
         doctors = {d.id: d for d in view.doctors.all()}
         why = f"{plan.doctor.name} is away: {plan.reason}"
-        # Every read first (each move checked as a rebook is), then every write: the plan was
-        # computed in this write, and its moves never overlap one another.
+        # Every read first, then every write. The plan was computed in this write by the slot
+        # generator a rebook checks against, and its moves never overlap one another, so each
+        # move is a slot the generator offers now; what is left to read is the lapsed holds
+        # lying under the moves (one question for all of them), which the moves expire.
+        moves = [item for item in plan.items if item.action == "move"]
+        lapsed_all = view.appointments.lapsed_holds(now) if moves else []
         checked = []
         for item in plan.items:
             appt = view.appointments.require(item.uid)
             lapsed: list[Appointment] = []
             if item.action == "move":
                 assert item.doctor_id is not None and item.starts_at is not None
-                lapsed = check_move(view, appt, types[appt.type_key], doctors[item.doctor_id], item.starts_at, now,
-                                    zone=plan.zone)
+                end = item.starts_at + timedelta(minutes=types[appt.type_key].duration_minutes)
+                lapsed = [hold for hold in lapsed_all if hold.doctor_id == item.doctor_id
+                          and overlaps(hold.starts_at, hold.ends_at, item.starts_at, end)]
             checked.append((item, appt, lapsed))
         expired: set[str] = set()  # a lapsed hold under two moves is expired once
         items = []
