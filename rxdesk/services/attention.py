@@ -156,7 +156,8 @@ class AttentionService(Service):
             left = max(0, int((appt.hold_expires_at - now).total_seconds() // 60))
             items.append(AttentionItem(
                 AttentionKind.hold_lapsing,
-                f"Hold of {patients.get(appt.patient_id, appt.patient_id)} lapses in {_plural(left, 'minute')}",
+                f"Hold of {patients.get(appt.patient_id, appt.patient_id)} lapses in "
+                f"{_plural(left, 'minute') if left else 'under a minute'}",
                 f"{doctors.get(appt.doctor_id, appt.doctor_id)}, {format_local(appt.starts_at, zone_name)}; "
                 "the patient has not confirmed",
                 appt.hold_expires_at, f"appointment:{appt.uid}", 1, f"rxdesk appointments show {appt.uid}",

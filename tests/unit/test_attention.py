@@ -70,7 +70,10 @@ def test_a_hold_about_to_lapse(ticked: Desk, clock, now) -> None:  # type: ignor
     Maintenance(ticked).tick()
     (item,) = of(ticked, AttentionKind.hold_lapsing)
     assert item.target == f"appointment:{later.uid}"
-    clock.advance(minutes=5)  # lapsed: nothing left to do about it
+    clock.advance(minutes=3, seconds=30)
+    (item,) = of(ticked, AttentionKind.hold_lapsing)
+    assert item.title == "Hold of Omar Haddad lapses in under a minute"
+    clock.advance(minutes=1, seconds=30)  # lapsed: nothing left to do about it
     Maintenance(ticked).tick()
     assert of(ticked, AttentionKind.hold_lapsing) == []
 
