@@ -27,8 +27,8 @@ def away(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     result = service.run(args.id, start, end, args.reason, rebook=args.rebook, agent=ctx.agent, expected=args.expect)
     if result.changed:
-        ctx.err.write(f"rxdesk: the plan changed since plan {result.expected} was shown (another change came "
-                      f"in between); this run carried out plan {result.plan.plan_id}, below\n")
+        ctx.note(f"rxdesk: the plan changed since plan {result.expected} was shown (another change came "
+                 f"in between); this run carried out plan {result.plan.plan_id}, below")
     if args.json:
         ctx.json(result.to_json())
         return 0

@@ -64,12 +64,3 @@ def parse_statuses(values: list[str] | tuple[str, ...] | str) -> frozenset[str]:
                     f"status {part[:40]!r} is not one of {', '.join(sorted(valid))} (or active)"
                 )
     return frozenset(found)
-
-
-def parse_whole(value: object, *, what: str) -> int:
-    """A whole number as typed: ASCII digits only (`int()` would also take '٣٠' or '³'),
-    at most nine of them."""
-    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    if not (text.isascii() and text.isdigit() and len(text) <= 9):
-        raise ValidationFailed(f"{what} {str(value)[:40]!r} is not a whole number (digits 0-9)")
-    return int(text)

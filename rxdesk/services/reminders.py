@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from rxdesk.domain import reminders as due_rules
 from rxdesk.domain.errors import NotFound, ValidationFailed
-from rxdesk.domain.filters import parse_whole
 from rxdesk.domain.ids import random_token
+from rxdesk.domain.limits import MINUTES_BEFORE, whole_within
 from rxdesk.domain.models import (
     Appointment,
     AppointmentType,
@@ -66,10 +66,7 @@ def _recipient(value: object) -> str:
 
 
 def _minutes(value: object) -> int:
-    minutes = parse_whole(value, what="minutes before")
-    if not 1 <= minutes <= 43200:
-        raise ValidationFailed("minutes before must be between 1 and 43200 (30 days)")
-    return minutes
+    return whole_within(value, MINUTES_BEFORE, what="minutes before")
 
 
 class ReminderRuleService(Service):

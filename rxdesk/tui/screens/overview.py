@@ -10,7 +10,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import ContentSwitcher, Static
 
-from rxdesk.services.appointments import AppointmentRow, FilterText, ParsedFilter
+from rxdesk.services.appointments import AppointmentRow
+from rxdesk.services.filters import FilterText, ParsedFilter
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.widgets.filter_bar import FilterBar
 from rxdesk.tui.widgets.tables import AppointmentSource, AppointmentTable

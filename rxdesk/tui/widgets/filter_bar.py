@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
-from rxdesk.services.appointments import FilterText
+from rxdesk.services.filters import FilterText
 
 FIELDS = (
     ("doctor", "doctor"),
@@ -48,7 +48,8 @@ class FilterBar(Vertical):
 
     def text(self) -> FilterText:
         values = {name: self.query_one(f"#filter-{name}", Input).value for name, _ in FIELDS}
-        return FilterText(**values)
+        return FilterText(doctor=values["doctor"], patient=values["patient"], statuses=values["statuses"],
+                          date_from=values["date_from"], date_to=values["date_to"])
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

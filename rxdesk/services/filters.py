@@ -1,0 +1,114 @@
+"""The one parser of what an agent typed into an appointment filter: the overview's filter
+fields and `rxdesk appointments list`'s options both go through `parse_filter_text`, so a day,
+a status or a name means the same in the app and in a script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.filters import parse_day, parse_statuses
+from rxdesk.domain.times import zone
+from rxdesk.services.appointments import AppointmentFilter
+from rxdesk.services.base import Service
+from rxdesk.services.matching import Matches, match_doctors, match_patients
+from rxdesk.store.protocols import StoreView
+
+
+@dataclass(frozen=True)
+class FilterText:
+    """What an agent typed into the filters, before any parsing: the overview's fields, or
+    the options of `appointments list` (`statuses` joins repeated `--status` with commas)."""
+
+    doctor: str = ""
+    patient: str = ""
+    statuses: str = ""
+    date_from: str = ""
+    date_to: str = ""
+    all: bool = False  # `--all`: drop whichever default was not replaced
+
+
+# How a refusal names each field: the app's labels; the command line passes its flags.
+FIELD_NAMES: Mapping[str, str] = {"doctor": "doctor", "patient": "patient", "statuses": "status",
+                                  "date_from": "from", "date_to": "to"}
+
+
+@dataclass
+class ParsedFilter:
+    """A filter built from typed text: the fields that made sense, and why the others did not.
+
+    A field with an error is left out of `filter`, so the list still follows the good fields.
+    `matches` holds what the doctor and patient texts matched, one or many: a pick list
+    shows its candidates when there is more than one.
+    """
+
+    filter: AppointmentFilter
+    errors: dict[str, str] = field(default_factory=dict)
+    resolved: dict[str, str] = field(default_factory=dict)  # field -> what the text matched
+    matches: dict[str, Matches] = field(default_factory=dict)
+
+    def refusal(self) -> str | None:
+        """Every error in one line, in the order of the fields, a doctor or patient that
+        several match with the candidates named; None when there is none."""
+        found = {key: self.matches[key].refusal() for key in self.errors if key in self.matches}
+        return "; ".join(found.get(key) or error for key, error in self.errors.items()) or None
+
+
+def parse_filter_text(service: Service, text: FilterText, *,
+                      names: Mapping[str, str] = FIELD_NAMES) -> ParsedFilter:
+    """Turn typed filters into an `AppointmentFilter`, one error per bad field.
+
+    Doctors and patients are matched by id, name, email or phone (`services.matching`; a
+    patient also by external id); statuses take `active` and `all`; days take `YYYY-MM-DD`,
+    `today`, `+7d`, in the organisation's zone as of the service clock. `names` says how a
+    refusal names each field.
+    """
+    with service.store.read() as view:
+        return _parse(service, view, text, names)
+
+
+def _parse(service: Service, view: StoreView, text: FilterText, names: Mapping[str, str]) -> ParsedFilter:
+    parsed = ParsedFilter(AppointmentFilter())
+    errors, resolved = parsed.errors, parsed.resolved
+    people: dict[str, str | None] = {"doctor": None, "patient": None}
+    for key, typed, match in (("doctor", text.doctor, match_doctors), ("patient", text.patient, match_patients)):
+        if not typed.strip():
+            continue
+        found = parsed.matches[key] = match(view, typed)
+        if found.one is not None:
+            people[key], resolved[key] = found.one.id, found.one.name
+        else:
+            errors[key] = found.summary() or ""
+    statuses: frozenset[str] | None = None
+    show_all = text.all
+    raw_status = text.statuses.strip().casefold()
+    if raw_status == "all":
+        show_all = True
+    elif raw_status:
+        try:
+            statuses = parse_statuses(raw_status)
+        except RxdeskError as exc:
+            errors["statuses"] = str(exc)
+    today = service.now().astimezone(zone(service.org(view).timezone)).date()
+    days: dict[str, date | None] = {"date_from": None, "date_to": None}
+    for key, raw in (("date_from", text.date_from), ("date_to", text.date_to)):
+        if raw.strip():
+            try:
+                days[key] = parse_day(raw, today, what=names[key])
+            except RxdeskError as exc:
+                errors[key] = str(exc)
+    if days["date_from"] and days["date_to"] and days["date_to"] < days["date_from"]:
+        errors["date_to"] = f"{names['date_to']} is before {names['date_from']}"
+        days["date_to"] = None
+    parsed.filter = AppointmentFilter(
+        statuses=statuses,
+        doctor_id=people["doctor"],
+        patient_id=people["patient"],
+        date_from=days["date_from"],
+        date_to=days["date_to"],
+        all=show_all,
+    )
+    return parsed
