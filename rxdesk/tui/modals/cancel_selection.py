@@ -62,6 +62,6 @@ class CancelSelectionModal(ReasonDialog[list[Appointment]]):
         if not reason:
             self._refuse("A reason is required: type one (common reasons complete as you type).")
             return
-        desk = self.app.desk
+        desk = self.desk
         uids = [s.appointment.uid for s in self.summaries]
         self.save(lambda: desk.appointments.cancel_appointments(uids, reason, desk.agent), group="cancel-selection")

@@ -18,13 +18,14 @@ from textual.widgets import Input, Static
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Appointment
+from rxdesk.tui.context import OnDesk
 from rxdesk.tui.text import shown
 from rxdesk.tui.work import call_service
 
 T = TypeVar("T")
 
 
-class ReasonDialog(ModalScreen[T | None], Generic[T]):
+class ReasonDialog(OnDesk, ModalScreen[T | None], Generic[T]):
     """Dismisses with what the service call returned, or None when the agent backs out. A
     refusal is shown under the reason after `REFUSED` (empty: the refusal alone)."""
 

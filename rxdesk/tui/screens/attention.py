@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Static
 
 from rxdesk.domain.times import format_local
 from rxdesk.services.attention import AttentionItem, AttentionKind
+from rxdesk.tui.navigation import OpenAppointment, OpenDoctor, OpenPatient, OpenWebhooks
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.text import fields_grid
 from rxdesk.tui.widgets.tables import DeskTable
@@ -41,7 +42,7 @@ class AttentionScreen(DeskScreen):
         for key, label in (("since", "Since"), ("what", "Needs attention")):
             table.add_column(label, key=key)
         table.focus()
-        self.set_interval(self.app.attention_every, self._look_again, name="attention")
+        self.set_interval(self.desk_app.attention_every, self._look_again, name="attention")
         self.reload()
 
     def _look_again(self) -> None:
@@ -49,7 +50,7 @@ class AttentionScreen(DeskScreen):
             self.reload()
 
     def reload(self) -> None:
-        desk = self.app.desk
+        desk = self.desk
         call_service(self, lambda: (desk.attention.items(), desk.org().timezone), done=lambda r: self._show(*r),
                      group="attention")
 
@@ -59,7 +60,7 @@ class AttentionScreen(DeskScreen):
     def _show(self, items: list[AttentionItem], zone: str) -> None:
         self.loads += 1
         self.zone = zone
-        self.app.attention_count = len(items)
+        self.desk_app.attention_count = len(items)
         table = self.query_one(DeskTable)
         keep = table.selected_key
         table.clear()
@@ -98,18 +99,18 @@ class AttentionScreen(DeskScreen):
     def go_to_fix(self, item: AttentionItem) -> None:
         """Open the screen where this item is fixed."""
         kind, _, ident = item.target.partition(":")
-        app = self.app
+        app = self.desk_app
         if kind == "doctor":
-            app.open_doctor(ident)
+            self.post_message(OpenDoctor(ident))
         elif kind == "patient":
-            app.open_patient(ident)
+            self.post_message(OpenPatient(ident))
         elif kind == "appointment":
-            app.open_appointment(ident)
+            self.post_message(OpenAppointment(ident))
         elif kind == "holds":
             app.action_section("overview")
         elif kind == "subscription":
-            app.open_webhooks("tab-deliveries")
+            self.post_message(OpenWebhooks("tab-deliveries"))
         elif kind == "outbox":
-            app.open_webhooks("tab-outbox")
+            self.post_message(OpenWebhooks("tab-outbox"))
         else:
             app.notify(f"{item.title}: {item.action}", title="Needs attention", timeout=10)

@@ -55,6 +55,7 @@ class AwayScreen(DetailScreen):
         self.problem: str | None = "type a reason"
         self.busy = False
         self.plans = 0  # plans shown (tests wait on it)
+        self.runs = 0  # runs started: a plan asked for before one is not shown after it
         self._timer: Timer | None = None
         self._worker: Worker[None] | None = None
         self.shown: dict[str, AwayItem] = {}  # the table's rows (a plan, or what a run did)
@@ -116,7 +117,7 @@ class AwayScreen(DetailScreen):
         self._timer = None
         if self.busy:
             return
-        desk = self.app.desk
+        desk = self.desk
         start_text, end_text, reason, rebook = self._request()
         doctor_id = self.doctor_id
 
@@ -126,7 +127,17 @@ class AwayScreen(DetailScreen):
             plan: AwayPlan = desk.away.plan(doctor_id, start, end, reason.strip() or "(reason)", rebook=rebook)
             return plan
 
-        self._worker = call_service(self, compute, done=self._show, failed=self._unplannable, group="away-plan")
+        runs = self.runs
+
+        def show(plan: AwayPlan) -> None:
+            if self.runs == runs:
+                self._show(plan)
+
+        def unplannable(exc: RxdeskError) -> None:
+            if self.runs == runs:
+                self._unplannable(exc)
+
+        self._worker = call_service(self, compute, done=show, failed=unplannable, group="away-plan")
 
     def action_reload(self) -> None:
         self.reload()
@@ -225,8 +236,12 @@ class AwayScreen(DetailScreen):
         self.app.push_screen(ConfirmModal("Doctor away", message, confirm_label="Carry out"), answered)
 
     def _run(self, seen: AwayPlan, reason: str) -> None:
-        desk = self.app.desk
+        desk = self.desk
         self.busy = True
+        self.runs += 1
+        if self._timer is not None:  # the plan of the last keystroke: the run plans for itself
+            self._timer.stop()
+            self._timer = None
         doctor_id = self.doctor_id
 
         def run() -> AwayResult:
@@ -243,7 +258,7 @@ class AwayScreen(DetailScreen):
 
     def _done(self, result: AwayResult) -> None:
         self.busy = False
-        self.app.note_own_write()
+        self.desk_app.note_own_write()
         plan = result.plan
         self.plan = None
         self.problem = "carried out; change the range or the reason to plan again"
@@ -259,5 +274,5 @@ class AwayScreen(DetailScreen):
         self.query_one(DeskTable).focus()
 
     def _now(self) -> datetime:
-        now: datetime = self.app.desk.clock.now()
+        now: datetime = self.desk.clock.now()
         return now
