@@ -23,7 +23,7 @@ from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.tui.app import RxdeskApp
 from tests.helpers import make_appointment
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import make_app, settle, wait_for
 from tests.unit.test_worker import only_rule
 
 SIZES = {"80x24": (80, 24), "100x30": (100, 30), "160x48": (160, 48)}
@@ -121,6 +121,16 @@ def test_attendance_dialog(snap_compare, clinic: Desk, booked, size: str) -> Non
 
 
 @sizes
+def test_cancel_selection_dialog(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    """Two selected appointments cancelled together: the list, the reason, the hint."""
+
+    async def steady_cursor(pilot) -> None:  # type: ignore[no-untyped-def]
+        pilot.app.screen.query_one("#reason").cursor_blink = False
+
+    assert snapshot(snap_compare, make_app(clinic), size, "space", "j", "space", "c", then=steady_cursor)
+
+
+@sizes
 def test_rebook(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
     assert snapshot(snap_compare, make_app(clinic), size, "r")
 
@@ -172,7 +182,24 @@ def test_why_no_slots(snap_compare, clinic: Desk, booked, size: str) -> None:  #
     assert snapshot(snap_compare, make_app(clinic), size, "d", then=to_the_answers)
 
 
-# -- sections 4 to 6 -----------------------------------------------------------------------------
+@sizes
+def test_doctor_away(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    """`a` on the doctor page, the range to the day after tomorrow: the plan for tomorrow's patient."""
+
+    async def plan_two_days(pilot) -> None:  # type: ignore[no-untyped-def]
+        screen = pilot.app.screen
+        await wait_for(pilot, lambda: getattr(pilot.app.screen, "plans", 0) > 0, "the first plan")
+        screen = pilot.app.screen
+        first = screen.plans
+        screen.query_one("#away-to").value = "+2d"
+        await wait_for(pilot, lambda: screen.plans > first and not screen.planning, "the plan for two days")
+        for field in screen.query("Input"):
+            field.cursor_blink = False
+
+    assert snapshot(snap_compare, make_app(clinic), size, "d", "a", then=plan_two_days)
+
+
+# -- sections 4 to 7 -----------------------------------------------------------------------------
 
 @sizes
 def test_secrets(snap_compare, stocked: Desk, size: str) -> None:  # type: ignore[no-untyped-def]
@@ -184,6 +211,12 @@ def test_secrets(snap_compare, stocked: Desk, size: str) -> None:  # type: ignor
 @sizes
 def test_types(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
     assert snapshot(snap_compare, make_app(clinic), size, "5")
+
+
+@sizes
+def test_attention(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    """What a clinic whose worker never ran needs: the queue, and the first item in full below."""
+    assert snapshot(snap_compare, make_app(clinic), size, "7")
 
 
 @pytest.mark.parametrize("tab", ["subscriptions", "deliveries", "outbox"])
