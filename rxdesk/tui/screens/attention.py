@@ -40,8 +40,8 @@ class AttentionScreen(DeskScreen):
     def on_mount(self) -> None:
         table = self.query_one(DeskTable)
         # What needs attention is cut (in full in the panel below), never left out.
-        table.add_column("Since", key="since", priority=1)
-        table.add_column("Needs attention", key="what", priority=0, min_width=20)
+        table.add_column("Since", key="since")
+        table.add_column("Needs attention", key="what", min_width=20)
         table.focus()
         self.set_interval(self.desk_app.attention_every, self._look_again, name="attention")
         self.reload()

@@ -147,6 +147,17 @@ class DeskTable(DataTable[object]):
         if place is not None:
             super().update_cell(row_key, column_key, cut(row[index], place.width))  # type: ignore[arg-type]
 
+    def get_row(self, row_key: RowKey | str) -> list[object]:
+        """The row's cells in the columns shown, whole (the screen may show them cut)."""
+        key = row_key.value if isinstance(row_key, RowKey) else row_key
+        if key not in self.cells:
+            return super().get_row(row_key)
+        return [place.value(self.cells[key]) for place in self._placed]
+
+    def get_row_at(self, row_index: int) -> list[object]:
+        """The cells of the row at `row_index`, whole, as `get_row`."""
+        return self.get_row(self.ordered_rows[row_index].key)
+
     # -- laying the columns out ------------------------------------------------------------
 
     def _fitted(self, row: tuple[RenderableType, ...]) -> list[Text]:
