@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from rich.cells import cell_len
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from rxdesk.services import Desk
 from rxdesk.tui.screens.secrets import SecretsScreen
@@ -134,8 +134,10 @@ async def test_a_resize_lays_a_short_list_out_again_and_keeps_the_cursor(clinic:
         # Windows (least important, cannot be cut) goes; the offered types are cut with `…`.
         assert table.shown_columns == ["name", "id", "zone", "mobile", "types"]
         assert table.selected_key == "dr-sato"
-        drawn = str(DataTable.get_row(table, "dr-sato")[-1])  # what the screen shows
-        assert drawn.endswith("…") and "therapy, prescription, gp-consult".startswith(drawn[:-1])
+        drawn = "".join(segment.text for segment in table.render_line(table.get_row_index("dr-sato") + 1))
+        assert cell_len(drawn.rstrip()) <= table.scrollable_content_region.width
+        offers = drawn.rstrip().rsplit("  ", 1)[-1].strip()  # what the screen shows, cut
+        assert offers.endswith("…") and "therapy, prescription, gp-consult".startswith(offers[:-1])
         assert str(table.get_row("dr-sato")[-1]) == "therapy, prescription, gp-consult"  # the row, whole
 
 

@@ -38,6 +38,13 @@ def cell_width(cell: RenderableType) -> int:
     return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
 
 
+def ellipsised(cell: RenderableType) -> RenderableType:
+    """A cell's text to be cut with `…` where its column is narrower (never wrapped)."""
+    if isinstance(cell, Text):
+        cell.no_wrap, cell.overflow = True, "ellipsis"
+    return cell
+
+
 def cut(cell: object, width: int) -> Text:
     """A cell in at most `width` cells, cut with `…` (its styles kept)."""
     if not isinstance(cell, Text):
@@ -108,7 +115,7 @@ class DeskTable(DataTable[object]):
 
     def add_row(self, *cells: object, height: int | None = 1, key: str | None = None,
                 label: object = None) -> RowKey:
-        row = tuple(plain(cell) for cell in cells)  # type: ignore[arg-type]
+        row = tuple(ellipsised(plain(cell)) for cell in cells)  # type: ignore[arg-type]
         row += (Text(""),) * (len(self.specs) - len(row))
         key = key if key is not None else f"row-{len(self.cells)}"
         self.cells[key] = row
@@ -138,30 +145,21 @@ class DeskTable(DataTable[object]):
         column = str(getattr(column_key, "value", column_key))
         index = next(i for i, spec in enumerate(self.specs) if spec.key == column)
         row = list(self.cells[key])
-        row[index] = plain(value)  # type: ignore[arg-type]
+        row[index] = ellipsised(plain(value))  # type: ignore[arg-type]
         self.cells[key] = tuple(row)
         if cell_width(row[index]) > self._natural.get(column, 0):
             self._natural[column] = cell_width(row[index])
             self._want_layout()
         place = next((p for p in self._placed if p.column.key == column), None)
         if place is not None:
-            super().update_cell(row_key, column_key, cut(row[index], place.width))  # type: ignore[arg-type]
-
-    def get_row(self, row_key: RowKey | str) -> list[object]:
-        """The row's cells in the columns shown, whole (the screen may show them cut)."""
-        key = row_key.value if isinstance(row_key, RowKey) else row_key
-        if key not in self.cells:
-            return super().get_row(row_key)
-        return [place.value(self.cells[key]) for place in self._placed]
-
-    def get_row_at(self, row_index: int) -> list[object]:
-        """The cells of the row at `row_index`, whole, as `get_row`."""
-        return self.get_row(self.ordered_rows[row_index].key)
+            super().update_cell(row_key, column_key, row[index])  # type: ignore[arg-type]
 
     # -- laying the columns out ------------------------------------------------------------
 
-    def _fitted(self, row: tuple[RenderableType, ...]) -> list[Text]:
-        return [cut(place.value(row), place.width) for place in self._placed]
+    def _fitted(self, row: tuple[RenderableType, ...]) -> list[object]:
+        """The row's cells in the columns shown: whole (`get_row` reads them as they are); each
+        column's fixed width cuts them with `…` as they are drawn."""
+        return [place.value(row) for place in self._placed]
 
     def _want_layout(self) -> None:
         if not self._relayout_due and self.is_attached:
