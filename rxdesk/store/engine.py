@@ -15,6 +15,11 @@ no lock: a manifest names immutable files, so whatever manifest a reader sees is
 state. Replaced files are deleted only after a grace period, so a reader never loses a file it
 was about to open.
 
+Every segment is checked against the manifest (its size and CRC-32) when it is read, and a
+write reads each segment it replaces before it writes its new file: nothing damaged is ever
+served, and nothing is written from a damaged file. A segment that no command reads is not
+looked at, so a command pays for the segments it touches, not for every file in the data dir.
+
 Because files are immutable, a process caches parsed segments by file name and re-reads only
 what another process has replaced: an agent's action pays for the segments it touches, not for
 the history in the data dir.
@@ -295,7 +300,6 @@ class Engine:
             if not fresh and self._manifest is not None and key == self._manifest_stat:
                 return self._manifest
         manifest = Manifest.from_bytes(read_bytes(self.manifest_path), self.manifest_path)
-        self._verify_sizes(manifest)
         with self._mutex:
             self._manifest, self._manifest_stat = manifest, key
         return manifest
@@ -338,21 +342,6 @@ class Engine:
         probe.release()
         return False
 
-    def _verify_sizes(self, manifest: Manifest) -> None:
-        """A cheap whole-store check on every new manifest: each segment file exists with the
-        size it was committed with. Contents are checked (CRC-32) when a segment is read."""
-        for ref in manifest.segments.values():
-            path = self.segments_dir / ref.file
-            try:
-                size = os.stat(path).st_size
-            except FileNotFoundError:
-                raise StoreError(f"data file {path} is missing; the data dir is incomplete") from None
-            if size != ref.size:
-                raise StoreError(
-                    f"data file {path} is corrupt ({size} bytes, committed with {ref.size}); "
-                    "it was left as it is"
-                )
-
     def snapshot(self) -> Snapshot:
         return Snapshot(self, self.manifest())
 
@@ -366,6 +355,8 @@ class Engine:
         try:
             raw = read_bytes(path)
         except FileNotFoundError:
+            if self._still_named(ref.file):
+                raise StoreError(f"data file {path} is missing; the data dir is incomplete") from None
             raise StoreError(
                 f"data file {path} disappeared while reading (a concurrent write?); try again"
             ) from None
@@ -380,6 +371,11 @@ class Engine:
         seg = Segment(name, ref.file, data)
         self._remember(seg, len(raw))
         return seg
+
+    def _still_named(self, file: str) -> bool:
+        """True when the newest manifest still names `file`: then its absence is damage, not a
+        reader that held an old manifest past the grace period."""
+        return any(ref.file == file for ref in self.manifest(fresh=True).segments.values())
 
     def _remember(self, seg: Segment, size: int) -> None:
         with self._mutex:

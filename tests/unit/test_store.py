@@ -306,3 +306,15 @@ def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignor
 
     check()
 
+
+
+def test_a_write_over_a_missing_segment_file_is_refused_and_changes_nothing(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+    """A write reads each segment it replaces: a missing one is damage, reported by name."""
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    path = data_dir / "segments" / manifest["segments"]["patients"]["file"]
+    path.unlink()
+    before = fingerprint(data_dir)
+    result = run_cli("provision", str(CLINIC_TOML), env={"RXDESK_DATA_DIR": str(data_dir)})
+    assert result.code == 1 and f"data file {path} is missing" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert fingerprint(data_dir) == before
