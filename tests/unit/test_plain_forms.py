@@ -1,14 +1,17 @@
-"""Flat entities made and stored without their pydantic schema (`domain.plain`) are exactly what
-pydantic makes of them: the same stored JSON, byte for byte, and the same validated model."""
+"""Flat entities made and stored without their pydantic schema (`domain.plain`, the organisation
+read back from the segment store) are exactly what pydantic makes of them: the same stored JSON,
+byte for byte, and the same validated model."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from rxdesk.domain import plain
 from rxdesk.domain.models import (
@@ -18,9 +21,10 @@ from rxdesk.domain.models import (
     Doctor,
     Event,
     EventType,
+    Org,
     Patient,
 )
-from rxdesk.domain.queries import appointment_from_json
+from rxdesk.domain.queries import appointment_from_json, org_from_json
 from rxdesk.store.files import dumps
 
 idents = st.from_regex(r"[a-z0-9][a-z0-9._:@+-]{0,20}", fullmatch=True)
@@ -121,3 +125,19 @@ def test_entities_that_are_not_flat_are_left_to_pydantic() -> None:
     assert plain._plan(Doctor) is None  # nested windows
     patient = Patient(id="pat-1", name="Ana")
     assert patient.to_json() == patient.model_dump(mode="json")
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=st.text("Northbridge Telehealth éü'-0 ", max_size=40).filter(str.strip),
+       timezone=st.sampled_from(["UTC", "Europe/London", "America/New_York", "Asia/Kolkata"]),
+       url=st.sampled_from(["https://meet.jit.si", "http://meet.example:8443/rooms"]))
+def test_the_stored_organisation_reads_back_as_the_validated_one(name: str, timezone: str, url: str) -> None:
+    org = Org(name=name, timezone=timezone, jitsi_base_url=url)
+    read = org_from_json(orjson.loads(dumps(org.to_json())))
+    assert read == org and read.model_fields_set == Org.model_validate(org.to_json()).model_fields_set
+
+
+@pytest.mark.parametrize("doc", [{"name": "Clinic", "colour": "red"}, {"name": 7}, {"timezone": "UTC"}])
+def test_a_stored_organisation_of_another_shape_is_validated_and_refused(doc: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        org_from_json(doc)
