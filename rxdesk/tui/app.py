@@ -1,16 +1,18 @@
 """The rxdesk app: sections on keys 1..6, live data, and the maintenance worker inside.
 
 `RxdeskApp` takes a `Desk`, so tests run it on a fixed clock; `run_app` opens it on the
-data dir of the settings. Screens reach the services through `app.desk` and the navigation
-methods here (`open_appointment`, `open_patient`, `open_doctor`, `open_rebook`, `start_cancel`,
-`start_attendance`).
+data dir of the settings. Screens reach the services through `rxdesk.tui.context` (the app,
+typed) and go elsewhere by posting the messages of `rxdesk.tui.navigation`, handled here once.
+Every binding of the app has an id (`section.overview` … `section.webhooks`, `help`, `quit`),
+as do the appointment keys of every list and page (`appointment.cancel`, `.attendance`,
+`.rebook`, `.patient`, `.doctor`), a detail page's `back` and the actions of the doctors',
+secrets, types and webhooks screens (`secrets.reveal`, …): `set_keymap` remaps them by id.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -36,6 +38,15 @@ from rxdesk.services import Desk
 from rxdesk.services.appointments import AppointmentSummary
 from rxdesk.tui.modals.attendance import AttendanceModal
 from rxdesk.tui.modals.cancel import CancelModal
+from rxdesk.tui.navigation import (
+    OpenAppointment,
+    OpenDoctor,
+    OpenPatient,
+    OpenRebook,
+    Saved,
+    StartAttendance,
+    StartCancel,
+)
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.screens.problem import ProblemScreen
@@ -78,14 +89,14 @@ class RxdeskApp(App[int]):
     DEFAULT_MODE = "overview"
 
     BINDINGS = [
-        Binding("1", "section('overview')", "Overview", show=False),
-        Binding("2", "section('patients')", "Patients", show=False),
-        Binding("3", "section('doctors')", "Doctors", show=False),
-        Binding("4", "section('secrets')", "Secrets", show=False),
-        Binding("5", "section('types')", "Types & reminders", show=False),
-        Binding("6", "section('webhooks')", "Webhooks", show=False),
-        Binding("question_mark,f1", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("1", "section('overview')", "Overview", show=False, id="section.overview"),
+        Binding("2", "section('patients')", "Patients", show=False, id="section.patients"),
+        Binding("3", "section('doctors')", "Doctors", show=False, id="section.doctors"),
+        Binding("4", "section('secrets')", "Secrets", show=False, id="section.secrets"),
+        Binding("5", "section('types')", "Types & reminders", show=False, id="section.types"),
+        Binding("6", "section('webhooks')", "Webhooks", show=False, id="section.webhooks"),
+        Binding("question_mark,f1", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
     ]
 
     org_label: reactive[str] = reactive("rxdesk")
@@ -101,10 +112,6 @@ class RxdeskApp(App[int]):
         tick_seconds: float = 60.0,
     ) -> None:
         super().__init__()
-        # Service calls run in threads and release the GIL at every file operation; with the
-        # default 5 ms switch interval the UI thread kept them waiting ~5 ms each time, which
-        # made a cancel (two dozen syscalls) take ~100 ms instead of ~15.
-        sys.setswitchinterval(0.0005)
         self.desk = desk
         self.agent = desk.agent
         self.run_worker_inside = worker
@@ -195,15 +202,22 @@ class RxdeskApp(App[int]):
         self._refresh_screens()
 
     def _refresh_screens(self) -> None:
-        if self.problem is not None:
-            return
+        if self.problem is not None or not self.is_running:
+            return  # closing: the screens are being taken apart, a reload would find no table
         for screen in self.screen_stack:
             if isinstance(screen, DeskScreen):
                 screen.data_changed()
         for mode in self.MODES:
-            for screen in self._screen_stacks.get(mode, []):
+            for screen in self._stack_of(mode):
                 if isinstance(screen, DeskScreen) and screen not in self.screen_stack:
                     screen.stale = True
+
+    def _stack_of(self, mode: str) -> list[Screen[Any]]:
+        """The screens of a section; none for a section not opened yet."""
+        try:
+            return self.get_screen_stack(mode)
+        except KeyError:
+            return []
 
     def keep_loaded(self) -> None:
         """Take what the app holds now (the store's week segments, row caches, screens) out
@@ -269,11 +283,29 @@ class RxdeskApp(App[int]):
         self.maintenance_failed = failed
         self._schedule_tick()
 
-    # Navigation other screens call.
+    # Navigation: the messages of rxdesk.tui.navigation, and the methods they call.
 
     def action_section(self, name: str) -> None:
         if self.problem is None and name in self.MODES:
             self.switch_mode(name)
+
+    def on_open_appointment(self, message: OpenAppointment) -> None:
+        self.open_appointment(message.uid)
+
+    def on_open_patient(self, message: OpenPatient) -> None:
+        self.open_patient(message.patient_id)
+
+    def on_open_doctor(self, message: OpenDoctor) -> None:
+        self.open_doctor(message.doctor_id)
+
+    def on_open_rebook(self, message: OpenRebook) -> None:
+        self.open_rebook(message.uid)
+
+    def on_start_cancel(self, message: StartCancel) -> None:
+        self.start_cancel(message.uid, on_done=message.on_saved)
+
+    def on_start_attendance(self, message: StartAttendance) -> None:
+        self.start_attendance(message.uid, on_done=message.on_saved)
 
     def open_appointment(self, uid: str) -> None:
         from rxdesk.tui.screens.appointment import AppointmentScreen
@@ -295,7 +327,7 @@ class RxdeskApp(App[int]):
 
         self.push_screen(RebookScreen(uid))
 
-    def start_cancel(self, uid: str, *, on_done: Callable[[Appointment], Any] | None = None) -> None:
+    def start_cancel(self, uid: str, *, on_done: Saved | None = None) -> None:
         """`c`: explain why not, or ask for the reason and cancel."""
 
         def opened(summary: AppointmentSummary) -> None:
@@ -309,7 +341,7 @@ class RxdeskApp(App[int]):
 
         call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
 
-    def start_attendance(self, uid: str, *, on_done: Callable[[Appointment], Any] | None = None) -> None:
+    def start_attendance(self, uid: str, *, on_done: Saved | None = None) -> None:
         """`n`: explain why not, or ask no_show/completed and the reason, and mark it."""
 
         def opened(summary: AppointmentSummary) -> None:

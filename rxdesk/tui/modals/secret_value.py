@@ -13,6 +13,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from rxdesk.tui.textual_gaps import forget_clipboard
+
 STORE_IT_NOW = (
     "Store it now, in the partner's token minter: it is not shown again unless revealed, "
     "and every reveal is audited. Tokens use it as the HS256 key, exactly as shown."
@@ -58,8 +60,7 @@ class SecretValueModal(ModalScreen[None]):
         self.dismiss(None)
 
     def on_unmount(self) -> None:
-        if self.app.clipboard == self.value:
-            self.app._clipboard = ""  # the app's in-memory copy; the terminal's clipboard keeps it
+        forget_clipboard(self.app, self.value)
         self.value = ""
 
 

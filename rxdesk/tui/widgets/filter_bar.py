@@ -55,9 +55,9 @@ class FilterBar(Vertical):
         event.stop()
         self.post_message(self.Changed(self.text()))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.screen.action_focus_table()
+        await self.screen.run_action("focus_table")
 
     def show_result(self, errors: dict[str, str], resolved: dict[str, str]) -> None:
         for name, _ in FIELDS:
