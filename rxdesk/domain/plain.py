@@ -191,4 +191,4 @@ def construct_plain(model: type[BaseModel], values: Mapping[str, Any]) -> Any:
         if field.check is None or not field.check(value):
             return None
     copied = {name: dict(value) if type(value) is dict else value for name, value in values.items()}
-    return model.model_construct(**copied)
+    return model.model_construct(None, **copied)

@@ -11,7 +11,6 @@ from tests.helpers import make_appointment, run_cli
 from tests.unit.test_cli_shape import heavy, loaded_after
 
 
-
 def test_a_cancel_builds_no_schema_and_skips_the_plugin_lookup(clinic: Desk, cli_env: dict[str, str], now) -> None:  # type: ignore[no-untyped-def]
     appt = make_appointment(clinic, start=now + timedelta(days=2))
     answer = loaded_after(["appointments", "cancel", appt.uid, "--reason", "patient asked"], cli_env)
