@@ -184,3 +184,21 @@ def org_from_json(doc: Mapping[str, Any]) -> Org:
         return Org.model_construct(**doc)
     return Org.model_validate(doc)
 
+
+@dataclass(frozen=True)
+class DeliveryTrouble:
+    """The deliveries of one subscription that need an agent (`DeliveryReader.trouble`)."""
+
+    subscription_id: str
+    dead: int  # went dead at or after the `dead_since` asked for
+    failing: int  # pending after a failed attempt, created at or before `failing_before`
+    since: datetime  # the earliest of them: the oldest failing one's creation, else the first death
+    latest_id: str  # the newest of them (the highest id): its last error is what an agent reads first
+
+
+@dataclass(frozen=True)
+class WorkerTick:
+    """The newest maintenance tick any worker recorded (`Store.last_tick`)."""
+
+    owner: str
+    at: datetime

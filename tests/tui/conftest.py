@@ -30,6 +30,18 @@ async def wait_for_workers(app) -> None:  # type: ignore[no-untyped-def]
         await app.workers.wait_for_complete()
 
 
+async def wait_for(pilot, condition, what: str = "the condition", timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run until `condition()` holds (a timer or a worker has done its part)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}")
+        await wait_for_workers(pilot.app)
+        await pilot.pause(0.02)
+
+
 def make_app(desk: Desk, **options) -> RxdeskApp:  # type: ignore[no-untyped-def]
     options.setdefault("worker", False)
     options.setdefault("poll_seconds", 3600)
