@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from rxdesk.domain.lifecycle import status_at
-from rxdesk.domain.models import Appointment, AppointmentStatus
+from rxdesk.domain.models import Appointment, AppointmentStatus, Org
 
 T = TypeVar("T")
 
@@ -172,6 +172,17 @@ def appointment_from_json(doc: Mapping[str, Any]) -> Appointment:
             data[key] = _instant(value)
     data["status"] = _STATUS[data["status"]]
     return Appointment.model_construct(**data)
+
+
+def org_from_json(doc: Mapping[str, Any]) -> Org:
+    """The organisation from the segment store's JSON form, like `appointment_from_json`: it was
+    validated when written and is checksummed on disk. A document of another shape (a key it
+    does not know, a value that is not text) is validated, and refused as it always was."""
+    fields = Org.model_fields
+    if (all(type(value) is str for value in doc.values()) and set(doc) <= set(fields)
+            and all(name in doc for name, info in fields.items() if info.is_required())):
+        return Org.model_construct(**doc)
+    return Org.model_validate(doc)
 
 
 @dataclass(frozen=True)

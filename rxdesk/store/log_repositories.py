@@ -56,7 +56,7 @@ class EventRepo:
 
     def append(self, type: EventType, data: dict[str, Any], at: datetime) -> Event:
         _, key = self._log.new_key()
-        event = Event(id=key, type=type, created_at=at, data=data)
+        event = Event.of_plain(id=key, type=type, created_at=at, data=data)
         self._log.put(key, event.to_json())
         return event
 

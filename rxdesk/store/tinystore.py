@@ -30,7 +30,7 @@ from rxdesk.domain.models import (
     Subscription,
     reminder_key,
 )
-from rxdesk.domain.queries import Page, WorkerTick, appointment_from_json
+from rxdesk.domain.queries import Page, WorkerTick, appointment_from_json, org_from_json
 from rxdesk.domain.times import format_utc, week_key
 from rxdesk.fileio import ensure_private_dir, read_bytes, write_atomic
 from rxdesk.store.engine import Engine, Snapshot, writable
@@ -112,7 +112,7 @@ class OrgRepo:
 
     def get(self) -> Org | None:
         doc = self._snap.table(CORE, "org").get("org")
-        return Org.model_validate(doc) if doc is not None else None
+        return org_from_json(doc) if doc is not None else None
 
     def put(self, org: Org) -> None:
         writable(self._snap).put(CORE, "org", "org", org.to_json())
