@@ -80,6 +80,10 @@ class RxdeskApp(App[int]):
     TITLE = "rxdesk"
     CSS_PATH = stylesheets()
     ENABLE_COMMAND_PALETTE = True
+    # Screen classes by terminal width (styles/*.tcss): below 100 columns the narrow layout
+    # (80x24 fully usable), from 120 the side panels beside their tables.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # 24 lines: dialogs drop their spacing
 
     MODES = {
         "overview": OverviewScreen,

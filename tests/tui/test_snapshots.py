@@ -1,65 +1,226 @@
-"""What the agent sees, pinned: the overview, the cancel dialog, help, the patients list.
+"""What the agent sees, pinned: every screen and dialog at 80x24 (the smallest terminal an
+agent may have), 100x30 and 160x48.
 
-Fixed clock, fixed data, fixed uids and a fixed terminal size, so a change in any of these
-pictures is a change someone made on purpose (`pytest --snapshot-update` after checking it).
+Fixed clock, fixed data, fixed uids and ids, and the worker's status set by hand, so a change
+in any of these pictures is a change someone made on purpose (`pytest --snapshot-update`
+after reading the new picture). What must hold at every size (the status of every row, a
+revoked key reading revoked, the worker's status in the header) is asserted in
+tests/tui/test_fits_the_terminal.py; these pictures catch the rest.
 """
 
 from __future__ import annotations
 
+import itertools
+import random
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from rxdesk.domain import ids
 from rxdesk.services import Desk
-from tests.tui.conftest import make_app, settle
+from rxdesk.services.maintenance import MaintenanceService
+from rxdesk.tui.app import RxdeskApp
+from tests.helpers import make_appointment
+from tests.tui.conftest import make_app, settle, wait_for
+from tests.unit.test_worker import only_rule
 
-SIZE = (130, 34)
+SIZES = {"80x24": (80, 24), "100x30": (100, 30), "160x48": (160, 48)}
+WORKER = "worker 09:00 · 1 reminder · 1 webhook to retry"
 
-
-def test_overview(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(make_app(clinic), terminal_size=SIZE, run_before=settle)
-
-
-def test_overview_at_80x24(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
-    """The smallest terminal an agent may have: start, patient, doctor, status and type all
-    there, names cut with an ellipsis, the uid left out."""
-    assert snap_compare(make_app(clinic), terminal_size=(80, 24), run_before=settle)
+sizes = pytest.mark.parametrize("size", list(SIZES))
+Step = Callable[[Any], Awaitable[None]]
 
 
-def test_overview_at_160x48(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
-    async def select_and_move(pilot) -> None:  # type: ignore[no-untyped-def]
+def snapshot(snap_compare, app: RxdeskApp, size: str, *keys: str, then: Step | None = None) -> bool:  # type: ignore[no-untyped-def]
+    """The app at `size` after `keys` (each one settled), and `then`."""
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
-        await pilot.press("space", "j")  # a selected row above the cursor row
-        await settle(pilot)
+        app.maintenance = WORKER
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        if then is not None:
+            await then(pilot)
+            await settle(pilot)
 
-    assert snap_compare(make_app(clinic), terminal_size=(160, 48), run_before=select_and_move)
+    return bool(snap_compare(app, terminal_size=SIZES[size], run_before=run_before))
 
 
-def test_cancel_dialog(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
-    async def open_dialog(pilot) -> None:  # type: ignore[no-untyped-def]
-        await settle(pilot)
-        await pilot.press("c")
-        await settle(pilot)
+@pytest.fixture(autouse=True)
+def fixed_ids(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Meeting rooms, secret key_ids and subscription ids from a seeded generator, so they
+    are the same on every run."""
+    rng = random.Random(15)
+    real = ids.random_token
+
+    def seeded(length: int, _rng: random.Random | None = None) -> str:
+        return real(length, rng)
+
+    monkeypatch.setattr("rxdesk.services.provisioning.random_token", seeded)
+    monkeypatch.setattr("rxdesk.services.secrets.random_token", seeded)
+    monkeypatch.setattr("rxdesk.services.webhooks.random_token", seeded)
+
+
+@pytest.fixture
+def stocked(clinic: Desk, booked, now) -> Desk:  # type: ignore[no-untyped-def]
+    """The clinic with booking secrets (one revoked, one with a long label), a webhook
+    subscription with one failed delivery, and an email in the outbox."""
+    clinic.secrets.create_secret("Shopify storefront of the Riverside pharmacy", "tester")
+    old = clinic.secrets.create_secret("old minter", "tester").secret.key_id
+    clinic.secrets.revoke(old, "tester")
+    clinic.webhooks.add_subscription("http://127.0.0.1:9/hooks/rxdesk/appointments", ["APPOINTMENT_CANCELLED"],
+                                     {"X-Shop": "riverside"}, "tester", allow_private_network=True)
+    rng = random.Random(3)
+    gone = make_appointment(clinic, start=now + timedelta(days=2), uid=ids.new_appointment_uid(now, rng))
+    clinic.appointments.cancel_appointment(gone.uid, "Patient asked to cancel", "tester")
+    only_rule(clinic, "gp-consult", "patient", 60, email=True)
+    make_appointment(clinic, start=now + timedelta(minutes=30), uid=ids.new_appointment_uid(now, rng))
+    MaintenanceService(clinic).tick()  # the delivery fails (nothing listens on port 9); the email stays
+    return clinic
+
+
+# -- section 1: the overview and what opens from it -------------------------------------------
+
+@sizes
+def test_overview(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    """Start, patient, doctor, status and type at 80 columns (the start without its year,
+    names cut with `…`); the uid from 120; the selected row above the cursor."""
+    assert snapshot(snap_compare, make_app(clinic), size, "space", "j")
+
+
+@sizes
+def test_appointment(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    assert snapshot(snap_compare, make_app(clinic), size, "enter")
+
+
+@sizes
+def test_cancel_dialog(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    """Every field, the five common reasons and the hint on screen at 80x24."""
+
+    async def steady_cursor(pilot) -> None:  # type: ignore[no-untyped-def]
         # A blinking cursor is on or off depending on how long the steps above took.
         pilot.app.screen.query_one("#reason").cursor_blink = False
-        await pilot.pause()
 
-    assert snap_compare(make_app(clinic), terminal_size=SIZE, run_before=open_dialog)
+    assert snapshot(snap_compare, make_app(clinic), size, "c", then=steady_cursor)
 
 
-def test_help(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
-    async def open_help(pilot) -> None:  # type: ignore[no-untyped-def]
+@sizes
+def test_attendance_dialog(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    async def mark_the_past_one(pilot) -> None:  # type: ignore[no-untyped-def]
+        pilot.app.open_patient("pat-001")
         await settle(pilot)
-        await pilot.press("question_mark")
+        pilot.app.screen.query_one("#patient-appointments").select_key(booked["weber_past"])
+        await pilot.press("n")
         await settle(pilot)
+        pilot.app.screen.query_one("#reason").cursor_blink = False
 
-    assert snap_compare(make_app(clinic), terminal_size=SIZE, run_before=open_help)
-
-
-def test_patients(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
-    async def open_patients(pilot) -> None:  # type: ignore[no-untyped-def]
-        await settle(pilot)
-        await pilot.press("2")
-        await settle(pilot)
-
-    assert snap_compare(make_app(clinic), terminal_size=SIZE, run_before=open_patients)
+    assert snapshot(snap_compare, make_app(clinic), size, then=mark_the_past_one)
 
 
-def test_empty_data_dir(snap_compare, desk: Desk) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(make_app(desk), terminal_size=SIZE, run_before=settle)
+@sizes
+def test_cancel_selection_dialog(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    """Two selected appointments cancelled together: the list, the reason, the hint."""
+
+    async def steady_cursor(pilot) -> None:  # type: ignore[no-untyped-def]
+        pilot.app.screen.query_one("#reason").cursor_blink = False
+
+    assert snapshot(snap_compare, make_app(clinic), size, "space", "j", "space", "c", then=steady_cursor)
+
+
+@sizes
+def test_rebook(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    assert snapshot(snap_compare, make_app(clinic), size, "r")
+
+
+@sizes
+def test_help(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    assert snapshot(snap_compare, make_app(clinic), size, "question_mark")
+
+
+@sizes
+def test_empty_data_dir(snap_compare, desk: Desk, size: str) -> None:  # type: ignore[no-untyped-def]
+    assert snapshot(snap_compare, make_app(desk), size)
+
+
+# -- section 2: patients ------------------------------------------------------------------------
+
+@sizes
+def test_patients(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    assert snapshot(snap_compare, make_app(clinic), size, "2")
+
+
+@sizes
+def test_patient(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    """The patient's appointments without a patient column (every row would repeat it)."""
+    assert snapshot(snap_compare, make_app(clinic), size, "p")
+
+
+# -- section 3: doctors ----------------------------------------------------------------------
+
+@sizes
+def test_doctors(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    assert snapshot(snap_compare, make_app(clinic), size, "3")
+
+
+@sizes
+def test_doctor(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    assert snapshot(snap_compare, make_app(clinic), size, "d")
+
+
+@sizes
+def test_why_no_slots(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    """The doctor page scrolled to the troubleshooter."""
+
+    async def to_the_answers(pilot) -> None:  # type: ignore[no-untyped-def]
+        screen = pilot.app.screen
+        screen.query_one("#doctor-body").scroll_to_widget(screen.query_one("#doctor-troubleshooter"),
+                                                          animate=False, top=True)
+
+    assert snapshot(snap_compare, make_app(clinic), size, "d", then=to_the_answers)
+
+
+@sizes
+def test_doctor_away(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    """`a` on the doctor page, the range to the day after tomorrow: the plan for tomorrow's patient."""
+
+    async def plan_two_days(pilot) -> None:  # type: ignore[no-untyped-def]
+        screen = pilot.app.screen
+        await wait_for(pilot, lambda: getattr(pilot.app.screen, "plans", 0) > 0, "the first plan")
+        screen = pilot.app.screen
+        first = screen.plans
+        screen.query_one("#away-to").value = "+2d"
+        await wait_for(pilot, lambda: screen.plans > first and not screen.planning, "the plan for two days")
+        for field in screen.query("Input"):
+            field.cursor_blink = False
+
+    assert snapshot(snap_compare, make_app(clinic), size, "d", "a", then=plan_two_days)
+
+
+# -- sections 4 to 7 -----------------------------------------------------------------------------
+
+@sizes
+def test_secrets(snap_compare, stocked: Desk, size: str) -> None:  # type: ignore[no-untyped-def]
+    """Status and Last used at every size; the rotation steps beside the table from 120
+    columns, folded into a line below it under that."""
+    assert snapshot(snap_compare, make_app(stocked), size, "4")
+
+
+@sizes
+def test_types(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    assert snapshot(snap_compare, make_app(clinic), size, "5")
+
+
+@sizes
+def test_attention(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    """What a clinic whose worker never ran needs: the queue, and the first item in full below."""
+    assert snapshot(snap_compare, make_app(clinic), size, "7")
+
+
+@pytest.mark.parametrize("tab", ["subscriptions", "deliveries", "outbox"])
+@sizes
+def test_webhooks(snap_compare, stocked: Desk, size: str, tab: str) -> None:  # type: ignore[no-untyped-def]
+    turns = {"subscriptions": 0, "deliveries": 1, "outbox": 2}[tab]
+    assert snapshot(snap_compare, make_app(stocked), size, "6", *itertools.repeat("right_square_bracket", turns))

@@ -181,15 +181,43 @@ def test_columns_give_way_by_importance() -> None:
 
     # Room for everything at its data's width, and more: names grow, the rest keep their shape.
     assert widths(200) == {"start": 20, "name": 30, "status": 9, "kind": 30, "uid": 14}
-    # Narrower: the least important column that can shrink gives way first...
-    assert widths(1 + 20 + 20 + 9 + 14 + 14 + 2 * 4) == {"start": 20, "name": 20, "status": 9, "kind": 14, "uid": 14}
+    # Narrower: a column that cannot be cut (the uid) goes before a more important one is cut...
+    assert widths(1 + 20 + 20 + 9 + 14 + 14 + 2 * 4) == {"start": 20, "name": 30, "status": 9, "kind": 20}
+    # ...then the least important column that can shrink gives way first...
+    assert widths(1 + 20 + 20 + 9 + 14 + 2 * 3) == {"start": 20, "name": 20, "status": 9, "kind": 14}
+    # ...but never a more important column that cannot be cut (the status) for a less important one...
+    assert widths(1 + 20 + 10 + 9 + 8 + 2 * 3) == {"start": 20, "name": 10, "status": 9, "kind": 8}
     # ...and once every minimum no longer fits, the least important column goes.
-    assert list(widths(70)) == ["start", "name", "status", "kind", "uid"]  # every minimum, just
     assert widths(69) == {"start": 20, "name": 20, "status": 9, "kind": 13}
+    assert widths(1 + 20 + 10 + 9 + 8 + 2 * 3 - 1) == {"start": 20, "name": 19, "status": 9}
     assert list(widths(40)) == ["start", "name"]
     placed = lay_out(columns, 80)
     assert placed[-1].x + placed[-1].width <= 80
     assert [p.column.key for p in lay_out(columns, 5)] == ["start"]  # a sliver still shows the start
+
+
+def test_a_column_left_out_early_comes_back_when_the_room_left_holds_it() -> None:
+    def column(key: str, width: int, priority: int, least: int | None = None) -> Column[str]:
+        return Column(key, key, str, width=width, priority=priority, min_width=least)
+
+    # A secrets table beside its help panel: the label would be cut, so Created and By (which
+    # cannot be cut) go; the By column then fits whole in what is left, and comes back.
+    columns = [column("key_id", 15, 0), column("label", 47, 3, 16), column("status", 24, 1, 8),
+               column("used", 9, 2), column("created", 16, 4), column("by", 10, 5)]
+    placed = {p.column.key: p.width for p in lay_out(columns, 116)}
+    assert placed == {"key_id": 15, "label": 47, "status": 24, "used": 9, "by": 10}
+    assert list({p.column.key: p.width for p in lay_out(columns, 99)}) == ["key_id", "label", "status", "used"]
+
+
+def test_a_start_drops_its_year_before_any_column_gives_way() -> None:
+    full = Column("start", "Start", lambda row: "Tue 2026-11-24 09:30", width=20, priority=0,
+                  compact=lambda row: "Tue 11-24 09:30", compact_width=15)
+    name = Column("name", "Name", str, width=20, priority=1, min_width=10)
+    placed = {p.column.key: p for p in lay_out([full, name], 1 + 20 + 2 + 17)}
+    assert placed["start"].compact and placed["start"].width == 15 and placed["name"].width == 20
+    assert placed["start"].value("row") == "Tue 11-24 09:30"
+    roomy = {p.column.key: p for p in lay_out([full, name], 1 + 20 + 2 + 20)}
+    assert not roomy["start"].compact and roomy["start"].value("row") == "Tue 2026-11-24 09:30"
 
 
 def test_cells_are_cut_with_an_ellipsis_and_never_carry_control_characters() -> None:

@@ -39,8 +39,9 @@ class AttentionScreen(DeskScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DeskTable)
-        for key, label in (("since", "Since"), ("what", "Needs attention")):
-            table.add_column(label, key=key)
+        # What needs attention is cut (in full in the panel below), never left out.
+        table.add_column("Since", key="since")
+        table.add_column("Needs attention", key="what", min_width=20)
         table.focus()
         self.set_interval(self.desk_app.attention_every, self._look_again, name="attention")
         self.reload()

@@ -82,9 +82,11 @@ class AwayScreen(DetailScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DeskTable)
-        for key, label in (("start", "Start"), ("patient", "Patient"), ("outcome", "Moves to / cancelled"),
-                           ("why", "Why")):
-            table.add_column(label, key=key)
+        # (key, label, narrowest): at 80 columns the why is cut first, then the outcome (both in
+        # full under the table), never the start.
+        for key, label, least in (("start", "Start", None), ("patient", "Patient", 12),
+                                  ("outcome", "Moves to / cancelled", 16), ("why", "Why", 10)):
+            table.add_column(label, key=key, min_width=least)
         self.query_one("#away-reason", Input).focus()
         self.reload()
 

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from rich.cells import cell_len
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -49,12 +50,21 @@ def _week_grid(detail: DoctorDetail) -> Table:
     return week
 
 
-def _preview_grid(data: DoctorView, org_zone: str, now: datetime) -> Table:
-    """Open slots per type and day over the preview's days (days in the org's zone)."""
+def preview_days(data: DoctorView, width: int) -> int:
+    """How many days of the preview fit in `width` cells (every one of them from 100 columns):
+    a day takes four cells, the type and "first open" columns what their text needs."""
+    names = [cell_len(t.name) for t in data.all_types if t.key in data.preview] or [len("offers no type")]
+    room = width - (max(names) + 2) - (len("Mon 23 10:00") + 2)
+    return max(1, min(PREVIEW_DAYS, room // 4))
+
+
+def _preview_grid(data: DoctorView, org_zone: str, now: datetime, shown_days: int = PREVIEW_DAYS) -> Table:
+    """Open slots per type and day over the preview's first `shown_days` days (days in the
+    org's zone); the first open slot may be later."""
     tz = zone(org_zone)
     first = now.astimezone(tz).date()
-    days = [first + timedelta(days=i) for i in range(PREVIEW_DAYS)]
-    grid = Table(title=f"Open slots, next {PREVIEW_DAYS} days (days and times in {org_zone})",
+    days = [first + timedelta(days=i) for i in range(shown_days)]
+    grid = Table(title=f"Open slots, next {shown_days} days (days and times in {org_zone})",
                  title_justify="left", box=None, padding=(0, 1))
     grid.add_column("Type", style="bold", no_wrap=True)
     for day in days:
@@ -80,10 +90,12 @@ class DoctorsScreen(DeskScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DeskTable)
-        # Offers last: at 100 columns it is the one cut short.
-        for key, label in (("name", "Name"), ("id", "Id"), ("zone", "Time zone"), ("mobile", "Mobile (SMS)"),
-                           ("windows", "Windows"), ("types", "Offers")):
-            table.add_column(label, key=key)
+        # (key, label, priority, narrowest): the name and the mobile number stay longest; the
+        # offered types, last, are cut first.
+        for key, label, priority, least in (("name", "Name", 0, 12), ("id", "Id", 2, None),
+                                            ("zone", "Time zone", 3, 10), ("mobile", "Mobile (SMS)", 1, None),
+                                            ("windows", "Windows", 5, None), ("types", "Offers", 4, 10)):
+            table.add_column(label, key=key, priority=priority, min_width=least)
         table.focus()
         self.reload()
 
@@ -185,11 +197,26 @@ class DoctorDetailScreen(DetailScreen):
         phone.placeholder = ("+49 151 23456789" + (f", or national ({region})" if region else "")
                              + "; empty clears it")
         self.query_one("#doctor-week", Static).update(_week_grid(detail))
+        self._draw_grids()
+
+    def on_resize(self) -> None:
+        if self.view_data is not None:
+            self._draw_grids()
+
+    def _draw_grids(self) -> None:
+        """The troubleshooter and the preview for the width there is: below 100 columns the
+        counts' headings take two lines (the answers keep their room) and the preview shows
+        the days that fit."""
+        data = self.view_data
+        assert data is not None
+        region = self.query_one("#doctor-body").scrollable_content_region.width
+        width = (region if region > 0 else self.app.size.width - 4) - 2  # inside the panel's padding
+        narrow = width < 96
         trouble = Table(title=f"Why patients see (no) slots, next {PREVIEW_DAYS} days", title_justify="left",
                         box=None, padding=(0, 1))
         trouble.add_column("Type", style="bold", no_wrap=True)
         for column in ("In windows", "In notice", "Booked", "Free"):
-            trouble.add_column(column, justify="right")
+            trouble.add_column(column.replace(" ", "\n") if narrow else column, justify="right")
         trouble.add_column("Answer")
         for t in data.all_types:
             g = data.diagnoses[t.key]
@@ -199,7 +226,7 @@ class DoctorDetailScreen(DetailScreen):
         self.query_one("#doctor-troubleshooter", Static).update(trouble)
 
         self.query_one("#doctor-preview", Static).update(
-            _preview_grid(data, detail.org_zone, self.desk.clock.now()))
+            _preview_grid(data, data.detail.org_zone, self.desk.clock.now(), preview_days(data, width)))
 
     def action_away(self) -> None:
         """`a`: the doctor is away: move or cancel their appointments in a range."""

@@ -48,9 +48,10 @@ class PatientsScreen(DeskScreen):
 
     def on_mount(self) -> None:
         table = self.table
-        for key, label in (("name", "Name"), ("email", "Email"), ("phone", "Phone"),
-                           ("external_id", "External id"), ("id", "Id")):
-            table.add_column(label, key=key)
+        for key, label, priority, least in (("name", "Name", 0, 12), ("email", "Email", 3, 14),
+                                            ("phone", "Phone", 1, None), ("external_id", "External id", 2, None),
+                                            ("id", "Id", 4, None)):
+            table.add_column(label, key=key, priority=priority, min_width=least)
         table.focus()
         self.reload()
 
@@ -115,7 +116,7 @@ class PatientDetailScreen(DetailScreen):
     def compose_body(self) -> ComposeResult:
         yield Static(f"Loading {self.patient_id}…", id="patient-contact", classes="panel", markup=False)
         yield Static("", id="patient-appointments-title", markup=False)
-        yield AppointmentTable(id="patient-appointments")
+        yield AppointmentTable(id="patient-appointments", without=("patient",))
 
     def on_mount(self) -> None:
         self.query_one(AppointmentTable).focus()

@@ -37,8 +37,13 @@ ROTATION = f"""\
 
 [b]v[/b] reveals a value again; every reveal is audited."""
 
-COLUMNS = (("key_id", "key_id"), ("label", "Label"), ("created", "Created"), ("by", "By"),
-           ("status", "Status"), ("used", "Last used"))
+# Left to right by importance; (key, label, priority, narrowest before it is left out). A
+# revoked key must read revoked at any width: the status gives way only down to "revoked…".
+COLUMNS = (("key_id", "key_id", 0, None), ("label", "Label", 3, 16), ("status", "Status", 1, 8),
+           ("used", "Last used", 2, 10), ("created", "Created", 4, None), ("by", "By", 5, None))
+
+# Below this width the rotation steps fold into one line under the table (h unfolds them).
+ROTATION_FOLDED = "Rotate: n new key · partner switches · Last used stops · x revoke · h steps"
 
 
 def unused_note(row: SecretRow, now: datetime) -> str:
@@ -56,6 +61,7 @@ class SecretsScreen(DeskScreen):
         Binding("n", "create", "New secret", id="secrets.create"),
         Binding("v", "reveal", "Reveal", id="secrets.reveal"),
         Binding("x", "revoke", "Revoke", id="secrets.revoke"),
+        Binding("h", "rotation_steps", "Rotation steps", id="secrets.rotation_steps"),
     ]
 
     def __init__(self) -> None:
@@ -69,6 +75,7 @@ class SecretsScreen(DeskScreen):
             with Vertical(id="secrets-main"):
                 yield DeskTable(id="secrets")
                 yield Static("", id="secrets-summary", markup=False)
+                yield Static(ROTATION_FOLDED, id="rotation-folded", markup=False)
             yield Static(ROTATION, id="rotation-help")
 
     @property
@@ -76,8 +83,8 @@ class SecretsScreen(DeskScreen):
         return self.query_one("#secrets", DeskTable)
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.table.add_column(label, key=key)
+        for key, label, priority, least in COLUMNS:
+            self.table.add_column(label, key=key, priority=priority, min_width=least)
         self.table.focus()
         self.reload()
 
@@ -103,8 +110,8 @@ class SecretsScreen(DeskScreen):
             used = Text(format_local(s.last_used_at, tz, weekday=False) if s.last_used_at else "never")
             if note := unused_note(row, now):
                 used.append(f" · {note}", style="bold yellow")
-            table.add_row(s.key_id, plain(s.label or "—"), format_local(s.created_at, tz, weekday=False), s.created_by,
-                          status, used, key=s.key_id)
+            table.add_row(s.key_id, plain(s.label or "—"), status, used,
+                          format_local(s.created_at, tz, weekday=False), s.created_by, key=s.key_id)
         table.select_key(keep)
         active = sum(1 for r in rows if r.secret.active)
         idle = sum(1 for r in rows if r.idle)
@@ -115,6 +122,10 @@ class SecretsScreen(DeskScreen):
             if idle:
                 summary += f" · {idle} active key{'s' if idle != 1 else ''} unused for {IDLE_AFTER.days}+ days"
         self.query_one("#secrets-summary", Static).update(summary)
+
+    def action_rotation_steps(self) -> None:
+        """`h`: the rotation steps unfolded (or folded again) where they do not fit beside the table."""
+        self.toggle_class("-rotation-unfolded")
 
     def selected(self) -> SecretRow | None:
         key = self.table.selected_key

@@ -43,8 +43,8 @@ class TypesScreen(DeskScreen):
         yield DeskTable(id="types")
         yield Static("", id="rules-title", classes="section-title", markup=False)
         yield DeskTable(id="rules")
-        yield Static("a add · e edit · x remove a reminder rule of the selected type · tab switches tables",
-                     classes="dialog-hint")
+        yield Static("a add · e edit · x remove a rule of the selected type · tab: types ⇄ rules",
+                     id="types-hint", classes="dialog-hint")
 
     @property
     def type_table(self) -> DeskTable:
@@ -56,10 +56,12 @@ class TypesScreen(DeskScreen):
 
     def on_mount(self) -> None:
         # The key is in the rules title below: without its own column the table fits 100 columns.
-        for key, label in (("name", "Type"), ("duration", "Duration"), ("hold", "Hold TTL"),
-                           ("cancel", "Cancel notice"), ("booking", "Booking notice"),
-                           ("mode", "Rebooking"), ("rules", "Rules")):
-            self.type_table.add_column(label, key=key)
+        # (key, label, priority, narrowest): the notices are what agents look up here.
+        for key, label, priority, least in (("name", "Type", 0, 12), ("duration", "Duration", 1, 6),
+                                            ("hold", "Hold TTL", 5, 6), ("cancel", "Cancel notice", 2, 7),
+                                            ("booking", "Booking notice", 3, 7), ("mode", "Rebooking", 4, 9),
+                                            ("rules", "Rules", 6, None)):
+            self.type_table.add_column(label, key=key, priority=priority, min_width=least)
         for key, label in (("id", "Rule"), ("recipient", "Recipient"), ("before", "Before the start"),
                            ("email", "Email"), ("sms", "SMS")):
             self.rule_table.add_column(label, key=key)

@@ -181,18 +181,23 @@ class WebhooksScreen(DeskScreen):
                 yield DeskTable(id="messages")
 
     def on_mount(self) -> None:
+        # (key, label, priority, narrowest): at 80 columns the id, the status and what it is
+        # about stay; free text (URLs, errors, subjects) is cut first.
         columns = {
-            "subscriptions": (("id", "Id"), ("url", "URL"), ("events", "Events"), ("headers", "Headers"),
-                              ("active", "Active"), ("private", "Private net")),
-            "deliveries": (("id", "Delivery"), ("event", "Event"), ("sub", "Subscription"), ("status", "Status"),
-                           ("attempts", "Attempts"), ("next", "Next attempt"), ("error", "Last error")),
-            "messages": (("id", "Message"), ("channel", "Channel"), ("to", "To"), ("status", "Status"),
-                         ("created", "Created"), ("subject", "Subject")),
+            "subscriptions": (("id", "Id", 0, None), ("url", "URL", 1, 16), ("events", "Events", 3, 10),
+                              ("headers", "Headers", 5, 8), ("active", "Active", 2, None),
+                              ("private", "Private net", 4, None)),
+            "deliveries": (("id", "Delivery", 0, None), ("event", "Event", 2, 9), ("sub", "Subscription", 5, 10),
+                           ("status", "Status", 1, None), ("attempts", "Attempts", 3, None),
+                           ("next", "Next attempt", 4, None), ("error", "Last error", 6, 10)),
+            "messages": (("id", "Message", 0, None), ("channel", "Channel", 3, None), ("to", "To", 2, 12),
+                         ("status", "Status", 1, None), ("created", "Created", 4, None),
+                         ("subject", "Subject", 5, 10)),
         }
         for table_id, cols in columns.items():
             table = self.query_one(f"#{table_id}", DeskTable)
-            for key, label in cols:
-                table.add_column(label, key=key)
+            for key, label, priority, least in cols:
+                table.add_column(label, key=key, priority=priority, min_width=least)
         self.query_one("#subscriptions", DeskTable).focus()
         self.reload()
 

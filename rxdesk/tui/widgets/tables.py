@@ -4,11 +4,18 @@ every appointment list shares, a `VirtualTable` that draws only what is on scree
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from operator import itemgetter
+from typing import Self
 
 from rich.cells import cell_len
+from rich.console import RenderableType
+from rich.text import Text, TextType
+from textual import events
 from textual.binding import Binding
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_local
@@ -23,12 +30,45 @@ from rxdesk.tui.navigation import (
     StartCancelSelection,
 )
 from rxdesk.tui.text import plain
-from rxdesk.tui.widgets.virtual_table import Column, ListSource, VirtualTable, Window
+from rxdesk.tui.widgets.virtual_table import Column, ListSource, Placed, VirtualTable, Window, lay_out
+
+
+def cell_width(cell: RenderableType) -> int:
+    """The cells a table cell's text takes on one line."""
+    return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
+
+
+def ellipsised(cell: RenderableType) -> RenderableType:
+    """A cell's text to be cut with `…` where its column is narrower (never wrapped)."""
+    if isinstance(cell, Text):
+        cell.no_wrap, cell.overflow = True, "ellipsis"
+    return cell
+
+
+def cut(cell: object, width: int) -> Text:
+    """A cell in at most `width` cells, cut with `…` (its styles kept)."""
+    if not isinstance(cell, Text):
+        cell = Text(str(cell))
+    if cell.cell_len <= width:
+        return cell
+    short = cell.copy()
+    short.truncate(width, overflow="ellipsis")
+    return short
+
+
+def without_year(start: str) -> str:
+    """`Tue 2026-11-24 09:30` as `Tue 11-24 09:30`: the weekday and the day say which one."""
+    return start[:4] + start[9:] if len(start) == 20 else start
 
 
 class DeskTable(DataTable[object]):
     """A row-cursor table with `j`/`k` beside the arrows and `g`/`G` (`home`/`end`) to the first
-    and last row, as in the appointment table; cells are data, never markup."""
+    and last row, as in the appointment table; cells are data, never markup.
+
+    Its columns are laid out as the appointment table's are (`lay_out`): each takes its data's
+    width; when the table is narrower, the least important column gives way first (cut with
+    `…`, down to its `min_width`) and columns that still do not fit are left out. The rows are
+    kept as given, so a resize lays them out again."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -37,16 +77,126 @@ class DeskTable(DataTable[object]):
         Binding("end,G", "scroll_bottom", "Last row", show=False),
     ]
 
+    DEFAULT_CSS = """
+    DeskTable {
+        overflow-x: hidden;
+        overflow-y: scroll;  /* the columns are laid out for the width left beside it */
+        scrollbar-size-vertical: 1;
+    }
+    """
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+        self.specs: list[Column[Sequence[RenderableType]]] = []
+        self.cells: dict[str, tuple[RenderableType, ...]] = {}  # row key -> every cell, uncut
+        self._natural: dict[str, int] = {}  # column key -> its widest cell (or label)
+        self._placed: list[Placed] = []
+        self._relayout_due = False
 
-    def add_row(self, *cells: object, height: int | None = 1, key: str | None = None,  # type: ignore[override]
-                label: object = None) -> object:
-        return super().add_row(*map(plain, cells), height=height, key=key, label=plain(label))  # type: ignore[arg-type]
+    def add_column(self, label: TextType, *, width: int | None = None, key: str | None = None,
+                   default: object = None, priority: int | None = None, min_width: int | None = None,
+                   max_width: int | None = None) -> ColumnKey:
+        """A column; `priority` (the order added, by default) says which gives way first, and
+        `min_width` how far it may be cut before it is left out."""
+        key = key or f"column-{len(self.specs)}"
+        text = label.plain if isinstance(label, Text) else str(label)
+        index = len(self.specs)
+        self.specs.append(Column(key, text, itemgetter(index), width=width or cell_len(text),
+                                 priority=index if priority is None else priority,
+                                 min_width=min_width, max_width=max_width))
+        self._natural[key] = width or cell_len(text)
+        self._lay_out(force=True)
+        return ColumnKey(key)
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """Keys of the columns that fit at the current width."""
+        return [p.column.key for p in self._placed]
+
+    def add_row(self, *cells: object, height: int | None = 1, key: str | None = None,
+                label: object = None) -> RowKey:
+        row = tuple(ellipsised(plain(cell)) for cell in cells)  # type: ignore[arg-type]
+        row += (Text(""),) * (len(self.specs) - len(row))
+        key = key if key is not None else f"row-{len(self.cells)}"
+        self.cells[key] = row
+        for spec, cell in zip(self.specs, row, strict=False):
+            wide = cell_width(cell)
+            if wide > self._natural.get(spec.key, 0):
+                self._natural[spec.key] = wide
+                self._want_layout()
+        return super().add_row(*self._fitted(row), height=height, key=key, label=plain(label))  # type: ignore[arg-type]
+
+    def remove_row(self, row_key: RowKey | str) -> None:
+        self.cells.pop(row_key.value if isinstance(row_key, RowKey) else row_key, None)  # type: ignore[arg-type]
+        super().remove_row(row_key)
+
+    def clear(self, columns: bool = False) -> Self:
+        self.cells.clear()
+        if columns:
+            self.specs.clear()
+            self._placed = []
+        self._natural = {spec.key: cell_len(spec.label) for spec in self.specs}
+        self._want_layout()  # the rows that come next may be narrower
+        return super().clear(columns=columns)
 
     def update_cell(self, row_key: object, column_key: object, value: object, *,
                     update_width: bool = False) -> None:
-        super().update_cell(row_key, column_key, plain(value), update_width=update_width)  # type: ignore[arg-type]
+        key = str(getattr(row_key, "value", row_key))
+        column = str(getattr(column_key, "value", column_key))
+        index = next(i for i, spec in enumerate(self.specs) if spec.key == column)
+        row = list(self.cells[key])
+        row[index] = ellipsised(plain(value))  # type: ignore[arg-type]
+        self.cells[key] = tuple(row)
+        if cell_width(row[index]) > self._natural.get(column, 0):
+            self._natural[column] = cell_width(row[index])
+            self._want_layout()
+        place = next((p for p in self._placed if p.column.key == column), None)
+        if place is not None:
+            super().update_cell(row_key, column_key, row[index])  # type: ignore[arg-type]
+
+    # -- laying the columns out ------------------------------------------------------------
+
+    def _fitted(self, row: tuple[RenderableType, ...]) -> list[object]:
+        """The row's cells in the columns shown: whole (`get_row` reads them as they are); each
+        column's fixed width cuts them with `…` as they are drawn."""
+        return [place.value(row) for place in self._placed]
+
+    def _want_layout(self) -> None:
+        if not self._relayout_due and self.is_attached:
+            self._relayout_due = True
+            self.call_later(self._lay_out)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._lay_out()
+
+    def _room(self) -> int:
+        """Cells for the columns: DataTable pads each cell by one on both sides; `lay_out`
+        counts one margin before the first and two between each."""
+        width = self.scrollable_content_region.width if self.is_attached else 0
+        return width - 1 if width > 0 else 0
+
+    def _lay_out(self, force: bool = False) -> None:
+        self._relayout_due = False
+        specs = [dataclasses.replace(spec, width=self._natural.get(spec.key, spec.width)) for spec in self.specs]
+        room = self._room()
+        placed = lay_out(specs, room) if room > 0 else [Placed(spec, 0, spec.width) for spec in specs]
+        shape = [(p.column.key, p.width) for p in placed]
+        if not force and shape == [(p.column.key, p.width) for p in self._placed]:
+            return
+        self._placed = placed
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """The columns as laid out, and every row again, cut to them; the cursor stays on its row."""
+        key, row_index = self.selected_key, self.cursor_row
+        super().clear(columns=True)
+        for place in self._placed:
+            super().add_column(cut(Text(place.column.label), place.width), width=place.width, key=place.column.key)
+        for row_key, row in self.cells.items():
+            super().add_row(*self._fitted(row), key=row_key)
+        self.select_key(key, fallback_row=row_index)
+
+    # -- the cursor ------------------------------------------------------------------------
 
     @property
     def selected_key(self) -> str | None:
@@ -95,7 +245,8 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
     one keymap entry moves a key in both places.
 
     Columns in order of importance: start, patient, doctor, status, type, uid; at 80 columns
-    the uid gives way first, then the type and the names shrink (cut with `…`)."""
+    the start drops its year and the uid gives way, then the type and the names shrink (cut
+    with `…`)."""
 
     BINDINGS = [
         Binding("c", "cancel_appointment", "Cancel", id="appointment.cancel"),
@@ -107,16 +258,19 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
 
     COMPONENT_CLASSES = {f"status--{status}" for status in STATUSES}
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None, without: Sequence[str] = ()) -> None:
+        """`without`: columns every row would repeat (the patient, on a patient's page)."""
         self.zone_name = "UTC"
-        super().__init__(self._columns(), placeholder="loading…", id=id, classes=classes)
+        columns = [column for column in self._columns() if column.key not in without]
+        super().__init__(columns, placeholder="loading…", id=id, classes=classes)
 
     def _columns(self) -> list[Column[AppointmentRow]]:
         def status(row: AppointmentRow) -> str:
             return row.status.value
 
         return [
-            Column("start", "Start", lambda row: format_local(row.starts_at, self.zone_name), width=20, priority=0),
+            Column("start", "Start", lambda row: format_local(row.starts_at, self.zone_name), width=20, priority=0,
+                   compact=lambda row: without_year(format_local(row.starts_at, self.zone_name)), compact_width=15),
             Column("patient", "Patient", lambda row: row.patient_name, width=18, min_width=12, max_width=30,
                    priority=1),
             Column("doctor", "Doctor", lambda row: row.doctor_name, width=20, min_width=12, max_width=30,

@@ -1,0 +1,199 @@
+"""80x24 is fully usable and wider terminals use their room: what must hold at each size."""
+
+from __future__ import annotations
+
+import io
+
+from rich.cells import cell_len
+from textual.widgets import Input
+
+from rxdesk.services import Desk
+from rxdesk.tui.screens.secrets import SecretsScreen
+from rxdesk.tui.widgets.header import DeskHeader
+from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
+from tests.tui.conftest import make_app, settle
+from tests.tui.test_virtual_table import line_text
+
+WORKER = "worker 09:00 · 1 reminder · 1 webhook to retry"
+
+
+async def test_at_80x24_every_row_shows_its_status_and_the_header_the_worker(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.maintenance = WORKER
+        await pilot.pause()
+        table = app.screen.query_one(AppointmentTable)
+        assert table.shown_columns == ["start", "patient", "doctor", "status", "type"]
+        for index, row in enumerate(table.loaded_rows()):
+            line = line_text(table, index + 1)
+            assert cell_len(line) == table.scrollable_content_region.width
+            assert f" {row.status.value} " in line and row.patient_name in line
+            assert line.startswith(" " + table.cell_text(index, "start")[:4])  # the weekday
+        header = str(app.screen.query_one(DeskHeader).render()).splitlines()[0]
+        assert "worker 09:00 · 1 reminder" in header and cell_len(header) <= 80
+        # The name boxes hold more than the date boxes, which still hold a date.
+        width = {name: app.screen.query_one(f"#filter-{name}", Input).content_region.width
+                 for name in ("doctor", "patient", "date_from", "date_to")}
+        assert width["doctor"] >= 12 and width["patient"] >= 12
+        assert width["date_from"] >= len("from: today") and width["doctor"] > width["date_from"]
+
+
+async def test_wider_terminals_use_their_room(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        # The start keeps its year and the type its whole name; the uid waits for more room.
+        assert table.shown_columns == ["start", "patient", "doctor", "status", "type"]
+        assert "Tue 2026-11-24 09:00" in line_text(table, 1) and "GP video consultation" in line_text(table, 1)
+        await pilot.resize_terminal(160, 48)
+        await settle(pilot)
+        assert table.shown_columns == ["start", "patient", "doctor", "status", "type", "uid"]
+        assert booked["weber_first"] in line_text(table, 1)
+
+
+async def test_a_revoked_key_reads_revoked_at_80x24_and_the_rotation_steps_fold(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+    shop = clinic.secrets.create_secret("Shopify storefront of the Riverside pharmacy, second shop", "tester")
+    gone = clinic.secrets.create_secret("old minter", "tester").secret.key_id
+    clinic.secrets.revoke(gone, "tester")
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SecretsScreen)
+        table = screen.table
+        assert {"key_id", "status", "used"} <= set(table.shown_columns)
+        shown = dict(zip(table.shown_columns, map(str, table.get_row(gone)), strict=True))
+        assert shown["status"].startswith("revoked") and shown["used"] == "never"
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # nothing off screen
+        help_panel, folded = screen.query_one("#rotation-help"), screen.query_one("#rotation-folded")
+        assert not help_panel.display and folded.display and folded.region.height == 1
+        await pilot.press("h")  # unfolded under the table, which keeps its columns
+        await settle(pilot)
+        assert help_panel.display and help_panel.region.y > table.region.y
+        assert "status" in table.shown_columns
+        await pilot.resize_terminal(160, 48)  # beside the table from 120 columns
+        await settle(pilot)
+        assert help_panel.display and help_panel.region.x > table.region.x and not folded.display
+        # The long label whole: Created and By (which cannot be cut) give way to it.
+        assert table.shown_columns == ["key_id", "label", "status", "used"]
+        assert str(table.get_row(shop.secret.key_id)[1]).endswith("second shop")
+        assert str(table.get_row(gone)[2]).startswith("revoked")
+
+
+async def test_every_short_list_fits_80_columns(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    """Doctors, patients, types and rules, webhooks: no table wider than the screen, and the
+    first column of each always there."""
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for section, first in (("2", "name"), ("3", "name"), ("5", "name"), ("6", "id")):
+            await pilot.press(section)
+            await settle(pilot)
+            for table in app.screen.query(DeskTable):
+                if not table.display or table.region.width == 0:
+                    continue
+                assert table.shown_columns and table.virtual_size.width <= table.scrollable_content_region.width, \
+                    (section, table.id)
+                assert table.id == "rules" or table.shown_columns[0] == first, (section, table.id)
+
+
+async def test_the_cancel_dialog_fits_24_lines(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    """The reason, all five common reasons and the hint are on screen, not scrolled away."""
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        dialog = app.screen.query_one("#cancel-dialog")
+        reasons = app.screen.query_one("#common-reasons")
+        hint = dialog.children[-1]
+        assert "escape keep it" in str(hint.render())
+        for widget in (app.screen.query_one("#reason"), reasons, hint):
+            region = widget.region
+            assert region.height > 0 and app.screen.region.contains_region(region)
+            shown, _ = app.screen.get_widget_at(region.x + 1, region.bottom - 1)
+            assert shown is widget or widget in shown.ancestors, widget
+        assert reasons.option_count == 5 and reasons.scrollable_content_region.height >= 5
+
+
+async def test_a_resize_lays_a_short_list_out_again_and_keeps_the_cursor(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        table = app.screen.query_one(DeskTable)
+        assert table.shown_columns == ["name", "id", "zone", "mobile", "windows", "types"]
+        table.select_key("dr-sato")
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        # Windows (least important, cannot be cut) goes; the offered types are cut with `…`.
+        assert table.shown_columns == ["name", "id", "zone", "mobile", "types"]
+        assert table.selected_key == "dr-sato"
+        drawn = "".join(segment.text for segment in table.render_line(table.get_row_index("dr-sato") + 1))
+        assert cell_len(drawn.rstrip()) <= table.scrollable_content_region.width
+        offers = drawn.rstrip().rsplit("  ", 1)[-1].strip()  # what the screen shows, cut
+        assert offers.endswith("…") and "therapy, prescription, gp-consult".startswith(offers[:-1])
+        assert str(table.get_row("dr-sato")[-1]) == "therapy, prescription, gp-consult"  # the row, whole
+
+
+def test_the_header_line_leaves_out_and_cuts_by_priority() -> None:
+    from rich.style import Style
+
+    from rxdesk.tui.widgets.header import Piece, one_line
+
+    plain = Style()
+    left = [Piece(" Riverside Telehealth ", plain, 4, 12), Piece("  Europe/Berlin", plain, 1),
+            Piece(" · agent tester", plain, 5)]
+    right = Piece("worker 09:00 · 1 reminder · 1 webhook to retry", plain, 2, 24)
+    wide = one_line(left, right, 160).plain
+    assert wide.startswith(" Riverside Telehealth   Europe/Berlin · agent tester") and wide.endswith("retry")
+    assert cell_len(wide) == 160 - 1
+    # 80 columns: the agent's name goes, the org's name is cut; the zone and the worker stay whole.
+    at_80 = one_line(left, right, 80).plain
+    assert "agent" not in at_80 and " Riverside " in at_80 and "Telehealth" not in at_80
+    assert "Europe/Berlin" in at_80 and at_80.endswith("worker 09:00 · 1 reminder · 1 webhook to retry")
+    # Narrower still: the worker's status is cut before the zone goes.
+    at_70 = one_line(left, right, 70).plain
+    assert cell_len(at_70) <= 70 and "Europe/Berlin" in at_70 and "worker 09:00 · 1 reminder" in at_70
+    at_40 = one_line(left, right, 40).plain
+    assert "Europe" not in at_40 and "worker 09:00" in at_40
+    short = [Piece(" rxdesk ", plain, 4, 12)]  # shorter than its least: never padded
+    assert one_line(short, right, 50).plain.startswith(" rxdesk  ")
+
+
+async def test_the_doctor_page_shows_the_days_that_fit_and_whole_answers(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.table import Table
+
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+
+        def grid(selector: str) -> tuple[Table, int]:
+            static = app.screen.query_one(selector)
+            table = static.content
+            assert isinstance(table, Table)
+            return table, static.content_region.width
+
+        def drawn(selector: str) -> str:
+            table, width = grid(selector)
+            console = Console(width=width, record=True, file=io.StringIO())
+            console.print(table, crop=True)
+            return console.export_text()
+
+        assert "74 free slots" in drawn("#doctor-troubleshooter")  # an answer on one line
+        assert "First open" in drawn("#doctor-preview").splitlines()[2]  # the last column, not cropped
+        preview, _ = grid("#doctor-preview")
+        assert "next 14 days" not in str(preview.title) and preview.columns[-1].header == "First open"
+        narrow_days = len(preview.columns) - 2
+        await pilot.resize_terminal(160, 48)
+        await settle(pilot)
+        preview, _ = grid("#doctor-preview")
+        assert "next 14 days" in str(preview.title) and len(preview.columns) - 2 == 14 > narrow_days
