@@ -194,16 +194,19 @@ class RxdeskApp(App[int]):
             pass
         self._refresh_screens()
 
+    def _desk_screens(self) -> list[DeskScreen]:
+        """Every desk screen the app holds: the stack in front and those of the other sections."""
+        found: list[DeskScreen] = [s for s in self.screen_stack if isinstance(s, DeskScreen)]
+        for mode in self.MODES:
+            found += [s for s in self._screen_stacks.get(mode, [])
+                      if isinstance(s, DeskScreen) and s not in found]
+        return found
+
     def _refresh_screens(self) -> None:
         if self.problem is not None:
             return
-        for screen in self.screen_stack:
-            if isinstance(screen, DeskScreen):
-                screen.data_changed()
-        for mode in self.MODES:
-            for screen in self._screen_stacks.get(mode, []):
-                if isinstance(screen, DeskScreen) and screen not in self.screen_stack:
-                    screen.stale = True
+        for screen in self._desk_screens():
+            screen.data_changed()
 
     def keep_loaded(self) -> None:
         """Take what the app holds now (the store's week segments, row caches, screens) out
@@ -217,7 +220,12 @@ class RxdeskApp(App[int]):
         gc.freeze()
 
     def note_own_write(self) -> None:
-        """Our own change is already on screen: don't reload (and lose the row) for it."""
+        """Our own change is drawn by the screen in front (a row marked cancelled stays where
+        the agent saw it): that screen is not reloaded for it. Every other screen, under it or
+        in another section, did not draw it and loads again when it is shown."""
+        for screen in self._desk_screens():
+            if screen is not self.screen:  # (`is_current` is also true of a screen behind one)
+                screen.stale = True
         call_service(
             self, self.desk.generation, done=lambda g: setattr(self, "known_generation", g), group="poll"
         )

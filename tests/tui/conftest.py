@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -28,6 +31,18 @@ async def wait_for_workers(app) -> None:  # type: ignore[no-untyped-def]
     under a slow machine) is done too, not a failure."""
     with contextlib.suppress(WorkerCancelled):
         await app.workers.wait_for_complete()
+
+
+async def wait_until(pilot, condition: Callable[[], object], *, what: str = "", limit: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run until `condition()` holds: a condition, not a time. `limit` only stops a
+    test that would otherwise hang; a loaded machine takes as long as it takes below it."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting after {limit:.0f} s for {what or condition}")
+        await wait_for_workers(pilot.app)
+        await pilot.pause(0.01)
+    await pilot.pause()
 
 
 def make_app(desk: Desk, **options) -> RxdeskApp:  # type: ignore[no-untyped-def]
