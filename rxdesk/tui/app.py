@@ -280,8 +280,12 @@ class RxdeskApp(App[int]):
     # Navigation other screens call.
 
     def action_section(self, name: str) -> None:
+        """A section key lands on that section's list: the pages opened over it are closed."""
         if self.problem is None and name in self.MODES:
-            self.switch_mode(name)
+            if self.current_mode != name:
+                self.switch_mode(name)
+            while len(self.screen_stack) > 1 and isinstance(self.screen, DeskScreen):
+                self.pop_screen()
 
     def open_appointment(self, uid: str) -> None:
         from rxdesk.tui.screens.appointment import AppointmentScreen

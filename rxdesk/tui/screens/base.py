@@ -22,7 +22,9 @@ class DeskScreen(Screen[None]):
         self.stale = False
 
     def compose(self) -> ComposeResult:
-        yield DeskHeader(self.SECTION, self.TITLE_TEXT)
+        # The tab bar shows the section the agent is in: a patient page opened from the
+        # overview belongs to the overview (escape leads back there), not to section 2.
+        yield DeskHeader(getattr(self.app, "current_mode", self.SECTION) or self.SECTION, self.TITLE_TEXT)
         yield from self.compose_body()
         yield DeskFooter()
 
