@@ -371,6 +371,32 @@ class ParsedFilter:
     errors: dict[str, str] = field(default_factory=dict)
     resolved: dict[str, str] = field(default_factory=dict)  # field -> what the text matched
 
+    @property
+    def window(self) -> str:
+        """The statuses and the time window in effect, defaults included, in words:
+        "held, confirmed · from now · any end"."""
+        return describe_filter(self.filter)
+
+
+ANY_TIME_WORDS = ("any", "all")
+
+
+def describe_filter(f: AppointmentFilter) -> str:
+    """What a filter lets through, as an agent reads it: statuses, then where the list starts
+    and ends (its defaults said too)."""
+    chosen = f.statuses if f.statuses else (None if f.all else DEFAULT_STATUSES)
+    if chosen is None or chosen >= {s.value for s in AppointmentStatus}:
+        statuses = "any status"
+    else:
+        statuses = ", ".join(s.value for s in AppointmentStatus if s.value in chosen)
+    if f.date_from is not None or f.date_to is not None:
+        start = f"from {f.date_from.isoformat()}" if f.date_from else "any start"
+        end = f"to {f.date_to.isoformat()}" if f.date_to else "any end"
+        return f"{statuses} · {start} · {end}"
+    if f.all:
+        return f"{statuses} · any time"
+    return f"{statuses} · from now · any end"
+
 
 def _match_one(text: str, candidates: list[tuple[str, str]], what: str) -> tuple[str | None, str]:
     """Resolve typed text to one (id, name): an exact id or name wins, else a unique substring."""
@@ -424,8 +450,8 @@ def _parse_filter_text(service: AppointmentService, view: StoreView, text: Filte
     statuses: frozenset[str] | None = None
     show_all = False
     raw_status = text.statuses.strip().casefold()
-    if raw_status == "all":
-        show_all = True
+    if raw_status == "all":  # every status, within the time window shown
+        statuses = frozenset(s.value for s in AppointmentStatus)
     elif raw_status:
         try:
             statuses = parse_statuses(raw_status)
@@ -434,14 +460,22 @@ def _parse_filter_text(service: AppointmentService, view: StoreView, text: Filte
     today = service.now().astimezone(zone(service.org(view).timezone)).date()
     days: dict[str, date | None] = {"date_from": None, "date_to": None}
     for name, raw, what in (("date_from", text.date_from, "from"), ("date_to", text.date_to, "to")):
-        if raw.strip():
+        if name == "date_from" and raw.strip().casefold() in ANY_TIME_WORDS:
+            show_all = True  # no lower bound: the past too
+        elif raw.strip():
             try:
                 days[name] = parse_day(raw, today, what=what)
             except RxdeskError as exc:
                 errors[name] = str(exc)
+    if days["date_to"] and not days["date_from"] and not show_all and "date_from" not in errors:
+        # An end alone keeps the start the empty field shows (now, as a day: today); the
+        # past is one word away (`any`).
+        days["date_from"] = today
     if days["date_from"] and days["date_to"] and days["date_to"] < days["date_from"]:
-        errors["date_to"] = "to is before from"
+        errors["date_to"] = "to is before from" if text.date_from.strip() else "to is before today (from: any reaches back)"
         days["date_to"] = None
+        if not text.date_from.strip():
+            days["date_from"] = None
     return ParsedFilter(
         AppointmentFilter(
             statuses=statuses,

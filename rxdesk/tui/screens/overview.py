@@ -51,6 +51,7 @@ class OverviewScreen(DeskScreen):
     def __init__(self) -> None:
         super().__init__()
         self.filter_text = FilterText()
+        self.window_text = ""  # the statuses and time window in effect, in words
         self.doctor_names_set = False
         self.total = 0
         self.loads = 0  # completed loads: tests and the benchmark wait on it
@@ -111,6 +112,7 @@ class OverviewScreen(DeskScreen):
         table = self.table
         table.zone_name = loaded.zone
         table.show(source, window, keep=keep, around=around)
+        self.window_text = parsed.window
         self.filters.show_result(parsed.errors, parsed.resolved)
         self.call_after_refresh(self._after_paint)
 
@@ -148,6 +150,8 @@ class OverviewScreen(DeskScreen):
             text = "no matches"
         else:
             text = f"{total:,} {'match' if total == 1 else 'matches'}"
+        if self.window_text:
+            text = f"{self.window_text} · {text}"
         chosen = len(self.table.selection)
         if chosen:
             text += f" · {chosen:,} selected"

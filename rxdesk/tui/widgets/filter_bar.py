@@ -14,12 +14,13 @@ from textual.widgets import Input, Static
 
 from rxdesk.services.appointments import FilterText
 
+# Each placeholder says what an empty field means (the default in effect), never a value.
 FIELDS = (
-    ("doctor", "doctor"),
-    ("patient", "patient"),
-    ("statuses", "status: active"),
-    ("date_from", "from: today"),
-    ("date_to", "to: +7d"),
+    ("doctor", "doctor: any"),
+    ("patient", "patient: any"),
+    ("statuses", "status: held, confirmed"),
+    ("date_from", "from: now"),
+    ("date_to", "to: no end"),
 )
 
 STATUS_WORDS = ("active", "all", "held", "confirmed", "cancelled", "expired", "completed", "no_show")
