@@ -52,3 +52,50 @@ async def test_a_section_key_in_a_text_field_is_typed_not_followed(clinic: Desk,
         await settle(pilot)
         assert isinstance(app.screen, OverviewScreen)
         assert app.screen.query_one("#filter-doctor", Input).value == "3"
+
+
+async def test_one_key_clears_every_filter_from_the_table_or_a_field_and_is_in_footer_and_palette(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    from tests.tui.test_overview import count_text, type_into, uids_shown
+
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        default = uids_shown(app)
+        keys = {what: key for key, what, _node, _action in app._screen_keys(app.screen)}
+        assert keys["Clear filters"] == "^l" and keys["Reload"] == "^r"
+        footer_keys = {b.description for (_n, b, _e, _t) in app.screen.active_bindings.values() if b.show}
+        assert {"Clear filters", "Reload"} <= footer_keys
+        await type_into(pilot, "#filter-doctor", "weber")
+        await type_into(pilot, "#filter-statuses", "cancelled")
+        await type_into(pilot, "#filter-date_from", "any")
+        assert uids_shown(app) == [booked["weber_cancelled"]]
+        await pilot.press("ctrl+l")  # from inside a field
+        await wait_until(pilot, lambda: uids_shown(app) == default)
+        assert all(not field.value for field in app.screen.query(Input))
+        assert count_text(app).startswith("held, confirmed · from now · any end")
+        assert app.focused is app.screen.table
+        await type_into(pilot, "#filter-patient", "omar")
+        await pilot.press("escape", "ctrl+l")  # from the table
+        await wait_until(pilot, lambda: uids_shown(app) == default)
+
+
+async def test_first_and_last_row_with_home_end_g_and_G_in_every_list(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
+
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        for last, first in (("G", "g"), ("end", "home")):
+            await pilot.press(last)
+            assert table.cursor == 2
+            await pilot.press(first)
+            assert table.cursor == 0
+        await pilot.press("2")
+        await wait_until(pilot, lambda: app.screen.query(DeskTable) and app.screen.query_one(DeskTable).row_count > 1)
+        patients = app.screen.query_one(DeskTable)
+        for last, first in (("G", "g"), ("end", "home")):
+            await pilot.press(last)
+            assert patients.cursor_row == patients.row_count - 1
+            await pilot.press(first)
+            assert patients.cursor_row == 0

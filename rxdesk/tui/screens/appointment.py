@@ -30,7 +30,6 @@ class AppointmentScreen(DetailScreen):
         Binding("r", "rebook", "Rebook"),
         Binding("p", "patient", "Patient"),
         Binding("d", "doctor", "Doctor"),
-        Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
     COMPONENT_CLASSES = AppointmentTable.COMPONENT_CLASSES
@@ -58,9 +57,6 @@ class AppointmentScreen(DetailScreen):
             done=lambda result: self._show(*result),
             group="appointment",
         )
-
-    def action_reload(self) -> None:
-        self.reload()
 
     def _show(self, detail: AppointmentDetail, tz: str) -> None:
         self.detail = detail

@@ -17,6 +17,8 @@ class DeskScreen(Screen[None]):
     SECTION = "overview"
     TITLE_TEXT = ""
 
+    BINDINGS = [Binding("ctrl+r", "reload", "Reload")]
+
     def __init__(self) -> None:
         super().__init__()
         self.stale = False
@@ -33,6 +35,9 @@ class DeskScreen(Screen[None]):
 
     def reload(self) -> None:
         """Fetch this screen's data again (in a worker) and keep the selection."""
+
+    def action_reload(self) -> None:
+        self.reload()
 
     def data_changed(self) -> None:
         if self.is_current:

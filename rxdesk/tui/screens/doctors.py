@@ -125,7 +125,6 @@ class DoctorDetailScreen(DetailScreen):
     BINDINGS = [
         Binding("m", "edit_phone", "Edit mobile"),
         Binding("o", "change_room", "New room"),
-        Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
     def __init__(self, doctor_id: str) -> None:
@@ -158,9 +157,6 @@ class DoctorDetailScreen(DetailScreen):
             return DoctorView(detail, types, diagnoses, desk.rebooking.preview(doctor_id, days=PREVIEW_DAYS))
 
         call_service(self, load, done=self._show, group="doctor")
-
-    def action_reload(self) -> None:
-        self.reload()
 
     def _show(self, data: DoctorView) -> None:
         self.view_data = data

@@ -45,7 +45,7 @@ class OverviewScreen(DeskScreen):
     BINDINGS = [
         Binding("slash", "focus_filters", "Filter"),
         Binding("escape", "focus_table", "Table", show=False),
-        Binding("ctrl+r", "reload", "Reload", show=False),
+        Binding("ctrl+l", "clear_filters", "Clear filters"),
     ]
 
     def __init__(self) -> None:
@@ -170,5 +170,7 @@ class OverviewScreen(DeskScreen):
     def action_focus_table(self) -> None:
         self.table.focus()
 
-    def action_reload(self) -> None:
-        self.reload()
+    def action_clear_filters(self) -> None:
+        """Every filter back to its default (upcoming held and confirmed), in one key."""
+        self.filters.clear()
+        self.table.focus()

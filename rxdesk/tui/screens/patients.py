@@ -24,6 +24,7 @@ class PatientsScreen(DeskScreen):
     BINDINGS = [
         Binding("slash", "focus_search", "Search"),
         Binding("escape", "focus_table", "Table", show=False),
+        Binding("ctrl+l", "clear_search", "Clear search"),
         Binding("right_square_bracket", "page(1)", "Next page", show=False),
         Binding("left_square_bracket", "page(-1)", "Prev page", show=False),
     ]
@@ -100,6 +101,10 @@ class PatientsScreen(DeskScreen):
         self.query_one("#patient-search", Input).focus()
 
     def action_focus_table(self) -> None:
+        self.table.focus()
+
+    def action_clear_search(self) -> None:
+        self.query_one("#patient-search", Input).value = ""
         self.table.focus()
 
 

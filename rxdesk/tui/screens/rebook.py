@@ -41,7 +41,6 @@ class RebookScreen(DetailScreen):
 
     BINDINGS = [
         Binding("m", "more_days", "14 more days"),
-        Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
     def __init__(self, uid: str) -> None:
@@ -66,9 +65,6 @@ class RebookScreen(DetailScreen):
         desk, days = self.app.desk, self.days
         call_service(self, lambda: desk.rebooking.slots(self.uid, days=days), done=self._show,
                      failed=self._cannot, group="rebook")
-
-    def action_reload(self) -> None:
-        self.reload()
 
     def _cannot(self, exc: RxdeskError) -> None:
         self.query_one("#rebook-summary", Static).update(shown(f"Cannot rebook {self.uid}: {exc}"))

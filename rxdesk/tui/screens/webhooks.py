@@ -125,7 +125,6 @@ class WebhooksScreen(DeskScreen):
         Binding("y", "replay", "Replay"),
         Binding("]", "next_tab", "Next tab"),
         Binding("[", "next_tab(-1)", "Previous tab", show=False),
-        Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
     TABS = (("tab-subscriptions", "subscriptions"), ("tab-deliveries", "deliveries"), ("tab-outbox", "messages"))
@@ -180,9 +179,6 @@ class WebhooksScreen(DeskScreen):
                     desk.webhooks.list_messages(limit=LIMIT), desk.org().timezone)
 
         call_service(self, load, done=lambda r: self._show(*r), failed=self._refused, group="webhooks")
-
-    def action_reload(self) -> None:
-        self.reload()
 
     def _removed(self, _sub: Subscription) -> None:
         self.app.note_own_write()

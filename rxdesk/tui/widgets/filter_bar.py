@@ -51,6 +51,16 @@ class FilterBar(Vertical):
         values = {name: self.query_one(f"#filter-{name}", Input).value for name, _ in FIELDS}
         return FilterText(**values)
 
+    def clear(self) -> None:
+        """Empty every field: one change, one reload."""
+        fields = [self.query_one(f"#filter-{name}", Input) for name, _ in FIELDS]
+        if not any(field.value for field in fields):
+            return
+        with self.prevent(Input.Changed):
+            for field in fields:
+                field.value = ""
+        self.post_message(self.Changed(self.text()))
+
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         self.post_message(self.Changed(self.text()))
