@@ -472,9 +472,10 @@ def _parse_filter_text(service: AppointmentService, view: StoreView, text: Filte
         # past is one word away (`any`).
         days["date_from"] = today
     if days["date_from"] and days["date_to"] and days["date_to"] < days["date_from"]:
-        errors["date_to"] = "to is before from" if text.date_from.strip() else "to is before today (from: any reaches back)"
+        typed_from = bool(text.date_from.strip())
+        errors["date_to"] = "to is before from" if typed_from else "to is before today (from: any reaches back)"
         days["date_to"] = None
-        if not text.date_from.strip():
+        if not typed_from:
             days["date_from"] = None
     return ParsedFilter(
         AppointmentFilter(

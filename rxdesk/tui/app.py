@@ -359,11 +359,16 @@ class RxdeskApp(App[int]):
     # Help and the command palette list the keys of the screen the agent is on.
 
     def _screen_keys(self, screen: Screen[Any]) -> list[tuple[str, str, Any, str]]:
+        """The keys that act here: ours, enabled, each once. A widget's own keys from Textual
+        (a table's `^pgup Page Left`, a field's `Delete character left`) are left out unless
+        the widget shows them in the footer."""
         keys: list[tuple[str, str, Any, str]] = []
         seen: set[str] = set()
         for active in screen.active_bindings.values():
             binding = active.binding
             if not binding.description or binding.description in seen or not active.enabled:
+                continue
+            if not binding.show and _textual_own(active.node, binding):
                 continue
             seen.add(binding.description)
             keys.append((self.get_key_display(binding), binding.description, active.node, binding.action))
@@ -382,6 +387,17 @@ class RxdeskApp(App[int]):
         for key, what, node, action in self._screen_keys(screen):
             yield SystemCommand(what, f"key {key}", partial(self.call_later, node.run_action, action))
         yield from super().get_system_commands(screen)
+
+
+def _textual_own(node: Any, binding: Binding) -> bool:
+    """True when `binding` comes from one of Textual's widget classes, not from rxdesk's."""
+    for cls in type(node).__mro__:
+        if cls.__module__.startswith("rxdesk."):
+            continue
+        for item in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(item, Binding) and (item.action, item.description) == (binding.action, binding.description):
+                return True
+    return False
 
 
 def run_app(settings: Settings, *, worker: bool = True) -> int:

@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from rxdesk.domain.models import Appointment
 from rxdesk.tui.modals.reason import ReasonModal
 from rxdesk.tui.text import shown
+from rxdesk.tui.widgets.footer import DeskFooter
 
 COMMON_REASONS = (
     "Patient asked to cancel",
@@ -64,6 +65,7 @@ class CancelModal(ReasonModal):
             yield Label("Common reasons (tab, then enter to pick)", classes="dialog-hint")
             yield OptionList(*COMMON_REASONS, id="common-reasons")
             yield Static("enter cancel the appointment · escape keep it", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

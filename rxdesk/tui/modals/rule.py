@@ -14,6 +14,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import ReminderRule
 from rxdesk.tui.text import shown
+from rxdesk.tui.widgets.footer import DeskFooter
 from rxdesk.tui.work import call_service
 
 RECIPIENTS = [("patient", "patient"), ("doctor", "doctor"), ("admin (every admin)", "admin")]
@@ -46,6 +47,7 @@ class RuleModal(ModalScreen[Any]):
                 yield Checkbox("SMS", rule.send_sms if rule else False, id="rule-sms")
             yield Static("", id="rule-error", classes="field-error", markup=False)
             yield Static("enter or ctrl+s saves · escape cancels", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def on_mount(self) -> None:
         self.query_one("#rule-minutes", Input).focus()

@@ -13,6 +13,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from rxdesk.tui.widgets.footer import DeskFooter
+
 STORE_IT_NOW = (
     "Store it now, in the partner's token minter: it is not shown again unless revealed, "
     "and every reveal is audited. Tokens use it as the HS256 key, exactly as shown."
@@ -43,6 +45,7 @@ class SecretValueModal(ModalScreen[None]):
             yield Static(self.value, id="booking-secret-value", markup=False)
             yield Static(self.note, id="secret-value-note", classes="dialog-body")
             yield Static("c copy to the clipboard · enter or escape close", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def action_copy(self) -> None:
         if not self.value:

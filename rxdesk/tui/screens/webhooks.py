@@ -20,6 +20,7 @@ from rxdesk.services.webhooks import AttemptResult, DeliveryDetail, NewSubscript
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.text import fields_grid, shown
+from rxdesk.tui.widgets.footer import DeskFooter
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -44,6 +45,7 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
                            id="sub-private")
             yield Static("", id="sub-error", classes="field-error", markup=False)
             yield Static("enter saves · escape cancels", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def on_mount(self) -> None:
         self.query_one("#sub-url", Input).focus()
@@ -81,6 +83,7 @@ class ShownOnceModal(ModalScreen[None]):
             yield Static(self.value, id="secret-value", markup=False)
             yield Static(self.note, classes="dialog-body")
             yield Static("c copies to the clipboard · enter or escape closes", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.value)
@@ -113,6 +116,7 @@ class DeliveryModal(ModalScreen[None]):
             yield Static(shown(body), id="delivery-payload", markup=False)
             yield Label("Response (first 2,000 characters)")
             yield Static(shown(d.response_excerpt or "—"), id="delivery-response", markup=False)
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
 
 class WebhooksScreen(DeskScreen):
@@ -134,6 +138,17 @@ class WebhooksScreen(DeskScreen):
         self.tz = "UTC"
         self.loads = 0
 
+    # The keys each tab acts on; the footer and help show a tab's own only.
+    TAB_ACTIONS = {"add": "tab-subscriptions", "remove": "tab-subscriptions", "test": "tab-subscriptions",
+                   "replay": "tab-deliveries"}
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        tab = self.TAB_ACTIONS.get(action)
+        if tab is None:
+            return True
+        tabs = self.query(TabbedContent)
+        return bool(tabs) and tabs.first().active == tab
+
     def action_next_tab(self, step: int = 1) -> None:
         """Tabs by keyboard: `]` and `[` go round them; the tab's table takes the focus."""
         tabs = self.query_one("#webhook-tabs", TabbedContent)
@@ -145,6 +160,7 @@ class WebhooksScreen(DeskScreen):
         table_id = dict(self.TABS).get(event.pane.id or "")
         if table_id:
             self.query_one(f"#{table_id}", DeskTable).focus()
+        self.refresh_bindings()
 
     def compose_body(self) -> ComposeResult:
         with TabbedContent(id="webhook-tabs"):
