@@ -7,7 +7,8 @@ pictures is a change someone made on purpose (`pytest --snapshot-update` after c
 from __future__ import annotations
 
 from rxdesk.services import Desk
-from tests.tui.conftest import make_app, settle
+from rxdesk.tui.modals.cancel import CancelModal
+from tests.tui.conftest import make_app, overview_ready, settle, wait_for_workers, wait_until
 
 SIZE = (130, 34)
 
@@ -33,11 +34,15 @@ def test_overview_at_160x48(snap_compare, clinic: Desk, booked) -> None:  # type
 
 def test_cancel_dialog(snap_compare, clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
     async def open_dialog(pilot) -> None:  # type: ignore[no-untyped-def]
-        await settle(pilot)
+        # Conditions, not rounds of waiting: on a loaded machine the count or the column
+        # widths could still be on their way when the picture is taken.
+        await overview_ready(pilot)
         await pilot.press("c")
-        await settle(pilot)
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, CancelModal)
+                         and pilot.app.focused is pilot.app.screen.query_one("#reason"), what="the cancel dialog")
         # A blinking cursor is on or off depending on how long the steps above took.
         pilot.app.screen.query_one("#reason").cursor_blink = False
+        await wait_for_workers(pilot.app)
         await pilot.pause()
 
     assert snap_compare(make_app(clinic), terminal_size=SIZE, run_before=open_dialog)

@@ -53,6 +53,7 @@ class OverviewScreen(DeskScreen):
         self.filter_text = FilterText()
         self.window_text = ""  # the statuses and time window in effect, in words
         self.doctor_names_set = False
+        self.names_learned = False  # the column widths follow the names: tests wait on it
         self.total = 0
         self.loads = 0  # completed loads: tests and the benchmark wait on it
 
@@ -136,6 +137,7 @@ class OverviewScreen(DeskScreen):
     def _learn_names(self, doctors: list[str], types: list[str]) -> None:
         self.filters.set_doctor_names(doctors)
         self.table.learn_names(doctors, types)
+        self.names_learned = True
         self.app.keep_loaded()
 
     def on_virtual_table_loaded(self, event: VirtualTable.Loaded) -> None:

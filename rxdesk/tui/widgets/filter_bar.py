@@ -18,9 +18,9 @@ from rxdesk.services.appointments import FilterText
 FIELDS = (
     ("doctor", "doctor: any"),
     ("patient", "patient: any"),
-    ("statuses", "status: held, confirmed"),
+    ("statuses", "status: active"),
     ("date_from", "from: now"),
-    ("date_to", "to: no end"),
+    ("date_to", "to: any"),
 )
 
 STATUS_WORDS = ("active", "all", "held", "confirmed", "cancelled", "expired", "completed", "no_show")
