@@ -14,7 +14,7 @@ from typing import Any
 
 from rxdesk.domain import lifecycle
 from rxdesk.domain.errors import NotFound, RxdeskError
-from rxdesk.domain.filters import parse_day, parse_statuses
+from rxdesk.domain.filters import format_minutes, parse_day, parse_statuses
 from rxdesk.domain.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -149,6 +149,8 @@ class AppointmentSummary:
     cancel_refusal: str | None  # why a cancel would be refused; None when it can be cancelled
     # Attendance an agent could mark now: (no_show or completed, why not or None when it can).
     attendance: tuple[tuple[AppointmentStatus, str | None], ...] = ()
+    # Said beside a cancel, never a refusal: the patient's own notice period has passed.
+    notice_note: str | None = None
 
     @property
     def markable(self) -> list[AppointmentStatus]:
@@ -266,10 +268,16 @@ class AppointmentService(Service):
             appt = view.appointments.require(uid)
             row = rows(view, [AppointmentRecord.of(appt)], now)[0]
             zone_name = self.org(view).timezone
+            kind = view.types.get(appt.type_key)
+        refusal = lifecycle.why_not_cancellable(appt, now)
+        note = None
+        if kind is not None and refusal is None and lifecycle.notice_passed(appt, kind, now):
+            note = (f"The patient's notice period ({format_minutes(kind.cancellation_notice_minutes)} before the "
+                    "start) has passed: the patient could no longer cancel; as an admin you still may.")
         return AppointmentSummary(
-            lifecycle.as_of(appt, now), row.patient_name, row.doctor_name, row.type_name, zone_name,
-            lifecycle.why_not_cancellable(appt, now),
+            lifecycle.as_of(appt, now), row.patient_name, row.doctor_name, row.type_name, zone_name, refusal,
             tuple((status, lifecycle.why_not_markable(appt, status, now)) for status in lifecycle.ATTENDANCE),
+            note,
         )
 
     def why_not_cancellable(self, uid: str) -> str | None:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from rxdesk.domain import reminders as due_rules
 from rxdesk.domain.errors import NotFound, ValidationFailed
-from rxdesk.domain.filters import parse_whole
+from rxdesk.domain.filters import parse_minutes
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import (
     Appointment,
@@ -66,7 +66,7 @@ def _recipient(value: object) -> str:
 
 
 def _minutes(value: object) -> int:
-    minutes = parse_whole(value, what="minutes before")
+    minutes = parse_minutes(value, what="minutes before")
     if not 1 <= minutes <= 43200:
         raise ValidationFailed("minutes before must be between 1 and 43200 (30 days)")
     return minutes

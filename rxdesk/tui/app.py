@@ -141,6 +141,7 @@ class RxdeskApp(App[int]):
         if self.run_worker_inside:
             self.set_timer(1.0 if self.tick_seconds == 60.0 else self.tick_seconds, self._tick, name="first tick")
         else:
+            self.maintenance = "worker off"
             # No tick writes down what time decides, so no write tells the screens: look again
             # each tick period, so a lapsed hold or an ended appointment shows as it is.
             self.set_interval(self.tick_seconds, self._refresh_screens, name="time moves")
@@ -316,7 +317,8 @@ class RxdeskApp(App[int]):
                             title="Not cancelled")
                 return
             text = summary.text()
-            self._push_dialog(self._cancel_dialog().prepare(uid, text, on_saved=on_done), "Appointment cancelled",
+            self._push_dialog(self._cancel_dialog().prepare(uid, text, note=summary.notice_note, on_saved=on_done),
+                              "Appointment cancelled",
                               lambda done: f"Cancelled {text.splitlines()[0]} · reason: {done.cancel_reason}")
 
         call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")

@@ -141,9 +141,10 @@ class PatientDetailScreen(DetailScreen):
         self.query_one("#patient-contact", Static).update(grid)
         upcoming = detail.upcoming.items
         history = detail.history.items
+        # "upcoming" counts held and confirmed ones; the list from now on has every status.
         self.query_one("#patient-appointments-title", Static).update(
-            f"{tally(detail.counts)} — listed: from now on, then the {len(history)} most recent "
-            f"past (times in {tz})"
+            f"{tally(detail.counts)} — listed: {len(upcoming)} from now on (any status), then the "
+            f"{len(history)} most recent past (times in {tz})"
         )
         self.query_one(AppointmentTable).show_rows([*upcoming, *history], tz)
 
