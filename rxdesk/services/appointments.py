@@ -378,6 +378,8 @@ class ParsedFilter:
     filter: AppointmentFilter
     errors: dict[str, str] = field(default_factory=dict)
     resolved: dict[str, str] = field(default_factory=dict)  # field -> what the text matched
+    # field -> the people the text matched when it was more than one: (id, "name · id · email")
+    candidates: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def window(self) -> str:
@@ -406,20 +408,27 @@ def describe_filter(f: AppointmentFilter) -> str:
     return f"{statuses} · from now · any end"
 
 
-def _match_one(text: str, candidates: list[tuple[str, str]], what: str) -> tuple[str | None, str]:
-    """Resolve typed text to one (id, name): an exact id or name wins, else a unique substring."""
+MAX_CANDIDATES = 50  # offered to pick from when typed text matches several people
+
+
+def _match_one(text: str, candidates: list[tuple[str, str]], what: str
+               ) -> tuple[str | None, str, list[tuple[str, str]]]:
+    """Resolve typed text to one (id, name): an exact id or name wins, else a unique substring.
+    Several matches: none, the reason, and the matches (id, name) to pick from."""
     needle = text.strip().casefold()
     exact = [c for c in candidates if needle in (c[0].casefold(), c[1].casefold())]
     if len(exact) == 1:
-        return exact[0][0], exact[0][1]
+        return exact[0][0], exact[0][1], []
     hits = [c for c in candidates if needle in c[1].casefold() or needle in c[0].casefold()]
     if len(hits) == 1:
-        return hits[0][0], hits[0][1]
+        return hits[0][0], hits[0][1], []
     if not hits:
-        return None, f"no {what} matches {text.strip()[:40]!r}"
-    names = ", ".join(name for _, name in hits[:3])
-    more = "…" if len(hits) > 3 else ""
-    return None, f"{len(hits)} {what}s match {text.strip()[:40]!r} ({names}{more}): type more"
+        return None, f"no {what} matches {text.strip()[:40]!r}", []
+    return None, _several(len(hits), what, text), hits[:MAX_CANDIDATES]
+
+
+def _several(count: int, what: str, text: str) -> str:
+    return f"{count:,} {what}s match {text.strip()[:40]!r}: pick one below (↓, enter) or type more"
 
 
 def parse_filter_text(service: AppointmentService, text: FilterText) -> ParsedFilter:
@@ -436,25 +445,31 @@ def parse_filter_text(service: AppointmentService, text: FilterText) -> ParsedFi
 def _parse_filter_text(service: AppointmentService, view: StoreView, text: FilterText) -> ParsedFilter:
     errors: dict[str, str] = {}
     resolved: dict[str, str] = {}
+    candidates: dict[str, list[tuple[str, str]]] = {}
     doctor_id = patient_id = None
     if text.doctor.strip():
-        doctors = [(d.id, d.name) for d in view.doctors.all()]
-        doctor_id, note = _match_one(text.doctor, doctors, "doctor")
+        every = view.doctors.all()
+        doctor_id, note, hits = _match_one(text.doctor, [(d.id, d.name) for d in every], "doctor")
         (resolved if doctor_id else errors)["doctor"] = note
+        if hits:
+            emails = {d.id: d.email for d in every}
+            candidates["doctor"] = [(i, " · ".join(p for p in (name, i, emails.get(i, "")) if p)) for i, name in hits]
     if text.patient.strip():
         needle = text.patient.strip()
         patient = view.patients.get(needle) or view.patients.by_external_id(needle)
         if patient is not None:
             patient_id, resolved["patient"] = patient.id, patient.name
         else:
-            page = view.patients.search(needle, limit=4)
+            page = view.patients.search(needle, limit=MAX_CANDIDATES)
             if len(page.items) == 1:
                 patient_id, resolved["patient"] = page.items[0].id, page.items[0].name
             elif not page.items:
                 errors["patient"] = f"no patient matches {needle[:40]!r}"
             else:
                 count = page.total if page.total is not None else len(page.items)
-                errors["patient"] = f"{count:,} patients match {needle[:40]!r}: type more"
+                errors["patient"] = _several(count, "patient", needle)
+                candidates["patient"] = [(p.id, " · ".join(x for x in (p.name, p.id, p.email or "") if x))
+                                         for p in page.items]
     statuses: frozenset[str] | None = None
     show_all = False
     raw_status = text.statuses.strip().casefold()
@@ -496,4 +511,5 @@ def _parse_filter_text(service: AppointmentService, view: StoreView, text: Filte
         ),
         errors,
         resolved,
+        candidates,
     )

@@ -115,6 +115,7 @@ class OverviewScreen(DeskScreen):
         table.show(source, window, keep=keep, around=around)
         self.window_text = parsed.window
         self.filters.show_result(parsed.errors, parsed.resolved)
+        self.filters.show_picks(parsed.candidates)
         self.call_after_refresh(self._after_paint)
 
     def _after_paint(self) -> None:

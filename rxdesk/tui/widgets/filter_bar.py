@@ -6,11 +6,16 @@ and the bar marks that field and shows the reason. Nothing typed here ever raise
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.suggester import SuggestFromList
-from textual.widgets import Input, Static
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from rxdesk.tui.text import shown
 
 from rxdesk.services.appointments import FilterText
 
@@ -27,6 +32,11 @@ STATUS_WORDS = ("active", "all", "held", "confirmed", "cancelled", "expired", "c
 
 
 class FilterBar(Vertical):
+    """The fields, the count and the notes; when a doctor or patient field matches several
+    people, a list of them below to pick one from (`↓` from the field, `enter` picks)."""
+
+    BINDINGS = [Binding("down", "to_picks", "Pick a match", show=False)]
+
     class Changed(Message):
         def __init__(self, text: FilterText) -> None:
             super().__init__()
@@ -43,6 +53,11 @@ class FilterBar(Vertical):
         with Horizontal(id="filter-status"):
             yield Static("", id="filter-count", markup=False)
             yield Static("", id="filter-notes", markup=False)
+        yield OptionList(id="filter-picks")
+
+    def on_mount(self) -> None:
+        self.picking: str | None = None  # the field the pick list is for
+        self.query_one("#filter-picks", OptionList).display = False
 
     def set_doctor_names(self, names: list[str]) -> None:
         self.query_one("#filter-doctor", Input).suggester = SuggestFromList(names, case_sensitive=False)
@@ -67,6 +82,34 @@ class FilterBar(Vertical):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        self.screen.action_focus_table()
+
+    def show_picks(self, candidates: dict[str, list[tuple[str, str]]]) -> None:
+        """Offer the people the doctor or patient field matches, when it matches several."""
+        picks = self.query_one("#filter-picks", OptionList)
+        name = next((n for n in ("patient", "doctor") if n in candidates), None)
+        self.picking = name
+        picks.clear_options()
+        if name is None:
+            picks.display = False
+            return
+        picks.add_options([Option(Text(shown(label)), id=key) for key, label in candidates[name]])
+        picks.border_title = f"{name}s matching: ↓ and enter pick one"
+        picks.display = True
+
+    def action_to_picks(self) -> None:
+        picks = self.query_one("#filter-picks", OptionList)
+        if picks.display and picks.option_count:
+            picks.highlighted = 0
+            picks.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if self.picking is None or event.option.id is None:
+            return
+        field = self.query_one(f"#filter-{self.picking}", Input)
+        field.value = event.option.id  # an id matches exactly: the list follows it
+        self.query_one("#filter-picks", OptionList).display = False
         self.screen.action_focus_table()
 
     def show_result(self, errors: dict[str, str], resolved: dict[str, str]) -> None:
