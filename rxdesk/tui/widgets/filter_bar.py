@@ -15,9 +15,8 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from rxdesk.tui.text import shown
-
 from rxdesk.services.appointments import FilterText
+from rxdesk.tui.text import shown
 
 # Each placeholder says what an empty field means (the default in effect), never a value.
 FIELDS = (
