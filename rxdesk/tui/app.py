@@ -154,6 +154,10 @@ class RxdeskApp(App[int]):
             message, title = shown(message), shown(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
+    def action_help_quit(self) -> None:
+        """ctrl+c (reflex from a shell) says how to quit, in words, not as markup."""
+        self.notify("Press ctrl+q (or q outside a text field) to quit rxdesk", title="Do you want to quit?")
+
     def show_problem(self, message: str) -> None:
         """A data file cannot be read: say so on a screen instead of failing on every key."""
         if self.problem is None:

@@ -28,3 +28,74 @@ async def test_the_minutes_field_takes_2h_1d_and_1d_2h_as_the_table_shows_them(c
             assert minutes in [r.minutes_before for r in clinic.types.get("prescription").reminders], typed
         shown = {str(screen.rule_table.get_row_at(i)[2]) for i in range(screen.rule_table.row_count)}
         assert {"2 h", "1 d 2 h", "1 h 30 min", "1 d"} <= shown
+
+
+async def test_ctrl_c_says_how_to_quit_in_words_not_markup(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: app._notifications)
+        messages = [n.message for n in app._notifications]
+        assert any("ctrl+q" in m for m in messages) and not any("[b]" in m for m in messages)
+
+
+async def test_a_checkbox_reads_off_and_on_without_colour(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets import Checkbox
+
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await wait_until(pilot, lambda: isinstance(app.screen, TypesScreen) and app.screen.type_table.row_count)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, RuleModal))
+        box = app.screen.query_one("#rule-email", Checkbox)
+        assert not box.value and str(box.render()).startswith("[ ]")
+        box.value = True
+        await pilot.pause()
+        assert str(box.render()).startswith("[✓]")
+
+
+async def test_enter_on_an_outbox_row_opens_the_message_and_an_empty_subscriptions_tab_says_what_to_do(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from rxdesk.services.maintenance import MaintenanceService
+    from rxdesk.tui.screens.webhooks import MessageModal, WebhooksScreen
+    from tests.helpers import make_appointment
+    from tests.tui.conftest import text_of
+    from tests.unit.test_worker import only_rule
+
+    only_rule(clinic, "gp-consult", "patient", 60, email=True)
+    make_appointment(clinic, start=now + timedelta(minutes=30))
+    assert MaintenanceService(clinic).tick().messages_outbox == 1
+    app = make_app(clinic)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await wait_until(pilot, lambda: isinstance(app.screen, WebhooksScreen) and app.screen.loads > 0)
+        hint = app.screen.query_one("#subscriptions-empty")
+        assert hint.display and "a adds one" in text_of(hint)
+        await pilot.press("left_square_bracket")  # the outbox tab
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "messages")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageModal))
+        assert "lena.fischer@mail.example" in text_of(app.screen.query_one("#message-fields"))
+        assert text_of(app.screen.query_one("#message-body")).strip()
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, WebhooksScreen))
+
+
+async def test_the_appointment_page_headings_start_at_the_panel_edge(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    from rxdesk.tui.screens.appointment import AppointmentScreen
+    from tests.tui.conftest import text_of
+
+    booked_uid = booked["weber_first"]
+    clinic.appointments.cancel_appointment(booked_uid, "called in", "tester")  # an audit entry
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        app.open_appointment(booked_uid)
+        await wait_until(pilot, lambda: isinstance(app.screen, AppointmentScreen) and app.screen.detail is not None)
+        audit = text_of(app.screen.query_one("#appointment-audit"))
+        assert audit.splitlines()[0].rstrip() == "Audit"

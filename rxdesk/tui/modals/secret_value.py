@@ -55,7 +55,7 @@ class SecretValueModal(ModalScreen[None]):
             # Some terminals ignore the OSC 52 copy above; the system clipboard is the fallback.
             value = self.value
             self.run_worker(lambda: _system_copy(value), thread=True, group="secret-copy", exit_on_error=False)
-        self.app.notify(f"{self.key_id} copied to the clipboard", title="Copied")
+        self.app.notify(f"The secret value of {self.key_id} is in the clipboard", title="Secret value copied")
 
     def action_close(self) -> None:
         self.dismiss(None)

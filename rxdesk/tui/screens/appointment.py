@@ -109,8 +109,7 @@ class AppointmentScreen(DetailScreen):
         rows.append(("this", line(detail.appointment)))
         for appt in detail.next_chain:
             rows.append(("rebooked to", line(appt)))
-        grid = fields_grid(rows)
-        grid.title = "Rebook chain (oldest first)"
+        grid = fields_grid(rows, "Rebook chain (oldest first)")
         return grid
 
     def _reminders(self, detail: AppointmentDetail, tz: str) -> Table | str:
@@ -131,8 +130,7 @@ class AppointmentScreen(DetailScreen):
                                 f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}{error}"))
         if not parts:
             return "Reminders and webhooks: none sent yet"
-        grid = fields_grid(parts)
-        grid.title = "Reminders and webhook deliveries"
+        grid = fields_grid(parts, "Reminders and webhook deliveries")
         return grid
 
     def _audit(self, detail: AppointmentDetail, tz: str) -> Table | str:
@@ -142,8 +140,7 @@ class AppointmentScreen(DetailScreen):
         for entry in detail.audit:
             details = ", ".join(f"{k}: {v}" for k, v in entry.details.items())
             rows.append((format_local(entry.at, tz), f"{entry.actor}  {entry.action}  {details}"))
-        grid = fields_grid(rows)
-        grid.title = "Audit"
+        grid = fields_grid(rows, "Audit")
         return grid
 
     def action_cancel_appointment(self) -> None:

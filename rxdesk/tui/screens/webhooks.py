@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Input, Label, Static, TabbedContent, TabPane
+from textual.widgets import Input, Label, SelectionList, Static, TabbedContent, TabPane
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Delivery, EventType, OutboxMessage, Subscription
@@ -20,6 +20,7 @@ from rxdesk.services.webhooks import AttemptResult, DeliveryDetail, NewSubscript
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.text import fields_grid, shown
+from rxdesk.tui.widgets.checkbox import DeskCheckbox
 from rxdesk.tui.widgets.footer import DeskFooter
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
@@ -30,21 +31,24 @@ LIMIT = 200
 class SubscriptionModal(ModalScreen[NewSubscription | None]):
     """URL, event types and custom headers; refused input keeps the dialog open with the reason."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
+
+    DEFAULT_EVENTS = (EventType.APPOINTMENT_CANCELLED, EventType.APPOINTMENT_REBOOKED)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="subscription-dialog"):
             yield Label("New webhook subscription", classes="dialog-title")
             yield Label("URL (http:// or https://)")
             yield Input(placeholder="https://shop.example/hooks/rxdesk", id="sub-url")
-            yield Label("Event types (comma separated)")
-            yield Input("APPOINTMENT_CANCELLED, APPOINTMENT_REBOOKED", id="sub-events")
+            yield Label("Event types (space ticks one)")
+            yield SelectionList[str](*[(event.value, event.value, event in self.DEFAULT_EVENTS) for event in EventType],
+                                     id="sub-events")
             yield Label("Custom headers (NAME=VALUE, separated by ;), optional")
             yield Input(placeholder="X-Shop=riverside; Authorization=Bearer …", id="sub-headers")
-            yield Checkbox("Allow loopback and private addresses (10/8, 192.168/16, 127/8 …; audited)",
+            yield DeskCheckbox("Allow loopback and private addresses (10/8, 192.168/16, 127/8 …; audited)",
                            id="sub-private")
             yield Static("", id="sub-error", classes="field-error", markup=False)
-            yield Static("enter saves · escape cancels", classes="dialog-hint")
+            yield Static("enter (in a field) or ctrl+s saves · escape cancels", classes="dialog-hint")
         yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def on_mount(self) -> None:
@@ -52,11 +56,14 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        self.action_save()
+
+    def action_save(self) -> None:
         desk: Desk = self.app.desk
         url = self.query_one("#sub-url", Input).value
-        events = self.query_one("#sub-events", Input).value.split(",")
+        events = [str(value) for value in self.query_one("#sub-events", SelectionList).selected]
         raw_headers = [h for h in self.query_one("#sub-headers", Input).value.split(";") if h.strip()]
-        private = self.query_one("#sub-private", Checkbox).value
+        private = self.query_one("#sub-private", DeskCheckbox).value
 
         def save() -> NewSubscription:
             return desk.webhooks.add_subscription(url, events, parse_header_args(raw_headers), desk.agent,
@@ -119,6 +126,36 @@ class DeliveryModal(ModalScreen[None]):
         yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
 
+class MessageModal(ModalScreen[None]):
+    """One email or SMS of the outbox: to whom, its state, and the whole text."""
+
+    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close")]
+
+    def __init__(self, message: OutboxMessage, tz: str) -> None:
+        super().__init__()
+        self.message, self.tz = message, tz
+
+    def compose(self) -> ComposeResult:
+        m = self.message
+
+        def local(value: datetime | None) -> str:
+            return format_local(value, self.tz) if value else "—"
+
+        grid = fields_grid((("Message", m.id), ("Channel", m.channel.value), ("To", m.to),
+                            ("Status", m.status.value), ("Created", local(m.created_at)), ("Sent", local(m.sent_at)),
+                            ("Attempts", str(m.attempts)), ("Next attempt", local(m.next_attempt_at)),
+                            ("Last error", m.last_error or "—"), ("Appointment", m.appointment_uid or "—")))
+        with VerticalScroll(classes="dialog", id="message-dialog"):
+            yield Label("Outbox message", classes="dialog-title")
+            yield Static(grid, id="message-fields")
+            if m.subject:
+                yield Label("Subject")
+                yield Static(shown(m.subject), id="message-subject", markup=False)
+            yield Label("Text")
+            yield Static(shown(m.body), id="message-body", markup=False)
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
+
+
 class WebhooksScreen(DeskScreen):
     SECTION = "webhooks"
 
@@ -137,6 +174,7 @@ class WebhooksScreen(DeskScreen):
         super().__init__()
         self.tz = "UTC"
         self.loads = 0
+        self.messages: dict[str, OutboxMessage] = {}
 
     # The keys each tab acts on; the footer and help show a tab's own only.
     TAB_ACTIONS = {"add": "tab-subscriptions", "remove": "tab-subscriptions", "test": "tab-subscriptions",
@@ -165,6 +203,9 @@ class WebhooksScreen(DeskScreen):
     def compose_body(self) -> ComposeResult:
         with TabbedContent(id="webhook-tabs"):
             with TabPane("Subscriptions", id="tab-subscriptions"):
+                yield Static("No webhook subscriptions yet. a adds one: the receiver's URL, the event types it "
+                             "wants, optional headers; its signing secret is shown once.", id="subscriptions-empty",
+                             classes="empty-hint")
                 yield DeskTable(id="subscriptions")
             with TabPane("Deliveries", id="tab-deliveries"):
                 yield DeskTable(id="deliveries")
@@ -215,6 +256,8 @@ class WebhooksScreen(DeskScreen):
               tz: str) -> None:
         self.loads += 1
         self.tz = tz
+        self.messages = {m.id: m for m in messages.items}
+        self.query_one("#subscriptions-empty", Static).display = not subs
 
         def local(value: datetime | None) -> str:
             return format_local(value, tz) if value else ""
@@ -302,6 +345,9 @@ class WebhooksScreen(DeskScreen):
                      group="replay")
 
     def on_data_table_row_selected(self, event: DeskTable.RowSelected) -> None:
+        if event.data_table.id == "messages" and event.row_key.value in self.messages:
+            self.app.push_screen(MessageModal(self.messages[event.row_key.value], self.tz))
+            return
         if event.data_table.id != "deliveries" or not event.row_key.value:
             return
         desk = self.app.desk
