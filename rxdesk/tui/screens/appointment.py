@@ -109,8 +109,7 @@ class AppointmentScreen(DetailScreen):
         rows.append(("this", line(detail.appointment)))
         for appt in detail.next_chain:
             rows.append(("rebooked to", line(appt)))
-        grid = fields_grid(rows, "Rebook chain (oldest first)")
-        return grid
+        return fields_grid(rows, "Rebook chain (oldest first)")
 
     def _reminders(self, detail: AppointmentDetail, tz: str) -> Table | str:
         parts: list[tuple[str, str | Text]] = []
@@ -130,8 +129,7 @@ class AppointmentScreen(DetailScreen):
                                 f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}{error}"))
         if not parts:
             return "Reminders and webhooks: none sent yet"
-        grid = fields_grid(parts, "Reminders and webhook deliveries")
-        return grid
+        return fields_grid(parts, "Reminders and webhook deliveries")
 
     def _audit(self, detail: AppointmentDetail, tz: str) -> Table | str:
         if not detail.audit:
@@ -140,8 +138,7 @@ class AppointmentScreen(DetailScreen):
         for entry in detail.audit:
             details = ", ".join(f"{k}: {v}" for k, v in entry.details.items())
             rows.append((format_local(entry.at, tz), f"{entry.actor}  {entry.action}  {details}"))
-        grid = fields_grid(rows, "Audit")
-        return grid
+        return fields_grid(rows, "Audit")
 
     def action_cancel_appointment(self) -> None:
         self.app.start_cancel(self.uid, on_done=lambda _appt: self.reload())
