@@ -56,6 +56,7 @@ class FilterBar(Vertical):
 
     def on_mount(self) -> None:
         self.picking: str | None = None  # the field the pick list is for
+        self._offered: tuple[str | None, tuple[tuple[str, str], ...]] | None = None
         self.query_one("#filter-picks", OptionList).display = False
 
     def set_doctor_names(self, names: list[str]) -> None:
@@ -87,6 +88,10 @@ class FilterBar(Vertical):
         """Offer the people the doctor or patient field matches, when it matches several."""
         picks = self.query_one("#filter-picks", OptionList)
         name = next((n for n in ("patient", "doctor") if n in candidates), None)
+        offer = (name, tuple(candidates.get(name or "", ())))
+        if offer == self._offered:
+            return  # the same people (a reload): keep the agent's place in the list
+        self._offered = offer
         self.picking = name
         picks.clear_options()
         if name is None:
@@ -98,9 +103,9 @@ class FilterBar(Vertical):
 
     def action_to_picks(self) -> None:
         picks = self.query_one("#filter-picks", OptionList)
-        if picks.display and picks.option_count:
+        if picks.display and picks.option_count and not picks.has_focus:
             picks.highlighted = 0
-            picks.focus()
+            self.screen.set_focus(picks)  # at once: the next key typed fast goes to the list
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
@@ -109,6 +114,7 @@ class FilterBar(Vertical):
         field = self.query_one(f"#filter-{self.picking}", Input)
         field.value = event.option.id  # an id matches exactly: the list follows it
         self.query_one("#filter-picks", OptionList).display = False
+        self._offered = None
         self.screen.action_focus_table()
 
     def show_result(self, errors: dict[str, str], resolved: dict[str, str]) -> None:
