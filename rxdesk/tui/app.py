@@ -385,7 +385,8 @@ class RxdeskApp(App[int]):
 
         if isinstance(self.screen, HelpScreen):
             return
-        rows = [(key, what) for key, what, _node, _action in self._screen_keys(self.screen)]
+        # The app's own keys (sections, help, quit) are listed under "Everywhere" already.
+        rows = [(key, what) for key, what, node, _action in self._screen_keys(self.screen) if node is not self]
         name = type(self.screen).__name__.removesuffix("Screen")
         self.push_screen(HelpScreen(rows, name))
 

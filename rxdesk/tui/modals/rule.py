@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
 from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.filters import format_minutes
 from rxdesk.domain.models import ReminderRule
 from rxdesk.tui.text import shown
 from rxdesk.tui.widgets.checkbox import DeskCheckbox
@@ -41,8 +42,9 @@ class RuleModal(ModalScreen[Any]):
             yield Label("Recipient")
             yield Select(RECIPIENTS, value=rule.recipient.value if rule else "patient", allow_blank=False,
                          id="rule-recipient")
-            yield Label("Minutes before the start (1 to 43200)")
-            yield Input(str(rule.minutes_before) if rule else "", placeholder="e.g. 1440 for a day", id="rule-minutes")
+            yield Label("Before the start: minutes (90) or 2h, 1d, 1d 2h; up to 30 d")
+            yield Input(format_minutes(rule.minutes_before) if rule else "", placeholder="e.g. 1d for a day before",
+                        id="rule-minutes")
             with Horizontal(id="rule-flags"):
                 yield DeskCheckbox("Email", rule.send_email if rule else False, id="rule-email")
                 yield DeskCheckbox("SMS", rule.send_sms if rule else False, id="rule-sms")
