@@ -10,13 +10,18 @@ from rxdesk.tui.screens.types import TypesScreen
 from tests.tui.conftest import make_app, settle, wait_until
 
 
+async def open_types(pilot) -> TypesScreen:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    await pilot.press("5")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, TypesScreen) and pilot.app.screen.type_table.row_count)
+    screen: TypesScreen = pilot.app.screen
+    return screen
+
+
 async def test_the_minutes_field_takes_2h_1d_and_1d_2h_as_the_table_shows_them(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("5")
-        await wait_until(pilot, lambda: isinstance(app.screen, TypesScreen) and app.screen.type_table.row_count)
-        screen = app.screen
+        screen = await open_types(pilot)
         screen.type_table.select_key("prescription")
         await settle(pilot)
         for typed, minutes in (("2h", 120), ("1d 2h", 1560), ("90", 90), ("1d", 1440)):
@@ -45,9 +50,7 @@ async def test_a_checkbox_reads_off_and_on_without_colour(clinic: Desk) -> None:
 
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("5")
-        await wait_until(pilot, lambda: isinstance(app.screen, TypesScreen) and app.screen.type_table.row_count)
+        await open_types(pilot)
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, RuleModal))
         box = app.screen.query_one("#rule-email", Checkbox)
@@ -55,35 +58,6 @@ async def test_a_checkbox_reads_off_and_on_without_colour(clinic: Desk) -> None:
         box.value = True
         await pilot.pause()
         assert str(box.render()).startswith("[✓]")
-
-
-async def test_enter_on_an_outbox_row_opens_the_message_and_an_empty_subscriptions_tab_says_what_to_do(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
-    from rxdesk.services.maintenance import MaintenanceService
-    from rxdesk.tui.screens.webhooks import MessageModal, WebhooksScreen
-    from tests.helpers import make_appointment
-    from tests.tui.conftest import text_of
-    from tests.unit.test_worker import only_rule
-
-    only_rule(clinic, "gp-consult", "patient", 60, email=True)
-    make_appointment(clinic, start=now + timedelta(minutes=30))
-    assert MaintenanceService(clinic).tick().messages_outbox == 1
-    app = make_app(clinic)
-    async with app.run_test(size=(150, 45)) as pilot:
-        await settle(pilot)
-        await pilot.press("6")
-        await wait_until(pilot, lambda: isinstance(app.screen, WebhooksScreen) and app.screen.loads > 0)
-        hint = app.screen.query_one("#subscriptions-empty")
-        assert hint.display and "a adds one" in text_of(hint)
-        await pilot.press("left_square_bracket")  # the outbox tab
-        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "messages")
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, MessageModal))
-        assert "lena.fischer@mail.example" in text_of(app.screen.query_one("#message-fields"))
-        assert text_of(app.screen.query_one("#message-body")).strip()
-        await pilot.press("escape")
-        await wait_until(pilot, lambda: isinstance(app.screen, WebhooksScreen))
 
 
 async def test_the_appointment_page_headings_start_at_the_panel_edge(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
