@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-sets", default=None,
                         help="data sets also measured on PostgreSQL (default A,B; with --smoke the smoke set; "
                              "'' for none). The server: RXDESK_BENCH_DATABASE_URL, else a throwaway cluster")
+    parser.add_argument("--cli-only", action="store_true",
+                        help="the command line's figures alone (no worker, no app, no PostgreSQL)")
     args = parser.parse_args(argv)
 
     if args.smoke:
@@ -130,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     pg_sets = {s.strip().upper() for s in (args.pg_sets if args.pg_sets is not None
                                           else ("S" if args.smoke else "A,B")).split(",") if s.strip()}
+    if args.cli_only:
+        pg_sets = set()
     byte_compile()
     results: dict[str, dict] = {}
     started = time.perf_counter()
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{spec.name}] {built.stats}", flush=True)
             work = Path(tempfile.mkdtemp(prefix=f"rxdesk-bench-{spec.name}-"))
             log = lambda m, n=spec.name: print(f"[{n}] {m}", flush=True)  # noqa: E731
-            figures = probes.measure_all(built, work, runs=runs, naive=naive, log=log)
+            figures = probes.measure_all(built, work, runs=runs, naive=naive, log=log, cli_only=args.cli_only)
             results[spec.name] = {"spec": spec, "stats": built.stats, "figures": figures}
             if server is not None and spec.name in pg_sets:
                 results[spec.name]["pg"] = measure_on_postgres(server, built, work, runs=runs, figures=figures, log=log)

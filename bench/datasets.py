@@ -7,19 +7,18 @@ import json
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.instant import NOW, NOW_TEXT
 from rxdesk.config import Settings
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from rxdesk.services.webhooks import FANOUT_CURSOR
 from rxdesk.store import TinyStore
 
-# Every figure is taken at this instant (RXDESK_NOW): data sets are the same on every run.
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-NOW_TEXT = "2026-11-23T08:00:00Z"
+__all__ = ["NOW", "NOW_TEXT", "ROOT", "Built", "Spec", "build", "lean_naive"]
+
 ROOT = Path(__file__).resolve().parent / ".data"
 
 
@@ -54,6 +53,10 @@ class Built:
     data_dir: Path
     naive_file: Path
     stats: dict[str, Any]
+
+    @property
+    def lean_file(self) -> Path:
+        return self.naive_file.with_name("naive-appointments.json")
 
 
 def _history_events(appointments: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -135,3 +138,21 @@ def _write_naive(path: Path, store: TinyStore, demo: Any, events: list[tuple[str
     }
     with open(path, "w") as fh:
         json.dump(data, fh)
+
+
+def lean_naive(built: Built) -> tuple[Path, dict[str, int]]:
+    """The fair peer for a cancel: a plain TinyDB file holding only the appointments, each
+    without its empty fields (no events, no audit, no people), and each uid's document id.
+    Made once from the naive file and kept beside it."""
+    path, ids_path = built.lean_file, built.lean_file.with_suffix(".ids.json")
+    if not (path.exists() and ids_path.exists()):
+        with open(built.naive_file) as fh:
+            appointments = json.load(fh)["appointments"]
+        lean = {key: {k: v for k, v in doc.items() if v is not None} for key, doc in appointments.items()}
+        with open(path.with_suffix(".tmp"), "w") as fh:
+            json.dump({"appointments": lean}, fh)
+        ids_path.with_suffix(".tmp").write_text(json.dumps({doc["uid"]: int(key) for key, doc in lean.items()}))
+        ids_path.with_suffix(".tmp").replace(ids_path)
+        path.with_suffix(".tmp").replace(path)
+    ids: dict[str, int] = json.loads(ids_path.read_text())
+    return path, ids

@@ -1,10 +1,15 @@
-"""The naive baseline: the same operations on one plain TinyDB file (default JSONStorage,
-Query searches, one write per change), as a first version of rxdesk would have done them.
+"""The naive baseline: the same operations on a plain TinyDB file (default JSONStorage), as a
+first version of rxdesk would have done them. Its process imports TinyDB and nothing of rxdesk.
 
 Run as a command for end-to-end timings, like the rxdesk CLI:
-    python -m bench.naive DB cancel UID REASON
+    python -m bench.naive LEAN_DB cancel DOC_ID REASON
     python -m bench.naive DB list
     python -m bench.naive DB tick
+
+A cancel is the fairest peer there is: a file of the appointments alone (lean documents, no
+events, no audit; `datasets.lean_naive`), the document named by its id, one
+`table.update(..., doc_ids=[...])`. A list and a tick read the whole clinic's file (names,
+types, reminders sent), with Query searches and one write per change.
 """
 
 from __future__ import annotations
@@ -14,30 +19,20 @@ from datetime import datetime, timedelta
 
 from tinydb import Query, TinyDB
 
-from bench.datasets import NOW, NOW_TEXT
+from bench.instant import NOW, NOW_TEXT
 
 
 def _fmt(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def cancel(path: str, uid: str, reason: str) -> None:
-    db = TinyDB(path)
-    appointments = db.table("appointments")
-    A = Query()
-    found = appointments.search(A.uid == uid)
-    if not found or found[0]["status"] not in ("held", "confirmed"):
-        raise SystemExit(f"cannot cancel {uid}")
+def cancel(path: str, doc_id: int, reason: str) -> None:
+    appointments = TinyDB(path).table("appointments")
+    found = appointments.get(doc_id=doc_id)
+    if not isinstance(found, dict) or found.get("status") not in ("held", "confirmed"):
+        raise SystemExit(f"cannot cancel document {doc_id}")
     changes = {"status": "cancelled", "cancelled_at": NOW_TEXT, "cancel_reason": reason, "cancelled_by": "admin:bench"}
-    appointments.update(changes, A.uid == uid)  # write 1
-    doc = {**found[0], **changes}
-    db.table("events").insert(  # write 2
-        {"id": f"evt_{uid}", "type": "APPOINTMENT_CANCELLED", "created_at": NOW_TEXT, "data": {"appointment": doc}}
-    )
-    db.table("audit").insert(  # write 3
-        {"at": NOW_TEXT, "actor": "admin:bench", "action": "appointment.cancel", "target": f"appointment:{uid}",
-         "details": {"reason": reason}}
-    )
+    appointments.update(changes, doc_ids=[doc_id])
 
 
 def list_default(path: str) -> list[dict]:
@@ -92,7 +87,7 @@ def tick(path: str, *, fire: int | None = None) -> int:
 def main(argv: list[str]) -> int:
     path, command, *rest = argv
     if command == "cancel":
-        cancel(path, rest[0], rest[1])
+        cancel(path, int(rest[0]), rest[1])
     elif command == "list":
         list_default(path)
     elif command == "tick":

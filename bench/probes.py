@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import worker_probe
-from bench.datasets import NOW, Built
+from bench.datasets import NOW, Built, lean_naive
 from bench.measure import copy_file, median_of, run_timed, rxdesk_cmd
 from bench.places import DatabasePlaces, DataDirPlaces, Place
 
@@ -35,10 +35,38 @@ def upcoming_confirmed(place: Place, count: int) -> list[str]:
         desk.close()
 
 
+def rows_printed(argv: list[str], env: dict[str, str]) -> int:
+    """How many rows a listing prints (its lines but the header)."""
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    return max(0, out.count("\n") - 1)
+
+
+def import_costs(argv: list[str], env: dict[str, str] | None = None, *, top: int = 8) -> dict[str, Any]:
+    """Where a command's start-up goes (`python -X importtime`): the total time spent importing
+    and the packages that cost most (their modules' own times added up, rxdesk by subpackage)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "rxdesk", *argv], env=env,
+                          capture_output=True, text=True, check=False)
+    by_package: dict[str, float] = {}
+    total = 0.0
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _, name = line[len("import time:"):].split("|", 2)
+        name = name.strip()
+        parts = name.split(".")
+        package = ".".join(parts[:2]) if parts[0] == "rxdesk" else parts[0]
+        by_package[package] = by_package.get(package, 0.0) + int(own) / 1e6
+        total += int(own) / 1e6
+    ranked = sorted(by_package.items(), key=lambda item: -item[1])[:top]
+    return {"total": total, "top": ranked}
+
+
 def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
-                places: DataDirPlaces | DatabasePlaces | None = None) -> dict[str, dict[str, Any]]:
+                places: DataDirPlaces | DatabasePlaces | None = None,
+                cli_only: bool = False) -> dict[str, dict[str, Any]]:
     """Every figure on one kind of store: data dirs (the default, with the naive baseline and
-    `--help`), or PostgreSQL databases (`places`); keyed by `places.backend`."""
+    `--help`), or PostgreSQL databases (`places`); keyed by `places.backend`. `cli_only`: the
+    command line's figures alone."""
     places = places or DataDirPlaces(built, work)
     who = places.backend
     figures: dict[str, dict[str, Any]] = {}
@@ -52,9 +80,19 @@ def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
         figures["help"] = {who: median_of([run_timed([*cmd, "--help"]) for _ in range(runs)])}
         log(f"--help {figures['help'][who]:.3f} s")
 
-    run_timed([*cmd, "appointments", "list"], env)
-    figures["cli_list"] = {who: median_of([run_timed([*cmd, "appointments", "list"], env) for _ in range(runs)])}
+    listing = [*cmd, "appointments", "list"]
+    run_timed(listing, env)
+    figures["cli_list"] = {who: median_of([run_timed(listing, env) for _ in range(runs)])}
     log(f"{who} list {figures['cli_list'][who]:.3f} s")
+    # Per row printed beyond start-up: the same listing with its limit at one row and at every
+    # row (a limit makes it count the matches; both runs do, so only the rows differ).
+    rows = rows_printed(listing, env)
+    one = median_of([run_timed([*listing, "--limit", "1"], env) for _ in range(runs)])
+    every = median_of([run_timed([*listing, "--limit", str(max(1, rows))], env) for _ in range(runs)])
+    note = f"{rows:,} rows in {every * 1000:.0f} ms, one in {one * 1000:.0f} ms"
+    figures["cli_list_row"] = {who: max(0.0, every - one) / max(1, rows - 1), places.key("note"): note}
+    log(f"{who} list per row {figures['cli_list_row'][who] * 1e6:.1f} µs over {rows:,} rows "
+        f"({every:.3f} s, one row {one:.3f} s)")
 
     samples = [run_timed([*cmd, "appointments", "cancel", uids.pop(), "--reason", "benchmark"], env)
                for _ in range(runs)]
@@ -62,18 +100,29 @@ def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
     log(f"{who} cancel {figures['cli_cancel'][who]:.3f} s")
     naive = naive and who == "rxdesk"
 
+    if who == "rxdesk":
+        figures["imports"] = {"help": import_costs(["--help"]),
+                              "cancel": import_costs(["appointments", "cancel", uids.pop(), "--reason", "benchmark"],
+                                                     env)}
+        log("imports of cancel: " + ", ".join(f"{name} {sec * 1000:.0f} ms"
+                                              for name, sec in figures["imports"]["cancel"]["top"]))
+
     if naive:
         naive_file = copy_file(built.naive_file, work / "naive.json")
         ncmd = [sys.executable, "-m", "bench.naive", str(naive_file)]
         naive_runs = runs if built.stats["appointments"] <= 200_000 else 1
         figures["cli_list"]["naive"] = median_of([run_timed([*ncmd, "list"]) for _ in range(naive_runs)])
         log(f"naive list {figures['cli_list']['naive']:.3f} s")
+        lean, doc_ids = lean_naive(built)
+        lean_cmd = [sys.executable, "-m", "bench.naive", str(copy_file(lean, work / "naive-appointments.json"))]
         figures["cli_cancel"]["naive"] = median_of(
-            [run_timed([*ncmd, "cancel", uids.pop(), "benchmark"]) for _ in range(naive_runs)]
+            [run_timed([*lean_cmd, "cancel", str(doc_ids[uids.pop()]), "benchmark"]) for _ in range(naive_runs)]
         )
         log(f"naive cancel {figures['cli_cancel']['naive']:.3f} s")
         figures["cli_cancel"]["naive_runs"] = naive_runs
 
+    if cli_only:
+        return figures
     figures.update(worker_probe.measure(built, work, runs=runs, naive=naive, log=log, places=places))
     figures.update(app_figures(places, runs=runs, log=log))
     return figures

@@ -1,3 +1,3 @@
-from rxdesk.cli import main
+from rxdesk.cli import entry
 
-raise SystemExit(main())
+entry()

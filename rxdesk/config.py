@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
 from collections.abc import Mapping
@@ -34,6 +33,8 @@ def default_data_dir() -> Path:
 
 
 def _default_agent() -> str:
+    import getpass
+
     try:
         name = getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers

@@ -1,9 +1,17 @@
-"""Command-line plumbing: the parser builder, the context handed to every command, the runner.
+"""Command-line plumbing: the parser, the context handed to every command, the runner.
 
-A command module has `register(cli: CommandLine)` and adds its commands with
-`cli.command(group, name, handler, help=...)`, which returns the argparse parser for its options.
+Every top-level command and every command group lives in its module of this package, named in
+`COMMANDS` with its one-line help (a large group may add a second module, such as a command of
+its own weight). The parser knows every name but imports a module only when
+its command runs or its help is asked for, and a module imports its service only inside its
+handlers: `rxdesk --help` and the parse of any command load neither pydantic nor a service.
+
+A module has `register(cli: CommandLine)` and adds its commands with
+`cli.command(group, name, handler, help=...)` (group None for a top-level command), which
+returns the argparse parser for its options (`commands.options` has the option types).
 Handlers take `(args, ctx: Context)` and return an exit code (None means 0). They raise
 `RxdeskError` for anything refused; the runner turns it into one line on stderr and exit 1.
+They print through the context (`commands.output`), which escapes whatever came from data.
 """
 
 from __future__ import annotations
@@ -11,34 +19,42 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from rxdesk.crashlog import log_crash
+from rxdesk.commands.options import add_json
+from rxdesk.commands.output import Output
 from rxdesk.domain.errors import ConfigError, RxdeskError, StoreError, short_path
-from rxdesk.domain.terminal import terminal_safe
 
 if TYPE_CHECKING:
     from rxdesk.config import Settings
     from rxdesk.services import Desk
 
+__all__ = ["COMMANDS", "CommandLine", "Context", "UsageError", "add_json", "build_parser", "run"]
+
 Handler = Callable[[argparse.Namespace, "Context"], "int | None"]
 
-GROUP_HELP = {
-    "appointments": "list, show, cancel and rebook appointments; mark attendance",
-    "booking": "patient booking calls behind a booking token",
-    "secrets": "booking-token secrets (create, list, reveal, revoke)",
-    "token": "check a patient booking token",
-    "doctors": "doctors, their rooms and phone numbers",
-    "patients": "patients and their appointments",
-    "types": "appointment types",
-    "reminders": "reminder rules of appointment types",
-    "subscriptions": "webhook subscriptions",
-    "deliveries": "webhook deliveries",
-    "events": "the event log",
-    "store": "the PostgreSQL store: create its schema, import a data dir, compare them",
+# name: (the modules in this package that register its commands, one-line help), in the order
+# `rxdesk --help` lists them. A group may take commands from more than one module.
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "demo": (("demo",), "fill the data dir with a realistic demo clinic"),
+    "provision": (("provision",), "upsert org, admins, types, doctors, patients from a TOML file"),
+    "worker": (("worker",), "the maintenance manager, headless (every minute)"),
+    "appointments": (("appointments",), "list, show, cancel and rebook appointments; mark attendance"),
+    "booking": (("booking",), "patient booking calls behind a booking token"),
+    "secrets": (("secrets",), "booking-token secrets (create, list, reveal, revoke)"),
+    "token": (("token",), "check a patient booking token"),
+    "doctors": (("doctors",), "doctors, their rooms, phone numbers and slots"),
+    "patients": (("patients",), "patients and their appointments"),
+    "types": (("types",), "appointment types"),
+    "reminders": (("reminders",), "reminder rules of appointment types"),
+    "subscriptions": (("subscriptions",), "webhook subscriptions"),
+    "deliveries": (("deliveries",), "webhook deliveries"),
+    "outbox": (("outbox",), "emails and SMS of reminders (sent, or kept here when unconfigured)"),
+    "events": (("events",), "the event log"),
+    "store": (("store",), "the PostgreSQL store: create its schema, import a data dir, compare them"),
 }
 
 
@@ -61,6 +77,28 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(self.prog, message)
 
 
+if TYPE_CHECKING:
+    _SubParsers = argparse._SubParsersAction[Parser]
+else:  # not subscriptable at run time
+    _SubParsers = argparse._SubParsersAction
+
+
+class _Commands(_SubParsers):
+    """The top level's commands: each one's parser is filled in by its module when chosen."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.loaders: dict[str, Callable[[], None]] = {}
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        if isinstance(values, list | tuple) and values:
+            load = self.loaders.pop(str(values[0]), None)
+            if load is not None:
+                load()
+        super().__call__(parser, namespace, values, option_string)
+
+
 def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     default = None if top else argparse.SUPPRESS
     parser.add_argument(
@@ -78,7 +116,17 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
+def _needs_subcommand(parser: argparse.ArgumentParser) -> Handler:
+    def handler(args: argparse.Namespace, ctx: Context) -> int:
+        raise UsageError(parser.prog, "a command is required (see --help)")
+
+    return handler
+
+
 class CommandLine:
+    """The parser: every command's name and help at once, each module's commands on demand
+    (`load_all` fills in every one, for the tests that walk the whole command line)."""
+
     def __init__(self) -> None:
         self.parser = Parser(
             prog="rxdesk",
@@ -91,25 +139,57 @@ class CommandLine:
             help="open the app without running the maintenance worker inside it",
         )
         self.parser.set_defaults(handler=None)
-        self._top = self.parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
+        self._top = self.parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser,
+                                               action=_Commands)
+        self._stubs: dict[str, Parser] = {}
         self._groups: dict[str, argparse._SubParsersAction[Parser]] = {}
+        assert isinstance(self._top, _Commands)
+        for name, (modules, help_text) in COMMANDS.items():
+            stub = self._top.add_parser(name, help=help_text, description=help_text)
+            _common(stub, top=False)
+            stub.set_defaults(handler=_needs_subcommand(stub))
+            self._stubs[name] = stub
+            self._top.loaders[name] = self._loader(modules)
+
+    def _loader(self, modules: tuple[str, ...]) -> Callable[[], None]:
+        def load() -> None:
+            from importlib import import_module
+
+            for module in modules:
+                import_module(f"rxdesk.commands.{module}").register(self)
+
+        return load
+
+    def load_all(self) -> argparse.ArgumentParser:
+        assert isinstance(self._top, _Commands)
+        for name in list(self._top.loaders):
+            self._top.loaders.pop(name)()
+        return self.parser
 
     def _group(self, group: str) -> argparse._SubParsersAction[Parser]:
         if group not in self._groups:
-            parser = self._top.add_parser(group, help=GROUP_HELP.get(group, ""), description=GROUP_HELP.get(group))
-            _common(parser, top=False)
-            parser.set_defaults(handler=_needs_subcommand(parser))
-            self._groups[group] = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
+            self._groups[group] = self._stubs[group].add_subparsers(title="commands", metavar="COMMAND",
+                                                                   parser_class=Parser)
         return self._groups[group]
 
     def command(
         self, group: str | None, name: str, handler: Handler, *, help: str, description: str | None = None
     ) -> argparse.ArgumentParser:
-        where = self._top if group is None else self._group(group)
-        parser = where.add_parser(name, help=help, description=description or help)
-        _common(parser, top=False)
+        """The parser of `rxdesk GROUP NAME` (or of the top-level command `rxdesk NAME`), run
+        by `handler`."""
+        if group is None:
+            parser = self._stubs[name]
+            parser.description = description or help
+        else:
+            parser = self._group(group).add_parser(name, help=help, description=description or help)
+            _common(parser, top=False)
         parser.set_defaults(handler=handler)
         return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, every module loaded."""
+    return CommandLine().load_all()
 
 
 def no_data_message(data_dir: Path, database: str | None = None) -> str:
@@ -123,24 +203,12 @@ def no_data_message(data_dir: Path, database: str | None = None) -> str:
             "`rxdesk demo`, or name the right one with --data-dir or RXDESK_DATA_DIR")
 
 
-def _needs_subcommand(parser: argparse.ArgumentParser) -> Handler:
-    def handler(args: argparse.Namespace, ctx: Context) -> int:
-        raise UsageError(parser.prog, "a command is required (see --help)")
-
-    return handler
-
-
-def add_json(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON (field names as in the data model)")
-
-
-class Context:
-    """What a command needs: settings, the services, and the output streams."""
+class Context(Output):
+    """What a command needs: settings, the services, and the output (`commands.output`)."""
 
     def __init__(self, args: argparse.Namespace, stdout: Any = None, stderr: Any = None) -> None:
+        super().__init__(stdout or sys.stdout, stderr or sys.stderr, as_json=bool(getattr(args, "json", False)))
         self.args = args
-        self.out = stdout or sys.stdout
-        self.err = stderr or sys.stderr
 
     @cached_property
     def settings(self) -> Settings:
@@ -174,36 +242,11 @@ class Context:
     def timezone(self) -> str:
         return self.desk.org().timezone
 
-    def print(self, text: str = "") -> None:
-        """A line (or block) of output; whatever came from data is shown escaped."""
-        self.out.write(terminal_safe(text, lines=True) + "\n")
-
-    def json(self, data: Any) -> None:
-        import orjson
-
-        self.out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
-
-    def table(self, headers: list[str], rows: list[list[str]], *, empty: str = "nothing to show") -> None:
-        """An aligned plain-text table (fast on thousands of rows, pipes cleanly)."""
-        if not rows:
-            self.err.write(f"{empty}\n")
-            return
-        rows = [[terminal_safe(cell) for cell in row] for row in rows]
-        columns = list(zip(*rows, strict=True))
-        widths = [max(len(h), *map(len, col)) for h, col in zip(headers, columns, strict=True)]
-        # Pad every column but the last; one format string per table is the fast path.
-        pattern = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + "  {}"
-        lines = [pattern.format(*headers).rstrip()]
-        lines.extend(pattern.format(*row).rstrip() for row in rows)
-        self.out.write("\n".join(lines) + "\n")
-
-    def fields(self, pairs: list[tuple[str, str]]) -> None:
-        width = max((len(k) for k, _ in pairs), default=0)
-        self.out.write("".join(f"{k.ljust(width)}  {terminal_safe(v)}\n" for k, v in pairs))
-
 
 def _say(line: str) -> None:
     """One line on stderr; a message may quote data, so it is shown escaped."""
+    from rxdesk.domain.terminal import terminal_safe
+
     sys.stderr.write(terminal_safe(line) + "\n")
 
 
@@ -215,6 +258,8 @@ def _os_problem(exc: OSError) -> str:
 
 def _log_crash(ctx: Context | None) -> str:
     """Keep the traceback for support; the agent sees one line."""
+    from rxdesk.crashlog import log_crash
+
     data_dir = None
     try:
         if ctx is not None:
@@ -224,14 +269,18 @@ def _log_crash(ctx: Context | None) -> str:
     return log_crash(data_dir)
 
 
-def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
+def _usage(exc: UsageError) -> int:
+    _say(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)")
+    return 2
+
+
+def run(argv: list[str], parser: argparse.ArgumentParser | None = None) -> int:
     ctx: Context | None = None
     try:
         try:
-            args = parser.parse_args(argv)
+            args = (parser or CommandLine().parser).parse_args(argv)
         except UsageError as exc:
-            _say(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)")
-            return 2
+            return _usage(exc)
         except SystemExit as exc:  # --help printed its text
             return int(exc.code or 0)
         ctx = Context(args)
@@ -241,8 +290,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         try:
             return handler(args, ctx) or 0
         except UsageError as exc:
-            _say(f"{exc.prog}: error: {' '.join(str(exc).split())} (see {exc.prog} --help)")
-            return 2
+            return _usage(exc)
     except RxdeskError as exc:
         _say(f"rxdesk: {exc}")
         return 1

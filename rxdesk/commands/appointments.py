@@ -1,77 +1,65 @@
-"""`rxdesk appointments list|show|cancel|mark`."""
+"""`rxdesk appointments list|show|cancel|slots|rebook|mark`."""
 
 from __future__ import annotations
 
 import argparse
-import functools
+from itertools import groupby
 from typing import TYPE_CHECKING
 
-from rxdesk.commands import CommandLine, Context, add_json
-from rxdesk.domain.times import format_local
+from rxdesk.commands import CommandLine, Context
+from rxdesk.commands.options import DAYS, add_json, add_limit
+from rxdesk.commands.output import safe_table
+from rxdesk.domain.times import LocalTimes, format_local, parse_instant
 
 if TYPE_CHECKING:
-    from rxdesk.services.appointments import AppointmentFilter
+    from rxdesk.services.appointments import AppointmentDetail, AppointmentRow
 
-
-def _filter(args: argparse.Namespace, ctx: Context) -> AppointmentFilter:
-    from datetime import datetime
-
-    from rxdesk.domain.filters import parse_day, parse_statuses
-    from rxdesk.services.appointments import AppointmentFilter
-
-    today = datetime.now().date()
-    if args.date_from or args.date_to:
-        from rxdesk.domain.times import zone
-
-        today = ctx.desk.clock.now().astimezone(zone(ctx.timezone)).date()
-    return AppointmentFilter(
-        statuses=parse_statuses(args.status) if args.status else None,
-        doctor_id=args.doctor,
-        patient_id=args.patient,
-        date_from=parse_day(args.date_from, today, what="--from") if args.date_from else None,
-        date_to=parse_day(args.date_to, today, what="--to") if args.date_to else None,
-        all=args.all,
-    )
+# How a refusal of `list` names each filter: by its flag.
+FLAGS = {"doctor": "--doctor", "patient": "--patient", "statuses": "--status", "date_from": "--from",
+         "date_to": "--to"}
+LIST_HEADERS = ["START", "DOCTOR", "PATIENT", "TYPE", "STATUS", "UID"]
 
 
 def list_appointments(args: argparse.Namespace, ctx: Context) -> int:
-    f = _filter(args, ctx)
-    if f.date_from and f.date_to and f.date_to < f.date_from:
-        from rxdesk.domain.errors import ValidationFailed
+    from rxdesk.domain.errors import ValidationFailed
+    from rxdesk.services.filters import FilterText
 
-        raise ValidationFailed("--to is before --from")
-    page = ctx.desk.appointments.list_appointments(f, limit=args.limit, count=True)
-    if args.json:
+    service = ctx.desk.appointments
+    typed = FilterText(doctor=args.doctor or "", patient=args.patient or "", statuses=",".join(args.status or ()),
+                       date_from=args.date_from or "", date_to=args.date_to or "", all=args.all)
+    parsed = service.parse_filter(typed, names=FLAGS)
+    refusal = parsed.refusal()
+    if refusal:
+        raise ValidationFailed(refusal)
+    page = service.list_appointments(parsed.filter, limit=args.limit, count=args.limit is not None)
+    if ctx.as_json:
         ctx.json([row.to_json() for row in page.items])
-        return 0
-    tz = ctx.timezone
-    # Many appointments share a start time: format each instant once.
-    when = functools.lru_cache(maxsize=None)(lambda dt: format_local(dt, tz))
-    ctx.table(
-        ["START", "DOCTOR", "PATIENT", "TYPE", "STATUS", "UID"],
-        [
-            [
-                when(r.starts_at),
-                r.doctor_name,
-                r.patient_name,
-                r.type_name,
-                r.status.value,
-                r.uid,
-            ]
-            for r in page.items
-        ],
-        empty="no appointments match",
-    )
+    elif page.items:
+        ctx.out.write(appointment_table(page.items, ctx.timezone))
+    else:
+        ctx.note("no appointments match")
     if page.total is not None and page.total > len(page.items):
-        ctx.err.write(f"showing {len(page.items):,} of {page.total:,} (raise --limit)\n")
+        ctx.note(f"showing {len(page.items):,} of {page.total:,} (raise --limit)")
     return 0
+
+
+def appointment_table(rows: list[AppointmentRow], zone: str) -> str:
+    """The listing as text, at a small constant cost per row: the zone is applied once per
+    distinct hour (`LocalTimes`), each distinct name escaped and measured once."""
+    local = LocalTimes(zone)
+    cells = []
+    for row in rows:
+        stored, status, uid = row.record.listed
+        cells.append((local(stored), row.doctor_name, row.patient_name, row.type_name, status, uid))
+    return safe_table(LIST_HEADERS, cells)
 
 
 def show(args: argparse.Namespace, ctx: Context) -> int:
     detail = ctx.desk.appointments.show(args.uid)
-    if args.json:
-        ctx.json(detail.to_json())
-        return 0
+    return ctx.result(detail, lambda: _print_detail(ctx, detail))
+
+
+def _print_detail(ctx: Context, detail: AppointmentDetail) -> None:
     a, tz = detail.appointment, ctx.timezone
     pairs = [
         ("uid", a.uid),
@@ -110,26 +98,44 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print("reminders sent:")
         for r in detail.reminders_sent:
             ctx.print(f"  {format_local(r.sent_at, tz)}  {r.rule_id}  {r.recipient_group.value}:{r.recipient_id}")
-    return 0
 
 
 def cancel(args: argparse.Namespace, ctx: Context) -> int:
     appt = ctx.desk.appointments.cancel_appointment(args.uid, args.reason, ctx.agent)
-    if args.json:
-        ctx.json(appt.to_json())
-    else:
-        ctx.print(f"cancelled {appt.uid} ({format_local(appt.starts_at, ctx.timezone)}): {appt.cancel_reason}")
-    return 0
+    return ctx.result(appt, lambda: ctx.print(
+        f"cancelled {appt.uid} ({format_local(appt.starts_at, ctx.timezone)}): {appt.cancel_reason}"))
 
 
 def mark(args: argparse.Namespace, ctx: Context) -> int:
     appt = ctx.desk.appointments.mark_attendance(args.uid, args.status, args.reason, ctx.agent)
-    if args.json:
-        ctx.json(appt.to_json())
-    else:
-        ctx.print(f"marked {appt.uid} ({format_local(appt.starts_at, ctx.timezone)}) {appt.status.value}: "
-                  f"{appt.attendance_note}")
+    return ctx.result(appt, lambda: ctx.print(
+        f"marked {appt.uid} ({format_local(appt.starts_at, ctx.timezone)}) {appt.status.value}: "
+        f"{appt.attendance_note}"))
+
+
+def slots(args: argparse.Namespace, ctx: Context) -> int:
+    choice = ctx.desk.rebooking.slots(args.uid, days=args.days, doctor_id=args.doctor)
+    if ctx.as_json:
+        return ctx.result(choice.slots)
+    if not choice.slots:
+        ctx.note(f"no open slots for {choice.appointment.uid} in the next {args.days} days")
+        return 0
+    tz = choice.zone
+    ctx.print(f"open slots for {choice.appointment.uid} ({choice.appointment_type.name}, "
+              f"{choice.appointment_type.rebooking_mode.value.replace('_', ' ')}), times in {tz}:")
+    for doctor, group in groupby(choice.slots, key=lambda s: (s.doctor_id, s.doctor_name)):
+        ctx.print("")
+        ctx.print(f"{doctor[1]} ({doctor[0]})")
+        for day, items in groupby(group, key=lambda s: format_local(s.starts_at, tz)[:14]):
+            ctx.print(f"  {day}  " + " ".join(format_local(s.starts_at, tz)[15:] for s in items))
     return 0
+
+
+def rebook(args: argparse.Namespace, ctx: Context) -> int:
+    start = parse_instant(args.start, what="--start")
+    new = ctx.desk.rebooking.rebook(args.uid, start, doctor_id=args.doctor, agent=ctx.agent)
+    return ctx.result(new, lambda: ctx.print(
+        f"rebooked {args.uid.strip()} to {new.uid} ({format_local(new.starts_at, ctx.timezone)}, {new.doctor_id})"))
 
 
 def register(cli: CommandLine) -> None:
@@ -138,16 +144,18 @@ def register(cli: CommandLine) -> None:
         help="appointments by start; default: held or confirmed, from now on",
         description="Appointments ordered by start. Default: held or confirmed, starting now or "
         "later. --status replaces the status default, --from/--to (days in the org's zone, --to "
-        "inclusive) the time default; --all drops whichever default was not replaced.",
+        "inclusive) the time default; --all drops whichever default was not replaced. --doctor and "
+        "--patient take an id, a name, an email or a phone number (or part of one) and must name "
+        "exactly one: several matches are refused with the candidates listed.",
     )
     p.add_argument("--status", action="append", metavar="S",
-                   help="held, confirmed, cancelled, expired, completed, no_show (repeatable)")
-    p.add_argument("--doctor", metavar="ID")
-    p.add_argument("--patient", metavar="ID")
+                   help="held, confirmed, cancelled, expired, completed, no_show, or active (repeatable)")
+    p.add_argument("--doctor", metavar="ID", help="the doctor: an id, or a name, email or phone (or part)")
+    p.add_argument("--patient", metavar="ID", help="the patient: an id, external id, name, email or phone (or part)")
     p.add_argument("--from", dest="date_from", metavar="DATE", help="YYYY-MM-DD (or today, +7d)")
     p.add_argument("--to", dest="date_to", metavar="DATE", help="YYYY-MM-DD, inclusive")
     p.add_argument("--all", action="store_true", help="drop the defaults not replaced by --status/--from/--to")
-    p.add_argument("--limit", type=int, metavar="N", help="print at most N rows")
+    add_limit(p)
     add_json(p)
 
     p = cli.command("appointments", "show", show, help="one appointment with its chain and audit")
@@ -158,6 +166,19 @@ def register(cli: CommandLine) -> None:
                     help="cancel a held or confirmed appointment that has not ended (reason required)")
     p.add_argument("uid", metavar="UID")
     p.add_argument("--reason", required=True, metavar="TEXT", help="why (1-500 characters); stored on the appointment")
+    add_json(p)
+
+    p = cli.command("appointments", "slots", slots, help="open slots to rebook an appointment into")
+    p.add_argument("uid", metavar="UID")
+    p.add_argument("--days", type=DAYS, default=14, metavar="N", help="how far ahead (default 14, at most 90)")
+    p.add_argument("--doctor", metavar="ID", help="only this doctor (any_doctor types)")
+    add_json(p)
+
+    p = cli.command("appointments", "rebook", rebook,
+                    help="move an appointment to a free slot (the original is cancelled, linked)")
+    p.add_argument("uid", metavar="UID")
+    p.add_argument("--start", required=True, metavar="ISO", help="the slot's start, e.g. 2026-11-25T09:00:00Z")
+    p.add_argument("--doctor", metavar="ID", help="another doctor (any_doctor types only)")
     add_json(p)
 
     p = cli.command(

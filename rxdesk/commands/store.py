@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rxdesk.commands import CommandLine, Context, add_json
+from rxdesk.commands import CommandLine, Context
+from rxdesk.commands.options import add_json
 
 
 def _admin(ctx: Context):  # type: ignore[no-untyped-def]
@@ -15,35 +16,32 @@ def _admin(ctx: Context):  # type: ignore[no-untyped-def]
 
 def init(args: argparse.Namespace, ctx: Context) -> int:
     result = _admin(ctx).init()
-    if args.json:
-        ctx.json({"database": result.where, "found_version": result.found, "applied": result.applied,
-                  "version": result.version})
-        return 0
     if not result.applied:
-        ctx.print(f"the {result.where} is at schema version {result.version}: nothing to do")
+        text = f"the {result.where} is at schema version {result.version}: nothing to do"
     elif result.found is None:
-        ctx.print(f"created the rxdesk schema (version {result.version}) in the {result.where}")
+        text = f"created the rxdesk schema (version {result.version}) in the {result.where}"
     else:
-        ctx.print(f"upgraded the {result.where} from schema version {result.found} to {result.version}: "
-                  + ", ".join(result.applied))
-    return 0
+        text = (f"upgraded the {result.where} from schema version {result.found} to {result.version}: "
+                + ", ".join(result.applied))
+    return ctx.result({"database": result.where, "found_version": result.found, "applied": result.applied,
+                       "version": result.version}, text)
 
 
 def import_(args: argparse.Namespace, ctx: Context) -> int:
     result = _admin(ctx).import_data_dir(args.data_dir_from)
-    if args.json:
-        ctx.json({"database": result.where, "counts": result.counts, "notes": result.notes})
-        return 0
-    ctx.print(f"imported {args.data_dir_from} into the {result.where} (one transaction):")
-    ctx.table(["WHAT", "ROWS"], [[kind, f"{n:,}"] for kind, n in result.counts.items()])
-    for note in result.notes:
-        ctx.print(f"note: {note}")
-    return 0
+
+    def text() -> None:
+        ctx.print(f"imported {args.data_dir_from} into the {result.where} (one transaction):")
+        ctx.table(["WHAT", "ROWS"], [[kind, f"{n:,}"] for kind, n in result.counts.items()])
+        for note in result.notes:
+            ctx.print(f"note: {note}")
+
+    return ctx.result({"database": result.where, "counts": result.counts, "notes": result.notes}, text)
 
 
 def check(args: argparse.Namespace, ctx: Context) -> int:
     where, comparison = _admin(ctx).check(args.data_dir_from)
-    if args.json:
+    if ctx.as_json:
         ctx.json({"database": where, "same": comparison.same,
                   "counts": [{"what": k, "data_dir": a, "database": b} for k, a, b in comparison.rows],
                   "appointments_checksum": {"data_dir": comparison.data_dir_checksum,

@@ -7,10 +7,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
-from rxdesk.domain.errors import RxdeskError
-from rxdesk.domain.times import UtcDateTime, zone
+from rxdesk.domain.errors import RxdeskError, ValidationFailed
+from rxdesk.domain.limits import MINUTES_BEFORE
+from rxdesk.domain.times import ISO_HINT, format_utc, parse_instant, to_utc, zone
 
 # Letters, digits and a few separators: ids are typed by agents and appear in URLs and keys.
 _IDENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}")
@@ -53,6 +64,29 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _coerce_utc(value: object) -> datetime:
+    if isinstance(value, str) and len(value) == 20 and value[-1] == "Z":
+        # The stored form: the fast path for rows read back from the store.
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    try:
+        if isinstance(value, datetime):
+            return to_utc(value)
+        if isinstance(value, str):
+            return parse_instant(value)
+    except ValidationFailed as exc:  # pydantic reports ValueErrors with the field's path
+        raise ValueError(str(exc)) from None
+    raise ValueError(f"expected {ISO_HINT}")
+
+
+# An instant: stored and shown in JSON as `YYYY-MM-DDTHH:MM:SSZ` (domain/times.py).
+UtcDateTime = Annotated[
+    datetime,
+    BeforeValidator(_coerce_utc),
+    PlainSerializer(format_utc, return_type=str, when_used="json"),
+]
 Ident = Annotated[str, AfterValidator(_ident)]
 Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_control)]
 OptText = Annotated[str, Field(max_length=200), AfterValidator(_no_control)]
@@ -135,7 +169,7 @@ class Admin(Entity):
 class ReminderRule(Entity):
     id: Ident
     recipient: RecipientGroup
-    minutes_before: int = Field(ge=1, le=43200)
+    minutes_before: int = Field(ge=MINUTES_BEFORE[0], le=MINUTES_BEFORE[1])
     send_email: bool = False
     send_sms: bool = False
 

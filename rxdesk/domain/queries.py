@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,6 +67,8 @@ class Page(Generic[T]):
 _TIMES = ("starts_at", "ends_at", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at",
           "attendance_at")
 _STATUS = {s.value: s for s in AppointmentStatus}
+_LISTED = operator.itemgetter("starts_at", "status", "uid")
+_KEYS = operator.itemgetter("doctor_id", "patient_id", "type_key")
 # Fields an appointment stored before they existed lacks: a listed row carries every field.
 _LATER_FIELDS = {"attendance_note": None, "attendance_by": None, "attendance_at": None}
 
@@ -116,8 +119,20 @@ class AppointmentRecord:
         return _STATUS[self._data["status"]]
 
     @property
+    def listed(self) -> tuple[str, str, str]:
+        """(`starts_at` as stored, `status` as its value, `uid`): what a listing prints of the
+        appointment itself, in one call (the stored start keys and sorts like the instant)."""
+        return _LISTED(self._data)  # type: ignore[no-any-return]
+
+    @property
+    def keys(self) -> tuple[str, str, str]:
+        """(`doctor_id`, `patient_id`, `type_key`): whose names a listing shows beside it."""
+        return _KEYS(self._data)  # type: ignore[no-any-return]
+
+    @property
     def starts_at(self) -> datetime:
         return _instant(self._data["starts_at"])
+
 
     @property
     def ends_at(self) -> datetime:

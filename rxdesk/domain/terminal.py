@@ -13,6 +13,7 @@ what is already stored or comes from a partner's server.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 # C0 controls, DEL, C1 controls, and the bidirectional embeddings, overrides and isolates.
 _BIDI = "\u202a-\u202e\u2066-\u2069"
@@ -35,6 +36,12 @@ def terminal_safe(text: str, *, lines: bool = False) -> str:
     if pattern.search(text) is None:  # the common case: nothing to copy
         return text
     return pattern.sub(_escape, text)
+
+
+def all_safe(texts: Iterable[str]) -> bool:
+    """True when no text of `texts` holds anything `terminal_safe` would escape: one scan for
+    a whole column of a listing."""
+    return _UNSAFE.search(" ".join(texts)) is None
 
 
 def has_control(text: str) -> bool:

@@ -9,15 +9,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import BeforeValidator, PlainSerializer
 
 from rxdesk.domain.errors import ValidationFailed
 
 STORED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_ISO_HINT = "an ISO-8601 date-time with a zone, e.g. 2026-11-24T09:30:00Z"
+ISO_HINT = "an ISO-8601 date-time with a zone, e.g. 2026-11-24T09:30:00Z"
 
 
 def to_utc(value: datetime) -> datetime:
@@ -35,14 +32,14 @@ def format_utc(value: datetime) -> str:
 def parse_instant(text: str, *, what: str = "time") -> datetime:
     """Parse an ISO-8601 instant that names its zone (`Z` or an offset); refuse anything else."""
     if not isinstance(text, str):
-        raise ValidationFailed(f"{what} must be {_ISO_HINT}")
+        raise ValidationFailed(f"{what} must be {ISO_HINT}")
     raw = text.strip()
     if not raw or len(raw) > 64:
-        raise ValidationFailed(f"{what} must be {_ISO_HINT}")
+        raise ValidationFailed(f"{what} must be {ISO_HINT}")
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise ValidationFailed(f"{what} {raw!r} is not {_ISO_HINT}") from None
+        raise ValidationFailed(f"{what} {raw!r} is not {ISO_HINT}") from None
     if value.tzinfo is None:
         raise ValidationFailed(f"{what} {raw!r} has no zone; add Z or an offset such as +01:00")
     try:
@@ -58,30 +55,6 @@ def parse_date(text: str, *, what: str = "date") -> date:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise ValidationFailed(f"{what} {text.strip()!r} is not a real date") from None
-
-
-def _coerce_utc(value: object) -> datetime:
-    if isinstance(value, str) and len(value) == 20 and value[-1] == "Z":
-        # The stored form: the fast path for rows read back from the store.
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    try:
-        if isinstance(value, datetime):
-            return to_utc(value)
-        if isinstance(value, str):
-            return parse_instant(value)
-    except ValidationFailed as exc:  # pydantic reports ValueErrors with the field's path
-        raise ValueError(str(exc)) from None
-    raise ValueError(f"expected {_ISO_HINT}")
-
-
-UtcDateTime = Annotated[
-    datetime,
-    BeforeValidator(_coerce_utc),
-    PlainSerializer(format_utc, return_type=str, when_used="json"),
-]
 
 
 @lru_cache(maxsize=256)
@@ -153,3 +126,62 @@ def format_local(value: datetime | None, tz_name: str, *, weekday: bool = True) 
     # ~10x more per call. English day names whatever the locale, as everywhere in rxdesk.
     text = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
     return f"{_DAY_NAMES[local.weekday()]} {text}" if weekday else text
+
+
+class LocalTimes:
+    """`format_local` of many stored instants (`2026-11-24T08:30:00Z`) in one zone, for a
+    listing of tens of thousands of rows: the zone is asked once per distinct UTC day, each
+    distinct hour is formatted once, and an instant in an hour already seen costs a slice and
+    a join.
+
+    A day that a change of offset falls into, or in a zone whose offset is not a whole number
+    of hours, is converted instant by instant, exactly as `format_local` does.
+    """
+
+    __slots__ = ("_days", "_hours", "_name", "_zone")
+
+    def __init__(self, tz_name: str) -> None:
+        self._name = tz_name
+        self._zone = zone(tz_name)
+        self._days: dict[str, timedelta | None] = {}
+        self._hours: dict[str, str | None] = {}
+
+    def __call__(self, stored: str) -> str:
+        hour = stored[:13]
+        if hour in self._hours:
+            prefix = self._hours[hour]
+        else:
+            prefix = self._hours[hour] = self._hour(stored)
+        if prefix is not None:
+            return prefix + stored[13:16]
+        return format_local(datetime.fromisoformat(stored), self._name)
+
+    def _hour(self, stored: str) -> str | None:
+        """`Tue 2026-11-24 09` for the hour `stored` falls in, when every minute of it is
+        that hour's minute in the zone; None otherwise (or for a text not in stored form)."""
+        if len(stored) != 20 or stored[10] != "T" or stored[13] != ":" or stored[-1] != "Z":
+            return None
+        day = stored[:10]
+        if day in self._days:
+            offset = self._days[day]
+        else:
+            offset = self._days[day] = self._offset(day)
+        if offset is None:
+            return None
+        try:
+            local = datetime.fromisoformat(stored[:13]) + offset
+        except ValueError:
+            return None
+        return f"{_DAY_NAMES[local.weekday()]} {local.isoformat(' ', 'hours')}"
+
+    def _offset(self, day: str) -> timedelta | None:
+        """The zone's offset through the whole UTC `day`, if it is one whole number of hours."""
+        try:
+            start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        first = start.astimezone(self._zone).utcoffset()
+        last = (start + timedelta(days=1, microseconds=-1)).astimezone(self._zone).utcoffset()
+        if first is None or first != last or first % timedelta(hours=1):
+            return None
+        return first

@@ -7,14 +7,14 @@ counts and filters alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rxdesk.domain import lifecycle
-from rxdesk.domain.errors import NotFound, RxdeskError
-from rxdesk.domain.filters import format_minutes, parse_day, parse_statuses
+from rxdesk.domain.errors import NotFound
+from rxdesk.domain.limits import format_minutes
 from rxdesk.domain.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -29,10 +29,13 @@ from rxdesk.domain.models import (
     appointment_target,
 )
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
-from rxdesk.domain.times import format_local, format_utc, local_day_bounds, zone
+from rxdesk.domain.times import format_local, format_utc, local_day_bounds
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
 from rxdesk.store.protocols import StoreView
+
+if TYPE_CHECKING:
+    from rxdesk.services.filters import FilterText, ParsedFilter
 
 DEFAULT_STATUSES = frozenset(s.value for s in ACTIVE_STATUSES)
 
@@ -256,8 +259,15 @@ class AppointmentService(Service):
                 cancel_refusal=lifecycle.why_not_cancellable(appt, now),
             )
 
-    def parse_filter(self, text: FilterText) -> ParsedFilter:
-        return parse_filter_text(self, text)
+    def parse_filter(self, text: FilterText, *, names: Mapping[str, str] | None = None,
+                     overview: bool = False) -> ParsedFilter:
+        """The filter an agent typed (`services.filters`): one error per bad field, and the
+        doctors or patients the texts matched. `names` says how a refusal names each field
+        (the app's labels by default); `overview` reads the app's fields as they say
+        (see `parse_filter_text`)."""
+        from rxdesk.services.filters import FIELD_NAMES, parse_filter_text
+
+        return parse_filter_text(self, text, names=names or FIELD_NAMES, overview=overview)
 
     def summary(self, uid: str) -> AppointmentSummary:
         """One appointment as of now with the names an agent reads beside it, whether it can
@@ -346,170 +356,9 @@ def rows(view: StoreView, records: Sequence[AppointmentRecord], now: datetime) -
     types = view.types.names()
     patients = view.patients.names()
     at = format_utc(now)
-    return [
-        AppointmentRow(
-            r.as_of(at),
-            doctors.get(r.doctor_id, r.doctor_id),
-            patients.get(r.patient_id, r.patient_id),
-            types.get(r.type_key, r.type_key),
-        )
-        for r in records
-    ]
-
-
-@dataclass(frozen=True)
-class FilterText:
-    """What an agent typed into the overview's filter fields, before any parsing."""
-
-    doctor: str = ""
-    patient: str = ""
-    statuses: str = ""
-    date_from: str = ""
-    date_to: str = ""
-
-
-@dataclass
-class ParsedFilter:
-    """A filter built from typed text: the fields that made sense, and why the others did not.
-
-    A field with an error is left out of `filter`, so the list still follows the good fields.
-    """
-
-    filter: AppointmentFilter
-    errors: dict[str, str] = field(default_factory=dict)
-    resolved: dict[str, str] = field(default_factory=dict)  # field -> what the text matched
-    # field -> the people the text matched when it was more than one: (id, "name · id · email")
-    candidates: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-
-    @property
-    def window(self) -> str:
-        """The statuses and the time window in effect, defaults included, in words:
-        "held, confirmed · from now · any end"."""
-        return describe_filter(self.filter)
-
-
-ANY_TIME_WORDS = ("any", "all")
-
-
-def describe_filter(f: AppointmentFilter) -> str:
-    """What a filter lets through, as an agent reads it: statuses, then where the list starts
-    and ends (its defaults said too)."""
-    chosen = f.statuses if f.statuses else (None if f.all else DEFAULT_STATUSES)
-    if chosen is None or chosen >= {s.value for s in AppointmentStatus}:
-        statuses = "any status"
-    else:
-        statuses = ", ".join(s.value for s in AppointmentStatus if s.value in chosen)
-    if f.date_from is not None or f.date_to is not None:
-        start = f"from {f.date_from.isoformat()}" if f.date_from else "any start"
-        end = f"to {f.date_to.isoformat()}" if f.date_to else "any end"
-        return f"{statuses} · {start} · {end}"
-    if f.all:
-        return f"{statuses} · any time"
-    return f"{statuses} · from now · any end"
-
-
-MAX_CANDIDATES = 50  # offered to pick from when typed text matches several people
-
-
-def _match_one(text: str, candidates: list[tuple[str, str]], what: str
-               ) -> tuple[str | None, str, list[tuple[str, str]]]:
-    """Resolve typed text to one (id, name): an exact id or name wins, else a unique substring.
-    Several matches: none, the reason, and the matches (id, name) to pick from."""
-    needle = text.strip().casefold()
-    exact = [c for c in candidates if needle in (c[0].casefold(), c[1].casefold())]
-    if len(exact) == 1:
-        return exact[0][0], exact[0][1], []
-    hits = [c for c in candidates if needle in c[1].casefold() or needle in c[0].casefold()]
-    if len(hits) == 1:
-        return hits[0][0], hits[0][1], []
-    if not hits:
-        return None, f"no {what} matches {text.strip()[:40]!r}", []
-    return None, _several(len(hits), what, text), hits[:MAX_CANDIDATES]
-
-
-def _several(count: int, what: str, text: str) -> str:
-    return f"{count:,} {what}s match {text.strip()[:40]!r}: pick one below (↓, enter) or type more"
-
-
-def parse_filter_text(service: AppointmentService, text: FilterText) -> ParsedFilter:
-    """Turn the overview's typed filters into an `AppointmentFilter`, one error per bad field.
-
-    Doctors and patients are matched by id or by part of the name (patients also by email,
-    phone or external id); statuses take `active` and `all`; days take `YYYY-MM-DD`, `today`,
-    `+7d`, in the organisation's zone.
-    """
-    with service.store.read() as view:
-        return _parse_filter_text(service, view, text)
-
-
-def _parse_filter_text(service: AppointmentService, view: StoreView, text: FilterText) -> ParsedFilter:
-    errors: dict[str, str] = {}
-    resolved: dict[str, str] = {}
-    candidates: dict[str, list[tuple[str, str]]] = {}
-    doctor_id = patient_id = None
-    if text.doctor.strip():
-        every = view.doctors.all()
-        doctor_id, note, hits = _match_one(text.doctor, [(d.id, d.name) for d in every], "doctor")
-        (resolved if doctor_id else errors)["doctor"] = note
-        if hits:
-            emails = {d.id: d.email for d in every}
-            candidates["doctor"] = [(i, " · ".join(p for p in (name, i, emails.get(i, "")) if p)) for i, name in hits]
-    if text.patient.strip():
-        needle = text.patient.strip()
-        patient = view.patients.get(needle) or view.patients.by_external_id(needle)
-        if patient is not None:
-            patient_id, resolved["patient"] = patient.id, patient.name
-        else:
-            page = view.patients.search(needle, limit=MAX_CANDIDATES)
-            if len(page.items) == 1:
-                patient_id, resolved["patient"] = page.items[0].id, page.items[0].name
-            elif not page.items:
-                errors["patient"] = f"no patient matches {needle[:40]!r}"
-            else:
-                count = page.total if page.total is not None else len(page.items)
-                errors["patient"] = _several(count, "patient", needle)
-                candidates["patient"] = [(p.id, " · ".join(x for x in (p.name, p.id, p.email or "") if x))
-                                         for p in page.items]
-    statuses: frozenset[str] | None = None
-    show_all = False
-    raw_status = text.statuses.strip().casefold()
-    if raw_status == "all":  # every status, within the time window shown
-        statuses = frozenset(s.value for s in AppointmentStatus)
-    elif raw_status:
-        try:
-            statuses = parse_statuses(raw_status)
-        except RxdeskError as exc:
-            errors["statuses"] = str(exc)
-    today = service.now().astimezone(zone(service.org(view).timezone)).date()
-    days: dict[str, date | None] = {"date_from": None, "date_to": None}
-    for name, raw, what in (("date_from", text.date_from, "from"), ("date_to", text.date_to, "to")):
-        if name == "date_from" and raw.strip().casefold() in ANY_TIME_WORDS:
-            show_all = True  # no lower bound: the past too
-        elif raw.strip():
-            try:
-                days[name] = parse_day(raw, today, what=what)
-            except RxdeskError as exc:
-                errors[name] = str(exc)
-    if days["date_to"] and not days["date_from"] and not show_all and "date_from" not in errors:
-        # An end alone keeps the start the empty field shows (now, as a day: today); the
-        # past is one word away (`any`).
-        days["date_from"] = today
-    if days["date_from"] and days["date_to"] and days["date_to"] < days["date_from"]:
-        typed_from = bool(text.date_from.strip())
-        errors["date_to"] = "to is before from" if typed_from else "to is before today (from: any reaches back)"
-        days["date_to"] = None
-        if not typed_from:
-            days["date_from"] = None
-    return ParsedFilter(
-        AppointmentFilter(
-            statuses=statuses,
-            doctor_id=doctor_id,
-            patient_id=patient_id,
-            date_from=days["date_from"],
-            date_to=days["date_to"],
-            all=show_all,
-        ),
-        errors,
-        resolved,
-        candidates,
-    )
+    found = []
+    for r in records:  # a listing of tens of thousands of rows: one pass, nothing looked up twice
+        doctor, patient, type_key = r.keys
+        found.append(AppointmentRow(r.as_of(at), doctors.get(doctor, doctor), patients.get(patient, patient),
+                                    types.get(type_key, type_key)))
+    return found

@@ -24,6 +24,7 @@ from typing import Any
 
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.domain.ids import ALPHABET, week_index, week_prefix
+from rxdesk.domain.limits import DEMO_APPOINTMENTS, DEMO_DOCTORS, within
 from rxdesk.domain.models import (
     Admin,
     AppointmentType,
@@ -42,7 +43,6 @@ from rxdesk.services.lifecycle import set_completion_horizon
 from rxdesk.services.provisioning import slugify
 
 UPCOMING_WEEKS = 8
-MAX_APPOINTMENTS = 5_000_000
 HISTORY_FILL = 0.8  # of a doctor's slots booked, at most
 MIN_HISTORY_WEEKS = 26  # a small clinic's history still spans the months agents filter over
 HOLD_DAYS = 3  # open holds are for slots in the next few days
@@ -293,12 +293,10 @@ def generate(
     doctors: int | None = None,
     upcoming: int | None = None,
 ) -> DemoData:
-    if not 1 <= n <= MAX_APPOINTMENTS:
-        raise ValidationFailed(f"--appointments must be between 1 and {MAX_APPOINTMENTS:,}")
+    within(n, DEMO_APPOINTMENTS, what="--appointments")
     n_doctors = doctors if doctors is not None else max(12, n // 5000)
     n_upcoming = upcoming if upcoming is not None else n // 20
-    if not 1 <= n_doctors <= 2000:
-        raise ValidationFailed("--doctors must be between 1 and 2,000")
+    within(n_doctors, DEMO_DOCTORS, what="--doctors")
     if not 0 <= n_upcoming <= n:
         raise ValidationFailed("--upcoming must be between 0 and --appointments")
     rng = random.Random(seed)

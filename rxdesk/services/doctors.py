@@ -16,6 +16,7 @@ from rxdesk.domain.slots import local_to_utc
 from rxdesk.domain.times import zone
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
+from rxdesk.services.matching import SHOWN, Matches, match_doctors
 from rxdesk.store.protocols import StoreView
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -67,6 +68,13 @@ class DoctorService(Service):
     def list_doctors(self) -> list[Doctor]:
         with self.store.read() as view:
             return sorted(view.doctors.all(), key=lambda d: (d.name.casefold(), d.id))
+
+    def match(self, text: str, *, limit: int = SHOWN) -> Matches:
+        """The doctors `text` names: an exact id, an exact name, else every doctor whose name,
+        id, email or mobile number contains it (the first `limit` by name, and how many in
+        all). `Matches.one` is the doctor when exactly one does."""
+        with self.store.read() as view:
+            return match_doctors(view, text, limit=limit)
 
     def get(self, doctor_id: str) -> Doctor:
         with self.store.read() as view:

@@ -10,6 +10,7 @@ from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import AppointmentQuery, Page
 from rxdesk.services.appointments import AppointmentRow, rows
 from rxdesk.services.base import Service
+from rxdesk.services.matching import SHOWN, Matches, match_patients
 
 # What the patient's page counts, in the order it says them.
 TALLY = ("upcoming", "completed", "no_show", "cancelled", "expired")
@@ -47,6 +48,13 @@ class PatientService(Service):
         """Patients whose name, email, phone or external id contains `search`, by name."""
         with self.store.read() as view:
             return view.patients.search(search, offset=offset, limit=limit)
+
+    def match(self, text: str, *, limit: int = SHOWN) -> Matches:
+        """The patients `text` names: an exact id or external id, an exact name, else every
+        patient whose name, id, email, phone or external id contains it (the first `limit`
+        by name, and how many in all). `Matches.one` is the patient when exactly one does."""
+        with self.store.read() as view:
+            return match_patients(view, text, limit=limit)
 
     def get(self, patient_id: str) -> Patient:
         with self.store.read() as view:

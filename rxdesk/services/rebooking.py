@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rxdesk.domain import lifecycle
-from rxdesk.domain.errors import Refused, ValidationFailed
+from rxdesk.domain.errors import Refused
 from rxdesk.domain.ids import new_appointment_uid, normalize_uid
+from rxdesk.domain.limits import SLOT_DAYS, whole_within
 from rxdesk.domain.models import (
     Appointment,
     AppointmentStatus,
@@ -35,7 +36,7 @@ from rxdesk.services.events import publish
 from rxdesk.services.lifecycle import expire_lapsed_holds
 from rxdesk.store.protocols import StoreView
 
-MAX_DAYS = 90
+MAX_DAYS = SLOT_DAYS[1]
 
 
 @dataclass(frozen=True)
@@ -92,13 +93,7 @@ def match_slots(slots: list[OpenSlot], text: str, zone_name: str) -> list[OpenSl
 
 
 def _days(days: object) -> int:
-    try:
-        value = int(str(days).strip())
-    except (TypeError, ValueError):
-        raise ValidationFailed(f"days {str(days)[:40]!r} is not a whole number") from None
-    if not 1 <= value <= MAX_DAYS:
-        raise ValidationFailed(f"days must be between 1 and {MAX_DAYS}")
-    return value
+    return whole_within(days, SLOT_DAYS, what="days")
 
 
 class RebookingService(Service):

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from rxdesk.domain import reminders as due_rules
 from rxdesk.domain.errors import NotFound, ValidationFailed
-from rxdesk.domain.filters import parse_minutes
 from rxdesk.domain.ids import random_token
+from rxdesk.domain.limits import MINUTES_BEFORE, parse_minutes, within
 from rxdesk.domain.models import (
     Appointment,
     AppointmentType,
@@ -66,10 +66,8 @@ def _recipient(value: object) -> str:
 
 
 def _minutes(value: object) -> int:
-    minutes = parse_minutes(value, what="minutes before")
-    if not 1 <= minutes <= 43200:
-        raise ValidationFailed("minutes before must be between 1 and 43200 (30 days)")
-    return minutes
+    """Minutes as typed or as the tables show a span (`90`, `2h`, `1d 2h`), within bounds."""
+    return within(parse_minutes(value, what="minutes before"), MINUTES_BEFORE, what="minutes before")
 
 
 class ReminderRuleService(Service):

@@ -30,13 +30,15 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
 from rxdesk.store.files import checksum, dumps, loads
+
+if TYPE_CHECKING:
+    # Imported where a lock is taken: a process that only reads never pays for filelock.
+    from filelock import FileLock
 
 FORMAT = "rxdesk-store/1"
 MANIFEST = "rxdesk.json"
@@ -324,6 +326,8 @@ class Engine:
     def _first_write_running(self) -> bool:
         """True when another writer holds the lock (it alone can have written segments that
         no manifest names yet)."""
+        from filelock import FileLock, Timeout
+
         probe = FileLock(str(self.data_dir / LOCK), timeout=0, mode=0o600, thread_local=False)
         try:
             probe.acquire()
@@ -391,6 +395,8 @@ class Engine:
     # -- writing -------------------------------------------------------------------------
 
     def _lock(self) -> FileLock:
+        from filelock import FileLock
+
         if self._file_lock is None:
             ensure_private_dir(self.data_dir)
             ensure_private_dir(self.segments_dir)
@@ -407,6 +413,8 @@ class Engine:
         """
         if getattr(self._writing, "active", False):
             raise RuntimeError("nested store transaction")
+        from filelock import Timeout
+
         with self._write_mutex:
             lock = self._lock()
             try:

@@ -126,6 +126,11 @@ class NameView(Mapping[str, str]):
         name: str = self._table[key]["name"]
         return name
 
+    def get(self, key: str, default: Any = None) -> Any:
+        # One lookup, not Mapping.get's call of __getitem__: a listing asks once per row.
+        found = self._table.get(key)
+        return default if found is None else found["name"]
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._table)
 

@@ -8,7 +8,6 @@ a refusal is one line on stderr and leaves the data dir byte-for-byte as it was.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -17,20 +16,10 @@ from hypothesis import strategies as st
 
 from rxdesk.cli import build_parser
 from rxdesk.services import Desk
-from tests.helpers import fingerprint, make_appointment, run_cli
+from tests.helpers import fingerprint, leaf_commands, make_appointment, run_cli
 
 # Commands that start long-running work when given a large valid number; tested on their own.
 LONG_RUNNING = {("demo",), ("worker",)}
-
-
-def leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
-    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subparsers:
-        yield prefix, parser
-        return
-    for action in subparsers:
-        for name, child in action.choices.items():
-            yield from leaf_commands(child, (*prefix, name))
 
 
 COMMANDS = sorted((path, p) for path, p in leaf_commands(build_parser()) if path not in LONG_RUNNING)

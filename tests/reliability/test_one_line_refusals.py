@@ -90,6 +90,7 @@ def test_a_phone_number_with_an_extension_is_refused_not_cut(cli, clinic: Desk, 
 def test_minutes_before_takes_ascii_digits_only(cli, clinic: Desk, data_dir, minutes) -> None:  # type: ignore[no-untyped-def]
     before = fingerprint(data_dir)
     result = cli("reminders", "add", "--type", "gp-consult", "--recipient", "patient", f"--minutes-before={minutes}")
-    one_line(result)
+    # A number the option cannot take is a usage error, before anything runs.
+    assert result.code == 2 and result.err.count("\n") == 1 and "--minutes-before" in result.err
     assert fingerprint(data_dir) == before
     assert cli("reminders", "add", "--type", "gp-consult", "--recipient", "patient", "--minutes-before", "30").code == 0

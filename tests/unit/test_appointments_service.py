@@ -173,9 +173,11 @@ def test_show_gathers_people_chain_and_audit(clinic, booked) -> None:  # type: i
 
 
 def test_typed_filters_say_their_window_and_all_keeps_it(clinic, booked) -> None:  # type: ignore[no-untyped-def]
-    from rxdesk.services.appointments import FilterText
+    from rxdesk.services.filters import FilterText
 
-    parse = clinic.appointments.parse_filter
+    def parse(text: FilterText):  # type: ignore[no-untyped-def]
+        return clinic.appointments.parse_filter(text, overview=True)
+
     assert parse(FilterText()).window == "held, confirmed · from now · any end"
     every = parse(FilterText(statuses="all"))
     assert every.window == "any status · from now · any end"
@@ -189,3 +191,7 @@ def test_typed_filters_say_their_window_and_all_keeps_it(clinic, booked) -> None
     assert ahead.filter.date_from == date(2026, 11, 23) and ahead.window.endswith("to 2026-11-30")
     behind = parse(FilterText(date_to="-1d"))
     assert "date_to" in behind.errors and behind.filter.date_from is None and behind.filter.date_to is None
+    # The command line keeps its contract: `all` drops the time default, `--to` alone has no start.
+    cli = clinic.appointments.parse_filter(FilterText(statuses="all"))
+    assert cli.filter.all and cli.filter.statuses is None
+    assert clinic.appointments.parse_filter(FilterText(date_to="+7d")).filter.date_from is None

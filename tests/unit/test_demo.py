@@ -151,7 +151,7 @@ def test_demo_command_writes_and_refuses_to_overwrite(cli, data_dir) -> None:  #
     assert cli("demo", "--appointments", "300", "--replace").code == 0
     rows = cli("appointments", "list", "--all", "--json").json()
     assert len(rows) == 300
-    assert cli("demo", "--appointments", "0").code == 1
+    assert cli("demo", "--appointments", "0").code == 2
 
 
 def test_demo_upcoming_too_many_is_refused(cli) -> None:  # type: ignore[no-untyped-def]

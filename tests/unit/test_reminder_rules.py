@@ -45,7 +45,7 @@ def test_lateness_and_how_far_ahead_a_tick_looks() -> None:
 
 def test_minutes_before_takes_spans_as_the_tables_show_them() -> None:
     from rxdesk.domain.errors import ValidationFailed
-    from rxdesk.domain.filters import format_minutes, parse_minutes
+    from rxdesk.domain.limits import format_minutes, parse_minutes
 
     for typed, minutes in (("90", 90), ("2h", 120), ("2 h", 120), ("1d", 1440), ("1d 2h", 1560),
                            ("1 h 30 min", 90), ("45m", 45)):

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
 from rxdesk.domain.errors import RxdeskError
-from rxdesk.domain.filters import format_minutes
+from rxdesk.domain.limits import format_minutes
 from rxdesk.domain.models import ReminderRule
 from rxdesk.tui.text import shown
 from rxdesk.tui.widgets.checkbox import DeskCheckbox

@@ -10,7 +10,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import ContentSwitcher, Static
 
-from rxdesk.services.appointments import AppointmentRow, FilterText, ParsedFilter
+from rxdesk.services.appointments import AppointmentRow
+from rxdesk.services.filters import FilterText, ParsedFilter
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.widgets.filter_bar import FilterBar
 from rxdesk.tui.widgets.tables import AppointmentSource, AppointmentTable
@@ -91,7 +92,7 @@ class OverviewScreen(DeskScreen):
         def load() -> Loaded:
             if desk.is_empty():
                 return Loaded(None, None, None, "UTC", True)
-            parsed = desk.appointments.parse_filter(text)
+            parsed = desk.appointments.parse_filter(text, overview=True)
             source = AppointmentSource(desk.appointments, parsed.filter)
             # The very first screen reads only the weeks its rows are in; the table counts
             # the rest (every upcoming week) in the background once the rows are painted.
@@ -115,7 +116,7 @@ class OverviewScreen(DeskScreen):
         table.show(source, window, keep=keep, around=around)
         self.window_text = parsed.window
         self.filters.show_result(parsed.errors, parsed.resolved)
-        self.filters.show_picks(parsed.candidates)
+        self.filters.show_picks(parsed.picks())
         self.call_after_refresh(self._after_paint)
 
     def _after_paint(self) -> None:

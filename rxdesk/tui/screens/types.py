@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from rxdesk.domain.errors import RxdeskError
-from rxdesk.domain.filters import format_minutes
+from rxdesk.domain.limits import format_minutes
 from rxdesk.domain.models import AppointmentType
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.modals.rule import RuleModal

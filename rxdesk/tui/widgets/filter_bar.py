@@ -15,7 +15,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from rxdesk.services.appointments import FilterText
+from rxdesk.services.filters import FilterText
 from rxdesk.tui.text import shown
 
 # Each placeholder says what an empty field means (the default in effect), never a value.
@@ -64,7 +64,8 @@ class FilterBar(Vertical):
 
     def text(self) -> FilterText:
         values = {name: self.query_one(f"#filter-{name}", Input).value for name, _ in FIELDS}
-        return FilterText(**values)
+        return FilterText(doctor=values["doctor"], patient=values["patient"], statuses=values["statuses"],
+                          date_from=values["date_from"], date_to=values["date_to"])
 
     def clear(self) -> None:
         """Empty every field: one change, one reload."""

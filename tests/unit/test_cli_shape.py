@@ -1,0 +1,177 @@
+"""The shape of the command line: README's command list is what `--help` offers, a command
+loads only what it needs, and a number out of an option's bounds is a usage error."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rxdesk.cli import build_parser
+from rxdesk.services import Desk
+from tests.helpers import REPO, fingerprint, leaf_commands
+
+# Options every command has, or that README states once for all listings.
+GENERAL_OPTIONS = {"--help", "-h", "--json", "--limit", "--data-dir", "--database-url", "--agent"}
+
+
+def _alternatives(text: str) -> list[str]:
+    """`a X | b [--y] | c (--u U | --v)` -> the three alternatives (a `|` inside brackets
+    belongs to its alternative)."""
+    parts, depth, current = [], 0, ""
+    for token in re.split(r"(\s\|\s|[()\[\]])", text):
+        if token in ("(", "["):
+            depth += 1
+        elif token in (")", "]"):
+            depth -= 1
+        if token == " | " and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += token
+    return [*parts, current.strip()]
+
+
+def readme_commands(groups: set[str]) -> dict[tuple[str, ...], set[str]]:
+    """README's command list: each command's path and the options it names (`groups`: the
+    names that take a subcommand)."""
+    text = (REPO / "README.md").read_text()
+    block = text.split("## Command line", 1)[1].split("```", 2)[1]
+    commands: dict[tuple[str, ...], set[str]] = {}
+    for line in block.splitlines():
+        if not line.startswith("rxdesk ") or line.startswith("rxdesk ["):
+            continue
+        usage = re.split(r"\s{3,}", line[len("rxdesk "):])[0]  # drop the comment after the usage
+        head, _, rest = usage.partition(" ")
+        for alternative in _alternatives(rest) if head in groups else [rest]:
+            words = alternative.split()
+            path = (head, words[0]) if head in groups else (head,)
+            flags = re.split(r"[\s|]+", alternative)
+            options = {re.sub(r"[^a-z-].*$", "", w.lstrip("[(")) for w in flags if w.lstrip("[(").startswith("--")}
+            commands.setdefault(path, set()).update(options)
+    return commands
+
+
+def parser_commands() -> dict[tuple[str, ...], set[str]]:
+    return {path: {s for a in parser._actions for s in a.option_strings}
+            for path, parser in leaf_commands(build_parser())}
+
+
+def test_readme_lists_every_command_help_offers_and_no_other() -> None:
+    offered = parser_commands()
+    readme = readme_commands({path[0] for path in offered if len(path) == 2})
+    assert set(readme) == set(offered)
+    for path, options in readme.items():
+        assert options <= offered[path], (path, options - offered[path])
+        assert offered[path] - GENERAL_OPTIONS <= options, (path, offered[path] - GENERAL_OPTIONS - options)
+
+
+def test_top_level_help_names_every_command_group() -> None:
+    result = subprocess.run([sys.executable, "-m", "rxdesk", "--help"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0
+    listed = set(re.findall(r"^    (\w[\w-]*)", result.stdout, re.M))
+    assert listed == {path[0] for path in parser_commands()}
+
+
+def loaded_after(argv: list[str], env: dict[str, str]) -> dict[str, object]:
+    """Run `rxdesk ARGV` in a fresh interpreter; its exit code and the modules it loaded."""
+    code = ("import json, sys\nfrom rxdesk.cli import main\ncode = main(sys.argv[1:])\n"
+            "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=REPO,
+                            env={**env, "PYTHONPATH": str(REPO)})
+    answer: dict[str, object] = json.loads(result.stderr.strip().splitlines()[-1])
+    return answer
+
+
+def heavy(modules: object, *prefixes: str) -> list[str]:
+    assert isinstance(modules, list)
+    return [m for m in modules if m.split(".")[0] in prefixes or m.startswith(prefixes)]
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"],
+    ["appointments", "--help"],
+    ["appointments", "cancel", "--help"],
+    ["doctors", "slots", "--help"],
+    ["appointments", "cancel", "2611x"],  # --reason missing: a usage error
+    ["appointments", "list", "--limit", "0"],
+    ["frobnicate"],
+])
+def test_help_and_the_parser_load_neither_pydantic_nor_a_service(argv: list[str], cli_env: dict[str, str]) -> None:
+    answer = loaded_after(argv, cli_env)
+    assert answer["code"] in (0, 2)
+    assert heavy(answer["modules"], "pydantic", "rxdesk.services", "rxdesk.store", "tinydb", "textual") == []
+
+
+def test_a_command_loads_its_own_service_and_not_the_others(clinic: Desk, cli_env: dict[str, str]) -> None:
+    answer = loaded_after(["types", "list", "--json"], cli_env)
+    assert answer["code"] == 0
+    assert "rxdesk.services.types" in answer["modules"]  # type: ignore[operator]
+    others = ("rxdesk.services.webhooks", "rxdesk.services.rebooking", "rxdesk.services.booking",
+              "rxdesk.services.secrets", "rxdesk.services.tokens", "rxdesk.services.maintenance",
+              "rxdesk.commands.appointments", "rxdesk.commands.doctors")
+    # A command that only reads takes no lock: it never loads filelock either.
+    assert heavy(answer["modules"], *others, "httpx", "jwt", "cryptography", "phonenumbers", "textual",
+                 "filelock") == []
+
+
+# command, option, a value out of bounds (or not a number), a value in them
+BOUNDED = [
+    (("appointments", "list"), "--limit", ["0", "-1", "100001", "x", "1.5"], "3"),
+    (("patients", "list"), "--limit", ["0", "-3"], "2"),
+    (("events", "list"), "--limit", ["0"], "5"),
+    (("deliveries", "list"), "--limit", ["100001"], "5"),
+    (("outbox", "list"), "--limit", ["-1"], "5"),
+    (("doctors", "slots", "dr-weber", "--type", "gp-consult"), "--days", ["0", "91", "two"], "3"),
+    (("reminders", "add", "--type", "gp-consult", "--recipient", "patient"), "--minutes-before",
+     ["0", "43201", "٣٠", "2h"], "30"),
+    (("worker",), "--interval", ["0", "-1", "nan", "inf", "86401", "soon"], None),
+    (("demo",), "--appointments", ["0", "5000001", "-4", "1e3"], None),
+    (("demo",), "--doctors", ["0", "2001"], None),
+]
+
+
+@pytest.mark.parametrize(("command", "option", "bad", "good"), BOUNDED, ids=lambda v: str(v)[:30])
+def test_a_number_out_of_an_options_bounds_is_a_usage_error(cli, clinic: Desk, data_dir: Path, command, option,
+                                                              bad, good) -> None:  # type: ignore[no-untyped-def]
+    before = fingerprint(data_dir)
+    for value in bad:
+        result = cli(*command, f"{option}={value}")
+        assert result.code == 2, (value, result.err)
+        assert result.err.count("\n") == 1 and option in result.err, result.err
+        assert "Traceback" not in result.err and result.out == ""
+    assert fingerprint(data_dir) == before
+    if good is not None:
+        assert cli(*command, option, good).code == 0
+
+
+def test_no_command_reads_the_clock() -> None:
+    """Time comes from the services' clock (RXDESK_NOW in tests and demos): a command that read
+    the wall clock itself would show "today" as the machine's, not the desk's."""
+    reads = re.compile(r"\b(datetime\.now|date\.today|datetime\.utcnow|time\.time)\(")
+    found = [f"{path.name}: {match.group()}" for path in sorted((REPO / "rxdesk" / "commands").glob("*.py"))
+             for match in reads.finditer(path.read_text())]
+    assert found == []
+
+
+def test_the_program_hands_over_everything_it_printed_and_its_exit_code(cli, clinic: Desk,
+                                                                       cli_env: dict[str, str]) -> None:
+    """`rxdesk` leaves without the interpreter's orderly shutdown: what it printed still
+    arrives in full, and the exit code is the command's."""
+    env = {**cli_env, "PYTHONPATH": str(REPO)}
+    expected = cli("patients", "list", "--json").json()
+    listed = subprocess.run([sys.executable, "-m", "rxdesk", "patients", "list", "--json"], env=env,
+                            capture_output=True, text=True, cwd=REPO)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == expected and len(expected) > 1
+    refused = subprocess.run([sys.executable, "-m", "rxdesk", "appointments", "show", "no-such-uid"], env=env,
+                             capture_output=True, text=True, cwd=REPO)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and refused.stderr.startswith("rxdesk: ")
+    usage = subprocess.run([sys.executable, "-m", "rxdesk", "appointments", "list", "--limit", "0"], env=env,
+                           capture_output=True, text=True, cwd=REPO)
+    assert usage.returncode == 2 and usage.stdout == ""
