@@ -1,16 +1,18 @@
 """The rxdesk app: sections on keys 1..6, live data, and the maintenance worker inside.
 
 `RxdeskApp` takes a `Desk`, so tests run it on a fixed clock; `run_app` opens it on the
-data dir of the settings. Screens reach the services through `app.desk` and the navigation
-methods here (`open_appointment`, `open_patient`, `open_doctor`, `open_rebook`, `start_cancel`,
-`start_attendance`).
+data dir of the settings. Screens reach the services through `rxdesk.tui.context` (the app,
+typed) and go elsewhere by posting the messages of `rxdesk.tui.navigation`, handled here once.
+Every binding of the app has an id (`section.overview` … `section.webhooks`, `help`, `quit`),
+as do the appointment keys of every list and page (`appointment.cancel`, `.attendance`,
+`.rebook`, `.patient`, `.doctor`), a detail page's `back` and the actions of the doctors',
+secrets, types and webhooks screens (`secrets.reveal`, …): `set_keymap` remaps them by id.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -36,6 +38,15 @@ from rxdesk.services import Desk
 from rxdesk.services.appointments import AppointmentSummary
 from rxdesk.tui.modals.attendance import AttendanceModal
 from rxdesk.tui.modals.cancel import CancelModal
+from rxdesk.tui.navigation import (
+    OpenAppointment,
+    OpenDoctor,
+    OpenPatient,
+    OpenRebook,
+    Saved,
+    StartAttendance,
+    StartCancel,
+)
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.screens.problem import ProblemScreen
@@ -78,14 +89,14 @@ class RxdeskApp(App[int]):
     DEFAULT_MODE = "overview"
 
     BINDINGS = [
-        Binding("1", "section('overview')", "Overview", show=False),
-        Binding("2", "section('patients')", "Patients", show=False),
-        Binding("3", "section('doctors')", "Doctors", show=False),
-        Binding("4", "section('secrets')", "Secrets", show=False),
-        Binding("5", "section('types')", "Types & reminders", show=False),
-        Binding("6", "section('webhooks')", "Webhooks", show=False),
-        Binding("question_mark,f1", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("1", "section('overview')", "Overview", show=False, id="section.overview"),
+        Binding("2", "section('patients')", "Patients", show=False, id="section.patients"),
+        Binding("3", "section('doctors')", "Doctors", show=False, id="section.doctors"),
+        Binding("4", "section('secrets')", "Secrets", show=False, id="section.secrets"),
+        Binding("5", "section('types')", "Types & reminders", show=False, id="section.types"),
+        Binding("6", "section('webhooks')", "Webhooks", show=False, id="section.webhooks"),
+        Binding("question_mark,f1", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
     ]
 
     org_label: reactive[str] = reactive("rxdesk")
@@ -101,10 +112,6 @@ class RxdeskApp(App[int]):
         tick_seconds: float = 60.0,
     ) -> None:
         super().__init__()
-        # Service calls run in threads and release the GIL at every file operation; with the
-        # default 5 ms switch interval the UI thread kept them waiting ~5 ms each time, which
-        # made a cancel (two dozen syscalls) take ~100 ms instead of ~15.
-        sys.setswitchinterval(0.0005)
         self.desk = desk
         self.agent = desk.agent
         self.run_worker_inside = worker
@@ -203,15 +210,21 @@ class RxdeskApp(App[int]):
         """Every desk screen the app holds: the stack in front and those of the other sections."""
         found: list[DeskScreen] = [s for s in self.screen_stack if isinstance(s, DeskScreen)]
         for mode in self.MODES:
-            found += [s for s in self._screen_stacks.get(mode, [])
-                      if isinstance(s, DeskScreen) and s not in found]
+            found += [s for s in self._stack_of(mode) if isinstance(s, DeskScreen) and s not in found]
         return found
 
     def _refresh_screens(self) -> None:
-        if self.problem is not None:
-            return
+        if self.problem is not None or not self.is_running:
+            return  # closing: the screens are being taken apart, a reload would find no table
         for screen in self._desk_screens():
             screen.data_changed()
+
+    def _stack_of(self, mode: str) -> list[Screen[Any]]:
+        """The screens of a section; none for a section not opened yet."""
+        try:
+            return self.get_screen_stack(mode)
+        except KeyError:
+            return []
 
     def keep_loaded(self) -> None:
         """Take what the app holds now (the store's week segments, row caches, screens) out
@@ -282,7 +295,7 @@ class RxdeskApp(App[int]):
         self.maintenance_failed = failed
         self._schedule_tick()
 
-    # Navigation other screens call.
+    # Navigation: the messages of rxdesk.tui.navigation, and the methods they call.
 
     def action_section(self, name: str) -> None:
         """A section key lands on that section's list: the pages opened over it are closed."""
@@ -291,6 +304,24 @@ class RxdeskApp(App[int]):
                 self.switch_mode(name)
             while len(self.screen_stack) > 1 and isinstance(self.screen, DeskScreen):
                 self.pop_screen()
+
+    def on_open_appointment(self, message: OpenAppointment) -> None:
+        self.open_appointment(message.uid)
+
+    def on_open_patient(self, message: OpenPatient) -> None:
+        self.open_patient(message.patient_id)
+
+    def on_open_doctor(self, message: OpenDoctor) -> None:
+        self.open_doctor(message.doctor_id)
+
+    def on_open_rebook(self, message: OpenRebook) -> None:
+        self.open_rebook(message.uid)
+
+    def on_start_cancel(self, message: StartCancel) -> None:
+        self.start_cancel(message.uid, on_done=message.on_saved)
+
+    def on_start_attendance(self, message: StartAttendance) -> None:
+        self.start_attendance(message.uid, on_done=message.on_saved)
 
     def open_appointment(self, uid: str) -> None:
         from rxdesk.tui.screens.appointment import AppointmentScreen
@@ -312,7 +343,7 @@ class RxdeskApp(App[int]):
 
         self.push_screen(RebookScreen(uid))
 
-    def start_cancel(self, uid: str, *, on_done: Callable[[Appointment], Any] | None = None) -> None:
+    def start_cancel(self, uid: str, *, on_done: Saved | None = None) -> None:
         """`c`: explain why not, or ask for the reason and cancel."""
 
         def opened(summary: AppointmentSummary) -> None:
@@ -327,7 +358,7 @@ class RxdeskApp(App[int]):
 
         call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
 
-    def start_attendance(self, uid: str, *, on_done: Callable[[Appointment], Any] | None = None) -> None:
+    def start_attendance(self, uid: str, *, on_done: Saved | None = None) -> None:
         """`n`: explain why not, or ask no_show/completed and the reason, and mark it."""
 
         def opened(summary: AppointmentSummary) -> None:
@@ -385,8 +416,7 @@ class RxdeskApp(App[int]):
 
         if isinstance(self.screen, HelpScreen):
             return
-        # The app's own keys (sections, help, quit) are listed under "Everywhere" already.
-        rows = [(key, what) for key, what, node, _action in self._screen_keys(self.screen) if node is not self]
+        rows = [(key, what) for key, what, _node, _action in self._screen_keys(self.screen)]
         name = type(self.screen).__name__.removesuffix("Screen")
         self.push_screen(HelpScreen(rows, name))
 

@@ -17,6 +17,7 @@ from textual.worker import Worker, get_current_worker
 
 from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError, StoreError, StoreUnavailable
+from rxdesk.tui.context import desk_app
 
 T = TypeVar("T")
 
@@ -30,7 +31,7 @@ def call_service(
     failed: Callable[[RxdeskError], Any] | None = None,
     exclusive: bool = True,
 ) -> Worker[None]:
-    app = node.app
+    app = desk_app(node)
 
     def deliver(callback: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if get_current_worker().is_cancelled:
@@ -53,8 +54,7 @@ def call_service(
             else:
                 deliver(app.notify, str(exc), severity="error", title="Refused")
         except Exception as exc:  # noqa: BLE001 - the agent gets one line, support the log
-            settings = getattr(app, "desk", None) and app.desk.settings
-            where = log_crash(settings.data_dir if settings else None)
+            where = log_crash(app.desk.settings.data_dir)
             deliver(
                 app.notify,
                 f"Something went wrong ({type(exc).__name__}); details are in {where}",

@@ -98,9 +98,14 @@ async def test_subscriptions_deliveries_and_replay(clinic: Desk, now, data_dir) 
             await pilot.press("enter")
             await settle(pilot)
             assert isinstance(app.screen, ShownOnceModal)
-            assert text_of(app.screen.query_one("#secret-value")).startswith("whsec_")
+            signing = text_of(app.screen.query_one("#secret-value")).strip()
+            assert signing.startswith("whsec_")
+            await pilot.press("c")
+            await settle(pilot)
+            assert app.clipboard == signing
             await pilot.press("escape")
             await settle(pilot)
+            assert app.clipboard != signing  # the app forgets its copy with the dialog
             (sub,) = clinic.webhooks.list_subscriptions()
             assert sub.headers == {"X-Shop": "riverside"}
             assert [str(event) for event in sub.events] == ["APPOINTMENT_CANCELLED"]

@@ -77,6 +77,6 @@ class AttendanceModal(ReasonModal):
         if not reason:
             self._refuse("A reason is required: say what happened.")
             return
-        desk = self.app.desk
+        desk = self.desk
         self.save(lambda: desk.appointments.mark_attendance(self.uid, status.value, reason, desk.agent),
                   group="attendance")

@@ -94,5 +94,5 @@ class CancelModal(ReasonModal):
         if not reason:
             self._refuse("A reason is required: type one or pick a common reason.")
             return
-        desk = self.app.desk
+        desk = self.desk
         self.save(lambda: desk.appointments.cancel_appointment(self.uid, reason, desk.agent), group="cancel")

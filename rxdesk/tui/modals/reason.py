@@ -17,11 +17,12 @@ from textual.widgets import Input, Static
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Appointment
+from rxdesk.tui.context import OnDesk
 from rxdesk.tui.text import shown
 from rxdesk.tui.work import call_service
 
 
-class ReasonModal(ModalScreen[Appointment | None]):
+class ReasonModal(OnDesk, ModalScreen[Appointment | None]):
     """Dismisses with the changed appointment, or None when the agent backs out."""
 
     def __init__(self, uid: str, summary: str, *, on_saved: Callable[[Appointment], Any] | None = None) -> None:

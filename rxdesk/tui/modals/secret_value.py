@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from rxdesk.tui.textual_gaps import forget_clipboard
 from rxdesk.tui.widgets.footer import DeskFooter
 
 STORE_IT_NOW = (
@@ -61,8 +62,7 @@ class SecretValueModal(ModalScreen[None]):
         self.dismiss(None)
 
     def on_unmount(self) -> None:
-        if self.app.clipboard == self.value:
-            self.app._clipboard = ""  # the app's in-memory copy; the terminal's clipboard keeps it
+        forget_clipboard(self.app, self.value)
         self.value = ""
 
 

@@ -14,6 +14,7 @@ from textual.widgets import Static
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_local
 from rxdesk.services.appointments import AppointmentDetail
+from rxdesk.tui.navigation import OpenDoctor, OpenPatient, OpenRebook, StartAttendance, StartCancel
 from rxdesk.tui.screens.base import DetailScreen
 from rxdesk.tui.text import fields_grid
 from rxdesk.tui.widgets.tables import AppointmentTable
@@ -25,11 +26,11 @@ class AppointmentScreen(DetailScreen):
     TITLE_TEXT = "Appointment"
 
     BINDINGS = [
-        Binding("c", "cancel_appointment", "Cancel"),
-        Binding("n", "attendance", "Attendance"),
-        Binding("r", "rebook", "Rebook"),
-        Binding("p", "patient", "Patient"),
-        Binding("d", "doctor", "Doctor"),
+        Binding("c", "cancel_appointment", "Cancel", id="appointment.cancel"),
+        Binding("n", "attendance", "Attendance", id="appointment.attendance"),
+        Binding("r", "rebook", "Rebook", id="appointment.rebook"),
+        Binding("p", "patient", "Patient", id="appointment.patient"),
+        Binding("d", "doctor", "Doctor", id="appointment.doctor"),
     ]
 
     COMPONENT_CLASSES = AppointmentTable.COMPONENT_CLASSES
@@ -50,7 +51,7 @@ class AppointmentScreen(DetailScreen):
         self.reload()
 
     def reload(self) -> None:
-        desk = self.app.desk
+        desk = self.desk
         call_service(
             self,
             lambda: (desk.appointments.show(self.uid), desk.org().timezone),
@@ -141,19 +142,19 @@ class AppointmentScreen(DetailScreen):
         return fields_grid(rows, "Audit")
 
     def action_cancel_appointment(self) -> None:
-        self.app.start_cancel(self.uid, on_done=lambda _appt: self.reload())
+        self.post_message(StartCancel(self.uid, on_saved=lambda _appt: self.reload()))
 
     def action_attendance(self) -> None:
-        self.app.start_attendance(self.uid, on_done=lambda _appt: self.reload())
+        self.post_message(StartAttendance(self.uid, on_saved=lambda _appt: self.reload()))
 
     def action_rebook(self) -> None:
-        self.app.open_rebook(self.uid)
+        self.post_message(OpenRebook(self.uid))
 
     def action_patient(self) -> None:
         if self.detail:
-            self.app.open_patient(self.detail.appointment.patient_id)
+            self.post_message(OpenPatient(self.detail.appointment.patient_id))
 
     def action_doctor(self) -> None:
         if self.detail:
-            self.app.open_doctor(self.detail.appointment.doctor_id)
+            self.post_message(OpenDoctor(self.detail.appointment.doctor_id))
 

@@ -6,13 +6,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 
+from rxdesk.tui.context import OnDesk
 from rxdesk.tui.widgets.footer import DeskFooter
 from rxdesk.tui.widgets.header import DeskHeader
 
 
-class DeskScreen(Screen[None]):
+class DeskScreen(OnDesk, Screen[None]):
     """A screen of the desk. Subclasses yield their body from `compose_body` and reload their
-    data in `reload()`; the app calls `data_changed()` when another process wrote."""
+    data in `reload()`; the app calls `data_changed()` when another process wrote. The services
+    are `self.desk`, the app `self.desk_app`."""
 
     SECTION = "overview"
     TITLE_TEXT = ""
@@ -54,7 +56,7 @@ class DeskScreen(Screen[None]):
 class DetailScreen(DeskScreen):
     """A screen opened from a section; `escape` goes back to where the agent was."""
 
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [Binding("escape", "back", "Back", id="back")]
 
     def action_back(self) -> None:
         self.dismiss()

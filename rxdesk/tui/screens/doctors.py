@@ -21,6 +21,7 @@ from rxdesk.domain.times import zone
 from rxdesk.services.doctors import WEEKDAYS, DoctorDetail, RoomChange, check_room_url
 from rxdesk.services.rebooking import OpenSlot
 from rxdesk.tui.modals.confirm import TextPromptModal
+from rxdesk.tui.navigation import OpenDoctor
 from rxdesk.tui.screens.base import DeskScreen, DetailScreen
 from rxdesk.tui.text import fields_grid, literal, plain, shown
 from rxdesk.tui.widgets.tables import DeskTable
@@ -87,7 +88,7 @@ class DoctorsScreen(DeskScreen):
         self.reload()
 
     def reload(self) -> None:
-        desk = self.app.desk
+        desk = self.desk
         call_service(self, desk.doctors.list_doctors, done=self._show, group="doctors")
 
     def on_screen_resume(self) -> None:
@@ -107,7 +108,7 @@ class DoctorsScreen(DeskScreen):
 
     def on_data_table_row_selected(self, event: DeskTable.RowSelected) -> None:
         if event.row_key.value:
-            self.app.open_doctor(event.row_key.value)
+            self.post_message(OpenDoctor(event.row_key.value))
 
 
 @dataclass
@@ -123,8 +124,8 @@ class DoctorDetailScreen(DetailScreen):
     TITLE_TEXT = "Doctor"
 
     BINDINGS = [
-        Binding("m", "edit_phone", "Edit mobile"),
-        Binding("o", "change_room", "New room"),
+        Binding("m", "edit_phone", "Edit mobile", id="doctor.edit_phone"),
+        Binding("o", "change_room", "New room", id="doctor.change_room"),
     ]
 
     def __init__(self, doctor_id: str) -> None:
@@ -147,7 +148,7 @@ class DoctorDetailScreen(DetailScreen):
         self.reload()
 
     def reload(self) -> None:
-        desk = self.app.desk
+        desk = self.desk
         doctor_id = self.doctor_id
 
         def load() -> DoctorView:
@@ -193,7 +194,7 @@ class DoctorDetailScreen(DetailScreen):
         self.query_one("#doctor-troubleshooter", Static).update(trouble)
 
         self.query_one("#doctor-preview", Static).update(
-            _preview_grid(data, detail.org_zone, self.app.desk.clock.now()))
+            _preview_grid(data, detail.org_zone, self.desk.clock.now()))
 
     def action_edit_phone(self) -> None:
         self.query_one("#doctor-phone", Input).focus()
@@ -201,7 +202,7 @@ class DoctorDetailScreen(DetailScreen):
     def action_change_room(self) -> None:
         """`o`: a new meeting room (a URL, or empty for a fresh one); the doctor's upcoming
         appointments move to it."""
-        desk = self.app.desk
+        desk = self.desk
         doctor_id = self.doctor_id
 
         def ask(found: tuple[Doctor, int, str]) -> None:
@@ -236,7 +237,7 @@ class DoctorDetailScreen(DetailScreen):
                                     desk.org().jitsi_base_url), done=ask, group="doctor-room")
 
     def _room_changed(self, change: RoomChange) -> None:
-        self.app.note_own_write()
+        self.desk_app.note_own_write()
         moved = len(change.moved)
         self.app.notify(f"{change.doctor.name}: meeting room {change.doctor.room_url}; "
                         f"{moved} upcoming appointment{'' if moved == 1 else 's'} moved to it", title="Room changed")
@@ -246,13 +247,13 @@ class DoctorDetailScreen(DetailScreen):
         if event.input.id != "doctor-phone":
             return
         event.stop()
-        desk = self.app.desk
+        desk = self.desk
         number = event.value
 
         def saved(doctor: Doctor) -> None:
             event.input.remove_class("-invalid")
             self.query_one("#doctor-phone-error", Static).update("")
-            self.app.note_own_write()
+            self.desk_app.note_own_write()
             self.app.notify(f"{doctor.name}: mobile phone {display_phone(doctor.mobile_phone) or 'cleared'}",
                             title="Saved")
             self.reload()

@@ -81,7 +81,7 @@ class OverviewScreen(DeskScreen):
         """Fetch the filtered list again: its count and the window around the cursor, in one
         call off the UI thread. The cursor stays on the row keyed `keep` (the current row by
         default) or, when that row left the list, at its place."""
-        desk = self.app.desk
+        desk = self.desk
         text = self.filter_text
         table = self.table
         keep = table.current_key if keep is None else keep
@@ -124,10 +124,10 @@ class OverviewScreen(DeskScreen):
         for the suggestions and the column widths, the models' validators); every time, the
         data just loaded out of the garbage collector's way."""
         if self.doctor_names_set:
-            self.app.keep_loaded()
+            self.desk_app.keep_loaded()
             return
         self.doctor_names_set = True
-        desk = self.app.desk
+        desk = self.desk
 
         def names() -> tuple[list[str], list[str]]:
             found = ([d.name for d in desk.doctors.list_doctors()], [t.name for t in desk.types.list_types()])
@@ -140,7 +140,7 @@ class OverviewScreen(DeskScreen):
         self.filters.set_doctor_names(doctors)
         self.table.learn_names(doctors, types)
         self.names_learned = True
-        self.app.keep_loaded()
+        self.desk_app.keep_loaded()
 
     def on_virtual_table_loaded(self, event: VirtualTable.Loaded) -> None:
         self._show_count()

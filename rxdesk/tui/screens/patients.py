@@ -10,6 +10,7 @@ from textual.widgets import Input, Static
 from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import Page
 from rxdesk.services.patients import PatientDetail, tally
+from rxdesk.tui.navigation import OpenPatient
 from rxdesk.tui.screens.base import DeskScreen, DetailScreen
 from rxdesk.tui.text import fields_grid
 from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
@@ -55,7 +56,7 @@ class PatientsScreen(DeskScreen):
         self.reload()
 
     def reload(self, keep: str | None = None) -> None:
-        desk = self.app.desk
+        desk = self.desk
         search, offset = self.search_text, self.page_offset
         keep = self.table.selected_key if keep is None else keep
         call_service(
@@ -89,7 +90,7 @@ class PatientsScreen(DeskScreen):
 
     def on_data_table_row_selected(self, event: DeskTable.RowSelected) -> None:
         if event.row_key.value:
-            self.app.open_patient(event.row_key.value)
+            self.post_message(OpenPatient(event.row_key.value))
 
     def action_page(self, step: int) -> None:
         offset = self.page_offset + step * PAGE_SIZE
@@ -126,7 +127,7 @@ class PatientDetailScreen(DetailScreen):
         self.reload()
 
     def reload(self) -> None:
-        desk = self.app.desk
+        desk = self.desk
         call_service(
             self,
             lambda: (desk.patients.show(self.patient_id), desk.org().timezone),

@@ -13,6 +13,7 @@ from rxdesk.domain.models import Appointment, AppointmentStatus
 from rxdesk.domain.times import format_local, zone
 from rxdesk.services.rebooking import MAX_DAYS, OpenSlot, SlotChoice, match_slots
 from rxdesk.tui.modals.confirm import ConfirmModal
+from rxdesk.tui.navigation import OpenAppointment
 from rxdesk.tui.screens.base import DetailScreen
 from rxdesk.tui.text import shown
 from rxdesk.tui.widgets.virtual_table import Column, ListSource, VirtualTable, Window
@@ -72,7 +73,7 @@ class RebookScreen(DetailScreen):
         self.reload()
 
     def reload(self) -> None:
-        desk, days = self.app.desk, self.days
+        desk, days = self.desk, self.days
         call_service(self, lambda: desk.rebooking.slots(self.uid, days=days), done=self._show,
                      failed=self._cannot, group="rebook")
 
@@ -145,14 +146,14 @@ class RebookScreen(DetailScreen):
         self.app.push_screen(ConfirmModal("Rebook", message, confirm_label="Rebook"), answered)
 
     def _rebook(self, slot: OpenSlot) -> None:
-        desk = self.app.desk
+        desk = self.desk
 
         def done(new: Appointment) -> None:
-            self.app.note_own_write()
+            self.desk_app.note_own_write()
             when = format_local(new.starts_at, self.choice.zone if self.choice else "UTC")
             self.app.notify(f"Rebooked to {new.uid} ({when})", title="Rebooked")
             self.dismiss()
-            self.app.open_appointment(new.uid)
+            self.app.post_message(OpenAppointment(new.uid))  # to the app: this screen is closing
 
         def refused(exc: RxdeskError) -> None:
             if isinstance(exc, Conflict):

@@ -53,9 +53,9 @@ class SecretsScreen(DeskScreen):
     SECTION = "secrets"
 
     BINDINGS = [
-        Binding("n", "create", "New secret"),
-        Binding("v", "reveal", "Reveal"),
-        Binding("x", "revoke", "Revoke"),
+        Binding("n", "create", "New secret", id="secrets.create"),
+        Binding("v", "reveal", "Reveal", id="secrets.reveal"),
+        Binding("x", "revoke", "Revoke", id="secrets.revoke"),
     ]
 
     def __init__(self) -> None:
@@ -83,7 +83,7 @@ class SecretsScreen(DeskScreen):
 
     def reload(self, keep: str | None = None) -> None:
         """Fetch the secrets again; the cursor stays on `keep` or the selected key."""
-        desk = self.app.desk
+        desk = self.desk
         call_service(self, lambda: (desk.secrets.list_secrets(), desk.org().timezone, desk.clock.now()),
                      done=lambda loaded: self._show(*loaded, keep=keep), group="secrets")
 
@@ -128,7 +128,7 @@ class SecretsScreen(DeskScreen):
     # -- n: create -----------------------------------------------------------------------
 
     def action_create(self) -> None:
-        desk = self.app.desk
+        desk = self.desk
 
         def labelled(label: str | None) -> None:
             if label is None:
@@ -141,7 +141,7 @@ class SecretsScreen(DeskScreen):
             placeholder="e.g. Shopify storefront"), labelled)
 
     def _created(self, made: NewSecret) -> None:
-        self.app.note_own_write()
+        self.desk_app.note_own_write()
         self.reload(keep=made.secret.key_id)
         self.app.push_screen(SecretValueModal(made.secret.key_id, made.secret.label, made.value, STORE_IT_NOW))
 
@@ -154,11 +154,11 @@ class SecretsScreen(DeskScreen):
         if not row.secret.active:
             self.app.notify(f"{row.key_id} is revoked; its value is no longer shown", severity="warning")
             return
-        desk = self.app.desk
+        desk = self.desk
         key_id = row.key_id
 
         def shown(revealed: NewSecret) -> None:
-            self.app.note_own_write()
+            self.desk_app.note_own_write()
             self.app.push_screen(SecretValueModal(key_id, revealed.secret.label, revealed.value, REVEALED))
 
         def answered(yes: bool | None) -> None:
@@ -180,14 +180,14 @@ class SecretsScreen(DeskScreen):
         if not row.secret.active:
             self.app.notify(f"{row.key_id} is already revoked", severity="warning")
             return
-        desk = self.app.desk
+        desk = self.desk
         key_id = row.key_id
 
         def check(typed: str) -> str | None:
             return None if typed.strip() == key_id else f"that is not {key_id}; nothing was revoked"
 
         def revoked(_secret: object) -> None:
-            self.app.note_own_write()
+            self.desk_app.note_own_write()
             self.app.notify(f"{key_id} revoked: its tokens are refused from now on", title="Revoked")
             self.reload()
 

@@ -21,9 +21,9 @@ class TypesScreen(DeskScreen):
     SECTION = "types"
 
     BINDINGS = [
-        Binding("a", "add_rule", "Add rule"),
-        Binding("e", "edit_rule", "Edit rule"),
-        Binding("x", "remove_rule", "Remove rule"),
+        Binding("a", "add_rule", "Add rule", id="types.add_rule"),
+        Binding("e", "edit_rule", "Edit rule", id="types.edit_rule"),
+        Binding("x", "remove_rule", "Remove rule", id="types.remove_rule"),
     ]
 
     def __init__(self) -> None:
@@ -60,7 +60,7 @@ class TypesScreen(DeskScreen):
         self.reload()
 
     def reload(self) -> None:
-        call_service(self, self.app.desk.types.list_types, done=self._show, failed=self._refused, group="types")
+        call_service(self, self.desk.types.list_types, done=self._show, failed=self._refused, group="types")
 
     def _refused(self, exc: RxdeskError) -> None:
         self.app.notify(str(exc), severity="error", title="Refused")
@@ -101,7 +101,7 @@ class TypesScreen(DeskScreen):
 
     def _saved(self, result: object) -> None:
         if result is not None:
-            self.app.note_own_write()
+            self.desk_app.note_own_write()
             self.app.notify("Reminder rules saved", title="Saved")
             self.reload()
 
@@ -109,7 +109,7 @@ class TypesScreen(DeskScreen):
         appt_type = self._selected_type()
         if appt_type is None:
             return
-        desk = self.app.desk
+        desk = self.desk
 
         def save(recipient: str, minutes: str, email: bool, sms: bool) -> object:
             return desk.reminders.add_rule(appt_type.key, recipient, minutes, email=email, sms=sms, agent=desk.agent)
@@ -123,7 +123,7 @@ class TypesScreen(DeskScreen):
         if appt_type is None or rule is None:
             self.app.notify("Select a reminder rule first (tab to the rules table)", severity="warning")
             return
-        desk = self.app.desk
+        desk = self.desk
 
         def save(recipient: str, minutes: str, email: bool, sms: bool) -> object:
             return desk.reminders.edit_rule(appt_type.key, rule.id, recipient=recipient, minutes_before=minutes,
@@ -137,7 +137,7 @@ class TypesScreen(DeskScreen):
         if appt_type is None or not rule_id:
             self.app.notify("Select a reminder rule first (tab to the rules table)", severity="warning")
             return
-        desk = self.app.desk
+        desk = self.desk
 
         def answered(yes: bool | None) -> None:
             if yes:

@@ -17,9 +17,11 @@ from rxdesk.domain.queries import Page
 from rxdesk.domain.times import format_local
 from rxdesk.services import Desk
 from rxdesk.services.webhooks import AttemptResult, DeliveryDetail, NewSubscription, parse_header_args
+from rxdesk.tui.context import OnDesk
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.text import fields_grid, shown
+from rxdesk.tui.textual_gaps import forget_clipboard
 from rxdesk.tui.widgets.checkbox import DeskCheckbox
 from rxdesk.tui.widgets.footer import DeskFooter
 from rxdesk.tui.widgets.tables import DeskTable
@@ -28,7 +30,7 @@ from rxdesk.tui.work import call_service
 LIMIT = 200
 
 
-class SubscriptionModal(ModalScreen[NewSubscription | None]):
+class SubscriptionModal(OnDesk, ModalScreen[NewSubscription | None]):
     """URL, event types and custom headers; refused input keeps the dialog open with the reason."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
@@ -59,7 +61,7 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
         self.action_save()
 
     def action_save(self) -> None:
-        desk: Desk = self.app.desk
+        desk: Desk = self.desk
         url = self.query_one("#sub-url", Input).value
         events = [str(value) for value in self.query_one("#sub-events", SelectionList).selected]
         raw_headers = [h for h in self.query_one("#sub-headers", Input).value.split(";") if h.strip()]
@@ -76,7 +78,7 @@ class SubscriptionModal(ModalScreen[NewSubscription | None]):
 
 
 class ShownOnceModal(ModalScreen[None]):
-    """A secret shown once, with copy to the clipboard."""
+    """A secret shown once, with copy to the clipboard; closing it drops the app's own copy."""
 
     BINDINGS = [Binding("escape,enter", "dismiss(None)", "Done"), Binding("c", "copy", "Copy")]
 
@@ -97,6 +99,7 @@ class ShownOnceModal(ModalScreen[None]):
         self.app.notify("Copied to the clipboard")
 
     def on_unmount(self) -> None:
+        forget_clipboard(self.app, self.value)
         self.value = ""
 
 
@@ -160,12 +163,12 @@ class WebhooksScreen(DeskScreen):
     SECTION = "webhooks"
 
     BINDINGS = [
-        Binding("a", "add", "Add subscription"),
-        Binding("x", "remove", "Remove"),
-        Binding("t", "test", "Test event"),
-        Binding("y", "replay", "Replay"),
-        Binding("]", "next_tab", "Next tab"),
-        Binding("[", "next_tab(-1)", "Previous tab", show=False),
+        Binding("a", "add", "Add subscription", id="webhooks.add"),
+        Binding("x", "remove", "Remove", id="webhooks.remove"),
+        Binding("t", "test", "Test event", id="webhooks.test"),
+        Binding("y", "replay", "Replay", id="webhooks.replay"),
+        Binding("]", "next_tab", "Next tab", id="webhooks.next_tab"),
+        Binding("[", "next_tab(-1)", "Previous tab", show=False, id="webhooks.previous_tab"),
     ]
 
     TABS = (("tab-subscriptions", "subscriptions"), ("tab-deliveries", "deliveries"), ("tab-outbox", "messages"))
@@ -229,7 +232,7 @@ class WebhooksScreen(DeskScreen):
         self.reload()
 
     def reload(self) -> None:
-        desk = self.app.desk
+        desk = self.desk
 
         def load() -> tuple[list[Subscription], Page[Delivery], Page[OutboxMessage], str]:
             return (desk.webhooks.list_subscriptions(), desk.webhooks.list_deliveries(limit=LIMIT),
@@ -238,7 +241,7 @@ class WebhooksScreen(DeskScreen):
         call_service(self, load, done=lambda r: self._show(*r), failed=self._refused, group="webhooks")
 
     def _removed(self, _sub: Subscription) -> None:
-        self.app.note_own_write()
+        self.desk_app.note_own_write()
         self.reload()
 
     def _refused(self, exc: RxdeskError) -> None:
@@ -290,7 +293,7 @@ class WebhooksScreen(DeskScreen):
         def added(made: NewSubscription | None) -> None:
             if made is None:
                 return
-            self.app.note_own_write()
+            self.desk_app.note_own_write()
             self.reload()
             self.app.push_screen(ShownOnceModal(
                 f"Signing secret of {made.subscription.id}", made.secret,
@@ -303,7 +306,7 @@ class WebhooksScreen(DeskScreen):
         sub_id = self._selected("subscriptions", "a subscription")
         if sub_id is None:
             return
-        desk = self.app.desk
+        desk = self.desk
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -318,7 +321,7 @@ class WebhooksScreen(DeskScreen):
         sub_id = self._selected("subscriptions", "a subscription")
         if sub_id is None:
             return
-        desk = self.app.desk
+        desk = self.desk
 
         def done(result: AttemptResult) -> None:
             if result.ok:
@@ -334,10 +337,10 @@ class WebhooksScreen(DeskScreen):
         delivery_id = self._selected("deliveries", "a dead delivery (Deliveries tab)")
         if delivery_id is None:
             return
-        desk = self.app.desk
+        desk = self.desk
 
         def done(delivery: Delivery) -> None:
-            self.app.note_own_write()
+            self.desk_app.note_own_write()
             self.app.notify(f"{delivery.id} will be sent again at the next tick", title="Replay")
             self.reload()
 
@@ -350,7 +353,7 @@ class WebhooksScreen(DeskScreen):
             return
         if event.data_table.id != "deliveries" or not event.row_key.value:
             return
-        desk = self.app.desk
+        desk = self.desk
         delivery_id = event.row_key.value
         call_service(self, lambda: desk.webhooks.show_delivery(delivery_id),
                      done=lambda detail: self.app.push_screen(DeliveryModal(detail, self.tz)), failed=self._refused,

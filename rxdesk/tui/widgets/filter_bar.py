@@ -81,9 +81,9 @@ class FilterBar(Vertical):
         event.stop()
         self.post_message(self.Changed(self.text()))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.screen.action_focus_table()
+        await self.screen.run_action("focus_table")
 
     def show_picks(self, candidates: dict[str, list[tuple[str, str]]]) -> None:
         """Offer the people the doctor or patient field matches, when it matches several."""
@@ -108,7 +108,7 @@ class FilterBar(Vertical):
             picks.highlighted = 0
             self.screen.set_focus(picks)  # at once: the next key typed fast goes to the list
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if self.picking is None or event.option.id is None:
             return
@@ -116,7 +116,7 @@ class FilterBar(Vertical):
         field.value = event.option.id  # an id matches exactly: the list follows it
         self.query_one("#filter-picks", OptionList).display = False
         self._offered = None
-        self.screen.action_focus_table()
+        await self.screen.run_action("focus_table")
 
     def show_result(self, errors: dict[str, str], resolved: dict[str, str]) -> None:
         for name, _ in FIELDS:

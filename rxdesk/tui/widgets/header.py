@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from rxdesk.tui.context import OnDesk
+
 SECTIONS = (
     ("1", "overview", "Overview"),
     ("2", "patients", "Patients"),
@@ -16,7 +18,7 @@ SECTIONS = (
 )
 
 
-class DeskHeader(Widget):
+class DeskHeader(OnDesk, Widget):
     """Two lines: who and where on the first, the sections with the current one marked below."""
 
     COMPONENT_CLASSES = {
@@ -37,7 +39,7 @@ class DeskHeader(Widget):
         self.title_text = title
 
     def on_mount(self) -> None:
-        app = self.app
+        app = self.desk_app
         self.watch(app, "maintenance", self._follow, init=True)
         self.watch(app, "maintenance_failed", self._follow_failed, init=True)
         self.watch(app, "org_label", self._repaint, init=False)
@@ -52,7 +54,7 @@ class DeskHeader(Widget):
         self.maintenance_failed = value
 
     def render(self) -> Text:
-        app = self.app
+        app = self.desk_app
         style = self.get_component_rich_style
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f" {app.org_label} ", style("header--org"))

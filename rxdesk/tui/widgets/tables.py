@@ -13,6 +13,7 @@ from textual.widgets import DataTable
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_local
 from rxdesk.services.appointments import AppointmentFilter, AppointmentRow, AppointmentService
+from rxdesk.tui.navigation import OpenAppointment, OpenDoctor, OpenPatient, OpenRebook, StartAttendance, StartCancel
 from rxdesk.tui.text import plain
 from rxdesk.tui.widgets.virtual_table import Column, ListSource, VirtualTable, Window
 
@@ -82,16 +83,18 @@ STATUSES = ("held", "confirmed", "cancelled", "expired", "completed", "no_show")
 
 class AppointmentTable(VirtualTable[AppointmentRow]):
     """Appointments with the same keys everywhere: enter, c, n, r, p, d, and space to select.
+    The keys share their binding ids (`appointment.cancel` …) with the appointment's page, so
+    one keymap entry moves a key in both places.
 
     Columns in order of importance: start, patient, doctor, status, type, uid; at 80 columns
     the uid gives way first, then the type and the names shrink (cut with `…`)."""
 
     BINDINGS = [
-        Binding("c", "cancel_appointment", "Cancel"),
-        Binding("n", "attendance", "Attendance"),
-        Binding("r", "rebook", "Rebook"),
-        Binding("p", "patient", "Patient"),
-        Binding("d", "doctor", "Doctor"),
+        Binding("c", "cancel_appointment", "Cancel", id="appointment.cancel"),
+        Binding("n", "attendance", "Attendance", id="appointment.attendance"),
+        Binding("r", "rebook", "Rebook", id="appointment.rebook"),
+        Binding("p", "patient", "Patient", id="appointment.patient"),
+        Binding("d", "doctor", "Doctor", id="appointment.doctor"),
     ]
 
     COMPONENT_CLASSES = {f"status--{status}" for status in STATUSES}
@@ -151,24 +154,24 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
     # The keys every appointment list shares; the app does the work.
     def action_choose(self) -> None:
         if (row := self.selected) is not None:
-            self.app.open_appointment(row.uid)
+            self.post_message(OpenAppointment(row.uid))
 
     def action_cancel_appointment(self) -> None:
         if (row := self.selected) is not None:
-            self.app.start_cancel(row.uid, on_done=self.mark)
+            self.post_message(StartCancel(row.uid, on_saved=self.mark))
 
     def action_attendance(self) -> None:
         if (row := self.selected) is not None:
-            self.app.start_attendance(row.uid, on_done=self.mark)
+            self.post_message(StartAttendance(row.uid, on_saved=self.mark))
 
     def action_rebook(self) -> None:
         if (row := self.selected) is not None:
-            self.app.open_rebook(row.uid)
+            self.post_message(OpenRebook(row.uid))
 
     def action_patient(self) -> None:
         if (row := self.selected) is not None:
-            self.app.open_patient(row.patient_id)
+            self.post_message(OpenPatient(row.patient_id))
 
     def action_doctor(self) -> None:
         if (row := self.selected) is not None:
-            self.app.open_doctor(row.doctor_id)
+            self.post_message(OpenDoctor(row.doctor_id))
