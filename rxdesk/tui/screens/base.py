@@ -19,7 +19,7 @@ class DeskScreen(OnDesk, Screen[None]):
     SECTION = "overview"
     TITLE_TEXT = ""
 
-    BINDINGS = [Binding("ctrl+r", "reload", "Reload")]
+    BINDINGS = [Binding("ctrl+r", "reload", "Reload", id="screen.reload")]
 
     def __init__(self) -> None:
         super().__init__()

@@ -46,7 +46,7 @@ class OverviewScreen(DeskScreen):
     BINDINGS = [
         Binding("slash", "focus_filters", "Filter"),
         Binding("escape", "focus_table", "Table", show=False),
-        Binding("ctrl+l", "clear_filters", "Clear filters"),
+        Binding("ctrl+l", "clear_filters", "Clear filters", id="overview.clear_filters"),
     ]
 
     def __init__(self) -> None:

@@ -25,7 +25,7 @@ class PatientsScreen(DeskScreen):
     BINDINGS = [
         Binding("slash", "focus_search", "Search"),
         Binding("escape", "focus_table", "Table", show=False),
-        Binding("ctrl+l", "clear_search", "Clear search"),
+        Binding("ctrl+l", "clear_search", "Clear search", id="patients.clear_search"),
         Binding("right_square_bracket", "page(1)", "Next page", show=False),
         Binding("left_square_bracket", "page(-1)", "Prev page", show=False),
     ]

@@ -49,7 +49,7 @@ class RebookScreen(DetailScreen):
 
     BINDINGS = [
         Binding("m", "more_days", "14 more days"),
-        Binding("slash", "focus_filter", "Filter slots"),
+        Binding("slash", "focus_filter", "Filter slots", id="rebook.filter"),
     ]
 
     def __init__(self, uid: str) -> None:
