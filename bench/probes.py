@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import worker_probe
+from bench import badday_probe, worker_probe
 from bench.datasets import NOW, Built, lean_naive
 from bench.measure import copy_file, median_of, run_timed, rxdesk_cmd
 from bench.places import DatabasePlaces, DataDirPlaces, Place
@@ -124,6 +124,7 @@ def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
     if cli_only:
         return figures
     figures.update(worker_probe.measure(built, work, runs=runs, naive=naive, log=log, places=places))
+    figures.update(badday_probe.measure(built, work, runs=runs, log=log, places=places))
     figures.update(app_figures(places, runs=runs, log=log))
     return figures
 

@@ -22,6 +22,11 @@ METRICS: dict[str, tuple[str, str, float | None, float | None, bool]] = {
     "tick_idle": ("worker tick with nothing due", "s", 0.15, None, False),
     "tick_1000": ("worker tick firing 1,000 reminders to a local webhook receiver", "s", 3.0, None, False),
     "tick_week": ("worker tick after a week without one (a week of completions)", "s", 3.0, None, False),
+    "away_day": ("`doctors away --rebook`: a day of 30 appointments, planned and written, end to end", "s", 1.0,
+                 None, False),
+    "away_week": ("`doctors away --rebook`: a week of 200 appointments, planned and written, end to end", "s",
+                  1.0, None, False),
+    "attention": ("what needs attention, computed in a running app", "s", 0.1, 0.1, False),
     "app_memory": ("peak memory of the app", "MB", 150.0, 250.0, False),
     "help": ("`rxdesk --help`", "s", 0.12, None, False),
 }

@@ -101,9 +101,14 @@ def _print_detail(ctx: Context, detail: AppointmentDetail) -> None:
 
 
 def cancel(args: argparse.Namespace, ctx: Context) -> int:
-    appt = ctx.desk.appointments.cancel_appointment(args.uid, args.reason, ctx.agent)
-    return ctx.result(appt, lambda: ctx.print(
-        f"cancelled {appt.uid} ({format_local(appt.starts_at, ctx.timezone)}): {appt.cancel_reason}"))
+    cancelled = ctx.desk.appointments.cancel_appointments(args.uid, args.reason, ctx.agent)
+
+    def printed() -> None:
+        for appt in cancelled:
+            ctx.print(f"cancelled {appt.uid} ({format_local(appt.starts_at, ctx.timezone)}): {appt.cancel_reason}")
+
+    # One uid prints the appointment, as it always has; several print the list.
+    return ctx.result(cancelled[0] if len(args.uid) == 1 else cancelled, printed)
 
 
 def mark(args: argparse.Namespace, ctx: Context) -> int:
@@ -162,9 +167,14 @@ def register(cli: CommandLine) -> None:
     p.add_argument("uid", metavar="UID")
     add_json(p)
 
-    p = cli.command("appointments", "cancel", cancel,
-                    help="cancel a held or confirmed appointment that has not ended (reason required)")
-    p.add_argument("uid", metavar="UID")
+    p = cli.command(
+        "appointments", "cancel", cancel,
+        help="cancel held or confirmed appointments that have not ended (reason required)",
+        description="Cancel one or several held or confirmed appointments that have not ended, with a "
+        "reason. Several uids are cancelled in one write, all or none: if one cannot be cancelled, the "
+        "refusal names it and nothing changes.",
+    )
+    p.add_argument("uid", metavar="UID", nargs="+")
     p.add_argument("--reason", required=True, metavar="TEXT", help="why (1-500 characters); stored on the appointment")
     add_json(p)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from rxdesk.domain import plain
 from rxdesk.domain.errors import RxdeskError, ValidationFailed
 from rxdesk.domain.limits import MINUTES_BEFORE
 from rxdesk.domain.times import ISO_HINT, format_utc, parse_instant, to_utc, zone
@@ -81,6 +82,9 @@ def _coerce_utc(value: object) -> datetime:
     raise ValueError(f"expected {ISO_HINT}")
 
 
+plain.INSTANT_COERCIONS.add(_coerce_utc)
+
+
 # An instant: stored and shown in JSON as `YYYY-MM-DDTHH:MM:SSZ` (domain/times.py).
 UtcDateTime = Annotated[
     datetime,
@@ -104,7 +108,21 @@ class Entity(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
 
     def to_json(self, **kwargs: Any) -> dict[str, Any]:
+        """The JSON form (stored, printed with --json): `model_dump(mode="json")`, made by hand
+        for a flat entity so a short command never builds the serializer (`domain.plain`)."""
+        if not kwargs:
+            form = plain.stored_form(self)
+            if form is not None:
+                return form
         return self.model_dump(mode="json", **kwargs)
+
+    @classmethod
+    def of_plain(cls, **values: Any) -> Self:
+        """`cls(**values)`: validated, unless every value is already as validation would leave
+        it (`domain.plain`), for entities the services build from checked values (events,
+        audit entries)."""
+        made = plain.construct_plain(cls, values)
+        return made if made is not None else cls(**values)
 
 
 def build_validators() -> None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from rxdesk.domain.lifecycle import status_at
-from rxdesk.domain.models import Appointment, AppointmentStatus
+from rxdesk.domain.models import Appointment, AppointmentStatus, Org
 
 T = TypeVar("T")
 
@@ -172,3 +172,33 @@ def appointment_from_json(doc: Mapping[str, Any]) -> Appointment:
             data[key] = _instant(value)
     data["status"] = _STATUS[data["status"]]
     return Appointment.model_construct(**data)
+
+
+def org_from_json(doc: Mapping[str, Any]) -> Org:
+    """The organisation from the segment store's JSON form, like `appointment_from_json`: it was
+    validated when written and is checksummed on disk. A document of another shape (a key it
+    does not know, a value that is not text) is validated, and refused as it always was."""
+    fields = Org.model_fields
+    if (all(type(value) is str for value in doc.values()) and set(doc) <= set(fields)
+            and all(name in doc for name, info in fields.items() if info.is_required())):
+        return Org.model_construct(**doc)
+    return Org.model_validate(doc)
+
+
+@dataclass(frozen=True)
+class DeliveryTrouble:
+    """The deliveries of one subscription that need an agent (`DeliveryReader.trouble`)."""
+
+    subscription_id: str
+    dead: int  # went dead at or after the `dead_since` asked for
+    failing: int  # pending after a failed attempt, created at or before `failing_before`
+    since: datetime  # the earliest of them: the oldest failing one's creation, else the first death
+    latest_id: str  # the newest of them (the highest id): its last error is what an agent reads first
+
+
+@dataclass(frozen=True)
+class WorkerTick:
+    """The newest maintenance tick any worker recorded (`Store.last_tick`)."""
+
+    owner: str
+    at: datetime

@@ -37,7 +37,7 @@ class Slot:
 Interval = tuple[datetime, datetime]
 
 
-def _minutes(hhmm: str) -> int:
+def minute_of_day(hhmm: str) -> int:
     hours, minutes = hhmm.split(":")
     return int(hours) * 60 + int(minutes)
 
@@ -55,15 +55,32 @@ def local_to_utc(day: date, minute_of_day: int, tz_name: str) -> datetime | None
 
 
 def window_starts(
-    window: AvailabilityWindow, day: date, duration_minutes: int, tz_name: str
+    window: AvailabilityWindow, day: date, duration_minutes: int, tz_name: str,
+    after: datetime | None = None, before: datetime | None = None,
 ) -> Iterator[datetime]:
-    """UTC starts of the slots one window offers on one local day."""
-    start, end = _minutes(window.start), _minutes(window.end)
+    """UTC starts of the slots one window offers on one local day; with `after`/`before`, at
+    least those starting in [after, before) (a caller still filters: a window that a clock
+    change crosses is walked whole)."""
+    start, end = minute_of_day(window.start), minute_of_day(window.end)
     minute = start
-    while minute + duration_minutes <= end:
-        utc = local_to_utc(day, minute, tz_name)
-        if utc is not None:
+    first = local_to_utc(day, start, tz_name)
+    last = local_to_utc(day, end, tz_name)
+    if first is not None and last is not None and last - first == timedelta(minutes=end - start):
+        # No clock change inside the window: each start is the window's start plus its minutes,
+        # and the slots outside [after, before) need not be made at all.
+        if after is not None and after > first:
+            minute += -(-(after - first) // timedelta(minutes=duration_minutes)) * duration_minutes
+        while minute + duration_minutes <= end:
+            utc = first + timedelta(minutes=minute - start)
+            if before is not None and utc >= before:
+                return
             yield utc
+            minute += duration_minutes
+        return
+    while minute + duration_minutes <= end:
+        converted = local_to_utc(day, minute, tz_name)
+        if converted is not None:
+            yield converted
         minute += duration_minutes
 
 
@@ -85,7 +102,7 @@ def candidate_slots(
     last = end.astimezone(tz).date() + timedelta(days=1)
     while day <= last:
         for window in by_weekday.get(day.weekday(), ()):
-            for utc in window_starts(window, day, duration_minutes, doctor.timezone):
+            for utc in window_starts(window, day, duration_minutes, doctor.timezone, start, end):
                 if start <= utc < end:
                     yield Slot(utc, utc + duration, doctor.id)
         day += timedelta(days=1)
@@ -190,3 +207,20 @@ def diagnose(
         booked=booked,
         free=free if offers else 0,
     )
+
+
+class Taken:
+    """The time a plan has already given out, per doctor: two moves of one plan never take
+    the same (or an overlapping) slot."""
+
+    def __init__(self) -> None:
+        self._by_doctor: dict[str, list[Interval]] = {}
+
+    def overlaps(self, doctor_id: str, start: datetime, end: datetime) -> bool:
+        return any(overlaps(start, end, a, b) for a, b in self._by_doctor.get(doctor_id, ()))
+
+    def take(self, doctor_id: str, start: datetime, end: datetime) -> None:
+        self._by_doctor.setdefault(doctor_id, []).append((start, end))
+
+    def count(self, doctor_id: str) -> int:
+        return len(self._by_doctor.get(doctor_id, ()))

@@ -16,6 +16,8 @@ from rxdesk.store.protocols import Store
 
 if TYPE_CHECKING:
     from rxdesk.services.appointments import AppointmentService
+    from rxdesk.services.attention import AttentionService
+    from rxdesk.services.away import AwayService
     from rxdesk.services.booking import BookingService
     from rxdesk.services.demo import DemoService
     from rxdesk.services.doctors import DoctorService
@@ -147,6 +149,18 @@ class Desk:
         from rxdesk.services.rebooking import RebookingService
 
         return RebookingService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def attention(self) -> AttentionService:
+        from rxdesk.services.attention import AttentionService
+
+        return AttentionService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def away(self) -> AwayService:
+        from rxdesk.services.away import AwayService
+
+        return AwayService(self.store, self.clock, self.settings)
 
     @cached_property
     def reminders(self) -> ReminderRuleService:

@@ -13,7 +13,8 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from rxdesk.domain import lifecycle
-from rxdesk.domain.errors import NotFound
+from rxdesk.domain.errors import NotFound, ValidationFailed
+from rxdesk.domain.ids import normalize_uid
 from rxdesk.domain.limits import format_minutes
 from rxdesk.domain.models import (
     ACTIVE_STATUSES,
@@ -32,12 +33,14 @@ from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
 from rxdesk.domain.times import format_local, format_utc, local_day_bounds
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
-from rxdesk.store.protocols import StoreView
+from rxdesk.store.protocols import StoreView, UnitOfWork
 
 if TYPE_CHECKING:
     from rxdesk.services.filters import FilterText, ParsedFilter
 
 DEFAULT_STATUSES = frozenset(s.value for s in ACTIVE_STATUSES)
+# Appointments one cancellation may take at once: a selection, a doctor's fortnight.
+MAX_CANCEL = 1000
 
 
 @dataclass(frozen=True)
@@ -273,22 +276,26 @@ class AppointmentService(Service):
         """One appointment as of now with the names an agent reads beside it, whether it can
         be cancelled and which attendance it can be marked with: what a dialog shows. Reads no
         patient records, only names."""
+        return self.summaries([uid])[0]
+
+    def summaries(self, uids: Sequence[str]) -> list[AppointmentSummary]:
+        """`summary` of several appointments (a selection), by start, from one read."""
         now = self.now()
         with self.store.read() as view:
-            appt = view.appointments.require(uid)
-            row = rows(view, [AppointmentRecord.of(appt)], now)[0]
+            appts = sorted((view.appointments.require(uid) for uid in dict.fromkeys(uids)),
+                           key=lambda a: (a.starts_at, a.uid))
+            listed = rows(view, [AppointmentRecord.of(appt) for appt in appts], now)
             zone_name = self.org(view).timezone
-            kind = view.types.get(appt.type_key)
-        refusal = lifecycle.why_not_cancellable(appt, now)
-        note = None
-        if kind is not None and refusal is None and lifecycle.notice_passed(appt, kind, now):
-            note = (f"The patient's notice period ({format_minutes(kind.cancellation_notice_minutes)} before the "
-                    "start) has passed: the patient could no longer cancel; as an admin you still may.")
-        return AppointmentSummary(
-            lifecycle.as_of(appt, now), row.patient_name, row.doctor_name, row.type_name, zone_name, refusal,
-            tuple((status, lifecycle.why_not_markable(appt, status, now)) for status in lifecycle.ATTENDANCE),
-            note,
-        )
+            kinds = {appt.type_key: view.types.get(appt.type_key) for appt in appts}
+        return [
+            AppointmentSummary(
+                lifecycle.as_of(appt, now), row.patient_name, row.doctor_name, row.type_name, zone_name,
+                lifecycle.why_not_cancellable(appt, now),
+                tuple((status, lifecycle.why_not_markable(appt, status, now)) for status in lifecycle.ATTENDANCE),
+                _notice_note(appt, kinds.get(appt.type_key), now),
+            )
+            for appt, row in zip(appts, listed, strict=True)
+        ]
 
     def why_not_cancellable(self, uid: str) -> str | None:
         return lifecycle.why_not_cancellable(self.get(uid), self.now())
@@ -297,28 +304,23 @@ class AppointmentService(Service):
         """Admin cancel: held or confirmed that has not ended, with a reason (1..500
         characters), before or after the start. Writes APPOINTMENT_CANCELLED and an audit
         entry with it."""
+        return self.cancel_appointments([uid], reason, agent)[0]
+
+    def cancel_appointments(self, uids: Sequence[str], reason: str, agent: str) -> list[Appointment]:
+        """Admin cancel of several appointments in one write, all or none: each must be
+        cancellable (held or confirmed that has not ended); the first that is not is named in
+        the refusal and nothing changes. One APPOINTMENT_CANCELLED event and one audit entry
+        per appointment. A uid given twice is cancelled once."""
+        wanted = list(dict.fromkeys(normalize_uid(str(u)) for u in uids))
+        if not wanted:
+            raise ValidationFailed("name at least one appointment to cancel")
+        if len(wanted) > MAX_CANCEL:
+            raise ValidationFailed(f"{len(wanted):,} appointments at once; at most {MAX_CANCEL:,}")
         text = lifecycle.normalize_reason(reason)
         actor = admin_actor(agent)
         with self.store.write() as view:
             now = self.now()
-            appt = view.appointments.require(uid)
-            cancelled = lifecycle.admin_cancel(appt, text, actor.split(":", 1)[1], now)
-            view.appointments.put(cancelled)
-            publish(
-                view,
-                EventType.APPOINTMENT_CANCELLED,
-                appointment_data(cancelled, reason=text, cancelled_by=cancelled.cancelled_by),
-                now,
-            )
-            record(
-                view,
-                at=now,
-                actor=actor,
-                action="appointment.cancel",
-                target=appointment_target(appt.uid),
-                details={"from_status": appt.status.value, "reason": text},
-            )
-        return cancelled
+            return [cancel(view, view.appointments.require(uid), text, actor, now) for uid in wanted]
 
     def mark_attendance(self, uid: str, status: str, reason: str, agent: str) -> Appointment:
         """Attendance (admin): `no_show` (the patient did not attend) or `completed`, for a
@@ -349,6 +351,14 @@ class AppointmentService(Service):
         return marked
 
 
+def _notice_note(appt: Appointment, kind: AppointmentType | None, now: datetime) -> str | None:
+    """Said beside a cancel, never a refusal: the patient's own notice period has passed."""
+    if kind is None or lifecycle.why_not_cancellable(appt, now) or not lifecycle.notice_passed(appt, kind, now):
+        return None
+    return (f"The patient's notice period ({format_minutes(kind.cancellation_notice_minutes)} before the start) "
+            "has passed: the patient could no longer cancel; as an admin you still may.")
+
+
 def rows(view: StoreView, records: Sequence[AppointmentRecord], now: datetime) -> list[AppointmentRow]:
     """Listing rows for these appointments as of `now` (their effective status), with the
     doctor's, patient's and type's names."""
@@ -362,3 +372,15 @@ def rows(view: StoreView, records: Sequence[AppointmentRecord], now: datetime) -
         found.append(AppointmentRow(r.as_of(at), doctors.get(doctor, doctor), patients.get(patient, patient),
                                     types.get(type_key, type_key)))
     return found
+
+
+def cancel(view: UnitOfWork, appt: Appointment, reason: str, actor: str, now: datetime) -> Appointment:
+    """Admin cancel inside the caller's write, with its event and audit entry (`reason` is
+    already a checked reason)."""
+    cancelled = lifecycle.admin_cancel(appt, reason, actor.split(":", 1)[1], now)
+    view.appointments.put(cancelled)
+    publish(view, EventType.APPOINTMENT_CANCELLED,
+            appointment_data(cancelled, reason=reason, cancelled_by=cancelled.cancelled_by), now)
+    record(view, at=now, actor=actor, action="appointment.cancel", target=appointment_target(appt.uid),
+           details={"from_status": appt.status.value, "reason": reason})
+    return cancelled

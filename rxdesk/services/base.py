@@ -45,5 +45,5 @@ def record(
 ) -> None:
     """Write an audit entry in the same store write as the change it describes."""
     view.audit.append(
-        AuditEntry(at=at, actor=actor, action=action, target=target, details=details or {})
+        AuditEntry.of_plain(at=at, actor=actor, action=action, target=target, details=details or {})
     )

@@ -65,12 +65,21 @@ def complete(view: UnitOfWork, appt: Appointment, now: datetime, actor: str) -> 
     return completed
 
 
+def lapsed_holds(view: StoreView, doctor_id: str, start: datetime, end: datetime, now: datetime) -> list[Appointment]:
+    """The doctor's holds overlapping [start, end) that lapsed but are still stored as held."""
+    return [a for a in view.appointments.active_for_doctor(doctor_id, start, end)
+            if lifecycle.effective_status(a, now) is AppointmentStatus.expired]
+
+
+def expire_lapsed(view: UnitOfWork, holds: list[Appointment], now: datetime, actor: str) -> list[Appointment]:
+    """Write down `lapsed_holds` as expired, in the caller's write: their slot is being booked."""
+    return [expire_hold(view, a, now, actor, why="its slot was booked after the hold lapsed") for a in holds]
+
+
 def expire_lapsed_holds(view: UnitOfWork, doctor_id: str, start: datetime, end: datetime, now: datetime,
                         actor: str) -> list[Appointment]:
     """Expire the doctor's lapsed holds overlapping [start, end), in the caller's write."""
-    lapsed = [a for a in view.appointments.active_for_doctor(doctor_id, start, end)
-              if lifecycle.effective_status(a, now) is AppointmentStatus.expired]
-    return [expire_hold(view, a, now, actor, why="its slot was booked after the hold lapsed") for a in lapsed]
+    return expire_lapsed(view, lapsed_holds(view, doctor_id, start, end, now), now, actor)
 
 
 def _ended(view: StoreView, now: datetime) -> tuple[list[Appointment], datetime, datetime | None]:

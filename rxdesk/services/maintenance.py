@@ -123,8 +123,14 @@ class MaintenanceService:
         self.attempt_seconds = attempt_seconds  # each send's deadline: connect, send, whole answer
 
     def tick(self, now: datetime | None = None) -> TickReport:
-        """One tick at `now` (the desk's clock by default)."""
+        """One tick at `now` (the desk's clock by default), noted in the store when it is done
+        (`Store.record_tick`: what tells an agent that a worker runs)."""
         now = now or self.desk.clock.now()
+        report = self._tick(now)
+        self.store.record_tick(self.owner, now)
+        return report
+
+    def _tick(self, now: datetime) -> TickReport:
         report = TickReport(now)
         with self.store.read() as view:
             if not self.has_work(view, now):

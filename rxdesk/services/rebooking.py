@@ -29,12 +29,12 @@ from rxdesk.domain.models import (
     appointment_target,
 )
 from rxdesk.domain.slots import SlotDiagnosis, diagnose
-from rxdesk.domain.times import to_utc, zone
+from rxdesk.domain.times import format_utc, to_utc, zone
 from rxdesk.services.availability import busy_intervals, check_offered, open_slots
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import publish
-from rxdesk.services.lifecycle import expire_lapsed_holds
-from rxdesk.store.protocols import StoreView
+from rxdesk.services.lifecycle import expire_lapsed, lapsed_holds
+from rxdesk.store.protocols import StoreView, UnitOfWork
 
 MAX_DAYS = SLOT_DAYS[1]
 
@@ -151,31 +151,7 @@ class RebookingService(Service):
             now = self.now()
             appt, appt_type = self._movable(view, uid, now)
             (doctor,) = self._doctors(view, appt, appt_type, doctor_id or appt.doctor_id)
-            if doctor.id == appt.doctor_id and start == appt.starts_at:
-                raise Refused(f"appointment {appt.uid} is already at that time with {doctor.name}")
-            zone = self.org(view).timezone
-            check_offered(view, doctor, appt_type, start, now, zone=zone, ignore_uid=appt.uid)
-            new = lifecycle.new_appointment(
-                uid=new_appointment_uid(start), patient_id=appt.patient_id, doctor=doctor, appt_type=appt_type,
-                starts_at=start, now=now, status=lifecycle.rebooked_status(appt), previous_uid=appt.uid,
-            )
-            if appt.status is AppointmentStatus.no_show:
-                previous = appt
-            else:
-                previous = lifecycle.admin_cancel(appt, f"rebooked to {new.uid}", actor.split(":", 1)[1], now)
-                view.appointments.put(previous)
-            expire_lapsed_holds(view, doctor.id, new.starts_at, new.ends_at, now, actor)
-            view.appointments.put(new)
-            view.appointments.link_successor(appt.uid, new.uid)
-            publish(view, EventType.APPOINTMENT_REBOOKED,
-                    {"appointment": new.to_json(), "previous": previous.to_json()}, now)
-            details = {"from": appt.uid, "to": new.uid, "doctor_id": doctor.id,
-                       "starts_at": new.starts_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
-            record(view, at=now, actor=actor, action="appointment.rebook", target=appointment_target(appt.uid),
-                   details=details)
-            record(view, at=now, actor=actor, action="appointment.rebooked_from", target=appointment_target(new.uid),
-                   details=details)
-        return new
+            return move(view, appt, appt_type, doctor, start, now, actor, zone=self.org(view).timezone)
 
     def diagnose(self, doctor_id: str, type_key: str, *, days: object = 14) -> SlotDiagnosis:
         """Why patients see (no) slots for this doctor and type over the next `days`."""
@@ -204,3 +180,54 @@ class RebookingService(Service):
                 slots = open_slots(view, doctor, appt_type, now=now, start=now, end=now + timedelta(days=span))
                 result[key] = [OpenSlot(doctor.id, doctor.name, s.starts_at, s.ends_at, doctor.timezone) for s in slots]
             return result
+
+
+def check_move(view: StoreView, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
+               now: datetime, *, zone: str) -> list[Appointment]:
+    """The reads of a rebook: `start` must be a slot the generator offers `doctor` now (the
+    appointment's own time counts as free). Returns the lapsed holds lying there, which the
+    move writes down as expired. The caller has checked that the appointment may move to this
+    doctor."""
+    if doctor.id == appt.doctor_id and start == appt.starts_at:
+        raise Refused(f"appointment {appt.uid} is already at that time with {doctor.name}")
+    check_offered(view, doctor, appt_type, start, now, zone=zone, ignore_uid=appt.uid)
+    return lapsed_holds(view, doctor.id, start, start + timedelta(minutes=appt_type.duration_minutes), now)
+
+
+def write_move(view: UnitOfWork, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
+               now: datetime, actor: str, *, lapsed: list[Appointment], why: str = "") -> Appointment:
+    """The writes of a rebook, after `check_move`: the linked new appointment (the original's
+    status, the new doctor's room), a held or confirmed original cancelled with a reason naming
+    the new uid (and `why`, when the move has one beyond the patient's wish), the `lapsed` holds
+    expired, APPOINTMENT_REBOOKED and the audit entries."""
+    new = lifecycle.new_appointment(
+        uid=new_appointment_uid(start), patient_id=appt.patient_id, doctor=doctor, appt_type=appt_type,
+        starts_at=start, now=now, status=lifecycle.rebooked_status(appt), previous_uid=appt.uid,
+    )
+    if appt.status is AppointmentStatus.no_show:
+        previous = appt
+    else:
+        reason = f"rebooked to {new.uid}"
+        if why:
+            reason = f"{reason}: {why}"[:lifecycle.REASON_MAX]
+        previous = lifecycle.admin_cancel(appt, reason, actor.split(":", 1)[1], now)
+        view.appointments.put(previous)
+    expire_lapsed(view, lapsed, now, actor)
+    view.appointments.put(new)
+    view.appointments.link_successor(appt.uid, new.uid)
+    publish(view, EventType.APPOINTMENT_REBOOKED, {"appointment": new.to_json(), "previous": previous.to_json()}, now)
+    details = {"from": appt.uid, "to": new.uid, "doctor_id": doctor.id, "starts_at": format_utc(new.starts_at)}
+    if why:
+        details["why"] = why
+    record(view, at=now, actor=actor, action="appointment.rebook", target=appointment_target(appt.uid),
+           details=details)
+    record(view, at=now, actor=actor, action="appointment.rebooked_from", target=appointment_target(new.uid),
+           details=details)
+    return new
+
+
+def move(view: UnitOfWork, appt: Appointment, appt_type: AppointmentType, doctor: Doctor, start: datetime,
+         now: datetime, actor: str, *, zone: str) -> Appointment:
+    """A rebook inside the caller's write: `check_move`, then `write_move`."""
+    lapsed = check_move(view, appt, appt_type, doctor, start, now, zone=zone)
+    return write_move(view, appt, appt_type, doctor, start, now, actor, lapsed=lapsed)

@@ -36,12 +36,22 @@ segment                 tables (key -> document)           invariants
 ``deliveries-NNNNNN``   ``deliveries`` (``dlv_<seq>``)     webhook deliveries, append-only log
 ``messages-NNNNNN``     ``messages`` (``msg_<seq>``)       emails and SMS, append-only log
 ``queues``              ``deliveries``, ``messages``       exactly the pending rows of those two
-                        (id -> ``{"at", "lease"}``)        logs, with their next attempt and
-                                                           lease: an idle tick reads this alone
+                        (id -> ``{"at", "lease"}``; a      logs, with their next attempt and
+                        delivery also ``"sub"``,           lease: an idle tick reads this alone;
+                        ``"tries"``, ``"created"``),       ``dead`` holds the deliveries that died
+                        ``dead`` (id -> ``{"sub", "at"}``) in the last week (at least), so what
+                                                           needs attention reads no log
+``reminder-problems``   ``skipped`` (ReminderSent key),    reminders whose email or SMS was
+                        ``failed`` (message id) ->         skipped or failed, of appointments
+                        ``{"starts", "row"}``              that have not started: an entry goes
+                                                           once a later write sees its start pass
 ``delivery-index-`      ``by_appointment``                 ids of the deliveries that carry
 ``YYYY-MM-DD``          (uid -> ``{"ids"}``)               events about each appointment of
                                                            that week, in creation order
 ======================  =================================  ===================================
+
+Beside the manifest, ``last-tick.json`` notes the newest maintenance tick (owner, instant):
+written by every tick outside any commit, so an idle tick moves no generation.
 
 Counters in the manifest number the logs (``events``, ``audit``, ``deliveries``,
 ``messages``: the last sequence number used) and hold named cursors (``webhooks.cursor``: the
@@ -59,6 +69,8 @@ PATIENT_NAMES = "patient-names"
 HOLDS = "holds"
 APPT_PREFIX = "appt-"
 QUEUES = "queues"
+# The newest maintenance tick, in a file beside the manifest (outside every commit).
+LAST_TICK = "last-tick.json"
 DELIVERY_INDEX_PREFIX = "delivery-index-"
 
 EVENTS = "events"

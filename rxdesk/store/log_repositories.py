@@ -5,15 +5,30 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from rxdesk.domain.models import AuditEntry, Delivery, DeliveryStatus, Event, EventType, OutboxMessage
-from rxdesk.domain.queries import Page
+from rxdesk.domain.models import (
+    AuditEntry,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    EventType,
+    MessageStatus,
+    OutboxMessage,
+)
+from rxdesk.domain.queries import DeliveryTrouble, Page
 from rxdesk.domain.times import format_utc
 from rxdesk.store.engine import Snapshot, writable
-from rxdesk.store.layout import appointment_segment, delivery_index_segment
+from rxdesk.store.layout import QUEUES, appointment_segment, delivery_index_segment
 from rxdesk.store.logs import AUDIT_LOG, DELIVERY_LOG, EVENT_LOG, MESSAGE_LOG, AppendOnlyLog
+from rxdesk.store.problems import PROBLEMS, note_problem, problems
+
+# Dead deliveries are remembered in the queue segment (table DEAD) this long after they died,
+# once there are more than DEAD_KEPT_ROWS of them: what needs attention now, not the history.
+DEAD = "dead"
+DEAD_KEPT = timedelta(days=7)
+DEAD_KEPT_ROWS = 1000
 
 Q = TypeVar("Q", Delivery, OutboxMessage)
 
@@ -41,7 +56,7 @@ class EventRepo:
 
     def append(self, type: EventType, data: dict[str, Any], at: datetime) -> Event:
         _, key = self._log.new_key()
-        event = Event(id=key, type=type, created_at=at, data=data)
+        event = Event.of_plain(id=key, type=type, created_at=at, data=data)
         self._log.put(key, event.to_json())
         return event
 
@@ -121,9 +136,14 @@ class _QueuedRepo(Generic[Q]):
         self._log.put(row.id, row.to_json())
         if row.status == "pending":
             at, lease = row.next_attempt_at, row.lease_until
-            self._log.enqueue(row.id, at=format_utc(at) if at else "", lease=format_utc(lease) if lease else "")
+            self._log.enqueue(row.id, at=format_utc(at) if at else "", lease=format_utc(lease) if lease else "",
+                              **self._kept(row))
         else:
             self._log.dequeue(row.id)
+
+    def _kept(self, row: Q) -> dict[str, Any]:
+        """What the queue keeps of a pending row beside its next attempt and lease."""
+        return {}
 
     def due(self, now: datetime, limit: int | None = None) -> list[Q]:
         return [row for row in map(self.get, self._log.due(format_utc(now), limit)) if row is not None]
@@ -143,9 +163,57 @@ class _QueuedRepo(Generic[Q]):
 
 
 class DeliveryRepo(_QueuedRepo[Delivery]):
+    """Deliveries; the queue also keeps each pending one's subscription, attempts and creation,
+    and a `dead` table beside it the deliveries that went dead lately (id -> {"sub", "at"}), so
+    that `trouble` reads the `queues` segment alone."""
+
     def __init__(self, snap: Snapshot) -> None:
         super().__init__(AppendOnlyLog(snap, DELIVERY_LOG), Delivery)
         self._snap = snap
+
+    def _kept(self, row: Delivery) -> dict[str, Any]:
+        return {"sub": row.subscription_id, "tries": row.attempts, "created": format_utc(row.created_at)}
+
+    def put(self, row: Delivery) -> None:
+        super().put(row)
+        if row.status is DeliveryStatus.dead:
+            died = row.last_attempt_at or row.created_at
+            table = writable(self._snap).writable_table(QUEUES, DEAD)
+            if len(table) >= DEAD_KEPT_ROWS:
+                cutoff = format_utc(died - DEAD_KEPT)
+                for key in [k for k, d in table.items() if d["at"] < cutoff]:
+                    del table[key]
+            table[row.id] = {"sub": row.subscription_id, "at": format_utc(died)}
+        elif row.id in self._snap.table(QUEUES, DEAD):
+            writable(self._snap).delete(QUEUES, DEAD, row.id)
+
+    def trouble(self, *, failing_before: datetime, dead_since: datetime) -> list[DeliveryTrouble]:
+        """Per subscription (by id): the pending deliveries with a failed attempt that were
+        created at or before `failing_before`, and the deliveries that went dead (their last
+        attempt, or their creation when never attempted) at or after `dead_since`. Deaths are
+        kept for DEAD_KEPT at least."""
+        failing_s, dead_s = format_utc(failing_before), format_utc(dead_since)
+        found: dict[str, list[Any]] = {}  # sub -> [dead, failing, since, latest id]
+
+        def count(sub: str, index: int, since: str, key: str) -> None:
+            entry = found.setdefault(sub, [0, 0, since, key])
+            entry[index] += 1
+            entry[2] = min(entry[2], since)
+            entry[3] = max(entry[3], key)
+
+        for key, kept in self._log.queue().items():
+            if "tries" not in kept:  # queued before the queue kept these: read the row
+                row = self.get(key)
+                if row is None:
+                    continue
+                kept = {**kept, **self._kept(row)}
+            if kept["tries"] > 0 and kept["created"] <= failing_s:
+                count(kept["sub"], 1, kept["created"], key)
+        for key, dead in self._snap.table(QUEUES, DEAD).items():
+            if dead["at"] >= dead_s:
+                count(dead["sub"], 0, dead["at"], key)
+        return [DeliveryTrouble(sub, dead, failing, datetime.fromisoformat(since), latest)
+                for sub, (dead, failing, since, latest) in sorted(found.items())]
 
     def newest(
         self, *, status: DeliveryStatus | None = None, offset: int = 0, limit: int | None = None
@@ -172,6 +240,27 @@ class DeliveryRepo(_QueuedRepo[Delivery]):
 class MessageRepo(_QueuedRepo[OutboxMessage]):
     def __init__(self, snap: Snapshot) -> None:
         super().__init__(AppendOnlyLog(snap, MESSAGE_LOG), OutboxMessage)
+        self._snap = snap
+
+    def put(self, row: OutboxMessage) -> None:
+        """Store `row`; a failed message is also indexed under its appointment's start (the
+        reminder problems an agent sees), and leaves that index when it is sent again."""
+        super().put(row)
+        failed = row.status is MessageStatus.failed
+        if not failed and row.id not in self._snap.table(PROBLEMS, "failed"):
+            return
+        starts = None
+        segment = appointment_segment(row.appointment_uid) if failed else None
+        if segment is not None:
+            appt = self._snap.table(segment, "appointments").get(row.appointment_uid)
+            starts = appt["starts_at"] if appt is not None else None
+        doc = row.to_json()
+        note_problem(self._snap, "failed", row.id, starts, now=doc["created_at"], row=doc)
+
+    def failed(self, starting_after: datetime) -> list[OutboxMessage]:
+        """Messages that failed after their last retry, for appointments starting after
+        `starting_after`, by start (from the problems index)."""
+        return [OutboxMessage.model_validate(doc) for doc in problems(self._snap, "failed", format_utc(starting_after))]
 
     def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[OutboxMessage]:
         return self._newest(None, offset, limit)

@@ -147,10 +147,15 @@ class AppendOnlyLog:
         queue: Mapping[str, Mapping[str, str]] = self._snap.table(QUEUES, self.kind.name)
         return queue
 
-    def enqueue(self, key: str, *, at: str, lease: str) -> None:
-        """Keep `key` waiting: its next attempt at `at`, leased until `lease` ("" for none)."""
+    def enqueue(self, key: str, *, at: str, lease: str, **kept: Any) -> None:
+        """Keep `key` waiting: its next attempt at `at`, leased until `lease` ("" for none),
+        with whatever else the queue should answer without reading the log (`kept`)."""
         self._queue()
-        writable(self._snap).put(QUEUES, self.kind.name, key, {"at": at, "lease": lease})
+        writable(self._snap).put(QUEUES, self.kind.name, key, {"at": at, "lease": lease, **kept})
+
+    def queue(self) -> Mapping[str, Mapping[str, Any]]:
+        """The waiting rows: key -> what `enqueue` kept."""
+        return self._queue()
 
     def dequeue(self, key: str) -> None:
         if key in self._queue():

@@ -53,7 +53,7 @@ from rxdesk.domain.models import (
     ReminderSent,
     Subscription,
 )
-from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
+from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, DeliveryTrouble, Page, WorkerTick
 
 M = TypeVar("M")
 
@@ -160,6 +160,14 @@ class AppointmentReader(Protocol):
         """The uid of the appointment this one was rebooked to, if any."""
         ...
 
+    def holds_lapsing(self, after: datetime, until: datetime) -> list[Appointment]:
+        """Appointments stored as held whose hold expires in (after, until], the soonest
+        first (what needs attention before it lapses).
+
+        In SQL: status = 'held' AND hold_expires_at > :after AND hold_expires_at <= :until
+        ORDER BY hold_expires_at, uid."""
+        ...
+
 
 class AppointmentRepository(AppointmentReader, Protocol):
     def put(self, appt: Appointment) -> None: ...
@@ -174,6 +182,15 @@ class ReminderSentReader(Protocol):
 
     def for_appointment(self, uid: str) -> list[ReminderSent]:
         """The reminders fired for one appointment, in the order they fired."""
+        ...
+
+    def skipped(self, starting_after: datetime) -> list[ReminderSent]:
+        """Fired reminders whose email or SMS was skipped for want of an address (a status
+        starting `skipped:`), of appointments that start after `starting_after`, by the
+        appointment's start.
+
+        In SQL: reminders_sent JOIN appointments USING (uid) WHERE appointments.starts_at >
+        :starting_after AND (email_status LIKE 'skipped:%' OR sms_status LIKE 'skipped:%')."""
         ...
 
 
@@ -246,6 +263,18 @@ class DeliveryReader(Protocol):
         """Deliveries of the events about one appointment, oldest first."""
         ...
 
+    def trouble(self, *, failing_before: datetime, dead_since: datetime) -> list[DeliveryTrouble]:
+        """Per subscription, ordered by its id: how many pending deliveries have failed at
+        least one attempt and were created at or before `failing_before`, and how many went
+        dead at or after `dead_since` (a dead delivery died at its last attempt, or at its
+        creation when it never had one). `dead_since` need not reach back more than a week.
+
+        In SQL: GROUP BY subscription_id over WHERE (status = 'pending' AND attempts > 0 AND
+        created_at <= :failing_before) OR (status = 'dead' AND coalesce(last_attempt_at,
+        created_at) >= :dead_since), with min(created_at or death) as `since` and max(id) as
+        `latest_id`."""
+        ...
+
 
 class DeliveryRepository(DeliveryReader, Protocol):
     def new_id(self) -> str: ...
@@ -270,6 +299,14 @@ class MessageReader(Protocol):
 
     def queued(self) -> int:
         """How many are pending (waiting for an attempt)."""
+        ...
+
+    def failed(self, starting_after: datetime) -> list[OutboxMessage]:
+        """Messages that failed after their last retry, of appointments that start after
+        `starting_after`, by the appointment's start.
+
+        In SQL: messages JOIN appointments ON uid = appointment_uid WHERE messages.status =
+        'failed' AND appointments.starts_at > :starting_after."""
         ...
 
 
@@ -401,6 +438,18 @@ class Store(Protocol):
 
     def generation(self) -> int:
         """A number that changes with every committed write from any process: cheap to poll."""
+        ...
+
+    def record_tick(self, owner: str, at: datetime) -> None:
+        """Note that a maintenance tick by `owner` ran at `at`. Outside any unit of work and
+        cheap: every tick calls it, the idle ones too, and it does not change `generation`
+        (an open app has nothing to reload for it). Losing the last note in a crash is fine.
+
+        In SQL: an upsert into a one-row (or one-row-per-owner) table."""
+        ...
+
+    def last_tick(self) -> WorkerTick | None:
+        """The newest tick recorded by any worker (None before the first)."""
         ...
 
     def is_empty(self) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Generic, TypeVar
 
-from rxdesk.domain.errors import NotFound
+from rxdesk.domain.errors import NotFound, StoreError
 from rxdesk.domain.ids import uid_partition
 from rxdesk.domain.models import (
     Admin,
@@ -30,12 +30,15 @@ from rxdesk.domain.models import (
     Subscription,
     reminder_key,
 )
-from rxdesk.domain.queries import Page, appointment_from_json
+from rxdesk.domain.queries import Page, WorkerTick, appointment_from_json, org_from_json
 from rxdesk.domain.times import format_utc, week_key
+from rxdesk.fileio import ensure_private_dir, read_bytes, write_atomic
 from rxdesk.store.engine import Engine, Snapshot, writable
+from rxdesk.store.files import dumps, loads
 from rxdesk.store.layout import (
     CORE,
     HOLDS,
+    LAST_TICK,
     PATIENT_NAMES,
     PATIENTS,
     appointment_segment,
@@ -44,6 +47,7 @@ from rxdesk.store.layout import (
 from rxdesk.store.log_repositories import AuditRepo, CursorRepo, DeliveryRepo, EventRepo, MessageRepo
 from rxdesk.store.logs import AUDIT_LOG, EVENT_LOG, AppendOnlyLog
 from rxdesk.store.planner import AppointmentPlanner
+from rxdesk.store.problems import SKIPPED, note_problem, problems
 
 M = TypeVar("M", bound=Entity)
 
@@ -108,7 +112,7 @@ class OrgRepo:
 
     def get(self) -> Org | None:
         doc = self._snap.table(CORE, "org").get("org")
-        return Org.model_validate(doc) if doc is not None else None
+        return org_from_json(doc) if doc is not None else None
 
     def put(self, org: Org) -> None:
         writable(self._snap).put(CORE, "org", "org", org.to_json())
@@ -277,6 +281,15 @@ class AppointmentRepo(AppointmentPlanner):
         due = sorted(uid for uid, row in self._snap.table(HOLDS, "held").items() if row["expires"] <= now_s)
         return [a for a in map(self.get, due) if a is not None and a.status is AppointmentStatus.held]
 
+    def holds_lapsing(self, after: datetime, until: datetime) -> list[Appointment]:
+        """Held appointments whose hold expires in (after, until], soonest first (from the
+        holds index)."""
+        after_s, until_s = format_utc(after), format_utc(until)
+        due = sorted((row["expires"], uid) for uid, row in self._snap.table(HOLDS, "held").items()
+                     if after_s < row["expires"] <= until_s)
+        found = (self.get(uid) for _expires, uid in due)
+        return [a for a in found if a is not None and a.status is AppointmentStatus.held]
+
     def successor_of(self, uid: str) -> str | None:
         week = uid_partition(uid)
         if week is None:
@@ -305,7 +318,18 @@ class ReminderSentRepo:
         return key in self._snap.table(self._segment(uid), "reminders_sent")
 
     def add(self, row: ReminderSent) -> None:
-        writable(self._snap).put(self._segment(row.appointment_uid), "reminders_sent", row.key, row.to_json())
+        segment = self._segment(row.appointment_uid)
+        doc = row.to_json()
+        writable(self._snap).put(segment, "reminders_sent", row.key, doc)
+        if row.email_status.startswith(SKIPPED) or row.sms_status.startswith(SKIPPED):
+            appt = self._snap.table(segment, "appointments").get(row.appointment_uid)
+            if appt is not None:
+                note_problem(self._snap, "skipped", row.key, appt["starts_at"], now=doc["sent_at"], row=doc)
+
+    def skipped(self, starting_after: datetime) -> list[ReminderSent]:
+        """Fired reminders whose email or SMS was skipped (no address to send to), of
+        appointments starting after `starting_after`, by start (from the problems index)."""
+        return [ReminderSent.model_validate(doc) for doc in problems(self._snap, "skipped", format_utc(starting_after))]
 
     update = add
 
@@ -425,6 +449,21 @@ class TinyStore:
 
     def generation(self) -> int:
         return self.engine.manifest().generation
+
+    def record_tick(self, owner: str, at: datetime) -> None:
+        """Note that a maintenance tick ran at `at`. Kept in a small file beside the manifest,
+        outside every commit: an idle tick writes nothing else, and the manifest's generation
+        (which every open app polls) does not move for it."""
+        ensure_private_dir(self.data_dir)
+        write_atomic(self.data_dir / LAST_TICK, dumps({"owner": owner, "at": format_utc(at)}), sync_dir=False)
+
+    def last_tick(self) -> WorkerTick | None:
+        """The newest tick recorded (None before the first, or when the note is unreadable)."""
+        try:
+            data = loads(read_bytes(self.data_dir / LAST_TICK), self.data_dir / LAST_TICK)
+            return WorkerTick(str(data["owner"]), datetime.fromisoformat(data["at"]))
+        except (OSError, StoreError, KeyError, TypeError, ValueError):
+            return None
 
     def is_empty(self) -> bool:
         return not self.engine.manifest().segments

@@ -40,12 +40,15 @@ from rxdesk.tui.modals.attendance import AttendanceModal
 from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.navigation import (
     OpenAppointment,
+    OpenAway,
     OpenDoctor,
     OpenPatient,
     OpenRebook,
+    OpenWebhooks,
     Saved,
     StartAttendance,
     StartCancel,
+    StartCancelSelection,
 )
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.screens.overview import OverviewScreen
@@ -85,6 +88,7 @@ class RxdeskApp(App[int]):
         "secrets": section("secrets", "SecretsScreen"),
         "types": section("types", "TypesScreen"),
         "webhooks": section("webhooks", "WebhooksScreen"),
+        "attention": section("attention", "AttentionScreen"),
     }
     DEFAULT_MODE = "overview"
 
@@ -95,6 +99,7 @@ class RxdeskApp(App[int]):
         Binding("4", "section('secrets')", "Secrets", show=False, id="section.secrets"),
         Binding("5", "section('types')", "Types & reminders", show=False, id="section.types"),
         Binding("6", "section('webhooks')", "Webhooks", show=False, id="section.webhooks"),
+        Binding("7", "section('attention')", "Needs attention", show=False, id="section.attention"),
         Binding("question_mark,f1", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
@@ -102,6 +107,7 @@ class RxdeskApp(App[int]):
     org_label: reactive[str] = reactive("rxdesk")
     maintenance: reactive[str] = reactive("")
     maintenance_failed: reactive[bool] = reactive(False)
+    attention_count: reactive[int | None] = reactive(None)  # what section 7 lists (None: not known yet)
 
     def __init__(
         self,
@@ -117,6 +123,9 @@ class RxdeskApp(App[int]):
         self.run_worker_inside = worker
         self.poll_seconds = poll_seconds
         self.tick_seconds = tick_seconds
+        # Time changes what needs attention too (a hold about to lapse, a quiet worker): the
+        # header's count and section 7 look again this often.
+        self.attention_every = 15.0
         self.org_zone = "UTC"
         self.problem: str | None = None
         self.known_generation: int | None = None
@@ -145,6 +154,8 @@ class RxdeskApp(App[int]):
             threading.Thread(target=self._watch_changes, name="rxdesk-watch", daemon=True).start()
         else:
             self.set_interval(self.poll_seconds, self._poll, name="poll")
+        self.set_interval(self.attention_every, self._count_attention, name="attention")
+        self._count_attention()
         if self.run_worker_inside:
             self.set_timer(1.0 if self.tick_seconds == 60.0 else self.tick_seconds, self._tick, name="first tick")
         else:
@@ -205,6 +216,16 @@ class RxdeskApp(App[int]):
         except RxdeskError:
             pass
         self._refresh_screens()
+        self._count_attention()
+
+    def _count_attention(self) -> None:
+        """The header's count of what needs attention, looked at again in a worker."""
+        # Section 7 counts for itself while it is on screen.
+        if self.problem is None and getattr(self.screen, "SECTION", "") != "attention":
+            call_service(self, self.desk.attention.count, done=self._counted, group="attention-count")
+
+    def _counted(self, count: int) -> None:
+        self.attention_count = count
 
     def _desk_screens(self) -> list[DeskScreen]:
         """Every desk screen the app holds: the stack in front and those of the other sections."""
@@ -293,6 +314,7 @@ class RxdeskApp(App[int]):
             self.notify(summary, severity="warning", title="Maintenance")
         self.maintenance = shown(summary)
         self.maintenance_failed = failed
+        self._count_attention()
         self._schedule_tick()
 
     # Navigation: the messages of rxdesk.tui.navigation, and the methods they call.
@@ -304,6 +326,18 @@ class RxdeskApp(App[int]):
                 self.switch_mode(name)
             while len(self.screen_stack) > 1 and isinstance(self.screen, DeskScreen):
                 self.pop_screen()
+
+    def open_webhooks(self, tab: str) -> None:
+        """Section 6 on one of its tabs (`tab-deliveries`, `tab-outbox`, ...)."""
+        if self.problem is None:
+            self.call_later(self._open_webhooks, tab)
+
+    async def _open_webhooks(self, tab: str) -> None:
+        await self.switch_mode("webhooks")
+        from rxdesk.tui.screens.webhooks import WebhooksScreen
+
+        if isinstance(self.screen, WebhooksScreen):
+            self.screen.show_tab(tab)
 
     def on_open_appointment(self, message: OpenAppointment) -> None:
         self.open_appointment(message.uid)
@@ -323,6 +357,15 @@ class RxdeskApp(App[int]):
     def on_start_attendance(self, message: StartAttendance) -> None:
         self.start_attendance(message.uid, on_done=message.on_saved)
 
+    def on_start_cancel_selection(self, message: StartCancelSelection) -> None:
+        self.start_cancel_selection(message.uids, on_done=message.on_saved)
+
+    def on_open_away(self, message: OpenAway) -> None:
+        self.open_away(message.doctor_id, message.doctor_name)
+
+    def on_open_webhooks(self, message: OpenWebhooks) -> None:
+        self.open_webhooks(message.tab)
+
     def open_appointment(self, uid: str) -> None:
         from rxdesk.tui.screens.appointment import AppointmentScreen
 
@@ -337,6 +380,11 @@ class RxdeskApp(App[int]):
         from rxdesk.tui.screens.doctors import DoctorDetailScreen
 
         self.push_screen(DoctorDetailScreen(doctor_id))
+
+    def open_away(self, doctor_id: str, doctor_name: str = "") -> None:
+        from rxdesk.tui.screens.away import AwayScreen
+
+        self.push_screen(AwayScreen(doctor_id, doctor_name))
 
     def open_rebook(self, uid: str) -> None:
         from rxdesk.tui.screens.rebook import RebookScreen
@@ -357,6 +405,31 @@ class RxdeskApp(App[int]):
                               lambda done: f"Cancelled {text.splitlines()[0]} · reason: {done.cancel_reason}")
 
         call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
+
+    def start_cancel_selection(self, uids: list[str], *,
+                               on_done: Callable[[list[Appointment]], Any] | None = None) -> None:
+        """`c` with rows selected: list them, ask one reason, cancel them all in one write; or
+        say which of them cannot be cancelled (nothing is, then)."""
+
+        def opened(summaries: list[AppointmentSummary]) -> None:
+            refused = [s for s in summaries if s.cancel_refusal]
+            if refused:
+                more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+                self.notify(f"{refused[0].cancel_refusal}{more}: unselect it with space, then c again",
+                            severity="warning", title=f"None of the {len(summaries)} was cancelled")
+                return
+
+            def finished(done: list[Appointment] | None) -> None:
+                if done:
+                    self.note_own_write()
+                    self.notify(f"Cancelled {len(done)} appointment{'' if len(done) == 1 else 's'} · reason: "
+                                f"{done[0].cancel_reason}", title="Appointments cancelled")
+
+            from rxdesk.tui.modals.cancel_selection import CancelSelectionModal
+
+            self.push_screen(CancelSelectionModal(summaries, on_saved=on_done), finished)
+
+        call_service(self, lambda: self.desk.appointments.summaries(uids), done=opened, group="cancel-open")
 
     def start_attendance(self, uid: str, *, on_done: Saved | None = None) -> None:
         """`n`: explain why not, or ask no_show/completed and the reason, and mark it."""

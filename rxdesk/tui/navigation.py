@@ -62,3 +62,26 @@ class StartAttendance(Message):
 
     uid: str
     on_saved: Saved | None = None
+
+
+@dataclass
+class StartCancelSelection(Message):
+    """`c` with rows selected: list them, ask one reason, cancel them all in one write."""
+
+    uids: list[str]
+    on_saved: Callable[[list[Appointment]], Any] | None = None
+
+
+@dataclass
+class OpenAway(Message):
+    """Open a doctor's away screen: the range, the reason, the plan."""
+
+    doctor_id: str
+    doctor_name: str = ""
+
+
+@dataclass
+class OpenWebhooks(Message):
+    """Open section 6 on one of its tabs (`tab-subscriptions`, `tab-deliveries`, `tab-outbox`)."""
+
+    tab: str

@@ -61,6 +61,18 @@ async def wait_until(pilot, condition: Callable[[], object], *, what: str = "", 
     await pilot.pause()
 
 
+async def wait_for(pilot, condition, what: str = "the condition", timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run until `condition()` holds (a timer or a worker has done its part)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}")
+        await wait_for_workers(pilot.app)
+        await pilot.pause(0.02)
+
+
 def make_app(desk: Desk, **options) -> RxdeskApp:  # type: ignore[no-untyped-def]
     options.setdefault("worker", False)
     options.setdefault("poll_seconds", 3600)

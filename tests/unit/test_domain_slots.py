@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rxdesk.domain.models import AvailabilityWindow, Doctor
-from rxdesk.domain.slots import candidate_slots, diagnose, free_slots
+from rxdesk.domain.slots import candidate_slots, diagnose, free_slots, window_starts
 
 
 def utc(*args: int) -> datetime:
@@ -125,3 +127,38 @@ def test_diagnose_names_the_reason() -> None:
     assert (inside.inside_notice, inside.reason) == (2, "every slot is inside the booking notice")
     ok = diagnose(doc, "t", 30, [], booking_notice_minutes=0, **kwargs)
     assert ok.free == 2
+
+
+def _every_start(window, day, duration, tz_name):  # type: ignore[no-untyped-def]
+    """The generator's rule spelled out slot by slot: each local start converted on its own."""
+    from rxdesk.domain.slots import local_to_utc, minute_of_day
+
+    minute, end = minute_of_day(window.start), minute_of_day(window.end)
+    while minute + duration <= end:
+        utc = local_to_utc(day, minute, tz_name)
+        if utc is not None:
+            yield utc
+        minute += duration
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tz_name=st.sampled_from(["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "UTC",
+                             "Australia/Lord_Howe", "America/St_Johns"]),
+    day=st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)) | st.sampled_from(
+        [date(2026, 3, 29), date(2026, 10, 25), date(2026, 3, 8), date(2026, 11, 1), date(2026, 4, 5),
+         date(2026, 10, 4)]),
+    start=st.integers(0, 23 * 60), length=st.integers(5, 24 * 60), duration=st.sampled_from([5, 10, 15, 20, 30, 50, 90]),
+    after=st.integers(-600, 1500), span=st.integers(1, 2000),
+)
+def test_a_narrow_range_gives_exactly_the_slots_of_the_whole_window_in_it(tz_name, day, start, length, duration,  # type: ignore[no-untyped-def]
+                                                                         after, span) -> None:
+    end = min(start + length, 24 * 60)
+    window = AvailabilityWindow(weekday=day.weekday(), start=f"{start // 60:02d}:{start % 60:02d}",
+                                end="24:00" if end == 1440 else f"{end // 60:02d}:{end % 60:02d}")
+    origin = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    lo, hi = origin + timedelta(minutes=after), origin + timedelta(minutes=after + span)
+    expected = [utc for utc in _every_start(window, day, duration, tz_name) if lo <= utc < hi]
+    narrowed = [utc for utc in window_starts(window, day, duration, tz_name, lo, hi) if lo <= utc < hi]
+    assert narrowed == expected
+    assert list(window_starts(window, day, duration, tz_name)) == list(_every_start(window, day, duration, tz_name))

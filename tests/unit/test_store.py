@@ -306,3 +306,29 @@ def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignor
 
     check()
 
+
+
+def test_a_write_over_a_missing_segment_file_is_refused_and_changes_nothing(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+    """A write reads each segment it replaces: a missing one is damage, reported by name."""
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    path = data_dir / "segments" / manifest["segments"]["patients"]["file"]
+    path.unlink()
+    before = fingerprint(data_dir)
+    result = run_cli("provision", str(CLINIC_TOML), env={"RXDESK_DATA_DIR": str(data_dir)})
+    assert result.code == 1 and f"data file {path} is missing" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert fingerprint(data_dir) == before
+
+
+def test_a_write_checks_every_segment_file_again_once_the_last_check_is_not_recent(clinic, data_dir, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A write re-reads the manifest under its lock; the files of the one checked a moment ago
+    are not checked twice, but damage done since an older check stops the write."""
+    store = TinyStore(data_dir)
+    store.read().patients.all()  # the manifest and its files checked
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    _cut_in_half(data_dir / "segments" / manifest["segments"]["core"]["file"])
+    monkeypatch.setattr(engine_module, "RECHECK_SECONDS", 0.0)
+    before = fingerprint(data_dir)
+    with pytest.raises(StoreError, match="corrupt"), store.write() as view:
+        view.patients.put(Patient(id="pat-009", name="Ada Lovelace"))
+    assert fingerprint(data_dir) == before

@@ -118,12 +118,18 @@ def test_holds_expire_once_and_confirmed_ones_never(clinic: Desk, clock, now) ->
     assert event.data["appointment"]["uid"] == held.uid
 
 
-def test_a_tick_with_nothing_due_writes_nothing(clinic: Desk, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_tick_with_nothing_due_writes_nothing_but_its_note(clinic: Desk, data_dir, now, backend) -> None:  # type: ignore[no-untyped-def]
     make_appointment(clinic, start=now + timedelta(days=5))
     before = fingerprint(data_dir)
-    report = MaintenanceService(clinic).tick()
+    generation = clinic.store.generation()
+    report = MaintenanceService(clinic, owner="night").tick()
     assert report.writes == 0 and report.summary().endswith("nothing due")
-    assert fingerprint(data_dir) == before
+    after = fingerprint(data_dir)
+    # The note that it ran, outside any commit: a file beside the manifest, or a counter row.
+    note = "last-tick.json" if backend == "tiny" else "table:counters"
+    assert after.pop(note) != before.pop(note, None) and after == before
+    assert clinic.store.generation() == generation  # open apps have nothing to reload for it
+    assert (clinic.store.last_tick().owner, clinic.store.last_tick().at) == ("night", now)
 
 
 def subscribe(desk: Desk, receiver: Receiver, *events: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

@@ -38,7 +38,7 @@ from rxdesk.domain.models import (
     ReminderSent,
     Subscription,
 )
-from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
+from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, DeliveryTrouble, Page
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.session import Session
 
@@ -405,6 +405,17 @@ class AppointmentRepo:
         )
         return [conv.appointment(r) for r in found]
 
+    def holds_lapsing(self, after: datetime, until: datetime) -> list[Appointment]:
+        """Held appointments whose hold expires in (after, until], soonest first (the holds'
+        index by expiry)."""
+        found = self._s.dicts(
+            _APPT_SELECT + sql.SQL(
+                " WHERE status = 'held' AND hold_expires_at > %s AND hold_expires_at <= %s"
+                " ORDER BY hold_expires_at, uid COLLATE \"C\""),
+            (after, until),
+        )
+        return [conv.appointment(r) for r in found]
+
     def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
         """Confirmed appointments with after < starts_at <= until. In a write view each is
         locked and those another transaction holds are skipped, so two workers never decide
@@ -454,6 +465,7 @@ class AppointmentRepo:
 
 
 REMINDER_COLUMNS = conv.fields(ReminderSent)
+SKIPPED_LIKE = "skipped:%"  # how an email or SMS status starts when there was no address to send to
 
 
 class ReminderSentRepo:
@@ -496,6 +508,20 @@ class ReminderSentRepo:
         rows = [ReminderSent.model_validate(conv.pick(ReminderSent, r)) for r in found]
         rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
         return rows
+
+
+    def skipped(self, starting_after: datetime) -> list[ReminderSent]:
+        """Fired reminders whose email or SMS was skipped (no address to send to), of
+        appointments that start after `starting_after`, by the appointment's start."""
+        found = self._s.dicts(
+            sql.SQL("SELECT {} FROM appointment_reminders_sent r JOIN appointments a ON a.uid = r.appointment_uid "
+                    "WHERE a.starts_at > %s AND (r.email_status LIKE %s OR r.sms_status LIKE %s) "
+                    "ORDER BY a.starts_at, r.appointment_uid COLLATE \"C\", r.rule_id COLLATE \"C\", "
+                    "r.recipient_group COLLATE \"C\", r.recipient_id COLLATE \"C\"").format(
+                sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in REMINDER_COLUMNS)),
+            (starting_after, SKIPPED_LIKE, SKIPPED_LIKE),
+        )
+        return [ReminderSent.model_validate(conv.pick(ReminderSent, r)) for r in found]
 
 
 def event_id(seq: int, tail: str) -> str:
@@ -680,6 +706,24 @@ class DeliveryRepo(QueuedRows[Delivery]):
         """Deliveries newest first, optionally in one status (no total)."""
         return self._newest(DeliveryStatus(status).value if status is not None else None, offset, limit)
 
+    def trouble(self, *, failing_before: datetime, dead_since: datetime) -> list[DeliveryTrouble]:
+        """Per subscription (by id): the pending deliveries with a failed attempt created at
+        or before `failing_before`, and the deliveries that went dead (at their last attempt,
+        or their creation when never attempted) at or after `dead_since` (the index by
+        status)."""
+        found = self._s.rows(
+            "SELECT subscription_id, count(*) FILTER (WHERE status = 'dead'), "
+            "count(*) FILTER (WHERE status = 'pending'), "
+            "min(CASE WHEN status = 'dead' THEN coalesce(last_attempt_at, created_at) ELSE created_at END), "
+            'max(id COLLATE "C") FROM deliveries '
+            "WHERE (status = 'pending' AND attempts > 0 AND created_at <= %s) "
+            "OR (status = 'dead' AND coalesce(last_attempt_at, created_at) >= %s) "
+            'GROUP BY subscription_id ORDER BY subscription_id COLLATE "C"',
+            (failing_before, dead_since),
+        )
+        return [DeliveryTrouble(str(sub), int(dead), int(failing), since, str(latest))
+                for sub, dead, failing, since, latest in found]
+
     def link_appointment(self, uid: str, delivery_ids: Sequence[str]) -> None:
         """Record that these deliveries carry events about appointment `uid`."""
         self._s.require_writable()
@@ -705,6 +749,17 @@ class MessageRepo(QueuedRows[OutboxMessage]):
 
     def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[OutboxMessage]:
         return self._newest(None, offset, limit)
+
+    def failed(self, starting_after: datetime) -> list[OutboxMessage]:
+        """Messages that failed after their last retry, of appointments that start after
+        `starting_after`, by the appointment's start."""
+        found = self._s.dicts(
+            sql.SQL("SELECT {} FROM messages m JOIN appointments a ON a.uid = m.appointment_uid "
+                    "WHERE m.status = 'failed' AND a.starts_at > %s ORDER BY a.starts_at, m.id COLLATE \"C\"").format(
+                sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(c)) for c in self.columns)),
+            (starting_after,),
+        )
+        return [self._row(r) for r in found]
 
 
 class CursorRepo:

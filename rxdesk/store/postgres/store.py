@@ -13,6 +13,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from rxdesk.domain.clock import Clock
 from rxdesk.domain.errors import StoreError
 from rxdesk.domain.ids import random_token
+from rxdesk.domain.queries import WorkerTick
 from rxdesk.store.postgres import connect as pgconnect
 from rxdesk.store.postgres import repos, schema
 from rxdesk.store.postgres.bulk import PgBulkLoad, holds_nothing
@@ -28,6 +30,8 @@ from rxdesk.store.postgres.session import CHANGES_CHANNEL, Session, _translated
 POOL_TIMEOUT = 15.0  # seconds to wait for a free connection before giving up with one line
 OWN_CHANGE_WAIT = 0.5  # seconds a write waits to hear its own announcement (when listening)
 LISTEN_START_WAIT = 10.0
+TICK_PREFIX = "tick:"  # counters named for the workers' owners: when each last ticked
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class PgView:
@@ -286,6 +290,22 @@ class PgStore:
         if listener.wait(0, LISTEN_START_WAIT) == 0:  # listening before the caller reads anything
             raise listener.error or StoreError(f"the {self.target.where} did not let rxdesk listen for changes")
         return listener
+
+    def record_tick(self, owner: str, at: datetime) -> None:
+        """Note that a maintenance tick by `owner` ran at `at`: a counter per owner (its
+        microseconds since the epoch), written on its own, outside every unit of work and
+        without an announcement: an idle tick changes nothing an open app shows."""
+        micros = (at - EPOCH) // timedelta(microseconds=1)
+        Session(self).execute("INSERT INTO counters (name, value) VALUES (%s, %s) "
+                              "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value", (TICK_PREFIX + owner, micros))
+
+    def last_tick(self) -> WorkerTick | None:
+        """The newest tick any worker recorded (None before the first)."""
+        row = Session(self).one("SELECT name, value FROM counters WHERE starts_with(name, %s) "
+                                "ORDER BY value DESC LIMIT 1", (TICK_PREFIX,))
+        if row is None:
+            return None
+        return WorkerTick(str(row[0])[len(TICK_PREFIX):], EPOCH + timedelta(microseconds=int(row[1])))
 
     announces_changes = True
 

@@ -21,7 +21,7 @@ from rxdesk.domain.times import zone
 from rxdesk.services.doctors import WEEKDAYS, DoctorDetail, RoomChange, check_room_url
 from rxdesk.services.rebooking import OpenSlot
 from rxdesk.tui.modals.confirm import TextPromptModal
-from rxdesk.tui.navigation import OpenDoctor
+from rxdesk.tui.navigation import OpenAway, OpenDoctor
 from rxdesk.tui.screens.base import DeskScreen, DetailScreen
 from rxdesk.tui.text import fields_grid, literal, plain, shown
 from rxdesk.tui.widgets.tables import DeskTable
@@ -126,6 +126,7 @@ class DoctorDetailScreen(DetailScreen):
     BINDINGS = [
         Binding("m", "edit_phone", "Edit mobile", id="doctor.edit_phone"),
         Binding("o", "change_room", "New room", id="doctor.change_room"),
+        Binding("a", "away", "Doctor away", id="doctor.away"),
     ]
 
     def __init__(self, doctor_id: str) -> None:
@@ -195,6 +196,11 @@ class DoctorDetailScreen(DetailScreen):
 
         self.query_one("#doctor-preview", Static).update(
             _preview_grid(data, detail.org_zone, self.desk.clock.now()))
+
+    def action_away(self) -> None:
+        """`a`: the doctor is away: move or cancel their appointments in a range."""
+        name = self.view_data.detail.doctor.name if self.view_data else self.doctor_id
+        self.post_message(OpenAway(self.doctor_id, name))
 
     def action_edit_phone(self) -> None:
         self.query_one("#doctor-phone", Input).focus()

@@ -177,6 +177,7 @@ class WebhooksScreen(DeskScreen):
         super().__init__()
         self.tz = "UTC"
         self.loads = 0
+        self.front_tab: str | None = None  # a tab the agent was sent to, kept in front until they act
         self.messages: dict[str, OutboxMessage] = {}
 
     # The keys each tab acts on; the footer and help show a tab's own only.
@@ -192,12 +193,32 @@ class WebhooksScreen(DeskScreen):
 
     def action_next_tab(self, step: int = 1) -> None:
         """Tabs by keyboard: `]` and `[` go round them; the tab's table takes the focus."""
+        self.front_tab = None
         tabs = self.query_one("#webhook-tabs", TabbedContent)
         ids = [tab for tab, _ in self.TABS]
         current = ids.index(tabs.active) if tabs.active in ids else 0
         tabs.active = ids[(current + step) % len(ids)]
 
+    def show_tab(self, tab: str) -> None:
+        """Bring a tab forward, its table focused, and keep it there until the agent acts: a
+        section just opened still has its first table's focus on the way, and the tabs
+        follow the focus."""
+        table_id = dict(self.TABS).get(tab)
+        if table_id:
+            self.front_tab = tab
+            self.query_one("#webhook-tabs", TabbedContent).active = tab
+            self.query_one(f"#{table_id}", DeskTable).focus()
+
+    def on_key(self) -> None:
+        self.front_tab = None
+
+    def on_mouse_down(self) -> None:
+        self.front_tab = None
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if self.front_tab is not None and event.pane.id != self.front_tab:
+            self.show_tab(self.front_tab)
+            return
         table_id = dict(self.TABS).get(event.pane.id or "")
         if table_id:
             self.query_one(f"#{table_id}", DeskTable).focus()

@@ -15,6 +15,7 @@ SECTIONS = (
     ("4", "secrets", "Secrets"),
     ("5", "types", "Types"),
     ("6", "webhooks", "Webhooks"),
+    ("7", "attention", "Attention"),
 )
 
 
@@ -43,8 +44,9 @@ class DeskHeader(OnDesk, Widget):
         self.watch(app, "maintenance", self._follow, init=True)
         self.watch(app, "maintenance_failed", self._follow_failed, init=True)
         self.watch(app, "org_label", self._repaint, init=False)
+        self.watch(app, "attention_count", self._repaint, init=False)
 
-    def _repaint(self, _value: str) -> None:
+    def _repaint(self, _value: object) -> None:
         self.refresh()
 
     def _follow(self, value: str) -> None:
@@ -65,12 +67,20 @@ class DeskHeader(OnDesk, Widget):
             line.append("  ")
             line.append(f" FIXED TIME {app.fixed_time_label} ", style("header--fixed-time"))
         tabs = Text(no_wrap=True, overflow="ellipsis")
+        count = getattr(app, "attention_count", None)
+        # Too narrow for every name (80 columns): the other sections keep their first letters.
+        room = self.size.width - (len(self.maintenance) + 2 if self.maintenance else 0)
+        short = sum(len(label) + 5 for _, _, label in SECTIONS) + 4 > room
         for key, name, label in SECTIONS:
             current = name == self.section
+            shown = label if current or not short else label[:3]
             tabs.append(
-                f" {key} {label} ",
+                f" {key} {shown} ",
                 style("header--section-current" if current else "header--section"),
             )
+            if name == "attention" and count:
+                tabs.append(f"{count}", style("header--warning"))
+                tabs.append(" ")
             tabs.append(" ")
         if self.maintenance:
             warn = self.maintenance_failed

@@ -13,7 +13,15 @@ from textual.widgets import DataTable
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_local
 from rxdesk.services.appointments import AppointmentFilter, AppointmentRow, AppointmentService
-from rxdesk.tui.navigation import OpenAppointment, OpenDoctor, OpenPatient, OpenRebook, StartAttendance, StartCancel
+from rxdesk.tui.navigation import (
+    OpenAppointment,
+    OpenDoctor,
+    OpenPatient,
+    OpenRebook,
+    StartAttendance,
+    StartCancel,
+    StartCancelSelection,
+)
 from rxdesk.tui.text import plain
 from rxdesk.tui.widgets.virtual_table import Column, ListSource, VirtualTable, Window
 
@@ -157,8 +165,18 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
             self.post_message(OpenAppointment(row.uid))
 
     def action_cancel_appointment(self) -> None:
-        if (row := self.selected) is not None:
+        """`c`: every selected appointment in one write when rows are selected, else the one
+        under the cursor."""
+        if self.selection:
+            self.post_message(StartCancelSelection(sorted(self.selection), on_saved=self.mark_cancelled))
+        elif (row := self.selected) is not None:
             self.post_message(StartCancel(row.uid, on_saved=self.mark))
+
+    def mark_cancelled(self, appointments: list[Appointment]) -> None:
+        """The selection was cancelled: show each at once and clear the selection."""
+        for appointment in appointments:
+            self.mark(appointment)
+        self.clear_selection()
 
     def action_attendance(self) -> None:
         if (row := self.selected) is not None:

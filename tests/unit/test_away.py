@@ -1,0 +1,267 @@
+"""A doctor away: the plan (moves by the rebook rules, cancellations), one write, dry run = run.
+
+The clinic (examples/clinic.toml), now Monday 2026-11-23 08:00 UTC: Dr Weber (Berlin) works
+Monday 09-12 and 13-17, Wednesday 09-17 and Friday 08-12; Dr Sato (London, = UTC in November)
+Monday, Tuesday and Thursday 10-18; Dr Osei (New York) Tuesday and Thursday 08-16. GP
+consultations (30 min, 60 min booking notice) and prescriptions move to any doctor; therapy
+(50 min, Osei and Sato) stays with its doctor.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from rxdesk.domain.clock import FixedClock
+from rxdesk.domain.errors import NotFound, ValidationFailed
+from rxdesk.domain.queries import AppointmentQuery
+from rxdesk.services import Desk
+from rxdesk.services.away import HORIZON_DAYS
+from tests.helpers import another_store, commits, fingerprint, make_appointment
+
+pytestmark = pytest.mark.backends
+
+MON = datetime(2026, 11, 23, tzinfo=UTC)
+TUE = MON + timedelta(days=1)
+THU = MON + timedelta(days=3)
+
+
+def at(day: datetime, hour: int, minute: int = 0) -> datetime:
+    return day.replace(hour=hour, minute=minute)
+
+
+def events(desk: Desk) -> list:  # type: ignore[type-arg]
+    return [e for _, e in desk.store.read().events.after(0)]
+
+
+def active_of(desk: Desk, doctor_id: str) -> list:  # type: ignore[type-arg]
+    page = desk.store.read().appointments.search(AppointmentQuery(
+        doctor_id=doctor_id, statuses=frozenset({"held", "confirmed"}), as_of=desk.clock.now()))
+    return page.items
+
+
+def no_overlaps(desk: Desk) -> None:
+    for doctor in ("dr-weber", "dr-sato", "dr-osei"):
+        mine = sorted(active_of(desk, doctor), key=lambda a: a.starts_at)
+        for a, b in zip(mine, mine[1:]):
+            assert a.ends_at <= b.starts_at, f"{doctor}: {a.uid} overlaps {b.uid}"
+
+
+def test_without_rebook_every_active_appointment_in_the_range_is_cancelled(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    inside = [make_appointment(clinic, start=at(MON, h), patient_id=p) for h, p in ((10, "pat-001"), (13, "pat-002"))]
+    held = make_appointment(clinic, start=at(MON, 14), patient_id="pat-003", status="held",
+                            created_at=now, hold_minutes=120)
+    later = make_appointment(clinic, start=at(MON + timedelta(days=2), 10))  # Wednesday: outside
+    other = make_appointment(clinic, start=at(MON, 11), doctor_id="dr-sato", patient_id="pat-003")
+    gone = make_appointment(clinic, start=at(MON, 15), status="cancelled")
+    before = commits(clinic.store)
+    result = clinic.away.run("dr-weber", MON, TUE, "Dr Weber called in sick", rebook=False, agent="alice")
+    assert commits(clinic.store) == before + 1
+    assert [i.uid for i in result.plan.items] == [inside[0].uid, inside[1].uid, held.uid]
+    assert result.plan.cancelled == 3 and result.plan.moved == 0 and not result.changed
+    for appt in (*inside, held):
+        stored = clinic.appointments.get(appt.uid)
+        assert stored.status.value == "cancelled" and stored.cancel_reason == "Dr Weber called in sick"
+        assert stored.cancelled_by == "admin:alice"
+    for appt in (later, other):
+        assert clinic.appointments.get(appt.uid).status.value == "confirmed"
+    assert clinic.appointments.get(gone.uid).cancel_reason == "test setup"
+    assert [e.type.value for e in events(clinic)] == ["APPOINTMENT_CANCELLED"] * 3
+    audit = clinic.store.read().audit.for_target("doctor:dr-weber")
+    assert [(e.action, e.details["cancelled"], e.details["plan_id"]) for e in audit] == [
+        ("doctor.away", 3, result.plan.plan_id)]
+
+
+def test_any_doctor_keeps_the_patients_time_with_another_doctor(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+    appt = make_appointment(clinic, start=at(MON, 10))  # 11:00 Berlin; Dr Sato works from 10:00 London
+    result = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
+    (item,) = result.plan.items
+    assert (item.action, item.doctor_id, item.starts_at, item.why) == ("move", "dr-sato", at(MON, 10),
+                                                                       "same time")
+    new = clinic.appointments.get(item.new_uid)
+    assert new.previous_meeting_uid == appt.uid and new.doctor_id == "dr-sato" and new.status.value == "confirmed"
+    assert new.room_url == clinic.doctors.get("dr-sato").room_url
+    old = clinic.appointments.get(appt.uid)
+    assert old.status.value == "cancelled" and old.cancel_reason.startswith(f"rebooked to {new.uid}: ")
+    assert "sick" in old.cancel_reason
+    (event,) = events(clinic)
+    assert event.type.value == "APPOINTMENT_REBOOKED" and event.data["previous"]["uid"] == appt.uid
+    assert [a.uid for a in clinic.appointments.show(appt.uid).next_chain] == [new.uid]
+
+
+def test_a_slot_inside_the_booking_notice_is_not_taken(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    clinic.clock.set(at(MON, 9, 30))  # Dr Sato's 10:00 is 30 minutes away: GP needs 60
+    appt = make_appointment(clinic, start=at(MON, 10))
+    (item,) = clinic.away.plan("dr-weber", MON, TUE, "sick", rebook=True).items
+    assert item.action == "move" and item.why == "nearest free slot"
+    assert item.starts_at >= at(MON, 10, 30) and item.starts_at != appt.starts_at
+    result = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
+    assert clinic.appointments.get(result.plan.items[0].new_uid).starts_at >= at(MON, 10, 30)
+
+
+def test_two_moves_never_take_the_same_slot(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+    # Dr Sato is taken at 10:00 and 10:30; both of Dr Weber's patients would go nearest, to 11:00.
+    first = make_appointment(clinic, start=at(MON, 10), patient_id="pat-001")
+    second = make_appointment(clinic, start=at(MON, 10, 30), patient_id="pat-002")
+    for start in (at(MON, 10), at(MON, 10, 30)):
+        make_appointment(clinic, start=start, doctor_id="dr-sato", patient_id="pat-003")
+    result = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
+    targets = [(i.doctor_id, i.starts_at) for i in result.plan.items]
+    assert [i.uid for i in result.plan.items] == [first.uid, second.uid]
+    assert targets == [("dr-sato", at(MON, 11)), ("dr-sato", at(MON, 11, 30))]
+    no_overlaps(clinic)
+
+
+def test_same_doctor_goes_to_the_first_free_slots_after_the_range(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+    # Therapy stays with Dr Osei (New York, UTC-5): Tuesday's two sessions go to Thursday from 08:00.
+    morning = make_appointment(clinic, start=at(TUE, 14), doctor_id="dr-osei", type_key="therapy")
+    noon = make_appointment(clinic, start=at(TUE, 17), doctor_id="dr-osei", type_key="therapy", patient_id="pat-002")
+    result = clinic.away.run("dr-osei", TUE, TUE + timedelta(days=1), "conference", rebook=True, agent="alice")
+    assert [(i.uid, i.doctor_id, i.starts_at, i.why) for i in result.plan.items] == [
+        (morning.uid, "dr-osei", at(THU, 13), "first free slot after the range"),
+        (noon.uid, "dr-osei", at(THU, 13, 50), "first free slot after the range"),
+    ]
+    no_overlaps(clinic)
+
+
+def test_what_cannot_move_is_cancelled_with_the_reason(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+    with clinic.store.write() as view:
+        osei = view.doctors.require("dr-osei")
+        view.doctors.put(osei.model_copy(update={"availability": []}))  # no windows left
+    therapy = make_appointment(clinic, start=at(TUE, 14), doctor_id="dr-osei", type_key="therapy")
+    result = clinic.away.run("dr-osei", TUE, TUE + timedelta(days=7), "long leave", rebook=True, agent="alice")
+    (item,) = result.plan.items
+    assert item.action == "cancel" and f"no free slot within {HORIZON_DAYS} days" in item.why
+    stored = clinic.appointments.get(therapy.uid)
+    assert stored.status.value == "cancelled" and stored.cancel_reason == "long leave"
+
+
+def test_a_hold_moves_as_a_fresh_hold_and_a_lapsed_one_is_left_alone(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    held = make_appointment(clinic, start=at(MON, 10), status="held", created_at=now, hold_minutes=60)
+    lapsed = make_appointment(clinic, start=at(MON, 11), status="held", patient_id="pat-002")  # made yesterday
+    result = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
+    assert [i.uid for i in result.plan.items] == [held.uid]
+    new = clinic.appointments.get(result.plan.items[0].new_uid)
+    assert new.status.value == "held" and new.hold_expires_at == now + timedelta(minutes=15)
+    assert clinic.appointments.get(lapsed.uid).status.value == "held"  # as stored: it IS expired
+
+
+def test_the_dry_run_writes_nothing_and_the_run_does_what_it_said(clinic: Desk, data_dir) -> None:  # type: ignore[no-untyped-def]
+    for hour, patient in ((10, "pat-001"), (10.5, "pat-002"), (14, "pat-003"), (15, "pat-001")):
+        make_appointment(clinic, start=at(MON, int(hour), int(hour % 1 * 60)), patient_id=patient)
+    make_appointment(clinic, start=at(MON, 11), type_key="prescription", patient_id="pat-002")
+    before = fingerprint(data_dir)
+    plan = clinic.away.plan("dr-weber", MON, MON + timedelta(days=3), "sick", rebook=True)
+    assert fingerprint(data_dir) == before
+    assert len(plan.items) == 5 and plan.plan_id == clinic.away.plan(
+        "dr-weber", MON, MON + timedelta(days=3), "sick", rebook=True).plan_id
+    result = clinic.away.run("dr-weber", MON, MON + timedelta(days=3), "sick", rebook=True, agent="alice",
+                             expected=plan)
+    assert not result.changed and result.changes == []
+    assert [i.key for i in result.plan.items] == [i.key for i in plan.items]
+    for item in result.plan.items:
+        new = clinic.appointments.get(item.new_uid)
+        assert (new.doctor_id, new.starts_at, new.previous_meeting_uid) == (item.doctor_id, item.starts_at, item.uid)
+    assert [e.type.value for e in events(clinic)] == ["APPOINTMENT_REBOOKED"] * 5
+    no_overlaps(clinic)
+
+
+def test_a_booking_between_the_dry_run_and_the_run_is_planned_around_and_said(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+    appt = make_appointment(clinic, start=at(MON, 10))
+    plan = clinic.away.plan("dr-weber", MON, TUE, "sick", rebook=True)
+    assert (plan.items[0].doctor_id, plan.items[0].starts_at) == ("dr-sato", at(MON, 10))
+    # Another process books Dr Sato at 10:00 meanwhile.
+    other = Desk(another_store(clinic), FixedClock(now), clinic.settings)
+    make_appointment(other, start=at(MON, 10), doctor_id="dr-sato", patient_id="pat-003")
+    result = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice", expected=plan)
+    assert result.changed and result.expected == plan.plan_id != result.plan.plan_id
+    (line,) = result.changes
+    assert line.startswith(f"{appt.uid}: Dr Emi Sato, Mon 2026-11-23 11:00 → ")
+    (item,) = result.plan.items
+    assert item.action == "move" and item.starts_at != at(MON, 10)
+    no_overlaps(clinic)
+    # Knowing only the id (the command line), the run still says the plan changed.
+    again = make_appointment(clinic, start=at(MON, 14), patient_id="pat-002")
+    seen = clinic.away.plan("dr-weber", MON, TUE, "sick", rebook=False)
+    make_appointment(other, start=at(MON, 15), patient_id="pat-003")
+    done = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=False, agent="alice", expected=seen.plan_id)
+    assert done.changed and done.changes == [] and len(done.plan.items) == 2
+    assert again.uid in {i.uid for i in done.plan.items}
+
+
+@pytest.mark.parametrize("case", ["unknown doctor", "backwards", "too long", "no reason", "reason with a newline"])
+def test_bad_requests_change_nothing(clinic: Desk, data_dir, case) -> None:  # type: ignore[no-untyped-def]
+    make_appointment(clinic, start=at(MON, 10))
+    doctor, start, end, reason, error = {
+        "unknown doctor": ("dr-nobody", MON, TUE, "sick", NotFound),
+        "backwards": ("dr-weber", TUE, MON, "sick", ValidationFailed),
+        "too long": ("dr-weber", MON, MON + timedelta(days=200), "sick", ValidationFailed),
+        "no reason": ("dr-weber", MON, TUE, "   ", ValidationFailed),
+        "reason with a newline": ("dr-weber", MON, TUE, "a\nb", ValidationFailed),
+    }[case]
+    before = fingerprint(data_dir)
+    for call in (lambda: clinic.away.plan(doctor, start, end, reason, rebook=True),
+                 lambda: clinic.away.run(doctor, start, end, reason, rebook=True, agent="alice")):
+        with pytest.raises(error) as caught:
+            call()
+        assert "\n" not in str(caught.value)
+    assert fingerprint(data_dir) == before
+
+
+def test_ranges_as_agents_type_them(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    # The clinic's zone is Berlin (UTC+1); now is 09:00 there.
+    assert clinic.away.range("now", "today") == (now, datetime(2026, 11, 23, 23, 0, tzinfo=UTC))
+    assert clinic.away.range("2026-11-24", "+2d") == (datetime(2026, 11, 23, 23, 0, tzinfo=UTC),
+                                                     datetime(2026, 11, 25, 23, 0, tzinfo=UTC))
+    assert clinic.away.range("13:00", "2026-11-23 17:30") == (at(MON, 12), at(MON, 16, 30))
+    assert clinic.away.range("2026-11-23T10:00:00Z", "2026-11-23T12:00:00+01:00") == (at(MON, 10), at(MON, 11))
+    with pytest.raises(ValidationFailed):
+        clinic.away.range("yesterday at noon", "today")
+
+
+def test_the_cli_prints_the_plan_and_carries_it_out(clinic: Desk, cli, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+    first = make_appointment(clinic, start=at(MON, 10))
+    second = make_appointment(clinic, start=at(MON, 14), patient_id="pat-002", type_key="prescription")
+    before = fingerprint(data_dir)
+    args = ("doctors", "away", "dr-weber", "--from", "now", "--to", "today", "--reason", "called in sick", "--rebook")
+    dry = cli(*args, "--dry-run")
+    assert dry.code == 0, dry.err
+    assert fingerprint(data_dir) == before
+    assert "Lena Fischer" in dry.out and "Dr Emi Sato, Mon 2026-11-23 11:00" in dry.out  # times in Berlin
+    plan_id = dry.out.split("plan ")[1].split(":")[0]
+    assert "--expect " + plan_id in dry.out
+    as_json = cli(*args, "--dry-run", "--json").json()
+    assert as_json["plan_id"] == plan_id and as_json["dry_run"] is True
+    assert [(i["uid"], i["action"], i["to_doctor_id"]) for i in as_json["items"]] == [
+        (first.uid, "move", "dr-sato"), (second.uid, "move", "dr-sato")]
+    assert as_json["items"][0]["to_starts_at"] == "2026-11-23T10:00:00Z" and as_json["items"][0]["new_uid"] is None
+    assert fingerprint(data_dir) == before
+    done = cli(*args, "--expect", plan_id, "--json")
+    assert done.code == 0 and done.err == ""
+    data = done.json()
+    assert data["plan_id"] == plan_id and data["dry_run"] is False and data["changed"] is None
+    assert all(i["new_uid"] for i in data["items"])
+    assert clinic.appointments.get(first.uid).status.value == "cancelled"
+
+
+def test_the_cli_says_when_the_plan_changed_since_the_dry_run(clinic: Desk, cli) -> None:  # type: ignore[no-untyped-def]
+    make_appointment(clinic, start=at(MON, 10))
+    args = ("doctors", "away", "dr-weber", "--from", "2026-11-23", "--to", "2026-11-23", "--reason", "sick")
+    plan_id = cli(*args, "--dry-run", "--json").json()["plan_id"]
+    make_appointment(clinic, start=at(MON, 13), patient_id="pat-002")
+    done = cli(*args, "--expect", plan_id)
+    assert done.code == 0
+    assert done.err.startswith(f"rxdesk: the plan changed since plan {plan_id} was shown")
+    assert "2 cancelled" in done.out and "NEW UID" in done.out
+
+
+def test_the_cli_refuses_a_bad_range_in_one_line(clinic: Desk, cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+    make_appointment(clinic, start=at(MON, 10))
+    before = fingerprint(data_dir)
+    for bad in (("--from", "today", "--to", "yesterday"), ("--from", "soon", "--to", "today"),
+                ("--from", "2026-11-23T10:00:00", "--to", "today")):
+        refused = cli("doctors", "away", "dr-weber", *bad, "--reason", "sick")
+        assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1, refused.err
+    assert cli("doctors", "away", "dr-weber", "--from", "now", "--reason", "sick").code == 2
+    assert fingerprint(data_dir) == before

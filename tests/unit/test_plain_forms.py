@@ -1,0 +1,143 @@
+"""Flat entities made and stored without their pydantic schema (`domain.plain`, the organisation
+read back from the segment store) are exactly what pydantic makes of them: the same stored JSON,
+byte for byte, and the same validated model."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from rxdesk.domain import plain
+from rxdesk.domain.models import (
+    Appointment,
+    AppointmentStatus,
+    AuditEntry,
+    Doctor,
+    Event,
+    EventType,
+    Org,
+    Patient,
+)
+from rxdesk.domain.queries import appointment_from_json, org_from_json
+from rxdesk.store.files import dumps
+
+idents = st.from_regex(r"[a-z0-9][a-z0-9._:@+-]{0,20}", fullmatch=True)
+texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+instants = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]),
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | texts | st.floats(allow_nan=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def dumped(value: dict[str, Any]) -> bytes:
+    return dumps(value)  # as the store writes it
+
+
+@st.composite
+def appointments(draw: st.DrawFn) -> Appointment:
+    starts = draw(instants).replace(microsecond=0)
+    optional = lambda s: draw(st.none() | s)  # noqa: E731
+    appt = Appointment(
+        uid=draw(idents), patient_id=draw(idents), doctor_id=draw(idents), type_key=draw(idents),
+        status=draw(st.sampled_from(list(AppointmentStatus))),
+        starts_at=starts, ends_at=starts + timedelta(minutes=draw(st.integers(1, 240))),
+        created_at=draw(instants), hold_expires_at=optional(instants), confirmed_at=optional(instants),
+        cancelled_at=optional(instants), cancel_reason=optional(texts), cancelled_by=optional(texts),
+        previous_meeting_uid=optional(idents), room_url=draw(st.sampled_from(["", "https://meet.example/x"])),
+        attendance_note=optional(texts), attendance_by=optional(texts), attendance_at=optional(instants),
+    )
+    how = draw(st.sampled_from(["validated", "from the store", "changed"]))
+    if how == "from the store":
+        return appointment_from_json(appt.model_dump(mode="json"))
+    if how == "changed":  # as the lifecycle changes one: model_copy, not validated again
+        return appointment_from_json(appt.model_dump(mode="json")).model_copy(
+            update={"status": AppointmentStatus.cancelled, "cancelled_at": draw(instants),
+                    "cancel_reason": draw(texts), "hold_expires_at": None})
+    return appt
+
+
+@settings(max_examples=300, deadline=None)
+@given(appointments())
+def test_an_appointment_is_stored_exactly_as_pydantic_dumps_it(appt: Appointment) -> None:
+    form = plain.stored_form(appt)
+    assert form is not None
+    assert dumped(form) == dumped(appt.model_dump(mode="json"))
+    assert dumped(appt.to_json()) == dumped(appt.model_dump(mode="json"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(id=texts, type=st.sampled_from(list(EventType)) | st.sampled_from([t.value for t in EventType]),
+       created_at=instants | instants.map(lambda d: d.replace(microsecond=0)), data=st.dictionaries(texts, json_values))
+def test_an_event_made_plain_equals_the_validated_one(id: str, type: Any, created_at: datetime, data: Any) -> None:
+    check_plain(Event, {"id": id, "type": type, "created_at": created_at, "data": data})
+
+
+@settings(max_examples=300, deadline=None)
+@given(at=instants | instants.map(lambda d: d.astimezone(UTC).replace(microsecond=0)), actor=texts, action=texts,
+       target=texts, details=st.dictionaries(texts, json_values))
+def test_an_audit_entry_made_plain_equals_the_validated_one(at: datetime, actor: str, action: str, target: str,
+                                                            details: Any) -> None:
+    check_plain(AuditEntry, {"at": at, "actor": actor, "action": action, "target": target, "details": details})
+
+
+def check_plain(model: Any, values: dict[str, Any]) -> None:
+    validated = model(**values)
+    made = model.of_plain(**values)
+    assert made == validated and made.model_fields_set == validated.model_fields_set
+    assert dumped(made.to_json()) == dumped(validated.model_dump(mode="json"))
+
+
+def test_the_plain_path_is_taken_for_what_a_cancel_writes() -> None:
+    """Otherwise nothing is gained: the values a cancel writes are all plain."""
+    now = datetime(2026, 11, 23, 8, tzinfo=UTC)
+    event = plain.construct_plain(Event, {"id": "e1", "type": EventType.APPOINTMENT_CANCELLED, "created_at": now,
+                                          "data": {"appointment": {"uid": "x", "n": 1}, "reason": "sick"}})
+    entry = plain.construct_plain(AuditEntry, {"at": now, "actor": "admin:ana", "action": "appointment.cancel",
+                                               "target": "appointment:x", "details": {"reason": "sick"}})
+    assert event is not None and entry is not None
+
+
+@pytest.mark.parametrize("values", [
+    {"id": " e1", "type": EventType.APPOINTMENT_CANCELLED, "data": {}},  # validation strips it
+    {"id": "e1", "type": "APPOINTMENT_CANCELLED", "data": {}},  # validation makes it the member
+    {"id": "e1", "type": EventType.APPOINTMENT_CANCELLED, "data": {" k": 1}},  # keys are stripped
+    {"id": "e1", "type": EventType.APPOINTMENT_CANCELLED, "data": {}, "extra": 1},  # refused
+    {"id": "e1", "type": EventType.APPOINTMENT_CANCELLED, "data": {"at": datetime(2026, 1, 1, tzinfo=UTC)}},
+])
+def test_values_validation_would_change_or_refuse_go_through_pydantic(values: dict[str, Any]) -> None:
+    values.setdefault("created_at", datetime(2026, 11, 23, 8, tzinfo=UTC))
+    assert plain.construct_plain(Event, values) is None
+
+
+def test_entities_that_are_not_flat_are_left_to_pydantic() -> None:
+    assert plain.construct_plain(Appointment, {"uid": "x"}) is None  # validators on its fields
+    assert plain._plan(Doctor) is None  # nested windows
+    patient = Patient(id="pat-1", name="Ana")
+    assert patient.to_json() == patient.model_dump(mode="json")
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=st.text("Northbridge Telehealth éü'-0 ", max_size=40).filter(str.strip),
+       timezone=st.sampled_from(["UTC", "Europe/London", "America/New_York", "Asia/Kolkata"]),
+       url=st.sampled_from(["https://meet.jit.si", "http://meet.example:8443/rooms"]))
+def test_the_stored_organisation_reads_back_as_the_validated_one(name: str, timezone: str, url: str) -> None:
+    org = Org(name=name, timezone=timezone, jitsi_base_url=url)
+    read = org_from_json(orjson.loads(dumps(org.to_json())))
+    assert read == org and read.model_fields_set == Org.model_validate(org.to_json()).model_fields_set
+
+
+@pytest.mark.parametrize("doc", [{"name": "Clinic", "colour": "red"}, {"name": 7}, {"timezone": "UTC"}])
+def test_a_stored_organisation_of_another_shape_is_validated_and_refused(doc: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        org_from_json(doc)
