@@ -153,6 +153,12 @@ def admin_cancel(appt: Appointment, reason: object, agent: str, now: datetime) -
     return _cancelled(appt, normalize_reason(reason), f"admin:{agent}", now)
 
 
+def notice_passed(appt: Appointment, appt_type: AppointmentType, now: datetime) -> bool:
+    """True once the patient may no longer cancel: less than the type's cancellation notice
+    before the start. (An admin may cancel anyway.)"""
+    return now > appt.starts_at - timedelta(minutes=appt_type.cancellation_notice_minutes)
+
+
 def patient_cancel(
     appt: Appointment, appt_type: AppointmentType, by: str, now: datetime
 ) -> Appointment:
@@ -160,8 +166,7 @@ def patient_cancel(
     why = why_not_cancellable(appt, now)
     if why:
         raise Refused(why)
-    notice = timedelta(minutes=appt_type.cancellation_notice_minutes)
-    if now > appt.starts_at - notice:
+    if notice_passed(appt, appt_type, now):
         raise Refused(
             f"appointment {appt.uid} starts too soon to cancel: "
             f"{appt_type.name} needs {appt_type.cancellation_notice_minutes} minutes' notice"

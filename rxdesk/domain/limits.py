@@ -7,6 +7,8 @@ imports nothing but the errors, so the command line can parse without loading th
 
 from __future__ import annotations
 
+import re
+
 from rxdesk.domain.errors import ValidationFailed
 
 # (lowest, highest), both allowed.
@@ -27,6 +29,34 @@ def parse_whole(value: object, *, what: str) -> int:
     if not (text.isascii() and text.isdigit() and len(text) <= 9):
         raise ValidationFailed(f"{what} {str(value)[:40]!r} is not a whole number (digits 0-9)")
     return int(text)
+
+
+_SPAN = re.compile(r"(?:(\d{1,6})\s*d)?\s*(?:(\d{1,6})\s*h)?\s*(?:(\d{1,6})\s*(?:min|m)?)?")
+
+
+def parse_minutes(value: object, *, what: str = "minutes") -> int:
+    """A span as agents write it and the tables show it: `90`, `90 min`, `2h`, `2 h`, `1d`,
+    `1d 2h`, `1 h 30 min` (bare digits are minutes). ASCII digits only."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value or "").strip().lower()
+    match = _SPAN.fullmatch(text) if text.isascii() else None
+    if not text or match is None or not any(match.groups()):
+        raise ValidationFailed(f"{what} {str(value)[:40]!r} is not a span: use minutes (90) or 2h, 1d, 1d 2h")
+    days, hours, minutes = (int(g) if g else 0 for g in match.groups())
+    return days * 1440 + hours * 60 + minutes
+
+
+def format_minutes(value: int) -> str:
+    """The other way round, as the tables show a span: `2 d`, `1 d 2 h`, `90 min` → `1 h 30 min`."""
+    if value <= 0:
+        return f"{value} min"
+    parts = []
+    for unit, size in (("d", 1440), ("h", 60), ("min", 1)):
+        if value >= size:
+            parts.append(f"{value // size} {unit}")
+            value %= size
+    return " ".join(parts)
 
 
 def shown(number: float) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rxdesk.domain import lifecycle
 from rxdesk.domain.errors import NotFound, ValidationFailed
 from rxdesk.domain.ids import normalize_uid
+from rxdesk.domain.limits import format_minutes
 from rxdesk.domain.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -154,6 +155,8 @@ class AppointmentSummary:
     cancel_refusal: str | None  # why a cancel would be refused; None when it can be cancelled
     # Attendance an agent could mark now: (no_show or completed, why not or None when it can).
     attendance: tuple[tuple[AppointmentStatus, str | None], ...] = ()
+    # Said beside a cancel, never a refusal: the patient's own notice period has passed.
+    notice_note: str | None = None
 
     @property
     def markable(self) -> list[AppointmentStatus]:
@@ -259,13 +262,15 @@ class AppointmentService(Service):
                 cancel_refusal=lifecycle.why_not_cancellable(appt, now),
             )
 
-    def parse_filter(self, text: FilterText, *, names: Mapping[str, str] | None = None) -> ParsedFilter:
+    def parse_filter(self, text: FilterText, *, names: Mapping[str, str] | None = None,
+                     overview: bool = False) -> ParsedFilter:
         """The filter an agent typed (`services.filters`): one error per bad field, and the
         doctors or patients the texts matched. `names` says how a refusal names each field
-        (the app's labels by default)."""
+        (the app's labels by default); `overview` reads the app's fields as they say
+        (see `parse_filter_text`)."""
         from rxdesk.services.filters import FIELD_NAMES, parse_filter_text
 
-        return parse_filter_text(self, text, names=names or FIELD_NAMES)
+        return parse_filter_text(self, text, names=names or FIELD_NAMES, overview=overview)
 
     def summary(self, uid: str) -> AppointmentSummary:
         """One appointment as of now with the names an agent reads beside it, whether it can
@@ -281,11 +286,13 @@ class AppointmentService(Service):
                            key=lambda a: (a.starts_at, a.uid))
             listed = rows(view, [AppointmentRecord.of(appt) for appt in appts], now)
             zone_name = self.org(view).timezone
+            kinds = {appt.type_key: view.types.get(appt.type_key) for appt in appts}
         return [
             AppointmentSummary(
                 lifecycle.as_of(appt, now), row.patient_name, row.doctor_name, row.type_name, zone_name,
                 lifecycle.why_not_cancellable(appt, now),
                 tuple((status, lifecycle.why_not_markable(appt, status, now)) for status in lifecycle.ATTENDANCE),
+                _notice_note(appt, kinds.get(appt.type_key), now),
             )
             for appt, row in zip(appts, listed, strict=True)
         ]
@@ -342,6 +349,14 @@ class AppointmentService(Service):
                          "reason": text},
             )
         return marked
+
+
+def _notice_note(appt: Appointment, kind: AppointmentType | None, now: datetime) -> str | None:
+    """Said beside a cancel, never a refusal: the patient's own notice period has passed."""
+    if kind is None or lifecycle.why_not_cancellable(appt, now) or not lifecycle.notice_passed(appt, kind, now):
+        return None
+    return (f"The patient's notice period ({format_minutes(kind.cancellation_notice_minutes)} before the start) "
+            "has passed: the patient could no longer cancel; as an admin you still may.")
 
 
 def rows(view: StoreView, records: Sequence[AppointmentRecord], now: datetime) -> list[AppointmentRow]:

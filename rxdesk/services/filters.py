@@ -11,8 +11,9 @@ from datetime import date
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.filters import parse_day, parse_statuses
+from rxdesk.domain.models import AppointmentStatus
 from rxdesk.domain.times import zone
-from rxdesk.services.appointments import AppointmentFilter
+from rxdesk.services.appointments import DEFAULT_STATUSES, AppointmentFilter
 from rxdesk.services.base import Service
 from rxdesk.services.matching import Matches, match_doctors, match_patients
 from rxdesk.store.protocols import StoreView
@@ -50,6 +51,18 @@ class ParsedFilter:
     resolved: dict[str, str] = field(default_factory=dict)  # field -> what the text matched
     matches: dict[str, Matches] = field(default_factory=dict)
 
+    @property
+    def window(self) -> str:
+        """The statuses and the time window in effect, defaults included, in words:
+        "held, confirmed · from now · any end"."""
+        return describe_filter(self.filter)
+
+    def picks(self) -> dict[str, list[tuple[str, str]]]:
+        """The doctors and patients to pick from where a text matched several:
+        field -> [(id, "name · id · email")]."""
+        return {key: [(c.id, " · ".join(part for part in (c.name, c.id, c.email) if part)) for c in found.candidates]
+                for key, found in self.matches.items() if found.total > 1}
+
     def refusal(self) -> str | None:
         """Every error in one line, in the order of the fields, a doctor or patient that
         several match with the candidates named; None when there is none."""
@@ -57,35 +70,50 @@ class ParsedFilter:
         return "; ".join(found.get(key) or error for key, error in self.errors.items()) or None
 
 
+# How many doctors or patients the overview offers to pick from when a text matches several.
+PICK_LIMIT = 50
+ANY_TIME_WORDS = ("any", "all")
+
+
 def parse_filter_text(service: Service, text: FilterText, *,
-                      names: Mapping[str, str] = FIELD_NAMES) -> ParsedFilter:
+                      names: Mapping[str, str] = FIELD_NAMES, overview: bool = False) -> ParsedFilter:
     """Turn typed filters into an `AppointmentFilter`, one error per bad field.
 
     Doctors and patients are matched by id, name, email or phone (`services.matching`; a
     patient also by external id); statuses take `active` and `all`; days take `YYYY-MM-DD`,
     `today`, `+7d`, in the organisation's zone as of the service clock. `names` says how a
     refusal names each field.
+
+    `overview` reads the app's fields as their empty state says (`from: now`, `to: any`):
+    `all` is every status within the window shown (the command line's `--status all` drops the
+    time default instead), `from: any` reaches back, and an end alone keeps today as the start;
+    a name several share offers up to PICK_LIMIT of them to pick from.
     """
     with service.store.read() as view:
-        return _parse(service, view, text, names)
+        return _parse(service, view, text, names, overview)
 
 
-def _parse(service: Service, view: StoreView, text: FilterText, names: Mapping[str, str]) -> ParsedFilter:
+def _parse(service: Service, view: StoreView, text: FilterText, names: Mapping[str, str],
+           overview: bool) -> ParsedFilter:
     parsed = ParsedFilter(AppointmentFilter())
     errors, resolved = parsed.errors, parsed.resolved
     people: dict[str, str | None] = {"doctor": None, "patient": None}
     for key, typed, match in (("doctor", text.doctor, match_doctors), ("patient", text.patient, match_patients)):
         if not typed.strip():
             continue
-        found = parsed.matches[key] = match(view, typed)
+        found = parsed.matches[key] = match(view, typed, limit=PICK_LIMIT) if overview else match(view, typed)
         if found.one is not None:
             people[key], resolved[key] = found.one.id, found.one.name
+        elif overview and found.total > 1:
+            errors[key] = f"{found.total:,} {key}s match {typed.strip()[:40]!r}: pick one below (↓, enter) or type more"
         else:
             errors[key] = found.summary() or ""
     statuses: frozenset[str] | None = None
     show_all = text.all
     raw_status = text.statuses.strip().casefold()
-    if raw_status == "all":
+    if raw_status == "all" and overview:  # every status, within the time window shown
+        statuses = frozenset(s.value for s in AppointmentStatus)
+    elif raw_status == "all":
         show_all = True
     elif raw_status:
         try:
@@ -95,14 +123,22 @@ def _parse(service: Service, view: StoreView, text: FilterText, names: Mapping[s
     today = service.now().astimezone(zone(service.org(view).timezone)).date()
     days: dict[str, date | None] = {"date_from": None, "date_to": None}
     for key, raw in (("date_from", text.date_from), ("date_to", text.date_to)):
-        if raw.strip():
+        if overview and key == "date_from" and raw.strip().casefold() in ANY_TIME_WORDS:
+            show_all = True  # no lower bound: the past too
+        elif raw.strip():
             try:
                 days[key] = parse_day(raw, today, what=names[key])
             except RxdeskError as exc:
                 errors[key] = str(exc)
+    typed_from = bool(text.date_from.strip())
+    if overview and days["date_to"] and not typed_from:
+        days["date_from"] = today  # the start the empty field promises (now, as a day)
     if days["date_from"] and days["date_to"] and days["date_to"] < days["date_from"]:
-        errors["date_to"] = f"{names['date_to']} is before {names['date_from']}"
+        errors["date_to"] = (f"{names['date_to']} is before {names['date_from']}" if typed_from
+                             else f"{names['date_to']} is before today ({names['date_from']}: any reaches back)")
         days["date_to"] = None
+        if not typed_from:
+            days["date_from"] = None
     parsed.filter = AppointmentFilter(
         statuses=statuses,
         doctor_id=people["doctor"],
@@ -112,3 +148,20 @@ def _parse(service: Service, view: StoreView, text: FilterText, names: Mapping[s
         all=show_all,
     )
     return parsed
+
+
+def describe_filter(f: AppointmentFilter) -> str:
+    """What a filter lets through, as an agent reads it: statuses, then where the list starts
+    and ends (its defaults said too)."""
+    chosen = f.statuses if f.statuses else (None if f.all else DEFAULT_STATUSES)
+    if chosen is None or chosen >= {s.value for s in AppointmentStatus}:
+        statuses = "any status"
+    else:
+        statuses = ", ".join(s.value for s in AppointmentStatus if s.value in chosen)
+    if f.date_from is not None or f.date_to is not None:
+        start = f"from {f.date_from.isoformat()}" if f.date_from else "any start"
+        end = f"to {f.date_to.isoformat()}" if f.date_to else "any end"
+        return f"{statuses} · {start} · {end}"
+    if f.all:
+        return f"{statuses} · any time"
+    return f"{statuses} · from now · any end"

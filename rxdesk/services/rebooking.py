@@ -29,7 +29,7 @@ from rxdesk.domain.models import (
     appointment_target,
 )
 from rxdesk.domain.slots import SlotDiagnosis, diagnose
-from rxdesk.domain.times import format_utc, to_utc
+from rxdesk.domain.times import format_utc, to_utc, zone
 from rxdesk.services.availability import busy_intervals, check_offered, open_slots
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import publish
@@ -45,6 +45,7 @@ class OpenSlot:
     doctor_name: str
     starts_at: datetime
     ends_at: datetime
+    doctor_zone: str = "UTC"  # the doctor's own, for the doctor's local time beside the org's
 
     def to_json(self) -> dict[str, str]:
         return {"doctor_id": self.doctor_id, "starts_at": self.starts_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -61,6 +62,34 @@ class SlotChoice:
     zone: str
     patient_name: str = ""
     doctor_name: str = ""
+
+
+DAY_PARTS = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
+
+
+def match_slots(slots: list[OpenSlot], text: str, zone_name: str) -> list[OpenSlot]:
+    """The slots an agent's typed words pick out, every word matching: part of the doctor's
+    name, a day (`tue`, `24`, `2026-11-24`), a time (`09`, `09:30`), or `morning`,
+    `afternoon`, `evening` (days and times in the organisation's zone)."""
+    words = text.casefold().split()
+    if not words:
+        return slots
+    tz = zone(zone_name)
+
+    def matches(slot: OpenSlot, word: str) -> bool:
+        local = slot.starts_at.astimezone(tz)
+        if word in DAY_PARTS:
+            low, high = DAY_PARTS[word]
+            return low <= local.hour < high
+        if ":" in word:  # a time: 9:30, 09:3
+            return f"{local:%H:%M}".startswith(word if word.index(":") == 2 else f"0{word}")
+        if word.isdigit() and len(word) <= 2:  # the day of the month or the hour
+            return int(word) in (local.day, local.hour)
+        if word[:1].isdigit():  # a date: 2026-11-24, 2026-11
+            return f"{local:%Y-%m-%d}".startswith(word)
+        return (word in slot.doctor_name.casefold() or f"{local:%A}".casefold().startswith(word))
+
+    return [slot for slot in slots if all(matches(slot, word) for word in words)]
 
 
 def _days(days: object) -> int:
@@ -108,7 +137,7 @@ class RebookingService(Service):
                 for slot in open_slots(view, doctor, appt_type, now=now, start=now, end=end, ignore_uid=appt.uid):
                     if doctor.id == appt.doctor_id and slot.starts_at == appt.starts_at:
                         continue  # where it already is
-                    found.append(OpenSlot(doctor.id, doctor.name, slot.starts_at, slot.ends_at))
+                    found.append(OpenSlot(doctor.id, doctor.name, slot.starts_at, slot.ends_at, doctor.timezone))
             patient = view.patients.get(appt.patient_id)
             own = view.doctors.get(appt.doctor_id)
             return SlotChoice(appt, appt_type, found, self.org(view).timezone,
@@ -149,7 +178,7 @@ class RebookingService(Service):
                 if appt_type is None:
                     continue
                 slots = open_slots(view, doctor, appt_type, now=now, start=now, end=now + timedelta(days=span))
-                result[key] = [OpenSlot(doctor.id, doctor.name, s.starts_at, s.ends_at) for s in slots]
+                result[key] = [OpenSlot(doctor.id, doctor.name, s.starts_at, s.ends_at, doctor.timezone) for s in slots]
             return result
 
 

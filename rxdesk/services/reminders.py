@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from rxdesk.domain import reminders as due_rules
 from rxdesk.domain.errors import NotFound, ValidationFailed
 from rxdesk.domain.ids import random_token
-from rxdesk.domain.limits import MINUTES_BEFORE, whole_within
+from rxdesk.domain.limits import MINUTES_BEFORE, parse_minutes, within
 from rxdesk.domain.models import (
     Appointment,
     AppointmentType,
@@ -66,7 +66,8 @@ def _recipient(value: object) -> str:
 
 
 def _minutes(value: object) -> int:
-    return whole_within(value, MINUTES_BEFORE, what="minutes before")
+    """Minutes as typed or as the tables show a span (`90`, `2h`, `1d 2h`), within bounds."""
+    return within(parse_minutes(value, what="minutes before"), MINUTES_BEFORE, what="minutes before")
 
 
 class ReminderRuleService(Service):

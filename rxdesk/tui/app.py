@@ -163,6 +163,7 @@ class RxdeskApp(App[int]):
         if self.run_worker_inside:
             self.set_timer(1.0 if self.tick_seconds == 60.0 else self.tick_seconds, self._tick, name="first tick")
         else:
+            self.maintenance = "worker off"
             # No tick writes down what time decides, so no write tells the screens: look again
             # each tick period, so a lapsed hold or an ended appointment shows as it is.
             self.set_interval(self.tick_seconds, self._refresh_screens, name="time moves")
@@ -174,6 +175,10 @@ class RxdeskApp(App[int]):
         if not markup:
             message, title = shown(message), shown(title)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c (reflex from a shell) says how to quit, in words, not as markup."""
+        self.notify("Press ctrl+q (or q outside a text field) to quit rxdesk", title="Do you want to quit?")
 
     def show_problem(self, message: str) -> None:
         """A data file cannot be read: say so on a screen instead of failing on every key."""
@@ -226,16 +231,18 @@ class RxdeskApp(App[int]):
     def _counted(self, count: int) -> None:
         self.attention_count = count
 
+    def _desk_screens(self) -> list[DeskScreen]:
+        """Every desk screen the app holds: the stack in front and those of the other sections."""
+        found: list[DeskScreen] = [s for s in self.screen_stack if isinstance(s, DeskScreen)]
+        for mode in self.MODES:
+            found += [s for s in self._stack_of(mode) if isinstance(s, DeskScreen) and s not in found]
+        return found
+
     def _refresh_screens(self) -> None:
         if self.problem is not None or not self.is_running:
             return  # closing: the screens are being taken apart, a reload would find no table
-        for screen in self.screen_stack:
-            if isinstance(screen, DeskScreen):
-                screen.data_changed()
-        for mode in self.MODES:
-            for screen in self._stack_of(mode):
-                if isinstance(screen, DeskScreen) and screen not in self.screen_stack:
-                    screen.stale = True
+        for screen in self._desk_screens():
+            screen.data_changed()
 
     def _stack_of(self, mode: str) -> list[Screen[Any]]:
         """The screens of a section; none for a section not opened yet."""
@@ -256,7 +263,12 @@ class RxdeskApp(App[int]):
         gc.freeze()
 
     def note_own_write(self) -> None:
-        """Our own change is already on screen: don't reload (and lose the row) for it."""
+        """Our own change is drawn by the screen in front (a row marked cancelled stays where
+        the agent saw it): that screen is not reloaded for it. Every other screen, under it or
+        in another section, did not draw it and loads again when it is shown."""
+        for screen in self._desk_screens():
+            if screen is not self.screen:  # (`is_current` is also true of a screen behind one)
+                screen.stale = True
         call_service(
             self, self.desk.generation, done=lambda g: setattr(self, "known_generation", g), group="poll"
         )
@@ -312,8 +324,12 @@ class RxdeskApp(App[int]):
     # Navigation: the messages of rxdesk.tui.navigation, and the methods they call.
 
     def action_section(self, name: str) -> None:
+        """A section key lands on that section's list: the pages opened over it are closed."""
         if self.problem is None and name in self.MODES:
-            self.switch_mode(name)
+            if self.current_mode != name:
+                self.switch_mode(name)
+            while len(self.screen_stack) > 1 and isinstance(self.screen, DeskScreen):
+                self.pop_screen()
 
     def open_webhooks(self, tab: str) -> None:
         """Section 6 on one of its tabs (`tab-deliveries`, `tab-outbox`, ...)."""
@@ -388,7 +404,8 @@ class RxdeskApp(App[int]):
                             title="Not cancelled")
                 return
             text = summary.text()
-            self._push_dialog(self._cancel_dialog().prepare(uid, text, on_saved=on_done), "Appointment cancelled",
+            self._push_dialog(self._cancel_dialog().prepare(uid, text, note=summary.notice_note, on_saved=on_done),
+                              "Appointment cancelled",
                               lambda done: f"Cancelled {text.splitlines()[0]} · reason: {done.cancel_reason}")
 
         call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
@@ -456,11 +473,16 @@ class RxdeskApp(App[int]):
     # Help and the command palette list the keys of the screen the agent is on.
 
     def _screen_keys(self, screen: Screen[Any]) -> list[tuple[str, str, Any, str]]:
+        """The keys that act here: ours, enabled, each once. A widget's own keys from Textual
+        (a table's `^pgup Page Left`, a field's `Delete character left`) are left out unless
+        the widget shows them in the footer."""
         keys: list[tuple[str, str, Any, str]] = []
         seen: set[str] = set()
         for active in screen.active_bindings.values():
             binding = active.binding
             if not binding.description or binding.description in seen or not active.enabled:
+                continue
+            if not binding.show and _textual_own(active.node, binding):
                 continue
             seen.add(binding.description)
             keys.append((self.get_key_display(binding), binding.description, active.node, binding.action))
@@ -479,6 +501,17 @@ class RxdeskApp(App[int]):
         for key, what, node, action in self._screen_keys(screen):
             yield SystemCommand(what, f"key {key}", partial(self.call_later, node.run_action, action))
         yield from super().get_system_commands(screen)
+
+
+def _textual_own(node: Any, binding: Binding) -> bool:
+    """True when `binding` comes from one of Textual's widget classes, not from rxdesk's."""
+    for cls in type(node).__mro__:
+        if cls.__module__.startswith("rxdesk."):
+            continue
+        for item in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(item, Binding) and (item.action, item.description) == (binding.action, binding.description):
+                return True
+    return False
 
 
 def run_app(settings: Settings, *, worker: bool = True) -> int:

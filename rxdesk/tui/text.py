@@ -34,9 +34,11 @@ def literal(value: RenderableType) -> RenderableType:
     return Text(terminal_safe(value, lines=True), end="") if isinstance(value, str) else value
 
 
-def fields_grid(rows: Iterable[tuple[str, RenderableType]]) -> Table:
-    """Label / value pairs for a detail panel: bold labels, values shown as typed."""
+def fields_grid(rows: Iterable[tuple[str, RenderableType]], title: str | None = None) -> Table:
+    """Label / value pairs for a detail panel: bold labels, values shown as typed; a title at
+    the left edge, where every panel's heading starts."""
     grid = Table.grid(padding=(0, 2))
+    grid.title, grid.title_justify, grid.title_style = title, "left", "bold"
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     for label, value in rows:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -24,10 +27,38 @@ async def settle(pilot, rounds: int = 3) -> None:  # type: ignore[no-untyped-def
 
 
 async def wait_for_workers(app) -> None:  # type: ignore[no-untyped-def]
-    """Wait for every worker; one superseded meanwhile by a newer call of its group (a poll
-    under a slow machine) is done too, not a failure."""
-    with contextlib.suppress(WorkerCancelled):
-        await app.workers.wait_for_complete()
+    """Wait until no worker is running; one superseded meanwhile by a newer call of its group
+    (a poll under a slow machine) is done too, not a failure. Each round waits for the
+    workers running then; a result they deliver may start more, hence the rounds."""
+    while running := [w for w in app.workers if not w.is_finished]:
+        with contextlib.suppress(WorkerCancelled):
+            await asyncio.gather(*(w.wait() for w in running))
+        await asyncio.sleep(0)
+
+
+async def overview_ready(pilot) -> None:  # type: ignore[no-untyped-def]
+    """The overview as an agent sees it once it settled: its rows, their count, the column
+    widths made from the doctors' and types' names, and nothing left running."""
+    from rxdesk.tui.screens.overview import OverviewScreen
+
+    def ready() -> bool:
+        screen = pilot.app.screen
+        return (isinstance(screen, OverviewScreen) and screen.loads > 0 and screen.names_learned
+                and screen.table.counted and not any(not w.is_finished for w in pilot.app.workers))
+
+    await wait_until(pilot, ready, what="the overview to settle")
+
+
+async def wait_until(pilot, condition: Callable[[], object], *, what: str = "", limit: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run until `condition()` holds: a condition, not a time. `limit` only stops a
+    test that would otherwise hang; a loaded machine takes as long as it takes below it."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting after {limit:.0f} s for {what or condition}")
+        await wait_for_workers(pilot.app)
+        await pilot.pause(0.01)
+    await pilot.pause()
 
 
 async def wait_for(pilot, condition, what: str = "the condition", timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]

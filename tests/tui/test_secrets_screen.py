@@ -77,6 +77,8 @@ async def test_create_shows_the_value_once_and_it_signs_tokens(keyed: Desk, data
         await pilot.press("c")
         await settle(pilot)
         assert app.clipboard == value
+        # The toast says what was copied: the value, not the key id.
+        assert any(n.title == "Secret value copied" and "secret value of" in n.message for n in app._notifications)
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is screen

@@ -23,7 +23,8 @@ from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.tui.app import RxdeskApp
 from tests.helpers import make_appointment
-from tests.tui.conftest import make_app, settle, wait_for
+from rxdesk.tui.modals.cancel import CancelModal
+from tests.tui.conftest import make_app, overview_ready, settle, wait_for, wait_until
 from tests.unit.test_worker import only_rule
 
 SIZES = {"80x24": (80, 24), "100x30": (100, 30), "160x48": (160, 48)}
@@ -33,11 +34,16 @@ sizes = pytest.mark.parametrize("size", list(SIZES))
 Step = Callable[[Any], Awaitable[None]]
 
 
-def snapshot(snap_compare, app: RxdeskApp, size: str, *keys: str, then: Step | None = None) -> bool:  # type: ignore[no-untyped-def]
-    """The app at `size` after `keys` (each one settled), and `then`."""
+def snapshot(snap_compare, app: RxdeskApp, size: str, *keys: str, then: Step | None = None,  # type: ignore[no-untyped-def]
+             ready: bool = True) -> bool:
+    """The app at `size` after `keys` (each one settled), and `then`. With `ready`, the
+    overview has settled first (rows, count, widths from the names): conditions, not rounds of
+    waiting, so a loaded machine takes the same picture."""
 
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
+        if ready:
+            await overview_ready(pilot)
         app.maintenance = WORKER
         for key in keys:
             await pilot.press(key)
@@ -101,6 +107,8 @@ def test_cancel_dialog(snap_compare, clinic: Desk, booked, size: str) -> None:  
     """Every field, the five common reasons and the hint on screen at 80x24."""
 
     async def steady_cursor(pilot) -> None:  # type: ignore[no-untyped-def]
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, CancelModal)
+                         and pilot.app.focused is pilot.app.screen.query_one("#reason"), what="the cancel dialog")
         # A blinking cursor is on or off depending on how long the steps above took.
         pilot.app.screen.query_one("#reason").cursor_blink = False
 
@@ -142,7 +150,7 @@ def test_help(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: i
 
 @sizes
 def test_empty_data_dir(snap_compare, desk: Desk, size: str) -> None:  # type: ignore[no-untyped-def]
-    assert snapshot(snap_compare, make_app(desk), size)
+    assert snapshot(snap_compare, make_app(desk), size, ready=False)
 
 
 # -- section 2: patients ------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from textual.widgets import Checkbox, Input, Select
+from textual.widgets import Checkbox, Input, Select, SelectionList
 
 from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk
@@ -90,7 +90,9 @@ async def test_subscriptions_deliveries_and_replay(clinic: Desk, now, data_dir) 
                 assert text_of(app.screen.query_one("#sub-error"))
             assert fingerprint(data_dir) == before
             app.screen.query_one("#sub-url", Input).value = receiver.url
-            app.screen.query_one("#sub-events", Input).value = "APPOINTMENT_CANCELLED"
+            events = app.screen.query_one("#sub-events", SelectionList)  # the known types, ticked
+            assert set(events.selected) == {"APPOINTMENT_CANCELLED", "APPOINTMENT_REBOOKED"}
+            events.deselect("APPOINTMENT_REBOOKED")
             app.screen.query_one("#sub-headers", Input).value = "X-Shop=riverside"
             app.screen.query_one("#sub-private", Checkbox).value = True  # the receiver is on 127.0.0.1
             await pilot.press("enter")
@@ -106,6 +108,7 @@ async def test_subscriptions_deliveries_and_replay(clinic: Desk, now, data_dir) 
             assert app.clipboard != signing  # the app forgets its copy with the dialog
             (sub,) = clinic.webhooks.list_subscriptions()
             assert sub.headers == {"X-Shop": "riverside"}
+            assert [str(event) for event in sub.events] == ["APPOINTMENT_CANCELLED"]
 
             # A cancellation, ticked to death by a failing receiver, then replayed from the app.
             appt = make_appointment(clinic, start=now + timedelta(days=1))

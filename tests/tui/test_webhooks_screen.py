@@ -85,10 +85,14 @@ async def test_replaying_a_pending_delivery_is_refused_and_changes_nothing(clini
         receiver.close()
 
 
-async def test_the_outbox_shows_unsent_emails(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def one_email_in_the_outbox(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
     only_rule(clinic, "gp-consult", "patient", 60, email=True)
     make_appointment(clinic, start=now + timedelta(minutes=30))
     assert MaintenanceService(clinic).tick().messages_outbox == 1
+
+
+async def test_the_outbox_shows_unsent_emails(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    one_email_in_the_outbox(clinic, now)
     app = make_app(clinic)
     async with app.run_test(size=(150, 45)) as pilot:
         screen = await open_webhooks(app, pilot)
@@ -98,3 +102,23 @@ async def test_the_outbox_shows_unsent_emails(clinic: Desk, now) -> None:  # typ
         assert app.focused is table and table.row_count == 1
         row = [str(cell) for cell in table.get_row_at(0)]
         assert "lena.fischer@mail.example" in row and "outbox" in row
+
+
+async def test_enter_on_an_outbox_row_opens_the_message_and_an_empty_subscriptions_tab_says_what_to_do(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    from rxdesk.tui.screens.webhooks import MessageModal
+    from tests.tui.conftest import text_of, wait_until
+
+    one_email_in_the_outbox(clinic, now)
+    app = make_app(clinic)
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_webhooks(app, pilot)
+        hint = screen.query_one("#subscriptions-empty")
+        assert hint.display and "a adds one" in text_of(hint)
+        await pilot.press("left_square_bracket")  # the outbox tab
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "messages")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageModal))
+        assert "lena.fischer@mail.example" in text_of(app.screen.query_one("#message-fields"))
+        assert text_of(app.screen.query_one("#message-body")).strip()
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen)

@@ -170,3 +170,28 @@ def test_show_gathers_people_chain_and_audit(clinic, booked) -> None:  # type: i
     assert data["rebook_chain"] == {"previous": [], "next": [second.uid, third.uid]}
     assert data["next_meeting_uid"] == second.uid
     assert clinic.appointments.show(booked["past_completed"].uid).cancel_refusal is not None
+
+
+def test_typed_filters_say_their_window_and_all_keeps_it(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+    from rxdesk.services.filters import FilterText
+
+    def parse(text: FilterText):  # type: ignore[no-untyped-def]
+        return clinic.appointments.parse_filter(text, overview=True)
+
+    assert parse(FilterText()).window == "held, confirmed · from now · any end"
+    every = parse(FilterText(statuses="all"))
+    assert every.window == "any status · from now · any end"
+    listed = uids(clinic.appointments.list_appointments(every.filter))
+    assert booked["future_cancelled"].uid in listed and booked["past_completed"].uid not in listed
+    back = parse(FilterText(statuses="all", date_from="any"))
+    assert back.window == "any status · any time"
+    assert booked["old_no_show"].uid in uids(clinic.appointments.list_appointments(back.filter))
+    # An end alone starts today, as the empty `from` field says; before today it is refused.
+    ahead = parse(FilterText(date_to="+7d"))
+    assert ahead.filter.date_from == date(2026, 11, 23) and ahead.window.endswith("to 2026-11-30")
+    behind = parse(FilterText(date_to="-1d"))
+    assert "date_to" in behind.errors and behind.filter.date_from is None and behind.filter.date_to is None
+    # The command line keeps its contract: `all` drops the time default, `--to` alone has no start.
+    cli = clinic.appointments.parse_filter(FilterText(statuses="all"))
+    assert cli.filter.all and cli.filter.statuses is None
+    assert clinic.appointments.parse_filter(FilterText(date_to="+7d")).filter.date_from is None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from rxdesk.domain import reminders
 from rxdesk.domain.models import Appointment, AppointmentStatus, AppointmentType, RecipientGroup, ReminderRule
 
@@ -39,3 +41,16 @@ def test_lateness_and_how_far_ahead_a_tick_looks() -> None:
                              reminders=[RULE.model_copy(update={"id": "s", "minutes_before": 1440})])]
     assert reminders.look_ahead(types) == timedelta(days=1)
     assert reminders.look_ahead([AppointmentType(key="c", name="C", duration_minutes=20)]) is None
+
+
+def test_minutes_before_takes_spans_as_the_tables_show_them() -> None:
+    from rxdesk.domain.errors import ValidationFailed
+    from rxdesk.domain.limits import format_minutes, parse_minutes
+
+    for typed, minutes in (("90", 90), ("2h", 120), ("2 h", 120), ("1d", 1440), ("1d 2h", 1560),
+                           ("1 h 30 min", 90), ("45m", 45)):
+        assert parse_minutes(typed) == minutes
+        assert parse_minutes(format_minutes(minutes)) == minutes
+    for junk in ("", "h", "2x", "1.5h", "٣", "d 2", "2 5"):
+        with pytest.raises(ValidationFailed):
+            parse_minutes(junk)

@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 from rxdesk.domain.models import Appointment, AppointmentStatus
 from rxdesk.tui.modals.reason import ReasonModal
 from rxdesk.tui.text import shown
+from rxdesk.tui.widgets.footer import DeskFooter
 
 CHOICE_TEXT = {
     AppointmentStatus.no_show: "no_show: the patient did not attend",
@@ -57,6 +58,7 @@ class AttendanceModal(ReasonModal):
                         suggester=SuggestFromList(COMMON_NOTES, case_sensitive=False))
             yield Static("", id="reason-error", classes="field-error", markup=False)
             yield Static("enter save · escape keep it as it is", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     @property
     def chosen(self) -> AppointmentStatus | None:

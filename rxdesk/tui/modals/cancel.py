@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from rxdesk.domain.models import Appointment
 from rxdesk.tui.modals.reason import ReasonModal
 from rxdesk.tui.text import shown
+from rxdesk.tui.widgets.footer import DeskFooter
 
 COMMON_REASONS = (
     "Patient asked to cancel",
@@ -35,13 +36,20 @@ class CancelModal(ReasonModal):
     def __init__(self, uid: str = "", summary: str = "", *,
                  on_saved: Callable[[Appointment], Any] | None = None) -> None:
         super().__init__(uid, summary, on_saved=on_saved)
+        self.note = ""
 
-    def prepare(self, uid: str, summary: str, *, on_saved: Callable[[Appointment], Any] | None = None) -> CancelModal:
-        """Ready the dialog for another appointment: its summary, an empty reason."""
+    def prepare(self, uid: str, summary: str, *, note: str | None = None,
+                on_saved: Callable[[Appointment], Any] | None = None) -> CancelModal:
+        """Ready the dialog for another appointment: its summary, a note (the patient's
+        notice period has passed), an empty reason."""
         self.uid, self.summary, self.on_saved, self.busy = uid, summary, on_saved, False
+        self.note = note or ""
         self.showing = True
         if self.is_mounted:
-            self.query_one("#cancel-summary", Static).update(summary)
+            self.query_one("#cancel-summary", Static).update(shown(summary))
+            notice = self.query_one("#cancel-note", Static)
+            notice.update(shown(self.note))
+            notice.display = bool(self.note)
             self.query_one("#reason-error", Static).update("")
             field = self.query_one("#reason", Input)
             field.value = ""
@@ -53,6 +61,7 @@ class CancelModal(ReasonModal):
         with Vertical(classes="dialog", id="cancel-dialog"):
             yield Label("Cancel appointment", classes="dialog-title")
             yield Static(shown(self.summary), id="cancel-summary", classes="dialog-body", markup=False)
+            yield Static(shown(self.note), id="cancel-note", classes="dialog-note", markup=False)
             yield Label("Reason")
             yield Input(
                 placeholder="why it is cancelled (required)",
@@ -64,6 +73,11 @@ class CancelModal(ReasonModal):
             yield Label("Common reasons (tab, then enter to pick)", classes="dialog-hint")
             yield OptionList(*COMMON_REASONS, id="common-reasons")
             yield Static("enter cancel the appointment · escape keep it", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#cancel-note", Static).display = bool(self.note)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from rxdesk.tui.text import shown
+from rxdesk.tui.widgets.footer import DeskFooter
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -33,6 +34,7 @@ class ConfirmModal(ModalScreen[bool]):
             yield Static(shown(self.message), classes="dialog-body", markup=False)
             yield Button(f"{self.confirm_label} (y)", id="yes", variant="primary")
             yield Button("No (n)", id="no")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def on_mount(self) -> None:
         self.query_one("#yes", Button).focus()
@@ -75,6 +77,7 @@ class TextPromptModal(ModalScreen[str | None]):
             yield Input(placeholder=self.placeholder, password=self.password, id="answer")
             yield Static("", id="prompt-error", classes="field-error", markup=False)
             yield Static("enter confirm · escape cancel", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def on_mount(self) -> None:
         self.query_one("#answer", Input).focus()

@@ -9,11 +9,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Input, Label, Select, Static
 
 from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.limits import format_minutes
 from rxdesk.domain.models import ReminderRule
 from rxdesk.tui.text import shown
+from rxdesk.tui.widgets.checkbox import DeskCheckbox
+from rxdesk.tui.widgets.footer import DeskFooter
 from rxdesk.tui.work import call_service
 
 RECIPIENTS = [("patient", "patient"), ("doctor", "doctor"), ("admin (every admin)", "admin")]
@@ -39,13 +42,15 @@ class RuleModal(ModalScreen[Any]):
             yield Label("Recipient")
             yield Select(RECIPIENTS, value=rule.recipient.value if rule else "patient", allow_blank=False,
                          id="rule-recipient")
-            yield Label("Minutes before the start (1 to 43200)")
-            yield Input(str(rule.minutes_before) if rule else "", placeholder="e.g. 1440 for a day", id="rule-minutes")
+            yield Label("Before the start: minutes (90) or 2h, 1d, 1d 2h; up to 30 d")
+            yield Input(format_minutes(rule.minutes_before) if rule else "", placeholder="e.g. 1d for a day before",
+                        id="rule-minutes")
             with Horizontal(id="rule-flags"):
-                yield Checkbox("Email", rule.send_email if rule else False, id="rule-email")
-                yield Checkbox("SMS", rule.send_sms if rule else False, id="rule-sms")
+                yield DeskCheckbox("Email", rule.send_email if rule else False, id="rule-email")
+                yield DeskCheckbox("SMS", rule.send_sms if rule else False, id="rule-sms")
             yield Static("", id="rule-error", classes="field-error", markup=False)
             yield Static("enter or ctrl+s saves · escape cancels", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def on_mount(self) -> None:
         self.query_one("#rule-minutes", Input).focus()
@@ -57,8 +62,8 @@ class RuleModal(ModalScreen[Any]):
     def action_save(self) -> None:
         recipient = str(self.query_one("#rule-recipient", Select).value)
         minutes = self.query_one("#rule-minutes", Input).value
-        email = self.query_one("#rule-email", Checkbox).value
-        sms = self.query_one("#rule-sms", Checkbox).value
+        email = self.query_one("#rule-email", DeskCheckbox).value
+        sms = self.query_one("#rule-sms", DeskCheckbox).value
 
         def refused(exc: RxdeskError) -> None:
             self.query_one("#rule-error", Static).update(shown(str(exc)))

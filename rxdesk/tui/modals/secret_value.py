@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from rxdesk.tui.textual_gaps import forget_clipboard
+from rxdesk.tui.widgets.footer import DeskFooter
 
 STORE_IT_NOW = (
     "Store it now, in the partner's token minter: it is not shown again unless revealed, "
@@ -45,6 +46,7 @@ class SecretValueModal(ModalScreen[None]):
             yield Static(self.value, id="booking-secret-value", markup=False)
             yield Static(self.note, id="secret-value-note", classes="dialog-body")
             yield Static("c copy to the clipboard · enter or escape close", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def action_copy(self) -> None:
         if not self.value:
@@ -54,7 +56,7 @@ class SecretValueModal(ModalScreen[None]):
             # Some terminals ignore the OSC 52 copy above; the system clipboard is the fallback.
             value = self.value
             self.run_worker(lambda: _system_copy(value), thread=True, group="secret-copy", exit_on_error=False)
-        self.app.notify(f"{self.key_id} copied to the clipboard", title="Copied")
+        self.app.notify(f"The secret value of {self.key_id} is in the clipboard", title="Secret value copied")
 
     def action_close(self) -> None:
         self.dismiss(None)

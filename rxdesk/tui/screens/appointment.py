@@ -31,7 +31,6 @@ class AppointmentScreen(DetailScreen):
         Binding("r", "rebook", "Rebook", id="appointment.rebook"),
         Binding("p", "patient", "Patient", id="appointment.patient"),
         Binding("d", "doctor", "Doctor", id="appointment.doctor"),
-        Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
     COMPONENT_CLASSES = AppointmentTable.COMPONENT_CLASSES
@@ -59,9 +58,6 @@ class AppointmentScreen(DetailScreen):
             done=lambda result: self._show(*result),
             group="appointment",
         )
-
-    def action_reload(self) -> None:
-        self.reload()
 
     def _show(self, detail: AppointmentDetail, tz: str) -> None:
         self.detail = detail
@@ -114,9 +110,7 @@ class AppointmentScreen(DetailScreen):
         rows.append(("this", line(detail.appointment)))
         for appt in detail.next_chain:
             rows.append(("rebooked to", line(appt)))
-        grid = fields_grid(rows)
-        grid.title = "Rebook chain (oldest first)"
-        return grid
+        return fields_grid(rows, "Rebook chain (oldest first)")
 
     def _reminders(self, detail: AppointmentDetail, tz: str) -> Table | str:
         parts: list[tuple[str, str | Text]] = []
@@ -136,9 +130,7 @@ class AppointmentScreen(DetailScreen):
                                 f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}{error}"))
         if not parts:
             return "Reminders and webhooks: none sent yet"
-        grid = fields_grid(parts)
-        grid.title = "Reminders and webhook deliveries"
-        return grid
+        return fields_grid(parts, "Reminders and webhook deliveries")
 
     def _audit(self, detail: AppointmentDetail, tz: str) -> Table | str:
         if not detail.audit:
@@ -147,9 +139,7 @@ class AppointmentScreen(DetailScreen):
         for entry in detail.audit:
             details = ", ".join(f"{k}: {v}" for k, v in entry.details.items())
             rows.append((format_local(entry.at, tz), f"{entry.actor}  {entry.action}  {details}"))
-        grid = fields_grid(rows)
-        grid.title = "Audit"
-        return grid
+        return fields_grid(rows, "Audit")
 
     def action_cancel_appointment(self) -> None:
         self.post_message(StartCancel(self.uid, on_saved=lambda _appt: self.reload()))

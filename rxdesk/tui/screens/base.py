@@ -19,12 +19,16 @@ class DeskScreen(OnDesk, Screen[None]):
     SECTION = "overview"
     TITLE_TEXT = ""
 
+    BINDINGS = [Binding("ctrl+r", "reload", "Reload", id="screen.reload")]
+
     def __init__(self) -> None:
         super().__init__()
         self.stale = False
 
     def compose(self) -> ComposeResult:
-        yield DeskHeader(self.SECTION, self.TITLE_TEXT)
+        # The tab bar shows the section the agent is in: a patient page opened from the
+        # overview belongs to the overview (escape leads back there), not to section 2.
+        yield DeskHeader(getattr(self.app, "current_mode", self.SECTION) or self.SECTION, self.TITLE_TEXT)
         yield from self.compose_body()
         yield DeskFooter()
 
@@ -33,6 +37,9 @@ class DeskScreen(OnDesk, Screen[None]):
 
     def reload(self) -> None:
         """Fetch this screen's data again (in a worker) and keep the selection."""
+
+    def action_reload(self) -> None:
+        self.reload()
 
     def data_changed(self) -> None:
         if self.is_current:

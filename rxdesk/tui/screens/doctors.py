@@ -139,7 +139,6 @@ class DoctorDetailScreen(DetailScreen):
         Binding("m", "edit_phone", "Edit mobile", id="doctor.edit_phone"),
         Binding("o", "change_room", "New room", id="doctor.change_room"),
         Binding("a", "away", "Doctor away", id="doctor.away"),
-        Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
     def __init__(self, doctor_id: str) -> None:
@@ -172,9 +171,6 @@ class DoctorDetailScreen(DetailScreen):
             return DoctorView(detail, types, diagnoses, desk.rebooking.preview(doctor_id, days=PREVIEW_DAYS))
 
         call_service(self, load, done=self._show, group="doctor")
-
-    def action_reload(self) -> None:
-        self.reload()
 
     def _show(self, data: DoctorView) -> None:
         self.view_data = data

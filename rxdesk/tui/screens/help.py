@@ -11,6 +11,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from rxdesk.tui.widgets.footer import DeskFooter
+
 GENERAL = (
     ("1 … 6", "sections: overview, patients, doctors, secrets, types & reminders, webhooks"),
     ("enter", "open the selected row"),
@@ -24,6 +26,8 @@ GENERAL = (
     ("g / G, home / end", "the first / last row"),
     ("space", "select the appointment (escape clears the selection)"),
     ("[ / ]", "previous / next page of patients (in webhooks: the tabs)"),
+    ("ctrl+r", "reload this screen"),
+    ("ctrl+l", "clear every filter (overview) or the search (patients)"),
     ("ctrl+p", "command palette: every action of this screen"),
     ("? / F1", "this help"),
     ("q / ctrl+q", "quit (q only outside a text field)"),
@@ -45,6 +49,7 @@ class HelpScreen(ModalScreen[None]):
             if self.screen_keys:
                 yield Static(self._table(self.screen_keys, f"On this screen ({self.screen_name})"))
             yield Static("escape closes this help", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     @staticmethod
     def _table(rows: Iterable[tuple[str, str]], title: str) -> Table:

@@ -46,13 +46,15 @@ class OverviewScreen(DeskScreen):
     BINDINGS = [
         Binding("slash", "focus_filters", "Filter"),
         Binding("escape", "focus_table", "Table", show=False),
-        Binding("ctrl+r", "reload", "Reload", show=False),
+        Binding("ctrl+l", "clear_filters", "Clear filters", id="overview.clear_filters"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.filter_text = FilterText()
+        self.window_text = ""  # the statuses and time window in effect, in words
         self.doctor_names_set = False
+        self.names_learned = False  # the column widths follow the names: tests wait on it
         self.total = 0
         self.loads = 0  # completed loads: tests and the benchmark wait on it
 
@@ -90,7 +92,7 @@ class OverviewScreen(DeskScreen):
         def load() -> Loaded:
             if desk.is_empty():
                 return Loaded(None, None, None, "UTC", True)
-            parsed = desk.appointments.parse_filter(text)
+            parsed = desk.appointments.parse_filter(text, overview=True)
             source = AppointmentSource(desk.appointments, parsed.filter)
             # The very first screen reads only the weeks its rows are in; the table counts
             # the rest (every upcoming week) in the background once the rows are painted.
@@ -112,7 +114,9 @@ class OverviewScreen(DeskScreen):
         table = self.table
         table.zone_name = loaded.zone
         table.show(source, window, keep=keep, around=around)
+        self.window_text = parsed.window
         self.filters.show_result(parsed.errors, parsed.resolved)
+        self.filters.show_picks(parsed.picks())
         self.call_after_refresh(self._after_paint)
 
     def _after_paint(self) -> None:
@@ -135,6 +139,7 @@ class OverviewScreen(DeskScreen):
     def _learn_names(self, doctors: list[str], types: list[str]) -> None:
         self.filters.set_doctor_names(doctors)
         self.table.learn_names(doctors, types)
+        self.names_learned = True
         self.desk_app.keep_loaded()
 
     def on_virtual_table_loaded(self, event: VirtualTable.Loaded) -> None:
@@ -149,6 +154,8 @@ class OverviewScreen(DeskScreen):
             text = "no matches"
         else:
             text = f"{total:,} {'match' if total == 1 else 'matches'}"
+        if self.window_text:
+            text = f"{self.window_text} · {text}"
         chosen = len(self.table.selection)
         if chosen:
             text += f" · {chosen:,} selected"
@@ -167,5 +174,7 @@ class OverviewScreen(DeskScreen):
     def action_focus_table(self) -> None:
         self.table.focus()
 
-    def action_reload(self) -> None:
-        self.reload()
+    def action_clear_filters(self) -> None:
+        """Every filter back to its default (upcoming held and confirmed), in one key."""
+        self.filters.clear()
+        self.table.focus()

@@ -25,6 +25,7 @@ class PatientsScreen(DeskScreen):
     BINDINGS = [
         Binding("slash", "focus_search", "Search"),
         Binding("escape", "focus_table", "Table", show=False),
+        Binding("ctrl+l", "clear_search", "Clear search", id="patients.clear_search"),
         Binding("right_square_bracket", "page(1)", "Next page", show=False),
         Binding("left_square_bracket", "page(-1)", "Prev page", show=False),
     ]
@@ -104,6 +105,10 @@ class PatientsScreen(DeskScreen):
     def action_focus_table(self) -> None:
         self.table.focus()
 
+    def action_clear_search(self) -> None:
+        self.query_one("#patient-search", Input).value = ""
+        self.table.focus()
+
 
 class PatientDetailScreen(DetailScreen):
     SECTION = "patients"
@@ -138,9 +143,10 @@ class PatientDetailScreen(DetailScreen):
         self.query_one("#patient-contact", Static).update(grid)
         upcoming = detail.upcoming.items
         history = detail.history.items
+        # "upcoming" counts held and confirmed ones; the list from now on has every status.
         self.query_one("#patient-appointments-title", Static).update(
-            f"{tally(detail.counts)} — listed: from now on, then the {len(history)} most recent "
-            f"past (times in {tz})"
+            f"{tally(detail.counts)} — listed: {len(upcoming)} from now on (any status), then the "
+            f"{len(history)} most recent past (times in {tz})"
         )
         self.query_one(AppointmentTable).show_rows([*upcoming, *history], tz)
 

@@ -8,20 +8,13 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from rxdesk.domain.errors import RxdeskError
+from rxdesk.domain.limits import format_minutes
 from rxdesk.domain.models import AppointmentType
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.modals.rule import RuleModal
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
-
-
-def _minutes(value: int) -> str:
-    if value and value % 1440 == 0:
-        return f"{value // 1440} d"
-    if value and value % 60 == 0:
-        return f"{value // 60} h"
-    return f"{value} min"
 
 
 class TypesScreen(DeskScreen):
@@ -81,8 +74,8 @@ class TypesScreen(DeskScreen):
         keep = table.selected_key
         table.clear()
         for t in types:
-            table.add_row(t.name, _minutes(t.duration_minutes), _minutes(t.hold_ttl_minutes),
-                          _minutes(t.cancellation_notice_minutes), _minutes(t.booking_notice_minutes),
+            table.add_row(t.name, format_minutes(t.duration_minutes), format_minutes(t.hold_ttl_minutes),
+                          format_minutes(t.cancellation_notice_minutes), format_minutes(t.booking_notice_minutes),
                           t.rebooking_mode.value.replace("_", " "), str(len(t.reminders)), key=t.key)
         table.select_key(keep)
         self._show_rules()
@@ -97,7 +90,7 @@ class TypesScreen(DeskScreen):
             return
         self.query_one("#rules-title", Static).update(f"Reminder rules of {appt_type.name} ({appt_type.key})")
         for r in sorted(appt_type.reminders, key=lambda r: (r.recipient.value, -r.minutes_before, r.id)):
-            table.add_row(r.id, r.recipient.value, _minutes(r.minutes_before), "yes" if r.send_email else "no",
+            table.add_row(r.id, r.recipient.value, format_minutes(r.minutes_before), "yes" if r.send_email else "no",
                           "yes" if r.send_sms else "no", key=r.id)
         table.select_key(keep)
 

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Input, Label, Static, TabbedContent, TabPane
+from textual.widgets import Input, Label, SelectionList, Static, TabbedContent, TabPane
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Delivery, EventType, OutboxMessage, Subscription
@@ -22,6 +22,8 @@ from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.text import fields_grid, shown
 from rxdesk.tui.textual_gaps import forget_clipboard
+from rxdesk.tui.widgets.checkbox import DeskCheckbox
+from rxdesk.tui.widgets.footer import DeskFooter
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -31,32 +33,39 @@ LIMIT = 200
 class SubscriptionModal(OnDesk, ModalScreen[NewSubscription | None]):
     """URL, event types and custom headers; refused input keeps the dialog open with the reason."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
+
+    DEFAULT_EVENTS = (EventType.APPOINTMENT_CANCELLED, EventType.APPOINTMENT_REBOOKED)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="subscription-dialog"):
             yield Label("New webhook subscription", classes="dialog-title")
             yield Label("URL (http:// or https://)")
             yield Input(placeholder="https://shop.example/hooks/rxdesk", id="sub-url")
-            yield Label("Event types (comma separated)")
-            yield Input("APPOINTMENT_CANCELLED, APPOINTMENT_REBOOKED", id="sub-events")
+            yield Label("Event types (space ticks one)")
+            yield SelectionList[str](*[(event.value, event.value, event in self.DEFAULT_EVENTS) for event in EventType],
+                                     id="sub-events")
             yield Label("Custom headers (NAME=VALUE, separated by ;), optional")
             yield Input(placeholder="X-Shop=riverside; Authorization=Bearer …", id="sub-headers")
-            yield Checkbox("Allow loopback and private addresses (10/8, 192.168/16, 127/8 …; audited)",
+            yield DeskCheckbox("Allow loopback and private addresses (10/8, 192.168/16, 127/8 …; audited)",
                            id="sub-private")
             yield Static("", id="sub-error", classes="field-error", markup=False)
-            yield Static("enter saves · escape cancels", classes="dialog-hint")
+            yield Static("enter (in a field) or ctrl+s saves · escape cancels", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def on_mount(self) -> None:
         self.query_one("#sub-url", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        self.action_save()
+
+    def action_save(self) -> None:
         desk: Desk = self.desk
         url = self.query_one("#sub-url", Input).value
-        events = self.query_one("#sub-events", Input).value.split(",")
+        events = [str(value) for value in self.query_one("#sub-events", SelectionList).selected]
         raw_headers = [h for h in self.query_one("#sub-headers", Input).value.split(";") if h.strip()]
-        private = self.query_one("#sub-private", Checkbox).value
+        private = self.query_one("#sub-private", DeskCheckbox).value
 
         def save() -> NewSubscription:
             return desk.webhooks.add_subscription(url, events, parse_header_args(raw_headers), desk.agent,
@@ -83,6 +92,7 @@ class ShownOnceModal(ModalScreen[None]):
             yield Static(self.value, id="secret-value", markup=False)
             yield Static(self.note, classes="dialog-body")
             yield Static("c copies to the clipboard · enter or escape closes", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.value)
@@ -116,6 +126,37 @@ class DeliveryModal(ModalScreen[None]):
             yield Static(shown(body), id="delivery-payload", markup=False)
             yield Label("Response (first 2,000 characters)")
             yield Static(shown(d.response_excerpt or "—"), id="delivery-response", markup=False)
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
+
+
+class MessageModal(ModalScreen[None]):
+    """One email or SMS of the outbox: to whom, its state, and the whole text."""
+
+    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close")]
+
+    def __init__(self, message: OutboxMessage, tz: str) -> None:
+        super().__init__()
+        self.message, self.tz = message, tz
+
+    def compose(self) -> ComposeResult:
+        m = self.message
+
+        def local(value: datetime | None) -> str:
+            return format_local(value, self.tz) if value else "—"
+
+        grid = fields_grid((("Message", m.id), ("Channel", m.channel.value), ("To", m.to),
+                            ("Status", m.status.value), ("Created", local(m.created_at)), ("Sent", local(m.sent_at)),
+                            ("Attempts", str(m.attempts)), ("Next attempt", local(m.next_attempt_at)),
+                            ("Last error", m.last_error or "—"), ("Appointment", m.appointment_uid or "—")))
+        with VerticalScroll(classes="dialog", id="message-dialog"):
+            yield Label("Outbox message", classes="dialog-title")
+            yield Static(grid, id="message-fields")
+            if m.subject:
+                yield Label("Subject")
+                yield Static(shown(m.subject), id="message-subject", markup=False)
+            yield Label("Text")
+            yield Static(shown(m.body), id="message-body", markup=False)
+        yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
 
 class WebhooksScreen(DeskScreen):
@@ -128,7 +169,6 @@ class WebhooksScreen(DeskScreen):
         Binding("y", "replay", "Replay", id="webhooks.replay"),
         Binding("]", "next_tab", "Next tab", id="webhooks.next_tab"),
         Binding("[", "next_tab(-1)", "Previous tab", show=False, id="webhooks.previous_tab"),
-        Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
     TABS = (("tab-subscriptions", "subscriptions"), ("tab-deliveries", "deliveries"), ("tab-outbox", "messages"))
@@ -138,6 +178,18 @@ class WebhooksScreen(DeskScreen):
         self.tz = "UTC"
         self.loads = 0
         self.front_tab: str | None = None  # a tab the agent was sent to, kept in front until they act
+        self.messages: dict[str, OutboxMessage] = {}
+
+    # The keys each tab acts on; the footer and help show a tab's own only.
+    TAB_ACTIONS = {"add": "tab-subscriptions", "remove": "tab-subscriptions", "test": "tab-subscriptions",
+                   "replay": "tab-deliveries"}
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        tab = self.TAB_ACTIONS.get(action)
+        if tab is None:
+            return True
+        tabs = self.query(TabbedContent)
+        return bool(tabs) and tabs.first().active == tab
 
     def action_next_tab(self, step: int = 1) -> None:
         """Tabs by keyboard: `]` and `[` go round them; the tab's table takes the focus."""
@@ -170,10 +222,14 @@ class WebhooksScreen(DeskScreen):
         table_id = dict(self.TABS).get(event.pane.id or "")
         if table_id:
             self.query_one(f"#{table_id}", DeskTable).focus()
+        self.refresh_bindings()
 
     def compose_body(self) -> ComposeResult:
         with TabbedContent(id="webhook-tabs"):
             with TabPane("Subscriptions", id="tab-subscriptions"):
+                yield Static("No webhook subscriptions yet. a adds one: the receiver's URL, the event types it "
+                             "wants, optional headers; its signing secret is shown once.", id="subscriptions-empty",
+                             classes="empty-hint")
                 yield DeskTable(id="subscriptions")
             with TabPane("Deliveries", id="tab-deliveries"):
                 yield DeskTable(id="deliveries")
@@ -210,9 +266,6 @@ class WebhooksScreen(DeskScreen):
 
         call_service(self, load, done=lambda r: self._show(*r), failed=self._refused, group="webhooks")
 
-    def action_reload(self) -> None:
-        self.reload()
-
     def _removed(self, _sub: Subscription) -> None:
         self.desk_app.note_own_write()
         self.reload()
@@ -232,6 +285,8 @@ class WebhooksScreen(DeskScreen):
               tz: str) -> None:
         self.loads += 1
         self.tz = tz
+        self.messages = {m.id: m for m in messages.items}
+        self.query_one("#subscriptions-empty", Static).display = not subs
 
         def local(value: datetime | None) -> str:
             return format_local(value, tz) if value else ""
@@ -319,6 +374,9 @@ class WebhooksScreen(DeskScreen):
                      group="replay")
 
     def on_data_table_row_selected(self, event: DeskTable.RowSelected) -> None:
+        if event.data_table.id == "messages" and event.row_key.value in self.messages:
+            self.app.push_screen(MessageModal(self.messages[event.row_key.value], self.tz))
+            return
         if event.data_table.id != "deliveries" or not event.row_key.value:
             return
         desk = self.desk

@@ -6,26 +6,36 @@ and the bar marks that field and shows the reason. Nothing typed here ever raise
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.suggester import SuggestFromList
-from textual.widgets import Input, Static
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
 
 from rxdesk.services.filters import FilterText
+from rxdesk.tui.text import shown
 
+# Each placeholder says what an empty field means (the default in effect), never a value.
 FIELDS = (
-    ("doctor", "doctor"),
-    ("patient", "patient"),
+    ("doctor", "doctor: any"),
+    ("patient", "patient: any"),
     ("statuses", "status: active"),
-    ("date_from", "from: today"),
-    ("date_to", "to: +7d"),
+    ("date_from", "from: now"),
+    ("date_to", "to: any"),
 )
 
 STATUS_WORDS = ("active", "all", "held", "confirmed", "cancelled", "expired", "completed", "no_show")
 
 
 class FilterBar(Vertical):
+    """The fields, the count and the notes; when a doctor or patient field matches several
+    people, a list of them below to pick one from (`↓` from the field, `enter` picks)."""
+
+    BINDINGS = [Binding("down", "to_picks", "Pick a match", show=False)]
+
     class Changed(Message):
         def __init__(self, text: FilterText) -> None:
             super().__init__()
@@ -42,6 +52,12 @@ class FilterBar(Vertical):
         with Horizontal(id="filter-status"):
             yield Static("", id="filter-count", markup=False)
             yield Static("", id="filter-notes", markup=False)
+        yield OptionList(id="filter-picks")
+
+    def on_mount(self) -> None:
+        self.picking: str | None = None  # the field the pick list is for
+        self._offered: tuple[str | None, tuple[tuple[str, str], ...]] | None = None
+        self.query_one("#filter-picks", OptionList).display = False
 
     def set_doctor_names(self, names: list[str]) -> None:
         self.query_one("#filter-doctor", Input).suggester = SuggestFromList(names, case_sensitive=False)
@@ -51,12 +67,55 @@ class FilterBar(Vertical):
         return FilterText(doctor=values["doctor"], patient=values["patient"], statuses=values["statuses"],
                           date_from=values["date_from"], date_to=values["date_to"])
 
+    def clear(self) -> None:
+        """Empty every field: one change, one reload."""
+        fields = [self.query_one(f"#filter-{name}", Input) for name, _ in FIELDS]
+        if not any(field.value for field in fields):
+            return
+        with self.prevent(Input.Changed):
+            for field in fields:
+                field.value = ""
+        self.post_message(self.Changed(self.text()))
+
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         self.post_message(self.Changed(self.text()))
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        await self.screen.run_action("focus_table")
+
+    def show_picks(self, candidates: dict[str, list[tuple[str, str]]]) -> None:
+        """Offer the people the doctor or patient field matches, when it matches several."""
+        picks = self.query_one("#filter-picks", OptionList)
+        name = next((n for n in ("patient", "doctor") if n in candidates), None)
+        offer = (name, tuple(candidates.get(name or "", ())))
+        if offer == self._offered:
+            return  # the same people (a reload): keep the agent's place in the list
+        self._offered = offer
+        self.picking = name
+        picks.clear_options()
+        if name is None:
+            picks.display = False
+            return
+        picks.add_options([Option(Text(shown(label)), id=key) for key, label in candidates[name]])
+        picks.border_title = f"{name}s matching: ↓ and enter pick one"
+        picks.display = True
+
+    def action_to_picks(self) -> None:
+        picks = self.query_one("#filter-picks", OptionList)
+        if picks.display and picks.option_count and not picks.has_focus:
+            picks.highlighted = 0
+            self.screen.set_focus(picks)  # at once: the next key typed fast goes to the list
+
+    async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if self.picking is None or event.option.id is None:
+            return
+        field = self.query_one(f"#filter-{self.picking}", Input)
+        field.value = event.option.id  # an id matches exactly: the list follows it
+        self.query_one("#filter-picks", OptionList).display = False
+        self._offered = None
         await self.screen.run_action("focus_table")
 
     def show_result(self, errors: dict[str, str], resolved: dict[str, str]) -> None:

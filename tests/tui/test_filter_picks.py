@@ -1,0 +1,51 @@
+"""A name several patients (or doctors) share offers the matches to pick from, instead of a
+list that stays unfiltered."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual.widgets import OptionList
+
+from rxdesk.domain.models import Patient
+from rxdesk.services import Desk
+from tests.helpers import make_appointment
+from tests.tui.conftest import make_app, overview_ready, wait_until
+from tests.tui.test_overview import type_into, uids_shown
+
+
+async def test_a_shared_surname_offers_the_patients_to_pick_and_picking_filters(clinic: Desk, booked, now) -> None:  # type: ignore[no-untyped-def]
+    with clinic.store.write() as view:
+        for n in range(1, 31):
+            view.patients.put(Patient(id=f"pat-j{n:02}", name=f"Jan{n:02} Jansen", email=f"j{n}@mail.example"))
+    mine = make_appointment(clinic, start=now + timedelta(days=2), patient_id="pat-j07")
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await overview_ready(pilot)
+        await type_into(pilot, "#filter-patient", "Jansen")
+        picks = app.screen.query_one("#filter-picks", OptionList)
+        await wait_until(pilot, lambda: picks.display and picks.option_count == 30)
+        labels = [str(picks.get_option_at_index(i).prompt) for i in range(picks.option_count)]
+        assert "Jan07 Jansen · pat-j07 · j7@mail.example" in labels
+        notes = str(app.screen.query_one("#filter-notes").render())
+        assert "30 patients match 'Jansen': pick one below" in notes
+        await pilot.press("down")
+        assert app.focused is picks
+        for _ in range(6):
+            await pilot.press("down")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: uids_shown(app) == [mine.uid])
+        assert not picks.display
+        assert app.focused is app.screen.table
+        assert "patient: Jan07 Jansen" in str(app.screen.query_one("#filter-notes").render())
+
+
+async def test_a_shared_doctor_name_offers_the_doctors(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await overview_ready(pilot)
+        await type_into(pilot, "#filter-doctor", "dr ")  # every doctor is a "Dr …"
+        picks = app.screen.query_one("#filter-picks", OptionList)
+        await wait_until(pilot, lambda: picks.display and picks.option_count == 3)
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: len(uids_shown(app)) == 1)

@@ -1,0 +1,39 @@
+"""The overview says which statuses and which time window are in effect, defaults included,
+and its empty fields describe the default instead of showing a value that is not applied."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from rxdesk.services import Desk
+from tests.tui.conftest import make_app, settle
+from tests.tui.test_overview import count_text, type_into, uids_shown
+
+
+async def test_the_count_says_the_window_in_effect_and_placeholders_say_the_default(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert count_text(app) == "held, confirmed · from now · any end · 3 matches"
+        placeholders = {field.id: field.placeholder for field in app.screen.query(Input)}
+        assert placeholders["filter-date_from"] == "from: now"
+        assert placeholders["filter-date_to"] == "to: any"
+        assert placeholders["filter-statuses"] == "status: active"
+
+        # `all` keeps the window: the completed appointment three days ago stays out.
+        await type_into(pilot, "#filter-statuses", "all")
+        assert booked["weber_past"] not in uids_shown(app)
+        assert booked["weber_cancelled"] in uids_shown(app)
+        assert count_text(app).startswith("any status · from now · any end · ")
+
+        # An end alone keeps the start the empty field promises (today), never all history.
+        await type_into(pilot, "#filter-date_to", "+7d")
+        assert booked["weber_past"] not in uids_shown(app)
+        assert count_text(app).startswith("any status · from 2026-11-23 · to 2026-11-30 · ")
+
+        await type_into(pilot, "#filter-date_from", "any")
+        assert booked["weber_past"] in uids_shown(app)
+        assert count_text(app).startswith("any status · any start · to 2026-11-30 · ")
+
+        await type_into(pilot, "#filter-statuses", "cancelled, held")
+        assert count_text(app).startswith("held, cancelled · any start · to 2026-11-30 · ")

@@ -1,0 +1,101 @@
+"""Getting around by keys: a section key lands on that section's list and the tab bar shows
+the section the agent is in; one key clears every filter; first and last row."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from rxdesk.services import Desk
+from rxdesk.tui.screens.appointment import AppointmentScreen
+from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
+from rxdesk.tui.screens.overview import OverviewScreen
+from rxdesk.tui.widgets.header import DeskHeader
+from tests.tui.conftest import make_app, settle, wait_until
+
+
+def section_shown(app) -> str:  # type: ignore[no-untyped-def]
+    return app.screen.query_one(DeskHeader).section
+
+
+async def test_a_section_key_lands_on_that_sections_list_and_the_tab_bar_follows(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, AppointmentScreen) and app.screen.detail is not None)
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, DoctorDetailScreen))
+        # Opened from the overview, the doctor page is part of it: escape leads back there.
+        assert section_shown(app) == "overview"
+        await pilot.press("3")
+        await wait_until(pilot, lambda: isinstance(app.screen, DoctorsScreen))
+        assert section_shown(app) == "doctors"
+        await pilot.press("1")
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen))
+        assert section_shown(app) == "overview" and len(app.screen_stack) == 1
+        # A page opened inside a section is closed by that section's key too.
+        await pilot.press("3")
+        await wait_until(pilot, lambda: isinstance(app.screen, DoctorsScreen) and app.screen.query_one("#doctors").row_count)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DoctorDetailScreen))
+        assert section_shown(app) == "doctors"
+        await pilot.press("3")
+        await wait_until(pilot, lambda: isinstance(app.screen, DoctorsScreen))
+        assert len(app.screen_stack) == 1
+
+
+async def test_a_section_key_in_a_text_field_is_typed_not_followed(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "3")
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        assert app.screen.query_one("#filter-doctor", Input).value == "3"
+
+
+async def test_one_key_clears_every_filter_from_the_table_or_a_field_and_is_in_footer_and_palette(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    from tests.tui.test_overview import count_text, type_into, uids_shown
+
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        default = uids_shown(app)
+        keys = {what: key for key, what, _node, _action in app._screen_keys(app.screen)}
+        assert keys["Clear filters"] == "^l" and keys["Reload"] == "^r"
+        footer_keys = {b.description for (_n, b, _e, _t) in app.screen.active_bindings.values() if b.show}
+        assert {"Clear filters", "Reload"} <= footer_keys
+        await type_into(pilot, "#filter-doctor", "weber")
+        await type_into(pilot, "#filter-statuses", "cancelled")
+        await type_into(pilot, "#filter-date_from", "any")
+        assert uids_shown(app) == [booked["weber_cancelled"]]
+        await pilot.press("ctrl+l")  # from inside a field
+        await wait_until(pilot, lambda: uids_shown(app) == default)
+        assert all(not field.value for field in app.screen.query(Input))
+        assert count_text(app).startswith("held, confirmed · from now · any end")
+        assert app.focused is app.screen.table
+        await type_into(pilot, "#filter-patient", "omar")
+        await pilot.press("escape", "ctrl+l")  # from the table
+        await wait_until(pilot, lambda: uids_shown(app) == default)
+
+
+async def test_first_and_last_row_with_home_end_g_and_G_in_every_list(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
+
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        for last, first in (("G", "g"), ("end", "home")):
+            await pilot.press(last)
+            assert table.cursor == 2
+            await pilot.press(first)
+            assert table.cursor == 0
+        await pilot.press("2")
+        await wait_until(pilot, lambda: app.screen.query(DeskTable) and app.screen.query_one(DeskTable).row_count > 1)
+        patients = app.screen.query_one(DeskTable)
+        for last, first in (("G", "g"), ("end", "home")):
+            await pilot.press(last)
+            assert patients.cursor_row == patients.row_count - 1
+            await pilot.press(first)
+            assert patients.cursor_row == 0
