@@ -7,7 +7,6 @@ from datetime import datetime
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -17,7 +16,7 @@ from rxdesk.services.appointments import AppointmentDetail
 from rxdesk.tui.navigation import OpenDoctor, OpenPatient, OpenRebook, StartAttendance, StartCancel
 from rxdesk.tui.screens.base import DetailScreen
 from rxdesk.tui.text import fields_grid
-from rxdesk.tui.widgets.tables import AppointmentTable
+from rxdesk.tui.widgets.tables import APPOINTMENT_KEYS, AppointmentTable
 from rxdesk.tui.work import call_service
 
 
@@ -25,13 +24,7 @@ class AppointmentScreen(DetailScreen):
     SECTION = "overview"
     TITLE_TEXT = "Appointment"
 
-    BINDINGS = [
-        Binding("c", "cancel_appointment", "Cancel", id="appointment.cancel"),
-        Binding("n", "attendance", "Attendance", id="appointment.attendance"),
-        Binding("r", "rebook", "Rebook", id="appointment.rebook"),
-        Binding("p", "patient", "Patient", id="appointment.patient"),
-        Binding("d", "doctor", "Doctor", id="appointment.doctor"),
-    ]
+    BINDINGS = APPOINTMENT_KEYS
 
     COMPONENT_CLASSES = AppointmentTable.COMPONENT_CLASSES
 

@@ -239,6 +239,17 @@ class AppointmentSource:
 STATUSES = ("held", "confirmed", "cancelled", "expired", "completed", "no_show")
 
 
+
+# The keys of one appointment, the same (and with the same ids, so one keymap entry moves
+# both) in a list of appointments and on an appointment's page.
+APPOINTMENT_KEYS = [
+    Binding("c", "cancel_appointment", "Cancel", id="appointment.cancel"),
+    Binding("n", "attendance", "Attendance", id="appointment.attendance"),
+    Binding("r", "rebook", "Rebook", id="appointment.rebook"),
+    Binding("p", "patient", "Patient", id="appointment.patient"),
+    Binding("d", "doctor", "Doctor", id="appointment.doctor"),
+]
+
 class AppointmentTable(VirtualTable[AppointmentRow]):
     """Appointments with the same keys everywhere: enter, c, n, r, p, d, and space to select.
     The keys share their binding ids (`appointment.cancel` …) with the appointment's page, so
@@ -248,13 +259,7 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
     the start drops its year and the uid gives way, then the type and the names shrink (cut
     with `…`)."""
 
-    BINDINGS = [
-        Binding("c", "cancel_appointment", "Cancel", id="appointment.cancel"),
-        Binding("n", "attendance", "Attendance", id="appointment.attendance"),
-        Binding("r", "rebook", "Rebook", id="appointment.rebook"),
-        Binding("p", "patient", "Patient", id="appointment.patient"),
-        Binding("d", "doctor", "Doctor", id="appointment.doctor"),
-    ]
+    BINDINGS = APPOINTMENT_KEYS
 
     COMPONENT_CLASSES = {f"status--{status}" for status in STATUSES}
 
