@@ -46,12 +46,16 @@ def test_a_binding_id_means_one_action_wherever_it_is_used() -> None:
     """One keymap entry moves every binding of its id: an id shared by two different actions
     would move a key the agent did not mean."""
     actions: dict[str, set[str]] = {}
+    without_id: list[str] = []
     for info in pkgutil.walk_packages(rxdesk.tui.__path__, "rxdesk.tui."):
         for value in vars(importlib.import_module(info.name)).values():
             if isinstance(value, type) and issubclass(value, DOMNode) and value.__module__ == info.name:
                 for binding in value.BINDINGS:
                     if isinstance(binding, Binding) and binding.id:
                         actions.setdefault(binding.id, set()).add(binding.action)
+                    elif isinstance(binding, Binding) and binding in vars(value).get("BINDINGS", ()):
+                        without_id.append(f"{value.__name__}: {binding.key} {binding.action}")
+    assert without_id == [], "every key of rxdesk gets an id a keymap can name"
     assert {"help", "appointment.cancel", "secrets.reveal"} <= set(actions)
     assert {name: found for name, found in actions.items() if len(found) > 1} == {}
 

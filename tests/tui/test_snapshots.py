@@ -22,8 +22,8 @@ from rxdesk.domain import ids
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.tui.app import RxdeskApp
-from tests.helpers import make_appointment
 from rxdesk.tui.modals.cancel import CancelModal
+from tests.helpers import make_appointment
 from tests.tui.conftest import make_app, overview_ready, settle, wait_for, wait_until
 from tests.unit.test_worker import only_rule
 

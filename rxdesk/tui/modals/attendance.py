@@ -36,7 +36,7 @@ class AttendanceModal(ReasonModal):
     `choices` are (status, why not) pairs: the ones with a reason against them are shown but
     cannot be picked; the first allowed one is pre-selected."""
 
-    BINDINGS = [Binding("escape", "keep", "Keep as it is")]
+    BINDINGS = [Binding("escape", "keep", "Keep as it is", id="attendance.keep")]
 
     def __init__(self, uid: str, summary: str, choices: Sequence[tuple[AppointmentStatus, str | None]], *,
                  on_saved: Callable[[Appointment], Any] | None = None) -> None:

@@ -31,7 +31,7 @@ class CancelModal(ReasonModal):
     The app keeps one dialog and `prepare`s it for each appointment: built once, it opens
     without composing and laying out a new screen over the table every time."""
 
-    BINDINGS = [Binding("escape", "keep", "Keep the appointment")]
+    BINDINGS = [Binding("escape", "keep", "Keep the appointment", id="cancel.keep")]
 
     def __init__(self, uid: str = "", summary: str = "", *,
                  on_saved: Callable[[Appointment], Any] | None = None) -> None:

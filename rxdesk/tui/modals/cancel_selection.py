@@ -36,7 +36,7 @@ def selection_lines(summaries: list[AppointmentSummary]) -> str:
 class CancelSelectionModal(ReasonDialog[list[Appointment]]):
     """Dismisses with the cancelled appointments, or None when the agent backs out."""
 
-    BINDINGS = [Binding("escape", "keep", "Keep them")]
+    BINDINGS = [Binding("escape", "keep", "Keep them", id="cancel_selection.keep")]
     REFUSED = "Nothing was cancelled: "
 
     def __init__(self, summaries: list[AppointmentSummary], *,

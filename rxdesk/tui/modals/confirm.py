@@ -18,8 +18,8 @@ class ConfirmModal(ModalScreen[bool]):
     """Ask before doing something; `y`/`enter` confirm, `n`/`escape` decline."""
 
     BINDINGS = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
 
     def __init__(self, title: str, message: str, *, confirm_label: str = "Yes") -> None:
@@ -52,7 +52,7 @@ class TextPromptModal(ModalScreen[str | None]):
     Used where a slip would hurt, e.g. typing a key_id before revoking it.
     """
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="confirm.close")]
 
     def __init__(
         self,

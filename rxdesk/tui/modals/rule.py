@@ -26,7 +26,10 @@ class RuleModal(ModalScreen[Any]):
     """`save(recipient, minutes, email, sms)` runs the service call; the dialog stays open with
     the reason when it is refused."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", id="rule.close"),
+        Binding("ctrl+s", "save", "Save", id="rule.save"),
+    ]
 
     def __init__(self, title: str, save: Callable[[str, str, bool, bool], Any],
                  rule: ReminderRule | None = None) -> None:

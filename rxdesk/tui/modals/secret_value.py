@@ -28,8 +28,8 @@ class SecretValueModal(ModalScreen[None]):
     dialog: closing it drops the text and the app's own copy of the clipboard."""
 
     BINDINGS = [
-        Binding("c", "copy", "Copy"),
-        Binding("escape,enter", "close", "Close"),
+        Binding("c", "copy", "Copy", id="secret_value.copy"),
+        Binding("escape,enter", "close", "Close", id="secret_value.close"),
     ]
 
     def __init__(self, key_id: str, label: str, value: str, note: str) -> None:

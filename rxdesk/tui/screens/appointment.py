@@ -24,7 +24,7 @@ class AppointmentScreen(DetailScreen):
     SECTION = "overview"
     TITLE_TEXT = "Appointment"
 
-    BINDINGS = APPOINTMENT_KEYS
+    BINDINGS = [*APPOINTMENT_KEYS]
 
     COMPONENT_CLASSES = AppointmentTable.COMPONENT_CLASSES
 

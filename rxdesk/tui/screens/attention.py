@@ -23,7 +23,7 @@ class AttentionScreen(DeskScreen):
     SECTION = "attention"
 
     BINDINGS = [
-        Binding("ctrl+r", "reload", "Reload", show=False),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="screen.reload"),
     ]
 
     def __init__(self) -> None:

@@ -43,8 +43,8 @@ class AwayScreen(DetailScreen):
     TITLE_TEXT = "Doctor away"
 
     BINDINGS = [
-        Binding("ctrl+s", "carry_out", "Carry out"),
-        Binding("ctrl+r", "reload", "Recompute", show=False),
+        Binding("ctrl+s", "carry_out", "Carry out", id="away.carry_out"),
+        Binding("ctrl+r", "reload", "Recompute", show=False, id="screen.reload"),
     ]
 
     def __init__(self, doctor_id: str, doctor_name: str = "") -> None:

@@ -35,7 +35,7 @@ GENERAL = (
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.dismiss")]
 
     def __init__(self, screen_keys: list[tuple[str, str]], screen_name: str) -> None:
         super().__init__()

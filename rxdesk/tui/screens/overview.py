@@ -44,8 +44,8 @@ class OverviewScreen(DeskScreen):
     SECTION = "overview"
 
     BINDINGS = [
-        Binding("slash", "focus_filters", "Filter"),
-        Binding("escape", "focus_table", "Table", show=False),
+        Binding("slash", "focus_filters", "Filter", id="overview.focus_filters"),
+        Binding("escape", "focus_table", "Table", show=False, id="overview.focus_table"),
         Binding("ctrl+l", "clear_filters", "Clear filters", id="overview.clear_filters"),
     ]
 

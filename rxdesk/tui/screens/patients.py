@@ -23,11 +23,11 @@ class PatientsScreen(DeskScreen):
     SECTION = "patients"
 
     BINDINGS = [
-        Binding("slash", "focus_search", "Search"),
-        Binding("escape", "focus_table", "Table", show=False),
+        Binding("slash", "focus_search", "Search", id="patients.focus_search"),
+        Binding("escape", "focus_table", "Table", show=False, id="patients.focus_table"),
         Binding("ctrl+l", "clear_search", "Clear search", id="patients.clear_search"),
-        Binding("right_square_bracket", "page(1)", "Next page", show=False),
-        Binding("left_square_bracket", "page(-1)", "Prev page", show=False),
+        Binding("right_square_bracket", "page(1)", "Next page", show=False, id="patients.next_page"),
+        Binding("left_square_bracket", "page(-1)", "Prev page", show=False, id="patients.previous_page"),
     ]
 
     def __init__(self) -> None:

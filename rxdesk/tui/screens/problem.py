@@ -19,7 +19,7 @@ ADVICE = (
 
 
 class ProblemScreen(Screen[None]):
-    BINDINGS = [Binding("q", "app.quit", "Quit")]
+    BINDINGS = [Binding("q", "app.quit", "Quit", id="problem.quit")]
 
     def __init__(self, message: str) -> None:
         super().__init__()

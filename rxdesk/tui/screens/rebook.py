@@ -48,7 +48,7 @@ class RebookScreen(DetailScreen):
     TITLE_TEXT = "Rebook"
 
     BINDINGS = [
-        Binding("m", "more_days", "14 more days"),
+        Binding("m", "more_days", "14 more days", id="rebook.more_days"),
         Binding("slash", "focus_filter", "Filter slots", id="rebook.filter"),
     ]
 

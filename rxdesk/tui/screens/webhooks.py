@@ -33,7 +33,10 @@ LIMIT = 200
 class SubscriptionModal(OnDesk, ModalScreen[NewSubscription | None]):
     """URL, event types and custom headers; refused input keeps the dialog open with the reason."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", id="webhooks.close"),
+        Binding("ctrl+s", "save", "Save", id="webhooks.save"),
+    ]
 
     DEFAULT_EVENTS = (EventType.APPOINTMENT_CANCELLED, EventType.APPOINTMENT_REBOOKED)
 
@@ -80,7 +83,10 @@ class SubscriptionModal(OnDesk, ModalScreen[NewSubscription | None]):
 class ShownOnceModal(ModalScreen[None]):
     """A secret shown once, with copy to the clipboard; closing it drops the app's own copy."""
 
-    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Done"), Binding("c", "copy", "Copy")]
+    BINDINGS = [
+        Binding("escape,enter", "dismiss(None)", "Done", id="webhooks.close"),
+        Binding("c", "copy", "Copy", id="webhooks.copy"),
+    ]
 
     def __init__(self, title: str, value: str, note: str) -> None:
         super().__init__()
@@ -104,7 +110,7 @@ class ShownOnceModal(ModalScreen[None]):
 
 
 class DeliveryModal(ModalScreen[None]):
-    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close")]
+    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close", id="webhooks.close")]
 
     def __init__(self, detail: DeliveryDetail, tz: str) -> None:
         super().__init__()
@@ -132,7 +138,7 @@ class DeliveryModal(ModalScreen[None]):
 class MessageModal(ModalScreen[None]):
     """One email or SMS of the outbox: to whom, its state, and the whole text."""
 
-    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close")]
+    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close", id="webhooks.close")]
 
     def __init__(self, message: OutboxMessage, tz: str) -> None:
         super().__init__()

@@ -34,7 +34,7 @@ class FilterBar(Vertical):
     """The fields, the count and the notes; when a doctor or patient field matches several
     people, a list of them below to pick one from (`↓` from the field, `enter` picks)."""
 
-    BINDINGS = [Binding("down", "to_picks", "Pick a match", show=False)]
+    BINDINGS = [Binding("down", "to_picks", "Pick a match", show=False, id="filters.to_picks")]
 
     class Changed(Message):
         def __init__(self, text: FilterText) -> None:

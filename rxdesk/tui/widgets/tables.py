@@ -71,10 +71,10 @@ class DeskTable(DataTable[object]):
     kept as given, so a resize lays them out again."""
 
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("home,g", "scroll_top", "First row", show=False),
-        Binding("end,G", "scroll_bottom", "Last row", show=False),
+        Binding("j", "cursor_down", "Down", show=False, id="list.cursor_down"),
+        Binding("k", "cursor_up", "Up", show=False, id="list.cursor_up"),
+        Binding("home,g", "scroll_top", "First row", show=False, id="list.scroll_top"),
+        Binding("end,G", "scroll_bottom", "Last row", show=False, id="list.scroll_bottom"),
     ]
 
     DEFAULT_CSS = """
@@ -242,7 +242,7 @@ STATUSES = ("held", "confirmed", "cancelled", "expired", "completed", "no_show")
 
 # The keys of one appointment, the same (and with the same ids, so one keymap entry moves
 # both) in a list of appointments and on an appointment's page.
-APPOINTMENT_KEYS = [
+APPOINTMENT_KEYS: list[Binding | tuple[str, str] | tuple[str, str, str]] = [
     Binding("c", "cancel_appointment", "Cancel", id="appointment.cancel"),
     Binding("n", "attendance", "Attendance", id="appointment.attendance"),
     Binding("r", "rebook", "Rebook", id="appointment.rebook"),
@@ -259,7 +259,7 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
     the start drops its year and the uid gives way, then the type and the names shrink (cut
     with `…`)."""
 
-    BINDINGS = APPOINTMENT_KEYS
+    BINDINGS = [*APPOINTMENT_KEYS]
 
     COMPONENT_CLASSES = {f"status--{status}" for status in STATUSES}
 

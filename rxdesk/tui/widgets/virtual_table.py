@@ -260,15 +260,15 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
     row to the selection (kept by key, so it survives reloads), `escape` clears it."""
 
     BINDINGS = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "first_row", "First row", show=False),
-        Binding("end,G", "last_row", "Last row", show=False),
-        Binding("enter", "choose", "Open", show=False),
-        Binding("space", "toggle_selection", "Select", show=False),
-        Binding("escape", "clear_selection", "Clear selection"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="list.cursor_up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="list.cursor_down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="list.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="list.page_down"),
+        Binding("home,g", "first_row", "First row", show=False, id="list.first_row"),
+        Binding("end,G", "last_row", "Last row", show=False, id="list.last_row"),
+        Binding("enter", "choose", "Open", show=False, id="list.choose"),
+        Binding("space", "toggle_selection", "Select", show=False, id="list.toggle_selection"),
+        Binding("escape", "clear_selection", "Clear selection", id="list.clear_selection"),
     ]
 
     COMPONENT_CLASSES = {
