@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class RxdeskError(Exception):
     """Base of every expected failure. `str(err)` is the one-line reason shown to the agent."""
@@ -21,6 +25,13 @@ class ValidationFailed(RxdeskError):
 
 class NotFound(RxdeskError):
     """A named entity does not exist."""
+
+
+def found(item: T | None, what: str, key: object) -> T:
+    """`item`, or NotFound naming what is missing: what every store's `require` says."""
+    if item is None:
+        raise NotFound(f"no {what} {key!r}")
+    return item
 
 
 class Refused(RxdeskError):

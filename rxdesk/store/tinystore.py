@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Generic, TypeVar
 
-from rxdesk.domain.errors import NotFound, StoreError
+from rxdesk.domain.errors import NotFound, StoreError, found
 from rxdesk.domain.ids import uid_partition
 from rxdesk.domain.models import (
     Admin,
@@ -75,10 +75,7 @@ class Keyed(Generic[M]):
         return self._model.model_validate(doc) if doc is not None else None
 
     def require(self, key: str) -> M:
-        item = self.get(key)
-        if item is None:
-            raise NotFound(f"no {self._what} {key!r}")
-        return item
+        return found(self.get(key), self._what, key)
 
     def all(self) -> list[M]:
         docs = self._docs()
@@ -236,10 +233,7 @@ class AppointmentRepo(AppointmentPlanner):
         return appointment_from_json(doc) if doc is not None else None
 
     def require(self, uid: str) -> Appointment:
-        appt = self.get(uid)
-        if appt is None:
-            raise NotFound(f"no appointment {str(uid).strip()!r}")
-        return appt
+        return found(self.get(uid), "appointment", str(uid).strip())
 
     def put(self, appt: Appointment) -> None:
         week = uid_partition(appt.uid)

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 from psycopg import sql
 from psycopg.types.json import Json, Jsonb
 
-from rxdesk.domain.errors import NotFound
+from rxdesk.domain.errors import found
 from rxdesk.domain.ids import normalize_uid, random_token
 from rxdesk.domain.models import (
     Admin,
@@ -106,10 +106,7 @@ class Documents(Generic[M]):
         return self._model.model_validate(doc) if doc is not None else None
 
     def require(self, key: str) -> M:
-        item = self.get(key)
-        if item is None:
-            raise NotFound(f"no {self._what} {key!r}")
-        return item
+        return found(self.get(key), self._what, key)
 
     def all(self) -> list[M]:
         self._take_turn()
@@ -194,10 +191,7 @@ class PatientRepo:
         return self._patient(found[0]) if found else None
 
     def require(self, key: str) -> Patient:
-        item = self.get(key)
-        if item is None:
-            raise NotFound(f"no patient {key!r}")
-        return item
+        return found(self.get(key), "patient", key)
 
     def all(self) -> list[Patient]:
         return [self._patient(r) for r in self._s.dicts(self._select + sql.SQL(' ORDER BY id COLLATE "C"'))]
@@ -313,10 +307,7 @@ class AppointmentRepo:
         return conv.appointment(row) if row is not None else None
 
     def require(self, uid: str) -> Appointment:
-        appt = self.get(uid)
-        if appt is None:
-            raise NotFound(f"no appointment {str(uid).strip()!r}")
-        return appt
+        return found(self.get(uid), "appointment", str(uid).strip())
 
     def put(self, appt: Appointment) -> None:
         self.put_many([appt])
