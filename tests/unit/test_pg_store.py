@@ -351,7 +351,7 @@ def drop_connection_on(monkeypatch, pg_server, cls, method: str, at_call: int) -
 def test_a_connection_lost_mid_tick_leaves_the_ticks_work_undone_then_done_once(  # type: ignore[no-untyped-def]
         clinic: Desk, now, pg_server, receiver, monkeypatch) -> None:
     from rxdesk.services.maintenance import MaintenanceService as Maintenance
-    from rxdesk.store.postgres import repos
+    from rxdesk.store.postgres import appointments, logs
     from tests.unit.test_worker import only_rule, subscribe
 
     only_rule(clinic, "gp-consult", "patient", 60)
@@ -362,7 +362,7 @@ def test_a_connection_lost_mid_tick_leaves_the_ticks_work_undone_then_done_once(
 
     # Phase one (expire, fire, fan out, claim) loses its connection after the third reminder.
     with monkeypatch.context() as patch:
-        drop_connection_on(patch, pg_server, repos.ReminderSentRepo, "add", 3)
+        drop_connection_on(patch, pg_server, appointments.ReminderSentRepo, "add", 3)
         with pytest.raises(StoreUnavailable, match="nothing was changed"):
             Maintenance(clinic).tick()
     assert fingerprint(clinic.settings.data_dir) == before  # not one reminder, expiry or event
@@ -373,7 +373,7 @@ def test_a_connection_lost_mid_tick_leaves_the_ticks_work_undone_then_done_once(
     # lease has run out.
     with monkeypatch.context() as patch:
         # phase one puts each delivery twice (made, then claimed): the 14th put is in phase three
-        drop_connection_on(patch, pg_server, repos.DeliveryRepo, "put", 6 + 6 + 2)
+        drop_connection_on(patch, pg_server, logs.DeliveryRepo, "put", 6 + 6 + 2)
         with pytest.raises(StoreUnavailable):
             Maintenance(clinic).tick()
     view = clinic.store.read()

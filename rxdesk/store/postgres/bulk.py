@@ -11,7 +11,9 @@ from psycopg.types.json import Json
 
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import Patient
-from rxdesk.store.postgres import repos
+from rxdesk.store.postgres import appointments as appointment_rows
+from rxdesk.store.postgres import logs as log_rows
+from rxdesk.store.postgres import patients as patient_rows
 from rxdesk.store.postgres.session import Session
 
 # Tables a clinic's data lives in (all but the schema's own record).
@@ -66,13 +68,13 @@ class PgBulkLoad:
 
     def add_patients(self, patients: Sequence[Patient]) -> None:
         self._s.require_writable()
-        copy_rows(self._s, "patients", [*repos.PATIENT_COLUMNS, "name_key", "search_text"],
-                  (repos.patient_row(p) for p in patients))
+        copy_rows(self._s, "patients", [*patient_rows.PATIENT_COLUMNS, "name_key", "search_text"],
+                  (patient_rows.patient_row(p) for p in patients))
 
     def add_appointments(self, appointments: Sequence[Mapping[str, Any]]) -> None:
         self._s.require_writable()
-        copy_rows(self._s, "appointments", repos.APPOINTMENT_COLUMNS,
-                  ([doc.get(c) for c in repos.APPOINTMENT_COLUMNS] for doc in appointments))
+        copy_rows(self._s, "appointments", appointment_rows.APPOINTMENT_COLUMNS,
+                  ([doc.get(c) for c in appointment_rows.APPOINTMENT_COLUMNS] for doc in appointments))
 
     def add_audit(self, entries: Sequence[Mapping[str, Any]]) -> None:
         self._s.require_writable()
@@ -83,9 +85,9 @@ class PgBulkLoad:
         self._s.require_writable()
         if not events:
             return
-        self._s.take_turn(repos.EVENTS_LOCK)
+        self._s.take_turn(log_rows.EVENTS_LOCK)
         numbers = [int(r[0]) for r in self._s.rows(
             "SELECT nextval('events_seq') FROM generate_series(1, %s)", (len(events),))]
         copy_rows(self._s, "events", ["seq", "id", "type", "created_at", "data"], (
-            [seq, repos.event_id(seq, random_token(6)), e["type"], e["created_at"], Json(e["data"])]
+            [seq, log_rows.event_id(seq, random_token(6)), e["type"], e["created_at"], Json(e["data"])]
             for seq, e in zip(numbers, events, strict=True)))

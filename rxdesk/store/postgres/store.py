@@ -22,8 +22,8 @@ from rxdesk.domain.clock import Clock
 from rxdesk.domain.errors import StoreError
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.queries import WorkerTick
+from rxdesk.store.postgres import appointments, logs, patients, repos, schema
 from rxdesk.store.postgres import connect as pgconnect
-from rxdesk.store.postgres import repos, schema
 from rxdesk.store.postgres.bulk import PgBulkLoad, holds_nothing
 from rxdesk.store.postgres.session import CHANGES_CHANNEL, Session, _translated
 
@@ -47,14 +47,14 @@ class PgView:
         self.doctors = docs["doctors"]
         self.secrets = docs["secrets"]
         self.subscriptions = docs["subscriptions"]
-        self.patients = repos.PatientRepo(session)
-        self.events = repos.EventRepo(session)
-        self.audit = repos.AuditRepo(session)
-        self.appointments = repos.AppointmentRepo(session)
-        self.reminders_sent = repos.ReminderSentRepo(session)
-        self.deliveries = repos.DeliveryRepo(session)
-        self.messages = repos.MessageRepo(session)
-        self.cursors = repos.CursorRepo(session)
+        self.patients = patients.PatientRepo(session)
+        self.events = logs.EventRepo(session)
+        self.audit = logs.AuditRepo(session)
+        self.appointments = appointments.AppointmentRepo(session)
+        self.reminders_sent = appointments.ReminderSentRepo(session)
+        self.deliveries = logs.DeliveryRepo(session)
+        self.messages = logs.MessageRepo(session)
+        self.cursors = logs.CursorRepo(session)
         self.bulk = PgBulkLoad(session)
 
 

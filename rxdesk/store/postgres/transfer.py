@@ -21,7 +21,8 @@ from psycopg.types.json import Json
 from rxdesk.domain.errors import Refused
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.queries import AppointmentQuery, appointment_from_json
-from rxdesk.store.postgres import repos
+from rxdesk.store.postgres import appointments as appointment_rows
+from rxdesk.store.postgres import patients as patient_rows
 from rxdesk.store.postgres.bulk import AUDIT_COLUMNS, audit_rows, copy_rows
 from rxdesk.store.postgres.rows import appointment as appointment_from_row
 from rxdesk.store.postgres.store import PgStore
@@ -137,13 +138,14 @@ def import_data_dir(pg: PgStore, tiny: Any) -> Counts:
             for item in items:
                 dest.put(item)
             counts.add(kind, len(items))
-        patient_columns = [*repos.PATIENT_COLUMNS, "name_key", "search_text"]
+        patient_columns = [*patient_rows.PATIENT_COLUMNS, "name_key", "search_text"]
         counts.add("patients", copy_rows(session, "patients", patient_columns,
-                                         (repos.patient_row(p) for p in view.patients.all())))
-        counts.add("appointments", copy_rows(session, "appointments", repos.APPOINTMENT_COLUMNS, (
-            [doc.get(c) for c in repos.APPOINTMENT_COLUMNS] for doc in reader.appointment_docs())))
-        counts.add("reminders sent", copy_rows(session, "appointment_reminders_sent", repos.REMINDER_COLUMNS, (
-            [doc.get(c) for c in repos.REMINDER_COLUMNS] for doc in reader.reminders_sent())))
+                                         (patient_rows.patient_row(p) for p in view.patients.all())))
+        counts.add("appointments", copy_rows(session, "appointments", appointment_rows.APPOINTMENT_COLUMNS, (
+            [doc.get(c) for c in appointment_rows.APPOINTMENT_COLUMNS] for doc in reader.appointment_docs())))
+        reminder_columns = appointment_rows.REMINDER_COLUMNS
+        counts.add("reminders sent", copy_rows(session, "appointment_reminders_sent", reminder_columns, (
+            [doc.get(c) for c in reminder_columns] for doc in reader.reminders_sent())))
         counts.add("events", copy_rows(session, "events", ["seq", "id", "type", "created_at", "data"], (
             [seq, e.id, e.type.value, e.created_at, Json(e.to_json()["data"])]
             for seq, e in view.events.after(0))))
@@ -221,7 +223,7 @@ def database_appointments(pg: PgStore) -> Iterator[Appointment]:
         while True:
             rows = view.session.dicts(
                 sql.SQL("SELECT {} FROM appointments WHERE uid > %s ORDER BY uid COLLATE \"C\" LIMIT 5000").format(
-                    sql.SQL(", ").join(map(sql.Identifier, repos.APPOINTMENT_COLUMNS))), (after,))
+                    sql.SQL(", ").join(map(sql.Identifier, appointment_rows.APPOINTMENT_COLUMNS))), (after,))
             for row in rows:
                 yield appointment_from_row(row)
             if len(rows) < 5000:

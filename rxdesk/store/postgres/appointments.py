@@ -1,0 +1,282 @@
+"""Appointments and the reminders fired for them, on PostgreSQL: statuses at an instant as
+conditions on the stored columns, row locks inside a unit of work."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import sql
+
+from rxdesk.domain.errors import found
+from rxdesk.domain.ids import normalize_uid
+from rxdesk.domain.models import (
+    Appointment,
+    ReminderSent,
+)
+from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
+from rxdesk.store.postgres import rows as conv
+from rxdesk.store.postgres.repos import ACTIVE, for_update, upsert
+from rxdesk.store.postgres.session import Session
+
+APPOINTMENT_COLUMNS = conv.fields(Appointment)
+
+
+# The status at an instant (`lifecycle.status_at`), for the four that time changes: a condition
+# on the stored columns (each takes the instant once), and the stored statuses it may come from.
+_STATUS_AT = {
+    "held": ("(status = 'held' AND (hold_expires_at IS NULL OR hold_expires_at > %s))", {"held"}),
+    "expired": ("(status = 'expired' OR (status = 'held' AND hold_expires_at <= %s))", {"expired", "held"}),
+    "confirmed": ("(status = 'confirmed' AND ends_at > %s)", {"confirmed"}),
+    "completed": ("(status = 'completed' OR (status = 'confirmed' AND ends_at <= %s))", {"completed", "confirmed"}),
+}
+
+
+def status_filter(statuses: frozenset[str], as_of: datetime | None) -> tuple[sql.Composable, list[Any]]:
+    """A WHERE part matching appointments whose status at `as_of` is one of `statuses` (a held
+    one past its hold expiry is expired, a confirmed one past its end is completed), or whose
+    stored status is, when `as_of` is None. One condition per status on the stored columns,
+    behind the stored statuses they can come from: the indexes on status still serve it."""
+    if as_of is None:
+        return sql.SQL("status = ANY(%s)"), [sorted(statuses)]
+    plain = sorted(statuses - _STATUS_AT.keys())
+    parts: list[sql.Composable] = [sql.SQL("status = ANY(%s)")] if plain else []
+    args: list[Any] = [plain] if plain else []
+    stored = set(plain)
+    for status in sorted(statuses & _STATUS_AT.keys()):
+        condition, sources = _STATUS_AT[status]
+        parts.append(sql.SQL(condition))  # a constant of this module
+        args.append(as_of)
+        stored |= sources
+    if not parts:
+        return sql.SQL("false"), []
+    where = sql.SQL("status = ANY(%s) AND (") + sql.SQL(" OR ").join(parts) + sql.SQL(")")
+    return where, [sorted(stored), *args]
+
+
+_APPT_SELECT = sql.SQL("SELECT {} FROM appointments").format(
+    sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS))
+)
+
+
+class AppointmentRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def _raw(self, uid: str) -> dict[str, Any] | None:
+        if not isinstance(uid, str):
+            return None
+        found = self._s.dicts(_APPT_SELECT + sql.SQL(" WHERE uid = %s") + for_update(self._s), (normalize_uid(uid),))
+        return found[0] if found else None
+
+    def get(self, uid: str) -> Appointment | None:
+        row = self._raw(uid)
+        return conv.appointment(row) if row is not None else None
+
+    def require(self, uid: str) -> Appointment:
+        return found(self.get(uid), "appointment", str(uid).strip())
+
+    def put(self, appt: Appointment) -> None:
+        self.put_many([appt])
+
+    def put_many(self, appts: list[Appointment]) -> None:
+        """Insert or replace. Two held or confirmed appointments of one doctor that overlap
+        are refused by the database (`Conflict`), whatever wrote them; a lapsed hold still
+        stored as held counts until it is written down as expired (the booking services
+        expire the ones in the way in the same write)."""
+        self._s.require_writable()
+        query = upsert("appointments", APPOINTMENT_COLUMNS, "uid")
+        self._s.many(query, [conv.params(a, APPOINTMENT_COLUMNS) for a in appts])
+
+    # -- queries ---------------------------------------------------------------------
+
+    def _where(self, query: AppointmentQuery) -> tuple[sql.Composable, list[Any]]:
+        parts: list[sql.Composable] = []
+        args: list[Any] = []
+        if query.statuses is not None:
+            part, part_args = status_filter(query.statuses, query.as_of)
+            parts.append(part)
+            args.extend(part_args)
+        if query.doctor_id is not None:
+            parts.append(sql.SQL("doctor_id = %s"))
+            args.append(query.doctor_id)
+        if query.patient_id is not None:
+            parts.append(sql.SQL("patient_id = %s"))
+            args.append(query.patient_id)
+        if query.starts_from is not None:
+            parts.append(sql.SQL("starts_at >= %s"))
+            args.append(query.starts_from)
+        if query.starts_before is not None:
+            parts.append(sql.SQL("starts_at < %s"))
+            args.append(query.starts_before)
+        if not parts:
+            return sql.SQL(""), args
+        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts), args
+
+    def _select(self, query: AppointmentQuery) -> list[dict[str, Any]]:
+        where, args = self._where(query)
+        order = sql.SQL(' ORDER BY starts_at DESC, uid COLLATE "C" DESC' if query.descending
+                        else ' ORDER BY starts_at, uid COLLATE "C"')
+        statement = _APPT_SELECT + where + order + sql.SQL(" OFFSET %s")
+        args.append(max(0, query.offset))
+        if query.limit is not None:
+            statement += sql.SQL(" LIMIT %s")
+            args.append(max(0, query.limit))
+        return self._s.dicts(statement, args)
+
+    def count(self, query: AppointmentQuery) -> int:
+        where, args = self._where(query)
+        return int(self._s.value(sql.SQL("SELECT count(*) FROM appointments") + where, args))
+
+    def search(self, query: AppointmentQuery) -> Page[AppointmentRecord]:
+        """The window of matching appointments by start then uid (newest first when
+        `descending`), with the total when `count`; each as a record over its JSON form."""
+        found = [AppointmentRecord(conv.appointment_doc(r)) for r in self._select(query)]
+        total = self.count(query) if query.count else None
+        return Page(found, total, max(0, query.offset), query.limit)
+
+    def active_for_doctor(
+        self, doctor_id: str, start: datetime, end: datetime, as_of: datetime | None = None
+    ) -> list[Appointment]:
+        """The doctor's appointments that overlap [start, end) and are held or confirmed at
+        `as_of` (a lapsed hold is not), or as stored when `as_of` is None. The overlap is the
+        no-double-booking constraint's own index."""
+        status, status_args = status_filter(frozenset(ACTIVE), as_of)
+        found = self._s.dicts(
+            _APPT_SELECT + sql.SQL(
+                " WHERE doctor_id = %s AND status IN ('held', 'confirmed') AND {} "
+                "AND tstzrange(starts_at, ends_at) && tstzrange(%s, %s) ORDER BY starts_at, uid COLLATE \"C\""
+            ).format(status),
+            (doctor_id, *status_args, start, end),
+        )
+        return [conv.appointment(r) for r in found]
+
+    def lapsed_holds(self, now: datetime) -> list[Appointment]:
+        """Held appointments whose hold has expired by `now`. In a write view each is locked,
+        and one another transaction holds is skipped: two workers expire each hold once."""
+        lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
+        found = self._s.dicts(
+            _APPT_SELECT
+            + sql.SQL(" WHERE status = 'held' AND hold_expires_at <= %s ORDER BY uid COLLATE \"C\"")
+            + lock,
+            (now,),
+        )
+        return [conv.appointment(r) for r in found]
+
+    def holds_lapsing(self, after: datetime, until: datetime) -> list[Appointment]:
+        """Held appointments whose hold expires in (after, until], soonest first (the holds'
+        index by expiry)."""
+        found = self._s.dicts(
+            _APPT_SELECT + sql.SQL(
+                " WHERE status = 'held' AND hold_expires_at > %s AND hold_expires_at <= %s"
+                " ORDER BY hold_expires_at, uid COLLATE \"C\""),
+            (after, until),
+        )
+        return [conv.appointment(r) for r in found]
+
+    def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
+        """Confirmed appointments with after < starts_at <= until. In a write view each is
+        locked and those another transaction holds are skipped, so two workers never decide
+        the same appointment's reminders at once."""
+        lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
+        found = self._s.dicts(
+            _APPT_SELECT + sql.SQL(
+                " WHERE status = 'confirmed' AND starts_at > %s AND starts_at <= %s"
+                " ORDER BY starts_at, uid COLLATE \"C\""
+            ) + lock,
+            (after, until),
+        )
+        return [conv.appointment(r) for r in found]
+
+    def confirmed_ended(
+        self, after: datetime | None, until: datetime, *, max_weeks: int = 8
+    ) -> tuple[list[Appointment], datetime]:
+        """Stored-confirmed appointments with after < ends_at <= until (from the first when
+        `after` is None), by end, through at most `max_weeks` weeks of time: a worker that was
+        down catches up in bounded steps. Returns them and the instant up to which the answer
+        is complete. In a write view they are locked (skipping rows another writer holds)."""
+        if after is None:
+            first = self._s.value("SELECT min(ends_at) FROM appointments WHERE status = 'confirmed'")
+            if first is None:
+                return [], until
+            after = first - timedelta(seconds=1)
+        reached = min(until, after + timedelta(weeks=max(1, max_weeks)))
+        lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
+        found = self._s.dicts(
+            _APPT_SELECT
+            + sql.SQL(" WHERE status = 'confirmed' AND ends_at > %s AND ends_at <= %s")
+            + sql.SQL(' ORDER BY ends_at, uid COLLATE "C"')
+            + lock,
+            (after, reached),
+        )
+        return [conv.appointment(r) for r in found], reached
+
+    def successor_of(self, uid: str) -> str | None:
+        if not isinstance(uid, str):
+            return None
+        found = self._s.value("SELECT successor_uid FROM appointments WHERE uid = %s", (normalize_uid(uid),))
+        return str(found) if found is not None else None
+
+    def link_successor(self, uid: str, new_uid: str) -> None:
+        self._s.require_writable()
+        self._s.execute("UPDATE appointments SET successor_uid = %s WHERE uid = %s", (new_uid, uid))
+
+
+REMINDER_COLUMNS = conv.fields(ReminderSent)
+SKIPPED_LIKE = "skipped:%"  # how an email or SMS status starts when there was no address to send to
+
+
+class ReminderSentRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def exists(self, uid: str, rule_id: str, group: str, recipient_id: str) -> bool:
+        return bool(self._s.value(
+            "SELECT EXISTS (SELECT 1 FROM appointment_reminders_sent WHERE appointment_uid = %s AND rule_id = %s "
+            "AND recipient_group = %s AND recipient_id = %s)",
+            (uid, rule_id, group, recipient_id),
+        ))
+
+    def add(self, row: ReminderSent) -> None:
+        """Record a fired reminder; its identity is the primary key, so a second recording of
+        the same reminder (another worker's) fails the whole transaction that tried it."""
+        self._s.require_writable()
+        query = sql.SQL("INSERT INTO appointment_reminders_sent ({}) VALUES ({})").format(
+            sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS)),
+            sql.SQL(", ").join(sql.Placeholder() * len(REMINDER_COLUMNS)),
+        )
+        self._s.execute(query, conv.params(row, REMINDER_COLUMNS))
+
+    def update(self, row: ReminderSent) -> None:
+        self._s.require_writable()
+        keys = ("appointment_uid", "rule_id", "recipient_group", "recipient_id")
+        rest = [c for c in REMINDER_COLUMNS if c not in keys]
+        query = sql.SQL("UPDATE appointment_reminders_sent SET {} WHERE {}").format(
+            sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in rest),
+            sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in keys),
+        )
+        self._s.execute(query, [*conv.params(row, rest), *conv.params(row, list(keys))])
+
+    def for_appointment(self, uid: str) -> list[ReminderSent]:
+        found = self._s.dicts(
+            sql.SQL("SELECT {} FROM appointment_reminders_sent WHERE appointment_uid = %s").format(
+                sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS))),
+            (uid,),
+        )
+        rows = [ReminderSent.model_validate(conv.pick(ReminderSent, r)) for r in found]
+        rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
+        return rows
+
+
+    def skipped(self, starting_after: datetime) -> list[ReminderSent]:
+        """Fired reminders whose email or SMS was skipped (no address to send to), of
+        appointments that start after `starting_after`, by the appointment's start."""
+        found = self._s.dicts(
+            sql.SQL("SELECT {} FROM appointment_reminders_sent r JOIN appointments a ON a.uid = r.appointment_uid "
+                    "WHERE a.starts_at > %s AND (r.email_status LIKE %s OR r.sms_status LIKE %s) "
+                    "ORDER BY a.starts_at, r.appointment_uid COLLATE \"C\", r.rule_id COLLATE \"C\", "
+                    "r.recipient_group COLLATE \"C\", r.recipient_id COLLATE \"C\"").format(
+                sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in REMINDER_COLUMNS)),
+            (starting_after, SKIPPED_LIKE, SKIPPED_LIKE),
+        )
+        return [ReminderSent.model_validate(conv.pick(ReminderSent, r)) for r in found]
