@@ -16,7 +16,8 @@ from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.navigation import OpenAppointment
 from rxdesk.tui.screens.base import DetailScreen
 from rxdesk.tui.text import shown
-from rxdesk.tui.widgets.virtual_table import Column, ListSource, VirtualTable, Window
+from rxdesk.tui.widgets.columns import Column
+from rxdesk.tui.widgets.virtual_table import ListSource, VirtualTable, Window
 from rxdesk.tui.work import call_service
 
 

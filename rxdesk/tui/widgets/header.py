@@ -12,7 +12,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from rxdesk.tui.context import OnDesk
-from rxdesk.tui.widgets.virtual_table import fit
+from rxdesk.tui.widgets.columns import fit
 
 SECTIONS = (
     ("1", "overview", "Overview"),

@@ -30,7 +30,8 @@ from rxdesk.tui.navigation import (
     StartCancelSelection,
 )
 from rxdesk.tui.text import plain
-from rxdesk.tui.widgets.virtual_table import Column, ListSource, Placed, VirtualTable, Window, lay_out
+from rxdesk.tui.widgets.columns import Column, Placed, lay_out
+from rxdesk.tui.widgets.virtual_table import ListSource, VirtualTable, Window
 
 
 def cell_width(cell: RenderableType) -> int:
