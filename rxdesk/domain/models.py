@@ -144,11 +144,6 @@ class AppointmentStatus(StrEnum):
     no_show = "no_show"
 
 
-ACTIVE_STATUSES: frozenset[AppointmentStatus] = frozenset(
-    {AppointmentStatus.held, AppointmentStatus.confirmed}
-)
-
-
 class RebookingMode(StrEnum):
     same_doctor = "same_doctor"
     any_doctor = "any_doctor"
@@ -376,7 +371,6 @@ def parse_rows(model: type[Entity], rows: list[dict[str, Any]]) -> list[Any]:
 
 
 __all__ = [
-    "ACTIVE_STATUSES",
     "Admin",
     "Appointment",
     "AppointmentStatus",

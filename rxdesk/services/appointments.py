@@ -17,7 +17,6 @@ from rxdesk.domain.errors import NotFound, ValidationFailed
 from rxdesk.domain.ids import normalize_uid
 from rxdesk.domain.limits import format_minutes
 from rxdesk.domain.models import (
-    ACTIVE_STATUSES,
     Appointment,
     AppointmentStatus,
     AppointmentType,
@@ -38,7 +37,7 @@ from rxdesk.store.protocols import StoreView, UnitOfWork
 if TYPE_CHECKING:
     from rxdesk.services.filters import FilterText, ParsedFilter
 
-DEFAULT_STATUSES = frozenset(s.value for s in ACTIVE_STATUSES)
+DEFAULT_STATUSES = frozenset(s.value for s in lifecycle.ACTIVE)
 # Appointments one cancellation may take at once: a selection, a doctor's fortnight.
 MAX_CANCEL = 1000
 
@@ -334,7 +333,7 @@ class AppointmentService(Service):
         with self.store.write() as view:
             now = self.now()
             appt = view.appointments.require(uid)
-            marked = lifecycle.mark_attendance(appt, target, text, actor.split(":", 1)[1], now)
+            marked = lifecycle.mark_attendance(appt, target, text, actor, now)
             view.appointments.put(marked)
             no_show = target is AppointmentStatus.no_show
             event = EventType.APPOINTMENT_NO_SHOW if no_show else EventType.APPOINTMENT_COMPLETED
@@ -377,7 +376,7 @@ def rows(view: StoreView, records: Sequence[AppointmentRecord], now: datetime) -
 def cancel(view: UnitOfWork, appt: Appointment, reason: str, actor: str, now: datetime) -> Appointment:
     """Admin cancel inside the caller's write, with its event and audit entry (`reason` is
     already a checked reason)."""
-    cancelled = lifecycle.admin_cancel(appt, reason, actor.split(":", 1)[1], now)
+    cancelled = lifecycle.admin_cancel(appt, reason, actor, now)
     view.appointments.put(cancelled)
     publish(view, EventType.APPOINTMENT_CANCELLED,
             appointment_data(cancelled, reason=reason, cancelled_by=cancelled.cancelled_by), now)

@@ -288,7 +288,7 @@ def compute_plan(view: StoreView, doctor: Doctor, starts_from: datetime, starts_
     """The plan for the doctor's held and confirmed appointments starting in the range, from
     this state of the store (see the module's docstring for the rules)."""
     page = view.appointments.search(AppointmentQuery(
-        doctor_id=doctor.id, statuses=frozenset(s.value for s in lifecycle.ACTIVE), starts_from=starts_from,
+        doctor_id=doctor.id, statuses=lifecycle.ACTIVE, starts_from=starts_from,
         starts_before=starts_before, as_of=now, count=False))
     appointments = [lifecycle.as_of(record.appointment, now) for record in page.items]
     types = {t.key: t for t in view.types.all()}
