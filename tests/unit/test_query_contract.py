@@ -138,6 +138,24 @@ def test_status_search_count_and_order_are_the_domains_at_every_turning_instant(
     assert checked > 500
 
 
+def test_the_overview_default_and_its_in_progress_marks_are_the_domains_at_every_turning_instant(clinic: Desk) -> None:
+    appts = grid()
+    by_uid = {a.uid: a for a in appts}
+    with clinic.store.write() as view:
+        for appt in appts:
+            view.appointments.put(appt)
+    for at in instants(appts)[1::3]:  # each turning instant itself
+        assert at is not None
+        clinic.clock.set(at)
+        rows = clinic.appointments.list_appointments().items
+        assert [r.uid for r in rows] == expected(appts, AppointmentQuery(
+            statuses=lifecycle.ACTIVE, ends_after=at, as_of=at)), format_utc(at)
+        for row in rows:
+            appt = by_uid[row.uid]
+            assert row.status is lifecycle.effective_status(appt, at)
+            assert row.in_progress == (appt.starts_at <= at < appt.ends_at)
+
+
 PEOPLE = [
     ("Straße Anna", "anna@example.org", "+49 151 1122 3344", "EXT-1"),
     ("İlkay Gündoğan", "ilkay@example.com", "0170-555-0101", ""),
