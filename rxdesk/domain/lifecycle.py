@@ -240,12 +240,15 @@ def parse_attendance(value: object) -> AppointmentStatus:
     return S(text)
 
 
-def why_not_markable(appt: Appointment, target: AppointmentStatus, now: datetime) -> str | None:
+def why_not_markable(appt: Appointment, target: AppointmentStatus, now: datetime,
+                     successor: Appointment | None = None) -> str | None:
     """Why the appointment cannot be marked `target` (no_show or completed) at `now`, or None.
 
     A confirmed appointment that has started can be marked either; a completed or no_show one
     can be corrected to the other up to CORRECTION_WINDOW after its end. Nothing is marked
-    before its start.
+    before its start. A missed appointment that was rebooked (`successor`, the one it was
+    rebooked to) is not corrected to completed while that one still stands: the patient would
+    have two appointments for one visit; cancel it first (a cancelled or lapsed one is gone).
     """
     status = effective_status(appt, now)
     if status not in (S.confirmed, S.completed, S.no_show):
@@ -258,16 +261,25 @@ def why_not_markable(appt: Appointment, target: AppointmentStatus, now: datetime
     if status is not S.confirmed and now > appt.ends_at + CORRECTION_WINDOW:
         return (f"appointment {appt.uid} ended more than {CORRECTION_WINDOW.days} days ago; "
                 "its attendance can no longer be corrected")
+    if status is S.no_show and target is S.completed and successor is not None:
+        later = effective_status(successor, now)
+        if later in ACTIVE:
+            return f"appointment {appt.uid} was rebooked to {successor.uid}; cancel that one first"
+        if later not in (S.cancelled, S.expired):
+            return (f"appointment {appt.uid} was rebooked to {successor.uid}, which is {later.value}; "
+                    "a missed appointment that was made up cannot be marked completed")
     return None
 
 
 def mark_attendance(
-    appt: Appointment, target: object, reason: object, agent: str, now: datetime
+    appt: Appointment, target: object, reason: object, agent: str, now: datetime,
+    successor: Appointment | None = None,
 ) -> Appointment:
-    """Attendance (admin): no_show (the patient did not attend) or completed, with a reason."""
+    """Attendance (admin): no_show (the patient did not attend) or completed, with a reason
+    (`why_not_markable`; `successor`: the appointment this one was rebooked to, if any)."""
     status = parse_attendance(target)
     text = normalize_reason(reason)
-    why = why_not_markable(appt, status, now)
+    why = why_not_markable(appt, status, now, successor)
     if why:
         raise Refused(why)
     return appt.model_copy(

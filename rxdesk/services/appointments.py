@@ -341,11 +341,13 @@ class AppointmentService(Service):
             listed = rows(view, [AppointmentRecord.of(appt) for appt in appts], now)
             zone_name = self.org(view).timezone
             kinds = {appt.type_key: view.types.get(appt.type_key) for appt in appts}
+            successors = {appt.uid: _successor(view, appt) for appt in appts}
         return [
             AppointmentSummary(
                 lifecycle.as_of(appt, now), row.patient_name, row.doctor_name, row.type_name, zone_name,
                 lifecycle.why_not_cancellable(appt, now),
-                tuple((status, lifecycle.why_not_markable(appt, status, now)) for status in lifecycle.ATTENDANCE),
+                tuple((status, lifecycle.why_not_markable(appt, status, now, successors[appt.uid]))
+                      for status in lifecycle.ATTENDANCE),
                 _notice_note(appt, kinds.get(appt.type_key), now),
             )
             for appt, row in zip(appts, listed, strict=True)
@@ -379,7 +381,9 @@ class AppointmentService(Service):
     def mark_attendance(self, uid: str, status: str, reason: str, agent: str) -> Appointment:
         """Attendance (admin): `no_show` (the patient did not attend) or `completed`, for a
         confirmed appointment that has started, or as a correction of a completed or no_show
-        one up to 7 days after its end; never before the start. A reason is required (stored in
+        one up to 7 days after its end; never before the start; a missed one that was rebooked is
+        not corrected to completed while the appointment it was rebooked to stands (cancel that
+        one first). A reason is required (stored in
         `attendance_note`, with `attendance_by` and `attendance_at`). Writes
         APPOINTMENT_NO_SHOW or APPOINTMENT_COMPLETED and an audit entry with it."""
         target = lifecycle.parse_attendance(status)
@@ -388,7 +392,7 @@ class AppointmentService(Service):
         with self.store.write() as view:
             now = self.now()
             appt = view.appointments.require(uid)
-            marked = lifecycle.mark_attendance(appt, target, text, actor, now)
+            marked = lifecycle.mark_attendance(appt, target, text, actor, now, _successor(view, appt))
             view.appointments.put(marked)
             no_show = target is AppointmentStatus.no_show
             event = EventType.APPOINTMENT_NO_SHOW if no_show else EventType.APPOINTMENT_COMPLETED
@@ -403,6 +407,15 @@ class AppointmentService(Service):
                          "reason": text},
             )
         return marked
+
+
+def _successor(view: StoreView, appt: Appointment) -> Appointment | None:
+    """The appointment a missed one was rebooked to (only a no_show keeps its own status when
+    rebooked, so only its successor can still stand beside it)."""
+    if appt.status is not AppointmentStatus.no_show:
+        return None
+    uid = view.appointments.successor_of(appt.uid)
+    return view.appointments.get(uid) if uid else None
 
 
 def _notice_note(appt: Appointment, kind: AppointmentType | None, now: datetime) -> str | None:

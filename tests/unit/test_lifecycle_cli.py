@@ -125,3 +125,22 @@ def test_set_room_from_the_command_line(clinic: Desk, cli) -> None:  # type: ign
     sub = cli("subscriptions", "add", "--url", "https://partner.example/h", "--event", "APPOINTMENT_ROOM_CHANGED",
               "--event", "APPOINTMENT_NO_SHOW", "--event", "APPOINTMENT_COMPLETED", "--json")
     assert sub.code == 0, sub.err
+
+
+def test_a_rebooked_no_show_cannot_be_corrected_to_completed_until_its_replacement_is_cancelled(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from tests.helpers import make_appointment
+
+    missed = make_appointment(clinic, start=now - timedelta(days=1), status="no_show")
+    new = cli("appointments", "rebook", missed.uid, "--start", "2026-11-25T09:00:00Z", "--json")
+    assert new.code == 0, new.err
+    uid = new.json()["uid"]
+    before = fingerprint(clinic.store.data_dir)
+    refused = cli("appointments", "mark", missed.uid, "--status", "completed", "--reason", "she joined")
+    assert (refused.code, refused.err) == (1, f"rxdesk: appointment {missed.uid} was rebooked to {uid}; "
+                                              "cancel that one first\n")
+    assert fingerprint(clinic.store.data_dir) == before
+    assert cli("appointments", "cancel", uid, "--reason", "she joined the first").code == 0
+    done = cli("appointments", "mark", missed.uid, "--status", "completed", "--reason", "she joined", "--json")
+    assert done.code == 0 and done.json()["status"] == "completed"
