@@ -70,16 +70,17 @@ def test_held_confirmed_completed_then_corrected_to_no_show(clinic: Desk, cli, n
     text = cli("appointments", "show", uid, env=later).out
     assert "no_show, marked" in text and "Patient never joined" in text
 
-    # Every event of its life, oldest first: the hold has none, each change has exactly one.
+    # Every event of its life, oldest first: the hold and each change have exactly one.
     events = list(reversed(cli("events", "list", "--json", env=later).json()))
     assert [(e["type"], e["data"]["appointment"]["uid"], e["data"]["appointment"]["status"], e["created_at"])
             for e in events] == [
+        ("APPOINTMENT_HELD", uid, "held", "2026-11-23T08:00:00Z"),
         ("APPOINTMENT_CONFIRMED", uid, "confirmed", "2026-11-23T08:05:00Z"),
         ("APPOINTMENT_COMPLETED", uid, "completed", "2026-11-23T10:31:00Z"),
         ("APPOINTMENT_NO_SHOW", uid, "no_show", "2026-11-24T09:00:00Z"),
     ]
-    assert events[2]["data"]["reason"] == "Patient never joined"
-    assert events[2]["data"]["appointment"] == missed
+    assert events[3]["data"]["reason"] == "Patient never joined"
+    assert events[3]["data"]["appointment"] == missed
     audit = cli("appointments", "show", uid, "--json", env=later).json()["audit"]
     assert [e["action"] for e in audit] == ["booking.hold", "booking.confirm", "appointment.complete",
                                             "appointment.mark"]
