@@ -9,12 +9,15 @@ consultations (30 min, 60 min booking notice) and prescriptions move to any doct
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.errors import NotFound, ValidationFailed
+from rxdesk.domain.models import AppointmentStatus
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.services import Desk
 from rxdesk.services.away import HORIZON_DAYS, PlanChanged
@@ -307,3 +310,112 @@ def test_the_cli_refuses_a_bad_range_in_one_line(clinic: Desk, cli, data_dir) ->
     assert cli("doctors", "away", "dr-weber", "--from", "now", "--reason", "sick").code == 2
     assert fingerprint(data_dir) == before
 
+
+def wait_until_a_writer_waits_for_a_row(database_url: str | None, gave_up: threading.Event) -> None:
+    """On PostgreSQL, until a statement of this database waits for a row lock (the run reached the
+    appointment another transaction is cancelling). The data dir's writers queue on its write
+    lock before they read anything, so there the run simply waits its turn."""
+    if database_url is None:
+        return
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND wait_event_type = 'Lock'").fetchone()[0]:  # type: ignore[index]
+            if gave_up.is_set() or time.monotonic() > deadline:
+                raise AssertionError("the run never waited for the appointment being cancelled")
+            time.sleep(0.01)
+
+
+def test_an_appointment_cancelled_while_the_run_plans_is_left_out_and_everyone_else_is_handled(clinic: Desk, now, database_url) -> None:  # type: ignore[no-untyped-def]
+    """Another agent cancels one of the doctor's appointments in a transaction that commits while
+    the away run is already planning: the run plans again without it and moves everyone else."""
+    from rxdesk.services.appointments import cancel
+
+    booked = [make_appointment(clinic, start=at(MON, h), patient_id=p)
+              for h, p in ((10, "pat-001"), (11, "pat-002"), (14, "pat-003"))]
+    going = booked[1]
+    other = another_store(clinic)
+    cancelling, release, finished = threading.Event(), threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def other_agent() -> None:
+        with other.write() as view:  # holds the appointment (the data dir: the write lock) until released
+            cancel(view, view.appointments.require(going.uid), "the patient called", "admin:bob", now)
+            cancelling.set()
+            release.wait(30)
+
+    def away_run() -> None:
+        try:
+            outcome["result"] = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    agent = threading.Thread(target=other_agent)
+    agent.start()
+    assert cancelling.wait(30)
+    run = threading.Thread(target=away_run)
+    run.start()
+    try:
+        wait_until_a_writer_waits_for_a_row(database_url, finished)
+    finally:
+        release.set()
+        agent.join(30)
+        run.join(60)
+    assert "error" not in outcome, outcome.get("error")
+    result = outcome["result"]
+    assert [i.uid for i in result.plan.items] == [booked[0].uid, booked[2].uid]  # type: ignore[attr-defined]
+    stored = clinic.appointments.get(going.uid)
+    assert (stored.status.value, stored.cancel_reason, stored.cancelled_by) == ("cancelled", "the patient called",
+                                                                                "admin:bob")
+    for appt in (booked[0], booked[2]):
+        assert clinic.appointments.get(appt.uid).cancel_reason.startswith("rebooked to ")
+    assert [e.type.value for e in events(clinic)] == ["APPOINTMENT_CANCELLED", *["APPOINTMENT_REBOOKED"] * 2]
+    no_overlaps(clinic)
+
+
+def test_a_slot_booked_while_the_run_writes_sends_the_patient_elsewhere_instead_of_failing_the_run(clinic: Desk, now, database_url) -> None:  # type: ignore[no-untyped-def]
+    """Another agent books the slot the plan moves a patient to, in a transaction that commits
+    while the run writes: the run is refused that slot by the database, plans again and moves
+    the patient to the next one (the data dir's runs wait for the other write instead)."""
+    appt = make_appointment(clinic, start=at(MON, 10))
+    other = another_store(clinic)
+    booking, release, finished = threading.Event(), threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+    taken = make_appointment(clinic, start=at(MON, 10), doctor_id="dr-sato", patient_id="pat-003",
+                             status="cancelled")  # the uid the other agent's booking will use
+
+    def other_agent() -> None:
+        with other.write() as view:
+            view.appointments.put(taken.model_copy(update={"status": AppointmentStatus.confirmed, "cancelled_at": None,
+                                                          "cancel_reason": None, "cancelled_by": None}))
+            booking.set()
+            release.wait(30)
+
+    def away_run() -> None:
+        try:
+            outcome["result"] = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    agent = threading.Thread(target=other_agent)
+    agent.start()
+    assert booking.wait(30)
+    run = threading.Thread(target=away_run)
+    run.start()
+    try:
+        wait_until_a_writer_waits_for_a_row(database_url, finished)
+    finally:
+        release.set()
+        agent.join(30)
+        run.join(60)
+    assert "error" not in outcome, outcome.get("error")
+    (item,) = outcome["result"].plan.items  # type: ignore[attr-defined]
+    assert item.uid == appt.uid and item.action == "move" and (item.doctor_id, item.starts_at) != ("dr-sato", at(MON, 10))
+    assert clinic.appointments.get(taken.uid).status.value == "confirmed"
+    no_overlaps(clinic)
