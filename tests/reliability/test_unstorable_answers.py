@@ -90,3 +90,33 @@ def test_a_token_whose_kid_or_sub_holds_a_nul_is_refused_like_an_unknown_one(
     reason = "unknown_kid" if where == "kid" else "unknown_patient"
     assert info.value.reason == reason
     assert "\\x00" in str(info.value)
+
+
+@pytest.mark.database_only
+def test_a_result_the_database_refuses_holds_back_only_its_own_delivery(
+        clinic: Desk, clock, now, database_url) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    refusing = Answering(answering(500, b"poison"))
+    good = Receiver()
+    # A rule of the server's own that one answer breaks, as an unforeseen value would.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE deliveries ADD CONSTRAINT no_poison CHECK (response_excerpt NOT LIKE '%poison%')")
+    try:
+        for url in (refusing.url, good.url + "/hook"):
+            clinic.webhooks.add_subscription(url, ["APPOINTMENT_CANCELLED"], {}, "tester", allow_private_network=True)
+        appt = make_appointment(clinic, start=now + timedelta(days=1))
+        clinic.appointments.cancel_appointment(appt.uid, "moved away", "tester")
+        report = MaintenanceService(clinic).tick()
+        clock.advance(minutes=6)
+        MaintenanceService(clinic).tick()
+    finally:
+        refusing.close()
+        good.close()
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("ALTER TABLE deliveries DROP CONSTRAINT no_poison")
+    assert report.delivered == 1 and report.retrying == 1
+    assert len(good.received) == 1, "the good receiver was sent the event again"
+    refused = next(d for d in clinic.webhooks.list_deliveries().items if d.url == refusing.url)
+    assert refused.status is DeliveryStatus.pending and refused.attempts == 2
+    assert refused.response_excerpt == "" and "could not be stored" in refused.last_error
