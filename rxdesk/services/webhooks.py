@@ -187,8 +187,8 @@ def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret:
             return AttemptResult(False, None, f"no complete answer within {seconds:g} s")
     except httpx.HTTPError as exc:
         if code is None:
-            refused = egress.refused_destination(exc)
-            return AttemptResult(False, None, refused or f"cannot connect ({type(exc).__name__})")
+            said = egress.failure_reason(exc)
+            return AttemptResult(False, None, said or f"cannot connect ({type(exc).__name__})")
     # The status line counts even when the body that followed it broke off or stalled.
     excerpt = decoded(raw[:EXCERPT_BYTES])[:EXCERPT]
     if 200 <= code < 300:
