@@ -73,8 +73,9 @@ def test_a_nul_in_one_answer_records_its_delivery_and_resends_nothing_else(
 
 def test_every_outside_text_of_an_attempt_is_storable() -> None:
     result = AttemptResult(False, 500, "answered 500 \x00 \udc80", None, "a\x00b\ud800c")
-    assert result.excerpt == "a\ufffdb\ufffdc"
-    assert result.error == "answered 500 \ufffd \ufffd"
+    # Compared as ascii(): a failure report holding a lone surrogate could not be sent between test workers.
+    assert ascii(result.excerpt) == ascii("a\ufffdb\ufffdc")
+    assert ascii(result.error) == ascii("answered 500 \ufffd \ufffd")
 
 
 
