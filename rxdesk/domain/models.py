@@ -371,10 +371,6 @@ def appointment_target(uid: str) -> str:
     return f"appointment:{uid}"
 
 
-def parse_rows(model: type[Entity], rows: list[dict[str, Any]]) -> list[Any]:
-    return [model.model_validate(row) for row in rows]
-
-
 __all__ = [
     "ACTIVE_STATUSES",
     "Admin",
@@ -401,7 +397,7 @@ __all__ = [
 
 
 # The runner that holds a claim on a pending row: its lease id, unique per running worker
-# (stored as `lease_owner` before 0.2; such rows still load).
+# (rows stored by early builds of 0.1 name it `lease_owner`; they still load).
 LeaseId = Annotated[str, Field(validation_alias=AliasChoices("lease_id", "lease_owner"))]
 
 

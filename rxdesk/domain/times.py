@@ -6,7 +6,6 @@ fixed width, so stored times compare and sort correctly as plain strings; the st
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -46,15 +45,6 @@ def parse_instant(text: str, *, what: str = "time") -> datetime:
         return to_utc(value)
     except (OverflowError, ValueError):
         raise ValidationFailed(f"{what} {raw!r} is out of range") from None
-
-
-def parse_date(text: str, *, what: str = "date") -> date:
-    if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-        raise ValidationFailed(f"{what} must be a date as YYYY-MM-DD")
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationFailed(f"{what} {text.strip()!r} is not a real date") from None
 
 
 @lru_cache(maxsize=256)

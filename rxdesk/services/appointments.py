@@ -169,12 +169,6 @@ class AppointmentSummary:
 
 
 class AppointmentService(Service):
-    def build_query(
-        self, f: AppointmentFilter, *, offset: int = 0, limit: int | None = None, count: bool = True
-    ) -> AppointmentQuery:
-        with self.store.read() as view:
-            return self._query(view, f, offset=offset, limit=limit, count=count)
-
     def _query(
         self, view: StoreView, f: AppointmentFilter, *, offset: int, limit: int | None, count: bool
     ) -> AppointmentQuery:

@@ -22,7 +22,7 @@ from rxdesk.domain.models import (
     EventType,
     appointment_target,
 )
-from rxdesk.domain.times import format_local, format_utc, to_utc
+from rxdesk.domain.times import format_utc, to_utc
 from rxdesk.services.availability import check_offered
 from rxdesk.services.base import Service, record
 from rxdesk.services.events import appointment_data, publish
@@ -35,10 +35,6 @@ class BookingService(Service):
     @cached_property
     def tokens(self) -> TokenService:
         return TokenService(self.store, self.clock, self.settings)
-
-    def _when(self, view: StoreView, at: datetime) -> str:
-        tz = self.org(view).timezone
-        return f"{format_local(at, tz)} ({tz})"
 
     def _check_slot(
         self, view: StoreView, doctor: Doctor, appt_type: AppointmentType, start: datetime, now: datetime

@@ -152,10 +152,6 @@ class SecretBox:
         _create_key_file(path)  # or another process made it first: use theirs
         return cls.load(data_dir, None, create=False)
 
-    @property
-    def from_environment(self) -> bool:
-        return self.source == ENV_KEY
-
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
 

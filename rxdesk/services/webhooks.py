@@ -267,10 +267,6 @@ class WebhookService(Service):
             subs = view.subscriptions.all()
         return sorted(subs, key=lambda s: (not s.active, s.created_at or datetime.min.astimezone(), s.id))
 
-    def get_subscription(self, sub_id: str) -> Subscription:
-        with self.store.read() as view:
-            return view.subscriptions.require(str(sub_id).strip())
-
     def remove_subscription(self, sub_id: str, agent: str) -> Subscription:
         """Remove it; its pending deliveries end as dead at their next attempt."""
         actor = admin_actor(agent)
