@@ -152,6 +152,13 @@ def make_appointment(
     return appt
 
 
+def book_with(desk: Desk, token: str) -> Appointment:
+    """A partner's booking call with `token` (its `sub` names pat-001): the cancel of an
+    appointment a month ahead, made for it."""
+    appt = make_appointment(desk, start=desk.clock.now() + timedelta(days=30))
+    return desk.booking.cancel(token, appt.uid)
+
+
 def leaf_commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[
         tuple[tuple[str, ...], argparse.ArgumentParser]]:
     """Every command that takes no subcommand, with its path (`("appointments", "list")`)."""
