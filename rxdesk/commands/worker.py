@@ -12,7 +12,6 @@ from rxdesk.domain.limits import TICK_INTERVAL_SECONDS
 
 
 def worker(args: argparse.Namespace, ctx: Context) -> int:
-    import json
     import socket
 
     from rxdesk.worker.headless import run
@@ -26,7 +25,7 @@ def worker(args: argparse.Namespace, ctx: Context) -> int:
         if not args.json:
             raise
         # The app's tick process reads one JSON line, refusals included.
-        ctx.print(json.dumps({"ok": False, "error": str(exc)}))
+        ctx.json({"ok": False, "error": str(exc)}, one_line=True)
         return 1
     return run(desk, once=args.once, interval=args.interval, owner=owner, out=sys.stdout, as_json=args.json)
 

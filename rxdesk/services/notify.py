@@ -21,8 +21,9 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from rxdesk.config import Settings
-from rxdesk.domain.errors import ConfigError
+from rxdesk.domain.errors import ConfigError, ValidationFailed
 from rxdesk.domain.terminal import has_control
+from rxdesk.domain.urls import check_http_url
 from rxdesk.services import deadline, egress
 
 TIMEOUT_SECONDS = deadline.ATTEMPT_SECONDS
@@ -102,7 +103,9 @@ class Notifier:
         if not self.sms_url:
             raise SendFailed("no SMS gateway configured")
         try:
-            url = httpx.URL(self.sms_url)
+            url = httpx.URL(check_http_url(self.sms_url))
+        except ValidationFailed as exc:  # one URL rule for every URL rxdesk takes
+            raise SendFailed(f"RXDESK_SMS_URL: {exc}") from None
         except (httpx.InvalidURL, ValueError):
             raise SendFailed("RXDESK_SMS_URL is not a URL") from None
         host = url.host or "the SMS gateway"

@@ -72,14 +72,14 @@ class Keyed(Generic[M]):
         if not isinstance(key, str):
             return None
         doc = self._docs().get(key)
-        return self._model.model_validate(doc) if doc is not None else None
+        return self._model.from_stored(doc) if doc is not None else None
 
     def require(self, key: str) -> M:
         return found(self.get(key), self._what, key)
 
     def all(self) -> list[M]:
         docs = self._docs()
-        return [self._model.model_validate(docs[k]) for k in sorted(docs)]
+        return [self._model.from_stored(docs[k]) for k in sorted(docs)]
 
     def count(self) -> int:
         return len(self._docs())
@@ -197,7 +197,7 @@ class PatientRepo(Keyed[Patient]):
 
             rows = [r for r in rows if hit(r)]
         end = None if limit is None else offset + limit
-        items = [Patient.model_validate(r) for r in rows[offset:end]]
+        items = [Patient.from_stored(r) for r in rows[offset:end]]
         return Page(items, len(rows), offset, limit)
 
     def external_ids(self) -> Mapping[str, str]:
@@ -323,7 +323,7 @@ class ReminderSentRepo:
     def skipped(self, starting_after: datetime) -> list[ReminderSent]:
         """Fired reminders whose email or SMS was skipped (no address to send to), of
         appointments starting after `starting_after`, by start (from the problems index)."""
-        return [ReminderSent.model_validate(doc) for doc in problems(self._snap, "skipped", format_utc(starting_after))]
+        return [ReminderSent.from_stored(doc) for doc in problems(self._snap, "skipped", format_utc(starting_after))]
 
     update = add
 
@@ -333,7 +333,7 @@ class ReminderSentRepo:
             return []
         table = self._snap.table(segment, "reminders_sent")
         prefix = f"{uid}|"
-        rows = [ReminderSent.model_validate(v) for k, v in table.items() if k.startswith(prefix)]
+        rows = [ReminderSent.from_stored(v) for k, v in table.items() if k.startswith(prefix)]
         rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
         return rows
 
