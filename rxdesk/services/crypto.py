@@ -118,6 +118,9 @@ class SecretBox:
         self.keys = list(keys)
         self._fernet = MultiFernet([Fernet(k) for k in self.keys])
 
+    def __repr__(self) -> str:  # the keys never: a crash report or a log line may show the box
+        return f"SecretBox(source={self.source!r}, keys={len(self.keys)})"
+
     @classmethod
     def load(
         cls, data_dir: Path, env_key: str | None, *, create: bool, encrypted_values: int = 0

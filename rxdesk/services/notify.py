@@ -13,7 +13,7 @@ import ipaddress
 import smtplib
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Self
 from urllib.parse import unquote, urlsplit
@@ -38,7 +38,7 @@ class SmtpTarget:
     host: str
     port: int
     user: str
-    password: str
+    password: str = field(repr=False)
     implicit_tls: bool  # smtps://
 
     @classmethod

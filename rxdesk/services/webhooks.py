@@ -15,7 +15,7 @@ import hmac
 import json
 import secrets as random_source
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -188,7 +188,7 @@ def http_client(allow_private: bool = False) -> httpx.Client:
 @dataclass(frozen=True)
 class NewSubscription:
     subscription: Subscription
-    secret: str  # shown once
+    secret: str = field(repr=False)  # shown once
 
     def to_json(self) -> dict[str, Any]:
         return {**self.subscription.public(), "secret": self.secret}
