@@ -98,14 +98,6 @@ class Entity(BaseModel):
         return self.model_dump(mode="json", **kwargs)
 
     @classmethod
-    def of_plain(cls, **values: Any) -> Self:
-        """`cls(**values)`: validated, unless every value is already as validation would leave
-        it (`domain.plain`), for entities the services build from checked values (events,
-        audit entries)."""
-        made = plain.construct_plain(cls, values)
-        return made if made is not None else cls(**values)
-
-    @classmethod
     def from_stored(cls, doc: Mapping[str, Any]) -> Self:
         """The entity as the store holds it: its shape checked (types, enums, instants,
         fields), the input rules not (`domain.rules`). A record of another shape is an
@@ -114,6 +106,19 @@ class Entity(BaseModel):
             return cls.model_validate(doc, context=STORED)
         except ValidationError as exc:
             raise UnreadableRecord(_record_name(cls, doc), _first_problem(exc)) from None
+
+
+class PlainEntity(Entity):
+    """An entity with no validator methods: only its fields' types and their validators
+    judge it. Services build such entities from values they checked (events, audit entries):
+    `of_plain` skips pydantic when every value is already as validation would leave it."""
+
+    @classmethod
+    def of_plain(cls, **values: Any) -> Self:
+        """`cls(**values)`: validated, unless every value is already in its validated form
+        (`domain.plain`)."""
+        made = plain.construct_plain(cls, values)
+        return made if made is not None else cls(**values)
 
 
 def _record_name(model: type[Entity], doc: Mapping[str, Any]) -> str:
@@ -134,8 +139,7 @@ def build_validators() -> None:
     while pending:
         model = pending.pop()
         pending.extend(model.__subclasses__())
-        if not model.__pydantic_complete__:
-            model.model_rebuild(force=True)
+        model.model_rebuild()  # builds what `defer_build` left unbuilt; a built model is left as it is
 
 
 class AppointmentStatus(StrEnum):
@@ -354,14 +358,14 @@ class Subscription(Entity):
         return self.to_json(exclude={"secret_encrypted"})
 
 
-class Event(Entity):
+class Event(PlainEntity):
     id: str
     type: EventType
     created_at: UtcDateTime
     data: dict[str, Any]
 
 
-class AuditEntry(Entity):
+class AuditEntry(PlainEntity):
     at: UtcDateTime
     actor: str
     action: str

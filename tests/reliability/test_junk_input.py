@@ -14,19 +14,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rxdesk.cli import build_parser
 from rxdesk.services import Desk
-from tests.helpers import fingerprint, leaf_commands, make_appointment, run_cli
+from tests.helpers import fingerprint, leaf_commands, make_appointment, options_of, run_cli
 
 # Commands that start long-running work when given a large valid number; tested on their own.
 LONG_RUNNING = {("demo",), ("worker",)}
 
 
-COMMANDS = sorted((path, p) for path, p in leaf_commands(build_parser()) if path not in LONG_RUNNING)
+COMMANDS = sorted((path, p) for path, p in leaf_commands() if path not in LONG_RUNNING)
 
 
 def option_strings(parser: argparse.ArgumentParser) -> list[str]:
-    return sorted(s for a in parser._actions for s in a.option_strings if s not in ("-h", "--help"))
+    return sorted(options_of(parser) - {"-h", "--help"})
 
 
 JUNK = st.one_of(
