@@ -46,9 +46,10 @@ class StoreError(RxdeskError):
     """The data dir cannot be read or written as it is (corrupt file, permissions, lock)."""
 
 
-class UnreadableRecord(StoreError):
+class UnreadableRecord(RxdeskError):
     """A stored record of another shape than its entity's (a value of the wrong type, a field
-    missing): it cannot be worked with. Named in one line; the record is left as it is."""
+    missing): it cannot be worked with. Named in one line; the record is left as it is. Not a
+    StoreError: the rest of the store is sound, and the app and a tick go on without it."""
 
     def __init__(self, record: str, problem: str) -> None:
         super().__init__(f"stored {record} cannot be read ({problem}); it was damaged or written by another "

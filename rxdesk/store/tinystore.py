@@ -6,6 +6,7 @@ segments together through one manifest; every log is an `AppendOnlyLog` (`logs`)
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -92,7 +93,7 @@ class Keyed(Generic[M]):
         table = self._table
         return seg.memo(
             ("names", table),
-            lambda: MappingProxyType({k: v.get("name", k) for k, v in seg.table(table).items()}),
+            lambda: MappingProxyType({k: _as_text(v.get("name", k)) for k, v in seg.table(table).items()}),
         )
 
     def put(self, item: M) -> None:
@@ -113,6 +114,11 @@ class OrgRepo:
 
     def put(self, org: Org) -> None:
         writable(self._snap).put(CORE, "org", "org", org.to_json())
+
+
+def _as_text(name: Any) -> str:
+    """A stored name as text, whatever it was stored as (as PostgreSQL's `doc->>'name'`)."""
+    return name if type(name) is str else json.dumps(name)
 
 
 class NameView(Mapping[str, str]):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rxdesk.domain.errors import StoreError
+from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Doctor, Patient, ReminderRule
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
@@ -160,14 +160,19 @@ def damage_a_doctor(desk: Desk) -> None:
         w.doctors.put(w.doctors.require("dr-weber").model_copy(update={"name": 42}))
 
 
-def test_a_record_of_the_wrong_shape_is_named_in_one_line(clinic: Desk, cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_record_of_the_wrong_shape_is_named_in_one_line(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+    make_appointment(clinic, start=now + timedelta(days=1))
     damage_a_doctor(clinic)
-    with pytest.raises(StoreError) as refused:
+    with pytest.raises(RxdeskError) as refused:
         clinic.store.read().doctors.get("dr-weber")
     assert "doctor 'dr-weber'" in str(refused.value) and "name" in str(refused.value)
     shown = cli("doctors", "show", "dr-weber")
     assert shown.code == 1 and shown.err.count("\n") == 1 and "doctor 'dr-weber'" in shown.err
     assert "internal error" not in shown.err
+    # Listings that only name the doctor show what is stored, as text.
+    for command in (("appointments", "list"), ("patients", "show", "pat-001")):
+        listed = cli(*command)
+        assert listed.code == 0 and "42" in listed.out, (command, listed.err)
 
 
 def test_a_tick_names_an_unreadable_record_and_goes_on(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
