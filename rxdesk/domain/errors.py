@@ -55,6 +55,7 @@ class UnreadableRecord(RxdeskError):
         super().__init__(f"stored {record} cannot be read ({problem}); it was damaged or written by another "
                          "program: correct it or remove it")
         self.record = record
+        self.problem = problem
 
 
 class StoreUnavailable(StoreError):
