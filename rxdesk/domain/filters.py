@@ -8,13 +8,10 @@ from datetime import date, timedelta
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.domain.lifecycle import ACTIVE
 from rxdesk.domain.models import AppointmentStatus
+from rxdesk.domain.times import FIRST_DAY, LAST_DAY
 
 _REL_RE = re.compile(r"([+-])(\d{1,4})([dw])")
 _WORDS = {"today": 0, "tomorrow": 1, "yesterday": -1}
-# Days a filter may name: a day's bounds in any zone must stay inside what `datetime` holds.
-FIRST_DAY = date(1900, 1, 1)
-LAST_DAY = date(9998, 12, 31)
-
 
 def parse_day(text: str, today: date, *, what: str = "date") -> date:
     """`YYYY-MM-DD`, `today`, `tomorrow`, `yesterday`, or `+7d` / `-2w` relative to today,

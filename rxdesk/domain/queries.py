@@ -225,7 +225,7 @@ def org_from_json(doc: Mapping[str, Any]) -> Org:
     if (all(type(value) is str for value in doc.values()) and set(doc) <= set(fields)
             and all(name in doc for name, info in fields.items() if info.is_required())):
         return Org.model_construct(**doc)
-    return Org.model_validate(doc)
+    return Org.from_stored(doc)
 
 
 @dataclass(frozen=True)

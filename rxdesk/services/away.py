@@ -43,7 +43,16 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.slots import Slot, Taken, overlaps
-from rxdesk.domain.times import format_local, format_utc, local_day_bounds, parse_instant, to_utc, zone
+from rxdesk.domain.times import (
+    format_local,
+    format_utc,
+    local_day_bounds,
+    out_of_range,
+    parse_instant,
+    to_utc,
+    within_range,
+    zone,
+)
 from rxdesk.services.appointments import cancel
 from rxdesk.services.availability import open_slots
 from rxdesk.services.base import Service, admin_actor, record
@@ -223,7 +232,11 @@ def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: 
             continue
         if pattern == "%H:%M":
             local = datetime.combine(today, local.time())
-        return to_utc(local.replace(tzinfo=tz))
+        try:
+            utc = to_utc(local.replace(tzinfo=tz))
+        except OverflowError:  # a local time at the very ends of the calendar
+            raise out_of_range(what, raw) from None
+        return within_range(utc, what=what, text=raw)
     if "T" in raw or ":" in raw:
         return parse_instant(raw, what=what)
     day = parse_day(raw, today, what=what)

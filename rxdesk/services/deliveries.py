@@ -42,7 +42,7 @@ class Claimed:
     delivery: Delivery
     url: str
     headers: dict[str, str]
-    secret: str
+    secret: str = field(repr=False)
     body: bytes
     allow_private: bool = False  # the subscription's --allow-private-network
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from rxdesk.domain.errors import RxdeskError, StoreUnavailable
+from rxdesk.domain.errors import RxdeskError, StoreUnavailable, UnreadableRecord
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import OutboxMessage
 from rxdesk.domain.sending import skip_reason
@@ -174,7 +174,11 @@ class MaintenanceService:
         report.expired += len(caught.expired)
         report.completed += len(caught.completed)
         for due in reminders.due_reminders(view, now):
-            fired = reminders.fire(view, due, now, notifier)
+            try:
+                fired = reminders.fire(view, due, now, notifier)
+            except UnreadableRecord as exc:  # raised by its reads, before it writes anything
+                report.problems.append(f"reminder {due.rule.id} of {due.appointment.uid} not sent: {exc}")
+                continue
             report.reminders += fired.reminders
             report.messages_outbox += fired.to_outbox
         report.deliveries_created += deliveries.fan_out(view, now)

@@ -13,7 +13,7 @@ import ipaddress
 import smtplib
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Self
 from urllib.parse import unquote, urlsplit
@@ -21,8 +21,9 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from rxdesk.config import Settings
-from rxdesk.domain.errors import ConfigError
+from rxdesk.domain.errors import ConfigError, ValidationFailed
 from rxdesk.domain.terminal import has_control
+from rxdesk.domain.urls import check_http_url
 from rxdesk.services import deadline, egress
 
 TIMEOUT_SECONDS = deadline.ATTEMPT_SECONDS
@@ -37,7 +38,7 @@ class SmtpTarget:
     host: str
     port: int
     user: str
-    password: str
+    password: str = field(repr=False)
     implicit_tls: bool  # smtps://
 
     @classmethod
@@ -102,7 +103,9 @@ class Notifier:
         if not self.sms_url:
             raise SendFailed("no SMS gateway configured")
         try:
-            url = httpx.URL(self.sms_url)
+            url = httpx.URL(check_http_url(self.sms_url))
+        except ValidationFailed as exc:  # one URL rule for every URL rxdesk takes
+            raise SendFailed(f"RXDESK_SMS_URL: {exc}") from None
         except (httpx.InvalidURL, ValueError):
             raise SendFailed("RXDESK_SMS_URL is not a URL") from None
         host = url.host or "the SMS gateway"

@@ -357,6 +357,9 @@ class ProvisioningService(Service):
             given_phone = raw.get("mobile_phone")
             if stored is not None:  # agents own the mobile number and the room once the doctor exists
                 merged["mobile_phone"], merged["room_url"] = stored.mobile_phone, stored.room_url
+                if "room_url" in raw:  # kept, yet checked: the file is input, and a note quotes it
+                    room = _validate(Doctor, {**merged, "room_url": raw["room_url"]}, where).room_url
+                    raw = {**raw, "room_url": room}
             elif isinstance(given_phone, str) and given_phone:
                 merged["mobile_phone"] = self._mobile(given_phone, f"{where}.mobile_phone")
             doctor = _validate(Doctor, merged, where)

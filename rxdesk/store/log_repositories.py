@@ -52,7 +52,7 @@ class EventRepo:
 
     @staticmethod
     def _event(doc: Mapping[str, Any]) -> Event:
-        return Event.model_validate({**doc, "data": copy_json(doc["data"])})
+        return Event.from_stored({**doc, "data": copy_json(doc["data"])})
 
     def append(self, type: EventType, data: dict[str, Any], at: datetime) -> Event:
         _, key = self._log.new_key()
@@ -96,7 +96,7 @@ class AuditRepo:
 
     @staticmethod
     def _entry(doc: Mapping[str, Any]) -> AuditEntry:
-        return AuditEntry.model_validate({**doc, "details": copy_json(doc.get("details", {}))})
+        return AuditEntry.from_stored({**doc, "details": copy_json(doc.get("details", {}))})
 
     def append(self, entry: AuditEntry) -> None:
         _, key = self._log.new_key()
@@ -129,7 +129,7 @@ class _QueuedRepo(Generic[Q]):
 
     def get(self, row_id: str) -> Q | None:
         doc = self._log.get(row_id) if isinstance(row_id, str) else None
-        return self._model.model_validate(doc) if doc is not None else None
+        return self._model.from_stored(doc) if doc is not None else None
 
     def put(self, row: Q) -> None:
         """Store `row`; a pending row stays in the queue with its next attempt and lease."""
@@ -159,7 +159,7 @@ class _QueuedRepo(Generic[Q]):
         rows = self._log.newest()
         if status is not None:
             rows = (r for r in rows if r["status"] == status)
-        return Page([self._model.model_validate(r) for r in _window(rows, offset, limit)], None, offset, limit)
+        return Page([self._model.from_stored(r) for r in _window(rows, offset, limit)], None, offset, limit)
 
 
 class DeliveryRepo(_QueuedRepo[Delivery]):
@@ -260,7 +260,7 @@ class MessageRepo(_QueuedRepo[OutboxMessage]):
     def failed(self, starting_after: datetime) -> list[OutboxMessage]:
         """Messages that failed after their last retry, for appointments starting after
         `starting_after`, by start (from the problems index)."""
-        return [OutboxMessage.model_validate(doc) for doc in problems(self._snap, "failed", format_utc(starting_after))]
+        return [OutboxMessage.from_stored(doc) for doc in problems(self._snap, "failed", format_utc(starting_after))]
 
     def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[OutboxMessage]:
         return self._newest(None, offset, limit)

@@ -280,7 +280,7 @@ class ReminderSentRepo:
                 sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS))),
             (uid,),
         )
-        rows = [ReminderSent.model_validate(conv.pick(ReminderSent, r)) for r in found]
+        rows = [ReminderSent.from_stored(conv.pick(ReminderSent, r)) for r in found]
         rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
         return rows
 
@@ -296,4 +296,4 @@ class ReminderSentRepo:
                 sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in REMINDER_COLUMNS)),
             (starting_after, SKIPPED_LIKE, SKIPPED_LIKE),
         )
-        return [ReminderSent.model_validate(conv.pick(ReminderSent, r)) for r in found]
+        return [ReminderSent.from_stored(conv.pick(ReminderSent, r)) for r in found]

@@ -56,7 +56,7 @@ class EventRepo:
 
     @staticmethod
     def _event(row: tuple[Any, ...]) -> Event:
-        return Event.model_validate({"id": row[0], "type": row[1], "created_at": row[2], "data": row[3]})
+        return Event.from_stored({"id": row[0], "type": row[1], "created_at": row[2], "data": row[3]})
 
     def get(self, event_id: str) -> Event | None:
         if not can_name_a_row(event_id):
@@ -102,7 +102,7 @@ class AuditRepo:
 
     @staticmethod
     def _entry(row: tuple[Any, ...]) -> AuditEntry:
-        return AuditEntry.model_validate(dict(zip(AUDIT_COLUMNS, row, strict=True)))
+        return AuditEntry.from_stored(dict(zip(AUDIT_COLUMNS, row, strict=True)))
 
     def for_target(self, target: str) -> list[AuditEntry]:
         found = self._s.rows(
@@ -139,7 +139,7 @@ class QueuedRows(Generic[R]):
             sql.SQL(", ").join(map(sql.Identifier, self.columns)), self._t)
 
     def _row(self, row: dict[str, Any]) -> R:
-        return self.model.model_validate(conv.pick(self.model, row))
+        return self.model.from_stored(conv.pick(self.model, row))
 
     def new_id(self) -> str:
         """The next id; numbers are taken from the sequence a block at a time (a tick makes

@@ -37,7 +37,7 @@ class PatientRepo:
     _select = sql.SQL("SELECT {} FROM patients").format(sql.SQL(", ").join(map(sql.Identifier, PATIENT_COLUMNS)))
 
     def _patient(self, row: dict[str, Any]) -> Patient:
-        return Patient.model_validate(conv.pick(Patient, row))
+        return Patient.from_stored(conv.pick(Patient, row))
 
     def get(self, key: str) -> Patient | None:
         if not can_name_a_row(key):

@@ -23,9 +23,8 @@ import orjson
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Json
-from pydantic import ValidationError
 
-from rxdesk.domain.errors import Refused, StoreError, StoreUnavailable
+from rxdesk.domain.errors import Refused, StoreError, StoreUnavailable, UnreadableRecord
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.queries import AppointmentQuery, appointment_from_json
 from rxdesk.store.postgres import appointments as appointment_rows
@@ -154,10 +153,9 @@ def _checked_appointment(reader: DataDirReader, doc: dict[str, Any]) -> tuple[st
 
 def _unreadable(doc: dict[str, Any], exc: Exception) -> str:
     try:
-        Appointment.model_validate(doc)
-    except ValidationError as invalid:
-        first = invalid.errors()[0]
-        return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+        Appointment.from_stored(doc)
+    except UnreadableRecord as invalid:
+        return invalid.problem
     except Exception:  # noqa: BLE001 - the first error is the one to show
         pass
     return f"{type(exc).__name__}: {exc}"
