@@ -9,14 +9,19 @@ A tick costs a constant number of store writes however much it does:
    queued); fan new events out into deliveries (`deliveries.fan_out`); claim the due
    deliveries and messages with a lease (this runner's lease id and an expiry).
 2. (no lock) send them: webhooks concurrently over one HTTP client, emails and SMS beside.
-3. (one write) record every result by the retry policies (`deliveries.outcome`,
-   `messages.outcome`); 410 Gone deactivates the subscription.
+3. (one write) record every result by the retry policy (`retries`, through
+   `deliveries.outcome` and `messages.outcome`); 410 Gone deactivates the subscription.
 
 Two runners on one store never fire a reminder twice (the ReminderSent key is checked inside
 the write) nor send one attempt twice (the lease). Each runner holds leases under its own id,
 even when two share a name, and starts no attempt it could not finish before its lease runs
-out; what it had no time for goes back to the queue unsent. A runner killed after step 1
-leaves its claims to expire; the next tick sends them again with the same webhook-id.
+out; what it had no time for goes back to the queue unsent.
+
+When the write of step 3 fails (a full disk, a lost database, a lock timeout), the runner
+keeps the results and writes them in the first write of its next tick. A runner killed
+before it could leaves its claims to expire: a delivery is sent again with the same
+webhook-id, but an email or SMS is never sent twice: the next claim marks it `unknown`
+(`messages.claim`). So a tick still makes at most two writes.
 
 Words: the *maintenance* is what is done, a *tick* is one pass of it, and a *worker*
 (`rxdesk.worker`) is the process that runs ticks, headless or as the app's child process.
@@ -64,6 +69,7 @@ class TickReport:
     messages_outbox: int = 0
     messages_failed: int = 0
     messages_skipped: int = 0  # queued, then not sent: the appointment was cancelled or had started
+    messages_unknown: int = 0  # claimed by a runner that never recorded the send: not sent again
     deferred: int = 0  # claimed but not attempted within the send window: back in the queue
     writes: int = 0
     problems: list[str] = field(default_factory=list)
@@ -80,6 +86,7 @@ class TickReport:
             (self.messages_outbox, "message to the outbox", "messages to the outbox"),
             (self.messages_failed, "message failed", "messages failed"),
             (self.messages_skipped, "message skipped", "messages skipped"),
+            (self.messages_unknown, "message whose sending is unknown", "messages whose sending is unknown"),
             (self.deferred, "send left for the next tick", "sends left for the next tick"),
         ]
         said = [f"{n} {one if n == 1 else many}" for n, one, many in parts if n]
@@ -93,6 +100,19 @@ class TickReport:
 class _Claimed:
     deliveries: list[deliveries.Claimed]
     messages: list[OutboxMessage]
+
+
+Posted = list[tuple[deliveries.Claimed, AttemptResult | None]]
+Sent = list[tuple[OutboxMessage, str | None]]
+
+
+@dataclass
+class _Unrecorded:
+    """Results a failed write could not record, kept for the next tick's first write."""
+
+    at: datetime
+    posted: Posted
+    sent: Sent
 
 
 class MaintenanceService:
@@ -121,6 +141,7 @@ class MaintenanceService:
         self.send_window = send_window
         self.timer = timer
         self.attempt_seconds = attempt_seconds  # each send's deadline: connect, send, whole answer
+        self._unrecorded: _Unrecorded | None = None
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """One tick at `now` (the desk's clock by default), noted in the store when it is done
@@ -133,11 +154,12 @@ class MaintenanceService:
     def _tick(self, now: datetime) -> TickReport:
         report = TickReport(now)
         with self.store.read() as view:
-            if not self.has_work(view, now):
+            if self._unrecorded is None and not self.has_work(view, now):
                 return report
         notifier = Notifier(self.desk.settings, attempt_seconds=self.attempt_seconds)
         with self.store.write() as view:
             claimed = self._decide(view, now, notifier, report)
+        self._unrecorded = None  # written by that write, if there were any
         report.writes += 1
         if not claimed.deliveries and not claimed.messages:
             return report
@@ -152,8 +174,11 @@ class MaintenanceService:
             posted = self._send_webhooks(claimed.deliveries, in_time)
             sent = mailed.result()
         done = max(now, self.desk.clock.now())
+        # Kept until written: sends that happened are never forgotten for a failed write.
+        self._unrecorded = _Unrecorded(done, posted, sent)
         with self.store.write() as view:
             self._record(view, done, posted, sent, report)
+        self._unrecorded = None
         report.writes += 1
         return report
 
@@ -170,6 +195,9 @@ class MaintenanceService:
     # -- phase one: everything decided under the lock, in one write ------------------
 
     def _decide(self, view: UnitOfWork, now: datetime, notifier: Notifier, report: TickReport) -> _Claimed:
+        if self._unrecorded is not None:  # first, so that no claim takes them for lost
+            left = self._unrecorded
+            self._record(view, left.at, left.posted, left.sent, report)
         caught = lifecycle.catch_up(view, now, self.actor)
         report.expired += len(caught.expired)
         report.completed += len(caught.completed)
@@ -184,7 +212,11 @@ class MaintenanceService:
         report.deferred += claims.deferred
         report.problems.extend(claims.problems)
         leased = messages.claim(view, now, lease_id=self.lease_id, limit=CLAIM_BATCH)
-        return _Claimed(claims.claimed, leased)
+        report.messages_unknown += leased.unknown
+        if leased.unknown:
+            report.problems.append(f"{leased.unknown} message(s) claimed earlier were never recorded as sent: "
+                                   "marked unknown, not sent again")
+        return _Claimed(claims.claimed, leased.messages)
 
     # -- phase two: sending, outside the lock ---------------------------------------------
 
@@ -204,8 +236,7 @@ class MaintenanceService:
 
     # -- phase three: the results, in one write ------------------------------------------
 
-    def _record(self, view: UnitOfWork, now: datetime, posted: list[tuple[deliveries.Claimed, AttemptResult | None]],
-                sent: list[tuple[OutboxMessage, str | None]], report: TickReport) -> None:
+    def _record(self, view: UnitOfWork, now: datetime, posted: Posted, sent: Sent, report: TickReport) -> None:
         for item, result in posted:
             delivery, happened = deliveries.outcome(view.deliveries.get(item.delivery.id), result, now, self.lease_id)
             if delivery is None:
@@ -222,8 +253,6 @@ class MaintenanceService:
             if message is None:
                 continue
             view.messages.put(message)
-            if outcome is messages.Outcome.skipped and error:
-                messages.note_on_reminder(view, message, error)
             report.messages_skipped += outcome is messages.Outcome.skipped
             report.messages_sent += outcome is messages.Outcome.sent
             report.deferred += outcome is messages.Outcome.not_sent
