@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from rxdesk.commands import CommandLine, Context
 from rxdesk.commands.options import add_json, add_limit
 from rxdesk.commands.output import Column
+from rxdesk.domain.sending import message_state
 from rxdesk.domain.times import format_local
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ def list_messages(args: argparse.Namespace, ctx: Context) -> int:
         ("ID", lambda m: m.id),
         ("CHANNEL", lambda m: m.channel.value),
         ("TO", lambda m: m.to),
-        ("STATUS", lambda m: m.status.value),
+        ("STATUS", message_state),
         ("CREATED", lambda m: format_local(m.created_at, ctx.timezone)),
         ("SUBJECT", lambda m: m.subject or m.body[:60]),
         ("LAST ERROR", lambda m: m.last_error),
