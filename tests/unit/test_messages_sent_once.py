@@ -138,8 +138,8 @@ def test_a_failed_results_write_is_written_by_the_next_tick_and_nothing_is_sent_
     assert_each_received_once(inbox, gateway)
     clock.set(now + timedelta(minutes=6))  # the claims' leases have run out
     report = runner.tick()
-    assert report.messages_sent == 6 and report.messages_unknown == 0 and report.writes <= 2
     assert_each_received_once(inbox, gateway)
+    assert report.messages_sent == 6 and report.messages_unknown == 0 and report.writes <= 2
     assert {m.status for m in desk.webhooks.list_messages().items} == {MessageStatus.sent}
 
 
@@ -153,10 +153,10 @@ def test_a_runner_that_never_recorded_leaves_its_messages_unknown_never_sent_aga
             crashed.tick()
     clock.set(now + timedelta(minutes=6))
     report = MaintenanceService(desk).tick()  # another runner; the first never comes back
-    assert report.messages_unknown == 6 and report.messages_sent == 0
     clock.set(now + timedelta(minutes=20))
-    assert MaintenanceService(desk).tick().messages_sent == 0
+    MaintenanceService(desk).tick()
     assert_each_received_once(inbox, gateway)
+    assert report.messages_unknown == 6 and report.messages_sent == 0
     assert {m.status for m in desk.webhooks.list_messages().items} == {MessageStatus.unknown}
     # Shown as such: the outbox, the attention queue and the appointment's page agree.
     stamp = {"RXDESK_NOW": (now + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ")}
