@@ -116,6 +116,7 @@ def test_a_rule_added_inside_the_window_reminds_no_one_unless_asked(clinic: Desk
 
 
 def test_also_now_reminds_the_appointments_inside_the_window_in_the_same_write(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    only_rule(clinic, "gp-consult", "doctor", 5)
     inside = make_appointment(clinic, start=now + timedelta(minutes=40))
     row = clinic.reminders.add_rule("gp-consult", "patient", 120, agent="tester", also_now=True)
     assert row.inside_window == 1 and row.reminded_now == 1
