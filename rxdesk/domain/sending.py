@@ -16,6 +16,7 @@ from datetime import datetime
 from email.utils import parseaddr
 
 from rxdesk.domain.models import Appointment, AppointmentStatus, MessageStatus, OutboxMessage, ReminderSent
+from rxdesk.domain.reminders import format_lateness
 from rxdesk.domain.times import format_utc
 
 SKIPPED = "skipped: "
@@ -89,3 +90,11 @@ def with_message_states(rows: Sequence[ReminderSent],
                 update[field] = message_state(found)
         shown.append(row.model_copy(update=update) if update else row)
     return shown
+
+
+def reminder_outcome(row: ReminderSent) -> str:
+    """How a fired reminder is shown beside its rule and recipient (the app's appointment page
+    and `appointments show`): ` · 29 h late · email sent · SMS skipped: no mobile number`."""
+    parts = [format_lateness(row.late_by_seconds)]
+    parts += [f"{name} {state}" for name, state in (("email", row.email_status), ("SMS", row.sms_status)) if state]
+    return "".join(f" · {part}" for part in parts if part)
