@@ -80,3 +80,20 @@ def test_editing_a_rule_to_reach_further_ahead_reminds_from_the_edit_on(clinic: 
     assert shrunk.code == 0 and "inside its window" not in shrunk.out
     clock.set(now + timedelta(hours=3))  # 2 h before: after the edit, so it reminds
     assert MaintenanceService(clinic).tick().reminders == 1
+
+
+def test_provisioning_refuses_two_identical_rules_and_dates_new_rules(cli, tmp_path, now) -> None:  # type: ignore[no-untyped-def]
+    rule = '[[appointment_types.reminders]]\nid = "{}"\nrecipient = "patient"\nminutes_before = 60\n'
+    head = ('[org]\nname = "Clinic"\ntimezone = "Europe/Berlin"\njitsi_base_url = "https://meet.jit.si"\n'
+            '[[appointment_types]]\nkey = "gp"\nname = "GP"\nduration_minutes = 20\n')
+    twice = tmp_path / "twice.toml"
+    twice.write_text(head + rule.format("first") + rule.format("second"))
+    refused = cli("provision", str(twice))
+    assert refused.code == 1 and "appointment_types[0].reminders[1]" in refused.err and "rule first" in refused.err
+    once = tmp_path / "once.toml"
+    once.write_text(head + rule.format("first"))
+    assert cli("provision", str(once)).code == 0
+    (stored,) = cli("reminders", "list", "--json").json()
+    assert stored["created_at"] == now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    again = cli("provision", str(once))  # the same file again: nothing to say about the rules
+    assert again.code == 0 and "kept its" not in again.out
