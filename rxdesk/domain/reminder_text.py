@@ -138,8 +138,8 @@ def sms(group: RecipientGroup, facts: ReminderFacts) -> MessageText:
         name = names[longest]
         if len(name) <= SHORTEST_NAME:
             break  # the time and the link are never cut: this one goes in more parts
-        cut = name[:-2].rstrip(". ") if name.endswith(".") else name[:-1].rstrip()
-        facts = replace(facts, **{longest: cut + "."})
+        cut = (name[:-2].rstrip(". ") if name.endswith(".") else name[:-1].rstrip()) + "."
+        facts = replace(facts, patient_name=cut) if longest == "patient_name" else replace(facts, doctor_name=cut)
         text = _sms_of(group, facts, "")
     return MessageText(subject, text)
 

@@ -22,7 +22,8 @@ from rxdesk.domain.times import format_utc
 SKIPPED = "skipped: "
 # Names every message key: uuid5 over what never changes in a stored message.
 _KEYS = uuid.UUID("6f1d2c1e-3b7a-5c8e-9a4d-2e5f7b9c0d13")
-_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 
 
 def skip_reason(appointment: Appointment | None, now: datetime) -> str | None:

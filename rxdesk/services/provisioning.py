@@ -32,8 +32,8 @@ from pydantic import BaseModel, ValidationError
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import Admin, AppointmentType, Doctor, Entity, Org, Patient, ReminderRule
-from rxdesk.domain.reminders import same_rule
 from rxdesk.domain.phones import normalize_mobile
+from rxdesk.domain.reminders import same_rule
 from rxdesk.domain.terminal import has_control
 from rxdesk.domain.times import check_iana_zone
 from rxdesk.services.base import Service, admin_actor, record

@@ -257,7 +257,8 @@ class MessageRepo(QueuedRows[OutboxMessage]):
         appointments that start after `starting_after`, by the appointment's start."""
         found = self._s.dicts(
             sql.SQL("SELECT {} FROM messages m JOIN appointments a ON a.uid = m.appointment_uid "
-                    "WHERE m.status IN ('failed', 'unknown') AND a.starts_at > %s ORDER BY a.starts_at, m.id COLLATE \"C\"").format(
+                    "WHERE m.status IN ('failed', 'unknown') AND a.starts_at > %s "
+                    "ORDER BY a.starts_at, m.id COLLATE \"C\"").format(
                 sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(c)) for c in self.columns)),
             (starting_after,),
         )

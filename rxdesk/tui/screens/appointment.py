@@ -109,8 +109,8 @@ class AppointmentScreen(DetailScreen):
     def _reminders(self, detail: AppointmentDetail, tz: str) -> Table | str:
         parts: list[tuple[str, str | Text]] = []
         for sent in detail.reminders_sent:
-            parts.append((format_local(sent.sent_at, tz),
-                          f"{sent.recipient_group.value} {sent.recipient_id} · rule {sent.rule_id}{reminder_outcome(sent)}"))
+            who = f"{sent.recipient_group.value} {sent.recipient_id} · rule {sent.rule_id}"
+            parts.append((format_local(sent.sent_at, tz), who + reminder_outcome(sent)))
         for d in detail.deliveries:
             when = format_local(d.last_attempt_at, tz) if d.last_attempt_at else "not sent yet"
             error = f" · {d.last_error}" if d.last_error else ""
