@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from rxdesk.commands import CommandLine, Context
 from rxdesk.commands.options import DAYS, add_json, add_limit
 from rxdesk.commands.output import safe_table
-from rxdesk.domain.sending import reminder_outcome
 from rxdesk.domain.times import LocalTimes, format_local, parse_instant
 
 if TYPE_CHECKING:
@@ -97,6 +96,8 @@ def _print_detail(ctx: Context, detail: AppointmentDetail) -> None:
     if detail.reminders_sent:
         ctx.print("")
         ctx.print("reminders sent:")
+        from rxdesk.domain.sending import reminder_outcome  # the parser never loads the models
+
         for r in detail.reminders_sent:
             ctx.print(f"  {format_local(r.sent_at, tz)}  {r.rule_id}  {r.recipient_group.value}:{r.recipient_id}"
                       f"{reminder_outcome(r)}")

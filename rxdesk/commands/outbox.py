@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from rxdesk.commands import CommandLine, Context
 from rxdesk.commands.options import add_json, add_limit
 from rxdesk.commands.output import Column
-from rxdesk.domain.sending import message_state
 from rxdesk.domain.times import format_local
 
 if TYPE_CHECKING:
@@ -16,6 +15,8 @@ if TYPE_CHECKING:
 
 
 def list_messages(args: argparse.Namespace, ctx: Context) -> int:
+    from rxdesk.domain.sending import message_state  # the parser never loads the models
+
     page = ctx.desk.webhooks.list_messages(limit=args.limit)
     columns: list[Column[OutboxMessage]] = [
         ("ID", lambda m: m.id),
