@@ -157,8 +157,11 @@ def outcome(current: OutboxMessage | None, error: str | None, now: datetime,
     skipped = bool(error) and str(error).startswith(SKIPPED)
     tried = None if error is None else retries.Tried(not error, final=skipped, counts=not skipped)
     settled, step = retries.settle(current, tried, now, lease_id, MESSAGE_RETRY_SCHEDULE)
-    if settled is None or error is None:
-        return settled, Outcome.taken_over if settled is None else Outcome.not_sent
+    if settled is None:
+        return None, Outcome.taken_over
+    if error is None:  # never attempted: certainly not sent, so back in the queue even if marked unknown
+        return settled.model_copy(update={"status": MessageStatus.pending,
+                                          "next_attempt_at": settled.next_attempt_at or now}), Outcome.not_sent
     if skipped:
         return settled.model_copy(update={"status": MessageStatus.skipped, "last_error": error}), Outcome.skipped
     if step is retries.Step.succeeded:

@@ -118,7 +118,7 @@ class ReminderRuleService(Service):
             while rule_id in taken:
                 rule_id = f"{group}-{minutes}m-{random_token(4)}"
             rule = _rule(id=rule_id, recipient=group, minutes_before=minutes, send_email=bool(email),
-                         send_sms=bool(sms), created_at=format_utc(now))
+                         send_sms=bool(sms), created_at=now)
             _refuse_same(appt_type, rule)
             self._save(view, appt_type, [*appt_type.reminders, rule], "reminder.add", agent,
                        {**rule.to_json(), "also_now": also_now})
@@ -142,7 +142,7 @@ class ReminderRuleService(Service):
                 id=old.id, recipient=group.value, minutes_before=minutes,
                 send_email=old.send_email if email is None else bool(email),
                 send_sms=old.send_sms if sms is None else bool(sms),
-                created_at=format_utc(now) if renewed else (format_utc(old.created_at) if old.created_at else None),
+                created_at=now if renewed else old.created_at,
             )
             _refuse_same(appt_type, rule)
             rules = [rule if r.id == old.id else r for r in appt_type.reminders]

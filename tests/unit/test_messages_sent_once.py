@@ -195,3 +195,23 @@ def test_a_retry_carries_the_same_idempotency_key_and_message_id(clinic: Desk, s
     make_appointment(desk, start=now + timedelta(minutes=45), patient_id="pat-002", doctor_id="dr-osei")
     MaintenanceService(desk).tick()
     assert gateway.received[-1].headers["idempotency-key"] != keys[0]
+
+
+def test_a_runner_that_records_after_its_message_was_marked_unknown_says_what_happened(  # type: ignore[no-untyped-def]
+        clinic: Desk, settings, gateway, clock, now) -> None:
+    from tests.unit.test_worker_leases import pause_while_sending
+
+    desk = Desk(clinic.store, clinic.clock, settings.with_overrides(sms_url=gateway.url + "/sms"))
+    only_rule(desk, "gp-consult", "patient", 60, sms=True)
+    make_appointment(desk, start=now + timedelta(minutes=30))
+    slow, sent, go_on = MaintenanceService(desk), threading.Event(), threading.Event()
+    pause_while_sending(slow, sent, go_on)
+    ticking = threading.Thread(target=slow.tick)
+    ticking.start()
+    assert sent.wait(30)
+    clock.set(now + timedelta(minutes=6))  # its lease ran out before it could record
+    assert MaintenanceService(desk).tick().messages_unknown == 1
+    go_on.set()
+    ticking.join(30)
+    (message,) = desk.webhooks.list_messages().items
+    assert message.status is MessageStatus.sent and len(gateway.received) == 1
