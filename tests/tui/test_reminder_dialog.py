@@ -102,3 +102,22 @@ async def test_the_appointment_page_shows_lateness_and_the_messages_state(clinic
         shown = text_of(app.screen.query_one("#appointment-reminders"))
     assert "22 h late · email outbox · SMS outbox" in " ".join(shown.split())
     assert "79200" not in shown
+
+
+async def test_an_identical_rule_is_refused_in_the_dialog_naming_the_one_there(clinic: Desk) -> None:
+    only_rule(clinic, "prescription", "patient", 90)
+    app = make_app(clinic)
+    async with app.run_test(size=(100, 30)) as pilot:
+        modal = await open_new_rule(app, pilot)
+        await pilot.press(*"1h 30min", "enter")
+        await settle(pilot)
+        assert app.screen is modal
+        assert "already has rule patient-90m: patient, 1 h 30 min before" in text_of(modal.query_one("#rule-error"))
+        modal.query_one("#rule-recipient", Select).value = "doctor"  # another recipient: the refusal goes
+        await settle(pilot)
+        assert text_of(modal.query_one("#rule-error")) == ""
+        modal.query_one("#rule-minutes", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, RuleModal)
+    assert sorted(r.recipient.value for r in clinic.types.get("prescription").reminders) == ["doctor", "patient"]
