@@ -6,6 +6,7 @@ import re
 from datetime import date, timedelta
 
 from rxdesk.domain.errors import ValidationFailed
+from rxdesk.domain.lifecycle import ACTIVE
 from rxdesk.domain.models import AppointmentStatus
 
 _REL_RE = re.compile(r"([+-])(\d{1,4})([dw])")
@@ -56,7 +57,7 @@ def parse_statuses(values: list[str] | tuple[str, ...] | str) -> frozenset[str]:
             if not part:
                 continue
             if part == "active":
-                found.update({"held", "confirmed"})
+                found.update(s.value for s in ACTIVE)
             elif part in valid:
                 found.add(part)
             else:

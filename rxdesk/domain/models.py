@@ -144,11 +144,6 @@ class AppointmentStatus(StrEnum):
     no_show = "no_show"
 
 
-ACTIVE_STATUSES: frozenset[AppointmentStatus] = frozenset(
-    {AppointmentStatus.held, AppointmentStatus.confirmed}
-)
-
-
 class RebookingMode(StrEnum):
     same_doctor = "same_doctor"
     any_doctor = "any_doctor"
@@ -169,6 +164,7 @@ class EventType(StrEnum):
     APPOINTMENT_COMPLETED = "APPOINTMENT_COMPLETED"
     APPOINTMENT_NO_SHOW = "APPOINTMENT_NO_SHOW"
     APPOINTMENT_ROOM_CHANGED = "APPOINTMENT_ROOM_CHANGED"
+    APPOINTMENT_HELD = "APPOINTMENT_HELD"
 
 
 class Org(Entity):
@@ -382,7 +378,6 @@ def parse_rows(model: type[Entity], rows: list[dict[str, Any]]) -> list[Any]:
 
 
 __all__ = [
-    "ACTIVE_STATUSES",
     "Admin",
     "Appointment",
     "AppointmentStatus",

@@ -258,7 +258,7 @@ class AttentionService(Service):
             if doctor.mobile_phone or not texting.keys() & set(doctor.appointment_types):
                 continue
             page = view.appointments.search(AppointmentQuery(
-                doctor_id=doctor.id, statuses=frozenset(s.value for s in lifecycle.ACTIVE), starts_from=now,
+                doctor_id=doctor.id, statuses=lifecycle.ACTIVE, starts_from=now,
                 starts_before=now + timedelta(days=UPCOMING_DAYS), as_of=now, count=False))
             upcoming = [a for a in page.items if a.type_key in texting]
             if not upcoming:

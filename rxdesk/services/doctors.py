@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from rxdesk.domain.errors import ValidationFailed
+from rxdesk.domain.lifecycle import ACTIVE
 from rxdesk.domain.models import Appointment, AppointmentType, Doctor, EventType, appointment_target
 from rxdesk.domain.phones import normalize_mobile, region_for_zone
 from rxdesk.domain.queries import AppointmentQuery
@@ -88,7 +89,7 @@ class DoctorService(Service):
             upcoming = view.appointments.count(
                 AppointmentQuery(
                     doctor_id=doctor.id,
-                    statuses=frozenset({"held", "confirmed"}),
+                    statuses=ACTIVE,
                     starts_from=now,
                     starts_before=now + timedelta(days=366),
                     as_of=now,
@@ -154,7 +155,7 @@ class DoctorService(Service):
     def _room_bound(view: StoreView, doctor_id: str, now: datetime) -> list[Appointment]:
         """The doctor's appointments held or confirmed now that have not started."""
         page = view.appointments.search(AppointmentQuery(
-            doctor_id=doctor_id, statuses=frozenset({"held", "confirmed"}), starts_from=now, as_of=now, count=False))
+            doctor_id=doctor_id, statuses=ACTIVE, starts_from=now, as_of=now, count=False))
         return [r.appointment for r in page.items if r.starts_at > now]
 
     def room_preview(self, doctor_id: str) -> int:

@@ -30,7 +30,7 @@ from rxdesk.domain.models import (
     Subscription,
     reminder_key,
 )
-from rxdesk.domain.queries import Page, WorkerTick, appointment_from_json, org_from_json
+from rxdesk.domain.queries import Page, WorkerTick, appointment_from_json, org_from_json, person_matches, search_terms
 from rxdesk.domain.times import format_utc, week_key
 from rxdesk.fileio import ensure_private_dir, read_bytes, write_atomic
 from rxdesk.store.engine import Engine, Snapshot, writable
@@ -180,22 +180,11 @@ class PatientRepo(Keyed[Patient]):
     def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
         """Patients whose name, email, phone, external id or id contains `text` (any case;
         phone matched on its digits too), ordered by name."""
-        needle = (text or "").strip().casefold()
-        digits = "".join(ch for ch in needle if ch.isdigit())
+        needle, digits = search_terms(text)
         rows = self._sorted()
         if needle:
-            def hit(r: dict[str, Any]) -> bool:
-                if (
-                    needle in r["name"].casefold()
-                    or needle in r["email"].casefold()
-                    or needle in r["external_id"].casefold()
-                    or needle in r["id"].casefold()
-                    or needle in r["phone"]
-                ):
-                    return True
-                return len(digits) >= 3 and digits in "".join(c for c in r["phone"] if c.isdigit())
-
-            rows = [r for r in rows if hit(r)]
+            rows = [r for r in rows if person_matches(needle, digits, r["name"], r["email"], r["external_id"],
+                                                       r["id"], r["phone"])]
         end = None if limit is None else offset + limit
         items = [Patient.model_validate(r) for r in rows[offset:end]]
         return Page(items, len(rows), offset, limit)

@@ -33,7 +33,6 @@ from rxdesk.domain.models import (
 from rxdesk.store.postgres.session import Session
 
 M = TypeVar("M", bound=Entity)
-ACTIVE = ("held", "confirmed")
 ID_BLOCK = 64  # sequence numbers taken at a time by a write that makes many rows
 
 
