@@ -101,8 +101,11 @@ def _print_detail(ctx: Context, detail: AppointmentDetail) -> None:
     if detail.reminders_sent:
         ctx.print("")
         ctx.print("reminders sent:")
+        from rxdesk.domain.sending import reminder_outcome  # the parser never loads the models
+
         for r in detail.reminders_sent:
-            ctx.print(f"  {format_local(r.sent_at, tz)}  {r.rule_id}  {r.recipient_group.value}:{r.recipient_id}")
+            ctx.print(f"  {format_local(r.sent_at, tz)}  {r.rule_id}  {r.recipient_group.value}:{r.recipient_id}"
+                      f"{reminder_outcome(r)}")
 
 
 def cancel(args: argparse.Namespace, ctx: Context) -> int:

@@ -193,6 +193,8 @@ class ReminderRule(Entity):
     minutes_before: Annotated[int, _minutes(*MINUTES_BEFORE)]
     send_email: bool = False
     send_sms: bool = False
+    # From when the rule reminds (DESIGN: Reminders); None for rules stored before it existed.
+    created_at: UtcDateTime | None = None
 
 
 class AppointmentType(Entity):
@@ -303,8 +305,12 @@ class ReminderSent(Entity):
     due_at: UtcDateTime
     late_by_seconds: int = 0
     event_id: str = ""
+    # What became of the email and SMS: a skip without a message ("skipped: no mobile number"),
+    # or the message's id, whose own status is the one source of truth (`*_status` then empty).
     email_status: str = ""
     sms_status: str = ""
+    email_message_id: str = ""
+    sms_message_id: str = ""
 
     @property
     def key(self) -> str:
@@ -440,6 +446,8 @@ class MessageStatus(StrEnum):
     failed = "failed"  # gave up after the last retry
     outbox = "outbox"  # nothing configured: kept in the local outbox for the app to show
     skipped = "skipped"  # not sent: the appointment was no longer confirmed, or had started
+    # Its sending began and was never written down (the runner stopped): never sent again by itself.
+    unknown = "unknown"
 
 
 class OutboxMessage(Entity):

@@ -29,6 +29,7 @@ from rxdesk.domain.models import (
     appointment_target,
 )
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
+from rxdesk.domain.sending import with_message_states
 from rxdesk.domain.times import format_local, format_utc, local_day_bounds
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
@@ -311,7 +312,7 @@ class AppointmentService(Service):
                 previous_chain=[lifecycle.as_of(a, now) for a in previous],
                 next_chain=[lifecycle.as_of(a, now) for a in following],
                 audit=view.audit.for_target(appointment_target(appt.uid)),
-                reminders_sent=view.reminders_sent.for_appointment(appt.uid),
+                reminders_sent=with_message_states(view.reminders_sent.for_appointment(appt.uid), view.messages.get),
                 deliveries=view.deliveries.for_appointment(appt.uid),
                 cancel_refusal=lifecycle.why_not_cancellable(appt, now),
             )

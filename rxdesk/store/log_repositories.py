@@ -243,10 +243,11 @@ class MessageRepo(_QueuedRepo[OutboxMessage]):
         self._snap = snap
 
     def put(self, row: OutboxMessage) -> None:
-        """Store `row`; a failed message is also indexed under its appointment's start (the
-        reminder problems an agent sees), and leaves that index when it is sent again."""
+        """Store `row`; a failed message (or one whose sending is unknown) is also indexed
+        under its appointment's start (the reminder problems an agent sees), and leaves that
+        index when it is sent again."""
         super().put(row)
-        failed = row.status is MessageStatus.failed
+        failed = row.status in (MessageStatus.failed, MessageStatus.unknown)
         if not failed and row.id not in self._snap.table(PROBLEMS, "failed"):
             return
         starts = None
@@ -258,8 +259,8 @@ class MessageRepo(_QueuedRepo[OutboxMessage]):
         note_problem(self._snap, "failed", row.id, starts, now=doc["created_at"], row=doc)
 
     def failed(self, starting_after: datetime) -> list[OutboxMessage]:
-        """Messages that failed after their last retry, for appointments starting after
-        `starting_after`, by start (from the problems index)."""
+        """Messages that failed after their last retry or whose sending is unknown, for
+        appointments starting after `starting_after`, by start (from the problems index)."""
         return [OutboxMessage.from_stored(doc) for doc in problems(self._snap, "failed", format_utc(starting_after))]
 
     def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[OutboxMessage]:

@@ -253,11 +253,12 @@ class MessageRepo(QueuedRows[OutboxMessage]):
         return self._newest(None, offset, limit)
 
     def failed(self, starting_after: datetime) -> list[OutboxMessage]:
-        """Messages that failed after their last retry, of appointments that start after
-        `starting_after`, by the appointment's start."""
+        """Messages that failed after their last retry or whose sending is unknown, of
+        appointments that start after `starting_after`, by the appointment's start."""
         found = self._s.dicts(
             sql.SQL("SELECT {} FROM messages m JOIN appointments a ON a.uid = m.appointment_uid "
-                    "WHERE m.status = 'failed' AND a.starts_at > %s ORDER BY a.starts_at, m.id COLLATE \"C\"").format(
+                    "WHERE m.status IN ('failed', 'unknown') AND a.starts_at > %s "
+                    "ORDER BY a.starts_at, m.id COLLATE \"C\"").format(
                 sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(c)) for c in self.columns)),
             (starting_after,),
         )
