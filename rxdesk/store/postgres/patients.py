@@ -14,10 +14,11 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.queries import PHONE_DIGITS_MIN, Page, search_terms
 from rxdesk.store.postgres import rows as conv
-from rxdesk.store.postgres.repos import can_name_a_row, for_share, upsert
+from rxdesk.store.postgres.repos import can_name_a_row, for_share, text, upsert
 from rxdesk.store.postgres.session import Session
 
 PATIENT_COLUMNS = conv.fields(Patient)
+_SELECT = text(sql.SQL("SELECT {} FROM patients").format(sql.SQL(", ").join(map(sql.Identifier, PATIENT_COLUMNS))))
 _SEP = "\x1f"
 
 
@@ -34,7 +35,7 @@ class PatientRepo:
     def __init__(self, session: Session) -> None:
         self._s = session
 
-    _select = sql.SQL("SELECT {} FROM patients").format(sql.SQL(", ").join(map(sql.Identifier, PATIENT_COLUMNS)))
+    _select = sql.SQL(_SELECT)
 
     def _patient(self, row: dict[str, Any]) -> Patient:
         return Patient.from_stored(conv.pick(Patient, row))
@@ -42,10 +43,23 @@ class PatientRepo:
     def get(self, key: str) -> Patient | None:
         if not can_name_a_row(key):
             return None
-        return self._s.locked_row("patients", key, self._fetch)
+        s = self._s
+        if s.writable and key in s.likely_patients and not s.holds("patients", key):
+            self._lock_likely()
+        return s.locked_row("patients", key, self._fetch)
+
+    def _lock_likely(self) -> None:
+        """The patients this unit of work is about to read (`Session.likely_patients`),
+        read and locked in one statement."""
+        s = self._s
+        wanted = sorted(k for k in s.likely_patients if can_name_a_row(k) and not s.holds("patients", k))
+        s.likely_patients.clear()
+        found = {r["id"]: self._patient(r) for r in s.dicts(_SELECT + " WHERE id = ANY(%s) FOR SHARE", (wanted,))}
+        for key in wanted:
+            s.remember("patients", key, found.get(key))
 
     def _fetch(self, key: str) -> Patient | None:
-        found = self._s.dicts(self._select + sql.SQL(" WHERE id = %s") + for_share(self._s), (key,))
+        found = self._s.dicts(_SELECT + " WHERE id = %s" + for_share(self._s), (key,))
         return self._patient(found[0]) if found else None
 
     def require(self, key: str) -> Patient:
@@ -105,5 +119,5 @@ class PatientRepo:
     def by_external_id(self, external_id: str) -> Patient | None:
         if not external_id or not can_name_a_row(external_id):
             return None
-        found = self._s.dicts(self._select + sql.SQL(" WHERE external_id = %s"), (external_id,))
+        found = self._s.dicts(_SELECT + " WHERE external_id = %s", (external_id,))
         return self._patient(found[0]) if found else None
