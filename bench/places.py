@@ -95,7 +95,7 @@ class PgServer:
         `rxdesk store import` took."""
         from psycopg import sql
 
-        name = f"bench_{built.spec.name.lower()}"
+        name = f"bench_{built.spec.name.lower()}_{os.getpid()}"  # runs of others on one server never meet
         self._admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         self._admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         env = Place(work / "pg-import", self.url(name)).env()
