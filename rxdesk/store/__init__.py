@@ -5,12 +5,14 @@ database URL is given). `open_store` is the one place that picks the implementat
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rxdesk.config import Settings
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.store.protocols import Store
-from rxdesk.store.tinystore import TinyStore
+
+if TYPE_CHECKING:
+    from rxdesk.store.tinystore import TinyStore
 
 __all__ = ["MOVED_MARK", "Store", "TinyStore", "compare_with_database", "import_into_database", "init_database",
            "open_store"]
@@ -32,7 +34,18 @@ def open_store(settings: Settings, **options: Any) -> Store:
         moved = " ".join(mark.read_text(errors="replace").split())[:300]
         raise StoreError(f"the data in {short_path(settings.data_dir)} was moved to PostgreSQL ({moved}): set "
                          f"RXDESK_DATABASE_URL; to work on the data dir again, delete {short_path(mark)}")
+    from rxdesk.store.tinystore import TinyStore
+
     return TinyStore(settings.data_dir, **options)
+
+
+def __getattr__(name: str) -> Any:
+    # The segment store is loaded when first used: a process on PostgreSQL never loads it.
+    if name == "TinyStore":
+        from rxdesk.store.tinystore import TinyStore
+
+        return TinyStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # What an operator does to a PostgreSQL store itself (`rxdesk store ...`), for the services.

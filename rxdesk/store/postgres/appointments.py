@@ -162,7 +162,9 @@ class AppointmentRepo:
     def search(self, query: AppointmentQuery) -> Page[AppointmentRecord]:
         """The window of matching appointments by start then uid (newest first when
         `descending`), with the total when `count`; each as a record over its JSON form."""
-        found = [AppointmentRecord(r) for r in self._select(query)]
+        rows = self._select(query)
+        self._s.listed_patients = {r["patient_id"] for r in rows}  # whose names a listing shows next
+        found = [AppointmentRecord(r) for r in rows]
         total = self.count(query) if query.count else None
         return Page(found, total, max(0, query.offset), query.limit)
 

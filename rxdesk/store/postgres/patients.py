@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -29,6 +29,38 @@ def patient_search_text(p: Patient) -> str:
 
 def patient_row(p: Patient) -> list[Any]:
     return [*conv.params(p, PATIENT_COLUMNS), p.name.casefold(), patient_search_text(p),]
+
+
+class _Names(Mapping[str, str]):
+    """Patients' names, read for `wanted` first, every one on the first question beyond."""
+
+    def __init__(self, session: Session, wanted: set[str] | None) -> None:
+        self._s = session
+        self._asked = {k for k in wanted or () if can_name_a_row(k)}
+        self._every = False
+        self._known: dict[str, str] = {}
+        if wanted is None:
+            self._read_every()
+        elif self._asked:
+            self._known = dict(session.rows("SELECT id, name FROM patients WHERE id = ANY(%s)", (sorted(self._asked),)))
+
+    def _read_every(self) -> None:
+        if not self._every:
+            self._known = dict(self._s.rows("SELECT id, name FROM patients"))
+            self._every = True
+
+    def __getitem__(self, key: str) -> str:
+        if key not in self._known and key not in self._asked:
+            self._read_every()
+        return self._known[key]
+
+    def __iter__(self) -> Iterator[str]:
+        self._read_every()
+        return iter(self._known)
+
+    def __len__(self) -> int:
+        self._read_every()
+        return len(self._known)
 
 
 class PatientRepo:
@@ -87,7 +119,10 @@ class PatientRepo:
         self._s.remember("patients", key, None)
 
     def names(self) -> Mapping[str, str]:
-        return MappingProxyType(dict(self._s.rows("SELECT id, name FROM patients")))
+        """id -> name of every patient. After a listing in this view, the names of the
+        listing's patients are read at once and the rest only if asked for: a page of a
+        clinic of 120,000 patients does not read them all."""
+        return _Names(self._s, self._s.listed_patients)
 
     def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
         """Patients whose name, email, phone, external id or id contains `text` (any case;

@@ -84,6 +84,7 @@ class Session:
         self.sent_read: set[str] = set()
         self.sent: set[tuple[str, str, str, str]] = set()
         self.likely_patients: set[str] = set()
+        self.listed_patients: set[str] | None = None  # the patients of this view's last listing
         # Active appointments of every doctor over a span (`active_for_doctor`), by doctor,
         # and the doctors asked about each span so far.
         self.busy: dict[tuple[Any, ...], dict[str, list[Any]]] = {}
@@ -112,9 +113,11 @@ class Session:
             return list(cur.fetchall())
 
     def dicts(self, query: Any, params: Any = None) -> list[dict[str, Any]]:
-        with self.cursor(dicts=True) as cur:
+        with self.cursor() as cur:
             cur.execute(query, params)
-            return list(cur.fetchall())
+            rows = cur.fetchall()
+            names = [column.name for column in cur.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def one(self, query: Any, params: Any = None) -> tuple[Any, ...] | None:
         with self.cursor() as cur:
