@@ -18,6 +18,9 @@ from rxdesk.store.postgres.repos import can_name_a_row, for_share, text, upsert
 from rxdesk.store.postgres.session import Session
 
 PATIENT_COLUMNS = conv.fields(Patient)
+# Beyond this many, a listing's patients are read with every other: the server looks each id up
+# at several times the cost of reading a name in a scan of the table.
+FEW_NAMES = 1000
 _SELECT = text(sql.SQL("SELECT {} FROM patients").format(sql.SQL(", ").join(map(sql.Identifier, PATIENT_COLUMNS))))
 _SEP = "\x1f"
 
@@ -39,7 +42,7 @@ class _Names(Mapping[str, str]):
         self._asked = {k for k in wanted or () if can_name_a_row(k)}
         self._every = False
         self._known: dict[str, str] = {}
-        if wanted is None:
+        if wanted is None or len(self._asked) > FEW_NAMES:
             self._read_every()
         elif self._asked:
             self._known = dict(session.rows("SELECT id, name FROM patients WHERE id = ANY(%s)", (sorted(self._asked),)))
@@ -119,9 +122,9 @@ class PatientRepo:
         self._s.remember("patients", key, None)
 
     def names(self) -> Mapping[str, str]:
-        """id -> name of every patient. After a listing in this view, the names of the
-        listing's patients are read at once and the rest only if asked for: a page of a
-        clinic of 120,000 patients does not read them all."""
+        """id -> name of every patient. After a listing of a page in this view, the names of
+        its patients are read at once and the rest only if asked for: a page of a clinic of
+        120,000 patients does not read them all."""
         return _Names(self._s, self._s.listed_patients)
 
     def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
