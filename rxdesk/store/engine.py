@@ -120,18 +120,23 @@ class Segment:
     """One segment at one generation: its TinyDB database, and views derived from its tables,
     memoised (a committed generation never changes; a staged one drops them as it changes)."""
 
-    __slots__ = ("_memo", "_revision", "db", "file", "name", "storage")
+    __slots__ = ("_memo", "_revision", "_tables", "db", "file", "name", "storage")
 
     def __init__(self, name: str, file: str | None, db: SegmentDB) -> None:
         self.name = name
         self.file = file
         self.db = db
         self.storage: SegmentStorage = db.segment_storage
+        self._tables: dict[str, SegmentTable] = {}
         self._memo: dict[Hashable, Any] = {}
         self._revision = self.storage.revision
 
     def table(self, name: str) -> SegmentTable:
-        return self.db.table(name)
+        # Asked several times per row written: kept here, one lookup, rather than asked of TinyDB.
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = self.db.table(name)
+        return table
 
     def memo(self, key: Hashable, build: Callable[[], T]) -> T:
         """`build()`, computed once per state of the segment."""
@@ -145,11 +150,11 @@ class Segment:
         return value
 
 
-def _nowhere() -> SegmentDB:
+def _nowhere() -> Segment:
     """An empty segment, read-only: what a snapshot answers for a segment that does not exist."""
     db = SegmentDB(None)
     db.segment_storage.staged = False
-    return db
+    return Segment("", None, db)
 
 
 _NOWHERE = _nowhere()
@@ -175,7 +180,7 @@ class Snapshot:
     def table(self, segment: str, table: str) -> SegmentTable:
         """The TinyDB table `table` of `segment` (empty when the segment does not exist)."""
         seg = self.segment(segment)
-        return (seg.db if seg is not None else _NOWHERE).table(table)
+        return seg.table(table) if seg is not None else _NOWHERE.table(table)
 
     def names(self, prefix: str) -> list[str]:
         return sorted(n for n in self.manifest.segments if n.startswith(prefix))

@@ -106,7 +106,10 @@ class AppendOnlyLog:
 
     def put(self, key: str, doc: dict[str, Any], *, segment: str | None = None) -> None:
         """Store (or replace) the row `key`; in `segment` instead of its numbered one if given."""
-        self.put_many([(key, doc, segment)])
+        home = segment or self.segment_of(key)
+        if home is None:
+            raise ValueError(f"not a key of the {self.kind.name} log: {key!r}")
+        writable(self._snap).change(home, self.kind.name).put(key, doc)
 
     def put_many(self, rows: Sequence[tuple[str, dict[str, Any], str | None]]) -> None:
         """`put` of many rows (key, document, segment or None), one change per segment."""
@@ -118,11 +121,7 @@ class AppendOnlyLog:
             homes.setdefault(home, []).append((key, doc))
         tx = writable(self._snap)
         for home, docs in homes.items():
-            table = tx.change(home, self.kind.name)
-            if len(docs) == 1:
-                table.put(*docs[0])
-            else:
-                table.put_many(docs)
+            tx.change(home, self.kind.name).put_many(docs)
 
     def get(self, key: str) -> Mapping[str, Any] | None:
         segment = self.segment_of(key)

@@ -22,6 +22,7 @@ opens any of them read-only for inspection.
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
@@ -32,6 +33,7 @@ from tinydb import TinyDB
 from tinydb.queries import QueryLike
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
+from tinydb.utils import LRUCache
 
 from rxdesk.domain.errors import StoreError
 from rxdesk.fileio import read_bytes, write_atomic
@@ -163,11 +165,33 @@ class _OwnedTable(MutableMapping[str, Any]):
         self._owned.clear()
 
 
+class _SharedQueryCache(LRUCache):  # type: ignore[type-arg]
+    """TinyDB's query cache, safe to share between threads: a committed segment is read by
+    every thread of the app at once, and an LRU step is several operations."""
+
+    def __init__(self, capacity: int | None = None) -> None:
+        super().__init__(capacity)
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        with self._lock:
+            return super().get(key, default)
+
+    def set(self, key: Any, value: Any) -> None:
+        with self._lock:
+            super().set(key, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            super().clear()
+
+
 class SegmentTable(Table):
     """A TinyDB table keyed by natural ids (a uid, a key_id, a sequence number), not TinyDB's
     counter; the typed doors below are what the repositories use."""
 
     document_id_class = str  # type: ignore[assignment]
+    query_cache_class = _SharedQueryCache
 
     def _update_table(self, updater: Callable[[MutableMapping[str, Any]], None]) -> None:  # type: ignore[override]
         # TinyDB's own copies the whole table twice per write (to convert ids, which are strings
@@ -191,8 +215,10 @@ class SegmentTable(Table):
 
     def put(self, key: str, doc: Mapping[str, Any]) -> None:
         """Store `doc` as the document `key`, whole: an upsert would merge it into the old one."""
-        self.delete(key)
-        self.insert(Document(doc, key))  # type: ignore[arg-type]
+        if self.has(key):
+            self.update(lambda old: _replace(old, doc), doc_ids=[key])  # type: ignore[list-item]
+        else:
+            self.insert(Document(doc, key))  # type: ignore[arg-type]
 
     def put_many(self, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
         """`put` of many documents, in one change of the table."""
@@ -208,6 +234,11 @@ class SegmentTable(Table):
         """Every document by key, as parsed and never copied (read-only): for the views the
         store derives from a whole table once per segment (rows by start, names by id)."""
         return self.storage.read().get(self.name, _EMPTY)  # type: ignore[union-attr]
+
+
+def _replace(old: MutableMapping[str, Any], new: Mapping[str, Any]) -> None:
+    old.clear()
+    old.update(new)
 
 
 class SegmentDB(TinyDB):

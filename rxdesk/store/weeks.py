@@ -31,8 +31,8 @@ def _sorted(appointments: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], l
 
 def _stored(seg: Segment) -> tuple[list[str], list[str]] | None:
     """The order stored in the week, when it orders every appointment of it."""
-    doc = seg.table(ORDER).document(BY_START)
-    if doc is None:
+    doc = seg.table(ORDER).documents().get(BY_START)  # read in place: its lists are never changed
+    if not isinstance(doc, dict):
         return None
     starts, uids = doc.get("starts"), doc.get("uids")
     if not isinstance(starts, list) or not isinstance(uids, list) or len(starts) != len(uids) \
@@ -68,19 +68,19 @@ def put_appointments(tx: Transaction, segment: str, docs: Sequence[Mapping[str, 
     table = tx.change(segment, APPOINTMENTS)
     seg = tx.segment(segment)
     assert seg is not None
-    stored = _stored(seg) is not None
-    starts, uids = order_by_start(seg)
+    stored = _stored(seg)
     before = table.documents()
     moved: dict[str, str | None] = {}  # uid -> where it started before (None: a new one)
     for doc in docs:
         old = before.get(doc["uid"])
         if old is None or old["starts_at"] != doc["starts_at"]:
             moved[doc["uid"]] = None if old is None else old["starts_at"]
+    starts, uids = stored if stored is not None else order_by_start(seg)
     if len(docs) == 1:
         table.put(docs[0]["uid"], docs[0])
     else:
         table.put_many((doc["uid"], doc) for doc in docs)
-    if stored and not moved:
+    if stored is not None and not moved:
         return
     if len(moved) > 16:
         starts, uids = _sorted(table.documents())

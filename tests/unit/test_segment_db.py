@@ -145,3 +145,34 @@ def test_the_import_contract_covers_every_module_of_the_data_dir_store() -> None
     contract = next(c for c in config["tool"]["importlinter"]["contracts"] if "orjson" in c.get("forbidden_modules", []))
     modules = {p.stem for p in (REPO / "rxdesk" / "store").glob("*.py")} - {"__init__", "segment_db"}
     assert set(contract["source_modules"]) == {f"rxdesk.store.{m}" for m in modules}
+
+
+def test_threads_searching_one_committed_segment_at_once_all_get_their_answer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The app reads a cached segment from several threads; TinyDB's query cache (an LRU whose
+    every step is several operations) is shared by them."""
+    import sys
+    import threading
+
+    committed(tmp_path, {"people": {str(i): {"n": i % 40} for i in range(200)}})
+    people = open_segment(tmp_path / "core.00000001.json").table("people")
+    failures: list[BaseException] = []
+
+    def search(offset: int) -> None:
+        try:
+            for i in range(6000):
+                n = (i + offset) % 40  # more queries than the cache holds: it evicts all the time
+                assert len(people.search(Query().n == n)) == 5
+        except BaseException as exc:  # noqa: BLE001 - any failure in a thread is the finding
+            failures.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show at once
+    try:
+        threads = [threading.Thread(target=search, args=(k * 7,)) for k in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
