@@ -28,12 +28,14 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from rxdesk.domain.errors import RxdeskError, StoreUnavailable
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import OutboxMessage
 from rxdesk.domain.sending import skip_reason
@@ -152,9 +154,7 @@ class MaintenanceService:
             posted = self._send_webhooks(claimed.deliveries, in_time)
             sent = mailed.result()
         done = max(now, self.desk.clock.now())
-        with self.store.write() as view:
-            self._record(view, done, posted, sent, report)
-        report.writes += 1
+        self._record_all(done, posted, sent, report)
         return report
 
     def has_work(self, view: StoreView, now: datetime) -> bool:
@@ -204,32 +204,88 @@ class MaintenanceService:
 
     # -- phase three: the results, in one write ------------------------------------------
 
-    def _record(self, view: UnitOfWork, now: datetime, posted: list[tuple[deliveries.Claimed, AttemptResult | None]],
-                sent: list[tuple[OutboxMessage, str | None]], report: TickReport) -> None:
+    def _record_all(self, now: datetime, posted: list[tuple[deliveries.Claimed, AttemptResult | None]],
+                    sent: list[tuple[OutboxMessage, str | None]], report: TickReport) -> None:
+        """Every result in one write. When the store refuses that write for a reason of its
+        rows (not a lost server), each result is recorded again in a write of its own: one row
+        it cannot take holds back only itself, never the others, which would otherwise be
+        sent again once their leases ran out."""
+        part = TickReport(report.at)
+        try:
+            with self.store.write() as view:
+                for item, result in posted:
+                    self._record_delivery(view, now, item, result, part)
+                for message, error in sent:
+                    self._record_message(view, now, message, error, part)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever a row did, the others are recorded
+            report.writes += 1
+            report.problems.append(f"the tick's results could not be written together ({_why(exc)}); "
+                                   "writing them one by one")
+            self._record_each(now, posted, sent, report)
+            return
+        report.writes += 1
+        _add(report, part)
+
+    def _record_each(self, now: datetime, posted: list[tuple[deliveries.Claimed, AttemptResult | None]],
+                     sent: list[tuple[OutboxMessage, str | None]], report: TickReport) -> None:
         for item, result in posted:
-            delivery, happened = deliveries.outcome(view.deliveries.get(item.delivery.id), result, now, self.lease_id)
-            if delivery is None:
-                continue  # our lease ran out and another runner took it over
-            view.deliveries.put(delivery)
-            if happened is deliveries.Outcome.gone:
-                self._deactivate(view, delivery.subscription_id, now)
-            report.delivered += happened is deliveries.Outcome.delivered
-            report.retrying += happened is deliveries.Outcome.retrying
-            report.dead += happened in (deliveries.Outcome.dead, deliveries.Outcome.gone)
-            report.deferred += happened is deliveries.Outcome.not_sent
-        for claimed_message, error in sent:
-            message, outcome = messages.outcome(view.messages.get(claimed_message.id), error, now, self.lease_id)
-            if message is None:
+            tries = [result] if result is None else [result, _without_answer(result)]
+            self._record_one(report, f"delivery {item.delivery.id}",
+                             [partial(self._record_delivery, now=now, item=item, result=tried) for tried in tries])
+        for message, error in sent:
+            self._record_one(report, f"{message.channel.value} {message.id}",
+                             [partial(self._record_message, now=now, claimed_message=message, error=error)])
+
+    def _record_one(self, report: TickReport, what: str, tries: list[Callable[..., None]]) -> None:
+        """The first of `tries` the store takes, each in a write of its own; when none is
+        taken, the row stays leased and is tried again once its lease runs out."""
+        failure: Exception | None = None
+        for record_it in tries:
+            part = TickReport(report.at)
+            try:
+                with self.store.write() as view:
+                    record_it(view, report=part)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - this row only; the next is tried
+                failure = exc
+                report.writes += 1
                 continue
-            view.messages.put(message)
-            if outcome is messages.Outcome.skipped and error:
-                messages.note_on_reminder(view, message, error)
-            report.messages_skipped += outcome is messages.Outcome.skipped
-            report.messages_sent += outcome is messages.Outcome.sent
-            report.deferred += outcome is messages.Outcome.not_sent
-            if outcome is messages.Outcome.failed:
-                report.messages_failed += 1
-                report.problems.append(f"{message.channel.value} to {message.to}: {error}")
+            report.writes += 1
+            _add(report, part)
+            return
+        if failure is not None:
+            report.problems.append(f"{what}: its result could not be written ({_why(failure)})")
+
+    def _record_delivery(self, view: UnitOfWork, now: datetime, item: deliveries.Claimed,
+                         result: AttemptResult | None, report: TickReport) -> None:
+        delivery, happened = deliveries.outcome(view.deliveries.get(item.delivery.id), result, now, self.lease_id)
+        if delivery is None:
+            return  # our lease ran out and another runner took it over
+        view.deliveries.put(delivery)
+        if happened is deliveries.Outcome.gone:
+            self._deactivate(view, delivery.subscription_id, now)
+        report.delivered += happened is deliveries.Outcome.delivered
+        report.retrying += happened is deliveries.Outcome.retrying
+        report.dead += happened in (deliveries.Outcome.dead, deliveries.Outcome.gone)
+        report.deferred += happened is deliveries.Outcome.not_sent
+
+    def _record_message(self, view: UnitOfWork, now: datetime, claimed_message: OutboxMessage, error: str | None,
+                        report: TickReport) -> None:
+        message, outcome = messages.outcome(view.messages.get(claimed_message.id), error, now, self.lease_id)
+        if message is None:
+            return
+        view.messages.put(message)
+        if outcome is messages.Outcome.skipped and error:
+            messages.note_on_reminder(view, message, error)
+        report.messages_skipped += outcome is messages.Outcome.skipped
+        report.messages_sent += outcome is messages.Outcome.sent
+        report.deferred += outcome is messages.Outcome.not_sent
+        if outcome is messages.Outcome.failed:
+            report.messages_failed += 1
+            report.problems.append(f"{message.channel.value} to {message.to}: {error}")
 
     def _deactivate(self, view: UnitOfWork, sub_id: str, now: datetime) -> None:
         sub = view.subscriptions.get(sub_id)
@@ -238,3 +294,21 @@ class MaintenanceService:
         view.subscriptions.put(sub.model_copy(update={"active": False}))
         record(view, at=now, actor=self.actor, action="subscription.deactivate", target=subscription_target(sub_id),
                details={"reason": "the receiver answered 410 Gone"})
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, RxdeskError) else type(exc).__name__
+
+
+def _without_answer(result: AttemptResult) -> AttemptResult:
+    """The attempt's result with nothing the receiver said: what is recorded when the store
+    refuses the answer itself."""
+    return replace(result, excerpt="", error=f"{result.error or 'delivered'}; the answer could not be stored")
+
+
+def _add(report: TickReport, part: TickReport) -> None:
+    """Count `part` (the results of one write that committed) into the tick's report."""
+    for name, value in vars(part).items():
+        if isinstance(value, int) and name != "writes":
+            setattr(report, name, getattr(report, name) + value)
+    report.problems.extend(part.problems)

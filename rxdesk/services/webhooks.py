@@ -34,6 +34,7 @@ from rxdesk.domain.models import (
     Subscription,
 )
 from rxdesk.domain.queries import Page
+from rxdesk.domain.storable import decoded, storable
 from rxdesk.domain.terminal import has_control
 from rxdesk.domain.times import format_utc
 from rxdesk.services import crypto, deadline, egress
@@ -125,12 +126,19 @@ def check_events(events: list[str]) -> list[EventType]:
 
 @dataclass(frozen=True)
 class AttemptResult:
+    """One attempt's outcome. Its texts may quote the receiver: they are made storable here,
+    the one way into a delivery, so one odd answer can never fail the tick's results write."""
+
     ok: bool
     status_code: int | None = None
     error: str = ""
     retry_after: timedelta | None = None
     excerpt: str = ""
     gone: bool = False  # 410: the receiver asks us to stop
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "error", storable(self.error))
+        object.__setattr__(self, "excerpt", storable(self.excerpt))
 
 
 def _retry_after(value: str | None, now: float) -> timedelta | None:
@@ -179,10 +187,10 @@ def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret:
             return AttemptResult(False, None, f"no complete answer within {seconds:g} s")
     except httpx.HTTPError as exc:
         if code is None:
-            refused = egress.refused_destination(exc)
-            return AttemptResult(False, None, refused or f"cannot connect ({type(exc).__name__})")
+            said = egress.failure_reason(exc)
+            return AttemptResult(False, None, said or f"cannot connect ({type(exc).__name__})")
     # The status line counts even when the body that followed it broke off or stalled.
-    excerpt = raw[:EXCERPT_BYTES].decode("utf-8", errors="replace")[:EXCERPT]
+    excerpt = decoded(raw[:EXCERPT_BYTES])[:EXCERPT]
     if 200 <= code < 300:
         return AttemptResult(True, code, "", None, excerpt)
     retry = _retry_after(retry_header, now) if code in (429, 503) else None

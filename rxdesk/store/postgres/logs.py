@@ -22,7 +22,7 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.queries import DeliveryTrouble, Page
 from rxdesk.store.postgres import rows as conv
-from rxdesk.store.postgres.repos import ID_BLOCK, for_update, upsert
+from rxdesk.store.postgres.repos import ID_BLOCK, can_name_a_row, for_update, upsert
 from rxdesk.store.postgres.session import Session
 
 
@@ -59,7 +59,7 @@ class EventRepo:
         return Event.model_validate({"id": row[0], "type": row[1], "created_at": row[2], "data": row[3]})
 
     def get(self, event_id: str) -> Event | None:
-        if not isinstance(event_id, str):
+        if not can_name_a_row(event_id):
             return None
         row = self._s.one("SELECT id, type, created_at, data FROM events WHERE id = %s", (event_id,))
         return self._event(row) if row else None
@@ -152,7 +152,7 @@ class QueuedRows(Generic[R]):
         return f"{self.id_prefix}{spare.pop(0):012d}"
 
     def get(self, row_id: str) -> R | None:
-        if not isinstance(row_id, str):
+        if not can_name_a_row(row_id):
             return None
         found = self._s.dicts(self._select + sql.SQL(" WHERE id = %s") + for_update(self._s), (row_id,))
         return self._row(found[0]) if found else None

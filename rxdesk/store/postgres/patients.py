@@ -14,7 +14,7 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.queries import Page
 from rxdesk.store.postgres import rows as conv
-from rxdesk.store.postgres.repos import for_share, upsert
+from rxdesk.store.postgres.repos import can_name_a_row, for_share, upsert
 from rxdesk.store.postgres.session import Session
 
 PATIENT_COLUMNS = conv.fields(Patient)
@@ -40,7 +40,7 @@ class PatientRepo:
         return Patient.model_validate(conv.pick(Patient, row))
 
     def get(self, key: str) -> Patient | None:
-        if not isinstance(key, str):
+        if not can_name_a_row(key):
             return None
         return self._s.locked_row("patients", key, self._fetch)
 
@@ -83,7 +83,7 @@ class PatientRepo:
         where: sql.Composable = sql.SQL("")
         args: list[Any] = []
         if needle:
-            if _SEP in needle:
+            if _SEP in needle or not can_name_a_row(needle):
                 return Page([], 0, offset, limit)
             where = sql.SQL(" WHERE strpos(search_text, %s) > 0")
             args.append(needle)
@@ -104,7 +104,7 @@ class PatientRepo:
         return MappingProxyType(dict(self._s.rows("SELECT id, external_id FROM patients")))
 
     def by_external_id(self, external_id: str) -> Patient | None:
-        if not external_id:
+        if not external_id or not can_name_a_row(external_id):
             return None
         found = self._s.dicts(self._select + sql.SQL(" WHERE external_id = %s"), (external_id,))
         return self._patient(found[0]) if found else None

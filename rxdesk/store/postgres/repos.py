@@ -37,6 +37,13 @@ ACTIVE = ("held", "confirmed")
 ID_BLOCK = 64  # sequence numbers taken at a time by a write that makes many rows
 
 
+def can_name_a_row(key: object) -> bool:
+    """Whether `key` could be a stored key: text without NUL. PostgreSQL text cannot hold a NUL,
+    so a key with one (a token's `kid` or `sub`) names no row, as in the data dir, rather than
+    failing the statement."""
+    return isinstance(key, str) and "\x00" not in key
+
+
 def upsert(table: str, columns: list[str], key: str) -> sql.Composed:
     """INSERT of one row of `columns`, replacing the row with the same `key`."""
     return sql.SQL("INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT ({k}) DO UPDATE SET {sets}").format(
@@ -84,7 +91,7 @@ class Documents(Generic[M]):
             self._s.take_turn(self._turn)
 
     def get(self, key: str) -> M | None:
-        if not isinstance(key, str):
+        if not can_name_a_row(key):
             return None
         self._take_turn()
         return self._s.locked_row(self._table_name, key, self._fetch)
