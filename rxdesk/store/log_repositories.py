@@ -108,7 +108,7 @@ class AuditRepo:
     def for_target(self, target: str) -> list[AuditEntry]:
         home = self.home_of(target)
         if home is not None:
-            found = self._snap.table(home, AUDIT_LOG.name).matching(Query().target == target)
+            found = self._snap.table(home, AUDIT_LOG.name).search(Query().target == target)
             found.sort(key=lambda doc: str(doc.doc_id))
             rows: list[Mapping[str, Any]] = list(found)
         else:
@@ -211,7 +211,7 @@ class DeliveryRepo(_QueuedRepo[Delivery]):
                 kept = {**kept, **self._kept(row)}
             if kept["tries"] > 0 and kept["created"] <= failing_s:
                 count(kept["sub"], 1, kept["created"], key)
-        for dead in self._snap.table(QUEUES, DEAD).matching(Query().at >= dead_s):
+        for dead in self._snap.table(QUEUES, DEAD).search(Query().at >= dead_s):
             count(dead["sub"], 0, dead["at"], str(dead.doc_id))
         return [DeliveryTrouble(sub, dead, failing, datetime.fromisoformat(since), latest)
                 for sub, (dead, failing, since, latest) in sorted(found.items())]

@@ -181,6 +181,6 @@ class AppendOnlyLog:
         """Keys whose next attempt is at or before `now` and that no runner holds a lease on,
         the longest waiting first."""
         waiting = Query()
-        found = self._queue().matching((waiting.at <= now) & ((waiting.lease == "") | (waiting.lease <= now)))
+        found = self._queue().search((waiting.at <= now) & ((waiting.lease == "") | (waiting.lease <= now)))
         ready = sorted((doc["at"], str(doc.doc_id)) for doc in found)
         return [key for _, key in ready[:limit]]

@@ -29,7 +29,7 @@ def note_problem(snap: Snapshot, table: str, key: str, starts: str | None, *, no
     """Index `row` as `key` under its appointment's start `starts` (stored form), or drop it
     with None; entries whose appointment started by `now` are dropped at the same time."""
     entries = snap.table(PROBLEMS, table)
-    stale = [str(doc.doc_id) for doc in entries.matching(Query().starts <= now)]
+    stale = [str(doc.doc_id) for doc in entries.search(Query().starts <= now)]
     keep = starts is not None and starts > now
     current = entries.document(key)
     entry = {"starts": starts, "row": dict(row or {})}
@@ -45,5 +45,5 @@ def note_problem(snap: Snapshot, table: str, key: str, starts: str | None, *, no
 
 def problems(snap: Snapshot, table: str, after: str) -> list[Mapping[str, Any]]:
     """The rows indexed in `table` whose appointment starts after `after`, by start."""
-    found = snap.table(PROBLEMS, table).matching(Query().starts > after)
+    found = snap.table(PROBLEMS, table).search(Query().starts > after)
     return [doc["row"] for doc in sorted(found, key=lambda doc: (doc["starts"], str(doc.doc_id)))]

@@ -30,7 +30,6 @@ from typing import Any
 
 import orjson
 from tinydb import TinyDB
-from tinydb.queries import QueryLike
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 from tinydb.utils import LRUCache
@@ -188,7 +187,8 @@ class _SharedQueryCache(LRUCache):  # type: ignore[type-arg]
 
 class SegmentTable(Table):
     """A TinyDB table keyed by natural ids (a uid, a key_id, a sequence number), not TinyDB's
-    counter; the typed doors below are what the repositories use."""
+    counter. Repositories filter with TinyDB's `search(Query()...)`; the doors below type
+    TinyDB's id-based calls for string ids and replace a document whole."""
 
     document_id_class = str  # type: ignore[assignment]
     query_cache_class = _SharedQueryCache
@@ -209,9 +209,6 @@ class SegmentTable(Table):
 
     def has(self, key: str) -> bool:
         return self.contains(doc_id=key)  # type: ignore[arg-type]
-
-    def matching(self, cond: QueryLike) -> list[Document]:
-        return self.search(cond)
 
     def put(self, key: str, doc: Mapping[str, Any]) -> None:
         """Store `doc` as the document `key`, whole: an upsert would merge it into the old one."""

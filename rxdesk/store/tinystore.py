@@ -282,7 +282,7 @@ class AppointmentRepo(AppointmentPlanner):
 
     def lapsed_holds(self, now: datetime) -> list[Appointment]:
         """Held appointments whose hold expired at or before `now` (from the holds index)."""
-        due = self._snap.table(HOLDS, "held").matching(Query().expires <= format_utc(now))
+        due = self._snap.table(HOLDS, "held").search(Query().expires <= format_utc(now))
         found = map(self.get, sorted(str(doc.doc_id) for doc in due))
         return [a for a in found if a is not None and a.status is AppointmentStatus.held]
 
@@ -290,7 +290,7 @@ class AppointmentRepo(AppointmentPlanner):
         """Held appointments whose hold expires in (after, until], soonest first (from the
         holds index)."""
         expires = Query().expires
-        due = self._snap.table(HOLDS, "held").matching((expires > format_utc(after)) & (expires <= format_utc(until)))
+        due = self._snap.table(HOLDS, "held").search((expires > format_utc(after)) & (expires <= format_utc(until)))
         found = (self.get(uid) for _expires, uid in sorted((doc["expires"], str(doc.doc_id)) for doc in due))
         return [a for a in found if a is not None and a.status is AppointmentStatus.held]
 
@@ -348,7 +348,7 @@ class ReminderSentRepo:
         segment = appointment_segment(uid)
         if segment is None:
             return []
-        found = self._snap.table(segment, REMINDERS_SENT).matching(Query().appointment_uid == uid)
+        found = self._snap.table(segment, REMINDERS_SENT).search(Query().appointment_uid == uid)
         rows = [ReminderSent.model_validate(doc) for doc in found]
         rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
         return rows
