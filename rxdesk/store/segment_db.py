@@ -181,6 +181,8 @@ class _SharedQueryCache(LRUCache):  # type: ignore[type-arg]
             super().set(key, value)
 
     def clear(self) -> None:
+        if not self.cache:  # every write clears it: most find nothing cached
+            return
         with self._lock:
             super().clear()
 
