@@ -30,7 +30,8 @@ def _sorted(appointments: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], l
 
 
 def _stored(seg: Segment) -> tuple[list[str], list[str]] | None:
-    """The order stored in the week, when it orders every appointment of it."""
+    """The order stored in the week, when it orders every appointment of it. Appointments are
+    never removed from a week, so one a version without the order added leaves it short."""
     doc = seg.table(ORDER).documents().get(BY_START)  # read in place: its lists are never changed
     if not isinstance(doc, dict):
         return None
