@@ -12,7 +12,6 @@ from rxdesk.domain.limits import TICK_INTERVAL_SECONDS
 
 
 def worker(args: argparse.Namespace, ctx: Context) -> int:
-    import json
     import socket
 
     from rxdesk.worker.headless import run
@@ -25,7 +24,7 @@ def worker(args: argparse.Namespace, ctx: Context) -> int:
             desk = ctx.desk
         except RxdeskError as exc:
             # The app's tick process reads one JSON line, refusals included.
-            ctx.print(json.dumps({"ok": False, "error": str(exc)}))
+            ctx.json({"ok": False, "error": str(exc)}, one_line=True)
             return 1
         return run(lambda: desk, once=True, interval=None, owner=owner, out=sys.stdout, as_json=True)
     return run(lambda: ctx.desk, once=args.once, interval=args.interval, owner=owner, out=sys.stdout)

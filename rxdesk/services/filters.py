@@ -13,7 +13,7 @@ from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.filters import parse_day, parse_statuses
 from rxdesk.domain.models import AppointmentStatus
 from rxdesk.domain.times import zone
-from rxdesk.services.appointments import DEFAULT_STATUSES, AppointmentFilter
+from rxdesk.services.appointments import AppointmentFilter, window_of
 from rxdesk.services.base import Service
 from rxdesk.services.matching import Matches, match_doctors, match_patients
 from rxdesk.store.protocols import StoreView
@@ -54,7 +54,7 @@ class ParsedFilter:
     @property
     def window(self) -> str:
         """The statuses and the time window in effect, defaults included, in words:
-        "held, confirmed · from now · any end"."""
+        "held, confirmed · not ended"."""
         return describe_filter(self.filter)
 
     def picks(self) -> dict[str, list[tuple[str, str]]]:
@@ -151,17 +151,6 @@ def _parse(service: Service, view: StoreView, text: FilterText, names: Mapping[s
 
 
 def describe_filter(f: AppointmentFilter) -> str:
-    """What a filter lets through, as an agent reads it: statuses, then where the list starts
-    and ends (its defaults said too)."""
-    chosen = f.statuses if f.statuses else (None if f.all else DEFAULT_STATUSES)
-    if chosen is None or chosen >= {s.value for s in AppointmentStatus}:
-        statuses = "any status"
-    else:
-        statuses = ", ".join(s.value for s in AppointmentStatus if s.value in chosen)
-    if f.date_from is not None or f.date_to is not None:
-        start = f"from {f.date_from.isoformat()}" if f.date_from else "any start"
-        end = f"to {f.date_to.isoformat()}" if f.date_to else "any end"
-        return f"{statuses} · {start} · {end}"
-    if f.all:
-        return f"{statuses} · any time"
-    return f"{statuses} · from now · any end"
+    """What a filter lets through, as an agent reads it: statuses, then the time window (its
+    defaults said too; `appointments.window_of` decides them)."""
+    return window_of(f).text()

@@ -22,6 +22,7 @@ opens any of them read-only for inspection.
 
 from __future__ import annotations
 
+import json
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
@@ -60,6 +61,12 @@ def decode(data: bytes, path: Path) -> Any:
             f"data file {path} is corrupt ({'empty' if not data else 'not valid JSON'}: {exc.msg}); "
             "it was left as it is"
         ) from None
+
+
+def json_text(value: Any) -> str:
+    """A stored value as text, whatever it was stored as: a string itself, anything else its
+    JSON as PostgreSQL's `->>` gives it (stdlib json's separators are PostgreSQL's)."""
+    return value if type(value) is str else json.dumps(value)
 
 
 class SegmentStorage(Storage):
@@ -210,7 +217,11 @@ class SegmentTable(Table):
         return self.get(doc_id=key)  # type: ignore[call-overload, no-any-return]
 
     def has(self, key: str) -> bool:
-        return self.contains(doc_id=key)  # type: ignore[arg-type]
+        return key in self.documents()
+
+    def __contains__(self, key: object) -> bool:
+        # `key in table` asks for an id (TinyDB's Table would compare it with every document).
+        return key in self.documents()
 
     def put(self, key: str, doc: Mapping[str, Any]) -> None:
         """Store `doc` as the document `key`, whole: an upsert would merge it into the old one."""

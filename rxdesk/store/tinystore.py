@@ -34,7 +34,7 @@ from rxdesk.domain.models import (
     Subscription,
     reminder_key,
 )
-from rxdesk.domain.queries import Page, WorkerTick, appointment_from_json, org_from_json
+from rxdesk.domain.queries import Page, WorkerTick, appointment_from_json, org_from_json, person_matches, search_terms
 from rxdesk.domain.times import format_utc, week_key
 from rxdesk.fileio import ensure_private_dir, read_bytes, write_atomic
 from rxdesk.store.engine import Engine, Snapshot, writable
@@ -51,7 +51,7 @@ from rxdesk.store.log_repositories import AuditRepo, CursorRepo, DeliveryRepo, E
 from rxdesk.store.logs import AUDIT_LOG, EVENT_LOG, AppendOnlyLog
 from rxdesk.store.planner import AppointmentPlanner
 from rxdesk.store.problems import SKIPPED, note_problem, problems
-from rxdesk.store.segment_db import SegmentTable, decode, encode
+from rxdesk.store.segment_db import SegmentTable, decode, encode, json_text
 from rxdesk.store.weeks import APPOINTMENTS, put_appointments
 
 LINKS = "links"
@@ -80,14 +80,14 @@ class Keyed(Generic[M]):
         if not isinstance(key, str):
             return None
         doc = self._docs().document(key)
-        return self._model.model_validate(doc) if doc is not None else None
+        return self._model.from_stored(doc) if doc is not None else None
 
     def require(self, key: str) -> M:
         return found(self.get(key), self._what, key)
 
     def all(self) -> list[M]:
         docs = sorted(self._docs().all(), key=lambda doc: str(doc.doc_id))
-        return [self._model.model_validate(doc) for doc in docs]
+        return [self._model.from_stored(doc) for doc in docs]
 
     def count(self) -> int:
         return len(self._docs())
@@ -100,7 +100,7 @@ class Keyed(Generic[M]):
         table = seg.table(self._table)
         return seg.memo(
             ("names", self._table),
-            lambda: MappingProxyType({k: v.get("name", k) for k, v in table.documents().items()}),
+            lambda: MappingProxyType({k: json_text(v.get("name", k)) for k, v in table.documents().items()}),
         )
 
     def put(self, item: M) -> None:
@@ -188,24 +188,13 @@ class PatientRepo(Keyed[Patient]):
     def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
         """Patients whose name, email, phone, external id or id contains `text` (any case;
         phone matched on its digits too), ordered by name."""
-        needle = (text or "").strip().casefold()
-        digits = "".join(ch for ch in needle if ch.isdigit())
+        needle, digits = search_terms(text)
         rows = self._sorted()
         if needle:
-            def hit(r: dict[str, Any]) -> bool:
-                if (
-                    needle in r["name"].casefold()
-                    or needle in r["email"].casefold()
-                    or needle in r["external_id"].casefold()
-                    or needle in r["id"].casefold()
-                    or needle in r["phone"]
-                ):
-                    return True
-                return len(digits) >= 3 and digits in "".join(c for c in r["phone"] if c.isdigit())
-
-            rows = [r for r in rows if hit(r)]
+            rows = [r for r in rows if person_matches(needle, digits, r["name"], r["email"], r["external_id"],
+                                                       r["id"], r["phone"])]
         end = None if limit is None else offset + limit
-        items = [Patient.model_validate(r) for r in rows[offset:end]]
+        items = [Patient.from_stored(r) for r in rows[offset:end]]
         return Page(items, len(rows), offset, limit)
 
     def external_ids(self) -> Mapping[str, str]:
@@ -340,7 +329,7 @@ class ReminderSentRepo:
     def skipped(self, starting_after: datetime) -> list[ReminderSent]:
         """Fired reminders whose email or SMS was skipped (no address to send to), of
         appointments starting after `starting_after`, by start (from the problems index)."""
-        return [ReminderSent.model_validate(doc) for doc in problems(self._snap, "skipped", format_utc(starting_after))]
+        return [ReminderSent.from_stored(doc) for doc in problems(self._snap, "skipped", format_utc(starting_after))]
 
     update = add
 
@@ -349,7 +338,7 @@ class ReminderSentRepo:
         if segment is None:
             return []
         found = self._snap.table(segment, REMINDERS_SENT).search(Query().appointment_uid == uid)
-        rows = [ReminderSent.model_validate(doc) for doc in found]
+        rows = [ReminderSent.from_stored(doc) for doc in found]
         rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
         return rows
 

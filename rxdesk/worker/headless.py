@@ -17,7 +17,7 @@ from typing import TextIO
 
 from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError, StoreUnavailable
-from rxdesk.domain.terminal import terminal_safe
+from rxdesk.domain.terminal import json_safe, terminal_safe
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService, TickReport
 
@@ -39,11 +39,11 @@ def report_json(report: TickReport, seconds: float) -> str:
     """One tick as one JSON line (`worker --once --json`), for the app's tick process."""
     import json
 
-    return json.dumps({"ok": True, "summary": report.summary(), "problems": report.problems,
+    return json_safe(json.dumps({"ok": True, "summary": report.summary(), "problems": report.problems,
                        "expired": report.expired, "completed": report.completed, "reminders": report.reminders,
                        "delivered": report.delivered, "retrying": report.retrying, "dead": report.dead,
                        "writes": report.writes,
-                       "seconds": round(seconds, 3)})
+                       "seconds": round(seconds, 3)}))
 
 
 def run(open_desk: Callable[[], Desk], *, once: bool, interval: float | None, owner: str, out: TextIO,
@@ -123,11 +123,12 @@ def _once_as_json(desk: Desk, maintenance: MaintenanceService, out: TextIO) -> i
     try:
         report = maintenance.tick()
     except RxdeskError as exc:
-        out.write(json.dumps({"ok": False, "error": str(exc)}) + "\n")
+        out.write(json_safe(json.dumps({"ok": False, "error": str(exc)})) + "\n")
         return 1
     except Exception as exc:  # noqa: BLE001 - one line for the app; support gets the traceback
         where = log_crash(desk.settings.data_dir if desk.settings else None)
-        out.write(json.dumps({"ok": False, "error": f"internal error ({type(exc).__name__}); see {where}"}) + "\n")
+        failed = {"ok": False, "error": f"internal error ({type(exc).__name__}); see {where}"}
+        out.write(json_safe(json.dumps(failed)) + "\n")
         return 1
     out.write(report_json(report, time.monotonic() - started) + "\n")
     return 0

@@ -135,7 +135,7 @@ def _importers_of(module: str, folder: Path) -> set[str]:
 def test_only_the_segment_storage_module_parses_or_writes_json_in_the_data_dir_store() -> None:
     store = REPO / "rxdesk" / "store"
     assert _importers_of("orjson", store) == {"segment_db"}
-    assert _importers_of("json", store) == set()
+    assert _importers_of("json", store) == {"segment_db"}
 
 
 def test_the_import_contract_covers_every_module_of_the_data_dir_store() -> None:
@@ -176,3 +176,9 @@ def test_threads_searching_one_committed_segment_at_once_all_get_their_answer(tm
     finally:
         sys.setswitchinterval(interval)
     assert failures == []
+
+
+def test_in_asks_for_an_id(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    people = SegmentDB(committed(tmp_path, {"people": {"a": {"name": "Ann"}}})).table("people")
+    assert "a" in people and people.has("a")
+    assert "b" not in people and not people.has("b")

@@ -193,8 +193,16 @@ CREATE INDEX messages_by_status ON messages (status, id);
 CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL);
 """
 
+# A reminder's row names its email and SMS, whose own status is the one kept (rows before: '').
+REMINDER_MESSAGES = """
+ALTER TABLE appointment_reminders_sent
+    ADD COLUMN email_message_id text NOT NULL DEFAULT '',
+    ADD COLUMN sms_message_id text NOT NULL DEFAULT '';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", INITIAL),
+    Migration(2, "reminder messages", REMINDER_MESSAGES),
 )
 
 VERSION_TABLE = "rxdesk_schema"

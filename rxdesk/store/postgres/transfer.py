@@ -23,9 +23,8 @@ import orjson
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Json
-from pydantic import ValidationError
 
-from rxdesk.domain.errors import Refused, StoreError, StoreUnavailable
+from rxdesk.domain.errors import Refused, StoreError, StoreUnavailable, UnreadableRecord
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.queries import AppointmentQuery, appointment_from_json
 from rxdesk.store.postgres import appointments as appointment_rows
@@ -155,10 +154,9 @@ def _checked_appointment(reader: DataDirReader, doc: dict[str, Any]) -> tuple[st
 
 def _unreadable(doc: dict[str, Any], exc: Exception) -> str:
     try:
-        Appointment.model_validate(doc)
-    except ValidationError as invalid:
-        first = invalid.errors()[0]
-        return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+        Appointment.from_stored(doc)
+    except UnreadableRecord as invalid:
+        return invalid.problem
     except Exception:  # noqa: BLE001 - the first error is the one to show
         pass
     return f"{type(exc).__name__}: {exc}"
@@ -260,9 +258,11 @@ def import_data_dir(pg: PgStore, tiny: Any) -> Counts:
             session, reader, "appointment", "appointments", appointment_rows.APPOINTMENT_COLUMNS,
             lambda: (_checked_appointment(reader, doc) for doc in reader.appointment_docs())))
         reminder_columns = appointment_rows.REMINDER_COLUMNS
+        # A row fired before rows named their messages has no message ids: '' as the column's default.
         counts.add("reminders sent", _copy(session, reader, "reminder sent", "appointment_reminders_sent",
                                            reminder_columns, lambda: (
-            (str(doc.get("appointment_uid")), [doc.get(c) for c in reminder_columns])
+            (str(doc.get("appointment_uid")),
+             [doc.get(c, "" if c.endswith("_message_id") else None) for c in reminder_columns])
             for doc in reader.reminders_sent())))
         counts.add("events", _copy(session, reader, "event", "events", ["seq", "id", "type", "created_at", "data"],
                                    lambda: ((e.id, [seq, e.id, e.type.value, e.created_at, Json(e.to_json()["data"])])
