@@ -2,8 +2,8 @@
 of each.
 
 Appointments live in week segments by start (`layout`); every query is ordered by start, so a
-plan reads the weeks the time range touches, in order, and within a week bisects the rows
-sorted by start (memoised on the segment, which never changes once loaded). A doctor's or a
+plan reads the weeks the time range touches, in order, and within a week bisects the rows by
+start (the order stored in the week, `weeks`). A doctor's or a
 patient's appointments come from the week's grouping by that field; a count of a week wholly
 inside the range takes its rows per status by length, without visiting them.
 """
@@ -23,6 +23,7 @@ from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page, app
 from rxdesk.domain.times import format_utc, week_key, weeks_between
 from rxdesk.store.engine import Segment, Snapshot
 from rxdesk.store.layout import APPT_PREFIX, appt_segment
+from rxdesk.store.weeks import order_by_start, rows_by_start
 
 
 def _ceil(instant: datetime) -> datetime:
@@ -58,12 +59,7 @@ def _one_week(query: AppointmentQuery, week: str) -> AppointmentQuery:
 
 
 def _sorted_rows(seg: Segment) -> list[dict[str, Any]]:
-    def build() -> list[dict[str, Any]]:
-        rows = list(seg.table("appointments").values())
-        rows.sort(key=lambda r: (r["starts_at"], r["uid"]))
-        return rows
-
-    return seg.memo("sorted", build)
+    return rows_by_start(seg)
 
 
 def _grouped(seg: Segment, field: str) -> dict[str, list[dict[str, Any]]]:
@@ -77,6 +73,8 @@ def _grouped(seg: Segment, field: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def _starts(rows: list[dict[str, Any]], seg: Segment, key: Hashable) -> list[str]:
+    if key == "all":
+        return order_by_start(seg)[0]
     return seg.memo(("starts", key), lambda: [r["starts_at"] for r in rows])
 
 
