@@ -17,8 +17,8 @@ from rxdesk.store import TinyStore
 from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.widgets.columns import Column, fit, lay_out, visible
+from rxdesk.tui.widgets.rows import Window
 from rxdesk.tui.widgets.tables import AppointmentTable
-from rxdesk.tui.widgets.virtual_table import Window
 from tests.tui.conftest import make_app, settle
 
 ROWS = 10_000

@@ -17,7 +17,8 @@ from rxdesk.tui.navigation import OpenAppointment
 from rxdesk.tui.screens.base import DetailScreen
 from rxdesk.tui.text import shown
 from rxdesk.tui.widgets.columns import Column
-from rxdesk.tui.widgets.virtual_table import ListSource, VirtualTable, Window
+from rxdesk.tui.widgets.rows import ListSource, Window
+from rxdesk.tui.widgets.virtual_table import VirtualTable
 from rxdesk.tui.work import call_service
 
 

@@ -31,7 +31,8 @@ from rxdesk.tui.navigation import (
 )
 from rxdesk.tui.text import plain
 from rxdesk.tui.widgets.columns import Column, Placed, lay_out
-from rxdesk.tui.widgets.virtual_table import ListSource, VirtualTable, Window
+from rxdesk.tui.widgets.rows import ListSource, Window
+from rxdesk.tui.widgets.virtual_table import VirtualTable
 
 
 def cell_width(cell: RenderableType) -> int:
