@@ -1,4 +1,4 @@
-"""The rxdesk app: sections on keys 1..6, live data, and the maintenance worker inside.
+"""The rxdesk app: a section on each number key, live data, and the maintenance worker inside.
 
 `RxdeskApp` takes a `Desk`, so tests run it on a fixed clock; `run_app` opens it on the
 data dir of the settings. Screens reach the services through `rxdesk.tui.context` (the app,
@@ -14,9 +14,9 @@ from __future__ import annotations
 import gc
 import importlib
 import threading
-import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from dataclasses import dataclass
 from functools import partial
 from pathlib import PurePath
 from typing import Any
@@ -67,6 +67,19 @@ def section(module: str, name: str) -> Callable[[], Screen[Any]]:
         return screen
 
     return make
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification as the agent was shown it (control characters already escaped)."""
+
+    message: str
+    title: str
+    severity: SeverityLevel
+
+
+# Notices the app remembers (`RxdeskApp.notices`): the last few, never a day's worth.
+NOTICES_KEPT = 200
 
 
 def stylesheets() -> list[str | PurePath]:
@@ -134,6 +147,10 @@ class RxdeskApp(App[int]):
         self.problem: str | None = None
         self.known_generation: int | None = None
         self._ticking = False
+        self._frozen = False
+        # What the agent was told, newest last: what a notification said stays readable after
+        # its toast is gone (tests read it too).
+        self.notices: deque[Notice] = deque(maxlen=NOTICES_KEPT)
         self._stop_watching = threading.Event()
         now = desk.settings.now if desk.settings else None
         self.fixed_time_label = format_utc(now) if now else ""
@@ -161,7 +178,7 @@ class RxdeskApp(App[int]):
         self.set_interval(self.attention_every, self._count_attention, name="attention")
         self._count_attention()
         if self.run_worker_inside:
-            self.set_timer(1.0 if self.tick_seconds == 60.0 else self.tick_seconds, self._tick, name="first tick")
+            self.set_timer(1.0 if self.tick_seconds == 60.0 else self.tick_seconds, self.run_tick, name="first tick")
         else:
             self.maintenance = "worker off"
             # No tick writes down what time decides, so no write tells the screens: look again
@@ -174,6 +191,7 @@ class RxdeskApp(App[int]):
         escaped) unless asked."""
         if not markup:
             message, title = shown(message), shown(title)
+        self.notices.append(Notice(message, title, severity))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def action_help_quit(self) -> None:
@@ -252,13 +270,14 @@ class RxdeskApp(App[int]):
             return []
 
     def keep_loaded(self) -> None:
-        """Take what the app holds now (the store's week segments, row caches, screens) out
-        of the garbage collector's full scans. With a data set in memory one full scan took
-        100-200 ms, every few seconds of scrolling, and froze the screen; frozen objects are
-        still freed the usual way once nothing refers to them (rows are plain dicts and
-        lists, never cycles). Called after each list is loaded, where the data grows; the
-        collection first (of what is not frozen yet: what came since, a few ms) keeps
-        garbage, a closed screen, from being frozen with it."""
+        """Once, after start-up: take what the app holds for good (its modules, the overview,
+        the first data) out of the garbage collector's full scans, which took 100-200 ms with
+        a data set in memory. Never again: a screen frozen while open would stay in memory
+        after it closes (frozen objects in a cycle are never collected), page by page, all
+        day."""
+        if self._frozen:
+            return
+        self._frozen = True
         gc.collect()
         gc.freeze()
 
@@ -275,12 +294,15 @@ class RxdeskApp(App[int]):
 
     def _schedule_tick(self) -> None:
         if self.tick_seconds == 60.0:
-            delay = 60.0 - (time.time() % 60.0) + 0.5  # on the minute, like the headless worker
+            now = self.desk.clock.now()  # on the minute, like the headless worker
+            delay = 60.0 - (now.second + now.microsecond / 1e6) + 0.5
         else:
             delay = self.tick_seconds
-        self.set_timer(delay, self._tick, name="tick")
+        self.set_timer(delay, self.run_tick, name="tick")
 
-    def _tick(self) -> None:
+    def run_tick(self) -> None:
+        """One maintenance tick now, in a child process (what the minute timer calls); the
+        next is scheduled once it is done. A tick still running is not doubled."""
         if self._ticking or self.problem is not None:
             self._schedule_tick()
             return
@@ -310,7 +332,9 @@ class RxdeskApp(App[int]):
                 pass
 
     def _clock_label(self) -> str:
-        return datetime.now().strftime("%H:%M")
+        """When a failed tick failed, by the service clock (RXDESK_NOW too), in UTC like a
+        tick's own summary."""
+        return f"{self.desk.clock.now():%H:%M}"
 
     def _ticked(self, summary: str, failed: bool) -> None:
         self._ticking = False
@@ -498,9 +522,13 @@ class RxdeskApp(App[int]):
         self.push_screen(HelpScreen(rows, name))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        for key, what, node, action in self._screen_keys(screen):
+        ours = self._screen_keys(screen)
+        for key, what, node, action in ours:
             yield SystemCommand(what, f"key {key}", partial(self.call_later, node.run_action, action))
-        yield from super().get_system_commands(screen)
+        # Textual's own commands, but none we list already under its name (Quit).
+        titles = {what.casefold() for _key, what, _node, _action in ours}
+        yield from (command for command in super().get_system_commands(screen)
+                    if command.title.casefold() not in titles)
 
 
 def _textual_own(node: Any, binding: Binding) -> bool:

@@ -38,7 +38,7 @@ async def test_c_reason_enter_cancels_and_the_row_shows_it_at_once(clinic: Desk,
         await settle(pilot)
         assert isinstance(app.screen, OverviewScreen)
         assert status_cell(app, uid) == "cancelled"
-        assert any("Cancelled Lena Fischer" in n.message for n in app._notifications)
+        assert any("Cancelled Lena Fischer" in n.message for n in app.notices)
     stored = clinic.appointments.get(uid)
     assert stored.status.value == "cancelled"
     assert stored.cancel_reason == "Patient has the flu"
@@ -93,7 +93,7 @@ async def test_a_row_that_cannot_be_cancelled_explains_why(clinic: Desk, booked,
             await settle(pilot)
             assert isinstance(app.screen, OverviewScreen)
             await pilot.press("j")
-        messages = [n.message for n in app._notifications]
+        messages = [n.message for n in app.notices]
         assert any("cannot be cancelled" in m and "has ended; mark it no_show instead" in m for m in messages)
         assert any("cannot be cancelled" in m and "cancelled" in m for m in messages)
     assert fingerprint(data_dir) == before
