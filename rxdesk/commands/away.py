@@ -14,9 +14,10 @@ if TYPE_CHECKING:
 
 def away(args: argparse.Namespace, ctx: Context) -> int:
     service = ctx.desk.away
+    doctor_id = ctx.desk.naming.doctor_id(args.id)
     start, end = service.range(args.date_from, args.date_to)
     if args.dry_run:
-        plan = service.plan(args.id, start, end, args.reason, rebook=args.rebook)
+        plan = service.plan(doctor_id, start, end, args.reason, rebook=args.rebook)
         if args.json:
             ctx.json(plan.to_json())
         else:
@@ -25,7 +26,7 @@ def away(args: argparse.Namespace, ctx: Context) -> int:
                 ctx.print(f"dry run: nothing was changed. To carry it out, run the same command without "
                           f"--dry-run (add --expect {plan.plan_id} to be told if the plan changes meanwhile).")
         return 0
-    result = service.run(args.id, start, end, args.reason, rebook=args.rebook, agent=ctx.agent, expected=args.expect)
+    result = service.run(doctor_id, start, end, args.reason, rebook=args.rebook, agent=ctx.agent, expected=args.expect)
     if result.changed:
         ctx.note(f"rxdesk: the plan changed since plan {result.expected} was shown (another change came "
                  f"in between); this run carried out plan {result.plan.plan_id}, below")
@@ -65,7 +66,7 @@ def register(cli: CommandLine) -> None:
         "and changes nothing. Times: ISO-8601 with a zone, or in the organisation's zone a day (today, "
         "tomorrow, 2026-11-24, +2d; --to includes the day), 'YYYY-MM-DD HH:MM', 'HH:MM' (today) or now.",
     )
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="the doctor: an id, or a name, email or phone (or part of one)")
     p.add_argument("--from", dest="date_from", required=True, metavar="ISO", help="start of the range")
     p.add_argument("--to", dest="date_to", required=True, metavar="ISO", help="end of the range (a day is included)")
     p.add_argument("--reason", required=True, metavar="TEXT",

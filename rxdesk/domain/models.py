@@ -169,6 +169,7 @@ class EventType(StrEnum):
     APPOINTMENT_COMPLETED = "APPOINTMENT_COMPLETED"
     APPOINTMENT_NO_SHOW = "APPOINTMENT_NO_SHOW"
     APPOINTMENT_ROOM_CHANGED = "APPOINTMENT_ROOM_CHANGED"
+    APPOINTMENT_HELD = "APPOINTMENT_HELD"
 
 
 class Org(Entity):
@@ -282,6 +283,8 @@ class Appointment(Entity):
     attendance_note: str | None = None
     attendance_by: str | None = None
     attendance_at: UtcDateTime | None = None
+    # Who booked it when an agent did (`admin:<agent>`); absent from documents stored before.
+    created_by: str | None = None
 
     @model_validator(mode="after")
     def _times(self) -> Appointment:

@@ -39,7 +39,7 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.slots import Slot, Taken, overlaps
-from rxdesk.domain.times import format_local, format_utc, local_day_bounds, parse_instant, to_utc, zone
+from rxdesk.domain.times import format_local, format_utc, local_day_bounds, parse_time, to_utc, zone
 from rxdesk.services.appointments import cancel
 from rxdesk.services.availability import open_slots
 from rxdesk.services.base import Service, admin_actor, record
@@ -189,7 +189,7 @@ class AwayResult:
 
 
 def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: bool, what: str) -> datetime:
-    """An instant as an agent types it: ISO-8601 with a zone (without one it is refused, as
+    """An instant as an agent types it: ISO-8601 (without a zone, in the organisation's, as
     everywhere); a local `YYYY-MM-DD HH:MM` or `HH:MM` (today) in the organisation's zone;
     `now`; or a day (`2026-11-24`, `today`, `tomorrow`, `+2d`): its start, or with `end` its
     end (the day is included)."""
@@ -208,7 +208,7 @@ def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: 
             local = datetime.combine(today, local.time())
         return to_utc(local.replace(tzinfo=tz))
     if "T" in raw or ":" in raw:
-        return parse_instant(raw, what=what)
+        return parse_time(raw, zone_name, what=what)
     day = parse_day(raw, today, what=what)
     bounds = local_day_bounds(day, zone_name)
     return bounds[1] if end else bounds[0]

@@ -45,27 +45,30 @@ def test_init_creates_the_schema_once_and_every_command_refuses_a_database_witho
     assert refused.code == 1 and one_line(refused.err)
     assert "no rxdesk schema" in refused.err and "rxdesk store init" in refused.err
     made = run_cli("store", "init", env=env)
-    assert made.code == 0 and "created the rxdesk schema (version 1)" in made.out
+    assert made.code == 0 and f"created the rxdesk schema (version {schema.latest()})" in made.out
     again = run_cli("store", "init", "--json", env=env)
-    assert again.code == 0 and again.json()["applied"] == [] and again.json()["found_version"] == 1
+    assert again.code == 0 and again.json()["applied"] == [] and again.json()["found_version"] == schema.latest()
     listed = run_cli("appointments", "list", env=env)  # the schema is there; the clinic is not yet
     assert listed.code == 1 and "holds no rxdesk data" in listed.err
     assert run_cli("provision", str(CLINIC_TOML), env=env).code == 0
     assert run_cli("appointments", "list", env=env).code == 0
     with psycopg.connect(empty_db) as conn:
-        assert conn.execute("SELECT version, name FROM rxdesk_schema").fetchall() == [(1, "initial")]
+        assert conn.execute("SELECT version, name FROM rxdesk_schema ORDER BY version").fetchall() == [
+            (m.version, m.name) for m in schema.MIGRATIONS]
 
 
 def test_an_older_schema_is_refused_with_the_command_that_upgrades_it(empty_db, cli_env) -> None:  # type: ignore[no-untyped-def]
-    """A database at version 1 while this rxdesk knows 2: refused until `store init` ran."""
-    extra = schema.Migration(2, "a later change", "CREATE TABLE later_change (id integer)")
+    """A database at this rxdesk's version while a newer one knows one more: refused until
+    `store init` ran."""
+    known = schema.latest()
+    extra = schema.Migration(known + 1, "a later change", "CREATE TABLE later_change (id integer)")
     conn = psycopg.connect(empty_db, autocommit=True)
     schema.migrate(conn)
     newer = (*schema.MIGRATIONS, extra)
-    with pytest.raises(StoreError, match=r"schema version 1, this rxdesk needs 2: run `rxdesk store init`"):
+    with pytest.raises(StoreError, match=rf"schema version {known}, this rxdesk needs {known + 1}: run `rxdesk store init`"):
         schema.require_current(conn, "db", newer)
     found, applied = schema.migrate(conn, newer)
-    assert found == 1 and [m.version for m in applied] == [2]
+    assert found == known and [m.version for m in applied] == [known + 1]
     schema.require_current(conn, "db", newer)
     # ... and the same database is newer than an rxdesk that knows only version 1
     with pytest.raises(StoreError, match="newer than this rxdesk knows"):
@@ -78,7 +81,8 @@ def test_an_older_schema_is_refused_with_the_command_that_upgrades_it(empty_db, 
 
 
 def test_a_failing_migration_leaves_the_database_as_it_was(empty_db) -> None:  # type: ignore[no-untyped-def]
-    broken = (*schema.MIGRATIONS, schema.Migration(2, "broken", "CREATE TABLE ok_table (id int); SELECT 1/0"))
+    broken = (*schema.MIGRATIONS, schema.Migration(schema.latest() + 1, "broken",
+                                                   "CREATE TABLE ok_table (id int); SELECT 1/0"))
     conn = psycopg.connect(empty_db, autocommit=True)
     with pytest.raises(psycopg.errors.DivisionByZero):
         schema.migrate(conn, broken)
