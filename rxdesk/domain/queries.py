@@ -39,6 +39,7 @@ class AppointmentQuery:
     statuses: frozenset[str] | None = None
     doctor_id: str | None = None
     patient_id: str | None = None
+    patient_ids: frozenset[str] | None = None  # any one of these patients ("every Lena")
     starts_from: datetime | None = None
     starts_before: datetime | None = None
     offset: int = 0
