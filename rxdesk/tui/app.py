@@ -41,6 +41,7 @@ from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.navigation import (
     OpenAppointment,
     OpenAway,
+    OpenBooking,
     OpenDoctor,
     OpenPatient,
     OpenRebook,
@@ -282,11 +283,15 @@ class RxdeskApp(App[int]):
         gc.freeze()
 
     def note_own_write(self) -> None:
-        """Our own change is drawn by the screen in front (a row marked cancelled stays where
-        the agent saw it): that screen is not reloaded for it. Every other screen, under it or
-        in another section, did not draw it and loads again when it is shown."""
+        """Our own change: the screen in front has drawn it on its line at once and now runs
+        its query again, so a row leaves a list whose filter it no longer matches and the count
+        follows (a cancelled row leaves "held, confirmed"). Every other screen, under it or in
+        another section, loads again when it is shown."""
+        front = self.screen
         for screen in self._desk_screens():
-            if screen is not self.screen:  # (`is_current` is also true of a screen behind one)
+            if screen is front:  # (`is_current` is also true of a screen behind one)
+                screen.reload()
+            else:
                 screen.stale = True
         call_service(
             self, self.desk.generation, done=lambda g: setattr(self, "known_generation", g), group="poll"
@@ -379,6 +384,9 @@ class RxdeskApp(App[int]):
     def on_open_rebook(self, message: OpenRebook) -> None:
         self.open_rebook(message.uid)
 
+    def on_open_booking(self, message: OpenBooking) -> None:
+        self.open_booking(message.patient_id, message.patient_name)
+
     def on_start_cancel(self, message: StartCancel) -> None:
         self.start_cancel(message.uid, on_done=message.on_saved)
 
@@ -413,6 +421,11 @@ class RxdeskApp(App[int]):
         from rxdesk.tui.screens.away import AwayScreen
 
         self.push_screen(AwayScreen(doctor_id, doctor_name))
+
+    def open_booking(self, patient_id: str, patient_name: str = "") -> None:
+        from rxdesk.tui.screens.book import BookScreen
+
+        self.push_screen(BookScreen(patient_id, patient_name))
 
     def open_rebook(self, uid: str) -> None:
         from rxdesk.tui.screens.rebook import RebookScreen

@@ -138,9 +138,10 @@ async def test_a_selection_survives_an_outside_change_and_escape_clears_it(clini
         assert table.total == ROWS - 1
         assert table.current_key == crowded[3] and table.cursor == 2  # the same row, one up
         assert table.selection == {crowded[1], crowded[3]}
-        # Drawn as selected (bold) after the reload; an unselected row is not.
+        # Drawn as selected (a marker before it, bold) after the reload; an unselected row is not.
         assert all(seg.style and seg.style.bold for seg in table.render_line(1) if seg.text.strip())
         assert not any(seg.style and seg.style.bold for seg in table.render_line(2) if seg.text.strip())
+        assert line_text(table, 1).startswith("●") and not line_text(table, 2).startswith("●")
         await pilot.press("escape")
         assert table.selection == set()
         assert "selected" not in str(screen.query_one("#filter-count").render())

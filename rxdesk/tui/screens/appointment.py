@@ -135,10 +135,10 @@ class AppointmentScreen(DetailScreen):
         return fields_grid(rows, "Audit")
 
     def action_cancel_appointment(self) -> None:
-        self.post_message(StartCancel(self.uid, on_saved=lambda _appt: self.reload()))
+        self.post_message(StartCancel(self.uid))  # the app reloads the screen in front once it is saved
 
     def action_attendance(self) -> None:
-        self.post_message(StartAttendance(self.uid, on_saved=lambda _appt: self.reload()))
+        self.post_message(StartAttendance(self.uid))
 
     def action_rebook(self) -> None:
         self.post_message(OpenRebook(self.uid))

@@ -25,6 +25,7 @@ from rxdesk.services.away import AwayItem, AwayPlan, AwayResult
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DetailScreen
 from rxdesk.tui.text import shown
+from rxdesk.tui.widgets.checkbox import DeskCheckbox
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -69,7 +70,7 @@ class AwayScreen(DetailScreen):
             yield Input("now", id="away-from", classes="away-time", compact=True)
             yield Label("To", classes="away-label")
             yield Input("today", id="away-to", classes="away-time", compact=True)
-            yield Checkbox("Rebook where the type allows", True, id="away-rebook", compact=True)
+            yield DeskCheckbox("Rebook where the type allows", True, id="away-rebook", compact=True)
         with Horizontal(id="away-reason-row"):
             yield Label("Reason", classes="away-label")
             yield Input(placeholder="why (required; on every cancellation)", id="away-reason", max_length=500,

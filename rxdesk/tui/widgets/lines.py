@@ -14,16 +14,19 @@ from textual.strip import Strip
 
 from rxdesk.tui.widgets.columns import MARGIN, Placed, fit, visible
 
+# Drawn in the margin before a selected row's first cell: a selection seen without colour.
+SELECTED = "●"
+
 
 def row_strip(row: Any, placed: list[Placed], width: int, base: Style,
-              cell_style: Callable[[str], Style] | None) -> Strip:
+              cell_style: Callable[[str], Style] | None, *, selected: bool = False) -> Strip:
     """`row`'s cells in `width` cells, in the row's `base` style; a column with a style of its
     own (a status colour) takes `cell_style(component)`, unless `cell_style` is None (the
-    cursor's row, drawn in one style)."""
+    cursor's row, drawn in one style). A selected row carries SELECTED in its margin."""
     # One segment per run of cells in the same style (usually three a row, not a dozen):
     # fewer objects to cache and fewer pieces for the compositor to cut.
     segments: list[Segment] = []
-    run: list[str] = [" " * MARGIN]
+    run: list[str] = [(SELECTED if selected else "").ljust(MARGIN)]
     run_style = base
     x = MARGIN
     for place in placed:

@@ -268,6 +268,7 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
     def __init__(self, *, id: str | None = None, classes: str | None = None, without: Sequence[str] = ()) -> None:
         """`without`: columns every row would repeat (the patient, on a patient's page)."""
         self.zone_name = "UTC"
+        self.without = tuple(without)
         columns = [column for column in self._columns() if column.key not in without]
         super().__init__(columns, placeholder="loading…", id=id, classes=classes)
 
@@ -319,6 +320,11 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
     @property
     def selected_key(self) -> str | None:
         return self.current_key
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "patient" and "patient" in self.without:
+            return False  # a patient's own list: `p` would open the page it is on
+        return super().check_action(action, parameters)
 
     # The keys every appointment list shares; the app does the work.
     def action_choose(self) -> None:

@@ -528,7 +528,7 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
     def _row_strip(self, row: R, width: int, placed: list[Placed], cursor: bool, selected: bool, even: bool) -> Strip:
         names = self._row_names(cursor, selected, even)
         return row_strip(row, placed, width, self._style(*names),
-                         None if cursor else lambda component: self._style(*names, component))
+                         None if cursor else lambda component: self._style(*names, component), selected=selected)
 
     def _placeholder(self, width: int, placed: list[Placed], index: int) -> Strip:
         names = self._row_names(index == self.cursor, False, index % 2 == 0)
