@@ -3,7 +3,7 @@
 `RxdeskApp` takes a `Desk`, so tests run it on a fixed clock; `run_app` opens it on the
 data dir of the settings. Screens reach the services through `rxdesk.tui.context` (the app,
 typed) and go elsewhere by posting the messages of `rxdesk.tui.navigation`, handled here once.
-Every binding of the app has an id (`section.overview` … `section.webhooks`, `help`, `quit`),
+Every binding of the app has an id (`section.overview` … `section.activity`, `help`, `quit`),
 as do the appointment keys of every list and page (`appointment.cancel`, `.attendance`,
 `.rebook`, `.patient`, `.doctor`), a detail page's `back` and the actions of the doctors',
 secrets, types and webhooks screens (`secrets.reveal`, …): `set_keymap` remaps them by id.
@@ -35,8 +35,8 @@ from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_utc
 from rxdesk.resources import styles_dir
 from rxdesk.services import Desk
-from rxdesk.services.appointments import AppointmentSummary
-from rxdesk.tui.modals.attendance import AttendanceModal
+from rxdesk.tui import dialogs
+from rxdesk.tui.keys import ScreenKey, screen_keys
 from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.navigation import (
     OpenAppointment,
@@ -45,6 +45,7 @@ from rxdesk.tui.navigation import (
     OpenDoctor,
     OpenPatient,
     OpenRebook,
+    OpenSection,
     OpenWebhooks,
     Saved,
     StartAttendance,
@@ -107,6 +108,7 @@ class RxdeskApp(App[int]):
         "types": section("types", "TypesScreen"),
         "webhooks": section("webhooks", "WebhooksScreen"),
         "attention": section("attention", "AttentionScreen"),
+        "activity": section("activity", "ActivityScreen"),
     }
     DEFAULT_MODE = "overview"
 
@@ -118,6 +120,7 @@ class RxdeskApp(App[int]):
         Binding("5", "section('types')", "Types & reminders", show=False, id="section.types"),
         Binding("6", "section('webhooks')", "Webhooks", show=False, id="section.webhooks"),
         Binding("7", "section('attention')", "Needs attention", show=False, id="section.attention"),
+        Binding("8", "section('activity')", "Activity", show=False, id="section.activity"),
         Binding("question_mark,f1", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
@@ -149,6 +152,7 @@ class RxdeskApp(App[int]):
         self.known_generation: int | None = None
         self._ticking = False
         self._frozen = False
+        self.cancel_modal: CancelModal | None = None  # the one cancel dialog, reused (`dialogs.cancel_dialog`)
         # What the agent was told, newest last: what a notification said stays readable after
         # its toast is gone (tests read it too).
         self.notices: deque[Notice] = deque(maxlen=NOTICES_KEPT)
@@ -402,6 +406,9 @@ class RxdeskApp(App[int]):
     def on_open_webhooks(self, message: OpenWebhooks) -> None:
         self.open_webhooks(message.tab)
 
+    def on_open_section(self, message: OpenSection) -> None:
+        self.action_section(message.name)
+
     def open_appointment(self, uid: str) -> None:
         from rxdesk.tui.screens.appointment import AppointmentScreen
 
@@ -433,126 +440,38 @@ class RxdeskApp(App[int]):
         self.push_screen(RebookScreen(uid))
 
     def start_cancel(self, uid: str, *, on_done: Saved | None = None) -> None:
-        """`c`: explain why not, or ask for the reason and cancel."""
-
-        def opened(summary: AppointmentSummary) -> None:
-            if summary.cancel_refusal:
-                self.notify(f"{uid} cannot be cancelled: {summary.cancel_refusal}", severity="warning",
-                            title="Not cancelled")
-                return
-            text = summary.text()
-            self._push_dialog(self._cancel_dialog().prepare(uid, text, note=summary.notice_note, on_saved=on_done),
-                              "Appointment cancelled",
-                              lambda done: f"Cancelled {text.splitlines()[0]} · reason: {done.cancel_reason}")
-
-        call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
+        """`c`: explain why not, or ask for the reason and cancel (`tui.dialogs`)."""
+        dialogs.start_cancel(self, uid, on_done=on_done)
 
     def start_cancel_selection(self, uids: list[str], *,
                                on_done: Callable[[list[Appointment]], Any] | None = None) -> None:
-        """`c` with rows selected: list them, ask one reason, cancel them all in one write; or
-        say which of them cannot be cancelled (nothing is, then)."""
-
-        def opened(summaries: list[AppointmentSummary]) -> None:
-            refused = [s for s in summaries if s.cancel_refusal]
-            if refused:
-                more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-                self.notify(f"{refused[0].cancel_refusal}{more}: unselect it with space, then c again",
-                            severity="warning", title=f"None of the {len(summaries)} was cancelled")
-                return
-
-            def finished(done: list[Appointment] | None) -> None:
-                if done:
-                    self.note_own_write()
-                    self.notify(f"Cancelled {len(done)} appointment{'' if len(done) == 1 else 's'} · reason: "
-                                f"{done[0].cancel_reason}", title="Appointments cancelled")
-
-            from rxdesk.tui.modals.cancel_selection import CancelSelectionModal
-
-            self.push_screen(CancelSelectionModal(summaries, on_saved=on_done), finished)
-
-        call_service(self, lambda: self.desk.appointments.summaries(uids), done=opened, group="cancel-open")
+        """`c` with rows selected: one reason, one write for them all (`tui.dialogs`)."""
+        dialogs.start_cancel_selection(self, uids, on_done=on_done)
 
     def start_attendance(self, uid: str, *, on_done: Saved | None = None) -> None:
-        """`n`: explain why not, or ask no_show/completed and the reason, and mark it."""
-
-        def opened(summary: AppointmentSummary) -> None:
-            if not summary.markable:
-                why = next((why for _status, why in summary.attendance if why), "")
-                self.notify(why, severity="warning", title="Attendance not marked")
-                return
-            text = summary.text()
-            self._push_dialog(AttendanceModal(uid, text, summary.attendance, on_saved=on_done), "Attendance",
-                              lambda done: f"Marked {done.status.value}: {text.splitlines()[0]} · "
-                                           f"reason: {done.attendance_note}")
-
-        call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="attendance-open")
-
-    def _push_dialog(self, dialog: Screen[Appointment | None], title: str, said: Callable[[Appointment], str]) -> None:
-        """Open a dialog that changes an appointment; once it saved, say what changed."""
-
-        def finished(appointment: Appointment | None) -> None:
-            if appointment is None:
-                return
-            self.note_own_write()
-            self.notify(said(appointment), title=title)
-
-        self.push_screen(dialog, finished)
-
-    def _cancel_dialog(self) -> CancelModal:
-        """The one cancel dialog, reused: opening it again costs no new screen. (A second one
-        only while the first is still open somewhere, e.g. in another section.)"""
-        dialog: CancelModal | None = getattr(self, "_cancel", None)
-        if dialog is None or dialog.showing:
-            dialog = self._cancel = CancelModal()
-            self.install_screen(dialog, f"cancel-{id(dialog)}")  # kept, not removed, when it closes
-        return dialog
+        """`n`: explain why not, or ask no_show/completed and the reason (`tui.dialogs`)."""
+        dialogs.start_attendance(self, uid, on_done=on_done)
 
     # Help and the command palette list the keys of the screen the agent is on.
 
-    def _screen_keys(self, screen: Screen[Any]) -> list[tuple[str, str, Any, str]]:
-        """The keys that act here: ours, enabled, each once. A widget's own keys from Textual
-        (a table's `^pgup Page Left`, a field's `Delete character left`) are left out unless
-        the widget shows them in the footer."""
-        keys: list[tuple[str, str, Any, str]] = []
-        seen: set[str] = set()
-        for active in screen.active_bindings.values():
-            binding = active.binding
-            if not binding.description or binding.description in seen or not active.enabled:
-                continue
-            if not binding.show and _textual_own(active.node, binding):
-                continue
-            seen.add(binding.description)
-            keys.append((self.get_key_display(binding), binding.description, active.node, binding.action))
-        return keys
+    def screen_keys(self, screen: Screen[Any]) -> list[ScreenKey]:
+        return screen_keys(self, screen)
 
     def action_help(self) -> None:
         from rxdesk.tui.screens.help import HelpScreen
 
-        if isinstance(self.screen, HelpScreen):
-            return
-        rows = [(key, what) for key, what, _node, _action in self._screen_keys(self.screen)]
-        name = type(self.screen).__name__.removesuffix("Screen")
-        self.push_screen(HelpScreen(rows, name))
+        if not isinstance(self.screen, HelpScreen):
+            rows = [(k.key, k.description) for k in self.screen_keys(self.screen)]
+            self.push_screen(HelpScreen(rows, type(self.screen).__name__.removesuffix("Screen")))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        ours = self._screen_keys(screen)
-        for key, what, node, action in ours:
-            yield SystemCommand(what, f"key {key}", partial(self.call_later, node.run_action, action))
+        ours = self.screen_keys(screen)
+        for k in ours:
+            yield SystemCommand(k.description, f"key {k.key}", partial(self.call_later, k.node.run_action, k.action))
         # Textual's own commands, but none we list already under its name (Quit).
-        titles = {what.casefold() for _key, what, _node, _action in ours}
+        titles = {k.description.casefold() for k in ours}
         yield from (command for command in super().get_system_commands(screen)
                     if command.title.casefold() not in titles)
-
-
-def _textual_own(node: Any, binding: Binding) -> bool:
-    """True when `binding` comes from one of Textual's widget classes, not from rxdesk's."""
-    for cls in type(node).__mro__:
-        if cls.__module__.startswith("rxdesk."):
-            continue
-        for item in cls.__dict__.get("BINDINGS", ()):
-            if isinstance(item, Binding) and (item.action, item.description) == (binding.action, binding.description):
-                return True
-    return False
 
 
 def run_app(settings: Settings, *, worker: bool = True) -> int:

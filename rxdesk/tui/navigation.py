@@ -89,6 +89,13 @@ class OpenAway(Message):
 
 
 @dataclass
+class OpenSection(Message):
+    """Go to a section's list (`secrets`, `types`, ...), as its number key does."""
+
+    name: str
+
+
+@dataclass
 class OpenWebhooks(Message):
     """Open section 6 on one of its tabs (`tab-subscriptions`, `tab-deliveries`, `tab-outbox`)."""
 

@@ -113,7 +113,7 @@ class OverviewScreen(DeskScreen):
         if source is None or window is None or parsed is None:
             return
         table = self.table
-        table.zone_name = loaded.zone
+        table.set_zone(loaded.zone, self.desk.clock.now())
         table.show(source, window, keep=keep, around=around)
         self.window_text = parsed.window
         self.filters.show_result(parsed.errors, parsed.resolved)

@@ -156,6 +156,6 @@ class PatientDetailScreen(DetailScreen):
             f"{tally(detail.counts)} — listed: {len(upcoming)} from now on (any status), then the "
             f"{len(history)} most recent past (times in {tz})"
         )
-        self.query_one(AppointmentTable).show_rows([*upcoming, *history], tz)
+        self.query_one(AppointmentTable).show_rows([*upcoming, *history], tz, now=self.desk.clock.now())
 
 

@@ -23,6 +23,7 @@ SECTIONS = (
     ("5", "types", "Types", "types & reminders"),
     ("6", "webhooks", "Webhooks", "webhooks & outbox"),
     ("7", "attention", "Attention", "needs attention"),
+    ("8", "activity", "Activity", "activity (what agents did)"),
 )
 
 
