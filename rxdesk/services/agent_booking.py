@@ -87,7 +87,8 @@ class AgentBookingService(Service):
             found = [OpenSlot(doctor.id, doctor.name, slot.starts_at, slot.ends_at, doctor.timezone)
                      for doctor in _offering(view, appt_type, doctor_id)
                      for slot in open_slots(view, doctor, appt_type, now=now, start=now, end=end,
-                                            notice_minutes=AGENT_NOTICE_MINUTES)]
+                                            notice_minutes=AGENT_NOTICE_MINUTES)
+                     if slot.starts_at > now]  # one starting now has started
             found.sort(key=lambda s: (s.starts_at, s.doctor_name.casefold(), s.doctor_id))
             return BookingChoice(patient, appt_type, found, self.org(view).timezone, span)
 
@@ -106,6 +107,8 @@ class AgentBookingService(Service):
             zone_name = self.org(view).timezone
             patient = view.patients.require(str(patient_id).strip())
             appt_type = view.types.require(str(type_key).strip())
+            if start <= now:
+                raise Refused(f"{format_local(start, zone_name)} ({zone_name}) has started: pick a later slot")
             doctor = self._free_doctor(view, _offering(view, appt_type, doctor_id), appt_type, start, now, zone_name)
             status = AppointmentStatus.held if hold else AppointmentStatus.confirmed
             appt = lifecycle.new_appointment(

@@ -122,7 +122,7 @@ class RxdeskApp(App[int]):
         Binding("7", "section('attention')", "Needs attention", show=False, id="section.attention"),
         Binding("8", "section('activity')", "Activity", show=False, id="section.activity"),
         Binding("question_mark,f1", "help", "Help", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("q,ctrl+q", "quit", "Quit", id="quit"),  # ctrl+q shows where q is typed (a text field)
     ]
 
     org_label: reactive[str] = reactive("rxdesk")

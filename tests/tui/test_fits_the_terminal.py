@@ -223,6 +223,12 @@ async def test_help_and_quit_stay_in_every_footer_at_80_columns(clinic: Desk, bo
         await settle(pilot)
         shown = footer_keys_on_screen(app)
         assert shown["help"] and shown["quit"]
+        app.open_away("dr-weber", "Dr Anna Weber")  # the reason field has the focus: q is typed there
+        await wait_until(pilot, lambda: getattr(app.screen, "plans", 0) > 0)
+        shown = footer_keys_on_screen(app)
+        assert shown["help"] and shown["quit"]  # f1 and ctrl+q
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatientDetailScreen))
         await pilot.resize_terminal(160, 48)  # room for every key: the usual order again
         await settle(pilot)
         keys = list(footer_keys_on_screen(app))

@@ -61,8 +61,10 @@ def test_the_booking_notice_is_the_patients_not_the_agents(clinic: Desk, now) ->
     appt = clinic.agent_booking.book("pat-002", "gp-consult", SOON, doctor_id="dr-weber", agent="anna")
     assert appt.starts_at == SOON
     # ... but a slot that has started is not booked.
-    unchanged(clinic, lambda: clinic.agent_booking.book("pat-002", "gp-consult", now - timedelta(minutes=30),
-                                                        doctor_id="dr-weber", agent="anna"))
+    for started in (now - timedelta(minutes=30), now):  # 08:30 and 09:00 Berlin: both have started at 09:00
+        refused = unchanged(clinic, lambda s=started: clinic.agent_booking.book(
+            "pat-002", "gp-consult", s, doctor_id="dr-weber", agent="anna"))
+        assert "has started" in str(refused)
 
 
 def test_without_a_doctor_the_first_free_one_offering_the_type_takes_it(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
@@ -90,7 +92,7 @@ def test_refusals_say_why_in_one_line_and_change_nothing(clinic: Desk, now) -> N
 def test_the_slots_to_book_are_every_offering_doctors_by_time(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
     choice = clinic.agent_booking.slots("pat-001", "gp-consult", days=2)
     starts = [s.starts_at for s in choice.slots]
-    assert starts == sorted(starts) and starts[0] >= now
+    assert starts == sorted(starts) and starts[0] > now and now not in starts
     assert {s.doctor_id for s in choice.slots} == {"dr-weber", "dr-sato", "dr-osei"}
     assert SOON in starts  # inside the patient's notice: an agent may book it
     make_appointment(clinic, start=SOON, doctor_id="dr-weber", patient_id="pat-003")

@@ -20,6 +20,15 @@ from rxdesk.tui.work import call_service
 
 # Entries one listing shows; narrower filters find older ones.
 SHOWN = 500
+# What an entry is about, in a word before its id (the audit log's own names are longer).
+KINDS = {"appointment_type": "type", "booking_secret": "secret"}
+
+
+def about(row: ActivityRow) -> str:
+    """`appointment 1bvy…`, `type gp-consult`, `org`: what the entry is about, short."""
+    if not row.kind:
+        return row.entry.target
+    return f"{KINDS.get(row.kind, row.kind)} {row.ref}"
 
 
 class ActivityScreen(DeskScreen):
@@ -92,16 +101,16 @@ class ActivityScreen(DeskScreen):
                 key += "+"
             self.rows[key] = row
             e = row.entry
-            table.add_row(format_local(e.at, zone), e.actor.removeprefix("admin:"), e.action, e.target,
+            table.add_row(format_local(e.at, zone), e.actor.removeprefix("admin:"), e.action, about(row),
                           row.summary(), key=key)
         table.select_key(keep)
         who = typed.agent.strip() or "everyone"
         since = f" since {typed.since.strip()}" if typed.since.strip() else ""
-        about = f" about {typed.target.strip()}" if typed.target.strip() else ""
+        subject = f" about {typed.target.strip()}" if typed.target.strip() else ""
         n = len(page.items)
         more = f" (the newest {SHOWN}: narrow the filters for older ones)" if n >= SHOWN else ""
         what = f"{n:,} entr{'y' if n == 1 else 'ies'}" if n else "nothing"
-        count.update(f"{what} by {who}{since}{about}, newest first{more} · enter opens what one is about")
+        count.update(f"{what} by {who}{since}{subject}, newest first{more} · enter opens what one is about")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

@@ -98,7 +98,7 @@ class BookScreen(DetailScreen):
         self.patient_name = choice.patient.name
         self.query_one("#book-summary", Static).update(shown(
             f"Book {choice.patient.name} ({choice.patient.id}) · {kind.name}, {kind.duration_minutes} min\n"
-            f"{len(choice.slots)} free slots in {choice.days} days, by time, any doctor offering it · times in {tz}"
+            f"{len(choice.slots)} free slots in {choice.days} days, by time · times in {tz}"
         ))
         self.type_list.display = False
         picker = self.picker
