@@ -286,16 +286,17 @@ class RxdeskApp(App[int]):
         gc.collect()
         gc.freeze()
 
-    def note_own_write(self) -> None:
+    def note_own_write(self, *, shown: bool = False) -> None:
         """Our own change: the screen in front has drawn it on its line at once and now runs
         its query again, so a row leaves a list whose filter it no longer matches and the count
-        follows (a cancelled row leaves "held, confirmed"). Every other screen, under it or in
+        follows (a cancelled row leaves "held, confirmed"); with `shown` it shows the outcome
+        itself (what a run did) and is left as it is. Every other screen, under it or in
         another section, loads again when it is shown."""
         front = self.screen
         for screen in self._desk_screens():
-            if screen is front:  # (`is_current` is also true of a screen behind one)
+            if screen is front and not shown:  # (`is_current` is also true of a screen behind one)
                 screen.reload()
-            else:
+            elif screen is not front:
                 screen.stale = True
         call_service(
             self, self.desk.generation, done=lambda g: setattr(self, "known_generation", g), group="poll"

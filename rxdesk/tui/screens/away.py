@@ -261,7 +261,7 @@ class AwayScreen(DetailScreen):
 
     def _done(self, result: AwayResult) -> None:
         self.busy = False
-        self.desk_app.note_own_write()
+        self.desk_app.note_own_write(shown=True)  # this table shows what was done, not a new plan
         plan = result.plan
         self.plan = None
         self.problem = "carried out; change the range or the reason to plan again"

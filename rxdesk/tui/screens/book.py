@@ -150,7 +150,7 @@ class BookScreen(DetailScreen):
         assert choice is not None
 
         def done(appt: Appointment) -> None:
-            self.desk_app.note_own_write()
+            self.desk_app.note_own_write(shown=True)  # this screen closes; the one under it loads again
             self.app.notify(f"Booked {choice.patient.name}: {choice.appointment_type.name}, "
                             f"{format_local(appt.starts_at, choice.zone)} with {slot.doctor_name} ({appt.uid})",
                             title="Booked")

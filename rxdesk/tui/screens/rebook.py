@@ -122,7 +122,7 @@ class RebookScreen(DetailScreen):
         desk = self.desk
 
         def done(new: Appointment) -> None:
-            self.desk_app.note_own_write()
+            self.desk_app.note_own_write(shown=True)  # this screen closes; the one under it loads again
             when = format_local(new.starts_at, self.choice.zone if self.choice else "UTC")
             self.app.notify(f"Rebooked to {new.uid} ({when})", title="Rebooked")
             self.dismiss()

@@ -279,7 +279,6 @@ class WebhooksScreen(DeskScreen):
 
     def _removed(self, _sub: Subscription) -> None:
         self.desk_app.note_own_write()
-        self.reload()
 
     def _refused(self, exc: RxdeskError) -> None:
         self.app.notify(str(exc), severity="error", title="Refused")
@@ -331,7 +330,6 @@ class WebhooksScreen(DeskScreen):
             if made is None:
                 return
             self.desk_app.note_own_write()
-            self.reload()
             self.app.push_screen(ShownOnceModal(
                 f"Signing secret of {made.subscription.id}", made.secret,
                 "Store it now in the receiver's configuration: it is not shown again. Receivers verify "
@@ -379,7 +377,6 @@ class WebhooksScreen(DeskScreen):
         def done(delivery: Delivery) -> None:
             self.desk_app.note_own_write()
             self.app.notify(f"{delivery.id} will be sent again at the next tick", title="Replay")
-            self.reload()
 
         call_service(self, lambda: desk.webhooks.replay(delivery_id, desk.agent), done=done, failed=self._refused,
                      group="replay")
