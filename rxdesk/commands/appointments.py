@@ -70,7 +70,7 @@ def _print_detail(ctx: Context, detail: AppointmentDetail) -> None:
         ("doctor", f"{detail.doctor.name} ({a.doctor_id})" if detail.doctor else a.doctor_id),
         ("patient", f"{detail.patient.name} ({a.patient_id})" if detail.patient else a.patient_id),
         ("room", a.room_url),
-        ("created", format_local(a.created_at, tz)),
+        ("created", format_local(a.created_at, tz) + (f" by {a.created_by}" if a.created_by else "")),
     ]
     if a.hold_expires_at:
         pairs.append(("hold expires", format_local(a.hold_expires_at, tz)))

@@ -52,6 +52,7 @@ async def test_b_on_a_patients_page_books_a_slot_picked_by_time(clinic: Desk, bo
         await wait_until(pilot, lambda: isinstance(app.screen, AppointmentScreen) and app.screen.detail is not None)
         uid = app.screen.uid
         assert any(n.title == "Booked" and uid in n.message for n in app.notices)
+        assert "by admin:tester" in text_of(app.screen.query_one("#appointment-main"))
     appt = clinic.appointments.get(uid)
     assert (appt.patient_id, appt.doctor_id, appt.starts_at) == ("pat-003", "dr-sato", slot.starts_at)
     assert appt.status.value == "confirmed" and appt.created_by == "admin:tester"

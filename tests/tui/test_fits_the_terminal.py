@@ -222,7 +222,7 @@ async def test_help_and_quit_stay_in_every_footer_at_80_columns(clinic: Desk, bo
         await wait_until(pilot, lambda: isinstance(app.screen, PatientDetailScreen))
         await settle(pilot)
         shown = footer_keys_on_screen(app)
-        assert shown["help"] and shown["quit"]
+        assert shown["help"] and shown["quit"] and shown["book"]  # then what the page is for
         app.open_away("dr-weber", "Dr Anna Weber")  # the reason field has the focus: q is typed there
         await wait_until(pilot, lambda: getattr(app.screen, "plans", 0) > 0)
         shown = footer_keys_on_screen(app)

@@ -69,7 +69,7 @@ class AppointmentScreen(DetailScreen):
             ("Doctor", f"{detail.doctor.name} ({appt.doctor_id})" if detail.doctor else appt.doctor_id),
             ("Type", f"{detail.type.name} ({appt.type_key})" if detail.type else appt.type_key),
             ("Room", appt.room_url or "—"),
-            ("Created", local(appt.created_at)),
+            ("Created", local(appt.created_at) + (f" by {appt.created_by}" if appt.created_by else "")),
         ]
         if appt.confirmed_at:
             rows.append(("Confirmed", local(appt.confirmed_at)))

@@ -115,6 +115,7 @@ class PatientDetailScreen(DetailScreen):
     TITLE_TEXT = "Patient"
 
     BINDINGS = [Binding("b", "book", "Book", id="patient.book")]
+    FOOTER_FIRST = ("book",)  # what the page is for, on screen at 80 columns
 
     def __init__(self, patient_id: str) -> None:
         super().__init__()

@@ -11,7 +11,8 @@ tests/tui/test_virtual_table.py counts the layouts a dialog causes and fails lou
 
 A footer wider than the terminal is cut at its right end, where the app's own keys come last:
 at 80 columns `?` and `q` were never shown. When the keys do not fit, help and quit go first,
-and the screen's least important keys (its last) are the ones cut.
+then the keys the screen names in `FOOTER_FIRST`, and the screen's least important keys (its last)
+are the ones cut.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ class DeskFooter(Footer):
         keys = list(super().compose())
         self._help_first = self._crowded(keys)
         if self._help_first:
-            keys.sort(key=lambda key: action_of(key) not in ALWAYS_SHOWN)
+            # Then the keys a screen names as its own first (a patient's page: book).
+            first = (*ALWAYS_SHOWN, *getattr(self.screen, "FOOTER_FIRST", ()))
+            keys.sort(key=lambda key: first.index(action) if (action := action_of(key)) in first else len(first))
         yield from keys
 
     def on_resize(self, event: events.Resize) -> None:
