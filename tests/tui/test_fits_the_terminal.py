@@ -201,11 +201,11 @@ async def test_the_doctor_page_shows_the_days_that_fit_and_whole_answers(clinic:
 
 def footer_keys_on_screen(app) -> dict[str, bool]:  # type: ignore[no-untyped-def]
     """Each footer key's action, and whether the key is wholly on screen."""
-    from rxdesk.tui.widgets.footer import DeskFooter, action_of
+    from rxdesk.tui.widgets.footer import DeskFooter
 
     footer = app.screen.query_one(DeskFooter)
-    return {str(action_of(key)): key.region.right <= app.size.width and key.region.width > 0
-            for key in footer.children if action_of(key) is not None}
+    return {str(key.action): key.region.right <= app.size.width and key.region.width > 0
+            for key in footer.children if isinstance(getattr(key, "action", None), str)}
 
 
 async def test_help_and_quit_stay_in_every_footer_at_80_columns(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
