@@ -52,17 +52,21 @@ def validate_agent(name: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
+    """Secrets (the master key, the SMTP URL with its password, the SMS token, a database URL
+    that may carry a password) are left out of `repr()`, so no log line, crash report or
+    f-string of the settings shows them."""
+
     data_dir: Path
     agent: str
     now: datetime | None = None
-    master_key: str | None = None
-    smtp_url: str | None = None
+    master_key: str | None = field(default=None, repr=False)
+    smtp_url: str | None = field(default=None, repr=False)
     mail_from: str = "rxdesk@localhost"
     sms_url: str | None = None
-    sms_token: str | None = None
+    sms_token: str | None = field(default=None, repr=False)
     # A PostgreSQL URL: the store lives there instead of the data dir (which then keeps only
     # master.key and logs/).
-    database_url: str | None = field(default=None, repr=False)  # may carry a password
+    database_url: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(

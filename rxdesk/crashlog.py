@@ -8,6 +8,8 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from rxdesk.fileio import make_private_dirs
+
 
 def _owned_by_us(st: os.stat_result) -> bool:
     return st.st_uid == os.getuid()
@@ -16,7 +18,7 @@ def _owned_by_us(st: os.stat_result) -> bool:
 def _private_folder(folder: Path) -> None:
     """Make `folder` 0700, or tighten one that is there; refuse one that is not ours (in the
     shared temp dir another user could have made it first, to read or swap the log)."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dirs(folder)
     st = os.lstat(folder)
     if not stat.S_ISDIR(st.st_mode) or not _owned_by_us(st):
         raise PermissionError(f"{folder} is not a folder of this user")

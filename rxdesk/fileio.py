@@ -2,8 +2,8 @@
 
 Every file is written to a temporary name, fsynced, renamed over its final name, and the
 directory fsynced: a crash at any instant leaves either the old file or the new one, never a
-mix. Files are created 0600 and directories 0700 (they hold patient data and keys). The store
-writes its segments with these, and the master key file is written with them too.
+mix. Files are created 0600 and directories 0700, missing parents included (they hold patient
+data and keys). The store writes its segments with these, and the master key file too.
 """
 
 from __future__ import annotations
@@ -19,10 +19,27 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
+def make_private_dirs(path: Path) -> None:
+    """Create `path` and every missing parent as 0700, whatever the umask (`mkdir -p` would make
+    the parents 0777 under umask 000, and whoever may write a parent may swap the folder in
+    it). Folders that exist are left as they are; OSError as the system raised it."""
+    missing = []
+    probe = path
+    while not os.path.lexists(probe) and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, DIR_MODE)
+        except FileExistsError:  # another process made it meanwhile
+            continue
+        os.chmod(folder, DIR_MODE)  # mkdir's mode passes through the umask
+
+
 def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and parents) as 0700; tighten an existing one we own."""
+    """Create `path` (and missing parents) as 0700; tighten an existing one we own."""
     try:
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        make_private_dirs(path)
         if (path.stat().st_mode & 0o777) != DIR_MODE:
             os.chmod(path, DIR_MODE)
     except PermissionError:

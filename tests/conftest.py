@@ -11,7 +11,7 @@ and `open_store` follow it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -109,8 +109,13 @@ def desk(store, clock: FixedClock, settings: Settings) -> Desk:  # type: ignore[
 
 @pytest.fixture
 def clinic(desk: Desk) -> Desk:
-    """The desk with examples/clinic.toml provisioned: 3 doctors, 3 types, 3 patients."""
+    """The desk with examples/clinic.toml provisioned: 3 doctors, 3 types, 3 patients; its
+    reminder rules in place for weeks already (a rule reminds only from its creation on)."""
     desk.provisioning.provision_file(CLINIC_TOML, "setup")
+    with desk.store.write() as view:
+        for appt_type in view.types.all():
+            weeks_ago = [r.model_copy(update={"created_at": NOW - timedelta(weeks=8)}) for r in appt_type.reminders]
+            view.types.put(appt_type.model_copy(update={"reminders": weeks_ago}))
     return desk
 
 

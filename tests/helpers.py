@@ -7,12 +7,14 @@ import contextlib
 import hashlib
 import io
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from rxdesk.cli import main
+from rxdesk.commands import CommandLine
 from rxdesk.domain.ids import new_appointment_uid
 from rxdesk.domain.models import Appointment, AppointmentStatus
 from rxdesk.services import Desk
@@ -152,13 +154,20 @@ def make_appointment(
     return appt
 
 
-def leaf_commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[
-        tuple[tuple[str, ...], argparse.ArgumentParser]]:
+def book_with(desk: Desk, token: str) -> Appointment:
+    """A partner's booking call with `token` (its `sub` names pat-001): the cancel of an
+    appointment a month ahead, made for it."""
+    appt = make_appointment(desk, start=desk.clock.now() + timedelta(days=30))
+    return desk.booking.cancel(token, appt.uid)
+
+
+def leaf_commands() -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
     """Every command that takes no subcommand, with its path (`("appointments", "list")`)."""
-    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subparsers:
-        yield path, parser
-        return
-    for action in subparsers:
-        for name, child in action.choices.items():
-            yield from leaf_commands(child, (*path, name))
+    cli = CommandLine()
+    cli.load_all()
+    yield from cli.commands.items()
+
+
+def options_of(parser: argparse.ArgumentParser) -> set[str]:
+    """The options a command's usage line offers, as `--help` shows them to an agent."""
+    return set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", parser.format_usage()))

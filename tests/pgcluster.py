@@ -125,13 +125,15 @@ class Cluster:
         hba.write_text(HBA)
         self._chown(hba)
 
-    def start(self, *, attempts: int = 5, durable: bool = False) -> None:
+    def start(self, *, attempts: int = 5, durable: bool = False, same_port: bool = False) -> None:
         """Start the server; `durable` keeps PostgreSQL's defaults for fsync and commits (what a
-        benchmark must measure), else they are off (a test cluster is never recovered)."""
+        benchmark must measure), else they are off (a test cluster is never recovered).
+        `same_port` starts it again where it listened before (a server restart, as clients
+        see one)."""
         tools = bindir()
         last = ""
         for _ in range(attempts):
-            port = free_port()
+            port = self.port if same_port else free_port()
             self.port_file.write_text(str(port))
             speed = [] if durable else ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
             options = " ".join([
@@ -144,9 +146,10 @@ class Cluster:
             except ClusterError as exc:  # most likely the port was taken meanwhile
                 last = str(exc) + self._log_tail()
                 continue
-            self._psql_superuser(
-                f"CREATE ROLE {PASSWORD_ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'"
-            )
+            if not same_port:
+                self._psql_superuser(
+                    f"CREATE ROLE {PASSWORD_ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'"
+                )
             return
         raise ClusterError(f"could not start PostgreSQL: {last}")
 
@@ -162,11 +165,13 @@ class Cluster:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(statement)  # a fixed statement of this module, no outside values
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "immediate") -> None:
+        """Stop the server: `immediate` as a crash would, `fast` as an operator's restart does
+        (every session is ended first)."""
         if not (self.data / "postmaster.pid").exists():
             return
         with contextlib.suppress(ClusterError):
-            _run([str(bindir() / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"], timeout=60)
+            _run([str(bindir() / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"], timeout=60)
 
     def remove(self) -> None:
         self.stop()

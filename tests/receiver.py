@@ -30,6 +30,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     on_request: Callable[[Received], None] | None = None
     gate: threading.Event | None = None  # when set to an unset Event, requests wait for it
+    body: bytes | None = None  # the answer's body, whatever the status (else a small JSON one)
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -49,7 +50,8 @@ class Receiver:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                body = b'{"ok": true}' if 200 <= status < 300 else b'{"error": "nope"}'
+                body = receiver.body if receiver.body is not None else (
+                    b'{"ok": true}' if 200 <= status < 300 else b'{"error": "nope"}')
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -101,26 +101,9 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(self.prog, message)
 
 
-if TYPE_CHECKING:
-    _SubParsers = argparse._SubParsersAction[Parser]
-else:  # not subscriptable at run time
-    _SubParsers = argparse._SubParsersAction
-
-
-class _Commands(_SubParsers):
-    """The top level's commands: each one's parser is filled in by its module when chosen."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.loaders: dict[str, Callable[[], None]] = {}
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
-        if isinstance(values, list | tuple) and values:
-            load = self.loaders.pop(str(values[0]), None)
-            if load is not None:
-                load()
-        super().__call__(parser, namespace, values, option_string)
+# The top level's options that take a value: what `CommandLine.chosen` steps over to find the
+# command's name (`_common` and the top level's own options say which they are).
+_VALUED = frozenset({"--data-dir", "--agent", "--database-url"})
 
 
 def _common(parser: argparse.ArgumentParser, *, top: bool, agent: bool = True) -> None:
@@ -150,7 +133,8 @@ def _needs_subcommand(parser: argparse.ArgumentParser) -> Handler:
 
 class CommandLine:
     """The parser: every command's name and help at once, each module's commands on demand
-    (`load_all` fills in every one, for the tests that walk the whole command line)."""
+    (`parse` loads the chosen command's modules first; `load_all` fills in every one, and
+    `commands` holds each command's parser by its path, for the tests that walk them all)."""
 
     def __init__(self) -> None:
         self.parser = Parser(
@@ -164,17 +148,39 @@ class CommandLine:
             help="open the app without running the maintenance worker inside it",
         )
         self.parser.set_defaults(handler=None)
-        self._top = self.parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser,
-                                               action=_Commands)
+        top = self.parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
         self._stubs: dict[str, Parser] = {}
-        self._groups: dict[str, argparse._SubParsersAction[Parser]] = {}
-        assert isinstance(self._top, _Commands)
+        # A group's `add_parser`, made when its first command is registered.
+        self._groups: dict[str, Callable[..., Parser]] = {}
+        self._loaders: dict[str, Callable[[], None]] = {}
+        self.commands: dict[tuple[str, ...], Parser] = {}
         for name, (modules, help_text) in COMMANDS.items():
-            stub = self._top.add_parser(name, help=help_text, description=help_text)
+            stub = top.add_parser(name, help=help_text, description=help_text)
             _common(stub, top=False)
             stub.set_defaults(handler=_needs_subcommand(stub))
             self._stubs[name] = stub
-            self._top.loaders[name] = self._loader(modules)
+            self._loaders[name] = self._loader(modules)
+
+    @staticmethod
+    def chosen(argv: Sequence[str]) -> str | None:
+        """The command `argv` names: its first word that is neither an option of the top level
+        nor such an option's value."""
+        words = iter(argv)
+        for word in words:
+            if word == "--":
+                return next(words, None)
+            if not word.startswith("-"):
+                return word
+            if word in _VALUED:
+                next(words, None)
+        return None
+
+    def parse(self, argv: Sequence[str]) -> argparse.Namespace:
+        """`argv` parsed, the chosen command's modules loaded first (its help included)."""
+        load = self._loaders.pop(self.chosen(argv) or "", None)
+        if load is not None:
+            load()
+        return self.parser.parse_args(argv)
 
     def _loader(self, modules: tuple[str, ...]) -> Callable[[], None]:
         def load() -> None:
@@ -186,15 +192,14 @@ class CommandLine:
         return load
 
     def load_all(self) -> argparse.ArgumentParser:
-        assert isinstance(self._top, _Commands)
-        for name in list(self._top.loaders):
-            self._top.loaders.pop(name)()
+        for name in list(self._loaders):
+            self._loaders.pop(name)()
         return self.parser
 
-    def _group(self, group: str) -> argparse._SubParsersAction[Parser]:
+    def _group(self, group: str) -> Callable[..., Parser]:
         if group not in self._groups:
             self._groups[group] = self._stubs[group].add_subparsers(title="commands", metavar="COMMAND",
-                                                                   parser_class=Parser)
+                                                                   parser_class=Parser).add_parser
         return self._groups[group]
 
     def command(
@@ -208,9 +213,10 @@ class CommandLine:
             parser = self._stubs[name]
             parser.description = description or help
         else:
-            parser = self._group(group).add_parser(name, help=help, description=description or help)
+            parser = self._group(group)(name, help=help, description=description or help)
             _common(parser, top=False, agent=agent_option)
         parser.set_defaults(handler=handler)
+        self.commands[(name,) if group is None else (group, name)] = parser
         return parser
 
 
@@ -305,7 +311,7 @@ def run(argv: list[str], parser: argparse.ArgumentParser | None = None) -> int:
     ctx: Context | None = None
     try:
         try:
-            args = (parser or CommandLine().parser).parse_args(argv)
+            args = parser.parse_args(argv) if parser is not None else CommandLine().parse(argv)
         except UsageError as exc:
             return _usage(exc)
         except SystemExit as exc:  # --help printed its text

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 FLAGS = {"doctor": "--doctor", "patient": "--patient", "statuses": "--status", "date_from": "--from",
          "date_to": "--to"}
 LIST_HEADERS = ["START", "DOCTOR", "PATIENT", "TYPE", "STATUS", "UID"]
+IN_PROGRESS = "(in progress)"  # beside the status of an appointment running now
 
 
 def list_appointments(args: argparse.Namespace, ctx: Context) -> int:
@@ -37,9 +38,11 @@ def list_appointments(args: argparse.Namespace, ctx: Context) -> int:
     elif page.items:
         ctx.out.write(appointment_table(page.items, ctx.timezone))
     else:
-        ctx.note("no appointments match")
+        ctx.note(f"no appointments match ({parsed.window})")
     if page.total is not None and page.total > len(page.items):
         ctx.note(f"showing {len(page.items):,} of {page.total:,} (raise --limit)")
+    if page.items and not ctx.as_json:
+        ctx.note(f"{parsed.window}: {len(page.items):,} listed")
     return 0
 
 
@@ -50,6 +53,8 @@ def appointment_table(rows: list[AppointmentRow], zone: str) -> str:
     cells = []
     for row in rows:
         stored, status, uid = row.record.listed
+        if row.in_progress:
+            status = f"{status} {IN_PROGRESS}"
         cells.append((local(stored), row.doctor_name, row.patient_name, row.type_name, status, uid))
     return safe_table(LIST_HEADERS, cells)
 
@@ -96,8 +101,11 @@ def _print_detail(ctx: Context, detail: AppointmentDetail) -> None:
     if detail.reminders_sent:
         ctx.print("")
         ctx.print("reminders sent:")
+        from rxdesk.domain.sending import reminder_outcome  # the parser never loads the models
+
         for r in detail.reminders_sent:
-            ctx.print(f"  {format_local(r.sent_at, tz)}  {r.rule_id}  {r.recipient_group.value}:{r.recipient_id}")
+            ctx.print(f"  {format_local(r.sent_at, tz)}  {r.rule_id}  {r.recipient_group.value}:{r.recipient_id}"
+                      f"{reminder_outcome(r)}")
 
 
 def cancel(args: argparse.Namespace, ctx: Context) -> int:
@@ -186,10 +194,12 @@ def underscored(text: str) -> str:
 def register(cli: CommandLine) -> None:
     p = cli.command(
         "appointments", "list", list_appointments,
-        help="appointments by start; default: held or confirmed, from now on",
-        description="Appointments ordered by start. Default: held or confirmed, starting now or "
-        "later. --status replaces the status default, --from/--to (days in the org's zone, --to "
-        "inclusive) the time default; --all drops whichever default was not replaced. --doctor and "
+        help="appointments by start; default: held or confirmed that have not ended",
+        description="Appointments ordered by start. Default: held or confirmed that have not ended, "
+        "those in progress first (marked). A --status naming only past statuses (completed, no_show, "
+        "expired) lists the past instead, newest first. --status replaces the status default, "
+        "--from/--to (days in the org's zone, --to inclusive) the time default; --all drops whichever "
+        "default was not replaced. The window in effect is said on stderr. --doctor and "
         "--patient take an id, a name, an email or a phone number (or part of one) and must name "
         "exactly one: several matches are refused with the candidates listed.",
     )

@@ -23,13 +23,23 @@ def away(args: argparse.Namespace, ctx: Context) -> int:
         else:
             _show(ctx, plan)
             if plan.items:
-                ctx.print(f"dry run: nothing was changed. To carry it out, run the same command without "
-                          f"--dry-run (add --expect {plan.plan_id} to be told if the plan changes meanwhile).")
+                ctx.print(f"dry run: nothing was changed. To carry out exactly this plan, run the same command "
+                          f"with --expect {plan.plan_id} instead of --dry-run.")
         return 0
-    result = service.run(doctor_id, start, end, args.reason, rebook=args.rebook, agent=ctx.agent, expected=args.expect)
-    if result.changed:
-        ctx.note(f"rxdesk: the plan changed since plan {result.expected} was shown (another change came "
-                 f"in between); this run carried out plan {result.plan.plan_id}, below")
+    from rxdesk.services.away import PlanChanged
+
+    try:
+        result = service.run(doctor_id, start, end, args.reason, rebook=args.rebook, agent=ctx.agent,
+                             expected=args.expect)
+    except PlanChanged as changed:
+        # The plan now, as a dry run prints it, so the agent can read it and expect it instead.
+        if args.json:
+            ctx.json(changed.to_json())
+        else:
+            _show(ctx, changed.plan)
+            ctx.print(f"nothing was changed. To carry out this plan, run the command again with "
+                      f"--expect {changed.plan.plan_id}.")
+        raise
     if args.json:
         ctx.json(result.to_json())
         return 0
@@ -63,7 +73,8 @@ def register(cli: CommandLine) -> None:
         "(any_doctor: another doctor at the same start, else the nearest free slot of any doctor offering "
         "the type; same_doctor: the doctor's first free slot after the range), by the rebook rules; what "
         "cannot move within 28 days is cancelled. One write for the whole plan. --dry-run prints the plan "
-        "and changes nothing. Times: ISO-8601 with a zone, or in the organisation's zone a day (today, "
+        "and changes nothing; --expect PLAN carries out only the plan with that id (else exit 1, nothing changed, "
+        "the plan now printed). Times: ISO-8601 (without a zone, in the organisation's), or there a day (today, "
         "tomorrow, 2026-11-24, +2d; --to includes the day), 'YYYY-MM-DD HH:MM', 'HH:MM' (today) or now.",
     )
     p.add_argument("id", metavar="ID", help="the doctor: an id, or a name, email or phone (or part of one)")
@@ -73,5 +84,7 @@ def register(cli: CommandLine) -> None:
                    help="why (1-500 characters); stored on each cancellation")
     p.add_argument("--rebook", action="store_true", help="move each appointment where its type allows")
     p.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
-    p.add_argument("--expect", metavar="PLAN", help="the plan id a dry run printed: say so if the plan has changed")
+    p.add_argument("--expect", metavar="PLAN",
+                   help="the plan id a dry run printed: carry out that plan only; when the plan has changed, "
+                   "change nothing, print the plan now and exit 1")
     add_json(p)

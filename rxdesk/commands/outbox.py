@@ -15,12 +15,14 @@ if TYPE_CHECKING:
 
 
 def list_messages(args: argparse.Namespace, ctx: Context) -> int:
+    from rxdesk.domain.sending import message_state  # the parser never loads the models
+
     page = ctx.desk.webhooks.list_messages(limit=args.limit)
     columns: list[Column[OutboxMessage]] = [
         ("ID", lambda m: m.id),
         ("CHANNEL", lambda m: m.channel.value),
         ("TO", lambda m: m.to),
-        ("STATUS", lambda m: m.status.value),
+        ("STATUS", message_state),
         ("CREATED", lambda m: format_local(m.created_at, ctx.timezone)),
         ("SUBJECT", lambda m: m.subject or m.body[:60]),
         ("LAST ERROR", lambda m: m.last_error),

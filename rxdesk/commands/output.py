@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO, TypeVar
 
-from rxdesk.domain.terminal import all_safe, terminal_safe
+from rxdesk.domain.terminal import all_safe, json_safe, terminal_safe
 
 T = TypeVar("T")
 # A column of a listing: its header and how a row's cell is read from an item.
@@ -26,6 +26,14 @@ def json_form(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_form(item) for item in value]
     return value
+
+
+def json_text(data: Any, *, one_line: bool = False) -> str:
+    """The JSON every `--json` prints: orjson's, with `terminal.json_safe` applied."""
+    import orjson
+
+    option = orjson.OPT_NON_STR_KEYS | (0 if one_line else orjson.OPT_INDENT_2)
+    return json_safe(orjson.dumps(data, option=option).decode())
 
 
 class Output:
@@ -42,10 +50,10 @@ class Output:
         """A line for the agent beside the output (stderr): a hint, a count, a warning."""
         self.err.write(terminal_safe(text) + "\n")
 
-    def json(self, data: Any) -> None:
-        import orjson
-
-        self.out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
+    def json(self, data: Any, *, one_line: bool = False) -> None:
+        """`data` as JSON (indented, or on `one_line`), every control character and bidi
+        override in it escaped (`json_safe`)."""
+        self.out.write(json_text(data, one_line=one_line) + "\n")
 
     def result(self, value: Any, text: str | Callable[[], object] | None = None) -> int:
         """One answer: `value` as JSON with `--json`; else `text`, a line or a function that

@@ -28,19 +28,31 @@ def list_rules(args: argparse.Namespace, ctx: Context) -> int:
     return ctx.listing(ctx.desk.reminders.list_rules(args.type), RULE_COLUMNS, empty="no reminder rules")
 
 
+def _with_window(text: str, row: RuleRow) -> str:
+    note = row.window_note()
+    return f"{text}; {note}" if note else text
+
+
 def add(args: argparse.Namespace, ctx: Context) -> int:
     row = ctx.desk.reminders.add_rule(args.type, args.recipient, args.minutes_before, email=args.email,
-                                      sms=args.sms, agent=ctx.agent)
-    return ctx.result(row, f"added reminder rule {row.rule.id} to {row.type_key}")
+                                      sms=args.sms, agent=ctx.agent, also_now=args.also_now)
+    return ctx.result(row, _with_window(f"added reminder rule {row.rule.id} to {row.type_key}", row))
 
 
 def edit(args: argparse.Namespace, ctx: Context) -> int:
     row = ctx.desk.reminders.edit_rule(args.type, args.id, recipient=args.recipient, minutes_before=args.minutes_before,
-                                       email=args.email, sms=args.sms, agent=ctx.agent)
+                                       email=args.email, sms=args.sms, agent=ctx.agent, also_now=args.also_now)
     rule = row.rule
-    return ctx.result(row, f"reminder rule {rule.id} of {row.type_key}: {rule.recipient.value}, "
-                           f"{rule.minutes_before} minutes before, email {'on' if rule.send_email else 'off'}, "
-                           f"SMS {'on' if rule.send_sms else 'off'}")
+    return ctx.result(row, _with_window(
+        f"reminder rule {rule.id} of {row.type_key}: {rule.recipient.value}, "
+        f"{rule.minutes_before} minutes before, email {'on' if rule.send_email else 'off'}, "
+        f"SMS {'on' if rule.send_sms else 'off'}", row))
+
+
+def _also_now_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--also-now", action="store_true",
+                   help="also remind, now, the confirmed appointments already inside the rule's window "
+                        "(without it a rule reminds only moments still to come)")
 
 
 def remove(args: argparse.Namespace, ctx: Context) -> int:
@@ -64,6 +76,7 @@ def register(cli: CommandLine) -> None:
     _minutes_option(p, required=True)
     p.add_argument("--email", action="store_true", help="also send an email")
     p.add_argument("--sms", action="store_true", help="also send an SMS")
+    _also_now_option(p)
     add_json(p)
     p = cli.command("reminders", "edit", edit, help="change a reminder rule (what is left out stays)")
     p.add_argument("--type", required=True, metavar="KEY")
@@ -73,6 +86,7 @@ def register(cli: CommandLine) -> None:
     # --NAME / --no-NAME; left out, the rule keeps what it had.
     p.add_argument("--email", action=argparse.BooleanOptionalAction, default=None, help="email on or off")
     p.add_argument("--sms", action=argparse.BooleanOptionalAction, default=None, help="SMS on or off")
+    _also_now_option(p)
     add_json(p)
     p = cli.command("reminders", "remove", remove, help="remove a reminder rule")
     p.add_argument("--type", required=True, metavar="KEY")

@@ -12,7 +12,6 @@ from rxdesk.domain.limits import TICK_INTERVAL_SECONDS
 
 
 def worker(args: argparse.Namespace, ctx: Context) -> int:
-    import json
     import socket
 
     from rxdesk.worker.headless import run
@@ -20,22 +19,23 @@ def worker(args: argparse.Namespace, ctx: Context) -> int:
     if args.json and not args.once:
         raise ValidationFailed("--json needs --once (one tick, one JSON line)")
     owner = f"worker:{socket.gethostname()[:40]}"
-    try:
-        desk = ctx.desk
-    except RxdeskError as exc:
-        if not args.json:
-            raise
-        # The app's tick process reads one JSON line, refusals included.
-        ctx.print(json.dumps({"ok": False, "error": str(exc)}))
-        return 1
-    return run(desk, once=args.once, interval=args.interval, owner=owner, out=sys.stdout, as_json=args.json)
+    if args.json:
+        try:
+            desk = ctx.desk
+        except RxdeskError as exc:
+            # The app's tick process reads one JSON line, refusals included.
+            ctx.json({"ok": False, "error": str(exc)}, one_line=True)
+            return 1
+        return run(lambda: desk, once=True, interval=None, owner=owner, out=sys.stdout, as_json=True)
+    return run(lambda: ctx.desk, once=args.once, interval=args.interval, owner=owner, out=sys.stdout)
 
 
 def register(cli: CommandLine) -> None:
     p = cli.command(None, "worker", worker, help="the maintenance manager, headless (every minute)",
                     description="Expire holds, fire reminders, send email/SMS and deliver webhooks: one tick "
                     "every minute on the minute, one log line per tick. SIGTERM or ctrl+c finishes the "
-                    "running tick and exits.")
+                    "running tick and exits. A database that cannot be reached yet is tried again every "
+                    "interval.")
     p.add_argument("--once", action="store_true", help="run one tick and exit (1 if it failed)")
     p.add_argument("--interval", type=seconds(TICK_INTERVAL_SECONDS, "the interval"), metavar="SECONDS",
                    help="tick every SECONDS instead of on the minute")

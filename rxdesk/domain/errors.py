@@ -46,6 +46,18 @@ class StoreError(RxdeskError):
     """The data dir cannot be read or written as it is (corrupt file, permissions, lock)."""
 
 
+class UnreadableRecord(RxdeskError):
+    """A stored record of another shape than its entity's (a value of the wrong type, a field
+    missing): it cannot be worked with. Named in one line; the record is left as it is. Not a
+    StoreError: the rest of the store is sound, and the app and a tick go on without it."""
+
+    def __init__(self, record: str, problem: str) -> None:
+        super().__init__(f"stored {record} cannot be read ({problem}); it was damaged or written by another "
+                         "program: correct it or remove it")
+        self.record = record
+        self.problem = problem
+
+
 class StoreUnavailable(StoreError):
     """The database server cannot be reached right now (down, network, connection lost):
     nothing was changed, and trying again later may work."""

@@ -6,15 +6,14 @@ import re
 from datetime import date, timedelta
 
 from rxdesk.domain.errors import ValidationFailed
+from rxdesk.domain.lifecycle import ACTIVE
 from rxdesk.domain.models import AppointmentStatus
+from rxdesk.domain.times import FIRST_DAY, LAST_DAY
 
 _REL_RE = re.compile(r"([+-])(\d{1,4})([dw])")
 _WORDS = {"today": 0, "tomorrow": 1, "yesterday": -1}
 # Every form `parse_day` takes, as a refusal lists them.
 DAY_FORMS = "use YYYY-MM-DD, today, tomorrow, yesterday, or days or weeks from today: +7d, -14d, +2w, -1w"
-# Days a filter may name: a day's bounds in any zone must stay inside what `datetime` holds.
-FIRST_DAY = date(1900, 1, 1)
-LAST_DAY = date(9998, 12, 31)
 
 
 def parse_day(text: str, today: date, *, what: str = "date") -> date:
@@ -56,7 +55,7 @@ def parse_statuses(values: list[str] | tuple[str, ...] | str) -> frozenset[str]:
             if not part:
                 continue
             if part == "active":
-                found.update({"held", "confirmed"})
+                found.update(s.value for s in ACTIVE)
             elif part in valid:
                 found.add(part)
             else:

@@ -30,12 +30,34 @@ TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
     S.no_show: frozenset({S.completed}),
 }
 
-ACTIVE = frozenset({S.held, S.confirmed})
+# Held or confirmed: the one definition of "active" (a slot taken, a listing's default); both
+# stores build their conditions from it. A StrEnum set, so stored strings are members too.
+ACTIVE: frozenset[AppointmentStatus] = frozenset({S.held, S.confirmed})
+# The statuses an appointment only has once it is over (or its hold is): a filter naming only
+# these lists the past, newest first.
+PAST: frozenset[AppointmentStatus] = frozenset({S.completed, S.no_show, S.expired})
 ATTENDANCE = (S.no_show, S.completed)
 REASON_MAX = 500
 CORRECTION_WINDOW = timedelta(days=7)
+# An appointment lasts at most this long (`AppointmentType.duration_minutes` <= 720): one that
+# has not ended at an instant started at most this long before it.
+LONGEST_APPOINTMENT = timedelta(minutes=720)
+ADMIN_PREFIX = "admin:"
 
 _BY_VALUE = {s.value: s for s in S}
+# What time does to a stored status: the instant field from which on (`now >= it`) it is
+# another status; a field left empty never arrives. `status_at` applies it; the PostgreSQL store
+# builds its conditions from it.
+TIME_MOVES: dict[AppointmentStatus, tuple[str, AppointmentStatus]] = {
+    S.held: ("hold_expires_at", S.expired),
+    S.confirmed: ("ends_at", S.completed),
+}
+
+
+def admin_actor(agent: str) -> str:
+    """How an agent appears in `cancelled_by`, `attendance_by` and the audit log:
+    `admin:<agent>`; an actor already named (`admin:bob`, `worker:…`) stays as it is."""
+    return agent if ":" in agent else f"{ADMIN_PREFIX}{agent}"
 
 
 def status_at(status: Any, hold_expires_at: Any, ends_at: Any, now: Any) -> AppointmentStatus:
@@ -46,13 +68,19 @@ def status_at(status: Any, hold_expires_at: Any, ends_at: Any, now: Any) -> Appo
     strings (`YYYY-MM-DDTHH:MM:SSZ`, which sort as the instants do), so the store applies this
     very rule to documents without parsing them.
     """
-    if status == "held":
+    if status == S.held:
         if hold_expires_at is not None and now >= hold_expires_at:
             return S.expired
         return S.held
-    if status == "confirmed":
+    if status == S.confirmed:
         return S.completed if now >= ends_at else S.confirmed
     return _BY_VALUE[status]
+
+
+def in_progress_at(status: Any, starts_at: Any, ends_at: Any, now: Any) -> bool:
+    """True while an appointment that is active at `now` (its status from `status_at`) runs:
+    `starts_at <= now < ends_at`. Datetimes, or all stored-form strings, as for `status_at`."""
+    return status in ACTIVE and starts_at <= now < ends_at
 
 
 def effective_status(appt: Appointment, now: datetime) -> AppointmentStatus:
@@ -150,7 +178,7 @@ def admin_cancel(appt: Appointment, reason: object, agent: str, now: datetime) -
     why = why_not_cancellable(appt, now)
     if why:
         raise Refused(why)
-    return _cancelled(appt, normalize_reason(reason), f"admin:{agent}", now)
+    return _cancelled(appt, normalize_reason(reason), admin_actor(agent), now)
 
 
 def notice_passed(appt: Appointment, appt_type: AppointmentType, now: datetime) -> bool:
@@ -212,12 +240,15 @@ def parse_attendance(value: object) -> AppointmentStatus:
     return S(text)
 
 
-def why_not_markable(appt: Appointment, target: AppointmentStatus, now: datetime) -> str | None:
+def why_not_markable(appt: Appointment, target: AppointmentStatus, now: datetime,
+                     successor: Appointment | None = None) -> str | None:
     """Why the appointment cannot be marked `target` (no_show or completed) at `now`, or None.
 
     A confirmed appointment that has started can be marked either; a completed or no_show one
     can be corrected to the other up to CORRECTION_WINDOW after its end. Nothing is marked
-    before its start.
+    before its start. A missed appointment that was rebooked (`successor`, the one it was
+    rebooked to) is not corrected to completed while that one still stands: the patient would
+    have two appointments for one visit; cancel it first (a cancelled or lapsed one is gone).
     """
     status = effective_status(appt, now)
     if status not in (S.confirmed, S.completed, S.no_show):
@@ -230,23 +261,32 @@ def why_not_markable(appt: Appointment, target: AppointmentStatus, now: datetime
     if status is not S.confirmed and now > appt.ends_at + CORRECTION_WINDOW:
         return (f"appointment {appt.uid} ended more than {CORRECTION_WINDOW.days} days ago; "
                 "its attendance can no longer be corrected")
+    if status is S.no_show and target is S.completed and successor is not None:
+        later = effective_status(successor, now)
+        if later in ACTIVE:
+            return f"appointment {appt.uid} was rebooked to {successor.uid}; cancel that one first"
+        if later not in (S.cancelled, S.expired):
+            return (f"appointment {appt.uid} was rebooked to {successor.uid}, which is {later.value}; "
+                    "a missed appointment that was made up cannot be marked completed")
     return None
 
 
 def mark_attendance(
-    appt: Appointment, target: object, reason: object, agent: str, now: datetime
+    appt: Appointment, target: object, reason: object, agent: str, now: datetime,
+    successor: Appointment | None = None,
 ) -> Appointment:
-    """Attendance (admin): no_show (the patient did not attend) or completed, with a reason."""
+    """Attendance (admin): no_show (the patient did not attend) or completed, with a reason
+    (`why_not_markable`; `successor`: the appointment this one was rebooked to, if any)."""
     status = parse_attendance(target)
     text = normalize_reason(reason)
-    why = why_not_markable(appt, status, now)
+    why = why_not_markable(appt, status, now, successor)
     if why:
         raise Refused(why)
     return appt.model_copy(
         update={
             "status": status,
             "attendance_note": text,
-            "attendance_by": f"admin:{agent}",
+            "attendance_by": admin_actor(agent),
             "attendance_at": now,
         }
     )
@@ -265,7 +305,7 @@ def new_appointment(
 ) -> Appointment:
     """A new held or confirmed appointment in a slot: it lasts the type's duration, a hold
     lasts the type's hold TTL from now, and it takes the doctor's persistent meeting room."""
-    if status not in (S.held, S.confirmed):
+    if status not in ACTIVE:
         raise Refused(f"a new appointment is held or confirmed, not {status.value}")
     held = status is S.held
     return Appointment(

@@ -1,68 +1,50 @@
-"""The entities of DESIGN.md. Field names are part of the contract: JSON output uses them."""
+"""The entities of DESIGN.md. Field names are part of the contract: JSON output uses them.
+
+Input rules (characters, lengths, formats, ranges: `domain.rules`) hold when an entity is made
+from input; the store reads with `Entity.from_stored`, which checks the shape only.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import (
-    AfterValidator,
     AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from rxdesk.domain import plain
-from rxdesk.domain.errors import RxdeskError, ValidationFailed
+from rxdesk.domain.errors import UnreadableRecord, ValidationFailed
 from rxdesk.domain.limits import MINUTES_BEFORE
-from rxdesk.domain.times import ISO_HINT, format_utc, parse_instant, to_utc, zone
+from rxdesk.domain.rules import (
+    E164,
+    STORED,
+    Email,
+    ExternalId,
+    HttpUrl,
+    Ident,
+    OptText,
+    Text,
+    ZoneName,
+    between,
+    input_rule,
+    is_stored,
+)
+from rxdesk.domain.times import ISO_HINT, format_utc, parse_instant, to_utc
 
-# Letters, digits and a few separators: ids are typed by agents and appear in URLs and keys.
-_IDENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}")
-_E164_RE = re.compile(r"\+[1-9]\d{6,14}")
 _HHMM_RE = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
-_EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{1,63}")
-
-
-def _no_control(value: str) -> str:
-    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in value):
-        raise ValueError("must not contain control characters (newlines, tabs, escapes)")
-    return value
-
-
-def _ident(value: str) -> str:
-    if not _IDENT_RE.fullmatch(value):
-        raise ValueError(
-            "must be 1-64 letters, digits or . _ : @ + - and start with a letter or digit"
-        )
-    return value
-
-
-def _email(value: str) -> str:
-    if value and not _EMAIL_RE.fullmatch(value):
-        raise ValueError(f"{value!r} is not an email address")
-    return value
-
-
-def _zone_name(value: str) -> str:
-    try:
-        zone(value)
-    except RxdeskError as exc:  # pydantic reports ValueErrors with the field's path
-        raise ValueError(str(exc)) from None
-    return value
-
-
-def _http_url(value: str) -> str:
-    if value and not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value):
-        raise ValueError("must be an http:// or https:// URL")
-    return value
 
 
 def _coerce_utc(value: object) -> datetime:
@@ -91,12 +73,11 @@ UtcDateTime = Annotated[
     BeforeValidator(_coerce_utc),
     PlainSerializer(format_utc, return_type=str, when_used="json"),
 ]
-Ident = Annotated[str, AfterValidator(_ident)]
-Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_control)]
-OptText = Annotated[str, Field(max_length=200), AfterValidator(_no_control)]
-Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
-ZoneName = Annotated[str, AfterValidator(_zone_name)]
-HttpUrl = Annotated[str, Field(max_length=2000), AfterValidator(_http_url)]
+
+
+def _minutes(low: int, high: int) -> Any:
+    return input_rule(between(low, high))
+
 
 
 class Entity(BaseModel):
@@ -117,12 +98,39 @@ class Entity(BaseModel):
         return self.model_dump(mode="json", **kwargs)
 
     @classmethod
+    def from_stored(cls, doc: Mapping[str, Any]) -> Self:
+        """The entity as the store holds it: its shape checked (types, enums, instants,
+        fields), the input rules not (`domain.rules`). A record of another shape is an
+        UnreadableRecord naming it."""
+        try:
+            return cls.model_validate(doc, context=STORED)
+        except ValidationError as exc:
+            raise UnreadableRecord(_record_name(cls, doc), _first_problem(exc)) from None
+
+
+class PlainEntity(Entity):
+    """An entity with no validator methods: only its fields' types and their validators
+    judge it. Services build such entities from values they checked (events, audit entries):
+    `of_plain` skips pydantic when every value is already as validation would leave it."""
+
+    @classmethod
     def of_plain(cls, **values: Any) -> Self:
-        """`cls(**values)`: validated, unless every value is already as validation would leave
-        it (`domain.plain`), for entities the services build from checked values (events,
-        audit entries)."""
+        """`cls(**values)`: validated, unless every value is already in its validated form
+        (`domain.plain`)."""
         made = plain.construct_plain(cls, values)
         return made if made is not None else cls(**values)
+
+
+def _record_name(model: type[Entity], doc: Mapping[str, Any]) -> str:
+    kind = re.sub(r"(?<!^)(?=[A-Z])", " ", model.__name__).lower()
+    key = next((doc[k] for k in ("id", "key", "uid", "key_id") if isinstance(doc, Mapping) and k in doc), None)
+    return f"{kind} {str(key)[:64]!r}" if key is not None else kind
+
+
+def _first_problem(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in err.get("loc", ()))
+    return f"{where}: {err.get('msg', 'is invalid')}" if where else str(err.get("msg", "is invalid"))
 
 
 def build_validators() -> None:
@@ -131,8 +139,7 @@ def build_validators() -> None:
     while pending:
         model = pending.pop()
         pending.extend(model.__subclasses__())
-        if not model.__pydantic_complete__:
-            model.model_rebuild(force=True)
+        model.model_rebuild()  # builds what `defer_build` left unbuilt; a built model is left as it is
 
 
 class AppointmentStatus(StrEnum):
@@ -142,11 +149,6 @@ class AppointmentStatus(StrEnum):
     expired = "expired"
     completed = "completed"
     no_show = "no_show"
-
-
-ACTIVE_STATUSES: frozenset[AppointmentStatus] = frozenset(
-    {AppointmentStatus.held, AppointmentStatus.confirmed}
-)
 
 
 class RebookingMode(StrEnum):
@@ -188,24 +190,28 @@ class Admin(Entity):
 class ReminderRule(Entity):
     id: Ident
     recipient: RecipientGroup
-    minutes_before: int = Field(ge=MINUTES_BEFORE[0], le=MINUTES_BEFORE[1])
+    minutes_before: Annotated[int, _minutes(*MINUTES_BEFORE)]
     send_email: bool = False
     send_sms: bool = False
+    # From when the rule reminds (DESIGN: Reminders); None for rules stored before it existed.
+    created_at: UtcDateTime | None = None
 
 
 class AppointmentType(Entity):
     key: Ident
     name: Text
-    duration_minutes: int = Field(ge=5, le=720)
-    hold_ttl_minutes: int = Field(default=15, ge=1, le=10080)
-    cancellation_notice_minutes: int = Field(default=0, ge=0, le=525600)
-    booking_notice_minutes: int = Field(default=0, ge=0, le=525600)
+    duration_minutes: Annotated[int, _minutes(5, 720)]
+    hold_ttl_minutes: Annotated[int, _minutes(1, 10080)] = 15
+    cancellation_notice_minutes: Annotated[int, _minutes(0, 525600)] = 0
+    booking_notice_minutes: Annotated[int, _minutes(0, 525600)] = 0
     rebooking_mode: RebookingMode = RebookingMode.same_doctor
     reminders: list[ReminderRule] = Field(default_factory=list)
 
     @field_validator("reminders")
     @classmethod
-    def _unique_rule_ids(cls, rules: list[ReminderRule]) -> list[ReminderRule]:
+    def _unique_rule_ids(cls, rules: list[ReminderRule], info: ValidationInfo) -> list[ReminderRule]:
+        if is_stored(info):
+            return rules
         seen: set[str] = set()
         for rule in rules:
             if rule.id in seen:
@@ -215,6 +221,8 @@ class AppointmentType(Entity):
 
 
 class AvailabilityWindow(Entity):
+    # The weekday's range and the HH:MM form are the window's shape, checked on every read:
+    # the slot arithmetic reads them. Their order is an input rule.
     weekday: int = Field(ge=0, le=6, description="0 = Monday .. 6 = Sunday")
     start: str
     end: str
@@ -227,7 +235,9 @@ class AvailabilityWindow(Entity):
         return value
 
     @model_validator(mode="after")
-    def _ordered(self) -> AvailabilityWindow:
+    def _ordered(self, info: ValidationInfo) -> AvailabilityWindow:
+        if is_stored(info):
+            return self
         if self.end <= self.start:
             raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
         if self.start == "24:00":
@@ -240,18 +250,11 @@ class Doctor(Entity):
     name: Text
     email: Email = ""
     timezone: ZoneName = "UTC"
-    mobile_phone: str = ""
+    mobile_phone: E164 = ""
     prescription_phone: OptText = ""
     appointment_types: list[Ident] = Field(default_factory=list)
     room_url: HttpUrl = ""
     availability: list[AvailabilityWindow] = Field(default_factory=list)
-
-    @field_validator("mobile_phone")
-    @classmethod
-    def _e164(cls, value: str) -> str:
-        if value and not _E164_RE.fullmatch(value):
-            raise ValueError(f"{value!r} is not an E.164 number such as +4915112345678")
-        return value
 
 
 class Patient(Entity):
@@ -259,7 +262,7 @@ class Patient(Entity):
     name: Text
     email: Email = ""
     phone: OptText = ""
-    external_id: Annotated[str, Field(max_length=128), AfterValidator(_no_control)] = ""
+    external_id: ExternalId = ""
 
 
 class Appointment(Entity):
@@ -304,8 +307,12 @@ class ReminderSent(Entity):
     due_at: UtcDateTime
     late_by_seconds: int = 0
     event_id: str = ""
+    # What became of the email and SMS: a skip without a message ("skipped: no mobile number"),
+    # or the message's id, whose own status is the one source of truth (`*_status` then empty).
     email_status: str = ""
     sms_status: str = ""
+    email_message_id: str = ""
+    sms_message_id: str = ""
 
     @property
     def key(self) -> str:
@@ -355,14 +362,14 @@ class Subscription(Entity):
         return self.to_json(exclude={"secret_encrypted"})
 
 
-class Event(Entity):
+class Event(PlainEntity):
     id: str
     type: EventType
     created_at: UtcDateTime
     data: dict[str, Any]
 
 
-class AuditEntry(Entity):
+class AuditEntry(PlainEntity):
     at: UtcDateTime
     actor: str
     action: str
@@ -374,12 +381,7 @@ def appointment_target(uid: str) -> str:
     return f"appointment:{uid}"
 
 
-def parse_rows(model: type[Entity], rows: list[dict[str, Any]]) -> list[Any]:
-    return [model.model_validate(row) for row in rows]
-
-
 __all__ = [
-    "ACTIVE_STATUSES",
     "Admin",
     "Appointment",
     "AppointmentStatus",
@@ -404,7 +406,7 @@ __all__ = [
 
 
 # The runner that holds a claim on a pending row: its lease id, unique per running worker
-# (stored as `lease_owner` before 0.2; such rows still load).
+# (rows stored by early builds of 0.1 name it `lease_owner`; they still load).
 LeaseId = Annotated[str, Field(validation_alias=AliasChoices("lease_id", "lease_owner"))]
 
 
@@ -446,6 +448,8 @@ class MessageStatus(StrEnum):
     failed = "failed"  # gave up after the last retry
     outbox = "outbox"  # nothing configured: kept in the local outbox for the app to show
     skipped = "skipped"  # not sent: the appointment was no longer confirmed, or had started
+    # Its sending began and was never written down (the runner stopped): never sent again by itself.
+    unknown = "unknown"
 
 
 class OutboxMessage(Entity):

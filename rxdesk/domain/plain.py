@@ -7,7 +7,14 @@ cancel writes an appointment, an event and an audit entry whose values are all p
 enums, UTC instants, JSON data. For those, this module does by hand exactly what pydantic
 would, and answers None whenever it is not sure (a field of another kind, a value of an
 unexpected type, a string validation would change), so the caller falls back to pydantic.
-tests/unit/test_plain_forms.py proves both equal to pydantic's own on generated models.
+tests/unit/test_plain_forms.py proves both equal to pydantic's own on generated values.
+
+It reads a model through pydantic's public API only (`model_fields`, their annotations and
+metadata, `model_computed_fields`, `model_config`). Validator and serializer methods
+(`@field_validator`, `@model_serializer`, ...) are not visible there: a stored form is made
+only for rxdesk's entities, which declare no serializer methods, and a model is built from
+plain values only when it declares that it has no validator methods either
+(`models.PlainEntity`); the tests hold both to pydantic's own results.
 """
 
 from __future__ import annotations
@@ -134,10 +141,9 @@ def _plan(model: type[BaseModel]) -> tuple[_Field, ...] | None:
         return _PLANS[model]
     except KeyError:
         pass
-    decorators = model.__pydantic_decorators__
     plan: tuple[_Field, ...] | None = None
-    if not (decorators.field_serializers or decorators.model_serializers or decorators.computed_fields
-            or model.model_config.get("extra") != "forbid" or model.model_config.get("serialize_by_alias")):
+    config = model.model_config
+    if not (model.model_computed_fields or config.get("extra") != "forbid" or config.get("serialize_by_alias")):
         fields = []
         for name, info in model.model_fields.items():
             made = None if info.exclude else _field(name, info.annotation, list(info.metadata))
@@ -171,11 +177,10 @@ def stored_form(item: BaseModel) -> dict[str, Any] | None:
 
 def construct_plain(model: type[BaseModel], values: Mapping[str, Any]) -> Any:
     """`model(**values)` without validation when validation could neither refuse nor change
-    any value (no validators beyond the instants', every value already in its validated
-    form), or None."""
+    any value (no validators on its fields beyond the instants', every value already in its
+    validated form), or None. Only for a model without validator methods (`PlainEntity`)."""
     plan = _plan(model)
-    decorators = model.__pydantic_decorators__
-    if plan is None or decorators.validators or decorators.field_validators or decorators.model_validators:
+    if plan is None:
         return None
     known = {field.name for field in plan}
     if not known.issuperset(values):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from rxdesk.domain.lifecycle import status_at
+from rxdesk.domain.lifecycle import ACTIVE, in_progress_at, status_at
 from rxdesk.domain.models import Appointment, AppointmentStatus, Org
 from rxdesk.domain.times import format_utc
 
@@ -20,8 +20,10 @@ T = TypeVar("T")
 class AppointmentQuery:
     """Appointments matching every given criterion, ordered by start (then uid).
 
-    `starts_from` is inclusive, `starts_before` exclusive. With `count=False` the store may
-    stop as soon as the page is full, and `Page.total` is None.
+    `starts_from` is inclusive, `starts_before` exclusive. `ends_after` keeps the appointments
+    that have not ended by then (`ends_at > ends_after`): one of those started at most
+    `lifecycle.LONGEST_APPOINTMENT` before it, so a store reads no further back. With
+    `count=False` the store may stop as soon as the page is full, and `Page.total` is None.
 
     `statuses` matches the status each appointment has at `as_of` (`lifecycle.status_at`):
     a stored `held` whose `hold_expires_at <= as_of` matches `expired` (not `held`), a stored
@@ -42,6 +44,7 @@ class AppointmentQuery:
     patient_ids: frozenset[str] | None = None  # any one of these patients ("every Lena")
     starts_from: datetime | None = None
     starts_before: datetime | None = None
+    ends_after: datetime | None = None
     offset: int = 0
     limit: int | None = None
     descending: bool = False
@@ -151,14 +154,54 @@ class AppointmentRecord:
         (`lifecycle.status_at`) and every field of the model. Unchanged, it is this record."""
         doc = self._data
         status = doc["status"]
-        if status in ("held", "confirmed"):
+        if status in ACTIVE:
             status = status_at(status, doc.get("hold_expires_at"), doc["ends_at"], at).value
         if status == doc["status"] and "created_by" in doc:
             return self
         return AppointmentRecord({**_LATER_FIELDS, **doc, "status": status})
 
+    def in_progress(self, at: str) -> bool:
+        """Active and running at `at` (stored form), by its status as read: call it on the
+        record `as_of` gave for the same instant (`lifecycle.in_progress_at`)."""
+        doc = self._data
+        return in_progress_at(doc["status"], doc["starts_at"], doc["ends_at"], at)
+
     def to_json(self) -> dict[str, Any]:
         return dict(self._data)
+
+
+# A patient search also finds a phone by its digits (`0151 1122` in `+4915111223344`) once the
+# text holds this many of them.
+PHONE_DIGITS_MIN = 3
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def digits_of(text: str) -> str:
+    """The ASCII digits of `text` (what a phone number is matched on; `isdigit` would also take
+    '٣' and '²', which no SQL range of digits does)."""
+    return "".join(ch for ch in text if ch in _ASCII_DIGITS)
+
+
+def search_terms(text: str) -> tuple[str, str]:
+    """What a search for a patient or a doctor looks for: the typed text casefolded, its runs of
+    whitespace as one space, trimmed; and its digits."""
+    needle = " ".join((text or "").split()).casefold()
+    return needle, digits_of(needle)
+
+
+def person_matches(needle: str, digits: str, name: str, email: str, external_id: str, id: str,
+                   phone: str) -> bool:
+    """The one matching rule of a search for a patient or a doctor (`search_terms` gives
+    `needle` and `digits`): the needle inside the casefolded name, email, external id or id, or
+    inside the phone; or, with at least PHONE_DIGITS_MIN digits, those digits inside the phone's
+    digits. An empty needle matches everyone. The PostgreSQL store states it in SQL for patients;
+    a contract test holds both stores to it."""
+    if not needle:
+        return True
+    if (needle in name.casefold() or needle in email.casefold() or needle in external_id.casefold()
+            or needle in id.casefold() or needle in phone):
+        return True
+    return len(digits) >= PHONE_DIGITS_MIN and digits in digits_of(phone)
 
 
 def appointment_from_json(doc: Mapping[str, Any]) -> Appointment:
@@ -184,7 +227,7 @@ def org_from_json(doc: Mapping[str, Any]) -> Org:
     if (all(type(value) is str for value in doc.values()) and set(doc) <= set(fields)
             and all(name in doc for name, info in fields.items() if info.is_required())):
         return Org.model_construct(**doc)
-    return Org.model_validate(doc)
+    return Org.from_stored(doc)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ clipboard; a bidirectional override would show text in another order than it is 
 ("Trojan Source"). Every output that shows such text passes it through `terminal_safe`, which
 writes each of these characters as a visible escape (`\\x1b`, `\\u202e`) instead.
 
-Input fields refuse them in the first place (`has_control`); this is the second line, for
-what is already stored or comes from a partner's server.
+Input fields refuse them in the first place (`has_control`: the one rule every input check
+uses); this is the second line, for what is already stored or comes from a partner's server.
+JSON output (`--json`) writes them as JSON escapes (`json_safe`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from collections.abc import Iterable
 _BIDI = "\u202a-\u202e\u2066-\u2069"
 _UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
 _UNSAFE_KEEP_LINES = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI}]")
+# What a JSON serializer leaves raw inside strings: it escapes C0 itself, and outside strings
+# JSON text is ASCII, so these occur only inside strings.
+_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f{_BIDI}]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -36,6 +40,14 @@ def terminal_safe(text: str, *, lines: bool = False) -> str:
     if pattern.search(text) is None:  # the common case: nothing to copy
         return text
     return pattern.sub(_escape, text)
+
+
+def json_safe(text: str) -> str:
+    """JSON text (as a serializer wrote it) with DEL, C1 controls and bidi overrides written
+    as `\\uXXXX` escapes, as serializers write C0 controls: the same value, safe to print."""
+    if _UNSAFE_IN_JSON.search(text) is None:
+        return text
+    return _UNSAFE_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def all_safe(texts: Iterable[str]) -> bool:

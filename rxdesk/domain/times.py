@@ -6,7 +6,6 @@ fixed width, so stored times compare and sort correctly as plain strings; the st
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +14,14 @@ from rxdesk.domain.errors import ValidationFailed
 
 STORED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 ISO_HINT = "an ISO-8601 date-time with a zone, e.g. 2026-11-24T09:30:00Z"
+
+# The days and instants rxdesk takes as input (filters' days too, `domain/filters.py`): far
+# enough from the ends of what `datetime` holds that a day's bounds in any zone, slots a year
+# ahead or a week of history before never overflow.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+EARLIEST = datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day, tzinfo=UTC)
+LATEST = datetime(LAST_DAY.year, LAST_DAY.month, LAST_DAY.day, 23, 59, 59, tzinfo=UTC)
 
 
 def to_utc(value: datetime) -> datetime:
@@ -29,8 +36,21 @@ def format_utc(value: datetime) -> str:
     return f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}Z"
 
 
+def out_of_range(what: str, text: str) -> ValidationFailed:
+    return ValidationFailed(f"{what} {text[:40]!r} is out of range ({FIRST_DAY} to {LAST_DAY})")
+
+
+def within_range(value: datetime, *, what: str, text: str) -> datetime:
+    """`value` (UTC) when it lies between EARLIEST and LATEST; else a one-line refusal naming
+    `text`, as typed."""
+    if not EARLIEST <= value <= LATEST:
+        raise out_of_range(what, text)
+    return value
+
+
 def parse_instant(text: str, *, what: str = "time") -> datetime:
-    """Parse an ISO-8601 instant that names its zone (`Z` or an offset); refuse anything else."""
+    """Parse an ISO-8601 instant that names its zone (`Z` or an offset), between EARLIEST and
+    LATEST; refuse anything else. The one parser of instants typed or set (RXDESK_NOW)."""
     if not isinstance(text, str):
         raise ValidationFailed(f"{what} must be {ISO_HINT}")
     raw = text.strip()
@@ -43,18 +63,10 @@ def parse_instant(text: str, *, what: str = "time") -> datetime:
     if value.tzinfo is None:
         raise ValidationFailed(f"{what} {raw!r} has no zone; add Z or an offset such as +01:00")
     try:
-        return to_utc(value)
+        utc = to_utc(value)
     except (OverflowError, ValueError):
-        raise ValidationFailed(f"{what} {raw!r} is out of range") from None
-
-
-def parse_date(text: str, *, what: str = "date") -> date:
-    if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-        raise ValidationFailed(f"{what} must be a date as YYYY-MM-DD")
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationFailed(f"{what} {text.strip()!r} is not a real date") from None
+        raise out_of_range(what, raw) from None
+    return within_range(utc, what=what, text=raw)
 
 
 @lru_cache(maxsize=256)

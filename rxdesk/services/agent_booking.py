@@ -30,6 +30,7 @@ from rxdesk.domain.models import (
 from rxdesk.domain.times import format_local, format_utc, to_utc
 from rxdesk.services.availability import check_offered, open_slots
 from rxdesk.services.base import Service, admin_actor, record
+from rxdesk.services.booking import hold_slot
 from rxdesk.services.events import appointment_data, publish
 from rxdesk.services.lifecycle import expire_lapsed_holds
 from rxdesk.services.rebooking import OpenSlot
@@ -110,19 +111,19 @@ class AgentBookingService(Service):
             if start <= now:
                 raise Refused(f"{format_local(start, zone_name)} ({zone_name}) has started: pick a later slot")
             doctor = self._free_doctor(view, _offering(view, appt_type, doctor_id), appt_type, start, now, zone_name)
-            status = AppointmentStatus.held if hold else AppointmentStatus.confirmed
+            details = {"patient_id": patient.id, "doctor_id": doctor.id, "type_key": appt_type.key,
+                       "starts_at": format_utc(start), "status": "held" if hold else "confirmed"}
+            if hold:  # a hold is made where every hold is, with its APPOINTMENT_HELD
+                return hold_slot(view, patient_id=patient.id, doctor=doctor, appt_type=appt_type, start=start,
+                                 now=now, actor=actor, zone=zone_name, action="appointment.book", details=details,
+                                 notice_minutes=AGENT_NOTICE_MINUTES, created_by=actor)
             appt = lifecycle.new_appointment(
                 uid=new_appointment_uid(start), patient_id=patient.id, doctor=doctor, appt_type=appt_type,
-                starts_at=start, now=now, status=status,
+                starts_at=start, now=now, status=AppointmentStatus.confirmed,
             ).model_copy(update={"created_by": actor})
             expire_lapsed_holds(view, doctor.id, appt.starts_at, appt.ends_at, now, actor)
             view.appointments.put(appt)
-            event = EventType.APPOINTMENT_HELD if hold else EventType.APPOINTMENT_CONFIRMED
-            publish(view, event, appointment_data(appt), now)
-            details = {"patient_id": patient.id, "doctor_id": doctor.id, "type_key": appt_type.key,
-                       "starts_at": format_utc(appt.starts_at), "status": status.value}
-            if appt.hold_expires_at is not None:
-                details["hold_expires_at"] = format_utc(appt.hold_expires_at)
+            publish(view, EventType.APPOINTMENT_CONFIRMED, appointment_data(appt), now)
             record(view, at=now, actor=actor, action="appointment.book", target=appointment_target(appt.uid),
                    details=details)
         return appt

@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rxdesk.domain import lifecycle
 from rxdesk.domain.errors import NotFound, ValidationFailed
 from rxdesk.domain.ids import normalize_uid
 from rxdesk.domain.limits import format_minutes
 from rxdesk.domain.models import (
-    ACTIVE_STATUSES,
     Appointment,
     AppointmentStatus,
     AppointmentType,
@@ -30,6 +29,7 @@ from rxdesk.domain.models import (
     appointment_target,
 )
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
+from rxdesk.domain.sending import with_message_states
 from rxdesk.domain.times import format_local, format_utc, local_day_bounds
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
@@ -38,18 +38,23 @@ from rxdesk.store.protocols import StoreView, UnitOfWork
 if TYPE_CHECKING:
     from rxdesk.services.filters import FilterText, ParsedFilter
 
-DEFAULT_STATUSES = frozenset(s.value for s in ACTIVE_STATUSES)
+DEFAULT_STATUSES = frozenset(s.value for s in lifecycle.ACTIVE)
+PAST_STATUSES = frozenset(s.value for s in lifecycle.PAST)
+EVERY_STATUS = frozenset(s.value for s in AppointmentStatus)
 # Appointments one cancellation may take at once: a selection, a doctor's fortnight.
 MAX_CANCEL = 1000
+
+Span = Literal["upcoming", "past", "dates", "any"]
 
 
 @dataclass(frozen=True)
 class AppointmentFilter:
     """What an agent narrows the overview by (DESIGN: `appointments list`).
 
-    Defaults: active (held or confirmed) and starting now or later. `statuses` replaces the
-    status default, `date_from`/`date_to` (days in the org's zone, `date_to` inclusive) replace
-    the time default, and `all` drops whichever default was not replaced.
+    Defaults (`window_of`): active (held or confirmed) appointments that have not ended, in
+    progress first. `statuses` replaces the status default, `date_from`/`date_to` (days in the
+    org's zone, `date_to` inclusive) replace the time default, and `all` drops whichever default
+    was not replaced.
     """
 
     statuses: frozenset[str] | None = None
@@ -61,6 +66,56 @@ class AppointmentFilter:
     all: bool = False
 
 
+@dataclass(frozen=True)
+class ListingWindow:
+    """What a filter lists once its defaults are applied (`window_of`): the statuses (None for
+    any) and the span of time, `upcoming` (not ended: in progress first, then by start),
+    `past` (any time, newest first), `dates` (starting in the days given, by start) or `any`."""
+
+    statuses: frozenset[str] | None
+    span: Span
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @property
+    def newest_first(self) -> bool:
+        return self.span == "past"
+
+    def text(self) -> str:
+        """The window in words, as the app's count line and the command line say it:
+        "held, confirmed · not ended"."""
+        chosen = self.statuses
+        if chosen is None or chosen >= EVERY_STATUS:
+            statuses = "any status"
+        else:
+            statuses = ", ".join(s.value for s in AppointmentStatus if s.value in chosen)
+        if self.span == "dates":
+            start = f"from {self.date_from.isoformat()}" if self.date_from else "any start"
+            end = f"to {self.date_to.isoformat()}" if self.date_to else "any end"
+            return f"{statuses} · {start} · {end}"
+        return f"{statuses} · " + {"upcoming": "not ended", "past": "any time · newest first",
+                                    "any": "any time"}[self.span]
+
+
+def window_of(f: AppointmentFilter) -> ListingWindow:
+    """The filter's defaults, in the one place they are decided (the listing, the app's count
+    line and the command line all read them here): no statuses named means held or confirmed
+    (unless `all`); no days named means appointments that have not ended yet (in progress
+    first), or, when every status named is one only the past has (completed, no_show, expired),
+    the past, newest first; `all` drops whichever default was not replaced."""
+    statuses = f.statuses if f.statuses else (None if f.all else DEFAULT_STATUSES)
+    span: Span
+    if f.date_from is not None or f.date_to is not None:
+        span = "dates"
+    elif f.all:
+        span = "any"
+    elif statuses is not None and statuses <= PAST_STATUSES:
+        span = "past"
+    else:
+        span = "upcoming"
+    return ListingWindow(statuses, span, f.date_from, f.date_to)
+
+
 class AppointmentRow:
     """One row of a listing: an appointment with the names an agent reads beside it.
 
@@ -69,17 +124,21 @@ class AppointmentRow:
     stays cheap.
     """
 
-    __slots__ = ("doctor_name", "patient_name", "record", "type_name")
+    __slots__ = ("doctor_name", "in_progress", "patient_name", "record", "type_name")
 
-    def __init__(self, record: AppointmentRecord, doctor_name: str, patient_name: str, type_name: str) -> None:
+    def __init__(self, record: AppointmentRecord, doctor_name: str, patient_name: str, type_name: str,
+                 in_progress: bool = False) -> None:
         self.record = record
         self.doctor_name = doctor_name
         self.patient_name = patient_name
         self.type_name = type_name
+        self.in_progress = in_progress  # active and running as of the listing's now
 
     def showing(self, appointment: Appointment) -> AppointmentRow:
-        """The same row for a changed appointment (the names stay)."""
-        return AppointmentRow(AppointmentRecord.of(appointment), self.doctor_name, self.patient_name, self.type_name)
+        """The same row for a changed appointment (the names stay; one that is no longer
+        active is no longer in progress)."""
+        return AppointmentRow(AppointmentRecord.of(appointment), self.doctor_name, self.patient_name, self.type_name,
+                              self.in_progress and appointment.status in lifecycle.ACTIVE)
 
     @property
     def appointment(self) -> Appointment:
@@ -170,12 +229,6 @@ class AppointmentSummary:
 
 
 class AppointmentService(Service):
-    def build_query(
-        self, f: AppointmentFilter, *, offset: int = 0, limit: int | None = None, count: bool = True
-    ) -> AppointmentQuery:
-        with self.store.read() as view:
-            return self._query(view, f, offset=offset, limit=limit, count=count)
-
     def _query(
         self, view: StoreView, f: AppointmentFilter, *, offset: int, limit: int | None, count: bool
     ) -> AppointmentQuery:
@@ -183,28 +236,29 @@ class AppointmentService(Service):
             raise NotFound(f"no doctor {f.doctor_id!r}")
         if f.patient_id is not None and view.patients.get(f.patient_id) is None:
             raise NotFound(f"no patient {f.patient_id!r}")
-        statuses = f.statuses if f.statuses else (None if f.all else DEFAULT_STATUSES)
+        window = window_of(f)
+        now = self.now()
         starts_from: datetime | None = None
         starts_before: datetime | None = None
-        if f.date_from is not None or f.date_to is not None:
+        if window.span == "dates":
             tz = self.org(view).timezone
             if f.date_from is not None:
                 starts_from = local_day_bounds(f.date_from, tz)[0]
             if f.date_to is not None:
                 starts_before = local_day_bounds(f.date_to, tz)[1]
-        elif not f.all:
-            starts_from = self.now()
         return AppointmentQuery(
-            statuses=statuses,
+            statuses=window.statuses,
             doctor_id=f.doctor_id,
             patient_id=f.patient_id,
             patient_ids=f.patient_ids,
             starts_from=starts_from,
             starts_before=starts_before,
+            ends_after=now if window.span == "upcoming" else None,
             offset=offset,
             limit=limit,
+            descending=window.newest_first,
             count=count,
-            as_of=self.now(),
+            as_of=now,
         )
 
     def list_appointments(
@@ -215,7 +269,8 @@ class AppointmentService(Service):
         limit: int | None = None,
         count: bool = True,
     ) -> Page[AppointmentRow]:
-        """Appointments matching the filter, ordered by start, with names resolved."""
+        """Appointments matching the filter in its window (`window_of`): by start, or newest
+        first for the past; with names resolved and those running now marked in progress."""
         with self.store.read() as view:
             query = self._query(view, f or AppointmentFilter(), offset=offset, limit=limit, count=count)
             page = view.appointments.search(query)
@@ -259,7 +314,7 @@ class AppointmentService(Service):
                 previous_chain=[lifecycle.as_of(a, now) for a in previous],
                 next_chain=[lifecycle.as_of(a, now) for a in following],
                 audit=view.audit.for_target(appointment_target(appt.uid)),
-                reminders_sent=view.reminders_sent.for_appointment(appt.uid),
+                reminders_sent=with_message_states(view.reminders_sent.for_appointment(appt.uid), view.messages.get),
                 deliveries=view.deliveries.for_appointment(appt.uid),
                 cancel_refusal=lifecycle.why_not_cancellable(appt, now),
             )
@@ -289,11 +344,13 @@ class AppointmentService(Service):
             listed = rows(view, [AppointmentRecord.of(appt) for appt in appts], now)
             zone_name = self.org(view).timezone
             kinds = {appt.type_key: view.types.get(appt.type_key) for appt in appts}
+            successors = {appt.uid: _successor(view, appt) for appt in appts}
         return [
             AppointmentSummary(
                 lifecycle.as_of(appt, now), row.patient_name, row.doctor_name, row.type_name, zone_name,
                 lifecycle.why_not_cancellable(appt, now),
-                tuple((status, lifecycle.why_not_markable(appt, status, now)) for status in lifecycle.ATTENDANCE),
+                tuple((status, lifecycle.why_not_markable(appt, status, now, successors[appt.uid]))
+                      for status in lifecycle.ATTENDANCE),
                 _notice_note(appt, kinds.get(appt.type_key), now),
             )
             for appt, row in zip(appts, listed, strict=True)
@@ -327,7 +384,9 @@ class AppointmentService(Service):
     def mark_attendance(self, uid: str, status: str, reason: str, agent: str) -> Appointment:
         """Attendance (admin): `no_show` (the patient did not attend) or `completed`, for a
         confirmed appointment that has started, or as a correction of a completed or no_show
-        one up to 7 days after its end; never before the start. A reason is required (stored in
+        one up to 7 days after its end; never before the start; a missed one that was rebooked is
+        not corrected to completed while the appointment it was rebooked to stands (cancel that
+        one first). A reason is required (stored in
         `attendance_note`, with `attendance_by` and `attendance_at`). Writes
         APPOINTMENT_NO_SHOW or APPOINTMENT_COMPLETED and an audit entry with it."""
         target = lifecycle.parse_attendance(status)
@@ -336,7 +395,7 @@ class AppointmentService(Service):
         with self.store.write() as view:
             now = self.now()
             appt = view.appointments.require(uid)
-            marked = lifecycle.mark_attendance(appt, target, text, actor.split(":", 1)[1], now)
+            marked = lifecycle.mark_attendance(appt, target, text, actor, now, _successor(view, appt))
             view.appointments.put(marked)
             no_show = target is AppointmentStatus.no_show
             event = EventType.APPOINTMENT_NO_SHOW if no_show else EventType.APPOINTMENT_COMPLETED
@@ -351,6 +410,15 @@ class AppointmentService(Service):
                          "reason": text},
             )
         return marked
+
+
+def _successor(view: StoreView, appt: Appointment) -> Appointment | None:
+    """The appointment a missed one was rebooked to (only a no_show keeps its own status when
+    rebooked, so only its successor can still stand beside it)."""
+    if appt.status is not AppointmentStatus.no_show:
+        return None
+    uid = view.appointments.successor_of(appt.uid)
+    return view.appointments.get(uid) if uid else None
 
 
 def _notice_note(appt: Appointment, kind: AppointmentType | None, now: datetime) -> str | None:
@@ -371,15 +439,16 @@ def rows(view: StoreView, records: Sequence[AppointmentRecord], now: datetime) -
     found = []
     for r in records:  # a listing of tens of thousands of rows: one pass, nothing looked up twice
         doctor, patient, type_key = r.keys
-        found.append(AppointmentRow(r.as_of(at), doctors.get(doctor, doctor), patients.get(patient, patient),
-                                    types.get(type_key, type_key)))
+        record = r.as_of(at)
+        found.append(AppointmentRow(record, doctors.get(doctor, doctor), patients.get(patient, patient),
+                                    types.get(type_key, type_key), record.in_progress(at)))
     return found
 
 
 def cancel(view: UnitOfWork, appt: Appointment, reason: str, actor: str, now: datetime) -> Appointment:
     """Admin cancel inside the caller's write, with its event and audit entry (`reason` is
     already a checked reason)."""
-    cancelled = lifecycle.admin_cancel(appt, reason, actor.split(":", 1)[1], now)
+    cancelled = lifecycle.admin_cancel(appt, reason, actor, now)
     view.appointments.put(cancelled)
     publish(view, EventType.APPOINTMENT_CANCELLED,
             appointment_data(cancelled, reason=reason, cancelled_by=cancelled.cancelled_by), now)

@@ -36,6 +36,7 @@ from rxdesk.domain.models import (
     AppointmentType,
     Doctor,
     MessageChannel,
+    MessageStatus,
     Patient,
     RecipientGroup,
     ReminderSent,
@@ -61,6 +62,7 @@ class AttentionKind(StrEnum):
     hold_lapsing = "hold_lapsing"
     deliveries = "deliveries"
     messages_failed = "messages_failed"
+    messages_unknown = "messages_unknown"  # sending began and was never recorded: not sent again
     reminders_skipped = "reminders_skipped"
     no_mobile = "no_mobile"
     no_windows = "no_windows"
@@ -199,17 +201,24 @@ class AttentionService(Service):
         return items
 
     def _messages(self, view: StoreView, now: datetime) -> list[AttentionItem]:
-        by_channel: dict[MessageChannel, list[Any]] = defaultdict(list)
+        by_channel: dict[tuple[bool, MessageChannel], list[Any]] = defaultdict(list)
         for message in view.messages.failed(now):
-            by_channel[message.channel].append(message)
+            by_channel[(message.status is MessageStatus.unknown, message.channel)].append(message)
         items = []
-        for channel, messages in sorted(by_channel.items()):
+        for (unknown, channel), messages in sorted(by_channel.items()):
             newest = max(messages, key=lambda m: m.id)
             what = "email" if channel is MessageChannel.email else "SMS"
+            many = _plural(len(messages), what, what + "s" if what == "email" else what)
+            if unknown:
+                items.append(AttentionItem(
+                    AttentionKind.messages_unknown,
+                    f"{many} of reminders may or may not have gone out (sending unknown), for appointments "
+                    "that have not started", "not sent again by rxdesk: ask the recipient if it matters",
+                    newest.created_at, "outbox", len(messages), "rxdesk outbox list", "enter: the outbox (section 6)"))
+                continue
             items.append(AttentionItem(
                 AttentionKind.messages_failed,
-                f"{_plural(len(messages), what, what + 's' if what == 'email' else what)} of reminders could not be "
-                "sent, for appointments that have not started",
+                f"{many} of reminders could not be sent, for appointments that have not started",
                 f"last error: {newest.last_error or 'none'}", newest.created_at, "outbox", len(messages),
                 "rxdesk outbox list", "enter: the outbox (section 6)"))
         return items
@@ -249,7 +258,7 @@ class AttentionService(Service):
             if doctor.mobile_phone or not texting.keys() & set(doctor.appointment_types):
                 continue
             page = view.appointments.search(AppointmentQuery(
-                doctor_id=doctor.id, statuses=frozenset(s.value for s in lifecycle.ACTIVE), starts_from=now,
+                doctor_id=doctor.id, statuses=lifecycle.ACTIVE, starts_from=now,
                 starts_before=now + timedelta(days=UPCOMING_DAYS), as_of=now, count=False))
             upcoming = [a for a in page.items if a.type_key in texting]
             if not upcoming:

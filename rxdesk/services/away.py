@@ -16,20 +16,24 @@ What cannot move within HORIZON_DAYS is cancelled with the reason. Appointments 
 order of start, and two moves of one plan never take the same time (`slots.Taken`).
 
 A plan is computed by one function from one state of the store: the dry run computes it from
-a read, the run again inside its write, so a run does what its dry run said unless something
-changed in between; then the run says how its plan differs from the one that was shown.
+a read, the run again inside its write, after reading again (on PostgreSQL: locking) every
+appointment it takes, and again when one of them changed meanwhile; a write refused because
+another writer got to a slot first is tried again. A plan's id depends only on what it does
+(which appointments, moved where or cancelled), so a run given the id (or the plan) the agent
+saw carries out that plan or nothing: when the plan now differs, it refuses with the plan now
+and how it differs (`PlanChanged`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from rxdesk.domain import lifecycle
-from rxdesk.domain.errors import ValidationFailed
+from rxdesk.domain.errors import Conflict, Refused, ValidationFailed
 from rxdesk.domain.filters import parse_day
 from rxdesk.domain.models import (
     Appointment,
@@ -39,7 +43,16 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.slots import Slot, Taken, overlaps
-from rxdesk.domain.times import format_local, format_utc, local_day_bounds, parse_time, to_utc, zone
+from rxdesk.domain.times import (
+    format_local,
+    format_utc,
+    local_day_bounds,
+    out_of_range,
+    parse_time,
+    to_utc,
+    within_range,
+    zone,
+)
 from rxdesk.services.appointments import cancel
 from rxdesk.services.availability import open_slots
 from rxdesk.services.base import Service, admin_actor, record
@@ -50,6 +63,10 @@ from rxdesk.store.protocols import StoreView, UnitOfWork
 HORIZON_DAYS = 28
 # The longest range one plan covers.
 MAX_RANGE_DAYS = 92
+# Writes tried before a run gives up on writers that keep taking its slots first.
+RUN_ATTEMPTS = 3
+# Plans made in one write before giving up on appointments that keep changing under it.
+LOCK_ROUNDS = 5
 
 Action = Literal["move", "cancel"]
 
@@ -114,10 +131,10 @@ class AwayPlan:
 
     @property
     def plan_id(self) -> str:
-        """A short fingerprint of what the plan does: equal plans have equal ids."""
-        digest = hashlib.sha256()
-        for part in (self.doctor.id, format_utc(self.starts_from), format_utc(self.starts_before), str(self.rebook)):
-            digest.update(part.encode() + b"\0")
+        """A short fingerprint of what the plan does (the doctor, each appointment, moved to
+        whom and when, or cancelled): equal plans have equal ids, whenever they were asked for
+        and however the range was typed (`--from now`)."""
+        digest = hashlib.sha256(self.doctor.id.encode() + b"\0")
         for item in self.items:
             digest.update("|".join(item.key).encode() + b"\n")
         return digest.hexdigest()[:10]
@@ -172,20 +189,29 @@ class AwayPlan:
 
 @dataclass(frozen=True)
 class AwayResult:
-    """What a run did, and how its plan differs from the one the agent saw (if one was given)."""
+    """What a run did: the plan, carried out."""
 
     plan: AwayPlan
-    expected: str | None = None  # the plan id the agent saw
-    changes: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return self.expected is not None and self.expected != self.plan.plan_id
 
     def to_json(self) -> dict[str, Any]:
-        data = self.plan.to_json()
-        data["changed"] = {"expected": self.expected, "differences": self.changes} if self.changed else None
-        return data
+        return {**self.plan.to_json(), "changed": None}
+
+
+class PlanChanged(Refused):
+    """The plan now is not the one the agent saw: nothing was done. `plan` is the plan now (not
+    carried out), `changes` how it differs, one line per appointment (known when the plan seen
+    was given, not only its id)."""
+
+    def __init__(self, expected: str, plan: AwayPlan, changes: list[str]) -> None:
+        self.expected = expected
+        self.plan = plan
+        self.changes = changes
+        count = f"{len(changes)} appointment{'' if len(changes) == 1 else 's'} differ; " if changes else ""
+        super().__init__(f"the plan changed since plan {expected} was shown ({count}another change came in "
+                         f"between); nothing was changed: the plan now is {plan.plan_id}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.plan.to_json(), "changed": {"expected": self.expected, "differences": self.changes}}
 
 
 def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: bool, what: str) -> datetime:
@@ -206,7 +232,11 @@ def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: 
             continue
         if pattern == "%H:%M":
             local = datetime.combine(today, local.time())
-        return to_utc(local.replace(tzinfo=tz))
+        try:
+            utc = to_utc(local.replace(tzinfo=tz))
+        except OverflowError:  # a local time at the very ends of the calendar
+            raise out_of_range(what, raw) from None
+        return within_range(utc, what=what, text=raw)
     if "T" in raw or ":" in raw:
         return parse_time(raw, zone_name, what=what)
     day = parse_day(raw, today, what=what)
@@ -288,7 +318,7 @@ def compute_plan(view: StoreView, doctor: Doctor, starts_from: datetime, starts_
     """The plan for the doctor's held and confirmed appointments starting in the range, from
     this state of the store (see the module's docstring for the rules)."""
     page = view.appointments.search(AppointmentQuery(
-        doctor_id=doctor.id, statuses=frozenset(s.value for s in lifecycle.ACTIVE), starts_from=starts_from,
+        doctor_id=doctor.id, statuses=lifecycle.ACTIVE, starts_from=starts_from,
         starts_before=starts_before, as_of=now, count=False))
     appointments = [lifecycle.as_of(record.appointment, now) for record in page.items]
     types = {t.key: t for t in view.types.all()}
@@ -351,6 +381,21 @@ def _place(appt: Appointment, appt_type: AppointmentType, away: Doctor, doctors:
     return found, "nearest free slot" if found.doctor_id != away.id else "nearest free slot, same doctor"
 
 
+def _steady_plan(view: UnitOfWork, doctor: Doctor, starts_from: datetime, starts_before: datetime, reason: str, *,
+                 rebook: bool, now: datetime, zone_name: str) -> AwayPlan:
+    """The plan, made from appointments that can no longer change before the write commits:
+    each one the plan takes is read again inside the write (which locks it on PostgreSQL); when
+    one changed between the plan's read and its lock (cancelled, confirmed, moved by someone
+    else), the plan is made again from what is there now."""
+    for _ in range(LOCK_ROUNDS):
+        plan = compute_plan(view, doctor, starts_from, starts_before, reason, rebook=rebook, now=now,
+                            zone_name=zone_name)
+        if all(lifecycle.as_of(view.appointments.require(item.uid), now) == item.appointment for item in plan.items):
+            return plan
+    raise Conflict(f"{doctor.name}'s appointments kept changing while the plan was made; nothing was changed: "
+                   "try again")
+
+
 class AwayService(Service):
     def range(self, from_text: str, to_text: str) -> tuple[datetime, datetime]:
         """The range as an agent types it (`parse_moment`), in the organisation's zone; `to`
@@ -384,24 +429,32 @@ class AwayService(Service):
 
     def run(self, doctor_id: str, starts_from: datetime, starts_before: datetime, reason: str, *, rebook: bool,
             agent: str, expected: AwayPlan | str | None = None) -> AwayResult:
-        """Compute the plan again inside one write and carry it out: every move a rebook,
-        every other appointment cancelled with the reason, an audit entry for the whole. All or
-        nothing. `expected` (the plan, or the plan id, the agent saw): when the plan differs
-        now, the result says how."""
+        """Plan again inside one write, from appointments that cannot change under it (each
+        one the plan takes is read again, locked on PostgreSQL, and the plan made again when one
+        changed meanwhile), and carry it out: every move a rebook, every other appointment
+        cancelled with the reason, an audit entry for the whole. All or nothing; a write that
+        another writer beat to a slot is tried again (RUN_ATTEMPTS). With `expected` (the plan,
+        or the plan id, the agent saw), only that plan is carried out: when the plan now differs,
+        nothing is done and `PlanChanged` carries the plan now."""
         text = lifecycle.normalize_reason(reason)
         start, end = self.check_range(starts_from, starts_before)
         actor = admin_actor(agent)
-        with self.store.write() as view:
-            now = self.now()
-            doctor = view.doctors.require(str(doctor_id).strip())
-            zone_name = self.org(view).timezone
-            plan = compute_plan(view, doctor, start, end, text, rebook=rebook, now=now, zone_name=zone_name)
-            done = self._carry_out(view, plan, actor, now)
         expected_id = expected.plan_id if isinstance(expected, AwayPlan) else expected
-        changes: list[str] = []
-        if expected_id is not None and expected_id != plan.plan_id:
-            changes = plan.differences(expected) if isinstance(expected, AwayPlan) else []
-        return AwayResult(done, expected_id, changes)
+        for attempt in range(1, RUN_ATTEMPTS + 1):
+            try:
+                with self.store.write() as view:
+                    now = self.now()
+                    doctor = view.doctors.require(str(doctor_id).strip())
+                    zone_name = self.org(view).timezone
+                    plan = _steady_plan(view, doctor, start, end, text, rebook=rebook, now=now, zone_name=zone_name)
+                    if expected_id is not None and expected_id != plan.plan_id:
+                        changes = plan.differences(expected) if isinstance(expected, AwayPlan) else []
+                        raise PlanChanged(expected_id, plan, changes)
+                    return AwayResult(self._carry_out(view, plan, actor, now))
+            except Conflict:
+                if attempt == RUN_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     @staticmethod
     def _carry_out(view: UnitOfWork, plan: AwayPlan, actor: str, now: datetime) -> AwayPlan:

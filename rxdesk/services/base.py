@@ -7,16 +7,12 @@ from typing import Any
 
 from rxdesk.config import Settings
 from rxdesk.domain.clock import Clock
+from rxdesk.domain.lifecycle import admin_actor as admin_actor  # the one `admin:` prefix, for every service
 from rxdesk.domain.models import AuditEntry, Org
 from rxdesk.store.protocols import Store, StoreView, UnitOfWork
 
 # Constants known to be valid: built without validating, so importing a service builds no validator.
 DEFAULT_ORG = Org.model_construct(name="rxdesk", timezone="UTC")
-
-
-def admin_actor(agent: str) -> str:
-    """How an agent appears in `cancelled_by` and in the audit log."""
-    return agent if ":" in agent else f"admin:{agent}"
 
 
 class Service:

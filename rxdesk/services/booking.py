@@ -5,12 +5,16 @@ moment ago is refused), the change, its event and its audit entry are written to
 the secret's `last_used_at` moves with them. A refused call changes nothing, `last_used_at`
 included. The actor is `patient:<id>` (the token's `sub`); the audit entry names the `kid`, so
 the partner that made the call is on record too.
+
+`hold_slot` makes a hold inside a caller's write, with its APPOINTMENT_HELD event: every path
+that books (a token here, an agent's booking) goes through it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 from rxdesk.domain import lifecycle
 from rxdesk.domain.errors import NotFound, Refused
@@ -22,28 +26,19 @@ from rxdesk.domain.models import (
     EventType,
     appointment_target,
 )
-from rxdesk.domain.times import format_local, format_utc, to_utc
+from rxdesk.domain.times import format_utc, to_utc
 from rxdesk.services.availability import check_offered
 from rxdesk.services.base import Service, record
 from rxdesk.services.events import appointment_data, publish
 from rxdesk.services.lifecycle import expire_lapsed_holds
 from rxdesk.services.tokens import TokenService, VerifiedToken
-from rxdesk.store.protocols import StoreView
+from rxdesk.store.protocols import StoreView, UnitOfWork
 
 
 class BookingService(Service):
     @cached_property
     def tokens(self) -> TokenService:
         return TokenService(self.store, self.clock, self.settings)
-
-    def _when(self, view: StoreView, at: datetime) -> str:
-        tz = self.org(view).timezone
-        return f"{format_local(at, tz)} ({tz})"
-
-    def _check_slot(
-        self, view: StoreView, doctor: Doctor, appt_type: AppointmentType, start: datetime, now: datetime
-    ) -> None:
-        check_offered(view, doctor, appt_type, start, now, zone=self.org(view).timezone)
 
     def _own(self, view: StoreView, uid: str, verified: VerifiedToken) -> Appointment:
         """The token's patient's appointment; another patient's reads as not there at all."""
@@ -53,9 +48,9 @@ class BookingService(Service):
         return appt
 
     def hold(self, token: str, doctor_id: str, type_key: str, starts_at: datetime) -> Appointment:
-        """Hold a slot for the token's patient: the start must be one the slot generator offers
-        for that doctor and type; the hold lasts the type's hold TTL. No event: DESIGN's events
-        start at confirmation (a hold that lapses gets APPOINTMENT_HOLD_EXPIRED)."""
+        """Hold a slot for the token's patient (`hold_slot`): the start must be one the slot
+        generator offers for that doctor and type; the hold lasts the type's hold TTL and is
+        announced as APPOINTMENT_HELD."""
         start = to_utc(starts_at)
         self.tokens.precheck(token)
         with self.store.write() as view:
@@ -63,20 +58,10 @@ class BookingService(Service):
             verified = self.tokens.check(view, token)
             doctor = view.doctors.require(doctor_id)
             appt_type = view.types.require(type_key)
-            if appt_type.key not in doctor.appointment_types:
-                raise Refused(f"{doctor.name} does not offer {appt_type.name} ({appt_type.key})")
-            self._check_slot(view, doctor, appt_type, start, now)
-            appt = lifecycle.new_appointment(
-                uid=new_appointment_uid(start), patient_id=verified.patient.id, doctor=doctor,
-                appt_type=appt_type, starts_at=start, now=now,
-            )
-            expire_lapsed_holds(view, doctor.id, appt.starts_at, appt.ends_at, now, verified.actor)
-            view.appointments.put(appt)
+            appt = hold_slot(view, patient_id=verified.patient.id, doctor=doctor, appt_type=appt_type, start=start,
+                             now=now, actor=verified.actor, zone=self.org(view).timezone, action="booking.hold",
+                             details={"kid": verified.kid})
             self.tokens.mark_used(view, verified)
-            record(view, at=now, actor=verified.actor, action="booking.hold",
-                   target=appointment_target(appt.uid),
-                   details={"kid": verified.kid,
-                            "hold_expires_at": format_utc(appt.hold_expires_at) if appt.hold_expires_at else None})
         return appt
 
     def confirm(self, token: str, uid: str) -> Appointment:
@@ -116,3 +101,29 @@ class BookingService(Service):
                    target=appointment_target(appt.uid),
                    details={"kid": verified.kid, "from_status": appt.status.value})
         return cancelled
+
+
+def hold_slot(view: UnitOfWork, *, patient_id: str, doctor: Doctor, appt_type: AppointmentType, start: datetime,
+              now: datetime, actor: str, zone: str, action: str, details: dict[str, Any] | None = None,
+              notice_minutes: int | None = None, created_by: str | None = None) -> Appointment:
+    """A new hold for a patient, inside the caller's write: every path that books (a partner's
+    token, an agent) makes its holds here. The doctor must offer the type and `start` must be a
+    slot the generator offers now (inside the windows, free, past the booking notice: the type's,
+    or `notice_minutes` for an agent); lapsed holds lying in the slot are written down as expired;
+    the hold lasts the type's hold TTL and is written (with `created_by` when an agent booked it)
+    with its APPOINTMENT_HELD event and an audit entry (`action`, `details` plus the hold's
+    expiry)."""
+    if appt_type.key not in doctor.appointment_types:
+        raise Refused(f"{doctor.name} does not offer {appt_type.name} ({appt_type.key})")
+    check_offered(view, doctor, appt_type, start, now, zone=zone, notice_minutes=notice_minutes)
+    appt = lifecycle.new_appointment(uid=new_appointment_uid(start), patient_id=patient_id, doctor=doctor,
+                                     appt_type=appt_type, starts_at=start, now=now)
+    if created_by is not None:
+        appt = appt.model_copy(update={"created_by": created_by})
+    expire_lapsed_holds(view, doctor.id, appt.starts_at, appt.ends_at, now, actor)
+    view.appointments.put(appt)
+    publish(view, EventType.APPOINTMENT_HELD, appointment_data(appt), now)
+    expiry = format_utc(appt.hold_expires_at) if appt.hold_expires_at else None
+    record(view, at=now, actor=actor, action=action, target=appointment_target(appt.uid),
+           details={**(details or {}), "hold_expires_at": expiry})
+    return appt

@@ -118,6 +118,9 @@ class SecretBox:
         self.keys = list(keys)
         self._fernet = MultiFernet([Fernet(k) for k in self.keys])
 
+    def __repr__(self) -> str:  # the keys never: a crash report or a log line may show the box
+        return f"SecretBox(source={self.source!r}, keys={len(self.keys)})"
+
     @classmethod
     def load(
         cls, data_dir: Path, env_key: str | None, *, create: bool, encrypted_values: int = 0
@@ -151,10 +154,6 @@ class SecretBox:
         ensure_private_dir(data_dir)
         _create_key_file(path)  # or another process made it first: use theirs
         return cls.load(data_dir, None, create=False)
-
-    @property
-    def from_environment(self) -> bool:
-        return self.source == ENV_KEY
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")

@@ -6,9 +6,9 @@
   first write, so no other runner sends it meanwhile.
 - Sending: concurrently over one HTTP client, outside the lock, each attempt signed afresh
   (`webhooks.post_signed`); an attempt that could not start inside the send window is not made.
-- Retry policy: any 2xx is delivered; otherwise the next attempt waits RETRY_SCHEDULE[n-1]
-  (or the receiver's Retry-After), after the last the delivery is dead, and 410 Gone
-  deactivates the subscription.
+- Retry policy (`retries`, shared with messages): any 2xx is delivered; otherwise the next
+  attempt waits RETRY_SCHEDULE[n-1] (or the receiver's Retry-After), after the last the
+  delivery is dead, and 410 Gone deactivates the subscription.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import httpx
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Delivery, DeliveryStatus, Subscription
-from rxdesk.services import leases
+from rxdesk.services import leases, retries
 from rxdesk.services.webhooks import FANOUT_CURSOR, AttemptResult, payload, post_signed
 from rxdesk.store.protocols import StoreView, UnitOfWork
 
@@ -42,7 +42,7 @@ class Claimed:
     delivery: Delivery
     url: str
     headers: dict[str, str]
-    secret: str
+    secret: str = field(repr=False)
     body: bytes
     allow_private: bool = False  # the subscription's --allow-private-network
 
@@ -174,29 +174,24 @@ def send(
 
 def outcome(current: Delivery | None, result: AttemptResult | None, now: datetime,
             lease_id: str) -> tuple[Delivery | None, Outcome]:
-    """The delivery after one attempt, by the retry policy, and what happened to it."""
-    current = leases.held_by(current, lease_id)
-    if current is None:
-        return None, Outcome.taken_over
-    if result is None:
-        return leases.released(current), Outcome.not_sent
-    attempts = current.attempts + 1
-    update: dict[str, Any] = {
-        "attempts": attempts, "last_attempt_at": now, "last_status_code": result.status_code,
-        "last_error": result.error, "response_excerpt": result.excerpt, "lease_id": "", "lease_until": None,
-    }
-    if result.ok:
-        update.update(status=DeliveryStatus.delivered, delivered_at=now, next_attempt_at=None)
+    """The delivery after one attempt, by the retry policy (`retries.settle`), and what
+    happened to it."""
+    tried = None if result is None else retries.Tried(result.ok, final=result.gone, wait=result.retry_after)
+    settled, step = retries.settle(current, tried, now, lease_id, RETRY_SCHEDULE)
+    if settled is None or result is None:
+        return settled, Outcome.taken_over if settled is None else Outcome.not_sent
+    update: dict[str, Any] = {"last_attempt_at": now, "last_status_code": result.status_code,
+                              "last_error": result.error, "response_excerpt": result.excerpt}
+    if step is retries.Step.succeeded:
+        update.update(status=DeliveryStatus.delivered, delivered_at=now)
         happened = Outcome.delivered
-    elif result.gone:
-        update.update(status=DeliveryStatus.dead, next_attempt_at=None,
+    elif step is retries.Step.gave_up and result.gone:
+        update.update(status=DeliveryStatus.dead,
                       last_error=f"{result.error}: the receiver asked to stop; subscription deactivated")
         happened = Outcome.gone
-    elif attempts > len(RETRY_SCHEDULE):
-        update.update(status=DeliveryStatus.dead, next_attempt_at=None)
+    elif step is retries.Step.gave_up:
+        update.update(status=DeliveryStatus.dead)
         happened = Outcome.dead
     else:
-        wait = result.retry_after if result.retry_after is not None else RETRY_SCHEDULE[attempts - 1]
-        update.update(next_attempt_at=now + wait)
         happened = Outcome.retrying
-    return current.model_copy(update=update), happened
+    return settled.model_copy(update=update), happened

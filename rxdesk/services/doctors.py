@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
 from rxdesk.domain.errors import ValidationFailed
+from rxdesk.domain.lifecycle import ACTIVE
 from rxdesk.domain.models import Appointment, AppointmentType, Doctor, EventType, appointment_target
 from rxdesk.domain.phones import normalize_mobile, region_for_zone
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.slots import local_to_utc
 from rxdesk.domain.times import zone
+from rxdesk.domain.urls import check_http_url
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
 from rxdesk.services.matching import SHOWN, Matches, match_doctors
@@ -88,7 +88,7 @@ class DoctorService(Service):
             upcoming = view.appointments.count(
                 AppointmentQuery(
                     doctor_id=doctor.id,
-                    statuses=frozenset({"held", "confirmed"}),
+                    statuses=ACTIVE,
                     starts_from=now,
                     starts_before=now + timedelta(days=366),
                     as_of=now,
@@ -154,7 +154,7 @@ class DoctorService(Service):
     def _room_bound(view: StoreView, doctor_id: str, now: datetime) -> list[Appointment]:
         """The doctor's appointments held or confirmed now that have not started."""
         page = view.appointments.search(AppointmentQuery(
-            doctor_id=doctor_id, statuses=frozenset({"held", "confirmed"}), starts_from=now, as_of=now, count=False))
+            doctor_id=doctor_id, statuses=ACTIVE, starts_from=now, as_of=now, count=False))
         return [r.appointment for r in page.items if r.starts_at > now]
 
     def room_preview(self, doctor_id: str) -> int:
@@ -176,15 +176,11 @@ class RoomChange:
 
 
 def check_room_url(text: str) -> str:
-    """A meeting room URL checked as provisioning checks a doctor's `room_url`."""
-    value = text.strip()
-    if not value:
+    """A meeting room URL by the rule of every URL rxdesk takes (`domain.urls`), as
+    provisioning checks a doctor's `room_url`: its host in ASCII form."""
+    if not text.strip():
         raise ValidationFailed("the room URL is empty; give an http:// or https:// URL, or use --new")
-    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in value):
-        raise ValidationFailed("the room URL must be one line without control characters")
     try:
-        Doctor.model_validate({"id": "room-check", "name": "room check", "room_url": value})
-    except ValidationError as exc:
-        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise ValidationFailed(f"room URL {value[:80]!r}: {reason}") from None
-    return value
+        return check_http_url(text)
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"room URL refused: {exc}") from None

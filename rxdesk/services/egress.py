@@ -16,7 +16,9 @@ connection is made to exactly the address that was checked:
 
 Clients made here never use HTTP(S)_PROXY from the environment (a proxy would resolve the name
 itself) and never follow redirects; every connect, read and write keeps to the attempt's
-deadline (`rxdesk.services.deadline`).
+deadline (`rxdesk.services.deadline`). httpx sends through `GuardedTransport`, a public
+`httpx.BaseTransport` over an `httpcore` connection pool whose network backend is
+`GuardedBackend`: resolve, check, connect to the checked address.
 
 Headers. A subscription's custom headers are token names with values of visible ASCII and
 spaces; never the signature headers, nor one that frames the request or the connection
@@ -32,6 +34,8 @@ import re
 import socket
 import ssl
 import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpcore
@@ -50,6 +54,10 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 class DestinationRefused(httpcore.ConnectError):
     """The name resolved to an address this request may not go to."""
+
+
+class NameNotResolved(httpcore.ConnectError):
+    """The host name does not resolve (no such host, or no answer from the resolver)."""
 
 
 def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
@@ -124,7 +132,8 @@ def _resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...
     if not found:
         raise httpcore.ConnectTimeout(f"resolving {host} took too long")
     if isinstance(found[0], OSError):
-        raise httpcore.ConnectError(f"cannot resolve {host} ({found[0]})")
+        why = found[0].strerror or type(found[0]).__name__
+        raise NameNotResolved(f"cannot resolve host {host} ({why})")
     addresses: list[tuple[Any, ...]] = found[0]
     return addresses
 
@@ -196,16 +205,87 @@ class GuardedBackend(httpcore.NetworkBackend):
         self._sync.sleep(seconds)
 
 
-class _GuardedTransport(httpx.HTTPTransport):
+# httpcore's errors as httpx's, so callers handle one family: a timeout of any phase is an
+# httpx.TimeoutException, every other failure an httpx.TransportError (the cause is kept).
+_AS_HTTPX: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+)
+
+
+@contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        for theirs, ours in _AS_HTTPX:
+            if isinstance(exc, theirs):
+                raise ours(str(exc)) from exc
+        raise
+
+
+class _Answer(httpx.SyncByteStream):
+    """The body of an answer, read through the guarded streams, with httpx's errors."""
+
+    def __init__(self, stream: Iterable[bytes]) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _as_httpx_errors():
+            yield from self._stream
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            with _as_httpx_errors():
+                close()
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """An httpx transport over an httpcore connection pool whose every connection is made by
+    `GuardedBackend`: the one seam between httpx and the destination policy, both public APIs
+    (`httpx.BaseTransport`, `httpcore.ConnectionPool(network_backend=...)`)."""
+
     def __init__(self, allow_private: bool | None, limits: httpx.Limits) -> None:
-        super().__init__(trust_env=False, limits=limits)
+        self.backend = GuardedBackend(allow_private)
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(allow_private),
+            network_backend=self.backend,
         )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(request.stream, Iterable):  # pragma: no cover - a sync client's request always is
+            raise TypeError("an httpx.Client request was expected")
+        url = request.url
+        outgoing = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _as_httpx_errors():
+            answer = self._pool.handle_request(outgoing)
+        if not isinstance(answer.stream, Iterable):  # pragma: no cover - a sync pool's answer always is
+            raise TypeError("httpcore's sync pool gave an answer that cannot be read in this thread")
+        return httpx.Response(status_code=answer.status, headers=answer.headers, stream=_Answer(answer.stream),
+                              extensions=answer.extensions)
+
+    def close(self) -> None:
+        self._pool.close()
 
 
 def outbound_client(*, allow_private: bool | None, timeout: float = deadline.ATTEMPT_SECONDS,
@@ -213,15 +293,16 @@ def outbound_client(*, allow_private: bool | None, timeout: float = deadline.ATT
     """An HTTP client whose connections go only where the policy allows, that never follows
     redirects nor a proxy from the environment, and keeps to each attempt's deadline."""
     limits = limits or httpx.Limits(max_connections=32, max_keepalive_connections=16)
-    return httpx.Client(transport=_GuardedTransport(allow_private, limits), timeout=timeout,
+    return httpx.Client(transport=GuardedTransport(allow_private, limits), timeout=timeout,
                         follow_redirects=False, trust_env=False)
 
 
-def refused_destination(exc: BaseException) -> str | None:
-    """The policy's reason when `exc` (from httpx) is a refused destination."""
+def failure_reason(exc: BaseException) -> str | None:
+    """What the destination policy or the name lookup said, when `exc` (from httpx) comes from
+    either: a refused address, or a host that does not resolve."""
     cause: BaseException | None = exc
     while cause is not None:
-        if isinstance(cause, DestinationRefused):
+        if isinstance(cause, DestinationRefused | NameNotResolved):
             return str(cause)
         cause = cause.__cause__ or cause.__context__
     return None

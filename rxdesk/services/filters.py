@@ -14,7 +14,7 @@ from rxdesk.domain.filters import parse_day, parse_statuses
 from rxdesk.domain.models import AppointmentStatus
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.times import format_local, zone
-from rxdesk.services.appointments import DEFAULT_STATUSES, AppointmentFilter
+from rxdesk.services.appointments import DEFAULT_STATUSES, AppointmentFilter, window_of
 from rxdesk.services.base import Service
 from rxdesk.services.matching import Candidate, Matches, every_patient, masked_phone, match_doctors, match_patients
 from rxdesk.store.protocols import StoreView
@@ -59,7 +59,7 @@ class ParsedFilter:
     @property
     def window(self) -> str:
         """The statuses and the time window in effect, defaults included, in words:
-        "held, confirmed · from now · any end"."""
+        "held, confirmed · not ended"."""
         return describe_filter(self.filter)
 
     def picks(self) -> dict[str, list[tuple[str, str]]]:
@@ -192,17 +192,6 @@ def next_visits(view: StoreView, patient_ids: list[str], now: datetime) -> dict[
 
 
 def describe_filter(f: AppointmentFilter) -> str:
-    """What a filter lets through, as an agent reads it: statuses, then where the list starts
-    and ends (its defaults said too)."""
-    chosen = f.statuses if f.statuses else (None if f.all else DEFAULT_STATUSES)
-    if chosen is None or chosen >= {s.value for s in AppointmentStatus}:
-        statuses = "any status"
-    else:
-        statuses = ", ".join(s.value for s in AppointmentStatus if s.value in chosen)
-    if f.date_from is not None or f.date_to is not None:
-        start = f"from {f.date_from.isoformat()}" if f.date_from else "any start"
-        end = f"to {f.date_to.isoformat()}" if f.date_to else "any end"
-        return f"{statuses} · {start} · {end}"
-    if f.all:
-        return f"{statuses} · any time"
-    return f"{statuses} · from now · any end"
+    """What a filter lets through, as an agent reads it: statuses, then the time window (its
+    defaults said too; `appointments.window_of` decides them)."""
+    return window_of(f).text()

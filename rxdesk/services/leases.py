@@ -1,8 +1,9 @@
 """Leases: how one runner claims a pending delivery or message so that no other sends it.
 
 A claim stores the runner's lease id (unique per running worker) and an expiry on the row,
-in the tick's first write. Only the holder records the attempt's result; once the lease has
-run out another runner may claim the row again, and sends it with the same webhook-id.
+in the tick's first write. Only the holder records the attempt's result. Once the lease has
+run out without a result, another runner claims a delivery again and sends it with the same
+webhook-id; a message it marks `unknown` instead (an SMS or email is never sent twice).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ def released(row: Leased) -> Leased:
 
 def held_by(row: Leased | None, lease_id: str) -> Leased | None:
     """`row` as read back for recording, if it is still pending under this lease (else None:
-    the lease ran out and another runner took the row over)."""
+    the lease ran out and another runner took the row over). A message another runner marked
+    `unknown` after our lease ran out keeps our lease id: what we know of it replaces that."""
     if row is None or row.lease_id != lease_id:
         return None
-    pending = DeliveryStatus.pending if isinstance(row, Delivery) else MessageStatus.pending
-    return row if row.status is pending else None
+    if isinstance(row, Delivery):
+        return row if row.status is DeliveryStatus.pending else None
+    return row if row.status in (MessageStatus.pending, MessageStatus.unknown) else None

@@ -9,14 +9,19 @@ A tick costs a constant number of store writes however much it does:
    queued); fan new events out into deliveries (`deliveries.fan_out`); claim the due
    deliveries and messages with a lease (this runner's lease id and an expiry).
 2. (no lock) send them: webhooks concurrently over one HTTP client, emails and SMS beside.
-3. (one write) record every result by the retry policies (`deliveries.outcome`,
-   `messages.outcome`); 410 Gone deactivates the subscription.
+3. (one write) record every result by the retry policy (`retries`, through
+   `deliveries.outcome` and `messages.outcome`); 410 Gone deactivates the subscription.
 
 Two runners on one store never fire a reminder twice (the ReminderSent key is checked inside
 the write) nor send one attempt twice (the lease). Each runner holds leases under its own id,
 even when two share a name, and starts no attempt it could not finish before its lease runs
-out; what it had no time for goes back to the queue unsent. A runner killed after step 1
-leaves its claims to expire; the next tick sends them again with the same webhook-id.
+out; what it had no time for goes back to the queue unsent.
+
+When step 3 cannot be written (a full disk, a lost database, a lock timeout), the runner keeps
+the results it could not write and writes them first at its next tick, in one write more. A
+runner killed before it could leaves its claims to expire: a delivery is sent again with the
+same webhook-id, but an email or SMS is never sent twice: the next claim marks it `unknown`
+(`messages.claim`).
 
 Words: the *maintenance* is what is done, a *tick* is one pass of it, and a *worker*
 (`rxdesk.worker`) is the process that runs ticks, headless or as the app's child process.
@@ -28,12 +33,14 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from rxdesk.domain.errors import RxdeskError, StoreUnavailable, UnreadableRecord
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import OutboxMessage
 from rxdesk.domain.sending import skip_reason
@@ -64,6 +71,7 @@ class TickReport:
     messages_outbox: int = 0
     messages_failed: int = 0
     messages_skipped: int = 0  # queued, then not sent: the appointment was cancelled or had started
+    messages_unknown: int = 0  # claimed by a runner that never recorded the send: not sent again
     deferred: int = 0  # claimed but not attempted within the send window: back in the queue
     writes: int = 0
     problems: list[str] = field(default_factory=list)
@@ -80,6 +88,7 @@ class TickReport:
             (self.messages_outbox, "message to the outbox", "messages to the outbox"),
             (self.messages_failed, "message failed", "messages failed"),
             (self.messages_skipped, "message skipped", "messages skipped"),
+            (self.messages_unknown, "message whose sending is unknown", "messages whose sending is unknown"),
             (self.deferred, "send left for the next tick", "sends left for the next tick"),
         ]
         said = [f"{n} {one if n == 1 else many}" for n, one, many in parts if n]
@@ -93,6 +102,19 @@ class TickReport:
 class _Claimed:
     deliveries: list[deliveries.Claimed]
     messages: list[OutboxMessage]
+
+
+Posted = list[tuple[deliveries.Claimed, AttemptResult | None]]
+Sent = list[tuple[OutboxMessage, str | None]]
+
+
+@dataclass
+class _Unrecorded:
+    """Results a failed write could not record, kept for the runner's next tick."""
+
+    at: datetime
+    posted: Posted
+    sent: Sent
 
 
 class MaintenanceService:
@@ -121,6 +143,7 @@ class MaintenanceService:
         self.send_window = send_window
         self.timer = timer
         self.attempt_seconds = attempt_seconds  # each send's deadline: connect, send, whole answer
+        self._unrecorded: _Unrecorded | None = None
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """One tick at `now` (the desk's clock by default), noted in the store when it is done
@@ -132,6 +155,9 @@ class MaintenanceService:
 
     def _tick(self, now: datetime) -> TickReport:
         report = TickReport(now)
+        if self._unrecorded is not None:  # first, so that no claim takes them for lost
+            left = self._unrecorded
+            self._unrecorded = self._record_all(left.at, left.posted, left.sent, report)
         with self.store.read() as view:
             if not self.has_work(view, now):
                 return report
@@ -152,9 +178,9 @@ class MaintenanceService:
             posted = self._send_webhooks(claimed.deliveries, in_time)
             sent = mailed.result()
         done = max(now, self.desk.clock.now())
-        with self.store.write() as view:
-            self._record(view, done, posted, sent, report)
-        report.writes += 1
+        # Kept until written: sends that happened are never forgotten for a failed write.
+        self._unrecorded = _Unrecorded(done, posted, sent)
+        self._unrecorded = self._record_all(done, posted, sent, report)
         return report
 
     def has_work(self, view: StoreView, now: datetime) -> bool:
@@ -174,7 +200,11 @@ class MaintenanceService:
         report.expired += len(caught.expired)
         report.completed += len(caught.completed)
         for due in reminders.due_reminders(view, now):
-            fired = reminders.fire(view, due, now, notifier)
+            try:
+                fired = reminders.fire(view, due, now, notifier)
+            except UnreadableRecord as exc:  # raised by its reads, before it writes anything
+                report.problems.append(f"reminder {due.rule.id} of {due.appointment.uid} not sent: {exc}")
+                continue
             report.reminders += fired.reminders
             report.messages_outbox += fired.to_outbox
         report.deliveries_created += deliveries.fan_out(view, now)
@@ -184,7 +214,11 @@ class MaintenanceService:
         report.deferred += claims.deferred
         report.problems.extend(claims.problems)
         leased = messages.claim(view, now, lease_id=self.lease_id, limit=CLAIM_BATCH)
-        return _Claimed(claims.claimed, leased)
+        report.messages_unknown += leased.unknown
+        if leased.unknown:
+            report.problems.append(f"{leased.unknown} message(s) claimed earlier were never recorded as sent: "
+                                   "marked unknown, not sent again")
+        return _Claimed(claims.claimed, leased.messages)
 
     # -- phase two: sending, outside the lock ---------------------------------------------
 
@@ -204,32 +238,91 @@ class MaintenanceService:
 
     # -- phase three: the results, in one write ------------------------------------------
 
-    def _record(self, view: UnitOfWork, now: datetime, posted: list[tuple[deliveries.Claimed, AttemptResult | None]],
-                sent: list[tuple[OutboxMessage, str | None]], report: TickReport) -> None:
+    def _record_all(self, now: datetime, posted: Posted, sent: Sent, report: TickReport) -> _Unrecorded | None:
+        """Every result in one write. When the store refuses that write for a reason of its
+        rows (not a lost server), each result is recorded again in a write of its own: one row
+        it cannot take holds back only itself, never the others, which would otherwise be
+        sent again once their leases ran out. Returns what could not be written (None when
+        all was); a lost server raises, the results kept by the caller."""
+        part = TickReport(report.at)
+        try:
+            with self.store.write() as view:
+                for item, result in posted:
+                    self._record_delivery(view, now, item, result, part)
+                for message, error in sent:
+                    self._record_message(view, now, message, error, part)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever a row did, the others are recorded
+            report.writes += 1
+            report.problems.append(f"the tick's results could not be written together ({_why(exc)}); "
+                                   "writing them one by one")
+            return self._record_each(now, posted, sent, report)
+        report.writes += 1
+        _add(report, part)
+        return None
+
+    def _record_each(self, now: datetime, posted: Posted, sent: Sent, report: TickReport) -> _Unrecorded | None:
+        left = _Unrecorded(now, [], [])
         for item, result in posted:
-            delivery, happened = deliveries.outcome(view.deliveries.get(item.delivery.id), result, now, self.lease_id)
-            if delivery is None:
-                continue  # our lease ran out and another runner took it over
-            view.deliveries.put(delivery)
-            if happened is deliveries.Outcome.gone:
-                self._deactivate(view, delivery.subscription_id, now)
-            report.delivered += happened is deliveries.Outcome.delivered
-            report.retrying += happened is deliveries.Outcome.retrying
-            report.dead += happened in (deliveries.Outcome.dead, deliveries.Outcome.gone)
-            report.deferred += happened is deliveries.Outcome.not_sent
-        for claimed_message, error in sent:
-            message, outcome = messages.outcome(view.messages.get(claimed_message.id), error, now, self.lease_id)
-            if message is None:
+            tries = [result] if result is None else [result, _without_answer(result)]
+            if not self._record_one(report, f"delivery {item.delivery.id}",
+                                    [partial(self._record_delivery, now=now, item=item, result=tried)
+                                     for tried in tries]):
+                left.posted.append((item, result))
+        for message, error in sent:
+            if not self._record_one(report, f"{message.channel.value} {message.id}",
+                                    [partial(self._record_message, now=now, claimed_message=message, error=error)]):
+                left.sent.append((message, error))
+        return left if left.posted or left.sent else None
+
+    def _record_one(self, report: TickReport, what: str, tries: list[Callable[..., None]]) -> bool:
+        """The first of `tries` the store takes, each in a write of its own; False when none
+        is taken (the caller keeps the result for the runner's next tick)."""
+        failure: Exception | None = None
+        for record_it in tries:
+            part = TickReport(report.at)
+            try:
+                with self.store.write() as view:
+                    record_it(view, report=part)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - this row only; the next is tried
+                failure = exc
+                report.writes += 1
                 continue
-            view.messages.put(message)
-            if outcome is messages.Outcome.skipped and error:
-                messages.note_on_reminder(view, message, error)
-            report.messages_skipped += outcome is messages.Outcome.skipped
-            report.messages_sent += outcome is messages.Outcome.sent
-            report.deferred += outcome is messages.Outcome.not_sent
-            if outcome is messages.Outcome.failed:
-                report.messages_failed += 1
-                report.problems.append(f"{message.channel.value} to {message.to}: {error}")
+            report.writes += 1
+            _add(report, part)
+            return True
+        if failure is not None:
+            report.problems.append(f"{what}: its result could not be written ({_why(failure)})")
+        return False
+
+    def _record_delivery(self, view: UnitOfWork, now: datetime, item: deliveries.Claimed,
+                         result: AttemptResult | None, report: TickReport) -> None:
+        delivery, happened = deliveries.outcome(view.deliveries.get(item.delivery.id), result, now, self.lease_id)
+        if delivery is None:
+            return  # our lease ran out and another runner took it over
+        view.deliveries.put(delivery)
+        if happened is deliveries.Outcome.gone:
+            self._deactivate(view, delivery.subscription_id, now)
+        report.delivered += happened is deliveries.Outcome.delivered
+        report.retrying += happened is deliveries.Outcome.retrying
+        report.dead += happened in (deliveries.Outcome.dead, deliveries.Outcome.gone)
+        report.deferred += happened is deliveries.Outcome.not_sent
+
+    def _record_message(self, view: UnitOfWork, now: datetime, claimed_message: OutboxMessage, error: str | None,
+                        report: TickReport) -> None:
+        message, outcome = messages.outcome(view.messages.get(claimed_message.id), error, now, self.lease_id)
+        if message is None:
+            return
+        view.messages.put(message)
+        report.messages_skipped += outcome is messages.Outcome.skipped
+        report.messages_sent += outcome is messages.Outcome.sent
+        report.deferred += outcome is messages.Outcome.not_sent
+        if outcome is messages.Outcome.failed:
+            report.messages_failed += 1
+            report.problems.append(f"{message.channel.value} to {message.to}: {error}")
 
     def _deactivate(self, view: UnitOfWork, sub_id: str, now: datetime) -> None:
         sub = view.subscriptions.get(sub_id)
@@ -238,3 +331,21 @@ class MaintenanceService:
         view.subscriptions.put(sub.model_copy(update={"active": False}))
         record(view, at=now, actor=self.actor, action="subscription.deactivate", target=subscription_target(sub_id),
                details={"reason": "the receiver answered 410 Gone"})
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, RxdeskError) else type(exc).__name__
+
+
+def _without_answer(result: AttemptResult) -> AttemptResult:
+    """The attempt's result with nothing the receiver said: what is recorded when the store
+    refuses the answer itself."""
+    return replace(result, excerpt="", error=f"{result.error or 'delivered'}; the answer could not be stored")
+
+
+def _add(report: TickReport, part: TickReport) -> None:
+    """Count `part` (the results of one write that committed) into the tick's report."""
+    for name, value in vars(part).items():
+        if isinstance(value, int) and name != "writes":
+            setattr(report, name, getattr(report, name) + value)
+    report.problems.extend(part.problems)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rxdesk.domain.models import Doctor, Patient
+from rxdesk.domain.queries import person_matches, search_terms
 from rxdesk.store.protocols import StoreView
 
 # How many candidates a refusal names before it says how many more there are.
@@ -77,11 +78,7 @@ class Matches:
 
 
 def _folded(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-def _digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+    return search_terms(text)[0]
 
 
 def _doctor(d: Doctor) -> Candidate:
@@ -102,18 +99,11 @@ def match_doctors(view: StoreView, text: str, *, limit: int = SHOWN) -> Matches:
     if not typed:
         return _found("doctor", typed, [])
     doctors = sorted(view.doctors.all(), key=lambda d: (d.name.casefold(), d.id))
-    needle = _folded(typed)
+    needle, digits = search_terms(typed)
     exact = [d for d in doctors if d.id.casefold() == needle] or [d for d in doctors if _folded(d.name) == needle]
     if exact:
         return _found("doctor", typed, [_doctor(d) for d in exact[:limit]], len(exact))
-    digits = _digits(needle)
-
-    def hit(d: Doctor) -> bool:
-        if any(needle in field.casefold() for field in (d.name, d.id, d.email, d.mobile_phone)):
-            return True
-        return len(digits) >= 3 and digits in _digits(d.mobile_phone)
-
-    hits = [d for d in doctors if hit(d)]
+    hits = [d for d in doctors if person_matches(needle, digits, d.name, d.email, "", d.id, d.mobile_phone)]
     return _found("doctor", typed, [_doctor(d) for d in hits[:limit]], len(hits))
 
 

@@ -1,9 +1,19 @@
-"""Emails and SMS of reminders: queued with the reminder, sent outside the lock, retried.
+"""Emails and SMS of reminders: queued with the reminder, sent outside the lock, retried,
+never sent twice.
 
 A message is `pending` when its transport is configured (the tick sends it, retrying after
 MESSAGE_RETRY_SCHEDULE; after the last it has `failed`), or `outbox` when not: it stays in the
 local outbox that the app and `rxdesk outbox list` show. A recipient without an address gets
 a recorded skip on the reminder, never a message.
+
+Sent once: the claim that leases a message to a runner is written before the send. If the
+runner never writes down what became of it (killed, or its results write failed for good),
+the next claim finds the lease run out and marks the message `unknown` instead of sending it
+again. The SMS gateway gets an `Idempotency-Key` and SMTP a `Message-ID`, both the same on
+every retry of one message (`domain.sending.message_key`).
+
+The message is the one place its state is kept: a reminder's row names its messages, and what
+it shows is read from them (`domain.sending.with_message_states`).
 """
 
 from __future__ import annotations
@@ -11,15 +21,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import MessageChannel, MessageStatus, OutboxMessage
 from rxdesk.domain.phones import normalize_mobile
-from rxdesk.domain.sending import SKIPPED
-from rxdesk.services import leases
+from rxdesk.domain.reminder_text import MessageText, html_alternative
+from rxdesk.domain.sending import SKIPPED, message_id_header, message_key
+from rxdesk.services import leases, retries
 from rxdesk.services.notify import Notifier, SendFailed
 from rxdesk.store.protocols import UnitOfWork
 
@@ -29,6 +40,7 @@ NO_MOBILE = "skipped: no mobile number"
 NO_EMAIL = "skipped: no email address"
 QUEUED = "queued"
 IN_OUTBOX = "outbox"
+NOT_RECORDED = "sending began and its result was never written down; not sent again"
 
 
 class Outcome(StrEnum):
@@ -40,35 +52,61 @@ class Outcome(StrEnum):
     taken_over = "taken_over"  # our lease ran out and another runner has it
 
 
-def queue(view: UnitOfWork, channel: MessageChannel, address: str, subject: str, body: str, *,
-          appointment_uid: str, event_id: str, now: datetime, notifier: Notifier) -> str:
-    """Queue one email or SMS; returns what the reminder records: QUEUED, IN_OUTBOX (no
-    transport configured) or why nothing was queued (NO_MOBILE, NO_EMAIL)."""
+@dataclass(frozen=True)
+class Queued:
+    """What a reminder records of one channel: a skip reason (nothing queued), or the message."""
+
+    skipped: str = ""
+    message_id: str = ""
+    to_outbox: bool = False
+
+
+def queue(view: UnitOfWork, channel: MessageChannel, address: str, text: MessageText, *,
+          appointment_uid: str, event_id: str, now: datetime, notifier: Notifier) -> Queued:
+    """Queue one email or SMS (`pending` when its transport is configured, else `outbox`), or
+    say why nothing was queued (NO_MOBILE, NO_EMAIL)."""
     if channel is MessageChannel.sms:
         try:
             address = normalize_mobile(address or "", allow_empty=True)
         except RxdeskError:
             address = ""
         if not address:
-            return NO_MOBILE
+            return Queued(skipped=NO_MOBILE)
         configured = notifier.sms_configured
     else:
         if not address:
-            return NO_EMAIL
+            return Queued(skipped=NO_EMAIL)
         configured = notifier.email_configured
-    view.messages.put(OutboxMessage(
-        id=view.messages.new_id(), channel=channel, to=address, subject=subject, body=body,
+    message = OutboxMessage(
+        id=view.messages.new_id(), channel=channel, to=address, subject=text.subject, body=text.body,
         status=MessageStatus.pending if configured else MessageStatus.outbox, created_at=now,
         appointment_uid=appointment_uid, event_id=event_id, next_attempt_at=now if configured else None,
-    ))
-    return QUEUED if configured else IN_OUTBOX
+    )
+    view.messages.put(message)
+    return Queued(message_id=message.id, to_outbox=not configured)
 
 
-def claim(view: UnitOfWork, now: datetime, *, lease_id: str, limit: int) -> list[OutboxMessage]:
-    """Lease the due messages to `lease_id`."""
-    claimed = [leases.claimed(message, lease_id, now) for message in view.messages.due(now, limit)]
-    for message in claimed:
-        view.messages.put(message)
+@dataclass
+class Claimed:
+    messages: list[OutboxMessage]
+    unknown: int = 0  # leased before, never recorded: marked unknown, not sent again
+
+
+def claim(view: UnitOfWork, now: datetime, *, lease_id: str, limit: int) -> Claimed:
+    """Lease the due messages to `lease_id`. One whose earlier lease ran out without a
+    recorded result may have gone out: it becomes `unknown` (keeping that lease id, so its
+    runner may still record what it knows), never sent again by itself."""
+    claimed = Claimed([])
+    for message in view.messages.due(now, limit):
+        if message.lease_id:
+            view.messages.put(message.model_copy(update={
+                "status": MessageStatus.unknown, "next_attempt_at": None, "lease_until": None,
+                "last_error": NOT_RECORDED}))
+            claimed.unknown += 1
+            continue
+        leased = leases.claimed(message, lease_id, now)
+        view.messages.put(leased)
+        claimed.messages.append(leased)
     return claimed
 
 
@@ -100,48 +138,35 @@ def send(claimed: list[OutboxMessage], notifier: Notifier, *, senders: int, star
 
     def email_lane(lane: list[OutboxMessage]) -> list[tuple[OutboxMessage, str | None]]:
         with notifier.mail_session() as session:
-            return [attempt(m, functools.partial(session.send, m.to, m.subject, m.body)) for m in lane]
+            return [attempt(m, functools.partial(
+                session.send, m.to, m.subject, m.body, html=html_alternative(m.body),
+                message_id=message_id_header(m, notifier.mail_from))) for m in lane]
 
     with notifier.sms_client() as client, ThreadPoolExecutor(max_workers=senders) as pool:
         mail = [pool.submit(email_lane, lane) for lane in lanes]
-        sms = [pool.submit(attempt, m, functools.partial(notifier.send_sms, m.to, m.body, client)) for m in texts]
+        sms = [pool.submit(attempt, m, functools.partial(notifier.send_sms, m.to, m.body, client,
+                                                         idempotency_key=message_key(m))) for m in texts]
         return [r for f in mail for r in f.result()] + [f.result() for f in sms]
 
 
 def outcome(current: OutboxMessage | None, error: str | None, now: datetime,
             lease_id: str) -> tuple[OutboxMessage | None, Outcome]:
-    """The message after one attempt, by the retry policy, and what happened to it."""
-    current = leases.held_by(current, lease_id)
-    if current is None:
+    """The message after one attempt, by the retry policy (`retries.settle`), and what
+    happened to it. `error`: "" sent, a skip (`skipped: …`, final and no attempt), a failure,
+    or None when the attempt never started."""
+    skipped = bool(error) and str(error).startswith(SKIPPED)
+    tried = None if error is None else retries.Tried(not error, final=skipped, counts=not skipped)
+    settled, step = retries.settle(current, tried, now, lease_id, MESSAGE_RETRY_SCHEDULE)
+    if settled is None:
         return None, Outcome.taken_over
-    if error is None:
-        return leases.released(current), Outcome.not_sent
-    if error.startswith(SKIPPED):
-        return leases.released(current).model_copy(update={
-            "status": MessageStatus.skipped, "last_error": error, "next_attempt_at": None}), Outcome.skipped
-    attempts = current.attempts + 1
-    update: dict[str, Any] = {"attempts": attempts, "lease_id": "", "lease_until": None, "last_error": error}
-    if not error:
-        update.update(status=MessageStatus.sent, sent_at=now, next_attempt_at=None)
-        happened = Outcome.sent
-    elif attempts > len(MESSAGE_RETRY_SCHEDULE):
-        update.update(status=MessageStatus.failed, next_attempt_at=None)
-        happened = Outcome.failed
-    else:
-        update.update(next_attempt_at=now + MESSAGE_RETRY_SCHEDULE[attempts - 1])
-        happened = Outcome.retrying
-    return current.model_copy(update=update), happened
-
-
-def note_on_reminder(view: UnitOfWork, message: OutboxMessage, status: str) -> None:
-    """The reminder's ReminderSent row says what became of its email or SMS."""
-    event = view.events.get(message.event_id) if message.event_id else None
-    if event is None:
-        return
-    rule, recipient = event.data.get("rule") or {}, event.data.get("recipient") or {}
-    rows = [r for r in view.reminders_sent.for_appointment(message.appointment_uid)
-            if r.rule_id == rule.get("id") and r.recipient_id == recipient.get("id")
-            and r.recipient_group.value == recipient.get("group")]
-    field = "email_status" if message.channel is MessageChannel.email else "sms_status"
-    for row in rows:
-        view.reminders_sent.update(row.model_copy(update={field: status}))
+    if error is None:  # never attempted: certainly not sent, so back in the queue even if marked unknown
+        return settled.model_copy(update={"status": MessageStatus.pending,
+                                          "next_attempt_at": settled.next_attempt_at or now}), Outcome.not_sent
+    if skipped:
+        return settled.model_copy(update={"status": MessageStatus.skipped, "last_error": error}), Outcome.skipped
+    if step is retries.Step.succeeded:
+        return settled.model_copy(update={"status": MessageStatus.sent, "sent_at": now, "last_error": ""}), \
+            Outcome.sent
+    if step is retries.Step.gave_up:
+        return settled.model_copy(update={"status": MessageStatus.failed, "last_error": error}), Outcome.failed
+    return settled.model_copy(update={"status": MessageStatus.pending, "last_error": error}), Outcome.retrying

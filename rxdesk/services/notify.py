@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import smtplib
-import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Self
 from urllib.parse import unquote, urlsplit
@@ -21,9 +20,11 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from rxdesk.config import Settings
-from rxdesk.domain.errors import ConfigError
+from rxdesk.domain.errors import ConfigError, ValidationFailed
 from rxdesk.domain.terminal import has_control
+from rxdesk.domain.urls import check_http_url
 from rxdesk.services import deadline, egress
+from rxdesk.services.smtplib_gaps import AbortableSMTP, AbortableSMTPSSL
 
 TIMEOUT_SECONDS = deadline.ATTEMPT_SECONDS
 
@@ -37,7 +38,7 @@ class SmtpTarget:
     host: str
     port: int
     user: str
-    password: str
+    password: str = field(repr=False)
     implicit_tls: bool  # smtps://
 
     @classmethod
@@ -90,19 +91,23 @@ class Notifier:
     def sms_configured(self) -> bool:
         return bool(self.sms_url)
 
-    def send_email(self, to: str, subject: str, body: str) -> None:
+    def send_email(self, to: str, subject: str, body: str, *, html: str = "", message_id: str = "") -> None:
         """One email over its own connection (a tick uses `mail_session` to share one)."""
         with self.mail_session() as session:
-            session.send(to, subject, body)
+            session.send(to, subject, body, html=html, message_id=message_id)
 
     def mail_session(self) -> MailSession:
         return MailSession(self)
 
-    def send_sms(self, to: str, body: str, client: httpx.Client | None = None) -> None:
+    def send_sms(self, to: str, body: str, client: httpx.Client | None = None, *, idempotency_key: str = "") -> None:
+        """POST `{"to", "body"}` to the gateway; `idempotency_key` (the same on every retry of
+        one message) goes in the `Idempotency-Key` header."""
         if not self.sms_url:
             raise SendFailed("no SMS gateway configured")
         try:
-            url = httpx.URL(self.sms_url)
+            url = httpx.URL(check_http_url(self.sms_url))
+        except ValidationFailed as exc:  # one URL rule for every URL rxdesk takes
+            raise SendFailed(f"RXDESK_SMS_URL: {exc}") from None
         except (httpx.InvalidURL, ValueError):
             raise SendFailed("RXDESK_SMS_URL is not a URL") from None
         host = url.host or "the SMS gateway"
@@ -112,6 +117,8 @@ class Notifier:
             # A relay on this machine may speak plain HTTP; the network never sees the token.
             raise SendFailed(f"the SMS gateway {host} is not https; the token is not sent unencrypted")
         headers = {"Authorization": f"Bearer {self.sms_token}"} if self.sms_token else {}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         try:
             with deadline.attempt(self.attempt_seconds):
                 if client is None:
@@ -136,40 +143,6 @@ def _post_status(client: httpx.Client, url: httpx.URL, payload: dict[str, str], 
     """POST and return the status; the gateway's answer body is never read (no size to trust)."""
     with client.stream("POST", url, json=payload, headers=headers) as response:
         return response.status_code
-
-
-class _Abortable(smtplib.SMTP):
-    """An SMTP client whose socket the attempt's deadline can shut from another thread."""
-
-    _expired = False
-    _raw: socket.socket | None = None
-
-    def connect(self, host: str = "localhost", port: int = 0, source_address: object = None) -> tuple[int, bytes]:
-        # Made without a host (so the deadline can reach it before it connects): TLS checks
-        # the certificate against the name smtplib keeps from its constructor.
-        self._host = host
-        return super().connect(host, port, source_address)  # type: ignore[arg-type]
-
-    def _get_socket(self, host, port, timeout):  # type: ignore[no-untyped-def]
-        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
-        self._raw = sock
-        if self._expired:
-            sock.close()
-            raise TimeoutError("the attempt's deadline passed")
-        return sock
-
-    def abort(self) -> None:
-        self._expired = True
-        for sock in (getattr(self, "sock", None), self._raw):
-            if sock is not None:
-                try:
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the fd itself, TLS or not
-                except OSError:
-                    pass
-
-
-class _AbortableSSL(_Abortable, smtplib.SMTP_SSL):
-    pass
 
 
 class MailSession:
@@ -202,8 +175,8 @@ class MailSession:
     def _connect(self, target: SmtpTarget) -> smtplib.SMTP:
         context = ssl.create_default_context()
         seconds = self.notifier.attempt_seconds
-        client: _Abortable = (_AbortableSSL(timeout=seconds, context=context) if target.implicit_tls
-                              else _Abortable(timeout=seconds))
+        client: AbortableSMTP = (AbortableSMTPSSL(timeout=seconds, context=context) if target.implicit_tls
+                                 else AbortableSMTP(timeout=seconds))
         self.client = client  # from here on the deadline can shut its socket
         try:
             client.connect(target.host, target.port)
@@ -225,7 +198,9 @@ class MailSession:
             raise
         return client
 
-    def send(self, to: str, subject: str, body: str) -> None:
+    def send(self, to: str, subject: str, body: str, *, html: str = "", message_id: str = "") -> None:
+        """One email: plain text, with `html` as its alternative when given; `message_id` is
+        the same on every retry of one message, so the recipient's mail system can tell."""
         notifier, target = self.notifier, self.notifier.smtp
         if target is None:
             raise SendFailed(notifier.smtp_problem or "no SMTP server configured")
@@ -235,7 +210,11 @@ class MailSession:
         message["From"] = notifier.mail_from
         message["To"] = to
         message["Subject"] = subject
+        if message_id:
+            message["Message-ID"] = message_id
         message.set_content(body)
+        if html:
+            message.add_alternative(html, subtype="html")
         self.timed_out = False
         with deadline.watch(self.notifier.attempt_seconds, self._abort):
             try:
@@ -252,7 +231,7 @@ class MailSession:
 
     def _abort(self) -> None:
         self.timed_out = True
-        if isinstance(self.client, _Abortable):
+        if isinstance(self.client, AbortableSMTP):
             self.client.abort()
 
     def _send(self, target: SmtpTarget, message: EmailMessage) -> None:

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from rxdesk.domain.lifecycle import ACTIVE
 from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import AppointmentQuery, Page
 from rxdesk.services.appointments import AppointmentRow, rows
@@ -68,7 +69,7 @@ class PatientService(Service):
             patient = view.patients.require(patient_id)
             page = view.appointments.search(AppointmentQuery(patient_id=patient.id, count=False))
             every = rows(view, page.items, now)
-        counts = Counter("upcoming" if r.status.value in ("held", "confirmed") else r.status.value for r in every)
+        counts = Counter("upcoming" if r.status in ACTIVE else r.status.value for r in every)
         upcoming = [r for r in every if r.starts_at >= now]
         history = [r for r in reversed(every) if r.starts_at < now][:history_limit]
         return PatientDetail(

@@ -31,8 +31,9 @@ from pydantic import BaseModel, ValidationError
 
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.domain.ids import random_token
-from rxdesk.domain.models import Admin, AppointmentType, Doctor, Entity, Org, Patient
+from rxdesk.domain.models import Admin, AppointmentType, Doctor, Entity, Org, Patient, ReminderRule
 from rxdesk.domain.phones import normalize_mobile
+from rxdesk.domain.reminders import same_rule
 from rxdesk.domain.terminal import has_control
 from rxdesk.domain.times import check_iana_zone
 from rxdesk.services.base import Service, admin_actor, record
@@ -337,14 +338,29 @@ class ProvisioningService(Service):
             if stored is not None:  # agents own the rules once the type exists
                 merged["reminders"] = [r.to_json() for r in stored.reminders]
             appt_type = _validate(AppointmentType, merged, where)
+            if stored is None:
+                appt_type = self._new_rules(appt_type, where)
             if stored is not None and "reminders" in raw:
                 given = _validate(AppointmentType, {**merged, "reminders": raw["reminders"]}, where).reminders
-                if given != stored.reminders:
+                if [r.model_copy(update={"created_at": None}) for r in given] != [
+                        r.model_copy(update={"created_at": None}) for r in stored.reminders]:
                     run.result.notes.append(
                         f"appointment type {appt_type.key}: kept its {len(stored.reminders)} reminder rule(s); "
                         "the file's rules apply only to a new type (agents edit them with `rxdesk reminders`)")
             made.append((appt_type, run.settle("appointment_types", appt_type.key, stored, appt_type)))
         return made
+
+    def _new_rules(self, appt_type: AppointmentType, where: str) -> AppointmentType:
+        """A new type's rules remind from this run on (DESIGN: Reminders); two rules for one
+        recipient group and minutes are refused, naming the first."""
+        rules: list[ReminderRule] = []
+        for i, rule in enumerate(appt_type.reminders):
+            same = same_rule(rules, rule.recipient, rule.minutes_before)
+            if same is not None:
+                raise ValidationFailed(f"{where}.reminders[{i}]: reminds {rule.recipient.value} "
+                                       f"{rule.minutes_before} minutes before, as rule {same.id} already does")
+            rules.append(rule if rule.created_at else rule.model_copy(update={"created_at": self.now()}))
+        return appt_type.model_copy(update={"reminders": rules})
 
     def _doctors(self, run: _Run, doc: dict[str, Any], org: Org | None, *, known_types: set[str],
                  ) -> list[tuple[Doctor, bool]]:
@@ -357,6 +373,9 @@ class ProvisioningService(Service):
             given_phone = raw.get("mobile_phone")
             if stored is not None:  # agents own the mobile number and the room once the doctor exists
                 merged["mobile_phone"], merged["room_url"] = stored.mobile_phone, stored.room_url
+                if "room_url" in raw:  # kept, yet checked: the file is input, and a note quotes it
+                    room = _validate(Doctor, {**merged, "room_url": raw["room_url"]}, where).room_url
+                    raw = {**raw, "room_url": room}
             elif isinstance(given_phone, str) and given_phone:
                 merged["mobile_phone"] = self._mobile(given_phone, f"{where}.mobile_phone")
             doctor = _validate(Doctor, merged, where)

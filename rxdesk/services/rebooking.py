@@ -210,7 +210,7 @@ def write_move(view: UnitOfWork, appt: Appointment, appt_type: AppointmentType, 
         reason = f"rebooked to {new.uid}"
         if why:
             reason = f"{reason}: {why}"[:lifecycle.REASON_MAX]
-        previous = lifecycle.admin_cancel(appt, reason, actor.split(":", 1)[1], now)
+        previous = lifecycle.admin_cancel(appt, reason, actor, now)
         view.appointments.put(previous)
     expire_lapsed(view, lapsed, now, actor)
     view.appointments.put(new)

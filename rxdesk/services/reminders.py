@@ -1,24 +1,28 @@
 """Reminder rules on appointment types (list, add, edit, remove, audited), and firing them.
 
-A rule fires for a confirmed appointment once `starts_at - minutes_before` has come and the
-appointment has not started (`domain.reminders`); several rules per recipient group are
-allowed. A rule added for an appointment already inside its window fires on the next tick.
-Firing (the maintenance tick's first write) resolves the recipients, publishes one event per
-recipient with its ReminderSent row, and queues the emails and SMS the rule asks for.
+A rule fires for a confirmed appointment once `starts_at - minutes_before` has come, the
+appointment has not started, and that moment came after the rule's creation and the
+appointment's confirmation (`domain.reminders`). So a rule added for appointments already
+inside its window does not remind them, unless the agent asks (`also_now`): then they are
+reminded in the same write. One type never has two rules for the same recipient group and
+minutes. Firing (the maintenance tick's first write) resolves the recipients, publishes one
+event per recipient with its ReminderSent row, and queues the emails and SMS the rule asks
+for, each written for its recipient (`domain.reminder_text`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
+from rxdesk.domain import reminder_text
 from rxdesk.domain import reminders as due_rules
-from rxdesk.domain.errors import NotFound, ValidationFailed
+from rxdesk.domain.errors import Conflict, NotFound, ValidationFailed
 from rxdesk.domain.ids import random_token
-from rxdesk.domain.limits import MINUTES_BEFORE, parse_minutes, within
+from rxdesk.domain.limits import MINUTES_BEFORE, format_minutes, parse_minutes, within
 from rxdesk.domain.models import (
     Appointment,
     AppointmentType,
@@ -28,7 +32,7 @@ from rxdesk.domain.models import (
     ReminderRule,
     ReminderSent,
 )
-from rxdesk.domain.times import format_local, format_utc
+from rxdesk.domain.times import format_utc
 from rxdesk.services import messages
 from rxdesk.services.base import DEFAULT_ORG, Service, admin_actor, record
 from rxdesk.services.events import publish
@@ -46,9 +50,25 @@ class RuleRow:
     type_key: str
     type_name: str
     rule: ReminderRule
+    # Saving a rule: confirmed appointments already inside its window that it would have
+    # reminded, and how many of them were reminded now (None when listing).
+    inside_window: int | None = None
+    reminded_now: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"type_key": self.type_key, **self.rule.to_json()}
+        saved = {} if self.inside_window is None else {"inside_window": self.inside_window,
+                                                        "reminded_now": self.reminded_now}
+        return {"type_key": self.type_key, **self.rule.to_json(), **saved}
+
+    def window_note(self) -> str:
+        """What saving did about the appointments already inside the window ("" if none)."""
+        n = self.inside_window or 0
+        if not n:
+            return ""
+        some = f"{n} confirmed appointment{'s' if n != 1 else ''}"
+        if self.reminded_now:
+            return f"{some} already inside its window: reminded now"
+        return f"{some} already inside its window: not reminded (--also-now reminds them now)"
 
 
 def _rule(**fields: object) -> ReminderRule:
@@ -70,6 +90,13 @@ def _minutes(value: object) -> int:
     return within(parse_minutes(value, what="minutes before"), MINUTES_BEFORE, what="minutes before")
 
 
+def _refuse_same(appt_type: AppointmentType, rule: ReminderRule) -> None:
+    same = due_rules.same_rule(appt_type.reminders, rule.recipient, rule.minutes_before, other_than=rule.id)
+    if same is not None:
+        raise Conflict(f"appointment type {appt_type.key} already has rule {same.id}: {same.recipient.value}, "
+                       f"{format_minutes(same.minutes_before)} before (edit that one instead)")
+
+
 class ReminderRuleService(Service):
     def list_rules(self, type_key: str | None = None) -> list[RuleRow]:
         with self.store.read() as view:
@@ -78,9 +105,12 @@ class ReminderRuleService(Service):
                     for r in sorted(t.reminders, key=lambda r: (r.recipient.value, -r.minutes_before, r.id))]
 
     def add_rule(self, type_key: str, recipient: str, minutes_before: object, *, email: bool = False,
-                 sms: bool = False, agent: str) -> RuleRow:
-        """Add a rule with a new id to the type."""
+                 sms: bool = False, agent: str, also_now: bool = False) -> RuleRow:
+        """Add a rule with a new id to the type; refused when the type already reminds that
+        recipient group as many minutes before. It reminds from now on: appointments already
+        inside its window are counted, and reminded in this write only with `also_now`."""
         group, minutes = _recipient(recipient), _minutes(minutes_before)
+        now = self.now()
         with self.store.write() as view:
             appt_type = view.types.require(str(type_key).strip())
             taken = {r.id for r in appt_type.reminders}
@@ -88,26 +118,39 @@ class ReminderRuleService(Service):
             while rule_id in taken:
                 rule_id = f"{group}-{minutes}m-{random_token(4)}"
             rule = _rule(id=rule_id, recipient=group, minutes_before=minutes, send_email=bool(email),
-                         send_sms=bool(sms))
-            self._save(view, appt_type, [*appt_type.reminders, rule], "reminder.add", agent, rule.to_json())
-        return RuleRow(appt_type.key, appt_type.name, rule)
+                         send_sms=bool(sms), created_at=now)
+            _refuse_same(appt_type, rule)
+            self._save(view, appt_type, [*appt_type.reminders, rule], "reminder.add", agent,
+                       {**rule.to_json(), "also_now": also_now})
+            inside, reminded = self._inside_window(view, appt_type, rule, now, also_now=also_now)
+        return RuleRow(appt_type.key, appt_type.name, rule, inside, reminded)
 
     def edit_rule(self, type_key: str, rule_id: str, *, recipient: str | None = None, minutes_before: object = None,
-                  email: bool | None = None, sms: bool | None = None, agent: str) -> RuleRow:
+                  email: bool | None = None, sms: bool | None = None, agent: str, also_now: bool = False) -> RuleRow:
+        """Change a rule, keeping its id (an appointment it reminded is not reminded again).
+        A rule that now reaches further ahead, or another recipient group, reminds from the
+        edit on, like a new rule: appointments whose new moment has passed are counted, and
+        reminded now only with `also_now`."""
+        now = self.now()
         with self.store.write() as view:
             appt_type = view.types.require(str(type_key).strip())
             old = self._find(appt_type, rule_id)
+            group = RecipientGroup(_recipient(recipient)) if recipient is not None else old.recipient
+            minutes = _minutes(minutes_before) if minutes_before is not None else old.minutes_before
+            renewed = minutes > old.minutes_before or group is not old.recipient
             rule = _rule(
-                id=old.id,
-                recipient=_recipient(recipient) if recipient is not None else old.recipient.value,
-                minutes_before=_minutes(minutes_before) if minutes_before is not None else old.minutes_before,
+                id=old.id, recipient=group.value, minutes_before=minutes,
                 send_email=old.send_email if email is None else bool(email),
                 send_sms=old.send_sms if sms is None else bool(sms),
+                created_at=now if renewed else old.created_at,
             )
+            _refuse_same(appt_type, rule)
             rules = [rule if r.id == old.id else r for r in appt_type.reminders]
             self._save(view, appt_type, rules, "reminder.edit", agent,
-                       {"before": old.to_json(), "after": rule.to_json()})
-        return RuleRow(appt_type.key, appt_type.name, rule)
+                       {"before": old.to_json(), "after": rule.to_json(), "also_now": also_now})
+            inside, reminded = (self._inside_window(view, appt_type, rule, now, also_now=also_now)
+                                if renewed else (None, 0))
+        return RuleRow(appt_type.key, appt_type.name, rule, inside, reminded)
 
     def remove_rule(self, type_key: str, rule_id: str, *, agent: str) -> ReminderRule:
         with self.store.write() as view:
@@ -116,6 +159,21 @@ class ReminderRuleService(Service):
             self._save(view, appt_type, [r for r in appt_type.reminders if r.id != old.id], "reminder.remove",
                        agent, old.to_json())
         return old
+
+    def _inside_window(self, view: UnitOfWork, appt_type: AppointmentType, rule: ReminderRule, now: datetime,
+                       *, also_now: bool) -> tuple[int, int]:
+        """Confirmed appointments of the type inside the rule's window, confirmed before their
+        moment and not reminded by it yet; with `also_now`, each reminded now."""
+        older = rule.model_copy(update={"created_at": None})  # as if the rule had always been there
+        found = [a for a in view.appointments.confirmed_starting(now, now + timedelta(minutes=rule.minutes_before))
+                 if a.type_key == appt_type.key and due_rules.is_due(a, older, now)
+                 and _waiting(view, a, older, None)]
+        if not also_now:
+            return len(found), 0
+        notifier = Notifier(self.settings)
+        for appt in found:
+            fire(view, DueReminder(appt, appt_type, rule, due_rules.due_at(appt, rule)), now, notifier)
+        return len(found), len(found)
 
     @staticmethod
     def _find(appt_type: AppointmentType, rule_id: str) -> ReminderRule:
@@ -157,9 +215,19 @@ class DueReminder:
     due_at: datetime
 
 
+def _waiting(view: StoreView, appt: Appointment, rule: ReminderRule, admins: list[str] | None) -> bool:
+    """Some recipient of the rule has not had this reminder yet (`admins`: the admins' ids,
+    when the caller has read them)."""
+    if rule.recipient is RecipientGroup.admin:
+        ids = admins if admins is not None else [a.id for a in view.admins.all()]
+    else:
+        ids = [appt.patient_id if rule.recipient is RecipientGroup.patient else appt.doctor_id]
+    return any(not view.reminders_sent.exists(appt.uid, rule.id, rule.recipient.value, i) for i in ids)
+
+
 def due_reminders(view: StoreView, now: datetime, *, first_only: bool = False) -> list[DueReminder]:
-    """(appointment, rule) pairs whose moment has come (`domain.reminders.is_due`) and that
-    have not fired for every recipient yet; with `first_only`, at most one (a cheap "any?")."""
+    """(appointment, rule) pairs that are due (`domain.reminders.is_due`) and have not
+    fired for every recipient yet; with `first_only`, at most one (a cheap "any?")."""
     types = {t.key: t for t in view.types.all() if t.reminders}
     ahead = due_rules.look_ahead(types.values())
     if ahead is None:
@@ -173,13 +241,9 @@ def due_reminders(view: StoreView, now: datetime, *, first_only: bool = False) -
         for rule in appt_type.reminders:
             if not due_rules.is_due(appt, rule, now):
                 continue
-            if rule.recipient is RecipientGroup.admin:
-                if admins is None:
-                    admins = [a.id for a in view.admins.all()]
-                ids = admins
-            else:
-                ids = [appt.patient_id if rule.recipient is RecipientGroup.patient else appt.doctor_id]
-            if any(not view.reminders_sent.exists(appt.uid, rule.id, rule.recipient.value, i) for i in ids):
+            if rule.recipient is RecipientGroup.admin and admins is None:
+                admins = [a.id for a in view.admins.all()]
+            if _waiting(view, appt, rule, admins):
                 found.append(DueReminder(appt, appt_type, rule, due_rules.due_at(appt, rule)))
                 if first_only:
                     return found
@@ -199,18 +263,16 @@ def recipients(view: StoreView, appt: Appointment, group: RecipientGroup) -> lis
     return [Recipient(group, a.id, a.name, a.email, a.phone) for a in view.admins.all()]
 
 
-def reminder_text(due: DueReminder, recipient: Recipient, doctor_name: str, zone: str, *,
-                  short: bool) -> tuple[str, str]:
-    """The subject and body of a reminder: an email, or (`short`) an SMS."""
-    appt, type_name = due.appointment, due.appointment_type.name
-    when = format_local(appt.starts_at, zone)
-    subject = f"Reminder: {type_name} on {when} ({zone})"
-    if short:
-        return subject, f"Reminder: {type_name} with {doctor_name} on {when} ({zone}). {appt.room_url}".strip()
-    body = (f"Hello {recipient.name},\n\nthis is a reminder of the {type_name} "
-            f"with {doctor_name} on {when} ({zone}).\n\nJoin the video call: {appt.room_url or '(link to follow)'}\n"
-            f"Appointment: {appt.uid}\n")
-    return subject, body
+def facts_of(view: StoreView, due: DueReminder) -> reminder_text.ReminderFacts:
+    """What the reminders of one appointment may say: names, the type, the zones."""
+    appt = due.appointment
+    doctor, patient = view.doctors.get(appt.doctor_id), view.patients.get(appt.patient_id)
+    org_zone = (view.org.get() or DEFAULT_ORG).timezone
+    return reminder_text.ReminderFacts(
+        uid=appt.uid, type_name=due.appointment_type.name, starts_at=appt.starts_at, room_url=appt.room_url,
+        patient_name=patient.name if patient else appt.patient_id,
+        doctor_name=doctor.name if doctor else appt.doctor_id,
+        org_zone=org_zone, doctor_zone=doctor.timezone if doctor else org_zone)
 
 
 @dataclass(frozen=True)
@@ -221,12 +283,11 @@ class Fired:
 
 def fire(view: UnitOfWork, due: DueReminder, now: datetime, notifier: Notifier) -> Fired:
     """One APPOINTMENT_REMINDER_DUE event per recipient not reached yet, its emails and SMS
-    queued, and its ReminderSent row (the idempotency key) in the same write."""
+    queued (each written for its recipient), and its ReminderSent row (the idempotency key,
+    naming the messages) in the same write."""
     appt, rule = due.appointment, due.rule
     late = due_rules.late_by_seconds(due.due_at, now)
-    zone = (view.org.get() or DEFAULT_ORG).timezone
-    doctor = view.doctors.get(appt.doctor_id)
-    doctor_name = doctor.name if doctor else appt.doctor_id
+    facts = facts_of(view, due)
     fired = to_outbox = 0
     for recipient in recipients(view, appt, rule.recipient):
         if view.reminders_sent.exists(appt.uid, rule.id, rule.recipient.value, recipient.id):
@@ -238,19 +299,22 @@ def fire(view: UnitOfWork, due: DueReminder, now: datetime, notifier: Notifier) 
             "due_at": format_utc(due.due_at),
             "late_by_seconds": late,
         }, now)
-        status = {MessageChannel.email: "", MessageChannel.sms: ""}
+        queued = {MessageChannel.email: messages.Queued(), MessageChannel.sms: messages.Queued()}
         for channel, wanted, address in ((MessageChannel.email, rule.send_email, recipient.email),
                                          (MessageChannel.sms, rule.send_sms, recipient.phone)):
             if not wanted:
                 continue
-            subject, body = reminder_text(due, recipient, doctor_name, zone, short=channel is MessageChannel.sms)
-            status[channel] = messages.queue(view, channel, address, subject, body, appointment_uid=appt.uid,
+            text = (reminder_text.sms(rule.recipient, facts) if channel is MessageChannel.sms
+                    else reminder_text.email(rule.recipient, recipient.name, facts))
+            queued[channel] = messages.queue(view, channel, address, text, appointment_uid=appt.uid,
                                              event_id=event.id, now=now, notifier=notifier)
-            to_outbox += status[channel] == messages.IN_OUTBOX
+            to_outbox += queued[channel].to_outbox
+        email, sms = queued[MessageChannel.email], queued[MessageChannel.sms]
         view.reminders_sent.add(ReminderSent(
             appointment_uid=appt.uid, rule_id=rule.id, recipient_group=rule.recipient,
             recipient_id=recipient.id, sent_at=now, due_at=due.due_at, late_by_seconds=late,
-            event_id=event.id, email_status=status[MessageChannel.email], sms_status=status[MessageChannel.sms],
+            event_id=event.id, email_status=email.skipped, sms_status=sms.skipped,
+            email_message_id=email.message_id, sms_message_id=sms.message_id,
         ))
         fired += 1
     return Fired(fired, to_outbox)

@@ -9,7 +9,7 @@ switch to a new one before the old one is revoked.
 from __future__ import annotations
 
 import secrets as random_source
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ class NewSecret:
     """A secret just created, with its value: shown to the agent once, never stored plain."""
 
     secret: BookingSecret
-    value: str
+    value: str = field(repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"key_id": self.secret.key_id, "secret": self.value, **self.secret.public()}

@@ -177,20 +177,15 @@ class TokenService(Service):
         return VerifiedToken(kid, patient, claims, _as_datetime(iat), _as_datetime(exp))
 
     def mark_used(self, view: UnitOfWork, verified: VerifiedToken) -> BookingSecret:
-        """Record the verification on the secret (`last_used_at`), inside the caller's write."""
+        """Record a booking call's use of the secret (`last_used_at`), inside the call's write:
+        only booking calls (hold, confirm, cancel by token) count as a partner's use."""
         secret = view.secrets.require(verified.kid)
         used = secret.model_copy(update={"last_used_at": self.now()})
         view.secrets.put(used)
         return used
 
     def verify(self, token: str) -> VerifiedToken:
-        """Verify a booking token and record the use on its secret.
-
-        Checked first on a read (a refused token never takes the write lock), then again
-        inside the write, so a secret revoked in between is refused too.
-        """
-        self.precheck(token)
-        with self.store.write() as view:
-            verified = self.check(view, token)
-            self.mark_used(view, verified)
-        return verified
+        """Verify a booking token for an agent (`rxdesk token verify`): a diagnostic, so it
+        changes nothing. The secret's `last_used_at` stays as it is: an agent rotating keys
+        waits for it to stop moving, and only partners' booking calls may move it."""
+        return self.precheck(token)

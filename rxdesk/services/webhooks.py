@@ -13,10 +13,9 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import secrets as random_source
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -34,8 +33,9 @@ from rxdesk.domain.models import (
     Subscription,
 )
 from rxdesk.domain.queries import Page
-from rxdesk.domain.terminal import has_control
+from rxdesk.domain.storable import decoded, storable
 from rxdesk.domain.times import format_utc
+from rxdesk.domain.urls import check_http_url
 from rxdesk.services import crypto, deadline, egress
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.store.protocols import StoreView
@@ -72,20 +72,12 @@ def payload(event: Event) -> bytes:
 
 
 def check_url(url: object) -> str:
-    """http:// or https:// with a host, no spaces or control characters."""
-    if not isinstance(url, str):
-        raise ValidationFailed("url must be text")
-    text = url.strip()
-    if len(text) > 2000:
-        raise ValidationFailed("url is longer than 2000 characters")
-    if not re.fullmatch(r"https?://[^\s/?#@]+(?:@[^\s/?#]+)?[^\s]*", text) or has_control(text):
-        raise ValidationFailed(f"url {text[:60]!r} is not an http:// or https:// URL")
+    """A receiver's URL by the rule of every URL rxdesk takes (`domain.urls`)."""
+    text = check_http_url(url)
     try:
-        parts = httpx.URL(text)
+        httpx.URL(text)
     except (httpx.InvalidURL, ValueError):
         raise ValidationFailed(f"url {text[:60]!r} is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.host:
-        raise ValidationFailed(f"url {text[:60]!r} is not an http:// or https:// URL")
     return text
 
 
@@ -125,12 +117,19 @@ def check_events(events: list[str]) -> list[EventType]:
 
 @dataclass(frozen=True)
 class AttemptResult:
+    """One attempt's outcome. Its texts may quote the receiver: they are made storable here,
+    the one way into a delivery, so one odd answer can never fail the tick's results write."""
+
     ok: bool
     status_code: int | None = None
     error: str = ""
     retry_after: timedelta | None = None
     excerpt: str = ""
     gone: bool = False  # 410: the receiver asks us to stop
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "error", storable(self.error))
+        object.__setattr__(self, "excerpt", storable(self.excerpt))
 
 
 def _retry_after(value: str | None, now: float) -> timedelta | None:
@@ -179,10 +178,10 @@ def post_signed(client: httpx.Client, url: str, headers: dict[str, str], secret:
             return AttemptResult(False, None, f"no complete answer within {seconds:g} s")
     except httpx.HTTPError as exc:
         if code is None:
-            refused = egress.refused_destination(exc)
-            return AttemptResult(False, None, refused or f"cannot connect ({type(exc).__name__})")
+            said = egress.failure_reason(exc)
+            return AttemptResult(False, None, said or f"cannot connect ({type(exc).__name__})")
     # The status line counts even when the body that followed it broke off or stalled.
-    excerpt = raw[:EXCERPT_BYTES].decode("utf-8", errors="replace")[:EXCERPT]
+    excerpt = decoded(raw[:EXCERPT_BYTES])[:EXCERPT]
     if 200 <= code < 300:
         return AttemptResult(True, code, "", None, excerpt)
     retry = _retry_after(retry_header, now) if code in (429, 503) else None
@@ -197,7 +196,7 @@ def http_client(allow_private: bool = False) -> httpx.Client:
 @dataclass(frozen=True)
 class NewSubscription:
     subscription: Subscription
-    secret: str  # shown once
+    secret: str = field(repr=False)  # shown once
 
     def to_json(self) -> dict[str, Any]:
         return {**self.subscription.public(), "secret": self.secret}
@@ -266,10 +265,6 @@ class WebhookService(Service):
         with self.store.read() as view:
             subs = view.subscriptions.all()
         return sorted(subs, key=lambda s: (not s.active, s.created_at or datetime.min.astimezone(), s.id))
-
-    def get_subscription(self, sub_id: str) -> Subscription:
-        with self.store.read() as view:
-            return view.subscriptions.require(str(sub_id).strip())
 
     def remove_subscription(self, sub_id: str, agent: str) -> Subscription:
         """Remove it; its pending deliveries end as dead at their next attempt."""

@@ -52,7 +52,7 @@ class EventRepo:
 
     @staticmethod
     def _event(doc: Mapping[str, Any]) -> Event:
-        return Event.model_validate({**doc, "data": copy_json(doc["data"])})
+        return Event.from_stored({**doc, "data": copy_json(doc["data"])})
 
     def append(self, type: EventType, data: dict[str, Any], at: datetime) -> Event:
         _, key = self._log.new_key()
@@ -96,7 +96,7 @@ class AuditRepo:
 
     @staticmethod
     def _entry(doc: Mapping[str, Any]) -> AuditEntry:
-        return AuditEntry.model_validate({**doc, "details": copy_json(doc.get("details", {}))})
+        return AuditEntry.from_stored({**doc, "details": copy_json(doc.get("details", {}))})
 
     def append(self, entry: AuditEntry) -> None:
         _, key = self._log.new_key()
@@ -147,7 +147,7 @@ class _QueuedRepo(Generic[Q]):
 
     def get(self, row_id: str) -> Q | None:
         doc = self._log.get(row_id) if isinstance(row_id, str) else None
-        return self._model.model_validate(doc) if doc is not None else None
+        return self._model.from_stored(doc) if doc is not None else None
 
     def put(self, row: Q) -> None:
         """Store `row`; a pending row stays in the queue with its next attempt and lease."""
@@ -177,7 +177,7 @@ class _QueuedRepo(Generic[Q]):
         rows = self._log.newest()
         if status is not None:
             rows = (r for r in rows if r["status"] == status)
-        return Page([self._model.model_validate(r) for r in _window(rows, offset, limit)], None, offset, limit)
+        return Page([self._model.from_stored(r) for r in _window(rows, offset, limit)], None, offset, limit)
 
 
 class DeliveryRepo(_QueuedRepo[Delivery]):
@@ -261,10 +261,11 @@ class MessageRepo(_QueuedRepo[OutboxMessage]):
         self._snap = snap
 
     def put(self, row: OutboxMessage) -> None:
-        """Store `row`; a failed message is also indexed under its appointment's start (the
-        reminder problems an agent sees), and leaves that index when it is sent again."""
+        """Store `row`; a failed message (or one whose sending is unknown) is also indexed
+        under its appointment's start (the reminder problems an agent sees), and leaves that
+        index when it is sent again."""
         super().put(row)
-        failed = row.status is MessageStatus.failed
+        failed = row.status in (MessageStatus.failed, MessageStatus.unknown)
         if not failed and row.id not in self._snap.table(PROBLEMS, "failed"):
             return
         starts = None
@@ -276,9 +277,9 @@ class MessageRepo(_QueuedRepo[OutboxMessage]):
         note_problem(self._snap, "failed", row.id, starts, now=doc["created_at"], row=doc)
 
     def failed(self, starting_after: datetime) -> list[OutboxMessage]:
-        """Messages that failed after their last retry, for appointments starting after
-        `starting_after`, by start (from the problems index)."""
-        return [OutboxMessage.model_validate(doc) for doc in problems(self._snap, "failed", format_utc(starting_after))]
+        """Messages that failed after their last retry or whose sending is unknown, for
+        appointments starting after `starting_after`, by start (from the problems index)."""
+        return [OutboxMessage.from_stored(doc) for doc in problems(self._snap, "failed", format_utc(starting_after))]
 
     def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[OutboxMessage]:
         return self._newest(None, offset, limit)

@@ -17,16 +17,35 @@ from collections.abc import Hashable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rxdesk.domain.lifecycle import status_at
+from rxdesk.domain.lifecycle import ACTIVE, LONGEST_APPOINTMENT, status_at
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page, appointment_from_json
 from rxdesk.domain.times import format_utc, week_key, weeks_between
 from rxdesk.store.engine import Segment, Snapshot
 from rxdesk.store.layout import APPT_PREFIX, appt_segment
 
-# An appointment lasts at most 720 minutes (AppointmentType.duration_minutes): one that ends
-# in a range started at most this long before it.
-LONGEST_APPOINTMENT = timedelta(days=1)
+
+def _ceil(instant: datetime) -> datetime:
+    """The first whole second at or after `instant`. Stored instants are whole seconds, so
+    `starts_at >= instant` and `starts_at < instant` hold exactly when they hold for this second
+    (the stored form of an instant cuts its microseconds: right for `>`, `<=`, not for these)."""
+    return instant + timedelta(microseconds=(1_000_000 - instant.microsecond) % 1_000_000)
+
+
+def _in_seconds(query: AppointmentQuery) -> AppointmentQuery:
+    """The query with its start bounds on whole seconds, and the earliest start that can match
+    an `ends_after` in `starts_from`: the weeks to read follow from the starts alone."""
+    start, before = query.starts_from, query.starts_before
+    if query.ends_after is not None:
+        earliest = query.ends_after - LONGEST_APPOINTMENT
+        start = earliest if start is None else max(start, earliest)
+    if start is not None:
+        start = _ceil(start)
+    if before is not None:
+        before = _ceil(before)
+    if start is query.starts_from and before is query.starts_before:
+        return query
+    return dataclasses.replace(query, starts_from=start, starts_before=before)
 
 
 def _one_week(query: AppointmentQuery, week: str) -> AppointmentQuery:
@@ -79,7 +98,7 @@ def _starts(rows: list[dict[str, Any]], seg: Segment, key: Hashable) -> list[str
 
 def _status_as_of(row: Mapping[str, Any], as_of: str | None) -> str:
     status: str = row["status"]
-    if as_of is None or (status != "held" and status != "confirmed"):
+    if as_of is None or status not in ACTIVE:
         return status
     return status_at(status, row.get("hold_expires_at"), row["ends_at"], as_of).value
 
@@ -135,8 +154,10 @@ class AppointmentPlanner:
 
     def iter_raw(self, query: AppointmentQuery) -> Iterator[dict[str, Any]]:
         """Matching raw documents in order, loading one week at a time."""
+        query = _in_seconds(query)
         start_s = format_utc(query.starts_from) if query.starts_from else None
         before_s = format_utc(query.starts_before) if query.starts_before else None
+        ends_s = format_utc(query.ends_after) if query.ends_after is not None else None
         statuses = query.statuses
         as_of = format_utc(query.as_of) if query.as_of is not None else None
         weeks = self._select_weeks(query.starts_from, query.starts_before)
@@ -169,6 +190,8 @@ class AppointmentPlanner:
             if query.descending:
                 window = window[::-1]
             for row in window:
+                if ends_s is not None and row["ends_at"] <= ends_s:
+                    continue
                 if statuses is not None and _status_as_of(row, as_of) not in statuses:
                     continue
                 if query.patient_id is not None and row["patient_id"] != query.patient_id:
@@ -182,9 +205,12 @@ class AppointmentPlanner:
     def count_raw(self, query: AppointmentQuery) -> int:
         """How many documents match, without walking them where a week's indexes can say:
         a week wholly inside the time range counts its rows per status (at `as_of`) from its
-        groupings."""
+        groupings. With `ends_after`, only the rows that start before it are looked at one by
+        one (whether they have ended)."""
+        query = _in_seconds(query)
         start_s = format_utc(query.starts_from) if query.starts_from else None
         before_s = format_utc(query.starts_before) if query.starts_before else None
+        ends_s = format_utc(query.ends_after) if query.ends_after is not None else None
         statuses = query.statuses
         as_of = format_utc(query.as_of) if query.as_of is not None else None
         total = 0
@@ -203,6 +229,12 @@ class AppointmentPlanner:
                     lo = bisect.bisect_left(starts, start_s)
                 if before_s is not None:
                     hi = max(lo, bisect.bisect_left(starts, before_s))  # an empty range counts 0
+            if ends_s is not None:
+                # Started before `ends_after`: still running then? Started later: not ended.
+                started = max(lo, min(hi, bisect.bisect_left(_starts(rows, seg, "all"), ends_s)))
+                total += sum(1 for row in rows[lo:started] if row["ends_at"] > ends_s
+                             and (statuses is None or _status_as_of(row, as_of) in statuses))
+                lo = started
             if statuses is None:
                 total += hi - lo
             elif lo == 0 and hi == len(rows):
@@ -227,6 +259,7 @@ class AppointmentPlanner:
         the week, which a week's groupings answer without visiting its rows); only the week
         the window starts in is walked, from its first row. The total is the sum of the same
         per-week counts."""
+        query = _in_seconds(query)
         offset = max(0, query.offset)
         limit = None if query.limit is None else max(0, query.limit)
         weeks = self._select_weeks(query.starts_from, query.starts_before)
@@ -260,7 +293,7 @@ class AppointmentPlanner:
     ) -> list[Appointment]:
         """The doctor's held and confirmed appointments that overlap [start, end): held or
         confirmed at `as_of` (a lapsed hold is not), or as stored when `as_of` is None."""
-        start_s, end_s = format_utc(start), format_utc(end)
+        start_s, end_s = format_utc(start), format_utc(_ceil(end))
         as_of_s = format_utc(as_of) if as_of is not None else None
         found = []
         # An appointment starting late in the previous week may run into this range.
@@ -270,7 +303,7 @@ class AppointmentPlanner:
                 continue
             for row in _grouped(seg, "doctor_id").get(doctor_id, ()):
                 if row["starts_at"] < end_s and start_s < row["ends_at"] and \
-                        _status_as_of(row, as_of_s) in ("held", "confirmed"):
+                        _status_as_of(row, as_of_s) in ACTIVE:
                     found.append(row)
         return [appointment_from_json(r) for r in found]
 

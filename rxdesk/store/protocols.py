@@ -306,7 +306,8 @@ class MessageReader(Protocol):
     def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[OutboxMessage]: ...
 
     def due(self, now: datetime, limit: int | None = None) -> list[OutboxMessage]:
-        """Pending messages whose next attempt has come and that no runner holds a lease on."""
+        """Pending messages whose next attempt has come and that no runner holds a lease on
+        (a lease that ran out included: `messages.claim` decides what becomes of those)."""
         ...
 
     def queued(self) -> int:
@@ -314,11 +315,11 @@ class MessageReader(Protocol):
         ...
 
     def failed(self, starting_after: datetime) -> list[OutboxMessage]:
-        """Messages that failed after their last retry, of appointments that start after
-        `starting_after`, by the appointment's start.
+        """Messages that failed after their last retry or whose sending is unknown, of
+        appointments that start after `starting_after`, by the appointment's start.
 
-        In SQL: messages JOIN appointments ON uid = appointment_uid WHERE messages.status =
-        'failed' AND appointments.starts_at > :starting_after."""
+        In SQL: messages JOIN appointments ON uid = appointment_uid WHERE messages.status IN
+        ('failed', 'unknown') AND appointments.starts_at > :starting_after."""
         ...
 
 

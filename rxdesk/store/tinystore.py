@@ -6,6 +6,7 @@ segments together through one manifest; every log is an `AppendOnlyLog` (`logs`)
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from rxdesk.domain.models import (
     Subscription,
     reminder_key,
 )
-from rxdesk.domain.queries import Page, WorkerTick, appointment_from_json, org_from_json
+from rxdesk.domain.queries import Page, WorkerTick, appointment_from_json, org_from_json, person_matches, search_terms
 from rxdesk.domain.times import format_utc, week_key
 from rxdesk.fileio import ensure_private_dir, read_bytes, write_atomic
 from rxdesk.store.engine import Engine, Snapshot, writable
@@ -72,14 +73,14 @@ class Keyed(Generic[M]):
         if not isinstance(key, str):
             return None
         doc = self._docs().get(key)
-        return self._model.model_validate(doc) if doc is not None else None
+        return self._model.from_stored(doc) if doc is not None else None
 
     def require(self, key: str) -> M:
         return found(self.get(key), self._what, key)
 
     def all(self) -> list[M]:
         docs = self._docs()
-        return [self._model.model_validate(docs[k]) for k in sorted(docs)]
+        return [self._model.from_stored(docs[k]) for k in sorted(docs)]
 
     def count(self) -> int:
         return len(self._docs())
@@ -92,7 +93,7 @@ class Keyed(Generic[M]):
         table = self._table
         return seg.memo(
             ("names", table),
-            lambda: MappingProxyType({k: v.get("name", k) for k, v in seg.table(table).items()}),
+            lambda: MappingProxyType({k: _as_text(v.get("name", k)) for k, v in seg.table(table).items()}),
         )
 
     def put(self, item: M) -> None:
@@ -113,6 +114,11 @@ class OrgRepo:
 
     def put(self, org: Org) -> None:
         writable(self._snap).put(CORE, "org", "org", org.to_json())
+
+
+def _as_text(name: Any) -> str:
+    """A stored name as text, whatever it was stored as (as PostgreSQL's `doc->>'name'`)."""
+    return name if type(name) is str else json.dumps(name)
 
 
 class NameView(Mapping[str, str]):
@@ -180,24 +186,13 @@ class PatientRepo(Keyed[Patient]):
     def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
         """Patients whose name, email, phone, external id or id contains `text` (any case;
         phone matched on its digits too), ordered by name."""
-        needle = (text or "").strip().casefold()
-        digits = "".join(ch for ch in needle if ch.isdigit())
+        needle, digits = search_terms(text)
         rows = self._sorted()
         if needle:
-            def hit(r: dict[str, Any]) -> bool:
-                if (
-                    needle in r["name"].casefold()
-                    or needle in r["email"].casefold()
-                    or needle in r["external_id"].casefold()
-                    or needle in r["id"].casefold()
-                    or needle in r["phone"]
-                ):
-                    return True
-                return len(digits) >= 3 and digits in "".join(c for c in r["phone"] if c.isdigit())
-
-            rows = [r for r in rows if hit(r)]
+            rows = [r for r in rows if person_matches(needle, digits, r["name"], r["email"], r["external_id"],
+                                                       r["id"], r["phone"])]
         end = None if limit is None else offset + limit
-        items = [Patient.model_validate(r) for r in rows[offset:end]]
+        items = [Patient.from_stored(r) for r in rows[offset:end]]
         return Page(items, len(rows), offset, limit)
 
     def external_ids(self) -> Mapping[str, str]:
@@ -323,7 +318,7 @@ class ReminderSentRepo:
     def skipped(self, starting_after: datetime) -> list[ReminderSent]:
         """Fired reminders whose email or SMS was skipped (no address to send to), of
         appointments starting after `starting_after`, by start (from the problems index)."""
-        return [ReminderSent.model_validate(doc) for doc in problems(self._snap, "skipped", format_utc(starting_after))]
+        return [ReminderSent.from_stored(doc) for doc in problems(self._snap, "skipped", format_utc(starting_after))]
 
     update = add
 
@@ -333,7 +328,7 @@ class ReminderSentRepo:
             return []
         table = self._snap.table(segment, "reminders_sent")
         prefix = f"{uid}|"
-        rows = [ReminderSent.model_validate(v) for k, v in table.items() if k.startswith(prefix)]
+        rows = [ReminderSent.from_stored(v) for k, v in table.items() if k.startswith(prefix)]
         rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
         return rows
 

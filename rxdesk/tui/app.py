@@ -56,6 +56,7 @@ from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.screens.problem import ProblemScreen
 from rxdesk.tui.text import shown
+from rxdesk.tui.textual_gaps import crash_report
 from rxdesk.tui.work import call_service
 from rxdesk.worker.process import tick_in_child
 
@@ -198,6 +199,9 @@ class RxdeskApp(App[int]):
             message, title = shown(message), shown(title)
         self.notices.append(Notice(message, title, severity))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def _fatal_error(self) -> None:
+        crash_report(self)  # Textual's own shows every frame's locals: secrets among them
 
     def action_help_quit(self) -> None:
         """ctrl+c (reflex from a shell) says how to quit, in words, not as markup."""

@@ -5,6 +5,11 @@ test (tests/tui/test_textual_gaps.py) that fails when a Textual upgrade changes 
   (OSC 52) and wipe the agent's system clipboard, which still holds the secret they are
   pasting into the partner's token minter. Only the app's own copy (`App.clipboard`) is
   dropped, by resetting the attribute that property reads.
+- `crash_report`: on an unhandled error Textual prints a traceback with every frame's local
+  variables (`App._fatal_error`, `show_locals=True`, no setting): a decrypted booking secret or
+  the settings' master key would be on the agent's screen and in their scrollback. The app
+  overrides that hook with this report, the same traceback without locals
+  (tests/tui/test_crash_report.py fails if Textual stops calling the hook).
 """
 
 from __future__ import annotations
@@ -12,6 +17,16 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import App
+
+
+def crash_report(app: App[Any]) -> None:
+    """What `App._fatal_error` does, with `show_locals=False`: ring, show the traceback of the
+    error being handled on exit, close the app."""
+    import rich
+    from rich.traceback import Traceback
+
+    app.bell()
+    app.panic(Traceback(show_locals=False, width=None, suppress=[rich]))
 
 
 def forget_clipboard(app: App[Any], value: str) -> None:

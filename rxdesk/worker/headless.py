@@ -2,7 +2,8 @@
 
 SIGTERM or SIGINT lets the running tick finish, then the loop exits 0. A failing tick is
 logged (one line; details in logs/errors.log) and the next one runs as usual: a server worker
-keeps going through a full disk or a damaged file until someone fixes it.
+keeps going through a full disk, a damaged file or a database that went away until someone
+fixes it. A database that cannot be reached when the worker starts is waited for the same way.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from rxdesk.crashlog import log_crash
-from rxdesk.domain.errors import RxdeskError
-from rxdesk.domain.terminal import terminal_safe
+from rxdesk.domain.errors import RxdeskError, StoreUnavailable
+from rxdesk.domain.terminal import json_safe, terminal_safe
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService, TickReport
 
@@ -38,16 +39,18 @@ def report_json(report: TickReport, seconds: float) -> str:
     """One tick as one JSON line (`worker --once --json`), for the app's tick process."""
     import json
 
-    return json.dumps({"ok": True, "summary": report.summary(), "problems": report.problems,
+    return json_safe(json.dumps({"ok": True, "summary": report.summary(), "problems": report.problems,
                        "expired": report.expired, "completed": report.completed, "reminders": report.reminders,
                        "delivered": report.delivered, "retrying": report.retrying, "dead": report.dead,
                        "writes": report.writes,
-                       "seconds": round(seconds, 3)})
+                       "seconds": round(seconds, 3)}))
 
 
-def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: TextIO,
-        sleep_until: Callable[[threading.Event, float], bool] | None = None, as_json: bool = False) -> int:
-    maintenance = MaintenanceService(desk, owner=owner)
+def run(open_desk: Callable[[], Desk], *, once: bool, interval: float | None, owner: str, out: TextIO,
+        as_json: bool = False) -> int:
+    """Tick until SIGTERM (or once). `open_desk` gives the desk; when its store cannot be
+    reached yet (a database that starts after the worker), the loop says so in one line and
+    tries again every interval; one tick (`once`) fails at once instead."""
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -56,9 +59,16 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
     failures = 0
     try:
         if as_json:  # one tick, one JSON line: a SIGTERM meanwhile lets it finish
-            return _once_as_json(desk, maintenance, out)
-        out.write(f"{_stamp()} worker {owner} started on {desk.store.location}"
-                  f" ({'one tick' if once else f'every {interval:g} s' if interval else 'every minute'})\n")
+            desk = open_desk()
+            return _once_as_json(desk, MaintenanceService(desk, owner=owner), out)
+        every = "one tick" if once else f"every {interval:g} s" if interval else "every minute"
+        reached = open_desk() if once else _open_when_reachable(open_desk, owner, interval, every, stop, out)
+        if reached is None:
+            out.write(f"{_stamp()} worker {owner} stopped\n")
+            return 0
+        desk = reached
+        maintenance = MaintenanceService(desk, owner=owner)
+        out.write(f"{_stamp()} worker {owner} started on {desk.store.location} ({every})\n")
         out.flush()
         while True:
             started = time.monotonic()
@@ -77,8 +87,7 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
             out.flush()
             if once or stop.is_set():
                 break
-            delay = interval if interval else 60.0 - (time.time() % 60.0)
-            if stop.wait(delay):
+            if stop.wait(_until_next(interval)):
                 break
         out.write(f"{_stamp()} worker {owner} stopped\n")
         out.flush()
@@ -88,6 +97,25 @@ def run(desk: Desk, *, once: bool, interval: float | None, owner: str, out: Text
     return 1 if (once and failures) else 0
 
 
+def _until_next(interval: float | None) -> float:
+    """Seconds to the next tick: `interval`, or to the next whole minute."""
+    return interval if interval else 60.0 - (time.time() % 60.0)
+
+
+def _open_when_reachable(open_desk: Callable[[], Desk], owner: str, interval: float | None, every: str,
+                         stop: threading.Event, out: TextIO) -> Desk | None:
+    """The desk, once its store can be reached; None when stopped before. Under systemd the
+    worker may start before the database: it waits, one line per try, instead of exiting."""
+    while True:
+        try:
+            return open_desk()
+        except StoreUnavailable as exc:
+            out.write(f"{_stamp()} worker {owner} waiting for the store ({every}): {terminal_safe(str(exc))}\n")
+            out.flush()
+        if stop.wait(_until_next(interval)):
+            return None
+
+
 def _once_as_json(desk: Desk, maintenance: MaintenanceService, out: TextIO) -> int:
     import json
 
@@ -95,11 +123,12 @@ def _once_as_json(desk: Desk, maintenance: MaintenanceService, out: TextIO) -> i
     try:
         report = maintenance.tick()
     except RxdeskError as exc:
-        out.write(json.dumps({"ok": False, "error": str(exc)}) + "\n")
+        out.write(json_safe(json.dumps({"ok": False, "error": str(exc)})) + "\n")
         return 1
     except Exception as exc:  # noqa: BLE001 - one line for the app; support gets the traceback
         where = log_crash(desk.settings.data_dir if desk.settings else None)
-        out.write(json.dumps({"ok": False, "error": f"internal error ({type(exc).__name__}); see {where}"}) + "\n")
+        failed = {"ok": False, "error": f"internal error ({type(exc).__name__}); see {where}"}
+        out.write(json_safe(json.dumps(failed)) + "\n")
         return 1
     out.write(report_json(report, time.monotonic() - started) + "\n")
     return 0

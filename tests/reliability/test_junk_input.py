@@ -14,19 +14,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rxdesk.cli import build_parser
 from rxdesk.services import Desk
-from tests.helpers import fingerprint, leaf_commands, make_appointment, run_cli
+from tests.helpers import fingerprint, leaf_commands, make_appointment, options_of, run_cli
 
 # Commands that start long-running work when given a large valid number; tested on their own.
 LONG_RUNNING = {("demo",), ("worker",)}
 
 
-COMMANDS = sorted((path, p) for path, p in leaf_commands(build_parser()) if path not in LONG_RUNNING)
+COMMANDS = sorted((path, p) for path, p in leaf_commands() if path not in LONG_RUNNING)
 
 
 def option_strings(parser: argparse.ArgumentParser) -> list[str]:
-    return sorted(s for a in parser._actions for s in a.option_strings if s not in ("-h", "--help"))
+    return sorted(options_of(parser) - {"-h", "--help"})
 
 
 JUNK = st.one_of(
@@ -78,7 +77,7 @@ def test_junk_arguments_never_raise(path, parser, busy_clinic, cli_env, data_dir
 @given(value=JUNK)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_demo_refuses_junk_sizes(value: str, cli_env, data_dir) -> None:  # type: ignore[no-untyped-def]
-    if value.strip().isascii() and value.strip().isdigit() and int(value) < 10**7:
+    if value.strip().isascii() and value.strip().isdigit() and int(value.strip()) < 10**7:
         return  # a real size: building it is the demo test's business
     before = fingerprint(data_dir)
     result = run_cli("demo", "--appointments", value, env=cli_env)

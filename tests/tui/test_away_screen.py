@@ -97,7 +97,7 @@ async def test_the_plan_follows_the_fields_and_nothing_runs_without_a_reason(cli
     assert fingerprint(data_dir) == before
 
 
-async def test_a_booking_after_the_plan_was_shown_is_planned_around_and_said(clinic: Desk, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_a_booking_after_the_plan_was_shown_stops_the_run_and_shows_the_plan_now(clinic: Desk, data_dir) -> None:  # type: ignore[no-untyped-def]
     clinic.clock.set(AT_7_40)
     appt = make_appointment(clinic, start=MON.replace(hour=13))
     app = make_app(clinic)
@@ -115,8 +115,17 @@ async def test_a_booking_after_the_plan_was_shown_is_planned_around_and_said(cli
         await pilot.press("y")
         await wait_for(pilot, lambda: any(n.title == "Plan changed" for n in app.notices), "the warning")
         (warning,) = [n for n in app.notices if n.title == "Plan changed"]
-        assert appt.uid in warning.message
-        assert rows(screen)[0][2] != "Dr Emi Sato, Mon 2026-11-23 14:00"
+        assert appt.uid in warning.message and "Nothing was done" in warning.message
+        # Only the plan shown is carried out: nothing changed, and the table shows the plan now.
+        assert clinic.appointments.get(appt.uid).status.value == "confirmed"
+        now_shown = rows(screen)[0][2]
+        assert now_shown != "Dr Emi Sato, Mon 2026-11-23 14:00" and " · " not in now_shown
+        screen.query_one("#away-reason").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the second confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "Done" in text_of(screen.query_one("#away-summary")), "the run")
+        assert rows(screen)[0][2].startswith(now_shown + " · ")  # what was shown, with its new uid
     assert clinic.appointments.get(appt.uid).status.value == "cancelled"
 
 

@@ -14,7 +14,7 @@ async def test_the_count_says_the_window_in_effect_and_placeholders_say_the_defa
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
-        assert count_text(app) == "held, confirmed · from now · any end · 3 matches"
+        assert count_text(app) == "held, confirmed · not ended · 3 matches"
         placeholders = {field.id: field.placeholder for field in app.screen.query(Input)}
         assert placeholders["filter-date_from"] == "from: now"
         assert placeholders["filter-date_to"] == "to: any"
@@ -24,7 +24,7 @@ async def test_the_count_says_the_window_in_effect_and_placeholders_say_the_defa
         await type_into(pilot, "#filter-statuses", "all")
         assert booked["weber_past"] not in uids_shown(app)
         assert booked["weber_cancelled"] in uids_shown(app)
-        assert count_text(app).startswith("any status · from now · any end · ")
+        assert count_text(app).startswith("any status · not ended · ")
 
         # An end alone keeps the start the empty field promises (today), never all history.
         await type_into(pilot, "#filter-date_to", "+7d")
@@ -37,3 +37,23 @@ async def test_the_count_says_the_window_in_effect_and_placeholders_say_the_defa
 
         await type_into(pilot, "#filter-statuses", "cancelled, held")
         assert count_text(app).startswith("held, cancelled · any start · to 2026-11-30 · ")
+
+
+async def test_an_appointment_in_progress_leads_the_overview_marked_and_past_statuses_list_newest_first(clinic: Desk, booked, now) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from rxdesk.tui.widgets.tables import AppointmentTable
+    from tests.helpers import make_appointment
+
+    running = make_appointment(clinic, start=now - timedelta(minutes=10), doctor_id="dr-osei", patient_id="pat-003")
+    older = make_appointment(clinic, start=now - timedelta(days=5), status="completed")
+    app = make_app(clinic)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        assert uids_shown(app)[0] == running.uid
+        assert table.cell_text(0, "status") == "in progress" and table.cell_text(1, "status") == "confirmed"
+        assert count_text(app) == "held, confirmed · not ended · 4 matches"
+        await type_into(pilot, "#filter-statuses", "completed")
+        assert uids_shown(app) == [booked["weber_past"], older.uid]
+        assert count_text(app) == "completed · any time · newest first · 2 matches"

@@ -16,7 +16,7 @@ from rxdesk.services.tokens import TokenRefused
 from rxdesk.tui.modals.confirm import ConfirmModal, TextPromptModal
 from rxdesk.tui.modals.secret_value import SecretValueModal
 from rxdesk.tui.screens.secrets import SecretsScreen
-from tests.helpers import another_store, fingerprint
+from tests.helpers import another_store, book_with, fingerprint
 from tests.tui.conftest import make_app, settle, text_of
 from tests.unit.test_tokens_minting import claims_at, mint
 
@@ -182,9 +182,9 @@ async def test_an_active_key_unused_for_a_week_is_marked(keyed: Desk, clock, now
     gone = keyed.secrets.create_secret("revoked", "ops").secret.key_id
     keyed.secrets.revoke(gone, "ops")
     clock.set(now + timedelta(days=2))
-    keyed.tokens.verify(mint(stale.value, claims_at(clock.now(), sub="pat-001"), kid=stale.secret.key_id))
+    book_with(keyed, mint(stale.value, claims_at(clock.now(), sub="pat-001"), kid=stale.secret.key_id))
     clock.set(now + timedelta(days=12, hours=1))
-    keyed.tokens.verify(mint(busy.value, claims_at(clock.now(), sub="pat-001"), kid=busy.secret.key_id))
+    book_with(keyed, mint(busy.value, claims_at(clock.now(), sub="pat-001"), kid=busy.secret.key_id))
     app = make_app(keyed)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_secrets(app, pilot)

@@ -10,6 +10,7 @@ from rxdesk.domain.errors import NotFound, Refused, ValidationFailed
 from rxdesk.domain.models import AppointmentStatus as S
 from rxdesk.domain.models import EventType
 from rxdesk.services.appointments import AppointmentFilter
+from rxdesk.services.filters import FilterText
 from tests.helpers import fingerprint, make_appointment
 
 pytestmark = pytest.mark.backends
@@ -178,9 +179,9 @@ def test_typed_filters_say_their_window_and_all_keeps_it(clinic, booked) -> None
     def parse(text: FilterText):  # type: ignore[no-untyped-def]
         return clinic.appointments.parse_filter(text, overview=True)
 
-    assert parse(FilterText()).window == "held, confirmed · from now · any end"
+    assert parse(FilterText()).window == "held, confirmed · not ended"
     every = parse(FilterText(statuses="all"))
-    assert every.window == "any status · from now · any end"
+    assert every.window == "any status · not ended"
     listed = uids(clinic.appointments.list_appointments(every.filter))
     assert booked["future_cancelled"].uid in listed and booked["past_completed"].uid not in listed
     back = parse(FilterText(statuses="all", date_from="any"))
@@ -195,3 +196,48 @@ def test_typed_filters_say_their_window_and_all_keeps_it(clinic, booked) -> None
     cli = clinic.appointments.parse_filter(FilterText(statuses="all"))
     assert cli.filter.all and cli.filter.statuses is None
     assert clinic.appointments.parse_filter(FilterText(date_to="+7d")).filter.date_from is None
+
+
+def test_the_default_lists_appointments_in_progress_first_and_marked(clinic, booked, now) -> None:  # type: ignore[no-untyped-def]
+    """A patient calls ten minutes into their appointment: it is at the top of the default list."""
+    running = make_appointment(clinic, start=now - timedelta(minutes=10), minutes=30, doctor_id="dr-sato",
+                               patient_id="pat-003")
+    held_running = make_appointment(clinic, start=now - timedelta(minutes=20), minutes=25, status=S.held,
+                                    created_at=now - timedelta(minutes=30), hold_minutes=60, doctor_id="dr-osei")
+    ends_now = make_appointment(clinic, start=now - timedelta(minutes=30), minutes=30)  # ended at this instant
+    page = clinic.appointments.list_appointments()
+    expected = ["future_confirmed", "future_held", "late_night", "next_week", "next_month"]
+    assert uids(page) == [held_running.uid, running.uid, *(booked[k].uid for k in expected)]
+    assert page.total == 7 and ends_now.uid not in uids(page)
+    assert [r.in_progress for r in page.items] == [True, True, False, False, False, False, False]
+    # A second later the shorter one has ended: the list follows the clock, not a tick.
+    clinic.clock.set(held_running.ends_at)
+    assert held_running.uid not in uids(clinic.appointments.list_appointments())
+    assert clinic.appointments.list_appointments(limit=1).items[0].uid == running.uid
+    # The cancelled one running now is not active; with `all` statuses it is listed, not marked.
+    clinic.clock.set(now)
+    cancelled = make_appointment(clinic, start=now - timedelta(minutes=5), status=S.cancelled)
+    every = clinic.appointments.list_appointments(AppointmentFilter(statuses=frozenset(s.value for s in S)))
+    row = next(r for r in every.items if r.uid == cancelled.uid)
+    assert not row.in_progress and uids(every)[:3] == [held_running.uid, running.uid, cancelled.uid]
+
+
+def test_only_past_statuses_list_the_past_newest_first(clinic, booked, now) -> None:  # type: ignore[no-untyped-def]
+    past = AppointmentFilter(statuses=frozenset({"completed", "no_show"}))
+    page = clinic.appointments.list_appointments(past)
+    # past_confirmed ended 2h ago: stored confirmed, it IS completed, and the newest.
+    assert uids(page) == [booked[k].uid for k in ("past_confirmed", "past_completed", "old_no_show")]
+    assert page.total == 3
+    assert clinic.appointments.parse_filter(FilterText(statuses="completed,no_show")).window == (
+        "completed, no_show · any time · newest first")
+    # Windows deep in the newest-first result are the walk to them.
+    assert [uids(clinic.appointments.list_appointments(past, offset=i, limit=1)) for i in range(3)] == [
+        [u] for u in uids(page)]
+    # An expired hold for a slot still ahead is the past too (the hold is over): on top.
+    lapsed = make_appointment(clinic, start=now + timedelta(days=2), status=S.held,
+                              created_at=now - timedelta(hours=1), hold_minutes=15)
+    assert uids(clinic.appointments.list_appointments(AppointmentFilter(statuses=frozenset({"expired"})))) == [
+        lapsed.uid]
+    # A past status beside an active one keeps the default window: what has not ended.
+    mixed = clinic.appointments.list_appointments(AppointmentFilter(statuses=frozenset({"completed", "held"})))
+    assert uids(mixed) == [booked["future_held"].uid]

@@ -9,15 +9,18 @@ consultations (30 min, 60 min booking notice) and prescriptions move to any doct
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.errors import NotFound, ValidationFailed
+from rxdesk.domain.models import AppointmentStatus
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.services import Desk
-from rxdesk.services.away import HORIZON_DAYS
+from rxdesk.services.away import HORIZON_DAYS, PlanChanged
 from tests.helpers import another_store, commits, fingerprint, make_appointment
 
 pytestmark = pytest.mark.backends
@@ -59,7 +62,7 @@ def test_without_rebook_every_active_appointment_in_the_range_is_cancelled(clini
     result = clinic.away.run("dr-weber", MON, TUE, "Dr Weber called in sick", rebook=False, agent="alice")
     assert commits(clinic.store) == before + 1
     assert [i.uid for i in result.plan.items] == [inside[0].uid, inside[1].uid, held.uid]
-    assert result.plan.cancelled == 3 and result.plan.moved == 0 and not result.changed
+    assert result.plan.cancelled == 3 and result.plan.moved == 0
     for appt in (*inside, held):
         stored = clinic.appointments.get(appt.uid)
         assert stored.status.value == "cancelled" and stored.cancel_reason == "Dr Weber called in sick"
@@ -158,8 +161,8 @@ def test_the_dry_run_writes_nothing_and_the_run_does_what_it_said(clinic: Desk, 
         "dr-weber", MON, MON + timedelta(days=3), "sick", rebook=True).plan_id
     result = clinic.away.run("dr-weber", MON, MON + timedelta(days=3), "sick", rebook=True, agent="alice",
                              expected=plan)
-    assert not result.changed and result.changes == []
     assert [i.key for i in result.plan.items] == [i.key for i in plan.items]
+    assert result.plan.plan_id == plan.plan_id and result.to_json()["changed"] is None
     for item in result.plan.items:
         new = clinic.appointments.get(item.new_uid)
         assert (new.doctor_id, new.starts_at, new.previous_meeting_uid) == (item.doctor_id, item.starts_at, item.uid)
@@ -167,27 +170,50 @@ def test_the_dry_run_writes_nothing_and_the_run_does_what_it_said(clinic: Desk, 
     no_overlaps(clinic)
 
 
-def test_a_booking_between_the_dry_run_and_the_run_is_planned_around_and_said(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_carries_out_the_plan_shown_or_nothing_and_names_who_would_go_elsewhere(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
     appt = make_appointment(clinic, start=at(MON, 10))
     plan = clinic.away.plan("dr-weber", MON, TUE, "sick", rebook=True)
     assert (plan.items[0].doctor_id, plan.items[0].starts_at) == ("dr-sato", at(MON, 10))
     # Another process books Dr Sato at 10:00 meanwhile.
     other = Desk(another_store(clinic), FixedClock(now), clinic.settings)
     make_appointment(other, start=at(MON, 10), doctor_id="dr-sato", patient_id="pat-003")
-    result = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice", expected=plan)
-    assert result.changed and result.expected == plan.plan_id != result.plan.plan_id
-    (line,) = result.changes
+    before = fingerprint(data_dir)
+    with pytest.raises(PlanChanged) as caught:
+        clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice", expected=plan)
+    assert fingerprint(data_dir) == before
+    changed = caught.value
+    assert changed.expected == plan.plan_id != changed.plan.plan_id and "\n" not in str(changed)
+    assert str(changed).endswith(f"nothing was changed: the plan now is {changed.plan.plan_id}")
+    (line,) = changed.changes
     assert line.startswith(f"{appt.uid}: Dr Emi Sato, Mon 2026-11-23 11:00 → ")
-    (item,) = result.plan.items
-    assert item.action == "move" and item.starts_at != at(MON, 10)
+    (item,) = changed.plan.items
+    assert item.action == "move" and item.starts_at != at(MON, 10) and not changed.plan.done
+    assert changed.to_json()["changed"] == {"expected": plan.plan_id, "differences": [line]}
+    # The plan now, seen and expected, is carried out.
+    done = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice", expected=changed.plan)
+    assert [i.key for i in done.plan.items] == [i.key for i in changed.plan.items]
     no_overlaps(clinic)
-    # Knowing only the id (the command line), the run still says the plan changed.
+    # Knowing only the id (the command line), a changed plan is refused all the same.
     again = make_appointment(clinic, start=at(MON, 14), patient_id="pat-002")
     seen = clinic.away.plan("dr-weber", MON, TUE, "sick", rebook=False)
     make_appointment(other, start=at(MON, 15), patient_id="pat-003")
-    done = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=False, agent="alice", expected=seen.plan_id)
-    assert done.changed and done.changes == [] and len(done.plan.items) == 2
-    assert again.uid in {i.uid for i in done.plan.items}
+    with pytest.raises(PlanChanged) as caught:
+        clinic.away.run("dr-weber", MON, TUE, "sick", rebook=False, agent="alice", expected=seen.plan_id)
+    assert caught.value.changes == [] and len(caught.value.plan.items) == 2
+    assert again.uid in {i.uid for i in caught.value.plan.items}
+    assert clinic.appointments.get(again.uid).status.value == "confirmed"
+
+
+def test_a_plan_id_says_what_the_plan_does_not_when_it_was_asked(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+    appt = make_appointment(clinic, start=at(MON, 10))
+    asked = [clinic.away.plan("dr-weber", start, TUE + extra, "sick", rebook=True)
+             for start, extra in ((at(MON, 8), timedelta(0)), (at(MON, 8, 0) + timedelta(seconds=37), timedelta(0)),
+                                  (at(MON, 9), timedelta(hours=5)))]
+    assert len({plan.plan_id for plan in asked}) == 1  # the same moves, whatever the range's ends
+    assert clinic.away.plan("dr-weber", MON, TUE, "another reason", rebook=True).plan_id == asked[0].plan_id
+    assert clinic.away.plan("dr-weber", MON, TUE, "sick", rebook=False).plan_id != asked[0].plan_id
+    clinic.appointments.cancel_appointment(appt.uid, "patient called", "bob")
+    assert clinic.away.plan("dr-weber", MON, TUE, "sick", rebook=True).plan_id != asked[0].plan_id
 
 
 @pytest.mark.parametrize("case", ["unknown doctor", "backwards", "too long", "no reason", "reason with a newline"])
@@ -245,15 +271,33 @@ def test_the_cli_prints_the_plan_and_carries_it_out(clinic: Desk, cli, data_dir,
     assert clinic.appointments.get(first.uid).status.value == "cancelled"
 
 
-def test_the_cli_says_when_the_plan_changed_since_the_dry_run(clinic: Desk, cli) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_refuses_a_plan_that_changed_since_the_dry_run_and_prints_the_plan_now(clinic: Desk, cli, data_dir) -> None:  # type: ignore[no-untyped-def]
     make_appointment(clinic, start=at(MON, 10))
     args = ("doctors", "away", "dr-weber", "--from", "2026-11-23", "--to", "2026-11-23", "--reason", "sick")
     plan_id = cli(*args, "--dry-run", "--json").json()["plan_id"]
-    make_appointment(clinic, start=at(MON, 13), patient_id="pat-002")
-    done = cli(*args, "--expect", plan_id)
-    assert done.code == 0
-    assert done.err.startswith(f"rxdesk: the plan changed since plan {plan_id} was shown")
-    assert "2 cancelled" in done.out and "NEW UID" in done.out
+    late = make_appointment(clinic, start=at(MON, 13), patient_id="pat-002")
+    before = fingerprint(data_dir)
+    refused = cli(*args, "--expect", plan_id)
+    assert refused.code == 1 and fingerprint(data_dir) == before
+    (line,) = refused.err.splitlines()
+    assert line.startswith(f"rxdesk: the plan changed since plan {plan_id} was shown")
+    now_id = line.rsplit(" ", 1)[1]
+    assert f"plan {now_id}: 0 to move, 2 to cancel" in refused.out and late.uid in refused.out
+    assert f"--expect {now_id}" in refused.out and "NEW UID" not in refused.out
+    as_json = cli(*args, "--expect", plan_id, "--json")
+    assert as_json.code == 1 and as_json.json()["plan_id"] == now_id and as_json.json()["dry_run"] is True
+    assert as_json.json()["changed"] == {"expected": plan_id, "differences": []}
+    assert cli(*args, "--expect", "0000000000").code == 1 and fingerprint(data_dir) == before
+    done = cli(*args, "--expect", now_id)
+    assert done.code == 0 and done.err == "" and "2 cancelled" in done.out and "NEW UID" in done.out
+
+
+def test_the_cli_plan_asked_for_from_now_keeps_its_id_as_the_clock_moves(clinic: Desk, cli) -> None:  # type: ignore[no-untyped-def]
+    make_appointment(clinic, start=at(MON, 10))
+    args = ("doctors", "away", "dr-weber", "--from", "now", "--to", "today", "--reason", "sick", "--rebook")
+    dry = cli(*args, "--dry-run", "--json", env={"RXDESK_NOW": "2026-11-23T08:00:00Z"}).json()
+    done = cli(*args, "--expect", dry["plan_id"], "--json", env={"RXDESK_NOW": "2026-11-23T08:00:41Z"})
+    assert done.code == 0 and done.err == "" and done.json()["plan_id"] == dry["plan_id"]
 
 
 def test_the_cli_refuses_a_bad_range_in_one_line(clinic: Desk, cli, data_dir) -> None:  # type: ignore[no-untyped-def]
@@ -265,3 +309,113 @@ def test_the_cli_refuses_a_bad_range_in_one_line(clinic: Desk, cli, data_dir) ->
         assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1, refused.err
     assert cli("doctors", "away", "dr-weber", "--from", "now", "--reason", "sick").code == 2
     assert fingerprint(data_dir) == before
+
+
+def wait_until_a_writer_waits_for_a_row(database_url: str | None, gave_up: threading.Event) -> None:
+    """On PostgreSQL, until a statement of this database waits for a row lock (the run reached the
+    appointment another transaction is cancelling). The data dir's writers queue on its write
+    lock before they read anything, so there the run simply waits its turn."""
+    if database_url is None:
+        return
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND wait_event_type = 'Lock'").fetchone()[0]:  # type: ignore[index]
+            if gave_up.is_set() or time.monotonic() > deadline:
+                raise AssertionError("the run never waited for the appointment being cancelled")
+            time.sleep(0.01)
+
+
+def test_an_appointment_cancelled_while_the_run_plans_is_left_out_and_everyone_else_is_handled(clinic: Desk, now, database_url) -> None:  # type: ignore[no-untyped-def]
+    """Another agent cancels one of the doctor's appointments in a transaction that commits while
+    the away run is already planning: the run plans again without it and moves everyone else."""
+    from rxdesk.services.appointments import cancel
+
+    booked = [make_appointment(clinic, start=at(MON, h), patient_id=p)
+              for h, p in ((10, "pat-001"), (11, "pat-002"), (14, "pat-003"))]
+    going = booked[1]
+    other = another_store(clinic)
+    cancelling, release, finished = threading.Event(), threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def other_agent() -> None:
+        with other.write() as view:  # holds the appointment (the data dir: the write lock) until released
+            cancel(view, view.appointments.require(going.uid), "the patient called", "admin:bob", now)
+            cancelling.set()
+            release.wait(30)
+
+    def away_run() -> None:
+        try:
+            outcome["result"] = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    agent = threading.Thread(target=other_agent)
+    agent.start()
+    assert cancelling.wait(30)
+    run = threading.Thread(target=away_run)
+    run.start()
+    try:
+        wait_until_a_writer_waits_for_a_row(database_url, finished)
+    finally:
+        release.set()
+        agent.join(30)
+        run.join(60)
+    assert "error" not in outcome, outcome.get("error")
+    result = outcome["result"]
+    assert [i.uid for i in result.plan.items] == [booked[0].uid, booked[2].uid]  # type: ignore[attr-defined]
+    stored = clinic.appointments.get(going.uid)
+    assert (stored.status.value, stored.cancel_reason, stored.cancelled_by) == ("cancelled", "the patient called",
+                                                                                "admin:bob")
+    for appt in (booked[0], booked[2]):
+        assert clinic.appointments.get(appt.uid).cancel_reason.startswith("rebooked to ")
+    assert [e.type.value for e in events(clinic)] == ["APPOINTMENT_CANCELLED", *["APPOINTMENT_REBOOKED"] * 2]
+    no_overlaps(clinic)
+
+
+def test_a_slot_booked_while_the_run_writes_sends_the_patient_elsewhere_instead_of_failing_the_run(clinic: Desk, now, database_url) -> None:  # type: ignore[no-untyped-def]
+    """Another agent books the slot the plan moves a patient to, in a transaction that commits
+    while the run writes: the run is refused that slot by the database, plans again and moves
+    the patient to the next one (the data dir's runs wait for the other write instead)."""
+    appt = make_appointment(clinic, start=at(MON, 10))
+    other = another_store(clinic)
+    booking, release, finished = threading.Event(), threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+    taken = make_appointment(clinic, start=at(MON, 10), doctor_id="dr-sato", patient_id="pat-003",
+                             status="cancelled")  # the uid the other agent's booking will use
+
+    def other_agent() -> None:
+        with other.write() as view:
+            view.appointments.put(taken.model_copy(update={"status": AppointmentStatus.confirmed, "cancelled_at": None,
+                                                          "cancel_reason": None, "cancelled_by": None}))
+            booking.set()
+            release.wait(30)
+
+    def away_run() -> None:
+        try:
+            outcome["result"] = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    agent = threading.Thread(target=other_agent)
+    agent.start()
+    assert booking.wait(30)
+    run = threading.Thread(target=away_run)
+    run.start()
+    try:
+        wait_until_a_writer_waits_for_a_row(database_url, finished)
+    finally:
+        release.set()
+        agent.join(30)
+        run.join(60)
+    assert "error" not in outcome, outcome.get("error")
+    (item,) = outcome["result"].plan.items  # type: ignore[attr-defined]
+    assert item.uid == appt.uid and item.action == "move" and (item.doctor_id, item.starts_at) != ("dr-sato", at(MON, 10))
+    assert clinic.appointments.get(taken.uid).status.value == "confirmed"
+    no_overlaps(clinic)

@@ -63,7 +63,8 @@ def test_hold_takes_an_offered_slot(clinic: Desk, token, partner, now: datetime)
     assert clinic.appointments.get(appt.uid) == appt
     [entry] = clinic.store.read().audit.for_target(appointment_target(appt.uid))
     assert (entry.actor, entry.action, entry.details["kid"]) == ("patient:pat-001", "booking.hold", partner[0])
-    assert events(clinic) == []  # DESIGN has no hold event
+    [held] = events(clinic)
+    assert (held.type, held.data, held.created_at) == (EventType.APPOINTMENT_HELD, {"appointment": appt.to_json()}, now)
     assert clinic.secrets.get(partner[0]).last_used_at == now
 
 
@@ -150,7 +151,7 @@ def test_confirm_a_hold(clinic: Desk, token, clock, now: datetime, partner) -> N
     confirmed = clinic.booking.confirm(token(), held.uid.upper())
     assert confirmed.status is AppointmentStatus.confirmed and confirmed.confirmed_at == clock.now()
     assert confirmed.hold_expires_at is None
-    [event] = events(clinic)
+    [_, event] = events(clinic)
     assert event.type is EventType.APPOINTMENT_CONFIRMED
     assert event.data["appointment"] == confirmed.to_json() and event.created_at == clock.now()
     actions = [(e.actor, e.action) for e in clinic.store.read().audit.for_target(appointment_target(held.uid))]
@@ -221,3 +222,24 @@ def test_cancel_of_a_finished_appointment_is_refused(clinic: Desk, token) -> Non
     appt = make_appointment(clinic, start=SLOT + timedelta(days=3), status="cancelled")
     tok = token()
     assert "only held or confirmed" in str(unchanged(clinic, lambda: clinic.booking.cancel(tok, appt.uid)))
+
+
+def test_a_partner_subscribed_to_holds_receives_each_as_the_other_events_are_shaped(clinic: Desk, token, receiver, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    from rxdesk.services.maintenance import MaintenanceService
+
+    clinic.webhooks.add_subscription(receiver.url + "/hook", ["APPOINTMENT_HELD", "APPOINTMENT_CONFIRMED"], {},
+                                     "tester", allow_private_network=True)
+    held = clinic.booking.hold(token(), "dr-weber", "gp-consult", SLOT)
+    confirmed = clinic.booking.confirm(token(), held.uid)
+    assert MaintenanceService(clinic).tick().delivered == 2
+    bodies = {got.json()["type"]: got.json() for got in receiver.received}  # sent side by side, in any order
+    assert {kind: (set(body), body["data"]) for kind, body in bodies.items()} == {
+        "APPOINTMENT_HELD": ({"type", "timestamp", "data"}, {"appointment": held.to_json()}),
+        "APPOINTMENT_CONFIRMED": ({"type", "timestamp", "data"}, {"appointment": confirmed.to_json()}),
+    }
+
+
+def test_a_refused_hold_announces_nothing(clinic: Desk, token) -> None:
+    make_appointment(clinic, start=SLOT, patient_id="pat-002")
+    unchanged(clinic, lambda: clinic.booking.hold(token(), "dr-weber", "gp-consult", SLOT), Conflict)
+    assert events(clinic) == []

@@ -164,3 +164,22 @@ def test_a_data_dir_the_file_system_refuses_is_one_line(cli, tmp_path) -> None: 
         assert result.code == 1 and result.err.count("\n") == 1
         assert "File name too long" in result.err and "internal error" not in result.err
         assert len(result.err) < 300  # the path is shortened, not echoed whole
+
+
+def test_list_shows_the_appointment_in_progress_marked_and_says_its_window(cli, booked, clinic, now) -> None:  # type: ignore[no-untyped-def]
+    running = make_appointment(clinic, start=now - timedelta(minutes=10), doctor_id="dr-osei", patient_id="pat-003")
+    result = cli("appointments", "list")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[1].split()[-4:] == ["confirmed", "(in", "progress)", running.uid]
+    assert "(in progress)" not in "".join(lines[2:])
+    assert result.err.strip() == "held, confirmed · not ended: 3 listed"
+    assert [r["uid"] for r in cli("appointments", "list", "--json").json()] == [running.uid, booked[0].uid,
+                                                                               booked[1].uid]
+    # Only past statuses: the past, newest first, and the window says so.
+    older = make_appointment(clinic, start=now - timedelta(days=3), status=S.completed)
+    past = cli("appointments", "list", "--status", "completed")
+    assert [line.split()[-1] for line in past.out.splitlines()[1:]] == [booked[2].uid, older.uid]
+    assert past.err.strip() == "completed · any time · newest first: 2 listed"
+    nothing = cli("appointments", "list", "--status", "no_show")
+    assert nothing.code == 0 and nothing.err.strip() == "no appointments match (no_show · any time · newest first)"

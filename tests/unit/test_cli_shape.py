@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rxdesk.cli import build_parser
 from rxdesk.services import Desk
-from tests.helpers import REPO, fingerprint, leaf_commands
+from tests.helpers import REPO, fingerprint, leaf_commands, options_of
 
 # Options every command has, or that README states once for all listings.
 GENERAL_OPTIONS = {"--help", "-h", "--json", "--limit", "--data-dir", "--database-url", "--agent"}
@@ -57,8 +56,7 @@ def readme_commands(groups: set[str]) -> dict[tuple[str, ...], set[str]]:
 
 
 def parser_commands() -> dict[tuple[str, ...], set[str]]:
-    return {path: {s for a in parser._actions for s in a.option_strings}
-            for path, parser in leaf_commands(build_parser())}
+    return {path: options_of(parser) for path, parser in leaf_commands()}
 
 
 def test_readme_lists_every_command_help_offers_and_no_other() -> None:
@@ -175,3 +173,51 @@ def test_the_program_hands_over_everything_it_printed_and_its_exit_code(cli, cli
     usage = subprocess.run([sys.executable, "-m", "rxdesk", "appointments", "list", "--limit", "0"], env=env,
                            capture_output=True, text=True, cwd=REPO)
     assert usage.returncode == 2 and usage.stdout == ""
+
+
+@pytest.mark.parametrize(("argv", "command"), [
+    (["patients", "list"], "patients"),
+    (["--agent", "doctors", "patients", "list"], "patients"),  # an option's value is not the command
+    (["--data-dir=x", "--no-worker", "types", "list"], "types"),
+    (["--database-url", "postgresql://h/db", "store", "init"], "store"),
+    (["--help"], None),
+    (["--", "demo"], "demo"),
+])
+def test_the_command_is_found_before_its_module_loads(argv: list[str], command: str | None) -> None:
+    from rxdesk.commands import CommandLine
+
+    assert CommandLine.chosen(argv) == command
+
+
+def test_a_command_after_the_top_levels_options_runs_with_them(cli, clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+    listed = cli("--agent", "doctors", "patients", "list", "--json")
+    assert listed.code == 0 and {p["id"] for p in listed.json()} == {"pat-001", "pat-002", "pat-003"}
+    helped = subprocess.run([sys.executable, "-m", "rxdesk", "--agent", "x", "doctors", "--help"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert helped.returncode == 0 and "set-room" in helped.stdout and "away" in helped.stdout
+
+
+# What a short command may load, counted in a fresh interpreter (not timed: a count does not
+# depend on the machine's load). Today: --help 94 modules, a cancel 253.
+HELP_BUDGET = 110
+CANCEL_BUDGET = 275
+
+
+def test_start_up_stays_within_its_module_budget(clinic: Desk, cli_env: dict[str, str], now) -> None:  # type: ignore[no-untyped-def]
+    """`rxdesk --help` loads neither pydantic nor a service; `appointments cancel` loads no
+    Textual, and no pydantic schema is built for it (`domain.plain`): building one loads
+    pydantic's plugin lookup and `importlib.metadata`, a tenth of the command's time."""
+    from datetime import timedelta
+
+    from tests.helpers import make_appointment
+
+    helped = loaded_after(["--help"], cli_env)
+    assert helped["code"] == 0
+    assert isinstance(helped["modules"], list) and len(helped["modules"]) <= HELP_BUDGET, len(helped["modules"])
+    assert heavy(helped["modules"], "pydantic", "textual", "rich", "rxdesk.services") == []
+    uid = make_appointment(clinic, start=now + timedelta(days=2)).uid
+    cancelled = loaded_after(["appointments", "cancel", uid, "--reason", "budget"], cli_env)
+    assert cancelled["code"] == 0
+    modules = cancelled["modules"]
+    assert isinstance(modules, list) and len(modules) <= CANCEL_BUDGET, len(modules)
+    assert heavy(modules, "textual", "rich", "importlib.metadata", "pydantic.plugin._loader") == []

@@ -70,16 +70,17 @@ def test_held_confirmed_completed_then_corrected_to_no_show(clinic: Desk, cli, n
     text = cli("appointments", "show", uid, env=later).out
     assert "no_show, marked" in text and "Patient never joined" in text
 
-    # Every event of its life, oldest first: the hold has none, each change has exactly one.
+    # Every event of its life, oldest first: the hold and each change have exactly one.
     events = list(reversed(cli("events", "list", "--json", env=later).json()))
     assert [(e["type"], e["data"]["appointment"]["uid"], e["data"]["appointment"]["status"], e["created_at"])
             for e in events] == [
+        ("APPOINTMENT_HELD", uid, "held", "2026-11-23T08:00:00Z"),
         ("APPOINTMENT_CONFIRMED", uid, "confirmed", "2026-11-23T08:05:00Z"),
         ("APPOINTMENT_COMPLETED", uid, "completed", "2026-11-23T10:31:00Z"),
         ("APPOINTMENT_NO_SHOW", uid, "no_show", "2026-11-24T09:00:00Z"),
     ]
-    assert events[2]["data"]["reason"] == "Patient never joined"
-    assert events[2]["data"]["appointment"] == missed
+    assert events[3]["data"]["reason"] == "Patient never joined"
+    assert events[3]["data"]["appointment"] == missed
     audit = cli("appointments", "show", uid, "--json", env=later).json()["audit"]
     assert [e["action"] for e in audit] == ["booking.hold", "booking.confirm", "appointment.complete",
                                             "appointment.mark"]
@@ -125,3 +126,22 @@ def test_set_room_from_the_command_line(clinic: Desk, cli) -> None:  # type: ign
     sub = cli("subscriptions", "add", "--url", "https://partner.example/h", "--event", "APPOINTMENT_ROOM_CHANGED",
               "--event", "APPOINTMENT_NO_SHOW", "--event", "APPOINTMENT_COMPLETED", "--json")
     assert sub.code == 0, sub.err
+
+
+def test_a_rebooked_no_show_cannot_be_corrected_to_completed_until_its_replacement_is_cancelled(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from tests.helpers import make_appointment
+
+    missed = make_appointment(clinic, start=now - timedelta(days=1), status="no_show")
+    new = cli("appointments", "rebook", missed.uid, "--start", "2026-11-25T09:00:00Z", "--json")
+    assert new.code == 0, new.err
+    uid = new.json()["uid"]
+    before = fingerprint(clinic.store.data_dir)
+    refused = cli("appointments", "mark", missed.uid, "--status", "completed", "--reason", "she joined")
+    assert (refused.code, refused.err) == (1, f"rxdesk: appointment {missed.uid} was rebooked to {uid}; "
+                                              "cancel that one first\n")
+    assert fingerprint(clinic.store.data_dir) == before
+    assert cli("appointments", "cancel", uid, "--reason", "she joined the first").code == 0
+    done = cli("appointments", "mark", missed.uid, "--status", "completed", "--reason", "she joined", "--json")
+    assert done.code == 0 and done.json()["status"] == "completed"

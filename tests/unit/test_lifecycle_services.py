@@ -126,6 +126,25 @@ def test_rebook_of_a_no_show_makes_a_new_confirmed_one_and_keeps_the_original(cl
         clinic, lambda: clinic.rebooking.rebook(missed.uid, WED_10_BERLIN + timedelta(hours=1), agent="alice"))
 
 
+def test_a_rebooked_no_show_is_not_corrected_to_completed_while_its_replacement_stands(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    missed = make_appointment(clinic, start=now - timedelta(days=2))
+    missed = clinic.appointments.mark_attendance(missed.uid, "no_show", "did not join", "alice")
+    new = clinic.rebooking.rebook(missed.uid, WED_10_BERLIN, agent="alice")
+    correct = lambda: clinic.appointments.mark_attendance(missed.uid, "completed", "she joined late", "bob")  # noqa: E731
+    message = refused_unchanged(clinic, correct)
+    assert message == f"appointment {missed.uid} was rebooked to {new.uid}; cancel that one first"
+    summary = clinic.appointments.summary(missed.uid)  # what the app's attendance dialog offers
+    assert dict(summary.attendance)[S.completed] == message and summary.markable == []
+    # Once the replacement has taken place it cannot be cancelled: the correction stays refused.
+    clinic.clock.set(new.ends_at + timedelta(minutes=1))
+    assert f"rebooked to {new.uid}, which is completed" in refused_unchanged(clinic, correct)
+    clinic.clock.set(now)
+    clinic.appointments.cancel_appointment(new.uid, "she joined the first one after all", "bob")
+    corrected = correct()
+    assert (corrected.status, corrected.attendance_by) == (S.completed, "admin:bob")
+    assert clinic.appointments.get(missed.uid).status is S.completed
+
+
 def test_rebook_of_a_completed_one_is_refused(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
     for status in ("completed", "confirmed"):  # stored confirmed but ended: it IS completed
         done = make_appointment(clinic, start=now - timedelta(days=1), status=status)

@@ -54,3 +54,24 @@ def test_minutes_before_takes_spans_as_the_tables_show_them() -> None:
     for junk in ("", "h", "2x", "1.5h", "٣", "d 2", "2 5"):
         with pytest.raises(ValidationFailed):
             parse_minutes(junk)
+
+
+def test_a_moment_before_the_rules_creation_or_the_confirmation_does_not_remind() -> None:
+    appt = appointment().model_copy(update={"confirmed_at": START - timedelta(days=1)})
+    moment = START - timedelta(minutes=60)
+    made_before = RULE.model_copy(update={"created_at": moment - timedelta(seconds=1)})
+    made_after = RULE.model_copy(update={"created_at": moment + timedelta(seconds=1)})
+    assert reminders.is_due(appt, made_before, START - timedelta(minutes=30))
+    assert reminders.is_due(appt, RULE.model_copy(update={"created_at": moment}), moment)  # at its moment
+    assert not reminders.is_due(appt, made_after, START - timedelta(minutes=30))
+    confirmed_late = appt.model_copy(update={"confirmed_at": START - timedelta(minutes=30)})
+    assert not reminders.is_due(confirmed_late, made_before, START - timedelta(minutes=10))
+    assert reminders.is_due(appt, RULE, START - timedelta(minutes=1))  # a rule stored before: as it always was
+
+
+def test_lateness_reads_as_people_say_it() -> None:
+    assert reminders.format_lateness(0) == "" and reminders.format_lateness(59) == ""
+    assert reminders.format_lateness(12 * 60 + 5) == "12 min late"
+    assert reminders.format_lateness(3 * 3600 + 5 * 60) == "3 h 5 min late"
+    assert reminders.format_lateness(105180) == "29 h late"
+    assert reminders.format_lateness(3 * 86400 + 2 * 3600) == "3 d 2 h late"

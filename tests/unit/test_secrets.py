@@ -16,7 +16,7 @@ from rxdesk.domain.models import EventType, Subscription
 from rxdesk.services import Desk
 from rxdesk.services.crypto import SecretBox
 from rxdesk.services.secrets import secret_target
-from tests.helpers import another_store, commits, fingerprint
+from tests.helpers import another_store, book_with, commits, fingerprint
 from tests.unit.test_tokens_minting import claims_at, mint
 
 pytestmark = pytest.mark.backends
@@ -65,10 +65,10 @@ def test_no_file_in_the_data_dir_holds_a_plain_value(clinic: Desk, now: datetime
     keys = [r.key_id for r in clinic.secrets.list_secrets()]
     clinic.secrets.reveal(keys[0], "ops")
     clinic.secrets.revoke(keys[1], "ops")
-    # A verification writes last_used_at: the secret's row is rewritten once more.
+    # A booking call writes last_used_at: the secret's row is rewritten once more.
     secret = next(s for s in clinic.store.read().secrets.all() if s.key_id == keys[2])
     value = clinic.secrets.value_of(clinic.store.read(), secret)
-    clinic.tokens.verify(mint(value, claims_at(now), kid=keys[2]))
+    book_with(clinic, mint(value, claims_at(now), kid=keys[2]))
     files = every_file(clinic.store.data_dir)
     assert any(p.name == "master.key" for p in files)
     for path, raw in files.items():
@@ -107,7 +107,7 @@ def test_an_active_secret_unused_for_a_week_is_marked_idle(clinic: Desk, clock, 
     kid = made.secret.key_id
     clock.advance(days=6)
     assert not clinic.secrets.list_secrets()[0].idle
-    clinic.tokens.verify(mint(made.value, claims_at(clock.now()), kid=kid))
+    book_with(clinic, mint(made.value, claims_at(clock.now()), kid=kid))
     clock.advance(days=6, hours=23)
     assert not clinic.secrets.list_secrets()[0].idle
     clock.advance(hours=1)

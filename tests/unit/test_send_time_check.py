@@ -26,7 +26,8 @@ def smtp_desk(clinic: Desk, settings, port: int) -> Desk:  # type: ignore[no-unt
 
 
 def reminder_row(desk: Desk, uid: str):  # type: ignore[no-untyped-def]
-    (row,) = desk.store.read().reminders_sent.for_appointment(uid)
+    """The reminder as the appointment's page shows it: its statuses read from its messages."""
+    (row,) = desk.appointments.show(uid).reminders_sent
     return row
 
 

@@ -13,7 +13,7 @@ from rxdesk.domain.errors import ConfigError
 from rxdesk.services import Desk
 from rxdesk.services.secrets import SecretService
 from rxdesk.services.tokens import TokenRefused
-from tests.helpers import fingerprint
+from tests.helpers import book_with, fingerprint
 from tests.unit.test_tokens_minting import b64url, claims_at, mint
 
 pytestmark = pytest.mark.backends
@@ -69,12 +69,27 @@ def test_the_hmac_key_is_the_value_exactly_as_shown(clinic: Desk, partner, now: 
     assert refused(clinic, mint(decoded, claims_at(now), kid=kid)).reason == "bad_signature"
 
 
-def test_success_updates_last_used_at(clinic: Desk, partner, now: datetime, clock) -> None:
+def test_a_booking_call_updates_last_used_at(clinic: Desk, partner, now: datetime, clock) -> None:
     kid, value = partner
     assert clinic.secrets.get(kid).last_used_at is None
     clock.advance(minutes=3)
-    clinic.tokens.verify(mint(value, claims_at(clock.now()), kid=kid))
+    book_with(clinic, mint(value, claims_at(clock.now()), kid=kid))
     assert clinic.secrets.get(kid).last_used_at == now + timedelta(minutes=3)
+
+
+def test_verifying_a_token_changes_nothing_last_used_at_included(clinic: Desk, partner, now: datetime,
+                                                                 clock, cli) -> None:  # type: ignore[no-untyped-def]
+    """`token verify` is an agent's diagnostic: it must not look like a partner still using
+    the secret (rotation waits for last_used_at to stop moving)."""
+    kid, value = partner
+    book_with(clinic, mint(value, claims_at(now), kid=kid))
+    before = fingerprint(clinic.store.data_dir)
+    clock.advance(minutes=5)
+    assert clinic.tokens.verify(mint(value, claims_at(clock.now()), kid=kid)).kid == kid
+    token = mint(value, claims_at(now + timedelta(minutes=5)), kid=kid)
+    assert cli("token", "verify", token, env={"RXDESK_NOW": "2026-11-23T08:05:00Z"}).code == 0
+    assert clinic.secrets.get(kid).last_used_at == now
+    assert fingerprint(clinic.store.data_dir) == before
 
 
 @pytest.mark.parametrize(

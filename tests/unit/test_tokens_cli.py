@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 
 from rxdesk.services import Desk
 from rxdesk.services.tokens import TokenRefused
-from tests.helpers import REPO, fingerprint
+from tests.helpers import REPO, fingerprint, make_appointment
 from tests.unit.test_tokens_minting import claims_at, mint
 
 pytestmark = pytest.mark.backends
@@ -273,5 +273,10 @@ def test_rotation_without_downtime_across_processes(clinic: Desk, cli_env: dict[
     assert refused.returncode == 1 and "was revoked" in refused.stderr and new_token not in refused.stderr
     passed = rxdesk(cli_env, "token", "verify", third_token, "--json")
     assert passed.returncode == 0, passed.stderr
-    # The other process's verification is visible here: last_used_at moved.
+    # A verification is a diagnostic: last_used_at does not move; another process's booking
+    # call moves it, and this process sees it.
+    assert clinic.secrets.get(third.secret.key_id).last_used_at is None
+    uid = make_appointment(clinic, start=now + timedelta(days=30)).uid
+    booked = rxdesk(cli_env, "booking", "cancel", uid, "--token", third_token)
+    assert booked.returncode == 0, booked.stderr
     assert clinic.secrets.get(third.secret.key_id).last_used_at == now

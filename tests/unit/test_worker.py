@@ -41,11 +41,16 @@ def events_of(desk: Desk, kind: str) -> list:  # type: ignore[type-arg]
 
 
 def only_rule(desk: Desk, type_key: str, recipient: str, minutes: int, **flags: bool) -> None:
-    """Replace a type's rules with one, so a test sees exactly what it sets up."""
+    """Replace a type's rules with one, in place for weeks already (a rule reminds only from
+    its creation on), so a test sees exactly what it sets up."""
     with desk.store.write() as view:
         t = view.types.require(type_key)
         view.types.put(t.model_copy(update={"reminders": []}))
-    desk.reminders.add_rule(type_key, recipient, minutes, agent="tester", **flags)
+    row = desk.reminders.add_rule(type_key, recipient, minutes, agent="tester", **flags)
+    with desk.store.write() as view:
+        t = view.types.require(type_key)
+        weeks_ago = row.rule.model_copy(update={"created_at": desk.clock.now() - timedelta(weeks=8)})
+        view.types.put(t.model_copy(update={"reminders": [weeks_ago]}))
 
 
 def test_a_reminder_fires_once_at_its_minute_and_never_after_the_start(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
@@ -95,13 +100,40 @@ def test_only_confirmed_appointments_get_reminders(clinic: Desk, now) -> None:  
     assert MaintenanceService(clinic).tick().reminders == 0
 
 
-def test_a_rule_added_inside_the_window_fires_on_the_next_tick(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_rule_added_inside_the_window_reminds_no_one_unless_asked(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
     only_rule(clinic, "gp-consult", "doctor", 5)
-    make_appointment(clinic, start=now + timedelta(minutes=40))
+    inside = make_appointment(clinic, start=now + timedelta(minutes=40))
+    later = make_appointment(clinic, start=now + timedelta(hours=5), patient_id="pat-002")
     worker = MaintenanceService(clinic)
     assert worker.tick().reminders == 0
-    clinic.reminders.add_rule("gp-consult", "patient", 120, agent="tester")
+    row = clinic.reminders.add_rule("gp-consult", "patient", 120, agent="tester")
+    assert row.inside_window == 1 and row.reminded_now == 0
+    assert worker.tick().reminders == 0  # its moment came before the rule existed
+    clock.set(now + timedelta(hours=3))  # the later appointment's moment comes after the rule's creation
     assert worker.tick().reminders == 1
+    assert [r.recipient_id for r in clinic.appointments.show(later.uid).reminders_sent] == ["pat-002"]
+    assert clinic.appointments.show(inside.uid).reminders_sent == []
+
+
+def test_also_now_reminds_the_appointments_inside_the_window_in_the_same_write(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    only_rule(clinic, "gp-consult", "doctor", 5)
+    inside = make_appointment(clinic, start=now + timedelta(minutes=40))
+    row = clinic.reminders.add_rule("gp-consult", "patient", 120, agent="tester", also_now=True)
+    assert row.inside_window == 1 and row.reminded_now == 1
+    (sent,) = clinic.appointments.show(inside.uid).reminders_sent
+    assert sent.rule_id == row.rule.id and sent.late_by_seconds == 80 * 60
+    assert MaintenanceService(clinic).tick().reminders == 0  # not a second time
+
+
+def test_a_booking_confirmed_two_hours_before_gets_no_day_before_reminder(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+    only_rule(clinic, "gp-consult", "patient", 24 * 60)
+    late_booking = make_appointment(clinic, start=now + timedelta(hours=2), created_at=now - timedelta(minutes=1))
+    early_booking = make_appointment(clinic, start=now + timedelta(hours=3), patient_id="pat-002",
+                                     created_at=now - timedelta(days=3))
+    report = MaintenanceService(clinic).tick()
+    assert report.reminders == 1  # the early booking's reminder, caught up late
+    assert clinic.appointments.show(late_booking.uid).reminders_sent == []
+    assert len(clinic.appointments.show(early_booking.uid).reminders_sent) == 1
 
 
 def test_holds_expire_once_and_confirmed_ones_never(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
@@ -253,8 +285,9 @@ def test_email_goes_over_smtp_and_sms_over_the_gateway(clinic: Desk, receiver, n
     (mail_from, rcpt, content) = inbox.messages[0]
     assert mail_from == "desk@riverside.example" and rcpt == ["lena.fischer@mail.example"]
     parsed = message_from_bytes(content, policy=email_policy.default)
-    assert parsed["Subject"].strip().startswith("Reminder: GP video consultation on Mon 2026-11-23 09:30")
-    assert "meet.jit.si" in parsed.get_content()
+    assert parsed["Subject"].strip() == ("Reminder: your GP video consultation with Dr Anna Weber on "
+                                         "Mon 2026-11-23 09:30 (Europe/Berlin)")
+    assert "meet.jit.si" in parsed.get_body(("plain",)).get_content()
     (sms,) = [r for r in receiver.received if r.path == "/sms"]
     assert sms.headers["authorization"] == "Bearer gateway-token"
     assert sms.json()["to"] == "+491705550101" and "GP video consultation" in sms.json()["body"]

@@ -3,12 +3,13 @@ dir, compare the two. Each opens its own connections and closes them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rxdesk.domain.errors import Refused
+from rxdesk.domain.errors import Refused, StoreError
 from rxdesk.store.postgres import connect as pgconnect
 from rxdesk.store.postgres import schema
 from rxdesk.store.postgres.store import PgStore
@@ -32,10 +33,26 @@ def init_schema(url: str) -> SchemaResult:
     except Exception as exc:  # noqa: BLE001 - translated: a one-line reason, or re-raised as it is
         from rxdesk.store.postgres.session import translate
 
-        raise translate(target, exc) from None
+        raise _already_there(target, exc) or translate(target, exc) from None
     finally:
         conn.close()
     return SchemaResult(target.where, found, [f"{m.version} {m.name}" for m in applied], schema.latest())
+
+
+def _already_there(target: pgconnect.Target, exc: BaseException) -> StoreError | None:
+    """A migration met a table (or another object) of the same name that rxdesk's record of
+    its schema does not account for: another application's, or rxdesk's own with the record
+    lost. Nothing is created over it."""
+    from psycopg import errors
+
+    if not isinstance(exc, errors.DuplicateTable | errors.DuplicateObject):
+        return None
+    named = re.search(r'"([^"]+)"', getattr(exc.diag, "message_primary", None) or str(exc))
+    what = f"a table or object {named.group(1)!r}" if named else "tables or objects"
+    return StoreError(f"the {target.where} already holds {what} that its record of rxdesk's schema "
+                      f"({schema.VERSION_TABLE}) does not account for: another application's data, or a "
+                      "schema whose record was lost; nothing was changed: give rxdesk a database of its own "
+                      "(createdb) or restore the database from a backup")
 
 
 def _data_dir_store(source: Path):  # type: ignore[no-untyped-def]

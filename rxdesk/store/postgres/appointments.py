@@ -10,26 +10,38 @@ from psycopg import sql
 
 from rxdesk.domain.errors import found
 from rxdesk.domain.ids import normalize_uid
+from rxdesk.domain.lifecycle import ACTIVE, LONGEST_APPOINTMENT, TIME_MOVES
 from rxdesk.domain.models import (
     Appointment,
     ReminderSent,
 )
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
 from rxdesk.store.postgres import rows as conv
-from rxdesk.store.postgres.repos import ACTIVE, for_update, upsert
+from rxdesk.store.postgres.repos import for_update, upsert
 from rxdesk.store.postgres.session import Session
 
 APPOINTMENT_COLUMNS = conv.fields(Appointment)
+# "Active" as stored, built from the domain's one set: the no-double-booking constraint's own
+# condition (schema.py), so the planner can use its index.
+STORED_ACTIVE = sql.SQL("status IN ({})").format(sql.SQL(", ").join(sql.Literal(s.value) for s in sorted(ACTIVE)))
 
 
-# The status at an instant (`lifecycle.status_at`), for the four that time changes: a condition
-# on the stored columns (each takes the instant once), and the stored statuses it may come from.
-_STATUS_AT = {
-    "held": ("(status = 'held' AND (hold_expires_at IS NULL OR hold_expires_at > %s))", {"held"}),
-    "expired": ("(status = 'expired' OR (status = 'held' AND hold_expires_at <= %s))", {"expired", "held"}),
-    "confirmed": ("(status = 'confirmed' AND ends_at > %s)", {"confirmed"}),
-    "completed": ("(status = 'completed' OR (status = 'confirmed' AND ends_at <= %s))", {"completed", "confirmed"}),
-}
+def _status_at() -> dict[str, tuple[sql.Composable, set[str]]]:
+    """The status at an instant (`lifecycle.status_at`) for the statuses time changes, built from
+    `lifecycle.TIME_MOVES`: a condition on the stored columns (each takes the instant once), and
+    the stored statuses it may come from. `held`: stored held whose expiry has not come;
+    `expired`: stored expired, or held whose expiry has come; likewise confirmed and completed."""
+    found: dict[str, tuple[sql.Composable, set[str]]] = {}
+    for source, (field, target) in TIME_MOVES.items():
+        at, was, becomes = sql.Identifier(field), sql.Literal(source.value), sql.Literal(target.value)
+        found[source.value] = (sql.SQL("(status = {} AND ({} IS NULL OR {} > %s))").format(was, at, at),
+                               {source.value})
+        found[target.value] = (sql.SQL("(status = {} OR (status = {} AND {} <= %s))").format(becomes, was, at),
+                               {target.value, source.value})
+    return found
+
+
+_STATUS_AT = _status_at()
 
 
 def status_filter(statuses: frozenset[str], as_of: datetime | None) -> tuple[sql.Composable, list[Any]]:
@@ -37,15 +49,16 @@ def status_filter(statuses: frozenset[str], as_of: datetime | None) -> tuple[sql
     one past its hold expiry is expired, a confirmed one past its end is completed), or whose
     stored status is, when `as_of` is None. One condition per status on the stored columns,
     behind the stored statuses they can come from: the indexes on status still serve it."""
+    wanted = {str(s) for s in statuses}  # a set of AppointmentStatus, or of their values
     if as_of is None:
-        return sql.SQL("status = ANY(%s)"), [sorted(statuses)]
-    plain = sorted(statuses - _STATUS_AT.keys())
+        return sql.SQL("status = ANY(%s)"), [sorted(wanted)]
+    plain = sorted(wanted - _STATUS_AT.keys())
     parts: list[sql.Composable] = [sql.SQL("status = ANY(%s)")] if plain else []
     args: list[Any] = [plain] if plain else []
     stored = set(plain)
-    for status in sorted(statuses & _STATUS_AT.keys()):
+    for status in sorted(wanted & _STATUS_AT.keys()):
         condition, sources = _STATUS_AT[status]
-        parts.append(sql.SQL(condition))  # a constant of this module
+        parts.append(condition)
         args.append(as_of)
         stored |= sources
     if not parts:
@@ -112,6 +125,10 @@ class AppointmentRepo:
         if query.starts_before is not None:
             parts.append(sql.SQL("starts_at < %s"))
             args.append(query.starts_before)
+        if query.ends_after is not None:
+            # Not ended by then, so started at most the longest appointment before: the index by start serves it.
+            parts.append(sql.SQL("ends_at > %s AND starts_at >= %s"))
+            args.extend([query.ends_after, query.ends_after - LONGEST_APPOINTMENT])
         if not parts:
             return sql.SQL(""), args
         return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts), args
@@ -144,12 +161,12 @@ class AppointmentRepo:
         """The doctor's appointments that overlap [start, end) and are held or confirmed at
         `as_of` (a lapsed hold is not), or as stored when `as_of` is None. The overlap is the
         no-double-booking constraint's own index."""
-        status, status_args = status_filter(frozenset(ACTIVE), as_of)
+        status, status_args = status_filter(ACTIVE, as_of)
         found = self._s.dicts(
             _APPT_SELECT + sql.SQL(
-                " WHERE doctor_id = %s AND status IN ('held', 'confirmed') AND {} "
+                " WHERE doctor_id = %s AND {} AND {} "
                 "AND tstzrange(starts_at, ends_at) && tstzrange(%s, %s) ORDER BY starts_at, uid COLLATE \"C\""
-            ).format(status),
+            ).format(STORED_ACTIVE, status),
             (doctor_id, *status_args, start, end),
         )
         return [conv.appointment(r) for r in found]
@@ -266,7 +283,7 @@ class ReminderSentRepo:
                 sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS))),
             (uid,),
         )
-        rows = [ReminderSent.model_validate(conv.pick(ReminderSent, r)) for r in found]
+        rows = [ReminderSent.from_stored(conv.pick(ReminderSent, r)) for r in found]
         rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
         return rows
 
@@ -282,4 +299,4 @@ class ReminderSentRepo:
                 sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in REMINDER_COLUMNS)),
             (starting_after, SKIPPED_LIKE, SKIPPED_LIKE),
         )
-        return [ReminderSent.model_validate(conv.pick(ReminderSent, r)) for r in found]
+        return [ReminderSent.from_stored(conv.pick(ReminderSent, r)) for r in found]

@@ -8,8 +8,12 @@ message, so a password cannot travel in one either.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rxdesk.domain.errors import ConfigError, StoreError, StoreUnavailable
@@ -146,3 +150,39 @@ def configure(conn: Any) -> None:
     conn.autocommit = True
     conn.execute("SET TIME ZONE 'UTC'")
     conn.autocommit = autocommit
+
+
+class _DriverLog(logging.Handler):
+    """The driver's own warnings (the pool's "error connecting", "discarding closed
+    connection: <psycopg.Connection [BAD]>"), written to `logs/errors.log` of the data dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(logging.WARNING)
+        self.data_dir = data_dir
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rxdesk.crashlog import log_crash
+
+        try:
+            said = " ".join(redact(record.getMessage()).split())
+            at = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            log_crash(self.data_dir, f"{at} database driver ({record.name}) {record.levelname.lower()}: {said}")
+        except Exception:  # noqa: BLE001 - a line that cannot be logged must not reach stderr either
+            pass
+
+
+_routing = threading.Lock()
+
+
+def route_driver_log(data_dir: Path) -> None:
+    """Send the driver's log lines to the data dir's error log instead of stderr: the operator
+    sees rxdesk's one line for a failure (a failed tick, a refused command), support the
+    driver's detail. The newest store's data dir takes them."""
+    logger = logging.getLogger("psycopg")
+    with _routing:
+        for handler in logger.handlers:
+            if isinstance(handler, _DriverLog):
+                handler.data_dir = data_dir
+                return
+        logger.addHandler(_DriverLog(data_dir))
+        logger.propagate = False

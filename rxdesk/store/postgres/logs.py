@@ -22,7 +22,7 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.queries import AuditQuery, DeliveryTrouble, Page
 from rxdesk.store.postgres import rows as conv
-from rxdesk.store.postgres.repos import ID_BLOCK, for_update, upsert
+from rxdesk.store.postgres.repos import ID_BLOCK, can_name_a_row, for_update, upsert
 from rxdesk.store.postgres.session import Session
 
 
@@ -56,10 +56,10 @@ class EventRepo:
 
     @staticmethod
     def _event(row: tuple[Any, ...]) -> Event:
-        return Event.model_validate({"id": row[0], "type": row[1], "created_at": row[2], "data": row[3]})
+        return Event.from_stored({"id": row[0], "type": row[1], "created_at": row[2], "data": row[3]})
 
     def get(self, event_id: str) -> Event | None:
-        if not isinstance(event_id, str):
+        if not can_name_a_row(event_id):
             return None
         row = self._s.one("SELECT id, type, created_at, data FROM events WHERE id = %s", (event_id,))
         return self._event(row) if row else None
@@ -102,7 +102,7 @@ class AuditRepo:
 
     @staticmethod
     def _entry(row: tuple[Any, ...]) -> AuditEntry:
-        return AuditEntry.model_validate(dict(zip(AUDIT_COLUMNS, row, strict=True)))
+        return AuditEntry.from_stored(dict(zip(AUDIT_COLUMNS, row, strict=True)))
 
     def for_target(self, target: str) -> list[AuditEntry]:
         found = self._s.rows(
@@ -161,7 +161,7 @@ class QueuedRows(Generic[R]):
             sql.SQL(", ").join(map(sql.Identifier, self.columns)), self._t)
 
     def _row(self, row: dict[str, Any]) -> R:
-        return self.model.model_validate(conv.pick(self.model, row))
+        return self.model.from_stored(conv.pick(self.model, row))
 
     def new_id(self) -> str:
         """The next id; numbers are taken from the sequence a block at a time (a tick makes
@@ -174,7 +174,7 @@ class QueuedRows(Generic[R]):
         return f"{self.id_prefix}{spare.pop(0):012d}"
 
     def get(self, row_id: str) -> R | None:
-        if not isinstance(row_id, str):
+        if not can_name_a_row(row_id):
             return None
         found = self._s.dicts(self._select + sql.SQL(" WHERE id = %s") + for_update(self._s), (row_id,))
         return self._row(found[0]) if found else None
@@ -275,11 +275,12 @@ class MessageRepo(QueuedRows[OutboxMessage]):
         return self._newest(None, offset, limit)
 
     def failed(self, starting_after: datetime) -> list[OutboxMessage]:
-        """Messages that failed after their last retry, of appointments that start after
-        `starting_after`, by the appointment's start."""
+        """Messages that failed after their last retry or whose sending is unknown, of
+        appointments that start after `starting_after`, by the appointment's start."""
         found = self._s.dicts(
             sql.SQL("SELECT {} FROM messages m JOIN appointments a ON a.uid = m.appointment_uid "
-                    "WHERE m.status = 'failed' AND a.starts_at > %s ORDER BY a.starts_at, m.id COLLATE \"C\"").format(
+                    "WHERE m.status IN ('failed', 'unknown') AND a.starts_at > %s "
+                    "ORDER BY a.starts_at, m.id COLLATE \"C\"").format(
                 sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(c)) for c in self.columns)),
             (starting_after,),
         )

@@ -12,9 +12,9 @@ from rxdesk.domain.errors import found
 from rxdesk.domain.models import (
     Patient,
 )
-from rxdesk.domain.queries import Page
+from rxdesk.domain.queries import PHONE_DIGITS_MIN, Page, search_terms
 from rxdesk.store.postgres import rows as conv
-from rxdesk.store.postgres.repos import for_share, upsert
+from rxdesk.store.postgres.repos import can_name_a_row, for_share, upsert
 from rxdesk.store.postgres.session import Session
 
 PATIENT_COLUMNS = conv.fields(Patient)
@@ -37,10 +37,10 @@ class PatientRepo:
     _select = sql.SQL("SELECT {} FROM patients").format(sql.SQL(", ").join(map(sql.Identifier, PATIENT_COLUMNS)))
 
     def _patient(self, row: dict[str, Any]) -> Patient:
-        return Patient.model_validate(conv.pick(Patient, row))
+        return Patient.from_stored(conv.pick(Patient, row))
 
     def get(self, key: str) -> Patient | None:
-        if not isinstance(key, str):
+        if not can_name_a_row(key):
             return None
         return self._s.locked_row("patients", key, self._fetch)
 
@@ -78,16 +78,15 @@ class PatientRepo:
     def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
         """Patients whose name, email, phone, external id or id contains `text` (any case;
         phone matched on its digits too), ordered by name."""
-        needle = (text or "").strip().casefold()
-        digits = "".join(ch for ch in needle if ch.isdigit())
+        needle, digits = search_terms(text)  # the rule is `queries.patient_matches`, stated here in SQL
         where: sql.Composable = sql.SQL("")
         args: list[Any] = []
         if needle:
-            if _SEP in needle:
+            if _SEP in needle or not can_name_a_row(needle):
                 return Page([], 0, offset, limit)
             where = sql.SQL(" WHERE strpos(search_text, %s) > 0")
             args.append(needle)
-            if len(digits) >= 3:
+            if len(digits) >= PHONE_DIGITS_MIN:
                 where += sql.SQL(" OR strpos(regexp_replace(phone, '[^0-9]', '', 'g'), %s) > 0")
                 args.append(digits)
         total = int(self._s.value(sql.SQL("SELECT count(*) FROM patients") + where, args))
@@ -104,7 +103,7 @@ class PatientRepo:
         return MappingProxyType(dict(self._s.rows("SELECT id, external_id FROM patients")))
 
     def by_external_id(self, external_id: str) -> Patient | None:
-        if not external_id:
+        if not external_id or not can_name_a_row(external_id):
             return None
         found = self._s.dicts(self._select + sql.SQL(" WHERE external_id = %s"), (external_id,))
         return self._patient(found[0]) if found else None

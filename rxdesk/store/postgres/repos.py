@@ -33,8 +33,14 @@ from rxdesk.domain.models import (
 from rxdesk.store.postgres.session import Session
 
 M = TypeVar("M", bound=Entity)
-ACTIVE = ("held", "confirmed")
 ID_BLOCK = 64  # sequence numbers taken at a time by a write that makes many rows
+
+
+def can_name_a_row(key: object) -> bool:
+    """Whether `key` could be a stored key: text without NUL. PostgreSQL text cannot hold a NUL,
+    so a key with one (a token's `kid` or `sub`) names no row, as in the data dir, rather than
+    failing the statement."""
+    return isinstance(key, str) and "\x00" not in key
 
 
 def upsert(table: str, columns: list[str], key: str) -> sql.Composed:
@@ -84,7 +90,7 @@ class Documents(Generic[M]):
             self._s.take_turn(self._turn)
 
     def get(self, key: str) -> M | None:
-        if not isinstance(key, str):
+        if not can_name_a_row(key):
             return None
         self._take_turn()
         return self._s.locked_row(self._table_name, key, self._fetch)
@@ -92,7 +98,7 @@ class Documents(Generic[M]):
     def _fetch(self, key: str) -> M | None:
         query = sql.SQL("SELECT doc FROM {} WHERE {} = %s{}").format(self._table, self._key, for_share(self._s))
         doc = self._s.value(query, (key,))
-        return self._model.model_validate(doc) if doc is not None else None
+        return self._model.from_stored(doc) if doc is not None else None
 
     def require(self, key: str) -> M:
         return found(self.get(key), self._what, key)
@@ -100,7 +106,7 @@ class Documents(Generic[M]):
     def all(self) -> list[M]:
         self._take_turn()
         query = sql.SQL("SELECT doc FROM {} ORDER BY {} COLLATE \"C\"").format(self._table, self._key)
-        return [self._model.model_validate(doc) for (doc,) in self._s.rows(query)]
+        return [self._model.from_stored(doc) for (doc,) in self._s.rows(query)]
 
     def count(self) -> int:
         return int(self._s.value(sql.SQL("SELECT count(*) FROM {}").format(self._table)))
@@ -136,7 +142,7 @@ class OrgRepo:
 
     def _fetch(self, _key: str) -> Org | None:
         doc = self._s.value("SELECT doc FROM org")  # not locked: every write reads it
-        return Org.model_validate(doc) if doc is not None else None
+        return Org.from_stored(doc) if doc is not None else None
 
     def put(self, org: Org) -> None:
         self._s.require_writable()

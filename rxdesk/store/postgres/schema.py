@@ -193,6 +193,13 @@ CREATE INDEX messages_by_status ON messages (status, id);
 CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL);
 """
 
+# A reminder's row names its email and SMS, whose own status is the one kept (rows before: '').
+REMINDER_MESSAGES = """
+ALTER TABLE appointment_reminders_sent
+    ADD COLUMN email_message_id text NOT NULL DEFAULT '',
+    ADD COLUMN sms_message_id text NOT NULL DEFAULT '';
+"""
+
 # Who booked an appointment when an agent did; the audit trail read by agent and by time
 # (`audit list`, the app's activity) without a scan of the whole log.
 APPOINTMENT_CREATOR = """
@@ -203,6 +210,7 @@ CREATE INDEX audit_by_time ON audit (at, seq);
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", INITIAL),
+    Migration(2, "reminder messages", REMINDER_MESSAGES),
     Migration(3, "appointment creator, audit by agent and time", APPOINTMENT_CREATOR),
 )
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from rxdesk.domain.clock import Clock
 from rxdesk.domain.errors import StoreError
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.queries import WorkerTick
@@ -153,15 +152,13 @@ class Listener:
 class PgStore:
     """The PostgreSQL store. Thread-safe: the app calls it from several workers at once."""
 
-    backend = "postgresql"
-
     def __init__(self, url: str, data_dir: str | Path, *, pool_size: int = 4,
-                 check_schema: bool = True, clock: Clock | None = None) -> None:
+                 check_schema: bool = True) -> None:
         self.target = pgconnect.parse_url(url)
         self.data_dir = Path(data_dir)
+        pgconnect.route_driver_log(self.data_dir)
         self.pool_size = pool_size
         self.check_schema = check_schema
-        self.clock = clock  # the service clock; the database's own clock is never asked
         self._pool: Any = None
         self._lock = threading.Lock()
         self._listener: Listener | None = None
@@ -185,11 +182,13 @@ class PgStore:
                 conn.close()
             from psycopg_pool import ConnectionPool
 
+            # Each connection is checked as it is taken (one empty query): after a server
+            # restart, a stale one is replaced there and then instead of failing an action.
             pool = ConnectionPool(
                 self.target.url, min_size=1, max_size=max(1, self.pool_size), open=False,
                 kwargs={"autocommit": True, **self.target.connect_kwargs()},
-                configure=pgconnect.configure, timeout=POOL_TIMEOUT, name="rxdesk",
-                reconnect_timeout=60.0,
+                configure=pgconnect.configure, check=ConnectionPool.check_connection, timeout=POOL_TIMEOUT,
+                name="rxdesk", reconnect_timeout=60.0,
             )
             pool.open(wait=False)
             self._pool = pool

@@ -10,21 +10,28 @@ numbers behind them, and the worker's fan-out position.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from itertools import islice
+from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 from psycopg import sql
 from psycopg.types.json import Json
 
-from rxdesk.domain.errors import Refused
+from rxdesk.domain.errors import Refused, StoreError, StoreUnavailable, UnreadableRecord
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.queries import AppointmentQuery, appointment_from_json
 from rxdesk.store.postgres import appointments as appointment_rows
 from rxdesk.store.postgres import patients as patient_rows
-from rxdesk.store.postgres.bulk import AUDIT_COLUMNS, audit_rows, copy_rows
+from rxdesk.store.postgres.bulk import AUDIT_COLUMNS, audit_rows
 from rxdesk.store.postgres.rows import appointment as appointment_from_row
+from rxdesk.store.postgres.session import Session, translate
 from rxdesk.store.postgres.store import PgStore
 
 # Manifest counters that are sequences here: the next row continues after the last imported.
@@ -64,6 +71,7 @@ class DataDirReader:
         from rxdesk.store.layout import APPT_PREFIX, AUDIT, DELIVERY_INDEX_PREFIX
         from rxdesk.store.tinystore import TinyView
 
+        self.root = Path(tiny.data_dir)
         self.view = TinyView(tiny.engine.snapshot())
         self.snap = self.view.snap
         self._appt_prefix = APPT_PREFIX
@@ -110,12 +118,115 @@ class DataDirReader:
                 for delivery_id in entry.get("ids", []):
                     yield uid, delivery_id
 
+    def damaged(self, kind: str, key: object, why: str) -> StoreError:
+        """The import's one line for a record it cannot copy: the data dir, the file that holds
+        the record (where one is known), the record and why."""
+        from rxdesk.store.layout import appointment_segment
+
+        where = str(self.root)
+        segment = self.snap.segment(appointment_segment(str(key)) or "") if kind == "appointment" else None
+        if segment is not None and segment.file:
+            where = str(self.root / "segments" / segment.file)
+        return StoreError(f"cannot import {where}: {kind} {str(key)[:80]!r}: {why}; nothing was imported")
+
 
 # -- the import ---------------------------------------------------------------------------
 
 
+Keyed = Callable[[], Iterable[tuple[str, Sequence[Any]]]]
+
+
+_TIME_COLUMNS = tuple(c for c in appointment_rows.APPOINTMENT_COLUMNS if c.endswith("_at"))
+
+
+def _checked_appointment(reader: DataDirReader, doc: dict[str, Any]) -> tuple[str, list[Any]]:
+    """An appointment's row, once its times read as rxdesk reads them (the database would take
+    some it cannot read, such as `yesterday`; it refuses the other damage itself)."""
+    try:
+        for column in _TIME_COLUMNS:
+            if doc.get(column) is not None:
+                datetime.fromisoformat(doc[column])
+    except (TypeError, ValueError) as exc:
+        raise reader.damaged("appointment", doc.get("uid"), f"cannot be read ({_unreadable(doc, exc)})") from None
+    return str(doc.get("uid")), [doc.get(c) for c in appointment_rows.APPOINTMENT_COLUMNS]
+
+
+def _unreadable(doc: dict[str, Any], exc: Exception) -> str:
+    try:
+        Appointment.from_stored(doc)
+    except UnreadableRecord as invalid:
+        return invalid.problem
+    except Exception:  # noqa: BLE001 - the first error is the one to show
+        pass
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _Rows:
+    """The rows of one kind with the key of each; remembers the last handed out."""
+
+    def __init__(self, keyed: Keyed) -> None:
+        self.keyed = keyed
+        self.last: str | None = None
+        self.last_row: Sequence[Any] = ()
+
+    def rows(self) -> Iterator[Sequence[Any]]:
+        for key, row in self.keyed():
+            self.last, self.last_row = key, row
+            yield row
+
+    def key_at(self, line: int) -> str | None:
+        """The key of the `line`-th row (from 1), read again."""
+        return next(islice((key for key, _ in self.keyed()), line - 1, None), None)
+
+
+_COPY_LINE = re.compile(r"COPY \w+, line (\d+)(?:, column (\w+))?")
+
+
+def _copy(session: Session, reader: DataDirReader, kind: str, table: str, columns: Sequence[str],
+          keyed: Keyed) -> int:
+    """COPY the rows of one kind; a row the database refuses is named (its key, its column)."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
+    source = _Rows(keyed)
+    count = 0
+    try:
+        with session.conn.cursor() as cur, cur.copy(statement) as copy:
+            for row in source.rows():
+                copy.write_row(row)
+                count += 1
+    except psycopg.Error as exc:
+        said = translate(session.store.target, exc)
+        if isinstance(said, StoreUnavailable):
+            raise said from None
+        found = _COPY_LINE.search(str(getattr(exc.diag, "context", None) or ""))
+        if found is None:  # refused on this side, as the row was written: the last one
+            named = [c for c, v in zip(columns, source.last_row, strict=False) if isinstance(v, str) and "\x00" in v]
+            column = f"{named[0]} " if named else ""
+            raise reader.damaged(kind, source.last, f"{column}{_refusal(exc)}") from None
+        column = f"column {found.group(2)}: " if found.group(2) else ""
+        raise reader.damaged(kind, source.key_at(int(found.group(1))),
+                             f"refused by the database ({column}{_refusal(exc)})") from None
+    return count
+
+
+def _refusal(exc: psycopg.Error) -> str:
+    said = exc.diag.message_primary or str(exc)
+    if "NUL" in said:
+        return "holds a NUL character, which PostgreSQL text cannot hold"
+    return " ".join(said.split())
+
+
+def _put(reader: DataDirReader, kind: str, key: str, put: Callable[[], None]) -> None:
+    try:
+        put()
+    except psycopg.Error as exc:
+        raise reader.damaged(kind, key, f"refused by the database ({_refusal(exc)})") from None
+
+
 def import_data_dir(pg: PgStore, tiny: Any) -> Counts:
-    """Copy the data dir behind `tiny` into the (empty) database of `pg`, in one transaction."""
+    """Copy the data dir behind `tiny` into the (empty) database of `pg`, in one transaction.
+    A record the database refuses, or rxdesk cannot read, is named in one line (the data dir,
+    its file where known, its key) and nothing is imported."""
     reader = DataDirReader(tiny)
     view = reader.view
     counts = Counts()
@@ -127,37 +238,45 @@ def import_data_dir(pg: PgStore, tiny: Any) -> Counts:
         session.require_writable()
         org = view.org.get()
         if org is not None:
-            target.org.put(org)
+            _put(reader, "org", "org", lambda: target.org.put(org))
             counts.add("org", 1)
-        for kind, source, dest in (("admins", view.admins, target.admins),
-                                   ("appointment types", view.types, target.types),
-                                   ("doctors", view.doctors, target.doctors),
-                                   ("booking secrets", view.secrets, target.secrets),
-                                   ("subscriptions", view.subscriptions, target.subscriptions)):
+        for kind, source, dest, what in (("admins", view.admins, target.admins, "admin"),
+                                         ("appointment types", view.types, target.types, "appointment type"),
+                                         ("doctors", view.doctors, target.doctors, "doctor"),
+                                         ("booking secrets", view.secrets, target.secrets, "booking secret"),
+                                         ("subscriptions", view.subscriptions, target.subscriptions, "subscription")):
             items = source.all()
             for item in items:
-                dest.put(item)
+                key = str(getattr(item, "key_id", None) or getattr(item, "id", None) or getattr(item, "key", ""))
+                _put(reader, what, key, partial(dest.put, item))
             counts.add(kind, len(items))
         patient_columns = [*patient_rows.PATIENT_COLUMNS, "name_key", "search_text"]
-        counts.add("patients", copy_rows(session, "patients", patient_columns,
-                                         (patient_rows.patient_row(p) for p in view.patients.all())))
-        counts.add("appointments", copy_rows(session, "appointments", appointment_rows.APPOINTMENT_COLUMNS, (
-            [doc.get(c) for c in appointment_rows.APPOINTMENT_COLUMNS] for doc in reader.appointment_docs())))
+        counts.add("patients", _copy(session, reader, "patient", "patients", patient_columns, lambda: (
+            (p.id, patient_rows.patient_row(p)) for p in view.patients.all())))
+        counts.add("appointments", _copy(
+            session, reader, "appointment", "appointments", appointment_rows.APPOINTMENT_COLUMNS,
+            lambda: (_checked_appointment(reader, doc) for doc in reader.appointment_docs())))
         reminder_columns = appointment_rows.REMINDER_COLUMNS
-        counts.add("reminders sent", copy_rows(session, "appointment_reminders_sent", reminder_columns, (
-            [doc.get(c) for c in reminder_columns] for doc in reader.reminders_sent())))
-        counts.add("events", copy_rows(session, "events", ["seq", "id", "type", "created_at", "data"], (
-            [seq, e.id, e.type.value, e.created_at, Json(e.to_json()["data"])]
-            for seq, e in view.events.after(0))))
-        audit = audit_rows(entry for _, entry in reader.audit())
-        counts.add("audit entries", copy_rows(session, "audit", AUDIT_COLUMNS, audit))
+        # A row fired before rows named their messages has no message ids: '' as the column's default.
+        counts.add("reminders sent", _copy(session, reader, "reminder sent", "appointment_reminders_sent",
+                                           reminder_columns, lambda: (
+            (str(doc.get("appointment_uid")),
+             [doc.get(c, "" if c.endswith("_message_id") else None) for c in reminder_columns])
+            for doc in reader.reminders_sent())))
+        counts.add("events", _copy(session, reader, "event", "events", ["seq", "id", "type", "created_at", "data"],
+                                   lambda: ((e.id, [seq, e.id, e.type.value, e.created_at, Json(e.to_json()["data"])])
+                                            for seq, e in view.events.after(0))))
+        counts.add("audit entries", _copy(session, reader, "audit entry", "audit", AUDIT_COLUMNS, lambda: (
+            (f"{seq} (about {entry.get('target')})", row)
+            for seq, entry in reader.audit() for row in audit_rows([entry]))))
         delivery_columns = target.deliveries.columns
-        counts.add("deliveries", copy_rows(session, "deliveries", delivery_columns, (
-            [d.get(c) for c in delivery_columns] for d in (x.to_json() for x in view.deliveries.newest()))))
-        copy_rows(session, "delivery_appointments", ["appointment_uid", "delivery_id"], reader.delivery_links())
+        counts.add("deliveries", _copy(session, reader, "delivery", "deliveries", delivery_columns, lambda: (
+            (d["id"], [d.get(c) for c in delivery_columns]) for d in (x.to_json() for x in view.deliveries.newest()))))
+        _copy(session, reader, "delivery link", "delivery_appointments", ["appointment_uid", "delivery_id"],
+              lambda: ((uid, [uid, delivery]) for uid, delivery in reader.delivery_links()))
         message_columns = target.messages.columns
-        counts.add("messages", copy_rows(session, "messages", message_columns, (
-            [m.get(c) for c in message_columns] for m in (x.to_json() for x in view.messages.newest()))))
+        counts.add("messages", _copy(session, reader, "message", "messages", message_columns, lambda: (
+            (m["id"], [m.get(c) for c in message_columns]) for m in (x.to_json() for x in view.messages.newest()))))
         session.many("UPDATE appointments SET successor_uid = %s WHERE uid = %s",
                      [(new, old) for old, new in reader.links()])
         for name, value in reader.counters().items():

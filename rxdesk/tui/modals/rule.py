@@ -1,4 +1,6 @@
-"""Adding or editing a reminder rule: recipient, minutes before, email and SMS toggles."""
+"""Adding or editing a reminder rule: recipient, minutes before, email and SMS toggles, and
+whether to remind now the appointments already inside the rule's window (off by default: a
+rule reminds the moments still to come)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
 from rxdesk.domain.errors import RxdeskError
-from rxdesk.domain.limits import format_minutes
+from rxdesk.domain.limits import MINUTES_BEFORE, format_minutes, parse_minutes, within
 from rxdesk.domain.models import ReminderRule
 from rxdesk.tui.text import shown
 from rxdesk.tui.widgets.checkbox import DeskCheckbox
@@ -23,15 +25,16 @@ RECIPIENTS = [("patient", "patient"), ("doctor", "doctor"), ("admin (every admin
 
 
 class RuleModal(ModalScreen[Any]):
-    """`save(recipient, minutes, email, sms)` runs the service call; the dialog stays open with
-    the reason when it is refused."""
+    """`save(recipient, minutes, email, sms, also_now)` runs the service call; the dialog stays
+    open with the reason when it is refused, until the field is put right. `enter` in the
+    minutes field saves; on the recipient list it opens and chooses, never saves."""
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="rule.close"),
         Binding("ctrl+s", "save", "Save", id="rule.save"),
     ]
 
-    def __init__(self, title: str, save: Callable[[str, str, bool, bool], Any],
+    def __init__(self, title: str, save: Callable[[str, str, bool, bool, bool], Any],
                  rule: ReminderRule | None = None) -> None:
         super().__init__()
         self.title_text = title
@@ -51,8 +54,10 @@ class RuleModal(ModalScreen[Any]):
             with Horizontal(id="rule-flags"):
                 yield DeskCheckbox("Email", rule.send_email if rule else False, id="rule-email")
                 yield DeskCheckbox("SMS", rule.send_sms if rule else False, id="rule-sms")
+            yield DeskCheckbox("Also remind now the appointments already inside its window", False,
+                               id="rule-also-now")
             yield Static("", id="rule-error", classes="field-error", markup=False)
-            yield Static("enter or ctrl+s saves · escape cancels", classes="dialog-hint")
+            yield Static("enter in the minutes or ctrl+s saves · escape cancels", classes="dialog-hint")
         yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def on_mount(self) -> None:
@@ -62,15 +67,34 @@ class RuleModal(ModalScreen[Any]):
         event.stop()
         self.action_save()
 
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """A refusal stays only while the minutes are still wrong."""
+        event.stop()
+        try:
+            within(parse_minutes(event.value, what="minutes before"), MINUTES_BEFORE, what="minutes before")
+        except RxdeskError:
+            return
+        self._clear_error()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self._clear_error()  # another recipient: an "already has rule" refusal no longer holds
+
+    def _clear_error(self) -> None:
+        self.query_one("#rule-error", Static).update("")
+        self.query_one("#rule-minutes", Input).remove_class("-invalid")
+
     def action_save(self) -> None:
         recipient = str(self.query_one("#rule-recipient", Select).value)
         minutes = self.query_one("#rule-minutes", Input).value
         email = self.query_one("#rule-email", DeskCheckbox).value
         sms = self.query_one("#rule-sms", DeskCheckbox).value
+        also_now = self.query_one("#rule-also-now", DeskCheckbox).value
 
         def refused(exc: RxdeskError) -> None:
             self.query_one("#rule-error", Static).update(shown(str(exc)))
             self.query_one("#rule-minutes", Input).add_class("-invalid")
 
-        call_service(self, lambda: self.save(recipient, minutes, email, sms), done=self.dismiss, failed=refused,
+        call_service(self, lambda: self.save(recipient, minutes, email, sms, also_now), done=self.dismiss,
+                     failed=refused,
                      group="rule-save")

@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from rxdesk.domain.models import Appointment
+from rxdesk.domain.sending import reminder_outcome
 from rxdesk.domain.times import format_local
 from rxdesk.services.appointments import AppointmentDetail
 from rxdesk.tui.navigation import OpenDoctor, OpenPatient, OpenRebook, StartAttendance, StartCancel
@@ -108,14 +109,8 @@ class AppointmentScreen(DetailScreen):
     def _reminders(self, detail: AppointmentDetail, tz: str) -> Table | str:
         parts: list[tuple[str, str | Text]] = []
         for sent in detail.reminders_sent:
-            statuses = (("email", sent.email_status), ("sms", sent.sms_status))
-            channels = ", ".join(f"{name} {status}" for name, status in statuses if status)
-            parts.append((
-                format_local(sent.sent_at, tz),
-                f"{sent.recipient_group.value} {sent.recipient_id} · rule {sent.rule_id}"
-                + (f" · late {sent.late_by_seconds}s" if sent.late_by_seconds else "")
-                + (f" · {channels}" if channels else ""),
-            ))
+            who = f"{sent.recipient_group.value} {sent.recipient_id} · rule {sent.rule_id}"
+            parts.append((format_local(sent.sent_at, tz), who + reminder_outcome(sent)))
         for d in detail.deliveries:
             when = format_local(d.last_attempt_at, tz) if d.last_attempt_at else "not sent yet"
             error = f" · {d.last_error}" if d.last_error else ""

@@ -3,8 +3,9 @@
 Made for the call at 7:40: the range starts as "now" to the end of today and rebooking is on,
 so the agent types the reason and sees what will happen to every patient before anything
 does; `enter` on the reason (or ctrl+s anywhere) asks once and carries the plan out in one
-write. The plan follows every keystroke (recomputed in a worker); if something changed between
-the plan shown and the run, the run says so and the table shows what was done.
+write. The plan follows every keystroke (recomputed in a worker); a run carries out the plan
+shown or nothing: if something changed in between, nothing is done, the table shows the plan
+now and the agent is told which patients it treats differently (confirm again to carry it out).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from textual.worker import Worker
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.times import format_local
-from rxdesk.services.away import AwayItem, AwayPlan, AwayResult
+from rxdesk.services.away import AwayItem, AwayPlan, AwayResult, PlanChanged
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DetailScreen
 from rxdesk.tui.text import shown
@@ -256,6 +257,13 @@ class AwayScreen(DetailScreen):
 
     def _refused(self, exc: RxdeskError) -> None:
         self.busy = False
+        if isinstance(exc, PlanChanged):
+            self._show(exc.plan)  # the plan now: what a confirmation carries out next
+            lines = "\n".join(exc.changes[:5]) + ("\n…" if len(exc.changes) > 5 else "")
+            self.app.notify(f"Nothing was done: the plan changed since it was shown.\n{lines}\n"
+                            "The table shows the plan now; carry it out again if it suits.",
+                            severity="warning", title="Plan changed", timeout=20)
+            return
         self.app.notify(str(exc), severity="error", title="Nothing changed")
         self.reload()
 
@@ -268,12 +276,7 @@ class AwayScreen(DetailScreen):
         self._fill(plan)
         self.query_one("#away-summary", Static).update(f"Done at {format_local(self._now(), plan.zone)}: "
                                                       f"{plan.summary()} · plan {plan.plan_id}")
-        if result.changed:
-            lines = "\n".join(result.changes[:5]) + ("\n…" if len(result.changes) > 5 else "")
-            self.app.notify(f"The plan changed since it was shown; this is what was done:\n{lines}",
-                            severity="warning", title="Plan changed", timeout=20)
-        else:
-            self.app.notify(f"{self.doctor_name}: {plan.summary()}", title="Doctor away")
+        self.app.notify(f"{self.doctor_name}: {plan.summary()}", title="Doctor away")
         self.query_one(DeskTable).focus()
 
     def _now(self) -> datetime:

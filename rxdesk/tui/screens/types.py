@@ -104,7 +104,10 @@ class TypesScreen(DeskScreen):
     def _saved(self, result: object) -> None:
         if result is not None:
             self.desk_app.note_own_write()
-            self.app.notify("Reminder rules saved", title="Saved")
+            # A saved rule says what it did about the appointments already inside its window.
+            note = str(result.window_note()) if hasattr(result, "window_note") else ""
+            self.app.notify(f"Reminder rules saved. {note[:1].upper()}{note[1:]}" if note else "Reminder rules saved",
+                            title="Saved", markup=False)
             self.reload()
 
     def action_add_rule(self) -> None:
@@ -113,8 +116,9 @@ class TypesScreen(DeskScreen):
             return
         desk = self.desk
 
-        def save(recipient: str, minutes: str, email: bool, sms: bool) -> object:
-            return desk.reminders.add_rule(appt_type.key, recipient, minutes, email=email, sms=sms, agent=desk.agent)
+        def save(recipient: str, minutes: str, email: bool, sms: bool, also_now: bool) -> object:
+            return desk.reminders.add_rule(appt_type.key, recipient, minutes, email=email, sms=sms, agent=desk.agent,
+                                           also_now=also_now)
 
         self.app.push_screen(RuleModal(f"New reminder rule for {appt_type.name}", save), self._saved)
 
@@ -127,9 +131,9 @@ class TypesScreen(DeskScreen):
             return
         desk = self.desk
 
-        def save(recipient: str, minutes: str, email: bool, sms: bool) -> object:
+        def save(recipient: str, minutes: str, email: bool, sms: bool, also_now: bool) -> object:
             return desk.reminders.edit_rule(appt_type.key, rule.id, recipient=recipient, minutes_before=minutes,
-                                            email=email, sms=sms, agent=desk.agent)
+                                            email=email, sms=sms, agent=desk.agent, also_now=also_now)
 
         self.app.push_screen(RuleModal(f"Edit {rule.id} of {appt_type.name}", save, rule), self._saved)
 

@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Delivery, EventType, OutboxMessage, Subscription
 from rxdesk.domain.queries import Page
+from rxdesk.domain.sending import message_detail, message_state
 from rxdesk.domain.times import format_local
 from rxdesk.services import Desk
 from rxdesk.services.webhooks import AttemptResult, DeliveryDetail, NewSubscription, parse_header_args
@@ -156,7 +157,7 @@ class MessageModal(ModalScreen[None]):
             return format_local(value, self.tz) if value else "—"
 
         grid = fields_grid((("Message", m.id), ("Channel", m.channel.value), ("To", m.to),
-                            ("Status", m.status.value), ("Created", local(m.created_at)), ("Sent", local(m.sent_at)),
+                            ("Status", message_detail(m)), ("Created", local(m.created_at)), ("Sent", local(m.sent_at)),
                             ("Attempts", str(m.attempts)), ("Next attempt", local(m.next_attempt_at)),
                             ("Last error", m.last_error or "—"), ("Appointment", m.appointment_uid or "—")))
         with VerticalScroll(classes="dialog", id="message-dialog"):
@@ -310,7 +311,7 @@ class WebhooksScreen(DeskScreen):
         self._fill("deliveries", [(d.id, [d.id, short(d.event_type), d.subscription_id, d.status.value,
                                           str(d.attempts), local(d.next_attempt_at), d.last_error])
                                   for d in deliveries.items])
-        self._fill("messages", [(m.id, [m.id, m.channel.value, m.to, m.status.value, local(m.created_at),
+        self._fill("messages", [(m.id, [m.id, m.channel.value, m.to, message_state(m), local(m.created_at),
                                         m.subject or m.body[:60]]) for m in messages.items])
 
     def _focused_table(self) -> str:

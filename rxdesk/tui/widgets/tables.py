@@ -244,6 +244,7 @@ class AppointmentSource:
 
 
 STATUSES = ("held", "confirmed", "cancelled", "expired", "completed", "no_show")
+IN_PROGRESS = "in progress"  # the status column of an appointment running now (the service says which)
 
 
 
@@ -268,7 +269,7 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
 
     BINDINGS = [*APPOINTMENT_KEYS]
 
-    COMPONENT_CLASSES = {f"status--{status}" for status in STATUSES}
+    COMPONENT_CLASSES = {f"status--{status}" for status in STATUSES} | {"status--in_progress"}
 
     def __init__(self, *, id: str | None = None, classes: str | None = None, without: Sequence[str] = ()) -> None:
         """`without`: columns every row would repeat (the patient, on a patient's page)."""
@@ -280,7 +281,7 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
 
     def _columns(self) -> list[Column[AppointmentRow]]:
         def status(row: AppointmentRow) -> str:
-            return row.status.value
+            return IN_PROGRESS if row.in_progress else row.status.value
 
         return [
             Column("start", "Start", lambda row: format_local(row.starts_at, self.zone_name), width=20, priority=0,
@@ -290,7 +291,8 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
                    priority=1),
             Column("doctor", "Doctor", lambda row: row.doctor_name, width=20, min_width=12, max_width=30,
                    priority=2),
-            Column("status", "Status", status, width=9, priority=3, style=lambda row: f"status--{status(row)}"),
+            Column("status", "Status", status, width=11, priority=3,
+                   style=lambda row: f"status--{status(row).replace(' ', '_')}"),
             Column("type", "Type", lambda row: row.type_name, width=21, min_width=10, max_width=30, priority=4),
             Column("uid", "UID", lambda row: row.uid, width=14, priority=5),
         ]

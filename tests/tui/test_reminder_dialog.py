@@ -1,0 +1,123 @@
+"""The reminder-rule dialog through its keys, and a fired reminder on the appointment's page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual.widgets import Input, Select
+
+from rxdesk.services import Desk
+from rxdesk.services.maintenance import MaintenanceService
+from rxdesk.tui.modals.rule import RuleModal
+from rxdesk.tui.screens.appointment import AppointmentScreen
+from rxdesk.tui.screens.types import TypesScreen
+from rxdesk.tui.widgets.checkbox import DeskCheckbox
+from tests.helpers import make_appointment
+from tests.tui.conftest import make_app, settle, text_of, wait_until
+from tests.unit.test_worker import only_rule
+
+
+async def open_new_rule(app, pilot, type_key: str = "prescription") -> RuleModal:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    await pilot.press("5")
+    await settle(pilot)
+    screen = app.screen
+    assert isinstance(screen, TypesScreen)
+    screen.type_table.select_key(type_key)
+    await settle(pilot)
+    await pilot.press("a")
+    await settle(pilot)
+    assert isinstance(app.screen, RuleModal)
+    return app.screen
+
+
+async def test_the_error_goes_once_the_minutes_are_right(clinic: Desk) -> None:
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        modal = await open_new_rule(app, pilot)
+        await pilot.press("0", "enter")
+        await settle(pilot)
+        assert "between 1 and 43200" in text_of(modal.query_one("#rule-error"))
+        await pilot.press("backspace", "9")  # still wrong while typing: "9" is fine, so it goes
+        await settle(pilot)
+        assert text_of(modal.query_one("#rule-error")) == ""
+        assert not modal.query_one("#rule-minutes", Input).has_class("-invalid")
+        await pilot.press("backspace", "x")  # wrong again: nothing is said until it is saved
+        await settle(pilot)
+        assert text_of(modal.query_one("#rule-error")) == ""
+
+
+async def test_enter_on_the_recipient_list_chooses_and_never_saves(clinic: Desk) -> None:
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        modal = await open_new_rule(app, pilot)
+        await pilot.press("4", "5", "shift+tab")
+        assert app.focused is modal.query_one("#rule-recipient", Select)
+        await pilot.press("enter")  # opens the list
+        await settle(pilot)
+        await pilot.press("down", "enter")  # chooses doctor
+        await settle(pilot)
+        assert app.screen is modal and modal.query_one("#rule-recipient", Select).value == "doctor"
+        assert clinic.types.get("prescription").reminders == []
+        modal.query_one("#rule-minutes", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, RuleModal)
+    (rule,) = clinic.types.get("prescription").reminders
+    assert (rule.recipient.value, rule.minutes_before) == ("doctor", 45)
+
+
+async def test_remind_now_is_a_choice_off_by_default(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    only_rule(clinic, "gp-consult", "doctor", 5)
+    inside = make_appointment(clinic, start=now + timedelta(hours=3), created_at=now - timedelta(days=4))
+    app = make_app(clinic)
+    async with app.run_test(size=(100, 30)) as pilot:
+        modal = await open_new_rule(app, pilot, "gp-consult")
+        assert modal.query_one("#rule-also-now", DeskCheckbox).value is False
+        await pilot.press(*"1d", "enter")
+        await settle(pilot)
+        assert any("1 confirmed appointment already inside its window: not reminded" in n.message
+                   for n in app.notices)
+        assert clinic.appointments.show(inside.uid).reminders_sent == []
+        modal = await open_new_rule(app, pilot, "gp-consult")
+        modal.query_one("#rule-also-now", DeskCheckbox).value = True
+        await pilot.press(*"2d", "enter")
+        await settle(pilot)
+        assert any("already inside its window: reminded now" in n.message for n in app.notices)
+    (sent,) = clinic.appointments.show(inside.uid).reminders_sent
+    assert sent.rule_id == "patient-2880m"
+
+
+async def test_the_appointment_page_shows_lateness_and_the_messages_state(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    only_rule(clinic, "gp-consult", "patient", 24 * 60, email=True, sms=True)
+    appt = make_appointment(clinic, start=now + timedelta(hours=2), created_at=now - timedelta(days=5))
+    MaintenanceService(clinic).tick()  # 22 h late: the worker was down; no transport: the outbox
+    app = make_app(clinic)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.open_appointment(appt.uid)
+        await wait_until(pilot, lambda: isinstance(app.screen, AppointmentScreen)
+                         and any("rule" in text_of(w) for w in app.screen.query("#appointment-reminders")),
+                         what="the page")
+        shown = text_of(app.screen.query_one("#appointment-reminders"))
+    assert "22 h late · email outbox · SMS outbox" in " ".join(shown.split())
+    assert "79200" not in shown
+
+
+async def test_an_identical_rule_is_refused_in_the_dialog_naming_the_one_there(clinic: Desk) -> None:
+    only_rule(clinic, "prescription", "patient", 90)
+    app = make_app(clinic)
+    async with app.run_test(size=(100, 30)) as pilot:
+        modal = await open_new_rule(app, pilot)
+        await pilot.press(*"1h 30min", "enter")
+        await settle(pilot)
+        assert app.screen is modal
+        assert "already has rule patient-90m: patient, 1 h 30 min before" in text_of(modal.query_one("#rule-error"))
+        modal.query_one("#rule-recipient", Select).value = "doctor"  # another recipient: the refusal goes
+        await settle(pilot)
+        assert text_of(modal.query_one("#rule-error")) == ""
+        modal.query_one("#rule-minutes", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, RuleModal)
+    assert sorted(r.recipient.value for r in clinic.types.get("prescription").reminders) == ["doctor", "patient"]
