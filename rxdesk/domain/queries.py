@@ -156,7 +156,7 @@ class AppointmentRecord:
         status = doc["status"]
         if status in ACTIVE:
             status = status_at(status, doc.get("hold_expires_at"), doc["ends_at"], at).value
-        if status == doc["status"] and "created_by" in doc:
+        if status == doc["status"] and "attendance_at" in doc and "created_by" in doc:
             return self
         return AppointmentRecord({**_LATER_FIELDS, **doc, "status": status})
 

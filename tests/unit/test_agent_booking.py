@@ -126,3 +126,20 @@ def test_book_on_the_command_line_by_names_in_the_organisations_zone(clinic: Des
     several = run_cli("appointments", "book", "--patient", "a", "--type", "gp-consult", "--start", "2026-11-23T12:00",
                       env=cli_env)
     assert several.code == 1 and "patients match 'a'" in several.err and "name one by its id" in several.err
+
+
+def test_appointments_stored_before_created_by_existed_read_with_it_empty(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+    from rxdesk.domain.ids import new_appointment_uid
+    from rxdesk.domain.models import Appointment
+    from rxdesk.services.appointments import AppointmentFilter
+
+    start = now + timedelta(days=2)
+    appt = Appointment(uid=new_appointment_uid(start), patient_id="pat-001", doctor_id="dr-weber",
+                       type_key="gp-consult", status=AppointmentStatus.confirmed, starts_at=start,
+                       ends_at=start + timedelta(minutes=30), created_at=now, confirmed_at=now)
+    old = {k: v for k, v in appt.to_json().items() if k != "created_by"}
+    with clinic.store.write() as view:
+        view.bulk.add_appointments([old])
+    (row,) = clinic.appointments.list_appointments(AppointmentFilter(all=True)).items
+    assert row.to_json() == appt.to_json() and row.to_json()["created_by"] is None
+    assert clinic.appointments.show(appt.uid).to_json()["created_by"] is None
