@@ -19,10 +19,10 @@ from rxdesk.domain.models import (
     MessageStatus,
     OutboxMessage,
 )
-from rxdesk.domain.queries import DeliveryTrouble, Page
+from rxdesk.domain.queries import AuditQuery, DeliveryTrouble, Page
 from rxdesk.domain.times import format_utc
 from rxdesk.store.engine import Snapshot, writable
-from rxdesk.store.layout import QUEUES, appointment_segment, delivery_index_segment
+from rxdesk.store.layout import APPT_PREFIX, QUEUES, appointment_segment, delivery_index_segment
 from rxdesk.store.logs import AUDIT_LOG, DELIVERY_LOG, EVENT_LOG, MESSAGE_LOG, AppendOnlyLog
 from rxdesk.store.problems import PROBLEMS, note_problem, problems
 
@@ -119,6 +119,24 @@ class AuditRepo:
     def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[AuditEntry]:
         """Audit entries not about one appointment (those live with the appointment)."""
         return Page([self._entry(r) for r in _window(self._log.newest(), offset, limit)], None, offset, limit)
+
+    def search(self, query: AuditQuery) -> Page[AuditEntry]:
+        """Entries across the desk, newest first: the log's and those kept in the weeks, merged
+        by the sequence number they share (their key). Named targets read only where those
+        live; otherwise every week is read (the cache keeps what it read)."""
+        wanted = query.matcher()
+        if query.targets is not None:
+            homes = {self.home_of(target) for target in query.targets}
+        else:
+            homes = set(self._snap.names(APPT_PREFIX)) | {None}
+        segments = [home for home in homes if home is not None]
+        if None in homes:
+            segments += self._snap.names(AUDIT_LOG.prefix)
+        found = [(key, doc) for name in segments
+                 for key, doc in self._snap.table(name, AUDIT_LOG.name).items() if wanted(doc)]
+        found.sort(key=lambda item: item[0], reverse=True)
+        rows = _window(iter(doc for _key, doc in found), query.offset, query.limit)
+        return Page([self._entry(r) for r in rows], None, query.offset, query.limit)
 
 
 class _QueuedRepo(Generic[Q]):

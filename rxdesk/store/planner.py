@@ -72,6 +72,15 @@ def _grouped(seg: Segment, field: str) -> dict[str, list[dict[str, Any]]]:
     return seg.memo(("by", field), build)
 
 
+def _of_patients(seg: Segment, patient_ids: frozenset[str]) -> list[dict[str, Any]]:
+    """The week's appointments of any of these patients, by start: their groups merged."""
+    groups = _grouped(seg, "patient_id")
+    found = [groups[p] for p in patient_ids if p in groups]
+    if len(found) == 1:
+        return found[0]
+    return sorted(itertools.chain.from_iterable(found), key=lambda r: (r["starts_at"], r["uid"]))
+
+
 def _starts(rows: list[dict[str, Any]], seg: Segment, key: Hashable) -> list[str]:
     if key == "all":
         return order_by_start(seg)[0]
@@ -162,12 +171,15 @@ class AppointmentPlanner:
             elif query.patient_id is not None:
                 rows = _grouped(seg, "patient_id").get(query.patient_id, [])
                 key = ("patient", query.patient_id)
+            elif query.patient_ids is not None:
+                rows = _of_patients(seg, query.patient_ids)
+                key = None
             else:
                 rows = _sorted_rows(seg)
                 key = "all"
             lo, hi = 0, len(rows)
             if start_s is not None or before_s is not None:
-                starts = _starts(rows, seg, key)
+                starts = _starts(rows, seg, key) if key is not None else [r["starts_at"] for r in rows]
                 if start_s is not None:
                     lo = bisect.bisect_left(starts, start_s)
                 if before_s is not None:
@@ -181,6 +193,8 @@ class AppointmentPlanner:
                 if statuses is not None and _status_as_of(row, as_of) not in statuses:
                     continue
                 if query.patient_id is not None and row["patient_id"] != query.patient_id:
+                    continue
+                if query.patient_ids is not None and row["patient_id"] not in query.patient_ids:
                     continue
                 if query.doctor_id is not None and row["doctor_id"] != query.doctor_id:
                     continue
@@ -202,7 +216,7 @@ class AppointmentPlanner:
             seg = self._snap.segment(appt_segment(week))
             if seg is None:
                 continue
-            if query.doctor_id is not None or query.patient_id is not None:
+            if query.doctor_id is not None or query.patient_id is not None or query.patient_ids is not None:
                 total += sum(1 for _ in self.iter_raw(_one_week(query, week)))
                 continue
             rows = _sorted_rows(seg)
