@@ -311,7 +311,7 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
 
         # One maintenance tick inside the app, as the in-app worker runs it.
         watch.step = "tick"
-        app._tick()
+        app.run_tick()
         await wait_for(lambda: bool(app.maintenance), timeout=120)
         await settled(app, pilot)
         watch.stop()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -42,7 +43,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "demo": (("demo",), "fill the data dir with a realistic demo clinic"),
     "provision": (("provision",), "upsert org, admins, types, doctors, patients from a TOML file"),
     "worker": (("worker",), "the maintenance manager, headless (every minute)"),
-    "appointments": (("appointments",), "list, show, cancel and rebook appointments; mark attendance"),
+    "appointments": (("appointments",), "list, show, book, cancel and rebook appointments; mark attendance"),
     "attention": (("attention",), "what needs an agent now, most urgent first, each with the command that fixes it"),
     "booking": (("booking",), "patient booking calls behind a booking token"),
     "secrets": (("secrets",), "booking-token secrets (create, list, reveal, revoke)"),
@@ -55,6 +56,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "deliveries": (("deliveries",), "webhook deliveries"),
     "outbox": (("outbox",), "emails and SMS of reminders (sent, or kept here when unconfigured)"),
     "events": (("events",), "the event log"),
+    "audit": (("audit",), "the audit trail across the desk: what agents did, who did this"),
     "store": (("store",), "the PostgreSQL store: create its schema, import a data dir, compare them"),
 }
 
@@ -67,12 +69,33 @@ class UsageError(Exception):
         self.prog = prog
 
 
+# A value that starts with a dash but is a day or a span, not an option: `--from -14d`.
+_DASHED_VALUE = re.compile(r"-\d{1,5}[dwh]?")
+
+
+def joined_values(argv: Sequence[str]) -> list[str]:
+    """`--from -14d` as `--from=-14d`: argparse would read `-14d` as an unknown option. Only a
+    dash, digits and a unit after a long option; anything else is left as typed."""
+    out: list[str] = []
+    for arg in argv:
+        if (out and _DASHED_VALUE.fullmatch(arg) and out[-1].startswith("--") and "=" not in out[-1]
+                and out[-1] != "--"):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 class Parser(argparse.ArgumentParser):
     """Usage errors as one line; options only as spelled in full (no silent abbreviations)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        return super().parse_known_args(joined_values(sys.argv[1:] if args is None else args), namespace)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(self.prog, message)
@@ -83,16 +106,17 @@ class Parser(argparse.ArgumentParser):
 _VALUED = frozenset({"--data-dir", "--agent", "--database-url"})
 
 
-def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+def _common(parser: argparse.ArgumentParser, *, top: bool, agent: bool = True) -> None:
     default = None if top else argparse.SUPPRESS
     parser.add_argument(
         "--data-dir", metavar="DIR", default=default,
         help="data directory (env RXDESK_DATA_DIR; default: the per-user data dir)",
     )
-    parser.add_argument(
-        "--agent", metavar="NAME", default=default,
-        help="your name in the audit log (env RXDESK_AGENT; default: your login)",
-    )
+    if agent:
+        parser.add_argument(
+            "--agent", metavar="NAME", default=default,
+            help="your name in the audit log (env RXDESK_AGENT; default: your login)",
+        )
     parser.add_argument(
         "--database-url", metavar="URL", default=default,
         help="keep the data in PostgreSQL instead of the data dir (env RXDESK_DATABASE_URL; "
@@ -179,16 +203,18 @@ class CommandLine:
         return self._groups[group]
 
     def command(
-        self, group: str | None, name: str, handler: Handler, *, help: str, description: str | None = None
+        self, group: str | None, name: str, handler: Handler, *, help: str, description: str | None = None,
+        agent_option: bool = True,
     ) -> argparse.ArgumentParser:
         """The parser of `rxdesk GROUP NAME` (or of the top-level command `rxdesk NAME`), run
-        by `handler`."""
+        by `handler`. Without `agent_option` the command's own `--agent` may mean something
+        else (whose entries `audit list` shows); `rxdesk --agent NAME` still names the agent."""
         if group is None:
             parser = self._stubs[name]
             parser.description = description or help
         else:
             parser = self._group(group)(name, help=help, description=description or help)
-            _common(parser, top=False)
+            _common(parser, top=False, agent=agent_option)
         parser.set_defaults(handler=handler)
         self.commands[(name,) if group is None else (group, name)] = parser
         return parser

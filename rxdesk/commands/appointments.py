@@ -1,4 +1,4 @@
-"""`rxdesk appointments list|show|cancel|slots|rebook|mark`."""
+"""`rxdesk appointments list|show|book|cancel|slots|rebook|mark`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rxdesk.commands import CommandLine, Context
 from rxdesk.commands.options import DAYS, add_json, add_limit
 from rxdesk.commands.output import safe_table
-from rxdesk.domain.times import LocalTimes, format_local, parse_instant
+from rxdesk.domain.times import LocalTimes, format_local, parse_time
 
 if TYPE_CHECKING:
     from rxdesk.services.appointments import AppointmentDetail, AppointmentRow
@@ -75,7 +75,7 @@ def _print_detail(ctx: Context, detail: AppointmentDetail) -> None:
         ("doctor", f"{detail.doctor.name} ({a.doctor_id})" if detail.doctor else a.doctor_id),
         ("patient", f"{detail.patient.name} ({a.patient_id})" if detail.patient else a.patient_id),
         ("room", a.room_url),
-        ("created", format_local(a.created_at, tz)),
+        ("created", format_local(a.created_at, tz) + (f" by {a.created_by}" if a.created_by else "")),
     ]
     if a.hold_expires_at:
         pairs.append(("hold expires", format_local(a.hold_expires_at, tz)))
@@ -126,8 +126,13 @@ def mark(args: argparse.Namespace, ctx: Context) -> int:
         f"{appt.attendance_note}"))
 
 
+def doctor_named(ctx: Context, text: str | None) -> str | None:
+    """The id of the doctor an option names (an id, a name, ...), or None when it is not given."""
+    return ctx.desk.naming.doctor_id(text) if text is not None else None
+
+
 def slots(args: argparse.Namespace, ctx: Context) -> int:
-    choice = ctx.desk.rebooking.slots(args.uid, days=args.days, doctor_id=args.doctor)
+    choice = ctx.desk.rebooking.slots(args.uid, days=args.days, doctor_id=doctor_named(ctx, args.doctor))
     if ctx.as_json:
         return ctx.result(choice.slots)
     if not choice.slots:
@@ -145,10 +150,45 @@ def slots(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def rebook(args: argparse.Namespace, ctx: Context) -> int:
-    start = parse_instant(args.start, what="--start")
-    new = ctx.desk.rebooking.rebook(args.uid, start, doctor_id=args.doctor, agent=ctx.agent)
+    start = parse_time(args.start, ctx.timezone, what="--start")
+    new = ctx.desk.rebooking.rebook(args.uid, start, doctor_id=doctor_named(ctx, args.doctor), agent=ctx.agent)
     return ctx.result(new, lambda: ctx.print(
-        f"rebooked {args.uid.strip()} to {new.uid} ({format_local(new.starts_at, ctx.timezone)}, {new.doctor_id})"))
+        f"rebooked {args.uid.strip()} to {new.uid} ({format_local(new.starts_at, ctx.timezone)} {ctx.timezone}, "
+        f"{new.doctor_id})"))
+
+
+def book(args: argparse.Namespace, ctx: Context) -> int:
+    service = ctx.desk.agent_booking
+    patient_id = ctx.desk.naming.patient_id(args.patient)
+    doctor_id = doctor_named(ctx, args.doctor)
+    tz = ctx.timezone
+    if args.start is None:  # the free slots to choose from
+        choice = service.slots(patient_id, args.type, days=args.days, doctor_id=doctor_id)
+        if ctx.as_json:
+            return ctx.result(choice.slots)
+        if not choice.slots:
+            ctx.note(f"no free {choice.appointment_type.name} slots in the next {choice.days} days")
+            return 0
+        ctx.print(f"free {choice.appointment_type.name} slots for {choice.patient.name} ({choice.patient.id}), "
+                  f"by start, times in {tz}; book one with --start:")
+        ctx.table(["START", "DOCTOR", "DOCTOR ID"],
+                  [[format_local(s.starts_at, tz), s.doctor_name, s.doctor_id] for s in choice.slots])
+        return 0
+    start = parse_time(args.start, tz, what="--start")
+    appt = service.book(patient_id, args.type, start, doctor_id=doctor_id, hold=args.hold, agent=ctx.agent)
+
+    def text() -> None:
+        ctx.print(f"{appt.status.value} {appt.uid}: {appt.patient_id} with {appt.doctor_id}, {appt.type_key}, "
+                  f"{format_local(appt.starts_at, tz)} ({tz})")
+        if appt.hold_expires_at is not None:
+            ctx.print(f"the hold lapses at {format_local(appt.hold_expires_at, tz)} unless it is confirmed")
+
+    return ctx.result(appt, text)
+
+
+def underscored(text: str) -> str:
+    """`no-show` as `no_show`: a status as typed, the dash people use read as the name's underscore."""
+    return text.strip().replace("-", "_")
 
 
 def register(cli: CommandLine) -> None:
@@ -173,6 +213,27 @@ def register(cli: CommandLine) -> None:
     add_limit(p)
     add_json(p)
 
+    p = cli.command(
+        "appointments", "book", book,
+        help="book an appointment for a patient (confirmed, or held with --hold)",
+        description="Book an appointment for a patient, as an agent: confirmed (or held for the type's hold "
+        "time with --hold), created_by admin:AGENT, audited, with its event (APPOINTMENT_CONFIRMED or "
+        "APPOINTMENT_HELD). The slot rules of a token booking apply, but not the patient's booking notice: "
+        "in the doctor's windows, free, not started. Without --doctor, the first doctor by name offering the "
+        "type who is free then takes it. Without --start, lists the free slots of every doctor offering the "
+        "type by start (books nothing). --start: ISO-8601; without a zone, in the organisation's zone.",
+    )
+    p.add_argument("--patient", required=True, metavar="ID",
+                   help="the patient: an id, external id, name, email or phone")
+    p.add_argument("--type", required=True, metavar="KEY", help="the appointment type's key")
+    p.add_argument("--start", metavar="ISO",
+                   help="the slot's start, e.g. 2026-11-25T09:00 (without a zone: the organisation's)")
+    p.add_argument("--doctor", metavar="ID", help="the doctor: an id, or a name, email or phone (or part)")
+    p.add_argument("--hold", action="store_true", help="hold the slot instead of confirming it")
+    p.add_argument("--days", type=DAYS, default=14, metavar="N",
+                   help="without --start: how far ahead to list (default 14, at most 90)")
+    add_json(p)
+
     p = cli.command("appointments", "show", show, help="one appointment with its chain and audit")
     p.add_argument("uid", metavar="UID")
     add_json(p)
@@ -191,14 +252,15 @@ def register(cli: CommandLine) -> None:
     p = cli.command("appointments", "slots", slots, help="open slots to rebook an appointment into")
     p.add_argument("uid", metavar="UID")
     p.add_argument("--days", type=DAYS, default=14, metavar="N", help="how far ahead (default 14, at most 90)")
-    p.add_argument("--doctor", metavar="ID", help="only this doctor (any_doctor types)")
+    p.add_argument("--doctor", metavar="ID", help="only this doctor (any_doctor types): an id, or a name (or part)")
     add_json(p)
 
     p = cli.command("appointments", "rebook", rebook,
                     help="move an appointment to a free slot (the original is cancelled, linked)")
     p.add_argument("uid", metavar="UID")
-    p.add_argument("--start", required=True, metavar="ISO", help="the slot's start, e.g. 2026-11-25T09:00:00Z")
-    p.add_argument("--doctor", metavar="ID", help="another doctor (any_doctor types only)")
+    p.add_argument("--start", required=True, metavar="ISO",
+                   help="the slot's start: ISO-8601, e.g. 2026-11-25T09:00:00Z; without a zone, the organisation's")
+    p.add_argument("--doctor", metavar="ID", help="another doctor (any_doctor types only): an id, or a name (or part)")
     add_json(p)
 
     p = cli.command(
@@ -209,7 +271,8 @@ def register(cli: CommandLine) -> None:
         "the other up to 7 days after its end. (An appointment becomes completed by itself when it ends.)",
     )
     p.add_argument("uid", metavar="UID")
-    p.add_argument("--status", required=True, choices=["no_show", "completed"], help="no_show or completed")
+    p.add_argument("--status", required=True, choices=["no_show", "completed"], type=underscored,
+                   help="no_show (or no-show) or completed")
     p.add_argument("--reason", required=True, metavar="TEXT",
                    help="why (1-500 characters); stored as the attendance note")
     add_json(p)

@@ -14,9 +14,10 @@ if TYPE_CHECKING:
 
 def away(args: argparse.Namespace, ctx: Context) -> int:
     service = ctx.desk.away
+    doctor_id = ctx.desk.naming.doctor_id(args.id)
     start, end = service.range(args.date_from, args.date_to)
     if args.dry_run:
-        plan = service.plan(args.id, start, end, args.reason, rebook=args.rebook)
+        plan = service.plan(doctor_id, start, end, args.reason, rebook=args.rebook)
         if args.json:
             ctx.json(plan.to_json())
         else:
@@ -28,7 +29,7 @@ def away(args: argparse.Namespace, ctx: Context) -> int:
     from rxdesk.services.away import PlanChanged
 
     try:
-        result = service.run(args.id, start, end, args.reason, rebook=args.rebook, agent=ctx.agent,
+        result = service.run(doctor_id, start, end, args.reason, rebook=args.rebook, agent=ctx.agent,
                              expected=args.expect)
     except PlanChanged as changed:
         # The plan now, as a dry run prints it, so the agent can read it and expect it instead.
@@ -73,10 +74,10 @@ def register(cli: CommandLine) -> None:
         "the type; same_doctor: the doctor's first free slot after the range), by the rebook rules; what "
         "cannot move within 28 days is cancelled. One write for the whole plan. --dry-run prints the plan "
         "and changes nothing; --expect PLAN carries out only the plan with that id (else exit 1, nothing changed, "
-        "the plan now printed). Times: ISO-8601 with a zone, or in the organisation's zone a day (today, "
+        "the plan now printed). Times: ISO-8601 (without a zone, in the organisation's), or there a day (today, "
         "tomorrow, 2026-11-24, +2d; --to includes the day), 'YYYY-MM-DD HH:MM', 'HH:MM' (today) or now.",
     )
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="the doctor: an id, or a name, email or phone (or part of one)")
     p.add_argument("--from", dest="date_from", required=True, metavar="ISO", help="start of the range")
     p.add_argument("--to", dest="date_to", required=True, metavar="ISO", help="end of the range (a day is included)")
     p.add_argument("--reason", required=True, metavar="TEXT",

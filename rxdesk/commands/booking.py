@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rxdesk.commands import CommandLine, Context
 from rxdesk.commands.options import add_json, read_token
-from rxdesk.domain.times import format_local, parse_instant
+from rxdesk.domain.times import format_local, parse_time
 
 if TYPE_CHECKING:
     from rxdesk.domain.models import Appointment
@@ -20,8 +20,8 @@ def _line(ctx: Context, appt: Appointment, verb: str) -> str:
 
 
 def hold(args: argparse.Namespace, ctx: Context) -> int:
-    start = parse_instant(args.start, what="--start")
-    appt = ctx.desk.booking.hold(read_token(args.token), args.doctor, args.type, start)
+    start = parse_time(args.start, ctx.timezone, what="--start")
+    appt = ctx.desk.booking.hold(read_token(args.token), ctx.desk.naming.doctor_id(args.doctor), args.type, start)
 
     def text() -> None:
         ctx.print(_line(ctx, appt, "held"))
@@ -48,9 +48,10 @@ def _token_option(p: argparse.ArgumentParser) -> None:
 def register(cli: CommandLine) -> None:
     p = cli.command("booking", "hold", hold, help="hold a free slot for the token's patient")
     _token_option(p)
-    p.add_argument("--doctor", required=True, metavar="ID")
+    p.add_argument("--doctor", required=True, metavar="ID", help="the doctor: an id, or a name (or part of one)")
     p.add_argument("--type", required=True, metavar="KEY")
-    p.add_argument("--start", required=True, metavar="ISO", help="the slot's start, e.g. 2026-11-25T09:00:00Z")
+    p.add_argument("--start", required=True, metavar="ISO",
+                   help="the slot's start, e.g. 2026-11-25T09:00:00Z; without a zone, the organisation's")
     add_json(p)
     p = cli.command("booking", "confirm", confirm, help="confirm the token's patient's hold")
     p.add_argument("uid", metavar="UID")

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from rxdesk.services.doctors import DoctorDetail
 
 WEEKDAYS = "Mon Tue Wed Thu Fri Sat Sun".split()
+DOCTOR_HELP = "the doctor: an id, or a name, email or phone (or part of one)"
 
 
 DOCTOR_COLUMNS: list[Column[Doctor]] = [
@@ -30,8 +31,13 @@ def doctors_list(args: argparse.Namespace, ctx: Context) -> int:
                        empty="no doctors yet (rxdesk provision FILE.toml)")
 
 
+def doctor_id(ctx: Context, text: str) -> str:
+    """The doctor an argument names: an id, or a name, email or phone (or part of one)."""
+    return ctx.desk.naming.doctor_id(text)
+
+
 def doctors_show(args: argparse.Namespace, ctx: Context) -> int:
-    detail = ctx.desk.doctors.show(args.id)
+    detail = ctx.desk.doctors.show(doctor_id(ctx, args.id))
     return ctx.result(detail, lambda: _print_detail(ctx, detail))
 
 
@@ -55,7 +61,7 @@ def _print_detail(ctx: Context, detail: DoctorDetail) -> None:
 
 
 def set_phone(args: argparse.Namespace, ctx: Context) -> int:
-    doctor = ctx.desk.doctors.set_phone(args.id, args.number, ctx.agent)
+    doctor = ctx.desk.doctors.set_phone(doctor_id(ctx, args.id), args.number, ctx.agent)
 
     def text() -> str:
         if not doctor.mobile_phone:
@@ -68,7 +74,7 @@ def set_phone(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def set_room(args: argparse.Namespace, ctx: Context) -> int:
-    change = ctx.desk.doctors.set_room(args.id, url=args.url, new=args.new, agent=ctx.agent)
+    change = ctx.desk.doctors.set_room(doctor_id(ctx, args.id), url=args.url, new=args.new, agent=ctx.agent)
     d = change.doctor
     if d.room_url == change.previous_room and not change.moved:
         text = f"{d.name} already meets in {d.room_url}; nothing changed"
@@ -80,7 +86,7 @@ def set_room(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def slots(args: argparse.Namespace, ctx: Context) -> int:
-    diagnosis = ctx.desk.rebooking.diagnose(args.id, args.type, days=args.days)
+    diagnosis = ctx.desk.rebooking.diagnose(doctor_id(ctx, args.id), args.type, days=args.days)
     return ctx.result({**diagnosis.__dict__, "reason": diagnosis.reason}, lambda: ctx.fields([
         ("offers the type", "yes" if diagnosis.offers_type else "no"),
         ("weekly windows", str(diagnosis.windows)),
@@ -96,11 +102,11 @@ def register(cli: CommandLine) -> None:
     p = cli.command("doctors", "list", doctors_list, help="doctors")
     add_json(p)
     p = cli.command("doctors", "show", doctors_show, help="a doctor: contact, room, types, windows")
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help=DOCTOR_HELP)
     add_json(p)
     p = cli.command("doctors", "set-phone", set_phone,
                     help="a doctor's mobile number for SMS reminders (international format; '' clears it)")
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help=DOCTOR_HELP)
     p.add_argument("number", metavar="NUMBER")
     add_json(p)
     p = cli.command("doctors", "set-room", set_room,
@@ -109,13 +115,13 @@ def register(cli: CommandLine) -> None:
                     "URL, or --new for a fresh room under the organisation's jitsi_base_url. Every held or "
                     "confirmed appointment of the doctor that has not started moves to it in the same write "
                     "(an APPOINTMENT_ROOM_CHANGED event each); started and past ones keep their room.")
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help=DOCTOR_HELP)
     room = p.add_mutually_exclusive_group(required=True)
     room.add_argument("--url", metavar="URL", help="the new room, an http:// or https:// URL")
     room.add_argument("--new", action="store_true", help="a fresh room: <jitsi_base_url>/<name>-<random>")
     add_json(p)
     p = cli.command("doctors", "slots", slots, help="why patients see (no) slots for a doctor and an appointment type")
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help=DOCTOR_HELP)
     p.add_argument("--type", required=True, metavar="KEY")
     p.add_argument("--days", type=DAYS, default=14, metavar="N", help="how far ahead (default 14, at most 90)")
     add_json(p)

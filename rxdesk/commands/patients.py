@@ -30,7 +30,7 @@ def patients_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def patients_show(args: argparse.Namespace, ctx: Context) -> int:
-    detail = ctx.desk.patients.show(args.id)
+    detail = ctx.desk.patients.show(ctx.desk.naming.patient_id(args.id))
     return ctx.result(detail, lambda: _print_detail(ctx, detail))
 
 
@@ -59,5 +59,5 @@ def register(cli: CommandLine) -> None:
     add_limit(p)
     add_json(p)
     p = cli.command("patients", "show", patients_show, help="a patient with upcoming and recent appointments")
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="the patient: an id, external id, or a name, email or phone (or part)")
     add_json(p)

@@ -12,6 +12,9 @@ from rxdesk.domain.times import FIRST_DAY, LAST_DAY
 
 _REL_RE = re.compile(r"([+-])(\d{1,4})([dw])")
 _WORDS = {"today": 0, "tomorrow": 1, "yesterday": -1}
+# Every form `parse_day` takes, as a refusal lists them.
+DAY_FORMS = "use YYYY-MM-DD, today, tomorrow, yesterday, or days or weeks from today: +7d, -14d, +2w, -1w"
+
 
 def parse_day(text: str, today: date, *, what: str = "date") -> date:
     """`YYYY-MM-DD`, `today`, `tomorrow`, `yesterday`, or `+7d` / `-2w` relative to today,
@@ -39,9 +42,7 @@ def _parse_day(text: str, today: date, *, what: str) -> date:
             return date.fromisoformat(raw)
         except ValueError:
             raise ValidationFailed(f"{what} {text.strip()!r} is not a real date") from None
-    raise ValidationFailed(
-        f"{what} {text.strip()[:40]!r} is not a date: use YYYY-MM-DD, today, tomorrow, or +7d"
-    )
+    raise ValidationFailed(f"{what} {text.strip()[:40]!r} is not a date: {DAY_FORMS}")
 
 
 def parse_statuses(values: list[str] | tuple[str, ...] | str) -> frozenset[str]:
@@ -50,7 +51,7 @@ def parse_statuses(values: list[str] | tuple[str, ...] | str) -> frozenset[str]:
     found: set[str] = set()
     valid = {s.value for s in AppointmentStatus}
     for item in items:
-        for part in re.split(r"[,\s]+", (item or "").strip().lower()):
+        for part in re.split(r"[,\s]+", (item or "").strip().lower().replace("-", "_")):
             if not part:
                 continue
             if part == "active":

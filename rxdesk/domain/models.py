@@ -286,6 +286,8 @@ class Appointment(Entity):
     attendance_note: str | None = None
     attendance_by: str | None = None
     attendance_at: UtcDateTime | None = None
+    # Who booked it when an agent did (`admin:<agent>`); absent from documents stored before.
+    created_by: str | None = None
 
     @model_validator(mode="after")
     def _times(self) -> Appointment:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from rxdesk.domain.lifecycle import ACTIVE, in_progress_at, status_at
 from rxdesk.domain.models import Appointment, AppointmentStatus, Org
+from rxdesk.domain.times import format_utc
 
 T = TypeVar("T")
 
@@ -40,6 +41,7 @@ class AppointmentQuery:
     statuses: frozenset[str] | None = None
     doctor_id: str | None = None
     patient_id: str | None = None
+    patient_ids: frozenset[str] | None = None  # any one of these patients ("every Lena")
     starts_from: datetime | None = None
     starts_before: datetime | None = None
     ends_after: datetime | None = None
@@ -73,7 +75,7 @@ _STATUS = {s.value: s for s in AppointmentStatus}
 _LISTED = operator.itemgetter("starts_at", "status", "uid")
 _KEYS = operator.itemgetter("doctor_id", "patient_id", "type_key")
 # Fields an appointment stored before they existed lacks: a listed row carries every field.
-_LATER_FIELDS = {"attendance_note": None, "attendance_by": None, "attendance_at": None}
+_LATER_FIELDS = {"attendance_note": None, "attendance_by": None, "attendance_at": None, "created_by": None}
 
 
 @functools.lru_cache(maxsize=8192)
@@ -154,7 +156,7 @@ class AppointmentRecord:
         status = doc["status"]
         if status in ACTIVE:
             status = status_at(status, doc.get("hold_expires_at"), doc["ends_at"], at).value
-        if status == doc["status"] and "attendance_at" in doc:
+        if status == doc["status"] and "attendance_at" in doc and "created_by" in doc:
             return self
         return AppointmentRecord({**_LATER_FIELDS, **doc, "status": status})
 
@@ -226,6 +228,34 @@ def org_from_json(doc: Mapping[str, Any]) -> Org:
             and all(name in doc for name, info in fields.items() if info.is_required())):
         return Org.model_construct(**doc)
     return Org.from_stored(doc)
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Audit entries matching every given criterion, newest first (by the log's sequence).
+
+    `actor` is exact (`admin:anna`); `since` keeps entries at or after it; `targets` keeps
+    entries about any one of them (`appointment:<uid>`, `doctor:<id>`, ...). With `limit` a
+    store may stop once the page is full; `Page.total` is None.
+    """
+
+    actor: str | None = None
+    since: datetime | None = None
+    targets: tuple[str, ...] | None = None
+    offset: int = 0
+    limit: int | None = None
+
+    def matcher(self) -> Callable[[Mapping[str, Any]], bool]:
+        """Whether an entry in its stored form (`at` as `YYYY-MM-DDTHH:MM:SSZ`) is one the query
+        asks for."""
+        actor, targets = self.actor, frozenset(self.targets) if self.targets is not None else None
+        since = format_utc(self.since) if self.since is not None else None
+
+        def wanted(doc: Mapping[str, Any]) -> bool:
+            return ((actor is None or doc["actor"] == actor) and (since is None or doc["at"] >= since)
+                    and (targets is None or doc["target"] in targets))
+
+        return wanted
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,9 @@ def diagnose(
     end: datetime,
 ) -> SlotDiagnosis:
     offers = type_key in doctor.appointment_types
+    if not offers:  # no slot of a type the doctor does not offer exists, booked or free
+        return SlotDiagnosis(offers_type=False, windows=len(doctor.availability), in_windows=0, inside_notice=0,
+                             booked=0, free=0)
     notice_end = to_utc(now) + timedelta(minutes=booking_notice_minutes)
     index = BusyIndex(busy)
     total = inside = booked = free = 0
@@ -205,7 +208,7 @@ def diagnose(
         in_windows=total,
         inside_notice=inside,
         booked=booked,
-        free=free if offers else 0,
+        free=free,
     )
 
 

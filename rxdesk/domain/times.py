@@ -126,6 +126,30 @@ def local_day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
     return to_utc(start), to_utc(end)
 
 
+def parse_time(text: str, zone_name: str, *, what: str = "time") -> datetime:
+    """An instant as an agent types it on the command line: ISO-8601 with a zone (`Z`, an
+    offset) as it says; without one (`2026-12-08T10:10`, `2026-12-08 10:10`) a wall-clock time
+    in the zone `zone_name` (the organisation's, as listings print times). A wall-clock time the
+    zone skips (the clocks go forward) is refused; one it has twice is the first."""
+    if not isinstance(text, str) or not text.strip() or len(text.strip()) > 64:
+        raise ValidationFailed(f"{what} must be {ISO_HINT}, or a local YYYY-MM-DDTHH:MM in {zone_name}")
+    raw = text.strip()
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(f"{what} {raw!r} is not {ISO_HINT}, nor a local YYYY-MM-DDTHH:MM") from None
+    if value.tzinfo is not None:
+        return parse_instant(raw, what=what)
+    tz = zone(zone_name)
+    try:
+        instant = value.replace(tzinfo=tz).astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValidationFailed(f"{what} {raw!r} is out of range") from None
+    if instant.astimezone(tz).replace(tzinfo=None) != value:
+        raise ValidationFailed(f"{what} {raw!r} does not exist in {zone_name} (the clocks go forward then)")
+    return instant.replace(microsecond=0)
+
+
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 

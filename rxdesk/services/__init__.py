@@ -15,12 +15,15 @@ from rxdesk.domain.models import Org
 from rxdesk.store.protocols import Store
 
 if TYPE_CHECKING:
+    from rxdesk.services.activity import ActivityService
+    from rxdesk.services.agent_booking import AgentBookingService
     from rxdesk.services.appointments import AppointmentService
     from rxdesk.services.attention import AttentionService
     from rxdesk.services.away import AwayService
     from rxdesk.services.booking import BookingService
     from rxdesk.services.demo import DemoService
     from rxdesk.services.doctors import DoctorService
+    from rxdesk.services.naming import NamingService
     from rxdesk.services.patients import PatientService
     from rxdesk.services.provisioning import ProvisioningService
     from rxdesk.services.rebooking import RebookingService
@@ -95,6 +98,13 @@ class Desk:
         return AppointmentService(self.store, self.clock, self.settings)
 
     @cached_property
+    def naming(self) -> NamingService:
+        """Who a command means: the doctor or patient a name, an email, a phone or an id names."""
+        from rxdesk.services.naming import NamingService
+
+        return NamingService(self.store, self.clock, self.settings)
+
+    @cached_property
     def patients(self) -> PatientService:
         from rxdesk.services.patients import PatientService
 
@@ -143,6 +153,20 @@ class Desk:
         from rxdesk.services.booking import BookingService
 
         return BookingService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def activity(self) -> ActivityService:
+        """The audit trail across the desk: what agents did, and who did this."""
+        from rxdesk.services.activity import ActivityService
+
+        return ActivityService(self.store, self.clock, self.settings)
+
+    @cached_property
+    def agent_booking(self) -> AgentBookingService:
+        """An agent books for a patient: the free slots, and the booking."""
+        from rxdesk.services.agent_booking import AgentBookingService
+
+        return AgentBookingService(self.store, self.clock, self.settings)
 
     @cached_property
     def rebooking(self) -> RebookingService:

@@ -60,6 +60,7 @@ class AppointmentFilter:
     statuses: frozenset[str] | None = None
     doctor_id: str | None = None
     patient_id: str | None = None
+    patient_ids: frozenset[str] | None = None  # any one of these (a name several patients share)
     date_from: date | None = None
     date_to: date | None = None
     all: bool = False
@@ -249,6 +250,7 @@ class AppointmentService(Service):
             statuses=window.statuses,
             doctor_id=f.doctor_id,
             patient_id=f.patient_id,
+            patient_ids=f.patient_ids,
             starts_from=starts_from,
             starts_before=starts_before,
             ends_after=now if window.span == "upcoming" else None,

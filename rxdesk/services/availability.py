@@ -22,23 +22,29 @@ def busy_intervals(view: StoreView, doctor_id: str, start: datetime, end: dateti
 
 
 def open_slots(view: StoreView, doctor: Doctor, appt_type: AppointmentType, *, now: datetime,
-               start: datetime, end: datetime, ignore_uid: str | None = None) -> list[Slot]:
+               start: datetime, end: datetime, ignore_uid: str | None = None,
+               notice_minutes: int | None = None) -> list[Slot]:
+    """Free slots of the doctor for the type in [start, end), at least the type's booking notice
+    after `now` (or `notice_minutes`: an agent booking for a patient gives none)."""
     busy = busy_intervals(view, doctor.id, start, end + timedelta(minutes=appt_type.duration_minutes), ignore_uid,
                           now=now)
-    return free_slots(doctor, appt_type.duration_minutes, busy, now=now,
-                      booking_notice_minutes=appt_type.booking_notice_minutes, start=start, end=end)
+    notice = appt_type.booking_notice_minutes if notice_minutes is None else notice_minutes
+    return free_slots(doctor, appt_type.duration_minutes, busy, now=now, booking_notice_minutes=notice,
+                      start=start, end=end)
 
 
 def check_offered(view: StoreView, doctor: Doctor, appt_type: AppointmentType, start: datetime, now: datetime,
-                  *, zone: str, ignore_uid: str | None = None) -> None:
+                  *, zone: str, ignore_uid: str | None = None, notice_minutes: int | None = None) -> None:
     """The start must be a slot the generator offers now: in the doctor's windows, past the
-    booking notice, and free of the doctor's active appointments (read inside the write)."""
+    booking notice (the type's, or `notice_minutes`), and free of the doctor's active
+    appointments (read inside the write)."""
     if not FIRST_START <= start < STARTS_BEFORE:
         raise Refused(f"{start:%Y-%m-%dT%H:%M}Z is not a time appointments can start at "
                       f"(from {FIRST_START:%Y-%m-%d} to {STARTS_BEFORE:%Y-%m-%d})")
     duration = appt_type.duration_minutes
     probe_end = start + timedelta(seconds=1)
-    offered = open_slots(view, doctor, appt_type, now=now, start=start, end=probe_end, ignore_uid=ignore_uid)
+    offered = open_slots(view, doctor, appt_type, now=now, start=start, end=probe_end, ignore_uid=ignore_uid,
+                         notice_minutes=notice_minutes)
     if any(slot.starts_at == start for slot in offered):
         return
     when = f"{format_local(start, zone)} ({zone})"
@@ -47,9 +53,9 @@ def check_offered(view: StoreView, doctor: Doctor, appt_type: AppointmentType, s
             f"{when} is not a {appt_type.name} slot of {doctor.name}: slots start on the "
             f"{duration}-minute grid of the doctor's windows ({doctor.timezone})"
         )
-    if start < now + timedelta(minutes=appt_type.booking_notice_minutes):
-        raise Refused(
-            f"{when} starts too soon: {appt_type.name} needs "
-            f"{appt_type.booking_notice_minutes} minutes' booking notice"
-        )
+    notice = appt_type.booking_notice_minutes if notice_minutes is None else notice_minutes
+    if start < now + timedelta(minutes=notice):
+        if not notice:
+            raise Refused(f"{when} has passed")
+        raise Refused(f"{when} starts too soon: {appt_type.name} needs {notice} minutes' booking notice")
     raise Conflict(f"{when} is taken: {doctor.name} has another appointment then")

@@ -48,7 +48,7 @@ from rxdesk.domain.times import (
     format_utc,
     local_day_bounds,
     out_of_range,
-    parse_instant,
+    parse_time,
     to_utc,
     within_range,
     zone,
@@ -215,7 +215,7 @@ class PlanChanged(Refused):
 
 
 def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: bool, what: str) -> datetime:
-    """An instant as an agent types it: ISO-8601 with a zone (without one it is refused, as
+    """An instant as an agent types it: ISO-8601 (without a zone, in the organisation's, as
     everywhere); a local `YYYY-MM-DD HH:MM` or `HH:MM` (today) in the organisation's zone;
     `now`; or a day (`2026-11-24`, `today`, `tomorrow`, `+2d`): its start, or with `end` its
     end (the day is included)."""
@@ -238,7 +238,7 @@ def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: 
             raise out_of_range(what, raw) from None
         return within_range(utc, what=what, text=raw)
     if "T" in raw or ":" in raw:
-        return parse_instant(raw, what=what)
+        return parse_time(raw, zone_name, what=what)
     day = parse_day(raw, today, what=what)
     bounds = local_day_bounds(day, zone_name)
     return bounds[1] if end else bounds[0]

@@ -104,18 +104,22 @@ class BookingService(Service):
 
 
 def hold_slot(view: UnitOfWork, *, patient_id: str, doctor: Doctor, appt_type: AppointmentType, start: datetime,
-              now: datetime, actor: str, zone: str, action: str, details: dict[str, Any] | None = None) -> Appointment:
+              now: datetime, actor: str, zone: str, action: str, details: dict[str, Any] | None = None,
+              notice_minutes: int | None = None, created_by: str | None = None) -> Appointment:
     """A new hold for a patient, inside the caller's write: every path that books (a partner's
     token, an agent) makes its holds here. The doctor must offer the type and `start` must be a
-    slot the generator offers now (inside the windows, free, past the booking notice); lapsed
-    holds lying in the slot are written down as expired; the hold lasts the type's hold TTL and
-    is written with its APPOINTMENT_HELD event and an audit entry (`action`, `details` plus the
-    hold's expiry)."""
+    slot the generator offers now (inside the windows, free, past the booking notice: the type's,
+    or `notice_minutes` for an agent); lapsed holds lying in the slot are written down as expired;
+    the hold lasts the type's hold TTL and is written (with `created_by` when an agent booked it)
+    with its APPOINTMENT_HELD event and an audit entry (`action`, `details` plus the hold's
+    expiry)."""
     if appt_type.key not in doctor.appointment_types:
         raise Refused(f"{doctor.name} does not offer {appt_type.name} ({appt_type.key})")
-    check_offered(view, doctor, appt_type, start, now, zone=zone)
+    check_offered(view, doctor, appt_type, start, now, zone=zone, notice_minutes=notice_minutes)
     appt = lifecycle.new_appointment(uid=new_appointment_uid(start), patient_id=patient_id, doctor=doctor,
                                      appt_type=appt_type, starts_at=start, now=now)
+    if created_by is not None:
+        appt = appt.model_copy(update={"created_by": created_by})
     expire_lapsed_holds(view, doctor.id, appt.starts_at, appt.ends_at, now, actor)
     view.appointments.put(appt)
     publish(view, EventType.APPOINTMENT_HELD, appointment_data(appt), now)

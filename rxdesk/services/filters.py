@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.filters import parse_day, parse_statuses
 from rxdesk.domain.models import AppointmentStatus
-from rxdesk.domain.times import zone
-from rxdesk.services.appointments import AppointmentFilter, window_of
+from rxdesk.domain.queries import AppointmentQuery
+from rxdesk.domain.times import format_local, zone
+from rxdesk.services.appointments import DEFAULT_STATUSES, AppointmentFilter, window_of
 from rxdesk.services.base import Service
-from rxdesk.services.matching import Matches, match_doctors, match_patients
+from rxdesk.services.matching import Candidate, Matches, every_patient, masked_phone, match_doctors, match_patients
 from rxdesk.store.protocols import StoreView
 
 
@@ -50,6 +51,10 @@ class ParsedFilter:
     errors: dict[str, str] = field(default_factory=dict)
     resolved: dict[str, str] = field(default_factory=dict)  # field -> what the text matched
     matches: dict[str, Matches] = field(default_factory=dict)
+    # For telling patients of one name apart in the pick list: each one's next held or
+    # confirmed appointment, and the zone to show it in.
+    next_visits: dict[str, datetime] = field(default_factory=dict)
+    zone: str = "UTC"
 
     @property
     def window(self) -> str:
@@ -59,8 +64,17 @@ class ParsedFilter:
 
     def picks(self) -> dict[str, list[tuple[str, str]]]:
         """The doctors and patients to pick from where a text matched several:
-        field -> [(id, "name · id · email")]."""
-        return {key: [(c.id, " · ".join(part for part in (c.name, c.id, c.email) if part)) for c in found.candidates]
+        field -> [(id, "name · id · email")]; a patient also with the last digits of their
+        phone and their next appointment ("next Tue 2026-11-24 09:30", or "none booked")."""
+
+        def label(key: str, c: Candidate) -> str:
+            parts = [c.name, c.id, c.email]
+            if key == "patient":
+                visit = self.next_visits.get(c.id)
+                parts += [masked_phone(c.phone), f"next {format_local(visit, self.zone)}" if visit else "none booked"]
+            return " · ".join(part for part in parts if part)
+
+        return {key: [(c.id, label(key, c)) for c in found.candidates]
                 for key, found in self.matches.items() if found.total > 1}
 
     def refusal(self) -> str | None:
@@ -72,6 +86,9 @@ class ParsedFilter:
 
 # How many doctors or patients the overview offers to pick from when a text matches several.
 PICK_LIMIT = 50
+# How many patients the overview's patient field filters on at once ("every Lena"): more, and
+# the agent is asked to type more.
+MANY_PATIENTS = 1000
 ANY_TIME_WORDS = ("any", "all")
 
 
@@ -87,7 +104,8 @@ def parse_filter_text(service: Service, text: FilterText, *,
     `overview` reads the app's fields as their empty state says (`from: now`, `to: any`):
     `all` is every status within the window shown (the command line's `--status all` drops the
     time default instead), `from: any` reaches back, and an end alone keeps today as the start;
-    a name several share offers up to PICK_LIMIT of them to pick from.
+    a doctor's name several share offers up to PICK_LIMIT of them to pick from; a patient's
+    name several share filters on all of them (up to MANY_PATIENTS) and offers them too.
     """
     with service.store.read() as view:
         return _parse(service, view, text, names, overview)
@@ -98,12 +116,18 @@ def _parse(service: Service, view: StoreView, text: FilterText, names: Mapping[s
     parsed = ParsedFilter(AppointmentFilter())
     errors, resolved = parsed.errors, parsed.resolved
     people: dict[str, str | None] = {"doctor": None, "patient": None}
+    several: frozenset[str] | None = None
     for key, typed, match in (("doctor", text.doctor, match_doctors), ("patient", text.patient, match_patients)):
         if not typed.strip():
             continue
         found = parsed.matches[key] = match(view, typed, limit=PICK_LIMIT) if overview else match(view, typed)
         if found.one is not None:
             people[key], resolved[key] = found.one.id, found.one.name
+        elif overview and key == "patient" and found.total > 1 and \
+                (ids := every_patient(view, typed, limit=MANY_PATIENTS)) is not None:
+            # Every patient the name matches ("every Lena next week"); the pick list stays.
+            several = frozenset(ids)
+            resolved[key] = f"{len(ids):,} matching {typed.strip()[:40]!r}"
         elif overview and found.total > 1:
             errors[key] = f"{found.total:,} {key}s match {typed.strip()[:40]!r}: pick one below (↓, enter) or type more"
         else:
@@ -120,7 +144,11 @@ def _parse(service: Service, view: StoreView, text: FilterText, names: Mapping[s
             statuses = parse_statuses(raw_status)
         except RxdeskError as exc:
             errors["statuses"] = str(exc)
-    today = service.now().astimezone(zone(service.org(view).timezone)).date()
+    parsed.zone = service.org(view).timezone
+    today = service.now().astimezone(zone(parsed.zone)).date()
+    patients = parsed.matches.get("patient")
+    if overview and patients is not None and patients.total > 1:
+        parsed.next_visits = next_visits(view, [c.id for c in patients.candidates], service.now())
     days: dict[str, date | None] = {"date_from": None, "date_to": None}
     for key, raw in (("date_from", text.date_from), ("date_to", text.date_to)):
         if overview and key == "date_from" and raw.strip().casefold() in ANY_TIME_WORDS:
@@ -143,11 +171,24 @@ def _parse(service: Service, view: StoreView, text: FilterText, names: Mapping[s
         statuses=statuses,
         doctor_id=people["doctor"],
         patient_id=people["patient"],
+        patient_ids=several,
         date_from=days["date_from"],
         date_to=days["date_to"],
         all=show_all,
     )
     return parsed
+
+
+def next_visits(view: StoreView, patient_ids: list[str], now: datetime) -> dict[str, datetime]:
+    """Each patient's next held or confirmed appointment from `now` (one read for them all)."""
+    found: dict[str, datetime] = {}
+    query = AppointmentQuery(statuses=DEFAULT_STATUSES, patient_ids=frozenset(patient_ids), starts_from=now,
+                             as_of=now, count=False)
+    for record in view.appointments.search(query).items:
+        found.setdefault(record.patient_id, record.starts_at)
+        if len(found) == len(patient_ids):
+            break
+    return found
 
 
 def describe_filter(f: AppointmentFilter) -> str:

@@ -28,6 +28,7 @@ class Candidate:
     id: str
     name: str
     email: str
+    phone: str = ""  # a patient's, for telling two of one name apart (shown masked)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "email": self.email}
@@ -85,7 +86,7 @@ def _doctor(d: Doctor) -> Candidate:
 
 
 def _patient(p: Patient) -> Candidate:
-    return Candidate(p.id, p.name, p.email)
+    return Candidate(p.id, p.name, p.email, p.phone)
 
 
 def _found(what: str, text: str, found: Sequence[Candidate], total: int | None = None) -> Matches:
@@ -122,3 +123,26 @@ def match_patients(view: StoreView, text: str, *, limit: int = SHOWN) -> Matches
     page = view.patients.search(typed, limit=limit)
     total = page.total if page.total is not None else len(page.items)
     return _found("patient", typed, [_patient(p) for p in page.items], total)
+
+
+def masked_phone(phone: str) -> str:
+    """A phone number as a pick list shows it: its last four digits only (`••• 0101`)."""
+    digits = "".join(ch for ch in phone if ch in "0123456789")
+    return f"••• {digits[-4:]}" if len(digits) >= 4 else ""
+
+
+def every_patient(view: StoreView, text: str, *, limit: int) -> list[str] | None:
+    """The ids of every patient `text` names, by the rules of `match_patients` (an exact id or
+    external id, else an exact name, else every patient whose name, id, email or phone contains
+    it); None when more than `limit` do."""
+    typed = text.strip()
+    if not typed:
+        return []
+    patient = view.patients.get(typed) or view.patients.by_external_id(typed)
+    if patient is not None:
+        return [patient.id]
+    needle = _folded(typed)
+    ids = sorted(pid for pid, name in view.patients.names().items() if _folded(name) == needle)
+    if not ids:
+        ids = [p.id for p in view.patients.search(typed, limit=limit + 1).items]
+    return ids if len(ids) <= limit else None

@@ -1,11 +1,12 @@
-"""The storage engine: TinyDB segment files, committed together through one manifest.
+"""The storage engine: segments that are TinyDB databases, committed together through one
+manifest.
 
 Layout of a data dir::
 
     rxdesk.json            the manifest: which file holds each segment, their sizes and
                            checksums, counters. Replaced atomically; its rename is the commit.
     rxdesk.previous.json   the manifest before the last commit (one step of rollback)
-    segments/NAME.GEN.json one TinyDB document per segment and generation; never rewritten
+    segments/NAME.GEN.json one TinyDB database per segment and generation; never rewritten
     .lock                  the inter-process write lock
 
 A write takes the lock, reads the newest manifest (and whatever segments it needs, re-read
@@ -18,6 +19,10 @@ was about to open.
 Because files are immutable, a process caches parsed segments by file name and re-reads only
 what another process has replaced: an agent's action pays for the segments it touches, not for
 the history in the data dir.
+
+TinyDB is the document layer of each segment (`segment_db`: reads by id and by query, writes
+through TinyDB's own operations); this module is what TinyDB has no notion of: transactions
+across segments, the lock, the cache policy, the graveyard, the checks of a damaged data dir.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
-from rxdesk.store.files import checksum, dumps, loads
+from rxdesk.store.segment_db import SegmentDB, SegmentStorage, SegmentTable, decode, encode
 
 if TYPE_CHECKING:
     # Imported where a lock is taken: a process that only reads never pays for filelock.
@@ -51,7 +56,6 @@ GRACE_SECONDS = 30.0
 RECHECK_SECONDS = 1.0
 SWEEP_EVERY = 64
 
-_EMPTY: Mapping[str, Any] = {}
 T = TypeVar("T")
 
 
@@ -71,7 +75,7 @@ class Manifest:
     raw: bytes = b""
 
     def to_bytes(self) -> bytes:
-        return dumps(
+        return encode(
             {
                 "format": FORMAT,
                 "generation": self.generation,
@@ -87,7 +91,7 @@ class Manifest:
 
     @classmethod
     def from_bytes(cls, raw: bytes, path: Path) -> Manifest:
-        data = loads(raw, path)
+        data = decode(raw, path)
         try:
             if data.get("format") != FORMAT:
                 raise ValueError("unknown format")
@@ -113,31 +117,47 @@ class Manifest:
 
 
 class Segment:
-    """One parsed segment: `{table: {doc_id: document}}`. Treated as immutable once loaded;
-    derived views (sorted lists, indexes) are memoised on it."""
+    """One segment at one generation: its TinyDB database, and views derived from its tables,
+    memoised (a committed generation never changes; a staged one drops them as it changes)."""
 
-    __slots__ = ("_copied", "_memo", "data", "file", "name")
+    __slots__ = ("_memo", "_revision", "_tables", "db", "file", "name", "storage")
 
-    def __init__(self, name: str, file: str | None, data: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, name: str, file: str | None, db: SegmentDB) -> None:
         self.name = name
         self.file = file
-        self.data = data
+        self.db = db
+        self.storage: SegmentStorage = db.segment_storage
+        self._tables: dict[str, SegmentTable] = {}
         self._memo: dict[Hashable, Any] = {}
-        self._copied: set[str] = set()
+        self._revision = self.storage.revision
 
-    def table(self, name: str) -> Mapping[str, Any]:
-        return self.data.get(name, _EMPTY)
+    def table(self, name: str) -> SegmentTable:
+        # Asked several times per row written: kept here, one lookup, rather than asked of TinyDB.
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = self.db.table(name)
+        return table
 
     def memo(self, key: Hashable, build: Callable[[], T]) -> T:
-        """`build()`, computed once per segment (segments never change once loaded)."""
+        """`build()`, computed once per state of the segment."""
+        if self._revision != self.storage.revision:
+            self._memo.clear()
+            self._revision = self.storage.revision
         try:
             value: T = self._memo[key]
         except KeyError:
             value = self._memo[key] = build()
         return value
 
-    def rows(self) -> int:
-        return sum(len(t) for t in self.data.values())
+
+def _nowhere() -> Segment:
+    """An empty segment, read-only: what a snapshot answers for a segment that does not exist."""
+    db = SegmentDB(None)
+    db.segment_storage.staged = False
+    return Segment("", None, db)
+
+
+_NOWHERE = _nowhere()
 
 
 class Snapshot:
@@ -157,9 +177,10 @@ class Snapshot:
             return None
         return self._engine._load(name, ref)
 
-    def table(self, segment: str, table: str) -> Mapping[str, Any]:
+    def table(self, segment: str, table: str) -> SegmentTable:
+        """The TinyDB table `table` of `segment` (empty when the segment does not exist)."""
         seg = self.segment(segment)
-        return seg.table(table) if seg is not None else _EMPTY
+        return seg.table(table) if seg is not None else _NOWHERE.table(table)
 
     def names(self, prefix: str) -> list[str]:
         return sorted(n for n in self.manifest.segments if n.startswith(prefix))
@@ -217,26 +238,15 @@ class Transaction(Snapshot):
         self._counters[name] = value
         return value
 
-    def writable_table(self, segment: str, table: str) -> dict[str, Any]:
-        """The table to change in place: copied on first use, so readers of the committed
-        segment never see a change."""
+    def change(self, segment: str, table: str) -> SegmentTable:
+        """The TinyDB table to change: that of this transaction's staged copy of `segment`
+        (made on first use; readers of the committed segment never see a change)."""
         seg = self._dirty.get(segment)
         if seg is None:
             base = None if segment in self._dropped else super().segment(segment)
-            seg = Segment(segment, None, dict(base.data) if base is not None else {})
+            seg = Segment(segment, None, SegmentDB(base.storage if base is not None else None))
             self._dirty[segment] = seg
-        if table not in seg._copied:
-            seg.data[table] = dict(seg.data.get(table, _EMPTY))
-            seg._copied.add(table)
-        seg._memo.clear()
-        return seg.data[table]
-
-    def put(self, segment: str, table: str, key: str, doc: Any) -> None:
-        """Store `doc` (a JSON value, usually a dict) under `key`."""
-        self.writable_table(segment, table)[key] = doc
-
-    def delete(self, segment: str, table: str, key: str) -> None:
-        self.writable_table(segment, table).pop(key, None)
+        return seg.table(table)
 
 
 def writable(snap: Snapshot) -> Transaction:
@@ -377,23 +387,8 @@ class Engine:
             if hit is not None:
                 self._cache.move_to_end(ref.file)
                 return hit[0]
-        path = self.segments_dir / ref.file
-        try:
-            raw = read_bytes(path)
-        except FileNotFoundError:
-            raise StoreError(
-                f"data file {path} disappeared while reading (a concurrent write?); try again"
-            ) from None
-        if len(raw) != ref.size or checksum(raw) != ref.crc:
-            raise StoreError(
-                f"data file {path} is corrupt (its checksum does not match the manifest); "
-                "it was left as it is"
-            )
-        data = loads(raw, path)
-        if not isinstance(data, dict):
-            raise StoreError(f"data file {path} is not a TinyDB document; it was left as it is")
-        seg = Segment(name, ref.file, data)
-        self._remember(seg, len(raw))
+        seg = Segment(name, ref.file, SegmentDB(self.segments_dir / ref.file, ref.size, ref.crc))
+        self._remember(seg, ref.size)
         return seg
 
     def _remember(self, seg: Segment, size: int) -> None:
@@ -463,14 +458,13 @@ class Engine:
         graveyard = list(old.graveyard)
         fresh: list[tuple[Segment, int]] = []
         for name, seg in tx._dirty.items():
-            data = dumps(seg.data)
             file = f"{name}.{generation:08d}.json"
-            write_atomic(self.segments_dir / file, data, sync_dir=False, fsync=self.fsync)
+            size, crc = seg.storage.write_generation(self.segments_dir / file, fsync=self.fsync)
             if name in old.segments:
                 graveyard.append((old.segments[name].file, now))
-            segments[name] = SegmentRef(file, len(data), checksum(data))
+            segments[name] = SegmentRef(file, size, crc)
             seg.file = file
-            fresh.append((seg, len(data)))
+            fresh.append((seg, size))
         for name in tx._dropped - set(tx._dirty):
             ref = segments.pop(name, None)
             if ref is not None:
@@ -493,8 +487,6 @@ class Engine:
             self._manifest_stat = (st.st_ino, st.st_size, st.st_mtime_ns)
         self.commits += 1
         for seg, size in fresh:
-            seg._memo.clear()
-            seg._copied.clear()
             self._remember(seg, size)
 
         for file in expired:

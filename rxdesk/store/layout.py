@@ -1,8 +1,9 @@
 """Where everything lives in a TinyDB data dir: every segment kind and the rules that hold.
 
-A segment is one TinyDB document (`{table: {key: document}}`) in one immutable file, named by
-the manifest (see `engine`). Appointments, logs and queues are split so that an agent's action
-and a worker tick rewrite a few small segments, never the history.
+A segment is one TinyDB database (`segment_db`: `{table: {key: document}}`) in one immutable
+file, named by the manifest (see `engine`). Every document is keyed by its natural id (TinyDB's
+`doc_id`). Appointments, logs and queues are split so that an agent's action and a worker tick
+rewrite a few small segments, never the history.
 
 ======================  =================================  ===================================
 segment                 tables (key -> document)           invariants
@@ -22,12 +23,18 @@ segment                 tables (key -> document)           invariants
                                                            finds lapsed holds without reading
                                                            weeks of appointments
 ``appt-YYYY-MM-DD``     ``appointments`` (uid),            one week (Monday, UTC) of
-                        ``reminders_sent``                 appointments by start; a uid's first
-                        (``uid|rule|group|recipient``),    three characters name its week, so
-                        ``audit`` (sequence number),       ``uid -> segment`` needs no index; a
-                        ``links`` (uid -> successor uid)   week holds what belongs to its
-                                                           appointments: reminders fired, audit
-                                                           entries about them, rebook links
+                        ``order`` (``"by_start"`` ->       appointments by start; a uid's first
+                        ``{"starts", "uids"}``),           three characters name its week, so
+                        ``reminders_sent``                 ``uid -> segment`` needs no index; a
+                        (``uid|rule|group|recipient``),    week holds what belongs to its
+                        ``audit`` (sequence number),       appointments: reminders fired, audit
+                        ``links`` (uid ->                  entries about them, rebook links.
+                        ``{"successor"}``)                 ``order`` lists the week's starts and
+                                                           uids sorted together, written with
+                                                           the appointments (`weeks`); a week
+                                                           without one (an older data dir) is
+                                                           ordered when read. An older link is
+                                                           the bare successor uid
 ``events-NNNNNN``       ``events`` (``evt_<seq><rand>``)   the event log, ``EVENTS_PER_SEGMENT``
                                                            per segment by sequence number
 ``audit-NNNNNN``        ``audit`` (sequence number)        the audit log of everything but one

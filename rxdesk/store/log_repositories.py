@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from tinydb import Query
+
 from rxdesk.domain.models import (
     AuditEntry,
     Delivery,
@@ -17,10 +19,10 @@ from rxdesk.domain.models import (
     MessageStatus,
     OutboxMessage,
 )
-from rxdesk.domain.queries import DeliveryTrouble, Page
+from rxdesk.domain.queries import AuditQuery, DeliveryTrouble, Page
 from rxdesk.domain.times import format_utc
 from rxdesk.store.engine import Snapshot, writable
-from rxdesk.store.layout import QUEUES, appointment_segment, delivery_index_segment
+from rxdesk.store.layout import APPT_PREFIX, QUEUES, appointment_segment, delivery_index_segment
 from rxdesk.store.logs import AUDIT_LOG, DELIVERY_LOG, EVENT_LOG, MESSAGE_LOG, AppendOnlyLog
 from rxdesk.store.problems import PROBLEMS, note_problem, problems
 
@@ -29,6 +31,7 @@ from rxdesk.store.problems import PROBLEMS, note_problem, problems
 DEAD = "dead"
 DEAD_KEPT = timedelta(days=7)
 DEAD_KEPT_ROWS = 1000
+BY_APPOINTMENT = "by_appointment"
 
 Q = TypeVar("Q", Delivery, OutboxMessage)
 
@@ -105,8 +108,9 @@ class AuditRepo:
     def for_target(self, target: str) -> list[AuditEntry]:
         home = self.home_of(target)
         if home is not None:
-            table = self._snap.table(home, AUDIT_LOG.name)
-            rows = [table[k] for k in sorted(table) if table[k]["target"] == target]
+            found = self._snap.table(home, AUDIT_LOG.name).search(Query().target == target)
+            found.sort(key=lambda doc: str(doc.doc_id))
+            rows: list[Mapping[str, Any]] = list(found)
         else:
             rows = [r for r in self._log.newest() if r["target"] == target]
             rows.reverse()
@@ -115,6 +119,24 @@ class AuditRepo:
     def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[AuditEntry]:
         """Audit entries not about one appointment (those live with the appointment)."""
         return Page([self._entry(r) for r in _window(self._log.newest(), offset, limit)], None, offset, limit)
+
+    def search(self, query: AuditQuery) -> Page[AuditEntry]:
+        """Entries across the desk, newest first: the log's and those kept in the weeks, merged
+        by the sequence number they share (their key). Named targets read only where those
+        live; otherwise every week is read (the cache keeps what it read)."""
+        wanted = query.matcher()
+        if query.targets is not None:
+            homes = {self.home_of(target) for target in query.targets}
+        else:
+            homes = set(self._snap.names(APPT_PREFIX)) | {None}
+        segments = [home for home in homes if home is not None]
+        if None in homes:
+            segments += self._snap.names(AUDIT_LOG.prefix)
+        found = [(key, doc) for name in segments
+                 for key, doc in self._snap.table(name, AUDIT_LOG.name).documents().items() if wanted(doc)]
+        found.sort(key=lambda item: item[0], reverse=True)
+        rows = _window(iter(doc for _key, doc in found), query.offset, query.limit)
+        return Page([self._entry(r) for r in rows], None, query.offset, query.limit)
 
 
 class _QueuedRepo(Generic[Q]):
@@ -178,14 +200,12 @@ class DeliveryRepo(_QueuedRepo[Delivery]):
         super().put(row)
         if row.status is DeliveryStatus.dead:
             died = row.last_attempt_at or row.created_at
-            table = writable(self._snap).writable_table(QUEUES, DEAD)
-            if len(table) >= DEAD_KEPT_ROWS:
-                cutoff = format_utc(died - DEAD_KEPT)
-                for key in [k for k, d in table.items() if d["at"] < cutoff]:
-                    del table[key]
-            table[row.id] = {"sub": row.subscription_id, "at": format_utc(died)}
-        elif row.id in self._snap.table(QUEUES, DEAD):
-            writable(self._snap).delete(QUEUES, DEAD, row.id)
+            dead = writable(self._snap).change(QUEUES, DEAD)
+            if len(dead) >= DEAD_KEPT_ROWS:
+                dead.remove(Query().at < format_utc(died - DEAD_KEPT))
+            dead.put(row.id, {"sub": row.subscription_id, "at": format_utc(died)})
+        elif self._snap.table(QUEUES, DEAD).has(row.id):
+            writable(self._snap).change(QUEUES, DEAD).delete(row.id)
 
     def trouble(self, *, failing_before: datetime, dead_since: datetime) -> list[DeliveryTrouble]:
         """Per subscription (by id): the pending deliveries with a failed attempt that were
@@ -209,9 +229,8 @@ class DeliveryRepo(_QueuedRepo[Delivery]):
                 kept = {**kept, **self._kept(row)}
             if kept["tries"] > 0 and kept["created"] <= failing_s:
                 count(kept["sub"], 1, kept["created"], key)
-        for key, dead in self._snap.table(QUEUES, DEAD).items():
-            if dead["at"] >= dead_s:
-                count(dead["sub"], 0, dead["at"], key)
+        for dead in self._snap.table(QUEUES, DEAD).search(Query().at >= dead_s):
+            count(dead["sub"], 0, dead["at"], str(dead.doc_id))
         return [DeliveryTrouble(sub, dead, failing, datetime.fromisoformat(since), latest)
                 for sub, (dead, failing, since, latest) in sorted(found.items())]
 
@@ -225,15 +244,15 @@ class DeliveryRepo(_QueuedRepo[Delivery]):
         segment = delivery_index_segment(uid)
         if segment is None or not delivery_ids:
             return
-        known = self._snap.table(segment, "by_appointment").get(uid) or {}
-        writable(self._snap).put(segment, "by_appointment", uid, {"ids": [*known.get("ids", []), *delivery_ids]})
+        known: Mapping[str, Any] = self._snap.table(segment, BY_APPOINTMENT).document(uid) or {}
+        writable(self._snap).change(segment, BY_APPOINTMENT).put(uid, {"ids": [*known.get("ids", []), *delivery_ids]})
 
     def for_appointment(self, uid: str) -> list[Delivery]:
         """Deliveries of the events about appointment `uid`, oldest first."""
         segment = delivery_index_segment(uid)
         if segment is None:
             return []
-        known = self._snap.table(segment, "by_appointment").get(uid) or {}
+        known: Mapping[str, Any] = self._snap.table(segment, BY_APPOINTMENT).document(uid) or {}
         return [row for row in map(self.get, known.get("ids", [])) if row is not None]
 
 
@@ -248,12 +267,12 @@ class MessageRepo(_QueuedRepo[OutboxMessage]):
         index when it is sent again."""
         super().put(row)
         failed = row.status in (MessageStatus.failed, MessageStatus.unknown)
-        if not failed and row.id not in self._snap.table(PROBLEMS, "failed"):
+        if not failed and not self._snap.table(PROBLEMS, "failed").has(row.id):
             return
         starts = None
         segment = appointment_segment(row.appointment_uid) if failed else None
         if segment is not None:
-            appt = self._snap.table(segment, "appointments").get(row.appointment_uid)
+            appt = self._snap.table(segment, "appointments").document(row.appointment_uid)
             starts = appt["starts_at"] if appt is not None else None
         doc = row.to_json()
         note_problem(self._snap, "failed", row.id, starts, now=doc["created_at"], row=doc)

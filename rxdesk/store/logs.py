@@ -15,9 +15,11 @@ Two options cover what the logs need beyond that:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from tinydb import Query
 
 from rxdesk.domain.ids import random_token
 from rxdesk.store.engine import Snapshot, writable
@@ -31,6 +33,7 @@ from rxdesk.store.layout import (
     QUEUED_PER_SEGMENT,
     QUEUES,
 )
+from rxdesk.store.segment_db import SegmentTable
 
 
 def _numbered(prefix: str) -> tuple[Callable[[int], str], Callable[[str], int | None]]:
@@ -106,19 +109,30 @@ class AppendOnlyLog:
         home = segment or self.segment_of(key)
         if home is None:
             raise ValueError(f"not a key of the {self.kind.name} log: {key!r}")
-        writable(self._snap).put(home, self.kind.name, key, doc)
+        writable(self._snap).change(home, self.kind.name).put(key, doc)
+
+    def put_many(self, rows: Sequence[tuple[str, dict[str, Any], str | None]]) -> None:
+        """`put` of many rows (key, document, segment or None), one change per segment."""
+        homes: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for key, doc, segment in rows:
+            home = segment or self.segment_of(key)
+            if home is None:
+                raise ValueError(f"not a key of the {self.kind.name} log: {key!r}")
+            homes.setdefault(home, []).append((key, doc))
+        tx = writable(self._snap)
+        for home, docs in homes.items():
+            tx.change(home, self.kind.name).put_many(docs)
 
     def get(self, key: str) -> Mapping[str, Any] | None:
         segment = self.segment_of(key)
         if segment is None:
             return None
-        doc: Mapping[str, Any] | None = self._snap.table(segment, self.kind.name).get(key)
-        return doc
+        return self._snap.table(segment, self.kind.name).document(key)
 
     def newest(self) -> Iterator[Mapping[str, Any]]:
         """Rows of the numbered segments, newest first, one segment at a time."""
         for name in reversed(self._snap.names(self.kind.prefix)):
-            table = self._snap.table(name, self.kind.name)
+            table = self._snap.table(name, self.kind.name).documents()
             for key in sorted(table, reverse=True):
                 yield table[key]
 
@@ -130,7 +144,7 @@ class AppendOnlyLog:
         for name in self._snap.names(self.kind.prefix):
             if name < first_segment:
                 continue
-            table = self._snap.table(name, self.kind.name)
+            table = self._snap.table(name, self.kind.name).documents()
             for key in sorted(table):
                 row_seq = self.kind.seq_of(key)
                 if row_seq is not None and row_seq > seq:
@@ -142,24 +156,23 @@ class AppendOnlyLog:
 
     # -- the queue of a queued log ---------------------------------------------------------
 
-    def _queue(self) -> Mapping[str, Mapping[str, str]]:
+    def _queue(self) -> SegmentTable:
         assert self.kind.queued, f"the {self.kind.name} log has no queue"
-        queue: Mapping[str, Mapping[str, str]] = self._snap.table(QUEUES, self.kind.name)
-        return queue
+        return self._snap.table(QUEUES, self.kind.name)
 
     def enqueue(self, key: str, *, at: str, lease: str, **kept: Any) -> None:
         """Keep `key` waiting: its next attempt at `at`, leased until `lease` ("" for none),
         with whatever else the queue should answer without reading the log (`kept`)."""
         self._queue()
-        writable(self._snap).put(QUEUES, self.kind.name, key, {"at": at, "lease": lease, **kept})
+        writable(self._snap).change(QUEUES, self.kind.name).put(key, {"at": at, "lease": lease, **kept})
 
     def queue(self) -> Mapping[str, Mapping[str, Any]]:
-        """The waiting rows: key -> what `enqueue` kept."""
-        return self._queue()
+        """The waiting rows: key -> what `enqueue` kept (read-only)."""
+        return self._queue().documents()
 
     def dequeue(self, key: str) -> None:
-        if key in self._queue():
-            writable(self._snap).delete(QUEUES, self.kind.name, key)
+        if self._queue().has(key):
+            writable(self._snap).change(QUEUES, self.kind.name).delete(key)
 
     def queued(self) -> int:
         return len(self._queue())
@@ -167,8 +180,7 @@ class AppendOnlyLog:
     def due(self, now: str, limit: int | None = None) -> list[str]:
         """Keys whose next attempt is at or before `now` and that no runner holds a lease on,
         the longest waiting first."""
-        ready = sorted(
-            (q["at"], key) for key, q in self._queue().items()
-            if q["at"] <= now and (not q["lease"] or q["lease"] <= now)
-        )
+        waiting = Query()
+        found = self._queue().search((waiting.at <= now) & ((waiting.lease == "") | (waiting.lease <= now)))
+        ready = sorted((doc["at"], str(doc.doc_id)) for doc in found)
         return [key for _, key in ready[:limit]]

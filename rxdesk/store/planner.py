@@ -2,8 +2,8 @@
 of each.
 
 Appointments live in week segments by start (`layout`); every query is ordered by start, so a
-plan reads the weeks the time range touches, in order, and within a week bisects the rows
-sorted by start (memoised on the segment, which never changes once loaded). A doctor's or a
+plan reads the weeks the time range touches, in order, and within a week bisects the rows by
+start (the order stored in the week, `weeks`). A doctor's or a
 patient's appointments come from the week's grouping by that field; a count of a week wholly
 inside the range takes its rows per status by length, without visiting them.
 """
@@ -23,6 +23,7 @@ from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page, app
 from rxdesk.domain.times import format_utc, week_key, weeks_between
 from rxdesk.store.engine import Segment, Snapshot
 from rxdesk.store.layout import APPT_PREFIX, appt_segment
+from rxdesk.store.weeks import order_by_start, rows_by_start
 
 
 def _ceil(instant: datetime) -> datetime:
@@ -58,12 +59,7 @@ def _one_week(query: AppointmentQuery, week: str) -> AppointmentQuery:
 
 
 def _sorted_rows(seg: Segment) -> list[dict[str, Any]]:
-    def build() -> list[dict[str, Any]]:
-        rows = list(seg.table("appointments").values())
-        rows.sort(key=lambda r: (r["starts_at"], r["uid"]))
-        return rows
-
-    return seg.memo("sorted", build)
+    return rows_by_start(seg)
 
 
 def _grouped(seg: Segment, field: str) -> dict[str, list[dict[str, Any]]]:
@@ -76,7 +72,18 @@ def _grouped(seg: Segment, field: str) -> dict[str, list[dict[str, Any]]]:
     return seg.memo(("by", field), build)
 
 
+def _of_patients(seg: Segment, patient_ids: frozenset[str]) -> list[dict[str, Any]]:
+    """The week's appointments of any of these patients, by start: their groups merged."""
+    groups = _grouped(seg, "patient_id")
+    found = [groups[p] for p in patient_ids if p in groups]
+    if len(found) == 1:
+        return found[0]
+    return sorted(itertools.chain.from_iterable(found), key=lambda r: (r["starts_at"], r["uid"]))
+
+
 def _starts(rows: list[dict[str, Any]], seg: Segment, key: Hashable) -> list[str]:
+    if key == "all":
+        return order_by_start(seg)[0]
     return seg.memo(("starts", key), lambda: [r["starts_at"] for r in rows])
 
 
@@ -164,12 +171,15 @@ class AppointmentPlanner:
             elif query.patient_id is not None:
                 rows = _grouped(seg, "patient_id").get(query.patient_id, [])
                 key = ("patient", query.patient_id)
+            elif query.patient_ids is not None:
+                rows = _of_patients(seg, query.patient_ids)
+                key = None
             else:
                 rows = _sorted_rows(seg)
                 key = "all"
             lo, hi = 0, len(rows)
             if start_s is not None or before_s is not None:
-                starts = _starts(rows, seg, key)
+                starts = _starts(rows, seg, key) if key is not None else [r["starts_at"] for r in rows]
                 if start_s is not None:
                     lo = bisect.bisect_left(starts, start_s)
                 if before_s is not None:
@@ -183,6 +193,8 @@ class AppointmentPlanner:
                 if statuses is not None and _status_as_of(row, as_of) not in statuses:
                     continue
                 if query.patient_id is not None and row["patient_id"] != query.patient_id:
+                    continue
+                if query.patient_ids is not None and row["patient_id"] not in query.patient_ids:
                     continue
                 if query.doctor_id is not None and row["doctor_id"] != query.doctor_id:
                     continue
@@ -204,7 +216,7 @@ class AppointmentPlanner:
             seg = self._snap.segment(appt_segment(week))
             if seg is None:
                 continue
-            if query.doctor_id is not None or query.patient_id is not None:
+            if query.doctor_id is not None or query.patient_id is not None or query.patient_ids is not None:
                 total += sum(1 for _ in self.iter_raw(_one_week(query, week)))
                 continue
             rows = _sorted_rows(seg)

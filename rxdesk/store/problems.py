@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tinydb import Query
+
 from rxdesk.store.engine import Snapshot, writable
 
 PROBLEMS = "reminder-problems"
@@ -26,24 +28,22 @@ def note_problem(snap: Snapshot, table: str, key: str, starts: str | None, *, no
                  row: Mapping[str, Any] | None = None) -> None:
     """Index `row` as `key` under its appointment's start `starts` (stored form), or drop it
     with None; entries whose appointment started by `now` are dropped at the same time."""
-    rows = snap.table(PROBLEMS, table)
-    stale = [k for k, old in rows.items() if old["starts"] <= now]
+    entries = snap.table(PROBLEMS, table)
+    stale = [str(doc.doc_id) for doc in entries.search(Query().starts <= now)]
     keep = starts is not None and starts > now
-    current = rows.get(key)
+    current = entries.document(key)
     entry = {"starts": starts, "row": dict(row or {})}
     if not stale and (current == entry if keep else current is None):
         return  # nothing would change: the segment is not rewritten
-    changed = writable(snap).writable_table(PROBLEMS, table)
-    for k in stale:
-        del changed[k]
+    changed = writable(snap).change(PROBLEMS, table)
+    changed.remove(doc_ids=stale)  # type: ignore[arg-type]
     if keep:
-        changed[key] = entry
+        changed.put(key, entry)
     else:
-        changed.pop(key, None)
+        changed.delete(key)
 
 
 def problems(snap: Snapshot, table: str, after: str) -> list[Mapping[str, Any]]:
     """The rows indexed in `table` whose appointment starts after `after`, by start."""
-    entries = snap.table(PROBLEMS, table)
-    found = sorted((entry["starts"], key) for key, entry in entries.items() if entry["starts"] > after)
-    return [entries[key]["row"] for _starts, key in found]
+    found = snap.table(PROBLEMS, table).search(Query().starts > after)
+    return [doc["row"] for doc in sorted(found, key=lambda doc: (doc["starts"], str(doc.doc_id)))]

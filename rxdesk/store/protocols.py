@@ -53,7 +53,14 @@ from rxdesk.domain.models import (
     ReminderSent,
     Subscription,
 )
-from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, DeliveryTrouble, Page, WorkerTick
+from rxdesk.domain.queries import (
+    AppointmentQuery,
+    AppointmentRecord,
+    AuditQuery,
+    DeliveryTrouble,
+    Page,
+    WorkerTick,
+)
 
 M = TypeVar("M")
 
@@ -234,6 +241,11 @@ class AuditReader(Protocol):
 
     def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[AuditEntry]:
         """Entries about anything but one appointment, newest first (no total)."""
+        ...
+
+    def search(self, query: AuditQuery) -> Page[AuditEntry]:
+        """Entries across the desk matching `query` (appointments' included), newest first
+        (no total)."""
         ...
 
 

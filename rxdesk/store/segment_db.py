@@ -1,52 +1,274 @@
-"""A segment file opened as a TinyDB database, for inspection and tests (`files.open_segment`)."""
+"""Each segment is a TinyDB database: the storage of its immutable generations, the table keyed
+by natural ids, and the one JSON codec of the data dir.
+
+TinyDB is the document layer. A repository reads a document with `table.get(doc_id=key)`,
+filters a table with `table.search(Query()...)`, and changes it with TinyDB's `insert`,
+`upsert`, `update` and `remove`. What TinyDB has no notion of stays in `engine`: several
+segments committed at once through the manifest, the write lock, the cache of parsed
+generations, the graveyard.
+
+A `SegmentStorage` is one of two things:
+
+- a committed generation: one file, read once, checked against the size and CRC-32 the
+  manifest recorded, parsed with orjson. Files never change, so the engine keeps the parsed
+  database (and whatever is derived from it) by file name; writing to it is refused;
+- a unit of work's staged copy of a segment: it starts from the committed tables (shared,
+  not copied) and copies a table the first time it changes; nothing reaches the disk until the
+  engine commits it (`write_generation`: a new file, durably, never over an old one).
+
+Segment files are ordinary TinyDB documents (`{table: {doc_id: document}}`): `open_segment`
+opens any of them read-only for inspection.
+"""
 
 from __future__ import annotations
 
+import json
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
+import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Table
+from tinydb.table import Document, Table
+from tinydb.utils import LRUCache
 
 from rxdesk.domain.errors import StoreError
 from rxdesk.fileio import read_bytes, write_atomic
-from rxdesk.store.files import dumps, loads
+
+Tables = dict[str, dict[str, Any]]
+_EMPTY: Mapping[str, Any] = {}
+
+
+def checksum(data: bytes) -> int:
+    return zlib.crc32(data)
+
+
+def encode(data: Any) -> bytes:
+    """The JSON of a segment, the manifest or a note beside it."""
+    return orjson.dumps(data)
+
+
+def decode(data: bytes, path: Path) -> Any:
+    """The value of the JSON file `path` read as `data`; a file that is not JSON is damage,
+    reported by name."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise StoreError(
+            f"data file {path} is corrupt ({'empty' if not data else 'not valid JSON'}: {exc.msg}); "
+            "it was left as it is"
+        ) from None
+
+
+def json_text(value: Any) -> str:
+    """A stored value as text, whatever it was stored as: a string itself, anything else its
+    JSON as PostgreSQL's `->>` gives it (stdlib json's separators are PostgreSQL's)."""
+    return value if type(value) is str else json.dumps(value)
 
 
 class SegmentStorage(Storage):
-    """A TinyDB storage for one segment file: orjson in and out, atomic durable writes.
+    """The TinyDB storage of one segment: a committed generation read from `source` (a path,
+    checked against `size` and `crc` when the manifest gives them), or a unit of work's staged
+    copy of `source` (a storage; None for a segment the unit of work creates)."""
 
-    Segment files are ordinary TinyDB documents (`{table: {doc_id: document}}`), so any of them
-    opens with `open_segment(path)` for inspection.
-    """
+    def __init__(self, source: Path | SegmentStorage | None = None, size: int | None = None,
+                 crc: int | None = None) -> None:
+        self.staged = not isinstance(source, Path)
+        self.revision = 0  # moves with every change of a staged copy: what is derived from it is stale
+        self._owned: dict[str, set[str]] = {}  # table -> ids of the documents this copy made or copied
+        if isinstance(source, Path):
+            self.size, self._tables = self._parse(source, size, crc)
+        else:
+            self.size = 0
+            self._tables = dict(source._tables) if source is not None else {}
 
-    def __init__(self, path: str | Path, access_mode: str = "r") -> None:
-        self.path = Path(path)
-        self.access_mode = access_mode
+    @staticmethod
+    def _parse(path: Path, size: int | None, crc: int | None) -> tuple[int, Tables]:
+        try:
+            raw = read_bytes(path)
+        except FileNotFoundError:
+            raise StoreError(f"data file {path} disappeared while reading (a concurrent write?); try again") from None
+        if (size is not None and len(raw) != size) or (crc is not None and checksum(raw) != crc):
+            raise StoreError(f"data file {path} is corrupt (its checksum does not match the manifest); "
+                             "it was left as it is")
+        tables = decode(raw, path)
+        if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+            raise StoreError(f"data file {path} is not a TinyDB document; it was left as it is")
+        return len(raw), tables
 
-    def read(self) -> dict[str, dict[str, Any]] | None:
-        if not self.path.exists():
-            return None
-        raw = read_bytes(self.path)
-        data = loads(raw, self.path)
-        if not isinstance(data, dict):
-            raise StoreError(f"data file {self.path} is not a TinyDB document; it was left as it is")
-        return data
+    def read(self) -> Tables:
+        return self._tables
 
-    def write(self, data: dict[str, dict[str, Any]]) -> None:
-        if self.access_mode == "r":
-            raise StoreError(f"{self.path} is opened read-only")
-        write_atomic(self.path, dumps(data))
+    def write(self, data: Tables) -> None:
+        """TinyDB's own write path (whole tables replaced): accepted on a staged copy only."""
+        if not self.staged:
+            raise RuntimeError("a committed segment never changes; change it inside Store.write()")
+        if data is not self._tables:
+            self._tables, self._owned = data, {}
+        self.revision += 1
+
+    def own(self, table: str) -> MutableMapping[str, Any]:
+        """The table `table` of this staged copy, to change in place. The table is copied on
+        its first change and each document the first time a change reaches it, so readers of
+        the committed generation never see one."""
+        if not self.staged:
+            raise RuntimeError("a committed segment never changes; change it inside Store.write()")
+        owned = self._owned.get(table)
+        if owned is None:
+            self._tables[table] = dict(self._tables.get(table, _EMPTY))
+            owned = self._owned[table] = set()
+        self.revision += 1
+        return _OwnedTable(self._tables[table], owned)
+
+    def write_generation(self, path: Path, *, fsync: bool) -> tuple[int, int]:
+        """Write this staged copy as the new file `path` (atomically; durably unless `fsync` is
+        False) and freeze it as that committed generation; returns its size and CRC-32."""
+        data = encode(self._tables)
+        write_atomic(path, data, sync_dir=False, fsync=fsync)
+        self.staged, self.size, self._owned = False, len(data), {}
+        return len(data), checksum(data)
 
 
-class KeyedTable(Table):
-    """Documents keyed by their natural id (a uid, a key_id), not TinyDB's integer ids."""
+class _OwnedTable(MutableMapping[str, Any]):
+    """A staged table as TinyDB's write operations see it: a document is copied the first
+    time one reaches it (`update` changes documents in place; committed ones are shared)."""
+
+    __slots__ = ("_docs", "_owned")
+
+    def __init__(self, docs: dict[str, Any], owned: set[str]) -> None:
+        self._docs = docs
+        self._owned = owned
+
+    def __getitem__(self, key: str) -> Any:
+        doc = self._docs[key]
+        if key not in self._owned:
+            doc = self._docs[key] = dict(doc)
+            self._owned.add(key)
+        return doc
+
+    def __setitem__(self, key: str, doc: Any) -> None:
+        self._docs[key] = doc
+        self._owned.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        del self._docs[key]
+        self._owned.discard(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._docs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._docs)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def clear(self) -> None:
+        self._docs.clear()
+        self._owned.clear()
+
+
+class _SharedQueryCache(LRUCache):  # type: ignore[type-arg]
+    """TinyDB's query cache, safe to share between threads: a committed segment is read by
+    every thread of the app at once, and an LRU step is several operations."""
+
+    def __init__(self, capacity: int | None = None) -> None:
+        super().__init__(capacity)
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        with self._lock:
+            return super().get(key, default)
+
+    def set(self, key: Any, value: Any) -> None:
+        with self._lock:
+            super().set(key, value)
+
+    def clear(self) -> None:
+        if not self.cache:  # every write clears it: most find nothing cached
+            return
+        with self._lock:
+            super().clear()
+
+
+class SegmentTable(Table):
+    """A TinyDB table keyed by natural ids (a uid, a key_id, a sequence number), not TinyDB's
+    counter. Repositories filter with TinyDB's `search(Query()...)`; the doors below type
+    TinyDB's id-based calls for string ids and replace a document whole."""
 
     document_id_class = str  # type: ignore[assignment]
+    query_cache_class = _SharedQueryCache
+
+    def _update_table(self, updater: Callable[[MutableMapping[str, Any]], None]) -> None:  # type: ignore[override]
+        # TinyDB's own copies the whole table twice per write (to convert ids, which are strings
+        # here already): for a week of 25,000 appointments that is milliseconds per row written.
+        # The staged copy hands out its own copy of the table instead, changed in place. The one
+        # use of a TinyDB internal: tests/unit/test_segment_db.py fails if an upgrade moves it.
+        storage = self.storage
+        assert isinstance(storage, SegmentStorage)
+        updater(storage.own(self.name))
+        self.clear_cache()
+
+    def document(self, key: str) -> Document | None:
+        """The document `key` (a copy: what a caller changes never reaches the store)."""
+        return self.get(doc_id=key)  # type: ignore[call-overload, no-any-return]
+
+    def has(self, key: str) -> bool:
+        return key in self.documents()
+
+    def __contains__(self, key: object) -> bool:
+        # `key in table` asks for an id (TinyDB's Table would compare it with every document).
+        return key in self.documents()
+
+    def put(self, key: str, doc: Mapping[str, Any]) -> None:
+        """Store `doc` as the document `key`, whole: an upsert would merge it into the old one."""
+        if self.has(key):
+            self.update(lambda old: _replace(old, doc), doc_ids=[key])  # type: ignore[list-item]
+        else:
+            self.insert(Document(doc, key))  # type: ignore[arg-type]
+
+    def put_many(self, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
+        """`put` of many documents, in one change of the table."""
+        docs = list(docs)
+        self.remove(doc_ids=[key for key, _ in docs])  # type: ignore[misc]
+        self.insert_multiple(Document(doc, key) for key, doc in docs)  # type: ignore[arg-type]
+
+    def delete(self, key: str) -> None:
+        if self.has(key):
+            self.remove(doc_ids=[key])  # type: ignore[list-item]
+
+    def documents(self) -> Mapping[str, Any]:
+        """Every document by key, as parsed and never copied (read-only): for the views the
+        store derives from a whole table once per segment (rows by start, names by id)."""
+        return self.storage.read().get(self.name, _EMPTY)  # type: ignore[union-attr]
 
 
-def open_segment_db(path: str | Path) -> TinyDB:
-    db = TinyDB(path, storage=SegmentStorage, access_mode="r")
-    db.table_class = KeyedTable
-    return db
+def _replace(old: MutableMapping[str, Any], new: Mapping[str, Any]) -> None:
+    old.clear()
+    old.update(new)
+
+
+class SegmentDB(TinyDB):
+    """One segment as a TinyDB database."""
+
+    table_class = SegmentTable
+    default_storage_class = SegmentStorage  # type: ignore[assignment]
+
+    def table(self, name: str, **kwargs: Any) -> SegmentTable:
+        found = super().table(name, **kwargs)
+        assert isinstance(found, SegmentTable)
+        return found
+
+    @property
+    def segment_storage(self) -> SegmentStorage:
+        storage = self.storage
+        assert isinstance(storage, SegmentStorage)
+        return storage
+
+
+def open_segment(path: str | Path) -> SegmentDB:
+    """Open a segment file read-only as a TinyDB database (for inspection and tests)."""
+    return SegmentDB(Path(path), storage=SegmentStorage)

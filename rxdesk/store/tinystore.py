@@ -1,12 +1,13 @@
 """The TinyDB implementation of the store contract (`protocols`), over the segment engine.
 
-Where each kind of row lives, and why, is in `layout`; the engine (`engine`) commits changed
-segments together through one manifest; every log is an `AppendOnlyLog` (`logs`).
+Where each kind of row lives, and why, is in `layout`; each segment is a TinyDB database
+(`segment_db`), read by id (`get(doc_id=...)`) and by query (`search(Query()...)`) and changed
+through TinyDB's writes; the engine (`engine`) commits changed segments together through one
+manifest; every log is an `AppendOnlyLog` (`logs`).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -14,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Generic, TypeVar
+
+from tinydb import Query
 
 from rxdesk.domain.errors import NotFound, StoreError, found
 from rxdesk.domain.ids import uid_partition
@@ -35,7 +38,6 @@ from rxdesk.domain.queries import Page, WorkerTick, appointment_from_json, org_f
 from rxdesk.domain.times import format_utc, week_key
 from rxdesk.fileio import ensure_private_dir, read_bytes, write_atomic
 from rxdesk.store.engine import Engine, Snapshot, writable
-from rxdesk.store.files import dumps, loads
 from rxdesk.store.layout import (
     CORE,
     HOLDS,
@@ -49,6 +51,11 @@ from rxdesk.store.log_repositories import AuditRepo, CursorRepo, DeliveryRepo, E
 from rxdesk.store.logs import AUDIT_LOG, EVENT_LOG, AppendOnlyLog
 from rxdesk.store.planner import AppointmentPlanner
 from rxdesk.store.problems import SKIPPED, note_problem, problems
+from rxdesk.store.segment_db import SegmentTable, decode, encode, json_text
+from rxdesk.store.weeks import APPOINTMENTS, put_appointments
+
+LINKS = "links"
+REMINDERS_SENT = "reminders_sent"
 
 M = TypeVar("M", bound=Entity)
 
@@ -66,21 +73,21 @@ class Keyed(Generic[M]):
         self._key = key
         self._what = what
 
-    def _docs(self) -> Mapping[str, dict[str, Any]]:
+    def _docs(self) -> SegmentTable:
         return self._snap.table(self._segment, self._table)
 
     def get(self, key: str) -> M | None:
         if not isinstance(key, str):
             return None
-        doc = self._docs().get(key)
+        doc = self._docs().document(key)
         return self._model.from_stored(doc) if doc is not None else None
 
     def require(self, key: str) -> M:
         return found(self.get(key), self._what, key)
 
     def all(self) -> list[M]:
-        docs = self._docs()
-        return [self._model.from_stored(docs[k]) for k in sorted(docs)]
+        docs = sorted(self._docs().all(), key=lambda doc: str(doc.doc_id))
+        return [self._model.from_stored(doc) for doc in docs]
 
     def count(self) -> int:
         return len(self._docs())
@@ -90,18 +97,18 @@ class Keyed(Generic[M]):
         seg = self._snap.segment(self._segment)
         if seg is None:
             return MappingProxyType({})
-        table = self._table
+        table = seg.table(self._table)
         return seg.memo(
-            ("names", table),
-            lambda: MappingProxyType({k: _as_text(v.get("name", k)) for k, v in seg.table(table).items()}),
+            ("names", self._table),
+            lambda: MappingProxyType({k: json_text(v.get("name", k)) for k, v in table.documents().items()}),
         )
 
     def put(self, item: M) -> None:
         key = getattr(item, self._key)
-        writable(self._snap).put(self._segment, self._table, key, item.to_json())
+        writable(self._snap).change(self._segment, self._table).put(key, item.to_json())
 
     def delete(self, key: str) -> None:
-        writable(self._snap).delete(self._segment, self._table, key)
+        writable(self._snap).change(self._segment, self._table).delete(key)
 
 
 class OrgRepo:
@@ -109,16 +116,11 @@ class OrgRepo:
         self._snap = snap
 
     def get(self) -> Org | None:
-        doc = self._snap.table(CORE, "org").get("org")
+        doc = self._snap.table(CORE, "org").document("org")
         return org_from_json(doc) if doc is not None else None
 
     def put(self, org: Org) -> None:
-        writable(self._snap).put(CORE, "org", "org", org.to_json())
-
-
-def _as_text(name: Any) -> str:
-    """A stored name as text, whatever it was stored as (as PostgreSQL's `doc->>'name'`)."""
-    return name if type(name) is str else json.dumps(name)
+        writable(self._snap).change(CORE, "org").put("org", org.to_json())
 
 
 class NameView(Mapping[str, str]):
@@ -155,7 +157,7 @@ class PatientRepo(Keyed[Patient]):
             return []
 
         def build() -> list[dict[str, Any]]:
-            rows = list(seg.table("patients").values())
+            rows = list(seg.table("patients").documents().values())
             rows.sort(key=lambda r: (r["name"].casefold(), r["id"]))
             return rows
 
@@ -166,7 +168,7 @@ class PatientRepo(Keyed[Patient]):
         if index is None:
             return MappingProxyType({})
         # Read through, not copied: a copy of 120,000 names cost the first screen ~60 ms.
-        return index.memo("names", lambda: NameView(index.table("names")))
+        return index.memo("names", lambda: NameView(index.table("names").documents()))
 
     def put(self, item: Patient) -> None:
         super().put(item)
@@ -174,14 +176,14 @@ class PatientRepo(Keyed[Patient]):
 
     def delete(self, key: str) -> None:
         super().delete(key)
-        writable(self._snap).delete(PATIENT_NAMES, "names", key)
+        writable(self._snap).change(PATIENT_NAMES, "names").delete(key)
 
     def index_names(self, names: Mapping[str, str]) -> None:
         """Keep the id -> name index in step with the patient records."""
-        table = writable(self._snap).writable_table(PATIENT_NAMES, "names")
-        for key, name in names.items():
-            if table.get(key, {}).get("name") != name:
-                table[key] = {"name": name}
+        table = writable(self._snap).change(PATIENT_NAMES, "names")
+        known = table.documents()
+        table.put_many((key, {"name": name}) for key, name in names.items()
+                       if known.get(key, {}).get("name") != name)
 
     def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
         """Patients whose name, email, phone, external id or id contains `text` (any case;
@@ -200,7 +202,7 @@ class PatientRepo(Keyed[Patient]):
         if seg is None:
             return MappingProxyType({})
         return seg.memo("external_ids", lambda: MappingProxyType(
-            {k: r.get("external_id", "") for k, r in seg.table("patients").items()}))
+            {k: r.get("external_id", "") for k, r in seg.table("patients").documents().items()}))
 
     def by_external_id(self, external_id: str) -> Patient | None:
         seg = self._snap.segment(PATIENTS)
@@ -208,7 +210,7 @@ class PatientRepo(Keyed[Patient]):
             return None
         index: dict[str, str] = seg.memo(
             "by_external_id",
-            lambda: {r["external_id"]: k for k, r in seg.table("patients").items() if r["external_id"]},
+            lambda: {r["external_id"]: k for k, r in seg.table("patients").documents().items() if r["external_id"]},
         )
         key = index.get(external_id)
         return self.get(key) if key is not None else None
@@ -221,7 +223,7 @@ class AppointmentRepo(AppointmentPlanner):
         week = uid_partition(uid)
         if week is None:
             return None
-        return self._snap.table(appt_segment(week), "appointments").get(uid.strip().lower())
+        return self._snap.table(appt_segment(week), APPOINTMENTS).document(uid.strip().lower())
 
     def get(self, uid: str) -> Appointment | None:
         doc = self._raw(uid)
@@ -235,7 +237,7 @@ class AppointmentRepo(AppointmentPlanner):
         if week != week_key(appt.starts_at):
             raise ValueError(f"uid {appt.uid} does not match the week of its start {week_key(appt.starts_at)}")
         doc = appt.to_json()
-        writable(self._snap).put(appt_segment(week), "appointments", appt.uid, doc)
+        put_appointments(writable(self._snap), appt_segment(week), [doc])
         self._index_holds([doc])
 
     def put_many(self, docs: Sequence[Mapping[str, Any]]) -> None:
@@ -245,50 +247,59 @@ class AppointmentRepo(AppointmentPlanner):
         for doc in docs:
             by_week.setdefault(week_key(doc["starts_at"]), []).append(doc)
         for week, rows in by_week.items():
-            table = tx.writable_table(appt_segment(week), "appointments")
-            for doc in rows:
-                table[doc["uid"]] = dict(doc)
+            put_appointments(tx, appt_segment(week), rows)
         self._index_holds(docs)
 
     def _index_holds(self, docs: Sequence[Mapping[str, Any]]) -> None:
         """Keep the holds index in step: held ones in, everything else out."""
         tx = writable(self._snap)
-        index = tx.table(HOLDS, "held")
+        known = tx.table(HOLDS, "held").documents()
+        held: list[tuple[str, dict[str, Any]]] = []
+        gone: list[str] = []
         for doc in docs:
             uid = doc["uid"]
             if doc["status"] == "held" and doc.get("hold_expires_at"):
-                if index.get(uid, {}).get("expires") != doc["hold_expires_at"]:
-                    tx.put(HOLDS, "held", uid, {"expires": doc["hold_expires_at"]})
-                    index = tx.table(HOLDS, "held")
-            elif uid in index:
-                tx.delete(HOLDS, "held", uid)
-                index = tx.table(HOLDS, "held")
+                if known.get(uid, {}).get("expires") != doc["hold_expires_at"]:
+                    held.append((uid, {"expires": doc["hold_expires_at"]}))
+            elif uid in known:
+                gone.append(uid)
+        if held or gone:
+            index = tx.change(HOLDS, "held")
+            for uid in gone:
+                index.delete(uid)
+            index.put_many(held)
 
     def lapsed_holds(self, now: datetime) -> list[Appointment]:
         """Held appointments whose hold expired at or before `now` (from the holds index)."""
-        now_s = format_utc(now)
-        due = sorted(uid for uid, row in self._snap.table(HOLDS, "held").items() if row["expires"] <= now_s)
-        return [a for a in map(self.get, due) if a is not None and a.status is AppointmentStatus.held]
+        due = self._snap.table(HOLDS, "held").search(Query().expires <= format_utc(now))
+        found = map(self.get, sorted(str(doc.doc_id) for doc in due))
+        return [a for a in found if a is not None and a.status is AppointmentStatus.held]
 
     def holds_lapsing(self, after: datetime, until: datetime) -> list[Appointment]:
         """Held appointments whose hold expires in (after, until], soonest first (from the
         holds index)."""
-        after_s, until_s = format_utc(after), format_utc(until)
-        due = sorted((row["expires"], uid) for uid, row in self._snap.table(HOLDS, "held").items()
-                     if after_s < row["expires"] <= until_s)
-        found = (self.get(uid) for _expires, uid in due)
+        expires = Query().expires
+        due = self._snap.table(HOLDS, "held").search((expires > format_utc(after)) & (expires <= format_utc(until)))
+        found = (self.get(uid) for _expires, uid in sorted((doc["expires"], str(doc.doc_id)) for doc in due))
         return [a for a in found if a is not None and a.status is AppointmentStatus.held]
 
     def successor_of(self, uid: str) -> str | None:
         week = uid_partition(uid)
         if week is None:
             return None
-        return self._snap.table(appt_segment(week), "links").get(uid)
+        link = self._snap.table(appt_segment(week), LINKS).documents().get(uid)
+        return successor_in(link) if link is not None else None
 
     def link_successor(self, uid: str, new_uid: str) -> None:
         week = uid_partition(uid)
         assert week is not None
-        writable(self._snap).put(appt_segment(week), "links", uid, new_uid)
+        writable(self._snap).change(appt_segment(week), LINKS).put(uid, {"successor": new_uid})
+
+
+def successor_in(link: Any) -> str:
+    """The uid a rebook link points to: a document {"successor": uid}, or the bare uid an
+    older data dir holds."""
+    return link if isinstance(link, str) else str(link["successor"])
 
 
 class ReminderSentRepo:
@@ -304,14 +315,14 @@ class ReminderSentRepo:
 
     def exists(self, uid: str, rule_id: str, group: str, recipient_id: str) -> bool:
         key = reminder_key(uid, rule_id, group, recipient_id)
-        return key in self._snap.table(self._segment(uid), "reminders_sent")
+        return self._snap.table(self._segment(uid), REMINDERS_SENT).has(key)
 
     def add(self, row: ReminderSent) -> None:
         segment = self._segment(row.appointment_uid)
         doc = row.to_json()
-        writable(self._snap).put(segment, "reminders_sent", row.key, doc)
+        writable(self._snap).change(segment, REMINDERS_SENT).put(row.key, doc)
         if row.email_status.startswith(SKIPPED) or row.sms_status.startswith(SKIPPED):
-            appt = self._snap.table(segment, "appointments").get(row.appointment_uid)
+            appt = self._snap.table(segment, APPOINTMENTS).document(row.appointment_uid)
             if appt is not None:
                 note_problem(self._snap, "skipped", row.key, appt["starts_at"], now=doc["sent_at"], row=doc)
 
@@ -326,9 +337,8 @@ class ReminderSentRepo:
         segment = appointment_segment(uid)
         if segment is None:
             return []
-        table = self._snap.table(segment, "reminders_sent")
-        prefix = f"{uid}|"
-        rows = [ReminderSent.from_stored(v) for k, v in table.items() if k.startswith(prefix)]
+        found = self._snap.table(segment, REMINDERS_SENT).search(Query().appointment_uid == uid)
+        rows = [ReminderSent.from_stored(doc) for doc in found]
         rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
         return rows
 
@@ -349,9 +359,7 @@ class BulkLoad:
             tx.drop(name)
 
     def add_patients(self, patients: Sequence[Patient]) -> None:
-        table = writable(self._snap).writable_table(PATIENTS, "patients")
-        for patient in patients:
-            table[patient.id] = patient.to_json()
+        writable(self._snap).change(PATIENTS, "patients").put_many((p.id, p.to_json()) for p in patients)
         self._view.patients.index_names({p.id: p.name for p in patients})
 
     def add_appointments(self, appointments: Sequence[Mapping[str, Any]]) -> None:
@@ -359,15 +367,19 @@ class BulkLoad:
 
     def add_audit(self, entries: Sequence[Mapping[str, Any]]) -> None:
         log = AppendOnlyLog(self._snap, AUDIT_LOG)
+        rows = []
         for entry in entries:
             _, key = log.new_key()
-            log.put(key, dict(entry), segment=AuditRepo.home_of(str(entry["target"])))
+            rows.append((key, dict(entry), AuditRepo.home_of(str(entry["target"]))))
+        log.put_many(rows)
 
     def add_events(self, events: Sequence[Mapping[str, Any]]) -> None:
         log = AppendOnlyLog(self._snap, EVENT_LOG)
+        rows = []
         for event in events:
             _, key = log.new_key()
-            log.put(key, {"id": key, **event})
+            rows.append((key, {"id": key, **event}, None))
+        log.put_many(rows)
 
 
 class TinyView:
@@ -444,12 +456,12 @@ class TinyStore:
         outside every commit: an idle tick writes nothing else, and the manifest's generation
         (which every open app polls) does not move for it."""
         ensure_private_dir(self.data_dir)
-        write_atomic(self.data_dir / LAST_TICK, dumps({"owner": owner, "at": format_utc(at)}), sync_dir=False)
+        write_atomic(self.data_dir / LAST_TICK, encode({"owner": owner, "at": format_utc(at)}), sync_dir=False)
 
     def last_tick(self) -> WorkerTick | None:
         """The newest tick recorded (None before the first, or when the note is unreadable)."""
         try:
-            data = loads(read_bytes(self.data_dir / LAST_TICK), self.data_dir / LAST_TICK)
+            data = decode(read_bytes(self.data_dir / LAST_TICK), self.data_dir / LAST_TICK)
             return WorkerTick(str(data["owner"]), datetime.fromisoformat(data["at"]))
         except (OSError, StoreError, KeyError, TypeError, ValueError):
             return None

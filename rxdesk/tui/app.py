@@ -1,9 +1,9 @@
-"""The rxdesk app: sections on keys 1..6, live data, and the maintenance worker inside.
+"""The rxdesk app: a section on each number key, live data, and the maintenance worker inside.
 
 `RxdeskApp` takes a `Desk`, so tests run it on a fixed clock; `run_app` opens it on the
 data dir of the settings. Screens reach the services through `rxdesk.tui.context` (the app,
 typed) and go elsewhere by posting the messages of `rxdesk.tui.navigation`, handled here once.
-Every binding of the app has an id (`section.overview` … `section.webhooks`, `help`, `quit`),
+Every binding of the app has an id (`section.overview` … `section.activity`, `help`, `quit`),
 as do the appointment keys of every list and page (`appointment.cancel`, `.attendance`,
 `.rebook`, `.patient`, `.doctor`), a detail page's `back` and the actions of the doctors',
 secrets, types and webhooks screens (`secrets.reveal`, …): `set_keymap` remaps them by id.
@@ -14,9 +14,9 @@ from __future__ import annotations
 import gc
 import importlib
 import threading
-import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from dataclasses import dataclass
 from functools import partial
 from pathlib import PurePath
 from typing import Any
@@ -35,15 +35,17 @@ from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_utc
 from rxdesk.resources import styles_dir
 from rxdesk.services import Desk
-from rxdesk.services.appointments import AppointmentSummary
-from rxdesk.tui.modals.attendance import AttendanceModal
+from rxdesk.tui import dialogs
+from rxdesk.tui.keys import ScreenKey, screen_keys
 from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.navigation import (
     OpenAppointment,
     OpenAway,
+    OpenBooking,
     OpenDoctor,
     OpenPatient,
     OpenRebook,
+    OpenSection,
     OpenWebhooks,
     Saved,
     StartAttendance,
@@ -70,6 +72,19 @@ def section(module: str, name: str) -> Callable[[], Screen[Any]]:
     return make
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A notification as the agent was shown it (control characters already escaped)."""
+
+    message: str
+    title: str
+    severity: SeverityLevel
+
+
+# Notices the app remembers (`RxdeskApp.notices`): the last few, never a day's worth.
+NOTICES_KEPT = 200
+
+
 def stylesheets() -> list[str | PurePath]:
     """app.tcss first, then one stylesheet per screen."""
     folder = styles_dir()
@@ -94,6 +109,7 @@ class RxdeskApp(App[int]):
         "types": section("types", "TypesScreen"),
         "webhooks": section("webhooks", "WebhooksScreen"),
         "attention": section("attention", "AttentionScreen"),
+        "activity": section("activity", "ActivityScreen"),
     }
     DEFAULT_MODE = "overview"
 
@@ -105,8 +121,9 @@ class RxdeskApp(App[int]):
         Binding("5", "section('types')", "Types & reminders", show=False, id="section.types"),
         Binding("6", "section('webhooks')", "Webhooks", show=False, id="section.webhooks"),
         Binding("7", "section('attention')", "Needs attention", show=False, id="section.attention"),
+        Binding("8", "section('activity')", "Activity", show=False, id="section.activity"),
         Binding("question_mark,f1", "help", "Help", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("q,ctrl+q", "quit", "Quit", id="quit"),  # ctrl+q shows where q is typed (a text field)
     ]
 
     org_label: reactive[str] = reactive("rxdesk")
@@ -135,6 +152,11 @@ class RxdeskApp(App[int]):
         self.problem: str | None = None
         self.known_generation: int | None = None
         self._ticking = False
+        self._frozen = False
+        self.cancel_modal: CancelModal | None = None  # the one cancel dialog, reused (`dialogs.cancel_dialog`)
+        # What the agent was told, newest last: what a notification said stays readable after
+        # its toast is gone (tests read it too).
+        self.notices: deque[Notice] = deque(maxlen=NOTICES_KEPT)
         self._stop_watching = threading.Event()
         now = desk.settings.now if desk.settings else None
         self.fixed_time_label = format_utc(now) if now else ""
@@ -162,7 +184,7 @@ class RxdeskApp(App[int]):
         self.set_interval(self.attention_every, self._count_attention, name="attention")
         self._count_attention()
         if self.run_worker_inside:
-            self.set_timer(1.0 if self.tick_seconds == 60.0 else self.tick_seconds, self._tick, name="first tick")
+            self.set_timer(1.0 if self.tick_seconds == 60.0 else self.tick_seconds, self.run_tick, name="first tick")
         else:
             self.maintenance = "worker off"
             # No tick writes down what time decides, so no write tells the screens: look again
@@ -175,6 +197,7 @@ class RxdeskApp(App[int]):
         escaped) unless asked."""
         if not markup:
             message, title = shown(message), shown(title)
+        self.notices.append(Notice(message, title, severity))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _fatal_error(self) -> None:
@@ -256,22 +279,28 @@ class RxdeskApp(App[int]):
             return []
 
     def keep_loaded(self) -> None:
-        """Take what the app holds now (the store's week segments, row caches, screens) out
-        of the garbage collector's full scans. With a data set in memory one full scan took
-        100-200 ms, every few seconds of scrolling, and froze the screen; frozen objects are
-        still freed the usual way once nothing refers to them (rows are plain dicts and
-        lists, never cycles). Called after each list is loaded, where the data grows; the
-        collection first (of what is not frozen yet: what came since, a few ms) keeps
-        garbage, a closed screen, from being frozen with it."""
+        """Once, after start-up: take what the app holds for good (its modules, the overview,
+        the first data) out of the garbage collector's full scans, which took 100-200 ms with
+        a data set in memory. Never again: a screen frozen while open would stay in memory
+        after it closes (frozen objects in a cycle are never collected), page by page, all
+        day."""
+        if self._frozen:
+            return
+        self._frozen = True
         gc.collect()
         gc.freeze()
 
-    def note_own_write(self) -> None:
-        """Our own change is drawn by the screen in front (a row marked cancelled stays where
-        the agent saw it): that screen is not reloaded for it. Every other screen, under it or
-        in another section, did not draw it and loads again when it is shown."""
+    def note_own_write(self, *, shown: bool = False) -> None:
+        """Our own change: the screen in front has drawn it on its line at once and now runs
+        its query again, so a row leaves a list whose filter it no longer matches and the count
+        follows (a cancelled row leaves "held, confirmed"); with `shown` it shows the outcome
+        itself (what a run did) and is left as it is. Every other screen, under it or in
+        another section, loads again when it is shown."""
+        front = self.screen
         for screen in self._desk_screens():
-            if screen is not self.screen:  # (`is_current` is also true of a screen behind one)
+            if screen is front and not shown:  # (`is_current` is also true of a screen behind one)
+                screen.reload()
+            elif screen is not front:
                 screen.stale = True
         call_service(
             self, self.desk.generation, done=lambda g: setattr(self, "known_generation", g), group="poll"
@@ -279,12 +308,15 @@ class RxdeskApp(App[int]):
 
     def _schedule_tick(self) -> None:
         if self.tick_seconds == 60.0:
-            delay = 60.0 - (time.time() % 60.0) + 0.5  # on the minute, like the headless worker
+            now = self.desk.clock.now()  # on the minute, like the headless worker
+            delay = 60.0 - (now.second + now.microsecond / 1e6) + 0.5
         else:
             delay = self.tick_seconds
-        self.set_timer(delay, self._tick, name="tick")
+        self.set_timer(delay, self.run_tick, name="tick")
 
-    def _tick(self) -> None:
+    def run_tick(self) -> None:
+        """One maintenance tick now, in a child process (what the minute timer calls); the
+        next is scheduled once it is done. A tick still running is not doubled."""
         if self._ticking or self.problem is not None:
             self._schedule_tick()
             return
@@ -314,7 +346,9 @@ class RxdeskApp(App[int]):
                 pass
 
     def _clock_label(self) -> str:
-        return datetime.now().strftime("%H:%M")
+        """When a failed tick failed, by the service clock (RXDESK_NOW too), in UTC like a
+        tick's own summary."""
+        return f"{self.desk.clock.now():%H:%M}"
 
     def _ticked(self, summary: str, failed: bool) -> None:
         self._ticking = False
@@ -359,6 +393,9 @@ class RxdeskApp(App[int]):
     def on_open_rebook(self, message: OpenRebook) -> None:
         self.open_rebook(message.uid)
 
+    def on_open_booking(self, message: OpenBooking) -> None:
+        self.open_booking(message.patient_id, message.patient_name)
+
     def on_start_cancel(self, message: StartCancel) -> None:
         self.start_cancel(message.uid, on_done=message.on_saved)
 
@@ -373,6 +410,9 @@ class RxdeskApp(App[int]):
 
     def on_open_webhooks(self, message: OpenWebhooks) -> None:
         self.open_webhooks(message.tab)
+
+    def on_open_section(self, message: OpenSection) -> None:
+        self.action_section(message.name)
 
     def open_appointment(self, uid: str) -> None:
         from rxdesk.tui.screens.appointment import AppointmentScreen
@@ -394,128 +434,49 @@ class RxdeskApp(App[int]):
 
         self.push_screen(AwayScreen(doctor_id, doctor_name))
 
+    def open_booking(self, patient_id: str, patient_name: str = "") -> None:
+        from rxdesk.tui.screens.book import BookScreen
+
+        self.push_screen(BookScreen(patient_id, patient_name))
+
     def open_rebook(self, uid: str) -> None:
         from rxdesk.tui.screens.rebook import RebookScreen
 
         self.push_screen(RebookScreen(uid))
 
     def start_cancel(self, uid: str, *, on_done: Saved | None = None) -> None:
-        """`c`: explain why not, or ask for the reason and cancel."""
-
-        def opened(summary: AppointmentSummary) -> None:
-            if summary.cancel_refusal:
-                self.notify(f"{uid} cannot be cancelled: {summary.cancel_refusal}", severity="warning",
-                            title="Not cancelled")
-                return
-            text = summary.text()
-            self._push_dialog(self._cancel_dialog().prepare(uid, text, note=summary.notice_note, on_saved=on_done),
-                              "Appointment cancelled",
-                              lambda done: f"Cancelled {text.splitlines()[0]} · reason: {done.cancel_reason}")
-
-        call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="cancel-open")
+        """`c`: explain why not, or ask for the reason and cancel (`tui.dialogs`)."""
+        dialogs.start_cancel(self, uid, on_done=on_done)
 
     def start_cancel_selection(self, uids: list[str], *,
                                on_done: Callable[[list[Appointment]], Any] | None = None) -> None:
-        """`c` with rows selected: list them, ask one reason, cancel them all in one write; or
-        say which of them cannot be cancelled (nothing is, then)."""
-
-        def opened(summaries: list[AppointmentSummary]) -> None:
-            refused = [s for s in summaries if s.cancel_refusal]
-            if refused:
-                more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-                self.notify(f"{refused[0].cancel_refusal}{more}: unselect it with space, then c again",
-                            severity="warning", title=f"None of the {len(summaries)} was cancelled")
-                return
-
-            def finished(done: list[Appointment] | None) -> None:
-                if done:
-                    self.note_own_write()
-                    self.notify(f"Cancelled {len(done)} appointment{'' if len(done) == 1 else 's'} · reason: "
-                                f"{done[0].cancel_reason}", title="Appointments cancelled")
-
-            from rxdesk.tui.modals.cancel_selection import CancelSelectionModal
-
-            self.push_screen(CancelSelectionModal(summaries, on_saved=on_done), finished)
-
-        call_service(self, lambda: self.desk.appointments.summaries(uids), done=opened, group="cancel-open")
+        """`c` with rows selected: one reason, one write for them all (`tui.dialogs`)."""
+        dialogs.start_cancel_selection(self, uids, on_done=on_done)
 
     def start_attendance(self, uid: str, *, on_done: Saved | None = None) -> None:
-        """`n`: explain why not, or ask no_show/completed and the reason, and mark it."""
-
-        def opened(summary: AppointmentSummary) -> None:
-            if not summary.markable:
-                why = next((why for _status, why in summary.attendance if why), "")
-                self.notify(why, severity="warning", title="Attendance not marked")
-                return
-            text = summary.text()
-            self._push_dialog(AttendanceModal(uid, text, summary.attendance, on_saved=on_done), "Attendance",
-                              lambda done: f"Marked {done.status.value}: {text.splitlines()[0]} · "
-                                           f"reason: {done.attendance_note}")
-
-        call_service(self, lambda: self.desk.appointments.summary(uid), done=opened, group="attendance-open")
-
-    def _push_dialog(self, dialog: Screen[Appointment | None], title: str, said: Callable[[Appointment], str]) -> None:
-        """Open a dialog that changes an appointment; once it saved, say what changed."""
-
-        def finished(appointment: Appointment | None) -> None:
-            if appointment is None:
-                return
-            self.note_own_write()
-            self.notify(said(appointment), title=title)
-
-        self.push_screen(dialog, finished)
-
-    def _cancel_dialog(self) -> CancelModal:
-        """The one cancel dialog, reused: opening it again costs no new screen. (A second one
-        only while the first is still open somewhere, e.g. in another section.)"""
-        dialog: CancelModal | None = getattr(self, "_cancel", None)
-        if dialog is None or dialog.showing:
-            dialog = self._cancel = CancelModal()
-            self.install_screen(dialog, f"cancel-{id(dialog)}")  # kept, not removed, when it closes
-        return dialog
+        """`n`: explain why not, or ask no_show/completed and the reason (`tui.dialogs`)."""
+        dialogs.start_attendance(self, uid, on_done=on_done)
 
     # Help and the command palette list the keys of the screen the agent is on.
 
-    def _screen_keys(self, screen: Screen[Any]) -> list[tuple[str, str, Any, str]]:
-        """The keys that act here: ours, enabled, each once. A widget's own keys from Textual
-        (a table's `^pgup Page Left`, a field's `Delete character left`) are left out unless
-        the widget shows them in the footer."""
-        keys: list[tuple[str, str, Any, str]] = []
-        seen: set[str] = set()
-        for active in screen.active_bindings.values():
-            binding = active.binding
-            if not binding.description or binding.description in seen or not active.enabled:
-                continue
-            if not binding.show and _textual_own(active.node, binding):
-                continue
-            seen.add(binding.description)
-            keys.append((self.get_key_display(binding), binding.description, active.node, binding.action))
-        return keys
+    def screen_keys(self, screen: Screen[Any]) -> list[ScreenKey]:
+        return screen_keys(self, screen)
 
     def action_help(self) -> None:
         from rxdesk.tui.screens.help import HelpScreen
 
-        if isinstance(self.screen, HelpScreen):
-            return
-        rows = [(key, what) for key, what, _node, _action in self._screen_keys(self.screen)]
-        name = type(self.screen).__name__.removesuffix("Screen")
-        self.push_screen(HelpScreen(rows, name))
+        if not isinstance(self.screen, HelpScreen):
+            rows = [(k.key, k.description) for k in self.screen_keys(self.screen)]
+            self.push_screen(HelpScreen(rows, type(self.screen).__name__.removesuffix("Screen")))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        for key, what, node, action in self._screen_keys(screen):
-            yield SystemCommand(what, f"key {key}", partial(self.call_later, node.run_action, action))
-        yield from super().get_system_commands(screen)
-
-
-def _textual_own(node: Any, binding: Binding) -> bool:
-    """True when `binding` comes from one of Textual's widget classes, not from rxdesk's."""
-    for cls in type(node).__mro__:
-        if cls.__module__.startswith("rxdesk."):
-            continue
-        for item in cls.__dict__.get("BINDINGS", ()):
-            if isinstance(item, Binding) and (item.action, item.description) == (binding.action, binding.description):
-                return True
-    return False
+        ours = self.screen_keys(screen)
+        for k in ours:
+            yield SystemCommand(k.description, f"key {k.key}", partial(self.call_later, k.node.run_action, k.action))
+        # Textual's own commands, but none we list already under its name (Quit).
+        titles = {k.description.casefold() for k in ours}
+        yield from (command for command in super().get_system_commands(screen)
+                    if command.title.casefold() not in titles)
 
 
 def run_app(settings: Settings, *, worker: bool = True) -> int:

@@ -42,6 +42,14 @@ class OpenDoctor(Message):
 
 
 @dataclass
+class OpenBooking(Message):
+    """Book an appointment for a patient: the type, a free slot, yes."""
+
+    patient_id: str
+    patient_name: str = ""
+
+
+@dataclass
 class OpenRebook(Message):
     """Open the free slots an appointment can move to."""
 
@@ -78,6 +86,13 @@ class OpenAway(Message):
 
     doctor_id: str
     doctor_name: str = ""
+
+
+@dataclass
+class OpenSection(Message):
+    """Go to a section's list (`secrets`, `types`, ...), as its number key does."""
+
+    name: str
 
 
 @dataclass

@@ -44,7 +44,7 @@ async def test_n_marks_a_no_show_from_the_patients_appointments(clinic: Desk, bo
         await settle(pilot)
         assert isinstance(app.screen, PatientDetailScreen)
         assert table.cell_text(table.index_of(uid), "status") == "no_show"
-        assert any("Marked no_show" in n.message and "Patient never joined" in n.message for n in app._notifications)
+        assert any("Marked no_show" in n.message and "Patient never joined" in n.message for n in app.notices)
     stored = clinic.appointments.get(uid)
     assert (stored.status, stored.attendance_note, stored.attendance_by) == (S.no_show, "Patient never joined",
                                                                             "admin:tester")
@@ -81,7 +81,7 @@ async def test_n_before_the_start_explains_and_escape_or_no_reason_change_nothin
         await pilot.press("n")  # the overview's first row starts tomorrow
         await settle(pilot)
         assert not isinstance(app.screen, AttendanceModal)
-        assert any("has not started" in n.message for n in app._notifications)
+        assert any("has not started" in n.message for n in app.notices)
         app.open_patient("pat-001")
         await settle(pilot)
         app.screen.query_one(AppointmentTable).select_key(booked["weber_past"])

@@ -60,7 +60,7 @@ async def test_at_7_40_the_reason_and_enter_move_todays_patients(clinic: Desk) -
         assert "Move 2 of Dr Anna Weber's appointments" in text_of(app.screen.query_one(".dialog-body"))
         await pilot.press("y")
         await wait_for(pilot, lambda: "Done" in text_of(screen.query_one("#away-summary")), "the run")
-        assert any(n.title == "Doctor away" and "2 moved" in n.message for n in app._notifications)
+        assert any(n.title == "Doctor away" and "2 moved" in n.message for n in app.notices)
         assert all(" · " in r[2] for r in rows(screen))  # each with its new uid
     for appt in booked:
         stored = clinic.appointments.get(appt.uid)
@@ -80,7 +80,7 @@ async def test_the_plan_follows_the_fields_and_nothing_runs_without_a_reason(cli
         await pilot.press("enter")  # no reason yet
         await settle(pilot)
         assert isinstance(app.screen, AwayScreen)
-        assert any(n.title == "No reason" for n in app._notifications)
+        assert any(n.title == "No reason" for n in app.notices)
         shown = screen.plans
         screen.query_one("#away-to").value = "+2d"
         await wait_for(pilot, lambda: screen.plans > shown and not screen.planning, "the plan for three days")
@@ -113,8 +113,8 @@ async def test_a_booking_after_the_plan_was_shown_stops_the_run_and_shows_the_pl
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
         await pilot.press("y")
-        await wait_for(pilot, lambda: any(n.title == "Plan changed" for n in app._notifications), "the warning")
-        (warning,) = [n for n in app._notifications if n.title == "Plan changed"]
+        await wait_for(pilot, lambda: any(n.title == "Plan changed" for n in app.notices), "the warning")
+        (warning,) = [n for n in app.notices if n.title == "Plan changed"]
         assert appt.uid in warning.message and "Nothing was done" in warning.message
         # Only the plan shown is carried out: nothing changed, and the table shows the plan now.
         assert clinic.appointments.get(appt.uid).status.value == "confirmed"

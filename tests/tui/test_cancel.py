@@ -27,18 +27,25 @@ async def open_cancel(pilot) -> CancelModal:  # type: ignore[no-untyped-def]
     return pilot.app.screen
 
 
-async def test_c_reason_enter_cancels_and_the_row_shows_it_at_once(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_c_reason_enter_cancels_and_the_row_leaves_the_list_of_active_ones(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
     uid = booked["weber_first"]
-    app = make_app(clinic)
+    app = make_app(clinic, tick_seconds=3600)  # nothing but the cancel itself reloads the list
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
+        overview = app.screen
+        assert isinstance(overview, OverviewScreen)
+        before = overview.table.total
+        count = overview.query_one("#filter-count")
+        assert f"{before} matches" in str(count.render())
         modal = await open_cancel(pilot)
         assert "Lena Fischer" in text_of(modal.query_one("#cancel-summary"))
         await pilot.press(*"Patient has the flu", "enter")
         await settle(pilot)
-        assert isinstance(app.screen, OverviewScreen)
-        assert status_cell(app, uid) == "cancelled"
-        assert any("Cancelled Lena Fischer" in n.message for n in app._notifications)
+        assert app.screen is overview
+        # Held and confirmed only: the cancelled row leaves at once, and the count follows.
+        assert overview.table.index_of(uid) is None and overview.table.total == before - 1
+        assert f"{before - 1} matches" in str(count.render())
+        assert any("Cancelled Lena Fischer" in n.message for n in app.notices)
     stored = clinic.appointments.get(uid)
     assert stored.status.value == "cancelled"
     assert stored.cancel_reason == "Patient has the flu"
@@ -93,7 +100,7 @@ async def test_a_row_that_cannot_be_cancelled_explains_why(clinic: Desk, booked,
             await settle(pilot)
             assert isinstance(app.screen, OverviewScreen)
             await pilot.press("j")
-        messages = [n.message for n in app._notifications]
+        messages = [n.message for n in app.notices]
         assert any("cannot be cancelled" in m and "has ended; mark it no_show instead" in m for m in messages)
         assert any("cannot be cancelled" in m and "cancelled" in m for m in messages)
     assert fingerprint(data_dir) == before

@@ -33,7 +33,7 @@ async def test_o_gives_a_new_room_and_moves_the_upcoming_appointments(clinic: De
         await settle(pilot)
         assert isinstance(app.screen, DoctorDetailScreen)
         assert "https://video.example/weber" in text_of(app.screen.query_one("#doctor-contact"))
-        assert any("1 upcoming appointment moved" in n.message for n in app._notifications)
+        assert any("1 upcoming appointment moved" in n.message for n in app.notices)
     assert clinic.appointments.get(upcoming.uid).room_url == "https://video.example/weber"
     assert clinic.appointments.get(past.uid).room_url == past.room_url
 

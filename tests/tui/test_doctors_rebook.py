@@ -102,7 +102,7 @@ async def test_a_slot_taken_meanwhile_is_refused_and_the_list_refreshes(clinic: 
         await settle(pilot)
         assert app.screen is screen and screen.loads == 2
         assert key not in screen.slots
-        assert any("taken" in n.message for n in app._notifications)
+        assert any("taken" in n.message for n in app.notices)
         assert fingerprint(data_dir) == before
 
 

@@ -48,6 +48,9 @@ async def test_the_troubleshooter_counts_bookings_and_names_an_empty_week(clinic
         gp = lines_with(text_of(screen.query_one("#doctor-troubleshooter")), "GP video consultation")[0].split()
         # in windows, inside notice, booked, free: 2 of today's slots are inside the hour of notice
         assert gp[3:7] == ["76", "2", "1", "73"]
+        # Dr Weber offers no therapy: no slot of it is counted, in windows or anywhere.
+        therapy = lines_with(text_of(screen.query_one("#doctor-troubleshooter")), "Therapy session")[0].split()
+        assert therapy[2:6] == ["0", "0", "0", "0"] and "does not offer" in " ".join(therapy)
         preview = text_of(screen.query_one("#doctor-preview"))
         assert "Mon 23 10:00" in lines_with(preview, "GP video consultation")[0]
         # Dr Weber's windows are removed elsewhere; ctrl+r shows why patients now see nothing.

@@ -51,4 +51,4 @@ async def test_escape_sequences_in_data_are_shown_escaped(clinic: Desk, now) -> 
         assert raw_bytes_in(shown(app)) == [] and "oops \\x1b]52;c;" in shown(app)
 
         app.notify(f"delivery {ids['delivery']}: {clinic.webhooks.show_delivery(ids['delivery']).delivery.response_excerpt}")
-        assert all(raw_bytes_in(n.message) == [] for n in app._notifications)
+        assert all(raw_bytes_in(n.message) == [] for n in app.notices)

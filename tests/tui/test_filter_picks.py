@@ -1,5 +1,6 @@
-"""A name several patients (or doctors) share offers the matches to pick from, instead of a
-list that stays unfiltered."""
+"""A name several patients share lists every one's appointments ("every Lena next week") and
+offers them to pick one from, each told apart by their phone's last digits and their next
+appointment; a name several doctors share offers them to pick from."""
 
 from __future__ import annotations
 
@@ -17,18 +18,24 @@ from tests.tui.test_overview import type_into, uids_shown
 async def test_a_shared_surname_offers_the_patients_to_pick_and_picking_filters(clinic: Desk, booked, now) -> None:  # type: ignore[no-untyped-def]
     with clinic.store.write() as view:
         for n in range(1, 31):
-            view.patients.put(Patient(id=f"pat-j{n:02}", name=f"Jan{n:02} Jansen", email=f"j{n}@mail.example"))
+            view.patients.put(Patient(id=f"pat-j{n:02}", name=f"Jan{n:02} Jansen", email=f"j{n}@mail.example",
+                                      phone=f"+49 170 55501{n:02}"))
     mine = make_appointment(clinic, start=now + timedelta(days=2), patient_id="pat-j07")
+    other = make_appointment(clinic, start=now + timedelta(days=3), patient_id="pat-j12")
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await overview_ready(pilot)
         await type_into(pilot, "#filter-patient", "Jansen")
         picks = app.screen.query_one("#filter-picks", OptionList)
         await wait_until(pilot, lambda: picks.display and picks.option_count == 30)
+        # Every Jansen's appointments at once, the field not marked wrong.
+        await wait_until(pilot, lambda: uids_shown(app) == [mine.uid, other.uid])
+        assert not app.screen.query_one("#filter-patient").has_class("-invalid")
         labels = [str(picks.get_option_at_index(i).prompt) for i in range(picks.option_count)]
-        assert "Jan07 Jansen · pat-j07 · j7@mail.example" in labels
+        assert "Jan07 Jansen · pat-j07 · j7@mail.example · ••• 0107 · next Wed 2026-11-25 09:00" in labels
+        assert "Jan08 Jansen · pat-j08 · j8@mail.example · ••• 0108 · none booked" in labels
         notes = str(app.screen.query_one("#filter-notes").render())
-        assert "30 patients match 'Jansen': pick one below" in notes
+        assert "patient: 30 matching 'Jansen'" in notes
         await pilot.press("down")
         assert app.focused is picks
         for _ in range(6):

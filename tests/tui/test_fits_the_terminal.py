@@ -197,3 +197,99 @@ async def test_the_doctor_page_shows_the_days_that_fit_and_whole_answers(clinic:
         await settle(pilot)
         preview, _ = grid("#doctor-preview")
         assert "next 14 days" in str(preview.title) and len(preview.columns) - 2 == 14 > narrow_days
+
+
+def footer_keys_on_screen(app) -> dict[str, bool]:  # type: ignore[no-untyped-def]
+    """Each footer key's action, and whether the key is wholly on screen."""
+    from rxdesk.tui.widgets.footer import DeskFooter
+
+    footer = app.screen.query_one(DeskFooter)
+    return {str(key.action): key.region.right <= app.size.width and key.region.width > 0
+            for key in footer.children if isinstance(getattr(key, "action", None), str)}
+
+
+async def test_help_and_quit_stay_in_every_footer_at_80_columns(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    from rxdesk.tui.screens.patients import PatientDetailScreen
+    from tests.tui.conftest import wait_until
+
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        shown = footer_keys_on_screen(app)
+        assert shown["help"] and shown["quit"]
+        assert not all(shown.values())  # not every key fits: the screen's last ones gave way
+        app.open_patient("pat-001")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatientDetailScreen))
+        await settle(pilot)
+        shown = footer_keys_on_screen(app)
+        assert shown["help"] and shown["quit"] and shown["book"]  # then what the page is for
+        app.open_away("dr-weber", "Dr Anna Weber")  # the reason field has the focus: q is typed there
+        await wait_until(pilot, lambda: getattr(app.screen, "plans", 0) > 0)
+        shown = footer_keys_on_screen(app)
+        assert shown["help"] and shown["quit"]  # f1 and ctrl+q
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatientDetailScreen))
+        await pilot.resize_terminal(160, 48)  # room for every key: the usual order again
+        await settle(pilot)
+        keys = list(footer_keys_on_screen(app))
+        assert all(footer_keys_on_screen(app).values()) and keys.index("help") > keys.index("back")
+
+
+async def test_the_private_network_box_is_on_screen_whole_in_the_webhook_dialog_at_80x24(clinic: Desk) -> None:
+    from rxdesk.tui.screens.webhooks import SubscriptionModal
+    from rxdesk.tui.widgets.checkbox import DeskCheckbox
+
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, SubscriptionModal)
+        box = app.screen.query_one("#sub-private", DeskCheckbox)
+        assert box.region.bottom <= 24 and box.region.right <= 80 and box.region.height == 1
+        label = str(box.label)
+        assert label.startswith("Allow private addresses") and label.endswith("(audited)")
+        assert box.region.width >= cell_len(label) + 4  # "[ ] " and every letter of it
+        for field in ("#sub-url", "#sub-headers", "#sub-error"):
+            assert app.screen.query_one(field).region.bottom <= 24, field
+
+
+async def test_a_filters_reason_and_the_count_are_shown_whole(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    from tests.tui.test_overview import type_into
+
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#filter-statuses", "bogus")
+        notes = app.screen.query_one("#filter-notes")
+        reason = str(notes.render())
+        assert reason.startswith("status 'bogus' is not one of") and reason.endswith("(or active)")
+        assert notes.region.height >= 2 and notes.region.bottom <= 24  # wrapped, not cut
+        await type_into(pilot, "#filter-statuses", "")
+        await pilot.resize_terminal(160, 48)
+        await type_into(pilot, "#filter-statuses", "held,confirmed,cancelled")
+        await type_into(pilot, "#filter-date_from", "2026-11-23")
+        await type_into(pilot, "#filter-date_to", "2026-12-31")
+        await pilot.press("escape", "space", "j", "space")
+        await settle(pilot)
+        count = app.screen.query_one("#filter-count")
+        text = str(count.render())
+        assert text.endswith("matches · 2 selected") and count.region.width >= cell_len(text)
+
+
+async def test_a_list_across_new_year_says_the_year_of_next_years_days(clinic: Desk, booked, now) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from tests.helpers import make_appointment
+
+    later = make_appointment(clinic, start=datetime(2027, 1, 5, 9, tzinfo=UTC), patient_id="pat-001")
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        starts = [line_text(table, i + 1)[1:17] for i in range(table.total)]
+        assert starts[0] == "Tue 11-24 09:00 "  # this year's: the weekday, no year
+        index = table.index_of(later.uid)
+        assert index is not None and starts[index] == "2027-01-05 10:00"  # next year's: its year

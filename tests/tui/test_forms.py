@@ -40,8 +40,8 @@ async def test_ctrl_c_says_how_to_quit_in_words_not_markup(clinic: Desk, booked)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+c")
-        await wait_until(pilot, lambda: app._notifications)
-        messages = [n.message for n in app._notifications]
+        await wait_until(pilot, lambda: app.notices)
+        messages = [n.message for n in app.notices]
         assert any("ctrl+q" in m for m in messages) and not any("[b]" in m for m in messages)
 
 

@@ -65,7 +65,7 @@ async def test_brackets_in_names_and_reasons_are_shown_as_typed(desk: Desk, tmp_
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, OverviewScreen)
-        assert any("[/b] no show [i]" in n.message for n in app._notifications)
+        assert any("[/b] no show [i]" in n.message for n in app.notices)
 
         app.screen.query_one("#filter-statuses").value = "all"
         await settle(pilot)

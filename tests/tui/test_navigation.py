@@ -61,7 +61,7 @@ async def test_one_key_clears_every_filter_from_the_table_or_a_field_and_is_in_f
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         default = uids_shown(app)
-        keys = {what: key for key, what, _node, _action in app._screen_keys(app.screen)}
+        keys = {what: key for key, what, _node, _action in app.screen_keys(app.screen)}
         assert keys["Clear filters"] == "^l" and keys["Reload"] == "^r"
         footer_keys = {b.description for (_n, b, _e, _t) in app.screen.active_bindings.values() if b.show}
         assert {"Clear filters", "Reload"} <= footer_keys

@@ -11,7 +11,7 @@ from rxdesk.domain.times import zone
 from rxdesk.services import Desk
 from rxdesk.services.rebooking import match_slots
 from rxdesk.tui.screens.rebook import RebookScreen, SlotTable
-from tests.tui.conftest import make_app, settle, wait_until
+from tests.tui.conftest import make_app, settle, text_of, wait_until
 
 
 def local(slot, tz: str = "Europe/Berlin") -> datetime:  # type: ignore[no-untyped-def]
@@ -42,6 +42,16 @@ async def test_typing_narrows_the_slots_by_doctor_day_and_time_of_day(clinic: De
             assert table.cell_text(index, "day") == f"{local(row):%a %Y-%m-%d}"
             assert table.cell_text(index, "doctor_time") == f"{local(row, 'America/New_York'):%H:%M} EST"
         await pilot.press("enter")  # leaves the field for the list
+        assert app.focused is table
+        await pilot.press("slash", "down")  # so does down
+        assert app.focused is table
+        await pilot.press("slash", *"nobody")  # the field's text is selected: typing replaces it
+        note = screen.query_one("#slot-none")
+        await wait_until(pilot, lambda: note.display and not table.display)
+        assert "no slot matches 'nobody'" in text_of(note)
+        await pilot.press("ctrl+u")
+        await wait_until(pilot, lambda: table.display and table.total == everything)
+        await pilot.press("down")
         assert app.focused is table
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, RebookScreen))

@@ -90,6 +90,13 @@ async def test_a_lapsed_hold_says_why_it_cannot_move(clinic: Desk, booked, now) 
         await settle(pilot)
         app.open_rebook(lapsed.uid)
         await settle(pilot)
-        summary = text_of(app.screen.query_one("#rebook-summary"))
+        screen = app.screen
+        summary = text_of(screen.query_one("#rebook-summary"))
         assert f"Cannot rebook {lapsed.uid}: the hold on appointment {lapsed.uid} expired" in summary
-        assert app.screen.query_one(SlotTable).total == 0
+        # The refusal only: no empty table, no keys that would act on one.
+        assert screen.query_one(SlotTable).total == 0 and not screen.query_one("#rebook-slots").display
+        keys = {b.description for (_n, b, enabled, _t) in screen.active_bindings.values() if enabled}
+        assert "14 more days" not in keys and "Filter slots" not in keys
+        await pilot.press("m")
+        await settle(pilot)
+        assert screen.days == 14 and screen.loads == 0

@@ -77,13 +77,13 @@ async def test_remind_now_is_a_choice_off_by_default(clinic: Desk, now) -> None:
         await pilot.press(*"1d", "enter")
         await settle(pilot)
         assert any("1 confirmed appointment already inside its window: not reminded" in n.message
-                   for n in app._notifications)
+                   for n in app.notices)
         assert clinic.appointments.show(inside.uid).reminders_sent == []
         modal = await open_new_rule(app, pilot, "gp-consult")
         modal.query_one("#rule-also-now", DeskCheckbox).value = True
         await pilot.press(*"2d", "enter")
         await settle(pilot)
-        assert any("already inside its window: reminded now" in n.message for n in app._notifications)
+        assert any("already inside its window: reminded now" in n.message for n in app.notices)
     (sent,) = clinic.appointments.show(inside.uid).reminders_sent
     assert sent.rule_id == "patient-2880m"
 

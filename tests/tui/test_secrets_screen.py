@@ -78,7 +78,7 @@ async def test_create_shows_the_value_once_and_it_signs_tokens(keyed: Desk, data
         await settle(pilot)
         assert app.clipboard == value
         # The toast says what was copied: the value, not the key id.
-        assert any(n.title == "Secret value copied" and "secret value of" in n.message for n in app._notifications)
+        assert any(n.title == "Secret value copied" and "secret value of" in n.message for n in app.notices)
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is screen
@@ -218,7 +218,7 @@ async def test_revoke_of_a_key_another_agent_revoked_meanwhile_says_so(keyed: De
         app.screen.query_one("#answer", Input).value = key_id
         await pilot.press("enter")
         await settle(pilot)
-        refusals = [n for n in app._notifications if n.severity == "error"]
+        refusals = [n for n in app.notices if n.severity == "error"]
         assert any("already revoked" in n.message and "someone-else" in n.message for n in refusals)
         assert app.screen is screen
     assert audit_actions(keyed, key_id)[-1] == ("secret.revoke", "admin:someone-else")

@@ -166,6 +166,21 @@ def test_patient(snap_compare, clinic: Desk, booked, size: str) -> None:  # type
     assert snapshot(snap_compare, make_app(clinic), size, "p")
 
 
+@sizes
+def test_book(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    """`b` on a patient's page, the first type: free slots of every doctor offering it, by time."""
+
+    async def slots_listed(pilot) -> None:  # type: ignore[no-untyped-def]
+        from rxdesk.tui.screens.book import BookScreen
+
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, BookScreen)
+                         and bool(pilot.app.screen.types), what="the types")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: pilot.app.screen.loads > 0, what="the slots")
+
+    assert snapshot(snap_compare, make_app(clinic), size, "p", "b", then=slots_listed)
+
+
 # -- section 3: doctors ----------------------------------------------------------------------
 
 @sizes
@@ -225,6 +240,28 @@ def test_types(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: 
 def test_attention(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
     """What a clinic whose worker never ran needs: the queue, and the first item in full below."""
     assert snapshot(snap_compare, make_app(clinic), size, "7")
+
+
+@sizes
+def test_activity(snap_compare, stocked: Desk, size: str) -> None:  # type: ignore[no-untyped-def]
+    """Section 8 as the agent opens it: their own actions today, newest first."""
+
+    async def listed(pilot) -> None:  # type: ignore[no-untyped-def]
+        await wait_until(pilot, lambda: getattr(pilot.app.screen, "loads", 0) > 0, what="the activity")
+        for field in pilot.app.screen.query("Input"):
+            field.cursor_blink = False
+
+    assert snapshot(snap_compare, make_app(stocked), size, "8", then=listed)
+
+
+@sizes
+def test_new_subscription_dialog(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+    """Every field on screen at 80x24, the private-network box under the URL."""
+
+    async def steady_cursor(pilot) -> None:  # type: ignore[no-untyped-def]
+        pilot.app.screen.query_one("#sub-url").cursor_blink = False
+
+    assert snapshot(snap_compare, make_app(clinic), size, "6", "a", then=steady_cursor)
 
 
 @pytest.mark.parametrize("tab", ["subscriptions", "deliveries", "outbox"])

@@ -42,12 +42,12 @@ async def test_a_test_event_is_signed_and_a_subscription_is_removed(clinic: Desk
             (got,) = receiver.received
             assert Webhook(made.secret).verify(got.body, got.headers)["type"] == "rxdesk.test"
             assert got.headers["x-shop"] == "riverside"
-            assert any("Test event delivered (200)" in n.message for n in app._notifications)
+            assert any("Test event delivered (200)" in n.message for n in app.notices)
 
             receiver.default = (500, {})
             await pilot.press("t")
             await settle(pilot)
-            assert any("Test event failed: answered 500" in n.message for n in app._notifications)
+            assert any("Test event failed: answered 500" in n.message for n in app.notices)
 
             await pilot.press("x")
             await settle(pilot)
@@ -79,7 +79,7 @@ async def test_replaying_a_pending_delivery_is_refused_and_changes_nothing(clini
             before = fingerprint(data_dir)
             await pilot.press("y")
             await settle(pilot)
-            assert any("still pending" in n.message for n in app._notifications)
+            assert any("still pending" in n.message for n in app.notices)
             assert fingerprint(data_dir) == before
     finally:
         receiver.close()

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.backends
 APPOINTMENT_FIELDS = {
     "uid", "patient_id", "doctor_id", "type_key", "status", "starts_at", "ends_at", "created_at",
     "hold_expires_at", "confirmed_at", "cancelled_at", "cancel_reason", "cancelled_by",
-    "previous_meeting_uid", "room_url", "attendance_note", "attendance_by", "attendance_at",
+    "previous_meeting_uid", "room_url", "attendance_note", "attendance_by", "attendance_at", "created_by",
 }
 
 

@@ -54,6 +54,8 @@ def test_the_troubleshooter_from_the_command_line(clinic: Desk, cli) -> None:  #
     assert "inside the booking notice  2" in shown.out and "free slots" in shown.out
     answer = cli("doctors", "slots", "dr-weber", "--type", "therapy", "--json").json()
     assert answer["offers_type"] is False and answer["reason"] == "the doctor does not offer this appointment type"
+    # No slot of a type not offered exists: nothing counted in windows, booked or inside the notice.
+    assert (answer["in_windows"], answer["inside_notice"], answer["booked"], answer["free"]) == (0, 0, 0, 0)
     for bad, code in ((["dr-nobody", "--type", "gp-consult"], 1), (["dr-weber", "--type", "nope"], 1),
                       (["dr-weber", "--type", "gp-consult", "--days", "0"], 2)):
         refused = cli("doctors", "slots", *bad)

@@ -104,7 +104,7 @@ def test_mark_refusals_are_one_line_and_change_nothing(clinic: Desk, cli, data_d
         (("doctors", "set-room", "dr-weber"), 2, "one of the arguments --url --new is required"),
         (("doctors", "set-room", "dr-weber", "--new", "--url", "https://x.example/r"), 2, "not allowed with"),
         (("doctors", "set-room", "dr-weber", "--url", "javascript:alert(1)"), 1, "http:// or https://"),
-        (("doctors", "set-room", "dr-who", "--new"), 1, "no doctor 'dr-who'"),
+        (("doctors", "set-room", "dr-who", "--new"), 1, "no doctor matches 'dr-who'"),
     ]:
         result = cli(*args)
         assert result.code == code, (args, result.err)

@@ -39,7 +39,7 @@ from rxdesk.domain.models import (
     Subscription,
 )
 from rxdesk.domain.queries import appointment_from_json, org_from_json
-from rxdesk.store.files import dumps
+from rxdesk.store.segment_db import encode as dumps
 
 idents = st.from_regex(r"[a-z0-9][a-z0-9._:@+-]{0,20}", fullmatch=True)
 texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)

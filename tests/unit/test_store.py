@@ -17,7 +17,7 @@ from rxdesk.domain.errors import StoreError
 from rxdesk.domain.models import Patient
 from rxdesk.store import TinyStore
 from rxdesk.store import engine as engine_module
-from rxdesk.store.files import open_segment
+from rxdesk.store.segment_db import open_segment
 from tests.helpers import CLINIC_TOML, fingerprint, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -241,12 +241,12 @@ def test_the_holds_index_follows_holds_and_feeds_expiry(clinic, now) -> None:  #
                             created_at=now - timedelta(minutes=5))
     make_appointment(clinic, start=now + timedelta(days=4))
     view = clinic.store.read()
-    assert set(view.snap.table("holds", "held")) == {held.uid, soon.uid}
+    assert {d.doc_id for d in view.snap.table("holds", "held").all()} == {held.uid, soon.uid}
     created = soon.created_at
     assert [a.uid for a in view.appointments.lapsed_holds(created + timedelta(minutes=10))] == [soon.uid]
     clinic.appointments.cancel_appointment(soon.uid, "x", "tester")
     view = clinic.store.read()
-    assert set(view.snap.table("holds", "held")) == {held.uid}
+    assert {d.doc_id for d in view.snap.table("holds", "held").all()} == {held.uid}
     assert view.appointments.lapsed_holds(created + timedelta(minutes=10)) == []
 
 

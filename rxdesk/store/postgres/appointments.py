@@ -130,6 +130,9 @@ class AppointmentRepo:
         if query.patient_id is not None:
             parts.append(sql.SQL("patient_id = %s"))
             args.append(query.patient_id)
+        if query.patient_ids is not None:
+            parts.append(sql.SQL("patient_id = ANY(%s)"))
+            args.append(sorted(query.patient_ids))
         if query.starts_from is not None:
             parts.append(sql.SQL("starts_at >= %s"))
             args.append(query.starts_from)

@@ -21,7 +21,7 @@ from rxdesk.domain.models import (
     EventType,
     OutboxMessage,
 )
-from rxdesk.domain.queries import DeliveryTrouble, Page
+from rxdesk.domain.queries import AuditQuery, DeliveryTrouble, Page
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.repos import ID_BLOCK, can_name_a_row, for_update, text, upsert
 from rxdesk.store.postgres.session import Session
@@ -113,6 +113,28 @@ class AuditRepo:
         found = self._s.rows(
             "SELECT at, actor, action, target, details FROM audit WHERE target = %s ORDER BY seq", (target,))
         return [self._entry(r) for r in found]
+
+    def search(self, query: AuditQuery) -> Page[AuditEntry]:
+        """Entries across the desk matching `query`, newest first (the indexes by actor and by
+        time serve the usual questions: one agent's, the last day's)."""
+        parts: list[str] = []
+        args: list[Any] = []
+        if query.actor is not None:
+            parts.append("actor = %s")
+            args.append(query.actor)
+        if query.since is not None:
+            parts.append("at >= %s")
+            args.append(query.since)
+        if query.targets is not None:
+            parts.append("target = ANY(%s)")
+            args.append(list(query.targets))
+        where = f" WHERE {' AND '.join(parts)}" if parts else ""
+        statement = f"SELECT at, actor, action, target, details FROM audit{where} ORDER BY seq DESC OFFSET %s"
+        args.append(max(0, query.offset))
+        if query.limit is not None:
+            statement += " LIMIT %s"
+            args.append(max(0, query.limit))
+        return Page([self._entry(r) for r in self._s.rows(statement, args)], None, query.offset, query.limit)
 
     def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[AuditEntry]:
         """Audit entries not about one appointment (those are shown with the appointment)."""

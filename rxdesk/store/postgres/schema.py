@@ -200,9 +200,18 @@ ALTER TABLE appointment_reminders_sent
     ADD COLUMN sms_message_id text NOT NULL DEFAULT '';
 """
 
+# Who booked an appointment when an agent did; the audit trail read by agent and by time
+# (`audit list`, the app's activity) without a scan of the whole log.
+APPOINTMENT_CREATOR = """
+ALTER TABLE appointments ADD COLUMN created_by text;
+CREATE INDEX audit_by_actor ON audit (actor, seq);
+CREATE INDEX audit_by_time ON audit (at, seq);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", INITIAL),
     Migration(2, "reminder messages", REMINDER_MESSAGES),
+    Migration(3, "appointment creator, audit by agent and time", APPOINTMENT_CREATOR),
 )
 
 VERSION_TABLE = "rxdesk_schema"

@@ -69,7 +69,7 @@ class DataDirReader:
 
     def __init__(self, tiny: Any) -> None:
         from rxdesk.store.layout import APPT_PREFIX, AUDIT, DELIVERY_INDEX_PREFIX
-        from rxdesk.store.tinystore import TinyView
+        from rxdesk.store.tinystore import TinyView, successor_in
 
         self.root = Path(tiny.data_dir)
         self.view = TinyView(tiny.engine.snapshot())
@@ -77,6 +77,7 @@ class DataDirReader:
         self._appt_prefix = APPT_PREFIX
         self._audit_prefix = f"{AUDIT}-"
         self._index_prefix = DELIVERY_INDEX_PREFIX
+        self._successor_in = successor_in
 
     def counters(self) -> dict[str, int]:
         return dict(self.snap.manifest.counters)
@@ -90,13 +91,13 @@ class DataDirReader:
 
     def _week_tables(self, table: str) -> Iterator[dict[str, Any]]:
         for name in self.snap.names(self._appt_prefix):
-            rows = self.snap.table(name, table)
+            rows = self.snap.table(name, table).documents()
             if rows:
                 yield dict(rows)
 
     def links(self) -> Iterator[tuple[str, str]]:
         for table in self._week_tables("links"):
-            yield from table.items()
+            yield from ((uid, self._successor_in(link)) for uid, link in table.items())
 
     def reminders_sent(self) -> Iterator[dict[str, Any]]:
         for table in self._week_tables("reminders_sent"):
@@ -108,13 +109,13 @@ class DataDirReader:
         for table in self._week_tables("audit"):
             found.extend((int(k), v) for k, v in table.items())
         for name in self.snap.names(self._audit_prefix):
-            found.extend((int(k), v) for k, v in self.snap.table(name, "audit").items())
+            found.extend((int(k), v) for k, v in self.snap.table(name, "audit").documents().items())
         found.sort(key=lambda item: item[0])
         return found
 
     def delivery_links(self) -> Iterator[tuple[str, str]]:
         for name in self.snap.names(self._index_prefix):
-            for uid, entry in self.snap.table(name, "by_appointment").items():
+            for uid, entry in self.snap.table(name, "by_appointment").documents().items():
                 for delivery_id in entry.get("ids", []):
                     yield uid, delivery_id
 

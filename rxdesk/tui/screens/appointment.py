@@ -70,7 +70,7 @@ class AppointmentScreen(DetailScreen):
             ("Doctor", f"{detail.doctor.name} ({appt.doctor_id})" if detail.doctor else appt.doctor_id),
             ("Type", f"{detail.type.name} ({appt.type_key})" if detail.type else appt.type_key),
             ("Room", appt.room_url or "—"),
-            ("Created", local(appt.created_at)),
+            ("Created", local(appt.created_at) + (f" by {appt.created_by}" if appt.created_by else "")),
         ]
         if appt.confirmed_at:
             rows.append(("Confirmed", local(appt.confirmed_at)))
@@ -130,10 +130,10 @@ class AppointmentScreen(DetailScreen):
         return fields_grid(rows, "Audit")
 
     def action_cancel_appointment(self) -> None:
-        self.post_message(StartCancel(self.uid, on_saved=lambda _appt: self.reload()))
+        self.post_message(StartCancel(self.uid))  # the app reloads the screen in front once it is saved
 
     def action_attendance(self) -> None:
-        self.post_message(StartAttendance(self.uid, on_saved=lambda _appt: self.reload()))
+        self.post_message(StartAttendance(self.uid))
 
     def action_rebook(self) -> None:
         self.post_message(OpenRebook(self.uid))

@@ -26,6 +26,7 @@ from rxdesk.services.away import AwayItem, AwayPlan, AwayResult, PlanChanged
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DetailScreen
 from rxdesk.tui.text import shown
+from rxdesk.tui.widgets.checkbox import DeskCheckbox
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -70,7 +71,7 @@ class AwayScreen(DetailScreen):
             yield Input("now", id="away-from", classes="away-time", compact=True)
             yield Label("To", classes="away-label")
             yield Input("today", id="away-to", classes="away-time", compact=True)
-            yield Checkbox("Rebook where the type allows", True, id="away-rebook", compact=True)
+            yield DeskCheckbox("Rebook where the type allows", True, id="away-rebook", compact=True)
         with Horizontal(id="away-reason-row"):
             yield Label("Reason", classes="away-label")
             yield Input(placeholder="why (required; on every cancellation)", id="away-reason", max_length=500,
@@ -268,7 +269,7 @@ class AwayScreen(DetailScreen):
 
     def _done(self, result: AwayResult) -> None:
         self.busy = False
-        self.desk_app.note_own_write()
+        self.desk_app.note_own_write(shown=True)  # this table shows what was done, not a new plan
         plan = result.plan
         self.plan = None
         self.problem = "carried out; change the range or the reason to plan again"

@@ -274,7 +274,6 @@ class DoctorDetailScreen(DetailScreen):
         moved = len(change.moved)
         self.app.notify(f"{change.doctor.name}: meeting room {change.doctor.room_url}; "
                         f"{moved} upcoming appointment{'' if moved == 1 else 's'} moved to it", title="Room changed")
-        self.reload()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "doctor-phone":
@@ -289,7 +288,6 @@ class DoctorDetailScreen(DetailScreen):
             self.desk_app.note_own_write()
             self.app.notify(f"{doctor.name}: mobile phone {display_phone(doctor.mobile_phone) or 'cleared'}",
                             title="Saved")
-            self.reload()
 
         def refused(exc: RxdeskError) -> None:
             event.input.add_class("-invalid")

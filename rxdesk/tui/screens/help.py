@@ -12,9 +12,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from rxdesk.tui.widgets.footer import DeskFooter
+from rxdesk.tui.widgets.header import SECTIONS
 
 GENERAL = (
-    ("1 … 6", "sections: overview, patients, doctors, secrets, types & reminders, webhooks"),
+    (f"{SECTIONS[0][0]} … {SECTIONS[-1][0]}", "sections: " + ", ".join(what for *_, what in SECTIONS)),
     ("enter", "open the selected row"),
     ("escape", "back / leave a field"),
     ("/", "filters or search"),

@@ -14,8 +14,9 @@ from rxdesk.services.appointments import AppointmentRow
 from rxdesk.services.filters import FilterText, ParsedFilter
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.widgets.filter_bar import FilterBar
+from rxdesk.tui.widgets.rows import Window
 from rxdesk.tui.widgets.tables import AppointmentSource, AppointmentTable
-from rxdesk.tui.widgets.virtual_table import VirtualTable, Window
+from rxdesk.tui.widgets.virtual_table import VirtualTable
 from rxdesk.tui.work import call_service
 
 EMPTY_TEXT = """\
@@ -112,7 +113,7 @@ class OverviewScreen(DeskScreen):
         if source is None or window is None or parsed is None:
             return
         table = self.table
-        table.zone_name = loaded.zone
+        table.set_zone(loaded.zone, self.desk.clock.now())
         table.show(source, window, keep=keep, around=around)
         self.window_text = parsed.window
         self.filters.show_result(parsed.errors, parsed.resolved)

@@ -10,7 +10,7 @@ from textual.widgets import Input, Static
 from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import Page
 from rxdesk.services.patients import PatientDetail, tally
-from rxdesk.tui.navigation import OpenPatient
+from rxdesk.tui.navigation import OpenBooking, OpenPatient
 from rxdesk.tui.screens.base import DeskScreen, DetailScreen
 from rxdesk.tui.text import fields_grid
 from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
@@ -114,9 +114,13 @@ class PatientDetailScreen(DetailScreen):
     SECTION = "patients"
     TITLE_TEXT = "Patient"
 
+    BINDINGS = [Binding("b", "book", "Book", id="patient.book")]
+    FOOTER_FIRST = ("book",)  # what the page is for, on screen at 80 columns
+
     def __init__(self, patient_id: str) -> None:
         super().__init__()
         self.patient_id = patient_id
+        self.patient_name = ""
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"Loading {self.patient_id}…", id="patient-contact", classes="panel", markup=False)
@@ -136,8 +140,13 @@ class PatientDetailScreen(DetailScreen):
             group="patient",
         )
 
+    def action_book(self) -> None:
+        """`b`: book an appointment for this patient."""
+        self.post_message(OpenBooking(self.patient_id, self.patient_name))
+
     def _show(self, detail: PatientDetail, tz: str) -> None:
         p = detail.patient
+        self.patient_name = p.name
         grid = fields_grid((("Name", p.name), ("Id", p.id), ("Email", p.email or "—"),
                             ("Phone", p.phone or "—"), ("External id", p.external_id or "—")))
         self.query_one("#patient-contact", Static).update(grid)
@@ -148,6 +157,6 @@ class PatientDetailScreen(DetailScreen):
             f"{tally(detail.counts)} — listed: {len(upcoming)} from now on (any status), then the "
             f"{len(history)} most recent past (times in {tz})"
         )
-        self.query_one(AppointmentTable).show_rows([*upcoming, *history], tz)
+        self.query_one(AppointmentTable).show_rows([*upcoming, *history], tz, now=self.desk.clock.now())
 
 

@@ -1,47 +1,25 @@
 """Rebooking a patient into a free slot: the slots the type's mode allows, by doctor and day,
-every row saying whose and which day it is."""
+every row saying whose and which day it is. An appointment that cannot move shows why, and
+nothing to pick."""
 
 from __future__ import annotations
 
-from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from rxdesk.domain.errors import Conflict, RxdeskError
 from rxdesk.domain.models import Appointment, AppointmentStatus
-from rxdesk.domain.times import format_local, zone
-from rxdesk.services.rebooking import MAX_DAYS, OpenSlot, SlotChoice, match_slots
+from rxdesk.domain.times import format_local
+from rxdesk.services.rebooking import MAX_DAYS, OpenSlot, SlotChoice
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.navigation import OpenAppointment
 from rxdesk.tui.screens.base import DetailScreen
 from rxdesk.tui.text import shown
-from rxdesk.tui.widgets.columns import Column
-from rxdesk.tui.widgets.virtual_table import ListSource, VirtualTable, Window
+from rxdesk.tui.widgets.slots import SlotPicker, SlotTable, slot_key
 from rxdesk.tui.work import call_service
 
-
-def slot_key(slot: OpenSlot) -> str:
-    return f"{slot.doctor_id}|{slot.starts_at.isoformat()}"
-
-
-def doctors_time(slot: OpenSlot) -> str:
-    """The start in the doctor's own zone, with the zone's abbreviation: `08:00 GMT`."""
-    return f"{slot.starts_at.astimezone(zone(slot.doctor_zone)):%H:%M %Z}"
-
-
-class SlotTable(VirtualTable[OpenSlot]):
-    """Open slots, each row with its doctor, day and time (in the organisation's zone) and the
-    doctor's own time beside it."""
-
-    def __init__(self, *, id: str | None = None) -> None:
-        self.zone_name = "UTC"
-        super().__init__([
-            Column("doctor", "Doctor", lambda slot: slot.doctor_name, width=20, min_width=12, max_width=30, priority=2),
-            Column("day", "Day", lambda slot: format_local(slot.starts_at, self.zone_name)[:14], width=14, priority=0),
-            Column("time", "Time", lambda slot: format_local(slot.starts_at, self.zone_name)[15:], width=5, priority=1),
-            Column("doctor_time", "Doctor's time", doctors_time, width=13, priority=3),
-        ], id=id)
+__all__ = ["RebookScreen", "SlotTable"]
 
 
 class RebookScreen(DetailScreen):
@@ -58,19 +36,22 @@ class RebookScreen(DetailScreen):
         self.uid = uid
         self.days = 14
         self.choice: SlotChoice | None = None
+        self.refusal: str | None = None  # why it cannot be rebooked: no slots, no keys
         self.slots: dict[str, OpenSlot] = {}
         self.loads = 0
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"Loading the open slots for {self.uid}…", id="rebook-summary", classes="panel", markup=False)
-        yield Input(placeholder="/ filter: doctor, day (tue, 24, 2026-11-24), time (9:30), morning, afternoon, evening",
-                    id="slot-filter")
-        yield SlotTable(id="rebook-slots")
+        yield SlotPicker(id="rebook-slots")
         yield Static("enter rebooks into the selected slot · / filters · m shows 14 more days · escape goes back",
-                     classes="dialog-hint")
+                     id="rebook-hint", classes="dialog-hint")
+
+    @property
+    def picker(self) -> SlotPicker:
+        return self.query_one(SlotPicker)
 
     def on_mount(self) -> None:
-        self.query_one(SlotTable).focus()
+        self.picker.table.focus()
         self.reload()
 
     def reload(self) -> None:
@@ -79,8 +60,18 @@ class RebookScreen(DetailScreen):
                      failed=self._cannot, group="rebook")
 
     def _cannot(self, exc: RxdeskError) -> None:
+        """A refused rebook shows the refusal only: no table, no keys that would act on it."""
+        self.refusal = str(exc)
         self.query_one("#rebook-summary", Static).update(shown(f"Cannot rebook {self.uid}: {exc}"))
+        self.picker.display = False
+        self.query_one("#rebook-hint", Static).update("escape goes back")
+        self.refresh_bindings()
         self.app.notify(str(exc), severity="warning", title="Not rebookable")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("more_days", "focus_filter"):
+            return self.refusal is None
+        return True
 
     def _show(self, choice: SlotChoice) -> None:
         self.loads += 1
@@ -92,44 +83,25 @@ class RebookScreen(DetailScreen):
             f"{choice.doctor_name} · {appt.status.value}\n"
             f"{appt.uid} · {len(choice.slots)} open slots in {self.days} days · {mode} · times in {tz}"
         ))
-        table = self.query_one(SlotTable)
-        table.zone_name = tz
-        doctors = {s.doctor_name for s in choice.slots}
-        table.set_widths({"doctor": max((cell_len(name) for name in doctors), default=20)})
         self.slots = {slot_key(slot): slot for slot in choice.slots}
-        self._filter_rows()
-
-    def _filter_rows(self) -> None:
-        """The slots the filter's words pick out (all of them when it is empty)."""
-        if self.choice is None:
-            return
-        table = self.query_one(SlotTable)
-        text = self.query_one("#slot-filter", Input).value
-        picked = match_slots(self.choice.slots, text, self.choice.zone)
-        source = ListSource(picked, key=slot_key)
-        table.show(source, Window(0, source.rows, len(source.rows)), keep=table.current_key)
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        self._filter_rows()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.query_one(SlotTable).focus()
+        more = " (m shows 14 more days)" if self.days < MAX_DAYS else ""
+        self.picker.show_slots(choice.slots, tz, empty=f"no open slots in the next {self.days} days{more}")
 
     def action_focus_filter(self) -> None:
-        self.query_one("#slot-filter", Input).focus()
+        self.picker.focus_filter()
 
     def action_back(self) -> None:
         """escape leaves the filter field first, then the screen."""
-        if isinstance(self.focused, Input):
-            self.query_one(SlotTable).focus()
+        if self.focused is self.picker.field:
+            self.picker.action_to_table()
+            if self.focused is self.picker.field:  # nothing to pick: straight back
+                self.dismiss()
         else:
             self.dismiss()
 
-    def on_virtual_table_chosen(self, event: VirtualTable.Chosen) -> None:
-        slot = self.slots.get(event.key)
-        if slot is None or self.choice is None:
+    def on_slot_picker_picked(self, event: SlotPicker.Picked) -> None:
+        slot = event.slot
+        if self.choice is None:
             return
         when = format_local(slot.starts_at, self.choice.zone)
         appt = self.choice.appointment
@@ -150,7 +122,7 @@ class RebookScreen(DetailScreen):
         desk = self.desk
 
         def done(new: Appointment) -> None:
-            self.desk_app.note_own_write()
+            self.desk_app.note_own_write(shown=True)  # this screen closes; the one under it loads again
             when = format_local(new.starts_at, self.choice.zone if self.choice else "UTC")
             self.app.notify(f"Rebooked to {new.uid} ({when})", title="Rebooked")
             self.dismiss()

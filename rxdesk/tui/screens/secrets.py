@@ -152,7 +152,7 @@ class SecretsScreen(DeskScreen):
             placeholder="e.g. Shopify storefront"), labelled)
 
     def _created(self, made: NewSecret) -> None:
-        self.desk_app.note_own_write()
+        self.desk_app.note_own_write(shown=True)
         self.reload(keep=made.secret.key_id)
         self.app.push_screen(SecretValueModal(made.secret.key_id, made.secret.label, made.value, STORE_IT_NOW))
 
@@ -200,7 +200,6 @@ class SecretsScreen(DeskScreen):
         def revoked(_secret: object) -> None:
             self.desk_app.note_own_write()
             self.app.notify(f"{key_id} revoked: its tokens are refused from now on", title="Revoked")
-            self.reload()
 
         def typed(value: str | None) -> None:
             if value is None:

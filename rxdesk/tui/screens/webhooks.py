@@ -7,9 +7,9 @@ from datetime import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, SelectionList, Static, TabbedContent, TabPane
+from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Delivery, EventType, OutboxMessage, Subscription
@@ -32,7 +32,9 @@ LIMIT = 200
 
 
 class SubscriptionModal(OnDesk, ModalScreen[NewSubscription | None]):
-    """URL, event types and custom headers; refused input keeps the dialog open with the reason."""
+    """URL, event types and custom headers; refused input keeps the dialog open with the reason.
+    Every field fits 80×24: the private-network box (a security choice) sits under the URL it is
+    about, always on screen, and the event types are the same checkboxes, two columns of them."""
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="webhooks.close"),
@@ -46,13 +48,15 @@ class SubscriptionModal(OnDesk, ModalScreen[NewSubscription | None]):
             yield Label("New webhook subscription", classes="dialog-title")
             yield Label("URL (http:// or https://)")
             yield Input(placeholder="https://shop.example/hooks/rxdesk", id="sub-url")
-            yield Label("Event types (space ticks one)")
-            yield SelectionList[str](*[(event.value, event.value, event in self.DEFAULT_EVENTS) for event in EventType],
-                                     id="sub-events")
+            yield DeskCheckbox("Allow private addresses: loopback, 10/8, 192.168/16 … (audited)", id="sub-private",
+                               compact=True)
+            yield Label("Event types (tab to one, space ticks it)", id="sub-events-label")
+            with Grid(id="sub-events"):
+                for event in EventType:
+                    yield DeskCheckbox(event.value, event in self.DEFAULT_EVENTS, id=f"event-{event.value}",
+                                       classes="sub-event", compact=True)
             yield Label("Custom headers (NAME=VALUE, separated by ;), optional")
             yield Input(placeholder="X-Shop=riverside; Authorization=Bearer …", id="sub-headers")
-            yield DeskCheckbox("Allow loopback and private addresses (10/8, 192.168/16, 127/8 …; audited)",
-                           id="sub-private")
             yield Static("", id="sub-error", classes="field-error", markup=False)
             yield Static("enter (in a field) or ctrl+s saves · escape cancels", classes="dialog-hint")
         yield DeskFooter()  # the keys of this dialog, not of the screen behind it
@@ -67,7 +71,8 @@ class SubscriptionModal(OnDesk, ModalScreen[NewSubscription | None]):
     def action_save(self) -> None:
         desk: Desk = self.desk
         url = self.query_one("#sub-url", Input).value
-        events = [str(value) for value in self.query_one("#sub-events", SelectionList).selected]
+        events = [str(box.id).removeprefix("event-") for box in self.query(".sub-event").results(DeskCheckbox)
+                  if box.value]
         raw_headers = [h for h in self.query_one("#sub-headers", Input).value.split(";") if h.strip()]
         private = self.query_one("#sub-private", DeskCheckbox).value
 
@@ -275,7 +280,6 @@ class WebhooksScreen(DeskScreen):
 
     def _removed(self, _sub: Subscription) -> None:
         self.desk_app.note_own_write()
-        self.reload()
 
     def _refused(self, exc: RxdeskError) -> None:
         self.app.notify(str(exc), severity="error", title="Refused")
@@ -327,7 +331,6 @@ class WebhooksScreen(DeskScreen):
             if made is None:
                 return
             self.desk_app.note_own_write()
-            self.reload()
             self.app.push_screen(ShownOnceModal(
                 f"Signing secret of {made.subscription.id}", made.secret,
                 "Store it now in the receiver's configuration: it is not shown again. Receivers verify "
@@ -375,7 +378,6 @@ class WebhooksScreen(DeskScreen):
         def done(delivery: Delivery) -> None:
             self.desk_app.note_own_write()
             self.app.notify(f"{delivery.id} will be sent again at the next tick", title="Replay")
-            self.reload()
 
         call_service(self, lambda: desk.webhooks.replay(delivery_id, desk.agent), done=done, failed=self._refused,
                      group="replay")

@@ -49,7 +49,7 @@ class FilterBar(Vertical):
                     suggester = SuggestFromList(STATUS_WORDS, case_sensitive=False)
                 yield Input(placeholder=placeholder, id=f"filter-{name}", classes="filter",
                             suggester=suggester)
-        with Horizontal(id="filter-status"):
+        with Vertical(id="filter-status"):
             yield Static("", id="filter-count", markup=False)
             yield Static("", id="filter-notes", markup=False)
         yield OptionList(id="filter-picks")
@@ -125,9 +125,12 @@ class FilterBar(Vertical):
             field.tooltip = errors.get(name)
         notes = [errors[name] for name, _ in FIELDS if name in errors]
         notes += [f"{name}: {value}" for name, value in resolved.items()]
-        # Fixed-size fields: a new text repaints them without laying the screen out again.
-        self.query_one("#filter-notes", Static).update(" · ".join(notes), layout=False)
+        text = " · ".join(notes)
+        shown_notes = self.query_one("#filter-notes", Static)
+        if text != str(shown_notes.content):  # the same notes again (a reload) lay nothing out
+            shown_notes.update(text)
         self.set_class(bool(errors), "-has-errors")
+        self.set_class(bool(notes), "-has-notes")
 
     def show_count(self, text: str) -> None:
         self.query_one("#filter-count", Static).update(text, layout=False)

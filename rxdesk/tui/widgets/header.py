@@ -14,14 +14,16 @@ from textual.widget import Widget
 from rxdesk.tui.context import OnDesk
 from rxdesk.tui.widgets.columns import fit
 
+# (key, the app's mode, the tab's label, what help calls it)
 SECTIONS = (
-    ("1", "overview", "Overview"),
-    ("2", "patients", "Patients"),
-    ("3", "doctors", "Doctors"),
-    ("4", "secrets", "Secrets"),
-    ("5", "types", "Types"),
-    ("6", "webhooks", "Webhooks"),
-    ("7", "attention", "Attention"),
+    ("1", "overview", "Overview", "overview"),
+    ("2", "patients", "Patients", "patients"),
+    ("3", "doctors", "Doctors", "doctors"),
+    ("4", "secrets", "Secrets", "booking secrets"),
+    ("5", "types", "Types", "types & reminders"),
+    ("6", "webhooks", "Webhooks", "webhooks & outbox"),
+    ("7", "attention", "Attention", "needs attention"),
+    ("8", "activity", "Activity", "activity (what agents did)"),
 )
 
 
@@ -86,8 +88,8 @@ class DeskHeader(OnDesk, Widget):
         count = getattr(app, "attention_count", None)
         # Too narrow for every name (80 columns): the other sections keep their first letters.
         room = (self.size.width or 200) - (len(str(count)) + 1 if count else 0)
-        short = sum(len(label) + 5 for _, _, label in SECTIONS) + 4 > room
-        for key, name, label in SECTIONS:
+        short = sum(len(label) + 5 for _, _, label, _ in SECTIONS) + 4 > room
+        for key, name, label, _ in SECTIONS:
             current = name == self.section
             shown = label if current or not short else label[:3]
             tabs.append(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from datetime import datetime
 from operator import itemgetter
 from typing import Self
 
@@ -18,7 +19,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from rxdesk.domain.models import Appointment
-from rxdesk.domain.times import format_local
+from rxdesk.domain.times import format_local, zone
 from rxdesk.services.appointments import AppointmentFilter, AppointmentRow, AppointmentService
 from rxdesk.tui.navigation import (
     OpenAppointment,
@@ -31,7 +32,8 @@ from rxdesk.tui.navigation import (
 )
 from rxdesk.tui.text import plain
 from rxdesk.tui.widgets.columns import Column, Placed, lay_out
-from rxdesk.tui.widgets.virtual_table import ListSource, VirtualTable, Window
+from rxdesk.tui.widgets.rows import ListSource, Window
+from rxdesk.tui.widgets.virtual_table import VirtualTable
 
 
 def cell_width(cell: RenderableType) -> int:
@@ -57,9 +59,13 @@ def cut(cell: object, width: int) -> Text:
     return short
 
 
-def without_year(start: str) -> str:
-    """`Tue 2026-11-24 09:30` as `Tue 11-24 09:30`: the weekday and the day say which one."""
-    return start[:4] + start[9:] if len(start) == 20 else start
+def without_year(start: str, this_year: int = 0) -> str:
+    """`Tue 2026-11-24 09:30` as `Tue 11-24 09:30` in `this_year` (the weekday and the day say
+    which one); another year's as `2027-01-05 09:30` (its year said, the weekday left out), so a
+    list across New Year never shows two days alike."""
+    if len(start) != 20:
+        return start
+    return start[:4] + start[9:] if start[4:8] == f"{this_year:04d}" else start[4:]
 
 
 class DeskTable(DataTable[object]):
@@ -268,6 +274,8 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
     def __init__(self, *, id: str | None = None, classes: str | None = None, without: Sequence[str] = ()) -> None:
         """`without`: columns every row would repeat (the patient, on a patient's page)."""
         self.zone_name = "UTC"
+        self.this_year = 0  # the year the short start leaves out (`without_year`); set with the zone
+        self.without = tuple(without)
         columns = [column for column in self._columns() if column.key not in without]
         super().__init__(columns, placeholder="loading…", id=id, classes=classes)
 
@@ -277,7 +285,8 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
 
         return [
             Column("start", "Start", lambda row: format_local(row.starts_at, self.zone_name), width=20, priority=0,
-                   compact=lambda row: without_year(format_local(row.starts_at, self.zone_name)), compact_width=15),
+                   compact=lambda row: without_year(format_local(row.starts_at, self.zone_name), self.this_year),
+                   compact_width=16),
             Column("patient", "Patient", lambda row: row.patient_name, width=18, min_width=12, max_width=30,
                    priority=1),
             Column("doctor", "Doctor", lambda row: row.doctor_name, width=20, min_width=12, max_width=30,
@@ -298,9 +307,18 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
             widths["type"] = max(map(cell_len, type_names))
         self.set_widths(widths)
 
-    def show_rows(self, rows: Sequence[AppointmentRow], zone_name: str, *, keep: str | None = None) -> None:
-        """A short list already in memory (a patient's appointments)."""
+    def set_zone(self, zone_name: str, now: datetime) -> None:
+        """Times in `zone_name`; a short start leaves out the year of `now` there."""
         self.zone_name = zone_name
+        self.this_year = now.astimezone(zone(zone_name)).year
+
+    def show_rows(self, rows: Sequence[AppointmentRow], zone_name: str, *, now: datetime | None = None,
+                  keep: str | None = None) -> None:
+        """A short list already in memory (a patient's appointments); `now` says which year a
+        short start leaves out."""
+        self.zone_name = zone_name
+        if now is not None:
+            self.set_zone(zone_name, now)
         source = ListSource(rows, key=lambda row: row.uid)
         self.show(source, Window(0, source.rows, len(source.rows)), keep=keep if keep is not None else self.current_key)
 
@@ -320,6 +338,11 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
     @property
     def selected_key(self) -> str | None:
         return self.current_key
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "patient" and "patient" in self.without:
+            return False  # a patient's own list: `p` would open the page it is on
+        return super().check_action(action, parameters)
 
     # The keys every appointment list shares; the app does the work.
     def action_choose(self) -> None:

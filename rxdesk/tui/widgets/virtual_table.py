@@ -14,12 +14,9 @@ The table knows nothing of appointments: a list of `Column`s and a `RowSource` d
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, Literal, TypeVar
 
-from rich.cells import cell_len
-from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
@@ -29,53 +26,16 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from rxdesk.tui.widgets.columns import MARGIN, Column, Placed, fit, lay_out, visible
+from rxdesk.tui.widgets.columns import Column, Placed, lay_out, visible
+from rxdesk.tui.widgets.lines import header_strip, placeholder_strip, row_strip
+from rxdesk.tui.widgets.rows import BLOCK, LoadedRows, RowSource, Window, blocks_of, runs
 from rxdesk.tui.work import call_service
 
 R = TypeVar("R")
 Align = Literal["left", "right"]
 
-# Rows are fetched and kept in blocks of this many; a window is one or more whole blocks.
-BLOCK = 128
-# Blocks of rows kept in memory (the rest are fetched again when scrolled back to).
-KEPT_BLOCKS = 64
 # Rendered lines kept: a few screens' worth.
 KEPT_LINES = 512
-
-@dataclass(frozen=True)
-class Window(Generic[R]):
-    """Rows `offset` .. `offset + len(rows) - 1` of a source, and how many it has in all
-    (None when the fetch did not count)."""
-
-    offset: int
-    rows: Sequence[R]
-    total: int | None
-
-
-class RowSource(Protocol[R]):
-    """Where a table's rows come from: an ordered list, read a window at a time."""
-
-    def fetch(self, offset: int, limit: int, *, count: bool) -> Window[R]:
-        """Rows `offset` .. `offset + limit - 1`; runs in a thread, never on the UI's."""
-        ...
-
-    def key(self, row: R) -> str:
-        """A key that names the row across fetches (the cursor and the selection follow it)."""
-        ...
-
-
-class ListSource(Generic[R]):
-    """Rows already in memory, as a source."""
-
-    def __init__(self, rows: Sequence[R], key: Callable[[R], str]) -> None:
-        self.rows = list(rows)
-        self._key = key
-
-    def fetch(self, offset: int, limit: int, *, count: bool) -> Window[R]:
-        return Window(offset, self.rows[offset:offset + limit], len(self.rows))
-
-    def key(self, row: R) -> str:
-        return self._key(row)
 
 
 class TableMessage(Message):
@@ -176,17 +136,13 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
         self.columns = list(columns)
         self.placeholder = placeholder
         self.source: RowSource[R] | None = None
-        self.total = 0
+        self._rows: LoadedRows[R] = LoadedRows(lambda _row: "")
         self.counted = True
         self.cursor = 0
         self.selection: set[str] = set()
         self.loads = 0  # lists shown so far: tests and the benchmark wait on it
         self.rendered_lines = 0  # row lines drawn (a cache miss or not): tests count repaints
         self._generation = 0
-        self._blocks: LRUCache[int, list[R]] = LRUCache(KEPT_BLOCKS)
-        self._where: dict[str, int] = {}  # key -> index, for the rows loaded
-        self._pending: set[int] = set()  # blocks asked for and not back yet
-        self._versions: dict[str, int] = {}  # bumped when a row changes in place
         self._strips: LRUCache[tuple[Any, ...], Strip] = LRUCache(KEPT_LINES)
         self._placed: list[Placed] = []
         self._placed_width = -1
@@ -238,17 +194,13 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
         self._generation += 1
         self.workers.cancel_group(self, "rows")
         self.source = source
-        self._blocks.clear()
-        self._where.clear()
-        self._pending.clear()
-        self._versions.clear()
         self._strips.clear()
         counted = window.total is not None
         total = window.total if window.total is not None else window.offset + len(window.rows)
-        self.total = max(0, total)
+        self._rows = LoadedRows(source.key, max(0, total))
         self.counted = counted
-        self._store(window.offset, window.rows)
-        cursor = self._where.get(keep) if keep is not None else None
+        self._rows.store(window.offset, window.rows)
+        cursor = self._rows.index_of(keep) if keep is not None else None
         if cursor is None:
             cursor = around
         self.cursor = max(0, min(cursor, self.total - 1))
@@ -274,41 +226,18 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
         if self.source is not None:
             self.load(self.source, keep=self.current_key)
 
-    def _store(self, offset: int, rows: Sequence[R]) -> None:
-        """Keep fetched rows in their blocks: whole blocks only (a block shorter than BLOCK is
-        the end of the list), so a row of a kept block is never missing."""
-        assert self.source is not None
-        key_of = self.source.key
-        skip = -offset % BLOCK  # rows before the first block boundary are fetched again
-        for start in range(skip, len(rows), BLOCK):
-            block_rows = list(rows[start:start + BLOCK])
-            base = offset + start
-            if len(block_rows) < BLOCK and base + len(block_rows) < self.total:
-                continue
-            self._blocks.set(base // BLOCK, block_rows)
-            for i, row in enumerate(block_rows):
-                self._where[key_of(row)] = base + i
+    @property
+    def total(self) -> int:
+        """Rows in the list (as counted, or seen so far while `counted` is False)."""
+        return self._rows.total
 
     def row_at(self, index: int) -> R | None:
         """The row at `index` when it is loaded."""
-        if not 0 <= index < self.total:
-            return None
-        block = self._blocks.get(index // BLOCK)
-        if block is None:
-            return None
-        offset = index % BLOCK
-        return block[offset] if offset < len(block) else None
+        return self._rows.row_at(index)
 
     def index_of(self, key: str) -> int | None:
         """Where the row keyed `key` is, when it is loaded."""
-        index = self._where.get(key)
-        if index is None or self.source is None:
-            return None
-        row = self.row_at(index)
-        if row is None or self.source.key(row) != key:
-            self._where.pop(key, None)
-            return None
-        return index
+        return self._rows.index_of(key)
 
     def cell_text(self, index: int, column_key: str) -> str | None:
         """What the cell shows (uncut), when its row is loaded."""
@@ -320,8 +249,7 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
 
     def loaded_rows(self) -> list[R]:
         """The rows loaded, in order (every row of a short list)."""
-        rows = (self.row_at(i) for i in range(self.total))
-        return [row for row in rows if row is not None]
+        return self._rows.loaded()
 
     @property
     def current_row(self) -> R | None:
@@ -334,13 +262,9 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
 
     def update_row(self, key: str, row: R) -> bool:
         """Show a changed row in place (its line only). False when it is not loaded."""
-        index = self.index_of(key)
+        index = self._rows.replace(key, row)
         if index is None:
             return False
-        block = self._blocks.get(index // BLOCK)
-        assert block is not None
-        block[index % BLOCK] = row
-        self._versions[key] = self._versions.get(key, 0) + 1
         self._refresh_index(index)
         return True
 
@@ -357,42 +281,36 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
         for lo, hi in ((top - body, top + 2 * body), (self.cursor - body, self.cursor + body)):
             lo, hi = max(0, lo), min(self.total - 1, hi)
             if lo <= hi:
-                needed.update(range(lo // BLOCK, hi // BLOCK + 1))
-        missing = sorted(b for b in needed if b not in self._blocks and b not in self._pending)
+                needed.update(blocks_of(lo, hi))
+        missing = self._rows.missing(needed)
         if not missing:
             return
         # Near the screen first; one fetch per run of neighbouring blocks.
-        runs: list[list[int]] = []
-        for number in missing:
-            if runs and number == runs[-1][-1] + 1:
-                runs[-1].append(number)
-            else:
-                runs.append([number])
-        for run in runs:
+        for run in runs(missing):
             self._fetch(run[0], len(run))
 
     def _fetch(self, first_block: int, blocks: int) -> None:
-        source, generation = self.source, self._generation
+        source, generation, loaded = self.source, self._generation, self._rows
         assert source is not None
         numbers = set(range(first_block, first_block + blocks))
-        self._pending |= numbers
+        loaded.pending |= numbers
         offset, limit = first_block * BLOCK, blocks * BLOCK
 
         def arrived(window: Window[R]) -> None:
-            self._pending -= numbers
+            loaded.pending -= numbers
             if generation != self._generation:
                 return
-            if len(window.rows) < limit and window.offset + len(window.rows) < self.total and self.counted:
+            if len(window.rows) < limit and window.offset + len(window.rows) < loaded.total and self.counted:
                 # The list got shorter since it was counted: stop at what is there; the
                 # owner's next reload counts again.
-                self.total = window.offset + len(window.rows)
+                loaded.total = window.offset + len(window.rows)
                 self._set_height()
-                self.cursor = min(self.cursor, max(0, self.total - 1))
-            self._store(window.offset, window.rows)
+                self.cursor = min(self.cursor, max(0, loaded.total - 1))
+            loaded.store(window.offset, window.rows)
             self._refresh_blocks(numbers)
 
         def refused(_exc: Exception) -> None:
-            self._pending -= numbers  # asked again when next on screen
+            loaded.pending -= numbers  # asked again when next on screen
 
         call_service(self, lambda: source.fetch(offset, limit, count=False), done=arrived, failed=refused,
                      group="rows", exclusive=False)
@@ -590,7 +508,7 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
             return self._placeholder(width, placed, index)
         key = self.source.key(row)
         state = (index == self.cursor, key in self.selection, index % 2 == 0)
-        cache_key = (key, self._versions.get(key, 0), state, width)
+        cache_key = (key, self._rows.version(key), state, width)
         strip = self._strips.get(cache_key)
         if strip is None:
             strip = self._row_strip(row, width, placed, *state)
@@ -609,53 +527,17 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
 
     def _row_strip(self, row: R, width: int, placed: list[Placed], cursor: bool, selected: bool, even: bool) -> Strip:
         names = self._row_names(cursor, selected, even)
-        base = self._style(*names)
-        # One segment per run of cells in the same style (usually three a row, not a dozen):
-        # fewer objects to cache and fewer pieces for the compositor to cut.
-        segments: list[Segment] = []
-        run: list[str] = [" " * MARGIN]
-        run_style = base
-        x = MARGIN
-        for place in placed:
-            column = place.column
-            style = base
-            if column.style is not None and not cursor:
-                component = column.style(row)
-                if component:
-                    style = self._style(*names, component)
-            if place.x > x:  # the gap before a cell, in the row's style
-                if run_style is not base:
-                    segments.append(Segment("".join(run), run_style))
-                    run, run_style = [], base
-                run.append(" " * (place.x - x))
-            if style is not run_style:
-                segments.append(Segment("".join(run), run_style))
-                run, run_style = [], style
-            run.append(fit(visible(place.value(row)), place.width, column.align))
-            x = place.x + place.width
-        if run_style is not base:
-            segments.append(Segment("".join(run), run_style))
-            run, run_style = [], base
-        if width > x:
-            run.append(" " * (width - x))
-        if run:
-            segments.append(Segment("".join(run), run_style))
-        return Strip(segments, max(width, x)).crop(0, width) if x > width else Strip(segments, width)
+        return row_strip(row, placed, width, self._style(*names),
+                         None if cursor else lambda component: self._style(*names, component), selected=selected)
 
     def _placeholder(self, width: int, placed: list[Placed], index: int) -> Strip:
         names = self._row_names(index == self.cursor, False, index % 2 == 0)
-        style = self._style(*names, "virtual-table--placeholder")
-        text = fit(self.placeholder, width - MARGIN) if width > MARGIN else ""
-        return Strip([Segment(" " * min(MARGIN, width) + text, style)], width)
+        return placeholder_strip(self.placeholder, width, self._style(*names, "virtual-table--placeholder"))
 
     def _header(self, width: int, placed: list[Placed]) -> Strip:
         cache_key = ("header", width)
         strip = self._strips.get(cache_key)
         if strip is None:
-            style = self._style("virtual-table--header")
-            text = " " * MARGIN
-            for place in placed:
-                text = text.ljust(place.x) + fit(place.column.label, place.width, place.column.align)
-            strip = Strip([Segment(fit(text, width) if cell_len(text) > width else text.ljust(width), style)], width)
+            strip = header_strip(placed, width, self._style("virtual-table--header"))
             self._strips.set(cache_key, strip)
         return strip

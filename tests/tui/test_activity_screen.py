@@ -1,0 +1,59 @@
+"""Section 8, what agents did: by default my actions today, newest first; another agent's or
+another day's by typing; `enter` opens what an entry is about."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual.widgets import Input
+
+from rxdesk.services import Desk
+from rxdesk.tui.screens.activity import ActivityScreen
+from rxdesk.tui.screens.appointment import AppointmentScreen
+from rxdesk.tui.screens.doctors import DoctorDetailScreen
+from rxdesk.tui.widgets.tables import DeskTable
+from tests.tui.conftest import make_app, settle, text_of, wait_until
+from tests.tui.test_overview import type_into
+
+
+def actions_shown(screen: ActivityScreen) -> list[tuple[str, str]]:
+    table = screen.query_one(DeskTable)
+    return [(row.entry.action, row.entry.target) for row in
+            (screen.rows[str(key.value)] for key in table.rows)]
+
+
+async def test_my_actions_today_newest_first_then_anyones_and_enter_opens_them(clinic: Desk, booked, clock, now) -> None:  # type: ignore[no-untyped-def]
+    clock.set(now - timedelta(days=1))
+    clinic.doctors.set_phone("dr-weber", "+4915111223399", "tester")  # yesterday: not today's
+    clock.set(now)
+    clinic.doctors.set_phone("dr-osei", "+12025550123", "bob")
+    clock.set(now + timedelta(minutes=5))
+    clinic.appointments.cancel_appointment(booked["sato_held"], "patient called", "tester")
+    app = make_app(clinic)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("8")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActivityScreen) and app.screen.loads > 0)
+        screen = app.screen
+        assert screen.query_one("#activity-agent", Input).value == "tester"
+        assert actions_shown(screen) == [("appointment.cancel", f"appointment:{booked['sato_held']}")]
+        assert "1 entry by tester since today" in text_of(screen.query_one("#activity-count"))
+        await type_into(pilot, "#activity-agent", "")  # everyone's, today
+        await wait_until(pilot, lambda: len(actions_shown(screen)) == 3)
+        assert [action for action, _ in actions_shown(screen)] == ["appointment.cancel", "doctor.set_phone",
+                                                                   "provision"]
+        assert actions_shown(screen)[1] == ("doctor.set_phone", "doctor:dr-osei")
+        await pilot.press("escape", "j", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DoctorDetailScreen))
+        assert app.screen.doctor_id == "dr-osei"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen)
+        await type_into(pilot, "#activity-since", "someday")
+        count = screen.query_one("#activity-count")
+        await wait_until(pilot, lambda: "not a date" in text_of(count))
+        assert screen.query_one("#activity-since", Input).has_class("-invalid")
+        await pilot.press("ctrl+l")  # back to mine today
+        await wait_until(pilot, lambda: len(actions_shown(screen)) == 1 and app.focused is screen.query_one(DeskTable))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, AppointmentScreen))
+        assert app.screen.uid == booked["sato_held"]

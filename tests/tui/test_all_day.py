@@ -1,0 +1,63 @@
+"""An app open all day: pages opened and closed are let go, the palette and help say each thing
+once and name every section, and the app's own times follow the service clock."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from rxdesk.services import Desk
+from rxdesk.tui.screens.doctors import DoctorDetailScreen
+from rxdesk.tui.screens.help import HelpScreen
+from rxdesk.tui.screens.overview import OverviewScreen
+from rxdesk.tui.screens.patients import PatientDetailScreen
+from rxdesk.tui.widgets.header import SECTIONS
+from tests.tui.conftest import make_app, overview_ready, settle, text_of, wait_until
+
+PAGES = 50
+
+
+async def test_fifty_pages_opened_and_closed_are_collected(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    closed: list[weakref.ref[object]] = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        await overview_ready(pilot)
+        overview = app.screen
+        assert isinstance(overview, OverviewScreen)
+        for round_ in range(PAGES):
+            page_type = PatientDetailScreen if round_ % 2 else DoctorDetailScreen
+            loads = overview.loads
+            await pilot.press("p" if round_ % 2 else "d")
+            await wait_until(pilot, lambda t=page_type: isinstance(app.screen, t), what="the page")  # type: ignore[misc]
+            closed.append(weakref.ref(app.screen))
+            overview.data_changed()  # another agent wrote meanwhile: the overview loads again on return
+            await pilot.press("escape")
+            await wait_until(pilot, lambda before=loads: app.screen is overview and overview.loads > before,  # type: ignore[misc]
+                             what="the overview again")
+        await settle(pilot)
+        gc.collect()
+        # The page closed last may still be named by its finished worker; every other one is gone.
+        alive = [i for i, ref in enumerate(closed[:-1]) if ref() is not None]
+        assert alive == [], f"{len(alive)} of {PAGES} closed pages are still in memory"
+    gc.unfreeze()  # leave the test process as it was
+
+
+async def test_the_palette_lists_each_command_once(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await overview_ready(pilot)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Quit" in titles
+        assert sorted(t for t in set(titles) if titles.count(t) > 1) == []
+
+
+async def test_help_names_every_section(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(clinic)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await overview_ready(pilot)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        shown = " ".join(text_of(static) for static in app.screen.query("Static"))
+        assert f"1 … {len(SECTIONS)}" in shown
+        for *_, what in SECTIONS:
+            assert what in shown

@@ -1,0 +1,104 @@
+"""The segments as TinyDB sees them: a week's order by start kept as a document beside its
+appointments, and data dirs written before it (no order, rebook links as bare uids) still
+opening as they were."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rxdesk.domain.ids import uid_partition
+from rxdesk.domain.queries import AppointmentQuery
+from rxdesk.services import Desk
+from rxdesk.store import TinyStore
+from rxdesk.store.segment_db import open_segment
+from tests.helpers import make_appointment
+
+
+def week_files(data_dir: Path) -> dict[str, Path]:
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    return {name: data_dir / "segments" / ref["file"] for name, ref in manifest["segments"].items()
+            if name.startswith("appt-")}
+
+
+def listed(store: TinyStore) -> list[str]:
+    return [r.uid for r in store.read().appointments.search(AppointmentQuery()).items]
+
+
+def test_a_week_keeps_its_order_by_start_as_a_tinydb_document(clinic: Desk, data_dir: Path, now) -> None:  # type: ignore[no-untyped-def]
+    monday = now - timedelta(days=now.weekday()) + timedelta(days=7)
+    made = [make_appointment(clinic, start=monday + timedelta(hours=h), doctor_id=d)
+            for h, d in ((30, "dr-weber"), (9, "dr-osei"), (30, "dr-sato"), (52, "dr-weber"), (9, "dr-weber"))]
+    [path] = week_files(data_dir).values()
+    week = open_segment(path)
+    order = week.table("order").get(doc_id="by_start")
+    expected = sorted((a.starts_at, a.uid) for a in made)
+    assert order is not None and order["uids"] == [uid for _, uid in expected]
+    assert order["starts"] == sorted(week.table("appointments").get(doc_id=u)["starts_at"] for u in order["uids"])
+    assert listed(clinic.store) == order["uids"]
+
+    clinic.appointments.cancel_appointment(made[0].uid, "patient asked", "tester")
+    [path] = week_files(data_dir).values()
+    assert open_segment(path).table("order").get(doc_id="by_start") == order  # a cancel moves nothing
+
+
+def _rewrite(data_dir: Path, change: Any) -> None:
+    """Rewrite every week file through `change(tables)` as an older rxdesk would have written
+    it, and the manifest's size and checksum with it."""
+    manifest_path = data_dir / "rxdesk.json"
+    manifest = json.loads(manifest_path.read_text())
+    for name, ref in manifest["segments"].items():
+        if not name.startswith("appt-"):
+            continue
+        path = data_dir / "segments" / ref["file"]
+        raw = json.dumps(change(json.loads(path.read_bytes()))).encode()
+        path.write_bytes(raw)
+        ref["size"], ref["crc32"] = len(raw), zlib.crc32(raw)
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def _without_order(tables: dict[str, Any]) -> dict[str, Any]:
+    tables.pop("order", None)
+    tables["links"] = {uid: link["successor"] for uid, link in tables.get("links", {}).items()}
+    return tables
+
+
+def _with_an_order_that_misses_an_appointment(tables: dict[str, Any]) -> dict[str, Any]:
+    """A week an older rxdesk wrote to after this one ordered it: the order lacks its new row."""
+    order = tables["order"]["by_start"]
+    order["starts"], order["uids"] = order["starts"][1:], order["uids"][1:]
+    return tables
+
+
+@pytest.mark.parametrize("older", [_without_order, _with_an_order_that_misses_an_appointment],
+                         ids=["no order, links as bare uids", "an order that misses an appointment"])
+def test_a_data_dir_written_before_the_order_was_kept_opens_and_lists_in_order(  # type: ignore[no-untyped-def]
+        clinic: Desk, data_dir: Path, now, older) -> None:
+    first = make_appointment(clinic, start=now + timedelta(days=2, hours=3))
+    later = make_appointment(clinic, start=now + timedelta(days=2, hours=1), doctor_id="dr-osei")
+    make_appointment(clinic, start=now + timedelta(days=9))
+    with clinic.store.write() as view:
+        view.appointments.link_successor(first.uid, later.uid)
+    _rewrite(data_dir, older)
+
+    def in_order(uids: list[str]) -> list[str]:
+        view = TinyStore(data_dir).read()
+        return sorted(uids, key=lambda uid: (view.appointments.require(uid).starts_at, uid))
+
+    store = TinyStore(data_dir)
+    everything = [d["uid"] for d in store.read().appointments.iter_raw(AppointmentQuery())]
+    assert len(everything) == 3 and listed(store) == in_order(everything)
+    assert store.read().appointments.successor_of(first.uid) == later.uid
+
+    # The next write of a week stores its order, counting every appointment of it.
+    booked = make_appointment(Desk(store, clinic.clock, clinic.settings), start=now + timedelta(days=2, hours=2))
+    week = open_segment(week_files(data_dir)[f"appt-{uid_partition(booked.uid)}"])
+    order = week.table("order").get(doc_id="by_start")
+    assert order is not None and len(order["uids"]) == len(week.table("appointments")) == 3
+    assert listed(TinyStore(data_dir)) == in_order([*everything, booked.uid])
+    assert TinyStore(data_dir).read().appointments.successor_of(first.uid) == later.uid
