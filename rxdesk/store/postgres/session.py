@@ -91,16 +91,13 @@ class Session:
         self.busy_asked: dict[tuple[Any, ...], set[str]] = {}
 
     @contextmanager
-    def cursor(self, *, dicts: bool = False) -> Iterator[Any]:
-        from psycopg.rows import dict_row, tuple_row
-
-        factory = dict_row if dicts else tuple_row
+    def cursor(self) -> Iterator[Any]:
         try:
             if self.conn is not None:
-                with self.conn.cursor(row_factory=factory) as cur:
+                with self.conn.cursor() as cur:
                     yield cur
             else:
-                with self.store.connection() as conn, conn.cursor(row_factory=factory) as cur:
+                with self.store.connection() as conn, conn.cursor() as cur:
                     yield cur
         except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
             raise _translated(self.store.target, exc) from None
@@ -191,7 +188,8 @@ class Session:
     # Inside a write, a row read by its key is locked until commit (FOR SHARE or FOR UPDATE):
     # nobody else can change it meanwhile, so the unit of work reads it once (a tick asks for
     # the same doctor, patient or subscription hundreds of times); the organisation, which is
-    # not locked, is read once too, as a snapshot would. Models are immutable: sharing is safe.
+    # not locked, is read once too, as a snapshot would, and an event, which never changes.
+    # Models are immutable: sharing is safe.
 
     def locked_row(self, table: str, key: str, fetch: Callable[[str], T]) -> T:
         if not self.writable:
