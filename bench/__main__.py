@@ -112,9 +112,11 @@ def measure_on_postgres(server: PgServer, built: Built, work: Path, *, runs: int
     try:
         for key, fig in probes.measure_all(built, work / "pg", runs=runs, naive=False, log=log, places=places).items():
             figures.setdefault(key, {}).update(fig)
+        size = server.size(template)
     finally:
         places.drop_all()
-    return {"import_seconds": seconds, "bytes": server.size(template)}
+        server.drop(template)  # named for this run: nobody else's to reuse
+    return {"import_seconds": seconds, "bytes": size}
 
 
 def main(argv: list[str] | None = None) -> int:
