@@ -149,8 +149,10 @@ class AppointmentRepo:
 
     def _select(self, query: AppointmentQuery) -> list[dict[str, Any]]:
         where, args = self._where(query)
-        order = sql.SQL(' ORDER BY starts_at DESC, uid COLLATE "C" DESC' if query.descending
-                        else ' ORDER BY starts_at, uid COLLATE "C"')
+        # The table's columns, not the listing's text forms of the same names: the instant
+        # sorts by the index on start, where its text would be sorted whole.
+        order = sql.SQL(' ORDER BY appointments.starts_at DESC, appointments.uid COLLATE "C" DESC' if query.descending
+                        else ' ORDER BY appointments.starts_at, appointments.uid COLLATE "C"')
         statement = sql.SQL(_APPT_DOC_SELECT) + where + order + sql.SQL(" OFFSET %s")
         args.append(max(0, query.offset))
         if query.limit is not None:
