@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets import NOW, Built
-from bench.measure import copy_file, median_of, time_call
+from bench.measure import copy_file, expect, median_of, time_call
 from bench.places import DatabasePlaces, DataDirPlaces, commits
 
 Log = Callable[[str], None]
@@ -106,13 +106,17 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
     desk = place.desk()
     worker = MaintenanceService(desk, owner="bench")
     worker.tick()
-    samples = [time_call(worker.tick) for _ in range(runs)]
+    idle: list[Any] = []
+    samples = [time_call(lambda: idle.append(worker.tick())) for _ in range(runs)]
     desk.close()
     cold_samples = []
     for _ in range(runs):
         cold_desk = place.desk()
-        cold_samples.append(time_call(MaintenanceService(cold_desk, owner="bench").tick))
+        cold_worker = MaintenanceService(cold_desk, owner="bench")
+        cold_samples.append(time_call(lambda: idle.append(cold_worker.tick())))  # noqa: B023 - called here
         cold_desk.close()
+    busy = [r.summary() for r in idle if r.expired or r.completed or r.reminders or r.writes]
+    expect(not busy, f"{who}: an idle tick had work to do ({busy[0] if busy else ''})")
     figures["tick_idle"] = {who: median_of(samples)}
     figures["tick_idle_cold"] = {who: median_of(cold_samples)}
     log(f"{who} tick idle {figures['tick_idle'][who]:.3f} s, cold {figures['tick_idle_cold'][who]:.3f} s")
@@ -134,6 +138,7 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
     # moments came (a rule reminds from its creation on), every reminder delivered to a
     # subscription on a local receiver.
     tick_samples, writes, fired = [], [], []
+    receiver_count: list[int] = []
     for run in range(runs):
         desk = places.new(f"worker-fire-{run}").desk()
         worker = MaintenanceService(desk, owner="bench")
@@ -144,7 +149,8 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
                                  starts_before=NOW + timedelta(minutes=LONGEST_RULE), count=False)
             )
         upcoming = [record.appointment for record in page.items]
-        rules, _ = rules_for(upcoming, FIRE)
+        rules, promised = rules_for(upcoming, FIRE)
+        wanted = min(FIRE, promised)  # a smaller data set may not hold a thousand to remind
         receiver = Receiver()
         try:
             earlier = Desk(desk.store, FixedClock(NOW - timedelta(minutes=max(rules, default=0))), desk.settings)
@@ -160,9 +166,14 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
             writes.append(commits(desk.store) - before)
             tick_samples.append(seconds)
         finally:
+            receiver_count.append(receiver.count)
             receiver.close()
             desk.close()
         report = fired[-1]
+        expect(wanted > 0 and report.reminders >= wanted * 0.9
+               and report.delivered == report.reminders == receiver_count[-1],
+               f"{who}: the tick fired {report.reminders} reminders, delivered {report.delivered}, "
+               f"the receiver got {receiver_count[-1]} (wanted about {wanted:,})")
         log(f"{who} tick firing {report.reminders} reminders ({len(rules)} rules), {report.delivered} delivered: "
             f"{seconds:.3f} s, {writes[-1]} writes")
     figures["tick_1000"] = {who: median_of(tick_samples), places.key("writes"): max(writes),
@@ -189,6 +200,7 @@ def week_late(places: DataDirPlaces | DatabasePlaces, *, runs: int, log: Log) ->
         writes.append(commits(desk.store) - before)
         desk.close()
         r = reports[-1]
+        expect(r.completed > 0, f"{who}: a week-late tick completed no appointment ({r.summary()})")
         log(f"{who} week-late tick: {r.completed} completed, {r.expired} expired, {r.reminders} reminders, "
             f"{writes[-1]} writes: {samples[-1]:.3f} s")
     r = reports[-1]
