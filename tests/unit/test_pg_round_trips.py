@@ -103,3 +103,17 @@ def test_a_statement_refused_in_the_pipeline_commits_nothing_and_says_why(clinic
         cancel_and_record_again()
     assert clinic.appointments.get(appt.uid).status is S.confirmed
     assert not [e for _, e in clinic.store.read().events.after(0)]
+
+
+def test_a_doctor_away_locks_the_appointments_it_takes_in_one_statement(  # type: ignore[no-untyped-def]
+        clinic: Desk, now, reads: list[str]) -> None:
+    day = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    taken = [make_appointment(clinic, start=day + timedelta(hours=8, minutes=30 * i),
+                              patient_id=("pat-001", "pat-002", "pat-003")[i % 3]) for i in range(12)]
+    reads.clear()
+    result = clinic.away.run("dr-weber", day, day + timedelta(days=1), "called in sick", rebook=False, agent="alice")
+    assert result.plan.cancelled == len(taken)
+    assert {clinic.appointments.get(a.uid).status for a in taken} == {S.cancelled}
+    # The plan reads them, then locks every one it takes: one statement for all, not one each.
+    locks = [r for r in reads if "FROM appointments" in r and "FOR UPDATE" in r]
+    assert len(locks) == 1, "\n".join(locks)

@@ -75,6 +75,11 @@ _APPT_DOC_SELECT = text(sql.SQL("SELECT {} FROM appointments").format(sql.SQL(",
     sql.SQL("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS {c}").format(c=sql.Identifier(c))
     if c in conv.APPOINTMENT_INSTANTS else sql.Identifier(c) for c in APPOINTMENT_COLUMNS)))
 _APPT_BY_UID = _APPT_SELECT + " WHERE uid = %s"
+_APPT_LOCK_MANY = _APPT_SELECT + ' WHERE uid = ANY(%s) ORDER BY uid COLLATE "C" FOR UPDATE'
+# A write that reads by key one appointment its last search returned locks all of that
+# search's, in one statement (a doctor's away plan locks each appointment it takes); a search
+# longer than this is locked row by row, as each is read.
+LOCK_AHEAD = 1000
 
 
 class AppointmentRepo:
@@ -90,8 +95,21 @@ class AppointmentRepo:
     def get(self, uid: str) -> Appointment | None:
         if not isinstance(uid, str):
             return None
+        key = normalize_uid(uid)
+        if key in self._s.lock_ahead and not self._s.holds("appointments", key):
+            self._lock_searched()
         # Inside a write the row is locked once read: read again, it is what this unit of work left.
-        return self._s.locked_row("appointments", normalize_uid(uid), self._fetch)
+        return self._s.locked_row("appointments", key, self._fetch)
+
+    def _lock_searched(self) -> None:
+        """Lock and read, in one statement, the last search's appointments not locked yet (in
+        the order of their uids, as every writer that locks several takes them)."""
+        s = self._s
+        wanted = sorted(uid for uid in s.lock_ahead if not s.holds("appointments", uid))
+        s.lock_ahead = frozenset()
+        locked = {row["uid"]: conv.appointment(row) for row in s.dicts(_APPT_LOCK_MANY, (wanted,))}
+        for uid in wanted:
+            s.remember("appointments", uid, locked.get(uid))  # None: gone since the search
 
     def _fetch(self, uid: str) -> Appointment | None:
         row = self._raw(uid)
@@ -170,6 +188,8 @@ class AppointmentRepo:
         rows = self._select(query)
         self._s.listed_patients = {r["patient_id"] for r in rows}  # whose names a listing shows next
         found = [AppointmentRecord(r) for r in rows]
+        if self._s.writable:
+            self._s.lock_ahead = frozenset(r["uid"] for r in rows) if len(rows) <= LOCK_AHEAD else frozenset()
         total = self.count(query) if query.count else None
         return Page(found, total, max(0, query.offset), query.limit)
 

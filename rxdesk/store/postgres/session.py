@@ -85,6 +85,7 @@ class Session:
         self.sent: set[tuple[str, str, str, str]] = set()
         self.likely_patients: set[str] = set()
         self.listed_patients: set[str] | None = None  # the patients of this view's last listing
+        self.lock_ahead: frozenset[str] = frozenset()  # a write's last search: locked together when one is read
         # Active appointments of every doctor over a span (`active_for_doctor`), by doctor,
         # and the doctors asked about each span so far.
         self.busy: dict[tuple[Any, ...], dict[str, list[Any]]] = {}
