@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from rxdesk.services import Desk
-from tests.helpers import REPO, another_store, make_appointment
+from tests.helpers import REPO, another_store, make_appointment, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -67,7 +67,7 @@ def test_killed_writers_leave_whole_changes_only(clinic: Desk, now, data_dir: Pa
         err = errors.read_text()
         reported |= {line.split()[1] for line in out.splitlines() if line.startswith("ok ")}
 
-        view = another_store(clinic).read()  # loads, or the test fails here with the StoreError
+        view = view_of(another_store(clinic))  # loads, or the test fails here with the StoreError
         cancelled = set()
         for uid in batch:
             appt = view.appointments.require(uid)
@@ -122,7 +122,7 @@ def kill_at_every_step(clinic: Desk, now, cli_env, killer: str, *, most: int) ->
         uid = make_appointment(clinic, start=start + timedelta(minutes=10 * step), minutes=10).uid
         proc = subprocess.run([sys.executable, "-c", killer, str(clinic.settings.data_dir), uid, str(step)],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False)
-        view = another_store(clinic).read()
+        view = view_of(another_store(clinic))
         appt = view.appointments.require(uid)
         events = [e for _, e in view.events.after(0)
                   if e.type.value == "APPOINTMENT_CANCELLED" and e.data["appointment"]["uid"] == uid]

@@ -24,17 +24,12 @@ from rxdesk.services.deadline import ATTEMPT_SECONDS
 from rxdesk.services.leases import LEASE
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.services.notify import Notifier, SendFailed
-from tests.helpers import CLINIC_TOML, fingerprint, make_appointment
+from tests.helpers import CLINIC_TOML, fingerprint, make_appointment, view_of
+from tests.receiver import Receiver
 from tests.reliability.test_terminal_safety import raw_bytes_in
 from tests.unit.test_tokens_minting import claims_at, mint
-from tests.unit.test_webhooks_answers import Answering
 
 # -- receivers that misbehave -------------------------------------------------------------
-
-
-def hostile(answer: Any) -> Answering:
-    """A real HTTP server on 127.0.0.1 whose `answer(handler)` writes the raw response."""
-    return Answering(answer)
 
 
 def dripping(every: float) -> Any:
@@ -56,67 +51,58 @@ def one_cancellation(desk: Desk, url: str, now, **options: Any) -> None:  # type
     desk.appointments.cancel_appointment(appt.uid, "moved away", "tester")
 
 
-def test_a_dripping_receiver_gets_one_post_and_a_timeout_at_the_deadline(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
-    receiver = hostile(dripping(0.05))
-    try:
-        one_cancellation(clinic, receiver.url, now)
-        started = time.monotonic()
-        report = MaintenanceService(clinic, attempt_seconds=1.0).tick()
-        took = time.monotonic() - started
-    finally:
-        receiver.close()
-    assert receiver.requests == 1 and report.retrying == 1
+def test_a_dripping_receiver_gets_one_post_and_a_timeout_at_the_deadline(clinic: Desk, now, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    receiver.answer = dripping(0.05)
+    one_cancellation(clinic, receiver.url, now)
+    started = time.monotonic()
+    report = MaintenanceService(clinic, attempt_seconds=1.0).tick()
+    took = time.monotonic() - started
+    assert len(receiver.received) == 1 and report.retrying == 1
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert delivery.attempts == 1 and delivery.last_error == "no complete answer within 1 s"
     assert 1.0 <= took < 30  # ended at its deadline, far inside the lease
 
 
 @pytest.mark.slow
-def test_the_production_deadline_is_fifteen_seconds_for_the_whole_attempt(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_production_deadline_is_fifteen_seconds_for_the_whole_attempt(clinic: Desk, now, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
     """A receiver dripping a byte every 5 s held a tick for 350 s, past the lease, and a second
     worker sent the same webhook-id again. With the worker as shipped, the attempt ends at 15 s."""
     assert ATTEMPT_SECONDS == 15.0 and MaintenanceService(clinic).attempt_seconds == ATTEMPT_SECONDS
     assert Notifier(clinic.settings).attempt_seconds == ATTEMPT_SECONDS  # SMTP and the SMS gateway too
-    receiver = hostile(dripping(5.0))
-    try:
-        one_cancellation(clinic, receiver.url, now)
-        started = time.monotonic()
-        first = MaintenanceService(clinic).tick()
-        took = time.monotonic() - started
-        second = MaintenanceService(clinic, owner="other").tick()  # another worker: nothing is due yet
-    finally:
-        receiver.close()
+    receiver.answer = dripping(5.0)
+    one_cancellation(clinic, receiver.url, now)
+    started = time.monotonic()
+    first = MaintenanceService(clinic).tick()
+    took = time.monotonic() - started
+    second = MaintenanceService(clinic, owner="other").tick()  # another worker: nothing is due yet
     assert first.retrying == 1 and second.delivered + second.retrying == 0
-    assert receiver.requests == 1
+    assert len(receiver.received) == 1
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert delivery.last_error == "no complete answer within 15 s"
     assert ATTEMPT_SECONDS <= took < LEASE.total_seconds() / 5
 
 
-def deliver_to(clinic: Desk, now, answer: Any):  # type: ignore[no-untyped-def]
+def deliver_to(clinic: Desk, now, answer: Any, receiver: Receiver):  # type: ignore[no-untyped-def]
     """One cancellation delivered (once) to a receiver that answers with `answer`."""
-    receiver = hostile(answer)
-    try:
-        one_cancellation(clinic, receiver.url, now)
-        MaintenanceService(clinic).tick()
-    finally:
-        receiver.close()
+    receiver.answer = answer
+    one_cancellation(clinic, receiver.url, now)
+    MaintenanceService(clinic).tick()
     (delivery,) = clinic.webhooks.list_deliveries().items
-    assert receiver.requests == 1
+    assert len(receiver.received) == 1
     return delivery
 
 
-def test_a_redirect_to_the_metadata_service_is_not_followed(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_redirect_to_the_metadata_service_is_not_followed(clinic: Desk, now, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
     def redirect(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(302)
         handler.send_header("location", "http://169.254.169.254/latest/meta-data/")
         handler.send_header("content-length", "0")
         handler.end_headers()
 
-    assert deliver_to(clinic, now, redirect).last_error == "answered 302"
+    assert deliver_to(clinic, now, redirect, receiver).last_error == "answered 302"
 
 
-def test_an_answer_full_of_escape_codes_is_shown_escaped(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+def test_an_answer_full_of_escape_codes_is_shown_escaped(clinic: Desk, cli, now, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
     def answer(handler: BaseHTTPRequestHandler) -> None:
         body = b"\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\x1b]0;pwned\x07\xe2\x80\xae ok"
         handler.send_response(500)
@@ -124,27 +110,24 @@ def test_an_answer_full_of_escape_codes_is_shown_escaped(clinic: Desk, cli, now)
         handler.end_headers()
         handler.wfile.write(body)
 
-    delivery = deliver_to(clinic, now, answer)
+    delivery = deliver_to(clinic, now, answer, receiver)
     shown = cli("deliveries", "show", delivery.id)
     assert shown.code == 0 and raw_bytes_in(shown.out) == []
     assert "\\x1b]52;c;" in shown.out and "\\u202e" in shown.out
 
 
-def test_an_absurd_retry_after_is_capped_and_recorded_as_the_answer(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+def test_an_absurd_retry_after_is_capped_and_recorded_as_the_answer(clinic: Desk, cli, now, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
     def too_many(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(429)
         handler.send_header("retry-after", "99999999999999999")
         handler.send_header("content-length", "0")
         handler.end_headers()
 
-    receiver = hostile(too_many)
-    try:
-        one_cancellation(clinic, receiver.url, now)
-        report = MaintenanceService(clinic).tick()
-        sub = clinic.webhooks.list_subscriptions()[0]
-        tested = cli("subscriptions", "test", sub.id)
-    finally:
-        receiver.close()
+    receiver.answer = too_many
+    one_cancellation(clinic, receiver.url, now)
+    report = MaintenanceService(clinic).tick()
+    sub = clinic.webhooks.list_subscriptions()[0]
+    tested = cli("subscriptions", "test", sub.id)
     assert report.retrying == 1
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert delivery.last_error == "answered 429" and delivery.next_attempt_at == now + timedelta(hours=24)
@@ -181,7 +164,7 @@ def test_loopback_and_private_ranges_need_the_flag_which_is_audited_and_listed(c
     assert added.code == 0 and added.json()["allow_private_network"] is True
     listed = cli("subscriptions", "list")
     assert "PRIVATE NETWORK" in listed.out and "allowed" in listed.out
-    (entry,) = [e for e in clinic.store.read().audit.newest().items if e.action == "subscription.add"]
+    (entry,) = [e for e in view_of(clinic).audit.newest().items if e.action == "subscription.add"]
     assert entry.details["allow_private_network"] is True
 
 
@@ -290,7 +273,7 @@ def test_the_sms_token_is_never_sent_over_plain_http_to_another_machine(settings
     assert "tok-123" not in str(info.value)
 
 
-def test_the_sms_gateways_answer_is_not_read(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_sms_gateways_answer_is_not_read(settings, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
     written: list[int] = []
 
     def endless(handler: BaseHTTPRequestHandler) -> None:
@@ -302,22 +285,18 @@ def test_the_sms_gateways_answer_is_not_read(settings) -> None:  # type: ignore[
             handler.wfile.write(chunk)
             written.append(len(chunk))
 
-    gateway = hostile(endless)
-    try:
-        Notifier(settings.with_overrides(sms_url=gateway.url, sms_token="tok")).send_sms("+4915112345678", "hi")
-    finally:
-        gateway.close()
+    gateway = receiver
+    gateway.answer = endless
+    Notifier(settings.with_overrides(sms_url=gateway.url, sms_token="tok")).send_sms("+4915112345678", "hi")
     assert sum(written) < 16 << 20  # the client hung up long before the "256 MB" answer
 
 
-def test_a_dripping_sms_gateway_ends_at_the_deadline(settings) -> None:  # type: ignore[no-untyped-def]
-    gateway = hostile(dripping(0.05))
-    try:
-        notifier = Notifier(settings.with_overrides(sms_url=gateway.url), attempt_seconds=1.0)
-        with pytest.raises(SendFailed, match="no complete answer within 1 s"):
-            notifier.send_sms("+4915112345678", "hello")
-    finally:
-        gateway.close()
+def test_a_dripping_sms_gateway_ends_at_the_deadline(settings, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    gateway = receiver
+    gateway.answer = dripping(0.05)
+    notifier = Notifier(settings.with_overrides(sms_url=gateway.url), attempt_seconds=1.0)
+    with pytest.raises(SendFailed, match="no complete answer within 1 s"):
+        notifier.send_sms("+4915112345678", "hello")
 
 
 def test_a_dripping_smtp_server_ends_at_the_deadline(settings) -> None:  # type: ignore[no-untyped-def]

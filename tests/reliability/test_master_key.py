@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from rxdesk.domain.errors import StoreError
 from rxdesk.services import Desk, crypto
 from rxdesk.store import TinyStore
-from tests.helpers import REPO
+from tests.helpers import REPO, view_of
 
 
 def other_process(clinic: Desk, **engine_options: float) -> Desk:
@@ -31,7 +31,7 @@ def only_key(clinic: Desk) -> bytes:
 
 
 def every_value_opens_under(clinic: Desk, key: bytes) -> bool:
-    view = clinic.store.read()
+    view = view_of(clinic)
     values = [s.value_encrypted for s in view.secrets.all()] + [s.secret_encrypted for s in view.subscriptions.all()]
     try:
         for value in values:
@@ -157,6 +157,6 @@ def test_a_read_from_just_before_a_rotation_still_opens(clinic: Desk, now) -> No
     """A verification reads without the lock: the value it read may be under the key the
     rotation has just dropped. It reads the value again instead of refusing a good token."""
     made = clinic.secrets.create_secret("shop", "ops")
-    stale = clinic.store.read()
+    stale = view_of(clinic)
     clinic.secrets.rotate_master_key("ops")
     assert clinic.secrets.value_of(stale, stale.secrets.require(made.secret.key_id)) == made.value

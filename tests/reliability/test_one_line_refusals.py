@@ -10,7 +10,7 @@ import pytest
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import fingerprint, make_appointment, view_of
 from tests.unit.test_tokens_minting import claims_at, mint
 from tests.unit.test_worker import only_rule
 
@@ -75,7 +75,7 @@ def test_a_bad_smtp_url_fails_only_the_emails(clinic: Desk, settings, now, recei
                             created_at=now - timedelta(minutes=5))
     report = MaintenanceService(bad).tick()
     assert report.expired == 1 and report.reminders == 1 and report.delivered == 2
-    assert bad.store.read().appointments.require(held.uid).status.value == "expired"
+    assert view_of(bad).appointments.require(held.uid).status.value == "expired"
     (message,) = bad.webhooks.list_messages().items
     assert message.status.value == "pending" and "RXDESK_SMTP_URL is not a URL" in message.last_error
 

@@ -13,7 +13,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from rxdesk.services import Desk
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import fingerprint, make_appointment, view_of
+from tests.receiver import Receiver
 from tests.unit.test_tokens_minting import claims_at, mint
 
 
@@ -35,7 +36,7 @@ def test_no_secret_or_token_is_stored_or_logged_in_the_clear(clinic: Desk, cli, 
     stored = every_byte_under(data_dir)
     for needle in (secret, good, forged, good.split(".")[2]):
         assert needle.encode() not in stored
-    audit = clinic.store.read().audit.for_target(f"booking_secret:{key_id}")
+    audit = view_of(clinic).audit.for_target(f"booking_secret:{key_id}")
     assert [(e.action, e.actor) for e in audit] == [
         ("secret.create", "admin:tester"), ("secret.reveal", "admin:tester"), ("secret.revoke", "admin:tester")]
     for entry in audit:
@@ -107,20 +108,16 @@ def test_a_data_dir_that_is_a_file_is_one_line_and_left_alone(tmp_path: Path, cl
     assert not_a_dir.read_text() == "someone's notes\n"
 
 
-def test_a_webhook_signing_secret_never_lands_in_a_file_log_or_outbox(clinic: Desk, cli, data_dir, now) -> None:  # type: ignore[no-untyped-def]
-    from tests.receiver import Receiver
+def test_a_webhook_signing_secret_never_lands_in_a_file_log_or_outbox(clinic: Desk, cli, data_dir, now, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
 
-    receiver = Receiver(default=(500, {}))
-    try:
-        made = cli("subscriptions", "add", "--url", receiver.url, "--event", "APPOINTMENT_CANCELLED",
-                   "--allow-private-network", "--json")
-        secret = made.json()["secret"]
-        appt = make_appointment(clinic, start=now + timedelta(days=1))
-        assert cli("appointments", "cancel", appt.uid, "--reason", "x").code == 0
-        assert cli("worker", "--once").code == 0
-        assert receiver.received  # it was used to sign
-    finally:
-        receiver.close()
+    receiver.default = (500, {})
+    made = cli("subscriptions", "add", "--url", receiver.url, "--event", "APPOINTMENT_CANCELLED",
+               "--allow-private-network", "--json")
+    secret = made.json()["secret"]
+    appt = make_appointment(clinic, start=now + timedelta(days=1))
+    assert cli("appointments", "cancel", appt.uid, "--reason", "x").code == 0
+    assert cli("worker", "--once").code == 0
+    assert receiver.received  # it was used to sign
     stored = every_byte_under(data_dir)
     raw = secret.removeprefix("whsec_")
     assert secret.encode() not in stored and raw.encode() not in stored

@@ -18,7 +18,7 @@ from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Doctor, Patient, ReminderRule
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import make_appointment, run_cli
+from tests.helpers import make_appointment, run_cli, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -164,7 +164,7 @@ def test_a_record_of_the_wrong_shape_is_named_in_one_line(clinic: Desk, cli, now
     make_appointment(clinic, start=now + timedelta(days=1))
     damage_a_doctor(clinic)
     with pytest.raises(RxdeskError) as refused:
-        clinic.store.read().doctors.get("dr-weber")
+        view_of(clinic).doctors.get("dr-weber")
     assert "doctor 'dr-weber'" in str(refused.value) and "name" in str(refused.value)
     shown = cli("doctors", "show", "dr-weber")
     assert shown.code == 1 and shown.err.count("\n") == 1 and "doctor 'dr-weber'" in shown.err

@@ -4,9 +4,7 @@ fails (or succeeds) its own delivery only, on both stores; nothing else is sent 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -18,29 +16,18 @@ from rxdesk.services.webhooks import AttemptResult
 from tests.helpers import make_appointment
 from tests.receiver import Receiver
 from tests.unit.test_tokens_minting import claims_at, mint
-from tests.unit.test_webhooks_answers import Answering
 
 pytestmark = pytest.mark.backends
 
 HOSTILE_BODY = b"oops\x00nul \xff\xfe \xed\xa0\x80 \x1b[31m"
 
 
-def answering(status: int, body: bytes) -> Callable[[BaseHTTPRequestHandler], None]:
-    def answer(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(status)
-        handler.send_header("content-length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    return answer
-
-
 @pytest.mark.parametrize("status", [500, 200])
 def test_a_nul_in_one_answer_records_its_delivery_and_resends_nothing_else(
-        clinic: Desk, clock, now, cli, status) -> None:  # type: ignore[no-untyped-def]
-    hostile = Answering(answering(status, HOSTILE_BODY))
-    good = Receiver()
-    try:
+        clinic: Desk, clock, now, cli, status, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    hostile = receiver
+    hostile.default, hostile.body = (status, {}), HOSTILE_BODY
+    with Receiver() as good:
         for url in (hostile.url, good.url + "/hook"):
             clinic.webhooks.add_subscription(url, ["APPOINTMENT_CANCELLED"], {}, "tester", allow_private_network=True)
         for day in (1, 2):
@@ -51,11 +38,8 @@ def test_a_nul_in_one_answer_records_its_delivery_and_resends_nothing_else(
         # Once the leases have run out, nothing recorded above goes out again.
         clock.advance(minutes=6)
         again = MaintenanceService(clinic).tick()
-    finally:
-        hostile.close()
-        good.close()
     assert len(good.received) == 2, "a good receiver was sent the same events again"
-    assert hostile.requests == (2 if status == 200 else 4)  # a failed one is retried, once per event
+    assert len(hostile.received) == (2 if status == 200 else 4)  # a failed one is retried, once per event
     if status == 500:
         assert again.retrying == 2 and again.delivered == 0
     hostile_deliveries = [d for d in clinic.webhooks.list_deliveries().items if d.url == hostile.url]
@@ -95,10 +79,11 @@ def test_a_token_whose_kid_or_sub_holds_a_nul_is_refused_like_an_unknown_one(
 
 @pytest.mark.database_only
 def test_a_result_the_database_refuses_holds_back_only_its_own_delivery(
-        clinic: Desk, clock, now, database_url) -> None:  # type: ignore[no-untyped-def]
+        clinic: Desk, clock, now, database_url, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
     import psycopg
 
-    refusing = Answering(answering(500, b"poison"))
+    refusing = receiver
+    refusing.default, refusing.body = (500, {}), b"poison"
     good = Receiver()
     # A rule of the server's own that one answer breaks, as an unforeseen value would.
     with psycopg.connect(database_url, autocommit=True) as conn:

@@ -13,7 +13,7 @@ from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.widgets.header import DeskHeader
 from rxdesk.tui.widgets.tables import DeskTable
 from tests.helpers import make_appointment
-from tests.tui.conftest import make_app, settle, text_of, wait_for
+from tests.tui.conftest import make_app, settle, text_of, wait_until
 
 
 def header_tabs(app) -> str:  # type: ignore[no-untyped-def]
@@ -30,10 +30,10 @@ async def test_7_lists_what_needs_attention_and_follows_the_fixes(clinic: Desk, 
     make_appointment(clinic, start=now + timedelta(days=2), doctor_id="dr-osei")
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.attention_count == 3, "the header's count")
+        await wait_until(pilot, lambda: app.attention_count == 3, what="the header's count")
         assert "7 Att 3" in header_tabs(app)  # the count on the tab (the worker's state follows it)
         await pilot.press("7")
-        await wait_for(pilot, lambda: isinstance(app.screen, AttentionScreen) and app.screen.loads > 0, "section 7")
+        await wait_until(pilot, lambda: isinstance(app.screen, AttentionScreen) and app.screen.loads > 0, what="section 7")
         screen = app.screen
         assert "7 Attention 3" in header_tabs(app)
         assert titles(screen) == ["The maintenance worker has never run on this data",
@@ -44,10 +44,10 @@ async def test_7_lists_what_needs_attention_and_follows_the_fixes(clinic: Desk, 
         clinic.doctors.set_phone("dr-osei", "+1 212 555 0199", "bob")
         loads = screen.loads
         app._poll()
-        await wait_for(pilot, lambda: screen.loads > loads, "the reload")
+        await wait_until(pilot, lambda: screen.loads > loads, what="the reload")
         assert len(titles(screen)) == 2 and app.attention_count == 2
         await pilot.press("down", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, AppointmentScreen), "the appointment")
+        await wait_until(pilot, lambda: isinstance(app.screen, AppointmentScreen), what="the appointment")
         assert app.screen.uid == hold.uid
         await pilot.press("escape")
         await settle(pilot)
@@ -59,14 +59,14 @@ async def test_enter_goes_where_each_fix_is(clinic: Desk, now) -> None:  # type:
     app = make_app(clinic)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("7")
-        await wait_for(pilot, lambda: isinstance(app.screen, AttentionScreen) and app.screen.loads > 0, "section 7")
+        await wait_until(pilot, lambda: isinstance(app.screen, AttentionScreen) and app.screen.loads > 0, what="section 7")
         await pilot.press("down", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, DoctorDetailScreen), "the doctor's page")
+        await wait_until(pilot, lambda: isinstance(app.screen, DoctorDetailScreen), what="the doctor's page")
         assert app.screen.doctor_id == "dr-osei"
         await pilot.press("escape")
         await settle(pilot)
         worker = next(i for i in app.screen.items.values() if i.kind.value == "worker")
         app.screen.go_to_fix(replace(worker, target="outbox"))  # where failed emails and SMS are
-        await wait_for(pilot, lambda: isinstance(app.screen, WebhooksScreen), "the webhooks section")
+        await wait_until(pilot, lambda: isinstance(app.screen, WebhooksScreen), what="the webhooks section")
         await settle(pilot)
         assert app.screen.query_one("#webhook-tabs").active == "tab-outbox"

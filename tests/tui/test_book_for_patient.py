@@ -12,6 +12,7 @@ from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.book import BookScreen
 from rxdesk.tui.screens.patients import PatientDetailScreen
 from rxdesk.tui.widgets.slots import SlotTable
+from tests.helpers import view_of
 from tests.tui.conftest import make_app, settle, text_of, wait_until
 
 
@@ -56,7 +57,7 @@ async def test_b_on_a_patients_page_books_a_slot_picked_by_time(clinic: Desk, bo
     appt = clinic.appointments.get(uid)
     assert (appt.patient_id, appt.doctor_id, appt.starts_at) == ("pat-003", "dr-sato", slot.starts_at)
     assert appt.status.value == "confirmed" and appt.created_by == "admin:tester"
-    assert clinic.store.read().events.newest(limit=1).items[0].type is EventType.APPOINTMENT_CONFIRMED
+    assert view_of(clinic).events.newest(limit=1).items[0].type is EventType.APPOINTMENT_CONFIRMED
 
 
 async def test_a_filter_that_matches_no_slot_says_so_and_another_type_can_be_picked(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from rxdesk.services.tokens import TokenRefused
 from rxdesk.tui.modals.confirm import ConfirmModal, TextPromptModal
 from rxdesk.tui.modals.secret_value import SecretValueModal
 from rxdesk.tui.screens.secrets import SecretsScreen
-from tests.helpers import another_store, book_with, fingerprint
+from tests.helpers import another_store, book_with, fingerprint, view_of
 from tests.tui.conftest import make_app, settle, text_of
 from tests.unit.test_tokens_minting import claims_at, mint
 
@@ -56,7 +56,7 @@ def everything_shown(app) -> str:  # type: ignore[no-untyped-def]
 
 
 def audit_actions(desk: Desk, key_id: str) -> list[tuple[str, str]]:
-    return [(e.action, e.actor) for e in desk.store.read().audit.for_target(secret_target(key_id))]
+    return [(e.action, e.actor) for e in view_of(desk).audit.for_target(secret_target(key_id))]
 
 
 async def test_create_shows_the_value_once_and_it_signs_tokens(keyed: Desk, data_dir: Path, now) -> None:  # type: ignore[no-untyped-def]
@@ -126,7 +126,7 @@ async def test_reveal_asks_first_and_is_audited(keyed: Desk, data_dir: Path) -> 
         await settle(pilot)
         assert made.value not in everything_shown(app)
     assert audit_actions(keyed, key_id) == [("secret.create", "admin:ops"), ("secret.reveal", "admin:tester")]
-    assert made.value not in str(keyed.store.read().audit.for_target(secret_target(key_id))[-1].to_json())
+    assert made.value not in str(view_of(keyed).audit.for_target(secret_target(key_id))[-1].to_json())
 
 
 async def test_revoke_with_a_wrong_key_id_typed_changes_nothing(keyed: Desk, data_dir: Path) -> None:

@@ -24,7 +24,7 @@ from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.modals.cancel import CancelModal
 from tests.helpers import make_appointment
-from tests.tui.conftest import make_app, overview_ready, settle, wait_for, wait_until
+from tests.tui.conftest import make_app, overview_ready, settle, wait_until
 from tests.unit.test_worker import only_rule
 
 SIZES = {"80x24": (80, 24), "100x30": (100, 30), "160x48": (160, 48)}
@@ -211,11 +211,11 @@ def test_doctor_away(snap_compare, clinic: Desk, booked, size: str) -> None:  # 
 
     async def plan_two_days(pilot) -> None:  # type: ignore[no-untyped-def]
         screen = pilot.app.screen
-        await wait_for(pilot, lambda: getattr(pilot.app.screen, "plans", 0) > 0, "the first plan")
+        await wait_until(pilot, lambda: getattr(pilot.app.screen, "plans", 0) > 0, what="the first plan")
         screen = pilot.app.screen
         first = screen.plans
         screen.query_one("#away-to").value = "+2d"
-        await wait_for(pilot, lambda: screen.plans > first and not screen.planning, "the plan for two days")
+        await wait_until(pilot, lambda: screen.plans > first and not screen.planning, what="the plan for two days")
         for field in screen.query("Input"):
             field.cursor_blink = False
 

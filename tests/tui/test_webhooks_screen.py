@@ -12,7 +12,7 @@ from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.widgets.tables import DeskTable
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import fingerprint, make_appointment, view_of
 from tests.receiver import Receiver
 from tests.tui.conftest import make_app, settle
 from tests.unit.test_worker import only_rule
@@ -26,63 +26,56 @@ async def open_webhooks(app, pilot) -> WebhooksScreen:  # type: ignore[no-untype
     return app.screen
 
 
-async def test_a_test_event_is_signed_and_a_subscription_is_removed(clinic: Desk) -> None:
-    receiver = Receiver()
-    try:
-        made = clinic.webhooks.add_subscription(receiver.url + "/hook", ["APPOINTMENT_CANCELLED"],
-                                                {"X-Shop": "riverside"}, "tester",
-                                                allow_private_network=True)
-        app = make_app(clinic)
-        async with app.run_test(size=(150, 45)) as pilot:
-            screen = await open_webhooks(app, pilot)
-            subs = screen.query_one("#subscriptions", DeskTable)
-            assert subs.row_count == 1 and subs.selected_key == made.subscription.id
-            await pilot.press("t")
-            await settle(pilot)
-            (got,) = receiver.received
-            assert Webhook(made.secret).verify(got.body, got.headers)["type"] == "rxdesk.test"
-            assert got.headers["x-shop"] == "riverside"
-            assert any("Test event delivered (200)" in n.message for n in app.notices)
+async def test_a_test_event_is_signed_and_a_subscription_is_removed(clinic: Desk, receiver: Receiver) -> None:
+    made = clinic.webhooks.add_subscription(receiver.url + "/hook", ["APPOINTMENT_CANCELLED"],
+                                            {"X-Shop": "riverside"}, "tester",
+                                            allow_private_network=True)
+    app = make_app(clinic)
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_webhooks(app, pilot)
+        subs = screen.query_one("#subscriptions", DeskTable)
+        assert subs.row_count == 1 and subs.selected_key == made.subscription.id
+        await pilot.press("t")
+        await settle(pilot)
+        (got,) = receiver.received
+        assert Webhook(made.secret).verify(got.body, got.headers)["type"] == "rxdesk.test"
+        assert got.headers["x-shop"] == "riverside"
+        assert any("Test event delivered (200)" in n.message for n in app.notices)
 
-            receiver.default = (500, {})
-            await pilot.press("t")
-            await settle(pilot)
-            assert any("Test event failed: answered 500" in n.message for n in app.notices)
+        receiver.default = (500, {})
+        await pilot.press("t")
+        await settle(pilot)
+        assert any("Test event failed: answered 500" in n.message for n in app.notices)
 
-            await pilot.press("x")
-            await settle(pilot)
-            assert isinstance(app.screen, ConfirmModal)
-            await pilot.press("y")
-            await settle(pilot)
-            assert clinic.webhooks.list_subscriptions() == [] and subs.row_count == 0
-    finally:
-        receiver.close()
-    actions = [e.action for e in clinic.store.read().audit.for_target(f"subscription:{made.subscription.id}")]
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        assert clinic.webhooks.list_subscriptions() == [] and subs.row_count == 0
+    actions = [e.action for e in view_of(clinic).audit.for_target(f"subscription:{made.subscription.id}")]
     assert actions == ["subscription.add", "subscription.test", "subscription.test", "subscription.remove"]
 
 
-async def test_replaying_a_pending_delivery_is_refused_and_changes_nothing(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
-    receiver = Receiver(default=(500, {}))
-    try:
-        clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED"], {}, "tester",
-                                         allow_private_network=True)
-        appt = make_appointment(clinic, start=now + timedelta(days=1))
-        clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
-        MaintenanceService(clinic).tick()  # one failed attempt: pending, retried by itself
-        app = make_app(clinic)
-        async with app.run_test(size=(150, 45)) as pilot:
-            screen = await open_webhooks(app, pilot)
-            await pilot.press("]")  # the tabs by keyboard: the deliveries' table takes the focus
-            await settle(pilot)
-            table = screen.query_one("#deliveries", DeskTable)
-            assert app.focused is table and table.row_count == 1
-            before = fingerprint(data_dir)
-            await pilot.press("y")
-            await settle(pilot)
-            assert any("still pending" in n.message for n in app.notices)
-            assert fingerprint(data_dir) == before
-    finally:
-        receiver.close()
+async def test_replaying_a_pending_delivery_is_refused_and_changes_nothing(clinic: Desk, now, data_dir, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    receiver.default = (500, {})
+    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED"], {}, "tester",
+                                     allow_private_network=True)
+    appt = make_appointment(clinic, start=now + timedelta(days=1))
+    clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
+    MaintenanceService(clinic).tick()  # one failed attempt: pending, retried by itself
+    app = make_app(clinic)
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_webhooks(app, pilot)
+        await pilot.press("]")  # the tabs by keyboard: the deliveries' table takes the focus
+        await settle(pilot)
+        table = screen.query_one("#deliveries", DeskTable)
+        assert app.focused is table and table.row_count == 1
+        before = fingerprint(data_dir)
+        await pilot.press("y")
+        await settle(pilot)
+        assert any("still pending" in n.message for n in app.notices)
+        assert fingerprint(data_dir) == before
 
 
 def one_email_in_the_outbox(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ import pytest
 from rxdesk.domain.errors import Conflict, NotFound, Refused, ValidationFailed
 from rxdesk.domain.models import AppointmentStatus, EventType, appointment_target
 from rxdesk.services import Desk
-from tests.helpers import fingerprint, make_appointment, run_cli
+from tests.helpers import fingerprint, make_appointment, run_cli, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -25,7 +25,7 @@ SOON = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)  # 09:30 Berlin: inside the 60 
 
 
 def newest_event(desk: Desk):  # type: ignore[no-untyped-def]
-    return desk.store.read().events.newest(limit=1).items[0]
+    return view_of(desk).events.newest(limit=1).items[0]
 
 
 def unchanged(desk: Desk, action, error=Refused):  # type: ignore[no-untyped-def]
@@ -45,7 +45,7 @@ def test_a_booking_is_confirmed_created_by_the_agent_with_its_event_and_audit_en
     event = newest_event(clinic)
     assert event.type is EventType.APPOINTMENT_CONFIRMED and event.data["appointment"]["uid"] == appt.uid
     assert event.data["appointment"]["created_by"] == "admin:anna"
-    (entry,) = clinic.store.read().audit.for_target(appointment_target(appt.uid))
+    (entry,) = view_of(clinic).audit.for_target(appointment_target(appt.uid))
     assert (entry.actor, entry.action) == ("admin:anna", "appointment.book")
     assert entry.details["patient_id"] == "pat-001" and entry.details["status"] == "confirmed"
     assert clinic.appointments.show(appt.uid).to_json()["created_by"] == "admin:anna"

@@ -11,7 +11,7 @@ from rxdesk.domain.models import AppointmentStatus as S
 from rxdesk.domain.models import EventType
 from rxdesk.services.appointments import AppointmentFilter
 from rxdesk.services.filters import FilterText
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import fingerprint, make_appointment, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -121,7 +121,7 @@ def test_cancel_writes_event_and_audit_in_one_write(clinic, booked, data_dir) ->
     cancelled = clinic.appointments.cancel_appointment(uid, "Patient called", "alice")
     assert clinic.store.generation() == before + 1
     assert (cancelled.status, cancelled.cancel_reason, cancelled.cancelled_by) == (S.cancelled, "Patient called", "admin:alice")
-    view = clinic.store.read()
+    view = view_of(clinic)
     assert view.appointments.require(uid).status is S.cancelled
     events = view.events.newest().items
     assert [e.type for e in events] == [EventType.APPOINTMENT_CANCELLED]

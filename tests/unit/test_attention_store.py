@@ -18,7 +18,7 @@ from rxdesk.domain.models import (
 )
 from rxdesk.services import Desk
 from rxdesk.store.problems import PROBLEMS
-from tests.helpers import make_appointment
+from tests.helpers import make_appointment, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -36,7 +36,7 @@ def test_holds_lapsing_is_after_exclusive_until_inclusive(clinic: Desk, now) -> 
                                       created_at=now - timedelta(minutes=15 - minutes), patient_id="pat-002")
             for minutes in (0, 1, 5, 6)}  # holds of 15 minutes: they lapse at now + 0, 1, 5, 6 minutes
     make_appointment(clinic, start=now + timedelta(days=2))
-    found = clinic.store.read().appointments.holds_lapsing(now, now + timedelta(minutes=5))
+    found = view_of(clinic).appointments.holds_lapsing(now, now + timedelta(minutes=5))
     assert [a.uid for a in found] == [made[1].uid, made[5].uid]
 
 
@@ -51,7 +51,7 @@ def test_delivery_trouble_per_subscription(clinic: Desk, now) -> None:  # type: 
         delivery(view, now - timedelta(days=5), "sub_b", status=DeliveryStatus.dead, next_attempt_at=None,
                  attempts=8, last_attempt_at=now - timedelta(days=2))  # died two days ago
         delivery(view, now, "sub_c", status=DeliveryStatus.delivered, next_attempt_at=None, attempts=1)
-    trouble = clinic.store.read().deliveries.trouble(failing_before=hour_ago, dead_since=now - timedelta(days=1))
+    trouble = view_of(clinic).deliveries.trouble(failing_before=hour_ago, dead_since=now - timedelta(days=1))
     assert [(t.subscription_id, t.dead, t.failing, t.since, t.latest_id) for t in trouble] == [
         ("sub_a", 0, 1, hour_ago, old.id),
         ("sub_b", 1, 0, now - timedelta(hours=2), dead.id),
@@ -60,7 +60,7 @@ def test_delivery_trouble_per_subscription(clinic: Desk, now) -> None:  # type: 
     with clinic.store.write() as view:  # replayed: pending again, no longer dead
         view.deliveries.put(dead.model_copy(update={"status": DeliveryStatus.pending, "attempts": 0,
                                                     "next_attempt_at": now}))
-    trouble = clinic.store.read().deliveries.trouble(failing_before=hour_ago, dead_since=now - timedelta(days=1))
+    trouble = view_of(clinic).deliveries.trouble(failing_before=hour_ago, dead_since=now - timedelta(days=1))
     assert [t.subscription_id for t in trouble] == ["sub_a"]
 
 
@@ -78,7 +78,7 @@ def test_reminder_problems_leave_the_index_once_their_appointment_started(clinic
         view.reminders_sent.add(ReminderSent(appointment_uid=later.uid, rule_id="day-before",
                                              recipient_group=RecipientGroup.patient, recipient_id="pat-002",
                                              sent_at=now, due_at=now, email_status="outbox"))  # nothing wrong
-    read = clinic.store.read()
+    read = view_of(clinic)
     assert [r.appointment_uid for r in read.reminders_sent.skipped(now)] == [soon.uid, later.uid]
     assert [r.appointment_uid for r in read.reminders_sent.skipped(soon.starts_at)] == [later.uid]
     # A message failing after the first appointment started drops its entry from the index.
@@ -88,7 +88,7 @@ def test_reminder_problems_leave_the_index_once_their_appointment_started(clinic
                                 appointment_uid=later.uid, last_error="550 refused")
         view.messages.put(message)
         view.reminders_sent.add(skipped(later, now + timedelta(minutes=20)).model_copy(update={"rule_id": "again"}))
-    read = clinic.store.read()
+    read = view_of(clinic)
     if backend == "tiny":  # the index dropped the entry whose appointment started
         assert read.snap.table(PROBLEMS, "skipped").documents().keys() == {f"{later.uid}|doctor-heads-up|doctor|dr-osei",
                                                                  f"{later.uid}|again|doctor|dr-osei"}
@@ -97,7 +97,7 @@ def test_reminder_problems_leave_the_index_once_their_appointment_started(clinic
     assert [m.id for m in read.messages.failed(now)] == [message.id]
     with clinic.store.write() as view:  # sent again (a resend): no longer a problem
         view.messages.put(message.model_copy(update={"status": MessageStatus.pending, "next_attempt_at": now}))
-    assert clinic.store.read().messages.failed(now) == []
+    assert view_of(clinic).messages.failed(now) == []
 
 
 def test_the_last_tick_is_the_newest_of_any_worker_and_moves_no_generation(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from rxdesk.domain.errors import Conflict, NotFound, Refused
 from rxdesk.domain.models import AppointmentStatus, EventType, appointment_target
 from rxdesk.services import Desk
 from rxdesk.services.tokens import TokenRefused
-from tests.helpers import another_store, fingerprint, make_appointment
+from tests.helpers import another_store, fingerprint, make_appointment, view_of
 from tests.unit.test_tokens_minting import claims_at, mint
 
 pytestmark = pytest.mark.backends
@@ -39,7 +39,7 @@ def token(clinic: Desk, partner, clock):  # type: ignore[no-untyped-def]
 
 
 def events(desk: Desk) -> list:
-    return list(reversed(desk.store.read().events.newest().items))
+    return list(reversed(view_of(desk).events.newest().items))
 
 
 def unchanged(desk: Desk, action, error=Refused):  # type: ignore[no-untyped-def]
@@ -59,9 +59,9 @@ def test_hold_takes_an_offered_slot(clinic: Desk, token, partner, now: datetime)
     assert (appt.patient_id, appt.doctor_id, appt.type_key) == ("pat-001", "dr-weber", "gp-consult")
     assert (appt.starts_at, appt.ends_at) == (SLOT, SLOT + timedelta(minutes=30))
     assert appt.created_at == now and appt.hold_expires_at == now + timedelta(minutes=15)
-    assert appt.room_url == clinic.store.read().doctors.require("dr-weber").room_url != ""
+    assert appt.room_url == view_of(clinic).doctors.require("dr-weber").room_url != ""
     assert clinic.appointments.get(appt.uid) == appt
-    [entry] = clinic.store.read().audit.for_target(appointment_target(appt.uid))
+    [entry] = view_of(clinic).audit.for_target(appointment_target(appt.uid))
     assert (entry.actor, entry.action, entry.details["kid"]) == ("patient:pat-001", "booking.hold", partner[0])
     [held] = events(clinic)
     assert (held.type, held.data, held.created_at) == (EventType.APPOINTMENT_HELD, {"appointment": appt.to_json()}, now)
@@ -129,7 +129,7 @@ def test_two_racing_holds_book_the_slot_once(clinic: Desk, token, clock, setting
     for t in threads:
         t.join()
     assert sorted(type(r).__name__ for r in results) == ["Appointment", "Conflict"]
-    active = clinic.store.read().appointments.active_for_doctor("dr-weber", SLOT, SLOT + timedelta(minutes=30))
+    active = view_of(clinic).appointments.active_for_doctor("dr-weber", SLOT, SLOT + timedelta(minutes=30))
     assert len(active) == 1
 
 
@@ -154,7 +154,7 @@ def test_confirm_a_hold(clinic: Desk, token, clock, now: datetime, partner) -> N
     [_, event] = events(clinic)
     assert event.type is EventType.APPOINTMENT_CONFIRMED
     assert event.data["appointment"] == confirmed.to_json() and event.created_at == clock.now()
-    actions = [(e.actor, e.action) for e in clinic.store.read().audit.for_target(appointment_target(held.uid))]
+    actions = [(e.actor, e.action) for e in view_of(clinic).audit.for_target(appointment_target(held.uid))]
     assert actions == [("patient:pat-001", "booking.hold"), ("patient:pat-001", "booking.confirm")]
     assert clinic.secrets.get(partner[0]).last_used_at == clock.now()
 
@@ -196,7 +196,7 @@ def test_patient_cancels_a_confirmed_appointment(clinic: Desk, token, now: datet
     assert event.type is EventType.APPOINTMENT_CANCELLED
     assert event.data["appointment"] == cancelled.to_json()
     assert event.data["cancelled_by"] == "patient:pat-001"
-    entry = clinic.store.read().audit.for_target(appointment_target(held.uid))[-1]
+    entry = view_of(clinic).audit.for_target(appointment_target(held.uid))[-1]
     assert entry.action == "booking.cancel" and entry.details["from_status"] == "confirmed"
     # The slot is free again.
     clinic.booking.hold(token("shop-10002"), "dr-weber", "gp-consult", start)

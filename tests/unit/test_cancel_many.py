@@ -8,7 +8,7 @@ import pytest
 
 from rxdesk.domain.errors import NotFound, Refused, ValidationFailed
 from rxdesk.services import Desk
-from tests.helpers import commits, fingerprint, make_appointment
+from tests.helpers import commits, fingerprint, make_appointment, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -30,7 +30,7 @@ def test_several_are_cancelled_in_one_write_with_an_event_and_an_audit_entry_eac
         assert stored.status.value == "cancelled" and stored.cancel_reason == "clinic closed"
         assert stored.cancelled_by == "admin:alice"
         assert [e.action for e in clinic.appointments.show(appt.uid).audit] == ["appointment.cancel"]
-    events = [e for _, e in clinic.store.read().events.after(0)]
+    events = [e for _, e in view_of(clinic).events.after(0)]
     assert [e.type.value for e in events] == ["APPOINTMENT_CANCELLED"] * 3
     assert [e.data["appointment"]["uid"] for e in events] == [a.uid for a in three]
     assert {e.data["reason"] for e in events} == {"clinic closed"}
@@ -53,7 +53,7 @@ def test_a_uid_named_twice_is_cancelled_once(clinic: Desk, three) -> None:  # ty
     uid = three[0].uid
     done = clinic.appointments.cancel_appointments([uid, f" {uid.upper()} "], "duplicate", "alice")
     assert [a.uid for a in done] == [uid]
-    assert len([e for _, e in clinic.store.read().events.after(0)]) == 1
+    assert len([e for _, e in view_of(clinic).events.after(0)]) == 1
 
 
 def test_bad_input_changes_nothing(clinic: Desk, three, data_dir) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import week_key, zone
 from rxdesk.services.demo import generate
 from tests.conftest import NOW
+from tests.helpers import view_of
 
 pytestmark = pytest.mark.backends
 
@@ -167,4 +168,4 @@ def test_a_tick_right_after_the_demo_has_no_lifecycle_to_catch_up(desk) -> None:
     from rxdesk.services.lifecycle import has_catching_up
 
     desk.demo.build(3000, agent="tester", seed=2)
-    assert not has_catching_up(desk.store.read(), desk.clock.now())
+    assert not has_catching_up(view_of(desk), desk.clock.now())

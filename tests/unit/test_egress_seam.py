@@ -12,14 +12,6 @@ import httpx
 import pytest
 
 from rxdesk.services import egress
-from tests.receiver import Receiver
-
-
-@pytest.fixture
-def receiver():  # type: ignore[no-untyped-def]
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def test_the_libraries_still_offer_the_public_seam_rxdesk_plugs_into() -> None:

@@ -19,7 +19,7 @@ from rxdesk.domain.models import EventType, appointment_target
 from rxdesk.services import Desk
 from rxdesk.services.appointments import AppointmentFilter
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import commits, fingerprint, make_appointment
+from tests.helpers import commits, fingerprint, make_appointment, view_of
 from tests.unit.test_tokens_minting import claims_at, mint
 
 pytestmark = pytest.mark.backends
@@ -29,12 +29,12 @@ MON_11_BERLIN = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 def events(desk: Desk, kind: EventType | None = None) -> list:  # type: ignore[type-arg]
-    found = [e for _, e in desk.store.read().events.after(0)]
+    found = [e for _, e in view_of(desk).events.after(0)]
     return [e for e in found if kind is None or e.type is kind]
 
 
 def actions(desk: Desk, uid: str) -> list[tuple[str, str]]:
-    return [(e.actor, e.action) for e in desk.store.read().audit.for_target(appointment_target(uid))]
+    return [(e.actor, e.action) for e in view_of(desk).audit.for_target(appointment_target(uid))]
 
 
 def refused_unchanged(desk: Desk, call, error=Refused) -> str:  # type: ignore[no-untyped-def]
@@ -60,7 +60,7 @@ def test_mark_no_show_once_started_writes_the_note_the_event_and_the_audit(clini
     assert event.type is EventType.APPOINTMENT_NO_SHOW and event.created_at == now
     assert event.data["appointment"] == marked.to_json()
     assert (event.data["reason"], event.data["marked_by"]) == ("Patient never joined", "admin:alice")
-    (entry,) = clinic.store.read().audit.for_target(appointment_target(appt.uid))
+    (entry,) = view_of(clinic).audit.for_target(appointment_target(appt.uid))
     assert (entry.actor, entry.action) == ("admin:alice", "appointment.mark")
     assert entry.details == {"from_status": "confirmed", "to_status": "no_show", "reason": "Patient never joined"}
 
@@ -114,7 +114,7 @@ def test_rebook_of_a_no_show_makes_a_new_confirmed_one_and_keeps_the_original(cl
     new = clinic.rebooking.rebook(missed.uid, WED_10_BERLIN, agent="alice")
     assert new.status is S.confirmed and new.previous_meeting_uid == missed.uid and new.confirmed_at == now
     assert clinic.appointments.get(missed.uid) == missed  # still no_show, untouched
-    assert clinic.store.read().appointments.successor_of(missed.uid) == new.uid
+    assert view_of(clinic).appointments.successor_of(missed.uid) == new.uid
     (event,) = events(clinic, EventType.APPOINTMENT_REBOOKED)
     assert event.data["previous"] == missed.to_json() and event.data["appointment"] == new.to_json()
     assert actions(clinic, missed.uid)[-1] == ("admin:alice", "appointment.rebook")
@@ -172,7 +172,7 @@ def test_a_lapsed_hold_never_blocks_a_new_hold_on_its_slot(clinic: Desk, token, 
     assert second.status is S.held and second.patient_id == "pat-002"
     # The same write expired the lapsed hold: never two active-looking appointments on one slot.
     assert clinic.appointments.get(first.uid).status is S.expired
-    active = clinic.store.read().appointments.active_for_doctor("dr-weber", MON_11_BERLIN,
+    active = view_of(clinic).appointments.active_for_doctor("dr-weber", MON_11_BERLIN,
                                                                  MON_11_BERLIN + timedelta(minutes=30))
     assert [a.uid for a in active] == [second.uid]
     (event,) = events(clinic, EventType.APPOINTMENT_HOLD_EXPIRED)
@@ -278,7 +278,7 @@ def test_set_room_moves_only_future_active_appointments_of_that_doctor(clinic: D
     assert sorted(e.data["appointment"]["uid"] for e in moved_events) == sorted([future.uid, held.uid])
     assert {(e.data["old_room_url"], e.data["new_room_url"]) for e in moved_events} == {
         (old_room, "https://video.example/weber-2")}
-    (entry,) = [e for e in clinic.store.read().audit.newest().items if e.target == "doctor:dr-weber"]
+    (entry,) = [e for e in view_of(clinic).audit.newest().items if e.target == "doctor:dr-weber"]
     assert (entry.actor, entry.action) == ("admin:alice", "doctor.set_room")
     assert entry.details == {"before": old_room, "after": "https://video.example/weber-2", "appointments_moved": 2}
     assert actions(clinic, future.uid) == [("admin:alice", "appointment.room_change")]

@@ -23,7 +23,7 @@ from rxdesk.domain.errors import StoreError
 from rxdesk.domain.models import MessageStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import make_appointment
+from tests.helpers import make_appointment, view_of
 from tests.receiver import Receiver
 from tests.unit.test_notify import free_port
 from tests.unit.test_worker import only_rule
@@ -58,13 +58,6 @@ def inbox():  # type: ignore[no-untyped-def]
     box.port = port  # type: ignore[attr-defined]
     yield box
     server.stop()
-
-
-@pytest.fixture
-def gateway():  # type: ignore[no-untyped-def]
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def messaging_desk(clinic: Desk, settings, inbox: Inbox, gateway: Receiver) -> Desk:  # type: ignore[no-untyped-def]
@@ -128,7 +121,7 @@ def failed_tick(runner: MaintenanceService) -> None:
         pass
     else:
         assert report.messages_sent == 0 and any("could not be written" in p for p in report.problems)
-    view = runner.store.read()
+    view = view_of(runner.store)
     assert all(m.status is MessageStatus.pending and m.lease_id for m in view.messages.newest().items)
 
 
@@ -140,24 +133,24 @@ def assert_each_received_once(inbox: Inbox, gateway: Receiver) -> None:
 
 
 def test_a_failed_results_write_is_written_by_the_next_tick_and_nothing_is_sent_again(  # type: ignore[no-untyped-def]
-        clinic: Desk, settings, inbox, gateway, backend, request, monkeypatch, clock, now) -> None:
-    desk = messaging_desk(clinic, settings, inbox, gateway)
+        clinic: Desk, settings, inbox, receiver, backend, request, monkeypatch, clock, now) -> None:
+    desk = messaging_desk(clinic, settings, inbox, receiver)
     runner = MaintenanceService(desk)
     with monkeypatch.context() as patch:
         armed = results_write_fails(runner, backend, request, patch)
         failed_tick(runner)
         armed.clear()
-    assert_each_received_once(inbox, gateway)
+    assert_each_received_once(inbox, receiver)
     clock.set(now + timedelta(minutes=6))  # the claims' leases have run out
     report = runner.tick()
-    assert_each_received_once(inbox, gateway)
+    assert_each_received_once(inbox, receiver)
     assert report.messages_sent == 6 and report.messages_unknown == 0 and report.writes <= 2
     assert {m.status for m in desk.webhooks.list_messages().items} == {MessageStatus.sent}
 
 
 def test_a_runner_that_never_recorded_leaves_its_messages_unknown_never_sent_again(  # type: ignore[no-untyped-def]
-        clinic: Desk, settings, inbox, gateway, backend, request, monkeypatch, clock, now, cli) -> None:
-    desk = messaging_desk(clinic, settings, inbox, gateway)
+        clinic: Desk, settings, inbox, receiver, backend, request, monkeypatch, clock, now, cli) -> None:
+    desk = messaging_desk(clinic, settings, inbox, receiver)
     crashed = MaintenanceService(desk)
     with monkeypatch.context() as patch:
         results_write_fails(crashed, backend, request, patch)
@@ -166,7 +159,7 @@ def test_a_runner_that_never_recorded_leaves_its_messages_unknown_never_sent_aga
     report = MaintenanceService(desk).tick()  # another runner; the first never comes back
     clock.set(now + timedelta(minutes=20))
     MaintenanceService(desk).tick()
-    assert_each_received_once(inbox, gateway)
+    assert_each_received_once(inbox, receiver)
     assert report.messages_unknown == 6 and report.messages_sent == 0
     assert {m.status for m in desk.webhooks.list_messages().items} == {MessageStatus.unknown}
     # Shown as such: the outbox, the attention queue and the appointment's page agree.
@@ -175,29 +168,29 @@ def test_a_runner_that_never_recorded_leaves_its_messages_unknown_never_sent_aga
     assert {m["status"] for m in listed} == {"unknown"}
     attention = cli("attention", "--json", env=stamp).json()
     assert any("unknown" in item["title"] for item in attention)
-    uid = desk.store.read().messages.newest().items[0].appointment_uid
+    uid = view_of(desk).messages.newest().items[0].appointment_uid
     (row,) = desk.appointments.show(uid).reminders_sent
     assert row.email_status == "unknown" and row.sms_status == "unknown"
 
 
-def test_a_retry_carries_the_same_idempotency_key_and_message_id(clinic: Desk, settings, gateway, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_retry_carries_the_same_idempotency_key_and_message_id(clinic: Desk, settings, receiver, clock, now) -> None:  # type: ignore[no-untyped-def]
     box = Inbox(refuse_first=True)
     port = free_port("127.0.0.1")
     server = Controller(box, hostname="127.0.0.1", port=port)
     server.start()
     try:
         desk = Desk(clinic.store, clinic.clock, settings.with_overrides(
-            smtp_url=f"smtp://127.0.0.1:{port}", mail_from="desk@riverside.example", sms_url=gateway.url + "/sms"))
+            smtp_url=f"smtp://127.0.0.1:{port}", mail_from="desk@riverside.example", sms_url=receiver.url + "/sms"))
         only_rule(desk, "gp-consult", "patient", 60, email=True, sms=True)
         make_appointment(desk, start=now + timedelta(minutes=30))
-        gateway.answers = [(500, {})]
+        receiver.answers = [(500, {})]
         first = MaintenanceService(desk).tick()
         assert first.retrying == 0 and first.messages_sent == 0
         clock.set(now + timedelta(minutes=1))
         assert MaintenanceService(desk).tick().messages_sent == 2
     finally:
         server.stop()
-    keys = [r.headers["idempotency-key"] for r in gateway.received]
+    keys = [r.headers["idempotency-key"] for r in receiver.received]
     assert len(keys) == 2 and keys[0] == keys[1] and len(keys[0]) >= 32
     (delivered,) = box.received
     assert delivered["Message-ID"] == box.refused["Message-ID"]
@@ -205,14 +198,14 @@ def test_a_retry_carries_the_same_idempotency_key_and_message_id(clinic: Desk, s
     # Another message has another key.
     make_appointment(desk, start=now + timedelta(minutes=45), patient_id="pat-002", doctor_id="dr-osei")
     MaintenanceService(desk).tick()
-    assert gateway.received[-1].headers["idempotency-key"] != keys[0]
+    assert receiver.received[-1].headers["idempotency-key"] != keys[0]
 
 
 def test_a_runner_that_records_after_its_message_was_marked_unknown_says_what_happened(  # type: ignore[no-untyped-def]
-        clinic: Desk, settings, gateway, clock, now) -> None:
+        clinic: Desk, settings, receiver, clock, now) -> None:
     from tests.unit.test_worker_leases import pause_while_sending
 
-    desk = Desk(clinic.store, clinic.clock, settings.with_overrides(sms_url=gateway.url + "/sms"))
+    desk = Desk(clinic.store, clinic.clock, settings.with_overrides(sms_url=receiver.url + "/sms"))
     only_rule(desk, "gp-consult", "patient", 60, sms=True)
     make_appointment(desk, start=now + timedelta(minutes=30))
     slow, sent, go_on = MaintenanceService(desk), threading.Event(), threading.Event()
@@ -225,4 +218,4 @@ def test_a_runner_that_records_after_its_message_was_marked_unknown_says_what_ha
     go_on.set()
     ticking.join(30)
     (message,) = desk.webhooks.list_messages().items
-    assert message.status is MessageStatus.sent and len(gateway.received) == 1
+    assert message.status is MessageStatus.sent and len(receiver.received) == 1

@@ -17,7 +17,7 @@ from rxdesk.domain.models import Delivery, EventType, RecipientGroup, ReminderSe
 from rxdesk.services import Desk
 from rxdesk.store.postgres import PgStore, schema
 from rxdesk.store.postgres.connect import parse_url, redact
-from tests.helpers import CLINIC_TOML, another_store, fingerprint, make_appointment, run_cli
+from tests.helpers import CLINIC_TOML, another_store, fingerprint, make_appointment, run_cli, view_of
 from tests.pgcluster import PASSWORD, PASSWORD_ROLE
 from tests.pgfixtures import with_database
 
@@ -121,7 +121,7 @@ def test_the_database_counts_a_hold_as_stored_until_it_is_written_down_as_expire
         expired = expire_lapsed_holds(view, "dr-weber", lapsed.starts_at, lapsed.ends_at, now, "tester")
     assert [a.uid for a in expired] == [lapsed.uid]
     taker = make_appointment(clinic, start=start, patient_id="pat-002", created_at=now)
-    view = clinic.store.read()
+    view = view_of(clinic)
     assert view.appointments.require(lapsed.uid).status is S.expired
     assert view.appointments.require(taker.uid).status is S.confirmed
 
@@ -321,7 +321,7 @@ def test_a_password_in_the_url_reaches_no_output_log_audit_or_table(clinic: Desk
     with psycopg.connect(clinic.settings.database_url) as conn:
         text += str(conn.execute("SELECT * FROM audit").fetchall()) + str(conn.execute("SELECT * FROM events").fetchall())
     assert PASSWORD not in text
-    assert [a.actor for a in clinic.store.read().audit.for_target(f"appointment:{appt.uid}")] == ["admin:tester"]
+    assert [a.actor for a in view_of(clinic).audit.for_target(f"appointment:{appt.uid}")] == ["admin:tester"]
 
 
 def test_demo_and_provision_may_start_from_an_empty_database(cli) -> None:  # type: ignore[no-untyped-def]
@@ -380,7 +380,7 @@ def test_a_connection_lost_mid_tick_leaves_the_ticks_work_undone_then_done_once(
         drop_connection_on(patch, pg_server, logs.DeliveryRepo, "put", 6 + 6 + 2)
         with pytest.raises(StoreUnavailable):
             Maintenance(clinic).tick()
-    view = clinic.store.read()
+    view = view_of(clinic)
     fired = [e for _, e in view.events.after(0) if e.type is EventType.APPOINTMENT_REMINDER_DUE]
     assert sorted(e.data["appointment"]["uid"] for e in fired) == sorted(uids)  # phase one committed whole
     assert view.appointments.require(lapsed.uid).status is S.expired
@@ -407,7 +407,7 @@ def test_statuses_at_an_instant_are_the_domains_rule(clinic: Desk, now) -> None:
         made.append(make_appointment(clinic, start=start, status=status, doctor_id=f"dr-{'weber osei sato'.split()[i % 3]}",
                                      created_at=start - timedelta(minutes=rng.randint(5, 60)), hold_minutes=30, minutes=20))
     instants = [now + timedelta(hours=h) for h in (-40, -1, 0, 1, 40)]
-    view = clinic.store.read()
+    view = view_of(clinic)
     for size in (1, 2):
         for wanted in itertools.combinations(sorted(s.value for s in S), size):
             for at in instants:
@@ -486,7 +486,7 @@ def test_two_writers_changing_one_doctor_never_lose_an_update(clinic: Desk) -> N
     for t in threads:
         t.join(60)
     assert sorted(type(v).__name__ for v in outcome.values()) == ["Conflict", "str"], outcome
-    doctor = clinic.store.read().doctors.require("dr-weber")
+    doctor = view_of(clinic).doctors.require("dr-weber")
     won = next(k for k, v in outcome.items() if v == "done")
     lost = next(k for k, v in outcome.items() if v != "done")
     assert getattr(doctor, won) in ("+49 30 555", "weber@clinic.example")

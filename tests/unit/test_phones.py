@@ -7,7 +7,7 @@ import pytest
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.domain.phones import normalize_mobile
 from rxdesk.services import Desk
-from tests.helpers import fingerprint
+from tests.helpers import fingerprint, view_of
 
 
 @pytest.mark.parametrize("typed,stored", [
@@ -43,7 +43,7 @@ def test_set_phone_stores_e164_audits_and_leaves_the_prescription_phone(clinic: 
     assert result.code == 0, result.err
     after = clinic.doctors.get("dr-weber")
     assert after.mobile_phone == "+4916098765432" and after.prescription_phone == before.prescription_phone
-    audit = clinic.store.read().audit.for_target("doctor:dr-weber")
+    audit = view_of(clinic).audit.for_target("doctor:dr-weber")
     assert [(e.action, e.actor, e.details["after"]) for e in audit] == [("doctor.set_phone", "admin:tester", "+4916098765432")]
     unchanged = fingerprint(data_dir)
     for bad in ("+49 30 901820", "not a number", "\x00"):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rxdesk.domain.errors import ValidationFailed
-from tests.helpers import CLINIC_TOML, fingerprint
+from tests.helpers import CLINIC_TOML, fingerprint, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.backends
 def test_good_file_creates_everything(desk) -> None:  # type: ignore[no-untyped-def]
     result = desk.provisioning.provision_file(CLINIC_TOML, "setup")
     assert result.count("doctors") == (3, 0)
-    view = desk.store.read()
+    view = view_of(desk)
     assert view.org.get().timezone == "Europe/Berlin"
     assert [a.id for a in view.admins.all()] == ["adm-desk", "adm-mara"]
     gp = view.types.require("gp-consult")
@@ -40,14 +40,14 @@ def test_same_file_twice_changes_nothing(desk, data_dir) -> None:  # type: ignor
 
 def test_second_run_upserts_and_keeps_rooms(desk, tmp_path) -> None:  # type: ignore[no-untyped-def]
     desk.provisioning.provision_file(CLINIC_TOML, "setup")
-    room = desk.store.read().doctors.require("dr-weber").room_url
+    room = view_of(desk).doctors.require("dr-weber").room_url
     changed = CLINIC_TOML.read_text().replace('name = "Dr Anna Weber"', 'name = "Dr Anna Weber-Lang"')
     changed = changed.replace('jitsi_base_url = "https://meet.jit.si"', 'jitsi_base_url = "https://video.example"')
     path = tmp_path / "changed.toml"
     path.write_text(changed)
     result = desk.provisioning.provision_file(path, "setup")
     assert result.count("doctors")[0] == 0
-    weber = desk.store.read().doctors.require("dr-weber")
+    weber = view_of(desk).doctors.require("dr-weber")
     assert weber.name == "Dr Anna Weber-Lang"
     assert weber.room_url == room  # rooms never change on later provisioning
 
@@ -60,7 +60,7 @@ def test_new_doctor_gets_room_from_current_base(desk, tmp_path) -> None:  # type
         '[[doctors]]\nid = "dr-new"\nname = "Dr Zoë Núñez"\ntimezone = "Europe/Madrid"\nappointment_types = ["therapy"]\n'
     )
     desk.provisioning.provision_file(path, "setup")
-    assert desk.store.read().doctors.require("dr-new").room_url.startswith("https://video.example/rooms/dr-zoe-nunez-")
+    assert view_of(desk).doctors.require("dr-new").room_url.startswith("https://video.example/rooms/dr-zoe-nunez-")
 
 
 BAD_FILES = [

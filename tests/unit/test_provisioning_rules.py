@@ -10,7 +10,7 @@ import pytest
 
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.services import Desk
-from tests.helpers import CLINIC_TOML, fingerprint
+from tests.helpers import CLINIC_TOML, fingerprint, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -28,10 +28,10 @@ def test_running_the_file_again_keeps_what_agents_changed(clinic: Desk, cli) -> 
     clinic.reminders.remove_rule("gp-consult", "hour-before", agent="ops")
     clinic.doctors.set_phone("dr-weber", "+49 151 99887766", "ops")
     clinic.doctors.set_phone("dr-sato", "", "ops")
-    rules = clinic.store.read().types.require("gp-consult").reminders
+    rules = view_of(clinic).types.require("gp-consult").reminders
     result = cli("provision", str(CLINIC_TOML))
     assert result.code == 0, result.err
-    view = clinic.store.read()
+    view = view_of(clinic)
     assert view.types.require("gp-consult").reminders == rules and added.rule in rules
     assert view.doctors.require("dr-weber").mobile_phone == "+4915199887766"
     assert view.doctors.require("dr-sato").mobile_phone == ""
@@ -47,19 +47,19 @@ def test_a_new_entry_takes_its_rules_and_number_from_the_file(clinic: Desk, tmp_
                            '[[doctors]]\nid = "dr-new"\nname = "Dr New"\ntimezone = "Europe/Berlin"\n'
                            'mobile_phone = "+49 151 12345678"\nappointment_types = ["follow-up"]\n')
     clinic.provisioning.provision_file(path, "setup")
-    view = clinic.store.read()
+    view = view_of(clinic)
     assert [r.id for r in view.types.require("follow-up").reminders] == ["r1"]
     assert view.doctors.require("dr-new").mobile_phone == "+4915112345678"
 
 
 def test_a_partial_file_changes_only_the_keys_it_names(clinic: Desk, tmp_path: Path) -> None:
     """A partial file used to clear availability and the prescription phone."""
-    before = clinic.store.read().doctors.require("dr-weber")
+    before = view_of(clinic).doctors.require("dr-weber")
     path = write(tmp_path, '[[doctors]]\nid = "dr-weber"\nname = "Dr Anna Weber-Lang"\n'
                            '[[patients]]\nid = "pat-002"\nemail = "omar@new.example"\n'
                            '[org]\nname = "Riverside Health"\n')
     result = clinic.provisioning.provision_file(path, "setup")
-    view = clinic.store.read()
+    view = view_of(clinic)
     after = view.doctors.require("dr-weber")
     assert after.name == "Dr Anna Weber-Lang"
     assert after.model_copy(update={"name": before.name}) == before  # availability, phones, types, room kept
@@ -74,7 +74,7 @@ def test_a_present_list_replaces_the_stored_one_whole(clinic: Desk, tmp_path: Pa
     path = write(tmp_path, '[[doctors]]\nid = "dr-weber"\nname = "Dr Anna Weber"\n'
                            '  [[doctors.availability]]\n  weekday = 3\n  start = "10:00"\n  end = "11:00"\n')
     clinic.provisioning.provision_file(path, "setup")
-    windows = clinic.store.read().doctors.require("dr-weber").availability
+    windows = view_of(clinic).doctors.require("dr-weber").availability
     assert [(w.weekday, w.start, w.end) for w in windows] == [(3, "10:00", "11:00")]
 
 
@@ -152,4 +152,4 @@ def test_windows_that_touch_do_not_overlap(clinic: Desk, tmp_path: Path) -> None
     text = (DOCTOR.format(zone="Europe/Berlin") + WINDOW.format(weekday=0, start="09:00", end="12:00")
             + WINDOW.format(weekday=0, start="12:00", end="13:00") + WINDOW.format(weekday=1, start="09:00", end="12:00"))
     clinic.provisioning.provision_file(write(tmp_path, text), "setup")
-    assert len(clinic.store.read().doctors.require("dr-new").availability) == 3
+    assert len(view_of(clinic).doctors.require("dr-new").availability) == 3

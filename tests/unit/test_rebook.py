@@ -9,7 +9,7 @@ import pytest
 from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.errors import Conflict, NotFound, Refused, ValidationFailed
 from rxdesk.services import Desk
-from tests.helpers import another_store, fingerprint, make_appointment
+from tests.helpers import another_store, fingerprint, make_appointment, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -29,7 +29,7 @@ def test_a_rebook_makes_a_linked_appointment_and_cancels_the_original(clinic: De
     detail = clinic.appointments.show(original.uid)
     assert [a.uid for a in detail.next_chain] == [new.uid]
     assert [a.uid for a in clinic.appointments.show(new.uid).previous_chain] == [original.uid]
-    events = [e for _, e in clinic.store.read().events.after(0)]
+    events = [e for _, e in view_of(clinic).events.after(0)]
     assert [e.type.value for e in events] == ["APPOINTMENT_REBOOKED"]
     assert events[0].data["appointment"]["uid"] == new.uid and events[0].data["previous"]["uid"] == original.uid
     assert [e.action for e in detail.audit] == ["appointment.rebook"]
@@ -187,7 +187,7 @@ def test_the_same_doctor_may_be_named_in_same_doctor_mode(clinic: Desk) -> None:
 def test_both_sides_are_audited_with_the_agent(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
     original = make_appointment(clinic, start=WED_10_BERLIN)
     new = clinic.rebooking.rebook(original.uid, WED_14_BERLIN, agent="mara")
-    view = clinic.store.read()
+    view = view_of(clinic)
     old_side = view.audit.for_target(f"appointment:{original.uid}")
     new_side = view.audit.for_target(f"appointment:{new.uid}")
     assert [(e.action, e.actor) for e in old_side] == [("appointment.rebook", "admin:mara")]
@@ -249,6 +249,6 @@ def test_two_agents_racing_for_one_slot_one_wins(clinic: Desk, now, data_dir) ->
     assert sorted(type(v).__name__ for v in outcomes.values()) == ["Appointment", "Conflict"]
     loser = next(uid for uid, v in outcomes.items() if isinstance(v, Conflict))
     assert clinic.appointments.get(loser).status.value == "confirmed"  # the loser was not cancelled
-    at_two = [a for a in clinic.store.read().appointments.active_for_doctor("dr-weber", WED_14_BERLIN,
+    at_two = [a for a in view_of(clinic).appointments.active_for_doctor("dr-weber", WED_14_BERLIN,
                                                                               WED_14_BERLIN + timedelta(minutes=30))]
     assert len(at_two) == 1

@@ -16,7 +16,7 @@ from rxdesk.domain.models import EventType, Subscription
 from rxdesk.services import Desk
 from rxdesk.services.crypto import SecretBox
 from rxdesk.services.secrets import secret_target
-from tests.helpers import another_store, book_with, commits, fingerprint
+from tests.helpers import another_store, book_with, commits, fingerprint, view_of
 from tests.unit.test_tokens_minting import claims_at, mint
 
 pytestmark = pytest.mark.backends
@@ -27,7 +27,7 @@ def every_file(data_dir: Path) -> dict[Path, bytes]:
 
 
 def audit_of(desk: Desk, key_id: str):  # type: ignore[no-untyped-def]
-    return desk.store.read().audit.for_target(secret_target(key_id))
+    return view_of(desk).audit.for_target(secret_target(key_id))
 
 
 def test_create_makes_an_active_secret_with_32_random_bytes(clinic: Desk, now: datetime) -> None:
@@ -66,8 +66,8 @@ def test_no_file_in_the_data_dir_holds_a_plain_value(clinic: Desk, now: datetime
     clinic.secrets.reveal(keys[0], "ops")
     clinic.secrets.revoke(keys[1], "ops")
     # A booking call writes last_used_at: the secret's row is rewritten once more.
-    secret = next(s for s in clinic.store.read().secrets.all() if s.key_id == keys[2])
-    value = clinic.secrets.value_of(clinic.store.read(), secret)
+    secret = next(s for s in view_of(clinic).secrets.all() if s.key_id == keys[2])
+    value = clinic.secrets.value_of(view_of(clinic), secret)
     book_with(clinic, mint(value, claims_at(now), kid=keys[2]))
     files = every_file(clinic.store.data_dir)
     assert any(p.name == "master.key" for p in files)
@@ -214,7 +214,7 @@ def test_a_malformed_key_names_where_it_came_from(clinic: Desk) -> None:
 
 def add_subscription(desk: Desk, secret: str) -> None:
     """A webhook subscription as the webhook area stores it: its whsec_ value under the box."""
-    view = desk.store.read()
+    view = view_of(desk)
     box = desk.secrets.box(view, create=True)
     with desk.store.write() as w:
         w.subscriptions.put(
@@ -224,7 +224,7 @@ def add_subscription(desk: Desk, secret: str) -> None:
 
 
 def stored_values(desk: Desk) -> list[str]:
-    view = desk.store.read()
+    view = view_of(desk)
     return [s.value_encrypted for s in view.secrets.all()] + [s.secret_encrypted for s in view.subscriptions.all()]
 
 
@@ -249,10 +249,10 @@ def test_rotation_reencrypts_everything_in_one_write(clinic: Desk, now: datetime
             Fernet(old_key.encode()).decrypt(token.encode())
     assert clinic.secrets.reveal(a.secret.key_id, "ops").value == a.value
     box = SecretBox.load(data_dir, None, create=False)
-    assert box.decrypt(clinic.store.read().subscriptions.require("sub-1").secret_encrypted).startswith("whsec_")
+    assert box.decrypt(view_of(clinic).subscriptions.require("sub-1").secret_encrypted).startswith("whsec_")
     # Partners notice nothing: their tokens keep verifying.
     clinic.tokens.verify(mint(b.value, claims_at(now), kid=b.secret.key_id))
-    entry = clinic.store.read().audit.for_target("master_key")[-1]
+    entry = view_of(clinic).audit.for_target("master_key")[-1]
     assert entry.action == "master_key.rotate" and entry.details["booking_secrets"] == 2
     assert old_key not in str(entry.to_json()) and new_key not in str(entry.to_json())
 

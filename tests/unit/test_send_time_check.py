@@ -76,19 +76,17 @@ def test_an_email_that_failed_before_the_start_is_not_sent_after_it(clinic: Desk
     assert reminder_row(desk, appt.uid).email_status == "skipped: appointment started"
 
 
-def test_an_sms_queued_before_a_cancel_is_not_sent(clinic: Desk, settings, now, clock) -> None:  # type: ignore[no-untyped-def]
-    gateway = Receiver(default=(503, {}))  # the gateway is down at first
-    try:
-        desk = Desk(clinic.store, clinic.clock, settings.with_overrides(sms_url=gateway.url + "/sms"))
-        only_rule(desk, "gp-consult", "doctor", 60, sms=True)
-        appt = make_appointment(desk, start=now + dt.timedelta(minutes=45))
-        MaintenanceService(desk).tick()
-        assert len(gateway.received) == 1
-        desk.appointments.cancel_appointment(appt.uid, "doctor ill", "ops")
-        gateway.default = (200, {})
-        clock.set(now + dt.timedelta(minutes=1))
-        MaintenanceService(desk).tick()
-    finally:
-        gateway.close()
+def test_an_sms_queued_before_a_cancel_is_not_sent(clinic: Desk, settings, now, clock, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    gateway = receiver
+    gateway.default = (503, {})  # the gateway is down at first
+    desk = Desk(clinic.store, clinic.clock, settings.with_overrides(sms_url=gateway.url + "/sms"))
+    only_rule(desk, "gp-consult", "doctor", 60, sms=True)
+    appt = make_appointment(desk, start=now + dt.timedelta(minutes=45))
+    MaintenanceService(desk).tick()
+    assert len(gateway.received) == 1
+    desk.appointments.cancel_appointment(appt.uid, "doctor ill", "ops")
+    gateway.default = (200, {})
+    clock.set(now + dt.timedelta(minutes=1))
+    MaintenanceService(desk).tick()
     assert len(gateway.received) == 1  # the retry never went out
     assert reminder_row(desk, appt.uid).sms_status == "skipped: appointment cancelled"

@@ -12,7 +12,7 @@ from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.services import Desk
 from rxdesk.services.filters import FilterText
-from tests.helpers import make_appointment
+from tests.helpers import make_appointment, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -36,7 +36,7 @@ def lenas(clinic: Desk, now):  # type: ignore[no-untyped-def]
 def test_any_of_these_patients_in_order_in_windows_and_counted(clinic: Desk, lenas, now) -> None:  # type: ignore[no-untyped-def]
     ids = frozenset({"pat-001", "pat-004", "pat-005"})
     wanted = sorted((a for a in lenas if a.patient_id in ids), key=lambda a: (a.starts_at, a.uid))
-    view = clinic.store.read()
+    view = view_of(clinic)
     query = AppointmentQuery(patient_ids=ids, starts_from=now, as_of=now)
     page = view.appointments.search(query)
     assert [r.uid for r in page.items] == [a.uid for a in wanted] and page.total == 5

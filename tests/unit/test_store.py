@@ -18,7 +18,7 @@ from rxdesk.domain.models import Patient
 from rxdesk.store import TinyStore
 from rxdesk.store import engine as engine_module
 from rxdesk.store.segment_db import open_segment
-from tests.helpers import CLINIC_TOML, fingerprint, run_cli
+from tests.helpers import CLINIC_TOML, fingerprint, run_cli, view_of
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -240,12 +240,12 @@ def test_the_holds_index_follows_holds_and_feeds_expiry(clinic, now) -> None:  #
     soon = make_appointment(clinic, start=now + timedelta(days=3), status="held", hold_minutes=10,
                             created_at=now - timedelta(minutes=5))
     make_appointment(clinic, start=now + timedelta(days=4))
-    view = clinic.store.read()
+    view = view_of(clinic)
     assert {d.doc_id for d in view.snap.table("holds", "held").all()} == {held.uid, soon.uid}
     created = soon.created_at
     assert [a.uid for a in view.appointments.lapsed_holds(created + timedelta(minutes=10))] == [soon.uid]
     clinic.appointments.cancel_appointment(soon.uid, "x", "tester")
-    view = clinic.store.read()
+    view = view_of(clinic)
     assert {d.doc_id for d in view.snap.table("holds", "held").all()} == {held.uid}
     assert view.appointments.lapsed_holds(created + timedelta(minutes=10)) == []
 
@@ -274,7 +274,7 @@ def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignor
                          # holds lapsing anywhere from before the start to long after it
                          created_at=start - timedelta(hours=rng.randint(1, 24 * 10)),
                          hold_minutes=rng.randint(1, 60 * 24 * 20))
-    view = clinic.store.read()
+    view = view_of(clinic)
     rows = list(view.appointments.iter_raw(AppointmentQuery()))
     # Instants exactly on a boundary: an end, a hold's expiry.
     an_end = next(appointment_from_store(r).ends_at for r in rows if r["status"] == "confirmed")

@@ -16,7 +16,7 @@ from rxdesk.services import Desk
 from rxdesk.services.webhooks import FANOUT_CURSOR
 from rxdesk.store import TinyStore, open_store
 from rxdesk.store.protocols import Store
-from tests.helpers import make_appointment
+from tests.helpers import make_appointment, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -136,7 +136,7 @@ def test_a_window_anywhere_in_a_listing_is_the_walk_to_it(clinic: Desk, now: dat
                          doctor_id=rng.choice(["dr-weber", "dr-osei", "dr-sato"]),
                          patient_id=rng.choice(["pat-001", "pat-002", "pat-003"]),
                          status=rng.choice(["held", "confirmed", "cancelled"]), hold_minutes=60 * 24 * 90)
-    view = clinic.store.read()
+    view = view_of(clinic)
     instants = st.one_of(st.none(), st.integers(-24 * 45, 24 * 45).map(lambda h: now + timedelta(hours=h)))
 
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 
 from rxdesk.services import Desk
 from rxdesk.services.tokens import TokenRefused
-from tests.helpers import REPO, fingerprint, make_appointment
+from tests.helpers import REPO, fingerprint, make_appointment, view_of
 from tests.unit.test_tokens_minting import claims_at, mint
 
 pytestmark = pytest.mark.backends
@@ -70,7 +70,7 @@ def test_reveal_prints_the_value_and_is_audited(provisioned, clinic: Desk) -> No
     assert provisioned("secrets", "reveal", kid).out.strip() == value
     data = provisioned("secrets", "reveal", kid, "--json").json()
     assert (data["key_id"], data["secret"]) == (kid, value)
-    actions = [e.action for e in clinic.store.read().audit.for_target(f"booking_secret:{kid}")]
+    actions = [e.action for e in view_of(clinic).audit.for_target(f"booking_secret:{kid}")]
     assert actions == ["secret.create", "secret.reveal", "secret.reveal"]
 
 

@@ -17,7 +17,7 @@ from rxdesk.domain.models import DeliveryStatus, MessageStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.services.messages import NO_MOBILE
-from tests.helpers import commits, fingerprint, make_appointment
+from tests.helpers import commits, fingerprint, make_appointment, view_of
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.backends
@@ -29,15 +29,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def receiver():  # type: ignore[no-untyped-def]
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def events_of(desk: Desk, kind: str) -> list:  # type: ignore[type-arg]
-    return [e for _, e in desk.store.read().events.after(0) if e.type.value == kind]
+    return [e for _, e in view_of(desk).events.after(0) if e.type.value == kind]
 
 
 def only_rule(desk: Desk, type_key: str, recipient: str, minutes: int, **flags: bool) -> None:

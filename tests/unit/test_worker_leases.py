@@ -19,13 +19,6 @@ from tests.unit.test_worker import events_of, only_rule
 pytestmark = pytest.mark.backends
 
 
-@pytest.fixture
-def receiver():  # type: ignore[no-untyped-def]
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def cancelled_event(desk: Desk, receiver: Receiver, now) -> str:  # type: ignore[no-untyped-def]
     desk.webhooks.add_subscription(receiver.url + "/hook", ["APPOINTMENT_CANCELLED"], {}, "tester",
                                    allow_private_network=True)
