@@ -10,6 +10,8 @@ and `open_store` follow it.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,12 +29,37 @@ from tests.pgfixtures import backends_wanted, pg_server, pg_url  # noqa: F401 - 
 from tests.receiver import Receiver
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+# Set by .ci/run where the permission tests run: there a skipped one is a failure.
+REQUIRE_FILE_MODES = "RXDESK_TEST_REQUIRE_FILE_MODES"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backends: run each test on TinyDB and on PostgreSQL")
     config.addinivalue_line("markers", "data_dir_only: about the data dir store alone (in a `backends` module)")
     config.addinivalue_line("markers", "database_only: about the PostgreSQL store alone")
+    config.addinivalue_line("markers", "permissions: needs a process that file modes hold (not root); "
+                                       ".ci/run runs these as an unprivileged user")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("permissions") and not file_modes_hold():
+        if os.environ.get(REQUIRE_FILE_MODES) == "1":
+            pytest.fail("this process writes where file modes forbid it: run it as an unprivileged user")
+        pytest.skip("this process writes where file modes forbid it (root): .ci/run runs it as an unprivileged user")
+
+
+def file_modes_hold() -> bool:
+    """Whether this process is refused a write that a directory's mode forbids (root is not)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        read_only = Path(scratch) / "read-only"
+        read_only.mkdir(mode=0o500)
+        try:
+            (read_only / "probe").touch()
+        except PermissionError:
+            return True
+        finally:
+            read_only.chmod(0o700)
+        return False
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

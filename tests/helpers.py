@@ -15,14 +15,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import pytest
 
 from rxdesk.cli import main
 from rxdesk.commands import CommandLine
+from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.ids import new_appointment_uid
 from rxdesk.domain.models import Appointment, AppointmentStatus
 from rxdesk.services import Desk
 from rxdesk.store.protocols import Store, StoreView
+
+if TYPE_CHECKING:
+    from rxdesk.store.tinystore import TinyView
 
 REPO = Path(__file__).resolve().parent.parent
 CLINIC_TOML = REPO / "examples" / "clinic.toml"
@@ -67,6 +73,27 @@ def close_opened_stores() -> None:
         OPENED_STORES.pop().close()
 
 
+def one_line_refusal(result: CliResult) -> str:
+    """A command refused as the CLI contract says: exit 1 and one line on stderr, no traceback."""
+    assert result.code == 1, (result.out, result.err)
+    assert result.err.count("\n") == 1 and result.err.startswith("rxdesk: "), result.err
+    assert "internal error" not in result.err and "Traceback" not in result.err, result.err
+    return result.err
+
+
+Failure = TypeVar("Failure", bound=RxdeskError)
+
+
+def refused_unchanged(desk: Desk, action: Callable[[], object], error: type[Failure]) -> Failure:
+    """The `error` that `action()` raises: one line, and nothing of the desk's data changed."""
+    before = fingerprint(desk.settings.data_dir)
+    with pytest.raises(error) as caught:
+        action()
+    assert fingerprint(desk.settings.data_dir) == before
+    assert "\n" not in str(caught.value), str(caught.value)
+    return caught.value
+
+
 def view_of(source: Desk | Store) -> StoreView:
     """What the store holds now, read outside a `with` block: each store's `read()` is a view
     itself, each of whose statements sees the latest commit."""
@@ -75,6 +102,22 @@ def view_of(source: Desk | Store) -> StoreView:
 
     view = (source.store if isinstance(source, Desk) else source).read()
     assert isinstance(view, TinyView | PgReadView), f"a store whose read() is no view: {view!r}"
+    return view
+
+
+def database_url_of(desk: Desk) -> str:
+    """The URL of the test's PostgreSQL database (a test on the pg backend only)."""
+    url = desk.settings.database_url
+    assert url, "a test of the PostgreSQL store ran on the data dir"
+    return url
+
+
+def tiny_view_of(desk: Desk) -> TinyView:
+    """The data dir's own view (its segments and indexes), for tests of the data dir store."""
+    from rxdesk.store.tinystore import TinyView
+
+    view = view_of(desk)
+    assert isinstance(view, TinyView), "a test of the data dir store ran on another store"
     return view
 
 

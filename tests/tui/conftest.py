@@ -7,13 +7,15 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import PurePath
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from textual.app import App
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import WorkerCancelled
@@ -25,6 +27,31 @@ from tests.helpers import WAIT_LIMIT, make_appointment, still_waiting
 
 # A pilot of the app (or of a small app a test makes around one widget).
 AnyPilot = Pilot[Any]
+
+
+ScreenKind = TypeVar("ScreenKind", bound=Screen[Any])
+
+
+def front(app: App[Any], kind: type[ScreenKind]) -> ScreenKind:
+    """The screen in front of the agent, which must be a `kind`."""
+    screen = app.screen
+    assert isinstance(screen, kind), f"{type(screen).__name__} is in front, not {kind.__name__}"
+    return screen
+
+
+def app_of(pilot: AnyPilot) -> RxdeskApp:
+    """The app a pilot drives, which must be rxdesk's."""
+    assert isinstance(pilot.app, RxdeskApp)
+    return pilot.app
+
+
+class SnapCompare(Protocol):
+    """pytest-textual-snapshot's `snap_compare` fixture, as it is called (the plugin ships no
+    types): True when the app's screen matches its stored snapshot."""
+
+    def __call__(self, app: str | PurePath | App[Any], press: Iterable[str] = (),
+                 terminal_size: tuple[int, int] = (80, 24),
+                 run_before: Callable[[AnyPilot], Awaitable[None] | None] | None = None) -> bool: ...
 
 
 async def settle(pilot: AnyPilot, rounds: int = 3) -> None:
