@@ -3,7 +3,8 @@ warning, never a crash."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from rxdesk.services import Desk
 from rxdesk.tui.widgets.header import DeskHeader
@@ -12,7 +13,7 @@ from tests.tui.conftest import make_app, settle, wait_until
 from tests.unit.test_worker import only_rule
 
 
-async def test_the_app_ticks_and_shows_the_last_tick(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_the_app_ticks_and_shows_the_last_tick(clinic: Desk, now: datetime) -> None:
     only_rule(clinic, "gp-consult", "patient", 60)
     make_appointment(clinic, start=now + timedelta(minutes=30))
     app = make_app(clinic, worker=True, tick_seconds=30)
@@ -26,7 +27,7 @@ async def test_the_app_ticks_and_shows_the_last_tick(clinic: Desk, now) -> None:
     assert [e.type.value for e in events] == ["APPOINTMENT_REMINDER_DUE"]
 
 
-async def test_a_failing_tick_is_a_warning_and_the_app_keeps_running(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_a_failing_tick_is_a_warning_and_the_app_keeps_running(clinic: Desk, now: datetime, data_dir: Path) -> None:
     make_appointment(clinic, start=now + timedelta(days=1), status="held", hold_minutes=1)
     app = make_app(clinic, worker=True, tick_seconds=30)
     async with app.run_test(size=(140, 40)) as pilot:

@@ -3,9 +3,11 @@ enter cancels all of them in one write, or none."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from rxdesk.domain.clock import FixedClock
+from rxdesk.domain.models import Appointment
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
 from rxdesk.tui.modals.cancel_selection import CancelSelectionModal
@@ -13,14 +15,14 @@ from tests.helpers import fingerprint, make_appointment, view_of
 from tests.tui.conftest import make_app, settle, text_of, wait_until
 
 
-def three(desk: Desk, now):  # type: ignore[no-untyped-def]
+def three(desk: Desk, now: datetime) -> list[str]:
     return [make_appointment(desk, start=now + timedelta(days=1, hours=h), patient_id=p).uid
             for h, p in ((1, "pat-001"), (2, "pat-002"), (3, "pat-003"))]
 
 
-async def test_the_dialog_lists_the_selection_and_enter_cancels_them_all(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_the_dialog_lists_the_selection_and_enter_cancels_them_all(clinic: Desk, now: datetime) -> None:
     uids = three(clinic, now)
-    marked: list = []  # type: ignore[type-arg]
+    marked: list[Appointment] = []
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -38,7 +40,7 @@ async def test_the_dialog_lists_the_selection_and_enter_cancels_them_all(clinic:
     assert [e.type.value for e in events] == ["APPOINTMENT_CANCELLED"] * 3
 
 
-async def test_one_that_cannot_be_cancelled_is_named_and_nothing_opens(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_one_that_cannot_be_cancelled_is_named_and_nothing_opens(clinic: Desk, now: datetime, data_dir: Path) -> None:
     uids = three(clinic, now)
     ended = make_appointment(clinic, start=now - timedelta(days=1), status="completed").uid
     before = fingerprint(data_dir)
@@ -53,7 +55,7 @@ async def test_one_that_cannot_be_cancelled_is_named_and_nothing_opens(clinic: D
     assert fingerprint(data_dir) == before
 
 
-async def test_a_change_meanwhile_refuses_in_the_dialog_and_cancels_none(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_a_change_meanwhile_refuses_in_the_dialog_and_cancels_none(clinic: Desk, now: datetime, data_dir: Path) -> None:
     uids = three(clinic, now)
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -73,7 +75,7 @@ async def test_a_change_meanwhile_refuses_in_the_dialog_and_cancels_none(clinic:
     assert [clinic.appointments.get(uid).status.value for uid in uids] == ["confirmed", "cancelled", "confirmed"]
 
 
-async def test_space_selects_rows_and_c_cancels_them_all_from_the_overview(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_space_selects_rows_and_c_cancels_them_all_from_the_overview(clinic: Desk, now: datetime) -> None:
     from rxdesk.tui.screens.overview import OverviewScreen
     from rxdesk.tui.widgets.tables import AppointmentTable
 
@@ -99,7 +101,7 @@ async def test_space_selects_rows_and_c_cancels_them_all_from_the_overview(clini
     assert [clinic.appointments.get(uid).status.value for uid in uids] == ["cancelled", "confirmed", "cancelled"]
 
 
-async def test_names_from_data_are_listed_escaped(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_names_from_data_are_listed_escaped(clinic: Desk, now: datetime) -> None:
     from tests.reliability.test_terminal_safety import raw_bytes_in, store_hostile_data
 
     store_hostile_data(clinic, now)  # Dr Weber's name holds a right-to-left override

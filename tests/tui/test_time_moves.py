@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from rxdesk.tui.widgets.tables import AppointmentTable
 from tests.helpers import make_appointment
 from tests.tui.conftest import make_app, settle, wait_for_workers
 
 
-async def test_a_hold_that_lapses_leaves_the_open_overview_without_a_worker(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+async def test_a_hold_that_lapses_leaves_the_open_overview_without_a_worker(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     held = make_appointment(clinic, start=now + timedelta(days=1), status="held", hold_minutes=10,
                             created_at=now - timedelta(minutes=5))
     confirmed = make_appointment(clinic, start=now + timedelta(days=1, hours=2))

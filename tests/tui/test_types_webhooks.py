@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
-from textual.widgets import Checkbox, Input, Select
+from textual.widgets import Checkbox, Input, Select, TabbedContent
 
+from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
@@ -16,17 +18,16 @@ from rxdesk.tui.screens.webhooks import DeliveryModal, ShownOnceModal, Subscript
 from rxdesk.tui.widgets.tables import DeskTable
 from tests.helpers import fingerprint, make_appointment, view_of
 from tests.receiver import Receiver
-from tests.tui.conftest import make_app, settle, text_of
+from tests.tui.conftest import front, make_app, settle, text_of
 
 
-async def test_reminder_rules_are_added_edited_and_removed(clinic: Desk, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_reminder_rules_are_added_edited_and_removed(clinic: Desk, data_dir: Path) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(150, 45)) as pilot:
         await settle(pilot)
         await pilot.press("5")
         await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, TypesScreen)
+        screen = front(app, TypesScreen)
         screen.type_table.select_key("prescription")
         await settle(pilot)
         assert screen.rule_table.row_count == 0
@@ -44,7 +45,7 @@ async def test_reminder_rules_are_added_edited_and_removed(clinic: Desk, data_di
         app.screen.query_one("#rule-minutes", Input).value = "45"
         await pilot.press("enter")
         await settle(pilot)
-        assert app.screen is screen and screen.rule_table.row_count == 1
+        assert front(app, TypesScreen) is screen and screen.rule_table.row_count == 1
         (rule,) = clinic.types.get("prescription").reminders
         assert (rule.recipient.value, rule.minutes_before, rule.send_sms, rule.send_email) == ("doctor", 45, True, False)
 
@@ -66,15 +67,14 @@ async def test_reminder_rules_are_added_edited_and_removed(clinic: Desk, data_di
     assert actions == ["reminder.add", "reminder.edit", "reminder.remove"]
 
 
-async def test_subscriptions_deliveries_and_replay(clinic: Desk, now, data_dir, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+async def test_subscriptions_deliveries_and_replay(clinic: Desk, now: datetime, data_dir: Path, receiver: Receiver, clock: FixedClock) -> None:
     receiver.default = (500, {})
     app = make_app(clinic)
     async with app.run_test(size=(150, 45)) as pilot:
         await settle(pilot)
         await pilot.press("6")
         await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, WebhooksScreen)
+        screen = front(app, WebhooksScreen)
         await pilot.press("a")
         await settle(pilot)
         assert isinstance(app.screen, SubscriptionModal)
@@ -115,13 +115,13 @@ async def test_subscriptions_deliveries_and_replay(clinic: Desk, now, data_dir, 
         clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
         worker = MaintenanceService(clinic)
         for step in (0, 5, 300, 1800, 7200, 18000, 36000, 36000):
-            clinic.clock.advance(timedelta(seconds=step))
+            clock.advance(timedelta(seconds=step))
             worker.tick()
         (delivery,) = clinic.webhooks.list_deliveries().items
         assert delivery.status is DeliveryStatus.dead
         screen.reload()
         await settle(pilot)
-        screen.query_one("#webhook-tabs").active = "tab-deliveries"
+        screen.query_one("#webhook-tabs", TabbedContent).active = "tab-deliveries"
         table = screen.query_one("#deliveries", DeskTable)
         table.focus()
         await settle(pilot)
