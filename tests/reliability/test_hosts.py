@@ -18,7 +18,8 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -44,12 +45,12 @@ STREAM = textwrap.dedent(
 )
 
 
-def stamp(at) -> str:  # type: ignore[no-untyped-def]
+def stamp(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_two_workers_and_two_streams_killed_mid_tick_keep_every_count_exact(  # type: ignore[no-untyped-def]
-        clinic: Desk, now, data_dir, cli_env, receiver: Receiver) -> None:
+def test_two_workers_and_two_streams_killed_mid_tick_keep_every_count_exact(
+        clinic: Desk, now: datetime, data_dir: Path, cli_env: dict[str, str], receiver: Receiver) -> None:
     rng = random.Random(20261127)
     only_rule(clinic, "gp-consult", "patient", 60)
     # 60 appointments whose reminder is due now (20 a doctor, 1 minute each), and 40 for the

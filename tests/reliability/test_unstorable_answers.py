@@ -4,16 +4,17 @@ fails (or succeeds) its own delivery only, on both stores; nothing else is sent 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
+from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.services.tokens import TokenRefused
 from rxdesk.services.webhooks import AttemptResult
-from tests.helpers import make_appointment
+from tests.helpers import Cli, make_appointment
 from tests.receiver import Receiver
 from tests.unit.test_tokens_minting import claims_at, mint
 
@@ -24,7 +25,7 @@ HOSTILE_BODY = b"oops\x00nul \xff\xfe \xed\xa0\x80 \x1b[31m"
 
 @pytest.mark.parametrize("status", [500, 200])
 def test_a_nul_in_one_answer_records_its_delivery_and_resends_nothing_else(
-        clinic: Desk, clock, now, cli, status, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+        clinic: Desk, clock: FixedClock, now: datetime, cli: Cli, status: int, receiver: Receiver) -> None:
     hostile = receiver
     hostile.default, hostile.body = (status, {}), HOSTILE_BODY
     with Receiver() as good:
@@ -66,7 +67,7 @@ def test_every_outside_text_of_an_attempt_is_storable() -> None:
 
 @pytest.mark.parametrize("where", ["kid", "sub"])
 def test_a_token_whose_kid_or_sub_holds_a_nul_is_refused_like_an_unknown_one(
-        clinic: Desk, now, where) -> None:  # type: ignore[no-untyped-def]
+        clinic: Desk, now: datetime, where: str) -> None:
     made = clinic.secrets.create_secret("partner", "ops")
     kid = made.secret.key_id + "\u0000" if where == "kid" else made.secret.key_id
     sub = "shop-10001\u0000" if where == "sub" else "shop-10001"
@@ -79,9 +80,10 @@ def test_a_token_whose_kid_or_sub_holds_a_nul_is_refused_like_an_unknown_one(
 
 @pytest.mark.database_only
 def test_a_result_the_database_refuses_holds_back_only_its_own_delivery(
-        clinic: Desk, clock, now, database_url, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+        clinic: Desk, clock: FixedClock, now: datetime, database_url: str | None, receiver: Receiver) -> None:
     import psycopg
 
+    assert database_url is not None
     refusing = receiver
     refusing.default, refusing.body = (500, {}), b"poison"
     good = Receiver()
