@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rxdesk.domain.models import (
+    Appointment,
     Delivery,
     DeliveryStatus,
     EventType,
@@ -18,12 +21,13 @@ from rxdesk.domain.models import (
 )
 from rxdesk.services import Desk
 from rxdesk.store.problems import PROBLEMS
-from tests.helpers import make_appointment, view_of
+from rxdesk.store.protocols import UnitOfWork
+from tests.helpers import make_appointment, tiny_view_of, view_of
 
 pytestmark = pytest.mark.backends
 
 
-def delivery(view, now, sub: str, **fields) -> Delivery:  # type: ignore[no-untyped-def]
+def delivery(view: UnitOfWork, now: datetime, sub: str, **fields: Any) -> Delivery:
     row = Delivery(id=view.deliveries.new_id(), event_id="evt_000000000001abcdef", event_type=EventType.APPOINTMENT_CANCELLED,
                    subscription_id=sub, url="https://shop.example/hook", created_at=now, next_attempt_at=now)
     row = row.model_copy(update=fields)
@@ -31,7 +35,7 @@ def delivery(view, now, sub: str, **fields) -> Delivery:  # type: ignore[no-unty
     return row
 
 
-def test_holds_lapsing_is_after_exclusive_until_inclusive(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_holds_lapsing_is_after_exclusive_until_inclusive(clinic: Desk, now: datetime) -> None:
     made = {minutes: make_appointment(clinic, start=now + timedelta(days=1, minutes=minutes * 30), status="held",
                                       created_at=now - timedelta(minutes=15 - minutes), patient_id="pat-002")
             for minutes in (0, 1, 5, 6)}  # holds of 15 minutes: they lapse at now + 0, 1, 5, 6 minutes
@@ -40,7 +44,7 @@ def test_holds_lapsing_is_after_exclusive_until_inclusive(clinic: Desk, now) -> 
     assert [a.uid for a in found] == [made[1].uid, made[5].uid]
 
 
-def test_delivery_trouble_per_subscription(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_delivery_trouble_per_subscription(clinic: Desk, now: datetime) -> None:
     hour_ago = now - timedelta(hours=1)
     with clinic.store.write() as view:
         fresh = delivery(view, now, "sub_a", attempts=1)  # failing, but created now
@@ -64,11 +68,11 @@ def test_delivery_trouble_per_subscription(clinic: Desk, now) -> None:  # type: 
     assert [t.subscription_id for t in trouble] == ["sub_a"]
 
 
-def test_reminder_problems_leave_the_index_once_their_appointment_started(clinic: Desk, now, backend) -> None:  # type: ignore[no-untyped-def]
+def test_reminder_problems_leave_the_index_once_their_appointment_started(clinic: Desk, now: datetime, backend: str) -> None:
     soon = make_appointment(clinic, start=now + timedelta(minutes=10), doctor_id="dr-osei")
     later = make_appointment(clinic, start=now + timedelta(days=1), doctor_id="dr-osei", patient_id="pat-002")
 
-    def skipped(appt, at):  # type: ignore[no-untyped-def]
+    def skipped(appt: Appointment, at: datetime) -> ReminderSent:
         return ReminderSent(appointment_uid=appt.uid, rule_id="doctor-heads-up", recipient_group=RecipientGroup.doctor,
                             recipient_id="dr-osei", sent_at=at, due_at=at, sms_status="skipped: no mobile number")
 
@@ -90,7 +94,7 @@ def test_reminder_problems_leave_the_index_once_their_appointment_started(clinic
         view.reminders_sent.add(skipped(later, now + timedelta(minutes=20)).model_copy(update={"rule_id": "again"}))
     read = view_of(clinic)
     if backend == "tiny":  # the index dropped the entry whose appointment started
-        assert read.snap.table(PROBLEMS, "skipped").documents().keys() == {f"{later.uid}|doctor-heads-up|doctor|dr-osei",
+        assert tiny_view_of(clinic).snap.table(PROBLEMS, "skipped").documents().keys() == {f"{later.uid}|doctor-heads-up|doctor|dr-osei",
                                                                  f"{later.uid}|again|doctor|dr-osei"}
     assert [(r.appointment_uid, r.rule_id) for r in read.reminders_sent.skipped(now + timedelta(minutes=20))] == [
         (later.uid, "again"), (later.uid, "doctor-heads-up")]
@@ -100,7 +104,7 @@ def test_reminder_problems_leave_the_index_once_their_appointment_started(clinic
     assert view_of(clinic).messages.failed(now) == []
 
 
-def test_the_last_tick_is_the_newest_of_any_worker_and_moves_no_generation(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_last_tick_is_the_newest_of_any_worker_and_moves_no_generation(clinic: Desk, now: datetime) -> None:
     assert clinic.store.last_tick() is None
     generation = clinic.store.generation()
     clinic.store.record_tick("night", now - timedelta(minutes=1))
@@ -114,8 +118,9 @@ def test_the_last_tick_is_the_newest_of_any_worker_and_moves_no_generation(clini
 
 
 @pytest.mark.data_dir_only
-def test_the_last_tick_is_none_when_its_note_is_unreadable(clinic: Desk, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_last_tick_is_none_when_its_note_is_unreadable(clinic: Desk, data_dir: Path, now: datetime) -> None:
     clinic.store.record_tick("night", now)
-    assert clinic.store.last_tick().owner == "night"
+    tick = clinic.store.last_tick()
+    assert tick is not None and tick.owner == "night"
     (data_dir / "last-tick.json").write_bytes(b"{not json")
     assert clinic.store.last_tick() is None

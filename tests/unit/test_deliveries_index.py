@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from rxdesk.domain.models import DeliveryStatus, EventType
 from rxdesk.services import Desk
@@ -12,7 +12,7 @@ from tests.helpers import make_appointment
 from tests.receiver import Receiver
 
 
-def test_an_old_delivery_is_still_in_the_appointments_detail(clinic: Desk, now, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+def test_an_old_delivery_is_still_in_the_appointments_detail(clinic: Desk, now: datetime, receiver: Receiver) -> None:
     clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED", "APPOINTMENT_REBOOKED"], {}, "tester",
                                      allow_private_network=True)
     appt = make_appointment(clinic, start=now + timedelta(days=1))
@@ -27,7 +27,7 @@ def test_an_old_delivery_is_still_in_the_appointments_detail(clinic: Desk, now, 
     assert delivery.status is DeliveryStatus.delivered and delivery.event_type is EventType.APPOINTMENT_CANCELLED
 
 
-def test_a_rebooking_delivery_is_listed_on_both_appointments(clinic: Desk, now, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+def test_a_rebooking_delivery_is_listed_on_both_appointments(clinic: Desk, now: datetime, receiver: Receiver) -> None:
     clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REBOOKED"], {}, "tester", allow_private_network=True)
     appt = make_appointment(clinic, start=now + timedelta(days=2, hours=1))
     slot = clinic.rebooking.slots(appt.uid, days=7).slots[0]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from rxdesk.config import Settings
 from rxdesk.services import Desk
-from tests.helpers import fingerprint, make_appointment, view_of, wait_until
+from tests.helpers import Cli, database_url_of, fingerprint, make_appointment, view_of, wait_until
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.backends
 
 
-def test_reminders_add_list_remove_and_refusals(clinic: Desk, cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_reminders_add_list_remove_and_refusals(clinic: Desk, cli: Cli, data_dir: Path) -> None:
     added = cli("reminders", "add", "--type", "prescription", "--recipient", "doctor", "--minutes-before", "30",
                 "--sms", "--json")
     assert added.code == 0, added.err
@@ -36,7 +38,7 @@ def test_reminders_add_list_remove_and_refusals(clinic: Desk, cli, data_dir) -> 
     assert actions == ["reminder.add", "reminder.remove"]
 
 
-def test_subscriptions_deliveries_and_events(clinic: Desk, cli, now, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+def test_subscriptions_deliveries_and_events(clinic: Desk, cli: Cli, now: datetime, receiver: Receiver) -> None:
     receiver.default = (500, {})
     made = cli("subscriptions", "add", "--url", receiver.url, "--event", "APPOINTMENT_CANCELLED",
                "--header", "X-Shop=riverside", "--allow-private-network", "--json")
@@ -60,7 +62,7 @@ def test_subscriptions_deliveries_and_events(clinic: Desk, cli, now, receiver: R
     assert cli("subscriptions", "add", "--url", "ftp://x", "--event", "APPOINTMENT_CANCELLED").code == 1
 
 
-def test_what_the_app_does_in_sections_5_and_6_the_cli_does_too(clinic: Desk, cli, data_dir, now, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+def test_what_the_app_does_in_sections_5_and_6_the_cli_does_too(clinic: Desk, cli: Cli, data_dir: Path, now: datetime, receiver: Receiver) -> None:
     rule = cli("reminders", "add", "--type", "therapy", "--recipient", "patient", "--minutes-before", "60",
                "--email", "--json").json()
     edited = cli("reminders", "edit", "--type", "therapy", rule["id"], "--minutes-before", "90", "--no-email", "--sms",
@@ -96,7 +98,7 @@ def test_what_the_app_does_in_sections_5_and_6_the_cli_does_too(clinic: Desk, cl
     assert cli("deliveries", "show", "dlv_000000009999").code == 1
 
 
-def test_the_outbox_lists_reminder_emails_kept_locally(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_outbox_lists_reminder_emails_kept_locally(clinic: Desk, cli: Cli, now: datetime) -> None:
     assert cli("reminders", "add", "--type", "gp-consult", "--recipient", "patient", "--minutes-before", "120",
                "--email").code == 0
     make_appointment(clinic, start=now + timedelta(minutes=90))
@@ -107,7 +109,7 @@ def test_the_outbox_lists_reminder_emails_kept_locally(clinic: Desk, cli, now) -
     assert "lena.fischer@mail.example" in cli("outbox", "list").out
 
 
-def test_worker_once_json_is_one_line_of_counts_and_refuses_without_once(clinic: Desk, cli, now, data_dir, backend) -> None:  # type: ignore[no-untyped-def]
+def test_worker_once_json_is_one_line_of_counts_and_refuses_without_once(clinic: Desk, cli: Cli, now: datetime, data_dir: Path, backend: str) -> None:
     from tests.unit.test_worker import only_rule
 
     only_rule(clinic, "gp-consult", "patient", 60)
@@ -125,7 +127,7 @@ def test_worker_once_json_is_one_line_of_counts_and_refuses_without_once(clinic:
         from tests.pgfixtures import with_database
 
         broken = cli("worker", "--once", "--json",
-                     env={"RXDESK_DATABASE_URL": with_database(clinic.settings.database_url, "no_such_db")})
+                     env={"RXDESK_DATABASE_URL": with_database(database_url_of(clinic), "no_such_db")})
         expected = "does not exist"
     else:
         (data_dir / "rxdesk.json").write_bytes(b"{")
@@ -135,7 +137,7 @@ def test_worker_once_json_is_one_line_of_counts_and_refuses_without_once(clinic:
     assert broken.json()["ok"] is False and expected in broken.json()["error"]
 
 
-def test_the_apps_tick_runs_in_a_child_process_that_finishes_when_the_app_stops_waiting(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_apps_tick_runs_in_a_child_process_that_finishes_when_the_app_stops_waiting(clinic: Desk, now: datetime) -> None:
 
     from rxdesk.worker.process import tick_in_child
     from tests.unit.test_worker import only_rule
@@ -158,7 +160,7 @@ def test_the_apps_tick_runs_in_a_child_process_that_finishes_when_the_app_stops_
     assert fired() == ["APPOINTMENT_REMINDER_DUE", "APPOINTMENT_REMINDER_DUE"]
 
 
-def test_settings_survive_the_trip_to_a_child_process(settings) -> None:  # type: ignore[no-untyped-def]
+def test_settings_survive_the_trip_to_a_child_process(settings: Settings) -> None:
     from datetime import UTC, datetime
 
     from rxdesk.config import Settings

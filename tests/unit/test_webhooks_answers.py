@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -12,12 +12,12 @@ from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.services.webhooks import EXCERPT
 from tests.helpers import make_appointment
-from tests.receiver import Receiver
+from tests.receiver import Answer, Receiver
 
 pytestmark = pytest.mark.backends
 
 
-def one_cancellation(desk: Desk, url: str, now) -> None:  # type: ignore[no-untyped-def]
+def one_cancellation(desk: Desk, url: str, now: datetime) -> None:
     desk.webhooks.add_subscription(url, ["APPOINTMENT_CANCELLED"], {}, "tester", allow_private_network=True)
     appt = make_appointment(desk, start=now + timedelta(days=1))
     desk.appointments.cancel_appointment(appt.uid, "moved away", "tester")
@@ -40,7 +40,8 @@ def cut_off(handler: BaseHTTPRequestHandler) -> None:
 
 
 @pytest.mark.parametrize("answer, code", [(endless, 200), (cut_off, 202)])
-def test_only_the_start_of_an_answer_is_kept_and_a_2xx_counts(clinic: Desk, now, answer, code, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_start_of_an_answer_is_kept_and_a_2xx_counts(clinic: Desk, now: datetime, answer: Answer, code: int,
+                                                              receiver: Receiver) -> None:
     receiver.answer = answer
     one_cancellation(clinic, receiver.url, now)
     report = MaintenanceService(clinic).tick()
@@ -50,7 +51,7 @@ def test_only_the_start_of_an_answer_is_kept_and_a_2xx_counts(clinic: Desk, now,
     assert 0 < len(delivery.response_excerpt) <= EXCERPT
 
 
-def test_redirects_are_not_followed(clinic: Desk, now, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+def test_redirects_are_not_followed(clinic: Desk, now: datetime, receiver: Receiver) -> None:
     elsewhere = Receiver()
 
     def redirect(handler: BaseHTTPRequestHandler) -> None:

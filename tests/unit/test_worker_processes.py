@@ -8,13 +8,17 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from rxdesk.domain.models import DeliveryStatus
+from rxdesk.domain.models import DeliveryStatus, ReminderSent
 from rxdesk.services import Desk
+from rxdesk.store.protocols import StoreView
 from tests.helpers import REPO, another_store, make_appointment, view_of, wait_until
+from tests.receiver import Receiver
 from tests.unit.test_worker import only_rule
 
 DOCTORS = ("dr-weber", "dr-osei", "dr-sato")
@@ -30,13 +34,13 @@ def rxdesk(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def due_reminders(desk: Desk, now, count: int) -> None:  # type: ignore[no-untyped-def]
+def due_reminders(desk: Desk, now: datetime, count: int) -> None:
     only_rule(desk, "gp-consult", "patient", 60)
     for i in range(count):
         make_appointment(desk, start=now + timedelta(minutes=5 + i), patient_id=f"pat-00{1 + i % 3}", minutes=1)
 
 
-def test_two_workers_at_once_send_each_reminder_and_webhook_once(clinic: Desk, receiver, now, data_dir, cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_two_workers_at_once_send_each_reminder_and_webhook_once(clinic: Desk, receiver: Receiver, now: datetime, data_dir: Path, cli_env: dict[str, str]) -> None:
     due_reminders(clinic, now, 40)
     clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REMINDER_DUE"], {}, "tester", allow_private_network=True)
     env = worker_env(cli_env)
@@ -51,7 +55,7 @@ def test_two_workers_at_once_send_each_reminder_and_webhook_once(clinic: Desk, r
     assert set(ids) == {e.id for e in events} and max(ids.values()) == 1
 
 
-def test_a_worker_killed_mid_tick_loses_no_delivery_and_duplicates_no_reminder(clinic: Desk, receiver, now, data_dir, cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_killed_mid_tick_loses_no_delivery_and_duplicates_no_reminder(clinic: Desk, receiver: Receiver, now: datetime, data_dir: Path, cli_env: dict[str, str]) -> None:
     due_reminders(clinic, now, 10)
     clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REMINDER_DUE"], {}, "tester", allow_private_network=True)
     receiver.gate = threading.Event()  # the receiver hangs: the worker is stuck sending
@@ -79,7 +83,7 @@ def test_a_worker_killed_mid_tick_loses_no_delivery_and_duplicates_no_reminder(c
     assert {r.headers["webhook-id"] for r in receiver.received} == {e.id for e in fired}
 
 
-def test_sigterm_finishes_the_tick_and_exits_zero(clinic: Desk, cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_finishes_the_tick_and_exits_zero(clinic: Desk, cli_env: dict[str, str]) -> None:
     proc = rxdesk("worker", "--interval", "0.2", env=worker_env(cli_env))
     assert proc.stdout is not None
     lines = [proc.stdout.readline() for _ in range(2)]  # started, first tick
@@ -91,7 +95,7 @@ def test_sigterm_finishes_the_tick_and_exits_zero(clinic: Desk, cli_env) -> None
 
 
 
-def test_workers_killed_at_many_moments_of_a_tick_lose_and_duplicate_nothing(clinic: Desk, receiver, now, data_dir, cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_workers_killed_at_many_moments_of_a_tick_lose_and_duplicate_nothing(clinic: Desk, receiver: Receiver, now: datetime, data_dir: Path, cli_env: dict[str, str]) -> None:
     """Each round brings 60 new reminders and kills its worker at another moment: right after
     it claimed, after a few sends, after its last send (recording), or while it starts up.
     A last worker finishes; every reminder fired once and every event was delivered."""
@@ -145,5 +149,5 @@ def test_workers_killed_at_many_moments_of_a_tick_lose_and_duplicate_nothing(cli
     assert {e.id for e in fired} == {r.headers["webhook-id"] for r in receiver.received}
 
 
-def view_reminders_sent(view, keys):  # type: ignore[no-untyped-def]
+def view_reminders_sent(view: StoreView, keys: Iterable[tuple[str, str]]) -> list[ReminderSent]:
     return [row for uid in {uid for uid, _ in keys} for row in view.reminders_sent.for_appointment(uid)]
