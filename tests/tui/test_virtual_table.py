@@ -22,7 +22,7 @@ from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.widgets.columns import Column, fit, lay_out, visible
 from rxdesk.tui.widgets.rows import Window
 from rxdesk.tui.widgets.tables import AppointmentTable
-from tests.tui.conftest import front, make_app, settle
+from tests.tui.conftest import front, make_app, settle, wait_until
 
 ROWS = 10_000
 
@@ -137,11 +137,8 @@ async def test_a_selection_survives_an_outside_change_and_escape_clears_it(clini
         # Another process cancels the first row: the list reloads without it.
         other = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
         other.appointments.cancel_appointment(crowded[0], "called in", "someone-else")
-        for _ in range(200):
-            await settle(pilot, rounds=1)
-            if table.loads > loads and table.total == ROWS - 1:
-                break
-        assert table.total == ROWS - 1
+        await wait_until(pilot, lambda: table.loads > loads and table.total == ROWS - 1,
+                         what="the reload after another process's cancel")
         assert table.current_key == crowded[3] and table.cursor == 2  # the same row, one up
         assert table.selection == {crowded[1], crowded[3]}
         # Drawn as selected (a marker before it, bold) after the reload; an unselected row is not.
