@@ -4,7 +4,7 @@ fires (the statements are counted on the real server's driver, nothing is simula
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -15,7 +15,8 @@ from rxdesk.domain.models import AppointmentStatus as S
 from rxdesk.domain.models import EventType, RecipientGroup, ReminderSent
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import another_store, make_appointment
+from tests.helpers import another_store, make_appointment, view_of
+from tests.receiver import Receiver
 from tests.unit.test_worker import only_rule, subscribe
 
 pytestmark = pytest.mark.database_only
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.database_only
 def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every connection made to the server from now on (the driver's own connect, counted)."""
     made: list[str] = []
-    connect = psycopg.Connection.connect.__func__  # type: ignore[attr-defined]
+    connect = vars(psycopg.Connection)["connect"].__func__  # the classmethod's function
 
     def counted(cls: Any, *args: Any, **kwargs: Any) -> Any:
         made.append(str(args[0] if args else kwargs.get("conninfo", "")))
@@ -52,7 +53,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return sent
 
 
-def test_a_one_shot_command_makes_one_connection(clinic: Desk, now, connections: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_a_one_shot_command_makes_one_connection(clinic: Desk, now: datetime, connections: list[str]) -> None:
     appt = make_appointment(clinic, start=now + timedelta(days=1))
     # What `rxdesk appointments cancel` does, on a store of its own: refuse an empty store, read
     # the organisation, cancel.
@@ -68,8 +69,8 @@ def test_a_one_shot_command_makes_one_connection(clinic: Desk, now, connections:
     assert clinic.appointments.get(appt.uid).status is S.cancelled
 
 
-def test_a_tick_reads_a_few_statements_whatever_the_reminders_it_fires(  # type: ignore[no-untyped-def]
-        clinic: Desk, now, receiver, reads: list[str]) -> None:
+def test_a_tick_reads_a_few_statements_whatever_the_reminders_it_fires(
+        clinic: Desk, now: datetime, receiver: Receiver, reads: list[str]) -> None:
     only_rule(clinic, "gp-consult", "patient", 120)
     subscribe(clinic, receiver, "APPOINTMENT_REMINDER_DUE")
     due = 30
@@ -85,7 +86,7 @@ def test_a_tick_reads_a_few_statements_whatever_the_reminders_it_fires(  # type:
     assert len(reads) <= due + 40, "\n".join(f"{reads.count(r)} {r}" for r in sorted(set(reads)))
 
 
-def test_a_statement_refused_in_the_pipeline_commits_nothing_and_says_why(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_statement_refused_in_the_pipeline_commits_nothing_and_says_why(clinic: Desk, now: datetime) -> None:
     appt = make_appointment(clinic, start=now + timedelta(hours=1))
     row = ReminderSent(appointment_uid=appt.uid, rule_id="r1", recipient_group=RecipientGroup.patient,
                        recipient_id=appt.patient_id, sent_at=now, due_at=now)
@@ -102,11 +103,11 @@ def test_a_statement_refused_in_the_pipeline_commits_nothing_and_says_why(clinic
     with pytest.raises(Conflict, match="nothing was changed"):
         cancel_and_record_again()
     assert clinic.appointments.get(appt.uid).status is S.confirmed
-    assert not [e for _, e in clinic.store.read().events.after(0)]
+    assert not [e for _, e in view_of(clinic).events.after(0)]
 
 
-def test_a_doctor_away_locks_the_appointments_it_takes_in_one_statement(  # type: ignore[no-untyped-def]
-        clinic: Desk, now, reads: list[str]) -> None:
+def test_a_doctor_away_locks_the_appointments_it_takes_in_one_statement(
+        clinic: Desk, now: datetime, reads: list[str]) -> None:
     day = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     taken = [make_appointment(clinic, start=day + timedelta(hours=8, minutes=30 * i),
                               patient_id=("pat-001", "pat-002", "pat-003")[i % 3]) for i in range(12)]
