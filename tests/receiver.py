@@ -31,6 +31,7 @@ class Receiver:
     on_request: Callable[[Received], None] | None = None
     gate: threading.Event | None = None  # when set to an unset Event, requests wait for it
     body: bytes | None = None  # the answer's body, whatever the status (else a small JSON one)
+    hang_up: bool = False  # read each request whole, then close the connection without answering
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -47,6 +48,9 @@ class Receiver:
                     status, headers = receiver.answers.pop(0) if receiver.answers else receiver.default
                 if receiver.on_request:
                     receiver.on_request(item)
+                if receiver.hang_up:
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)

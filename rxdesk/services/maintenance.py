@@ -161,7 +161,7 @@ class MaintenanceService:
         with self.store.read() as view:
             if not self.has_work(view, now):
                 return report
-        notifier = Notifier(self.desk.settings, attempt_seconds=self.attempt_seconds)
+        notifier = Notifier(self.desk.settings, attempt_seconds=self.attempt_seconds, clock=self.desk.clock)
         with self.store.write() as view:
             claimed = self._decide(view, now, notifier, report)
         report.writes += 1
@@ -320,6 +320,9 @@ class MaintenanceService:
         report.messages_skipped += outcome is messages.Outcome.skipped
         report.messages_sent += outcome is messages.Outcome.sent
         report.deferred += outcome is messages.Outcome.not_sent
+        if outcome is messages.Outcome.unknown:
+            report.messages_unknown += 1
+            report.problems.append(f"{message.channel.value} to {message.to}: {message.last_error}")
         if outcome is messages.Outcome.failed:
             report.messages_failed += 1
             report.problems.append(f"{message.channel.value} to {message.to}: {error}")
