@@ -36,6 +36,7 @@ from rxdesk.domain.rules import (
     HttpUrl,
     Ident,
     OptText,
+    RoomUrl,
     Text,
     ZoneName,
     between,
@@ -177,7 +178,7 @@ class EventType(StrEnum):
 class Org(Entity):
     name: Text
     timezone: ZoneName = "UTC"
-    jitsi_base_url: HttpUrl = "https://meet.jit.si"
+    jitsi_base_url: RoomUrl = "https://meet.jit.si"
 
 
 class Admin(Entity):
@@ -253,7 +254,7 @@ class Doctor(Entity):
     mobile_phone: E164 = ""
     prescription_phone: OptText = ""
     appointment_types: list[Ident] = Field(default_factory=list)
-    room_url: HttpUrl = ""
+    room_url: RoomUrl = ""
     availability: list[AvailabilityWindow] = Field(default_factory=list)
 
 

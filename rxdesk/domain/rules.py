@@ -23,7 +23,7 @@ from pydantic import AfterValidator, Field, ValidationInfo
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.terminal import has_control
 from rxdesk.domain.times import zone
-from rxdesk.domain.urls import check_http_url
+from rxdesk.domain.urls import check_http_url, check_room_url
 
 
 class _Stored:
@@ -132,6 +132,15 @@ def _http_url(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+def _room_url(value: str) -> str:
+    if not value:
+        return value
+    try:
+        return check_room_url(value)
+    except RxdeskError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _e164(value: str) -> str:
     if value and not _E164_RE.fullmatch(value):
         raise ValueError(f"{value[:40]!r} is not an E.164 number such as +4915112345678")
@@ -145,6 +154,8 @@ Email = Annotated[str, input_rule(_email)]
 ZoneName = Annotated[str, input_rule(_zone_name)]
 # An http(s) URL (`domain.urls`), its host stored in its ASCII form; empty means none.
 HttpUrl = Annotated[str, input_rule(_http_url)]
+# A link patients open (a meeting room, the Jitsi base of new rooms): a public host (`check_room_url`).
+RoomUrl = Annotated[str, input_rule(_room_url)]
 E164 = Annotated[str, input_rule(_e164)]
 ExternalId = Annotated[str, input_rule(one_line_text(0, 128))]
 
