@@ -209,7 +209,7 @@ class MaintenanceService:
             report.messages_outbox += fired.to_outbox
         report.deliveries_created += deliveries.fan_out(view, now)
         claims = deliveries.claim(view, now, lease_id=self.lease_id, limit=CLAIM_BATCH,
-                                  secret_of=self.desk.webhooks.secret_of)
+                                  secret_of=self.desk.webhooks.secret_of, headers_of=self.desk.webhooks.headers_of)
         report.dead += claims.dead
         report.deferred += claims.deferred
         report.problems.extend(claims.problems)

@@ -229,12 +229,30 @@ class WebhookService(Service):
                     raise
                 return self._box(fresh).decrypt(again.secret_encrypted)
 
+    def headers_of(self, view: StoreView, sub: Subscription) -> dict[str, str]:
+        """The custom headers to send, their values decrypted (one stored in the clear by an
+        older version as it is, and first); a value that does not open raises ConfigError, as
+        the signing secret does."""
+        if not sub.sealed_headers:
+            return dict(sub.headers)
+        box = self._box(view)
+        try:
+            opened = {name: box.decrypt(value) for name, value in sub.sealed_headers.items()}
+        except ConfigError:
+            with self.store.read() as fresh:  # re-encrypted by a rotation a moment ago: read again once
+                again = fresh.subscriptions.get(sub.id)
+                if again is None or again.sealed_headers == sub.sealed_headers:
+                    raise
+                return self.headers_of(fresh, again)
+        return {**opened, **sub.headers}
+
     # -- subscriptions ------------------------------------------------------------------
 
     def add_subscription(self, url: str, events: list[str], headers: dict[str, str], agent: str, *,
                          allow_private_network: bool = False) -> NewSubscription:
         """A new active subscription with a fresh `whsec_` secret (returned once, stored
-        encrypted). It receives events created from now on. Its deliveries go to public
+        encrypted) and its custom headers' values encrypted too. It receives events created
+        from now on. Its deliveries go to public
         addresses only, unless `allow_private_network` (audited) lets them reach loopback and
         private ranges too (see `egress`)."""
         clean_url = check_url(url)
@@ -252,14 +270,26 @@ class WebhookService(Service):
             if not any(s.active for s in view.subscriptions.all()):
                 # Nobody was listening: start the fan-out at the newest event, not at the start.
                 view.cursors.set(FANOUT_CURSOR, view.events.last_seq())
-            sub = Subscription(id=sub_id, url=clean_url, events=types, headers=clean_headers,
-                               secret_encrypted=box.encrypt(secret), active=True, created_at=now, created_by=actor,
+            sub = Subscription(id=sub_id, url=clean_url, events=types, secret_encrypted=box.encrypt(secret),
+                               sealed_headers={name: box.encrypt(value) for name, value in clean_headers.items()},
+                               active=True, created_at=now, created_by=actor,
                                allow_private_network=allow_private_network)
             view.subscriptions.put(sub)
             record(view, at=now, actor=actor, action="subscription.add", target=subscription_target(sub_id),
                    details={"url": clean_url, "events": [t.value for t in types], "headers": sorted(clean_headers),
                             "allow_private_network": allow_private_network})
         return NewSubscription(sub, secret)
+
+    def reveal_headers(self, sub_id: str, agent: str) -> dict[str, str]:
+        """A subscription's custom headers with their values, for an agent who asks: the only
+        place they are shown, written to the audit log (names only) like a secret's reveal."""
+        actor = admin_actor(agent)
+        with self.store.write() as view:
+            sub = view.subscriptions.require(str(sub_id).strip())
+            headers = self.headers_of(view, sub)
+            record(view, at=self.now(), actor=actor, action="subscription.reveal_headers",
+                   target=subscription_target(sub.id), details={"headers": sorted(headers)})
+        return headers
 
     def list_subscriptions(self) -> list[Subscription]:
         with self.store.read() as view:
@@ -281,12 +311,13 @@ class WebhookService(Service):
         with self.store.read() as view:
             sub = view.subscriptions.require(str(sub_id).strip())
             secret = self.secret_of(view, sub)
+            headers = self.headers_of(view, sub)
         msg_id = "evt_test_" + random_token(12)
         body = json.dumps({"type": "rxdesk.test", "timestamp": format_utc(self.now()),
                            "data": {"subscription_id": sub.id, "message": "a test event from rxdesk"}},
                           separators=(",", ":")).encode()
         with http_client(sub.allow_private_network) as client:
-            result = post_signed(client, sub.url, sub.headers, secret, msg_id, body)
+            result = post_signed(client, sub.url, headers, secret, msg_id, body)
         with self.store.write() as w:
             record(w, at=self.now(), actor=admin_actor(agent), action="subscription.test",
                    target=subscription_target(sub.id),

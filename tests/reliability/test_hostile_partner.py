@@ -23,7 +23,7 @@ from rxdesk.services import Desk, egress
 from rxdesk.services.deadline import ATTEMPT_SECONDS
 from rxdesk.services.leases import LEASE
 from rxdesk.services.maintenance import MaintenanceService
-from rxdesk.services.notify import Notifier, SendFailed
+from rxdesk.services.notify import Notifier, SendFailed, SendUnknown
 from tests.helpers import CLINIC_TOML, fingerprint, make_appointment
 from tests.reliability.test_terminal_safety import raw_bytes_in
 from tests.unit.test_tokens_minting import claims_at, mint
@@ -314,7 +314,8 @@ def test_a_dripping_sms_gateway_ends_at_the_deadline(settings) -> None:  # type:
     gateway = hostile(dripping(0.05))
     try:
         notifier = Notifier(settings.with_overrides(sms_url=gateway.url), attempt_seconds=1.0)
-        with pytest.raises(SendFailed, match="no complete answer within 1 s"):
+        # The whole request went out: without a complete answer the SMS may have gone out.
+        with pytest.raises(SendUnknown, match="no complete answer within 1 s"):
             notifier.send_sms("+4915112345678", "hello")
     finally:
         gateway.close()
