@@ -50,14 +50,14 @@ class StoreAdmin:
 
     def import_data_dir(self, source: str | Path) -> ImportResult:
         """Copy a data dir into the empty database, in one transaction; the master key stays
-        out of the database (it goes to this desk's data dir, unless RXDESK_MASTER_KEY is set)."""
-        from rxdesk.domain.times import format_utc
+        out of the database (it goes to this desk's data dir, unless RXDESK_MASTER_KEY is set).
+        Refused while a worker runs on the data dir; every write to it after the import is."""
         from rxdesk.store import import_into_database
 
         url, src = _url(self.settings), _source(source)
         self._check_master_key(src)
-        now = format_utc(self.settings.clock().now())
-        where, counts, marked = import_into_database(url, self.settings.data_dir, src, at=now)
+        where, counts, marked = import_into_database(url, self.settings.data_dir, src,
+                                                     now=self.settings.clock().now())
         notes = [note for note in (self._place_master_key(src),) if note]
         if marked:
             notes.append(f"{short_path(src)} is marked as moved: rxdesk refuses it without RXDESK_DATABASE_URL "

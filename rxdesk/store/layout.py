@@ -78,6 +78,9 @@ APPT_PREFIX = "appt-"
 QUEUES = "queues"
 # The newest maintenance tick, in a file beside the manifest (outside every commit).
 LAST_TICK = "last-tick.json"
+# Left once `rxdesk store import` has copied the data dir into a database: from then on the
+# database is the desk, and a process still pointed at the data dir would work on a copy.
+MOVED_MARK = "moved-to-postgresql"
 DELIVERY_INDEX_PREFIX = "delivery-index-"
 
 EVENTS = "events"

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from tinydb import Query
 
-from rxdesk.domain.errors import NotFound, StoreError, found
+from rxdesk.domain.errors import NotFound, StoreError, found, short_path
 from rxdesk.domain.ids import uid_partition
 from rxdesk.domain.models import (
     Admin,
@@ -42,6 +42,7 @@ from rxdesk.store.layout import (
     CORE,
     HOLDS,
     LAST_TICK,
+    MOVED_MARK,
     PATIENT_NAMES,
     PATIENTS,
     appointment_segment,
@@ -426,6 +427,18 @@ class TinyView:
         return self.snap.generation
 
 
+def refuse_if_moved(data_dir: Path) -> None:
+    """StoreError when `rxdesk store import` has moved the data dir into a database."""
+    mark = data_dir / MOVED_MARK
+    if mark.is_file():
+        try:
+            moved = " ".join(mark.read_text(errors="replace").split())[:300]
+        except OSError:
+            moved = "by `rxdesk store import`"
+        raise StoreError(f"the data in {short_path(data_dir)} was moved to PostgreSQL ({moved}): set "
+                         f"RXDESK_DATABASE_URL; to work on the data dir again, delete {short_path(mark)}")
+
+
 class TinyStore:
     """The data dir as a store: `read()` for a consistent view, `write()` to change it."""
 
@@ -445,7 +458,10 @@ class TinyStore:
 
     @contextmanager
     def write(self) -> Iterator[TinyView]:
+        """A unit of work; refused once the data dir was moved into a database (checked under
+        the write lock, so a process that opened it before the import never writes after)."""
         with self.engine.transaction() as tx:
+            refuse_if_moved(self.data_dir)
             yield TinyView(tx)
 
     def generation(self) -> int:
@@ -455,6 +471,7 @@ class TinyStore:
         """Note that a maintenance tick ran at `at`. Kept in a small file beside the manifest,
         outside every commit: an idle tick writes nothing else, and the manifest's generation
         (which every open app polls) does not move for it."""
+        refuse_if_moved(self.data_dir)  # a worker left running after the import stops ticking here
         ensure_private_dir(self.data_dir)
         write_atomic(self.data_dir / LAST_TICK, encode({"owner": owner, "at": format_utc(at)}), sync_dir=False)
 
