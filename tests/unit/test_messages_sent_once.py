@@ -161,6 +161,12 @@ def test_a_runner_that_never_recorded_leaves_its_messages_unknown_never_sent_aga
     crashed = MaintenanceService(desk)
     with monkeypatch.context() as patch:
         results_write_fails(crashed, backend, request, patch)
+        from rxdesk.services import journal
+
+        def no_room(path, data, **kwargs):  # type: ignore[no-untyped-def]
+            raise StoreError(f"cannot write {path}: the disk is full")
+
+        patch.setattr(journal, "write_atomic", no_room)  # the results journal cannot keep them either
         failed_tick(crashed)
     clock.set(now + timedelta(minutes=6))
     report = MaintenanceService(desk).tick()  # another runner; the first never comes back
