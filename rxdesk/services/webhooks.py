@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from rxdesk.domain import lifecycle
 from rxdesk.domain.errors import ConfigError, NotFound, Refused, ValidationFailed
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import (
@@ -29,10 +30,13 @@ from rxdesk.domain.models import (
     DeliveryStatus,
     Event,
     EventType,
+    MessageChannel,
+    MessageStatus,
     OutboxMessage,
     Subscription,
 )
 from rxdesk.domain.queries import Page
+from rxdesk.domain.sending import SKIPPED, message_state, skip_reason
 from rxdesk.domain.storable import decoded, storable
 from rxdesk.domain.times import format_utc
 from rxdesk.domain.urls import check_http_url
@@ -370,6 +374,41 @@ class WebhookService(Service):
         wanted = check_events([type])[0] if type else None
         with self.store.read() as view:
             return view.events.newest(type=wanted, offset=offset, limit=limit)
+
+    def resend_message(self, message_id: str, agent: str) -> OutboxMessage:
+        """Queue an `unknown` or `failed` email or SMS again, for the next tick (audited): an
+        agent's decision, after asking the recipient. It keeps its id, so its Message-ID and
+        Idempotency-Key: a mail system or gateway that did get it can drop the copy. Refused
+        when its appointment is no longer confirmed or has started, or nothing could send it."""
+        actor = admin_actor(agent)
+        with self.store.write() as view:
+            wanted = str(message_id).strip()
+            message = view.messages.get(wanted)
+            if message is None:
+                raise NotFound(f"no email or SMS {wanted[:40]!r}")
+            if message.status not in (MessageStatus.unknown, MessageStatus.failed):
+                raise Refused(f"{message.channel.value} {message.id} is {message_state(message)}: only an unknown "
+                              "or failed one is sent again by hand")
+            now = self.now()
+            appointment = view.appointments.get(message.appointment_uid) if message.appointment_uid else None
+            why_not = skip_reason(lifecycle.as_of(appointment, now), now) if appointment is not None else None
+            if why_not:
+                said = why_not.removeprefix(SKIPPED)
+                raise Refused(f"{message.channel.value} {message.id} is not sent again: {said}")
+            from rxdesk.services.notify import Notifier
+
+            notifier = Notifier(self.settings)
+            if not (notifier.email_configured if message.channel is MessageChannel.email
+                    else notifier.sms_configured):
+                raise Refused(f"nothing sends {message.channel.value} here (no RXDESK_SMTP_URL or RXDESK_SMS_URL)")
+            again = message.model_copy(update={
+                "status": MessageStatus.pending, "attempts": 0, "next_attempt_at": now, "lease_id": "",
+                "lease_until": None, "last_error": ""})
+            view.messages.put(again)
+            record(view, at=now, actor=actor, action="message.resend", target=f"message:{message.id}",
+                   details={"from_status": message.status.value, "last_error": message.last_error,
+                            "appointment_uid": message.appointment_uid})
+        return again
 
     def list_messages(self, *, offset: int = 0, limit: int | None = 100) -> Page[OutboxMessage]:
         """Emails and SMS, newest first: the local outbox and what was sent."""
