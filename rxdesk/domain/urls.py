@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import unicodedata
 
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.domain.terminal import has_control
@@ -37,6 +36,12 @@ _PORT_RE = re.compile(r"[0-9]{1,5}")
 _NUMERIC_LABEL_RE = re.compile(r"(?i)[0-9]+|0x[0-9a-f]*")
 # Names that never reach a patient's device over the internet.
 _LOCAL_TLDS = frozenset({"localhost", "local", "internal", "invalid", "onion", "arpa"})
+
+
+def _has_format_character(url: str) -> bool:
+    import unicodedata  # only a URL beyond ASCII can hold one
+
+    return any(unicodedata.category(ch) == "Cf" for ch in url)
 
 
 def _ascii_host(host: str) -> str:
@@ -132,7 +137,7 @@ def _checked(text: object) -> tuple[str, str]:
         raise ValidationFailed(f"the URL is longer than {MAX_URL_CHARS} characters")
     if has_control(url):
         raise ValidationFailed("the URL must not contain control characters or bidi overrides")
-    if not url.isascii() and any(unicodedata.category(ch) == "Cf" for ch in url):
+    if not url.isascii() and _has_format_character(url):
         raise ValidationFailed("the URL must not contain invisible format characters (such as U+200E or U+FEFF)")
     if any(ch.isspace() for ch in url):
         raise ValidationFailed("the URL must not contain spaces")
