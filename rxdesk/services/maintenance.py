@@ -116,6 +116,15 @@ class TickFailed(StoreError):
         self.report = report
 
 
+class TickUnavailable(TickFailed, StoreUnavailable):
+    """TickFailed because the database could not be reached: trying again later may work."""
+
+
+def _failed(exc: RxdeskError, report: TickReport) -> TickFailed:
+    kind = TickUnavailable if isinstance(exc, StoreUnavailable) else TickFailed
+    return kind(str(exc), report)
+
+
 class MaintenanceService:
     """The maintenance manager for one desk. `owner` names this runner in logs and audit; its
     leases carry `lease_id`, which is unique to this instance (two app sessions of one agent, or
@@ -155,7 +164,7 @@ class MaintenanceService:
             self.store.record_tick(self.owner, now)
         except RxdeskError as exc:
             if report.messages_sent or report.delivered or report.problems:
-                raise TickFailed(str(exc), report) from None
+                raise _failed(exc, report) from None
             raise
         return report
 
@@ -191,7 +200,7 @@ class MaintenanceService:
             left = self._record_all(results, report)
         except StoreUnavailable as exc:
             report.problems.append(_unrecorded_note(results, str(exc), kept, self.journal))
-            raise TickFailed(str(exc), report) from None
+            raise _failed(exc, report) from None
         self._settle(results, left, report, kept)
         return report
 
@@ -208,8 +217,9 @@ class MaintenanceService:
             left = self._record_all(results, report)
             if left is None:
                 self.journal.drop(results.lease_id)
-            elif self.journal.keep(left):
-                report.problems.append(_unrecorded_note(left, "the store refused them again", "", self.journal))
+            else:
+                kept = self.journal.keep(left)
+                report.problems.append(_unrecorded_note(left, "the store refused them again", kept, self.journal))
 
     def _settle(self, results: Results, left: Results | None, report: TickReport, kept: str) -> None:
         """After a results write: the journal's file goes when the store has them all; else it
