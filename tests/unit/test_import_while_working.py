@@ -97,3 +97,17 @@ def test_a_worker_left_running_on_the_data_dir_sends_nothing_after_the_import(
     with pytest.raises(StoreError, match="moved to PostgreSQL"):
         left_running.tick()
     assert len(gateway.received) == 1
+
+
+@pytest.mark.data_dir_only
+def test_the_import_waits_for_results_a_tick_could_not_write_down(
+        clinic: Desk, cli: CliRunner, empty_database: str, data_dir: Path, now: datetime) -> None:
+    from rxdesk.services.journal import Journal, Results
+
+    assert Journal(data_dir).keep(Results(now, "worker:gone#1-abc", messages=[("msg_000000000009", "")])) == ""
+    env = {"RXDESK_DATABASE_URL": empty_database}
+    refused = cli("store", "import", str(data_dir), env=env)
+    assert refused.code == 1 and "not written down yet" in refused.err and "rxdesk worker --once" in refused.err
+    assert cli("worker", "--once").code == 0
+    later = {**env, "RXDESK_NOW": (now + timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    assert cli("store", "import", str(data_dir), env=later).code == 0
