@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from rxdesk.config import Settings
-from rxdesk.store.layout import MOVED_MARK
+from rxdesk.store.layout import MOVED_MARK, refuse_if_moved
 from rxdesk.store.protocols import Store
-from rxdesk.store.tinystore import TinyStore, refuse_if_moved
+from rxdesk.store.tinystore import TinyStore
 
 __all__ = ["MOVED_MARK", "Store", "TinyStore", "compare_with_database", "import_into_database", "init_database",
            "open_store"]

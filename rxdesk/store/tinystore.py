@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from tinydb import Query
 
-from rxdesk.domain.errors import NotFound, StoreError, found, short_path
+from rxdesk.domain.errors import NotFound, StoreError, found
 from rxdesk.domain.ids import uid_partition
 from rxdesk.domain.models import (
     Admin,
@@ -42,11 +42,11 @@ from rxdesk.store.layout import (
     CORE,
     HOLDS,
     LAST_TICK,
-    MOVED_MARK,
     PATIENT_NAMES,
     PATIENTS,
     appointment_segment,
     appt_segment,
+    refuse_if_moved,
 )
 from rxdesk.store.log_repositories import AuditRepo, CursorRepo, DeliveryRepo, EventRepo, MessageRepo
 from rxdesk.store.logs import AUDIT_LOG, EVENT_LOG, AppendOnlyLog
@@ -425,18 +425,6 @@ class TinyView:
     @property
     def generation(self) -> int:
         return self.snap.generation
-
-
-def refuse_if_moved(data_dir: Path) -> None:
-    """StoreError when `rxdesk store import` has moved the data dir into a database."""
-    mark = data_dir / MOVED_MARK
-    if mark.is_file():
-        try:
-            moved = " ".join(mark.read_text(errors="replace").split())[:300]
-        except OSError:
-            moved = "by `rxdesk store import`"
-        raise StoreError(f"the data in {short_path(data_dir)} was moved to PostgreSQL ({moved}): set "
-                         f"RXDESK_DATABASE_URL; to work on the data dir again, delete {short_path(mark)}")
 
 
 class TinyStore:
