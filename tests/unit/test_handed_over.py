@@ -19,6 +19,7 @@ from datetime import timedelta
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -29,9 +30,8 @@ from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.models import MessageStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import CliResult, make_appointment
+from tests.helpers import CliResult, free_port, make_appointment
 from tests.receiver import Receiver
-from tests.unit.test_notify import free_port
 from tests.unit.test_worker import only_rule
 
 pytestmark = pytest.mark.backends
@@ -61,7 +61,7 @@ class Server:
         self.envelopes.append(list(envelope.rcpt_tos))
         self._per_connection[id(session)] += 1
         if self.hang_up_on and self._per_connection[id(session)] == self.hang_up_on:
-            assert server.transport is not None
+            assert isinstance(server.transport, asyncio.Transport)
             server.transport.abort()
             return "250 OK"  # never reaches the client
         if self.late:
@@ -139,6 +139,11 @@ def test_an_email_answered_after_the_deadline_is_unknown_and_never_sent_again(
     assert statuses(desk)[MessageStatus.pending] == 0
 
 
+def hang_up(handler: BaseHTTPRequestHandler) -> None:
+    """A gateway that read the whole request and closes the connection without an answer."""
+    handler.close_connection = True
+
+
 def texting_desk(clinic: Desk, settings: Settings, gateway: Receiver) -> Desk:
     desk = Desk(clinic.store, clinic.clock, settings.with_overrides(sms_url=gateway.url + "/sms"))
     only_rule(desk, "gp-consult", "patient", 60, sms=True)
@@ -164,9 +169,9 @@ def test_an_sms_the_gateway_took_without_answering_in_time_is_unknown_and_never_
 def test_an_sms_gateway_that_hangs_up_after_the_request_leaves_it_unknown(
         clinic: Desk, settings: Settings, gateway: Receiver, clock: FixedClock) -> None:
     desk = texting_desk(clinic, settings, gateway)
-    gateway.hang_up = True
+    gateway.answer = hang_up
     assert MaintenanceService(desk).tick().messages_unknown == 1
-    gateway.hang_up = False
+    gateway.answer = None
     clock.set(desk.clock.now() + timedelta(minutes=6))
     MaintenanceService(desk).tick()
     assert len(gateway.received) == 1

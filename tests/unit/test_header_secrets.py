@@ -13,7 +13,7 @@ import pytest
 from rxdesk.domain.models import EventType, Subscription
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import CliResult, make_appointment
+from tests.helpers import CliResult, make_appointment, view_of
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.backends
@@ -74,7 +74,7 @@ def test_only_an_audited_reveal_shows_them(cli: CliRunner, clinic: Desk, receive
     assert shown.code == 0 and f"Authorization: {VALUE}" in shown.out and "X-Shop: riverside" in shown.out
     as_json = cli("subscriptions", "reveal", sub_id, "--json").json()
     assert as_json["headers"] == {"Authorization": VALUE, "X-Shop": "riverside"}
-    entries = [e for e in clinic.store.read().audit.newest().items if e.action == "subscription.reveal_headers"]
+    entries = [e for e in view_of(clinic).audit.newest().items if e.action == "subscription.reveal_headers"]
     assert len(entries) == 2 and entries[0].actor == "admin:tester"
     assert entries[0].details == {"headers": ["Authorization", "X-Shop"]}
     assert cli("subscriptions", "reveal", "sub_nope").code == 1
@@ -89,7 +89,7 @@ def test_headers_an_older_version_stored_in_the_clear_are_sealed_by_a_key_rotati
                                                          "headers": {"Authorization": VALUE}}))
     assert cli("subscriptions", "list", "--json").json()[0]["headers"] == {"Authorization": "********"}
     assert cli("secrets", "rotate-master-key").code == 0
-    (stored,) = clinic.store.read().subscriptions.all()  # the files replaced stay for a grace period
+    (stored,) = view_of(clinic).subscriptions.all()  # the files replaced stay for a grace period
     assert VALUE not in str(stored.to_json()) and set(stored.sealed_headers) == {"Authorization"}
     assert cli("subscriptions", "reveal", sub_id, "--json").json()["headers"] == {"Authorization": VALUE}
     appt = make_appointment(clinic, start=clinic.clock.now() + timedelta(days=2))

@@ -22,9 +22,10 @@ from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.models import MessageStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import CliResult, fingerprint, make_appointment
+from tests.helpers import CliResult, fingerprint, make_appointment, view_of
 from tests.pgfixtures import PgServer
 from tests.receiver import Receiver
+from tests.unit.test_handed_over import hang_up
 from tests.unit.test_worker import only_rule
 
 pytestmark = pytest.mark.backends
@@ -77,16 +78,16 @@ def test_an_agent_sends_an_unknown_sms_again_with_its_key_once_asked(
     desk = Desk(clinic.store, clinic.clock, settings.with_overrides(sms_url=gateway.url + "/sms"))
     only_rule(desk, "gp-consult", "patient", 60, sms=True)
     appt = make_appointment(desk, start=now + timedelta(minutes=50))
-    gateway.hang_up = True  # took the request, never answered: unknown
+    gateway.answer = hang_up  # took the request, never answered: unknown
     MaintenanceService(desk).tick()
-    gateway.hang_up = False
+    gateway.answer = None
     (message,) = desk.webhooks.list_messages().items
     assert message.status is MessageStatus.unknown
     env = {"RXDESK_SMS_URL": gateway.url + "/sms"}
     resent = cli("outbox", "resend", message.id, env=env)
     assert resent.code == 0, resent.err
     assert "queued again" in resent.out and "same Message-ID / Idempotency-Key" in resent.out
-    (entry,) = [e for e in desk.store.read().audit.newest().items if e.action == "message.resend"]
+    (entry,) = [e for e in view_of(desk).audit.newest().items if e.action == "message.resend"]
     assert entry.actor == "admin:tester" and entry.details["from_status"] == "unknown"
     assert MaintenanceService(desk).tick().messages_sent == 1
     first, again = gateway.received

@@ -25,10 +25,9 @@ from rxdesk.domain.errors import StoreError
 from rxdesk.domain.models import MessageStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import CliResult
+from tests.helpers import CliResult, free_port
 from tests.receiver import Receiver
 from tests.unit.test_messages_sent_once import Inbox, assert_each_received_once, messaging_desk
-from tests.unit.test_notify import free_port
 
 pytestmark = pytest.mark.backends
 
@@ -41,7 +40,7 @@ def inbox() -> Iterator[Inbox]:
     port = free_port("127.0.0.1")
     server = Controller(box, hostname="127.0.0.1", port=port)
     server.start()
-    box.port = port  # type: ignore[attr-defined]
+    box.port = port
     yield box
     server.stop()
 
@@ -82,11 +81,12 @@ def results_write_fails(backend: str, request: pytest.FixtureRequest, monkeypatc
         return writing
 
     if backend == "tiny":
+        from rxdesk import fileio
         from rxdesk.store import engine, tinystore
 
-        monkeypatch.setattr(engine, "write_atomic", full(engine.write_atomic))
-        if everywhere:
-            monkeypatch.setattr(tinystore, "write_atomic", full(tinystore.write_atomic))
+        monkeypatch.setattr(engine, "write_atomic", full(fileio.write_atomic))  # what the engine writes with
+        if everywhere:  # the tick's note too
+            monkeypatch.setattr(tinystore, "write_atomic", full(fileio.write_atomic))
     else:
         from rxdesk.store.postgres import logs
 
@@ -111,8 +111,10 @@ def results_write_fails(backend: str, request: pytest.FixtureRequest, monkeypatc
             armed.set()
             return keep(self, results)
 
+        from rxdesk import fileio
+
         monkeypatch.setattr(journal.Journal, "keep", keeping)
-        monkeypatch.setattr(journal, "write_atomic", full(journal.write_atomic))
+        monkeypatch.setattr(journal, "write_atomic", full(fileio.write_atomic))
     return armed
 
 
