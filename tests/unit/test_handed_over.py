@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -20,6 +19,7 @@ from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -27,10 +27,11 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from rxdesk.config import Settings
 from rxdesk.domain.clock import FixedClock
+from rxdesk.domain.errors import ValidationFailed
 from rxdesk.domain.models import MessageStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import CliResult, free_port, make_appointment
+from tests.helpers import CliResult, fingerprint, free_port, make_appointment, wait_until
 from tests.receiver import Receiver
 from tests.unit.test_worker import only_rule
 
@@ -232,6 +233,18 @@ def test_a_stored_address_that_names_another_recipient_is_skipped_never_sent(
     assert any("Sofia Rossi has no email address reminders can go to" in item.title for item in attention)
 
 
+@pytest.mark.parametrize("address", ["sofia.rossi,attacker@evil.example", "sofia.rossi@mail.example, a@evil.example",
+                                     "Sofia <sofia.rossi@mail.example>", '"a,b"@mail.example', "sofia rossi@mail.example"])
+def test_an_address_that_is_not_exactly_one_mailbox_is_refused_on_input(
+        clinic: Desk, data_dir: Path, tmp_path: Path, address: str) -> None:
+    before = fingerprint(data_dir)
+    toml = tmp_path / "patient.toml"
+    toml.write_text(f'[[patients]]\nid = "pat-009"\nname = "Eve"\nemail = \'{address}\'\n')  # a literal string
+    with pytest.raises(ValidationFailed, match="patients\\[0\\].email: .* is not an email address"):
+        clinic.provisioning.provision_file(toml, "setup")
+    assert fingerprint(data_dir) == before
+
+
 def test_a_message_a_worker_is_sending_shows_as_sending(
         clinic: Desk, settings: Settings, gateway: Receiver, cli: CliRunner) -> None:
     desk = texting_desk(clinic, settings, gateway)
@@ -239,7 +252,7 @@ def test_a_message_a_worker_is_sending_shows_as_sending(
     ticking = threading.Thread(target=MaintenanceService(desk).tick)
     ticking.start()
     try:
-        assert wait_for(lambda: any(m.lease_id for m in desk.webhooks.list_messages().items))
+        wait_until(lambda: any(m.lease_id for m in desk.webhooks.list_messages().items), what="a claimed SMS")
         listed = cli("outbox", "list")
         assert "sending" in listed.out and "queued" not in listed.out
     finally:
@@ -247,11 +260,3 @@ def test_a_message_a_worker_is_sending_shows_as_sending(
         ticking.join(30)
     assert "sent" in cli("outbox", "list").out
 
-
-def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
