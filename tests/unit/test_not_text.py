@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -56,10 +57,7 @@ def test_a_token_whose_kid_or_sub_is_not_text_names_nothing(
     ("subscriptions", "test", "x\udcffy"), ("secrets", "create", "--label", "x\udcffy"),
 ])
 def test_an_argument_of_invalid_utf8_is_refused_in_one_line_and_changes_nothing(
-        clinic: Desk, cli: CliRunner, data_dir: object, args: tuple[str, ...]) -> None:
-    from pathlib import Path
-
-    assert isinstance(data_dir, Path)
+        clinic: Desk, cli: CliRunner, data_dir: Path, args: tuple[str, ...]) -> None:
     before = fingerprint(data_dir)
     assert "not valid UTF-8" in one_line_refusal(cli(*args))
     assert fingerprint(data_dir) == before
