@@ -28,10 +28,12 @@ def list_appointments(args: argparse.Namespace, ctx: Context) -> int:
     service = ctx.desk.appointments
     typed = FilterText(doctor=args.doctor or "", patient=args.patient or "", statuses=",".join(args.status or ()),
                        date_from=args.date_from or "", date_to=args.date_to or "", all=args.all)
-    parsed = service.parse_filter(typed, names=FLAGS)
+    parsed = service.parse_filter(typed, names=FLAGS, every_patient_named=True)
     refusal = parsed.refusal()
     if refusal:
         raise ValidationFailed(refusal)
+    if parsed.filter.patient_ids is not None:  # a name several patients share: every one of them
+        ctx.note(f"patient: {parsed.resolved['patient']}")
     page = service.list_appointments(parsed.filter, limit=args.limit, count=args.limit is not None)
     if ctx.as_json:
         ctx.json([row.to_json() for row in page.items])
@@ -200,13 +202,15 @@ def register(cli: CommandLine) -> None:
         "expired) lists the past instead, newest first. --status replaces the status default, "
         "--from/--to (days in the org's zone, --to inclusive) the time default; --all drops whichever "
         "default was not replaced. The window in effect is said on stderr. --doctor and "
-        "--patient take an id, a name, an email or a phone number (or part of one) and must name "
-        "exactly one: several matches are refused with the candidates listed.",
+        "--patient take an id, a name, an email or a phone number (or part of one). --doctor must name "
+        "exactly one: several matches are refused with the candidates listed. --patient lists every "
+        "patient it matches (up to 1,000; stderr says how many), as the app's patient filter does.",
     )
     p.add_argument("--status", action="append", metavar="S",
                    help="held, confirmed, cancelled, expired, completed, no_show, or active (repeatable)")
     p.add_argument("--doctor", metavar="ID", help="the doctor: an id, or a name, email or phone (or part)")
-    p.add_argument("--patient", metavar="ID", help="the patient: an id, external id, name, email or phone (or part)")
+    p.add_argument("--patient", metavar="ID",
+                   help="the patient: an id, external id, name, email or phone (or part); every one it matches")
     p.add_argument("--from", dest="date_from", metavar="DATE", help="YYYY-MM-DD (or today, +7d)")
     p.add_argument("--to", dest="date_to", metavar="DATE", help="YYYY-MM-DD, inclusive")
     p.add_argument("--all", action="store_true", help="drop the defaults not replaced by --status/--from/--to")
