@@ -382,9 +382,11 @@ def generate(
                 doc["hold_expires_at"] = _iso(created + ttl)
             else:
                 doc = base(slot, uid, "confirmed", created)
-                confirmed = created + rng.randrange(30, 600)
+                # Confirmed before now (a confirmation "in the future" would hold back reminders);
+                # cancelled after its confirmation, before now.
+                confirmed = min(created + rng.randrange(30, 600), now_e - 1)
                 doc["confirmed_at"] = _iso(confirmed)
-                if roll > 0.91:  # cancelled after its confirmation, before now
+                if roll > 0.91:
                     at = confirmed + rng.randrange(60, max(61, min(5 * 86400, now_e - 60 - confirmed)))
                     cancel(doc, at, rng.choice(CANCEL_REASONS), admin_actor(rng.choice(ops)))
         else:
