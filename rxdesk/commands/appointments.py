@@ -32,7 +32,7 @@ def list_appointments(args: argparse.Namespace, ctx: Context) -> int:
     refusal = parsed.refusal()
     if refusal:
         raise ValidationFailed(refusal)
-    if parsed.filter.patient_ids is not None:  # a name several patients share: every one of them
+    if parsed.filter.patient_ids:  # a name several patients share: every one of them
         ctx.note(f"patient: {parsed.resolved['patient']}")
     page = service.list_appointments(parsed.filter, limit=args.limit, count=args.limit is not None)
     if ctx.as_json:

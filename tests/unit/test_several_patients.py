@@ -58,7 +58,7 @@ def test_the_overview_filter_takes_every_patient_a_name_matches(clinic: Desk, le
     picks = dict(parsed.picks()["patient"])
     assert picks["pat-004"].startswith("Lena Fuchs · pat-004 · ••• 0104 · next ")
     assert "••• 0101 · next Tue 2026-11-24 11:00" in picks["pat-001"]  # Lena Fischer, +49 170 5550101
-    # Asked for one patient (not a listing), several are refused with the candidates.
+    # The command line still wants one: several are refused with the candidates.
     strict = clinic.appointments.parse_filter(FilterText(patient="Lena"))
     assert strict.filter.patient_ids is None and "3 patients match 'Lena'" in (strict.refusal() or "")
 
