@@ -134,7 +134,9 @@ class AuditRepo:
             segments += self._snap.names(AUDIT_LOG.prefix)
         found = [(key, doc) for name in segments
                  for key, doc in self._snap.table(name, AUDIT_LOG.name).documents().items() if wanted(doc)]
-        found.sort(key=lambda item: item[0], reverse=True)
+        # By time (an entry may be written after a later one: a demo's history, a clock set back),
+        # then by the sequence number within one second.
+        found.sort(key=lambda item: (item[1]["at"], item[0]), reverse=True)
         rows = _window(iter(doc for _key, doc in found), query.offset, query.limit)
         return Page([self._entry(r) for r in rows], None, query.offset, query.limit)
 
