@@ -55,6 +55,11 @@ segment                 tables (key -> document)           invariants
 ``delivery-index-`      ``by_appointment``                 ids of the deliveries that carry
 ``YYYY-MM-DD``          (uid -> ``{"ids"}``)               events about each appointment of
                                                            that week, in creation order
+``activity-YYYY-MM-DD`` ``audit`` (sequence number)        a copy of every audit entry made
+                                                           that day (UTC, by ``at``), wherever
+                                                           the entry lives, written in the same
+                                                           commit: the desk's activity since a
+                                                           day reads those days alone
 ======================  =================================  ===================================
 
 Beside the manifest, ``last-tick.json`` notes the newest maintenance tick (owner, instant):
@@ -62,8 +67,11 @@ written by every tick outside any commit, so an idle tick moves no generation.
 
 Counters in the manifest number the logs (``events``, ``audit``, ``deliveries``,
 ``messages``: the last sequence number used) and hold named cursors (``webhooks.cursor``: the
-last event fanned out to subscriptions). Every index above is written in the same commit as
-what it indexes, so a crash can never leave them apart.
+last event fanned out to subscriptions). ``activity.from`` is the first audit entry the
+``activity-`` days hold (1: every entry); in a data dir that had entries before them,
+``activity.after`` (``YYYYMMDD``) is the day of that entry: only later days are whole. Every
+index above is written in the same commit as what it indexes, so a crash can never leave them
+apart.
 """
 
 from __future__ import annotations
@@ -79,6 +87,7 @@ QUEUES = "queues"
 # The newest maintenance tick, in a file beside the manifest (outside every commit).
 LAST_TICK = "last-tick.json"
 DELIVERY_INDEX_PREFIX = "delivery-index-"
+ACTIVITY_PREFIX = "activity-"
 
 EVENTS = "events"
 AUDIT = "audit"
@@ -104,3 +113,8 @@ def appointment_segment(uid: str) -> str | None:
 def delivery_index_segment(uid: str) -> str | None:
     week = uid_partition(uid)
     return f"{DELIVERY_INDEX_PREFIX}{week}" if week is not None else None
+
+
+def activity_segment(at: str) -> str:
+    """The segment of the audit entries made on the UTC day of `at` (stored form, or a day)."""
+    return f"{ACTIVITY_PREFIX}{at[:10]}"

@@ -367,11 +367,13 @@ class BulkLoad:
 
     def add_audit(self, entries: Sequence[Mapping[str, Any]]) -> None:
         log = AppendOnlyLog(self._snap, AUDIT_LOG)
-        rows = []
+        rows, copies = [], []
         for entry in entries:
-            _, key = log.new_key()
+            seq, key = log.new_key()
             rows.append((key, dict(entry), AuditRepo.home_of(str(entry["target"]))))
+            copies.append((seq, key, entry))
         log.put_many(rows)
+        self._view.audit.copy_to_days(copies)
 
     def add_events(self, events: Sequence[Mapping[str, Any]]) -> None:
         log = AppendOnlyLog(self._snap, EVENT_LOG)
