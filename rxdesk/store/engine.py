@@ -201,6 +201,7 @@ class Transaction(Snapshot):
         self._dirty: dict[str, Segment] = {}
         self._dropped: set[str] = set()
         self._counters: dict[str, int] = {}
+        self._kept: dict[Hashable, Any] = {}
 
     @property
     def writable(self) -> bool:
@@ -232,6 +233,15 @@ class Transaction(Snapshot):
     def set_counter(self, name: str, value: int) -> None:
         """Move a counter (e.g. a cursor over the event log) to `value`."""
         self._counters[name] = value
+
+    def kept(self, key: Hashable, build: Callable[[], T]) -> T:
+        """`build()` once per unit of work: what several of its changes keep up to date (an
+        index being rewritten) instead of reading it back each time."""
+        try:
+            value: T = self._kept[key]
+        except KeyError:
+            value = self._kept[key] = build()
+        return value
 
     def next_seq(self, name: str) -> int:
         value = self.counter(name) + 1
@@ -281,6 +291,7 @@ class Engine:
         self._manifest_stat: tuple[int, int, int] | None = None
         self._checked_at = 0.0  # time.monotonic() when the cached manifest's files were checked
         self._cache: OrderedDict[str, tuple[Segment, int]] = OrderedDict()
+        self._loading: dict[str, threading.Lock] = {}  # file -> held while one thread parses it
         self._cached_bytes = 0
         self.commits = 0  # writes committed by this process: the benchmark counts them
 
@@ -382,14 +393,28 @@ class Engine:
         return Snapshot(self, self.manifest())
 
     def _load(self, name: str, ref: SegmentRef) -> Segment:
+        """The segment, parsed once: a thread that asks for a segment another is parsing waits
+        for it (the app's threads often want the same week at once; two parses of a week of
+        data set C hold twice its memory and the interpreter twice as long)."""
         with self._mutex:
             hit = self._cache.get(ref.file)
             if hit is not None:
                 self._cache.move_to_end(ref.file)
                 return hit[0]
-        seg = Segment(name, ref.file, SegmentDB(self.segments_dir / ref.file, ref.size, ref.crc))
-        self._remember(seg, ref.size)
-        return seg
+            gate = self._loading.setdefault(ref.file, threading.Lock())
+        try:
+            with gate:
+                with self._mutex:
+                    hit = self._cache.get(ref.file)
+                    if hit is not None:
+                        return hit[0]
+                seg = Segment(name, ref.file, SegmentDB(self.segments_dir / ref.file, ref.size, ref.crc))
+                self._remember(seg, ref.size)
+                return seg
+        finally:
+            with self._mutex:
+                if self._loading.get(ref.file) is gate:
+                    del self._loading[ref.file]
 
     def _remember(self, seg: Segment, size: int) -> None:
         with self._mutex:

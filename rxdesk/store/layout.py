@@ -13,10 +13,15 @@ segment                 tables (key -> document)           invariants
                         ``doctors``, ``booking_secrets``,  subscriptions); each keyed by its
                         ``subscriptions``                  natural id (id, key, key_id)
 ``patients``            ``patients`` (id)                  every patient record
-``patient-names``       ``names`` (id -> ``{"name"}``)     one entry per record of ``patients``
-                                                           with the same name, written in the
-                                                           same commit (listings read names
-                                                           without the records)
+``patient-names``       ``compact`` (``"by_id"`` ->        every patient's id and name (two
+                        ``{"ids", "names"}``)              lists in step), written in the same
+                                                           commit as ``patients``: listings
+                                                           read names without the records, and
+                                                           120,000 of them parse into a few
+                                                           strings each, not a document each.
+                                                           An older data dir's ``names`` table
+                                                           (id -> ``{"name"}``) is read until
+                                                           the next patient write replaces it
 ``holds``               ``held`` (uid -> ``{"expires"}``)  exactly the held appointments that
                                                            have a ``hold_expires_at``, written
                                                            with the appointment: the worker
