@@ -74,7 +74,9 @@ Counters in the manifest number the logs (``events``, ``audit``, ``deliveries``,
 ``messages``: the last sequence number used) and hold named cursors (``webhooks.cursor``: the
 last event fanned out to subscriptions). ``activity.from`` is the first audit entry the
 ``activity-`` days hold (1: every entry); in a data dir that had entries before them,
-``activity.after`` (``YYYYMMDD``) is the day of that entry: only later days are whole. Every
+``activity.after`` (``YYYYMMDD``) is the day of that entry: only later days are whole.
+``ends.YYYY-MM-DD`` is the latest end of that week's appointments (seconds since the epoch;
+it never moves back): what is in progress on a Monday morning reads no week that ended before. Every
 index above is written in the same commit as what it indexes, so a crash can never leave them
 apart.
 """

@@ -82,3 +82,30 @@ def test_a_segment_asked_for_by_many_threads_at_once_is_parsed_once(data_dir: Pa
         for thread in threads:
             thread.join()
         assert len(seen) == 4 and len({id(seg) for seg in seen}) == 1
+
+
+def test_what_is_in_progress_on_a_monday_morning_reads_no_week_that_ended(clinic, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+    """`now` is a Monday, 08:00: an appointment of last week may still run (up to 12 hours
+    long), so last week is read unless the store knows it all ended."""
+    from datetime import timedelta
+
+    from tests.helpers import make_appointment
+
+    for hours in (30, 20, 10):  # Saturday and Sunday: all over by now
+        make_appointment(clinic, start=now - timedelta(hours=hours))
+    upcoming = make_appointment(clinic, start=now + timedelta(days=1))
+    fresh = TinyStore(data_dir)
+    listed = fresh.read().appointments.window_raw(_not_ended(now))
+    assert [row["uid"] for row in listed.items] == [upcoming.uid] and listed.total == 1
+    read = {seg.name for seg, _ in fresh.engine._cache.values()}
+    assert "appt-2026-11-16" not in read and "appt-2026-11-23" in read, read
+
+    running = make_appointment(clinic, start=now - timedelta(hours=9), length=timedelta(hours=10))
+    listed = TinyStore(data_dir).read().appointments.window_raw(_not_ended(now))
+    assert [row["uid"] for row in listed.items] == [running.uid, upcoming.uid] and listed.total == 2
+
+
+def _not_ended(now):  # type: ignore[no-untyped-def]
+    from rxdesk.domain.queries import AppointmentQuery
+
+    return AppointmentQuery(statuses=frozenset({"held", "confirmed"}), ends_after=now, as_of=now, count=True)
