@@ -31,21 +31,20 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
-from rxdesk.store.segment_db import SegmentDB, SegmentStorage, SegmentTable, decode, encode
+from rxdesk.store.manifest import Manifest, SegmentRef
+from rxdesk.store.segment_db import SegmentDB, SegmentStorage, SegmentTable
 
 if TYPE_CHECKING:
     # Imported where a lock is taken: a process that only reads never pays for filelock.
     from filelock import FileLock
 
-FORMAT = "rxdesk-store/1"
 MANIFEST = "rxdesk.json"
 PREVIOUS = "rxdesk.previous.json"
 SEGMENTS = "segments"
@@ -55,65 +54,9 @@ GRACE_SECONDS = 30.0
 # recently, they are not checked again.
 RECHECK_SECONDS = 1.0
 SWEEP_EVERY = 64
+DERIVED_KEPT = 8
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class SegmentRef:
-    file: str
-    size: int
-    crc: int
-
-
-@dataclass(frozen=True)
-class Manifest:
-    generation: int = 0
-    segments: Mapping[str, SegmentRef] = field(default_factory=dict)
-    counters: Mapping[str, int] = field(default_factory=dict)
-    graveyard: tuple[tuple[str, float], ...] = ()
-    raw: bytes = b""
-
-    def to_bytes(self) -> bytes:
-        return encode(
-            {
-                "format": FORMAT,
-                "generation": self.generation,
-                "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "segments": {
-                    name: {"file": ref.file, "size": ref.size, "crc32": ref.crc}
-                    for name, ref in sorted(self.segments.items())
-                },
-                "counters": dict(sorted(self.counters.items())),
-                "graveyard": [list(item) for item in self.graveyard],
-            }
-        )
-
-    @classmethod
-    def from_bytes(cls, raw: bytes, path: Path) -> Manifest:
-        data = decode(raw, path)
-        try:
-            if data.get("format") != FORMAT:
-                raise ValueError("unknown format")
-            segments = {
-                str(name): SegmentRef(str(ref["file"]), int(ref["size"]), int(ref["crc32"]))
-                for name, ref in data["segments"].items()
-            }
-            for ref in segments.values():
-                if "/" in ref.file or ref.file.startswith("."):
-                    raise ValueError("bad file name")
-            return cls(
-                generation=int(data["generation"]),
-                segments=segments,
-                counters={str(k): int(v) for k, v in data.get("counters", {}).items()},
-                graveyard=tuple((str(f), float(t)) for f, t in data.get("graveyard", [])),
-                raw=raw,
-            )
-        except (AttributeError, KeyError, TypeError, ValueError):
-            raise StoreError(
-                f"data file {path} is not an rxdesk manifest (corrupt or foreign); "
-                "it was left as it is"
-            ) from None
 
 
 class Segment:
@@ -185,6 +128,16 @@ class Snapshot:
     def names(self, prefix: str) -> list[str]:
         return sorted(n for n in self.manifest.segments if n.startswith(prefix))
 
+    def has(self, name: str) -> bool:
+        """Whether the segment `name` exists (without reading it)."""
+        return name in self.manifest.segments
+
+    def derived(self, what: str, segments: list[str], build: Callable[[], T]) -> T:
+        """`build()`, a view derived from several segments, kept while they stay as they are
+        (by their files, which never change)."""
+        files = tuple(self.manifest.segments[name].file for name in segments)
+        return self._engine._derived((what, files), build)
+
     def counter(self, name: str) -> int:
         return self.manifest.counters.get(name, 0)
 
@@ -221,6 +174,12 @@ class Transaction(Snapshot):
         names = set(super().names(prefix)) - self._dropped
         names.update(n for n in self._dirty if n.startswith(prefix))
         return sorted(names)
+
+    def has(self, name: str) -> bool:
+        return name in self._dirty or (name not in self._dropped and super().has(name))
+
+    def derived(self, what: str, segments: list[str], build: Callable[[], T]) -> T:
+        return build()  # staged segments change under it: nothing kept
 
     def drop(self, name: str) -> None:
         """Remove a whole segment (its file is retired like any replaced file)."""
@@ -292,6 +251,7 @@ class Engine:
         self._checked_at = 0.0  # time.monotonic() when the cached manifest's files were checked
         self._cache: OrderedDict[str, tuple[Segment, int]] = OrderedDict()
         self._loading: dict[str, threading.Lock] = {}  # file -> held while one thread parses it
+        self._views: OrderedDict[Hashable, Any] = OrderedDict()  # `Snapshot.derived`, the newest last
         self._cached_bytes = 0
         self.commits = 0  # writes committed by this process: the benchmark counts them
 
@@ -415,6 +375,19 @@ class Engine:
             with self._mutex:
                 if self._loading.get(ref.file) is gate:
                     del self._loading[ref.file]
+
+    def _derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        with self._mutex:
+            if key in self._views:
+                self._views.move_to_end(key)
+                found: T = self._views[key]
+                return found
+        value = build()
+        with self._mutex:
+            self._views[key] = value
+            while len(self._views) > DERIVED_KEPT:
+                self._views.popitem(last=False)
+        return value
 
     def _remember(self, seg: Segment, size: int) -> None:
         with self._mutex:

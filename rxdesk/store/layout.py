@@ -12,7 +12,11 @@ segment                 tables (key -> document)           invariants
                         ``appointment_types``,             (provisioning, rules, secrets,
                         ``doctors``, ``booking_secrets``,  subscriptions); each keyed by its
                         ``subscriptions``                  natural id (id, key, key_id)
-``patients``            ``patients`` (id)                  every patient record
+``patients-NN``         ``patients`` (id)                  the patient records whose id's
+                                                           CRC-32 modulo ``PATIENT_SHARDS`` is
+                                                           NN: one patient reads one shard. An
+                                                           older data dir keeps them all in one
+                                                           ``patients`` segment, read as it is
 ``patient-names``       ``compact`` (``"by_id"`` ->        every patient's id and name (two
                         ``{"ids", "names"}``)              lists in step), written in the same
                                                            commit as ``patients``: listings
@@ -83,10 +87,14 @@ apart.
 
 from __future__ import annotations
 
+import zlib
+
 from rxdesk.domain.ids import uid_partition
 
 CORE = "core"
-PATIENTS = "patients"
+PATIENTS = "patients"  # every patient record, in a data dir from before the shards
+PATIENT_SHARD_PREFIX = "patients-"
+PATIENT_SHARDS = 64
 PATIENT_NAMES = "patient-names"
 HOLDS = "holds"
 APPT_PREFIX = "appt-"
@@ -125,3 +133,8 @@ def delivery_index_segment(uid: str) -> str | None:
 def activity_segment(at: str) -> str:
     """The segment of the audit entries made on the UTC day of `at` (stored form, or a day)."""
     return f"{ACTIVITY_PREFIX}{at[:10]}"
+
+
+def patient_segment(patient_id: str) -> str:
+    """The shard that holds the record of patient `patient_id`."""
+    return f"{PATIENT_SHARD_PREFIX}{zlib.crc32(patient_id.encode('utf-8', 'surrogatepass')) % PATIENT_SHARDS:02d}"

@@ -28,8 +28,13 @@ BY_START = "by_start"
 ENDS = "ends."
 
 
-def _epoch(instant: str) -> int:
-    return int(datetime.fromisoformat(instant).timestamp())
+def _epoch(instant: Any) -> int:
+    """Seconds since the epoch of a stored instant; 0 for one that is not (a damaged record:
+    the week's latest end is then not known)."""
+    try:
+        return int(datetime.fromisoformat(instant).timestamp())
+    except (TypeError, ValueError):
+        return 0
 
 
 def ended_by(snap: Snapshot, week: str, instant: datetime) -> bool:
@@ -45,10 +50,8 @@ def _note_ends(tx: Transaction, segment: str, docs: Sequence[Mapping[str, Any]],
     by an older version) takes it from every appointment it holds."""
     name = ENDS + segment[len(APPT_PREFIX):]
     known = tx.counter(name)
-    if known:
-        latest = max(known, *(_epoch(doc["ends_at"]) for doc in docs))
-    else:
-        latest = max(_epoch(doc["ends_at"]) for doc in week_docs.values())
+    ends = [_epoch(doc.get("ends_at")) for doc in (docs if known else week_docs.values())]
+    latest = 0 if 0 in ends else max(known, *ends)
     if latest != known:
         tx.set_counter(name, latest)
 

@@ -17,6 +17,7 @@ from rxdesk.domain.errors import StoreError
 from rxdesk.domain.models import Patient
 from rxdesk.store import TinyStore
 from rxdesk.store import engine as engine_module
+from rxdesk.store.layout import patient_segment
 from rxdesk.store.segment_db import open_segment
 from tests.helpers import CLINIC_TOML, fingerprint, run_cli
 
@@ -33,11 +34,11 @@ def test_commit_is_one_manifest_generation_and_immutable_files(store, data_dir) 
         view.patients.put(patient("a"))
     first = json.loads((data_dir / "rxdesk.json").read_text())
     assert first["generation"] == 1
-    file_a = first["segments"]["patients"]["file"]
+    file_a = first["segments"]["patient-names"]["file"]
     with store.write() as view:
         view.patients.put(patient("b"))
     second = json.loads((data_dir / "rxdesk.json").read_text())
-    assert second["segments"]["patients"]["file"] != file_a
+    assert second["segments"]["patient-names"]["file"] != file_a
     # The replaced file stays (grace period) and the previous manifest points at it.
     assert (data_dir / "segments" / file_a).exists()
     assert json.loads((data_dir / "rxdesk.previous.json").read_text())["generation"] == 1
@@ -158,7 +159,7 @@ def _cut_in_half(path: Path) -> None:
 @pytest.mark.parametrize("damage", ["half", "empty", "garbage", "same-size"])
 def test_corrupt_segment_is_reported_and_left_alone(clinic, data_dir, damage) -> None:  # type: ignore[no-untyped-def]
     manifest = json.loads((data_dir / "rxdesk.json").read_text())
-    path = data_dir / "segments" / manifest["segments"]["patients"]["file"]
+    path = data_dir / "segments" / manifest["segments"][patient_segment("pat-001")]["file"]  # Lena's record
     original = path.read_bytes()
     if damage == "half":
         _cut_in_half(path)
@@ -311,7 +312,7 @@ def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignor
 def test_a_write_over_a_missing_segment_file_is_refused_and_changes_nothing(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
     """A write reads each segment it replaces: a missing one is damage, reported by name."""
     manifest = json.loads((data_dir / "rxdesk.json").read_text())
-    path = data_dir / "segments" / manifest["segments"]["patients"]["file"]
+    path = data_dir / "segments" / manifest["segments"]["patient-names"]["file"]
     path.unlink()
     before = fingerprint(data_dir)
     result = run_cli("provision", str(CLINIC_TOML), env={"RXDESK_DATA_DIR": str(data_dir)})

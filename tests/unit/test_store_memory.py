@@ -109,3 +109,30 @@ def _not_ended(now):  # type: ignore[no-untyped-def]
     from rxdesk.domain.queries import AppointmentQuery
 
     return AppointmentQuery(statuses=frozenset({"held", "confirmed"}), ends_after=now, as_of=now, count=True)
+
+
+def test_one_patient_reads_one_shard_of_the_patients(data_dir: Path) -> None:
+    store = TinyStore(data_dir, fsync=False)
+    with store.write() as view:
+        view.bulk.add_patients(patients(PATIENTS))
+    fresh = TinyStore(data_dir)
+    view = fresh.read()
+    assert view.patients.get("pat-012345") == patients(PATIENTS)[12345]
+    read = [seg.name for seg, _size in fresh.engine._cache.values()]
+    assert len(read) == 1 and read[0].startswith("patients-"), read
+    assert view.patients.count() == PATIENTS and view.patients.all()[-1].id == "pat-019999"
+    assert [p.id for p in view.patients.search("number 1234").items] == ["pat-001234", *(
+        f"pat-{i:06d}" for i in range(12340, 12350))]
+
+
+def test_an_older_data_dir_keeps_its_patients_in_one_segment(data_dir: Path) -> None:
+    store = TinyStore(data_dir, fsync=False)
+    with store.write() as view:  # as an older version wrote them
+        view.snap.change("patients", "patients").put_many(  # type: ignore[attr-defined]
+            (p.id, p.to_json()) for p in patients(3))
+        view.patients.index_names({p.id: p.name for p in patients(3)})
+    with store.write() as view:
+        view.patients.put(Patient(id="pat-000003", name="Added Later"))
+    view = TinyStore(data_dir).read()
+    assert [p.id for p in view.patients.all()] == ["pat-000000", "pat-000001", "pat-000002", "pat-000003"]
+    assert not view.snap.names("patients-") and view.patients.require("pat-000003").name == "Added Later"
