@@ -37,11 +37,13 @@ def make_private_dirs(path: Path) -> None:
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and missing parents) as 0700; tighten an existing one we own."""
+    """Create `path` (and missing parents) as 0700; shut group and others out of an existing
+    one we own. The owner's own bits stay as set: a data dir made read-only refuses writes."""
     try:
         make_private_dirs(path)
-        if (path.stat().st_mode & 0o777) != DIR_MODE:
-            os.chmod(path, DIR_MODE)
+        mode = path.stat().st_mode & 0o777
+        if mode & ~DIR_MODE:
+            os.chmod(path, mode & DIR_MODE)
     except PermissionError:
         raise StoreError(f"data dir {path} is not writable (permission denied)") from None
     except OSError as exc:

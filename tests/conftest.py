@@ -10,7 +10,9 @@ and `open_store` follow it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import tempfile
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,16 +23,43 @@ from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
 from rxdesk.store import open_store as open_any_store
-from tests.helpers import CLINIC_TOML, CURRENT_DATABASE, CliResult, close_opened_stores, run_cli
+from rxdesk.store.protocols import Store
+from tests.helpers import CLINIC_TOML, CURRENT_DATABASE, Cli, CliResult, close_opened_stores, run_cli
 from tests.pgfixtures import backends_wanted, pg_server, pg_url  # noqa: F401 - fixtures
+from tests.receiver import Receiver
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+# Set by .ci/run where the permission tests run: there a skipped one is a failure.
+REQUIRE_FILE_MODES = "RXDESK_TEST_REQUIRE_FILE_MODES"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backends: run each test on TinyDB and on PostgreSQL")
     config.addinivalue_line("markers", "data_dir_only: about the data dir store alone (in a `backends` module)")
     config.addinivalue_line("markers", "database_only: about the PostgreSQL store alone")
+    config.addinivalue_line("markers", "permissions: needs a process that file modes hold (not root); "
+                                       ".ci/run runs these as an unprivileged user")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("permissions") and not file_modes_hold():
+        if os.environ.get(REQUIRE_FILE_MODES) == "1":
+            pytest.fail("this process writes where file modes forbid it: run it as an unprivileged user")
+        pytest.skip("this process writes where file modes forbid it (root): .ci/run runs it as an unprivileged user")
+
+
+def file_modes_hold() -> bool:
+    """Whether this process is refused a write that a directory's mode forbids (root is not)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        read_only = Path(scratch) / "read-only"
+        read_only.mkdir(mode=0o500)
+        try:
+            (read_only / "probe").touch()
+        except PermissionError:
+            return True
+        finally:
+            read_only.chmod(0o700)
+        return False
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -81,13 +110,13 @@ def settings(data_dir: Path, now: datetime, database_url: str | None) -> Setting
 
 
 @pytest.fixture
-def open_store(settings: Settings):  # type: ignore[no-untyped-def]
+def open_store(settings: Settings) -> Iterator[Callable[[], Store]]:
     """`open_store()`: a new store on the test's data (another process's view of it); each is
     closed after the test. In-process tests do not flush a data dir to the disk: a process crash
     loses nothing without it, and the crash tests run real rxdesk processes, which always do."""
-    opened = []
+    opened: list[Store] = []
 
-    def make():  # type: ignore[no-untyped-def]
+    def make() -> Store:
         store = open_any_store(settings) if settings.database_url else TinyStore(settings.data_dir, fsync=False)
         opened.append(store)
         return store
@@ -98,12 +127,12 @@ def open_store(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def store(open_store):  # type: ignore[no-untyped-def]
+def store(open_store: Callable[[], Store]) -> Store:
     return open_store()
 
 
 @pytest.fixture
-def desk(store, clock: FixedClock, settings: Settings) -> Desk:  # type: ignore[no-untyped-def]
+def desk(store: Store, clock: FixedClock, settings: Settings) -> Desk:
     return Desk(store, clock, settings)
 
 
@@ -132,7 +161,7 @@ def cli_env(data_dir: Path, now: datetime, database_url: str | None) -> dict[str
 
 
 @pytest.fixture
-def cli(cli_env: dict[str, str]):  # type: ignore[no-untyped-def]
+def cli(cli_env: dict[str, str]) -> Cli:
     """`cli("appointments", "list", "--json")` runs rxdesk in-process on the test data dir."""
 
     def run(*args: str, env: dict[str, str] | None = None) -> CliResult:
@@ -142,7 +171,7 @@ def cli(cli_env: dict[str, str]):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def _only_the_tests_database(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def _only_the_tests_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A URL in the developer's environment must never send a test to a real database."""
     monkeypatch.delenv("RXDESK_DATABASE_URL", raising=False)
     yield
@@ -150,10 +179,9 @@ def _only_the_tests_database(monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
 
 
 @pytest.fixture
-def receiver():  # type: ignore[no-untyped-def]
-    """A real webhook receiver on 127.0.0.1 (subscriptions to it need allow_private_network)."""
-    from tests.receiver import Receiver
-
-    r = Receiver()
-    yield r
-    r.close()
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP server on 127.0.0.1 that records what it receives: a webhook receiver
+    (subscriptions to it need allow_private_network) or the SMS gateway. Tell it how to answer
+    through its fields (`default`, `answers`, `answer`, `gate`)."""
+    with Receiver() as r:
+        yield r

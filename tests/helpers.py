@@ -1,4 +1,5 @@
-"""Shared test helpers: a CLI runner, data-dir fingerprints, appointment factories."""
+"""Shared test helpers: a CLI runner, data-dir fingerprints, appointment factories, waiting for
+another thread or process, and the types of the shared fixtures."""
 
 from __future__ import annotations
 
@@ -8,16 +9,26 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Iterator
+import socket
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import pytest
 
 from rxdesk.cli import main
 from rxdesk.commands import CommandLine
+from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.ids import new_appointment_uid
 from rxdesk.domain.models import Appointment, AppointmentStatus
 from rxdesk.services import Desk
+from rxdesk.store.protocols import Store, StoreView
+
+if TYPE_CHECKING:
+    from rxdesk.store.tinystore import TinyView
 
 REPO = Path(__file__).resolve().parent.parent
 CLINIC_TOML = REPO / "examples" / "clinic.toml"
@@ -29,24 +40,29 @@ class CliResult:
     out: str
     err: str
 
-    def json(self):  # type: ignore[no-untyped-def]
+    def json(self) -> Any:
         import json
 
         return json.loads(self.out)
 
 
+class Cli(Protocol):
+    """The `cli` fixture: `cli("appointments", "list", "--json")`."""
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> CliResult: ...
+
+
 # Stores a test opened besides its own (another process's view, in this process): closed by
 # an autouse fixture after each test.
-OPENED_STORES: list[object] = []
+OPENED_STORES: list[Store] = []
 
 
-def another_store(desk: Desk):  # type: ignore[no-untyped-def]
+def another_store(desk: Desk) -> Store:
     """A second store on the same data (the data dir, or the database), as another process
     would open it."""
     from rxdesk.store import open_store
 
     settings = desk.settings
-    assert settings is not None
     store = open_store(settings) if settings.database_url else open_store(settings, fsync=False)
     OPENED_STORES.append(store)
     return store
@@ -54,15 +70,100 @@ def another_store(desk: Desk):  # type: ignore[no-untyped-def]
 
 def close_opened_stores() -> None:
     while OPENED_STORES:
-        store = OPENED_STORES.pop()
-        close = getattr(store, "close", None)
-        if close is not None:
-            close()
+        OPENED_STORES.pop().close()
 
 
-def commits(store) -> int:  # type: ignore[no-untyped-def]
+def one_line_refusal(result: CliResult) -> str:
+    """A command refused as the CLI contract says: exit 1 and one line on stderr, no traceback."""
+    assert result.code == 1, (result.out, result.err)
+    assert result.err.count("\n") == 1 and result.err.startswith("rxdesk: "), result.err
+    assert "internal error" not in result.err and "Traceback" not in result.err, result.err
+    return result.err
+
+
+Failure = TypeVar("Failure", bound=RxdeskError)
+
+
+def refused_unchanged(desk: Desk, action: Callable[[], object], error: type[Failure]) -> Failure:
+    """The `error` that `action()` raises: one line, and nothing of the desk's data changed."""
+    before = fingerprint(desk.settings.data_dir)
+    with pytest.raises(error) as caught:
+        action()
+    assert fingerprint(desk.settings.data_dir) == before
+    assert "\n" not in str(caught.value), str(caught.value)
+    return caught.value
+
+
+def view_of(source: Desk | Store) -> StoreView:
+    """What the store holds now, read outside a `with` block: each store's `read()` is a view
+    itself, each of whose statements sees the latest commit."""
+    from rxdesk.store.postgres.store import PgReadView
+    from rxdesk.store.tinystore import TinyView
+
+    view = (source.store if isinstance(source, Desk) else source).read()
+    assert isinstance(view, TinyView | PgReadView), f"a store whose read() is no view: {view!r}"
+    return view
+
+
+def database_url_of(desk: Desk) -> str:
+    """The URL of the test's PostgreSQL database (a test on the pg backend only)."""
+    url = desk.settings.database_url
+    assert url, "a test of the PostgreSQL store ran on the data dir"
+    return url
+
+
+def tiny_view_of(desk: Desk) -> TinyView:
+    """The data dir's own view (its segments and indexes), for tests of the data dir store."""
+    from rxdesk.store.tinystore import TinyView
+
+    view = view_of(desk)
+    assert isinstance(view, TinyView), "a test of the data dir store ran on another store"
+    return view
+
+
+def commits(store: Store) -> int:
     """How many writes the store has committed (this process's)."""
-    return int(store.commits) if hasattr(store, "commits") else int(store.engine.commits)
+    from rxdesk.store.postgres.store import PgStore
+    from rxdesk.store.tinystore import TinyStore
+
+    assert isinstance(store, TinyStore | PgStore)
+    return store.engine.commits if isinstance(store, TinyStore) else store.commits
+
+
+# How long a wait may last before the test fails: only a test that would hang reaches it; a
+# loaded machine takes as long as it takes below it.
+WAIT_LIMIT = 60.0
+
+
+def still_waiting(what: str | Callable[[], object], limit: float) -> AssertionError:
+    """The failure of a wait, naming what was awaited (by default the condition's own source)."""
+    if callable(what):
+        import inspect
+
+        try:
+            what = " ".join(inspect.getsource(what).split())
+        except (OSError, TypeError):
+            what = repr(what)
+    return AssertionError(f"still waiting after {limit:g} s for {what}")
+
+
+def wait_until(condition: Callable[[], object], *, what: str = "", limit: float = WAIT_LIMIT,
+               every: float = 0.01) -> None:
+    """Block until `condition()` holds (another thread or process did its part), or fail naming
+    what was awaited. The app's tests wait with `tests.tui.conftest.wait_until(pilot, ...)`."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise still_waiting(what or condition, limit)
+        time.sleep(every)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on now (for a server a test starts on it)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> CliResult:
@@ -127,7 +228,7 @@ def make_appointment(
     uid: str | None = None,
 ) -> Appointment:
     """Insert an appointment directly (bypassing booking rules) for a test's setup."""
-    view = desk.store.read()
+    view = view_of(desk)
     appt_type = view.types.require(type_key)
     doctor = view.doctors.require(doctor_id)
     status = AppointmentStatus(status)

@@ -1,4 +1,8 @@
-"""A real HTTP server on 127.0.0.1 that records what it receives (webhooks, the SMS gateway)."""
+"""A real HTTP server on 127.0.0.1 that records what it receives (webhooks, the SMS gateway).
+
+Tests take one from the `receiver` fixture; a test that needs a second opens it with
+`with Receiver() as other:`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
 from typing import Any
 
 
@@ -20,17 +25,25 @@ class Received:
         return json.loads(self.body)
 
 
+# A receiver that writes its whole response itself (a partner that misbehaves on the wire).
+Answer = Callable[[BaseHTTPRequestHandler], None]
+
+
 @dataclass
 class Receiver:
     """`answers` is consumed one per request: (status, headers); when empty, `default` answers.
-    Set `hold` to make requests wait (a receiver that hangs) until it is set again."""
+    `answer`, when set, writes the raw response instead (any status line, header or body).
+    Set `gate` to an unset Event to make requests wait (a receiver that hangs) until it is set;
+    `held` counts the requests that arrived and wait there."""
 
     default: tuple[int, dict[str, str]] = (200, {})
     answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     on_request: Callable[[Received], None] | None = None
-    gate: threading.Event | None = None  # when set to an unset Event, requests wait for it
+    gate: threading.Event | None = None
     body: bytes | None = None  # the answer's body, whatever the status (else a small JSON one)
+    answer: Answer | None = None
+    held: int = 0
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -40,13 +53,24 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 item = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
-                if receiver.gate is not None:
-                    receiver.gate.wait(30)
+                gate = receiver.gate
+                if gate is not None:
+                    with receiver.lock:
+                        receiver.held += 1
+                    gate.wait(30)
+                    with receiver.lock:
+                        receiver.held -= 1
                 with receiver.lock:
                     receiver.received.append(item)
                     status, headers = receiver.answers.pop(0) if receiver.answers else receiver.default
                 if receiver.on_request:
                     receiver.on_request(item)
+                if receiver.answer is not None:
+                    try:
+                        receiver.answer(self)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the client stopped reading, as it should
+                    return
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -66,11 +90,20 @@ class Receiver:
         # every test that closes a receiver.
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()
+        self.closed = False
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if not self.closed:
+            self.closed = True
+            self.server.shutdown()
+            self.server.server_close()
+
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 from tests.helpers import REPO
+from tests.pgfixtures import PgServer
 
 
-def test_the_benchmark_runs_on_a_small_data_set(tmp_path: Path, pg_server) -> None:  # type: ignore[no-untyped-def]
+def test_the_benchmark_runs_on_a_small_data_set(tmp_path: Path, pg_server: PgServer) -> None:
     out = tmp_path / "bench.md"
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--naive", "yes", "--data", str(tmp_path / "data"), "--out", str(out)],

@@ -434,6 +434,11 @@ class Engine:
                 ) from None
             except PermissionError:
                 raise StoreError(f"data dir {self.data_dir} is not writable (permission denied)") from None
+            # The commit renames the manifest in the data dir: refuse a read-only one before any
+            # segment is written, so a refused write leaves no file behind.
+            if not os.access(self.data_dir, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+                lock.release()
+                raise StoreError(f"data dir {self.data_dir} is not writable (permission denied)")
             self._writing.active = True
             try:
                 # Read, never taken from the cache: two commits within one tick of the file

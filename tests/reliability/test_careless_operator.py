@@ -11,11 +11,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rxdesk.services import Desk
-from tests.helpers import CLINIC_TOML, REPO, fingerprint
+from tests.helpers import CLINIC_TOML, REPO, Cli, fingerprint
 
 
 def segment_files(data_dir: Path) -> set[str]:
@@ -32,8 +33,8 @@ def age(data_dir: Path, seconds: float = 3600) -> None:
 
 @pytest.mark.parametrize("keep_previous", [False, True])
 def test_segments_without_the_manifest_are_a_damaged_data_dir_never_an_empty_one(
-    clinic: Desk, cli, data_dir, keep_previous
-) -> None:  # type: ignore[no-untyped-def]
+    clinic: Desk, cli: Cli, data_dir: Path, keep_previous: bool
+) -> None:
     clinic.secrets.create_secret("shop", "ops")  # a second commit: rxdesk.previous.json exists
     files = segment_files(data_dir)
     (data_dir / "rxdesk.json").unlink()
@@ -57,7 +58,7 @@ def test_segments_without_the_manifest_are_a_damaged_data_dir_never_an_empty_one
         assert cli("secrets", "list", "--json").json() == []
 
 
-def test_a_previous_manifest_alone_is_damaged_too(clinic: Desk, cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_a_previous_manifest_alone_is_damaged_too(clinic: Desk, cli: Cli, data_dir: Path) -> None:
     clinic.secrets.create_secret("shop", "ops")
     (data_dir / "rxdesk.json").unlink()
     shutil.rmtree(data_dir / "segments")
@@ -66,7 +67,7 @@ def test_a_previous_manifest_alone_is_damaged_too(clinic: Desk, cli, data_dir) -
     assert not (data_dir / "rxdesk.json").exists()
 
 
-def test_bare_rxdesk_without_a_terminal_refuses_and_points_to_the_worker(clinic: Desk, cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_bare_rxdesk_without_a_terminal_refuses_and_points_to_the_worker(clinic: Desk, cli_env: dict[str, str]) -> None:
     """From cron or a pipe the app ran forever at ~90 % CPU writing escape codes."""
     result = subprocess.run([sys.executable, "-m", "rxdesk"], env={**os.environ, **cli_env, "PYTHONPATH": str(REPO)},
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False)
@@ -74,7 +75,7 @@ def test_bare_rxdesk_without_a_terminal_refuses_and_points_to_the_worker(clinic:
     assert result.stderr.count("\n") == 1 and "rxdesk worker" in result.stderr and "terminal" in result.stderr
 
 
-def test_an_open_log_folder_and_file_are_tightened(clinic: Desk, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_an_open_log_folder_and_file_are_tightened(clinic: Desk, data_dir: Path) -> None:
     from rxdesk.crashlog import log_crash
 
     logs = data_dir / "logs"
@@ -89,7 +90,7 @@ def test_an_open_log_folder_and_file_are_tightened(clinic: Desk, data_dir) -> No
     assert (logs / "errors.log").read_text() == "old\nboom\n"
 
 
-def test_a_fallback_log_folder_made_by_someone_else_is_not_used(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_fallback_log_folder_made_by_someone_else_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import tempfile
 
     from rxdesk import crashlog
@@ -113,15 +114,16 @@ def test_a_fallback_log_folder_made_by_someone_else_is_not_used(tmp_path, monkey
     assert where == str(planted / "errors.log") and stat.S_IMODE(planted.stat().st_mode) == 0o700
 
 
-def test_a_reader_during_the_very_first_write_sees_an_empty_data_dir_not_a_damaged_one(desk: Desk, data_dir, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_reader_during_the_very_first_write_sees_an_empty_data_dir_not_a_damaged_one(desk: Desk, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first write puts its segments down before its manifest; a reader in between (the
     app waiting for `rxdesk demo`) must not call that damaged."""
+    from rxdesk import fileio
     from rxdesk.store import TinyStore, engine
 
     seen: list[bool] = []
-    write = engine.write_atomic
+    write = fileio.write_atomic  # what the engine writes with
 
-    def read_before_the_manifest(path, data, **options) -> None:  # type: ignore[no-untyped-def]
+    def read_before_the_manifest(path: Path, data: bytes, **options: Any) -> None:
         if path.name == "rxdesk.json" and not seen:
             assert list((data_dir / "segments").glob("*.json"))
             seen.append(TinyStore(data_dir).is_empty())

@@ -14,18 +14,18 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
-from tests.helpers import REPO, another_store, make_appointment
+from rxdesk.tui.screens.overview import OverviewScreen
+from tests.helpers import REPO, another_store, make_appointment, view_of, wait_until
 from tests.receiver import Receiver
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import front, make_app, settle
 
 STREAM = textwrap.dedent(
     """
@@ -71,14 +71,13 @@ def spawn(code: str, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(clinic: Desk, now, data_dir: Path, cli_env) -> None:  # type: ignore[no-untyped-def]
+async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(clinic: Desk, now: datetime, data_dir: Path, cli_env: dict[str, str], receiver: Receiver) -> None:
     start = now + timedelta(days=1)
     uids = [make_appointment(clinic, start=start + timedelta(minutes=20 * i), minutes=20).uid for i in range(36)]
     stream_a, stream_b, by_app = uids[0:15], uids[15:30], uids[30:36]
     import os
 
     env = {**os.environ, **cli_env, "PYTHONPATH": str(REPO)}
-    receiver = Receiver()
     clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED", "APPOINTMENT_REBOOKED"], {}, "tester",
                                      allow_private_network=True)
     worker = subprocess.Popen([sys.executable, "-m", "rxdesk", "worker", "--interval", "0.1"], cwd=REPO, env=env,
@@ -94,7 +93,7 @@ async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(cli
                              doctor_id="dr-sato", type_key="prescription").uid
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
-        screen = app.screen
+        screen = front(app, OverviewScreen)
         app.open_rebook(moved)  # the agent also rebooks one, through the keys
         await settle(pilot)
         await pilot.press("enter")
@@ -120,17 +119,15 @@ async def test_cli_streams_app_and_reader_at_once_lose_and_duplicate_nothing(cli
     assert json.loads(reader_out.splitlines()[-1])["checks"] >= 1
 
     # Let the worker deliver what is left, then stop it as an operator would.
-    for _ in range(300):
-        view = another_store(clinic).read()
-        if view.deliveries.last_seq() >= 37 and not view.deliveries.queued():
-            break
-        time.sleep(0.05)
+    other = another_store(clinic)
+    wait_until(lambda: len(view_of(other).deliveries.newest().items) >= 37 and not view_of(other).deliveries.queued(),
+               what="the worker to deliver every event")
     worker.send_signal(signal.SIGTERM)
     worker_out, worker_err = worker.communicate(timeout=60)
     receiver.close()
     assert worker.returncode == 0, worker_err
 
-    view = another_store(clinic).read()
+    view = view_of(another_store(clinic))
     rebooked = [e for _, e in view.events.after(0) if e.type.value == "APPOINTMENT_REBOOKED"]
     assert [e.data["previous"]["uid"] for e in rebooked] == [moved]
     deliveries = list(view.deliveries.newest())

@@ -17,13 +17,13 @@ import sys
 import textwrap
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from rxdesk.services import Desk
-from tests.helpers import REPO, another_store, make_appointment
+from tests.helpers import REPO, another_store, make_appointment, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -42,7 +42,7 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_killed_writers_leave_whole_changes_only(clinic: Desk, now, data_dir: Path, cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_killed_writers_leave_whole_changes_only(clinic: Desk, now: datetime, data_dir: Path, cli_env: dict[str, str]) -> None:
     rng = random.Random(20261124)
     start = now + timedelta(days=1)
     with clinic.store.write():
@@ -67,7 +67,7 @@ def test_killed_writers_leave_whole_changes_only(clinic: Desk, now, data_dir: Pa
         err = errors.read_text()
         reported |= {line.split()[1] for line in out.splitlines() if line.startswith("ok ")}
 
-        view = another_store(clinic).read()  # loads, or the test fails here with the StoreError
+        view = view_of(another_store(clinic))  # loads, or the test fails here with the StoreError
         cancelled = set()
         for uid in batch:
             appt = view.appointments.require(uid)
@@ -111,7 +111,7 @@ STEP_KILLER = textwrap.dedent(
 )
 
 
-def kill_at_every_step(clinic: Desk, now, cli_env, killer: str, *, most: int) -> None:  # type: ignore[no-untyped-def]
+def kill_at_every_step(clinic: Desk, now: datetime, cli_env: dict[str, str], killer: str, *, most: int) -> None:
     """Cancel one appointment after another in a process that `killer` kills at step 1, 2, 3...
     of the cancellation, until one finishes: each is then whole (cancelled, one event, one audit
     entry) or absent (nothing at all), and both happened."""
@@ -122,7 +122,7 @@ def kill_at_every_step(clinic: Desk, now, cli_env, killer: str, *, most: int) ->
         uid = make_appointment(clinic, start=start + timedelta(minutes=10 * step), minutes=10).uid
         proc = subprocess.run([sys.executable, "-c", killer, str(clinic.settings.data_dir), uid, str(step)],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False)
-        view = another_store(clinic).read()
+        view = view_of(another_store(clinic))
         appt = view.appointments.require(uid)
         events = [e for _, e in view.events.after(0)
                   if e.type.value == "APPOINTMENT_CANCELLED" and e.data["appointment"]["uid"] == uid]
@@ -143,7 +143,7 @@ def kill_at_every_step(clinic: Desk, now, cli_env, killer: str, *, most: int) ->
 
 
 @pytest.mark.data_dir_only
-def test_a_kill_at_every_step_of_a_commit_leaves_it_whole_or_absent(clinic: Desk, now, cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_a_kill_at_every_step_of_a_commit_leaves_it_whole_or_absent(clinic: Desk, now: datetime, cli_env: dict[str, str]) -> None:
     """Kill the writer at each fsync and rename of one cancellation, in turn."""
     kill_at_every_step(clinic, now, cli_env, STEP_KILLER, most=40)
 
@@ -174,6 +174,6 @@ STATEMENT_KILLER = textwrap.dedent(
 
 
 @pytest.mark.database_only
-def test_a_kill_before_or_after_any_statement_leaves_a_change_whole_or_absent(clinic: Desk, now, cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_a_kill_before_or_after_any_statement_leaves_a_change_whole_or_absent(clinic: Desk, now: datetime, cli_env: dict[str, str]) -> None:
     """Kill the writer before and after each statement of one cancellation, in turn."""
     kill_at_every_step(clinic, now, cli_env, STATEMENT_KILLER, most=80)

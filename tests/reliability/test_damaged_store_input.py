@@ -3,8 +3,8 @@ dir and the record, or the database and the table, never an internal error; noth
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +17,20 @@ from rxdesk.domain.ids import new_appointment_uid
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
 from tests.helpers import CLINIC_TOML, database_fingerprint, run_cli
+from tests.pgfixtures import PgServer
 
 pytestmark = pytest.mark.database_only
 
 
 @pytest.fixture
-def empty_database(pg_server, backend: str) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def empty_database(pg_server: PgServer, backend: str) -> Iterator[str]:
     """The URL of a new database with the schema and nothing in it."""
     name = pg_server.create()
     yield pg_server.url(name)
     pg_server.drop(name)
 
 
-def data_dir_with(tmp_path: Path, now, damage: dict[str, Any]) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
+def data_dir_with(tmp_path: Path, now: datetime, damage: dict[str, Any]) -> tuple[Path, str]:
     """A provisioned data dir holding one appointment whose stored form has `damage` in it (as
     an older version, or a hand edit, may leave it); returns the dir and the appointment's uid."""
     source = tmp_path / "source"
@@ -57,7 +58,7 @@ def data_dir_with(tmp_path: Path, now, damage: dict[str, Any]) -> tuple[Path, st
     ({"ends_at": "2026-11-24T08:00:00Z"}, "appointments_ends_after_start"),  # ends before it starts
 ])
 def test_store_import_names_the_file_and_the_appointment_it_cannot_copy(
-        empty_database, tmp_path, now, cli_env, damage, said) -> None:  # type: ignore[no-untyped-def]
+        empty_database: str, tmp_path: Path, now: datetime, cli_env: dict[str, str], damage: dict[str, str], said: str) -> None:
     source, uid = data_dir_with(tmp_path, now, damage)
     before = database_fingerprint(empty_database)
     result = run_cli("store", "import", str(source), env={**cli_env, "RXDESK_DATABASE_URL": empty_database})
@@ -71,7 +72,7 @@ def test_store_import_names_the_file_and_the_appointment_it_cannot_copy(
 
 @pytest.mark.parametrize("kind, table", [("appointments", "appointments"), ("rxdesk_schema_missing", "org")])
 def test_store_init_on_a_database_with_tables_of_another_origin_names_the_table(
-        empty_db_of_another_app, cli_env, kind, table) -> None:  # type: ignore[no-untyped-def]
+        empty_db_of_another_app: Callable[[str], str], cli_env: dict[str, str], kind: str, table: str) -> None:
     url = empty_db_of_another_app(kind)
     before = database_fingerprint(url)
     result = run_cli("store", "init", env={**cli_env, "RXDESK_DATABASE_URL": url})
@@ -82,7 +83,7 @@ def test_store_init_on_a_database_with_tables_of_another_origin_names_the_table(
 
 
 @pytest.fixture
-def empty_db_of_another_app(pg_server, backend: str):  # type: ignore[no-untyped-def]
+def empty_db_of_another_app(pg_server: PgServer, backend: str) -> Iterator[Callable[[str], str]]:
     """A database that already holds a table named like one of rxdesk's: another application's
     (`appointments`), or rxdesk's own tables whose `rxdesk_schema` record was dropped."""
     made: list[str] = []

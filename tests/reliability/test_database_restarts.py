@@ -109,7 +109,7 @@ def test_a_worker_started_before_the_database_waits_for_it_then_ticks(cluster: C
             cluster.start(same_port=True)
 
 
-def test_a_server_restart_between_ticks_fails_no_tick(cluster: Cluster, tmp_path: Path, capfd, backend) -> None:  # type: ignore[no-untyped-def]
+def test_a_server_restart_between_ticks_fails_no_tick(cluster: Cluster, tmp_path: Path, capfd: pytest.CaptureFixture[str], backend: str) -> None:
     desk = Desk.open(settings_on(cluster, tmp_path))
     try:
         worker = MaintenanceService(desk)
@@ -126,7 +126,7 @@ def test_a_server_restart_between_ticks_fails_no_tick(cluster: Cluster, tmp_path
     assert captured.err == "" and "psycopg" not in captured.out
 
 
-def test_the_drivers_warnings_go_to_the_error_log_not_the_terminal(cluster: Cluster, tmp_path: Path, capfd, backend) -> None:  # type: ignore[no-untyped-def]
+def test_the_drivers_warnings_go_to_the_error_log_not_the_terminal(cluster: Cluster, tmp_path: Path, capfd: pytest.CaptureFixture[str], backend: str) -> None:
     desk = Desk.open(settings_on(cluster, tmp_path))
     try:
         desk.doctors.list_doctors()

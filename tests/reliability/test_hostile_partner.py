@@ -10,31 +10,30 @@ import socket
 import threading
 import time
 import tomllib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler
+from ipaddress import IPv4Address
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rxdesk.config import Settings
 from rxdesk.domain.errors import ValidationFailed
+from rxdesk.domain.models import Delivery
 from rxdesk.services import Desk, egress
 from rxdesk.services.deadline import ATTEMPT_SECONDS
 from rxdesk.services.leases import LEASE
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.services.notify import Notifier, SendFailed
-from tests.helpers import CLINIC_TOML, fingerprint, make_appointment
+from tests.helpers import CLINIC_TOML, Cli, fingerprint, make_appointment, view_of
+from tests.receiver import Answer, Receiver
 from tests.reliability.test_terminal_safety import raw_bytes_in
 from tests.unit.test_tokens_minting import claims_at, mint
-from tests.unit.test_webhooks_answers import Answering
 
 # -- receivers that misbehave -------------------------------------------------------------
-
-
-def hostile(answer: Any) -> Answering:
-    """A real HTTP server on 127.0.0.1 whose `answer(handler)` writes the raw response."""
-    return Answering(answer)
 
 
 def dripping(every: float) -> Any:
@@ -49,74 +48,65 @@ def dripping(every: float) -> Any:
     return answer
 
 
-def one_cancellation(desk: Desk, url: str, now, **options: Any) -> None:  # type: ignore[no-untyped-def]
+def one_cancellation(desk: Desk, url: str, now: datetime, **options: Any) -> None:
     desk.webhooks.add_subscription(url, ["APPOINTMENT_CANCELLED"], {}, "tester", allow_private_network=True,
                                    **options)
     appt = make_appointment(desk, start=now + timedelta(days=1))
     desk.appointments.cancel_appointment(appt.uid, "moved away", "tester")
 
 
-def test_a_dripping_receiver_gets_one_post_and_a_timeout_at_the_deadline(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
-    receiver = hostile(dripping(0.05))
-    try:
-        one_cancellation(clinic, receiver.url, now)
-        started = time.monotonic()
-        report = MaintenanceService(clinic, attempt_seconds=1.0).tick()
-        took = time.monotonic() - started
-    finally:
-        receiver.close()
-    assert receiver.requests == 1 and report.retrying == 1
+def test_a_dripping_receiver_gets_one_post_and_a_timeout_at_the_deadline(clinic: Desk, now: datetime, receiver: Receiver) -> None:
+    receiver.answer = dripping(0.05)
+    one_cancellation(clinic, receiver.url, now)
+    started = time.monotonic()
+    report = MaintenanceService(clinic, attempt_seconds=1.0).tick()
+    took = time.monotonic() - started
+    assert len(receiver.received) == 1 and report.retrying == 1
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert delivery.attempts == 1 and delivery.last_error == "no complete answer within 1 s"
     assert 1.0 <= took < 30  # ended at its deadline, far inside the lease
 
 
 @pytest.mark.slow
-def test_the_production_deadline_is_fifteen_seconds_for_the_whole_attempt(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_production_deadline_is_fifteen_seconds_for_the_whole_attempt(clinic: Desk, now: datetime, receiver: Receiver) -> None:
     """A receiver dripping a byte every 5 s held a tick for 350 s, past the lease, and a second
     worker sent the same webhook-id again. With the worker as shipped, the attempt ends at 15 s."""
     assert ATTEMPT_SECONDS == 15.0 and MaintenanceService(clinic).attempt_seconds == ATTEMPT_SECONDS
     assert Notifier(clinic.settings).attempt_seconds == ATTEMPT_SECONDS  # SMTP and the SMS gateway too
-    receiver = hostile(dripping(5.0))
-    try:
-        one_cancellation(clinic, receiver.url, now)
-        started = time.monotonic()
-        first = MaintenanceService(clinic).tick()
-        took = time.monotonic() - started
-        second = MaintenanceService(clinic, owner="other").tick()  # another worker: nothing is due yet
-    finally:
-        receiver.close()
+    receiver.answer = dripping(5.0)
+    one_cancellation(clinic, receiver.url, now)
+    started = time.monotonic()
+    first = MaintenanceService(clinic).tick()
+    took = time.monotonic() - started
+    second = MaintenanceService(clinic, owner="other").tick()  # another worker: nothing is due yet
     assert first.retrying == 1 and second.delivered + second.retrying == 0
-    assert receiver.requests == 1
+    assert len(receiver.received) == 1
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert delivery.last_error == "no complete answer within 15 s"
     assert ATTEMPT_SECONDS <= took < LEASE.total_seconds() / 5
 
 
-def deliver_to(clinic: Desk, now, answer: Any):  # type: ignore[no-untyped-def]
+def deliver_to(clinic: Desk, now: datetime, answer: Answer, receiver: Receiver) -> Delivery:
     """One cancellation delivered (once) to a receiver that answers with `answer`."""
-    receiver = hostile(answer)
-    try:
-        one_cancellation(clinic, receiver.url, now)
-        MaintenanceService(clinic).tick()
-    finally:
-        receiver.close()
+    receiver.answer = answer
+    one_cancellation(clinic, receiver.url, now)
+    MaintenanceService(clinic).tick()
     (delivery,) = clinic.webhooks.list_deliveries().items
-    assert receiver.requests == 1
+    assert len(receiver.received) == 1
     return delivery
 
 
-def test_a_redirect_to_the_metadata_service_is_not_followed(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_redirect_to_the_metadata_service_is_not_followed(clinic: Desk, now: datetime, receiver: Receiver) -> None:
     def redirect(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(302)
         handler.send_header("location", "http://169.254.169.254/latest/meta-data/")
         handler.send_header("content-length", "0")
         handler.end_headers()
 
-    assert deliver_to(clinic, now, redirect).last_error == "answered 302"
+    assert deliver_to(clinic, now, redirect, receiver).last_error == "answered 302"
 
 
-def test_an_answer_full_of_escape_codes_is_shown_escaped(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+def test_an_answer_full_of_escape_codes_is_shown_escaped(clinic: Desk, cli: Cli, now: datetime, receiver: Receiver) -> None:
     def answer(handler: BaseHTTPRequestHandler) -> None:
         body = b"\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\x1b]0;pwned\x07\xe2\x80\xae ok"
         handler.send_response(500)
@@ -124,27 +114,24 @@ def test_an_answer_full_of_escape_codes_is_shown_escaped(clinic: Desk, cli, now)
         handler.end_headers()
         handler.wfile.write(body)
 
-    delivery = deliver_to(clinic, now, answer)
+    delivery = deliver_to(clinic, now, answer, receiver)
     shown = cli("deliveries", "show", delivery.id)
     assert shown.code == 0 and raw_bytes_in(shown.out) == []
     assert "\\x1b]52;c;" in shown.out and "\\u202e" in shown.out
 
 
-def test_an_absurd_retry_after_is_capped_and_recorded_as_the_answer(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+def test_an_absurd_retry_after_is_capped_and_recorded_as_the_answer(clinic: Desk, cli: Cli, now: datetime, receiver: Receiver) -> None:
     def too_many(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(429)
         handler.send_header("retry-after", "99999999999999999")
         handler.send_header("content-length", "0")
         handler.end_headers()
 
-    receiver = hostile(too_many)
-    try:
-        one_cancellation(clinic, receiver.url, now)
-        report = MaintenanceService(clinic).tick()
-        sub = clinic.webhooks.list_subscriptions()[0]
-        tested = cli("subscriptions", "test", sub.id)
-    finally:
-        receiver.close()
+    receiver.answer = too_many
+    one_cancellation(clinic, receiver.url, now)
+    report = MaintenanceService(clinic).tick()
+    sub = clinic.webhooks.list_subscriptions()[0]
+    tested = cli("subscriptions", "test", sub.id)
     assert report.retrying == 1
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert delivery.last_error == "answered 429" and delivery.next_attempt_at == now + timedelta(hours=24)
@@ -158,7 +145,7 @@ def test_an_absurd_retry_after_is_capped_and_recorded_as_the_answer(clinic: Desk
     "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://0.0.0.0:8080/", "http://[::]/",
     "http://224.0.0.1/", "http://[::ffff:169.254.169.254]/", "http://0xa9fea9fe/",
 ])
-def test_link_local_unspecified_and_multicast_are_always_refused(cli, clinic: Desk, data_dir, url: str) -> None:  # type: ignore[no-untyped-def]
+def test_link_local_unspecified_and_multicast_are_always_refused(cli: Cli, clinic: Desk, data_dir: Path, url: str) -> None:
     before = fingerprint(data_dir)
     for extra in ((), ("--allow-private-network",)):
         result = cli("subscriptions", "add", "--url", url, "--event", "APPOINTMENT_CANCELLED", *extra)
@@ -171,7 +158,7 @@ def test_link_local_unspecified_and_multicast_are_always_refused(cli, clinic: De
     "http://[::ffff:127.0.0.1]/", "http://localhost/", "http://api.localhost/", "http://10.1.2.3/",
     "http://192.168.1.10/", "http://172.16.5.4/", "http://100.64.0.1/", "http://[fd00::1]/",
 ])
-def test_loopback_and_private_ranges_need_the_flag_which_is_audited_and_listed(cli, clinic: Desk, data_dir, url: str) -> None:  # type: ignore[no-untyped-def]
+def test_loopback_and_private_ranges_need_the_flag_which_is_audited_and_listed(cli: Cli, clinic: Desk, data_dir: Path, url: str) -> None:
     before = fingerprint(data_dir)
     refused = cli("subscriptions", "add", "--url", url, "--event", "APPOINTMENT_CANCELLED")
     assert refused.code == 1 and "--allow-private-network" in refused.err
@@ -181,11 +168,11 @@ def test_loopback_and_private_ranges_need_the_flag_which_is_audited_and_listed(c
     assert added.code == 0 and added.json()["allow_private_network"] is True
     listed = cli("subscriptions", "list")
     assert "PRIVATE NETWORK" in listed.out and "allowed" in listed.out
-    (entry,) = [e for e in clinic.store.read().audit.newest().items if e.action == "subscription.add"]
+    (entry,) = [e for e in view_of(clinic).audit.newest().items if e.action == "subscription.add"]
     assert entry.details["allow_private_network"] is True
 
 
-def test_the_resolved_address_is_checked_on_every_attempt(clinic: Desk, now, receiver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_resolved_address_is_checked_on_every_attempt(clinic: Desk, now: datetime, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
     """A name passes `subscriptions add`; what it resolves to is checked each time a
     connection is made, and the connection goes to the address that was checked."""
     answers: list[str] = []
@@ -222,7 +209,7 @@ def test_the_resolved_address_is_checked_on_every_attempt(clinic: Desk, now, rec
 
 @given(st.ip_addresses(v=4))
 @settings(max_examples=300)
-def test_an_ipv4_address_is_judged_the_same_inside_ipv6(address) -> None:  # type: ignore[no-untyped-def]
+def test_an_ipv4_address_is_judged_the_same_inside_ipv6(address: IPv4Address) -> None:
     import ipaddress
 
     mapped = ipaddress.IPv6Address(f"::ffff:{address}")
@@ -243,7 +230,7 @@ def test_an_ipv4_address_is_judged_the_same_inside_ipv6(address) -> None:  # typ
     "Transfer-Encoding=chunked", "Host=evil.example", "TE=trailers", "Upgrade=websocket", "Keep-Alive=timeout=5",
     "Proxy-Authorization=Basic eA==", "Content-Length=0", "Webhook-Signature=v1,forged", "Bad Name=x",
 ])
-def test_a_custom_header_that_would_break_or_strip_the_signature_is_refused(cli, clinic: Desk, data_dir, header) -> None:  # type: ignore[no-untyped-def]
+def test_a_custom_header_that_would_break_or_strip_the_signature_is_refused(cli: Cli, clinic: Desk, data_dir: Path, header: str) -> None:
     before = fingerprint(data_dir)
     result = cli("subscriptions", "add", "--url", "https://hooks.example/rx", "--event", "APPOINTMENT_CANCELLED",
                  "--header", header)
@@ -251,7 +238,7 @@ def test_a_custom_header_that_would_break_or_strip_the_signature_is_refused(cli,
     assert fingerprint(data_dir) == before
 
 
-def test_a_stored_header_the_rules_refuse_is_not_sent_and_says_why(clinic: Desk, now, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_a_stored_header_the_rules_refuse_is_not_sent_and_says_why(clinic: Desk, now: datetime, receiver: Receiver) -> None:
     """A subscription stored by an older version with `café` in a header broke every delivery
     with an internal error."""
     made = clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED"], {"X-Shop": "riverside"},
@@ -283,14 +270,14 @@ def test_headers_the_rules_accept_are_sendable_and_never_frame_the_request(heade
 # -- the SMS gateway and the SMTP server --------------------------------------------------
 
 
-def test_the_sms_token_is_never_sent_over_plain_http_to_another_machine(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_sms_token_is_never_sent_over_plain_http_to_another_machine(settings: Settings) -> None:
     notifier = Notifier(settings.with_overrides(sms_url="http://sms.gateway.example/send", sms_token="tok-123"))
     with pytest.raises(SendFailed, match="not https; the token is not sent unencrypted") as info:
         notifier.send_sms("+4915112345678", "hello")
     assert "tok-123" not in str(info.value)
 
 
-def test_the_sms_gateways_answer_is_not_read(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_sms_gateways_answer_is_not_read(settings: Settings, receiver: Receiver) -> None:
     written: list[int] = []
 
     def endless(handler: BaseHTTPRequestHandler) -> None:
@@ -302,25 +289,21 @@ def test_the_sms_gateways_answer_is_not_read(settings) -> None:  # type: ignore[
             handler.wfile.write(chunk)
             written.append(len(chunk))
 
-    gateway = hostile(endless)
-    try:
-        Notifier(settings.with_overrides(sms_url=gateway.url, sms_token="tok")).send_sms("+4915112345678", "hi")
-    finally:
-        gateway.close()
+    gateway = receiver
+    gateway.answer = endless
+    Notifier(settings.with_overrides(sms_url=gateway.url, sms_token="tok")).send_sms("+4915112345678", "hi")
     assert sum(written) < 16 << 20  # the client hung up long before the "256 MB" answer
 
 
-def test_a_dripping_sms_gateway_ends_at_the_deadline(settings) -> None:  # type: ignore[no-untyped-def]
-    gateway = hostile(dripping(0.05))
-    try:
-        notifier = Notifier(settings.with_overrides(sms_url=gateway.url), attempt_seconds=1.0)
-        with pytest.raises(SendFailed, match="no complete answer within 1 s"):
-            notifier.send_sms("+4915112345678", "hello")
-    finally:
-        gateway.close()
+def test_a_dripping_sms_gateway_ends_at_the_deadline(settings: Settings, receiver: Receiver) -> None:
+    gateway = receiver
+    gateway.answer = dripping(0.05)
+    notifier = Notifier(settings.with_overrides(sms_url=gateway.url), attempt_seconds=1.0)
+    with pytest.raises(SendFailed, match="no complete answer within 1 s"):
+        notifier.send_sms("+4915112345678", "hello")
 
 
-def test_a_dripping_smtp_server_ends_at_the_deadline(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_dripping_smtp_server_ends_at_the_deadline(settings: Settings) -> None:
     """An SMTP server that drips its greeting a byte at a time never trips a read timeout."""
     server = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
@@ -364,7 +347,7 @@ def test_a_dripping_smtp_server_ends_at_the_deadline(settings) -> None:  # type:
     ("exp", "Infinity"), ("exp", "NaN"), ("iat", "-Infinity"), ("exp", "1" + "0" * 400),
     ("iat", "1e400"), ("nbf", "-1" + "0" * 400), ("nbf", "-Infinity"), ("exp", "1e300"),
 ])
-def test_a_token_with_a_time_that_is_not_a_time_is_refused_in_one_line(cli, clinic: Desk, now, claim, value) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_with_a_time_that_is_not_a_time_is_refused_in_one_line(cli: Cli, clinic: Desk, now: datetime, claim: str, value: str) -> None:
     made = clinic.secrets.create_secret("shop", "ops")
     claims = claims_at(now)
     raw = '{"sub": "shop-10001", "iat": %s, "exp": %s%s}' % (
@@ -397,7 +380,7 @@ def _fields(doc: dict[str, Any]) -> list[tuple[str, ...]]:
     return found
 
 
-def test_a_provisioning_file_with_a_wrong_type_anywhere_is_refused_naming_the_field(desk: Desk, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_provisioning_file_with_a_wrong_type_anywhere_is_refused_naming_the_field(desk: Desk, tmp_path: Path) -> None:
     base = tomllib.loads(CLINIC_TOML.read_text())
     tried = 0
     for where in _fields(base):
@@ -421,4 +404,4 @@ def test_a_provisioning_file_with_a_wrong_type_anywhere_is_refused_naming_the_fi
                     f"{where[0]}[{where[1]}].{where[2]}" + (f"[{where[3]}].{where[4]}" if len(where) == 5 else ""))
             assert str(info.value).startswith(field or path) or path in str(info.value), (label, where, str(info.value))
     assert tried > 200
-    assert not desk.store.data_dir.exists() or desk.is_empty()
+    assert not desk.settings.data_dir.exists() or desk.is_empty()

@@ -18,13 +18,14 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk
-from tests.helpers import REPO, another_store, make_appointment
+from tests.helpers import REPO, another_store, make_appointment, view_of
 from tests.receiver import Receiver
 from tests.unit.test_worker import only_rule
 
@@ -44,12 +45,12 @@ STREAM = textwrap.dedent(
 )
 
 
-def stamp(at) -> str:  # type: ignore[no-untyped-def]
+def stamp(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_two_workers_and_two_streams_killed_mid_tick_keep_every_count_exact(  # type: ignore[no-untyped-def]
-        clinic: Desk, now, data_dir, cli_env) -> None:
+def test_two_workers_and_two_streams_killed_mid_tick_keep_every_count_exact(
+        clinic: Desk, now: datetime, data_dir: Path, cli_env: dict[str, str], receiver: Receiver) -> None:
     rng = random.Random(20261127)
     only_rule(clinic, "gp-consult", "patient", 60)
     # 60 appointments whose reminder is due now (20 a doctor, 1 minute each), and 40 for the
@@ -70,7 +71,7 @@ def test_two_workers_and_two_streams_killed_mid_tick_keep_every_count_exact(  # 
                 proc.send_signal(signal.SIGKILL)
             killed_mid_send.set()
 
-    receiver = Receiver(on_request=on_request)
+    receiver.on_request = on_request
     clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_REMINDER_DUE", "APPOINTMENT_CANCELLED"], {}, "tester",
                                      allow_private_network=True)
     env = {**os.environ, **cli_env, "PYTHONPATH": str(REPO)}
@@ -115,7 +116,7 @@ def test_two_workers_and_two_streams_killed_mid_tick_keep_every_count_exact(  # 
             proc.send_signal(signal.SIGTERM)
         for proc in workers.values():
             proc.communicate(timeout=60)
-    stranded = [d for d in another_store(clinic).read().deliveries.newest() if d.lease_id]
+    stranded = [d for d in view_of(another_store(clinic)).deliveries.newest() if d.lease_id]
     assert stranded, "no worker was killed holding claims: the kills missed every tick"
 
     # Past every lease a killed worker left: one last worker sends what is still claimed.
@@ -127,7 +128,7 @@ def test_two_workers_and_two_streams_killed_mid_tick_keep_every_count_exact(  # 
 
     reported = [line.split()[1] for out, _ in outputs for line in out.splitlines() if line.startswith("ok ")]
     assert sorted(reported) == sorted(later), [err for _, err in outputs]  # no stream was refused
-    view = another_store(clinic).read()
+    view = view_of(another_store(clinic))
     events = [e for _, e in view.events.after(0)]
     reminders = Counter((e.data["appointment"]["uid"], e.data["recipient"]["id"]) for e in events
                         if e.type.value == "APPOINTMENT_REMINDER_DUE")

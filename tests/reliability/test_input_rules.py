@@ -8,7 +8,8 @@ C0 and C1 controls, DEL, the bidi embeddings, overrides and isolates. The URL ru
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ from rxdesk.domain.lifecycle import normalize_reason
 from rxdesk.domain.models import Admin, Delivery, DeliveryStatus, Doctor, EventType, Org, Patient
 from rxdesk.domain.urls import check_http_url
 from rxdesk.services import Desk
-from tests.helpers import CLINIC_TOML, fingerprint, make_appointment
+from tests.helpers import CLINIC_TOML, Cli, fingerprint, make_appointment
+from tests.receiver import Receiver
 
 pytestmark = pytest.mark.backends
 
@@ -35,7 +37,7 @@ def raw_in(text: str) -> list[str]:
 @pytest.mark.data_dir_only
 @pytest.mark.parametrize("ch", CONTROLS, ids=ascii)
 def test_every_text_field_refuses_each_kind_of_control_character(ch: str) -> None:
-    makers = [
+    makers: list[Callable[[], object]] = [
         lambda: Patient(id="p", name=f"Le{ch}na"),
         lambda: Patient(id="p", name="Lena", email=f"lena{ch}@mail.example"),
         lambda: Patient(id="p", name="Lena", external_id=f"shop{ch}1"),
@@ -56,10 +58,10 @@ def test_every_text_field_refuses_each_kind_of_control_character(ch: str) -> Non
 
 
 @pytest.mark.parametrize("ch", CONTROLS, ids=ascii)
-def test_the_services_refuse_each_kind_and_change_nothing(clinic: Desk, data_dir: Path, now, ch: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_services_refuse_each_kind_and_change_nothing(clinic: Desk, data_dir: Path, now: datetime, ch: str) -> None:
     appt = make_appointment(clinic, start=now + timedelta(days=1))
     before = fingerprint(data_dir)
-    actions = [
+    actions: list[Callable[[], object]] = [
         lambda: clinic.doctors.set_room("dr-weber", url=f"https://meet.example/{ch}evil", agent="tester"),
         lambda: clinic.secrets.create_secret(f"sh{ch}op", "tester"),
         lambda: clinic.appointments.cancel_appointment(appt.uid, f"wh{ch}y", "tester"),
@@ -72,7 +74,7 @@ def test_the_services_refuse_each_kind_and_change_nothing(clinic: Desk, data_dir
     assert fingerprint(data_dir) == before
 
 
-def test_set_room_refuses_a_bidi_override_in_one_line(cli, clinic: Desk, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_set_room_refuses_a_bidi_override_in_one_line(cli: Cli, clinic: Desk, data_dir: Path) -> None:
     before = fingerprint(data_dir)
     result = cli("doctors", "set-room", "dr-weber", "--url", "https://meet.example/\u202eevil")
     assert result.code == 1 and result.err.count("\n") == 1 and raw_in(result.err) == []
@@ -135,7 +137,7 @@ def test_the_url_rule_accepts_and_shows_a_host_in_another_script_in_ascii(url: s
 
 @pytest.mark.parametrize("url", ["https://user:pw@meet.example/r", "https://meet.example:0/r", "https://a..b/r",
                                  "https://evil.example\\@meet.example/r", "https://_.example/r"])
-def test_every_command_that_takes_a_url_refuses_it(cli, clinic: Desk, data_dir: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_every_command_that_takes_a_url_refuses_it(cli: Cli, clinic: Desk, data_dir: Path, tmp_path: Path,
                                                    url: str) -> None:
     before = fingerprint(data_dir)
     attempts = [
@@ -155,7 +157,7 @@ def test_every_command_that_takes_a_url_refuses_it(cli, clinic: Desk, data_dir: 
     assert fingerprint(data_dir) == before
 
 
-def test_a_room_on_an_international_host_is_stored_and_shown_in_ascii(cli, clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_a_room_on_an_international_host_is_stored_and_shown_in_ascii(cli: Cli, clinic: Desk) -> None:
     result = cli("doctors", "set-room", "dr-weber", "--url", "https://p\u0430ypal.example/room")
     assert result.code == 0, result.err
     assert clinic.doctors.get("dr-weber").room_url == "https://xn--pypal-4ve.example/room"
@@ -168,7 +170,7 @@ def test_a_room_on_an_international_host_is_stored_and_shown_in_ascii(cli, clini
 HOSTILE = "oops \u202egnp.exe \x85next \x7fdel \x1b[2J"
 
 
-def test_deliveries_show_json_escapes_bidi_c1_and_del(cli, clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_deliveries_show_json_escapes_bidi_c1_and_del(cli: Cli, clinic: Desk, now: datetime) -> None:
     with clinic.store.write() as w:
         delivery = Delivery(id=w.deliveries.new_id(), event_id="evt_000000000001abcdef",
                             event_type=EventType.APPOINTMENT_CANCELLED, subscription_id="sub_x",
@@ -183,7 +185,7 @@ def test_deliveries_show_json_escapes_bidi_c1_and_del(cli, clinic: Desk, now) ->
     assert cli("deliveries", "show", delivery.id, "--json").json()["response_excerpt"] == HOSTILE
 
 
-def test_subscriptions_test_json_escapes_a_receivers_answer(cli, clinic: Desk, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_subscriptions_test_json_escapes_a_receivers_answer(cli: Cli, clinic: Desk, receiver: Receiver) -> None:
     made = clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED"], {}, "tester",
                                             allow_private_network=True)
     receiver.body = HOSTILE.encode()

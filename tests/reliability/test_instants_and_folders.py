@@ -14,16 +14,10 @@ import pytest
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.domain.times import parse_instant
 from rxdesk.services import Desk
-from tests.helpers import CLINIC_TOML, REPO, fingerprint
+from tests.helpers import CLINIC_TOML, REPO, Cli, fingerprint, one_line_refusal
 
 ABSURD = ["9999-12-01T00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00Z", "1899-12-31T23:59:59Z",
           "0001-01-01T00:00:00+01:00"]
-
-
-def one_line_refusal(result) -> str:  # type: ignore[no-untyped-def]
-    assert result.code == 1, (result.out, result.err)
-    assert result.err.count("\n") == 1 and "internal error" not in result.err, result.err
-    return str(result.err)
 
 
 @pytest.mark.parametrize("text", ABSURD)
@@ -34,7 +28,7 @@ def test_the_one_parser_bounds_instants_like_days(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ABSURD)
-def test_rxdesk_now_at_the_ends_of_the_calendar_is_refused(cli, clinic: Desk, text: str) -> None:  # type: ignore[no-untyped-def]
+def test_rxdesk_now_at_the_ends_of_the_calendar_is_refused(cli: Cli, clinic: Desk, text: str) -> None:
     for command in (("appointments", "list"), ("doctors", "slots", "dr-weber", "--type", "gp-consult"),
                     ("attention",), ("worker", "--once")):
         err = one_line_refusal(cli(*command, env={"RXDESK_NOW": text}))
@@ -48,7 +42,7 @@ def test_rxdesk_now_at_the_ends_of_the_calendar_is_refused(cli, clinic: Desk, te
     ("9999-12-01 00:00", "9999-12-02 00:00"),  # in the organisation's zone
     ("0001-01-01 00:00", "2026-11-24 00:00"),
 ])
-def test_doctors_away_refuses_absurd_instants_and_changes_nothing(cli, clinic: Desk, data_dir: Path,  # type: ignore[no-untyped-def]
+def test_doctors_away_refuses_absurd_instants_and_changes_nothing(cli: Cli, clinic: Desk, data_dir: Path,
                                                                   start: str, end: str) -> None:
     before = fingerprint(data_dir)
     for extra in ((), ("--rebook",), ("--dry-run",)):
@@ -63,7 +57,7 @@ def test_doctors_away_refuses_absurd_instants_and_changes_nothing(cli, clinic: D
     ("booking", "hold", "--token", "x.y.z", "--doctor", "dr-weber", "--type", "gp-consult", "--start",
      "9999-12-01T10:00Z"),
 ])
-def test_commands_taking_a_start_refuse_absurd_instants(cli, clinic: Desk, data_dir: Path, command) -> None:  # type: ignore[no-untyped-def]
+def test_commands_taking_a_start_refuse_absurd_instants(cli: Cli, clinic: Desk, data_dir: Path, command: tuple[str, ...]) -> None:
     before = fingerprint(data_dir)
     result = cli(*command)
     if result.code == 2:  # a command this version does not have

@@ -8,7 +8,8 @@ a refusal is one line on stderr and leaves the data dir byte-for-byte as it was.
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -47,14 +48,14 @@ def argv_for(path: tuple[str, ...], parser: argparse.ArgumentParser) -> st.Searc
 
 
 @pytest.fixture
-def busy_clinic(clinic: Desk, now) -> Desk:  # type: ignore[no-untyped-def]
+def busy_clinic(clinic: Desk, now: datetime) -> Desk:
     make_appointment(clinic, start=now + timedelta(days=1))
     make_appointment(clinic, start=now + timedelta(days=2), status="held", hold_minutes=60 * 72)
     return clinic
 
 
 @pytest.mark.parametrize("path,parser", COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
-def test_junk_arguments_never_raise(path, parser, busy_clinic, cli_env, data_dir, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_junk_arguments_never_raise(path: tuple[str, ...], parser: argparse.ArgumentParser, busy_clinic: Desk, cli_env: dict[str, str], data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = {**cli_env, "RXDESK_MASTER_KEY": ""}
     monkeypatch.chdir(tmp_path)  # a junk --data-dir is a relative path: keep it in here
 
@@ -76,7 +77,7 @@ def test_junk_arguments_never_raise(path, parser, busy_clinic, cli_env, data_dir
 
 @given(value=JUNK)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_demo_refuses_junk_sizes(value: str, cli_env, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_demo_refuses_junk_sizes(value: str, cli_env: dict[str, str], data_dir: Path) -> None:
     if value.strip().isascii() and value.strip().isdigit() and int(value.strip()) < 10**7:
         return  # a real size: building it is the demo test's business
     before = fingerprint(data_dir)

@@ -4,16 +4,16 @@ audited reveals and revokes, one clear line for a wrong master key or a damaged 
 from __future__ import annotations
 
 import json
-import os
 import stat
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
 from rxdesk.services import Desk
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import Cli, fingerprint, make_appointment, view_of
+from tests.receiver import Receiver
 from tests.unit.test_tokens_minting import claims_at, mint
 
 
@@ -21,7 +21,7 @@ def every_byte_under(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
 
 
-def test_no_secret_or_token_is_stored_or_logged_in_the_clear(clinic: Desk, cli, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+def test_no_secret_or_token_is_stored_or_logged_in_the_clear(clinic: Desk, cli: Cli, data_dir: Path, now: datetime) -> None:
     created = cli("secrets", "create", "--label", "Shopify storefront", "--json")
     assert created.code == 0, created.err
     key_id, secret = created.json()["key_id"], created.json()["secret"]
@@ -35,14 +35,14 @@ def test_no_secret_or_token_is_stored_or_logged_in_the_clear(clinic: Desk, cli, 
     stored = every_byte_under(data_dir)
     for needle in (secret, good, forged, good.split(".")[2]):
         assert needle.encode() not in stored
-    audit = clinic.store.read().audit.for_target(f"booking_secret:{key_id}")
+    audit = view_of(clinic).audit.for_target(f"booking_secret:{key_id}")
     assert [(e.action, e.actor) for e in audit] == [
         ("secret.create", "admin:tester"), ("secret.reveal", "admin:tester"), ("secret.revoke", "admin:tester")]
     for entry in audit:
         assert secret not in json.dumps(entry.to_json())
 
 
-def test_files_and_folders_are_private(clinic: Desk, cli, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+def test_files_and_folders_are_private(clinic: Desk, cli: Cli, data_dir: Path, now: datetime) -> None:
     make_appointment(clinic, start=now + timedelta(days=1))
     assert cli("secrets", "create", "--json").code == 0
     assert cli("appointments", "list").code == 0
@@ -51,7 +51,7 @@ def test_files_and_folders_are_private(clinic: Desk, cli, data_dir, now) -> None
         assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
 
 
-def test_a_master_key_that_does_not_match_is_one_line_and_changes_nothing(clinic: Desk, cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_a_master_key_that_does_not_match_is_one_line_and_changes_nothing(clinic: Desk, cli: Cli, data_dir: Path) -> None:
     key_id = cli("secrets", "create", "--json").json()["key_id"]
     before = fingerprint(data_dir)
     other = Fernet.generate_key().decode()
@@ -65,7 +65,7 @@ def test_a_master_key_that_does_not_match_is_one_line_and_changes_nothing(clinic
 
 @pytest.mark.parametrize("damage", ["truncated", "emptied", "not json", "json but not tinydb"])
 @pytest.mark.parametrize("which", ["segment", "manifest"])
-def test_a_damaged_file_is_named_and_left_byte_for_byte(clinic: Desk, cli, data_dir, now, damage, which) -> None:  # type: ignore[no-untyped-def]
+def test_a_damaged_file_is_named_and_left_byte_for_byte(clinic: Desk, cli: Cli, data_dir: Path, now: datetime, damage: str, which: str) -> None:
     make_appointment(clinic, start=now + timedelta(days=1))
     if which == "manifest":
         target = data_dir / "rxdesk.json"
@@ -84,8 +84,8 @@ def test_a_damaged_file_is_named_and_left_byte_for_byte(clinic: Desk, cli, data_
     assert fingerprint(data_dir) == before
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere: permissions cannot be tested")
-def test_a_data_dir_that_is_not_writable_is_one_line(clinic: Desk, cli, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.permissions
+def test_a_data_dir_that_is_not_writable_is_one_line(clinic: Desk, cli: Cli, data_dir: Path, now: datetime) -> None:
     uid = make_appointment(clinic, start=now + timedelta(days=1)).uid
     before = fingerprint(data_dir)
     data_dir.chmod(0o500)
@@ -97,7 +97,7 @@ def test_a_data_dir_that_is_not_writable_is_one_line(clinic: Desk, cli, data_dir
     assert fingerprint(data_dir) == before
 
 
-def test_a_data_dir_that_is_a_file_is_one_line_and_left_alone(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_data_dir_that_is_a_file_is_one_line_and_left_alone(tmp_path: Path, cli: Cli) -> None:
     not_a_dir = tmp_path / "notes.txt"
     not_a_dir.write_text("someone's notes\n")
     for argv in (("appointments", "list"), ("secrets", "create"), ("demo", "--appointments", "10")):
@@ -107,20 +107,16 @@ def test_a_data_dir_that_is_a_file_is_one_line_and_left_alone(tmp_path: Path, cl
     assert not_a_dir.read_text() == "someone's notes\n"
 
 
-def test_a_webhook_signing_secret_never_lands_in_a_file_log_or_outbox(clinic: Desk, cli, data_dir, now) -> None:  # type: ignore[no-untyped-def]
-    from tests.receiver import Receiver
+def test_a_webhook_signing_secret_never_lands_in_a_file_log_or_outbox(clinic: Desk, cli: Cli, data_dir: Path, now: datetime, receiver: Receiver) -> None:
 
-    receiver = Receiver(default=(500, {}))
-    try:
-        made = cli("subscriptions", "add", "--url", receiver.url, "--event", "APPOINTMENT_CANCELLED",
-                   "--allow-private-network", "--json")
-        secret = made.json()["secret"]
-        appt = make_appointment(clinic, start=now + timedelta(days=1))
-        assert cli("appointments", "cancel", appt.uid, "--reason", "x").code == 0
-        assert cli("worker", "--once").code == 0
-        assert receiver.received  # it was used to sign
-    finally:
-        receiver.close()
+    receiver.default = (500, {})
+    made = cli("subscriptions", "add", "--url", receiver.url, "--event", "APPOINTMENT_CANCELLED",
+               "--allow-private-network", "--json")
+    secret = made.json()["secret"]
+    appt = make_appointment(clinic, start=now + timedelta(days=1))
+    assert cli("appointments", "cancel", appt.uid, "--reason", "x").code == 0
+    assert cli("worker", "--once").code == 0
+    assert receiver.received  # it was used to sign
     stored = every_byte_under(data_dir)
     raw = secret.removeprefix("whsec_")
     assert secret.encode() not in stored and raw.encode() not in stored

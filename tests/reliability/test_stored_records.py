@@ -9,16 +9,17 @@ wrong shape is refused, named in one line.
 from __future__ import annotations
 
 import warnings
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from rxdesk.domain.errors import RxdeskError
-from rxdesk.domain.models import Doctor, Patient, ReminderRule
+from rxdesk.domain.models import Appointment, Doctor, Patient, RecipientGroup, ReminderRule
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import make_appointment, run_cli
+from tests.helpers import Cli, make_appointment, run_cli, view_of
+from tests.pgfixtures import PgServer
 
 pytestmark = pytest.mark.backends
 
@@ -43,12 +44,12 @@ def store_as_an_older_version(desk: Desk) -> None:
 
 
 @pytest.fixture
-def old_names(clinic: Desk, now):  # type: ignore[no-untyped-def]
+def old_names(clinic: Desk, now: datetime) -> Appointment:
     # A reminder due at the next tick: the patient's, and the doctor's (which names the patient).
     with clinic.store.write() as w:
         gp = w.types.require("gp-consult")
-        rules = [ReminderRule(id="soon", recipient="patient", minutes_before=120, send_email=True),  # type: ignore[arg-type]
-                 ReminderRule(id="soon-doctor", recipient="doctor", minutes_before=120, send_email=True)]  # type: ignore[arg-type]
+        rules = [ReminderRule(id="soon", recipient=RecipientGroup.patient, minutes_before=120, send_email=True),
+                 ReminderRule(id="soon-doctor", recipient=RecipientGroup.doctor, minutes_before=120, send_email=True)]
         w.types.put(gp.model_copy(update={"reminders": rules}))
     appt = make_appointment(clinic, start=now + timedelta(minutes=90), created_at=now - timedelta(days=2))
     store_as_an_older_version(clinic)
@@ -71,7 +72,7 @@ def test_the_rules_refuse_these_names_as_input() -> None:
     ("doctors", "show", "dr-weber"),
     ("appointments", "list"),
 ])
-def test_listings_and_details_read_what_is_stored_and_escape_it(cli, old_names, command) -> None:  # type: ignore[no-untyped-def]
+def test_listings_and_details_read_what_is_stored_and_escape_it(cli: Cli, old_names: Appointment, command: tuple[str, ...]) -> None:
     result = cli(*command)
     assert result.code == 0, result.err
     assert raw_in(result.out) == [] and raw_in(result.err) == []
@@ -93,7 +94,7 @@ def texts_in(value: object) -> list[str]:
     ("doctors", "list", "--json"),
     ("doctors", "show", "dr-weber", "--json"),
 ])
-def test_json_carries_the_stored_names_escaped(cli, old_names, command) -> None:  # type: ignore[no-untyped-def]
+def test_json_carries_the_stored_names_escaped(cli: Cli, old_names: Appointment, command: tuple[str, ...]) -> None:
     result = cli(*command)
     assert result.code == 0, result.err
     assert raw_in(result.out) == []
@@ -101,7 +102,7 @@ def test_json_carries_the_stored_names_escaped(cli, old_names, command) -> None:
     assert {PATIENT_NAME, DOCTOR_NAME} & set(texts_in(result.json()))  # the value round-trips exactly
 
 
-def test_json_escapes_del_and_c1_controls_too(cli, clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_json_escapes_del_and_c1_controls_too(cli: Cli, clinic: Desk) -> None:
     name = "Lena\x7f\x85\x9b2J\u2066Vogel"
     with clinic.store.write() as w:
         w.patients.put(w.patients.require("pat-001").model_copy(update={"name": name}))
@@ -111,7 +112,7 @@ def test_json_escapes_del_and_c1_controls_too(cli, clinic: Desk) -> None:  # typ
     assert result.json()["name"] == name
 
 
-def test_an_appointments_detail_names_both(cli, old_names) -> None:  # type: ignore[no-untyped-def]
+def test_an_appointments_detail_names_both(cli: Cli, old_names: Appointment) -> None:
     shown = cli("appointments", "show", old_names.uid)
     assert shown.code == 0, shown.err
     assert raw_in(shown.out) == [] and "Lena \\x1b[31mVogel\\u202egnp.exe" in shown.out
@@ -121,7 +122,7 @@ def test_an_appointments_detail_names_both(cli, old_names) -> None:  # type: ign
     assert data.json()["patient"]["name"] == PATIENT_NAME and data.json()["doctor"]["name"] == DOCTOR_NAME
 
 
-def test_a_worker_tick_fires_the_reminders_of_such_a_patient(cli, old_names, clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_tick_fires_the_reminders_of_such_a_patient(cli: Cli, old_names: Appointment, clinic: Desk) -> None:
     ticked = cli("worker", "--once", "--json")
     assert ticked.code == 0, ticked.err
     assert raw_in(ticked.out) == [] and raw_in(ticked.err) == []
@@ -132,14 +133,14 @@ def test_a_worker_tick_fires_the_reminders_of_such_a_patient(cli, old_names, cli
     assert outbox.code == 0 and raw_in(outbox.out) == []
 
 
-def test_the_service_reads_them_too(old_names, clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_the_service_reads_them_too(old_names: Appointment, clinic: Desk) -> None:
     assert clinic.patients.show("pat-001").patient.name == PATIENT_NAME
     report = MaintenanceService(clinic).tick()
     assert report.reminders == 2
 
 
 @pytest.mark.data_dir_only
-def test_store_import_takes_them_over(clinic: Desk, old_names, cli_env, pg_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_store_import_takes_them_over(clinic: Desk, old_names: Appointment, cli_env: dict[str, str], pg_server: PgServer, tmp_path: Path) -> None:
     name = pg_server.create()
     try:
         env = {**cli_env, "RXDESK_DATABASE_URL": pg_server.url(name)}
@@ -160,11 +161,11 @@ def damage_a_doctor(desk: Desk) -> None:
         w.doctors.put(w.doctors.require("dr-weber").model_copy(update={"name": 42}))
 
 
-def test_a_record_of_the_wrong_shape_is_named_in_one_line(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_record_of_the_wrong_shape_is_named_in_one_line(clinic: Desk, cli: Cli, now: datetime) -> None:
     make_appointment(clinic, start=now + timedelta(days=1))
     damage_a_doctor(clinic)
     with pytest.raises(RxdeskError) as refused:
-        clinic.store.read().doctors.get("dr-weber")
+        view_of(clinic).doctors.get("dr-weber")
     assert "doctor 'dr-weber'" in str(refused.value) and "name" in str(refused.value)
     shown = cli("doctors", "show", "dr-weber")
     assert shown.code == 1 and shown.err.count("\n") == 1 and "doctor 'dr-weber'" in shown.err
@@ -175,12 +176,12 @@ def test_a_record_of_the_wrong_shape_is_named_in_one_line(clinic: Desk, cli, now
         assert listed.code == 0 and "42" in listed.out, (command, listed.err)
 
 
-def test_a_tick_names_an_unreadable_record_and_goes_on(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_tick_names_an_unreadable_record_and_goes_on(clinic: Desk, now: datetime) -> None:
     """The reminder that needs the damaged doctor is named as a problem; the others fire."""
     with clinic.store.write() as w:
         gp = w.types.require("gp-consult")
         w.types.put(gp.model_copy(update={"reminders": [
-            ReminderRule(id="soon", recipient="patient", minutes_before=120, send_email=True)]}))  # type: ignore[arg-type]
+            ReminderRule(id="soon", recipient=RecipientGroup.patient, minutes_before=120, send_email=True)]}))
     make_appointment(clinic, start=now + timedelta(minutes=90), created_at=now - timedelta(days=2))
     fine = make_appointment(clinic, start=now + timedelta(minutes=90), doctor_id="dr-osei", patient_id="pat-002",
                             created_at=now - timedelta(days=2))

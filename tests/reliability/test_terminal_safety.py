@@ -6,7 +6,7 @@ store."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -22,7 +22,7 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.terminal import has_control, terminal_safe
 from rxdesk.services import Desk
-from tests.helpers import make_appointment
+from tests.helpers import Cli, make_appointment
 
 # OSC 52 writes the terminal's clipboard; CSI 2J clears the screen; U+202E reverses text.
 CLIPBOARD = "\x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07"
@@ -34,7 +34,7 @@ def raw_bytes_in(text: str) -> list[str]:
     return [ch for ch in text if (ord(ch) < 32 and ch not in "\n") or 0x7F <= ord(ch) <= 0x9F or ch == "\u202e"]
 
 
-def store_hostile_data(clinic: Desk, now) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def store_hostile_data(clinic: Desk, now: datetime) -> dict[str, str]:
     """A patient, a doctor, an outbox message and a delivery holding escape sequences, as an
     older rxdesk (or a hostile receiver) could have stored them."""
     with clinic.store.write() as w:
@@ -57,7 +57,7 @@ def store_hostile_data(clinic: Desk, now) -> dict[str, str]:  # type: ignore[no-
 
 
 @pytest.fixture
-def hostile_data(clinic: Desk, now) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def hostile_data(clinic: Desk, now: datetime) -> dict[str, str]:
     return store_hostile_data(clinic, now)
 
 
@@ -70,14 +70,14 @@ def hostile_data(clinic: Desk, now) -> dict[str, str]:  # type: ignore[no-untype
     ("outbox", "list"),
     ("deliveries", "list"),
 ])
-def test_listings_and_details_escape_control_characters(cli, hostile_data, command) -> None:  # type: ignore[no-untyped-def]
+def test_listings_and_details_escape_control_characters(cli: Cli, hostile_data: dict[str, str], command: tuple[str, ...]) -> None:
     result = cli(*command)
     assert result.code == 0, result.err
     assert raw_bytes_in(result.out) == [] and raw_bytes_in(result.err) == []
     assert "\\x1b" in result.out or "\\u202e" in result.out
 
 
-def test_a_receivers_answer_is_shown_escaped(cli, hostile_data) -> None:  # type: ignore[no-untyped-def]
+def test_a_receivers_answer_is_shown_escaped(cli: Cli, hostile_data: dict[str, str]) -> None:
     result = cli("deliveries", "show", hostile_data["delivery"])
     assert result.code == 0, result.err
     assert raw_bytes_in(result.out) == []
@@ -87,7 +87,7 @@ def test_a_receivers_answer_is_shown_escaped(cli, hostile_data) -> None:  # type
     assert "\x1b" not in data.out and data.json()["response_excerpt"].startswith(f"oops {CLIPBOARD}")
 
 
-def test_an_error_message_quoting_data_is_escaped(cli, clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_an_error_message_quoting_data_is_escaped(cli: Cli, clinic: Desk) -> None:
     result = cli("doctors", "show", f"dr{CLEAR}x")
     assert result.code == 1 and raw_bytes_in(result.err) == [] and result.err.count("\n") == 1
 

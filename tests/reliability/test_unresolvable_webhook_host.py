@@ -3,7 +3,7 @@ line and in the app, instead of a bare `cannot connect (ConnectError)`."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.tui.widgets.tables import DeskTable
-from tests.helpers import make_appointment
+from tests.helpers import Cli, make_appointment
 from tests.tui.conftest import make_app, settle
 from tests.tui.test_webhooks_screen import open_webhooks
 
@@ -22,7 +22,7 @@ NOWHERE = "https://partner-hooks.invalid/hook"
 SAID = "cannot resolve host partner-hooks.invalid"
 
 
-def test_an_unresolvable_host_is_named_in_the_delivery_and_on_the_command_line(clinic: Desk, now, cli) -> None:  # type: ignore[no-untyped-def]
+def test_an_unresolvable_host_is_named_in_the_delivery_and_on_the_command_line(clinic: Desk, now: datetime, cli: Cli) -> None:
     sub = clinic.webhooks.add_subscription(NOWHERE, ["APPOINTMENT_CANCELLED"], {}, "tester").subscription
     appt = make_appointment(clinic, start=now + timedelta(days=1))
     clinic.appointments.cancel_appointment(appt.uid, "moved away", "tester")
@@ -35,7 +35,7 @@ def test_an_unresolvable_host_is_named_in_the_delivery_and_on_the_command_line(c
     assert tested.code == 1 and SAID in tested.err and tested.err.count("\n") == 1
 
 
-async def test_the_app_shows_why_a_delivery_to_an_unresolvable_host_failed(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_the_app_shows_why_a_delivery_to_an_unresolvable_host_failed(clinic: Desk, now: datetime) -> None:
     clinic.webhooks.add_subscription(NOWHERE, ["APPOINTMENT_CANCELLED"], {}, "tester")
     appt = make_appointment(clinic, start=now + timedelta(days=1))
     clinic.appointments.cancel_appointment(appt.uid, "moved away", "tester")

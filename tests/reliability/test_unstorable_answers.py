@@ -4,43 +4,31 @@ fails (or succeeds) its own delivery only, on both stores; nothing else is sent 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import timedelta
-from http.server import BaseHTTPRequestHandler
+from datetime import datetime, timedelta
 
 import pytest
 
+from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.services.tokens import TokenRefused
 from rxdesk.services.webhooks import AttemptResult
-from tests.helpers import make_appointment
+from tests.helpers import Cli, make_appointment
 from tests.receiver import Receiver
 from tests.unit.test_tokens_minting import claims_at, mint
-from tests.unit.test_webhooks_answers import Answering
 
 pytestmark = pytest.mark.backends
 
 HOSTILE_BODY = b"oops\x00nul \xff\xfe \xed\xa0\x80 \x1b[31m"
 
 
-def answering(status: int, body: bytes) -> Callable[[BaseHTTPRequestHandler], None]:
-    def answer(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(status)
-        handler.send_header("content-length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    return answer
-
-
 @pytest.mark.parametrize("status", [500, 200])
 def test_a_nul_in_one_answer_records_its_delivery_and_resends_nothing_else(
-        clinic: Desk, clock, now, cli, status) -> None:  # type: ignore[no-untyped-def]
-    hostile = Answering(answering(status, HOSTILE_BODY))
-    good = Receiver()
-    try:
+        clinic: Desk, clock: FixedClock, now: datetime, cli: Cli, status: int, receiver: Receiver) -> None:
+    hostile = receiver
+    hostile.default, hostile.body = (status, {}), HOSTILE_BODY
+    with Receiver() as good:
         for url in (hostile.url, good.url + "/hook"):
             clinic.webhooks.add_subscription(url, ["APPOINTMENT_CANCELLED"], {}, "tester", allow_private_network=True)
         for day in (1, 2):
@@ -51,11 +39,8 @@ def test_a_nul_in_one_answer_records_its_delivery_and_resends_nothing_else(
         # Once the leases have run out, nothing recorded above goes out again.
         clock.advance(minutes=6)
         again = MaintenanceService(clinic).tick()
-    finally:
-        hostile.close()
-        good.close()
     assert len(good.received) == 2, "a good receiver was sent the same events again"
-    assert hostile.requests == (2 if status == 200 else 4)  # a failed one is retried, once per event
+    assert len(hostile.received) == (2 if status == 200 else 4)  # a failed one is retried, once per event
     if status == 500:
         assert again.retrying == 2 and again.delivered == 0
     hostile_deliveries = [d for d in clinic.webhooks.list_deliveries().items if d.url == hostile.url]
@@ -82,7 +67,7 @@ def test_every_outside_text_of_an_attempt_is_storable() -> None:
 
 @pytest.mark.parametrize("where", ["kid", "sub"])
 def test_a_token_whose_kid_or_sub_holds_a_nul_is_refused_like_an_unknown_one(
-        clinic: Desk, now, where) -> None:  # type: ignore[no-untyped-def]
+        clinic: Desk, now: datetime, where: str) -> None:
     made = clinic.secrets.create_secret("partner", "ops")
     kid = made.secret.key_id + "\u0000" if where == "kid" else made.secret.key_id
     sub = "shop-10001\u0000" if where == "sub" else "shop-10001"
@@ -95,10 +80,12 @@ def test_a_token_whose_kid_or_sub_holds_a_nul_is_refused_like_an_unknown_one(
 
 @pytest.mark.database_only
 def test_a_result_the_database_refuses_holds_back_only_its_own_delivery(
-        clinic: Desk, clock, now, database_url) -> None:  # type: ignore[no-untyped-def]
+        clinic: Desk, clock: FixedClock, now: datetime, database_url: str | None, receiver: Receiver) -> None:
     import psycopg
 
-    refusing = Answering(answering(500, b"poison"))
+    assert database_url is not None
+    refusing = receiver
+    refusing.default, refusing.body = (500, {}), b"poison"
     good = Receiver()
     # A rule of the server's own that one answer breaks, as an unforeseen value would.
     with psycopg.connect(database_url, autocommit=True) as conn:

@@ -3,16 +3,17 @@ another day's by typing; `enter` opens what an entry is about."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from textual.widgets import Input
 
+from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from rxdesk.tui.screens.activity import ActivityScreen
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen
 from rxdesk.tui.widgets.tables import DeskTable
-from tests.tui.conftest import make_app, settle, text_of, wait_until
+from tests.tui.conftest import front, make_app, settle, text_of, wait_until
 from tests.tui.test_overview import type_into
 
 
@@ -22,7 +23,7 @@ def actions_shown(screen: ActivityScreen) -> list[tuple[str, str]]:
             (screen.rows[str(key.value)] for key in table.rows)]
 
 
-async def test_my_actions_today_newest_first_then_anyones_and_enter_opens_them(clinic: Desk, booked, clock, now) -> None:  # type: ignore[no-untyped-def]
+async def test_my_actions_today_newest_first_then_anyones_and_enter_opens_them(clinic: Desk, booked: dict[str, str], clock: FixedClock, now: datetime) -> None:
     clock.set(now - timedelta(days=1))
     clinic.doctors.set_phone("dr-weber", "+4915111223399", "tester")  # yesterday: not today's
     clock.set(now)
@@ -34,7 +35,7 @@ async def test_my_actions_today_newest_first_then_anyones_and_enter_opens_them(c
         await settle(pilot)
         await pilot.press("8")
         await wait_until(pilot, lambda: isinstance(app.screen, ActivityScreen) and app.screen.loads > 0)
-        screen = app.screen
+        screen = front(app, ActivityScreen)
         assert screen.query_one("#activity-agent", Input).value == "tester"
         assert actions_shown(screen) == [("appointment.cancel", f"appointment:{booked['sato_held']}")]
         assert "1 entry by tester since today" in text_of(screen.query_one("#activity-count"))
@@ -45,7 +46,7 @@ async def test_my_actions_today_newest_first_then_anyones_and_enter_opens_them(c
         assert actions_shown(screen)[1] == ("doctor.set_phone", "doctor:dr-osei")
         await pilot.press("escape", "j", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, DoctorDetailScreen))
-        assert app.screen.doctor_id == "dr-osei"
+        assert front(app, DoctorDetailScreen).doctor_id == "dr-osei"
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is screen)
         await type_into(pilot, "#activity-since", "someday")
@@ -56,4 +57,4 @@ async def test_my_actions_today_newest_first_then_anyones_and_enter_opens_them(c
         await wait_until(pilot, lambda: len(actions_shown(screen)) == 1 and app.focused is screen.query_one(DeskTable))
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, AppointmentScreen))
-        assert app.screen.uid == booked["sato_held"]
+        assert front(app, AppointmentScreen).uid == booked["sato_held"]

@@ -12,27 +12,26 @@ from rxdesk.tui.screens.help import HelpScreen
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.screens.patients import PatientDetailScreen
 from rxdesk.tui.widgets.header import SECTIONS
-from tests.tui.conftest import make_app, overview_ready, settle, text_of, wait_until
+from tests.tui.conftest import front, make_app, overview_ready, settle, text_of, wait_until
 
 PAGES = 50
 
 
-async def test_fifty_pages_opened_and_closed_are_collected(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_fifty_pages_opened_and_closed_are_collected(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     closed: list[weakref.ref[object]] = []
     async with app.run_test(size=(100, 30)) as pilot:
         await overview_ready(pilot)
-        overview = app.screen
-        assert isinstance(overview, OverviewScreen)
+        overview = front(app, OverviewScreen)
         for round_ in range(PAGES):
             page_type = PatientDetailScreen if round_ % 2 else DoctorDetailScreen
             loads = overview.loads
             await pilot.press("p" if round_ % 2 else "d")
-            await wait_until(pilot, lambda t=page_type: isinstance(app.screen, t), what="the page")  # type: ignore[misc]
+            await wait_until(pilot, lambda: isinstance(app.screen, page_type), what="the page")
             closed.append(weakref.ref(app.screen))
             overview.data_changed()  # another agent wrote meanwhile: the overview loads again on return
             await pilot.press("escape")
-            await wait_until(pilot, lambda before=loads: app.screen is overview and overview.loads > before,  # type: ignore[misc]
+            await wait_until(pilot, lambda: app.screen is overview and overview.loads > loads,
                              what="the overview again")
         await settle(pilot)
         gc.collect()
@@ -42,7 +41,7 @@ async def test_fifty_pages_opened_and_closed_are_collected(clinic: Desk, booked)
     gc.unfreeze()  # leave the test process as it was
 
 
-async def test_the_palette_lists_each_command_once(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_the_palette_lists_each_command_once(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(100, 30)) as pilot:
         await overview_ready(pilot)
@@ -51,7 +50,7 @@ async def test_the_palette_lists_each_command_once(clinic: Desk, booked) -> None
         assert sorted(t for t in set(titles) if titles.count(t) > 1) == []
 
 
-async def test_help_names_every_section(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_help_names_every_section(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(100, 30)) as pilot:
         await overview_ready(pilot)

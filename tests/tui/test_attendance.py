@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from textual.widgets import Input, RadioButton
 
@@ -13,15 +14,15 @@ from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.patients import PatientDetailScreen
 from rxdesk.tui.widgets.tables import AppointmentTable
 from tests.helpers import fingerprint, make_appointment
-from tests.tui.conftest import make_app, settle, text_of
+from tests.tui.conftest import front, make_app, settle, text_of
 
 
 def choices(modal: AttendanceModal) -> dict[str, tuple[bool, bool]]:
     """status -> (selected, can be picked)."""
-    return {b.id.removeprefix("mark-"): (b.value, not b.disabled) for b in modal.query(RadioButton)}
+    return {str(b.id).removeprefix("mark-"): (b.value, not b.disabled) for b in modal.query(RadioButton)}
 
 
-async def test_n_marks_a_no_show_from_the_patients_appointments(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_n_marks_a_no_show_from_the_patients_appointments(clinic: Desk, booked: dict[str, str]) -> None:
     uid = booked["weber_past"]  # completed three days ago
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -35,15 +36,15 @@ async def test_n_marks_a_no_show_from_the_patients_appointments(clinic: Desk, bo
         table.select_key(uid)
         await pilot.press("n")
         await settle(pilot)
-        modal = app.screen
-        assert isinstance(modal, AttendanceModal)
+        modal = front(app, AttendanceModal)
         assert "Lena Fischer" in text_of(modal.query_one("#attendance-summary"))
         # Completed already: no_show is the one choice, and it is picked.
         assert choices(modal) == {"no_show": (True, True), "completed": (False, False)}
         await pilot.press(*"Patient never joined", "enter")
         await settle(pilot)
         assert isinstance(app.screen, PatientDetailScreen)
-        assert table.cell_text(table.index_of(uid), "status") == "no_show"
+        row = table.index_of(uid)
+        assert row is not None and table.cell_text(row, "status") == "no_show"
         assert any("Marked no_show" in n.message and "Patient never joined" in n.message for n in app.notices)
     stored = clinic.appointments.get(uid)
     assert (stored.status, stored.attendance_note, stored.attendance_by) == (S.no_show, "Patient never joined",
@@ -51,7 +52,7 @@ async def test_n_marks_a_no_show_from_the_patients_appointments(clinic: Desk, bo
     assert [e.action for e in clinic.appointments.show(uid).audit] == ["appointment.mark"]
 
 
-async def test_n_under_way_offers_both_and_the_choice_can_change(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_n_under_way_offers_both_and_the_choice_can_change(clinic: Desk, now: datetime) -> None:
     running = make_appointment(clinic, start=now - timedelta(minutes=10))
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -61,8 +62,7 @@ async def test_n_under_way_offers_both_and_the_choice_can_change(clinic: Desk, n
         assert isinstance(app.screen, AppointmentScreen)
         await pilot.press("n")
         await settle(pilot)
-        modal = app.screen
-        assert isinstance(modal, AttendanceModal)
+        modal = front(app, AttendanceModal)
         assert choices(modal) == {"no_show": (True, True), "completed": (False, True)}
         await pilot.press("shift+tab", "down", "enter", "tab")  # to the choice, completed, back to the reason
         assert choices(modal)["completed"] == (True, True)
@@ -73,7 +73,7 @@ async def test_n_under_way_offers_both_and_the_choice_can_change(clinic: Desk, n
     assert clinic.appointments.get(running.uid).status is S.completed
 
 
-async def test_n_before_the_start_explains_and_escape_or_no_reason_change_nothing(clinic: Desk, booked, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_n_before_the_start_explains_and_escape_or_no_reason_change_nothing(clinic: Desk, booked: dict[str, str], data_dir: Path) -> None:
     before = fingerprint(data_dir)
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -99,7 +99,7 @@ async def test_n_before_the_start_explains_and_escape_or_no_reason_change_nothin
     assert fingerprint(data_dir) == before
 
 
-async def test_a_missed_appointment_is_rebooked_with_r_and_stays_no_show(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_a_missed_appointment_is_rebooked_with_r_and_stays_no_show(clinic: Desk, now: datetime) -> None:
     from rxdesk.tui.modals.confirm import ConfirmModal
     from rxdesk.tui.screens.rebook import RebookScreen
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from textual.widgets import TabbedContent
 
 from rxdesk.services import Desk
+from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.attention import AttentionScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen
@@ -13,11 +16,11 @@ from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.widgets.header import DeskHeader
 from rxdesk.tui.widgets.tables import DeskTable
 from tests.helpers import make_appointment
-from tests.tui.conftest import make_app, settle, text_of, wait_for
+from tests.tui.conftest import front, make_app, settle, text_of, wait_until
 
 
-def header_tabs(app) -> str:  # type: ignore[no-untyped-def]
-    return app.screen.query_one(DeskHeader).render().plain.splitlines()[1]
+def header_tabs(app: RxdeskApp) -> str:
+    return str(app.screen.query_one(DeskHeader).render().plain.splitlines()[1])
 
 
 def titles(screen: AttentionScreen) -> list[str]:
@@ -25,16 +28,16 @@ def titles(screen: AttentionScreen) -> list[str]:
     return [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
 
 
-async def test_7_lists_what_needs_attention_and_follows_the_fixes(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_7_lists_what_needs_attention_and_follows_the_fixes(clinic: Desk, now: datetime) -> None:
     hold = make_appointment(clinic, start=now + timedelta(days=1), status="held", created_at=now - timedelta(minutes=12))
     make_appointment(clinic, start=now + timedelta(days=2), doctor_id="dr-osei")
-    app = make_app(clinic)
+    app = make_app(clinic, poll_seconds=0.05)  # it notices another agent's write by polling, as on a data dir
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.attention_count == 3, "the header's count")
+        await wait_until(pilot, lambda: app.attention_count == 3, what="the header's count")
         assert "7 Att 3" in header_tabs(app)  # the count on the tab (the worker's state follows it)
         await pilot.press("7")
-        await wait_for(pilot, lambda: isinstance(app.screen, AttentionScreen) and app.screen.loads > 0, "section 7")
-        screen = app.screen
+        await wait_until(pilot, lambda: isinstance(app.screen, AttentionScreen) and app.screen.loads > 0, what="section 7")
+        screen = front(app, AttentionScreen)
         assert "7 Attention 3" in header_tabs(app)
         assert titles(screen) == ["The maintenance worker has never run on this data",
                                   "Hold of Lena Fischer lapses in 3 minutes",
@@ -43,30 +46,30 @@ async def test_7_lists_what_needs_attention_and_follows_the_fixes(clinic: Desk, 
         # Another agent gives Dr Osei a mobile number: the list and the count follow.
         clinic.doctors.set_phone("dr-osei", "+1 212 555 0199", "bob")
         loads = screen.loads
-        app._poll()
-        await wait_for(pilot, lambda: screen.loads > loads, "the reload")
+        await wait_until(pilot, lambda: screen.loads > loads, what="the reload after the app's next poll")
         assert len(titles(screen)) == 2 and app.attention_count == 2
         await pilot.press("down", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, AppointmentScreen), "the appointment")
-        assert app.screen.uid == hold.uid
+        await wait_until(pilot, lambda: isinstance(app.screen, AppointmentScreen), what="the appointment")
+        assert front(app, AppointmentScreen).uid == hold.uid
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is screen
 
 
-async def test_enter_goes_where_each_fix_is(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_enter_goes_where_each_fix_is(clinic: Desk, now: datetime) -> None:
     make_appointment(clinic, start=now + timedelta(days=2), doctor_id="dr-osei")
     app = make_app(clinic)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("7")
-        await wait_for(pilot, lambda: isinstance(app.screen, AttentionScreen) and app.screen.loads > 0, "section 7")
+        await wait_until(pilot, lambda: isinstance(app.screen, AttentionScreen) and app.screen.loads > 0, what="section 7")
         await pilot.press("down", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, DoctorDetailScreen), "the doctor's page")
-        assert app.screen.doctor_id == "dr-osei"
+        await wait_until(pilot, lambda: isinstance(app.screen, DoctorDetailScreen), what="the doctor's page")
+        assert front(app, DoctorDetailScreen).doctor_id == "dr-osei"
         await pilot.press("escape")
         await settle(pilot)
-        worker = next(i for i in app.screen.items.values() if i.kind.value == "worker")
-        app.screen.go_to_fix(replace(worker, target="outbox"))  # where failed emails and SMS are
-        await wait_for(pilot, lambda: isinstance(app.screen, WebhooksScreen), "the webhooks section")
+        attention = front(app, AttentionScreen)
+        worker = next(i for i in attention.items.values() if i.kind.value == "worker")
+        attention.go_to_fix(replace(worker, target="outbox"))  # where failed emails and SMS are
+        await wait_until(pilot, lambda: isinstance(app.screen, WebhooksScreen), what="the webhooks section")
         await settle(pilot)
-        assert app.screen.query_one("#webhook-tabs").active == "tab-outbox"
+        assert app.screen.query_one("#webhook-tabs", TabbedContent).active == "tab-outbox"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from textual.widgets import Input
 
@@ -14,20 +15,20 @@ from rxdesk.tui.screens.away import AwayScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen
 from rxdesk.tui.widgets.tables import DeskTable
 from tests.helpers import fingerprint, make_appointment
-from tests.tui.conftest import make_app, settle, text_of, wait_for
+from tests.tui.conftest import AnyPilot, app_of, front, make_app, settle, text_of, wait_until
 
 MON = datetime(2026, 11, 23, tzinfo=UTC)
 AT_7_40 = datetime(2026, 11, 23, 6, 40, tzinfo=UTC)  # 07:40 in Berlin
 
 
-async def open_away(pilot) -> AwayScreen:  # type: ignore[no-untyped-def]
-    pilot.app.open_doctor("dr-weber")
+async def open_away(pilot: AnyPilot) -> AwayScreen:
+    app_of(pilot).open_doctor("dr-weber")
     await settle(pilot)
     assert isinstance(pilot.app.screen, DoctorDetailScreen)
     await pilot.press("a")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, AwayScreen) and pilot.app.screen.plans > 0,
-                   "the first plan")
-    return pilot.app.screen
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, AwayScreen) and pilot.app.screen.plans > 0,
+                   what="the first plan")
+    return front(pilot.app, AwayScreen)
 
 
 def rows(screen: AwayScreen) -> list[list[str]]:
@@ -35,8 +36,8 @@ def rows(screen: AwayScreen) -> list[list[str]]:
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 
-async def test_at_7_40_the_reason_and_enter_move_todays_patients(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
-    clinic.clock.set(AT_7_40)
+async def test_at_7_40_the_reason_and_enter_move_todays_patients(clinic: Desk, clock: FixedClock) -> None:
+    clock.set(AT_7_40)
     booked = [make_appointment(clinic, start=MON.replace(hour=h), patient_id=p)
               for h, p in ((9, "pat-001"), (14, "pat-002"))]
     tomorrow = make_appointment(clinic, start=MON.replace(day=24, hour=9), patient_id="pat-003")
@@ -56,20 +57,20 @@ async def test_at_7_40_the_reason_and_enter_move_todays_patients(clinic: Desk) -
         assert "Omar Haddad" in text_of(screen.query_one("#away-detail"))
         screen.query_one("#away-reason").focus()
         await pilot.press(*"Doctor called in sick", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="the confirmation")
         assert "Move 2 of Dr Anna Weber's appointments" in text_of(app.screen.query_one(".dialog-body"))
         await pilot.press("y")
-        await wait_for(pilot, lambda: "Done" in text_of(screen.query_one("#away-summary")), "the run")
+        await wait_until(pilot, lambda: "Done" in text_of(screen.query_one("#away-summary")), what="the run")
         assert any(n.title == "Doctor away" and "2 moved" in n.message for n in app.notices)
         assert all(" · " in r[2] for r in rows(screen))  # each with its new uid
     for appt in booked:
         stored = clinic.appointments.get(appt.uid)
-        assert stored.status.value == "cancelled" and "Doctor called in sick" in stored.cancel_reason
+        assert stored.status.value == "cancelled" and "Doctor called in sick" in (stored.cancel_reason or "")
     assert clinic.appointments.get(tomorrow.uid).status.value == "confirmed"
 
 
-async def test_the_plan_follows_the_fields_and_nothing_runs_without_a_reason(clinic: Desk, data_dir) -> None:  # type: ignore[no-untyped-def]
-    clinic.clock.set(AT_7_40)
+async def test_the_plan_follows_the_fields_and_nothing_runs_without_a_reason(clinic: Desk, data_dir: Path, clock: FixedClock) -> None:
+    clock.set(AT_7_40)
     make_appointment(clinic, start=MON.replace(hour=9))
     make_appointment(clinic, start=MON.replace(day=25, hour=9), patient_id="pat-002")  # Wednesday
     before = fingerprint(data_dir)
@@ -82,14 +83,14 @@ async def test_the_plan_follows_the_fields_and_nothing_runs_without_a_reason(cli
         assert isinstance(app.screen, AwayScreen)
         assert any(n.title == "No reason" for n in app.notices)
         shown = screen.plans
-        screen.query_one("#away-to").value = "+2d"
-        await wait_for(pilot, lambda: screen.plans > shown and not screen.planning, "the plan for three days")
+        screen.query_one("#away-to", Input).value = "+2d"
+        await wait_until(pilot, lambda: screen.plans > shown and not screen.planning, what="the plan for three days")
         assert len(rows(screen)) == 2
         await pilot.click("#away-rebook")
-        await wait_for(pilot, lambda: screen.plans > shown + 1, "the plan without rebooking")
+        await wait_until(pilot, lambda: screen.plans > shown + 1, what="the plan without rebooking")
         assert {r[2] for r in rows(screen)} == {"cancelled"}
-        screen.query_one("#away-to").value = "yesterday"
-        await wait_for(pilot, lambda: screen.plan is None, "the refusal")
+        screen.query_one("#away-to", Input).value = "yesterday"
+        await wait_until(pilot, lambda: screen.plan is None, what="the refusal")
         assert "No plan: the range ends before it starts" in text_of(screen.query_one("#away-summary"))
         await pilot.press(*"sick", "enter")
         await settle(pilot)
@@ -97,23 +98,23 @@ async def test_the_plan_follows_the_fields_and_nothing_runs_without_a_reason(cli
     assert fingerprint(data_dir) == before
 
 
-async def test_a_booking_after_the_plan_was_shown_stops_the_run_and_shows_the_plan_now(clinic: Desk, data_dir) -> None:  # type: ignore[no-untyped-def]
-    clinic.clock.set(AT_7_40)
+async def test_a_booking_after_the_plan_was_shown_stops_the_run_and_shows_the_plan_now(clinic: Desk, data_dir: Path, clock: FixedClock) -> None:
+    clock.set(AT_7_40)
     appt = make_appointment(clinic, start=MON.replace(hour=13))
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_away(pilot)
         shown = screen.plans
         await pilot.press(*"sick")
-        await wait_for(pilot, lambda: screen.plans > shown and not screen.planning, "the plan after typing")
+        await wait_until(pilot, lambda: screen.plans > shown and not screen.planning, what="the plan after typing")
         assert rows(screen)[0][2] == "Dr Emi Sato, Mon 2026-11-23 14:00"
         # Another process books Dr Sato then, after the plan was shown.
         other = Desk(TinyStore(data_dir), FixedClock(AT_7_40), clinic.settings)
         make_appointment(other, start=MON.replace(hour=13), doctor_id="dr-sato", patient_id="pat-003")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="the confirmation")
         await pilot.press("y")
-        await wait_for(pilot, lambda: any(n.title == "Plan changed" for n in app.notices), "the warning")
+        await wait_until(pilot, lambda: any(n.title == "Plan changed" for n in app.notices), what="the warning")
         (warning,) = [n for n in app.notices if n.title == "Plan changed"]
         assert appt.uid in warning.message and "Nothing was done" in warning.message
         # Only the plan shown is carried out: nothing changed, and the table shows the plan now.
@@ -122,14 +123,14 @@ async def test_a_booking_after_the_plan_was_shown_stops_the_run_and_shows_the_pl
         assert now_shown != "Dr Emi Sato, Mon 2026-11-23 14:00" and " · " not in now_shown
         screen.query_one("#away-reason").focus()
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the second confirmation")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="the second confirmation")
         await pilot.press("y")
-        await wait_for(pilot, lambda: "Done" in text_of(screen.query_one("#away-summary")), "the run")
+        await wait_until(pilot, lambda: "Done" in text_of(screen.query_one("#away-summary")), what="the run")
         assert rows(screen)[0][2].startswith(now_shown + " · ")  # what was shown, with its new uid
     assert clinic.appointments.get(appt.uid).status.value == "cancelled"
 
 
-async def test_names_from_data_are_shown_escaped(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_names_from_data_are_shown_escaped(clinic: Desk, now: datetime) -> None:
     from tests.reliability.test_terminal_safety import raw_bytes_in, store_hostile_data
     from tests.tui.test_markup_in_data import shown
 
@@ -138,5 +139,5 @@ async def test_names_from_data_are_shown_escaped(clinic: Desk, now) -> None:  # 
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_away(pilot)
         screen.query_one("#away-to", Input).value = "+7d"
-        await wait_for(pilot, lambda: not screen.planning and len(rows(screen)) == 1, "the week's plan")
+        await wait_until(pilot, lambda: not screen.planning and len(rows(screen)) == 1, what="the week's plan")
         assert raw_bytes_in(shown(app)) == [] and "\\u202e" in text_of(screen.query_one("#away-title"))

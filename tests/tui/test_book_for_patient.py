@@ -3,25 +3,31 @@ across doctors, filterable), yes; the new appointment opens, booked by the agent
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual.widgets import Input, OptionList
 
 from rxdesk.domain.models import EventType
 from rxdesk.services import Desk
+from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.book import BookScreen
 from rxdesk.tui.screens.patients import PatientDetailScreen
 from rxdesk.tui.widgets.slots import SlotTable
-from tests.tui.conftest import make_app, settle, text_of, wait_until
+from tests.helpers import view_of
+from tests.tui.conftest import front, make_app, settle, text_of, wait_until
 
 
-def types_listed(app) -> int:  # type: ignore[no-untyped-def]
+def types_listed(app: RxdeskApp) -> int:
     """How many types the booking screen in front offers (0 until it is there)."""
-    found = app.screen.query("#book-types") if isinstance(app.screen, BookScreen) else []
+    if not isinstance(app.screen, BookScreen):
+        return 0
+    found = app.screen.query("#book-types")
     return found.first(OptionList).option_count if found else 0
 
 
-async def test_b_on_a_patients_page_books_a_slot_picked_by_time(clinic: Desk, booked, now) -> None:  # type: ignore[no-untyped-def]
+async def test_b_on_a_patients_page_books_a_slot_picked_by_time(clinic: Desk, booked: dict[str, str], now: datetime) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -29,7 +35,7 @@ async def test_b_on_a_patients_page_books_a_slot_picked_by_time(clinic: Desk, bo
         await wait_until(pilot, lambda: isinstance(app.screen, PatientDetailScreen) and app.screen.patient_name)
         await pilot.press("b")
         await wait_until(pilot, lambda: types_listed(app) == 3)
-        screen = app.screen
+        screen = front(app, BookScreen)
         assert "Book for Sofia Rossi" in text_of(screen.query_one("#book-summary"))
         await pilot.press("enter")  # the first type by name: GP video consultation
         await wait_until(pilot, lambda: screen.loads > 0)
@@ -50,22 +56,22 @@ async def test_b_on_a_patients_page_books_a_slot_picked_by_time(clinic: Desk, bo
         assert "Book Sofia Rossi for a GP video consultation" in text_of(app.screen.query_one(".dialog-body"))
         await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, AppointmentScreen) and app.screen.detail is not None)
-        uid = app.screen.uid
+        uid = front(app, AppointmentScreen).uid
         assert any(n.title == "Booked" and uid in n.message for n in app.notices)
         assert "by admin:tester" in text_of(app.screen.query_one("#appointment-main"))
     appt = clinic.appointments.get(uid)
     assert (appt.patient_id, appt.doctor_id, appt.starts_at) == ("pat-003", "dr-sato", slot.starts_at)
     assert appt.status.value == "confirmed" and appt.created_by == "admin:tester"
-    assert clinic.store.read().events.newest(limit=1).items[0].type is EventType.APPOINTMENT_CONFIRMED
+    assert view_of(clinic).events.newest(limit=1).items[0].type is EventType.APPOINTMENT_CONFIRMED
 
 
-async def test_a_filter_that_matches_no_slot_says_so_and_another_type_can_be_picked(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_a_filter_that_matches_no_slot_says_so_and_another_type_can_be_picked(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.open_booking("pat-001", "Lena Fischer")
         await wait_until(pilot, lambda: types_listed(app) == 3)
-        screen = app.screen
+        screen = front(app, BookScreen)
         await pilot.press("enter")
         await wait_until(pilot, lambda: screen.loads > 0)
         await pilot.press("slash", *"nobody-of-that-name")
@@ -77,7 +83,7 @@ async def test_a_filter_that_matches_no_slot_says_so_and_another_type_can_be_pic
         await wait_until(pilot, lambda: not isinstance(app.screen, BookScreen))
         app.open_booking("pat-001", "Lena Fischer")
         await wait_until(pilot, lambda: types_listed(app) == 3)
-        screen = app.screen
+        screen = front(app, BookScreen)
         await pilot.press("enter")
         await wait_until(pilot, lambda: screen.loads > 0)
         await pilot.press("t")

@@ -2,38 +2,39 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.widgets import Input
 
 from rxdesk.services import Desk
+from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.widgets.tables import AppointmentTable
 from tests.helpers import fingerprint
-from tests.tui.conftest import make_app, settle, text_of
+from tests.tui.conftest import AnyPilot, front, make_app, settle, text_of
 
 
-def status_cell(app, uid: str) -> str:  # type: ignore[no-untyped-def]
+def status_cell(app: RxdeskApp, uid: str) -> str:
     table = app.screen.query_one(AppointmentTable)
     index = table.index_of(uid)
     assert index is not None
     return str(table.cell_text(index, "status"))
 
 
-async def open_cancel(pilot) -> CancelModal:  # type: ignore[no-untyped-def]
+async def open_cancel(pilot: AnyPilot) -> CancelModal:
     await pilot.press("c")
     await settle(pilot)
-    assert isinstance(pilot.app.screen, CancelModal)
-    return pilot.app.screen
+    return front(pilot.app, CancelModal)
 
 
-async def test_c_reason_enter_cancels_and_the_row_leaves_the_list_of_active_ones(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_c_reason_enter_cancels_and_the_row_leaves_the_list_of_active_ones(clinic: Desk, booked: dict[str, str]) -> None:
     uid = booked["weber_first"]
     app = make_app(clinic, tick_seconds=3600)  # nothing but the cancel itself reloads the list
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
-        overview = app.screen
-        assert isinstance(overview, OverviewScreen)
+        overview = front(app, OverviewScreen)
         before = overview.table.total
         count = overview.query_one("#filter-count")
         assert f"{before} matches" in str(count.render())
@@ -54,7 +55,7 @@ async def test_c_reason_enter_cancels_and_the_row_leaves_the_list_of_active_ones
     assert [e.actor for e in audit] == ["admin:tester"]
 
 
-async def test_a_common_reason_can_be_picked_from_the_list(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_a_common_reason_can_be_picked_from_the_list(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -66,7 +67,7 @@ async def test_a_common_reason_can_be_picked_from_the_list(clinic: Desk, booked)
     assert clinic.appointments.get(booked["weber_first"]).cancel_reason == "Doctor unavailable"
 
 
-async def test_escape_and_an_empty_reason_change_nothing(clinic: Desk, booked, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_escape_and_an_empty_reason_change_nothing(clinic: Desk, booked: dict[str, str], data_dir: Path) -> None:
     before = fingerprint(data_dir)
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -84,7 +85,7 @@ async def test_escape_and_an_empty_reason_change_nothing(clinic: Desk, booked, d
     assert fingerprint(data_dir) == before
 
 
-async def test_a_row_that_cannot_be_cancelled_explains_why(clinic: Desk, booked, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_a_row_that_cannot_be_cancelled_explains_why(clinic: Desk, booked: dict[str, str], data_dir: Path) -> None:
     before = fingerprint(data_dir)
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -106,7 +107,7 @@ async def test_a_row_that_cannot_be_cancelled_explains_why(clinic: Desk, booked,
     assert fingerprint(data_dir) == before
 
 
-async def test_cancel_from_the_detail_screen_updates_it(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_cancel_from_the_detail_screen_updates_it(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -121,7 +122,7 @@ async def test_cancel_from_the_detail_screen_updates_it(clinic: Desk, booked) ->
         assert "appointment.cancel" in text_of(app.screen.query_one("#appointment-audit"))
 
 
-async def test_the_dialog_is_reused_and_one_left_open_elsewhere_does_not_block_another(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_the_dialog_is_reused_and_one_left_open_elsewhere_does_not_block_another(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)

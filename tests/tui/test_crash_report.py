@@ -16,6 +16,7 @@ from rxdesk.config import Settings
 from rxdesk.services import Desk
 from rxdesk.services.crypto import SecretBox
 from rxdesk.services.notify import SmtpTarget
+from tests.receiver import Receiver
 from tests.tui.conftest import make_app
 
 MASTER_KEY = "cnhkZXNrLXRlc3QtbWFzdGVyLWtleS0zMi1ieXRlcyE="  # 32 bytes, urlsafe base64: a Fernet key
@@ -45,7 +46,7 @@ def test_settings_never_show_their_secrets_however_they_are_formatted(tmp_path: 
     assert settings.master_key == MASTER_KEY and settings.to_env()["RXDESK_SMS_TOKEN"] == SMS_TOKEN
 
 
-def test_holders_of_secrets_never_show_them(tmp_path: Path, clinic: Desk, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_holders_of_secrets_never_show_them(tmp_path: Path, clinic: Desk, receiver: Receiver) -> None:
     box = SecretBox([MASTER_KEY.encode()], source="RXDESK_MASTER_KEY")
     smtp = SmtpTarget.parse(secret_settings(tmp_path).smtp_url or "")
     made = clinic.secrets.create_secret("shop", "tester")

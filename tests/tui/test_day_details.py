@@ -13,7 +13,7 @@ from rxdesk.tui.widgets.tables import AppointmentTable
 from tests.tui.conftest import make_app, settle, wait_until
 
 
-async def test_p_on_a_patients_page_is_not_offered_and_opens_nothing(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_p_on_a_patients_page_is_not_offered_and_opens_nothing(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -29,7 +29,7 @@ async def test_p_on_a_patients_page_is_not_offered_and_opens_nothing(clinic: Des
         assert app.screen is page and len(app.screen_stack) == depth
 
 
-async def test_every_checkbox_is_the_desks_and_reads_on_and_off_apart(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_every_checkbox_is_the_desks_and_reads_on_and_off_apart(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from rxdesk.services import Desk
 from rxdesk.tui.modals.confirm import TextPromptModal
 from rxdesk.tui.screens.doctors import DoctorDetailScreen
 from tests.helpers import fingerprint, make_appointment
-from tests.tui.conftest import make_app, settle, text_of
+from tests.tui.conftest import AnyPilot, app_of, front, make_app, settle, text_of
 
 
-async def open_room_dialog(pilot, doctor_id: str) -> TextPromptModal:  # type: ignore[no-untyped-def]
-    pilot.app.open_doctor(doctor_id)
+async def open_room_dialog(pilot: AnyPilot, doctor_id: str) -> TextPromptModal:
+    app_of(pilot).open_doctor(doctor_id)
     await settle(pilot)
     assert isinstance(pilot.app.screen, DoctorDetailScreen)
     await pilot.press("o")
     await settle(pilot)
-    assert isinstance(pilot.app.screen, TextPromptModal)
-    return pilot.app.screen
+    return front(pilot.app, TextPromptModal)
 
 
-async def test_o_gives_a_new_room_and_moves_the_upcoming_appointments(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_o_gives_a_new_room_and_moves_the_upcoming_appointments(clinic: Desk, now: datetime) -> None:
     upcoming = make_appointment(clinic, start=now + timedelta(days=2))
     past = make_appointment(clinic, start=now - timedelta(days=2), status="completed")
     app = make_app(clinic)
@@ -38,7 +38,7 @@ async def test_o_gives_a_new_room_and_moves_the_upcoming_appointments(clinic: De
     assert clinic.appointments.get(past.uid).room_url == past.room_url
 
 
-async def test_a_bad_url_keeps_the_dialog_open_and_escape_changes_nothing(clinic: Desk, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_a_bad_url_keeps_the_dialog_open_and_escape_changes_nothing(clinic: Desk, data_dir: Path) -> None:
     before = fingerprint(data_dir)
     app = make_app(clinic)
     async with app.run_test(size=(120, 50)) as pilot:

@@ -3,6 +3,9 @@ from the overview, and a slot taken by someone else meanwhile."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 from textual.widgets import Input
 
 from rxdesk.domain.clock import FixedClock
@@ -13,10 +16,10 @@ from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
 from rxdesk.tui.screens.rebook import RebookScreen, SlotTable
 from rxdesk.tui.widgets.tables import DeskTable
 from tests.helpers import another_store, fingerprint, make_appointment
-from tests.tui.conftest import make_app, settle, text_of
+from tests.tui.conftest import front, make_app, settle, text_of
 
 
-async def test_doctor_detail_shows_the_week_troubleshooter_and_preview(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_doctor_detail_shows_the_week_troubleshooter_and_preview(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(150, 50)) as pilot:
         await settle(pilot)
@@ -37,7 +40,7 @@ async def test_doctor_detail_shows_the_week_troubleshooter_and_preview(clinic: D
         assert "SMS reminders are skipped" in contact
 
 
-async def test_the_mobile_number_is_edited_inline_and_a_bad_one_changes_nothing(clinic: Desk, booked, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_the_mobile_number_is_edited_inline_and_a_bad_one_changes_nothing(clinic: Desk, booked: dict[str, str], data_dir: Path) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(150, 50)) as pilot:
         await settle(pilot)
@@ -59,7 +62,7 @@ async def test_the_mobile_number_is_edited_inline_and_a_bad_one_changes_nothing(
     assert clinic.doctors.get("dr-osei").mobile_phone == "+12125550199"
 
 
-async def test_a_full_rebook_from_the_overview(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_a_full_rebook_from_the_overview(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     original = booked["weber_first"]
     async with app.run_test(size=(150, 50)) as pilot:
@@ -81,16 +84,16 @@ async def test_a_full_rebook_from_the_overview(clinic: Desk, booked) -> None:  #
     assert clinic.appointments.get(new_uid).previous_meeting_uid == original
 
 
-async def test_a_slot_taken_meanwhile_is_refused_and_the_list_refreshes(clinic: Desk, booked, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+async def test_a_slot_taken_meanwhile_is_refused_and_the_list_refreshes(clinic: Desk, booked: dict[str, str], data_dir: Path, now: datetime) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(150, 50)) as pilot:
         await settle(pilot)
         await pilot.press("r")
         await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, RebookScreen)
+        screen = front(app, RebookScreen)
         table = screen.query_one(SlotTable)
         key = table.current_key
+        assert key is not None
         slot = screen.slots[key]
         # Another agent books that very slot through their own store.
         other = Desk(another_store(clinic), FixedClock(now), clinic.settings)
@@ -106,7 +109,7 @@ async def test_a_slot_taken_meanwhile_is_refused_and_the_list_refreshes(clinic: 
         assert fingerprint(data_dir) == before
 
 
-async def test_r_on_a_cancelled_appointment_says_why(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_r_on_a_cancelled_appointment_says_why(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(150, 50)) as pilot:
         await settle(pilot)

@@ -4,6 +4,7 @@ the mobile number typed the way an agent types it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from textual.widgets import Input
 
@@ -11,7 +12,7 @@ from rxdesk.services import Desk
 from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
 from rxdesk.tui.widgets.tables import DeskTable
 from tests.helpers import fingerprint, make_appointment
-from tests.tui.conftest import make_app, settle, text_of
+from tests.tui.conftest import front, make_app, settle, text_of
 
 
 def lines_with(text: str, word: str) -> list[str]:
@@ -65,7 +66,7 @@ async def test_the_troubleshooter_counts_bookings_and_names_an_empty_week(clinic
         assert "none" in lines_with(text_of(screen.query_one("#doctor-preview")), "Prescription review")[0]
 
 
-async def test_a_national_number_is_read_in_the_doctors_country_and_empty_clears(clinic: Desk, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_a_national_number_is_read_in_the_doctors_country_and_empty_clears(clinic: Desk, data_dir: Path) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(120, 50)) as pilot:
         await settle(pilot)
@@ -75,8 +76,7 @@ async def test_a_national_number_is_read_in_the_doctors_country_and_empty_clears
         app.screen.query_one(DeskTable).select_key("dr-weber")
         await pilot.press("enter")
         await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, DoctorDetailScreen)
+        screen = front(app, DoctorDetailScreen)
         field = screen.query_one("#doctor-phone", Input)
         assert "national (DE)" in field.placeholder
         await pilot.press("m")

@@ -3,18 +3,21 @@ from the app: tables, detail panels, the delivery dialog and notifications show 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual.widgets import DataTable
 
 from rxdesk.services import Desk
 from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
 from rxdesk.tui.screens.patients import PatientDetailScreen, PatientsScreen
 from rxdesk.tui.screens.webhooks import DeliveryModal, WebhooksScreen
+from rxdesk.tui.widgets.tables import DeskTable
 from tests.reliability.test_terminal_safety import raw_bytes_in, store_hostile_data
 from tests.tui.conftest import make_app, settle
 from tests.tui.test_markup_in_data import shown
 
 
-async def test_escape_sequences_in_data_are_shown_escaped(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_escape_sequences_in_data_are_shown_escaped(clinic: Desk, now: datetime) -> None:
     ids = store_hostile_data(clinic, now)
     app = make_app(clinic)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -33,7 +36,7 @@ async def test_escape_sequences_in_data_are_shown_escaped(clinic: Desk, now) -> 
         assert isinstance(app.screen, DoctorsScreen)
         assert raw_bytes_in(shown(app)) == [] and "\\u202e" in shown(app)
         app.screen.query_one(DataTable).focus()
-        app.screen.query_one(DataTable).select_key("dr-weber")  # type: ignore[attr-defined]
+        app.screen.query_one(DeskTable).select_key("dr-weber")
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, DoctorDetailScreen)

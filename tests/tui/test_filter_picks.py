@@ -4,18 +4,19 @@ appointment; a name several doctors share offers them to pick from."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from textual.widgets import OptionList
 
 from rxdesk.domain.models import Patient
 from rxdesk.services import Desk
+from rxdesk.tui.screens.overview import OverviewScreen
 from tests.helpers import make_appointment
-from tests.tui.conftest import make_app, overview_ready, wait_until
+from tests.tui.conftest import front, make_app, overview_ready, wait_until
 from tests.tui.test_overview import type_into, uids_shown
 
 
-async def test_a_shared_surname_offers_the_patients_to_pick_and_picking_filters(clinic: Desk, booked, now) -> None:  # type: ignore[no-untyped-def]
+async def test_a_shared_surname_offers_the_patients_to_pick_and_picking_filters(clinic: Desk, booked: dict[str, str], now: datetime) -> None:
     with clinic.store.write() as view:
         for n in range(1, 31):
             view.patients.put(Patient(id=f"pat-j{n:02}", name=f"Jan{n:02} Jansen", email=f"j{n}@mail.example",
@@ -43,11 +44,11 @@ async def test_a_shared_surname_offers_the_patients_to_pick_and_picking_filters(
         await pilot.press("enter")
         await wait_until(pilot, lambda: uids_shown(app) == [mine.uid])
         assert not picks.display
-        assert app.focused is app.screen.table
+        assert front(app, OverviewScreen).table.has_focus
         assert "patient: Jan07 Jansen" in str(app.screen.query_one("#filter-notes").render())
 
 
-async def test_a_shared_doctor_name_offers_the_doctors(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_a_shared_doctor_name_offers_the_doctors(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await overview_ready(pilot)

@@ -3,6 +3,8 @@ and its empty fields describe the default instead of showing a value that is not
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual.widgets import Input
 
 from rxdesk.services import Desk
@@ -10,7 +12,7 @@ from tests.tui.conftest import make_app, settle
 from tests.tui.test_overview import count_text, type_into, uids_shown
 
 
-async def test_the_count_says_the_window_in_effect_and_placeholders_say_the_default(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_the_count_says_the_window_in_effect_and_placeholders_say_the_default(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -39,7 +41,7 @@ async def test_the_count_says_the_window_in_effect_and_placeholders_say_the_defa
         assert count_text(app).startswith("held, cancelled · any start · to 2026-11-30 · ")
 
 
-async def test_an_appointment_in_progress_leads_the_overview_marked_and_past_statuses_list_newest_first(clinic: Desk, booked, now) -> None:  # type: ignore[no-untyped-def]
+async def test_an_appointment_in_progress_leads_the_overview_marked_and_past_statuses_list_newest_first(clinic: Desk, booked: dict[str, str], now: datetime) -> None:
     from datetime import timedelta
 
     from rxdesk.tui.widgets.tables import AppointmentTable

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
 from rich.cells import cell_len
-from textual.widgets import Input
+from textual.widgets import Input, OptionList, Static
 
 from rxdesk.services import Desk
+from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.screens.secrets import SecretsScreen
 from rxdesk.tui.widgets.header import DeskHeader
 from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import front, make_app, settle
 from tests.tui.test_virtual_table import line_text
 
 WORKER = "worker 09:00 · 1 reminder · 1 webhook to retry"
 
 
-async def test_at_80x24_every_row_shows_its_status_and_the_header_the_worker(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_at_80x24_every_row_shows_its_status_and_the_header_the_worker(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -29,7 +31,7 @@ async def test_at_80x24_every_row_shows_its_status_and_the_header_the_worker(cli
             line = line_text(table, index + 1)
             assert cell_len(line) == table.scrollable_content_region.width
             assert f" {row.status.value} " in line and row.patient_name in line
-            assert line.startswith(" " + table.cell_text(index, "start")[:4])  # the weekday
+            assert line.startswith(" " + (table.cell_text(index, "start") or "")[:4])  # the weekday
         header = str(app.screen.query_one(DeskHeader).render()).splitlines()[0]
         assert "worker 09:00 · 1 reminder" in header and cell_len(header) <= 80
         # The name boxes hold more than the date boxes, which still hold a date.
@@ -39,7 +41,7 @@ async def test_at_80x24_every_row_shows_its_status_and_the_header_the_worker(cli
         assert width["date_from"] >= len("from: today") and width["doctor"] > width["date_from"]
 
 
-async def test_wider_terminals_use_their_room(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_wider_terminals_use_their_room(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -53,7 +55,7 @@ async def test_wider_terminals_use_their_room(clinic: Desk, booked) -> None:  # 
         assert booked["weber_first"] in line_text(table, 1)
 
 
-async def test_a_revoked_key_reads_revoked_at_80x24_and_the_rotation_steps_fold(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+async def test_a_revoked_key_reads_revoked_at_80x24_and_the_rotation_steps_fold(clinic: Desk) -> None:
     shop = clinic.secrets.create_secret("Shopify storefront of the Riverside pharmacy, second shop", "tester")
     gone = clinic.secrets.create_secret("old minter", "tester").secret.key_id
     clinic.secrets.revoke(gone, "tester")
@@ -62,8 +64,7 @@ async def test_a_revoked_key_reads_revoked_at_80x24_and_the_rotation_steps_fold(
         await settle(pilot)
         await pilot.press("4")
         await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, SecretsScreen)
+        screen = front(app, SecretsScreen)
         table = screen.table
         assert {"key_id", "status", "used"} <= set(table.shown_columns)
         shown = dict(zip(table.shown_columns, map(str, table.get_row(gone)), strict=True))
@@ -84,7 +85,7 @@ async def test_a_revoked_key_reads_revoked_at_80x24_and_the_rotation_steps_fold(
         assert str(table.get_row(gone)[2]).startswith("revoked")
 
 
-async def test_every_short_list_fits_80_columns(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_every_short_list_fits_80_columns(clinic: Desk, booked: dict[str, str]) -> None:
     """Doctors, patients, types and rules, webhooks: no table wider than the screen, and the
     first column of each always there."""
     app = make_app(clinic)
@@ -101,7 +102,7 @@ async def test_every_short_list_fits_80_columns(clinic: Desk, booked) -> None:  
                 assert table.id == "rules" or table.shown_columns[0] == first, (section, table.id)
 
 
-async def test_the_cancel_dialog_fits_24_lines(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_the_cancel_dialog_fits_24_lines(clinic: Desk, booked: dict[str, str]) -> None:
     """The reason, all five common reasons and the hint are on screen, not scrolled away."""
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -109,10 +110,10 @@ async def test_the_cancel_dialog_fits_24_lines(clinic: Desk, booked) -> None:  #
         await pilot.press("c")
         await settle(pilot)
         dialog = app.screen.query_one("#cancel-dialog")
-        reasons = app.screen.query_one("#common-reasons")
+        reasons = app.screen.query_one("#common-reasons", OptionList)
         hint = dialog.children[-1]
         assert "escape keep it" in str(hint.render())
-        for widget in (app.screen.query_one("#reason"), reasons, hint):
+        for widget in (app.screen.query_one("#reason", Input), reasons, hint):
             region = widget.region
             assert region.height > 0 and app.screen.region.contains_region(region)
             shown, _ = app.screen.get_widget_at(region.x + 1, region.bottom - 1)
@@ -120,7 +121,7 @@ async def test_the_cancel_dialog_fits_24_lines(clinic: Desk, booked) -> None:  #
         assert reasons.option_count == 5 and reasons.scrollable_content_region.height >= 5
 
 
-async def test_a_resize_lays_a_short_list_out_again_and_keeps_the_cursor(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_a_resize_lays_a_short_list_out_again_and_keeps_the_cursor(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
@@ -166,7 +167,7 @@ def test_the_header_line_leaves_out_and_cuts_by_priority() -> None:
     assert one_line(short, right, 50).plain.startswith(" rxdesk  ")
 
 
-async def test_the_doctor_page_shows_the_days_that_fit_and_whole_answers(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_the_doctor_page_shows_the_days_that_fit_and_whole_answers(clinic: Desk, booked: dict[str, str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -177,7 +178,7 @@ async def test_the_doctor_page_shows_the_days_that_fit_and_whole_answers(clinic:
         await settle(pilot)
 
         def grid(selector: str) -> tuple[Table, int]:
-            static = app.screen.query_one(selector)
+            static = app.screen.query_one(selector, Static)
             table = static.content
             assert isinstance(table, Table)
             return table, static.content_region.width
@@ -199,16 +200,16 @@ async def test_the_doctor_page_shows_the_days_that_fit_and_whole_answers(clinic:
         assert "next 14 days" in str(preview.title) and len(preview.columns) - 2 == 14 > narrow_days
 
 
-def footer_keys_on_screen(app) -> dict[str, bool]:  # type: ignore[no-untyped-def]
+def footer_keys_on_screen(app: RxdeskApp) -> dict[str, bool]:
     """Each footer key's action, and whether the key is wholly on screen."""
-    from rxdesk.tui.widgets.footer import DeskFooter
+    from rxdesk.tui.widgets.footer import DeskFooter, action_of
 
     footer = app.screen.query_one(DeskFooter)
-    return {str(key.action): key.region.right <= app.size.width and key.region.width > 0
-            for key in footer.children if isinstance(getattr(key, "action", None), str)}
+    return {action: key.region.right <= app.size.width and key.region.width > 0
+            for key in footer.children if (action := action_of(key)) is not None}
 
 
-async def test_help_and_quit_stay_in_every_footer_at_80_columns(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_help_and_quit_stay_in_every_footer_at_80_columns(clinic: Desk, booked: dict[str, str]) -> None:
     from rxdesk.tui.screens.patients import PatientDetailScreen
     from tests.tui.conftest import wait_until
 
@@ -256,7 +257,7 @@ async def test_the_private_network_box_is_on_screen_whole_in_the_webhook_dialog_
             assert app.screen.query_one(field).region.bottom <= 24, field
 
 
-async def test_a_filters_reason_and_the_count_are_shown_whole(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_a_filters_reason_and_the_count_are_shown_whole(clinic: Desk, booked: dict[str, str]) -> None:
     from tests.tui.test_overview import type_into
 
     app = make_app(clinic)
@@ -279,7 +280,7 @@ async def test_a_filters_reason_and_the_count_are_shown_whole(clinic: Desk, book
         assert text.endswith("matches · 2 selected") and count.region.width >= cell_len(text)
 
 
-async def test_a_list_across_new_year_says_the_year_of_next_years_days(clinic: Desk, booked, now) -> None:  # type: ignore[no-untyped-def]
+async def test_a_list_across_new_year_says_the_year_of_next_years_days(clinic: Desk, booked: dict[str, str], now: datetime) -> None:
     from datetime import UTC, datetime
 
     from tests.helpers import make_appointment

@@ -7,18 +7,18 @@ from textual.widgets import Input
 from rxdesk.services import Desk
 from rxdesk.tui.modals.rule import RuleModal
 from rxdesk.tui.screens.types import TypesScreen
-from tests.tui.conftest import make_app, settle, wait_until
+from tests.tui.conftest import AnyPilot, front, make_app, settle, wait_until
 
 
-async def open_types(pilot) -> TypesScreen:  # type: ignore[no-untyped-def]
+async def open_types(pilot: AnyPilot) -> TypesScreen:
     await settle(pilot)
     await pilot.press("5")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, TypesScreen) and pilot.app.screen.type_table.row_count)
-    screen: TypesScreen = pilot.app.screen
+    screen = front(pilot.app, TypesScreen)
     return screen
 
 
-async def test_the_minutes_field_takes_2h_1d_and_1d_2h_as_the_table_shows_them(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+async def test_the_minutes_field_takes_2h_1d_and_1d_2h_as_the_table_shows_them(clinic: Desk) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         screen = await open_types(pilot)
@@ -35,7 +35,7 @@ async def test_the_minutes_field_takes_2h_1d_and_1d_2h_as_the_table_shows_them(c
         assert {"2 h", "1 d 2 h", "1 h 30 min", "1 d"} <= shown
 
 
-async def test_ctrl_c_says_how_to_quit_in_words_not_markup(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_ctrl_c_says_how_to_quit_in_words_not_markup(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -45,7 +45,7 @@ async def test_ctrl_c_says_how_to_quit_in_words_not_markup(clinic: Desk, booked)
         assert any("ctrl+q" in m for m in messages) and not any("[b]" in m for m in messages)
 
 
-async def test_a_checkbox_reads_off_and_on_without_colour(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+async def test_a_checkbox_reads_off_and_on_without_colour(clinic: Desk) -> None:
     from textual.widgets import Checkbox
 
     app = make_app(clinic)
@@ -60,7 +60,7 @@ async def test_a_checkbox_reads_off_and_on_without_colour(clinic: Desk) -> None:
         assert str(box.render()).startswith("[✓]")
 
 
-async def test_the_appointment_page_headings_start_at_the_panel_edge(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_the_appointment_page_headings_start_at_the_panel_edge(clinic: Desk, booked: dict[str, str]) -> None:
     from rxdesk.tui.screens.appointment import AppointmentScreen
     from tests.tui.conftest import text_of
 

@@ -3,6 +3,8 @@ and a refused value changes nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.widgets import Input
 
@@ -19,7 +21,7 @@ JUNK = ["\x00", "\x1b[31mred", "x" * 5000, "🙂" * 300, "'; DROP TABLE x; --", 
 
 
 @pytest.mark.parametrize("junk", JUNK, ids=range(len(JUNK)))
-async def test_junk_in_every_field(clinic: Desk, booked, data_dir, junk: str) -> None:  # type: ignore[no-untyped-def]
+async def test_junk_in_every_field(clinic: Desk, booked: dict[str, str], data_dir: Path, junk: str) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(150, 45)) as pilot:
         await settle(pilot)

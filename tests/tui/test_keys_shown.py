@@ -3,20 +3,24 @@ a webhooks tab its own, help without a widget's internals."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from textual.screen import Screen
+
 from rxdesk.services import Desk
 from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.screens.help import HelpScreen
 from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.widgets.footer import DeskFooter
-from tests.tui.conftest import make_app, overview_ready, settle, wait_until
+from tests.tui.conftest import front, make_app, overview_ready, settle, wait_until
 
 
-def footer_keys(screen) -> set[str]:  # type: ignore[no-untyped-def]
+def footer_keys(screen: Screen[Any]) -> set[str]:
     assert screen.query(DeskFooter), f"{type(screen).__name__} has no footer of its own"
     return {b.description for (_n, b, enabled, _t) in screen.active_bindings.values() if b.show and enabled}
 
 
-async def test_the_cancel_dialog_shows_its_own_keys_not_the_tables(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_the_cancel_dialog_shows_its_own_keys_not_the_tables(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(130, 34)) as pilot:
         await overview_ready(pilot)
@@ -27,7 +31,7 @@ async def test_the_cancel_dialog_shows_its_own_keys_not_the_tables(clinic: Desk,
         assert not keys & {"Rebook", "Attendance", "Filter", "Clear filters"}
 
 
-async def test_each_webhooks_tab_shows_its_own_keys(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_each_webhooks_tab_shows_its_own_keys(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(130, 34)) as pilot:
         await settle(pilot)
@@ -47,7 +51,7 @@ async def test_each_webhooks_tab_shows_its_own_keys(clinic: Desk, booked) -> Non
         assert not footer_keys(screen) & {"Add subscription", "Remove", "Test event"}
 
 
-async def test_help_lists_what_works_here_not_a_tables_internals(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_help_lists_what_works_here_not_a_tables_internals(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(130, 34)) as pilot:
         await settle(pilot)
@@ -55,7 +59,7 @@ async def test_help_lists_what_works_here_not_a_tables_internals(clinic: Desk, b
         await settle(pilot)
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        listed = {what for _key, what in app.screen.screen_keys}
+        listed = {what for _key, what in front(app, HelpScreen).screen_keys}
         assert {"Search", "Clear search", "Reload", "First row", "Last row"} <= listed
         assert not listed & {"Cursor left", "Cursor right", "Page up", "Page down", "Top", "Bottom", "Home", "End"}
         assert "Close" in footer_keys(app.screen)

@@ -3,12 +3,13 @@ on every screen that shows them, and never break the app."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input, Static
 
 from rxdesk.services import Desk
+from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
 from rxdesk.tui.screens.overview import OverviewScreen
@@ -16,7 +17,7 @@ from rxdesk.tui.screens.patients import PatientDetailScreen, PatientsScreen
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.widgets.virtual_table import VirtualTable
 from tests.helpers import CLINIC_TOML, make_appointment
-from tests.tui.conftest import make_app, settle, text_of
+from tests.tui.conftest import front, make_app, settle, text_of
 
 PATIENT = "Lena [/x] Fischer [b]"
 DOCTOR = "Dr Anna [red]Weber[/]"
@@ -24,22 +25,22 @@ TYPE = "GP [link=x]consult"
 REASON = "asked [/i] twice"
 
 
-def shown(app) -> str:  # type: ignore[no-untyped-def]
+def shown(app: RxdeskApp) -> str:
     """Every table cell and static text on the current screen, as plain text."""
-    parts = []
+    parts: list[str] = []
     for table in app.screen.query(DataTable):
         for row in range(table.row_count):
             parts.extend(str(getattr(cell, "plain", cell)) for cell in table.get_row_at(row))
     for vtable in app.screen.query(VirtualTable):
         for index in range(vtable.total):
             parts.extend(str(vtable.cell_text(index, column.key)) for column in vtable.columns)
-    for widget in app.screen.query("Static"):
+    for widget in app.screen.query(Static):
         visual = widget.visual  # what is drawn, after any markup was read
         parts.append(visual.plain if hasattr(visual, "plain") else text_of(widget))
     return "\n".join(parts)
 
 
-async def test_brackets_in_names_and_reasons_are_shown_as_typed(desk: Desk, tmp_path: Path, now) -> None:  # type: ignore[no-untyped-def]
+async def test_brackets_in_names_and_reasons_are_shown_as_typed(desk: Desk, tmp_path: Path, now: datetime) -> None:
     toml = CLINIC_TOML.read_text().replace('"Lena Fischer"', f'"{PATIENT}"')
     toml = toml.replace('"Dr Anna Weber"', f'"{DOCTOR}"').replace('"GP video consultation"', f'"{TYPE}"')
     path = tmp_path / "clinic.toml"
@@ -61,15 +62,15 @@ async def test_brackets_in_names_and_reasons_are_shown_as_typed(desk: Desk, tmp_
         await pilot.press("c")
         await settle(pilot)
         assert PATIENT in shown(app)
-        app.screen.query_one("#reason").value = "[/b] no show [i]"
+        app.screen.query_one("#reason", Input).value = "[/b] no show [i]"
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, OverviewScreen)
         assert any("[/b] no show [i]" in n.message for n in app.notices)
 
-        app.screen.query_one("#filter-statuses").value = "all"
+        app.screen.query_one("#filter-statuses", Input).value = "all"
         await settle(pilot)
-        app.screen.table.focus()
+        front(app, OverviewScreen).table.focus()
         app.screen.table.select_key(uid)
         await pilot.press("enter")
         await settle(pilot)

@@ -6,18 +6,20 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from rxdesk.services import Desk
+from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.widgets.header import DeskHeader
-from tests.tui.conftest import make_app, settle, wait_until
+from rxdesk.tui.widgets.tables import DeskTable
+from tests.tui.conftest import front, make_app, settle, wait_until
 
 
-def section_shown(app) -> str:  # type: ignore[no-untyped-def]
-    return app.screen.query_one(DeskHeader).section
+def section_shown(app: RxdeskApp) -> str:
+    return str(app.screen.query_one(DeskHeader).section)
 
 
-async def test_a_section_key_lands_on_that_sections_list_and_the_tab_bar_follows(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_a_section_key_lands_on_that_sections_list_and_the_tab_bar_follows(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -35,7 +37,7 @@ async def test_a_section_key_lands_on_that_sections_list_and_the_tab_bar_follows
         assert section_shown(app) == "overview" and len(app.screen_stack) == 1
         # A page opened inside a section is closed by that section's key too.
         await pilot.press("3")
-        await wait_until(pilot, lambda: isinstance(app.screen, DoctorsScreen) and app.screen.query_one("#doctors").row_count)
+        await wait_until(pilot, lambda: isinstance(app.screen, DoctorsScreen) and app.screen.query_one("#doctors", DeskTable).row_count)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, DoctorDetailScreen))
         assert section_shown(app) == "doctors"
@@ -44,7 +46,7 @@ async def test_a_section_key_lands_on_that_sections_list_and_the_tab_bar_follows
         assert len(app.screen_stack) == 1
 
 
-async def test_a_section_key_in_a_text_field_is_typed_not_followed(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_a_section_key_in_a_text_field_is_typed_not_followed(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -54,7 +56,7 @@ async def test_a_section_key_in_a_text_field_is_typed_not_followed(clinic: Desk,
         assert app.screen.query_one("#filter-doctor", Input).value == "3"
 
 
-async def test_one_key_clears_every_filter_from_the_table_or_a_field_and_is_in_footer_and_palette(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_one_key_clears_every_filter_from_the_table_or_a_field_and_is_in_footer_and_palette(clinic: Desk, booked: dict[str, str]) -> None:
     from tests.tui.test_overview import count_text, type_into, uids_shown
 
     app = make_app(clinic)
@@ -73,13 +75,13 @@ async def test_one_key_clears_every_filter_from_the_table_or_a_field_and_is_in_f
         await wait_until(pilot, lambda: uids_shown(app) == default)
         assert all(not field.value for field in app.screen.query(Input))
         assert count_text(app).startswith("held, confirmed · not ended")
-        assert app.focused is app.screen.table
+        assert app.focused is front(app, OverviewScreen).table
         await type_into(pilot, "#filter-patient", "omar")
         await pilot.press("escape", "ctrl+l")  # from the table
         await wait_until(pilot, lambda: uids_shown(app) == default)
 
 
-async def test_first_and_last_row_with_home_end_g_and_G_in_every_list(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_first_and_last_row_with_home_end_g_and_G_in_every_list(clinic: Desk, booked: dict[str, str]) -> None:
     from rxdesk.tui.widgets.tables import AppointmentTable, DeskTable
 
     app = make_app(clinic)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from textual.widgets import ContentSwitcher, Input
 
 from rxdesk.services import Desk
+from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen
 from rxdesk.tui.screens.overview import OverviewScreen
@@ -14,19 +15,19 @@ from rxdesk.tui.screens.patients import PatientDetailScreen
 from rxdesk.tui.widgets.header import DeskHeader
 from rxdesk.tui.widgets.tables import AppointmentTable
 from tests.helpers import make_appointment
-from tests.tui.conftest import make_app, settle, text_of
+from tests.tui.conftest import AnyPilot, make_app, settle, text_of
 
 
-def uids_shown(app) -> list[str]:  # type: ignore[no-untyped-def]
+def uids_shown(app: RxdeskApp) -> list[str]:
     table = app.screen.query_one(AppointmentTable)
     return [row.uid for row in table.loaded_rows()]
 
 
-def count_text(app) -> str:  # type: ignore[no-untyped-def]
+def count_text(app: RxdeskApp) -> str:
     return str(app.screen.query_one("#filter-count").render())
 
 
-async def type_into(pilot, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
+async def type_into(pilot: AnyPilot, selector: str, text: str) -> None:
     field = pilot.app.screen.query_one(selector, Input)
     field.focus()
     field.value = ""
@@ -34,7 +35,7 @@ async def type_into(pilot, selector: str, text: str) -> None:  # type: ignore[no
     await settle(pilot)
 
 
-async def test_opens_on_future_active_appointments_with_the_first_row_selected(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_opens_on_future_active_appointments_with_the_first_row_selected(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -50,7 +51,7 @@ async def test_opens_on_future_active_appointments_with_the_first_row_selected(c
             assert part in header
 
 
-async def test_filters_by_doctor_patient_status_and_dates(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_filters_by_doctor_patient_status_and_dates(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -86,7 +87,7 @@ async def test_filters_by_doctor_patient_status_and_dates(clinic: Desk, booked) 
         assert app.focused is app.screen.query_one(AppointmentTable)
 
 
-async def test_bad_filter_input_marks_the_field_and_never_raises(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_filter_input_marks_the_field_and_never_raises(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -101,7 +102,7 @@ async def test_bad_filter_input_marks_the_field_and_never_raises(clinic: Desk, b
         assert len(uids_shown(app)) == 3
 
 
-async def test_detail_shows_the_appointment_and_jumps_to_patient_and_doctor(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_detail_shows_the_appointment_and_jumps_to_patient_and_doctor(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -124,7 +125,7 @@ async def test_detail_shows_the_appointment_and_jumps_to_patient_and_doctor(clin
         assert isinstance(app.screen, OverviewScreen)
 
 
-async def test_one_list_without_pages_j_k_g_and_G(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_one_list_without_pages_j_k_g_and_G(clinic: Desk, now: datetime) -> None:
     start = now + timedelta(days=1)
     for i in range(305):
         make_appointment(clinic, start=start + timedelta(minutes=15 * i), patient_id=f"pat-00{1 + i % 3}")

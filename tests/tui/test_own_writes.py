@@ -3,7 +3,10 @@ screens that did not make it included: the same as a change from another process
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from textual.screen import Screen
 
 from rxdesk.services import Desk
 from rxdesk.tui.modals.cancel import CancelModal
@@ -13,21 +16,20 @@ from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.screens.patients import PatientDetailScreen
 from rxdesk.tui.screens.rebook import RebookScreen
 from rxdesk.tui.widgets.tables import AppointmentTable
-from tests.tui.conftest import make_app, settle, wait_until
+from tests.tui.conftest import front, make_app, settle, wait_until
 
 
-def uids(screen) -> list[str]:  # type: ignore[no-untyped-def]
+def uids(screen: Screen[Any]) -> list[str]:
     tables = screen.query(AppointmentTable)
     return [row.uid for row in tables.first().loaded_rows()] if tables else []
 
 
 @pytest.mark.backends
-async def test_rebook_then_escape_shows_the_new_appointment_in_the_overview(clinic: Desk, booked, backend) -> None:  # type: ignore[no-untyped-def]
+async def test_rebook_then_escape_shows_the_new_appointment_in_the_overview(clinic: Desk, booked: dict[str, str], backend: str) -> None:
     app = make_app(clinic, tick_seconds=3600)  # nothing but the change itself reloads a screen
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
-        overview = app.screen
-        assert isinstance(overview, OverviewScreen)
+        overview = front(app, OverviewScreen)
         overview.table.select_key(booked["weber_first"])
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, RebookScreen) and app.screen.loads > 0)
@@ -35,7 +37,7 @@ async def test_rebook_then_escape_shows_the_new_appointment_in_the_overview(clin
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, AppointmentScreen) and app.screen.detail is not None)
-        new_uid = app.screen.uid
+        new_uid = front(app, AppointmentScreen).uid
         assert new_uid != booked["weber_first"]
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is overview and new_uid in uids(overview))
@@ -44,11 +46,11 @@ async def test_rebook_then_escape_shows_the_new_appointment_in_the_overview(clin
         overview.table.select_key(new_uid)
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, RebookScreen) and app.screen.loads > 0)
-        assert app.screen.uid == new_uid
+        assert front(app, RebookScreen).uid == new_uid
 
 
 @pytest.mark.backends
-async def test_a_cancel_on_a_patient_page_shows_in_the_overview_of_section_1(clinic: Desk, booked, backend) -> None:  # type: ignore[no-untyped-def]
+async def test_a_cancel_on_a_patient_page_shows_in_the_overview_of_section_1(clinic: Desk, booked: dict[str, str], backend: str) -> None:
     app = make_app(clinic, tick_seconds=3600)  # nothing but the change itself reloads a screen
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)

@@ -3,17 +3,18 @@ notice period has passed, and the header without a worker."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from rxdesk.services import Desk
 from rxdesk.tui.modals.cancel import CancelModal
+from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.screens.patients import PatientDetailScreen
 from rxdesk.tui.widgets.header import DeskHeader
 from tests.helpers import make_appointment
-from tests.tui.conftest import make_app, overview_ready, settle, text_of, wait_until
+from tests.tui.conftest import front, make_app, overview_ready, settle, text_of, wait_until
 
 
-async def test_the_patient_page_says_its_list_has_every_status_beside_the_upcoming_count(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_the_patient_page_says_its_list_has_every_status_beside_the_upcoming_count(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -25,13 +26,13 @@ async def test_the_patient_page_says_its_list_has_every_status_beside_the_upcomi
         assert "listed: 2 from now on (any status)" in title
 
 
-async def test_the_cancel_dialog_notes_a_passed_notice_period_and_still_cancels(clinic: Desk, booked, now) -> None:  # type: ignore[no-untyped-def]
+async def test_the_cancel_dialog_notes_a_passed_notice_period_and_still_cancels(clinic: Desk, booked: dict[str, str], now: datetime) -> None:
     # GP consultations: patients may cancel until 2 h before; this one starts in 1 h.
     soon = make_appointment(clinic, start=now + timedelta(hours=1), patient_id="pat-003", doctor_id="dr-sato")
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await overview_ready(pilot)
-        table = app.screen.table
+        table = front(app, OverviewScreen).table
         table.select_key(soon.uid)
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, CancelModal))
@@ -48,7 +49,7 @@ async def test_the_cancel_dialog_notes_a_passed_notice_period_and_still_cancels(
         assert not app.screen.query_one("#cancel-note").display
 
 
-async def test_the_header_says_worker_off_without_a_worker(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_the_header_says_worker_off_without_a_worker(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic, worker=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)

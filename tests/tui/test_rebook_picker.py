@@ -9,16 +9,16 @@ from textual.widgets import Input
 
 from rxdesk.domain.times import zone
 from rxdesk.services import Desk
-from rxdesk.services.rebooking import match_slots
+from rxdesk.services.rebooking import OpenSlot, match_slots
 from rxdesk.tui.screens.rebook import RebookScreen, SlotTable
 from tests.tui.conftest import make_app, settle, text_of, wait_until
 
 
-def local(slot, tz: str = "Europe/Berlin") -> datetime:  # type: ignore[no-untyped-def]
+def local(slot: OpenSlot, tz: str = "Europe/Berlin") -> datetime:
     return slot.starts_at.astimezone(zone(tz))
 
 
-async def test_typing_narrows_the_slots_by_doctor_day_and_time_of_day(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_typing_narrows_the_slots_by_doctor_day_and_time_of_day(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -38,13 +38,14 @@ async def test_typing_narrows_the_slots_by_doctor_day_and_time_of_day(clinic: De
         # Each row says whose and which day, and the doctor's own time (New York) beside.
         for index in (0, table.total - 1):
             row = table.row_at(index)
+            assert row is not None
             assert table.cell_text(index, "doctor") == "Dr Kwame Osei"
             assert table.cell_text(index, "day") == f"{local(row):%a %Y-%m-%d}"
             assert table.cell_text(index, "doctor_time") == f"{local(row, 'America/New_York'):%H:%M} EST"
         await pilot.press("enter")  # leaves the field for the list
-        assert app.focused is table
+        assert table.has_focus
         await pilot.press("slash", "down")  # so does down
-        assert app.focused is table
+        assert table.has_focus
         await pilot.press("slash", *"nobody")  # the field's text is selected: typing replaces it
         note = screen.query_one("#slot-none")
         await wait_until(pilot, lambda: note.display and not table.display)
@@ -52,12 +53,12 @@ async def test_typing_narrows_the_slots_by_doctor_day_and_time_of_day(clinic: De
         await pilot.press("ctrl+u")
         await wait_until(pilot, lambda: table.display and table.total == everything)
         await pilot.press("down")
-        assert app.focused is table
+        assert table.has_focus
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, RebookScreen))
 
 
-def test_slot_words_match_doctor_weekday_date_hour_and_part_of_day(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+def test_slot_words_match_doctor_weekday_date_hour_and_part_of_day(clinic: Desk, booked: dict[str, str]) -> None:
     slots = clinic.rebooking.slots(booked["sato_held"]).slots
     tz = "Europe/Berlin"
     wed = match_slots(slots, "wed weber", tz)

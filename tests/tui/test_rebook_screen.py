@@ -3,6 +3,9 @@ a held appointment, a same-doctor type, more days, and a change of mind."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 from rxdesk.services import Desk
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.appointment import AppointmentScreen
@@ -10,10 +13,10 @@ from rxdesk.tui.screens.patients import PatientDetailScreen
 from rxdesk.tui.screens.rebook import RebookScreen, SlotTable
 from rxdesk.tui.widgets.tables import AppointmentTable
 from tests.helpers import fingerprint, make_appointment
-from tests.tui.conftest import make_app, settle, text_of
+from tests.tui.conftest import front, make_app, settle, text_of
 
 
-async def test_r_in_the_appointment_detail_moves_a_held_appointment_as_a_hold(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_r_in_the_appointment_detail_moves_a_held_appointment_as_a_hold(clinic: Desk, booked: dict[str, str]) -> None:
     held = booked["sato_held"]
     app = make_app(clinic)
     async with app.run_test(size=(120, 50)) as pilot:
@@ -22,7 +25,7 @@ async def test_r_in_the_appointment_detail_moves_a_held_appointment_as_a_hold(cl
         await settle(pilot)
         await pilot.press("r")
         await settle(pilot)
-        screen = app.screen
+        screen = front(app, RebookScreen)
         assert isinstance(screen, RebookScreen) and screen.uid == held
         summary = text_of(screen.query_one("#rebook-summary"))
         assert "Omar Haddad" in summary and "Dr Emi Sato" in summary and "held" in summary
@@ -39,7 +42,7 @@ async def test_r_in_the_appointment_detail_moves_a_held_appointment_as_a_hold(cl
     assert new.status.value == "held" and new.previous_meeting_uid == held and new.hold_expires_at is not None
 
 
-async def test_r_in_a_patients_list_offers_only_the_same_doctor_for_therapy(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_r_in_a_patients_list_offers_only_the_same_doctor_for_therapy(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(120, 50)) as pilot:
         await settle(pilot)
@@ -50,7 +53,7 @@ async def test_r_in_a_patients_list_offers_only_the_same_doctor_for_therapy(clin
         table.select_key(booked["osei_therapy"])
         await pilot.press("r")
         await settle(pilot)
-        screen = app.screen
+        screen = front(app, RebookScreen)
         assert isinstance(screen, RebookScreen) and screen.uid == booked["osei_therapy"]
         assert "same doctor only" in text_of(screen.query_one("#rebook-summary"))
         assert {s.doctor_id for s in screen.slots.values()} == {"dr-osei"}
@@ -64,18 +67,17 @@ async def test_r_in_a_patients_list_offers_only_the_same_doctor_for_therapy(clin
         assert isinstance(app.screen, PatientDetailScreen)
 
 
-async def test_saying_no_changes_nothing_and_keeps_the_list(clinic: Desk, booked, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_saying_no_changes_nothing_and_keeps_the_list(clinic: Desk, booked: dict[str, str], data_dir: Path) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(120, 50)) as pilot:
         await settle(pilot)
         app.open_rebook(booked["weber_first"])
         await settle(pilot)
-        screen = app.screen
+        screen = front(app, RebookScreen)
         before = fingerprint(data_dir)
         await pilot.press("j", "enter")
         await settle(pilot)
-        modal = app.screen
-        assert isinstance(modal, ConfirmModal)
+        front(app, ConfirmModal)
         await pilot.press("n")
         await settle(pilot)
         assert app.screen is screen and screen.loads == 1
@@ -83,14 +85,14 @@ async def test_saying_no_changes_nothing_and_keeps_the_list(clinic: Desk, booked
         assert screen.query_one(SlotTable).cursor == 1
 
 
-async def test_a_lapsed_hold_says_why_it_cannot_move(clinic: Desk, booked, now) -> None:  # type: ignore[no-untyped-def]
+async def test_a_lapsed_hold_says_why_it_cannot_move(clinic: Desk, booked: dict[str, str], now: datetime) -> None:
     lapsed = make_appointment(clinic, start=now.replace(day=25, hour=9), status="held", patient_id="pat-002")
     app = make_app(clinic)
     async with app.run_test(size=(120, 50)) as pilot:
         await settle(pilot)
         app.open_rebook(lapsed.uid)
         await settle(pilot)
-        screen = app.screen
+        screen = front(app, RebookScreen)
         summary = text_of(screen.query_one("#rebook-summary"))
         assert f"Cannot rebook {lapsed.uid}: the hold on appointment {lapsed.uid} expired" in summary
         # The refusal only: no empty table, no keys that would act on one.

@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from textual.widgets import Input, Select
 
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
+from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.modals.rule import RuleModal
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.widgets.checkbox import DeskCheckbox
 from tests.helpers import make_appointment
-from tests.tui.conftest import make_app, settle, text_of, wait_until
+from tests.tui.conftest import AnyPilot, front, make_app, settle, text_of, wait_until
 from tests.unit.test_worker import only_rule
 
 
-async def open_new_rule(app, pilot, type_key: str = "prescription") -> RuleModal:  # type: ignore[no-untyped-def]
+async def open_new_rule(app: RxdeskApp, pilot: AnyPilot, type_key: str = "prescription") -> RuleModal:
     await settle(pilot)
     await pilot.press("5")
     await settle(pilot)
-    screen = app.screen
-    assert isinstance(screen, TypesScreen)
+    screen = front(app, TypesScreen)
     screen.type_table.select_key(type_key)
     await settle(pilot)
     await pilot.press("a")
     await settle(pilot)
-    assert isinstance(app.screen, RuleModal)
-    return app.screen
+    return front(app, RuleModal)
 
 
 async def test_the_error_goes_once_the_minutes_are_right(clinic: Desk) -> None:
@@ -67,7 +66,7 @@ async def test_enter_on_the_recipient_list_chooses_and_never_saves(clinic: Desk)
     assert (rule.recipient.value, rule.minutes_before) == ("doctor", 45)
 
 
-async def test_remind_now_is_a_choice_off_by_default(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_remind_now_is_a_choice_off_by_default(clinic: Desk, now: datetime) -> None:
     only_rule(clinic, "gp-consult", "doctor", 5)
     inside = make_appointment(clinic, start=now + timedelta(hours=3), created_at=now - timedelta(days=4))
     app = make_app(clinic)
@@ -88,7 +87,7 @@ async def test_remind_now_is_a_choice_off_by_default(clinic: Desk, now) -> None:
     assert sent.rule_id == "patient-2880m"
 
 
-async def test_the_appointment_page_shows_lateness_and_the_messages_state(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_the_appointment_page_shows_lateness_and_the_messages_state(clinic: Desk, now: datetime) -> None:
     only_rule(clinic, "gp-consult", "patient", 24 * 60, email=True, sms=True)
     appt = make_appointment(clinic, start=now + timedelta(hours=2), created_at=now - timedelta(days=5))
     MaintenanceService(clinic).tick()  # 22 h late: the worker was down; no transport: the outbox

@@ -3,21 +3,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 from textual.widgets import Input, Static
 
+from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from rxdesk.services.secrets import secret_target
 from rxdesk.services.tokens import TokenRefused
+from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.modals.confirm import ConfirmModal, TextPromptModal
 from rxdesk.tui.modals.secret_value import SecretValueModal
 from rxdesk.tui.screens.secrets import SecretsScreen
-from tests.helpers import another_store, book_with, fingerprint
-from tests.tui.conftest import make_app, settle, text_of
+from tests.helpers import another_store, book_with, fingerprint, view_of
+from tests.tui.conftest import AnyPilot, front, make_app, settle, text_of
 from tests.unit.test_tokens_minting import claims_at, mint
 
 SIZE = (150, 40)
@@ -30,12 +32,11 @@ def keyed(clinic: Desk) -> Desk:
     return Desk(another_store(clinic), clinic.clock, settings)
 
 
-async def open_secrets(app, pilot) -> SecretsScreen:  # type: ignore[no-untyped-def]
+async def open_secrets(app: RxdeskApp, pilot: AnyPilot) -> SecretsScreen:
     await settle(pilot)
     await pilot.press("4")
     await settle(pilot)
-    screen = app.screen
-    assert isinstance(screen, SecretsScreen)
+    screen = front(app, SecretsScreen)
     return screen
 
 
@@ -45,7 +46,7 @@ def row_text(screen: SecretsScreen, key_id: str) -> dict[str, str]:
     return {str(col.key.value): str(cell) for col, cell in zip(table.ordered_columns, cells, strict=True)}
 
 
-def everything_shown(app) -> str:  # type: ignore[no-untyped-def]
+def everything_shown(app: RxdeskApp) -> str:
     """The text of every Static on every screen in the stack, and the table cells."""
     parts = []
     for screen in app.screen_stack:
@@ -56,10 +57,10 @@ def everything_shown(app) -> str:  # type: ignore[no-untyped-def]
 
 
 def audit_actions(desk: Desk, key_id: str) -> list[tuple[str, str]]:
-    return [(e.action, e.actor) for e in desk.store.read().audit.for_target(secret_target(key_id))]
+    return [(e.action, e.actor) for e in view_of(desk).audit.for_target(secret_target(key_id))]
 
 
-async def test_create_shows_the_value_once_and_it_signs_tokens(keyed: Desk, data_dir: Path, now) -> None:  # type: ignore[no-untyped-def]
+async def test_create_shows_the_value_once_and_it_signs_tokens(keyed: Desk, data_dir: Path, now: datetime) -> None:
     app = make_app(keyed)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_secrets(app, pilot)
@@ -69,8 +70,7 @@ async def test_create_shows_the_value_once_and_it_signs_tokens(keyed: Desk, data
         assert isinstance(app.screen, TextPromptModal)
         await pilot.press(*"Shopify [b]storefront", "enter")
         await settle(pilot)
-        modal = app.screen
-        assert isinstance(modal, SecretValueModal)
+        modal = front(app, SecretValueModal)
         value = text_of(modal.query_one("#booking-secret-value")).strip()
         note = text_of(modal.query_one("#secret-value-note")).lower()
         assert "store it now" in note and "every reveal is audited" in note
@@ -81,7 +81,7 @@ async def test_create_shows_the_value_once_and_it_signs_tokens(keyed: Desk, data
         assert any(n.title == "Secret value copied" and "secret value of" in n.message for n in app.notices)
         await pilot.press("escape")
         await settle(pilot)
-        assert app.screen is screen
+        assert front(app, SecretsScreen) is screen
         # Gone from the app once the dialog is closed.
         assert value not in everything_shown(app)
         assert app.clipboard != value
@@ -126,7 +126,7 @@ async def test_reveal_asks_first_and_is_audited(keyed: Desk, data_dir: Path) -> 
         await settle(pilot)
         assert made.value not in everything_shown(app)
     assert audit_actions(keyed, key_id) == [("secret.create", "admin:ops"), ("secret.reveal", "admin:tester")]
-    assert made.value not in str(keyed.store.read().audit.for_target(secret_target(key_id))[-1].to_json())
+    assert made.value not in str(view_of(keyed).audit.for_target(secret_target(key_id))[-1].to_json())
 
 
 async def test_revoke_with_a_wrong_key_id_typed_changes_nothing(keyed: Desk, data_dir: Path) -> None:
@@ -144,13 +144,13 @@ async def test_revoke_with_a_wrong_key_id_typed_changes_nothing(keyed: Desk, dat
         assert "nothing was revoked" in text_of(app.screen.query_one("#prompt-error"))
         await pilot.press("escape")
         await settle(pilot)
-        assert app.screen is screen
+        assert front(app, SecretsScreen) is screen
         assert row_text(screen, key_id)["status"] == "active"
     assert fingerprint(data_dir) == before
     assert keyed.secrets.get(key_id).active
 
 
-async def test_revoke_with_the_key_id_typed_revokes_it(keyed: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_revoke_with_the_key_id_typed_revokes_it(keyed: Desk, now: datetime) -> None:
     made = keyed.secrets.create_secret("old shop", "ops")
     key_id = made.secret.key_id
     app = make_app(keyed)
@@ -161,13 +161,13 @@ async def test_revoke_with_the_key_id_typed_revokes_it(keyed: Desk, now) -> None
         app.screen.query_one("#answer", Input).value = f" {key_id} "
         await pilot.press("enter")
         await settle(pilot)
-        assert app.screen is screen
+        assert front(app, SecretsScreen) is screen
         assert row_text(screen, key_id)["status"] == "revoked 2026-11-23 09:00"
         # Revoked: no second revoke dialog and no reveal.
         for key in ("x", "v"):
             await pilot.press(key)
             await settle(pilot)
-            assert app.screen is screen
+            assert front(app, SecretsScreen) is screen
     assert not keyed.secrets.get(key_id).active
     assert audit_actions(keyed, key_id)[-1] == ("secret.revoke", "admin:tester")
     with pytest.raises(TokenRefused) as refused:
@@ -175,7 +175,7 @@ async def test_revoke_with_the_key_id_typed_revokes_it(keyed: Desk, now) -> None
     assert refused.value.reason == "revoked_kid"
 
 
-async def test_an_active_key_unused_for_a_week_is_marked(keyed: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+async def test_an_active_key_unused_for_a_week_is_marked(keyed: Desk, clock: FixedClock, now: datetime) -> None:
     never = keyed.secrets.create_secret("never used", "ops").secret.key_id
     stale = keyed.secrets.create_secret("old minter", "ops")
     busy = keyed.secrets.create_secret("new minter", "ops")
@@ -220,5 +220,5 @@ async def test_revoke_of_a_key_another_agent_revoked_meanwhile_says_so(keyed: De
         await settle(pilot)
         refusals = [n for n in app.notices if n.severity == "error"]
         assert any("already revoked" in n.message and "someone-else" in n.message for n in refusals)
-        assert app.screen is screen
+        assert front(app, SecretsScreen) is screen
     assert audit_actions(keyed, key_id)[-1] == ("secret.revoke", "admin:someone-else")

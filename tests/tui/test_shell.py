@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from textual.command import CommandPalette
+from textual.widgets import Input
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
@@ -24,7 +26,7 @@ from tests.helpers import CLINIC_TOML, REPO, another_store, fingerprint
 from tests.tui.conftest import make_app, overview_ready, settle, text_of, wait_until
 
 
-async def test_number_keys_switch_sections_and_q_quits(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_number_keys_switch_sections_and_q_quits(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -38,17 +40,17 @@ async def test_number_keys_switch_sections_and_q_quits(clinic: Desk, booked) -> 
     assert app.return_code == 0
 
 
-async def test_q_in_a_text_field_types_instead_of_quitting(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_q_in_a_text_field_types_instead_of_quitting(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         await pilot.press("slash", "q", "1")
         await settle(pilot)
         assert app.is_running and isinstance(app.screen, OverviewScreen)
-        assert app.screen.query_one("#filter-doctor").value == "q1"
+        assert app.screen.query_one("#filter-doctor", Input).value == "q1"
 
 
-async def test_help_lists_the_keys_of_the_current_screen(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_help_lists_the_keys_of_the_current_screen(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -64,7 +66,7 @@ async def test_help_lists_the_keys_of_the_current_screen(clinic: Desk, booked) -
             assert isinstance(app.screen, OverviewScreen)
 
 
-async def test_the_palette_offers_the_actions_of_the_current_screen(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_the_palette_offers_the_actions_of_the_current_screen(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -82,7 +84,7 @@ async def test_the_palette_offers_the_actions_of_the_current_screen(clinic: Desk
         assert app.focused is app.screen.query_one("#filter-doctor")
 
 
-async def test_patients_search_and_detail(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_patients_search_and_detail(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -112,7 +114,7 @@ async def test_patients_search_and_detail(clinic: Desk, booked) -> None:  # type
 
 
 @pytest.mark.backends
-async def test_an_outside_change_refreshes_the_view_and_keeps_the_selection(clinic: Desk, booked, data_dir, now, backend) -> None:  # type: ignore[no-untyped-def]
+async def test_an_outside_change_refreshes_the_view_and_keeps_the_selection(clinic: Desk, booked: dict[str, str], data_dir: Path, now: datetime, backend: str) -> None:
     # A data dir is polled (quickly, for the test); a database announces changes: no polling.
     app = make_app(clinic, poll_seconds=0.05 if backend == "tiny" else 3600)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -130,7 +132,7 @@ async def test_an_outside_change_refreshes_the_view_and_keeps_the_selection(clin
         assert table.selected_key == booked["sato_held"]
 
 
-async def test_a_damaged_data_file_shows_the_reason_instead_of_crashing(clinic: Desk, booked, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_a_damaged_data_file_shows_the_reason_instead_of_crashing(clinic: Desk, booked: dict[str, str], data_dir: Path) -> None:
     core = next((data_dir / "segments").glob("core.*.json"))
     core.write_bytes(core.read_bytes()[:40])
     before = fingerprint(data_dir)

@@ -13,18 +13,21 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from textual.widgets import Input
 
 from rxdesk.domain import ids
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.modals.cancel import CancelModal
+from rxdesk.tui.screens.away import AwayScreen
+from rxdesk.tui.widgets.tables import AppointmentTable
 from tests.helpers import make_appointment
-from tests.tui.conftest import make_app, overview_ready, settle, wait_for, wait_until
+from tests.tui.conftest import AnyPilot, SnapCompare, app_of, front, make_app, overview_ready, settle, wait_until
 from tests.unit.test_worker import only_rule
 
 SIZES = {"80x24": (80, 24), "100x30": (100, 30), "160x48": (160, 48)}
@@ -34,13 +37,13 @@ sizes = pytest.mark.parametrize("size", list(SIZES))
 Step = Callable[[Any], Awaitable[None]]
 
 
-def snapshot(snap_compare, app: RxdeskApp, size: str, *keys: str, then: Step | None = None,  # type: ignore[no-untyped-def]
+def snapshot(snap_compare: SnapCompare, app: RxdeskApp, size: str, *keys: str, then: Step | None = None,
              ready: bool = True) -> bool:
     """The app at `size` after `keys` (each one settled), and `then`. With `ready`, the
     overview has settled first (rows, count, widths from the names): conditions, not rounds of
     waiting, so a loaded machine takes the same picture."""
 
-    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: AnyPilot) -> None:
         await settle(pilot)
         if ready:
             await overview_ready(pilot)
@@ -56,7 +59,7 @@ def snapshot(snap_compare, app: RxdeskApp, size: str, *keys: str, then: Step | N
 
 
 @pytest.fixture(autouse=True)
-def fixed_ids(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def fixed_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     """Meeting rooms, secret key_ids and subscription ids from a seeded generator, so they
     are the same on every run."""
     rng = random.Random(15)
@@ -71,7 +74,7 @@ def fixed_ids(monkeypatch) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def stocked(clinic: Desk, booked, now) -> Desk:  # type: ignore[no-untyped-def]
+def stocked(clinic: Desk, booked: dict[str, str], now: datetime) -> Desk:
     """The clinic with booking secrets (one revoked, one with a long label), a webhook
     subscription with one failed delivery, and an email in the outbox."""
     clinic.secrets.create_secret("Shopify storefront of the Riverside pharmacy", "tester")
@@ -91,92 +94,92 @@ def stocked(clinic: Desk, booked, now) -> Desk:  # type: ignore[no-untyped-def]
 # -- section 1: the overview and what opens from it -------------------------------------------
 
 @sizes
-def test_overview(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_overview(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     """Start, patient, doctor, status and type at 80 columns (the start without its year,
     names cut with `…`); the uid from 120; the selected row above the cursor."""
     assert snapshot(snap_compare, make_app(clinic), size, "space", "j")
 
 
 @sizes
-def test_appointment(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_appointment(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     assert snapshot(snap_compare, make_app(clinic), size, "enter")
 
 
 @sizes
-def test_cancel_dialog(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_dialog(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     """Every field, the five common reasons and the hint on screen at 80x24."""
 
-    async def steady_cursor(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def steady_cursor(pilot: AnyPilot) -> None:
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, CancelModal)
-                         and pilot.app.focused is pilot.app.screen.query_one("#reason"), what="the cancel dialog")
+                         and pilot.app.focused is pilot.app.screen.query_one("#reason", Input), what="the cancel dialog")
         # A blinking cursor is on or off depending on how long the steps above took.
-        pilot.app.screen.query_one("#reason").cursor_blink = False
+        pilot.app.screen.query_one("#reason", Input).cursor_blink = False
 
     assert snapshot(snap_compare, make_app(clinic), size, "c", then=steady_cursor)
 
 
 @sizes
-def test_attendance_dialog(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
-    async def mark_the_past_one(pilot) -> None:  # type: ignore[no-untyped-def]
-        pilot.app.open_patient("pat-001")
+def test_attendance_dialog(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
+    async def mark_the_past_one(pilot: AnyPilot) -> None:
+        app_of(pilot).open_patient("pat-001")
         await settle(pilot)
-        pilot.app.screen.query_one("#patient-appointments").select_key(booked["weber_past"])
+        pilot.app.screen.query_one("#patient-appointments", AppointmentTable).select_key(booked["weber_past"])
         await pilot.press("n")
         await settle(pilot)
-        pilot.app.screen.query_one("#reason").cursor_blink = False
+        pilot.app.screen.query_one("#reason", Input).cursor_blink = False
 
     assert snapshot(snap_compare, make_app(clinic), size, then=mark_the_past_one)
 
 
 @sizes
-def test_cancel_selection_dialog(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_selection_dialog(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     """Two selected appointments cancelled together: the list, the reason, the hint."""
 
-    async def steady_cursor(pilot) -> None:  # type: ignore[no-untyped-def]
-        pilot.app.screen.query_one("#reason").cursor_blink = False
+    async def steady_cursor(pilot: AnyPilot) -> None:
+        pilot.app.screen.query_one("#reason", Input).cursor_blink = False
 
     assert snapshot(snap_compare, make_app(clinic), size, "space", "j", "space", "c", then=steady_cursor)
 
 
 @sizes
-def test_rebook(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_rebook(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     assert snapshot(snap_compare, make_app(clinic), size, "r")
 
 
 @sizes
-def test_help(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_help(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     assert snapshot(snap_compare, make_app(clinic), size, "question_mark")
 
 
 @sizes
-def test_empty_data_dir(snap_compare, desk: Desk, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_empty_data_dir(snap_compare: SnapCompare, desk: Desk, size: str) -> None:
     assert snapshot(snap_compare, make_app(desk), size, ready=False)
 
 
 # -- section 2: patients ------------------------------------------------------------------------
 
 @sizes
-def test_patients(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_patients(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     assert snapshot(snap_compare, make_app(clinic), size, "2")
 
 
 @sizes
-def test_patient(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_patient(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     """The patient's appointments without a patient column (every row would repeat it)."""
     assert snapshot(snap_compare, make_app(clinic), size, "p")
 
 
 @sizes
-def test_book(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_book(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     """`b` on a patient's page, the first type: free slots of every doctor offering it, by time."""
 
-    async def slots_listed(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def slots_listed(pilot: AnyPilot) -> None:
         from rxdesk.tui.screens.book import BookScreen
 
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, BookScreen)
                          and bool(pilot.app.screen.types), what="the types")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: pilot.app.screen.loads > 0, what="the slots")
+        await wait_until(pilot, lambda: front(pilot.app, BookScreen).loads > 0, what="the slots")
 
     assert snapshot(snap_compare, make_app(clinic), size, "p", "b", then=slots_listed)
 
@@ -184,20 +187,20 @@ def test_book(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: i
 # -- section 3: doctors ----------------------------------------------------------------------
 
 @sizes
-def test_doctors(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_doctors(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     assert snapshot(snap_compare, make_app(clinic), size, "3")
 
 
 @sizes
-def test_doctor(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_doctor(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     assert snapshot(snap_compare, make_app(clinic), size, "d")
 
 
 @sizes
-def test_why_no_slots(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_why_no_slots(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     """The doctor page scrolled to the troubleshooter."""
 
-    async def to_the_answers(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def to_the_answers(pilot: AnyPilot) -> None:
         screen = pilot.app.screen
         screen.query_one("#doctor-body").scroll_to_widget(screen.query_one("#doctor-troubleshooter"),
                                                           animate=False, top=True)
@@ -206,17 +209,17 @@ def test_why_no_slots(snap_compare, clinic: Desk, booked, size: str) -> None:  #
 
 
 @sizes
-def test_doctor_away(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_away(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     """`a` on the doctor page, the range to the day after tomorrow: the plan for tomorrow's patient."""
 
-    async def plan_two_days(pilot) -> None:  # type: ignore[no-untyped-def]
-        screen = pilot.app.screen
-        await wait_for(pilot, lambda: getattr(pilot.app.screen, "plans", 0) > 0, "the first plan")
-        screen = pilot.app.screen
+    async def plan_two_days(pilot: AnyPilot) -> None:
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, AwayScreen) and pilot.app.screen.plans > 0,
+                         what="the first plan")
+        screen = front(pilot.app, AwayScreen)
         first = screen.plans
-        screen.query_one("#away-to").value = "+2d"
-        await wait_for(pilot, lambda: screen.plans > first and not screen.planning, "the plan for two days")
-        for field in screen.query("Input"):
+        screen.query_one("#away-to", Input).value = "+2d"
+        await wait_until(pilot, lambda: screen.plans > first and not screen.planning, what="the plan for two days")
+        for field in screen.query(Input):
             field.cursor_blink = False
 
     assert snapshot(snap_compare, make_app(clinic), size, "d", "a", then=plan_two_days)
@@ -225,47 +228,47 @@ def test_doctor_away(snap_compare, clinic: Desk, booked, size: str) -> None:  # 
 # -- sections 4 to 7 -----------------------------------------------------------------------------
 
 @sizes
-def test_secrets(snap_compare, stocked: Desk, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_secrets(snap_compare: SnapCompare, stocked: Desk, size: str) -> None:
     """Status and Last used at every size; the rotation steps beside the table from 120
     columns, folded into a line below it under that."""
     assert snapshot(snap_compare, make_app(stocked), size, "4")
 
 
 @sizes
-def test_types(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_types(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     assert snapshot(snap_compare, make_app(clinic), size, "5")
 
 
 @sizes
-def test_attention(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_attention(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     """What a clinic whose worker never ran needs: the queue, and the first item in full below."""
     assert snapshot(snap_compare, make_app(clinic), size, "7")
 
 
 @sizes
-def test_activity(snap_compare, stocked: Desk, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_activity(snap_compare: SnapCompare, stocked: Desk, size: str) -> None:
     """Section 8 as the agent opens it: their own actions today, newest first."""
 
-    async def listed(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def listed(pilot: AnyPilot) -> None:
         await wait_until(pilot, lambda: getattr(pilot.app.screen, "loads", 0) > 0, what="the activity")
-        for field in pilot.app.screen.query("Input"):
+        for field in pilot.app.screen.query(Input):
             field.cursor_blink = False
 
     assert snapshot(snap_compare, make_app(stocked), size, "8", then=listed)
 
 
 @sizes
-def test_new_subscription_dialog(snap_compare, clinic: Desk, booked, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_new_subscription_dialog(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     """Every field on screen at 80x24, the private-network box under the URL."""
 
-    async def steady_cursor(pilot) -> None:  # type: ignore[no-untyped-def]
-        pilot.app.screen.query_one("#sub-url").cursor_blink = False
+    async def steady_cursor(pilot: AnyPilot) -> None:
+        pilot.app.screen.query_one("#sub-url", Input).cursor_blink = False
 
     assert snapshot(snap_compare, make_app(clinic), size, "6", "a", then=steady_cursor)
 
 
 @pytest.mark.parametrize("tab", ["subscriptions", "deliveries", "outbox"])
 @sizes
-def test_webhooks(snap_compare, stocked: Desk, size: str, tab: str) -> None:  # type: ignore[no-untyped-def]
+def test_webhooks(snap_compare: SnapCompare, stocked: Desk, size: str, tab: str) -> None:
     turns = {"subscriptions": 0, "deliveries": 1, "outbox": 2}[tab]
     assert snapshot(snap_compare, make_app(stocked), size, "6", *itertools.repeat("right_square_bracket", turns))

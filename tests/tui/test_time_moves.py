@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from rxdesk.tui.widgets.tables import AppointmentTable
 from tests.helpers import make_appointment
-from tests.tui.conftest import make_app, settle, wait_for_workers
+from tests.tui.conftest import make_app, settle, wait_until
 
 
-async def test_a_hold_that_lapses_leaves_the_open_overview_without_a_worker(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+async def test_a_hold_that_lapses_leaves_the_open_overview_without_a_worker(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     held = make_appointment(clinic, start=now + timedelta(days=1), status="held", hold_minutes=10,
                             created_at=now - timedelta(minutes=5))
     confirmed = make_appointment(clinic, start=now + timedelta(days=1, hours=2))
@@ -20,10 +21,7 @@ async def test_a_hold_that_lapses_leaves_the_open_overview_without_a_worker(clin
         table = app.screen.query_one(AppointmentTable)
         assert [row.uid for row in table.loaded_rows()] == [held.uid, confirmed.uid]
         clock.advance(minutes=6)  # the hold lapses; nothing writes
-        for _ in range(100):
-            await pilot.pause(0.05)
-            await wait_for_workers(app)
-            if held.uid not in [row.uid for row in table.loaded_rows()]:
-                break
+        await wait_until(pilot, lambda: held.uid not in [row.uid for row in table.loaded_rows()],
+                         what="the overview's next look after the hold lapsed")
         assert [row.uid for row in table.loaded_rows()] == [confirmed.uid]
     assert clinic.appointments.get(held.uid).status.value == "held"  # as stored: nothing was written

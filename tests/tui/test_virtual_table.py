@@ -4,10 +4,13 @@ a selection that outlives reloads, and columns laid out by importance at any wid
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.cells import cell_len
+from textual.widgets import Input
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.ids import new_appointment_uid
@@ -19,13 +22,13 @@ from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.widgets.columns import Column, fit, lay_out, visible
 from rxdesk.tui.widgets.rows import Window
 from rxdesk.tui.widgets.tables import AppointmentTable
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import front, make_app, settle, wait_until
 
 ROWS = 10_000
 
 
 @pytest.fixture
-def crowded(clinic: Desk, now) -> list[str]:  # type: ignore[no-untyped-def]
+def crowded(clinic: Desk, now: datetime) -> list[str]:
     """10,000 upcoming appointments written in one bulk write; their uids by start."""
     rng = random.Random(3)
     doctors = ["dr-weber", "dr-osei", "dr-sato"]
@@ -49,7 +52,7 @@ def line_text(table: AppointmentTable, y: int) -> str:
     return "".join(segment.text for segment in table.render_line(y))
 
 
-async def test_end_reaches_the_last_of_ten_thousand_rows_at_once(clinic: Desk, crowded) -> None:  # type: ignore[no-untyped-def]
+async def test_end_reaches_the_last_of_ten_thousand_rows_at_once(clinic: Desk, crowded: list[str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
@@ -71,7 +74,7 @@ async def test_end_reaches_the_last_of_ten_thousand_rows_at_once(clinic: Desk, c
         assert table.cursor == 2 * table.body_height and table.current_key == crowded[table.cursor]
 
 
-async def test_holding_j_walks_through_rows_not_loaded_yet(clinic: Desk, crowded) -> None:  # type: ignore[no-untyped-def]
+async def test_holding_j_walks_through_rows_not_loaded_yet(clinic: Desk, crowded: list[str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
@@ -83,7 +86,7 @@ async def test_holding_j_walks_through_rows_not_loaded_yet(clinic: Desk, crowded
             assert "loading" not in line_text(table, y)
 
 
-async def test_a_cancel_takes_the_row_out_with_one_screen_of_repaints_and_few_layouts(clinic: Desk, crowded) -> None:  # type: ignore[no-untyped-def]
+async def test_a_cancel_takes_the_row_out_with_one_screen_of_repaints_and_few_layouts(clinic: Desk, crowded: list[str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
@@ -94,6 +97,7 @@ async def test_a_cancel_takes_the_row_out_with_one_screen_of_repaints_and_few_la
         await pilot.press("j", "j")
         await settle(pilot)
         uid = table.current_key
+        assert uid is not None
         table.rendered_lines = 0
         await pilot.press("c")
         await settle(pilot)
@@ -112,7 +116,7 @@ async def test_a_cancel_takes_the_row_out_with_one_screen_of_repaints_and_few_la
         await pilot.press("c")
         await settle(pilot)
         assert isinstance(app.screen, CancelModal) and app.screen.uid == crowded[3]
-        assert app.screen.query_one("#reason").value == ""
+        assert app.screen.query_one("#reason", Input).value == ""
         await pilot.press(*"Doctor unavailable", "enter")
         await settle(pilot)
         assert len(layouts) <= 1 and table.rendered_lines <= 1 + table.body_height
@@ -120,12 +124,11 @@ async def test_a_cancel_takes_the_row_out_with_one_screen_of_repaints_and_few_la
     assert clinic.appointments.get(uid).status.value == "cancelled"
 
 
-async def test_a_selection_survives_an_outside_change_and_escape_clears_it(clinic: Desk, crowded, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+async def test_a_selection_survives_an_outside_change_and_escape_clears_it(clinic: Desk, crowded: list[str], data_dir: Path, now: datetime) -> None:
     app = make_app(clinic, poll_seconds=0.05)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, OverviewScreen)
+        screen = front(app, OverviewScreen)
         table = screen.table
         await pilot.press("j", "space", "j", "j", "space")
         assert table.selection == {crowded[1], crowded[3]}
@@ -134,11 +137,8 @@ async def test_a_selection_survives_an_outside_change_and_escape_clears_it(clini
         # Another process cancels the first row: the list reloads without it.
         other = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
         other.appointments.cancel_appointment(crowded[0], "called in", "someone-else")
-        for _ in range(200):
-            await settle(pilot, rounds=1)
-            if table.loads > loads and table.total == ROWS - 1:
-                break
-        assert table.total == ROWS - 1
+        await wait_until(pilot, lambda: table.loads > loads and table.total == ROWS - 1,
+                         what="the reload after another process's cancel")
         assert table.current_key == crowded[3] and table.cursor == 2  # the same row, one up
         assert table.selection == {crowded[1], crowded[3]}
         # Drawn as selected (a marker before it, bold) after the reload; an unselected row is not.
@@ -152,7 +152,7 @@ async def test_a_selection_survives_an_outside_change_and_escape_clears_it(clini
         assert app.focused is table
 
 
-async def test_a_resize_lays_the_columns_out_again_without_asking_the_store(clinic: Desk, crowded, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_a_resize_lays_the_columns_out_again_without_asking_the_store(clinic: Desk, crowded: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
@@ -160,8 +160,11 @@ async def test_a_resize_lays_the_columns_out_again_without_asking_the_store(clin
         assert table.shown_columns == ["start", "patient", "doctor", "status", "type", "uid"]
         fetches: list[object] = []
         original = clinic.appointments.list_appointments
-        monkeypatch.setattr(clinic.appointments, "list_appointments",
-                            lambda *a, **k: fetches.append(a) or original(*a, **k))
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            fetches.append(args)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(clinic.appointments, "list_appointments", counted)
         await pilot.resize_terminal(80, 24)
         await settle(pilot)
         assert table.shown_columns == ["start", "patient", "doctor", "status", "type"]
@@ -215,7 +218,7 @@ def test_a_column_left_out_early_comes_back_when_the_room_left_holds_it() -> Non
 
 
 def test_a_start_drops_its_year_before_any_column_gives_way() -> None:
-    full = Column("start", "Start", lambda row: "Tue 2026-11-24 09:30", width=20, priority=0,
+    full: Column[str] = Column("start", "Start", lambda row: "Tue 2026-11-24 09:30", width=20, priority=0,
                   compact=lambda row: "Tue 11-24 09:30", compact_width=15)
     name = Column("name", "Name", str, width=20, priority=1, min_width=10)
     placed = {p.column.key: p for p in lay_out([full, name], 1 + 20 + 2 + 17)}

@@ -3,95 +3,89 @@ and the outbox of emails and SMS."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from standardwebhooks import Webhook
 
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
+from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.webhooks import WebhooksScreen
 from rxdesk.tui.widgets.tables import DeskTable
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import fingerprint, make_appointment, view_of
 from tests.receiver import Receiver
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import AnyPilot, front, make_app, settle
 from tests.unit.test_worker import only_rule
 
 
-async def open_webhooks(app, pilot) -> WebhooksScreen:  # type: ignore[no-untyped-def]
+async def open_webhooks(app: RxdeskApp, pilot: AnyPilot) -> WebhooksScreen:
     await settle(pilot)
     await pilot.press("6")
     await settle(pilot)
-    assert isinstance(app.screen, WebhooksScreen)
-    return app.screen
+    return front(app, WebhooksScreen)
 
 
-async def test_a_test_event_is_signed_and_a_subscription_is_removed(clinic: Desk) -> None:
-    receiver = Receiver()
-    try:
-        made = clinic.webhooks.add_subscription(receiver.url + "/hook", ["APPOINTMENT_CANCELLED"],
-                                                {"X-Shop": "riverside"}, "tester",
-                                                allow_private_network=True)
-        app = make_app(clinic)
-        async with app.run_test(size=(150, 45)) as pilot:
-            screen = await open_webhooks(app, pilot)
-            subs = screen.query_one("#subscriptions", DeskTable)
-            assert subs.row_count == 1 and subs.selected_key == made.subscription.id
-            await pilot.press("t")
-            await settle(pilot)
-            (got,) = receiver.received
-            assert Webhook(made.secret).verify(got.body, got.headers)["type"] == "rxdesk.test"
-            assert got.headers["x-shop"] == "riverside"
-            assert any("Test event delivered (200)" in n.message for n in app.notices)
+async def test_a_test_event_is_signed_and_a_subscription_is_removed(clinic: Desk, receiver: Receiver) -> None:
+    made = clinic.webhooks.add_subscription(receiver.url + "/hook", ["APPOINTMENT_CANCELLED"],
+                                            {"X-Shop": "riverside"}, "tester",
+                                            allow_private_network=True)
+    app = make_app(clinic)
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_webhooks(app, pilot)
+        subs = screen.query_one("#subscriptions", DeskTable)
+        assert subs.row_count == 1 and subs.selected_key == made.subscription.id
+        await pilot.press("t")
+        await settle(pilot)
+        (got,) = receiver.received
+        assert Webhook(made.secret).verify(got.body, got.headers)["type"] == "rxdesk.test"
+        assert got.headers["x-shop"] == "riverside"
+        assert any("Test event delivered (200)" in n.message for n in app.notices)
 
-            receiver.default = (500, {})
-            await pilot.press("t")
-            await settle(pilot)
-            assert any("Test event failed: answered 500" in n.message for n in app.notices)
+        receiver.default = (500, {})
+        await pilot.press("t")
+        await settle(pilot)
+        assert any("Test event failed: answered 500" in n.message for n in app.notices)
 
-            await pilot.press("x")
-            await settle(pilot)
-            assert isinstance(app.screen, ConfirmModal)
-            await pilot.press("y")
-            await settle(pilot)
-            assert clinic.webhooks.list_subscriptions() == [] and subs.row_count == 0
-    finally:
-        receiver.close()
-    actions = [e.action for e in clinic.store.read().audit.for_target(f"subscription:{made.subscription.id}")]
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        assert clinic.webhooks.list_subscriptions() == [] and subs.row_count == 0
+    actions = [e.action for e in view_of(clinic).audit.for_target(f"subscription:{made.subscription.id}")]
     assert actions == ["subscription.add", "subscription.test", "subscription.test", "subscription.remove"]
 
 
-async def test_replaying_a_pending_delivery_is_refused_and_changes_nothing(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
-    receiver = Receiver(default=(500, {}))
-    try:
-        clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED"], {}, "tester",
-                                         allow_private_network=True)
-        appt = make_appointment(clinic, start=now + timedelta(days=1))
-        clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
-        MaintenanceService(clinic).tick()  # one failed attempt: pending, retried by itself
-        app = make_app(clinic)
-        async with app.run_test(size=(150, 45)) as pilot:
-            screen = await open_webhooks(app, pilot)
-            await pilot.press("]")  # the tabs by keyboard: the deliveries' table takes the focus
-            await settle(pilot)
-            table = screen.query_one("#deliveries", DeskTable)
-            assert app.focused is table and table.row_count == 1
-            before = fingerprint(data_dir)
-            await pilot.press("y")
-            await settle(pilot)
-            assert any("still pending" in n.message for n in app.notices)
-            assert fingerprint(data_dir) == before
-    finally:
-        receiver.close()
+async def test_replaying_a_pending_delivery_is_refused_and_changes_nothing(clinic: Desk, now: datetime, data_dir: Path, receiver: Receiver) -> None:
+    receiver.default = (500, {})
+    clinic.webhooks.add_subscription(receiver.url, ["APPOINTMENT_CANCELLED"], {}, "tester",
+                                     allow_private_network=True)
+    appt = make_appointment(clinic, start=now + timedelta(days=1))
+    clinic.appointments.cancel_appointment(appt.uid, "x", "tester")
+    MaintenanceService(clinic).tick()  # one failed attempt: pending, retried by itself
+    app = make_app(clinic)
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_webhooks(app, pilot)
+        await pilot.press("]")  # the tabs by keyboard: the deliveries' table takes the focus
+        await settle(pilot)
+        table = screen.query_one("#deliveries", DeskTable)
+        assert app.focused is table and table.row_count == 1
+        before = fingerprint(data_dir)
+        await pilot.press("y")
+        await settle(pilot)
+        assert any("still pending" in n.message for n in app.notices)
+        assert fingerprint(data_dir) == before
 
 
-def one_email_in_the_outbox(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def one_email_in_the_outbox(clinic: Desk, now: datetime) -> None:
     only_rule(clinic, "gp-consult", "patient", 60, email=True)
     make_appointment(clinic, start=now + timedelta(minutes=30))
     assert MaintenanceService(clinic).tick().messages_outbox == 1
 
 
-async def test_the_outbox_shows_unsent_emails(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_the_outbox_shows_unsent_emails(clinic: Desk, now: datetime) -> None:
     one_email_in_the_outbox(clinic, now)
     app = make_app(clinic)
     async with app.run_test(size=(150, 45)) as pilot:
@@ -104,7 +98,7 @@ async def test_the_outbox_shows_unsent_emails(clinic: Desk, now) -> None:  # typ
         assert "lena.fischer@mail.example" in row and "outbox" in row
 
 
-async def test_enter_on_an_outbox_row_opens_the_message_and_an_empty_subscriptions_tab_says_what_to_do(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+async def test_enter_on_an_outbox_row_opens_the_message_and_an_empty_subscriptions_tab_says_what_to_do(clinic: Desk, now: datetime) -> None:
     from rxdesk.tui.screens.webhooks import MessageModal
     from tests.tui.conftest import text_of, wait_until
 

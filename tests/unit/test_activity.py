@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.domain.models import appointment_target
 from rxdesk.services import Desk
@@ -22,7 +23,7 @@ def actions(desk: Desk, **typed: str) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def busy_day(clinic: Desk, clock, now):  # type: ignore[no-untyped-def]
+def busy_day(clinic: Desk, clock: FixedClock, now: datetime) -> dict[str, str]:
     """Yesterday anna cancelled one appointment; today bob set a phone number and anna cancelled
     an appointment weeks ahead (kept in another week than the first) and booked one."""
     early = make_appointment(clinic, start=now + timedelta(days=2), patient_id="pat-002")
@@ -39,7 +40,7 @@ def busy_day(clinic: Desk, clock, now):  # type: ignore[no-untyped-def]
     return {"early": early.uid, "later": later.uid, "booked": booked.uid}
 
 
-def test_every_entry_newest_first_from_the_weeks_and_the_log(clinic: Desk, busy_day) -> None:  # type: ignore[no-untyped-def]
+def test_every_entry_newest_first_from_the_weeks_and_the_log(clinic: Desk, busy_day: dict[str, str]) -> None:
     found = actions(clinic)
     assert found[:4] == [
         ("admin:anna", "appointment.book", appointment_target(busy_day["booked"])),
@@ -50,14 +51,14 @@ def test_every_entry_newest_first_from_the_weeks_and_the_log(clinic: Desk, busy_
     assert found[-1][1] == "provision"  # the clinic's setup, the oldest
 
 
-def test_one_agents_entries_since_a_day(clinic: Desk, busy_day) -> None:  # type: ignore[no-untyped-def]
+def test_one_agents_entries_since_a_day(clinic: Desk, busy_day: dict[str, str]) -> None:
     assert [a for _, a, _ in actions(clinic, agent="anna", since="today")] == ["appointment.book", "appointment.cancel"]
     assert len(actions(clinic, agent="anna", since="-1d")) == 3
     assert actions(clinic, agent="bob") == [("admin:bob", "doctor.set_phone", "doctor:dr-osei")]
     assert actions(clinic, agent="nobody") == []
 
 
-def test_entries_about_one_thing_by_its_id_or_its_target(clinic: Desk, busy_day) -> None:  # type: ignore[no-untyped-def]
+def test_entries_about_one_thing_by_its_id_or_its_target(clinic: Desk, busy_day: dict[str, str]) -> None:
     later = busy_day["later"]
     assert actions(clinic, target=later) == [("admin:anna", "appointment.cancel", appointment_target(later))]
     assert actions(clinic, target=later.upper()) == actions(clinic, target=later)
@@ -69,7 +70,7 @@ def test_a_day_that_is_not_one_is_refused_naming_the_forms(clinic: Desk) -> None
         clinic.activity.list_activity(ActivityFilter(since="last tuesday"))
 
 
-def test_audit_list_on_the_command_line(clinic: Desk, busy_day, cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_audit_list_on_the_command_line(clinic: Desk, busy_day: dict[str, str], cli_env: dict[str, str]) -> None:
     listed = run_cli("audit", "list", "--agent", "anna", "--since", "-1d", env=cli_env)
     assert listed.code == 0, listed.err
     lines = listed.out.splitlines()

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from rxdesk.domain.errors import NotFound, Refused, ValidationFailed
+from rxdesk.domain.clock import FixedClock
+from rxdesk.domain.errors import NotFound, Refused, RxdeskError, ValidationFailed
+from rxdesk.domain.models import Appointment, EventType
 from rxdesk.domain.models import AppointmentStatus as S
-from rxdesk.domain.models import EventType
-from rxdesk.services.appointments import AppointmentFilter
-from rxdesk.services.filters import FilterText
-from tests.helpers import fingerprint, make_appointment
+from rxdesk.domain.queries import Page
+from rxdesk.services import Desk
+from rxdesk.services.appointments import AppointmentFilter, AppointmentRow
+from rxdesk.services.filters import FilterText, ParsedFilter
+from tests.helpers import fingerprint, make_appointment, view_of
 
 pytestmark = pytest.mark.backends
 
 
 @pytest.fixture
-def booked(clinic, now):  # type: ignore[no-untyped-def]
+def booked(clinic: Desk, now: datetime) -> dict[str, Appointment]:
     """A small, varied book: past and future, each status, three doctors, three patients."""
     h = timedelta(hours=1)
     d = timedelta(days=1)
@@ -37,11 +41,11 @@ def booked(clinic, now):  # type: ignore[no-untyped-def]
     return a
 
 
-def uids(page) -> list[str]:  # type: ignore[no-untyped-def]
+def uids(page: Page[AppointmentRow]) -> list[str]:
     return [r.appointment.uid for r in page.items]
 
 
-def test_default_is_future_active_by_start(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+def test_default_is_future_active_by_start(clinic: Desk, booked: dict[str, Appointment]) -> None:
     page = clinic.appointments.list_appointments()
     expected = ["future_confirmed", "future_held", "late_night", "next_week", "next_month"]
     assert uids(page) == [booked[k].uid for k in expected]
@@ -50,25 +54,25 @@ def test_default_is_future_active_by_start(clinic, booked) -> None:  # type: ign
     assert (row.doctor_name, row.patient_name, row.type_name) == ("Dr Anna Weber", "Lena Fischer", "GP video consultation")
 
 
-def test_status_replaces_status_default_only(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+def test_status_replaces_status_default_only(clinic: Desk, booked: dict[str, Appointment]) -> None:
     page = clinic.appointments.list_appointments(AppointmentFilter(statuses=frozenset({"cancelled"})))
     assert uids(page) == [booked["future_cancelled"].uid]
     page = clinic.appointments.list_appointments(AppointmentFilter(statuses=frozenset({"held", "cancelled"})))
     assert uids(page) == [booked["future_held"].uid, booked["future_cancelled"].uid]
 
 
-def test_status_with_all_drops_time_default(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+def test_status_with_all_drops_time_default(clinic: Desk, booked: dict[str, Appointment]) -> None:
     page = clinic.appointments.list_appointments(AppointmentFilter(statuses=frozenset({"completed", "no_show"}), all=True))
     # past_confirmed ended 2h40 ago: stored confirmed, it IS completed.
     assert uids(page) == [booked["old_no_show"].uid, booked["past_completed"].uid, booked["past_confirmed"].uid]
     assert [r.status.value for r in page.items] == ["no_show", "completed", "completed"]
 
 
-def test_all_alone_shows_everything(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+def test_all_alone_shows_everything(clinic: Desk, booked: dict[str, Appointment]) -> None:
     assert clinic.appointments.list_appointments(AppointmentFilter(all=True)).total == len(booked)
 
 
-def test_dates_replace_time_default_in_org_zone(clinic, booked, now) -> None:  # type: ignore[no-untyped-def]
+def test_dates_replace_time_default_in_org_zone(clinic: Desk, booked: dict[str, Appointment], now: datetime) -> None:
     tue, wed = date(2026, 11, 24), date(2026, 11, 25)
     assert uids(clinic.appointments.list_appointments(AppointmentFilter(date_from=wed, date_to=wed))) == [booked["late_night"].uid]
     assert clinic.appointments.list_appointments(AppointmentFilter(date_from=tue, date_to=tue)).total == 0
@@ -81,13 +85,13 @@ def test_dates_replace_time_default_in_org_zone(clinic, booked, now) -> None:  #
     assert booked["old_no_show"].uid in uids(clinic.appointments.list_appointments(AppointmentFilter(date_to=tue, statuses=frozenset({"no_show"}))))
 
 
-def test_dates_with_all_drop_status_default(clinic, booked, now) -> None:  # type: ignore[no-untyped-def]
+def test_dates_with_all_drop_status_default(clinic: Desk, booked: dict[str, Appointment], now: datetime) -> None:
     day = now.date()
     got = uids(clinic.appointments.list_appointments(AppointmentFilter(date_from=day, date_to=day, all=True)))
     assert got == [booked[k].uid for k in ("past_confirmed", "future_confirmed", "future_held", "future_cancelled")]
 
 
-def test_doctor_and_patient_narrow(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_and_patient_narrow(clinic: Desk, booked: dict[str, Appointment]) -> None:
     svc = clinic.appointments
     assert uids(svc.list_appointments(AppointmentFilter(doctor_id="dr-osei"))) == [booked["late_night"].uid, booked["next_week"].uid]
     assert uids(svc.list_appointments(AppointmentFilter(patient_id="pat-002"))) == [booked["future_held"].uid, booked["next_month"].uid]
@@ -97,14 +101,14 @@ def test_doctor_and_patient_narrow(clinic, booked) -> None:  # type: ignore[no-u
     assert uids(svc.list_appointments(everything)) == [booked["old_no_show"].uid, booked["next_week"].uid]
 
 
-def test_unknown_doctor_or_patient_is_refused(clinic) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_doctor_or_patient_is_refused(clinic: Desk) -> None:
     with pytest.raises(NotFound, match="no doctor 'dr-who'"):
         clinic.appointments.list_appointments(AppointmentFilter(doctor_id="dr-who"))
     with pytest.raises(NotFound, match="no patient"):
         clinic.appointments.list_appointments(AppointmentFilter(patient_id="nobody"))
 
 
-def test_paging(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+def test_paging(clinic: Desk, booked: dict[str, Appointment]) -> None:
     svc = clinic.appointments
     first = svc.list_appointments(AppointmentFilter(all=True), offset=0, limit=4)
     second = svc.list_appointments(AppointmentFilter(all=True), offset=4, limit=4)
@@ -115,13 +119,13 @@ def test_paging(clinic, booked) -> None:  # type: ignore[no-untyped-def]
     assert first.has_more and not third.has_more
 
 
-def test_cancel_writes_event_and_audit_in_one_write(clinic, booked, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_writes_event_and_audit_in_one_write(clinic: Desk, booked: dict[str, Appointment], data_dir: Path) -> None:
     uid = booked["future_confirmed"].uid
     before = clinic.store.generation()
     cancelled = clinic.appointments.cancel_appointment(uid, "Patient called", "alice")
     assert clinic.store.generation() == before + 1
     assert (cancelled.status, cancelled.cancel_reason, cancelled.cancelled_by) == (S.cancelled, "Patient called", "admin:alice")
-    view = clinic.store.read()
+    view = view_of(clinic)
     assert view.appointments.require(uid).status is S.cancelled
     events = view.events.newest().items
     assert [e.type for e in events] == [EventType.APPOINTMENT_CANCELLED]
@@ -139,14 +143,15 @@ def test_cancel_writes_event_and_audit_in_one_write(clinic, booked, data_dir) ->
         ("future_confirmed", "x" * 501, ValidationFailed),
     ],
 )
-def test_refused_cancel_changes_nothing(clinic, booked, data_dir, key, reason, error) -> None:  # type: ignore[no-untyped-def]
+def test_refused_cancel_changes_nothing(clinic: Desk, booked: dict[str, Appointment], data_dir: Path, key: str, reason: str,
+                                        error: type[RxdeskError]) -> None:
     before = fingerprint(data_dir)
     with pytest.raises(error):
         clinic.appointments.cancel_appointment(booked[key].uid, reason, "alice")
     assert fingerprint(data_dir) == before
 
 
-def test_cancel_unknown_uid(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_unknown_uid(clinic: Desk, data_dir: Path) -> None:
     before = fingerprint(data_dir)
     for uid in ("2611zzzzzzzzzz", "not-a-uid", ""):
         with pytest.raises(NotFound):
@@ -154,7 +159,7 @@ def test_cancel_unknown_uid(clinic, data_dir) -> None:  # type: ignore[no-untype
     assert fingerprint(data_dir) == before
 
 
-def test_show_gathers_people_chain_and_audit(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+def test_show_gathers_people_chain_and_audit(clinic: Desk, booked: dict[str, Appointment]) -> None:
     first = booked["future_confirmed"]
     second = make_appointment(clinic, start=first.starts_at + timedelta(days=1))
     third = make_appointment(clinic, start=first.starts_at + timedelta(days=2))
@@ -166,6 +171,7 @@ def test_show_gathers_people_chain_and_audit(clinic, booked) -> None:  # type: i
     middle = clinic.appointments.show(second.uid)
     assert [a.uid for a in middle.previous_chain] == [first.uid]
     assert [a.uid for a in middle.next_chain] == [third.uid]
+    assert middle.patient is not None and middle.doctor is not None and middle.type is not None
     assert middle.patient.id == "pat-001" and middle.doctor.id == "dr-weber" and middle.type.key == "gp-consult"
     data = clinic.appointments.show(first.uid).to_json()
     assert data["rebook_chain"] == {"previous": [], "next": [second.uid, third.uid]}
@@ -173,10 +179,10 @@ def test_show_gathers_people_chain_and_audit(clinic, booked) -> None:  # type: i
     assert clinic.appointments.show(booked["past_completed"].uid).cancel_refusal is not None
 
 
-def test_typed_filters_say_their_window_and_all_keeps_it(clinic, booked) -> None:  # type: ignore[no-untyped-def]
+def test_typed_filters_say_their_window_and_all_keeps_it(clinic: Desk, booked: dict[str, Appointment]) -> None:
     from rxdesk.services.filters import FilterText
 
-    def parse(text: FilterText):  # type: ignore[no-untyped-def]
+    def parse(text: FilterText) -> ParsedFilter:
         return clinic.appointments.parse_filter(text, overview=True)
 
     assert parse(FilterText()).window == "held, confirmed · not ended"
@@ -198,7 +204,7 @@ def test_typed_filters_say_their_window_and_all_keeps_it(clinic, booked) -> None
     assert clinic.appointments.parse_filter(FilterText(date_to="+7d")).filter.date_from is None
 
 
-def test_the_default_lists_appointments_in_progress_first_and_marked(clinic, booked, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_lists_appointments_in_progress_first_and_marked(clinic: Desk, booked: dict[str, Appointment], now: datetime, clock: FixedClock) -> None:
     """A patient calls ten minutes into their appointment: it is at the top of the default list."""
     running = make_appointment(clinic, start=now - timedelta(minutes=10), minutes=30, doctor_id="dr-sato",
                                patient_id="pat-003")
@@ -211,18 +217,18 @@ def test_the_default_lists_appointments_in_progress_first_and_marked(clinic, boo
     assert page.total == 7 and ends_now.uid not in uids(page)
     assert [r.in_progress for r in page.items] == [True, True, False, False, False, False, False]
     # A second later the shorter one has ended: the list follows the clock, not a tick.
-    clinic.clock.set(held_running.ends_at)
+    clock.set(held_running.ends_at)
     assert held_running.uid not in uids(clinic.appointments.list_appointments())
     assert clinic.appointments.list_appointments(limit=1).items[0].uid == running.uid
     # The cancelled one running now is not active; with `all` statuses it is listed, not marked.
-    clinic.clock.set(now)
+    clock.set(now)
     cancelled = make_appointment(clinic, start=now - timedelta(minutes=5), status=S.cancelled)
     every = clinic.appointments.list_appointments(AppointmentFilter(statuses=frozenset(s.value for s in S)))
     row = next(r for r in every.items if r.uid == cancelled.uid)
     assert not row.in_progress and uids(every)[:3] == [held_running.uid, running.uid, cancelled.uid]
 
 
-def test_only_past_statuses_list_the_past_newest_first(clinic, booked, now) -> None:  # type: ignore[no-untyped-def]
+def test_only_past_statuses_list_the_past_newest_first(clinic: Desk, booked: dict[str, Appointment], now: datetime) -> None:
     past = AppointmentFilter(statuses=frozenset({"completed", "no_show"}))
     page = clinic.appointments.list_appointments(past)
     # past_confirmed ended 2h ago: stored confirmed, it IS completed, and the newest.

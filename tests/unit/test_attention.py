@@ -6,16 +6,18 @@ number, and GP consultations text the doctor 15 minutes before (rule doctor-head
 
 from __future__ import annotations
 
-import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
+from rxdesk.config import Settings
+from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.models import DeliveryStatus
 from rxdesk.services import Desk
-from rxdesk.services.attention import AttentionKind
+from rxdesk.services.attention import AttentionItem, AttentionKind
 from rxdesk.services.maintenance import MaintenanceService as Maintenance
-from tests.helpers import make_appointment
+from tests.helpers import Cli, free_port, make_appointment
+from tests.receiver import Receiver
 from tests.unit.test_worker import only_rule, subscribe
 
 pytestmark = pytest.mark.backends
@@ -32,17 +34,11 @@ def kinds(desk: Desk) -> list[str]:
     return [item.kind.value for item in desk.attention.items()]
 
 
-def of(desk: Desk, kind: AttentionKind) -> list:  # type: ignore[type-arg]
+def of(desk: Desk, kind: AttentionKind) -> list[AttentionItem]:
     return [item for item in desk.attention.items() if item.kind is kind]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_a_worker_that_never_ticked_or_went_quiet(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_that_never_ticked_or_went_quiet(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     (item,) = of(clinic, AttentionKind.worker)
     assert item.title == "The maintenance worker has never run on this data" and item.command == "rxdesk worker"
     Maintenance(clinic, owner="night").tick()
@@ -56,7 +52,7 @@ def test_a_worker_that_never_ticked_or_went_quiet(clinic: Desk, clock, now) -> N
     assert of(clinic, AttentionKind.worker) == []
 
 
-def test_a_hold_about_to_lapse(ticked: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_hold_about_to_lapse(ticked: Desk, clock: FixedClock, now: datetime) -> None:
     soon = make_appointment(ticked, start=now + timedelta(days=1), status="held", created_at=now - timedelta(minutes=12))
     later = make_appointment(ticked, start=now + timedelta(days=1, hours=1), status="held", created_at=now,
                              patient_id="pat-002")  # lapses at 08:15
@@ -78,7 +74,7 @@ def test_a_hold_about_to_lapse(ticked: Desk, clock, now) -> None:  # type: ignor
     assert of(ticked, AttentionKind.hold_lapsing) == []
 
 
-def test_deliveries_failing_for_an_hour_and_dead_ones(ticked: Desk, receiver, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_deliveries_failing_for_an_hour_and_dead_ones(ticked: Desk, receiver: Receiver, clock: FixedClock, now: datetime) -> None:
     sub = subscribe(ticked, receiver, "APPOINTMENT_CANCELLED").subscription
     receiver.default = (503, {})
     appt = make_appointment(ticked, start=now + timedelta(days=2))
@@ -113,7 +109,7 @@ def test_deliveries_failing_for_an_hour_and_dead_ones(ticked: Desk, receiver, cl
     assert of(ticked, AttentionKind.deliveries) == []
 
 
-def test_emails_that_failed_for_appointments_not_started(ticked: Desk, settings, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_emails_that_failed_for_appointments_not_started(ticked: Desk, settings: Settings, clock: FixedClock, now: datetime) -> None:
     desk = Desk(ticked.store, ticked.clock, settings.with_overrides(smtp_url=f"smtp://127.0.0.1:{free_port()}",
                                                                     mail_from="desk@riverside.example"))
     only_rule(desk, "gp-consult", "patient", 120, email=True)
@@ -128,7 +124,7 @@ def test_emails_that_failed_for_appointments_not_started(ticked: Desk, settings,
     assert of(desk, AttentionKind.messages_failed) == []
 
 
-def test_reminders_without_a_mobile_number_until_the_doctor_has_one(ticked: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_reminders_without_a_mobile_number_until_the_doctor_has_one(ticked: Desk, clock: FixedClock, now: datetime) -> None:
     make_appointment(ticked, start=now + timedelta(minutes=10), doctor_id="dr-osei")
     Maintenance(ticked).tick()  # doctor-heads-up is due: Dr Osei has no mobile number
     (item,) = of(ticked, AttentionKind.reminders_skipped)
@@ -142,7 +138,7 @@ def test_reminders_without_a_mobile_number_until_the_doctor_has_one(ticked: Desk
     assert of(ticked, AttentionKind.reminders_skipped) == []
 
 
-def test_a_doctor_without_a_mobile_number_whose_appointments_text_them(ticked: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_doctor_without_a_mobile_number_whose_appointments_text_them(ticked: Desk, now: datetime) -> None:
     assert of(ticked, AttentionKind.no_mobile) == []  # Dr Osei has nothing coming up
     make_appointment(ticked, start=now + timedelta(days=2), doctor_id="dr-osei")
     make_appointment(ticked, start=now + timedelta(days=3), doctor_id="dr-osei", type_key="therapy")  # no SMS rule
@@ -153,7 +149,7 @@ def test_a_doctor_without_a_mobile_number_whose_appointments_text_them(ticked: D
     assert of(ticked, AttentionKind.no_mobile) == []
 
 
-def test_a_doctor_who_offers_a_type_without_windows(ticked: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_a_doctor_who_offers_a_type_without_windows(ticked: Desk) -> None:
     assert of(ticked, AttentionKind.no_windows) == []
     with ticked.store.write() as view:
         weber = view.doctors.require("dr-weber")
@@ -172,7 +168,7 @@ def test_a_doctor_who_offers_a_type_without_windows(ticked: Desk) -> None:  # ty
     assert of(ticked, AttentionKind.no_windows) == []
 
 
-def test_most_urgent_first(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_most_urgent_first(clinic: Desk, now: datetime) -> None:
     with clinic.store.write() as view:
         weber = view.doctors.require("dr-weber")
         view.doctors.put(weber.model_copy(update={"availability": []}))
@@ -185,7 +181,7 @@ def test_most_urgent_first(clinic: Desk, now) -> None:  # type: ignore[no-untype
     assert found[1].title.startswith("Hold of Omar Haddad lapses in 1 minute")  # the soonest first
 
 
-def test_the_cli_lists_each_item_with_its_fix(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_lists_each_item_with_its_fix(clinic: Desk, cli: Cli, now: datetime) -> None:
     make_appointment(clinic, start=now + timedelta(days=2), doctor_id="dr-osei")
     listed = cli("attention", "--json")
     assert listed.code == 0, listed.err

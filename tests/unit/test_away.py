@@ -10,18 +10,21 @@ consultations (30 min, 60 min booking notice) and prescriptions move to any doct
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.errors import NotFound, ValidationFailed
-from rxdesk.domain.models import AppointmentStatus
-from rxdesk.domain.queries import AppointmentQuery
+from rxdesk.domain.models import AppointmentStatus, Event
+from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord
 from rxdesk.services import Desk
-from rxdesk.services.away import HORIZON_DAYS, PlanChanged
-from tests.helpers import another_store, commits, fingerprint, make_appointment
+from rxdesk.services.away import HORIZON_DAYS, AwayItem, AwayResult, PlanChanged
+from rxdesk.store.protocols import UnitOfWork
+from tests.helpers import Cli, another_store, commits, fingerprint, make_appointment, view_of, wait_until
 
 pytestmark = pytest.mark.backends
 
@@ -30,16 +33,22 @@ TUE = MON + timedelta(days=1)
 THU = MON + timedelta(days=3)
 
 
+def moved_to(item: AwayItem) -> str:
+    """The uid of the appointment a moved item was rebooked to."""
+    assert item.new_uid is not None, item
+    return item.new_uid
+
+
 def at(day: datetime, hour: int, minute: int = 0) -> datetime:
     return day.replace(hour=hour, minute=minute)
 
 
-def events(desk: Desk) -> list:  # type: ignore[type-arg]
-    return [e for _, e in desk.store.read().events.after(0)]
+def events(desk: Desk) -> list[Event]:
+    return [e for _, e in view_of(desk).events.after(0)]
 
 
-def active_of(desk: Desk, doctor_id: str) -> list:  # type: ignore[type-arg]
-    page = desk.store.read().appointments.search(AppointmentQuery(
+def active_of(desk: Desk, doctor_id: str) -> list[AppointmentRecord]:
+    page = view_of(desk).appointments.search(AppointmentQuery(
         doctor_id=doctor_id, statuses=frozenset({"held", "confirmed"}), as_of=desk.clock.now()))
     return page.items
 
@@ -51,7 +60,7 @@ def no_overlaps(desk: Desk) -> None:
             assert a.ends_at <= b.starts_at, f"{doctor}: {a.uid} overlaps {b.uid}"
 
 
-def test_without_rebook_every_active_appointment_in_the_range_is_cancelled(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_without_rebook_every_active_appointment_in_the_range_is_cancelled(clinic: Desk, now: datetime) -> None:
     inside = [make_appointment(clinic, start=at(MON, h), patient_id=p) for h, p in ((10, "pat-001"), (13, "pat-002"))]
     held = make_appointment(clinic, start=at(MON, 14), patient_id="pat-003", status="held",
                             created_at=now, hold_minutes=120)
@@ -71,39 +80,39 @@ def test_without_rebook_every_active_appointment_in_the_range_is_cancelled(clini
         assert clinic.appointments.get(appt.uid).status.value == "confirmed"
     assert clinic.appointments.get(gone.uid).cancel_reason == "test setup"
     assert [e.type.value for e in events(clinic)] == ["APPOINTMENT_CANCELLED"] * 3
-    audit = clinic.store.read().audit.for_target("doctor:dr-weber")
+    audit = view_of(clinic).audit.for_target("doctor:dr-weber")
     assert [(e.action, e.details["cancelled"], e.details["plan_id"]) for e in audit] == [
         ("doctor.away", 3, result.plan.plan_id)]
 
 
-def test_any_doctor_keeps_the_patients_time_with_another_doctor(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_any_doctor_keeps_the_patients_time_with_another_doctor(clinic: Desk) -> None:
     appt = make_appointment(clinic, start=at(MON, 10))  # 11:00 Berlin; Dr Sato works from 10:00 London
     result = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
     (item,) = result.plan.items
     assert (item.action, item.doctor_id, item.starts_at, item.why) == ("move", "dr-sato", at(MON, 10),
                                                                        "same time")
-    new = clinic.appointments.get(item.new_uid)
+    new = clinic.appointments.get(moved_to(item))
     assert new.previous_meeting_uid == appt.uid and new.doctor_id == "dr-sato" and new.status.value == "confirmed"
     assert new.room_url == clinic.doctors.get("dr-sato").room_url
     old = clinic.appointments.get(appt.uid)
-    assert old.status.value == "cancelled" and old.cancel_reason.startswith(f"rebooked to {new.uid}: ")
-    assert "sick" in old.cancel_reason
+    assert old.status.value == "cancelled" and old.cancel_reason is not None
+    assert old.cancel_reason.startswith(f"rebooked to {new.uid}: ") and "sick" in old.cancel_reason
     (event,) = events(clinic)
     assert event.type.value == "APPOINTMENT_REBOOKED" and event.data["previous"]["uid"] == appt.uid
     assert [a.uid for a in clinic.appointments.show(appt.uid).next_chain] == [new.uid]
 
 
-def test_a_slot_inside_the_booking_notice_is_not_taken(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
-    clinic.clock.set(at(MON, 9, 30))  # Dr Sato's 10:00 is 30 minutes away: GP needs 60
+def test_a_slot_inside_the_booking_notice_is_not_taken(clinic: Desk, now: datetime, clock: FixedClock) -> None:
+    clock.set(at(MON, 9, 30))  # Dr Sato's 10:00 is 30 minutes away: GP needs 60
     appt = make_appointment(clinic, start=at(MON, 10))
     (item,) = clinic.away.plan("dr-weber", MON, TUE, "sick", rebook=True).items
     assert item.action == "move" and item.why == "nearest free slot"
-    assert item.starts_at >= at(MON, 10, 30) and item.starts_at != appt.starts_at
+    assert item.starts_at is not None and item.starts_at >= at(MON, 10, 30) and item.starts_at != appt.starts_at
     result = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
-    assert clinic.appointments.get(result.plan.items[0].new_uid).starts_at >= at(MON, 10, 30)
+    assert clinic.appointments.get(moved_to(result.plan.items[0])).starts_at >= at(MON, 10, 30)
 
 
-def test_two_moves_never_take_the_same_slot(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_two_moves_never_take_the_same_slot(clinic: Desk) -> None:
     # Dr Sato is taken at 10:00 and 10:30; both of Dr Weber's patients would go nearest, to 11:00.
     first = make_appointment(clinic, start=at(MON, 10), patient_id="pat-001")
     second = make_appointment(clinic, start=at(MON, 10, 30), patient_id="pat-002")
@@ -116,7 +125,7 @@ def test_two_moves_never_take_the_same_slot(clinic: Desk) -> None:  # type: igno
     no_overlaps(clinic)
 
 
-def test_same_doctor_goes_to_the_first_free_slots_after_the_range(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_same_doctor_goes_to_the_first_free_slots_after_the_range(clinic: Desk) -> None:
     # Therapy stays with Dr Osei (New York, UTC-5): Tuesday's two sessions go to Thursday from 08:00.
     morning = make_appointment(clinic, start=at(TUE, 14), doctor_id="dr-osei", type_key="therapy")
     noon = make_appointment(clinic, start=at(TUE, 17), doctor_id="dr-osei", type_key="therapy", patient_id="pat-002")
@@ -128,7 +137,7 @@ def test_same_doctor_goes_to_the_first_free_slots_after_the_range(clinic: Desk) 
     no_overlaps(clinic)
 
 
-def test_what_cannot_move_is_cancelled_with_the_reason(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_what_cannot_move_is_cancelled_with_the_reason(clinic: Desk) -> None:
     with clinic.store.write() as view:
         osei = view.doctors.require("dr-osei")
         view.doctors.put(osei.model_copy(update={"availability": []}))  # no windows left
@@ -140,17 +149,17 @@ def test_what_cannot_move_is_cancelled_with_the_reason(clinic: Desk) -> None:  #
     assert stored.status.value == "cancelled" and stored.cancel_reason == "long leave"
 
 
-def test_a_hold_moves_as_a_fresh_hold_and_a_lapsed_one_is_left_alone(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_hold_moves_as_a_fresh_hold_and_a_lapsed_one_is_left_alone(clinic: Desk, now: datetime) -> None:
     held = make_appointment(clinic, start=at(MON, 10), status="held", created_at=now, hold_minutes=60)
     lapsed = make_appointment(clinic, start=at(MON, 11), status="held", patient_id="pat-002")  # made yesterday
     result = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
     assert [i.uid for i in result.plan.items] == [held.uid]
-    new = clinic.appointments.get(result.plan.items[0].new_uid)
+    new = clinic.appointments.get(moved_to(result.plan.items[0]))
     assert new.status.value == "held" and new.hold_expires_at == now + timedelta(minutes=15)
     assert clinic.appointments.get(lapsed.uid).status.value == "held"  # as stored: it IS expired
 
 
-def test_the_dry_run_writes_nothing_and_the_run_does_what_it_said(clinic: Desk, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_the_dry_run_writes_nothing_and_the_run_does_what_it_said(clinic: Desk, data_dir: Path) -> None:
     for hour, patient in ((10, "pat-001"), (10.5, "pat-002"), (14, "pat-003"), (15, "pat-001")):
         make_appointment(clinic, start=at(MON, int(hour), int(hour % 1 * 60)), patient_id=patient)
     make_appointment(clinic, start=at(MON, 11), type_key="prescription", patient_id="pat-002")
@@ -164,13 +173,13 @@ def test_the_dry_run_writes_nothing_and_the_run_does_what_it_said(clinic: Desk, 
     assert [i.key for i in result.plan.items] == [i.key for i in plan.items]
     assert result.plan.plan_id == plan.plan_id and result.to_json()["changed"] is None
     for item in result.plan.items:
-        new = clinic.appointments.get(item.new_uid)
+        new = clinic.appointments.get(moved_to(item))
         assert (new.doctor_id, new.starts_at, new.previous_meeting_uid) == (item.doctor_id, item.starts_at, item.uid)
     assert [e.type.value for e in events(clinic)] == ["APPOINTMENT_REBOOKED"] * 5
     no_overlaps(clinic)
 
 
-def test_a_run_carries_out_the_plan_shown_or_nothing_and_names_who_would_go_elsewhere(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_carries_out_the_plan_shown_or_nothing_and_names_who_would_go_elsewhere(clinic: Desk, now: datetime, data_dir: Path) -> None:
     appt = make_appointment(clinic, start=at(MON, 10))
     plan = clinic.away.plan("dr-weber", MON, TUE, "sick", rebook=True)
     assert (plan.items[0].doctor_id, plan.items[0].starts_at) == ("dr-sato", at(MON, 10))
@@ -204,7 +213,7 @@ def test_a_run_carries_out_the_plan_shown_or_nothing_and_names_who_would_go_else
     assert clinic.appointments.get(again.uid).status.value == "confirmed"
 
 
-def test_a_plan_id_says_what_the_plan_does_not_when_it_was_asked(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_a_plan_id_says_what_the_plan_does_not_when_it_was_asked(clinic: Desk) -> None:
     appt = make_appointment(clinic, start=at(MON, 10))
     asked = [clinic.away.plan("dr-weber", start, TUE + extra, "sick", rebook=True)
              for start, extra in ((at(MON, 8), timedelta(0)), (at(MON, 8, 0) + timedelta(seconds=37), timedelta(0)),
@@ -217,7 +226,7 @@ def test_a_plan_id_says_what_the_plan_does_not_when_it_was_asked(clinic: Desk) -
 
 
 @pytest.mark.parametrize("case", ["unknown doctor", "backwards", "too long", "no reason", "reason with a newline"])
-def test_bad_requests_change_nothing(clinic: Desk, data_dir, case) -> None:  # type: ignore[no-untyped-def]
+def test_bad_requests_change_nothing(clinic: Desk, data_dir: Path, case: str) -> None:
     make_appointment(clinic, start=at(MON, 10))
     doctor, start, end, reason, error = {
         "unknown doctor": ("dr-nobody", MON, TUE, "sick", NotFound),
@@ -235,7 +244,7 @@ def test_bad_requests_change_nothing(clinic: Desk, data_dir, case) -> None:  # t
     assert fingerprint(data_dir) == before
 
 
-def test_ranges_as_agents_type_them(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_ranges_as_agents_type_them(clinic: Desk, now: datetime) -> None:
     # The clinic's zone is Berlin (UTC+1); now is 09:00 there.
     assert clinic.away.range("now", "today") == (now, datetime(2026, 11, 23, 23, 0, tzinfo=UTC))
     assert clinic.away.range("2026-11-24", "+2d") == (datetime(2026, 11, 23, 23, 0, tzinfo=UTC),
@@ -246,7 +255,7 @@ def test_ranges_as_agents_type_them(clinic: Desk, now) -> None:  # type: ignore[
         clinic.away.range("yesterday at noon", "today")
 
 
-def test_the_cli_prints_the_plan_and_carries_it_out(clinic: Desk, cli, data_dir, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_prints_the_plan_and_carries_it_out(clinic: Desk, cli: Cli, data_dir: Path, now: datetime) -> None:
     first = make_appointment(clinic, start=at(MON, 10))
     second = make_appointment(clinic, start=at(MON, 14), patient_id="pat-002", type_key="prescription")
     before = fingerprint(data_dir)
@@ -271,7 +280,7 @@ def test_the_cli_prints_the_plan_and_carries_it_out(clinic: Desk, cli, data_dir,
     assert clinic.appointments.get(first.uid).status.value == "cancelled"
 
 
-def test_the_cli_refuses_a_plan_that_changed_since_the_dry_run_and_prints_the_plan_now(clinic: Desk, cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_refuses_a_plan_that_changed_since_the_dry_run_and_prints_the_plan_now(clinic: Desk, cli: Cli, data_dir: Path) -> None:
     make_appointment(clinic, start=at(MON, 10))
     args = ("doctors", "away", "dr-weber", "--from", "2026-11-23", "--to", "2026-11-23", "--reason", "sick")
     plan_id = cli(*args, "--dry-run", "--json").json()["plan_id"]
@@ -292,7 +301,7 @@ def test_the_cli_refuses_a_plan_that_changed_since_the_dry_run_and_prints_the_pl
     assert done.code == 0 and done.err == "" and "2 cancelled" in done.out and "NEW UID" in done.out
 
 
-def test_the_cli_plan_asked_for_from_now_keeps_its_id_as_the_clock_moves(clinic: Desk, cli) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_plan_asked_for_from_now_keeps_its_id_as_the_clock_moves(clinic: Desk, cli: Cli) -> None:
     make_appointment(clinic, start=at(MON, 10))
     args = ("doctors", "away", "dr-weber", "--from", "now", "--to", "today", "--reason", "sick", "--rebook")
     dry = cli(*args, "--dry-run", "--json", env={"RXDESK_NOW": "2026-11-23T08:00:00Z"}).json()
@@ -300,7 +309,7 @@ def test_the_cli_plan_asked_for_from_now_keeps_its_id_as_the_clock_moves(clinic:
     assert done.code == 0 and done.err == "" and done.json()["plan_id"] == dry["plan_id"]
 
 
-def test_the_cli_refuses_a_bad_range_in_one_line(clinic: Desk, cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_refuses_a_bad_range_in_one_line(clinic: Desk, cli: Cli, data_dir: Path) -> None:
     make_appointment(clinic, start=at(MON, 10))
     before = fingerprint(data_dir)
     for bad in (("--from", "today", "--to", "yesterday"), ("--from", "soon", "--to", "today"),
@@ -319,16 +328,57 @@ def wait_until_a_writer_waits_for_a_row(database_url: str | None, gave_up: threa
         return
     import psycopg
 
-    deadline = time.monotonic() + 30
     with psycopg.connect(database_url, autocommit=True) as conn:
-        while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                               "AND wait_event_type = 'Lock'").fetchone()[0]:  # type: ignore[index]
-            if gave_up.is_set() or time.monotonic() > deadline:
-                raise AssertionError("the run never waited for the appointment being cancelled")
-            time.sleep(0.01)
+
+        def a_statement_waits_for_a_lock() -> bool:
+            waiting = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                   "AND wait_event_type = 'Lock'").fetchone()
+            return bool(waiting and waiting[0])
+
+        wait_until(lambda: gave_up.is_set() or a_statement_waits_for_a_lock(),
+                   what="the run to wait for the appointment being cancelled", limit=30)
+        assert not gave_up.is_set(), "the run never waited for the appointment being cancelled"
 
 
-def test_an_appointment_cancelled_while_the_run_plans_is_left_out_and_everyone_else_is_handled(clinic: Desk, now, database_url) -> None:  # type: ignore[no-untyped-def]
+def run_while_another_agent_writes(clinic: Desk, database_url: str | None,
+                                   write: Callable[[UnitOfWork], None]) -> AwayResult:
+    """Dr Weber's away run (Monday, rebooking), started while another agent's transaction that
+    made `write` is still open; that transaction commits once the run waits for it."""
+    other = another_store(clinic)
+    writing, release, finished = threading.Event(), threading.Event(), threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def other_agent() -> None:
+        with other.write() as view:  # holds what it wrote (the data dir: the write lock) until released
+            write(view)
+            writing.set()
+            release.wait(30)
+
+    def away_run() -> None:
+        try:
+            outcome["result"] = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    agent = threading.Thread(target=other_agent)
+    agent.start()
+    assert writing.wait(30)
+    run = threading.Thread(target=away_run)
+    run.start()
+    try:
+        wait_until_a_writer_waits_for_a_row(database_url, finished)
+    finally:
+        release.set()
+        agent.join(30)
+        run.join(60)
+    assert "error" not in outcome, outcome.get("error")
+    result: AwayResult = outcome["result"]
+    return result
+
+
+def test_an_appointment_cancelled_while_the_run_plans_is_left_out_and_everyone_else_is_handled(clinic: Desk, now: datetime, database_url: str | None) -> None:
     """Another agent cancels one of the doctor's appointments in a transaction that commits while
     the away run is already planning: the run plans again without it and moves everyone else."""
     from rxdesk.services.appointments import cancel
@@ -336,86 +386,35 @@ def test_an_appointment_cancelled_while_the_run_plans_is_left_out_and_everyone_e
     booked = [make_appointment(clinic, start=at(MON, h), patient_id=p)
               for h, p in ((10, "pat-001"), (11, "pat-002"), (14, "pat-003"))]
     going = booked[1]
-    other = another_store(clinic)
-    cancelling, release, finished = threading.Event(), threading.Event(), threading.Event()
-    outcome: dict[str, object] = {}
 
-    def other_agent() -> None:
-        with other.write() as view:  # holds the appointment (the data dir: the write lock) until released
-            cancel(view, view.appointments.require(going.uid), "the patient called", "admin:bob", now)
-            cancelling.set()
-            release.wait(30)
+    def the_patient_called(view: UnitOfWork) -> None:
+        cancel(view, view.appointments.require(going.uid), "the patient called", "admin:bob", now)
 
-    def away_run() -> None:
-        try:
-            outcome["result"] = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
-        except Exception as exc:  # noqa: BLE001 - the test reports it
-            outcome["error"] = exc
-        finally:
-            finished.set()
-
-    agent = threading.Thread(target=other_agent)
-    agent.start()
-    assert cancelling.wait(30)
-    run = threading.Thread(target=away_run)
-    run.start()
-    try:
-        wait_until_a_writer_waits_for_a_row(database_url, finished)
-    finally:
-        release.set()
-        agent.join(30)
-        run.join(60)
-    assert "error" not in outcome, outcome.get("error")
-    result = outcome["result"]
-    assert [i.uid for i in result.plan.items] == [booked[0].uid, booked[2].uid]  # type: ignore[attr-defined]
+    result = run_while_another_agent_writes(clinic, database_url, the_patient_called)
+    assert [i.uid for i in result.plan.items] == [booked[0].uid, booked[2].uid]
     stored = clinic.appointments.get(going.uid)
     assert (stored.status.value, stored.cancel_reason, stored.cancelled_by) == ("cancelled", "the patient called",
                                                                                 "admin:bob")
     for appt in (booked[0], booked[2]):
-        assert clinic.appointments.get(appt.uid).cancel_reason.startswith("rebooked to ")
+        assert (clinic.appointments.get(appt.uid).cancel_reason or "").startswith("rebooked to ")
     assert [e.type.value for e in events(clinic)] == ["APPOINTMENT_CANCELLED", *["APPOINTMENT_REBOOKED"] * 2]
     no_overlaps(clinic)
 
 
-def test_a_slot_booked_while_the_run_writes_sends_the_patient_elsewhere_instead_of_failing_the_run(clinic: Desk, now, database_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_slot_booked_while_the_run_writes_sends_the_patient_elsewhere_instead_of_failing_the_run(clinic: Desk, now: datetime, database_url: str | None) -> None:
     """Another agent books the slot the plan moves a patient to, in a transaction that commits
     while the run writes: the run is refused that slot by the database, plans again and moves
     the patient to the next one (the data dir's runs wait for the other write instead)."""
     appt = make_appointment(clinic, start=at(MON, 10))
-    other = another_store(clinic)
-    booking, release, finished = threading.Event(), threading.Event(), threading.Event()
-    outcome: dict[str, object] = {}
     taken = make_appointment(clinic, start=at(MON, 10), doctor_id="dr-sato", patient_id="pat-003",
                              status="cancelled")  # the uid the other agent's booking will use
 
-    def other_agent() -> None:
-        with other.write() as view:
-            view.appointments.put(taken.model_copy(update={"status": AppointmentStatus.confirmed, "cancelled_at": None,
-                                                          "cancel_reason": None, "cancelled_by": None}))
-            booking.set()
-            release.wait(30)
+    def another_booking(view: UnitOfWork) -> None:
+        view.appointments.put(taken.model_copy(update={"status": AppointmentStatus.confirmed, "cancelled_at": None,
+                                                      "cancel_reason": None, "cancelled_by": None}))
 
-    def away_run() -> None:
-        try:
-            outcome["result"] = clinic.away.run("dr-weber", MON, TUE, "sick", rebook=True, agent="alice")
-        except Exception as exc:  # noqa: BLE001 - the test reports it
-            outcome["error"] = exc
-        finally:
-            finished.set()
-
-    agent = threading.Thread(target=other_agent)
-    agent.start()
-    assert booking.wait(30)
-    run = threading.Thread(target=away_run)
-    run.start()
-    try:
-        wait_until_a_writer_waits_for_a_row(database_url, finished)
-    finally:
-        release.set()
-        agent.join(30)
-        run.join(60)
-    assert "error" not in outcome, outcome.get("error")
-    (item,) = outcome["result"].plan.items  # type: ignore[attr-defined]
+    result = run_while_another_agent_writes(clinic, database_url, another_booking)
+    (item,) = result.plan.items
     assert item.uid == appt.uid and item.action == "move" and (item.doctor_id, item.starts_at) != ("dr-sato", at(MON, 10))
     assert clinic.appointments.get(taken.uid).status.value == "confirmed"
     no_overlaps(clinic)

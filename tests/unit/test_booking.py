@@ -13,12 +13,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rxdesk.domain.errors import Conflict, NotFound, Refused
-from rxdesk.domain.models import AppointmentStatus, EventType, appointment_target
+from rxdesk.config import Settings
+from rxdesk.domain.clock import FixedClock
+from rxdesk.domain.errors import Conflict, NotFound, Refused, RxdeskError
+from rxdesk.domain.models import AppointmentStatus, Event, EventType, appointment_target
 from rxdesk.services import Desk
 from rxdesk.services.tokens import TokenRefused
-from tests.helpers import another_store, fingerprint, make_appointment
-from tests.unit.test_tokens_minting import claims_at, mint
+from tests.helpers import another_store, make_appointment, refused_unchanged, view_of
+from tests.receiver import Receiver
+from tests.unit.test_tokens_minting import TokenFor, claims_at, mint
 
 pytestmark = pytest.mark.backends
 
@@ -26,49 +29,47 @@ SLOT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 11:00 Berlin
 
 
 @pytest.fixture
-def partner(clinic: Desk):  # type: ignore[no-untyped-def]
+def partner(clinic: Desk) -> tuple[str, str]:
     made = clinic.secrets.create_secret("shop", "ops")
     return made.secret.key_id, made.value
 
 
 @pytest.fixture
-def token(clinic: Desk, partner, clock):  # type: ignore[no-untyped-def]
+def token(clinic: Desk, partner: tuple[str, str], clock: FixedClock) -> TokenFor:
     """`token("shop-10001")`: a fresh token for a patient, minted at the clock's now."""
     kid, value = partner
-    return lambda sub="shop-10001": mint(value, claims_at(clock.now(), sub), kid=kid)
+
+    def fresh(sub: str = "shop-10001") -> str:
+        return mint(value, claims_at(clock.now(), sub), kid=kid)
+
+    return fresh
 
 
-def events(desk: Desk) -> list:
-    return list(reversed(desk.store.read().events.newest().items))
+def events(desk: Desk) -> list[Event]:
+    return list(reversed(view_of(desk).events.newest().items))
 
 
-def unchanged(desk: Desk, action, error=Refused):  # type: ignore[no-untyped-def]
-    before = fingerprint(desk.store.data_dir)
-    with pytest.raises(error) as info:
-        action()
-    assert fingerprint(desk.store.data_dir) == before
-    return info.value
 
 
 # -- hold -----------------------------------------------------------------------------
 
 
-def test_hold_takes_an_offered_slot(clinic: Desk, token, partner, now: datetime) -> None:
+def test_hold_takes_an_offered_slot(clinic: Desk, token: TokenFor, partner: tuple[str, str], now: datetime) -> None:
     appt = clinic.booking.hold(token(), "dr-weber", "gp-consult", SLOT)
     assert appt.status is AppointmentStatus.held
     assert (appt.patient_id, appt.doctor_id, appt.type_key) == ("pat-001", "dr-weber", "gp-consult")
     assert (appt.starts_at, appt.ends_at) == (SLOT, SLOT + timedelta(minutes=30))
     assert appt.created_at == now and appt.hold_expires_at == now + timedelta(minutes=15)
-    assert appt.room_url == clinic.store.read().doctors.require("dr-weber").room_url != ""
+    assert appt.room_url == view_of(clinic).doctors.require("dr-weber").room_url != ""
     assert clinic.appointments.get(appt.uid) == appt
-    [entry] = clinic.store.read().audit.for_target(appointment_target(appt.uid))
+    [entry] = view_of(clinic).audit.for_target(appointment_target(appt.uid))
     assert (entry.actor, entry.action, entry.details["kid"]) == ("patient:pat-001", "booking.hold", partner[0])
     [held] = events(clinic)
     assert (held.type, held.data, held.created_at) == (EventType.APPOINTMENT_HELD, {"appointment": appt.to_json()}, now)
     assert clinic.secrets.get(partner[0]).last_used_at == now
 
 
-def test_hold_in_another_zone_and_type(clinic: Desk, token) -> None:
+def test_hold_in_another_zone_and_type(clinic: Desk, token: TokenFor) -> None:
     # Dr Osei: Tuesdays 08:00-16:00 New York; therapy is 50 minutes with 240 minutes' notice.
     start = datetime(2026, 11, 24, 13, 50, tzinfo=UTC)  # 08:50 in New York
     appt = clinic.booking.hold(token("pat-003"), "dr-osei", "therapy", start)
@@ -88,15 +89,16 @@ def test_hold_in_another_zone_and_type(clinic: Desk, token) -> None:
         ("dr-weber", "massage", SLOT, NotFound, "no appointment type"),
     ],
 )
-def test_hold_refusals_change_nothing(clinic: Desk, token, doctor, type_key, start, error, match) -> None:
+def test_hold_refusals_change_nothing(clinic: Desk, token: TokenFor, doctor: str, type_key: str, start: datetime,
+                                      error: type[RxdeskError], match: str) -> None:
     tok = token()
-    err = unchanged(clinic, lambda: clinic.booking.hold(tok, doctor, type_key, start), error)
+    err = refused_unchanged(clinic, lambda: clinic.booking.hold(tok, doctor, type_key, start), error)
     assert re.search(match, str(err)), str(err)
 
 
-def test_a_taken_slot_is_a_conflict(clinic: Desk, token) -> None:
+def test_a_taken_slot_is_a_conflict(clinic: Desk, token: TokenFor) -> None:
     make_appointment(clinic, start=SLOT - timedelta(minutes=15), minutes=30)  # overlaps 10:00-10:15
-    err = unchanged(clinic, lambda: clinic.booking.hold(token(), "dr-weber", "gp-consult", SLOT), Conflict)
+    err = refused_unchanged(clinic, lambda: clinic.booking.hold(token(), "dr-weber", "gp-consult", SLOT), Conflict)
     assert "is taken" in str(err)
     # Another doctor's appointment, or a cancelled one, does not block the slot.
     later = SLOT + timedelta(minutes=30)
@@ -105,12 +107,12 @@ def test_a_taken_slot_is_a_conflict(clinic: Desk, token) -> None:
     clinic.booking.hold(token(), "dr-weber", "gp-consult", later)
 
 
-def test_a_held_slot_cannot_be_held_again(clinic: Desk, token) -> None:
+def test_a_held_slot_cannot_be_held_again(clinic: Desk, token: TokenFor) -> None:
     clinic.booking.hold(token(), "dr-weber", "gp-consult", SLOT)
-    unchanged(clinic, lambda: clinic.booking.hold(token("shop-10002"), "dr-weber", "gp-consult", SLOT), Conflict)
+    refused_unchanged(clinic, lambda: clinic.booking.hold(token("shop-10002"), "dr-weber", "gp-consult", SLOT), Conflict)
 
 
-def test_two_racing_holds_book_the_slot_once(clinic: Desk, token, clock, settings) -> None:
+def test_two_racing_holds_book_the_slot_once(clinic: Desk, token: TokenFor, clock: FixedClock, settings: Settings) -> None:
     tokens = [token("shop-10001"), token("shop-10002")]
     desks = [Desk(another_store(clinic), clock, settings) for _ in tokens]
     results: list[object] = []
@@ -129,23 +131,23 @@ def test_two_racing_holds_book_the_slot_once(clinic: Desk, token, clock, setting
     for t in threads:
         t.join()
     assert sorted(type(r).__name__ for r in results) == ["Appointment", "Conflict"]
-    active = clinic.store.read().appointments.active_for_doctor("dr-weber", SLOT, SLOT + timedelta(minutes=30))
+    active = view_of(clinic).appointments.active_for_doctor("dr-weber", SLOT, SLOT + timedelta(minutes=30))
     assert len(active) == 1
 
 
-def test_a_refused_token_holds_nothing(clinic: Desk, partner, token, now: datetime) -> None:
+def test_a_refused_token_holds_nothing(clinic: Desk, partner: tuple[str, str], token: TokenFor, now: datetime) -> None:
     kid, value = partner
     bad = mint(value, claims_at(now, lifetime=3600), kid=kid)
-    assert unchanged(clinic, lambda: clinic.booking.hold(bad, "dr-weber", "gp-consult", SLOT), TokenRefused).reason == "lifetime_too_long"
+    assert refused_unchanged(clinic, lambda: clinic.booking.hold(bad, "dr-weber", "gp-consult", SLOT), TokenRefused).reason == "lifetime_too_long"
     tok = token()
     clinic.secrets.revoke(kid, "ops")
-    assert unchanged(clinic, lambda: clinic.booking.hold(tok, "dr-weber", "gp-consult", SLOT), TokenRefused).reason == "revoked_kid"
+    assert refused_unchanged(clinic, lambda: clinic.booking.hold(tok, "dr-weber", "gp-consult", SLOT), TokenRefused).reason == "revoked_kid"
 
 
 # -- confirm --------------------------------------------------------------------------
 
 
-def test_confirm_a_hold(clinic: Desk, token, clock, now: datetime, partner) -> None:
+def test_confirm_a_hold(clinic: Desk, token: TokenFor, clock: FixedClock, now: datetime, partner: tuple[str, str]) -> None:
     held = clinic.booking.hold(token(), "dr-weber", "gp-consult", SLOT)
     clock.advance(minutes=14, seconds=59)
     confirmed = clinic.booking.confirm(token(), held.uid.upper())
@@ -154,38 +156,38 @@ def test_confirm_a_hold(clinic: Desk, token, clock, now: datetime, partner) -> N
     [_, event] = events(clinic)
     assert event.type is EventType.APPOINTMENT_CONFIRMED
     assert event.data["appointment"] == confirmed.to_json() and event.created_at == clock.now()
-    actions = [(e.actor, e.action) for e in clinic.store.read().audit.for_target(appointment_target(held.uid))]
+    actions = [(e.actor, e.action) for e in view_of(clinic).audit.for_target(appointment_target(held.uid))]
     assert actions == [("patient:pat-001", "booking.hold"), ("patient:pat-001", "booking.confirm")]
     assert clinic.secrets.get(partner[0]).last_used_at == clock.now()
 
 
-def test_confirm_after_the_hold_expired_is_refused(clinic: Desk, token, clock) -> None:
+def test_confirm_after_the_hold_expired_is_refused(clinic: Desk, token: TokenFor, clock: FixedClock) -> None:
     held = clinic.booking.hold(token(), "dr-weber", "gp-consult", SLOT)
     clock.advance(minutes=15)
     tok = token()
-    assert "expired" in str(unchanged(clinic, lambda: clinic.booking.confirm(tok, held.uid)))
+    assert "expired" in str(refused_unchanged(clinic, lambda: clinic.booking.confirm(tok, held.uid), Refused))
 
 
-def test_confirm_twice_is_refused(clinic: Desk, token) -> None:
+def test_confirm_twice_is_refused(clinic: Desk, token: TokenFor) -> None:
     held = clinic.booking.hold(token(), "dr-weber", "gp-consult", SLOT)
     clinic.booking.confirm(token(), held.uid)
-    assert "confirmed" in str(unchanged(clinic, lambda: clinic.booking.confirm(token(), held.uid)))
+    assert "confirmed" in str(refused_unchanged(clinic, lambda: clinic.booking.confirm(token(), held.uid), Refused))
 
 
-def test_a_patient_cannot_touch_another_patients_appointment(clinic: Desk, token) -> None:
+def test_a_patient_cannot_touch_another_patients_appointment(clinic: Desk, token: TokenFor) -> None:
     held = clinic.booking.hold(token(), "dr-weber", "gp-consult", SLOT)
     other = token("shop-10002")
     for call in (clinic.booking.confirm, clinic.booking.cancel):
-        err = unchanged(clinic, lambda: call(other, held.uid), NotFound)
+        err = refused_unchanged(clinic, lambda: call(other, held.uid), NotFound)
         assert "of patient pat-002" in str(err)
-    err = unchanged(clinic, lambda: clinic.booking.confirm(other, "0000000000000a"), NotFound)
+    err = refused_unchanged(clinic, lambda: clinic.booking.confirm(other, "0000000000000a"), NotFound)
     assert "of patient pat-002" in str(err)  # not there at all reads the same
 
 
 # -- cancel ---------------------------------------------------------------------------
 
 
-def test_patient_cancels_a_confirmed_appointment(clinic: Desk, token, now: datetime) -> None:
+def test_patient_cancels_a_confirmed_appointment(clinic: Desk, token: TokenFor, now: datetime) -> None:
     start = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # Wednesday 10:00 Berlin
     held = clinic.booking.hold(token(), "dr-weber", "gp-consult", start)
     clinic.booking.confirm(token(), held.uid)
@@ -196,35 +198,35 @@ def test_patient_cancels_a_confirmed_appointment(clinic: Desk, token, now: datet
     assert event.type is EventType.APPOINTMENT_CANCELLED
     assert event.data["appointment"] == cancelled.to_json()
     assert event.data["cancelled_by"] == "patient:pat-001"
-    entry = clinic.store.read().audit.for_target(appointment_target(held.uid))[-1]
+    entry = view_of(clinic).audit.for_target(appointment_target(held.uid))[-1]
     assert entry.action == "booking.cancel" and entry.details["from_status"] == "confirmed"
     # The slot is free again.
     clinic.booking.hold(token("shop-10002"), "dr-weber", "gp-consult", start)
 
 
-def test_patient_cancels_a_hold(clinic: Desk, token) -> None:
+def test_patient_cancels_a_hold(clinic: Desk, token: TokenFor) -> None:
     held = clinic.booking.hold(token(), "dr-weber", "gp-consult", SLOT)
     assert clinic.booking.cancel(token(), held.uid).status is AppointmentStatus.cancelled
 
 
-def test_cancel_inside_the_notice_is_refused(clinic: Desk, token, clock) -> None:
+def test_cancel_inside_the_notice_is_refused(clinic: Desk, token: TokenFor, clock: FixedClock) -> None:
     appt = make_appointment(clinic, start=SLOT + timedelta(hours=2))  # 12:00 UTC, confirmed
     clock.set(appt.starts_at - timedelta(minutes=120))
     tok = token()
     clock.advance(seconds=1)
-    err = unchanged(clinic, lambda: clinic.booking.cancel(tok, appt.uid))
+    err = refused_unchanged(clinic, lambda: clinic.booking.cancel(tok, appt.uid), Refused)
     assert "120 minutes' notice" in str(err)
     clock.advance(seconds=-1)
     assert clinic.booking.cancel(tok, appt.uid).status is AppointmentStatus.cancelled
 
 
-def test_cancel_of_a_finished_appointment_is_refused(clinic: Desk, token) -> None:
+def test_cancel_of_a_finished_appointment_is_refused(clinic: Desk, token: TokenFor) -> None:
     appt = make_appointment(clinic, start=SLOT + timedelta(days=3), status="cancelled")
     tok = token()
-    assert "only held or confirmed" in str(unchanged(clinic, lambda: clinic.booking.cancel(tok, appt.uid)))
+    assert "only held or confirmed" in str(refused_unchanged(clinic, lambda: clinic.booking.cancel(tok, appt.uid), Refused))
 
 
-def test_a_partner_subscribed_to_holds_receives_each_as_the_other_events_are_shaped(clinic: Desk, token, receiver, now: datetime) -> None:  # type: ignore[no-untyped-def]
+def test_a_partner_subscribed_to_holds_receives_each_as_the_other_events_are_shaped(clinic: Desk, token: TokenFor, receiver: Receiver, now: datetime) -> None:
     from rxdesk.services.maintenance import MaintenanceService
 
     clinic.webhooks.add_subscription(receiver.url + "/hook", ["APPOINTMENT_HELD", "APPOINTMENT_CONFIRMED"], {},
@@ -239,7 +241,7 @@ def test_a_partner_subscribed_to_holds_receives_each_as_the_other_events_are_sha
     }
 
 
-def test_a_refused_hold_announces_nothing(clinic: Desk, token) -> None:
+def test_a_refused_hold_announces_nothing(clinic: Desk, token: TokenFor) -> None:
     make_appointment(clinic, start=SLOT, patient_id="pat-002")
-    unchanged(clinic, lambda: clinic.booking.hold(token(), "dr-weber", "gp-consult", SLOT), Conflict)
+    refused_unchanged(clinic, lambda: clinic.booking.hold(token(), "dr-weber", "gp-consult", SLOT), Conflict)
     assert events(clinic) == []

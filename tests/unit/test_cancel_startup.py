@@ -4,14 +4,14 @@ plugin lookup (importlib.metadata scans every installed package)."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from rxdesk.services import Desk
 from tests.helpers import make_appointment, run_cli
 from tests.unit.test_cli_shape import heavy, loaded_after
 
 
-def test_a_cancel_builds_no_schema_and_skips_the_plugin_lookup(clinic: Desk, cli_env: dict[str, str], now) -> None:  # type: ignore[no-untyped-def]
+def test_a_cancel_builds_no_schema_and_skips_the_plugin_lookup(clinic: Desk, cli_env: dict[str, str], now: datetime) -> None:
     appt = make_appointment(clinic, start=now + timedelta(days=2))
     answer = loaded_after(["appointments", "cancel", appt.uid, "--reason", "patient asked"], cli_env)
     assert answer["code"] == 0

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from rxdesk.domain.models import Appointment
 from rxdesk.domain.models import AppointmentStatus as S
-from tests.helpers import CLINIC_TOML, fingerprint, make_appointment
+from rxdesk.services import Desk
+from tests.helpers import CLINIC_TOML, Cli, fingerprint, make_appointment
 
 pytestmark = pytest.mark.backends
 
@@ -19,7 +22,7 @@ APPOINTMENT_FIELDS = {
 
 
 @pytest.fixture
-def booked(clinic, now):  # type: ignore[no-untyped-def]
+def booked(clinic: Desk, now: datetime) -> list[Appointment]:
     return [
         make_appointment(clinic, start=now + timedelta(hours=2)),
         make_appointment(clinic, start=now + timedelta(days=1), doctor_id="dr-sato", patient_id="pat-002"),
@@ -27,7 +30,7 @@ def booked(clinic, now):  # type: ignore[no-untyped-def]
     ]
 
 
-def test_list_json_uses_entity_field_names(cli, booked) -> None:  # type: ignore[no-untyped-def]
+def test_list_json_uses_entity_field_names(cli: Cli, booked: list[Appointment]) -> None:
     result = cli("appointments", "list", "--json")
     assert result.code == 0, result.err
     rows = result.json()
@@ -36,21 +39,21 @@ def test_list_json_uses_entity_field_names(cli, booked) -> None:  # type: ignore
     assert rows[0]["starts_at"].endswith("Z")
 
 
-def test_list_human_table_in_org_zone(cli, booked) -> None:  # type: ignore[no-untyped-def]
+def test_list_human_table_in_org_zone(cli: Cli, booked: list[Appointment]) -> None:
     out = cli("appointments", "list").out.splitlines()
     assert out[0].split() == ["START", "DOCTOR", "PATIENT", "TYPE", "STATUS", "UID"]
     # 10:00 UTC is 11:00 in Berlin (the org zone), a Monday.
     assert out[1].startswith("Mon 2026-11-23 11:00")
 
 
-def test_list_filters_from_the_command_line(cli, booked) -> None:  # type: ignore[no-untyped-def]
+def test_list_filters_from_the_command_line(cli: Cli, booked: list[Appointment]) -> None:
     assert [r["uid"] for r in cli("appointments", "list", "--doctor", "dr-sato", "--json").json()] == [booked[1].uid]
     assert [r["uid"] for r in cli("appointments", "list", "--status", "completed", "--all", "--json").json()] == [booked[2].uid]
     got = cli("appointments", "list", "--from", "2026-11-22", "--to", "today", "--status", "completed", "--status", "confirmed", "--json").json()
     assert [r["uid"] for r in got] == [booked[2].uid, booked[0].uid]
 
 
-def test_cancel_and_show(cli, booked) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_and_show(cli: Cli, booked: list[Appointment]) -> None:
     uid = booked[0].uid
     result = cli("appointments", "cancel", uid, "--reason", "Patient called", "--json")
     assert result.code == 0, result.err
@@ -81,7 +84,7 @@ def test_cancel_and_show(cli, booked) -> None:  # type: ignore[no-untyped-def]
         (("appointments",), 2, "a command is required"),
     ],
 )
-def test_refusals_are_one_line_and_change_nothing(cli, booked, data_dir, args, code, message) -> None:  # type: ignore[no-untyped-def]
+def test_refusals_are_one_line_and_change_nothing(cli: Cli, booked: list[Appointment], data_dir: Path, args: tuple[str, ...], code: int, message: str) -> None:
     names = {"{completed}": booked[2].uid, "{confirmed}": booked[0].uid}
     args = tuple(names.get(a, a) for a in args)
     before = fingerprint(data_dir)
@@ -93,28 +96,28 @@ def test_refusals_are_one_line_and_change_nothing(cli, booked, data_dir, args, c
     assert fingerprint(data_dir) == before
 
 
-def test_bad_rxdesk_now_is_one_line(cli, booked) -> None:  # type: ignore[no-untyped-def]
+def test_bad_rxdesk_now_is_one_line(cli: Cli, booked: list[Appointment]) -> None:
     result = cli("appointments", "list", env={"RXDESK_NOW": "next tuesday"})
     assert result.code == 1 and "RXDESK_NOW" in result.err
 
 
-def test_bad_agent_name_is_refused(cli, booked) -> None:  # type: ignore[no-untyped-def]
+def test_bad_agent_name_is_refused(cli: Cli, booked: list[Appointment]) -> None:
     result = cli("appointments", "cancel", booked[0].uid, "--reason", "x", "--agent", "bad name\n")
     assert result.code == 1 and "agent name" in result.err
 
 
-def test_rxdesk_now_moves_the_default_view(cli, booked) -> None:  # type: ignore[no-untyped-def]
+def test_rxdesk_now_moves_the_default_view(cli: Cli, booked: list[Appointment]) -> None:
     later = cli("appointments", "list", "--json", env={"RXDESK_NOW": "2026-11-23T12:00:00Z"}).json()
     assert [r["uid"] for r in later] == [booked[1].uid]
 
 
-def test_global_options_work_before_and_after_the_command(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_global_options_work_before_and_after_the_command(cli: Cli, tmp_path: Path) -> None:
     other = tmp_path / "other"
     assert cli("--data-dir", str(other), "provision", str(CLINIC_TOML)).code == 0
     assert len(cli("doctors", "list", "--json", "--data-dir", str(other)).json()) == 3
 
 
-def test_people_commands(cli, booked) -> None:  # type: ignore[no-untyped-def]
+def test_people_commands(cli: Cli, booked: list[Appointment]) -> None:
     patients = cli("patients", "list", "--search", "rossi", "--json").json()
     assert [p["id"] for p in patients] == ["pat-003"]
     assert set(patients[0]) == {"id", "name", "email", "phone", "external_id"}
@@ -131,7 +134,7 @@ def test_people_commands(cli, booked) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("command", [("appointments", "list"), ("patients", "list"), ("secrets", "create"),
                                      ("worker", "--once"), ("token", "verify", "a.b.c"), ("doctors", "show", "x")])
-def test_a_data_dir_without_rxdesk_data_is_refused_never_read_as_an_empty_clinic(cli, data_dir, command, backend) -> None:  # type: ignore[no-untyped-def]
+def test_a_data_dir_without_rxdesk_data_is_refused_never_read_as_an_empty_clinic(cli: Cli, data_dir: Path, command: tuple[str, ...], backend: str) -> None:
     """`--data-dir /typo appointments list` said "no appointments match": an agent with a typo
     believed the clinic had no bookings."""
     result = cli(*command)
@@ -150,14 +153,14 @@ def test_a_data_dir_without_rxdesk_data_is_refused_never_read_as_an_empty_clinic
 
 
 @pytest.mark.data_dir_only
-def test_demo_and_provision_may_start_from_an_empty_data_dir(cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_demo_and_provision_may_start_from_an_empty_data_dir(cli: Cli, data_dir: Path) -> None:
     assert cli("provision", str(CLINIC_TOML)).code == 0
     assert cli("patients", "list").code == 0
     assert cli("--data-dir", str(data_dir.parent / "demo"), "demo", "--appointments", "50").code == 0
 
 
 @pytest.mark.data_dir_only
-def test_a_data_dir_the_file_system_refuses_is_one_line(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_data_dir_the_file_system_refuses_is_one_line(cli: Cli, tmp_path: Path) -> None:
     """Found by the junk-input property test: a 5,000-character data dir was an internal error."""
     for bad in ("x" * 5000, str(tmp_path / ("y" * 300))):
         result = cli("--data-dir", bad, "appointments", "list")
@@ -166,7 +169,7 @@ def test_a_data_dir_the_file_system_refuses_is_one_line(cli, tmp_path) -> None: 
         assert len(result.err) < 300  # the path is shortened, not echoed whole
 
 
-def test_list_shows_the_appointment_in_progress_marked_and_says_its_window(cli, booked, clinic, now) -> None:  # type: ignore[no-untyped-def]
+def test_list_shows_the_appointment_in_progress_marked_and_says_its_window(cli: Cli, booked: list[Appointment], clinic: Desk, now: datetime) -> None:
     running = make_appointment(clinic, start=now - timedelta(minutes=10), doctor_id="dr-osei", patient_id="pat-003")
     result = cli("appointments", "list")
     assert result.code == 0, result.err

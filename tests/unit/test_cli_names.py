@@ -4,7 +4,7 @@ zone (and the answer says which), and `no-show` for `no_show`."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -18,7 +18,7 @@ def one_line(err: str) -> bool:
     return err.count("\n") == 1 and err.startswith("rxdesk: ")
 
 
-def test_doctors_and_patients_by_name_in_every_command(clinic: Desk, cli_env, now) -> None:  # type: ignore[no-untyped-def]
+def test_doctors_and_patients_by_name_in_every_command(clinic: Desk, cli_env: dict[str, str], now: datetime) -> None:
     appt = make_appointment(clinic, start=now + timedelta(days=1, hours=2), doctor_id="dr-weber")
     shown = run_cli("doctors", "show", "Emi Sato", env=cli_env)
     assert shown.code == 0 and "dr-sato" in shown.out
@@ -34,17 +34,17 @@ def test_doctors_and_patients_by_name_in_every_command(clinic: Desk, cli_env, no
     assert phone.code == 0 and phone.json()["mobile_phone"] == "+12025550123"
 
 
-def test_a_name_that_several_share_or_none_has_is_refused_naming_them(clinic: Desk, cli_env) -> None:  # type: ignore[no-untyped-def]
-    before = fingerprint(clinic.store.data_dir)
+def test_a_name_that_several_share_or_none_has_is_refused_naming_them(clinic: Desk, cli_env: dict[str, str]) -> None:
+    before = fingerprint(clinic.settings.data_dir)
     several = run_cli("doctors", "set-phone", "Dr", "+4915111223399", env=cli_env)
     assert several.code == 1 and one_line(several.err)
     assert "3 doctors match 'Dr'" in several.err and "dr-weber" in several.err and "name one by its id" in several.err
     nobody = run_cli("doctors", "away", "Victor Kim", "--from", "now", "--to", "today", "--reason", "x", env=cli_env)
     assert nobody.code == 1 and one_line(nobody.err) and "no doctor matches 'Victor Kim'" in nobody.err
-    assert fingerprint(clinic.store.data_dir) == before
+    assert fingerprint(clinic.settings.data_dir) == before
 
 
-def test_a_day_before_today_is_a_value_not_an_option(clinic: Desk, cli_env, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_day_before_today_is_a_value_not_an_option(clinic: Desk, cli_env: dict[str, str], now: datetime) -> None:
     past = make_appointment(clinic, start=now - timedelta(days=10), status="completed")
     listed = run_cli("appointments", "list", "--from", "-14d", "--to", "-1d", "--status", "completed", "--json",
                      env=cli_env)
@@ -56,14 +56,14 @@ def test_a_day_before_today_is_a_value_not_an_option(clinic: Desk, cli_env, now)
     assert joined_values(["--", "-3d"]) == ["--", "-3d"]
 
 
-def test_the_date_error_names_every_form_that_works(clinic: Desk, cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_the_date_error_names_every_form_that_works(clinic: Desk, cli_env: dict[str, str]) -> None:
     refused = run_cli("appointments", "list", "--from", "last monday", env=cli_env)
     assert refused.code == 1 and one_line(refused.err)
     for form in ("YYYY-MM-DD", "today", "tomorrow", "yesterday", "+7d", "-14d", "+2w"):
         assert form in refused.err
 
 
-def test_a_time_without_a_zone_is_the_organisations_and_the_answer_says_so(clinic: Desk, cli_env, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_time_without_a_zone_is_the_organisations_and_the_answer_says_so(clinic: Desk, cli_env: dict[str, str], now: datetime) -> None:
     appt = make_appointment(clinic, start=now + timedelta(days=1, hours=2), doctor_id="dr-weber")
     moved = run_cli("appointments", "rebook", appt.uid, "--start", "2026-11-25T10:00", env=cli_env)
     assert moved.code == 0, moved.err
@@ -74,7 +74,7 @@ def test_a_time_without_a_zone_is_the_organisations_and_the_answer_says_so(clini
     assert gap.code == 1 and one_line(gap.err) and "does not exist in Europe/Berlin" in gap.err
 
 
-def test_no_show_is_no_show(clinic: Desk, cli_env, now) -> None:  # type: ignore[no-untyped-def]
+def test_no_show_is_no_show(clinic: Desk, cli_env: dict[str, str], now: datetime) -> None:
     started = make_appointment(clinic, start=now - timedelta(minutes=10))
     marked = run_cli("appointments", "mark", started.uid, "--status", "no-show", "--reason", "never joined",
                      "--json", env=cli_env)

@@ -7,12 +7,14 @@ import json
 import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rxdesk.services import Desk
-from tests.helpers import REPO, fingerprint, leaf_commands, options_of
+from tests.helpers import REPO, Cli, fingerprint, leaf_commands, options_of
 
 # Options every command has, or that README states once for all listings.
 GENERAL_OPTIONS = {"--help", "-h", "--json", "--limit", "--data-dir", "--database-url", "--agent"}
@@ -75,13 +77,13 @@ def test_top_level_help_names_every_command_group() -> None:
     assert listed == {path[0] for path in parser_commands()}
 
 
-def loaded_after(argv: list[str], env: dict[str, str]) -> dict[str, object]:
+def loaded_after(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
     """Run `rxdesk ARGV` in a fresh interpreter; its exit code and the modules it loaded."""
     code = ("import json, sys\nfrom rxdesk.cli import main\ncode = main(sys.argv[1:])\n"
             "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}), file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=REPO,
                             env={**env, "PYTHONPATH": str(REPO)})
-    answer: dict[str, object] = json.loads(result.stderr.strip().splitlines()[-1])
+    answer: dict[str, Any] = json.loads(result.stderr.strip().splitlines()[-1])
     return answer
 
 
@@ -108,7 +110,7 @@ def test_help_and_the_parser_load_neither_pydantic_nor_a_service(argv: list[str]
 def test_a_command_loads_its_own_service_and_not_the_others(clinic: Desk, cli_env: dict[str, str]) -> None:
     answer = loaded_after(["types", "list", "--json"], cli_env)
     assert answer["code"] == 0
-    assert "rxdesk.services.types" in answer["modules"]  # type: ignore[operator]
+    assert "rxdesk.services.types" in answer["modules"]
     others = ("rxdesk.services.webhooks", "rxdesk.services.rebooking", "rxdesk.services.booking",
               "rxdesk.services.secrets", "rxdesk.services.tokens", "rxdesk.services.maintenance",
               "rxdesk.commands.appointments", "rxdesk.commands.doctors")
@@ -134,8 +136,8 @@ BOUNDED = [
 
 
 @pytest.mark.parametrize(("command", "option", "bad", "good"), BOUNDED, ids=lambda v: str(v)[:30])
-def test_a_number_out_of_an_options_bounds_is_a_usage_error(cli, clinic: Desk, data_dir: Path, command, option,
-                                                              bad, good) -> None:  # type: ignore[no-untyped-def]
+def test_a_number_out_of_an_options_bounds_is_a_usage_error(cli: Cli, clinic: Desk, data_dir: Path, command: tuple[str, ...],
+                                                              option: str, bad: list[str], good: str | None) -> None:
     before = fingerprint(data_dir)
     for value in bad:
         result = cli(*command, f"{option}={value}")
@@ -156,7 +158,7 @@ def test_no_command_reads_the_clock() -> None:
     assert found == []
 
 
-def test_the_program_hands_over_everything_it_printed_and_its_exit_code(cli, clinic: Desk,
+def test_the_program_hands_over_everything_it_printed_and_its_exit_code(cli: Cli, clinic: Desk,
                                                                        cli_env: dict[str, str]) -> None:
     """`rxdesk` leaves without the interpreter's orderly shutdown: what it printed still
     arrives in full, and the exit code is the command's."""
@@ -189,7 +191,7 @@ def test_the_command_is_found_before_its_module_loads(argv: list[str], command: 
     assert CommandLine.chosen(argv) == command
 
 
-def test_a_command_after_the_top_levels_options_runs_with_them(cli, clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_a_command_after_the_top_levels_options_runs_with_them(cli: Cli, clinic: Desk) -> None:
     listed = cli("--agent", "doctors", "patients", "list", "--json")
     assert listed.code == 0 and {p["id"] for p in listed.json()} == {"pat-001", "pat-002", "pat-003"}
     helped = subprocess.run([sys.executable, "-m", "rxdesk", "--agent", "x", "doctors", "--help"],
@@ -203,7 +205,7 @@ HELP_BUDGET = 110
 CANCEL_BUDGET = 285
 
 
-def test_start_up_stays_within_its_module_budget(clinic: Desk, cli_env: dict[str, str], now) -> None:  # type: ignore[no-untyped-def]
+def test_start_up_stays_within_its_module_budget(clinic: Desk, cli_env: dict[str, str], now: datetime) -> None:
     """`rxdesk --help` loads neither pydantic nor a service; `appointments cancel` loads no
     Textual, and no pydantic schema is built for it (`domain.plain`): building one loads
     pydantic's plugin lookup and `importlib.metadata`, a tenth of the command's time."""
@@ -213,8 +215,9 @@ def test_start_up_stays_within_its_module_budget(clinic: Desk, cli_env: dict[str
 
     helped = loaded_after(["--help"], cli_env)
     assert helped["code"] == 0
-    assert isinstance(helped["modules"], list) and len(helped["modules"]) <= HELP_BUDGET, len(helped["modules"])
-    assert heavy(helped["modules"], "pydantic", "textual", "rich", "rxdesk.services") == []
+    help_modules = helped["modules"]
+    assert isinstance(help_modules, list) and len(help_modules) <= HELP_BUDGET, len(help_modules)
+    assert heavy(help_modules, "pydantic", "textual", "rich", "rxdesk.services") == []
     uid = make_appointment(clinic, start=now + timedelta(days=2)).uid
     cancelled = loaded_after(["appointments", "cancel", uid, "--reason", "budget"], cli_env)
     assert cancelled["code"] == 0

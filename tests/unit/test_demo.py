@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from rxdesk.domain.ids import uid_partition
-from rxdesk.domain.models import Appointment
+from rxdesk.domain.models import Appointment, Doctor
 from rxdesk.domain.times import week_key, zone
-from rxdesk.services.demo import generate
+from rxdesk.services import Desk
+from rxdesk.services.demo import DemoData, generate
 from tests.conftest import NOW
+from tests.helpers import Cli, view_of
 
 pytestmark = pytest.mark.backends
 
 
-def _inside_windows(appt: Appointment, doctor) -> bool:  # type: ignore[no-untyped-def]
+def _inside_windows(appt: Appointment, doctor: Doctor) -> bool:
     tz = zone(doctor.timezone)
     start, end = appt.starts_at.astimezone(tz), appt.ends_at.astimezone(tz)
     if start.date() != (end - timedelta(seconds=1)).date():
@@ -27,11 +30,11 @@ def _inside_windows(appt: Appointment, doctor) -> bool:  # type: ignore[no-untyp
 
 
 @pytest.fixture(scope="module", params=[1, 2, 3])
-def demo(request):  # type: ignore[no-untyped-def]
+def demo(request: pytest.FixtureRequest) -> DemoData:
     return generate(3000, now=NOW, seed=request.param)
 
 
-def test_shape(demo) -> None:  # type: ignore[no-untyped-def]
+def test_shape(demo: DemoData) -> None:
     assert len(demo.appointments) == 3000
     assert len(demo.doctors) == 12
     assert len({d.timezone for d in demo.doctors}) >= 3
@@ -44,7 +47,7 @@ def test_shape(demo) -> None:  # type: ignore[no-untyped-def]
     assert max(a["starts_at"] for a in upcoming) < "2027-01-19"
 
 
-def test_every_row_is_a_valid_appointment_inside_its_windows(demo) -> None:  # type: ignore[no-untyped-def]
+def test_every_row_is_a_valid_appointment_inside_its_windows(demo: DemoData) -> None:
     doctors = {d.id: d for d in demo.doctors}
     patients = {p.id for p in demo.patients}
     types = {t.key for t in demo.types}
@@ -61,7 +64,7 @@ def test_every_row_is_a_valid_appointment_inside_its_windows(demo) -> None:  # t
         assert _inside_windows(appt, doctor), (appt.uid, appt.starts_at, doctor.timezone)
 
 
-def test_no_two_active_appointments_of_a_doctor_overlap(demo) -> None:  # type: ignore[no-untyped-def]
+def test_no_two_active_appointments_of_a_doctor_overlap(demo: DemoData) -> None:
     by_doctor = defaultdict(list)
     for row in demo.appointments:
         if row["status"] in ("held", "confirmed"):
@@ -72,7 +75,7 @@ def test_no_two_active_appointments_of_a_doctor_overlap(demo) -> None:  # type: 
             assert e1 <= s2
 
 
-def test_statuses_fit_their_times(demo) -> None:  # type: ignore[no-untyped-def]
+def test_statuses_fit_their_times(demo: DemoData) -> None:
     now = NOW
     for row in demo.appointments:
         a = Appointment.model_validate(row)
@@ -97,7 +100,7 @@ def test_statuses_fit_their_times(demo) -> None:  # type: ignore[no-untyped-def]
             assert a.confirmed_at is not None
 
 
-def test_the_rules_of_the_lifecycle_hold_at_now(demo) -> None:  # type: ignore[no-untyped-def]
+def test_the_rules_of_the_lifecycle_hold_at_now(demo: DemoData) -> None:
     from collections import Counter
 
     from rxdesk.domain.lifecycle import effective_status
@@ -114,7 +117,7 @@ def test_the_rules_of_the_lifecycle_hold_at_now(demo) -> None:  # type: ignore[n
     assert oldest < (NOW - timedelta(weeks=24)).strftime("%Y-%m-%d")
 
 
-def test_rebook_chains_link_both_ways(demo) -> None:  # type: ignore[no-untyped-def]
+def test_rebook_chains_link_both_ways(demo: DemoData) -> None:
     rows = {r["uid"]: r for r in demo.appointments}
     forward = dict(demo.links)
     chained = [r for r in demo.appointments if r["previous_meeting_uid"]]
@@ -142,7 +145,7 @@ def test_explicit_doctors_and_upcoming() -> None:
     assert 50 <= len(future) <= 60  # some rebook originals sit in the future too
 
 
-def test_demo_command_writes_and_refuses_to_overwrite(cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_demo_command_writes_and_refuses_to_overwrite(cli: Cli, data_dir: Path) -> None:
     first = cli("demo", "--appointments", "800", "--seed", "3", "--json")
     assert first.code == 0, first.err
     assert first.json()["appointments"] == 800
@@ -154,7 +157,7 @@ def test_demo_command_writes_and_refuses_to_overwrite(cli, data_dir) -> None:  #
     assert cli("demo", "--appointments", "0").code == 2
 
 
-def test_demo_upcoming_too_many_is_refused(cli) -> None:  # type: ignore[no-untyped-def]
+def test_demo_upcoming_too_many_is_refused(cli: Cli) -> None:
     result = cli("demo", "--appointments", "100000", "--doctors", "1", "--upcoming", "90000")
     assert result.code == 1 and "do not fit" in result.err
 
@@ -163,8 +166,8 @@ def test_now_is_a_datetime() -> None:
     assert isinstance(NOW, datetime)
 
 
-def test_a_tick_right_after_the_demo_has_no_lifecycle_to_catch_up(desk) -> None:  # type: ignore[no-untyped-def]
+def test_a_tick_right_after_the_demo_has_no_lifecycle_to_catch_up(desk: Desk) -> None:
     from rxdesk.services.lifecycle import has_catching_up
 
     desk.demo.build(3000, agent="tester", seed=2)
-    assert not has_catching_up(desk.store.read(), desk.clock.now())
+    assert not has_catching_up(view_of(desk), desk.clock.now())

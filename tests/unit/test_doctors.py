@@ -4,6 +4,7 @@ number typed the way an agent types it."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from rxdesk.domain.models import AvailabilityWindow
 from rxdesk.domain.phones import region_for_zone
 from rxdesk.services import Desk
 from rxdesk.services.doctors import week_rows
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import Cli, fingerprint, make_appointment, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -48,7 +49,7 @@ def test_a_window_can_cross_midnight_in_the_org_zone(clinic: Desk) -> None:
     assert week_rows(late, "Europe/Berlin", date(2026, 11, 23))[0].org == "Sat 01:00–04:00"
 
 
-def test_the_troubleshooter_from_the_command_line(clinic: Desk, cli) -> None:  # type: ignore[no-untyped-def]
+def test_the_troubleshooter_from_the_command_line(clinic: Desk, cli: Cli) -> None:
     shown = cli("doctors", "slots", "dr-weber", "--type", "gp-consult")
     assert shown.code == 0, shown.err
     assert "inside the booking notice  2" in shown.out and "free slots" in shown.out
@@ -89,7 +90,7 @@ def test_a_number_without_country_code_is_read_in_the_doctors_country(
     assert clinic.doctors.set_phone(doctor_id, typed, "tester").mobile_phone == stored
 
 
-def test_a_bad_number_is_one_line_and_changes_nothing(clinic: Desk, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_number_is_one_line_and_changes_nothing(clinic: Desk, data_dir: Path) -> None:
     before = fingerprint(data_dir)
     for typed in ("030 901820", "0151", "0800 1234567", "phone", "+49 151 23456789 ext"):
         with pytest.raises(ValidationFailed) as caught:
@@ -100,15 +101,15 @@ def test_a_bad_number_is_one_line_and_changes_nothing(clinic: Desk, data_dir) ->
     assert fingerprint(data_dir) == before
 
 
-def test_setting_the_same_number_again_writes_nothing(clinic: Desk, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_setting_the_same_number_again_writes_nothing(clinic: Desk, data_dir: Path) -> None:
     clinic.doctors.set_phone("dr-weber", "+49 151 11223344", "tester")  # already stored
     before = fingerprint(data_dir)
     assert clinic.doctors.set_phone("dr-weber", "0151 11223344", "tester").mobile_phone == "+4915111223344"
     assert fingerprint(data_dir) == before
-    assert clinic.store.read().audit.for_target("doctor:dr-weber") == []
+    assert view_of(clinic).audit.for_target("doctor:dr-weber") == []
 
 
-def test_set_phone_from_the_command_line(clinic: Desk, cli) -> None:  # type: ignore[no-untyped-def]
+def test_set_phone_from_the_command_line(clinic: Desk, cli: Cli) -> None:
     done = cli("doctors", "set-phone", "dr-sato", "07911 123457")
     assert done.code == 0 and "+44 7911 123457" in done.out
     assert cli("doctors", "set-phone", "dr-sato", "07911 123457", "--json").json()["mobile_phone"] == "+447911123457"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -12,8 +13,8 @@ from rxdesk.domain.models import AvailabilityWindow, Doctor
 from rxdesk.domain.slots import candidate_slots, diagnose, free_slots, window_starts
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def doctor(tz: str, *windows: tuple[int, str, str], types: list[str] | None = None) -> Doctor:
@@ -129,7 +130,7 @@ def test_diagnose_names_the_reason() -> None:
     assert ok.free == 2
 
 
-def _every_start(window, day, duration, tz_name):  # type: ignore[no-untyped-def]
+def _every_start(window: AvailabilityWindow, day: date, duration: int, tz_name: str) -> Iterator[datetime]:
     """The generator's rule spelled out slot by slot: each local start converted on its own."""
     from rxdesk.domain.slots import local_to_utc, minute_of_day
 
@@ -151,8 +152,8 @@ def _every_start(window, day, duration, tz_name):  # type: ignore[no-untyped-def
     start=st.integers(0, 23 * 60), length=st.integers(5, 24 * 60), duration=st.sampled_from([5, 10, 15, 20, 30, 50, 90]),
     after=st.integers(-600, 1500), span=st.integers(1, 2000),
 )
-def test_a_narrow_range_gives_exactly_the_slots_of_the_whole_window_in_it(tz_name, day, start, length, duration,  # type: ignore[no-untyped-def]
-                                                                         after, span) -> None:
+def test_a_narrow_range_gives_exactly_the_slots_of_the_whole_window_in_it(tz_name: str, day: date, start: int, length: int,
+                                                                         duration: int, after: int, span: int) -> None:
     end = min(start + length, 24 * 60)
     window = AvailabilityWindow(weekday=day.weekday(), start=f"{start // 60:02d}:{start % 60:02d}",
                                 end="24:00" if end == 1440 else f"{end // 60:02d}:{end % 60:02d}")

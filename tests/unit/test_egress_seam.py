@@ -15,13 +15,6 @@ from rxdesk.services import egress
 from tests.receiver import Receiver
 
 
-@pytest.fixture
-def receiver():  # type: ignore[no-untyped-def]
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def test_the_libraries_still_offer_the_public_seam_rxdesk_plugs_into() -> None:
     assert httpcore.__version__.split(".")[0] == "1", "a new httpcore major: check egress's backend and streams"
     assert "network_backend" in inspect.signature(httpcore.ConnectionPool.__init__).parameters
@@ -35,7 +28,7 @@ def test_the_libraries_still_offer_the_public_seam_rxdesk_plugs_into() -> None:
     assert "handle_request" in egress.GuardedTransport.__dict__
 
 
-def test_every_request_goes_through_the_guarded_backend(receiver) -> None:  # type: ignore[no-untyped-def]
+def test_every_request_goes_through_the_guarded_backend(receiver: Receiver) -> None:
     with egress.outbound_client(allow_private=False) as strict, pytest.raises(httpx.ConnectError) as refused:
         strict.post(receiver.url + "/hook", content=b"{}")
     assert receiver.received == [], "a request reached a loopback address past the policy"
@@ -48,7 +41,7 @@ def test_every_request_goes_through_the_guarded_backend(receiver) -> None:  # ty
     assert got.path == "/hook" and got.body == b'{"a": 1}' and got.headers["x-shop"] == "riverside"
 
 
-def test_errors_come_back_as_httpx_errors_with_their_cause(receiver) -> None:  # type: ignore[no-untyped-def]
+def test_errors_come_back_as_httpx_errors_with_their_cause(receiver: Receiver) -> None:
     port = receiver.url.rsplit(":", 1)[1]
     receiver.close()  # nobody listens there any more
     with egress.outbound_client(allow_private=True) as client, pytest.raises(httpx.ConnectError) as info:

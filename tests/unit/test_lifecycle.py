@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from rxdesk.domain.models import Appointment, AppointmentStatus, AppointmentType
 S = AppointmentStatus
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 START = NOW + timedelta(hours=5)
+HOLD_END = NOW + timedelta(minutes=10)  # when a hold made for START lapses
 
 ALLOWED = {
     (S.held, S.confirmed),
@@ -27,7 +29,7 @@ ALLOWED = {
 
 
 def appt(status: S, **extra: object) -> Appointment:
-    fields = dict(
+    fields: dict[str, Any] = dict(
         uid="2611abcdefghjk",
         patient_id="pat-001",
         doctor_id="dr-weber",
@@ -36,10 +38,10 @@ def appt(status: S, **extra: object) -> Appointment:
         starts_at=START,
         ends_at=START + timedelta(minutes=30),
         created_at=NOW - timedelta(minutes=5),
-        hold_expires_at=NOW + timedelta(minutes=10) if status is S.held else None,
+        hold_expires_at=HOLD_END if status is S.held else None,
     )
     fields.update(extra)
-    return Appointment(**fields)  # type: ignore[arg-type]
+    return Appointment(**fields)
 
 
 GP = AppointmentType(
@@ -120,7 +122,7 @@ def test_confirm_before_expiry_only() -> None:
     assert confirmed.status is S.confirmed and confirmed.confirmed_at == NOW
     assert confirmed.hold_expires_at is None
     with pytest.raises(Refused, match="expired"):
-        lifecycle.confirm(held, held.hold_expires_at)  # type: ignore[arg-type]
+        lifecycle.confirm(held, HOLD_END)
     with pytest.raises(Refused):
         lifecycle.confirm(appt(S.confirmed), NOW)
 
@@ -129,7 +131,8 @@ def test_expire_only_after_hold_passed_and_never_confirmed() -> None:
     held = appt(S.held)
     with pytest.raises(Refused, match="not expired"):
         lifecycle.expire(held, NOW)
-    assert lifecycle.expire(held, held.hold_expires_at).status is S.expired  # type: ignore[arg-type]
+    assert held.hold_expires_at == HOLD_END
+    assert lifecycle.expire(held, HOLD_END).status is S.expired
     with pytest.raises(Refused):
         lifecycle.expire(appt(S.confirmed), NOW + timedelta(days=1))
 

@@ -5,11 +5,13 @@ doctor's room changed. Every event is checked."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from rxdesk.services import Desk
-from tests.helpers import fingerprint
+from tests.helpers import Cli, fingerprint
 from tests.unit.test_tokens_minting import claims_at, mint
 
 pytestmark = pytest.mark.backends
@@ -21,7 +23,7 @@ def at(instant: str) -> dict[str, str]:
     return {"RXDESK_NOW": instant}
 
 
-def test_held_confirmed_completed_then_corrected_to_no_show(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+def test_held_confirmed_completed_then_corrected_to_no_show(clinic: Desk, cli: Cli, now: datetime) -> None:
     secret = cli("secrets", "create", "--label", "shop", "--json").json()
     token = mint(secret["secret"], claims_at(now, "shop-10001"), kid=secret["key_id"])
 
@@ -95,7 +97,7 @@ def test_held_confirmed_completed_then_corrected_to_no_show(clinic: Desk, cli, n
     assert closed.code == 1 and "more than 7 days" in closed.err
 
 
-def test_mark_refusals_are_one_line_and_change_nothing(clinic: Desk, cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_mark_refusals_are_one_line_and_change_nothing(clinic: Desk, cli: Cli, data_dir: Path) -> None:
     before = fingerprint(data_dir)
     for args, code, message in [
         (("appointments", "mark", "1bv0000000000000", "--status", "no_show", "--reason", "x"), 1, "no appointment"),
@@ -113,7 +115,7 @@ def test_mark_refusals_are_one_line_and_change_nothing(clinic: Desk, cli, data_d
     assert fingerprint(data_dir) == before
 
 
-def test_set_room_from_the_command_line(clinic: Desk, cli) -> None:  # type: ignore[no-untyped-def]
+def test_set_room_from_the_command_line(clinic: Desk, cli: Cli) -> None:
     result = cli("doctors", "set-room", "dr-weber", "--url", "https://video.example/weber")
     assert result.code == 0, result.err
     assert "meeting room https://video.example/weber" in result.out and "0 upcoming appointments moved" in result.out
@@ -128,7 +130,7 @@ def test_set_room_from_the_command_line(clinic: Desk, cli) -> None:  # type: ign
     assert sub.code == 0, sub.err
 
 
-def test_a_rebooked_no_show_cannot_be_corrected_to_completed_until_its_replacement_is_cancelled(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_rebooked_no_show_cannot_be_corrected_to_completed_until_its_replacement_is_cancelled(clinic: Desk, cli: Cli, now: datetime) -> None:
     from datetime import timedelta
 
     from tests.helpers import make_appointment
@@ -137,11 +139,11 @@ def test_a_rebooked_no_show_cannot_be_corrected_to_completed_until_its_replaceme
     new = cli("appointments", "rebook", missed.uid, "--start", "2026-11-25T09:00:00Z", "--json")
     assert new.code == 0, new.err
     uid = new.json()["uid"]
-    before = fingerprint(clinic.store.data_dir)
+    before = fingerprint(clinic.settings.data_dir)
     refused = cli("appointments", "mark", missed.uid, "--status", "completed", "--reason", "she joined")
     assert (refused.code, refused.err) == (1, f"rxdesk: appointment {missed.uid} was rebooked to {uid}; "
                                               "cancel that one first\n")
-    assert fingerprint(clinic.store.data_dir) == before
+    assert fingerprint(clinic.settings.data_dir) == before
     assert cli("appointments", "cancel", uid, "--reason", "she joined the first").code == 0
     done = cli("appointments", "mark", missed.uid, "--status", "completed", "--reason", "she joined", "--json")
     assert done.code == 0 and done.json()["status"] == "completed"

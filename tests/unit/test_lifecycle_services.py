@@ -10,17 +10,20 @@ The clinic's now is Monday 2026-11-23 08:00 UTC (09:00 Berlin). Dr Weber (Berlin
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from rxdesk.domain.errors import NotFound, Refused, ValidationFailed
+from rxdesk.domain.clock import FixedClock
+from rxdesk.domain.errors import NotFound, Refused, RxdeskError, ValidationFailed
+from rxdesk.domain.models import Appointment, Event, EventType, appointment_target
 from rxdesk.domain.models import AppointmentStatus as S
-from rxdesk.domain.models import EventType, appointment_target
 from rxdesk.services import Desk
 from rxdesk.services.appointments import AppointmentFilter
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import commits, fingerprint, make_appointment
-from tests.unit.test_tokens_minting import claims_at, mint
+from tests.helpers import commits, fingerprint, make_appointment, refused_unchanged, view_of
+from tests.unit.test_tokens_minting import TokenFor, claims_at, mint
 
 pytestmark = pytest.mark.backends
 
@@ -28,28 +31,21 @@ WED_10_BERLIN = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 MON_11_BERLIN = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
-def events(desk: Desk, kind: EventType | None = None) -> list:  # type: ignore[type-arg]
-    found = [e for _, e in desk.store.read().events.after(0)]
+def events(desk: Desk, kind: EventType | None = None) -> list[Event]:
+    found = [e for _, e in view_of(desk).events.after(0)]
     return [e for e in found if kind is None or e.type is kind]
 
 
 def actions(desk: Desk, uid: str) -> list[tuple[str, str]]:
-    return [(e.actor, e.action) for e in desk.store.read().audit.for_target(appointment_target(uid))]
+    return [(e.actor, e.action) for e in view_of(desk).audit.for_target(appointment_target(uid))]
 
 
-def refused_unchanged(desk: Desk, call, error=Refused) -> str:  # type: ignore[no-untyped-def]
-    before = fingerprint(desk.store.data_dir)
-    with pytest.raises(error) as caught:
-        call()
-    assert fingerprint(desk.store.data_dir) == before
-    assert "\n" not in str(caught.value)
-    return str(caught.value)
 
 
 # -- attendance -------------------------------------------------------------------------
 
 
-def test_mark_no_show_once_started_writes_the_note_the_event_and_the_audit(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_mark_no_show_once_started_writes_the_note_the_event_and_the_audit(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     appt = make_appointment(clinic, start=now - timedelta(minutes=10))  # under way
     marked = clinic.appointments.mark_attendance(appt.uid, "no_show", "  Patient never joined  ", "alice")
     assert marked.status is S.no_show
@@ -60,31 +56,31 @@ def test_mark_no_show_once_started_writes_the_note_the_event_and_the_audit(clini
     assert event.type is EventType.APPOINTMENT_NO_SHOW and event.created_at == now
     assert event.data["appointment"] == marked.to_json()
     assert (event.data["reason"], event.data["marked_by"]) == ("Patient never joined", "admin:alice")
-    (entry,) = clinic.store.read().audit.for_target(appointment_target(appt.uid))
+    (entry,) = view_of(clinic).audit.for_target(appointment_target(appt.uid))
     assert (entry.actor, entry.action) == ("admin:alice", "appointment.mark")
     assert entry.details == {"from_status": "confirmed", "to_status": "no_show", "reason": "Patient never joined"}
 
 
-def test_correcting_back_to_completed_within_seven_days(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_correcting_back_to_completed_within_seven_days(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     appt = make_appointment(clinic, start=now - timedelta(days=3))  # ended: it IS completed
     clinic.appointments.mark_attendance(appt.uid, "no_show", "no answer", "alice")
     back = clinic.appointments.mark_attendance(appt.uid, "completed", "the doctor saw them after all", "bob")
     assert back.status is S.completed and back.attendance_by == "admin:bob"
     assert [e.type for e in events(clinic)] == [EventType.APPOINTMENT_NO_SHOW, EventType.APPOINTMENT_COMPLETED]
     clock.set(appt.ends_at + timedelta(days=7, seconds=1))
-    assert "more than 7 days" in refused_unchanged(
-        clinic, lambda: clinic.appointments.mark_attendance(appt.uid, "no_show", "late", "alice"))
+    assert "more than 7 days" in str(refused_unchanged(
+        clinic, lambda: clinic.appointments.mark_attendance(appt.uid, "no_show", "late", "alice"), Refused))
 
 
-def test_nothing_is_marked_before_its_start_or_when_not_confirmed(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_is_marked_before_its_start_or_when_not_confirmed(clinic: Desk, now: datetime) -> None:
     future = make_appointment(clinic, start=now + timedelta(hours=2))
     cancelled = make_appointment(clinic, start=now - timedelta(hours=2), status="cancelled")
     held = make_appointment(clinic, start=now - timedelta(minutes=5), status="held", hold_minutes=60 * 48)
-    assert "has not started" in refused_unchanged(
-        clinic, lambda: clinic.appointments.mark_attendance(future.uid, "no_show", "why", "alice"))
+    assert "has not started" in str(refused_unchanged(
+        clinic, lambda: clinic.appointments.mark_attendance(future.uid, "no_show", "why", "alice"), Refused))
     for appt in (cancelled, held):
-        assert "cannot be marked" in refused_unchanged(
-            clinic, lambda: clinic.appointments.mark_attendance(appt.uid, "no_show", "why", "alice"))
+        assert "cannot be marked" in str(refused_unchanged(
+            clinic, lambda: clinic.appointments.mark_attendance(appt.uid, "no_show", "why", "alice"), Refused))
     refused_unchanged(clinic, lambda: clinic.appointments.mark_attendance(future.uid, "maybe", "why", "alice"),
                       ValidationFailed)
     refused_unchanged(clinic, lambda: clinic.appointments.mark_attendance(future.uid, "no_show", " ", "alice"),
@@ -96,9 +92,9 @@ def test_nothing_is_marked_before_its_start_or_when_not_confirmed(clinic: Desk, 
 # -- what an ended appointment can no longer do -------------------------------------------
 
 
-def test_cancel_after_the_end_is_refused_with_the_way_out(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_after_the_end_is_refused_with_the_way_out(clinic: Desk, now: datetime) -> None:
     ended = make_appointment(clinic, start=now - timedelta(hours=2))  # stored confirmed
-    message = refused_unchanged(clinic, lambda: clinic.appointments.cancel_appointment(ended.uid, "late", "alice"))
+    message = str(refused_unchanged(clinic, lambda: clinic.appointments.cancel_appointment(ended.uid, "late", "alice"), Refused))
     assert message == f"appointment {ended.uid} has ended; mark it no_show instead"
     # Under way is not ended: an agent may still cancel (a doctor who could not join).
     running = make_appointment(clinic, start=now - timedelta(minutes=10), doctor_id="dr-sato")
@@ -106,7 +102,7 @@ def test_cancel_after_the_end_is_refused_with_the_way_out(clinic: Desk, now) -> 
     assert clinic.appointments.summary(ended.uid).cancel_refusal == message
 
 
-def test_rebook_of_a_no_show_makes_a_new_confirmed_one_and_keeps_the_original(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_rebook_of_a_no_show_makes_a_new_confirmed_one_and_keeps_the_original(clinic: Desk, now: datetime) -> None:
     missed = make_appointment(clinic, start=now - timedelta(days=2))
     missed = clinic.appointments.mark_attendance(missed.uid, "no_show", "did not join", "alice")
     choice = clinic.rebooking.slots(missed.uid, days=3, doctor_id="dr-weber")
@@ -114,7 +110,7 @@ def test_rebook_of_a_no_show_makes_a_new_confirmed_one_and_keeps_the_original(cl
     new = clinic.rebooking.rebook(missed.uid, WED_10_BERLIN, agent="alice")
     assert new.status is S.confirmed and new.previous_meeting_uid == missed.uid and new.confirmed_at == now
     assert clinic.appointments.get(missed.uid) == missed  # still no_show, untouched
-    assert clinic.store.read().appointments.successor_of(missed.uid) == new.uid
+    assert view_of(clinic).appointments.successor_of(missed.uid) == new.uid
     (event,) = events(clinic, EventType.APPOINTMENT_REBOOKED)
     assert event.data["previous"] == missed.to_json() and event.data["appointment"] == new.to_json()
     assert actions(clinic, missed.uid)[-1] == ("admin:alice", "appointment.rebook")
@@ -122,47 +118,53 @@ def test_rebook_of_a_no_show_makes_a_new_confirmed_one_and_keeps_the_original(cl
     detail = clinic.appointments.show(missed.uid)
     assert [a.uid for a in detail.next_chain] == [new.uid]
     # Moved once: a second rebook of the same missed appointment is refused.
-    assert f"already rebooked to {new.uid}" in refused_unchanged(
-        clinic, lambda: clinic.rebooking.rebook(missed.uid, WED_10_BERLIN + timedelta(hours=1), agent="alice"))
+    assert f"already rebooked to {new.uid}" in str(refused_unchanged(
+        clinic, lambda: clinic.rebooking.rebook(missed.uid, WED_10_BERLIN + timedelta(hours=1), agent="alice"), Refused))
 
 
-def test_a_rebooked_no_show_is_not_corrected_to_completed_while_its_replacement_stands(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_rebooked_no_show_is_not_corrected_to_completed_while_its_replacement_stands(clinic: Desk, now: datetime, clock: FixedClock) -> None:
     missed = make_appointment(clinic, start=now - timedelta(days=2))
     missed = clinic.appointments.mark_attendance(missed.uid, "no_show", "did not join", "alice")
     new = clinic.rebooking.rebook(missed.uid, WED_10_BERLIN, agent="alice")
-    correct = lambda: clinic.appointments.mark_attendance(missed.uid, "completed", "she joined late", "bob")  # noqa: E731
-    message = refused_unchanged(clinic, correct)
+    def correct() -> Appointment:
+        return clinic.appointments.mark_attendance(missed.uid, "completed", "she joined late", "bob")
+
+    message = str(refused_unchanged(clinic, correct, Refused))
     assert message == f"appointment {missed.uid} was rebooked to {new.uid}; cancel that one first"
     summary = clinic.appointments.summary(missed.uid)  # what the app's attendance dialog offers
     assert dict(summary.attendance)[S.completed] == message and summary.markable == []
     # Once the replacement has taken place it cannot be cancelled: the correction stays refused.
-    clinic.clock.set(new.ends_at + timedelta(minutes=1))
-    assert f"rebooked to {new.uid}, which is completed" in refused_unchanged(clinic, correct)
-    clinic.clock.set(now)
+    clock.set(new.ends_at + timedelta(minutes=1))
+    assert f"rebooked to {new.uid}, which is completed" in str(refused_unchanged(clinic, correct, Refused))
+    clock.set(now)
     clinic.appointments.cancel_appointment(new.uid, "she joined the first one after all", "bob")
     corrected = correct()
     assert (corrected.status, corrected.attendance_by) == (S.completed, "admin:bob")
     assert clinic.appointments.get(missed.uid).status is S.completed
 
 
-def test_rebook_of_a_completed_one_is_refused(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_rebook_of_a_completed_one_is_refused(clinic: Desk, now: datetime) -> None:
     for status in ("completed", "confirmed"):  # stored confirmed but ended: it IS completed
         done = make_appointment(clinic, start=now - timedelta(days=1), status=status)
-        assert "completed" in refused_unchanged(
-            clinic, lambda: clinic.rebooking.rebook(done.uid, WED_10_BERLIN, agent="alice"))
-        refused_unchanged(clinic, lambda: clinic.rebooking.slots(done.uid))
+        assert "completed" in str(refused_unchanged(
+            clinic, lambda: clinic.rebooking.rebook(done.uid, WED_10_BERLIN, agent="alice"), Refused))
+        refused_unchanged(clinic, lambda: clinic.rebooking.slots(done.uid), Refused)
 
 
 # -- lapsed holds -----------------------------------------------------------------------
 
 
 @pytest.fixture
-def token(clinic: Desk, clock):  # type: ignore[no-untyped-def]
+def token(clinic: Desk, clock: FixedClock) -> TokenFor:
     made = clinic.secrets.create_secret("shop", "ops")
-    return lambda sub="shop-10001": mint(made.value, claims_at(clock.now(), sub), kid=made.secret.key_id)
+
+    def fresh(sub: str = "shop-10001") -> str:
+        return mint(made.value, claims_at(clock.now(), sub), kid=made.secret.key_id)
+
+    return fresh
 
 
-def test_a_lapsed_hold_never_blocks_a_new_hold_on_its_slot(clinic: Desk, token, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_lapsed_hold_never_blocks_a_new_hold_on_its_slot(clinic: Desk, token: TokenFor, clock: FixedClock, now: datetime) -> None:
     first = clinic.booking.hold(token("shop-10001"), "dr-weber", "gp-consult", MON_11_BERLIN)
     clock.advance(minutes=15)  # the hold lapses; no worker runs
     assert clinic.appointments.get(first.uid).status is S.held  # as stored
@@ -172,7 +174,7 @@ def test_a_lapsed_hold_never_blocks_a_new_hold_on_its_slot(clinic: Desk, token, 
     assert second.status is S.held and second.patient_id == "pat-002"
     # The same write expired the lapsed hold: never two active-looking appointments on one slot.
     assert clinic.appointments.get(first.uid).status is S.expired
-    active = clinic.store.read().appointments.active_for_doctor("dr-weber", MON_11_BERLIN,
+    active = view_of(clinic).appointments.active_for_doctor("dr-weber", MON_11_BERLIN,
                                                                  MON_11_BERLIN + timedelta(minutes=30))
     assert [a.uid for a in active] == [second.uid]
     (event,) = events(clinic, EventType.APPOINTMENT_HOLD_EXPIRED)
@@ -182,7 +184,7 @@ def test_a_lapsed_hold_never_blocks_a_new_hold_on_its_slot(clinic: Desk, token, 
     assert MaintenanceService(clinic).tick().expired == 0
 
 
-def test_a_lapsed_hold_reads_as_expired_everywhere(clinic: Desk, token, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_lapsed_hold_reads_as_expired_everywhere(clinic: Desk, token: TokenFor, clock: FixedClock) -> None:
     held = clinic.booking.hold(token(), "dr-weber", "gp-consult", MON_11_BERLIN)
     clock.advance(minutes=15)
     listing = clinic.appointments.list_appointments()
@@ -191,15 +193,15 @@ def test_a_lapsed_hold_reads_as_expired_everywhere(clinic: Desk, token, clock) -
     assert only_held.items == [] and only_held.total == 0
     expired = clinic.appointments.list_appointments(AppointmentFilter(statuses=frozenset({"expired"}), all=True))
     assert [r.uid for r in expired.items] == [held.uid] and expired.items[0].to_json()["status"] == "expired"
-    refused_unchanged(clinic, lambda: clinic.booking.confirm(token(), held.uid))
-    refused_unchanged(clinic, lambda: clinic.appointments.cancel_appointment(held.uid, "x", "alice"))
-    refused_unchanged(clinic, lambda: clinic.rebooking.rebook(held.uid, WED_10_BERLIN, agent="alice"))
+    refused_unchanged(clinic, lambda: clinic.booking.confirm(token(), held.uid), Refused)
+    refused_unchanged(clinic, lambda: clinic.appointments.cancel_appointment(held.uid, "x", "alice"), Refused)
+    refused_unchanged(clinic, lambda: clinic.rebooking.rebook(held.uid, WED_10_BERLIN, agent="alice"), Refused)
 
 
 # -- the tick writes down what time decided ----------------------------------------------
 
 
-def test_one_tick_expires_and_completes_in_its_one_write_with_events_and_audit(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_one_tick_expires_and_completes_in_its_one_write_with_events_and_audit(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     ended = make_appointment(clinic, start=now - timedelta(hours=1))
     lapsed = make_appointment(clinic, start=now + timedelta(days=2), status="held")  # its hold lapsed a day ago
     running = make_appointment(clinic, start=now - timedelta(minutes=10), doctor_id="dr-sato")
@@ -217,14 +219,14 @@ def test_one_tick_expires_and_completes_in_its_one_write_with_events_and_audit(c
     assert actions(clinic, ended.uid) == [("worker:test", "appointment.complete")]
     assert actions(clinic, lapsed.uid) == [("worker:test", "appointment.expire")]
     # Nothing left: the next tick reads and writes nothing; later, the running one completes.
-    before = fingerprint(clinic.store.data_dir)
-    assert worker.tick().writes == 0 and fingerprint(clinic.store.data_dir) == before
+    files = fingerprint(clinic.settings.data_dir)
+    assert worker.tick().writes == 0 and fingerprint(clinic.settings.data_dir) == files
     clock.advance(minutes=20)
     assert worker.tick().completed == 1
     assert clinic.appointments.get(running.uid).status is S.completed
 
 
-def test_a_week_without_a_worker_completes_in_one_tick(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_week_without_a_worker_completes_in_one_tick(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     worker = MaintenanceService(clinic, owner="test")
     week = [make_appointment(clinic, start=now + timedelta(days=d, hours=h), doctor_id=doctor)
             for d in range(7) for h in (1, 3) for doctor in ("dr-weber", "dr-sato")]
@@ -238,7 +240,7 @@ def test_a_week_without_a_worker_completes_in_one_tick(clinic: Desk, clock, now)
     assert len(events(clinic, EventType.APPOINTMENT_COMPLETED)) == len(week)
 
 
-def test_a_store_without_completions_written_catches_up_in_bounded_steps(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_store_without_completions_written_catches_up_in_bounded_steps(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     from rxdesk.services.lifecycle import CATCH_UP_WEEKS
 
     weeks = CATCH_UP_WEEKS * 2 + 3
@@ -254,7 +256,7 @@ def test_a_store_without_completions_written_catches_up_in_bounded_steps(clinic:
 # -- meeting rooms ----------------------------------------------------------------------
 
 
-def test_set_room_moves_only_future_active_appointments_of_that_doctor(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_set_room_moves_only_future_active_appointments_of_that_doctor(clinic: Desk, now: datetime) -> None:
     old_room = clinic.doctors.get("dr-weber").room_url
     future = make_appointment(clinic, start=now + timedelta(days=2))
     held = make_appointment(clinic, start=now + timedelta(days=2, hours=1), status="held", hold_minutes=60 * 72)
@@ -278,7 +280,7 @@ def test_set_room_moves_only_future_active_appointments_of_that_doctor(clinic: D
     assert sorted(e.data["appointment"]["uid"] for e in moved_events) == sorted([future.uid, held.uid])
     assert {(e.data["old_room_url"], e.data["new_room_url"]) for e in moved_events} == {
         (old_room, "https://video.example/weber-2")}
-    (entry,) = [e for e in clinic.store.read().audit.newest().items if e.target == "doctor:dr-weber"]
+    (entry,) = [e for e in view_of(clinic).audit.newest().items if e.target == "doctor:dr-weber"]
     assert (entry.actor, entry.action) == ("admin:alice", "doctor.set_room")
     assert entry.details == {"before": old_room, "after": "https://video.example/weber-2", "appointments_moved": 2}
     assert actions(clinic, future.uid) == [("admin:alice", "appointment.room_change")]
@@ -287,7 +289,7 @@ def test_set_room_moves_only_future_active_appointments_of_that_doctor(clinic: D
     assert moved_on.room_url == "https://video.example/weber-2"
 
 
-def test_set_room_new_makes_a_fresh_room_under_the_jitsi_base(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_set_room_new_makes_a_fresh_room_under_the_jitsi_base(clinic: Desk, now: datetime) -> None:
     before = clinic.doctors.get("dr-sato").room_url
     change = clinic.doctors.set_room("dr-sato", new=True, agent="alice")
     assert change.doctor.room_url.startswith("https://meet.jit.si/dr-emi-sato-")
@@ -304,13 +306,14 @@ def test_set_room_new_makes_a_fresh_room_under_the_jitsi_base(clinic: Desk, now)
     ({"url": "https://video.example/r", "new": True}, ValidationFailed),
     ({}, ValidationFailed),
 ])
-def test_set_room_refuses_bad_input_and_changes_nothing(clinic: Desk, now, kwargs, error) -> None:  # type: ignore[no-untyped-def]
+def test_set_room_refuses_bad_input_and_changes_nothing(clinic: Desk, now: datetime, kwargs: dict[str, Any],
+                                                        error: type[RxdeskError]) -> None:
     make_appointment(clinic, start=now + timedelta(days=2))
     refused_unchanged(clinic, lambda: clinic.doctors.set_room("dr-weber", agent="alice", **kwargs), error)
     refused_unchanged(clinic, lambda: clinic.doctors.set_room("dr-who", new=True, agent="alice"), NotFound)
 
 
-def test_provisioning_a_new_jitsi_base_says_which_command_moves_the_rooms(clinic: Desk, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_provisioning_a_new_jitsi_base_says_which_command_moves_the_rooms(clinic: Desk, tmp_path: Path) -> None:
     from tests.helpers import CLINIC_TOML
 
     rooms = {d.id: d.room_url for d in clinic.doctors.list_doctors()}
@@ -328,7 +331,7 @@ def test_provisioning_a_new_jitsi_base_says_which_command_moves_the_rooms(clinic
 # -- what readers see ---------------------------------------------------------------------
 
 
-def test_the_patients_page_counts_as_of_now(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_patients_page_counts_as_of_now(clinic: Desk, now: datetime) -> None:
     make_appointment(clinic, start=now + timedelta(days=1), status="cancelled")
     make_appointment(clinic, start=now + timedelta(days=2))
     make_appointment(clinic, start=now - timedelta(days=3))  # ended: completed
@@ -344,7 +347,7 @@ def test_the_patients_page_counts_as_of_now(clinic: Desk, now) -> None:  # type:
 
 
 @pytest.mark.data_dir_only
-def test_documents_stored_before_attendance_existed_still_load(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_documents_stored_before_attendance_existed_still_load(clinic: Desk, now: datetime) -> None:
     appt = make_appointment(clinic, start=now - timedelta(days=2), status="completed")
     old = {k: v for k, v in appt.to_json().items() if not k.startswith("attendance_")}
     with clinic.store.write() as view:

@@ -3,6 +3,8 @@ found where their rows are, changed rows counted, the oldest blocks let go."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rxdesk.tui.widgets.rows import BLOCK, KEPT_BLOCKS, ListSource, LoadedRows, blocks_of, runs
 
 
@@ -37,7 +39,7 @@ def test_a_key_names_its_row_until_the_row_is_replaced_by_another() -> None:
 
 
 def test_a_row_changed_in_place_has_a_new_version_and_an_unloaded_one_is_not_changed() -> None:
-    rows = LoadedRows(lambda r: r["key"], total=2)
+    rows: LoadedRows[dict[str, Any]] = LoadedRows(lambda r: r["key"], total=2)
     rows.store(0, [{"key": "a", "v": 1}, {"key": "b", "v": 1}])
     assert rows.version("a") == 0
     assert rows.replace("a", {"key": "a", "v": 2}) == 0

@@ -4,18 +4,19 @@ listed (name, id, email), and the app gets the same candidates for a pick list."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from rxdesk.domain.models import Doctor, Patient
+from rxdesk.domain.models import Appointment, Doctor, Patient
 from rxdesk.services import Desk
 from rxdesk.services.filters import FilterText
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import Cli, fingerprint, make_appointment
 
 
 @pytest.fixture
-def people(clinic: Desk, now):  # type: ignore[no-untyped-def]
+def people(clinic: Desk, now: datetime) -> dict[str, Appointment]:
     """The example clinic plus a second Lena F and a second Dr Anna, each with a booking."""
     with clinic.store.write() as w:
         w.patients.put(Patient(id="pat-004", name="Lena Fuchs", email="lena.fuchs@mail.example",
@@ -37,7 +38,7 @@ def people(clinic: Desk, now):  # type: ignore[no-untyped-def]
     ("7911 123456", "dr-sato"),  # the mobile number as written, by its digits
     ("+447911123456", "dr-sato"),
 ])
-def test_a_doctor_is_found_by_id_name_email_or_phone(clinic: Desk, people, typed: str, doctor: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_doctor_is_found_by_id_name_email_or_phone(clinic: Desk, people: dict[str, Appointment], typed: str, doctor: str) -> None:
     found = clinic.doctors.match(typed)
     assert found.one is not None and found.one.id == doctor
     assert found.refusal() is None
@@ -52,13 +53,13 @@ def test_a_doctor_is_found_by_id_name_email_or_phone(clinic: Desk, people, typed
     ("5550104", "pat-004"),
     ("rossi", "pat-003"),
 ])
-def test_a_patient_is_found_by_id_external_id_name_email_or_phone(clinic: Desk, people, typed: str,  # type: ignore[no-untyped-def]
+def test_a_patient_is_found_by_id_external_id_name_email_or_phone(clinic: Desk, people: dict[str, Appointment], typed: str,
                                                                     patient: str | None) -> None:
     found = clinic.patients.match(typed)
     assert (found.one.id if found.one else None) == patient
 
 
-def test_several_matches_name_every_candidate_in_one_line(clinic: Desk, people) -> None:  # type: ignore[no-untyped-def]
+def test_several_matches_name_every_candidate_in_one_line(clinic: Desk, people: dict[str, Appointment]) -> None:
     found = clinic.patients.match("Lena F")
     assert found.total == 2 and [c.id for c in found.candidates] == ["pat-001", "pat-004"]
     refusal = found.refusal()
@@ -71,10 +72,11 @@ def test_several_matches_name_every_candidate_in_one_line(clinic: Desk, people) 
     assert clinic.doctors.match("nobody").refusal() == "no doctor matches 'nobody'"
 
 
-def test_an_exact_name_wins_over_names_that_contain_it(clinic: Desk, people) -> None:  # type: ignore[no-untyped-def]
+def test_an_exact_name_wins_over_names_that_contain_it(clinic: Desk, people: dict[str, Appointment]) -> None:
     with clinic.store.write() as w:
         w.doctors.put(Doctor(id="dr-weber2", name="Dr Anna Weberling", timezone="Europe/Berlin"))
-    assert clinic.doctors.match("Dr Anna Weber").one.id == "dr-weber"  # type: ignore[union-attr]
+    exact = clinic.doctors.match("Dr Anna Weber").one
+    assert exact is not None and exact.id == "dr-weber"
     assert clinic.doctors.match("Weber").total == 2
 
 
@@ -88,7 +90,7 @@ def test_a_long_list_of_candidates_says_how_many_more(clinic: Desk) -> None:
     assert len(clinic.patients.match("jansen", limit=50).candidates) == 14
 
 
-def test_the_app_filter_offers_the_candidates_of_an_ambiguous_name(clinic: Desk, people) -> None:  # type: ignore[no-untyped-def]
+def test_the_app_filter_offers_the_candidates_of_an_ambiguous_name(clinic: Desk, people: dict[str, Appointment]) -> None:
     parsed = clinic.appointments.parse_filter(FilterText(patient="Lena F", doctor="Sato"))
     assert parsed.filter.patient_id is None and parsed.filter.doctor_id == "dr-sato"
     assert "type more" in parsed.errors["patient"]
@@ -96,7 +98,7 @@ def test_the_app_filter_offers_the_candidates_of_an_ambiguous_name(clinic: Desk,
     assert parsed.resolved["doctor"] == "Dr Emi Sato"
 
 
-def test_the_command_line_takes_names_like_the_app(cli, people) -> None:  # type: ignore[no-untyped-def]
+def test_the_command_line_takes_names_like_the_app(cli: Cli, people: dict[str, Appointment]) -> None:
     listed = cli("appointments", "list", "--patient", "Lena Fuchs", "--json")
     assert listed.code == 0, listed.err
     assert [r["uid"] for r in listed.json()] == [people["fuchs"].uid]
@@ -104,7 +106,7 @@ def test_the_command_line_takes_names_like_the_app(cli, people) -> None:  # type
     assert [r["uid"] for r in by_phone.json()] == [people["fischer"].uid]
 
 
-def test_the_command_line_refuses_a_name_that_several_match(cli, people, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_the_command_line_refuses_a_name_that_several_match(cli: Cli, people: dict[str, Appointment], data_dir: Path) -> None:
     before = fingerprint(data_dir)
     result = cli("appointments", "list", "--patient", "Lena F")
     assert result.code == 1 and result.out == ""

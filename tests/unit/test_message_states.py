@@ -6,20 +6,22 @@ page said "late 105180s".)"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
+from rxdesk.config import Settings
+from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import make_appointment
-from tests.unit.test_notify import Relay, free_port, start
+from tests.helpers import Cli, free_port, make_appointment
+from tests.unit.test_notify import Relay, start
 from tests.unit.test_worker import only_rule
 
 pytestmark = pytest.mark.backends
 
 
-def a_day_late(clinic: Desk, settings, smtp_url: str, now) -> tuple[Desk, str]:  # type: ignore[no-untyped-def]
+def a_day_late(clinic: Desk, settings: Settings, smtp_url: str, now: datetime) -> tuple[Desk, str]:
     """A "day before" email reminder that fires 22 h late (the worker was down)."""
     desk = Desk(clinic.store, clinic.clock, settings.with_overrides(smtp_url=smtp_url))
     only_rule(desk, "gp-consult", "patient", 24 * 60, email=True)
@@ -27,7 +29,7 @@ def a_day_late(clinic: Desk, settings, smtp_url: str, now) -> tuple[Desk, str]: 
     return desk, uid
 
 
-def test_a_sent_email_is_sent_on_the_page_in_the_outbox_and_not_in_attention(clinic: Desk, settings, cli, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_sent_email_is_sent_on_the_page_in_the_outbox_and_not_in_attention(clinic: Desk, settings: Settings, cli: Cli, now: datetime) -> None:
     relay = Relay()
     server, port = start(relay, "127.0.0.1")
     try:
@@ -45,7 +47,7 @@ def test_a_sent_email_is_sent_on_the_page_in_the_outbox_and_not_in_attention(cli
     assert [i["kind"] for i in cli("attention", "--json").json() if i["kind"].startswith("messages")] == []
 
 
-def test_a_failed_email_is_failed_everywhere(clinic: Desk, settings, cli, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_email_is_failed_everywhere(clinic: Desk, settings: Settings, cli: Cli, clock: FixedClock, now: datetime) -> None:
     closed = free_port("127.0.0.1")
     desk, uid = a_day_late(clinic, settings, f"smtp://127.0.0.1:{closed}", now)
     for minutes in (0, 1, 6, 36):  # the first attempt and its three retries

@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from email import policy as email_policy
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from rxdesk.config import Settings
+from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.errors import StoreError
-from rxdesk.domain.models import MessageStatus
+from rxdesk.domain.models import MessageStatus, OutboxMessage
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import make_appointment
+from tests.helpers import Cli, free_port, make_appointment, view_of
 from tests.receiver import Receiver
-from tests.unit.test_notify import free_port
 from tests.unit.test_worker import only_rule
 
 pytestmark = pytest.mark.backends
@@ -38,10 +42,11 @@ class Inbox:
         self.received: list[Any] = []
         self.refuse_first = refuse_first
         self.datas = 0
+        self.port = 0  # where its server listens, once started
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.datas += 1
-        parsed = message_from_bytes(envelope.content, policy=email_policy.default)
+        parsed = message_from_bytes(envelope.original_content or b"", policy=email_policy.default)
         if self.refuse_first and self.datas == 1:
             self.refused = parsed
             return "451 try again later"
@@ -50,26 +55,19 @@ class Inbox:
 
 
 @pytest.fixture
-def inbox():  # type: ignore[no-untyped-def]
+def inbox() -> Iterator[Inbox]:
     box = Inbox()
     port = free_port("127.0.0.1")
     server = Controller(box, hostname="127.0.0.1", port=port)
     server.start()
-    box.port = port  # type: ignore[attr-defined]
+    box.port = port
     yield box
     server.stop()
 
 
-@pytest.fixture
-def gateway():  # type: ignore[no-untyped-def]
-    r = Receiver()
-    yield r
-    r.close()
-
-
-def messaging_desk(clinic: Desk, settings, inbox: Inbox, gateway: Receiver) -> Desk:  # type: ignore[no-untyped-def]
+def messaging_desk(clinic: Desk, settings: Settings, inbox: Inbox, gateway: Receiver) -> Desk:
     desk = Desk(clinic.store, clinic.clock, settings.with_overrides(
-        smtp_url=f"smtp://127.0.0.1:{inbox.port}", mail_from="desk@riverside.example",  # type: ignore[attr-defined]
+        smtp_url=f"smtp://127.0.0.1:{inbox.port}", mail_from="desk@riverside.example",
         sms_url=gateway.url + "/sms"))
     only_rule(desk, "gp-consult", "patient", 60, email=True, sms=True)
     for i, (patient, doctor) in enumerate((("pat-001", "dr-weber"), ("pat-002", "dr-osei"), ("pat-001", "dr-sato"))):
@@ -91,11 +89,12 @@ def results_write_fails(runner: MaintenanceService, backend: str, request: pytes
 
     monkeypatch.setattr(runner, "_record_all", recording)
     if backend == "tiny":
+        from rxdesk import fileio
         from rxdesk.store import engine
 
-        write = engine.write_atomic
+        write = fileio.write_atomic  # what the engine writes with
 
-        def full_disk(path, data, **kwargs):  # type: ignore[no-untyped-def]
+        def full_disk(path: Path, data: bytes, **kwargs: Any) -> None:
             if armed.is_set():
                 raise StoreError(f"cannot write {path}: the disk is full")
             write(path, data, **kwargs)
@@ -107,7 +106,7 @@ def results_write_fails(runner: MaintenanceService, backend: str, request: pytes
         pg_server = request.getfixturevalue("pg_server")
         put = logs.MessageRepo.put
 
-        def cut(self, row):  # type: ignore[no-untyped-def]
+        def cut(self: logs.MessageRepo, row: OutboxMessage) -> None:
             put(self, row)
             if armed.is_set():
                 armed.clear()  # once: the reconnect that follows works
@@ -128,7 +127,7 @@ def failed_tick(runner: MaintenanceService) -> None:
         pass
     else:
         assert report.messages_sent == 0 and any("could not be written" in p for p in report.problems)
-    view = runner.store.read()
+    view = view_of(runner.store)
     assert all(m.status is MessageStatus.pending and m.lease_id for m in view.messages.newest().items)
 
 
@@ -139,25 +138,25 @@ def assert_each_received_once(inbox: Inbox, gateway: Receiver) -> None:
     assert set(emails.values()) == {1} and set(texts.values()) == {1}
 
 
-def test_a_failed_results_write_is_written_by_the_next_tick_and_nothing_is_sent_again(  # type: ignore[no-untyped-def]
-        clinic: Desk, settings, inbox, gateway, backend, request, monkeypatch, clock, now) -> None:
-    desk = messaging_desk(clinic, settings, inbox, gateway)
+def test_a_failed_results_write_is_written_by_the_next_tick_and_nothing_is_sent_again(
+        clinic: Desk, settings: Settings, inbox: Inbox, receiver: Receiver, backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, clock: FixedClock, now: datetime) -> None:
+    desk = messaging_desk(clinic, settings, inbox, receiver)
     runner = MaintenanceService(desk)
     with monkeypatch.context() as patch:
         armed = results_write_fails(runner, backend, request, patch)
         failed_tick(runner)
         armed.clear()
-    assert_each_received_once(inbox, gateway)
+    assert_each_received_once(inbox, receiver)
     clock.set(now + timedelta(minutes=6))  # the claims' leases have run out
     report = runner.tick()
-    assert_each_received_once(inbox, gateway)
+    assert_each_received_once(inbox, receiver)
     assert report.messages_sent == 6 and report.messages_unknown == 0 and report.writes <= 2
     assert {m.status for m in desk.webhooks.list_messages().items} == {MessageStatus.sent}
 
 
-def test_a_runner_that_never_recorded_leaves_its_messages_unknown_never_sent_again(  # type: ignore[no-untyped-def]
-        clinic: Desk, settings, inbox, gateway, backend, request, monkeypatch, clock, now, cli) -> None:
-    desk = messaging_desk(clinic, settings, inbox, gateway)
+def test_a_runner_that_never_recorded_leaves_its_messages_unknown_never_sent_again(
+        clinic: Desk, settings: Settings, inbox: Inbox, receiver: Receiver, backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, clock: FixedClock, now: datetime, cli: Cli) -> None:
+    desk = messaging_desk(clinic, settings, inbox, receiver)
     crashed = MaintenanceService(desk)
     with monkeypatch.context() as patch:
         results_write_fails(crashed, backend, request, patch)
@@ -166,7 +165,7 @@ def test_a_runner_that_never_recorded_leaves_its_messages_unknown_never_sent_aga
     report = MaintenanceService(desk).tick()  # another runner; the first never comes back
     clock.set(now + timedelta(minutes=20))
     MaintenanceService(desk).tick()
-    assert_each_received_once(inbox, gateway)
+    assert_each_received_once(inbox, receiver)
     assert report.messages_unknown == 6 and report.messages_sent == 0
     assert {m.status for m in desk.webhooks.list_messages().items} == {MessageStatus.unknown}
     # Shown as such: the outbox, the attention queue and the appointment's page agree.
@@ -175,29 +174,29 @@ def test_a_runner_that_never_recorded_leaves_its_messages_unknown_never_sent_aga
     assert {m["status"] for m in listed} == {"unknown"}
     attention = cli("attention", "--json", env=stamp).json()
     assert any("unknown" in item["title"] for item in attention)
-    uid = desk.store.read().messages.newest().items[0].appointment_uid
+    uid = view_of(desk).messages.newest().items[0].appointment_uid
     (row,) = desk.appointments.show(uid).reminders_sent
     assert row.email_status == "unknown" and row.sms_status == "unknown"
 
 
-def test_a_retry_carries_the_same_idempotency_key_and_message_id(clinic: Desk, settings, gateway, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_retry_carries_the_same_idempotency_key_and_message_id(clinic: Desk, settings: Settings, receiver: Receiver, clock: FixedClock, now: datetime) -> None:
     box = Inbox(refuse_first=True)
     port = free_port("127.0.0.1")
     server = Controller(box, hostname="127.0.0.1", port=port)
     server.start()
     try:
         desk = Desk(clinic.store, clinic.clock, settings.with_overrides(
-            smtp_url=f"smtp://127.0.0.1:{port}", mail_from="desk@riverside.example", sms_url=gateway.url + "/sms"))
+            smtp_url=f"smtp://127.0.0.1:{port}", mail_from="desk@riverside.example", sms_url=receiver.url + "/sms"))
         only_rule(desk, "gp-consult", "patient", 60, email=True, sms=True)
         make_appointment(desk, start=now + timedelta(minutes=30))
-        gateway.answers = [(500, {})]
+        receiver.answers = [(500, {})]
         first = MaintenanceService(desk).tick()
         assert first.retrying == 0 and first.messages_sent == 0
         clock.set(now + timedelta(minutes=1))
         assert MaintenanceService(desk).tick().messages_sent == 2
     finally:
         server.stop()
-    keys = [r.headers["idempotency-key"] for r in gateway.received]
+    keys = [r.headers["idempotency-key"] for r in receiver.received]
     assert len(keys) == 2 and keys[0] == keys[1] and len(keys[0]) >= 32
     (delivered,) = box.received
     assert delivered["Message-ID"] == box.refused["Message-ID"]
@@ -205,18 +204,18 @@ def test_a_retry_carries_the_same_idempotency_key_and_message_id(clinic: Desk, s
     # Another message has another key.
     make_appointment(desk, start=now + timedelta(minutes=45), patient_id="pat-002", doctor_id="dr-osei")
     MaintenanceService(desk).tick()
-    assert gateway.received[-1].headers["idempotency-key"] != keys[0]
+    assert receiver.received[-1].headers["idempotency-key"] != keys[0]
 
 
-def test_a_runner_that_records_after_its_message_was_marked_unknown_says_what_happened(  # type: ignore[no-untyped-def]
-        clinic: Desk, settings, gateway, clock, now) -> None:
+def test_a_runner_that_records_after_its_message_was_marked_unknown_says_what_happened(
+        clinic: Desk, settings: Settings, receiver: Receiver, clock: FixedClock, now: datetime, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.unit.test_worker_leases import pause_while_sending
 
-    desk = Desk(clinic.store, clinic.clock, settings.with_overrides(sms_url=gateway.url + "/sms"))
+    desk = Desk(clinic.store, clinic.clock, settings.with_overrides(sms_url=receiver.url + "/sms"))
     only_rule(desk, "gp-consult", "patient", 60, sms=True)
     make_appointment(desk, start=now + timedelta(minutes=30))
     slow, sent, go_on = MaintenanceService(desk), threading.Event(), threading.Event()
-    pause_while_sending(slow, sent, go_on)
+    pause_while_sending(slow, sent, go_on, monkeypatch)
     ticking = threading.Thread(target=slow.tick)
     ticking.start()
     assert sent.wait(30)
@@ -225,4 +224,4 @@ def test_a_runner_that_records_after_its_message_was_marked_unknown_says_what_ha
     go_on.set()
     ticking.join(30)
     (message,) = desk.webhooks.list_messages().items
-    assert message.status is MessageStatus.sent and len(gateway.received) == 1
+    assert message.status is MessageStatus.sent and len(receiver.received) == 1

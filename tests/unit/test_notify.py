@@ -7,18 +7,23 @@ import datetime as dt
 import ipaddress
 import socket
 import ssl
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from rxdesk.config import Settings
+from rxdesk.domain.clock import FixedClock
+from rxdesk.services import Desk
 from rxdesk.services.notify import Notifier, SendFailed
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.backends
 
@@ -32,22 +37,17 @@ class Mailbox:
         self.messages: list[dict[str, object]] = []
         self.logins: list[str] = []
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.messages.append({"to": envelope.rcpt_tos, "tls": session.ssl is not None,
                               "login": session.login_data, "content": envelope.content})
         return "250 OK"
 
-    def authenticate(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+    def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                     auth_data: object) -> AuthResult:
         assert isinstance(auth_data, LoginPassword)
         self.logins.append(auth_data.login.decode())
         ok = auth_data.login == b"desk" and auth_data.password == PASSWORD.encode()
         return AuthResult(success=ok, handled=False)  # unhandled: the server answers 535 itself
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
 
 
 def self_signed(tmp: Path, host: str) -> tuple[Path, Path]:
@@ -71,14 +71,14 @@ def notifier(tmp: Path, url: str) -> Notifier:
     return Notifier(Settings(data_dir=tmp / "data", agent="tester", smtp_url=url, mail_from="desk@riverside.example"))
 
 
-def start(mailbox: Mailbox, host: str, port: int | None = None, **options: object) -> tuple[Controller, int]:
+def start(mailbox: Mailbox, host: str, port: int | None = None, **options: Any) -> tuple[Controller, int]:
     port = port or free_port(host)
     server = Controller(mailbox, hostname=host, port=port, authenticator=mailbox.authenticate, **options)
     server.start()
     return server, port
 
 
-def test_starttls_is_used_when_offered_before_logging_in(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_starttls_is_used_when_offered_before_logging_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cert, key = self_signed(tmp_path, "127.0.0.1")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
@@ -175,18 +175,19 @@ class Relay(Mailbox):
         super().__init__()
         self.refuse = refuse
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
         if address == self.refuse:
             return "550 no such user here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.messages.append({"to": envelope.rcpt_tos, "peer": session.peer, "content": envelope.content})
         return "250 OK"
 
 
-def reminder_emails(clinic, settings, url: str, now, count: int):  # type: ignore[no-untyped-def]
+def reminder_emails(clinic: Desk, settings: Settings, url: str, now: datetime, count: int) -> Desk:
     from rxdesk.services import Desk
     from tests.helpers import make_appointment
     from tests.unit.test_worker import only_rule
@@ -199,7 +200,7 @@ def reminder_emails(clinic, settings, url: str, now, count: int):  # type: ignor
     return desk
 
 
-def test_a_tick_sends_its_emails_over_a_few_shared_connections(clinic, settings, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_tick_sends_its_emails_over_a_few_shared_connections(clinic: Desk, settings: Settings, now: datetime) -> None:
     from rxdesk.domain.models import MessageStatus
     from rxdesk.services.maintenance import MaintenanceService
     from rxdesk.services.messages import MAIL_CONNECTIONS
@@ -218,7 +219,7 @@ def test_a_tick_sends_its_emails_over_a_few_shared_connections(clinic, settings,
     assert len(refused) == 5 and all(m.to == relay.refuse and "refused the recipient" in m.last_error for m in refused)
 
 
-def test_an_unreachable_server_fails_the_tick_s_emails_at_once_and_they_retry(clinic, settings, now, clock) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreachable_server_fails_the_tick_s_emails_at_once_and_they_retry(clinic: Desk, settings: Settings, now: datetime, clock: FixedClock) -> None:
     from rxdesk.domain.models import MessageStatus
     from rxdesk.services.maintenance import MaintenanceService
 

@@ -5,11 +5,15 @@ changes channel."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
+from pydantic import BaseModel
 
 from rxdesk.domain.errors import Conflict, StoreError, StoreUnavailable
 from rxdesk.domain.models import AppointmentStatus as S
@@ -17,9 +21,20 @@ from rxdesk.domain.models import Delivery, EventType, RecipientGroup, ReminderSe
 from rxdesk.services import Desk
 from rxdesk.store.postgres import PgStore, schema
 from rxdesk.store.postgres.connect import parse_url, redact
-from tests.helpers import CLINIC_TOML, another_store, fingerprint, make_appointment, run_cli
+from rxdesk.store.postgres.store import PgView
+from tests.helpers import (
+    CLINIC_TOML,
+    Cli,
+    another_store,
+    database_url_of,
+    fingerprint,
+    make_appointment,
+    run_cli,
+    view_of,
+)
 from tests.pgcluster import PASSWORD, PASSWORD_ROLE
-from tests.pgfixtures import with_database
+from tests.pgfixtures import PgServer, with_database
+from tests.receiver import Receiver
 
 pytestmark = pytest.mark.database_only
 
@@ -32,14 +47,14 @@ def one_line(text: str) -> bool:
 
 
 @pytest.fixture
-def empty_db(pg_server):  # type: ignore[no-untyped-def]
+def empty_db(pg_server: PgServer) -> Iterator[str]:
     """A database without the schema (as `createdb` leaves it)."""
     name = pg_server.create(migrated=False)
     yield pg_server.url(name)
     pg_server.drop(name)
 
 
-def test_init_creates_the_schema_once_and_every_command_refuses_a_database_without_it(empty_db, cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_init_creates_the_schema_once_and_every_command_refuses_a_database_without_it(empty_db: str, cli_env: dict[str, str]) -> None:
     env = {**cli_env, "RXDESK_DATABASE_URL": empty_db}
     refused = run_cli("appointments", "list", env=env)
     assert refused.code == 1 and one_line(refused.err)
@@ -57,7 +72,7 @@ def test_init_creates_the_schema_once_and_every_command_refuses_a_database_witho
             (m.version, m.name) for m in schema.MIGRATIONS]
 
 
-def test_an_older_schema_is_refused_with_the_command_that_upgrades_it(empty_db, cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_an_older_schema_is_refused_with_the_command_that_upgrades_it(empty_db: str, cli_env: dict[str, str]) -> None:
     """A database at this rxdesk's version while a newer one knows one more: refused until
     `store init` ran."""
     known = schema.latest()
@@ -80,7 +95,7 @@ def test_an_older_schema_is_refused_with_the_command_that_upgrades_it(empty_db, 
     assert refused.code == 1 and one_line(refused.err) and "upgrade rxdesk" in refused.err
 
 
-def test_a_failing_migration_leaves_the_database_as_it_was(empty_db) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_migration_leaves_the_database_as_it_was(empty_db: str) -> None:
     broken = (*schema.MIGRATIONS, schema.Migration(schema.latest() + 1, "broken",
                                                    "CREATE TABLE ok_table (id int); SELECT 1/0"))
     conn = psycopg.connect(empty_db, autocommit=True)
@@ -94,7 +109,7 @@ def test_a_failing_migration_leaves_the_database_as_it_was(empty_db) -> None:  #
 # -- what the database itself refuses ---------------------------------------------------
 
 
-def test_a_double_booking_is_refused_by_the_database_itself(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_double_booking_is_refused_by_the_database_itself(clinic: Desk, now: datetime) -> None:
     first = make_appointment(clinic, start=now + timedelta(days=1))
     before = fingerprint(clinic.settings.data_dir)
     with pytest.raises(Conflict, match="taken"):  # make_appointment skips every rule in Python
@@ -107,7 +122,7 @@ def test_a_double_booking_is_refused_by_the_database_itself(clinic: Desk, now) -
     make_appointment(clinic, start=first.starts_at, patient_id="pat-003")
 
 
-def test_the_database_counts_a_hold_as_stored_until_it_is_written_down_as_expired(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_database_counts_a_hold_as_stored_until_it_is_written_down_as_expired(clinic: Desk, now: datetime) -> None:
     """Lapsed but still stored as held, a hold keeps its slot in the constraint: the writes that
     take a slot expire such holds first (the booking services do, with the event), and one that
     does not is refused by the database instead of booking the doctor twice."""
@@ -121,12 +136,12 @@ def test_the_database_counts_a_hold_as_stored_until_it_is_written_down_as_expire
         expired = expire_lapsed_holds(view, "dr-weber", lapsed.starts_at, lapsed.ends_at, now, "tester")
     assert [a.uid for a in expired] == [lapsed.uid]
     taker = make_appointment(clinic, start=start, patient_id="pat-002", created_at=now)
-    view = clinic.store.read()
-    assert view.appointments.require(lapsed.uid).status is S.expired
-    assert view.appointments.require(taker.uid).status is S.confirmed
+    read = view_of(clinic)
+    assert read.appointments.require(lapsed.uid).status is S.expired
+    assert read.appointments.require(taker.uid).status is S.confirmed
 
 
-def test_a_reminder_can_be_recorded_once_whatever_process_tries(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_reminder_can_be_recorded_once_whatever_process_tries(clinic: Desk, now: datetime) -> None:
     appt = make_appointment(clinic, start=now + timedelta(hours=1))
     row = ReminderSent(appointment_uid=appt.uid, rule_id="r1", recipient_group=RecipientGroup.patient,
                        recipient_id=appt.patient_id, sent_at=now, due_at=now)
@@ -141,10 +156,10 @@ def test_a_reminder_can_be_recorded_once_whatever_process_tries(clinic: Desk, no
 
     with pytest.raises(Conflict, match="another process"):
         fire_again()
-    assert not [e for _, e in other.read().events.after(0)]  # the event went with the refused row
+    assert not [e for _, e in view_of(other).events.after(0)]  # the event went with the refused row
 
 
-def test_two_runners_claiming_at_once_take_different_deliveries(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_two_runners_claiming_at_once_take_different_deliveries(clinic: Desk, now: datetime) -> None:
     with clinic.store.write() as view:
         for _ in range(10):
             view.deliveries.put(Delivery(id=view.deliveries.new_id(), event_id="evt_x",
@@ -152,7 +167,7 @@ def test_two_runners_claiming_at_once_take_different_deliveries(clinic: Desk, no
                                          url="http://127.0.0.1/", created_at=now, next_attempt_at=now))
     first_claimed = threading.Event()
     release = threading.Event()
-    claims: dict[str, list[str]] = {}
+    claims: dict[str, list[Delivery]] = {}
 
     def runner(name: str, limit: int, hold: bool) -> None:
         with another_store(clinic).write() as view:
@@ -179,7 +194,7 @@ def test_two_runners_claiming_at_once_take_different_deliveries(clinic: Desk, no
     (lambda s: s.url_tcp(dbname="no_such_db"), "that database does not exist"),
     (lambda s: s.url_tcp(user="nobody_here", password="x"), "that user does not exist"),
 ])
-def test_a_server_problem_is_one_line_without_the_password(pg_server, cli_env, make_url, said) -> None:  # type: ignore[no-untyped-def]
+def test_a_server_problem_is_one_line_without_the_password(pg_server: PgServer, cli_env: dict[str, str], make_url: Callable[[Urls], str], said: str) -> None:
     url = make_url(Urls(pg_server))
     result = run_cli("appointments", "list", env={**cli_env, "RXDESK_DATABASE_URL": url})
     assert result.code == 1 and one_line(result.err), result.err
@@ -188,7 +203,7 @@ def test_a_server_problem_is_one_line_without_the_password(pg_server, cli_env, m
     assert "rxdesk: cannot open the database" in result.err
 
 
-def test_a_url_that_is_no_url_is_one_line(cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_a_url_that_is_no_url_is_one_line(cli_env: dict[str, str]) -> None:
     for bad in ("mysql://u:secret@host/db", "postgresql://u:secret@host:notaport/db"):
         result = run_cli("appointments", "list", env={**cli_env, "RXDESK_DATABASE_URL": bad})
         assert result.code == 1 and one_line(result.err) and "secret" not in result.err
@@ -201,7 +216,7 @@ def test_redact_hides_the_password_in_both_spellings() -> None:
     assert where == "database 'rxdesk' on db.example:5432 as desk"
 
 
-def test_a_connection_lost_mid_write_leaves_nothing_half_written(clinic: Desk, now, pg_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_connection_lost_mid_write_leaves_nothing_half_written(clinic: Desk, now: datetime, pg_server: PgServer) -> None:
     appt = make_appointment(clinic, start=now + timedelta(days=1))
     before = fingerprint(clinic.settings.data_dir)
 
@@ -210,6 +225,7 @@ def test_a_connection_lost_mid_write_leaves_nothing_half_written(clinic: Desk, n
             view.appointments.put(appt.model_copy(update={"status": S.cancelled, "cancelled_at": now,
                                                           "cancel_reason": "x", "cancelled_by": "admin:t"}))
             view.events.append(EventType.APPOINTMENT_CANCELLED, {"appointment": appt.to_json()}, now)
+            assert isinstance(view, PgView)
             pid = view.session.value("SELECT pg_backend_pid()")
             with pg_server.admin() as admin:  # the server (or the network) drops this connection
                 admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
@@ -222,11 +238,11 @@ def test_a_connection_lost_mid_write_leaves_nothing_half_written(clinic: Desk, n
     clinic.appointments.cancel_appointment(appt.uid, "after the drop", "tester")
 
 
-def test_secrets_are_stored_encrypted_and_the_key_stays_out_of_the_database(clinic: Desk, pg_server) -> None:  # type: ignore[no-untyped-def]
+def test_secrets_are_stored_encrypted_and_the_key_stays_out_of_the_database(clinic: Desk, pg_server: PgServer) -> None:
     made = clinic.secrets.create_secret("partner", "ops")
     sub = clinic.webhooks.add_subscription("https://shop.example/hooks", ["APPOINTMENT_CANCELLED"], {}, "ops")
     key = (clinic.settings.data_dir / "master.key").read_text().strip()
-    with psycopg.connect(clinic.settings.database_url) as conn:
+    with psycopg.connect(database_url_of(clinic)) as conn:
         tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
         dump = "".join(str(conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(t))).fetchall())
                        for t in tables)
@@ -234,7 +250,7 @@ def test_secrets_are_stored_encrypted_and_the_key_stays_out_of_the_database(clin
     assert sorted(p.name for p in clinic.settings.data_dir.iterdir()) == ["master.key"]
 
 
-def test_a_committed_write_of_another_process_wakes_a_waiting_store(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_committed_write_of_another_process_wakes_a_waiting_store(clinic: Desk, now: datetime) -> None:
     watcher = another_store(clinic)
     known = watcher.generation()
     assert watcher.wait_for_change(known, 0.05) == known  # nothing happened: the wait times out
@@ -251,7 +267,7 @@ def test_a_committed_write_of_another_process_wakes_a_waiting_store(clinic: Desk
 class Urls:
     """URLs to the test server over TCP, as another host would reach it."""
 
-    def __init__(self, server) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, server: PgServer) -> None:
         self.server = server
         self.base = psycopg.conninfo.conninfo_to_dict(server.admin_url)
 
@@ -263,7 +279,7 @@ class Urls:
         return f"postgresql://{user}:{password}@127.0.0.1:{port or real_port}/{name}"
 
 
-def test_store_import_refuses_a_dir_without_data_and_a_database_with_data(clinic: Desk, cli_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_store_import_refuses_a_dir_without_data_and_a_database_with_data(clinic: Desk, cli_env: dict[str, str], tmp_path: Path) -> None:
     env = {**cli_env}
     empty = run_cli("store", "import", str(tmp_path), env=env)
     assert empty.code == 1 and one_line(empty.err) and "holds no rxdesk data" in empty.err
@@ -274,18 +290,18 @@ def test_store_import_refuses_a_dir_without_data_and_a_database_with_data(clinic
     assert full.code == 1 and one_line(full.err) and "already holds rxdesk data" in full.err
 
 
-def test_store_commands_need_a_database(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_store_commands_need_a_database(cli: Cli, tmp_path: Path) -> None:
     for args in (["store", "init"], ["store", "check", str(tmp_path)]):
         result = cli(*args, env={"RXDESK_DATABASE_URL": ""})
         assert result.code == 1 and "needs a PostgreSQL database" in result.err
 
 
-def test_with_database_keeps_the_rest_of_the_url(pg_server) -> None:  # type: ignore[no-untyped-def]
+def test_with_database_keeps_the_rest_of_the_url(pg_server: PgServer) -> None:
     url = with_database(pg_server.admin_url, "elsewhere")
     assert psycopg.conninfo.conninfo_to_dict(url)["dbname"] == "elsewhere"
 
 
-def test_a_store_opened_on_another_database_sees_none_of_this_one(clinic: Desk, pg_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_store_opened_on_another_database_sees_none_of_this_one(clinic: Desk, pg_server: PgServer, tmp_path: Path) -> None:
     name = pg_server.create()
     try:
         other = PgStore(pg_server.url(name), tmp_path)
@@ -295,10 +311,10 @@ def test_a_store_opened_on_another_database_sees_none_of_this_one(clinic: Desk, 
         pg_server.drop(name)
 
 
-def test_a_password_in_the_url_reaches_no_output_log_audit_or_table(clinic: Desk, now, cli_env, pg_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_password_in_the_url_reaches_no_output_log_audit_or_table(clinic: Desk, now: datetime, cli_env: dict[str, str], pg_server: PgServer) -> None:
     """The URL carries the password (the case SECURITY.md advises against): it still appears in
     nothing rxdesk writes: a worker's log, a change, refusals, the logs folder, the audit."""
-    with psycopg.connect(clinic.settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(database_url_of(clinic), autocommit=True) as conn:
         conn.execute(sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}; "
                              "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}").format(
                                  role=sql.Identifier(PASSWORD_ROLE)))
@@ -318,13 +334,13 @@ def test_a_password_in_the_url_reaches_no_output_log_audit_or_table(clinic: Desk
     text = "".join(r.out + r.err for r in said)
     logs = clinic.settings.data_dir / "logs"
     text += "".join(p.read_text() for p in logs.rglob("*") if p.is_file()) if logs.exists() else ""
-    with psycopg.connect(clinic.settings.database_url) as conn:
+    with psycopg.connect(database_url_of(clinic)) as conn:
         text += str(conn.execute("SELECT * FROM audit").fetchall()) + str(conn.execute("SELECT * FROM events").fetchall())
     assert PASSWORD not in text
-    assert [a.actor for a in clinic.store.read().audit.for_target(f"appointment:{appt.uid}")] == ["admin:tester"]
+    assert [a.actor for a in view_of(clinic).audit.for_target(f"appointment:{appt.uid}")] == ["admin:tester"]
 
 
-def test_demo_and_provision_may_start_from_an_empty_database(cli) -> None:  # type: ignore[no-untyped-def]
+def test_demo_and_provision_may_start_from_an_empty_database(cli: Cli) -> None:
     assert cli("patients", "list").code == 1  # refused: nothing there yet
     assert cli("demo", "--appointments", "50").code == 0
     assert cli("patients", "list").code == 0
@@ -334,13 +350,13 @@ def test_demo_and_provision_may_start_from_an_empty_database(cli) -> None:  # ty
     assert cli("provision", str(CLINIC_TOML)).code == 0
 
 
-def drop_connection_on(monkeypatch, pg_server, cls, method: str, at_call: int) -> None:  # type: ignore[no-untyped-def]
+def drop_connection_on(monkeypatch: pytest.MonkeyPatch, pg_server: PgServer, cls: type, method: str, at_call: int) -> None:
     """The server (or the network) drops the connection of whoever calls `cls.method` for the
     `at_call`-th time, right after that call did its work."""
     real = getattr(cls, method)
     calls = [0]
 
-    def dropping(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def dropping(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = real(self, *args, **kwargs)
         calls[0] += 1
         if calls[0] == at_call:
@@ -352,8 +368,8 @@ def drop_connection_on(monkeypatch, pg_server, cls, method: str, at_call: int) -
     monkeypatch.setattr(cls, method, dropping)
 
 
-def test_a_connection_lost_mid_tick_leaves_the_ticks_work_undone_then_done_once(  # type: ignore[no-untyped-def]
-        clinic: Desk, now, pg_server, receiver, monkeypatch) -> None:
+def test_a_connection_lost_mid_tick_leaves_the_ticks_work_undone_then_done_once(
+        clinic: Desk, now: datetime, pg_server: PgServer, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
     from rxdesk.services.maintenance import MaintenanceService as Maintenance
     from rxdesk.store.postgres import appointments, logs
     from tests.unit.test_worker import only_rule, subscribe
@@ -380,7 +396,7 @@ def test_a_connection_lost_mid_tick_leaves_the_ticks_work_undone_then_done_once(
         drop_connection_on(patch, pg_server, logs.DeliveryRepo, "put", 6 + 6 + 2)
         with pytest.raises(StoreUnavailable):
             Maintenance(clinic).tick()
-    view = clinic.store.read()
+    view = view_of(clinic)
     fired = [e for _, e in view.events.after(0) if e.type is EventType.APPOINTMENT_REMINDER_DUE]
     assert sorted(e.data["appointment"]["uid"] for e in fired) == sorted(uids)  # phase one committed whole
     assert view.appointments.require(lapsed.uid).status is S.expired
@@ -391,7 +407,7 @@ def test_a_connection_lost_mid_tick_leaves_the_ticks_work_undone_then_done_once(
     assert {r.headers["webhook-id"] for r in receiver.received} == {e.id for e in fired}
 
 
-def test_statuses_at_an_instant_are_the_domains_rule(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_statuses_at_an_instant_are_the_domains_rule(clinic: Desk, now: datetime) -> None:
     """Every status filter, at instants before, inside and after holds and appointments,
     matches exactly what `lifecycle.status_at` says of each appointment."""
     import itertools
@@ -407,7 +423,7 @@ def test_statuses_at_an_instant_are_the_domains_rule(clinic: Desk, now) -> None:
         made.append(make_appointment(clinic, start=start, status=status, doctor_id=f"dr-{'weber osei sato'.split()[i % 3]}",
                                      created_at=start - timedelta(minutes=rng.randint(5, 60)), hold_minutes=30, minutes=20))
     instants = [now + timedelta(hours=h) for h in (-40, -1, 0, 1, 40)]
-    view = clinic.store.read()
+    view = view_of(clinic)
     for size in (1, 2):
         for wanted in itertools.combinations(sorted(s.value for s in S), size):
             for at in instants:
@@ -419,7 +435,7 @@ def test_statuses_at_an_instant_are_the_domains_rule(clinic: Desk, now) -> None:
                 assert counted == len(expected)
 
 
-def test_an_imported_data_dir_is_refused_without_the_database_then_checked_equal(cli_env, tmp_path, pg_server) -> None:  # type: ignore[no-untyped-def]
+def test_an_imported_data_dir_is_refused_without_the_database_then_checked_equal(cli_env: dict[str, str], tmp_path: Path, pg_server: PgServer) -> None:
     source = tmp_path / "source"
     assert run_cli("--data-dir", str(source), "demo", "--appointments", "400", env={"RXDESK_DATABASE_URL": ""}).code == 0
     made = run_cli("--data-dir", str(source), "secrets", "create", "--label", "shop", "--json",
@@ -453,13 +469,14 @@ def test_every_field_of_the_models_has_its_column(clinic: Desk) -> None:
     fail the first write (a renamed field needs a migration)."""
     from rxdesk.domain.models import Appointment, Delivery, OutboxMessage, Patient, ReminderSent
 
-    tables = {"patients": Patient, "appointments": Appointment, "appointment_reminders_sent": ReminderSent,
+    tables: dict[str, type[BaseModel]] = {"patients": Patient, "appointments": Appointment, "appointment_reminders_sent": ReminderSent,
               "deliveries": Delivery, "messages": OutboxMessage}
-    with psycopg.connect(clinic.settings.database_url) as conn:
+    with psycopg.connect(database_url_of(clinic)) as conn:
         for table, model in tables.items():
             columns = {r[0] for r in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))}
-            assert set(model.model_fields) <= columns, (table, set(model.model_fields) - columns)
+            fields = set(model.model_fields)
+            assert fields <= columns, (table, fields - columns)
 
 
 def test_two_writers_changing_one_doctor_never_lose_an_update(clinic: Desk) -> None:
@@ -486,7 +503,7 @@ def test_two_writers_changing_one_doctor_never_lose_an_update(clinic: Desk) -> N
     for t in threads:
         t.join(60)
     assert sorted(type(v).__name__ for v in outcome.values()) == ["Conflict", "str"], outcome
-    doctor = clinic.store.read().doctors.require("dr-weber")
+    doctor = view_of(clinic).doctors.require("dr-weber")
     won = next(k for k, v in outcome.items() if v == "done")
     lost = next(k for k, v in outcome.items() if v != "done")
     assert getattr(doctor, won) in ("+49 30 555", "weber@clinic.example")

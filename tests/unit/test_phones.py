@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.domain.phones import normalize_mobile
 from rxdesk.services import Desk
-from tests.helpers import fingerprint
+from tests.helpers import Cli, fingerprint, view_of
 
 
 @pytest.mark.parametrize("typed,stored", [
@@ -37,13 +39,13 @@ def test_numbers_that_cannot_take_an_sms_are_refused(typed: str) -> None:
     assert "\n" not in str(caught.value)
 
 
-def test_set_phone_stores_e164_audits_and_leaves_the_prescription_phone(clinic: Desk, cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_set_phone_stores_e164_audits_and_leaves_the_prescription_phone(clinic: Desk, cli: Cli, data_dir: Path) -> None:
     before = clinic.doctors.get("dr-weber")
     result = cli("doctors", "set-phone", "dr-weber", "+49 160 98765432")
     assert result.code == 0, result.err
     after = clinic.doctors.get("dr-weber")
     assert after.mobile_phone == "+4916098765432" and after.prescription_phone == before.prescription_phone
-    audit = clinic.store.read().audit.for_target("doctor:dr-weber")
+    audit = view_of(clinic).audit.for_target("doctor:dr-weber")
     assert [(e.action, e.actor, e.details["after"]) for e in audit] == [("doctor.set_phone", "admin:tester", "+4916098765432")]
     unchanged = fingerprint(data_dir)
     for bad in ("+49 30 901820", "not a number", "\x00"):

@@ -5,7 +5,7 @@ byte for byte, and the same validated model."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pytest
@@ -41,8 +41,10 @@ from rxdesk.domain.models import (
 from rxdesk.domain.queries import appointment_from_json, org_from_json
 from rxdesk.store.segment_db import encode as dumps
 
+T = TypeVar("T")
+
 idents = st.from_regex(r"[a-z0-9][a-z0-9._:@+-]{0,20}", fullmatch=True)
-texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
 instants = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1),
     timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]),
@@ -61,7 +63,10 @@ def dumped(value: dict[str, Any]) -> bytes:
 @st.composite
 def appointments(draw: st.DrawFn) -> Appointment:
     starts = draw(instants).replace(microsecond=0)
-    optional = lambda s: draw(st.none() | s)  # noqa: E731
+
+    def optional(strategy: st.SearchStrategy[T]) -> T | None:
+        return draw(st.none() | strategy)
+
     appt = Appointment(
         uid=draw(idents), patient_id=draw(idents), doctor_id=draw(idents), type_key=draw(idents),
         status=draw(st.sampled_from(list(AppointmentStatus))),

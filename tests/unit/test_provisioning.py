@@ -7,16 +7,18 @@ from pathlib import Path
 import pytest
 
 from rxdesk.domain.errors import ValidationFailed
-from tests.helpers import CLINIC_TOML, fingerprint
+from rxdesk.services import Desk
+from tests.helpers import CLINIC_TOML, Cli, fingerprint, view_of
 
 pytestmark = pytest.mark.backends
 
 
-def test_good_file_creates_everything(desk) -> None:  # type: ignore[no-untyped-def]
+def test_good_file_creates_everything(desk: Desk) -> None:
     result = desk.provisioning.provision_file(CLINIC_TOML, "setup")
     assert result.count("doctors") == (3, 0)
-    view = desk.store.read()
-    assert view.org.get().timezone == "Europe/Berlin"
+    view = view_of(desk)
+    org = view.org.get()
+    assert org is not None and org.timezone == "Europe/Berlin"
     assert [a.id for a in view.admins.all()] == ["adm-desk", "adm-mara"]
     gp = view.types.require("gp-consult")
     assert [r.id for r in gp.reminders] == ["day-before", "hour-before", "doctor-heads-up"]
@@ -30,7 +32,7 @@ def test_good_file_creates_everything(desk) -> None:  # type: ignore[no-untyped-
     assert audit[0].action == "provision" and audit[0].actor == "admin:setup"
 
 
-def test_same_file_twice_changes_nothing(desk, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_same_file_twice_changes_nothing(desk: Desk, data_dir: Path) -> None:
     desk.provisioning.provision_file(CLINIC_TOML, "setup")
     before = fingerprint(data_dir)
     result = desk.provisioning.provision_file(CLINIC_TOML, "setup")
@@ -38,21 +40,21 @@ def test_same_file_twice_changes_nothing(desk, data_dir) -> None:  # type: ignor
     assert fingerprint(data_dir) == before
 
 
-def test_second_run_upserts_and_keeps_rooms(desk, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_second_run_upserts_and_keeps_rooms(desk: Desk, tmp_path: Path) -> None:
     desk.provisioning.provision_file(CLINIC_TOML, "setup")
-    room = desk.store.read().doctors.require("dr-weber").room_url
+    room = view_of(desk).doctors.require("dr-weber").room_url
     changed = CLINIC_TOML.read_text().replace('name = "Dr Anna Weber"', 'name = "Dr Anna Weber-Lang"')
     changed = changed.replace('jitsi_base_url = "https://meet.jit.si"', 'jitsi_base_url = "https://video.example"')
     path = tmp_path / "changed.toml"
     path.write_text(changed)
     result = desk.provisioning.provision_file(path, "setup")
     assert result.count("doctors")[0] == 0
-    weber = desk.store.read().doctors.require("dr-weber")
+    weber = view_of(desk).doctors.require("dr-weber")
     assert weber.name == "Dr Anna Weber-Lang"
     assert weber.room_url == room  # rooms never change on later provisioning
 
 
-def test_new_doctor_gets_room_from_current_base(desk, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_new_doctor_gets_room_from_current_base(desk: Desk, tmp_path: Path) -> None:
     desk.provisioning.provision_file(CLINIC_TOML, "setup")
     path = tmp_path / "more.toml"
     path.write_text(
@@ -60,7 +62,7 @@ def test_new_doctor_gets_room_from_current_base(desk, tmp_path) -> None:  # type
         '[[doctors]]\nid = "dr-new"\nname = "Dr Zoë Núñez"\ntimezone = "Europe/Madrid"\nappointment_types = ["therapy"]\n'
     )
     desk.provisioning.provision_file(path, "setup")
-    assert desk.store.read().doctors.require("dr-new").room_url.startswith("https://video.example/rooms/dr-zoe-nunez-")
+    assert view_of(desk).doctors.require("dr-new").room_url.startswith("https://video.example/rooms/dr-zoe-nunez-")
 
 
 BAD_FILES = [
@@ -86,7 +88,7 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize(("content", "message"), BAD_FILES)
-def test_bad_file_names_the_field_and_writes_nothing(desk, tmp_path, data_dir, content, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_file_names_the_field_and_writes_nothing(desk: Desk, tmp_path: Path, data_dir: Path, content: str, message: str) -> None:
     desk.provisioning.provision_file(CLINIC_TOML, "setup") if "org: is required" not in message else None
     path = tmp_path / "bad.toml"
     path.write_text(content)
@@ -99,7 +101,7 @@ def test_bad_file_names_the_field_and_writes_nothing(desk, tmp_path, data_dir, c
     assert fingerprint(data_dir) == before
 
 
-def test_bad_file_from_the_cli(cli, tmp_path, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_bad_file_from_the_cli(cli: Cli, tmp_path: Path, data_dir: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_bytes(b"\xff\xfe not utf-8")
     result = cli("provision", str(path))

@@ -10,7 +10,7 @@ import pytest
 
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.services import Desk
-from tests.helpers import CLINIC_TOML, fingerprint
+from tests.helpers import CLINIC_TOML, Cli, fingerprint, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -21,17 +21,17 @@ def write(tmp_path: Path, text: str, name: str = "file.toml") -> Path:
     return path
 
 
-def test_running_the_file_again_keeps_what_agents_changed(clinic: Desk, cli) -> None:  # type: ignore[no-untyped-def]
+def test_running_the_file_again_keeps_what_agents_changed(clinic: Desk, cli: Cli) -> None:
     """Running examples/clinic.toml again used to put a type's rules back (rules added with
     `reminders add` were gone) and clear a number set with `set-phone`."""
     added = clinic.reminders.add_rule("gp-consult", "doctor", 5, email=True, agent="ops")
     clinic.reminders.remove_rule("gp-consult", "hour-before", agent="ops")
     clinic.doctors.set_phone("dr-weber", "+49 151 99887766", "ops")
     clinic.doctors.set_phone("dr-sato", "", "ops")
-    rules = clinic.store.read().types.require("gp-consult").reminders
+    rules = view_of(clinic).types.require("gp-consult").reminders
     result = cli("provision", str(CLINIC_TOML))
     assert result.code == 0, result.err
-    view = clinic.store.read()
+    view = view_of(clinic)
     assert view.types.require("gp-consult").reminders == rules and added.rule in rules
     assert view.doctors.require("dr-weber").mobile_phone == "+4915199887766"
     assert view.doctors.require("dr-sato").mobile_phone == ""
@@ -47,25 +47,26 @@ def test_a_new_entry_takes_its_rules_and_number_from_the_file(clinic: Desk, tmp_
                            '[[doctors]]\nid = "dr-new"\nname = "Dr New"\ntimezone = "Europe/Berlin"\n'
                            'mobile_phone = "+49 151 12345678"\nappointment_types = ["follow-up"]\n')
     clinic.provisioning.provision_file(path, "setup")
-    view = clinic.store.read()
+    view = view_of(clinic)
     assert [r.id for r in view.types.require("follow-up").reminders] == ["r1"]
     assert view.doctors.require("dr-new").mobile_phone == "+4915112345678"
 
 
 def test_a_partial_file_changes_only_the_keys_it_names(clinic: Desk, tmp_path: Path) -> None:
     """A partial file used to clear availability and the prescription phone."""
-    before = clinic.store.read().doctors.require("dr-weber")
+    before = view_of(clinic).doctors.require("dr-weber")
     path = write(tmp_path, '[[doctors]]\nid = "dr-weber"\nname = "Dr Anna Weber-Lang"\n'
                            '[[patients]]\nid = "pat-002"\nemail = "omar@new.example"\n'
                            '[org]\nname = "Riverside Health"\n')
     result = clinic.provisioning.provision_file(path, "setup")
-    view = clinic.store.read()
+    view = view_of(clinic)
     after = view.doctors.require("dr-weber")
     assert after.name == "Dr Anna Weber-Lang"
     assert after.model_copy(update={"name": before.name}) == before  # availability, phones, types, room kept
     omar = view.patients.require("pat-002")
     assert (omar.email, omar.name, omar.external_id) == ("omar@new.example", "Omar Haddad", "shop-10002")
     org = view.org.get()
+    assert org is not None
     assert (org.name, org.timezone) == ("Riverside Health", "Europe/Berlin")
     assert result.changes["doctors"] == {"dr-weber": ["name"]}
 
@@ -74,11 +75,11 @@ def test_a_present_list_replaces_the_stored_one_whole(clinic: Desk, tmp_path: Pa
     path = write(tmp_path, '[[doctors]]\nid = "dr-weber"\nname = "Dr Anna Weber"\n'
                            '  [[doctors.availability]]\n  weekday = 3\n  start = "10:00"\n  end = "11:00"\n')
     clinic.provisioning.provision_file(path, "setup")
-    windows = clinic.store.read().doctors.require("dr-weber").availability
+    windows = view_of(clinic).doctors.require("dr-weber").availability
     assert [(w.weekday, w.start, w.end) for w in windows] == [(3, "10:00", "11:00")]
 
 
-def test_dry_run_prints_the_plan_and_writes_nothing(clinic: Desk, cli, data_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_dry_run_prints_the_plan_and_writes_nothing(clinic: Desk, cli: Cli, data_dir: Path, tmp_path: Path) -> None:
     clinic.doctors.set_phone("dr-weber", "+49 151 99887766", "ops")
     path = write(tmp_path, CLINIC_TOML.read_text().replace('name = "Dr Emi Sato"', 'name = "Dr Emi Sato-Berg"')
                  + '[[patients]]\nid = "pat-004"\nname = "New Patient"\n')
@@ -95,7 +96,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(clinic: Desk, cli, data_dir,
     assert cli("provision", str(path)).code == 0 and fingerprint(data_dir) != before
 
 
-def test_dry_run_on_an_empty_data_dir_creates_nothing(cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_dry_run_on_an_empty_data_dir_creates_nothing(cli: Cli, data_dir: Path) -> None:
     result = cli("provision", str(CLINIC_TOML), "--dry-run")
     assert result.code == 0 and "would add doctor dr-weber" in result.out
     assert not data_dir.exists()
@@ -111,7 +112,7 @@ def test_dry_run_on_an_empty_data_dir_creates_nothing(cli, data_dir) -> None:  #
     ('[[patients]]\nid = "pat-008"\nname = "A"\nexternal_id = "x-1"\n[[patients]]\nid = "pat-009"\nname = "B"\n'
      'external_id = "x-1"\n', "is also the external_id of patient"),
 ])
-def test_a_token_sub_always_names_one_patient(clinic: Desk, tmp_path: Path, data_dir, patients, message) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_sub_always_names_one_patient(clinic: Desk, tmp_path: Path, data_dir: Path, patients: str, message: str) -> None:
     before = fingerprint(data_dir)
     with pytest.raises(ValidationFailed, match=message.replace("[", r"\[").replace("]", r"\]")):
         clinic.provisioning.provision_file(write(tmp_path, patients), "setup")
@@ -137,7 +138,7 @@ WINDOW = '  [[doctors.availability]]\n  weekday = {weekday}\n  start = "{start}"
      "patients[0].email: must not contain control characters"),
     ('[[patients]]\nid = "pat-009"\nname = "Eve \\u202etxt.exe"\n', "patients[0].name: must not contain control"),
 ])
-def test_a_lax_or_contradictory_file_is_refused_with_the_field_named(clinic: Desk, tmp_path: Path, data_dir,
+def test_a_lax_or_contradictory_file_is_refused_with_the_field_named(clinic: Desk, tmp_path: Path, data_dir: Path,
                                                                       text: str, field: str) -> None:
     """`weekday = true`, `duration_minutes = "30"`, `timezone = "localtime"` and overlapping
     windows (which double-counted slots) used to be accepted."""
@@ -152,4 +153,4 @@ def test_windows_that_touch_do_not_overlap(clinic: Desk, tmp_path: Path) -> None
     text = (DOCTOR.format(zone="Europe/Berlin") + WINDOW.format(weekday=0, start="09:00", end="12:00")
             + WINDOW.format(weekday=0, start="12:00", end="13:00") + WINDOW.format(weekday=1, start="09:00", end="12:00"))
     clinic.provisioning.provision_file(write(tmp_path, text), "setup")
-    assert len(clinic.store.read().doctors.require("dr-new").availability) == 3
+    assert len(view_of(clinic).doctors.require("dr-new").availability) == 3

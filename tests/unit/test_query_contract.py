@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rxdesk.domain import lifecycle
+from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.ids import new_appointment_uid
 from rxdesk.domain.models import Appointment, AvailabilityWindow, Doctor, Patient
 from rxdesk.domain.models import AppointmentStatus as S
@@ -25,6 +26,7 @@ from rxdesk.domain.queries import AppointmentQuery, digits_of, person_matches, s
 from rxdesk.domain.times import format_utc
 from rxdesk.services import Desk
 from rxdesk.services.matching import match_doctors
+from rxdesk.store.postgres import PgStore
 
 pytestmark = pytest.mark.backends
 
@@ -138,7 +140,7 @@ def test_status_search_count_and_order_are_the_domains_at_every_turning_instant(
     assert checked > 500
 
 
-def test_the_overview_default_and_its_in_progress_marks_are_the_domains_at_every_turning_instant(clinic: Desk) -> None:
+def test_the_overview_default_and_its_in_progress_marks_are_the_domains_at_every_turning_instant(clinic: Desk, clock: FixedClock) -> None:
     appts = grid()
     by_uid = {a.uid: a for a in appts}
     with clinic.store.write() as view:
@@ -146,7 +148,7 @@ def test_the_overview_default_and_its_in_progress_marks_are_the_domains_at_every
             view.appointments.put(appt)
     for at in instants(appts)[1::3]:  # each turning instant itself
         assert at is not None
-        clinic.clock.set(at)
+        clock.set(at)
         rows = clinic.appointments.list_appointments().items
         assert [r.uid for r in rows] == expected(appts, AppointmentQuery(
             statuses=lifecycle.ACTIVE, ends_after=at, as_of=at)), format_utc(at)
@@ -212,7 +214,8 @@ def test_the_databases_no_double_booking_rule_is_the_domains_active(clinic: Desk
     from rxdesk.store.postgres.appointments import STORED_ACTIVE
 
     store = clinic.store
-    with store.connection() as conn:  # type: ignore[attr-defined]
+    assert isinstance(store, PgStore)
+    with store.connection() as conn:
         predicate = conn.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
                                  "WHERE conname = 'appointments_no_double_booking'").fetchone()[0]
     named = sorted(s.value for s in lifecycle.ACTIVE)

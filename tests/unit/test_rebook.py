@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.errors import Conflict, NotFound, Refused, ValidationFailed
 from rxdesk.services import Desk
-from tests.helpers import another_store, fingerprint, make_appointment
+from tests.helpers import Cli, another_store, fingerprint, make_appointment, view_of
 
 pytestmark = pytest.mark.backends
 
@@ -17,7 +18,7 @@ WED_10_BERLIN = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # Dr Weber works Wedne
 WED_14_BERLIN = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
 
 
-def test_a_rebook_makes_a_linked_appointment_and_cancels_the_original(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_rebook_makes_a_linked_appointment_and_cancels_the_original(clinic: Desk, now: datetime) -> None:
     original = make_appointment(clinic, start=WED_10_BERLIN)
     new = clinic.rebooking.rebook(original.uid, WED_14_BERLIN, agent="tester")
     assert new.uid != original.uid and new.previous_meeting_uid == original.uid
@@ -29,13 +30,13 @@ def test_a_rebook_makes_a_linked_appointment_and_cancels_the_original(clinic: De
     detail = clinic.appointments.show(original.uid)
     assert [a.uid for a in detail.next_chain] == [new.uid]
     assert [a.uid for a in clinic.appointments.show(new.uid).previous_chain] == [original.uid]
-    events = [e for _, e in clinic.store.read().events.after(0)]
+    events = [e for _, e in view_of(clinic).events.after(0)]
     assert [e.type.value for e in events] == ["APPOINTMENT_REBOOKED"]
     assert events[0].data["appointment"]["uid"] == new.uid and events[0].data["previous"]["uid"] == original.uid
     assert [e.action for e in detail.audit] == ["appointment.rebook"]
 
 
-def test_another_doctor_takes_the_appointment_with_their_room(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_another_doctor_takes_the_appointment_with_their_room(clinic: Desk) -> None:
     original = make_appointment(clinic, start=WED_10_BERLIN)
     monday_sato = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # 10:00 London
     new = clinic.rebooking.rebook(original.uid, monday_sato, doctor_id="dr-sato", agent="tester")
@@ -43,7 +44,7 @@ def test_another_doctor_takes_the_appointment_with_their_room(clinic: Desk) -> N
     assert new.doctor_id == "dr-sato" and new.room_url == sato.room_url != original.room_url
 
 
-def test_a_held_appointment_moves_as_a_fresh_hold(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_held_appointment_moves_as_a_fresh_hold(clinic: Desk, now: datetime) -> None:
     original = make_appointment(clinic, start=WED_10_BERLIN, status="held", hold_minutes=60, created_at=now)
     new = clinic.rebooking.rebook(original.uid, WED_14_BERLIN, agent="tester")
     gp = clinic.types.get("gp-consult")
@@ -51,7 +52,7 @@ def test_a_held_appointment_moves_as_a_fresh_hold(clinic: Desk, now) -> None:  #
     assert new.confirmed_at is None
 
 
-def test_a_chain_of_three(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_a_chain_of_three(clinic: Desk) -> None:
     first = make_appointment(clinic, start=WED_10_BERLIN)
     second = clinic.rebooking.rebook(first.uid, WED_14_BERLIN, agent="tester")
     third = clinic.rebooking.rebook(second.uid, WED_14_BERLIN + timedelta(hours=1), agent="tester")
@@ -66,7 +67,7 @@ def test_a_chain_of_three(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
                                   "other doctor, same_doctor type", "cancelled original", "completed original",
                                   "doctor without the type", "unknown appointment", "expired original",
                                   "ended, stored confirmed", "lapsed hold", "unknown doctor", "off the grid"])
-def test_every_refusal_leaves_the_data_unchanged(clinic: Desk, now, data_dir, case) -> None:  # type: ignore[no-untyped-def]
+def test_every_refusal_leaves_the_data_unchanged(clinic: Desk, now: datetime, data_dir: Path, case: str) -> None:
     original = make_appointment(clinic, start=WED_10_BERLIN)
     therapy = make_appointment(clinic, start=datetime(2026, 11, 26, 14, 0, tzinfo=UTC), doctor_id="dr-osei",
                                type_key="therapy")
@@ -100,7 +101,7 @@ def test_every_refusal_leaves_the_data_unchanged(clinic: Desk, now, data_dir, ca
     assert fingerprint(data_dir) == before
 
 
-def test_a_slot_taken_meanwhile_is_refused_and_nothing_changes(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_a_slot_taken_meanwhile_is_refused_and_nothing_changes(clinic: Desk, now: datetime, data_dir: Path) -> None:
     original = make_appointment(clinic, start=WED_10_BERLIN)
     choice = clinic.rebooking.slots(original.uid, days=3, doctor_id="dr-weber")
     target = next(s for s in choice.slots if s.starts_at == WED_14_BERLIN)
@@ -114,7 +115,7 @@ def test_a_slot_taken_meanwhile_is_refused_and_nothing_changes(clinic: Desk, now
     assert WED_14_BERLIN not in {s.starts_at for s in again.slots}
 
 
-def test_slots_follow_the_rebooking_mode_and_the_notice(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_slots_follow_the_rebooking_mode_and_the_notice(clinic: Desk, now: datetime) -> None:
     gp = make_appointment(clinic, start=WED_10_BERLIN)
     choice = clinic.rebooking.slots(gp.uid, days=7)
     doctors = [s.doctor_id for s in choice.slots]
@@ -131,7 +132,7 @@ def test_slots_follow_the_rebooking_mode_and_the_notice(clinic: Desk, now) -> No
         clinic.rebooking.slots(gp.uid, days=0)
 
 
-def test_the_troubleshooter_says_why_there_are_no_slots(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_troubleshooter_says_why_there_are_no_slots(clinic: Desk, now: datetime) -> None:
     assert clinic.rebooking.diagnose("dr-weber", "therapy").reason == "the doctor does not offer this appointment type"
     assert clinic.rebooking.diagnose("dr-weber", "gp-consult", days=14).free > 0
     # Fill every Weber slot of the next day, and ask about that day only.
@@ -143,7 +144,7 @@ def test_the_troubleshooter_says_why_there_are_no_slots(clinic: Desk, now) -> No
     assert clinic.rebooking.diagnose("dr-weber", "gp-consult").reason == "the doctor has no availability windows"
 
 
-def test_the_troubleshooter_counts_booked_and_notice(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_troubleshooter_counts_booked_and_notice(clinic: Desk, now: datetime) -> None:
     # Monday 09:00 Berlin now; Dr Weber works until 12:00 and from 13:00 to 17:00 today.
     day = clinic.rebooking.diagnose("dr-weber", "gp-consult", days=1)
     assert day.inside_notice == 2  # 09:00 and 09:30 start within the hour of notice
@@ -154,7 +155,7 @@ def test_the_troubleshooter_counts_booked_and_notice(clinic: Desk, now) -> None:
     assert full.reason == "every slot is booked or inside the booking notice"
 
 
-def test_the_cli_lists_slots_and_rebooks(clinic: Desk, cli) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_lists_slots_and_rebooks(clinic: Desk, cli: Cli) -> None:
     original = make_appointment(clinic, start=WED_10_BERLIN)
     listed = cli("appointments", "slots", original.uid, "--days", "3", "--doctor", "dr-weber", "--json")
     assert listed.code == 0, listed.err
@@ -166,7 +167,7 @@ def test_the_cli_lists_slots_and_rebooks(clinic: Desk, cli) -> None:  # type: ig
     assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1
 
 
-def test_a_move_may_overlap_the_appointment_it_replaces(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_a_move_may_overlap_the_appointment_it_replaces(clinic: Desk) -> None:
     # Booked at 10:15 Berlin when the windows were different; 10:30 overlaps it, and is fine:
     # the original is cancelled in the same write.
     original = make_appointment(clinic, start=WED_10_BERLIN + timedelta(minutes=15))
@@ -176,7 +177,7 @@ def test_a_move_may_overlap_the_appointment_it_replaces(clinic: Desk) -> None:  
     assert new.starts_at == WED_10_BERLIN + timedelta(minutes=30)
 
 
-def test_the_same_doctor_may_be_named_in_same_doctor_mode(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_doctor_may_be_named_in_same_doctor_mode(clinic: Desk) -> None:
     therapy = make_appointment(clinic, start=datetime(2026, 11, 26, 14, 0, tzinfo=UTC), doctor_id="dr-osei",
                                type_key="therapy")
     new = clinic.rebooking.rebook(therapy.uid, datetime(2026, 12, 1, 13, 50, tzinfo=UTC), doctor_id="dr-osei",
@@ -184,10 +185,10 @@ def test_the_same_doctor_may_be_named_in_same_doctor_mode(clinic: Desk) -> None:
     assert new.doctor_id == "dr-osei" and new.ends_at - new.starts_at == timedelta(minutes=50)
 
 
-def test_both_sides_are_audited_with_the_agent(clinic: Desk) -> None:  # type: ignore[no-untyped-def]
+def test_both_sides_are_audited_with_the_agent(clinic: Desk) -> None:
     original = make_appointment(clinic, start=WED_10_BERLIN)
     new = clinic.rebooking.rebook(original.uid, WED_14_BERLIN, agent="mara")
-    view = clinic.store.read()
+    view = view_of(clinic)
     old_side = view.audit.for_target(f"appointment:{original.uid}")
     new_side = view.audit.for_target(f"appointment:{new.uid}")
     assert [(e.action, e.actor) for e in old_side] == [("appointment.rebook", "admin:mara")]
@@ -196,7 +197,7 @@ def test_both_sides_are_audited_with_the_agent(clinic: Desk) -> None:  # type: i
                                    "starts_at": "2026-11-25T13:00:00Z"}
 
 
-def test_two_agents_moving_one_appointment_the_second_is_refused(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_two_agents_moving_one_appointment_the_second_is_refused(clinic: Desk, now: datetime, data_dir: Path) -> None:
     original = make_appointment(clinic, start=WED_10_BERLIN)
     other = Desk(another_store(clinic), FixedClock(now), clinic.settings)
     first = other.rebooking.rebook(original.uid, WED_14_BERLIN, agent="other")
@@ -207,7 +208,7 @@ def test_two_agents_moving_one_appointment_the_second_is_refused(clinic: Desk, n
     assert clinic.appointments.get(first.uid).status.value == "confirmed"
 
 
-def test_cli_refusals_change_nothing(clinic: Desk, cli, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_cli_refusals_change_nothing(clinic: Desk, cli: Cli, data_dir: Path) -> None:
     original = make_appointment(clinic, start=WED_10_BERLIN)
     make_appointment(clinic, start=WED_14_BERLIN, patient_id="pat-002")
     before = fingerprint(data_dir)
@@ -225,7 +226,7 @@ def test_cli_refusals_change_nothing(clinic: Desk, cli, data_dir) -> None:  # ty
     assert moved.code == 0 and "dr-sato" in moved.out and original.uid in moved.out
 
 
-def test_two_agents_racing_for_one_slot_one_wins(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_two_agents_racing_for_one_slot_one_wins(clinic: Desk, now: datetime, data_dir: Path) -> None:
     import threading
 
     first = make_appointment(clinic, start=WED_10_BERLIN)
@@ -249,6 +250,6 @@ def test_two_agents_racing_for_one_slot_one_wins(clinic: Desk, now, data_dir) ->
     assert sorted(type(v).__name__ for v in outcomes.values()) == ["Appointment", "Conflict"]
     loser = next(uid for uid, v in outcomes.items() if isinstance(v, Conflict))
     assert clinic.appointments.get(loser).status.value == "confirmed"  # the loser was not cancelled
-    at_two = [a for a in clinic.store.read().appointments.active_for_doctor("dr-weber", WED_14_BERLIN,
+    at_two = [a for a in view_of(clinic).appointments.active_for_doctor("dr-weber", WED_14_BERLIN,
                                                                               WED_14_BERLIN + timedelta(minutes=30))]
     assert len(at_two) == 1

@@ -4,19 +4,21 @@ refused, and what `reminders edit` does when a rule reaches further ahead."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import fingerprint, make_appointment
+from tests.helpers import Cli, fingerprint, make_appointment
 from tests.unit.test_worker import only_rule
 
 pytestmark = pytest.mark.backends
 
 
-def inside_the_window(clinic: Desk, now) -> list[str]:  # type: ignore[no-untyped-def]
+def inside_the_window(clinic: Desk, now: datetime) -> list[str]:
     """Two confirmed appointments within the next three days, booked long ago."""
     only_rule(clinic, "gp-consult", "doctor", 5)
     return [make_appointment(clinic, start=now + timedelta(hours=h), patient_id=p,
@@ -24,7 +26,7 @@ def inside_the_window(clinic: Desk, now) -> list[str]:  # type: ignore[no-untype
             for h, p in ((5, "pat-001"), (50, "pat-002"))]
 
 
-def test_a_rule_added_inside_the_window_sends_nothing_without_also_now(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_rule_added_inside_the_window_sends_nothing_without_also_now(clinic: Desk, cli: Cli, now: datetime) -> None:
     inside_the_window(clinic, now)
     added = cli("reminders", "add", "--type", "gp-consult", "--recipient", "patient", "--minutes-before", "4320",
                 "--email", "--sms")
@@ -39,7 +41,7 @@ def test_a_rule_added_inside_the_window_sends_nothing_without_also_now(clinic: D
     assert cli("worker", "--once", "--json", env={"RXDESK_NOW": later}).json()["reminders"] == 1
 
 
-def test_also_now_reminds_them_at_once(clinic: Desk, cli, now) -> None:  # type: ignore[no-untyped-def]
+def test_also_now_reminds_them_at_once(clinic: Desk, cli: Cli, now: datetime) -> None:
     uids = inside_the_window(clinic, now)
     added = cli("reminders", "add", "--type", "gp-consult", "--recipient", "patient", "--minutes-before", "4320",
                 "--email", "--json", "--also-now")
@@ -50,7 +52,7 @@ def test_also_now_reminds_them_at_once(clinic: Desk, cli, now) -> None:  # type:
     assert cli("worker", "--once", "--json").json()["reminders"] == 0  # not a second time
 
 
-def test_an_identical_rule_is_refused_naming_the_one_there(clinic: Desk, cli, data_dir, backend) -> None:  # type: ignore[no-untyped-def]
+def test_an_identical_rule_is_refused_naming_the_one_there(clinic: Desk, cli: Cli, data_dir: Path, backend: str) -> None:
     only_rule(clinic, "gp-consult", "patient", 60)
     (rule_id,) = [r["id"] for r in cli("reminders", "list", "--type", "gp-consult", "--json").json()]
     before = fingerprint(data_dir)
@@ -69,7 +71,7 @@ def test_an_identical_rule_is_refused_naming_the_one_there(clinic: Desk, cli, da
     assert before != fingerprint(data_dir)  # the doctor rule was added; nothing else changed
 
 
-def test_editing_a_rule_to_reach_further_ahead_reminds_from_the_edit_on(clinic: Desk, cli, now, clock) -> None:  # type: ignore[no-untyped-def]
+def test_editing_a_rule_to_reach_further_ahead_reminds_from_the_edit_on(clinic: Desk, cli: Cli, now: datetime, clock: FixedClock) -> None:
     only_rule(clinic, "gp-consult", "patient", 60)
     make_appointment(clinic, start=now + timedelta(hours=5))
     rule_id = cli("reminders", "list", "--type", "gp-consult", "--json").json()[0]["id"]
@@ -82,7 +84,7 @@ def test_editing_a_rule_to_reach_further_ahead_reminds_from_the_edit_on(clinic: 
     assert MaintenanceService(clinic).tick().reminders == 1
 
 
-def test_provisioning_refuses_two_identical_rules_and_dates_new_rules(cli, tmp_path, now) -> None:  # type: ignore[no-untyped-def]
+def test_provisioning_refuses_two_identical_rules_and_dates_new_rules(cli: Cli, tmp_path: Path, now: datetime) -> None:
     rule = '[[appointment_types.reminders]]\nid = "{}"\nrecipient = "patient"\nminutes_before = 60\n'
     head = ('[org]\nname = "Clinic"\ntimezone = "Europe/Berlin"\njitsi_base_url = "https://meet.jit.si"\n'
             '[[appointment_types]]\nkey = "gp"\nname = "GP"\nduration_minutes = 20\n')

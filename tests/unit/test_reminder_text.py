@@ -8,18 +8,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email import policy as email_policy
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from rxdesk.config import Settings
 from rxdesk.domain import reminder_text
 from rxdesk.domain.models import RecipientGroup
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import make_appointment
+from tests.helpers import free_port, make_appointment
 from tests.receiver import Receiver
-from tests.unit.test_notify import free_port
 from tests.unit.test_worker import only_rule
 
 pytestmark = pytest.mark.backends
@@ -31,12 +33,12 @@ class Inbox:
     def __init__(self) -> None:
         self.received: list[Any] = []
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        self.received.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=email_policy.default)))
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.received.append((envelope.rcpt_tos, message_from_bytes(envelope.original_content or b"", policy=email_policy.default)))
         return "250 OK"
 
 
-def send_reminders(clinic: Desk, settings, group: str, *, doctor: str = "dr-osei",  # type: ignore[no-untyped-def]
+def send_reminders(clinic: Desk, settings: Settings, group: str, *, doctor: str = "dr-osei",
                    patient_name: str | None = None) -> tuple[list[Any], list[Any]]:
     """Fire one `group` rule for an appointment with Dr Osei (New York) and Lena Fischer;
     what the SMTP server and the SMS gateway received."""
@@ -61,15 +63,19 @@ def send_reminders(clinic: Desk, settings, group: str, *, doctor: str = "dr-osei
     return inbox.received, [r.json() for r in gateway.received]
 
 
-def plain_of(message) -> str:  # type: ignore[no-untyped-def]
-    return message.get_body(("plain",)).get_content()
+def plain_of(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
 
 
-def html_of(message) -> str:  # type: ignore[no-untyped-def]
-    return message.get_body(("html",)).get_content()
+def html_of(message: EmailMessage) -> str:
+    body = message.get_body(("html",))
+    assert body is not None
+    return str(body.get_content())
 
 
-def test_the_patient_gets_the_doctor_the_type_and_the_room_in_the_clinics_zone(clinic: Desk, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_patient_gets_the_doctor_the_type_and_the_room_in_the_clinics_zone(clinic: Desk, settings: Settings) -> None:
     (((to,), mail),), (sms,) = send_reminders(clinic, settings, "patient")
     assert to == "lena.fischer@mail.example"
     body = plain_of(mail)
@@ -82,7 +88,7 @@ def test_the_patient_gets_the_doctor_the_type_and_the_room_in_the_clinics_zone(c
     assert reminder_text.gsm7_length(sms["body"]) is not None and len(sms["body"]) <= 160
 
 
-def test_the_doctor_gets_the_patient_in_their_own_zone(clinic: Desk, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_doctor_gets_the_patient_in_their_own_zone(clinic: Desk, settings: Settings) -> None:
     (((to,), mail),), (sms,) = send_reminders(clinic, settings, "doctor")
     body = plain_of(mail)
     assert body.startswith("Hello Dr Kwame Osei,")
@@ -91,7 +97,7 @@ def test_the_doctor_gets_the_patient_in_their_own_zone(clinic: Desk, settings) -
     assert sms["to"] == "+12125550199" and "Lena Fischer" in sms["body"] and "America/New_York" in sms["body"]
 
 
-def test_each_admin_gets_both_names(clinic: Desk, settings) -> None:  # type: ignore[no-untyped-def]
+def test_each_admin_gets_both_names(clinic: Desk, settings: Settings) -> None:
     mails, texts = send_reminders(clinic, settings, "admin")
     assert len(mails) == 2 and len(texts) == 2
     for _, mail in mails:
@@ -100,7 +106,7 @@ def test_each_admin_gets_both_names(clinic: Desk, settings) -> None:  # type: ig
     assert all("Lena Fischer with Dr Kwame Osei" in t["body"] for t in texts)
 
 
-def test_a_hostile_name_arrives_as_text_never_as_markup(clinic: Desk, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_hostile_name_arrives_as_text_never_as_markup(clinic: Desk, settings: Settings) -> None:
     (((_to,), mail),), (sms,) = send_reminders(clinic, settings, "doctor", patient_name=HOSTILE)
     body, html = plain_of(mail), html_of(mail)
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&quot;&amp;&quot;" in html
@@ -124,10 +130,10 @@ START = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 
 def facts(**names: str) -> reminder_text.ReminderFacts:
-    values = dict(uid="0x9k7qm2xz4abc", type_name="GP video consultation", starts_at=START,
+    values: dict[str, Any] = dict(uid="0x9k7qm2xz4abc", type_name="GP video consultation", starts_at=START,
                   room_url="https://meet.jit.si/dr-anna-weber-99xkk500vy", patient_name="Lena Fischer",
                   doctor_name="Dr Anna Weber", org_zone="Europe/Berlin", doctor_zone="Europe/Berlin")
-    return reminder_text.ReminderFacts(**{**values, **names})  # type: ignore[arg-type]
+    return reminder_text.ReminderFacts(**{**values, **names})
 
 
 def test_an_sms_leaves_out_the_type_first_then_shortens_names_never_the_time_or_link() -> None:

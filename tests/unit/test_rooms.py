@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
 from tests.helpers import CLINIC_TOML, make_appointment
 from tests.unit.test_tokens_minting import claims_at, mint
@@ -43,7 +44,7 @@ def test_later_provisioning_never_changes_a_room(clinic: Desk, tmp_path: Path) -
     assert any("dr-sato" in note and "kept the existing meeting room" in note for note in result.notes)
 
 
-def test_a_held_booking_carries_the_doctors_room(clinic: Desk, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_held_booking_carries_the_doctors_room(clinic: Desk, clock: FixedClock) -> None:
     made = clinic.secrets.create_secret("shop", "ops")
     token = mint(made.value, claims_at(clock.now(), "shop-10001"), kid=made.secret.key_id)
     held = clinic.booking.hold(token, "dr-sato", "gp-consult", MON_11_LONDON)

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 class StockTable(Table):
     """TinyDB's own table with the same ids: what every operation must agree with."""
 
-    document_id_class = str  # type: ignore[assignment]
+    document_id_class = str
 
 
 def committed(tmp_path: Path, tables: dict[str, dict[str, Any]]) -> SegmentStorage:
@@ -35,24 +35,24 @@ def committed(tmp_path: Path, tables: dict[str, dict[str, Any]]) -> SegmentStora
 
 
 OPERATIONS: list[tuple[str, Callable[[Table], object]]] = [
-    ("insert a document with its id", lambda t: t.insert(Document({"name": "Ada"}, "c"))),  # type: ignore[arg-type]
-    ("insert several", lambda t: t.insert_multiple([Document({"n": i}, f"m{i}") for i in range(3)])),  # type: ignore[arg-type]
-    ("upsert an existing one", lambda t: t.upsert(Document({"name": "Bea", "new": True}, "a"))),  # type: ignore[arg-type]
-    ("upsert a new one", lambda t: t.upsert(Document({"name": "Cy"}, "z"))),  # type: ignore[arg-type]
-    ("update fields by id", lambda t: t.update({"name": "Renamed"}, doc_ids=["b"])),  # type: ignore[list-item]
+    ("insert a document with its id", lambda t: t.insert(Document({"name": "Ada"}, "c"))),
+    ("insert several", lambda t: t.insert_multiple([Document({"n": i}, f"m{i}") for i in range(3)])),
+    ("upsert an existing one", lambda t: t.upsert(Document({"name": "Bea", "new": True}, "a"))),
+    ("upsert a new one", lambda t: t.upsert(Document({"name": "Cy"}, "z"))),
+    ("update fields by id", lambda t: t.update({"name": "Renamed"}, doc_ids=["b"])),
     ("update in place by a function", lambda t: t.update(lambda doc: doc.update(tags=[*doc["tags"], "x"]),
-                                                          doc_ids=["a"])),  # type: ignore[list-item]
+                                                          doc_ids=["a"])),
     ("update by query", lambda t: t.update({"seen": 1}, Query().name == "Bob")),
-    ("remove by id", lambda t: t.remove(doc_ids=["a"])),  # type: ignore[list-item]
+    ("remove by id", lambda t: t.remove(doc_ids=["a"])),
     ("remove by query", lambda t: t.remove(Query().name == "Bob")),
     ("truncate", lambda t: t.truncate()),
 ]
 
 
 @pytest.mark.parametrize(("what", "operation"), OPERATIONS, ids=[what for what, _ in OPERATIONS])
-def test_every_tinydb_write_agrees_with_tinydb_and_leaves_the_committed_segment_alone(  # type: ignore[no-untyped-def]
-        tmp_path, what, operation) -> None:
-    original = {"people": {"a": {"name": "Ann", "tags": ["t"]}, "b": {"name": "Bob", "tags": []}},
+def test_every_tinydb_write_agrees_with_tinydb_and_leaves_the_committed_segment_alone(
+        tmp_path: Path, what: str, operation: Callable[[Table], object]) -> None:
+    original: dict[str, dict[str, Any]] = {"people": {"a": {"name": "Ann", "tags": ["t"]}, "b": {"name": "Bob", "tags": []}},
                 "other": {"k": {"v": 1}}}
     stock = TinyDB(storage=MemoryStorage)
     stock.table_class = StockTable
@@ -67,38 +67,40 @@ def test_every_tinydb_write_agrees_with_tinydb_and_leaves_the_committed_segment_
     assert base.read() == original  # the committed generation (what readers hold) never changes
 
 
-def test_a_write_changes_the_staged_table_in_place_not_a_copy_of_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_write_changes_the_staged_table_in_place_not_a_copy_of_it(tmp_path: Path) -> None:
     """TinyDB's stock write path copies the whole table twice per write; SegmentTable replaces
     that one internal (`Table._update_table`). An upgrade that stops routing writes through it
     would make every write cost a table again: this fails first."""
     staged = SegmentDB(committed(tmp_path, {"people": {str(i): {"n": i} for i in range(1000)}}))
     people = staged.table("people")
     people.put("new", {"n": -1})
-    table = staged.storage.read()["people"]
-    for operation in (lambda: people.put("other", {"n": -2}), lambda: people.upsert(Document({"n": 0}, "1")),  # type: ignore[arg-type]
-                      lambda: people.update({"n": 5}, doc_ids=["2"]), lambda: people.remove(doc_ids=["3"])):  # type: ignore[list-item]
+    tables = staged.storage.read()
+    assert tables is not None
+    table = tables["people"]
+    for operation in (lambda: people.put("other", {"n": -2}), lambda: people.upsert(Document({"n": 0}, "1")),
+                      lambda: people.update({"n": 5}, doc_ids=["2"]), lambda: people.remove(doc_ids=["3"])):
         operation()
-        assert staged.storage.read()["people"] is table
+        assert (staged.storage.read() or {}).get("people") is table
     assert people.document("1") == {"n": 0} and people.document("2") == {"n": 5} and not people.has("3")
 
 
-def test_put_replaces_a_document_whole(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_put_replaces_a_document_whole(tmp_path: Path) -> None:
     staged = SegmentDB(committed(tmp_path, {"people": {"a": {"name": "Ann", "gone": 1}}}))
     staged.table("people").put("a", {"name": "Ann"})
     assert staged.table("people").document("a") == {"name": "Ann"}  # an upsert would have kept "gone"
 
 
-def test_a_committed_generation_refuses_every_write(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_committed_generation_refuses_every_write(tmp_path: Path) -> None:
     committed(tmp_path, {"people": {"a": {"name": "Ann"}}})
     db = open_segment(tmp_path / "core.00000001.json")
     with pytest.raises(RuntimeError, match="never changes"):
         db.table("people").put("b", {"name": "Bob"})
     with pytest.raises(RuntimeError, match="never changes"):
-        db.table("people").upsert(Document({"name": "x"}, "a"))  # type: ignore[arg-type]
+        db.table("people").upsert(Document({"name": "x"}, "a"))
     assert db.table("people").all() == [{"name": "Ann"}]
 
 
-def test_a_staged_segment_is_written_as_a_new_generation_tinydb_opens(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_staged_segment_is_written_as_a_new_generation_tinydb_opens(tmp_path: Path) -> None:
     staged = SegmentDB(committed(tmp_path, {"people": {"a": {"name": "Ann"}}}))
     staged.table("people").put("b", {"name": "Bob"})
     size, _crc = staged.segment_storage.write_generation(tmp_path / "core.00000002.json", fsync=False)
@@ -110,7 +112,7 @@ def test_a_staged_segment_is_written_as_a_new_generation_tinydb_opens(tmp_path) 
         staged.table("people").put("c", {"name": "Cy"})
 
 
-def test_search_results_are_copies(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_search_results_are_copies(tmp_path: Path) -> None:
     db = SegmentDB(committed(tmp_path, {"people": {"a": {"name": "Ann"}}}))
     found = db.table("people").document("a")
     assert found is not None
@@ -147,7 +149,7 @@ def test_the_import_contract_covers_every_module_of_the_data_dir_store() -> None
     assert set(contract["source_modules"]) == {f"rxdesk.store.{m}" for m in modules}
 
 
-def test_threads_searching_one_committed_segment_at_once_all_get_their_answer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_threads_searching_one_committed_segment_at_once_all_get_their_answer(tmp_path: Path) -> None:
     """The app reads a cached segment from several threads; TinyDB's query cache (an LRU whose
     every step is several operations) is shared by them."""
     import sys
@@ -178,7 +180,7 @@ def test_threads_searching_one_committed_segment_at_once_all_get_their_answer(tm
     assert failures == []
 
 
-def test_in_asks_for_an_id(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_in_asks_for_an_id(tmp_path: Path) -> None:
     people = SegmentDB(committed(tmp_path, {"people": {"a": {"name": "Ann"}}})).table("people")
     assert "a" in people and people.has("a")
     assert "b" not in people and not people.has("b")

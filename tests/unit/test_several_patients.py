@@ -4,27 +4,27 @@ several patients share."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from rxdesk.domain.models import Patient
+from rxdesk.domain.models import Appointment, Patient
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.services import Desk
 from rxdesk.services.filters import FilterText
-from tests.helpers import make_appointment
+from tests.helpers import make_appointment, view_of
 
 pytestmark = pytest.mark.backends
 
 
 @pytest.fixture
-def lenas(clinic: Desk, now):  # type: ignore[no-untyped-def]
+def lenas(clinic: Desk, now: datetime) -> list[Appointment]:
     """Lena Fischer (pat-001) and two more Lenas, with appointments over three weeks, and
     Omar's in between."""
     with clinic.store.write() as view:
         view.patients.put(Patient(id="pat-004", name="Lena Fuchs", phone="+49 176 5550104"))
         view.patients.put(Patient(id="pat-005", name="Lena Berg"))
-    made = []
+    made: list[Appointment] = []
     for days, patient, doctor in ((1, "pat-001", "dr-weber"), (1, "pat-002", "dr-sato"), (2, "pat-004", "dr-sato"),
                                   (8, "pat-005", "dr-weber"), (9, "pat-002", "dr-weber"), (15, "pat-004", "dr-osei"),
                                   (15, "pat-001", "dr-sato")):
@@ -33,10 +33,10 @@ def lenas(clinic: Desk, now):  # type: ignore[no-untyped-def]
     return made
 
 
-def test_any_of_these_patients_in_order_in_windows_and_counted(clinic: Desk, lenas, now) -> None:  # type: ignore[no-untyped-def]
+def test_any_of_these_patients_in_order_in_windows_and_counted(clinic: Desk, lenas: list[Appointment], now: datetime) -> None:
     ids = frozenset({"pat-001", "pat-004", "pat-005"})
     wanted = sorted((a for a in lenas if a.patient_id in ids), key=lambda a: (a.starts_at, a.uid))
-    view = clinic.store.read()
+    view = view_of(clinic)
     query = AppointmentQuery(patient_ids=ids, starts_from=now, as_of=now)
     page = view.appointments.search(query)
     assert [r.uid for r in page.items] == [a.uid for a in wanted] and page.total == 5
@@ -49,7 +49,7 @@ def test_any_of_these_patients_in_order_in_windows_and_counted(clinic: Desk, len
     assert [r.patient_id for r in late.items] == ["pat-005"]
 
 
-def test_the_overview_filter_takes_every_patient_a_name_matches(clinic: Desk, lenas, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_overview_filter_takes_every_patient_a_name_matches(clinic: Desk, lenas: list[Appointment], now: datetime) -> None:
     parsed = clinic.appointments.parse_filter(FilterText(patient="Lena"), overview=True)
     assert parsed.errors == {} and parsed.filter.patient_ids == frozenset({"pat-001", "pat-004", "pat-005"})
     assert parsed.resolved["patient"] == "3 matching 'Lena'"

@@ -3,7 +3,9 @@ the busy index against the plain overlap scan, and the `appointments slots` comm
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,13 +16,14 @@ from rxdesk.domain.errors import Refused, ValidationFailed
 from rxdesk.domain.slots import BusyIndex, overlaps
 from rxdesk.domain.times import zone
 from rxdesk.services import Desk
-from tests.helpers import fingerprint, make_appointment
+from rxdesk.services.rebooking import OpenSlot
+from tests.helpers import Cli, fingerprint, make_appointment
 
 pytestmark = pytest.mark.backends
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def at(clinic: Desk, now: datetime) -> Desk:
@@ -28,11 +31,11 @@ def at(clinic: Desk, now: datetime) -> Desk:
     return Desk(clinic.store, FixedClock(now), clinic.settings)
 
 
-def first_of_day(slots, day: str) -> datetime:  # type: ignore[no-untyped-def]
+def first_of_day(slots: Iterable[OpenSlot], day: str) -> datetime:
     return min(s.starts_at for s in slots if s.starts_at.date().isoformat() == day)
 
 
-def local_times(slots, tz: str) -> set[str]:  # type: ignore[no-untyped-def]
+def local_times(slots: Iterable[OpenSlot], tz: str) -> set[str]:
     return {s.starts_at.astimezone(zone(tz)).strftime("%a %H:%M") for s in slots}
 
 
@@ -63,7 +66,7 @@ def test_the_same_local_windows_across_a_dst_change(clinic: Desk, doctor: str, t
     assert {t[4:] for t in local_times(preview, tz)} <= {f"{h:02d}:{m:02d}" for h in range(8, 17) for m in (0, 30)}
 
 
-def test_a_rebook_across_the_spring_change_follows_the_doctors_clock(clinic: Desk, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_a_rebook_across_the_spring_change_follows_the_doctors_clock(clinic: Desk, data_dir: Path) -> None:
     desk = at(clinic, utc(2026, 3, 20, 12))
     original = make_appointment(desk, start=utc(2026, 3, 23, 8))  # Monday 09:00 Berlin (CET)
     # 16:30 Berlin, the last slot of Monday's afternoon window, is 15:30Z before the change ...
@@ -77,7 +80,7 @@ def test_a_rebook_across_the_spring_change_follows_the_doctors_clock(clinic: Des
     assert moved.starts_at.astimezone(zone("Europe/Berlin")).strftime("%H:%M") == "16:30"
 
 
-def test_slots_are_offered_only_where_the_doctor_is_free(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_slots_are_offered_only_where_the_doctor_is_free(clinic: Desk, now: datetime) -> None:
     original = make_appointment(clinic, start=utc(2026, 11, 25, 9))
     make_appointment(clinic, start=utc(2026, 11, 25, 10), patient_id="pat-002")  # 11:00-11:30 Berlin
     make_appointment(clinic, start=utc(2026, 11, 25, 11, 15), patient_id="pat-003", minutes=20)  # off the grid
@@ -100,12 +103,13 @@ interval = st.tuples(st.integers(0, 600), st.integers(1, 120)).map(
 
 @settings(max_examples=200, deadline=None)
 @given(busy=st.lists(interval, max_size=12), probe=interval)
-def test_the_busy_index_agrees_with_the_plain_overlap_scan(busy, probe) -> None:  # type: ignore[no-untyped-def]
+def test_the_busy_index_agrees_with_the_plain_overlap_scan(busy: list[tuple[datetime, datetime]],
+                                                           probe: tuple[datetime, datetime]) -> None:
     expected = any(overlaps(probe[0], probe[1], b0, b1) for b0, b1 in busy)
     assert BusyIndex(busy).overlaps(*probe) is expected
 
 
-def test_the_cli_lists_slots_by_doctor_and_day_in_the_org_zone(clinic: Desk, cli) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_lists_slots_by_doctor_and_day_in_the_org_zone(clinic: Desk, cli: Cli) -> None:
     original = make_appointment(clinic, start=utc(2026, 11, 25, 9))
     shown = cli("appointments", "slots", original.uid, "--days", "3")
     assert shown.code == 0, shown.err
@@ -124,7 +128,7 @@ def test_the_cli_lists_slots_by_doctor_and_day_in_the_org_zone(clinic: Desk, cli
     assert cli("appointments", "slots", "nonsense").code == 1
 
 
-def test_when_nothing_is_open_the_cli_says_so(clinic: Desk, cli) -> None:  # type: ignore[no-untyped-def]
+def test_when_nothing_is_open_the_cli_says_so(clinic: Desk, cli: Cli) -> None:
     original = make_appointment(clinic, start=utc(2026, 11, 26, 14), doctor_id="dr-osei", type_key="therapy")
     with clinic.store.write() as view:
         osei = view.doctors.require("dr-osei")

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from tests.helpers import CLINIC_TOML
+from pathlib import Path
+
+from tests.helpers import CLINIC_TOML, Cli
 
 
-def test_help_exits_zero(cli) -> None:  # type: ignore[no-untyped-def]
+def test_help_exits_zero(cli: Cli) -> None:
     result = cli("--help")
     assert result.code == 0
 
 
-def test_provision_then_list_doctors(cli) -> None:  # type: ignore[no-untyped-def]
+def test_provision_then_list_doctors(cli: Cli) -> None:
     assert cli("provision", str(CLINIC_TOML)).code == 0
     doctors = cli("doctors", "list", "--json").json()
     assert [d["id"] for d in doctors] == ["dr-weber", "dr-sato", "dr-osei"]
 
 
-def test_validators_are_built_by_the_apps_warm_up_not_by_a_listing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_validators_are_built_by_the_apps_warm_up_not_by_a_listing(tmp_path: Path) -> None:
     """A command pays only for the validators it uses; the app builds all of them after its
     first paint, so no agent action waits for one. Run in a fresh interpreter: validators are
     built once per process."""

@@ -9,17 +9,19 @@ import stat
 import subprocess
 import sys
 import textwrap
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from rxdesk.domain.errors import StoreError
 from rxdesk.domain.models import Patient
+from rxdesk.services import Desk
 from rxdesk.store import TinyStore
 from rxdesk.store import engine as engine_module
 from rxdesk.store.layout import patient_segment
 from rxdesk.store.segment_db import open_segment
-from tests.helpers import CLINIC_TOML, fingerprint, run_cli
+from tests.helpers import CLINIC_TOML, fingerprint, run_cli, tiny_view_of
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,7 +30,7 @@ def patient(pid: str) -> Patient:
     return Patient(id=pid, name=f"Patient {pid}")
 
 
-def test_commit_is_one_manifest_generation_and_immutable_files(store, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_commit_is_one_manifest_generation_and_immutable_files(store: TinyStore, data_dir: Path) -> None:
     assert store.generation() == 0
     with store.write() as view:
         view.patients.put(patient("a"))
@@ -45,7 +47,7 @@ def test_commit_is_one_manifest_generation_and_immutable_files(store, data_dir) 
     assert [p.id for p in TinyStore(data_dir).read().patients.all()] == ["a", "b"]
 
 
-def test_exception_discards_every_change(store, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_exception_discards_every_change(store: TinyStore, data_dir: Path) -> None:
     with store.write() as view:
         view.patients.put(patient("a"))
     before = fingerprint(data_dir)
@@ -56,7 +58,7 @@ def test_exception_discards_every_change(store, data_dir) -> None:  # type: igno
     assert [p.id for p in store.read().patients.all()] == ["a"]
 
 
-def test_reads_inside_a_write_see_other_processes_changes(store, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_reads_inside_a_write_see_other_processes_changes(store: TinyStore, data_dir: Path) -> None:
     other = TinyStore(data_dir)
     with store.write() as view:
         view.patients.put(patient("a"))
@@ -67,7 +69,7 @@ def test_reads_inside_a_write_see_other_processes_changes(store, data_dir) -> No
         assert [p.id for p in view.patients.all()] == ["a", "b"]
 
 
-def test_a_write_never_builds_on_a_manifest_it_only_thinks_is_current(store, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_a_write_never_builds_on_a_manifest_it_only_thinks_is_current(store: TinyStore, data_dir: Path) -> None:
     """Two commits within one tick of the file system's clock can leave a manifest with the
     same inode (reused), size and time as the one this process cached: a write must read the
     manifest under the lock, or it drops the other process's commit."""
@@ -87,7 +89,7 @@ def test_a_write_never_builds_on_a_manifest_it_only_thinks_is_current(store, dat
     assert [p.id for p in TinyStore(data_dir).read().patients.all()] == ["a", "b", "c"]
 
 
-def test_permissions_are_private(store, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_permissions_are_private(store: TinyStore, data_dir: Path) -> None:
     with store.write() as view:
         view.patients.put(patient("a"))
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
@@ -97,14 +99,14 @@ def test_permissions_are_private(store, data_dir) -> None:  # type: ignore[no-un
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
-def test_segments_are_tinydb_documents(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_segments_are_tinydb_documents(clinic: Desk, data_dir: Path) -> None:
     manifest = json.loads((data_dir / "rxdesk.json").read_text())
     db = open_segment(data_dir / "segments" / manifest["segments"]["core"]["file"])
     doctors = db.table("doctors").all()
     assert {d.doc_id for d in doctors} == {"dr-weber", "dr-osei", "dr-sato"}
 
 
-def test_replaced_files_are_deleted_after_the_grace_period(store, data_dir, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_replaced_files_are_deleted_after_the_grace_period(store: TinyStore, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine_module, "GRACE_SECONDS", -1.0)
     for name in "abcd":
         with store.write() as view:
@@ -135,7 +137,7 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_two_processes_writing_at_once_lose_nothing(data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_two_processes_writing_at_once_lose_nothing(data_dir: Path) -> None:
     n = 60
     procs = [
         subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), tag, str(n)], cwd=REPO)
@@ -157,7 +159,7 @@ def _cut_in_half(path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["half", "empty", "garbage", "same-size"])
-def test_corrupt_segment_is_reported_and_left_alone(clinic, data_dir, damage) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_segment_is_reported_and_left_alone(clinic: Desk, data_dir: Path, damage: str) -> None:
     manifest = json.loads((data_dir / "rxdesk.json").read_text())
     path = data_dir / "segments" / manifest["segments"][patient_segment("pat-001")]["file"]  # Lena's record
     original = path.read_bytes()
@@ -183,7 +185,7 @@ def test_corrupt_segment_is_reported_and_left_alone(clinic, data_dir, damage) ->
         view.patients.all()
 
 
-def test_corrupt_manifest_is_reported_by_name(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_manifest_is_reported_by_name(clinic: Desk, data_dir: Path) -> None:
     manifest = data_dir / "rxdesk.json"
     manifest.write_bytes(manifest.read_bytes()[:40])
     before = fingerprint(data_dir)
@@ -192,24 +194,27 @@ def test_corrupt_manifest_is_reported_by_name(clinic, data_dir) -> None:  # type
     assert fingerprint(data_dir) == before
 
 
-def test_missing_segment_file_is_reported(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_missing_segment_file_is_reported(clinic: Desk, data_dir: Path) -> None:
     manifest = json.loads((data_dir / "rxdesk.json").read_text())
     (data_dir / "segments" / manifest["segments"]["core"]["file"]).unlink()
     result = run_cli("doctors", "list", env={"RXDESK_DATA_DIR": str(data_dir)})
     assert result.code == 1 and "is missing" in result.err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_unwritable_data_dir_is_one_line(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
-    os.chmod(data_dir, 0o500)
+@pytest.mark.permissions
+def test_unwritable_data_dir_is_one_line(clinic: Desk, data_dir: Path) -> None:
+    before = fingerprint(data_dir)
+    os.chmod(data_dir, 0o500)  # its owner made it read-only
     try:
-        result = run_cli("provision", str(CLINIC_TOML), env={"RXDESK_DATA_DIR": str(data_dir)})
-        assert result.code == 1 and "not writable" in result.err
+        result = run_cli("doctors", "set-phone", "dr-weber", "+4915111223399", env={"RXDESK_DATA_DIR": str(data_dir)})
+        assert result.code == 1 and "not writable" in result.err and result.err.count("\n") == 1, result.err
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o500  # still read-only
     finally:
         os.chmod(data_dir, 0o700)
+    assert fingerprint(data_dir) == before
 
 
-def test_leftovers_of_a_crashed_writer_are_ignored(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_leftovers_of_a_crashed_writer_are_ignored(clinic: Desk, data_dir: Path) -> None:
     segments = data_dir / "segments"
     (segments / ".patients.00000099.json.123.tmp").write_bytes(b"{half")
     (segments / "patients.00000099.json").write_bytes(b'{"patients": {}}')
@@ -219,7 +224,7 @@ def test_leftovers_of_a_crashed_writer_are_ignored(clinic, data_dir) -> None:  #
     assert len(TinyStore(data_dir).read().patients.all()) == 4
 
 
-def test_the_patient_name_index_follows_every_patient_write(store, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_the_patient_name_index_follows_every_patient_write(store: TinyStore, data_dir: Path) -> None:
     with store.write() as view:
         view.patients.put(patient("a"))
         view.patients.put(patient("b"))
@@ -232,7 +237,7 @@ def test_the_patient_name_index_follows_every_patient_write(store, data_dir) -> 
     assert dict(store.read().patients.names()) == {"a": "Renamed"}
 
 
-def test_the_holds_index_follows_holds_and_feeds_expiry(clinic, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_holds_index_follows_holds_and_feeds_expiry(clinic: Desk, now: datetime) -> None:
     from datetime import timedelta
 
     from tests.helpers import make_appointment
@@ -241,17 +246,17 @@ def test_the_holds_index_follows_holds_and_feeds_expiry(clinic, now) -> None:  #
     soon = make_appointment(clinic, start=now + timedelta(days=3), status="held", hold_minutes=10,
                             created_at=now - timedelta(minutes=5))
     make_appointment(clinic, start=now + timedelta(days=4))
-    view = clinic.store.read()
+    view = tiny_view_of(clinic)
     assert {d.doc_id for d in view.snap.table("holds", "held").all()} == {held.uid, soon.uid}
     created = soon.created_at
     assert [a.uid for a in view.appointments.lapsed_holds(created + timedelta(minutes=10))] == [soon.uid]
     clinic.appointments.cancel_appointment(soon.uid, "x", "tester")
-    view = clinic.store.read()
+    view = tiny_view_of(clinic)
     assert {d.doc_id for d in view.snap.table("holds", "held").all()} == {held.uid}
     assert view.appointments.lapsed_holds(created + timedelta(minutes=10)) == []
 
 
-def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignore[no-untyped-def]
+def test_counts_agree_with_walking_the_rows(clinic: Desk, now: datetime) -> None:
     """count_raw takes shortcuts (whole weeks by their groupings, at the query's as_of too);
     it must match the walk, and the walk must match the domain's effective status."""
     import random
@@ -275,7 +280,7 @@ def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignor
                          # holds lapsing anywhere from before the start to long after it
                          created_at=start - timedelta(hours=rng.randint(1, 24 * 10)),
                          hold_minutes=rng.randint(1, 60 * 24 * 20))
-    view = clinic.store.read()
+    view = tiny_view_of(clinic)
     rows = list(view.appointments.iter_raw(AppointmentQuery()))
     # Instants exactly on a boundary: an end, a hold's expiry.
     an_end = next(appointment_from_store(r).ends_at for r in rows if r["status"] == "confirmed")
@@ -294,7 +299,8 @@ def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignor
     @example(statuses=frozenset({"confirmed"}), doctor=None, patient=None, start=None, before=None, as_of=an_end)
     @example(statuses=frozenset({"expired"}), doctor=None, patient=None, start=None, before=None, as_of=a_lapse)
     @example(statuses=frozenset({"held"}), doctor=None, patient=None, start=None, before=None, as_of=a_lapse)
-    def check(statuses, doctor, patient, start, before, as_of) -> None:  # type: ignore[no-untyped-def]
+    def check(statuses: frozenset[str] | None, doctor: str | None, patient: str | None, start: datetime | None,
+              before: datetime | None, as_of: datetime | None) -> None:
         query = AppointmentQuery(statuses=statuses or None, doctor_id=doctor, patient_id=patient,
                                  starts_from=start, starts_before=before, as_of=as_of)
         walked = list(view.appointments.iter_raw(query))
@@ -309,7 +315,7 @@ def test_counts_agree_with_walking_the_rows(clinic, now) -> None:  # type: ignor
 
 
 
-def test_a_write_over_a_missing_segment_file_is_refused_and_changes_nothing(clinic, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_a_write_over_a_missing_segment_file_is_refused_and_changes_nothing(clinic: Desk, data_dir: Path) -> None:
     """A write reads each segment it replaces: a missing one is damage, reported by name."""
     manifest = json.loads((data_dir / "rxdesk.json").read_text())
     path = data_dir / "segments" / manifest["segments"]["patient-names"]["file"]
@@ -321,7 +327,7 @@ def test_a_write_over_a_missing_segment_file_is_refused_and_changes_nothing(clin
     assert fingerprint(data_dir) == before
 
 
-def test_a_write_checks_every_segment_file_again_once_the_last_check_is_not_recent(clinic, data_dir, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_write_checks_every_segment_file_again_once_the_last_check_is_not_recent(clinic: Desk, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A write re-reads the manifest under its lock; the files of the one checked a moment ago
     are not checked twice, but damage done since an older check stops the write."""
     store = TinyStore(data_dir)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ from rxdesk.domain.ids import uid_partition
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
+from rxdesk.store.protocols import Store
 from rxdesk.store.segment_db import open_segment
-from tests.helpers import make_appointment
+from tests.helpers import make_appointment, view_of
 
 
 def week_files(data_dir: Path) -> dict[str, Path]:
@@ -26,11 +28,11 @@ def week_files(data_dir: Path) -> dict[str, Path]:
             if name.startswith("appt-")}
 
 
-def listed(store: TinyStore) -> list[str]:
-    return [r.uid for r in store.read().appointments.search(AppointmentQuery()).items]
+def listed(store: Store) -> list[str]:
+    return [r.uid for r in view_of(store).appointments.search(AppointmentQuery()).items]
 
 
-def test_a_week_keeps_its_order_by_start_as_a_tinydb_document(clinic: Desk, data_dir: Path, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_week_keeps_its_order_by_start_as_a_tinydb_document(clinic: Desk, data_dir: Path, now: datetime) -> None:
     monday = now - timedelta(days=now.weekday()) + timedelta(days=7)
     made = [make_appointment(clinic, start=monday + timedelta(hours=h), doctor_id=d)
             for h, d in ((30, "dr-weber"), (9, "dr-osei"), (30, "dr-sato"), (52, "dr-weber"), (9, "dr-weber"))]
@@ -39,7 +41,12 @@ def test_a_week_keeps_its_order_by_start_as_a_tinydb_document(clinic: Desk, data
     order = week.table("order").get(doc_id="by_start")
     expected = sorted((a.starts_at, a.uid) for a in made)
     assert order is not None and order["uids"] == [uid for _, uid in expected]
-    assert order["starts"] == sorted(week.table("appointments").get(doc_id=u)["starts_at"] for u in order["uids"])
+    def starts_at(uid: str) -> str:
+        stored = week.table("appointments").get(doc_id=uid)
+        assert stored is not None, uid
+        return str(stored["starts_at"])
+
+    assert order["starts"] == sorted(starts_at(u) for u in order["uids"])
     assert listed(clinic.store) == order["uids"]
 
     clinic.appointments.cancel_appointment(made[0].uid, "patient asked", "tester")
@@ -77,8 +84,8 @@ def _with_an_order_that_misses_an_appointment(tables: dict[str, Any]) -> dict[st
 
 @pytest.mark.parametrize("older", [_without_order, _with_an_order_that_misses_an_appointment],
                          ids=["no order, links as bare uids", "an order that misses an appointment"])
-def test_a_data_dir_written_before_the_order_was_kept_opens_and_lists_in_order(  # type: ignore[no-untyped-def]
-        clinic: Desk, data_dir: Path, now, older) -> None:
+def test_a_data_dir_written_before_the_order_was_kept_opens_and_lists_in_order(
+        clinic: Desk, data_dir: Path, now: datetime, older: Callable[[dict[str, Any]], None]) -> None:
     first = make_appointment(clinic, start=now + timedelta(days=2, hours=3))
     later = make_appointment(clinic, start=now + timedelta(days=2, hours=1), doctor_id="dr-osei")
     make_appointment(clinic, start=now + timedelta(days=9))

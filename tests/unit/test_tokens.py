@@ -9,28 +9,29 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.errors import ConfigError
 from rxdesk.services import Desk
 from rxdesk.services.secrets import SecretService
 from rxdesk.services.tokens import TokenRefused
-from tests.helpers import book_with, fingerprint
+from tests.helpers import Cli, book_with, fingerprint
 from tests.unit.test_tokens_minting import b64url, claims_at, mint
 
 pytestmark = pytest.mark.backends
 
 
 @pytest.fixture
-def partner(clinic: Desk):  # type: ignore[no-untyped-def]
+def partner(clinic: Desk) -> tuple[str, str]:
     """An active booking secret: (key_id, value)."""
     made = clinic.secrets.create_secret("Shopify storefront", "ops")
     return made.secret.key_id, made.value
 
 
 def refused(desk: Desk, token: str) -> TokenRefused:
-    before = fingerprint(desk.store.data_dir)
+    before = fingerprint(desk.settings.data_dir)
     with pytest.raises(TokenRefused) as info:
         desk.tokens.verify(token)
-    assert fingerprint(desk.store.data_dir) == before, "a refused token changed the data dir"
+    assert fingerprint(desk.settings.data_dir) == before, "a refused token changed the data dir"
     message = str(info.value)
     assert "\n" not in message
     assert token.strip() == "" or token not in message
@@ -43,7 +44,7 @@ def refused(desk: Desk, token: str) -> TokenRefused:
 # -- acceptance -----------------------------------------------------------------------
 
 
-def test_a_token_naming_the_patient_by_external_id_is_accepted(clinic: Desk, partner, now: datetime) -> None:
+def test_a_token_naming_the_patient_by_external_id_is_accepted(clinic: Desk, partner: tuple[str, str], now: datetime) -> None:
     kid, value = partner
     claims = claims_at(now, "shop-10001", jti="abc")
     verified = clinic.tokens.verify(mint(value, claims, kid=kid))
@@ -54,12 +55,12 @@ def test_a_token_naming_the_patient_by_external_id_is_accepted(clinic: Desk, par
     assert verified.expires_at == now + timedelta(minutes=10)
 
 
-def test_sub_may_name_the_patient_by_id(clinic: Desk, partner, now: datetime) -> None:
+def test_sub_may_name_the_patient_by_id(clinic: Desk, partner: tuple[str, str], now: datetime) -> None:
     kid, value = partner
     assert clinic.tokens.verify(mint(value, claims_at(now, "pat-003"), kid=kid)).patient.id == "pat-003"
 
 
-def test_the_hmac_key_is_the_value_exactly_as_shown(clinic: Desk, partner, now: datetime) -> None:
+def test_the_hmac_key_is_the_value_exactly_as_shown(clinic: Desk, partner: tuple[str, str], now: datetime) -> None:
     kid, value = partner
     assert clinic.tokens.verify(mint(value.encode("utf-8"), claims_at(now), kid=kid))
     # Decoding the base64 text first (a common partner mistake) is a different key.
@@ -69,7 +70,7 @@ def test_the_hmac_key_is_the_value_exactly_as_shown(clinic: Desk, partner, now: 
     assert refused(clinic, mint(decoded, claims_at(now), kid=kid)).reason == "bad_signature"
 
 
-def test_a_booking_call_updates_last_used_at(clinic: Desk, partner, now: datetime, clock) -> None:
+def test_a_booking_call_updates_last_used_at(clinic: Desk, partner: tuple[str, str], now: datetime, clock: FixedClock) -> None:
     kid, value = partner
     assert clinic.secrets.get(kid).last_used_at is None
     clock.advance(minutes=3)
@@ -77,19 +78,19 @@ def test_a_booking_call_updates_last_used_at(clinic: Desk, partner, now: datetim
     assert clinic.secrets.get(kid).last_used_at == now + timedelta(minutes=3)
 
 
-def test_verifying_a_token_changes_nothing_last_used_at_included(clinic: Desk, partner, now: datetime,
-                                                                 clock, cli) -> None:  # type: ignore[no-untyped-def]
+def test_verifying_a_token_changes_nothing_last_used_at_included(clinic: Desk, partner: tuple[str, str], now: datetime,
+                                                                 clock: FixedClock, cli: Cli) -> None:
     """`token verify` is an agent's diagnostic: it must not look like a partner still using
     the secret (rotation waits for last_used_at to stop moving)."""
     kid, value = partner
     book_with(clinic, mint(value, claims_at(now), kid=kid))
-    before = fingerprint(clinic.store.data_dir)
+    before = fingerprint(clinic.settings.data_dir)
     clock.advance(minutes=5)
     assert clinic.tokens.verify(mint(value, claims_at(clock.now()), kid=kid)).kid == kid
     token = mint(value, claims_at(now + timedelta(minutes=5)), kid=kid)
     assert cli("token", "verify", token, env={"RXDESK_NOW": "2026-11-23T08:05:00Z"}).code == 0
     assert clinic.secrets.get(kid).last_used_at == now
-    assert fingerprint(clinic.store.data_dir) == before
+    assert fingerprint(clinic.settings.data_dir) == before
 
 
 @pytest.mark.parametrize(
@@ -101,12 +102,12 @@ def test_verifying_a_token_changes_nothing_last_used_at_included(clinic: Desk, p
         (-899, 900),
     ],
 )
-def test_edges_that_pass(clinic: Desk, partner, now: datetime, issued: int, lifetime: int) -> None:
+def test_edges_that_pass(clinic: Desk, partner: tuple[str, str], now: datetime, issued: int, lifetime: int) -> None:
     kid, value = partner
     clinic.tokens.verify(mint(value, claims_at(now, issued=issued, lifetime=lifetime), kid=kid))
 
 
-def test_two_active_secrets_both_verify(clinic: Desk, partner, now: datetime) -> None:
+def test_two_active_secrets_both_verify(clinic: Desk, partner: tuple[str, str], now: datetime) -> None:
     kid, value = partner
     other = clinic.secrets.create_secret("new storefront key", "ops")
     assert clinic.tokens.verify(mint(value, claims_at(now), kid=kid)).kid == kid
@@ -115,7 +116,7 @@ def test_two_active_secrets_both_verify(clinic: Desk, partner, now: datetime) ->
     assert refused(clinic, mint(other.value, claims_at(now), kid=kid)).reason == "bad_signature"
 
 
-def test_revoke_is_immediate(clinic: Desk, partner, now: datetime) -> None:
+def test_revoke_is_immediate(clinic: Desk, partner: tuple[str, str], now: datetime) -> None:
     kid, value = partner
     other = clinic.secrets.create_secret("next", "ops")
     token, other_token = mint(value, claims_at(now), kid=kid), mint(other.value, claims_at(now), kid=other.secret.key_id)
@@ -179,7 +180,7 @@ CASE_NAMES = list(_cases("k", "v", datetime.fromisoformat("2026-11-23T08:00:00+0
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
-def test_each_refusal_has_its_own_reason(clinic: Desk, partner, now: datetime, name: str) -> None:
+def test_each_refusal_has_its_own_reason(clinic: Desk, partner: tuple[str, str], now: datetime, name: str) -> None:
     kid, value = partner
     token, reason = _cases(kid, value, now)[name]
     err = refused(clinic, token)
@@ -187,9 +188,9 @@ def test_each_refusal_has_its_own_reason(clinic: Desk, partner, now: datetime, n
     assert str(err).startswith("token refused: ")
 
 
-def test_reasons_read_differently(clinic: Desk, partner, now: datetime) -> None:
+def test_reasons_read_differently(clinic: Desk, partner: tuple[str, str], now: datetime) -> None:
     kid, value = partner
-    messages = {}
+    messages: dict[str, set[str]] = {}
     for token, reason in _cases(kid, value, now).values():
         messages.setdefault(reason, set()).add(str(refused(clinic, token)))
     firsts = {reason: sorted(texts)[0] for reason, texts in messages.items()}
@@ -197,7 +198,7 @@ def test_reasons_read_differently(clinic: Desk, partner, now: datetime) -> None:
     assert "revoked" not in " ".join(firsts.values())
 
 
-def test_revoked_kid_is_its_own_reason(clinic: Desk, partner, now: datetime) -> None:
+def test_revoked_kid_is_its_own_reason(clinic: Desk, partner: tuple[str, str], now: datetime) -> None:
     kid, value = partner
     clinic.secrets.revoke(kid, "ops")
     err = refused(clinic, mint(value, claims_at(now), kid=kid))
@@ -205,7 +206,7 @@ def test_revoked_kid_is_its_own_reason(clinic: Desk, partner, now: datetime) -> 
     assert kid in str(err)
 
 
-def test_kid_is_looked_up_before_any_hmac_work(clinic: Desk, partner, now: datetime, monkeypatch) -> None:
+def test_kid_is_looked_up_before_any_hmac_work(clinic: Desk, partner: tuple[str, str], now: datetime, monkeypatch: pytest.MonkeyPatch) -> None:
     kid, value = partner
 
     def no_key(*args: object) -> str:
@@ -223,17 +224,17 @@ def test_kid_is_looked_up_before_any_hmac_work(clinic: Desk, partner, now: datet
 def test_unknown_kid_needs_no_master_key(desk: Desk, now: datetime) -> None:
     # Nothing provisioned, no master.key: the kid is refused before the key is looked for.
     assert refused(desk, mint("v" * 43, claims_at(now), kid="bk_any")).reason == "unknown_kid"
-    assert not (desk.store.data_dir / "master.key").exists()
+    assert not (desk.settings.data_dir / "master.key").exists()
 
 
-def test_a_missing_master_key_is_a_clear_error(clinic: Desk, partner, now: datetime) -> None:
+def test_a_missing_master_key_is_a_clear_error(clinic: Desk, partner: tuple[str, str], now: datetime) -> None:
     kid, value = partner
-    (clinic.store.data_dir / "master.key").unlink()
+    (clinic.settings.data_dir / "master.key").unlink()
     with pytest.raises(ConfigError, match="master key is missing"):
         clinic.tokens.verify(mint(value, claims_at(now), kid=kid))
 
 
-def test_time_comes_from_the_service_clock(clinic: Desk, partner, now: datetime, clock) -> None:
+def test_time_comes_from_the_service_clock(clinic: Desk, partner: tuple[str, str], now: datetime, clock: FixedClock) -> None:
     kid, value = partner
     token = mint(value, claims_at(now), kid=kid)
     clock.advance(minutes=10, seconds=29)
@@ -244,7 +245,7 @@ def test_time_comes_from_the_service_clock(clinic: Desk, partner, now: datetime,
     assert refused(clinic, token).reason == "iat_in_future"
 
 
-def test_a_token_verified_in_a_refused_write_leaves_last_used_at(clinic: Desk, partner, now: datetime) -> None:
+def test_a_token_verified_in_a_refused_write_leaves_last_used_at(clinic: Desk, partner: tuple[str, str], now: datetime) -> None:
     kid, value = partner
     # A booking call refused after the token passed changes nothing, last_used_at included.
     from rxdesk.domain.errors import NotFound

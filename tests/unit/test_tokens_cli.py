@@ -16,35 +16,37 @@ from cryptography.fernet import Fernet
 
 from rxdesk.services import Desk
 from rxdesk.services.tokens import TokenRefused
-from tests.helpers import REPO, fingerprint, make_appointment
+from tests.helpers import REPO, Cli, CliResult, fingerprint, make_appointment, one_line_refusal, view_of
 from tests.unit.test_tokens_minting import claims_at, mint
 
 pytestmark = pytest.mark.backends
 
 
 @pytest.fixture
-def provisioned(cli, clinic: Desk):  # type: ignore[no-untyped-def]
+def provisioned(cli: Cli, clinic: Desk) -> Cli:
     return cli
 
 
-def create(cli, label: str = "shop") -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def with_env(cli: Cli, extra: dict[str, str]) -> Cli:
+    """`cli` with `extra` in the environment of every run."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> CliResult:
+        return cli(*args, env={**extra, **(env or {})})
+
+    return run
+
+
+def create(cli: Cli, label: str = "shop") -> tuple[str, str]:
     result = cli("secrets", "create", "--label", label, "--json")
     assert result.code == 0, result.err
     data = result.json()
     return data["key_id"], data["secret"]
 
 
-def one_line_refusal(result) -> str:  # type: ignore[no-untyped-def]
-    assert result.code == 1, (result.out, result.err)
-    assert result.err.count("\n") == 1 and result.err.startswith("rxdesk: ")
-    assert "Traceback" not in result.err
-    return result.err
-
-
 # -- secrets --------------------------------------------------------------------------
 
 
-def test_create_prints_key_id_and_secret(provisioned, data_dir: Path) -> None:
+def test_create_prints_key_id_and_secret(provisioned: Cli, data_dir: Path) -> None:
     result = provisioned("secrets", "create", "--label", "Shopify storefront", "--json")
     data = result.json()
     assert data["key_id"].startswith("bk_") and len(data["secret"]) >= 43
@@ -56,7 +58,7 @@ def test_create_prints_key_id_and_secret(provisioned, data_dir: Path) -> None:
     assert text.code == 0 and "secret" in text.out and "key_id" in text.out
 
 
-def test_list_shows_no_values(provisioned) -> None:
+def test_list_shows_no_values(provisioned: Cli) -> None:
     kid, value = create(provisioned)
     listed = provisioned("secrets", "list", "--json")
     assert [row["key_id"] for row in listed.json()] == [kid]
@@ -65,16 +67,16 @@ def test_list_shows_no_values(provisioned) -> None:
     assert kid in table.out and "never" in table.out and value not in table.out
 
 
-def test_reveal_prints_the_value_and_is_audited(provisioned, clinic: Desk) -> None:
+def test_reveal_prints_the_value_and_is_audited(provisioned: Cli, clinic: Desk) -> None:
     kid, value = create(provisioned)
     assert provisioned("secrets", "reveal", kid).out.strip() == value
     data = provisioned("secrets", "reveal", kid, "--json").json()
     assert (data["key_id"], data["secret"]) == (kid, value)
-    actions = [e.action for e in clinic.store.read().audit.for_target(f"booking_secret:{kid}")]
+    actions = [e.action for e in view_of(clinic).audit.for_target(f"booking_secret:{kid}")]
     assert actions == ["secret.create", "secret.reveal", "secret.reveal"]
 
 
-def test_revoke_and_refusals(provisioned, data_dir: Path) -> None:
+def test_revoke_and_refusals(provisioned: Cli, data_dir: Path) -> None:
     kid, _ = create(provisioned)
     assert "revoked" in provisioned("secrets", "revoke", kid).out
     before = fingerprint(data_dir)
@@ -85,7 +87,7 @@ def test_revoke_and_refusals(provisioned, data_dir: Path) -> None:
     assert provisioned("secrets", "revoke").code == 2  # usage: KEY_ID missing
 
 
-def test_rotate_master_key_with_the_key_file(provisioned, data_dir: Path) -> None:
+def test_rotate_master_key_with_the_key_file(provisioned: Cli, data_dir: Path) -> None:
     kid, value = create(provisioned)
     old = (data_dir / "master.key").read_text()
     result = provisioned("secrets", "rotate-master-key", "--json")
@@ -95,9 +97,9 @@ def test_rotate_master_key_with_the_key_file(provisioned, data_dir: Path) -> Non
     assert provisioned("secrets", "reveal", kid).out.strip() == value
 
 
-def test_rotate_master_key_in_the_environment(provisioned, data_dir: Path) -> None:
+def test_rotate_master_key_in_the_environment(provisioned: Cli, data_dir: Path) -> None:
     old = Fernet.generate_key().decode()
-    kid, value = create(lambda *a: provisioned(*a, env={"RXDESK_MASTER_KEY": old}))
+    kid, value = create(with_env(provisioned, {"RXDESK_MASTER_KEY": old}))
     before = fingerprint(data_dir)
     refused = provisioned("secrets", "rotate-master-key", env={"RXDESK_MASTER_KEY": old})
     assert "RXDESK_MASTER_KEY=NEW,OLD" in one_line_refusal(refused)
@@ -134,31 +136,31 @@ def rotate_in_a_process(cli_env: dict[str, str], stdout: int | str, **env: str) 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stdout", ["closed", "/dev/full"])
-def test_a_rotation_whose_output_cannot_be_written_loses_nothing(clinic: Desk, cli, cli_env, stdout) -> None:  # type: ignore[no-untyped-def]
+def test_a_rotation_whose_output_cannot_be_written_loses_nothing(clinic: Desk, cli: Cli, cli_env: dict[str, str], stdout: str) -> None:
     """`rotate-master-key | true` used to commit and then fail to print the only copy of the new
     key: every secret was lost, with exit 0."""
     old = Fernet.generate_key().decode()
-    kid, value = create(lambda *a: cli(*a, env={"RXDESK_MASTER_KEY": old}))
+    kid, value = create(with_env(cli, {"RXDESK_MASTER_KEY": old}))
     new = Fernet.generate_key().decode()
     done = rotate_in_a_process(cli_env, stdout, RXDESK_MASTER_KEY=f"{new},{old}")
     assert "Traceback" not in done.stderr
     assert cli("secrets", "reveal", kid, env={"RXDESK_MASTER_KEY": new}).out.strip() == value
     # With master.key: the new key is in the file before the rotation commits.
-    file_kid, file_value = create(lambda *a: cli(*a, env={"RXDESK_MASTER_KEY": new}))
+    file_kid, file_value = create(with_env(cli, {"RXDESK_MASTER_KEY": new}))
     assert file_kid  # (made under the environment key; now move the data dir to a key file)
-    clinic.store.data_dir.mkdir(mode=0o700, exist_ok=True)  # with a database it holds nothing yet
-    (clinic.store.data_dir / "master.key").write_text(new + "\n")
+    clinic.settings.data_dir.mkdir(mode=0o700, exist_ok=True)  # with a database it holds nothing yet
+    (clinic.settings.data_dir / "master.key").write_text(new + "\n")
     done = rotate_in_a_process(cli_env, stdout)
     assert "Traceback" not in done.stderr
     assert cli("secrets", "reveal", kid).out.strip() == value
     assert cli("secrets", "reveal", file_kid).out.strip() == file_value
-    assert (clinic.store.data_dir / "master.key").read_text().strip() != new
+    assert (clinic.settings.data_dir / "master.key").read_text().strip() != new
 
 
 # -- token verify ---------------------------------------------------------------------
 
 
-def test_verify_prints_the_claims(provisioned, now: datetime) -> None:
+def test_verify_prints_the_claims(provisioned: Cli, now: datetime) -> None:
     kid, value = create(provisioned)
     claims = claims_at(now, "shop-10002", jti="j-1")
     result = provisioned("token", "verify", mint(value, claims, kid=kid), "--json")
@@ -168,7 +170,7 @@ def test_verify_prints_the_claims(provisioned, now: datetime) -> None:
     assert "Omar Haddad (pat-002)" in text.out and kid in text.out
 
 
-def test_verify_refusals_are_one_line_without_the_token(provisioned, now: datetime) -> None:
+def test_verify_refusals_are_one_line_without_the_token(provisioned: Cli, now: datetime) -> None:
     kid, value = create(provisioned)
     cases = {
         mint(value, claims_at(now), kid=kid, alg="none"): "algorithm 'none' is not accepted",
@@ -185,7 +187,7 @@ def test_verify_refusals_are_one_line_without_the_token(provisioned, now: dateti
         assert token not in err
 
 
-def test_verify_uses_rxdesk_now(provisioned, now: datetime) -> None:
+def test_verify_uses_rxdesk_now(provisioned: Cli, now: datetime) -> None:
     kid, value = create(provisioned)
     token = mint(value, claims_at(now), kid=kid)
     later = (now + timedelta(minutes=11)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -195,7 +197,7 @@ def test_verify_uses_rxdesk_now(provisioned, now: datetime) -> None:
     assert provisioned("token", "verify", token).code == 0
 
 
-def test_a_token_can_come_from_stdin(provisioned, now: datetime, monkeypatch) -> None:
+def test_a_token_can_come_from_stdin(provisioned: Cli, now: datetime, monkeypatch: pytest.MonkeyPatch) -> None:
     kid, value = create(provisioned)
     monkeypatch.setattr(sys, "stdin", io.StringIO(mint(value, claims_at(now), kid=kid) + "\n"))
     assert provisioned("token", "verify", "-", "--json").json()["sub"] == "shop-10001"
@@ -204,7 +206,7 @@ def test_a_token_can_come_from_stdin(provisioned, now: datetime, monkeypatch) ->
 # -- booking --------------------------------------------------------------------------
 
 
-def test_hold_confirm_cancel(provisioned, now: datetime, clinic: Desk) -> None:
+def test_hold_confirm_cancel(provisioned: Cli, now: datetime, clinic: Desk) -> None:
     kid, value = create(provisioned)
     token = mint(value, claims_at(now), kid=kid)
     held = provisioned("booking", "hold", "--token", token, "--doctor", "dr-weber", "--type", "gp-consult",
@@ -220,7 +222,7 @@ def test_hold_confirm_cancel(provisioned, now: datetime, clinic: Desk) -> None:
     assert clinic.appointments.get(appt["uid"]).cancelled_by == "patient:pat-001"
 
 
-def test_booking_refusals(provisioned, now: datetime, data_dir: Path) -> None:
+def test_booking_refusals(provisioned: Cli, now: datetime, data_dir: Path) -> None:
     kid, value = create(provisioned)
     token = mint(value, claims_at(now), kid=kid)
     before = fingerprint(data_dir)

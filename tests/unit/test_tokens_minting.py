@@ -11,9 +11,15 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512, "RS256": hashlib.sha256}
+
+
+class TokenFor(Protocol):
+    """A partner's fresh booking token for a patient (`sub`), minted at the clock's now."""
+
+    def __call__(self, sub: str = "shop-10001") -> str: ...
 
 
 def b64url(data: bytes) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -14,41 +12,12 @@ from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.services.webhooks import EXCERPT
 from tests.helpers import make_appointment
-from tests.receiver import Receiver
+from tests.receiver import Answer, Receiver
 
 pytestmark = pytest.mark.backends
 
 
-class Answering:
-    """A receiver whose `answer(handler)` writes the whole response itself."""
-
-    def __init__(self, answer: Any) -> None:
-        self.requests = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                outer.requests += 1
-                try:
-                    answer(self)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client stopped reading, as it should
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def one_cancellation(desk: Desk, url: str, now) -> None:  # type: ignore[no-untyped-def]
+def one_cancellation(desk: Desk, url: str, now: datetime) -> None:
     desk.webhooks.add_subscription(url, ["APPOINTMENT_CANCELLED"], {}, "tester", allow_private_network=True)
     appt = make_appointment(desk, start=now + timedelta(days=1))
     desk.appointments.cancel_appointment(appt.uid, "moved away", "tester")
@@ -71,20 +40,18 @@ def cut_off(handler: BaseHTTPRequestHandler) -> None:
 
 
 @pytest.mark.parametrize("answer, code", [(endless, 200), (cut_off, 202)])
-def test_only_the_start_of_an_answer_is_kept_and_a_2xx_counts(clinic: Desk, now, answer, code) -> None:  # type: ignore[no-untyped-def]
-    receiver = Answering(answer)
-    try:
-        one_cancellation(clinic, receiver.url, now)
-        report = MaintenanceService(clinic).tick()
-    finally:
-        receiver.close()
-    assert report.delivered == 1 and receiver.requests == 1
+def test_only_the_start_of_an_answer_is_kept_and_a_2xx_counts(clinic: Desk, now: datetime, answer: Answer, code: int,
+                                                              receiver: Receiver) -> None:
+    receiver.answer = answer
+    one_cancellation(clinic, receiver.url, now)
+    report = MaintenanceService(clinic).tick()
+    assert report.delivered == 1 and len(receiver.received) == 1
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert delivery.status is DeliveryStatus.delivered and delivery.last_status_code == code
     assert 0 < len(delivery.response_excerpt) <= EXCERPT
 
 
-def test_redirects_are_not_followed(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_redirects_are_not_followed(clinic: Desk, now: datetime, receiver: Receiver) -> None:
     elsewhere = Receiver()
 
     def redirect(handler: BaseHTTPRequestHandler) -> None:
@@ -93,13 +60,10 @@ def test_redirects_are_not_followed(clinic: Desk, now) -> None:  # type: ignore[
         handler.send_header("content-length", "0")
         handler.end_headers()
 
-    receiver = Answering(redirect)
-    try:
+    receiver.answer = redirect
+    with elsewhere:
         one_cancellation(clinic, receiver.url, now)
         report = MaintenanceService(clinic).tick()
-    finally:
-        receiver.close()
-        elsewhere.close()
     assert report.retrying == 1 and elsewhere.received == []
     (delivery,) = clinic.webhooks.list_deliveries().items
     assert delivery.status is DeliveryStatus.pending and delivery.last_error == "answered 307"

@@ -3,41 +3,32 @@ retries against a real HTTP server, email over a real SMTP server, SMS over a re
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from email import policy as email_policy
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from standardwebhooks import Webhook
 
-from rxdesk.domain.models import DeliveryStatus, MessageStatus
+from rxdesk.config import Settings
+from rxdesk.domain.clock import FixedClock
+from rxdesk.domain.models import DeliveryStatus, Event, MessageStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.services.messages import NO_MOBILE
-from tests.helpers import commits, fingerprint, make_appointment
+from rxdesk.services.webhooks import NewSubscription
+from tests.helpers import commits, fingerprint, free_port, make_appointment, view_of
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.backends
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def receiver():  # type: ignore[no-untyped-def]
-    r = Receiver()
-    yield r
-    r.close()
-
-
-def events_of(desk: Desk, kind: str) -> list:  # type: ignore[type-arg]
-    return [e for _, e in desk.store.read().events.after(0) if e.type.value == kind]
+def events_of(desk: Desk, kind: str) -> list[Event]:
+    return [e for _, e in view_of(desk).events.after(0) if e.type.value == kind]
 
 
 def only_rule(desk: Desk, type_key: str, recipient: str, minutes: int, **flags: bool) -> None:
@@ -53,7 +44,7 @@ def only_rule(desk: Desk, type_key: str, recipient: str, minutes: int, **flags: 
         view.types.put(t.model_copy(update={"reminders": [weeks_ago]}))
 
 
-def test_a_reminder_fires_once_at_its_minute_and_never_after_the_start(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_reminder_fires_once_at_its_minute_and_never_after_the_start(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     only_rule(clinic, "gp-consult", "patient", 60)
     appt = make_appointment(clinic, start=now + timedelta(hours=2))
     worker = MaintenanceService(clinic)
@@ -74,7 +65,7 @@ def test_a_reminder_fires_once_at_its_minute_and_never_after_the_start(clinic: D
     assert sent.event_id == event.id
 
 
-def test_a_worker_that_was_down_catches_up_until_the_start_only(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_that_was_down_catches_up_until_the_start_only(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     only_rule(clinic, "gp-consult", "patient", 60)
     late = make_appointment(clinic, start=now + timedelta(hours=1))
     missed = make_appointment(clinic, start=now - timedelta(minutes=5), patient_id="pat-002")
@@ -85,7 +76,7 @@ def test_a_worker_that_was_down_catches_up_until_the_start_only(clinic: Desk, cl
     assert clinic.appointments.show(missed.uid).reminders_sent == []
 
 
-def test_admin_rules_reach_every_admin_and_toggles_off_still_publish(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_admin_rules_reach_every_admin_and_toggles_off_still_publish(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     only_rule(clinic, "gp-consult", "admin", 30)
     make_appointment(clinic, start=now + timedelta(minutes=20))
     report = MaintenanceService(clinic).tick()
@@ -93,14 +84,14 @@ def test_admin_rules_reach_every_admin_and_toggles_off_still_publish(clinic: Des
     assert sorted(e.data["recipient"]["id"] for e in events_of(clinic, "APPOINTMENT_REMINDER_DUE")) == ["adm-desk", "adm-mara"]
 
 
-def test_only_confirmed_appointments_get_reminders(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_only_confirmed_appointments_get_reminders(clinic: Desk, now: datetime) -> None:
     only_rule(clinic, "gp-consult", "patient", 60)
     for status in ("cancelled", "held", "expired", "completed"):
         make_appointment(clinic, start=now + timedelta(minutes=30), status=status, hold_minutes=60 * 24 * 3)
     assert MaintenanceService(clinic).tick().reminders == 0
 
 
-def test_a_rule_added_inside_the_window_reminds_no_one_unless_asked(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_rule_added_inside_the_window_reminds_no_one_unless_asked(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     only_rule(clinic, "gp-consult", "doctor", 5)
     inside = make_appointment(clinic, start=now + timedelta(minutes=40))
     later = make_appointment(clinic, start=now + timedelta(hours=5), patient_id="pat-002")
@@ -115,7 +106,7 @@ def test_a_rule_added_inside_the_window_reminds_no_one_unless_asked(clinic: Desk
     assert clinic.appointments.show(inside.uid).reminders_sent == []
 
 
-def test_also_now_reminds_the_appointments_inside_the_window_in_the_same_write(clinic: Desk, now) -> None:  # type: ignore[no-untyped-def]
+def test_also_now_reminds_the_appointments_inside_the_window_in_the_same_write(clinic: Desk, now: datetime) -> None:
     only_rule(clinic, "gp-consult", "doctor", 5)
     inside = make_appointment(clinic, start=now + timedelta(minutes=40))
     row = clinic.reminders.add_rule("gp-consult", "patient", 120, agent="tester", also_now=True)
@@ -125,7 +116,7 @@ def test_also_now_reminds_the_appointments_inside_the_window_in_the_same_write(c
     assert MaintenanceService(clinic).tick().reminders == 0  # not a second time
 
 
-def test_a_booking_confirmed_two_hours_before_gets_no_day_before_reminder(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_booking_confirmed_two_hours_before_gets_no_day_before_reminder(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     only_rule(clinic, "gp-consult", "patient", 24 * 60)
     late_booking = make_appointment(clinic, start=now + timedelta(hours=2), created_at=now - timedelta(minutes=1))
     early_booking = make_appointment(clinic, start=now + timedelta(hours=3), patient_id="pat-002",
@@ -136,7 +127,7 @@ def test_a_booking_confirmed_two_hours_before_gets_no_day_before_reminder(clinic
     assert len(clinic.appointments.show(early_booking.uid).reminders_sent) == 1
 
 
-def test_holds_expire_once_and_confirmed_ones_never(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_holds_expire_once_and_confirmed_ones_never(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     held = make_appointment(clinic, start=now + timedelta(days=1), status="held", hold_minutes=10)
     confirmed = make_appointment(clinic, start=now + timedelta(days=1, hours=1))
     clock.set(now - timedelta(days=1) + timedelta(minutes=9))  # the hold was made a day before the start
@@ -150,7 +141,7 @@ def test_holds_expire_once_and_confirmed_ones_never(clinic: Desk, clock, now) ->
     assert event.data["appointment"]["uid"] == held.uid
 
 
-def test_a_tick_with_nothing_due_writes_nothing_but_its_note(clinic: Desk, data_dir, now, backend) -> None:  # type: ignore[no-untyped-def]
+def test_a_tick_with_nothing_due_writes_nothing_but_its_note(clinic: Desk, data_dir: Path, now: datetime, backend: str) -> None:
     make_appointment(clinic, start=now + timedelta(days=5))
     before = fingerprint(data_dir)
     generation = clinic.store.generation()
@@ -161,15 +152,16 @@ def test_a_tick_with_nothing_due_writes_nothing_but_its_note(clinic: Desk, data_
     note = "last-tick.json" if backend == "tiny" else "table:counters"
     assert after.pop(note) != before.pop(note, None) and after == before
     assert clinic.store.generation() == generation  # open apps have nothing to reload for it
-    assert (clinic.store.last_tick().owner, clinic.store.last_tick().at) == ("night", now)
+    tick = clinic.store.last_tick()
+    assert tick is not None and (tick.owner, tick.at) == ("night", now)
 
 
-def subscribe(desk: Desk, receiver: Receiver, *events: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def subscribe(desk: Desk, receiver: Receiver, *events: str, headers: dict[str, str] | None = None) -> NewSubscription:
     return desk.webhooks.add_subscription(receiver.url + "/hook", list(events), headers or {}, "tester",
                                           allow_private_network=True)
 
 
-def test_webhooks_are_signed_per_standard_webhooks_with_custom_headers(clinic: Desk, receiver, now) -> None:  # type: ignore[no-untyped-def]
+def test_webhooks_are_signed_per_standard_webhooks_with_custom_headers(clinic: Desk, receiver: Receiver, now: datetime) -> None:
     made = subscribe(clinic, receiver, "APPOINTMENT_CANCELLED", headers={"X-Shop": "riverside"})
     appt = make_appointment(clinic, start=now + timedelta(days=1))
     clinic.appointments.cancel_appointment(appt.uid, "patient asked", "tester")
@@ -185,7 +177,7 @@ def test_webhooks_are_signed_per_standard_webhooks_with_custom_headers(clinic: D
     assert delivery.status is DeliveryStatus.delivered and delivery.attempts == 1
 
 
-def test_custom_headers_cannot_replace_the_signature_headers_or_smuggle_lines(clinic: Desk, receiver, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_custom_headers_cannot_replace_the_signature_headers_or_smuggle_lines(clinic: Desk, receiver: Receiver, data_dir: Path) -> None:
     before = fingerprint(data_dir)
     for headers in ({"webhook-signature": "v1,forged"}, {"Webhook-Id": "x"}, {"X-A": "b\r\nX-Evil: 1"},
                     {"Bad Name": "x"}, {"X-A": "x" * 1001}):
@@ -199,7 +191,7 @@ def test_custom_headers_cannot_replace_the_signature_headers_or_smuggle_lines(cl
     assert fingerprint(data_dir) == before
 
 
-def test_a_receiver_failing_twice_gets_the_same_id_on_each_retry(clinic: Desk, receiver, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_receiver_failing_twice_gets_the_same_id_on_each_retry(clinic: Desk, receiver: Receiver, clock: FixedClock, now: datetime) -> None:
     subscribe(clinic, receiver, "APPOINTMENT_CANCELLED")
     receiver.answers = [(500, {}), (503, {})]
     appt = make_appointment(clinic, start=now + timedelta(days=1))
@@ -219,7 +211,7 @@ def test_a_receiver_failing_twice_gets_the_same_id_on_each_retry(clinic: Desk, r
     assert delivery.attempts == 3 and delivery.status is DeliveryStatus.delivered
 
 
-def test_always_failing_ends_dead_after_the_schedule_and_replays(clinic: Desk, receiver, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_always_failing_ends_dead_after_the_schedule_and_replays(clinic: Desk, receiver: Receiver, clock: FixedClock, now: datetime) -> None:
     subscribe(clinic, receiver, "APPOINTMENT_CANCELLED")
     receiver.default = (500, {})
     appt = make_appointment(clinic, start=now + timedelta(days=3))
@@ -243,7 +235,7 @@ def test_always_failing_ends_dead_after_the_schedule_and_replays(clinic: Desk, r
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
 
 
-def test_retry_after_is_honoured_and_410_deactivates(clinic: Desk, receiver, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_retry_after_is_honoured_and_410_deactivates(clinic: Desk, receiver: Receiver, clock: FixedClock, now: datetime) -> None:
     subscribe(clinic, receiver, "APPOINTMENT_CANCELLED")
     receiver.answers = [(429, {"Retry-After": "120"}), (410, {})]
     for i in range(1):
@@ -259,12 +251,12 @@ def test_retry_after_is_honoured_and_410_deactivates(clinic: Desk, receiver, clo
     assert sub.active is False
 
 
-def test_email_goes_over_smtp_and_sms_over_the_gateway(clinic: Desk, receiver, now, settings) -> None:  # type: ignore[no-untyped-def]
+def test_email_goes_over_smtp_and_sms_over_the_gateway(clinic: Desk, receiver: Receiver, now: datetime, settings: Settings) -> None:
     class Inbox:
         def __init__(self) -> None:
-            self.messages: list[tuple[str, list[str], bytes]] = []
+            self.messages: list[tuple[str | None, list[str], bytes | str | None]] = []
 
-        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
             self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content))
             return "250 OK"
 
@@ -284,17 +276,19 @@ def test_email_goes_over_smtp_and_sms_over_the_gateway(clinic: Desk, receiver, n
     assert report.messages_sent == 2
     (mail_from, rcpt, content) = inbox.messages[0]
     assert mail_from == "desk@riverside.example" and rcpt == ["lena.fischer@mail.example"]
+    assert isinstance(content, bytes)
     parsed = message_from_bytes(content, policy=email_policy.default)
     assert parsed["Subject"].strip() == ("Reminder: your GP video consultation with Dr Anna Weber on "
                                          "Mon 2026-11-23 09:30 (Europe/Berlin)")
-    assert "meet.jit.si" in parsed.get_body(("plain",)).get_content()
+    plain = parsed.get_body(("plain",))
+    assert plain is not None and "meet.jit.si" in plain.get_content()
     (sms,) = [r for r in receiver.received if r.path == "/sms"]
     assert sms.headers["authorization"] == "Bearer gateway-token"
     assert sms.json()["to"] == "+491705550101" and "GP video consultation" in sms.json()["body"]
     assert all(m.status is MessageStatus.sent for m in desk.webhooks.list_messages().items)
 
 
-def test_unconfigured_messages_go_to_the_outbox_and_a_doctor_without_mobile_is_skipped(clinic: Desk, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_unconfigured_messages_go_to_the_outbox_and_a_doctor_without_mobile_is_skipped(clinic: Desk, now: datetime, data_dir: Path) -> None:
     only_rule(clinic, "gp-consult", "doctor", 30, email=True, sms=True)
     osei = make_appointment(clinic, start=now + timedelta(minutes=20), doctor_id="dr-osei")
     report = MaintenanceService(clinic).tick()
@@ -305,7 +299,7 @@ def test_unconfigured_messages_go_to_the_outbox_and_a_doctor_without_mobile_is_s
     assert message.status is MessageStatus.outbox and message.channel.value == "email"
 
 
-def test_firing_many_reminders_is_a_constant_number_of_writes(clinic: Desk, receiver, now) -> None:  # type: ignore[no-untyped-def]
+def test_firing_many_reminders_is_a_constant_number_of_writes(clinic: Desk, receiver: Receiver, now: datetime) -> None:
     only_rule(clinic, "gp-consult", "patient", 60)
     subscribe(clinic, receiver, "APPOINTMENT_REMINDER_DUE")
     for i in range(120):
@@ -318,7 +312,7 @@ def test_firing_many_reminders_is_a_constant_number_of_writes(clinic: Desk, rece
     assert Counter(r.headers["webhook-id"] for r in receiver.received).most_common(1)[0][1] == 1
 
 
-def test_an_appointments_detail_lists_its_webhook_deliveries(clinic: Desk, receiver, now) -> None:  # type: ignore[no-untyped-def]
+def test_an_appointments_detail_lists_its_webhook_deliveries(clinic: Desk, receiver: Receiver, now: datetime) -> None:
     subscribe(clinic, receiver, "APPOINTMENT_CANCELLED")
     appt = make_appointment(clinic, start=now + timedelta(days=1))
     other = make_appointment(clinic, start=now + timedelta(days=2))

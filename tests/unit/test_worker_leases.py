@@ -4,11 +4,14 @@ subscription whose signing secret will not decrypt."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 
+from rxdesk.config import Settings
+from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.models import DeliveryStatus, MessageStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
@@ -19,43 +22,37 @@ from tests.unit.test_worker import events_of, only_rule
 pytestmark = pytest.mark.backends
 
 
-@pytest.fixture
-def receiver():  # type: ignore[no-untyped-def]
-    r = Receiver()
-    yield r
-    r.close()
-
-
-def cancelled_event(desk: Desk, receiver: Receiver, now) -> str:  # type: ignore[no-untyped-def]
+def cancelled_event(desk: Desk, receiver: Receiver, now: datetime) -> str:
     desk.webhooks.add_subscription(receiver.url + "/hook", ["APPOINTMENT_CANCELLED"], {}, "tester",
                                    allow_private_network=True)
     appt = make_appointment(desk, start=now + timedelta(days=1))
     desk.appointments.cancel_appointment(appt.uid, "moved away", "tester")
     (event,) = events_of(desk, "APPOINTMENT_CANCELLED")
-    return event.id
+    return str(event.id)
 
 
-def pause_while_sending(runner: MaintenanceService, sent: threading.Event, go_on: threading.Event) -> None:
+def pause_while_sending(runner: MaintenanceService, sent: threading.Event, go_on: threading.Event,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Let `runner` send, then hold it between sending and recording its results."""
     send = runner._send_webhooks
 
-    def send_then_wait(claimed, in_time):  # type: ignore[no-untyped-def]
+    def send_then_wait(claimed: Any, in_time: Any) -> Any:
         results = send(claimed, in_time)
         sent.set()
         assert go_on.wait(30)
         return results
 
-    runner._send_webhooks = send_then_wait  # type: ignore[method-assign]
+    monkeypatch.setattr(runner, "_send_webhooks", send_then_wait)
 
 
-def test_a_runner_whose_lease_was_taken_over_does_not_record_over_the_new_holder(clinic: Desk, receiver, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_runner_whose_lease_was_taken_over_does_not_record_over_the_new_holder(clinic: Desk, receiver: Receiver, clock: FixedClock, now: datetime, monkeypatch: pytest.MonkeyPatch) -> None:
     # Two workers on one host carry the same name; their leases must still be told apart.
     first, second = MaintenanceService(clinic, owner="worker:host"), MaintenanceService(clinic, owner="worker:host")
     event_id = cancelled_event(clinic, receiver, now)
     receiver.answers = [(500, {}), (204, {})]  # the stale runner's attempt fails, the new holder's succeeds
     first_sent, first_records, second_sent, second_records = (threading.Event() for _ in range(4))
-    pause_while_sending(first, first_sent, first_records)
-    pause_while_sending(second, second_sent, second_records)
+    pause_while_sending(first, first_sent, first_records, monkeypatch)
+    pause_while_sending(second, second_sent, second_records, monkeypatch)
 
     stale = threading.Thread(target=first.tick)
     stale.start()
@@ -75,7 +72,7 @@ def test_a_runner_whose_lease_was_taken_over_does_not_record_over_the_new_holder
     assert [r.headers["webhook-id"] for r in receiver.received] == [event_id, event_id]
 
 
-def test_what_the_send_window_leaves_goes_back_to_the_queue_unsent(clinic: Desk, receiver, now) -> None:  # type: ignore[no-untyped-def]
+def test_what_the_send_window_leaves_goes_back_to_the_queue_unsent(clinic: Desk, receiver: Receiver, now: datetime) -> None:
     cancelled_event(clinic, receiver, now)
     only_rule(clinic, "gp-consult", "patient", 60, email=True)
     make_appointment(clinic, start=now + timedelta(minutes=30), patient_id="pat-002")
@@ -91,7 +88,7 @@ def test_what_the_send_window_leaves_goes_back_to_the_queue_unsent(clinic: Desk,
     assert len(receiver.received) == 1
 
 
-def test_messages_left_by_the_send_window_are_released_too(clinic: Desk, settings, now) -> None:  # type: ignore[no-untyped-def]
+def test_messages_left_by_the_send_window_are_released_too(clinic: Desk, settings: Settings, now: datetime) -> None:
     desk = Desk(clinic.store, clinic.clock, settings.with_overrides(smtp_url="smtp://127.0.0.1:9"))
     only_rule(desk, "gp-consult", "patient", 60, email=True)
     make_appointment(desk, start=now + timedelta(minutes=30))
@@ -102,7 +99,7 @@ def test_messages_left_by_the_send_window_are_released_too(clinic: Desk, setting
     assert message.status is MessageStatus.pending and message.attempts == 0 and message.lease_id == ""
 
 
-def test_a_subscription_that_cannot_be_signed_for_does_not_stop_holds_or_reminders(clinic: Desk, receiver, settings, clock, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_subscription_that_cannot_be_signed_for_does_not_stop_holds_or_reminders(clinic: Desk, receiver: Receiver, settings: Settings, clock: FixedClock, now: datetime) -> None:
     cancelled_event(clinic, receiver, now)
     only_rule(clinic, "gp-consult", "patient", 60)
     make_appointment(clinic, start=now + timedelta(minutes=30), patient_id="pat-002")
