@@ -14,7 +14,7 @@ from rxdesk.tui.widgets.virtual_table import VirtualTable
 from tests.tui.conftest import make_app, settle
 
 
-async def test_the_headers_count_and_the_names_wait_for_the_first_rows(clinic: Desk, booked) -> None:  # type: ignore[no-untyped-def]
+async def test_the_headers_count_and_the_names_wait_for_the_first_rows(clinic: Desk, booked: dict[str, str]) -> None:
     seen: list[str] = []
 
     def hook(message: Message) -> None:

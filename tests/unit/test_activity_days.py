@@ -4,12 +4,15 @@ appointments in every week."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
+from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.queries import AuditQuery
 from rxdesk.services import Desk
 from rxdesk.services.activity import ActivityFilter
 from rxdesk.store import TinyStore
+from rxdesk.store.engine import writable
 from rxdesk.store.log_repositories import ACTIVITY_AFTER, ACTIVITY_FROM
 from tests.helpers import make_appointment
 
@@ -18,7 +21,7 @@ def entries(store: TinyStore, query: AuditQuery) -> list[tuple[str, str, str]]:
     return [(e.actor, e.action, e.target) for e in store.read().audit.search(query).items]
 
 
-def history(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
+def history(clinic: Desk, clock: FixedClock, now: datetime) -> None:
     """Appointments over many weeks cancelled on several days, the last ones today."""
     for week in range(6):
         appt = make_appointment(clinic, start=now + timedelta(weeks=week, days=1))
@@ -27,7 +30,8 @@ def history(clinic: Desk, clock, now) -> None:  # type: ignore[no-untyped-def]
     clock.set(now)
 
 
-def test_an_agents_actions_today_read_no_week_of_appointments(clinic: Desk, clock, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_an_agents_actions_today_read_no_week_of_appointments(clinic: Desk, clock: FixedClock, now: datetime,
+        data_dir: Path) -> None:
     history(clinic, clock, now)
     fresh = TinyStore(data_dir)  # nothing cached: what it reads is what the query needs
     found = entries(fresh, AuditQuery(actor="admin:anna", since=now.replace(hour=0)))
@@ -36,7 +40,8 @@ def test_an_agents_actions_today_read_no_week_of_appointments(clinic: Desk, cloc
     assert read and not [name for name in read if name.startswith("appt-")], read
 
 
-def test_the_days_answer_as_every_week_does(clinic: Desk, clock, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_the_days_answer_as_every_week_does(clinic: Desk, clock: FixedClock, now: datetime,
+        data_dir: Path) -> None:
     history(clinic, clock, now)
     store = TinyStore(data_dir)
     for days_back in range(8):
@@ -48,15 +53,17 @@ def test_the_days_answer_as_every_week_does(clinic: Desk, clock, now, data_dir) 
     assert clinic.activity.list_activity(ActivityFilter(agent="bob", since="-5d")).items
 
 
-def test_entries_made_before_the_days_were_kept_are_still_found(clinic: Desk, clock, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_entries_made_before_the_days_were_kept_are_still_found(clinic: Desk, clock: FixedClock, now: datetime,
+        data_dir: Path) -> None:
     """A data dir from before the day copies: its older entries are read where they live until
     a day after the first copy; from then on the days alone answer."""
     history(clinic, clock, now)
     store = TinyStore(data_dir)
     with store.write() as view:  # as an older version left it: no day copies
-        for name in view.snap.names("activity-"):
-            view.snap.drop(name)  # type: ignore[attr-defined]
-        view.snap.set_counter(ACTIVITY_FROM, 0)  # type: ignore[attr-defined]
+        tx = writable(view.snap)
+        for name in tx.names("activity-"):
+            tx.drop(name)
+        tx.set_counter(ACTIVITY_FROM, 0)
     appt = make_appointment(clinic, start=now + timedelta(days=3))
     clinic.appointments.cancel_appointment(appt.uid, "first copied", "anna")
     assert store.read().snap.counter(ACTIVITY_AFTER) == int(f"{now:%Y%m%d}")

@@ -233,7 +233,7 @@ def test_the_patient_name_index_follows_every_patient_write(store: TinyStore, da
         view.patients.delete("b")
     manifest = json.loads((data_dir / "rxdesk.json").read_text())
     db = open_segment(data_dir / "segments" / manifest["segments"]["patient-names"]["file"])
-    assert db.table("compact").get(doc_id="by_id") == {"ids": ["a"], "names": ["Renamed"]}  # type: ignore[call-overload]
+    assert db.table("compact").document("by_id") == {"ids": ["a"], "names": ["Renamed"]}
     assert dict(store.read().patients.names()) == {"a": "Renamed"}
 
 

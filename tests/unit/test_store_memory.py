@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import threading
 import tracemalloc
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from rxdesk.domain.models import Patient
+from rxdesk.domain.queries import AppointmentQuery
+from rxdesk.services import Desk
 from rxdesk.store import TinyStore
-from rxdesk.store.engine import Segment
+from rxdesk.store.engine import Segment, writable
 from rxdesk.store.segment_db import open_segment
+from rxdesk.store.tinystore import TinyView
+from tests.helpers import make_appointment
 
 PATIENTS = 20_000
 
@@ -50,9 +55,9 @@ def test_an_older_names_index_is_read_and_replaced_at_the_next_patient_write(dat
     with store.write() as view:
         view.bulk.add_patients(patients(3))
     with store.write() as view:  # the index as an older version wrote it: a document per patient
-        view.snap.change("patient-names", "compact").truncate()  # type: ignore[attr-defined]
-        view.snap.change("patient-names", "names").put_many(  # type: ignore[attr-defined]
-            (p.id, {"name": p.name}) for p in patients(3))
+        tx = writable(view.snap)
+        tx.change("patient-names", "compact").truncate()
+        tx.change("patient-names", "names").put_many((p.id, {"name": p.name}) for p in patients(3))
     assert dict(TinyStore(data_dir).read().patients.names()) == {p.id: p.name for p in patients(3)}
     with store.write() as view:
         view.patients.put(Patient(id="pat-000001", name="Renamed"))
@@ -72,25 +77,22 @@ def test_a_segment_asked_for_by_many_threads_at_once_is_parsed_once(data_dir: Pa
         start = threading.Barrier(4)
         seen: list[Segment | None] = []
 
-        def read(view=fresh.read()) -> None:  # type: ignore[no-untyped-def]
+        def read(view: TinyView = fresh.read()) -> None:
             start.wait()
-            seen.append(view.snap.segment("patients"))
+            seen.append(view.snap.segment("patient-names"))
 
         threads = [threading.Thread(target=read) for _ in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        assert len(seen) == 4 and len({id(seg) for seg in seen}) == 1
+        assert len(seen) == 4 and seen[0] is not None and len({id(seg) for seg in seen}) == 1
 
 
-def test_what_is_in_progress_on_a_monday_morning_reads_no_week_that_ended(clinic, now, data_dir) -> None:  # type: ignore[no-untyped-def]
+def test_what_is_in_progress_on_a_monday_morning_reads_no_week_that_ended(clinic: Desk, now: datetime,
+                                                                        data_dir: Path) -> None:
     """`now` is a Monday, 08:00: an appointment of last week may still run (up to 12 hours
     long), so last week is read unless the store knows it all ended."""
-    from datetime import timedelta
-
-    from tests.helpers import make_appointment
-
     for hours in (30, 20, 10):  # Saturday and Sunday: all over by now
         make_appointment(clinic, start=now - timedelta(hours=hours))
     upcoming = make_appointment(clinic, start=now + timedelta(days=1))
@@ -105,9 +107,7 @@ def test_what_is_in_progress_on_a_monday_morning_reads_no_week_that_ended(clinic
     assert [row["uid"] for row in listed.items] == [running.uid, upcoming.uid] and listed.total == 2
 
 
-def _not_ended(now):  # type: ignore[no-untyped-def]
-    from rxdesk.domain.queries import AppointmentQuery
-
+def _not_ended(now: datetime) -> AppointmentQuery:
     return AppointmentQuery(statuses=frozenset({"held", "confirmed"}), ends_after=now, as_of=now, count=True)
 
 
@@ -128,8 +128,7 @@ def test_one_patient_reads_one_shard_of_the_patients(data_dir: Path) -> None:
 def test_an_older_data_dir_keeps_its_patients_in_one_segment(data_dir: Path) -> None:
     store = TinyStore(data_dir, fsync=False)
     with store.write() as view:  # as an older version wrote them
-        view.snap.change("patients", "patients").put_many(  # type: ignore[attr-defined]
-            (p.id, p.to_json()) for p in patients(3))
+        writable(view.snap).change("patients", "patients").put_many((p.id, p.to_json()) for p in patients(3))
         view.patients.index_names({p.id: p.name for p in patients(3)})
     with store.write() as view:
         view.patients.put(Patient(id="pat-000003", name="Added Later"))
