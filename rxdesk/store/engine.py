@@ -251,7 +251,8 @@ class Engine:
         self._checked_at = 0.0  # time.monotonic() when the cached manifest's files were checked
         self._cache: OrderedDict[str, tuple[Segment, int]] = OrderedDict()
         self._loading: dict[str, threading.Lock] = {}  # file -> held while one thread parses it
-        self._views: OrderedDict[Hashable, Any] = OrderedDict()  # `Snapshot.derived`, the newest last
+        # `Snapshot.derived`, by (what, files), the newest last.
+        self._views: OrderedDict[tuple[str, tuple[str, ...]], Any] = OrderedDict()
         self._cached_bytes = 0
         self.commits = 0  # writes committed by this process: the benchmark counts them
 
@@ -376,7 +377,7 @@ class Engine:
                 if self._loading.get(ref.file) is gate:
                     del self._loading[ref.file]
 
-    def _derived(self, key: Hashable, build: Callable[[], T]) -> T:
+    def _derived(self, key: tuple[str, tuple[str, ...]], build: Callable[[], T]) -> T:
         with self._mutex:
             if key in self._views:
                 self._views.move_to_end(key)
@@ -384,6 +385,8 @@ class Engine:
                 return found
         value = build()
         with self._mutex:
+            if not all(file in self._cache for file in key[1]):
+                return value  # the cache could not hold what it was made of: neither can the views
             self._views[key] = value
             while len(self._views) > DERIVED_KEPT:
                 self._views.popitem(last=False)
@@ -397,8 +400,11 @@ class Engine:
             self._cache[seg.file] = (seg, size)
             self._cached_bytes += size
             while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
-                _, (_, old_size) = self._cache.popitem(last=False)
+                old_file, (_, old_size) = self._cache.popitem(last=False)
                 self._cached_bytes -= old_size
+                # A view derived from it would keep its documents alive past the cache's budget.
+                for key in [key for key in self._views if old_file in key[1]]:
+                    del self._views[key]
 
     # -- writing -------------------------------------------------------------------------
 

@@ -135,3 +135,16 @@ def test_an_older_data_dir_keeps_its_patients_in_one_segment(data_dir: Path) -> 
     view = TinyStore(data_dir).read()
     assert [p.id for p in view.patients.all()] == ["pat-000000", "pat-000001", "pat-000002", "pat-000003"]
     assert not view.snap.names("patients-") and view.patients.require("pat-000003").name == "Added Later"
+
+
+def test_a_view_of_every_patient_leaves_memory_with_the_shards_it_was_made_of(data_dir: Path) -> None:
+    with TinyStore(data_dir, fsync=False).write() as view:
+        view.bulk.add_patients(patients(500))
+    small = TinyStore(data_dir, cache_bytes=8 * 1024)  # room for a few shards, not all of them
+    assert small.read().patients.search("patient number 42").total == 11
+    assert small.read().patients.search("patient number 42").total == 11
+    kept = [seg.name for seg, _size in small.engine._cache.values()]
+    assert len(kept) < 64 and small.engine._views == {}, kept
+    roomy = TinyStore(data_dir)
+    roomy.read().patients.search("number")
+    assert len(roomy.engine._views) == 1
