@@ -397,14 +397,24 @@ class Engine:
             assert seg.file is not None
             if seg.file in self._cache:
                 return
+            newest = self._manifest.segments.get(seg.name) if self._manifest is not None else None
+            if newest is not None and newest.file == seg.file:
+                # Its older generations are read by no new snapshot: their memory goes now, not
+                # when the budget pushes them out (a week cancelled in twice was held three times).
+                for file in [file for file, (old, _) in self._cache.items() if old.name == seg.name]:
+                    self._forget(file)
             self._cache[seg.file] = (seg, size)
             self._cached_bytes += size
             while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
-                old_file, (_, old_size) = self._cache.popitem(last=False)
-                self._cached_bytes -= old_size
-                # A view derived from it would keep its documents alive past the cache's budget.
-                for key in [key for key in self._views if old_file in key[1]]:
-                    del self._views[key]
+                self._forget(next(iter(self._cache)))
+
+    def _forget(self, file: str) -> None:
+        """Drop a cached segment file and the views derived from it (they would keep its
+        documents alive)."""
+        _, size = self._cache.pop(file)
+        self._cached_bytes -= size
+        for key in [key for key in self._views if file in key[1]]:
+            del self._views[key]
 
     # -- writing -------------------------------------------------------------------------
 

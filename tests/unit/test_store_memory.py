@@ -148,3 +148,20 @@ def test_a_view_of_every_patient_leaves_memory_with_the_shards_it_was_made_of(da
     roomy = TinyStore(data_dir)
     roomy.read().patients.search("number")
     assert len(roomy.engine._views) == 1
+
+
+def test_a_segment_written_again_is_held_once_not_once_per_generation(data_dir: Path) -> None:
+    store = TinyStore(data_dir, fsync=False)
+    with store.write() as view:
+        view.bulk.add_patients(patients(50))
+    for attempt in range(3):
+        assert store.read().patients.names()["pat-000001"] == ("Patient Number 1" if attempt == 0
+                                                               else f"Renamed {attempt - 1}")
+        with store.write() as view:
+            view.patients.put(Patient(id="pat-000001", name=f"Renamed {attempt}"))
+    other = TinyStore(data_dir, fsync=False)  # another process writes: this one reads its files
+    with other.write() as view:
+        view.patients.put(Patient(id="pat-000001", name="Renamed elsewhere"))
+    assert store.read().patients.names()["pat-000001"] == "Renamed elsewhere"
+    held = [seg.name for seg, _size in store.engine._cache.values()]
+    assert "patient-names" in held and len(held) == len(set(held)), held
