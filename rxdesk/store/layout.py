@@ -88,7 +88,9 @@ apart.
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 
+from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.domain.ids import uid_partition
 
 CORE = "core"
@@ -101,6 +103,9 @@ APPT_PREFIX = "appt-"
 QUEUES = "queues"
 # The newest maintenance tick, in a file beside the manifest (outside every commit).
 LAST_TICK = "last-tick.json"
+# Left once `rxdesk store import` has copied the data dir into a database: from then on the
+# database is the desk, and a process still pointed at the data dir would work on a copy.
+MOVED_MARK = "moved-to-postgresql"
 DELIVERY_INDEX_PREFIX = "delivery-index-"
 ACTIVITY_PREFIX = "activity-"
 
@@ -138,3 +143,15 @@ def activity_segment(at: str) -> str:
 def patient_segment(patient_id: str) -> str:
     """The shard that holds the record of patient `patient_id`."""
     return f"{PATIENT_SHARD_PREFIX}{zlib.crc32(patient_id.encode('utf-8', 'surrogatepass')) % PATIENT_SHARDS:02d}"
+
+
+def refuse_if_moved(data_dir: Path) -> None:
+    """StoreError when `rxdesk store import` has moved the data dir into a database."""
+    mark = data_dir / MOVED_MARK
+    if mark.is_file():
+        try:
+            moved = " ".join(mark.read_text(errors="replace").split())[:300]
+        except OSError:
+            moved = "by `rxdesk store import`"
+        raise StoreError(f"the data in {short_path(data_dir)} was moved to PostgreSQL ({moved}): set "
+                         f"RXDESK_DATABASE_URL; to work on the data dir again, delete {short_path(mark)}")
