@@ -13,7 +13,7 @@ statement borrows a connection on its own, in autocommit.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from rxdesk.domain.errors import Conflict, StoreError, StoreUnavailable
@@ -164,14 +164,18 @@ class Session:
         except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
             raise _translated(self.store.target, exc) from None
 
-    def abandon(self) -> None:
+    def abandon(self) -> bool:
         """Leave the pipeline of a unit of work that failed: what it still holds is dropped
         with the transaction (errors of its statements were raised already, or no longer
-        matter)."""
+        matter). True when the server refused something it still held."""
         pipeline, self._pipeline = self._pipeline, None
-        if pipeline is not None:
-            with suppress(Exception):  # the results it still waits for, read and dropped
-                pipeline.__exit__(None, None, None)
+        if pipeline is None:
+            return False
+        try:
+            pipeline.__exit__(None, None, None)  # the results it still waits for, read and dropped
+        except Exception:  # noqa: BLE001 - the unit of work is rolled back whatever it was
+            return True
+        return False
 
     @contextmanager
     def outside_pipeline(self) -> Iterator[None]:

@@ -244,7 +244,10 @@ class PgStore:
             return False
         return True
 
-    def _give_back(self, conn: Any, own: bool) -> None:
+    def _give_back(self, conn: Any, own: bool, *, spoilt: bool = False) -> None:
+        if spoilt:
+            with suppress(Exception):
+                conn.close()  # the pool drops a closed connection it is given back
         if own:
             from psycopg.pq import TransactionStatus
 
@@ -319,6 +322,7 @@ class PgStore:
     @contextmanager
     def _transaction(self, begin: str, *, writable: bool, pipelined: bool = True) -> Iterator[Session]:
         conn, own = self._take()
+        spoilt = False
         try:
             session = Session(self, conn, writable=writable)
             try:
@@ -327,22 +331,28 @@ class PgStore:
                 session.execute(begin)
                 yield session
                 session.settle()  # a refused statement is raised here: nothing is committed
-            except BaseException:
-                session.abandon()
+            except BaseException as exc:
+                # A pipeline the server cut short leaves the driver believing statements it
+                # queued behind the refusal were prepared ("prepared statement does not exist"
+                # in the next unit of work): such a connection is not lent again.
+                spoilt = session.abandon() or (pipelined and _from_server(exc))
                 if not conn.broken:
                     with suppress(Exception):
                         conn.execute("ROLLBACK")
                 raise
             try:
-                conn.execute("COMMIT")
+                done = conn.execute("COMMIT").statusmessage
                 if session.wrote:
                     self.commits += 1
             except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
                 if isinstance(_translated(self.target, exc), StoreError):
                     raise pgconnect.lost(self.target, exc, during_commit=True) from None
                 raise _translated(self.target, exc) from None
+            if done != "COMMIT":  # the server rolled the transaction back instead
+                spoilt = True
+                raise StoreError(f"{self.target.where}: the server rolled the write back ({done}); nothing was kept")
         finally:
-            self._give_back(conn, own)
+            self._give_back(conn, own, spoilt=spoilt)
 
     def generation(self) -> int:
         """A number that changes after every committed write of any process: the count of
@@ -391,3 +401,15 @@ class PgStore:
     def is_empty(self) -> bool:
         """True before anything was provisioned, imported or made by `demo`."""
         return holds_nothing(Session(self))
+
+
+def _from_server(exc: BaseException) -> bool:
+    """Whether `exc` is, or was raised while handling, an error the server answered."""
+    import psycopg
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, psycopg.Error):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
