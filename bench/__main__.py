@@ -16,6 +16,7 @@ import argparse
 import os
 import platform
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,6 +75,21 @@ def cpu_reference() -> float:
     return sorted(samples)[1]
 
 
+def commit_measured() -> tuple[str, bool]:
+    """The commit the figures are of, and whether the working tree differs from it (beyond
+    the benchmark's own data sets and reports)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(["git", *argv], cwd=root, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short=12", "HEAD")
+    changed = [line for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
+               if not line[3:].startswith(("bench/.data", "BENCHMARKS.md"))]
+    return commit or "unknown", bool(changed) or not commit
+
+
 def byte_compile() -> None:
     """Measure rxdesk as installed: pip byte-compiles a package when it installs it, but an
     editable checkout under PYTHONDONTWRITEBYTECODE would recompile every module on every
@@ -96,9 +112,11 @@ def measure_on_postgres(server: PgServer, built: Built, work: Path, *, runs: int
     try:
         for key, fig in probes.measure_all(built, work / "pg", runs=runs, naive=False, log=log, places=places).items():
             figures.setdefault(key, {}).update(fig)
+        size = server.size(template)
     finally:
         places.drop_all()
-    return {"import_seconds": seconds, "bytes": server.size(template)}
+        server.drop(template)  # named for this run: nobody else's to reuse
+    return {"import_seconds": seconds, "bytes": size}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,7 +134,14 @@ def main(argv: list[str] | None = None) -> int:
                              "'' for none). The server: RXDESK_BENCH_DATABASE_URL, else a throwaway cluster")
     parser.add_argument("--cli-only", action="store_true",
                         help="the command line's figures alone (no worker, no app, no PostgreSQL)")
+    parser.add_argument("--dirty-ok", action="store_true",
+                        help="measure a working tree with uncommitted changes (the report says so)")
     args = parser.parse_args(argv)
+    commit, dirty = commit_measured()
+    if dirty and not (args.smoke or args.dirty_ok):
+        print(f"python -m bench: the working tree differs from {commit}: a report measures one commit; "
+              "commit first (or pass --dirty-ok, and the report says so)", file=sys.stderr)
+        return 2
 
     if args.smoke:
         specs, runs = [SMOKE], 1
@@ -155,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.close()
     speeds.append(cpu_reference())
-    extra: dict[str, object] = {"cpu_reference_ms": speeds}
+    extra: dict[str, object] = {"cpu_reference_ms": speeds, "commit": commit, "dirty": dirty}
     if not args.smoke and "C" in results:
         extra["demo_1m_seconds"] = results["C"]["stats"]["demo_seconds"]
     text = render(results, machine=machine(), date=datetime.now().strftime("%Y-%m-%d"), runs=runs, extra=extra,

@@ -13,11 +13,25 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets import NOW, Built
-from bench.measure import median_of, run_timed, rxdesk_cmd, time_call
+from bench.measure import expect, median_of, run_timed, rxdesk_cmd, time_call
 from bench.places import DatabasePlaces, DataDirPlaces, Place
 
 Log = Callable[[str], None]
 DAY, WEEK = 30, 200
+
+
+def active_between(place: Place, doctor_id: str, start: Any, end: Any) -> int:
+    """How many held or confirmed appointments of the doctor start in [start, end)."""
+    from rxdesk.domain.queries import AppointmentQuery
+
+    desk = place.desk()
+    try:
+        with desk.store.read() as view:
+            return view.appointments.search(AppointmentQuery(
+                doctor_id=doctor_id, statuses=frozenset({"held", "confirmed"}), starts_from=start,
+                starts_before=end, as_of=NOW, limit=0)).total or 0
+    finally:
+        desk.close()
 
 
 def fill(place: Place, doctor_id: str, start: Any, end: Any, wanted: int) -> int:
@@ -81,7 +95,10 @@ def measure(built: Built, work: Path, *, runs: int, log: Log,
             argv = [*cmd, "doctors", "away", doctor, "--from", day.strftime("%Y-%m-%dT%H:%M:%SZ"),
                     "--to", (day + span).strftime("%Y-%m-%dT%H:%M:%SZ"), "--reason", "benchmark: doctor away",
                     "--rebook"]
+            expect(sizes[-1] == wanted, f"{who}: the doctor's {key[5:]} holds {sizes[-1]} appointments, not {wanted}")
             samples.append(run_timed(argv, place.env()))
+            left = active_between(place, doctor, day, day + span)
+            expect(left == 0, f"{who}: `doctors away --rebook` left {left} of {wanted} appointments with the doctor")
         figures[key] = {who: median_of(samples), places.key("note"): f"{min(sizes)} appointments of {doctor}"}
         log(f"{who} {key} {figures[key][who]:.3f} s ({min(sizes)} appointments)")
 
@@ -92,6 +109,7 @@ def measure(built: Built, work: Path, *, runs: int, log: Log,
         desk.attention.items()
         warm = median_of([time_call(desk.attention.items) for _ in range(max(runs, 5))])
         count = len(desk.attention.items())
+        expect(count > 0, f"{who}: nothing needs attention in the data set: the figure would time an empty queue")
     finally:
         desk.close()
     env = place.env()

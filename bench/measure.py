@@ -60,3 +60,13 @@ def copy_file(source: Path, target: Path) -> Path:
     # The naive baseline writes its one file in place: it needs a real copy.
     shutil.copyfile(source, target)
     return target
+
+
+class ProbeDidNothing(RuntimeError):
+    """A probe timed something that did not do the work its figure names."""
+
+
+def expect(done: bool, what: str) -> None:
+    """Stop the run when a probe's work did not happen: a figure of nothing is worse than none."""
+    if not done:
+        raise ProbeDidNothing(f"the benchmark measured nothing real: {what}")

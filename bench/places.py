@@ -95,7 +95,7 @@ class PgServer:
         `rxdesk store import` took."""
         from psycopg import sql
 
-        name = f"bench_{built.spec.name.lower()}"
+        name = f"bench_{built.spec.name.lower()}_{os.getpid()}"  # runs of others on one server never meet
         self._admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         self._admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         env = Place(work / "pg-import", self.url(name)).env()
@@ -117,6 +117,11 @@ class PgServer:
         self._admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         self._admin(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
         return self.url(name)
+
+    def drop(self, dbname: str) -> None:
+        from psycopg import sql
+
+        self._admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
 
     def size(self, dbname: str) -> int:
         import psycopg
@@ -149,8 +154,6 @@ class DatabasePlaces:
         return Place(home, self.server.copy(self.template, dbname))
 
     def drop_all(self) -> None:
-        from psycopg import sql
-
         for dbname in self.made:
-            self.server._admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+            self.server.drop(dbname)
         self.made.clear()

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rxdesk.config import Settings
 from rxdesk.store.layout import MOVED_MARK, refuse_if_moved
 from rxdesk.store.protocols import Store
-from rxdesk.store.tinystore import TinyStore
+
+if TYPE_CHECKING:
+    from rxdesk.store.tinystore import TinyStore
 
 __all__ = ["MOVED_MARK", "Store", "TinyStore", "compare_with_database", "import_into_database", "init_database",
            "open_store"]
-
 
 
 def open_store(settings: Settings, **options: Any) -> Store:
@@ -26,7 +27,18 @@ def open_store(settings: Settings, **options: Any) -> Store:
 
         return PgStore(settings.database_url, settings.data_dir, **options)
     refuse_if_moved(Path(settings.data_dir))
+    from rxdesk.store.tinystore import TinyStore
+
     return TinyStore(settings.data_dir, **options)
+
+
+def __getattr__(name: str) -> Any:
+    # The segment store is loaded when first used: a process on PostgreSQL never loads it.
+    if name == "TinyStore":
+        from rxdesk.store.tinystore import TinyStore
+
+        return TinyStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # What an operator does to a PostgreSQL store itself (`rxdesk store ...`), for the services.

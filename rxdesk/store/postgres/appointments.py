@@ -17,7 +17,7 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
 from rxdesk.store.postgres import rows as conv
-from rxdesk.store.postgres.repos import for_update, upsert
+from rxdesk.store.postgres.repos import for_update, text, upsert
 from rxdesk.store.postgres.session import Session
 
 APPOINTMENT_COLUMNS = conv.fields(Appointment)
@@ -67,9 +67,19 @@ def status_filter(statuses: frozenset[str], as_of: datetime | None) -> tuple[sql
     return where, [sorted(stored), *args]
 
 
-_APPT_SELECT = sql.SQL("SELECT {} FROM appointments").format(
-    sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS))
-)
+_APPT_SELECT = text(sql.SQL("SELECT {} FROM appointments").format(
+    sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS))))
+# A listing's rows as the JSON form (`Appointment.to_json()`), instants formatted by the server
+# (whole seconds, UTC, `times.STORED_FORMAT`): a listing of thousands of rows builds no datetime.
+_APPT_DOC_SELECT = text(sql.SQL("SELECT {} FROM appointments").format(sql.SQL(", ").join(
+    sql.SQL("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS {c}").format(c=sql.Identifier(c))
+    if c in conv.APPOINTMENT_INSTANTS else sql.Identifier(c) for c in APPOINTMENT_COLUMNS)))
+_APPT_BY_UID = _APPT_SELECT + " WHERE uid = %s"
+_APPT_LOCK_MANY = _APPT_SELECT + ' WHERE uid = ANY(%s) ORDER BY uid COLLATE "C" FOR UPDATE'
+# A write that reads by key one appointment its last search returned locks all of that
+# search's, in one statement (a doctor's away plan locks each appointment it takes); a search
+# longer than this is locked row by row, as each is read.
+LOCK_AHEAD = 1000
 
 
 class AppointmentRepo:
@@ -79,10 +89,29 @@ class AppointmentRepo:
     def _raw(self, uid: str) -> dict[str, Any] | None:
         if not isinstance(uid, str):
             return None
-        found = self._s.dicts(_APPT_SELECT + sql.SQL(" WHERE uid = %s") + for_update(self._s), (normalize_uid(uid),))
+        found = self._s.dicts(_APPT_BY_UID + for_update(self._s), (normalize_uid(uid),))
         return found[0] if found else None
 
     def get(self, uid: str) -> Appointment | None:
+        if not isinstance(uid, str):
+            return None
+        key = normalize_uid(uid)
+        if key in self._s.lock_ahead and not self._s.holds("appointments", key):
+            self._lock_searched()
+        # Inside a write the row is locked once read: read again, it is what this unit of work left.
+        return self._s.locked_row("appointments", key, self._fetch)
+
+    def _lock_searched(self) -> None:
+        """Lock and read, in one statement, the last search's appointments not locked yet (in
+        the order of their uids, as every writer that locks several takes them)."""
+        s = self._s
+        wanted = sorted(uid for uid in s.lock_ahead if not s.holds("appointments", uid))
+        s.lock_ahead = frozenset()
+        locked = {row["uid"]: conv.appointment(row) for row in s.dicts(_APPT_LOCK_MANY, (wanted,))}
+        for uid in wanted:
+            s.remember("appointments", uid, locked.get(uid))  # None: gone since the search
+
+    def _fetch(self, uid: str) -> Appointment | None:
         row = self._raw(uid)
         return conv.appointment(row) if row is not None else None
 
@@ -100,6 +129,9 @@ class AppointmentRepo:
         self._s.require_writable()
         query = upsert("appointments", APPOINTMENT_COLUMNS, "uid")
         self._s.many(query, [conv.params(a, APPOINTMENT_COLUMNS) for a in appts])
+        self._s.busy.clear()
+        for appt in appts:
+            self._s.remember("appointments", appt.uid, appt)
 
     # -- queries ---------------------------------------------------------------------
 
@@ -135,9 +167,11 @@ class AppointmentRepo:
 
     def _select(self, query: AppointmentQuery) -> list[dict[str, Any]]:
         where, args = self._where(query)
-        order = sql.SQL(' ORDER BY starts_at DESC, uid COLLATE "C" DESC' if query.descending
-                        else ' ORDER BY starts_at, uid COLLATE "C"')
-        statement = _APPT_SELECT + where + order + sql.SQL(" OFFSET %s")
+        # The table's columns, not the listing's text forms of the same names: the instant
+        # sorts by the index on start, where its text would be sorted whole.
+        order = sql.SQL(' ORDER BY appointments.starts_at DESC, appointments.uid COLLATE "C" DESC' if query.descending
+                        else ' ORDER BY appointments.starts_at, appointments.uid COLLATE "C"')
+        statement = sql.SQL(_APPT_DOC_SELECT) + where + order + sql.SQL(" OFFSET %s")
         args.append(max(0, query.offset))
         if query.limit is not None:
             statement += sql.SQL(" LIMIT %s")
@@ -151,7 +185,11 @@ class AppointmentRepo:
     def search(self, query: AppointmentQuery) -> Page[AppointmentRecord]:
         """The window of matching appointments by start then uid (newest first when
         `descending`), with the total when `count`; each as a record over its JSON form."""
-        found = [AppointmentRecord(conv.appointment_doc(r)) for r in self._select(query)]
+        rows = self._select(query)
+        self._s.listed_patients = {r["patient_id"] for r in rows}  # whose names a listing shows next
+        found = [AppointmentRecord(r) for r in rows]
+        if self._s.writable:
+            self._s.lock_ahead = frozenset(r["uid"] for r in rows) if len(rows) <= LOCK_AHEAD else frozenset()
         total = self.count(query) if query.count else None
         return Page(found, total, max(0, query.offset), query.limit)
 
@@ -160,23 +198,44 @@ class AppointmentRepo:
     ) -> list[Appointment]:
         """The doctor's appointments that overlap [start, end) and are held or confirmed at
         `as_of` (a lapsed hold is not), or as stored when `as_of` is None. The overlap is the
-        no-double-booking constraint's own index."""
+        no-double-booking constraint's own index. Asked of a second doctor for the same span
+        (a search for free slots among every doctor), every doctor's are read at once and kept
+        until this view writes an appointment."""
+        window = (start, end, as_of)
+        every = self._s.busy.get(window)
+        if every is None and doctor_id not in self._s.busy_asked.setdefault(window, set()) \
+                and self._s.busy_asked[window]:
+            every = self._s.busy[window] = self._active(None, start, end, as_of)
+        if every is not None:
+            return list(every.get(doctor_id, []))
+        self._s.busy_asked[window].add(doctor_id)
+        return self._active(doctor_id, start, end, as_of).get(doctor_id, [])
+
+    def _active(self, doctor_id: str | None, start: datetime, end: datetime,
+                as_of: datetime | None) -> dict[str, list[Appointment]]:
         status, status_args = status_filter(ACTIVE, as_of)
+        if doctor_id is not None:
+            where, args = sql.SQL("doctor_id = %s AND tstzrange(starts_at, ends_at) && tstzrange(%s, %s)"), [
+                doctor_id, start, end]
+        else:  # started at most the longest appointment before the span: the index by start serves it
+            where, args = sql.SQL("starts_at < %s AND starts_at >= %s AND ends_at > %s"), [
+                end, start - LONGEST_APPOINTMENT, start]
         found = self._s.dicts(
-            _APPT_SELECT + sql.SQL(
-                " WHERE doctor_id = %s AND {} AND {} "
-                "AND tstzrange(starts_at, ends_at) && tstzrange(%s, %s) ORDER BY starts_at, uid COLLATE \"C\""
-            ).format(STORED_ACTIVE, status),
-            (doctor_id, *status_args, start, end),
+            sql.SQL(_APPT_SELECT) + sql.SQL(" WHERE {} AND {} AND ").format(STORED_ACTIVE, status) + where
+            + sql.SQL(' ORDER BY starts_at, uid COLLATE "C"'),
+            (*status_args, *args),
         )
-        return [conv.appointment(r) for r in found]
+        by_doctor: dict[str, list[Appointment]] = {}
+        for row in found:
+            by_doctor.setdefault(row["doctor_id"], []).append(conv.appointment(row))
+        return by_doctor
 
     def lapsed_holds(self, now: datetime) -> list[Appointment]:
         """Held appointments whose hold has expired by `now`. In a write view each is locked,
         and one another transaction holds is skipped: two workers expire each hold once."""
         lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
         found = self._s.dicts(
-            _APPT_SELECT
+            sql.SQL(_APPT_SELECT)
             + sql.SQL(" WHERE status = 'held' AND hold_expires_at <= %s ORDER BY uid COLLATE \"C\"")
             + lock,
             (now,),
@@ -187,7 +246,7 @@ class AppointmentRepo:
         """Held appointments whose hold expires in (after, until], soonest first (the holds'
         index by expiry)."""
         found = self._s.dicts(
-            _APPT_SELECT + sql.SQL(
+            sql.SQL(_APPT_SELECT) + sql.SQL(
                 " WHERE status = 'held' AND hold_expires_at > %s AND hold_expires_at <= %s"
                 " ORDER BY hold_expires_at, uid COLLATE \"C\""),
             (after, until),
@@ -200,13 +259,18 @@ class AppointmentRepo:
         the same appointment's reminders at once."""
         lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
         found = self._s.dicts(
-            _APPT_SELECT + sql.SQL(
+            sql.SQL(_APPT_SELECT) + sql.SQL(
                 " WHERE status = 'confirmed' AND starts_at > %s AND starts_at <= %s"
                 " ORDER BY starts_at, uid COLLATE \"C\""
             ) + lock,
             (after, until),
         )
-        return [conv.appointment(r) for r in found]
+        appointments = [conv.appointment(r) for r in found]
+        self._s.scope = {a.uid: a for a in appointments}  # their reminders are asked about next
+        if self._s.writable:
+            for appt in appointments:  # locked: read again, each is what this unit of work holds
+                self._s.remember("appointments", appt.uid, appt)
+        return appointments
 
     def confirmed_ended(
         self, after: datetime | None, until: datetime, *, max_weeks: int = 8
@@ -223,7 +287,7 @@ class AppointmentRepo:
         reached = min(until, after + timedelta(weeks=max(1, max_weeks)))
         lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
         found = self._s.dicts(
-            _APPT_SELECT
+            sql.SQL(_APPT_SELECT)
             + sql.SQL(" WHERE status = 'confirmed' AND ends_at > %s AND ends_at <= %s")
             + sql.SQL(' ORDER BY ends_at, uid COLLATE "C"')
             + lock,
@@ -243,6 +307,9 @@ class AppointmentRepo:
 
 
 REMINDER_COLUMNS = conv.fields(ReminderSent)
+_INSERT_REMINDER = text(sql.SQL("INSERT INTO appointment_reminders_sent ({}) VALUES ({})").format(
+    sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS)),
+    sql.SQL(", ").join(sql.Placeholder() * len(REMINDER_COLUMNS))))
 SKIPPED_LIKE = "skipped:%"  # how an email or SMS status starts when there was no address to send to
 
 
@@ -251,21 +318,33 @@ class ReminderSentRepo:
         self._s = session
 
     def exists(self, uid: str, rule_id: str, group: str, recipient_id: str) -> bool:
-        return bool(self._s.value(
-            "SELECT EXISTS (SELECT 1 FROM appointment_reminders_sent WHERE appointment_uid = %s AND rule_id = %s "
-            "AND recipient_group = %s AND recipient_id = %s)",
-            (uid, rule_id, group, recipient_id),
-        ))
+        """Whether this reminder was recorded. Asked of an appointment the last question
+        returned (`confirmed_starting`), the reminders of all of them are read at once."""
+        s = self._s
+        if uid not in s.sent_read and uid in s.scope:
+            unread = [u for u in s.scope if u not in s.sent_read]
+            s.sent.update((str(a), str(r), str(g), str(i)) for a, r, g, i in s.rows(
+                "SELECT appointment_uid, rule_id, recipient_group, recipient_id FROM appointment_reminders_sent "
+                "WHERE appointment_uid = ANY(%s)", (unread,)))
+            s.sent_read.update(unread)
+        if uid in s.sent_read:
+            found = (uid, rule_id, group, recipient_id) in s.sent
+        else:
+            found = bool(s.value(
+                "SELECT EXISTS (SELECT 1 FROM appointment_reminders_sent WHERE appointment_uid = %s AND rule_id = %s "
+                "AND recipient_group = %s AND recipient_id = %s)",
+                (uid, rule_id, group, recipient_id),
+            ))
+        if not found and uid in s.scope:
+            s.likely_patients.add(s.scope[uid].patient_id)  # about to be reminded: the patient is read next
+        return found
 
     def add(self, row: ReminderSent) -> None:
         """Record a fired reminder; its identity is the primary key, so a second recording of
         the same reminder (another worker's) fails the whole transaction that tried it."""
         self._s.require_writable()
-        query = sql.SQL("INSERT INTO appointment_reminders_sent ({}) VALUES ({})").format(
-            sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS)),
-            sql.SQL(", ").join(sql.Placeholder() * len(REMINDER_COLUMNS)),
-        )
-        self._s.execute(query, conv.params(row, REMINDER_COLUMNS))
+        self._s.execute(_INSERT_REMINDER, conv.params(row, REMINDER_COLUMNS))
+        self._s.sent.add((row.appointment_uid, row.rule_id, row.recipient_group.value, row.recipient_id))
 
     def update(self, row: ReminderSent) -> None:
         self._s.require_writable()

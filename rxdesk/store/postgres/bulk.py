@@ -38,7 +38,7 @@ def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterab
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
     count = 0
-    with session.cursor() as cur, cur.copy(statement) as copy:
+    with session.outside_pipeline(), session.cursor() as cur, cur.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
             count += 1

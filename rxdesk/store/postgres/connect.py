@@ -121,15 +121,20 @@ def lost(target: Target, exc: BaseException, *, during_commit: bool = False) -> 
     return StoreUnavailable(f"the {target.where} failed ({cause(exc)}); nothing was changed")
 
 
-def connect(target: Target, *, autocommit: bool = True) -> Any:
-    """One connection, outside any pool (schema work, LISTEN, checks before the pool opens)."""
+def connect(target: Target, *, autocommit: bool = True, configured: bool = True) -> Any:
+    """One connection, outside any pool (schema work, LISTEN, a store's first connection).
+    `configured=False`: the caller sets the time zone itself (`session_settings`), in a
+    statement it sends anyway."""
     import psycopg
 
     try:
         conn = psycopg.connect(target.url, autocommit=autocommit, **target.connect_kwargs())
     except psycopg.Error as exc:
         raise connection_failed(target, exc) from None
-    configure(conn)
+    if configured:
+        configure(conn)
+    else:
+        use_orjson(conn)
     return conn
 
 
@@ -139,16 +144,25 @@ def _dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
-def configure(conn: Any) -> None:
-    """Every connection speaks UTC and hands JSON to orjson."""
+# What every connection sets: it speaks UTC. As a function call, so it can ride along in a
+# statement sent anyway (the schema check of a store's first connection).
+SESSION_SETTINGS = "set_config('TimeZone', 'UTC', false)"
+
+
+def use_orjson(conn: Any) -> None:
     import orjson
     from psycopg.types.json import set_json_dumps, set_json_loads
 
     set_json_dumps(_dumps, conn)
     set_json_loads(orjson.loads, conn)
+
+
+def configure(conn: Any) -> None:
+    """Every connection speaks UTC and hands JSON to orjson."""
+    use_orjson(conn)
     autocommit = conn.autocommit
     conn.autocommit = True
-    conn.execute("SET TIME ZONE 'UTC'")
+    conn.execute(f"SELECT {SESSION_SETTINGS}")
     conn.autocommit = autocommit
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from psycopg import sql
@@ -22,7 +23,7 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.queries import AuditQuery, DeliveryTrouble, Page
 from rxdesk.store.postgres import rows as conv
-from rxdesk.store.postgres.repos import ID_BLOCK, can_name_a_row, for_update, upsert
+from rxdesk.store.postgres.repos import ID_BLOCK, can_name_a_row, for_update, text, upsert
 from rxdesk.store.postgres.session import Session
 
 
@@ -52,6 +53,7 @@ class EventRepo:
         event = Event(id=event_id(seq, random_token(6)), type=type, created_at=at, data=data)
         self._s.execute("INSERT INTO events (seq, id, type, created_at, data) VALUES (%s, %s, %s, %s, %s)",
                         (seq, event.id, event.type.value, event.created_at, Json(event.to_json()["data"])))
+        self._s.remember("events", event.id, event)  # an event never changes: read back from here
         return event
 
     @staticmethod
@@ -61,6 +63,9 @@ class EventRepo:
     def get(self, event_id: str) -> Event | None:
         if not can_name_a_row(event_id):
             return None
+        return self._s.locked_row("events", event_id, self._fetch)
+
+    def _fetch(self, event_id: str) -> Event | None:
         row = self._s.one("SELECT id, type, created_at, data FROM events WHERE id = %s", (event_id,))
         return self._event(row) if row else None
 
@@ -146,6 +151,12 @@ class AuditRepo:
 R = TypeVar("R", bound=Entity)
 
 
+@lru_cache(maxsize=8)
+def _queued_select(table: str, columns: tuple[str, ...]) -> str:
+    return text(sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(map(sql.Identifier, columns)),
+                                                    sql.Identifier(table)))
+
+
 class QueuedRows(Generic[R]):
     """Webhook deliveries or outgoing messages: rows with an id from a sequence, a status, and,
     while pending, the time of the next attempt and the lease of the runner sending it."""
@@ -158,8 +169,7 @@ class QueuedRows(Generic[R]):
         self.model = model
         self.id_prefix = id_prefix
         self.columns = conv.fields(model)
-        self._select = sql.SQL("SELECT {} FROM {}").format(
-            sql.SQL(", ").join(map(sql.Identifier, self.columns)), self._t)
+        self._select = sql.SQL(_queued_select(table, tuple(self.columns)))
 
     def _row(self, row: dict[str, Any]) -> R:
         return self.model.from_stored(conv.pick(self.model, row))
@@ -177,7 +187,8 @@ class QueuedRows(Generic[R]):
     def get(self, row_id: str) -> R | None:
         if not can_name_a_row(row_id):
             return None
-        found = self._s.dicts(self._select + sql.SQL(" WHERE id = %s") + for_update(self._s), (row_id,))
+        found = self._s.dicts(_queued_select(self.table, tuple(self.columns)) + " WHERE id = %s" + for_update(self._s),
+                              (row_id,))
         return self._row(found[0]) if found else None
 
     def put(self, row: R) -> None:
@@ -300,7 +311,7 @@ class CursorRepo:
         workers moving one cursor take turns, the second reading where the first left it."""
         if self._s.writable:
             self._s.execute("INSERT INTO counters (name, value) VALUES (%s, 0) ON CONFLICT (name) DO NOTHING", (name,))
-        value = self._s.value(sql.SQL("SELECT value FROM counters WHERE name = %s") + for_update(self._s), (name,))
+        value = self._s.value("SELECT value FROM counters WHERE name = %s" + for_update(self._s), (name,))
         return int(value) if value is not None else 0
 
     def set(self, name: str, value: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -14,10 +14,14 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.queries import PHONE_DIGITS_MIN, Page, search_terms
 from rxdesk.store.postgres import rows as conv
-from rxdesk.store.postgres.repos import can_name_a_row, for_share, upsert
+from rxdesk.store.postgres.repos import can_name_a_row, for_share, text, upsert
 from rxdesk.store.postgres.session import Session
 
 PATIENT_COLUMNS = conv.fields(Patient)
+# Beyond this many, a listing's patients are read with every other: the server looks each id up
+# at several times the cost of reading a name in a scan of the table.
+FEW_NAMES = 1000
+_SELECT = text(sql.SQL("SELECT {} FROM patients").format(sql.SQL(", ").join(map(sql.Identifier, PATIENT_COLUMNS))))
 _SEP = "\x1f"
 
 
@@ -30,11 +34,43 @@ def patient_row(p: Patient) -> list[Any]:
     return [*conv.params(p, PATIENT_COLUMNS), p.name.casefold(), patient_search_text(p),]
 
 
+class _Names(Mapping[str, str]):
+    """Patients' names, read for `wanted` first, every one on the first question beyond."""
+
+    def __init__(self, session: Session, wanted: set[str] | None) -> None:
+        self._s = session
+        self._asked = {k for k in wanted or () if can_name_a_row(k)}
+        self._every = False
+        self._known: dict[str, str] = {}
+        if wanted is None or len(self._asked) > FEW_NAMES:
+            self._read_every()
+        elif self._asked:
+            self._known = dict(session.rows("SELECT id, name FROM patients WHERE id = ANY(%s)", (sorted(self._asked),)))
+
+    def _read_every(self) -> None:
+        if not self._every:
+            self._known = dict(self._s.rows("SELECT id, name FROM patients"))
+            self._every = True
+
+    def __getitem__(self, key: str) -> str:
+        if key not in self._known and key not in self._asked:
+            self._read_every()
+        return self._known[key]
+
+    def __iter__(self) -> Iterator[str]:
+        self._read_every()
+        return iter(self._known)
+
+    def __len__(self) -> int:
+        self._read_every()
+        return len(self._known)
+
+
 class PatientRepo:
     def __init__(self, session: Session) -> None:
         self._s = session
 
-    _select = sql.SQL("SELECT {} FROM patients").format(sql.SQL(", ").join(map(sql.Identifier, PATIENT_COLUMNS)))
+    _select = sql.SQL(_SELECT)
 
     def _patient(self, row: dict[str, Any]) -> Patient:
         return Patient.from_stored(conv.pick(Patient, row))
@@ -42,10 +78,23 @@ class PatientRepo:
     def get(self, key: str) -> Patient | None:
         if not can_name_a_row(key):
             return None
-        return self._s.locked_row("patients", key, self._fetch)
+        s = self._s
+        if s.writable and key in s.likely_patients and not s.holds("patients", key):
+            self._lock_likely()
+        return s.locked_row("patients", key, self._fetch)
+
+    def _lock_likely(self) -> None:
+        """The patients this unit of work is about to read (`Session.likely_patients`),
+        read and locked in one statement."""
+        s = self._s
+        wanted = sorted(k for k in s.likely_patients if can_name_a_row(k) and not s.holds("patients", k))
+        s.likely_patients.clear()
+        found = {r["id"]: self._patient(r) for r in s.dicts(_SELECT + " WHERE id = ANY(%s) FOR SHARE", (wanted,))}
+        for key in wanted:
+            s.remember("patients", key, found.get(key))
 
     def _fetch(self, key: str) -> Patient | None:
-        found = self._s.dicts(self._select + sql.SQL(" WHERE id = %s") + for_share(self._s), (key,))
+        found = self._s.dicts(_SELECT + " WHERE id = %s" + for_share(self._s), (key,))
         return self._patient(found[0]) if found else None
 
     def require(self, key: str) -> Patient:
@@ -73,7 +122,10 @@ class PatientRepo:
         self._s.remember("patients", key, None)
 
     def names(self) -> Mapping[str, str]:
-        return MappingProxyType(dict(self._s.rows("SELECT id, name FROM patients")))
+        """id -> name of every patient. After a listing of a page in this view, the names of
+        its patients are read at once and the rest only if asked for: a page of a clinic of
+        120,000 patients does not read them all."""
+        return _Names(self._s, self._s.listed_patients)
 
     def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
         """Patients whose name, email, phone, external id or id contains `text` (any case;
@@ -105,5 +157,5 @@ class PatientRepo:
     def by_external_id(self, external_id: str) -> Patient | None:
         if not external_id or not can_name_a_row(external_id):
             return None
-        found = self._s.dicts(self._select + sql.SQL(" WHERE external_id = %s"), (external_id,))
+        found = self._s.dicts(_SELECT + " WHERE external_id = %s", (external_id,))
         return self._patient(found[0]) if found else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
@@ -47,32 +48,57 @@ def can_name_a_row(key: object) -> bool:
     return key.isascii() or _SURROGATE.search(key) is None
 
 
-def upsert(table: str, columns: list[str], key: str) -> sql.Composed:
+def text(statement: sql.Composable) -> str:
+    """A statement composed once, as the text the driver sends: composing it again for each
+    execution costs more than a round trip on a unix socket."""
+    return statement.as_string(None)
+
+
+def upsert(table: str, columns: list[str], key: str) -> str:
     """INSERT of one row of `columns`, replacing the row with the same `key`."""
-    return sql.SQL("INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT ({k}) DO UPDATE SET {sets}").format(
+    return _upsert(table, tuple(columns), key)
+
+
+@lru_cache(maxsize=64)
+def _upsert(table: str, columns: tuple[str, ...], key: str) -> str:
+    return text(sql.SQL("INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT ({k}) DO UPDATE SET {sets}").format(
         t=sql.Identifier(table),
         cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
         vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
         k=sql.Identifier(key),
         sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns if c != key),
-    )
+    ))
 
 
-def for_share(session: Session) -> sql.Composable:
+def for_share(session: Session) -> str:
     """Inside a write, a reference row read by its key is locked against change until commit,
     but not against other readers (every booking reads its doctor and type): two writers that
     both change it are refused one of them, never merged into a lost update."""
-    return sql.SQL(" FOR SHARE") if session.writable else sql.SQL("")
+    return " FOR SHARE" if session.writable else ""
 
 
-def for_update(session: Session) -> sql.Composable:
-    return sql.SQL(" FOR UPDATE") if session.writable else sql.SQL("")
+def for_update(session: Session) -> str:
+    return " FOR UPDATE" if session.writable else ""
 
 
 # Writers that touch values encrypted under the master key (booking secrets, webhook signing
 # secrets) take turns: a master-key rotation reads every value and writes each back under the
 # new key, and no value may be added under the old key meanwhile.
 SECRETS_LOCK = 0x72787365  # "rxse"
+
+
+@lru_cache(maxsize=16)
+def _document_statements(table: str, key: str) -> dict[str, str]:
+    t, k = sql.Identifier(table), sql.Identifier(key)
+    return {name: text(sql.SQL(statement).format(t=t, k=k)) for name, statement in {
+        "get": "SELECT doc FROM {t} WHERE {k} = %s",
+        "get_locked": "SELECT doc FROM {t} WHERE {k} = %s FOR SHARE",
+        "all": 'SELECT doc FROM {t} ORDER BY {k} COLLATE "C"',
+        "count": "SELECT count(*) FROM {t}",
+        "names": "SELECT {k}, coalesce(doc->>'name', {k}) FROM {t}",
+        "put": "INSERT INTO {t} ({k}, doc) VALUES (%s, %s) ON CONFLICT ({k}) DO UPDATE SET doc = EXCLUDED.doc",
+        "delete": "DELETE FROM {t} WHERE {k} = %s",
+    }.items()}
 
 
 class Documents(Generic[M]):
@@ -82,8 +108,7 @@ class Documents(Generic[M]):
                  turn: int | None = None) -> None:
         self._s = session
         self._table_name = table
-        self._table = sql.Identifier(table)
-        self._key = sql.Identifier(key)
+        self._sql = _document_statements(table, key)
         self._key_field = key
         self._model = model
         self._what = what
@@ -100,8 +125,7 @@ class Documents(Generic[M]):
         return self._s.locked_row(self._table_name, key, self._fetch)
 
     def _fetch(self, key: str) -> M | None:
-        query = sql.SQL("SELECT doc FROM {} WHERE {} = %s{}").format(self._table, self._key, for_share(self._s))
-        doc = self._s.value(query, (key,))
+        doc = self._s.value(self._sql["get_locked" if self._s.writable else "get"], (key,))
         return self._model.from_stored(doc) if doc is not None else None
 
     def require(self, key: str) -> M:
@@ -109,31 +133,26 @@ class Documents(Generic[M]):
 
     def all(self) -> list[M]:
         self._take_turn()
-        query = sql.SQL("SELECT doc FROM {} ORDER BY {} COLLATE \"C\"").format(self._table, self._key)
-        return [self._model.from_stored(doc) for (doc,) in self._s.rows(query)]
+        return [self._model.from_stored(doc) for (doc,) in self._s.rows(self._sql["all"])]
 
     def count(self) -> int:
-        return int(self._s.value(sql.SQL("SELECT count(*) FROM {}").format(self._table)))
+        return int(self._s.value(self._sql["count"]))
 
     def names(self) -> Mapping[str, str]:
         """key -> name of every row (read-only: the caller's to read, not to change)."""
-        query = sql.SQL("SELECT {}, coalesce(doc->>'name', {}) FROM {}").format(self._key, self._key, self._table)
-        return MappingProxyType(dict(self._s.rows(query)))
+        return MappingProxyType(dict(self._s.rows(self._sql["names"])))
 
     def put(self, item: M) -> None:
         self._s.require_writable()
         self._take_turn()
-        query = sql.SQL(
-            "INSERT INTO {t} ({k}, doc) VALUES (%s, %s) ON CONFLICT ({k}) DO UPDATE SET doc = EXCLUDED.doc"
-        ).format(t=self._table, k=self._key)
         key = getattr(item, self._key_field)
-        self._s.execute(query, (key, Jsonb(item.to_json())))
+        self._s.execute(self._sql["put"], (key, Jsonb(item.to_json())))
         self._s.remember(self._table_name, key, item)
 
     def delete(self, key: str) -> None:
         self._s.require_writable()
         self._take_turn()
-        self._s.execute(sql.SQL("DELETE FROM {} WHERE {} = %s").format(self._table, self._key), (key,))
+        self._s.execute(self._sql["delete"], (key,))
         self._s.remember(self._table_name, key, None)
 
 

@@ -7,9 +7,12 @@ from enum import Enum
 from typing import Any
 
 from rxdesk.domain.models import Appointment, AppointmentStatus, Entity
-from rxdesk.domain.times import format_utc
 
 _STATUS = {s.value: s for s in AppointmentStatus}
+_FIELDS = tuple(Appointment.model_fields)
+# The appointment's instants (the columns of type timestamptz).
+APPOINTMENT_INSTANTS = ("starts_at", "ends_at", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at",
+                        "attendance_at")
 
 
 def fields(model: type[Entity]) -> list[str]:
@@ -34,25 +37,12 @@ def _utc(value: datetime | None) -> datetime | None:
 def appointment(row: dict[str, Any]) -> Appointment:
     """An Appointment from its row without re-validating it: every row was validated on its
     way in, and the constraints hold the rest (a listing builds thousands)."""
-    data = {name: row[name] for name in Appointment.model_fields if name in row}
-    for name in ("starts_at", "ends_at", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at",
-                 "attendance_at"):
+    data = {name: row[name] for name in _FIELDS if name in row}
+    for name in APPOINTMENT_INSTANTS:
         if name in data:
             data[name] = _utc(data[name])
     data["status"] = _STATUS[data["status"]]
     return Appointment.model_construct(**data)
-
-
-def appointment_doc(row: dict[str, Any]) -> dict[str, Any]:
-    """The appointment as JSON (`Appointment.to_json()`'s shape and order), straight from
-    its row."""
-    doc: dict[str, Any] = {}
-    for name in Appointment.model_fields:
-        if name not in row:
-            continue
-        value = row[name]
-        doc[name] = format_utc(value) if isinstance(value, datetime) else value
-    return doc
 
 
 def pick(model: type[Entity], row: dict[str, Any]) -> dict[str, Any]:

@@ -262,9 +262,32 @@ def too_new(found: int, known: int) -> str:
             "upgrade rxdesk on this machine")
 
 
+def configure_and_check(conn: Any, where: str, *, check: bool = True) -> None:
+    """A store's first connection set up (`connect.SESSION_SETTINGS`) and, with `check`, its
+    schema checked (`require_current`), in one round trip."""
+    from psycopg import errors
+
+    from rxdesk.store.postgres.connect import SESSION_SETTINGS
+
+    if not check:
+        conn.execute(f"SELECT {SESSION_SETTINGS}")
+        return
+    try:
+        row = conn.execute(f"SELECT {SESSION_SETTINGS}, max(version) FROM {VERSION_TABLE}").fetchone()
+    except errors.UndefinedTable:
+        conn.execute(f"SELECT {SESSION_SETTINGS}")  # no schema: refused below, in a connection set up as any
+        found = None
+    else:
+        found = int(row[1]) if row and row[1] is not None else 0
+    require_version(found, where)
+
+
 def require_current(conn: Any, where: str, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
     """Refuse a database without the schema, or at another version than this rxdesk's."""
-    found = current_version(conn)
+    require_version(current_version(conn), where, migrations)
+
+
+def require_version(found: int | None, where: str, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
     known = latest(migrations)
     if found is None:
         raise StoreError(f"the {where} has no rxdesk schema: run `rxdesk store init` first")

@@ -1,9 +1,13 @@
 """Where a view's statements run, and what a failing statement means to an operator.
 
-A write view runs every statement in one transaction on one pooled connection (the unit of
-work: all of it commits, or none). A read view borrows a pooled connection for each statement,
-in autocommit; `PgStore.snapshot()` gives a read view on one REPEATABLE READ transaction when
-several reads must see one state.
+A write view runs every statement in one transaction on one connection (the unit of work: all
+of it commits, or none). Its transaction runs in psycopg's pipeline mode: a statement whose
+answer nobody reads (an INSERT, an UPDATE) is sent without waiting for it, and goes to the
+server with the next statement that is read, so a unit of work waits once per read instead of
+once per statement. A statement the server refuses is raised at the next read, or before the
+COMMIT is sent; either way nothing of the unit of work is committed. A read view used as a
+`with` block is one REPEATABLE READ transaction, pipelined the same way; used without one, each
+statement borrows a connection on its own, in autocommit.
 """
 
 from __future__ import annotations
@@ -68,22 +72,33 @@ class Session:
         self.store = store
         self.conn = conn
         self.writable = writable
+        self._pipeline: Any = None  # the open pipeline of the transaction, when pipelined
         self._held: set[int] = set()
         self.wrote = False  # a change was made (a write that only read commits nothing)
         self.spare_ids: dict[str, list[int]] = {}  # sequence -> numbers taken, not yet used
         self._locked: dict[tuple[str, str], Any] = {}
+        # Appointments one question returned (the tick's confirmed ones, by uid), and what is
+        # read for them next in one statement instead of one each: the reminders they had
+        # (uids read, and the keys found), the patients of those still to be reminded.
+        self.scope: dict[str, Any] = {}
+        self.sent_read: set[str] = set()
+        self.sent: set[tuple[str, str, str, str]] = set()
+        self.likely_patients: set[str] = set()
+        self.listed_patients: set[str] | None = None  # the patients of this view's last listing
+        self.lock_ahead: frozenset[str] = frozenset()  # a write's last search: locked together when one is read
+        # Active appointments of every doctor over a span (`active_for_doctor`), by doctor,
+        # and the doctors asked about each span so far.
+        self.busy: dict[tuple[Any, ...], dict[str, list[Any]]] = {}
+        self.busy_asked: dict[tuple[Any, ...], set[str]] = {}
 
     @contextmanager
-    def cursor(self, *, dicts: bool = False) -> Iterator[Any]:
-        from psycopg.rows import dict_row, tuple_row
-
-        factory = dict_row if dicts else tuple_row
+    def cursor(self) -> Iterator[Any]:
         try:
             if self.conn is not None:
-                with self.conn.cursor(row_factory=factory) as cur:
+                with self.conn.cursor() as cur:
                     yield cur
             else:
-                with self.store.connection() as conn, conn.cursor(row_factory=factory) as cur:
+                with self.store.connection() as conn, conn.cursor() as cur:
                     yield cur
         except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
             raise _translated(self.store.target, exc) from None
@@ -96,9 +111,11 @@ class Session:
             return list(cur.fetchall())
 
     def dicts(self, query: Any, params: Any = None) -> list[dict[str, Any]]:
-        with self.cursor(dicts=True) as cur:
+        with self.cursor() as cur:
             cur.execute(query, params)
-            return list(cur.fetchall())
+            rows = cur.fetchall()
+            names = [column.name for column in cur.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def one(self, query: Any, params: Any = None) -> tuple[Any, ...] | None:
         with self.cursor() as cur:
@@ -110,21 +127,74 @@ class Session:
         row = self.one(query, params)
         return row[0] if row else None
 
-    def execute(self, query: Any, params: Any = None) -> int:
-        with self.cursor() as cur:
-            cur.execute(query, params)
-            return int(cur.rowcount)
-
-    def many(self, query: Any, params_seq: list[Any]) -> None:
-        if not params_seq:
+    def execute(self, query: Any, params: Any = None) -> None:
+        """A statement whose answer is not read: in a pipelined transaction it is sent
+        without waiting (a refusal is raised at the next read, or before the commit)."""
+        if self._pipeline is not None:
+            try:
+                self.conn.execute(query, params)
+            except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
+                raise _translated(self.store.target, exc) from None
             return
         with self.cursor() as cur:
-            cur.executemany(query, params_seq)
+            cur.execute(query, params)
+
+    def many(self, query: Any, params_seq: list[Any]) -> None:
+        """One statement for each parameter set, sent together (pipelined)."""
+        if len(params_seq) == 1:
+            self.execute(query, params_seq[0])
+        elif params_seq:
+            with self.cursor() as cur:
+                cur.executemany(query, params_seq)
+
+    # -- the transaction's pipeline ----------------------------------------------------
+
+    def start_pipeline(self) -> None:
+        self._pipeline = self.conn.pipeline()
+        self._pipeline.__enter__()
+
+    def settle(self) -> None:
+        """Send what waits in the pipeline and leave it: a statement the server refused is
+        raised here (translated), before anything is committed."""
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is None:
+            return
+        try:
+            pipeline.__exit__(None, None, None)
+        except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
+            raise _translated(self.store.target, exc) from None
+
+    def abandon(self) -> bool:
+        """Leave the pipeline of a unit of work that failed: what it still holds is dropped
+        with the transaction (errors of its statements were raised already, or no longer
+        matter). True when the server refused something it still held."""
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is None:
+            return False
+        try:
+            pipeline.__exit__(None, None, None)  # the results it still waits for, read and dropped
+        except Exception:  # noqa: BLE001 - the unit of work is rolled back whatever it was
+            return True
+        return False
+
+    @contextmanager
+    def outside_pipeline(self) -> Iterator[None]:
+        """For what pipeline mode cannot carry (COPY): the queued statements are sent and
+        answered first, then the pipeline resumes."""
+        if self._pipeline is None:
+            yield
+            return
+        self.settle()
+        try:
+            yield
+        finally:
+            self.start_pipeline()
 
     # Inside a write, a row read by its key is locked until commit (FOR SHARE or FOR UPDATE):
     # nobody else can change it meanwhile, so the unit of work reads it once (a tick asks for
     # the same doctor, patient or subscription hundreds of times); the organisation, which is
-    # not locked, is read once too, as a snapshot would. Models are immutable: sharing is safe.
+    # not locked, is read once too, as a snapshot would, and an event, which never changes.
+    # Models are immutable: sharing is safe.
 
     def locked_row(self, table: str, key: str, fetch: Callable[[str], T]) -> T:
         if not self.writable:
@@ -137,6 +207,9 @@ class Session:
         """What this unit of work wrote is what it reads back (None: deleted)."""
         if self.writable:
             self._locked[(table, key)] = row
+
+    def holds(self, table: str, key: str) -> bool:
+        return (table, key) in self._locked
 
     def take_turn(self, key: int) -> None:
         """Inside a write: wait for, then hold until commit, the transaction lock `key`

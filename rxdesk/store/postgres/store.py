@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from rxdesk.domain.errors import StoreError
+from rxdesk.domain.errors import RxdeskError, StoreError
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.queries import WorkerTick
 from rxdesk.store.postgres import appointments, logs, patients, repos, schema
@@ -160,6 +160,10 @@ class PgStore:
         self.pool_size = pool_size
         self.check_schema = check_schema
         self._pool: Any = None
+        self._own: Any = None  # the first connection, kept (see `_open`)
+        self._own_busy = False
+        self._own_fresh = False
+        self._opened = False
         self._lock = threading.Lock()
         self._listener: Listener | None = None
         self.commits = 0  # write transactions this store has committed
@@ -170,16 +174,29 @@ class PgStore:
 
     # -- connections -------------------------------------------------------------------
 
+    def _open(self) -> None:
+        """The first connection, made on first use: the time zone set and the schema checked
+        in one round trip. It is kept and lent to one unit of work at a time; the pool is
+        built only when a second is wanted at once (the app's workers), so a one-shot command
+        makes one connection and no pool."""
+        with self._lock:
+            if self._opened:
+                return
+            conn = pgconnect.connect(self.target, configured=False)  # one line for every way this can fail
+            try:
+                schema.configure_and_check(conn, self.target.where, check=self.check_schema)
+            except Exception as exc:
+                conn.close()
+                if isinstance(exc, RxdeskError):
+                    raise
+                raise _translated(self.target, exc) from None
+            self._own, self._own_fresh, self._opened = conn, True, True
+
     def _open_pool(self) -> Any:
+        self._open()
         with self._lock:
             if self._pool is not None:
                 return self._pool
-            conn = pgconnect.connect(self.target)  # one line for every way this can fail
-            try:
-                if self.check_schema:
-                    schema.require_current(conn, self.target.where)
-            finally:
-                conn.close()
             from psycopg_pool import ConnectionPool
 
             # Each connection is checked as it is taken (one empty query): after a server
@@ -194,15 +211,79 @@ class PgStore:
             self._pool = pool
             return pool
 
+    def _take(self) -> tuple[Any, bool]:
+        """A connection for one unit of work (or one statement), and whether it is the kept
+        one: that one when it is free, checked as the pool checks its own (but not when just
+        made), else one of the pool's."""
+        self._open()
+        with self._lock:
+            own = self._own if self._own is not None and not self._own_busy else None
+            fresh = self._own_fresh
+            if own is not None:
+                self._own_busy, self._own_fresh = True, False
+        if own is not None:
+            if fresh or self._alive(own):
+                return own, True
+            with self._lock:
+                self._own, self._own_busy = None, False  # lost (a server restart): the pool from now on
+            with suppress(Exception):
+                own.close()
+        pool = self._open_pool()
+        try:
+            return pool.getconn(), False
+        except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
+            raise _translated(self.target, exc) from None
+
+    @staticmethod
+    def _alive(conn: Any) -> bool:
+        if conn.broken or conn.closed:
+            return False
+        try:
+            conn.execute("")
+        except Exception:  # noqa: BLE001 - a connection that cannot answer is not used
+            return False
+        return True
+
+    def _give_back(self, conn: Any, own: bool, *, spoilt: bool = False) -> None:
+        if spoilt:
+            with suppress(Exception):
+                conn.close()  # the pool drops a closed connection it is given back
+        if own:
+            from psycopg.pq import TransactionStatus
+
+            with self._lock:
+                self._own_busy = False
+                if not (conn.broken or conn.closed) and conn.info.transaction_status == TransactionStatus.IDLE:
+                    return
+                if self._own is conn:
+                    self._own = None
+            with suppress(Exception):
+                conn.close()
+            return
+        with self._lock:
+            pool = self._pool
+        if pool is not None:
+            pool.putconn(conn)
+        else:
+            with suppress(Exception):
+                conn.close()
+
     @contextmanager
     def connection(self) -> Iterator[Any]:
-        pool = self._open_pool()
-        with pool.connection() as conn:
+        conn, own = self._take()
+        try:
             yield conn
+        finally:
+            self._give_back(conn, own)
 
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
+            own, self._own = self._own, None
+            self._opened = False
+        if own is not None:
+            with suppress(Exception):
+                own.close()
         if pool is not None:
             pool.close()
         if self._listener is not None:
@@ -219,16 +300,18 @@ class PgStore:
         return PgReadView(self)
 
     def warm_up(self) -> None:
-        """Open the pool (and check the schema) before the first action needs it."""
-        self._open_pool()
+        """Connect (and check the schema) before the first action needs it."""
+        self._open()
 
     @contextmanager
-    def write(self) -> Iterator[PgView]:
+    def write(self, *, pipelined: bool = True) -> Iterator[PgView]:
         """One transaction: what the block writes commits together, or nothing does. A commit
         is announced on the changes channel; when this store listens there itself, it returns
-        once it has heard its own announcement, so `generation()` already counts it."""
+        once it has heard its own announcement, so `generation()` already counts it.
+        `pipelined=False` (`store import`): each statement waits for its answer, so a refusal
+        is raised by the statement that caused it."""
         token = random_token(16)
-        with self._transaction("BEGIN", writable=True) as session:
+        with self._transaction("BEGIN", writable=True, pipelined=pipelined) as session:
             yield PgView(session)
             if session.wrote:
                 session.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, token))
@@ -237,32 +320,39 @@ class PgStore:
             listener.wait_for_token(token, OWN_CHANGE_WAIT)
 
     @contextmanager
-    def _transaction(self, begin: str, *, writable: bool) -> Iterator[Session]:
-        pool = self._open_pool()
-        try:
-            conn = pool.getconn()
-        except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
-            raise _translated(self.target, exc) from None
+    def _transaction(self, begin: str, *, writable: bool, pipelined: bool = True) -> Iterator[Session]:
+        conn, own = self._take()
+        spoilt = False
         try:
             session = Session(self, conn, writable=writable)
-            session.execute(begin)
             try:
+                if pipelined:
+                    session.start_pipeline()
+                session.execute(begin)
                 yield session
-            except BaseException:
+                session.settle()  # a refused statement is raised here: nothing is committed
+            except BaseException as exc:
+                # A pipeline the server cut short leaves the driver believing statements it
+                # queued behind the refusal were prepared ("prepared statement does not exist"
+                # in the next unit of work): such a connection is not lent again.
+                spoilt = session.abandon() or (pipelined and _from_server(exc))
                 if not conn.broken:
                     with suppress(Exception):
                         conn.execute("ROLLBACK")
                 raise
             try:
-                conn.execute("COMMIT")
+                done = conn.execute("COMMIT").statusmessage
                 if session.wrote:
                     self.commits += 1
             except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
                 if isinstance(_translated(self.target, exc), StoreError):
                     raise pgconnect.lost(self.target, exc, during_commit=True) from None
                 raise _translated(self.target, exc) from None
+            if done != "COMMIT":  # the server rolled the transaction back instead
+                spoilt = True
+                raise StoreError(f"{self.target.where}: the server rolled the write back ({done}); nothing was kept")
         finally:
-            pool.putconn(conn)
+            self._give_back(conn, own, spoilt=spoilt)
 
     def generation(self) -> int:
         """A number that changes after every committed write of any process: the count of
@@ -281,7 +371,7 @@ class PgStore:
         return heard
 
     def _listen(self) -> Listener:
-        self._open_pool()  # the schema check first: a listener on a wrong database helps nobody
+        self._open()  # the schema check first: a listener on a wrong database helps nobody
         with self._lock:
             if self._listener is None:
                 self._listener = Listener(self.target)
@@ -311,3 +401,15 @@ class PgStore:
     def is_empty(self) -> bool:
         """True before anything was provisioned, imported or made by `demo`."""
         return holds_nothing(Session(self))
+
+
+def _from_server(exc: BaseException) -> bool:
+    """Whether `exc` is, or was raised while handling, an error the server answered."""
+    import psycopg
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, psycopg.Error):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -248,7 +248,7 @@ def import_data_dir(pg: PgStore, tiny: Any) -> Counts:
     reader = DataDirReader(tiny)
     view = reader.view
     counts = Counts()
-    with pg.write() as target:
+    with pg.write(pipelined=False) as target:  # a refused record is named by the statement that wrote it
         if not target.bulk.is_empty():
             raise Refused(f"the {pg.where} already holds rxdesk data; import only into an empty database "
                           "(a new one: createdb, then rxdesk store init)")

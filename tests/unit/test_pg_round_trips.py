@@ -1,0 +1,120 @@
+"""What the PostgreSQL store asks of the server: a one-shot command makes one connection, and a
+unit of work waits for the server once per read, not once per row it writes or per reminder it
+fires (the statements are counted on the real server's driver, nothing is simulated)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from rxdesk.domain.errors import Conflict
+from rxdesk.domain.models import AppointmentStatus as S
+from rxdesk.domain.models import EventType, RecipientGroup, ReminderSent
+from rxdesk.services import Desk
+from rxdesk.services.maintenance import MaintenanceService
+from tests.helpers import another_store, make_appointment, view_of
+from tests.receiver import Receiver
+from tests.unit.test_worker import only_rule, subscribe
+
+pytestmark = pytest.mark.database_only
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every connection made to the server from now on (the driver's own connect, counted)."""
+    made: list[str] = []
+    connect = vars(psycopg.Connection)["connect"].__func__  # the classmethod's function
+
+    def counted(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        made.append(str(args[0] if args else kwargs.get("conninfo", "")))
+        return connect(cls, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "connect", classmethod(counted))  # the pool's way
+    monkeypatch.setattr(psycopg, "connect", psycopg.Connection.connect)  # psycopg.connect's
+    return made
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The text of every SELECT sent to the server from now on."""
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counted(cur: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        text = query.as_string(cur) if hasattr(query, "as_string") else str(query)
+        if text.lstrip().upper().startswith("SELECT"):
+            sent.append(text)
+        return execute(cur, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    return sent
+
+
+def test_a_one_shot_command_makes_one_connection(clinic: Desk, now: datetime, connections: list[str]) -> None:
+    appt = make_appointment(clinic, start=now + timedelta(days=1))
+    # What `rxdesk appointments cancel` does, on a store of its own: refuse an empty store, read
+    # the organisation, cancel.
+    desk = Desk(another_store(clinic), clinic.clock, clinic.settings)
+    try:
+        assert not desk.is_empty()
+        desk.org()
+        desk.appointments.cancel_appointment(appt.uid, "patient asked", "tester")
+        assert desk.appointments.list_appointments().total == 0
+    finally:
+        desk.close()
+    assert len(connections) == 1  # the schema checked on it too; no pool
+    assert clinic.appointments.get(appt.uid).status is S.cancelled
+
+
+def test_a_tick_reads_a_few_statements_whatever_the_reminders_it_fires(
+        clinic: Desk, now: datetime, receiver: Receiver, reads: list[str]) -> None:
+    only_rule(clinic, "gp-consult", "patient", 120)
+    subscribe(clinic, receiver, "APPOINTMENT_REMINDER_DUE")
+    due = 30
+    for i in range(due):
+        make_appointment(clinic, start=now + timedelta(minutes=10 + 3 * i), minutes=2,
+                         patient_id=("pat-001", "pat-002", "pat-003")[i % 3])
+    reads.clear()
+    report = MaintenanceService(clinic).tick()
+    assert report.reminders == due and report.delivered == due
+    # Each delivery's result is recorded on its row read again under lock (one read each);
+    # the reminders already sent, the patients, the events: one read for all of them (a
+    # statement each, once or twice a tick, for the rest).
+    assert len(reads) <= due + 40, "\n".join(f"{reads.count(r)} {r}" for r in sorted(set(reads)))
+
+
+def test_a_statement_refused_in_the_pipeline_commits_nothing_and_says_why(clinic: Desk, now: datetime) -> None:
+    appt = make_appointment(clinic, start=now + timedelta(hours=1))
+    row = ReminderSent(appointment_uid=appt.uid, rule_id="r1", recipient_group=RecipientGroup.patient,
+                       recipient_id=appt.patient_id, sent_at=now, due_at=now)
+    with clinic.store.write() as view:
+        view.reminders_sent.add(row)
+
+    def cancel_and_record_again() -> None:
+        with clinic.store.write() as view:
+            view.appointments.put(appt.model_copy(update={"status": S.cancelled, "cancelled_at": now,
+                                                          "cancel_reason": "x", "cancelled_by": "admin:t"}))
+            view.reminders_sent.add(row)  # refused by the server; nothing read after it
+            view.events.append(EventType.APPOINTMENT_CANCELLED, {"appointment": appt.to_json()}, now)
+
+    with pytest.raises(Conflict, match="nothing was changed"):
+        cancel_and_record_again()
+    assert clinic.appointments.get(appt.uid).status is S.confirmed
+    assert not [e for _, e in view_of(clinic).events.after(0)]
+
+
+def test_a_doctor_away_locks_the_appointments_it_takes_in_one_statement(
+        clinic: Desk, now: datetime, reads: list[str]) -> None:
+    day = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    taken = [make_appointment(clinic, start=day + timedelta(hours=8, minutes=30 * i),
+                              patient_id=("pat-001", "pat-002", "pat-003")[i % 3]) for i in range(12)]
+    reads.clear()
+    result = clinic.away.run("dr-weber", day, day + timedelta(days=1), "called in sick", rebook=False, agent="alice")
+    assert result.plan.cancelled == len(taken)
+    assert {clinic.appointments.get(a.uid).status for a in taken} == {S.cancelled}
+    # The plan reads them, then locks every one it takes: one statement for all, not one each.
+    locks = [r for r in reads if "FROM appointments" in r and "FOR UPDATE" in r]
+    assert len(locks) == 1, "\n".join(locks)
