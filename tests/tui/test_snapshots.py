@@ -106,6 +106,14 @@ def test_appointment(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, 
 
 
 @sizes
+def test_appointment_in_progress(snap_compare: SnapCompare, clinic: Desk, now: datetime, size: str) -> None:
+    """A call that started ten minutes ago: in progress, and until when, on its page."""
+    start = now - timedelta(minutes=10)
+    make_appointment(clinic, start=start, minutes=30, uid=ids.new_appointment_uid(start, random.Random(5)))
+    assert snapshot(snap_compare, make_app(clinic), size, "enter")
+
+
+@sizes
 def test_cancel_dialog(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     """Every field, the five common reasons and the hint on screen at 80x24."""
 

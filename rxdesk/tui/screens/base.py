@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 
 from rxdesk.tui.context import OnDesk
 from rxdesk.tui.widgets.footer import DeskFooter
 from rxdesk.tui.widgets.header import DeskHeader
+
+# After the instant a row changes: the service clock counts whole seconds.
+TIME_MARGIN = 0.05
 
 
 class DeskScreen(OnDesk, Screen[None]):
@@ -24,6 +31,9 @@ class DeskScreen(OnDesk, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.stale = False
+        self._time_timer: Timer | None = None
+        self.awaiting: datetime | None = None  # the instant a shown row changes by itself next
+        self.looked_again = 0  # loads asked for because time moved (tests wait on it)
 
     def compose(self) -> ComposeResult:
         # The tab bar shows the section the agent is in: a patient page opened from the
@@ -51,6 +61,33 @@ class DeskScreen(OnDesk, Screen[None]):
         if self.stale:
             self.stale = False
             self.reload()
+
+    def follow_time(self, instants: Iterable[datetime | None], since: datetime) -> None:
+        """Look again at the first of `instants` after `since` (the instant what is shown was
+        read as of), by the service clock: the moment a row shown here changes by itself (a
+        call starts or ends, a hold lapses), which no write announces. One timer per screen,
+        replaced at every load; none when nothing shown will change."""
+        if self._time_timer is not None:
+            self._time_timer.stop()
+            self._time_timer = None
+        coming = min((instant for instant in instants if instant is not None and instant > since), default=None)
+        self.awaiting = coming
+        if coming is None:
+            return
+        now = self.desk.clock.now()
+        delay = max(0.0, (coming - now).total_seconds()) + TIME_MARGIN
+        self._time_timer = self.set_timer(delay, lambda: self._time_came(now, coming), name="time moves")
+
+    def _time_came(self, scheduled: datetime, coming: datetime) -> None:
+        self._time_timer = None
+        self.awaiting = None
+        now = self.desk.clock.now()
+        if now >= coming:
+            self.looked_again += 1
+            self.data_changed()
+        elif now > scheduled:  # the clock moves but is not there yet: wait the rest
+            self.follow_time([coming], now)
+        # else the clock stands still (RXDESK_NOW): nothing shown changes by itself
 
 
 class DetailScreen(DeskScreen):

@@ -4,6 +4,7 @@ one scrolling table, read from the service a window at a time."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -39,6 +40,7 @@ class Loaded:
     window: Window[AppointmentRow] | None
     zone: str
     empty: bool
+    as_of: datetime | None = None  # the rows are as of this instant or just after
 
 
 class OverviewScreen(DeskScreen):
@@ -91,6 +93,7 @@ class OverviewScreen(DeskScreen):
         first = self.loads == 0
 
         def load() -> Loaded:
+            as_of = desk.clock.now()
             if desk.is_empty():
                 return Loaded(None, None, None, "UTC", True)
             parsed = desk.appointments.parse_filter(text, overview=True)
@@ -98,7 +101,7 @@ class OverviewScreen(DeskScreen):
             # The very first screen reads only the weeks its rows are in; the table counts
             # the rest (every upcoming week) in the background once the rows are painted.
             window = source.fetch(offset, limit, count=not first)
-            return Loaded(parsed, source, window, desk.org().timezone, False)
+            return Loaded(parsed, source, window, desk.org().timezone, False, as_of)
 
         call_service(self, load, done=lambda loaded: self._show(loaded, keep, around), group="overview")
 
@@ -115,6 +118,8 @@ class OverviewScreen(DeskScreen):
         table = self.table
         table.set_zone(loaded.zone, self.desk.clock.now())
         table.show(source, window, keep=keep, around=around)
+        if loaded.as_of is not None:
+            self.follow_time((row.next_change(loaded.as_of) for row in window.rows), loaded.as_of)
         self.window_text = parsed.window
         self.filters.show_result(parsed.errors, parsed.resolved)
         self.filters.show_picks(parsed.picks())
