@@ -72,11 +72,23 @@ class DeskScreen(OnDesk, Screen[None]):
             self._time_timer = None
         coming = min((instant for instant in instants if instant is not None and instant > since), default=None)
         self.awaiting = coming
-        if coming is None:
+        if coming is not None:
+            # Armed from the app's own task: a stopped timer leaves its sleep in the event loop
+            # until it would have ended, with the context it was made in, and the context of a
+            # load's answer names its worker, and so this screen, which would stay in memory.
+            self.app.call_later(self._arm, coming)
+
+    def _arm(self, coming: datetime) -> None:
+        if not self.is_attached or self.awaiting != coming or self._time_timer is not None:
             return
         now = self.desk.clock.now()
         delay = max(0.0, (coming - now).total_seconds()) + TIME_MARGIN
         self._time_timer = self.set_timer(delay, lambda: self._time_came(now, coming), name="time moves")
+
+    def on_unmount(self) -> None:
+        if self._time_timer is not None:  # a closed page waits for nothing (and is let go)
+            self._time_timer.stop()
+            self._time_timer = None
 
     def _time_came(self, scheduled: datetime, coming: datetime) -> None:
         self._time_timer = None
