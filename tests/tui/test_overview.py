@@ -102,6 +102,43 @@ async def test_bad_filter_input_marks_the_field_and_never_raises(clinic: Desk, b
         assert len(uids_shown(app)) == 3
 
 
+async def test_a_person_filter_that_matches_nobody_lists_nothing_and_says_why(
+        clinic: Desk, booked: dict[str, str]) -> None:
+    """A typo in the patient's name on a live call: nobody's appointment under the cursor, not
+    everyone's; the count line says why; `c` then has nothing to cancel."""
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for selector, typed, why in (("#filter-patient", "Lena Fishcer", "no patient matches 'Lena Fishcer'"),
+                                     ("#filter-doctor", "Lena", "no doctor matches 'Lena'")):
+            await type_into(pilot, selector, typed)
+            assert uids_shown(app) == []
+            assert count_text(app) == f"held, confirmed · not ended · 0 matches: {why}"
+            assert app.screen.query_one(selector, Input).has_class("-invalid")
+            await pilot.press("escape")
+            await pilot.press("c")
+            await settle(pilot)
+            assert isinstance(app.screen, OverviewScreen)  # no dialog for an appointment not asked for
+            await type_into(pilot, selector, "")
+            assert len(uids_shown(app)) == 3
+
+
+async def test_clearing_the_filters_puts_the_cursor_on_the_first_row(clinic: Desk, booked: dict[str, str]) -> None:
+    """Another list, not the same one again: the next call is at the top, under the cursor."""
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        await pilot.press("j", "j")
+        assert table.current_key == booked["osei_therapy"]
+        await type_into(pilot, "#filter-doctor", "osei")
+        assert uids_shown(app) == [booked["osei_therapy"]]
+        await pilot.press("escape", "ctrl+l")
+        await settle(pilot)
+        assert len(uids_shown(app)) == 3
+        assert table.cursor == 0 and table.current_key == booked["weber_first"]
+
+
 async def test_detail_shows_the_appointment_and_jumps_to_patient_and_doctor(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:

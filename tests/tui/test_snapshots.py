@@ -101,6 +101,12 @@ def test_overview(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str
 
 
 @sizes
+def test_overview_nobody_matches(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
+    """A patient typed that matches nobody: no rows, the field marked, the reason on the count line."""
+    assert snapshot(snap_compare, make_app(clinic), size, "slash", "tab", *"Lena Fishcer", "escape")
+
+
+@sizes
 def test_appointment(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     assert snapshot(snap_compare, make_app(clinic), size, "enter")
 

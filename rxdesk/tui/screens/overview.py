@@ -59,6 +59,7 @@ class OverviewScreen(DeskScreen):
         self.doctor_names_set = False
         self.names_learned = False  # the column widths follow the names: tests wait on it
         self.total = 0
+        self.unmatched: dict[str, str] = {}  # doctor/patient fields naming no one -> why: nothing listed
         self.loads = 0  # completed loads: tests and the benchmark wait on it
 
     def compose_body(self) -> ComposeResult:
@@ -80,15 +81,19 @@ class OverviewScreen(DeskScreen):
         self.table.focus()
         self.reload()
 
-    def reload(self, *, keep: str | None = None, around: int | None = None) -> None:
+    def reload(self, *, keep: str | None = None, around: int | None = None, from_top: bool = False) -> None:
         """Fetch the filtered list again: its count and the window around the cursor, in one
         call off the UI thread. The cursor stays on the row keyed `keep` (the current row by
-        default) or, when that row left the list, at its place."""
+        default) or, when that row left the list, at its place; `from_top`: on the first row
+        (another list, not the same one again)."""
         desk = self.desk
         text = self.filter_text
         table = self.table
-        keep = table.current_key if keep is None else keep
-        around = table.cursor if around is None else around
+        if from_top:
+            keep, around = None, 0
+        else:
+            keep = table.current_key if keep is None else keep
+            around = table.cursor if around is None else around
         offset, limit = table.span_around(around)
         first = self.loads == 0
 
@@ -121,7 +126,8 @@ class OverviewScreen(DeskScreen):
         if loaded.as_of is not None:
             self.follow_time((row.next_change(loaded.as_of) for row in window.rows), loaded.as_of)
         self.window_text = parsed.window
-        self.filters.show_result(parsed.errors, parsed.resolved)
+        self.unmatched = parsed.unmatched
+        self.filters.show_result(parsed.errors, parsed.resolved, on_count=set(self.unmatched))
         self.filters.show_picks(parsed.picks())
         self.call_after_refresh(self._after_paint)
 
@@ -154,7 +160,9 @@ class OverviewScreen(DeskScreen):
     def _show_count(self) -> None:
         table = self.table
         total = self.total = table.total
-        if not table.counted:
+        if self.unmatched:  # the list is empty because of what was typed: say so where the count is
+            text = f"0 matches: {' · '.join(self.unmatched.values())}"
+        elif not table.counted:
             text = f"{total:,}+ matches, counting…"
         elif total == 0:
             text = "no matches"
@@ -172,7 +180,7 @@ class OverviewScreen(DeskScreen):
 
     def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
         self.filter_text = event.text
-        self.reload(around=0)
+        self.reload(from_top=True)  # another list: its first row, not a row kept from the last one
 
     def action_focus_filters(self) -> None:
         self.query_one("#filter-doctor").focus()
