@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widgets import Input
 
 from rxdesk.tui.context import OnDesk
 from rxdesk.tui.widgets.footer import DeskFooter
@@ -108,4 +109,13 @@ class DetailScreen(DeskScreen):
     BINDINGS = [Binding("escape", "back", "Back", id="back")]
 
     def action_back(self) -> None:
-        self.dismiss()
+        """escape: out of a text field first (as help says), then back."""
+        if isinstance(self.focused, Input):
+            self.leave_field()
+        else:
+            self.dismiss()
+
+    def leave_field(self) -> None:
+        """Where escape from a text field goes: the first thing on the page that is not one
+        (a list to pick from), or nowhere in particular; the page's keys work again."""
+        self.set_focus(next((widget for widget in self.focus_chain if not isinstance(widget, Input)), None))

@@ -124,13 +124,6 @@ class BookScreen(DetailScreen):
             self.days = min(MAX_DAYS, self.days + 14)
             self.reload()
 
-    def action_back(self) -> None:
-        """escape leaves the filter field first, then the screen."""
-        if self.focused is self.picker.field and self.picker.shown:
-            self.picker.action_to_table()
-        else:
-            self.dismiss()
-
     def on_slot_picker_picked(self, event: SlotPicker.Picked) -> None:
         choice, slot = self.choice, event.slot
         if choice is None:

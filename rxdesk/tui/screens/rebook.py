@@ -90,15 +90,6 @@ class RebookScreen(DetailScreen):
     def action_focus_filter(self) -> None:
         self.picker.focus_filter()
 
-    def action_back(self) -> None:
-        """escape leaves the filter field first, then the screen."""
-        if self.focused is self.picker.field:
-            self.picker.action_to_table()
-            if self.focused is self.picker.field:  # nothing to pick: straight back
-                self.dismiss()
-        else:
-            self.dismiss()
-
     def on_slot_picker_picked(self, event: SlotPicker.Picked) -> None:
         slot = event.slot
         if self.choice is None:
