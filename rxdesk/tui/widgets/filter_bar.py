@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from rxdesk.services.filters import FilterText
 from rxdesk.tui.text import shown
+from rxdesk.tui.widgets.fields import SuggestingInput
 
 # Each placeholder says what an empty field means (the default in effect), never a value.
 FIELDS = (
@@ -47,7 +48,7 @@ class FilterBar(Vertical):
                 suggester = None
                 if name == "statuses":
                     suggester = SuggestFromList(STATUS_WORDS, case_sensitive=False)
-                yield Input(placeholder=placeholder, id=f"filter-{name}", classes="filter",
+                yield SuggestingInput(placeholder=placeholder, id=f"filter-{name}", classes="filter",
                             suggester=suggester)
         with Vertical(id="filter-status"):
             yield Static("", id="filter-count", markup=False)
