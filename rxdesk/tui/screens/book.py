@@ -47,7 +47,7 @@ class BookScreen(DetailScreen):
         yield Static(f"Book for {self.patient_name}: which appointment type?", id="book-summary", classes="panel",
                      markup=False)
         yield OptionList(id="book-types")
-        yield SlotPicker(id="book-slots", doctor_first=False)
+        yield SlotPicker(id="book-slots")
         yield Static("enter picks · / filters the slots · t another type · m 14 more days · escape goes back",
                      id="book-hint", classes="dialog-hint")
 
