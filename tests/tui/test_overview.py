@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from textual import events
 from textual.widgets import ContentSwitcher, Input
 
 from rxdesk.services import Desk
@@ -137,6 +138,22 @@ async def test_clearing_the_filters_puts_the_cursor_on_the_first_row(clinic: Des
         await settle(pilot)
         assert len(uids_shown(app)) == 3
         assert table.cursor == 0 and table.current_key == booked["weber_first"]
+
+
+async def test_keys_typed_right_after_tab_land_in_the_field_tab_went_to(clinic: Desk, booked: dict[str, str]) -> None:
+    """Typed as fast as a terminal delivers a paste: every key is handed to the app before the
+    app has handled the first (as the terminal driver does), not one by one as `pilot.press`
+    waits between them."""
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#filter-statuses", Input).focus()
+        # shift+tab back selects the day typed there: what follows replaces it.
+        for key in ["tab", *"2026-11-24", "tab", *"2026-11-26", "shift+tab", *"2026-11-25"]:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await settle(pilot)
+        assert app.screen.query_one("#filter-date_from", Input).value == "2026-11-25"
+        assert app.screen.query_one("#filter-date_to", Input).value == "2026-11-26"
 
 
 async def test_detail_shows_the_appointment_and_jumps_to_patient_and_doctor(clinic: Desk, booked: dict[str, str]) -> None:
