@@ -50,25 +50,39 @@ class RuleRow:
     type_key: str
     type_name: str
     rule: ReminderRule
-    # Saving a rule: confirmed appointments already inside its window that it would have
-    # reminded, and how many of them were reminded now (None when listing).
+    # Saving a rule: confirmed appointments already inside its window that it has not reminded
+    # (None when listing), how many of them were reminded now, and how many it never reminds
+    # because they were confirmed after its moment (booked inside the window).
     inside_window: int | None = None
     reminded_now: int = 0
+    booked_inside: int = 0
 
     def to_json(self) -> dict[str, Any]:
         saved = {} if self.inside_window is None else {"inside_window": self.inside_window,
-                                                        "reminded_now": self.reminded_now}
+                                                        "reminded_now": self.reminded_now,
+                                                        "booked_inside": self.booked_inside}
         return {"type_key": self.type_key, **self.rule.to_json(), **saved}
 
     def window_note(self) -> str:
-        """What saving did about the appointments already inside the window ("" if none)."""
+        """What saving did about the appointments already inside the window ("" if none),
+        and why it reminded fewer than are there."""
         n = self.inside_window or 0
         if not n:
             return ""
-        some = f"{n} confirmed appointment{'s' if n != 1 else ''}"
+        some = f"{n} confirmed appointment{'s' if n != 1 else ''} already inside its window"
+        remindable = n - self.booked_inside
+        late = ""
+        if self.booked_inside:
+            late = (f"{self.booked_inside} of them {'was' if self.booked_inside == 1 else 'were'} confirmed after the "
+                    "moment the rule reminds at, and a booking made inside a rule's window is not reminded by it")
+        if self.reminded_now == n:
+            return f"{some}: reminded now"
         if self.reminded_now:
-            return f"{some} already inside its window: reminded now"
-        return f"{some} already inside its window: not reminded (--also-now reminds them now)"
+            return f"{some}: {self.reminded_now} reminded now; not {late}"
+        if not remindable:
+            return f"{some}: none reminded: {late}"
+        rest = f"; {late}" if late else ""
+        return f"{some}: not reminded (--also-now reminds {remindable} of them now){rest}"
 
 
 def _rule(**fields: object) -> ReminderRule:
@@ -122,8 +136,8 @@ class ReminderRuleService(Service):
             _refuse_same(appt_type, rule)
             self._save(view, appt_type, [*appt_type.reminders, rule], "reminder.add", agent,
                        {**rule.to_json(), "also_now": also_now})
-            inside, reminded = self._inside_window(view, appt_type, rule, now, also_now=also_now)
-        return RuleRow(appt_type.key, appt_type.name, rule, inside, reminded)
+            inside = self._inside_window(view, appt_type, rule, now, also_now=also_now)
+        return RuleRow(appt_type.key, appt_type.name, rule, *inside)
 
     def edit_rule(self, type_key: str, rule_id: str, *, recipient: str | None = None, minutes_before: object = None,
                   email: bool | None = None, sms: bool | None = None, agent: str, also_now: bool = False) -> RuleRow:
@@ -148,9 +162,9 @@ class ReminderRuleService(Service):
             rules = [rule if r.id == old.id else r for r in appt_type.reminders]
             self._save(view, appt_type, rules, "reminder.edit", agent,
                        {"before": old.to_json(), "after": rule.to_json(), "also_now": also_now})
-            inside, reminded = (self._inside_window(view, appt_type, rule, now, also_now=also_now)
-                                if renewed else (None, 0))
-        return RuleRow(appt_type.key, appt_type.name, rule, inside, reminded)
+            inside = (self._inside_window(view, appt_type, rule, now, also_now=also_now)
+                      if renewed else (None, 0, 0))
+        return RuleRow(appt_type.key, appt_type.name, rule, *inside)
 
     def remove_rule(self, type_key: str, rule_id: str, *, agent: str) -> ReminderRule:
         with self.store.write() as view:
@@ -161,19 +175,24 @@ class ReminderRuleService(Service):
         return old
 
     def _inside_window(self, view: UnitOfWork, appt_type: AppointmentType, rule: ReminderRule, now: datetime,
-                       *, also_now: bool) -> tuple[int, int]:
-        """Confirmed appointments of the type inside the rule's window, confirmed before their
-        moment and not reminded by it yet; with `also_now`, each reminded now."""
+                       *, also_now: bool) -> tuple[int, int, int]:
+        """(inside, reminded now, booked inside): the confirmed appointments of the type inside
+        the rule's window that it has not reminded yet; with `also_now`, those confirmed before
+        their moment are reminded now. Those confirmed after it never are (the rule of
+        `domain.reminders`: the patient booked knowing the time), and are counted apart, so
+        the agent is told why fewer were reminded than are inside."""
         older = rule.model_copy(update={"created_at": None})  # as if the rule had always been there
-        found = [a for a in view.appointments.confirmed_starting(now, now + timedelta(minutes=rule.minutes_before))
-                 if a.type_key == appt_type.key and due_rules.is_due(a, older, now)
-                 and _waiting(view, a, older, None)]
+        inside = [a for a in view.appointments.confirmed_starting(now, now + timedelta(minutes=rule.minutes_before))
+                  if a.type_key == appt_type.key and due_rules.in_window(a, older, now)
+                  and _waiting(view, a, older, None)]
+        remindable = [a for a in inside if due_rules.moment_counts(a, older)]
+        booked_inside = len(inside) - len(remindable)
         if not also_now:
-            return len(found), 0
+            return len(inside), 0, booked_inside
         notifier = Notifier(self.settings)
-        for appt in found:
+        for appt in remindable:
             fire(view, DueReminder(appt, appt_type, rule, due_rules.due_at(appt, rule)), now, notifier)
-        return len(found), len(found)
+        return len(inside), len(remindable), booked_inside
 
     @staticmethod
     def _find(appt_type: AppointmentType, rule_id: str) -> ReminderRule:
