@@ -156,6 +156,19 @@ async def test_keys_typed_right_after_tab_land_in_the_field_tab_went_to(clinic: 
         assert app.screen.query_one("#filter-date_to", Input).value == "2026-11-26"
 
 
+async def test_keys_typed_right_after_slash_land_in_the_filters(clinic: Desk, booked: dict[str, str]) -> None:
+    """`/`, tab and a name as fast as a paste: the name in the patient field, in that order;
+    in a field, `/` is typed."""
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for key in ["slash", "tab", *"Omar", "tab", "tab", *"24/11"]:
+            app.post_message(events.Key(key, "/" if key == "slash" else key if len(key) == 1 else None))
+        await settle(pilot)
+        values = {name: app.screen.query_one(f"#filter-{name}", Input).value for name in ("doctor", "patient", "date_from")}
+        assert values == {"doctor": "", "patient": "Omar", "date_from": "24/11"}
+
+
 async def test_detail_shows_the_appointment_and_jumps_to_patient_and_doctor(clinic: Desk, booked: dict[str, str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(140, 40)) as pilot:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Input
 
 from rxdesk.tui.context import OnDesk
@@ -62,6 +64,13 @@ class DeskScreen(OnDesk, Screen[None]):
         if self.stale:
             self.stale = False
             self.reload()
+
+    def into_field(self, field: Widget) -> None:
+        """`/`: into a text field. A priority binding, so the keys typed right after it are
+        handed to the field, not to what had the focus; in a text field, `/` is typed."""
+        if isinstance(self.focused, Input):
+            raise SkipAction()
+        self.set_focus(field)  # at once: `field.focus()` waits for the keys already queued
 
     def follow_time(self, instants: Iterable[datetime | None], since: datetime) -> None:
         """Look again at the first of `instants` after `since` (the instant what is shown was

@@ -30,7 +30,7 @@ class BookScreen(DetailScreen):
     BINDINGS = [
         Binding("t", "pick_type", "Another type", id="book.pick_type"),
         Binding("m", "more_days", "14 more days", id="book.more_days"),
-        Binding("slash", "focus_filter", "Filter slots", id="book.filter"),
+        Binding("slash", "focus_filter", "Filter slots", id="book.filter", priority=True),
     ]
 
     def __init__(self, patient_id: str, patient_name: str = "") -> None:
@@ -117,7 +117,7 @@ class BookScreen(DetailScreen):
         self.refresh_bindings()
 
     def action_focus_filter(self) -> None:
-        self.picker.focus_filter()
+        self.into_field(self.picker.field)
 
     def action_more_days(self) -> None:
         if self.days < MAX_DAYS:

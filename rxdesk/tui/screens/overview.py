@@ -47,7 +47,7 @@ class OverviewScreen(DeskScreen):
     SECTION = "overview"
 
     BINDINGS = [
-        Binding("slash", "focus_filters", "Filter", id="overview.focus_filters"),
+        Binding("slash", "focus_filters", "Filter", id="overview.focus_filters", priority=True),
         Binding("escape", "focus_table", "Table", show=False, id="overview.focus_table"),
         Binding("ctrl+l", "clear_filters", "Clear filters", id="overview.clear_filters"),
     ]
@@ -183,7 +183,7 @@ class OverviewScreen(DeskScreen):
         self.reload(from_top=True)  # another list: its first row, not a row kept from the last one
 
     def action_focus_filters(self) -> None:
-        self.query_one("#filter-doctor").focus()
+        self.into_field(self.query_one("#filter-doctor"))
 
     def action_focus_table(self) -> None:
         self.table.focus()

@@ -25,7 +25,7 @@ class PatientsScreen(DeskScreen):
     SECTION = "patients"
 
     BINDINGS = [
-        Binding("slash", "focus_search", "Search", id="patients.focus_search"),
+        Binding("slash", "focus_search", "Search", id="patients.focus_search", priority=True),
         Binding("escape", "focus_table", "Table", show=False, id="patients.focus_table"),
         Binding("ctrl+l", "clear_search", "Clear search", id="patients.clear_search"),
         Binding("right_square_bracket", "page(1)", "Next page", show=False, id="patients.next_page"),
@@ -102,7 +102,7 @@ class PatientsScreen(DeskScreen):
             self.reload(keep="")
 
     def action_focus_search(self) -> None:
-        self.query_one("#patient-search", Input).focus()
+        self.into_field(self.query_one("#patient-search", Input))
 
     def action_focus_table(self) -> None:
         self.table.focus()

@@ -28,7 +28,7 @@ class RebookScreen(DetailScreen):
 
     BINDINGS = [
         Binding("m", "more_days", "14 more days", id="rebook.more_days"),
-        Binding("slash", "focus_filter", "Filter slots", id="rebook.filter"),
+        Binding("slash", "focus_filter", "Filter slots", id="rebook.filter", priority=True),
     ]
 
     def __init__(self, uid: str) -> None:
@@ -88,7 +88,7 @@ class RebookScreen(DetailScreen):
         self.picker.show_slots(by_time(choice.slots), tz, empty=f"no open slots in the next {self.days} days{more}")
 
     def action_focus_filter(self) -> None:
-        self.picker.focus_filter()
+        self.into_field(self.picker.field)
 
     def on_slot_picker_picked(self, event: SlotPicker.Picked) -> None:
         slot = event.slot

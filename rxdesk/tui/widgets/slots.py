@@ -129,9 +129,6 @@ class SlotPicker(Vertical):
         if self.shown:
             self.table.focus()
 
-    def focus_filter(self) -> None:
-        self.field.focus()
-
     def on_virtual_table_chosen(self, event: VirtualTable.Chosen) -> None:
         event.stop()
         slot = next((s for s in self.shown if slot_key(s) == event.key), None)
