@@ -83,6 +83,19 @@ def in_progress_at(status: Any, starts_at: Any, ends_at: Any, now: Any) -> bool:
     return status in ACTIVE and starts_at <= now < ends_at
 
 
+def next_change_at(status: Any, starts_at: Any, ends_at: Any, hold_expires_at: Any, now: Any) -> Any:
+    """The first instant after `now` at which time alone changes how an appointment reads: its
+    start (in progress), its end (no longer in progress; a confirmed one completed), a hold's
+    expiry (expired). None when nothing is left for time to change. `status` is the one
+    `status_at` gives at `now`; datetimes, or all stored-form strings, as for `status_at`."""
+    if status not in ACTIVE:
+        return None
+    coming = [starts_at, ends_at]
+    if status == S.held and hold_expires_at is not None:
+        coming.append(hold_expires_at)
+    return min((instant for instant in coming if instant > now), default=None)
+
+
 def effective_status(appt: Appointment, now: datetime) -> AppointmentStatus:
     """What the appointment is at `now`: its stored status with time applied (`status_at`)."""
     return status_at(appt.status, appt.hold_expires_at, appt.ends_at, now)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from rxdesk.domain.lifecycle import ACTIVE, in_progress_at, status_at
+from rxdesk.domain.lifecycle import ACTIVE, in_progress_at, next_change_at, status_at
 from rxdesk.domain.models import Appointment, AppointmentStatus, Org
 from rxdesk.domain.times import format_utc
 
@@ -142,6 +142,16 @@ class AppointmentRecord:
     @property
     def ends_at(self) -> datetime:
         return _instant(self._data["ends_at"])
+
+    def next_change(self, at: datetime) -> datetime | None:
+        """The first instant after `at` at which time alone changes how this record (as of
+        `at`) reads (`lifecycle.next_change_at`)."""
+        hold_text = self._data.get("hold_expires_at")
+        hold = _instant(hold_text) if hold_text else None
+        ends = self.ends_at
+        status = status_at(self._data["status"], hold, ends, at)  # a record read at `at` already is
+        change: datetime | None = next_change_at(status, self.starts_at, ends, hold, at)
+        return change
 
     @property
     def appointment(self) -> Appointment:

@@ -33,7 +33,7 @@ from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.booking import hold_slot
 from rxdesk.services.events import appointment_data, publish
 from rxdesk.services.lifecycle import expire_lapsed_holds
-from rxdesk.services.rebooking import OpenSlot
+from rxdesk.services.rebooking import OpenSlot, by_time
 from rxdesk.store.protocols import StoreView
 
 # An agent books for a patient without the patient's booking notice.
@@ -85,12 +85,11 @@ class AgentBookingService(Service):
             patient = view.patients.require(str(patient_id).strip())
             appt_type = view.types.require(str(type_key).strip())
             end = now + timedelta(days=span)
-            found = [OpenSlot(doctor.id, doctor.name, slot.starts_at, slot.ends_at, doctor.timezone)
-                     for doctor in _offering(view, appt_type, doctor_id)
-                     for slot in open_slots(view, doctor, appt_type, now=now, start=now, end=end,
-                                            notice_minutes=AGENT_NOTICE_MINUTES)
-                     if slot.starts_at > now]  # one starting now has started
-            found.sort(key=lambda s: (s.starts_at, s.doctor_name.casefold(), s.doctor_id))
+            found = by_time([OpenSlot(doctor.id, doctor.name, slot.starts_at, slot.ends_at, doctor.timezone)
+                             for doctor in _offering(view, appt_type, doctor_id)
+                             for slot in open_slots(view, doctor, appt_type, now=now, start=now, end=end,
+                                                    notice_minutes=AGENT_NOTICE_MINUTES)
+                             if slot.starts_at > now])  # one starting now has started
             return BookingChoice(patient, appt_type, found, self.org(view).timezone, span)
 
     def book(self, patient_id: str, type_key: str, starts_at: datetime, *, doctor_id: str | None = None,

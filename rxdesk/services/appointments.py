@@ -168,6 +168,11 @@ class AppointmentRow:
     def type_key(self) -> str:
         return self.record.type_key
 
+    def next_change(self, now: datetime) -> datetime | None:
+        """When time alone next changes this row (it starts, ends, or its hold lapses), after
+        `now`, the instant it was listed as of."""
+        return self.record.next_change(now)
+
     def to_json(self) -> dict[str, Any]:
         return self.record.to_json()
 
@@ -184,6 +189,23 @@ class AppointmentDetail:
     reminders_sent: list[ReminderSent] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)  # webhook deliveries of its events
     cancel_refusal: str | None = None  # why a cancel would be refused; None when it can be cancelled
+    as_of: datetime | None = None  # the instant it was read as of
+
+    @property
+    def in_progress(self) -> bool:
+        """Active and running as of the read (`lifecycle.in_progress_at`)."""
+        a = self.appointment
+        return self.as_of is not None and lifecycle.in_progress_at(a.status, a.starts_at, a.ends_at, self.as_of)
+
+    @property
+    def next_change(self) -> datetime | None:
+        """When time alone next changes how it reads (it starts, ends, or its hold lapses)."""
+        a = self.appointment
+        if self.as_of is None:
+            return None
+        changes: datetime | None = lifecycle.next_change_at(a.status, a.starts_at, a.ends_at, a.hold_expires_at,
+                                                            self.as_of)
+        return changes
 
     def to_json(self) -> dict[str, Any]:
         data = self.appointment.to_json()  # as of now: the effective status
@@ -317,6 +339,7 @@ class AppointmentService(Service):
                 reminders_sent=with_message_states(view.reminders_sent.for_appointment(appt.uid), view.messages.get),
                 deliveries=view.deliveries.for_appointment(appt.uid),
                 cancel_refusal=lifecycle.why_not_cancellable(appt, now),
+                as_of=now,
             )
 
     def parse_filter(self, text: FilterText, *, names: Mapping[str, str] | None = None,

@@ -42,9 +42,11 @@ FIELD_NAMES: Mapping[str, str] = {"doctor": "doctor", "patient": "patient", "sta
 class ParsedFilter:
     """A filter built from typed text: the fields that made sense, and why the others did not.
 
-    A field with an error is left out of `filter`, so the list still follows the good fields.
-    `matches` holds what the doctor and patient texts matched, one or many: a pick list
-    shows its candidates when there is more than one.
+    A status or day with an error is left out of `filter`, so the list still follows the good
+    fields; a doctor or patient text that names no one person (nobody, or several to pick
+    from) lists nothing, never everyone's appointments (`unmatched` says why). `matches` holds
+    what the doctor and patient texts matched, one or many: a pick list shows its candidates
+    when there is more than one.
     """
 
     filter: AppointmentFilter
@@ -61,6 +63,12 @@ class ParsedFilter:
         """The statuses and the time window in effect, defaults included, in words:
         "held, confirmed · not ended"."""
         return describe_filter(self.filter)
+
+    @property
+    def unmatched(self) -> dict[str, str]:
+        """The doctor or patient fields that name no one the list can follow -> why: while
+        any is there, the filter lists nothing."""
+        return {key: error for key, error in self.errors.items() if key in PEOPLE}
 
     def picks(self) -> dict[str, list[tuple[str, str]]]:
         """The doctors and patients to pick from where a text matched several:
@@ -84,6 +92,7 @@ class ParsedFilter:
         return "; ".join(found.get(key) or error for key, error in self.errors.items()) or None
 
 
+PEOPLE = ("doctor", "patient")
 # How many doctors or patients the overview offers to pick from when a text matches several.
 PICK_LIMIT = 50
 # How many patients the overview's patient field filters on at once ("every Lena"): more, and
@@ -169,6 +178,8 @@ def _parse(service: Service, view: StoreView, text: FilterText, names: Mapping[s
         days["date_to"] = None
         if not typed_from:
             days["date_from"] = None
+    if parsed.unmatched:
+        several = frozenset()  # a person typed that the list cannot follow: nobody's appointments
     parsed.filter = AppointmentFilter(
         statuses=statuses,
         doctor_id=people["doctor"],

@@ -67,6 +67,12 @@ class SlotChoice:
 DAY_PARTS = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
 
 
+def by_time(slots: list[OpenSlot]) -> list[OpenSlot]:
+    """Slots in the order an agent offers them: the earliest first, across doctors (ties by
+    the doctor's name)."""
+    return sorted(slots, key=lambda s: (s.starts_at, s.doctor_name.casefold(), s.doctor_id))
+
+
 def match_slots(slots: list[OpenSlot], text: str, zone_name: str) -> list[OpenSlot]:
     """The slots an agent's typed words pick out, every word matching: part of the doctor's
     name, a day (`tue`, `24`, `2026-11-24`), a time (`09`, `09:30`), or `morning`,

@@ -124,6 +124,11 @@ class RxdeskApp(App[int]):
         Binding("8", "section('activity')", "Activity", show=False, id="section.activity"),
         Binding("question_mark,f1", "help", "Help", id="help"),
         Binding("q,ctrl+q", "quit", "Quit", id="quit"),  # ctrl+q shows where q is typed (a text field)
+        # Moved at once, before the next key is handed on: otherwise the app hands keys typed
+        # right after tab to the field tab is leaving, while tab makes its way up from it.
+        # No description: Textual's own focus keys, not listed in help or the palette.
+        Binding("tab", "focus_next", "", show=False, priority=True, id="focus.next"),
+        Binding("shift+tab", "focus_previous", "", show=False, priority=True, id="focus.previous"),
     ]
 
     org_label: reactive[str] = reactive("rxdesk")

@@ -79,7 +79,10 @@ async def test_a_filter_that_matches_no_slot_says_so_and_another_type_can_be_pic
         await wait_until(pilot, lambda: note.display)
         assert "no slot matches 'nobody-of-that-name'" in text_of(note)
         assert not screen.query_one(SlotTable).display
-        await pilot.press("escape")  # out of the field, nothing to go to: back to the patient's page
+        await pilot.press("escape")  # out of the field (nothing to go to); the page stays
+        await settle(pilot)
+        assert isinstance(app.screen, BookScreen) and app.focused is None
+        await pilot.press("escape")  # and back to the patient's page
         await wait_until(pilot, lambda: not isinstance(app.screen, BookScreen))
         app.open_booking("pat-001", "Lena Fischer")
         await wait_until(pilot, lambda: types_listed(app) == 3)

@@ -228,7 +228,7 @@ async def test_help_and_quit_stay_in_every_footer_at_80_columns(clinic: Desk, bo
         await wait_until(pilot, lambda: getattr(app.screen, "plans", 0) > 0)
         shown = footer_keys_on_screen(app)
         assert shown["help"] and shown["quit"]  # f1 and ctrl+q
-        await pilot.press("escape")
+        await pilot.press("escape", "escape")  # out of the reason field, then back
         await wait_until(pilot, lambda: isinstance(app.screen, PatientDetailScreen))
         await pilot.resize_terminal(160, 48)  # room for every key: the usual order again
         await settle(pilot)

@@ -10,6 +10,7 @@ from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
 from rxdesk.tui.screens.overview import OverviewScreen
+from rxdesk.tui.screens.rebook import RebookScreen
 from rxdesk.tui.widgets.header import DeskHeader
 from rxdesk.tui.widgets.tables import DeskTable
 from tests.tui.conftest import front, make_app, settle, wait_until
@@ -101,3 +102,33 @@ async def test_first_and_last_row_with_home_end_g_and_G_in_every_list(clinic: De
             assert patients.cursor_row == patients.row_count - 1
             await pilot.press(first)
             assert patients.cursor_row == 0
+
+
+async def test_escape_in_a_pages_text_field_leaves_the_field_and_a_second_goes_back(clinic: Desk, booked: dict[str, str]) -> None:
+    """As help says (`escape  back / leave a field`): a rebook filter that leaves no slot, and a
+    doctor's mobile just refused, are left first; the page stays."""
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, RebookScreen) and app.screen.loads > 0)
+        screen = front(app, RebookScreen)
+        await pilot.press("slash", *"nobody-of-that-name")
+        await wait_until(pilot, lambda: not screen.picker.shown)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen and not isinstance(app.focused, Input)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), what="back on the overview")
+
+        app.open_doctor("dr-weber")
+        await wait_until(pilot, lambda: isinstance(app.screen, DoctorDetailScreen) and app.screen.view_data is not None)
+        page = front(app, DoctorDetailScreen)
+        await pilot.press("m", *"030 901820", "enter")
+        field = page.query_one("#doctor-phone", Input)
+        await wait_until(pilot, lambda: field.has_class("-invalid"), what="the landline refused")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert front(app, DoctorDetailScreen) is page and not field.has_focus
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, DoctorDetailScreen), what="back from the doctor's page")

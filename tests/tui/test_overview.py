@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from textual import events
 from textual.widgets import ContentSwitcher, Input
 
 from rxdesk.services import Desk
@@ -100,6 +101,72 @@ async def test_bad_filter_input_marks_the_field_and_never_raises(clinic: Desk, b
             await type_into(pilot, selector, "")
             assert not field.has_class("-invalid")
         assert len(uids_shown(app)) == 3
+
+
+async def test_a_person_filter_that_matches_nobody_lists_nothing_and_says_why(
+        clinic: Desk, booked: dict[str, str]) -> None:
+    """A typo in the patient's name on a live call: nobody's appointment under the cursor, not
+    everyone's; the count line says why; `c` then has nothing to cancel."""
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for selector, typed, why in (("#filter-patient", "Lena Fishcer", "no patient matches 'Lena Fishcer'"),
+                                     ("#filter-doctor", "Lena", "no doctor matches 'Lena'")):
+            await type_into(pilot, selector, typed)
+            assert uids_shown(app) == []
+            assert count_text(app) == f"held, confirmed · not ended · 0 matches: {why}"
+            assert app.screen.query_one(selector, Input).has_class("-invalid")
+            await pilot.press("escape")
+            await pilot.press("c")
+            await settle(pilot)
+            assert isinstance(app.screen, OverviewScreen)  # no dialog for an appointment not asked for
+            await type_into(pilot, selector, "")
+            assert len(uids_shown(app)) == 3
+
+
+async def test_clearing_the_filters_puts_the_cursor_on_the_first_row(clinic: Desk, booked: dict[str, str]) -> None:
+    """Another list, not the same one again: the next call is at the top, under the cursor."""
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        await pilot.press("j", "j")
+        assert table.current_key == booked["osei_therapy"]
+        await type_into(pilot, "#filter-doctor", "osei")
+        assert uids_shown(app) == [booked["osei_therapy"]]
+        await pilot.press("escape", "ctrl+l")
+        await settle(pilot)
+        assert len(uids_shown(app)) == 3
+        assert table.cursor == 0 and table.current_key == booked["weber_first"]
+
+
+async def test_keys_typed_right_after_tab_land_in_the_field_tab_went_to(clinic: Desk, booked: dict[str, str]) -> None:
+    """Typed as fast as a terminal delivers a paste: every key is handed to the app before the
+    app has handled the first (as the terminal driver does), not one by one as `pilot.press`
+    waits between them."""
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#filter-statuses", Input).focus()
+        # shift+tab back selects the day typed there: what follows replaces it.
+        for key in ["tab", *"2026-11-24", "tab", *"2026-11-26", "shift+tab", *"2026-11-25"]:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await settle(pilot)
+        assert app.screen.query_one("#filter-date_from", Input).value == "2026-11-25"
+        assert app.screen.query_one("#filter-date_to", Input).value == "2026-11-26"
+
+
+async def test_keys_typed_right_after_slash_land_in_the_filters(clinic: Desk, booked: dict[str, str]) -> None:
+    """`/`, tab and a name as fast as a paste: the name in the patient field, in that order;
+    in a field, `/` is typed."""
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for key in ["slash", "tab", *"Omar", "tab", "tab", *"24/11"]:
+            app.post_message(events.Key(key, "/" if key == "slash" else key if len(key) == 1 else None))
+        await settle(pilot)
+        values = {name: app.screen.query_one(f"#filter-{name}", Input).value for name in ("doctor", "patient", "date_from")}
+        assert values == {"doctor": "", "patient": "Omar", "date_from": "24/11"}
 
 
 async def test_detail_shows_the_appointment_and_jumps_to_patient_and_doctor(clinic: Desk, booked: dict[str, str]) -> None:

@@ -69,3 +69,31 @@ def test_slot_words_match_doctor_weekday_date_hour_and_part_of_day(clinic: Desk,
     assert all(f"{local(s):%Y-%m-%d}" == day for s in match_slots(slots, day, tz))
     assert match_slots(slots, "", tz) == slots
     assert match_slots(slots, "nobody-of-that-name", tz) == []
+
+
+async def test_the_slots_are_by_time_across_doctors_and_a_filter_starts_on_its_first_row(
+        clinic: Desk, booked: dict[str, str]) -> None:
+    """As booking's: the earliest free slot first whoever's it is, not the current doctor's
+    first; what a filter leaves starts at its first row, never where the cursor was."""
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_rebook(booked["sato_held"])  # any doctor offering the type; Dr Sato's own
+        await wait_until(pilot, lambda: isinstance(app.screen, RebookScreen) and app.screen.loads > 0)
+        screen = app.screen
+        table = screen.query_one(SlotTable)
+        starts = [row.starts_at for row in table.loaded_rows()]
+        assert starts == sorted(starts) and len({row.doctor_id for row in table.loaded_rows()[:10]}) > 1
+        assert "by time" in text_of(screen.query_one("#rebook-summary"))
+        await pilot.press(*"jjjjj")
+        assert table.cursor == 5
+        await pilot.press("slash", *"osei afternoon")
+        await wait_until(pilot, lambda: 1 < table.total < len(starts))
+        assert table.cursor == 0
+        await pilot.press("enter", "j", "j")  # to the third of Dr Osei's afternoons
+        afternoon = table.current_key
+        await pilot.press("slash", *"osei")  # replaces the filter: more of Dr Osei's slots
+        await wait_until(pilot, lambda: table.total > 3 and table.index_of(afternoon or "") not in (None, 0))
+        assert table.cursor == 0
+        first = table.row_at(0)
+        assert first is not None and first.starts_at == min(row.starts_at for row in table.loaded_rows())

@@ -101,7 +101,21 @@ def test_overview(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str
 
 
 @sizes
+def test_overview_nobody_matches(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
+    """A patient typed that matches nobody: no rows, the field marked, the reason on the count line."""
+    assert snapshot(snap_compare, make_app(clinic), size, "slash", "tab", *"Lena Fishcer", "escape")
+
+
+@sizes
 def test_appointment(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
+    assert snapshot(snap_compare, make_app(clinic), size, "enter")
+
+
+@sizes
+def test_appointment_in_progress(snap_compare: SnapCompare, clinic: Desk, now: datetime, size: str) -> None:
+    """A call that started ten minutes ago: in progress, and until when, on its page."""
+    start = now - timedelta(minutes=10)
+    make_appointment(clinic, start=start, minutes=30, uid=ids.new_appointment_uid(start, random.Random(5)))
     assert snapshot(snap_compare, make_app(clinic), size, "enter")
 
 

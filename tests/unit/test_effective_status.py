@@ -160,3 +160,25 @@ def test_rebook_rules_follow_the_effective_status() -> None:
     lapsed = confirmed(status=S.held, hold_expires_at=BASE)
     assert "expired" in (lifecycle.why_not_rebookable(lapsed, BASE) or "")
     assert lifecycle.why_not_rebookable(lapsed, BASE - timedelta(seconds=1)) is None
+
+
+def reading(appt: Appointment, at: datetime) -> tuple[S, bool]:
+    """How an appointment reads at `at`: its status and whether it is in progress."""
+    status = lifecycle.effective_status(appt, at)
+    return status, lifecycle.in_progress_at(status, appt.starts_at, appt.ends_at, at)
+
+
+@given(appointments(), st.integers(-60 * 24 * 40, 60 * 24 * 40))
+def test_the_next_change_is_the_first_instant_at_which_the_appointment_reads_otherwise(
+        appt: Appointment, minutes: int) -> None:
+    """What the app waits for to look again: before it, the appointment reads as it does now;
+    at it, otherwise; None once time has nothing left to change."""
+    now = BASE + timedelta(minutes=minutes)
+    status = lifecycle.effective_status(appt, now)
+    change = lifecycle.next_change_at(status, appt.starts_at, appt.ends_at, appt.hold_expires_at, now)
+    if change is None:
+        assert reading(appt, now) == reading(appt, now + timedelta(days=400))
+        return
+    assert change > now
+    assert reading(appt, change - timedelta(seconds=1)) == reading(appt, now)
+    assert reading(appt, change) != reading(appt, now)

@@ -60,4 +60,5 @@ def test_the_overview_filter_takes_every_patient_a_name_matches(clinic: Desk, le
     assert "••• 0101 · next Tue 2026-11-24 11:00" in picks["pat-001"]  # Lena Fischer, +49 170 5550101
     # The command line still wants one: several are refused with the candidates.
     strict = clinic.appointments.parse_filter(FilterText(patient="Lena"))
-    assert strict.filter.patient_ids is None and "3 patients match 'Lena'" in (strict.refusal() or "")
+    assert "3 patients match 'Lena'" in (strict.refusal() or "")
+    assert strict.filter.patient_ids == frozenset() and not clinic.appointments.list_appointments(strict.filter).items

@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 from rxdesk.domain.models import Appointment, AppointmentStatus
 from rxdesk.tui.modals.reason import ReasonModal
 from rxdesk.tui.text import shown
+from rxdesk.tui.widgets.fields import SuggestingInput
 from rxdesk.tui.widgets.footer import DeskFooter
 
 CHOICE_TEXT = {
@@ -54,7 +55,7 @@ class AttendanceModal(ReasonModal):
                     yield RadioButton(CHOICE_TEXT[status], value=status is first, disabled=why is not None,
                                       id=f"mark-{status.value}")
             yield Label("Reason")
-            yield Input(placeholder="what happened (required)", id="reason", max_length=500,
+            yield SuggestingInput(placeholder="what happened (required)", id="reason", max_length=500,
                         suggester=SuggestFromList(COMMON_NOTES, case_sensitive=False))
             yield Static("", id="reason-error", classes="field-error", markup=False)
             yield Static("enter save · escape keep it as it is", classes="dialog-hint")

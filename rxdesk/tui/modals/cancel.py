@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from rxdesk.domain.models import Appointment
 from rxdesk.tui.modals.reason import ReasonModal
 from rxdesk.tui.text import shown
+from rxdesk.tui.widgets.fields import SuggestingInput
 from rxdesk.tui.widgets.footer import DeskFooter
 
 COMMON_REASONS = (
@@ -63,7 +64,7 @@ class CancelModal(ReasonModal):
             yield Static(shown(self.summary), id="cancel-summary", classes="dialog-body", markup=False)
             yield Static(shown(self.note), id="cancel-note", classes="dialog-note", markup=False)
             yield Label("Reason")
-            yield Input(
+            yield SuggestingInput(
                 placeholder="why it is cancelled (required)",
                 id="reason",
                 max_length=500,

@@ -21,6 +21,7 @@ from rxdesk.services.appointments import AppointmentSummary
 from rxdesk.tui.modals.cancel import COMMON_REASONS
 from rxdesk.tui.modals.reason import ReasonDialog
 from rxdesk.tui.text import shown
+from rxdesk.tui.widgets.fields import SuggestingInput
 
 
 def selection_lines(summaries: list[AppointmentSummary]) -> str:
@@ -51,7 +52,7 @@ class CancelSelectionModal(ReasonDialog[list[Appointment]]):
             with VerticalScroll(id="cancel-selection-list"):
                 yield Static(selection_lines(self.summaries), id="cancel-selection", markup=False)
             yield Label("Reason (the same for each)")
-            yield Input(placeholder="why they are cancelled (required)", id="reason", max_length=500,
+            yield SuggestingInput(placeholder="why they are cancelled (required)", id="reason", max_length=500,
                         suggester=SuggestFromList(COMMON_REASONS, case_sensitive=False))
             yield Static("", id="reason-error", classes="field-error", markup=False)
             yield Static(f"enter cancel all {count} in one go · escape keep them", classes="dialog-hint")

@@ -35,7 +35,7 @@ class ActivityScreen(DeskScreen):
     SECTION = "activity"
 
     BINDINGS = [
-        Binding("slash", "focus_filters", "Filter", id="activity.focus_filters"),
+        Binding("slash", "focus_filters", "Filter", id="activity.focus_filters", priority=True),
         Binding("escape", "focus_table", "Table", show=False, id="activity.focus_table"),
         Binding("ctrl+l", "mine_today", "Mine today", id="activity.mine_today"),
     ]
@@ -143,7 +143,7 @@ class ActivityScreen(DeskScreen):
             self.app.notify(f"{row.entry.target} has no page of its own", title="Nothing to open")
 
     def action_focus_filters(self) -> None:
-        self.query_one("#activity-agent", Input).focus()
+        self.into_field(self.query_one("#activity-agent", Input))
 
     def action_focus_table(self) -> None:
         self.table.focus()

@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.sending import reminder_outcome
-from rxdesk.domain.times import format_local
+from rxdesk.domain.times import format_local, zone
 from rxdesk.services.appointments import AppointmentDetail
 from rxdesk.tui.navigation import OpenDoctor, OpenPatient, OpenRebook, StartAttendance, StartCancel
 from rxdesk.tui.screens.base import DetailScreen
@@ -60,7 +60,13 @@ class AppointmentScreen(DetailScreen):
         def local(value: datetime | None) -> str:
             return format_local(value, tz) if value else "—"
 
-        status = Text(appt.status.value, self.get_component_rich_style(f"status--{appt.status.value}", partial=True))
+        if detail.in_progress:  # the status as the lists show it, and until when
+            until = appt.ends_at.astimezone(zone(tz))
+            status = Text(f"{appt.status.value} · in progress until {until:%H:%M}",
+                          self.get_component_rich_style("status--in_progress", partial=True))
+        else:
+            status = Text(appt.status.value,
+                          self.get_component_rich_style(f"status--{appt.status.value}", partial=True))
         rows: list[tuple[str, str | Text]] = [
             ("UID", appt.uid),
             ("Status", status),
@@ -90,6 +96,8 @@ class AppointmentScreen(DetailScreen):
         self.query_one("#appointment-chain", Static).update(self._chain(detail, tz))
         self.query_one("#appointment-reminders", Static).update(self._reminders(detail, tz))
         self.query_one("#appointment-audit", Static).update(self._audit(detail, tz))
+        if detail.as_of is not None:
+            self.follow_time([detail.next_change], detail.as_of)
 
     def _chain(self, detail: AppointmentDetail, tz: str) -> Table | str:
         if not detail.previous_chain and not detail.next_chain:

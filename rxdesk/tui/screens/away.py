@@ -27,6 +27,7 @@ from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DetailScreen
 from rxdesk.tui.text import shown
 from rxdesk.tui.widgets.checkbox import DeskCheckbox
+from rxdesk.tui.widgets.fields import SuggestingInput
 from rxdesk.tui.widgets.tables import DeskTable
 from rxdesk.tui.work import call_service
 
@@ -74,7 +75,7 @@ class AwayScreen(DetailScreen):
             yield DeskCheckbox("Rebook where the type allows", True, id="away-rebook", compact=True)
         with Horizontal(id="away-reason-row"):
             yield Label("Reason", classes="away-label")
-            yield Input(placeholder="why (required; on every cancellation)", id="away-reason", max_length=500,
+            yield SuggestingInput(placeholder="why (required; on every cancellation)", id="away-reason", max_length=500,
                         suggester=SuggestFromList(COMMON_REASONS, case_sensitive=False), compact=True)
         yield Static("", id="away-summary", markup=False)
         yield DeskTable(id="away-plan")

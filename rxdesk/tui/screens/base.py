@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Input
 
 from rxdesk.tui.context import OnDesk
 from rxdesk.tui.widgets.footer import DeskFooter
 from rxdesk.tui.widgets.header import DeskHeader
+
+# After the instant a row changes: the service clock counts whole seconds.
+TIME_MARGIN = 0.05
 
 
 class DeskScreen(OnDesk, Screen[None]):
@@ -24,6 +34,9 @@ class DeskScreen(OnDesk, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.stale = False
+        self._time_timer: Timer | None = None
+        self.awaiting: datetime | None = None  # the instant a shown row changes by itself next
+        self.looked_again = 0  # loads asked for because time moved (tests wait on it)
 
     def compose(self) -> ComposeResult:
         # The tab bar shows the section the agent is in: a patient page opened from the
@@ -52,6 +65,52 @@ class DeskScreen(OnDesk, Screen[None]):
             self.stale = False
             self.reload()
 
+    def into_field(self, field: Widget) -> None:
+        """`/`: into a text field. A priority binding, so the keys typed right after it are
+        handed to the field, not to what had the focus; in a text field, `/` is typed."""
+        if isinstance(self.focused, Input):
+            raise SkipAction()
+        self.set_focus(field)  # at once: `field.focus()` waits for the keys already queued
+
+    def follow_time(self, instants: Iterable[datetime | None], since: datetime) -> None:
+        """Look again at the first of `instants` after `since` (the instant what is shown was
+        read as of), by the service clock: the moment a row shown here changes by itself (a
+        call starts or ends, a hold lapses), which no write announces. One timer per screen,
+        replaced at every load; none when nothing shown will change."""
+        if self._time_timer is not None:
+            self._time_timer.stop()
+            self._time_timer = None
+        coming = min((instant for instant in instants if instant is not None and instant > since), default=None)
+        self.awaiting = coming
+        if coming is not None:
+            # Armed from the app's own task: a stopped timer leaves its sleep in the event loop
+            # until it would have ended, with the context it was made in, and the context of a
+            # load's answer names its worker, and so this screen, which would stay in memory.
+            self.app.call_later(self._arm, coming)
+
+    def _arm(self, coming: datetime) -> None:
+        if not self.is_attached or self.awaiting != coming or self._time_timer is not None:
+            return
+        now = self.desk.clock.now()
+        delay = max(0.0, (coming - now).total_seconds()) + TIME_MARGIN
+        self._time_timer = self.set_timer(delay, lambda: self._time_came(now, coming), name="time moves")
+
+    def on_unmount(self) -> None:
+        if self._time_timer is not None:  # a closed page waits for nothing (and is let go)
+            self._time_timer.stop()
+            self._time_timer = None
+
+    def _time_came(self, scheduled: datetime, coming: datetime) -> None:
+        self._time_timer = None
+        self.awaiting = None
+        now = self.desk.clock.now()
+        if now >= coming:
+            self.looked_again += 1
+            self.data_changed()
+        elif now > scheduled:  # the clock moves but is not there yet: wait the rest
+            self.follow_time([coming], now)
+        # else the clock stands still (RXDESK_NOW): nothing shown changes by itself
+
 
 class DetailScreen(DeskScreen):
     """A screen opened from a section; `escape` goes back to where the agent was."""
@@ -59,4 +118,13 @@ class DetailScreen(DeskScreen):
     BINDINGS = [Binding("escape", "back", "Back", id="back")]
 
     def action_back(self) -> None:
-        self.dismiss()
+        """escape: out of a text field first (as help says), then back."""
+        if isinstance(self.focused, Input):
+            self.leave_field()
+        else:
+            self.dismiss()
+
+    def leave_field(self) -> None:
+        """Where escape from a text field goes: the first thing on the page that is not one
+        (a list to pick from), or nowhere in particular; the page's keys work again."""
+        self.set_focus(next((widget for widget in self.focus_chain if not isinstance(widget, Input)), None))

@@ -30,7 +30,7 @@ class BookScreen(DetailScreen):
     BINDINGS = [
         Binding("t", "pick_type", "Another type", id="book.pick_type"),
         Binding("m", "more_days", "14 more days", id="book.more_days"),
-        Binding("slash", "focus_filter", "Filter slots", id="book.filter"),
+        Binding("slash", "focus_filter", "Filter slots", id="book.filter", priority=True),
     ]
 
     def __init__(self, patient_id: str, patient_name: str = "") -> None:
@@ -47,7 +47,7 @@ class BookScreen(DetailScreen):
         yield Static(f"Book for {self.patient_name}: which appointment type?", id="book-summary", classes="panel",
                      markup=False)
         yield OptionList(id="book-types")
-        yield SlotPicker(id="book-slots", doctor_first=False)
+        yield SlotPicker(id="book-slots")
         yield Static("enter picks · / filters the slots · t another type · m 14 more days · escape goes back",
                      id="book-hint", classes="dialog-hint")
 
@@ -117,19 +117,12 @@ class BookScreen(DetailScreen):
         self.refresh_bindings()
 
     def action_focus_filter(self) -> None:
-        self.picker.focus_filter()
+        self.into_field(self.picker.field)
 
     def action_more_days(self) -> None:
         if self.days < MAX_DAYS:
             self.days = min(MAX_DAYS, self.days + 14)
             self.reload()
-
-    def action_back(self) -> None:
-        """escape leaves the filter field first, then the screen."""
-        if self.focused is self.picker.field and self.picker.shown:
-            self.picker.action_to_table()
-        else:
-            self.dismiss()
 
     def on_slot_picker_picked(self, event: SlotPicker.Picked) -> None:
         choice, slot = self.choice, event.slot

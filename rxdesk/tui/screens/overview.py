@@ -4,6 +4,7 @@ one scrolling table, read from the service a window at a time."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -39,13 +40,14 @@ class Loaded:
     window: Window[AppointmentRow] | None
     zone: str
     empty: bool
+    as_of: datetime | None = None  # the rows are as of this instant or just after
 
 
 class OverviewScreen(DeskScreen):
     SECTION = "overview"
 
     BINDINGS = [
-        Binding("slash", "focus_filters", "Filter", id="overview.focus_filters"),
+        Binding("slash", "focus_filters", "Filter", id="overview.focus_filters", priority=True),
         Binding("escape", "focus_table", "Table", show=False, id="overview.focus_table"),
         Binding("ctrl+l", "clear_filters", "Clear filters", id="overview.clear_filters"),
     ]
@@ -57,6 +59,7 @@ class OverviewScreen(DeskScreen):
         self.doctor_names_set = False
         self.names_learned = False  # the column widths follow the names: tests wait on it
         self.total = 0
+        self.unmatched: dict[str, str] = {}  # doctor/patient fields naming no one -> why: nothing listed
         self.loads = 0  # completed loads: tests and the benchmark wait on it
 
     def compose_body(self) -> ComposeResult:
@@ -78,19 +81,24 @@ class OverviewScreen(DeskScreen):
         self.table.focus()
         self.reload()
 
-    def reload(self, *, keep: str | None = None, around: int | None = None) -> None:
+    def reload(self, *, keep: str | None = None, around: int | None = None, from_top: bool = False) -> None:
         """Fetch the filtered list again: its count and the window around the cursor, in one
         call off the UI thread. The cursor stays on the row keyed `keep` (the current row by
-        default) or, when that row left the list, at its place."""
+        default) or, when that row left the list, at its place; `from_top`: on the first row
+        (another list, not the same one again)."""
         desk = self.desk
         text = self.filter_text
         table = self.table
-        keep = table.current_key if keep is None else keep
-        around = table.cursor if around is None else around
+        if from_top:
+            keep, around = None, 0
+        else:
+            keep = table.current_key if keep is None else keep
+            around = table.cursor if around is None else around
         offset, limit = table.span_around(around)
         first = self.loads == 0
 
         def load() -> Loaded:
+            as_of = desk.clock.now()
             if desk.is_empty():
                 return Loaded(None, None, None, "UTC", True)
             parsed = desk.appointments.parse_filter(text, overview=True)
@@ -98,7 +106,7 @@ class OverviewScreen(DeskScreen):
             # The very first screen reads only the weeks its rows are in; the table counts
             # the rest (every upcoming week) in the background once the rows are painted.
             window = source.fetch(offset, limit, count=not first)
-            return Loaded(parsed, source, window, desk.org().timezone, False)
+            return Loaded(parsed, source, window, desk.org().timezone, False, as_of)
 
         call_service(self, load, done=lambda loaded: self._show(loaded, keep, around), group="overview")
 
@@ -116,8 +124,11 @@ class OverviewScreen(DeskScreen):
         table = self.table
         table.set_zone(loaded.zone, self.desk.clock.now())
         table.show(source, window, keep=keep, around=around)
+        if loaded.as_of is not None:
+            self.follow_time((row.next_change(loaded.as_of) for row in window.rows), loaded.as_of)
         self.window_text = parsed.window
-        self.filters.show_result(parsed.errors, parsed.resolved)
+        self.unmatched = parsed.unmatched
+        self.filters.show_result(parsed.errors, parsed.resolved, on_count=set(self.unmatched))
         self.filters.show_picks(parsed.picks())
         self.call_after_refresh(self._after_paint)
 
@@ -157,7 +168,9 @@ class OverviewScreen(DeskScreen):
     def _show_count(self) -> None:
         table = self.table
         total = self.total = table.total
-        if not table.counted:
+        if self.unmatched:  # the list is empty because of what was typed: say so where the count is
+            text = f"0 matches: {' · '.join(self.unmatched.values())}"
+        elif not table.counted:
             text = f"{total:,}+ matches, counting…"
         elif total == 0:
             text = "no matches"
@@ -175,10 +188,10 @@ class OverviewScreen(DeskScreen):
 
     def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
         self.filter_text = event.text
-        self.reload(around=0)
+        self.reload(from_top=True)  # another list: its first row, not a row kept from the last one
 
     def action_focus_filters(self) -> None:
-        self.query_one("#filter-doctor").focus()
+        self.into_field(self.query_one("#filter-doctor"))
 
     def action_focus_table(self) -> None:
         self.table.focus()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -23,7 +25,7 @@ class PatientsScreen(DeskScreen):
     SECTION = "patients"
 
     BINDINGS = [
-        Binding("slash", "focus_search", "Search", id="patients.focus_search"),
+        Binding("slash", "focus_search", "Search", id="patients.focus_search", priority=True),
         Binding("escape", "focus_table", "Table", show=False, id="patients.focus_table"),
         Binding("ctrl+l", "clear_search", "Clear search", id="patients.clear_search"),
         Binding("right_square_bracket", "page(1)", "Next page", show=False, id="patients.next_page"),
@@ -100,7 +102,7 @@ class PatientsScreen(DeskScreen):
             self.reload(keep="")
 
     def action_focus_search(self) -> None:
-        self.query_one("#patient-search", Input).focus()
+        self.into_field(self.query_one("#patient-search", Input))
 
     def action_focus_table(self) -> None:
         self.table.focus()
@@ -133,18 +135,17 @@ class PatientDetailScreen(DetailScreen):
 
     def reload(self) -> None:
         desk = self.desk
-        call_service(
-            self,
-            lambda: (desk.patients.show(self.patient_id), desk.org().timezone),
-            done=lambda result: self._show(*result),
-            group="patient",
-        )
+        def load() -> tuple[PatientDetail, str, datetime]:
+            as_of = desk.clock.now()
+            return desk.patients.show(self.patient_id), desk.org().timezone, as_of
+
+        call_service(self, load, done=lambda result: self._show(*result), group="patient")
 
     def action_book(self) -> None:
         """`b`: book an appointment for this patient."""
         self.post_message(OpenBooking(self.patient_id, self.patient_name))
 
-    def _show(self, detail: PatientDetail, tz: str) -> None:
+    def _show(self, detail: PatientDetail, tz: str, as_of: datetime) -> None:
         p = detail.patient
         self.patient_name = p.name
         grid = fields_grid((("Name", p.name), ("Id", p.id), ("Email", p.email or "—"),
@@ -158,5 +159,6 @@ class PatientDetailScreen(DetailScreen):
             f"{len(history)} most recent past (times in {tz})"
         )
         self.query_one(AppointmentTable).show_rows([*upcoming, *history], tz, now=self.desk.clock.now())
+        self.follow_time((row.next_change(as_of) for row in [*upcoming, *history]), as_of)
 
 

@@ -1,5 +1,5 @@
-"""Rebooking a patient into a free slot: the slots the type's mode allows, by doctor and day,
-every row saying whose and which day it is. An appointment that cannot move shows why, and
+"""Rebooking a patient into a free slot: the slots the type's mode allows, by time across
+doctors (as booking's), every row saying whose and which day it is. An appointment that cannot move shows why, and
 nothing to pick."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from textual.widgets import Static
 from rxdesk.domain.errors import Conflict, RxdeskError
 from rxdesk.domain.models import Appointment, AppointmentStatus
 from rxdesk.domain.times import format_local
-from rxdesk.services.rebooking import MAX_DAYS, OpenSlot, SlotChoice
+from rxdesk.services.rebooking import MAX_DAYS, OpenSlot, SlotChoice, by_time
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.navigation import OpenAppointment
 from rxdesk.tui.screens.base import DetailScreen
@@ -28,7 +28,7 @@ class RebookScreen(DetailScreen):
 
     BINDINGS = [
         Binding("m", "more_days", "14 more days", id="rebook.more_days"),
-        Binding("slash", "focus_filter", "Filter slots", id="rebook.filter"),
+        Binding("slash", "focus_filter", "Filter slots", id="rebook.filter", priority=True),
     ]
 
     def __init__(self, uid: str) -> None:
@@ -81,23 +81,14 @@ class RebookScreen(DetailScreen):
         self.query_one("#rebook-summary", Static).update(shown(
             f"{choice.patient_name} · {kind.name} · {format_local(appt.starts_at, tz)} with "
             f"{choice.doctor_name} · {appt.status.value}\n"
-            f"{appt.uid} · {len(choice.slots)} open slots in {self.days} days · {mode} · times in {tz}"
+            f"{appt.uid} · {len(choice.slots)} open slots in {self.days} days · {mode} · by time · times in {tz}"
         ))
         self.slots = {slot_key(slot): slot for slot in choice.slots}
         more = " (m shows 14 more days)" if self.days < MAX_DAYS else ""
-        self.picker.show_slots(choice.slots, tz, empty=f"no open slots in the next {self.days} days{more}")
+        self.picker.show_slots(by_time(choice.slots), tz, empty=f"no open slots in the next {self.days} days{more}")
 
     def action_focus_filter(self) -> None:
-        self.picker.focus_filter()
-
-    def action_back(self) -> None:
-        """escape leaves the filter field first, then the screen."""
-        if self.focused is self.picker.field:
-            self.picker.action_to_table()
-            if self.focused is self.picker.field:  # nothing to pick: straight back
-                self.dismiss()
-        else:
-            self.dismiss()
+        self.into_field(self.picker.field)
 
     def on_slot_picker_picked(self, event: SlotPicker.Picked) -> None:
         slot = event.slot

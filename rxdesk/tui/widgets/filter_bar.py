@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from rxdesk.services.filters import FilterText
 from rxdesk.tui.text import shown
+from rxdesk.tui.widgets.fields import SuggestingInput
 
 # Each placeholder says what an empty field means (the default in effect), never a value.
 FIELDS = (
@@ -47,7 +48,7 @@ class FilterBar(Vertical):
                 suggester = None
                 if name == "statuses":
                     suggester = SuggestFromList(STATUS_WORDS, case_sensitive=False)
-                yield Input(placeholder=placeholder, id=f"filter-{name}", classes="filter",
+                yield SuggestingInput(placeholder=placeholder, id=f"filter-{name}", classes="filter",
                             suggester=suggester)
         with Vertical(id="filter-status"):
             yield Static("", id="filter-count", markup=False)
@@ -118,18 +119,22 @@ class FilterBar(Vertical):
         self._offered = None
         await self.screen.run_action("focus_table")
 
-    def show_result(self, errors: dict[str, str], resolved: dict[str, str]) -> None:
+    def show_result(self, errors: dict[str, str], resolved: dict[str, str], *,
+                    on_count: set[str] | frozenset[str] = frozenset()) -> None:
+        """Mark the fields in `errors` and note why, except those the count line says
+        (`on_count`); note what the doctor and patient texts matched."""
         for name, _ in FIELDS:
             field = self.query_one(f"#filter-{name}", Input)
             field.set_class(name in errors, "-invalid")
             field.tooltip = errors.get(name)
-        notes = [errors[name] for name, _ in FIELDS if name in errors]
+        notes = [errors[name] for name, _ in FIELDS if name in errors and name not in on_count]
         notes += [f"{name}: {value}" for name, value in resolved.items()]
         text = " · ".join(notes)
         shown_notes = self.query_one("#filter-notes", Static)
         if text != str(shown_notes.content):  # the same notes again (a reload) lay nothing out
             shown_notes.update(text)
-        self.set_class(bool(errors), "-has-errors")
+        self.set_class(any(name not in on_count for name in errors), "-has-errors")
+        self.set_class(bool(on_count), "-lists-nothing")
         self.set_class(bool(notes), "-has-notes")
 
     def show_count(self, text: str) -> None:

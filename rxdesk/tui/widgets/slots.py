@@ -35,7 +35,7 @@ class SlotTable(VirtualTable[OpenSlot]):
     """Open slots, each row with its doctor, day and time (in the organisation's zone) and the
     doctor's own time beside it."""
 
-    def __init__(self, *, id: str | None = None, doctor_first: bool = True) -> None:
+    def __init__(self, *, id: str | None = None) -> None:
         self.zone_name = "UTC"
 
         def day_of(slot: OpenSlot) -> str:
@@ -49,8 +49,8 @@ class SlotTable(VirtualTable[OpenSlot]):
         doctor: Column[OpenSlot] = Column("doctor", "Doctor", lambda slot: slot.doctor_name, width=20,
                                           min_width=12, max_width=30, priority=2)
         own: Column[OpenSlot] = Column("doctor_time", "Doctor's time", doctors_time, width=13, priority=3)
-        # By doctor (a rebook's own doctor first) the doctor leads; by time, the day does.
-        super().__init__([doctor, day, time, own] if doctor_first else [day, time, doctor, own], id=id)
+        # Slots are offered by time: the day leads.
+        super().__init__([day, time, doctor, own], id=id)
 
 
 class SlotPicker(Vertical):
@@ -69,9 +69,8 @@ class SlotPicker(Vertical):
             super().__init__()
             self.slot = slot
 
-    def __init__(self, *, id: str | None = None, doctor_first: bool = True) -> None:
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.doctor_first = doctor_first
         self.slots: list[OpenSlot] = []
         self.zone_name = "UTC"
         self.empty_text = "no open slots"
@@ -79,7 +78,7 @@ class SlotPicker(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder=FILTER_HINT, id="slot-filter")
-        yield SlotTable(id="slot-table", doctor_first=self.doctor_first)
+        yield SlotTable(id="slot-table")
         yield Static("", id="slot-none", markup=False)
 
     @property
@@ -97,16 +96,17 @@ class SlotPicker(Vertical):
         table.zone_name = zone_name
         doctors = {s.doctor_name for s in slots}
         table.set_widths({"doctor": max((cell_len(name) for name in doctors), default=20)})
-        self._filter_rows()
+        self._filter_rows(keep=table.current_key)  # the same list again (more days, a reload)
 
-    def _filter_rows(self) -> None:
-        """The slots the filter's words pick out (all of them when it is empty)."""
+    def _filter_rows(self, *, keep: str | None = None) -> None:
+        """The slots the filter's words pick out (all of them when it is empty); the cursor on
+        the slot keyed `keep` while it is listed, else on the first."""
         table = self.table
         text = self.field.value
         picked = match_slots(self.slots, text, self.zone_name)
         self.shown = picked
         source = ListSource(picked, key=slot_key)
-        table.show(source, Window(0, source.rows, len(source.rows)), keep=table.current_key)
+        table.show(source, Window(0, source.rows, len(source.rows)), keep=keep, around=0)
         none = self.query_one("#slot-none", Static)
         if picked:
             none.update("")
@@ -128,9 +128,6 @@ class SlotPicker(Vertical):
     def action_to_table(self) -> None:
         if self.shown:
             self.table.focus()
-
-    def focus_filter(self) -> None:
-        self.field.focus()
 
     def on_virtual_table_chosen(self, event: VirtualTable.Chosen) -> None:
         event.stop()
