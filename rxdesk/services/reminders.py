@@ -60,15 +60,16 @@ class RuleRow:
                                                         "reminded_now": self.reminded_now}
         return {"type_key": self.type_key, **self.rule.to_json(), **saved}
 
-    def window_note(self) -> str:
-        """What saving did about the appointments already inside the window ("" if none)."""
+    def window_note(self, remind_hint: str = "--also-now reminds them now") -> str:
+        """What saving did about the appointments already inside the window ("" if none);
+        `remind_hint` says how the caller's agent would have reminded them now."""
         n = self.inside_window or 0
         if not n:
             return ""
         some = f"{n} confirmed appointment{'s' if n != 1 else ''}"
         if self.reminded_now:
             return f"{some} already inside its window: reminded now"
-        return f"{some} already inside its window: not reminded (--also-now reminds them now)"
+        return f"{some} already inside its window: not reminded ({remind_hint})"
 
 
 def _rule(**fields: object) -> ReminderRule:
@@ -152,6 +153,28 @@ class ReminderRuleService(Service):
                                 if renewed else (None, 0))
         return RuleRow(appt_type.key, appt_type.name, rule, inside, reminded)
 
+    def inside_window(self, type_key: str, recipient: str, minutes_before: object,
+                      rule_id: str | None = None) -> int | None:
+        """Before saving: how many confirmed appointments of the type are already inside the
+        window of the rule as it would be saved (added, or `rule_id` edited), the ones saving
+        counts and `also_now` would remind now. None when saving that edit would not start the
+        rule afresh (a shorter span, same recipient group): nothing is counted then."""
+        group, minutes = RecipientGroup(_recipient(recipient)), _minutes(minutes_before)
+        now = self.now()
+        with self.store.read() as view:
+            appt_type = view.types.require(str(type_key).strip())
+            if rule_id is not None:
+                old = self._find(appt_type, rule_id)
+                if minutes <= old.minutes_before and group is old.recipient:
+                    return None
+                wanted_id = old.id
+            else:
+                wanted_id = f"{group.value}-{minutes}m"  # as add_rule names it; a taken id gets a fresh one
+                if any(r.id == wanted_id for r in appt_type.reminders):
+                    wanted_id = ""
+            rule = ReminderRule(id=wanted_id or "preview", recipient=group, minutes_before=minutes)
+            return len(_inside(view, appt_type, rule, now, check_sent=bool(wanted_id)))
+
     def remove_rule(self, type_key: str, rule_id: str, *, agent: str) -> ReminderRule:
         with self.store.write() as view:
             appt_type = view.types.require(str(type_key).strip())
@@ -164,10 +187,7 @@ class ReminderRuleService(Service):
                        *, also_now: bool) -> tuple[int, int]:
         """Confirmed appointments of the type inside the rule's window, confirmed before their
         moment and not reminded by it yet; with `also_now`, each reminded now."""
-        older = rule.model_copy(update={"created_at": None})  # as if the rule had always been there
-        found = [a for a in view.appointments.confirmed_starting(now, now + timedelta(minutes=rule.minutes_before))
-                 if a.type_key == appt_type.key and due_rules.is_due(a, older, now)
-                 and _waiting(view, a, older, None)]
+        found = _inside(view, appt_type, rule, now)
         if not also_now:
             return len(found), 0
         notifier = Notifier(self.settings)
@@ -223,6 +243,16 @@ def _waiting(view: StoreView, appt: Appointment, rule: ReminderRule, admins: lis
     else:
         ids = [appt.patient_id if rule.recipient is RecipientGroup.patient else appt.doctor_id]
     return any(not view.reminders_sent.exists(appt.uid, rule.id, rule.recipient.value, i) for i in ids)
+
+
+def _inside(view: StoreView, appt_type: AppointmentType, rule: ReminderRule, now: datetime,
+            *, check_sent: bool = True) -> list[Appointment]:
+    """Confirmed appointments of the type inside the rule's window, confirmed before their
+    moment and (with `check_sent`) not reminded by it yet."""
+    older = rule.model_copy(update={"created_at": None})  # as if the rule had always been there
+    return [a for a in view.appointments.confirmed_starting(now, now + timedelta(minutes=rule.minutes_before))
+            if a.type_key == appt_type.key and due_rules.is_due(a, older, now)
+            and (not check_sent or _waiting(view, a, older, None))]
 
 
 def due_reminders(view: StoreView, now: datetime, *, first_only: bool = False) -> list[DueReminder]:

@@ -1,6 +1,7 @@
 """Adding or editing a reminder rule: recipient, minutes before, email and SMS toggles, and
 whether to remind now the appointments already inside the rule's window (off by default: a
-rule reminds the moments still to come)."""
+rule reminds the moments still to come). Before saving, the dialog says how many confirmed
+appointments are inside that window and what the "Also remind now" box would do with them."""
 
 from __future__ import annotations
 
@@ -35,11 +36,17 @@ class RuleModal(ModalScreen[Any]):
     ]
 
     def __init__(self, title: str, save: Callable[[str, str, bool, bool, bool], Any],
-                 rule: ReminderRule | None = None) -> None:
+                 rule: ReminderRule | None = None,
+                 count: Callable[[str, str], int | None] | None = None) -> None:
+        """`count(recipient, minutes)`: the confirmed appointments already inside the window of
+        the rule as it would be saved (None: saving would not start it afresh)."""
         super().__init__()
         self.title_text = title
         self.save = save
         self.rule = rule
+        self.count = count
+        self.inside: int | None = None  # the count for the minutes as typed, once `counted`
+        self.counted = False
 
     def compose(self) -> ComposeResult:
         rule = self.rule
@@ -54,14 +61,15 @@ class RuleModal(ModalScreen[Any]):
             with Horizontal(id="rule-flags"):
                 yield DeskCheckbox("Email", rule.send_email if rule else False, id="rule-email")
                 yield DeskCheckbox("SMS", rule.send_sms if rule else False, id="rule-sms")
-            yield DeskCheckbox("Also remind now the appointments already inside its window", False,
-                               id="rule-also-now")
+                yield DeskCheckbox("Also remind now", False, id="rule-also-now")
+            yield Static("", id="rule-window", markup=False)
             yield Static("", id="rule-error", classes="field-error", markup=False)
             yield Static("enter in the minutes or ctrl+s saves · escape cancels", classes="dialog-hint")
         yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
     def on_mount(self) -> None:
         self.query_one("#rule-minutes", Input).focus()
+        self._ask_window()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -70,6 +78,7 @@ class RuleModal(ModalScreen[Any]):
     def on_input_changed(self, event: Input.Changed) -> None:
         """A refusal stays only while the minutes are still wrong."""
         event.stop()
+        self._ask_window()
         try:
             within(parse_minutes(event.value, what="minutes before"), MINUTES_BEFORE, what="minutes before")
         except RxdeskError:
@@ -79,6 +88,50 @@ class RuleModal(ModalScreen[Any]):
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
         self._clear_error()  # another recipient: an "already has rule" refusal no longer holds
+        self._ask_window()
+
+    def on_checkbox_changed(self, event: DeskCheckbox.Changed) -> None:
+        event.stop()
+        if event.checkbox.id == "rule-also-now":
+            self._show_window()
+
+    def _ask_window(self) -> None:
+        """Count, for the minutes as typed, the appointments already inside the window."""
+        minutes = self.query_one("#rule-minutes", Input).value
+        recipient = str(self.query_one("#rule-recipient", Select).value)
+        line = self.query_one("#rule-window", Static)
+        self.counted = False
+        try:
+            within(parse_minutes(minutes, what="minutes before"), MINUTES_BEFORE, what="minutes before")
+        except RxdeskError:
+            line.update("Type the minutes to see how many confirmed appointments are already inside the window")
+            return
+        line.update("")
+        if self.count is None:
+            return
+        count = self.count
+
+        def counted(n: int | None) -> None:
+            self.inside, self.counted = n, True
+            self._show_window()
+
+        call_service(self, lambda: count(recipient, minutes), done=counted, failed=lambda _exc: None,
+                     group="rule-window")
+
+    def _show_window(self) -> None:
+        if not self.counted:
+            return
+        n = self.inside
+        ticked = self.query_one("#rule-also-now", DeskCheckbox).value
+        if n is None:
+            text = "This change keeps the rule's moments: \"Also remind now\" does nothing"
+        elif n == 0:
+            text = "No confirmed appointment is inside this window: \"Also remind now\" does nothing"
+        else:
+            some = f"{n} confirmed appointment{'s are' if n != 1 else ' is'} already inside this window"
+            text = (f"{some}: saving reminds {'them' if n != 1 else 'it'} now (\"Also remind now\" is ticked)"
+                    if ticked else f"{some}: not reminded unless you tick \"Also remind now\"")
+        self.query_one("#rule-window", Static).update(text)
 
     def _clear_error(self) -> None:
         self.query_one("#rule-error", Static).update("")
@@ -90,6 +143,11 @@ class RuleModal(ModalScreen[Any]):
         email = self.query_one("#rule-email", DeskCheckbox).value
         sms = self.query_one("#rule-sms", DeskCheckbox).value
         also_now = self.query_one("#rule-also-now", DeskCheckbox).value
+        if not minutes.strip():
+            self.query_one("#rule-error", Static).update(
+                "Nothing saved: type how long before the start to remind, e.g. 90, 2h or 1d")
+            self.query_one("#rule-minutes", Input).add_class("-invalid")
+            return
 
         def refused(exc: RxdeskError) -> None:
             self.query_one("#rule-error", Static).update(shown(str(exc)))
