@@ -31,7 +31,7 @@ class RuleModal(ModalScreen[Any]):
     minutes field saves; on the recipient list it opens and chooses, never saves."""
 
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel", id="rule.close"),
+        Binding("escape", "dismiss(None)", "Close, save nothing", id="rule.close"),
         Binding("ctrl+s", "save", "Save", id="rule.save"),
     ]
 

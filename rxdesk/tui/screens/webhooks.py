@@ -37,7 +37,7 @@ class SubscriptionModal(OnDesk, ModalScreen[NewSubscription | None]):
     about, always on screen, and the event types are the same checkboxes, two columns of them."""
 
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel", id="webhooks.close"),
+        Binding("escape", "dismiss(None)", "Close, save nothing", id="webhooks.close"),
         Binding("ctrl+s", "save", "Save", id="webhooks.save"),
     ]
 
