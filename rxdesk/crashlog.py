@@ -10,6 +10,10 @@ from pathlib import Path
 
 from rxdesk.fileio import make_private_dirs
 
+# Past this size errors.log becomes errors.log.1 (replacing the one before) and a new one
+# starts: the log of a desk that fails the same way all day stays within two of these.
+MAX_LOG_BYTES = 1 << 20
+
 
 def _owned_by_us(st: os.stat_result) -> bool:
     return st.st_uid == os.getuid()
@@ -26,11 +30,21 @@ def _private_folder(folder: Path) -> None:
         os.chmod(folder, 0o700)
 
 
+def _make_room(path: Path) -> None:
+    """A log that reached MAX_LOG_BYTES moves to `errors.log.1`: only the newest two are kept."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISREG(st.st_mode) and _owned_by_us(st) and st.st_size >= MAX_LOG_BYTES:
+        os.replace(path, path.with_name(path.name + ".1"))
+
+
 def log_crash(data_dir: Path | None, text: str | None = None) -> str:
     """Append the current traceback (or `text`) to `<data dir>/logs/errors.log`; return the path.
 
     Falls back to a per-user folder in the temp dir when the data dir is not writable. Folder
-    and file are made (or tightened to) 0700 and 0600.
+    and file are made (or tightened to) 0700 and 0600; a full log moves to `errors.log.1`.
     """
     text = text if text is not None else traceback.format_exc()
     candidates = [data_dir / "logs"] if data_dir is not None else []
@@ -39,6 +53,7 @@ def log_crash(data_dir: Path | None, text: str | None = None) -> str:
         try:
             _private_folder(folder)
             path = folder / "errors.log"
+            _make_room(path)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "a") as fh:
                 st = os.fstat(fd)

@@ -307,8 +307,21 @@ def _usage(exc: UsageError) -> int:
     return 2
 
 
+def undecodable(argv: Sequence[str]) -> str | None:
+    """The first argument that is not text: bytes that are not UTF-8 reach Python as lone
+    surrogates (PEP 383), which no lookup, file or database can take."""
+    return next((arg for arg in argv if _SURROGATE.search(arg)), None)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def run(argv: list[str], parser: argparse.ArgumentParser | None = None) -> int:
     ctx: Context | None = None
+    bad = undecodable(argv)
+    if bad is not None:
+        _say(f"rxdesk: the argument {bad[:80]!r} is not valid UTF-8 text; nothing was done")
+        return 1
     try:
         try:
             args = parser.parse_args(argv) if parser is not None else CommandLine().parse(argv)

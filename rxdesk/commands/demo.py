@@ -12,10 +12,12 @@ from rxdesk.domain import limits
 def demo(args: argparse.Namespace, ctx: Context) -> int:
     data = ctx.desk.demo.build(args.appointments, agent=ctx.agent, seed=args.seed, doctors=args.doctors,
                                upcoming=args.upcoming, replace=args.replace)
-    where = ctx.settings.data_dir
+    # On PostgreSQL the clinic is in the database; the data dir keeps only the key and logs.
+    database = ctx.desk.store.location if ctx.settings.database_url else None
+    where = f"the {database}" if database else str(ctx.settings.data_dir)
     return ctx.result(
-        {"data_dir": str(where), "appointments": len(data.appointments), "doctors": len(data.doctors),
-         "patients": len(data.patients), "seed": args.seed},
+        {"data_dir": str(ctx.settings.data_dir), "database": database, "appointments": len(data.appointments),
+         "doctors": len(data.doctors), "patients": len(data.patients), "seed": args.seed},
         f"demo clinic {data.org.name!r} in {where}: {len(data.appointments):,} appointments, "
         f"{len(data.doctors)} doctors, {len(data.patients):,} patients (seed {args.seed})",
     )

@@ -1,4 +1,5 @@
-"""`rxdesk outbox list`: the emails and SMS reminders asked for, newest first."""
+"""`rxdesk outbox list|resend`: the emails and SMS reminders asked for, newest first, and an
+agent's decision to send one whose sending is unknown, or that failed, again."""
 
 from __future__ import annotations
 
@@ -30,8 +31,19 @@ def list_messages(args: argparse.Namespace, ctx: Context) -> int:
     return ctx.listing(page.items, columns, empty="no emails or SMS")
 
 
+def resend(args: argparse.Namespace, ctx: Context) -> int:
+    message = ctx.desk.webhooks.resend_message(args.id, ctx.agent)
+    return ctx.result(message, f"{message.channel.value} {message.id} to {message.to} is queued again: the next tick "
+                      "sends it, with the same Message-ID / Idempotency-Key, so a receiver that did get it can "
+                      "drop the copy")
+
+
 def register(cli: CommandLine) -> None:
     p = cli.command("outbox", "list", list_messages,
                     help="emails and SMS of reminders, newest first (sent or kept locally)")
     add_limit(p, default=100)
+    add_json(p)
+    p = cli.command("outbox", "resend", resend,
+                    help="send an unknown or failed email or SMS again, from the next tick (audited)")
+    p.add_argument("id", metavar="ID")
     add_json(p)

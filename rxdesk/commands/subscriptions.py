@@ -16,6 +16,7 @@ SUBSCRIPTION_COLUMNS: list[Column[Subscription]] = [
     ("ID", lambda s: s.id),
     ("URL", lambda s: s.url),
     ("EVENTS", lambda s: ",".join(e.value for e in s.events)),
+    ("HEADERS", lambda s: ",".join(s.header_names)),
     ("ACTIVE", lambda s: "yes" if s.active else "no"),
     ("PRIVATE NETWORK", lambda s: "allowed" if s.allow_private_network else "no"),
 ]
@@ -52,6 +53,18 @@ def test(args: argparse.Namespace, ctx: Context) -> int:
     raise Refused(f"test event to {args.id.strip()} failed: {result.error}")
 
 
+def reveal(args: argparse.Namespace, ctx: Context) -> int:
+    headers = ctx.desk.webhooks.reveal_headers(args.id, ctx.agent)
+
+    def text() -> None:
+        if not headers:
+            ctx.print(f"subscription {args.id.strip()} has no custom headers")
+        for name, value in sorted(headers.items()):
+            ctx.print(f"{name}: {value}")
+
+    return ctx.result({"id": args.id.strip(), "headers": headers}, text)
+
+
 def remove(args: argparse.Namespace, ctx: Context) -> int:
     sub = ctx.desk.webhooks.remove_subscription(args.id, ctx.agent)
     ctx.print(f"removed subscription {sub.id} ({sub.url})")
@@ -68,7 +81,12 @@ def register(cli: CommandLine) -> None:
                    help="let deliveries reach loopback and private addresses too (audited; link-local, "
                    "multicast and unspecified addresses are always refused)")
     add_json(p)
-    p = cli.command("subscriptions", "list", list_subscriptions, help="webhook subscriptions (never their secrets)")
+    p = cli.command("subscriptions", "list", list_subscriptions,
+                    help="webhook subscriptions (never their secrets; custom header values masked)")
+    add_json(p)
+    p = cli.command("subscriptions", "reveal", reveal,
+                    help="show a subscription's custom headers with their values (audited)")
+    p.add_argument("id", metavar="ID")
     add_json(p)
     p = cli.command("subscriptions", "test", test, help="send a signed test event now (exit 1 if it fails)")
     p.add_argument("id", metavar="ID")

@@ -36,6 +36,7 @@ from rxdesk.domain.rules import (
     HttpUrl,
     Ident,
     OptText,
+    RoomUrl,
     Text,
     ZoneName,
     between,
@@ -177,7 +178,7 @@ class EventType(StrEnum):
 class Org(Entity):
     name: Text
     timezone: ZoneName = "UTC"
-    jitsi_base_url: HttpUrl = "https://meet.jit.si"
+    jitsi_base_url: RoomUrl = "https://meet.jit.si"
 
 
 class Admin(Entity):
@@ -253,7 +254,7 @@ class Doctor(Entity):
     mobile_phone: E164 = ""
     prescription_phone: OptText = ""
     appointment_types: list[Ident] = Field(default_factory=list)
-    room_url: HttpUrl = ""
+    room_url: RoomUrl = ""
     availability: list[AvailabilityWindow] = Field(default_factory=list)
 
 
@@ -346,20 +347,36 @@ class BookingSecret(Entity):
         return data
 
 
+# How a custom header's value is shown everywhere but an agent's audited reveal.
+MASKED = "********"
+
+
 class Subscription(Entity):
     id: Ident
     url: HttpUrl
     events: list[EventType]
-    headers: dict[str, str] = Field(default_factory=dict)
+    # Custom headers stored in the clear by an older version (new ones are in `sealed_headers`).
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
     secret_encrypted: str = Field(repr=False)
     active: bool = True
     created_at: UtcDateTime | None = None
     created_by: str = ""
     # Deliveries may go to loopback and private addresses too (`--allow-private-network`).
     allow_private_network: bool = False
+    # Custom headers by name, each value encrypted under the master key as the signing secret
+    # is (they often carry a receiver's credentials: `Authorization: Bearer ...`).
+    sealed_headers: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @property
+    def header_names(self) -> list[str]:
+        return sorted({*self.headers, *self.sealed_headers})
 
     def public(self) -> dict[str, Any]:
-        return self.to_json(exclude={"secret_encrypted"})
+        """What listings show: never the signing secret, custom headers by name with their
+        values masked."""
+        shown = self.to_json(exclude={"secret_encrypted", "sealed_headers"})
+        shown["headers"] = dict.fromkeys(self.header_names, MASKED)
+        return shown
 
 
 class Event(PlainEntity):

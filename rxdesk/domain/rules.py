@@ -23,7 +23,7 @@ from pydantic import AfterValidator, Field, ValidationInfo
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.terminal import has_control
 from rxdesk.domain.times import zone
-from rxdesk.domain.urls import check_http_url
+from rxdesk.domain.urls import check_http_url, check_room_url
 
 
 class _Stored:
@@ -80,7 +80,6 @@ def between(low: int, high: int) -> Callable[[int], int]:
 # Letters, digits and a few separators: ids are typed by agents and appear in URLs and keys.
 _IDENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}")
 _E164_RE = re.compile(r"\+[1-9]\d{6,14}")
-_EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{1,63}")
 
 
 def _ident(value: str) -> str:
@@ -89,11 +88,30 @@ def _ident(value: str) -> str:
     return value
 
 
+def email_refusal(value: str) -> str:
+    """"" when `value` is exactly one email address a message may go to (a local part without
+    quotes, commas or spaces, an `@`, a domain of valid labels under a public top-level
+    domain; no display name, no second address); else why not, as "... is not an email
+    address". The syntax is email-validator's (the library pydantic's EmailStr uses), without
+    a DNS lookup: a header or an SMTP envelope built from a passing address names that one
+    recipient and nothing else."""
+    if has_control(value):
+        return "must not contain control characters (newlines, tabs, escapes, bidi overrides)"
+    if len(value) > 320:
+        return f"{value[:80]!r}… is not an email address (longer than 320 characters)"
+    from email_validator import EmailNotValidError, validate_email  # loaded when an address is checked
+
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return f"{value[:80]!r} is not an email address ({str(exc).rstrip('.')[:120]})"
+    return ""
+
+
 def _email(value: str) -> str:
-    if value and (len(value) > 320 or has_control(value) or not _EMAIL_RE.fullmatch(value)):
-        if has_control(value):
-            raise ValueError("must not contain control characters (newlines, tabs, escapes, bidi overrides)")
-        raise ValueError(f"{value[:80]!r} is not an email address")
+    refused = email_refusal(value) if value else ""
+    if refused:
+        raise ValueError(refused)
     return value
 
 
@@ -114,6 +132,15 @@ def _http_url(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+def _room_url(value: str) -> str:
+    if not value:
+        return value
+    try:
+        return check_room_url(value)
+    except RxdeskError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _e164(value: str) -> str:
     if value and not _E164_RE.fullmatch(value):
         raise ValueError(f"{value[:40]!r} is not an E.164 number such as +4915112345678")
@@ -127,6 +154,8 @@ Email = Annotated[str, input_rule(_email)]
 ZoneName = Annotated[str, input_rule(_zone_name)]
 # An http(s) URL (`domain.urls`), its host stored in its ASCII form; empty means none.
 HttpUrl = Annotated[str, input_rule(_http_url)]
+# A link patients open (a meeting room, the Jitsi base of new rooms): a public host (`check_room_url`).
+RoomUrl = Annotated[str, input_rule(_room_url)]
 E164 = Annotated[str, input_rule(_e164)]
 ExternalId = Annotated[str, input_rule(one_line_text(0, 128))]
 

@@ -20,6 +20,8 @@ from rxdesk.domain.reminders import format_lateness
 from rxdesk.domain.times import format_utc
 
 SKIPPED = "skipped: "
+# An attempt's result when the message was handed over and no complete answer came.
+UNKNOWN = "unknown: "
 # Names every message key: uuid5 over what never changes in a stored message.
 _KEYS = uuid.UUID("6f1d2c1e-3b7a-5c8e-9a4d-2e5f7b9c0d13")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -55,11 +57,14 @@ def message_id_header(message: OutboxMessage, mail_from: str) -> str:
 
 
 def message_state(message: OutboxMessage) -> str:
-    """What became of a message, in one word (a skip with its reason): `queued`, `retrying`,
-    `sent`, `failed`, `unknown` (its sending was never written down; not sent again),
+    """What became of a message, in one word (a skip with its reason): `queued`, `sending` (a
+    worker holds it: it is being sent, or its worker stopped and the next claim will say),
+    `retrying`, `sent`, `failed`, `unknown` (it may have gone out: not sent again by itself),
     `outbox` (no transport configured) or `skipped: …`. The reminder rows, the outbox and
     the attention queue all show this, read from the message itself."""
     if message.status is MessageStatus.pending:
+        if message.lease_id:
+            return "sending"
         return "retrying" if message.attempts else "queued"
     if message.status is MessageStatus.skipped:
         return message.last_error if message.last_error.startswith(SKIPPED) else "skipped"
@@ -71,7 +76,8 @@ def message_detail(message: OutboxMessage) -> str:
     what `unknown` means."""
     state = message_state(message)
     if message.status is MessageStatus.unknown:
-        return "unknown: sending began but was not recorded; not sent again (ask the recipient)"
+        why = message.last_error or "sending began but was not recorded; not sent again"
+        return f"unknown: {why} (ask the recipient)"
     if state in ("retrying", "failed") and message.last_error:
         return f"{state}: {message.last_error}"
     return state

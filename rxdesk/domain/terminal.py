@@ -16,13 +16,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# C0 controls, DEL, C1 controls, and the bidirectional embeddings, overrides and isolates.
+# C0 controls, DEL, C1 controls, the bidirectional embeddings, overrides and isolates, and
+# lone surrogates: not text at all (an argument of invalid UTF-8 arrives as one, a JSON
+# `\ud800` decodes to one); no terminal, file or database can take them as they are.
 _BIDI = "\u202a-\u202e\u2066-\u2069"
-_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
-_UNSAFE_KEEP_LINES = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI}]")
+_SURROGATES = "\ud800-\udfff"
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_SURROGATES}]")
+_UNSAFE_KEEP_LINES = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI}{_SURROGATES}]")
 # What a JSON serializer leaves raw inside strings: it escapes C0 itself, and outside strings
 # JSON text is ASCII, so these occur only inside strings.
-_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f{_BIDI}]")
+_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f{_BIDI}{_SURROGATES}]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -58,5 +61,5 @@ def all_safe(texts: Iterable[str]) -> bool:
 
 def has_control(text: str) -> bool:
     """True when `text` holds a character input fields refuse: a control character (a
-    newline or tab included) or a bidirectional override."""
+    newline or tab included), a bidirectional override or a lone surrogate."""
     return _UNSAFE.search(text) is not None

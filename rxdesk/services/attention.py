@@ -237,7 +237,7 @@ class AttentionService(Service):
             if who is None or _has_address(who, channel):
                 continue  # fixed since (or gone): the next reminders go out
             name = who.name
-            what = "mobile number" if channel is MessageChannel.sms else "email address"
+            what = "mobile number" if channel is MessageChannel.sms else "email address reminders can go to"
             kind = "SMS" if channel is MessageChannel.sms else "email"
             command, action = _recipient_fix(group, recipient_id)
             items.append(AttentionItem(
@@ -315,7 +315,9 @@ def _has_address(who: Doctor | Patient | Admin, channel: MessageChannel) -> bool
     """Whether the reminders' next email or SMS to `who` would find an address (as the worker
     checks it)."""
     if channel is MessageChannel.email:
-        return bool(who.email)
+        from rxdesk.domain.rules import email_refusal
+
+        return bool(who.email) and not email_refusal(who.email)
     phone = who.mobile_phone if isinstance(who, Doctor) else who.phone
     if not phone:
         return False

@@ -70,6 +70,8 @@ MAX_RANGE_DAYS = 92
 RUN_ATTEMPTS = 3
 # Plans made in one write before giving up on appointments that keep changing under it.
 LOCK_ROUNDS = 5
+# Appointments of the range tried when working out which change made a plan id go stale.
+SEEN_TRIES = 200
 
 Action = Literal["move", "cancel"]
 
@@ -219,15 +221,19 @@ class AwayResult:
 class PlanChanged(Refused):
     """The plan now is not the one the agent saw: nothing was done. `plan` is the plan now (not
     carried out), `changes` how it differs, one line per appointment (known when the plan seen
-    was given, not only its id)."""
+    was given, or when one change to the range explains its id: `plan_seen`)."""
 
     def __init__(self, expected: str, plan: AwayPlan, changes: list[str]) -> None:
         self.expected = expected
         self.plan = plan
         self.changes = changes
-        count = f"{len(changes)} appointment{'' if len(changes) == 1 else 's'} differ; " if changes else ""
-        super().__init__(f"the plan changed since plan {expected} was shown ({count}another change came in "
-                         f"between); nothing was changed: the plan now is {plan.plan_id}")
+        if changes:
+            more = f"; and {len(changes) - 3} more" if len(changes) > 3 else ""
+            what = "; ".join(changes[:3]) + more
+        else:
+            what = "another change came in between"
+        super().__init__(f"the plan changed since plan {expected} was shown ({what}); nothing was changed: "
+                         f"the plan now is {plan.plan_id}")
 
     def to_json(self) -> dict[str, Any]:
         return {**self.plan.to_json(), "changed": {"expected": self.expected, "differences": self.changes}}
@@ -333,17 +339,20 @@ class _Slots:
 
 
 def compute_plan(view: StoreView, doctor: Doctor, starts_from: datetime, starts_before: datetime, reason: str, *,
-                 rebook: bool, now: datetime, zone_name: str) -> AwayPlan:
+                 rebook: bool, now: datetime, zone_name: str, appointments: list[Appointment] | None = None,
+                 slots: _Slots | None = None) -> AwayPlan:
     """The plan for the doctor's held and confirmed appointments starting in the range, from
-    this state of the store (see the module's docstring for the rules)."""
-    page = view.appointments.search(AppointmentQuery(
-        doctor_id=doctor.id, statuses=lifecycle.ACTIVE, starts_from=starts_from,
-        starts_before=starts_before, as_of=now, count=False))
-    appointments = [lifecycle.as_of(record.appointment, now) for record in page.items]
+    this state of the store (see the module's docstring for the rules); `appointments`, when
+    given, stands for them (what the plan would be had they been these)."""
+    if appointments is None:
+        page = view.appointments.search(AppointmentQuery(
+            doctor_id=doctor.id, statuses=lifecycle.ACTIVE, starts_from=starts_from,
+            starts_before=starts_before, as_of=now, count=False))
+        appointments = [lifecycle.as_of(record.appointment, now) for record in page.items]
     types = {t.key: t for t in view.types.all()}
     patients = view.patients.names()
     doctors = sorted(view.doctors.all(), key=lambda d: (d.name.casefold(), d.id))
-    slots = _Slots(view, now, starts_before + timedelta(days=HORIZON_DAYS))
+    slots = slots or _Slots(view, now, starts_before + timedelta(days=HORIZON_DAYS))
     taken = Taken()
     items = []
     for appt in appointments:
@@ -414,6 +423,29 @@ def _place(appt: Appointment, appt_type: AppointmentType, away: Doctor, doctors:
     return found, "nearest free slot" if found.doctor_id != away.id else "nearest free slot, same doctor"
 
 
+def plan_seen(view: StoreView, plan: AwayPlan, expected_id: str, *, now: datetime) -> AwayPlan | None:
+    """The plan with id `expected_id`, when it is `plan` but for one appointment of the range
+    that has since left it (cancelled, lapsed, moved by someone else) or joined it (booked
+    since): each such change is tried, up to SEEN_TRIES. None when no single one gives it."""
+    page = view.appointments.search(AppointmentQuery(
+        doctor_id=plan.doctor.id, starts_from=plan.starts_from, starts_before=plan.starts_before, as_of=now,
+        count=False, limit=SEEN_TRIES))
+    current = [item.appointment for item in plan.items]
+    planned = {a.uid for a in current}
+    slots = _Slots(view, now, plan.starts_before + timedelta(days=HORIZON_DAYS))
+    for row in page.items:
+        appt = lifecycle.as_of(row.appointment, now)
+        if appt.uid in planned:
+            then = [a for a in current if a.uid != appt.uid]
+        else:
+            then = sorted([*current, appt], key=lambda a: (a.starts_at, a.uid))
+        seen = compute_plan(view, plan.doctor, plan.starts_from, plan.starts_before, plan.reason, rebook=plan.rebook,
+                            now=now, zone_name=plan.zone, appointments=then, slots=slots)
+        if seen.plan_id == expected_id:
+            return seen
+    return None
+
+
 def _steady_plan(view: UnitOfWork, doctor: Doctor, starts_from: datetime, starts_before: datetime, reason: str, *,
                  rebook: bool, now: datetime, zone_name: str) -> AwayPlan:
     """The plan, made from appointments that can no longer change before the write commits:
@@ -481,8 +513,9 @@ class AwayService(Service):
                     zone_name = self.org(view).timezone
                     plan = _steady_plan(view, doctor, start, end, text, rebook=rebook, now=now, zone_name=zone_name)
                     if expected_id is not None and expected_id != plan.plan_id:
-                        changes = plan.differences(expected) if isinstance(expected, AwayPlan) else []
-                        raise PlanChanged(expected_id, plan, changes)
+                        seen = expected if isinstance(expected, AwayPlan) else plan_seen(view, plan, expected_id,
+                                                                                         now=now)
+                        raise PlanChanged(expected_id, plan, plan.differences(seen) if seen else [])
                     return AwayResult(self._carry_out(view, plan, actor, now))
             except Conflict:
                 if attempt == RUN_ATTEMPTS:

@@ -50,14 +50,15 @@ class StoreAdmin:
 
     def import_data_dir(self, source: str | Path) -> ImportResult:
         """Copy a data dir into the empty database, in one transaction; the master key stays
-        out of the database (it goes to this desk's data dir, unless RXDESK_MASTER_KEY is set)."""
-        from rxdesk.domain.times import format_utc
+        out of the database (it goes to this desk's data dir, unless RXDESK_MASTER_KEY is set).
+        Refused while a worker runs on the data dir; every write to it after the import is."""
         from rxdesk.store import import_into_database
 
         url, src = _url(self.settings), _source(source)
         self._check_master_key(src)
-        now = format_utc(self.settings.clock().now())
-        where, counts, marked = import_into_database(url, self.settings.data_dir, src, at=now)
+        self._check_nothing_unrecorded(src)
+        where, counts, marked = import_into_database(url, self.settings.data_dir, src,
+                                                     now=self.settings.clock().now())
         notes = [note for note in (self._place_master_key(src),) if note]
         if marked:
             notes.append(f"{short_path(src)} is marked as moved: rxdesk refuses it without RXDESK_DATABASE_URL "
@@ -71,6 +72,18 @@ class StoreAdmin:
         from rxdesk.store import compare_with_database
 
         return compare_with_database(_url(self.settings), self.settings.data_dir, _source(source))
+
+    @staticmethod
+    def _check_nothing_unrecorded(src: Path) -> None:
+        """Results a tick sent but could not write down yet belong in the data dir's store
+        before it is copied: else their emails and SMS would later count as unknown."""
+        from rxdesk.services.journal import Journal
+
+        waiting = Journal(src).waiting()
+        if waiting:
+            raise Refused(f"{len(waiting)} tick(s) on {short_path(src)} sent messages or webhooks whose results are "
+                          f"not written down yet ({short_path(Journal(src).folder)}): run `rxdesk worker --once` on "
+                          "the data dir to write them, then import; nothing was imported")
 
     # The secrets are copied encrypted: the key that opens them must come along, and must not
     # clash with one already in place.

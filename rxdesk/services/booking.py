@@ -7,7 +7,9 @@ included. The actor is `patient:<id>` (the token's `sub`); the audit entry names
 the partner that made the call is on record too.
 
 `hold_slot` makes a hold inside a caller's write, with its APPOINTMENT_HELD event: every path
-that books (a token here, an agent's booking) goes through it.
+that books (a token here, an agent's booking) goes through it. A patient holds at most
+HOLDS_PER_PATIENT slots at once, whatever the path: a partner, or a token that leaked, cannot
+hold every free slot (a token can be used again until it expires).
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from rxdesk.domain.errors import NotFound, Refused
 from rxdesk.domain.ids import new_appointment_uid, normalize_uid
 from rxdesk.domain.models import (
     Appointment,
+    AppointmentStatus,
     AppointmentType,
     Doctor,
     EventType,
     appointment_target,
 )
+from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.times import format_utc, to_utc
 from rxdesk.services.availability import check_offered
 from rxdesk.services.base import Service, record
@@ -33,6 +37,10 @@ from rxdesk.services.events import appointment_data, publish
 from rxdesk.services.lifecycle import expire_lapsed_holds
 from rxdesk.services.tokens import TokenService, VerifiedToken
 from rxdesk.store.protocols import StoreView, UnitOfWork
+
+# Holds (not lapsed) one patient may have at once: enough to compare two doctors and book a
+# second type, far from every free slot.
+HOLDS_PER_PATIENT = 3
 
 
 class BookingService(Service):
@@ -112,7 +120,7 @@ def hold_slot(view: UnitOfWork, *, patient_id: str, doctor: Doctor, appt_type: A
     or `notice_minutes` for an agent); lapsed holds lying in the slot are written down as expired;
     the hold lasts the type's hold TTL and is written (with `created_by` when an agent booked it)
     with its APPOINTMENT_HELD event and an audit entry (`action`, `details` plus the hold's
-    expiry)."""
+    expiry). Refused when the patient would hold more than HOLDS_PER_PATIENT slots at once."""
     if appt_type.key not in doctor.appointment_types:
         raise Refused(f"{doctor.name} does not offer {appt_type.name} ({appt_type.key})")
     check_offered(view, doctor, appt_type, start, now, zone=zone, notice_minutes=notice_minutes)
@@ -123,7 +131,20 @@ def hold_slot(view: UnitOfWork, *, patient_id: str, doctor: Doctor, appt_type: A
     expire_lapsed_holds(view, doctor.id, appt.starts_at, appt.ends_at, now, actor)
     view.appointments.put(appt)
     publish(view, EventType.APPOINTMENT_HELD, appointment_data(appt), now)
+    # Counted after the event: writers of events take turns until they commit (PostgreSQL) or
+    # write under one lock (the data dir), so holds made at once are counted one after another.
+    _refuse_too_many_holds(view, patient_id, appt.uid, now)
     expiry = format_utc(appt.hold_expires_at) if appt.hold_expires_at else None
     record(view, at=now, actor=actor, action=action, target=appointment_target(appt.uid),
            details={**(details or {}), "hold_expires_at": expiry})
     return appt
+
+
+def _refuse_too_many_holds(view: UnitOfWork, patient_id: str, new_uid: str, now: datetime) -> None:
+    held = view.appointments.search(AppointmentQuery(
+        patient_id=patient_id, statuses=frozenset({AppointmentStatus.held.value}), as_of=now, ends_after=now,
+        limit=HOLDS_PER_PATIENT + 1, count=False)).items
+    if len(held) > HOLDS_PER_PATIENT:
+        others = ", ".join(r.uid for r in held if r.uid != new_uid)
+        raise Refused(f"patient {patient_id} already holds {HOLDS_PER_PATIENT} slots ({others}), the most one "
+                      "patient may hold at once: confirm or cancel one of them, or wait until one lapses")

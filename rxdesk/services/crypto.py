@@ -169,7 +169,11 @@ class SecretBox:
 
     def rotate(self, token: str, to: bytes) -> str:
         """`token` re-encrypted under `to`, checked to open under `to` alone."""
-        plain = self.decrypt(token)
+        return self.encrypt_under(self.decrypt(token), to)
+
+    @staticmethod
+    def encrypt_under(plain: str, to: bytes) -> str:
+        """`plain` encrypted under `to`, checked to open under `to` alone."""
         fresh = Fernet(to)
         rotated = fresh.encrypt(plain.encode("utf-8")).decode("ascii")
         if fresh.decrypt(rotated.encode("ascii")).decode("utf-8") != plain:  # pragma: no cover - a broken cipher
@@ -194,10 +198,11 @@ def _is_blank(path: Path) -> bool:
 
 
 def encrypted_values(view: StoreView) -> list[str]:
-    """Every value stored under the master key: booking secrets, then webhook secrets."""
-    return [s.value_encrypted for s in view.secrets.all()] + [
-        s.secret_encrypted for s in view.subscriptions.all()
-    ]
+    """Every value stored under the master key: booking secrets, then webhook signing secrets
+    and the values of webhook custom headers."""
+    subscriptions = view.subscriptions.all()
+    return ([s.value_encrypted for s in view.secrets.all()] + [s.secret_encrypted for s in subscriptions]
+            + [v for s in subscriptions for v in s.sealed_headers.values()])
 
 
 def open_box(view: StoreView, data_dir: Path, env_key: str | None, *, create: bool) -> SecretBox:

@@ -108,10 +108,12 @@ def claim(
     lease_id: str,
     limit: int,
     secret_of: Callable[[StoreView, Subscription], str],
+    headers_of: Callable[[StoreView, Subscription], dict[str, str]] = lambda view, sub: dict(sub.headers),
 ) -> Claims:
     """Lease the due deliveries to `lease_id`; end the ones with nothing left to send."""
     claims = Claims([])
     secrets: dict[str, str] = {}
+    headers: dict[str, dict[str, str]] = {}
     for delivery in view.deliveries.due(now, limit):
         sub = view.subscriptions.get(delivery.subscription_id)
         event = view.events.get(delivery.event_id)
@@ -126,6 +128,7 @@ def claim(
         if sub.id not in secrets:
             try:
                 secrets[sub.id] = secret_of(view, sub)
+                headers[sub.id] = headers_of(view, sub)
             except RxdeskError as exc:
                 # One subscription that cannot be signed for must not stop holds and reminders.
                 secrets[sub.id] = ""
@@ -133,11 +136,11 @@ def claim(
         if not secrets[sub.id]:
             view.deliveries.put(delivery.model_copy(update={
                 "next_attempt_at": now + SIGNING_PROBLEM_WAIT,
-                "last_error": "not sent: the signing secret does not decrypt with this master key"}))
+                "last_error": "not sent: the signing secret or a header does not decrypt with this master key"}))
             claims.deferred += 1
             continue
         view.deliveries.put(leases.claimed(delivery, lease_id, now))
-        claims.claimed.append(Claimed(delivery, sub.url, dict(sub.headers), secrets[sub.id], payload(event),
+        claims.claimed.append(Claimed(delivery, sub.url, headers[sub.id], secrets[sub.id], payload(event),
                                       sub.allow_private_network))
     return claims
 

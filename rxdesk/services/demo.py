@@ -378,7 +378,8 @@ def generate(
                 doc["hold_expires_at"] = _iso(created + ttl)
             else:
                 doc = base(slot, uid, "confirmed", created)
-                doc["confirmed_at"] = _iso(created + rng.randrange(30, 600))
+                # Confirmed before now: a confirmation "in the future" would hold back reminders.
+                doc["confirmed_at"] = _iso(min(created + rng.randrange(30, 600), now_e - 1))
                 if roll > 0.91:
                     at = created + rng.randrange(60, max(61, min(5 * 86400, now_e - 60 - created)))
                     cancel(doc, at, rng.choice(CANCEL_REASONS), admin_actor(rng.choice(ops)))

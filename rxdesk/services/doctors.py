@@ -13,7 +13,7 @@ from rxdesk.domain.phones import normalize_mobile, region_for_zone
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.slots import local_to_utc
 from rxdesk.domain.times import zone
-from rxdesk.domain.urls import check_http_url
+from rxdesk.domain.urls import check_room_url as check_room_url_rule
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
 from rxdesk.services.matching import SHOWN, Matches, match_doctors
@@ -176,11 +176,11 @@ class RoomChange:
 
 
 def check_room_url(text: str) -> str:
-    """A meeting room URL by the rule of every URL rxdesk takes (`domain.urls`), as
-    provisioning checks a doctor's `room_url`: its host in ASCII form."""
+    """A meeting room URL by the rule of links patients open (`domain.urls.check_room_url`), as
+    provisioning checks a doctor's `room_url`: a public host, in ASCII form."""
     if not text.strip():
         raise ValidationFailed("the room URL is empty; give an http:// or https:// URL, or use --new")
     try:
-        return check_http_url(text)
+        return check_room_url_rule(text)
     except ValidationFailed as exc:
         raise ValidationFailed(f"room URL refused: {exc}") from None

@@ -17,10 +17,13 @@ the write) nor send one attempt twice (the lease). Each runner holds leases unde
 even when two share a name, and starts no attempt it could not finish before its lease runs
 out; what it had no time for goes back to the queue unsent.
 
-When step 3 cannot be written (a full disk, a lost database, a lock timeout), the runner keeps
-the results it could not write and writes them first at its next tick, in one write more. A
-runner killed before it could leaves its claims to expire: a delivery is sent again with the
-same webhook-id, but an email or SMS is never sent twice: the next claim marks it `unknown`
+Before step 3 the results are written to the results journal (`journal`: a small file per
+runner in the data dir). When step 3 cannot be written (a full disk, a lost database, a lock
+timeout), or the process ends before it (`worker --once`, a kill), the results survive there,
+and the first tick of any runner on the data dir writes them, in one write more, before it
+claims anything. Only when the journal cannot be written either are results lost, and the
+tick says so plainly: such a delivery is sent again with the same webhook-id once its lease
+runs out, but an email or SMS is never sent twice: the next claim marks it `unknown`
 (`messages.claim`).
 
 Words: the *maintenance* is what is done, a *tick* is one pass of it, and a *worker*
@@ -40,12 +43,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from rxdesk.domain.errors import RxdeskError, StoreUnavailable, UnreadableRecord
+from rxdesk.domain.errors import RxdeskError, StoreError, StoreUnavailable, UnreadableRecord
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import OutboxMessage
 from rxdesk.domain.sending import skip_reason
 from rxdesk.services import deliveries, lifecycle, messages, reminders
 from rxdesk.services.base import record
+from rxdesk.services.journal import Journal, Results
 from rxdesk.services.leases import SEND_WINDOW
 from rxdesk.services.notify import Notifier
 from rxdesk.services.webhooks import TIMEOUT_SECONDS, AttemptResult, http_client, subscription_target
@@ -104,17 +108,21 @@ class _Claimed:
     messages: list[OutboxMessage]
 
 
-Posted = list[tuple[deliveries.Claimed, AttemptResult | None]]
-Sent = list[tuple[OutboxMessage, str | None]]
+class TickFailed(StoreError):
+    """The tick did its work but could not write down all of it: `report` says what it did."""
+
+    def __init__(self, message: str, report: TickReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
-@dataclass
-class _Unrecorded:
-    """Results a failed write could not record, kept for the runner's next tick."""
+class TickUnavailable(TickFailed, StoreUnavailable):
+    """TickFailed because the database could not be reached: trying again later may work."""
 
-    at: datetime
-    posted: Posted
-    sent: Sent
+
+def _failed(exc: RxdeskError, report: TickReport) -> TickFailed:
+    kind = TickUnavailable if isinstance(exc, StoreUnavailable) else TickFailed
+    return kind(str(exc), report)
 
 
 class MaintenanceService:
@@ -143,25 +151,30 @@ class MaintenanceService:
         self.send_window = send_window
         self.timer = timer
         self.attempt_seconds = attempt_seconds  # each send's deadline: connect, send, whole answer
-        self._unrecorded: _Unrecorded | None = None
+        self.journal = Journal(desk.settings.data_dir)
+        self._unrecorded: Results | None = None  # this runner's, until the store has them
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """One tick at `now` (the desk's clock by default), noted in the store when it is done
-        (`Store.record_tick`: what tells an agent that a worker runs)."""
+        (`Store.record_tick`: what tells an agent that a worker runs). TickFailed, carrying the
+        report, when the tick did its work but could not write all of it down."""
         now = now or self.desk.clock.now()
         report = self._tick(now)
-        self.store.record_tick(self.owner, now)
+        try:
+            self.store.record_tick(self.owner, now)
+        except RxdeskError as exc:
+            if report.messages_sent or report.delivered or report.problems:
+                raise _failed(exc, report) from None
+            raise
         return report
 
     def _tick(self, now: datetime) -> TickReport:
         report = TickReport(now)
-        if self._unrecorded is not None:  # first, so that no claim takes them for lost
-            left = self._unrecorded
-            self._unrecorded = self._record_all(left.at, left.posted, left.sent, report)
+        self._write_unrecorded(report)  # first, so that no claim takes them for lost
         with self.store.read() as view:
             if not self.has_work(view, now):
                 return report
-        notifier = Notifier(self.desk.settings, attempt_seconds=self.attempt_seconds)
+        notifier = Notifier(self.desk.settings, attempt_seconds=self.attempt_seconds, clock=self.desk.clock)
         with self.store.write() as view:
             claimed = self._decide(view, now, notifier, report)
         report.writes += 1
@@ -179,9 +192,45 @@ class MaintenanceService:
             sent = mailed.result()
         done = max(now, self.desk.clock.now())
         # Kept until written: sends that happened are never forgotten for a failed write.
-        self._unrecorded = _Unrecorded(done, posted, sent)
-        self._unrecorded = self._record_all(done, posted, sent, report)
+        results = Results(done, self.lease_id, [(item.delivery.id, result) for item, result in posted],
+                          [(message.id, error) for message, error in sent])
+        self._unrecorded = results
+        kept = self.journal.keep(results)
+        try:
+            left = self._record_all(results, report)
+        except StoreUnavailable as exc:
+            report.problems.append(_unrecorded_note(results, str(exc), kept, self.journal))
+            raise _failed(exc, report) from None
+        self._settle(results, left, report, kept)
         return report
+
+    def _write_unrecorded(self, report: TickReport) -> None:
+        """Results sent earlier and not in the store yet: this runner's own, then those other
+        runs left in the journal (a `worker --once` whose write failed, a killed worker), each
+        recorded under the lease it was sent under."""
+        if self._unrecorded is not None:
+            mine = self._unrecorded
+            self._settle(mine, self._record_all(mine, report), report, "")
+        for results in self.journal.waiting():
+            if results.lease_id == self.lease_id:
+                continue
+            left = self._record_all(results, report)
+            if left is None:
+                self.journal.drop(results.lease_id)
+            else:
+                kept = self.journal.keep(left)
+                report.problems.append(_unrecorded_note(left, "the store refused them again", kept, self.journal))
+
+    def _settle(self, results: Results, left: Results | None, report: TickReport, kept: str) -> None:
+        """After a results write: the journal's file goes when the store has them all; else it
+        keeps only what is left, and the report says where it is, or that it is lost."""
+        if left is None:
+            self._unrecorded = None
+            self.journal.drop(results.lease_id)
+            return
+        self._unrecorded = left
+        kept = kept or self.journal.keep(left)
+        report.problems.append(_unrecorded_note(left, "the store refused them", kept, self.journal))
 
     def has_work(self, view: StoreView, now: datetime) -> bool:
         """Cheap reads that decide whether the tick needs the write lock at all."""
@@ -209,7 +258,7 @@ class MaintenanceService:
             report.messages_outbox += fired.to_outbox
         report.deliveries_created += deliveries.fan_out(view, now)
         claims = deliveries.claim(view, now, lease_id=self.lease_id, limit=CLAIM_BATCH,
-                                  secret_of=self.desk.webhooks.secret_of)
+                                  secret_of=self.desk.webhooks.secret_of, headers_of=self.desk.webhooks.headers_of)
         report.dead += claims.dead
         report.deferred += claims.deferred
         report.problems.extend(claims.problems)
@@ -238,43 +287,46 @@ class MaintenanceService:
 
     # -- phase three: the results, in one write ------------------------------------------
 
-    def _record_all(self, now: datetime, posted: Posted, sent: Sent, report: TickReport) -> _Unrecorded | None:
-        """Every result in one write. When the store refuses that write for a reason of its
-        rows (not a lost server), each result is recorded again in a write of its own: one row
-        it cannot take holds back only itself, never the others, which would otherwise be
-        sent again once their leases ran out. Returns what could not be written (None when
-        all was); a lost server raises, the results kept by the caller."""
+    def _record_all(self, results: Results, report: TickReport) -> Results | None:
+        """Every result in one write, under the lease it was sent under. When the store
+        refuses that write for a reason of its rows (not a lost server), each result is
+        recorded again in a write of its own: one row it cannot take holds back only itself,
+        never the others, which would otherwise be sent again once their leases ran out.
+        Returns what could not be written (None when all was); a lost server raises."""
         part = TickReport(report.at)
+        now, lease_id = results.at, results.lease_id
         try:
             with self.store.write() as view:
-                for item, result in posted:
-                    self._record_delivery(view, now, item, result, part)
-                for message, error in sent:
-                    self._record_message(view, now, message, error, part)
+                for delivery_id, result in results.deliveries:
+                    self._record_delivery(view, now, delivery_id, result, lease_id, part)
+                for message_id, error in results.messages:
+                    self._record_message(view, now, message_id, error, lease_id, part)
         except StoreUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - whatever a row did, the others are recorded
             report.writes += 1
             report.problems.append(f"the tick's results could not be written together ({_why(exc)}); "
                                    "writing them one by one")
-            return self._record_each(now, posted, sent, report)
+            return self._record_each(results, report)
         report.writes += 1
         _add(report, part)
         return None
 
-    def _record_each(self, now: datetime, posted: Posted, sent: Sent, report: TickReport) -> _Unrecorded | None:
-        left = _Unrecorded(now, [], [])
-        for item, result in posted:
+    def _record_each(self, results: Results, report: TickReport) -> Results | None:
+        left = Results(results.at, results.lease_id)
+        now, lease_id = results.at, results.lease_id
+        for delivery_id, result in results.deliveries:
             tries = [result] if result is None else [result, _without_answer(result)]
-            if not self._record_one(report, f"delivery {item.delivery.id}",
-                                    [partial(self._record_delivery, now=now, item=item, result=tried)
-                                     for tried in tries]):
-                left.posted.append((item, result))
-        for message, error in sent:
-            if not self._record_one(report, f"{message.channel.value} {message.id}",
-                                    [partial(self._record_message, now=now, claimed_message=message, error=error)]):
-                left.sent.append((message, error))
-        return left if left.posted or left.sent else None
+            if not self._record_one(report, f"delivery {delivery_id}",
+                                    [partial(self._record_delivery, now=now, delivery_id=delivery_id, result=tried,
+                                             lease_id=lease_id) for tried in tries]):
+                left.deliveries.append((delivery_id, result))
+        for message_id, error in results.messages:
+            if not self._record_one(report, f"message {message_id}",
+                                    [partial(self._record_message, now=now, message_id=message_id, error=error,
+                                             lease_id=lease_id)]):
+                left.messages.append((message_id, error))
+        return left if left else None
 
     def _record_one(self, report: TickReport, what: str, tries: list[Callable[..., None]]) -> bool:
         """The first of `tries` the store takes, each in a write of its own; False when none
@@ -298,9 +350,9 @@ class MaintenanceService:
             report.problems.append(f"{what}: its result could not be written ({_why(failure)})")
         return False
 
-    def _record_delivery(self, view: UnitOfWork, now: datetime, item: deliveries.Claimed,
-                         result: AttemptResult | None, report: TickReport) -> None:
-        delivery, happened = deliveries.outcome(view.deliveries.get(item.delivery.id), result, now, self.lease_id)
+    def _record_delivery(self, view: UnitOfWork, now: datetime, delivery_id: str, result: AttemptResult | None,
+                         lease_id: str, report: TickReport) -> None:
+        delivery, happened = deliveries.outcome(view.deliveries.get(delivery_id), result, now, lease_id)
         if delivery is None:
             return  # our lease ran out and another runner took it over
         view.deliveries.put(delivery)
@@ -311,15 +363,18 @@ class MaintenanceService:
         report.dead += happened in (deliveries.Outcome.dead, deliveries.Outcome.gone)
         report.deferred += happened is deliveries.Outcome.not_sent
 
-    def _record_message(self, view: UnitOfWork, now: datetime, claimed_message: OutboxMessage, error: str | None,
-                        report: TickReport) -> None:
-        message, outcome = messages.outcome(view.messages.get(claimed_message.id), error, now, self.lease_id)
+    def _record_message(self, view: UnitOfWork, now: datetime, message_id: str, error: str | None,
+                        lease_id: str, report: TickReport) -> None:
+        message, outcome = messages.outcome(view.messages.get(message_id), error, now, lease_id)
         if message is None:
             return
         view.messages.put(message)
         report.messages_skipped += outcome is messages.Outcome.skipped
         report.messages_sent += outcome is messages.Outcome.sent
         report.deferred += outcome is messages.Outcome.not_sent
+        if outcome is messages.Outcome.unknown:
+            report.messages_unknown += 1
+            report.problems.append(f"{message.channel.value} to {message.to}: {message.last_error}")
         if outcome is messages.Outcome.failed:
             report.messages_failed += 1
             report.problems.append(f"{message.channel.value} to {message.to}: {error}")
@@ -331,6 +386,19 @@ class MaintenanceService:
         view.subscriptions.put(sub.model_copy(update={"active": False}))
         record(view, at=now, actor=self.actor, action="subscription.deactivate", target=subscription_target(sub_id),
                details={"reason": "the receiver answered 410 Gone"})
+
+
+def _unrecorded_note(results: Results, why: str, kept: str, journal: Journal) -> str:
+    """One line on results that went out and are not in the store: where they wait, or that
+    they are lost and what that means."""
+    sent, posted = results.went_out()
+    what = f"{sent} email(s)/SMS and {posted} webhook delivery(ies) that were sent"
+    if not kept:
+        return (f"the results of {what} could not be written ({why}); they are kept in "
+                f"{journal.where(results.lease_id)} and written by the next tick of any worker on this data dir")
+    return (f"the results of {what} could not be written ({why}) nor kept ({kept}): those emails and SMS will "
+            "show as unknown and are never sent again; those deliveries will be sent again, with the same "
+            "webhook-id, once their lease runs out")
 
 
 def _why(exc: Exception) -> str:

@@ -29,15 +29,18 @@ from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import MessageChannel, MessageStatus, OutboxMessage
 from rxdesk.domain.phones import normalize_mobile
 from rxdesk.domain.reminder_text import MessageText, html_alternative
-from rxdesk.domain.sending import SKIPPED, message_id_header, message_key
+from rxdesk.domain.rules import email_refusal
+from rxdesk.domain.sending import SKIPPED, UNKNOWN, message_id_header, message_key
 from rxdesk.services import leases, retries
-from rxdesk.services.notify import Notifier, SendFailed
+from rxdesk.services.notify import Notifier, SendFailed, SendUnknown
 from rxdesk.store.protocols import UnitOfWork
 
 MESSAGE_RETRY_SCHEDULE = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 MAIL_CONNECTIONS = 4  # SMTP connections a tick sends its emails over, each reused for many
 NO_MOBILE = "skipped: no mobile number"
 NO_EMAIL = "skipped: no email address"
+# A stored address an older version took, which names no single recipient (`rules.email_refusal`).
+BAD_EMAIL = "skipped: not a valid email address"
 QUEUED = "queued"
 IN_OUTBOX = "outbox"
 NOT_RECORDED = "sending began and its result was never written down; not sent again"
@@ -49,6 +52,7 @@ class Outcome(StrEnum):
     failed = "failed"
     skipped = "skipped"  # the appointment was no longer confirmed, or had started, when it was due
     not_sent = "not_sent"  # the send window closed before the attempt started: back in the queue
+    unknown = "unknown"  # handed over without a complete answer: never sent again by itself
     taken_over = "taken_over"  # our lease ran out and another runner has it
 
 
@@ -76,6 +80,8 @@ def queue(view: UnitOfWork, channel: MessageChannel, address: str, text: Message
     else:
         if not address:
             return Queued(skipped=NO_EMAIL)
+        if email_refusal(address):
+            return Queued(skipped=BAD_EMAIL)
         configured = notifier.email_configured
     message = OutboxMessage(
         id=view.messages.new_id(), channel=channel, to=address, subject=text.subject, body=text.body,
@@ -114,8 +120,8 @@ def send(claimed: list[OutboxMessage], notifier: Notifier, *, senders: int, star
          recheck: Callable[[OutboxMessage], str | None]) -> list[tuple[OutboxMessage, str | None]]:
     """Emails over a few shared SMTP connections, SMS over one HTTP client, concurrently.
     Right before each send `recheck(message)` may say why it must not go out any more
-    (`domain.sending`). Each result: "" sent, a one-line error or skip, or None when the send
-    window had closed."""
+    (`domain.sending`). Each result: "" sent, a one-line error or skip, `unknown: …` when it
+    was handed over without a complete answer, or None when the send window had closed."""
     if not claimed:
         return []
     emails = [m for m in claimed if m.channel is MessageChannel.email]
@@ -128,8 +134,12 @@ def send(claimed: list[OutboxMessage], notifier: Notifier, *, senders: int, star
         skipped = recheck(message)
         if skipped:
             return message, skipped
+        if message.channel is MessageChannel.email and email_refusal(message.to):
+            return message, BAD_EMAIL  # queued by an older version that took it
         try:
             deliver()
+        except SendUnknown as exc:
+            return message, f"{UNKNOWN}{exc}"
         except SendFailed as exc:
             return message, str(exc)
         except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
@@ -152,10 +162,11 @@ def send(claimed: list[OutboxMessage], notifier: Notifier, *, senders: int, star
 def outcome(current: OutboxMessage | None, error: str | None, now: datetime,
             lease_id: str) -> tuple[OutboxMessage | None, Outcome]:
     """The message after one attempt, by the retry policy (`retries.settle`), and what
-    happened to it. `error`: "" sent, a skip (`skipped: …`, final and no attempt), a failure,
-    or None when the attempt never started."""
+    happened to it. `error`: "" sent, a skip (`skipped: …`, final and no attempt), handed over
+    without an answer (`unknown: …`, final), a failure, or None when the attempt never started."""
     skipped = bool(error) and str(error).startswith(SKIPPED)
-    tried = None if error is None else retries.Tried(not error, final=skipped, counts=not skipped)
+    unknown = bool(error) and str(error).startswith(UNKNOWN)
+    tried = None if error is None else retries.Tried(not error, final=skipped or unknown, counts=not skipped)
     settled, step = retries.settle(current, tried, now, lease_id, MESSAGE_RETRY_SCHEDULE)
     if settled is None:
         return None, Outcome.taken_over
@@ -164,6 +175,9 @@ def outcome(current: OutboxMessage | None, error: str | None, now: datetime,
                                           "next_attempt_at": settled.next_attempt_at or now}), Outcome.not_sent
     if skipped:
         return settled.model_copy(update={"status": MessageStatus.skipped, "last_error": error}), Outcome.skipped
+    if unknown:
+        return settled.model_copy(update={"status": MessageStatus.unknown,
+                                          "last_error": str(error).removeprefix(UNKNOWN)}), Outcome.unknown
     if step is retries.Step.succeeded:
         return settled.model_copy(update={"status": MessageStatus.sent, "sent_at": now, "last_error": ""}), \
             Outcome.sent

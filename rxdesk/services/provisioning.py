@@ -372,13 +372,16 @@ class ProvisioningService(Service):
         for where, raw, stored, merged in self._each(doc, "doctors", "id", run.view.doctors):
             given_phone = raw.get("mobile_phone")
             if stored is not None:  # agents own the mobile number and the room once the doctor exists
-                merged["mobile_phone"], merged["room_url"] = stored.mobile_phone, stored.room_url
+                # The stored room is kept as it is, never checked again by today's rule (it is not input).
+                merged["mobile_phone"], merged["room_url"] = stored.mobile_phone, ""
                 if "room_url" in raw:  # kept, yet checked: the file is input, and a note quotes it
                     room = _validate(Doctor, {**merged, "room_url": raw["room_url"]}, where).room_url
                     raw = {**raw, "room_url": room}
             elif isinstance(given_phone, str) and given_phone:
                 merged["mobile_phone"] = self._mobile(given_phone, f"{where}.mobile_phone")
             doctor = _validate(Doctor, merged, where)
+            if stored is not None:
+                doctor = doctor.model_copy(update={"room_url": stored.room_url})
             self._zone(doctor.timezone, f"{where}.timezone")
             if "availability" in raw:
                 _check_windows(doctor, where)

@@ -50,26 +50,49 @@ class RuleRow:
     type_key: str
     type_name: str
     rule: ReminderRule
-    # Saving a rule: confirmed appointments already inside its window that it would have
-    # reminded, and how many of them were reminded now (None when listing).
+    # Saving a rule: confirmed appointments already inside its window that it has not reminded
+    # (None when listing), how many of them were reminded now, and how many it never reminds
+    # because they were confirmed after its moment (booked inside the window).
     inside_window: int | None = None
     reminded_now: int = 0
+    booked_inside: int = 0
 
     def to_json(self) -> dict[str, Any]:
         saved = {} if self.inside_window is None else {"inside_window": self.inside_window,
-                                                        "reminded_now": self.reminded_now}
+                                                        "reminded_now": self.reminded_now,
+                                                        "booked_inside": self.booked_inside}
         return {"type_key": self.type_key, **self.rule.to_json(), **saved}
 
-    def window_note(self, remind_hint: str = "--also-now reminds them now") -> str:
-        """What saving did about the appointments already inside the window ("" if none);
-        `remind_hint` says how the caller's agent would have reminded them now."""
+    def window_note(self, remind_hint: str = "--also-now reminds {n} of them now") -> str:
+        """What saving did about the appointments already inside the window ("" if none),
+        and why it reminded fewer than are there; `remind_hint` says how the caller's agent
+        would have reminded them now (`{n}`: how many it would remind)."""
         n = self.inside_window or 0
         if not n:
             return ""
-        some = f"{n} confirmed appointment{'s' if n != 1 else ''}"
+        some = f"{n} confirmed appointment{'s' if n != 1 else ''} already inside its window"
+        remindable = n - self.booked_inside
+        late = ""
+        if self.booked_inside:
+            late = (f"{self.booked_inside} of them {'was' if self.booked_inside == 1 else 'were'} confirmed after the "
+                    "moment the rule reminds at, and a booking made inside a rule's window is not reminded by it")
+        if self.reminded_now == n:
+            return f"{some}: reminded now"
         if self.reminded_now:
-            return f"{some} already inside its window: reminded now"
-        return f"{some} already inside its window: not reminded ({remind_hint})"
+            return f"{some}: {self.reminded_now} reminded now; not {late}"
+        if not remindable:
+            return f"{some}: none reminded: {late}"
+        rest = f"; {late}" if late else ""
+        return f"{some}: not reminded ({remind_hint.format(n=remindable)}){rest}"
+
+
+@dataclass(frozen=True)
+class WindowCount:
+    """Before a rule is saved: the confirmed appointments already inside its window, and how
+    many of them "also now" would remind (the others were booked inside it)."""
+
+    inside: int
+    remindable: int
 
 
 def _rule(**fields: object) -> ReminderRule:
@@ -123,8 +146,8 @@ class ReminderRuleService(Service):
             _refuse_same(appt_type, rule)
             self._save(view, appt_type, [*appt_type.reminders, rule], "reminder.add", agent,
                        {**rule.to_json(), "also_now": also_now})
-            inside, reminded = self._inside_window(view, appt_type, rule, now, also_now=also_now)
-        return RuleRow(appt_type.key, appt_type.name, rule, inside, reminded)
+            inside = self._inside_window(view, appt_type, rule, now, also_now=also_now)
+        return RuleRow(appt_type.key, appt_type.name, rule, *inside)
 
     def edit_rule(self, type_key: str, rule_id: str, *, recipient: str | None = None, minutes_before: object = None,
                   email: bool | None = None, sms: bool | None = None, agent: str, also_now: bool = False) -> RuleRow:
@@ -149,16 +172,16 @@ class ReminderRuleService(Service):
             rules = [rule if r.id == old.id else r for r in appt_type.reminders]
             self._save(view, appt_type, rules, "reminder.edit", agent,
                        {"before": old.to_json(), "after": rule.to_json(), "also_now": also_now})
-            inside, reminded = (self._inside_window(view, appt_type, rule, now, also_now=also_now)
-                                if renewed else (None, 0))
-        return RuleRow(appt_type.key, appt_type.name, rule, inside, reminded)
+            inside = (self._inside_window(view, appt_type, rule, now, also_now=also_now)
+                      if renewed else (None, 0, 0))
+        return RuleRow(appt_type.key, appt_type.name, rule, *inside)
 
     def inside_window(self, type_key: str, recipient: str, minutes_before: object,
-                      rule_id: str | None = None) -> int | None:
-        """Before saving: how many confirmed appointments of the type are already inside the
-        window of the rule as it would be saved (added, or `rule_id` edited), the ones saving
-        counts and `also_now` would remind now. None when saving that edit would not start the
-        rule afresh (a shorter span, same recipient group): nothing is counted then."""
+                      rule_id: str | None = None) -> WindowCount | None:
+        """Before saving: the confirmed appointments of the type already inside the window of
+        the rule as it would be saved (added, or `rule_id` edited), as saving counts them, and
+        how many of them `also_now` would remind now. None when saving that edit would not
+        start the rule afresh (a shorter span, same recipient group): nothing is counted then."""
         group, minutes = RecipientGroup(_recipient(recipient)), _minutes(minutes_before)
         now = self.now()
         with self.store.read() as view:
@@ -173,7 +196,8 @@ class ReminderRuleService(Service):
                 if any(r.id == wanted_id for r in appt_type.reminders):
                     wanted_id = ""
             rule = ReminderRule(id=wanted_id or "preview", recipient=group, minutes_before=minutes)
-            return len(_inside(view, appt_type, rule, now, check_sent=bool(wanted_id)))
+            inside, remindable = _inside(view, appt_type, rule, now, check_sent=bool(wanted_id))
+            return WindowCount(len(inside), len(remindable))
 
     def remove_rule(self, type_key: str, rule_id: str, *, agent: str) -> ReminderRule:
         with self.store.write() as view:
@@ -184,16 +208,20 @@ class ReminderRuleService(Service):
         return old
 
     def _inside_window(self, view: UnitOfWork, appt_type: AppointmentType, rule: ReminderRule, now: datetime,
-                       *, also_now: bool) -> tuple[int, int]:
-        """Confirmed appointments of the type inside the rule's window, confirmed before their
-        moment and not reminded by it yet; with `also_now`, each reminded now."""
-        found = _inside(view, appt_type, rule, now)
+                       *, also_now: bool) -> tuple[int, int, int]:
+        """(inside, reminded now, booked inside): the confirmed appointments of the type inside
+        the rule's window that it has not reminded yet; with `also_now`, those confirmed before
+        their moment are reminded now. Those confirmed after it never are (the rule of
+        `domain.reminders`: the patient booked knowing the time), and are counted apart, so
+        the agent is told why fewer were reminded than are inside."""
+        inside, remindable = _inside(view, appt_type, rule, now)
+        booked_inside = len(inside) - len(remindable)
         if not also_now:
-            return len(found), 0
+            return len(inside), 0, booked_inside
         notifier = Notifier(self.settings)
-        for appt in found:
+        for appt in remindable:
             fire(view, DueReminder(appt, appt_type, rule, due_rules.due_at(appt, rule)), now, notifier)
-        return len(found), len(found)
+        return len(inside), len(remindable), booked_inside
 
     @staticmethod
     def _find(appt_type: AppointmentType, rule_id: str) -> ReminderRule:
@@ -246,13 +274,15 @@ def _waiting(view: StoreView, appt: Appointment, rule: ReminderRule, admins: lis
 
 
 def _inside(view: StoreView, appt_type: AppointmentType, rule: ReminderRule, now: datetime,
-            *, check_sent: bool = True) -> list[Appointment]:
-    """Confirmed appointments of the type inside the rule's window, confirmed before their
-    moment and (with `check_sent`) not reminded by it yet."""
+            *, check_sent: bool = True) -> tuple[list[Appointment], list[Appointment]]:
+    """(inside, remindable): the confirmed appointments of the type inside the rule's window
+    (with `check_sent`, those it has not reminded yet), and of them those confirmed before
+    their moment, which `also_now` reminds."""
     older = rule.model_copy(update={"created_at": None})  # as if the rule had always been there
-    return [a for a in view.appointments.confirmed_starting(now, now + timedelta(minutes=rule.minutes_before))
-            if a.type_key == appt_type.key and due_rules.is_due(a, older, now)
-            and (not check_sent or _waiting(view, a, older, None))]
+    inside = [a for a in view.appointments.confirmed_starting(now, now + timedelta(minutes=rule.minutes_before))
+              if a.type_key == appt_type.key and due_rules.in_window(a, older, now)
+              and (not check_sent or _waiting(view, a, older, None))]
+    return inside, [a for a in inside if due_rules.moment_counts(a, older)]
 
 
 def due_reminders(view: StoreView, now: datetime, *, first_only: bool = False) -> list[DueReminder]:

@@ -209,8 +209,9 @@ class SecretService(Service):
         return revoked
 
     def rotate_master_key(self, agent: str, new_key: str | None = None) -> MasterKeyRotation:
-        """Re-encrypt every stored value (booking secrets and webhook signing secrets) under a
-        new master key in one store write: all or nothing, and never before the new key is
+        """Re-encrypt every stored value (booking secrets, webhook signing secrets and the
+        values of webhook custom headers, sealing those an older version stored in the clear)
+        under a new master key in one store write: all or nothing, and never before the new key is
         stored where the next process finds it.
 
         With RXDESK_MASTER_KEY the new key must already be there, first: `NEW,OLD` (set in
@@ -257,7 +258,11 @@ class SecretService(Service):
         subscriptions = view.subscriptions.all()
         for sub in subscriptions:
             rotated = box.rotate(sub.secret_encrypted, target)
-            view.subscriptions.put(sub.model_copy(update={"secret_encrypted": rotated}))
+            # Header values stored in the clear by an older version are sealed on the way.
+            sealed = {**{name: box.rotate(value, target) for name, value in sub.sealed_headers.items()},
+                      **{name: box.encrypt_under(value, target) for name, value in sub.headers.items()}}
+            view.subscriptions.put(sub.model_copy(update={"secret_encrypted": rotated, "headers": {},
+                                                          "sealed_headers": sealed}))
         record(view, at=self.now(), actor=actor, action="master_key.rotate", target="master_key",
                details={"booking_secrets": len(booking), "subscriptions": len(subscriptions), "key_source": source})
         return len(booking), len(subscriptions)

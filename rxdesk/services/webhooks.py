@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from rxdesk.domain import lifecycle
 from rxdesk.domain.errors import ConfigError, NotFound, Refused, ValidationFailed
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import (
@@ -30,12 +31,13 @@ from rxdesk.domain.models import (
     DeliveryStatus,
     Event,
     EventType,
+    MessageChannel,
     MessageStatus,
     OutboxMessage,
     Subscription,
 )
 from rxdesk.domain.queries import Page
-from rxdesk.domain.sending import SKIPPED, skip_reason
+from rxdesk.domain.sending import SKIPPED, message_state, skip_reason
 from rxdesk.domain.storable import decoded, storable
 from rxdesk.domain.times import format_utc
 from rxdesk.domain.urls import check_http_url
@@ -232,12 +234,30 @@ class WebhookService(Service):
                     raise
                 return self._box(fresh).decrypt(again.secret_encrypted)
 
+    def headers_of(self, view: StoreView, sub: Subscription) -> dict[str, str]:
+        """The custom headers to send, their values decrypted (one stored in the clear by an
+        older version as it is, and first); a value that does not open raises ConfigError, as
+        the signing secret does."""
+        if not sub.sealed_headers:
+            return dict(sub.headers)
+        box = self._box(view)
+        try:
+            opened = {name: box.decrypt(value) for name, value in sub.sealed_headers.items()}
+        except ConfigError:
+            with self.store.read() as fresh:  # re-encrypted by a rotation a moment ago: read again once
+                again = fresh.subscriptions.get(sub.id)
+                if again is None or again.sealed_headers == sub.sealed_headers:
+                    raise
+                return self.headers_of(fresh, again)
+        return {**opened, **sub.headers}
+
     # -- subscriptions ------------------------------------------------------------------
 
     def add_subscription(self, url: str, events: list[str], headers: dict[str, str], agent: str, *,
                          allow_private_network: bool = False) -> NewSubscription:
         """A new active subscription with a fresh `whsec_` secret (returned once, stored
-        encrypted). It receives events created from now on. Its deliveries go to public
+        encrypted) and its custom headers' values encrypted too. It receives events created
+        from now on. Its deliveries go to public
         addresses only, unless `allow_private_network` (audited) lets them reach loopback and
         private ranges too (see `egress`)."""
         clean_url = check_url(url)
@@ -255,14 +275,26 @@ class WebhookService(Service):
             if not any(s.active for s in view.subscriptions.all()):
                 # Nobody was listening: start the fan-out at the newest event, not at the start.
                 view.cursors.set(FANOUT_CURSOR, view.events.last_seq())
-            sub = Subscription(id=sub_id, url=clean_url, events=types, headers=clean_headers,
-                               secret_encrypted=box.encrypt(secret), active=True, created_at=now, created_by=actor,
+            sub = Subscription(id=sub_id, url=clean_url, events=types, secret_encrypted=box.encrypt(secret),
+                               sealed_headers={name: box.encrypt(value) for name, value in clean_headers.items()},
+                               active=True, created_at=now, created_by=actor,
                                allow_private_network=allow_private_network)
             view.subscriptions.put(sub)
             record(view, at=now, actor=actor, action="subscription.add", target=subscription_target(sub_id),
                    details={"url": clean_url, "events": [t.value for t in types], "headers": sorted(clean_headers),
                             "allow_private_network": allow_private_network})
         return NewSubscription(sub, secret)
+
+    def reveal_headers(self, sub_id: str, agent: str) -> dict[str, str]:
+        """A subscription's custom headers with their values, for an agent who asks: the only
+        place they are shown, written to the audit log (names only) like a secret's reveal."""
+        actor = admin_actor(agent)
+        with self.store.write() as view:
+            sub = view.subscriptions.require(str(sub_id).strip())
+            headers = self.headers_of(view, sub)
+            record(view, at=self.now(), actor=actor, action="subscription.reveal_headers",
+                   target=subscription_target(sub.id), details={"headers": sorted(headers)})
+        return headers
 
     def list_subscriptions(self) -> list[Subscription]:
         with self.store.read() as view:
@@ -284,12 +316,13 @@ class WebhookService(Service):
         with self.store.read() as view:
             sub = view.subscriptions.require(str(sub_id).strip())
             secret = self.secret_of(view, sub)
+            headers = self.headers_of(view, sub)
         msg_id = "evt_test_" + random_token(12)
         body = json.dumps({"type": "rxdesk.test", "timestamp": format_utc(self.now()),
                            "data": {"subscription_id": sub.id, "message": "a test event from rxdesk"}},
                           separators=(",", ":")).encode()
         with http_client(sub.allow_private_network) as client:
-            result = post_signed(client, sub.url, sub.headers, secret, msg_id, body)
+            result = post_signed(client, sub.url, headers, secret, msg_id, body)
         with self.store.write() as w:
             record(w, at=self.now(), actor=admin_actor(agent), action="subscription.test",
                    target=subscription_target(sub.id),
@@ -342,6 +375,41 @@ class WebhookService(Service):
         wanted = check_events([type])[0] if type else None
         with self.store.read() as view:
             return view.events.newest(type=wanted, offset=offset, limit=limit)
+
+    def resend_message(self, message_id: str, agent: str) -> OutboxMessage:
+        """Queue an `unknown` or `failed` email or SMS again, for the next tick (audited): an
+        agent's decision, after asking the recipient. It keeps its id, so its Message-ID and
+        Idempotency-Key: a mail system or gateway that did get it can drop the copy. Refused
+        when its appointment is no longer confirmed or has started, or nothing could send it."""
+        actor = admin_actor(agent)
+        with self.store.write() as view:
+            wanted = str(message_id).strip()
+            message = view.messages.get(wanted)
+            if message is None:
+                raise NotFound(f"no email or SMS {wanted[:40]!r}")
+            if message.status not in (MessageStatus.unknown, MessageStatus.failed):
+                raise Refused(f"{message.channel.value} {message.id} is {message_state(message)}: only an unknown "
+                              "or failed one is sent again by hand")
+            now = self.now()
+            appointment = view.appointments.get(message.appointment_uid) if message.appointment_uid else None
+            why_not = skip_reason(lifecycle.as_of(appointment, now), now) if appointment is not None else None
+            if why_not:
+                said = why_not.removeprefix(SKIPPED)
+                raise Refused(f"{message.channel.value} {message.id} is not sent again: {said}")
+            from rxdesk.services.notify import Notifier
+
+            notifier = Notifier(self.settings)
+            if not (notifier.email_configured if message.channel is MessageChannel.email
+                    else notifier.sms_configured):
+                raise Refused(f"nothing sends {message.channel.value} here (no RXDESK_SMTP_URL or RXDESK_SMS_URL)")
+            again = message.model_copy(update={
+                "status": MessageStatus.pending, "attempts": 0, "next_attempt_at": now, "lease_id": "",
+                "lease_until": None, "last_error": ""})
+            view.messages.put(again)
+            record(view, at=now, actor=actor, action="message.resend", target=f"message:{message.id}",
+                   details={"from_status": message.status.value, "last_error": message.last_error,
+                            "appointment_uid": message.appointment_uid})
+        return again
 
     def list_messages(self, *, offset: int = 0, limit: int | None = 100) -> Page[OutboxMessage]:
         """Emails and SMS, newest first: the local outbox and what was sent."""

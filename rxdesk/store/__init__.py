@@ -4,20 +4,18 @@ database URL is given). `open_store` is the one place that picks the implementat
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from rxdesk.config import Settings
-from rxdesk.domain.errors import StoreError, short_path
+from rxdesk.store.layout import MOVED_MARK, refuse_if_moved
 from rxdesk.store.protocols import Store
 from rxdesk.store.tinystore import TinyStore
 
 __all__ = ["MOVED_MARK", "Store", "TinyStore", "compare_with_database", "import_into_database", "init_database",
            "open_store"]
 
-# Left in a data dir once `rxdesk store import` has copied it into a database: from then on the
-# database is the desk, and a process still pointed at the data dir would work on a copy.
-MOVED_MARK = "moved-to-postgresql"
 
 
 def open_store(settings: Settings, **options: Any) -> Store:
@@ -27,11 +25,7 @@ def open_store(settings: Settings, **options: Any) -> Store:
         from rxdesk.store.postgres import PgStore
 
         return PgStore(settings.database_url, settings.data_dir, **options)
-    mark = Path(settings.data_dir) / MOVED_MARK
-    if mark.is_file():
-        moved = " ".join(mark.read_text(errors="replace").split())[:300]
-        raise StoreError(f"the data in {short_path(settings.data_dir)} was moved to PostgreSQL ({moved}): set "
-                         f"RXDESK_DATABASE_URL; to work on the data dir again, delete {short_path(mark)}")
+    refuse_if_moved(Path(settings.data_dir))
     return TinyStore(settings.data_dir, **options)
 
 
@@ -45,12 +39,13 @@ def init_database(url: str) -> Any:
     return init_schema(url)
 
 
-def import_into_database(url: str, data_dir: Path, source: Path, *, at: str) -> tuple[str, dict[str, int], bool]:
+def import_into_database(url: str, data_dir: Path, source: Path, *, now: datetime) -> tuple[str, dict[str, int], bool]:
     """Copy the data dir `source` into the empty database, in one transaction, and mark it as
-    moved: the database's name, the counts, and whether the mark could be left."""
+    moved, under its write lock (refused while a worker ticks on it): the database's name,
+    the counts, and whether the mark could be left."""
     from rxdesk.store.postgres.admin import import_into
 
-    where, counts, marked = import_into(url, data_dir, source, at=at)
+    where, counts, marked = import_into(url, data_dir, source, now=now)
     return where, dict(counts.by_kind), marked
 
 

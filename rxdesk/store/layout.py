@@ -68,6 +68,9 @@ what it indexes, so a crash can never leave them apart.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.domain.ids import uid_partition
 
 CORE = "core"
@@ -78,6 +81,9 @@ APPT_PREFIX = "appt-"
 QUEUES = "queues"
 # The newest maintenance tick, in a file beside the manifest (outside every commit).
 LAST_TICK = "last-tick.json"
+# Left once `rxdesk store import` has copied the data dir into a database: from then on the
+# database is the desk, and a process still pointed at the data dir would work on a copy.
+MOVED_MARK = "moved-to-postgresql"
 DELIVERY_INDEX_PREFIX = "delivery-index-"
 
 EVENTS = "events"
@@ -104,3 +110,15 @@ def appointment_segment(uid: str) -> str | None:
 def delivery_index_segment(uid: str) -> str | None:
     week = uid_partition(uid)
     return f"{DELIVERY_INDEX_PREFIX}{week}" if week is not None else None
+
+
+def refuse_if_moved(data_dir: Path) -> None:
+    """StoreError when `rxdesk store import` has moved the data dir into a database."""
+    mark = data_dir / MOVED_MARK
+    if mark.is_file():
+        try:
+            moved = " ".join(mark.read_text(errors="replace").split())[:300]
+        except OSError:
+            moved = "by `rxdesk store import`"
+        raise StoreError(f"the data in {short_path(data_dir)} was moved to PostgreSQL ({moved}): set "
+                         f"RXDESK_DATABASE_URL; to work on the data dir again, delete {short_path(mark)}")

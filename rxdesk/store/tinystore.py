@@ -46,6 +46,7 @@ from rxdesk.store.layout import (
     PATIENTS,
     appointment_segment,
     appt_segment,
+    refuse_if_moved,
 )
 from rxdesk.store.log_repositories import AuditRepo, CursorRepo, DeliveryRepo, EventRepo, MessageRepo
 from rxdesk.store.logs import AUDIT_LOG, EVENT_LOG, AppendOnlyLog
@@ -445,7 +446,10 @@ class TinyStore:
 
     @contextmanager
     def write(self) -> Iterator[TinyView]:
+        """A unit of work; refused once the data dir was moved into a database (checked under
+        the write lock, so a process that opened it before the import never writes after)."""
         with self.engine.transaction() as tx:
+            refuse_if_moved(self.data_dir)
             yield TinyView(tx)
 
     def generation(self) -> int:
@@ -455,6 +459,7 @@ class TinyStore:
         """Note that a maintenance tick ran at `at`. Kept in a small file beside the manifest,
         outside every commit: an idle tick writes nothing else, and the manifest's generation
         (which every open app polls) does not move for it."""
+        refuse_if_moved(self.data_dir)  # a worker left running after the import stops ticking here
         ensure_private_dir(self.data_dir)
         write_atomic(self.data_dir / LAST_TICK, encode({"owner": owner, "at": format_utc(at)}), sync_dir=False)
 

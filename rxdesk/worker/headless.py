@@ -19,7 +19,7 @@ from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError, StoreUnavailable
 from rxdesk.domain.terminal import json_safe, terminal_safe
 from rxdesk.services import Desk
-from rxdesk.services.maintenance import MaintenanceService, TickReport
+from rxdesk.services.maintenance import MaintenanceService, TickFailed, TickReport
 
 
 def _stamp() -> str:
@@ -31,19 +31,25 @@ def log_line(report: TickReport, seconds: float) -> str:
               f"delivered={report.delivered} retrying={report.retrying} dead={report.dead} "
               f"messages_sent={report.messages_sent} outbox={report.messages_outbox} "
               f"messages_failed={report.messages_failed} messages_skipped={report.messages_skipped} "
-              f"deferred={report.deferred} writes={report.writes}")
+              f"messages_unknown={report.messages_unknown} deferred={report.deferred} writes={report.writes}")
     return f"{_stamp()} tick {counts} took={seconds:.2f}s"
 
 
-def report_json(report: TickReport, seconds: float) -> str:
-    """One tick as one JSON line (`worker --once --json`), for the app's tick process."""
+def report_json(report: TickReport, seconds: float, *, error: str = "") -> str:
+    """One tick as one JSON line (`worker --once --json`), for the app's tick process; with
+    `error`, a tick that did its work but could not write all of it down (`ok` false)."""
     import json
 
-    return json_safe(json.dumps({"ok": True, "summary": report.summary(), "problems": report.problems,
-                       "expired": report.expired, "completed": report.completed, "reminders": report.reminders,
-                       "delivered": report.delivered, "retrying": report.retrying, "dead": report.dead,
-                       "writes": report.writes,
-                       "seconds": round(seconds, 3)}))
+    answer: dict[str, object] = {"ok": not error}
+    if error:
+        answer["error"] = error
+    answer.update({"summary": report.summary(), "problems": report.problems,
+                   "expired": report.expired, "completed": report.completed, "reminders": report.reminders,
+                   "delivered": report.delivered, "retrying": report.retrying, "dead": report.dead,
+                   "messages_sent": report.messages_sent, "messages_failed": report.messages_failed,
+                   "messages_unknown": report.messages_unknown, "writes": report.writes,
+                   "seconds": round(seconds, 3)})
+    return json_safe(json.dumps(answer))
 
 
 def run(open_desk: Callable[[], Desk], *, once: bool, interval: float | None, owner: str, out: TextIO,
@@ -77,6 +83,11 @@ def run(open_desk: Callable[[], Desk], *, once: bool, interval: float | None, ow
                 out.write(log_line(report, time.monotonic() - started) + "\n")
                 out.writelines(f"{_stamp()} problem {terminal_safe(problem)}\n" for problem in report.problems)
                 failures = 0
+            except TickFailed as exc:  # its work was done: what it did is said before why it failed
+                failures += 1
+                out.write(log_line(exc.report, time.monotonic() - started) + "\n")
+                out.writelines(f"{_stamp()} problem {terminal_safe(problem)}\n" for problem in exc.report.problems)
+                out.write(f"{_stamp()} tick failed: {terminal_safe(str(exc))}\n")
             except RxdeskError as exc:
                 failures += 1
                 out.write(f"{_stamp()} tick failed: {terminal_safe(str(exc))}\n")
@@ -122,6 +133,9 @@ def _once_as_json(desk: Desk, maintenance: MaintenanceService, out: TextIO) -> i
     started = time.monotonic()
     try:
         report = maintenance.tick()
+    except TickFailed as exc:
+        out.write(report_json(exc.report, time.monotonic() - started, error=str(exc)) + "\n")
+        return 1
     except RxdeskError as exc:
         out.write(json_safe(json.dumps({"ok": False, "error": str(exc)})) + "\n")
         return 1

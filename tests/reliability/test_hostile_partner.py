@@ -27,7 +27,7 @@ from rxdesk.services import Desk, egress
 from rxdesk.services.deadline import ATTEMPT_SECONDS
 from rxdesk.services.leases import LEASE
 from rxdesk.services.maintenance import MaintenanceService
-from rxdesk.services.notify import Notifier, SendFailed
+from rxdesk.services.notify import Notifier, SendFailed, SendUnknown
 from tests.helpers import CLINIC_TOML, Cli, fingerprint, make_appointment, view_of
 from tests.receiver import Answer, Receiver
 from tests.reliability.test_terminal_safety import raw_bytes_in
@@ -299,7 +299,8 @@ def test_a_dripping_sms_gateway_ends_at_the_deadline(settings: Settings, receive
     gateway = receiver
     gateway.answer = dripping(0.05)
     notifier = Notifier(settings.with_overrides(sms_url=gateway.url), attempt_seconds=1.0)
-    with pytest.raises(SendFailed, match="no complete answer within 1 s"):
+    # The whole request went out: without a complete answer the SMS may have gone out.
+    with pytest.raises(SendUnknown, match="no complete answer within 1 s"):
         notifier.send_sms("+4915112345678", "hello")
 
 

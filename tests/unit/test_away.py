@@ -228,10 +228,11 @@ def test_a_run_carries_out_the_plan_shown_or_nothing_and_names_who_would_go_else
     # Knowing only the id (the command line), a changed plan is refused all the same.
     again = make_appointment(clinic, start=at(MON, 14), patient_id="pat-002")
     seen = clinic.away.plan("dr-weber", MON, TUE, "sick", rebook=False)
-    make_appointment(other, start=at(MON, 15), patient_id="pat-003")
+    joined = make_appointment(other, start=at(MON, 15), patient_id="pat-003")
     with pytest.raises(PlanChanged) as caught:
         clinic.away.run("dr-weber", MON, TUE, "sick", rebook=False, agent="alice", expected=seen.plan_id)
-    assert caught.value.changes == [] and len(caught.value.plan.items) == 2
+    assert caught.value.changes == [f"{joined.uid}: not in the plan → cancelled"]
+    assert len(caught.value.plan.items) == 2
     assert again.uid in {i.uid for i in caught.value.plan.items}
     assert clinic.appointments.get(again.uid).status.value == "confirmed"
 
@@ -318,7 +319,8 @@ def test_the_cli_refuses_a_plan_that_changed_since_the_dry_run_and_prints_the_pl
     assert f"--expect {now_id}" in refused.out and "NEW UID" not in refused.out
     as_json = cli(*args, "--expect", plan_id, "--json")
     assert as_json.code == 1 and as_json.json()["plan_id"] == now_id and as_json.json()["dry_run"] is True
-    assert as_json.json()["changed"] == {"expected": plan_id, "differences": []}
+    assert as_json.json()["changed"] == {"expected": plan_id,
+                                         "differences": [f"{late.uid}: not in the plan → cancelled"]}
     assert cli(*args, "--expect", "0000000000").code == 1 and fingerprint(data_dir) == before
     done = cli(*args, "--expect", now_id)
     assert done.code == 0 and done.err == "" and "2 cancelled" in done.out and "NEW UID" in done.out

@@ -26,7 +26,7 @@ from rxdesk.config import Settings
 from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.errors import StoreError
 from rxdesk.domain.models import MessageStatus, OutboxMessage
-from rxdesk.services import Desk
+from rxdesk.services import Desk, journal
 from rxdesk.services.maintenance import MaintenanceService
 from tests.helpers import Cli, free_port, make_appointment, view_of
 from tests.receiver import Receiver
@@ -160,6 +160,10 @@ def test_a_runner_that_never_recorded_leaves_its_messages_unknown_never_sent_aga
     crashed = MaintenanceService(desk)
     with monkeypatch.context() as patch:
         results_write_fails(crashed, backend, request, patch)
+        def no_room(path: Path, data: bytes, **kwargs: Any) -> None:
+            raise StoreError(f"cannot write {path}: the disk is full")
+
+        patch.setattr(journal, "write_atomic", no_room)  # the results journal cannot keep them either
         failed_tick(crashed)
     clock.set(now + timedelta(minutes=6))
     report = MaintenanceService(desk).tick()  # another runner; the first never comes back

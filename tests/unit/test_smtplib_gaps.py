@@ -21,3 +21,10 @@ def test_the_certificate_is_checked_against_host() -> None:
     assert smtplib.SMTP()._host == ""  # made without a host, as the mail session makes it
     assert "server_hostname=self._host" in inspect.getsource(smtplib.SMTP.starttls)
     assert "server_hostname=self._host" in inspect.getsource(smtplib.SMTP_SSL._get_socket)
+
+
+def test_data_sends_the_whole_content_ending_in_crlf_dot_crlf_with_one_send() -> None:
+    source = inspect.getsource(smtplib.SMTP.data)
+    assert 'self.putcmd("data")' in source and "self.send(q)" in source
+    assert 'q = q + b"." + bCRLF' in source
+    assert source.index("self.send(q)") < source.rindex("self.getreply()")

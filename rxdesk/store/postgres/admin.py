@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from rxdesk.domain.errors import Refused, StoreError
+from rxdesk.domain.times import format_utc
 from rxdesk.store.postgres import connect as pgconnect
 from rxdesk.store.postgres import schema
 from rxdesk.store.postgres.store import PgStore
@@ -74,18 +76,43 @@ def _between(url: str, data_dir: Path, source: Path, do: Callable[[PgStore, Any]
         pg.close()
 
 
-def import_into(url: str, data_dir: Path, source: Path, *, at: str) -> tuple[str, Counts, bool]:
-    """Import, then mark the data dir as moved (so a process still pointed at it is refused);
-    returns whether the mark could be left."""
-    where, counts = _between(url, data_dir, source, import_data_dir)
-    from rxdesk.fileio import write_atomic
-    from rxdesk.store import MOVED_MARK
+# A worker that ticked this recently is taken for running: the import is refused.
+RUNNING_WORKER = timedelta(minutes=2)
 
-    try:
-        write_atomic(source / MOVED_MARK, f"into the {where} by `rxdesk store import` at {at}\n".encode())
-    except OSError:
-        return where, counts, False
+
+def import_into(url: str, data_dir: Path, source: Path, *, now: datetime) -> tuple[str, Counts, bool]:
+    """Import, then mark the data dir as moved, both under its write lock: no process commits
+    to the data dir between the copy and the mark, and every write after it (an app or a
+    worker still running on the data dir) is refused. Refused while a worker ticked on the
+    data dir in the last RUNNING_WORKER. Returns whether the mark could be left."""
+    from rxdesk.fileio import write_atomic
+    from rxdesk.store.layout import MOVED_MARK
+
+    tiny = _data_dir_store(source)
+    with tiny.write():
+        _refuse_running_worker(tiny, source, now)
+        pg = PgStore(url, data_dir)
+        try:
+            where, counts = pg.where, import_data_dir(pg, tiny)
+        finally:
+            pg.close()
+        try:
+            write_atomic(source / MOVED_MARK,
+                         f"into the {where} by `rxdesk store import` at {format_utc(now)}\n".encode())
+        except OSError:
+            return where, counts, False
     return where, counts, True
+
+
+def _refuse_running_worker(tiny: Any, source: Path, now: datetime) -> None:
+    tick = tiny.last_tick()
+    if tick is None or now - tick.at >= RUNNING_WORKER:
+        return
+    ago = max(0, int((now - tick.at).total_seconds()))
+    raise Refused(f"a maintenance worker ({tick.owner}) ticked on {source} {ago} s ago: it would go on sending "
+                  "from the data dir; stop it first (ctrl+c or SIGTERM for `rxdesk worker`, `systemctl stop` for "
+                  "a service, or quit the app that runs it), then import once it has not ticked for "
+                  f"{RUNNING_WORKER.seconds // 60} minutes; nothing was imported")
 
 
 def compare_with(url: str, data_dir: Path, source: Path) -> tuple[str, Comparison]:

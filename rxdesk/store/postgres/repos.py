@@ -13,6 +13,7 @@ readers do not wait for each other and two writers of one row are refused one of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
@@ -33,14 +34,17 @@ from rxdesk.domain.models import (
 from rxdesk.store.postgres.session import Session
 
 M = TypeVar("M", bound=Entity)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 ID_BLOCK = 64  # sequence numbers taken at a time by a write that makes many rows
 
 
 def can_name_a_row(key: object) -> bool:
-    """Whether `key` could be a stored key: text without NUL. PostgreSQL text cannot hold a NUL,
-    so a key with one (a token's `kid` or `sub`) names no row, as in the data dir, rather than
-    failing the statement."""
-    return isinstance(key, str) and "\x00" not in key
+    """Whether `key` could be a stored key: text without NUL or a lone surrogate. PostgreSQL
+    text cannot hold either (a surrogate cannot even be sent as UTF-8), so a key with one (a
+    token's `kid` or `sub`) names no row, as in the data dir, rather than failing the statement."""
+    if not isinstance(key, str) or "\x00" in key:
+        return False
+    return key.isascii() or _SURROGATE.search(key) is None
 
 
 def upsert(table: str, columns: list[str], key: str) -> sql.Composed:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -27,6 +28,7 @@ from psycopg.types.json import Json
 from rxdesk.domain.errors import Refused, StoreError, StoreUnavailable, UnreadableRecord
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.queries import AppointmentQuery, appointment_from_json
+from rxdesk.store.layout import CORE, PATIENTS
 from rxdesk.store.postgres import appointments as appointment_rows
 from rxdesk.store.postgres import patients as patient_rows
 from rxdesk.store.postgres.bulk import AUDIT_COLUMNS, audit_rows
@@ -119,6 +121,20 @@ class DataDirReader:
                 for delivery_id in entry.get("ids", []):
                     yield uid, delivery_id
 
+    @contextmanager
+    def reading(self, segment: str | None) -> Iterator[None]:
+        """A record read in the block that is of another shape is named with its file (the
+        segment's, where the kind lives in one), as every other refusal of the import is."""
+        try:
+            yield
+        except UnreadableRecord as exc:
+            where = str(self.root)
+            found = self.snap.segment(segment) if segment else None
+            if found is not None and found.file:
+                where = str(self.root / "segments" / found.file)
+            raise StoreError(f"cannot import {where}: stored {exc.record} cannot be read ({exc.problem}); "
+                             "nothing was imported") from None
+
     def damaged(self, kind: str, key: object, why: str) -> StoreError:
         """The import's one line for a record it cannot copy: the data dir, the file that holds
         the record (where one is known), the record and why."""
@@ -137,6 +153,7 @@ class DataDirReader:
 Keyed = Callable[[], Iterable[tuple[str, Sequence[Any]]]]
 
 
+PATIENT_COLUMNS = [*patient_rows.PATIENT_COLUMNS, "name_key", "search_text"]
 _TIME_COLUMNS = tuple(c for c in appointment_rows.APPOINTMENT_COLUMNS if c.endswith("_at"))
 
 
@@ -237,56 +254,68 @@ def import_data_dir(pg: PgStore, tiny: Any) -> Counts:
                           "(a new one: createdb, then rxdesk store init)")
         session = target.session
         session.require_writable()
-        org = view.org.get()
-        if org is not None:
-            _put(reader, "org", "org", lambda: target.org.put(org))
-            counts.add("org", 1)
-        for kind, source, dest, what in (("admins", view.admins, target.admins, "admin"),
-                                         ("appointment types", view.types, target.types, "appointment type"),
-                                         ("doctors", view.doctors, target.doctors, "doctor"),
-                                         ("booking secrets", view.secrets, target.secrets, "booking secret"),
-                                         ("subscriptions", view.subscriptions, target.subscriptions, "subscription")):
-            items = source.all()
-            for item in items:
-                key = str(getattr(item, "key_id", None) or getattr(item, "id", None) or getattr(item, "key", ""))
-                _put(reader, what, key, partial(dest.put, item))
-            counts.add(kind, len(items))
-        patient_columns = [*patient_rows.PATIENT_COLUMNS, "name_key", "search_text"]
-        counts.add("patients", _copy(session, reader, "patient", "patients", patient_columns, lambda: (
-            (p.id, patient_rows.patient_row(p)) for p in view.patients.all())))
-        counts.add("appointments", _copy(
-            session, reader, "appointment", "appointments", appointment_rows.APPOINTMENT_COLUMNS,
-            lambda: (_checked_appointment(reader, doc) for doc in reader.appointment_docs())))
-        reminder_columns = appointment_rows.REMINDER_COLUMNS
-        # A row fired before rows named their messages has no message ids: '' as the column's default.
-        counts.add("reminders sent", _copy(session, reader, "reminder sent", "appointment_reminders_sent",
-                                           reminder_columns, lambda: (
-            (str(doc.get("appointment_uid")),
-             [doc.get(c, "" if c.endswith("_message_id") else None) for c in reminder_columns])
-            for doc in reader.reminders_sent())))
-        counts.add("events", _copy(session, reader, "event", "events", ["seq", "id", "type", "created_at", "data"],
-                                   lambda: ((e.id, [seq, e.id, e.type.value, e.created_at, Json(e.to_json()["data"])])
-                                            for seq, e in view.events.after(0))))
-        counts.add("audit entries", _copy(session, reader, "audit entry", "audit", AUDIT_COLUMNS, lambda: (
-            (f"{seq} (about {entry.get('target')})", row)
-            for seq, entry in reader.audit() for row in audit_rows([entry]))))
-        delivery_columns = target.deliveries.columns
-        counts.add("deliveries", _copy(session, reader, "delivery", "deliveries", delivery_columns, lambda: (
-            (d["id"], [d.get(c) for c in delivery_columns]) for d in (x.to_json() for x in view.deliveries.newest()))))
-        _copy(session, reader, "delivery link", "delivery_appointments", ["appointment_uid", "delivery_id"],
-              lambda: ((uid, [uid, delivery]) for uid, delivery in reader.delivery_links()))
-        message_columns = target.messages.columns
-        counts.add("messages", _copy(session, reader, "message", "messages", message_columns, lambda: (
-            (m["id"], [m.get(c) for c in message_columns]) for m in (x.to_json() for x in view.messages.newest()))))
-        session.many("UPDATE appointments SET successor_uid = %s WHERE uid = %s",
-                     [(new, old) for old, new in reader.links()])
-        for name, value in reader.counters().items():
-            if name in SEQUENCES:
-                if value > 0:
-                    session.execute("SELECT setval(%s, %s)", (SEQUENCES[name], value))
-            elif name != "audit":
-                target.cursors.set(name, value)
+        with reader.reading(CORE):
+            _reference_data(reader, target, counts)
+        with reader.reading(PATIENTS):
+            counts.add("patients", _copy(session, reader, "patient", "patients", PATIENT_COLUMNS, lambda: (
+                (p.id, patient_rows.patient_row(p)) for p in view.patients.all())))
+        with reader.reading(None):
+            _the_rest(reader, target, session, counts)
     return counts
+
+
+def _reference_data(reader: DataDirReader, target: Any, counts: Counts) -> None:
+    view = reader.view
+    org = view.org.get()
+    if org is not None:
+        _put(reader, "org", "org", lambda: target.org.put(org))
+        counts.add("org", 1)
+    for kind, source, dest, what in (("admins", view.admins, target.admins, "admin"),
+                                     ("appointment types", view.types, target.types, "appointment type"),
+                                     ("doctors", view.doctors, target.doctors, "doctor"),
+                                     ("booking secrets", view.secrets, target.secrets, "booking secret"),
+                                     ("subscriptions", view.subscriptions, target.subscriptions, "subscription")):
+        items = source.all()
+        for item in items:
+            key = str(getattr(item, "key_id", None) or getattr(item, "id", None) or getattr(item, "key", ""))
+            _put(reader, what, key, partial(dest.put, item))
+        counts.add(kind, len(items))
+
+
+def _the_rest(reader: DataDirReader, target: Any, session: Session, counts: Counts) -> None:
+    view = reader.view
+    counts.add("appointments", _copy(
+        session, reader, "appointment", "appointments", appointment_rows.APPOINTMENT_COLUMNS,
+        lambda: (_checked_appointment(reader, doc) for doc in reader.appointment_docs())))
+    reminder_columns = appointment_rows.REMINDER_COLUMNS
+    # A row fired before rows named their messages has no message ids: '' as the column's default.
+    counts.add("reminders sent", _copy(session, reader, "reminder sent", "appointment_reminders_sent",
+                                       reminder_columns, lambda: (
+        (str(doc.get("appointment_uid")),
+         [doc.get(c, "" if c.endswith("_message_id") else None) for c in reminder_columns])
+        for doc in reader.reminders_sent())))
+    counts.add("events", _copy(session, reader, "event", "events", ["seq", "id", "type", "created_at", "data"],
+                               lambda: ((e.id, [seq, e.id, e.type.value, e.created_at, Json(e.to_json()["data"])])
+                                        for seq, e in view.events.after(0))))
+    counts.add("audit entries", _copy(session, reader, "audit entry", "audit", AUDIT_COLUMNS, lambda: (
+        (f"{seq} (about {entry.get('target')})", row)
+        for seq, entry in reader.audit() for row in audit_rows([entry]))))
+    delivery_columns = target.deliveries.columns
+    counts.add("deliveries", _copy(session, reader, "delivery", "deliveries", delivery_columns, lambda: (
+        (d["id"], [d.get(c) for c in delivery_columns]) for d in (x.to_json() for x in view.deliveries.newest()))))
+    _copy(session, reader, "delivery link", "delivery_appointments", ["appointment_uid", "delivery_id"],
+          lambda: ((uid, [uid, delivery]) for uid, delivery in reader.delivery_links()))
+    message_columns = target.messages.columns
+    counts.add("messages", _copy(session, reader, "message", "messages", message_columns, lambda: (
+        (m["id"], [m.get(c) for c in message_columns]) for m in (x.to_json() for x in view.messages.newest()))))
+    session.many("UPDATE appointments SET successor_uid = %s WHERE uid = %s",
+                 [(new, old) for old, new in reader.links()])
+    for name, value in reader.counters().items():
+        if name in SEQUENCES:
+            if value > 0:
+                session.execute("SELECT setval(%s, %s)", (SEQUENCES[name], value))
+        elif name != "audit":
+            target.cursors.set(name, value)
 
 
 # -- the check ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from textual.widgets import Input, Label, Select, Static
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.limits import MINUTES_BEFORE, format_minutes, parse_minutes, within
 from rxdesk.domain.models import ReminderRule
+from rxdesk.services.reminders import WindowCount
 from rxdesk.tui.text import shown
 from rxdesk.tui.widgets.checkbox import DeskCheckbox
 from rxdesk.tui.widgets.footer import DeskFooter
@@ -37,7 +38,7 @@ class RuleModal(ModalScreen[Any]):
 
     def __init__(self, title: str, save: Callable[[str, str, bool, bool, bool], Any],
                  rule: ReminderRule | None = None,
-                 count: Callable[[str, str], int | None] | None = None) -> None:
+                 count: Callable[[str, str], WindowCount | None] | None = None) -> None:
         """`count(recipient, minutes)`: the confirmed appointments already inside the window of
         the rule as it would be saved (None: saving would not start it afresh)."""
         super().__init__()
@@ -45,7 +46,7 @@ class RuleModal(ModalScreen[Any]):
         self.save = save
         self.rule = rule
         self.count = count
-        self.inside: int | None = None  # the count for the minutes as typed, once `counted`
+        self.inside: WindowCount | None = None  # the count for the minutes as typed, once `counted`
         self.counted = False
 
     def compose(self) -> ComposeResult:
@@ -111,8 +112,8 @@ class RuleModal(ModalScreen[Any]):
             return
         count = self.count
 
-        def counted(n: int | None) -> None:
-            self.inside, self.counted = n, True
+        def counted(found: WindowCount | None) -> None:
+            self.inside, self.counted = found, True
             self._show_window()
 
         call_service(self, lambda: count(recipient, minutes), done=counted, failed=lambda _exc: None,
@@ -121,17 +122,8 @@ class RuleModal(ModalScreen[Any]):
     def _show_window(self) -> None:
         if not self.counted:
             return
-        n = self.inside
         ticked = self.query_one("#rule-also-now", DeskCheckbox).value
-        if n is None:
-            text = "This change keeps the rule's moments: \"Also remind now\" does nothing"
-        elif n == 0:
-            text = "No confirmed appointment is inside this window: \"Also remind now\" does nothing"
-        else:
-            some = f"{n} confirmed appointment{'s are' if n != 1 else ' is'} already inside this window"
-            text = (f"{some}: saving reminds {'them' if n != 1 else 'it'} now (\"Also remind now\" is ticked)"
-                    if ticked else f"{some}: not reminded unless you tick \"Also remind now\"")
-        self.query_one("#rule-window", Static).update(text)
+        self.query_one("#rule-window", Static).update(window_text(self.inside, ticked))
 
     def _clear_error(self) -> None:
         self.query_one("#rule-error", Static).update("")
@@ -156,3 +148,24 @@ class RuleModal(ModalScreen[Any]):
         call_service(self, lambda: self.save(recipient, minutes, email, sms, also_now), done=self.dismiss,
                      failed=refused,
                      group="rule-save")
+
+
+def window_text(found: WindowCount | None, ticked: bool) -> str:
+    """What saving would do about the appointments already inside the window, and what the
+    "Also remind now" box changes."""
+    box = '"Also remind now"'
+    if found is None:
+        return f"This change keeps the rule's moments: {box} does nothing"
+    if found.inside == 0:
+        return f"No confirmed appointment is inside this window: {box} does nothing"
+    n, remindable = found.inside, found.remindable
+    some = f"{n} confirmed appointment{'s are' if n != 1 else ' is'} already inside this window"
+    booked = n - remindable
+    late = (f"; {booked} of them booked inside it, which no rule reminds" if booked and remindable
+            else "")
+    if not remindable:
+        return f"{some}: booked inside it, which no rule reminds; {box} does nothing"
+    them = f"{remindable} of them" if booked else ("them" if n != 1 else "it")
+    if ticked:
+        return f"{some}: saving reminds {them} now ({box} is ticked){late}"
+    return f"{some}: not reminded unless you tick {box}{late}"

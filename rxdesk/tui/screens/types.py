@@ -10,7 +10,7 @@ from textual.widgets import Static
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.limits import format_minutes
 from rxdesk.domain.models import AppointmentType, ReminderRule
-from rxdesk.services.reminders import RuleRow
+from rxdesk.services.reminders import RuleRow, WindowCount
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.modals.rule import RuleModal
 from rxdesk.tui.screens.base import DeskScreen
@@ -127,7 +127,7 @@ class TypesScreen(DeskScreen):
             return desk.reminders.add_rule(appt_type.key, recipient, minutes, email=email, sms=sms, agent=desk.agent,
                                            also_now=also_now)
 
-        def count(recipient: str, minutes: str) -> int | None:
+        def count(recipient: str, minutes: str) -> WindowCount | None:
             return desk.reminders.inside_window(appt_type.key, recipient, minutes)
 
         self.app.push_screen(RuleModal(f"New reminder rule for {appt_type.name}", save, count=count), self._saved)
@@ -145,7 +145,7 @@ class TypesScreen(DeskScreen):
             return desk.reminders.edit_rule(appt_type.key, rule.id, recipient=recipient, minutes_before=minutes,
                                             email=email, sms=sms, agent=desk.agent, also_now=also_now)
 
-        def count(recipient: str, minutes: str) -> int | None:
+        def count(recipient: str, minutes: str) -> WindowCount | None:
             return desk.reminders.inside_window(appt_type.key, recipient, minutes, rule.id)
 
         self.app.push_screen(RuleModal(f"Edit the rule {_rule_words(rule)} of {appt_type.name}", save, rule,

@@ -321,7 +321,7 @@ class WebhooksScreen(DeskScreen):
             return event.value.removeprefix("APPOINTMENT_")
 
         self._fill("subscriptions", [(s.id, [s.id, s.url, ", ".join(short(e) for e in s.events),
-                                             ", ".join(sorted(s.headers)), "yes" if s.active else "no",
+                                             ", ".join(s.header_names), "yes" if s.active else "no",
                                              "yes" if s.allow_private_network else "no"]) for s in subs])
         self._fill("deliveries", [(d.id, [d.id, short(d.event_type), d.subscription_id, d.status.value,
                                           str(d.attempts), local(d.next_attempt_at), d.last_error])
