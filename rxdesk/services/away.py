@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from rxdesk.domain import lifecycle
 from rxdesk.domain.errors import Conflict, Refused, ValidationFailed
-from rxdesk.domain.filters import parse_day
+from rxdesk.domain.filters import parse_moment
 from rxdesk.domain.models import (
     Appointment,
     AppointmentType,
@@ -50,10 +50,7 @@ from rxdesk.domain.times import (
     format_local,
     format_utc,
     local_day_bounds,
-    out_of_range,
-    parse_time,
     to_utc,
-    within_range,
     zone,
 )
 from rxdesk.services.appointments import cancel
@@ -237,36 +234,6 @@ class PlanChanged(Refused):
 
     def to_json(self) -> dict[str, Any]:
         return {**self.plan.to_json(), "changed": {"expected": self.expected, "differences": self.changes}}
-
-
-def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: bool, what: str) -> datetime:
-    """An instant as an agent types it: ISO-8601 (without a zone, in the organisation's, as
-    everywhere); a local `YYYY-MM-DD HH:MM` or `HH:MM` (today) in the organisation's zone;
-    `now`; or a day (`2026-11-24`, `today`, `tomorrow`, `+2d`): its start, or with `end` its
-    end (the day is included)."""
-    raw = (text or "").strip()
-    if not raw:
-        raise ValidationFailed(f"{what} is required")
-    if raw.lower() == "now":
-        return now
-    tz = zone(zone_name)
-    for pattern in ("%Y-%m-%d %H:%M", "%H:%M"):
-        try:
-            local = datetime.strptime(raw, pattern)
-        except ValueError:
-            continue
-        if pattern == "%H:%M":
-            local = datetime.combine(today, local.time())
-        try:
-            utc = to_utc(local.replace(tzinfo=tz))
-        except OverflowError:  # a local time at the very ends of the calendar
-            raise out_of_range(what, raw) from None
-        return within_range(utc, what=what, text=raw)
-    if "T" in raw or ":" in raw:
-        return parse_time(raw, zone_name, what=what)
-    day = parse_day(raw, today, what=what)
-    bounds = local_day_bounds(day, zone_name)
-    return bounds[1] if end else bounds[0]
 
 
 class _Slots:
@@ -463,7 +430,7 @@ def _steady_plan(view: UnitOfWork, doctor: Doctor, starts_from: datetime, starts
 
 class AwayService(Service):
     def range(self, from_text: str, to_text: str) -> tuple[datetime, datetime]:
-        """The range as an agent types it (`parse_moment`), in the organisation's zone; `to`
+        """The range as an agent types it (`filters.parse_moment`), in the organisation's zone; `to`
         after `from`, at most MAX_RANGE_DAYS."""
         now = self.now()
         with self.store.read() as view:
