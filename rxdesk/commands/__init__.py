@@ -25,6 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from rxdesk import __version__
 from rxdesk.commands.options import add_json
 from rxdesk.commands.output import Output
 from rxdesk.domain.errors import ConfigError, RxdeskError, StoreError, short_path
@@ -147,6 +148,8 @@ class CommandLine:
             "--no-worker", action="store_true",
             help="open the app without running the maintenance worker inside it",
         )
+        self.parser.add_argument("--version", action="version", version=f"rxdesk {__version__}",
+                                 help="print rxdesk's version and exit")
         self.parser.set_defaults(handler=None)
         top = self.parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
         self._stubs: dict[str, Parser] = {}

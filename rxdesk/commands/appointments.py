@@ -28,10 +28,12 @@ def list_appointments(args: argparse.Namespace, ctx: Context) -> int:
     service = ctx.desk.appointments
     typed = FilterText(doctor=args.doctor or "", patient=args.patient or "", statuses=",".join(args.status or ()),
                        date_from=args.date_from or "", date_to=args.date_to or "", all=args.all)
-    parsed = service.parse_filter(typed, names=FLAGS)
+    parsed = service.parse_filter(typed, names=FLAGS, every_patient_named=True)
     refusal = parsed.refusal()
     if refusal:
         raise ValidationFailed(refusal)
+    if parsed.filter.patient_ids:  # a name several patients share: every one of them
+        ctx.note(f"patient: {parsed.resolved['patient']}")
     page = service.list_appointments(parsed.filter, limit=args.limit, count=args.limit is not None)
     if ctx.as_json:
         ctx.json([row.to_json() for row in page.items])
@@ -135,12 +137,13 @@ def slots(args: argparse.Namespace, ctx: Context) -> int:
     choice = ctx.desk.rebooking.slots(args.uid, days=args.days, doctor_id=doctor_named(ctx, args.doctor))
     if ctx.as_json:
         return ctx.result(choice.slots)
+    appt, kind = choice.appointment, choice.appointment_type
+    about = f"{appt.uid} ({choice.patient_name} with {choice.doctor_name}, {kind.name} ({kind.key})"
     if not choice.slots:
-        ctx.note(f"no open slots for {choice.appointment.uid} in the next {args.days} days")
+        ctx.note(f"no open slots for {about}) in the next {args.days} days")
         return 0
     tz = choice.zone
-    ctx.print(f"open slots for {choice.appointment.uid} ({choice.appointment_type.name}, "
-              f"{choice.appointment_type.rebooking_mode.value.replace('_', ' ')}), times in {tz}:")
+    ctx.print(f"open slots for {about}, {kind.rebooking_mode.value.replace('_', ' ')}), times in {tz}:")
     for doctor, group in groupby(choice.slots, key=lambda s: (s.doctor_id, s.doctor_name)):
         ctx.print("")
         ctx.print(f"{doctor[1]} ({doctor[0]})")
@@ -160,10 +163,11 @@ def rebook(args: argparse.Namespace, ctx: Context) -> int:
 def book(args: argparse.Namespace, ctx: Context) -> int:
     service = ctx.desk.agent_booking
     patient_id = ctx.desk.naming.patient_id(args.patient)
+    type_key = ctx.desk.naming.type_key(args.type)
     doctor_id = doctor_named(ctx, args.doctor)
     tz = ctx.timezone
     if args.start is None:  # the free slots to choose from
-        choice = service.slots(patient_id, args.type, days=args.days, doctor_id=doctor_id)
+        choice = service.slots(patient_id, type_key, days=args.days, doctor_id=doctor_id)
         if ctx.as_json:
             return ctx.result(choice.slots)
         if not choice.slots:
@@ -175,10 +179,12 @@ def book(args: argparse.Namespace, ctx: Context) -> int:
                   [[format_local(s.starts_at, tz), s.doctor_name, s.doctor_id] for s in choice.slots])
         return 0
     start = parse_time(args.start, tz, what="--start")
-    appt = service.book(patient_id, args.type, start, doctor_id=doctor_id, hold=args.hold, agent=ctx.agent)
+    appt = service.book(patient_id, type_key, start, doctor_id=doctor_id, hold=args.hold, agent=ctx.agent)
 
     def text() -> None:
-        ctx.print(f"{appt.status.value} {appt.uid}: {appt.patient_id} with {appt.doctor_id}, {appt.type_key}, "
+        names = ctx.desk.appointments.summary(appt.uid)
+        ctx.print(f"{appt.status.value} {appt.uid}: {names.patient_name} ({appt.patient_id}) with "
+                  f"{names.doctor_name} ({appt.doctor_id}), {names.type_name} ({appt.type_key}), "
                   f"{format_local(appt.starts_at, tz)} ({tz})")
         if appt.hold_expires_at is not None:
             ctx.print(f"the hold lapses at {format_local(appt.hold_expires_at, tz)} unless it is confirmed")
@@ -200,13 +206,15 @@ def register(cli: CommandLine) -> None:
         "expired) lists the past instead, newest first. --status replaces the status default, "
         "--from/--to (days in the org's zone, --to inclusive) the time default; --all drops whichever "
         "default was not replaced. The window in effect is said on stderr. --doctor and "
-        "--patient take an id, a name, an email or a phone number (or part of one) and must name "
-        "exactly one: several matches are refused with the candidates listed.",
+        "--patient take an id, a name, an email or a phone number (or part of one). --doctor must name "
+        "exactly one: several matches are refused with the candidates listed. --patient lists every "
+        "patient it matches (up to 1,000; stderr says how many), as the app's patient filter does.",
     )
     p.add_argument("--status", action="append", metavar="S",
                    help="held, confirmed, cancelled, expired, completed, no_show, or active (repeatable)")
     p.add_argument("--doctor", metavar="ID", help="the doctor: an id, or a name, email or phone (or part)")
-    p.add_argument("--patient", metavar="ID", help="the patient: an id, external id, name, email or phone (or part)")
+    p.add_argument("--patient", metavar="ID",
+                   help="the patient: an id, external id, name, email or phone (or part); every one it matches")
     p.add_argument("--from", dest="date_from", metavar="DATE", help="YYYY-MM-DD (or today, +7d)")
     p.add_argument("--to", dest="date_to", metavar="DATE", help="YYYY-MM-DD, inclusive")
     p.add_argument("--all", action="store_true", help="drop the defaults not replaced by --status/--from/--to")
@@ -225,7 +233,7 @@ def register(cli: CommandLine) -> None:
     )
     p.add_argument("--patient", required=True, metavar="ID",
                    help="the patient: an id, external id, name, email or phone")
-    p.add_argument("--type", required=True, metavar="KEY", help="the appointment type's key")
+    p.add_argument("--type", required=True, metavar="KEY", help="the appointment type: its key or its name")
     p.add_argument("--start", metavar="ISO",
                    help="the slot's start, e.g. 2026-11-25T09:00 (without a zone: the organisation's)")
     p.add_argument("--doctor", metavar="ID", help="the doctor: an id, or a name, email or phone (or part)")

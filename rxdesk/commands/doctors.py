@@ -86,8 +86,11 @@ def set_room(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def slots(args: argparse.Namespace, ctx: Context) -> int:
-    diagnosis = ctx.desk.rebooking.diagnose(doctor_id(ctx, args.id), args.type, days=args.days)
+    doctor, type_key = doctor_id(ctx, args.id), ctx.desk.naming.type_key(args.type)
+    diagnosis = ctx.desk.rebooking.diagnose(doctor, type_key, days=args.days)
     return ctx.result({**diagnosis.__dict__, "reason": diagnosis.reason}, lambda: ctx.fields([
+        ("doctor", f"{ctx.desk.doctors.get(doctor).name} ({doctor})"),
+        ("type", f"{ctx.desk.types.get(type_key).name} ({type_key})"),
         ("offers the type", "yes" if diagnosis.offers_type else "no"),
         ("weekly windows", str(diagnosis.windows)),
         (f"slots in the next {args.days} days", str(diagnosis.in_windows)),
@@ -122,6 +125,6 @@ def register(cli: CommandLine) -> None:
     add_json(p)
     p = cli.command("doctors", "slots", slots, help="why patients see (no) slots for a doctor and an appointment type")
     p.add_argument("id", metavar="ID", help=DOCTOR_HELP)
-    p.add_argument("--type", required=True, metavar="KEY")
+    p.add_argument("--type", required=True, metavar="KEY", help="the appointment type: its key or its name")
     p.add_argument("--days", type=DAYS, default=14, metavar="N", help="how far ahead (default 14, at most 90)")
     add_json(p)

@@ -232,7 +232,8 @@ def org_from_json(doc: Mapping[str, Any]) -> Org:
 
 @dataclass(frozen=True)
 class AuditQuery:
-    """Audit entries matching every given criterion, newest first (by the log's sequence).
+    """Audit entries matching every given criterion, newest first: by `at`, then by the log's
+    sequence (an entry written after a later one, as a demo's history is, still sorts by its time).
 
     `actor` is exact (`admin:anna`); `since` keeps entries at or after it; `targets` keeps
     entries about any one of them (`appointment:<uid>`, `doctor:<id>`, ...). With `limit` a

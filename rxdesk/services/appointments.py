@@ -320,14 +320,16 @@ class AppointmentService(Service):
             )
 
     def parse_filter(self, text: FilterText, *, names: Mapping[str, str] | None = None,
-                     overview: bool = False) -> ParsedFilter:
+                     overview: bool = False, every_patient_named: bool = False) -> ParsedFilter:
         """The filter an agent typed (`services.filters`): one error per bad field, and the
         doctors or patients the texts matched. `names` says how a refusal names each field
-        (the app's labels by default); `overview` reads the app's fields as they say
+        (the app's labels by default); `overview` reads the app's fields as they say, and
+        `every_patient_named` lists every patient a name several share, as the app does
         (see `parse_filter_text`)."""
         from rxdesk.services.filters import FIELD_NAMES, parse_filter_text
 
-        return parse_filter_text(self, text, names=names or FIELD_NAMES, overview=overview)
+        return parse_filter_text(self, text, names=names or FIELD_NAMES, overview=overview,
+                                 every_patient_named=every_patient_named)
 
     def summary(self, uid: str) -> AppointmentSummary:
         """One appointment as of now with the names an agent reads beside it, whether it can

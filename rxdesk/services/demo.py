@@ -351,7 +351,9 @@ def generate(
 
     def no_show(doc: dict[str, Any], slot: _Slot) -> None:
         """The patient did not attend: an agent marked it after the end, with a note."""
-        at = min(slot.end + rng.randrange(300, 2 * 86400), now_e - 60)
+        at = slot.end + rng.randrange(300, 2 * 86400)
+        if at > now_e - 60:  # marked some time since it ended, not all in the last minute
+            at = rng.randrange(slot.end + 1, max(slot.end + 2, now_e - 59))
         note, by = rng.choice(NO_SHOW_NOTES), admin_actor(rng.choice(ops))
         doc.update(status="no_show", attendance_note=note, attendance_by=by, attendance_at=_iso(at))
         data.audit.append(
@@ -366,7 +368,9 @@ def generate(
 
     def add(slot: _Slot, future: bool, held: bool = False) -> None:
         lead = rng.randrange(3600, 21 * 86400)
-        created = min(slot.start - lead, now_e - 60) if future else slot.start - lead
+        created = slot.start - lead
+        if future and created > now_e - 3600:  # booked before now: over the last weeks, not all a minute ago
+            created = now_e - rng.randrange(3600, 21 * 86400)
         uid = uids.new(slot.start)
         roll = rng.random()
         if future:
@@ -378,10 +382,12 @@ def generate(
                 doc["hold_expires_at"] = _iso(created + ttl)
             else:
                 doc = base(slot, uid, "confirmed", created)
-                # Confirmed before now: a confirmation "in the future" would hold back reminders.
-                doc["confirmed_at"] = _iso(min(created + rng.randrange(30, 600), now_e - 1))
+                # Confirmed before now (a confirmation "in the future" would hold back reminders);
+                # cancelled after its confirmation, before now.
+                confirmed = min(created + rng.randrange(30, 600), now_e - 1)
+                doc["confirmed_at"] = _iso(confirmed)
                 if roll > 0.91:
-                    at = created + rng.randrange(60, max(61, min(5 * 86400, now_e - 60 - created)))
+                    at = confirmed + rng.randrange(60, max(61, min(5 * 86400, now_e - 60 - confirmed)))
                     cancel(doc, at, rng.choice(CANCEL_REASONS), admin_actor(rng.choice(ops)))
         else:
             if roll < 0.02:

@@ -92,8 +92,8 @@ MANY_PATIENTS = 1000
 ANY_TIME_WORDS = ("any", "all")
 
 
-def parse_filter_text(service: Service, text: FilterText, *,
-                      names: Mapping[str, str] = FIELD_NAMES, overview: bool = False) -> ParsedFilter:
+def parse_filter_text(service: Service, text: FilterText, *, names: Mapping[str, str] = FIELD_NAMES,
+                      overview: bool = False, every_patient_named: bool = False) -> ParsedFilter:
     """Turn typed filters into an `AppointmentFilter`, one error per bad field.
 
     Doctors and patients are matched by id, name, email or phone (`services.matching`; a
@@ -106,13 +106,15 @@ def parse_filter_text(service: Service, text: FilterText, *,
     time default instead), `from: any` reaches back, and an end alone keeps today as the start;
     a doctor's name several share offers up to PICK_LIMIT of them to pick from; a patient's
     name several share filters on all of them (up to MANY_PATIENTS) and offers them too.
+    `every_patient_named` filters on all of them too without the rest of `overview` (the
+    command line's listing); a command acting on one patient still refuses several.
     """
     with service.store.read() as view:
-        return _parse(service, view, text, names, overview)
+        return _parse(service, view, text, names, overview, overview or every_patient_named)
 
 
 def _parse(service: Service, view: StoreView, text: FilterText, names: Mapping[str, str],
-           overview: bool) -> ParsedFilter:
+           overview: bool, every_named: bool) -> ParsedFilter:
     parsed = ParsedFilter(AppointmentFilter())
     errors, resolved = parsed.errors, parsed.resolved
     people: dict[str, str | None] = {"doctor": None, "patient": None}
@@ -123,7 +125,7 @@ def _parse(service: Service, view: StoreView, text: FilterText, names: Mapping[s
         found = parsed.matches[key] = match(view, typed, limit=PICK_LIMIT) if overview else match(view, typed)
         if found.one is not None:
             people[key], resolved[key] = found.one.id, found.one.name
-        elif overview and key == "patient" and found.total > 1 and \
+        elif every_named and key == "patient" and found.total > 1 and \
                 (ids := every_patient(view, typed, limit=MANY_PATIENTS)) is not None:
             # Every patient the name matches ("every Lena next week"); the pick list stays.
             several = frozenset(ids)

@@ -31,21 +31,20 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
-from rxdesk.store.segment_db import SegmentDB, SegmentStorage, SegmentTable, decode, encode
+from rxdesk.store.manifest import Manifest, SegmentRef
+from rxdesk.store.segment_db import SegmentDB, SegmentStorage, SegmentTable
 
 if TYPE_CHECKING:
     # Imported where a lock is taken: a process that only reads never pays for filelock.
     from filelock import FileLock
 
-FORMAT = "rxdesk-store/1"
 MANIFEST = "rxdesk.json"
 PREVIOUS = "rxdesk.previous.json"
 SEGMENTS = "segments"
@@ -55,65 +54,9 @@ GRACE_SECONDS = 30.0
 # recently, they are not checked again.
 RECHECK_SECONDS = 1.0
 SWEEP_EVERY = 64
+DERIVED_KEPT = 8
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class SegmentRef:
-    file: str
-    size: int
-    crc: int
-
-
-@dataclass(frozen=True)
-class Manifest:
-    generation: int = 0
-    segments: Mapping[str, SegmentRef] = field(default_factory=dict)
-    counters: Mapping[str, int] = field(default_factory=dict)
-    graveyard: tuple[tuple[str, float], ...] = ()
-    raw: bytes = b""
-
-    def to_bytes(self) -> bytes:
-        return encode(
-            {
-                "format": FORMAT,
-                "generation": self.generation,
-                "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "segments": {
-                    name: {"file": ref.file, "size": ref.size, "crc32": ref.crc}
-                    for name, ref in sorted(self.segments.items())
-                },
-                "counters": dict(sorted(self.counters.items())),
-                "graveyard": [list(item) for item in self.graveyard],
-            }
-        )
-
-    @classmethod
-    def from_bytes(cls, raw: bytes, path: Path) -> Manifest:
-        data = decode(raw, path)
-        try:
-            if data.get("format") != FORMAT:
-                raise ValueError("unknown format")
-            segments = {
-                str(name): SegmentRef(str(ref["file"]), int(ref["size"]), int(ref["crc32"]))
-                for name, ref in data["segments"].items()
-            }
-            for ref in segments.values():
-                if "/" in ref.file or ref.file.startswith("."):
-                    raise ValueError("bad file name")
-            return cls(
-                generation=int(data["generation"]),
-                segments=segments,
-                counters={str(k): int(v) for k, v in data.get("counters", {}).items()},
-                graveyard=tuple((str(f), float(t)) for f, t in data.get("graveyard", [])),
-                raw=raw,
-            )
-        except (AttributeError, KeyError, TypeError, ValueError):
-            raise StoreError(
-                f"data file {path} is not an rxdesk manifest (corrupt or foreign); "
-                "it was left as it is"
-            ) from None
 
 
 class Segment:
@@ -185,6 +128,16 @@ class Snapshot:
     def names(self, prefix: str) -> list[str]:
         return sorted(n for n in self.manifest.segments if n.startswith(prefix))
 
+    def has(self, name: str) -> bool:
+        """Whether the segment `name` exists (without reading it)."""
+        return name in self.manifest.segments
+
+    def derived(self, what: str, segments: list[str], build: Callable[[], T]) -> T:
+        """`build()`, a view derived from several segments, kept while they stay as they are
+        (by their files, which never change)."""
+        files = tuple(self.manifest.segments[name].file for name in segments)
+        return self._engine._derived((what, files), build)
+
     def counter(self, name: str) -> int:
         return self.manifest.counters.get(name, 0)
 
@@ -201,6 +154,7 @@ class Transaction(Snapshot):
         self._dirty: dict[str, Segment] = {}
         self._dropped: set[str] = set()
         self._counters: dict[str, int] = {}
+        self._kept: dict[Hashable, Any] = {}
 
     @property
     def writable(self) -> bool:
@@ -221,6 +175,12 @@ class Transaction(Snapshot):
         names.update(n for n in self._dirty if n.startswith(prefix))
         return sorted(names)
 
+    def has(self, name: str) -> bool:
+        return name in self._dirty or (name not in self._dropped and super().has(name))
+
+    def derived(self, what: str, segments: list[str], build: Callable[[], T]) -> T:
+        return build()  # staged segments change under it: nothing kept
+
     def drop(self, name: str) -> None:
         """Remove a whole segment (its file is retired like any replaced file)."""
         self._dirty.pop(name, None)
@@ -232,6 +192,15 @@ class Transaction(Snapshot):
     def set_counter(self, name: str, value: int) -> None:
         """Move a counter (e.g. a cursor over the event log) to `value`."""
         self._counters[name] = value
+
+    def kept(self, key: Hashable, build: Callable[[], T]) -> T:
+        """`build()` once per unit of work: what several of its changes keep up to date (an
+        index being rewritten) instead of reading it back each time."""
+        try:
+            value: T = self._kept[key]
+        except KeyError:
+            value = self._kept[key] = build()
+        return value
 
     def next_seq(self, name: str) -> int:
         value = self.counter(name) + 1
@@ -281,6 +250,9 @@ class Engine:
         self._manifest_stat: tuple[int, int, int] | None = None
         self._checked_at = 0.0  # time.monotonic() when the cached manifest's files were checked
         self._cache: OrderedDict[str, tuple[Segment, int]] = OrderedDict()
+        self._loading: dict[str, threading.Lock] = {}  # file -> held while one thread parses it
+        # `Snapshot.derived`, by (what, files), the newest last.
+        self._views: OrderedDict[tuple[str, tuple[str, ...]], Any] = OrderedDict()
         self._cached_bytes = 0
         self.commits = 0  # writes committed by this process: the benchmark counts them
 
@@ -382,25 +354,67 @@ class Engine:
         return Snapshot(self, self.manifest())
 
     def _load(self, name: str, ref: SegmentRef) -> Segment:
+        """The segment, parsed once: a thread that asks for a segment another is parsing waits
+        for it (the app's threads often want the same week at once; two parses of a week of
+        data set C hold twice its memory and the interpreter twice as long)."""
         with self._mutex:
             hit = self._cache.get(ref.file)
             if hit is not None:
                 self._cache.move_to_end(ref.file)
                 return hit[0]
-        seg = Segment(name, ref.file, SegmentDB(self.segments_dir / ref.file, ref.size, ref.crc))
-        self._remember(seg, ref.size)
-        return seg
+            gate = self._loading.setdefault(ref.file, threading.Lock())
+        try:
+            with gate:
+                with self._mutex:
+                    hit = self._cache.get(ref.file)
+                    if hit is not None:
+                        return hit[0]
+                seg = Segment(name, ref.file, SegmentDB(self.segments_dir / ref.file, ref.size, ref.crc))
+                self._remember(seg, ref.size)
+                return seg
+        finally:
+            with self._mutex:
+                if self._loading.get(ref.file) is gate:
+                    del self._loading[ref.file]
+
+    def _derived(self, key: tuple[str, tuple[str, ...]], build: Callable[[], T]) -> T:
+        with self._mutex:
+            if key in self._views:
+                self._views.move_to_end(key)
+                found: T = self._views[key]
+                return found
+        value = build()
+        with self._mutex:
+            if not all(file in self._cache for file in key[1]):
+                return value  # the cache could not hold what it was made of: neither can the views
+            self._views[key] = value
+            while len(self._views) > DERIVED_KEPT:
+                self._views.popitem(last=False)
+        return value
 
     def _remember(self, seg: Segment, size: int) -> None:
         with self._mutex:
             assert seg.file is not None
             if seg.file in self._cache:
                 return
+            newest = self._manifest.segments.get(seg.name) if self._manifest is not None else None
+            if newest is not None and newest.file == seg.file:
+                # Its older generations are read by no new snapshot: their memory goes now, not
+                # when the budget pushes them out (a week cancelled in twice was held three times).
+                for file in [file for file, (old, _) in self._cache.items() if old.name == seg.name]:
+                    self._forget(file)
             self._cache[seg.file] = (seg, size)
             self._cached_bytes += size
             while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
-                _, (_, old_size) = self._cache.popitem(last=False)
-                self._cached_bytes -= old_size
+                self._forget(next(iter(self._cache)))
+
+    def _forget(self, file: str) -> None:
+        """Drop a cached segment file and the views derived from it (they would keep its
+        documents alive)."""
+        _, size = self._cache.pop(file)
+        self._cached_bytes -= size
+        for key in [key for key in self._views if file in key[1]]:
+            del self._views[key]
 
     # -- writing -------------------------------------------------------------------------
 

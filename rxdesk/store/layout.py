@@ -12,11 +12,20 @@ segment                 tables (key -> document)           invariants
                         ``appointment_types``,             (provisioning, rules, secrets,
                         ``doctors``, ``booking_secrets``,  subscriptions); each keyed by its
                         ``subscriptions``                  natural id (id, key, key_id)
-``patients``            ``patients`` (id)                  every patient record
-``patient-names``       ``names`` (id -> ``{"name"}``)     one entry per record of ``patients``
-                                                           with the same name, written in the
-                                                           same commit (listings read names
-                                                           without the records)
+``patients-NN``         ``patients`` (id)                  the patient records whose id's
+                                                           CRC-32 modulo ``PATIENT_SHARDS`` is
+                                                           NN: one patient reads one shard. An
+                                                           older data dir keeps them all in one
+                                                           ``patients`` segment, read as it is
+``patient-names``       ``compact`` (``"by_id"`` ->        every patient's id and name (two
+                        ``{"ids", "names"}``)              lists in step), written in the same
+                                                           commit as ``patients``: listings
+                                                           read names without the records, and
+                                                           120,000 of them parse into a few
+                                                           strings each, not a document each.
+                                                           An older data dir's ``names`` table
+                                                           (id -> ``{"name"}``) is read until
+                                                           the next patient write replaces it
 ``holds``               ``held`` (uid -> ``{"expires"}``)  exactly the held appointments that
                                                            have a ``hold_expires_at``, written
                                                            with the appointment: the worker
@@ -55,6 +64,11 @@ segment                 tables (key -> document)           invariants
 ``delivery-index-`      ``by_appointment``                 ids of the deliveries that carry
 ``YYYY-MM-DD``          (uid -> ``{"ids"}``)               events about each appointment of
                                                            that week, in creation order
+``activity-YYYY-MM-DD`` ``audit`` (sequence number)        a copy of every audit entry made
+                                                           that day (UTC, by ``at``), wherever
+                                                           the entry lives, written in the same
+                                                           commit: the desk's activity since a
+                                                           day reads those days alone
 ======================  =================================  ===================================
 
 Beside the manifest, ``last-tick.json`` notes the newest maintenance tick (owner, instant):
@@ -62,19 +76,27 @@ written by every tick outside any commit, so an idle tick moves no generation.
 
 Counters in the manifest number the logs (``events``, ``audit``, ``deliveries``,
 ``messages``: the last sequence number used) and hold named cursors (``webhooks.cursor``: the
-last event fanned out to subscriptions). Every index above is written in the same commit as
-what it indexes, so a crash can never leave them apart.
+last event fanned out to subscriptions). ``activity.from`` is the first audit entry the
+``activity-`` days hold (1: every entry); in a data dir that had entries before them,
+``activity.after`` (``YYYYMMDD``) is the day of that entry: only later days are whole.
+``ends.YYYY-MM-DD`` is the latest end of that week's appointments (seconds since the epoch;
+it never moves back): what is in progress on a Monday morning reads no week that ended before. Every
+index above is written in the same commit as what it indexes, so a crash can never leave them
+apart.
 """
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.domain.ids import uid_partition
 
 CORE = "core"
-PATIENTS = "patients"
+PATIENTS = "patients"  # every patient record, in a data dir from before the shards
+PATIENT_SHARD_PREFIX = "patients-"
+PATIENT_SHARDS = 64
 PATIENT_NAMES = "patient-names"
 HOLDS = "holds"
 APPT_PREFIX = "appt-"
@@ -85,6 +107,7 @@ LAST_TICK = "last-tick.json"
 # database is the desk, and a process still pointed at the data dir would work on a copy.
 MOVED_MARK = "moved-to-postgresql"
 DELIVERY_INDEX_PREFIX = "delivery-index-"
+ACTIVITY_PREFIX = "activity-"
 
 EVENTS = "events"
 AUDIT = "audit"
@@ -110,6 +133,16 @@ def appointment_segment(uid: str) -> str | None:
 def delivery_index_segment(uid: str) -> str | None:
     week = uid_partition(uid)
     return f"{DELIVERY_INDEX_PREFIX}{week}" if week is not None else None
+
+
+def activity_segment(at: str) -> str:
+    """The segment of the audit entries made on the UTC day of `at` (stored form, or a day)."""
+    return f"{ACTIVITY_PREFIX}{at[:10]}"
+
+
+def patient_segment(patient_id: str) -> str:
+    """The shard that holds the record of patient `patient_id`."""
+    return f"{PATIENT_SHARD_PREFIX}{zlib.crc32(patient_id.encode('utf-8', 'surrogatepass')) % PATIENT_SHARDS:02d}"
 
 
 def refuse_if_moved(data_dir: Path) -> None:

@@ -22,7 +22,14 @@ from rxdesk.domain.models import (
 from rxdesk.domain.queries import AuditQuery, DeliveryTrouble, Page
 from rxdesk.domain.times import format_utc
 from rxdesk.store.engine import Snapshot, writable
-from rxdesk.store.layout import APPT_PREFIX, QUEUES, appointment_segment, delivery_index_segment
+from rxdesk.store.layout import (
+    ACTIVITY_PREFIX,
+    APPT_PREFIX,
+    QUEUES,
+    activity_segment,
+    appointment_segment,
+    delivery_index_segment,
+)
 from rxdesk.store.logs import AUDIT_LOG, DELIVERY_LOG, EVENT_LOG, MESSAGE_LOG, AppendOnlyLog
 from rxdesk.store.problems import PROBLEMS, note_problem, problems
 
@@ -32,6 +39,10 @@ DEAD = "dead"
 DEAD_KEPT = timedelta(days=7)
 DEAD_KEPT_ROWS = 1000
 BY_APPOINTMENT = "by_appointment"
+# The audit entries the `activity-` days hold (layout): from this sequence number, and (in a
+# data dir that had entries before) whole only for the days after this one (YYYYMMDD).
+ACTIVITY_FROM = "activity.from"
+ACTIVITY_AFTER = "activity.after"
 
 Q = TypeVar("Q", Delivery, OutboxMessage)
 
@@ -102,8 +113,38 @@ class AuditRepo:
         return AuditEntry.from_stored({**doc, "details": copy_json(doc.get("details", {}))})
 
     def append(self, entry: AuditEntry) -> None:
-        _, key = self._log.new_key()
-        self._log.put(key, entry.to_json(), segment=self.home_of(entry.target))
+        seq, key = self._log.new_key()
+        doc = entry.to_json()
+        self._log.put(key, doc, segment=self.home_of(entry.target))
+        self.copy_to_days([(seq, key, doc)])
+
+    def copy_to_days(self, rows: Sequence[tuple[int, str, Mapping[str, Any]]]) -> None:
+        """Copy new entries (sequence number, key, document; in sequence order) into the
+        segments of the days they were made, in the same commit as the entries."""
+        if not rows:
+            return
+        tx = writable(self._snap)
+        if not tx.counter(ACTIVITY_FROM):
+            seq, _, doc = rows[0]
+            tx.set_counter(ACTIVITY_FROM, seq)
+            if seq > 1:  # entries written before the days were kept: that day is not whole
+                tx.set_counter(ACTIVITY_AFTER, _day_number(str(doc["at"])))
+        days: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        for _seq, key, doc in rows:
+            days.setdefault(activity_segment(str(doc["at"])), []).append((key, doc))
+        for segment, docs in days.items():
+            table = tx.change(segment, AUDIT_LOG.name)
+            if len(docs) == 1:
+                table.put(*docs[0])
+            else:
+                table.put_many(docs)
+
+    def _days_hold(self, since: datetime) -> bool:
+        """Whether the `activity-` days hold every entry made at or after `since`."""
+        first = self._snap.counter(ACTIVITY_FROM)
+        if first == 1:
+            return True
+        return first > 1 and _day_number(format_utc(since)) > self._snap.counter(ACTIVITY_AFTER)
 
     def for_target(self, target: str) -> list[AuditEntry]:
         home = self.home_of(target)
@@ -123,20 +164,32 @@ class AuditRepo:
     def search(self, query: AuditQuery) -> Page[AuditEntry]:
         """Entries across the desk, newest first: the log's and those kept in the weeks, merged
         by the sequence number they share (their key). Named targets read only where those
-        live; otherwise every week is read (the cache keeps what it read)."""
+        live; entries since a day read the copies of the days from it on (an agent's actions
+        today read today); otherwise every week is read (the cache keeps what it read)."""
         wanted = query.matcher()
-        if query.targets is not None:
-            homes = {self.home_of(target) for target in query.targets}
+        if query.targets is None and query.since is not None and self._days_hold(query.since):
+            first = activity_segment(format_utc(query.since))
+            segments = [name for name in self._snap.names(ACTIVITY_PREFIX) if name >= first]
         else:
-            homes = set(self._snap.names(APPT_PREFIX)) | {None}
-        segments = [home for home in homes if home is not None]
-        if None in homes:
-            segments += self._snap.names(AUDIT_LOG.prefix)
+            if query.targets is not None:
+                homes = {self.home_of(target) for target in query.targets}
+            else:
+                homes = set(self._snap.names(APPT_PREFIX)) | {None}
+            segments = [home for home in homes if home is not None]
+            if None in homes:
+                segments += self._snap.names(AUDIT_LOG.prefix)
         found = [(key, doc) for name in segments
                  for key, doc in self._snap.table(name, AUDIT_LOG.name).documents().items() if wanted(doc)]
-        found.sort(key=lambda item: item[0], reverse=True)
+        # By time (an entry may be written after a later one: a demo's history, a clock set back),
+        # then by the sequence number within one second.
+        found.sort(key=lambda item: (item[1]["at"], item[0]), reverse=True)
         rows = _window(iter(doc for _key, doc in found), query.offset, query.limit)
         return Page([self._entry(r) for r in rows], None, query.offset, query.limit)
+
+
+def _day_number(at: str) -> int:
+    """The UTC day of an instant in stored form as a number, `YYYYMMDD`."""
+    return int(at[:10].replace("-", ""))
 
 
 class _QueuedRepo(Generic[Q]):

@@ -23,7 +23,7 @@ from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page, app
 from rxdesk.domain.times import format_utc, week_key, weeks_between
 from rxdesk.store.engine import Segment, Snapshot
 from rxdesk.store.layout import APPT_PREFIX, appt_segment
-from rxdesk.store.weeks import order_by_start, rows_by_start
+from rxdesk.store.weeks import ended_by, order_by_start, rows_by_start
 
 
 def _ceil(instant: datetime) -> datetime:
@@ -162,6 +162,8 @@ class AppointmentPlanner:
         if query.descending:
             weeks.reverse()
         for week in weeks:
+            if query.ends_after is not None and ended_by(self._snap, week, query.ends_after):
+                continue  # (last Sunday's week, read on a Monday morning for what is in progress)
             seg = self._snap.segment(appt_segment(week))
             if seg is None:
                 continue
@@ -213,6 +215,8 @@ class AppointmentPlanner:
         as_of = format_utc(query.as_of) if query.as_of is not None else None
         total = 0
         for week in self._select_weeks(query.starts_from, query.starts_before):
+            if query.ends_after is not None and ended_by(self._snap, week, query.ends_after):
+                continue
             seg = self._snap.segment(appt_segment(week))
             if seg is None:
                 continue
@@ -296,6 +300,8 @@ class AppointmentPlanner:
         found = []
         # An appointment starting late in the previous week may run into this range.
         for week in weeks_between(start - LONGEST_APPOINTMENT, end):
+            if ended_by(self._snap, week, start):
+                continue
             seg = self._snap.segment(appt_segment(week))
             if seg is None:
                 continue

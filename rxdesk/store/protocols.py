@@ -244,8 +244,8 @@ class AuditReader(Protocol):
         ...
 
     def search(self, query: AuditQuery) -> Page[AuditEntry]:
-        """Entries across the desk matching `query` (appointments' included), newest first
-        (no total)."""
+        """Entries across the desk matching `query` (appointments' included), newest first by
+        `at`, ties by sequence (no total)."""
         ...
 
 

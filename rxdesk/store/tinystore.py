@@ -34,7 +34,7 @@ from rxdesk.domain.models import (
     Subscription,
     reminder_key,
 )
-from rxdesk.domain.queries import Page, WorkerTick, appointment_from_json, org_from_json, person_matches, search_terms
+from rxdesk.domain.queries import WorkerTick, appointment_from_json, org_from_json
 from rxdesk.domain.times import format_utc, week_key
 from rxdesk.fileio import ensure_private_dir, read_bytes, write_atomic
 from rxdesk.store.engine import Engine, Snapshot, writable
@@ -42,14 +42,13 @@ from rxdesk.store.layout import (
     CORE,
     HOLDS,
     LAST_TICK,
-    PATIENT_NAMES,
-    PATIENTS,
     appointment_segment,
     appt_segment,
     refuse_if_moved,
 )
 from rxdesk.store.log_repositories import AuditRepo, CursorRepo, DeliveryRepo, EventRepo, MessageRepo
 from rxdesk.store.logs import AUDIT_LOG, EVENT_LOG, AppendOnlyLog
+from rxdesk.store.patients import PatientRepo
 from rxdesk.store.planner import AppointmentPlanner
 from rxdesk.store.problems import SKIPPED, note_problem, problems
 from rxdesk.store.segment_db import SegmentTable, decode, encode, json_text
@@ -122,99 +121,6 @@ class OrgRepo:
 
     def put(self, org: Org) -> None:
         writable(self._snap).change(CORE, "org").put("org", org.to_json())
-
-
-class NameView(Mapping[str, str]):
-    """id -> name over a table of `{"name": ...}` records, read in place (read-only)."""
-
-    __slots__ = ("_table",)
-
-    def __init__(self, table: Mapping[str, Mapping[str, Any]]) -> None:
-        self._table = table
-
-    def __getitem__(self, key: str) -> str:
-        name: str = self._table[key]["name"]
-        return name
-
-    def get(self, key: str, default: Any = None) -> Any:
-        # One lookup, not Mapping.get's call of __getitem__: a listing asks once per row.
-        found = self._table.get(key)
-        return default if found is None else found["name"]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._table)
-
-    def __len__(self) -> int:
-        return len(self._table)
-
-
-class PatientRepo(Keyed[Patient]):
-    def __init__(self, snap: Snapshot) -> None:
-        super().__init__(snap, PATIENTS, "patients", Patient, "id", "patient")
-
-    def _sorted(self) -> list[dict[str, Any]]:
-        seg = self._snap.segment(PATIENTS)
-        if seg is None:
-            return []
-
-        def build() -> list[dict[str, Any]]:
-            rows = list(seg.table("patients").documents().values())
-            rows.sort(key=lambda r: (r["name"].casefold(), r["id"]))
-            return rows
-
-        return seg.memo("sorted", build)
-
-    def names(self) -> Mapping[str, str]:
-        index = self._snap.segment(PATIENT_NAMES)
-        if index is None:
-            return MappingProxyType({})
-        # Read through, not copied: a copy of 120,000 names cost the first screen ~60 ms.
-        return index.memo("names", lambda: NameView(index.table("names").documents()))
-
-    def put(self, item: Patient) -> None:
-        super().put(item)
-        self.index_names({item.id: item.name})
-
-    def delete(self, key: str) -> None:
-        super().delete(key)
-        writable(self._snap).change(PATIENT_NAMES, "names").delete(key)
-
-    def index_names(self, names: Mapping[str, str]) -> None:
-        """Keep the id -> name index in step with the patient records."""
-        table = writable(self._snap).change(PATIENT_NAMES, "names")
-        known = table.documents()
-        table.put_many((key, {"name": name}) for key, name in names.items()
-                       if known.get(key, {}).get("name") != name)
-
-    def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
-        """Patients whose name, email, phone, external id or id contains `text` (any case;
-        phone matched on its digits too), ordered by name."""
-        needle, digits = search_terms(text)
-        rows = self._sorted()
-        if needle:
-            rows = [r for r in rows if person_matches(needle, digits, r["name"], r["email"], r["external_id"],
-                                                       r["id"], r["phone"])]
-        end = None if limit is None else offset + limit
-        items = [Patient.from_stored(r) for r in rows[offset:end]]
-        return Page(items, len(rows), offset, limit)
-
-    def external_ids(self) -> Mapping[str, str]:
-        seg = self._snap.segment(PATIENTS)
-        if seg is None:
-            return MappingProxyType({})
-        return seg.memo("external_ids", lambda: MappingProxyType(
-            {k: r.get("external_id", "") for k, r in seg.table("patients").documents().items()}))
-
-    def by_external_id(self, external_id: str) -> Patient | None:
-        seg = self._snap.segment(PATIENTS)
-        if seg is None or not external_id:
-            return None
-        index: dict[str, str] = seg.memo(
-            "by_external_id",
-            lambda: {r["external_id"]: k for k, r in seg.table("patients").documents().items() if r["external_id"]},
-        )
-        key = index.get(external_id)
-        return self.get(key) if key is not None else None
 
 
 class AppointmentRepo(AppointmentPlanner):
@@ -360,19 +266,20 @@ class BulkLoad:
             tx.drop(name)
 
     def add_patients(self, patients: Sequence[Patient]) -> None:
-        writable(self._snap).change(PATIENTS, "patients").put_many((p.id, p.to_json()) for p in patients)
-        self._view.patients.index_names({p.id: p.name for p in patients})
+        self._view.patients.put_many(patients)
 
     def add_appointments(self, appointments: Sequence[Mapping[str, Any]]) -> None:
         self._view.appointments.put_many(appointments)
 
     def add_audit(self, entries: Sequence[Mapping[str, Any]]) -> None:
         log = AppendOnlyLog(self._snap, AUDIT_LOG)
-        rows = []
+        rows, copies = [], []
         for entry in entries:
-            _, key = log.new_key()
+            seq, key = log.new_key()
             rows.append((key, dict(entry), AuditRepo.home_of(str(entry["target"]))))
+            copies.append((seq, key, entry))
         log.put_many(rows)
+        self._view.audit.copy_to_days(copies)
 
     def add_events(self, events: Sequence[Mapping[str, Any]]) -> None:
         log = AppendOnlyLog(self._snap, EVENT_LOG)

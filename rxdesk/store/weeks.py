@@ -15,13 +15,45 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from rxdesk.store.engine import Segment, Transaction
+from rxdesk.store.engine import Segment, Snapshot, Transaction
+from rxdesk.store.layout import APPT_PREFIX
 
 APPOINTMENTS = "appointments"
 ORDER = "order"
 BY_START = "by_start"
+# Manifest counter `ends.YYYY-MM-DD`: the latest end of the week's appointments (layout).
+ENDS = "ends."
+
+
+def _epoch(instant: Any) -> int:
+    """Seconds since the epoch of a stored instant; 0 for one that is not (a damaged record:
+    the week's latest end is then not known)."""
+    try:
+        return int(datetime.fromisoformat(instant).timestamp())
+    except (TypeError, ValueError):
+        return 0
+
+
+def ended_by(snap: Snapshot, week: str, instant: datetime) -> bool:
+    """True when every appointment of `week` ended at or before `instant`, known without
+    reading the week (False when not known: a week an older version wrote last)."""
+    latest = snap.counter(ENDS + week)
+    return 0 < latest <= instant.timestamp()
+
+
+def _note_ends(tx: Transaction, segment: str, docs: Sequence[Mapping[str, Any]],
+               week_docs: Mapping[str, Mapping[str, Any]]) -> None:
+    """Keep the week's latest end: a new later end raises it; a week that had none (written
+    by an older version) takes it from every appointment it holds."""
+    name = ENDS + segment[len(APPT_PREFIX):]
+    known = tx.counter(name)
+    ends = [_epoch(doc.get("ends_at")) for doc in (docs if known else week_docs.values())]
+    latest = 0 if 0 in ends else max(known, *ends)
+    if latest != known:
+        tx.set_counter(name, latest)
 
 
 def _sorted(appointments: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[str]]:
@@ -81,6 +113,8 @@ def put_appointments(tx: Transaction, segment: str, docs: Sequence[Mapping[str, 
         table.put(docs[0]["uid"], docs[0])
     else:
         table.put_many((doc["uid"], doc) for doc in docs)
+    if docs:
+        _note_ends(tx, segment, docs, table.documents())
     if stored is not None and not moved:
         return
     if len(moved) > 16:

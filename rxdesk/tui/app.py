@@ -153,6 +153,7 @@ class RxdeskApp(App[int]):
         self.known_generation: int | None = None
         self._ticking = False
         self._frozen = False
+        self._counted_once = False
         self.cancel_modal: CancelModal | None = None  # the one cancel dialog, reused (`dialogs.cancel_dialog`)
         # What the agent was told, newest last: what a notification said stays readable after
         # its toast is gone (tests read it too).
@@ -182,7 +183,7 @@ class RxdeskApp(App[int]):
         else:
             self.set_interval(self.poll_seconds, self._poll, name="poll")
         self.set_interval(self.attention_every, self._count_attention, name="attention")
-        self._count_attention()
+        # The first count waits for the first rows (`first_rows_shown`).
         if self.run_worker_inside:
             self.set_timer(1.0 if self.tick_seconds == 60.0 else self.tick_seconds, self.run_tick, name="first tick")
         else:
@@ -254,6 +255,14 @@ class RxdeskApp(App[int]):
         # Section 7 counts for itself while it is on screen.
         if self.problem is None and getattr(self.screen, "SECTION", "") != "attention":
             call_service(self, self.desk.attention.count, done=self._counted, group="attention-count")
+
+    def first_rows_shown(self) -> None:
+        """The overview's first rows are on screen: the header's count of what needs attention
+        comes after them (it reads the holds and the queues in a thread that would share the
+        interpreter with the first frame)."""
+        if not self._counted_once:
+            self._counted_once = True
+            self._count_attention()
 
     def _counted(self, count: int) -> None:
         self.attention_count = count

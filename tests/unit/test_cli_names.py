@@ -82,3 +82,52 @@ def test_no_show_is_no_show(clinic: Desk, cli_env: dict[str, str], now: datetime
     assert marked.json()["status"] == "no_show"
     listed = run_cli("appointments", "list", "--status", "no-show", "--all", "--json", env=cli_env)
     assert [row["uid"] for row in listed.json()] == [started.uid]
+
+
+def test_a_type_by_its_name_or_key_and_a_miss_lists_every_type(clinic: Desk, cli_env: dict[str, str]) -> None:
+    by_name = run_cli("appointments", "book", "--patient", "Lena", "--type", "GP video consultation", "--days", "1",
+                      "--json", env=cli_env)
+    by_key = run_cli("appointments", "book", "--patient", "Lena", "--type", "gp-consult", "--days", "1", "--json",
+                     env=cli_env)
+    assert by_name.code == 0 and by_name.json() == by_key.json() != []
+    folded = run_cli("doctors", "slots", "Weber", "--type", "  gp VIDEO consultation ", "--json", env=cli_env)
+    assert folded.code == 0 and folded.json() == run_cli(
+        "doctors", "slots", "Weber", "--type", "gp-consult", "--json", env=cli_env).json()
+    before = fingerprint(clinic.settings.data_dir)
+    miss = run_cli("appointments", "book", "--patient", "Lena", "--type", "GP video", "--start", "2026-11-23T11:00",
+                   env=cli_env)
+    assert miss.code == 1 and one_line(miss.err) and "no appointment type 'GP video'" in miss.err
+    assert "gp-consult (GP video consultation), prescription (Prescription review), therapy (Therapy session)" \
+        in miss.err
+    assert fingerprint(clinic.settings.data_dir) == before
+    assert run_cli("doctors", "slots", "Weber", "--type", "massage", env=cli_env).err.count("gp-consult") == 1
+
+
+def test_book_answers_with_the_names_and_the_time_in_the_organisations_zone(
+        clinic: Desk, cli_env: dict[str, str]) -> None:
+    booked = run_cli("appointments", "book", "--patient", "Lena", "--type", "GP video consultation",
+                     "--start", "2026-11-23T11:00", "--doctor", "Weber", env=cli_env)
+    assert booked.code == 0, booked.err
+    first = booked.out.splitlines()[0]
+    assert first.startswith("confirmed ") and first.endswith(
+        ": Lena Fischer (pat-001) with Dr Anna Weber (dr-weber), GP video consultation (gp-consult), "
+        "Mon 2026-11-23 11:00 (Europe/Berlin)")
+
+
+def test_slot_answers_name_the_doctor_and_the_type(clinic: Desk, cli_env: dict[str, str], now: datetime) -> None:
+    why = run_cli("doctors", "slots", "Osei", "--type", "Therapy session", env=cli_env)
+    assert why.code == 0, why.err
+    assert [" ".join(line.split()) for line in why.out.splitlines()[:2]] == [
+        "doctor Dr Kwame Osei (dr-osei)", "type Therapy session (therapy)"]
+    appt = make_appointment(clinic, start=now + timedelta(days=1, hours=2), doctor_id="dr-weber")
+    rebook = run_cli("appointments", "slots", appt.uid, env=cli_env)
+    assert rebook.code == 0, rebook.err
+    assert rebook.out.splitlines()[0].startswith(
+        f"open slots for {appt.uid} (Lena Fischer with Dr Anna Weber, GP video consultation (gp-consult), any doctor)")
+
+
+def test_version(clinic: Desk) -> None:
+    from importlib.metadata import version
+
+    shown = run_cli("--version")
+    assert shown.code == 0 and shown.out == f"rxdesk {version('rxdesk')}\n"

@@ -100,6 +100,23 @@ def test_statuses_fit_their_times(demo: DemoData) -> None:
             assert a.confirmed_at is not None
 
 
+def test_the_history_is_spread_over_time_not_bunched_at_now(demo: DemoData) -> None:
+    """Bookings, confirmations and cancellations happened before now, one after the other,
+    spread over the weeks before: no crowd of them in the last minute."""
+    from collections import Counter
+
+    now = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for row in demo.appointments:
+        confirmed, cancelled = row["confirmed_at"], row["cancelled_at"]
+        assert confirmed is None or row["created_at"] <= confirmed <= now
+        if confirmed and cancelled and not str(row["cancel_reason"]).startswith("Rebooked to"):
+            assert confirmed < cancelled <= now
+    assert all(e["at"] <= now for e in demo.audit)
+    for times in ([r["created_at"] for r in demo.appointments], [e["at"] for e in demo.audit]):
+        assert max(Counter(times).values()) <= 3
+        assert max(Counter(t[:16] for t in times if t <= now).values()) <= 4  # per minute too
+
+
 def test_the_rules_of_the_lifecycle_hold_at_now(demo: DemoData) -> None:
     from collections import Counter
 

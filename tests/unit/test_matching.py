@@ -107,8 +107,11 @@ def test_the_command_line_takes_names_like_the_app(cli: Cli, people: dict[str, A
 
 
 def test_the_command_line_refuses_a_name_that_several_match(cli: Cli, people: dict[str, Appointment], data_dir: Path) -> None:
+    """A command acting on one patient refuses a name several share; a listing takes them all."""
     before = fingerprint(data_dir)
-    result = cli("appointments", "list", "--patient", "Lena F")
+    listed = cli("appointments", "list", "--patient", "Lena F", "--json")
+    assert [row["uid"] for row in listed.json()] == [people["fischer"].uid, people["fuchs"].uid]
+    result = cli("patients", "show", "Lena F")
     assert result.code == 1 and result.out == ""
     assert result.err.count("\n") == 1
     assert "2 patients match 'Lena F'" in result.err

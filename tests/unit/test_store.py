@@ -19,6 +19,7 @@ from rxdesk.domain.models import Patient
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
 from rxdesk.store import engine as engine_module
+from rxdesk.store.layout import patient_segment
 from rxdesk.store.segment_db import open_segment
 from tests.helpers import CLINIC_TOML, fingerprint, run_cli, tiny_view_of
 
@@ -35,11 +36,11 @@ def test_commit_is_one_manifest_generation_and_immutable_files(store: TinyStore,
         view.patients.put(patient("a"))
     first = json.loads((data_dir / "rxdesk.json").read_text())
     assert first["generation"] == 1
-    file_a = first["segments"]["patients"]["file"]
+    file_a = first["segments"]["patient-names"]["file"]
     with store.write() as view:
         view.patients.put(patient("b"))
     second = json.loads((data_dir / "rxdesk.json").read_text())
-    assert second["segments"]["patients"]["file"] != file_a
+    assert second["segments"]["patient-names"]["file"] != file_a
     # The replaced file stays (grace period) and the previous manifest points at it.
     assert (data_dir / "segments" / file_a).exists()
     assert json.loads((data_dir / "rxdesk.previous.json").read_text())["generation"] == 1
@@ -160,7 +161,7 @@ def _cut_in_half(path: Path) -> None:
 @pytest.mark.parametrize("damage", ["half", "empty", "garbage", "same-size"])
 def test_corrupt_segment_is_reported_and_left_alone(clinic: Desk, data_dir: Path, damage: str) -> None:
     manifest = json.loads((data_dir / "rxdesk.json").read_text())
-    path = data_dir / "segments" / manifest["segments"]["patients"]["file"]
+    path = data_dir / "segments" / manifest["segments"][patient_segment("pat-001")]["file"]  # Lena's record
     original = path.read_bytes()
     if damage == "half":
         _cut_in_half(path)
@@ -232,7 +233,7 @@ def test_the_patient_name_index_follows_every_patient_write(store: TinyStore, da
         view.patients.delete("b")
     manifest = json.loads((data_dir / "rxdesk.json").read_text())
     db = open_segment(data_dir / "segments" / manifest["segments"]["patient-names"]["file"])
-    assert {d.doc_id: d["name"] for d in db.table("names").all()} == {"a": "Renamed"}
+    assert db.table("compact").document("by_id") == {"ids": ["a"], "names": ["Renamed"]}
     assert dict(store.read().patients.names()) == {"a": "Renamed"}
 
 
@@ -317,7 +318,7 @@ def test_counts_agree_with_walking_the_rows(clinic: Desk, now: datetime) -> None
 def test_a_write_over_a_missing_segment_file_is_refused_and_changes_nothing(clinic: Desk, data_dir: Path) -> None:
     """A write reads each segment it replaces: a missing one is damage, reported by name."""
     manifest = json.loads((data_dir / "rxdesk.json").read_text())
-    path = data_dir / "segments" / manifest["segments"]["patients"]["file"]
+    path = data_dir / "segments" / manifest["segments"]["patient-names"]["file"]
     path.unlink()
     before = fingerprint(data_dir)
     result = run_cli("provision", str(CLINIC_TOML), env={"RXDESK_DATA_DIR": str(data_dir)})

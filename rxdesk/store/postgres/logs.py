@@ -124,7 +124,8 @@ class AuditRepo:
             parts.append("target = ANY(%s)")
             args.append(list(query.targets))
         where = f" WHERE {' AND '.join(parts)}" if parts else ""
-        statement = f"SELECT at, actor, action, target, details FROM audit{where} ORDER BY seq DESC OFFSET %s"
+        statement = (f"SELECT at, actor, action, target, details FROM audit{where} "
+                     "ORDER BY at DESC, seq DESC OFFSET %s")
         args.append(max(0, query.offset))
         if query.limit is not None:
             statement += " LIMIT %s"

@@ -107,6 +107,7 @@ class OverviewScreen(DeskScreen):
         switcher = self.query_one("#overview-switcher", ContentSwitcher)
         if loaded.empty:
             switcher.current = "empty-state"
+            self.desk_app.first_rows_shown()
             return
         switcher.current = "overview-main"
         source, window, parsed = loaded.source, loaded.window, loaded.parsed
@@ -121,12 +122,17 @@ class OverviewScreen(DeskScreen):
         self.call_after_refresh(self._after_paint)
 
     def _after_paint(self) -> None:
-        """Once the rows are on screen: the first time, what can wait (doctor and type names
-        for the suggestions and the column widths, the models' validators); every time, the
-        data just loaded out of the garbage collector's way."""
-        if self.doctor_names_set:
+        """Once the rows are on screen: the first time, the header's count of what needs
+        attention; once the list is counted too (`on_virtual_table_loaded`), what else can wait;
+        after that, every time, the data just loaded out of the garbage collector's way."""
+        if self.names_learned:
             self.desk_app.keep_loaded()
-            return
+        else:
+            self.desk_app.first_rows_shown()
+
+    def _warm_up(self) -> None:
+        """Doctor and type names for the suggestions and the column widths, the models'
+        validators: after the first rows and their count, so none of it delays them."""
         self.doctor_names_set = True
         desk = self.desk
 
@@ -145,6 +151,8 @@ class OverviewScreen(DeskScreen):
 
     def on_virtual_table_loaded(self, event: VirtualTable.Loaded) -> None:
         self._show_count()
+        if event.counted and not self.doctor_names_set:
+            self._warm_up()
 
     def _show_count(self) -> None:
         table = self.table

@@ -500,7 +500,8 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
             return Strip.blank(width, self.rich_style)
         if self._count_when_drawn:
             self._count_when_drawn = False
-            self.call_later(self._count)  # runs once this frame is out
+            # Once this frame is out: a count started now would share the interpreter with it.
+            self.call_after_refresh(self._count)
         self.rendered_lines += 1
         row = self.row_at(index)
         if row is None:

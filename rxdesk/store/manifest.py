@@ -1,0 +1,72 @@
+"""The manifest of a data dir (`rxdesk.json`): which file holds each segment, with its size and
+CRC-32, the counters, and the graveyard of replaced files. Replacing it is the commit (`engine`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rxdesk.domain.errors import StoreError
+from rxdesk.store.segment_db import decode, encode
+
+FORMAT = "rxdesk-store/1"
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    file: str
+    size: int
+    crc: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    generation: int = 0
+    segments: Mapping[str, SegmentRef] = field(default_factory=dict)
+    counters: Mapping[str, int] = field(default_factory=dict)
+    graveyard: tuple[tuple[str, float], ...] = ()
+    raw: bytes = b""
+
+    def to_bytes(self) -> bytes:
+        return encode(
+            {
+                "format": FORMAT,
+                "generation": self.generation,
+                "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "segments": {
+                    name: {"file": ref.file, "size": ref.size, "crc32": ref.crc}
+                    for name, ref in sorted(self.segments.items())
+                },
+                "counters": dict(sorted(self.counters.items())),
+                "graveyard": [list(item) for item in self.graveyard],
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, path: Path) -> Manifest:
+        data = decode(raw, path)
+        try:
+            if data.get("format") != FORMAT:
+                raise ValueError("unknown format")
+            segments = {
+                str(name): SegmentRef(str(ref["file"]), int(ref["size"]), int(ref["crc32"]))
+                for name, ref in data["segments"].items()
+            }
+            for ref in segments.values():
+                if "/" in ref.file or ref.file.startswith("."):
+                    raise ValueError("bad file name")
+            return cls(
+                generation=int(data["generation"]),
+                segments=segments,
+                counters={str(k): int(v) for k, v in data.get("counters", {}).items()},
+                graveyard=tuple((str(f), float(t)) for f, t in data.get("graveyard", [])),
+                raw=raw,
+            )
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise StoreError(
+                f"data file {path} is not an rxdesk manifest (corrupt or foreign); "
+                "it was left as it is"
+            ) from None

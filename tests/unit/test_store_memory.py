@@ -1,0 +1,167 @@
+"""What the data dir holds in memory at a million appointments: the patient names every
+listing shows beside its rows in a compact index, and each segment parsed once however many of
+the app's threads ask for it at the same moment."""
+
+from __future__ import annotations
+
+import threading
+import tracemalloc
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from rxdesk.domain.models import Patient
+from rxdesk.domain.queries import AppointmentQuery
+from rxdesk.services import Desk
+from rxdesk.store import TinyStore
+from rxdesk.store.engine import Segment, writable
+from rxdesk.store.segment_db import open_segment
+from rxdesk.store.tinystore import TinyView
+from tests.helpers import make_appointment
+
+PATIENTS = 20_000
+
+
+def patients(count: int) -> list[Patient]:
+    return [Patient(id=f"pat-{i:06d}", name=f"Patient Number {i}", email=f"p{i}@example.org") for i in range(count)]
+
+
+def names_segment(data_dir: Path) -> Path:
+    manifest = TinyStore(data_dir).engine.manifest()
+    return data_dir / "segments" / manifest.segments["patient-names"].file
+
+
+def test_the_names_index_is_two_lists_however_many_patients(data_dir: Path) -> None:
+    store = TinyStore(data_dir, fsync=False)
+    with store.write() as view:
+        view.bulk.add_patients(patients(PATIENTS))
+    db = open_segment(names_segment(data_dir))
+    assert db.table("names").all() == []
+    assert len(db.table("compact")) == 1
+    fresh = TinyStore(data_dir)
+    tracemalloc.start()
+    try:
+        names = fresh.read().patients.names()
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert names["pat-012345"] == "Patient Number 12345" and len(names) == PATIENTS
+    # A document per patient held ~340 bytes each (a dict, its key and its value) and peaked at
+    # ~920 while parsing; two lists of strings and a flat mapping hold ~165 and peak at ~600.
+    assert held / PATIENTS < 230 and peak / PATIENTS < 750, (held / PATIENTS, peak / PATIENTS)
+
+
+def test_an_older_names_index_is_read_and_replaced_at_the_next_patient_write(data_dir: Path) -> None:
+    store = TinyStore(data_dir, fsync=False)
+    with store.write() as view:
+        view.bulk.add_patients(patients(3))
+    with store.write() as view:  # the index as an older version wrote it: a document per patient
+        tx = writable(view.snap)
+        tx.change("patient-names", "compact").truncate()
+        tx.change("patient-names", "names").put_many((p.id, {"name": p.name}) for p in patients(3))
+    assert dict(TinyStore(data_dir).read().patients.names()) == {p.id: p.name for p in patients(3)}
+    with store.write() as view:
+        view.patients.put(Patient(id="pat-000001", name="Renamed"))
+        view.patients.delete("pat-000002")
+        assert dict(view.patients.names()) == {"pat-000000": "Patient Number 0", "pat-000001": "Renamed"}
+    assert dict(TinyStore(data_dir).read().patients.names()) == {"pat-000000": "Patient Number 0",
+                                                                 "pat-000001": "Renamed"}
+    assert open_segment(names_segment(data_dir)).table("names").all() == []
+
+
+def test_a_segment_asked_for_by_many_threads_at_once_is_parsed_once(data_dir: Path) -> None:
+    store = TinyStore(data_dir, fsync=False)
+    with store.write() as view:
+        view.bulk.add_patients(patients(PATIENTS))
+    for _attempt in range(3):
+        fresh = TinyStore(data_dir)
+        start = threading.Barrier(4)
+        seen: list[Segment | None] = []
+
+        def read(view: TinyView = fresh.read()) -> None:
+            start.wait()
+            seen.append(view.snap.segment("patient-names"))
+
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(seen) == 4 and seen[0] is not None and len({id(seg) for seg in seen}) == 1
+
+
+def test_what_is_in_progress_on_a_monday_morning_reads_no_week_that_ended(clinic: Desk, now: datetime,
+                                                                        data_dir: Path) -> None:
+    """`now` is a Monday, 08:00: an appointment of last week may still run (up to 12 hours
+    long), so last week is read unless the store knows it all ended."""
+    for hours in (30, 20, 10):  # Saturday and Sunday: all over by now
+        make_appointment(clinic, start=now - timedelta(hours=hours))
+    upcoming = make_appointment(clinic, start=now + timedelta(days=1))
+    fresh = TinyStore(data_dir)
+    listed = fresh.read().appointments.window_raw(_not_ended(now))
+    assert [row["uid"] for row in listed.items] == [upcoming.uid] and listed.total == 1
+    read = {seg.name for seg, _ in fresh.engine._cache.values()}
+    assert "appt-2026-11-16" not in read and "appt-2026-11-23" in read, read
+
+    running = make_appointment(clinic, start=now - timedelta(hours=9), length=timedelta(hours=10))
+    listed = TinyStore(data_dir).read().appointments.window_raw(_not_ended(now))
+    assert [row["uid"] for row in listed.items] == [running.uid, upcoming.uid] and listed.total == 2
+
+
+def _not_ended(now: datetime) -> AppointmentQuery:
+    return AppointmentQuery(statuses=frozenset({"held", "confirmed"}), ends_after=now, as_of=now, count=True)
+
+
+def test_one_patient_reads_one_shard_of_the_patients(data_dir: Path) -> None:
+    store = TinyStore(data_dir, fsync=False)
+    with store.write() as view:
+        view.bulk.add_patients(patients(PATIENTS))
+    fresh = TinyStore(data_dir)
+    view = fresh.read()
+    assert view.patients.get("pat-012345") == patients(PATIENTS)[12345]
+    read = [seg.name for seg, _size in fresh.engine._cache.values()]
+    assert len(read) == 1 and read[0].startswith("patients-"), read
+    assert view.patients.count() == PATIENTS and view.patients.all()[-1].id == "pat-019999"
+    assert [p.id for p in view.patients.search("number 1234").items] == ["pat-001234", *(
+        f"pat-{i:06d}" for i in range(12340, 12350))]
+
+
+def test_an_older_data_dir_keeps_its_patients_in_one_segment(data_dir: Path) -> None:
+    store = TinyStore(data_dir, fsync=False)
+    with store.write() as view:  # as an older version wrote them
+        writable(view.snap).change("patients", "patients").put_many((p.id, p.to_json()) for p in patients(3))
+        view.patients.index_names({p.id: p.name for p in patients(3)})
+    with store.write() as view:
+        view.patients.put(Patient(id="pat-000003", name="Added Later"))
+    view = TinyStore(data_dir).read()
+    assert [p.id for p in view.patients.all()] == ["pat-000000", "pat-000001", "pat-000002", "pat-000003"]
+    assert not view.snap.names("patients-") and view.patients.require("pat-000003").name == "Added Later"
+
+
+def test_a_view_of_every_patient_leaves_memory_with_the_shards_it_was_made_of(data_dir: Path) -> None:
+    with TinyStore(data_dir, fsync=False).write() as view:
+        view.bulk.add_patients(patients(500))
+    small = TinyStore(data_dir, cache_bytes=8 * 1024)  # room for a few shards, not all of them
+    assert small.read().patients.search("patient number 42").total == 11
+    assert small.read().patients.search("patient number 42").total == 11
+    kept = [seg.name for seg, _size in small.engine._cache.values()]
+    assert len(kept) < 64 and small.engine._views == {}, kept
+    roomy = TinyStore(data_dir)
+    roomy.read().patients.search("number")
+    assert len(roomy.engine._views) == 1
+
+
+def test_a_segment_written_again_is_held_once_not_once_per_generation(data_dir: Path) -> None:
+    store = TinyStore(data_dir, fsync=False)
+    with store.write() as view:
+        view.bulk.add_patients(patients(50))
+    for attempt in range(3):
+        assert store.read().patients.names()["pat-000001"] == ("Patient Number 1" if attempt == 0
+                                                               else f"Renamed {attempt - 1}")
+        with store.write() as view:
+            view.patients.put(Patient(id="pat-000001", name=f"Renamed {attempt}"))
+    other = TinyStore(data_dir, fsync=False)  # another process writes: this one reads its files
+    with other.write() as view:
+        view.patients.put(Patient(id="pat-000001", name="Renamed elsewhere"))
+    assert store.read().patients.names()["pat-000001"] == "Renamed elsewhere"
+    held = [seg.name for seg, _size in store.engine._cache.values()]
+    assert "patient-names" in held and len(held) == len(set(held)), held
