@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.domain.lifecycle import ACTIVE
 from rxdesk.domain.models import AppointmentStatus
-from rxdesk.domain.times import FIRST_DAY, LAST_DAY
+from rxdesk.domain.times import (
+    FIRST_DAY,
+    LAST_DAY,
+    local_day_bounds,
+    out_of_range,
+    parse_time,
+    to_utc,
+    within_range,
+    zone,
+)
 
 _REL_RE = re.compile(r"([+-])(\d{1,4})([dw])")
 _WORDS = {"today": 0, "tomorrow": 1, "yesterday": -1}
@@ -63,3 +72,33 @@ def parse_statuses(values: list[str] | tuple[str, ...] | str) -> frozenset[str]:
                     f"status {part[:40]!r} is not one of {', '.join(sorted(valid))} (or active)"
                 )
     return frozenset(found)
+
+
+def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: bool, what: str) -> datetime:
+    """An instant as an agent types it: ISO-8601 (without a zone, in the organisation's, as
+    everywhere); a local `YYYY-MM-DD HH:MM` or `HH:MM` (today) in the organisation's zone;
+    `now`; or a day (`2026-11-24`, `today`, `tomorrow`, `+2d`): its start, or with `end` its
+    end (the day is included)."""
+    raw = (text or "").strip()
+    if not raw:
+        raise ValidationFailed(f"{what} is required")
+    if raw.lower() == "now":
+        return now
+    tz = zone(zone_name)
+    for pattern in ("%Y-%m-%d %H:%M", "%H:%M"):
+        try:
+            local = datetime.strptime(raw, pattern)
+        except ValueError:
+            continue
+        if pattern == "%H:%M":
+            local = datetime.combine(today, local.time())
+        try:
+            utc = to_utc(local.replace(tzinfo=tz))
+        except OverflowError:  # a local time at the very ends of the calendar
+            raise out_of_range(what, raw) from None
+        return within_range(utc, what=what, text=raw)
+    if "T" in raw or ":" in raw:
+        return parse_time(raw, zone_name, what=what)
+    day = parse_day(raw, today, what=what)
+    bounds = local_day_bounds(day, zone_name)
+    return bounds[1] if end else bounds[0]

@@ -10,7 +10,8 @@ as written (`doctor:dr-weber`) or by its id alone (an appointment's uid, a docto
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,11 +22,15 @@ from rxdesk.domain.models import AuditEntry
 from rxdesk.domain.queries import AuditQuery, Page
 from rxdesk.domain.times import local_day_bounds, zone
 from rxdesk.services.base import Service, admin_actor
+from rxdesk.store.protocols import StoreView
 
 # What the audit log's targets name, before the colon: an id alone may be any of them.
 TARGET_KINDS = ("appointment", "doctor", "patient", "appointment_type", "booking_secret", "subscription", "delivery")
 # Entries one listing reads at most when no limit is asked for.
 MAX_ROWS = 10_000
+# Details that name a patient or a doctor by id: the app shows the name instead.
+NAMED_DETAILS = {"patient_id": ("patient", "patient"), "doctor_id": ("doctor", "doctor"),
+                 "to_doctor_id": ("doctor", "to_doctor")}
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,14 @@ class ActivityRow:
     entry: AuditEntry
     kind: str
     ref: str
+    # Names the desk knows for the targets this entry mentions (`patient:pat-001` -> the
+    # patient's name; an appointment -> `patient · doctor`); filled for the app's listing.
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def about_name(self) -> str:
+        """What the entry is about, by name ("" when the desk does not know one)."""
+        return self.names.get(self.entry.target, "")
 
     @property
     def key(self) -> str:
@@ -45,6 +58,18 @@ class ActivityRow:
     def summary(self) -> str:
         """The details in one line: `reason: patient called · from_status: confirmed`."""
         return " · ".join(f"{name}: {value}" for name, value in self.entry.details.items() if value not in (None, ""))
+
+    def named_summary(self) -> str:
+        """`summary` with the patients and doctors it names by id named by name, where known:
+        `patient: Lena Fischer` rather than `patient_id: pat-001074`."""
+        parts = []
+        for name, value in self.entry.details.items():
+            if value in (None, ""):
+                continue
+            kind, label = NAMED_DETAILS.get(name, ("", ""))
+            known = self.names.get(f"{kind}:{value}") if kind and isinstance(value, str) else None
+            parts.append(f"{label}: {known}" if known else f"{name}: {value}")
+        return " · ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
         return self.entry.to_json()
@@ -105,3 +130,46 @@ class ActivityService(Service):
         with self.store.read() as view:
             page = view.audit.search(query)
         return Page([row(entry) for entry in page.items], None, page.offset, page.limit)
+
+    def list_named(self, typed: ActivityFilter, *, limit: int) -> Page[ActivityRow]:
+        """`list_activity`, each row with the names of the patients, doctors, appointments and
+        types it mentions (read once per distinct id; a deleted one keeps its id)."""
+        query = self.query(typed, limit=limit)
+        with self.store.read() as view:
+            page = view.audit.search(query)
+            names = _names(view, page.items)
+        return Page([ActivityRow(r.entry, r.kind, r.ref, names) for r in map(row, page.items)], None,
+                    page.offset, page.limit)
+
+
+def _names(view: StoreView, entries: list[AuditEntry]) -> dict[str, str]:
+    """Target (`kind:id`) -> name, for the targets and named details of `entries`."""
+    wanted: set[str] = set()
+    for entry in entries:
+        wanted.add(entry.target)
+        for name, (kind, _label) in NAMED_DETAILS.items():
+            value = entry.details.get(name)
+            if isinstance(value, str) and value:
+                wanted.add(f"{kind}:{value}")
+    names: dict[str, str] = {}
+    types = {t.key: t.name for t in view.types.all()}
+
+    def person(kind: str, ref: str) -> str:
+        key = f"{kind}:{ref}"
+        if key not in names:
+            found = view.patients.get(ref) if kind == "patient" else view.doctors.get(ref)
+            names[key] = found.name if found else ""
+        return names[key]
+
+    for target in sorted(wanted):
+        kind, _, ref = target.partition(":")
+        if kind in ("patient", "doctor"):
+            person(kind, ref)
+        elif kind == "appointment_type":
+            names[target] = types.get(ref, "")
+        elif kind == "appointment":
+            appt = view.appointments.get(ref)
+            if appt is not None:
+                who = [n for n in (person("patient", appt.patient_id), person("doctor", appt.doctor_id)) if n]
+                names[target] = " · ".join(who)
+    return {k: v for k, v in names.items() if v}

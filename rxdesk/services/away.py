@@ -10,7 +10,10 @@ the original cancelled naming it):
   time; the doctor with the fewest moves of this plan so far, then by name), else the free slot
   nearest to the original start of any doctor offering the type (the away doctor too, outside
   the range);
-- `same_doctor`: the doctor's first free slot after the range.
+- `same_doctor`: the doctor's first free slot after the range; a range of whole days (ending
+  at a midnight of the organisation's zone) ends, for the doctor, at the end of their own
+  local day in which it ends (`back_from`): a doctor abroad is not booked on the rest of a
+  day off.
 
 What cannot move within HORIZON_DAYS is cancelled with the reason. Appointments are placed in
 order of start, and two moves of one plan never take the same time (`slots.Taken`).
@@ -34,7 +37,7 @@ from typing import Any, Literal
 
 from rxdesk.domain import lifecycle
 from rxdesk.domain.errors import Conflict, Refused, ValidationFailed
-from rxdesk.domain.filters import parse_day
+from rxdesk.domain.filters import parse_moment
 from rxdesk.domain.models import (
     Appointment,
     AppointmentType,
@@ -47,10 +50,7 @@ from rxdesk.domain.times import (
     format_local,
     format_utc,
     local_day_bounds,
-    out_of_range,
-    parse_time,
     to_utc,
-    within_range,
     zone,
 )
 from rxdesk.services.appointments import cancel
@@ -87,6 +87,7 @@ class AwayItem:
     doctor_name: str = ""
     starts_at: datetime | None = None
     new_uid: str | None = None  # once the run has made it
+    doctor_zone: str = ""  # where it moves: that doctor's own zone
 
     @property
     def uid(self) -> str:
@@ -103,6 +104,13 @@ class AwayItem:
         if self.action == "cancel":
             return "cancelled"
         return f"{self.doctor_name}, {format_local(self.starts_at, zone_name)}"
+
+    def doctors_time(self, zone_name: str, *, with_zone: bool = True) -> str:
+        """Where it moves, in that doctor's own zone when it is not `zone_name` (else "")."""
+        if self.action == "cancel" or not self.doctor_zone or self.doctor_zone == zone_name:
+            return ""
+        local = format_local(self.starts_at, self.doctor_zone)
+        return f"{local} {self.doctor_zone}" if with_zone else local
 
     def to_json(self) -> dict[str, Any]:
         appt = self.appointment
@@ -152,6 +160,14 @@ class AwayPlan:
     def range_text(self) -> str:
         start, end = format_local(self.starts_from, self.zone), format_local(self.starts_before, self.zone)
         return f"{start} – {end} ({self.zone})"
+
+    def doctors_range_text(self) -> str:
+        """The range in the doctor's own zone when it is not the organisation's (else "")."""
+        theirs = self.doctor.timezone
+        if theirs == self.zone:
+            return ""
+        start, end = format_local(self.starts_from, theirs), format_local(self.starts_before, theirs)
+        return f"{start} – {end} ({theirs})"
 
     def summary(self) -> str:
         """One line: `3 moved, 1 cancelled` (or what a dry run would do)."""
@@ -218,36 +234,6 @@ class PlanChanged(Refused):
 
     def to_json(self) -> dict[str, Any]:
         return {**self.plan.to_json(), "changed": {"expected": self.expected, "differences": self.changes}}
-
-
-def parse_moment(text: str, *, today: date, now: datetime, zone_name: str, end: bool, what: str) -> datetime:
-    """An instant as an agent types it: ISO-8601 (without a zone, in the organisation's, as
-    everywhere); a local `YYYY-MM-DD HH:MM` or `HH:MM` (today) in the organisation's zone;
-    `now`; or a day (`2026-11-24`, `today`, `tomorrow`, `+2d`): its start, or with `end` its
-    end (the day is included)."""
-    raw = (text or "").strip()
-    if not raw:
-        raise ValidationFailed(f"{what} is required")
-    if raw.lower() == "now":
-        return now
-    tz = zone(zone_name)
-    for pattern in ("%Y-%m-%d %H:%M", "%H:%M"):
-        try:
-            local = datetime.strptime(raw, pattern)
-        except ValueError:
-            continue
-        if pattern == "%H:%M":
-            local = datetime.combine(today, local.time())
-        try:
-            utc = to_utc(local.replace(tzinfo=tz))
-        except OverflowError:  # a local time at the very ends of the calendar
-            raise out_of_range(what, raw) from None
-        return within_range(utc, what=what, text=raw)
-    if "T" in raw or ":" in raw:
-        return parse_time(raw, zone_name, what=what)
-    day = parse_day(raw, today, what=what)
-    bounds = local_day_bounds(day, zone_name)
-    return bounds[1] if end else bounds[0]
 
 
 class _Slots:
@@ -346,26 +332,40 @@ def compute_plan(view: StoreView, doctor: Doctor, starts_from: datetime, starts_
         if appt_type is None:
             items.append(replace(base, why=f"its type {appt.type_key} no longer exists"))
             continue
-        found, why = _place(appt, appt_type, doctor, doctors, slots, taken, starts_from, starts_before)
+        found, why = _place(appt, appt_type, doctor, doctors, slots, taken, starts_from, starts_before,
+                            back_from(doctor, starts_before, zone_name))
         if found is None:
             items.append(replace(base, why=why))
             continue
         target = next(d for d in doctors if d.id == found.doctor_id)
         taken.take(target.id, found.starts_at, found.ends_at)
         items.append(replace(base, action="move", why=why, doctor_id=target.id, doctor_name=target.name,
-                             starts_at=found.starts_at))
+                             starts_at=found.starts_at, doctor_zone=target.timezone))
     return AwayPlan(doctor, starts_from, starts_before, reason, rebook, items, zone_name)
 
 
+def back_from(doctor: Doctor, starts_before: datetime, zone_name: str) -> datetime:
+    """When the doctor is back after a range ending at `starts_before`: a range of whole days
+    in the organisation's zone (it ends at a midnight there) ends at the next midnight in the
+    doctor's own zone, so a day off abroad is off all day; any other end is taken as typed."""
+    org_local = starts_before.astimezone(zone(zone_name))
+    if (org_local.hour, org_local.minute, org_local.second, org_local.microsecond) != (0, 0, 0, 0):
+        return starts_before
+    last_day = (starts_before - timedelta(microseconds=1)).astimezone(zone(doctor.timezone)).date()
+    return local_day_bounds(last_day, doctor.timezone)[1]
+
+
 def _place(appt: Appointment, appt_type: AppointmentType, away: Doctor, doctors: list[Doctor], slots: _Slots,
-           taken: Taken, starts_from: datetime, starts_before: datetime) -> tuple[Slot | None, str]:
-    """Where one appointment moves, and why there (or why nowhere)."""
+           taken: Taken, starts_from: datetime, starts_before: datetime,
+           back: datetime) -> tuple[Slot | None, str]:
+    """Where one appointment moves, and why there (or why nowhere); `back`: when the away
+    doctor is back (`back_from`)."""
 
     def free(slot: Slot) -> bool:
         return not taken.overlaps(slot.doctor_id, slot.starts_at, slot.ends_at)
 
     if appt_type.rebooking_mode is RebookingMode.same_doctor:
-        found = slots.first_after(away, appt_type, starts_before, free)
+        found = slots.first_after(away, appt_type, back, free)
         if found is None:
             return None, f"{away.name} has no free slot within {HORIZON_DAYS} days after the range"
         return found, "first free slot after the range"
@@ -430,7 +430,7 @@ def _steady_plan(view: UnitOfWork, doctor: Doctor, starts_from: datetime, starts
 
 class AwayService(Service):
     def range(self, from_text: str, to_text: str) -> tuple[datetime, datetime]:
-        """The range as an agent types it (`parse_moment`), in the organisation's zone; `to`
+        """The range as an agent types it (`filters.parse_moment`), in the organisation's zone; `to`
         after `from`, at most MAX_RANGE_DAYS."""
         now = self.now()
         with self.store.read() as view:

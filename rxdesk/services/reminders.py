@@ -63,9 +63,10 @@ class RuleRow:
                                                         "booked_inside": self.booked_inside}
         return {"type_key": self.type_key, **self.rule.to_json(), **saved}
 
-    def window_note(self) -> str:
+    def window_note(self, remind_hint: str = "--also-now reminds {n} of them now") -> str:
         """What saving did about the appointments already inside the window ("" if none),
-        and why it reminded fewer than are there."""
+        and why it reminded fewer than are there; `remind_hint` says how the caller's agent
+        would have reminded them now (`{n}`: how many it would remind)."""
         n = self.inside_window or 0
         if not n:
             return ""
@@ -82,7 +83,16 @@ class RuleRow:
         if not remindable:
             return f"{some}: none reminded: {late}"
         rest = f"; {late}" if late else ""
-        return f"{some}: not reminded (--also-now reminds {remindable} of them now){rest}"
+        return f"{some}: not reminded ({remind_hint.format(n=remindable)}){rest}"
+
+
+@dataclass(frozen=True)
+class WindowCount:
+    """Before a rule is saved: the confirmed appointments already inside its window, and how
+    many of them "also now" would remind (the others were booked inside it)."""
+
+    inside: int
+    remindable: int
 
 
 def _rule(**fields: object) -> ReminderRule:
@@ -166,6 +176,29 @@ class ReminderRuleService(Service):
                       if renewed else (None, 0, 0))
         return RuleRow(appt_type.key, appt_type.name, rule, *inside)
 
+    def inside_window(self, type_key: str, recipient: str, minutes_before: object,
+                      rule_id: str | None = None) -> WindowCount | None:
+        """Before saving: the confirmed appointments of the type already inside the window of
+        the rule as it would be saved (added, or `rule_id` edited), as saving counts them, and
+        how many of them `also_now` would remind now. None when saving that edit would not
+        start the rule afresh (a shorter span, same recipient group): nothing is counted then."""
+        group, minutes = RecipientGroup(_recipient(recipient)), _minutes(minutes_before)
+        now = self.now()
+        with self.store.read() as view:
+            appt_type = view.types.require(str(type_key).strip())
+            if rule_id is not None:
+                old = self._find(appt_type, rule_id)
+                if minutes <= old.minutes_before and group is old.recipient:
+                    return None
+                wanted_id = old.id
+            else:
+                wanted_id = f"{group.value}-{minutes}m"  # as add_rule names it; a taken id gets a fresh one
+                if any(r.id == wanted_id for r in appt_type.reminders):
+                    wanted_id = ""
+            rule = ReminderRule(id=wanted_id or "preview", recipient=group, minutes_before=minutes)
+            inside, remindable = _inside(view, appt_type, rule, now, check_sent=bool(wanted_id))
+            return WindowCount(len(inside), len(remindable))
+
     def remove_rule(self, type_key: str, rule_id: str, *, agent: str) -> ReminderRule:
         with self.store.write() as view:
             appt_type = view.types.require(str(type_key).strip())
@@ -181,11 +214,7 @@ class ReminderRuleService(Service):
         their moment are reminded now. Those confirmed after it never are (the rule of
         `domain.reminders`: the patient booked knowing the time), and are counted apart, so
         the agent is told why fewer were reminded than are inside."""
-        older = rule.model_copy(update={"created_at": None})  # as if the rule had always been there
-        inside = [a for a in view.appointments.confirmed_starting(now, now + timedelta(minutes=rule.minutes_before))
-                  if a.type_key == appt_type.key and due_rules.in_window(a, older, now)
-                  and _waiting(view, a, older, None)]
-        remindable = [a for a in inside if due_rules.moment_counts(a, older)]
+        inside, remindable = _inside(view, appt_type, rule, now)
         booked_inside = len(inside) - len(remindable)
         if not also_now:
             return len(inside), 0, booked_inside
@@ -242,6 +271,18 @@ def _waiting(view: StoreView, appt: Appointment, rule: ReminderRule, admins: lis
     else:
         ids = [appt.patient_id if rule.recipient is RecipientGroup.patient else appt.doctor_id]
     return any(not view.reminders_sent.exists(appt.uid, rule.id, rule.recipient.value, i) for i in ids)
+
+
+def _inside(view: StoreView, appt_type: AppointmentType, rule: ReminderRule, now: datetime,
+            *, check_sent: bool = True) -> tuple[list[Appointment], list[Appointment]]:
+    """(inside, remindable): the confirmed appointments of the type inside the rule's window
+    (with `check_sent`, those it has not reminded yet), and of them those confirmed before
+    their moment, which `also_now` reminds."""
+    older = rule.model_copy(update={"created_at": None})  # as if the rule had always been there
+    inside = [a for a in view.appointments.confirmed_starting(now, now + timedelta(minutes=rule.minutes_before))
+              if a.type_key == appt_type.key and due_rules.in_window(a, older, now)
+              and (not check_sent or _waiting(view, a, older, None))]
+    return inside, [a for a in inside if due_rules.moment_counts(a, older)]
 
 
 def due_reminders(view: StoreView, now: datetime, *, first_only: bool = False) -> list[DueReminder]:

@@ -26,6 +26,7 @@ from rxdesk.domain import lifecycle
 from rxdesk.domain.errors import ConfigError, NotFound, Refused, ValidationFailed
 from rxdesk.domain.ids import random_token
 from rxdesk.domain.models import (
+    AppointmentStatus,
     Delivery,
     DeliveryStatus,
     Event,
@@ -414,6 +415,26 @@ class WebhookService(Service):
         """Emails and SMS, newest first: the local outbox and what was sent."""
         with self.store.read() as view:
             return view.messages.newest(offset=offset, limit=limit)
+
+    def appointment_gone(self, messages: list[OutboxMessage]) -> dict[str, str]:
+        """Message id -> `appointment cancelled` (or its status, or `appointment not found`) for
+        each message not sent yet (queued, retrying, in the local outbox) whose appointment no
+        longer takes place: the worker skips it (`skip_reason`); the outbox would mislead."""
+        waiting = [m for m in messages if m.appointment_uid
+                   and m.status in (MessageStatus.pending, MessageStatus.outbox)]
+        if not waiting:
+            return {}
+        now = self.now()
+        gone: dict[str, str] = {}
+        with self.store.read() as view:
+            for m in waiting:
+                appointment = view.appointments.get(m.appointment_uid)
+                if appointment is not None and appointment.status is AppointmentStatus.confirmed:
+                    continue  # still on (a start passed is the worker's to say, as it sends)
+                reason = skip_reason(appointment, now)
+                if reason is not None:
+                    gone[m.id] = reason.removeprefix(SKIPPED)
+        return gone
 
 
 FANOUT_CURSOR = "webhooks.cursor"

@@ -58,3 +58,25 @@ async def test_my_actions_today_newest_first_then_anyones_and_enter_opens_them(c
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, AppointmentScreen))
         assert front(app, AppointmentScreen).uid == booked["sato_held"]
+
+
+async def test_entries_name_patients_and_doctors_and_the_details_give_way_whole_at_80(clinic: Desk, now: datetime) -> None:
+    slot = clinic.agent_booking.slots("pat-001", "gp-consult", doctor_id="dr-weber").slots[0]
+    booked = clinic.agent_booking.book("pat-001", "gp-consult", slot.starts_at, doctor_id="dr-weber", agent="tester")
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("8")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActivityScreen) and app.screen.loads > 0)
+        screen = front(app, ActivityScreen)
+        table = screen.query_one(DeskTable)
+        assert "details" not in table.shown_columns  # left out whole, not cut to "patient_i…"
+        cells = [str(c) for c in table.get_row_at(0)]
+        detail = " ".join(text_of(screen.query_one("#activity-detail")).split())
+        await pilot.resize_terminal(160, 48)
+        await wait_until(pilot, lambda: "details" in table.shown_columns, what="the details at 160")
+        wide = [str(c) for c in table.get_row_at(0)]
+    assert cells[2:4] == ["appointment.book", "Lena Fischer · Dr Anna Weber"]
+    assert detail.startswith(f"appointment.book · appointment {booked.uid} (Lena Fischer · Dr Anna Weber)")
+    assert "patient: Lena Fischer · doctor: Dr Anna Weber · type_key: gp-consult" in detail
+    assert "pat-001" not in detail and wide[4].startswith("patient: Lena Fischer · doctor: Dr Anna Weber")

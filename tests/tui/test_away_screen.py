@@ -51,7 +51,8 @@ async def test_at_7_40_the_reason_and_enter_move_todays_patients(clinic: Desk, c
         # At 80 columns the why is cut from the table: the highlighted row is shown in full below it.
         assert text_of(screen.query_one("#away-detail")).splitlines() == [
             "Lena Fischer · GP video consultation · Mon 2026-11-23 10:00",
-            "→ moves to Dr Emi Sato, Mon 2026-11-23 11:00 (nearest free slot)"]
+            "→ moves to Dr Emi Sato, Mon 2026-11-23 11:00 · doctor's time Mon 2026-11-23 10:00 Europe/London "
+            "(nearest free slot)"]
         screen.query_one(DeskTable).focus()
         await pilot.press("j")
         assert "Omar Haddad" in text_of(screen.query_one("#away-detail"))
@@ -141,3 +142,33 @@ async def test_names_from_data_are_shown_escaped(clinic: Desk, now: datetime) ->
         screen.query_one("#away-to", Input).value = "+7d"
         await wait_until(pilot, lambda: not screen.planning and len(rows(screen)) == 1, what="the week's plan")
         assert raw_bytes_in(shown(app)) == [] and "\\u202e" in text_of(screen.query_one("#away-title"))
+
+
+async def test_a_doctor_abroad_sees_the_range_and_each_move_in_their_own_zone_too(clinic: Desk) -> None:
+    with clinic.store.write() as view:
+        osei = view.doctors.require("dr-osei")
+        view.doctors.put(osei.model_copy(update={"timezone": "Australia/Sydney"}))
+    make_appointment(clinic, start=datetime(2026, 11, 25, 21, tzinfo=UTC), doctor_id="dr-osei", type_key="therapy")
+    app = make_app(clinic)
+    async with app.run_test(size=(160, 48)) as pilot:
+        app_of(pilot).open_doctor("dr-osei")
+        await settle(pilot)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, AwayScreen) and app.screen.plans > 0,
+                         what="the first plan")
+        screen = front(app, AwayScreen)
+        first = screen.plans
+        screen.query_one("#away-from", Input).value = "2026-11-25"
+        screen.query_one("#away-to", Input).value = "2026-11-25"
+        await wait_until(pilot, lambda: screen.plans > first and not screen.planning and rows(screen),
+                         what="the plan for Wednesday")
+        summary = text_of(screen.query_one("#away-summary")).splitlines()
+        (row,) = rows(screen)
+        detail = text_of(screen.query_one("#away-detail"))
+    assert summary[1:] == [
+        "Range, read in the organisation's zone: Wed 2026-11-25 00:00 – Thu 2026-11-26 00:00 (Europe/Berlin)",
+        "Dr Kwame Osei's own time: Wed 2026-11-25 10:00 – Thu 2026-11-26 10:00 (Australia/Sydney)"]
+    # His Thursday in Sydney is still his day off: the first free slot is his next Tuesday there.
+    assert row[2:] == ["Dr Kwame Osei, Mon 2026-11-30 22:00", "first free slot after the range",
+                       "Tue 2026-12-01 08:00"]
+    assert "· doctor's time Tue 2026-12-01 08:00 Australia/Sydney" in " ".join(detail.split())

@@ -92,3 +92,26 @@ async def test_a_filter_that_matches_no_slot_says_so_and_another_type_can_be_pic
         await pilot.press("t")
         assert app.focused is screen.query_one("#book-types", OptionList)
         assert screen.query_one("#slot-filter", Input).display is True  # the picker keeps its field
+
+
+async def test_b_on_the_overview_and_on_an_appointment_books_for_that_rows_patient(clinic: Desk,
+                                                                                booked: dict[str, str]) -> None:
+    from tests.tui.conftest import overview_ready
+
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await overview_ready(pilot)
+        await pilot.press("j")  # the second row: Omar Haddad's hold
+        await settle(pilot)
+        await pilot.press("b")
+        await wait_until(pilot, lambda: types_listed(app) > 0, what="booking")
+        assert front(app, BookScreen).patient_id == "pat-002"
+        assert "Book for Omar Haddad" in text_of(app.screen.query_one("#book-summary"))
+        await pilot.press("escape")
+        await settle(pilot)
+        app.open_appointment(booked["osei_therapy"])
+        await wait_until(pilot, lambda: isinstance(app.screen, AppointmentScreen) and app.screen.detail is not None,
+                         what="the appointment")
+        await pilot.press("b")
+        await wait_until(pilot, lambda: types_listed(app) > 0, what="booking from the appointment")
+        assert front(app, BookScreen).patient_id == "pat-003"

@@ -113,3 +113,28 @@ async def test_names_from_data_are_listed_escaped(clinic: Desk, now: datetime) -
         await wait_until(pilot, lambda: isinstance(app.screen, CancelSelectionModal), what="the dialog")
         listed = text_of(app.screen.query_one("#cancel-selection"))
         assert raw_bytes_in(listed) == [] and listed.count("\\u202e") == 3
+
+
+async def test_a_common_reason_is_picked_and_the_footer_says_escape_keeps_them(clinic: Desk, now: datetime) -> None:
+    from textual.widgets import OptionList
+
+    from rxdesk.tui.modals.cancel import COMMON_REASONS
+    from rxdesk.tui.widgets.footer import DeskFooter
+
+    uids = three(clinic, now)
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.start_cancel_selection(uids[:2])
+        await wait_until(pilot, lambda: isinstance(app.screen, CancelSelectionModal), what="the dialog")
+        modal = app.screen
+        footer = " ".join(str(key.render()) for key in modal.query_one(DeskFooter).children)
+        assert "Keep them" in footer and "Clear selection" not in footer
+        assert modal.query_one("#common-reasons", OptionList).option_count == len(COMMON_REASONS)
+        await pilot.press("tab", "down", "enter")  # the second common reason, into the field
+        await settle(pilot)
+        assert modal.query_one("#reason").has_focus
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CancelSelectionModal), what="the dialog to close")
+    assert {clinic.appointments.get(uid).cancel_reason for uid in uids[:2]} == {COMMON_REASONS[1]}
+    assert clinic.appointments.get(uids[2]).status.value == "confirmed"

@@ -120,3 +120,74 @@ async def test_an_identical_rule_is_refused_in_the_dialog_naming_the_one_there(c
         await settle(pilot)
         assert not isinstance(app.screen, RuleModal)
     assert sorted(r.recipient.value for r in clinic.types.get("prescription").reminders) == ["doctor", "patient"]
+
+
+async def test_the_dialog_counts_the_window_and_says_what_the_box_does_before_saving(clinic: Desk,
+                                                                                   now: datetime) -> None:
+    only_rule(clinic, "gp-consult", "doctor", 5)
+    for hours, patient in ((5, "pat-001"), (50, "pat-002")):
+        make_appointment(clinic, start=now + timedelta(hours=hours), patient_id=patient,
+                         created_at=now - timedelta(days=10))
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        modal = await open_new_rule(app, pilot, "gp-consult")
+        window = modal.query_one("#rule-window")
+        assert "Type the minutes" in text_of(window)
+        await pilot.press(*"3d")
+        await wait_until(pilot, lambda: "2 confirmed appointments are already inside this window: not reminded "
+                         'unless you tick "Also remind now"' in " ".join(text_of(window).split()), what="the count")
+        await pilot.press("backspace", "backspace", *"6h")
+        await wait_until(pilot, lambda: "1 confirmed appointment is already inside" in text_of(window),
+                         what="the count for 6 h")
+        modal.query_one("#rule-also-now", DeskCheckbox).value = True
+        await wait_until(pilot, lambda: "saving reminds it now" in text_of(window), what="what the box does")
+        assert [r.recipient.value for r in clinic.types.get("gp-consult").reminders] == ["doctor"]  # not saved yet
+        modal.query_one("#rule-minutes", Input).focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, RuleModal), what="saved")
+        await wait_until(pilot, lambda: any(n.title == "Saved" for n in app.notices), what="the notice")
+        (notice,) = [n.message for n in app.notices if n.title == "Saved"]
+    assert notice == ("Reminder rule saved: patient, 6 h before, no message. "
+                      "1 confirmed appointment already inside its window: reminded now")
+
+
+async def test_a_rule_saved_without_the_box_names_the_box_not_a_flag(clinic: Desk, now: datetime) -> None:
+    only_rule(clinic, "gp-consult", "doctor", 5)
+    make_appointment(clinic, start=now + timedelta(hours=5), created_at=now - timedelta(days=10))
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_new_rule(app, pilot, "gp-consult")
+        await pilot.press(*"1d", "enter")
+        await wait_until(pilot, lambda: any(n.title == "Saved" for n in app.notices), what="the notice")
+        (notice,) = [n.message for n in app.notices if n.title == "Saved"]
+    assert notice.endswith('not reminded ("Also remind now" was not ticked)') and "--also-now" not in notice
+
+
+async def test_enter_with_no_minutes_says_why_nothing_was_saved(clinic: Desk) -> None:
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        modal = await open_new_rule(app, pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is modal
+        assert text_of(modal.query_one("#rule-error")).startswith("Nothing saved: type how long before the start")
+    assert clinic.types.get("prescription").reminders == []
+
+
+async def test_the_rules_are_told_apart_by_recipient_and_span_not_by_id(clinic: Desk) -> None:
+    only_rule(clinic, "gp-consult", "doctor", 3 * 1440, sms=True)
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        screen = front(app, TypesScreen)
+        screen.type_table.select_key("gp-consult")
+        await wait_until(pilot, lambda: screen.rule_table.row_count == 1, what="the rule")
+        row = " ".join(str(c) for c in screen.rule_table.get_row_at(0))
+        screen.rule_table.focus()
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, RuleModal), what="the dialog")
+        title = text_of(front(app, RuleModal).query_one(".dialog-title"))
+    assert "doctor-4320m" not in row and row.startswith("doctor 3 d")
+    assert title.startswith("Edit the rule doctor, 3 d before, SMS of ")

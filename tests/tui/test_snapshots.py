@@ -17,13 +17,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from rxdesk.domain import ids
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.modals.cancel import CancelModal
+from rxdesk.tui.modals.rule import RuleModal
 from rxdesk.tui.screens.away import AwayScreen
 from rxdesk.tui.widgets.tables import AppointmentTable
 from tests.helpers import make_appointment
@@ -251,6 +252,22 @@ def test_secrets(snap_compare: SnapCompare, stocked: Desk, size: str) -> None:
 @sizes
 def test_types(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
     assert snapshot(snap_compare, make_app(clinic), size, "5")
+
+
+@sizes
+def test_rule_dialog(snap_compare: SnapCompare, clinic: Desk, booked: dict[str, str], size: str) -> None:
+    """A new reminder rule for the doctor, a day before: how many confirmed appointments are
+    already inside that window and what "Also remind now" would do, before saving."""
+
+    async def counted(pilot: AnyPilot) -> None:
+        modal = front(pilot.app, RuleModal)
+        modal.query_one("#rule-recipient", Select).value = "doctor"
+        for key in "1d":
+            await pilot.press(key)
+        await wait_until(pilot, lambda: modal.counted, what="the count")
+        modal.query_one("#rule-minutes", Input).cursor_blink = False
+
+    assert snapshot(snap_compare, make_app(clinic), size, "5", "a", then=counted)
 
 
 @sizes

@@ -116,3 +116,33 @@ async def test_enter_on_an_outbox_row_opens_the_message_and_an_empty_subscriptio
         assert text_of(app.screen.query_one("#message-body")).strip()
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is screen)
+
+
+async def test_an_outbox_message_whose_appointment_was_cancelled_says_so(clinic: Desk, now: datetime) -> None:
+    from rxdesk.tui.screens.webhooks import MessageModal
+    from tests.tui.conftest import text_of, wait_until
+
+    only_rule(clinic, "gp-consult", "patient", 60, email=True, sms=True)
+    with clinic.store.write() as view:  # Lena's mobile, kept as E.164
+        lena = view.patients.require("pat-001")
+        view.patients.put(lena.model_copy(update={"phone": "+4915123456789"}))
+    appt = make_appointment(clinic, start=now + timedelta(minutes=30))
+    make_appointment(clinic, start=now + timedelta(minutes=40), patient_id="pat-002", doctor_id="dr-sato")
+    assert MaintenanceService(clinic).tick().messages_outbox >= 3
+    clinic.appointments.cancel_appointment(appt.uid, "Patient asked to cancel", "tester")
+    app = make_app(clinic)
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = await open_webhooks(app, pilot)
+        await pilot.press("[")
+        await settle(pilot)
+        table = screen.query_one("#messages", DeskTable)
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        lena_rows = [r for r in rows if r[2] in ("lena.fischer@mail.example", "+49 1512 3456789")]
+        others = [r for r in rows if r not in lena_rows]
+        assert sorted(r[2] for r in lena_rows) == ["+49 1512 3456789", "lena.fischer@mail.example"]
+        assert {r[3] for r in lena_rows} == {"outbox · appointment cancelled"}
+        assert others and {r[3] for r in others} == {"outbox"}
+        table.move_cursor(row=rows.index(lena_rows[0]))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageModal))
+        assert "outbox · appointment cancelled" in text_of(app.screen.query_one("#message-fields"))

@@ -137,6 +137,29 @@ def test_same_doctor_goes_to_the_first_free_slots_after_the_range(clinic: Desk) 
     no_overlaps(clinic)
 
 
+def test_a_day_off_abroad_is_off_all_day_in_the_doctors_own_zone(clinic: Desk) -> None:
+    # Dr Osei works from Sydney (UTC+11) on Tuesdays and Thursdays, 08:00-16:00 there. Away on
+    # Wednesday in the clinic's zone (Berlin) is until Thursday 10:00 in Sydney: his Thursday is
+    # his day off too, so the session moves to his Tuesday, not to 10:00 on Thursday.
+    with clinic.store.write() as view:
+        osei = view.doctors.require("dr-osei")
+        view.doctors.put(osei.model_copy(update={"timezone": "Australia/Sydney"}))
+    wed = MON + timedelta(days=2)
+    session = make_appointment(clinic, start=at(wed, 21), doctor_id="dr-osei", type_key="therapy")
+    start, end = clinic.away.range("2026-11-25", "2026-11-25")
+    plan = clinic.away.plan("dr-osei", start, end, "conference", rebook=True)
+    (item,) = plan.items
+    assert (item.uid, item.doctor_id, item.why) == (session.uid, "dr-osei", "first free slot after the range")
+    assert item.starts_at == datetime(2026, 11, 30, 21, 0, tzinfo=UTC)  # Tue 1 Dec, 08:00 in Sydney
+    assert item.doctors_time(plan.zone) == "Tue 2026-12-01 08:00 Australia/Sydney"
+    assert plan.range_text() == "Wed 2026-11-25 00:00 – Thu 2026-11-26 00:00 (Europe/Berlin)"
+    assert plan.doctors_range_text() == "Wed 2026-11-25 10:00 – Thu 2026-11-26 10:00 (Australia/Sydney)"
+    # A range ending at a time of day is the doctor's back from then, wherever they are.
+    start, end = clinic.away.range("2026-11-25 00:00", "2026-11-25 23:00")
+    (item,) = clinic.away.plan("dr-osei", start, end, "conference", rebook=True).items
+    assert item.starts_at == at(wed, 22, 40)  # Thu 09:40 in Sydney, its first slot after 09:00 there
+
+
 def test_what_cannot_move_is_cancelled_with_the_reason(clinic: Desk) -> None:
     with clinic.store.write() as view:
         osei = view.doctors.require("dr-osei")

@@ -99,3 +99,17 @@ def test_provisioning_refuses_two_identical_rules_and_dates_new_rules(cli: Cli, 
     assert stored["created_at"] == now.strftime("%Y-%m-%dT%H:%M:%SZ")
     again = cli("provision", str(once))  # the same file again: nothing to say about the rules
     assert again.code == 0 and "kept its" not in again.out
+
+
+def test_the_count_before_saving_is_what_saving_counts(clinic: Desk, now: datetime) -> None:
+    inside_the_window(clinic, now)  # two booked long ago, within 5 h and 50 h
+    make_appointment(clinic, start=now + timedelta(hours=20), patient_id="pat-003", created_at=now)  # booked inside
+    before = clinic.reminders.inside_window("gp-consult", "patient", "3d")
+    assert before is not None and (before.inside, before.remindable) == (3, 2)
+    assert [r.rule.recipient.value for r in clinic.reminders.list_rules("gp-consult")] == ["doctor"]  # nothing saved
+    row = clinic.reminders.add_rule("gp-consult", "patient", "3d", agent="tester", also_now=True)
+    assert (row.inside_window, row.reminded_now, row.booked_inside) == (3, 2, 1)
+    # An edit that does not start the rule afresh counts nothing; one that reaches further does.
+    assert clinic.reminders.inside_window("gp-consult", "patient", "2d", row.rule.id) is None
+    further = clinic.reminders.inside_window("gp-consult", "patient", "4d", row.rule.id)
+    assert further is not None and further.remindable == 0  # the two it could remind, it already has

@@ -80,13 +80,6 @@ class CancelModal(ReasonModal):
         super().on_mount()
         self.query_one("#cancel-note", Static).display = bool(self.note)
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        field = self.query_one("#reason", Input)
-        field.value = str(event.option.prompt)
-        field.cursor_position = len(field.value)
-        field.focus()
-
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if self.busy:

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.suggester import SuggestFromList
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label, OptionList, Static
 
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_local
@@ -22,6 +22,7 @@ from rxdesk.tui.modals.cancel import COMMON_REASONS
 from rxdesk.tui.modals.reason import ReasonDialog
 from rxdesk.tui.text import shown
 from rxdesk.tui.widgets.fields import SuggestingInput
+from rxdesk.tui.widgets.footer import DeskFooter
 
 
 def selection_lines(summaries: list[AppointmentSummary]) -> str:
@@ -55,13 +56,16 @@ class CancelSelectionModal(ReasonDialog[list[Appointment]]):
             yield SuggestingInput(placeholder="why they are cancelled (required)", id="reason", max_length=500,
                         suggester=SuggestFromList(COMMON_REASONS, case_sensitive=False))
             yield Static("", id="reason-error", classes="field-error", markup=False)
+            yield Label("Common reasons (tab, then enter to pick)", classes="dialog-hint")
+            yield OptionList(*COMMON_REASONS, id="common-reasons")
             yield Static(f"enter cancel all {count} in one go · escape keep them", classes="dialog-hint")
+        yield DeskFooter()  # the keys of this dialog (escape keeps them), not of the list behind it
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         reason = event.value.strip()
         if not reason:
-            self._refuse("A reason is required: type one (common reasons complete as you type).")
+            self._refuse("A reason is required: type one or pick a common reason.")
             return
         desk = self.desk
         uids = [s.appointment.uid for s in self.summaries]

@@ -52,7 +52,7 @@ class TextPromptModal(ModalScreen[str | None]):
     Used where a slip would hurt, e.g. typing a key_id before revoking it.
     """
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="confirm.close")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Back out, change nothing", id="confirm.close")]
 
     def __init__(
         self,

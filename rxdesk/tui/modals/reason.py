@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Input, OptionList, Static
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.models import Appointment
@@ -60,6 +60,14 @@ class ReasonDialog(OnDesk, ModalScreen[T | None], Generic[T]):
         self.query_one("#reason-error", Static).update(shown(message))
         field = self.query_one("#reason", Input)
         field.add_class("-invalid")
+        field.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """A common reason picked from the list goes into the reason field, ready for enter."""
+        event.stop()
+        field = self.query_one("#reason", Input)
+        field.value = str(event.option.prompt)
+        field.cursor_position = len(field.value)
         field.focus()
 
     def action_keep(self) -> None:

@@ -55,6 +55,7 @@ class ActivityScreen(DeskScreen):
                         classes="activity-filter")
         yield Static("", id="activity-count", markup=False)
         yield DeskTable(id="activity")
+        yield Static("", id="activity-detail", markup=False)
 
     @property
     def table(self) -> DeskTable:
@@ -62,10 +63,11 @@ class ActivityScreen(DeskScreen):
 
     def on_mount(self) -> None:
         table = self.table
-        # (key, label, priority, narrowest): when and what stay; the details are cut first.
+        # (key, label, priority, narrowest): when and what stay; the details give way first, whole
+        # (a few letters of them tell nothing): the line under the table has the row in full.
         for key, label, priority, least in (("at", "At", 0, None), ("agent", "Agent", 2, 10),
                                             ("action", "Action", 1, 12), ("about", "About", 3, 12),
-                                            ("details", "Details", 4, 10)):
+                                            ("details", "Details", 4, 24)):
             table.add_column(label, key=key, priority=priority, min_width=least)
         table.focus()
         self.reload()
@@ -78,7 +80,7 @@ class ActivityScreen(DeskScreen):
     def reload(self) -> None:
         desk, typed = self.desk, self.typed()
         keep = self.table.selected_key
-        call_service(self, lambda: (desk.activity.list_activity(typed, limit=SHOWN), desk.org().timezone),
+        call_service(self, lambda: (desk.activity.list_named(typed, limit=SHOWN), desk.org().timezone),
                      done=lambda found: self._show(*found, typed, keep), failed=self._refused, group="activity")
 
     def _refused(self, exc: RxdeskError) -> None:
@@ -101,9 +103,10 @@ class ActivityScreen(DeskScreen):
                 key += "+"
             self.rows[key] = row
             e = row.entry
-            table.add_row(format_local(e.at, zone), e.actor.removeprefix("admin:"), e.action, about(row),
-                          row.summary(), key=key)
+            table.add_row(format_local(e.at, zone), e.actor.removeprefix("admin:"), e.action,
+                          row.about_name or about(row), row.named_summary(), key=key)
         table.select_key(keep)
+        self._describe(table.selected_key)
         who = typed.agent.strip() or "everyone"
         since = f" since {typed.since.strip()}" if typed.since.strip() else ""
         subject = f" about {typed.target.strip()}" if typed.target.strip() else ""
@@ -111,6 +114,19 @@ class ActivityScreen(DeskScreen):
         more = f" (the newest {SHOWN}: narrow the filters for older ones)" if n >= SHOWN else ""
         what = f"{n:,} entr{'y' if n == 1 else 'ies'}" if n else "nothing"
         count.update(f"{what} by {who}{since}{subject}, newest first{more} · enter opens what one is about")
+
+    def on_data_table_row_highlighted(self, event: DeskTable.RowHighlighted) -> None:
+        self._describe(event.row_key.value)
+
+    def _describe(self, key: str | None) -> None:
+        """The highlighted entry in full under the table: what it is about, by id and name, and
+        every detail (the table cuts them, and leaves them out at 80 columns)."""
+        row = self.rows.get(key or "")
+        text = ""
+        if row is not None:
+            name = f" ({row.about_name})" if row.about_name else ""
+            text = f"{row.entry.action} · {about(row)}{name}\n{row.named_summary() or 'no details'}"
+        self.query_one("#activity-detail", Static).update(shown(text))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

@@ -14,7 +14,7 @@ from rxdesk.domain.models import Appointment
 from rxdesk.domain.sending import reminder_outcome
 from rxdesk.domain.times import format_local, zone
 from rxdesk.services.appointments import AppointmentDetail
-from rxdesk.tui.navigation import OpenDoctor, OpenPatient, OpenRebook, StartAttendance, StartCancel
+from rxdesk.tui.navigation import OpenBooking, OpenDoctor, OpenPatient, OpenRebook, StartAttendance, StartCancel
 from rxdesk.tui.screens.base import DetailScreen
 from rxdesk.tui.text import fields_grid
 from rxdesk.tui.widgets.tables import APPOINTMENT_KEYS, AppointmentTable
@@ -153,4 +153,9 @@ class AppointmentScreen(DetailScreen):
     def action_doctor(self) -> None:
         if self.detail:
             self.post_message(OpenDoctor(self.detail.appointment.doctor_id))
+
+    def action_book_for_patient(self) -> None:
+        if self.detail:
+            patient = self.detail.patient
+            self.post_message(OpenBooking(self.detail.appointment.patient_id, patient.name if patient else ""))
 

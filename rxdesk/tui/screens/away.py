@@ -87,9 +87,11 @@ class AwayScreen(DetailScreen):
         table = self.query_one(DeskTable)
         # (key, label, narrowest): at 80 columns the why is cut first, then the outcome (both in
         # full under the table), never the start.
-        for key, label, least in (("start", "Start", None), ("patient", "Patient", 12),
-                                  ("outcome", "Moves to / cancelled", 16), ("why", "Why", 10)):
-            table.add_column(label, key=key, min_width=least)
+        # The doctor's time (of a move to a doctor abroad) gives way first: it is in the line below.
+        for key, label, least, priority in (("start", "Start", None, 0), ("patient", "Patient", 12, 1),
+                                            ("outcome", "Moves to / cancelled", 16, 2), ("why", "Why", 10, 3),
+                                            ("theirs", "Doctor's time", 20, 4)):
+            table.add_column(label, key=key, min_width=least, priority=priority)
         self.query_one("#away-reason", Input).focus()
         self.reload()
 
@@ -161,8 +163,9 @@ class AwayScreen(DetailScreen):
         self.problem = None
         reason_typed = bool(self.query_one("#away-reason", Input).value.strip())
         self.query_one("#away-summary", Static).update(
-            f"{len(plan.items)} appointment{'' if len(plan.items) == 1 else 's'}: {plan.summary()} · "
-            f"{plan.range_text()}" + ("" if reason_typed or not plan.items else " · type a reason to carry it out"))
+            f"{len(plan.items)} appointment{'' if len(plan.items) == 1 else 's'}: {plan.summary()}"
+            + ("" if reason_typed or not plan.items else " · type a reason to carry it out")
+            + "\n" + _ranges(plan))
         self._fill(plan)
 
     def _fill(self, plan: AwayPlan) -> None:
@@ -176,7 +179,7 @@ class AwayScreen(DetailScreen):
                 outcome = f"{outcome} · {item.new_uid}"
             why = item.why or ("" if plan.rebook else "not rebooked")
             table.add_row(format_local(item.appointment.starts_at, tz), item.patient_name, outcome, why,
-                          key=item.uid)
+                          item.doctors_time(tz, with_zone=False), key=item.uid)
         self.shown = {item.uid: item for item in plan.items}
         self.shown_zone = tz
         table.select_key(keep)
@@ -194,7 +197,9 @@ class AwayScreen(DetailScreen):
             start = format_local(item.appointment.starts_at, self.shown_zone)
             was = f"{item.patient_name} · {item.type_name} · {start}"
             if item.action == "move":
-                now = f"moves to {item.outcome(self.shown_zone)}" + (f" as {item.new_uid}" if item.new_uid else "")
+                theirs = item.doctors_time(self.shown_zone)
+                now = (f"moves to {item.outcome(self.shown_zone)}" + (f" · doctor's time {theirs}" if theirs else "")
+                       + (f" as {item.new_uid}" if item.new_uid else ""))
             else:
                 now = "cancelled"
             why = item.why or ("not rebooked" if item.action == "cancel" else "")
@@ -231,8 +236,8 @@ class AwayScreen(DetailScreen):
             verb.append(f"move {plan.moved}")
         if plan.cancelled:
             verb.append(f"cancel {plan.cancelled}")
-        message = (f"{' and '.join(verb).capitalize()} of {self.doctor_name}'s appointments "
-                   f"({plan.range_text()})?\nReason: {reason}")
+        message = (f"{' and '.join(verb).capitalize()} of {self.doctor_name}'s appointments?\n"
+                   f"{_ranges(plan)}\nReason: {reason}")
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -283,3 +288,11 @@ class AwayScreen(DetailScreen):
     def _now(self) -> datetime:
         now: datetime = self.desk.clock.now()
         return now
+
+
+def _ranges(plan: AwayPlan) -> str:
+    """The range as it was read (the organisation's zone, as everywhere), and in the doctor's
+    own zone when that is another."""
+    text = f"Range, read in the organisation's zone: {plan.range_text()}"
+    theirs = plan.doctors_range_text()
+    return f"{text}\n{plan.doctor.name}'s own time: {theirs}" if theirs else text

@@ -23,6 +23,7 @@ GENERAL = (
     ("n", "attendance: mark the selected appointment no_show or completed (with a reason)"),
     ("r", "rebook the selected appointment"),
     ("p / d", "the appointment's patient / doctor"),
+    ("b", "book a new appointment for the selected appointment's patient"),
     ("j / k, ↓ / ↑", "move (appointments: the whole list in one scroll)"),
     ("g / G, home / end", "the first / last row"),
     ("space", "select the appointment (escape clears the selection)"),

@@ -9,7 +9,8 @@ from textual.widgets import Static
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.limits import format_minutes
-from rxdesk.domain.models import AppointmentType
+from rxdesk.domain.models import AppointmentType, ReminderRule
+from rxdesk.services.reminders import RuleRow, WindowCount
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.modals.rule import RuleModal
 from rxdesk.tui.screens.base import DeskScreen
@@ -55,7 +56,8 @@ class TypesScreen(DeskScreen):
                                             ("booking", "Booking notice", 3, 7), ("mode", "Rebooking", 4, 9),
                                             ("rules", "Rules", 6, None)):
             self.type_table.add_column(label, key=key, priority=priority, min_width=least)
-        for key, label in (("id", "Rule"), ("recipient", "Recipient"), ("before", "Before the start"),
+        # A rule is told by its recipient and span (one of each per type): its id is for the command line.
+        for key, label in (("recipient", "Recipient"), ("before", "Before the start"),
                            ("email", "Email"), ("sms", "SMS")):
             self.rule_table.add_column(label, key=key)
         self.type_table.focus()
@@ -90,7 +92,7 @@ class TypesScreen(DeskScreen):
             return
         self.query_one("#rules-title", Static).update(f"Reminder rules of {appt_type.name} ({appt_type.key})")
         for r in sorted(appt_type.reminders, key=lambda r: (r.recipient.value, -r.minutes_before, r.id)):
-            table.add_row(r.id, r.recipient.value, format_minutes(r.minutes_before), "yes" if r.send_email else "no",
+            table.add_row(r.recipient.value, format_minutes(r.minutes_before), "yes" if r.send_email else "no",
                           "yes" if r.send_sms else "no", key=r.id)
         table.select_key(keep)
 
@@ -102,13 +104,18 @@ class TypesScreen(DeskScreen):
         return self.types.get(self.type_table.selected_key or "")
 
     def _saved(self, result: object) -> None:
-        if result is not None:
-            self.desk_app.note_own_write()
-            # A saved rule says what it did about the appointments already inside its window.
-            note = str(result.window_note()) if hasattr(result, "window_note") else ""
-            self.app.notify(f"Reminder rules saved. {note[:1].upper()}{note[1:]}" if note else "Reminder rules saved",
-                            title="Saved", markup=False)
-            self.reload()
+        if result is None:
+            return
+        self.desk_app.note_own_write()
+        if isinstance(result, RuleRow):
+            # A saved rule says what it did about the appointments already inside its window,
+            # in the dialog's words.
+            note = result.window_note(remind_hint='"Also remind now" was not ticked')
+            text = f"Reminder rule saved: {_rule_words(result.rule)}"
+            self.app.notify(f"{text}. {note[:1].upper()}{note[1:]}" if note else text, title="Saved", markup=False)
+        elif isinstance(result, ReminderRule):
+            self.app.notify(f"Reminder rule removed: {_rule_words(result)}", title="Saved", markup=False)
+        self.reload()
 
     def action_add_rule(self) -> None:
         appt_type = self._selected_type()
@@ -120,7 +127,10 @@ class TypesScreen(DeskScreen):
             return desk.reminders.add_rule(appt_type.key, recipient, minutes, email=email, sms=sms, agent=desk.agent,
                                            also_now=also_now)
 
-        self.app.push_screen(RuleModal(f"New reminder rule for {appt_type.name}", save), self._saved)
+        def count(recipient: str, minutes: str) -> WindowCount | None:
+            return desk.reminders.inside_window(appt_type.key, recipient, minutes)
+
+        self.app.push_screen(RuleModal(f"New reminder rule for {appt_type.name}", save, count=count), self._saved)
 
     def action_edit_rule(self) -> None:
         appt_type = self._selected_type()
@@ -135,12 +145,17 @@ class TypesScreen(DeskScreen):
             return desk.reminders.edit_rule(appt_type.key, rule.id, recipient=recipient, minutes_before=minutes,
                                             email=email, sms=sms, agent=desk.agent, also_now=also_now)
 
-        self.app.push_screen(RuleModal(f"Edit {rule.id} of {appt_type.name}", save, rule), self._saved)
+        def count(recipient: str, minutes: str) -> WindowCount | None:
+            return desk.reminders.inside_window(appt_type.key, recipient, minutes, rule.id)
+
+        self.app.push_screen(RuleModal(f"Edit the rule {_rule_words(rule)} of {appt_type.name}", save, rule,
+                                       count=count), self._saved)
 
     def action_remove_rule(self) -> None:
         appt_type = self._selected_type()
         rule_id = self.rule_table.selected_key
-        if appt_type is None or not rule_id:
+        rule = next((r for r in appt_type.reminders if r.id == rule_id), None) if appt_type else None
+        if appt_type is None or rule is None or not rule_id:
             self.app.notify("Select a reminder rule first (tab to the rules table)", severity="warning")
             return
         desk = self.desk
@@ -150,5 +165,12 @@ class TypesScreen(DeskScreen):
                 call_service(self, lambda: desk.reminders.remove_rule(appt_type.key, rule_id, agent=desk.agent),
                              done=self._saved, failed=self._refused, group="rule-remove")
 
-        self.app.push_screen(ConfirmModal("Remove reminder rule", f"Remove {rule_id} from {appt_type.name}?",
+        question = f"Remove the rule {_rule_words(rule)} from {appt_type.name}?"
+        self.app.push_screen(ConfirmModal("Remove reminder rule", question,
                                           confirm_label="Remove"), answered)
+
+
+def _rule_words(rule: ReminderRule) -> str:
+    """A rule as the agent tells it apart: recipient, span and channels."""
+    channels = " and ".join(c for c, on in (("email", rule.send_email), ("SMS", rule.send_sms)) if on) or "no message"
+    return f"{rule.recipient.value}, {format_minutes(rule.minutes_before)} before, {channels}"

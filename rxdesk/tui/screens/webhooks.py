@@ -12,7 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
 from rxdesk.domain.errors import RxdeskError
-from rxdesk.domain.models import Delivery, EventType, OutboxMessage, Subscription
+from rxdesk.domain.models import Delivery, EventType, MessageChannel, OutboxMessage, Subscription
+from rxdesk.domain.phones import display_phone
 from rxdesk.domain.queries import Page
 from rxdesk.domain.sending import message_detail, message_state
 from rxdesk.domain.times import format_local
@@ -37,7 +38,7 @@ class SubscriptionModal(OnDesk, ModalScreen[NewSubscription | None]):
     about, always on screen, and the event types are the same checkboxes, two columns of them."""
 
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel", id="webhooks.close"),
+        Binding("escape", "dismiss(None)", "Close, save nothing", id="webhooks.close"),
         Binding("ctrl+s", "save", "Save", id="webhooks.save"),
     ]
 
@@ -141,14 +142,24 @@ class DeliveryModal(ModalScreen[None]):
         yield DeskFooter()  # the keys of this dialog, not of the screen behind it
 
 
+def with_gone(state: str, gone: str | None) -> str:
+    """A message's state, and that it will not go out when its appointment no longer takes place."""
+    return f"{state} · {gone}" if gone else state
+
+
+def addressee(message: OutboxMessage) -> str:
+    """An SMS's number as phone numbers are shown everywhere in the app (international format)."""
+    return display_phone(message.to) if message.channel is MessageChannel.sms else message.to
+
+
 class MessageModal(ModalScreen[None]):
     """One email or SMS of the outbox: to whom, its state, and the whole text."""
 
     BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close", id="webhooks.close")]
 
-    def __init__(self, message: OutboxMessage, tz: str) -> None:
+    def __init__(self, message: OutboxMessage, tz: str, gone: str | None = None) -> None:
         super().__init__()
-        self.message, self.tz = message, tz
+        self.message, self.tz, self.gone = message, tz, gone
 
     def compose(self) -> ComposeResult:
         m = self.message
@@ -156,10 +167,11 @@ class MessageModal(ModalScreen[None]):
         def local(value: datetime | None) -> str:
             return format_local(value, self.tz) if value else "—"
 
-        grid = fields_grid((("Message", m.id), ("Channel", m.channel.value), ("To", m.to),
-                            ("Status", message_detail(m)), ("Created", local(m.created_at)), ("Sent", local(m.sent_at)),
-                            ("Attempts", str(m.attempts)), ("Next attempt", local(m.next_attempt_at)),
-                            ("Last error", m.last_error or "—"), ("Appointment", m.appointment_uid or "—")))
+        grid = fields_grid((("Message", m.id), ("Channel", m.channel.value), ("To", addressee(m)),
+                            ("Status", with_gone(message_detail(m), self.gone)), ("Created", local(m.created_at)),
+                            ("Sent", local(m.sent_at)), ("Attempts", str(m.attempts)),
+                            ("Next attempt", local(m.next_attempt_at)), ("Last error", m.last_error or "—"),
+                            ("Appointment", m.appointment_uid or "—")))
         with VerticalScroll(classes="dialog", id="message-dialog"):
             yield Label("Outbox message", classes="dialog-title")
             yield Static(grid, id="message-fields")
@@ -191,6 +203,7 @@ class WebhooksScreen(DeskScreen):
         self.loads = 0
         self.front_tab: str | None = None  # a tab the agent was sent to, kept in front until they act
         self.messages: dict[str, OutboxMessage] = {}
+        self.gone: dict[str, str] = {}  # message id -> why it will not go out (its appointment cancelled)
 
     # The keys each tab acts on; the footer and help show a tab's own only.
     TAB_ACTIONS = {"add": "tab-subscriptions", "remove": "tab-subscriptions", "test": "tab-subscriptions",
@@ -272,9 +285,10 @@ class WebhooksScreen(DeskScreen):
     def reload(self) -> None:
         desk = self.desk
 
-        def load() -> tuple[list[Subscription], Page[Delivery], Page[OutboxMessage], str]:
-            return (desk.webhooks.list_subscriptions(), desk.webhooks.list_deliveries(limit=LIMIT),
-                    desk.webhooks.list_messages(limit=LIMIT), desk.org().timezone)
+        def load() -> tuple[list[Subscription], Page[Delivery], Page[OutboxMessage], dict[str, str], str]:
+            messages = desk.webhooks.list_messages(limit=LIMIT)
+            return (desk.webhooks.list_subscriptions(), desk.webhooks.list_deliveries(limit=LIMIT), messages,
+                    desk.webhooks.appointment_gone(messages.items), desk.org().timezone)
 
         call_service(self, load, done=lambda r: self._show(*r), failed=self._refused, group="webhooks")
 
@@ -293,10 +307,11 @@ class WebhooksScreen(DeskScreen):
         table.select_key(keep)
 
     def _show(self, subs: list[Subscription], deliveries: Page[Delivery], messages: Page[OutboxMessage],
-              tz: str) -> None:
+              gone: dict[str, str], tz: str) -> None:
         self.loads += 1
         self.tz = tz
         self.messages = {m.id: m for m in messages.items}
+        self.gone = gone
         self.query_one("#subscriptions-empty", Static).display = not subs
 
         def local(value: datetime | None) -> str:
@@ -311,7 +326,8 @@ class WebhooksScreen(DeskScreen):
         self._fill("deliveries", [(d.id, [d.id, short(d.event_type), d.subscription_id, d.status.value,
                                           str(d.attempts), local(d.next_attempt_at), d.last_error])
                                   for d in deliveries.items])
-        self._fill("messages", [(m.id, [m.id, m.channel.value, m.to, message_state(m), local(m.created_at),
+        self._fill("messages", [(m.id, [m.id, m.channel.value, addressee(m),
+                                        with_gone(message_state(m), gone.get(m.id)), local(m.created_at),
                                         m.subject or m.body[:60]]) for m in messages.items])
 
     def _focused_table(self) -> str:
@@ -384,7 +400,8 @@ class WebhooksScreen(DeskScreen):
 
     def on_data_table_row_selected(self, event: DeskTable.RowSelected) -> None:
         if event.data_table.id == "messages" and event.row_key.value in self.messages:
-            self.app.push_screen(MessageModal(self.messages[event.row_key.value], self.tz))
+            uid = event.row_key.value
+            self.app.push_screen(MessageModal(self.messages[uid], self.tz, self.gone.get(uid)))
             return
         if event.data_table.id != "deliveries" or not event.row_key.value:
             return

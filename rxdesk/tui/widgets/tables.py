@@ -23,6 +23,7 @@ from rxdesk.domain.times import format_local, zone
 from rxdesk.services.appointments import AppointmentFilter, AppointmentRow, AppointmentService
 from rxdesk.tui.navigation import (
     OpenAppointment,
+    OpenBooking,
     OpenDoctor,
     OpenPatient,
     OpenRebook,
@@ -256,6 +257,7 @@ APPOINTMENT_KEYS: list[Binding | tuple[str, str] | tuple[str, str, str]] = [
     Binding("r", "rebook", "Rebook", id="appointment.rebook"),
     Binding("p", "patient", "Patient", id="appointment.patient"),
     Binding("d", "doctor", "Doctor", id="appointment.doctor"),
+    Binding("b", "book_for_patient", "Book", id="appointment.book"),
 ]
 
 class AppointmentTable(VirtualTable[AppointmentRow]):
@@ -340,8 +342,8 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
         return self.current_key
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "patient" and "patient" in self.without:
-            return False  # a patient's own list: `p` would open the page it is on
+        if action in ("patient", "book_for_patient") and "patient" in self.without:
+            return False  # a patient's own list: `p` would open the page it is on, its page books
         return super().check_action(action, parameters)
 
     # The keys every appointment list shares; the app does the work.
@@ -378,3 +380,8 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
     def action_doctor(self) -> None:
         if (row := self.selected) is not None:
             self.post_message(OpenDoctor(row.doctor_id))
+
+    def action_book_for_patient(self) -> None:
+        """`b`: a new appointment for the patient of the row under the cursor."""
+        if (row := self.selected) is not None:
+            self.post_message(OpenBooking(row.patient_id, row.patient_name))
