@@ -57,3 +57,24 @@ async def test_a_shared_doctor_name_offers_the_doctors(clinic: Desk, booked: dic
         await wait_until(pilot, lambda: picks.display and picks.option_count == 3)
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: len(uids_shown(app)) == 1)
+
+
+async def test_the_pick_list_gives_the_table_its_room_back_when_the_agent_leaves_the_filters(
+        clinic: Desk, booked: dict[str, str], now: datetime) -> None:
+    with clinic.store.write() as view:
+        for n in range(1, 9):
+            view.patients.put(Patient(id=f"pat-j{n:02}", name=f"Jan{n:02} Jansen", email=f"j{n}@mail.example"))
+    mine = make_appointment(clinic, start=now + timedelta(days=2), patient_id="pat-j03")
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await overview_ready(pilot)
+        await type_into(pilot, "#filter-patient", "Jansen")
+        picks = app.screen.query_one("#filter-picks", OptionList)
+        await wait_until(pilot, lambda: picks.display and picks.option_count == 8)
+        await wait_until(pilot, lambda: uids_shown(app) == [mine.uid])
+        table = front(app, OverviewScreen).table
+        await pilot.press("escape")  # out of the field, to the table
+        await wait_until(pilot, lambda: table.has_focus and not picks.display)
+        assert table.region.height > 2  # the rows are on screen, not under the list
+        await pilot.press("slash")  # back to the filters: the list is offered again
+        await wait_until(pilot, lambda: picks.display)

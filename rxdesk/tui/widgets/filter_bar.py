@@ -101,7 +101,19 @@ class FilterBar(Vertical):
             return
         picks.add_options([Option(Text(shown(label)), id=key) for key, label in candidates[name]])
         picks.border_title = f"{name}s matching: ↓ and enter pick one"
-        picks.display = True
+        picks.display = self.has_focus_within
+
+    # The list is offered while the agent is in the filters; once they leave for the table it
+    # gives the table its room back (at 80×24 it would cover every row), and comes back with them.
+    def on_descendant_focus(self) -> None:
+        self.call_after_refresh(self._follow_focus)
+
+    def on_descendant_blur(self) -> None:
+        self.call_after_refresh(self._follow_focus)
+
+    def _follow_focus(self) -> None:
+        picks = self.query_one("#filter-picks", OptionList)
+        picks.display = self.picking is not None and picks.option_count > 0 and self.has_focus_within
 
     def action_to_picks(self) -> None:
         picks = self.query_one("#filter-picks", OptionList)
