@@ -19,7 +19,7 @@ from rxdesk.tui.widgets.columns import Column
 from rxdesk.tui.widgets.rows import ListSource, Window
 from rxdesk.tui.widgets.virtual_table import VirtualTable
 
-FILTER_HINT = "/ filter: doctor, day (tue, 24, 2026-11-24), time (9:30), morning, afternoon, evening"
+FILTER_HINT = "/ filter: doctor, day (tue, 24), 9:30, morning, afternoon, evening"
 
 
 def slot_key(slot: OpenSlot) -> str:
