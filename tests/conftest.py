@@ -25,6 +25,7 @@ from rxdesk.store import TinyStore
 from rxdesk.store import open_store as open_any_store
 from rxdesk.store.protocols import Store
 from tests.helpers import CLINIC_TOML, CURRENT_DATABASE, Cli, CliResult, close_opened_stores, run_cli
+from tests.mailserver import Inbox, serving
 from tests.pgfixtures import backends_wanted, pg_server, pg_url  # noqa: F401 - fixtures
 from tests.receiver import Receiver
 
@@ -185,3 +186,11 @@ def receiver() -> Iterator[Receiver]:
     through its fields (`default`, `answers`, `answer`, `gate`)."""
     with Receiver() as r:
         yield r
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    """A real SMTP server on a free port and its mailbox (`inbox.port`)."""
+    box = Inbox()
+    with serving(box) as box.port:
+        yield box

@@ -22,7 +22,6 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from rxdesk.config import Settings
@@ -32,6 +31,7 @@ from rxdesk.domain.models import MessageStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from tests.helpers import CliResult, fingerprint, free_port, make_appointment, wait_until
+from tests.mailserver import serving
 from tests.receiver import Receiver
 from tests.unit.test_worker import only_rule
 
@@ -77,11 +77,8 @@ class Server:
 def smtp_server(request: pytest.FixtureRequest) -> Iterator[tuple[Server, int]]:
     options: dict[str, float] = getattr(request, "param", {})
     server = Server(hang_up_on=int(options.get("hang_up_on", 0)), late=options.get("late", 0.0))
-    port = free_port("127.0.0.1")
-    controller = Controller(server, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield server, port
-    controller.stop()
+    with serving(server) as port:
+        yield server, port
 
 
 @pytest.fixture

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from email import message_from_bytes
-from email import policy as email_policy
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from rxdesk.config import Settings
 from rxdesk.domain.clock import FixedClock
@@ -29,40 +25,11 @@ from rxdesk.domain.models import MessageStatus, OutboxMessage
 from rxdesk.services import Desk, journal
 from rxdesk.services.maintenance import MaintenanceService
 from tests.helpers import Cli, free_port, make_appointment, view_of
+from tests.mailserver import Inbox
 from tests.receiver import Receiver
 from tests.unit.test_worker import only_rule
 
 pytestmark = pytest.mark.backends
-
-
-class Inbox:
-    """An SMTP server's mailbox; `refuse_first` answers the first DATA with a temporary error."""
-
-    def __init__(self, refuse_first: bool = False) -> None:
-        self.received: list[Any] = []
-        self.refuse_first = refuse_first
-        self.datas = 0
-        self.port = 0  # where its server listens, once started
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.datas += 1
-        parsed = message_from_bytes(envelope.original_content or b"", policy=email_policy.default)
-        if self.refuse_first and self.datas == 1:
-            self.refused = parsed
-            return "451 try again later"
-        self.received.append(parsed)
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    box = Inbox()
-    port = free_port("127.0.0.1")
-    server = Controller(box, hostname="127.0.0.1", port=port)
-    server.start()
-    box.port = port
-    yield box
-    server.stop()
 
 
 def messaging_desk(clinic: Desk, settings: Settings, inbox: Inbox, gateway: Receiver) -> Desk:

@@ -6,21 +6,18 @@ both. Hostile names (markup, control characters, HTML) arrive harmless."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email import policy as email_policy
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from rxdesk.config import Settings
 from rxdesk.domain import reminder_text
 from rxdesk.domain.models import RecipientGroup
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import free_port, make_appointment
+from tests.helpers import make_appointment
+from tests.mailserver import Inbox, serving
 from tests.receiver import Receiver
 from tests.unit.test_worker import only_rule
 
@@ -29,38 +26,27 @@ pytestmark = pytest.mark.backends
 HOSTILE = 'Eve <script>alert(1)</script> "&" [b]bold[/b]'
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.received: list[Any] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.received.append((envelope.rcpt_tos, message_from_bytes(envelope.original_content or b"", policy=email_policy.default)))
-        return "250 OK"
-
-
 def send_reminders(clinic: Desk, settings: Settings, group: str, *, doctor: str = "dr-osei",
                    patient_name: str | None = None) -> tuple[list[Any], list[Any]]:
     """Fire one `group` rule for an appointment with Dr Osei (New York) and Lena Fischer;
     what the SMTP server and the SMS gateway received."""
-    inbox, gateway, port = Inbox(), Receiver(), free_port("127.0.0.1")
-    server = Controller(inbox, hostname="127.0.0.1", port=port)
-    server.start()
+    inbox, gateway = Inbox(), Receiver()
     try:
-        desk = Desk(clinic.store, clinic.clock, settings.with_overrides(
-            smtp_url=f"smtp://127.0.0.1:{port}", mail_from="desk@riverside.example", sms_url=gateway.url + "/sms"))
-        with desk.store.write() as view:
-            view.doctors.put(view.doctors.require("dr-osei").model_copy(update={"mobile_phone": "+12125550199"}))
-            for admin in view.admins.all():
-                view.admins.put(admin.model_copy(update={"phone": "+4915112345678"}))
-            if patient_name is not None:
-                view.patients.put(view.patients.require("pat-001").model_copy(update={"name": patient_name}))
-        only_rule(desk, "gp-consult", group, 60, email=True, sms=True)
-        make_appointment(desk, start=desk.clock.now() + timedelta(minutes=30), doctor_id=doctor)
-        MaintenanceService(desk).tick()
+        with serving(inbox) as port:
+            desk = Desk(clinic.store, clinic.clock, settings.with_overrides(
+                smtp_url=f"smtp://127.0.0.1:{port}", mail_from="desk@riverside.example", sms_url=gateway.url + "/sms"))
+            with desk.store.write() as view:
+                view.doctors.put(view.doctors.require("dr-osei").model_copy(update={"mobile_phone": "+12125550199"}))
+                for admin in view.admins.all():
+                    view.admins.put(admin.model_copy(update={"phone": "+4915112345678"}))
+                if patient_name is not None:
+                    view.patients.put(view.patients.require("pat-001").model_copy(update={"name": patient_name}))
+            only_rule(desk, "gp-consult", group, 60, email=True, sms=True)
+            make_appointment(desk, start=desk.clock.now() + timedelta(minutes=30), doctor_id=doctor)
+            MaintenanceService(desk).tick()
     finally:
-        server.stop()
         gateway.close()
-    return inbox.received, [r.json() for r in gateway.received]
+    return list(zip([e.rcpt_tos for e in inbox.envelopes], inbox.received, strict=True)), [r.json() for r in gateway.received]
 
 
 def plain_of(message: EmailMessage) -> str:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from rxdesk.config import Settings
 from rxdesk.domain.clock import FixedClock
@@ -25,24 +24,14 @@ from rxdesk.domain.errors import StoreError
 from rxdesk.domain.models import MessageStatus
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from tests.helpers import CliResult, free_port
+from tests.helpers import CliResult
+from tests.mailserver import Inbox
 from tests.receiver import Receiver
-from tests.unit.test_messages_sent_once import Inbox, assert_each_received_once, messaging_desk
+from tests.unit.test_messages_sent_once import assert_each_received_once, messaging_desk
 
 pytestmark = pytest.mark.backends
 
 CliRunner = Callable[..., CliResult]
-
-
-@pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    box = Inbox()
-    port = free_port("127.0.0.1")
-    server = Controller(box, hostname="127.0.0.1", port=port)
-    server.start()
-    box.port = port
-    yield box
-    server.stop()
 
 
 @pytest.fixture

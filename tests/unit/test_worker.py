@@ -10,8 +10,6 @@ from email import policy as email_policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from standardwebhooks import Webhook
 
 from rxdesk.config import Settings
@@ -21,7 +19,8 @@ from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.services.messages import NO_MOBILE
 from rxdesk.services.webhooks import NewSubscription
-from tests.helpers import commits, fingerprint, free_port, make_appointment, view_of
+from tests.helpers import commits, fingerprint, make_appointment, view_of
+from tests.mailserver import Inbox, serving
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.backends
@@ -252,29 +251,17 @@ def test_retry_after_is_honoured_and_410_deactivates(clinic: Desk, receiver: Rec
 
 
 def test_email_goes_over_smtp_and_sms_over_the_gateway(clinic: Desk, receiver: Receiver, now: datetime, settings: Settings) -> None:
-    class Inbox:
-        def __init__(self) -> None:
-            self.messages: list[tuple[str | None, list[str], bytes | str | None]] = []
-
-        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-            self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content))
-            return "250 OK"
-
     inbox = Inbox()
-    port = free_port()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
-    smtp.start()
-    try:
+    with serving(inbox) as port:
         desk = Desk(clinic.store, clinic.clock, settings.with_overrides(
             smtp_url=f"smtp://127.0.0.1:{port}", mail_from="desk@riverside.example",
             sms_url=receiver.url + "/sms", sms_token="gateway-token"))
         only_rule(desk, "gp-consult", "patient", 60, email=True, sms=True)
         make_appointment(desk, start=now + timedelta(minutes=30))
         report = MaintenanceService(desk).tick()
-    finally:
-        smtp.stop()
     assert report.messages_sent == 2
-    (mail_from, rcpt, content) = inbox.messages[0]
+    envelope = inbox.envelopes[0]
+    (mail_from, rcpt, content) = (envelope.mail_from, envelope.rcpt_tos, envelope.content)
     assert mail_from == "desk@riverside.example" and rcpt == ["lena.fischer@mail.example"]
     assert isinstance(content, bytes)
     parsed = message_from_bytes(content, policy=email_policy.default)
