@@ -319,9 +319,10 @@ class AppointmentPlanner:
             seg = self._snap.segment(appt_segment(week))
             if seg is None:
                 continue
-            for row in _grouped(seg, "status").get("confirmed", ()):
-                if after_s < row["starts_at"] <= until_s:
-                    found.append(row)
+            # Bisected, not walked: a running worker asks for a minute of a week at a time.
+            rows = _grouped(seg, "status").get("confirmed", [])
+            starts = _starts(rows, seg, ("status", "confirmed"))
+            found.extend(rows[bisect.bisect_right(starts, after_s):bisect.bisect_right(starts, until_s)])
         return [appointment_from_json(r) for r in found]
 
     def confirmed_ended(

@@ -453,6 +453,15 @@ class Store(Protocol):
         """A number that changes with every committed write from any process: cheap to poll."""
         ...
 
+    def settled_generation(self) -> int | None:
+        """The generation once every write committed before the call counts in it (a store
+        that hears changes may not have heard the newest yet), or None when the store cannot
+        tell: what a reader remembers beside what it read, to know later that nothing was
+        written since. Cheap: a running worker asks every tick.
+
+        In SQL: a notification of one's own, heard after every commit announced before it."""
+        ...
+
     def record_tick(self, owner: str, at: datetime) -> None:
         """Note that a maintenance tick by `owner` ran at `at`. Outside any unit of work and
         cheap: every tick calls it, the idle ones too, and it does not change `generation`

@@ -362,6 +362,10 @@ class TinyStore:
     def generation(self) -> int:
         return self.engine.manifest().generation
 
+    def settled_generation(self) -> int:
+        """The manifest's generation: every commit is in the manifest before it returns."""
+        return self.generation()
+
     def record_tick(self, owner: str, at: datetime) -> None:
         """Note that a maintenance tick ran at `at`. Kept in a small file beside the manifest,
         outside every commit: an idle tick writes nothing else, and the manifest's generation

@@ -29,6 +29,7 @@ from rxdesk.store.postgres.session import CHANGES_CHANNEL, Session, _translated
 POOL_TIMEOUT = 15.0  # seconds to wait for a free connection before giving up with one line
 OWN_CHANGE_WAIT = 0.5  # seconds a write waits to hear its own announcement (when listening)
 LISTEN_START_WAIT = 10.0
+SETTLE_CHANNEL = "rxdesk_settle"  # a reader's own notes, heard after every change announced before them
 TICK_PREFIX = "tick:"  # counters named for the workers' owners: when each last ticked
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -104,10 +105,11 @@ class Listener:
             try:
                 conn = pgconnect.connect(self.target, autocommit=True)
                 conn.execute(f"LISTEN {CHANGES_CHANNEL}")
+                conn.execute(f"LISTEN {SETTLE_CHANNEL}")
                 self._heard(None)
                 while not self._stop.is_set():
                     for note in conn.notifies(timeout=1.0):
-                        self._heard(note.payload)
+                        self._heard(note.payload, counts=note.channel == CHANGES_CHANNEL)
             except Exception as exc:  # noqa: BLE001 - kept for the waiters; retried below
                 with self._changed:
                     self.error = _translated(self.target, exc)
@@ -119,9 +121,9 @@ class Listener:
                     with contextlib.suppress(Exception):
                         conn.close()
 
-    def _heard(self, token: str | None) -> None:
+    def _heard(self, token: str | None, *, counts: bool = True) -> None:
         with self._changed:
-            self.heard += 1
+            self.heard += counts
             self.error = None
             if token:
                 self._tokens[token] = None
@@ -138,9 +140,10 @@ class Listener:
                 lambda: self.heard != known or self.failures != failures or self._stop.is_set(), timeout)
             return self.heard
 
-    def wait_for_token(self, token: str, timeout: float) -> None:
+    def wait_for_token(self, token: str, timeout: float) -> bool:
         with self._changed:
-            self._changed.wait_for(lambda: token in self._tokens or self._stop.is_set(), timeout)
+            return bool(self._changed.wait_for(lambda: token in self._tokens or self._stop.is_set(), timeout)
+                        and token in self._tokens)
 
     def close(self) -> None:
         self._stop.set()
@@ -369,6 +372,16 @@ class PgStore:
         if heard == known and listener.error is not None:
             raise listener.error
         return heard
+
+    def settled_generation(self) -> int | None:
+        """The count of changes heard once this store hears a note of its own sent now: the
+        server delivers notifications in the order their transactions committed, so every
+        write committed before the call is counted. None when the note was not heard in time
+        (the listener's connection is being made again)."""
+        listener = self._listen()
+        token = random_token(16)
+        Session(self).execute("SELECT pg_notify(%s, %s)", (SETTLE_CHANNEL, token))
+        return listener.heard if listener.wait_for_token(token, OWN_CHANGE_WAIT) else None
 
     def _listen(self) -> Listener:
         self._open()  # the schema check first: a listener on a wrong database helps nobody
