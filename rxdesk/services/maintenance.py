@@ -153,6 +153,7 @@ class MaintenanceService:
         self.attempt_seconds = attempt_seconds  # each send's deadline: connect, send, whole answer
         self.journal = Journal(desk.settings.data_dir)
         self._unrecorded: Results | None = None  # this runner's, until the store has them
+        self.due_watch = reminders.DueWatch()
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """One tick at `now` (the desk's clock by default), noted in the store when it is done
@@ -171,8 +172,9 @@ class MaintenanceService:
     def _tick(self, now: datetime) -> TickReport:
         report = TickReport(now)
         self._write_unrecorded(report)  # first, so that no claim takes them for lost
+        state = self.due_watch.settled(self.store)
         with self.store.read() as view:
-            if not self.has_work(view, now):
+            if not self.has_work(view, now, state):
                 return report
         notifier = Notifier(self.desk.settings, attempt_seconds=self.attempt_seconds, clock=self.desk.clock)
         with self.store.write() as view:
@@ -232,14 +234,15 @@ class MaintenanceService:
         kept = kept or self.journal.keep(left)
         report.problems.append(_unrecorded_note(left, "the store refused them", kept, self.journal))
 
-    def has_work(self, view: StoreView, now: datetime) -> bool:
-        """Cheap reads that decide whether the tick needs the write lock at all."""
+    def has_work(self, view: StoreView, now: datetime, state: int | None = None) -> bool:
+        """Cheap reads that decide whether the tick needs the write lock at all; `state`: the
+        store's settled generation read before `view` (`reminders.DueWatch`)."""
         return bool(
             view.deliveries.due(now, 1)
             or view.messages.due(now, 1)
             or deliveries.has_fan_out(view)
             or lifecycle.has_catching_up(view, now)
-            or reminders.due_reminders(view, now, first_only=True)
+            or self.due_watch.any_due(view, now, state)
         )
 
     # -- phase one: everything decided under the lock, in one write ------------------
