@@ -12,6 +12,10 @@ A tick costs a constant number of store writes however much it does:
 3. (one write) record every result by the retry policy (`retries`, through
    `deliveries.outcome` and `messages.outcome`); 410 Gone deactivates the subscription.
 
+A tick with nothing to do takes no lock and writes only its note (`Store.record_tick`); a
+running worker's look for due reminders covers only the moments since its last look while
+nothing was written meanwhile (`reminders.DueWatch`).
+
 Two runners on one store never fire a reminder twice (the ReminderSent key is checked inside
 the write) nor send one attempt twice (the lease). Each runner holds leases under its own id,
 even when two share a name, and starts no attempt it could not finish before its lease runs
@@ -128,7 +132,8 @@ def _failed(exc: RxdeskError, report: TickReport) -> TickFailed:
 class MaintenanceService:
     """The maintenance manager for one desk. `owner` names this runner in logs and audit; its
     leases carry `lease_id`, which is unique to this instance (two app sessions of one agent, or
-    two workers on one host, share an owner name but never a lease)."""
+    two workers on one host, share an owner name but never a lease). `once`: this runner ticks
+    once (`worker --once`), so it remembers nothing for a next tick."""
 
     def __init__(
         self,
@@ -140,6 +145,7 @@ class MaintenanceService:
         send_window: float = SEND_WINDOW,
         timer: Callable[[], float] = time.monotonic,
         attempt_seconds: float = TIMEOUT_SECONDS,
+        once: bool = False,
     ) -> None:
         self.desk = desk
         self.store = desk.store
@@ -153,7 +159,7 @@ class MaintenanceService:
         self.attempt_seconds = attempt_seconds  # each send's deadline: connect, send, whole answer
         self.journal = Journal(desk.settings.data_dir)
         self._unrecorded: Results | None = None  # this runner's, until the store has them
-        self.due_watch = reminders.DueWatch()
+        self.due_watch = reminders.DueWatch(remembers=not once)  # a runner ticking once has no next look
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """One tick at `now` (the desk's clock by default), noted in the store when it is done

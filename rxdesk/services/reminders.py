@@ -329,14 +329,15 @@ class DueWatch:
     only the moments in between, whatever the clinic's size. Any write, a clock that went
     back, or a store that cannot tell, and it looks at everything again."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, remembers: bool = True) -> None:
+        self.remembers = remembers  # False for a runner that ticks once: nothing to ask the store for
         self._state: int | None = None
         self._through: datetime | None = None
 
     def settled(self, store: Store) -> int | None:
         """The state to look at, read before the view is opened (a write that lands between
         the two is then seen twice, never missed)."""
-        return store.settled_generation()
+        return store.settled_generation() if self.remembers else None
 
     def any_due(self, view: StoreView, now: datetime, state: int | None) -> bool:
         """Whether any reminder is due at `now` in `view`, read at `state` or later."""

@@ -377,8 +377,16 @@ class PgStore:
         """The count of changes heard once this store hears a note of its own sent now: the
         server delivers notifications in the order their transactions committed, so every
         write committed before the call is counted. None when the note was not heard in time
-        (the listener's connection is being made again)."""
-        listener = self._listen()
+        (the listener's connection is being made again), and on the first call, which starts
+        listening without waiting for it: a process that asks once (`worker --once`) pays for
+        no connection it would not use."""
+        self._open()
+        with self._lock:
+            listener, started = self._listener, self._listener is None
+            if listener is None:
+                self._listener = Listener(self.target)
+        if started or listener is None or listener.heard == 0:
+            return None
         token = random_token(16)
         Session(self).execute("SELECT pg_notify(%s, %s)", (SETTLE_CHANNEL, token))
         return listener.heard if listener.wait_for_token(token, OWN_CHANGE_WAIT) else None
