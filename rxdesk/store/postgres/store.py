@@ -168,6 +168,7 @@ class PgStore:
         self._own_fresh = False
         self._opened = False
         self._lock = threading.Lock()
+        self._settle_asked = False
         self._listener: Listener | None = None
         self.commits = 0  # write transactions this store has committed
 
@@ -377,16 +378,13 @@ class PgStore:
         """The count of changes heard once this store hears a note of its own sent now: the
         server delivers notifications in the order their transactions committed, so every
         write committed before the call is counted. None when the note was not heard in time
-        (the listener's connection is being made again), and on the first call, which starts
-        listening without waiting for it: a process that asks once (`worker --once`) pays for
-        no connection it would not use."""
-        self._open()
-        with self._lock:
-            listener, started = self._listener, self._listener is None
-            if listener is None:
-                self._listener = Listener(self.target)
-        if started or listener is None or listener.heard == 0:
+        (the listener's connection is being made again), and on the first ask of a store not
+        listening yet: a process that asks once (a worker started for one tick) pays for no
+        connection it would not use; the second ask starts listening."""
+        if self._listener is None and not self._settle_asked:
+            self._settle_asked = True
             return None
+        listener = self._listen()
         token = random_token(16)
         Session(self).execute("SELECT pg_notify(%s, %s)", (SETTLE_CHANNEL, token))
         return listener.heard if listener.wait_for_token(token, OWN_CHANGE_WAIT) else None
