@@ -377,14 +377,22 @@ class PgStore:
     def settled_generation(self) -> int | None:
         """The count of changes heard once this store hears a note of its own sent now: the
         server delivers notifications in the order their transactions committed, so every
-        write committed before the call is counted. None when the note was not heard in time
-        (the listener's connection is being made again), and on the first ask of a store not
-        listening yet: a process that asks once (a worker started for one tick) pays for no
-        connection it would not use; the second ask starts listening."""
+        write committed before the call is counted. None when the note was not heard in time,
+        while not listening (a connection being made; never a wait of more than half a second),
+        and on the first ask of a store not listening yet: a process that asks once (a worker
+        started for one tick) pays for no connection it would not use."""
         if self._listener is None and not self._settle_asked:
             self._settle_asked = True
             return None
-        listener = self._listen()
+        if self._listener is None:
+            self._open()
+            with self._lock:
+                if self._listener is None:
+                    self._listener = Listener(self.target)
+            self._listener.wait(0, OWN_CHANGE_WAIT)
+        listener = self._listener
+        if listener is None or listener.heard == 0:
+            return None
         token = random_token(16)
         Session(self).execute("SELECT pg_notify(%s, %s)", (SETTLE_CHANNEL, token))
         return listener.heard if listener.wait_for_token(token, OWN_CHANGE_WAIT) else None
