@@ -33,7 +33,7 @@ from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError, StoreError
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_utc
-from rxdesk.resources import styles_dir
+from rxdesk.resources import stylesheet
 from rxdesk.services import Desk
 from rxdesk.tui import dialogs
 from rxdesk.tui.keys import ScreenKey, screen_keys
@@ -85,11 +85,16 @@ class Notice:
 NOTICES_KEPT = 200
 
 
+# What the app reads as it starts: the shared styles, the dialogs' (any screen opens one) and
+# the first screen's. Every other screen names its own stylesheet (`CSS_PATH`), which Textual
+# reads the first time that screen is shown: each stylesheet read is parsed again at every
+# change of the app's CSS, and start-up makes three.
+STARTING_STYLES = ("app", "modals", "overview")
+
+
 def stylesheets() -> list[str | PurePath]:
-    """app.tcss first, then one stylesheet per screen."""
-    folder = styles_dir()
-    rest = sorted(p for p in folder.glob("*.tcss") if p.name != "app.tcss")
-    return [str(folder / "app.tcss"), *map(str, rest)]
+    """app.tcss first, then the dialogs' and the overview's."""
+    return [stylesheet(name) for name in STARTING_STYLES]
 
 
 class RxdeskApp(App[int]):
