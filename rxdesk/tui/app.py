@@ -53,7 +53,7 @@ from rxdesk.tui.navigation import (
     StartCancelSelection,
 )
 from rxdesk.tui.screens.base import DeskScreen
-from rxdesk.tui.screens.overview import OverviewScreen
+from rxdesk.tui.screens.overview import FirstRead, OverviewScreen
 from rxdesk.tui.screens.problem import ProblemScreen
 from rxdesk.tui.text import shown
 from rxdesk.tui.textual_gaps import crash_report
@@ -171,11 +171,14 @@ class RxdeskApp(App[int]):
         self._stop_watching = threading.Event()
         now = desk.settings.now if desk.settings else None
         self.fixed_time_label = format_utc(now) if now else ""
+        self.first_read: FirstRead | None = None  # the overview's first rows, taken by it once
         try:
             self._read_org()
             self.known_generation = desk.generation()
         except StoreError as exc:
             self.problem = str(exc)
+        else:
+            self.first_read = FirstRead(desk)
 
     def _read_org(self) -> None:
         org = self.desk.org()
