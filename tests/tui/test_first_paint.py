@@ -3,6 +3,9 @@ started earlier runs in a thread that shares the interpreter with the first fram
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from rxdesk.services import Desk
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.screens.problem import ProblemScreen
 from rxdesk.tui.widgets.virtual_table import VirtualTable
-from tests.helpers import WAIT_LIMIT, another_store, fingerprint
+from tests.helpers import REPO, WAIT_LIMIT, another_store, fingerprint
 from tests.tui.conftest import make_app, overview_ready, settle, wait_until
 
 
@@ -91,3 +94,32 @@ async def test_first_rows_that_cannot_be_read_show_the_reason(clinic: Desk, book
         await wait_until(pilot, lambda: isinstance(app.screen, ProblemScreen))
         assert week.name in str(app.screen.query_one("#problem-message").render())
     assert fingerprint(data_dir) == before
+
+
+# Loaded when the agent first needs them, never for the first screen.
+NOT_AT_START = ("rxdesk.tui.dialogs", "rxdesk.tui.modals.attendance", "rxdesk.tui.modals.cancel",
+                "rxdesk.tui.screens.problem", "rxdesk.worker.process", "rxdesk.tui.screens.doctors")
+
+
+def test_the_first_screen_loads_no_dialog_no_worker_and_no_other_section(clinic: Desk, booked: dict[str, str],
+                                                                          cli_env: dict[str, str]) -> None:
+    code = (
+        "import asyncio, sys\n"
+        "from rxdesk.config import Settings\n"
+        "from rxdesk.services import Desk\n"
+        "from rxdesk.tui.app import RxdeskApp\n"
+        "async def first_rows():\n"
+        "    app = RxdeskApp(Desk.open(Settings.from_env()), worker=False, poll_seconds=3600)\n"
+        "    async with app.run_test(size=(140, 40)) as pilot:\n"
+        "        while not getattr(app.screen, 'loads', 0):\n"
+        "            await pilot.pause(0.01)\n"
+        "        await pilot.pause()\n"
+        "        print('LOADED:' + ','.join(sorted(m for m in sys.modules if m.startswith('rxdesk.'))))\n"
+        "asyncio.run(first_rows())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                            env={**os.environ, **cli_env}, timeout=WAIT_LIMIT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = set(result.stdout.strip().splitlines()[-1].removeprefix("LOADED:").split(","))
+    assert "rxdesk.tui.screens.overview" in loaded
+    assert loaded.isdisjoint(NOT_AT_START), sorted(loaded & set(NOT_AT_START))
