@@ -41,8 +41,10 @@ async def test_the_headers_count_and_the_names_wait_for_the_first_rows(clinic: D
     assert seen.index("start warm-up") > seen.index("rows"), seen
 
 
+@pytest.mark.backends
 async def test_the_first_frame_shows_the_rows_read_while_the_app_started(clinic: Desk, booked: dict[str, str],
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         backend: str) -> None:
     drawn: list[int] = []  # the rows the table held at each line it drew
     draw = VirtualTable.render_line
 
