@@ -372,7 +372,8 @@ class TinyStore:
         (which every open app polls) does not move for it."""
         refuse_if_moved(self.data_dir)  # a worker left running after the import stops ticking here
         ensure_private_dir(self.data_dir)
-        write_atomic(self.data_dir / LAST_TICK, encode({"owner": owner, "at": format_utc(at)}), sync_dir=False)
+        # Not flushed to the disk: a note lost in a crash is only rewritten by the next tick.
+        write_atomic(self.data_dir / LAST_TICK, encode({"owner": owner, "at": format_utc(at)}), fsync=False)
 
     def last_tick(self) -> WorkerTick | None:
         """The newest tick recorded (None before the first, or when the note is unreadable)."""
