@@ -295,14 +295,17 @@ def due_reminders(view: StoreView, now: datetime, *, first_only: bool = False,
     ahead = due_rules.look_ahead(types.values())
     if ahead is None:
         return []
-    if since is None:
-        candidates = view.appointments.confirmed_starting(now, now + ahead)
+    if since is None:  # each type as far ahead as its own rules reach
+        reach = {key: now + timedelta(minutes=max(r.minutes_before for r in t.reminders)) for key, t in types.items()}
+        candidates = view.appointments.confirmed_starting(now, now + ahead, reach=reach)
     elif since >= now:
         return []
     else:  # a moment in (since, now] is a start in (since + minutes, now + minutes] of some rule
-        spans = sorted({timedelta(minutes=r.minutes_before) for t in types.values() for r in t.reminders})
-        candidates = list({a.uid: a for span in spans
-                           for a in view.appointments.confirmed_starting(max(now, since + span), now + span)}.values())
+        spans = sorted({r.minutes_before for t in types.values() for r in t.reminders})
+        candidates = list({a.uid: a for minutes in spans for a in view.appointments.confirmed_starting(
+            max(now, since + timedelta(minutes=minutes)), now + timedelta(minutes=minutes),
+            reach={key: now + timedelta(minutes=minutes) for key, t in types.items()
+                   if any(r.minutes_before == minutes for r in t.reminders)})}.values())
     admins: list[str] | None = None
     found: list[DueReminder] = []
     for appt in candidates:

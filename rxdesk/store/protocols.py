@@ -151,8 +151,14 @@ class AppointmentReader(Protocol):
         """Held appointments whose hold expired at or before `now`, by uid."""
         ...
 
-    def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
-        """Confirmed appointments with after < starts_at <= until."""
+    def confirmed_starting(self, after: datetime, until: datetime, *,
+                           reach: Mapping[str, datetime] | None = None) -> list[Appointment]:
+        """Confirmed appointments with after < starts_at <= until; with `reach`, only those of
+        the types it names, each starting no later than its instant there (what a type's
+        reminder rules can reach).
+
+        In SQL: status = 'confirmed' AND starts_at > :after AND starts_at <= :until
+        AND type_key = ANY(:types), each row then held to its type's instant."""
         ...
 
     def confirmed_ended(

@@ -187,3 +187,16 @@ def test_the_settled_generation_counts_another_process_write_at_once(
         after = clinic.store.settled_generation()
         assert after is not None and after != before
         before = after
+
+
+def test_confirmed_starting_holds_each_type_to_its_own_reach(clinic: Desk, now: datetime) -> None:
+    near = make_appointment(clinic, start=now + timedelta(hours=1))
+    far = make_appointment(clinic, start=now + timedelta(hours=3), patient_id="pat-002")
+    other = make_appointment(clinic, start=now + timedelta(minutes=30), type_key="prescription", patient_id="pat-003")
+    view = view_of(clinic)
+    every = view.appointments.confirmed_starting(now, now + timedelta(hours=5))
+    assert [a.uid for a in every] == [other.uid, near.uid, far.uid]
+    reached = view.appointments.confirmed_starting(now, now + timedelta(hours=5),
+                                                   reach={"gp-consult": now + timedelta(hours=2)})
+    assert [a.uid for a in reached] == [near.uid]  # the other type not named, the far one beyond its reach
+    assert view.appointments.confirmed_starting(now, now + timedelta(hours=5), reach={}) == []
