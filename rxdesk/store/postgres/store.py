@@ -378,20 +378,19 @@ class PgStore:
         """The count of changes heard once this store hears a note of its own sent now: the
         server delivers notifications in the order their transactions committed, so every
         write committed before the call is counted. None when the note was not heard in time,
-        while not listening (a connection being made; never a wait of more than half a second),
-        and on the first ask of a store not listening yet: a process that asks once (a worker
-        started for one tick) pays for no connection it would not use."""
-        if self._listener is None and not self._settle_asked:
+        and while not listening: the first ask starts nothing (a worker started for one tick
+        pays for no connection it would not use), the second starts listening without waiting
+        (a tick never waits for it)."""
+        if self._listener is None:
+            if self._settle_asked:
+                self._open()
+                with self._lock:
+                    if self._listener is None:
+                        self._listener = Listener(self.target)
             self._settle_asked = True
             return None
-        if self._listener is None:
-            self._open()
-            with self._lock:
-                if self._listener is None:
-                    self._listener = Listener(self.target)
-            self._listener.wait(0, OWN_CHANGE_WAIT)
         listener = self._listener
-        if listener is None or listener.heard == 0:
+        if listener.heard == 0:
             return None
         token = random_token(16)
         Session(self).execute("SELECT pg_notify(%s, %s)", (SETTLE_CHANNEL, token))
