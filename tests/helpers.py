@@ -121,6 +121,22 @@ def tiny_view_of(desk: Desk) -> TinyView:
     return view
 
 
+def assert_week_counts_exact(data_dir: Path) -> None:
+    """Every week of the data dir has counts in its manifest, and they are those of its
+    appointments counted one by one."""
+    from collections import Counter
+
+    from rxdesk.store import TinyStore
+    from rxdesk.store.weeks import APPOINTMENTS, OTHER, STATUSES, stored_counts
+
+    snap = TinyStore(data_dir).engine.snapshot()
+    for name in snap.names("appt-"):
+        found = Counter(doc.get("status") for doc in snap.table(name, APPOINTMENTS).documents().values())
+        recounted = {status: found.get(status, 0) for status in STATUSES}
+        recounted[OTHER] = sum(found.values()) - sum(recounted.values())
+        assert stored_counts(snap, name.removeprefix("appt-")) == recounted, name
+
+
 def commits(store: Store) -> int:
     """How many writes the store has committed (this process's)."""
     from rxdesk.store.postgres.store import PgStore

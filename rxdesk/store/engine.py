@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
-from rxdesk.store.manifest import Manifest, SegmentRef
+from rxdesk.store.manifest import Manifest, SegmentRef, file_generation, segment_file
 from rxdesk.store.segment_db import SegmentDB, SegmentStorage, SegmentTable
 
 if TYPE_CHECKING:
@@ -55,6 +55,10 @@ GRACE_SECONDS = 30.0
 RECHECK_SECONDS = 1.0
 SWEEP_EVERY = 64
 DERIVED_KEPT = 8
+# Counter `counted.NAME`: the generation of segment NAME's file that the counters kept about it
+# describe. A commit that rewrites NAME moves it along when it was current (this version keeps
+# such counters in step with every change); one that left it behind says they are stale.
+COUNTED = "counted."
 
 T = TypeVar("T")
 
@@ -141,6 +145,12 @@ class Snapshot:
     def counter(self, name: str) -> int:
         return self.manifest.counters.get(name, 0)
 
+    def file_generation(self, name: str) -> int | None:
+        """The generation that wrote the committed file of segment `name` (None: no such
+        segment): what a counter kept about a segment names to say which state it describes."""
+        ref = self.manifest.segments.get(name)
+        return file_generation(ref.file) if ref is not None else None
+
     @property
     def writable(self) -> bool:
         return False
@@ -180,6 +190,9 @@ class Transaction(Snapshot):
 
     def derived(self, what: str, segments: list[str], build: Callable[[], T]) -> T:
         return build()  # staged segments change under it: nothing kept
+
+    def file_generation(self, name: str) -> int | None:
+        return None if name in self._dropped else super().file_generation(name)
 
     def drop(self, name: str) -> None:
         """Remove a whole segment (its file is retired like any replaced file)."""
@@ -477,7 +490,7 @@ class Engine:
         graveyard = list(old.graveyard)
         fresh: list[tuple[Segment, int]] = []
         for name, seg in tx._dirty.items():
-            file = f"{name}.{generation:08d}.json"
+            file = segment_file(name, generation)
             size, crc = seg.storage.write_generation(self.segments_dir / file, fsync=self.fsync)
             if name in old.segments:
                 graveyard.append((old.segments[name].file, now))
@@ -495,6 +508,10 @@ class Engine:
         graveyard = [(f, t) for f, t in graveyard if now - t <= GRACE_SECONDS]
         counters = dict(old.counters)
         counters.update(tx._counters)
+        for name in tx._dirty.keys() - tx._dropped:
+            ref = old.segments.get(name)
+            if ref is not None and counters.get(COUNTED + name) == file_generation(ref.file):
+                counters[COUNTED + name] = generation
         manifest = Manifest(generation, segments, counters, tuple(graveyard))
         raw = manifest.to_bytes()
         if old.raw:

@@ -15,6 +15,17 @@ from rxdesk.store.segment_db import decode, encode
 FORMAT = "rxdesk-store/1"
 
 
+def segment_file(name: str, generation: int) -> str:
+    """The file of segment `name` written by commit `generation` (files are never rewritten)."""
+    return f"{name}.{generation:08d}.json"
+
+
+def file_generation(file: str) -> int | None:
+    """The generation in a segment file's name (`segment_file`); None for a name not of that form."""
+    parts = file.rsplit(".", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
 @dataclass(frozen=True)
 class SegmentRef:
     file: str

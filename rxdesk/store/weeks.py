@@ -9,6 +9,12 @@ the same commit as the appointments it orders (`put_appointments`) and read thro
 A week written before the order was stored has none; one whose order does not count its
 appointments was written by a version that did not keep it. Either is ordered in memory when
 read, and stored with the week's next write.
+
+How many of the week's appointments have each stored status are manifest counters
+(`count.YYYY-MM-DD.STATUS`) written in the same commit, with `counted.appt-YYYY-MM-DD` (`engine`):
+a count of weeks the screen does not show parses none of them (`stored_counts`). A week without
+them, or written since by a version that did not keep them, is counted from its documents, and
+has them again from its next write of appointments.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from rxdesk.store.engine import Segment, Snapshot, Transaction
+from rxdesk.domain.models import AppointmentStatus
+from rxdesk.store.engine import COUNTED, Segment, Snapshot, Transaction
 from rxdesk.store.layout import APPT_PREFIX
 
 APPOINTMENTS = "appointments"
@@ -26,6 +33,10 @@ ORDER = "order"
 BY_START = "by_start"
 # Manifest counter `ends.YYYY-MM-DD`: the latest end of the week's appointments (layout).
 ENDS = "ends."
+# Manifest counters `count.YYYY-MM-DD.STATUS`: how many of the week's appointments have each.
+COUNT = "count."
+STATUSES = tuple(status.value for status in AppointmentStatus)
+OTHER = "other"  # a stored status none of STATUSES (a damaged record)
 
 
 def _epoch(instant: Any) -> int:
@@ -54,6 +65,44 @@ def _note_ends(tx: Transaction, segment: str, docs: Sequence[Mapping[str, Any]],
     latest = 0 if 0 in ends else max(known, *ends)
     if latest != known:
         tx.set_counter(name, latest)
+
+
+def stored_counts(snap: Snapshot, week: str) -> dict[str, int] | None:
+    """How many of the week's appointments have each stored status (`other`: a damaged record's),
+    from the manifest without reading the week; None when not known: a week an older version
+    wrote last, or one this snapshot is changing."""
+    prefix = COUNT + week
+    generation = snap.file_generation(APPT_PREFIX + week)
+    if generation is None or snap.counter(COUNTED + APPT_PREFIX + week) != generation:
+        return None
+    return {status: snap.counter(f"{prefix}.{status}") for status in (*STATUSES, OTHER)}
+
+
+def _kind(status: Any) -> str:
+    return str(status) if status in STATUSES else OTHER
+
+
+def _note_counts(tx: Transaction, segment: str, changes: Mapping[str, int],
+                 week_docs: Mapping[str, Mapping[str, Any]]) -> None:
+    """Keep the week's counts in step with a write: each status moves by its count in
+    `changes`. Counts that are not of the week as it was before (an older version wrote it
+    since) are counted again from the week's documents."""
+    prefix = COUNT + segment[len(APPT_PREFIX):]
+    committing = tx.generation + 1
+    known = tx.counter(COUNTED + segment) in (committing, tx.file_generation(segment))
+    counts: dict[str, int] = {}
+    if known:
+        for status, delta in changes.items():
+            counts[status] = counts.get(status, tx.counter(f"{prefix}.{status}")) + delta
+    else:
+        for status in (*STATUSES, OTHER):
+            counts[status] = 0
+        for doc in week_docs.values():
+            counts[_kind(doc.get("status"))] += 1
+    for status, count in counts.items():
+        if count != tx.counter(f"{prefix}.{status}"):
+            tx.set_counter(f"{prefix}.{status}", count)
+    tx.set_counter(COUNTED + segment, committing)
 
 
 def _sorted(appointments: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[str]]:
@@ -104,10 +153,20 @@ def put_appointments(tx: Transaction, segment: str, docs: Sequence[Mapping[str, 
     stored = _stored(seg)
     before = table.documents()
     moved: dict[str, str | None] = {}  # uid -> where it started before (None: a new one)
+    counted: dict[str, int] = {}  # stored status -> how many more (or fewer) after this write
+    was: dict[str, str] = {}  # uid -> its status before this write, or before an earlier doc of it
     for doc in docs:
-        old = before.get(doc["uid"])
+        uid = doc["uid"]
+        old = before.get(uid)
         if old is None or old["starts_at"] != doc["starts_at"]:
-            moved[doc["uid"]] = None if old is None else old["starts_at"]
+            moved[uid] = None if old is None else old["starts_at"]
+        previous = was.get(uid, None if old is None else _kind(old.get("status")))
+        status = _kind(doc["status"])
+        if previous != status:
+            if previous is not None:
+                counted[previous] = counted.get(previous, 0) - 1
+            counted[status] = counted.get(status, 0) + 1
+        was[uid] = status
     starts, uids = stored if stored is not None else order_by_start(seg)
     if len(docs) == 1:
         table.put(docs[0]["uid"], docs[0])
@@ -115,6 +174,7 @@ def put_appointments(tx: Transaction, segment: str, docs: Sequence[Mapping[str, 
         table.put_many((doc["uid"], doc) for doc in docs)
     if docs:
         _note_ends(tx, segment, docs, table.documents())
+        _note_counts(tx, segment, counted, table.documents())
     if stored is not None and not moved:
         return
     if len(moved) > 16:
