@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
-from rxdesk.store.manifest import Manifest, SegmentRef, file_generation, segment_file
+from rxdesk.store.manifest import Manifest, SegmentRef, carry_counted, file_generation, segment_file
 from rxdesk.store.segment_db import SegmentDB, SegmentStorage, SegmentTable
 
 if TYPE_CHECKING:
@@ -58,10 +58,6 @@ DERIVED_KEPT = 8
 # A segment parsed holds about three times its file's bytes (a week of data set C: 3.7 MB on
 # disk, 11 MB parsed): the cache's budget is of memory, so a segment is weighed that way.
 PARSED_PER_FILE_BYTE = 3
-# Counter `counted.NAME`: the generation of segment NAME's file that the counters kept about it
-# describe. A commit that rewrites NAME moves it along when it was current (this version keeps
-# such counters in step with every change); one that left it behind says they are stale.
-COUNTED = "counted."
 
 T = TypeVar("T")
 
@@ -512,10 +508,7 @@ class Engine:
         graveyard = [(f, t) for f, t in graveyard if now - t <= GRACE_SECONDS]
         counters = dict(old.counters)
         counters.update(tx._counters)
-        for name in tx._dirty.keys() - tx._dropped:
-            ref = old.segments.get(name)
-            if ref is not None and counters.get(COUNTED + name) == file_generation(ref.file):
-                counters[COUNTED + name] = generation
+        carry_counted(counters, old, tx._dirty.keys() - tx._dropped, generation)
         manifest = Manifest(generation, segments, counters, tuple(graveyard))
         raw = manifest.to_bytes()
         if old.raw:

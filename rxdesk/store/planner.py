@@ -236,10 +236,12 @@ class AppointmentPlanner:
         as_of = format_utc(query.as_of) if query.as_of is not None else None
         total = 0
         by_person = query.doctor_id is not None or query.patient_id is not None or query.patient_ids is not None
+        by_patient = query.patient_id is not None or query.patient_ids is not None
         for week in self._select_weeks(query.starts_from, query.starts_before):
             if query.ends_after is not None and ended_by(self._snap, week, query.ends_after):
                 continue
-            counted = None if by_person else self._counted(week, statuses, start_s, before_s, ends_s, as_of)
+            counted = None if by_patient else \
+                self._counted(week, query.doctor_id, statuses, start_s, before_s, ends_s, as_of)
             if counted is not None:
                 total += counted
                 continue
@@ -272,23 +274,26 @@ class AppointmentPlanner:
                 total += sum(1 for row in rows[lo:hi] if _status_as_of(row, as_of) in statuses)
         return total
 
-    def _counted(self, week: str, statuses: frozenset[str] | None, start_s: str | None,
-                 before_s: str | None, ends_s: str | None, as_of: str | None) -> int | None:
-        """The count of a week from its counters in the manifest, without reading it, when the
-        range holds the whole week and nothing in it has ended by `ends_s` or `as_of` (it
-        starts later); a lapsed hold is found in the holds index. None: the week must be read."""
+    def _counted(self, week: str, doctor_id: str | None, statuses: frozenset[str] | None,
+                 start_s: str | None, before_s: str | None, ends_s: str | None, as_of: str | None) -> int | None:
+        """The count of a week (of one doctor's appointments, with `doctor_id`) from its stored
+        counts, without reading it, when the range holds the whole week and nothing in it has
+        ended by `ends_s` or `as_of` (it starts later); a lapsed hold is found in the holds
+        index. None: the week must be read."""
         monday = datetime.fromisoformat(week).replace(tzinfo=UTC)
         first, after = format_utc(monday), format_utc(monday + timedelta(days=7))
         if (start_s is not None and start_s > first) or (before_s is not None and before_s < after) \
                 or (ends_s is not None and ends_s >= first) or (as_of is not None and as_of >= first):
             return None
-        counts = stored_counts(self._snap, week)
+        counts = stored_counts(self._snap, week, doctor_id)
         if counts is None:
             return None
         if statuses is None:
             return sum(counts.values())
         if as_of is not None and ("held" in statuses) != ("expired" in statuses):
             lapsed = bisect.bisect_right(_hold_expiries_by_week(self._snap).get(week, []), as_of)
+            if lapsed and doctor_id is not None:
+                return None  # whose holds lapsed, the index does not say: the week is read
             counts["held"] -= lapsed
             counts["expired"] += lapsed
         return sum(counts.get(status, 0) for status in statuses)

@@ -38,6 +38,9 @@ def queries(now: datetime) -> list[AppointmentQuery]:
         AppointmentQuery(),
         AppointmentQuery(statuses=ACTIVE, starts_from=now + week, as_of=now),
         AppointmentQuery(statuses=ACTIVE, starts_from=now - 2 * week, starts_before=now + 3 * week, as_of=now),
+        *(AppointmentQuery(statuses=statuses, doctor_id=doctor, ends_after=now, as_of=now)
+          for doctor in ("dr-weber", "dr-sato", "dr-nobody") for statuses in (ACTIVE, frozenset({"held"}), None)),
+        AppointmentQuery(statuses=frozenset({"cancelled"}), doctor_id="dr-osei"),
     ]
 
 
@@ -126,3 +129,8 @@ def test_the_count_of_the_upcoming_weeks_reads_only_the_week_in_progress(clinic:
     read = sorted(seg.name for seg, _ in fresh.engine._cache.values() if seg.name.startswith("appt-"))
     assert read == ["appt-2026-11-23"], read
     assert fresh.read().appointments.count(AppointmentQuery(statuses=frozenset({"expired"}), as_of=now)) == 1
+    of_one = TinyStore(data_dir)
+    assert of_one.read().appointments.count(AppointmentQuery(statuses=frozenset({"confirmed"}), doctor_id="dr-weber",
+                                                             ends_after=now, as_of=now)) == 24
+    assert sorted(seg.name for seg, _ in of_one.engine._cache.values() if seg.name.startswith("appt-")) == [
+        "appt-2026-11-23"]
