@@ -9,8 +9,10 @@ import tracemalloc
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from rxdesk.domain.ids import new_appointment_uid
 from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import AppointmentQuery
+from rxdesk.domain.times import format_utc
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
 from rxdesk.store.engine import Segment, writable
@@ -165,3 +167,27 @@ def test_a_segment_written_again_is_held_once_not_once_per_generation(data_dir: 
     assert store.read().patients.names()["pat-000001"] == "Renamed elsewhere"
     held = [seg.name for seg, _size in store.engine._cache.values()]
     assert "patient-names" in held and len(held) == len(set(held)), held
+
+
+def test_reading_every_week_keeps_no_more_parsed_than_the_cache_allows(clinic: Desk, now: datetime,
+                                                                       data_dir: Path) -> None:
+    """A scan of every week (one patient's appointments) lets the weeks it read go as it goes:
+    the cache's budget is of memory held, and a week parsed holds about three times its file."""
+    template = make_appointment(clinic, start=now + timedelta(days=1), minutes=10).to_json()
+    docs = []
+    for week in range(16):
+        for i in range(150):
+            start = now + timedelta(weeks=week, days=2 + i % 5, minutes=10 * (i // 5))
+            docs.append({**template, "uid": new_appointment_uid(start), "starts_at": format_utc(start),
+                         "ends_at": format_utc(start + timedelta(minutes=10))})
+    with TinyStore(data_dir, fsync=False).write() as view:
+        view.bulk.add_appointments(docs)
+    budget = 2 * 1024 * 1024
+    store = TinyStore(data_dir, cache_bytes=budget)
+    tracemalloc.start()
+    try:
+        assert store.read().appointments.count(AppointmentQuery(patient_id="pat-001")) == len(docs) + 1
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 1.25 * budget, held
