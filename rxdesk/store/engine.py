@@ -295,12 +295,11 @@ class Engine:
         raw = read_bytes(self.manifest_path)
         with self._mutex:
             known, checked_at = self._manifest, self._checked_at
-        if known is not None and known.raw == raw and time.monotonic() - checked_at < RECHECK_SECONDS:
-            # The manifest just checked, read again under the write lock: its files were
-            # checked a moment ago.
-            manifest = known
-        else:
-            manifest = Manifest.from_bytes(raw, self.manifest_path)
+        # The manifest known, read again (under the write lock): the same bytes are not parsed
+        # again (at a million appointments it names thousands of segments), and its files are
+        # not checked again when they were a moment ago.
+        manifest = known if known is not None and known.raw == raw else Manifest.from_bytes(raw, self.manifest_path)
+        if manifest is not known or time.monotonic() - checked_at >= RECHECK_SECONDS:
             self._verify_sizes(manifest)
             checked_at = time.monotonic()
         with self._mutex:
