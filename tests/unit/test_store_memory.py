@@ -8,6 +8,9 @@ import threading
 import tracemalloc
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from rxdesk.domain.ids import new_appointment_uid
 from rxdesk.domain.models import Patient
@@ -16,7 +19,7 @@ from rxdesk.domain.times import format_utc
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
 from rxdesk.store.engine import Segment, writable
-from rxdesk.store.segment_db import open_segment
+from rxdesk.store.segment_db import SegmentStorage, open_segment
 from rxdesk.store.tinystore import TinyView
 from tests.helpers import make_appointment
 
@@ -191,3 +194,24 @@ def test_reading_every_week_keeps_no_more_parsed_than_the_cache_allows(clinic: D
     finally:
         tracemalloc.stop()
     assert held < 1.25 * budget, held
+
+
+def test_a_unit_of_work_parses_each_segment_once_whatever_the_cache_keeps(clinic: Desk, now: datetime,
+                                                                          data_dir: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tick reads more weeks than the cache keeps, some of them twice: each is parsed once."""
+    first = make_appointment(clinic, start=now + timedelta(days=1))
+    later = make_appointment(clinic, start=now + timedelta(days=8))
+    parsed: list[str] = []
+    real = SegmentStorage._parse
+
+    def parse(path: Path, size: int | None, crc: int | None) -> Any:
+        parsed.append(path.name.split(".")[0])
+        return real(path, size, crc)
+
+    monkeypatch.setattr(SegmentStorage, "_parse", staticmethod(parse))
+    store = TinyStore(data_dir, cache_bytes=1)  # keeps one segment at a time
+    with store.write() as view:
+        for uid in (first.uid, later.uid, first.uid, later.uid):
+            assert view.appointments.require(uid).uid == uid
+    assert sorted(parsed) == ["appt-2026-11-23", "appt-2026-11-30"], parsed
