@@ -80,6 +80,10 @@ _APPT_LOCK_MANY = _APPT_SELECT + ' WHERE uid = ANY(%s) ORDER BY uid COLLATE "C" 
 # search's, in one statement (a doctor's away plan locks each appointment it takes); a search
 # longer than this is locked row by row, as each is read.
 LOCK_AHEAD = 1000
+# A window of at most this many rows is read by key after its uids are found (`_select`); a
+# longer one (a listing printed whole) is read in one pass, where looking each row up again
+# would cost more than it saves.
+KEYED_WINDOW = 1000
 
 
 class AppointmentRepo:
@@ -171,12 +175,18 @@ class AppointmentRepo:
         # sorts by the index on start, where its text would be sorted whole.
         order = sql.SQL(' ORDER BY appointments.starts_at DESC, appointments.uid COLLATE "C" DESC' if query.descending
                         else ' ORDER BY appointments.starts_at, appointments.uid COLLATE "C"')
-        statement = sql.SQL(_APPT_DOC_SELECT) + where + order + sql.SQL(" OFFSET %s")
+        window = sql.SQL(" OFFSET %s")
         args.append(max(0, query.offset))
         if query.limit is not None:
-            statement += sql.SQL(" LIMIT %s")
+            window += sql.SQL(" LIMIT %s")
             args.append(max(0, query.limit))
-        return self._s.dicts(statement, args)
+        if query.limit is not None and query.limit <= KEYED_WINDOW:
+            # The window's uids first (from the index alone, for the default view), then only
+            # its rows read and formatted: rows skipped by the offset are never formatted.
+            keys = sql.SQL("SELECT uid FROM appointments") + where + order + window
+            return self._s.dicts(sql.SQL(_APPT_DOC_SELECT) + sql.SQL(" WHERE uid IN (") + keys + sql.SQL(")") + order,
+                                 args)
+        return self._s.dicts(sql.SQL(_APPT_DOC_SELECT) + where + order + window, args)
 
     def count(self, query: AppointmentQuery) -> int:
         where, args = self._where(query)
