@@ -175,7 +175,7 @@ class AppointmentRepo:
         # sorts by the index on start, where its text would be sorted whole.
         order = sql.SQL(' ORDER BY appointments.starts_at DESC, appointments.uid COLLATE "C" DESC' if query.descending
                         else ' ORDER BY appointments.starts_at, appointments.uid COLLATE "C"')
-        window = sql.SQL(" OFFSET %s")
+        window: sql.Composable = sql.SQL(" OFFSET %s")
         args.append(max(0, query.offset))
         if query.limit is not None:
             window += sql.SQL(" LIMIT %s")
