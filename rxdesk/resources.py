@@ -14,3 +14,8 @@ def styles_dir() -> Path:
     if (installed / "app.tcss").is_file():
         return installed
     return _HERE.parent / "styles"
+
+
+def stylesheet(name: str) -> str:
+    """The path of `styles/NAME.tcss`."""
+    return str(styles_dir() / f"{name}.tcss")

@@ -19,12 +19,23 @@ def test_an_installed_copy_finds_every_stylesheet(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=tmp_path,
     )
     assert build.returncode == 0, build.stderr[-2000:]
+    # The app's own stylesheets and those its screens and dialogs name (read when first shown).
     check = (
-        "import rxdesk, pathlib\n"
+        "import importlib, pathlib, pkgutil, rxdesk, rxdesk.tui.modals, rxdesk.tui.screens\n"
+        "from textual.screen import Screen\n"
         "from rxdesk.tui.app import stylesheets\n"
-        "sheets = [pathlib.Path(p) for p in stylesheets()]\n"
+        "for package in (rxdesk.tui.screens, rxdesk.tui.modals):\n"
+        "    for found in pkgutil.iter_modules(package.__path__):\n"
+        "        importlib.import_module(f'{package.__name__}.{found.name}')\n"
+        "def every(cls):\n"
+        "    for sub in cls.__subclasses__():\n"
+        "        yield sub\n"
+        "        yield from every(sub)\n"
+        "named = [s.CSS_PATH for s in every(Screen) if s.__module__.startswith('rxdesk.') and s.CSS_PATH]\n"
+        "sheets = {pathlib.Path(p) for p in [*stylesheets(), *named]}\n"
         "assert sheets and all(p.is_file() for p in sheets), sheets\n"
-        "assert pathlib.Path(rxdesk.__file__).parent in sheets[0].parents, (rxdesk.__file__, sheets[0])\n"
+        "home = pathlib.Path(rxdesk.__file__).parent\n"
+        "assert all(home in p.parents for p in sheets), (home, sheets)\n"
         "print(len(sheets))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -31,13 +31,10 @@ from textual.worker import get_current_worker
 from rxdesk.config import Settings
 from rxdesk.crashlog import log_crash
 from rxdesk.domain.errors import RxdeskError, StoreError
-from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_utc
-from rxdesk.resources import styles_dir
+from rxdesk.resources import stylesheet
 from rxdesk.services import Desk
-from rxdesk.tui import dialogs
 from rxdesk.tui.keys import ScreenKey, screen_keys
-from rxdesk.tui.modals.cancel import CancelModal
 from rxdesk.tui.navigation import (
     OpenAppointment,
     OpenAway,
@@ -53,12 +50,14 @@ from rxdesk.tui.navigation import (
     StartCancelSelection,
 )
 from rxdesk.tui.screens.base import DeskScreen
-from rxdesk.tui.screens.overview import OverviewScreen
-from rxdesk.tui.screens.problem import ProblemScreen
+from rxdesk.tui.screens.overview import FirstRead, OverviewScreen
 from rxdesk.tui.text import shown
 from rxdesk.tui.textual_gaps import crash_report
 from rxdesk.tui.work import call_service
-from rxdesk.worker.process import tick_in_child
+
+if TYPE_CHECKING:
+    from rxdesk.domain.models import Appointment
+    from rxdesk.tui.modals.cancel import CancelModal
 
 
 def section(module: str, name: str) -> Callable[[], Screen[Any]]:
@@ -85,11 +84,16 @@ class Notice:
 NOTICES_KEPT = 200
 
 
+# What the app reads as it starts: the shared styles, the dialogs' (any screen opens one) and
+# the first screen's. Every other screen names its own stylesheet (`CSS_PATH`), which Textual
+# reads the first time that screen is shown: each stylesheet read is parsed again at every
+# change of the app's CSS, and start-up makes three.
+STARTING_STYLES = ("app", "modals", "overview")
+
+
 def stylesheets() -> list[str | PurePath]:
-    """app.tcss first, then one stylesheet per screen."""
-    folder = styles_dir()
-    rest = sorted(p for p in folder.glob("*.tcss") if p.name != "app.tcss")
-    return [str(folder / "app.tcss"), *map(str, rest)]
+    """app.tcss first, then the dialogs' and the overview's."""
+    return [stylesheet(name) for name in STARTING_STYLES]
 
 
 class RxdeskApp(App[int]):
@@ -166,11 +170,14 @@ class RxdeskApp(App[int]):
         self._stop_watching = threading.Event()
         now = desk.settings.now if desk.settings else None
         self.fixed_time_label = format_utc(now) if now else ""
+        self.first_read: FirstRead | None = None  # the overview's first rows, taken by it once
         try:
             self._read_org()
             self.known_generation = desk.generation()
         except StoreError as exc:
             self.problem = str(exc)
+        else:
+            self.first_read = FirstRead(desk)
 
     def _read_org(self) -> None:
         org = self.desk.org()
@@ -181,6 +188,8 @@ class RxdeskApp(App[int]):
 
     def on_mount(self) -> None:
         if self.problem:
+            from rxdesk.tui.screens.problem import ProblemScreen
+
             self.push_screen(ProblemScreen(self.problem))
             return
         if self.desk.live_changes:  # a server database announces each change: wait for it
@@ -215,6 +224,8 @@ class RxdeskApp(App[int]):
 
     def show_problem(self, message: str) -> None:
         """A data file cannot be read: say so on a screen instead of failing on every key."""
+        from rxdesk.tui.screens.problem import ProblemScreen
+
         if self.problem is None:
             self.problem = message
             self.push_screen(ProblemScreen(message))
@@ -340,6 +351,8 @@ class RxdeskApp(App[int]):
     def _tick_job(self) -> None:
         """One tick in a child process (rxdesk.worker.process): the app never shares its
         interpreter with the tick's parsing and sending, so the screen does not stutter."""
+        from rxdesk.worker.process import tick_in_child
+
         worker = get_current_worker()
         try:
             if self.desk.is_empty():  # nothing to maintain yet; the worker refuses an empty data dir
@@ -460,15 +473,21 @@ class RxdeskApp(App[int]):
 
     def start_cancel(self, uid: str, *, on_done: Saved | None = None) -> None:
         """`c`: explain why not, or ask for the reason and cancel (`tui.dialogs`)."""
+        from rxdesk.tui import dialogs
+
         dialogs.start_cancel(self, uid, on_done=on_done)
 
     def start_cancel_selection(self, uids: list[str], *,
                                on_done: Callable[[list[Appointment]], Any] | None = None) -> None:
         """`c` with rows selected: one reason, one write for them all (`tui.dialogs`)."""
+        from rxdesk.tui import dialogs
+
         dialogs.start_cancel_selection(self, uids, on_done=on_done)
 
     def start_attendance(self, uid: str, *, on_done: Saved | None = None) -> None:
         """`n`: explain why not, or ask no_show/completed and the reason (`tui.dialogs`)."""
+        from rxdesk.tui import dialogs
+
         dialogs.start_attendance(self, uid, on_done=on_done)
 
     # Help and the command palette list the keys of the screen the agent is on.

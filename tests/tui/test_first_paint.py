@@ -3,15 +3,22 @@ started earlier runs in a thread that shares the interpreter with the first fram
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from rxdesk.services import Desk
 from rxdesk.tui.screens.overview import OverviewScreen
+from rxdesk.tui.screens.problem import ProblemScreen
 from rxdesk.tui.widgets.virtual_table import VirtualTable
-from tests.tui.conftest import make_app, settle
+from tests.helpers import REPO, WAIT_LIMIT, another_store, fingerprint
+from tests.tui.conftest import make_app, overview_ready, settle, wait_until
 
 
 async def test_the_headers_count_and_the_names_wait_for_the_first_rows(clinic: Desk, booked: dict[str, str]) -> None:
@@ -32,3 +39,89 @@ async def test_the_headers_count_and_the_names_wait_for_the_first_rows(clinic: D
     first_rows = seen.index("rows uncounted")
     assert seen.index("start attention-count") > first_rows, seen
     assert seen.index("start warm-up") > seen.index("rows"), seen
+
+
+@pytest.mark.backends
+async def test_the_first_frame_shows_the_rows_read_while_the_app_started(clinic: Desk, booked: dict[str, str],
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         backend: str) -> None:
+    drawn: list[int] = []  # the rows the table held at each line it drew
+    draw = VirtualTable.render_line
+
+    def drawing(table: VirtualTable[Any], y: int) -> Any:
+        drawn.append(table.total)
+        return draw(table, y)
+
+    monkeypatch.setattr(VirtualTable, "render_line", drawing)
+    app: Any = make_app(clinic)
+    # The first rows are read from the moment the app is made, while Textual starts; here the
+    # read is let finish first, as it does on an agent's machine while Textual is imported.
+    early = getattr(app, "first_read", None)
+    assert early is not None, "nothing reads the first rows before the screen asks for them"
+    early.result.result(timeout=WAIT_LIMIT)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await overview_ready(pilot)
+        assert app.screen.loads == 1 and app.screen.table.total == 3
+    assert drawn and drawn[0] == 3, f"the first frame drew the table with {drawn[:1]} rows (loading…)"
+
+
+async def test_a_sections_stylesheet_is_read_when_the_section_is_first_shown(clinic: Desk,
+                                                                            booked: dict[str, str]) -> None:
+    from rxdesk.tui.screens.doctors import DoctorsScreen
+
+    app: Any = make_app(clinic)
+
+    def read() -> set[str]:
+        return {Path(path).name for path, _ in app.stylesheet.source if path.endswith(".tcss")}
+
+    async with app.run_test(size=(140, 40)) as pilot:
+        await overview_ready(pilot)
+        assert read() == {"app.tcss", "modals.tcss", "overview.tcss"}
+        await pilot.press("3")
+        await wait_until(pilot, lambda: isinstance(app.screen, DoctorsScreen) and app.screen.query("#doctors-count"))
+        await settle(pilot)
+        assert "doctors.tcss" in read()
+        # Its rules apply to the screen that named it: the count line's padding.
+        assert app.screen.query_one("#doctors-count").styles.padding.left == 1
+
+
+async def test_first_rows_that_cannot_be_read_show_the_reason(clinic: Desk, booked: dict[str, str],
+                                                            data_dir: Path) -> None:
+    week = max((data_dir / "segments").glob("appt-*.json"))  # the week of the first rows
+    week.write_bytes(b"x" * week.stat().st_size)  # its size as committed: found when it is read
+    before = fingerprint(data_dir)
+    app: Any = make_app(Desk(another_store(clinic), clinic.clock, clinic.settings))
+    assert app.problem is None  # the organisation reads; the week of the first rows does not
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ProblemScreen))
+        assert week.name in str(app.screen.query_one("#problem-message").render())
+    assert fingerprint(data_dir) == before
+
+
+# Loaded when the agent first needs them, never for the first screen.
+NOT_AT_START = ("rxdesk.tui.dialogs", "rxdesk.tui.modals.attendance", "rxdesk.tui.modals.cancel",
+                "rxdesk.tui.screens.problem", "rxdesk.worker.process", "rxdesk.tui.screens.doctors")
+
+
+def test_the_first_screen_loads_no_dialog_no_worker_and_no_other_section(clinic: Desk, booked: dict[str, str],
+                                                                          cli_env: dict[str, str]) -> None:
+    code = (
+        "import asyncio, sys\n"
+        "from rxdesk.config import Settings\n"
+        "from rxdesk.services import Desk\n"
+        "from rxdesk.tui.app import RxdeskApp\n"
+        "async def first_rows():\n"
+        "    app = RxdeskApp(Desk.open(Settings.from_env()), worker=False, poll_seconds=3600)\n"
+        "    async with app.run_test(size=(140, 40)) as pilot:\n"
+        "        while not getattr(app.screen, 'loads', 0):\n"
+        "            await pilot.pause(0.01)\n"
+        "        await pilot.pause()\n"
+        "        print('LOADED:' + ','.join(sorted(m for m in sys.modules if m.startswith('rxdesk.'))))\n"
+        "asyncio.run(first_rows())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                            env={**os.environ, **cli_env}, timeout=WAIT_LIMIT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = set(result.stdout.strip().splitlines()[-1].removeprefix("LOADED:").split(","))
+    assert "rxdesk.tui.screens.overview" in loaded
+    assert loaded.isdisjoint(NOT_AT_START), sorted(loaded & set(NOT_AT_START))

@@ -17,6 +17,7 @@ from textual.widgets import Input, Label, Select, Static
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.limits import MINUTES_BEFORE, format_minutes, parse_minutes, within
 from rxdesk.domain.models import ReminderRule
+from rxdesk.resources import stylesheet
 from rxdesk.services.reminders import WindowCount
 from rxdesk.tui.text import shown
 from rxdesk.tui.widgets.checkbox import DeskCheckbox
@@ -30,6 +31,8 @@ class RuleModal(ModalScreen[Any]):
     """`save(recipient, minutes, email, sms, also_now)` runs the service call; the dialog stays
     open with the reason when it is refused, until the field is put right. `enter` in the
     minutes field saves; on the recipient list it opens and chooses, never saves."""
+
+    CSS_PATH = stylesheet("types")
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Close, save nothing", id="rule.close"),

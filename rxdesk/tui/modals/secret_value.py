@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from rxdesk.resources import stylesheet
 from rxdesk.tui.textual_gaps import forget_clipboard
 from rxdesk.tui.widgets.footer import DeskFooter
 
@@ -26,6 +27,8 @@ REVEALED = "This reveal is in the audit log under your name. Close this window w
 class SecretValueModal(ModalScreen[None]):
     """A secret's value with copy to the clipboard. The value lives only as long as this
     dialog: closing it drops the text and the app's own copy of the clipboard."""
+
+    CSS_PATH = stylesheet("secrets")
 
     BINDINGS = [
         Binding("c", "copy", "Copy", id="secret_value.copy"),

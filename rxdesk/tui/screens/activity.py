@@ -11,6 +11,7 @@ from textual.widgets import Input, Static
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.queries import Page
 from rxdesk.domain.times import format_local
+from rxdesk.resources import stylesheet
 from rxdesk.services.activity import ActivityFilter, ActivityRow
 from rxdesk.tui.navigation import OpenAppointment, OpenDoctor, OpenPatient, OpenSection, OpenWebhooks
 from rxdesk.tui.screens.base import DeskScreen
@@ -32,6 +33,8 @@ def about(row: ActivityRow) -> str:
 
 
 class ActivityScreen(DeskScreen):
+    CSS_PATH = stylesheet("activity")
+
     SECTION = "activity"
 
     BINDINGS = [

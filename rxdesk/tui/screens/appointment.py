@@ -13,6 +13,7 @@ from textual.widgets import Static
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.sending import reminder_outcome
 from rxdesk.domain.times import format_local, zone
+from rxdesk.resources import stylesheet
 from rxdesk.services.appointments import AppointmentDetail
 from rxdesk.tui.navigation import OpenBooking, OpenDoctor, OpenPatient, OpenRebook, StartAttendance, StartCancel
 from rxdesk.tui.screens.base import DetailScreen
@@ -22,6 +23,8 @@ from rxdesk.tui.work import call_service
 
 
 class AppointmentScreen(DetailScreen):
+    CSS_PATH = stylesheet("appointment")
+
     SECTION = "overview"
     TITLE_TEXT = "Appointment"
 

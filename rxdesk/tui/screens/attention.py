@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from rxdesk.domain.times import format_local
+from rxdesk.resources import stylesheet
 from rxdesk.services.attention import AttentionItem, AttentionKind
 from rxdesk.tui.navigation import OpenAppointment, OpenDoctor, OpenPatient, OpenWebhooks
 from rxdesk.tui.screens.base import DeskScreen
@@ -20,6 +21,8 @@ from rxdesk.tui.work import call_service
 
 
 class AttentionScreen(DeskScreen):
+    CSS_PATH = stylesheet("attention")
+
     SECTION = "attention"
 
     BINDINGS = [

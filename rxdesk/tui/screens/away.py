@@ -22,6 +22,7 @@ from textual.worker import Worker
 
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.times import format_local
+from rxdesk.resources import stylesheet
 from rxdesk.services.away import AwayItem, AwayPlan, AwayResult, PlanChanged
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.screens.base import DetailScreen
@@ -42,6 +43,8 @@ PLAN_DELAY = 0.25
 
 
 class AwayScreen(DetailScreen):
+    CSS_PATH = stylesheet("away")
+
     SECTION = "doctors"
     TITLE_TEXT = "Doctor away"
 

@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 from rxdesk.domain.errors import Conflict, RxdeskError
 from rxdesk.domain.models import Appointment, AppointmentType
 from rxdesk.domain.times import format_local
+from rxdesk.resources import stylesheet
 from rxdesk.services.agent_booking import BookingChoice
 from rxdesk.services.rebooking import MAX_DAYS, OpenSlot
 from rxdesk.tui.modals.confirm import ConfirmModal
@@ -24,6 +25,8 @@ from rxdesk.tui.work import call_service
 
 
 class BookScreen(DetailScreen):
+    CSS_PATH = stylesheet("book")
+
     SECTION = "patients"
     TITLE_TEXT = "Book"
 

@@ -19,6 +19,7 @@ from rxdesk.domain.models import AppointmentType, Doctor
 from rxdesk.domain.phones import display_phone, region_for_zone
 from rxdesk.domain.slots import SlotDiagnosis
 from rxdesk.domain.times import zone
+from rxdesk.resources import stylesheet
 from rxdesk.services.doctors import WEEKDAYS, DoctorDetail, RoomChange, check_room_url
 from rxdesk.services.rebooking import OpenSlot
 from rxdesk.tui.modals.confirm import TextPromptModal
@@ -82,6 +83,8 @@ def _preview_grid(data: DoctorView, org_zone: str, now: datetime, shown_days: in
 
 
 class DoctorsScreen(DeskScreen):
+    CSS_PATH = stylesheet("doctors")
+
     SECTION = "doctors"
 
     def compose_body(self) -> ComposeResult:
@@ -132,6 +135,8 @@ class DoctorView:
 
 
 class DoctorDetailScreen(DetailScreen):
+    CSS_PATH = stylesheet("doctors")
+
     SECTION = "doctors"
     TITLE_TEXT = "Doctor"
 

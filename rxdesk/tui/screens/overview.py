@@ -3,8 +3,11 @@ one scrolling table, read from the service a window at a time."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,10 +18,13 @@ from rxdesk.services.appointments import AppointmentRow
 from rxdesk.services.filters import FilterText, ParsedFilter
 from rxdesk.tui.screens.base import DeskScreen
 from rxdesk.tui.widgets.filter_bar import FilterBar
-from rxdesk.tui.widgets.rows import Window
+from rxdesk.tui.widgets.rows import BLOCK, Window
 from rxdesk.tui.widgets.tables import AppointmentSource, AppointmentTable
 from rxdesk.tui.widgets.virtual_table import VirtualTable
 from rxdesk.tui.work import call_service
+
+if TYPE_CHECKING:
+    from rxdesk.services import Desk
 
 EMPTY_TEXT = """\
 There is no data in this data dir yet.
@@ -41,6 +47,38 @@ class Loaded:
     zone: str
     empty: bool
     as_of: datetime | None = None  # the rows are as of this instant or just after
+
+
+def read_rows(desk: Desk, text: FilterText, offset: int, limit: int, *, count: bool) -> Loaded:
+    """The overview's list for what the filters say: the window `offset`/`limit` of it, and
+    whether the data dir is empty."""
+    as_of = desk.clock.now()
+    if desk.is_empty():
+        return Loaded(None, None, None, "UTC", True)
+    parsed = desk.appointments.parse_filter(text, overview=True)
+    source = AppointmentSource(desk.appointments, parsed.filter)
+    window = source.fetch(offset, limit, count=count)
+    return Loaded(parsed, source, window, desk.org().timezone, False, as_of)
+
+
+class FirstRead:
+    """The overview's first rows (the default filters, uncounted), read in a thread started
+    with the app: the read runs while Textual starts up, so the first frame can show them."""
+
+    OFFSET, LIMIT = 0, BLOCK  # the window the first screen asks for at any usual height
+
+    def __init__(self, desk: Desk) -> None:
+        self.result: Future[Loaded] = Future()
+        threading.Thread(target=self._read, args=(desk,), name="rxdesk-first-rows", daemon=True).start()
+
+    def _read(self, desk: Desk) -> None:
+        try:
+            self.result.set_result(read_rows(desk, FilterText(), self.OFFSET, self.LIMIT, count=False))
+        except BaseException as exc:  # noqa: BLE001 - handed to the screen's load, which reports it
+            self.result.set_exception(exc)
+
+    def serves(self, text: FilterText, offset: int, limit: int) -> bool:
+        return text == FilterText() and (offset, limit) == (self.OFFSET, self.LIMIT)
 
 
 class OverviewScreen(DeskScreen):
@@ -95,18 +133,19 @@ class OverviewScreen(DeskScreen):
             keep = table.current_key if keep is None else keep
             around = table.cursor if around is None else around
         offset, limit = table.span_around(around)
+        # The very first screen reads only the weeks its rows are in; the table counts the
+        # rest (every upcoming week) in the background once the rows are painted.
         first = self.loads == 0
+        early, self.desk_app.first_read = self.desk_app.first_read, None
+        read: Future[Loaded] | None = early.result if first and early and early.serves(text, offset, limit) else None
+        if read is not None and read.done() and read.exception() is None:
+            self._show(read.result(), keep, around)  # before the first frame: it shows the rows
+            return
 
         def load() -> Loaded:
-            as_of = desk.clock.now()
-            if desk.is_empty():
-                return Loaded(None, None, None, "UTC", True)
-            parsed = desk.appointments.parse_filter(text, overview=True)
-            source = AppointmentSource(desk.appointments, parsed.filter)
-            # The very first screen reads only the weeks its rows are in; the table counts
-            # the rest (every upcoming week) in the background once the rows are painted.
-            window = source.fetch(offset, limit, count=not first)
-            return Loaded(parsed, source, window, desk.org().timezone, False, as_of)
+            if read is not None:  # still reading (or failed: reported here as any load's failure)
+                return read.result()
+            return read_rows(desk, text, offset, limit, count=not first)
 
         call_service(self, load, done=lambda loaded: self._show(loaded, keep, around), group="overview")
 

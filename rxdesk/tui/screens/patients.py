@@ -11,6 +11,7 @@ from textual.widgets import Input, Static
 
 from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import Page
+from rxdesk.resources import stylesheet
 from rxdesk.services.patients import PatientDetail, tally
 from rxdesk.tui.navigation import OpenBooking, OpenPatient
 from rxdesk.tui.screens.base import DeskScreen, DetailScreen
@@ -22,6 +23,8 @@ PAGE_SIZE = 100
 
 
 class PatientsScreen(DeskScreen):
+    CSS_PATH = stylesheet("patients")
+
     SECTION = "patients"
 
     BINDINGS = [
@@ -113,6 +116,8 @@ class PatientsScreen(DeskScreen):
 
 
 class PatientDetailScreen(DetailScreen):
+    CSS_PATH = stylesheet("patients")
+
     SECTION = "patients"
     TITLE_TEXT = "Patient"
 

@@ -11,6 +11,7 @@ from textual.widgets import Static
 from rxdesk.domain.errors import Conflict, RxdeskError
 from rxdesk.domain.models import Appointment, AppointmentStatus
 from rxdesk.domain.times import format_local
+from rxdesk.resources import stylesheet
 from rxdesk.services.rebooking import MAX_DAYS, OpenSlot, SlotChoice, by_time
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.navigation import OpenAppointment
@@ -23,6 +24,8 @@ __all__ = ["RebookScreen", "SlotTable"]
 
 
 class RebookScreen(DetailScreen):
+    CSS_PATH = stylesheet("rebook")
+
     SECTION = "overview"
     TITLE_TEXT = "Rebook"
 

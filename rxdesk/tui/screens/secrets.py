@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from rxdesk.domain.times import format_local
+from rxdesk.resources import stylesheet
 from rxdesk.services.secrets import IDLE_AFTER, NewSecret, SecretRow
 from rxdesk.tui.modals.confirm import ConfirmModal, TextPromptModal
 from rxdesk.tui.modals.secret_value import REVEALED, STORE_IT_NOW, SecretValueModal
@@ -55,6 +56,8 @@ def unused_note(row: SecretRow, now: datetime) -> str:
 
 
 class SecretsScreen(DeskScreen):
+    CSS_PATH = stylesheet("secrets")
+
     SECTION = "secrets"
 
     BINDINGS = [

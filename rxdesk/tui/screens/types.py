@@ -10,6 +10,7 @@ from textual.widgets import Static
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.limits import format_minutes
 from rxdesk.domain.models import AppointmentType, ReminderRule
+from rxdesk.resources import stylesheet
 from rxdesk.services.reminders import RuleRow, WindowCount
 from rxdesk.tui.modals.confirm import ConfirmModal
 from rxdesk.tui.modals.rule import RuleModal
@@ -19,6 +20,8 @@ from rxdesk.tui.work import call_service
 
 
 class TypesScreen(DeskScreen):
+    CSS_PATH = stylesheet("types")
+
     SECTION = "types"
 
     BINDINGS = [

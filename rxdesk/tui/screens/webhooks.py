@@ -17,6 +17,7 @@ from rxdesk.domain.phones import display_phone
 from rxdesk.domain.queries import Page
 from rxdesk.domain.sending import message_detail, message_state
 from rxdesk.domain.times import format_local
+from rxdesk.resources import stylesheet
 from rxdesk.services import Desk
 from rxdesk.services.webhooks import AttemptResult, DeliveryDetail, NewSubscription, parse_header_args
 from rxdesk.tui.context import OnDesk
@@ -36,6 +37,8 @@ class SubscriptionModal(OnDesk, ModalScreen[NewSubscription | None]):
     """URL, event types and custom headers; refused input keeps the dialog open with the reason.
     Every field fits 80×24: the private-network box (a security choice) sits under the URL it is
     about, always on screen, and the event types are the same checkboxes, two columns of them."""
+
+    CSS_PATH = stylesheet("webhooks")
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Close, save nothing", id="webhooks.close"),
@@ -90,6 +93,8 @@ class SubscriptionModal(OnDesk, ModalScreen[NewSubscription | None]):
 class ShownOnceModal(ModalScreen[None]):
     """A secret shown once, with copy to the clipboard; closing it drops the app's own copy."""
 
+    CSS_PATH = stylesheet("webhooks")
+
     BINDINGS = [
         Binding("escape,enter", "dismiss(None)", "Done", id="webhooks.close"),
         Binding("c", "copy", "Copy", id="webhooks.copy"),
@@ -117,6 +122,8 @@ class ShownOnceModal(ModalScreen[None]):
 
 
 class DeliveryModal(ModalScreen[None]):
+    CSS_PATH = stylesheet("webhooks")
+
     BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close", id="webhooks.close")]
 
     def __init__(self, detail: DeliveryDetail, tz: str) -> None:
@@ -155,6 +162,8 @@ def addressee(message: OutboxMessage) -> str:
 class MessageModal(ModalScreen[None]):
     """One email or SMS of the outbox: to whom, its state, and the whole text."""
 
+    CSS_PATH = stylesheet("webhooks")
+
     BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close", id="webhooks.close")]
 
     def __init__(self, message: OutboxMessage, tz: str, gone: str | None = None) -> None:
@@ -184,6 +193,8 @@ class MessageModal(ModalScreen[None]):
 
 
 class WebhooksScreen(DeskScreen):
+    CSS_PATH = stylesheet("webhooks")
+
     SECTION = "webhooks"
 
     BINDINGS = [
