@@ -8,8 +8,8 @@ once per statement. A statement the server refuses is raised at the next read, o
 COMMIT is sent; either way nothing of the unit of work is committed. Rows no other writer
 waits for (events, audit entries, fired reminders, a rebooked appointment's link to its
 successor) wait in the session and go out as one multi-row statement per kind before the next
-statement of any other sort (a read, another write, the COMMIT), each kind in the order it was
-written. A read view used as a
+statement that may depend on them (a read, any write but an appointment's, the COMMIT), each
+kind in the order it was written. A read view used as a
 `with` block is one REPEATABLE READ transaction, pipelined the same way; used without one, each
 statement borrows a connection on its own, in autocommit.
 """
