@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent / ".data"
 
 
 # Bumped whenever the store layout changes, so cached data sets are rebuilt.
-FORMAT = "v7"
+FORMAT = "v8"
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,28 @@ def tiny_view_of(desk: Desk) -> TinyView:
     return view
 
 
+def assert_week_counts_exact(data_dir: Path) -> None:
+    """Every week of the data dir has counts in its manifest, and they are those of its
+    appointments counted one by one."""
+    from collections import Counter
+
+    from rxdesk.store import TinyStore
+    from rxdesk.store.weeks import APPOINTMENTS, OTHER, STATUSES, stored_counts
+
+    def recounted(docs: list[dict[str, Any]]) -> dict[str, int]:
+        found = Counter(doc.get("status") for doc in docs)
+        counts = {status: found.get(status, 0) for status in STATUSES}
+        return {**counts, OTHER: len(docs) - sum(counts.values())}
+
+    snap = TinyStore(data_dir).engine.snapshot()
+    for name in snap.names("appt-"):
+        week, docs = name.removeprefix("appt-"), list(snap.table(name, APPOINTMENTS).documents().values())
+        assert stored_counts(snap, week) == recounted(docs), name
+        for doctor in {*(doc["doctor_id"] for doc in docs), "dr-nobody"}:
+            mine = [doc for doc in docs if doc["doctor_id"] == doctor]
+            assert stored_counts(snap, week, doctor) == recounted(mine), (name, doctor)
+
+
 def commits(store: Store) -> int:
     """How many writes the store has committed (this process's)."""
     from rxdesk.store.postgres.store import PgStore

@@ -10,11 +10,11 @@ Layout of a data dir::
     .lock                  the inter-process write lock
 
 A write takes the lock, reads the newest manifest (and whatever segments it needs, re-read
-inside the lock), writes each changed segment to a NEW file, then replaces the manifest. A
-crash before that rename leaves the previous state whole; after it, the new one. Readers take
-no lock: a manifest names immutable files, so whatever manifest a reader sees is a consistent
-state. Replaced files are deleted only after a grace period, so a reader never loses a file it
-was about to open.
+inside the lock, each once), writes each changed segment to a NEW file, then replaces the
+manifest. A crash before that rename leaves the previous state whole; after it, the new one.
+Readers take no lock: a manifest names immutable files, so whatever manifest a reader sees is a
+consistent state. Replaced files are deleted only after a grace period, so a reader never loses
+a file it was about to open.
 
 Because files are immutable, a process caches parsed segments by file name and re-reads only
 what another process has replaced: an agent's action pays for the segments it touches, not for
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
-from rxdesk.store.manifest import Manifest, SegmentRef
+from rxdesk.store.manifest import Manifest, SegmentRef, carry_counted, file_generation, segment_file
 from rxdesk.store.segment_db import SegmentDB, SegmentStorage, SegmentTable
 
 if TYPE_CHECKING:
@@ -55,6 +55,8 @@ GRACE_SECONDS = 30.0
 RECHECK_SECONDS = 1.0
 SWEEP_EVERY = 64
 DERIVED_KEPT = 8
+# The cache's budget is of memory: a segment parsed holds ~3 times its file (11 MB for 3.7 MB).
+PARSED_PER_FILE_BYTE = 3
 
 T = TypeVar("T")
 
@@ -133,13 +135,17 @@ class Snapshot:
         return name in self.manifest.segments
 
     def derived(self, what: str, segments: list[str], build: Callable[[], T]) -> T:
-        """`build()`, a view derived from several segments, kept while they stay as they are
-        (by their files, which never change)."""
+        """`build()`, a view derived from several segments, kept while their files stay."""
         files = tuple(self.manifest.segments[name].file for name in segments)
         return self._engine._derived((what, files), build)
 
     def counter(self, name: str) -> int:
         return self.manifest.counters.get(name, 0)
+
+    def file_generation(self, name: str) -> int | None:
+        """The generation that wrote the committed file of segment `name` (None: no such segment)."""
+        ref = self.manifest.segments.get(name)
+        return file_generation(ref.file) if ref is not None else None
 
     @property
     def writable(self) -> bool:
@@ -155,6 +161,7 @@ class Transaction(Snapshot):
         self._dropped: set[str] = set()
         self._counters: dict[str, int] = {}
         self._kept: dict[Hashable, Any] = {}
+        self._read: dict[str, Segment] = {}
 
     @property
     def writable(self) -> bool:
@@ -165,10 +172,13 @@ class Transaction(Snapshot):
         return bool(self._dirty) or bool(self._counters) or bool(self._dropped)
 
     def segment(self, name: str) -> Segment | None:
-        seg = self._dirty.get(name)
-        if seg is not None:
-            return seg
-        return None if name in self._dropped else super().segment(name)
+        # Read once per unit of work, whatever the cache lets go meanwhile (a tick reads many weeks).
+        seg = self._dirty.get(name) or self._read.get(name)
+        if seg is None and name not in self._dropped:
+            seg = super().segment(name)
+            if seg is not None:
+                self._read[name] = seg
+        return seg
 
     def names(self, prefix: str) -> list[str]:
         names = set(super().names(prefix)) - self._dropped
@@ -181,9 +191,13 @@ class Transaction(Snapshot):
     def derived(self, what: str, segments: list[str], build: Callable[[], T]) -> T:
         return build()  # staged segments change under it: nothing kept
 
+    def file_generation(self, name: str) -> int | None:
+        return None if name in self._dropped else super().file_generation(name)
+
     def drop(self, name: str) -> None:
         """Remove a whole segment (its file is retired like any replaced file)."""
         self._dirty.pop(name, None)
+        self._read.pop(name, None)
         self._dropped.add(name)
 
     def counter(self, name: str) -> int:
@@ -212,7 +226,7 @@ class Transaction(Snapshot):
         (made on first use; readers of the committed segment never see a change)."""
         seg = self._dirty.get(segment)
         if seg is None:
-            base = None if segment in self._dropped else super().segment(segment)
+            base = None if segment in self._dropped else self.segment(segment)
             seg = Segment(segment, None, SegmentDB(base.storage if base is not None else None))
             self._dirty[segment] = seg
         return seg.table(table)
@@ -230,7 +244,7 @@ class Engine:
         self,
         data_dir: str | Path,
         *,
-        cache_bytes: int = 96 * 1024 * 1024,
+        cache_bytes: int = 32 * 1024 * 1024,
         lock_timeout: float = 30.0,
         fsync: bool = True,
     ) -> None:
@@ -283,12 +297,10 @@ class Engine:
         raw = read_bytes(self.manifest_path)
         with self._mutex:
             known, checked_at = self._manifest, self._checked_at
-        if known is not None and known.raw == raw and time.monotonic() - checked_at < RECHECK_SECONDS:
-            # The manifest just checked, read again under the write lock: its files were
-            # checked a moment ago.
-            manifest = known
-        else:
-            manifest = Manifest.from_bytes(raw, self.manifest_path)
+        # The known manifest read again (under the write lock): the same bytes are not parsed again
+        # (thousands of segments at a million appointments); its files not checked again just after.
+        manifest = known if known is not None and known.raw == raw else Manifest.from_bytes(raw, self.manifest_path)
+        if manifest is not known or time.monotonic() - checked_at >= RECHECK_SECONDS:
             self._verify_sizes(manifest)
             checked_at = time.monotonic()
         with self._mutex:
@@ -403,6 +415,7 @@ class Engine:
                 # when the budget pushes them out (a week cancelled in twice was held three times).
                 for file in [file for file, (old, _) in self._cache.items() if old.name == seg.name]:
                     self._forget(file)
+            size *= PARSED_PER_FILE_BYTE
             self._cache[seg.file] = (seg, size)
             self._cached_bytes += size
             while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
@@ -477,7 +490,7 @@ class Engine:
         graveyard = list(old.graveyard)
         fresh: list[tuple[Segment, int]] = []
         for name, seg in tx._dirty.items():
-            file = f"{name}.{generation:08d}.json"
+            file = segment_file(name, generation)
             size, crc = seg.storage.write_generation(self.segments_dir / file, fsync=self.fsync)
             if name in old.segments:
                 graveyard.append((old.segments[name].file, now))
@@ -495,6 +508,7 @@ class Engine:
         graveyard = [(f, t) for f, t in graveyard if now - t <= GRACE_SECONDS]
         counters = dict(old.counters)
         counters.update(tx._counters)
+        carry_counted(counters, old, tx._dirty.keys() - tx._dropped, generation)
         manifest = Manifest(generation, segments, counters, tuple(graveyard))
         raw = manifest.to_bytes()
         if old.raw:

@@ -44,6 +44,11 @@ segment                 tables (key -> document)           invariants
                                                            without one (an older data dir) is
                                                            ordered when read. An older link is
                                                            the bare successor uid
+``week-counts-``        ``by_doctor`` (doctor id ->          how many of each doctor's appointments
+``YYYY-MM-DD``          ``{status: count}``)               of that week have each stored status
+                                                           (none listed: none), written with the
+                                                           week; the manifest's ``count.``
+                                                           counters hold the week's totals
 ``events-NNNNNN``       ``events`` (``evt_<seq><rand>``)   the event log, ``EVENTS_PER_SEGMENT``
                                                            per segment by sequence number
 ``audit-NNNNNN``        ``audit`` (sequence number)        the audit log of everything but one
@@ -80,7 +85,10 @@ last event fanned out to subscriptions). ``activity.from`` is the first audit en
 ``activity-`` days hold (1: every entry); in a data dir that had entries before them,
 ``activity.after`` (``YYYYMMDD``) is the day of that entry: only later days are whole.
 ``ends.YYYY-MM-DD`` is the latest end of that week's appointments (seconds since the epoch;
-it never moves back): what is in progress on a Monday morning reads no week that ended before. Every
+it never moves back): what is in progress on a Monday morning reads no week that ended before.
+``count.YYYY-MM-DD.STATUS`` is how many of the week's appointments have that stored status, valid
+while ``counted.appt-YYYY-MM-DD`` names the generation of the week's file (`weeks`): a count of
+the weeks ahead reads none of them. Every
 index above is written in the same commit as what it indexes, so a crash can never leave them
 apart.
 """
@@ -107,6 +115,7 @@ LAST_TICK = "last-tick.json"
 # database is the desk, and a process still pointed at the data dir would work on a copy.
 MOVED_MARK = "moved-to-postgresql"
 DELIVERY_INDEX_PREFIX = "delivery-index-"
+WEEK_COUNTS_PREFIX = "week-counts-"
 ACTIVITY_PREFIX = "activity-"
 
 EVENTS = "events"

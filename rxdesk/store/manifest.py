@@ -5,7 +5,7 @@ CRC-32, the counters, and the graveyard of replaced files. Replacing it is the c
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +13,21 @@ from rxdesk.domain.errors import StoreError
 from rxdesk.store.segment_db import decode, encode
 
 FORMAT = "rxdesk-store/1"
+# Counter `counted.NAME`: the generation of segment NAME's file that the counters kept about it
+# describe. A commit that rewrites NAME moves it along when it was current (this version keeps
+# such counters in step with every change); one that left it behind says they are stale.
+COUNTED = "counted."
+
+
+def segment_file(name: str, generation: int) -> str:
+    """The file of segment `name` written by commit `generation` (files are never rewritten)."""
+    return f"{name}.{generation:08d}.json"
+
+
+def file_generation(file: str) -> int | None:
+    """The generation in a segment file's name (`segment_file`); None for a name not of that form."""
+    parts = file.rsplit(".", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -20,6 +35,15 @@ class SegmentRef:
     file: str
     size: int
     crc: int
+
+
+def carry_counted(counters: dict[str, int], old: Manifest, rewritten: Iterable[str], generation: int) -> None:
+    """Move `counted.NAME` to `generation` for each segment rewritten in this commit whose
+    counters described its previous file."""
+    for name in rewritten:
+        ref = old.segments.get(name)
+        if ref is not None and counters.get(COUNTED + name) == file_generation(ref.file):
+            counters[COUNTED + name] = generation
 
 
 @dataclass(frozen=True)

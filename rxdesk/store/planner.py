@@ -17,13 +17,14 @@ from collections.abc import Hashable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rxdesk.domain.ids import uid_partition
 from rxdesk.domain.lifecycle import ACTIVE, LONGEST_APPOINTMENT, status_at
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page, appointment_from_json
 from rxdesk.domain.times import format_utc, week_key, weeks_between
 from rxdesk.store.engine import Segment, Snapshot
-from rxdesk.store.layout import APPT_PREFIX, appt_segment
-from rxdesk.store.weeks import ended_by, order_by_start, rows_by_start
+from rxdesk.store.layout import APPT_PREFIX, HOLDS, appt_segment
+from rxdesk.store.weeks import ended_by, order_by_start, rows_by_start, stored_counts
 
 
 def _ceil(instant: datetime) -> datetime:
@@ -126,6 +127,26 @@ def _week_status_counts(seg: Segment, as_of: str | None) -> dict[str, int]:
     return counts
 
 
+def _hold_expiries_by_week(snap: Snapshot) -> dict[str, list[str]]:
+    """When each week's holds expire, sorted (from the holds index: every stored `held`
+    appointment with a `hold_expires_at`)."""
+    seg = snap.segment(HOLDS)
+    if seg is None:
+        return {}
+
+    def build() -> dict[str, list[str]]:
+        weeks: dict[str, list[str]] = {}
+        for uid, doc in seg.table("held").documents().items():
+            week = uid_partition(uid)
+            if week is not None and isinstance(doc.get("expires"), str):
+                weeks.setdefault(week, []).append(doc["expires"])
+        for expiries in weeks.values():
+            expiries.sort()
+        return weeks
+
+    return seg.memo(("expiries", "by_week"), build)
+
+
 class AppointmentPlanner:
     """The appointment queries over one snapshot (or transaction)."""
 
@@ -214,13 +235,20 @@ class AppointmentPlanner:
         statuses = query.statuses
         as_of = format_utc(query.as_of) if query.as_of is not None else None
         total = 0
+        by_person = query.doctor_id is not None or query.patient_id is not None or query.patient_ids is not None
+        by_patient = query.patient_id is not None or query.patient_ids is not None
         for week in self._select_weeks(query.starts_from, query.starts_before):
             if query.ends_after is not None and ended_by(self._snap, week, query.ends_after):
+                continue
+            counted = None if by_patient else \
+                self._counted(week, query.doctor_id, statuses, start_s, before_s, ends_s, as_of)
+            if counted is not None:
+                total += counted
                 continue
             seg = self._snap.segment(appt_segment(week))
             if seg is None:
                 continue
-            if query.doctor_id is not None or query.patient_id is not None or query.patient_ids is not None:
+            if by_person:
                 total += sum(1 for _ in self.iter_raw(_one_week(query, week)))
                 continue
             rows = _sorted_rows(seg)
@@ -245,6 +273,30 @@ class AppointmentPlanner:
             else:
                 total += sum(1 for row in rows[lo:hi] if _status_as_of(row, as_of) in statuses)
         return total
+
+    def _counted(self, week: str, doctor_id: str | None, statuses: frozenset[str] | None,
+                 start_s: str | None, before_s: str | None, ends_s: str | None, as_of: str | None) -> int | None:
+        """The count of a week (of one doctor's appointments, with `doctor_id`) from its stored
+        counts, without reading it, when the range holds the whole week and nothing in it has
+        ended by `ends_s` or `as_of` (it starts later); a lapsed hold is found in the holds
+        index. None: the week must be read."""
+        monday = datetime.fromisoformat(week).replace(tzinfo=UTC)
+        first, after = format_utc(monday), format_utc(monday + timedelta(days=7))
+        if (start_s is not None and start_s > first) or (before_s is not None and before_s < after) \
+                or (ends_s is not None and ends_s >= first) or (as_of is not None and as_of >= first):
+            return None
+        counts = stored_counts(self._snap, week, doctor_id)
+        if counts is None:
+            return None
+        if statuses is None:
+            return sum(counts.values())
+        if as_of is not None and ("held" in statuses) != ("expired" in statuses):
+            lapsed = bisect.bisect_right(_hold_expiries_by_week(self._snap).get(week, []), as_of)
+            if lapsed and doctor_id is not None:
+                return None  # whose holds lapsed, the index does not say: the week is read
+            counts["held"] -= lapsed
+            counts["expired"] += lapsed
+        return sum(counts.get(status, 0) for status in statuses)
 
     def search(self, query: AppointmentQuery) -> Page[AppointmentRecord]:
         page = self.window_raw(query)

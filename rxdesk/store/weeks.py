@@ -9,6 +9,13 @@ the same commit as the appointments it orders (`put_appointments`) and read thro
 A week written before the order was stored has none; one whose order does not count its
 appointments was written by a version that did not keep it. Either is ordered in memory when
 read, and stored with the week's next write.
+
+How many of the week's appointments have each stored status are manifest counters
+(`count.YYYY-MM-DD.STATUS`), and each doctor's are in a small side segment
+(`week-counts-YYYY-MM-DD`), written in the same commit, with `counted.appt-YYYY-MM-DD`
+(`engine`): a count of weeks the screen does not show parses none of them (`stored_counts`). A week without
+them, or written since by a version that did not keep them, is counted from its documents, and
+has them again from its next write of appointments.
 """
 
 from __future__ import annotations
@@ -18,14 +25,23 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from rxdesk.domain.models import AppointmentStatus
 from rxdesk.store.engine import Segment, Snapshot, Transaction
-from rxdesk.store.layout import APPT_PREFIX
+from rxdesk.store.layout import APPT_PREFIX, WEEK_COUNTS_PREFIX
+from rxdesk.store.manifest import COUNTED
 
 APPOINTMENTS = "appointments"
 ORDER = "order"
 BY_START = "by_start"
 # Manifest counter `ends.YYYY-MM-DD`: the latest end of the week's appointments (layout).
 ENDS = "ends."
+# Manifest counters `count.YYYY-MM-DD.STATUS`: how many of the week's appointments have each.
+COUNT = "count."
+STATUSES = tuple(status.value for status in AppointmentStatus)
+OTHER = "other"  # a stored status none of STATUSES (a damaged record)
+KINDS = (*STATUSES, OTHER)
+# The side segment `week-counts-YYYY-MM-DD`: the week's counts of each doctor (layout).
+BY_DOCTOR = "by_doctor"
 
 
 def _epoch(instant: Any) -> int:
@@ -54,6 +70,69 @@ def _note_ends(tx: Transaction, segment: str, docs: Sequence[Mapping[str, Any]],
     latest = 0 if 0 in ends else max(known, *ends)
     if latest != known:
         tx.set_counter(name, latest)
+
+
+def stored_counts(snap: Snapshot, week: str, doctor_id: str | None = None) -> dict[str, int] | None:
+    """How many of the week's appointments (of one doctor, with `doctor_id`) have each stored
+    status (`other`: a damaged record's), from the manifest and the week's small side segment
+    without reading the week; None when not known: a week an older version wrote last, or one
+    this snapshot is changing."""
+    generation = snap.file_generation(APPT_PREFIX + week)
+    if generation is None or snap.counter(COUNTED + APPT_PREFIX + week) != generation:
+        return None
+    if doctor_id is None:
+        return {status: snap.counter(f"{COUNT}{week}.{status}") for status in KINDS}
+    side = snap.segment(WEEK_COUNTS_PREFIX + week)
+    if side is None:
+        return None
+    found = side.table(BY_DOCTOR).documents().get(doctor_id, {})
+    return {status: int(found.get(status, 0)) for status in KINDS}
+
+
+def _kind(status: Any) -> str:
+    return str(status) if status in STATUSES else OTHER
+
+
+def _note_counts(tx: Transaction, segment: str, changes: Mapping[tuple[str, str], int],
+                 week_docs: Mapping[str, Mapping[str, Any]]) -> None:
+    """Keep the week's counts in step with a write: each (doctor, status) moves by its count
+    in `changes`. Counts that are not of the week as it was before (an older version wrote it
+    since, or none were kept) are counted again from the week's documents."""
+    week = segment[len(APPT_PREFIX):]
+    side = WEEK_COUNTS_PREFIX + week
+    known = tx.counter(COUNTED + segment) in (tx.generation + 1, tx.file_generation(segment)) and tx.has(side)
+    if known and not changes:  # no appointment changed doctor or status: the counts stand
+        tx.set_counter(COUNTED + segment, tx.generation + 1)
+        return
+    by_doctor = tx.change(side, BY_DOCTOR)
+    totals: dict[str, int] = {}
+    if known:
+        doctors: dict[str, dict[str, int]] = {}
+        for (doctor, status), delta in changes.items():
+            counts = doctors.get(doctor)
+            if counts is None:
+                counts = doctors[doctor] = dict(by_doctor.documents().get(doctor, {}))
+            counts[status] = counts.get(status, 0) + delta
+            totals[status] = totals.get(status, tx.counter(f"{COUNT}{week}.{status}")) + delta
+    else:
+        doctors = {}
+        totals = dict.fromkeys(KINDS, 0)
+        for doc in week_docs.values():
+            status = _kind(doc.get("status"))
+            counts = doctors.setdefault(str(doc.get("doctor_id")), {})
+            counts[status] = counts.get(status, 0) + 1
+            totals[status] += 1
+        by_doctor.truncate()
+    for doctor, counts in doctors.items():
+        kept = {status: count for status, count in counts.items() if count}
+        if kept:
+            by_doctor.put(doctor, kept)
+        else:
+            by_doctor.delete(doctor)
+    for status, count in totals.items():
+        if count != tx.counter(f"{COUNT}{week}.{status}"):
+            tx.set_counter(f"{COUNT}{week}.{status}", count)
+    tx.set_counter(COUNTED + segment, tx.generation + 1)
 
 
 def _sorted(appointments: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[str]]:
@@ -104,10 +183,20 @@ def put_appointments(tx: Transaction, segment: str, docs: Sequence[Mapping[str, 
     stored = _stored(seg)
     before = table.documents()
     moved: dict[str, str | None] = {}  # uid -> where it started before (None: a new one)
+    counted: dict[tuple[str, str], int] = {}  # (doctor, stored status) -> how many more or fewer
+    was: dict[str, tuple[str, str]] = {}  # uid -> (doctor, status) before this write or its last doc
     for doc in docs:
-        old = before.get(doc["uid"])
+        uid = doc["uid"]
+        old = before.get(uid)
         if old is None or old["starts_at"] != doc["starts_at"]:
-            moved[doc["uid"]] = None if old is None else old["starts_at"]
+            moved[uid] = None if old is None else old["starts_at"]
+        previous = was.get(uid, None if old is None else (str(old.get("doctor_id")), _kind(old.get("status"))))
+        after = (str(doc["doctor_id"]), _kind(doc["status"]))
+        if previous != after:
+            if previous is not None:
+                counted[previous] = counted.get(previous, 0) - 1
+            counted[after] = counted.get(after, 0) + 1
+        was[uid] = after
     starts, uids = stored if stored is not None else order_by_start(seg)
     if len(docs) == 1:
         table.put(docs[0]["uid"], docs[0])
@@ -115,6 +204,7 @@ def put_appointments(tx: Transaction, segment: str, docs: Sequence[Mapping[str, 
         table.put_many((doc["uid"], doc) for doc in docs)
     if docs:
         _note_ends(tx, segment, docs, table.documents())
+        _note_counts(tx, segment, counted, table.documents())
     if stored is not None and not moved:
         return
     if len(moved) > 16:

@@ -20,6 +20,7 @@ from rxdesk.services import Desk
 from rxdesk.store import TinyStore
 from rxdesk.store import engine as engine_module
 from rxdesk.store.layout import patient_segment
+from rxdesk.store.manifest import Manifest
 from rxdesk.store.segment_db import open_segment
 from tests.helpers import CLINIC_TOML, fingerprint, run_cli, tiny_view_of
 
@@ -339,3 +340,30 @@ def test_a_write_checks_every_segment_file_again_once_the_last_check_is_not_rece
     with pytest.raises(StoreError, match="corrupt"), store.write() as view:
         view.patients.put(Patient(id="pat-009", name="Ada Lovelace"))
     assert fingerprint(data_dir) == before
+
+
+def test_a_write_parses_no_manifest_it_knows_but_checks_its_files_again(clinic: Desk, data_dir: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest read again under the write lock, unchanged, is the one already parsed (it
+    names every segment of the history); its files are checked again all the same."""
+    store = TinyStore(data_dir)
+    store.read().patients.all()
+    parsed: list[Path] = []
+    checked: list[Manifest] = []
+    real_parse, real_check = Manifest.from_bytes, store.engine._verify_sizes
+
+    def parse(raw: bytes, path: Path) -> Manifest:
+        parsed.append(path)
+        return real_parse(raw, path)
+
+    def check(manifest: Manifest) -> None:
+        checked.append(manifest)
+        real_check(manifest)
+
+    monkeypatch.setattr(Manifest, "from_bytes", staticmethod(parse))
+    monkeypatch.setattr(store.engine, "_verify_sizes", check)
+    monkeypatch.setattr(engine_module, "RECHECK_SECONDS", 0.0)
+    with store.write() as view:
+        view.patients.put(Patient(id="pat-009", name="Ada Lovelace"))
+    assert parsed == [] and len(checked) == 1
+    assert TinyStore(data_dir).read().patients.require("pat-009").name == "Ada Lovelace"

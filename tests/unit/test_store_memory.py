@@ -8,13 +8,18 @@ import threading
 import tracemalloc
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from rxdesk.domain.ids import new_appointment_uid
 from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import AppointmentQuery
+from rxdesk.domain.times import format_utc
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
 from rxdesk.store.engine import Segment, writable
-from rxdesk.store.segment_db import open_segment
+from rxdesk.store.segment_db import SegmentStorage, open_segment
 from rxdesk.store.tinystore import TinyView
 from tests.helpers import make_appointment
 
@@ -165,3 +170,48 @@ def test_a_segment_written_again_is_held_once_not_once_per_generation(data_dir: 
     assert store.read().patients.names()["pat-000001"] == "Renamed elsewhere"
     held = [seg.name for seg, _size in store.engine._cache.values()]
     assert "patient-names" in held and len(held) == len(set(held)), held
+
+
+def test_reading_every_week_keeps_no_more_parsed_than_the_cache_allows(clinic: Desk, now: datetime,
+                                                                       data_dir: Path) -> None:
+    """A scan of every week (one patient's appointments) lets the weeks it read go as it goes:
+    the cache's budget is of memory held, and a week parsed holds about three times its file."""
+    template = make_appointment(clinic, start=now + timedelta(days=1), minutes=10).to_json()
+    docs = []
+    for week in range(16):
+        for i in range(150):
+            start = now + timedelta(weeks=week, days=2 + i % 5, minutes=10 * (i // 5))
+            docs.append({**template, "uid": new_appointment_uid(start), "starts_at": format_utc(start),
+                         "ends_at": format_utc(start + timedelta(minutes=10))})
+    with TinyStore(data_dir, fsync=False).write() as view:
+        view.bulk.add_appointments(docs)
+    budget = 2 * 1024 * 1024
+    store = TinyStore(data_dir, cache_bytes=budget)
+    tracemalloc.start()
+    try:
+        assert store.read().appointments.count(AppointmentQuery(patient_id="pat-001")) == len(docs) + 1
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 1.25 * budget, held
+
+
+def test_a_unit_of_work_parses_each_segment_once_whatever_the_cache_keeps(clinic: Desk, now: datetime,
+                                                                          data_dir: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tick reads more weeks than the cache keeps, some of them twice: each is parsed once."""
+    first = make_appointment(clinic, start=now + timedelta(days=1))
+    later = make_appointment(clinic, start=now + timedelta(days=8))
+    parsed: list[str] = []
+    real = SegmentStorage._parse
+
+    def parse(path: Path, size: int | None, crc: int | None) -> Any:
+        parsed.append(path.name.split(".")[0])
+        return real(path, size, crc)
+
+    monkeypatch.setattr(SegmentStorage, "_parse", staticmethod(parse))
+    store = TinyStore(data_dir, cache_bytes=1)  # keeps one segment at a time
+    with store.write() as view:
+        for uid in (first.uid, later.uid, first.uid, later.uid):
+            assert view.appointments.require(uid).uid == uid
+    assert sorted(parsed) == ["appt-2026-11-23", "appt-2026-11-30"], parsed
