@@ -12,6 +12,10 @@ A tick costs a constant number of store writes however much it does:
 3. (one write) record every result by the retry policy (`retries`, through
    `deliveries.outcome` and `messages.outcome`); 410 Gone deactivates the subscription.
 
+A tick with nothing to do takes no lock and writes only its note (`Store.record_tick`); a
+running worker's look for due reminders covers only the moments since its last look while
+nothing was written meanwhile (`reminders.DueWatch`).
+
 Two runners on one store never fire a reminder twice (the ReminderSent key is checked inside
 the write) nor send one attempt twice (the lease). Each runner holds leases under its own id,
 even when two share a name, and starts no attempt it could not finish before its lease runs
@@ -128,7 +132,8 @@ def _failed(exc: RxdeskError, report: TickReport) -> TickFailed:
 class MaintenanceService:
     """The maintenance manager for one desk. `owner` names this runner in logs and audit; its
     leases carry `lease_id`, which is unique to this instance (two app sessions of one agent, or
-    two workers on one host, share an owner name but never a lease)."""
+    two workers on one host, share an owner name but never a lease). `once`: this runner ticks
+    once (`worker --once`), so it remembers nothing for a next tick."""
 
     def __init__(
         self,
@@ -140,6 +145,7 @@ class MaintenanceService:
         send_window: float = SEND_WINDOW,
         timer: Callable[[], float] = time.monotonic,
         attempt_seconds: float = TIMEOUT_SECONDS,
+        once: bool = False,
     ) -> None:
         self.desk = desk
         self.store = desk.store
@@ -153,6 +159,7 @@ class MaintenanceService:
         self.attempt_seconds = attempt_seconds  # each send's deadline: connect, send, whole answer
         self.journal = Journal(desk.settings.data_dir)
         self._unrecorded: Results | None = None  # this runner's, until the store has them
+        self.due_watch = reminders.DueWatch(remembers=not once)  # a runner ticking once has no next look
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """One tick at `now` (the desk's clock by default), noted in the store when it is done
@@ -171,8 +178,9 @@ class MaintenanceService:
     def _tick(self, now: datetime) -> TickReport:
         report = TickReport(now)
         self._write_unrecorded(report)  # first, so that no claim takes them for lost
+        state = self.due_watch.settled(self.store)
         with self.store.read() as view:
-            if not self.has_work(view, now):
+            if not self.has_work(view, now, state):
                 return report
         notifier = Notifier(self.desk.settings, attempt_seconds=self.attempt_seconds, clock=self.desk.clock)
         with self.store.write() as view:
@@ -232,14 +240,15 @@ class MaintenanceService:
         kept = kept or self.journal.keep(left)
         report.problems.append(_unrecorded_note(left, "the store refused them", kept, self.journal))
 
-    def has_work(self, view: StoreView, now: datetime) -> bool:
-        """Cheap reads that decide whether the tick needs the write lock at all."""
+    def has_work(self, view: StoreView, now: datetime, state: int | None = None) -> bool:
+        """Cheap reads that decide whether the tick needs the write lock at all; `state`: the
+        store's settled generation read before `view` (`reminders.DueWatch`)."""
         return bool(
             view.deliveries.due(now, 1)
             or view.messages.due(now, 1)
             or deliveries.has_fan_out(view)
             or lifecycle.has_catching_up(view, now)
-            or reminders.due_reminders(view, now, first_only=True)
+            or self.due_watch.any_due(view, now, state)
         )
 
     # -- phase one: everything decided under the lock, in one write ------------------

@@ -38,7 +38,7 @@ from rxdesk.services.base import DEFAULT_ORG, Service, admin_actor, record
 from rxdesk.services.events import publish
 from rxdesk.services.notify import Notifier
 from rxdesk.services.provisioning import describe_error
-from rxdesk.store.protocols import StoreView, UnitOfWork
+from rxdesk.store.protocols import Store, StoreView, UnitOfWork
 
 
 def type_target(key: str) -> str:
@@ -285,21 +285,35 @@ def _inside(view: StoreView, appt_type: AppointmentType, rule: ReminderRule, now
     return inside, [a for a in inside if due_rules.moment_counts(a, older)]
 
 
-def due_reminders(view: StoreView, now: datetime, *, first_only: bool = False) -> list[DueReminder]:
+def due_reminders(view: StoreView, now: datetime, *, first_only: bool = False,
+                  since: datetime | None = None) -> list[DueReminder]:
     """(appointment, rule) pairs that are due (`domain.reminders.is_due`) and have not
-    fired for every recipient yet; with `first_only`, at most one (a cheap "any?")."""
+    fired for every recipient yet; with `first_only`, at most one (a cheap "any?"). With
+    `since`, only those whose moment came after it: what time alone made due since a look at
+    the same stored state (`DueWatch`)."""
     types = {t.key: t for t in view.types.all() if t.reminders}
     ahead = due_rules.look_ahead(types.values())
     if ahead is None:
         return []
+    if since is None:  # each type as far ahead as its own rules reach
+        reach = {key: now + timedelta(minutes=max(r.minutes_before for r in t.reminders)) for key, t in types.items()}
+        candidates = view.appointments.confirmed_starting(now, now + ahead, reach=reach)
+    elif since >= now:
+        return []
+    else:  # a moment in (since, now] is a start in (since + minutes, now + minutes] of some rule
+        spans = sorted({r.minutes_before for t in types.values() for r in t.reminders})
+        candidates = list({a.uid: a for minutes in spans for a in view.appointments.confirmed_starting(
+            max(now, since + timedelta(minutes=minutes)), now + timedelta(minutes=minutes),
+            reach={key: now + timedelta(minutes=minutes) for key, t in types.items()
+                   if any(r.minutes_before == minutes for r in t.reminders)})}.values())
     admins: list[str] | None = None
     found: list[DueReminder] = []
-    for appt in view.appointments.confirmed_starting(now, now + ahead):
+    for appt in candidates:
         appt_type = types.get(appt.type_key)
         if appt_type is None:
             continue
         for rule in appt_type.reminders:
-            if not due_rules.is_due(appt, rule, now):
+            if not due_rules.is_due(appt, rule, now) or (since is not None and due_rules.due_at(appt, rule) <= since):
                 continue
             if rule.recipient is RecipientGroup.admin and admins is None:
                 admins = [a.id for a in view.admins.all()]
@@ -308,6 +322,35 @@ def due_reminders(view: StoreView, now: datetime, *, first_only: bool = False) -
                 if first_only:
                     return found
     return found
+
+
+class DueWatch:
+    """A running worker's memory of its last look for due reminders: the store's settled
+    generation it read (`Store.settled_generation`) and the instant it looked at. While the
+    generation is the same, nothing was written since (no booking, rule, admin or reminder
+    sent), so all that can have become due is what time made due: the next look covers
+    only the moments in between, whatever the clinic's size. Any write, a clock that went
+    back, or a store that cannot tell, and it looks at everything again."""
+
+    def __init__(self, *, remembers: bool = True) -> None:
+        self.remembers = remembers  # False for a runner that ticks once: nothing to ask the store for
+        self._state: int | None = None
+        self._through: datetime | None = None
+
+    def settled(self, store: Store) -> int | None:
+        """The state to look at, read before the view is opened (a write that lands between
+        the two is then seen twice, never missed)."""
+        return store.settled_generation() if self.remembers else None
+
+    def any_due(self, view: StoreView, now: datetime, state: int | None) -> bool:
+        """Whether any reminder is due at `now` in `view`, read at `state` or later."""
+        since = self._through if state is not None and state == self._state else None
+        if since is not None and now < since:
+            since = None  # the clock went back: what was due then may not be due now, and the reverse
+        found = bool(due_reminders(view, now, first_only=True, since=since))
+        # A find is fired by a write, which moves the generation: only nothing found is remembered.
+        self._state, self._through = (None, None) if found or state is None else (state, now)
+        return found
 
 
 def recipients(view: StoreView, appt: Appointment, group: RecipientGroup) -> list[Recipient]:

@@ -363,17 +363,24 @@ class AppointmentPlanner:
                     found.append(row)
         return [appointment_from_json(r) for r in found]
 
-    def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
-        """Confirmed appointments with after < starts_at <= until."""
+    def confirmed_starting(self, after: datetime, until: datetime, *,
+                           reach: Mapping[str, datetime] | None = None) -> list[Appointment]:
+        """Confirmed appointments with after < starts_at <= until (with `reach`, of its types,
+        each up to its instant: rows of other types or further out build no model)."""
         after_s, until_s = format_utc(after), format_utc(until)
+        limits = {key: format_utc(at) for key, at in reach.items()} if reach is not None else None
         found = []
         for week in self._select_weeks(after, until + timedelta(seconds=1)):
             seg = self._snap.segment(appt_segment(week))
             if seg is None:
                 continue
-            for row in _grouped(seg, "status").get("confirmed", ()):
-                if after_s < row["starts_at"] <= until_s:
-                    found.append(row)
+            # Bisected, not walked: a running worker asks for a minute of a week at a time.
+            rows = _grouped(seg, "status").get("confirmed", [])
+            starts = _starts(rows, seg, ("status", "confirmed"))
+            window = rows[bisect.bisect_right(starts, after_s):bisect.bisect_right(starts, until_s)]
+            if limits is not None:
+                window = [r for r in window if r["starts_at"] <= limits.get(r["type_key"], "")]
+            found.extend(window)
         return [appointment_from_json(r) for r in found]
 
     def confirmed_ended(

@@ -151,8 +151,14 @@ class AppointmentReader(Protocol):
         """Held appointments whose hold expired at or before `now`, by uid."""
         ...
 
-    def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
-        """Confirmed appointments with after < starts_at <= until."""
+    def confirmed_starting(self, after: datetime, until: datetime, *,
+                           reach: Mapping[str, datetime] | None = None) -> list[Appointment]:
+        """Confirmed appointments with after < starts_at <= until; with `reach`, only those of
+        the types it names, each starting no later than its instant there (what a type's
+        reminder rules can reach).
+
+        In SQL: status = 'confirmed' AND starts_at > :after AND starts_at <= :until
+        AND type_key = ANY(:types), each row then held to its type's instant."""
         ...
 
     def confirmed_ended(
@@ -451,6 +457,15 @@ class Store(Protocol):
 
     def generation(self) -> int:
         """A number that changes with every committed write from any process: cheap to poll."""
+        ...
+
+    def settled_generation(self) -> int | None:
+        """The generation once every write committed before the call counts in it (a store
+        that hears changes may not have heard the newest yet), or None when the store cannot
+        tell: what a reader remembers beside what it read, to know later that nothing was
+        written since. Cheap: a running worker asks every tick.
+
+        In SQL: a notification of one's own, heard after every commit announced before it."""
         ...
 
     def record_tick(self, owner: str, at: datetime) -> None:

@@ -362,13 +362,18 @@ class TinyStore:
     def generation(self) -> int:
         return self.engine.manifest().generation
 
+    def settled_generation(self) -> int:
+        """The manifest's generation: every commit is in the manifest before it returns."""
+        return self.generation()
+
     def record_tick(self, owner: str, at: datetime) -> None:
         """Note that a maintenance tick ran at `at`. Kept in a small file beside the manifest,
         outside every commit: an idle tick writes nothing else, and the manifest's generation
         (which every open app polls) does not move for it."""
         refuse_if_moved(self.data_dir)  # a worker left running after the import stops ticking here
         ensure_private_dir(self.data_dir)
-        write_atomic(self.data_dir / LAST_TICK, encode({"owner": owner, "at": format_utc(at)}), sync_dir=False)
+        # Not flushed to the disk: a note lost in a crash is only rewritten by the next tick.
+        write_atomic(self.data_dir / LAST_TICK, encode({"owner": owner, "at": format_utc(at)}), fsync=False)
 
     def last_tick(self) -> WorkerTick | None:
         """The newest tick recorded (None before the first, or when the note is unreadable)."""

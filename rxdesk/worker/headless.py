@@ -66,14 +66,14 @@ def run(open_desk: Callable[[], Desk], *, once: bool, interval: float | None, ow
     try:
         if as_json:  # one tick, one JSON line: a SIGTERM meanwhile lets it finish
             desk = open_desk()
-            return _once_as_json(desk, MaintenanceService(desk, owner=owner), out)
+            return _once_as_json(desk, MaintenanceService(desk, owner=owner, once=True), out)
         every = "one tick" if once else f"every {interval:g} s" if interval else "every minute"
         reached = open_desk() if once else _open_when_reachable(open_desk, owner, interval, every, stop, out)
         if reached is None:
             out.write(f"{_stamp()} worker {owner} stopped\n")
             return 0
         desk = reached
-        maintenance = MaintenanceService(desk, owner=owner)
+        maintenance = MaintenanceService(desk, owner=owner, once=once)
         out.write(f"{_stamp()} worker {owner} started on {desk.store.location} ({every})\n")
         out.flush()
         while True:

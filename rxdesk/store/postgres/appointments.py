@@ -3,6 +3,7 @@ conditions on the stored columns, row locks inside a unit of work."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -269,18 +270,21 @@ class AppointmentRepo:
         )
         return [conv.appointment(r) for r in found]
 
-    def confirmed_starting(self, after: datetime, until: datetime) -> list[Appointment]:
-        """Confirmed appointments with after < starts_at <= until. In a write view each is
-        locked and those another transaction holds are skipped, so two workers never decide
-        the same appointment's reminders at once."""
+    def confirmed_starting(self, after: datetime, until: datetime, *,
+                           reach: Mapping[str, datetime] | None = None) -> list[Appointment]:
+        """Confirmed appointments with after < starts_at <= until (with `reach`, of its types,
+        each up to its instant). In a write view each is locked and those another transaction
+        holds are skipped, so two workers never decide the same appointment's reminders at once."""
         lock = sql.SQL(" FOR UPDATE SKIP LOCKED") if self._s.writable else sql.SQL("")
+        of_types = sql.SQL(" AND type_key = ANY(%s)") if reach is not None else sql.SQL("")
         found = self._s.dicts(
             sql.SQL(_APPT_SELECT) + sql.SQL(
                 " WHERE status = 'confirmed' AND starts_at > %s AND starts_at <= %s"
-                " ORDER BY starts_at, uid COLLATE \"C\""
-            ) + lock,
-            (after, until),
+            ) + of_types + sql.SQL(" ORDER BY starts_at, uid COLLATE \"C\"") + lock,
+            (after, until, list(reach)) if reach is not None else (after, until),
         )
+        if reach is not None:
+            found = [r for r in found if r["starts_at"] <= reach[r["type_key"]]]
         appointments = [conv.appointment(r) for r in found]
         self._s.scope = {a.uid: a for a in appointments}  # their reminders are asked about next
         if self._s.writable:

@@ -29,6 +29,7 @@ from rxdesk.store.postgres.session import CHANGES_CHANNEL, Session, _translated
 POOL_TIMEOUT = 15.0  # seconds to wait for a free connection before giving up with one line
 OWN_CHANGE_WAIT = 0.5  # seconds a write waits to hear its own announcement (when listening)
 LISTEN_START_WAIT = 10.0
+SETTLE_CHANNEL = "rxdesk_settle"  # a reader's own notes, heard after every change announced before them
 TICK_PREFIX = "tick:"  # counters named for the workers' owners: when each last ticked
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -104,10 +105,11 @@ class Listener:
             try:
                 conn = pgconnect.connect(self.target, autocommit=True)
                 conn.execute(f"LISTEN {CHANGES_CHANNEL}")
+                conn.execute(f"LISTEN {SETTLE_CHANNEL}")
                 self._heard(None)
                 while not self._stop.is_set():
                     for note in conn.notifies(timeout=1.0):
-                        self._heard(note.payload)
+                        self._heard(note.payload, counts=note.channel == CHANGES_CHANNEL)
             except Exception as exc:  # noqa: BLE001 - kept for the waiters; retried below
                 with self._changed:
                     self.error = _translated(self.target, exc)
@@ -119,9 +121,9 @@ class Listener:
                     with contextlib.suppress(Exception):
                         conn.close()
 
-    def _heard(self, token: str | None) -> None:
+    def _heard(self, token: str | None, *, counts: bool = True) -> None:
         with self._changed:
-            self.heard += 1
+            self.heard += counts
             self.error = None
             if token:
                 self._tokens[token] = None
@@ -138,9 +140,10 @@ class Listener:
                 lambda: self.heard != known or self.failures != failures or self._stop.is_set(), timeout)
             return self.heard
 
-    def wait_for_token(self, token: str, timeout: float) -> None:
+    def wait_for_token(self, token: str, timeout: float) -> bool:
         with self._changed:
-            self._changed.wait_for(lambda: token in self._tokens or self._stop.is_set(), timeout)
+            return bool(self._changed.wait_for(lambda: token in self._tokens or self._stop.is_set(), timeout)
+                        and token in self._tokens)
 
     def close(self) -> None:
         self._stop.set()
@@ -165,6 +168,7 @@ class PgStore:
         self._own_fresh = False
         self._opened = False
         self._lock = threading.Lock()
+        self._settle_asked = False
         self._listener: Listener | None = None
         self.commits = 0  # write transactions this store has committed
 
@@ -369,6 +373,28 @@ class PgStore:
         if heard == known and listener.error is not None:
             raise listener.error
         return heard
+
+    def settled_generation(self) -> int | None:
+        """The count of changes heard once this store hears a note of its own sent now: the
+        server delivers notifications in the order their transactions committed, so every
+        write committed before the call is counted. None when the note was not heard in time,
+        and while not listening: the first ask starts nothing (a worker started for one tick
+        pays for no connection it would not use), the second starts listening without waiting
+        (a tick never waits for it)."""
+        if self._listener is None:
+            if self._settle_asked:
+                self._open()
+                with self._lock:
+                    if self._listener is None:
+                        self._listener = Listener(self.target)
+            self._settle_asked = True
+            return None
+        listener = self._listener
+        if listener.heard == 0:
+            return None
+        token = random_token(16)
+        Session(self).execute("SELECT pg_notify(%s, %s)", (SETTLE_CHANNEL, token))
+        return listener.heard if listener.wait_for_token(token, OWN_CHANGE_WAIT) else None
 
     def _listen(self) -> Listener:
         self._open()  # the schema check first: a listener on a wrong database helps nobody
