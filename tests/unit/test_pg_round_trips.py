@@ -12,7 +12,7 @@ import pytest
 
 from rxdesk.domain.errors import Conflict
 from rxdesk.domain.models import AppointmentStatus as S
-from rxdesk.domain.models import EventType, RecipientGroup, ReminderSent
+from rxdesk.domain.models import AuditEntry, EventType, RecipientGroup, ReminderSent
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from tests.helpers import another_store, make_appointment, view_of
@@ -35,6 +35,20 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(psycopg.Connection, "connect", classmethod(counted))  # the pool's way
     monkeypatch.setattr(psycopg, "connect", psycopg.Connection.connect)  # psycopg.connect's
     return made
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The text of every statement sent to the server from now on (a pipelined one too)."""
+    found: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counted(cur: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        found.append(query.as_string(cur) if hasattr(query, "as_string") else str(query))
+        return execute(cur, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    return found
 
 
 @pytest.fixture
@@ -118,3 +132,41 @@ def test_a_doctor_away_locks_the_appointments_it_takes_in_one_statement(
     # The plan reads them, then locks every one it takes: one statement for all, not one each.
     locks = [r for r in reads if "FROM appointments" in r and "FOR UPDATE" in r]
     assert len(locks) == 1, "\n".join(locks)
+
+
+def test_a_doctor_away_writes_its_events_audit_entries_and_links_a_statement_each_kind(
+        clinic: Desk, now: datetime, sent: list[str]) -> None:
+    day = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    taken = [make_appointment(clinic, start=day + timedelta(hours=8, minutes=30 * i),
+                              patient_id=("pat-001", "pat-002", "pat-003")[i % 3]) for i in range(12)]
+    sent.clear()
+    result = clinic.away.run("dr-weber", day, day + timedelta(days=1), "called in sick", rebook=True, agent="alice")
+    moved = [item for item in result.plan.items if item.action == "move"]
+    assert len(moved) == len(taken)
+    # Each move is a rebook: the old appointment names its successor, an event and two audit
+    # entries say so; they go out a few statements per kind (a read in between sends what
+    # waits), not one per move.
+    for kind in ("INSERT INTO events", "INSERT INTO audit", "UPDATE appointments SET successor_uid"):
+        statements = [s for s in sent if s.startswith(kind)]
+        assert len(statements) <= 2, f"{len(statements)} statements {kind}"
+    for item in moved:
+        following = clinic.appointments.show(item.uid).next_chain
+        assert [a.starts_at for a in following] == [item.starts_at]
+    events = [e for _, e in view_of(clinic).events.after(0) if e.type is EventType.APPOINTMENT_REBOOKED]
+    assert len(events) == len(taken)
+
+
+def test_rows_written_in_bulk_are_there_for_what_the_unit_of_work_does_next(clinic: Desk, now: datetime) -> None:
+    """A fired reminder waits to go out with others; an update of it in the same unit of work,
+    and a read, still find it (what waits is sent before them)."""
+    appt = make_appointment(clinic, start=now + timedelta(hours=2))
+    row = ReminderSent(appointment_uid=appt.uid, rule_id="r1", recipient_group=RecipientGroup.patient,
+                       recipient_id=appt.patient_id, sent_at=now, due_at=now)
+    with clinic.store.write() as view:
+        view.reminders_sent.add(row)
+        view.reminders_sent.update(row.model_copy(update={"email_status": "sent"}))
+        assert [r.email_status for r in view.reminders_sent.for_appointment(appt.uid)] == ["sent"]
+        view.audit.append(AuditEntry(at=now, actor="admin:alice", action="appointment.note",
+                                     target=f"appointment:{appt.uid}", details={"n": 1}))
+    assert [r.email_status for r in view_of(clinic).reminders_sent.for_appointment(appt.uid)] == ["sent"]
+    assert [e.details for e in view_of(clinic).audit.for_target(f"appointment:{appt.uid}")] == [{"n": 1}]

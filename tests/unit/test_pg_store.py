@@ -509,3 +509,21 @@ def test_two_writers_changing_one_doctor_never_lose_an_update(clinic: Desk) -> N
     assert getattr(doctor, won) in ("+49 30 555", "weber@clinic.example")
     assert getattr(doctor, lost) not in ("+49 30 555", "weber@clinic.example")
     assert "try again" in str(outcome[lost])
+
+
+def test_an_imported_database_is_analysed_and_its_visibility_known(cli_env: dict[str, str], tmp_path: Path, pg_server: PgServer) -> None:
+    """Right after `store import` the planner knows the tables' sizes and the count of upcoming
+    appointments can come from the index alone: no waiting for autovacuum."""
+    source = tmp_path / "source"
+    assert run_cli("--data-dir", str(source), "demo", "--appointments", "400", env={"RXDESK_DATABASE_URL": ""}).code == 0
+    name = pg_server.create()
+    try:
+        env = {**cli_env, "RXDESK_DATABASE_URL": pg_server.url(name)}
+        imported = run_cli("store", "import", str(source), env=env)
+        assert imported.code == 0, imported.err
+        with psycopg.connect(pg_server.url(name)) as conn:
+            tuples, visible = conn.execute(
+                "SELECT reltuples, relallvisible FROM pg_class WHERE relname = 'appointments'").fetchone()
+        assert tuples >= 400 and visible > 0
+    finally:
+        pg_server.drop(name)

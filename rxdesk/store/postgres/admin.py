@@ -94,6 +94,7 @@ def import_into(url: str, data_dir: Path, source: Path, *, now: datetime) -> tup
         pg = PgStore(url, data_dir)
         try:
             where, counts = pg.where, import_data_dir(pg, tiny)
+            _settle(pg)
         finally:
             pg.close()
         try:
@@ -102,6 +103,19 @@ def import_into(url: str, data_dir: Path, source: Path, *, now: datetime) -> tup
         except OSError:
             return where, counts, False
     return where, counts, True
+
+
+def _settle(pg: PgStore) -> None:
+    """Vacuum and analyse the freshly filled database: the planner learns its sizes (it would
+    otherwise plan the default view for one row) and the visibility map lets the count of
+    upcoming appointments come from the index alone, before autovacuum would get to it."""
+    import psycopg
+
+    try:
+        with pgconnect.connect(pg.target, autocommit=True) as conn:
+            conn.execute("VACUUM (ANALYZE)")
+    except (psycopg.Error, StoreError):  # the data is in; autovacuum gets to it later
+        pass
 
 
 def _refuse_running_worker(tiny: Any, source: Path, now: datetime) -> None:

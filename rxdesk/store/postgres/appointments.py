@@ -18,7 +18,7 @@ from rxdesk.domain.models import (
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.repos import for_update, text, upsert
-from rxdesk.store.postgres.session import Session
+from rxdesk.store.postgres.session import RowStatement, Session
 
 APPOINTMENT_COLUMNS = conv.fields(Appointment)
 # "Active" as stored, built from the domain's one set: the no-double-booking constraint's own
@@ -80,6 +80,13 @@ _APPT_LOCK_MANY = _APPT_SELECT + ' WHERE uid = ANY(%s) ORDER BY uid COLLATE "C" 
 # search's, in one statement (a doctor's away plan locks each appointment it takes); a search
 # longer than this is locked row by row, as each is read.
 LOCK_AHEAD = 1000
+# A rebooked appointment names its successor: after the rows written with it (the successor).
+_LINK = RowStatement("UPDATE appointments SET successor_uid = linked.successor FROM (", 2,
+                     ") AS linked (uid, successor) WHERE appointments.uid = linked.uid", last=True)
+# A window of at most this many rows is read by key after its uids are found (`_select`); a
+# longer one (a listing printed whole) is read in one pass, where looking each row up again
+# would cost more than it saves.
+KEYED_WINDOW = 1000
 
 
 class AppointmentRepo:
@@ -127,8 +134,11 @@ class AppointmentRepo:
         stored as held counts until it is written down as expired (the booking services
         expire the ones in the way in the same write)."""
         self._s.require_writable()
+        # Sent at once, not kept with the rows written in bulk (`Session.add_row`): the row and
+        # its slot are held from this statement on, so a writer that reaches them later waits.
+        # Those kept rows may go after it: none is an appointment (a successor's link follows).
         query = upsert("appointments", APPOINTMENT_COLUMNS, "uid")
-        self._s.many(query, [conv.params(a, APPOINTMENT_COLUMNS) for a in appts])
+        self._s.many(query, [conv.params(a, APPOINTMENT_COLUMNS) for a in appts], keep_waiting=True)
         self._s.busy.clear()
         for appt in appts:
             self._s.remember("appointments", appt.uid, appt)
@@ -171,12 +181,18 @@ class AppointmentRepo:
         # sorts by the index on start, where its text would be sorted whole.
         order = sql.SQL(' ORDER BY appointments.starts_at DESC, appointments.uid COLLATE "C" DESC' if query.descending
                         else ' ORDER BY appointments.starts_at, appointments.uid COLLATE "C"')
-        statement = sql.SQL(_APPT_DOC_SELECT) + where + order + sql.SQL(" OFFSET %s")
+        window: sql.Composable = sql.SQL(" OFFSET %s")
         args.append(max(0, query.offset))
         if query.limit is not None:
-            statement += sql.SQL(" LIMIT %s")
+            window += sql.SQL(" LIMIT %s")
             args.append(max(0, query.limit))
-        return self._s.dicts(statement, args)
+        if query.limit is not None and query.limit <= KEYED_WINDOW:
+            # The window's uids first (from the index alone, for the default view), then only
+            # its rows read and formatted: rows skipped by the offset are never formatted.
+            keys = sql.SQL("SELECT uid FROM appointments") + where + order + window
+            return self._s.dicts(sql.SQL(_APPT_DOC_SELECT) + sql.SQL(" WHERE uid IN (") + keys + sql.SQL(")") + order,
+                                 args)
+        return self._s.dicts(sql.SQL(_APPT_DOC_SELECT) + where + order + window, args)
 
     def count(self, query: AppointmentQuery) -> int:
         where, args = self._where(query)
@@ -303,13 +319,12 @@ class AppointmentRepo:
 
     def link_successor(self, uid: str, new_uid: str) -> None:
         self._s.require_writable()
-        self._s.execute("UPDATE appointments SET successor_uid = %s WHERE uid = %s", (new_uid, uid))
+        self._s.add_row(_LINK, (uid, new_uid), key=uid)
 
 
 REMINDER_COLUMNS = conv.fields(ReminderSent)
-_INSERT_REMINDER = text(sql.SQL("INSERT INTO appointment_reminders_sent ({}) VALUES ({})").format(
-    sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS)),
-    sql.SQL(", ").join(sql.Placeholder() * len(REMINDER_COLUMNS))))
+_INSERT_REMINDER = RowStatement(text(sql.SQL("INSERT INTO appointment_reminders_sent ({})").format(
+    sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS)))), len(REMINDER_COLUMNS))
 SKIPPED_LIKE = "skipped:%"  # how an email or SMS status starts when there was no address to send to
 
 
@@ -343,11 +358,11 @@ class ReminderSentRepo:
         """Record a fired reminder; its identity is the primary key, so a second recording of
         the same reminder (another worker's) fails the whole transaction that tried it."""
         self._s.require_writable()
-        self._s.execute(_INSERT_REMINDER, conv.params(row, REMINDER_COLUMNS))
+        self._s.add_row(_INSERT_REMINDER, conv.params(row, REMINDER_COLUMNS))
         self._s.sent.add((row.appointment_uid, row.rule_id, row.recipient_group.value, row.recipient_id))
 
     def update(self, row: ReminderSent) -> None:
-        self._s.require_writable()
+        self._s.require_writable()  # (`execute` sends a reminder added just before first)
         keys = ("appointment_uid", "rule_id", "recipient_group", "recipient_id")
         rest = [c for c in REMINDER_COLUMNS if c not in keys]
         query = sql.SQL("UPDATE appointment_reminders_sent SET {} WHERE {}").format(

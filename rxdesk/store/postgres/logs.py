@@ -24,7 +24,7 @@ from rxdesk.domain.models import (
 from rxdesk.domain.queries import AuditQuery, DeliveryTrouble, Page
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.repos import ID_BLOCK, can_name_a_row, for_update, text, upsert
-from rxdesk.store.postgres.session import Session
+from rxdesk.store.postgres.session import RowStatement, Session
 
 
 def event_id(seq: int, tail: str) -> str:
@@ -36,6 +36,7 @@ def event_id(seq: int, tail: str) -> str:
 # events commit in the order of their sequence numbers: a reader that has seen event N has seen
 # every event before it, and the worker's fan-out cursor never steps over one committed late.
 EVENTS_LOCK = 0x72786576  # "rxev"
+_INSERT_EVENT = RowStatement("INSERT INTO events (seq, id, type, created_at, data)", 5)
 
 
 class EventRepo:
@@ -51,8 +52,8 @@ class EventRepo:
                 "SELECT nextval('events_seq') FROM generate_series(1, %s)", (ID_BLOCK,)))
         seq = spare.pop(0)
         event = Event(id=event_id(seq, random_token(6)), type=type, created_at=at, data=data)
-        self._s.execute("INSERT INTO events (seq, id, type, created_at, data) VALUES (%s, %s, %s, %s, %s)",
-                        (seq, event.id, event.type.value, event.created_at, Json(event.to_json()["data"])))
+        self._s.add_row(_INSERT_EVENT, (seq, event.id, event.type.value, event.created_at,
+                                        Json(event.to_json()["data"])))
         self._s.remember("events", event.id, event)  # an event never changes: read back from here
         return event
 
@@ -94,6 +95,7 @@ class EventRepo:
 
 
 AUDIT_COLUMNS = ("at", "actor", "action", "target", "details")
+_INSERT_AUDIT = RowStatement("INSERT INTO audit (at, actor, action, target, details)", 5)
 
 
 class AuditRepo:
@@ -102,8 +104,8 @@ class AuditRepo:
 
     def append(self, entry: AuditEntry) -> None:
         self._s.require_writable()
-        self._s.execute("INSERT INTO audit (at, actor, action, target, details) VALUES (%s, %s, %s, %s, %s)",
-                        (entry.at, entry.actor, entry.action, entry.target, Json(entry.to_json()["details"])))
+        self._s.add_row(_INSERT_AUDIT, (entry.at, entry.actor, entry.action, entry.target,
+                                        Json(entry.to_json()["details"])))
 
     @staticmethod
     def _entry(row: tuple[Any, ...]) -> AuditEntry:

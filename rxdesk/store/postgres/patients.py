@@ -34,27 +34,46 @@ def patient_row(p: Patient) -> list[Any]:
     return [*conv.params(p, PATIENT_COLUMNS), p.name.casefold(), patient_search_text(p),]
 
 
+# Names asked for one at a time (a dialog's appointment, a few attention items) before every
+# name is read at once instead.
+FEW_LOOKUPS = 16
+# The names of a set of patients as one JSON object: parsed by the driver's JSON loader in one
+# call, instead of a row each.
+_NAMES = "SELECT coalesce(json_object_agg(id, name), '{}') FROM patients"
+
+
 class _Names(Mapping[str, str]):
-    """Patients' names, read for `wanted` first, every one on the first question beyond."""
+    """Patients' names: those of `wanted` (a listing's page) read at once; without one, each
+    name read as it is asked for, and every one once several were, or beyond `wanted`."""
 
     def __init__(self, session: Session, wanted: set[str] | None) -> None:
         self._s = session
-        self._asked = {k for k in wanted or () if can_name_a_row(k)}
+        self._asked: set[str] = set()  # read, whether or not a patient had that id
+        self._lookups = 0
         self._every = False
         self._known: dict[str, str] = {}
-        if wanted is None or len(self._asked) > FEW_NAMES:
+        asked = {k for k in wanted or () if can_name_a_row(k)}
+        if len(asked) > FEW_NAMES:
             self._read_every()
-        elif self._asked:
-            self._known = dict(session.rows("SELECT id, name FROM patients WHERE id = ANY(%s)", (sorted(self._asked),)))
+        elif asked:
+            self._read(asked)
+
+    def _read(self, keys: set[str]) -> None:
+        self._known.update(self._s.value(_NAMES + " WHERE id = ANY(%s)", (sorted(keys),)))
+        self._asked |= keys
 
     def _read_every(self) -> None:
         if not self._every:
-            self._known = dict(self._s.rows("SELECT id, name FROM patients"))
+            self._known = dict(self._s.value(_NAMES))
             self._every = True
 
     def __getitem__(self, key: str) -> str:
-        if key not in self._known and key not in self._asked:
-            self._read_every()
+        if key not in self._known and key not in self._asked and not self._every and can_name_a_row(key):
+            if self._lookups < FEW_LOOKUPS:
+                self._lookups += 1
+                self._read({key})
+            else:
+                self._read_every()
         return self._known[key]
 
     def __iter__(self) -> Iterator[str]:

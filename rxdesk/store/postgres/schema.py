@@ -19,7 +19,8 @@ Why the tables look as they do:
   be recorded once, however many workers on however many hosts fire it.
 - Event data and audit details are `json`, not `jsonb`: they are sent and shown as written,
   keys in their order.
-- Indexes follow what the app and the worker ask: the overview (active, by start), filters by
+- Indexes follow what the app and the worker ask: the overview (active, in the listing's order,
+  covering what its count and its windows read), filters by
   doctor, patient and status, the holds about to lapse, confirmed appointments by start (due
   reminders), confirmed appointments by end (completing them), pending deliveries and messages
   by next attempt, and the attention queue (deliveries by status).
@@ -208,10 +209,21 @@ CREATE INDEX audit_by_actor ON audit (actor, seq);
 CREATE INDEX audit_by_time ON audit (at, seq);
 """
 
+# The active appointments in a listing's own order (start, then uid byte by byte), with what
+# their status as of an instant needs: the default view's count and any window of it are read
+# from the index alone (an index-only scan), not from 40,000 rows of the table. It takes the
+# place of the index of active appointments by start, which it serves as well.
+ACTIVE_IN_ORDER = """
+CREATE INDEX appointments_active_in_order ON appointments (starts_at, uid COLLATE "C")
+    INCLUDE (status, ends_at, hold_expires_at) WHERE status IN ('held', 'confirmed');
+DROP INDEX appointments_active_by_start;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", INITIAL),
     Migration(2, "reminder messages", REMINDER_MESSAGES),
     Migration(3, "appointment creator, audit by agent and time", APPOINTMENT_CREATOR),
+    Migration(4, "active appointments in listing order", ACTIVE_IN_ORDER),
 )
 
 VERSION_TABLE = "rxdesk_schema"

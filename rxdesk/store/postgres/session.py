@@ -5,15 +5,21 @@ of it commits, or none). Its transaction runs in psycopg's pipeline mode: a stat
 answer nobody reads (an INSERT, an UPDATE) is sent without waiting for it, and goes to the
 server with the next statement that is read, so a unit of work waits once per read instead of
 once per statement. A statement the server refuses is raised at the next read, or before the
-COMMIT is sent; either way nothing of the unit of work is committed. A read view used as a
+COMMIT is sent; either way nothing of the unit of work is committed. Rows no other writer
+waits for (events, audit entries, fired reminders, a rebooked appointment's link to its
+successor) wait in the session and go out as one multi-row statement per kind before the next
+statement that may depend on them (a read, any write but an appointment's, the COMMIT), each
+kind in the order it was written. A read view used as a
 `with` block is one REPEATABLE READ transaction, pipelined the same way; used without one, each
 statement borrows a connection on its own, in autocommit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from rxdesk.domain.errors import Conflict, StoreError, StoreUnavailable
@@ -59,6 +65,38 @@ def translate(target: Target, exc: BaseException) -> BaseException:
     return exc
 
 
+# Rows of one kind sent in one statement at most (PostgreSQL takes 65,535 parameters).
+BATCH_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class RowStatement:
+    """A statement written for any number of rows: `head`, then `VALUES` and one placeholder
+    tuple of `width` per row, then `tail` (`ON CONFLICT ...`, or what an UPDATE joins on).
+    `last`: it changes rows others insert, so it is sent after the inserts waiting with it."""
+
+    head: str
+    width: int
+    tail: str = ""
+    last: bool = False
+
+    def text(self, rows: int) -> str:
+        return _row_statement(self, rows)
+
+
+@lru_cache(maxsize=256)
+def _row_statement(statement: RowStatement, rows: int) -> str:
+    values = "(" + ", ".join(["%s"] * statement.width) + ")"
+    return f"{statement.head} VALUES {', '.join([values] * rows)}{statement.tail}"
+
+
+@dataclass
+class _Waiting:
+    statement: RowStatement
+    rows: list[Sequence[Any]] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+
+
 def _constraint(exc: BaseException) -> str:
     diag = getattr(exc, "diag", None)
     name = getattr(diag, "constraint_name", None) if diag is not None else None
@@ -74,6 +112,7 @@ class Session:
         self.writable = writable
         self._pipeline: Any = None  # the open pipeline of the transaction, when pipelined
         self._held: set[int] = set()
+        self._waiting: dict[RowStatement, _Waiting] = {}  # rows written, not sent yet (`add_row`)
         self.wrote = False  # a change was made (a write that only read commits nothing)
         self.spare_ids: dict[str, list[int]] = {}  # sequence -> numbers taken, not yet used
         self._locked: dict[tuple[str, str], Any] = {}
@@ -92,7 +131,9 @@ class Session:
         self.busy_asked: dict[tuple[Any, ...], set[str]] = {}
 
     @contextmanager
-    def cursor(self) -> Iterator[Any]:
+    def cursor(self, *, keep_waiting: bool = False) -> Iterator[Any]:
+        if not keep_waiting:
+            self.send_waiting()
         try:
             if self.conn is not None:
                 with self.conn.cursor() as cur:
@@ -127,24 +168,60 @@ class Session:
         row = self.one(query, params)
         return row[0] if row else None
 
-    def execute(self, query: Any, params: Any = None) -> None:
+    def execute(self, query: Any, params: Any = None, *, keep_waiting: bool = False) -> None:
         """A statement whose answer is not read: in a pipelined transaction it is sent
-        without waiting (a refusal is raised at the next read, or before the commit)."""
+        without waiting (a refusal is raised at the next read, or before the commit).
+        `keep_waiting`: it depends on no row `add_row` keeps, which may go after it."""
         if self._pipeline is not None:
-            try:
-                self.conn.execute(query, params)
-            except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
-                raise _translated(self.store.target, exc) from None
+            if not keep_waiting:
+                self.send_waiting()
+            self._send(query, params)
             return
         with self.cursor() as cur:
             cur.execute(query, params)
 
-    def many(self, query: Any, params_seq: list[Any]) -> None:
+    def _send(self, query: Any, params: Any) -> None:
+        try:
+            self.conn.execute(query, params)
+        except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it is
+            raise _translated(self.store.target, exc) from None
+
+    def add_row(self, statement: RowStatement, row: Sequence[Any], key: str | None = None) -> None:
+        """One row of `statement`, sent with the other rows of the same statement in one
+        multi-row statement before anything else is (in a pipelined transaction; otherwise at
+        once). `key`: the row's identity, when a second row with it must wait for the first to
+        be sent (an upsert cannot change one row twice in a statement)."""
+        if self._pipeline is None:
+            self.execute(statement.text(1), row)
+            return
+        waiting = self._waiting.get(statement)
+        if waiting is not None and key is not None and key in waiting.keys:
+            self.send_waiting()
+            waiting = None
+        if waiting is None:
+            waiting = self._waiting[statement] = _Waiting(statement)
+        waiting.rows.append(row)
+        if key is not None:
+            waiting.keys.add(key)
+
+    def send_waiting(self) -> None:
+        """Send the rows `add_row` keeps, a statement per kind (and per `BATCH_ROWS`), in the
+        order each kind was first written (an update of rows after the inserts): each kind is
+        kept in its order, and no insert depends on a row of another kind."""
+        if not self._waiting:
+            return
+        waiting, self._waiting = self._waiting, {}
+        for kind in sorted(waiting.values(), key=lambda k: k.statement.last):
+            for start in range(0, len(kind.rows), BATCH_ROWS):
+                chunk = kind.rows[start:start + BATCH_ROWS]
+                self._send(kind.statement.text(len(chunk)), [value for row in chunk for value in row])
+
+    def many(self, query: Any, params_seq: list[Any], *, keep_waiting: bool = False) -> None:
         """One statement for each parameter set, sent together (pipelined)."""
         if len(params_seq) == 1:
-            self.execute(query, params_seq[0])
+            self.execute(query, params_seq[0], keep_waiting=keep_waiting)
         elif params_seq:
-            with self.cursor() as cur:
+            with self.cursor(keep_waiting=keep_waiting) as cur:
                 cur.executemany(query, params_seq)
 
     # -- the transaction's pipeline ----------------------------------------------------
@@ -156,6 +233,8 @@ class Session:
     def settle(self) -> None:
         """Send what waits in the pipeline and leave it: a statement the server refused is
         raised here (translated), before anything is committed."""
+        if self._pipeline is not None:
+            self.send_waiting()
         pipeline, self._pipeline = self._pipeline, None
         if pipeline is None:
             return
@@ -168,6 +247,7 @@ class Session:
         """Leave the pipeline of a unit of work that failed: what it still holds is dropped
         with the transaction (errors of its statements were raised already, or no longer
         matter). True when the server refused something it still held."""
+        self._waiting.clear()  # rows never sent: rolled back with the rest
         pipeline, self._pipeline = self._pipeline, None
         if pipeline is None:
             return False

@@ -1,0 +1,153 @@
+"""What the PostgreSQL store reads for the app's list: a window formats only its own rows, the
+default view's count and windows come from an index alone, and a dialog reads the name of its
+patient, not every patient's. The plans are the real server's (EXPLAIN ANALYZE of the very
+statement the store sent, with its parameters)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from rxdesk.domain.ids import new_appointment_uid
+from rxdesk.domain.lifecycle import ACTIVE
+from rxdesk.domain.models import Appointment
+from rxdesk.domain.models import AppointmentStatus as S
+from rxdesk.domain.queries import AppointmentQuery
+from rxdesk.services import Desk
+from rxdesk.services.appointments import AppointmentFilter
+from tests.helpers import database_url_of, view_of
+
+pytestmark = pytest.mark.database_only
+
+DOCTORS = ("dr-weber", "dr-osei", "dr-lindqvist")
+UPCOMING = 300
+PAST = 3000  # completed and cancelled before them: most of a clinic's table is its history
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """Every SELECT sent to the server from now on, as text with its parameters."""
+    found: list[tuple[str, Any]] = []
+    execute = psycopg.Cursor.execute
+
+    def kept(cur: Any, query: Any, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        text = query.as_string(cur) if hasattr(query, "as_string") else str(query)
+        if text.lstrip().upper().startswith("SELECT"):
+            found.append((text, params))
+        return execute(cur, query, params, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", kept)
+    return found
+
+
+@pytest.fixture
+def busy(clinic: Desk, now: datetime) -> list[Appointment]:
+    """Upcoming confirmed appointments of three doctors, several starting at the same instant
+    (their order is then the uid's), after a longer history; loaded in bulk, the table vacuumed
+    as autovacuum would."""
+    past = []
+    for i in range(PAST):
+        start = now - timedelta(hours=1 + i // len(DOCTORS))
+        status = S.cancelled if i % 10 == 0 else S.completed
+        past.append(Appointment(uid=new_appointment_uid(start), patient_id="pat-002", doctor_id=DOCTORS[i % len(DOCTORS)],
+                                type_key="gp-consult", status=status, starts_at=start,
+                                ends_at=start + timedelta(minutes=30), created_at=start - timedelta(days=2),
+                                confirmed_at=start - timedelta(days=2)))
+    made = []
+    for i in range(UPCOMING):
+        start = now + timedelta(hours=1 + i // len(DOCTORS))
+        made.append(Appointment(uid=new_appointment_uid(start), patient_id=("pat-001", "pat-002", "pat-003")[i % 3],
+                                doctor_id=DOCTORS[i % len(DOCTORS)], type_key="gp-consult", status=S.confirmed,
+                                starts_at=start, ends_at=start + timedelta(minutes=30), created_at=now,
+                                confirmed_at=now))
+    with clinic.store.write() as view:
+        view.bulk.add_appointments([a.to_json() for a in past + made])
+    with psycopg.connect(database_url_of(clinic), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE appointments")
+    return sorted(made, key=lambda a: (a.starts_at, a.uid.encode()))
+
+
+@pytest.fixture
+def server(clinic: Desk) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(database_url_of(clinic), autocommit=True) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        yield conn
+
+
+def plan(conn: psycopg.Connection[Any], statement: tuple[str, Any]) -> dict[str, Any]:
+    text, params = statement
+    row = conn.execute("EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) " + text, params).fetchone()
+    assert row is not None
+    return row[0][0]["Plan"]  # type: ignore[no-any-return]
+
+
+def nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", ()):
+        yield from nodes(child)
+
+
+def formats(node: dict[str, Any]) -> bool:
+    return any("to_char" in column for column in node.get("Output", ()))
+
+
+def the(statements: list[tuple[str, Any]], starts: str) -> tuple[str, Any]:
+    (found,) = [s for s in statements if s[0].startswith(starts)]
+    return found
+
+
+def test_a_window_deep_in_the_list_formats_only_its_own_rows(
+        clinic: Desk, busy: list[Appointment], sent: list[tuple[str, Any]], server: Any) -> None:
+    page = clinic.appointments.list_appointments(offset=200, limit=50, count=True)
+    assert [r.uid for r in page.items] == [a.uid for a in busy[200:250]] and page.total == UPCOMING
+    window = the(sent, 'SELECT "uid", "patient_id"')
+    # Every row the plan formats (its instants as text, in the lowest node that outputs them)
+    # is a row of the window: none of the 200 skipped by the offset.
+    formatted = sum(n["Actual Rows"] * n["Actual Loops"] for n in nodes(plan(server, window))
+                    if formats(n) and not any(formats(child) for child in n.get("Plans", ())))
+    assert 0 < formatted <= 50
+
+
+def test_the_default_views_count_and_window_are_read_from_an_index_alone(
+        clinic: Desk, busy: list[Appointment], sent: list[tuple[str, Any]], server: Any) -> None:
+    clinic.appointments.list_appointments(offset=100, limit=50, count=True)
+    # The small table of a test would be read whole; what matters is how an index answers.
+    for way in ("seqscan", "bitmapscan"):
+        server.execute(f"SET enable_{way} = off")
+    for statement in (the(sent, "SELECT count(*) FROM appointments"), the(sent, 'SELECT "uid", "patient_id"')):
+        scans = [n for n in nodes(plan(server, statement)) if n.get("Relation Name") == "appointments"
+                 and n.get("Index Name") == "appointments_active_in_order"]
+        assert [n["Node Type"] for n in scans] == ["Index Only Scan"], statement[0]
+
+
+@pytest.mark.parametrize("descending", [False, True], ids=["upcoming", "newest first"])
+def test_windows_read_by_key_are_the_slices_of_the_whole_list(
+        clinic: Desk, busy: list[Appointment], now: datetime, descending: bool) -> None:
+    def query(offset: int, limit: int | None) -> AppointmentQuery:
+        return AppointmentQuery(statuses=frozenset(s.value for s in ACTIVE), as_of=now, ends_after=now,
+                                offset=offset, limit=limit, descending=descending, count=False)
+
+    view = view_of(clinic)
+    whole = [r.uid for r in view.appointments.search(query(0, None)).items]
+    assert whole == [a.uid for a in (reversed(busy) if descending else busy)]
+    for offset, limit in ((0, 7), (3, 10), (128, 128), (290, 50), (UPCOMING, 5)):
+        assert [r.uid for r in view.appointments.search(query(offset, limit)).items] == whole[offset:offset + limit]
+
+
+def test_a_dialog_reads_the_name_of_its_patient_not_every_patients(
+        clinic: Desk, busy: list[Appointment], sent: list[tuple[str, Any]]) -> None:
+    uid = busy[10].uid
+    summary = clinic.appointments.summary(uid)
+    assert summary.patient_name == clinic.patients.get(busy[10].patient_id).name
+    of_patients = [text for text, _ in sent if "FROM patients" in text]
+    assert of_patients and all("WHERE id" in text for text in of_patients), of_patients
+
+
+def test_a_listing_names_every_patient_it_shows(clinic: Desk, busy: list[Appointment]) -> None:
+    rows = clinic.appointments.list_appointments(AppointmentFilter(), limit=20).items
+    names = {p.id: p.name for p in clinic.patients.list_patients().items}
+    assert [r.patient_name for r in rows] == [names[a.patient_id] for a in busy[:20]]
