@@ -522,8 +522,10 @@ def test_an_imported_database_is_analysed_and_its_visibility_known(cli_env: dict
         imported = run_cli("store", "import", str(source), env=env)
         assert imported.code == 0, imported.err
         with psycopg.connect(pg_server.url(name)) as conn:
-            tuples, visible = conn.execute(
+            row = conn.execute(
                 "SELECT reltuples, relallvisible FROM pg_class WHERE relname = 'appointments'").fetchone()
+        assert row is not None
+        tuples, visible = row
         assert tuples >= 400 and visible > 0
     finally:
         pg_server.drop(name)
