@@ -87,6 +87,11 @@ class Desk:
         build_validators()
         self.store.warm_up()
 
+    def read_ahead(self) -> None:
+        """Have the store read ahead, within its memory budget, the upcoming appointments the
+        overview's next listings read (a doctor's filter walks several weeks of them)."""
+        self.store.read_ahead(self.clock.now())
+
     def is_empty(self) -> bool:
         """True before `rxdesk demo` or `rxdesk provision` has put anything in the data dir."""
         return self.store.is_empty()

@@ -1,5 +1,4 @@
-"""The storage engine: segments that are TinyDB databases, committed together through one
-manifest.
+"""The storage engine: segments that are TinyDB databases, committed together through one manifest.
 
 Layout of a data dir::
 
@@ -9,24 +8,22 @@ Layout of a data dir::
     segments/NAME.GEN.json one TinyDB database per segment and generation; never rewritten
     .lock                  the inter-process write lock
 
-A write takes the lock, reads the newest manifest (and whatever segments it needs, re-read
-inside the lock, each once), writes each changed segment to a NEW file, then replaces the
-manifest. A crash before that rename leaves the previous state whole; after it, the new one.
-Readers take no lock: a manifest names immutable files, so whatever manifest a reader sees is a
-consistent state. Replaced files are deleted only after a grace period, so a reader never loses
-a file it was about to open.
+A write takes the lock, reads the newest manifest (and the segments it needs, re-read inside the
+lock, each once), writes each changed segment to a NEW file, then replaces the manifest. A crash
+before that rename leaves the previous state whole; after it, the new one. Readers take no lock:
+a manifest names immutable files, so whatever manifest a reader sees is a consistent state.
+Replaced files are deleted after a grace period, so a reader never loses a file it was opening.
 
-Because files are immutable, a process caches parsed segments by file name and re-reads only
-what another process has replaced: an agent's action pays for the segments it touches, not for
-the history in the data dir.
+Files being immutable, a process caches parsed segments by file name and re-reads only what
+another process replaced: an action pays for the segments it touches, not for the history.
 
-TinyDB is the document layer of each segment (`segment_db`: reads by id and by query, writes
-through TinyDB's own operations); this module is what TinyDB has no notion of: transactions
-across segments, the lock, the cache policy, the graveyard, the checks of a damaged data dir.
+TinyDB is the document layer of each segment (`segment_db`); this module is what TinyDB has no
+notion of: transactions across segments, the lock, the cache, the graveyard, the damage checks.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -39,7 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
 from rxdesk.store.manifest import Manifest, SegmentRef, carry_counted, file_generation, segment_file
-from rxdesk.store.segment_db import SegmentDB, SegmentStorage, SegmentTable
+from rxdesk.store.segment_db import Segment, SegmentDB, SegmentTable
 
 if TYPE_CHECKING:
     # Imported where a lock is taken: a process that only reads never pays for filelock.
@@ -61,40 +58,6 @@ PARSED_PER_FILE_BYTE = 3
 T = TypeVar("T")
 
 
-class Segment:
-    """One segment at one generation: its TinyDB database, and views derived from its tables,
-    memoised (a committed generation never changes; a staged one drops them as it changes)."""
-
-    __slots__ = ("_memo", "_revision", "_tables", "db", "file", "name", "storage")
-
-    def __init__(self, name: str, file: str | None, db: SegmentDB) -> None:
-        self.name = name
-        self.file = file
-        self.db = db
-        self.storage: SegmentStorage = db.segment_storage
-        self._tables: dict[str, SegmentTable] = {}
-        self._memo: dict[Hashable, Any] = {}
-        self._revision = self.storage.revision
-
-    def table(self, name: str) -> SegmentTable:
-        # Asked several times per row written: kept here, one lookup, rather than asked of TinyDB.
-        table = self._tables.get(name)
-        if table is None:
-            table = self._tables[name] = self.db.table(name)
-        return table
-
-    def memo(self, key: Hashable, build: Callable[[], T]) -> T:
-        """`build()`, computed once per state of the segment."""
-        if self._revision != self.storage.revision:
-            self._memo.clear()
-            self._revision = self.storage.revision
-        try:
-            value: T = self._memo[key]
-        except KeyError:
-            value = self._memo[key] = build()
-        return value
-
-
 def _nowhere() -> Segment:
     """An empty segment, read-only: what a snapshot answers for a segment that does not exist."""
     db = SegmentDB(None)
@@ -103,6 +66,7 @@ def _nowhere() -> Segment:
 
 
 _NOWHERE = _nowhere()
+_READERS = itertools.count()
 
 
 class Snapshot:
@@ -111,6 +75,7 @@ class Snapshot:
     def __init__(self, engine: Engine, manifest: Manifest) -> None:
         self._engine = engine
         self.manifest = manifest
+        self.reader = next(_READERS)  # which snapshot asks for a segment (the cache's policy)
 
     @property
     def generation(self) -> int:
@@ -120,7 +85,7 @@ class Snapshot:
         ref = self.manifest.segments.get(name)
         if ref is None:
             return None
-        return self._engine._load(name, ref)
+        return self._engine._load(name, ref, self.reader)
 
     def table(self, segment: str, table: str) -> SegmentTable:
         """The TinyDB table `table` of `segment` (empty when the segment does not exist)."""
@@ -169,7 +134,7 @@ class Transaction(Snapshot):
 
     @property
     def dirty(self) -> bool:
-        return bool(self._dirty) or bool(self._counters) or bool(self._dropped)
+        return bool(self._dirty or self._counters or self._dropped)
 
     def segment(self, name: str) -> Segment | None:
         # Read once per unit of work, whatever the cache lets go meanwhile (a tick reads many weeks).
@@ -264,6 +229,7 @@ class Engine:
         self._manifest_stat: tuple[int, int, int] | None = None
         self._checked_at = 0.0  # time.monotonic() when the cached manifest's files were checked
         self._cache: OrderedDict[str, tuple[Segment, int]] = OrderedDict()
+        self._read_once: dict[str, int] = {}  # file -> the one snapshot that asked for it yet
         self._loading: dict[str, threading.Lock] = {}  # file -> held while one thread parses it
         # `Snapshot.derived`, by (what, files), the newest last.
         self._views: OrderedDict[tuple[str, tuple[str, ...]], Any] = OrderedDict()
@@ -338,10 +304,8 @@ class Engine:
         probe = FileLock(str(self.data_dir / LOCK), timeout=0, mode=0o600, thread_local=False)
         try:
             probe.acquire()
-        except Timeout:
-            return True
-        except OSError:
-            return False
+        except (Timeout, OSError) as exc:
+            return isinstance(exc, Timeout)
         probe.release()
         return False
 
@@ -353,19 +317,16 @@ class Engine:
             try:
                 size = os.stat(folder + ref.file).st_size
             except FileNotFoundError:
-                path = self.segments_dir / ref.file
-                raise StoreError(f"data file {path} is missing; the data dir is incomplete") from None
+                raise StoreError(f"data file {self.segments_dir / ref.file} is missing; the data dir is "
+                                 "incomplete") from None
             if size != ref.size:
-                path = self.segments_dir / ref.file
-                raise StoreError(
-                    f"data file {path} is corrupt ({size} bytes, committed with {ref.size}); "
-                    "it was left as it is"
-                )
+                raise StoreError(f"data file {self.segments_dir / ref.file} is corrupt ({size} bytes, "
+                                 f"committed with {ref.size}); it was left as it is")
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self, self.manifest())
 
-    def _load(self, name: str, ref: SegmentRef) -> Segment:
+    def _load(self, name: str, ref: SegmentRef, reader: int) -> Segment:
         """The segment, parsed once: a thread that asks for a segment another is parsing waits
         for it (the app's threads often want the same week at once; two parses of a week of
         data set C hold twice its memory and the interpreter twice as long)."""
@@ -373,6 +334,8 @@ class Engine:
             hit = self._cache.get(ref.file)
             if hit is not None:
                 self._cache.move_to_end(ref.file)
+                if self._read_once.get(ref.file, reader) != reader:
+                    del self._read_once[ref.file]
                 return hit[0]
             gate = self._loading.setdefault(ref.file, threading.Lock())
         try:
@@ -382,12 +345,24 @@ class Engine:
                     if hit is not None:
                         return hit[0]
                 seg = Segment(name, ref.file, SegmentDB(self.segments_dir / ref.file, ref.size, ref.crc))
-                self._remember(seg, ref.size)
+                self._remember(seg, ref.size, reader)
                 return seg
         finally:
             with self._mutex:
                 if self._loading.get(ref.file) is gate:
                     del self._loading[ref.file]
+
+    def read_ahead(self, snap: Snapshot, names: list[str]) -> None:
+        """Parse the segments `names` in order while the cache has room for each without letting
+        anything go (each parse is its own step: other threads run between them)."""
+        for name in names:
+            ref = snap.manifest.segments.get(name)
+            with self._mutex:
+                if ref is None or ref.file in self._cache:
+                    continue
+                if self._cached_bytes + ref.size * PARSED_PER_FILE_BYTE > self.cache_bytes:
+                    return
+            self._load(name, ref, snap.reader)
 
     def _derived(self, key: tuple[str, tuple[str, ...]], build: Callable[[], T]) -> T:
         with self._mutex:
@@ -404,7 +379,10 @@ class Engine:
                 self._views.popitem(last=False)
         return value
 
-    def _remember(self, seg: Segment, size: int) -> None:
+    def _remember(self, seg: Segment, size: int, reader: int | None = None) -> None:
+        """Cache `seg` (parsed for the snapshot `reader`; None: written here). Over the budget,
+        segments only one snapshot asked for go first (the weeks a filter or a scan passed
+        through), so they do not push out the week and the names every listing reads."""
         with self._mutex:
             assert seg.file is not None
             if seg.file in self._cache:
@@ -418,14 +396,18 @@ class Engine:
             size *= PARSED_PER_FILE_BYTE
             self._cache[seg.file] = (seg, size)
             self._cached_bytes += size
+            if reader is not None:
+                self._read_once[seg.file] = reader
             while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
-                self._forget(next(iter(self._cache)))
+                once = (file for file in self._cache if file in self._read_once and file != seg.file)
+                self._forget(next(once, None) or next(iter(self._cache)))
 
     def _forget(self, file: str) -> None:
         """Drop a cached segment file and the views derived from it (they would keep its
         documents alive)."""
         _, size = self._cache.pop(file)
         self._cached_bytes -= size
+        self._read_once.pop(file, None)
         for key in [key for key in self._views if file in key[1]]:
             del self._views[key]
 
@@ -437,17 +419,14 @@ class Engine:
         if self._file_lock is None:
             ensure_private_dir(self.data_dir)
             ensure_private_dir(self.segments_dir)
-            self._file_lock = FileLock(
-                str(self.data_dir / LOCK), timeout=self.lock_timeout, mode=0o600, thread_local=False
-            )
+            self._file_lock = FileLock(str(self.data_dir / LOCK), timeout=self.lock_timeout, mode=0o600,
+                                       thread_local=False)
         return self._file_lock
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """Hold the write lock, yield a fresh view to read and change, commit on success.
-
-        An exception inside the block discards every change: nothing reaches the disk.
-        """
+        An exception inside the block discards every change: nothing reaches the disk."""
         if getattr(self._writing, "active", False):
             raise RuntimeError("nested store transaction")
         from filelock import Timeout
@@ -457,10 +436,8 @@ class Engine:
             try:
                 lock.acquire()
             except Timeout:
-                raise StoreError(
-                    f"the data dir {self.data_dir} is busy: another rxdesk process has held "
-                    f"the write lock for {self.lock_timeout:.0f} s"
-                ) from None
+                raise StoreError(f"the data dir {self.data_dir} is busy: another rxdesk process has held "
+                                 f"the write lock for {self.lock_timeout:.0f} s") from None
             except PermissionError:
                 raise StoreError(f"data dir {self.data_dir} is not writable (permission denied)") from None
             # The commit renames the manifest in the data dir: refuse a read-only one before any

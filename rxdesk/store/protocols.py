@@ -488,6 +488,11 @@ class Store(Protocol):
         """Do ahead what the first write of a session would pay for (caches, connections)."""
         ...
 
+    def read_ahead(self, since: datetime) -> None:
+        """Read ahead, within the memory the store allows itself, what listings of appointments
+        from `since` on will need."""
+        ...
+
     @property
     def location(self) -> str:
         """Where the data lives, as an operator reads it (a directory, a database; never a

@@ -25,9 +25,9 @@ from __future__ import annotations
 import json
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from tinydb import TinyDB
@@ -39,6 +39,7 @@ from rxdesk.domain.errors import StoreError
 from rxdesk.fileio import read_bytes, write_atomic
 
 Tables = dict[str, dict[str, Any]]
+T = TypeVar("T")
 _EMPTY: Mapping[str, Any] = {}
 
 
@@ -272,3 +273,37 @@ class SegmentDB(TinyDB):
 def open_segment(path: str | Path) -> SegmentDB:
     """Open a segment file read-only as a TinyDB database (for inspection and tests)."""
     return SegmentDB(Path(path), storage=SegmentStorage)
+
+
+class Segment:
+    """One segment at one generation: its TinyDB database, and views derived from its tables,
+    memoised (a committed generation never changes; a staged one drops them as it changes)."""
+
+    __slots__ = ("_memo", "_revision", "_tables", "db", "file", "name", "storage")
+
+    def __init__(self, name: str, file: str | None, db: SegmentDB) -> None:
+        self.name = name
+        self.file = file
+        self.db = db
+        self.storage: SegmentStorage = db.segment_storage
+        self._tables: dict[str, SegmentTable] = {}
+        self._memo: dict[Hashable, Any] = {}
+        self._revision = self.storage.revision
+
+    def table(self, name: str) -> SegmentTable:
+        # Asked several times per row written: kept here, one lookup, rather than asked of TinyDB.
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = self.db.table(name)
+        return table
+
+    def memo(self, key: Hashable, build: Callable[[], T]) -> T:
+        """`build()`, computed once per state of the segment."""
+        if self._revision != self.storage.revision:
+            self._memo.clear()
+            self._revision = self.storage.revision
+        try:
+            value: T = self._memo[key]
+        except KeyError:
+            value = self._memo[key] = build()
+        return value

@@ -39,9 +39,11 @@ from rxdesk.domain.times import format_utc, week_key
 from rxdesk.fileio import ensure_private_dir, read_bytes, write_atomic
 from rxdesk.store.engine import Engine, Snapshot, writable
 from rxdesk.store.layout import (
+    APPT_PREFIX,
     CORE,
     HOLDS,
     LAST_TICK,
+    WEEK_COUNTS_PREFIX,
     appointment_segment,
     appt_segment,
     refuse_if_moved,
@@ -389,6 +391,14 @@ class TinyStore:
     def warm_up(self) -> None:
         """Parse the segment the next event goes to: the first change of a session appends one."""
         self.read().events.warm()
+
+    def read_ahead(self, since: datetime) -> None:
+        """Parse the weeks from `since` on, nearest first, while the cache has room for each
+        without letting anything go: a doctor's filter walks several of them."""
+        snap = self.engine.snapshot()
+        first = APPT_PREFIX + week_key(since)
+        weeks = [name[len(APPT_PREFIX):] for name in snap.names(APPT_PREFIX) if name >= first]
+        self.engine.read_ahead(snap, [prefix + week for week in weeks for prefix in (WEEK_COUNTS_PREFIX, APPT_PREFIX)])
 
     # Another process's write shows only in the manifest: a data dir is polled.
     announces_changes = False

@@ -26,9 +26,10 @@ from datetime import datetime
 from typing import Any
 
 from rxdesk.domain.models import AppointmentStatus
-from rxdesk.store.engine import Segment, Snapshot, Transaction
+from rxdesk.store.engine import Snapshot, Transaction
 from rxdesk.store.layout import APPT_PREFIX, WEEK_COUNTS_PREFIX
 from rxdesk.store.manifest import COUNTED
+from rxdesk.store.segment_db import Segment
 
 APPOINTMENTS = "appointments"
 ORDER = "order"

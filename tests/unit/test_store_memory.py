@@ -18,8 +18,8 @@ from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.times import format_utc
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
-from rxdesk.store.engine import Segment, writable
-from rxdesk.store.segment_db import SegmentStorage, open_segment
+from rxdesk.store.engine import writable
+from rxdesk.store.segment_db import Segment, SegmentStorage, open_segment
 from rxdesk.store.tinystore import TinyView
 from tests.helpers import make_appointment
 
@@ -215,3 +215,65 @@ def test_a_unit_of_work_parses_each_segment_once_whatever_the_cache_keeps(clinic
         for uid in (first.uid, later.uid, first.uid, later.uid):
             assert view.appointments.require(uid).uid == uid
     assert sorted(parsed) == ["appt-2026-11-23", "appt-2026-11-30"], parsed
+
+
+def test_weeks_a_filter_passes_through_once_go_before_the_week_every_listing_reads(
+        clinic: Desk, now: datetime, data_dir: Path) -> None:
+    """The cache lets go first of what one snapshot alone asked for (a doctor's filter walking
+    the weeks ahead): the week the default view reads again and again stays parsed."""
+    template = make_appointment(clinic, start=now + timedelta(days=1), minutes=10).to_json()
+    docs = []
+    for week in range(6):
+        for i in range(150):
+            start = now + timedelta(weeks=week, days=2 + i % 5, minutes=10 * (i // 5))
+            docs.append({**template, "uid": new_appointment_uid(start), "starts_at": format_utc(start),
+                         "ends_at": format_utc(start + timedelta(minutes=10))})
+    with TinyStore(data_dir, fsync=False).write() as view:
+        view.bulk.add_appointments(docs)
+    manifest = TinyStore(data_dir).engine.manifest()
+    weeks = sorted(name for name in manifest.segments if name.startswith("appt-"))
+    largest = max(manifest.segments[name].size for name in weeks)
+    store = TinyStore(data_dir, cache_bytes=3 * 3 * largest)  # room for three weeks parsed
+    this_week = AppointmentQuery(starts_before=now + timedelta(weeks=1), limit=20)
+    for _listing in range(2):
+        assert len(store.read().appointments.window_raw(this_week).items) == 20
+    ahead = AppointmentQuery(doctor_id=template["doctor_id"], starts_from=now + timedelta(weeks=1), count=True)
+    assert store.read().appointments.window_raw(ahead).total == 5 * 150
+    held = [seg.name for seg, _size in store.engine._cache.values()]
+    assert weeks[0] in held and sum(size for _seg, size in store.engine._cache.values()) <= 9 * largest, held
+
+
+def test_reading_ahead_parses_the_weeks_from_now_on_as_far_as_the_cache_has_room(
+        clinic: Desk, now: datetime, data_dir: Path) -> None:
+    """After the first rows, the app has the store read the weeks ahead: a doctor's filter then
+    parses none of those it finds there, and the reading stops where the budget would let go of
+    anything it holds."""
+    template = make_appointment(clinic, start=now + timedelta(days=1), minutes=10).to_json()
+    docs = []
+    for week in range(6):
+        for i in range(150):
+            start = now + timedelta(weeks=week, days=2 + i % 5, minutes=10 * (i // 5))
+            docs.append({**template, "uid": new_appointment_uid(start), "starts_at": format_utc(start),
+                         "ends_at": format_utc(start + timedelta(minutes=10))})
+    with TinyStore(data_dir, fsync=False).write() as view:
+        view.bulk.add_appointments(docs)
+    manifest = TinyStore(data_dir).engine.manifest()
+    weeks = sorted(name for name in manifest.segments if name.startswith("appt-"))
+    largest = max(manifest.segments[name].size for name in weeks)
+    roomy = TinyStore(data_dir)
+    clinic.store = roomy
+    clinic.read_ahead()
+    held = sorted(seg.name for seg, _size in roomy.engine._cache.values() if seg.name.startswith("appt-"))
+    assert held == weeks, held
+    (data_dir / "segments").rename(data_dir / "elsewhere")  # what is not parsed yet cannot be read now
+    try:
+        ahead = AppointmentQuery(doctor_id=template["doctor_id"], starts_from=now, limit=400, count=True)
+        assert len(roomy.read().appointments.window_raw(ahead).items) == 400
+    finally:
+        (data_dir / "elsewhere").rename(data_dir / "segments")
+
+    small = TinyStore(data_dir, cache_bytes=3 * 3 * largest)  # room for three weeks parsed
+    small.read_ahead(now + timedelta(weeks=2))
+    held = sorted(seg.name for seg, _size in small.engine._cache.values() if seg.name.startswith("appt-"))
+    assert held == weeks[2:5] or held == weeks[2:4], held
+    assert sum(size for _seg, size in small.engine._cache.values()) <= small.engine.cache_bytes

@@ -307,6 +307,9 @@ class PgStore:
         """Connect (and check the schema) before the first action needs it."""
         self._open()
 
+    def read_ahead(self, since: datetime) -> None:
+        """Nothing: the database server keeps what it reads."""
+
     @contextmanager
     def write(self, *, pipelined: bool = True) -> Iterator[PgView]:
         """One transaction: what the block writes commits together, or nothing does. A commit

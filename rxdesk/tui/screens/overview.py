@@ -198,6 +198,7 @@ class OverviewScreen(DeskScreen):
         self.table.learn_names(doctors, types)
         self.names_learned = True
         self.desk_app.keep_loaded()
+        call_service(self, self.desk.read_ahead, done=lambda _none: None, group="read-ahead")
 
     def on_virtual_table_loaded(self, event: VirtualTable.Loaded) -> None:
         self._show_count()
