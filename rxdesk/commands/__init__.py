@@ -260,7 +260,7 @@ class Context(Output):
         empty one is a typo or the wrong machine, never an empty clinic."""
         from rxdesk.services import Desk
 
-        desk = Desk.open(self.settings)
+        desk = Desk.open(self.settings, long_running=getattr(self.args, "long_running", False))
         try:
             if not getattr(self.args, "creates_data", False) and desk.is_empty():
                 database = desk.store.location if self.settings.database_url else None

@@ -19,6 +19,7 @@ def worker(args: argparse.Namespace, ctx: Context) -> int:
     if args.json and not args.once:
         raise ValidationFailed("--json needs --once (one tick, one JSON line)")
     owner = f"worker:{socket.gethostname()[:40]}"
+    args.long_running = not args.once  # ticks until stopped: keeps what every tick reads (`open_store`)
     if args.json:
         try:
             desk = ctx.desk

@@ -19,9 +19,10 @@ __all__ = ["MOVED_MARK", "Store", "TinyStore", "compare_with_database", "import_
            "open_store"]
 
 
-def open_store(settings: Settings, **options: Any) -> Store:
+def open_store(settings: Settings, *, long_running: bool = False, **options: Any) -> Store:
     """The store for these settings: PostgreSQL when they name a database, else the segment
-    store in the data dir (refused when its data was moved into a database)."""
+    store in the data dir (refused when its data was moved into a database). `long_running`:
+    a worker that ticks until stopped keeps a larger cache of the data dir (what every tick reads)."""
     if settings.database_url:
         from rxdesk.store.postgres import PgStore
 
@@ -29,6 +30,10 @@ def open_store(settings: Settings, **options: Any) -> Store:
     refuse_if_moved(Path(settings.data_dir))
     from rxdesk.store.tinystore import TinyStore
 
+    if long_running:
+        from rxdesk.store.engine import WORKER_CACHE_BYTES
+
+        options.setdefault("cache_bytes", WORKER_CACHE_BYTES)
     return TinyStore(settings.data_dir, **options)
 
 

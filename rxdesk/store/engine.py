@@ -54,6 +54,13 @@ SWEEP_EVERY = 64
 DERIVED_KEPT = 8
 # The cache's budget is of memory: a segment parsed holds ~3 times its file (11 MB for 3.7 MB).
 PARSED_PER_FILE_BYTE = 3
+# An app's or a command's cache: the default view's weeks and the patients' names at a million
+# appointments (about 31 MB parsed) with room to spare, so a listing does not parse them again.
+CACHE_BYTES = 48 * 1024 * 1024
+# A running worker's: every tick reads this week and the last (ended appointments, reminders),
+# about 25 MB at a million appointments, besides holds and webhooks; a smaller cache would have
+# each tick parse them again.
+WORKER_CACHE_BYTES = 192 * 1024 * 1024
 
 T = TypeVar("T")
 
@@ -209,7 +216,7 @@ class Engine:
         self,
         data_dir: str | Path,
         *,
-        cache_bytes: int = 32 * 1024 * 1024,
+        cache_bytes: int = CACHE_BYTES,
         lock_timeout: float = 30.0,
         fsync: bool = True,
     ) -> None:

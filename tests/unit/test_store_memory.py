@@ -277,3 +277,25 @@ def test_reading_ahead_parses_the_weeks_from_now_on_as_far_as_the_cache_has_room
     held = sorted(seg.name for seg, _size in small.engine._cache.values() if seg.name.startswith("appt-"))
     assert held == weeks[2:5] or held == weeks[2:4], held
     assert sum(size for _seg, size in small.engine._cache.values()) <= small.engine.cache_bytes
+
+
+def test_a_running_worker_keeps_a_cache_of_what_every_tick_reads(clinic: Desk, data_dir: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rxdesk worker` ticks until stopped and reads this week and the last at every tick (at a
+    million appointments more than an app's cache holds, which made each tick parse them
+    again); `worker --once` is a command like any other."""
+    from rxdesk import cli
+    from rxdesk.store.engine import CACHE_BYTES, WORKER_CACHE_BYTES
+    from rxdesk.worker import headless
+
+    opened: dict[bool, int] = {}
+
+    def run(desk_of: Any, *, once: bool, **_options: Any) -> int:
+        opened[once] = desk_of().store.engine.cache_bytes
+        return 0
+
+    monkeypatch.setattr(headless, "run", run)
+    monkeypatch.delenv("RXDESK_DATABASE_URL", raising=False)
+    assert cli.main(["--data-dir", str(data_dir), "worker"]) == 0
+    assert cli.main(["--data-dir", str(data_dir), "worker", "--once"]) == 0
+    assert opened == {False: WORKER_CACHE_BYTES, True: CACHE_BYTES} and WORKER_CACHE_BYTES > 2 * CACHE_BYTES
