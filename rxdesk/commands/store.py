@@ -21,8 +21,9 @@ def init(args: argparse.Namespace, ctx: Context) -> int:
     elif result.found is None:
         text = f"created the rxdesk schema (version {result.version}) in the {result.where}"
     else:
+        steps = (f"migration {number} ({name})" for number, _, name in (a.partition(" ") for a in result.applied))
         text = (f"upgraded the {result.where} from schema version {result.found} to {result.version}: "
-                + ", ".join(result.applied))
+                + ", ".join(steps))
     return ctx.result({"database": result.where, "found_version": result.found, "applied": result.applied,
                        "version": result.version}, text)
 

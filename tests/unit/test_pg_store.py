@@ -529,3 +529,14 @@ def test_an_imported_database_is_analysed_and_its_visibility_known(cli_env: dict
         assert tuples >= 400 and visible > 0
     finally:
         pg_server.drop(name)
+
+
+def test_an_upgrade_names_each_migration_it_ran_as_a_migration(empty_db: str, cli_env: dict[str, str]) -> None:
+    """`store init` on an older database says which migrations ran, in words that cannot be
+    read as a count ("4 active appointments" read like four appointments)."""
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        schema.migrate(conn, schema.MIGRATIONS[:-1])
+    upgraded = run_cli("store", "init", env={**cli_env, "RXDESK_DATABASE_URL": empty_db})
+    last = schema.MIGRATIONS[-1]
+    assert upgraded.code == 0 and one_line(upgraded.out), upgraded.err
+    assert upgraded.out.strip().endswith(f"to {last.version}: migration {last.version} ({last.name})"), upgraded.out
