@@ -294,3 +294,25 @@ async def test_a_list_across_new_year_says_the_year_of_next_years_days(clinic: D
         assert starts[0] == "Tue 11-24 09:00 "  # this year's: the weekday, no year
         index = table.index_of(later.uid)
         assert index is not None and starts[index] == "2027-01-05 10:00"  # next year's: its year
+
+
+async def test_the_problem_screens_advice_flows_as_paragraphs_at_80_columns(clinic: Desk) -> None:
+    """Its sentences wrap at the screen's width, not at breaks written for a wider one (which
+    left lines of two or three words at 80 columns)."""
+    from textual.geometry import Region
+
+    from rxdesk.tui.screens.problem import ADVICE, ProblemScreen
+
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(ProblemScreen("segment appt-2026-11-30.json is damaged"))
+        await settle(pilot)
+        hint = app.screen.query_one(".dialog-hint", Static)
+        width = hint.content_region.width
+        lines = [strip.text.rstrip() for strip in hint.render_lines(Region(0, 0, hint.size.width, hint.size.height))]
+        paragraphs = "\n".join(lines).strip().split("\n\n")
+        assert len(paragraphs) == len(ADVICE.split("\n\n"))
+        for paragraph in paragraphs:
+            *filled, _last = paragraph.splitlines()
+            assert all(len(line) >= width * 3 // 4 for line in filled), paragraph  # no line of a few words

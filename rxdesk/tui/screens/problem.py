@@ -12,8 +12,8 @@ from rxdesk.tui.text import shown
 
 ADVICE = (
     "rxdesk has not changed anything. Nothing will be written until this is fixed.\n\n"
-    "If a data file is damaged, the README (Data and backups) explains how to return to the\n"
-    "last good state kept in rxdesk.previous.json. With a database (RXDESK_DATABASE_URL),\n"
+    "If a data file is damaged, the README (Data and backups) explains how to return to the "
+    "last good state kept in rxdesk.previous.json. With a database (RXDESK_DATABASE_URL), "
     "check the server and the URL, then start rxdesk again. Press q to quit."
 )
 
