@@ -217,10 +217,9 @@ def test_a_unit_of_work_parses_each_segment_once_whatever_the_cache_keeps(clinic
     assert sorted(parsed) == ["appt-2026-11-23", "appt-2026-11-30"], parsed
 
 
-def test_weeks_a_filter_passes_through_once_go_before_the_week_every_listing_reads(
-        clinic: Desk, now: datetime, data_dir: Path) -> None:
-    """The cache lets go first of what one snapshot alone asked for (a doctor's filter walking
-    the weeks ahead): the week the default view reads again and again stays parsed."""
+def six_weeks_of_one_doctor(clinic: Desk, now: datetime, data_dir: Path) -> tuple[dict[str, Any], list[str], int]:
+    """150 appointments of one doctor in each of six weeks from now: the template they were made
+    from, the weeks' segment names in order, and the largest week's size on disk."""
     template = make_appointment(clinic, start=now + timedelta(days=1), minutes=10).to_json()
     docs = []
     for week in range(6):
@@ -233,6 +232,14 @@ def test_weeks_a_filter_passes_through_once_go_before_the_week_every_listing_rea
     manifest = TinyStore(data_dir).engine.manifest()
     weeks = sorted(name for name in manifest.segments if name.startswith("appt-"))
     largest = max(manifest.segments[name].size for name in weeks)
+    return template, weeks, largest
+
+
+def test_weeks_a_filter_passes_through_once_go_before_the_week_every_listing_reads(
+        clinic: Desk, now: datetime, data_dir: Path) -> None:
+    """The cache lets go first of what one snapshot alone asked for (a doctor's filter walking
+    the weeks ahead): the week the default view reads again and again stays parsed."""
+    template, weeks, largest = six_weeks_of_one_doctor(clinic, now, data_dir)
     store = TinyStore(data_dir, cache_bytes=3 * 3 * largest)  # room for three weeks parsed
     this_week = AppointmentQuery(starts_before=now + timedelta(weeks=1), limit=20)
     for _listing in range(2):
@@ -248,18 +255,7 @@ def test_reading_ahead_parses_the_weeks_from_now_on_as_far_as_the_cache_has_room
     """After the first rows, the app has the store read the weeks ahead: a doctor's filter then
     parses none of those it finds there, and the reading stops where the budget would let go of
     anything it holds."""
-    template = make_appointment(clinic, start=now + timedelta(days=1), minutes=10).to_json()
-    docs = []
-    for week in range(6):
-        for i in range(150):
-            start = now + timedelta(weeks=week, days=2 + i % 5, minutes=10 * (i // 5))
-            docs.append({**template, "uid": new_appointment_uid(start), "starts_at": format_utc(start),
-                         "ends_at": format_utc(start + timedelta(minutes=10))})
-    with TinyStore(data_dir, fsync=False).write() as view:
-        view.bulk.add_appointments(docs)
-    manifest = TinyStore(data_dir).engine.manifest()
-    weeks = sorted(name for name in manifest.segments if name.startswith("appt-"))
-    largest = max(manifest.segments[name].size for name in weeks)
+    template, weeks, largest = six_weeks_of_one_doctor(clinic, now, data_dir)
     roomy = TinyStore(data_dir)
     clinic.store = roomy
     clinic.read_ahead()
