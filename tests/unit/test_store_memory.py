@@ -172,19 +172,27 @@ def test_a_segment_written_again_is_held_once_not_once_per_generation(data_dir: 
     assert "patient-names" in held and len(held) == len(set(held)), held
 
 
-def test_reading_every_week_keeps_no_more_parsed_than_the_cache_allows(clinic: Desk, now: datetime,
-                                                                       data_dir: Path) -> None:
-    """A scan of every week (one patient's appointments) lets the weeks it read go as it goes:
-    the cache's budget is of memory held, and a week parsed holds about three times its file."""
+def weeks_of_one_doctor(clinic: Desk, now: datetime, data_dir: Path,
+                        weeks: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """150 appointments (of the doctor and patient of one booked first) in each of `weeks` weeks
+    from now, written in one go: the template they were made from, and them."""
     template = make_appointment(clinic, start=now + timedelta(days=1), minutes=10).to_json()
     docs = []
-    for week in range(16):
+    for week in range(weeks):
         for i in range(150):
             start = now + timedelta(weeks=week, days=2 + i % 5, minutes=10 * (i // 5))
             docs.append({**template, "uid": new_appointment_uid(start), "starts_at": format_utc(start),
                          "ends_at": format_utc(start + timedelta(minutes=10))})
     with TinyStore(data_dir, fsync=False).write() as view:
         view.bulk.add_appointments(docs)
+    return template, docs
+
+
+def test_reading_every_week_keeps_no_more_parsed_than_the_cache_allows(clinic: Desk, now: datetime,
+                                                                       data_dir: Path) -> None:
+    """A scan of every week (one patient's appointments) lets the weeks it read go as it goes:
+    the cache's budget is of memory held, and a week parsed holds about three times its file."""
+    _template, docs = weeks_of_one_doctor(clinic, now, data_dir, 16)
     budget = 2 * 1024 * 1024
     store = TinyStore(data_dir, cache_bytes=budget)
     tracemalloc.start()
@@ -220,15 +228,7 @@ def test_a_unit_of_work_parses_each_segment_once_whatever_the_cache_keeps(clinic
 def six_weeks_of_one_doctor(clinic: Desk, now: datetime, data_dir: Path) -> tuple[dict[str, Any], list[str], int]:
     """150 appointments of one doctor in each of six weeks from now: the template they were made
     from, the weeks' segment names in order, and the largest week's size on disk."""
-    template = make_appointment(clinic, start=now + timedelta(days=1), minutes=10).to_json()
-    docs = []
-    for week in range(6):
-        for i in range(150):
-            start = now + timedelta(weeks=week, days=2 + i % 5, minutes=10 * (i // 5))
-            docs.append({**template, "uid": new_appointment_uid(start), "starts_at": format_utc(start),
-                         "ends_at": format_utc(start + timedelta(minutes=10))})
-    with TinyStore(data_dir, fsync=False).write() as view:
-        view.bulk.add_appointments(docs)
+    template, _docs = weeks_of_one_doctor(clinic, now, data_dir, 6)
     manifest = TinyStore(data_dir).engine.manifest()
     weeks = sorted(name for name in manifest.segments if name.startswith("appt-"))
     largest = max(manifest.segments[name].size for name in weeks)
