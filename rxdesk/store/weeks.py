@@ -73,6 +73,11 @@ def _note_ends(tx: Transaction, segment: str, docs: Sequence[Mapping[str, Any]],
         tx.set_counter(name, latest)
 
 
+def _count_name(week: str, status: str) -> str:
+    """The manifest counter of how many of the week's appointments have `status`."""
+    return f"{COUNT}{week}.{status}"
+
+
 def stored_counts(snap: Snapshot, week: str, doctor_id: str | None = None) -> dict[str, int] | None:
     """How many of the week's appointments (of one doctor, with `doctor_id`) have each stored
     status (`other`: a damaged record's), from the manifest and the week's small side segment
@@ -82,7 +87,7 @@ def stored_counts(snap: Snapshot, week: str, doctor_id: str | None = None) -> di
     if generation is None or snap.counter(COUNTED + APPT_PREFIX + week) != generation:
         return None
     if doctor_id is None:
-        return {status: snap.counter(f"{COUNT}{week}.{status}") for status in KINDS}
+        return {status: snap.counter(_count_name(week, status)) for status in KINDS}
     side = snap.segment(WEEK_COUNTS_PREFIX + week)
     if side is None:
         return None
@@ -114,7 +119,7 @@ def _note_counts(tx: Transaction, segment: str, changes: Mapping[tuple[str, str]
             if counts is None:
                 counts = doctors[doctor] = dict(by_doctor.documents().get(doctor, {}))
             counts[status] = counts.get(status, 0) + delta
-            totals[status] = totals.get(status, tx.counter(f"{COUNT}{week}.{status}")) + delta
+            totals[status] = totals.get(status, tx.counter(_count_name(week, status))) + delta
     else:
         doctors = {}
         totals = dict.fromkeys(KINDS, 0)
@@ -131,8 +136,9 @@ def _note_counts(tx: Transaction, segment: str, changes: Mapping[tuple[str, str]
         else:
             by_doctor.delete(doctor)
     for status, count in totals.items():
-        if count != tx.counter(f"{COUNT}{week}.{status}"):
-            tx.set_counter(f"{COUNT}{week}.{status}", count)
+        name = _count_name(week, status)
+        if count != tx.counter(name):
+            tx.set_counter(name, count)
     tx.set_counter(COUNTED + segment, tx.generation + 1)
 
 
