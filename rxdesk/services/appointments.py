@@ -13,21 +13,10 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from rxdesk.domain import lifecycle
+from rxdesk.domain.enums import AppointmentStatus, EventType, appointment_target
 from rxdesk.domain.errors import NotFound, ValidationFailed
 from rxdesk.domain.ids import normalize_uid
 from rxdesk.domain.limits import format_minutes
-from rxdesk.domain.models import (
-    Appointment,
-    AppointmentStatus,
-    AppointmentType,
-    AuditEntry,
-    Delivery,
-    Doctor,
-    EventType,
-    Patient,
-    ReminderSent,
-    appointment_target,
-)
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
 from rxdesk.domain.sending import with_message_states
 from rxdesk.domain.times import format_local, format_utc, local_day_bounds
@@ -36,6 +25,7 @@ from rxdesk.services.events import appointment_data, publish
 from rxdesk.store.protocols import StoreView, UnitOfWork
 
 if TYPE_CHECKING:
+    from rxdesk.domain.models import Appointment, AppointmentType, AuditEntry, Delivery, Doctor, Patient, ReminderSent
     from rxdesk.services.filters import FilterText, ParsedFilter
 
 DEFAULT_STATUSES = frozenset(s.value for s in lifecycle.ACTIVE)

@@ -13,12 +13,12 @@ import pytest
 
 from rxdesk.config import Settings
 from rxdesk.domain.models import AuditEntry, Delivery, EventType
-from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord
+from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, OrgBasics
 from rxdesk.services import Desk
 from rxdesk.services.webhooks import FANOUT_CURSOR
 from rxdesk.store import TinyStore, open_store
 from rxdesk.store.protocols import Store, UnitOfWork
-from tests.helpers import make_appointment, tiny_view_of
+from tests.helpers import CLINIC_TOML, make_appointment, tiny_view_of
 
 pytestmark = pytest.mark.backends
 
@@ -37,6 +37,13 @@ def test_a_unit_of_work_that_raises_changes_nothing(store: TinyStore, now: datet
     with store.read() as view:
         assert view.events.last_seq() == 0 and view.cursors.get(FANOUT_CURSOR) == 0
     assert store.is_empty()
+
+
+def test_the_organisations_name_and_zone_are_read_as_the_organisation(desk: Desk) -> None:
+    assert desk.org_basics() == OrgBasics(desk.org().name, desk.org().timezone) == OrgBasics("rxdesk", "UTC")
+    desk.provisioning.provision_file(CLINIC_TOML, "setup")
+    org = desk.org()
+    assert org.timezone != "UTC" and desk.org_basics() == OrgBasics(org.name, org.timezone)
 
 
 def test_a_read_view_refuses_changes(clinic: Desk) -> None:
