@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import App
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from rxdesk.services import Desk
+from rxdesk.tui.screens.base import size_classes
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.screens.problem import ProblemScreen
 from rxdesk.tui.widgets.virtual_table import VirtualTable
@@ -97,6 +99,47 @@ async def test_first_rows_that_cannot_be_read_show_the_reason(clinic: Desk, book
         assert week.name in str(app.screen.query_one("#problem-message").render())
     assert fingerprint(data_dir) == before
 
+
+
+async def test_the_first_screens_widgets_are_styled_once_for_the_terminals_size(clinic: Desk, booked: dict[str, str],
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # Textual styles a screen's widgets as they mount and once more as it is shown; a screen
+    # that took its size's classes (`-wide`, `-tall`) only at its first resize was styled a
+    # third time before its first frame.
+    whole_screen: list[int] = []  # the widgets restyled by each style pass over the screen
+    drawn: list[bool] = []
+    update = App.update_styles
+    draw = VirtualTable._row_strip
+
+    def updating(app: App[Any], node: Any, animate: bool = True) -> None:
+        if isinstance(node, OverviewScreen) and not drawn and len(node.children):
+            whole_screen.append(len(list(node.walk_children())))
+        update(app, node, animate)
+
+    def drawing(table: VirtualTable[Any], *args: Any, **kwargs: Any) -> Any:
+        drawn.append(True)
+        return draw(table, *args, **kwargs)
+
+    monkeypatch.setattr(App, "update_styles", updating)
+    monkeypatch.setattr(VirtualTable, "_row_strip", drawing)
+    app: Any = make_app(clinic)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await overview_ready(pilot)
+        assert {"-wide", "-tall"} <= app.screen.classes
+    assert drawn and len(whole_screen) == 1, whole_screen
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 29), (110, 30), (119, 50), (120, 40), (200, 60)])
+async def test_a_screens_size_classes_are_those_textual_gives_it(clinic: Desk, booked: dict[str, str],
+                                                                 size: tuple[int, int]) -> None:
+    app: Any = make_app(clinic)
+    async with app.run_test(size=size) as pilot:
+        await overview_ready(pilot)
+        await pilot.resize_terminal(size[0] + 1, size[1] + 1)  # Textual's own, at a resize
+        await pilot.resize_terminal(*size)
+        await settle(pilot)
+        named = {name for _, name in app.HORIZONTAL_BREAKPOINTS + app.VERTICAL_BREAKPOINTS}
+        assert {name for name, on in size_classes(app.screen).items() if on} == app.screen.classes & named
 
 # Loaded when the agent first needs them, never for the first screen.
 NOT_AT_START = ("rxdesk.tui.dialogs", "rxdesk.tui.modals.attendance", "rxdesk.tui.modals.cancel",
