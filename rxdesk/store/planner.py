@@ -330,6 +330,10 @@ class AppointmentPlanner:
             if full and not query.count:
                 break
             one = _one_week(query, week)
+            if skip == 0 and not query.count:  # the window starts here: no count tells anything
+                end = None if limit is None else limit - len(picked)
+                picked.extend(itertools.islice(self.iter_raw(one), end))
+                continue
             rows = self.count_raw(one)
             total += rows
             if full:

@@ -164,3 +164,23 @@ def test_a_window_anywhere_in_a_listing_is_the_walk_to_it(clinic: Desk, now: dat
         assert page.total == (len(walked) if count else None)
 
     check()
+
+
+@pytest.mark.data_dir_only
+def test_the_first_window_of_a_listing_uncounted_counts_no_week(clinic: Desk, now: datetime,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # The app's first rows: a week's count only says how many rows to skip, and there are none
+    # (counting the current week of a large clinic walked its thousands of rows).
+    from rxdesk.store.planner import AppointmentPlanner
+
+    for days in range(0, 30, 3):
+        make_appointment(clinic, start=now + timedelta(days=days, hours=2))
+    query = AppointmentQuery(statuses=frozenset({"held", "confirmed"}), ends_after=now, as_of=now, limit=4,
+                             count=False)
+    expected = [doc["uid"] for doc in tiny_view_of(clinic).appointments.iter_raw(query)][:4]
+
+    def counting(_planner: AppointmentPlanner, _query: AppointmentQuery) -> int:
+        raise AssertionError("a week was counted")
+
+    monkeypatch.setattr(AppointmentPlanner, "count_raw", counting)
+    assert [r.uid for r in tiny_view_of(clinic).appointments.search(query).items] == expected
