@@ -449,7 +449,7 @@ def rows(view: StoreView, records: Sequence[AppointmentRecord], now: datetime) -
     doctor's, patient's and type's names."""
     doctors = view.doctors.names()
     types = view.types.names()
-    patients = view.patients.names()
+    patients = view.patients.names_of({r.patient_id for r in records})
     at = format_utc(now)
     found = []
     for r in records:  # a listing of tens of thousands of rows: one pass, nothing looked up twice

@@ -11,7 +11,8 @@ of the shards. An older data dir keeps its one `patients` segment and is read as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -130,6 +131,23 @@ class PatientRepo:
             return NameView(index.table("names").documents())
 
         return index.memo("names", build)
+
+    def names_of(self, ids: Collection[str]) -> Mapping[str, str]:
+        """The names of these patients, in a mapping that may hold others': the whole index once
+        it is built, else these alone, picked from its stored form (a dictionary of 120,000
+        names took ~14 ms to build, which a listing's first rows need not wait for)."""
+        index = self._snap.segment(PATIENT_NAMES)
+        if index is None:
+            return MappingProxyType({})
+        built: Mapping[str, str] | None = index.memoized("names")
+        compact = index.table(COMPACT_NAMES).documents().get(BY_ID) if built is None else None
+        if compact is None:
+            return self.names()
+        every, names = compact["ids"], compact["names"]
+        if len(every) != len(names):
+            return self.names()  # refused there, as every read of the index
+        wanted = set(ids)
+        return dict(itertools.compress(zip(every, names, strict=True), map(wanted.__contains__, every)))
 
     def index_names(self, names: Mapping[str, str]) -> None:
         """Keep the id -> name index in step with the patient records."""

@@ -31,7 +31,7 @@ Reader Protocols are what a `StoreView` offers; each Repository adds the changes
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -119,6 +119,11 @@ class PatientReader(NamedReader["Patient"], Protocol):
         ...
 
     def by_external_id(self, external_id: str) -> Patient | None: ...
+
+    def names_of(self, ids: Collection[str]) -> Mapping[str, str]:
+        """id -> name of these patients (an id of no patient is left out), in a mapping that may
+        hold other patients' too: a listing's names without reading every patient's."""
+        ...
 
     def external_ids(self) -> Mapping[str, str]:
         """id -> external_id of every patient ("" for none): provisioning keeps them unique."""

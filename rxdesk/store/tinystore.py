@@ -412,8 +412,11 @@ class TinyStore:
         return not self.engine.manifest().segments
 
     def warm_up(self) -> None:
-        """Parse the segment the next event goes to: the first change of a session appends one."""
-        self.read().events.warm()
+        """Parse the segment the next event goes to (the first change of a session appends one)
+        and build the patients' names index (a listing's names are read from it once built)."""
+        view = self.read()
+        view.events.warm()
+        view.patients.names()
 
     def read_ahead(self, since: datetime) -> None:
         """Parse the weeks from `since` on, nearest first, while the cache has room for each
