@@ -18,7 +18,6 @@ from rxdesk.domain.errors import NotFound, ValidationFailed
 from rxdesk.domain.ids import normalize_uid
 from rxdesk.domain.limits import format_minutes
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
-from rxdesk.domain.sending import with_message_states
 from rxdesk.domain.times import format_local, format_utc, local_day_bounds
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
@@ -296,6 +295,8 @@ class AppointmentService(Service):
     def show(self, uid: str) -> AppointmentDetail:
         """Everything about one appointment as of now: people, type, rebook chain, audit,
         reminders."""
+        from rxdesk.domain.sending import with_message_states  # the detail page's alone (it reads addresses)
+
         now = self.now()
         with self.store.read() as view:
             appt = view.appointments.require(uid)
