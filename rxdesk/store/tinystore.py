@@ -81,8 +81,14 @@ class Keyed(Generic[M]):
         self._segment = segment
         self._table = table
         self._model_of = model
+        self._model: type[M] | None = None
         self._key = key
         self._what = what
+
+    def _entity(self) -> type[M]:
+        if self._model is None:
+            self._model = self._model_of()
+        return self._model
 
     def _docs(self) -> SegmentTable:
         return self._snap.table(self._segment, self._table)
@@ -91,14 +97,14 @@ class Keyed(Generic[M]):
         if not isinstance(key, str):
             return None
         doc = self._docs().document(key)
-        return self._model_of().from_stored(doc) if doc is not None else None
+        return self._entity().from_stored(doc) if doc is not None else None
 
     def require(self, key: str) -> M:
         return found(self.get(key), self._what, key)
 
     def all(self) -> list[M]:
         docs = sorted(self._docs().all(), key=lambda doc: str(doc.doc_id))
-        return [self._model_of().from_stored(doc) for doc in docs]
+        return [self._entity().from_stored(doc) for doc in docs]
 
     def count(self) -> int:
         return len(self._docs())
