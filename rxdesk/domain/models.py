@@ -90,7 +90,6 @@ def _minutes(low: int, high: int) -> Any:
     return input_rule(between(low, high))
 
 
-
 class Entity(BaseModel):
     """Strict, immutable models: unknown fields are refused, changes make a copy."""
 
@@ -151,14 +150,6 @@ def build_validators() -> None:
         model = pending.pop()
         pending.extend(model.__subclasses__())
         model.model_rebuild()  # builds what `defer_build` left unbuilt; a built model is left as it is
-
-
-
-
-
-
-
-
 
 
 class Org(Entity):
@@ -308,8 +299,6 @@ class ReminderSent(Entity):
         )
 
 
-
-
 class BookingSecret(Entity):
     key_id: Ident
     label: OptText = ""
@@ -378,8 +367,6 @@ class AuditEntry(PlainEntity):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-
-
 __all__ = [
     "Admin",
     "Appointment",
@@ -412,8 +399,6 @@ __all__ = [
 LeaseId = Annotated[str, Field(validation_alias=AliasChoices("lease_id", "lease_owner"))]
 
 
-
-
 class Delivery(Entity):
     """One event sent to one subscription, with its attempts (DESIGN: Events and webhooks)."""
 
@@ -433,10 +418,6 @@ class Delivery(Entity):
     response_excerpt: str = ""
     lease_id: LeaseId = ""
     lease_until: UtcDateTime | None = None
-
-
-
-
 
 
 class OutboxMessage(Entity):
