@@ -170,3 +170,21 @@ def test_rows_written_in_bulk_are_there_for_what_the_unit_of_work_does_next(clin
                                      target=f"appointment:{appt.uid}", details={"n": 1}))
     assert [r.email_status for r in view_of(clinic).reminders_sent.for_appointment(appt.uid)] == ["sent"]
     assert [e.details for e in view_of(clinic).audit.for_target(f"appointment:{appt.uid}")] == [{"n": 1}]
+
+
+def test_a_doctor_away_for_a_week_reads_the_other_doctors_days_a_few_at_a_time(
+        clinic: Desk, now: datetime, reads: list[str]) -> None:
+    """The plan looks for free slots a day at a time among every doctor: each read of every
+    doctor's active appointments covers the days after it too, so a week's plan reads them a
+    few times, not once per day and length of appointment."""
+    monday = (now + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    taken = [make_appointment(clinic, start=monday + timedelta(days=day, hours=hour), type_key=kind,
+                              patient_id=("pat-001", "pat-002", "pat-003")[(day + hour) % 3])
+             for day in (0, 2, 4) for hour, kind in ((9, "gp-consult"), (10, "prescription"), (14, "gp-consult"))]
+    plan = clinic.away.plan("dr-weber", monday, monday + timedelta(days=7), "leave", rebook=True)
+    reads.clear()
+    result = clinic.away.run("dr-weber", monday, monday + timedelta(days=7), "leave", rebook=True, agent="alice")
+    assert result.plan.plan_id == plan.plan_id and len(result.plan.items) == len(taken)
+    assert {clinic.appointments.get(a.uid).status for a in taken} == {S.cancelled}
+    every_doctor = [r for r in reads if "FROM appointments" in r and "doctor_id = " not in r and "ends_at >" in r]
+    assert 0 < len(every_doctor) <= 4, "\n".join(every_doctor)

@@ -125,9 +125,9 @@ class Session:
         self.likely_patients: set[str] = set()
         self.listed_patients: set[str] | None = None  # the patients of this view's last listing
         self.lock_ahead: frozenset[str] = frozenset()  # a write's last search: locked together when one is read
-        # Active appointments of every doctor over a span (`active_for_doctor`), by doctor,
+        # Active appointments of every doctor over a span (`active_for_doctor`), by the span,
         # and the doctors asked about each span so far.
-        self.busy: dict[tuple[Any, ...], dict[str, list[Any]]] = {}
+        self.busy: dict[tuple[Any, ...], Any] = {}
         self.busy_asked: dict[tuple[Any, ...], set[str]] = {}
 
     @contextmanager
