@@ -188,3 +188,16 @@ def test_a_doctor_away_for_a_week_reads_the_other_doctors_days_a_few_at_a_time(
     assert {clinic.appointments.get(a.uid).status for a in taken} == {S.cancelled}
     every_doctor = [r for r in reads if "FROM appointments" in r and "doctor_id = " not in r and "ends_at >" in r]
     assert 0 < len(every_doctor) <= 4, "\n".join(every_doctor)
+
+
+def test_a_unit_of_work_that_makes_hundreds_of_events_takes_their_numbers_in_a_few_reads(
+        clinic: Desk, now: datetime, reads: list[str]) -> None:
+    """Each read of the sequence waits for what the pipeline sent before it: the blocks of
+    numbers grow, so 300 events take three reads (64, 128, 256), in the order they were made."""
+    with clinic.store.write() as view:
+        made = [view.events.append(EventType.APPOINTMENT_CANCELLED, {"n": i}, now) for i in range(300)]
+    taken = [r for r in reads if "nextval(" in r]
+    assert len(taken) == 3, taken
+    stored = [e for _, e in view_of(clinic).events.after(0)]
+    assert [e.id for e in stored][-300:] == [e.id for e in made]
+    assert [e.data["n"] for e in stored][-300:] == list(range(300))

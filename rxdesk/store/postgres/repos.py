@@ -36,7 +36,6 @@ from rxdesk.store.postgres.session import Session
 
 M = TypeVar("M", bound=Entity)
 _SURROGATE = re.compile("[\ud800-\udfff]")
-ID_BLOCK = 64  # sequence numbers taken at a time by a write that makes many rows
 
 
 def can_name_a_row(key: object) -> bool:
