@@ -201,3 +201,26 @@ def test_a_unit_of_work_that_makes_hundreds_of_events_takes_their_numbers_in_a_f
     stored = [e for _, e in view_of(clinic).events.after(0)]
     assert [e.id for e in stored][-300:] == [e.id for e in made]
     assert [e.data["n"] for e in stored][-300:] == list(range(300))
+
+
+def test_each_move_of_a_doctor_away_writes_both_its_appointments_in_one_statement(
+        clinic: Desk, now: datetime, sent: list[str]) -> None:
+    """The original cancelled and its successor booked go out together, sent at once (the new
+    slot is held from that statement on), in that order."""
+    day = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    taken = [make_appointment(clinic, start=day + timedelta(hours=8, minutes=30 * i),
+                              patient_id=("pat-001", "pat-002", "pat-003")[i % 3]) for i in range(12)]
+    sent.clear()
+    result = clinic.away.run("dr-weber", day, day + timedelta(days=1), "called in sick", rebook=True, agent="alice")
+    assert [item.action for item in result.plan.items] == ["move"] * len(taken)
+    writes = [s for s in sent if s.startswith('INSERT INTO "appointments"')]
+    assert len(writes) == len(taken), "\n".join(writes)
+    for item in result.plan.items:
+        assert clinic.appointments.get(item.uid).status is S.cancelled
+        assert clinic.appointments.get(moved_uid(clinic, item.uid)).status is S.confirmed
+
+
+def moved_uid(clinic: Desk, uid: str) -> str:
+    following = clinic.appointments.show(uid).next_chain
+    assert len(following) == 1
+    return following[0].uid

@@ -3,7 +3,7 @@ conditions on the stored columns, row locks inside a unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ from rxdesk.domain.models import (
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.repos import for_update, text, upsert
-from rxdesk.store.postgres.session import RowStatement, Session
+from rxdesk.store.postgres.session import BATCH_ROWS, RowStatement, Session
 
 APPOINTMENT_COLUMNS = conv.fields(Appointment)
 # "Active" as stored, built from the domain's one set: the no-double-booking constraint's own
@@ -147,19 +147,26 @@ class AppointmentRepo:
         return found(self.get(uid), "appointment", str(uid).strip())
 
     def put(self, appt: Appointment) -> None:
-        self.put_many([appt])
+        self.put_each([appt])
 
-    def put_many(self, appts: list[Appointment]) -> None:
-        """Insert or replace. Two held or confirmed appointments of one doctor that overlap
-        are refused by the database (`Conflict`), whatever wrote them; a lapsed hold still
-        stored as held counts until it is written down as expired (the booking services
-        expire the ones in the way in the same write)."""
+    def put_each(self, appts: Sequence[Appointment]) -> None:
+        """Insert or replace, in order, in one statement (one per `BATCH_ROWS`). Two held or
+        confirmed appointments of one doctor that overlap are refused by the database
+        (`Conflict`), whatever wrote them, row after row: a later row may take the time an
+        earlier one frees. A lapsed hold still stored as held counts until it is written down
+        as expired (the booking services expire the ones in the way in the same write)."""
         self._s.require_writable()
-        # Sent at once, not kept with the rows written in bulk (`Session.add_row`): the row and
-        # its slot are held from this statement on, so a writer that reaches them later waits.
+        # Sent at once, not kept with the rows written in bulk (`Session.add_row`): the rows and
+        # their slots are held from this statement on, so a writer that reaches them later waits.
         # Those kept rows may go after it: none is an appointment (a successor's link follows).
-        query = upsert("appointments", APPOINTMENT_COLUMNS, "uid")
-        self._s.many(query, [conv.params(a, APPOINTMENT_COLUMNS) for a in appts], keep_waiting=True)
+        rows = [conv.params(a, APPOINTMENT_COLUMNS) for a in appts]
+        if len({a.uid for a in appts}) < len(appts):  # one statement cannot change a row twice
+            self._s.many(upsert("appointments", APPOINTMENT_COLUMNS, "uid"), rows, keep_waiting=True)
+        else:
+            for start in range(0, len(rows), BATCH_ROWS):
+                chunk = rows[start:start + BATCH_ROWS]
+                self._s.execute(upsert("appointments", APPOINTMENT_COLUMNS, "uid", len(chunk)),
+                                [value for row in chunk for value in row], keep_waiting=True)
         self._s.busy.clear()
         for appt in appts:
             self._s.remember("appointments", appt.uid, appt)
