@@ -77,11 +77,15 @@ class LoopWatch:
 
 
 async def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Until `check()` holds, looking every millisecond. The loop sleeps between looks, as an
+    app waiting for a key does: a poll that never sleeps keeps the interpreter lock, and each
+    system call of the app's own threads (a write's files, its fsyncs) then waits up to the
+    switch interval (5 ms) to get it back, a cost no terminal puts on the app."""
     deadline = time.perf_counter() + timeout
     while not check():
         if time.perf_counter() > deadline:
             raise TimeoutError("the app did not get there in time")
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.001)
 
 
 async def painted(app: Any) -> tuple[float, float]:

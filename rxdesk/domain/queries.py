@@ -91,11 +91,14 @@ class AppointmentRecord:
     model per row. Read-only: the JSON form is private and `to_json` hands out a copy.
     """
 
-    __slots__ = ("_data", "_model")
+    __slots__ = ("_data", "_model", "_whole")
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
+    def __init__(self, data: Mapping[str, Any], whole: bool = False) -> None:
         self._data = data
         self._model: Appointment | None = None
+        # Read as of an instant (`as_of`): its JSON form carries every field, the later ones
+        # an older record lacks as null, added when asked for, not copied into every row.
+        self._whole = whole
 
     @classmethod
     def of(cls, appt: Appointment) -> AppointmentRecord:
@@ -156,8 +159,14 @@ class AppointmentRecord:
     @property
     def appointment(self) -> Appointment:
         if self._model is None:
-            self._model = appointment_from_json(self._data)
+            self._model = appointment_from_json(self._json())
         return self._model
+
+    def _json(self) -> Mapping[str, Any]:
+        doc = self._data
+        if self._whole and not all(name in doc for name in _LATER_FIELDS):
+            return {**_LATER_FIELDS, **doc}
+        return doc
 
     def as_of(self, at: str) -> AppointmentRecord:
         """The appointment as readers see it at `at` (stored form): its effective status
@@ -166,8 +175,10 @@ class AppointmentRecord:
         status = doc["status"]
         if status in ACTIVE:
             status = status_at(status, doc.get("hold_expires_at"), doc["ends_at"], at).value
-        if status == doc["status"] and "attendance_at" in doc and "created_by" in doc:
-            return self
+        if status == doc["status"]:
+            if self._whole or ("attendance_at" in doc and "created_by" in doc):
+                return self
+            return AppointmentRecord(doc, whole=True)
         return AppointmentRecord({**_LATER_FIELDS, **doc, "status": status})
 
     def in_progress(self, at: str) -> bool:
@@ -177,7 +188,7 @@ class AppointmentRecord:
         return in_progress_at(doc["status"], doc["starts_at"], doc["ends_at"], at)
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self._data)
+        return dict(self._json())
 
 
 # A patient search also finds a phone by its digits (`0151 1122` in `+4915111223344`) once the

@@ -47,9 +47,6 @@ PREVIOUS = "rxdesk.previous.json"
 SEGMENTS = "segments"
 LOCK = ".lock"
 GRACE_SECONDS = 30.0
-# A write re-reads the manifest under its lock; when it is the one whose files were checked this
-# recently, they are not checked again.
-RECHECK_SECONDS = 1.0
 SWEEP_EVERY = 64
 DERIVED_KEPT = 8
 # The cache's budget is of memory: a segment parsed holds ~3 times its file (11 MB for 3.7 MB).
@@ -234,7 +231,6 @@ class Engine:
         self._writing = threading.local()
         self._manifest: Manifest | None = None
         self._manifest_stat: tuple[int, int, int] | None = None
-        self._checked_at = 0.0  # time.monotonic() when the cached manifest's files were checked
         self._cache: OrderedDict[str, tuple[Segment, int]] = OrderedDict()
         self._read_once: dict[str, int] = {}  # file -> the one snapshot that asked for it yet
         self._loading: dict[str, threading.Lock] = {}  # file -> held while one thread parses it
@@ -269,15 +265,16 @@ class Engine:
                 return self._manifest
         raw = read_bytes(self.manifest_path)
         with self._mutex:
-            known, checked_at = self._manifest, self._checked_at
+            known = self._manifest
         # The known manifest read again (under the write lock): the same bytes are not parsed again
-        # (thousands of segments at a million appointments); its files not checked again just after.
-        manifest = known if known is not None and known.raw == raw else Manifest.from_bytes(raw, self.manifest_path)
-        if manifest is not known or time.monotonic() - checked_at >= RECHECK_SECONDS:
-            self._verify_sizes(manifest)
-            checked_at = time.monotonic()
+        # (thousands of segments at a million appointments) and their files not checked again.
+        if known is None or known.raw != raw:
+            manifest = Manifest.from_bytes(raw, self.manifest_path)
+            self._verify_sizes(manifest, known)
+        else:
+            manifest = known
         with self._mutex:
-            self._manifest, self._manifest_stat, self._checked_at = manifest, key, checked_at
+            self._manifest, self._manifest_stat = manifest, key
         return manifest
 
     def _refuse_if_damaged(self) -> None:
@@ -316,11 +313,17 @@ class Engine:
         probe.release()
         return False
 
-    def _verify_sizes(self, manifest: Manifest) -> None:
-        """A cheap whole-store check on every new manifest: each segment file exists with the
-        size it was committed with. Contents are checked (CRC-32) when a segment is read."""
+    def _verify_sizes(self, manifest: Manifest, known: Manifest | None = None) -> None:
+        """A whole-store check of what this process has not seen yet: each segment file that
+        `known` (already checked here, or written here) does not name exists with the size it
+        was committed with. A process's first manifest is checked whole; a later one, only its
+        new files (files never change once written: a write pays for what it adds to the store,
+        not for its history). Contents are checked (CRC-32) when a segment is read."""
         folder = f"{self.segments_dir}{os.sep}"  # plain strings: a Path per file costs more than its stat
-        for ref in manifest.segments.values():
+        seen = known.segments if known is not None else {}
+        for name, ref in manifest.segments.items():
+            if seen.get(name) == ref:
+                continue
             try:
                 size = os.stat(folder + ref.file).st_size
             except FileNotFoundError:

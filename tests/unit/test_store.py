@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -328,42 +329,88 @@ def test_a_write_over_a_missing_segment_file_is_refused_and_changes_nothing(clin
     assert fingerprint(data_dir) == before
 
 
-def test_a_write_checks_every_segment_file_again_once_the_last_check_is_not_recent(clinic: Desk, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A write re-reads the manifest under its lock; the files of the one checked a moment ago
-    are not checked twice, but damage done since an older check stops the write."""
-    store = TinyStore(data_dir)
-    store.read().patients.all()  # the manifest and its files checked
+def test_a_new_process_refuses_a_file_damaged_after_another_process_checked_it(clinic: Desk, data_dir: Path) -> None:
+    """Every process checks every file of its first manifest: damage done under a running
+    process stops the next command, before it writes anything."""
+    TinyStore(data_dir).read().patients.all()  # a running process has checked every file
     manifest = json.loads((data_dir / "rxdesk.json").read_text())
     _cut_in_half(data_dir / "segments" / manifest["segments"]["core"]["file"])
-    monkeypatch.setattr(engine_module, "RECHECK_SECONDS", 0.0)
     before = fingerprint(data_dir)
-    with pytest.raises(StoreError, match="corrupt"), store.write() as view:
+    with pytest.raises(StoreError, match="corrupt"), TinyStore(data_dir).write() as view:
         view.patients.put(Patient(id="pat-009", name="Ada Lovelace"))
     assert fingerprint(data_dir) == before
 
 
-def test_a_write_parses_no_manifest_it_knows_but_checks_its_files_again(clinic: Desk, data_dir: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def _checks_of_files(store: TinyStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The segment files `store`'s manifest checks look at from now on (by name)."""
+    checked: list[str] = []
+    real_stat = os.stat
+    folder = f"{store.engine.segments_dir}{os.sep}"
+
+    def counting_stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        if isinstance(path, str) and path.startswith(folder):
+            checked.append(path[len(folder):])
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "stat", counting_stat)
+    return checked
+
+
+def test_a_write_checks_no_file_its_process_has_checked_or_written(clinic: Desk, data_dir: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files never change once written: a running process's writes look at no file it has seen,
+    so a write costs the same in a store with years of history (thousands of segments)."""
+    store = TinyStore(data_dir)
+    store.read().patients.all()
+    checked = _checks_of_files(store, monkeypatch)
+    real_monotonic = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real_monotonic() + 3600.0)  # an hour later
+    for n in range(3):
+        with store.write() as view:
+            view.patients.put(Patient(id=f"pat-09{n}", name="Ada Lovelace"))
+    assert checked == []
+    assert TinyStore(data_dir).read().patients.require("pat-092").name == "Ada Lovelace"
+
+
+def test_a_manifest_another_process_wrote_is_checked_for_its_new_files(clinic: Desk, data_dir: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process's commit: the files it added are checked (a damaged one stops the write,
+    nothing written), those this process checked before are not looked at again."""
+    store = TinyStore(data_dir)
+    store.read().patients.all()
+    with TinyStore(data_dir).write() as other:
+        other.patients.put(Patient(id="pat-009", name="Ada Lovelace"))
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    new_files = {ref["file"] for ref in manifest["segments"].values() if ".%08d." % manifest["generation"] in ref["file"]}
+    assert new_files
+    checked = _checks_of_files(store, monkeypatch)
+    with store.write() as view:
+        view.patients.put(Patient(id="pat-010", name="Grace Hopper"))
+    assert set(checked) == new_files
+    with TinyStore(data_dir).write() as other:
+        other.patients.put(Patient(id="pat-011", name="Alan Turing"))
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    _cut_in_half(data_dir / "segments" / manifest["segments"][patient_segment("pat-011")]["file"])
+    before = fingerprint(data_dir)
+    with pytest.raises(StoreError, match="corrupt"), store.write() as view:
+        view.patients.put(Patient(id="pat-012", name="Edsger Dijkstra"))
+    assert fingerprint(data_dir) == before
+
+
+def test_a_write_parses_no_manifest_it_knows(clinic: Desk, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The manifest read again under the write lock, unchanged, is the one already parsed (it
-    names every segment of the history); its files are checked again all the same."""
+    names every segment of the history)."""
     store = TinyStore(data_dir)
     store.read().patients.all()
     parsed: list[Path] = []
-    checked: list[Manifest] = []
-    real_parse, real_check = Manifest.from_bytes, store.engine._verify_sizes
+    real_parse = Manifest.from_bytes
 
     def parse(raw: bytes, path: Path) -> Manifest:
         parsed.append(path)
         return real_parse(raw, path)
 
-    def check(manifest: Manifest) -> None:
-        checked.append(manifest)
-        real_check(manifest)
-
     monkeypatch.setattr(Manifest, "from_bytes", staticmethod(parse))
-    monkeypatch.setattr(store.engine, "_verify_sizes", check)
-    monkeypatch.setattr(engine_module, "RECHECK_SECONDS", 0.0)
     with store.write() as view:
         view.patients.put(Patient(id="pat-009", name="Ada Lovelace"))
-    assert parsed == [] and len(checked) == 1
+    assert parsed == []
     assert TinyStore(data_dir).read().patients.require("pat-009").name == "Ada Lovelace"
