@@ -111,21 +111,30 @@ def _print_detail(ctx: Context, detail: AppointmentDetail) -> None:
 
 
 def cancel(args: argparse.Namespace, ctx: Context) -> int:
+    zone = zone_to_print(ctx)
     cancelled = ctx.desk.appointments.cancel_appointments(args.uid, args.reason, ctx.agent)
 
     def printed() -> None:
         for appt in cancelled:
-            ctx.print(f"cancelled {appt.uid} ({format_local(appt.starts_at, ctx.timezone)}): {appt.cancel_reason}")
+            ctx.print(f"cancelled {appt.uid} ({format_local(appt.starts_at, zone)}): {appt.cancel_reason}")
 
     # One uid prints the appointment, as it always has; several print the list.
     return ctx.result(cancelled[0] if len(args.uid) == 1 else cancelled, printed)
 
 
 def mark(args: argparse.Namespace, ctx: Context) -> int:
+    zone = zone_to_print(ctx)
     appt = ctx.desk.appointments.mark_attendance(args.uid, args.status, args.reason, ctx.agent)
     return ctx.result(appt, lambda: ctx.print(
-        f"marked {appt.uid} ({format_local(appt.starts_at, ctx.timezone)}) {appt.status.value}: "
+        f"marked {appt.uid} ({format_local(appt.starts_at, zone)}) {appt.status.value}: "
         f"{appt.attendance_note}"))
+
+
+def zone_to_print(ctx: Context) -> str:
+    """The organisation's zone, read before a write whose answer shows local times: a store
+    that cannot give it (a damaged file) refuses the command before it changes anything, not
+    after (an exit 1 for a change that was made)."""
+    return "UTC" if ctx.as_json else ctx.timezone
 
 
 def doctor_named(ctx: Context, text: str | None) -> str | None:

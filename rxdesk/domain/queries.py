@@ -75,7 +75,16 @@ _STATUS = {s.value: s for s in AppointmentStatus}
 _LISTED = operator.itemgetter("starts_at", "status", "uid")
 _KEYS = operator.itemgetter("doctor_id", "patient_id", "type_key")
 # Fields an appointment stored before they existed lacks: a listed row carries every field.
-_LATER_FIELDS = {"attendance_note": None, "attendance_by": None, "attendance_at": None, "created_by": None}
+_LATER_FIELDS = ("attendance_note", "attendance_by", "attendance_at", "created_by")
+
+
+def _whole(doc: Mapping[str, Any], status: str | None = None) -> dict[str, Any]:
+    """`doc` with every field: the later ones it lacks as null, last, where a new appointment's
+    JSON form has them (the same keys in the same order, whichever version stored it)."""
+    whole = {**doc, "status": status} if status is not None else dict(doc)
+    for name in _LATER_FIELDS:
+        whole.setdefault(name, None)
+    return whole
 
 
 @functools.lru_cache(maxsize=8192)
@@ -165,7 +174,7 @@ class AppointmentRecord:
     def _json(self) -> Mapping[str, Any]:
         doc = self._data
         if self._whole and not all(name in doc for name in _LATER_FIELDS):
-            return {**_LATER_FIELDS, **doc}
+            return _whole(doc)
         return doc
 
     def as_of(self, at: str) -> AppointmentRecord:
@@ -179,7 +188,7 @@ class AppointmentRecord:
             if self._whole or ("attendance_at" in doc and "created_by" in doc):
                 return self
             return AppointmentRecord(doc, whole=True)
-        return AppointmentRecord({**_LATER_FIELDS, **doc, "status": status})
+        return AppointmentRecord(_whole(doc, status), whole=True)
 
     def in_progress(self, at: str) -> bool:
         """Active and running at `at` (stored form), by its status as read: call it on the

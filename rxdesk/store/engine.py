@@ -28,7 +28,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -319,11 +319,13 @@ class Engine:
         was committed with. A process's first manifest is checked whole; a later one, only its
         new files (files never change once written: a write pays for what it adds to the store,
         not for its history). Contents are checked (CRC-32) when a segment is read."""
-        folder = f"{self.segments_dir}{os.sep}"  # plain strings: a Path per file costs more than its stat
         seen = known.segments if known is not None else {}
-        for name, ref in manifest.segments.items():
-            if seen.get(name) == ref:
-                continue
+        self._check_files(ref for name, ref in manifest.segments.items() if seen.get(name) != ref)
+
+    def _check_files(self, refs: Iterable[SegmentRef]) -> None:
+        """Each file exists with the size it was committed with."""
+        folder = f"{self.segments_dir}{os.sep}"  # plain strings: a Path per file costs more than its stat
+        for ref in refs:
             try:
                 size = os.stat(folder + ref.file).st_size
             except FileNotFoundError:
@@ -471,6 +473,10 @@ class Engine:
 
     def _commit(self, tx: Transaction) -> None:
         old = tx.manifest
+        # What this write builds on may come from the cache, parsed before a file was damaged
+        # under this process: its files are checked again, so nothing is written over damage.
+        touched = tx._read.keys() | tx._dirty.keys() | tx._dropped
+        self._check_files(ref for name, ref in old.segments.items() if name in touched)
         generation = old.generation + 1
         segments = dict(old.segments)
         now = time.time()

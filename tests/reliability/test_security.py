@@ -84,6 +84,30 @@ def test_a_damaged_file_is_named_and_left_byte_for_byte(clinic: Desk, cli: Cli, 
     assert fingerprint(data_dir) == before
 
 
+def test_a_write_whose_answer_needs_a_damaged_file_is_refused_before_it_changes_anything(
+        clinic: Desk, cli: Cli, data_dir: Path, now: datetime) -> None:
+    """A cancel or an attendance mark changes one week; its answer shows the start in the
+    organisation's zone, from `core`. With `core` damaged (its size intact, so only its checksum
+    tells), the command is refused in one line and nothing is written, not written and then
+    reported as refused."""
+    upcoming = make_appointment(clinic, start=now + timedelta(days=1)).uid
+    ended = make_appointment(clinic, start=now - timedelta(hours=3)).uid
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    core = data_dir / "segments" / manifest["segments"]["core"]["file"]
+    raw = bytearray(core.read_bytes())
+    middle = raw.index(b'"', len(raw) // 2) + 1  # a character inside a string: still JSON, another text
+    raw[middle] = ord("#") if raw[middle] != ord("#") else ord("%")
+    core.write_bytes(bytes(raw))
+    before = fingerprint(data_dir)
+    for argv in (("appointments", "cancel", upcoming, "--reason", "x"),
+                 ("appointments", "mark", ended, "--status", "completed", "--reason", "x")):
+        result = cli(*argv)
+        assert result.code == 1, (argv, result.out)
+        lines = result.err.strip().splitlines()
+        assert len(lines) == 1 and core.name in lines[0] and "corrupt" in lines[0], result.err
+        assert fingerprint(data_dir) == before, argv
+
+
 @pytest.mark.permissions
 def test_a_data_dir_that_is_not_writable_is_one_line(clinic: Desk, cli: Cli, data_dir: Path, now: datetime) -> None:
     uid = make_appointment(clinic, start=now + timedelta(days=1)).uid

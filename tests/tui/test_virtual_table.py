@@ -152,6 +152,25 @@ async def test_a_selection_survives_an_outside_change_and_escape_clears_it(clini
         assert app.focused is table
 
 
+async def test_when_another_process_takes_the_cursors_row_and_rows_above_it_the_cursor_goes_to_the_next(
+        clinic: Desk, crowded: list[str], data_dir: Path, now: datetime) -> None:
+    """The row under the cursor and the two above it cancelled elsewhere: the cursor lands on the
+    row that followed it, not at its old index (which, three rows up, is two rows further on)."""
+    app = make_app(clinic, poll_seconds=0.05)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        screen = front(app, OverviewScreen)
+        table = screen.table
+        await pilot.press("j", "j", "j", "j", "j")
+        assert table.current_key == crowded[5]
+        loads = table.loads
+        other = Desk(TinyStore(data_dir), FixedClock(now), clinic.settings)
+        other.appointments.cancel_appointments(crowded[3:6], "clinic closed", "someone-else")
+        await wait_until(pilot, lambda: table.loads > loads and table.total == ROWS - 3,
+                         what="the reload after another process's cancel")
+        assert table.current_key == crowded[6] and table.cursor == 3
+
+
 async def test_a_resize_lays_the_columns_out_again_without_asking_the_store(clinic: Desk, crowded: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(160, 48)) as pilot:

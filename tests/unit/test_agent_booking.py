@@ -125,6 +125,7 @@ def test_book_on_the_command_line_by_names_in_the_organisations_zone(clinic: Des
 def test_appointments_stored_before_created_by_existed_read_with_it_empty(clinic: Desk, now: datetime) -> None:
     from rxdesk.domain.ids import new_appointment_uid
     from rxdesk.domain.models import Appointment
+    from rxdesk.domain.times import format_utc
     from rxdesk.services.appointments import AppointmentFilter
 
     start = now + timedelta(days=2)
@@ -137,3 +138,9 @@ def test_appointments_stored_before_created_by_existed_read_with_it_empty(clinic
     (row,) = clinic.appointments.list_appointments(AppointmentFilter(all=True)).items
     assert row.to_json() == appt.to_json() and row.to_json()["created_by"] is None
     assert clinic.appointments.show(appt.uid).to_json()["created_by"] is None
+    # The same keys in the same order as a new appointment's, whichever version stored it, and
+    # also when the listing reads it with another status than stored (ended: completed).
+    assert list(row.to_json()) == list(appt.to_json())
+    ended = clinic.appointments.list_appointments(
+        AppointmentFilter(all=True)).items[0].record.as_of(format_utc(start + timedelta(hours=2)))
+    assert ended.status is AppointmentStatus.completed and list(ended.to_json()) == list(appt.to_json())

@@ -356,20 +356,41 @@ def _checks_of_files(store: TinyStore, monkeypatch: pytest.MonkeyPatch) -> list[
     return checked
 
 
-def test_a_write_checks_no_file_its_process_has_checked_or_written(clinic: Desk, data_dir: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Files never change once written: a running process's writes look at no file it has seen,
-    so a write costs the same in a store with years of history (thousands of segments)."""
+def test_a_write_checks_only_the_files_it_builds_on(clinic: Desk, data_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files never change once written: a running process's write looks again only at the files
+    of the segments it reads or replaces, not at every file it has seen, so a write costs the
+    same in a store with years of history (thousands of segments)."""
     store = TinyStore(data_dir)
     store.read().patients.all()
     checked = _checks_of_files(store, monkeypatch)
     real_monotonic = time.monotonic
     monkeypatch.setattr(time, "monotonic", lambda: real_monotonic() + 3600.0)  # an hour later
     for n in range(3):
+        before = json.loads((data_dir / "rxdesk.json").read_text())["segments"]
+        checked.clear()
         with store.write() as view:
             view.patients.put(Patient(id=f"pat-09{n}", name="Ada Lovelace"))
-    assert checked == []
+        after = json.loads((data_dir / "rxdesk.json").read_text())["segments"]
+        replaced = {ref["file"] for name, ref in before.items() if after[name]["file"] != ref["file"]}
+        assert replaced and replaced <= set(checked) <= {ref["file"] for ref in before.values()}
+        assert len(set(checked)) <= len(replaced) + 2 < len(before)
     assert TinyStore(data_dir).read().patients.require("pat-092").name == "Ada Lovelace"
+
+
+def test_a_running_process_writes_nothing_over_a_file_damaged_since_it_read_it(
+        clinic: Desk, data_dir: Path) -> None:
+    """A segment parsed before its file was damaged, then changed: the write is refused with the
+    file named, nothing written (the process's copy is sound, but the store on disk is not)."""
+    store = TinyStore(data_dir)
+    store.read().patients.all()  # the shards parsed and kept
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    shard = data_dir / "segments" / manifest["segments"][patient_segment("pat-001")]["file"]
+    shard.write_bytes(os.urandom(500))
+    before = fingerprint(data_dir)
+    with pytest.raises(StoreError, match=f"{shard.name} is corrupt"), store.write() as view:
+        view.patients.put(Patient(id="pat-001", name="Ada Lovelace"))
+    assert fingerprint(data_dir) == before
 
 
 def test_a_manifest_another_process_wrote_is_checked_for_its_new_files(clinic: Desk, data_dir: Path,

@@ -121,6 +121,22 @@ class LoadedRows(Generic[R]):
         offset = index % BLOCK
         return block[offset] if offset < len(block) else None
 
+    def where_followers_went(self, key: str, newer: LoadedRows[R]) -> int | None:
+        """In `newer` (the list read again), where the first loaded row that followed `key`
+        here and is still listed went: the row a cursor on `key` moves to when its own row
+        left the list (with rows before it gone too, its old index would skip rows)."""
+        at = self.index_of(key)
+        if at is None:
+            return None
+        for index in range(at + 1, min(at + 1 + BLOCK, self.total)):
+            row = self.row_at(index)
+            if row is None:
+                return None
+            found = newer.index_of(self.key(row))
+            if found is not None:
+                return found
+        return None
+
     def index_of(self, key: str) -> int | None:
         """Where the row keyed `key` is, when it is loaded (a block dropped since, or a row
         moved, is forgotten here)."""

@@ -186,14 +186,15 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
              around: int | None = None) -> None:
         """Replace the list with `source`, of which `window` was just fetched.
 
-        The cursor goes to the row keyed `keep` when the window holds it, else stays at
-        `around` (its index before), within the new list. A window fetched without counting
-        (total None: the quickest first screen) is shown at once and the list is counted in
-        the background; until then it ends where the window ends."""
+        The cursor goes to the row keyed `keep` when the window holds it, else to the first row
+        that followed it and is still listed, else stays at `around` (its index before), within
+        the new list. A window fetched without counting (total None: the quickest first screen)
+        is shown at once and the list is counted in the background; until then it ends where
+        the window ends."""
         around = self.cursor if around is None else around
         self._generation += 1
         self.workers.cancel_group(self, "rows")
-        self.source = source
+        self.source, before = source, self._rows
         self._strips.clear()
         counted = window.total is not None
         total = window.total if window.total is not None else window.offset + len(window.rows)
@@ -201,6 +202,8 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
         self.counted = counted
         self._rows.store(window.offset, window.rows)
         cursor = self._rows.index_of(keep) if keep is not None else None
+        if cursor is None and keep is not None:
+            cursor = before.where_followers_went(keep, self._rows)
         if cursor is None:
             cursor = around
         self.cursor = max(0, min(cursor, self.total - 1))
