@@ -9,6 +9,7 @@ fixes it. A database that cannot be reached when the worker starts is waited for
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -62,7 +63,7 @@ def run(open_desk: Callable[[], Desk], *, once: bool, interval: float | None, ow
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    failures = 0
+    failures, why = 0, ""
     try:
         if as_json:  # one tick, one JSON line: a SIGTERM meanwhile lets it finish
             desk = open_desk()
@@ -87,14 +88,17 @@ def run(open_desk: Callable[[], Desk], *, once: bool, interval: float | None, ow
                 failures += 1
                 out.write(log_line(exc.report, time.monotonic() - started) + "\n")
                 out.writelines(f"{_stamp()} problem {terminal_safe(problem)}\n" for problem in exc.report.problems)
-                out.write(f"{_stamp()} tick failed: {terminal_safe(str(exc))}\n")
+                why = f"tick failed: {terminal_safe(str(exc))}"
+                out.write(f"{_stamp()} {why}\n")
             except RxdeskError as exc:
                 failures += 1
-                out.write(f"{_stamp()} tick failed: {terminal_safe(str(exc))}\n")
+                why = f"tick failed: {terminal_safe(str(exc))}"
+                out.write(f"{_stamp()} {why}\n")
             except Exception as exc:  # noqa: BLE001 - keep serving; support gets the traceback
                 failures += 1
                 where = log_crash(desk.settings.data_dir if desk.settings else None)
-                out.write(f"{_stamp()} tick failed: internal error ({type(exc).__name__}); details in {where}\n")
+                why = f"tick failed: internal error ({type(exc).__name__}); details in {where}"
+                out.write(f"{_stamp()} {why}\n")
             out.flush()
             if once or stop.is_set():
                 break
@@ -105,7 +109,10 @@ def run(open_desk: Callable[[], Desk], *, once: bool, interval: float | None, ow
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 1 if (once and failures) else 0
+    if once and failures:
+        sys.stderr.write(f"rxdesk: {why}\n")  # a refused command's one line, beside the log
+        return 1
+    return 0
 
 
 def _until_next(interval: float | None) -> float:

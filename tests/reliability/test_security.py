@@ -108,6 +108,26 @@ def test_a_write_whose_answer_needs_a_damaged_file_is_refused_before_it_changes_
         assert fingerprint(data_dir) == before, argv
 
 
+def test_a_worker_tick_that_fails_says_why_in_one_line_on_stderr(clinic: Desk, cli: Cli, data_dir: Path,
+                                                                 now: datetime) -> None:
+    """`worker --once` whose tick fails (a damaged file only its checksum tells) exits 1 with the
+    reason in one line on stderr, as every refused command does; its log stays on stdout."""
+    make_appointment(clinic, start=now - timedelta(hours=3))  # ended: the tick has work
+    manifest = json.loads((data_dir / "rxdesk.json").read_text())
+    core = data_dir / "segments" / manifest["segments"]["core"]["file"]
+    raw = bytearray(core.read_bytes())
+    middle = raw.index(b'"', len(raw) // 2) + 1
+    raw[middle] = ord("#") if raw[middle] != ord("#") else ord("%")
+    core.write_bytes(bytes(raw))
+    before = fingerprint(data_dir)
+    result = cli("worker", "--once")
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and core.name in lines[0] and "tick failed" in lines[0], result.err
+    assert "tick failed" in result.out
+    assert fingerprint(data_dir) == before
+
+
 @pytest.mark.permissions
 def test_a_data_dir_that_is_not_writable_is_one_line(clinic: Desk, cli: Cli, data_dir: Path, now: datetime) -> None:
     uid = make_appointment(clinic, start=now + timedelta(days=1)).uid

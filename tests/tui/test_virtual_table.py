@@ -86,6 +86,27 @@ async def test_holding_j_walks_through_rows_not_loaded_yet(clinic: Desk, crowded
             assert "loading" not in line_text(table, y)
 
 
+async def test_a_key_for_a_row_still_on_its_way_acts_once_it_is_here_unless_the_cursor_moved_on(
+        clinic: Desk, crowded: list[str]) -> None:
+    """`c` pressed right after a jump into rows not fetched yet opens the dialog for that row
+    when it arrives (it was dropped); pressed, then the cursor moved on, it opens nothing."""
+    app = make_app(clinic)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AppointmentTable)
+        table.move_cursor(3000)
+        assert table.current_row is None  # on its way
+        table.action_cancel_appointment()
+        table.move_cursor(6000)  # the agent went on before it came
+        await settle(pilot)
+        assert table.current_key == crowded[6000] and not isinstance(app.screen, CancelModal)
+        table.move_cursor(8000)
+        assert table.current_row is None
+        table.action_cancel_appointment()
+        await wait_until(pilot, lambda: isinstance(app.screen, CancelModal), what="the cancel dialog")
+        assert isinstance(app.screen, CancelModal) and app.screen.uid == crowded[8000]
+
+
 async def test_a_cancel_takes_the_row_out_with_one_screen_of_repaints_and_few_layouts(clinic: Desk, crowded: list[str]) -> None:
     app = make_app(clinic)
     async with app.run_test(size=(120, 30)) as pilot:

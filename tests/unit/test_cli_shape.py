@@ -224,3 +224,15 @@ def test_start_up_stays_within_its_module_budget(clinic: Desk, cli_env: dict[str
     modules = cancelled["modules"]
     assert isinstance(modules, list) and len(modules) <= CANCEL_BUDGET, len(modules)
     assert heavy(modules, "textual", "rich", "importlib.metadata", "pydantic.plugin._loader") == []
+
+
+def test_every_readme_section_a_message_names_is_in_the_readme() -> None:
+    """Messages send the agent to a README section by its title (`README (Damaged files, …)`,
+    `README: Where data lives`): each title is a heading of README.md."""
+    headings = {line.lstrip("#").strip() for line in (REPO / "README.md").read_text().splitlines()
+                if line.startswith("#")}
+    named = set()
+    for source in (REPO / "rxdesk").rglob("*.py"):
+        named.update(re.findall(r"README(?: \(|: )([A-Z][^)\"]*)\)", source.read_text()))
+    assert named, "no message names a README section any more: this test has nothing to check"
+    assert named <= headings, named - headings

@@ -11,9 +11,9 @@ from textual.widgets import Footer, Static
 from rxdesk.tui.text import shown
 
 ADVICE = (
-    "rxdesk has not changed anything. Nothing will be written until this is fixed.\n\n"
-    "If a data file is damaged, the README (Data and backups) explains how to return to the "
-    "last good state kept in rxdesk.previous.json. With a database (RXDESK_DATABASE_URL), "
+    "What you were doing changed nothing, and nothing will be written until this is fixed.\n\n"
+    "If a data file is damaged, the README (Damaged files, backups and restoring) explains how to "
+    "return to the last good state kept in rxdesk.previous.json. With a database (RXDESK_DATABASE_URL), "
     "check the server and the URL, then start rxdesk again. Press q to quit."
 )
 

@@ -5,7 +5,7 @@ every appointment list shares, a `VirtualTable` that draws only what is on scree
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Self
@@ -278,6 +278,9 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
         self.zone_name = "UTC"
         self.this_year = 0  # the year the short start leaves out (`without_year`); set with the zone
         self.without = tuple(without)
+        # A key for the row under the cursor pressed while that row was still on its way (right
+        # after moving fast through a long list): (list shown, cursor, what the key does).
+        self._waiting: tuple[int, int, Callable[[AppointmentRow], object]] | None = None
         columns = [column for column in self._columns() if column.key not in without]
         super().__init__(columns, placeholder="loading…", id=id, classes=classes)
 
@@ -346,18 +349,33 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
             return False  # a patient's own list: `p` would open the page it is on, its page books
         return super().check_action(action, parameters)
 
+    def _with_row(self, act: Callable[[AppointmentRow], object]) -> None:
+        """`act` on the row under the cursor; when that row is still being fetched, once it is
+        here and the cursor is still on it (a key is not dropped for being quick)."""
+        if (row := self.selected) is not None:
+            act(row)
+        else:
+            self._waiting = (self._generation, self.cursor, act)
+
+    def rows_arrived(self) -> None:
+        waiting = self._waiting
+        if waiting is None or waiting[:2] != (self._generation, self.cursor):
+            self._waiting = None  # another list, or the cursor moved on: the key was for that row
+        elif (row := self.selected) is not None:
+            self._waiting = None
+            waiting[2](row)
+
     # The keys every appointment list shares; the app does the work.
     def action_choose(self) -> None:
-        if (row := self.selected) is not None:
-            self.post_message(OpenAppointment(row.uid))
+        self._with_row(lambda row: self.post_message(OpenAppointment(row.uid)))
 
     def action_cancel_appointment(self) -> None:
         """`c`: every selected appointment in one write when rows are selected, else the one
         under the cursor."""
         if self.selection:
             self.post_message(StartCancelSelection(sorted(self.selection), on_saved=self.mark_cancelled))
-        elif (row := self.selected) is not None:
-            self.post_message(StartCancel(row.uid, on_saved=self.mark))
+        else:
+            self._with_row(lambda row: self.post_message(StartCancel(row.uid, on_saved=self.mark)))
 
     def mark_cancelled(self, appointments: list[Appointment]) -> None:
         """The selection was cancelled: show each at once and clear the selection."""
@@ -366,22 +384,17 @@ class AppointmentTable(VirtualTable[AppointmentRow]):
         self.clear_selection()
 
     def action_attendance(self) -> None:
-        if (row := self.selected) is not None:
-            self.post_message(StartAttendance(row.uid, on_saved=self.mark))
+        self._with_row(lambda row: self.post_message(StartAttendance(row.uid, on_saved=self.mark)))
 
     def action_rebook(self) -> None:
-        if (row := self.selected) is not None:
-            self.post_message(OpenRebook(row.uid))
+        self._with_row(lambda row: self.post_message(OpenRebook(row.uid)))
 
     def action_patient(self) -> None:
-        if (row := self.selected) is not None:
-            self.post_message(OpenPatient(row.patient_id))
+        self._with_row(lambda row: self.post_message(OpenPatient(row.patient_id)))
 
     def action_doctor(self) -> None:
-        if (row := self.selected) is not None:
-            self.post_message(OpenDoctor(row.doctor_id))
+        self._with_row(lambda row: self.post_message(OpenDoctor(row.doctor_id)))
 
     def action_book_for_patient(self) -> None:
         """`b`: a new appointment for the patient of the row under the cursor."""
-        if (row := self.selected) is not None:
-            self.post_message(OpenBooking(row.patient_id, row.patient_name))
+        self._with_row(lambda row: self.post_message(OpenBooking(row.patient_id, row.patient_name)))

@@ -187,10 +187,9 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
         """Replace the list with `source`, of which `window` was just fetched.
 
         The cursor goes to the row keyed `keep` when the window holds it, else to the first row
-        that followed it and is still listed, else stays at `around` (its index before), within
-        the new list. A window fetched without counting (total None: the quickest first screen)
-        is shown at once and the list is counted in the background; until then it ends where
-        the window ends."""
+        that followed it and is still listed, else stays at `around`. A window fetched without
+        counting (total None: the quickest first screen) is shown at once and the list is
+        counted in the background; until then it ends where the window ends."""
         around = self.cursor if around is None else around
         self._generation += 1
         self.workers.cancel_group(self, "rows")
@@ -311,12 +310,16 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True, inherit_bindings=Fals
                 self.cursor = min(self.cursor, max(0, loaded.total - 1))
             loaded.store(window.offset, window.rows)
             self._refresh_blocks(numbers)
+            self.rows_arrived()
 
         def refused(_exc: Exception) -> None:
             loaded.pending -= numbers  # asked again when next on screen
 
         call_service(self, lambda: source.fetch(offset, limit, count=False), done=arrived, failed=refused,
                      group="rows", exclusive=False)
+
+    def rows_arrived(self) -> None:
+        """Rows fetched since the list was shown have just been stored (a subclass's hook)."""
 
     def _refresh_blocks(self, numbers: set[int]) -> None:
         top = int(self.scroll_offset.y)
