@@ -114,7 +114,7 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
     cold_samples = []
     for _ in range(runs):
         cold_desk = place.desk()
-        cold_worker = MaintenanceService(cold_desk, owner="bench")
+        cold_worker = MaintenanceService(cold_desk, owner="bench", once=True)  # as `worker --once` makes it
         cold_samples.append(time_call(lambda: idle.append(cold_worker.tick())))  # noqa: B023 - called here
         cold_desk.close()
     busy = [r.summary() for r in idle if r.expired or r.completed or r.reminders or r.writes]

@@ -53,6 +53,8 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 item = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                with receiver.lock:  # received once read, whenever (or whether) it is answered
+                    receiver.received.append(item)
                 gate = receiver.gate
                 if gate is not None:
                     with receiver.lock:
@@ -61,7 +63,6 @@ class Receiver:
                     with receiver.lock:
                         receiver.held -= 1
                 with receiver.lock:
-                    receiver.received.append(item)
                     status, headers = receiver.answers.pop(0) if receiver.answers else receiver.default
                 if receiver.on_request:
                     receiver.on_request(item)

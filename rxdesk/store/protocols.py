@@ -196,6 +196,13 @@ class AppointmentReader(Protocol):
 class AppointmentRepository(AppointmentReader, Protocol):
     def put(self, appt: Appointment) -> None: ...
 
+    def put_each(self, appts: Sequence[Appointment]) -> None:
+        """`put` each, in order: a later one may take the time an earlier one frees.
+
+        In SQL: one INSERT ... ON CONFLICT (uid) DO UPDATE of every row, which the server
+        writes, and checks against the no-double-booking constraint, row after row."""
+        ...
+
     def link_successor(self, uid: str, new_uid: str) -> None:
         """Record that `uid` was rebooked to `new_uid` (read back by `successor_of`)."""
         ...

@@ -168,6 +168,10 @@ class AppointmentRepo(AppointmentPlanner):
         put_appointments(writable(self._snap), appt_segment(week), [doc])
         self._index_holds([doc])
 
+    def put_each(self, appts: Sequence[Appointment]) -> None:
+        for appt in appts:
+            self.put(appt)
+
     def put_many(self, docs: Sequence[Mapping[str, Any]]) -> None:
         """Insert appointments given in their JSON form, valid as they are (the bulk loader)."""
         tx = writable(self._snap)

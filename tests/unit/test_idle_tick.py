@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from rxdesk.config import Settings
 from rxdesk.domain.clock import FixedClock
-from rxdesk.services import Desk
+from rxdesk.services import Desk, reminders
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.services.reminders import due_reminders
 from rxdesk.store.protocols import Store
@@ -200,3 +201,32 @@ def test_confirmed_starting_holds_each_type_to_its_own_reach(clinic: Desk, now: 
                                                    reach={"gp-consult": now + timedelta(hours=2)})
     assert [a.uid for a in reached] == [near.uid]  # the other type not named, the far one beyond its reach
     assert view.appointments.confirmed_starting(now, now + timedelta(hours=5), reach={}) == []
+
+
+def test_a_running_worker_looks_only_at_new_moments_from_its_second_tick(
+        clinic: Desk, clock: FixedClock, now: datetime, open_store: Callable[[], Store], settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker on a store of its own (not listening yet on PostgreSQL): its first tick looks at
+    everything, its second only at the minute since, and what falls due in it is reminded."""
+    only_rule(clinic, "gp-consult", "patient", 60)
+    first = now + timedelta(hours=1)
+    appt = make_appointment(clinic, start=first + timedelta(minutes=60, seconds=30))
+    looks: list[datetime | None] = []
+    look = reminders.due_reminders
+
+    def watched(view: Any, at: datetime, **kwargs: Any) -> Any:
+        looks.append(kwargs.get("since"))
+        return look(view, at, **kwargs)
+
+    monkeypatch.setattr(reminders, "due_reminders", watched)
+    desk = Desk(open_store(), clock, settings)
+    try:
+        worker = MaintenanceService(desk)
+        clock.set(first)
+        assert worker.tick().reminders == 0 and looks == [None]
+        clock.set(first + timedelta(minutes=1))
+        assert worker.tick().reminders == 1
+    finally:
+        desk.close()
+    assert looks[1] == first
+    assert reminded(clinic, appt.uid) == ["pat-001"]

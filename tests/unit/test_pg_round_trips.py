@@ -170,3 +170,57 @@ def test_rows_written_in_bulk_are_there_for_what_the_unit_of_work_does_next(clin
                                      target=f"appointment:{appt.uid}", details={"n": 1}))
     assert [r.email_status for r in view_of(clinic).reminders_sent.for_appointment(appt.uid)] == ["sent"]
     assert [e.details for e in view_of(clinic).audit.for_target(f"appointment:{appt.uid}")] == [{"n": 1}]
+
+
+def test_a_doctor_away_for_a_week_reads_the_other_doctors_days_a_few_at_a_time(
+        clinic: Desk, now: datetime, reads: list[str]) -> None:
+    """The plan looks for free slots a day at a time among every doctor: each read of every
+    doctor's active appointments covers the days after it too, so a week's plan reads them a
+    few times, not once per day and length of appointment."""
+    monday = (now + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    taken = [make_appointment(clinic, start=monday + timedelta(days=day, hours=hour), type_key=kind,
+                              patient_id=("pat-001", "pat-002", "pat-003")[(day + hour) % 3])
+             for day in (0, 2, 4) for hour, kind in ((9, "gp-consult"), (10, "prescription"), (14, "gp-consult"))]
+    plan = clinic.away.plan("dr-weber", monday, monday + timedelta(days=7), "leave", rebook=True)
+    reads.clear()
+    result = clinic.away.run("dr-weber", monday, monday + timedelta(days=7), "leave", rebook=True, agent="alice")
+    assert result.plan.plan_id == plan.plan_id and len(result.plan.items) == len(taken)
+    assert {clinic.appointments.get(a.uid).status for a in taken} == {S.cancelled}
+    every_doctor = [r for r in reads if "FROM appointments" in r and "doctor_id = " not in r and "ends_at >" in r]
+    assert 0 < len(every_doctor) <= 4, "\n".join(every_doctor)
+
+
+def test_a_unit_of_work_that_makes_hundreds_of_events_takes_their_numbers_in_a_few_reads(
+        clinic: Desk, now: datetime, reads: list[str]) -> None:
+    """Each read of the sequence waits for what the pipeline sent before it: the blocks of
+    numbers grow, so 300 events take three reads (64, 128, 256), in the order they were made."""
+    with clinic.store.write() as view:
+        made = [view.events.append(EventType.APPOINTMENT_CANCELLED, {"n": i}, now) for i in range(300)]
+    taken = [r for r in reads if "nextval(" in r]
+    assert len(taken) == 3, taken
+    stored = [e for _, e in view_of(clinic).events.after(0)]
+    assert [e.id for e in stored][-300:] == [e.id for e in made]
+    assert [e.data["n"] for e in stored][-300:] == list(range(300))
+
+
+def test_each_move_of_a_doctor_away_writes_both_its_appointments_in_one_statement(
+        clinic: Desk, now: datetime, sent: list[str]) -> None:
+    """The original cancelled and its successor booked go out together, sent at once (the new
+    slot is held from that statement on), in that order."""
+    day = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    taken = [make_appointment(clinic, start=day + timedelta(hours=8, minutes=30 * i),
+                              patient_id=("pat-001", "pat-002", "pat-003")[i % 3]) for i in range(12)]
+    sent.clear()
+    result = clinic.away.run("dr-weber", day, day + timedelta(days=1), "called in sick", rebook=True, agent="alice")
+    assert [item.action for item in result.plan.items] == ["move"] * len(taken)
+    writes = [s for s in sent if s.startswith('INSERT INTO "appointments"')]
+    assert len(writes) == len(taken), "\n".join(writes)
+    for item in result.plan.items:
+        assert clinic.appointments.get(item.uid).status is S.cancelled
+        assert clinic.appointments.get(moved_uid(clinic, item.uid)).status is S.confirmed
+
+
+def moved_uid(clinic: Desk, uid: str) -> str:
+    following = clinic.appointments.show(uid).next_chain
+    assert len(following) == 1
+    return following[0].uid

@@ -3,7 +3,7 @@ conditions on the stored columns, row locks inside a unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ from rxdesk.domain.models import (
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.repos import for_update, text, upsert
-from rxdesk.store.postgres.session import RowStatement, Session
+from rxdesk.store.postgres.session import BATCH_ROWS, RowStatement, Session
 
 APPOINTMENT_COLUMNS = conv.fields(Appointment)
 # "Active" as stored, built from the domain's one set: the no-double-booking constraint's own
@@ -88,6 +88,26 @@ _LINK = RowStatement("UPDATE appointments SET successor_uid = linked.successor F
 # longer one (a listing printed whole) is read in one pass, where looking each row up again
 # would cost more than it saves.
 KEYED_WINDOW = 1000
+# Every doctor's active appointments read for one span are read this far past it too: a search
+# for free slots walks on a day at a time, and each day's spans are then answered from memory.
+BUSY_AHEAD = timedelta(days=2)
+
+
+class _Span:
+    """Every doctor's active appointments over a span, as read: a doctor's are made models
+    when first asked for (a clinic of 200 doctors has most of them never asked about)."""
+
+    __slots__ = ("made", "rows")
+
+    def __init__(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        self.rows = rows
+        self.made: dict[str, list[Appointment]] = {}
+
+    def of(self, doctor_id: str) -> list[Appointment]:
+        made = self.made.get(doctor_id)
+        if made is None:
+            made = self.made[doctor_id] = [conv.appointment(row) for row in self.rows.get(doctor_id, ())]
+        return made
 
 
 class AppointmentRepo:
@@ -127,19 +147,26 @@ class AppointmentRepo:
         return found(self.get(uid), "appointment", str(uid).strip())
 
     def put(self, appt: Appointment) -> None:
-        self.put_many([appt])
+        self.put_each([appt])
 
-    def put_many(self, appts: list[Appointment]) -> None:
-        """Insert or replace. Two held or confirmed appointments of one doctor that overlap
-        are refused by the database (`Conflict`), whatever wrote them; a lapsed hold still
-        stored as held counts until it is written down as expired (the booking services
-        expire the ones in the way in the same write)."""
+    def put_each(self, appts: Sequence[Appointment]) -> None:
+        """Insert or replace, in order, in one statement (one per `BATCH_ROWS`). Two held or
+        confirmed appointments of one doctor that overlap are refused by the database
+        (`Conflict`), whatever wrote them, row after row: a later row may take the time an
+        earlier one frees. A lapsed hold still stored as held counts until it is written down
+        as expired (the booking services expire the ones in the way in the same write)."""
         self._s.require_writable()
-        # Sent at once, not kept with the rows written in bulk (`Session.add_row`): the row and
-        # its slot are held from this statement on, so a writer that reaches them later waits.
+        # Sent at once, not kept with the rows written in bulk (`Session.add_row`): the rows and
+        # their slots are held from this statement on, so a writer that reaches them later waits.
         # Those kept rows may go after it: none is an appointment (a successor's link follows).
-        query = upsert("appointments", APPOINTMENT_COLUMNS, "uid")
-        self._s.many(query, [conv.params(a, APPOINTMENT_COLUMNS) for a in appts], keep_waiting=True)
+        rows = [conv.params(a, APPOINTMENT_COLUMNS) for a in appts]
+        if len({a.uid for a in appts}) < len(appts):  # one statement cannot change a row twice
+            self._s.many(upsert("appointments", APPOINTMENT_COLUMNS, "uid"), rows, keep_waiting=True)
+        else:
+            for start in range(0, len(rows), BATCH_ROWS):
+                chunk = rows[start:start + BATCH_ROWS]
+                self._s.execute(upsert("appointments", APPOINTMENT_COLUMNS, "uid", len(chunk)),
+                                [value for row in chunk for value in row], keep_waiting=True)
         self._s.busy.clear()
         for appt in appts:
             self._s.remember("appointments", appt.uid, appt)
@@ -216,20 +243,24 @@ class AppointmentRepo:
         """The doctor's appointments that overlap [start, end) and are held or confirmed at
         `as_of` (a lapsed hold is not), or as stored when `as_of` is None. The overlap is the
         no-double-booking constraint's own index. Asked of a second doctor for the same span
-        (a search for free slots among every doctor), every doctor's are read at once and kept
-        until this view writes an appointment."""
+        (a search for free slots among every doctor, a day at a time), every doctor's are read
+        at once over the span and the `BUSY_AHEAD` after it, and kept until this view writes an
+        appointment: the spans asked next are answered from them."""
+        s = self._s
+        span = next((span for (lo, hi, at), span in s.busy.items() if at == as_of and lo <= start and end <= hi),
+                    None)
         window = (start, end, as_of)
-        every = self._s.busy.get(window)
-        if every is None and doctor_id not in self._s.busy_asked.setdefault(window, set()) \
-                and self._s.busy_asked[window]:
-            every = self._s.busy[window] = self._active(None, start, end, as_of)
-        if every is not None:
-            return list(every.get(doctor_id, []))
-        self._s.busy_asked[window].add(doctor_id)
-        return self._active(doctor_id, start, end, as_of).get(doctor_id, [])
+        asked = s.busy_asked.setdefault(window, set())
+        if span is None and asked and doctor_id not in asked:
+            ahead = end + BUSY_AHEAD
+            span = s.busy[(start, ahead, as_of)] = _Span(self._active(None, start, ahead, as_of))
+        if span is not None:
+            return [a for a in span.of(doctor_id) if a.starts_at < end and a.ends_at > start]
+        asked.add(doctor_id)
+        return [conv.appointment(row) for row in self._active(doctor_id, start, end, as_of).get(doctor_id, ())]
 
     def _active(self, doctor_id: str | None, start: datetime, end: datetime,
-                as_of: datetime | None) -> dict[str, list[Appointment]]:
+                as_of: datetime | None) -> dict[str, list[dict[str, Any]]]:
         status, status_args = status_filter(ACTIVE, as_of)
         if doctor_id is not None:
             where, args = sql.SQL("doctor_id = %s AND tstzrange(starts_at, ends_at) && tstzrange(%s, %s)"), [
@@ -242,9 +273,9 @@ class AppointmentRepo:
             + sql.SQL(' ORDER BY starts_at, uid COLLATE "C"'),
             (*status_args, *args),
         )
-        by_doctor: dict[str, list[Appointment]] = {}
+        by_doctor: dict[str, list[dict[str, Any]]] = {}
         for row in found:
-            by_doctor.setdefault(row["doctor_id"], []).append(conv.appointment(row))
+            by_doctor.setdefault(row["doctor_id"], []).append(row)
         return by_doctor
 
     def lapsed_holds(self, now: datetime) -> list[Appointment]:

@@ -23,7 +23,7 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.queries import AuditQuery, DeliveryTrouble, Page
 from rxdesk.store.postgres import rows as conv
-from rxdesk.store.postgres.repos import ID_BLOCK, can_name_a_row, for_update, text, upsert
+from rxdesk.store.postgres.repos import can_name_a_row, for_update, text, upsert
 from rxdesk.store.postgres.session import RowStatement, Session
 
 
@@ -46,11 +46,7 @@ class EventRepo:
     def append(self, type: EventType, data: dict[str, Any], at: datetime) -> Event:
         self._s.require_writable()
         self._s.take_turn(EVENTS_LOCK)  # before a number is taken: numbers follow commits
-        spare = self._s.spare_ids.setdefault("events_seq", [])
-        if not spare:
-            spare.extend(int(r[0]) for r in self._s.rows(
-                "SELECT nextval('events_seq') FROM generate_series(1, %s)", (ID_BLOCK,)))
-        seq = spare.pop(0)
+        seq = self._s.next_number("events_seq")
         event = Event(id=event_id(seq, random_token(6)), type=type, created_at=at, data=data)
         self._s.add_row(_INSERT_EVENT, (seq, event.id, event.type.value, event.created_at,
                                         Json(event.to_json()["data"])))
@@ -177,14 +173,9 @@ class QueuedRows(Generic[R]):
         return self.model.from_stored(conv.pick(self.model, row))
 
     def new_id(self) -> str:
-        """The next id; numbers are taken from the sequence a block at a time (a tick makes
-        hundreds), and a number taken but not used is only a gap."""
+        """The next id, its number from the sequence (`Session.next_number`)."""
         self._s.require_writable()
-        spare = self._s.spare_ids.setdefault(self._seq, [])
-        if not spare:
-            spare.extend(int(r[0]) for r in self._s.rows(
-                "SELECT nextval(%s) FROM generate_series(1, %s)", (self._seq, ID_BLOCK)))
-        return f"{self.id_prefix}{spare.pop(0):012d}"
+        return f"{self.id_prefix}{self._s.next_number(self._seq):012d}"
 
     def get(self, row_id: str) -> R | None:
         if not can_name_a_row(row_id):

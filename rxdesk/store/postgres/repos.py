@@ -37,7 +37,6 @@ from rxdesk.store.postgres.session import Session
 
 M = TypeVar("M", bound=Entity)
 _SURROGATE = re.compile("[\ud800-\udfff]")
-ID_BLOCK = 64  # sequence numbers taken at a time by a write that makes many rows
 
 
 def can_name_a_row(key: object) -> bool:
@@ -55,17 +54,19 @@ def text(statement: sql.Composable) -> str:
     return statement.as_string(None)
 
 
-def upsert(table: str, columns: list[str], key: str) -> str:
-    """INSERT of one row of `columns`, replacing the row with the same `key`."""
-    return _upsert(table, tuple(columns), key)
+def upsert(table: str, columns: list[str], key: str, rows: int = 1) -> str:
+    """INSERT of `rows` rows of `columns`, each replacing the row with the same `key` (the
+    rows of one statement must have different keys)."""
+    return _upsert(table, tuple(columns), key, rows)
 
 
 @lru_cache(maxsize=64)
-def _upsert(table: str, columns: tuple[str, ...], key: str) -> str:
-    return text(sql.SQL("INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT ({k}) DO UPDATE SET {sets}").format(
+def _upsert(table: str, columns: tuple[str, ...], key: str, rows: int) -> str:
+    row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(columns)))
+    return text(sql.SQL("INSERT INTO {t} ({cols}) VALUES {vals} ON CONFLICT ({k}) DO UPDATE SET {sets}").format(
         t=sql.Identifier(table),
         cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
-        vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        vals=sql.SQL(", ").join([row] * rows),
         k=sql.Identifier(key),
         sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns if c != key),
     ))

@@ -67,6 +67,9 @@ def translate(target: Target, exc: BaseException) -> BaseException:
 
 # Rows of one kind sent in one statement at most (PostgreSQL takes 65,535 parameters).
 BATCH_ROWS = 1000
+# Sequence numbers a unit of work takes at first, and at most, in one read (`next_number`).
+ID_BLOCK = 64
+ID_BLOCK_MOST = 1024
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ class Session:
         self._held: set[int] = set()
         self._waiting: dict[RowStatement, _Waiting] = {}  # rows written, not sent yet (`add_row`)
         self.wrote = False  # a change was made (a write that only read commits nothing)
-        self.spare_ids: dict[str, list[int]] = {}  # sequence -> numbers taken, not yet used
+        self.spare_ids: dict[str, list[int]] = {}  # sequence -> numbers taken, not yet used (last first)
+        self._blocks: dict[str, int] = {}  # sequence -> blocks taken by this unit of work
         self._locked: dict[tuple[str, str], Any] = {}
         # Appointments one question returned (the tick's confirmed ones, by uid), and what is
         # read for them next in one statement instead of one each: the reminders they had
@@ -125,9 +129,9 @@ class Session:
         self.likely_patients: set[str] = set()
         self.listed_patients: set[str] | None = None  # the patients of this view's last listing
         self.lock_ahead: frozenset[str] = frozenset()  # a write's last search: locked together when one is read
-        # Active appointments of every doctor over a span (`active_for_doctor`), by doctor,
+        # Active appointments of every doctor over a span (`active_for_doctor`), by the span,
         # and the doctors asked about each span so far.
-        self.busy: dict[tuple[Any, ...], dict[str, list[Any]]] = {}
+        self.busy: dict[tuple[Any, ...], Any] = {}
         self.busy_asked: dict[tuple[Any, ...], set[str]] = {}
 
     @contextmanager
@@ -215,6 +219,20 @@ class Session:
             for start in range(0, len(kind.rows), BATCH_ROWS):
                 chunk = kind.rows[start:start + BATCH_ROWS]
                 self._send(kind.statement.text(len(chunk)), [value for row in chunk for value in row])
+
+    def next_number(self, sequence: str) -> int:
+        """The next number of `sequence` for this unit of work. Numbers are taken a block at a
+        time, each block twice the last (up to `ID_BLOCK_MOST`): taking a block is a read, which
+        waits for every statement sent before it, so a tick that makes a thousand rows reads
+        five times, not sixteen. A number taken but not used is only a gap."""
+        spare = self.spare_ids.setdefault(sequence, [])
+        if not spare:
+            taken = self._blocks.get(sequence, 0)
+            self._blocks[sequence] = taken + 1
+            size = min(ID_BLOCK << taken, ID_BLOCK_MOST)
+            found = self.rows("SELECT nextval(%s) FROM generate_series(1, %s)", (sequence, size))
+            spare.extend(int(row[0]) for row in reversed(found))
+        return spare.pop()
 
     def many(self, query: Any, params_seq: list[Any], *, keep_waiting: bool = False) -> None:
         """One statement for each parameter set, sent together (pipelined)."""

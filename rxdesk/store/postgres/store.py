@@ -110,6 +110,8 @@ class Listener:
                 while not self._stop.is_set():
                     for note in conn.notifies(timeout=1.0):
                         self._heard(note.payload, counts=note.channel == CHANGES_CHANNEL)
+                        if self._stop.is_set():  # woken by its store's closing note
+                            break
             except Exception as exc:  # noqa: BLE001 - kept for the waiters; retried below
                 with self._changed:
                     self.error = _translated(self.target, exc)
@@ -145,6 +147,11 @@ class Listener:
             return bool(self._changed.wait_for(lambda: token in self._tokens or self._stop.is_set(), timeout)
                         and token in self._tokens)
 
+    def stop(self) -> None:
+        """Ask the thread to end: at its next note (its store sends one as it closes), or
+        within a second."""
+        self._stop.set()
+
     def close(self) -> None:
         self._stop.set()
         with self._changed:
@@ -168,7 +175,6 @@ class PgStore:
         self._own_fresh = False
         self._opened = False
         self._lock = threading.Lock()
-        self._settle_asked = False
         self._listener: Listener | None = None
         self.commits = 0  # write transactions this store has committed
 
@@ -281,6 +287,11 @@ class PgStore:
             self._give_back(conn, own)
 
     def close(self) -> None:
+        listener = self._listener
+        if listener is not None and listener.heard:
+            listener.stop()
+            with suppress(Exception):  # unheard, the listener still ends within a second
+                Session(self).execute("SELECT pg_notify(%s, '')", (SETTLE_CHANNEL,))
         with self._lock:
             pool, self._pool = self._pool, None
             own, self._own = self._own, None
@@ -380,19 +391,16 @@ class PgStore:
     def settled_generation(self) -> int | None:
         """The count of changes heard once this store hears a note of its own sent now: the
         server delivers notifications in the order their transactions committed, so every
-        write committed before the call is counted. None when the note was not heard in time,
-        and while not listening: the first ask starts nothing (a worker started for one tick
-        pays for no connection it would not use), the second starts listening without waiting
-        (a tick never waits for it)."""
-        if self._listener is None:
-            if self._settle_asked:
-                self._open()
-                with self._lock:
-                    if self._listener is None:
-                        self._listener = Listener(self.target)
-            self._settle_asked = True
-            return None
+        write committed before the call is counted. None when the note was not heard in time
+        (the listener's connection is being made again). The first ask starts listening and
+        waits for it, so a running worker's second tick already knows whether anything was
+        written since its first (a runner that ticks once, `worker --once`, never asks)."""
         listener = self._listener
+        if listener is None:
+            try:
+                listener = self._listen()
+            except RxdeskError:  # the tick looks at everything; the listener keeps trying
+                return None
         if listener.heard == 0:
             return None
         token = random_token(16)
