@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
+from rxdesk.domain.enums import AppointmentStatus
 from rxdesk.domain.errors import ValidationFailed
 from rxdesk.domain.lifecycle import ACTIVE
-from rxdesk.domain.models import AppointmentStatus
 from rxdesk.domain.times import (
     FIRST_DAY,
     LAST_DAY,

@@ -12,11 +12,14 @@ Time moves the state: a hold past `hold_expires_at` IS expired and a confirmed a
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rxdesk.domain.enums import AppointmentStatus
 from rxdesk.domain.errors import Refused, ValidationFailed
-from rxdesk.domain.models import Appointment, AppointmentStatus, AppointmentType, Doctor
 from rxdesk.domain.terminal import has_control
+
+if TYPE_CHECKING:
+    from rxdesk.domain.models import Appointment, AppointmentType, Doctor
 
 S = AppointmentStatus
 
@@ -318,6 +321,8 @@ def new_appointment(
 ) -> Appointment:
     """A new held or confirmed appointment in a slot: it lasts the type's duration, a hold
     lasts the type's hold TTL from now, and it takes the doctor's persistent meeting room."""
+    from rxdesk.domain.models import Appointment  # the rules import no pydantic until one is made
+
     if status not in ACTIVE:
         raise Refused(f"a new appointment is held or confirmed, not {status.value}")
     held = status is S.held

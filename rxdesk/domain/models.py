@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -26,6 +25,17 @@ from pydantic import (
 )
 
 from rxdesk.domain import plain
+from rxdesk.domain.enums import (
+    AppointmentStatus,
+    DeliveryStatus,
+    EventType,
+    MessageChannel,
+    MessageStatus,
+    RebookingMode,
+    RecipientGroup,
+    appointment_target,
+    reminder_key,
+)
 from rxdesk.domain.errors import UnreadableRecord, ValidationFailed
 from rxdesk.domain.limits import MINUTES_BEFORE
 from rxdesk.domain.rules import (
@@ -78,7 +88,6 @@ UtcDateTime = Annotated[
 
 def _minutes(low: int, high: int) -> Any:
     return input_rule(between(low, high))
-
 
 
 class Entity(BaseModel):
@@ -141,38 +150,6 @@ def build_validators() -> None:
         model = pending.pop()
         pending.extend(model.__subclasses__())
         model.model_rebuild()  # builds what `defer_build` left unbuilt; a built model is left as it is
-
-
-class AppointmentStatus(StrEnum):
-    held = "held"
-    confirmed = "confirmed"
-    cancelled = "cancelled"
-    expired = "expired"
-    completed = "completed"
-    no_show = "no_show"
-
-
-class RebookingMode(StrEnum):
-    same_doctor = "same_doctor"
-    any_doctor = "any_doctor"
-
-
-class RecipientGroup(StrEnum):
-    patient = "patient"
-    doctor = "doctor"
-    admin = "admin"
-
-
-class EventType(StrEnum):
-    APPOINTMENT_REMINDER_DUE = "APPOINTMENT_REMINDER_DUE"
-    APPOINTMENT_CANCELLED = "APPOINTMENT_CANCELLED"
-    APPOINTMENT_REBOOKED = "APPOINTMENT_REBOOKED"
-    APPOINTMENT_HOLD_EXPIRED = "APPOINTMENT_HOLD_EXPIRED"
-    APPOINTMENT_CONFIRMED = "APPOINTMENT_CONFIRMED"
-    APPOINTMENT_COMPLETED = "APPOINTMENT_COMPLETED"
-    APPOINTMENT_NO_SHOW = "APPOINTMENT_NO_SHOW"
-    APPOINTMENT_ROOM_CHANGED = "APPOINTMENT_ROOM_CHANGED"
-    APPOINTMENT_HELD = "APPOINTMENT_HELD"
 
 
 class Org(Entity):
@@ -322,10 +299,6 @@ class ReminderSent(Entity):
         )
 
 
-def reminder_key(uid: str, rule_id: str, group: str, recipient_id: str) -> str:
-    return f"{uid}|{rule_id}|{group}|{recipient_id}"
-
-
 class BookingSecret(Entity):
     key_id: Ident
     label: OptText = ""
@@ -394,10 +367,6 @@ class AuditEntry(PlainEntity):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-def appointment_target(uid: str) -> str:
-    return f"appointment:{uid}"
-
-
 __all__ = [
     "Admin",
     "Appointment",
@@ -406,9 +375,12 @@ __all__ = [
     "AuditEntry",
     "AvailabilityWindow",
     "BookingSecret",
+    "DeliveryStatus",
     "Doctor",
     "Event",
     "EventType",
+    "MessageChannel",
+    "MessageStatus",
     "Org",
     "Patient",
     "RebookingMode",
@@ -425,12 +397,6 @@ __all__ = [
 # The runner that holds a claim on a pending row: its lease id, unique per running worker
 # (rows stored by early builds of 0.1 name it `lease_owner`; they still load).
 LeaseId = Annotated[str, Field(validation_alias=AliasChoices("lease_id", "lease_owner"))]
-
-
-class DeliveryStatus(StrEnum):
-    pending = "pending"
-    delivered = "delivered"
-    dead = "dead"
 
 
 class Delivery(Entity):
@@ -452,21 +418,6 @@ class Delivery(Entity):
     response_excerpt: str = ""
     lease_id: LeaseId = ""
     lease_until: UtcDateTime | None = None
-
-
-class MessageChannel(StrEnum):
-    email = "email"
-    sms = "sms"
-
-
-class MessageStatus(StrEnum):
-    pending = "pending"  # to be sent by the worker (SMTP or the SMS gateway is configured)
-    sent = "sent"
-    failed = "failed"  # gave up after the last retry
-    outbox = "outbox"  # nothing configured: kept in the local outbox for the app to show
-    skipped = "skipped"  # not sent: the appointment was no longer confirmed, or had started
-    # Its sending began and was never written down (the runner stopped): never sent again by itself.
-    unknown = "unknown"
 
 
 class OutboxMessage(Entity):

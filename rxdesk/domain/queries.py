@@ -7,11 +7,14 @@ import operator
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from rxdesk.domain.enums import AppointmentStatus
 from rxdesk.domain.lifecycle import ACTIVE, in_progress_at, next_change_at, status_at
-from rxdesk.domain.models import Appointment, AppointmentStatus, Org
 from rxdesk.domain.times import format_utc
+
+if TYPE_CHECKING:
+    from rxdesk.domain.models import Appointment, Org
 
 T = TypeVar("T")
 
@@ -240,6 +243,8 @@ def appointment_from_json(doc: Mapping[str, Any]) -> Appointment:
     Only for what the store hands back: it was validated when written (and the segment store
     checksums it on disk), and validating thousands of listed rows again is 4x slower.
     """
+    from rxdesk.domain.models import Appointment  # a listing reads records; the model when asked
+
     data = dict(doc)
     for key in _TIMES:
         value = data.get(key)  # documents stored before a field existed lack it
@@ -253,11 +258,41 @@ def org_from_json(doc: Mapping[str, Any]) -> Org:
     """The organisation from the segment store's JSON form, like `appointment_from_json`: it was
     validated when written and is checksummed on disk. A document of another shape (a key it
     does not know, a value that is not text) is validated, and refused as it always was."""
-    fields = Org.model_fields
-    if (all(type(value) is str for value in doc.values()) and set(doc) <= set(fields)
-            and all(name in doc for name, info in fields.items() if info.is_required())):
+    from rxdesk.domain.models import Org
+
+    if _plain_org(doc):
         return Org.model_construct(**doc)
     return Org.from_stored(doc)
+
+
+# The organisation's fields (`models.Org`; a test holds the two equal), every one of them text.
+ORG_FIELDS = frozenset({"name", "timezone", "jitsi_base_url"})
+ORG_REQUIRED = frozenset({"name"})
+DEFAULT_ZONE = "UTC"
+
+
+def _plain_org(doc: Mapping[str, Any]) -> bool:
+    """A stored organisation of the shape validation leaves: known keys, the required ones,
+    text values."""
+    return (all(type(value) is str for value in doc.values()) and set(doc) <= ORG_FIELDS
+            and set(doc) >= ORG_REQUIRED)
+
+
+@dataclass(frozen=True)
+class OrgBasics:
+    """What every screen shows of the organisation: its name (the header) and its zone (times)."""
+
+    name: str
+    timezone: str = DEFAULT_ZONE
+
+
+def org_basics(doc: Mapping[str, Any]) -> OrgBasics:
+    """The name and zone of a stored organisation, read as `org_from_json` reads it (a document
+    of another shape is validated, and refused as it always was), without making the model."""
+    if _plain_org(doc):
+        return OrgBasics(doc["name"], doc.get("timezone", DEFAULT_ZONE))
+    org = org_from_json(doc)
+    return OrgBasics(org.name, org.timezone)
 
 
 @dataclass(frozen=True)

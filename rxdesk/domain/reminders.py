@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from rxdesk.domain.enums import AppointmentStatus, RecipientGroup
 from rxdesk.domain.lifecycle import effective_status
-from rxdesk.domain.models import Appointment, AppointmentStatus, AppointmentType, RecipientGroup, ReminderRule
+
+if TYPE_CHECKING:
+    from rxdesk.domain.models import Appointment, AppointmentType, ReminderRule
 
 
 def due_at(appt: Appointment, rule: ReminderRule) -> datetime:

@@ -14,10 +14,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from email.utils import parseaddr
+from typing import TYPE_CHECKING
 
-from rxdesk.domain.models import Appointment, AppointmentStatus, MessageStatus, OutboxMessage, ReminderSent
+from rxdesk.domain.enums import AppointmentStatus, MessageStatus
 from rxdesk.domain.reminders import format_lateness
 from rxdesk.domain.times import format_utc
+
+if TYPE_CHECKING:
+    from rxdesk.domain.models import Appointment, OutboxMessage, ReminderSent
 
 SKIPPED = "skipped: "
 # An attempt's result when the message was handed over and no complete answer came.

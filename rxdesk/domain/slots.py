@@ -12,10 +12,13 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from rxdesk.domain.ids import FIRST_START, STARTS_BEFORE
-from rxdesk.domain.models import AvailabilityWindow, Doctor
 from rxdesk.domain.times import to_utc, zone
+
+if TYPE_CHECKING:
+    from rxdesk.domain.models import AvailabilityWindow, Doctor
 
 
 @dataclass(frozen=True, order=True)

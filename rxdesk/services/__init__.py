@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from rxdesk.config import Settings
 from rxdesk.domain.clock import Clock
-from rxdesk.domain.models import Org
 from rxdesk.store.protocols import Store
 
 if TYPE_CHECKING:
+    from rxdesk.domain.models import Org
+    from rxdesk.domain.queries import OrgBasics
     from rxdesk.services.activity import ActivityService
     from rxdesk.services.agent_booking import AgentBookingService
     from rxdesk.services.appointments import AppointmentService
@@ -63,6 +64,14 @@ class Desk:
 
         with self.store.read() as view:
             return Service.org(view)
+
+    def org_basics(self) -> OrgBasics:
+        """The organisation's name and zone (neutral defaults before provisioning), read
+        without making its model: what the app's first frame shows of it."""
+        from rxdesk.services.base import Service
+
+        with self.store.read() as view:
+            return Service.org_basics(view)
 
     def generation(self) -> int:
         """A number that changes with every committed write, from any process: cheap to poll."""

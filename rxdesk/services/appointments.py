@@ -13,29 +13,18 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from rxdesk.domain import lifecycle
+from rxdesk.domain.enums import AppointmentStatus, EventType, appointment_target
 from rxdesk.domain.errors import NotFound, ValidationFailed
 from rxdesk.domain.ids import normalize_uid
 from rxdesk.domain.limits import format_minutes
-from rxdesk.domain.models import (
-    Appointment,
-    AppointmentStatus,
-    AppointmentType,
-    AuditEntry,
-    Delivery,
-    Doctor,
-    EventType,
-    Patient,
-    ReminderSent,
-    appointment_target,
-)
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
-from rxdesk.domain.sending import with_message_states
 from rxdesk.domain.times import format_local, format_utc, local_day_bounds
 from rxdesk.services.base import Service, admin_actor, record
 from rxdesk.services.events import appointment_data, publish
 from rxdesk.store.protocols import StoreView, UnitOfWork
 
 if TYPE_CHECKING:
+    from rxdesk.domain.models import Appointment, AppointmentType, AuditEntry, Delivery, Doctor, Patient, ReminderSent
     from rxdesk.services.filters import FilterText, ParsedFilter
 
 DEFAULT_STATUSES = frozenset(s.value for s in lifecycle.ACTIVE)
@@ -306,6 +295,8 @@ class AppointmentService(Service):
     def show(self, uid: str) -> AppointmentDetail:
         """Everything about one appointment as of now: people, type, rebook chain, audit,
         reminders."""
+        from rxdesk.domain.sending import with_message_states  # the detail page's alone (it reads addresses)
+
         now = self.now()
         with self.store.read() as view:
             appt = view.appointments.require(uid)
@@ -459,7 +450,7 @@ def rows(view: StoreView, records: Sequence[AppointmentRecord], now: datetime) -
     doctor's, patient's and type's names."""
     doctors = view.doctors.names()
     types = view.types.names()
-    patients = view.patients.names()
+    patients = view.patients.names_of({r.patient_id for r in records})
     at = format_utc(now)
     found = []
     for r in records:  # a listing of tens of thousands of rows: one pass, nothing looked up twice

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from rxdesk.config import Settings
 from rxdesk.domain.clock import Clock
 from rxdesk.domain.lifecycle import admin_actor as admin_actor  # the one `admin:` prefix, for every service
-from rxdesk.domain.models import AuditEntry, Org
+from rxdesk.domain.queries import DEFAULT_ZONE, OrgBasics
 from rxdesk.store.protocols import Store, StoreView, UnitOfWork
 
-# Constants known to be valid: built without validating, so importing a service builds no validator.
-DEFAULT_ORG = Org.model_construct(name="rxdesk", timezone="UTC")
+if TYPE_CHECKING:
+    from rxdesk.domain.models import Org
+
+DEFAULT_NAME = "rxdesk"
+
+
+@cache
+def default_org() -> Org:
+    """The organisation before anything is provisioned: built without validating (known valid),
+    and only when asked, so importing a service loads no model."""
+    from rxdesk.domain.models import Org
+
+    return Org.model_construct(name=DEFAULT_NAME, timezone=DEFAULT_ZONE)
 
 
 class Service:
@@ -27,7 +39,12 @@ class Service:
     @staticmethod
     def org(view: StoreView) -> Org:
         """The organisation, or neutral defaults (UTC) before anything is provisioned."""
-        return view.org.get() or DEFAULT_ORG
+        return view.org.get() or default_org()
+
+    @staticmethod
+    def org_basics(view: StoreView) -> OrgBasics:
+        """The organisation's name and zone as `org` gives them, without making the model."""
+        return view.org.basics() or OrgBasics(DEFAULT_NAME, DEFAULT_ZONE)
 
 
 def record(
@@ -40,6 +57,8 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Write an audit entry in the same store write as the change it describes."""
+    from rxdesk.domain.models import AuditEntry
+
     view.audit.append(
         AuditEntry.of_plain(at=at, actor=actor, action=action, target=target, details=details or {})
     )

@@ -8,10 +8,13 @@ fans each event out to the subscriptions that want it, so an event written by an
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rxdesk.domain.models import Appointment, Event, EventType
+from rxdesk.domain.enums import EventType
 from rxdesk.store.protocols import UnitOfWork
+
+if TYPE_CHECKING:
+    from rxdesk.domain.models import Appointment, Event
 
 
 def publish(view: UnitOfWork, type: EventType, data: dict[str, Any], at: datetime) -> Event:

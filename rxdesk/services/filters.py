@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from rxdesk.domain.enums import AppointmentStatus
 from rxdesk.domain.errors import RxdeskError
 from rxdesk.domain.filters import parse_day, parse_statuses
-from rxdesk.domain.models import AppointmentStatus
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.times import format_local, zone
 from rxdesk.services.appointments import DEFAULT_STATUSES, AppointmentFilter, window_of
@@ -155,7 +155,7 @@ def _parse(service: Service, view: StoreView, text: FilterText, names: Mapping[s
             statuses = parse_statuses(raw_status)
         except RxdeskError as exc:
             errors["statuses"] = str(exc)
-    parsed.zone = service.org(view).timezone
+    parsed.zone = service.org_basics(view).timezone
     today = service.now().astimezone(zone(parsed.zone)).date()
     patients = parsed.matches.get("patient")
     if overview and patients is not None and patients.total > 1:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rxdesk.domain.models import Doctor, Patient
 from rxdesk.domain.queries import person_matches, search_terms
 from rxdesk.store.protocols import StoreView
+
+if TYPE_CHECKING:
+    from rxdesk.domain.models import Doctor, Patient
 
 # How many candidates a refusal names before it says how many more there are.
 SHOWN = 10

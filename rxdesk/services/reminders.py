@@ -34,7 +34,7 @@ from rxdesk.domain.models import (
 )
 from rxdesk.domain.times import format_utc
 from rxdesk.services import messages
-from rxdesk.services.base import DEFAULT_ORG, Service, admin_actor, record
+from rxdesk.services.base import Service, admin_actor, default_org, record
 from rxdesk.services.events import publish
 from rxdesk.services.notify import Notifier
 from rxdesk.services.provisioning import describe_error
@@ -370,7 +370,7 @@ def facts_of(view: StoreView, due: DueReminder) -> reminder_text.ReminderFacts:
     """What the reminders of one appointment may say: names, the type, the zones."""
     appt = due.appointment
     doctor, patient = view.doctors.get(appt.doctor_id), view.patients.get(appt.patient_id)
-    org_zone = (view.org.get() or DEFAULT_ORG).timezone
+    org_zone = (view.org.get() or default_org()).timezone
     return reminder_text.ReminderFacts(
         uid=appt.uid, type_name=due.appointment_type.name, starts_at=appt.starts_at, room_url=appt.room_url,
         patient_name=patient.name if patient else appt.patient_id,

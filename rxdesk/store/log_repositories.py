@@ -6,19 +6,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tinydb import Query
 
-from rxdesk.domain.models import (
-    AuditEntry,
-    Delivery,
-    DeliveryStatus,
-    Event,
-    EventType,
-    MessageStatus,
-    OutboxMessage,
-)
+from rxdesk.domain.enums import DeliveryStatus, MessageStatus
 from rxdesk.domain.queries import AuditQuery, DeliveryTrouble, Page
 from rxdesk.domain.times import format_utc
 from rxdesk.store.engine import Snapshot, writable
@@ -33,6 +25,10 @@ from rxdesk.store.layout import (
 from rxdesk.store.logs import AUDIT_LOG, DELIVERY_LOG, EVENT_LOG, MESSAGE_LOG, AppendOnlyLog
 from rxdesk.store.problems import PROBLEMS, note_problem, problems
 
+if TYPE_CHECKING:  # the entities are made when a row is read (`tinystore.TinyView`)
+    from rxdesk.domain.enums import EventType
+    from rxdesk.domain.models import AuditEntry, Delivery, Event, OutboxMessage
+
 # Dead deliveries are remembered in the queue segment (table DEAD) this long after they died,
 # once there are more than DEAD_KEPT_ROWS of them: what needs attention now, not the history.
 DEAD = "dead"
@@ -44,7 +40,7 @@ BY_APPOINTMENT = "by_appointment"
 ACTIVITY_FROM = "activity.from"
 ACTIVITY_AFTER = "activity.after"
 
-Q = TypeVar("Q", Delivery, OutboxMessage)
+Q = TypeVar("Q", "Delivery", "OutboxMessage")
 
 
 def copy_json(value: Any) -> Any:
@@ -66,9 +62,13 @@ class EventRepo:
 
     @staticmethod
     def _event(doc: Mapping[str, Any]) -> Event:
+        from rxdesk.domain.models import Event
+
         return Event.from_stored({**doc, "data": copy_json(doc["data"])})
 
     def append(self, type: EventType, data: dict[str, Any], at: datetime) -> Event:
+        from rxdesk.domain.models import Event
+
         _, key = self._log.new_key()
         event = Event.of_plain(id=key, type=type, created_at=at, data=data)
         self._log.put(key, event.to_json())
@@ -110,6 +110,8 @@ class AuditRepo:
 
     @staticmethod
     def _entry(doc: Mapping[str, Any]) -> AuditEntry:
+        from rxdesk.domain.models import AuditEntry
+
         return AuditEntry.from_stored({**doc, "details": copy_json(doc.get("details", {}))})
 
     def append(self, entry: AuditEntry) -> None:
@@ -237,12 +239,14 @@ class _QueuedRepo(Generic[Q]):
         return Page([self._model.from_stored(r) for r in _window(rows, offset, limit)], None, offset, limit)
 
 
-class DeliveryRepo(_QueuedRepo[Delivery]):
+class DeliveryRepo(_QueuedRepo["Delivery"]):
     """Deliveries; the queue also keeps each pending one's subscription, attempts and creation,
     and a `dead` table beside it the deliveries that went dead lately (id -> {"sub", "at"}), so
     that `trouble` reads the `queues` segment alone."""
 
     def __init__(self, snap: Snapshot) -> None:
+        from rxdesk.domain.models import Delivery
+
         super().__init__(AppendOnlyLog(snap, DELIVERY_LOG), Delivery)
         self._snap = snap
 
@@ -309,8 +313,10 @@ class DeliveryRepo(_QueuedRepo[Delivery]):
         return [row for row in map(self.get, known.get("ids", [])) if row is not None]
 
 
-class MessageRepo(_QueuedRepo[OutboxMessage]):
+class MessageRepo(_QueuedRepo["OutboxMessage"]):
     def __init__(self, snap: Snapshot) -> None:
+        from rxdesk.domain.models import OutboxMessage
+
         super().__init__(AppendOnlyLog(snap, MESSAGE_LOG), OutboxMessage)
         self._snap = snap
 
@@ -333,6 +339,8 @@ class MessageRepo(_QueuedRepo[OutboxMessage]):
     def failed(self, starting_after: datetime) -> list[OutboxMessage]:
         """Messages that failed after their last retry or whose sending is unknown, for
         appointments starting after `starting_after`, by start (from the problems index)."""
+        from rxdesk.domain.models import OutboxMessage
+
         return [OutboxMessage.from_stored(doc) for doc in problems(self._snap, "failed", format_utc(starting_after))]
 
     def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[OutboxMessage]:

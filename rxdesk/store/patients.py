@@ -11,21 +11,31 @@ of the shards. An older data dir keeps its one `patients` segment and is read as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rxdesk.domain.errors import found
-from rxdesk.domain.models import Patient
 from rxdesk.domain.queries import Page, person_matches, search_terms
 from rxdesk.store.engine import Snapshot, writable
 from rxdesk.store.layout import PATIENT_NAMES, PATIENT_SHARD_PREFIX, PATIENTS, patient_segment
+
+if TYPE_CHECKING:  # names are read from the index; a patient is made when one is read
+    from rxdesk.domain.models import Patient
 
 TABLE = "patients"
 # The names index (layout): one document of two lists, ids and their names in step.
 COMPACT_NAMES = "compact"
 BY_ID = "by_id"
 
+
+
+def _patient(doc: Mapping[str, Any]) -> Patient:
+    """A patient as stored (`Entity.from_stored`)."""
+    from rxdesk.domain.models import Patient
+
+    return Patient.from_stored(doc)
 
 class NameView(Mapping[str, str]):
     """id -> name over a table of `{"name": ...}` records, read in place (read-only)."""
@@ -75,7 +85,7 @@ class PatientRepo:
         if not isinstance(key, str):
             return None
         doc = self._snap.table(self._home(key), TABLE).document(key)
-        return Patient.from_stored(doc) if doc is not None else None
+        return _patient(doc) if doc is not None else None
 
     def require(self, key: str) -> Patient:
         return found(self.get(key), "patient", key)
@@ -83,7 +93,7 @@ class PatientRepo:
     def all(self) -> list[Patient]:
         docs = sorted((doc for home in self._homes() for doc in self._snap.table(home, TABLE).all()),
                       key=lambda doc: str(doc.doc_id))
-        return [Patient.from_stored(doc) for doc in docs]
+        return [_patient(doc) for doc in docs]
 
     def count(self) -> int:
         return sum(len(self._snap.table(home, TABLE)) for home in self._homes())
@@ -121,6 +131,23 @@ class PatientRepo:
             return NameView(index.table("names").documents())
 
         return index.memo("names", build)
+
+    def names_of(self, ids: Collection[str]) -> Mapping[str, str]:
+        """The names of these patients, in a mapping that may hold others': the whole index once
+        it is built, else these alone, picked from its stored form (a dictionary of 120,000
+        names took ~14 ms to build, which a listing's first rows need not wait for)."""
+        index = self._snap.segment(PATIENT_NAMES)
+        if index is None:
+            return MappingProxyType({})
+        built: Mapping[str, str] | None = index.memoized("names")
+        compact = index.table(COMPACT_NAMES).documents().get(BY_ID) if built is None else None
+        if compact is None:
+            return self.names()
+        every, names = compact["ids"], compact["names"]
+        if len(every) != len(names):
+            return self.names()  # refused there, as every read of the index
+        wanted = set(ids)
+        return dict(itertools.compress(zip(every, names, strict=True), map(wanted.__contains__, every)))
 
     def index_names(self, names: Mapping[str, str]) -> None:
         """Keep the id -> name index in step with the patient records."""
@@ -161,7 +188,7 @@ class PatientRepo:
             rows = [r for r in rows if person_matches(needle, digits, r["name"], r["email"], r["external_id"],
                                                        r["id"], r["phone"])]
         end = None if limit is None else offset + limit
-        items = [Patient.from_stored(r) for r in rows[offset:end]]
+        items = [_patient(r) for r in rows[offset:end]]
         return Page(items, len(rows), offset, limit)
 
     def external_ids(self) -> Mapping[str, str]:

@@ -15,17 +15,19 @@ import dataclasses
 import itertools
 from collections.abc import Hashable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rxdesk.domain.ids import uid_partition
 from rxdesk.domain.lifecycle import ACTIVE, LONGEST_APPOINTMENT, status_at
-from rxdesk.domain.models import Appointment
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page, appointment_from_json
 from rxdesk.domain.times import format_utc, week_key, weeks_between
 from rxdesk.store.engine import Snapshot
 from rxdesk.store.layout import APPT_PREFIX, HOLDS, appt_segment
 from rxdesk.store.segment_db import Segment
 from rxdesk.store.weeks import ended_by, order_by_start, rows_by_start, stored_counts
+
+if TYPE_CHECKING:
+    from rxdesk.domain.models import Appointment
 
 
 def _ceil(instant: datetime) -> datetime:
@@ -328,6 +330,10 @@ class AppointmentPlanner:
             if full and not query.count:
                 break
             one = _one_week(query, week)
+            if skip == 0 and not query.count:  # the window starts here: no count tells anything
+                end = None if limit is None else limit - len(picked)
+                picked.extend(itertools.islice(self.iter_raw(one), end))
+                continue
             rows = self.count_raw(one)
             total += rows
             if full:

@@ -31,36 +31,38 @@ Reader Protocols are what a `StoreView` offers; each Repository adds the changes
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from rxdesk.domain.models import (
-    Admin,
-    Appointment,
-    AppointmentType,
-    AuditEntry,
-    BookingSecret,
-    Delivery,
-    DeliveryStatus,
-    Doctor,
-    Event,
-    EventType,
-    Org,
-    OutboxMessage,
-    Patient,
-    ReminderSent,
-    Subscription,
-)
 from rxdesk.domain.queries import (
     AppointmentQuery,
     AppointmentRecord,
     AuditQuery,
     DeliveryTrouble,
+    OrgBasics,
     Page,
     WorkerTick,
 )
+
+if TYPE_CHECKING:  # the contract names the entities; a read of stored rows needs no pydantic
+    from rxdesk.domain.enums import DeliveryStatus, EventType
+    from rxdesk.domain.models import (
+        Admin,
+        Appointment,
+        AppointmentType,
+        AuditEntry,
+        BookingSecret,
+        Delivery,
+        Doctor,
+        Event,
+        Org,
+        OutboxMessage,
+        Patient,
+        ReminderSent,
+        Subscription,
+    )
 
 M = TypeVar("M")
 
@@ -101,12 +103,16 @@ class NamedRepository(NamedReader[M], KeyedRepository[M], Protocol[M]): ...
 class OrgReader(Protocol):
     def get(self) -> Org | None: ...
 
+    def basics(self) -> OrgBasics | None:
+        """The organisation's name and zone (`queries.org_basics`), None before provisioning."""
+        ...
+
 
 class OrgRepository(OrgReader, Protocol):
     def put(self, org: Org) -> None: ...
 
 
-class PatientReader(NamedReader[Patient], Protocol):
+class PatientReader(NamedReader["Patient"], Protocol):
     def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
         """Patients whose name, email, phone, external id or id contains `text` (any case;
         a phone also by its digits), ordered by name then id, with the total."""
@@ -114,12 +120,17 @@ class PatientReader(NamedReader[Patient], Protocol):
 
     def by_external_id(self, external_id: str) -> Patient | None: ...
 
+    def names_of(self, ids: Collection[str]) -> Mapping[str, str]:
+        """id -> name of these patients (an id of no patient is left out), in a mapping that may
+        hold other patients' too: a listing's names without reading every patient's."""
+        ...
+
     def external_ids(self) -> Mapping[str, str]:
         """id -> external_id of every patient ("" for none): provisioning keeps them unique."""
         ...
 
 
-class PatientRepository(PatientReader, NamedRepository[Patient], Protocol): ...
+class PatientRepository(PatientReader, NamedRepository["Patient"], Protocol): ...
 
 
 # -- appointments ----------------------------------------------------------------------------

@@ -297,6 +297,10 @@ class Segment:
             table = self._tables[name] = self.db.table(name)
         return table
 
+    def memoized(self, key: Hashable) -> Any:
+        """What `memo` computed for `key` in the segment's present state, or None."""
+        return self._memo.get(key) if self._revision == self.storage.revision else None
+
     def memo(self, key: Hashable, build: Callable[[], T]) -> T:
         """`build()`, computed once per state of the segment."""
         if self._revision != self.storage.revision:

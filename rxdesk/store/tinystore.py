@@ -8,33 +8,22 @@ manifest; every log is an `AppendOnlyLog` (`logs`).
 
 from __future__ import annotations
 
+import importlib
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tinydb import Query
 
+from rxdesk.domain.enums import AppointmentStatus, reminder_key
 from rxdesk.domain.errors import NotFound, StoreError, found
 from rxdesk.domain.ids import uid_partition
-from rxdesk.domain.models import (
-    Admin,
-    Appointment,
-    AppointmentStatus,
-    AppointmentType,
-    BookingSecret,
-    Doctor,
-    Entity,
-    Org,
-    Patient,
-    ReminderSent,
-    Subscription,
-    reminder_key,
-)
-from rxdesk.domain.queries import WorkerTick, appointment_from_json, org_from_json
+from rxdesk.domain.queries import OrgBasics, WorkerTick, appointment_from_json, org_basics, org_from_json
 from rxdesk.domain.times import format_utc, week_key
 from rxdesk.fileio import ensure_private_dir, read_bytes, write_atomic
 from rxdesk.store.engine import Engine, Snapshot, writable
@@ -56,24 +45,50 @@ from rxdesk.store.problems import SKIPPED, note_problem, problems
 from rxdesk.store.segment_db import SegmentTable, decode, encode, json_text
 from rxdesk.store.weeks import APPOINTMENTS, put_appointments
 
+if TYPE_CHECKING:  # the entities are made when first read: the overview's rows need none
+    from rxdesk.domain.models import (
+        Admin,
+        Appointment,
+        AppointmentType,
+        BookingSecret,
+        Doctor,
+        Entity,
+        Org,
+        Patient,
+        ReminderSent,
+        Subscription,
+    )
+
 LINKS = "links"
 REMINDERS_SENT = "reminders_sent"
 
-M = TypeVar("M", bound=Entity)
+M = TypeVar("M", bound="Entity")
+
+
+def entity(name: str) -> Callable[[], Any]:
+    """The entity class `name` of `domain.models`, imported when a row of it is first made: the
+    overview's rows and names are read without loading pydantic."""
+    return lambda: getattr(importlib.import_module("rxdesk.domain.models"), name)
 
 
 class Keyed(Generic[M]):
     """A table of entities keyed by a natural id, in one segment."""
 
     def __init__(
-        self, snap: Snapshot, segment: str, table: str, model: type[M], key: str, what: str
+        self, snap: Snapshot, segment: str, table: str, model: Callable[[], type[M]], key: str, what: str
     ) -> None:
         self._snap = snap
         self._segment = segment
         self._table = table
-        self._model = model
+        self._model_of = model
+        self._model: type[M] | None = None
         self._key = key
         self._what = what
+
+    def _entity(self) -> type[M]:
+        if self._model is None:
+            self._model = self._model_of()
+        return self._model
 
     def _docs(self) -> SegmentTable:
         return self._snap.table(self._segment, self._table)
@@ -82,14 +97,14 @@ class Keyed(Generic[M]):
         if not isinstance(key, str):
             return None
         doc = self._docs().document(key)
-        return self._model.from_stored(doc) if doc is not None else None
+        return self._entity().from_stored(doc) if doc is not None else None
 
     def require(self, key: str) -> M:
         return found(self.get(key), self._what, key)
 
     def all(self) -> list[M]:
         docs = sorted(self._docs().all(), key=lambda doc: str(doc.doc_id))
-        return [self._model.from_stored(doc) for doc in docs]
+        return [self._entity().from_stored(doc) for doc in docs]
 
     def count(self) -> int:
         return len(self._docs())
@@ -120,6 +135,10 @@ class OrgRepo:
     def get(self) -> Org | None:
         doc = self._snap.table(CORE, "org").document("org")
         return org_from_json(doc) if doc is not None else None
+
+    def basics(self) -> OrgBasics | None:
+        doc = self._snap.table(CORE, "org").document("org")
+        return org_basics(doc) if doc is not None else None
 
     def put(self, org: Org) -> None:
         writable(self._snap).change(CORE, "org").put("org", org.to_json())
@@ -242,6 +261,8 @@ class ReminderSentRepo:
     def skipped(self, starting_after: datetime) -> list[ReminderSent]:
         """Fired reminders whose email or SMS was skipped (no address to send to), of
         appointments starting after `starting_after`, by start (from the problems index)."""
+        from rxdesk.domain.models import ReminderSent
+
         return [ReminderSent.from_stored(doc) for doc in problems(self._snap, "skipped", format_utc(starting_after))]
 
     update = add
@@ -250,6 +271,8 @@ class ReminderSentRepo:
         segment = appointment_segment(uid)
         if segment is None:
             return []
+        from rxdesk.domain.models import ReminderSent
+
         found = self._snap.table(segment, REMINDERS_SENT).search(Query().appointment_uid == uid)
         rows = [ReminderSent.from_stored(doc) for doc in found]
         rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
@@ -306,26 +329,32 @@ class TinyView:
     def __init__(self, snap: Snapshot) -> None:
         self.snap = snap
         self.org = OrgRepo(snap)
-        self.admins: Keyed[Admin] = Keyed(snap, CORE, "admins", Admin, "id", "admin")
+        self.admins: Keyed[Admin] = Keyed(snap, CORE, "admins", entity("Admin"), "id", "admin")
         self.types: Keyed[AppointmentType] = Keyed(
-            snap, CORE, "appointment_types", AppointmentType, "key", "appointment type"
+            snap, CORE, "appointment_types", entity("AppointmentType"), "key", "appointment type"
         )
-        self.doctors: Keyed[Doctor] = Keyed(snap, CORE, "doctors", Doctor, "id", "doctor")
+        self.doctors: Keyed[Doctor] = Keyed(snap, CORE, "doctors", entity("Doctor"), "id", "doctor")
         self.secrets: Keyed[BookingSecret] = Keyed(
-            snap, CORE, "booking_secrets", BookingSecret, "key_id", "booking secret"
+            snap, CORE, "booking_secrets", entity("BookingSecret"), "key_id", "booking secret"
         )
         self.subscriptions: Keyed[Subscription] = Keyed(
-            snap, CORE, "subscriptions", Subscription, "id", "subscription"
+            snap, CORE, "subscriptions", entity("Subscription"), "id", "subscription"
         )
         self.patients = PatientRepo(snap)
         self.appointments = AppointmentRepo(snap)
         self.reminders_sent = ReminderSentRepo(snap)
         self.events = EventRepo(snap)
         self.audit = AuditRepo(snap)
-        self.deliveries = DeliveryRepo(snap)
-        self.messages = MessageRepo(snap)
         self.cursors = CursorRepo(snap)
         self.bulk = BulkLoad(self)
+
+    @cached_property
+    def deliveries(self) -> DeliveryRepo:
+        return DeliveryRepo(self.snap)
+
+    @cached_property
+    def messages(self) -> MessageRepo:
+        return MessageRepo(self.snap)
 
     def __enter__(self) -> TinyView:
         return self
@@ -393,8 +422,11 @@ class TinyStore:
         return not self.engine.manifest().segments
 
     def warm_up(self) -> None:
-        """Parse the segment the next event goes to: the first change of a session appends one."""
-        self.read().events.warm()
+        """Parse the segment the next event goes to (the first change of a session appends one)
+        and build the patients' names index (a listing's names are read from it once built)."""
+        view = self.read()
+        view.events.warm()
+        view.patients.names()
 
     def read_ahead(self, since: datetime) -> None:
         """Parse the weeks from `since` on, nearest first, while the cache has room for each

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from rxdesk.domain.models import AppointmentStatus
+from rxdesk.domain.enums import AppointmentStatus
 from rxdesk.store.engine import Snapshot, Transaction
 from rxdesk.store.layout import APPT_PREFIX, WEEK_COUNTS_PREFIX
 from rxdesk.store.manifest import COUNTED

@@ -180,7 +180,7 @@ class RxdeskApp(App[int]):
             self.first_read = FirstRead(desk)
 
     def _read_org(self) -> None:
-        org = self.desk.org()
+        org = self.desk.org_basics()
         self.org_label = shown(org.name)
         self.org_zone = org.timezone
 
@@ -270,7 +270,12 @@ class RxdeskApp(App[int]):
         """The header's count of what needs attention, looked at again in a worker."""
         # Section 7 counts for itself while it is on screen.
         if self.problem is None and getattr(self.screen, "SECTION", "") != "attention":
-            call_service(self, self.desk.attention.count, done=self._counted, group="attention-count")
+            desk = self.desk
+
+            def count() -> int:  # the service is made here, in the worker: the first one loads the models
+                return desk.attention.count()
+
+            call_service(self, count, done=self._counted, group="attention-count")
 
     def first_rows_shown(self) -> None:
         """The overview's first rows are on screen: the header's count of what needs attention

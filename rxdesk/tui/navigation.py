@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from rxdesk.domain.models import Appointment
+if TYPE_CHECKING:
+    from rxdesk.domain.models import Appointment
 
-Saved = Callable[[Appointment], Any]
+
+Saved = Callable[["Appointment"], Any]
 
 
 @dataclass

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import App
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from rxdesk.services import Desk
+from rxdesk.tui.screens.base import size_classes
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.screens.problem import ProblemScreen
 from rxdesk.tui.widgets.virtual_table import VirtualTable
@@ -98,6 +100,47 @@ async def test_first_rows_that_cannot_be_read_show_the_reason(clinic: Desk, book
     assert fingerprint(data_dir) == before
 
 
+
+async def test_the_first_screens_widgets_are_styled_once_for_the_terminals_size(clinic: Desk, booked: dict[str, str],
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # Textual styles a screen's widgets as they mount and once more as it is shown; a screen
+    # that took its size's classes (`-wide`, `-tall`) only at its first resize was styled a
+    # third time before its first frame.
+    whole_screen: list[int] = []  # the widgets restyled by each style pass over the screen
+    drawn: list[bool] = []
+    update = App.update_styles
+    draw = VirtualTable._row_strip
+
+    def updating(app: App[Any], node: Any, animate: bool = True) -> None:
+        if isinstance(node, OverviewScreen) and not drawn and len(node.children):
+            whole_screen.append(len(list(node.walk_children())))
+        update(app, node, animate)
+
+    def drawing(table: VirtualTable[Any], *args: Any, **kwargs: Any) -> Any:
+        drawn.append(True)
+        return draw(table, *args, **kwargs)
+
+    monkeypatch.setattr(App, "update_styles", updating)
+    monkeypatch.setattr(VirtualTable, "_row_strip", drawing)
+    app: Any = make_app(clinic)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await overview_ready(pilot)
+        assert {"-wide", "-tall"} <= app.screen.classes
+    assert drawn and len(whole_screen) == 1, whole_screen
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 29), (110, 30), (119, 50), (120, 40), (200, 60)])
+async def test_a_screens_size_classes_are_those_textual_gives_it(clinic: Desk, booked: dict[str, str],
+                                                                 size: tuple[int, int]) -> None:
+    app: Any = make_app(clinic)
+    async with app.run_test(size=size) as pilot:
+        await overview_ready(pilot)
+        await pilot.resize_terminal(size[0] + 1, size[1] + 1)  # Textual's own, at a resize
+        await pilot.resize_terminal(*size)
+        await settle(pilot)
+        named = {name for _, name in app.HORIZONTAL_BREAKPOINTS + app.VERTICAL_BREAKPOINTS}
+        assert {name for name, on in size_classes(app.screen).items() if on} == app.screen.classes & named
+
 # Loaded when the agent first needs them, never for the first screen.
 NOT_AT_START = ("rxdesk.tui.dialogs", "rxdesk.tui.modals.attendance", "rxdesk.tui.modals.cancel",
                 "rxdesk.tui.screens.problem", "rxdesk.worker.process", "rxdesk.tui.screens.doctors")
@@ -125,3 +168,39 @@ def test_the_first_screen_loads_no_dialog_no_worker_and_no_other_section(clinic:
     loaded = set(result.stdout.strip().splitlines()[-1].removeprefix("LOADED:").split(","))
     assert "rxdesk.tui.screens.overview" in loaded
     assert loaded.isdisjoint(NOT_AT_START), sorted(loaded & set(NOT_AT_START))
+
+
+def test_the_first_frame_is_drawn_without_pydantic_or_the_models(clinic: Desk, booked: dict[str, str],
+                                                                  cli_env: dict[str, str]) -> None:
+    # The first rows come from the stored records; the models (and pydantic, the dearest import
+    # of start-up) load after them. The modules are noted as the first row is drawn.
+    code = (
+        "import asyncio, sys\n"
+        "from rxdesk.config import Settings\n"
+        "from rxdesk.services import Desk\n"
+        "from rxdesk.tui.app import RxdeskApp\n"
+        "from rxdesk.tui.widgets.virtual_table import VirtualTable\n"
+        "seen = []\n"
+        "draw = VirtualTable._row_strip\n"
+        "def drawing(table, *args, **kwargs):\n"
+        "    if not seen:\n"
+        "        seen.append(sorted(m for m in sys.modules if m.startswith(('pydantic', 'rxdesk.'))))\n"
+        "    return draw(table, *args, **kwargs)\n"
+        "VirtualTable._row_strip = drawing\n"
+        "async def first_rows():\n"
+        "    app = RxdeskApp(Desk.open(Settings.from_env()), worker=False, poll_seconds=3600)\n"
+        "    async with app.run_test(size=(140, 40)) as pilot:\n"
+        "        while not seen or not app.screen.table.total:\n"
+        "            await pilot.pause(0.01)\n"
+        "        print('ROWS:', app.screen.table.total)\n"
+        "        print('LOADED:' + ','.join(seen[0]))\n"
+        "asyncio.run(first_rows())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                            env={**os.environ, **cli_env}, timeout=WAIT_LIMIT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    *_, rows, modules = result.stdout.strip().splitlines()
+    assert rows == "ROWS: 3"  # the upcoming held and confirmed of `booked`, as the agent sees them
+    loaded = set(modules.removeprefix("LOADED:").split(","))
+    assert "rxdesk.tui.screens.overview" in loaded
+    assert not {m for m in loaded if m.startswith("pydantic") or m == "rxdesk.domain.models"}, sorted(loaded)

@@ -38,7 +38,15 @@ from rxdesk.domain.models import (
     ReminderSent,
     Subscription,
 )
-from rxdesk.domain.queries import appointment_from_json, org_from_json
+from rxdesk.domain.queries import (
+    DEFAULT_ZONE,
+    ORG_FIELDS,
+    ORG_REQUIRED,
+    OrgBasics,
+    appointment_from_json,
+    org_basics,
+    org_from_json,
+)
 from rxdesk.store.segment_db import encode as dumps
 
 T = TypeVar("T")
@@ -160,6 +168,26 @@ def test_the_stored_organisation_reads_back_as_the_validated_one(name: str, time
 def test_a_stored_organisation_of_another_shape_is_validated_and_refused(doc: dict[str, Any]) -> None:
     with pytest.raises(UnreadableRecord, match="stored org cannot be read"):
         org_from_json(doc)
+    with pytest.raises(UnreadableRecord, match="stored org cannot be read"):
+        org_basics(doc)  # the name and zone alone are refused alike
+
+
+def test_the_organisations_fields_without_pydantic_are_its_models() -> None:
+    assert set(Org.model_fields) == ORG_FIELDS
+    assert {name for name, info in Org.model_fields.items() if info.is_required()} == ORG_REQUIRED
+    assert Org.model_fields["timezone"].default == DEFAULT_ZONE
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=st.text("Northbridge Telehealth éü'-0 ", max_size=40).filter(str.strip),
+       timezone=st.sampled_from(["UTC", "Europe/London", "America/New_York", "Asia/Kolkata"]),
+       zone_stored=st.booleans())
+def test_the_stored_organisations_name_and_zone_are_the_models(name: str, timezone: str, zone_stored: bool) -> None:
+    doc = Org(name=name, timezone=timezone).to_json()
+    if not zone_stored:  # a document without the field: the model's default
+        del doc["timezone"]
+    org = org_from_json(doc)
+    assert org_basics(doc) == OrgBasics(org.name, org.timezone)
 
 
 NOW = datetime(2026, 11, 23, 8, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -145,6 +145,9 @@ class PatientRepo:
         its patients are read at once and the rest only if asked for: a page of a clinic of
         120,000 patients does not read them all."""
         return _Names(self._s, self._s.listed_patients)
+
+    def names_of(self, ids: Collection[str]) -> Mapping[str, str]:
+        return _Names(self._s, set(ids))
 
     def search(self, text: str, *, offset: int = 0, limit: int | None = None) -> Page[Patient]:
         """Patients whose name, email, phone, external id or id contains `text` (any case;

@@ -32,6 +32,7 @@ from rxdesk.domain.models import (
     Org,
     Subscription,
 )
+from rxdesk.domain.queries import OrgBasics
 from rxdesk.store.postgres.session import Session
 
 M = TypeVar("M", bound=Entity)
@@ -167,6 +168,10 @@ class OrgRepo:
     def _fetch(self, _key: str) -> Org | None:
         doc = self._s.value("SELECT doc FROM org")  # not locked: every write reads it
         return Org.from_stored(doc) if doc is not None else None
+
+    def basics(self) -> OrgBasics | None:
+        org = self.get()
+        return OrgBasics(org.name, org.timezone) if org is not None else None
 
     def put(self, org: Org) -> None:
         self._s.require_writable()

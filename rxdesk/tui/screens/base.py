@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from textual.actions import SkipAction
 from textual.app import ComposeResult
@@ -19,6 +20,21 @@ from rxdesk.tui.widgets.header import DeskHeader
 
 # After the instant a row changes: the service clock counts whole seconds.
 TIME_MARGIN = 0.05
+
+
+def size_classes(screen: Screen[Any]) -> dict[str, bool]:
+    """The breakpoint classes (`App.HORIZONTAL_BREAKPOINTS`, `VERTICAL_BREAKPOINTS`) that Textual
+    gives a screen of the app's size when it is resized: each class on or off."""
+    app = screen.app
+    classes: dict[str, bool] = {}
+    for extent, own, shared in ((app.size.width, screen.HORIZONTAL_BREAKPOINTS, app.HORIZONTAL_BREAKPOINTS),
+                                (app.size.height, screen.VERTICAL_BREAKPOINTS, app.VERTICAL_BREAKPOINTS)):
+        points = (shared if own is None else own) or []
+        classes.update((name, False) for _, name in points)
+        reached = [(start, name) for start, name in points if extent >= start]
+        if reached:
+            classes[max(reached)[1]] = True
+    return classes
 
 
 class DeskScreen(OnDesk, Screen[None]):
@@ -39,6 +55,9 @@ class DeskScreen(OnDesk, Screen[None]):
         self.looked_again = 0  # loads asked for because time moved (tests wait on it)
 
     def compose(self) -> ComposeResult:
+        # Styled for the terminal's size from the first: the screen's widgets are styled once
+        # more when it is shown, and were again at its first resize had the classes changed then.
+        self.update_classes(size_classes(self), animate=False)
         # The tab bar shows the section the agent is in: a patient page opened from the
         # overview belongs to the overview (escape leads back there), not to section 2.
         yield DeskHeader(getattr(self.app, "current_mode", self.SECTION) or self.SECTION, self.TITLE_TEXT)

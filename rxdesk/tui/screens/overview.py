@@ -58,7 +58,7 @@ def read_rows(desk: Desk, text: FilterText, offset: int, limit: int, *, count: b
     parsed = desk.appointments.parse_filter(text, overview=True)
     source = AppointmentSource(desk.appointments, parsed.filter)
     window = source.fetch(offset, limit, count=count)
-    return Loaded(parsed, source, window, desk.org().timezone, False, as_of)
+    return Loaded(parsed, source, window, desk.org_basics().timezone, False, as_of)
 
 
 class FirstRead:

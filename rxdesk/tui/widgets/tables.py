@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from operator import itemgetter
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from rich.cells import cell_len
 from rich.console import RenderableType
@@ -18,7 +18,6 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from rxdesk.domain.models import Appointment
 from rxdesk.domain.times import format_local, zone
 from rxdesk.services.appointments import AppointmentFilter, AppointmentRow, AppointmentService
 from rxdesk.tui.navigation import (
@@ -35,6 +34,9 @@ from rxdesk.tui.text import plain
 from rxdesk.tui.widgets.columns import Column, Placed, lay_out
 from rxdesk.tui.widgets.rows import ListSource, Window
 from rxdesk.tui.widgets.virtual_table import VirtualTable
+
+if TYPE_CHECKING:
+    from rxdesk.domain.models import Appointment
 
 
 def cell_width(cell: RenderableType) -> int:
