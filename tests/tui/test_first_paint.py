@@ -146,26 +146,36 @@ NOT_AT_START = ("rxdesk.tui.dialogs", "rxdesk.tui.modals.attendance", "rxdesk.tu
                 "rxdesk.tui.screens.problem", "rxdesk.worker.process", "rxdesk.tui.screens.doctors")
 
 
-def test_the_first_screen_loads_no_dialog_no_worker_and_no_other_section(clinic: Desk, booked: dict[str, str],
-                                                                          cli_env: dict[str, str]) -> None:
+def _first_screen_in_a_process(cli_env: dict[str, str], before: str, wait: str, report: str) -> list[str]:
+    """Start the app in a process of its own on `cli_env`'s data (`before`: code run first),
+    pause until `wait` holds, print `report`'s lines; returns what it printed."""
     code = (
         "import asyncio, sys\n"
         "from rxdesk.config import Settings\n"
         "from rxdesk.services import Desk\n"
         "from rxdesk.tui.app import RxdeskApp\n"
+        f"{before}"
         "async def first_rows():\n"
         "    app = RxdeskApp(Desk.open(Settings.from_env()), worker=False, poll_seconds=3600)\n"
         "    async with app.run_test(size=(140, 40)) as pilot:\n"
-        "        while not getattr(app.screen, 'loads', 0):\n"
+        f"        while not ({wait}):\n"
         "            await pilot.pause(0.01)\n"
         "        await pilot.pause()\n"
-        "        print('LOADED:' + ','.join(sorted(m for m in sys.modules if m.startswith('rxdesk.'))))\n"
+        f"        print({report})\n"
         "asyncio.run(first_rows())\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                             env={**os.environ, **cli_env}, timeout=WAIT_LIMIT)
     assert result.returncode == 0, result.stderr[-2000:]
-    loaded = set(result.stdout.strip().splitlines()[-1].removeprefix("LOADED:").split(","))
+    return result.stdout.strip().splitlines()
+
+
+def test_the_first_screen_loads_no_dialog_no_worker_and_no_other_section(clinic: Desk, booked: dict[str, str],
+                                                                          cli_env: dict[str, str]) -> None:
+    *_, modules = _first_screen_in_a_process(
+        cli_env, "", "getattr(app.screen, 'loads', 0)",
+        "'LOADED:' + ','.join(sorted(m for m in sys.modules if m.startswith('rxdesk.')))")
+    loaded = set(modules.removeprefix("LOADED:").split(","))
     assert "rxdesk.tui.screens.overview" in loaded
     assert loaded.isdisjoint(NOT_AT_START), sorted(loaded & set(NOT_AT_START))
 
@@ -174,11 +184,7 @@ def test_the_first_frame_is_drawn_without_pydantic_or_the_models(clinic: Desk, b
                                                                   cli_env: dict[str, str]) -> None:
     # The first rows come from the stored records; the models (and pydantic, the dearest import
     # of start-up) load after them. The modules are noted as the first row is drawn.
-    code = (
-        "import asyncio, sys\n"
-        "from rxdesk.config import Settings\n"
-        "from rxdesk.services import Desk\n"
-        "from rxdesk.tui.app import RxdeskApp\n"
+    noting = (
         "from rxdesk.tui.widgets.virtual_table import VirtualTable\n"
         "seen = []\n"
         "draw = VirtualTable._row_strip\n"
@@ -187,20 +193,11 @@ def test_the_first_frame_is_drawn_without_pydantic_or_the_models(clinic: Desk, b
         "        seen.append(sorted(m for m in sys.modules if m.startswith(('pydantic', 'rxdesk.'))))\n"
         "    return draw(table, *args, **kwargs)\n"
         "VirtualTable._row_strip = drawing\n"
-        "async def first_rows():\n"
-        "    app = RxdeskApp(Desk.open(Settings.from_env()), worker=False, poll_seconds=3600)\n"
-        "    async with app.run_test(size=(140, 40)) as pilot:\n"
-        "        while not seen or not app.screen.table.total:\n"
-        "            await pilot.pause(0.01)\n"
-        "        print('ROWS:', app.screen.table.total)\n"
-        "        print('LOADED:' + ','.join(seen[0]))\n"
-        "asyncio.run(first_rows())\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                            env={**os.environ, **cli_env}, timeout=WAIT_LIMIT)
-    assert result.returncode == 0, result.stderr[-2000:]
-    *_, rows, modules = result.stdout.strip().splitlines()
-    assert rows == "ROWS: 3"  # the upcoming held and confirmed of `booked`, as the agent sees them
+    *_, rows, modules = _first_screen_in_a_process(
+        cli_env, noting, "seen and app.screen.table.total",
+        "'ROWS:', app.screen.table.total, '\\nLOADED:' + ','.join(seen[0])")
+    assert rows.strip() == "ROWS: 3"  # the upcoming held and confirmed of `booked`, as the agent sees them
     loaded = set(modules.removeprefix("LOADED:").split(","))
     assert "rxdesk.tui.screens.overview" in loaded
     assert not {m for m in loaded if m.startswith("pydantic") or m == "rxdesk.domain.models"}, sorted(loaded)
