@@ -30,8 +30,8 @@ from textual.worker import get_current_worker
 
 from rxdesk.config import Settings
 from rxdesk.crashlog import log_crash
-from rxdesk.domain.errors import RxdeskError, StoreError
-from rxdesk.domain.times import format_utc
+from rxdesk.domain.errors import RxdeskError, StoreError, UnreadableRecord, ValidationFailed
+from rxdesk.domain.times import format_utc, zone
 from rxdesk.resources import stylesheet
 from rxdesk.services import Desk
 from rxdesk.tui.keys import ScreenKey, screen_keys
@@ -174,13 +174,17 @@ class RxdeskApp(App[int]):
         try:
             self._read_org()
             self.known_generation = desk.generation()
-        except StoreError as exc:
+        except (StoreError, UnreadableRecord) as exc:  # every screen needs the organisation
             self.problem = str(exc)
         else:
             self.first_read = FirstRead(desk)
 
     def _read_org(self) -> None:
         org = self.desk.org_basics()
+        try:
+            zone(org.timezone)  # stored unchecked; every time on every screen is shown in it
+        except ValidationFailed as exc:
+            raise UnreadableRecord("org", str(exc)) from None
         self.org_label = shown(org.name)
         self.org_zone = org.timezone
 

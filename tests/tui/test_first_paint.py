@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,25 @@ async def test_first_rows_that_cannot_be_read_show_the_reason(clinic: Desk, book
         assert week.name in str(app.screen.query_one("#problem-message").render())
     assert fingerprint(data_dir) == before
 
+
+
+@pytest.mark.parametrize(("damage", "named"), [({"timezone": "Mars/Olympus_Mons"}, "'Mars/Olympus_Mons'"),
+                                              ({"name": 42}, "name")])
+async def test_an_organisation_that_cannot_be_read_shows_the_reason(clinic: Desk, booked: dict[str, str],
+                                                                   damage: dict[str, object], named: str) -> None:
+    """Every screen shows the organisation's name and its times in its zone: a stored one that
+    cannot be read (a zone no such, a name of another shape) is the problem screen, one reason,
+    not a quit nor a screen of refusals."""
+    with clinic.store.write() as w, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydantic's "expected str" while writing it: the point here
+        org = w.org.get()
+        assert org is not None
+        w.org.put(org.model_copy(update=damage))
+    app: Any = make_app(Desk(another_store(clinic), clinic.clock, clinic.settings))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ProblemScreen))
+        message = str(app.screen.query_one("#problem-message").render())
+        assert "stored org cannot be read" in message and named in message
 
 
 async def test_the_first_screens_widgets_are_styled_once_for_the_terminals_size(clinic: Desk, booked: dict[str, str],
