@@ -476,7 +476,7 @@ class Engine:
         # What this write builds on may come from the cache, parsed before a file was damaged
         # under this process: its files are checked again, so nothing is written over damage.
         touched = tx._read.keys() | tx._dirty.keys() | tx._dropped
-        self._check_files(ref for name, ref in old.segments.items() if name in touched)
+        self._check_files(old.segments[name] for name in touched if name in old.segments)
         generation = old.generation + 1
         segments = dict(old.segments)
         now = time.time()

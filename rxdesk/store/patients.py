@@ -30,12 +30,12 @@ COMPACT_NAMES = "compact"
 BY_ID = "by_id"
 
 
-
 def _patient(doc: Mapping[str, Any]) -> Patient:
     """A patient as stored (`Entity.from_stored`)."""
     from rxdesk.domain.models import Patient
 
     return Patient.from_stored(doc)
+
 
 class NameView(Mapping[str, str]):
     """id -> name over a table of `{"name": ...}` records, read in place (read-only)."""
