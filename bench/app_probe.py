@@ -76,7 +76,7 @@ class LoopWatch:
             self._task.cancel()
 
 
-async def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
+async def wait_for(check: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
     """Until `check()` holds, looking every millisecond. The loop sleeps between looks, as an
     app waiting for a key does: a poll that never sleeps keeps the interpreter lock, and each
     system call of the app's own threads (a write's files, its fsyncs) then waits up to the
@@ -84,7 +84,7 @@ async def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.perf_counter() + timeout
     while not check():
         if time.perf_counter() > deadline:
-            raise TimeoutError("the app did not get there in time")
+            raise TimeoutError(f"the app did not get there in time ({what or 'a condition'})")
         await asyncio.sleep(0.001)
 
 
@@ -208,7 +208,7 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
         assert isinstance(screen, OverviewScreen)
-        await wait_for(lambda: bool(first_frame) and first_frame[0] > 0)
+        await wait_for(lambda: bool(first_frame) and first_frame[0] > 0, what="the first rows painted")
         figures["app_first_paint"] = first_frame[0] - started
         # Only now: the probe's own imports would load the models before the first frame,
         # which the app itself no longer does.
@@ -225,7 +225,7 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
             explain.begin("cursor move")
             began = time.perf_counter()
             app.post_message(Key(key, None))
-            await wait_for(lambda: table.cursor != before)  # noqa: B023 - awaited here
+            await wait_for(lambda: table.cursor != before, what="a cursor move")  # noqa: B023 - awaited here
             moves.append((await painted(app))[0] - began)
             explain.report(moves[-1]) if i < 3 else None
             await asyncio.sleep(rng.uniform(0.0, 0.02))
@@ -253,12 +253,12 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
         explain.begin("G")
         began = time.perf_counter()
         app.post_message(Key("G", "G"))
-        await wait_for(lambda: table.cursor == table.total - 1 and table.current_row is not None)
+        await wait_for(lambda: table.cursor == table.total - 1 and table.current_row is not None, what="G")
         figures["app_end"] = (await painted(app))[0] - began
         explain.report(figures["app_end"])
         await settled(app, pilot)
         app.post_message(Key("g", "g"))
-        await wait_for(lambda: table.cursor == 0)
+        await wait_for(lambda: table.cursor == 0, what="g")
         await settled(app, pilot)
 
         # Filters: each change to its rows painted.
@@ -274,7 +274,7 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
             watch.step = f"filter {selector[8:]}={value!r}"
             began = time.perf_counter()
             field.value = value
-            await wait_for(lambda: screen.loads > before)  # noqa: B023 - awaited here
+            await wait_for(lambda: screen.loads > before, what=f"filter {selector}")  # noqa: B023 - awaited here
             timings.append((await painted(app))[0] - began)
             explain.report(timings[-1])
             await settled(app, pilot)
@@ -287,6 +287,15 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
         # dialog is built), then two more (the dialog is kept and reused).
         watch.step = "cancel"
         cancels = []
+        marked: set[str] = set()  # appointments the table has shown cancelled
+        mark = table.mark
+
+        def marking(appointment: Any) -> None:
+            mark(appointment)
+            if appointment.status.value == "cancelled" and table.index_of(appointment.uid) is not None:
+                marked.add(appointment.uid)
+
+        table.mark = marking  # type: ignore[method-assign]  # the dialog is handed `table.mark` on `c`
         for attempt in range(3):
             uid = table.current_key
             assert uid is not None
@@ -294,7 +303,7 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
             began = time.perf_counter()
             app.post_message(Key("c", "c"))  # as the terminal driver delivers it, no test pauses
             await wait_for(lambda: isinstance(app.screen, CancelModal) and app.screen.uid == uid  # noqa: B023
-                           and bool(app.screen.query("#reason")))
+                           and bool(app.screen.query("#reason")), what="the cancel dialog")
             opened = (await painted(app))[0] - began
             explain.report(opened)
             app.screen.query_one("#reason", Input).value = "benchmark"
@@ -303,10 +312,12 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
             app.post_message(Key("enter", "\r"))
 
             def shows_cancelled() -> bool:
-                index = table.index_of(uid)  # noqa: B023 - awaited in this turn of the loop
-                return index is not None and table.cell_text(index, "status") == "cancelled" and app.screen is screen
+                # Marked cancelled in place (the next frame paints it), seen by the table's own
+                # call: the reload that follows takes the row out of the default view, and a look
+                # every millisecond on a busy machine can come after both.
+                return uid in marked and app.screen is screen  # noqa: B023 - awaited in this turn
 
-            await wait_for(shows_cancelled)
+            await wait_for(shows_cancelled, what="the row shown cancelled")
             closed = (await painted(app))[0] - began
             explain.report(closed)
             cancels.append(opened + closed)
@@ -321,7 +332,7 @@ async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dic
         # One maintenance tick inside the app, as the in-app worker runs it.
         watch.step = "tick"
         app.run_tick()
-        await wait_for(lambda: bool(app.maintenance), timeout=120)
+        await wait_for(lambda: bool(app.maintenance), timeout=120, what="the tick")
         await settled(app, pilot)
         watch.stop()
         figures["app_freeze"] = watch.longest
