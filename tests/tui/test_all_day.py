@@ -34,10 +34,15 @@ async def test_fifty_pages_opened_and_closed_are_collected(clinic: Desk, booked:
             await wait_until(pilot, lambda: app.screen is overview and overview.loads > loads,
                              what="the overview again")
         await settle(pilot)
-        gc.collect()
-        # The page closed last may still be named by its finished worker; every other one is gone.
-        alive = [i for i, ref in enumerate(closed[:-1]) if ref() is not None]
-        assert alive == [], f"{len(alive)} of {PAGES} closed pages are still in memory"
+
+        def alive() -> list[int]:
+            gc.collect()
+            # The page closed last may still be named by its finished worker; every other one is gone.
+            return [i for i, ref in enumerate(closed[:-1]) if ref() is not None]
+
+        # A worker a loaded machine has not finished yet may still name its page for a moment: a
+        # page kept for good is still there when the wait gives up.
+        await wait_until(pilot, lambda: not alive(), what=f"every closed page but the last of {PAGES} collected")
     gc.unfreeze()  # leave the test process as it was
 
 
