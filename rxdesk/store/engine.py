@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
+from rxdesk.store.footprint import parsed_bytes
 from rxdesk.store.manifest import Manifest, SegmentRef, carry_counted, file_generation, segment_file
 from rxdesk.store.segment_db import Segment, SegmentDB, SegmentTable
 
@@ -49,7 +50,8 @@ LOCK = ".lock"
 GRACE_SECONDS = 30.0
 SWEEP_EVERY = 64
 DERIVED_KEPT = 8
-# The cache's budget is of memory: a segment parsed holds ~3 times its file (11 MB for 3.7 MB).
+# The cache's budget is of memory held (`footprint`); before a parse, a week is taken to hold ~3
+# times its file (11 MB for 3.7 MB).
 PARSED_PER_FILE_BYTE = 3
 # An app's or a command's cache: the default view's weeks and the patients' names at a million
 # appointments (about 31 MB parsed) with room to spare, so a listing does not parse them again.
@@ -357,7 +359,7 @@ class Engine:
                     if hit is not None:
                         return hit[0]
                 seg = Segment(name, ref.file, SegmentDB(self.segments_dir / ref.file, ref.size, ref.crc))
-                self._remember(seg, ref.size, reader)
+                self._remember(seg, reader)
                 return seg
         finally:
             with self._mutex:
@@ -391,10 +393,11 @@ class Engine:
                 self._views.popitem(last=False)
         return value
 
-    def _remember(self, seg: Segment, size: int, reader: int | None = None) -> None:
+    def _remember(self, seg: Segment, reader: int | None = None) -> None:
         """Cache `seg` (parsed for the snapshot `reader`; None: written here). Over the budget,
         segments only one snapshot asked for go first (the weeks a filter or a scan passed
         through), so they do not push out the week and the names every listing reads."""
+        size = parsed_bytes(seg.storage.read())
         with self._mutex:
             assert seg.file is not None
             if seg.file in self._cache:
@@ -405,7 +408,6 @@ class Engine:
                 # when the budget pushes them out (a week cancelled in twice was held three times).
                 for file in [file for file, (old, _) in self._cache.items() if old.name == seg.name]:
                     self._forget(file)
-            size *= PARSED_PER_FILE_BYTE
             self._cache[seg.file] = (seg, size)
             self._cached_bytes += size
             if reader is not None:
@@ -481,7 +483,7 @@ class Engine:
         segments = dict(old.segments)
         now = time.time()
         graveyard = list(old.graveyard)
-        fresh: list[tuple[Segment, int]] = []
+        fresh: list[Segment] = []
         for name, seg in tx._dirty.items():
             file = segment_file(name, generation)
             size, crc = seg.storage.write_generation(self.segments_dir / file, fsync=self.fsync)
@@ -489,7 +491,7 @@ class Engine:
                 graveyard.append((old.segments[name].file, now))
             segments[name] = SegmentRef(file, size, crc)
             seg.file = file
-            fresh.append((seg, size))
+            fresh.append(seg)
         for name in tx._dropped - set(tx._dirty):
             ref = segments.pop(name, None)
             if ref is not None:
@@ -512,8 +514,8 @@ class Engine:
             self._manifest = Manifest(generation, segments, counters, tuple(graveyard), raw)
             self._manifest_stat = (st.st_ino, st.st_size, st.st_mtime_ns)
         self.commits += 1
-        for seg, size in fresh:
-            self._remember(seg, size)
+        for seg in fresh:
+            self._remember(seg)
 
         for file in expired:
             try:

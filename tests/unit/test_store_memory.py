@@ -73,6 +73,34 @@ def test_an_older_names_index_is_read_and_replaced_at_the_next_patient_write(dat
     assert open_segment(names_segment(data_dir)).table("names").all() == []
 
 
+def test_the_cache_counts_each_segment_at_the_memory_its_parse_holds(clinic: Desk, now: datetime,
+                                                                      data_dir: Path) -> None:
+    """The cache's budget is of memory held: the names index (two lists of short strings, about
+    five times its file), a patients shard (many small documents) and a week are each counted
+    within a fifth of what parsing their file really holds, not at one ratio for every file."""
+    _template, _docs = weeks_of_one_doctor(clinic, now, data_dir, 1)
+    with TinyStore(data_dir, fsync=False).write() as view:
+        view.bulk.add_patients(patients(PATIENTS))
+    store = TinyStore(data_dir)
+    view = store.read()
+    assert view.patients.names()["pat-000007"] == "Patient Number 7"
+    assert view.patients.get("pat-000007") is not None
+    assert view.appointments.window_raw(AppointmentQuery(starts_from=now, limit=5)).items
+    counted = {file: (seg.name, size) for file, (seg, size) in store.engine._cache.items()}
+    kinds = {name.split("-")[0] for name, _size in counted.values()}
+    assert {"patient", "patients", "appt"} <= kinds, kinds
+    for file, (name, size) in counted.items():
+        tracemalloc.start()
+        try:
+            parsed = open_segment(data_dir / "segments" / file)
+            held, _peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        del parsed
+        if held > 64 * 1024:  # the small ones are a rounding error of the budget
+            assert 0.8 < size / held < 1.25, (name, size, held)
+
+
 def test_a_segment_asked_for_by_many_threads_at_once_is_parsed_once(data_dir: Path) -> None:
     store = TinyStore(data_dir, fsync=False)
     with store.write() as view:
