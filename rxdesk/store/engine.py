@@ -358,6 +358,7 @@ class Engine:
                     hit = self._cache.get(ref.file)
                     if hit is not None:
                         return hit[0]
+                    self._make_room(name, ref.file, ref.size * PARSED_PER_FILE_BYTE)
                 seg = Segment(name, ref.file, SegmentDB(self.segments_dir / ref.file, ref.size, ref.crc))
                 self._remember(seg, reader)
                 return seg
@@ -394,27 +395,31 @@ class Engine:
         return value
 
     def _remember(self, seg: Segment, reader: int | None = None) -> None:
-        """Cache `seg` (parsed for the snapshot `reader`; None: written here). Over the budget,
-        segments only one snapshot asked for go first (the weeks a filter or a scan passed
-        through), so they do not push out the week and the names every listing reads."""
+        """Cache `seg` (parsed for the snapshot `reader`; None: written here)."""
         size = parsed_bytes(seg.storage.read())
         with self._mutex:
             assert seg.file is not None
             if seg.file in self._cache:
                 return
-            newest = self._manifest.segments.get(seg.name) if self._manifest is not None else None
-            if newest is not None and newest.file == seg.file:
-                # Its older generations are read by no new snapshot: their memory goes now, not
-                # when the budget pushes them out (a week cancelled in twice was held three times).
-                for file in [file for file, (old, _) in self._cache.items() if old.name == seg.name]:
-                    self._forget(file)
             self._cache[seg.file] = (seg, size)
             self._cached_bytes += size
             if reader is not None:
                 self._read_once[seg.file] = reader
-            while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
-                once = (file for file in self._cache if file in self._read_once and file != seg.file)
-                self._forget(next(once, None) or next(iter(self._cache)))
+            self._make_room(seg.name, seg.file)
+
+    def _make_room(self, name: str, file: str, parsing: int = 0) -> None:
+        """Keep the cache within budget with `parsing` bytes more (a parse about to start: what must
+        go goes first, not once the parse holds its memory too). What one snapshot alone asked
+        for goes first (weeks a filter passed through), not the week every listing reads."""
+        newest = self._manifest.segments.get(name) if self._manifest is not None else None
+        if newest is not None and newest.file == file:
+            # Its older generations are read by no new snapshot: their memory goes now, not
+            # when the budget pushes them out (a week cancelled in twice was held three times).
+            for old in [old for old, (seg, _) in self._cache.items() if seg.name == name and old != file]:
+                self._forget(old)
+        while self._cached_bytes + parsing > self.cache_bytes and len(self._cache) > (file in self._cache):
+            once = (old for old in self._cache if old in self._read_once and old != file)
+            self._forget(next(once, None) or next(old for old in self._cache if old != file))
 
     def _forget(self, file: str) -> None:
         """Drop a cached segment file and the views derived from it (they would keep its
