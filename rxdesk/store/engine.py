@@ -53,9 +53,9 @@ DERIVED_KEPT = 8
 # The cache's budget is of memory held (`footprint`); before a parse, a week is taken to hold ~3
 # times its file (11 MB for 3.7 MB).
 PARSED_PER_FILE_BYTE = 3
-# An app's or a command's cache: the default view's weeks and the patients' names at a million
-# appointments (about 31 MB parsed) with room to spare, so a listing does not parse them again.
-CACHE_BYTES = 48 * 1024 * 1024
+# An app's or a command's cache: this week and the patients' names at a million appointments
+# (about 31 MB held) and what a count or a filter reads besides; each week more is 11 MB held.
+CACHE_BYTES = 40 * 1024 * 1024
 # A running worker's: every tick reads this week and the last (ended appointments, reminders),
 # about 25 MB at a million appointments, besides holds and webhooks; a smaller cache would have
 # each tick parse them again.
