@@ -22,6 +22,16 @@ SAMPLED = 8
 _SHARED = (type(None), bool)
 
 
+def segment_bytes(tables: Mapping[str, Mapping[str, Any]], delta: Mapping[str, Mapping[str, Any]] | None) -> int:
+    """What a segment holds of its own: all its `tables` when one file holds it; when a `delta`
+    lies over another segment's file, the delta's documents and the tables it copied to lie over
+    it (their other documents are that segment's, counted with it)."""
+    if not delta:
+        return parsed_bytes(tables)
+    copied = sum(sys.getsizeof(tables[name]) for name in delta if name in tables)
+    return sys.getsizeof(tables) + copied + parsed_bytes(delta)
+
+
 def parsed_bytes(tables: Mapping[str, Mapping[str, Any]]) -> int:
     """The memory held by a parsed segment (`{table: {doc_id: document}}`), estimated."""
     total = sys.getsizeof(tables)
