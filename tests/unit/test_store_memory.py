@@ -371,3 +371,21 @@ def test_a_short_lived_command_keeps_what_it_parses_out_of_the_collectors_passes
         assert gc.get_freeze_count() > frozen  # the core segment it parsed, and what was there before
     finally:
         gc.unfreeze()
+
+
+def test_a_week_with_a_delta_is_counted_once_not_again_for_what_it_lays_over(clinic: Desk, now: datetime,
+                                                                             data_dir: Path) -> None:
+    """A segment with a delta shares its file's documents: the cache counts the file's parse
+    at what it holds and the laid segment at its delta and the tables it copied."""
+    from tests.unit.test_store_deltas import a_full_week
+
+    week, made = a_full_week(clinic, now, 200)
+    clinic.appointments.cancel_appointment(made[5].uid, "patient asked", "tester")
+    store = TinyStore(data_dir)
+    ref = store.engine.manifest().segments[week]
+    assert ref.delta is not None
+    found = store.read().appointments.get(made[5].uid)
+    assert found is not None and str(found.status) == "cancelled"
+    counted = {file: size for file, (seg, size) in store.engine._cache.items() if seg.name == week}
+    assert set(counted) == {ref.file, ref.delta.file}, counted
+    assert counted[ref.delta.file] < counted[ref.file] / 4, counted
