@@ -226,6 +226,21 @@ def test_start_up_stays_within_its_module_budget(clinic: Desk, cli_env: dict[str
     assert heavy(modules, "textual", "rich", "importlib.metadata", "pydantic.plugin._loader") == []
 
 
+@pytest.mark.database_only
+def test_a_listing_on_postgresql_builds_no_pydantic_schema(clinic: Desk, cli_env: dict[str, str], now: datetime) -> None:
+    """As on the data dir, the organisation a command reads for its time zone is taken as
+    stored when it has the shape validation leaves: building its validator (pydantic's schema
+    and plugin lookup) cost every command on the database a few milliseconds."""
+    from datetime import timedelta
+
+    from tests.helpers import make_appointment
+
+    make_appointment(clinic, start=now + timedelta(days=2))
+    listed = loaded_after(["appointments", "list"], cli_env)
+    assert listed["code"] == 0
+    assert heavy(listed["modules"], "pydantic.plugin._loader", "textual") == []
+
+
 def test_every_readme_section_a_message_names_is_in_the_readme() -> None:
     """Messages send the agent to a README section by its title (`README (Damaged files, …)`,
     `README: Where data lives`): each title is a heading of README.md."""

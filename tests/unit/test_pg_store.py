@@ -15,7 +15,7 @@ import pytest
 from psycopg import sql
 from pydantic import BaseModel
 
-from rxdesk.domain.errors import Conflict, StoreError, StoreUnavailable
+from rxdesk.domain.errors import Conflict, StoreError, StoreUnavailable, UnreadableRecord
 from rxdesk.domain.models import AppointmentStatus as S
 from rxdesk.domain.models import Delivery, EventType, RecipientGroup, ReminderSent
 from rxdesk.services import Desk
@@ -540,3 +540,20 @@ def test_an_upgrade_names_each_migration_it_ran_as_a_migration(empty_db: str, cl
     last = schema.MIGRATIONS[-1]
     assert upgraded.code == 0 and one_line(upgraded.out), upgraded.err
     assert upgraded.out.strip().endswith(f"to {last.version}: migration {last.version} ({last.name})"), upgraded.out
+
+
+@pytest.mark.parametrize("doc", ['{"name": "Clinic", "colour": "red"}', '{"name": 7}', '{"timezone": "UTC"}'])
+def test_a_stored_organisation_of_another_shape_is_refused_as_on_the_data_dir(
+        clinic: Desk, database_url: str, doc: str) -> None:
+    """The organisation is taken as stored only in the shape validation leaves; any other is
+    validated, and refused in one line naming it, by `org` and by the name and zone alone."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE org SET doc = %s::jsonb", (doc,))
+    desk = Desk(another_store(clinic), clinic.clock, clinic.settings)
+    try:
+        with pytest.raises(UnreadableRecord, match="stored org cannot be read"):
+            desk.org()
+        with pytest.raises(UnreadableRecord, match="stored org cannot be read"):
+            desk.org_basics()
+    finally:
+        desk.close()

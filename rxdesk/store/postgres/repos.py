@@ -32,7 +32,7 @@ from rxdesk.domain.models import (
     Org,
     Subscription,
 )
-from rxdesk.domain.queries import OrgBasics
+from rxdesk.domain.queries import OrgBasics, org_basics, org_from_json
 from rxdesk.store.postgres.session import Session, numbered_rows
 
 M = TypeVar("M", bound=Entity)
@@ -168,12 +168,21 @@ class OrgRepo:
         return self._s.locked_row("org", "org", self._fetch)
 
     def _fetch(self, _key: str) -> Org | None:
+        doc = self._doc()
+        # As the data dir reads it: validated only when of another shape than validation leaves
+        # (building the model's validator costs a one-shot command more than the rest of its reads).
+        return org_from_json(doc) if doc is not None else None
+
+    def _doc(self) -> dict[str, Any] | None:
         doc = self._s.value("SELECT doc FROM org")  # not locked: every write reads it
-        return Org.from_stored(doc) if doc is not None else None
+        return dict(doc) if doc is not None else None
 
     def basics(self) -> OrgBasics | None:
-        org = self.get()
-        return OrgBasics(org.name, org.timezone) if org is not None else None
+        if self._s.holds("org", "org"):
+            org = self.get()
+            return OrgBasics(org.name, org.timezone) if org is not None else None
+        doc = self._doc()
+        return org_basics(doc) if doc is not None else None
 
     def put(self, org: Org) -> None:
         self._s.require_writable()
