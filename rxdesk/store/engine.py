@@ -28,25 +28,21 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
-from rxdesk.store.manifest import Manifest, SegmentRef, carry_counted, file_generation, segment_file
-from rxdesk.store.segment_db import Segment, SegmentDB, SegmentTable
+from rxdesk.store.files import GRACE_SECONDS, LOCK, MANIFEST, PREVIOUS, SEGMENTS, check_files, refuse_if_damaged, sweep
+from rxdesk.store.manifest import Manifest, SegmentRef, carry_counted, delta_file, segment_file
+from rxdesk.store.segment_db import Segment, SegmentDB, SegmentTable, encode
 
 if TYPE_CHECKING:
     # Imported where a lock is taken: a process that only reads never pays for filelock.
     from filelock import FileLock
 
-MANIFEST = "rxdesk.json"
-PREVIOUS = "rxdesk.previous.json"
-SEGMENTS = "segments"
-LOCK = ".lock"
-GRACE_SECONDS = 30.0
 SWEEP_EVERY = 64
 DERIVED_KEPT = 8
 # The cache's budget is of memory: a segment parsed holds ~3 times its file (11 MB for 3.7 MB).
@@ -58,6 +54,12 @@ CACHE_BYTES = 48 * 1024 * 1024
 # about 25 MB at a million appointments, besides holds and webhooks; a smaller cache would have
 # each tick parse them again.
 WORKER_CACHE_BYTES = 192 * 1024 * 1024
+# A write that changes a few documents of a segment whose file is at least this big writes them
+# to a delta file beside it (`SegmentRef.delta`) while they stay under 1/DELTA_SHARE of it: a
+# cancel at a million appointments writes a few KB, not its week's 4-11 MB (encoded, checksummed,
+# flushed). Readers lay the delta over the file; a larger delta folds it into a new file.
+DELTA_FROM_BYTES = 128 * 1024
+DELTA_SHARE = 8
 
 T = TypeVar("T")
 
@@ -105,7 +107,7 @@ class Snapshot:
 
     def derived(self, what: str, segments: list[str], build: Callable[[], T]) -> T:
         """`build()`, a view derived from several segments, kept while their files stay."""
-        files = tuple(self.manifest.segments[name].file for name in segments)
+        files = tuple(self.manifest.segments[name].state for name in segments)
         return self._engine._derived((what, files), build)
 
     def counter(self, name: str) -> int:
@@ -114,7 +116,7 @@ class Snapshot:
     def file_generation(self, name: str) -> int | None:
         """The generation that wrote the committed file of segment `name` (None: no such segment)."""
         ref = self.manifest.segments.get(name)
-        return file_generation(ref.file) if ref is not None else None
+        return ref.generation if ref is not None else None
 
     @property
     def writable(self) -> bool:
@@ -201,6 +203,13 @@ class Transaction(Snapshot):
         return seg.table(table)
 
 
+def _laid_over(ref: SegmentRef) -> int:
+    """What the cache counts for a segment with a delta (in file bytes): the delta, and the
+    tables it copies to lie over its file (their documents are the file's, counted with it)."""
+    assert ref.delta is not None
+    return ref.delta.size + ref.size // DELTA_SHARE
+
+
 def writable(snap: Snapshot) -> Transaction:
     """`snap` as the transaction it must be for a change."""
     if not isinstance(snap, Transaction):
@@ -216,15 +225,18 @@ class Engine:
         cache_bytes: int = CACHE_BYTES,
         lock_timeout: float = 30.0,
         fsync: bool = True,
+        delta_from: int | None = None,
     ) -> None:
         """`fsync=False` skips flushing to the disk: a crash of the machine (not of the
-        process) may then lose recent commits. Only for tests; never the default."""
+        process) may then lose recent commits. Only for tests; never the default. `delta_from`:
+        the smallest segment file a write lays a delta over (DELTA_FROM_BYTES)."""
         self.data_dir = Path(data_dir).expanduser()
         self.segments_dir = self.data_dir / SEGMENTS
         self.manifest_path = self.data_dir / MANIFEST
         self.cache_bytes = cache_bytes
         self.lock_timeout = lock_timeout
         self.fsync = fsync
+        self.delta_from = DELTA_FROM_BYTES if delta_from is None else delta_from
         self._mutex = threading.RLock()  # guards the cache and the cached manifest
         self._write_mutex = threading.Lock()  # one writer per process; the file lock does the rest
         self._file_lock: FileLock | None = None
@@ -251,7 +263,7 @@ class Engine:
         except FileNotFoundError:
             if self.data_dir.exists() and not self.data_dir.is_dir():
                 raise StoreError(f"data dir {self.data_dir} is not a directory") from None
-            self._refuse_if_damaged()
+            refuse_if_damaged(self.data_dir, writing=getattr(self._writing, "active", False))
             with self._mutex:
                 self._manifest, self._manifest_stat = Manifest(), None
             return self._manifest
@@ -277,42 +289,6 @@ class Engine:
             self._manifest, self._manifest_stat = manifest, key
         return manifest
 
-    def _refuse_if_damaged(self) -> None:
-        """No manifest: an empty data dir, unless data files are there. Segment files (or a
-        previous manifest) without the manifest that names them are a damaged data dir, never
-        an empty one: reading it as empty would let the next write sweep every segment away."""
-        try:
-            segments = sum(1 for entry in os.scandir(self.segments_dir) if entry.name.endswith(".json"))
-        except (FileNotFoundError, NotADirectoryError):
-            segments = 0
-        except OSError as exc:
-            raise StoreError(f"data dir {short_path(self.data_dir)}: {exc.strerror or exc}") from None
-        previous = (self.data_dir / PREVIOUS).exists()
-        if not segments and not previous:
-            return
-        if not previous and not getattr(self._writing, "active", False) and self._first_write_running():
-            return  # the data dir's first write has its segments down, not yet its manifest
-        where = short_path(self.data_dir)
-        found = f"{segments} segment file(s) are" if segments else "rxdesk.previous.json is"
-        how = ("stop every rxdesk process and run `cp rxdesk.previous.json rxdesk.json` in it (the state "
-               "before the last write), or restore a backup" if previous else "restore a backup")
-        raise StoreError(f"data dir {where} is damaged: its manifest rxdesk.json is missing but "
-                         f"{found} there; nothing was read or written. To restore: {how} "
-                         "(README: Where data lives)")
-
-    def _first_write_running(self) -> bool:
-        """True when another writer holds the lock (it alone can have written segments that
-        no manifest names yet)."""
-        from filelock import FileLock, Timeout
-
-        probe = FileLock(str(self.data_dir / LOCK), timeout=0, mode=0o600, thread_local=False)
-        try:
-            probe.acquire()
-        except (Timeout, OSError) as exc:
-            return isinstance(exc, Timeout)
-        probe.release()
-        return False
-
     def _verify_sizes(self, manifest: Manifest, known: Manifest | None = None) -> None:
         """A whole-store check of what this process has not seen yet: each segment file that
         `known` (already checked here, or written here) does not name exists with the size it
@@ -320,20 +296,7 @@ class Engine:
         new files (files never change once written: a write pays for what it adds to the store,
         not for its history). Contents are checked (CRC-32) when a segment is read."""
         seen = known.segments if known is not None else {}
-        self._check_files(ref for name, ref in manifest.segments.items() if seen.get(name) != ref)
-
-    def _check_files(self, refs: Iterable[SegmentRef]) -> None:
-        """Each file exists with the size it was committed with."""
-        folder = f"{self.segments_dir}{os.sep}"  # plain strings: a Path per file costs more than its stat
-        for ref in refs:
-            try:
-                size = os.stat(folder + ref.file).st_size
-            except FileNotFoundError:
-                raise StoreError(f"data file {self.segments_dir / ref.file} is missing; the data dir is "
-                                 "incomplete") from None
-            if size != ref.size:
-                raise StoreError(f"data file {self.segments_dir / ref.file} is corrupt ({size} bytes, "
-                                 f"committed with {ref.size}); it was left as it is")
+        check_files(self.segments_dir, [ref for name, ref in manifest.segments.items() if seen.get(name) != ref])
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self, self.manifest())
@@ -341,28 +304,35 @@ class Engine:
     def _load(self, name: str, ref: SegmentRef, reader: int) -> Segment:
         """The segment, parsed once: a thread that asks for a segment another is parsing waits
         for it (the app's threads often want the same week at once; two parses of a week of
-        data set C hold twice its memory and the interpreter twice as long)."""
+        data set C hold twice its memory and the interpreter twice as long). A segment with a
+        delta is its file's segment (cached as any) with the delta's documents laid over it."""
+        state = ref.state
         with self._mutex:
-            hit = self._cache.get(ref.file)
+            hit = self._cache.get(state)
             if hit is not None:
-                self._cache.move_to_end(ref.file)
-                if self._read_once.get(ref.file, reader) != reader:
-                    del self._read_once[ref.file]
+                self._cache.move_to_end(state)
+                if self._read_once.get(state, reader) != reader:
+                    del self._read_once[state]
                 return hit[0]
-            gate = self._loading.setdefault(ref.file, threading.Lock())
+            gate = self._loading.setdefault(state, threading.Lock())
         try:
             with gate:
                 with self._mutex:
-                    hit = self._cache.get(ref.file)
+                    hit = self._cache.get(state)
                     if hit is not None:
                         return hit[0]
-                seg = Segment(name, ref.file, SegmentDB(self.segments_dir / ref.file, ref.size, ref.crc))
-                self._remember(seg, ref.size, reader)
+                if ref.delta is None:
+                    seg = Segment(name, ref.file, SegmentDB(self.segments_dir / ref.file, ref.size, ref.crc))
+                else:
+                    under = self._load(name, SegmentRef(ref.file, ref.size, ref.crc), reader).storage
+                    seg = Segment(name, state, SegmentDB(self.segments_dir / state, ref.delta.size, ref.delta.crc,
+                                                         under=under))
+                self._remember(seg, ref.size if ref.delta is None else _laid_over(ref), reader)
                 return seg
         finally:
             with self._mutex:
-                if self._loading.get(ref.file) is gate:
-                    del self._loading[ref.file]
+                if self._loading.get(state) is gate:
+                    del self._loading[state]
 
     def read_ahead(self, snap: Snapshot, names: list[str]) -> None:
         """Parse the segments `names` in order while the cache has room for each without letting
@@ -370,9 +340,10 @@ class Engine:
         for name in names:
             ref = snap.manifest.segments.get(name)
             with self._mutex:
-                if ref is None or ref.file in self._cache:
+                if ref is None or ref.state in self._cache:
                     continue
-                if self._cached_bytes + ref.size * PARSED_PER_FILE_BYTE > self.cache_bytes:
+                parsed = sum(part.size for part in ref.files()) * PARSED_PER_FILE_BYTE
+                if self._cached_bytes + parsed > self.cache_bytes:
                     return
             self._load(name, ref, snap.reader)
 
@@ -400,10 +371,12 @@ class Engine:
             if seg.file in self._cache:
                 return
             newest = self._manifest.segments.get(seg.name) if self._manifest is not None else None
-            if newest is not None and newest.file == seg.file:
+            if newest is not None and newest.state == seg.file:
                 # Its older generations are read by no new snapshot: their memory goes now, not
                 # when the budget pushes them out (a week cancelled in twice was held three times).
-                for file in [file for file, (old, _) in self._cache.items() if old.name == seg.name]:
+                # The file a delta lies over stays: the next delta lies over it too.
+                for file in [file for file, (old, _) in self._cache.items()
+                             if old.name == seg.name and file != newest.file]:
                     self._forget(file)
             size *= PARSED_PER_FILE_BYTE
             self._cache[seg.file] = (seg, size)
@@ -476,24 +449,32 @@ class Engine:
         # What this write builds on may come from the cache, parsed before a file was damaged
         # under this process: its files are checked again, so nothing is written over damage.
         touched = tx._read.keys() | tx._dirty.keys() | tx._dropped
-        self._check_files(old.segments[name] for name in touched if name in old.segments)
+        check_files(self.segments_dir, [old.segments[name] for name in touched if name in old.segments])
         generation = old.generation + 1
         segments = dict(old.segments)
         now = time.time()
         graveyard = list(old.graveyard)
         fresh: list[tuple[Segment, int]] = []
         for name, seg in tx._dirty.items():
-            file = segment_file(name, generation)
-            size, crc = seg.storage.write_generation(self.segments_dir / file, fsync=self.fsync)
-            if name in old.segments:
-                graveyard.append((old.segments[name].file, now))
-            segments[name] = SegmentRef(file, size, crc)
+            was = old.segments.get(name)
+            delta = self._delta(seg, was)
+            if was is not None and delta is not None:
+                file = delta_file(name, generation)
+                size, crc = seg.storage.write_generation(self.segments_dir / file, fsync=self.fsync, delta=delta)
+                segments[name] = SegmentRef(was.file, was.size, was.crc, SegmentRef(file, size, crc))
+                graveyard.extend((part.file, now) for part in was.files()[1:])
+                size = _laid_over(segments[name])
+            else:
+                file = segment_file(name, generation)
+                size, crc = seg.storage.write_generation(self.segments_dir / file, fsync=self.fsync)
+                segments[name] = SegmentRef(file, size, crc)
+                graveyard.extend((part.file, now) for part in (was.files() if was is not None else ()))
             seg.file = file
             fresh.append((seg, size))
         for name in tx._dropped - set(tx._dirty):
             ref = segments.pop(name, None)
             if ref is not None:
-                graveyard.append((ref.file, now))
+                graveyard.extend((part.file, now) for part in ref.files())
         if self.fsync:
             fsync_dir(self.segments_dir)
 
@@ -521,23 +502,15 @@ class Engine:
             except FileNotFoundError:
                 pass
         if generation % SWEEP_EVERY == 1:
-            self._sweep(manifest)
+            sweep(self.data_dir, manifest)
 
-    def _sweep(self, manifest: Manifest) -> None:
-        """Remove what crashed writers left behind: temp files and never-committed segments."""
-        keep = {ref.file for ref in manifest.segments.values()}
-        keep.update(f for f, _ in manifest.graveyard)
-        try:
-            previous = Manifest.from_bytes(read_bytes(self.data_dir / PREVIOUS), self.data_dir / PREVIOUS)
-            keep.update(ref.file for ref in previous.segments.values())
-        except (FileNotFoundError, StoreError):
-            pass
-        cutoff = time.time() - 2 * GRACE_SECONDS
-        for entry in os.scandir(self.segments_dir):
-            if entry.name in keep or not entry.name.endswith((".json", ".tmp")):
-                continue
-            try:
-                if entry.stat().st_mtime < cutoff:
-                    os.unlink(entry.path)
-            except FileNotFoundError:
-                pass
+    def _delta(self, seg: Segment, was: SegmentRef | None) -> bytes | None:
+        """`seg`'s delta file, encoded: None when a whole new file is due (a small or a new
+        segment, a removal, or changes grown past 1/DELTA_SHARE of the file: folded in)."""
+        if was is None or was.size < self.delta_from:
+            return None
+        changed = seg.storage.changed()
+        if changed is None:
+            return None
+        data = encode(changed)
+        return data if len(data) * DELTA_SHARE <= was.size else None

@@ -13,6 +13,9 @@ from rxdesk.domain.errors import StoreError
 from rxdesk.store.segment_db import decode, encode
 
 FORMAT = "rxdesk-store/1"
+# A manifest naming a delta file (`SegmentRef.delta`): a version that does not know deltas
+# refuses it rather than read a segment without its latest changes (or write over them).
+FORMAT_DELTAS = "rxdesk-store/2"
 # Counter `counted.NAME`: the generation of segment NAME's file that the counters kept about it
 # describe. A commit that rewrites NAME moves it along when it was current (this version keeps
 # such counters in step with every change); one that left it behind says they are stale.
@@ -24,6 +27,11 @@ def segment_file(name: str, generation: int) -> str:
     return f"{name}.{generation:08d}.json"
 
 
+def delta_file(name: str, generation: int) -> str:
+    """The delta file of segment `name` written by commit `generation` (`SegmentRef.delta`)."""
+    return f"{name}.delta.{generation:08d}.json"
+
+
 def file_generation(file: str) -> int | None:
     """The generation in a segment file's name (`segment_file`); None for a name not of that form."""
     parts = file.rsplit(".", 2)
@@ -32,9 +40,43 @@ def file_generation(file: str) -> int | None:
 
 @dataclass(frozen=True)
 class SegmentRef:
+    """Where a segment's committed state is: its file, and with `delta` a small file of the
+    documents changed since, laid over it (a cancel in a week of 20,000 appointments writes
+    its one document, not the week: `engine`)."""
+
     file: str
     size: int
     crc: int
+    delta: SegmentRef | None = None
+
+    @property
+    def state(self) -> str:
+        """The file that names this state of the segment: the delta's, or the file's."""
+        return self.delta.file if self.delta is not None else self.file
+
+    @property
+    def generation(self) -> int | None:
+        """The generation of the commit that last changed the segment."""
+        return file_generation(self.state)
+
+    def files(self) -> tuple[SegmentRef, ...]:
+        """The files that make up the segment: the file, then its delta."""
+        return (self,) if self.delta is None else (self, self.delta)
+
+    def as_json(self) -> dict[str, object]:
+        found: dict[str, object] = {"file": self.file, "size": self.size, "crc32": self.crc}
+        if self.delta is not None:
+            found["delta"] = self.delta.as_json()
+        return found
+
+    @classmethod
+    def from_json(cls, ref: dict[str, object], *, deltas: bool) -> SegmentRef:
+        delta = ref.get("delta") if deltas else None
+        found = cls(str(ref["file"]), int(ref["size"]), int(ref["crc32"]),  # type: ignore[call-overload]
+                    cls.from_json(delta, deltas=False) if isinstance(delta, dict) else None)
+        if "/" in found.file or found.file.startswith(".") or (delta is not None and found.delta is None):
+            raise ValueError("bad file name")
+        return found
 
 
 def carry_counted(counters: dict[str, int], old: Manifest, rewritten: Iterable[str], generation: int) -> None:
@@ -42,7 +84,7 @@ def carry_counted(counters: dict[str, int], old: Manifest, rewritten: Iterable[s
     counters described its previous file."""
     for name in rewritten:
         ref = old.segments.get(name)
-        if ref is not None and counters.get(COUNTED + name) == file_generation(ref.file):
+        if ref is not None and counters.get(COUNTED + name) == ref.generation:
             counters[COUNTED + name] = generation
 
 
@@ -55,15 +97,13 @@ class Manifest:
     raw: bytes = b""
 
     def to_bytes(self) -> bytes:
+        deltas = any(ref.delta is not None for ref in self.segments.values())
         return encode(
             {
-                "format": FORMAT,
+                "format": FORMAT_DELTAS if deltas else FORMAT,
                 "generation": self.generation,
                 "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "segments": {
-                    name: {"file": ref.file, "size": ref.size, "crc32": ref.crc}
-                    for name, ref in sorted(self.segments.items())
-                },
+                "segments": {name: ref.as_json() for name, ref in sorted(self.segments.items())},
                 "counters": dict(sorted(self.counters.items())),
                 "graveyard": [list(item) for item in self.graveyard],
             }
@@ -73,15 +113,10 @@ class Manifest:
     def from_bytes(cls, raw: bytes, path: Path) -> Manifest:
         data = decode(raw, path)
         try:
-            if data.get("format") != FORMAT:
+            if data.get("format") not in (FORMAT, FORMAT_DELTAS):
                 raise ValueError("unknown format")
-            segments = {
-                str(name): SegmentRef(str(ref["file"]), int(ref["size"]), int(ref["crc32"]))
-                for name, ref in data["segments"].items()
-            }
-            for ref in segments.values():
-                if "/" in ref.file or ref.file.startswith("."):
-                    raise ValueError("bad file name")
+            deltas = data["format"] == FORMAT_DELTAS
+            segments = {str(name): SegmentRef.from_json(ref, deltas=deltas) for name, ref in data["segments"].items()}
             return cls(
                 generation=int(data["generation"]),
                 segments=segments,

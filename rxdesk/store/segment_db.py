@@ -76,15 +76,25 @@ class SegmentStorage(Storage):
     copy of `source` (a storage; None for a segment the unit of work creates)."""
 
     def __init__(self, source: Path | SegmentStorage | None = None, size: int | None = None,
-                 crc: int | None = None) -> None:
+                 crc: int | None = None, *, under: SegmentStorage | None = None) -> None:
+        """With `under`, `source` is a delta file: the documents it holds laid over `under`'s."""
         self.staged = not isinstance(source, Path)
         self.revision = 0  # moves with every change of a staged copy: what is derived from it is stale
         self._owned: dict[str, set[str]] = {}  # table -> ids of the documents this copy made or copied
+        # The documents changed since the segment's file was written, by table (its delta file:
+        # `engine`); None for a segment no file holds yet, where a delta has nothing to lie over.
+        self.delta: Tables | None = {}
+        self.whole = False  # a document was removed or a table replaced: only a new file says that
         if isinstance(source, Path):
             self.size, self._tables = self._parse(source, size, crc)
+            if under is not None:
+                self.delta, self._tables = self._tables, dict(under._tables)
+                for table, docs in self.delta.items():
+                    self._tables[table] = {**under._tables.get(table, _EMPTY), **docs}
         else:
             self.size = 0
             self._tables = dict(source._tables) if source is not None else {}
+            self.delta = source.delta if source is not None else None
 
     @staticmethod
     def _parse(path: Path, size: int | None, crc: int | None) -> tuple[int, Tables]:
@@ -108,7 +118,7 @@ class SegmentStorage(Storage):
         if not self.staged:
             raise RuntimeError("a committed segment never changes; change it inside Store.write()")
         if data is not self._tables:
-            self._tables, self._owned = data, {}
+            self._tables, self._owned, self.whole = data, {}, True
         self.revision += 1
 
     def own(self, table: str) -> MutableMapping[str, Any]:
@@ -122,14 +132,29 @@ class SegmentStorage(Storage):
             self._tables[table] = dict(self._tables.get(table, _EMPTY))
             owned = self._owned[table] = set()
         self.revision += 1
-        return _OwnedTable(self._tables[table], owned)
+        return _OwnedTable(self._tables[table], owned, self)
 
-    def write_generation(self, path: Path, *, fsync: bool) -> tuple[int, int]:
+    def changed(self) -> Tables | None:
+        """What a delta file of this staged copy holds: every document changed since the
+        segment's file was written (the committed delta's and this copy's), by table; None
+        when only a whole new file can say what changed (a new segment, a removal)."""
+        if self.delta is None or self.whole:
+            return None
+        changed = {table: dict(docs) for table, docs in self.delta.items()}
+        for table, ids in self._owned.items():
+            docs, into = self._tables[table], changed.setdefault(table, {})
+            for key in ids:
+                into[key] = docs[key]
+        return changed
+
+    def write_generation(self, path: Path, *, fsync: bool, delta: bytes | None = None) -> tuple[int, int]:
         """Write this staged copy as the new file `path` (atomically; durably unless `fsync` is
-        False) and freeze it as that committed generation; returns its size and CRC-32."""
-        data = encode(self._tables)
+        False), or only its `delta` (`changed()`, encoded), and freeze it as that committed
+        generation; returns the size and CRC-32 of what was written."""
+        data = encode(self._tables) if delta is None else delta
         write_atomic(path, data, sync_dir=False, fsync=fsync)
-        self.staged, self.size, self._owned = False, len(data), {}
+        self.delta = {} if delta is None else self.changed()
+        self.staged, self.size, self._owned, self.whole = False, len(data), {}, False
         return len(data), checksum(data)
 
 
@@ -137,11 +162,12 @@ class _OwnedTable(MutableMapping[str, Any]):
     """A staged table as TinyDB's write operations see it: a document is copied the first
     time one reaches it (`update` changes documents in place; committed ones are shared)."""
 
-    __slots__ = ("_docs", "_owned")
+    __slots__ = ("_docs", "_owned", "_storage")
 
-    def __init__(self, docs: dict[str, Any], owned: set[str]) -> None:
+    def __init__(self, docs: dict[str, Any], owned: set[str], storage: SegmentStorage) -> None:
         self._docs = docs
         self._owned = owned
+        self._storage = storage
 
     def __getitem__(self, key: str) -> Any:
         doc = self._docs[key]
@@ -157,6 +183,7 @@ class _OwnedTable(MutableMapping[str, Any]):
     def __delitem__(self, key: str) -> None:
         del self._docs[key]
         self._owned.discard(key)
+        self._storage.whole = True
 
     def __contains__(self, key: object) -> bool:
         return key in self._docs
@@ -170,6 +197,7 @@ class _OwnedTable(MutableMapping[str, Any]):
     def clear(self) -> None:
         self._docs.clear()
         self._owned.clear()
+        self._storage.whole = True
 
 
 class _SharedQueryCache(LRUCache):  # type: ignore[type-arg]
@@ -233,9 +261,9 @@ class SegmentTable(Table):
 
     def put_many(self, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
         """`put` of many documents, in one change of the table."""
-        docs = list(docs)
-        self.remove(doc_ids=[key for key, _ in docs])  # type: ignore[misc]
-        self.insert_multiple(Document(doc, key) for key, doc in docs)  # type: ignore[arg-type]
+        items = [(key, dict(doc)) for key, doc in docs]  # copied, as TinyDB's insert does
+        if items:  # set in place, not removed and inserted: a removal needs a whole new file
+            self._update_table(lambda table: table.update(items))
 
     def delete(self, key: str) -> None:
         if self.has(key):
@@ -270,9 +298,12 @@ class SegmentDB(TinyDB):
         return storage
 
 
-def open_segment(path: str | Path) -> SegmentDB:
-    """Open a segment file read-only as a TinyDB database (for inspection and tests)."""
-    return SegmentDB(Path(path), storage=SegmentStorage)
+def open_segment(path: str | Path, delta: str | Path | None = None) -> SegmentDB:
+    """Open a segment file read-only as a TinyDB database (for inspection and tests); with
+    `delta`, the segment as the manifest names it: the delta file's documents laid over it."""
+    if delta is None:
+        return SegmentDB(Path(path), storage=SegmentStorage)
+    return SegmentDB(Path(delta), storage=SegmentStorage, under=SegmentStorage(Path(path)))
 
 
 class Segment:

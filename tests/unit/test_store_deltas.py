@@ -1,0 +1,156 @@
+"""A few documents changed in a big segment are written as a delta file beside it: readers lay
+it over the segment's file, a grown delta is folded into a new file, and every guarantee of a
+whole file holds for it (checked, undone with the previous manifest, kept by the sweep)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rxdesk.domain.errors import StoreError
+from rxdesk.domain.ids import uid_partition
+from rxdesk.domain.models import Appointment
+from rxdesk.services import Desk
+from rxdesk.store import TinyStore
+from rxdesk.store.files import sweep
+from rxdesk.store.manifest import Manifest
+from rxdesk.store.segment_db import open_segment
+from rxdesk.store.weeks import stored_counts
+from tests.helpers import fingerprint, make_appointment
+
+
+def manifest(data_dir: Path) -> dict[str, Any]:
+    return dict(json.loads((data_dir / "rxdesk.json").read_text()))
+
+
+def a_full_week(clinic: Desk, now: datetime, count: int = 80) -> tuple[str, list[Appointment]]:
+    """`count` appointments in next week (written whole), in a store that from then on lays
+    deltas over any file."""
+    assert isinstance(clinic.store, TinyStore)
+    monday = now - timedelta(days=now.weekday()) + timedelta(days=7)
+    made = [make_appointment(clinic, start=monday + timedelta(hours=8 + h % 9, days=h // 9 % 5, minutes=h % 3 * 20),
+                             doctor_id=("dr-weber", "dr-osei", "dr-sato")[h % 3]) for h in range(count)]
+    week = f"appt-{uid_partition(made[0].uid)}"
+    assert "delta" not in manifest(clinic.store.engine.data_dir)["segments"][week]
+    clinic.store.engine.delta_from = 0
+    return week, made
+
+
+def status_of(data_dir: Path, uid: str) -> str:
+    """The stored status of `uid`, as a new process reads it."""
+    with TinyStore(data_dir).read() as view:
+        found = view.appointments.get(uid)
+    assert found is not None
+    return str(found.status)
+
+
+def test_a_cancel_in_a_big_week_writes_its_one_document_beside_the_week(clinic: Desk, now: datetime,
+                                                                         data_dir: Path) -> None:
+    week, made = a_full_week(clinic, now)
+    before = manifest(data_dir)["segments"][week]
+    clinic.appointments.cancel_appointment(made[5].uid, "patient asked", "tester")
+
+    after = manifest(data_dir)
+    ref = after["segments"][week]
+    assert ref["file"] == before["file"]  # the week's file is not written again
+    assert after["format"] == "rxdesk-store/2"  # a version without deltas refuses it, never misreads it
+    segments = data_dir / "segments"
+    delta = open_segment(segments / ref["delta"]["file"])
+    assert list(delta.table("appointments").documents()) == [made[5].uid]
+    laid = open_segment(segments / ref["file"], segments / ref["delta"]["file"])
+    assert laid.table("appointments").document(made[5].uid)["status"] == "cancelled"  # type: ignore[index]
+    assert status_of(data_dir, made[5].uid) == "cancelled" and status_of(data_dir, made[6].uid) == "confirmed"
+    # The week's counts are still known without reading it.
+    fresh = TinyStore(data_dir)
+    counts = stored_counts(fresh.engine.snapshot(), week[len("appt-"):])
+    assert counts is not None and counts["cancelled"] == 1 and counts["confirmed"] == len(made) - 1
+
+
+def test_changes_gather_in_one_delta_and_fold_into_a_new_file_as_it_grows(clinic: Desk, now: datetime,
+                                                                           data_dir: Path) -> None:
+    week, made = a_full_week(clinic, now)
+    first = manifest(data_dir)["segments"][week]["file"]
+    cancelled: list[str] = []
+    for appt in made:
+        clinic.appointments.cancel_appointment(appt.uid, "clinic closed", "tester")
+        cancelled.append(appt.uid)
+        ref = manifest(data_dir)["segments"][week]
+        if ref["file"] != first:
+            break
+        # Every change since the file was written, not only the last one.
+        assert set(open_segment(data_dir / "segments" / ref["delta"]["file"]).table("appointments").documents()) \
+            == set(cancelled)
+    ref = manifest(data_dir)["segments"][week]
+    assert ref["file"] != first and "delta" not in ref, "the delta never folded into a new file"
+    assert 1 < len(cancelled) < len(made)
+    assert all(status_of(data_dir, uid) == "cancelled" for uid in cancelled)
+    assert status_of(data_dir, made[-1].uid) == "confirmed"
+
+
+def test_another_process_reads_each_new_delta_and_builds_on_it(clinic: Desk, now: datetime, data_dir: Path) -> None:
+    week, made = a_full_week(clinic, now)
+    other = Desk(TinyStore(data_dir, fsync=False, delta_from=0), clinic.clock, clinic.settings)
+    assert other.appointments.get(made[0].uid) is not None  # it has the week's file parsed
+    clinic.appointments.cancel_appointment(made[0].uid, "patient asked", "tester")
+    assert str(other.appointments.get(made[0].uid).status) == "cancelled"
+    other.appointments.cancel_appointment(made[1].uid, "patient asked", "tester")
+    clinic.appointments.cancel_appointment(made[2].uid, "patient asked", "tester")
+    assert [status_of(data_dir, appt.uid) for appt in made[:4]] == ["cancelled"] * 3 + ["confirmed"]
+    ref = manifest(data_dir)["segments"][week]
+    assert set(open_segment(data_dir / "segments" / ref["delta"]["file"]).table("appointments").documents()) \
+        == {appt.uid for appt in made[:3]}
+
+
+def test_a_damaged_delta_is_named_and_nothing_is_written(clinic: Desk, now: datetime, data_dir: Path) -> None:
+    week, made = a_full_week(clinic, now)
+    clinic.appointments.cancel_appointment(made[0].uid, "patient asked", "tester")
+    delta = data_dir / "segments" / manifest(data_dir)["segments"][week]["delta"]["file"]
+    delta.write_bytes(b"x" * delta.stat().st_size)  # the size it was committed with: found when read
+    before = fingerprint(data_dir)
+    fresh = Desk(TinyStore(data_dir, fsync=False, delta_from=0), clinic.clock, clinic.settings)
+    with pytest.raises(StoreError, match=delta.name):
+        fresh.appointments.cancel_appointment(made[1].uid, "patient asked", "tester")
+    delta.unlink()
+    with pytest.raises(StoreError, match=f"{delta.name} is missing"):
+        status_of(data_dir, made[1].uid)
+    delta.write_bytes(b"x")
+    assert fingerprint(data_dir) != before  # (the damage itself)
+    with pytest.raises(StoreError, match=f"{delta.name} is corrupt"):
+        status_of(data_dir, made[1].uid)
+
+
+def test_the_previous_manifest_undoes_a_write_that_only_wrote_a_delta(clinic: Desk, now: datetime,
+                                                                       data_dir: Path) -> None:
+    week, made = a_full_week(clinic, now)
+    clinic.appointments.cancel_appointment(made[0].uid, "patient asked", "tester")
+    clinic.appointments.cancel_appointment(made[1].uid, "patient asked", "tester")
+    shutil.copy(data_dir / "rxdesk.previous.json", data_dir / "rxdesk.json")
+    assert status_of(data_dir, made[0].uid) == "cancelled" and status_of(data_dir, made[1].uid) == "confirmed"
+
+
+def test_the_sweep_keeps_the_deltas_of_both_manifests(clinic: Desk, now: datetime, data_dir: Path) -> None:
+    week, made = a_full_week(clinic, now)
+    clinic.appointments.cancel_appointment(made[0].uid, "patient asked", "tester")
+    clinic.appointments.cancel_appointment(made[1].uid, "patient asked", "tester")
+    long_ago = datetime.now().timestamp() - 3600
+    for path in (data_dir / "segments").iterdir():
+        os.utime(path, (long_ago, long_ago))
+    current = Manifest.from_bytes((data_dir / "rxdesk.json").read_bytes(), data_dir / "rxdesk.json")
+    sweep(data_dir, current)
+    assert [status_of(data_dir, appt.uid) for appt in made[:3]] == ["cancelled", "cancelled", "confirmed"]
+    shutil.copy(data_dir / "rxdesk.previous.json", data_dir / "rxdesk.json")
+    assert status_of(data_dir, made[1].uid) == "confirmed"
+
+
+def test_a_data_dir_with_no_delta_keeps_the_first_format(clinic: Desk, now: datetime, data_dir: Path) -> None:
+    made = make_appointment(clinic, start=now + timedelta(days=1))
+    clinic.appointments.cancel_appointment(made.uid, "patient asked", "tester")
+    found = manifest(data_dir)
+    assert found["format"] == "rxdesk-store/1"  # small segments are written whole: older versions still read it
+    assert not any("delta" in ref for ref in found["segments"].values())
