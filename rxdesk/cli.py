@@ -16,8 +16,8 @@ from rxdesk.commands import build_parser, run
 __all__ = ["build_parser", "entry", "main"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    return run(list(sys.argv[1:] if argv is None else argv))
+def main(argv: Sequence[str] | None = None, *, short_lived: bool = False) -> int:
+    return run(list(sys.argv[1:] if argv is None else argv), short_lived=short_lived)
 
 
 def entry() -> None:
@@ -29,9 +29,10 @@ def entry() -> None:
     within a budget). Once a command has answered, its output is
     flushed and its data dir or database closed (`commands.run`), nothing is left to tidy: it
     leaves with `os._exit`. The app and the worker, and anything that left a thread or a child
-    process running, get the orderly exit.
+    process running, get the orderly exit. For the same reason a command's store is
+    `short_lived`: what it parses from the data dir is kept out of the cyclic collector's passes.
     """
-    code = main()
+    code = main(short_lived=True)
     if _only_this_thread_runs():
         try:
             sys.stdout.flush()

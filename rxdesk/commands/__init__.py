@@ -242,9 +242,11 @@ def no_data_message(data_dir: Path, database: str | None = None) -> str:
 class Context(Output):
     """What a command needs: settings, the services, and the output (`commands.output`)."""
 
-    def __init__(self, args: argparse.Namespace, stdout: Any = None, stderr: Any = None) -> None:
+    def __init__(self, args: argparse.Namespace, stdout: Any = None, stderr: Any = None, *,
+                 short_lived: bool = False) -> None:
         super().__init__(stdout or sys.stdout, stderr or sys.stderr, as_json=bool(getattr(args, "json", False)))
         self.args = args
+        self.short_lived = short_lived  # the process ends with the command (`cli.entry`)
 
     @cached_property
     def settings(self) -> Settings:
@@ -260,7 +262,8 @@ class Context(Output):
         empty one is a typo or the wrong machine, never an empty clinic."""
         from rxdesk.services import Desk
 
-        desk = Desk.open(self.settings, long_running=getattr(self.args, "long_running", False))
+        desk = Desk.open(self.settings, long_running=getattr(self.args, "long_running", False),
+                         short_lived=self.short_lived)
         try:
             if not getattr(self.args, "creates_data", False) and desk.is_empty():
                 database = desk.store.location if self.settings.database_url else None
@@ -319,7 +322,8 @@ def undecodable(argv: Sequence[str]) -> str | None:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def run(argv: list[str], parser: argparse.ArgumentParser | None = None) -> int:
+def run(argv: list[str], parser: argparse.ArgumentParser | None = None, *, short_lived: bool = False) -> int:
+    """Run one command line; `short_lived`: the process ends with it (`cli.entry`)."""
     ctx: Context | None = None
     bad = undecodable(argv)
     if bad is not None:
@@ -332,7 +336,7 @@ def run(argv: list[str], parser: argparse.ArgumentParser | None = None) -> int:
             return _usage(exc)
         except SystemExit as exc:  # --help printed its text
             return int(exc.code or 0)
-        ctx = Context(args)
+        ctx = Context(args, short_lived=short_lived)
         handler = args.handler
         if handler is None:
             return open_app(args, ctx)

@@ -236,13 +236,16 @@ class AttentionService(Service):
             who = _recipient(view, group, recipient_id)
             if who is None or _has_address(who, channel):
                 continue  # fixed since (or gone): the next reminders go out
-            name = who.name
-            what = "mobile number" if channel is MessageChannel.sms else "email address reminders can go to"
             kind = "SMS" if channel is MessageChannel.sms else "email"
+            if channel is MessageChannel.sms and (who.mobile_phone if isinstance(who, Doctor) else who.phone):
+                lacks = f"{who.name}'s phone number is not a mobile one"  # a landline takes no SMS
+            else:
+                lacks = f"{who.name} has no " + ("mobile number" if channel is MessageChannel.sms
+                                                  else "email address reminders can go to")
             command, action = _recipient_fix(group, recipient_id)
             items.append(AttentionItem(
                 AttentionKind.reminders_skipped,
-                f"{name} has no {what}: {_plural(len(rows), kind + ' reminder')} skipped",
+                f"{lacks}: {_plural(len(rows), kind + ' reminder')} skipped",
                 f"{group.value} {recipient_id}; for appointments that have not started",
                 max(r.sent_at for r in rows), f"{group.value}:{recipient_id}", len(rows), command, action))
         return items

@@ -19,10 +19,12 @@ __all__ = ["MOVED_MARK", "Store", "TinyStore", "compare_with_database", "import_
            "open_store"]
 
 
-def open_store(settings: Settings, *, long_running: bool = False, **options: Any) -> Store:
+def open_store(settings: Settings, *, long_running: bool = False, short_lived: bool = False,
+               **options: Any) -> Store:
     """The store for these settings: PostgreSQL when they name a database, else the segment
     store in the data dir (refused when its data was moved into a database). `long_running`:
-    a worker that ticks until stopped keeps a larger cache of the data dir (what every tick reads)."""
+    a worker that ticks until stopped keeps a larger cache of the data dir (what every tick reads);
+    `short_lived`: a command that answers and exits (the data dir's `Engine`)."""
     if settings.database_url:
         from rxdesk.store.postgres import PgStore
 
@@ -34,7 +36,7 @@ def open_store(settings: Settings, *, long_running: bool = False, **options: Any
         from rxdesk.store.engine import WORKER_CACHE_BYTES
 
         options.setdefault("cache_bytes", WORKER_CACHE_BYTES)
-    return TinyStore(settings.data_dir, **options)
+    return TinyStore(settings.data_dir, short_lived=short_lived and not long_running, **options)
 
 
 def __getattr__(name: str) -> Any:

@@ -217,11 +217,12 @@ class ReminderSentReader(Protocol):
 
     def skipped(self, starting_after: datetime) -> list[ReminderSent]:
         """Fired reminders whose email or SMS was skipped for want of an address (a status
-        starting `skipped:`), of appointments that start after `starting_after`, by the
-        appointment's start.
+        starting `skipped:`), of appointments still confirmed that start after
+        `starting_after`, by the appointment's start.
 
         In SQL: reminders_sent JOIN appointments USING (uid) WHERE appointments.starts_at >
-        :starting_after AND (email_status LIKE 'skipped:%' OR sms_status LIKE 'skipped:%')."""
+        :starting_after AND appointments.status = 'confirmed'
+        AND (email_status LIKE 'skipped:%' OR sms_status LIKE 'skipped:%')."""
         ...
 
 

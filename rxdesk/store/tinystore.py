@@ -260,10 +260,16 @@ class ReminderSentRepo:
 
     def skipped(self, starting_after: datetime) -> list[ReminderSent]:
         """Fired reminders whose email or SMS was skipped (no address to send to), of
-        appointments starting after `starting_after`, by start (from the problems index)."""
+        appointments still confirmed starting after `starting_after`, by start (from the
+        problems index; a cancelled appointment's skipped reminders are nobody's concern)."""
         from rxdesk.domain.models import ReminderSent
 
-        return [ReminderSent.from_stored(doc) for doc in problems(self._snap, "skipped", format_utc(starting_after))]
+        def confirmed(uid: str) -> bool:
+            found = self._snap.table(self._segment(uid), APPOINTMENTS).documents().get(uid)
+            return found is not None and found.get("status") == "confirmed"
+
+        return [ReminderSent.from_stored(doc) for doc in problems(self._snap, "skipped", format_utc(starting_after))
+                if confirmed(str(doc.get("appointment_uid")))]
 
     update = add
 

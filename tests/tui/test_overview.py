@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from textual import events
 from textual.widgets import ContentSwitcher, Input
 
@@ -214,6 +215,7 @@ async def test_one_list_without_pages_j_k_g_and_G(clinic: Desk, now: datetime) -
         assert table.cursor == 0
 
 
+@pytest.mark.backends
 async def test_an_empty_data_dir_explains_how_to_get_data(desk: Desk) -> None:
     app = make_app(desk)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -222,3 +224,7 @@ async def test_an_empty_data_dir_explains_how_to_get_data(desk: Desk) -> None:
         assert switcher.current == "empty-state"
         text = str(app.screen.query_one("#empty-state").render())
         assert "rxdesk demo" in text and "rxdesk provision" in text
+        if desk.settings.database_url:  # an empty database can also take a data dir in
+            assert "no data in this database" in text and "rxdesk store import DATA_DIR" in text
+        else:
+            assert "no data in this data dir" in text and "store import" not in text

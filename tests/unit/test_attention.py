@@ -138,6 +138,24 @@ def test_reminders_without_a_mobile_number_until_the_doctor_has_one(ticked: Desk
     assert of(ticked, AttentionKind.reminders_skipped) == []
 
 
+def test_a_landline_is_named_as_such_and_a_cancel_takes_its_skipped_reminders_away(
+        ticked: Desk, clock: FixedClock, now: datetime) -> None:
+    only_rule(ticked, "gp-consult", "patient", 60, sms=True)
+    with ticked.store.write() as view:
+        lena = view.patients.require("pat-001")
+        view.patients.put(lena.model_copy(update={"phone": "+442079460018"}))  # a London landline
+    kept = make_appointment(ticked, start=now + timedelta(minutes=30), patient_id="pat-001")
+    gone = make_appointment(ticked, start=now + timedelta(minutes=40), patient_id="pat-001", doctor_id="dr-sato")
+    Maintenance(ticked).tick()
+    (item,) = of(ticked, AttentionKind.reminders_skipped)
+    assert item.title == "Lena Fischer's phone number is not a mobile one: 2 SMS reminders skipped"
+    ticked.appointments.cancel_appointment(gone.uid, "patient asked", "alice")
+    (item,) = of(ticked, AttentionKind.reminders_skipped)
+    assert item.title.endswith(": 1 SMS reminder skipped")
+    ticked.appointments.cancel_appointment(kept.uid, "patient asked", "alice")
+    assert of(ticked, AttentionKind.reminders_skipped) == []
+
+
 def test_a_doctor_without_a_mobile_number_whose_appointments_text_them(ticked: Desk, now: datetime) -> None:
     assert of(ticked, AttentionKind.no_mobile) == []  # Dr Osei has nothing coming up
     make_appointment(ticked, start=now + timedelta(days=2), doctor_id="dr-osei")

@@ -295,3 +295,27 @@ def test_a_running_worker_keeps_a_cache_of_what_every_tick_reads(clinic: Desk, d
     assert cli.main(["--data-dir", str(data_dir), "worker"]) == 0
     assert cli.main(["--data-dir", str(data_dir), "worker", "--once"]) == 0
     assert opened == {False: WORKER_CACHE_BYTES, True: CACHE_BYTES} and WORKER_CACHE_BYTES > 2 * CACHE_BYTES
+
+
+def test_a_short_lived_command_keeps_what_it_parses_out_of_the_collectors_passes(clinic: Desk, data_dir: Path) -> None:
+    import gc
+
+    from rxdesk.config import Settings
+    from rxdesk.store import open_store
+
+    settings = Settings.from_env(data_dir=data_dir)
+    try:
+        frozen = gc.get_freeze_count()
+        with open_store(settings).read() as view:  # the app's and the tests' store: nothing frozen
+            assert view.org.get() is not None
+        assert gc.get_freeze_count() == frozen
+        worker = open_store(settings, long_running=True, short_lived=True)  # a running worker never freezes
+        with worker.read() as view:
+            assert view.org.get() is not None
+        assert gc.get_freeze_count() == frozen
+        command = open_store(settings, short_lived=True)
+        with command.read() as view:
+            assert view.org.get() is not None
+        assert gc.get_freeze_count() > frozen  # the core segment it parsed, and what was there before
+    finally:
+        gc.unfreeze()

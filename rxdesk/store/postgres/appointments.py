@@ -419,10 +419,12 @@ class ReminderSentRepo:
 
     def skipped(self, starting_after: datetime) -> list[ReminderSent]:
         """Fired reminders whose email or SMS was skipped (no address to send to), of
-        appointments that start after `starting_after`, by the appointment's start."""
+        appointments still confirmed that start after `starting_after`, by the appointment's
+        start (a cancelled appointment's skipped reminders are nobody's concern)."""
         found = self._s.dicts(
             sql.SQL("SELECT {} FROM appointment_reminders_sent r JOIN appointments a ON a.uid = r.appointment_uid "
-                    "WHERE a.starts_at > %s AND (r.email_status LIKE %s OR r.sms_status LIKE %s) "
+                    "WHERE a.starts_at > %s AND a.status = 'confirmed' "
+                    "AND (r.email_status LIKE %s OR r.sms_status LIKE %s) "
                     "ORDER BY a.starts_at, r.appointment_uid COLLATE \"C\", r.rule_id COLLATE \"C\", "
                     "r.recipient_group COLLATE \"C\", r.recipient_id COLLATE \"C\"").format(
                 sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in REMINDER_COLUMNS)),

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rxdesk.services import Desk
 
 EMPTY_TEXT = """\
-There is no data in this data dir yet.
+There is no data in this {place} yet.
 
 To try rxdesk on a realistic clinic, quit (q) and run:
     rxdesk demo
@@ -35,8 +35,17 @@ To try rxdesk on a realistic clinic, quit (q) and run:
 To set up your organisation, doctors and patients from a file, run:
     rxdesk provision clinic.toml
 (an example is in examples/clinic.toml; the README explains every field)
-
+{more}
 This screen fills in by itself as soon as data arrives."""
+IMPORT_TEXT = """
+To copy a data dir that already holds your clinic into this database, run:
+    rxdesk store import DATA_DIR
+"""
+
+
+def empty_text(database: bool) -> str:
+    """What the overview says when there is no data yet, in the data dir or the database."""
+    return EMPTY_TEXT.format(place="database" if database else "data dir", more=IMPORT_TEXT if database else "")
 
 
 @dataclass
@@ -105,7 +114,7 @@ class OverviewScreen(DeskScreen):
             with Vertical(id="overview-main"):
                 yield FilterBar(id="filters")
                 yield AppointmentTable(id="appointments")
-            yield Static(EMPTY_TEXT, id="empty-state")
+            yield Static(empty_text(bool(self.desk.settings.database_url)), id="empty-state")
 
     @property
     def table(self) -> AppointmentTable:
