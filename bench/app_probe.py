@@ -149,11 +149,13 @@ class Explain:
 
 
 async def probe(data_dir: Path, started: float, explain_on: bool = False) -> dict[str, float]:
+    import rxdesk.tui  # first, as the app does: it sets Textual's frame rate
+
+    rxdesk.tui.hold_collector()  # as `rxdesk` does before it imports Textual and the app
     from textual.events import Key
     from textual.screen import Screen
     from textual.widgets import Input
 
-    import rxdesk.tui  # noqa: F401 - first, as the app does: it sets Textual's frame rate
     from rxdesk.config import Settings
     from rxdesk.services import Desk
     from rxdesk.tui.app import RxdeskApp

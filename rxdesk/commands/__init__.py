@@ -381,6 +381,9 @@ def open_app(args: argparse.Namespace, ctx: Context) -> int:
         # From cron, a script or a pipe the app would run forever writing escape codes.
         raise ConfigError("the app needs a terminal (stdin and stdout are not one); for the maintenance "
                           "worker without a terminal run `rxdesk worker`, for scripts see `rxdesk --help`")
+    from rxdesk.tui import hold_collector
+
+    hold_collector()  # before Textual and the app are imported
     from rxdesk.tui.app import run_app
 
     return run_app(ctx.settings, worker=not args.no_worker) or 0

@@ -38,7 +38,7 @@ from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
 from rxdesk.store.files import GRACE_SECONDS, LOCK, MANIFEST, PREVIOUS, SEGMENTS, check_files, refuse_if_damaged, sweep
 from rxdesk.store.manifest import Manifest, SegmentRef, carry_counted, delta_file, segment_file
-from rxdesk.store.segment_db import Segment, SegmentDB, SegmentTable, encode
+from rxdesk.store.segment_db import Segment, SegmentDB, SegmentTable, encode, file_signature
 
 if TYPE_CHECKING:
     # Imported where a lock is taken: a process that only reads never pays for filelock.
@@ -516,8 +516,12 @@ class Engine:
 
     def _delta(self, seg: Segment, was: SegmentRef | None) -> bytes | None:
         """`seg`'s delta file, encoded: None when a whole new file is due (a small or a new
-        segment, a removal, or changes grown past 1/DELTA_SHARE of the file: folded in)."""
+        segment, a removal, changes grown past 1/DELTA_SHARE of the file: folded in; or a file
+        that is not the one this process read: changed since, by hand or by damage, it is
+        replaced from what was read and checked, never built on)."""
         if was is None or was.size < self.delta_from:
+            return None
+        if seg.storage.origin is None or seg.storage.origin != file_signature(self.segments_dir / was.file):
             return None
         changed = seg.storage.changed()
         if changed is None:

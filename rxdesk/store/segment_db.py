@@ -23,6 +23,7 @@ opens any of them read-only for inspection.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, MutableMapping
@@ -64,6 +65,16 @@ def decode(data: bytes, path: Path) -> Any:
         ) from None
 
 
+def file_signature(path: Path) -> tuple[int, int, int] | None:
+    """What tells one file from another at `path` (inode, size, modification time): a file the
+    store wrote never changes, so a different signature is a file changed or put there since."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def json_text(value: Any) -> str:
     """A stored value as text, whatever it was stored as: a string itself, anything else its
     JSON as PostgreSQL's `->>` gives it (stdlib json's separators are PostgreSQL's)."""
@@ -85,16 +96,23 @@ class SegmentStorage(Storage):
         # `engine`); None for a segment no file holds yet, where a delta has nothing to lie over.
         self.delta: Tables | None = {}
         self.whole = False  # a document was removed or a table replaced: only a new file says that
+        # The signature of the segment's file as its tables were read from it (or written): a
+        # delta lies over that file only while it is still the file there.
+        self.origin: tuple[int, int, int] | None = None
         if isinstance(source, Path):
             self.size, self._tables = self._parse(source, size, crc)
             if under is not None:
                 self.delta, self._tables = self._tables, dict(under._tables)
                 for table, docs in self.delta.items():
                     self._tables[table] = {**under._tables.get(table, _EMPTY), **docs}
+                self.origin = under.origin
+            else:
+                self.origin = file_signature(source)
         else:
             self.size = 0
             self._tables = dict(source._tables) if source is not None else {}
             self.delta = source.delta if source is not None else None
+            self.origin = source.origin if source is not None else None
 
     @staticmethod
     def _parse(path: Path, size: int | None, crc: int | None) -> tuple[int, Tables]:
@@ -153,6 +171,8 @@ class SegmentStorage(Storage):
         generation; returns the size and CRC-32 of what was written."""
         data = encode(self._tables) if delta is None else delta
         write_atomic(path, data, sync_dir=False, fsync=fsync)
+        if delta is None:
+            self.origin = file_signature(path)
         self.delta = {} if delta is None else self.changed()
         self.staged, self.size, self._owned, self.whole = False, len(data), {}, False
         return len(data), checksum(data)

@@ -1,5 +1,6 @@
 """The Textual app. Nothing outside this package imports Textual."""
 
+import gc
 import os
 import sys
 
@@ -14,3 +15,17 @@ os.environ.setdefault("TEXTUAL_FPS", "120")
 # (two dozen syscalls) take ~100 ms instead of ~15. Set once for the process that loads the
 # app, before any app is made.
 sys.setswitchinterval(0.0005)
+
+# How long the collector may wait at most (`hold_collector`), should the app never settle (a
+# problem screen, a data dir that cannot be listed).
+COLLECTOR_HELD_SECONDS = 10.0
+
+
+def hold_collector() -> None:
+    """Let the cyclic garbage collector wait while the app starts: importing Textual and the
+    app and parsing the first week made it run full passes over everything loaded so far
+    before the first rows were drawn (two, ~30 ms each, at every data set). The app starts it
+    again as soon as it has settled and has taken what it keeps out of its sight
+    (`RxdeskApp.keep_loaded`), or after COLLECTOR_HELD_SECONDS. Called first thing by whatever
+    starts the app; an app made otherwise (tests) collects throughout."""
+    gc.disable()

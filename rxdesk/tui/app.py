@@ -34,6 +34,7 @@ from rxdesk.domain.errors import RxdeskError, StoreError, UnreadableRecord, Vali
 from rxdesk.domain.times import format_utc, zone
 from rxdesk.resources import stylesheet
 from rxdesk.services import Desk
+from rxdesk.tui import COLLECTOR_HELD_SECONDS
 from rxdesk.tui.keys import ScreenKey, screen_keys
 from rxdesk.tui.navigation import (
     OpenAppointment,
@@ -191,6 +192,7 @@ class RxdeskApp(App[int]):
     # Start-up, live data and the maintenance worker.
 
     def on_mount(self) -> None:
+        self.set_timer(COLLECTOR_HELD_SECONDS, gc.enable, name="collector back")  # (`hold_collector`)
         if self.problem:
             from rxdesk.tui.screens.problem import ProblemScreen
 
@@ -323,6 +325,7 @@ class RxdeskApp(App[int]):
         self._frozen = True
         gc.collect()
         gc.freeze()
+        gc.enable()  # held since start-up (`rxdesk.tui.hold_collector`)
 
     def note_own_write(self, *, shown: bool = False) -> None:
         """Our own change: the screen in front has drawn it on its line at once and now runs

@@ -221,3 +221,38 @@ def test_the_first_frame_is_drawn_without_pydantic_or_the_models(clinic: Desk, b
     loaded = set(modules.removeprefix("LOADED:").split(","))
     assert "rxdesk.tui.screens.overview" in loaded
     assert not {m for m in loaded if m.startswith("pydantic") or m == "rxdesk.domain.models"}, sorted(loaded)
+
+
+async def test_the_collector_held_while_the_app_starts_is_back_once_it_settled(clinic: Desk, booked: dict[str, str]) -> None:
+    import gc
+
+    from rxdesk.tui import hold_collector
+
+    app: Any = make_app(clinic)
+    hold_collector()
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            assert not gc.isenabled()  # the first rows are drawn without a pass over what was loaded
+            await overview_ready(pilot)
+            await wait_until(pilot, lambda: app._frozen, what="what the app keeps taken out of the collector's sight")
+            assert gc.isenabled()
+    finally:
+        gc.enable()
+
+
+async def test_the_collector_is_back_after_a_while_if_the_app_never_settles(clinic: Desk, booked: dict[str, str],
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import rxdesk.tui.app as app_module
+    from rxdesk.tui import hold_collector
+
+    monkeypatch.setattr(app_module, "COLLECTOR_HELD_SECONDS", 0.2)
+    monkeypatch.setattr(app_module.RxdeskApp, "keep_loaded", lambda self: None)  # it never settles
+    app: Any = make_app(clinic)
+    hold_collector()
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_until(pilot, gc.isenabled, what="the collector back on")
+    finally:
+        gc.enable()

@@ -216,15 +216,20 @@ async def test_one_list_without_pages_j_k_g_and_G(clinic: Desk, now: datetime) -
 
 
 @pytest.mark.backends
-async def test_an_empty_data_dir_explains_how_to_get_data(desk: Desk) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_an_empty_data_dir_explains_how_to_get_data(desk: Desk, size: tuple[int, int]) -> None:
     app = make_app(desk)
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         switcher = app.screen.query_one("#overview-switcher", ContentSwitcher)
         assert switcher.current == "empty-state"
-        text = str(app.screen.query_one("#empty-state").render())
+        panel = app.screen.query_one("#empty-state")
+        text = str(panel.render())
         assert "rxdesk demo" in text and "rxdesk provision" in text
         if desk.settings.database_url:  # an empty database can also take a data dir in
             assert "no data in this database" in text and "rxdesk store import DATA_DIR" in text
         else:
             assert "no data in this data dir" in text and "store import" not in text
+        # All of it in sight, no line wrapped: the commands are read off the screen.
+        assert max(map(len, text.splitlines())) <= panel.content_region.width
+        assert len(text.splitlines()) <= panel.content_region.height

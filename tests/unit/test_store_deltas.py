@@ -154,3 +154,22 @@ def test_a_data_dir_with_no_delta_keeps_the_first_format(clinic: Desk, now: date
     found = manifest(data_dir)
     assert found["format"] == "rxdesk-store/1"  # small segments are written whole: older versions still read it
     assert not any("delta" in ref for ref in found["segments"].values())
+
+
+def test_a_file_changed_under_a_running_process_is_replaced_from_what_it_read_never_built_on(
+        clinic: Desk, now: datetime, data_dir: Path) -> None:
+    week, made = a_full_week(clinic, now)
+    clinic.appointments.cancel_appointment(made[0].uid, "patient asked", "tester")
+    assert clinic.appointments.get(made[1].uid) is not None  # this process has the week read
+    base = data_dir / "segments" / manifest(data_dir)["segments"][week]["file"]
+    damaged = base.read_bytes().replace(b'"confirmed"', b'"Confirmed"', 1)
+    assert len(damaged) == base.stat().st_size
+    spare = base.with_suffix(".x")
+    spare.write_bytes(damaged)
+    spare.replace(base)  # the same size: only its checksum tells
+    with pytest.raises(StoreError, match="checksum"):
+        status_of(data_dir, made[1].uid)
+    clinic.appointments.cancel_appointment(made[1].uid, "patient asked", "tester")
+    ref = manifest(data_dir)["segments"][week]
+    assert ref["file"] != base.name and "delta" not in ref  # written whole from what it read
+    assert [status_of(data_dir, appt.uid) for appt in made[:3]] == ["cancelled", "cancelled", "confirmed"]

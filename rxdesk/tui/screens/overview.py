@@ -26,19 +26,20 @@ from rxdesk.tui.work import call_service
 if TYPE_CHECKING:
     from rxdesk.services import Desk
 
+# Every line fits an 80-column terminal's panel, and the whole text its 24 rows.
 EMPTY_TEXT = """\
 There is no data in this {place} yet.
-
+{more}
 To try rxdesk on a realistic clinic, quit (q) and run:
     rxdesk demo
 
-To set up your organisation, doctors and patients from a file, run:
+To set up your organisation, doctors and patients from a file:
     rxdesk provision clinic.toml
-(an example is in examples/clinic.toml; the README explains every field)
-{more}
+(an example: examples/clinic.toml; the README explains each field)
+
 This screen fills in by itself as soon as data arrives."""
 IMPORT_TEXT = """
-To copy a data dir that already holds your clinic into this database, run:
+To copy in a data dir that holds your clinic, quit (q) and run:
     rxdesk store import DATA_DIR
 """
 
