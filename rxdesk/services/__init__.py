@@ -85,7 +85,8 @@ class Desk:
 
     def wait_for_change(self, known: int, timeout: float) -> int:
         """Block until a write of any process commits, or `timeout` seconds pass; returns the
-        generation (unchanged on a timeout)."""
+        generation (unchanged on a timeout, unless this desk wrote meanwhile: on a server
+        database a write of its own store is left to the timeout, whoever made it knows)."""
         return self.store.wait_for_change(known, timeout)
 
     def warm_up(self) -> None:

@@ -526,7 +526,8 @@ class Store(Protocol):
         ...
 
     def wait_for_change(self, known: int, timeout: float) -> int:
-        """The generation, once it differs from `known` or `timeout` seconds have passed."""
+        """The generation, once it differs from `known` or `timeout` seconds have passed (a
+        store that is woken by writes may leave its own to the timeout: their caller knows)."""
         ...
 
     def close(self) -> None:

@@ -226,6 +226,41 @@ def test_start_up_stays_within_its_module_budget(clinic: Desk, cli_env: dict[str
     assert heavy(modules, "textual", "rich", "importlib.metadata", "pydantic.plugin._loader") == []
 
 
+def test_a_listing_on_the_data_dir_loads_no_pydantic(clinic: Desk, cli_env: dict[str, str], now: datetime) -> None:
+    """The rows and the organisation's zone are read from their stored forms: a listing never
+    needs a model, and pydantic's import was a third of its start-up (~50 ms)."""
+    from datetime import timedelta
+
+    from tests.helpers import make_appointment
+
+    make_appointment(clinic, start=now + timedelta(days=2))
+    for argv in (["appointments", "list"], ["appointments", "list", "--json"]):
+        listed = loaded_after(argv, cli_env)
+        assert listed["code"] == 0
+        assert heavy(listed["modules"], "pydantic", "textual") == []
+
+
+@pytest.mark.database_only
+def test_a_listing_and_a_cancel_on_postgresql_build_no_pydantic_schema(clinic: Desk, cli_env: dict[str, str],
+                                                                        now: datetime) -> None:
+    """As on the data dir: the organisation a command reads for its time zone is taken as
+    stored when it has the shape validation leaves, and an event is made without validation
+    when its values are already in their validated form (`Entity.of_plain`). Building a
+    validator (pydantic's schema and plugin lookup) cost every command on the database a few
+    milliseconds, and validating each event a doctor's away week hundreds of times more."""
+    from datetime import timedelta
+
+    from tests.helpers import make_appointment
+
+    uid = make_appointment(clinic, start=now + timedelta(days=2)).uid
+    listed = loaded_after(["appointments", "list"], cli_env)
+    assert listed["code"] == 0
+    assert heavy(listed["modules"], "pydantic.plugin._loader", "textual") == []
+    cancelled = loaded_after(["appointments", "cancel", uid, "--reason", "budget"], cli_env)
+    assert cancelled["code"] == 0
+    assert heavy(cancelled["modules"], "pydantic.plugin._loader", "textual") == []
+
+
 def test_every_readme_section_a_message_names_is_in_the_readme() -> None:
     """Messages send the agent to a README section by its title (`README (Damaged files, …)`,
     `README: Where data lives`): each title is a heading of README.md."""

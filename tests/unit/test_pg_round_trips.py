@@ -203,6 +203,34 @@ def test_a_unit_of_work_that_makes_hundreds_of_events_takes_their_numbers_in_a_f
     assert [e.data["n"] for e in stored][-300:] == list(range(300))
 
 
+def test_statements_of_many_rows_go_with_the_servers_own_placeholders(
+        clinic: Desk, now: datetime, sent: list[str]) -> None:
+    """A statement of hundreds of rows is written with numbered placeholders (`$1`), which the
+    driver sends as they are: thousands of `%s` it would parse again at every execution (it
+    caches only short statements), milliseconds of a doctor's away week or a busy tick. The
+    values arrive as written, `%` and `$` in them too."""
+    odd = "50% off, $1 and %s"
+    appointments = [make_appointment(clinic, start=now + timedelta(days=1, minutes=30 * i)) for i in range(40)]
+    sent.clear()
+    with clinic.store.write() as view:
+        for i in range(300):
+            view.events.append(EventType.APPOINTMENT_CANCELLED, {"n": i, "why": odd}, now)
+            view.audit.append(AuditEntry(at=now, actor="admin:alice", action="appointment.note",
+                                         target=f"appointment:{appointments[0].uid}", details={"n": i, "why": odd}))
+        view.appointments.put_each([a.model_copy(update={"room_url": f"https://meet.example/{odd}/{a.uid}"})
+                                    for a in appointments])
+    bulk = [s for s in sent if s.startswith(("INSERT INTO events", "INSERT INTO audit", 'INSERT INTO "appointments"'))]
+    assert {s.split(" (")[0] for s in bulk} == {"INSERT INTO events", "INSERT INTO audit", 'INSERT INTO "appointments"'}
+    for statement in bulk:
+        assert "%s" not in statement and "($1, $2, " in statement, statement[:200]
+    stored = [e.data for _, e in view_of(clinic).events.after(0)][-300:]
+    assert stored == [{"n": i, "why": odd} for i in range(300)]
+    notes = view_of(clinic).audit.for_target(f"appointment:{appointments[0].uid}")
+    assert sorted(e.details["n"] for e in notes if e.action == "appointment.note") == list(range(300))
+    assert {clinic.appointments.get(a.uid).room_url for a in appointments} == {
+        f"https://meet.example/{odd}/{a.uid}" for a in appointments}
+
+
 def test_each_move_of_a_doctor_away_writes_both_its_appointments_in_one_statement(
         clinic: Desk, now: datetime, sent: list[str]) -> None:
     """The original cancelled and its successor booked go out together, sent at once (the new

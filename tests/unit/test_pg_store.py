@@ -15,7 +15,7 @@ import pytest
 from psycopg import sql
 from pydantic import BaseModel
 
-from rxdesk.domain.errors import Conflict, StoreError, StoreUnavailable
+from rxdesk.domain.errors import Conflict, StoreError, StoreUnavailable, UnreadableRecord
 from rxdesk.domain.models import AppointmentStatus as S
 from rxdesk.domain.models import Delivery, EventType, RecipientGroup, ReminderSent
 from rxdesk.services import Desk
@@ -540,3 +540,53 @@ def test_an_upgrade_names_each_migration_it_ran_as_a_migration(empty_db: str, cl
     last = schema.MIGRATIONS[-1]
     assert upgraded.code == 0 and one_line(upgraded.out), upgraded.err
     assert upgraded.out.strip().endswith(f"to {last.version}: migration {last.version} ({last.name})"), upgraded.out
+
+
+@pytest.mark.parametrize("doc", ['{"name": "Clinic", "colour": "red"}', '{"name": 7}', '{"timezone": "UTC"}'])
+def test_a_stored_organisation_of_another_shape_is_refused_as_on_the_data_dir(
+        clinic: Desk, database_url: str, doc: str) -> None:
+    """The organisation is taken as stored only in the shape validation leaves; any other is
+    validated, and refused in one line naming it, by `org` and by the name and zone alone."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE org SET doc = %s::jsonb", (doc,))
+    desk = Desk(another_store(clinic), clinic.clock, clinic.settings)
+    try:
+        with pytest.raises(UnreadableRecord, match="stored org cannot be read"):
+            desk.org()
+        with pytest.raises(UnreadableRecord, match="stored org cannot be read"):
+            desk.org_basics()
+    finally:
+        desk.close()
+
+
+def test_a_stores_own_write_wakes_its_writer_and_not_its_waiters(
+        clinic: Desk, now: datetime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An app reloads for a write of its own once, as its own (`note_own_write`): the write
+    does not wake the app's wait for changes too, which reloaded every screen a second time
+    while the row just cancelled waited to be painted. The generation counts the write when
+    it returns; a write of another process wakes the waiter, with both counted."""
+    from rxdesk.store.postgres.store import Listener
+
+    store = clinic.store
+    known = store.generation()  # listening from now on
+    waiting_now = threading.Event()
+    wait = Listener.wait
+
+    def entered(listener: Listener, known: int, timeout: float) -> int:
+        waiting_now.set()
+        return wait(listener, known, timeout)
+
+    monkeypatch.setattr(Listener, "wait", entered)
+    woke: list[int] = []
+    waiter = threading.Thread(target=lambda: woke.append(store.wait_for_change(known, 30)))
+    waiter.start()
+    assert waiting_now.wait(30)
+    make_appointment(clinic, start=now + timedelta(days=1))  # this store's own write
+    assert store.generation() == known + 1
+    other = Desk(another_store(clinic), clinic.clock, clinic.settings)
+    try:
+        make_appointment(other, start=now + timedelta(days=2))
+    finally:
+        other.close()
+    waiter.join(30)
+    assert woke == [known + 2]

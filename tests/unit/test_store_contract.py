@@ -116,6 +116,7 @@ def test_the_bulk_loader_writes_a_clinic_in_one_unit_and_can_clear_it(clinic: De
         ids = [e.id for _, e in view.events.after(0)]
         assert len(ids) == 3 and len(set(ids)) == 3
         assert [a.action for a in view.audit.for_target("org")] == ["x"]
+    assert not clinic.store.is_empty()  # no organisation, but events and audit entries
 
 
 @pytest.mark.data_dir_only

@@ -165,8 +165,8 @@ class AppointmentRepo:
         else:
             for start in range(0, len(rows), BATCH_ROWS):
                 chunk = rows[start:start + BATCH_ROWS]
-                self._s.execute(upsert("appointments", APPOINTMENT_COLUMNS, "uid", len(chunk)),
-                                [value for row in chunk for value in row], keep_waiting=True)
+                self._s.execute(upsert("appointments", APPOINTMENT_COLUMNS, "uid", len(chunk), numbered=True),
+                                [value for row in chunk for value in row], keep_waiting=True, numbered=True)
         self._s.busy.clear()
         for appt in appts:
             self._s.remember("appointments", appt.uid, appt)

@@ -47,7 +47,8 @@ class EventRepo:
         self._s.require_writable()
         self._s.take_turn(EVENTS_LOCK)  # before a number is taken: numbers follow commits
         seq = self._s.next_number("events_seq")
-        event = Event(id=event_id(seq, random_token(6)), type=type, created_at=at, data=data)
+        # As the data dir makes it: validated only when a value is not already in its validated form.
+        event = Event.of_plain(id=event_id(seq, random_token(6)), type=type, created_at=at, data=data)
         self._s.add_row(_INSERT_EVENT, (seq, event.id, event.type.value, event.created_at,
                                         Json(event.to_json()["data"])))
         self._s.remember("events", event.id, event)  # an event never changes: read back from here

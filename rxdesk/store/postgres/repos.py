@@ -32,8 +32,8 @@ from rxdesk.domain.models import (
     Org,
     Subscription,
 )
-from rxdesk.domain.queries import OrgBasics
-from rxdesk.store.postgres.session import Session
+from rxdesk.domain.queries import OrgBasics, org_basics, org_from_json
+from rxdesk.store.postgres.session import Session, numbered_rows
 
 M = TypeVar("M", bound=Entity)
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -54,19 +54,21 @@ def text(statement: sql.Composable) -> str:
     return statement.as_string(None)
 
 
-def upsert(table: str, columns: list[str], key: str, rows: int = 1) -> str:
+def upsert(table: str, columns: list[str], key: str, rows: int = 1, *, numbered: bool = False) -> str:
     """INSERT of `rows` rows of `columns`, each replacing the row with the same `key` (the
-    rows of one statement must have different keys)."""
-    return _upsert(table, tuple(columns), key, rows)
+    rows of one statement must have different keys). `numbered`: with the server's own
+    placeholders (`session.numbered_rows`), for `Session.execute(..., numbered=True)`."""
+    return _upsert(table, tuple(columns), key, rows, numbered)
 
 
 @lru_cache(maxsize=64)
-def _upsert(table: str, columns: tuple[str, ...], key: str, rows: int) -> str:
+def _upsert(table: str, columns: tuple[str, ...], key: str, rows: int, numbered: bool) -> str:
     row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(columns)))
+    values = sql.SQL(numbered_rows(len(columns), rows)) if numbered else sql.SQL(", ").join([row] * rows)
     return text(sql.SQL("INSERT INTO {t} ({cols}) VALUES {vals} ON CONFLICT ({k}) DO UPDATE SET {sets}").format(
         t=sql.Identifier(table),
         cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
-        vals=sql.SQL(", ").join([row] * rows),
+        vals=values,
         k=sql.Identifier(key),
         sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns if c != key),
     ))
@@ -166,12 +168,21 @@ class OrgRepo:
         return self._s.locked_row("org", "org", self._fetch)
 
     def _fetch(self, _key: str) -> Org | None:
+        doc = self._doc()
+        # As the data dir reads it: validated only when of another shape than validation leaves
+        # (building the model's validator costs a one-shot command more than the rest of its reads).
+        return org_from_json(doc) if doc is not None else None
+
+    def _doc(self) -> dict[str, Any] | None:
         doc = self._s.value("SELECT doc FROM org")  # not locked: every write reads it
-        return Org.from_stored(doc) if doc is not None else None
+        return dict(doc) if doc is not None else None
 
     def basics(self) -> OrgBasics | None:
-        org = self.get()
-        return OrgBasics(org.name, org.timezone) if org is not None else None
+        if self._s.holds("org", "org"):
+            org = self.get()
+            return OrgBasics(org.name, org.timezone) if org is not None else None
+        doc = self._doc()
+        return org_basics(doc) if doc is not None else None
 
     def put(self, org: Org) -> None:
         self._s.require_writable()

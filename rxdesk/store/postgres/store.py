@@ -82,9 +82,11 @@ class PgReadView(PgView):
 
 class Listener:
     """A thread with one connection LISTENing on the changes channel: counts the committed
-    writes it hears (of every process) and wakes whoever waits for the next one. A lost
-    connection is made again every few seconds; it counts as a change (some may have been
-    missed meanwhile)."""
+    writes it hears (of every process) and wakes whoever waits for the next one, but for a
+    write of its own store (`expect`): that one wakes only its writer, which tells its caller
+    itself (an app that reloaded for it twice, once as its own and once as heard, did both
+    while the row it had just cancelled waited to be painted). A lost connection is made again
+    every few seconds; it counts as a change (some may have been missed meanwhile)."""
 
     RETRY_SECONDS = 2.0
 
@@ -94,7 +96,10 @@ class Listener:
         self.failures = 0
         self.error: BaseException | None = None
         self._tokens: dict[str, None] = {}
-        self._changed = threading.Condition()
+        self._own: dict[str, None] = {}  # tokens of this store's writes not heard yet
+        lock = threading.Lock()
+        self._changed = threading.Condition(lock)  # waiters for a change (`wait`)
+        self._token_heard = threading.Condition(lock)  # writers waiting for their own (`wait_for_token`)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rxdesk-changes", daemon=True)
         self._thread.start()
@@ -117,6 +122,7 @@ class Listener:
                     self.error = _translated(self.target, exc)
                     self.failures += 1
                     self._changed.notify_all()
+                    self._token_heard.notify_all()
                 self._stop.wait(self.RETRY_SECONDS)
             finally:
                 if conn is not None:
@@ -127,11 +133,28 @@ class Listener:
         with self._changed:
             self.heard += counts
             self.error = None
+            own = False
             if token:
                 self._tokens[token] = None
                 while len(self._tokens) > 1000:
                     self._tokens.pop(next(iter(self._tokens)))
-            self._changed.notify_all()
+                own = token in self._own
+                self._own.pop(token, None)
+            self._token_heard.notify_all()
+            if not own:
+                self._changed.notify_all()
+
+    def expect(self, token: str) -> None:
+        """A write of this store will announce itself with `token`: hearing it wakes no waiter
+        for a change (`forget` it once the write is over)."""
+        with self._changed:
+            self._own[token] = None
+            while len(self._own) > 1000:
+                self._own.pop(next(iter(self._own)))
+
+    def forget(self, token: str) -> None:
+        with self._changed:
+            self._own.pop(token, None)
 
     def wait(self, known: int, timeout: float) -> int:
         """Wait up to `timeout` seconds for the count to move from `known` (or for the
@@ -143,8 +166,8 @@ class Listener:
             return self.heard
 
     def wait_for_token(self, token: str, timeout: float) -> bool:
-        with self._changed:
-            return bool(self._changed.wait_for(lambda: token in self._tokens or self._stop.is_set(), timeout)
+        with self._token_heard:
+            return bool(self._token_heard.wait_for(lambda: token in self._tokens or self._stop.is_set(), timeout)
                         and token in self._tokens)
 
     def stop(self) -> None:
@@ -156,6 +179,7 @@ class Listener:
         self._stop.set()
         with self._changed:
             self._changed.notify_all()
+            self._token_heard.notify_all()
         self._thread.join(timeout=2.0)
 
 
@@ -329,13 +353,19 @@ class PgStore:
         `pipelined=False` (`store import`): each statement waits for its answer, so a refusal
         is raised by the statement that caused it."""
         token = random_token(16)
-        with self._transaction("BEGIN", writable=True, pipelined=pipelined) as session:
-            yield PgView(session)
-            if session.wrote:
-                session.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, token))
         listener = self._listener
-        if listener is not None and session.wrote:
-            listener.wait_for_token(token, OWN_CHANGE_WAIT)
+        if listener is not None:
+            listener.expect(token)
+        try:
+            with self._transaction("BEGIN", writable=True, pipelined=pipelined) as session:
+                yield PgView(session)
+                if session.wrote:
+                    session.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, token))
+            if listener is not None and session.wrote:
+                listener.wait_for_token(token, OWN_CHANGE_WAIT)
+        finally:
+            if listener is not None:
+                listener.forget(token)
 
     @contextmanager
     def _transaction(self, begin: str, *, writable: bool, pipelined: bool = True) -> Iterator[Session]:
@@ -380,8 +410,10 @@ class PgStore:
 
     def wait_for_change(self, known: int, timeout: float) -> int:
         """Block until a write of any process commits (or `timeout` seconds pass) while the
-        generation is still `known`; returns the generation. Raises the listener's error when
-        the server cannot be reached."""
+        generation is still `known`; returns the generation. A write of this store wakes no
+        waiter (its caller knows of it, and the generation counts it once the write returns):
+        it is seen at the next change or timeout. Raises the listener's error when the server
+        cannot be reached."""
         listener = self._listen()
         heard = listener.wait(known, timeout)
         if heard == known and listener.error is not None:
