@@ -410,7 +410,7 @@ class ReminderSentRepo:
                 sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS))),
             (uid,),
         )
-        rows = [reminder_sent(conv.pick(REMINDER_COLUMNS, r)) for r in found]
+        rows = [_reminder_sent(conv.pick(REMINDER_COLUMNS, r)) for r in found]
         rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
         return rows
 
@@ -428,10 +428,10 @@ class ReminderSentRepo:
                 sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in REMINDER_COLUMNS)),
             (starting_after, SKIPPED_LIKE, SKIPPED_LIKE),
         )
-        return [reminder_sent(conv.pick(REMINDER_COLUMNS, r)) for r in found]
+        return [_reminder_sent(conv.pick(REMINDER_COLUMNS, r)) for r in found]
 
 
-def reminder_sent(row: dict[str, Any]) -> ReminderSent:
+def _reminder_sent(row: dict[str, Any]) -> ReminderSent:
     from rxdesk.domain.models import ReminderSent
 
     return ReminderSent.from_stored(row)
