@@ -200,8 +200,9 @@ def test_the_first_screen_loads_no_dialog_no_worker_and_no_other_section(clinic:
     assert loaded.isdisjoint(NOT_AT_START), sorted(loaded & set(NOT_AT_START))
 
 
+@pytest.mark.backends
 def test_the_first_frame_is_drawn_without_pydantic_or_the_models(clinic: Desk, booked: dict[str, str],
-                                                                  cli_env: dict[str, str]) -> None:
+                                                                  cli_env: dict[str, str], backend: str) -> None:
     # The first rows come from the stored records; the models (and pydantic, the dearest import
     # of start-up) load after them. The modules are noted as the first row is drawn.
     noting = (

@@ -151,3 +151,16 @@ def test_a_listing_names_every_patient_it_shows(clinic: Desk, busy: list[Appoint
     rows = clinic.appointments.list_appointments(AppointmentFilter(), limit=20).items
     names = {p.id: p.name for p in clinic.patients.list_patients().items}
     assert [r.patient_name for r in rows] == [names[a.patient_id] for a in busy[:20]]
+
+
+def test_each_tables_columns_are_its_models_fields_in_order() -> None:
+    """The store spells its tables' columns out so that loading it loads no pydantic: they
+    must stay the models' fields, in their order (a row is read and written by them)."""
+    from rxdesk.domain import models
+    from rxdesk.store.postgres import rows
+
+    spelled: dict[type[models.Entity], tuple[str, ...]] = {models.Appointment: rows.APPOINTMENT_COLUMNS, models.ReminderSent: rows.REMINDER_COLUMNS,
+               models.Patient: rows.PATIENT_COLUMNS, models.Delivery: rows.DELIVERY_COLUMNS,
+               models.OutboxMessage: rows.MESSAGE_COLUMNS}
+    for model, columns in spelled.items():
+        assert columns == tuple(model.model_fields), model.__name__

@@ -5,23 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
 from rxdesk.domain.errors import found
 from rxdesk.domain.ids import normalize_uid
 from rxdesk.domain.lifecycle import ACTIVE, LONGEST_APPOINTMENT, TIME_MOVES
-from rxdesk.domain.models import (
-    Appointment,
-    ReminderSent,
-)
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.repos import for_update, text, upsert
+from rxdesk.store.postgres.rows import APPOINTMENT_COLUMNS, REMINDER_COLUMNS
 from rxdesk.store.postgres.session import BATCH_ROWS, RowStatement, Session
 
-APPOINTMENT_COLUMNS = conv.fields(Appointment)
+if TYPE_CHECKING:  # the models are imported where a row is made one: a listing reads stored forms
+    from rxdesk.domain.models import Appointment, ReminderSent
+
 # "Active" as stored, built from the domain's one set: the no-double-booking constraint's own
 # condition (schema.py), so the planner can use its index.
 STORED_ACTIVE = sql.SQL("status IN ({})").format(sql.SQL(", ").join(sql.Literal(s.value) for s in sorted(ACTIVE)))
@@ -357,7 +356,6 @@ class AppointmentRepo:
         self._s.add_row(_LINK, (uid, new_uid), key=uid)
 
 
-REMINDER_COLUMNS = conv.fields(ReminderSent)
 _INSERT_REMINDER = RowStatement(text(sql.SQL("INSERT INTO appointment_reminders_sent ({})").format(
     sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS)))), len(REMINDER_COLUMNS))
 SKIPPED_LIKE = "skipped:%"  # how an email or SMS status starts when there was no address to send to
@@ -412,7 +410,7 @@ class ReminderSentRepo:
                 sql.SQL(", ").join(map(sql.Identifier, REMINDER_COLUMNS))),
             (uid,),
         )
-        rows = [ReminderSent.from_stored(conv.pick(ReminderSent, r)) for r in found]
+        rows = [_reminder_sent(conv.pick(REMINDER_COLUMNS, r)) for r in found]
         rows.sort(key=lambda r: (r.sent_at, r.rule_id, r.recipient_group, r.recipient_id))
         return rows
 
@@ -430,4 +428,10 @@ class ReminderSentRepo:
                 sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in REMINDER_COLUMNS)),
             (starting_after, SKIPPED_LIKE, SKIPPED_LIKE),
         )
-        return [ReminderSent.from_stored(conv.pick(ReminderSent, r)) for r in found]
+        return [_reminder_sent(conv.pick(REMINDER_COLUMNS, r)) for r in found]
+
+
+def _reminder_sent(row: dict[str, Any]) -> ReminderSent:
+    from rxdesk.domain.models import ReminderSent
+
+    return ReminderSent.from_stored(row)

@@ -4,17 +4,19 @@ and the pieces `rxdesk store import` shares with it. Rows go in with COPY."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 from psycopg.types.json import Json
 
 from rxdesk.domain.ids import random_token
-from rxdesk.domain.models import Patient
-from rxdesk.store.postgres import appointments as appointment_rows
 from rxdesk.store.postgres import logs as log_rows
 from rxdesk.store.postgres import patients as patient_rows
+from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.session import Session
+
+if TYPE_CHECKING:
+    from rxdesk.domain.models import Patient
 
 # Tables a clinic's data lives in (all but the schema's own record).
 DATA_TABLES = ("org", "admins", "appointment_types", "doctors", "patients", "appointments",
@@ -72,13 +74,13 @@ class PgBulkLoad:
 
     def add_patients(self, patients: Sequence[Patient]) -> None:
         self._s.require_writable()
-        copy_rows(self._s, "patients", [*patient_rows.PATIENT_COLUMNS, "name_key", "search_text"],
+        copy_rows(self._s, "patients", [*conv.PATIENT_COLUMNS, "name_key", "search_text"],
                   (patient_rows.patient_row(p) for p in patients))
 
     def add_appointments(self, appointments: Sequence[Mapping[str, Any]]) -> None:
         self._s.require_writable()
-        copy_rows(self._s, "appointments", appointment_rows.APPOINTMENT_COLUMNS,
-                  ([doc.get(c) for c in appointment_rows.APPOINTMENT_COLUMNS] for doc in appointments))
+        copy_rows(self._s, "appointments", conv.APPOINTMENT_COLUMNS,
+                  ([doc.get(c) for c in conv.APPOINTMENT_COLUMNS] for doc in appointments))
 
     def add_audit(self, entries: Sequence[Mapping[str, Any]]) -> None:
         self._s.require_writable()

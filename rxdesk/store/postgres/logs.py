@@ -6,25 +6,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from psycopg import sql
 from psycopg.types.json import Json
 
+from rxdesk.domain.enums import DeliveryStatus, EventType
 from rxdesk.domain.ids import random_token
-from rxdesk.domain.models import (
-    AuditEntry,
-    Delivery,
-    DeliveryStatus,
-    Entity,
-    Event,
-    EventType,
-    OutboxMessage,
-)
 from rxdesk.domain.queries import AuditQuery, DeliveryTrouble, Page
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.repos import can_name_a_row, for_update, text, upsert
 from rxdesk.store.postgres.session import RowStatement, Session
+
+if TYPE_CHECKING:  # the models are imported where a row is made one (`conv.entity`)
+    from rxdesk.domain.models import AuditEntry, Delivery, Entity, Event, OutboxMessage
 
 
 def event_id(seq: int, tail: str) -> str:
@@ -48,6 +43,8 @@ class EventRepo:
         self._s.take_turn(EVENTS_LOCK)  # before a number is taken: numbers follow commits
         seq = self._s.next_number("events_seq")
         # As the data dir makes it: validated only when a value is not already in its validated form.
+        from rxdesk.domain.models import Event
+
         event = Event.of_plain(id=event_id(seq, random_token(6)), type=type, created_at=at, data=data)
         self._s.add_row(_INSERT_EVENT, (seq, event.id, event.type.value, event.created_at,
                                         Json(event.to_json()["data"])))
@@ -56,6 +53,8 @@ class EventRepo:
 
     @staticmethod
     def _event(row: tuple[Any, ...]) -> Event:
+        from rxdesk.domain.models import Event
+
         return Event.from_stored({"id": row[0], "type": row[1], "created_at": row[2], "data": row[3]})
 
     def get(self, event_id: str) -> Event | None:
@@ -106,6 +105,8 @@ class AuditRepo:
 
     @staticmethod
     def _entry(row: tuple[Any, ...]) -> AuditEntry:
+        from rxdesk.domain.models import AuditEntry
+
         return AuditEntry.from_stored(dict(zip(AUDIT_COLUMNS, row, strict=True)))
 
     def for_target(self, target: str) -> list[AuditEntry]:
@@ -147,7 +148,7 @@ class AuditRepo:
         return Page([self._entry(r) for r in self._s.rows(statement, args)], None, offset, limit)
 
 
-R = TypeVar("R", bound=Entity)
+R = TypeVar("R", bound="Entity")
 
 
 @lru_cache(maxsize=8)
@@ -160,18 +161,25 @@ class QueuedRows(Generic[R]):
     """Webhook deliveries or outgoing messages: rows with an id from a sequence, a status, and,
     while pending, the time of the next attempt and the lease of the runner sending it."""
 
-    def __init__(self, session: Session, table: str, model: type[R], id_prefix: str) -> None:
+    def __init__(self, session: Session, table: str, model: str, columns: tuple[str, ...], id_prefix: str) -> None:
         self._s = session
         self.table = table
         self._t = sql.Identifier(table)
         self._seq = f"{table}_seq"
-        self.model = model
+        self._model_of = conv.entity(model)
+        self._model: type[R] | None = None
         self.id_prefix = id_prefix
-        self.columns = conv.fields(model)
+        self.columns = columns
         self._select = sql.SQL(_queued_select(table, tuple(self.columns)))
 
+    @property
+    def model(self) -> type[R]:
+        if self._model is None:
+            self._model = cast("type[R]", self._model_of())
+        return self._model
+
     def _row(self, row: dict[str, Any]) -> R:
-        return self.model.from_stored(conv.pick(self.model, row))
+        return self.model.from_stored(conv.pick(self.columns, row))
 
     def new_id(self) -> str:
         """The next id, its number from the sequence (`Session.next_number`)."""
@@ -227,9 +235,9 @@ class QueuedRows(Generic[R]):
         return Page([self._row(r) for r in self._s.dicts(statement, args)], None, offset, limit)
 
 
-class DeliveryRepo(QueuedRows[Delivery]):
+class DeliveryRepo(QueuedRows["Delivery"]):
     def __init__(self, session: Session) -> None:
-        super().__init__(session, "deliveries", Delivery, "dlv_")
+        super().__init__(session, "deliveries", "Delivery", conv.DELIVERY_COLUMNS, "dlv_")
 
     def newest(self, *, status: DeliveryStatus | None = None, offset: int = 0,
                limit: int | None = None) -> Page[Delivery]:
@@ -273,9 +281,9 @@ class DeliveryRepo(QueuedRows[Delivery]):
         return [self._row(r) for r in found]
 
 
-class MessageRepo(QueuedRows[OutboxMessage]):
+class MessageRepo(QueuedRows["OutboxMessage"]):
     def __init__(self, session: Session) -> None:
-        super().__init__(session, "messages", OutboxMessage, "msg_")
+        super().__init__(session, "messages", "OutboxMessage", conv.MESSAGE_COLUMNS, "msg_")
 
     def newest(self, *, offset: int = 0, limit: int | None = None) -> Page[OutboxMessage]:
         return self._newest(None, offset, limit)

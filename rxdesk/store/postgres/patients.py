@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
 from rxdesk.domain.errors import found
-from rxdesk.domain.models import (
-    Patient,
-)
 from rxdesk.domain.queries import PHONE_DIGITS_MIN, Page, search_terms
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.repos import can_name_a_row, for_share, text, upsert
+from rxdesk.store.postgres.rows import PATIENT_COLUMNS
 from rxdesk.store.postgres.session import Session
 
-PATIENT_COLUMNS = conv.fields(Patient)
+if TYPE_CHECKING:  # the model is imported where a row is made one: a listing reads only names
+    from rxdesk.domain.models import Patient
+
 # Beyond this many, a listing's patients are read with every other: the server looks each id up
 # at several times the cost of reading a name in a scan of the table.
 FEW_NAMES = 1000
@@ -92,7 +92,9 @@ class PatientRepo:
     _select = sql.SQL(_SELECT)
 
     def _patient(self, row: dict[str, Any]) -> Patient:
-        return Patient.from_stored(conv.pick(Patient, row))
+        from rxdesk.domain.models import Patient
+
+        return Patient.from_stored(conv.pick(PATIENT_COLUMNS, row))
 
     def get(self, key: str) -> Patient | None:
         if not can_name_a_row(key):

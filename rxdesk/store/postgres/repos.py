@@ -14,28 +14,23 @@ readers do not wait for each other and two writers of one row are refused one of
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from rxdesk.domain.errors import found
-from rxdesk.domain.models import (
-    Admin,
-    AppointmentType,
-    BookingSecret,
-    Doctor,
-    Entity,
-    Org,
-    Subscription,
-)
 from rxdesk.domain.queries import OrgBasics, org_basics, org_from_json
+from rxdesk.store.postgres.rows import entity
 from rxdesk.store.postgres.session import Session, numbered_rows
 
-M = TypeVar("M", bound=Entity)
+if TYPE_CHECKING:  # the models are imported where a row is made one (`rows.entity`): a listing reads names
+    from rxdesk.domain.models import Entity, Org
+
+M = TypeVar("M", bound="Entity")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -54,7 +49,7 @@ def text(statement: sql.Composable) -> str:
     return statement.as_string(None)
 
 
-def upsert(table: str, columns: list[str], key: str, rows: int = 1, *, numbered: bool = False) -> str:
+def upsert(table: str, columns: Sequence[str], key: str, rows: int = 1, *, numbered: bool = False) -> str:
     """INSERT of `rows` rows of `columns`, each replacing the row with the same `key` (the
     rows of one statement must have different keys). `numbered`: with the server's own
     placeholders (`session.numbered_rows`), for `Session.execute(..., numbered=True)`."""
@@ -108,15 +103,22 @@ def _document_statements(table: str, key: str) -> dict[str, str]:
 class Documents(Generic[M]):
     """Reference data: one JSON document a row, keyed by its natural id."""
 
-    def __init__(self, session: Session, table: str, key: str, model: type[M], what: str,
+    def __init__(self, session: Session, table: str, key: str, model: str, what: str,
                  turn: int | None = None) -> None:
         self._s = session
         self._table_name = table
         self._sql = _document_statements(table, key)
         self._key_field = key
-        self._model = model
+        self._model_of = entity(model)
+        self._model_class: type[M] | None = None
         self._what = what
         self._turn = turn
+
+    @property
+    def _model(self) -> type[M]:
+        if self._model_class is None:
+            self._model_class = cast("type[M]", self._model_of())
+        return self._model_class
 
     def _take_turn(self) -> None:
         if self._turn is not None:
@@ -196,9 +198,9 @@ class OrgRepo:
 
 def documents(session: Session) -> dict[str, Documents[Any]]:
     return {
-        "admins": Documents(session, "admins", "id", Admin, "admin"),
-        "types": Documents(session, "appointment_types", "key", AppointmentType, "appointment type"),
-        "doctors": Documents(session, "doctors", "id", Doctor, "doctor"),
-        "secrets": Documents(session, "booking_secrets", "key_id", BookingSecret, "booking secret", SECRETS_LOCK),
-        "subscriptions": Documents(session, "subscriptions", "id", Subscription, "subscription", SECRETS_LOCK),
+        "admins": Documents(session, "admins", "id", "Admin", "admin"),
+        "types": Documents(session, "appointment_types", "key", "AppointmentType", "appointment type"),
+        "doctors": Documents(session, "doctors", "id", "Doctor", "doctor"),
+        "secrets": Documents(session, "booking_secrets", "key_id", "BookingSecret", "booking secret", SECRETS_LOCK),
+        "subscriptions": Documents(session, "subscriptions", "id", "Subscription", "subscription", SECRETS_LOCK),
     }

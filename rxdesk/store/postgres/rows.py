@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from rxdesk.domain.models import Appointment, AppointmentStatus, Entity
+from rxdesk.domain.enums import AppointmentStatus
+
+if TYPE_CHECKING:  # the models are imported where a row is first made one: a listing needs none
+    from rxdesk.domain.models import Appointment, Entity
 
 _STATUS = {s.value: s for s in AppointmentStatus}
-_FIELDS = tuple(Appointment.model_fields)
+# Each table's columns, one a field, named and ordered as the model's fields (a test holds them
+# to `model_fields`): spelled out so that loading the store loads neither pydantic nor the models.
+APPOINTMENT_COLUMNS = ("uid", "patient_id", "doctor_id", "type_key", "status", "starts_at", "ends_at", "created_at",
+                       "hold_expires_at", "confirmed_at", "cancelled_at", "cancel_reason", "cancelled_by",
+                       "previous_meeting_uid", "room_url", "attendance_note", "attendance_by", "attendance_at",
+                       "created_by")
+REMINDER_COLUMNS = ("appointment_uid", "rule_id", "recipient_group", "recipient_id", "sent_at", "due_at",
+                    "late_by_seconds", "event_id", "email_status", "sms_status", "email_message_id", "sms_message_id")
+PATIENT_COLUMNS = ("id", "name", "email", "phone", "external_id")
+DELIVERY_COLUMNS = ("id", "event_id", "event_type", "subscription_id", "url", "status", "attempts", "created_at",
+                    "next_attempt_at", "last_attempt_at", "delivered_at", "last_status_code", "last_error",
+                    "response_excerpt", "lease_id", "lease_until")
+MESSAGE_COLUMNS = ("id", "channel", "to", "subject", "body", "status", "created_at", "appointment_uid", "event_id",
+                   "attempts", "next_attempt_at", "sent_at", "last_error", "lease_id", "lease_until")
 # The appointment's instants (the columns of type timestamptz).
 APPOINTMENT_INSTANTS = ("starts_at", "ends_at", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at",
                         "attendance_at")
 
 
-def fields(model: type[Entity]) -> list[str]:
-    return list(model.model_fields)
+def entity(name: str) -> Callable[[], Any]:
+    """The entity class `name` of `domain.models`, imported when a row of it is first made."""
+    return lambda: getattr(importlib.import_module("rxdesk.domain.models"), name)
 
 
-def params(item: Entity, columns: list[str]) -> list[Any]:
+@cache
+def _appointment_model() -> type[Appointment]:
+    from rxdesk.domain.models import Appointment
+
+    return Appointment
+
+
+def params(item: Entity, columns: Sequence[str]) -> list[Any]:
     """The values of `columns`, as the driver takes them (enums as their value)."""
     out = []
     for name in columns:
@@ -37,14 +64,14 @@ def _utc(value: datetime | None) -> datetime | None:
 def appointment(row: dict[str, Any]) -> Appointment:
     """An Appointment from its row without re-validating it: every row was validated on its
     way in, and the constraints hold the rest (a listing builds thousands)."""
-    data = {name: row[name] for name in _FIELDS if name in row}
+    data = {name: row[name] for name in APPOINTMENT_COLUMNS if name in row}
     for name in APPOINTMENT_INSTANTS:
         if name in data:
             data[name] = _utc(data[name])
     data["status"] = _STATUS[data["status"]]
-    return Appointment.model_construct(**data)
+    return _appointment_model().model_construct(**data)
 
 
-def pick(model: type[Entity], row: dict[str, Any]) -> dict[str, Any]:
-    """The row's values of the model's fields (a row may have columns of its own)."""
-    return {name: row[name] for name in model.model_fields if name in row}
+def pick(columns: Sequence[str], row: dict[str, Any]) -> dict[str, Any]:
+    """The row's values of a model's fields, `columns` (a row may have columns of its own)."""
+    return {name: row[name] for name in columns if name in row}

@@ -29,8 +29,8 @@ from rxdesk.domain.errors import Refused, StoreError, StoreUnavailable, Unreadab
 from rxdesk.domain.models import Appointment
 from rxdesk.domain.queries import AppointmentQuery, appointment_from_json
 from rxdesk.store.layout import CORE, PATIENTS
-from rxdesk.store.postgres import appointments as appointment_rows
 from rxdesk.store.postgres import patients as patient_rows
+from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.bulk import AUDIT_COLUMNS, audit_rows
 from rxdesk.store.postgres.rows import appointment as appointment_from_row
 from rxdesk.store.postgres.session import Session, translate
@@ -153,8 +153,8 @@ class DataDirReader:
 Keyed = Callable[[], Iterable[tuple[str, Sequence[Any]]]]
 
 
-PATIENT_COLUMNS = [*patient_rows.PATIENT_COLUMNS, "name_key", "search_text"]
-_TIME_COLUMNS = tuple(c for c in appointment_rows.APPOINTMENT_COLUMNS if c.endswith("_at"))
+PATIENT_COLUMNS = [*conv.PATIENT_COLUMNS, "name_key", "search_text"]
+_TIME_COLUMNS = tuple(c for c in conv.APPOINTMENT_COLUMNS if c.endswith("_at"))
 
 
 def _checked_appointment(reader: DataDirReader, doc: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -166,7 +166,7 @@ def _checked_appointment(reader: DataDirReader, doc: dict[str, Any]) -> tuple[st
                 datetime.fromisoformat(doc[column])
     except (TypeError, ValueError) as exc:
         raise reader.damaged("appointment", doc.get("uid"), f"cannot be read ({_unreadable(doc, exc)})") from None
-    return str(doc.get("uid")), [doc.get(c) for c in appointment_rows.APPOINTMENT_COLUMNS]
+    return str(doc.get("uid")), [doc.get(c) for c in conv.APPOINTMENT_COLUMNS]
 
 
 def _unreadable(doc: dict[str, Any], exc: Exception) -> str:
@@ -285,9 +285,9 @@ def _reference_data(reader: DataDirReader, target: Any, counts: Counts) -> None:
 def _the_rest(reader: DataDirReader, target: Any, session: Session, counts: Counts) -> None:
     view = reader.view
     counts.add("appointments", _copy(
-        session, reader, "appointment", "appointments", appointment_rows.APPOINTMENT_COLUMNS,
+        session, reader, "appointment", "appointments", conv.APPOINTMENT_COLUMNS,
         lambda: (_checked_appointment(reader, doc) for doc in reader.appointment_docs())))
-    reminder_columns = appointment_rows.REMINDER_COLUMNS
+    reminder_columns = conv.REMINDER_COLUMNS
     # A row fired before rows named their messages has no message ids: '' as the column's default.
     counts.add("reminders sent", _copy(session, reader, "reminder sent", "appointment_reminders_sent",
                                        reminder_columns, lambda: (
@@ -372,7 +372,7 @@ def database_appointments(pg: PgStore) -> Iterator[Appointment]:
         while True:
             rows = view.session.dicts(
                 sql.SQL("SELECT {} FROM appointments WHERE uid > %s ORDER BY uid COLLATE \"C\" LIMIT 5000").format(
-                    sql.SQL(", ").join(map(sql.Identifier, appointment_rows.APPOINTMENT_COLUMNS))), (after,))
+                    sql.SQL(", ").join(map(sql.Identifier, conv.APPOINTMENT_COLUMNS))), (after,))
             for row in rows:
                 yield appointment_from_row(row)
             if len(rows) < 5000:
