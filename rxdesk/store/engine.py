@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
 from rxdesk.store.files import GRACE_SECONDS, LOCK, MANIFEST, PREVIOUS, SEGMENTS, check_files, refuse_if_damaged, sweep
+from rxdesk.store.footprint import segment_bytes
 from rxdesk.store.manifest import Manifest, SegmentRef, carry_counted, delta_file, segment_file
 from rxdesk.store.segment_db import Segment, SegmentDB, SegmentTable, encode, file_signature
 
@@ -46,11 +47,12 @@ if TYPE_CHECKING:
 
 SWEEP_EVERY = 64
 DERIVED_KEPT = 8
-# The cache's budget is of memory: a segment parsed holds ~3 times its file (11 MB for 3.7 MB).
+# The cache's budget is of memory held (`footprint`); before a parse, a week is taken to hold ~3
+# times its file (11 MB for 3.7 MB).
 PARSED_PER_FILE_BYTE = 3
-# An app's or a command's cache: the default view's weeks and the patients' names at a million
-# appointments (about 31 MB parsed) with room to spare, so a listing does not parse them again.
-CACHE_BYTES = 48 * 1024 * 1024
+# An app's or a command's cache: this week and the patients' names at a million appointments
+# (about 31 MB held) and what a count or a filter reads besides; each week more is 11 MB held.
+CACHE_BYTES = 40 * 1024 * 1024
 # A running worker's: every tick reads this week and the last (ended appointments, reminders),
 # about 25 MB at a million appointments, besides holds and webhooks; a smaller cache would have
 # each tick parse them again.
@@ -205,8 +207,8 @@ class Transaction(Snapshot):
 
 
 def _laid_over(ref: SegmentRef) -> int:
-    """What the cache counts for a segment with a delta (in file bytes): the delta, and the
-    tables it copies to lie over its file (their documents are the file's, counted with it)."""
+    """What the cache makes room for before laying a delta over its file (in file bytes): the
+    delta, and the tables it copies (their documents are the file's, counted with it)."""
     assert ref.delta is not None
     return ref.delta.size + ref.size // DELTA_SHARE
 
@@ -329,6 +331,8 @@ class Engine:
                     hit = self._cache.get(state)
                     if hit is not None:
                         return hit[0]
+                    self._make_room(name, state, (ref.size if ref.delta is None else _laid_over(ref))
+                                    * PARSED_PER_FILE_BYTE)
                 if ref.delta is None:
                     seg = Segment(name, ref.file, SegmentDB(self.segments_dir / ref.file, ref.size, ref.crc))
                 else:
@@ -337,7 +341,7 @@ class Engine:
                                                          under=under))
                 if self.short_lived:
                     gc.freeze()
-                self._remember(seg, ref.size if ref.delta is None else _laid_over(ref), reader)
+                self._remember(seg, reader)
                 return seg
         finally:
             with self._mutex:
@@ -372,30 +376,34 @@ class Engine:
                 self._views.popitem(last=False)
         return value
 
-    def _remember(self, seg: Segment, size: int, reader: int | None = None) -> None:
-        """Cache `seg` (parsed for the snapshot `reader`; None: written here). Over the budget,
-        segments only one snapshot asked for go first (the weeks a filter or a scan passed
-        through), so they do not push out the week and the names every listing reads."""
+    def _remember(self, seg: Segment, reader: int | None = None) -> None:
+        """Cache `seg` (parsed for the snapshot `reader`; None: written here)."""
+        size = segment_bytes(seg.storage.read(), seg.storage.delta)
         with self._mutex:
             assert seg.file is not None
             if seg.file in self._cache:
                 return
-            newest = self._manifest.segments.get(seg.name) if self._manifest is not None else None
-            if newest is not None and newest.state == seg.file:
-                # Its older generations are read by no new snapshot: their memory goes now, not
-                # when the budget pushes them out (a week cancelled in twice was held three times).
-                # The file a delta lies over stays: the next delta lies over it too.
-                for file in [file for file, (old, _) in self._cache.items()
-                             if old.name == seg.name and file != newest.file]:
-                    self._forget(file)
-            size *= PARSED_PER_FILE_BYTE
             self._cache[seg.file] = (seg, size)
             self._cached_bytes += size
             if reader is not None:
                 self._read_once[seg.file] = reader
-            while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
-                once = (file for file in self._cache if file in self._read_once and file != seg.file)
-                self._forget(next(once, None) or next(iter(self._cache)))
+            self._make_room(seg.name, seg.file)
+
+    def _make_room(self, name: str, file: str, parsing: int = 0) -> None:
+        """Keep the cache within budget with `parsing` bytes more (a parse about to start: what must
+        go goes first, not once the parse holds its memory too). What one snapshot alone asked
+        for goes first (weeks a filter passed through), not the week every listing reads."""
+        newest = self._manifest.segments.get(name) if self._manifest is not None else None
+        if newest is not None and newest.state == file:
+            # Its older generations are read by no new snapshot: their memory goes now, not when
+            # the budget pushes them out (a week cancelled in twice was held three times). The
+            # file a delta lies over stays: the next delta lies over it too.
+            for old in [old for old, (seg, _) in self._cache.items() if seg.name == name and old not in
+                        (file, newest.file)]:
+                self._forget(old)
+        while self._cached_bytes + parsing > self.cache_bytes and len(self._cache) > (file in self._cache):
+            once = (old for old in self._cache if old in self._read_once and old != file)
+            self._forget(next(once, None) or next(old for old in self._cache if old != file))
 
     def _forget(self, file: str) -> None:
         """Drop a cached segment file and the views derived from it (they would keep its
@@ -464,7 +472,7 @@ class Engine:
         segments = dict(old.segments)
         now = time.time()
         graveyard = list(old.graveyard)
-        fresh: list[tuple[Segment, int]] = []
+        fresh: list[Segment] = []
         for name, seg in tx._dirty.items():
             was = old.segments.get(name)
             delta = self._delta(seg, was)
@@ -473,14 +481,13 @@ class Engine:
                 size, crc = seg.storage.write_generation(self.segments_dir / file, fsync=self.fsync, delta=delta)
                 segments[name] = SegmentRef(was.file, was.size, was.crc, SegmentRef(file, size, crc))
                 graveyard.extend((part.file, now) for part in was.files()[1:])
-                size = _laid_over(segments[name])
             else:
                 file = segment_file(name, generation)
                 size, crc = seg.storage.write_generation(self.segments_dir / file, fsync=self.fsync)
                 segments[name] = SegmentRef(file, size, crc)
                 graveyard.extend((part.file, now) for part in (was.files() if was is not None else ()))
             seg.file = file
-            fresh.append((seg, size))
+            fresh.append(seg)
         for name in tx._dropped - set(tx._dirty):
             ref = segments.pop(name, None)
             if ref is not None:
@@ -503,8 +510,8 @@ class Engine:
             self._manifest = Manifest(generation, segments, counters, tuple(graveyard), raw)
             self._manifest_stat = (st.st_ino, st.st_size, st.st_mtime_ns)
         self.commits += 1
-        for seg, size in fresh:
-            self._remember(seg, size)
+        for seg in fresh:
+            self._remember(seg)
 
         for file in expired:
             try:

@@ -73,6 +73,34 @@ def test_an_older_names_index_is_read_and_replaced_at_the_next_patient_write(dat
     assert open_segment(names_segment(data_dir)).table("names").all() == []
 
 
+def test_the_cache_counts_each_segment_at_the_memory_its_parse_holds(clinic: Desk, now: datetime,
+                                                                      data_dir: Path) -> None:
+    """The cache's budget is of memory held: the names index (two lists of short strings, about
+    five times its file), a patients shard (many small documents) and a week are each counted
+    within a fifth of what parsing their file really holds, not at one ratio for every file."""
+    _template, _docs = weeks_of_one_doctor(clinic, now, data_dir, 1)
+    with TinyStore(data_dir, fsync=False).write() as view:
+        view.bulk.add_patients(patients(PATIENTS))
+    store = TinyStore(data_dir)
+    view = store.read()
+    assert view.patients.names()["pat-000007"] == "Patient Number 7"
+    assert view.patients.get("pat-000007") is not None
+    assert view.appointments.window_raw(AppointmentQuery(starts_from=now, limit=5)).items
+    counted = {file: (seg.name, size) for file, (seg, size) in store.engine._cache.items()}
+    kinds = {name.split("-")[0] for name, _size in counted.values()}
+    assert {"patient", "patients", "appt"} <= kinds, kinds
+    for file, (name, size) in counted.items():
+        tracemalloc.start()
+        try:
+            parsed = open_segment(data_dir / "segments" / file)
+            held, _peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        del parsed
+        if held > 64 * 1024:  # the small ones are a rounding error of the budget
+            assert 0.8 < size / held < 1.25, (name, size, held)
+
+
 def test_a_segment_asked_for_by_many_threads_at_once_is_parsed_once(data_dir: Path) -> None:
     store = TinyStore(data_dir, fsync=False)
     with store.write() as view:
@@ -204,6 +232,30 @@ def test_reading_every_week_keeps_no_more_parsed_than_the_cache_allows(clinic: D
     assert held < 1.25 * budget, held
 
 
+def test_a_scan_lets_weeks_go_before_it_parses_the_next_not_after(clinic: Desk, now: datetime, data_dir: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """At its budget, the cache makes room for a week before parsing it: a scan of many weeks
+    never holds a full cache and the week being parsed at once (at a million appointments that
+    was 11 MB more at each step of the app that parsed a week)."""
+    _template, docs = weeks_of_one_doctor(clinic, now, data_dir, 12)
+    manifest = TinyStore(data_dir).engine.manifest()
+    largest = max(ref.size for name, ref in manifest.segments.items() if name.startswith("appt-"))
+    store = TinyStore(data_dir, cache_bytes=3 * 3 * largest)  # room for three weeks parsed
+    starts: list[tuple[str, int]] = []
+    real = SegmentStorage._parse
+
+    def parse(path: Path, size: int | None, crc: int | None) -> Any:
+        if path.name.startswith("appt-"):
+            starts.append((path.name, store.engine._cached_bytes + 3 * (size or 0)))
+        return real(path, size, crc)
+
+    monkeypatch.setattr(SegmentStorage, "_parse", staticmethod(parse))
+    assert store.read().appointments.count(AppointmentQuery(patient_id="pat-001")) == len(docs) + 1
+    assert len(starts) >= 12
+    over = [(name, held) for name, held in starts if held > store.engine.cache_bytes]
+    assert not over, (store.engine.cache_bytes, over)
+
+
 def test_a_unit_of_work_parses_each_segment_once_whatever_the_cache_keeps(clinic: Desk, now: datetime,
                                                                           data_dir: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
@@ -319,3 +371,21 @@ def test_a_short_lived_command_keeps_what_it_parses_out_of_the_collectors_passes
         assert gc.get_freeze_count() > frozen  # the core segment it parsed, and what was there before
     finally:
         gc.unfreeze()
+
+
+def test_a_week_with_a_delta_is_counted_once_not_again_for_what_it_lays_over(clinic: Desk, now: datetime,
+                                                                             data_dir: Path) -> None:
+    """A segment with a delta shares its file's documents: the cache counts the file's parse
+    at what it holds and the laid segment at its delta and the tables it copied."""
+    from tests.unit.test_store_deltas import a_full_week
+
+    week, made = a_full_week(clinic, now, 200)
+    clinic.appointments.cancel_appointment(made[5].uid, "patient asked", "tester")
+    store = TinyStore(data_dir)
+    ref = store.engine.manifest().segments[week]
+    assert ref.delta is not None
+    found = store.read().appointments.get(made[5].uid)
+    assert found is not None and str(found.status) == "cancelled"
+    counted = {file: size for file, (seg, size) in store.engine._cache.items() if seg.name == week}
+    assert set(counted) == {ref.file, ref.delta.file}, counted
+    assert counted[ref.delta.file] < counted[ref.file] / 4, counted
