@@ -39,7 +39,7 @@ from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomi
 from rxdesk.store.files import GRACE_SECONDS, LOCK, MANIFEST, PREVIOUS, SEGMENTS, check_files, refuse_if_damaged, sweep
 from rxdesk.store.footprint import segment_bytes
 from rxdesk.store.manifest import Manifest, SegmentRef, carry_counted, delta_file, segment_file
-from rxdesk.store.segment_db import Segment, SegmentDB, SegmentTable, encode, file_signature
+from rxdesk.store.segment_db import Segment, SegmentDB, SegmentTable, Tables, encode, file_signature
 
 if TYPE_CHECKING:
     # Imported where a lock is taken: a process that only reads never pays for filelock.
@@ -521,8 +521,8 @@ class Engine:
         if generation % SWEEP_EVERY == 1:
             sweep(self.data_dir, manifest)
 
-    def _delta(self, seg: Segment, was: SegmentRef | None) -> bytes | None:
-        """`seg`'s delta file, encoded: None when a whole new file is due (a small or a new
+    def _delta(self, seg: Segment, was: SegmentRef | None) -> tuple[Tables, bytes] | None:
+        """`seg`'s delta (`changed()`) and its file, encoded: None when a whole new file is due (a small or a new
         segment, a removal, changes grown past 1/DELTA_SHARE of the file: folded in; or a file
         that is not the one this process read: changed since, by hand or by damage, it is
         replaced from what was read and checked, never built on)."""
@@ -534,4 +534,4 @@ class Engine:
         if changed is None:
             return None
         data = encode(changed)
-        return data if len(data) * DELTA_SHARE <= was.size else None
+        return (changed, data) if len(data) * DELTA_SHARE <= was.size else None

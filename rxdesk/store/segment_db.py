@@ -165,15 +165,16 @@ class SegmentStorage(Storage):
                 into[key] = docs[key]
         return changed
 
-    def write_generation(self, path: Path, *, fsync: bool, delta: bytes | None = None) -> tuple[int, int]:
+    def write_generation(self, path: Path, *, fsync: bool,
+                         delta: tuple[Tables, bytes] | None = None) -> tuple[int, int]:
         """Write this staged copy as the new file `path` (atomically; durably unless `fsync` is
-        False), or only its `delta` (`changed()`, encoded), and freeze it as that committed
-        generation; returns the size and CRC-32 of what was written."""
-        data = encode(self._tables) if delta is None else delta
+        False), or only its `delta` (`changed()`, and its encoding), and freeze it as that
+        committed generation; returns the size and CRC-32 of what was written."""
+        data = encode(self._tables) if delta is None else delta[1]
         write_atomic(path, data, sync_dir=False, fsync=fsync)
         if delta is None:
             self.origin = file_signature(path)
-        self.delta = {} if delta is None else self.changed()
+        self.delta = {} if delta is None else delta[0]
         self.staged, self.size, self._owned, self.whole = False, len(data), {}, False
         return len(data), checksum(data)
 
