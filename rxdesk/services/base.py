@@ -43,8 +43,18 @@ class Service:
 
     @staticmethod
     def org_basics(view: StoreView) -> OrgBasics:
-        """The organisation's name and zone as `org` gives them, without making the model."""
-        return view.org.basics() or OrgBasics(DEFAULT_NAME, DEFAULT_ZONE)
+        """The organisation's name and zone as `org` gives them, without making the model: a
+        stored zone that is no IANA zone is refused as the model refuses it (every time shown
+        is in it)."""
+        from rxdesk.domain.errors import UnreadableRecord, ValidationFailed
+        from rxdesk.domain.times import zone
+
+        basics = view.org.basics() or OrgBasics(DEFAULT_NAME, DEFAULT_ZONE)
+        try:
+            zone(basics.timezone)
+        except ValidationFailed as exc:
+            raise UnreadableRecord("org", str(exc)) from None
+        return basics
 
 
 def record(

@@ -30,8 +30,8 @@ from textual.worker import get_current_worker
 
 from rxdesk.config import Settings
 from rxdesk.crashlog import log_crash
-from rxdesk.domain.errors import RxdeskError, StoreError, UnreadableRecord, ValidationFailed
-from rxdesk.domain.times import format_utc, zone
+from rxdesk.domain.errors import RxdeskError, StoreError, UnreadableRecord
+from rxdesk.domain.times import format_utc
 from rxdesk.resources import stylesheet
 from rxdesk.services import Desk
 from rxdesk.tui import COLLECTOR_HELD_SECONDS
@@ -182,10 +182,6 @@ class RxdeskApp(App[int]):
 
     def _read_org(self) -> None:
         org = self.desk.org_basics()
-        try:
-            zone(org.timezone)  # stored unchecked; every time on every screen is shown in it
-        except ValidationFailed as exc:
-            raise UnreadableRecord("org", str(exc)) from None
         self.org_label = shown(org.name)
         self.org_zone = org.timezone
 
