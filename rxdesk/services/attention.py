@@ -237,7 +237,7 @@ class AttentionService(Service):
             if who is None or _has_address(who, channel):
                 continue  # fixed since (or gone): the next reminders go out
             kind = "SMS" if channel is MessageChannel.sms else "email"
-            if channel is MessageChannel.sms and (who.mobile_phone if isinstance(who, Doctor) else who.phone):
+            if channel is MessageChannel.sms and _phone_of(who):
                 lacks = f"{who.name}'s phone number is not a mobile one"  # a landline takes no SMS
             else:
                 lacks = f"{who.name} has no " + ("mobile number" if channel is MessageChannel.sms
@@ -314,6 +314,11 @@ def _recipient(view: StoreView, group: RecipientGroup, recipient_id: str) -> Doc
     return view.admins.get(recipient_id)
 
 
+def _phone_of(who: Doctor | Patient | Admin) -> str | None:
+    """The number an SMS reminder to `who` goes to: a doctor's mobile, anyone else's phone."""
+    return who.mobile_phone if isinstance(who, Doctor) else who.phone
+
+
 def _has_address(who: Doctor | Patient | Admin, channel: MessageChannel) -> bool:
     """Whether the reminders' next email or SMS to `who` would find an address (as the worker
     checks it)."""
@@ -321,7 +326,7 @@ def _has_address(who: Doctor | Patient | Admin, channel: MessageChannel) -> bool
         from rxdesk.domain.rules import email_refusal
 
         return bool(who.email) and not email_refusal(who.email)
-    phone = who.mobile_phone if isinstance(who, Doctor) else who.phone
+    phone = _phone_of(who)
     if not phone:
         return False
     from rxdesk.domain.errors import RxdeskError
