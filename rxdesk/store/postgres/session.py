@@ -16,6 +16,7 @@ statement borrows a connection on its own, in autocommit.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -148,6 +149,8 @@ class Session:
         """`numbered`: for a statement whose placeholders are the server's own (`$1`)."""
         if not keep_waiting:
             self.send_waiting()
+        if self.store.short_lived:  # what the last reads made is kept out of the collector's passes
+            gc.freeze()
         try:
             if self.conn is not None:
                 with _cursor(self.conn, numbered) as cur:
