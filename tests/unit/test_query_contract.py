@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from rxdesk.commands.appointments import appointment_table
 from rxdesk.domain import lifecycle
 from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.ids import new_appointment_uid
@@ -28,6 +29,7 @@ from rxdesk.services import Desk
 from rxdesk.services.appointments import AppointmentFilter, AppointmentRow
 from rxdesk.services.matching import match_doctors
 from rxdesk.store.postgres import PgStore
+from tests.helpers import Cli
 
 pytestmark = pytest.mark.backends
 
@@ -182,6 +184,23 @@ def test_a_brief_listing_reads_as_the_whole_one_at_every_turning_instant(clinic:
             assert printed(brief, at) == printed(whole, at), (f, format_utc(at))
             compared += len(whole)
     assert compared > 1000
+
+
+def test_the_printed_listing_is_the_table_of_the_whole_records(clinic: Desk, clock: FixedClock, cli: Cli) -> None:
+    """`appointments list` prints from brief records: the same text as the whole records'
+    table, at instants where holds lapse and appointments run and end."""
+    appts = grid()
+    with clinic.store.write() as view:
+        for appt in appts:
+            view.appointments.put(appt)
+    zone = clinic.org().timezone
+    for at in (BASE + timedelta(minutes=40), BASE + timedelta(hours=2, seconds=1)):
+        clock.set(at)
+        for flags, f in (((), AppointmentFilter()), (("--all",), AppointmentFilter(all=True))):
+            printed = cli("appointments", "list", *flags, env={"RXDESK_NOW": format_utc(at)})
+            assert printed.code == 0, printed.err
+            assert printed.out == appointment_table(clinic.appointments.list_appointments(f).items, zone)
+            assert "(in progress)" in printed.out or flags
 
 
 PEOPLE = [
