@@ -115,7 +115,10 @@ class PgServer:
         from psycopg import sql
 
         self._admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        self._admin(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+        # FILE_COPY copies the files and checkpoints: the default (WAL_LOG) would leave the whole
+        # database as WAL and dirty buffers that the next checkpoint writes during a measurement.
+        self._admin(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+            sql.Identifier(name), sql.Identifier(template)))
         return self.url(name)
 
     def drop(self, dbname: str) -> None:

@@ -64,20 +64,25 @@ def admin_actor(agent: str) -> str:
 
 
 def status_at(status: Any, hold_expires_at: Any, ends_at: Any, now: Any) -> AppointmentStatus:
-    """The status an appointment has at `now`, from its stored status and times.
+    """The status an appointment has at `now`, from its stored status and times
+    (`status_value_at`, as the enumeration)."""
+    return _BY_VALUE[status_value_at(status, hold_expires_at, ends_at, now)]
+
+
+def status_value_at(status: str, hold_expires_at: Any, ends_at: Any, now: Any) -> str:
+    """The value of the status an appointment has at `now`, from its stored status and times.
 
     held with `now >= hold_expires_at` -> expired; confirmed with `now >= ends_at` ->
     completed; anything else as stored. The instants may be datetimes or all stored-form
     strings (`YYYY-MM-DDTHH:MM:SSZ`, which sort as the instants do), so the store applies this
-    very rule to documents without parsing them.
+    very rule to documents without parsing them, and a listing of tens of thousands of rows
+    without making an enumeration member per row.
     """
-    if status == S.held:
-        if hold_expires_at is not None and now >= hold_expires_at:
-            return S.expired
-        return S.held
-    if status == S.confirmed:
-        return S.completed if now >= ends_at else S.confirmed
-    return _BY_VALUE[status]
+    if status == "held":
+        return "expired" if hold_expires_at is not None and now >= hold_expires_at else "held"
+    if status == "confirmed":
+        return "completed" if now >= ends_at else "confirmed"
+    return status
 
 
 def in_progress_at(status: Any, starts_at: Any, ends_at: Any, now: Any) -> bool:

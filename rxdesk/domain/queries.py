@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from rxdesk.domain.enums import AppointmentStatus
-from rxdesk.domain.lifecycle import ACTIVE, in_progress_at, next_change_at, status_at
+from rxdesk.domain.lifecycle import ACTIVE, in_progress_at, next_change_at, status_at, status_value_at
 from rxdesk.domain.times import format_utc
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ class AppointmentRecord:
         doc = self._data
         status = doc["status"]
         if status in ACTIVE:
-            status = status_at(status, doc.get("hold_expires_at"), doc["ends_at"], at).value
+            status = status_value_at(status, doc.get("hold_expires_at"), doc["ends_at"], at)
         if status == doc["status"]:
             if self._whole or ("attendance_at" in doc and "created_by" in doc):
                 return self

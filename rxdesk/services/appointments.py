@@ -456,11 +456,11 @@ def rows(view: StoreView, records: Sequence[AppointmentRecord], now: datetime) -
     doctor's, patient's and type's names."""
     doctors = view.doctors.names()
     types = view.types.names()
-    patients = view.patients.names_of({r.patient_id for r in records})
+    keys = [r.keys for r in records]  # a listing of tens of thousands of rows: nothing looked up twice
+    patients = view.patients.names_of({patient for _, patient, _ in keys})
     at = format_utc(now)
     found = []
-    for r in records:  # a listing of tens of thousands of rows: one pass, nothing looked up twice
-        doctor, patient, type_key = r.keys
+    for r, (doctor, patient, type_key) in zip(records, keys, strict=True):
         record = r.as_of(at)
         found.append(AppointmentRow(record, doctors.get(doctor, doctor), patients.get(patient, patient),
                                     types.get(type_key, type_key), record.in_progress(at)))

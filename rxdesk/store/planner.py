@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rxdesk.domain.ids import uid_partition
-from rxdesk.domain.lifecycle import ACTIVE, LONGEST_APPOINTMENT, status_at
+from rxdesk.domain.lifecycle import ACTIVE, LONGEST_APPOINTMENT, status_value_at
 from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page, appointment_from_json
 from rxdesk.domain.times import format_utc, week_key, weeks_between
 from rxdesk.store.engine import Snapshot
@@ -92,7 +92,7 @@ def _starts(rows: list[dict[str, Any]], seg: Segment, key: Hashable) -> list[str
 
 
 # -- the status at an instant (AppointmentQuery.as_of) -------------------------------------
-# The one rule is `lifecycle.status_at`; these apply it to stored documents (stored-form
+# The one rule is `lifecycle.status_value_at`; these apply it to stored documents (stored-form
 # strings compare as instants) and use a week's groupings so that counting a whole week never
 # walks it: only a lapsed hold (a small group) or a confirmed appointment that ended (found by
 # bisecting the week's confirmed appointments by end) differs from its stored status.
@@ -102,7 +102,7 @@ def _status_as_of(row: Mapping[str, Any], as_of: str | None) -> str:
     status: str = row["status"]
     if as_of is None or status not in ACTIVE:
         return status
-    return status_at(status, row.get("hold_expires_at"), row["ends_at"], as_of).value
+    return status_value_at(status, row.get("hold_expires_at"), row["ends_at"], as_of)
 
 
 def _confirmed_by_end(seg: Segment) -> tuple[list[str], list[dict[str, Any]]]:
@@ -213,16 +213,18 @@ class AppointmentPlanner:
             window = rows[lo:hi]
             if query.descending:
                 window = window[::-1]
+            # Tens of thousands of rows a listing: the query's fields are read once, not per row.
+            patient_id, patient_ids, doctor_id = query.patient_id, query.patient_ids, query.doctor_id
             for row in window:
                 if ends_s is not None and row["ends_at"] <= ends_s:
                     continue
                 if statuses is not None and _status_as_of(row, as_of) not in statuses:
                     continue
-                if query.patient_id is not None and row["patient_id"] != query.patient_id:
+                if patient_id is not None and row["patient_id"] != patient_id:
                     continue
-                if query.patient_ids is not None and row["patient_id"] not in query.patient_ids:
+                if patient_ids is not None and row["patient_id"] not in patient_ids:
                     continue
-                if query.doctor_id is not None and row["doctor_id"] != query.doctor_id:
+                if doctor_id is not None and row["doctor_id"] != doctor_id:
                     continue
                 yield row
 
@@ -303,7 +305,7 @@ class AppointmentPlanner:
 
     def search(self, query: AppointmentQuery) -> Page[AppointmentRecord]:
         page = self.window_raw(query)
-        return Page([AppointmentRecord(doc) for doc in page.items], page.total, page.offset, page.limit)
+        return Page([AppointmentRecord(doc, whole=True) for doc in page.items], page.total, page.offset, page.limit)
 
     # -- a window deep in the result ------------------------------------------------------
 
