@@ -200,7 +200,8 @@ class AppointmentRecord:
         if status in ACTIVE:
             status = status_value_at(status, doc.get("hold_expires_at"), doc["ends_at"], at)
         if status == doc["status"]:
-            if self._whole or ("attendance_at" in doc and "created_by" in doc):
+            # A brief record (no `created_at`) has nothing to fill in: it is never read whole.
+            if self._whole or ("attendance_at" in doc and "created_by" in doc) or "created_at" not in doc:
                 return self
             return AppointmentRecord(doc, whole=True)
         return AppointmentRecord(_whole(doc, status), whole=True)
