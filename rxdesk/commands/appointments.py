@@ -34,7 +34,8 @@ def list_appointments(args: argparse.Namespace, ctx: Context) -> int:
         raise ValidationFailed(refusal)
     if parsed.filter.patient_ids:  # a name several patients share: every one of them
         ctx.note(f"patient: {parsed.resolved['patient']}")
-    page = service.list_appointments(parsed.filter, limit=args.limit, count=args.limit is not None)
+    page = service.list_appointments(parsed.filter, limit=args.limit, count=args.limit is not None,
+                                     brief=not ctx.as_json)
     if ctx.as_json:
         ctx.json([row.to_json() for row in page.items])
     elif page.items:

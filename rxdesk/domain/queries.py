@@ -39,6 +39,10 @@ class AppointmentQuery:
 
     With `as_of` None, `statuses` matches the stored status (what the maintenance tick and
     bulk tools need). The documents returned are always as stored.
+
+    `brief`: the caller reads of each record only what a listing prints and its status at an
+    instant needs (`BRIEF_FIELDS`), never its `appointment` or `to_json`: a store may leave the
+    other fields out (each is one more instant a server formats as text).
     """
 
     statuses: frozenset[str] | None = None
@@ -53,6 +57,12 @@ class AppointmentQuery:
     descending: bool = False
     count: bool = True
     as_of: datetime | None = None
+    brief: bool = False
+
+
+# What a brief record (`AppointmentQuery.brief`) holds: the printed fields and those its status
+# and its being in progress at an instant are read from.
+BRIEF_FIELDS = ("uid", "patient_id", "doctor_id", "type_key", "status", "starts_at", "ends_at", "hold_expires_at")
 
 
 @dataclass(frozen=True)
@@ -176,6 +186,8 @@ class AppointmentRecord:
 
     def _json(self) -> Mapping[str, Any]:
         doc = self._data
+        if "created_at" not in doc:  # a brief record: what it lacks would be read as null
+            raise LookupError("a brief record holds only what a listing prints: search without `brief`")
         if self._whole and not all(name in doc for name in _LATER_FIELDS):
             return _whole(doc)
         return doc
@@ -188,7 +200,8 @@ class AppointmentRecord:
         if status in ACTIVE:
             status = status_value_at(status, doc.get("hold_expires_at"), doc["ends_at"], at)
         if status == doc["status"]:
-            if self._whole or ("attendance_at" in doc and "created_by" in doc):
+            # A brief record (no `created_at`) has nothing to fill in: it is never read whole.
+            if self._whole or ("attendance_at" in doc and "created_by" in doc) or "created_at" not in doc:
                 return self
             return AppointmentRecord(doc, whole=True)
         return AppointmentRecord(_whole(doc, status), whole=True)

@@ -241,7 +241,8 @@ class AppointmentSummary:
 
 class AppointmentService(Service):
     def _query(
-        self, view: StoreView, f: AppointmentFilter, *, offset: int, limit: int | None, count: bool
+        self, view: StoreView, f: AppointmentFilter, *, offset: int, limit: int | None, count: bool,
+        brief: bool = False,
     ) -> AppointmentQuery:
         if f.doctor_id is not None and view.doctors.get(f.doctor_id) is None:
             raise NotFound(f"no doctor {f.doctor_id!r}")
@@ -270,6 +271,7 @@ class AppointmentService(Service):
             descending=window.newest_first,
             count=count,
             as_of=now,
+            brief=brief,
         )
 
     def list_appointments(
@@ -279,11 +281,15 @@ class AppointmentService(Service):
         offset: int = 0,
         limit: int | None = None,
         count: bool = True,
+        brief: bool = False,
     ) -> Page[AppointmentRow]:
         """Appointments matching the filter in its window (`window_of`): by start, or newest
-        first for the past; with names resolved and those running now marked in progress."""
+        first for the past; with names resolved and those running now marked in progress.
+        `brief`: rows for printing only, without `appointment` or `to_json`
+        (`AppointmentQuery.brief`)."""
         with self.store.read() as view:
-            query = self._query(view, f or AppointmentFilter(), offset=offset, limit=limit, count=count)
+            query = self._query(view, f or AppointmentFilter(), offset=offset, limit=limit, count=count,
+                                brief=brief)
             page = view.appointments.search(query)
             return Page(rows(view, page.items, query.as_of or self.now()), page.total, page.offset, page.limit)
 

@@ -210,6 +210,8 @@ def write_move(view: UnitOfWork, appt: Appointment, appt_type: AppointmentType, 
         uid=new_appointment_uid(start), patient_id=appt.patient_id, doctor=doctor, appt_type=appt_type,
         starts_at=start, now=now, status=lifecycle.rebooked_status(appt), previous_uid=appt.uid,
     )
+    # Named before either is written: a store may write the link with the original.
+    view.appointments.link_successor(appt.uid, new.uid)
     written = []  # the original cancelled, then the new one (which may take the original's time)
     if appt.status is AppointmentStatus.no_show:
         previous = appt
@@ -224,7 +226,6 @@ def write_move(view: UnitOfWork, appt: Appointment, appt_type: AppointmentType, 
         written = []
         expire_lapsed(view, lapsed, now, actor)
     view.appointments.put_each([*written, new])
-    view.appointments.link_successor(appt.uid, new.uid)
     publish(view, EventType.APPOINTMENT_REBOOKED, {"appointment": new.to_json(), "previous": previous.to_json()}, now)
     details = {"from": appt.uid, "to": new.uid, "doctor_id": doctor.id, "starts_at": format_utc(new.starts_at)}
     if why:

@@ -5,6 +5,7 @@ statement the store sent, with its parameters)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -159,6 +160,23 @@ def test_a_listing_names_every_patient_it_shows(clinic: Desk, busy: list[Appoint
     rows = clinic.appointments.list_appointments(AppointmentFilter(), limit=20).items
     names = {p.id: p.name for p in clinic.patients.list_patients().items}
     assert [r.patient_name for r in rows] == [names[a.patient_id] for a in busy[:20]]
+
+
+def test_a_brief_listing_formats_only_the_instants_it_prints_or_reads_its_status_from(
+        clinic: Desk, busy: list[Appointment], sent: list[tuple[str, Any]]) -> None:
+    for limit in (20, None):  # a window read by key, and the whole list in one pass
+        sent.clear()
+        brief = clinic.appointments.list_appointments(limit=limit, count=False, brief=True).items
+        assert [r.uid for r in brief] == [a.uid for a in busy[:limit]]
+        listing = the(sent, 'SELECT "uid", "patient_id"')[0]
+        assert re.findall(r'to_char\("(\w+)"', listing) == ["starts_at", "ends_at", "hold_expires_at"], listing
+    whole = clinic.appointments.list_appointments(limit=20, count=False).items
+    assert whole[0].to_json() == busy[0].to_json()
+    # Asked for what it left out, a brief record says so: it never answers with nulls.
+    with pytest.raises(LookupError, match="brief record"):
+        brief[0].to_json()
+    with pytest.raises(LookupError, match="brief record"):
+        brief[0].appointment  # noqa: B018
 
 
 def test_each_tables_columns_are_its_models_fields_in_order() -> None:

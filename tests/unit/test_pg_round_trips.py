@@ -156,6 +156,43 @@ def test_a_doctor_away_writes_its_events_audit_entries_and_links_a_statement_eac
     assert len(events) == len(taken)
 
 
+def test_a_rebook_writes_the_originals_link_to_its_successor_with_the_original(
+        clinic: Desk, now: datetime, sent: list[str]) -> None:
+    """A doctor's away week rebooks each appointment: the original names its successor in the
+    statement that writes it, not in an UPDATE of every original after."""
+    day = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    taken = [make_appointment(clinic, start=day + timedelta(hours=8, minutes=30 * i)) for i in range(6)]
+    sent.clear()
+    result = clinic.away.run("dr-weber", day, day + timedelta(days=1), "called in sick", rebook=True, agent="alice")
+    assert [item.action for item in result.plan.items] == ["move"] * len(taken)
+    assert not [s for s in sent if "successor_uid = linked" in s]
+    now_stored = view_of(clinic)
+    for item in result.plan.items:
+        assert now_stored.appointments.successor_of(item.uid) == item.new_uid
+        assert now_stored.appointments.require(item.uid).status is S.cancelled
+
+
+def test_a_link_named_before_a_write_keeps_every_other_rows_successor(clinic: Desk, now: datetime) -> None:
+    """Written beside a row that already names its successor, or named for a row this unit of
+    work does not write, every link is what was last named."""
+    from rxdesk.domain import lifecycle
+
+    first, second, third = (make_appointment(clinic, start=now + timedelta(days=2, hours=h)) for h in (1, 2, 3))
+    with clinic.store.write() as view:
+        view.appointments.link_successor(second.uid, "1earlier0000000")
+    with clinic.store.write() as view:
+        view.appointments.link_successor(first.uid, "1named000000000")
+        view.appointments.link_successor(third.uid, "1unwritten00000")  # a row this write leaves as it is
+        again = view.appointments.require(second.uid)
+        view.appointments.put_each([lifecycle.admin_cancel(view.appointments.require(first.uid), "moved", "admin:alice",
+                                                           now), again])
+        assert view.appointments.successor_of(first.uid) == "1named000000000"
+    now_stored = view_of(clinic)
+    assert [now_stored.appointments.successor_of(a.uid) for a in (first, second, third)] == [
+        "1named000000000", "1earlier0000000", "1unwritten00000"]
+    assert now_stored.appointments.require(first.uid).status is S.cancelled
+
+
 def test_rows_written_in_bulk_are_there_for_what_the_unit_of_work_does_next(clinic: Desk, now: datetime) -> None:
     """A fired reminder waits to go out with others; an update of it in the same unit of work,
     and a read, still find it (what waits is sent before them)."""

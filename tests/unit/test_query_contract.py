@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from rxdesk.commands.appointments import appointment_table
 from rxdesk.domain import lifecycle
 from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.ids import new_appointment_uid
@@ -25,8 +26,10 @@ from rxdesk.domain.models import AppointmentStatus as S
 from rxdesk.domain.queries import AppointmentQuery, digits_of, person_matches, search_terms
 from rxdesk.domain.times import format_utc
 from rxdesk.services import Desk
+from rxdesk.services.appointments import AppointmentFilter, AppointmentRow
 from rxdesk.services.matching import match_doctors
 from rxdesk.store.postgres import PgStore
+from tests.helpers import Cli
 
 pytestmark = pytest.mark.backends
 
@@ -156,6 +159,48 @@ def test_the_overview_default_and_its_in_progress_marks_are_the_domains_at_every
             appt = by_uid[row.uid]
             assert row.status is lifecycle.effective_status(appt, at)
             assert row.in_progress == (appt.starts_at <= at < appt.ends_at)
+
+
+def test_a_brief_listing_reads_as_the_whole_one_at_every_turning_instant(clinic: Desk, clock: FixedClock) -> None:
+    """What a printed listing reads of a brief record (`AppointmentQuery.brief`): the same
+    start, status as of now, names, in-progress mark and next change as the whole record's."""
+    appts = grid()
+    with clinic.store.write() as view:
+        for appt in appts:
+            view.appointments.put(appt)
+    every = AppointmentFilter(all=True)
+
+    def printed(rows: list[AppointmentRow], at: datetime) -> list[tuple[object, ...]]:
+        return [(r.record.listed, r.record.keys, r.status, r.in_progress, r.next_change(at), r.doctor_name,
+                 r.patient_name, r.type_name) for r in rows]
+
+    compared = 0
+    for at in instants(appts)[1::3]:
+        assert at is not None
+        clock.set(at)
+        for f in (AppointmentFilter(), every):
+            whole = clinic.appointments.list_appointments(f).items
+            brief = clinic.appointments.list_appointments(f, brief=True).items
+            assert printed(brief, at) == printed(whole, at), (f, format_utc(at))
+            compared += len(whole)
+    assert compared > 1000
+
+
+def test_the_printed_listing_is_the_table_of_the_whole_records(clinic: Desk, clock: FixedClock, cli: Cli) -> None:
+    """`appointments list` prints from brief records: the same text as the whole records'
+    table, at instants where holds lapse and appointments run and end."""
+    appts = grid()
+    with clinic.store.write() as view:
+        for appt in appts:
+            view.appointments.put(appt)
+    zone = clinic.org().timezone
+    for at in (BASE + timedelta(minutes=40), BASE + timedelta(hours=2, seconds=1)):
+        clock.set(at)
+        for flags, f in (((), AppointmentFilter()), (("--all",), AppointmentFilter(all=True))):
+            printed = cli("appointments", "list", *flags, env={"RXDESK_NOW": format_utc(at)})
+            assert printed.code == 0, printed.err
+            assert printed.out == appointment_table(clinic.appointments.list_appointments(f).items, zone)
+            assert "(in progress)" in printed.out or flags
 
 
 PEOPLE = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
@@ -12,11 +13,11 @@ from psycopg import sql
 from rxdesk.domain.errors import found
 from rxdesk.domain.ids import normalize_uid
 from rxdesk.domain.lifecycle import ACTIVE, LONGEST_APPOINTMENT, TIME_MOVES
-from rxdesk.domain.queries import AppointmentQuery, AppointmentRecord, Page
+from rxdesk.domain.queries import BRIEF_FIELDS, AppointmentQuery, AppointmentRecord, Page
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.repos import for_update, text, upsert
 from rxdesk.store.postgres.rows import APPOINTMENT_COLUMNS, REMINDER_COLUMNS
-from rxdesk.store.postgres.session import BATCH_ROWS, RowStatement, Session
+from rxdesk.store.postgres.session import BATCH_ROWS, RowStatement, Session, numbered_rows
 
 if TYPE_CHECKING:  # the models are imported where a row is made one: a listing reads stored forms
     from rxdesk.domain.models import Appointment, ReminderSent
@@ -69,11 +70,21 @@ def status_filter(statuses: frozenset[str], as_of: datetime | None) -> tuple[sql
 
 _APPT_SELECT = text(sql.SQL("SELECT {} FROM appointments").format(
     sql.SQL(", ").join(map(sql.Identifier, APPOINTMENT_COLUMNS))))
-# A listing's rows as the JSON form (`Appointment.to_json()`), instants formatted by the server
-# (whole seconds, UTC, `times.STORED_FORMAT`): a listing of thousands of rows builds no datetime.
-_APPT_DOC_SELECT = text(sql.SQL("SELECT {} FROM appointments").format(sql.SQL(", ").join(
-    sql.SQL("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS {c}").format(c=sql.Identifier(c))
-    if c in conv.APPOINTMENT_INSTANTS else sql.Identifier(c) for c in APPOINTMENT_COLUMNS)))
+
+
+def _doc_select(columns: Sequence[str]) -> str:
+    """A listing's rows as the JSON form (`Appointment.to_json()`) of `columns`, instants
+    formatted by the server (whole seconds, UTC, `times.STORED_FORMAT`): a listing of thousands
+    of rows builds no datetime."""
+    return text(sql.SQL("SELECT {} FROM appointments").format(sql.SQL(", ").join(
+        sql.SQL("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS {c}").format(
+            c=sql.Identifier(c)) if c in conv.APPOINTMENT_INSTANTS else sql.Identifier(c) for c in columns)))
+
+
+_APPT_DOC_SELECT = _doc_select(APPOINTMENT_COLUMNS)
+# A brief listing's (`AppointmentQuery.brief`): formatting the instants it leaves out was most
+# of the server's time per row.
+_APPT_BRIEF_SELECT = _doc_select(BRIEF_FIELDS)
 _APPT_BY_UID = _APPT_SELECT + " WHERE uid = %s"
 _APPT_LOCK_MANY = _APPT_SELECT + ' WHERE uid = ANY(%s) ORDER BY uid COLLATE "C" FOR UPDATE'
 # A write that reads by key one appointment its last search returned locks all of that
@@ -83,6 +94,20 @@ LOCK_AHEAD = 1000
 # A rebooked appointment names its successor: after the rows written with it (the successor).
 _LINK = RowStatement("UPDATE appointments SET successor_uid = linked.successor FROM (", 2,
                      ") AS linked (uid, successor) WHERE appointments.uid = linked.uid", last=True)
+
+
+@lru_cache(maxsize=16)
+def _upsert_linked(rows: int) -> str:
+    """`upsert` of appointments with their successor's uid, in the server's numbering: a row
+    without one (None) keeps the successor it has."""
+    columns = (*APPOINTMENT_COLUMNS, "successor_uid")
+    return text(sql.SQL('INSERT INTO "appointments" ({}) VALUES {} ON CONFLICT ("uid") DO UPDATE SET {}, '
+                        '"successor_uid" = coalesce(EXCLUDED."successor_uid", "appointments"."successor_uid")').format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(numbered_rows(len(columns), rows)),
+        sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
+                           for c in APPOINTMENT_COLUMNS if c != "uid")))
+
+
 # A window of at most this many rows is read by key after its uids are found (`_select`); a
 # longer one (a listing printed whole) is read in one pass, where looking each row up again
 # would cost more than it saves.
@@ -162,10 +187,18 @@ class AppointmentRepo:
         if len({a.uid for a in appts}) < len(appts):  # one statement cannot change a row twice
             self._s.many(upsert("appointments", APPOINTMENT_COLUMNS, "uid"), rows, keep_waiting=True)
         else:
+            # A successor named before its original is written (a rebook) is written with it:
+            # an UPDATE of the row afterwards would write it again, every index with it.
+            links = [self._s.take_row(_LINK, a.uid) for a in appts]
+            linked = any(link is not None for link in links)
+            if linked:
+                rows = [[*row, link[1] if link is not None else None] for row, link in zip(rows, links, strict=True)]
             for start in range(0, len(rows), BATCH_ROWS):
                 chunk = rows[start:start + BATCH_ROWS]
-                self._s.execute(upsert("appointments", APPOINTMENT_COLUMNS, "uid", len(chunk), numbered=True),
-                                [value for row in chunk for value in row], keep_waiting=True, numbered=True)
+                statement = (_upsert_linked(len(chunk)) if linked
+                             else upsert("appointments", APPOINTMENT_COLUMNS, "uid", len(chunk), numbered=True))
+                self._s.execute(statement, [value for row in chunk for value in row], keep_waiting=True,
+                                numbered=True)
         self._s.busy.clear()
         for appt in appts:
             self._s.remember("appointments", appt.uid, appt)
@@ -213,13 +246,13 @@ class AppointmentRepo:
         if query.limit is not None:
             window += sql.SQL(" LIMIT %s")
             args.append(max(0, query.limit))
+        select = sql.SQL(_APPT_BRIEF_SELECT if query.brief else _APPT_DOC_SELECT)
         if query.limit is not None and query.limit <= KEYED_WINDOW:
             # The window's uids first (from the index alone, for the default view), then only
             # its rows read and formatted: rows skipped by the offset are never formatted.
             keys = sql.SQL("SELECT uid FROM appointments") + where + order + window
-            return self._s.dicts(sql.SQL(_APPT_DOC_SELECT) + sql.SQL(" WHERE uid IN (") + keys + sql.SQL(")") + order,
-                                 args)
-        return self._s.dicts(sql.SQL(_APPT_DOC_SELECT) + where + order + window, args)
+            return self._s.dicts(select + sql.SQL(" WHERE uid IN (") + keys + sql.SQL(")") + order, args)
+        return self._s.dicts(select + where + order + window, args)
 
     def count(self, query: AppointmentQuery) -> int:
         where, args = self._where(query)

@@ -16,6 +16,7 @@ statement borrows a connection on its own, in autocommit.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -105,8 +106,8 @@ def _row_statement(statement: RowStatement, rows: int) -> str:
 @dataclass
 class _Waiting:
     statement: RowStatement
-    rows: list[Sequence[Any]] = field(default_factory=list)
-    keys: set[str] = field(default_factory=set)
+    rows: list[Sequence[Any] | None] = field(default_factory=list)  # None: taken back (`take_row`)
+    keys: dict[str, int] = field(default_factory=dict)  # a row's identity -> where it is in `rows`
 
 
 def _constraint(exc: BaseException) -> str:
@@ -148,6 +149,8 @@ class Session:
         """`numbered`: for a statement whose placeholders are the server's own (`$1`)."""
         if not keep_waiting:
             self.send_waiting()
+        if self.store.short_lived:  # what the last reads made is kept out of the collector's passes
+            gc.freeze()
         try:
             if self.conn is not None:
                 with _cursor(self.conn, numbered) as cur:
@@ -218,9 +221,19 @@ class Session:
             waiting = None
         if waiting is None:
             waiting = self._waiting[statement] = _Waiting(statement)
-        waiting.rows.append(row)
         if key is not None:
-            waiting.keys.add(key)
+            waiting.keys[key] = len(waiting.rows)
+        waiting.rows.append(row)
+
+    def take_row(self, statement: RowStatement, key: str) -> Sequence[Any] | None:
+        """The row of `statement` kept under `key` (`add_row`), taken back unsent: the caller
+        writes its change in a statement it sends anyway. None when no such row waits."""
+        waiting = self._waiting.get(statement)
+        at = waiting.keys.pop(key, None) if waiting is not None else None
+        if waiting is None or at is None:
+            return None
+        row, waiting.rows[at] = waiting.rows[at], None
+        return row
 
     def send_waiting(self) -> None:
         """Send the rows `add_row` keeps, a statement per kind (and per `BATCH_ROWS`), in the
@@ -230,8 +243,9 @@ class Session:
             return
         waiting, self._waiting = self._waiting, {}
         for kind in sorted(waiting.values(), key=lambda k: k.statement.last):
-            for start in range(0, len(kind.rows), BATCH_ROWS):
-                chunk = kind.rows[start:start + BATCH_ROWS]
+            rows = [row for row in kind.rows if row is not None]
+            for start in range(0, len(rows), BATCH_ROWS):
+                chunk = rows[start:start + BATCH_ROWS]
                 self._send(kind.statement.text(len(chunk)), [value for row in chunk for value in row], numbered=True)
 
     def next_number(self, sequence: str) -> int:
