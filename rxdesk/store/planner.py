@@ -267,8 +267,14 @@ class AppointmentPlanner:
             if ends_s is not None:
                 # Started before `ends_after`: still running then? Started later: not ended.
                 started = max(lo, min(hi, bisect.bisect_left(_starts(rows, seg, "all"), ends_s)))
-                total += sum(1 for row in rows[lo:started] if row["ends_at"] > ends_s
+                before = rows[lo:started]
+                total += sum(1 for row in before if row["ends_at"] > ends_s
                              and (statuses is None or _status_as_of(row, as_of) in statuses))
+                later = self._counted_after(week, before, statuses, ends_s, as_of) \
+                    if lo == 0 and hi == len(rows) else None
+                if later is not None:
+                    total += later
+                    continue
                 lo = started
             if statuses is None:
                 total += hi - lo
@@ -278,6 +284,29 @@ class AppointmentPlanner:
             else:
                 total += sum(1 for row in rows[lo:hi] if _status_as_of(row, as_of) in statuses)
         return total
+
+    def _counted_after(self, week: str, before: list[dict[str, Any]], statuses: frozenset[str] | None,
+                       ends_s: str, as_of: str | None) -> int | None:
+        """How many of the week's appointments that start at `ends_s` or later have a status
+        of `statuses` at `as_of`: the week's stored counts less those of the rows that started
+        before (`before`, walked already), without walking the rest of the week in progress (a
+        clinic's week is thousands of rows, the overview counts it at every reload). Such an
+        appointment has not ended by `as_of` (not after `ends_s`); only a lapsed hold differs
+        from its stored status, found in the holds index. None: the rest must be walked."""
+        if statuses is None or as_of is None or as_of > ends_s:
+            return None
+        counts = stored_counts(self._snap, week)
+        if counts is None:
+            return None
+        for row in before:
+            if row["status"] in counts:
+                counts[row["status"]] -= 1
+        if ("held" in statuses) != ("expired" in statuses):
+            lapsed = bisect.bisect_right(_hold_expiries_by_week(self._snap).get(week, []), as_of)
+            lapsed -= sum(1 for row in before if row["status"] == "held" and _status_as_of(row, as_of) == "expired")
+            counts["held"] -= lapsed
+            counts["expired"] += lapsed
+        return sum(counts.get(status, 0) for status in statuses)
 
     def _counted(self, week: str, doctor_id: str | None, statuses: frozenset[str] | None,
                  start_s: str | None, before_s: str | None, ends_s: str | None, as_of: str | None) -> int | None:

@@ -7,12 +7,15 @@ import dataclasses
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
-from rxdesk.store import TinyStore
+from rxdesk.store import TinyStore, planner
 from rxdesk.store.engine import writable
 from rxdesk.store.weeks import stored_counts
 from tests.helpers import assert_week_counts_exact, make_appointment
@@ -134,3 +137,33 @@ def test_the_count_of_the_upcoming_weeks_reads_only_the_week_in_progress(clinic:
                                                              ends_after=now, as_of=now)) == 24
     assert sorted(seg.name for seg, _ in of_one.engine._cache.values() if seg.name.startswith("appt-")) == [
         "appt-2026-11-23"]
+
+
+def test_the_count_of_the_week_in_progress_walks_only_what_started_before_now(
+        clinic: Desk, now: datetime, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started = [make_appointment(clinic, start=now - timedelta(hours=1), length=timedelta(hours=2)),  # running
+               make_appointment(clinic, start=now - timedelta(hours=3), patient_id="pat-002"),  # ended
+               make_appointment(clinic, start=now - timedelta(hours=2), status="held", patient_id="pat-003")]
+    for days in range(6):
+        make_appointment(clinic, start=now + timedelta(days=days, hours=2))
+    make_appointment(clinic, start=now + timedelta(days=2), status="held")  # its hold lapsed
+    make_appointment(clinic, start=now + timedelta(days=3), status="held", created_at=now - timedelta(minutes=5),
+                     hold_minutes=30, patient_id="pat-002")  # its hold runs on
+    make_appointment(clinic, start=now + timedelta(days=4), status="cancelled")
+    looked_at: list[str] = []
+    status_as_of = planner._status_as_of
+
+    def looking(row: dict[str, Any], as_of: str | None) -> str:
+        looked_at.append(row["uid"])
+        return status_as_of(row, as_of)
+
+    monkeypatch.setattr(planner, "_status_as_of", looking)
+    for statuses in (ACTIVE, frozenset({"held"}), frozenset({"expired"}), frozenset({"held", "expired"}),
+                     frozenset({"confirmed", "cancelled"})):
+        query = AppointmentQuery(statuses=statuses, ends_after=now, as_of=now)
+        count, walked = counted_both_ways(data_dir, query)
+        assert count == walked, statuses
+        looked_at.clear()
+        assert TinyStore(data_dir).read().appointments.count(query) == count
+        # The rest of the week is counted from its stored counts and the holds index.
+        assert set(looked_at) <= {a.uid for a in started}, statuses
