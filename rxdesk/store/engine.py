@@ -36,7 +36,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import ensure_private_dir, fsync_dir, read_bytes, write_atomic
-from rxdesk.store.files import GRACE_SECONDS, LOCK, MANIFEST, PREVIOUS, SEGMENTS, check_files, refuse_if_damaged, sweep
+from rxdesk.store.files import (
+    GRACE_SECONDS,
+    LOCK,
+    MANIFEST,
+    SEGMENTS,
+    check_files,
+    keep_previous,
+    refuse_if_damaged,
+    sweep,
+)
 from rxdesk.store.footprint import segment_bytes
 from rxdesk.store.manifest import Manifest, SegmentRef, carry_counted, delta_file, segment_file
 from rxdesk.store.segment_db import Segment, SegmentDB, SegmentTable, Tables, encode, file_signature
@@ -503,7 +512,9 @@ class Engine:
         manifest = Manifest(generation, segments, counters, tuple(graveyard))
         raw = manifest.to_bytes()
         if old.raw:
-            write_atomic(self.data_dir / PREVIOUS, old.raw, sync_dir=False, fsync=self.fsync)
+            with self._mutex:
+                read_as = self._manifest_stat if old is self._manifest else None
+            keep_previous(self.data_dir, old.raw, read_as, fsync=self.fsync)
         write_atomic(self.manifest_path, raw, fsync=self.fsync)  # the commit point
         st = os.stat(self.manifest_path)
         with self._mutex:

@@ -49,6 +49,40 @@ def test_commit_is_one_manifest_generation_and_immutable_files(store: TinyStore,
     assert [p.id for p in TinyStore(data_dir).read().patients.all()] == ["a", "b"]
 
 
+def test_the_manifest_a_write_replaces_is_kept_as_it_was_read(store: TinyStore, data_dir: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    with store.write() as view:
+        view.patients.put(patient("a"))
+    first = (data_dir / "rxdesk.json").read_bytes()
+    read_as = os.stat(data_dir / "rxdesk.json").st_ino
+    with store.write() as view:
+        view.patients.put(patient("b"))
+    # The file itself is kept (linked), not a copy of its bytes written and flushed again.
+    assert os.stat(data_dir / "rxdesk.previous.json").st_ino == read_as
+    assert (data_dir / "rxdesk.previous.json").read_bytes() == first
+    assert os.stat(data_dir / "rxdesk.json").st_ino != read_as
+    assert os.stat(data_dir / "rxdesk.previous.json").st_nlink == 1
+    # Replaced under the process by the same bytes, or on a file system without hard links,
+    # the bytes it read are written there.
+    second = (data_dir / "rxdesk.json").read_bytes()
+    (data_dir / "rxdesk.json").unlink()
+    (data_dir / "rxdesk.json").write_bytes(second)
+    with store.write() as view:
+        view.patients.put(patient("c"))
+    assert (data_dir / "rxdesk.previous.json").read_bytes() == second
+
+    def no_links(source: object, target: object) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    third = (data_dir / "rxdesk.json").read_bytes()
+    with store.write() as view:
+        view.patients.put(patient("d"))
+    assert (data_dir / "rxdesk.previous.json").read_bytes() == third
+    assert not [p for p in data_dir.iterdir() if p.name.endswith(".tmp")]
+    assert [p.id for p in TinyStore(data_dir).read().patients.all()] == ["a", "b", "c", "d"]
+
+
 def test_exception_discards_every_change(store: TinyStore, data_dir: Path) -> None:
     with store.write() as view:
         view.patients.put(patient("a"))
