@@ -111,7 +111,7 @@ class Snapshot:
         return seg.table(table) if seg is not None else _NOWHERE.table(table)
 
     def names(self, prefix: str) -> list[str]:
-        return sorted(n for n in self.manifest.segments if n.startswith(prefix))
+        return self.manifest.names(prefix)
 
     def has(self, name: str) -> bool:
         """Whether the segment `name` exists (without reading it)."""

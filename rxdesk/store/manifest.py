@@ -4,9 +4,11 @@ CRC-32, the counters, and the graveyard of replaced files. Replacing it is the c
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
@@ -96,6 +98,20 @@ class Manifest:
     counters: Mapping[str, int] = field(default_factory=dict)
     graveyard: tuple[tuple[str, float], ...] = ()
     raw: bytes = b""
+
+    @cached_property
+    def _names(self) -> tuple[str, ...]:
+        return tuple(sorted(self.segments))
+
+    def names(self, prefix: str) -> list[str]:
+        """The names of the segments that start with `prefix`, sorted: found by bisecting the
+        sorted names (a manifest names thousands of segments; a command asks several times)."""
+        names = self._names
+        first = bisect.bisect_left(names, prefix)
+        if not prefix:
+            return list(names)
+        after = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first text past every name with the prefix
+        return list(names[first:bisect.bisect_left(names, after, first)])
 
     def to_bytes(self) -> bytes:
         deltas = any(ref.delta is not None for ref in self.segments.values())
