@@ -108,6 +108,9 @@ def keep_previous(data_dir: Path, raw: bytes, read_as: tuple[int, int, int] | No
         try:
             st = os.stat(manifest)
             if (st.st_ino, st.st_size, st.st_mtime_ns) == read_as:
+                with contextlib.suppress(FileNotFoundError):
+                    if os.path.samestat(st, os.stat(previous)):
+                        return  # linked already (a write that stopped before its commit)
                 os.link(manifest, link)
                 os.replace(link, previous)  # made durable with the new manifest's directory
                 return

@@ -74,13 +74,23 @@ def test_the_manifest_a_write_replaces_is_kept_as_it_was_read(store: TinyStore, 
     def no_links(source: object, target: object) -> None:
         raise OSError(1, "Operation not permitted")
 
+    # A write that stopped after linking, before its commit, left both names on one file: the
+    # next write keeps it as the previous manifest, and leaves no temporary name behind.
+    os.unlink(data_dir / "rxdesk.previous.json")
+    os.link(data_dir / "rxdesk.json", data_dir / "rxdesk.previous.json")
+    linked = (data_dir / "rxdesk.json").read_bytes()
+    with store.write() as view:
+        view.patients.put(patient("c2"))
+    assert (data_dir / "rxdesk.previous.json").read_bytes() == linked
+    assert not [p for p in data_dir.iterdir() if p.name.endswith(".tmp")]
+
     monkeypatch.setattr(os, "link", no_links)
     third = (data_dir / "rxdesk.json").read_bytes()
     with store.write() as view:
         view.patients.put(patient("d"))
     assert (data_dir / "rxdesk.previous.json").read_bytes() == third
     assert not [p for p in data_dir.iterdir() if p.name.endswith(".tmp")]
-    assert [p.id for p in TinyStore(data_dir).read().patients.all()] == ["a", "b", "c", "d"]
+    assert [p.id for p in TinyStore(data_dir).read().patients.all()] == ["a", "b", "c", "c2", "d"]
 
 
 def test_exception_discards_every_change(store: TinyStore, data_dir: Path) -> None:
