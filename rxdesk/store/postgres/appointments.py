@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
@@ -17,7 +16,7 @@ from rxdesk.domain.queries import BRIEF_FIELDS, AppointmentQuery, AppointmentRec
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.repos import for_update, text, upsert
 from rxdesk.store.postgres.rows import APPOINTMENT_COLUMNS, REMINDER_COLUMNS
-from rxdesk.store.postgres.session import BATCH_ROWS, RowStatement, Session, numbered_rows
+from rxdesk.store.postgres.session import BATCH_ROWS, RowStatement, Session
 
 if TYPE_CHECKING:  # the models are imported where a row is made one: a listing reads stored forms
     from rxdesk.domain.models import Appointment, ReminderSent
@@ -94,18 +93,6 @@ LOCK_AHEAD = 1000
 # A rebooked appointment names its successor: after the rows written with it (the successor).
 _LINK = RowStatement("UPDATE appointments SET successor_uid = linked.successor FROM (", 2,
                      ") AS linked (uid, successor) WHERE appointments.uid = linked.uid", last=True)
-
-
-@lru_cache(maxsize=16)
-def _upsert_linked(rows: int) -> str:
-    """`upsert` of appointments with their successor's uid, in the server's numbering: a row
-    without one (None) keeps the successor it has."""
-    columns = (*APPOINTMENT_COLUMNS, "successor_uid")
-    return text(sql.SQL('INSERT INTO "appointments" ({}) VALUES {} ON CONFLICT ("uid") DO UPDATE SET {}, '
-                        '"successor_uid" = coalesce(EXCLUDED."successor_uid", "appointments"."successor_uid")').format(
-        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(numbered_rows(len(columns), rows)),
-        sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
-                           for c in APPOINTMENT_COLUMNS if c != "uid")))
 
 
 # A window of at most this many rows is read by key after its uids are found (`_select`); a
@@ -195,7 +182,9 @@ class AppointmentRepo:
                 rows = [[*row, link[1] if link is not None else None] for row, link in zip(rows, links, strict=True)]
             for start in range(0, len(rows), BATCH_ROWS):
                 chunk = rows[start:start + BATCH_ROWS]
-                statement = (_upsert_linked(len(chunk)) if linked
+                # A row without a successor (None) keeps the one it has.
+                statement = (upsert("appointments", (*APPOINTMENT_COLUMNS, "successor_uid"), "uid", len(chunk),
+                                    numbered=True, kept_if_null=("successor_uid",)) if linked
                              else upsert("appointments", APPOINTMENT_COLUMNS, "uid", len(chunk), numbered=True))
                 self._s.execute(statement, [value for row in chunk for value in row], keep_waiting=True,
                                 numbered=True)

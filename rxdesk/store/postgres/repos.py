@@ -49,23 +49,29 @@ def text(statement: sql.Composable) -> str:
     return statement.as_string(None)
 
 
-def upsert(table: str, columns: Sequence[str], key: str, rows: int = 1, *, numbered: bool = False) -> str:
+def upsert(table: str, columns: Sequence[str], key: str, rows: int = 1, *, numbered: bool = False,
+           kept_if_null: Sequence[str] = ()) -> str:
     """INSERT of `rows` rows of `columns`, each replacing the row with the same `key` (the
     rows of one statement must have different keys). `numbered`: with the server's own
-    placeholders (`session.numbered_rows`), for `Session.execute(..., numbered=True)`."""
-    return _upsert(table, tuple(columns), key, rows, numbered)
+    placeholders (`session.numbered_rows`), for `Session.execute(..., numbered=True)`.
+    `kept_if_null`: columns a row given null there does not change (the row keeps its value)."""
+    return _upsert(table, tuple(columns), key, rows, numbered, tuple(kept_if_null))
 
 
 @lru_cache(maxsize=64)
-def _upsert(table: str, columns: tuple[str, ...], key: str, rows: int, numbered: bool) -> str:
+def _upsert(table: str, columns: tuple[str, ...], key: str, rows: int, numbered: bool,
+            kept_if_null: tuple[str, ...]) -> str:
     row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(columns)))
     values = sql.SQL(numbered_rows(len(columns), rows)) if numbered else sql.SQL(", ").join([row] * rows)
+    t = sql.Identifier(table)
+    sets = (sql.SQL("{c} = coalesce(EXCLUDED.{c}, {t}.{c})" if c in kept_if_null else "{c} = EXCLUDED.{c}").format(
+        c=sql.Identifier(c), t=t) for c in columns if c != key)
     return text(sql.SQL("INSERT INTO {t} ({cols}) VALUES {vals} ON CONFLICT ({k}) DO UPDATE SET {sets}").format(
-        t=sql.Identifier(table),
+        t=t,
         cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
         vals=values,
         k=sql.Identifier(key),
-        sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns if c != key),
+        sets=sql.SQL(", ").join(sets),
     ))
 
 
