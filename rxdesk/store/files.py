@@ -13,6 +13,7 @@ from pathlib import Path
 from rxdesk.domain.errors import StoreError, short_path
 from rxdesk.fileio import read_bytes, write_atomic
 from rxdesk.store.manifest import Manifest, SegmentRef
+from rxdesk.store.segment_db import file_signature
 
 MANIFEST = "rxdesk.json"
 PREVIOUS = "rxdesk.previous.json"
@@ -103,17 +104,14 @@ def keep_previous(data_dir: Path, raw: bytes, read_as: tuple[int, int, int] | No
     Otherwise (changed under this process, or a file system without hard links) `raw` is
     written there."""
     manifest, previous = data_dir / MANIFEST, data_dir / PREVIOUS
-    if read_as is not None:
+    if read_as is not None and file_signature(manifest) == read_as:
+        if file_signature(previous) == read_as:
+            return  # the same file, linked already (a write that stopped before its commit)
         link = data_dir / f".{PREVIOUS}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
-            st = os.stat(manifest)
-            if (st.st_ino, st.st_size, st.st_mtime_ns) == read_as:
-                with contextlib.suppress(FileNotFoundError):
-                    if os.path.samestat(st, os.stat(previous)):
-                        return  # linked already (a write that stopped before its commit)
-                os.link(manifest, link)
-                os.replace(link, previous)  # made durable with the new manifest's directory
-                return
+            os.link(manifest, link)
+            os.replace(link, previous)  # made durable with the new manifest's directory
+            return
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(link)
