@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import operator
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -248,6 +249,12 @@ def person_matches(needle: str, digits: str, name: str, email: str, external_id:
             or needle in id.casefold() or needle in phone):
         return True
     return len(digits) >= PHONE_DIGITS_MIN and digits in digits_of(phone)
+
+
+def entity(name: str) -> Callable[[], Any]:
+    """The entity class `name` of `domain.models`, imported when a record of it is first made
+    one: a store reads stored forms (the overview's rows and names) without loading pydantic."""
+    return functools.cache(lambda: getattr(importlib.import_module("rxdesk.domain.models"), name))
 
 
 def appointment_from_json(doc: Mapping[str, Any]) -> Appointment:

@@ -8,7 +8,6 @@ manifest; every log is an `AppendOnlyLog` (`logs`).
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from tinydb import Query
 from rxdesk.domain.enums import AppointmentStatus, reminder_key
 from rxdesk.domain.errors import NotFound, StoreError, found
 from rxdesk.domain.ids import uid_partition
-from rxdesk.domain.queries import OrgBasics, WorkerTick, appointment_from_json, org_basics, org_from_json
+from rxdesk.domain.queries import OrgBasics, WorkerTick, appointment_from_json, entity, org_basics, org_from_json
 from rxdesk.domain.times import format_utc, week_key
 from rxdesk.fileio import ensure_private_dir, read_bytes, write_atomic
 from rxdesk.store.engine import Engine, Snapshot, writable
@@ -63,12 +62,6 @@ LINKS = "links"
 REMINDERS_SENT = "reminders_sent"
 
 M = TypeVar("M", bound="Entity")
-
-
-def entity(name: str) -> Callable[[], Any]:
-    """The entity class `name` of `domain.models`, imported when a row of it is first made: the
-    overview's rows and names are read without loading pydantic."""
-    return lambda: getattr(importlib.import_module("rxdesk.domain.models"), name)
 
 
 class Keyed(Generic[M]):

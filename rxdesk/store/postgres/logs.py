@@ -13,12 +13,12 @@ from psycopg.types.json import Json
 
 from rxdesk.domain.enums import DeliveryStatus, EventType
 from rxdesk.domain.ids import random_token
-from rxdesk.domain.queries import AuditQuery, DeliveryTrouble, Page
+from rxdesk.domain.queries import AuditQuery, DeliveryTrouble, Page, entity
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.repos import can_name_a_row, for_update, text, upsert
 from rxdesk.store.postgres.session import RowStatement, Session
 
-if TYPE_CHECKING:  # the models are imported where a row is made one (`conv.entity`)
+if TYPE_CHECKING:  # the models are imported where a row is made one (`queries.entity`)
     from rxdesk.domain.models import AuditEntry, Delivery, Entity, Event, OutboxMessage
 
 
@@ -166,7 +166,7 @@ class QueuedRows(Generic[R]):
         self.table = table
         self._t = sql.Identifier(table)
         self._seq = f"{table}_seq"
-        self._model_of = conv.entity(model)
+        self._model_of = entity(model)
         self._model: type[R] | None = None
         self.id_prefix = id_prefix
         self.columns = columns

@@ -23,11 +23,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from rxdesk.domain.errors import found
-from rxdesk.domain.queries import OrgBasics, org_basics, org_from_json
-from rxdesk.store.postgres.rows import entity
+from rxdesk.domain.queries import OrgBasics, entity, org_basics, org_from_json
 from rxdesk.store.postgres.session import Session, numbered_rows
 
-if TYPE_CHECKING:  # the models are imported where a row is made one (`rows.entity`): a listing reads names
+if TYPE_CHECKING:  # the models are imported where a row is made one (`queries.entity`): a listing reads names
     from rxdesk.domain.models import Entity, Org
 
 M = TypeVar("M", bound="Entity")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from rxdesk.domain.enums import AppointmentStatus
+from rxdesk.domain.queries import entity
 
 if TYPE_CHECKING:  # the models are imported where a row is first made one: a listing needs none
     from rxdesk.domain.models import Appointment, Entity
@@ -34,16 +33,8 @@ APPOINTMENT_INSTANTS = ("starts_at", "ends_at", "created_at", "hold_expires_at",
                         "attendance_at")
 
 
-def entity(name: str) -> Callable[[], Any]:
-    """The entity class `name` of `domain.models`, imported when a row of it is first made."""
-    return lambda: getattr(importlib.import_module("rxdesk.domain.models"), name)
-
-
-@cache
-def _appointment_model() -> type[Appointment]:
-    from rxdesk.domain.models import Appointment
-
-    return Appointment
+# The model of every appointment row (a listing makes thousands), imported with the first.
+_appointment_model: Callable[[], type[Appointment]] = entity("Appointment")
 
 
 def params(item: Entity, columns: Sequence[str]) -> list[Any]:
