@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import itertools
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from rxdesk.domain.times import format_utc, week_key, weeks_between
 from rxdesk.store.engine import Snapshot
 from rxdesk.store.layout import APPT_PREFIX, HOLDS, appt_segment
 from rxdesk.store.segment_db import Segment
-from rxdesk.store.weeks import ended_by, order_by_start, rows_by_start, stored_counts
+from rxdesk.store.weeks import Rows, ended_by, order_by_start, rows_by_start, stored_counts
 
 if TYPE_CHECKING:
     from rxdesk.domain.models import Appointment
@@ -62,7 +62,7 @@ def _one_week(query: AppointmentQuery, week: str) -> AppointmentQuery:
     return dataclasses.replace(query, starts_from=start, starts_before=before, offset=0, limit=None)
 
 
-def _sorted_rows(seg: Segment) -> list[dict[str, Any]]:
+def _sorted_rows(seg: Segment) -> Rows:
     return rows_by_start(seg)
 
 
@@ -85,7 +85,7 @@ def _of_patients(seg: Segment, patient_ids: frozenset[str]) -> list[dict[str, An
     return sorted(itertools.chain.from_iterable(found), key=lambda r: (r["starts_at"], r["uid"]))
 
 
-def _starts(rows: list[dict[str, Any]], seg: Segment, key: Hashable) -> list[str]:
+def _starts(rows: Sequence[dict[str, Any]], seg: Segment, key: Hashable) -> list[str]:
     if key == "all":
         return order_by_start(seg)[0]
     return seg.memo(("starts", key), lambda: [r["starts_at"] for r in rows])
@@ -191,6 +191,7 @@ class AppointmentPlanner:
             seg = self._snap.segment(appt_segment(week))
             if seg is None:
                 continue
+            rows: Sequence[dict[str, Any]]
             if query.doctor_id is not None:
                 rows = _grouped(seg, "doctor_id").get(query.doctor_id, [])
                 key: Any = ("doctor", query.doctor_id)
@@ -285,7 +286,7 @@ class AppointmentPlanner:
                 total += sum(1 for row in rows[lo:hi] if _status_as_of(row, as_of) in statuses)
         return total
 
-    def _counted_after(self, week: str, before: list[dict[str, Any]], statuses: frozenset[str] | None,
+    def _counted_after(self, week: str, before: Sequence[dict[str, Any]], statuses: frozenset[str] | None,
                        ends_s: str, as_of: str | None) -> int | None:
         """How many of the week's appointments that start at `ends_s` or later have a status
         of `statuses` at `as_of`: the week's stored counts less those of the rows that started

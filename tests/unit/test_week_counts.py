@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from datetime import datetime, timedelta
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from rxdesk.services import Desk
 from rxdesk.services.maintenance import MaintenanceService
 from rxdesk.store import TinyStore, planner
 from rxdesk.store.engine import writable
+from rxdesk.store.segment_db import SegmentTable
 from rxdesk.store.weeks import stored_counts
 from tests.helpers import assert_week_counts_exact, make_appointment
 
@@ -167,3 +169,35 @@ def test_the_count_of_the_week_in_progress_walks_only_what_started_before_now(
         assert TinyStore(data_dir).read().appointments.count(query) == count
         # The rest of the week is counted from its stored counts and the holds index.
         assert set(looked_at) <= {a.uid for a in started}, statuses
+
+
+def test_a_page_of_a_week_just_written_reads_only_its_own_documents(
+        clinic: Desk, now: datetime, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The app lists the first page again after each cancel; the week in progress it reads has
+    # just changed, and has thousands of appointments in a large clinic.
+    made = [make_appointment(clinic, start=now + timedelta(hours=2 * k)) for k in range(1, 41)]
+    assert len({a.starts_at.isocalendar()[:2] for a in made}) == 1  # all in the week in progress
+    clinic.appointments.list_appointments(limit=5)  # what the app had read before the cancel
+    clinic.appointments.cancel_appointment(made[0].uid, "patient asked", "alice")
+    looked_up: list[str] = []
+    documents = SegmentTable.documents
+
+    class Counted(Mapping[str, Any]):
+        def __init__(self, docs: Mapping[str, Any]) -> None:
+            self.docs = docs
+
+        def __getitem__(self, key: str) -> Any:
+            looked_up.append(key)
+            return self.docs[key]
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(self.docs)
+
+        def __len__(self) -> int:
+            return len(self.docs)
+
+    monkeypatch.setattr(SegmentTable, "documents",
+                        lambda table: Counted(documents(table)) if table.name == "appointments" else documents(table))
+    page = clinic.appointments.list_appointments(limit=5)
+    assert [row.uid for row in page.items] == [a.uid for a in made[1:6]] and page.total == 39
+    assert len(looked_up) <= 6, len(looked_up)  # the page's rows (and the one after it), not the week's 40
