@@ -70,7 +70,7 @@ WORKER_CACHE_BYTES = 192 * 1024 * 1024
 # to a delta file beside it (`SegmentRef.delta`) while they stay under 1/DELTA_SHARE of it: a
 # cancel at a million appointments writes a few KB, not its week's 4-11 MB (encoded, checksummed,
 # flushed). Readers lay the delta over the file; a larger delta folds it into a new file.
-DELTA_FROM_BYTES = 128 * 1024
+DELTA_FROM_BYTES = 64 * 1024
 DELTA_SHARE = 8
 
 T = TypeVar("T")
