@@ -47,7 +47,7 @@ from rxdesk.store.files import (
     sweep,
 )
 from rxdesk.store.footprint import segment_bytes
-from rxdesk.store.manifest import Manifest, SegmentRef, carry_counted, delta_file, segment_file
+from rxdesk.store.manifest import Encoded, Manifest, SegmentRef, carry_counted, delta_file, segment_file
 from rxdesk.store.segment_db import Segment, SegmentDB, SegmentTable, Tables, encode, file_signature
 
 if TYPE_CHECKING:
@@ -269,6 +269,7 @@ class Engine:
         self._views: OrderedDict[tuple[str, tuple[str, ...]], Any] = OrderedDict()
         self._cached_bytes = 0
         self.commits = 0  # writes committed by this process: the benchmark counts them
+        self._encoded: Encoded = {}  # from its second write on (`Manifest.to_bytes`)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -510,7 +511,7 @@ class Engine:
         counters.update(tx._counters)
         carry_counted(counters, old, tx._dirty.keys() - tx._dropped, generation)
         manifest = Manifest(generation, segments, counters, tuple(graveyard))
-        raw = manifest.to_bytes()
+        raw = manifest.to_bytes(self._encoded if self.commits else None)
         if old.raw:
             with self._mutex:
                 read_as = self._manifest_stat if old is self._manifest else None

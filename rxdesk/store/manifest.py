@@ -10,10 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from rxdesk.domain.errors import StoreError
-from rxdesk.store.segment_db import decode, encode
+from rxdesk.store.segment_db import decode, encode, fragment
 
 FORMAT = "rxdesk-store/1"
 # A manifest naming a delta file (`SegmentRef.delta`): a version that does not know deltas
@@ -82,6 +82,11 @@ class SegmentRef(NamedTuple):
         return found
 
 
+# Segment name -> (its entry, the entry encoded): what a process that writes again and again
+# keeps of its last manifest (`Manifest.to_bytes`).
+Encoded = dict[str, tuple[SegmentRef, Any]]
+
+
 def carry_counted(counters: dict[str, int], old: Manifest, rewritten: Iterable[str], generation: int) -> None:
     """Move `counted.NAME` to `generation` for each segment rewritten in this commit whose
     counters described its previous file."""
@@ -113,7 +118,10 @@ class Manifest:
         after = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first text past every name with the prefix
         return list(names[first:bisect.bisect_left(names, after, first)])
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self, encoded: Encoded | None = None) -> bytes:
+        """The manifest's file. With `encoded`, the entries of segments unchanged since the
+        manifest it was given for last are taken from it, and it is kept in step (a manifest
+        names thousands of segments; the app and the worker write one at each change)."""
         segments = self.segments
         deltas = False
         entries: dict[str, object] = {}
@@ -121,11 +129,19 @@ class Manifest:
         # thousands of segments does this, and comparing pairs cost it ~0.4 ms in a busy process.
         for name in self._names:
             ref = segments[name]
-            if ref.delta is None:
+            deltas = deltas or ref.delta is not None
+            if encoded is not None:
+                kept = encoded.get(name)
+                if kept is None or (kept[0] is not ref and kept[0] != ref):
+                    kept = encoded[name] = (ref, fragment(ref.as_json()))
+                entries[name] = kept[1]
+            elif ref.delta is None:
                 entries[name] = {"file": ref.file, "size": ref.size, "crc32": ref.crc}
             else:
                 entries[name] = ref.as_json()
-                deltas = True
+        if encoded is not None and len(encoded) > len(segments):
+            for name in encoded.keys() - segments.keys():
+                del encoded[name]
         return encode(
             {
                 "format": FORMAT_DELTAS if deltas else FORMAT,

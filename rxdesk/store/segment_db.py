@@ -53,6 +53,11 @@ def encode(data: Any) -> bytes:
     return orjson.dumps(data)
 
 
+def fragment(data: Any) -> Any:
+    """`data` encoded now, placed as it is wherever a later `encode` meets it."""
+    return orjson.Fragment(orjson.dumps(data))
+
+
 def decode(data: bytes, path: Path) -> Any:
     """The value of the JSON file `path` read as `data`; a file that is not JSON is damage,
     reported by name."""

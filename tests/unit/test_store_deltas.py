@@ -173,3 +173,31 @@ def test_a_file_changed_under_a_running_process_is_replaced_from_what_it_read_ne
     ref = manifest(data_dir)["segments"][week]
     assert ref["file"] != base.name and "delta" not in ref  # written whole from what it read
     assert [status_of(data_dir, appt.uid) for appt in made[:3]] == ["cancelled", "cancelled", "confirmed"]
+
+
+def test_a_process_that_writes_again_and_again_names_each_segments_files_as_they_are(
+        clinic: Desk, now: datetime, data_dir: Path) -> None:
+    # From its second write on, a process reuses the encoded manifest entries of segments its
+    # last write left as they were; each manifest it writes must still name every file as it is.
+    week, made = a_full_week(clinic, now, count=30)
+    engine = clinic.store.engine
+    other = Desk(TinyStore(data_dir, fsync=False, delta_from=0), clinic.clock, clinic.settings)
+
+    def written_as_known() -> None:
+        known = engine.manifest()
+        assert manifest(data_dir)["segments"] == {name: ref.as_json() for name, ref in known.segments.items()}
+
+    for appt in made[:3]:  # the week's file, then deltas over it
+        clinic.appointments.cancel_appointment(appt.uid, "patient asked", "tester")
+        written_as_known()
+    assert set(engine._encoded) == set(engine.manifest().segments)  # kept since the second write
+    other.appointments.cancel_appointment(made[3].uid, "patient asked", "tester")  # parsed again: equal entries
+    clinic.appointments.cancel_appointment(made[4].uid, "patient asked", "tester")
+    written_as_known()
+    with clinic.store.write() as view:  # a segment dropped, another made
+        view.snap.drop(week)  # type: ignore[attr-defined]
+    written_as_known()
+    assert week not in manifest(data_dir)["segments"] and week not in engine._encoded
+    make_appointment(clinic, start=made[0].starts_at + timedelta(minutes=5))  # the week made again
+    written_as_known()
+    assert week in manifest(data_dir)["segments"]
