@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from datetime import datetime, timedelta
 from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
