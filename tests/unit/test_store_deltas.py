@@ -33,6 +33,7 @@ def a_full_week(clinic: Desk, now: datetime, count: int = 80) -> tuple[str, list
     """`count` appointments in next week (written whole), in a store that from then on lays
     deltas over any file."""
     assert isinstance(clinic.store, TinyStore)
+    clinic.store.engine.delta_from = 1 << 40  # the week written whole, however big it grows
     monday = now - timedelta(days=now.weekday()) + timedelta(days=7)
     made = [make_appointment(clinic, start=monday + timedelta(hours=8 + h % 9, days=h // 9 % 5, minutes=h % 3 * 20),
                              doctor_id=("dr-weber", "dr-osei", "dr-sato")[h % 3]) for h in range(count)]
@@ -180,6 +181,7 @@ def test_a_process_that_writes_again_and_again_names_each_segments_files_as_they
     # From its second write on, a process reuses the encoded manifest entries of segments its
     # last write left as they were; each manifest it writes must still name every file as it is.
     week, made = a_full_week(clinic, now, count=30)
+    assert isinstance(clinic.store, TinyStore)
     engine = clinic.store.engine
     other = Desk(TinyStore(data_dir, fsync=False, delta_from=0), clinic.clock, clinic.settings)
 
