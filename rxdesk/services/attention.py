@@ -151,7 +151,8 @@ class AttentionService(Service):
         holds = view.appointments.holds_lapsing(now, now + HOLD_SOON)
         if not holds:
             return []
-        patients, doctors = view.patients.names(), view.doctors.names()
+        patients = view.patients.names_of({appt.patient_id for appt in holds[:HOLDS_LISTED]})
+        doctors = view.doctors.names()
         items = []
         for appt in holds[:HOLDS_LISTED]:
             assert appt.hold_expires_at is not None

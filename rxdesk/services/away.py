@@ -317,7 +317,7 @@ def compute_plan(view: StoreView, doctor: Doctor, starts_from: datetime, starts_
             starts_before=starts_before, as_of=now, count=False))
         appointments = [lifecycle.as_of(record.appointment, now) for record in page.items]
     types = {t.key: t for t in view.types.all()}
-    patients = view.patients.names()
+    patients = view.patients.names_of({appt.patient_id for appt in appointments})
     doctors = sorted(view.doctors.all(), key=lambda d: (d.name.casefold(), d.id))
     slots = slots or _Slots(view, now, starts_before + timedelta(days=HORIZON_DAYS))
     taken = Taken()

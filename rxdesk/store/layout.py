@@ -17,15 +17,21 @@ segment                 tables (key -> document)           invariants
                                                            NN: one patient reads one shard. An
                                                            older data dir keeps them all in one
                                                            ``patients`` segment, read as it is
-``patient-names``       ``compact`` (``"by_id"`` ->        every patient's id and name (two
-                        ``{"ids", "names"}``)              lists in step), written in the same
-                                                           commit as ``patients``: listings
-                                                           read names without the records, and
-                                                           120,000 of them parse into a few
-                                                           strings each, not a document each.
-                                                           An older data dir's ``names`` table
-                                                           (id -> ``{"name"}``) is read until
-                                                           the next patient write replaces it
+``patient-names``       ``compact`` (``"lines"`` ->        every patient's id and name, one
+                        ``{"text"}``)                      line ``id<TAB>name`` each, sorted by
+                                                           id (`name_lines`), written in the
+                                                           same commit as ``patients``: a
+                                                           listing bisects it for its names, a
+                                                           search by name splits it. The
+                                                           manifest says ``rxdesk-store/3``
+                                                           (counter ``names.lines``). A name
+                                                           that cannot be a line (a tab stored
+                                                           by an older version) keeps it as two
+                                                           lists in step (``"by_id"`` ->
+                                                           ``{"ids", "names"}``), as an older
+                                                           data dir has it, or its ``names``
+                                                           table (id -> ``{"name"}``): read
+                                                           until the next patient write
 ``holds``               ``held`` (uid -> ``{"expires"}``)  exactly the held appointments that
                                                            have a ``hold_expires_at``, written
                                                            with the appointment: the worker

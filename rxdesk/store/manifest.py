@@ -19,6 +19,11 @@ FORMAT = "rxdesk-store/1"
 # A manifest naming a delta file (`SegmentRef.delta`): a version that does not know deltas
 # refuses it rather than read a segment without its latest changes (or write over them).
 FORMAT_DELTAS = "rxdesk-store/2"
+# A manifest whose counter `names.lines` is set: the patients' names index is one text of
+# lines (`name_lines`), which a version that reads it as two lists would take for no names at all
+# (and write over). It knows deltas too.
+FORMAT_LINES = "rxdesk-store/3"
+NAMES_AS_LINES = "names.lines"
 # Counter `counted.NAME`: the generation of segment NAME's file that the counters kept about it
 # describe. A commit that rewrites NAME moves it along when it was current (this version keeps
 # such counters in step with every change); one that left it behind says they are stale.
@@ -144,7 +149,7 @@ class Manifest:
                 del encoded[name]
         return encode(
             {
-                "format": FORMAT_DELTAS if deltas else FORMAT,
+                "format": FORMAT_LINES if self.counters.get(NAMES_AS_LINES) else FORMAT_DELTAS if deltas else FORMAT,
                 "generation": self.generation,
                 "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "segments": entries,
@@ -157,9 +162,9 @@ class Manifest:
     def from_bytes(cls, raw: bytes, path: Path) -> Manifest:
         data = decode(raw, path)
         try:
-            if data.get("format") not in (FORMAT, FORMAT_DELTAS):
+            if data.get("format") not in (FORMAT, FORMAT_DELTAS, FORMAT_LINES):
                 raise ValueError("unknown format")
-            deltas = data["format"] == FORMAT_DELTAS
+            deltas = data["format"] != FORMAT
             segments = {str(name): SegmentRef.from_json(ref, deltas=deltas) for name, ref in data["segments"].items()}
             return cls(
                 generation=int(data["generation"]),

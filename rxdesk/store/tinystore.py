@@ -422,10 +422,10 @@ class TinyStore:
 
     def warm_up(self) -> None:
         """Parse the segment the next event goes to (the first change of a session appends one)
-        and build the patients' names index (a listing's names are read from it once built)."""
+        and make the patients' names quick for a listing to find (`PatientRepo.warm`)."""
         view = self.read()
         view.events.warm()
-        view.patients.names()
+        view.patients.warm()
 
     def read_ahead(self, since: datetime) -> None:
         """Parse the weeks from `since` on, nearest first, while the cache has room for each

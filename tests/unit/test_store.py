@@ -279,7 +279,7 @@ def test_the_patient_name_index_follows_every_patient_write(store: TinyStore, da
         view.patients.delete("b")
     manifest = json.loads((data_dir / "rxdesk.json").read_text())
     db = open_segment(data_dir / "segments" / manifest["segments"]["patient-names"]["file"])
-    assert db.table("compact").document("by_id") == {"ids": ["a"], "names": ["Renamed"]}
+    assert db.table("compact").document("lines") == {"text": "a\tRenamed\n"}
     assert dict(store.read().patients.names()) == {"a": "Renamed"}
 
 
