@@ -91,3 +91,32 @@ def test_a_stored_name_that_cannot_be_a_line_keeps_the_index_as_two_lists(data_d
     found = names_file(data_dir)
     assert found["lines"] == {"text": "pat-a\tAnn\npat-b\tBo Tab\n"} and "by_id" not in found
     assert found["format"] == "rxdesk-store/3"
+
+
+def names_found(store: TinyStore, ids: list[str]) -> dict[str, str | None]:
+    """What a listing of these patients shows (`names_of` may hold others' names too)."""
+    found = store.read().patients.names_of(ids)
+    return {key: found.get(key) for key in ids}
+
+
+def test_a_long_running_process_sees_each_rename_another_process_commits(data_dir: Path) -> None:
+    # A listing's names are kept per state of the index: the app lists again after another
+    # process's write and must show the new name, and then its own, never the one it picked before.
+    app = TinyStore(data_dir, fsync=False)
+    with app.write() as view:
+        view.bulk.add_patients([Patient(id=f"pat-{i}", name=f"Patient {i}") for i in (1, 10, 2)])
+    with app.write() as view:
+        view.patients.put(Patient(id="pat-1a", name="pat-10"))  # spliced between pat-1 and pat-10
+    assert names_found(app, ["pat-1", "pat-10", "pat-1a", "pat-3"]) == {
+        "pat-1": "Patient 1", "pat-10": "Patient 10", "pat-1a": "pat-10", "pat-3": None}
+    other = TinyStore(data_dir, fsync=False)
+    with other.write() as view:
+        view.patients.put(Patient(id="pat-10", name="Zoë O'Brien"))
+        view.patients.put(Patient(id="pat-3", name="Late Comer"))
+    assert names_found(app, ["pat-10", "pat-3"]) == {"pat-10": "Zoë O'Brien", "pat-3": "Late Comer"}
+    with app.write() as view:
+        view.patients.put(Patient(id="pat-1", name="Renamed Here"))
+    assert names_found(app, ["pat-1", "pat-10", "pat-1a", "pat-3"]) == {
+        "pat-1": "Renamed Here", "pat-10": "Zoë O'Brien", "pat-1a": "pat-10", "pat-3": "Late Comer"}
+    assert names_file(data_dir)["lines"] == {"text": "pat-1\tRenamed Here\npat-10\tZoë O'Brien\npat-1a\tpat-10\n"
+                                                     "pat-2\tPatient 2\npat-3\tLate Comer\n"}
