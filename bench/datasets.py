@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent / ".data"
 
 
 # Bumped whenever the store layout changes, so cached data sets are rebuilt.
-FORMAT = "v8"
+FORMAT = "v9"
 
 
 @dataclass(frozen=True)
