@@ -21,11 +21,14 @@ from collections.abc import Iterable
 # `\ud800` decodes to one); no terminal, file or database can take them as they are.
 _BIDI = "\u202a-\u202e\u2066-\u2069"
 _SURROGATES = "\ud800-\udfff"
-_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_SURROGATES}]")
-_UNSAFE_KEEP_LINES = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI}{_SURROGATES}]")
+# The line and paragraph separators: a line break to Unicode (a script reading a listing with
+# Python's `splitlines`, an editor), nothing visible to most terminals.
+_SEPARATORS = "\u2028\u2029"
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}{_SURROGATES}]")
+_UNSAFE_KEEP_LINES = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}{_SURROGATES}]")
 # What a JSON serializer leaves raw inside strings: it escapes C0 itself, and outside strings
 # JSON text is ASCII, so these occur only inside strings.
-_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f{_BIDI}{_SURROGATES}]")
+_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f{_BIDI}{_SEPARATORS}{_SURROGATES}]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -61,5 +64,6 @@ def all_safe(texts: Iterable[str]) -> bool:
 
 def has_control(text: str) -> bool:
     """True when `text` holds a character input fields refuse: a control character (a
-    newline or tab included), a bidirectional override or a lone surrogate."""
+    newline or tab included), a bidirectional override, a line or paragraph separator or a
+    lone surrogate."""
     return _UNSAFE.search(text) is not None

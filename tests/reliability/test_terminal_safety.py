@@ -19,6 +19,7 @@ from rxdesk.domain.models import (
     MessageChannel,
     MessageStatus,
     OutboxMessage,
+    Patient,
 )
 from rxdesk.domain.terminal import has_control, terminal_safe
 from rxdesk.services import Desk
@@ -100,3 +101,21 @@ def test_terminal_safe_leaves_no_control_character(text: str) -> None:
     assert not has_control(kept.replace("\n", ""))
     if not has_control(text):
         assert safe == text  # ordinary text is never changed
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029"])
+def test_a_stored_line_or_paragraph_separator_is_escaped_and_refused_as_input(
+        cli: Cli, clinic: Desk, now: datetime, separator: str) -> None:
+    # A line break to Unicode: a script reading a listing with splitlines would see its row cut.
+    with clinic.store.write() as w:
+        lena = w.patients.require("pat-001")
+        w.patients.put(lena.model_copy(update={"name": f"Lena{separator}Row two"}))
+    make_appointment(clinic, start=now + timedelta(days=1))
+    for command in (("patients", "list"), ("appointments", "list"), ("patients", "show", "pat-001")):
+        result = cli(*command)
+        assert result.code == 0, result.err
+        assert separator not in result.out and f"Lena\\u{ord(separator):04x}Row two" in result.out
+        as_json = cli(*command, "--json")
+        assert as_json.code == 0 and separator not in as_json.out
+    with pytest.raises(ValueError, match="control characters"):
+        Patient(id="pat-009", name=f"Lena{separator}Row two")
