@@ -72,6 +72,9 @@ def test_a_listings_names_are_found_in_the_text_without_the_whole_mapping(data_d
         "pat-00042": "Patient 42", "pat-02999": "Patient 2999"}
     index = fresh.snap.segment("patient-names")
     assert index is not None and index.memoized("names") is None  # not built for three names
+    every = [f"pat-{i:05d}" for i in range(0, 3000, 3)]  # a listing of every row: no bisect for each
+    found = fresh.patients.names_of(every)
+    assert index.memoized("names") is found and all(found[key] == f"Patient {int(key[4:])}" for key in every)
 
 
 def test_a_stored_name_that_cannot_be_a_line_keeps_the_index_as_two_lists(data_dir: Path) -> None:
