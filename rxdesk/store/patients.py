@@ -35,6 +35,7 @@ BY_ID = "by_id"
 # A listing asking for more names than one per this many bytes of the index's text (one in ~40
 # of its lines) has them from the whole mapping: bisecting for each would cost more.
 BISECTED_PER_BYTES = 1024
+BISECTED_ALWAYS = 256  # names of a page or two, whatever the index's size
 
 
 def _lines(compact: Mapping[str, Any]) -> str | None:
@@ -162,7 +163,7 @@ class PatientRepo:
             return built
         compact = index.table(COMPACT_NAMES).documents()
         text = _lines(compact)
-        if text is not None and len(ids) > len(text) // BISECTED_PER_BYTES:
+        if text is not None and len(ids) > max(BISECTED_ALWAYS, len(text) // BISECTED_PER_BYTES):
             return self.names()  # the whole mapping (~0.2 µs a name) for more than a bisect (~5 µs) would do
         if text is not None:
             # What listings looked up in this state of the index is kept: the app lists the
