@@ -135,15 +135,13 @@ class Manifest:
         for name in self._names:
             ref = segments[name]
             deltas = deltas or ref.delta is not None
-            if encoded is not None:
-                kept = encoded.get(name)
-                if kept is None or (kept[0] is not ref and kept[0] != ref):
-                    kept = encoded[name] = (ref, fragment(ref.as_json()))
-                entries[name] = kept[1]
-            elif ref.delta is None:
-                entries[name] = {"file": ref.file, "size": ref.size, "crc32": ref.crc}
-            else:
+            if encoded is None:
                 entries[name] = ref.as_json()
+                continue
+            kept = encoded.get(name)
+            if kept is None or (kept[0] is not ref and kept[0] != ref):
+                kept = encoded[name] = (ref, fragment(ref.as_json()))
+            entries[name] = kept[1]
         if encoded is not None and len(encoded) > len(segments):
             for name in encoded.keys() - segments.keys():
                 del encoded[name]
