@@ -88,7 +88,6 @@ class Changing:
 
     def __init__(self, text: str | None, whole: Callable[[], Mapping[str, str]]) -> None:
         self._text = text
-        self._whole = whole
         self._changed: dict[str, str | None] = {}
         self._known: dict[str, str] | None = None if text is not None else dict(whole())
 
@@ -108,16 +107,18 @@ class Changing:
         return bool(changed)
 
     def mapping(self) -> dict[str, str]:
-        """Every id -> name, as changed."""
+        """Every id -> name, as changed (read-only: the whole mapping this keeps, when it does)."""
         if self._known is not None:
-            return dict(self._known)
-        known = as_mapping(self._text) if self._text is not None else dict(self._whole())
+            return self._known
+        assert self._text is not None
+        known = as_mapping(self._text)
         _apply(known, self._changed)
         return known
 
     def lines(self) -> str | None:
         """The text of the index as changed; None when it cannot be lines (`lines_of`)."""
-        if self._known is None and self._text is not None:
+        if self._known is None:
+            assert self._text is not None
             text = spliced(self._text, self._changed)
             if text is not None:
                 return text
