@@ -180,14 +180,13 @@ class AppointmentRepo:
             linked = any(link is not None for link in links)
             if linked:
                 rows = [[*row, link[1] if link is not None else None] for row, link in zip(rows, links, strict=True)]
+            # A row without a successor (None) keeps the one it has.
+            columns, kept = (((*APPOINTMENT_COLUMNS, "successor_uid"), ("successor_uid",)) if linked
+                             else (APPOINTMENT_COLUMNS, ()))
             for start in range(0, len(rows), BATCH_ROWS):
                 chunk = rows[start:start + BATCH_ROWS]
-                # A row without a successor (None) keeps the one it has.
-                statement = (upsert("appointments", (*APPOINTMENT_COLUMNS, "successor_uid"), "uid", len(chunk),
-                                    numbered=True, kept_if_null=("successor_uid",)) if linked
-                             else upsert("appointments", APPOINTMENT_COLUMNS, "uid", len(chunk), numbered=True))
-                self._s.execute(statement, [value for row in chunk for value in row], keep_waiting=True,
-                                numbered=True)
+                self._s.execute(upsert("appointments", columns, "uid", len(chunk), numbered=True, kept_if_null=kept),
+                                [value for row in chunk for value in row], keep_waiting=True, numbered=True)
         self._s.busy.clear()
         for appt in appts:
             self._s.remember("appointments", appt.uid, appt)
