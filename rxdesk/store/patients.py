@@ -163,9 +163,9 @@ class PatientRepo:
             return built
         compact = index.table(COMPACT_NAMES).documents()
         text = _lines(compact)
-        if text is not None and len(ids) > max(BISECTED_ALWAYS, len(text) // BISECTED_PER_BYTES):
-            return self.names()  # the whole mapping (~0.2 µs a name) for more than a bisect (~5 µs) would do
         if text is not None:
+            if len(ids) > max(BISECTED_ALWAYS, len(text) // BISECTED_PER_BYTES):
+                return self.names()  # the whole mapping (~0.2 µs a name) for more than a bisect (~5 µs) would do
             # What listings looked up in this state of the index is kept: the app lists the
             # same patients again at each reload (misses too, so unknown ids are not bisected again).
             picked: dict[str, str] = index.memo("picked", dict)
