@@ -269,7 +269,7 @@ class Engine:
         self._views: OrderedDict[tuple[str, tuple[str, ...]], Any] = OrderedDict()
         self._cached_bytes = 0
         self.commits = 0  # writes committed by this process: the benchmark counts them
-        self._encoded: Encoded = {}  # from its second write on (`Manifest.to_bytes`)
+        self._encoded = Encoded()  # from its second write on (`Manifest.to_bytes`)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -511,7 +511,8 @@ class Engine:
         counters.update(tx._counters)
         carry_counted(counters, old, tx._dirty.keys() - tx._dropped, generation)
         manifest = Manifest(generation, segments, counters, tuple(graveyard))
-        raw = manifest.to_bytes(self._encoded if self.commits else None)
+        changed = tx._dirty.keys() | tx._dropped
+        raw = manifest.to_bytes(self._encoded, old.segments, changed) if self.commits else manifest.to_bytes()
         if old.raw:
             with self._mutex:
                 read_as = self._manifest_stat if old is self._manifest else None

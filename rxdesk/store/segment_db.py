@@ -53,9 +53,9 @@ def encode(data: Any) -> bytes:
     return orjson.dumps(data)
 
 
-def fragment(data: Any) -> Any:
-    """`data` encoded now, placed as it is wherever a later `encode` meets it."""
-    return orjson.Fragment(orjson.dumps(data))
+def fragment_of(encoded: bytes) -> Any:
+    """JSON encoded already (by `encode`), placed as it is wherever a later `encode` meets it."""
+    return orjson.Fragment(encoded)
 
 
 def decode(data: bytes, path: Path) -> Any:
