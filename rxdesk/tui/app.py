@@ -324,15 +324,17 @@ class RxdeskApp(App[int]):
         gc.enable()  # held since start-up (`rxdesk.tui.hold_collector`)
 
     def note_own_write(self, *, shown: bool = False) -> None:
-        """Our own change: the screen in front has drawn it on its line at once and now runs
-        its query again, so a row leaves a list whose filter it no longer matches and the count
-        follows (a cancelled row leaves "held, confirmed"); with `shown` it shows the outcome
-        itself (what a run did) and is left as it is. Every other screen, under it or in
-        another section, loads again when it is shown."""
+        """Our own change: the screen in front has drawn it on its line at once and, once that
+        frame is out, runs its query again, so a row leaves a list whose filter it no longer
+        matches and the count follows (a cancelled row leaves "held, confirmed"); with `shown`
+        it shows the outcome itself (what a run did) and is left as it is. Every other screen,
+        under it or in another section, loads again when it is shown."""
         front = self.screen
         for screen in self._desk_screens():
             if screen is front and not shown:  # (`is_current` is also true of a screen behind one)
-                screen.reload()
+                # Not beside that frame's repaint: at a million appointments, the two at once
+                # often cost a cancel a second frame.
+                screen.call_after_refresh(screen.data_changed)
             elif screen is not front:
                 screen.stale = True
         call_service(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from textual.widgets import Input
 
+from rxdesk.domain.models import Appointment
 from rxdesk.services import Desk
 from rxdesk.tui.app import RxdeskApp
 from rxdesk.tui.modals.cancel import CancelModal
@@ -13,7 +15,7 @@ from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.overview import OverviewScreen
 from rxdesk.tui.widgets.tables import AppointmentTable
 from tests.helpers import fingerprint
-from tests.tui.conftest import AnyPilot, front, make_app, settle, text_of
+from tests.tui.conftest import AnyPilot, front, make_app, settle, text_of, wait_until
 
 
 def status_cell(app: RxdeskApp, uid: str) -> str:
@@ -53,6 +55,39 @@ async def test_c_reason_enter_cancels_and_the_row_leaves_the_list_of_active_ones
     assert stored.cancelled_by == "admin:tester"
     audit = clinic.appointments.show(uid).audit
     assert [e.actor for e in audit] == ["admin:tester"]
+
+
+async def test_the_cancel_is_painted_before_the_list_is_read_again(clinic: Desk, booked: dict[str, str]) -> None:
+    # The row shown cancelled, in the frame that closes the dialog; the query that takes it out
+    # of the list runs after that frame, not beside its repaint.
+    uid = booked["weber_first"]
+    app = make_app(clinic, tick_seconds=3600)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        overview = front(app, OverviewScreen)
+        table = overview.table
+        marked: list[int] = []  # lines the table had drawn when the row was marked cancelled
+        reloads: list[tuple[bool, int]] = []  # (the dialog closed, lines drawn) at each query
+        mark, reload = table.mark, overview.reload
+
+        def marking(appointment: Appointment) -> None:
+            mark(appointment)
+            marked.append(table.rendered_lines)
+
+        def reloading(**how: Any) -> None:
+            reloads.append((app.screen is overview, table.rendered_lines))
+            reload(**how)
+
+        table.mark = marking  # type: ignore[method-assign]  # handed to the dialog on `c`
+        overview.reload = reloading  # type: ignore[method-assign]
+        loads = overview.loads
+        await open_cancel(pilot)
+        await pilot.press(*"Patient has the flu", "enter")
+        await wait_until(pilot, lambda: overview.loads > loads, what="the list read again")
+        assert len(marked) == 1 and len(reloads) == 1
+        closed, drawn = reloads[0]
+        assert closed and drawn > marked[0]  # the row drawn again (cancelled) before the query
+        assert overview.table.index_of(uid) is None
 
 
 async def test_a_common_reason_can_be_picked_from_the_list(clinic: Desk, booked: dict[str, str]) -> None:
