@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from rxdesk.domain.errors import StoreError
 from rxdesk.store.segment_db import decode, encode, fragment_of
@@ -128,7 +128,7 @@ class Encoded:
             parts.insert(at, _entry(name, ref))
 
     def _compare(self, segments: Mapping[str, SegmentRef]) -> None:
-        before, kept = self.segments, dict(zip(self.names, self.parts))
+        before, kept = self.segments, dict(zip(self.names, self.parts, strict=True))
         self.names = sorted(segments)
         self.parts = [kept[name] if name in kept and before.get(name) == ref else _entry(name, ref)
                       for name, ref in ((name, segments[name]) for name in self.names)]
