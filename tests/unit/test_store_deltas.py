@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
+import signal
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -209,3 +211,31 @@ def test_a_process_that_writes_again_and_again_names_each_segments_files_as_they
     make_appointment(clinic, start=made[0].starts_at + timedelta(minutes=5))  # the week made again
     written_as_known()
     assert week in manifest(data_dir)["segments"]
+
+
+def test_a_manifest_the_file_system_refused_is_not_built_on_by_the_next_write(
+        clinic: Desk, now: datetime, data_dir: Path) -> None:
+    # The process encoded its manifest and the file system refused the file (a size limit, as a
+    # quota or a full disk): its next write builds on the manifest on disk, not on the refused one.
+    week, made = a_full_week(clinic, now, count=30)
+    for appt in made[:2]:  # from the second write on, the entries encoded are kept
+        clinic.appointments.cancel_appointment(appt.uid, "patient asked", "tester")
+    kept = manifest(data_dir)["segments"]
+    patients = next(name for name in sorted(kept) if name.startswith("patients-"))  # no cancel writes it
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    too_big = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails (EFBIG), the process lives
+    try:
+        # A drop writes no segment file: the manifest is the one file this commit writes.
+        resource.setrlimit(resource.RLIMIT_FSIZE, ((data_dir / "rxdesk.json").stat().st_size // 2, limit[1]))
+        with pytest.raises(StoreError, match="cannot write"), clinic.store.write() as view:
+            view.snap.drop(patients)  # type: ignore[attr-defined]
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, too_big)
+    assert manifest(data_dir)["segments"] == kept
+    clinic.appointments.cancel_appointment(made[2].uid, "patient asked", "tester")
+    raw = (data_dir / "rxdesk.json").read_bytes()
+    assert manifest(data_dir)["segments"][patients] == kept[patients]  # the drop never happened
+    whole = Manifest.from_bytes(raw, data_dir / "rxdesk.json").to_bytes()
+    assert {**json.loads(raw), "committed_at": ""} == {**json.loads(whole), "committed_at": ""}
+    assert [status_of(data_dir, appt.uid) for appt in made[:4]] == ["cancelled"] * 3 + ["confirmed"]
