@@ -105,8 +105,9 @@ class Encoded:
         entries of the names `changed` alone; when that is what was encoded last, only those are
         encoded again, otherwise (another process wrote since, or a write was not committed)
         every entry is compared with the one encoded."""
-        if since is None or since is not self.segments:
-            self._compare(segments)
+        trusted, self.segments = self.segments, {}  # a call cut short leaves every entry to compare
+        if since is None or since is not trusted:
+            self._compare(trusted, segments)
         else:
             for name in changed:
                 self._change(name, since.get(name), segments.get(name))
@@ -127,11 +128,12 @@ class Encoded:
             names.insert(at, name)
             parts.insert(at, _entry(name, ref))
 
-    def _compare(self, segments: Mapping[str, SegmentRef]) -> None:
-        before, kept = self.segments, dict(zip(self.names, self.parts, strict=True))
-        self.names = sorted(segments)
+    def _compare(self, before: Mapping[str, SegmentRef], segments: Mapping[str, SegmentRef]) -> None:
+        kept = dict(zip(self.names, self.parts, strict=False)) if before else {}
+        names = sorted(segments)
         self.parts = [kept[name] if name in kept and before.get(name) == ref else _entry(name, ref)
-                      for name, ref in ((name, segments[name]) for name in self.names)]
+                      for name, ref in ((name, segments[name]) for name in names)]
+        self.names = names
         self.deltas = sum(ref.delta is not None for ref in segments.values())
 
 

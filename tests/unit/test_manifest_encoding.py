@@ -96,3 +96,29 @@ def test_a_second_write_encodes_only_the_entries_it_changed(monkeypatch: pytest.
     raw = written(later, 3, {}, encoded=encoded, since=parsed, changed={"events-00001"})
     assert made == ["events-00001"]
     assert as_written(raw) == as_written(written(later, 3, {}))
+
+
+def test_an_encoding_cut_short_is_not_built_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A write whose encoding stopped half way (out of memory, say) left some entries changed
+    # and others not: the next write from the same process compares every entry again.
+    rng = random.Random(11)
+    segments = {f"week-{n:03d}": a_ref(rng, f"week-{n:03d}", 1) for n in range(50)}
+    encoded = Encoded()
+    written(segments, 1, {}, encoded=encoded)
+    entry = manifest_module._entry
+    made: list[str] = []
+
+    def failing_second(name: str, ref: SegmentRef) -> bytes:
+        made.append(name)
+        if len(made) == 2:
+            raise MemoryError
+        return entry(name, ref)
+
+    monkeypatch.setattr(manifest_module, "_entry", failing_second)
+    failed = {**segments, "week-001": a_ref(rng, "week-001", 2), "week-002": a_ref(rng, "week-002", 2)}
+    with pytest.raises(MemoryError):
+        written(failed, 2, {}, encoded=encoded, since=segments, changed={"week-001", "week-002"})
+    monkeypatch.setattr(manifest_module, "_entry", entry)
+    after = {**segments, "week-003": a_ref(rng, "week-003", 2)}  # the next write, on the committed state
+    raw = written(after, 2, {}, encoded=encoded, since=segments, changed={"week-003"})
+    assert as_written(raw) == as_written(written(after, 2, {}))
