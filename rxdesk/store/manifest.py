@@ -129,7 +129,7 @@ class Encoded:
             parts.insert(at, _entry(name, ref))
 
     def _compare(self, before: Mapping[str, SegmentRef], segments: Mapping[str, SegmentRef]) -> None:
-        kept = dict(zip(self.names, self.parts, strict=False)) if before else {}
+        kept = dict(zip(self.names, self.parts, strict=True)) if before else {}  # whole when `before` is
         names = sorted(segments)
         self.parts = [kept[name] if name in kept and before.get(name) == ref else _entry(name, ref)
                       for name, ref in ((name, segments[name]) for name in names)]
