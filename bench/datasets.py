@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent / ".data"
 
 
 # Bumped whenever the store layout changes, so cached data sets are rebuilt.
-FORMAT = "v9"
+FORMAT = "v10"
 
 
 @dataclass(frozen=True)

@@ -83,21 +83,39 @@ class Page(Generic[T]):
         return self.offset + len(self.items) < self.total
 
 
+# An appointment's fields in the order of its JSON form (`models.Appointment`; a test holds the
+# two equal): spelled out so that reading the store loads neither pydantic nor the models.
+APPOINTMENT_FIELDS = ("uid", "patient_id", "doctor_id", "type_key", "status", "starts_at", "ends_at", "created_at",
+                      "hold_expires_at", "confirmed_at", "cancelled_at", "cancel_reason", "cancelled_by",
+                      "previous_meeting_uid", "room_url", "attendance_note", "attendance_by", "attendance_at",
+                      "created_by")
+# The fields that may be null: a data dir's document leaves them out when they are (`weeks`), and
+# one stored before the later ones existed lacks those. A stored form without them reads them as
+# null; a listed row carries every field.
+NULLABLE_FIELDS = ("hold_expires_at", "confirmed_at", "cancelled_at", "cancel_reason", "cancelled_by",
+                   "previous_meeting_uid", "attendance_note", "attendance_by", "attendance_at", "created_by")
 _TIMES = ("starts_at", "ends_at", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at",
           "attendance_at")
 _STATUS = {s.value: s for s in AppointmentStatus}
 _LISTED = operator.itemgetter("starts_at", "status", "uid")
 _KEYS = operator.itemgetter("doctor_id", "patient_id", "type_key")
-# Fields an appointment stored before they existed lacks: a listed row carries every field.
-_LATER_FIELDS = ("attendance_note", "attendance_by", "attendance_at", "created_by")
+_NULLABLE = frozenset(NULLABLE_FIELDS)
+
+
+def _complete(doc: Mapping[str, Any]) -> bool:
+    """Whether `doc` has every field of an appointment (a null one as null)."""
+    return len(doc) >= len(APPOINTMENT_FIELDS) and all(name in doc for name in NULLABLE_FIELDS)
 
 
 def _whole(doc: Mapping[str, Any], status: str | None = None) -> dict[str, Any]:
-    """`doc` with every field: the later ones it lacks as null, last, where a new appointment's
-    JSON form has them (the same keys in the same order, whichever version stored it)."""
-    whole = {**doc, "status": status} if status is not None else dict(doc)
-    for name in _LATER_FIELDS:
-        whole.setdefault(name, None)
+    """`doc` with every field, the null ones it leaves out as null: the keys of a new
+    appointment's JSON form in their order, whichever version or store stored it (a key the
+    form does not know, last)."""
+    whole = {name: doc.get(name) for name in APPOINTMENT_FIELDS if name in doc or name in _NULLABLE}
+    if len(whole) < len(doc):
+        whole.update((key, value) for key, value in doc.items() if key not in whole)
+    if status is not None:
+        whole["status"] = status
     return whole
 
 
@@ -189,7 +207,7 @@ class AppointmentRecord:
         doc = self._data
         if "created_at" not in doc:  # a brief record: what it lacks would be read as null
             raise LookupError("a brief record holds only what a listing prints: search without `brief`")
-        if self._whole and not all(name in doc for name in _LATER_FIELDS):
+        if self._whole and not _complete(doc):
             return _whole(doc)
         return doc
 
@@ -202,7 +220,7 @@ class AppointmentRecord:
             status = status_value_at(status, doc.get("hold_expires_at"), doc["ends_at"], at)
         if status == doc["status"]:
             # A brief record (no `created_at`) has nothing to fill in: it is never read whole.
-            if self._whole or ("attendance_at" in doc and "created_by" in doc) or "created_at" not in doc:
+            if self._whole or "created_at" not in doc or _complete(doc):
                 return self
             return AppointmentRecord(doc, whole=True)
         return AppointmentRecord(_whole(doc, status), whole=True)

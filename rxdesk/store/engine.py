@@ -56,11 +56,11 @@ if TYPE_CHECKING:
 
 SWEEP_EVERY = 64
 DERIVED_KEPT = 8
-# The cache's budget is of memory held (`footprint`); before a parse, a week is taken to hold ~3
-# times its file (11 MB for 3.7 MB).
-PARSED_PER_FILE_BYTE = 3
+# The cache's budget is of memory held (`footprint`); before a parse, a week is taken to hold up to
+# 4 times its file (10 MB for 2.8 MB; a week written before its null fields were left out, 3).
+PARSED_PER_FILE_BYTE = 4
 # An app's or a command's cache: this week and the patients' names at a million appointments
-# (about 31 MB held) and what a count or a filter reads besides; each week more is 11 MB held.
+# (about 30 MB held) and what a count or a filter reads besides; each week more is 10 MB held.
 CACHE_BYTES = 40 * 1024 * 1024
 # A running worker's: every tick reads this week and the last (ended appointments, reminders),
 # about 25 MB at a million appointments, besides holds and webhooks; a smaller cache would have

@@ -82,6 +82,10 @@ segment                 tables (key -> document)           invariants
                                                            day reads those days alone
 ======================  =================================  ===================================
 
+An appointment's document in a week is its JSON form without the fields that are null
+(`weeks.stored_appointment`); one written by an older version holds them as null, or lacks the
+fields added since. Either reads as the same appointment.
+
 Beside the manifest, ``last-tick.json`` notes the newest maintenance tick (owner, instant):
 written by every tick outside any commit, so an idle tick moves no generation.
 

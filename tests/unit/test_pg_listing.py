@@ -190,3 +190,14 @@ def test_each_tables_columns_are_its_models_fields_in_order() -> None:
                models.OutboxMessage: rows.MESSAGE_COLUMNS}
     for model, columns in spelled.items():
         assert columns == tuple(model.model_fields), model.__name__
+
+
+def test_the_fields_a_stored_appointment_may_leave_out_are_the_ones_that_may_be_null() -> None:
+    """A data dir's week leaves out an appointment's null fields and reads them back as null:
+    the fields it may leave out must be exactly those of the model that default to null."""
+    from rxdesk.domain import models
+    from rxdesk.domain.queries import APPOINTMENT_FIELDS, NULLABLE_FIELDS
+
+    fields = models.Appointment.model_fields
+    assert tuple(fields) == APPOINTMENT_FIELDS
+    assert tuple(name for name, f in fields.items() if not f.is_required() and f.default is None) == NULLABLE_FIELDS

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from rxdesk.domain.ids import uid_partition
-from rxdesk.domain.queries import AppointmentQuery
+from rxdesk.domain.queries import APPOINTMENT_FIELDS, AppointmentQuery
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
 from rxdesk.store.protocols import Store
@@ -109,3 +109,46 @@ def test_a_data_dir_written_before_the_order_was_kept_opens_and_lists_in_order(
     assert order is not None and len(order["uids"]) == len(week.table("appointments")) == 3
     assert listed(TinyStore(data_dir)) == in_order([*everything, booked.uid])
     assert TinyStore(data_dir).read().appointments.successor_of(first.uid) == later.uid
+
+
+def _with_nulls(tables: dict[str, Any]) -> dict[str, Any]:
+    """A week as rxdesk wrote it before null fields were left out: every field, null as null."""
+    tables["appointments"] = {uid: {name: doc.get(name) for name in APPOINTMENT_FIELDS}
+                              for uid, doc in tables["appointments"].items()}
+    return tables
+
+
+def _before_the_later_fields(tables: dict[str, Any]) -> dict[str, Any]:
+    """A week written before attendance and the booking agent were kept: those fields absent."""
+    later = ("attendance_note", "attendance_by", "attendance_at", "created_by")
+    tables["appointments"] = {uid: {name: doc.get(name) for name in APPOINTMENT_FIELDS if name not in later}
+                              for uid, doc in _with_nulls(tables)["appointments"].items()}
+    return tables
+
+
+def test_a_week_leaves_null_fields_out_and_every_reader_sees_them_as_null(
+        clinic: Desk, data_dir: Path, now: datetime, cli: Any) -> None:
+    booked = make_appointment(clinic, start=now + timedelta(days=2, hours=3))
+    cancelled = make_appointment(clinic, start=now + timedelta(days=2, hours=4), doctor_id="dr-osei")
+    clinic.appointments.cancel_appointment(cancelled.uid, "patient asked", "tester")
+    [path] = week_files(data_dir).values()
+    stored = open_segment(path).table("appointments").documents()
+    assert set(stored) == {booked.uid, cancelled.uid}
+    assert all(value is not None for doc in stored.values() for value in doc.values())
+    assert "cancelled_at" not in stored[booked.uid] and stored[cancelled.uid]["cancel_reason"] == "patient asked"
+
+    def answers() -> list[str]:
+        listing = cli("appointments", "list", "--all", "--json")
+        shown = [cli("appointments", "show", uid, "--json") for uid in (booked.uid, cancelled.uid)]
+        assert listing.code == 0 and all(s.code == 0 for s in shown), listing.err
+        return [listing.out, *(s.out for s in shown)]
+
+    compact = answers()
+    listed = json.loads(compact[0])
+    rows = listed["items"] if isinstance(listed, dict) else listed
+    assert [list(row) for row in rows] == [list(APPOINTMENT_FIELDS)] * 2  # every field, in the model's order
+    assert {row["uid"]: row for row in rows} == {a.uid: clinic.appointments.get(a.uid).to_json() for a in (booked, cancelled)}
+    assert rows[0]["hold_expires_at"] is None and rows[1]["attendance_at"] is None
+    for older in (_with_nulls, _before_the_later_fields):
+        _rewrite(data_dir, older)
+        assert answers() == compact, older.__name__

@@ -19,7 +19,7 @@ from rxdesk.domain.queries import AppointmentQuery
 from rxdesk.domain.times import format_utc
 from rxdesk.services import Desk
 from rxdesk.store import TinyStore
-from rxdesk.store.engine import writable
+from rxdesk.store.engine import PARSED_PER_FILE_BYTE, writable
 from rxdesk.store.segment_db import Segment, SegmentStorage, open_segment
 from rxdesk.store.tinystore import TinyView
 from tests.helpers import make_appointment
@@ -252,7 +252,7 @@ def test_a_scan_lets_weeks_go_before_it_parses_the_next_not_after(clinic: Desk, 
     _template, docs = weeks_of_one_doctor(clinic, now, data_dir, 12)
     manifest = TinyStore(data_dir).engine.manifest()
     largest = max(ref.size for name, ref in manifest.segments.items() if name.startswith("appt-"))
-    store = TinyStore(data_dir, cache_bytes=3 * 3 * largest)  # room for three weeks parsed
+    store = TinyStore(data_dir, cache_bytes=3 * PARSED_PER_FILE_BYTE * largest)  # room for three weeks parsed
     starts: list[tuple[str, int]] = []
     real = SegmentStorage._parse
 
@@ -304,14 +304,14 @@ def test_weeks_a_filter_passes_through_once_go_before_the_week_every_listing_rea
     """The cache lets go first of what one snapshot alone asked for (a doctor's filter walking
     the weeks ahead): the week the default view reads again and again stays parsed."""
     template, weeks, largest = six_weeks_of_one_doctor(clinic, now, data_dir)
-    store = TinyStore(data_dir, cache_bytes=3 * 3 * largest)  # room for three weeks parsed
+    store = TinyStore(data_dir, cache_bytes=3 * PARSED_PER_FILE_BYTE * largest)  # room for three weeks parsed
     this_week = AppointmentQuery(starts_before=now + timedelta(weeks=1), limit=20)
     for _listing in range(2):
         assert len(store.read().appointments.window_raw(this_week).items) == 20
     ahead = AppointmentQuery(doctor_id=template["doctor_id"], starts_from=now + timedelta(weeks=1), count=True)
     assert store.read().appointments.window_raw(ahead).total == 5 * 150
     held = [seg.name for seg, _size in store.engine._cache.values()]
-    assert weeks[0] in held and sum(size for _seg, size in store.engine._cache.values()) <= 9 * largest, held
+    assert weeks[0] in held and sum(size for _seg, size in store.engine._cache.values()) <= 3 * PARSED_PER_FILE_BYTE * largest, held
 
 
 def test_reading_ahead_parses_the_weeks_from_now_on_as_far_as_the_cache_has_room(
@@ -332,7 +332,7 @@ def test_reading_ahead_parses_the_weeks_from_now_on_as_far_as_the_cache_has_room
     finally:
         (data_dir / "elsewhere").rename(data_dir / "segments")
 
-    small = TinyStore(data_dir, cache_bytes=3 * 3 * largest)  # room for three weeks parsed
+    small = TinyStore(data_dir, cache_bytes=3 * PARSED_PER_FILE_BYTE * largest)  # room for three weeks parsed
     small.read_ahead(now + timedelta(weeks=2))
     held = sorted(seg.name for seg, _size in small.engine._cache.values() if seg.name.startswith("appt-"))
     assert held == weeks[2:5] or held == weeks[2:4], held

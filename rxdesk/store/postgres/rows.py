@@ -8,7 +8,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from rxdesk.domain.enums import AppointmentStatus
-from rxdesk.domain.queries import entity
+from rxdesk.domain.queries import APPOINTMENT_FIELDS, entity
 
 if TYPE_CHECKING:  # the models are imported where a row is first made one: a listing needs none
     from rxdesk.domain.models import Appointment, Entity
@@ -16,10 +16,7 @@ if TYPE_CHECKING:  # the models are imported where a row is first made one: a li
 _STATUS = {s.value: s for s in AppointmentStatus}
 # Each table's columns, one a field, named and ordered as the model's fields (a test holds them
 # to `model_fields`): spelled out so that loading the store loads neither pydantic nor the models.
-APPOINTMENT_COLUMNS = ("uid", "patient_id", "doctor_id", "type_key", "status", "starts_at", "ends_at", "created_at",
-                       "hold_expires_at", "confirmed_at", "cancelled_at", "cancel_reason", "cancelled_by",
-                       "previous_meeting_uid", "room_url", "attendance_note", "attendance_by", "attendance_at",
-                       "created_by")
+APPOINTMENT_COLUMNS = APPOINTMENT_FIELDS
 REMINDER_COLUMNS = ("appointment_uid", "rule_id", "recipient_group", "recipient_id", "sent_at", "due_at",
                     "late_by_seconds", "event_id", "email_status", "sms_status", "email_message_id", "sms_message_id")
 PATIENT_COLUMNS = ("id", "name", "email", "phone", "external_id")
