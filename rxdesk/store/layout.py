@@ -84,7 +84,9 @@ segment                 tables (key -> document)           invariants
 
 An appointment's document in a week is its JSON form without the fields that are null
 (`weeks.stored_appointment`); one written by an older version holds them as null, or lacks the
-fields added since. Either reads as the same appointment.
+fields added since. Either reads as the same appointment. Once a week stores one so, the
+manifest says ``rxdesk-store/4`` (counter ``appointments.compact``): a version that would print
+the fields it leaves out as missing refuses the data dir.
 
 Beside the manifest, ``last-tick.json`` notes the newest maintenance tick (owner, instant):
 written by every tick outside any commit, so an idle tick moves no generation.

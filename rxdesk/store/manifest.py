@@ -24,6 +24,11 @@ FORMAT_DELTAS = "rxdesk-store/2"
 # (and write over). It knows deltas too.
 FORMAT_LINES = "rxdesk-store/3"
 NAMES_AS_LINES = "names.lines"
+# A manifest whose counter `appointments.compact` is set: a week may store an appointment without
+# its null fields (`weeks.stored_appointment`), which a version from before would print without
+# them. It knows deltas and names as lines too.
+FORMAT_COMPACT = "rxdesk-store/4"
+COMPACT_APPOINTMENTS = "appointments.compact"
 # Counter `counted.NAME`: the generation of segment NAME's file that the counters kept about it
 # describe. A commit that rewrites NAME moves it along when it was current (this version keeps
 # such counters in step with every change); one that left it behind says they are stale.
@@ -172,6 +177,12 @@ class Manifest:
         after = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first text past every name with the prefix
         return list(names[first:bisect.bisect_left(names, after, first)])
 
+    def _format(self, deltas: bool) -> str:
+        """The oldest format whose readers read this data dir as it is."""
+        if self.counters.get(COMPACT_APPOINTMENTS):
+            return FORMAT_COMPACT
+        return FORMAT_LINES if self.counters.get(NAMES_AS_LINES) else FORMAT_DELTAS if deltas else FORMAT
+
     def to_bytes(self, encoded: Encoded | None = None, since: Mapping[str, SegmentRef] | None = None,
                  changed: Iterable[str] = ()) -> bytes:
         """The manifest's file. With `encoded` (what this process wrote last), only the entries
@@ -185,7 +196,7 @@ class Manifest:
             deltas = encoded.deltas > 0
         return encode(
             {
-                "format": FORMAT_LINES if self.counters.get(NAMES_AS_LINES) else FORMAT_DELTAS if deltas else FORMAT,
+                "format": self._format(deltas),
                 "generation": self.generation,
                 "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "segments": segments,
@@ -198,7 +209,7 @@ class Manifest:
     def from_bytes(cls, raw: bytes, path: Path) -> Manifest:
         data = decode(raw, path)
         try:
-            if data.get("format") not in (FORMAT, FORMAT_DELTAS, FORMAT_LINES):
+            if data.get("format") not in (FORMAT, FORMAT_DELTAS, FORMAT_LINES, FORMAT_COMPACT):
                 raise ValueError("unknown format")
             deltas = data["format"] != FORMAT
             segments = {str(name): SegmentRef.from_json(ref, deltas=deltas) for name, ref in data["segments"].items()}

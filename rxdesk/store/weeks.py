@@ -28,7 +28,7 @@ from typing import Any, overload
 from rxdesk.domain.enums import AppointmentStatus
 from rxdesk.store.engine import Snapshot, Transaction
 from rxdesk.store.layout import APPT_PREFIX, WEEK_COUNTS_PREFIX
-from rxdesk.store.manifest import COUNTED
+from rxdesk.store.manifest import COMPACT_APPOINTMENTS, COUNTED
 from rxdesk.store.segment_db import Segment
 
 APPOINTMENTS = "appointments"
@@ -216,6 +216,8 @@ def put_appointments(tx: Transaction, segment: str, docs: Sequence[Mapping[str, 
     a completion); a new one is placed in it; many at once (the bulk loader) order the week
     again."""
     docs = [stored_appointment(doc) for doc in docs]
+    if not tx.counter(COMPACT_APPOINTMENTS):  # from now on, versions that would misprint it refuse it
+        tx.set_counter(COMPACT_APPOINTMENTS, 1)
     table = tx.change(segment, APPOINTMENTS)
     seg = tx.segment(segment)
     assert seg is not None

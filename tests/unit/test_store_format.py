@@ -152,3 +152,17 @@ def test_a_week_leaves_null_fields_out_and_every_reader_sees_them_as_null(
     for older in (_with_nulls, _before_the_later_fields):
         _rewrite(data_dir, older)
         assert answers() == compact, older.__name__
+
+
+def test_a_week_without_null_fields_is_refused_by_a_version_that_would_print_it_without_them(
+        clinic: Desk, data_dir: Path, now: datetime) -> None:
+    # Versions before it read a document's absent field as absent (only the later fields were
+    # filled in): `--json` would miss `cancelled_at`, `hold_expires_at`, ... The manifest's
+    # format is one they do not know, so they refuse the data dir instead.
+    before_compact = ("rxdesk-store/1", "rxdesk-store/2", "rxdesk-store/3")
+    make_appointment(clinic, start=now + timedelta(days=2, hours=3))
+    manifest = json.loads((data_dir / "rxdesk.json").read_bytes())
+    assert manifest["format"] not in before_compact
+    assert manifest["format"] == "rxdesk-store/4"
+    fresh = TinyStore(data_dir).read()  # and this version reads it
+    assert [r.uid for r in fresh.appointments.search(AppointmentQuery()).items] == listed(clinic.store)
