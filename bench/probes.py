@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from bench.places import DatabasePlaces, DataDirPlaces, Place
 
 Log = Callable[[str], None]
 PAIRS = 5  # the fewest pairs of listings the per-row cost is taken from
+CANCELS = 7  # the fewest CLI cancels the cancel's figure is the median of
 APP_FIGURES = ("app_first_paint", "app_cursor", "app_filter", "app_cancel", "app_cancel_first", "app_end", "app_freeze",
                "app_freeze_cpu", "app_memory")
 
@@ -114,7 +116,11 @@ def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
         figures["cli_list_row"] = {places.key("note"): f"not measured: within the noise ({note})"}
     log(f"{who} list per row {per_row * 1e6:.1f} µs over {rows:,} rows ({every:.3f} s, one row {one:.3f} s)")
 
-    cancelled = [uids.pop() for _ in range(runs + 1)]
+    # A cancel commits durably (an fsync per file it writes): what the benchmark's own copies and imports left
+    # for the disk to write back is flushed first, or it lengthens those fsyncs in one data set's
+    # run and not the other's. More cancels than `runs`: one slow fsync moves a median of three.
+    os.sync()
+    cancelled = [uids.pop() for _ in range(max(runs, CANCELS) + 1)]
     run_timed([*cmd, "appointments", "cancel", cancelled[0], "--reason", "benchmark"], env)
     samples = [run_timed([*cmd, "appointments", "cancel", uid, "--reason", "benchmark"], env)
                for uid in cancelled[1:]]
