@@ -94,8 +94,9 @@ APPOINTMENT_FIELDS = ("uid", "patient_id", "doctor_id", "type_key", "status", "s
 # null; a listed row carries every field.
 NULLABLE_FIELDS = ("hold_expires_at", "confirmed_at", "cancelled_at", "cancel_reason", "cancelled_by",
                    "previous_meeting_uid", "attendance_note", "attendance_by", "attendance_at", "created_by")
-_TIMES = ("starts_at", "ends_at", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at",
-          "attendance_at")
+# Its instants (stored as `times.STORED_FORMAT` text; in PostgreSQL, the columns of type timestamptz).
+APPOINTMENT_INSTANTS = ("starts_at", "ends_at", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at",
+                        "attendance_at")
 _STATUS = {s.value: s for s in AppointmentStatus}
 _LISTED = operator.itemgetter("starts_at", "status", "uid")
 _KEYS = operator.itemgetter("doctor_id", "patient_id", "type_key")
@@ -284,7 +285,7 @@ def appointment_from_json(doc: Mapping[str, Any]) -> Appointment:
     from rxdesk.domain.models import Appointment  # a listing reads records; the model when asked
 
     data = dict(doc)
-    for key in _TIMES:
+    for key in APPOINTMENT_INSTANTS:
         value = data.get(key)  # documents stored before a field existed lack it
         if value is not None:
             data[key] = _instant(value)

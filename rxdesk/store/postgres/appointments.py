@@ -12,7 +12,7 @@ from psycopg import sql
 from rxdesk.domain.errors import found
 from rxdesk.domain.ids import normalize_uid
 from rxdesk.domain.lifecycle import ACTIVE, LONGEST_APPOINTMENT, TIME_MOVES
-from rxdesk.domain.queries import BRIEF_FIELDS, AppointmentQuery, AppointmentRecord, Page
+from rxdesk.domain.queries import APPOINTMENT_INSTANTS, BRIEF_FIELDS, AppointmentQuery, AppointmentRecord, Page
 from rxdesk.store.postgres import rows as conv
 from rxdesk.store.postgres.repos import for_update, text, upsert
 from rxdesk.store.postgres.rows import APPOINTMENT_COLUMNS, REMINDER_COLUMNS
@@ -77,7 +77,7 @@ def _doc_select(columns: Sequence[str]) -> str:
     of rows builds no datetime."""
     return text(sql.SQL("SELECT {} FROM appointments").format(sql.SQL(", ").join(
         sql.SQL("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS {c}").format(
-            c=sql.Identifier(c)) if c in conv.APPOINTMENT_INSTANTS else sql.Identifier(c) for c in columns)))
+            c=sql.Identifier(c)) if c in APPOINTMENT_INSTANTS else sql.Identifier(c) for c in columns)))
 
 
 _APPT_DOC_SELECT = _doc_select(APPOINTMENT_COLUMNS)

@@ -8,7 +8,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from rxdesk.domain.enums import AppointmentStatus
-from rxdesk.domain.queries import APPOINTMENT_FIELDS, entity
+from rxdesk.domain.queries import APPOINTMENT_FIELDS, APPOINTMENT_INSTANTS, entity
 
 if TYPE_CHECKING:  # the models are imported where a row is first made one: a listing needs none
     from rxdesk.domain.models import Appointment, Entity
@@ -25,9 +25,6 @@ DELIVERY_COLUMNS = ("id", "event_id", "event_type", "subscription_id", "url", "s
                     "response_excerpt", "lease_id", "lease_until")
 MESSAGE_COLUMNS = ("id", "channel", "to", "subject", "body", "status", "created_at", "appointment_uid", "event_id",
                    "attempts", "next_attempt_at", "sent_at", "last_error", "lease_id", "lease_until")
-# The appointment's instants (the columns of type timestamptz).
-APPOINTMENT_INSTANTS = ("starts_at", "ends_at", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at",
-                        "attendance_at")
 
 
 # The model of every appointment row (a listing makes thousands), imported with the first.
