@@ -19,6 +19,7 @@ Log = Callable[[str], None]
 FIRE = 1000
 LONGEST_RULE = 43200  # minutes: the longest reminder rule rxdesk takes (30 days)
 WARMING_TICKS = 12  # idle ticks a running worker takes to settle, run before its idle tick is timed
+TIMED_TICKS = 15  # the fewest idle ticks timed: a sub-millisecond median needs more samples than `runs`
 
 
 def rules_for(upcoming: list[Any], wanted: int) -> tuple[list[int], int]:
@@ -114,7 +115,7 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
     # (a scheduler's hiccup in one of three moves the median by half).
     for _ in range(WARMING_TICKS):
         idle.append(worker.tick())
-    samples = [time_call(lambda: idle.append(worker.tick())) for _ in range(max(runs, 15))]
+    samples = [time_call(lambda: idle.append(worker.tick())) for _ in range(max(runs, TIMED_TICKS))]
     desk.close()
     cold_samples = []
     for _ in range(runs):
@@ -136,7 +137,7 @@ def measure(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
         for _ in range(WARMING_TICKS):  # as rxdesk's: settled first
             naive_store.tick(db)
         figures["tick_idle"]["naive"] = median_of([time_call(lambda: naive_store.tick(db))
-                                                   for _ in range(max(runs, 15))])
+                                                   for _ in range(max(runs, TIMED_TICKS))])
         db.close()
         figures["tick_idle_cold"]["naive"] = median_of([time_call(lambda: naive_store.tick_once(path))
                                                         for _ in range(runs)])
