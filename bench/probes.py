@@ -96,6 +96,13 @@ def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
     run_timed(listing, env)
     figures["cli_list"] = {who: median_of([run_timed(listing, env) for _ in range(runs)])}
     log(f"{who} list {figures['cli_list'][who]:.3f} s")
+    # What a command on this store pays before it has done anything: a new interpreter that
+    # imports the store's driver and nothing else (the data dir has none). Beside the listing,
+    # it says how much of PostgreSQL's start-up is the driver's to pay.
+    driver = [sys.executable, "-c", "import psycopg" if who == "pg" else "pass"]
+    run_timed(driver)
+    figures["driver_import"] = {who: median_of([run_timed(driver) for _ in range(max(runs, CANCELS))])}
+    log(f"{who} driver import {figures['driver_import'][who]:.3f} s")
     # Per row printed beyond start-up: the same listing with its limit at one row and at every
     # row (a limit makes it count the matches; both runs do, so only the rows differ).
     rows = rows_printed(listing, env)
@@ -132,9 +139,12 @@ def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
     if who == "rxdesk":
         figures["imports"] = {"help": import_costs(["--help"]),
                               "cancel": import_costs(["appointments", "cancel", uids.pop(), "--reason", "benchmark"],
-                                                     env)}
+                                                     env),
+                              "list": import_costs(["appointments", "list"], env)}
         log("imports of cancel: " + ", ".join(f"{name} {sec * 1000:.0f} ms"
                                               for name, sec in figures["imports"]["cancel"]["top"]))
+    else:  # beside the data dir's listing, in the same table
+        figures["imports"] = {"list on PostgreSQL": import_costs(["appointments", "list"], env)}
 
     if naive:
         # The same treatment as rxdesk's commands: a first run to warm the file cache, then as

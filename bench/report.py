@@ -41,6 +41,8 @@ METRICS: dict[str, Metric] = {
     "attention": Metric("what needs attention, computed in a running app", "s", 0.1, 0.1),
     "app_memory": Metric("peak memory of the app", "MB", 150.0, 200.0, 2.0),
     "help": Metric("`rxdesk --help`", "s", 0.12),
+    "driver_import": Metric("a new Python process importing its store's driver alone (data dir: none, "
+                            "`python -c pass`; PostgreSQL: `python -c 'import psycopg'`)", "s"),
 }
 # First paint against the framework's floor (a bare Textual app with the same rows), in one run.
 FLOOR_RATIO = 1.3
@@ -224,7 +226,9 @@ def render(results: dict[str, dict], *, machine: dict[str, str], date: str, runs
                   "|---|---|---|"]
         for command, found in imports.items():
             top = ", ".join(f"{package} {seconds * 1000:.0f} ms" for package, seconds in found["top"])
-            shown = "`rxdesk --help`" if command == "help" else f"`rxdesk appointments {command}`"
+            argv, _, store = command.partition(" on ")  # "list on PostgreSQL": measured on that store
+            shown = "`rxdesk --help`" if argv == "help" else f"`rxdesk appointments {argv}`"
+            shown += f" on {store}" if store else ""
             lines.append(f"| {shown} | {_fmt(found['total'], 's')} | {top} |")
     lines += ["", "## Targets missed", ""]
     lines += [f"- {m}" for m in misses] or ["None: every target above is met."]
