@@ -18,7 +18,7 @@ from bench.places import DatabasePlaces, DataDirPlaces, Place
 
 Log = Callable[[str], None]
 PAIRS = 5  # the fewest pairs of listings the per-row cost is taken from
-CANCELS = 7  # the fewest CLI cancels the cancel's figure is the median of
+COMMAND_RUNS = 7  # the fewest new processes a command's figure is the median of (a CLI cancel, the driver's import)
 APP_FIGURES = ("app_first_paint", "app_cursor", "app_filter", "app_cancel", "app_cancel_first", "app_end", "app_freeze",
                "app_freeze_cpu", "app_memory")
 
@@ -101,7 +101,7 @@ def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
     # it says how much of PostgreSQL's start-up is the driver's to pay.
     driver = [sys.executable, "-c", "import psycopg" if who == "pg" else "pass"]
     run_timed(driver)
-    figures["driver_import"] = {who: median_of([run_timed(driver) for _ in range(max(runs, CANCELS))])}
+    figures["driver_import"] = {who: median_of([run_timed(driver) for _ in range(max(runs, COMMAND_RUNS))])}
     log(f"{who} driver import {figures['driver_import'][who]:.3f} s")
     # Per row printed beyond start-up: the same listing with its limit at one row and at every
     # row (a limit makes it count the matches; both runs do, so only the rows differ).
@@ -127,7 +127,7 @@ def measure_all(built: Built, work: Path, *, runs: int, naive: bool, log: Log,
     # for the disk to write back is flushed first, or it lengthens those fsyncs in one data set's
     # run and not the other's. More cancels than `runs`: one slow fsync moves a median of three.
     os.sync()
-    cancelled = [uids.pop() for _ in range(max(runs, CANCELS) + 1)]
+    cancelled = [uids.pop() for _ in range(max(runs, COMMAND_RUNS) + 1)]
     run_timed([*cmd, "appointments", "cancel", cancelled[0], "--reason", "benchmark"], env)
     samples = [run_timed([*cmd, "appointments", "cancel", uid, "--reason", "benchmark"], env)
                for uid in cancelled[1:]]
