@@ -34,10 +34,18 @@ def call_service(
     app = desk_app(node)
 
     def deliver(callback: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        if get_current_worker().is_cancelled:
+        worker = get_current_worker()
+        if worker.is_cancelled:
             return
+
+        def unless_superseded() -> None:
+            # Asked again on the app's thread, where a newer call cancels this one: a result
+            # that lost the race to its successor's must not be shown after it.
+            if not worker.is_cancelled:
+                callback(*args, **kwargs)
+
         try:
-            app.call_from_thread(callback, *args, **kwargs)
+            app.call_from_thread(unless_superseded)
         except RuntimeError:  # the app closed while the call was running
             pass
 
