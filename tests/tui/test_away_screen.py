@@ -79,6 +79,8 @@ async def test_the_plan_follows_the_fields_and_nothing_runs_without_a_reason(cli
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_away(pilot)
         assert len(rows(screen)) == 1
+        await settle(pilot)
+        assert screen.plans == 1 and not screen.planning  # planned once on opening, not again for each field
         await pilot.press("enter")  # no reason yet
         await settle(pilot)
         assert isinstance(app.screen, AwayScreen)
@@ -87,15 +89,21 @@ async def test_the_plan_follows_the_fields_and_nothing_runs_without_a_reason(cli
         screen.query_one("#away-to", Input).value = "+2d"
         await wait_until(pilot, lambda: screen.plans > shown and not screen.planning, what="the plan for three days")
         assert len(rows(screen)) == 2
+        shown = screen.plans
         await pilot.click("#away-rebook")
-        await wait_until(pilot, lambda: screen.plans > shown + 1, what="the plan without rebooking")
+        await wait_until(pilot, lambda: screen.plans > shown and not screen.planning, what="the plan without rebooking")
+        assert screen.plans == shown + 1 and screen.plan is not None and not screen.plan.rebook
         assert {r[2] for r in rows(screen)} == {"cancelled"}
         screen.query_one("#away-to", Input).value = "yesterday"
         await wait_until(pilot, lambda: screen.plan is None, what="the refusal")
         assert "No plan: the range ends before it starts" in text_of(screen.query_one("#away-summary"))
-        await pilot.press(*"sick", "enter")
+        screen.query_one("#away-reason").focus()
+        await pilot.press(*"sick")
+        await wait_until(pilot, lambda: not screen.planning, what="the plan after the reason")
+        await pilot.press("enter")  # a reason, and no plan to carry out
         await settle(pilot)
         assert isinstance(app.screen, AwayScreen)
+        assert any(n.title == "No plan" and "ends before it starts" in n.message for n in app.notices)
     assert fingerprint(data_dir) == before
 
 

@@ -64,6 +64,7 @@ class AwayScreen(DetailScreen):
         self.runs = 0  # runs started: a plan asked for before one is not shown after it
         self._timer: Timer | None = None
         self._worker: Worker[None] | None = None
+        self._asked: tuple[str, str, str, bool] | None = None  # the fields of the last plan asked for
         self.shown: dict[str, AwayItem] = {}  # the table's rows (a plan, or what a run did)
         self.shown_zone = "UTC"
 
@@ -109,9 +110,15 @@ class AwayScreen(DetailScreen):
         self._schedule()
 
     def _schedule(self) -> None:
+        self._stop_timer()
+        # The fields' first values arrive as changes too, after the plan they already have.
+        if self._request() != self._asked:
+            self._timer = self.set_timer(PLAN_DELAY, self.reload)
+
+    def _stop_timer(self) -> None:
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.set_timer(PLAN_DELAY, self.reload)
+            self._timer = None
 
     @property
     def planning(self) -> bool:
@@ -124,11 +131,11 @@ class AwayScreen(DetailScreen):
                 self.query_one("#away-reason", Input).value, self.query_one("#away-rebook", Checkbox).value)
 
     def reload(self) -> None:
-        self._timer = None
+        self._stop_timer()
         if self.busy:
             return
         desk = self.desk
-        start_text, end_text, reason, rebook = self._request()
+        self._asked = start_text, end_text, reason, rebook = self._request()
         doctor_id = self.doctor_id
 
         def compute() -> AwayPlan:
@@ -252,9 +259,7 @@ class AwayScreen(DetailScreen):
         desk = self.desk
         self.busy = True
         self.runs += 1
-        if self._timer is not None:  # the plan of the last keystroke: the run plans for itself
-            self._timer.stop()
-            self._timer = None
+        self._stop_timer()  # the plan of the last keystroke: the run plans for itself
         doctor_id = self.doctor_id
 
         def run() -> AwayResult:
@@ -281,6 +286,7 @@ class AwayScreen(DetailScreen):
         self.desk_app.note_own_write(shown=True)  # this table shows what was done, not a new plan
         plan = result.plan
         self.plan = None
+        self._asked = None  # any change plans again
         self.problem = "carried out; change the range or the reason to plan again"
         self._fill(plan)
         self.query_one("#away-summary", Static).update(f"Done at {format_local(self._now(), plan.zone)}: "
