@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from rxdesk.config import Settings
 from rxdesk.domain.clock import FixedClock
@@ -32,6 +34,11 @@ from tests.receiver import Receiver
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 # Set by .ci/run where the permission tests run: there a skipped one is a failure.
 REQUIRE_FILE_MODES = "RXDESK_TEST_REQUIRE_FILE_MODES"
+
+# Property tests judge what is answered, never how fast: Hypothesis's per-example deadline and
+# its slow-generation check are timings, which a busy machine (CI's two cores under -n 2) fails.
+hypothesis_settings.register_profile("rxdesk", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("rxdesk")
 
 
 def pytest_configure(config: pytest.Config) -> None:
