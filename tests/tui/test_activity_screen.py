@@ -80,3 +80,23 @@ async def test_entries_name_patients_and_doctors_and_the_details_give_way_whole_
     assert detail.startswith(f"appointment.book · appointment {booked.uid} (Lena Fischer · Dr Anna Weber)")
     assert "patient: Lena Fischer · doctor: Dr Anna Weber · type_key: gp-consult" in detail
     assert "pat-001" not in detail and wide[4].startswith("patient: Lena Fischer · doctor: Dr Anna Weber")
+
+
+async def test_end_in_a_list_emptied_under_the_cursor_leaves_the_app_up(clinic: Desk, now: datetime) -> None:
+    clinic.doctors.set_phone("dr-osei", "+12025550123", "bob")
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("8")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActivityScreen) and app.screen.loads > 0)
+        screen = front(app, ActivityScreen)
+        await type_into(pilot, "#activity-agent", "")  # everyone's
+        await wait_until(pilot, lambda: len(actions_shown(screen)) == 2)
+        await pilot.press("escape", "j")
+        await type_into(pilot, "#activity-target", "zzz")
+        await wait_until(pilot, lambda: not actions_shown(screen))
+        await pilot.press("escape", "end", "pagedown", "home")
+        await settle(pilot)
+        assert app.is_running and app.screen is screen
+        assert "nothing by everyone" in text_of(screen.query_one("#activity-count"))
+        assert text_of(screen.query_one("#activity-detail")) == ""

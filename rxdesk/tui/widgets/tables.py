@@ -208,6 +208,12 @@ class DeskTable(DataTable[object]):
 
     # -- the cursor ------------------------------------------------------------------------
 
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """`end` or `pgdn` in a table emptied under the cursor highlights row -1, which has no
+        key: there is no row to describe, so the screen is not told."""
+        if event.row_key is None or event.row_key.value is None:
+            event.stop()
+
     @property
     def selected_key(self) -> str | None:
         if self.row_count == 0:
