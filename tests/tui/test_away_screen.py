@@ -180,3 +180,55 @@ async def test_a_doctor_abroad_sees_the_range_and_each_move_in_their_own_zone_to
     assert row[2:] == ["Dr Kwame Osei, Mon 2026-11-30 22:00", "first free slot after the range",
                        "Tue 2026-12-01 08:00"]
     assert "· doctor's time Tue 2026-12-01 08:00 Australia/Sydney" in " ".join(detail.split())
+
+
+async def test_enter_right_after_a_change_confirms_the_plan_of_the_fields_as_they_read(clinic: Desk, data_dir: Path, clock: FixedClock) -> None:
+    clock.set(AT_7_40)
+    make_appointment(clinic, start=MON.replace(hour=9))
+    wednesday = make_appointment(clinic, start=MON.replace(day=25, hour=9), patient_id="pat-002")
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_away(pilot)
+        await pilot.press(*"sick")
+        await wait_until(pilot, lambda: not screen.planning, what="the plan with a reason")
+        assert len(rows(screen)) == 1  # today's
+        screen.query_one("#away-to", Input).value = "+2d"
+        await pilot.press("enter")  # at once, before the pause after the change is over
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="the confirmation")
+        body = text_of(app.screen.query_one(".dialog-body"))
+        assert "Move 2 of Dr Anna Weber's appointments" in body and "Thu 2026-11-26" in body, body
+        # Another process cancels the Wednesday one before y: nothing is done, and the plan
+        # shown is the one of the fields as they read (to +2d), not of the range before.
+        other = Desk(TinyStore(data_dir), FixedClock(AT_7_40), clinic.settings)
+        other.appointments.cancel_appointment(wednesday.uid, "patient called", "bob")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: any(n.title == "Plan changed" for n in app.notices), what="the warning")
+        await settle(pilot)
+        assert len(rows(screen)) == 1 and "Thu 2026-11-26" in text_of(screen.query_one("#away-summary"))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="the second confirmation")
+        assert "Thu 2026-11-26" in text_of(app.screen.query_one(".dialog-body"))
+
+
+async def test_what_a_run_did_stays_on_screen_when_another_process_writes(clinic: Desk, data_dir: Path, clock: FixedClock) -> None:
+    clock.set(AT_7_40)
+    make_appointment(clinic, start=MON.replace(hour=9))
+    elsewhere = make_appointment(clinic, start=MON.replace(day=26, hour=9), doctor_id="dr-osei", patient_id="pat-002",
+                                 type_key="therapy")
+    app = make_app(clinic, poll_seconds=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_away(pilot)
+        await pilot.press(*"sick", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="the confirmation")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: "Done" in text_of(screen.query_one("#away-summary")), what="the run")
+        done = rows(screen)
+        assert " · " in done[0][2]  # the new uid the agent reads out
+        seen = app.known_generation
+        other = Desk(TinyStore(data_dir), FixedClock(AT_7_40), clinic.settings)
+        other.appointments.cancel_appointment(elsewhere.uid, "patient called", "bob")
+        await wait_until(pilot, lambda: app.known_generation != seen, what="the other process's write noticed")
+        await settle(pilot)
+        assert rows(screen) == done and "Done" in text_of(screen.query_one("#away-summary"))
+        screen.query_one("#away-to", Input).value = "+1d"  # a change plans again
+        await wait_until(pilot, lambda: "Done" not in text_of(screen.query_one("#away-summary")), what="a new plan")

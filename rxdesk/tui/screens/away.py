@@ -40,6 +40,8 @@ COMMON_REASONS = (
 )
 # Typing moves the plan after this pause, not on every key.
 PLAN_DELAY = 0.25
+# What a plan is asked with: from, to, the reason and whether to rebook, as the fields read.
+Fields = tuple[str, str, str, bool]
 
 
 class AwayScreen(DetailScreen):
@@ -64,7 +66,11 @@ class AwayScreen(DetailScreen):
         self.runs = 0  # runs started: a plan asked for before one is not shown after it
         self._timer: Timer | None = None
         self._worker: Worker[None] | None = None
-        self._asked: tuple[str, str, str, bool] | None = None  # the fields of the last plan asked for
+        self._asked: Fields | None = None  # the fields of the last plan asked for
+        self._shown_for: Fields | None = None  # the fields of what the table shows
+        self._carry_out_next = False  # enter came before the plan of the fields: confirm that one
+        self._ran_for: Fields | None = None  # the fields of the last run confirmed
+        self.outcome_shown = False  # the table shows what a run did, not a plan
         self.shown: dict[str, AwayItem] = {}  # the table's rows (a plan, or what a run did)
         self.shown_zone = "UTC"
 
@@ -126,7 +132,7 @@ class AwayScreen(DetailScreen):
         worker = self._worker
         return self._timer is not None or (worker is not None and not worker.is_finished)
 
-    def _request(self) -> tuple[str, str, str, bool]:
+    def _request(self) -> Fields:
         return (self.query_one("#away-from", Input).value, self.query_one("#away-to", Input).value,
                 self.query_one("#away-reason", Input).value, self.query_one("#away-rebook", Checkbox).value)
 
@@ -144,30 +150,33 @@ class AwayScreen(DetailScreen):
             plan: AwayPlan = desk.away.plan(doctor_id, start, end, reason.strip() or "(reason)", rebook=rebook)
             return plan
 
-        runs = self.runs
+        runs, asked = self.runs, self._asked
 
         def show(plan: AwayPlan) -> None:
             if self.runs == runs:
-                self._show(plan)
+                self._show(plan, asked)
 
         def unplannable(exc: RxdeskError) -> None:
             if self.runs == runs:
-                self._unplannable(exc)
+                self._unplannable(exc, asked)
 
         self._worker = call_service(self, compute, done=show, failed=unplannable, group="away-plan")
 
     def action_reload(self) -> None:
         self.reload()
 
-    def _unplannable(self, exc: RxdeskError) -> None:
+    def _unplannable(self, exc: RxdeskError, fields: Fields) -> None:
+        self._shown_for, self.outcome_shown = fields, False
         self.plan = None
         self.problem = str(exc)
         self.query_one("#away-summary", Static).update(shown(f"No plan: {exc}"))
         self.query_one(DeskTable).clear()
         self.shown = {}
         self._describe(None)
+        self._carry_out_if_waiting()
 
-    def _show(self, plan: AwayPlan) -> None:
+    def _show(self, plan: AwayPlan, fields: Fields) -> None:
+        self._shown_for, self.outcome_shown = fields, False
         self.plans += 1
         self.plan = plan
         self.problem = None
@@ -177,6 +186,7 @@ class AwayScreen(DetailScreen):
             + ("" if reason_typed or not plan.items else " · type a reason to carry it out")
             + "\n" + _ranges(plan))
         self._fill(plan)
+        self._carry_out_if_waiting()
 
     def _fill(self, plan: AwayPlan) -> None:
         table = self.query_one(DeskTable)
@@ -225,9 +235,26 @@ class AwayScreen(DetailScreen):
         else:
             self.focus_next()
 
+    def _current(self) -> bool:
+        """The table shows the plan of the fields as they read, and no other is on its way."""
+        return self._timer is None and self._asked == self._shown_for == self._request()
+
+    def _carry_out_if_waiting(self) -> None:
+        if self._carry_out_next and self._current():
+            self._carry_out_next = False
+            self.action_carry_out()
+
     def action_carry_out(self) -> None:
         if self.busy:
             return
+        if not self._current():
+            # Enter right after typing: what is confirmed is the plan of the fields shown, so
+            # plan them now (not after the pause) and confirm that plan when it is shown.
+            self._carry_out_next = True
+            if self._timer is not None or self._asked != self._request():
+                self.reload()
+            return
+        self._carry_out_next = False
         plan = self.plan
         reason = self.query_one("#away-reason", Input).value.strip()
         if plan is None:
@@ -249,15 +276,18 @@ class AwayScreen(DetailScreen):
         message = (f"{' and '.join(verb).capitalize()} of {self.doctor_name}'s appointments?\n"
                    f"{_ranges(plan)}\nReason: {reason}")
 
+        fields = self._request()
+
         def answered(yes: bool | None) -> None:
             if yes:
-                self._run(plan, reason)
+                self._run(plan, reason, fields)
 
         self.app.push_screen(ConfirmModal("Doctor away", message, confirm_label="Carry out"), answered)
 
-    def _run(self, seen: AwayPlan, reason: str) -> None:
+    def _run(self, seen: AwayPlan, reason: str, fields: Fields) -> None:
         desk = self.desk
         self.busy = True
+        self._ran_for = fields
         self.runs += 1
         self._stop_timer()  # the plan of the last keystroke: the run plans for itself
         doctor_id = self.doctor_id
@@ -272,7 +302,11 @@ class AwayScreen(DetailScreen):
     def _refused(self, exc: RxdeskError) -> None:
         self.busy = False
         if isinstance(exc, PlanChanged):
-            self._show(exc.plan)  # the plan now: what a confirmation carries out next
+            if self._request() == self._ran_for:
+                self._asked = self._ran_for
+                self._show(exc.plan, self._ran_for)  # the plan now: what a confirmation carries out next
+            else:
+                self.reload()  # the fields changed during the run: the plan of what they read now
             lines = "\n".join(exc.changes[:5]) + ("\n…" if len(exc.changes) > 5 else "")
             self.app.notify(f"Nothing was done: the plan changed since it was shown.\n{lines}\n"
                             "The table shows the plan now; carry it out again if it suits.",
@@ -286,13 +320,23 @@ class AwayScreen(DetailScreen):
         self.desk_app.note_own_write(shown=True)  # this table shows what was done, not a new plan
         plan = result.plan
         self.plan = None
-        self._asked = None  # any change plans again
+        # What was done stays in the table (enter says so) until a field changes.
+        self._asked = self._shown_for = self._ran_for
         self.problem = "carried out; change the range or the reason to plan again"
+        self.outcome_shown = True
         self._fill(plan)
         self.query_one("#away-summary", Static).update(f"Done at {format_local(self._now(), plan.zone)}: "
-                                                      f"{plan.summary()} · plan {plan.plan_id}")
+                                                      f"{plan.summary()} · plan {plan.plan_id}\n{_ranges(plan)}")
         self.app.notify(f"{self.doctor_name}: {plan.summary()}", title="Doctor away")
         self.query_one(DeskTable).focus()
+        if self._request() != self._ran_for:  # typed while it ran
+            self._schedule()
+
+    def data_changed(self) -> None:
+        """Another process wrote: a plan is made again (what enter would carry out must be
+        what the store holds now); what a run did stays, new uids and all, until a field changes."""
+        if not self.outcome_shown:
+            super().data_changed()
 
     def _now(self) -> datetime:
         now: datetime = self.desk.clock.now()
