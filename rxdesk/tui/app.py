@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -161,6 +162,7 @@ class RxdeskApp(App[int]):
         self.org_zone = "UTC"
         self.problem: str | None = None
         self.known_generation: int | None = None
+        self.crashed: str | None = None  # the line for the shell after an internal error closed the app
         self._ticking = False
         self._frozen = False
         self._counted_once = False
@@ -218,7 +220,8 @@ class RxdeskApp(App[int]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _fatal_error(self) -> None:
-        crash_report(self)  # Textual's own shows every frame's locals: secrets among them
+        # Textual's own report shows every frame's locals, secrets among them.
+        self.crashed = crash_report(self, self.desk.settings.data_dir)
 
     def action_help_quit(self) -> None:
         """ctrl+c (reflex from a shell) says how to quit, in words, not as markup."""
@@ -530,4 +533,6 @@ def run_app(settings: Settings, *, worker: bool = True) -> int:
         app.run()
     finally:
         desk.close()
+    if app.crashed:
+        print(app.crashed, file=sys.stderr)
     return app.return_code or 0

@@ -8,25 +8,32 @@ test (tests/tui/test_textual_gaps.py) that fails when a Textual upgrade changes 
 - `crash_report`: on an unhandled error Textual prints a traceback with every frame's local
   variables (`App._fatal_error`, `show_locals=True`, no setting): a decrypted booking secret or
   the settings' master key would be on the agent's screen and in their scrollback. The app
-  overrides that hook with this report, the same traceback without locals
-  (tests/tui/test_crash_report.py fails if Textual stops calling the hook).
+  overrides that hook with this report: the traceback, without locals, goes to the support log
+  and the agent gets one line naming it (tests/tui/test_crash_report.py fails if Textual stops
+  calling the hook).
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 from textual.app import App
 
+from rxdesk.crashlog import log_crash
 
-def crash_report(app: App[Any]) -> None:
-    """What `App._fatal_error` does, with `show_locals=False`: ring, show the traceback of the
-    error being handled on exit, close the app."""
-    import rich
-    from rich.traceback import Traceback
 
+def crash_report(app: App[Any], data_dir: Path | None) -> str:
+    """What `App._fatal_error` does, for an agent: ring, log the traceback of the error being
+    handled (no locals) for support, and close the app; returns the one line to print once the
+    terminal is the shell's again (Textual's exit report would cut it at the terminal's width)."""
+    error = sys.exc_info()[1]
+    where = log_crash(data_dir)
     app.bell()
-    app.panic(Traceback(show_locals=False, width=None, suppress=[rich]))
+    app.panic()
+    return (f"rxdesk closed after an internal error ({type(error).__name__}); what was saved is kept. "
+            f"Details for support: {where}")
 
 
 def forget_clipboard(app: App[Any], value: str) -> None:

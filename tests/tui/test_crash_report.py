@@ -63,8 +63,8 @@ def test_holders_of_secrets_never_show_them(tmp_path: Path, clinic: Desk, receiv
     assert sub.subscription.secret_encrypted not in str(sub.subscription.public())
 
 
-async def test_a_crash_report_shows_the_traceback_without_locals(clinic: Desk, tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+async def test_a_crash_closes_the_app_with_one_line_and_logs_the_traceback_without_locals(
+        clinic: Desk, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     made = clinic.secrets.create_secret("shop", "tester")
     app = make_app(clinic)
 
@@ -77,6 +77,10 @@ async def test_a_crash_report_shows_the_traceback_without_locals(clinic: Desk, t
         async with app.run_test() as pilot:
             app.call_later(use_the_secret)
             await pilot.pause()
-    report = capsys.readouterr().err
-    assert "RuntimeError" in report and "use_the_secret" in report  # the report is there
+    log = clinic.settings.data_dir / "logs" / "errors.log"
+    assert "Traceback" not in capsys.readouterr().err  # none on the agent's terminal: one line, after it closed
+    assert app.crashed == (f"rxdesk closed after an internal error (RuntimeError); what was saved is kept. "
+                     f"Details for support: {log}")
+    report = log.read_text()
+    assert "RuntimeError: broke after reading" in report and "use_the_secret" in report  # the report is there
     assert made.value not in report and secrets_in(report) == []
