@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input
 
 from rxdesk.services import Desk
@@ -103,3 +104,23 @@ async def test_a_national_number_is_read_in_the_doctors_country_and_empty_clears
         assert isinstance(app.screen, DoctorsScreen)
         assert "— (SMS skipped)" in str(app.screen.query_one(DeskTable).get_row("dr-weber"))
     assert clinic.doctors.get("dr-weber").mobile_phone == ""
+
+
+async def test_section_3_reads_the_list_once_on_opening_and_again_back_from_a_doctor(
+        clinic: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Textual resumes a section's first screen twice: each resume had read the list again.
+    reads: list[str] = []
+    reload = DoctorsScreen.reload
+    monkeypatch.setattr(DoctorsScreen, "reload", lambda self: (reads.append("read"), reload(self))[1])
+    app = make_app(clinic)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        assert isinstance(app.screen, DoctorsScreen) and len(reads) == 1
+        await pilot.press("enter")
+        await settle(pilot)
+        front(app, DoctorDetailScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DoctorsScreen) and len(reads) == 2

@@ -87,6 +87,10 @@ class DoctorsScreen(DeskScreen):
 
     SECTION = "doctors"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.left = False  # another screen was shown over this one, or another section
+
     def compose_body(self) -> ComposeResult:
         yield Static("", id="doctors-count")
         yield DeskTable(id="doctors")
@@ -106,10 +110,16 @@ class DoctorsScreen(DeskScreen):
         desk = self.desk
         call_service(self, desk.doctors.list_doctors, done=self._show, group="doctors")
 
+    def on_screen_suspend(self) -> None:
+        self.left = True
+
     def on_screen_resume(self) -> None:
-        # Back from a detail where the agent may have changed a number: the list is small.
-        self.stale = False
-        self.reload()
+        # Back from a detail where the agent may have changed a number: the list is small. Not
+        # when first shown: on_mount loads it, and Textual resumes a section's first screen twice.
+        if self.left:
+            self.left = False
+            self.stale = False
+            self.reload()
 
     def _show(self, doctors: list[Doctor]) -> None:
         table = self.query_one(DeskTable)
