@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from textual.widgets import Input
 
 from rxdesk.domain.clock import FixedClock
 from rxdesk.services import Desk
+from rxdesk.services.activity import ActivityFilter
 from rxdesk.tui.screens.activity import ActivityScreen
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen
@@ -100,3 +102,20 @@ async def test_end_in_a_list_emptied_under_the_cursor_leaves_the_app_up(clinic: 
         assert app.is_running and app.screen is screen
         assert "nothing by everyone" in text_of(screen.query_one("#activity-count"))
         assert text_of(screen.query_one("#activity-detail")) == ""
+
+
+async def test_section_8_reads_once_on_opening_and_again_for_each_change(clinic: Desk,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fields' first values (the agent, today) arrive as changes after on_mount read them.
+    asked: list[ActivityFilter] = []
+    reload = ActivityScreen.reload
+    monkeypatch.setattr(ActivityScreen, "reload", lambda self: (asked.append(self.typed()), reload(self))[1])
+    app = make_app(clinic)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("8")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActivityScreen) and app.screen.loads > 0)
+        await settle(pilot)
+        assert asked == [ActivityFilter("tester", "today", "")]
+        await type_into(pilot, "#activity-since", "")
+        await wait_until(pilot, lambda: asked[-1] == ActivityFilter("tester", "", ""), what="the read for any time")

@@ -48,6 +48,7 @@ class ActivityScreen(DeskScreen):
         self.rows: dict[str, ActivityRow] = {}
         self.zone = "UTC"
         self.loads = 0
+        self.asked: ActivityFilter | None = None  # the filters of the last load asked for
 
     def compose_body(self) -> ComposeResult:
         agent = self.desk_app.agent
@@ -82,6 +83,7 @@ class ActivityScreen(DeskScreen):
 
     def reload(self) -> None:
         desk, typed = self.desk, self.typed()
+        self.asked = typed
         keep = self.table.selected_key
         call_service(self, lambda: (desk.activity.list_named(typed, limit=SHOWN), desk.org().timezone),
                      done=lambda found: self._show(*found, typed, keep), failed=self._refused, group="activity")
@@ -133,7 +135,9 @@ class ActivityScreen(DeskScreen):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.reload()
+        # The fields' first values arrive as changes too, after on_mount loaded them.
+        if self.typed() != self.asked:
+            self.reload()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
