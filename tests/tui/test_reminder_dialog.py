@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from textual.widgets import Input, Select
 
 from rxdesk.services import Desk
@@ -191,3 +192,26 @@ async def test_the_rules_are_told_apart_by_recipient_and_span_not_by_id(clinic: 
         title = text_of(front(app, RuleModal).query_one(".dialog-title"))
     assert "doctor-4320m" not in row and row.startswith("doctor 3 d")
     assert title.startswith("Edit the rule doctor, 3 d before, SMS of ")
+
+
+async def test_editing_a_rule_counts_its_window_once_on_opening(clinic: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The minutes and the recipient of the rule arrive as changes after on_mount counted them.
+    asked: list[tuple[str, str]] = []
+    ask = RuleModal._ask_window
+    monkeypatch.setattr(RuleModal, "_ask_window", lambda self: (asked.append(self._window_asked()), ask(self))[1])
+    only_rule(clinic, "gp-consult", "doctor", 3 * 1440, sms=True)
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        screen = front(app, TypesScreen)
+        screen.type_table.select_key("gp-consult")
+        await wait_until(pilot, lambda: screen.rule_table.row_count == 1, what="the rule")
+        screen.rule_table.focus()
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, RuleModal) and app.screen.counted, what="the count")
+        await settle(pilot)
+        assert asked == [("3 d", "doctor")]
+        await pilot.press("backspace", "backspace", "backspace", *"2d")
+        await wait_until(pilot, lambda: asked[-1] == ("2d", "doctor"), what="the count for 2 d")

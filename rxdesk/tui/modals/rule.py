@@ -51,6 +51,7 @@ class RuleModal(ModalScreen[Any]):
         self.count = count
         self.inside: WindowCount | None = None  # the count for the minutes as typed, once `counted`
         self.counted = False
+        self.asked: tuple[str, str] | None = None  # (minutes, recipient) of the last count asked for
 
     def compose(self) -> ComposeResult:
         rule = self.rule
@@ -82,7 +83,7 @@ class RuleModal(ModalScreen[Any]):
     def on_input_changed(self, event: Input.Changed) -> None:
         """A refusal stays only while the minutes are still wrong."""
         event.stop()
-        self._ask_window()
+        self._ask_window_again()
         try:
             within(parse_minutes(event.value, what="minutes before"), MINUTES_BEFORE, what="minutes before")
         except RxdeskError:
@@ -92,17 +93,24 @@ class RuleModal(ModalScreen[Any]):
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
         self._clear_error()  # another recipient: an "already has rule" refusal no longer holds
-        self._ask_window()
+        self._ask_window_again()
 
     def on_checkbox_changed(self, event: DeskCheckbox.Changed) -> None:
         event.stop()
         if event.checkbox.id == "rule-also-now":
             self._show_window()
 
+    def _window_asked(self) -> tuple[str, str]:
+        return self.query_one("#rule-minutes", Input).value, str(self.query_one("#rule-recipient", Select).value)
+
+    def _ask_window_again(self) -> None:
+        # The fields' first values (a rule edited) arrive as changes too, after on_mount asked.
+        if self._window_asked() != self.asked:
+            self._ask_window()
+
     def _ask_window(self) -> None:
         """Count, for the minutes as typed, the appointments already inside the window."""
-        minutes = self.query_one("#rule-minutes", Input).value
-        recipient = str(self.query_one("#rule-recipient", Select).value)
+        self.asked = minutes, recipient = self._window_asked()
         line = self.query_one("#rule-window", Static)
         self.counted = False
         try:
