@@ -99,6 +99,24 @@ async def wait_until(pilot: AnyPilot, condition: Callable[[], object], *, what: 
     await pilot.pause()
 
 
+Noted = TypeVar("Noted")
+
+
+def record_calls(monkeypatch: pytest.MonkeyPatch, owner: type, name: str,
+                 note: Callable[[Any], Noted]) -> list[Noted]:
+    """What `note(self)` gives at each call of `owner.name`, which still does its work: how
+    often a screen reads or counts, and with what."""
+    seen: list[Noted] = []
+    original = getattr(owner, name)
+
+    def recorded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(note(self))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return seen
+
+
 def make_app(desk: Desk, **options: Any) -> RxdeskApp:
     options.setdefault("worker", False)
     options.setdefault("poll_seconds", 3600)

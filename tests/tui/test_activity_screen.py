@@ -15,7 +15,7 @@ from rxdesk.tui.screens.activity import ActivityScreen
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen
 from rxdesk.tui.widgets.tables import DeskTable
-from tests.tui.conftest import front, make_app, settle, text_of, wait_until
+from tests.tui.conftest import front, make_app, record_calls, settle, text_of, wait_until
 from tests.tui.test_overview import type_into
 
 
@@ -107,9 +107,7 @@ async def test_end_in_a_list_emptied_under_the_cursor_leaves_the_app_up(clinic: 
 async def test_section_8_reads_once_on_opening_and_again_for_each_change(clinic: Desk,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     # The fields' first values (the agent, today) arrive as changes after on_mount read them.
-    asked: list[ActivityFilter] = []
-    reload = ActivityScreen.reload
-    monkeypatch.setattr(ActivityScreen, "reload", lambda self: (asked.append(self.typed()), reload(self))[1])
+    asked = record_calls(monkeypatch, ActivityScreen, "reload", ActivityScreen.typed)
     app = make_app(clinic)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)

@@ -13,7 +13,7 @@ from rxdesk.services import Desk
 from rxdesk.tui.screens.doctors import DoctorDetailScreen, DoctorsScreen
 from rxdesk.tui.widgets.tables import DeskTable
 from tests.helpers import fingerprint, make_appointment
-from tests.tui.conftest import front, make_app, settle, text_of
+from tests.tui.conftest import front, make_app, record_calls, settle, text_of
 
 
 def lines_with(text: str, word: str) -> list[str]:
@@ -109,9 +109,7 @@ async def test_a_national_number_is_read_in_the_doctors_country_and_empty_clears
 async def test_section_3_reads_the_list_once_on_opening_and_again_back_from_a_doctor(
         clinic: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
     # Textual resumes a section's first screen twice: each resume had read the list again.
-    reads: list[str] = []
-    reload = DoctorsScreen.reload
-    monkeypatch.setattr(DoctorsScreen, "reload", lambda self: (reads.append("read"), reload(self))[1])
+    reads = record_calls(monkeypatch, DoctorsScreen, "reload", lambda _: "read")
     app = make_app(clinic)
     async with app.run_test(size=(120, 50)) as pilot:
         await settle(pilot)

@@ -15,7 +15,7 @@ from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.widgets.checkbox import DeskCheckbox
 from tests.helpers import make_appointment
-from tests.tui.conftest import AnyPilot, front, make_app, settle, text_of, wait_until
+from tests.tui.conftest import AnyPilot, front, make_app, record_calls, settle, text_of, wait_until
 from tests.unit.test_worker import only_rule
 
 
@@ -196,9 +196,7 @@ async def test_the_rules_are_told_apart_by_recipient_and_span_not_by_id(clinic: 
 
 async def test_editing_a_rule_counts_its_window_once_on_opening(clinic: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
     # The minutes and the recipient of the rule arrive as changes after on_mount counted them.
-    asked: list[tuple[str, str]] = []
-    ask = RuleModal._ask_window
-    monkeypatch.setattr(RuleModal, "_ask_window", lambda self: (asked.append(self._window_asked()), ask(self))[1])
+    asked = record_calls(monkeypatch, RuleModal, "_ask_window", RuleModal._window_asked)
     only_rule(clinic, "gp-consult", "doctor", 3 * 1440, sms=True)
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
