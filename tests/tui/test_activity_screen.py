@@ -15,8 +15,16 @@ from rxdesk.tui.screens.activity import ActivityScreen
 from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen
 from rxdesk.tui.widgets.tables import DeskTable
-from tests.tui.conftest import front, make_app, record_calls, settle, text_of, wait_until
+from tests.tui.conftest import AnyPilot, front, make_app, record_calls, settle, text_of, wait_until
 from tests.tui.test_overview import type_into
+
+
+async def open_activity(pilot: AnyPilot) -> ActivityScreen:
+    """Section 8 as `8` opens it, once its first read is shown."""
+    await settle(pilot)
+    await pilot.press("8")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ActivityScreen) and pilot.app.screen.loads > 0)
+    return front(pilot.app, ActivityScreen)
 
 
 def actions_shown(screen: ActivityScreen) -> list[tuple[str, str]]:
@@ -34,10 +42,7 @@ async def test_my_actions_today_newest_first_then_anyones_and_enter_opens_them(c
     clinic.appointments.cancel_appointment(booked["sato_held"], "patient called", "tester")
     app = make_app(clinic)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("8")
-        await wait_until(pilot, lambda: isinstance(app.screen, ActivityScreen) and app.screen.loads > 0)
-        screen = front(app, ActivityScreen)
+        screen = await open_activity(pilot)
         assert screen.query_one("#activity-agent", Input).value == "tester"
         assert actions_shown(screen) == [("appointment.cancel", f"appointment:{booked['sato_held']}")]
         assert "1 entry by tester since today" in text_of(screen.query_one("#activity-count"))
@@ -67,10 +72,7 @@ async def test_entries_name_patients_and_doctors_and_the_details_give_way_whole_
     booked = clinic.agent_booking.book("pat-001", "gp-consult", slot.starts_at, doctor_id="dr-weber", agent="tester")
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("8")
-        await wait_until(pilot, lambda: isinstance(app.screen, ActivityScreen) and app.screen.loads > 0)
-        screen = front(app, ActivityScreen)
+        screen = await open_activity(pilot)
         table = screen.query_one(DeskTable)
         assert "details" not in table.shown_columns  # left out whole, not cut to "patient_i…"
         cells = [str(c) for c in table.get_row_at(0)]
@@ -88,10 +90,7 @@ async def test_end_in_a_list_emptied_under_the_cursor_leaves_the_app_up(clinic: 
     clinic.doctors.set_phone("dr-osei", "+12025550123", "bob")
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("8")
-        await wait_until(pilot, lambda: isinstance(app.screen, ActivityScreen) and app.screen.loads > 0)
-        screen = front(app, ActivityScreen)
+        screen = await open_activity(pilot)
         await type_into(pilot, "#activity-agent", "")  # everyone's
         await wait_until(pilot, lambda: len(actions_shown(screen)) == 2)
         await pilot.press("escape", "j")

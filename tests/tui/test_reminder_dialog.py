@@ -175,20 +175,26 @@ async def test_enter_with_no_minutes_says_why_nothing_was_saved(clinic: Desk) ->
     assert clinic.types.get("prescription").reminders == []
 
 
+async def edit_the_one_rule(pilot: AnyPilot, type_key: str) -> TypesScreen:
+    """Section 5, the type's only rule, `e`: the rule dialog in front."""
+    await settle(pilot)
+    await pilot.press("5")
+    await settle(pilot)
+    screen = front(pilot.app, TypesScreen)
+    screen.type_table.select_key(type_key)
+    await wait_until(pilot, lambda: screen.rule_table.row_count == 1, what="the rule")
+    screen.rule_table.focus()
+    await pilot.press("e")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, RuleModal), what="the dialog")
+    return screen
+
+
 async def test_the_rules_are_told_apart_by_recipient_and_span_not_by_id(clinic: Desk) -> None:
     only_rule(clinic, "gp-consult", "doctor", 3 * 1440, sms=True)
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("5")
-        await settle(pilot)
-        screen = front(app, TypesScreen)
-        screen.type_table.select_key("gp-consult")
-        await wait_until(pilot, lambda: screen.rule_table.row_count == 1, what="the rule")
+        screen = await edit_the_one_rule(pilot, "gp-consult")
         row = " ".join(str(c) for c in screen.rule_table.get_row_at(0))
-        screen.rule_table.focus()
-        await pilot.press("e")
-        await wait_until(pilot, lambda: isinstance(app.screen, RuleModal), what="the dialog")
         title = text_of(front(app, RuleModal).query_one(".dialog-title"))
     assert "doctor-4320m" not in row and row.startswith("doctor 3 d")
     assert title.startswith("Edit the rule doctor, 3 d before, SMS of ")
@@ -200,15 +206,8 @@ async def test_editing_a_rule_counts_its_window_once_on_opening(clinic: Desk, mo
     only_rule(clinic, "gp-consult", "doctor", 3 * 1440, sms=True)
     app = make_app(clinic)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("5")
-        await settle(pilot)
-        screen = front(app, TypesScreen)
-        screen.type_table.select_key("gp-consult")
-        await wait_until(pilot, lambda: screen.rule_table.row_count == 1, what="the rule")
-        screen.rule_table.focus()
-        await pilot.press("e")
-        await wait_until(pilot, lambda: isinstance(app.screen, RuleModal) and app.screen.counted, what="the count")
+        await edit_the_one_rule(pilot, "gp-consult")
+        await wait_until(pilot, lambda: front(app, RuleModal).counted, what="the count")
         await settle(pilot)
         assert asked == [("3 d", "doctor")]
         await pilot.press("backspace", "backspace", "backspace", *"2d")
