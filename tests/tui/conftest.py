@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
@@ -115,6 +116,21 @@ def record_calls(monkeypatch: pytest.MonkeyPatch, owner: type, name: str,
 
     monkeypatch.setattr(owner, name, recorded)
     return seen
+
+
+def hold_calls(monkeypatch: pytest.MonkeyPatch, service: object, name: str) -> threading.Event:
+    """From now on `service.name` waits for the event returned before it answers: a slow store,
+    so what the agent does meanwhile comes first. Set the event to let the answers go (until
+    then the app's own waits, which wait for its workers, would wait for it too)."""
+    release = threading.Event()
+    original = getattr(service, name)
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        assert release.wait(WAIT_LIMIT), f"{name} was never let go"
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, name, held)
+    return release
 
 
 def make_app(desk: Desk, **options: Any) -> RxdeskApp:

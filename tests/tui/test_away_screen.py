@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input
 
 from rxdesk.domain.clock import FixedClock
@@ -15,7 +16,7 @@ from rxdesk.tui.screens.away import AwayScreen
 from rxdesk.tui.screens.doctors import DoctorDetailScreen
 from rxdesk.tui.widgets.tables import DeskTable
 from tests.helpers import fingerprint, make_appointment
-from tests.tui.conftest import AnyPilot, app_of, front, make_app, settle, text_of, wait_until
+from tests.tui.conftest import AnyPilot, app_of, front, hold_calls, make_app, settle, text_of, wait_until
 
 MON = datetime(2026, 11, 23, tzinfo=UTC)
 AT_7_40 = datetime(2026, 11, 23, 6, 40, tzinfo=UTC)  # 07:40 in Berlin
@@ -232,3 +233,29 @@ async def test_what_a_run_did_stays_on_screen_when_another_process_writes(clinic
         assert rows(screen) == done and "Done" in text_of(screen.query_one("#away-summary"))
         screen.query_one("#away-to", Input).value = "+1d"  # a change plans again
         await wait_until(pilot, lambda: "Done" not in text_of(screen.query_one("#away-summary")), what="a new plan")
+
+
+async def test_a_confirmation_asked_for_before_its_plan_is_dropped_if_the_agent_goes_elsewhere(
+        clinic: Desk, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock.set(AT_7_40)
+    appt = make_appointment(clinic, start=MON.replace(hour=9))
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")  # the page stays open in section 3 while the agent is in another
+        screen = await open_away(pilot)
+        await pilot.press(*"sick")
+        await wait_until(pilot, lambda: not screen.planning, what="the plan with a reason")
+        release = hold_calls(monkeypatch, clinic.away, "plan")  # the next plan comes late
+        screen.query_one("#away-to", Input).value = "+2d"
+        screen.query_one(DeskTable).focus()
+        await pilot.press("ctrl+s", "1")  # carry out, then off to the overview before the plan
+        assert app.current_mode == "overview"
+        release.set()
+        await settle(pilot)
+        assert "Thu 2026-11-26" in text_of(screen.query_one("#away-summary"))  # the plan came
+        assert not any(isinstance(s, ConfirmModal) for s in app.screen_stack)
+        await pilot.press("2")  # and in section 2 too: nothing was left to pop up later
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmModal)
+        assert screen in app.get_screen_stack("doctors") and len(rows(screen)) == 1
+    assert clinic.appointments.get(appt.uid).status.value == "confirmed"

@@ -242,7 +242,11 @@ class AwayScreen(DetailScreen):
     def _carry_out_if_waiting(self) -> None:
         if self._carry_out_next and self._current():
             self._carry_out_next = False
-            self.action_carry_out()
+            if self.app.screen is self:  # not over a section, a page or a dialog the agent went to meanwhile
+                self.action_carry_out()
+
+    def on_screen_suspend(self) -> None:
+        self._carry_out_next = False  # the agent left before the plan came: nothing to confirm
 
     def action_carry_out(self) -> None:
         if self.busy:
