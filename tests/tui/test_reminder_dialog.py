@@ -15,7 +15,7 @@ from rxdesk.tui.screens.appointment import AppointmentScreen
 from rxdesk.tui.screens.types import TypesScreen
 from rxdesk.tui.widgets.checkbox import DeskCheckbox
 from tests.helpers import make_appointment
-from tests.tui.conftest import AnyPilot, front, make_app, record_calls, settle, text_of, wait_until
+from tests.tui.conftest import AnyPilot, front, hold_calls, make_app, record_calls, settle, text_of, wait_until
 from tests.unit.test_worker import only_rule
 
 
@@ -212,3 +212,23 @@ async def test_editing_a_rule_counts_its_window_once_on_opening(clinic: Desk, mo
         assert asked == [("3 d", "doctor")]
         await pilot.press("backspace", "backspace", "backspace", *"2d")
         await wait_until(pilot, lambda: asked[-1] == ("2d", "doctor"), what="the count for 2 d")
+
+
+async def test_a_count_that_comes_after_the_minutes_went_wrong_is_not_shown(clinic: Desk,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    only_rule(clinic, "gp-consult", "doctor", 3 * 1440, sms=True)
+    app = make_app(clinic)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await edit_the_one_rule(pilot, "gp-consult")
+        modal = front(app, RuleModal)
+        await wait_until(pilot, lambda: modal.counted, what="the count")
+        release = hold_calls(monkeypatch, clinic.reminders, "inside_window")  # a slow store
+        minutes = modal.query_one("#rule-minutes", Input)
+        minutes.value = "2d"
+        await pilot.pause()
+        minutes.value = "2dx"  # wrong before the count for 2 d came
+        await pilot.pause()
+        release.set()
+        await settle(pilot)
+        assert not modal.counted
+        assert text_of(modal.query_one("#rule-window")).startswith("Type the minutes")

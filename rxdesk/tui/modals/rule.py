@@ -124,6 +124,8 @@ class RuleModal(ModalScreen[Any]):
         count = self.count
 
         def counted(found: WindowCount | None) -> None:
+            if self.asked != (minutes, recipient):  # the minutes were changed (or made wrong) since
+                return
             self.inside, self.counted = found, True
             self._show_window()
 
