@@ -17,6 +17,7 @@ from rxdesk.tui.screens.doctors import DoctorDetailScreen
 from rxdesk.tui.widgets.tables import DeskTable
 from tests.helpers import fingerprint, make_appointment
 from tests.tui.conftest import AnyPilot, app_of, front, hold_calls, make_app, settle, text_of, wait_until
+from tests.tui.test_overview import uids_shown
 
 MON = datetime(2026, 11, 23, tzinfo=UTC)
 AT_7_40 = datetime(2026, 11, 23, 6, 40, tzinfo=UTC)  # 07:40 in Berlin
@@ -259,3 +260,27 @@ async def test_a_confirmation_asked_for_before_its_plan_is_dropped_if_the_agent_
         assert not isinstance(app.screen, ConfirmModal)
         assert screen in app.get_screen_stack("doctors") and len(rows(screen)) == 1
     assert clinic.appointments.get(appt.uid).status.value == "confirmed"
+
+
+async def test_a_run_that_ends_while_the_agent_is_in_another_section_is_shown_there(
+        clinic: Desk, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock.set(AT_7_40)
+    appt = make_appointment(clinic, start=MON.replace(hour=9))
+    app = make_app(clinic, tick_seconds=3600)  # no look again because time moved, within the test
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert appt.uid in uids_shown(app)
+        await pilot.press("3")
+        screen = await open_away(pilot)
+        await pilot.press(*"sick", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="the confirmation")
+        release = hold_calls(monkeypatch, clinic.away, "run")  # a slow store: the run ends later
+        await pilot.press("y")
+        screen.query_one(DeskTable).focus()
+        await pilot.press("1")
+        assert app.current_mode == "overview"
+        release.set()
+        await wait_until(pilot, lambda: screen.outcome_shown, what="the run")
+        # Read again after the run, as after any of the agent's writes (not when time next moves).
+        await wait_until(pilot, lambda: appt.uid not in uids_shown(app), what="the overview without the moved one")
+        assert len(uids_shown(app)) == 1  # its new appointment, with Dr Sato

@@ -321,7 +321,11 @@ class AwayScreen(DetailScreen):
 
     def _done(self, result: AwayResult) -> None:
         self.busy = False
-        self.desk_app.note_own_write(shown=True)  # this table shows what was done, not a new plan
+        front = self.app.screen is self
+        # This table shows what was done, not a new plan; the screen in front, if the agent went
+        # to another while it ran, is read again like after any write of theirs.
+        self.desk_app.note_own_write(shown=front)
+        self.stale = False
         plan = result.plan
         self.plan = None
         # What was done stays in the table (enter says so) until a field changes.
