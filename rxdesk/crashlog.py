@@ -6,6 +6,7 @@ import os
 import stat
 import tempfile
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rxdesk.fileio import make_private_dirs
@@ -41,12 +42,15 @@ def _make_room(path: Path) -> None:
 
 
 def log_crash(data_dir: Path | None, text: str | None = None) -> str:
-    """Append the current traceback (or `text`) to `<data dir>/logs/errors.log`; return the path.
+    """Append the current traceback, after a line with the time (UTC), or `text`, to
+    `<data dir>/logs/errors.log`; return the path.
 
     Falls back to a per-user folder in the temp dir when the data dir is not writable. Folder
     and file are made (or tightened to) 0700 and 0600; a full log moves to `errors.log.1`.
     """
-    text = text if text is not None else traceback.format_exc()
+    if text is None:  # a traceback: when it happened goes first, as on the driver's own lines
+        at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        text = f"{at} unexpected error\n{traceback.format_exc()}"
     candidates = [data_dir / "logs"] if data_dir is not None else []
     candidates.append(Path(tempfile.gettempdir()) / f"rxdesk-{os.getuid()}")
     for folder in candidates:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import pprint
+import re
 from pathlib import Path
 
 import pytest
@@ -82,5 +83,6 @@ async def test_a_crash_closes_the_app_with_one_line_and_logs_the_traceback_witho
     assert app.crashed == (f"rxdesk closed after an internal error (RuntimeError); what was saved is kept. "
                      f"Details for support: {log}")
     report = log.read_text()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ unexpected error", report.splitlines()[0])  # when, for support
     assert "RuntimeError: broke after reading" in report and "use_the_secret" in report  # the report is there
     assert made.value not in report and secrets_in(report) == []
