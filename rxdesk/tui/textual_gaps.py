@@ -1,10 +1,11 @@
 """What the app needs of Textual that Textual has no public API for: one place, each with a
-test (tests/tui/test_textual_gaps.py) that fails when a Textual upgrade changes it.
+test that fails when a Textual upgrade changes it (named below).
 
 - `forget_clipboard`: `App.copy_to_clipboard("")` would also send the terminal an empty copy
   (OSC 52) and wipe the agent's system clipboard, which still holds the secret they are
   pasting into the partner's token minter. Only the app's own copy (`App.clipboard`) is
-  dropped, by resetting the attribute that property reads.
+  dropped, by resetting the attribute that property reads (tests/tui/test_app_core.py fails
+  if Textual keeps it elsewhere).
 - `crash_report`: on an unhandled error Textual prints a traceback with every frame's local
   variables (`App._fatal_error`, `show_locals=True`, no setting): a decrypted booking secret or
   the settings' master key would be on the agent's screen and in their scrollback. The app
